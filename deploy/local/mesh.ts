@@ -1,0 +1,120 @@
+// Starts the five services and the edge as child processes of this one, each on its own port,
+// with their JSON log lines turned into short prefixed lines. Used by `npm start` and by the
+// end-to-end tests, so both exercise exactly the processes production runs.
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import type { Writable } from "node:stream";
+import { defaultPorts, type ServiceName } from "../../services/kit/config.ts";
+import { freePort, isPortFree } from "./ports.ts";
+
+export const serviceNames = Object.keys(defaultPorts) as ServiceName[];
+
+export interface MeshOptions {
+  root: string;
+  env: NodeJS.ProcessEnv;
+  /** Where prefixed log lines go; undefined drops them (tests keep the last lines per process). */
+  output?: Writable;
+  /** true: every port is a free one (tests); false: the documented defaults when they are free. */
+  freePorts?: boolean;
+  edgePort?: number;
+  onExit?: (name: string, code: number | null) => void;
+}
+
+export interface RunningMesh {
+  addresses: Record<ServiceName, string>;
+  edgeUrl: string;
+  /** Waits until the edge's /readyz says every backend is SERVING. */
+  ready(timeoutMs: number): Promise<void>;
+  /** The last log lines of a process, for test failure messages. */
+  recentLogs(name: string): string[];
+  stop(): Promise<void>;
+}
+
+const defaultEdgePort = 8080;
+
+export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
+  const portFor = async (preferred: number) =>
+    !options.freePorts && (await isPortFree(preferred)) ? preferred : freePort();
+  const addresses = {} as Record<ServiceName, string>;
+  for (const name of serviceNames) {
+    addresses[name] = options.env[`BAZAAR_${name.toUpperCase()}_ADDR`] ?? `127.0.0.1:${await portFor(defaultPorts[name])}`;
+  }
+  const edgePort = options.edgePort ?? (await portFor(defaultEdgePort));
+  const env: NodeJS.ProcessEnv = {
+    ...options.env,
+    ...Object.fromEntries(serviceNames.map((name) => [`BAZAAR_${name.toUpperCase()}_ADDR`, addresses[name]])),
+    BAZAAR_EDGE_ADDR: `127.0.0.1:${edgePort}`,
+  };
+
+  const children = new Map<string, ChildProcess>();
+  const logs = new Map<string, string[]>();
+  const launch = (name: string, entry: string) => {
+    const child = spawn(process.execPath, [entry], { cwd: options.root, env, stdio: ["ignore", "pipe", "pipe"] });
+    children.set(name, child);
+    logs.set(name, []);
+    for (const stream of [child.stdout!, child.stderr!]) {
+      createInterface({ input: stream }).on("line", (line) => {
+        const text = formatLogLine(line);
+        const recent = logs.get(name)!;
+        recent.push(text);
+        if (recent.length > 50) recent.shift();
+        options.output?.write(`[${name.padEnd(7)}] ${text}\n`);
+      });
+    }
+    child.once("exit", (code) => {
+      children.delete(name);
+      options.onExit?.(name, code);
+    });
+  };
+  for (const name of serviceNames) launch(name, `services/${name}/main.ts`);
+  launch("edge", "edge/main.ts");
+
+  const edgeUrl = `http://127.0.0.1:${edgePort}`;
+  return {
+    addresses,
+    edgeUrl,
+    async ready(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      let last = "no answer";
+      while (Date.now() < deadline) {
+        if (children.size < serviceNames.length + 1) throw new Error(`a process exited during start; ${last}`);
+        try {
+          const response = await fetch(`${edgeUrl}/readyz`, { signal: AbortSignal.timeout(2_000) });
+          last = await response.text();
+          if (response.ok) return;
+        } catch (error) {
+          last = String(error);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      throw new Error(`mesh not ready after ${timeoutMs} ms: ${last}`);
+    },
+    recentLogs: (name) => logs.get(name) ?? [],
+    async stop() {
+      const exits = [...children.values()].map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            child.once("exit", () => resolve());
+            child.kill("SIGTERM");
+            setTimeout(() => child.kill("SIGKILL"), 12_000).unref();
+          }),
+      );
+      await Promise.all(exits);
+    },
+  };
+}
+
+/** A pino JSON line as `level message key=value…`; other lines unchanged. */
+function formatLogLine(line: string): string {
+  if (!line.startsWith("{")) return line;
+  try {
+    const { level, msg, time: _time, pid: _pid, hostname: _host, service: _service, name: _name, ...rest } = JSON.parse(line);
+    const label = ({ 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" } as Record<number, string>)[level] ?? level;
+    const extra = Object.entries(rest)
+      .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
+      .join(" ");
+    return `${label} ${msg ?? ""}${extra ? ` ${extra}` : ""}`;
+  } catch {
+    return line;
+  }
+}

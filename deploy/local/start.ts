@@ -1,0 +1,66 @@
+// `npm start`: the whole mesh on this machine. A private MariaDB and NATS JetStream under .data/
+// (or your own servers when BAZAAR_MYSQL_URL and BAZAAR_NATS_URL are set), the five services
+// and the edge as separate processes with prefixed logs. Ctrl-C stops everything.
+import { fileURLToPath } from "node:url";
+import { startInfra, type RunningInfra } from "./infra.ts";
+import { launchMesh, type RunningMesh } from "./mesh.ts";
+import { devAccounts } from "../../services/kit/dev-accounts.ts";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const env = process.env;
+const started = performance.now();
+
+let infra: RunningInfra | undefined;
+let mesh: RunningMesh | undefined;
+let stopping = false;
+
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    process.stdout.write("\nstopping…\n");
+    await mesh?.stop();
+    await infra?.stop();
+  }
+  process.exit(code);
+}
+process.on("SIGINT", () => void stop(0));
+process.on("SIGTERM", () => void stop(0));
+
+try {
+  let mysqlUrl = env.BAZAAR_MYSQL_URL;
+  let natsUrl = env.BAZAAR_NATS_URL;
+  if (!mysqlUrl || !natsUrl) {
+    infra = await startInfra({ dataDir: `${root}.data`, log: (line) => process.stdout.write(`[infra] ${line}\n`) });
+    mysqlUrl ??= infra.mysqlUrl;
+    natsUrl ??= infra.natsUrl;
+  }
+  mesh = await launchMesh({
+    root,
+    env: { ...env, BAZAAR_MYSQL_URL: mysqlUrl, BAZAAR_NATS_URL: natsUrl, BAZAAR_DEMO_SEED: env.BAZAAR_DEMO_SEED ?? "1" },
+    output: process.stdout,
+    onExit: (name, code) => {
+      if (!stopping) {
+        process.stdout.write(`[${name}] exited with code ${code}; stopping the mesh\n`);
+        void stop(1);
+      }
+    },
+  });
+  await mesh.ready(90_000);
+  const edge = mesh.edgeUrl;
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  process.stdout.write(`
+Bazaar is up in ${seconds}s — edge at ${edge}
+
+Dev accounts (LOCAL DEV ONLY):
+${Object.values(devAccounts).map((a) => `  ${a.email.padEnd(24)} ${a.password}`).join("\n")}
+
+Try:
+  curl -s -X POST ${edge}/bazaar.product.v1.ProductService/ListProducts -H 'content-type: application/json' -d '{"pageSize": 3}'
+  npx buf curl --schema proto --http2-prior-knowledge --protocol grpc --data '{"pageSize":3}' http://${mesh.addresses.product}/bazaar.product.v1.ProductService/ListProducts
+
+Ctrl-C stops everything.
+`);
+} catch (error) {
+  process.stderr.write(`start failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  await stop(1);
+}

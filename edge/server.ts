@@ -1,0 +1,68 @@
+// One port for HTTP/1.1 and cleartext HTTP/2 (h2c with prior knowledge). Node's http2 server
+// without TLS speaks only HTTP/2, so each new connection's first bytes pick the server: the
+// HTTP/2 preface goes to http2, anything else to http.
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+
+export type RequestHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+export interface HttpServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+const http2Preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+export async function listenHttp(address: string, handler: RequestHandler): Promise<HttpServer> {
+  const h1 = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, handler);
+  const h2 = http2.createServer({ maxSessionMemory: 10, settings: { maxConcurrentStreams: 100 } }, handler);
+  const sessions = new Set<http2.Http2Session>();
+  h2.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  const sockets = new Set<net.Socket>();
+
+  const front = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    // Slowloris guard: a connection that sends nothing is dropped.
+    socket.setTimeout(10_000, () => socket.destroy());
+    socket.once("data", (first: Buffer) => {
+      socket.setTimeout(0);
+      socket.pause();
+      socket.unshift(first);
+      const isHttp2 = first.subarray(0, http2Preface.length).equals(http2Preface.subarray(0, Math.min(first.length, http2Preface.length)));
+      (isHttp2 ? h2 : h1).emit("connection", socket);
+      socket.resume();
+    });
+  });
+
+  const [host, portText] = splitAddress(address);
+  await new Promise<void>((resolve, reject) => {
+    front.once("error", reject);
+    front.listen(Number(portText), host, () => resolve());
+  });
+  return {
+    port: (front.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        front.close(() => resolve());
+        h1.closeIdleConnections();
+        for (const session of sessions) session.close();
+        // In-flight requests get a few seconds; then whatever is left is cut.
+        setTimeout(() => {
+          for (const socket of sockets) socket.destroy();
+        }, 5_000).unref();
+      }),
+  };
+}
+
+function splitAddress(address: string): [string, string] {
+  const index = address.lastIndexOf(":");
+  return [address.slice(0, index).replace(/^\[|\]$/g, ""), address.slice(index + 1)];
+}

@@ -1,0 +1,9 @@
+// Every migration of the auth database, in order. Add new ones at the end.
+import type { Migration } from "kysely/migration";
+import * as createEventTables from "../../../kit/migrations/2026_11_23_000000_create_event_tables.ts";
+import * as createUsers from "./2026_11_23_100000_create_users.ts";
+
+export const migrations: Record<string, Migration> = {
+  "2026_11_23_000000_create_event_tables": createEventTables,
+  "2026_11_23_100000_create_users": createUsers,
+};

@@ -1,0 +1,45 @@
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { ConfigError, envReader, readServiceBaseConfig } from "./config.ts";
+
+describe("service configuration", () => {
+  it("when nothing is set, then local-dev defaults are used", () => {
+    const config = readServiceBaseConfig(envReader({}), "product");
+    expect(config).toEqual({
+      address: "127.0.0.1:50052",
+      mysqlUrl: "mysql://root@127.0.0.1:3306",
+      database: "bazaar_product",
+      natsUrl: "nats://127.0.0.1:4222",
+      logLevel: "info",
+    });
+  });
+
+  it.each([
+    ["BAZAAR_PRODUCT_ADDR", "localhost", /BAZAAR_PRODUCT_ADDR must be host:port/],
+    ["BAZAAR_PRODUCT_ADDR", "127.0.0.1:99999", /BAZAAR_PRODUCT_ADDR must be host:port/],
+    ["BAZAAR_MYSQL_URL", "postgres://x@y/z", /BAZAAR_MYSQL_URL must use mysql/],
+    ["BAZAAR_NATS_URL", "not a url", /BAZAAR_NATS_URL must be a URL/],
+    ["BAZAAR_LOG_LEVEL", "loud", /BAZAAR_LOG_LEVEL must be one of/],
+  ])("when %s is %j, then reading fails naming the variable", (name, value, message) => {
+    expect(() => readServiceBaseConfig(envReader({ [name]: value }), "product")).toThrow(message);
+  });
+
+  it("when a URL with a password is invalid, then the error does not print the password", () => {
+    const read = () => readServiceBaseConfig(envReader({ BAZAAR_MYSQL_URL: "http://app:s3cret@db:3306" }), "product");
+    expect(read).toThrow(ConfigError);
+    expect(read).toThrow(/app:\*\*\*@db/);
+    expect(read).not.toThrow(/s3cret/);
+  });
+
+  it("when a service process starts with a bad variable, then it exits at once with one line naming it", () => {
+    const result = spawnSync(process.execPath, ["services/product/main.ts"], {
+      env: { ...process.env, BAZAAR_PRODUCT_ADDR: "nowhere" },
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr.trim().split("\n")).toEqual([
+      'config error: BAZAAR_PRODUCT_ADDR must be host:port, got "nowhere"',
+    ]);
+  });
+});

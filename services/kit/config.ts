@@ -1,0 +1,125 @@
+// Typed configuration from environment variables. Every value is read once at start; a bad
+// value stops the process with one line naming the variable, before anything is listening.
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface EnvReader {
+  string(name: string, fallback?: string): string;
+  int(name: string, fallback: number, range?: { min?: number; max?: number }): number;
+  url(name: string, fallback: string, protocols: string[]): string;
+  /** host:port, as gRPC addresses are written. */
+  address(name: string, fallback: string): string;
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T;
+  matching(name: string, fallback: string, pattern: RegExp, description: string): string;
+  /** "1"/"true" or "0"/"false". */
+  flag(name: string, fallback: boolean): boolean;
+}
+
+export function envReader(env: Env): EnvReader {
+  const raw = (name: string) => {
+    const value = env[name]?.trim();
+    return value === "" ? undefined : value;
+  };
+  return {
+    string(name, fallback) {
+      const value = raw(name) ?? fallback;
+      if (value === undefined) throw new ConfigError(`${name} is required`);
+      return value;
+    },
+    int(name, fallback, range = {}) {
+      const text = raw(name);
+      if (text === undefined) return fallback;
+      const value = Number(text);
+      const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = range;
+      if (!Number.isInteger(value) || value < min || value > max) {
+        throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${text}"`);
+      }
+      return value;
+    },
+    url(name, fallback, protocols) {
+      const text = raw(name) ?? fallback;
+      let url: URL;
+      try {
+        url = new URL(text);
+      } catch {
+        throw new ConfigError(`${name} must be a URL (${protocols.join(" or ")}), got "${redact(text)}"`);
+      }
+      if (!protocols.includes(url.protocol.replace(/:$/, ""))) {
+        throw new ConfigError(`${name} must use ${protocols.join(" or ")}, got "${redact(text)}"`);
+      }
+      return text;
+    },
+    address(name, fallback) {
+      const text = raw(name) ?? fallback;
+      const match = /^(\[[0-9a-f:]+\]|[\w.-]+):(\d{1,5})$/i.exec(text);
+      if (!match || Number(match[2]) > 65535) throw new ConfigError(`${name} must be host:port, got "${text}"`);
+      return text;
+    },
+    oneOf(name, fallback, allowed) {
+      const value = (raw(name) ?? fallback) as (typeof allowed)[number];
+      if (!allowed.includes(value)) throw new ConfigError(`${name} must be one of ${allowed.join(", ")}, got "${value}"`);
+      return value;
+    },
+    matching(name, fallback, pattern, description) {
+      const value = raw(name) ?? fallback;
+      if (!pattern.test(value)) throw new ConfigError(`${name} must be ${description}, got "${value}"`);
+      return value;
+    },
+    flag(name, fallback) {
+      const value = raw(name)?.toLowerCase();
+      if (value === undefined) return fallback;
+      if (value === "1" || value === "true") return true;
+      if (value === "0" || value === "false") return false;
+      throw new ConfigError(`${name} must be 1/true or 0/false, got "${value}"`);
+    },
+  };
+}
+
+/** Hides a password in a URL so a config error never prints a secret. */
+function redact(text: string): string {
+  return text.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@");
+}
+
+/** What every service process needs, read from its own variables. */
+export interface ServiceBaseConfig {
+  /** Address the gRPC server listens on. */
+  address: string;
+  mysqlUrl: string;
+  /** This service's own database on the MySQL server. */
+  database: string;
+  natsUrl: string;
+  logLevel: string;
+}
+
+export const defaultPorts = { auth: 50051, product: 50052, cart: 50053, order: 50054, admin: 50055 } as const;
+export type ServiceName = keyof typeof defaultPorts;
+
+export function readServiceBaseConfig(env: EnvReader, service: ServiceName): ServiceBaseConfig {
+  const upper = service.toUpperCase();
+  return {
+    address: env.address(`BAZAAR_${upper}_ADDR`, `127.0.0.1:${defaultPorts[service]}`),
+    mysqlUrl: env.url("BAZAAR_MYSQL_URL", "mysql://root@127.0.0.1:3306", ["mysql"]),
+    database: env.string(`BAZAAR_${upper}_DB`, `bazaar_${service}`),
+    natsUrl: env.url("BAZAAR_NATS_URL", "nats://127.0.0.1:4222", ["nats", "tls"]),
+    logLevel: readLogLevel(env),
+  };
+}
+
+export function readLogLevel(env: EnvReader): string {
+  return env.oneOf("BAZAAR_LOG_LEVEL", "info", ["trace", "debug", "info", "warn", "error", "silent"]);
+}
+
+/** Runs a config loader; on a ConfigError prints its one line and exits with status 2. */
+export function loadConfigOrExit<T>(load: () => T): T {
+  try {
+    return Object.freeze(load());
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`config error: ${error.message}\n`);
+    process.exit(2);
+  }
+}

@@ -1,0 +1,66 @@
+// MySQL through kysely + mysql2: one database per service on a shared or dedicated server.
+import { createPool, createConnection } from "mysql2";
+import { Kysely, MysqlDialect, sql } from "kysely";
+import { Migrator, type Migration } from "kysely/migration";
+
+export interface DbOptions {
+  /** Server URL without a database, e.g. mysql://user:pass@host:3306 */
+  url: string;
+  database: string;
+  connectionLimit?: number;
+}
+
+export function createDb<DB>(options: DbOptions): Kysely<DB> {
+  const url = new URL(options.url);
+  url.pathname = `/${options.database}`;
+  const pool = createPool({
+    uri: url.toString(),
+    connectionLimit: options.connectionLimit ?? 10,
+    // Timestamps are stored and read as UTC whatever the server's or the process's zone.
+    timezone: "Z",
+    dateStrings: false,
+    // BIGINT columns (money in minor units) come back exact, as strings, never rounded floats.
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    decimalNumbers: false,
+    charset: "utf8mb4_unicode_ci",
+    enableKeepAlive: true,
+  });
+  pool.on("connection", (connection) => connection.query("SET time_zone = '+00:00'"));
+  return new Kysely<DB>({ dialect: new MysqlDialect({ pool }) });
+}
+
+/** Creates the service's database when missing; needs CREATE on the server (dev and tests). */
+export async function ensureDatabase(serverUrl: string, database: string): Promise<void> {
+  if (!/^\w+$/.test(database)) throw new Error(`database name "${database}" must be letters, digits or _`);
+  const connection = createConnection({ uri: serverUrl }).promise();
+  try {
+    await connection.query(
+      `CREATE DATABASE IF NOT EXISTS \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
+    );
+  } finally {
+    await connection.end();
+  }
+}
+
+/**
+ * Applies every pending migration. Migrations are passed in (a static record per service)
+ * rather than read from a folder, so a typo in a file name fails type checking, not production.
+ * Kysely takes a MySQL advisory lock around the run, so replicas starting together are safe.
+ */
+export async function migrateToLatest(db: Kysely<unknown>, migrations: Record<string, Migration>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}
+
+/** True when the database answers; used by health checks. */
+export async function pingDb(db: Kysely<unknown>): Promise<boolean> {
+  try {
+    await sql`SELECT 1`.execute(db);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,141 @@
+// The outbox against a real MariaDB and a real nats-server: the event commits with the change
+// or not at all, the relay publishes it once even across a crash, a consumer applies it once.
+import { randomBytes } from "node:crypto";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { sql, type Kysely } from "kysely";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { EventSchema, type Event } from "../../gen/bazaar/events/v1/events_pb.ts";
+import { createDb, ensureDatabase, migrateToLatest } from "./db.ts";
+import { uuidv7 } from "./ids.ts";
+import { appendEvent, startConsumer, startOutboxRelay, streamName, type EventTables } from "./events.ts";
+import { createLogger } from "./log.ts";
+import * as eventTables from "./migrations/2026_11_23_000000_create_event_tables.ts";
+import { connectNats, type NatsHandles } from "./nats.ts";
+
+interface TestDb extends EventTables {
+  widgets: { id: string; name: string };
+  applied: { event_id: string };
+}
+
+const log = createLogger("events-test", "silent");
+// A source of its own, so this file's subjects never meet another test's.
+const source = `t${randomBytes(4).toString("hex")}`;
+let db: Kysely<TestDb>;
+let nats: NatsHandles;
+
+beforeAll(async () => {
+  const database = `events_${source}`;
+  await ensureDatabase(inject("mysqlUrl"), database);
+  db = createDb<TestDb>({ url: inject("mysqlUrl"), database });
+  await migrateToLatest(db as Kysely<unknown>, { "0_event_tables": eventTables });
+  await sql`CREATE TABLE widgets (id CHAR(36) PRIMARY KEY, name VARCHAR(50) NOT NULL)`.execute(db);
+  await sql`CREATE TABLE applied (event_id CHAR(36) NOT NULL)`.execute(db);
+  nats = await connectNats(inject("natsUrl"), "events-test");
+});
+
+afterAll(async () => {
+  await nats?.nc.close();
+  await db?.destroy();
+});
+
+async function createWidget(name: string, fail = false): Promise<string> {
+  const id = uuidv7();
+  return db.transaction().execute(async (trx) => {
+    await trx.insertInto("widgets").values({ id, name }).execute();
+    const eventId = await appendEvent(trx, {
+      source,
+      subjectId: id,
+      payload: { case: "categoryCreated", value: { categoryId: id, name } },
+    });
+    if (fail) throw new Error("the use case failed after writing");
+    return eventId;
+  });
+}
+
+async function messagesInStream(subject: string): Promise<number> {
+  const info = await nats.jsm.streams.info(streamName, { subjects_filter: subject });
+  return Object.values(info.state.subjects ?? {}).reduce((sum, n) => sum + n, 0);
+}
+
+describe("the transactional outbox", () => {
+  it("when a change commits, then its event row commits with it; when it rolls back, neither exists", async () => {
+    const eventId = await createWidget("committed");
+    expect(await db.selectFrom("outbox").select("id").where("id", "=", eventId).executeTakeFirst()).toBeDefined();
+
+    await expect(createWidget("rolled-back", true)).rejects.toThrow("failed after writing");
+    expect(await db.selectFrom("widgets").selectAll().where("name", "=", "rolled-back").execute()).toEqual([]);
+    expect(await db.selectFrom("outbox").selectAll().execute()).toHaveLength(1);
+  });
+
+  it("when the relay crashed after publishing but before marking, then the re-sweep is deduplicated", async () => {
+    const eventId = await createWidget("crash");
+    const row = await db.selectFrom("outbox").selectAll().where("id", "=", eventId).executeTakeFirstOrThrow();
+    // What a relay that died between publish and UPDATE left behind: published, still unmarked.
+    await nats.js.publish(row.subject, row.payload, { msgID: row.id });
+
+    const relay = startOutboxRelay({ db: db as Kysely<EventTables>, js: nats.js, log, pollMs: 50 });
+    await waitFor(async () => (await db.selectFrom("outbox").where("publish_time", "is", null).select("id").execute()).length === 0);
+    await relay.stop();
+
+    expect(await messagesInStream(`bazaar.${source}.>`)).toBe(2); // "committed" and "crash", once each
+  });
+
+  it("when an event is delivered twice, then the consumer applies it once", async () => {
+    const seen: Event[] = [];
+    const consumer = await startConsumer<TestDb>({
+      js: nats.js,
+      jsm: nats.jsm,
+      db,
+      log,
+      name: `test-${source}`,
+      filterSubject: `bazaar.${source}.>`,
+      async handle(event, trx) {
+        seen.push(event);
+        await trx.insertInto("applied").values({ event_id: event.id }).execute();
+      },
+    });
+    await waitFor(async () => seen.length === 2);
+
+    // The same event again under another Msg-Id, as a producer bug or a replay would send it.
+    const duplicate = create(EventSchema, seen[0]!);
+    await nats.js.publish(`bazaar.${source}.category_created`, toBinary(EventSchema, duplicate), { msgID: `again-${source}` });
+    await waitFor(async () => (await nats.jsm.consumers.info(streamName, `test-${source}`)).num_ack_pending === 0 &&
+      (await nats.jsm.consumers.info(streamName, `test-${source}`)).num_pending === 0);
+    await consumer.stop();
+
+    const applied = await db.selectFrom("applied").select("event_id").execute();
+    expect(applied.map((r) => r.event_id).sort()).toEqual(seen.map((e) => e.id).sort());
+    expect(seen).toHaveLength(2);
+  });
+
+  it("when a message is not an event at all, then it is terminated instead of redelivered for ever", async () => {
+    const name = `poison-${source}`;
+    const seen: string[] = [];
+    const consumer = await startConsumer<TestDb>({
+      js: nats.js,
+      jsm: nats.jsm,
+      db,
+      log,
+      name,
+      filterSubject: `bazaar.${source}.poison`,
+      async handle(event) {
+        seen.push(event.id);
+      },
+    });
+    await nats.js.publish(`bazaar.${source}.poison`, new Uint8Array([0xff, 0xff, 0xff]), { msgID: `poison-${source}` });
+    await waitFor(async () => {
+      const info = await nats.jsm.consumers.info(streamName, name);
+      return info.delivered.stream_seq > 0 && info.num_ack_pending === 0 && info.num_redelivered === 0;
+    });
+    await consumer.stop();
+    expect(seen).toEqual([]);
+  });
+});
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

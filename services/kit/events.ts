@@ -1,0 +1,298 @@
+// Events between services: a transactional outbox, the relay that moves it to JetStream, and
+// durable consumers that apply each event exactly once to their own database.
+//
+// Why an outbox: publishing after commit loses the event when the process dies in between;
+// publishing before commit announces a change that may roll back. The event row commits or rolls
+// back with the change, and the relay publishes it with Nats-Msg-Id = event id, so a re-sweep
+// after a crash is dropped by JetStream's duplicate window instead of delivered twice.
+import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { AckPolicy, DeliverPolicy, StorageType, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { headers as natsHeaders, nanos } from "@nats-io/transport-node";
+import { sql, type Generated, type Kysely, type Transaction } from "kysely";
+import { EventSchema, type Event } from "../../gen/bazaar/events/v1/events_pb.ts";
+import { uuidv7 } from "./ids.ts";
+import type { Logger } from "./log.ts";
+
+export const streamName = "BAZAAR_EVENTS";
+
+export interface OutboxTable {
+  id: string;
+  subject: string;
+  payload: Buffer;
+  trace_parent: string | null;
+  create_time: Generated<Date>;
+  publish_time: Date | null;
+  attempts: Generated<number>;
+}
+
+export interface ProcessedEventsTable {
+  consumer: string;
+  event_id: string;
+  process_time: Generated<Date>;
+}
+
+/** The tables every service database has for events; a service's DB type extends this. */
+export interface EventTables {
+  outbox: OutboxTable;
+  processed_events: ProcessedEventsTable;
+}
+
+export async function ensureStream(jsm: JetStreamManager, replicas = 1): Promise<void> {
+  const config = {
+    name: streamName,
+    subjects: ["bazaar.>"],
+    storage: StorageType.File,
+    max_age: nanos(7 * 24 * 3600 * 1000),
+    max_msg_size: 64 * 1024,
+    // Longer than any relay retry gap, so a row republished after a crash is still deduplicated.
+    duplicate_window: nanos(30 * 60 * 1000),
+    num_replicas: replicas,
+  };
+  try {
+    await jsm.streams.info(streamName);
+    await jsm.streams.update(streamName, config);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    await jsm.streams.add(config);
+  }
+}
+
+export type EventPayload = MessageInitShape<typeof EventSchema>["payload"];
+
+export interface NewEvent {
+  /** Emitting service, the middle part of the subject: bazaar.<source>.<event_name>. */
+  source: string;
+  payload: NonNullable<EventPayload>;
+  actorId?: string;
+  subjectId?: string;
+  traceParent?: string;
+}
+
+/** The NATS subject of an event, from its payload case: orderPlaced → bazaar.order.order_placed. */
+export function subjectOf(source: string, payloadCase: string): string {
+  return `bazaar.${source}.${payloadCase.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
+}
+
+/** Writes an event into the outbox of the transaction's database. Returns the event id. */
+export async function appendEvent(trx: Transaction<EventTables>, event: NewEvent): Promise<string> {
+  const id = uuidv7();
+  const message = create(EventSchema, {
+    id,
+    occurTime: timestampFromDate(new Date()),
+    source: event.source,
+    actorId: event.actorId ?? "",
+    subjectId: event.subjectId ?? "",
+    traceParent: event.traceParent ?? "",
+    payload: event.payload as never,
+  });
+  await trx
+    .insertInto("outbox")
+    .values({
+      id,
+      subject: subjectOf(event.source, event.payload.case!),
+      payload: Buffer.from(toBinary(EventSchema, message)),
+      trace_parent: event.traceParent ?? null,
+      publish_time: null,
+    })
+    .execute();
+  return id;
+}
+
+export interface OutboxRelay {
+  /** Publish now instead of at the next poll; call after committing a transaction with events. */
+  wake(): void;
+  stop(): Promise<void>;
+}
+
+export interface RelayOptions {
+  db: Kysely<EventTables>;
+  js: JetStreamClient;
+  log: Logger;
+  batchSize?: number;
+  pollMs?: number;
+  /** Published rows are kept this long for inspection, then deleted. */
+  retentionMs?: number;
+}
+
+export function startOutboxRelay(options: RelayOptions): OutboxRelay {
+  const { db, js, log, batchSize = 200, pollMs = 1_000, retentionMs = 24 * 3600 * 1000 } = options;
+  let stopped = false;
+  let wakeUp: (() => void) | undefined;
+  let lastPrune = 0;
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  // Row locks with SKIP LOCKED let several replicas relay side by side without both
+  // publishing the same rows; JetStream's dedupe covers what a crash leaves behind.
+  const publishBatch = () =>
+    db.transaction().execute(async (trx) => {
+      const rows = await trx
+        .selectFrom("outbox")
+        .select(["id", "subject", "payload", "trace_parent"])
+        .where("publish_time", "is", null)
+        .orderBy("id")
+        .limit(batchSize)
+        .forUpdate()
+        .skipLocked()
+        .execute();
+      if (rows.length === 0) return 0;
+      const results = await Promise.allSettled(
+        rows.map((row) => {
+          const h = natsHeaders();
+          if (row.trace_parent) h.set("traceparent", row.trace_parent);
+          return js.publish(row.subject, row.payload, { msgID: row.id, headers: h });
+        }),
+      );
+      const published = rows.filter((_, i) => results[i]!.status === "fulfilled").map((row) => row.id);
+      const failed = rows.filter((_, i) => results[i]!.status === "rejected").map((row) => row.id);
+      if (published.length > 0) {
+        await trx.updateTable("outbox").set({ publish_time: sql<Date>`UTC_TIMESTAMP(6)` }).where("id", "in", published).execute();
+      }
+      if (failed.length > 0) {
+        await trx.updateTable("outbox").set({ attempts: sql<number>`attempts + 1` }).where("id", "in", failed).execute();
+        const reason = (results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason;
+        log.warn({ failed: failed.length, err: reason }, "outbox publish failed; will retry");
+      }
+      return failed.length > 0 ? 0 : rows.length;
+    });
+
+  const prune = async () => {
+    if (Date.now() - lastPrune < 10 * 60_000) return;
+    lastPrune = Date.now();
+    await db
+      .deleteFrom("outbox")
+      .where("publish_time", "<", new Date(Date.now() - retentionMs))
+      .limit(10_000)
+      .execute();
+  };
+
+  const loop = (async () => {
+    let failures = 0;
+    while (!stopped) {
+      try {
+        const published = await publishBatch();
+        await prune();
+        failures = 0;
+        if (published < batchSize) await sleep(pollMs);
+      } catch (error) {
+        failures += 1;
+        log.warn({ err: error }, "outbox relay error; backing off");
+        await sleep(Math.min(pollMs * 2 ** failures, 30_000));
+      }
+    }
+  })();
+
+  return {
+    wake: () => wakeUp?.(),
+    async stop() {
+      stopped = true;
+      wakeUp?.();
+      await loop;
+    },
+  };
+}
+
+export interface ConsumerOptions<DB extends EventTables> {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  db: Kysely<DB>;
+  log: Logger;
+  /** Durable consumer name, one per (service, purpose), e.g. "cart-product-cache". */
+  name: string;
+  /** One subject filter (nats-server 2.9 has no multi-filter consumers), e.g. "bazaar.product.>". */
+  filterSubject: string;
+  /** Applies the event inside the transaction that records it as processed. */
+  handle(event: Event, trx: Transaction<DB>): Promise<void>;
+  maxDeliver?: number;
+}
+
+export interface RunningConsumer {
+  stop(): Promise<void>;
+}
+
+/** Redelivery delays; JetStream uses the last one for any later attempt. */
+const redeliveryBackoffMs = [1_000, 5_000, 15_000, 30_000, 60_000];
+
+export async function startConsumer<DB extends EventTables>(options: ConsumerOptions<DB>): Promise<RunningConsumer> {
+  const { js, jsm, log, name, filterSubject, maxDeliver = 8 } = options;
+  const db = options.db as unknown as Kysely<EventTables>;
+  await jsm.consumers.add(streamName, {
+    durable_name: name,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: filterSubject,
+    ack_wait: nanos(30_000),
+    max_deliver: maxDeliver,
+    backoff: redeliveryBackoffMs.slice(0, maxDeliver - 1).map(nanos),
+  });
+
+  const settle = async (message: JsMsg) => {
+    let event: Event;
+    try {
+      event = fromBinary(EventSchema, message.data);
+    } catch (error) {
+      log.error({ err: error, subject: message.subject, seq: message.seq }, "undecodable event terminated");
+      message.term("undecodable");
+      return;
+    }
+    try {
+      await db.transaction().execute(async (trx) => {
+        // The processed-id row and the handler's writes commit together: a redelivered event
+        // finds its row and does nothing, a failed handler leaves no row and is retried.
+        const inserted = await trx
+          .insertInto("processed_events")
+          .ignore()
+          .values({ consumer: name, event_id: event.id })
+          .executeTakeFirst();
+        if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) return;
+        await options.handle(event, trx as unknown as Transaction<DB>);
+      });
+      message.ack();
+    } catch (error) {
+      const attempt = message.info.deliveryCount;
+      if (attempt >= maxDeliver) {
+        log.error({ err: error, eventId: event.id, subject: message.subject, attempt }, "event failed on its last delivery");
+        message.term("failed on every delivery");
+      } else {
+        log.warn({ err: error, eventId: event.id, subject: message.subject, attempt }, "event failed; redelivering");
+        message.nak(redeliveryBackoffMs[Math.min(attempt - 1, redeliveryBackoffMs.length - 1)]);
+      }
+    }
+  };
+
+  let stopped = false;
+  let current: { close(): Promise<void | Error> } | undefined;
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const consumer = await js.consumers.get(streamName, name);
+        const messages = await consumer.consume({ max_messages: 64 });
+        current = messages;
+        for await (const message of messages) await settle(message);
+      } catch (error) {
+        if (stopped) break;
+        log.warn({ err: error, consumer: name }, "consumer interrupted; restarting");
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+    }
+  })();
+
+  return {
+    async stop() {
+      stopped = true;
+      await current?.close();
+      await loop;
+    },
+  };
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof Error && /not found/i.test(error.message);
+}

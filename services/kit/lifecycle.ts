@@ -1,0 +1,142 @@
+// The life of a service process: listen at once (health NOT_SERVING), bring up the database and
+// NATS with retries, start relay and consumers, report SERVING; on SIGTERM/SIGINT report
+// NOT_SERVING, drain calls, stop consumers and relay, close NATS and the pool, all within 10 s.
+import type { Kysely } from "kysely";
+import type { Migration } from "kysely/migration";
+import { createDb, ensureDatabase, migrateToLatest, pingDb } from "./db.ts";
+import { startOutboxRelay, type EventTables, type OutboxRelay, type RunningConsumer } from "./events.ts";
+import { createHealth, ServingStatus } from "./health.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { connectNats, type NatsHandles } from "./nats.ts";
+import { createReflection } from "./reflection.ts";
+import { serve, type RequestHook, type ServiceBinding } from "./serve.ts";
+import type { ServiceBaseConfig, ServiceName } from "./config.ts";
+
+/** Wakes the relay after a commit; safe to call before the relay runs. */
+export interface OutboxNotifier {
+  wake(): void;
+}
+
+export interface ServiceRuntime<DB> {
+  db: Kysely<DB>;
+  log: Logger;
+  outbox: OutboxNotifier;
+}
+
+export interface ServiceSpec<DB extends EventTables> {
+  name: ServiceName;
+  config: ServiceBaseConfig;
+  migrations: Record<string, Migration>;
+  services(runtime: ServiceRuntime<DB>): ServiceBinding[];
+  consumers?(runtime: ServiceRuntime<DB> & { nats: NatsHandles }): Promise<RunningConsumer>[];
+  hooks?: RequestHook[];
+  /** Called once the database is migrated, before SERVING (e.g. seed data or warm caches). */
+  onReady?(runtime: ServiceRuntime<DB>): Promise<void>;
+}
+
+export interface RunningService {
+  port: number;
+  /** Resolves once the database and NATS are up and health says SERVING. */
+  ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startService<DB extends EventTables>(spec: ServiceSpec<DB>): Promise<RunningService> {
+  const { config } = spec;
+  const log = createLogger(spec.name, config.logLevel);
+  const db = createDb<DB>({ url: config.mysqlUrl, database: config.database });
+  let relay: OutboxRelay | undefined;
+  const outbox: OutboxNotifier = { wake: () => relay?.wake() };
+  const runtime: ServiceRuntime<DB> = { db, log, outbox };
+
+  const bindings = spec.services(runtime);
+  const health = createHealth(bindings.map((b) => b.service.typeName));
+  const reflection = createReflection([...bindings, health.binding].map((b) => b.service));
+  const server = await serve({ address: config.address, services: [...bindings, health.binding, reflection], log, hooks: spec.hooks });
+  log.info({ port: server.port }, "listening (not serving until database and NATS are up)");
+
+  let stopping = false;
+  let nats: NatsHandles | undefined;
+  let consumers: RunningConsumer[] = [];
+  let monitor: NodeJS.Timeout | undefined;
+
+  const ready = (async () => {
+    await retry(log, "database", () => ensureDatabase(config.mysqlUrl, config.database), isConnectionError, () => stopping);
+    // A failing migration is a bug, not an outage: it stops the start instead of retrying.
+    const applied = await migrateToLatest(db as Kysely<unknown>, spec.migrations);
+    if (applied.length > 0) log.info({ applied }, "migrations applied");
+    const connect = () => connectNats(config.natsUrl, `bazaar-${spec.name}`);
+    nats = await retry(log, "nats", connect, () => true, () => stopping);
+    relay = startOutboxRelay({ db: db as unknown as Kysely<EventTables>, js: nats.js, log });
+    consumers = await Promise.all(spec.consumers?.({ ...runtime, nats }) ?? []);
+    await spec.onReady?.(runtime);
+    health.setAll(ServingStatus.SERVING);
+    log.info("serving");
+    monitor = setInterval(async () => {
+      const healthy = (await pingDb(db as Kysely<unknown>)) && !nats!.nc.isClosed();
+      health.setAll(healthy && !stopping ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+    }, 5_000);
+    monitor.unref();
+  })();
+
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    health.setAll(ServingStatus.NOT_SERVING);
+    clearInterval(monitor);
+    await server.close(7_000);
+    await Promise.all(consumers.map((c) => c.stop()));
+    await relay?.stop();
+    await nats?.nc.drain().catch(() => undefined);
+    await db.destroy();
+    log.info("stopped");
+  };
+  return { port: server.port, ready, stop };
+}
+
+/** Runs a started service until SIGTERM/SIGINT, then stops it; exits non-zero if that takes > 10 s. */
+export function runUntilSignalled(service: Promise<RunningService>, log: Logger): void {
+  service.then(
+    (running) => {
+      running.ready.catch((error) => {
+        log.fatal({ err: error }, "start failed");
+        process.exit(1);
+      });
+      const shutdown = (signal: string) => {
+        log.info({ signal }, "shutting down");
+        setTimeout(() => process.exit(1), 10_000).unref();
+        running.stop().then(() => process.exit(0));
+      };
+      process.once("SIGTERM", shutdown);
+      process.once("SIGINT", shutdown);
+    },
+    (error) => {
+      log.fatal({ err: error }, "start failed");
+      process.exit(1);
+    },
+  );
+}
+
+async function retry<T>(
+  log: Logger,
+  what: string,
+  attempt: () => Promise<T>,
+  retryable: (error: unknown) => boolean,
+  stopped: () => boolean,
+): Promise<T> {
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (stopped() || !retryable(error)) throw error;
+      log.warn({ err: error, retryInMs: delay }, `${what} not available yet`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+const connectionErrorCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "PROTOCOL_CONNECTION_LOST", "ER_CON_COUNT_ERROR"]);
+
+function isConnectionError(error: unknown): boolean {
+  return connectionErrorCodes.has((error as { code?: string })?.code ?? "");
+}

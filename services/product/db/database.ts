@@ -1,0 +1,70 @@
+// The product service's database, typed once.
+import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
+import type { EventTables } from "../../kit/events.ts";
+
+export interface CategoriesTable {
+  id: string;
+  parent_id: string | null;
+  name: string;
+  slug: string;
+  sort_order: number;
+  create_time: Generated<Date>;
+}
+
+export interface ShopsTable {
+  id: string;
+  seller_id: string;
+  name: string;
+  description: string;
+  // JSON columns: MariaDB hands them back as text, MySQL 8 as parsed values.
+  address: ColumnType<unknown, string, string>;
+  // DECIMAL comes back from mysql2 as a string; written as a number.
+  latitude: ColumnType<string, number, number>;
+  longitude: ColumnType<string, number, number>;
+  create_time: Generated<Date>;
+  update_time: Generated<Date>;
+}
+
+export interface ShopAddressJson {
+  line1: string;
+  line2: string;
+  city: string;
+  region: string;
+  postalCode: string;
+  countryCode: string;
+}
+
+export interface ProductsTable {
+  id: string;
+  shop_id: string;
+  seller_id: string;
+  category_id: string;
+  name: string;
+  description: string;
+  // BIGINT arrives as an exact string (bigNumberStrings) and is written from a bigint.
+  price_minor: ColumnType<string, bigint | string, bigint | string>;
+  currency_code: string;
+  tags: ColumnType<unknown, string, string>;
+  tags_text: string;
+  image_urls: ColumnType<unknown, string, string>;
+  stock_on_hand: Generated<number>;
+  stock_held: Generated<number>;
+  featured: Generated<number>;
+  active: Generated<number>;
+  delete_time: Date | null;
+  create_time: Generated<Date>;
+  update_time: Generated<Date>;
+}
+
+export interface ProductDatabase extends EventTables {
+  categories: CategoriesTable;
+  shops: ShopsTable;
+  products: ProductsTable;
+}
+
+export type CategoryRow = Selectable<CategoriesTable>;
+export type NewCategoryRow = Insertable<CategoriesTable>;
+export type ShopRow = Selectable<ShopsTable>;
+export type NewShopRow = Insertable<ShopsTable>;
+export type ProductRow = Selectable<ProductsTable>;
+export type NewProductRow = Insertable<ProductsTable>;

@@ -1,0 +1,111 @@
+// Catalog reads and writes: the only place in the product service with SQL.
+import { sql, type Kysely, type SelectQueryBuilder } from "kysely";
+import type { Category, Product, ProductCursor, ProductFilter, ProductOrder } from "../domain/catalog.ts";
+import type { CategoryRow, ProductDatabase, ProductRow } from "./database.ts";
+
+type Db = Kysely<ProductDatabase>;
+
+export async function findProductById(db: Db, id: string): Promise<Product | undefined> {
+  const row = await db.selectFrom("products").selectAll().where("id", "=", id).executeTakeFirst();
+  return row && toProduct(row);
+}
+
+export interface ProductPageQuery {
+  filter: ProductFilter;
+  order: ProductOrder;
+  after?: ProductCursor;
+  limit: number;
+}
+
+/** One keyset page of visible products (active, not deleted). */
+export async function listVisibleProducts(db: Db, query: ProductPageQuery): Promise<Product[]> {
+  let select = db
+    .selectFrom("products")
+    .selectAll("products")
+    .where("products.active", "=", 1)
+    .where("products.delete_time", "is", null);
+  select = applyFilter(select, query.filter);
+  select = applyOrder(select, query.order, query.after);
+  const rows = await select.limit(query.limit).execute();
+  return rows.map(toProduct);
+}
+
+function applyFilter(select: ProductSelect, filter: ProductFilter): ProductSelect {
+  const { categoryId, shopId, sellerId, minPriceMinor, maxPriceMinor, featuredOnly } = filter;
+  if (categoryId) {
+    // The category and all its descendants, resolved by the server in the same statement.
+    select = select.where(
+      "products.category_id",
+      "in",
+      sql<string>`(WITH RECURSIVE subtree (id) AS (
+          SELECT id FROM categories WHERE id = ${categoryId}
+          UNION ALL SELECT c.id FROM categories c JOIN subtree s ON c.parent_id = s.id)
+        SELECT id FROM subtree)`,
+    );
+  }
+  if (shopId) select = select.where("products.shop_id", "=", shopId);
+  if (sellerId) select = select.where("products.seller_id", "=", sellerId);
+  if (minPriceMinor !== undefined) select = select.where("products.price_minor", ">=", minPriceMinor.toString());
+  if (maxPriceMinor !== undefined) select = select.where("products.price_minor", "<=", maxPriceMinor.toString());
+  if (featuredOnly) select = select.where("products.featured", "=", 1);
+  return select;
+}
+
+type ProductSelect = SelectQueryBuilder<ProductDatabase, "products", ProductRow>;
+
+function applyOrder(select: ProductSelect, order: ProductOrder, after?: ProductCursor): ProductSelect {
+  if (order === "newest") {
+    if (after) select = select.where("products.id", "<", after.id);
+    return select.orderBy("products.id", "desc");
+  }
+  const direction = order === "price_asc" ? "asc" : "desc";
+  if (after) {
+    // Spelled out instead of a row comparison `(price, id) > (?, ?)`, which MariaDB does not
+    // turn into an index range.
+    const beyond = direction === "asc" ? ">" : "<";
+    const price = after.priceMinor!.toString();
+    select = select.where(({ eb, or, and }) =>
+      or([
+        eb("products.price_minor", beyond, price),
+        and([eb("products.price_minor", "=", price), eb("products.id", beyond, after.id)]),
+      ]),
+    );
+  }
+  return select.orderBy("products.price_minor", direction).orderBy("products.id", direction);
+}
+
+export async function listCategories(db: Db): Promise<Category[]> {
+  const rows = await db.selectFrom("categories").selectAll().orderBy("sort_order").orderBy("name").execute();
+  return rows.map(toCategory);
+}
+
+function toCategory(row: CategoryRow): Category {
+  return { id: row.id, parentId: row.parent_id, name: row.name, slug: row.slug, sortOrder: row.sort_order };
+}
+
+function toProduct(row: ProductRow): Product {
+  return {
+    id: row.id,
+    shopId: row.shop_id,
+    sellerId: row.seller_id,
+    categoryId: row.category_id,
+    name: row.name,
+    description: row.description,
+    priceMinor: BigInt(row.price_minor),
+    currencyCode: row.currency_code,
+    tags: jsonColumn<string[]>(row.tags),
+    imageUrls: jsonColumn<string[]>(row.image_urls),
+    stockOnHand: row.stock_on_hand,
+    stockHeld: row.stock_held,
+    featured: Boolean(row.featured),
+    active: Boolean(row.active),
+    deleted: row.delete_time !== null,
+    createTime: row.create_time,
+    updateTime: row.update_time,
+  };
+}
+
+/** MariaDB returns JSON columns as text, MySQL 8 as parsed values. */
+function jsonColumn<T>(value: unknown): T {
+  return (typeof value === "string" ? JSON.parse(value) : value) as T;
+}

@@ -1,0 +1,29 @@
+// Wiring only: config → database → gRPC server (ProductService, ShopService, InventoryService).
+import { loadConfigOrExit } from "../kit/config.ts";
+import { runUntilSignalled, startService } from "../kit/lifecycle.ts";
+import { createLogger } from "../kit/log.ts";
+import { notYetImplemented } from "../kit/not-implemented.ts";
+import { bind } from "../kit/serve.ts";
+import { InventoryService, ProductService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { loadProductConfig } from "./config.ts";
+import type { ProductDatabase } from "./db/database.ts";
+import { seedDemoCatalog } from "./db/demo-seed.ts";
+import { migrations } from "./db/migrations/index.ts";
+import { createProductService } from "./product-service.ts";
+
+const config = loadConfigOrExit(() => loadProductConfig(process.env));
+
+const service = startService<ProductDatabase>({
+  name: "product",
+  config,
+  migrations,
+  services: ({ db }) => [
+    bind(ProductService, createProductService({ db })),
+    bind(ShopService, notYetImplemented(ShopService, "M3")),
+    bind(InventoryService, notYetImplemented(InventoryService, "M3")),
+  ],
+  async onReady({ db, log }) {
+    if (config.demoSeed && (await seedDemoCatalog(db, config.currencyCode))) log.info("demo catalog seeded");
+  },
+});
+runUntilSignalled(service, createLogger("product", config.logLevel));

@@ -1,0 +1,64 @@
+// `npm test`: every check CI runs, in order, stopping at the first failure.
+//   1. buf lint            contracts follow the STANDARD rules
+//   2. buf format          contracts are formatted
+//   3. gen freshness       `buf generate` into a temp dir equals the committed gen/
+//   4. tsc --noEmit        the whole tree type-checks
+//   5. vitest              unit, integration (real MariaDB + nats-server) and e2e tests
+// Extra arguments go to vitest, e.g. `npm test -- services/kit`.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+function step(title: string, command: string, args: string[]): void {
+  const started = performance.now();
+  process.stdout.write(`\n▶ ${title}\n`);
+  const result = spawnSync(command, args, { cwd: root, stdio: "inherit" });
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  if (result.status !== 0) {
+    process.stdout.write(`✖ ${title} failed after ${seconds}s\n`);
+    process.exit(result.status ?? 1);
+  }
+  process.stdout.write(`✔ ${title} (${seconds}s)\n`);
+}
+
+function filesUnder(dir: string): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  const walk = (current: string) => {
+    for (const name of readdirSync(current)) {
+      const path = join(current, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else files.set(relative(dir, path), readFileSync(path));
+    }
+  };
+  walk(dir);
+  return files;
+}
+
+function checkGeneratedCodeIsFresh(): void {
+  const out = mkdtempSync(join(tmpdir(), "bazaar-gen-"));
+  try {
+    step("buf generate (into a temp dir)", "buf", ["generate", "--output", out]);
+    const fresh = filesUnder(join(out, "gen"));
+    const committed = filesUnder(join(root, "gen"));
+    const stale = [...new Set([...fresh.keys(), ...committed.keys()])].filter(
+      (file) => !fresh.get(file)?.equals(committed.get(file) ?? Buffer.alloc(0)),
+    );
+    if (stale.length > 0) {
+      process.stdout.write(`✖ gen/ does not match proto/: ${stale.join(", ")}\n  run: npm run generate\n`);
+      process.exit(1);
+    }
+    process.stdout.write(`✔ gen/ matches proto/ (${fresh.size} files)\n`);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+step("buf lint", "buf", ["lint"]);
+step("buf format --exit-code", "buf", ["format", "--exit-code", "--diff"]);
+checkGeneratedCodeIsFresh();
+step("tsc --noEmit", "tsc", ["--noEmit", "-p", "tsconfig.json"]);
+step("vitest", "vitest", ["run", ...process.argv.slice(2)]);
