@@ -53,7 +53,7 @@ export function createEdgeApp(config: EdgeConfig, log: Logger): EdgeApp {
       Object.entries(transports).map(async ([name, transport]) => {
         try {
           const { status } = await createClient(Health, transport).check({}, { timeoutMs: 1_000 });
-          return [name, HealthCheckResponse_ServingStatus[status]] as const;
+          return [name, status === HealthCheckResponse_ServingStatus.SERVING ? "SERVING" : "NOT_SERVING"] as const;
         } catch (error) {
           return [name, ConnectError.from(error).code === Code.DeadlineExceeded ? "TIMEOUT" : "UNREACHABLE"] as const;
         }

@@ -239,7 +239,8 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
       event = fromBinary(EventSchema, message.data);
     } catch (error) {
       log.error({ err: error, subject: message.subject, seq: message.seq }, "undecodable event terminated");
-      message.term("undecodable");
+      // No reason argument: nats-server 2.9 ignores a `+TERM` that carries one.
+      message.term();
       return;
     }
     try {
@@ -259,7 +260,7 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
       const attempt = message.info.deliveryCount;
       if (attempt >= maxDeliver) {
         log.error({ err: error, eventId: event.id, subject: message.subject, attempt }, "event failed on its last delivery");
-        message.term("failed on every delivery");
+        message.term();
       } else {
         log.warn({ err: error, eventId: event.id, subject: message.subject, attempt }, "event failed; redelivering");
         message.nak(redeliveryBackoffMs[Math.min(attempt - 1, redeliveryBackoffMs.length - 1)]);

@@ -47,6 +47,16 @@ function backendImpl() {
   };
 }
 
+/** The error a call failed with; a call that succeeds fails the test. */
+async function failureOf(call: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await call;
+  } catch (error) {
+    return ConnectError.from(error);
+  }
+  throw new Error("expected the call to fail");
+}
+
 beforeAll(async () => {
   backend = await serve({ address: "127.0.0.1:0", log, services: [bind(ProductService, backendImpl())] });
   backendClient = createMeshClient(ProductService, `127.0.0.1:${backend.port}`);
@@ -80,7 +90,7 @@ describe("serving ServiceImpls over grpc-js", () => {
   });
 
   it("when a handler throws a ConnectError with details, then the client catches the same code, message and details", async () => {
-    const error = await backendClient.client.getProduct({ id: "0193a000-0000-7000-8000-0000000000bb" }).catch(ConnectError.from);
+    const error = await failureOf(backendClient.client.getProduct({ id: "0193a000-0000-7000-8000-0000000000bb" }));
     expect(error.code).toBe(Code.NotFound);
     expect(error.rawMessage).toBe("product 0193a000-0000-7000-8000-0000000000bb not found");
     expect(error.findDetails(ErrorInfoSchema)[0]?.reason).toBe("PRODUCT_NOT_FOUND");
@@ -88,7 +98,7 @@ describe("serving ServiceImpls over grpc-js", () => {
 
   it("when a request breaks a protovalidate rule, then INVALID_ARGUMENT names the field and the handler never runs", async () => {
     const before = seen.length;
-    const error = await backendClient.client.getProduct({ id: "not-a-uuid" }).catch(ConnectError.from);
+    const error = await failureOf(backendClient.client.getProduct({ id: "not-a-uuid" }));
     expect(error.code).toBe(Code.InvalidArgument);
     expect(error.rawMessage).toMatch(/^id: /);
     const violations = error.findDetails(ViolationsSchema)[0]?.violations ?? [];
@@ -97,7 +107,7 @@ describe("serving ServiceImpls over grpc-js", () => {
   });
 
   it("when a handler fails unexpectedly, then the client gets INTERNAL without the driver's message", async () => {
-    const error = await backendClient.client.getProduct({ id: "0193a000-0000-7000-8000-000000000001" }).catch(ConnectError.from);
+    const error = await failureOf(backendClient.client.getProduct({ id: "0193a000-0000-7000-8000-000000000001" }));
     expect(error.code).toBe(Code.Internal);
     expect(error.rawMessage).toBe("internal error");
     expect(error.message).not.toMatch(/SELECT|10\.0\.0\.7/);
@@ -105,9 +115,8 @@ describe("serving ServiceImpls over grpc-js", () => {
 
   it("when the client's deadline passes, then it gets DEADLINE_EXCEEDED and the handler's signal aborts", async () => {
     const started = Date.now();
-    const error = await backendClient.client
-      .getProduct({ id: "0193a000-0000-7000-8000-000000000002" }, { timeoutMs: 200 })
-      .catch(ConnectError.from);
+    const error = await failureOf(backendClient.client
+      .getProduct({ id: "0193a000-0000-7000-8000-000000000002" }, { timeoutMs: 200 }));
     expect(error.code).toBe(Code.DeadlineExceeded);
     expect(Date.now() - started).toBeLessThan(2_000);
   });
@@ -126,13 +135,13 @@ describe("serving ServiceImpls over grpc-js", () => {
   });
 
   it("when an error crosses a hop, then its code and details survive", async () => {
-    const error = await frontClient.client.getProduct({ id: "0193a000-0000-7000-8000-0000000000cc" }).catch(ConnectError.from);
+    const error = await failureOf(frontClient.client.getProduct({ id: "0193a000-0000-7000-8000-0000000000cc" }));
     expect(error.code).toBe(Code.NotFound);
     expect(error.findDetails(ErrorInfoSchema)[0]?.reason).toBe("PRODUCT_NOT_FOUND");
   });
 
   it("when a method arrives in a later milestone, then it answers UNIMPLEMENTED saying which", async () => {
-    const error = await backendClient.client.listCategories({}).catch(ConnectError.from);
+    const error = await failureOf(backendClient.client.listCategories({}));
     expect(error.code).toBe(Code.Unimplemented);
     expect(error.rawMessage).toBe("ProductService.ListCategories arrives with a later test");
   });
