@@ -37,8 +37,14 @@ export async function listenHttp(address: string, handler: RequestHandler): Prom
       socket.pause();
       socket.unshift(first);
       const isHttp2 = first.subarray(0, http2Preface.length).equals(http2Preface.subarray(0, Math.min(first.length, http2Preface.length)));
-      (isHttp2 ? h2 : h1).emit("connection", socket);
-      socket.resume();
+      if (isHttp2) {
+        // http2 reads the unshifted bytes, then the socket's handle directly: resuming the JS
+        // stream here would steal frames from it.
+        h2.emit("connection", socket);
+      } else {
+        h1.emit("connection", socket);
+        socket.resume();
+      }
     });
   });
 

@@ -139,6 +139,8 @@ describe("the product service on its own port, for any gRPC client", () => {
   it("when an independent grpc-js client loads proto/ and calls GetProduct and Health/Check, then both answer", async () => {
     const definition = protoLoader.loadSync(["bazaar/product/v1/product.proto", "grpc/health/v1/health.proto"], {
       includeDirs: ["proto", "proto/vendor"],
+      keepCase: true,
+      enums: String,
       longs: String,
       defaults: true,
     });
