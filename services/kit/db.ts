@@ -55,6 +55,23 @@ export async function migrateToLatest(db: Kysely<unknown>, migrations: Record<st
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
 }
 
+const connectionErrorCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENOTFOUND",
+  "EPIPE",
+  "PROTOCOL_CONNECTION_LOST",
+  "ER_CON_COUNT_ERROR",
+  "ER_SERVER_SHUTDOWN",
+]);
+
+/** A failure to reach the server, as opposed to an error in a statement. */
+export function isConnectionError(error: unknown): boolean {
+  return connectionErrorCodes.has((error as { code?: string } | undefined)?.code ?? "");
+}
+
 /** True when the database answers; used by health checks. */
 export async function pingDb(db: Kysely<unknown>): Promise<boolean> {
   try {

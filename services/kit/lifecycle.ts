@@ -3,7 +3,7 @@
 // NOT_SERVING, drain calls, stop consumers and relay, close NATS and the pool, all within 10 s.
 import type { Kysely } from "kysely";
 import type { Migration } from "kysely/migration";
-import { createDb, ensureDatabase, migrateToLatest, pingDb } from "./db.ts";
+import { createDb, ensureDatabase, isConnectionError, migrateToLatest, pingDb } from "./db.ts";
 import { startOutboxRelay, type EventTables, type OutboxRelay, type RunningConsumer } from "./events.ts";
 import { createHealth, ServingStatus } from "./health.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -135,8 +135,3 @@ async function retry<T>(
   }
 }
 
-const connectionErrorCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "PROTOCOL_CONNECTION_LOST", "ER_CON_COUNT_ERROR"]);
-
-function isConnectionError(error: unknown): boolean {
-  return connectionErrorCodes.has((error as { code?: string })?.code ?? "");
-}

@@ -6,17 +6,11 @@
 import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, isMessage, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
-import {
-  Code,
-  ConnectError,
-  createContextKey,
-  createContextValues,
-  createHandlerContext,
-  type HandlerContext,
-  type ServiceImpl,
-} from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { createValidator, violationsToProto, type Validator } from "@bufbuild/protovalidate";
-import { grpcStatusFromError, headersFromMetadata, metadataFromHeaders } from "./grpc-status.ts";
+import { isConnectionError } from "./db.ts";
+import { GrpcHandlerContext } from "./grpc-context.ts";
+import { grpcStatusFromError, metadataFromHeaders } from "./grpc-status.ts";
 import type { Logger } from "./log.ts";
 
 /** A service descriptor with its implementation; build with `bind` for type checking. */
@@ -126,7 +120,7 @@ function handlerFor(
 
   // Resolves to the status to send when the call failed, undefined when it succeeded or the
   // client is gone (nothing can be sent then).
-  const run = async (call: AnyCall, body: (ctx: HandlerContext) => Promise<void>) => {
+  const run = async (call: AnyCall, body: (ctx: GrpcHandlerContext) => Promise<void>) => {
     const started = performance.now();
     const ctx = contextFor(method, call, method.methodKind === "unary" ? undefined : shutdownSignal);
     let code: Code | 0 = 0;
@@ -139,7 +133,7 @@ function handlerFor(
       code = connectError.code;
       return call.cancelled ? undefined : grpcStatusFromError(connectError);
     } finally {
-      ctx.abort();
+      ctx.finish();
       options.log.debug(
         { method: method.name, code, ms: Math.round((performance.now() - started) * 10) / 10, requestId: ctx.values.get(requestIdKey) },
         "rpc",
@@ -189,37 +183,25 @@ function handlerFor(
   }
 }
 
-function contextFor(method: DescMethod, call: AnyCall, shutdownSignal: AbortSignal | undefined) {
-  const requestHeader = headersFromMetadata(call.metadata);
-  const requestId = requestHeader.get("x-request-id") ?? randomUUID();
-  const cancelled = new AbortController();
-  call.on("cancelled", () => cancelled.abort(new ConnectError("client cancelled the call", Code.Canceled)));
-  const deadline = call.getDeadline();
-  const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
-  const contextValues = createContextValues().set(requestIdKey, requestId);
-  return createHandlerContext({
-    service: method.parent,
-    method,
-    protocolName: "grpc",
-    requestMethod: "POST",
-    url: call.getPath(),
-    timeoutMs: Number.isFinite(deadlineMs) ? Math.max(0, deadlineMs - Date.now()) : undefined,
-    requestSignal: cancelled.signal,
-    shutdownSignal,
-    requestHeader,
-    contextValues,
-  });
+function contextFor(method: DescMethod, call: AnyCall, shutdownSignal: AbortSignal | undefined): GrpcHandlerContext {
+  const ctx = new GrpcHandlerContext(method, call, shutdownSignal);
+  ctx.values.set(requestIdKey, ctx.metadataValue("x-request-id") ?? randomUUID());
+  return ctx;
 }
 
 /** Turns anything a handler threw into what may go on the wire; logs what must not. */
-function toWireError(error: unknown, ctx: HandlerContext, log: Logger): ConnectError {
+function toWireError(error: unknown, ctx: GrpcHandlerContext, log: Logger): ConnectError {
   if (error instanceof ConnectError) {
     if (error.code === Code.Internal || error.code === Code.Unknown) {
       log.error({ err: error, method: ctx.method.name, requestId: ctx.values.get(requestIdKey) }, "rpc failed");
     }
     return error;
   }
-  if (ctx.signal.aborted && ctx.signal.reason instanceof ConnectError) return ctx.signal.reason;
+  if (ctx.abortReason instanceof ConnectError) return ctx.abortReason;
+  if (isConnectionError(error)) {
+    log.warn({ err: error, method: ctx.method.name }, "database unavailable");
+    return new ConnectError("a dependency is unavailable, retry later", Code.Unavailable);
+  }
   // A driver or programming error: its message may hold SQL or addresses, so it stays in the log.
   log.error({ err: error, method: ctx.method.name, requestId: ctx.values.get(requestIdKey) }, "rpc failed");
   return new ConnectError("internal error", Code.Internal);
@@ -229,12 +211,12 @@ async function* validated(stream: AsyncIterable<unknown>, validate: (m: unknown)
   for await (const message of stream) yield await validate(message);
 }
 
-function sendHeaders(call: { sendMetadata(m: grpc.Metadata): void }, ctx: HandlerContext) {
-  if ([...ctx.responseHeader.keys()].length > 0) call.sendMetadata(metadataFromHeaders(ctx.responseHeader));
+function sendHeaders(call: { sendMetadata(m: grpc.Metadata): void }, ctx: GrpcHandlerContext) {
+  if (ctx.setResponseHeader) call.sendMetadata(metadataFromHeaders(ctx.setResponseHeader));
 }
 
-function trailerOf(ctx: HandlerContext): grpc.Metadata | undefined {
-  return [...ctx.responseTrailer.keys()].length > 0 ? metadataFromHeaders(ctx.responseTrailer) : undefined;
+function trailerOf(ctx: GrpcHandlerContext): grpc.Metadata | undefined {
+  return ctx.setResponseTrailer ? metadataFromHeaders(ctx.setResponseTrailer) : undefined;
 }
 
 function onceDrained(stream: NodeJS.EventEmitter, signal: AbortSignal): Promise<void> {

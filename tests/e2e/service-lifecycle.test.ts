@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, describe, expect, inject, it } from "vitest";
+import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { Health, HealthCheckResponse_ServingStatus as Status } from "../../gen/grpc/health/v1/health_pb.ts";
 import { createMeshClient } from "../../services/kit/clients.ts";
 import { freePort } from "../../deploy/local/ports.ts";
@@ -50,15 +51,24 @@ async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => bool
 }
 
 describe("a service process", () => {
-  it("when its database is unreachable, then it listens but reports NOT_SERVING", async () => {
+  it("when its database is unreachable, then it reports NOT_SERVING and reads answer unavailable", async () => {
     const deadPort = await freePort();
-    const { health } = await startProductService({
+    const { health, port } = await startProductService({
       BAZAAR_MYSQL_URL: `mysql://root@127.0.0.1:${deadPort}`,
       BAZAAR_NATS_URL: inject("natsUrl"),
     });
     const status = await eventually(() => statusOf(health), (s) => s !== "down", 15_000);
     expect(status).toBe(Status.NOT_SERVING);
     health.close();
+
+    // A caller that ignores health gets a retryable code, not a server error.
+    const products = createMeshClient(ProductService, `127.0.0.1:${port}`);
+    const failure = await products.client.getProduct({ id: "0193a000-0000-7000-8000-000000000001" }).then(
+      () => undefined,
+      (error) => ConnectError.from(error),
+    );
+    products.close();
+    expect(failure?.code).toBe(Code.Unavailable);
   });
 
   it("when it gets SIGTERM, then open streams end with unavailable and it exits 0 within 10 s", async () => {
