@@ -1,5 +1,6 @@
 // Wiring only: config → backends → HTTP server; graceful stop on SIGTERM/SIGINT.
 import { loadConfigOrExit } from "../services/kit/config.ts";
+import { onShutdownSignal } from "../services/kit/lifecycle.ts";
 import { createLogger } from "../services/kit/log.ts";
 import { createEdgeApp } from "./app.ts";
 import { loadEdgeConfig } from "./config.ts";
@@ -11,13 +12,7 @@ const app = createEdgeApp(config, log);
 const server = await listenHttp(config.address, app.handler);
 log.info({ port: server.port, backends: config.backends }, "edge listening");
 
-const shutdown = (signal: string) => {
-  log.info({ signal }, "shutting down");
-  setTimeout(() => process.exit(1), 10_000).unref();
-  server.close().then(() => {
-    app.close();
-    process.exit(0);
-  });
-};
-process.once("SIGTERM", shutdown);
-process.once("SIGINT", shutdown);
+onShutdownSignal(log, async () => {
+  await server.close();
+  app.close();
+});

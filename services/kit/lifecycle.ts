@@ -102,19 +102,38 @@ export function runUntilSignalled(service: Promise<RunningService>, log: Logger)
         log.fatal({ err: error }, "start failed");
         process.exit(1);
       });
-      const shutdown = (signal: string) => {
-        log.info({ signal }, "shutting down");
-        setTimeout(() => process.exit(1), 10_000).unref();
-        running.stop().then(() => process.exit(0));
-      };
-      process.once("SIGTERM", shutdown);
-      process.once("SIGINT", shutdown);
+      onShutdownSignal(log, () => running.stop());
     },
     (error) => {
       log.fatal({ err: error }, "start failed");
       process.exit(1);
     },
   );
+}
+
+/**
+ * Calls `stop` on the first SIGTERM or SIGINT and exits 0 when it is done, 1 if it takes more
+ * than 10 s. Later signals are ignored: Ctrl-C reaches every process of the terminal's group
+ * and the launcher sends SIGTERM as well, and a second default-handled signal would kill the
+ * process in the middle of draining.
+ */
+export function onShutdownSignal(log: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    setTimeout(() => process.exit(1), 10_000).unref();
+    stop().then(
+      () => process.exit(0),
+      (error) => {
+        log.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", shutdown);
+  process.on("SIGINT", shutdown);
 }
 
 async function retry<T>(
