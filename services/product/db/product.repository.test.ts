@@ -1,0 +1,117 @@
+// The catalog queries against a real MariaDB: filters and keyset pages.
+import { randomBytes } from "node:crypto";
+import type { Kysely } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inject } from "vitest";
+import { createDb, ensureDatabase, migrateToLatest } from "../../kit/db.ts";
+import { uuidv7 } from "../../kit/ids.ts";
+import type { ProductOrder } from "../domain/catalog.ts";
+import type { ProductDatabase } from "./database.ts";
+import { migrations } from "./migrations/index.ts";
+import { listVisibleProducts } from "./product.repository.ts";
+
+let db: Kysely<ProductDatabase>;
+const shopId = uuidv7();
+const parentCategory = uuidv7();
+const childCategory = uuidv7();
+const otherCategory = uuidv7();
+
+beforeAll(async () => {
+  const database = `product_repo_${randomBytes(4).toString("hex")}`;
+  await ensureDatabase(inject("mysqlUrl"), database);
+  db = createDb<ProductDatabase>({ url: inject("mysqlUrl"), database });
+  await migrateToLatest(db as Kysely<unknown>, migrations);
+  await db
+    .insertInto("categories")
+    .values([
+      { id: parentCategory, parent_id: null, name: "Parent", slug: "parent", sort_order: 0 },
+      { id: childCategory, parent_id: parentCategory, name: "Child", slug: "child", sort_order: 0 },
+      { id: otherCategory, parent_id: null, name: "Other", slug: "other", sort_order: 1 },
+    ])
+    .execute();
+  await db
+    .insertInto("shops")
+    .values({ id: shopId, seller_id: uuidv7(), name: "Shop", description: "", address: "{}", latitude: 52.5, longitude: 13.4 })
+    .execute();
+  for (let i = 0; i < 30; i++) await insertProduct(i % 3 === 0 ? otherCategory : childCategory, 100 + (i % 7) * 10);
+  await insertProduct(childCategory, 50, { delete_time: new Date() });
+  await insertProduct(childCategory, 60, { active: 0 });
+});
+
+afterAll(async () => {
+  await db?.destroy();
+});
+
+async function insertProduct(categoryId: string, price: number, extra: { delete_time?: Date; active?: number } = {}) {
+  const id = uuidv7();
+  await db
+    .insertInto("products")
+    .values({
+      id,
+      shop_id: shopId,
+      seller_id: uuidv7(),
+      category_id: categoryId,
+      name: `P ${id}`,
+      description: "",
+      price_minor: BigInt(price),
+      currency_code: "USD",
+      tags: "[]",
+      tags_text: "",
+      image_urls: "[]",
+      delete_time: extra.delete_time ?? null,
+      active: extra.active ?? 1,
+    })
+    .execute();
+  return id;
+}
+
+async function readAllPages(order: ProductOrder, pageSize: number, betweenPages?: () => Promise<void>) {
+  const seen: Array<{ id: string; priceMinor: bigint }> = [];
+  let after;
+  for (;;) {
+    const page = await listVisibleProducts(db, { filter: { categoryId: parentCategory }, order, after, limit: pageSize });
+    seen.push(...page);
+    if (page.length < pageSize) return seen;
+    const last = page.at(-1)!;
+    after = { order, id: last.id, priceMinor: last.priceMinor };
+    await betweenPages?.();
+  }
+}
+
+describe("listing products", () => {
+  it("when filtering by a parent category, then products of its child category are included and hidden ones are not", async () => {
+    const products = await listVisibleProducts(db, { filter: { categoryId: parentCategory }, order: "newest", limit: 100 });
+    expect(products).toHaveLength(20);
+    expect(products.every((p) => p.categoryId === childCategory && p.active && !p.deleted)).toBe(true);
+  });
+
+  it.each<ProductOrder>(["newest", "price_asc", "price_desc"])(
+    "when products are inserted between pages (%s), then no product of the first listing repeats or goes missing",
+    async (order) => {
+      const before = (await readAllPages(order, 100)).map((p) => p.id);
+      const inserted: string[] = [];
+      const paged = await readAllPages(order, 4, async () => {
+        inserted.push(await insertProduct(childCategory, 130));
+      });
+      const ids = paged.map((p) => p.id);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(before.every((id) => ids.includes(id))).toBe(true);
+      expect(ids.filter((id) => !before.includes(id)).every((id) => inserted.includes(id))).toBe(true);
+      if (order !== "newest") {
+        const prices = paged.map((p) => p.priceMinor);
+        const sorted = [...prices].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        expect(prices).toEqual(order === "price_asc" ? sorted : sorted.reverse());
+      }
+    },
+  );
+
+  it("when filtering by a price range, then only prices inside it come back", async () => {
+    const products = await listVisibleProducts(db, {
+      filter: { minPriceMinor: 120n, maxPriceMinor: 140n },
+      order: "price_asc",
+      limit: 100,
+    });
+    expect(products.length).toBeGreaterThan(0);
+    expect(products.every((p) => p.priceMinor >= 120n && p.priceMinor <= 140n)).toBe(true);
+  });
+});
