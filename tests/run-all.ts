@@ -61,4 +61,17 @@ step("buf lint", "buf", ["lint"]);
 step("buf format --exit-code", "buf", ["format", "--exit-code", "--diff"]);
 checkGeneratedCodeIsFresh();
 step("tsc --noEmit", "tsc", ["--noEmit", "-p", "tsconfig.json"]);
-step("vitest", "vitest", ["run", ...process.argv.slice(2)]);
+// vitest last, closing with one plain line that CI systems read: "N passed, N failed".
+const report = join(mkdtempSync(join(tmpdir(), "bazaar-vitest-")), "report.json");
+process.stdout.write("\n▶ vitest\n");
+const vitest = spawnSync("vitest", ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: "inherit",
+});
+try {
+  const { numPassedTests, numFailedTests, numPendingTests } = JSON.parse(readFileSync(report, "utf8"));
+  process.stdout.write(`\n${numPassedTests} passed, ${numFailedTests} failed${numPendingTests ? `, ${numPendingTests} skipped` : ""}\n`);
+} catch {
+  process.stdout.write("\nvitest wrote no report\n");
+}
+process.exit(vitest.status ?? 1);
