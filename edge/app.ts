@@ -14,7 +14,7 @@ import { createGrpcTransport, type GrpcTransport } from "../services/kit/grpc-tr
 import { requestIdKey } from "../services/kit/serve.ts";
 import type { Logger } from "../services/kit/log.ts";
 import type { EdgeConfig } from "./config.ts";
-import { routePublicServices } from "./forward.ts";
+import { remoteAddressKey, routePublicServices } from "./forward.ts";
 import type { RequestHandler } from "./server.ts";
 
 export interface EdgeApp {
@@ -44,7 +44,9 @@ export function createEdgeApp(config: EdgeConfig, log: Logger): EdgeApp {
     contextValues: (req) => {
       const given = req.headers["x-request-id"];
       const requestId = typeof given === "string" && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
-      return createContextValues().set(requestIdKey, requestId);
+      return createContextValues()
+        .set(requestIdKey, requestId)
+        .set(remoteAddressKey, req.socket.remoteAddress ?? "");
     },
   });
 
@@ -65,6 +67,15 @@ export function createEdgeApp(config: EdgeConfig, log: Logger): EdgeApp {
   const handler: RequestHandler = (req, res) => {
     const path = req.url?.split("?")[0];
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
+    if (path === "/.well-known/jwks.json" && req.method === "GET") {
+      createClient(AuthService, transports.auth)
+        .getJwks({}, { timeoutMs: 2_000 })
+        .then(
+          ({ jwksJson }) => sendJson(res, 200, JSON.parse(jwksJson), "public, max-age=300"),
+          () => sendJson(res, 503, { code: "unavailable", message: "keys are unavailable, retry later" }),
+        );
+      return;
+    }
     if (path === "/readyz") {
       readiness().then(
         (backends) => sendJson(res, Object.values(backends).every((s) => s === "SERVING") ? 200 : 503, { backends }),
@@ -81,9 +92,9 @@ export function createEdgeApp(config: EdgeConfig, log: Logger): EdgeApp {
   return { handler, close: () => Object.values(transports).forEach((t) => t.close()) };
 }
 
-function sendJson(res: Parameters<RequestHandler>[1], status: number, body: unknown) {
+function sendJson(res: Parameters<RequestHandler>[1], status: number, body: unknown, cacheControl = "no-store") {
   // The HTTP/1.1 and HTTP/2 compat responses share this subset; TS cannot unify their overloads.
   const response = res as ServerResponse;
-  response.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+  response.writeHead(status, { "content-type": "application/json", "cache-control": cacheControl });
   response.end(JSON.stringify(body));
 }

@@ -3,10 +3,26 @@
 // internal ones (InventoryService, UserDirectoryService, OrderAdminService) and reflection
 // answer 404 here whatever a client tries.
 import type { DescService } from "@bufbuild/protobuf";
-import type { ConnectRouter, HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { createClient } from "@connectrpc/connect";
+import type { CallOptions, ConnectRouter, HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { createClient, createContextKey } from "@connectrpc/connect";
 import { forwardFrom } from "../services/kit/clients.ts";
 import type { GrpcTransport } from "../services/kit/grpc-transport.ts";
+
+/** The address of the socket the request came in on, set per request by the edge. */
+export const remoteAddressKey = createContextKey<string>("", { description: "remote address" });
+
+/**
+ * Call options for the backend: the caller's identity, trace and deadline (forwardFrom), and
+ * the socket's address appended to X-Forwarded-For, so the backend can find the client.
+ */
+function backendCallOptions(ctx: HandlerContext): CallOptions {
+  const options = forwardFrom(ctx);
+  const headers = new Headers(options.headers);
+  const incoming = ctx.requestHeader.get("x-forwarded-for");
+  const remote = ctx.values.get(remoteAddressKey);
+  if (remote) headers.set("x-forwarded-for", incoming ? `${incoming}, ${remote}` : remote);
+  return { ...options, headers };
+}
 
 export interface PublicService {
   service: DescService;
@@ -29,9 +45,9 @@ function forwardingImpl(service: DescService, transport: GrpcTransport) {
     impl[method.localName] =
       method.methodKind === "server_streaming"
         ? async function* (request: unknown, ctx: HandlerContext) {
-            yield* call(request, forwardFrom(ctx)) as AsyncIterable<unknown>;
+            yield* call(request, backendCallOptions(ctx)) as AsyncIterable<unknown>;
           }
-        : (request: unknown, ctx: HandlerContext) => call(request, forwardFrom(ctx));
+        : (request: unknown, ctx: HandlerContext) => call(request, backendCallOptions(ctx));
   }
   return impl;
 }

@@ -1,4 +1,5 @@
 // Wiring only: config → database → gRPC server (AdminService, arriving with M5).
+import { accessRules, type AccessRules } from "../kit/auth.ts";
 import { envReader, loadConfigOrExit, readServiceBaseConfig } from "../kit/config.ts";
 import type { EventTables } from "../kit/events.ts";
 import { runUntilSignalled, startService } from "../kit/lifecycle.ts";
@@ -15,5 +16,7 @@ const service = startService<EventTables>({
   config,
   migrations,
   services: () => [bind(AdminService, notYetImplemented(AdminService, "M5"))],
+  // Every admin RPC is for admins only.
+  rules: [accessRules(AdminService, Object.fromEntries(AdminService.methods.map((m) => [m.localName, "admin"])) as AccessRules<typeof AdminService>)],
 });
 runUntilSignalled(service, createLogger("admin", config.logLevel));

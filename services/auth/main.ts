@@ -1,30 +1,61 @@
-// Wiring only: config → database → gRPC server (AuthService, UserDirectoryService).
+// Wiring only: config → database → keys → gRPC server (AuthService, UserDirectoryService,
+// ServiceIdentityService).
+import { Code, ConnectError } from "@connectrpc/connect";
+import { createTokenVerifier } from "../kit/auth.ts";
 import { loadConfigOrExit } from "../kit/config.ts";
 import { runUntilSignalled, startService } from "../kit/lifecycle.ts";
 import { createLogger } from "../kit/log.ts";
-import { notYetImplemented } from "../kit/not-implemented.ts";
 import { bind } from "../kit/serve.ts";
-import { AuthService, UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { AuthService, ServiceIdentityService, UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { authAccessRules } from "./access-rules.ts";
+import { createAuthService, createUserDirectoryService } from "./auth-service.ts";
 import { loadAuthConfig } from "./config.ts";
 import type { AuthDatabase } from "./db/database.ts";
 import { seedDevAccounts } from "./db/demo-seed.ts";
 import { migrations } from "./db/migrations/index.ts";
+import { startKeyManager, type KeyManager } from "./domain/key-manager.ts";
+import { createServiceIdentityService } from "./service-identity-service.ts";
 
 const config = loadConfigOrExit(() => loadAuthConfig(process.env));
+const log = createLogger("auth", config.logLevel);
+
+// Keys need the migrated database, which the lifecycle brings up after listening; until then
+// (health NOT_SERVING) a call that needs a key fails as unavailable.
+let keyManager: KeyManager | undefined;
+const keys: KeyManager = {
+  current: () => required(keyManager).current(),
+  rotate: () => required(keyManager).rotate(),
+  stop: () => keyManager?.stop(),
+};
 
 const service = startService<AuthDatabase>({
   name: "auth",
   config,
   migrations,
-  services: () => [
-    bind(AuthService, notYetImplemented(AuthService, "M2")),
-    bind(UserDirectoryService, notYetImplemented(UserDirectoryService, "M2")),
+  services: ({ db, outbox }) => [
+    bind(AuthService, createAuthService({ db, outbox, keys: () => keys.current(), keyManager: keys, policy: config.sessions, trustedProxies: config.trustedProxies })),
+    bind(UserDirectoryService, createUserDirectoryService({ db, outbox })),
+    bind(ServiceIdentityService, createServiceIdentityService({ keyManager: keys, serviceSecret: config.serviceSecret, tokenTtlSeconds: config.accessTokenTtlSeconds })),
   ],
-  async onReady({ db, log }) {
+  rules: authAccessRules,
+  // Auth verifies with its own keys instead of calling itself.
+  verifier: createTokenVerifier({ loadJwks: async () => keys.current().jwks() }),
+  async onReady({ db }) {
+    keyManager = await startKeyManager({
+      db,
+      configuredKeys: config.signingKeys,
+      rotationMs: config.keyRotationMs,
+      tokenLifetimeMs: config.accessTokenTtlSeconds * 1000,
+    });
     if (config.demoSeed) {
       const created = await seedDevAccounts(db);
       if (created > 0) log.info({ created }, "dev accounts seeded");
     }
   },
 });
-runUntilSignalled(service, createLogger("auth", config.logLevel));
+runUntilSignalled(service, log);
+
+function required(manager: KeyManager | undefined): KeyManager {
+  if (!manager) throw new ConnectError("signing keys are not loaded yet", Code.Unavailable);
+  return manager;
+}

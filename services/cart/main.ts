@@ -1,4 +1,5 @@
 // Wiring only: config → database → gRPC server (CartService, arriving with M4).
+import { accessRules } from "../kit/auth.ts";
 import { envReader, loadConfigOrExit, readServiceBaseConfig } from "../kit/config.ts";
 import type { EventTables } from "../kit/events.ts";
 import { runUntilSignalled, startService } from "../kit/lifecycle.ts";
@@ -15,5 +16,6 @@ const service = startService<EventTables>({
   config,
   migrations,
   services: () => [bind(CartService, notYetImplemented(CartService, "M4"))],
+  rules: [accessRules(CartService, { getCart: "user", addCartItem: "user", updateCartItem: "user", removeCartItem: "user", clearCart: "user" })],
 });
 runUntilSignalled(service, createLogger("cart", config.logLevel));

@@ -6,6 +6,10 @@ describe("service configuration", () => {
   it("when nothing is set, then local-dev defaults are used", () => {
     const config = readServiceBaseConfig(envReader({}), "product");
     expect(config).toEqual({
+      environment: "development",
+      authAddress: "127.0.0.1:50051",
+      serviceSecret: "local-dev-only-service-secret",
+      accessTokenTtlSeconds: 900,
       address: "127.0.0.1:50052",
       mysqlUrl: "mysql://root@127.0.0.1:3306",
       database: "bazaar_product",
@@ -20,6 +24,8 @@ describe("service configuration", () => {
     ["BAZAAR_MYSQL_URL", "postgres://x@y/z", /BAZAAR_MYSQL_URL must use mysql/],
     ["BAZAAR_NATS_URL", "not a url", /BAZAAR_NATS_URL must be a URL/],
     ["BAZAAR_LOG_LEVEL", "loud", /BAZAAR_LOG_LEVEL must be one of/],
+    ["BAZAAR_ENV", "production", /BAZAAR_SERVICE_SECRET must be set in production/],
+    ["BAZAAR_ACCESS_TOKEN_TTL_SECONDS", "5", /BAZAAR_ACCESS_TOKEN_TTL_SECONDS must be an integer between 60 and 3600/],
   ])("when %s is %j, then reading fails naming the variable", (name, value, message) => {
     expect(() => readServiceBaseConfig(envReader({ [name]: value }), "product")).toThrow(message);
   });

@@ -86,6 +86,8 @@ function redact(text: string): string {
 
 /** What every service process needs, read from its own variables. */
 export interface ServiceBaseConfig {
+  /** "production" refuses the local-dev defaults of secrets. */
+  environment: "development" | "production";
   /** Address the gRPC server listens on. */
   address: string;
   mysqlUrl: string;
@@ -93,19 +95,38 @@ export interface ServiceBaseConfig {
   database: string;
   natsUrl: string;
   logLevel: string;
+  /** Where the auth service is: JWKS for verifying tokens, service tokens for internal calls. */
+  authAddress: string;
+  /** Shared secret a service trades for a service token (see ServiceIdentityService). */
+  serviceSecret: string;
+  /** Lifetime of access tokens; also how far back deactivations must be remembered. */
+  accessTokenTtlSeconds: number;
 }
+
+/** LOCAL-DEV DEFAULT ONLY: refused when BAZAAR_ENV=production. */
+export const devServiceSecret = "local-dev-only-service-secret";
 
 export const defaultPorts = { auth: 50051, product: 50052, cart: 50053, order: 50054, admin: 50055 } as const;
 export type ServiceName = keyof typeof defaultPorts;
 
 export function readServiceBaseConfig(env: EnvReader, service: ServiceName): ServiceBaseConfig {
   const upper = service.toUpperCase();
+  const environment = env.oneOf("BAZAAR_ENV", "development", ["development", "production"]);
+  const serviceSecret = env.string("BAZAAR_SERVICE_SECRET", devServiceSecret);
+  if (environment === "production" && serviceSecret === devServiceSecret) {
+    throw new ConfigError("BAZAAR_SERVICE_SECRET must be set in production (the default is for local development)");
+  }
+  if (serviceSecret.length < 16) throw new ConfigError("BAZAAR_SERVICE_SECRET must be at least 16 characters");
   return {
+    environment,
     address: env.address(`BAZAAR_${upper}_ADDR`, `127.0.0.1:${defaultPorts[service]}`),
     mysqlUrl: env.url("BAZAAR_MYSQL_URL", "mysql://root@127.0.0.1:3306", ["mysql"]),
     database: env.string(`BAZAAR_${upper}_DB`, `bazaar_${service}`),
     natsUrl: env.url("BAZAAR_NATS_URL", "nats://127.0.0.1:4222", ["nats", "tls"]),
     logLevel: readLogLevel(env),
+    authAddress: env.address("BAZAAR_AUTH_ADDR", `127.0.0.1:${defaultPorts.auth}`),
+    serviceSecret,
+    accessTokenTtlSeconds: env.int("BAZAAR_ACCESS_TOKEN_TTL_SECONDS", 900, { min: 60, max: 3600 }),
   };
 }
 

@@ -45,6 +45,12 @@ export class GrpcHandlerContext implements HandlerContext {
     return this.#call.getPath();
   }
 
+  /** The IP address of the connection's other end. */
+  get peerAddress(): string {
+    // grpc-js reports "1.2.3.4:port" or "[::1]:port".
+    return this.#call.getPeer().replace(/^ipv[46]:/, "").replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+  }
+
   get requestHeader(): Headers {
     return (this.#requestHeader ??= headersFromMetadata(this.#call.metadata));
   }

@@ -5,11 +5,17 @@ import type { Kysely } from "kysely";
 import type { Migration } from "kysely/migration";
 import { createDb, ensureDatabase, isConnectionError, migrateToLatest, pingDb } from "./db.ts";
 import { startOutboxRelay, type EventTables, type OutboxRelay, type RunningConsumer } from "./events.ts";
+import { createAuthHook, DenyList, type AccessRule, type TokenVerifier } from "./auth.ts";
+import { createMeshClient } from "./clients.ts";
 import { createHealth, ServingStatus } from "./health.ts";
+import { followDeactivations, remoteTokenVerifier, serviceTokenSource, type ServiceTokenSource } from "./identity.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { connectNats, type NatsHandles } from "./nats.ts";
 import { createReflection } from "./reflection.ts";
-import { serve, type RequestHook, type ServiceBinding } from "./serve.ts";
+import { serve, type ServiceBinding } from "./serve.ts";
+import { AuthService, ServiceIdentityService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { Health } from "../../gen/grpc/health/v1/health_pb.ts";
+import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.ts";
 import type { ServiceBaseConfig, ServiceName } from "./config.ts";
 
 /** Wakes the relay after a commit; safe to call before the relay runs. */
@@ -21,6 +27,8 @@ export interface ServiceRuntime<DB> {
   db: Kysely<DB>;
   log: Logger;
   outbox: OutboxNotifier;
+  /** This service's identity for calling internal RPCs of others. */
+  serviceToken: ServiceTokenSource;
 }
 
 export interface ServiceSpec<DB extends EventTables> {
@@ -28,8 +36,11 @@ export interface ServiceSpec<DB extends EventTables> {
   config: ServiceBaseConfig;
   migrations: Record<string, Migration>;
   services(runtime: ServiceRuntime<DB>): ServiceBinding[];
+  /** Who may call each RPC served (accessRules per service, merged). */
+  rules: Map<string, AccessRule>[];
+  /** Verifies access tokens; by default against auth's JWKS over gRPC. */
+  verifier?: TokenVerifier;
   consumers?(runtime: ServiceRuntime<DB> & { nats: NatsHandles }): Promise<RunningConsumer>[];
-  hooks?: RequestHook[];
   /** Called once the database is migrated, before SERVING (e.g. seed data or warm caches). */
   onReady?(runtime: ServiceRuntime<DB>): Promise<void>;
 }
@@ -47,17 +58,33 @@ export async function startService<DB extends EventTables>(spec: ServiceSpec<DB>
   const db = createDb<DB>({ url: config.mysqlUrl, database: config.database });
   let relay: OutboxRelay | undefined;
   const outbox: OutboxNotifier = { wake: () => relay?.wake() };
-  const runtime: ServiceRuntime<DB> = { db, log, outbox };
+  const auth = createMeshClient(AuthService, config.authAddress);
+  const identity = createMeshClient(ServiceIdentityService, config.authAddress);
+  const serviceToken = serviceTokenSource(identity.client, spec.name, config.serviceSecret);
+  const runtime: ServiceRuntime<DB> = { db, log, outbox, serviceToken };
 
   const bindings = spec.services(runtime);
   const health = createHealth(bindings.map((b) => b.service.typeName));
   const reflection = createReflection([...bindings, health.binding].map((b) => b.service));
-  const server = await serve({ address: config.address, services: [...bindings, health.binding, reflection], log, hooks: spec.hooks });
+  const denyList = new DenyList();
+  const rules = new Map([
+    ...spec.rules.flatMap((r) => [...r]),
+    ...publicRules(Health),
+    ...publicRules(ServerReflection),
+  ]);
+  const authHook = createAuthHook({ verifier: spec.verifier ?? remoteTokenVerifier(auth.client), rules, denyList });
+  const server = await serve({
+    address: config.address,
+    services: [...bindings, health.binding, reflection],
+    log,
+    hooks: [authHook],
+  });
   log.info({ port: server.port }, "listening (not serving until database and NATS are up)");
 
   let stopping = false;
   let nats: NatsHandles | undefined;
   let consumers: RunningConsumer[] = [];
+  let deactivations: { stop(): Promise<void> } | undefined;
   let monitor: NodeJS.Timeout | undefined;
 
   const ready = (async () => {
@@ -68,6 +95,8 @@ export async function startService<DB extends EventTables>(spec: ServiceSpec<DB>
     const connect = () => connectNats(config.natsUrl, `bazaar-${spec.name}`);
     nats = await retry(log, "nats", connect, () => true, () => stopping);
     relay = startOutboxRelay({ db: db as unknown as Kysely<EventTables>, js: nats.js, log });
+    const lookbackMs = (config.accessTokenTtlSeconds + 60) * 1000;
+    deactivations = await followDeactivations({ js: nats.js, denyList, lookbackMs, log });
     consumers = await Promise.all(spec.consumers?.({ ...runtime, nats }) ?? []);
     await spec.onReady?.(runtime);
     health.setAll(ServingStatus.SERVING);
@@ -86,9 +115,12 @@ export async function startService<DB extends EventTables>(spec: ServiceSpec<DB>
     clearInterval(monitor);
     await server.close(7_000);
     await Promise.all(consumers.map((c) => c.stop()));
+    await deactivations?.stop();
     await relay?.stop();
     await nats?.nc.drain().catch(() => undefined);
     await db.destroy();
+    auth.close();
+    identity.close();
     log.info("stopped");
   };
   return { port: server.port, ready, stop };
@@ -154,3 +186,8 @@ async function retry<T>(
   }
 }
 
+
+/** Health checks and reflection answer anyone, as probes and tools expect. */
+function publicRules(service: typeof Health | typeof ServerReflection): Map<string, AccessRule> {
+  return new Map(service.methods.map((method) => [`${service.typeName}/${method.name}`, "public" as const]));
+}

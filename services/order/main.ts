@@ -1,4 +1,5 @@
 // Wiring only: config → database → gRPC server (OrderService and OrderAdminService, arriving with M4).
+import { accessRules } from "../kit/auth.ts";
 import { envReader, loadConfigOrExit, readServiceBaseConfig } from "../kit/config.ts";
 import type { EventTables } from "../kit/events.ts";
 import { runUntilSignalled, startService } from "../kit/lifecycle.ts";
@@ -17,6 +18,10 @@ const service = startService<EventTables>({
   services: () => [
     bind(OrderService, notYetImplemented(OrderService, "M4")),
     bind(OrderAdminService, notYetImplemented(OrderAdminService, "M4")),
+  ],
+  rules: [
+    accessRules(OrderService, { placeOrder: "user", listOrders: "user", getOrder: "user", cancelOrder: "user", watchOrders: "user" }),
+    accessRules(OrderAdminService, { listAllOrders: "service", updateOrderStatus: "service" }),
   ],
 });
 runUntilSignalled(service, createLogger("order", config.logLevel));

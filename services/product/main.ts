@@ -5,6 +5,7 @@ import { createLogger } from "../kit/log.ts";
 import { notYetImplemented } from "../kit/not-implemented.ts";
 import { bind } from "../kit/serve.ts";
 import { InventoryService, ProductService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { productAccessRules } from "./access-rules.ts";
 import { loadProductConfig } from "./config.ts";
 import type { ProductDatabase } from "./db/database.ts";
 import { seedDemoCatalog } from "./db/demo-seed.ts";
@@ -22,6 +23,7 @@ const service = startService<ProductDatabase>({
     bind(ShopService, notYetImplemented(ShopService, "M3")),
     bind(InventoryService, notYetImplemented(InventoryService, "M3")),
   ],
+  rules: productAccessRules,
   async onReady({ db, log }) {
     if (config.demoSeed && (await seedDemoCatalog(db, config.currencyCode))) log.info("demo catalog seeded");
   },

@@ -1,0 +1,177 @@
+// AuthService and UserDirectoryService handlers: proto ↔ domain, domain errors → ConnectError.
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { AuthService, UserDirectoryService, type TokensSchema, type UserSchema } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { Role as ProtoRole } from "../../gen/bazaar/common/v1/common_pb.ts";
+import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.ts";
+import { callerOf } from "../kit/auth.ts";
+import { clientAddressOf } from "../kit/client-address.ts";
+import { findUserById, listUsers, updateProfile } from "./db/user.repository.ts";
+import { changeActive, changeRole, type DirectoryDeps } from "./domain/directory.ts";
+import type { KeyManager } from "./domain/key-manager.ts";
+import { changePassword, login, logout, protoRoles, refresh, register, type SessionDeps, type Tokens } from "./domain/sessions.ts";
+import {
+  EmailTakenError,
+  InvalidCredentialsError,
+  InvalidRefreshTokenError,
+  selfAssignableRoles,
+  TooManyAttemptsError,
+  UserNotFoundError,
+  type User,
+  type UserRole,
+} from "./domain/user.ts";
+
+export interface AuthServiceDeps extends SessionDeps {
+  keyManager: KeyManager;
+  trustedProxies: ReadonlySet<string>;
+}
+
+const rolesFromProto: Partial<Record<ProtoRole, UserRole>> = {
+  [ProtoRole.CUSTOMER]: "customer",
+  [ProtoRole.SELLER]: "seller",
+  [ProtoRole.ADMIN]: "admin",
+};
+
+export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof AuthService> {
+  return {
+    async register(request) {
+      const role = request.role === ProtoRole.UNSPECIFIED ? "customer" : rolesFromProto[request.role]!;
+      if (!selfAssignableRoles.has(role)) throw new ConnectError("only CUSTOMER or SELLER can be chosen at sign-up", Code.PermissionDenied);
+      const { user, tokens } = await mapErrors(() =>
+        register(deps, { email: request.email, password: request.password, displayName: request.displayName, role }),
+      );
+      return { user: userToProto(user), tokens: tokensToProto(tokens) };
+    },
+
+    async login(request, ctx) {
+      const clientIp = clientAddressOf(ctx, deps.trustedProxies);
+      const { user, tokens } = await mapErrors(() => login(deps, { email: request.email, password: request.password, clientIp }));
+      return { user: userToProto(user), tokens: tokensToProto(tokens) };
+    },
+
+    async refreshToken(request) {
+      return { tokens: tokensToProto(await mapErrors(() => refresh(deps, request.refreshToken))) };
+    },
+
+    async logout(request) {
+      await logout(deps, request.refreshToken);
+      return {};
+    },
+
+    async getMe(_, ctx) {
+      return { user: userToProto(await userOrNotFound(deps, callerOf(ctx).id)) };
+    },
+
+    async updateMe(request, ctx) {
+      const { id } = callerOf(ctx);
+      // The contract admits only display_name and phone in the mask; role, email and id can
+      // never be changed here, whatever else the request carries.
+      const paths = new Set(request.updateMask!.paths);
+      await updateProfile(deps.db, id, {
+        displayName: paths.has("display_name") ? request.user!.displayName : undefined,
+        phone: paths.has("phone") ? request.user!.phone : undefined,
+      });
+      return { user: userToProto(await userOrNotFound(deps, id)) };
+    },
+
+    async changePassword(request, ctx) {
+      const tokens = await mapErrors(() =>
+        changePassword(deps, { userId: callerOf(ctx).id, currentPassword: request.currentPassword, newPassword: request.newPassword }),
+      );
+      return { tokens: tokensToProto(tokens) };
+    },
+
+    getJwks() {
+      return { jwksJson: JSON.stringify(deps.keyManager.current().jwks()) };
+    },
+  };
+}
+
+export function createUserDirectoryService(deps: DirectoryDeps): ServiceImpl<typeof UserDirectoryService> {
+  return {
+    async listUsers(request) {
+      const limit = request.pageSize === 0 ? 20 : request.pageSize;
+      const beforeId = request.pageToken ? decodeUserPageToken(request.pageToken) : undefined;
+      const users = await listUsers(deps.db, {
+        role: rolesFromProto[request.role],
+        active: request.active,
+        text: request.query || undefined,
+        beforeId,
+        limit: limit + 1,
+      });
+      const page = users.slice(0, limit);
+      return {
+        users: page.map(userToProto),
+        nextPageToken: users.length > limit ? Buffer.from(page.at(-1)!.id).toString("base64url") : "",
+      };
+    },
+
+    async getUser(request) {
+      return { user: userToProto(await userOrNotFound(deps, request.id)) };
+    },
+
+    async setUserRole(request, ctx) {
+      const user = await mapErrors(() => changeRole(deps, { userId: request.id, role: rolesFromProto[request.role]!, actorId: callerOf(ctx).id }));
+      return { user: userToProto(user) };
+    },
+
+    async setUserActive(request, ctx) {
+      const user = await mapErrors(() => changeActive(deps, { userId: request.id, active: request.active, actorId: callerOf(ctx).id }));
+      return { user: userToProto(user) };
+    },
+  };
+}
+
+function decodeUserPageToken(token: string): string {
+  const id = Buffer.from(token, "base64url").toString("utf8");
+  if (!/^[0-9a-f-]{36}$/.test(id)) throw new ConnectError("page_token is not valid", Code.InvalidArgument);
+  return id;
+}
+
+async function userOrNotFound(deps: { db: SessionDeps["db"] }, id: string): Promise<User> {
+  const user = await findUserById(deps.db, id);
+  if (!user) throw new ConnectError(`user ${id} not found`, Code.NotFound);
+  return user;
+}
+
+async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof EmailTakenError) throw new ConnectError(error.message, Code.AlreadyExists);
+    if (error instanceof InvalidCredentialsError || error instanceof InvalidRefreshTokenError) {
+      throw new ConnectError(error.message, Code.Unauthenticated);
+    }
+    if (error instanceof UserNotFoundError) throw new ConnectError(error.message, Code.NotFound);
+    if (error instanceof TooManyAttemptsError) {
+      const retryDelay = { seconds: BigInt(error.retryAfterSeconds), nanos: 0 };
+      throw new ConnectError(error.message, Code.ResourceExhausted, { "retry-after": String(error.retryAfterSeconds) }, [
+        { desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay }) },
+      ]);
+    }
+    throw error;
+  }
+}
+
+function userToProto(user: User): MessageInitShape<typeof UserSchema> {
+  return {
+    id: user.id,
+    email: user.email,
+    displayName: user.displayName,
+    phone: user.phone,
+    role: protoRoles[user.role],
+    active: user.active,
+    createTime: timestampFromDate(user.createTime),
+    lastLoginTime: user.lastLoginTime ? timestampFromDate(user.lastLoginTime) : undefined,
+  };
+}
+
+function tokensToProto(tokens: Tokens): MessageInitShape<typeof TokensSchema> {
+  return {
+    accessToken: tokens.accessToken,
+    accessExpireTime: timestampFromDate(tokens.accessExpireTime),
+    refreshToken: tokens.refreshToken,
+    refreshExpireTime: timestampFromDate(tokens.refreshExpireTime),
+  };
+}

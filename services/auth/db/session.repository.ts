@@ -1,0 +1,81 @@
+// Refresh tokens, signing keys and failed sign-ins: SQL of the session side of auth.
+import { sql, type Kysely, type Transaction } from "kysely";
+import type { StoredKey } from "../domain/signing-keys.ts";
+import type { AuthDatabase, RefreshTokenRow } from "./database.ts";
+
+type Db = Kysely<AuthDatabase> | Transaction<AuthDatabase>;
+
+export async function insertRefreshToken(
+  db: Db,
+  token: { hash: string; familyId: string; userId: string; expireTime: Date; familyExpireTime: Date },
+): Promise<void> {
+  await db
+    .insertInto("refresh_tokens")
+    .values({
+      token_hash: token.hash,
+      family_id: token.familyId,
+      user_id: token.userId,
+      expire_time: token.expireTime,
+      family_expire_time: token.familyExpireTime,
+      use_time: null,
+      revoke_time: null,
+    })
+    .execute();
+}
+
+/** Locks the token's row: two refreshes with one token are serialized here. */
+export async function findRefreshTokenForUpdate(trx: Transaction<AuthDatabase>, hash: string): Promise<RefreshTokenRow | undefined> {
+  return trx.selectFrom("refresh_tokens").selectAll().where("token_hash", "=", hash).forUpdate().executeTakeFirst();
+}
+
+export async function markRefreshTokenUsed(db: Db, hash: string): Promise<void> {
+  await db.updateTable("refresh_tokens").set({ use_time: sql<Date>`UTC_TIMESTAMP(6)` }).where("token_hash", "=", hash).execute();
+}
+
+export async function revokeFamily(db: Db, familyId: string): Promise<void> {
+  await db
+    .updateTable("refresh_tokens")
+    .set({ revoke_time: sql<Date>`UTC_TIMESTAMP(6)` })
+    .where("family_id", "=", familyId)
+    .where("revoke_time", "is", null)
+    .execute();
+}
+
+/** Revokes every session of the user, or every one but `keepFamilyId`. */
+export async function revokeUserFamilies(db: Db, userId: string, keepFamilyId?: string): Promise<void> {
+  let update = db
+    .updateTable("refresh_tokens")
+    .set({ revoke_time: sql<Date>`UTC_TIMESTAMP(6)` })
+    .where("user_id", "=", userId)
+    .where("revoke_time", "is", null);
+  if (keepFamilyId) update = update.where("family_id", "!=", keepFamilyId);
+  await update.execute();
+}
+
+export async function recordLoginFailure(db: Db, email: string, clientIp: string): Promise<void> {
+  await db.insertInto("login_failures").values({ email, client_ip: clientIp }).execute();
+}
+
+export async function countRecentFailures(db: Db, since: Date, by: { email: string } | { clientIp: string }): Promise<number> {
+  let select = db.selectFrom("login_failures").select((eb) => eb.fn.countAll<string>().as("n")).where("create_time", ">=", since);
+  select = "email" in by ? select.where("email", "=", by.email) : select.where("client_ip", "=", by.clientIp);
+  const row = await select.executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export async function listSigningKeys(db: Db): Promise<StoredKey[]> {
+  const rows = await db.selectFrom("signing_keys").selectAll().orderBy("create_time", "desc").execute();
+  return rows.map((row) => ({
+    kid: row.kid,
+    privateJwk: JSON.parse(row.private_jwk),
+    publicJwk: JSON.parse(row.public_jwk),
+    createTime: row.create_time,
+  }));
+}
+
+export async function insertSigningKey(db: Db, key: StoredKey): Promise<void> {
+  await db
+    .insertInto("signing_keys")
+    .values({ kid: key.kid, private_jwk: JSON.stringify(key.privateJwk), public_jwk: JSON.stringify(key.publicJwk), create_time: key.createTime })
+    .execute();
+}

@@ -1,0 +1,41 @@
+// Access tokens (signed JWTs) and refresh tokens (opaque random values).
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { SignJWT } from "jose";
+import { tokenProfile, type Role } from "../../kit/auth.ts";
+import type { SigningKey } from "./signing-keys.ts";
+
+export interface IssuedAccessToken {
+  token: string;
+  expireTime: Date;
+}
+
+export async function issueAccessToken(
+  key: SigningKey,
+  subject: { id: string; role: Role },
+  lifetimeSeconds: number,
+  now = new Date(),
+): Promise<IssuedAccessToken> {
+  const issuedAt = Math.floor(now.getTime() / 1000);
+  const expiresAt = issuedAt + lifetimeSeconds;
+  const token = await new SignJWT({ role: subject.role })
+    .setProtectedHeader({ alg: tokenProfile.algorithm, kid: key.kid, typ: tokenProfile.accessType })
+    .setIssuer(tokenProfile.issuer)
+    .setAudience(tokenProfile.audience)
+    .setSubject(subject.id)
+    .setIssuedAt(issuedAt)
+    .setNotBefore(issuedAt)
+    .setExpirationTime(expiresAt)
+    .setJti(randomUUID())
+    .sign(key.privateKey);
+  return { token, expireTime: new Date(expiresAt * 1000) };
+}
+
+/** 256 random bits, base64url; only its SHA-256 is stored. */
+export function newRefreshToken(): { token: string; hash: string } {
+  const token = randomBytes(32).toString("base64url");
+  return { token, hash: hashRefreshToken(token) };
+}
+
+export function hashRefreshToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}

@@ -1,0 +1,178 @@
+// Who is calling, and may they call this RPC. Every service runs the same request hook: it
+// verifies the bearer token locally against auth's JWKS, refuses tokens of deactivated users,
+// puts the caller on the context, and applies the rule the service declared for the RPC.
+import type { DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, createContextKey, type HandlerContext } from "@connectrpc/connect";
+import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet } from "jose";
+import type { RequestHook } from "./serve.ts";
+
+export type Role = "customer" | "seller" | "admin" | "service";
+
+/** The verified identity behind a call. */
+export interface Caller {
+  /** User id, or "service:<name>" for a service identity. */
+  id: string;
+  role: Role;
+  /** When the token was issued (seconds since epoch); the deny list compares against it. */
+  issuedAt: number;
+}
+
+/** The claims every Bazaar access token carries and every verifier pins. */
+export const tokenProfile = {
+  algorithm: "EdDSA",
+  issuer: "bazaar-auth",
+  audience: "bazaar",
+  /** JWT `typ` header of access tokens (RFC 9068); refresh tokens are opaque, never JWTs. */
+  accessType: "at+jwt",
+  clockToleranceSeconds: 30,
+} as const;
+
+const roles: ReadonlySet<string> = new Set<Role>(["customer", "seller", "admin", "service"]);
+
+/**
+ * Who may call an RPC:
+ * - public: anyone; a valid token still identifies the caller.
+ * - user: any signed-in user (customer, seller or admin).
+ * - seller: sellers and admins.
+ * - admin: admins only.
+ * - service: other services of the mesh only (internal RPCs).
+ */
+export type AccessRule = "public" | "user" | "seller" | "admin" | "service";
+
+export type AccessRules<S extends DescService> = { readonly [K in keyof S["method"]]: AccessRule };
+
+/** A service's rules, one for every RPC (the type makes a forgotten RPC a compile error). */
+export function accessRules<S extends DescService>(service: S, rules: AccessRules<S>): Map<string, AccessRule> {
+  const byPath = new Map<string, AccessRule>();
+  for (const method of service.methods) {
+    byPath.set(`${service.typeName}/${method.name}`, (rules as Record<string, AccessRule>)[method.localName]!);
+  }
+  return byPath;
+}
+
+export const callerKey = createContextKey<Caller | undefined>(undefined, { description: "verified caller" });
+
+/** The caller of an RPC whose rule requires one. */
+export function callerOf(ctx: HandlerContext): Caller {
+  const caller = ctx.values.get(callerKey);
+  if (!caller) throw new ConnectError("sign in first", Code.Unauthenticated);
+  return caller;
+}
+
+export interface TokenVerifier {
+  verify(token: string): Promise<Caller>;
+}
+
+const invalidToken = () => new ConnectError("invalid or expired access token", Code.Unauthenticated);
+
+/**
+ * Verifies access tokens against a JWKS. A token whose `kid` is unknown triggers one reload of
+ * the key set (a key was rotated in), at most every `refreshIntervalMs` so forged kids cannot
+ * make every request fetch keys.
+ */
+export function createTokenVerifier(options: {
+  loadJwks: () => Promise<JSONWebKeySet>;
+  refreshIntervalMs?: number;
+}): TokenVerifier {
+  const refreshIntervalMs = options.refreshIntervalMs ?? 30_000;
+  let keySet: ReturnType<typeof createLocalJWKSet> | undefined;
+  let loadedAt = 0;
+  let loading: Promise<void> | undefined;
+
+  const reload = () =>
+    (loading ??= options
+      .loadJwks()
+      .then((jwks) => {
+        keySet = createLocalJWKSet(jwks);
+        loadedAt = Date.now();
+      })
+      .finally(() => (loading = undefined)));
+
+  const verifyWithKeys = async (token: string) => {
+    const { payload } = await jwtVerify(token, keySet!, {
+      algorithms: [tokenProfile.algorithm],
+      issuer: tokenProfile.issuer,
+      audience: tokenProfile.audience,
+      typ: tokenProfile.accessType,
+      clockTolerance: tokenProfile.clockToleranceSeconds,
+      requiredClaims: ["sub", "exp", "iat", "role"],
+    });
+    if (typeof payload.role !== "string" || !roles.has(payload.role)) throw invalidToken();
+    return { id: payload.sub!, role: payload.role as Role, issuedAt: payload.iat! };
+  };
+
+  return {
+    async verify(token) {
+      try {
+        if (!keySet) await reload();
+        try {
+          return await verifyWithKeys(token);
+        } catch (error) {
+          if (!(error instanceof joseErrors.JWKSNoMatchingKey) || Date.now() - loadedAt < refreshIntervalMs) throw error;
+          await reload();
+          return await verifyWithKeys(token);
+        }
+      } catch (error) {
+        if (error instanceof ConnectError && error.code !== Code.Unauthenticated) throw error;
+        if (error instanceof joseErrors.JOSEError || error instanceof ConnectError) throw invalidToken();
+        // Keys could not be loaded: auth is unreachable, which is not the caller's fault.
+        throw new ConnectError("cannot verify tokens right now", Code.Unavailable, undefined, undefined, error);
+      }
+    },
+  };
+}
+
+/**
+ * Users deactivated by an admin. Their tokens stay cryptographically valid until they expire,
+ * so every service refuses tokens issued before the deactivation, fed by UserActiveChanged.
+ */
+export class DenyList {
+  readonly #deactivatedAt = new Map<string, number>();
+
+  deny(userId: string, atSeconds: number): void {
+    this.#deactivatedAt.set(userId, atSeconds);
+  }
+
+  allow(userId: string): void {
+    this.#deactivatedAt.delete(userId);
+  }
+
+  refuses(caller: Caller): boolean {
+    const at = this.#deactivatedAt.get(caller.id);
+    return at !== undefined && caller.issuedAt <= at;
+  }
+}
+
+export interface AuthHookOptions {
+  verifier: TokenVerifier;
+  /** Rules of every RPC the server serves, from accessRules(); an RPC without one is refused. */
+  rules: Map<string, AccessRule>;
+  denyList: DenyList;
+}
+
+const roleAllows: Record<Exclude<AccessRule, "public">, ReadonlySet<Role>> = {
+  user: new Set(["customer", "seller", "admin"]),
+  seller: new Set(["seller", "admin"]),
+  admin: new Set(["admin"]),
+  service: new Set(["service"]),
+};
+
+export function createAuthHook(options: AuthHookOptions): RequestHook {
+  return async (ctx) => {
+    const rule = options.rules.get(`${ctx.service.typeName}/${ctx.method.name}`);
+    if (!rule) throw new ConnectError(`no access rule for ${ctx.method.name}`, Code.PermissionDenied);
+    const header = ctx.requestHeader.get("authorization");
+    if (!header) {
+      if (rule === "public") return;
+      throw new ConnectError("sign in first", Code.Unauthenticated);
+    }
+    const match = /^Bearer ([\w-]+\.[\w-]+\.[\w-]+)$/i.exec(header);
+    if (!match) throw invalidToken();
+    const caller = await options.verifier.verify(match[1]!);
+    if (options.denyList.refuses(caller)) throw new ConnectError("this account is deactivated", Code.Unauthenticated);
+    ctx.values.set(callerKey, caller);
+    if (rule !== "public" && !roleAllows[rule].has(caller.role)) {
+      throw new ConnectError(`${ctx.method.name} is not allowed for role ${caller.role}`, Code.PermissionDenied);
+    }
+  };
+}

@@ -1,0 +1,20 @@
+// Who may call each RPC of the product service.
+import { InventoryService, ProductService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { accessRules } from "../kit/auth.ts";
+
+export const productAccessRules = [
+  accessRules(ProductService, {
+    listProducts: "public",
+    searchProducts: "public",
+    getProduct: "public",
+    batchGetProducts: "public",
+    listCategories: "public",
+    createProduct: "seller",
+    updateProduct: "seller",
+    deleteProduct: "seller",
+    adjustStock: "seller",
+    createCategory: "admin",
+  }),
+  accessRules(ShopService, { getShop: "public", listShops: "public", createShop: "seller", updateShop: "seller" }),
+  accessRules(InventoryService, { reserveStock: "service", commitReservation: "service", releaseReservation: "service" }),
+];
