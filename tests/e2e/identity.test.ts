@@ -1,0 +1,284 @@
+// Identity across the real mesh: sign-up to sign-out through the edge, refresh-token rotation and
+// theft detection, forged tokens, role escalation, deactivation reaching other services, login
+// throttling, and internal RPCs closed to users.
+import { createPrivateKey, generateKeyPairSync, randomBytes } from "node:crypto";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { base64url, decodeJwt, decodeProtectedHeader, SignJWT, UnsecuredJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AuthService, ServiceIdentityService, UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
+import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
+import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.ts";
+import type { RunningMesh } from "../../deploy/local/mesh.ts";
+import { devServiceSecret } from "../../services/kit/config.ts";
+import { createMeshClient } from "../../services/kit/clients.ts";
+import { devAccounts } from "../../services/kit/dev-accounts.ts";
+import { connectJson, startTestMesh } from "../support/mesh.ts";
+
+let mesh: RunningMesh;
+let auth: ReturnType<typeof createClient<typeof AuthService>>;
+let cart: ReturnType<typeof createClient<typeof CartService>>;
+
+beforeAll(async () => {
+  // A low per-account limit keeps the throttling story short; the per-IP limit stays generous.
+  mesh = await startTestMesh({ BAZAAR_LOGIN_MAX_FAILURES_PER_ACCOUNT: "4", BAZAAR_LOGIN_MAX_FAILURES_PER_IP: "1000" });
+  const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
+  auth = createClient(AuthService, transport);
+  cart = createClient(CartService, transport);
+}, 120_000);
+afterAll(async () => {
+  await mesh?.stop();
+});
+
+const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
+const uniqueEmail = () => `user-${randomBytes(5).toString("hex")}@example.test`;
+
+async function failureOf(call: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await call;
+  } catch (error) {
+    return ConnectError.from(error);
+  }
+  throw new Error("expected the call to fail");
+}
+
+/** A call on another service that needs a signed-in user (its RPC itself arrives with M4). */
+async function cartAccepts(token: string): Promise<boolean> {
+  const error = await failureOf(cart.getCart({}, bearer(token)));
+  if (error.code === Code.Unimplemented) return true;
+  if (error.code === Code.Unauthenticated) return false;
+  throw error;
+}
+
+describe("a customer's session, through the edge", () => {
+  it("registers, signs in, reads and edits their account, rotates tokens, and a replayed refresh token ends the session", async () => {
+    const email = uniqueEmail();
+    const registered = await auth.register({ email: `  ${email.toUpperCase()} `, password: "correct horse battery", displayName: "Ada" });
+    expect(registered.user?.email).toBe(email);
+    expect(registered.user?.role).toBe(Role.CUSTOMER);
+
+    const { user, tokens } = await auth.login({ email, password: "correct horse battery" });
+    const header = decodeProtectedHeader(tokens!.accessToken);
+    const claims = decodeJwt(tokens!.accessToken);
+    expect(header).toMatchObject({ alg: "EdDSA", typ: "at+jwt" });
+    expect(header.kid).toBeTruthy();
+    expect(claims).toMatchObject({ iss: "bazaar-auth", aud: "bazaar", sub: user!.id, role: "customer" });
+    expect(claims.exp! - claims.iat!).toBe(900);
+
+    const me = await auth.getMe({}, bearer(tokens!.accessToken));
+    expect(me.user?.id).toBe(user!.id);
+    expect(me.user?.lastLoginTime).toBeDefined();
+
+    const updated = await auth.updateMe(
+      { user: { displayName: "Ada L.", phone: "+49 30 123" }, updateMask: { paths: ["display_name", "phone"] } },
+      bearer(tokens!.accessToken),
+    );
+    expect(updated.user).toMatchObject({ displayName: "Ada L.", phone: "+49 30 123", email });
+
+    const rotated = await auth.refreshToken({ refreshToken: tokens!.refreshToken });
+    expect(rotated.tokens!.refreshToken).not.toBe(tokens!.refreshToken);
+    expect((await auth.getMe({}, bearer(rotated.tokens!.accessToken))).user?.id).toBe(user!.id);
+
+    // Presenting the rotated-away token again (after the concurrency grace) means it leaked.
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    expect((await failureOf(auth.refreshToken({ refreshToken: tokens!.refreshToken }))).code).toBe(Code.Unauthenticated);
+    expect((await failureOf(auth.refreshToken({ refreshToken: rotated.tokens!.refreshToken }))).code).toBe(Code.Unauthenticated);
+
+    const again = await auth.login({ email, password: "correct horse battery" });
+    await auth.logout({ refreshToken: again.tokens!.refreshToken });
+    expect((await failureOf(auth.refreshToken({ refreshToken: again.tokens!.refreshToken }))).code).toBe(Code.Unauthenticated);
+  });
+
+  it("when two refreshes race with one token, then exactly one gets a new pair and that pair keeps working", async () => {
+    const email = uniqueEmail();
+    const { tokens } = await auth.register({ email, password: "race-condition-pw", displayName: "Racer" });
+    const results = await Promise.allSettled([
+      auth.refreshToken({ refreshToken: tokens!.refreshToken }),
+      auth.refreshToken({ refreshToken: tokens!.refreshToken }),
+    ]);
+    const winners = results.filter((r) => r.status === "fulfilled");
+    expect(winners).toHaveLength(1);
+    const pair = (winners[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof auth.refreshToken>>>).value.tokens!;
+    expect((await auth.refreshToken({ refreshToken: pair.refreshToken })).tokens?.accessToken).toBeTruthy();
+  });
+
+  it("when the password changes, then other sessions end and the new one works", async () => {
+    const email = uniqueEmail();
+    const first = await auth.register({ email, password: "old-password-1", displayName: "Pat" });
+    const changed = await auth.changePassword(
+      { currentPassword: "old-password-1", newPassword: "new-password-2" },
+      bearer(first.tokens!.accessToken),
+    );
+    expect((await failureOf(auth.refreshToken({ refreshToken: first.tokens!.refreshToken }))).code).toBe(Code.Unauthenticated);
+    expect((await auth.refreshToken({ refreshToken: changed.tokens!.refreshToken })).tokens).toBeDefined();
+    expect((await failureOf(auth.login({ email, password: "old-password-1" }))).code).toBe(Code.Unauthenticated);
+    await auth.login({ email, password: "new-password-2" });
+  });
+});
+
+describe("sign-in failures", () => {
+  it("when the e-mail is unknown or the password wrong, then both get the same error", async () => {
+    const email = uniqueEmail();
+    await auth.register({ email, password: "the-right-one", displayName: "Sam" });
+    const unknown = await failureOf(auth.login({ email: uniqueEmail(), password: "the-right-one" }));
+    const wrong = await failureOf(auth.login({ email, password: "not-the-right-one" }));
+    expect([unknown.code, wrong.code]).toEqual([Code.Unauthenticated, Code.Unauthenticated]);
+    expect(unknown.rawMessage).toBe(wrong.rawMessage);
+  });
+
+  it("when an e-mail is registered twice (any case), then the second is already_exists", async () => {
+    const email = uniqueEmail();
+    await auth.register({ email, password: "password-123", displayName: "One" });
+    expect((await failureOf(auth.register({ email: email.toUpperCase(), password: "password-123", displayName: "Two" }))).code).toBe(
+      Code.AlreadyExists,
+    );
+  });
+
+  it("when a password is too short or too long, then it is refused before hashing", async () => {
+    const short = await failureOf(auth.register({ email: uniqueEmail(), password: "short", displayName: "X" }));
+    const long = await failureOf(auth.register({ email: uniqueEmail(), password: "x".repeat(129), displayName: "X" }));
+    expect([short.code, long.code]).toEqual([Code.InvalidArgument, Code.InvalidArgument]);
+    expect(short.rawMessage).toMatch(/password/);
+  });
+
+  it("when an account keeps failing, then sign-in is throttled with retry info, even with the right password", async () => {
+    const email = uniqueEmail();
+    await auth.register({ email, password: "right-password", displayName: "Target" });
+    for (let i = 0; i < 4; i++) await failureOf(auth.login({ email, password: `guess-${i}-wrong` }));
+    const throttled = await failureOf(auth.login({ email, password: "right-password" }));
+    expect(throttled.code).toBe(Code.ResourceExhausted);
+    expect(throttled.findDetails(RetryInfoSchema)[0]?.retryDelay?.seconds).toBeGreaterThan(0n);
+  });
+});
+
+describe("roles", () => {
+  it("when someone signs up as ADMIN, then permission_denied; as SELLER, then a seller", async () => {
+    expect((await failureOf(auth.register({ email: uniqueEmail(), password: "password-123", displayName: "Eve", role: Role.ADMIN }))).code).toBe(
+      Code.PermissionDenied,
+    );
+    const seller = await auth.register({ email: uniqueEmail(), password: "password-123", displayName: "Sol", role: Role.SELLER });
+    expect(seller.user?.role).toBe(Role.SELLER);
+  });
+
+  it("when UpdateMe names role or email in its mask, then invalid_argument and nothing changes", async () => {
+    const email = uniqueEmail();
+    const { tokens } = await auth.register({ email, password: "password-123", displayName: "Mal" });
+    for (const path of ["role", "email", "id"]) {
+      const error = await failureOf(
+        auth.updateMe({ user: { role: Role.ADMIN, email: "x@y.z", id: "x" }, updateMask: { paths: [path] } }, bearer(tokens!.accessToken)),
+      );
+      expect(error.code, path).toBe(Code.InvalidArgument);
+    }
+    const me = await auth.getMe({}, bearer(tokens!.accessToken));
+    expect(me.user).toMatchObject({ role: Role.CUSTOMER, email });
+  });
+});
+
+describe("forged and misused tokens", () => {
+  let genuine: string;
+  let refreshToken: string;
+  beforeAll(async () => {
+    const { tokens } = await auth.register({ email: uniqueEmail(), password: "password-123", displayName: "Vic" });
+    genuine = tokens!.accessToken;
+    refreshToken = tokens!.refreshToken;
+  });
+
+  const now = () => Math.floor(Date.now() / 1000);
+  const claimsOf = () => decodeJwt(genuine);
+  const kidOf = () => decodeProtectedHeader(genuine).kid!;
+  const ownKey = createPrivateKey(generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }));
+
+  const forgeries: Array<[string, () => Promise<string>]> = [
+    ["alg none", async () => new UnsecuredJWT(claimsOf()).encode()],
+    [
+      "HS256 with the public key as secret",
+      async () => {
+        const jwks = (await (await fetch(`${mesh.edgeUrl}/.well-known/jwks.json`)).json()) as { keys: unknown[] };
+        const secret = new TextEncoder().encode(JSON.stringify(jwks.keys[0]));
+        return new SignJWT(claimsOf()).setProtectedHeader({ alg: "HS256", kid: kidOf(), typ: "at+jwt" }).sign(secret);
+      },
+    ],
+    ["signed by another key under a known kid", async () => sign({ ...claimsOf() }, kidOf())],
+    ["unknown kid", async () => sign({ ...claimsOf() }, "no-such-kid")],
+    ["expired", async () => sign({ ...claimsOf(), iat: now() - 3600, nbf: now() - 3600, exp: now() - 60 }, kidOf())],
+    ["not yet valid", async () => sign({ ...claimsOf(), nbf: now() + 600 }, kidOf())],
+    ["wrong audience", async () => sign({ ...claimsOf(), aud: "someone-else" }, kidOf())],
+    ["a role upgraded by hand", async () => tamperPayload(genuine, { role: "admin" })],
+    ["a refresh token as access token", async () => refreshToken],
+    ["garbage", async () => "not.a.jwt"],
+  ];
+
+  function sign(claims: Record<string, unknown>, kid: string) {
+    return new SignJWT(claims).setProtectedHeader({ alg: "EdDSA", kid, typ: "at+jwt" }).sign(ownKey);
+  }
+
+  function tamperPayload(token: string, changes: Record<string, unknown>) {
+    const [head, payload, signature] = token.split(".");
+    const claims = { ...JSON.parse(new TextDecoder().decode(base64url.decode(payload!))), ...changes };
+    return `${head}.${base64url.encode(JSON.stringify(claims))}.${signature}`;
+  }
+
+  it.each(forgeries)("when a token is %s, then unauthenticated", async (_, forge) => {
+    expect(await cartAccepts(genuine)).toBe(true);
+    const error = await failureOf(auth.getMe({}, bearer(await forge())));
+    expect(error.code).toBe(Code.Unauthenticated);
+  });
+});
+
+describe("deactivation and internal RPCs", () => {
+  it("when an admin deactivates a user, then another service refuses their token within a second", async () => {
+    const { user, tokens } = await auth.register({ email: uniqueEmail(), password: "password-123", displayName: "Gone" });
+    expect(await cartAccepts(tokens!.accessToken)).toBe(true);
+
+    const identity = createMeshClient(ServiceIdentityService, mesh.addresses.auth);
+    const directory = createMeshClient(UserDirectoryService, mesh.addresses.auth);
+    const service = await identity.client.issueServiceToken({ serviceName: "admin", secret: devServiceSecret });
+    const deactivatedAt = Date.now();
+    await directory.client.setUserActive({ id: user!.id, active: false }, bearer(service.accessToken));
+
+    let refused = false;
+    while (!refused && Date.now() - deactivatedAt < 1_000) refused = !(await cartAccepts(tokens!.accessToken));
+    expect(refused).toBe(true);
+    expect((await failureOf(auth.refreshToken({ refreshToken: tokens!.refreshToken }))).code).toBe(Code.Unauthenticated);
+    expect((await failureOf(auth.login({ email: user!.email, password: "password-123" }))).code).toBe(Code.Unauthenticated);
+    identity.close();
+    directory.close();
+  });
+
+  it("when a customer calls an internal RPC on the service's own port, then permission_denied; through the edge it does not exist", async () => {
+    const { accessToken } = (await auth.login({ email: devAccounts.customer.email, password: devAccounts.customer.password })).tokens!;
+    const directory = createMeshClient(UserDirectoryService, mesh.addresses.auth);
+    expect((await failureOf(directory.client.listUsers({}, bearer(accessToken)))).code).toBe(Code.PermissionDenied);
+    const { accessToken: adminToken } = (await auth.login({ email: devAccounts.admin.email, password: devAccounts.admin.password })).tokens!;
+    expect((await failureOf(directory.client.setUserRole({ id: devAccounts.customer.id, role: Role.ADMIN }, bearer(adminToken)))).code).toBe(
+      Code.PermissionDenied,
+    );
+    expect((await failureOf(directory.client.listUsers({}))).code).toBe(Code.Unauthenticated);
+    directory.close();
+
+    const viaEdge = await connectJson(mesh.edgeUrl, "bazaar.auth.v1.UserDirectoryService/ListUsers", {}, { authorization: `Bearer ${accessToken}` });
+    expect(viaEdge.status).toBe(404);
+  });
+
+  it("when a service presents the shared secret, then it gets a service token that opens internal RPCs; a wrong secret does not", async () => {
+    const identity = createMeshClient(ServiceIdentityService, mesh.addresses.auth);
+    expect((await failureOf(identity.client.issueServiceToken({ serviceName: "admin", secret: "wrong-secret-of-16+" }))).code).toBe(
+      Code.Unauthenticated,
+    );
+    const { accessToken } = await identity.client.issueServiceToken({ serviceName: "admin", secret: devServiceSecret });
+    const directory = createMeshClient(UserDirectoryService, mesh.addresses.auth);
+    const page = await directory.client.listUsers({ role: Role.ADMIN }, bearer(accessToken));
+    expect(page.users.map((u) => u.email)).toContain(devAccounts.admin.email);
+    identity.close();
+    directory.close();
+  });
+
+  it("serves the JWKS at the well-known URL of the edge", async () => {
+    const response = await fetch(`${mesh.edgeUrl}/.well-known/jwks.json`);
+    expect(response.status).toBe(200);
+    const jwks = (await response.json()) as { keys: Array<Record<string, unknown>> };
+    expect(jwks.keys[0]).toMatchObject({ kty: "OKP", crv: "Ed25519", alg: "EdDSA" });
+    expect(jwks.keys[0]?.d).toBeUndefined();
+  });
+});
