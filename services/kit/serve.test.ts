@@ -14,6 +14,7 @@ import { createLogger } from "./log.ts";
 import { notYetImplemented } from "./not-implemented.ts";
 import { createReflection } from "./reflection.ts";
 import { bind, serve, type RunningServer } from "./serve.ts";
+import { failureOf } from "../../tests/support/calls.ts";
 
 const log = createLogger("serve-test", "silent");
 const productId = "0193a000-0000-7000-8000-0000000000aa";
@@ -45,16 +46,6 @@ function backendImpl() {
       ]);
     },
   };
-}
-
-/** The error a call failed with; a call that succeeds fails the test. */
-async function failureOf(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("expected the call to fail");
 }
 
 beforeAll(async () => {

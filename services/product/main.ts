@@ -18,8 +18,8 @@ const service = startService<ProductDatabase>({
   name: "product",
   config,
   migrations,
-  services: ({ db }) => [
-    bind(ProductService, createProductService({ db })),
+  services: ({ db, outbox }) => [
+    bind(ProductService, createProductService({ db, outbox, currencyCode: config.currencyCode })),
     bind(ShopService, notYetImplemented(ShopService, "M3")),
     bind(InventoryService, notYetImplemented(InventoryService, "M3")),
   ],

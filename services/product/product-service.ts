@@ -1,5 +1,4 @@
-// ProductService: proto ↔ domain, domain errors → ConnectError. The catalog reads are real
-// (M1 slice); writes, search and batch reads arrive with M3.
+// ProductService: proto ↔ domain, domain errors → ConnectError. Search arrives later in M3.
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
@@ -16,27 +15,118 @@ import {
   encodePageToken,
   InvalidPageTokenError,
   pageSizeOf,
+  ProductNotFoundError,
   type Category,
   type Product,
   type ProductOrder,
 } from "./domain/catalog.ts";
 import type { ProductDatabase } from "./db/database.ts";
-import { findProductById, listCategories, listVisibleProducts } from "./db/product.repository.ts";
+import { findProductById, findVisibleProductsByIds, listCategories, listVisibleProducts } from "./db/product.repository.ts";
+import {
+  createCategory,
+  createProduct,
+  deleteProduct,
+  InvalidCatalogInputError,
+  isVisibleTo,
+  NotAllowedError,
+  ShopNotFoundError,
+  SlugTakenError,
+  StockBelowHeldError,
+  updateProduct,
+  type CatalogDeps,
+} from "./domain/manage-catalog.ts";
+import { callerKey, callerOf } from "../kit/auth.ts";
 
-export interface ProductServiceDeps {
+export interface ProductServiceDeps extends CatalogDeps {
   db: Kysely<ProductDatabase>;
 }
 
-const notYet = (rpc: string) => new ConnectError(`ProductService.${rpc} arrives with M3`, Code.Unimplemented);
 
-export function createProductService({ db }: ProductServiceDeps): ServiceImpl<typeof ProductService> {
+export function createProductService(deps: ProductServiceDeps): ServiceImpl<typeof ProductService> {
+  const { db } = deps;
   return {
-    async getProduct(request) {
+    async getProduct(request, ctx) {
       const product = await findProductById(db, request.id);
-      if (!product || product.deleted || !product.active) {
+      if (!product || !isVisibleTo(product, ctx.values.get(callerKey))) {
         throw new ConnectError(`product ${request.id} not found`, Code.NotFound);
       }
       return { product: toProto(product) };
+    },
+
+    async batchGetProducts(request) {
+      const found = new Map((await findVisibleProductsByIds(db, request.ids)).map((p) => [p.id, p]));
+      return {
+        products: request.ids.flatMap((id) => (found.has(id) ? [toProto(found.get(id)!)] : [])),
+        missingIds: request.ids.filter((id) => !found.has(id)),
+      };
+    },
+
+    async createProduct(request, ctx) {
+      const product = request.product!;
+      const created = await mapErrors(() =>
+        createProduct(deps, callerOf(ctx), {
+          shopId: product.shopId,
+          categoryId: product.categoryId,
+          name: product.name,
+          description: product.description,
+          priceMinor: product.price!.amountMinor,
+          currencyCode: product.price!.currencyCode,
+          tags: product.tags,
+          imageUrls: product.imageUrls,
+          stockOnHand: product.stockOnHand,
+          featured: product.featured,
+        }),
+      );
+      return { product: toProto(created) };
+    },
+
+    async updateProduct(request, ctx) {
+      const product = request.product!;
+      if (!product.id) throw new ConnectError("product.id: required", Code.InvalidArgument);
+      const paths = new Set(request.updateMask!.paths);
+      const pick = <T>(path: string, value: T) => (paths.has(path) ? value : undefined);
+      if (paths.has("price") && !product.price) throw new ConnectError("product.price: required by the mask", Code.InvalidArgument);
+      if (paths.has("category_id") && !product.categoryId) throw new ConnectError("product.category_id: required by the mask", Code.InvalidArgument);
+      if (paths.has("name") && !product.name) throw new ConnectError("product.name: must not be empty", Code.InvalidArgument);
+      const updated = await mapErrors(() =>
+        updateProduct(deps, callerOf(ctx), product.id, {
+          name: pick("name", product.name),
+          description: pick("description", product.description),
+          priceMinor: pick("price", product.price?.amountMinor),
+          currencyCode: pick("price", product.price?.currencyCode),
+          categoryId: pick("category_id", product.categoryId),
+          tags: pick("tags", product.tags),
+          imageUrls: pick("image_urls", product.imageUrls),
+          stockOnHand: pick("stock_on_hand", product.stockOnHand),
+          featured: pick("featured", product.featured),
+          active: pick("active", product.active),
+        }),
+      );
+      return { product: toProto(updated) };
+    },
+
+    async deleteProduct(request, ctx) {
+      await mapErrors(() => deleteProduct(deps, callerOf(ctx), request.id));
+      return {};
+    },
+
+    async adjustStock(request, ctx) {
+      const updated = await mapErrors(() => updateProduct(deps, callerOf(ctx), request.id, { stockOnHand: request.stockOnHand }));
+      return { product: toProto(updated) };
+    },
+
+    async createCategory(request, ctx) {
+      const category = request.category!;
+      if (!category.name || !category.slug) throw new ConnectError("category.name and category.slug are required", Code.InvalidArgument);
+      const created = await mapErrors(() =>
+        createCategory(deps, callerOf(ctx), {
+          parentId: category.parentId || null,
+          name: category.name,
+          slug: category.slug,
+          sortOrder: category.sortOrder,
+        }),
+      );
+      return { category: categoryToProto(created) };
     },
 
     async listProducts(request) {
@@ -70,14 +160,21 @@ export function createProductService({ db }: ProductServiceDeps): ServiceImpl<ty
       return { categories: (await listCategories(db)).map(categoryToProto) };
     },
 
-    searchProducts: () => Promise.reject(notYet("SearchProducts")),
-    batchGetProducts: () => Promise.reject(notYet("BatchGetProducts")),
-    createProduct: () => Promise.reject(notYet("CreateProduct")),
-    updateProduct: () => Promise.reject(notYet("UpdateProduct")),
-    deleteProduct: () => Promise.reject(notYet("DeleteProduct")),
-    createCategory: () => Promise.reject(notYet("CreateCategory")),
-    adjustStock: () => Promise.reject(notYet("AdjustStock")),
+    searchProducts: () => Promise.reject(new ConnectError("ProductService.SearchProducts arrives with M3", Code.Unimplemented)),
   };
+}
+
+async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof ProductNotFoundError || error instanceof ShopNotFoundError) throw new ConnectError(error.message, Code.NotFound);
+    if (error instanceof NotAllowedError) throw new ConnectError(error.message, Code.PermissionDenied);
+    if (error instanceof InvalidCatalogInputError) throw new ConnectError(error.message, Code.InvalidArgument);
+    if (error instanceof StockBelowHeldError) throw new ConnectError(error.message, Code.FailedPrecondition);
+    if (error instanceof SlugTakenError) throw new ConnectError(error.message, Code.AlreadyExists);
+    throw error;
+  }
 }
 
 function decodeOrReject(token: string, order: ProductOrder) {

@@ -5,12 +5,9 @@ import { createPrivateKey, generateKeyPairSync, randomBytes } from "node:crypto"
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { base64url, decodeJwt, decodeProtectedHeader, SignJWT, UnsecuredJWT } from "jose";
-import { fromBinary } from "@bufbuild/protobuf";
-import { jetstream } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
-import { streamName } from "../../services/kit/events.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bearer, failureOf } from "../support/calls.ts";
+import { expectEvents } from "../support/events.ts";
 import { AuthService, ServiceIdentityService, UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
@@ -36,51 +33,7 @@ afterAll(async () => {
   await mesh?.stop();
 });
 
-const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 const uniqueEmail = () => `user-${randomBytes(5).toString("hex")}@example.test`;
-
-/** Subjects of the events on the stream about one subject id (read with a throwaway consumer). */
-async function eventsAbout(subjectId: string): Promise<string[]> {
-  const nc = await connect({ servers: inject("natsUrl").replace("nats://", "") });
-  try {
-    const js = jetstream(nc);
-    const consumer = await js.consumers.get(streamName, { filter_subjects: "bazaar.auth.>" });
-    const subjects: string[] = [];
-    const info = await consumer.info();
-    let remaining = info.num_pending;
-    while (remaining > 0) {
-      const batch = await consumer.fetch({ max_messages: Math.min(remaining, 256), expires: 2_000 });
-      for await (const message of batch) {
-        remaining -= 1;
-        const event = fromBinary(EventSchema, message.data);
-        if (event.subjectId === subjectId) subjects.push(message.subject);
-      }
-    }
-    return subjects;
-  } finally {
-    await nc.close();
-  }
-}
-
-/** The relay publishes right after commit; allow it a moment. */
-async function expectEventually(read: () => Promise<string[]>, expected: string[]): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  let subjects = await read();
-  while (!expected.every((e) => subjects.includes(e)) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    subjects = await read();
-  }
-  expect(subjects).toEqual(expect.arrayContaining(expected));
-}
-
-async function failureOf(call: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await call;
-  } catch (error) {
-    return ConnectError.from(error);
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** A call on another service that needs a signed-in user (its RPC itself arrives with M4). */
 async function cartAccepts(token: string): Promise<boolean> {
@@ -343,8 +296,8 @@ describe("deactivation and internal RPCs", () => {
     expect(inactive.users.map((u) => u.id)).toEqual([created[1]!.id]);
     expect((await failureOf(directory.client.getUser({ id: "0193a000-0000-7000-8000-00000000dead" }, asService))).code).toBe(Code.NotFound);
 
-    await expectEventually(() => eventsAbout(created[0]!.id), ["bazaar.auth.user_registered", "bazaar.auth.user_role_changed"]);
-    await expectEventually(() => eventsAbout(created[1]!.id), ["bazaar.auth.user_active_changed"]);
+    await expectEvents(created[0]!.id, "bazaar.auth.>", ["bazaar.auth.user_registered", "bazaar.auth.user_role_changed"]);
+    await expectEvents(created[1]!.id, "bazaar.auth.>", ["bazaar.auth.user_active_changed"]);
     identity.close();
     directory.close();
   });

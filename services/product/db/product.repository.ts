@@ -1,6 +1,6 @@
 // Catalog reads and writes: the only place in the product service with SQL.
-import { sql, type Kysely, type SelectQueryBuilder } from "kysely";
-import type { Category, Product, ProductCursor, ProductFilter, ProductOrder } from "../domain/catalog.ts";
+import { sql, type Kysely, type SelectQueryBuilder, type Transaction } from "kysely";
+import type { Category, NewProduct, Product, ProductChanges, ProductCursor, ProductFilter, ProductOrder } from "../domain/catalog.ts";
 import type { CategoryRow, ProductDatabase, ProductRow } from "./database.ts";
 
 type Db = Kysely<ProductDatabase>;
@@ -108,4 +108,91 @@ function toProduct(row: ProductRow): Product {
 /** MariaDB returns JSON columns as text, MySQL 8 as parsed values. */
 function jsonColumn<T>(value: unknown): T {
   return (typeof value === "string" ? JSON.parse(value) : value) as T;
+}
+
+export async function findVisibleProductsByIds(db: Db, ids: string[]): Promise<Product[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .selectFrom("products")
+    .selectAll()
+    .where("id", "in", ids)
+    .where("active", "=", 1)
+    .where("delete_time", "is", null)
+    .execute();
+  return rows.map(toProduct);
+}
+
+/** Locks the product's row for the rest of the transaction. */
+export async function findProductForUpdate(trx: Transaction<ProductDatabase>, id: string): Promise<Product | undefined> {
+  const row = await trx.selectFrom("products").selectAll().where("id", "=", id).forUpdate().executeTakeFirst();
+  return row && toProduct(row);
+}
+
+export async function insertProduct(db: Db | Transaction<ProductDatabase>, product: NewProduct): Promise<void> {
+  await db
+    .insertInto("products")
+    .values({
+      id: product.id,
+      shop_id: product.shopId,
+      seller_id: product.sellerId,
+      category_id: product.categoryId,
+      name: product.name,
+      description: product.description,
+      price_minor: product.priceMinor,
+      currency_code: product.currencyCode,
+      tags: JSON.stringify(product.tags),
+      tags_text: product.tags.join(" "),
+      image_urls: JSON.stringify(product.imageUrls),
+      stock_on_hand: product.stockOnHand,
+      featured: product.featured ? 1 : 0,
+      active: product.active ? 1 : 0,
+      delete_time: null,
+    })
+    .execute();
+}
+
+export async function updateProductRow(trx: Transaction<ProductDatabase>, id: string, changes: ProductChanges): Promise<void> {
+  await trx
+    .updateTable("products")
+    .set({
+      ...(changes.name !== undefined && { name: changes.name }),
+      ...(changes.description !== undefined && { description: changes.description }),
+      ...(changes.priceMinor !== undefined && { price_minor: changes.priceMinor }),
+      ...(changes.categoryId !== undefined && { category_id: changes.categoryId }),
+      ...(changes.tags !== undefined && { tags: JSON.stringify(changes.tags), tags_text: changes.tags.join(" ") }),
+      ...(changes.imageUrls !== undefined && { image_urls: JSON.stringify(changes.imageUrls) }),
+      ...(changes.stockOnHand !== undefined && { stock_on_hand: changes.stockOnHand }),
+      ...(changes.featured !== undefined && { featured: changes.featured ? 1 : 0 }),
+      ...(changes.active !== undefined && { active: changes.active ? 1 : 0 }),
+      update_time: sql<Date>`UTC_TIMESTAMP(6)`,
+    })
+    .where("id", "=", id)
+    .execute();
+}
+
+export async function softDeleteProduct(trx: Transaction<ProductDatabase>, id: string): Promise<void> {
+  await trx
+    .updateTable("products")
+    .set({ delete_time: sql<Date>`UTC_TIMESTAMP(6)`, update_time: sql<Date>`UTC_TIMESTAMP(6)` })
+    .where("id", "=", id)
+    .execute();
+}
+
+export async function findShopOwner(db: Db | Transaction<ProductDatabase>, shopId: string): Promise<string | undefined> {
+  const row = await db.selectFrom("shops").select("seller_id").where("id", "=", shopId).executeTakeFirst();
+  return row?.seller_id;
+}
+
+export async function categoryExists(db: Db | Transaction<ProductDatabase>, id: string): Promise<boolean> {
+  return (await db.selectFrom("categories").select("id").where("id", "=", id).executeTakeFirst()) !== undefined;
+}
+
+/** Inserts a category; false when the slug is taken. */
+export async function insertCategory(db: Db | Transaction<ProductDatabase>, category: Category): Promise<boolean> {
+  const result = await db
+    .insertInto("categories")
+    .ignore()
+    .values({ id: category.id, parent_id: category.parentId, name: category.name, slug: category.slug, sort_order: category.sortOrder })
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
 }

@@ -28,6 +28,21 @@ export interface Product {
   updateTime: Date;
 }
 
+export type NewProduct = Omit<Product, "stockHeld" | "deleted" | "createTime" | "updateTime">;
+
+/** Fields UpdateProduct may change; undefined leaves a field as it is. */
+export interface ProductChanges {
+  name?: string;
+  description?: string;
+  priceMinor?: bigint;
+  categoryId?: string;
+  tags?: string[];
+  imageUrls?: string[];
+  stockOnHand?: number;
+  featured?: boolean;
+  active?: boolean;
+}
+
 /** What a buyer can still reserve: on hand minus what open reservations hold. */
 export function availableStock(product: Pick<Product, "stockOnHand" | "stockHeld">): number {
   return Math.max(0, product.stockOnHand - product.stockHeld);

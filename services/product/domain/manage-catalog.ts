@@ -1,0 +1,219 @@
+// Sellers and admins changing the catalog. Each use case checks ownership, changes rows and
+// writes its events in one transaction.
+import type { Kysely } from "kysely";
+import type { Caller } from "../../kit/auth.ts";
+import { appendEvent } from "../../kit/events.ts";
+import { uuidv7 } from "../../kit/ids.ts";
+import type { OutboxNotifier } from "../../kit/lifecycle.ts";
+import type { ProductDatabase } from "../db/database.ts";
+import {
+  categoryExists,
+  findProductById,
+  findProductForUpdate,
+  findShopOwner,
+  insertCategory,
+  insertProduct,
+  softDeleteProduct,
+  updateProductRow,
+} from "../db/product.repository.ts";
+import { availableStock, ProductNotFoundError, type Category, type Product, type ProductChanges } from "./catalog.ts";
+
+export interface CatalogDeps {
+  db: Kysely<ProductDatabase>;
+  outbox: OutboxNotifier;
+  currencyCode: string;
+}
+
+export class NotAllowedError extends Error {
+  override name = "NotAllowedError";
+}
+
+export class ShopNotFoundError extends Error {
+  override name = "ShopNotFoundError";
+}
+
+export class InvalidCatalogInputError extends Error {
+  override name = "InvalidCatalogInputError";
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super(`${field}: ${message}`);
+    this.field = field;
+  }
+}
+
+export class StockBelowHeldError extends Error {
+  override name = "StockBelowHeldError";
+}
+
+export class SlugTakenError extends Error {
+  override name = "SlugTakenError";
+}
+
+/** Sellers manage what belongs to them; admins manage everything. */
+export function canManage(caller: Caller, sellerId: string): boolean {
+  return caller.role === "admin" || caller.id === sellerId;
+}
+
+/** Owners and admins still see a deleted or inactive product; everyone else does not. */
+export function isVisibleTo(product: Product, caller: Caller | undefined): boolean {
+  if (product.active && !product.deleted) return true;
+  return caller !== undefined && canManage(caller, product.sellerId);
+}
+
+export interface ProductDraft {
+  shopId: string;
+  categoryId: string;
+  name: string;
+  description: string;
+  priceMinor: bigint;
+  currencyCode: string;
+  tags: string[];
+  imageUrls: string[];
+  stockOnHand: number;
+  featured: boolean;
+}
+
+export async function createProduct(deps: CatalogDeps, caller: Caller, draft: ProductDraft): Promise<Product> {
+  checkCurrency(deps, draft.currencyCode);
+  if (draft.featured && caller.role !== "admin") throw new NotAllowedError("only admins feature products");
+  const id = uuidv7();
+  await deps.db.transaction().execute(async (trx) => {
+    const owner = await findShopOwner(trx, draft.shopId);
+    if (!owner) throw new ShopNotFoundError(`shop ${draft.shopId} not found`);
+    if (!canManage(caller, owner)) throw new NotAllowedError("you can only add products to your own shops");
+    if (!(await categoryExists(trx, draft.categoryId))) throw new InvalidCatalogInputError("product.category_id", "no such category");
+    await insertProduct(trx, { ...draft, id, sellerId: owner, currencyCode: deps.currencyCode, active: true });
+    await appendEvent(trx, {
+      source: "product",
+      actorId: caller.id,
+      subjectId: id,
+      payload: {
+        case: "productCreated",
+        value: {
+          productId: id,
+          shopId: draft.shopId,
+          sellerId: owner,
+          categoryId: draft.categoryId,
+          name: draft.name,
+          price: { currencyCode: deps.currencyCode, amountMinor: draft.priceMinor },
+        },
+      },
+    });
+  });
+  deps.outbox.wake();
+  return (await findProductById(deps.db, id))!;
+}
+
+export async function updateProduct(
+  deps: CatalogDeps,
+  caller: Caller,
+  id: string,
+  requested: ProductChanges & { currencyCode?: string },
+): Promise<Product> {
+  const { currencyCode, ...rest } = requested;
+  if (currencyCode !== undefined) checkCurrency(deps, currencyCode);
+  // Only the fields the caller named; undefined means "leave as it is".
+  const changes = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined)) as ProductChanges;
+  if (changes.featured !== undefined && caller.role !== "admin") throw new NotAllowedError("only admins feature products");
+  await deps.db.transaction().execute(async (trx) => {
+    const before = await findProductForUpdate(trx, id);
+    if (!before || before.deleted || !canManage(caller, before.sellerId)) {
+      // Someone else's product is reported as missing, not as forbidden: its existence is not theirs to learn.
+      if (before && !before.deleted && before.active) throw new NotAllowedError("you can only change your own products");
+      throw new ProductNotFoundError(id);
+    }
+    if (changes.categoryId !== undefined && !(await categoryExists(trx, changes.categoryId))) {
+      throw new InvalidCatalogInputError("product.category_id", "no such category");
+    }
+    if (changes.stockOnHand !== undefined && changes.stockOnHand < before.stockHeld) {
+      throw new StockBelowHeldError(`stock_on_hand ${changes.stockOnHand} is below the ${before.stockHeld} units held by open orders`);
+    }
+    await updateProductRow(trx, id, changes);
+    const after = { ...before, ...changes };
+    const changed = Object.keys(changes).map((key) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`).replace("price_minor", "price"));
+    await appendEvent(trx, {
+      source: "product",
+      actorId: caller.id,
+      subjectId: id,
+      payload: {
+        case: "productUpdated",
+        value: {
+          productId: id,
+          name: after.name,
+          oldPrice: { currencyCode: before.currencyCode, amountMinor: before.priceMinor },
+          newPrice: { currencyCode: before.currencyCode, amountMinor: after.priceMinor },
+          active: after.active,
+          changedFields: changed,
+          imageUrl: after.imageUrls[0] ?? "",
+        },
+      },
+    });
+    if (changes.stockOnHand !== undefined && changes.stockOnHand !== before.stockOnHand) {
+      await appendStockChanged(trx, caller.id, { ...before, stockOnHand: changes.stockOnHand }, "adjust");
+    }
+  });
+  deps.outbox.wake();
+  return (await findProductById(deps.db, id))!;
+}
+
+export async function deleteProduct(deps: CatalogDeps, caller: Caller, id: string): Promise<void> {
+  await deps.db.transaction().execute(async (trx) => {
+    const product = await findProductForUpdate(trx, id);
+    if (!product || product.deleted) throw new ProductNotFoundError(id);
+    if (!canManage(caller, product.sellerId)) {
+      if (product.active) throw new NotAllowedError("you can only delete your own products");
+      throw new ProductNotFoundError(id);
+    }
+    await softDeleteProduct(trx, id);
+    await appendEvent(trx, { source: "product", actorId: caller.id, subjectId: id, payload: { case: "productDeleted", value: { productId: id } } });
+  });
+  deps.outbox.wake();
+}
+
+export async function createCategory(deps: CatalogDeps, caller: Caller, category: Omit<Category, "id">): Promise<Category> {
+  const created = { ...category, id: uuidv7() };
+  await deps.db.transaction().execute(async (trx) => {
+    if (category.parentId && !(await categoryExists(trx, category.parentId))) {
+      throw new InvalidCatalogInputError("category.parent_id", "no such category");
+    }
+    if (!(await insertCategory(trx, created))) throw new SlugTakenError(`slug ${category.slug} is taken`);
+    await appendEvent(trx, {
+      source: "product",
+      actorId: caller.id,
+      subjectId: created.id,
+      payload: { case: "categoryCreated", value: { categoryId: created.id, parentId: created.parentId ?? "", name: created.name } },
+    });
+  });
+  deps.outbox.wake();
+  return created;
+}
+
+export function appendStockChanged(
+  trx: Parameters<typeof appendEvent>[0],
+  actorId: string,
+  product: Pick<Product, "id" | "stockOnHand" | "stockHeld">,
+  reason: "adjust" | "reserve" | "commit" | "release" | "expire",
+): Promise<string> {
+  return appendEvent(trx, {
+    source: "product",
+    actorId,
+    subjectId: product.id,
+    payload: {
+      case: "stockChanged",
+      value: {
+        productId: product.id,
+        stockOnHand: product.stockOnHand,
+        stockHeld: product.stockHeld,
+        stockAvailable: availableStock(product),
+        reason,
+      },
+    },
+  });
+}
+
+/** Prices are in the catalog's one currency; an empty code means that currency. */
+export function checkCurrency(deps: Pick<CatalogDeps, "currencyCode">, currencyCode: string): void {
+  if (currencyCode && currencyCode !== deps.currencyCode) {
+    throw new InvalidCatalogInputError("product.price.currency_code", `the catalog is priced in ${deps.currencyCode}`);
+  }
+}

@@ -1,0 +1,156 @@
+// Sellers and admins changing the catalog through the edge: who may change what, soft-delete
+// visibility, batch reads and the events each change emits.
+import { randomBytes } from "node:crypto";
+import { Code, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
+import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import type { RunningMesh } from "../../deploy/local/mesh.ts";
+import { devAccounts } from "../../services/kit/dev-accounts.ts";
+import { bearer, failureOf } from "../support/calls.ts";
+import { expectEvents } from "../support/events.ts";
+import { startTestMesh } from "../support/mesh.ts";
+
+let mesh: RunningMesh;
+let products: ReturnType<typeof createClient<typeof ProductService>>;
+const tokens = { seller: "", otherSeller: "", admin: "", customer: "" };
+let shopId = "";
+let categoryId = "";
+
+beforeAll(async () => {
+  mesh = await startTestMesh();
+  const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
+  const auth = createClient(AuthService, transport);
+  products = createClient(ProductService, transport);
+  const signIn = async (account: { email: string; password: string }) =>
+    (await auth.login({ email: account.email, password: account.password })).tokens!.accessToken;
+  tokens.seller = await signIn(devAccounts.seller);
+  tokens.admin = await signIn(devAccounts.admin);
+  tokens.customer = await signIn(devAccounts.customer);
+  const other = await auth.register({
+    email: `other-seller-${randomBytes(4).toString("hex")}@example.test`,
+    password: "password-123",
+    displayName: "Other Seller",
+    role: Role.SELLER,
+  });
+  tokens.otherSeller = other.tokens!.accessToken;
+  const sample = (await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 1 })).products[0]!;
+  shopId = sample.shopId;
+  categoryId = sample.categoryId;
+}, 120_000);
+afterAll(async () => {
+  await mesh?.stop();
+});
+
+const draft = (name: string) => ({
+  product: { shopId, categoryId, name, description: "Test item", price: { currencyCode: "USD", amountMinor: 1234n }, tags: ["test"], stockOnHand: 7 },
+});
+
+describe("who may add products to a shop", () => {
+  it.each([
+    ["the shop's seller", "seller", undefined],
+    ["an admin", "admin", undefined],
+    ["another seller", "otherSeller", Code.PermissionDenied],
+    ["a customer", "customer", Code.PermissionDenied],
+  ] as const)("when %s adds one, then %s", async (_, who, expected) => {
+    const call = products.createProduct(draft(`Widget by ${who}`), bearer(tokens[who]));
+    if (expected === undefined) {
+      const { product } = await call;
+      expect(product).toMatchObject({ shopId, sellerId: devAccounts.seller.id, stockAvailable: 7, active: true });
+    } else {
+      expect((await failureOf(call)).code).toBe(expected);
+    }
+  });
+
+  it("when nobody is signed in, then unauthenticated; a missing shop is not_found; a foreign currency invalid_argument", async () => {
+    expect((await failureOf(products.createProduct(draft("Anonymous")))).code).toBe(Code.Unauthenticated);
+    const noShop = { product: { ...draft("x").product, shopId: "0193a000-0000-7000-8000-00000000dead" } };
+    expect((await failureOf(products.createProduct(noShop, bearer(tokens.seller)))).code).toBe(Code.NotFound);
+    const euros = { product: { ...draft("x").product, price: { currencyCode: "EUR", amountMinor: 100n } } };
+    const error = await failureOf(products.createProduct(euros, bearer(tokens.seller)));
+    expect(error.code).toBe(Code.InvalidArgument);
+    expect(error.rawMessage).toMatch(/currency_code/);
+  });
+});
+
+describe("changing and deleting a product", () => {
+  it("when its seller changes the price, then everyone sees it and ProductUpdated carries old and new price", async () => {
+    const { product } = await products.createProduct(draft("Repriced"), bearer(tokens.seller));
+    const { product: updated } = await products.updateProduct(
+      { product: { id: product!.id, price: { currencyCode: "USD", amountMinor: 999n } }, updateMask: { paths: ["price"] } },
+      bearer(tokens.seller),
+    );
+    expect(updated!.price!.amountMinor).toBe(999n);
+    expect((await products.getProduct({ id: product!.id })).product!.price!.amountMinor).toBe(999n);
+    await expectEvents(product!.id, "bazaar.product.>", ["bazaar.product.product_created", "bazaar.product.product_updated"]);
+  });
+
+  it("when another seller tries to change or delete it, then permission_denied and nothing changes", async () => {
+    const { product } = await products.createProduct(draft("Guarded"), bearer(tokens.seller));
+    const change = { product: { id: product!.id, name: "Stolen" }, updateMask: { paths: ["name"] } };
+    expect((await failureOf(products.updateProduct(change, bearer(tokens.otherSeller)))).code).toBe(Code.PermissionDenied);
+    expect((await failureOf(products.deleteProduct({ id: product!.id }, bearer(tokens.otherSeller)))).code).toBe(Code.PermissionDenied);
+    expect((await products.getProduct({ id: product!.id })).product!.name).toBe("Guarded");
+  });
+
+  it("when only an admin may feature a product, then a seller's attempt is refused and an admin's works", async () => {
+    const { product } = await products.createProduct(draft("Star"), bearer(tokens.seller));
+    const feature = { product: { id: product!.id, featured: true }, updateMask: { paths: ["featured"] } };
+    expect((await failureOf(products.updateProduct(feature, bearer(tokens.seller)))).code).toBe(Code.PermissionDenied);
+    expect((await products.updateProduct(feature, bearer(tokens.admin))).product!.featured).toBe(true);
+  });
+
+  it("when a product is deleted, then it is gone for buyers but its seller and admins still see it", async () => {
+    const { product } = await products.createProduct(draft("Ephemeral"), bearer(tokens.seller));
+    const id = product!.id;
+    await products.deleteProduct({ id }, bearer(tokens.seller));
+
+    expect((await failureOf(products.getProduct({ id }))).code).toBe(Code.NotFound);
+    expect((await failureOf(products.getProduct({ id }, bearer(tokens.customer)))).code).toBe(Code.NotFound);
+    expect((await products.getProduct({ id }, bearer(tokens.seller))).product!.id).toBe(id);
+    expect((await products.getProduct({ id }, bearer(tokens.admin))).product!.id).toBe(id);
+
+    const listed = await products.listProducts({ shopId, pageSize: 100 });
+    expect(listed.products.map((p) => p.id)).not.toContain(id);
+    const batch = await products.batchGetProducts({ ids: [listed.products[0]!.id, id] });
+    expect(batch.products.map((p) => p.id)).toEqual([listed.products[0]!.id]);
+    expect(batch.missingIds).toEqual([id]);
+    expect((await failureOf(products.deleteProduct({ id }, bearer(tokens.seller)))).code).toBe(Code.NotFound);
+    await expectEvents(id, "bazaar.product.>", ["bazaar.product.product_deleted"]);
+  });
+
+  it("when stock is adjusted, then availability follows and StockChanged is emitted; negative stock is invalid", async () => {
+    const { product } = await products.createProduct(draft("Stocked"), bearer(tokens.seller));
+    const { product: adjusted } = await products.adjustStock({ id: product!.id, stockOnHand: 42 }, bearer(tokens.seller));
+    expect(adjusted).toMatchObject({ stockOnHand: 42, stockAvailable: 42 });
+    expect((await failureOf(products.adjustStock({ id: product!.id, stockOnHand: -1 }, bearer(tokens.seller)))).code).toBe(Code.InvalidArgument);
+    await expectEvents(product!.id, "bazaar.product.>", ["bazaar.product.stock_changed"]);
+  });
+});
+
+describe("batch reads", () => {
+  it("when ids are asked in an order, then products come back in that order", async () => {
+    const page = await products.listProducts({ pageSize: 5 });
+    const ids = page.products.map((p) => p.id).reverse();
+    expect((await products.batchGetProducts({ ids })).products.map((p) => p.id)).toEqual(ids);
+  });
+
+  it("when more than 100 ids are asked, then invalid_argument", async () => {
+    const ids = Array.from({ length: 101 }, () => "0193a000-0000-7000-8000-000000000001");
+    expect((await failureOf(products.batchGetProducts({ ids }))).code).toBe(Code.InvalidArgument);
+  });
+});
+
+describe("categories", () => {
+  it("when an admin adds one under a parent, then it is listed; a seller may not; a taken slug is already_exists", async () => {
+    const slug = `test-${randomBytes(3).toString("hex")}`;
+    const category = { category: { parentId: categoryId, name: "Test Category", slug, sortOrder: 9 } };
+    expect((await failureOf(products.createCategory(category, bearer(tokens.seller)))).code).toBe(Code.PermissionDenied);
+    const { category: created } = await products.createCategory(category, bearer(tokens.admin));
+    expect(created).toMatchObject({ parentId: categoryId, slug });
+    expect((await products.listCategories({})).categories.map((c) => c.id)).toContain(created!.id);
+    expect((await failureOf(products.createCategory(category, bearer(tokens.admin)))).code).toBe(Code.AlreadyExists);
+  });
+});

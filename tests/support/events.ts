@@ -1,0 +1,38 @@
+// Reading the event stream from tests: which subjects were published about one subject id.
+import { fromBinary } from "@bufbuild/protobuf";
+import { jetstream } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { expect, inject } from "vitest";
+import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
+import { streamName } from "../../services/kit/events.ts";
+
+/** Subjects of the events about `subjectId` under `filter` (read with a throwaway consumer). */
+export async function eventsAbout(subjectId: string, filter: string): Promise<string[]> {
+  const nc = await connect({ servers: inject("natsUrl").replace("nats://", "") });
+  try {
+    const consumer = await jetstream(nc).consumers.get(streamName, { filter_subjects: filter });
+    const subjects: string[] = [];
+    let remaining = (await consumer.info()).num_pending;
+    while (remaining > 0) {
+      const batch = await consumer.fetch({ max_messages: Math.min(remaining, 256), expires: 2_000 });
+      for await (const message of batch) {
+        remaining -= 1;
+        if (fromBinary(EventSchema, message.data).subjectId === subjectId) subjects.push(message.subject);
+      }
+    }
+    return subjects;
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Waits (up to 5 s: the relay publishes right after commit) until every expected subject is there. */
+export async function expectEvents(subjectId: string, filter: string, expected: string[]): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  let subjects = await eventsAbout(subjectId, filter);
+  while (!expected.every((e) => subjects.includes(e)) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    subjects = await eventsAbout(subjectId, filter);
+  }
+  expect(subjects).toEqual(expect.arrayContaining(expected));
+}
