@@ -18,6 +18,13 @@ import { Health } from "../../gen/grpc/health/v1/health_pb.ts";
 import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.ts";
 import type { ServiceBaseConfig, ServiceName } from "./config.ts";
 
+/** Work repeated every `everyMs`, never overlapping itself; failures are logged and retried. */
+export interface PeriodicJob {
+  name: string;
+  everyMs: number;
+  run(): Promise<unknown>;
+}
+
 /** Wakes the relay after a commit; safe to call before the relay runs. */
 export interface OutboxNotifier {
   wake(): void;
@@ -43,6 +50,8 @@ export interface ServiceSpec<DB extends EventTables> {
   consumers?(runtime: ServiceRuntime<DB> & { nats: NatsHandles }): Promise<RunningConsumer>[];
   /** Called once the database is migrated, before SERVING (e.g. seed data or warm caches). */
   onReady?(runtime: ServiceRuntime<DB>): Promise<void>;
+  /** Periodic jobs, started when serving and stopped before the database closes. */
+  jobs?(runtime: ServiceRuntime<DB>): PeriodicJob[];
 }
 
 export interface RunningService {
@@ -85,6 +94,7 @@ export async function startService<DB extends EventTables>(spec: ServiceSpec<DB>
   let nats: NatsHandles | undefined;
   let consumers: RunningConsumer[] = [];
   let deactivations: { stop(): Promise<void> } | undefined;
+  let jobs: Array<{ stop(): Promise<void> }> = [];
   let monitor: NodeJS.Timeout | undefined;
 
   const ready = (async () => {
@@ -99,6 +109,7 @@ export async function startService<DB extends EventTables>(spec: ServiceSpec<DB>
     deactivations = await followDeactivations({ js: nats.js, denyList, lookbackMs, log });
     consumers = await Promise.all(spec.consumers?.({ ...runtime, nats }) ?? []);
     await spec.onReady?.(runtime);
+    jobs = (spec.jobs?.(runtime) ?? []).map((job) => startJob(job, log));
     health.setAll(ServingStatus.SERVING);
     log.info("serving");
     monitor = setInterval(async () => {
@@ -114,6 +125,7 @@ export async function startService<DB extends EventTables>(spec: ServiceSpec<DB>
     health.setAll(ServingStatus.NOT_SERVING);
     clearInterval(monitor);
     await server.close(7_000);
+    await Promise.all(jobs.map((job) => job.stop()));
     await Promise.all(consumers.map((c) => c.stop()));
     await deactivations?.stop();
     await relay?.stop();
@@ -186,6 +198,28 @@ async function retry<T>(
   }
 }
 
+
+function startJob(job: PeriodicJob, log: Logger): { stop(): Promise<void> } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> = Promise.resolve();
+  const tick = () => {
+    running = job
+      .run()
+      .catch((error) => log.warn({ err: error, job: job.name }, "job failed; will retry"))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(tick, job.everyMs);
+      });
+  };
+  timer = setTimeout(tick, job.everyMs);
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
 
 /** Health checks and reflection answer anyone, as probes and tools expect. */
 function publicRules(service: typeof Health | typeof ServerReflection): Map<string, AccessRule> {

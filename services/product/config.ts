@@ -6,6 +6,10 @@ export interface ProductConfig extends ServiceBaseConfig {
   currencyCode: string;
   /** LOCAL DEV: seed the demo catalog on first start. */
   demoSeed: boolean;
+  /** How long stock stays held for an unfinished checkout. */
+  reservationTtlMs: number;
+  /** How often expired holds are looked for. */
+  expirySweepMs: number;
 }
 
 export function loadProductConfig(env: Env): ProductConfig {
@@ -14,5 +18,7 @@ export function loadProductConfig(env: Env): ProductConfig {
     ...readServiceBaseConfig(read, "product"),
     currencyCode: read.matching("BAZAAR_CURRENCY", "USD", /^[A-Z]{3}$/, "an ISO 4217 code like USD"),
     demoSeed: read.flag("BAZAAR_DEMO_SEED", false),
+    reservationTtlMs: read.int("BAZAAR_RESERVATION_TTL_SECONDS", 900, { min: 1, max: 86_400 }) * 1000,
+    expirySweepMs: read.int("BAZAAR_RESERVATION_SWEEP_MS", 5_000, { min: 100, max: 600_000 }),
   };
 }

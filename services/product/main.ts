@@ -10,6 +10,8 @@ import { loadProductConfig } from "./config.ts";
 import type { ProductDatabase } from "./db/database.ts";
 import { seedDemoCatalog } from "./db/demo-seed.ts";
 import { migrations } from "./db/migrations/index.ts";
+import { releaseExpiredHolds } from "./domain/inventory.ts";
+import { createInventoryService } from "./inventory-service.ts";
 import { createProductService } from "./product-service.ts";
 
 const config = loadConfigOrExit(() => loadProductConfig(process.env));
@@ -21,9 +23,16 @@ const service = startService<ProductDatabase>({
   services: ({ db, outbox }) => [
     bind(ProductService, createProductService({ db, outbox, currencyCode: config.currencyCode })),
     bind(ShopService, notYetImplemented(ShopService, "M3")),
-    bind(InventoryService, notYetImplemented(InventoryService, "M3")),
+    bind(InventoryService, createInventoryService({ db, outbox, reservationTtlMs: config.reservationTtlMs })),
   ],
   rules: productAccessRules,
+  jobs: ({ db, outbox }) => [
+    {
+      name: "release expired holds",
+      everyMs: config.expirySweepMs,
+      run: () => releaseExpiredHolds({ db, outbox, reservationTtlMs: config.reservationTtlMs }),
+    },
+  ],
   async onReady({ db, log }) {
     if (config.demoSeed && (await seedDemoCatalog(db, config.currencyCode))) log.info("demo catalog seeded");
   },

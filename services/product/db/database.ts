@@ -56,10 +56,28 @@ export interface ProductsTable {
   update_time: Generated<Date>;
 }
 
+export type ReservationStatus = "HELD" | "COMMITTED" | "RELEASED" | "EXPIRED";
+
+export interface ReservationsTable {
+  id: string;
+  status: ReservationStatus;
+  expire_time: Date;
+  create_time: Generated<Date>;
+  update_time: Generated<Date>;
+}
+
+export interface ReservationItemsTable {
+  reservation_id: string;
+  product_id: string;
+  quantity: number;
+}
+
 export interface ProductDatabase extends EventTables {
   categories: CategoriesTable;
   shops: ShopsTable;
   products: ProductsTable;
+  reservations: ReservationsTable;
+  reservation_items: ReservationItemsTable;
 }
 
 export type CategoryRow = Selectable<CategoriesTable>;

@@ -2,8 +2,10 @@
 import type { Migration } from "kysely/migration";
 import * as createEventTables from "../../../kit/migrations/2026_11_23_000000_create_event_tables.ts";
 import * as createCatalog from "./2026_11_23_100000_create_catalog.ts";
+import * as createReservations from "./2026_11_23_110000_create_reservations.ts";
 
 export const migrations: Record<string, Migration> = {
   "2026_11_23_000000_create_event_tables": createEventTables,
   "2026_11_23_100000_create_catalog": createCatalog,
+  "2026_11_23_110000_create_reservations": createReservations,
 };

@@ -1,0 +1,101 @@
+// Reservations and the stock columns they move: SQL of the inventory side of the product service.
+import { sql, type Transaction } from "kysely";
+import type { ProductDatabase, ReservationStatus } from "./database.ts";
+
+type Trx = Transaction<ProductDatabase>;
+
+export interface ReservationRecord {
+  id: string;
+  status: ReservationStatus;
+  expireTime: Date;
+  items: Array<{ productId: string; quantity: number }>;
+}
+
+/**
+ * Claims a reservation id. The primary key serializes concurrent calls with one id: the second
+ * waits for the first to commit, then finds its row. Returns false when the id was claimed before.
+ */
+export async function claimReservation(trx: Trx, id: string, status: ReservationStatus, expireTime: Date): Promise<boolean> {
+  const result = await trx.insertInto("reservations").ignore().values({ id, status, expire_time: expireTime }).executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+}
+
+export async function findReservationForUpdate(trx: Trx, id: string): Promise<ReservationRecord | undefined> {
+  const row = await trx.selectFrom("reservations").selectAll().where("id", "=", id).forUpdate().executeTakeFirst();
+  if (!row) return undefined;
+  const items = await trx
+    .selectFrom("reservation_items")
+    .select(["product_id", "quantity"])
+    .where("reservation_id", "=", id)
+    .orderBy("product_id")
+    .execute();
+  return { id, status: row.status, expireTime: row.expire_time, items: items.map((i) => ({ productId: i.product_id, quantity: i.quantity })) };
+}
+
+/** Holds stock if enough is available; false when it is not (or the product is not for sale). */
+export async function holdStock(trx: Trx, productId: string, quantity: number): Promise<boolean> {
+  const result = await trx
+    .updateTable("products")
+    .set({ stock_held: sql<number>`stock_held + ${quantity}` })
+    .where("id", "=", productId)
+    .where("active", "=", 1)
+    .where("delete_time", "is", null)
+    .where(sql<boolean>`stock_on_hand - stock_held >= ${quantity}`)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function availableOf(trx: Trx, productIds: string[]): Promise<Map<string, number>> {
+  if (productIds.length === 0) return new Map();
+  const rows = await trx
+    .selectFrom("products")
+    .select(["id", sql<number>`IF(active = 1 AND delete_time IS NULL, stock_on_hand - stock_held, 0)`.as("available")])
+    .where("id", "in", productIds)
+    .execute();
+  return new Map(rows.map((row) => [row.id, Number(row.available)]));
+}
+
+/** Gives held stock back (release, expiry). */
+export async function unholdStock(trx: Trx, productId: string, quantity: number): Promise<void> {
+  await trx.updateTable("products").set({ stock_held: sql<number>`stock_held - ${quantity}` }).where("id", "=", productId).execute();
+}
+
+/** Turns held stock into sold stock (commit). */
+export async function sellHeldStock(trx: Trx, productId: string, quantity: number): Promise<void> {
+  await trx
+    .updateTable("products")
+    .set({ stock_held: sql<number>`stock_held - ${quantity}`, stock_on_hand: sql<number>`stock_on_hand - ${quantity}` })
+    .where("id", "=", productId)
+    .execute();
+}
+
+export async function insertReservationItems(trx: Trx, id: string, items: Array<{ productId: string; quantity: number }>): Promise<void> {
+  await trx
+    .insertInto("reservation_items")
+    .values(items.map((item) => ({ reservation_id: id, product_id: item.productId, quantity: item.quantity })))
+    .execute();
+}
+
+export async function setReservationStatus(trx: Trx, id: string, status: ReservationStatus): Promise<void> {
+  await trx.updateTable("reservations").set({ status, update_time: sql<Date>`UTC_TIMESTAMP(6)` }).where("id", "=", id).execute();
+}
+
+export async function stockOf(trx: Trx, productId: string): Promise<{ id: string; stockOnHand: number; stockHeld: number }> {
+  const row = await trx.selectFrom("products").select(["id", "stock_on_hand", "stock_held"]).where("id", "=", productId).executeTakeFirstOrThrow();
+  return { id: row.id, stockOnHand: row.stock_on_hand, stockHeld: row.stock_held };
+}
+
+/** Held reservations past their expiry, locked; rows another replica is sweeping are skipped. */
+export async function lockExpiredReservations(trx: Trx, now: Date, limit: number): Promise<string[]> {
+  const rows = await trx
+    .selectFrom("reservations")
+    .select("id")
+    .where("status", "=", "HELD")
+    .where("expire_time", "<=", now)
+    .orderBy("expire_time")
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+  return rows.map((row) => row.id);
+}

@@ -1,0 +1,163 @@
+// Stock holds for checkout: reserve all items or none, then commit or release; holds that are
+// never settled expire and give their stock back.
+import type { Kysely, Transaction } from "kysely";
+import type { OutboxNotifier } from "../../kit/lifecycle.ts";
+import type { ProductDatabase } from "../db/database.ts";
+import {
+  availableOf,
+  claimReservation,
+  findReservationForUpdate,
+  holdStock,
+  insertReservationItems,
+  lockExpiredReservations,
+  sellHeldStock,
+  setReservationStatus,
+  stockOf,
+  unholdStock,
+  type ReservationRecord,
+} from "../db/inventory.repository.ts";
+import { appendStockChanged } from "./manage-catalog.ts";
+
+export interface InventoryDeps {
+  db: Kysely<ProductDatabase>;
+  outbox: OutboxNotifier;
+  reservationTtlMs: number;
+}
+
+export interface Shortage {
+  productId: string;
+  requested: number;
+  available: number;
+}
+
+export class InsufficientStockError extends Error {
+  override name = "InsufficientStockError";
+  readonly shortages: Shortage[];
+  constructor(shortages: Shortage[]) {
+    super(`not enough stock for ${shortages.map((s) => `${s.productId} (requested ${s.requested}, available ${s.available})`).join(", ")}`);
+    this.shortages = shortages;
+  }
+}
+
+export class ReservationClosedError extends Error {
+  override name = "ReservationClosedError";
+}
+
+export class ReservationNotFoundError extends Error {
+  override name = "ReservationNotFoundError";
+}
+
+const actor = "service:product";
+
+export async function reserveStock(
+  deps: InventoryDeps,
+  reservationId: string,
+  requested: Array<{ productId: string; quantity: number }>,
+): Promise<{ expireTime: Date }> {
+  // One line per product, locked in id order: two reservations over the same products always
+  // take their row locks in the same order, so they queue instead of deadlocking.
+  const items = mergeByProduct(requested);
+  const result = await withDeadlockRetry(() =>
+    deps.db.transaction().execute(async (trx) => {
+      const expireTime = new Date(Date.now() + deps.reservationTtlMs);
+      if (!(await claimReservation(trx, reservationId, "HELD", expireTime))) {
+        // Repeated id: answer as the first call did, never hold twice.
+        const existing = (await findReservationForUpdate(trx, reservationId))!;
+        if (existing.status === "HELD" || existing.status === "COMMITTED") return { expireTime: existing.expireTime };
+        throw new ReservationClosedError(`reservation ${reservationId} was ${existing.status.toLowerCase()}`);
+      }
+      const short: typeof items = [];
+      for (const item of items) {
+        if (!(await holdStock(trx, item.productId, item.quantity))) short.push(item);
+      }
+      if (short.length > 0) {
+        const available = await availableOf(trx, short.map((s) => s.productId));
+        // Throwing rolls back every hold and the claim: all or nothing.
+        throw new InsufficientStockError(
+          short.map((s) => ({ productId: s.productId, requested: s.quantity, available: available.get(s.productId) ?? 0 })),
+        );
+      }
+      await insertReservationItems(trx, reservationId, items);
+      for (const item of items) await appendStockChanged(trx, actor, await stockOf(trx, item.productId), "reserve");
+      return { expireTime };
+    }),
+  );
+  deps.outbox.wake();
+  return result;
+}
+
+export async function commitReservation(deps: InventoryDeps, reservationId: string): Promise<void> {
+  await settle(deps, reservationId, async (trx, reservation) => {
+    if (reservation.status === "COMMITTED") return;
+    if (reservation.status !== "HELD") throw new ReservationClosedError(`reservation ${reservationId} was ${reservation.status.toLowerCase()}`);
+    for (const item of reservation.items) await sellHeldStock(trx, item.productId, item.quantity);
+    await setReservationStatus(trx, reservationId, "COMMITTED");
+    for (const item of reservation.items) await appendStockChanged(trx, actor, await stockOf(trx, item.productId), "commit");
+  });
+}
+
+/** Releases held stock. Releasing an unknown id leaves a tombstone, so a late reserve holds nothing. */
+export async function releaseReservation(deps: InventoryDeps, reservationId: string): Promise<void> {
+  await withDeadlockRetry(() =>
+    deps.db.transaction().execute(async (trx) => {
+      if (await claimReservation(trx, reservationId, "RELEASED", new Date())) return;
+      const reservation = (await findReservationForUpdate(trx, reservationId))!;
+      if (reservation.status === "RELEASED" || reservation.status === "EXPIRED") return;
+      if (reservation.status === "COMMITTED") throw new ReservationClosedError(`reservation ${reservationId} was committed`);
+      await giveBack(trx, reservation, "RELEASED");
+    }),
+  );
+  deps.outbox.wake();
+}
+
+/** Expires held reservations whose time is up. Returns how many. */
+export async function releaseExpiredHolds(deps: InventoryDeps, now = new Date(), batch = 100): Promise<number> {
+  const expired = await deps.db.transaction().execute(async (trx) => {
+    const ids = await lockExpiredReservations(trx, now, batch);
+    for (const id of ids) await giveBack(trx, (await findReservationForUpdate(trx, id))!, "EXPIRED");
+    return ids.length;
+  });
+  if (expired > 0) deps.outbox.wake();
+  return expired;
+}
+
+async function giveBack(trx: Transaction<ProductDatabase>, reservation: ReservationRecord, status: "RELEASED" | "EXPIRED") {
+  for (const item of reservation.items) await unholdStock(trx, item.productId, item.quantity);
+  await setReservationStatus(trx, reservation.id, status);
+  const reason = status === "EXPIRED" ? "expire" : "release";
+  for (const item of reservation.items) await appendStockChanged(trx, actor, await stockOf(trx, item.productId), reason);
+}
+
+async function settle(
+  deps: InventoryDeps,
+  reservationId: string,
+  apply: (trx: Transaction<ProductDatabase>, reservation: ReservationRecord) => Promise<void>,
+): Promise<void> {
+  await withDeadlockRetry(() =>
+    deps.db.transaction().execute(async (trx) => {
+      const reservation = await findReservationForUpdate(trx, reservationId);
+      if (!reservation) throw new ReservationNotFoundError(`reservation ${reservationId} not found`);
+      await apply(trx, reservation);
+    }),
+  );
+  deps.outbox.wake();
+}
+
+function mergeByProduct(items: Array<{ productId: string; quantity: number }>) {
+  const merged = new Map<string, number>();
+  for (const item of items) merged.set(item.productId, (merged.get(item.productId) ?? 0) + item.quantity);
+  return [...merged].sort(([a], [b]) => (a < b ? -1 : 1)).map(([productId, quantity]) => ({ productId, quantity }));
+}
+
+/** InnoDB may still pick a deadlock victim (gap locks); the victim's whole transaction is retried. */
+async function withDeadlockRetry<T>(work: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if ((code !== "ER_LOCK_DEADLOCK" && code !== "ER_LOCK_WAIT_TIMEOUT") || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 5 * attempt + Math.random() * 20));
+    }
+  }
+}

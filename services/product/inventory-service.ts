@@ -1,0 +1,54 @@
+// InventoryService (internal): proto ↔ domain, domain errors → ConnectError.
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { InventoryService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { PreconditionFailureSchema } from "../../gen/google/rpc/error_details_pb.ts";
+import {
+  commitReservation,
+  InsufficientStockError,
+  releaseReservation,
+  ReservationClosedError,
+  ReservationNotFoundError,
+  reserveStock,
+  type InventoryDeps,
+} from "./domain/inventory.ts";
+
+export function createInventoryService(deps: InventoryDeps): ServiceImpl<typeof InventoryService> {
+  return {
+    async reserveStock(request) {
+      const items = request.items.map((item) => ({ productId: item.productId, quantity: item.quantity }));
+      const { expireTime } = await mapErrors(() => reserveStock(deps, request.reservationId, items));
+      return { reservationId: request.reservationId, expireTime: timestampFromDate(expireTime) };
+    },
+    async commitReservation(request) {
+      await mapErrors(() => commitReservation(deps, request.reservationId));
+      return {};
+    },
+    async releaseReservation(request) {
+      await mapErrors(() => releaseReservation(deps, request.reservationId));
+      return {};
+    },
+  };
+}
+
+async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof InsufficientStockError) {
+      // Each short product as a google.rpc.PreconditionFailure violation, for clients to show.
+      const violations = error.shortages.map((s) => ({
+        type: "STOCK",
+        subject: s.productId,
+        description: `requested ${s.requested}, available ${s.available}`,
+      }));
+      throw new ConnectError(error.message, Code.FailedPrecondition, undefined, [
+        { desc: PreconditionFailureSchema, value: create(PreconditionFailureSchema, { violations }) },
+      ]);
+    }
+    if (error instanceof ReservationClosedError) throw new ConnectError(error.message, Code.FailedPrecondition);
+    if (error instanceof ReservationNotFoundError) throw new ConnectError(error.message, Code.NotFound);
+    throw error;
+  }
+}

@@ -1,0 +1,157 @@
+// Stock reservations on the real product service over gRPC: races, idempotency, all-or-nothing,
+// commit and release, and holds that expire.
+import { randomUUID } from "node:crypto";
+import { Code, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AuthService, ServiceIdentityService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { InventoryService, ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { PreconditionFailureSchema } from "../../gen/google/rpc/error_details_pb.ts";
+import type { RunningMesh } from "../../deploy/local/mesh.ts";
+import { createMeshClient, type MeshClient } from "../../services/kit/clients.ts";
+import { devServiceSecret } from "../../services/kit/config.ts";
+import { devAccounts } from "../../services/kit/dev-accounts.ts";
+import { bearer, failureOf } from "../support/calls.ts";
+import { startTestMesh } from "../support/mesh.ts";
+
+const ttlSeconds = 4;
+let mesh: RunningMesh;
+let inventory: MeshClient<typeof InventoryService>;
+let products: ReturnType<typeof createClient<typeof ProductService>>;
+let asService: ReturnType<typeof bearer>;
+let asSeller: ReturnType<typeof bearer>;
+let shopId = "";
+let categoryId = "";
+
+beforeAll(async () => {
+  mesh = await startTestMesh({ BAZAAR_RESERVATION_TTL_SECONDS: String(ttlSeconds), BAZAAR_RESERVATION_SWEEP_MS: "200" });
+  const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
+  products = createClient(ProductService, transport);
+  const login = await createClient(AuthService, transport).login({ email: devAccounts.seller.email, password: devAccounts.seller.password });
+  asSeller = bearer(login.tokens!.accessToken);
+  const identity = createMeshClient(ServiceIdentityService, mesh.addresses.auth);
+  asService = bearer((await identity.client.issueServiceToken({ serviceName: "order", secret: devServiceSecret })).accessToken);
+  identity.close();
+  // Several connections, so a hundred calls really arrive at once.
+  inventory = createMeshClient(InventoryService, mesh.addresses.product, { connections: 4 });
+  const sample = (await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 1 })).products[0]!;
+  shopId = sample.shopId;
+  categoryId = sample.categoryId;
+}, 120_000);
+afterAll(async () => {
+  inventory?.close();
+  await mesh?.stop();
+});
+
+async function productWithStock(stockOnHand: number): Promise<string> {
+  const { product } = await products.createProduct(
+    { product: { shopId, categoryId, name: `Stock ${stockOnHand}`, price: { currencyCode: "USD", amountMinor: 500n }, stockOnHand } },
+    asSeller,
+  );
+  return product!.id;
+}
+
+const stockOf = async (id: string) => {
+  const { product } = await products.getProduct({ id });
+  return { onHand: product!.stockOnHand, available: product!.stockAvailable };
+};
+
+const reserve = (reservationId: string, items: Array<{ productId: string; quantity: number }>) =>
+  inventory.client.reserveStock({ reservationId, items }, asService);
+
+describe("reserving stock", () => {
+  it("when 100 buyers race for the last 10 units, then exactly 10 get one and the rest are told why", async () => {
+    const id = await productWithStock(10);
+    const results = await Promise.allSettled(Array.from({ length: 100 }, () => reserve(randomUUID(), [{ productId: id, quantity: 1 }])));
+    const won = results.filter((r) => r.status === "fulfilled").length;
+    const codes = results.flatMap((r) => (r.status === "rejected" ? [(r.reason as { code: Code }).code] : []));
+    expect(won).toBe(10);
+    expect(codes).toEqual(Array(90).fill(Code.FailedPrecondition));
+    expect(await stockOf(id)).toEqual({ onHand: 10, available: 0 });
+  });
+
+  it("when 50 reservations of 3 overlapping products come in random order, then no caller sees anything but failed_precondition", async () => {
+    const ids = [await productWithStock(20), await productWithStock(20), await productWithStock(20)];
+    const results = await Promise.allSettled(
+      Array.from({ length: 50 }, () => {
+        const shuffled = [...ids].sort(() => Math.random() - 0.5);
+        return reserve(randomUUID(), shuffled.map((productId) => ({ productId, quantity: 1 })));
+      }),
+    );
+    const won = results.filter((r) => r.status === "fulfilled").length;
+    const otherErrors = results.filter((r) => r.status === "rejected" && (r.reason as { code: Code }).code !== Code.FailedPrecondition);
+    expect(otherErrors).toEqual([]);
+    expect(won).toBe(20);
+    for (const id of ids) expect(await stockOf(id)).toEqual({ onHand: 20, available: 0 });
+  });
+
+  it("when the same reservation id arrives 20 times at once, then stock is held once", async () => {
+    const id = await productWithStock(50);
+    const reservationId = randomUUID();
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => reserve(reservationId, [{ productId: id, quantity: 3 }])));
+    expect(results.every((r) => r.status === "fulfilled")).toBe(true);
+    expect((await stockOf(id)).available).toBe(47);
+  });
+
+  it("when one item is short, then nothing is held and each short product is named", async () => {
+    const plenty = await productWithStock(10);
+    const scarce = await productWithStock(1);
+    const error = await failureOf(reserve(randomUUID(), [{ productId: plenty, quantity: 2 }, { productId: scarce, quantity: 5 }]));
+    expect(error.code).toBe(Code.FailedPrecondition);
+    expect(error.findDetails(PreconditionFailureSchema)[0]?.violations).toEqual([
+      expect.objectContaining({ type: "STOCK", subject: scarce, description: "requested 5, available 1" }),
+    ]);
+    expect((await stockOf(plenty)).available).toBe(10);
+  });
+});
+
+describe("settling reservations", () => {
+  it("when a reservation is committed, then the units are sold; committing again is harmless; releasing it is refused", async () => {
+    const id = await productWithStock(8);
+    const reservationId = randomUUID();
+    await reserve(reservationId, [{ productId: id, quantity: 3 }]);
+    await inventory.client.commitReservation({ reservationId }, asService);
+    await inventory.client.commitReservation({ reservationId }, asService);
+    expect(await stockOf(id)).toEqual({ onHand: 5, available: 5 });
+    expect((await failureOf(inventory.client.releaseReservation({ reservationId }, asService))).code).toBe(Code.FailedPrecondition);
+  });
+
+  it("when a reservation is released, then its units are available again, once", async () => {
+    const id = await productWithStock(8);
+    const reservationId = randomUUID();
+    await reserve(reservationId, [{ productId: id, quantity: 3 }]);
+    await inventory.client.releaseReservation({ reservationId }, asService);
+    await inventory.client.releaseReservation({ reservationId }, asService);
+    expect(await stockOf(id)).toEqual({ onHand: 8, available: 8 });
+    expect((await failureOf(inventory.client.commitReservation({ reservationId }, asService))).code).toBe(Code.FailedPrecondition);
+  });
+
+  it("when the release arrives before the reserve, then the late reserve holds nothing", async () => {
+    const id = await productWithStock(8);
+    const reservationId = randomUUID();
+    await inventory.client.releaseReservation({ reservationId }, asService);
+    expect((await failureOf(reserve(reservationId, [{ productId: id, quantity: 3 }]))).code).toBe(Code.FailedPrecondition);
+    expect((await stockOf(id)).available).toBe(8);
+  });
+
+  it("when a hold is never settled, then it expires and its stock returns", async () => {
+    const id = await productWithStock(6);
+    await reserve(randomUUID(), [{ productId: id, quantity: 4 }]);
+    expect((await stockOf(id)).available).toBe(2);
+    const deadline = Date.now() + (ttlSeconds + 5) * 1000;
+    while ((await stockOf(id)).available !== 6 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await stockOf(id)).toEqual({ onHand: 6, available: 6 });
+  });
+
+  it("when a seller lowers stock below what is held, then failed_precondition", async () => {
+    const id = await productWithStock(5);
+    await reserve(randomUUID(), [{ productId: id, quantity: 4 }]);
+    expect((await failureOf(products.adjustStock({ id, stockOnHand: 3 }, asSeller))).code).toBe(Code.FailedPrecondition);
+  });
+
+  it("when a user token calls the inventory directly, then permission_denied", async () => {
+    expect((await failureOf(inventory.client.reserveStock({ reservationId: randomUUID(), items: [] }, asSeller))).code).toBe(
+      Code.PermissionDenied,
+    );
+  });
+});
