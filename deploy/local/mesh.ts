@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { Writable } from "node:stream";
 import { defaultPorts, type ServiceName } from "../../services/kit/config.ts";
-import { freePort, isPortFree } from "./ports.ts";
+import { freeServicePort, isPortFree } from "./ports.ts";
 
 export const serviceNames = Object.keys(defaultPorts) as ServiceName[];
 
@@ -34,7 +34,7 @@ const defaultEdgePort = 8080;
 
 export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
   const portFor = async (preferred: number) =>
-    !options.freePorts && (await isPortFree(preferred)) ? preferred : freePort();
+    !options.freePorts && (await isPortFree(preferred)) ? preferred : freeServicePort();
   const addresses = {} as Record<ServiceName, string>;
   for (const name of serviceNames) {
     addresses[name] = options.env[`BAZAAR_${name.toUpperCase()}_ADDR`] ?? `127.0.0.1:${await portFor(defaultPorts[name])}`;

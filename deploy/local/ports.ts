@@ -13,6 +13,19 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A free port below Linux's ephemeral range (32768–60999). A port the kernel hands out for
+ * listening can, until our server binds it, become the local port of any outgoing connection;
+ * ports below that range are never used so.
+ */
+export async function freeServicePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await isPortFree(port)) return port;
+  }
+  return freePort();
+}
+
 export function isPortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();

@@ -20,8 +20,14 @@ export async function claimReservation(trx: Trx, id: string, status: Reservation
   return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
 }
 
-export async function findReservationForUpdate(trx: Trx, id: string): Promise<ReservationRecord | undefined> {
-  const row = await trx.selectFrom("reservations").selectAll().where("id", "=", id).forUpdate().executeTakeFirst();
+/**
+ * Reads a reservation with its items. "update" locks it for a change; "share" only waits for
+ * writers — many callers repeating one id can share-lock together, where exclusive locks
+ * taken after a duplicate-key wait would deadlock them against each other.
+ */
+export async function findReservation(trx: Trx, id: string, lock: "update" | "share"): Promise<ReservationRecord | undefined> {
+  const select = trx.selectFrom("reservations").selectAll().where("id", "=", id);
+  const row = await (lock === "update" ? select.forUpdate() : select.modifyEnd(sql`LOCK IN SHARE MODE`)).executeTakeFirst();
   if (!row) return undefined;
   const items = await trx
     .selectFrom("reservation_items")

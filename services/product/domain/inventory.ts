@@ -6,7 +6,7 @@ import type { ProductDatabase } from "../db/database.ts";
 import {
   availableOf,
   claimReservation,
-  findReservationForUpdate,
+  findReservation,
   holdStock,
   insertReservationItems,
   lockExpiredReservations,
@@ -62,7 +62,7 @@ export async function reserveStock(
       const expireTime = new Date(Date.now() + deps.reservationTtlMs);
       if (!(await claimReservation(trx, reservationId, "HELD", expireTime))) {
         // Repeated id: answer as the first call did, never hold twice.
-        const existing = (await findReservationForUpdate(trx, reservationId))!;
+        const existing = (await findReservation(trx, reservationId, "share"))!;
         if (existing.status === "HELD" || existing.status === "COMMITTED") return { expireTime: existing.expireTime };
         throw new ReservationClosedError(`reservation ${reservationId} was ${existing.status.toLowerCase()}`);
       }
@@ -101,7 +101,7 @@ export async function releaseReservation(deps: InventoryDeps, reservationId: str
   await withDeadlockRetry(() =>
     deps.db.transaction().execute(async (trx) => {
       if (await claimReservation(trx, reservationId, "RELEASED", new Date())) return;
-      const reservation = (await findReservationForUpdate(trx, reservationId))!;
+      const reservation = (await findReservation(trx, reservationId, "update"))!;
       if (reservation.status === "RELEASED" || reservation.status === "EXPIRED") return;
       if (reservation.status === "COMMITTED") throw new ReservationClosedError(`reservation ${reservationId} was committed`);
       await giveBack(trx, reservation, "RELEASED");
@@ -114,7 +114,7 @@ export async function releaseReservation(deps: InventoryDeps, reservationId: str
 export async function releaseExpiredHolds(deps: InventoryDeps, now = new Date(), batch = 100): Promise<number> {
   const expired = await deps.db.transaction().execute(async (trx) => {
     const ids = await lockExpiredReservations(trx, now, batch);
-    for (const id of ids) await giveBack(trx, (await findReservationForUpdate(trx, id))!, "EXPIRED");
+    for (const id of ids) await giveBack(trx, (await findReservation(trx, id, "update"))!, "EXPIRED");
     return ids.length;
   });
   if (expired > 0) deps.outbox.wake();
@@ -135,7 +135,7 @@ async function settle(
 ): Promise<void> {
   await withDeadlockRetry(() =>
     deps.db.transaction().execute(async (trx) => {
-      const reservation = await findReservationForUpdate(trx, reservationId);
+      const reservation = await findReservation(trx, reservationId, "update");
       if (!reservation) throw new ReservationNotFoundError(`reservation ${reservationId} not found`);
       await apply(trx, reservation);
     }),
@@ -150,14 +150,14 @@ function mergeByProduct(items: Array<{ productId: string; quantity: number }>) {
 }
 
 /** InnoDB may still pick a deadlock victim (gap locks); the victim's whole transaction is retried. */
-async function withDeadlockRetry<T>(work: () => Promise<T>, attempts = 5): Promise<T> {
+async function withDeadlockRetry<T>(work: () => Promise<T>, attempts = 8): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await work();
     } catch (error) {
       const code = (error as { code?: string }).code;
       if ((code !== "ER_LOCK_DEADLOCK" && code !== "ER_LOCK_WAIT_TIMEOUT") || attempt >= attempts) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 5 * attempt + Math.random() * 20));
+      await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * Math.random()));
     }
   }
 }
