@@ -2,7 +2,6 @@
 import { loadConfigOrExit } from "../kit/config.ts";
 import { runUntilSignalled, startService } from "../kit/lifecycle.ts";
 import { createLogger } from "../kit/log.ts";
-import { notYetImplemented } from "../kit/not-implemented.ts";
 import { bind } from "../kit/serve.ts";
 import { InventoryService, ProductService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { productAccessRules } from "./access-rules.ts";
@@ -13,6 +12,7 @@ import { migrations } from "./db/migrations/index.ts";
 import { releaseExpiredHolds } from "./domain/inventory.ts";
 import { createInventoryService } from "./inventory-service.ts";
 import { createProductService } from "./product-service.ts";
+import { createShopService } from "./shop-service.ts";
 
 const config = loadConfigOrExit(() => loadProductConfig(process.env));
 
@@ -22,7 +22,7 @@ const service = startService<ProductDatabase>({
   migrations,
   services: ({ db, outbox }) => [
     bind(ProductService, createProductService({ db, outbox, currencyCode: config.currencyCode })),
-    bind(ShopService, notYetImplemented(ShopService, "M3")),
+    bind(ShopService, createShopService({ db, outbox })),
     bind(InventoryService, createInventoryService({ db, outbox, reservationTtlMs: config.reservationTtlMs })),
   ],
   rules: productAccessRules,

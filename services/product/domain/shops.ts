@@ -1,0 +1,104 @@
+// Shops: who owns them, where they are, and how far they are from a buyer.
+import type { Kysely } from "kysely";
+import type { Caller } from "../../kit/auth.ts";
+import { appendEvent } from "../../kit/events.ts";
+import { uuidv7 } from "../../kit/ids.ts";
+import type { OutboxNotifier } from "../../kit/lifecycle.ts";
+import type { ProductDatabase } from "../db/database.ts";
+import { findShopById, findShopByIdForUpdate, insertShop, updateShopRow } from "../db/shop.repository.ts";
+import { canManage, NotAllowedError, ShopNotFoundError } from "./manage-catalog.ts";
+
+export interface LatLng {
+  latitude: number;
+  longitude: number;
+}
+
+export interface ShopAddress {
+  recipientName: string;
+  line1: string;
+  line2: string;
+  city: string;
+  region: string;
+  postalCode: string;
+  countryCode: string;
+  phone: string;
+}
+
+export interface Shop {
+  id: string;
+  sellerId: string;
+  name: string;
+  description: string;
+  address: ShopAddress;
+  location: LatLng;
+  createTime: Date;
+  updateTime: Date;
+}
+
+export interface ShopDeps {
+  db: Kysely<ProductDatabase>;
+  outbox: OutboxNotifier;
+}
+
+export const earthRadiusKm = 6371.0088;
+
+/** Great-circle distance by the haversine formula; the reference the SQL query is tested against. */
+export function haversineKm(a: LatLng, b: LatLng): number {
+  const rad = Math.PI / 180;
+  const dLat = (b.latitude - a.latitude) * rad;
+  const dLng = (b.longitude - a.longitude) * rad;
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a.latitude * rad) * Math.cos(b.latitude * rad) * Math.sin(dLng / 2) ** 2;
+  return 2 * earthRadiusKm * Math.asin(Math.min(1, Math.sqrt(h)));
+}
+
+/**
+ * A latitude/longitude box that contains every point within `radiusKm`, for the indexed
+ * pre-filter. Longitude is left open near the poles or across the antimeridian, where a box
+ * would wrap.
+ */
+export function boundingBox(center: LatLng, radiusKm: number): { minLat: number; maxLat: number; minLng?: number; maxLng?: number } {
+  const dLat = (radiusKm / earthRadiusKm) * (180 / Math.PI);
+  const minLat = Math.max(-90, center.latitude - dLat);
+  const maxLat = Math.min(90, center.latitude + dLat);
+  const cosLat = Math.cos((center.latitude * Math.PI) / 180);
+  if (maxLat >= 89.9 || minLat <= -89.9 || cosLat < 1e-6) return { minLat, maxLat };
+  const dLng = dLat / cosLat;
+  const minLng = center.longitude - dLng;
+  const maxLng = center.longitude + dLng;
+  if (minLng < -180 || maxLng > 180) return { minLat, maxLat };
+  return { minLat, maxLat, minLng, maxLng };
+}
+
+export async function openShop(
+  deps: ShopDeps,
+  caller: Caller,
+  shop: { name: string; description: string; address: ShopAddress; location: LatLng },
+): Promise<Shop> {
+  const id = uuidv7();
+  await deps.db.transaction().execute(async (trx) => {
+    await insertShop(trx, { id, sellerId: caller.id, ...shop });
+    await appendEvent(trx, {
+      source: "product",
+      actorId: caller.id,
+      subjectId: id,
+      payload: { case: "shopCreated", value: { shopId: id, sellerId: caller.id, name: shop.name, location: shop.location } },
+    });
+  });
+  deps.outbox.wake();
+  return (await findShopById(deps.db, id))!;
+}
+
+export async function changeShop(
+  deps: ShopDeps,
+  caller: Caller,
+  id: string,
+  changes: Partial<Pick<Shop, "name" | "description" | "address" | "location">>,
+): Promise<Shop> {
+  await deps.db.transaction().execute(async (trx) => {
+    const shop = await findShopByIdForUpdate(trx, id);
+    if (!shop) throw new ShopNotFoundError(`shop ${id} not found`);
+    if (!canManage(caller, shop.sellerId)) throw new NotAllowedError("you can only change your own shops");
+    await updateShopRow(trx, id, changes);
+  });
+  return (await findShopById(deps.db, id))!;
+}

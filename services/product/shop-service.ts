@@ -1,0 +1,104 @@
+// ShopService: proto ↔ domain, domain errors → ConnectError.
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { Address } from "../../gen/bazaar/common/v1/common_pb.ts";
+import { ShopService, type ShopSchema } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { callerOf } from "../kit/auth.ts";
+import { findShopById, listShopsNear } from "./db/shop.repository.ts";
+import { pageSizeOf } from "./domain/catalog.ts";
+import { NotAllowedError, ShopNotFoundError } from "./domain/manage-catalog.ts";
+import { changeShop, openShop, type Shop, type ShopAddress, type ShopDeps } from "./domain/shops.ts";
+
+export function createShopService(deps: ShopDeps): ServiceImpl<typeof ShopService> {
+  return {
+    async createShop(request, ctx) {
+      const shop = request.shop!;
+      const created = await openShop(deps, callerOf(ctx), {
+        name: shop.name,
+        description: shop.description,
+        address: addressFromProto(shop.address!),
+        location: { latitude: shop.location!.latitude, longitude: shop.location!.longitude },
+      });
+      return { shop: shopToProto(created) };
+    },
+
+    async getShop(request) {
+      const shop = await findShopById(deps.db, request.id);
+      if (!shop) throw new ConnectError(`shop ${request.id} not found`, Code.NotFound);
+      return { shop: shopToProto(shop) };
+    },
+
+    async updateShop(request, ctx) {
+      const shop = request.shop!;
+      if (!shop.id) throw new ConnectError("shop.id: required", Code.InvalidArgument);
+      const paths = new Set(request.updateMask!.paths);
+      if (paths.has("name") && !shop.name) throw new ConnectError("shop.name: must not be empty", Code.InvalidArgument);
+      if (paths.has("address") && !shop.address) throw new ConnectError("shop.address: required by the mask", Code.InvalidArgument);
+      if (paths.has("location") && !shop.location) throw new ConnectError("shop.location: required by the mask", Code.InvalidArgument);
+      try {
+        const updated = await changeShop(deps, callerOf(ctx), shop.id, {
+          name: paths.has("name") ? shop.name : undefined,
+          description: paths.has("description") ? shop.description : undefined,
+          address: paths.has("address") ? addressFromProto(shop.address!) : undefined,
+          location: paths.has("location") ? { latitude: shop.location!.latitude, longitude: shop.location!.longitude } : undefined,
+        });
+        return { shop: shopToProto(updated) };
+      } catch (error) {
+        if (error instanceof ShopNotFoundError) throw new ConnectError(error.message, Code.NotFound);
+        if (error instanceof NotAllowedError) throw new ConnectError(error.message, Code.PermissionDenied);
+        throw error;
+      }
+    },
+
+    async listShops(request) {
+      const limit = pageSizeOf(request.pageSize);
+      const after = request.pageToken ? decodeShopPageToken(request.pageToken) : undefined;
+      const rows = await listShopsNear(deps.db, {
+        center: { latitude: request.location!.latitude, longitude: request.location!.longitude },
+        radiusKm: request.radiusKm,
+        nameContains: request.query || undefined,
+        after,
+        limit: limit + 1,
+      });
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        shops: page.map((row) => ({ shop: shopToProto(row.shop), distanceKm: row.distanceKm })),
+        nextPageToken: rows.length > limit && last ? encodeShopPageToken(last.distanceKm, last.shop.id) : "",
+      };
+    },
+  };
+}
+
+function encodeShopPageToken(distanceKm: number, id: string): string {
+  return Buffer.from(JSON.stringify({ d: distanceKm, i: id })).toString("base64url");
+}
+
+function decodeShopPageToken(token: string): { distanceKm: number; id: string } {
+  try {
+    const { d, i } = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { d: unknown; i: unknown };
+    if (typeof d === "number" && Number.isFinite(d) && typeof i === "string" && /^[0-9a-f-]{36}$/.test(i)) return { distanceKm: d, id: i };
+  } catch {
+    // fall through
+  }
+  throw new ConnectError("page_token is not valid for this query", Code.InvalidArgument);
+}
+
+function addressFromProto(address: Address): ShopAddress {
+  const { recipientName, line1, line2, city, region, postalCode, countryCode, phone } = address;
+  return { recipientName, line1, line2, city, region, postalCode, countryCode, phone };
+}
+
+function shopToProto(shop: Shop): MessageInitShape<typeof ShopSchema> {
+  return {
+    id: shop.id,
+    sellerId: shop.sellerId,
+    name: shop.name,
+    description: shop.description,
+    address: shop.address,
+    location: shop.location,
+    createTime: timestampFromDate(shop.createTime),
+    updateTime: timestampFromDate(shop.updateTime),
+  };
+}
