@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { createConnection } from "mysql2/promise";
 import { freePort } from "./ports.ts";
 
@@ -33,10 +33,19 @@ process.once("exit", () => {
 });
 
 export async function startInfra(options: InfraOptions): Promise<RunningInfra> {
-  const [mysql, nats] = await Promise.all([
-    startMariaDb({ dataDir: options.dataDir, port: options.mysqlPort, log: options.log }),
-    startNats({ dataDir: options.dataDir, port: options.natsPort, log: options.log }),
+  // Servers resolve relative paths against their own working directory, not ours.
+  const dataDir = resolve(options.dataDir);
+  const started = await Promise.allSettled([
+    startMariaDb({ dataDir, port: options.mysqlPort, log: options.log }),
+    startNats({ dataDir, port: options.natsPort, log: options.log }),
   ]);
+  const failed = started.find((result) => result.status === "rejected");
+  if (failed) {
+    // Never leave the one that did start running.
+    await Promise.all(started.map((result) => (result.status === "fulfilled" ? result.value.stop() : undefined)));
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  const [mysql, nats] = started.map((result) => (result as PromiseFulfilledResult<RunningServer>).value) as [RunningServer, RunningServer];
   return {
     mysqlUrl: mysql.url,
     natsUrl: nats.url,

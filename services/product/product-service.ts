@@ -1,4 +1,5 @@
-// ProductService: proto ↔ domain, domain errors → ConnectError. Search arrives later in M3.
+// ProductService: proto ↔ domain, domain errors → ConnectError.
+import { createHash } from "node:crypto";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
@@ -21,7 +22,13 @@ import {
   type ProductOrder,
 } from "./domain/catalog.ts";
 import type { ProductDatabase } from "./db/database.ts";
-import { findProductById, findVisibleProductsByIds, listCategories, listVisibleProducts } from "./db/product.repository.ts";
+import {
+  findProductById,
+  findVisibleProductsByIds,
+  listCategories,
+  listVisibleProducts,
+  searchVisibleProducts,
+} from "./db/product.repository.ts";
 import {
   createCategory,
   createProduct,
@@ -160,7 +167,29 @@ export function createProductService(deps: ProductServiceDeps): ServiceImpl<type
       return { categories: (await listCategories(db)).map(categoryToProto) };
     },
 
-    searchProducts: () => Promise.reject(new ConnectError("ProductService.SearchProducts arrives with M3", Code.Unimplemented)),
+    async searchProducts(request) {
+      const limit = pageSizeOf(request.pageSize);
+      const after = request.pageToken ? decodeSearchToken(request.pageToken, request.query) : undefined;
+      const rows = await searchVisibleProducts(db, {
+        text: request.query.trim(),
+        filter: {
+          categoryId: request.categoryId || undefined,
+          shopId: request.shopId || undefined,
+          sellerId: request.sellerId || undefined,
+          minPriceMinor: request.minPriceMinor,
+          maxPriceMinor: request.maxPriceMinor,
+          featuredOnly: request.featuredOnly,
+        },
+        after,
+        limit: limit + 1,
+      });
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        products: page.map((row) => toProto(row.product)),
+        nextPageToken: rows.length > limit && last ? encodeSearchToken(request.query, last.score, last.product.id) : "",
+      };
+    },
   };
 }
 
@@ -175,6 +204,27 @@ async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
     if (error instanceof SlugTakenError) throw new ConnectError(error.message, Code.AlreadyExists);
     throw error;
   }
+}
+
+// Search pages continue after (score, id) of the last match; the token is bound to its query.
+function encodeSearchToken(query: string, score: number, id: string): string {
+  return Buffer.from(JSON.stringify({ q: queryFingerprint(query), s: score, i: id })).toString("base64url");
+}
+
+function decodeSearchToken(token: string, query: string): { score: number; id: string } {
+  try {
+    const { q, s, i } = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as Record<string, unknown>;
+    if (q === queryFingerprint(query) && typeof s === "number" && Number.isFinite(s) && typeof i === "string" && /^[0-9a-f-]{36}$/.test(i)) {
+      return { score: s, id: i };
+    }
+  } catch {
+    // fall through
+  }
+  throw new ConnectError("page_token is not valid for this query", Code.InvalidArgument);
+}
+
+function queryFingerprint(query: string): string {
+  return createHash("sha256").update(query.trim()).digest("base64url").slice(0, 12);
 }
 
 function decodeOrReject(token: string, order: ProductOrder) {

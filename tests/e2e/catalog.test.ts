@@ -154,3 +154,39 @@ describe("categories", () => {
     expect((await failureOf(products.createCategory(category, bearer(tokens.admin)))).code).toBe(Code.AlreadyExists);
   });
 });
+
+describe("search", () => {
+  it("when a buyer searches a product's exact name, then it ranks first, above partial matches", async () => {
+    const word = `zq${randomBytes(3).toString("hex")}`;
+    const create = (name: string, description = "", cents = 1000n, tags: string[] = []) =>
+      products.createProduct({ product: { shopId, categoryId, name, description, price: { currencyCode: "USD", amountMinor: cents }, tags } }, bearer(tokens.seller));
+    await create(`${word} teapot deluxe`, `The ${word} teapot, deluxe`, 3000n, [word]);
+    await create(`Cozy for the ${word} teapot`, `${word} ${word} teapot cozy`, 900n, [word, "teapot"]);
+    const { product: exact } = await create(`${word} teapot`, "plain", 1500n);
+
+    const results = await products.searchProducts({ query: `${word} teapot` });
+    expect(results.products[0]!.id).toBe(exact!.id);
+    expect(results.products).toHaveLength(3);
+
+    const cheap = await products.searchProducts({ query: `${word} teapot`, maxPriceMinor: 1000n });
+    expect(cheap.products.map((p) => p.name)).toEqual([`Cozy for the ${word} teapot`]);
+
+    const paged: string[] = [];
+    let pageToken = "";
+    do {
+      const page = await products.searchProducts({ query: `${word} teapot`, pageSize: 1, pageToken });
+      paged.push(...page.products.map((p) => p.id));
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    expect(paged).toEqual(results.products.map((p) => p.id));
+
+    await products.deleteProduct({ id: exact!.id }, bearer(tokens.seller));
+    expect((await products.searchProducts({ query: `${word} teapot` })).products.map((p) => p.id)).not.toContain(exact!.id);
+  });
+
+  it("when a page token from another query is replayed, then invalid_argument", async () => {
+    const first = await products.searchProducts({ query: "coffee", pageSize: 1 });
+    expect(first.products.length).toBe(1);
+    expect((await failureOf(products.searchProducts({ query: "tea", pageToken: first.nextPageToken }))).code).toBe(Code.InvalidArgument);
+  });
+});

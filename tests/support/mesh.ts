@@ -13,6 +13,8 @@ export async function startTestMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<R
   const mesh = await launchMesh({
     root,
     freePorts: true,
+    // BAZAAR_TEST_MESH_LOGS=1 shows the processes' logs while debugging a test.
+    output: process.env.BAZAAR_TEST_MESH_LOGS === "1" ? process.stderr : undefined,
     env: {
       ...process.env,
       ...databases,

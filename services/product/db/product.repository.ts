@@ -196,3 +196,36 @@ export async function insertCategory(db: Db | Transaction<ProductDatabase>, cate
     .executeTakeFirst();
   return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
 }
+
+export interface ProductSearch {
+  text: string;
+  filter: ProductFilter;
+  /** Keyset: matches ranked after this one (score, then id). */
+  after?: { score: number; id: string };
+  limit: number;
+}
+
+/**
+ * Full-text search over name, description and tags, most relevant first. An exact name match
+ * is lifted above every partial one, since that is almost always what the buyer typed.
+ */
+export async function searchVisibleProducts(db: Db, search: ProductSearch): Promise<Array<{ product: Product; score: number }>> {
+  const match = sql<number>`MATCH(products.name, products.description, products.tags_text) AGAINST (${search.text} IN NATURAL LANGUAGE MODE)`;
+  let matches = db
+    .selectFrom("products")
+    .selectAll("products")
+    .select(sql<number>`(IF(products.name = ${search.text}, 1000, 0) + ${match})`.as("score"))
+    .where("products.active", "=", 1)
+    .where("products.delete_time", "is", null)
+    .where(match, ">", 0);
+  matches = applyFilter(matches as unknown as ProductSelect, search.filter) as unknown as typeof matches;
+  // The keyset condition goes on a derived table: MariaDB 10.11 crashes (fatal signal) on a
+  // MATCH … AGAINST inside HAVING, which is where a condition on the score would land.
+  let ranked = db.selectFrom(matches.as("ranked")).selectAll();
+  if (search.after) {
+    const { score, id } = search.after;
+    ranked = ranked.where((eb) => eb.or([eb("ranked.score", "<", score), eb.and([eb("ranked.score", "=", score), eb("ranked.id", "<", id)])]));
+  }
+  const rows = await ranked.orderBy("ranked.score", "desc").orderBy("ranked.id", "desc").limit(search.limit).execute();
+  return rows.map((row) => ({ product: toProduct(row), score: Number(row.score) }));
+}
