@@ -1,17 +1,35 @@
-// A private MariaDB and nats-server (JetStream) for `npm start` and the tests: data under one
-// directory, loopback only, ports that never clash with a system server, no process left behind.
+// A private MariaDB and nats-server (JetStream) for `npm start` and the tests: all data under one
+// directory, loopback only, free ports, and no server left behind however the launcher ends.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { createHash } from "node:crypto";
+import { once } from "node:events";
+import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
+import { constants, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createConnection } from "mysql2/promise";
 import { freePort } from "./ports.ts";
 
 export interface InfraOptions {
+  /** Holds mysql/ (the MariaDB datadir), nats/ (JetStream store), the logs, the pid files and the ports file. */
   dataDir: string;
   mysqlPort?: number;
   natsPort?: number;
+  log?: (line: string) => void;
+}
+
+export interface RunningInfra {
+  mysqlUrl: string;
+  natsUrl: string;
+  /** SIGTERM, SIGKILL after 10 s; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export interface ServerOptions {
+  dataDir: string;
+  port?: number;
   log?: (line: string) => void;
 }
 
@@ -20,179 +38,333 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export interface RunningInfra {
-  mysqlUrl: string;
-  natsUrl: string;
-  stop(): Promise<void>;
-}
-
-const children = new Set<ChildProcess>();
-// Servers die with the process that started them, whatever way it ends.
-process.once("exit", () => {
-  for (const child of children) child.kill("SIGKILL");
-});
+const readyTimeoutMs = 60_000;
+const stopGraceMs = 10_000;
+// sun_path holds 108 bytes including the terminating NUL.
+const maxSocketPathBytes = 107;
+// The parent-death signal set by setpriv kills a server even when its launcher dies by SIGKILL,
+// which no handler in this process can see.
+const setpriv = "/usr/bin/setpriv";
+// mariadbd and nats-server live in /usr/sbin, which a non-root PATH often lacks.
+const serverEnv = { ...process.env, PATH: `${process.env.PATH ?? ""}:/usr/sbin` };
+// mariadbd refuses to run as root unless told to.
+const asRoot = process.getuid?.() === 0 ? ["--user=root"] : [];
 
 export async function startInfra(options: InfraOptions): Promise<RunningInfra> {
-  // Servers resolve relative paths against their own working directory, not ours.
-  const dataDir = resolve(options.dataDir);
-  const started = await Promise.allSettled([
-    startMariaDb({ dataDir, port: options.mysqlPort, log: options.log }),
-    startNats({ dataDir, port: options.natsPort, log: options.log }),
+  const { dataDir, log } = options;
+  const [mysql, nats] = await Promise.allSettled([
+    startMariaDb({ dataDir, port: options.mysqlPort, log }),
+    startNats({ dataDir, port: options.natsPort, log }),
   ]);
-  const failed = started.find((result) => result.status === "rejected");
-  if (failed) {
-    // Never leave the one that did start running.
-    await Promise.all(started.map((result) => (result.status === "fulfilled" ? result.value.stop() : undefined)));
-    throw (failed as PromiseRejectedResult).reason;
+  if (mysql.status === "rejected" || nats.status === "rejected") {
+    await Promise.all([mysql, nats].map((result) => (result.status === "fulfilled" ? result.value.stop() : undefined)));
+    throw mysql.status === "rejected" ? mysql.reason : (nats as PromiseRejectedResult).reason;
   }
-  const [mysql, nats] = started.map((result) => (result as PromiseFulfilledResult<RunningServer>).value) as [RunningServer, RunningServer];
   return {
-    mysqlUrl: mysql.url,
-    natsUrl: nats.url,
+    mysqlUrl: mysql.value.url,
+    natsUrl: nats.value.url,
     stop: async () => {
-      await Promise.all([mysql.stop(), nats.stop()]);
+      await Promise.all([mysql.value.stop(), nats.value.stop()]);
     },
   };
 }
 
-export async function startMariaDb(options: { dataDir: string; port?: number; log?: (line: string) => void }): Promise<RunningServer> {
-  const dir = join(options.dataDir, "mysql");
-  const logFile = join(options.dataDir, "mariadb.log");
-  const pidFile = join(options.dataDir, "mariadb.pid");
-  await mkdir(options.dataDir, { recursive: true });
-  killStale(pidFile);
-  if (!existsSync(join(dir, "mysql"))) {
-    options.log?.("initialising MariaDB data directory (first start)");
-    await run("mariadb-install-db", [
-      "--no-defaults",
-      `--datadir=${dir}`,
-      "--user=root",
-      "--auth-root-authentication-method=normal",
-      "--skip-test-db",
-      "--skip-name-resolve",
-    ]);
+export async function startMariaDb(options: ServerOptions): Promise<RunningServer> {
+  const dataDir = resolve(options.dataDir);
+  const mysqlDir = join(dataDir, "mysql");
+  const logFile = join(dataDir, "mariadb.log");
+  const pidFile = join(dataDir, "mariadb.pid");
+  await mkdir(dataDir, { recursive: true });
+  await clearStaleServer(pidFile, mysqlDir);
+  if (!existsSync(mysqlDir)) await initialiseMariaDb(mysqlDir, logFile, options.log);
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port ?? (await freePort());
+    try {
+      return await launch({
+        name: "MariaDB",
+        command: "mariadbd",
+        args: mariaDbArgs(dataDir, mysqlDir, port, logFile),
+        logFile,
+        pidFile,
+        probe: () => answersQuery(port),
+      }, options.log);
+    } catch (error) {
+      // A port picked as free can be taken before mariadbd binds it; only then is a retry worth it.
+      const portTaken = String(error).includes("Address already in use");
+      if (options.port !== undefined || !portTaken || attempt === 3) throw error;
+    }
   }
-  const port = options.port ?? (await freePort());
-  // Unix socket paths are limited to 107 bytes; a deep data dir would overflow it.
-  const socket = join(tmpdir(), `bazaar-mariadb-${port}.sock`);
-  const child = spawnServer("mariadbd", [
+}
+
+export async function startNats(options: ServerOptions): Promise<RunningServer> {
+  const dataDir = resolve(options.dataDir);
+  const storeDir = join(dataDir, "nats");
+  const logFile = join(dataDir, "nats.log");
+  await mkdir(storeDir, { recursive: true });
+  const pidFile = join(dataDir, "nats.pid");
+  await clearStaleServer(pidFile, storeDir);
+  return launch({
+    name: "nats-server",
+    command: "nats-server",
+    args: natsArgs({ storeDir, port: options.port, portsFileDir: dataDir, logFile }),
+    logFile,
+    pidFile,
+    probe: (child) => speaksJetStream(join(dataDir, `nats-server_${child.pid}.ports`)),
+  }, options.log);
+}
+
+async function initialiseMariaDb(mysqlDir: string, logFile: string, log: ServerOptions["log"]): Promise<void> {
+  log?.("initialising the MariaDB data dir (first start)");
+  // Built aside and renamed, so an interrupted first start is redone rather than reused half-made.
+  const staging = `${mysqlDir}.init`;
+  await rm(staging, { recursive: true, force: true });
+  const logStart = await logSize(logFile);
+  const child = spawnLogged("mariadb-install-db", [
     "--no-defaults",
-    `--datadir=${dir}`,
+    `--datadir=${staging}`,
+    ...asRoot,
+    // LOCAL DEV / TEST DEFAULT: root has no password (root@localhost and root@127.0.0.1). That is
+    // only acceptable because mariaDbArgs binds the server to 127.0.0.1.
+    "--auth-root-authentication-method=normal",
+    "--skip-test-db",
+    "--skip-name-resolve",
+  ], logFile);
+  const [code] = (await once(child, "exit")) as [number | null];
+  if (code !== 0) throw new Error(`mariadb-install-db failed (${code}):\n${await logTail(logFile, logStart)}`);
+  await rename(staging, mysqlDir);
+}
+
+function mariaDbArgs(dataDir: string, mysqlDir: string, port: number, logFile: string): string[] {
+  return [
+    "--no-defaults",
+    `--datadir=${mysqlDir}`,
     `--port=${port}`,
     "--bind-address=127.0.0.1",
-    `--socket=${socket}`,
-    `--pid-file=${pidFile}`,
+    `--socket=${socketPath(dataDir)}`,
+    `--pid-file=${join(mysqlDir, "mariadbd.pid")}`,
     `--log-error=${logFile}`,
-    "--user=root",
+    ...asRoot,
     "--skip-name-resolve",
     "--skip-log-bin",
-    "--character-set-server=utf8mb4",
-    "--collation-server=utf8mb4_unicode_ci",
+    "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
     "--max-connections=500",
     "--innodb-buffer-pool-size=256M",
-    // Durable enough for local dev and tests, and many times faster than an fsync per commit.
+    // Loses at most a second of commits on an OS crash, which local data can afford; an fsync per
+    // commit would make the tests' many small transactions disk-bound.
     "--innodb-flush-log-at-trx-commit=2",
+    // Lets FULLTEXT search match two-letter words such as sizes and units.
     "--innodb-ft-min-token-size=2",
-    "--ft-min-word-len=2",
-  ], logFile);
-  // LOCAL-DEV DEFAULT: root without a password, reachable only on 127.0.0.1.
-  const url = `mysql://root@127.0.0.1:${port}`;
-  await waitUntil(`MariaDB on port ${port}`, child, logFile, async () => {
-    const connection = await createConnection({ host: "127.0.0.1", port, user: "root" });
+  ];
+}
+
+function socketPath(dataDir: string): string {
+  const inDataDir = join(dataDir, "mysql.sock");
+  if (Buffer.byteLength(inDataDir) <= maxSocketPathBytes) return inDataDir;
+  const id = createHash("sha256").update(dataDir).digest("hex").slice(0, 16);
+  return join(tmpdir(), `bazaar-mariadb-${id}.sock`);
+}
+
+async function answersQuery(port: number): Promise<string> {
+  const connection = await createConnection({ host: "127.0.0.1", port, user: "root", connectTimeout: 2_000 });
+  try {
     await connection.query("SELECT 1");
+  } finally {
     await connection.end();
-  });
-  writeFileSync(pidFile, String(child.pid));
-  options.log?.(`MariaDB ready at ${url}`);
-  return { url, stop: () => stopChild(child) };
+  }
+  return `mysql://root@127.0.0.1:${port}`;
 }
 
-export async function startNats(options: { dataDir: string; port?: number; log?: (line: string) => void }): Promise<RunningServer> {
-  const dir = join(options.dataDir, "nats");
-  const logFile = join(options.dataDir, "nats.log");
-  const pidFile = join(options.dataDir, "nats.pid");
-  await mkdir(dir, { recursive: true });
-  killStale(pidFile);
-  const port = options.port ?? (await freePort());
-  const child = spawnServer("nats-server", ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir, "-l", logFile], logFile);
-  const url = `nats://127.0.0.1:${port}`;
-  await waitUntil(`nats-server on port ${port}`, child, logFile, async () => {
-    const log = await readFile(logFile, "utf8");
-    if (!log.includes("Server is ready")) throw new Error("not ready yet");
-  });
-  writeFileSync(pidFile, String(child.pid));
-  options.log?.(`NATS JetStream ready at ${url}`);
-  return { url, stop: () => stopChild(child) };
+/**
+ * The one place the nats-server configuration is built; per-service users will turn it into a
+ * config file. Port -1 lets the server pick its own port and report it in the ports file, which
+ * leaves no window for another process to take it.
+ */
+function natsArgs(config: { storeDir: string; port: number | undefined; portsFileDir: string; logFile: string }): string[] {
+  return [
+    "-a", "127.0.0.1",
+    "-p", String(config.port ?? -1),
+    "-js",
+    "-sd", config.storeDir,
+    "--ports_file_dir", config.portsFileDir,
+    "-l", config.logFile,
+  ];
 }
 
-function spawnServer(command: string, args: string[], logFile: string): ChildProcess {
-  // Startup errors printed before the server opens its own log land in the same file.
+async function speaksJetStream(portsFile: string): Promise<string> {
+  const { nats } = JSON.parse(await readFile(portsFile, "utf8")) as { nats: string[] };
+  const url = nats[0];
+  if (!url) throw new Error(`no client URL in ${portsFile}`);
+  const { hostname, port } = new URL(url);
+  const info = await firstLine(hostname, Number(port), 2_000);
+  if (!info.startsWith("INFO ") || !info.includes(`"jetstream":true`)) throw new Error(`unexpected greeting: ${info}`);
+  return url;
+}
+
+function firstLine(host: string, port: number, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port, timeout: timeoutMs });
+    let received = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => {
+      received += chunk;
+      const end = received.indexOf("\n");
+      if (end >= 0) {
+        socket.destroy();
+        resolve(received.slice(0, end).trim());
+      }
+    });
+    socket.once("timeout", () => socket.destroy(new Error(`no greeting from ${host}:${port}`)));
+    socket.once("error", reject);
+    socket.once("close", () => reject(new Error(`${host}:${port} closed before greeting`)));
+  });
+}
+
+interface ServerSpec {
+  name: string;
+  command: string;
+  args: string[];
+  logFile: string;
+  pidFile: string;
+  /** Resolves with the server's URL once it serves; rejects while it does not yet. */
+  probe: (child: ChildProcess) => Promise<string>;
+}
+
+async function launch(spec: ServerSpec, log: ServerOptions["log"]): Promise<RunningServer> {
+  const started = performance.now();
+  const logStart = await logSize(spec.logFile);
+  const child = existsSync(setpriv)
+    ? spawnLogged(setpriv, ["--pdeathsig", "KILL", spec.command, ...spec.args], spec.logFile)
+    : spawnLogged(spec.command, spec.args, spec.logFile);
+  try {
+    await once(child, "spawn");
+    await writeFile(spec.pidFile, `${child.pid} ${process.pid}\n`);
+    const url = await waitForReady(spec, child, logStart);
+    log?.(`${spec.name} ready at ${url} in ${Math.round(performance.now() - started)} ms`);
+    return { url, stop: () => stopChild(child).then(() => rm(spec.pidFile, { force: true })) };
+  } catch (error) {
+    await stopChild(child);
+    await rm(spec.pidFile, { force: true });
+    throw error;
+  }
+}
+
+async function waitForReady(spec: ServerSpec, child: ChildProcess, logStart: number): Promise<string> {
+  const deadline = Date.now() + readyTimeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (hasExited(child)) {
+      const how = child.exitCode ?? child.signalCode;
+      throw new Error(`${spec.name} exited (${how}) while starting:\n${await logTail(spec.logFile, logStart)}`);
+    }
+    try {
+      return await spec.probe(child);
+    } catch (error) {
+      lastError = error;
+    }
+    await sleep(100);
+  }
+  throw new Error(`${spec.name} not ready after ${readyTimeoutMs / 1000} s (${String(lastError)}):\n${await logTail(spec.logFile, logStart)}`);
+}
+
+async function logTail(file: string, fromByte: number): Promise<string> {
+  const text = await readFile(file).then((bytes) => bytes.subarray(fromByte).toString("utf8"), () => "");
+  return text.trimEnd().split("\n").slice(-20).join("\n") || "(empty log)";
+}
+
+/** Where this start's lines begin: the log grows across starts, and errors quote only this one. */
+function logSize(file: string): Promise<number> {
+  return stat(file).then((s) => s.size, () => 0);
+}
+
+const running = new Set<ChildProcess>();
+
+// The last resort: exit handlers cannot wait, so whatever still runs is killed outright.
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+function onSignal(signal: NodeJS.Signals): void {
+  // A program with its own handler owns the shutdown order (the mesh before its databases) and
+  // calls stop() itself; without one, the default would kill this process and skip clean shutdown.
+  if (process.listenerCount(signal) > 1) return;
+  void Promise.all([...running].map(stopChild)).finally(() => process.exit(128 + constants.signals[signal]));
+}
+
+function spawnLogged(command: string, args: string[], logFile: string): ChildProcess {
+  // Startup errors a server prints before it opens its own log land in the same file.
   const output = openSync(logFile, "a");
-  const child = spawn(command, args, { stdio: ["ignore", output, output], env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin` } });
-  children.add(child);
-  child.once("exit", () => children.delete(child));
+  const child = spawn(command, args, { stdio: ["ignore", output, output], env: serverEnv });
+  closeSync(output);
+  if (running.size === 0) {
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  }
+  running.add(child);
+  const forget = () => {
+    running.delete(child);
+    if (running.size > 0) return;
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  };
+  child.once("exit", forget);
+  child.once("error", forget);
   return child;
 }
 
-/** A server left running by a launcher that was killed with -9 is stopped before a new start. */
-function killStale(pidFile: string): void {
-  if (!existsSync(pidFile)) return;
-  const pid = Number(readFileSync(pidFile, "utf8"));
-  try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-    if (/mariadbd|nats-server/.test(cmdline)) {
-      process.kill(pid, "SIGKILL");
-      // Give the kernel a moment to release the data dir's locks.
-      const until = Date.now() + 2_000;
-      while (existsSync(`/proc/${pid}`) && Date.now() < until) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
-    }
-  } catch {
-    // No such process: nothing to clean.
-  }
-}
-
-async function waitUntil(what: string, child: ChildProcess, logFile: string, probe: () => Promise<void>): Promise<void> {
-  let exited: number | null | undefined;
-  child.once("exit", (code) => (exited = code));
-  const deadline = Date.now() + 60_000;
-  while (true) {
-    if (exited !== undefined) throw new Error(`${what} exited with ${exited}:\n${tail(logFile)}`);
-    try {
-      return await probe();
-    } catch (error) {
-      if (Date.now() > deadline) throw new Error(`${what} not ready after 60 s (${String(error)}):\n${tail(logFile)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
-
-function tail(file: string): string {
-  try {
-    return readFileSync(file, "utf8").split("\n").slice(-15).join("\n");
-  } catch {
-    return "(no log)";
-  }
-}
+const stops = new WeakMap<ChildProcess, Promise<void>>();
 
 function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const kill = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    child.once("exit", () => {
-      clearTimeout(kill);
-      resolve();
+  if (hasExited(child) || child.pid === undefined) return Promise.resolve();
+  let stopped = stops.get(child);
+  if (!stopped) {
+    stopped = new Promise<void>((resolve) => {
+      const kill = setTimeout(() => child.kill("SIGKILL"), stopGraceMs);
+      child.once("exit", () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      child.kill("SIGTERM");
     });
-    child.kill("SIGTERM");
-  });
+    stops.set(child, stopped);
+  }
+  return stopped;
 }
 
-function run(command: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const out = openSync(join(tmpdir(), `bazaar-${command}.log`), "w");
-    const child = spawn(command, args, { stdio: ["ignore", out, out], env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin` } });
-    child.once("error", reject);
-    child.once("exit", (code) =>
-      code === 0 ? resolve() : reject(new Error(`${command} failed (${code}):\n${tail(join(tmpdir(), `bazaar-${command}.log`))}`)),
-    );
-  });
+function hasExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/**
+ * A pid file holds "<server pid> <launcher pid>". A server still running on this data dir whose
+ * launcher is gone is an orphan (where setpriv is missing): it is killed, since it holds the
+ * data dir's locks. One whose launcher still runs is in use, and is not pulled from under it.
+ */
+async function clearStaleServer(pidFile: string, dir: string): Promise<void> {
+  const text = await readFile(pidFile, "utf8").catch(() => "");
+  const [server = 0, launcher = 0] = text.trim().split(" ").map(Number);
+  const servesDir = (arg: string) => arg === dir || arg.endsWith(`=${dir}`);
+  if (!server || !isRunning(server) || !commandLine(server).some(servesDir)) return;
+  if (launcher && isRunning(launcher)) {
+    throw new Error(`${dir} is in use by server ${server}, started by running process ${launcher}; stop that or use another data dir`);
+  }
+  process.kill(server, "SIGKILL");
+  for (let waited = 0; isRunning(server) && waited < 5_000; waited += 50) await sleep(50);
+}
+
+/** Linux only: a zombie counts as gone, since it holds no files or ports any more. */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+function commandLine(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  } catch {
+    return [];
+  }
 }

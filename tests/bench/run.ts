@@ -12,7 +12,15 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { create, toBinary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
-import { GetProductRequestSchema, ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import {
+  GetProductRequestSchema,
+  ListProductsRequestSchema,
+  ProductOrder,
+  ProductService,
+  SearchProductsRequestSchema,
+} from "../../gen/bazaar/product/v1/product_pb.ts";
+import { encodePageToken } from "../../services/product/domain/catalog.ts";
+import { growCatalog, idAtPosition } from "./catalog-load.ts";
 import { startInfra } from "../../deploy/local/infra.ts";
 import { launchMesh } from "../../deploy/local/mesh.ts";
 import { freePort } from "../../deploy/local/ports.ts";
@@ -24,6 +32,8 @@ const { values: options } = parseArgs({
     duration: { type: "string", default: "8" },
     connections: { type: "string", default: "16" },
     streams: { type: "string", default: "8" },
+    // Catalog sizes to measure the catalog queries at, e.g. 10000,100000,1000000.
+    catalog: { type: "string", default: "10000,100000" },
   },
 });
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -35,6 +45,7 @@ interface Scenario {
   body?: Buffer;
   headers?: Record<string, string>;
   connections?: number;
+  streams?: number;
 }
 
 interface Result {
@@ -113,6 +124,8 @@ try {
     results.push({ ...measured, name: scenario.name, ratioToBaseline: measured.requestsPerSecond / base });
   }
 
+  const catalogTable = await measureCatalogSizes(productId);
+
   const table = [
     `Bazaar bench — ${new Date().toISOString()} — h2load ${options.connections} connections × ${options.streams} streams, ${options.duration}s each`,
     "",
@@ -122,7 +135,9 @@ try {
       (r) => `| ${r.name} | ${Math.round(r.requestsPerSecond)} | ${r.meanLatencyMs.toFixed(2)} | ${r.failed} | ${r.ratioToBaseline.toFixed(3)} |`,
     ),
     "",
-    "Connect failures are non-200 and counted; h2load counts gRPC responses as 200 whatever their grpc-status, so the gRPC request was checked once before the run.",
+    "Connect failures are non-200 and counted; h2load counts gRPC responses as 200 whatever their grpc-status, so each gRPC request was checked once before its run.",
+    "",
+    catalogTable,
   ].join("\n");
   log(`\n${table}`);
   const out = join(root, "tests/bench/results");
@@ -137,11 +152,75 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
+/** Catalog queries over gRPC at growing catalog sizes: req/s per size, and × the raw baseline. */
+async function measureCatalogSizes(productId: string): Promise<string> {
+  const sizes = options.catalog!.split(",").map(Number).filter((n) => n > 0).sort((a, b) => a - b);
+  const grpcHeaders = { "content-type": "application/grpc", te: "trailers" };
+  const url = (method: string) => `http://${mesh.addresses.product}/bazaar.product.v1.ProductService/${method}`;
+  const client = createMeshClient(ProductService, mesh.addresses.product);
+  const rows = new Map<string, number[]>();
+  try {
+    for (const size of sizes) {
+      log(`▶ catalog of ${size} products`);
+      await growCatalog(infra.mysqlUrl, "bazaar_product", size, log);
+      const deepId = await idAtPosition(infra.mysqlUrl, "bazaar_product", Math.floor(size * 0.9));
+      const deepToken = encodePageToken({ order: "newest", id: deepId });
+      // [name, url, body, a check that the request succeeds, concurrency override]
+      const requests: Array<[string, string, Buffer, () => Promise<unknown>, number?]> = [
+        ["GetProduct", url("GetProduct"), grpcFrame(GetProductRequestSchema, { id: productId }), () => client.client.getProduct({ id: productId })],
+        ["ListProducts, first page of 20", url("ListProducts"), grpcFrame(ListProductsRequestSchema, {}), () => client.client.listProducts({})],
+        [
+          "ListProducts, page at 90% depth",
+          url("ListProducts"),
+          grpcFrame(ListProductsRequestSchema, { pageToken: deepToken }),
+          () => client.client.listProducts({ pageToken: deepToken }),
+        ],
+        [
+          "ListProducts, price ascending",
+          url("ListProducts"),
+          grpcFrame(ListProductsRequestSchema, { orderBy: ProductOrder.PRICE_ASC }),
+          () => client.client.listProducts({ orderBy: ProductOrder.PRICE_ASC }),
+        ],
+        // InnoDB FULLTEXT ranks every match: a word in 10% of the catalog costs in proportion to
+        // the catalog, a rare one does not. Few concurrent searches, or they only queue.
+        [
+          "SearchProducts, a word in 5% of products",
+          url("SearchProducts"),
+          grpcFrame(SearchProductsRequestSchema, { query: "espresso" }),
+          () => client.client.searchProducts({ query: "espresso" }),
+          4,
+        ],
+        [
+          "SearchProducts, a rare word",
+          url("SearchProducts"),
+          grpcFrame(SearchProductsRequestSchema, { query: "bench4242" }),
+          () => client.client.searchProducts({ query: "bench4242" }),
+          4,
+        ],
+      ];
+      for (const [name, target, body, check, concurrency] of requests) {
+        await check();
+        const measured = runH2load({ name, url: target, body, headers: grpcHeaders, connections: concurrency, streams: concurrency && 1 });
+        rows.set(name, [...(rows.get(name) ?? []), measured.requestsPerSecond]);
+      }
+    }
+  } finally {
+    client.close();
+  }
+  return [
+    "Catalog queries over gRPC (req/s) by catalog size:",
+    "",
+    `| query | ${sizes.map((s) => `${s.toLocaleString("en")} products`).join(" | ")} |`,
+    `|---|${sizes.map(() => "---:").join("|")}|`,
+    ...[...rows].map(([name, values]) => `| ${name} | ${values.map((v) => Math.round(v)).join(" | ")} |`),
+  ].join("\n");
+}
+
 function runH2load(scenario: Scenario): Omit<Result, "name" | "ratioToBaseline"> {
   const args = [
     "-D", options.duration!,
     "-c", String(scenario.connections ?? Number(options.connections)),
-    "-m", options.streams!,
+    "-m", String(scenario.streams ?? Number(options.streams)),
     "-t", "1",
     "--warm-up-time=1",
   ];
