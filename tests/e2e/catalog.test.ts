@@ -75,6 +75,28 @@ describe("who may add products to a shop", () => {
   });
 });
 
+describe("who may change and delete a product of the seller's shop", () => {
+  it.each([
+    ["the shop's seller", "seller", undefined],
+    ["an admin", "admin", undefined],
+    ["another seller", "otherSeller", Code.PermissionDenied],
+    ["a customer", "customer", Code.PermissionDenied],
+  ] as const)("when %s renames and deletes it, then %s", async (_, who, expected) => {
+    const { product } = await products.createProduct(draft(`Matrix ${who}`), bearer(tokens.seller));
+    const rename = products.updateProduct({ product: { id: product!.id, name: `Renamed by ${who}` }, updateMask: { paths: ["name"] } }, bearer(tokens[who]));
+    const remove = () => products.deleteProduct({ id: product!.id }, bearer(tokens[who]));
+    if (expected === undefined) {
+      expect((await rename).product!.name).toBe(`Renamed by ${who}`);
+      await remove();
+      expect((await failureOf(products.getProduct({ id: product!.id }))).code).toBe(Code.NotFound);
+    } else {
+      expect((await failureOf(rename)).code).toBe(expected);
+      expect((await failureOf(remove())).code).toBe(expected);
+      expect((await products.getProduct({ id: product!.id })).product!.name).toBe(`Matrix ${who}`);
+    }
+  });
+});
+
 describe("changing and deleting a product", () => {
   it("when its seller changes the price, then everyone sees it and ProductUpdated carries old and new price", async () => {
     const { product } = await products.createProduct(draft("Repriced"), bearer(tokens.seller));
