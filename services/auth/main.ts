@@ -13,6 +13,7 @@ import { loadAuthConfig } from "./config.ts";
 import type { AuthDatabase } from "./db/database.ts";
 import { seedDevAccounts } from "./db/demo-seed.ts";
 import { migrations } from "./db/migrations/index.ts";
+import { pruneSessions } from "./db/session.repository.ts";
 import { startKeyManager, type KeyManager } from "./domain/key-manager.ts";
 import { createServiceIdentityService } from "./service-identity-service.ts";
 
@@ -38,6 +39,14 @@ const service = startService<AuthDatabase>({
     bind(ServiceIdentityService, createServiceIdentityService({ keyManager: keys, serviceSecret: config.serviceSecret, tokenTtlSeconds: config.accessTokenTtlSeconds })),
   ],
   rules: authAccessRules,
+  jobs: ({ db }) => [
+    {
+      // Failed sign-ins only matter inside the throttling window, dead refresh tokens not at all.
+      name: "prune sessions",
+      everyMs: 10 * 60_000,
+      run: () => pruneSessions(db, new Date(Date.now() - 86_400_000), new Date()),
+    },
+  ],
   // Auth verifies with its own keys instead of calling itself.
   verifier: createTokenVerifier({ loadJwks: async () => keys.current().jwks() }),
   async onReady({ db }) {

@@ -63,6 +63,17 @@ export async function countRecentFailures(db: Db, since: Date, by: { email: stri
   return Number(row.n);
 }
 
+/** Deletes failed sign-ins older than `before` and refresh tokens that can no longer be used. */
+export async function pruneSessions(db: Db, before: Date, now: Date): Promise<number> {
+  const failures = await db.deleteFrom("login_failures").where("create_time", "<", before).limit(10_000).executeTakeFirst();
+  const tokens = await db
+    .deleteFrom("refresh_tokens")
+    .where((eb) => eb.or([eb("family_expire_time", "<", now), eb("revoke_time", "<", before)]))
+    .limit(10_000)
+    .executeTakeFirst();
+  return Number(failures.numDeletedRows) + Number(tokens.numDeletedRows);
+}
+
 export async function listSigningKeys(db: Db): Promise<StoredKey[]> {
   const rows = await db.selectFrom("signing_keys").selectAll().orderBy("create_time", "desc").execute();
   return rows.map((row) => ({

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createDb, ensureDatabase, migrateToLatest } from "../../kit/db.ts";
 import type { AuthDatabase } from "../db/database.ts";
 import { migrations } from "../db/migrations/index.ts";
+import { pruneSessions } from "../db/session.repository.ts";
 import { KeyRing, generateSigningKey } from "./signing-keys.ts";
 import { login, register, type SessionDeps } from "./sessions.ts";
 import { InvalidCredentialsError, TooManyAttemptsError } from "./user.ts";
@@ -35,6 +36,18 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await db?.destroy();
+});
+
+describe("pruning", () => {
+  it("when failed sign-ins are older than the cut-off, then they are deleted and newer ones kept", async () => {
+    await db.insertInto("login_failures").values([
+      { email: "old@example.test", client_ip: "192.0.2.1", create_time: new Date(Date.now() - 2 * 86_400_000) },
+      { email: "new@example.test", client_ip: "192.0.2.1" },
+    ]).execute();
+    await pruneSessions(db, new Date(Date.now() - 86_400_000), new Date());
+    const left = await db.selectFrom("login_failures").select("email").where("client_ip", "=", "192.0.2.1").execute();
+    expect(left.map((r) => r.email)).toEqual(["new@example.test"]);
+  });
 });
 
 describe("throttling by client address", () => {
