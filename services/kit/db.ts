@@ -55,6 +55,11 @@ export async function migrateToLatest(db: Kysely<unknown>, migrations: Record<st
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
 }
 
+/** A LIKE pattern matching `text` anywhere, with LIKE's wildcards in it taken literally. */
+export function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
 const connectionErrorCodes = new Set([
   "ECONNREFUSED",
   "ECONNRESET",

@@ -8,6 +8,8 @@ import {
   ProductService,
   type ProductSchema,
   type CategorySchema,
+  type ListProductsRequest,
+  type SearchProductsRequest,
 } from "../../gen/bazaar/product/v1/product_pb.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
@@ -19,6 +21,7 @@ import {
   ProductNotFoundError,
   type Category,
   type Product,
+  type ProductFilter,
   type ProductOrder,
 } from "./domain/catalog.ts";
 import type { ProductDatabase } from "./db/database.ts";
@@ -142,14 +145,7 @@ export function createProductService(deps: ProductServiceDeps): ServiceImpl<type
       const after = request.pageToken ? decodeOrReject(request.pageToken, order) : undefined;
       // One extra row tells whether another page exists without a COUNT.
       const rows = await listVisibleProducts(db, {
-        filter: {
-          categoryId: request.categoryId || undefined,
-          shopId: request.shopId || undefined,
-          sellerId: request.sellerId || undefined,
-          minPriceMinor: request.minPriceMinor,
-          maxPriceMinor: request.maxPriceMinor,
-          featuredOnly: request.featuredOnly,
-        },
+        filter: filterOf(request),
         order,
         after,
         limit: limit + 1,
@@ -172,14 +168,7 @@ export function createProductService(deps: ProductServiceDeps): ServiceImpl<type
       const after = request.pageToken ? decodeSearchToken(request.pageToken, request.query) : undefined;
       const rows = await searchVisibleProducts(db, {
         text: request.query.trim(),
-        filter: {
-          categoryId: request.categoryId || undefined,
-          shopId: request.shopId || undefined,
-          sellerId: request.sellerId || undefined,
-          minPriceMinor: request.minPriceMinor,
-          maxPriceMinor: request.maxPriceMinor,
-          featuredOnly: request.featuredOnly,
-        },
+        filter: filterOf(request),
         after,
         limit: limit + 1,
       });
@@ -225,6 +214,17 @@ function decodeSearchToken(token: string, query: string): { score: number; id: s
 
 function queryFingerprint(query: string): string {
   return createHash("sha256").update(query.trim()).digest("base64url").slice(0, 12);
+}
+
+function filterOf(request: ListProductsRequest | SearchProductsRequest): ProductFilter {
+  return {
+    categoryId: request.categoryId || undefined,
+    shopId: request.shopId || undefined,
+    sellerId: request.sellerId || undefined,
+    minPriceMinor: request.minPriceMinor,
+    maxPriceMinor: request.maxPriceMinor,
+    featuredOnly: request.featuredOnly,
+  };
 }
 
 function decodeOrReject(token: string, order: ProductOrder) {

@@ -1,5 +1,6 @@
 // Users: the only place in the auth service with SQL about them.
 import { sql, type Kysely, type Transaction } from "kysely";
+import { containsPattern } from "../../kit/db.ts";
 import type { User, UserRole } from "../domain/user.ts";
 import type { AuthDatabase, RoleColumn, UserRow } from "./database.ts";
 
@@ -84,7 +85,7 @@ export async function listUsers(db: Db, query: UserQuery): Promise<User[]> {
   if (query.role) select = select.where("role", "=", toColumn[query.role]);
   if (query.active !== undefined) select = select.where("active", "=", query.active ? 1 : 0);
   if (query.text) {
-    const pattern = `%${query.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const pattern = containsPattern(query.text);
     select = select.where((eb) => eb.or([eb("email", "like", pattern), eb("display_name", "like", pattern)]));
   }
   if (query.beforeId) select = select.where("id", "<", query.beforeId);

@@ -25,15 +25,6 @@ export interface ShopsTable {
   update_time: Generated<Date>;
 }
 
-export interface ShopAddressJson {
-  line1: string;
-  line2: string;
-  city: string;
-  region: string;
-  postalCode: string;
-  countryCode: string;
-}
-
 export interface ProductsTable {
   id: string;
   shop_id: string;

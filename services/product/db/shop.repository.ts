@@ -1,5 +1,6 @@
 // Shops: SQL of the hyperlocal side of the product service.
 import { sql, type Kysely, type Transaction } from "kysely";
+import { containsPattern } from "../../kit/db.ts";
 import { boundingBox, earthRadiusKm, type LatLng, type Shop, type ShopAddress } from "../domain/shops.ts";
 import type { ProductDatabase, ShopRow } from "./database.ts";
 
@@ -75,7 +76,7 @@ export async function listShopsNear(db: Db, query: NearbyQuery): Promise<Array<{
   if (box.minLng !== undefined) {
     select = select.where("longitude", ">=", box.minLng as never).where("longitude", "<=", box.maxLng as never);
   }
-  if (query.nameContains) select = select.where("name", "like", `%${query.nameContains.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  if (query.nameContains) select = select.where("name", "like", containsPattern(query.nameContains));
   let filtered = select.having(distance, "<=", radiusKm);
   if (query.after) {
     const { distanceKm, id } = query.after;
