@@ -74,7 +74,7 @@ export async function startMariaDb(options: ServerOptions): Promise<RunningServe
   const mysqlDir = join(dataDir, "mysql");
   const logFile = join(dataDir, "mariadb.log");
   const pidFile = join(dataDir, "mariadb.pid");
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(join(dataDir, "tmp"), { recursive: true });
   await clearStaleServer(pidFile, mysqlDir);
   if (!existsSync(mysqlDir)) await initialiseMariaDb(mysqlDir, logFile, options.log);
   for (let attempt = 1; ; attempt++) {
@@ -143,6 +143,9 @@ function mariaDbArgs(dataDir: string, mysqlDir: string, port: number, logFile: s
     `--socket=${socketPath(dataDir)}`,
     `--pid-file=${join(mysqlDir, "mariadbd.pid")}`,
     `--log-error=${logFile}`,
+    // A temp dir of its own: a MariaDB starting up deletes the "#sql*" temp files it finds in
+    // its tmpdir, which under a shared /tmp are another running instance's temp tables.
+    `--tmpdir=${join(dataDir, "tmp")}`,
     ...asRoot,
     "--skip-name-resolve",
     "--skip-log-bin",
