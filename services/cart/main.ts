@@ -1,21 +1,32 @@
-// Wiring only: config → database → gRPC server (CartService, arriving with M4).
+// Wiring only: config → database → product client → gRPC server (CartService) + product-event consumer.
+import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
+import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { accessRules } from "../kit/auth.ts";
-import { envReader, loadConfigOrExit, readServiceBaseConfig } from "../kit/config.ts";
-import type { EventTables } from "../kit/events.ts";
+import { createMeshClient } from "../kit/clients.ts";
+import { loadConfigOrExit } from "../kit/config.ts";
+import { startConsumer } from "../kit/events.ts";
 import { runUntilSignalled, startService } from "../kit/lifecycle.ts";
 import { createLogger } from "../kit/log.ts";
-import { notYetImplemented } from "../kit/not-implemented.ts";
 import { bind } from "../kit/serve.ts";
-import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
+import { createCartService } from "./cart-service.ts";
+import { loadCartConfig } from "./config.ts";
+import type { CartDatabase } from "./db/database.ts";
 import { migrations } from "./db/migrations/index.ts";
+import { applyProductEvent, productSnapshotsConsumer } from "./events/product-snapshots.ts";
+import { productCatalogOver } from "./product-catalog.ts";
 
-const config = loadConfigOrExit(() => readServiceBaseConfig(envReader(process.env), "cart"));
+const config = loadConfigOrExit(() => loadCartConfig(process.env));
+const products = createMeshClient(ProductService, config.productAddress);
+const catalog = productCatalogOver(products.client);
 
-const service = startService<EventTables>({
+const service = startService<CartDatabase>({
   name: "cart",
   config,
   migrations,
-  services: () => [bind(CartService, notYetImplemented(CartService, "M4"))],
+  services: ({ db }) => [bind(CartService, createCartService({ db, catalog, currencyCode: config.currencyCode }))],
   rules: [accessRules(CartService, { getCart: "user", addCartItem: "user", updateCartItem: "user", removeCartItem: "user", clearCart: "user" })],
+  consumers: ({ db, nats, log }) => [
+    startConsumer<CartDatabase>({ js: nats.js, jsm: nats.jsm, db, log, ...productSnapshotsConsumer, handle: applyProductEvent }),
+  ],
 });
 runUntilSignalled(service, createLogger("cart", config.logLevel));

@@ -7,13 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
-import type { RunningMesh } from "../../deploy/local/mesh.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { bearer, failureOf } from "../support/calls.ts";
 import { expectEvents } from "../support/events.ts";
-import { startTestMesh } from "../support/mesh.ts";
+import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 
-let mesh: RunningMesh;
+let mesh: TestMesh;
 let products: ReturnType<typeof createClient<typeof ProductService>>;
 const tokens = { seller: "", otherSeller: "", admin: "", customer: "" };
 let shopId = "";
@@ -106,7 +105,7 @@ describe("changing and deleting a product", () => {
     );
     expect(updated!.price!.amountMinor).toBe(999n);
     expect((await products.getProduct({ id: product!.id })).product!.price!.amountMinor).toBe(999n);
-    await expectEvents(product!.id, "bazaar.product.>", ["bazaar.product.product_created", "bazaar.product.product_updated"]);
+    await expectEvents(mesh.natsUrl, product!.id, "bazaar.product.>", ["bazaar.product.product_created", "bazaar.product.product_updated"]);
   });
 
   it("when another seller tries to change or delete it, then permission_denied and nothing changes", async () => {
@@ -140,7 +139,7 @@ describe("changing and deleting a product", () => {
     expect(batch.products.map((p) => p.id)).toEqual([listed.products[0]!.id]);
     expect(batch.missingIds).toEqual([id]);
     expect((await failureOf(products.deleteProduct({ id }, bearer(tokens.seller)))).code).toBe(Code.NotFound);
-    await expectEvents(id, "bazaar.product.>", ["bazaar.product.product_deleted"]);
+    await expectEvents(mesh.natsUrl, id, "bazaar.product.>", ["bazaar.product.product_deleted"]);
   });
 
   it("when stock is adjusted, then availability follows and StockChanged is emitted; negative stock is invalid", async () => {
@@ -148,7 +147,7 @@ describe("changing and deleting a product", () => {
     const { product: adjusted } = await products.adjustStock({ id: product!.id, stockOnHand: 42 }, bearer(tokens.seller));
     expect(adjusted).toMatchObject({ stockOnHand: 42, stockAvailable: 42 });
     expect((await failureOf(products.adjustStock({ id: product!.id, stockOnHand: -1 }, bearer(tokens.seller)))).code).toBe(Code.InvalidArgument);
-    await expectEvents(product!.id, "bazaar.product.>", ["bazaar.product.stock_changed"]);
+    await expectEvents(mesh.natsUrl, product!.id, "bazaar.product.>", ["bazaar.product.stock_changed"]);
   });
 });
 

@@ -7,15 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthService, ServiceIdentityService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { InventoryService, ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { PreconditionFailureSchema } from "../../gen/google/rpc/error_details_pb.ts";
-import type { RunningMesh } from "../../deploy/local/mesh.ts";
 import { createMeshClient, type MeshClient } from "../../services/kit/clients.ts";
 import { devServiceSecret } from "../../services/kit/config.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { bearer, failureOf } from "../support/calls.ts";
-import { startTestMesh } from "../support/mesh.ts";
+import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 
 const ttlSeconds = 4;
-let mesh: RunningMesh;
+let mesh: TestMesh;
 let inventory: MeshClient<typeof InventoryService>;
 let products: ReturnType<typeof createClient<typeof ProductService>>;
 let asService: ReturnType<typeof bearer>;

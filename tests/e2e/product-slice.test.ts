@@ -6,10 +6,9 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
-import type { RunningMesh } from "../../deploy/local/mesh.ts";
-import { connectJson, startTestMesh } from "../support/mesh.ts";
+import { connectJson, startTestMesh, type TestMesh } from "../support/mesh.ts";
 
-let mesh: RunningMesh;
+let mesh: TestMesh;
 beforeAll(async () => {
   mesh = await startTestMesh();
 }, 120_000);

@@ -7,14 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
-import type { RunningMesh } from "../../deploy/local/mesh.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { haversineKm } from "../../services/product/domain/shops.ts";
 import { bearer, failureOf } from "../support/calls.ts";
 import { expectEvents } from "../support/events.ts";
-import { startTestMesh } from "../support/mesh.ts";
+import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 
-let mesh: RunningMesh;
+let mesh: TestMesh;
 let shops: ReturnType<typeof createClient<typeof ShopService>>;
 let asSeller: ReturnType<typeof bearer>;
 let asOtherSeller: ReturnType<typeof bearer>;
@@ -57,7 +56,7 @@ describe("opening and changing shops", () => {
     expect(stored.latitude).toBeCloseTo(town.latitude, 6);
     expect(stored.longitude).toBeCloseTo(town.longitude, 6);
     expect((await failureOf(shops.createShop(newShop("Nope", town), asCustomer))).code).toBe(Code.PermissionDenied);
-    await expectEvents(shop!.id, "bazaar.product.>", ["bazaar.product.shop_created"]);
+    await expectEvents(mesh.natsUrl, shop!.id, "bazaar.product.>", ["bazaar.product.shop_created"]);
   });
 
   it("when its owner renames it, then it changes; another seller gets permission_denied", async () => {

@@ -2,13 +2,13 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { expect, inject } from "vitest";
+import { expect } from "vitest";
 import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { streamName } from "../../services/kit/events.ts";
 
 /** Subjects of the events about `subjectId` under `filter` (read with a throwaway consumer). */
-export async function eventsAbout(subjectId: string, filter: string): Promise<string[]> {
-  const nc = await connect({ servers: inject("natsUrl").replace("nats://", "") });
+export async function eventsAbout(natsUrl: string, subjectId: string, filter: string): Promise<string[]> {
+  const nc = await connect({ servers: natsUrl.replace("nats://", "") });
   try {
     const consumer = await jetstream(nc).consumers.get(streamName, { filter_subjects: filter });
     const subjects: string[] = [];
@@ -27,12 +27,12 @@ export async function eventsAbout(subjectId: string, filter: string): Promise<st
 }
 
 /** Waits (up to 5 s: the relay publishes right after commit) until every expected subject is there. */
-export async function expectEvents(subjectId: string, filter: string, expected: string[]): Promise<void> {
+export async function expectEvents(natsUrl: string, subjectId: string, filter: string, expected: string[]): Promise<void> {
   const deadline = Date.now() + 5_000;
-  let subjects = await eventsAbout(subjectId, filter);
+  let subjects = await eventsAbout(natsUrl, subjectId, filter);
   while (!expected.every((e) => subjects.includes(e)) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 100));
-    subjects = await eventsAbout(subjectId, filter);
+    subjects = await eventsAbout(natsUrl, subjectId, filter);
   }
   expect(subjects).toEqual(expect.arrayContaining(expected));
 }

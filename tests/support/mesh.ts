@@ -1,13 +1,25 @@
 // The whole mesh for end-to-end tests: the real service and edge processes, on free ports, with
-// databases of their own on the test run's MariaDB so test files never see each other's data.
+// databases of their own on the test run's MariaDB and a nats-server of their own, so test files
+// never see each other's data or events (durable consumers are shared by name on one server).
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { inject } from "vitest";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startNats } from "../../deploy/local/infra.ts";
 import { launchMesh, serviceNames, type RunningMesh } from "../../deploy/local/mesh.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
-export async function startTestMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<RunningMesh> {
+export interface TestMesh extends RunningMesh {
+  /** This mesh's own NATS, for tests that read the event stream. */
+  natsUrl: string;
+}
+
+export async function startTestMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<TestMesh> {
+  const natsDir = await mkdtemp(join(tmpdir(), "bazaar-mesh-nats-"));
+  const nats = await startNats({ dataDir: natsDir });
   const prefix = `e2e_${randomBytes(4).toString("hex")}`;
   const databases = Object.fromEntries(serviceNames.map((name) => [`BAZAAR_${name.toUpperCase()}_DB`, `${prefix}_${name}`]));
   const mesh = await launchMesh({
@@ -19,20 +31,25 @@ export async function startTestMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<R
       ...process.env,
       ...databases,
       BAZAAR_MYSQL_URL: inject("mysqlUrl"),
-      BAZAAR_NATS_URL: inject("natsUrl"),
+      BAZAAR_NATS_URL: nats.url,
       BAZAAR_DEMO_SEED: "1",
       BAZAAR_LOG_LEVEL: "warn",
       ...extraEnv,
     },
   });
+  const stop = async () => {
+    await mesh.stop();
+    await nats.stop();
+    await rm(natsDir, { recursive: true, force: true });
+  };
   try {
     await mesh.ready(60_000);
   } catch (error) {
     const logs = [...serviceNames, "edge"].map((name) => `--- ${name}\n${mesh.recentLogs(name).join("\n")}`).join("\n");
-    await mesh.stop();
+    await stop();
     throw new Error(`${(error as Error).message}\n${logs}`);
   }
-  return mesh;
+  return { ...mesh, natsUrl: nats.url, stop };
 }
 
 /** A Connect-protocol unary call with JSON, as a browser's fetch would make it. */

@@ -1,0 +1,93 @@
+// Carts, lines and product snapshots: the only place in the cart service with SQL.
+import { sql, type Kysely, type Transaction } from "kysely";
+import type { CartLine, ProductSnapshot } from "../domain/cart.ts";
+import type { CartDatabase, ProductSnapshotRow } from "./database.ts";
+
+type Db = Kysely<CartDatabase> | Transaction<CartDatabase>;
+
+export async function listLines(db: Db, userId: string): Promise<CartLine[]> {
+  const rows = await db.selectFrom("cart_lines").selectAll().where("user_id", "=", userId).orderBy("add_time").orderBy("product_id").execute();
+  return rows.map((row) => ({ productId: row.product_id, quantity: row.quantity, addTime: row.add_time }));
+}
+
+export async function cartUpdateTime(db: Db, userId: string): Promise<Date | undefined> {
+  return (await db.selectFrom("carts").select("update_time").where("user_id", "=", userId).executeTakeFirst())?.update_time;
+}
+
+/** Creates the cart row if needed and locks it: one user's cart changes one at a time. */
+export async function lockCart(trx: Transaction<CartDatabase>, userId: string): Promise<void> {
+  await trx.insertInto("carts").ignore().values({ user_id: userId }).execute();
+  await trx.selectFrom("carts").select("user_id").where("user_id", "=", userId).forUpdate().execute();
+}
+
+export async function touchCart(trx: Transaction<CartDatabase>, userId: string): Promise<void> {
+  await trx.updateTable("carts").set({ update_time: sql<Date>`UTC_TIMESTAMP(6)` }).where("user_id", "=", userId).execute();
+}
+
+export async function setLineQuantity(trx: Transaction<CartDatabase>, userId: string, productId: string, quantity: number): Promise<void> {
+  await trx
+    .insertInto("cart_lines")
+    .values({ user_id: userId, product_id: productId, quantity })
+    .onDuplicateKeyUpdate({ quantity })
+    .execute();
+}
+
+/** Deletes lines; all of the user's when no product is named. Returns how many went. */
+export async function deleteLines(trx: Transaction<CartDatabase>, userId: string, productId?: string): Promise<number> {
+  let query = trx.deleteFrom("cart_lines").where("user_id", "=", userId);
+  if (productId) query = query.where("product_id", "=", productId);
+  return Number((await query.executeTakeFirst()).numDeletedRows);
+}
+
+export async function findSnapshots(db: Db, productIds: string[]): Promise<Map<string, ProductSnapshot>> {
+  if (productIds.length === 0) return new Map();
+  const rows = await db.selectFrom("product_snapshots").selectAll().where("product_id", "in", productIds).execute();
+  return new Map(rows.map((row) => [row.product_id, toSnapshot(row)]));
+}
+
+/** Stores what the product service just said; it is the newest fact, whatever came before. */
+export async function saveSnapshots(db: Db, snapshots: ProductSnapshot[], sourceTime: Date): Promise<void> {
+  for (const snapshot of snapshots) {
+    const values = {
+      name: snapshot.name,
+      unit_price_minor: snapshot.unitPriceMinor,
+      currency_code: snapshot.currencyCode,
+      image_url: snapshot.imageUrl,
+      for_sale: snapshot.forSale ? 1 : 0,
+      stock_available: snapshot.stockAvailable,
+      source_time: sourceTime,
+    };
+    await db.insertInto("product_snapshots").values({ product_id: snapshot.productId, ...values }).onDuplicateKeyUpdate(values).execute();
+  }
+}
+
+export type SnapshotChange = Partial<Omit<ProductSnapshot, "productId">>;
+
+/** Applies an event's facts to a cached product, unless a newer fact is already there. */
+export async function applyToSnapshot(db: Db, productId: string, change: SnapshotChange, sourceTime: Date): Promise<void> {
+  await db
+    .updateTable("product_snapshots")
+    .set({
+      ...(change.name !== undefined && { name: change.name }),
+      ...(change.unitPriceMinor !== undefined && { unit_price_minor: change.unitPriceMinor }),
+      ...(change.imageUrl !== undefined && { image_url: change.imageUrl }),
+      ...(change.forSale !== undefined && { for_sale: change.forSale ? 1 : 0 }),
+      ...(change.stockAvailable !== undefined && { stock_available: change.stockAvailable }),
+      source_time: sourceTime,
+    })
+    .where("product_id", "=", productId)
+    .where("source_time", "<=", sourceTime)
+    .execute();
+}
+
+function toSnapshot(row: ProductSnapshotRow): ProductSnapshot {
+  return {
+    productId: row.product_id,
+    name: row.name,
+    unitPriceMinor: BigInt(row.unit_price_minor),
+    currencyCode: row.currency_code,
+    imageUrl: row.image_url,
+    forSale: Boolean(row.for_sale),
+    stockAvailable: row.stock_available,
+  };
+}

@@ -1,0 +1,38 @@
+// Keeps the cart's product snapshots fresh from product events: a price change shows in every
+// cart, a deleted product shows as unavailable, stock follows StockChanged.
+import type { Transaction } from "kysely";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import type { Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
+import { applyToSnapshot } from "../db/cart.repository.ts";
+import type { CartDatabase } from "../db/database.ts";
+
+export const productSnapshotsConsumer = { name: "cart-product-snapshots", filterSubject: "bazaar.product.>" } as const;
+
+export async function applyProductEvent(event: Event, trx: Transaction<CartDatabase>): Promise<void> {
+  const at = event.occurTime ? timestampDate(event.occurTime) : new Date();
+  const payload = event.payload;
+  switch (payload.case) {
+    case "productUpdated":
+      await applyToSnapshot(
+        trx,
+        payload.value.productId,
+        {
+          name: payload.value.name,
+          unitPriceMinor: payload.value.newPrice?.amountMinor,
+          imageUrl: payload.value.imageUrl,
+          forSale: payload.value.active,
+        },
+        at,
+      );
+      return;
+    case "productDeleted":
+      await applyToSnapshot(trx, payload.value.productId, { forSale: false }, at);
+      return;
+    case "stockChanged":
+      await applyToSnapshot(trx, payload.value.productId, { stockAvailable: payload.value.stockAvailable }, at);
+      return;
+    default:
+      // Other product events (shops, categories, new products) change nothing in carts.
+      return;
+  }
+}

@@ -1,0 +1,137 @@
+// The caller's own cart through the edge: lines, limits, stock checks, totals, and product
+// changes reaching carts through events.
+import { randomBytes } from "node:crypto";
+import { Code, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { CartService, type Cart } from "../../gen/bazaar/cart/v1/cart_pb.ts";
+import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { devAccounts } from "../../services/kit/dev-accounts.ts";
+import { bearer, failureOf } from "../support/calls.ts";
+import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+
+let mesh: TestMesh;
+let carts: ReturnType<typeof createClient<typeof CartService>>;
+let products: ReturnType<typeof createClient<typeof ProductService>>;
+let auth: ReturnType<typeof createClient<typeof AuthService>>;
+let asSeller: ReturnType<typeof bearer>;
+let shopId = "";
+let categoryId = "";
+
+beforeAll(async () => {
+  mesh = await startTestMesh();
+  const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
+  carts = createClient(CartService, transport);
+  products = createClient(ProductService, transport);
+  auth = createClient(AuthService, transport);
+  asSeller = bearer((await auth.login({ email: devAccounts.seller.email, password: devAccounts.seller.password })).tokens!.accessToken);
+  const sample = (await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 1 })).products[0]!;
+  shopId = sample.shopId;
+  categoryId = sample.categoryId;
+}, 120_000);
+afterAll(async () => {
+  await mesh?.stop();
+});
+
+async function newCustomer() {
+  const { tokens } = await auth.register({ email: `shopper-${randomBytes(5).toString("hex")}@example.test`, password: "password-123", displayName: "Shopper" });
+  return bearer(tokens!.accessToken);
+}
+
+async function newProduct(cents: bigint, stockOnHand: number) {
+  const { product } = await products.createProduct(
+    { product: { shopId, categoryId, name: `Cart item ${randomBytes(3).toString("hex")}`, price: { currencyCode: "USD", amountMinor: cents }, stockOnHand, imageUrls: ["https://img.bazaar.test/x.jpg"] } },
+    asSeller,
+  );
+  return product!.id;
+}
+
+async function eventually(as: ReturnType<typeof bearer>, accept: (cart: Cart) => boolean): Promise<Cart> {
+  const deadline = Date.now() + 5_000;
+  let cart = (await carts.getCart({}, as)).cart!;
+  while (!accept(cart) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    cart = (await carts.getCart({}, as)).cart!;
+  }
+  return cart;
+}
+
+describe("a customer's cart", () => {
+  it("when products are added, then lines merge per product and totals are exact in minor units", async () => {
+    const me = await newCustomer();
+    const tea = await newProduct(350n, 20);
+    const pot = await newProduct(2999n, 5);
+    await carts.addCartItem({ productId: tea, quantity: 2 }, me);
+    await carts.addCartItem({ productId: pot, quantity: 1 }, me);
+    const { cart } = await carts.addCartItem({ productId: tea, quantity: 3 }, me);
+    expect(cart!.items.map((i) => [i.productId, i.quantity, i.lineTotal!.amountMinor])).toEqual([
+      [tea, 5, 1750n],
+      [pot, 1, 2999n],
+    ]);
+    expect(cart!.totalItems).toBe(6);
+    expect(cart!.subtotal).toMatchObject({ currencyCode: "USD", amountMinor: 4749n });
+    expect(cart!.items[0]).toMatchObject({ available: true, imageUrl: "https://img.bazaar.test/x.jpg" });
+  });
+
+  it("when a quantity exceeds the stock, the per-line limit or the valid range, then it is refused and the cart is unchanged", async () => {
+    const me = await newCustomer();
+    const scarce = await newProduct(100n, 3);
+    await carts.addCartItem({ productId: scarce, quantity: 2 }, me);
+    expect((await failureOf(carts.addCartItem({ productId: scarce, quantity: 2 }, me))).code).toBe(Code.FailedPrecondition);
+    expect((await failureOf(carts.updateCartItem({ productId: scarce, quantity: 4 }, me))).code).toBe(Code.FailedPrecondition);
+    expect((await failureOf(carts.addCartItem({ productId: scarce, quantity: 0 }, me))).code).toBe(Code.InvalidArgument);
+    expect((await failureOf(carts.addCartItem({ productId: scarce, quantity: 100 }, me))).code).toBe(Code.InvalidArgument);
+    const missing = await failureOf(carts.addCartItem({ productId: "0193a000-0000-7000-8000-00000000dead", quantity: 1 }, me));
+    expect(missing.code).toBe(Code.FailedPrecondition);
+    expect((await carts.getCart({}, me)).cart!.items.map((i) => i.quantity)).toEqual([2]);
+  });
+
+  it("when lines are changed, removed and cleared, then the cart follows; removing a missing line is not_found", async () => {
+    const me = await newCustomer();
+    const a = await newProduct(100n, 10);
+    const b = await newProduct(200n, 10);
+    await carts.addCartItem({ productId: a, quantity: 1 }, me);
+    await carts.addCartItem({ productId: b, quantity: 1 }, me);
+    expect((await carts.updateCartItem({ productId: a, quantity: 7 }, me)).cart!.subtotal!.amountMinor).toBe(900n);
+    expect((await carts.removeCartItem({ productId: b }, me)).cart!.items.map((i) => i.productId)).toEqual([a]);
+    expect((await failureOf(carts.removeCartItem({ productId: b }, me))).code).toBe(Code.NotFound);
+    expect((await carts.clearCart({}, me)).cart!.items).toEqual([]);
+  });
+
+  it("when the seller changes the price or deletes the product, then carts show it within seconds", async () => {
+    const me = await newCustomer();
+    const repriced = await newProduct(1000n, 10);
+    const doomed = await newProduct(500n, 10);
+    await carts.addCartItem({ productId: repriced, quantity: 2 }, me);
+    await carts.addCartItem({ productId: doomed, quantity: 1 }, me);
+
+    await products.updateProduct({ product: { id: repriced, price: { currencyCode: "USD", amountMinor: 800n } }, updateMask: { paths: ["price"] } }, asSeller);
+    await products.deleteProduct({ id: doomed }, asSeller);
+    const cart = await eventually(me, (c) => c.items.some((i) => i.unitPrice!.amountMinor === 800n) && c.items.some((i) => !i.available));
+    const [first, second] = cart.items;
+    expect(first).toMatchObject({ productId: repriced, available: true });
+    expect(first!.unitPrice!.amountMinor).toBe(800n);
+    expect(second).toMatchObject({ productId: doomed, available: false });
+    expect(cart.subtotal!.amountMinor).toBe(1600n);
+    expect(cart.totalItems).toBe(2);
+  });
+
+  it("when stock runs out after adding, then the line shows as unavailable", async () => {
+    const me = await newCustomer();
+    const id = await newProduct(100n, 5);
+    await carts.addCartItem({ productId: id, quantity: 3 }, me);
+    await products.adjustStock({ id, stockOnHand: 1 }, asSeller);
+    const cart = await eventually(me, (c) => c.items[0]?.available === false);
+    expect(cart.items[0]).toMatchObject({ available: false, stockAvailable: 1 });
+    expect(cart.subtotal!.amountMinor).toBe(0n);
+  });
+
+  it("when another customer looks, then they see their own cart, never someone else's; without a token, unauthenticated", async () => {
+    const alice = await newCustomer();
+    const bob = await newCustomer();
+    await carts.addCartItem({ productId: await newProduct(100n, 5), quantity: 1 }, alice);
+    expect((await carts.getCart({}, bob)).cart!.items).toEqual([]);
+    expect((await failureOf(carts.getCart({}))).code).toBe(Code.Unauthenticated);
+  });
+});
