@@ -1,4 +1,4 @@
-// Wiring only: config → database → product client → gRPC server (CartService) + product-event consumer.
+// Wiring only: config → database → product client → gRPC server (CartService) + event consumers.
 import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { accessRules } from "../kit/auth.ts";
@@ -12,6 +12,7 @@ import { createCartService } from "./cart-service.ts";
 import { loadCartConfig } from "./config.ts";
 import type { CartDatabase } from "./db/database.ts";
 import { migrations } from "./db/migrations/index.ts";
+import { orderPlacedConsumer, removePurchasedItems } from "./events/order-placed.ts";
 import { applyProductEvent, productSnapshotsConsumer } from "./events/product-snapshots.ts";
 import { productCatalogOver } from "./product-catalog.ts";
 
@@ -27,6 +28,7 @@ const service = startService<CartDatabase>({
   rules: [accessRules(CartService, { getCart: "user", addCartItem: "user", updateCartItem: "user", removeCartItem: "user", clearCart: "user" })],
   consumers: ({ db, nats, log }) => [
     startConsumer<CartDatabase>({ js: nats.js, jsm: nats.jsm, db, log, ...productSnapshotsConsumer, handle: applyProductEvent }),
+    startConsumer<CartDatabase>({ js: nats.js, jsm: nats.jsm, db, log, ...orderPlacedConsumer, handle: removePurchasedItems }),
   ],
 });
 runUntilSignalled(service, createLogger("cart", config.logLevel));

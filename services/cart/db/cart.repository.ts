@@ -39,6 +39,22 @@ export async function deleteLines(trx: Transaction<CartDatabase>, userId: string
   return Number((await query.executeTakeFirst()).numDeletedRows);
 }
 
+/** Takes bought units off a line; the line goes when nothing is left of it. */
+export async function subtractFromLine(trx: Transaction<CartDatabase>, userId: string, productId: string, quantity: number): Promise<void> {
+  await trx
+    .deleteFrom("cart_lines")
+    .where("user_id", "=", userId)
+    .where("product_id", "=", productId)
+    .where("quantity", "<=", quantity)
+    .execute();
+  await trx
+    .updateTable("cart_lines")
+    .set({ quantity: sql<number>`quantity - ${quantity}` })
+    .where("user_id", "=", userId)
+    .where("product_id", "=", productId)
+    .execute();
+}
+
 export async function findSnapshots(db: Db, productIds: string[]): Promise<Map<string, ProductSnapshot>> {
   if (productIds.length === 0) return new Map();
   const rows = await db.selectFrom("product_snapshots").selectAll().where("product_id", "in", productIds).execute();

@@ -575,8 +575,9 @@ export const StockChangedSchema: GenMessage<StockChanged> = /*@__PURE__*/
   messageDesc(file_bazaar_events_v1_events, 9);
 
 /**
- * Emitted by order when an order is created at checkout (bazaar.order.order_placed). Consumed
- * by cart (removes the purchased quantities) and admin (audit, sales).
+ * Emitted by order when checkout confirms an order — stock committed and payment taken or due
+ * on delivery (bazaar.order.order_placed). Consumed by cart (removes the purchased quantities)
+ * and admin (audit, sales).
  *
  * @generated from message bazaar.events.v1.OrderPlaced
  */

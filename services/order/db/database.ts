@@ -1,0 +1,55 @@
+// The order service's database, typed once.
+import type { ColumnType, Generated, Selectable } from "kysely";
+import type { EventTables } from "../../kit/events.ts";
+import type { OrderStatus, PaymentMethod, PaymentStatus } from "../domain/order.ts";
+
+// BIGINT money arrives as an exact string and is written from a bigint.
+type Minor = ColumnType<string, bigint, bigint>;
+
+export interface OrdersTable {
+  id: string;
+  user_id: string;
+  status: OrderStatus;
+  currency_code: string;
+  subtotal_minor: Minor;
+  tax_minor: Minor;
+  shipping_minor: Minor;
+  total_minor: Minor;
+  // JSON: MariaDB hands it back as text, MySQL 8 parsed.
+  shipping_address: ColumnType<unknown, string, string>;
+  payment_method: PaymentMethod;
+  payment_status: PaymentStatus;
+  payment_reference: Generated<string>;
+  payment_failure_reason: Generated<string>;
+  idempotency_key: string;
+  request_fingerprint: string;
+  create_time: Generated<Date>;
+  update_time: Generated<Date>;
+}
+
+export interface OrderLinesTable {
+  order_id: string;
+  product_id: string;
+  shop_id: string;
+  name: string;
+  unit_price_minor: Minor;
+  quantity: number;
+  line_total_minor: Minor;
+}
+
+export interface OrderStatusHistoryTable {
+  id: Generated<string>;
+  order_id: string;
+  status: OrderStatus;
+  note: Generated<string>;
+  time: Generated<Date>;
+}
+
+export interface OrderDatabase extends EventTables {
+  orders: OrdersTable;
+  order_lines: OrderLinesTable;
+  order_status_history: OrderStatusHistoryTable;
+}
+
+export type OrderRow = Selectable<OrdersTable>;
+export type OrderLineRow = Selectable<OrderLinesTable>;

@@ -1,0 +1,79 @@
+// Orders as the order service's domain sees them: types, totals and the status machine.
+
+export type OrderStatus = "PENDING" | "CONFIRMED" | "PROCESSING" | "SHIPPED" | "DELIVERED" | "CANCELLED" | "PAYMENT_FAILED";
+export type PaymentMethod = "CASH_ON_DELIVERY" | "CARD";
+export type PaymentStatus = "PENDING" | "AUTHORIZED" | "DECLINED" | "FAILED" | "DUE_ON_DELIVERY" | "REFUNDED";
+
+export interface Address {
+  recipientName: string;
+  line1: string;
+  line2: string;
+  city: string;
+  region: string;
+  postalCode: string;
+  countryCode: string;
+  phone: string;
+}
+
+export interface OrderLine {
+  productId: string;
+  shopId: string;
+  name: string;
+  unitPriceMinor: bigint;
+  quantity: number;
+  lineTotalMinor: bigint;
+}
+
+export interface StatusChange {
+  status: OrderStatus;
+  time: Date;
+  note: string;
+}
+
+export interface Order {
+  id: string;
+  userId: string;
+  status: OrderStatus;
+  currencyCode: string;
+  lines: OrderLine[];
+  subtotalMinor: bigint;
+  taxMinor: bigint;
+  shippingMinor: bigint;
+  totalMinor: bigint;
+  shippingAddress: Address;
+  payment: { method: PaymentMethod; status: PaymentStatus; reference: string; failureReason: string };
+  history: StatusChange[];
+  createTime: Date;
+  updateTime: Date;
+}
+
+export interface PricingPolicy {
+  /** Tax rate in basis points: 500 is 5 %. */
+  taxRateBasisPoints: number;
+  /** Flat shipping cost in minor units. */
+  shippingMinor: bigint;
+}
+
+/** Totals in minor units; tax is rounded half up to the minor unit. */
+export function totalsOf(lines: Array<{ unitPriceMinor: bigint; quantity: number }>, policy: PricingPolicy) {
+  const subtotalMinor = lines.reduce((sum, line) => sum + line.unitPriceMinor * BigInt(line.quantity), 0n);
+  const taxMinor = (subtotalMinor * BigInt(policy.taxRateBasisPoints) + 5_000n) / 10_000n;
+  const shippingMinor = lines.length > 0 ? policy.shippingMinor : 0n;
+  return { subtotalMinor, taxMinor, shippingMinor, totalMinor: subtotalMinor + taxMinor + shippingMinor };
+}
+
+export class EmptyCartError extends Error {
+  override name = "EmptyCartError";
+}
+
+export class UnavailableProductsError extends Error {
+  override name = "UnavailableProductsError";
+}
+
+export class IdempotencyKeyReusedError extends Error {
+  override name = "IdempotencyKeyReusedError";
+}
+
+export class OrderNotFoundError extends Error {
+  override name = "OrderNotFoundError";
+}

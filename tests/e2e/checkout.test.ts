@@ -1,0 +1,199 @@
+// Checkout through the edge against the real mesh: the journey from cart to confirmed order,
+// payment failures, stock shortages, price changes, idempotency and races for the last units.
+import { randomBytes, randomUUID } from "node:crypto";
+import { Code, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
+import { OrderService, OrderStatus, PaymentMethod, PaymentStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { PreconditionFailureSchema } from "../../gen/google/rpc/error_details_pb.ts";
+import { devAccounts } from "../../services/kit/dev-accounts.ts";
+import { bearer, failureOf } from "../support/calls.ts";
+import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+
+let mesh: TestMesh;
+let auth: ReturnType<typeof createClient<typeof AuthService>>;
+let carts: ReturnType<typeof createClient<typeof CartService>>;
+let orders: ReturnType<typeof createClient<typeof OrderService>>;
+let products: ReturnType<typeof createClient<typeof ProductService>>;
+let asSeller: ReturnType<typeof bearer>;
+let shopId = "";
+let categoryId = "";
+
+beforeAll(async () => {
+  mesh = await startTestMesh();
+  // Several HTTP/2 connections so concurrent checkouts really run side by side.
+  const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "2" });
+  auth = createClient(AuthService, transport);
+  carts = createClient(CartService, transport);
+  orders = createClient(OrderService, transport);
+  products = createClient(ProductService, transport);
+  asSeller = bearer((await auth.login({ email: devAccounts.seller.email, password: devAccounts.seller.password })).tokens!.accessToken);
+  const sample = (await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 1 })).products[0]!;
+  shopId = sample.shopId;
+  categoryId = sample.categoryId;
+}, 120_000);
+afterAll(async () => {
+  await mesh?.stop();
+});
+
+const address = { recipientName: "Ada", line1: "1 Checkout Way", city: "Berlin", postalCode: "10999", countryCode: "DE" };
+const card = (cardToken: string) => ({ method: PaymentMethod.CARD, cardToken });
+
+async function newCustomer() {
+  const { tokens } = await auth.register({ email: `buyer-${randomBytes(5).toString("hex")}@example.test`, password: "password-123", displayName: "Buyer" });
+  return bearer(tokens!.accessToken);
+}
+
+async function newProduct(cents: bigint, stockOnHand: number) {
+  const { product } = await products.createProduct(
+    { product: { shopId, categoryId, name: `Checkout item ${randomBytes(3).toString("hex")}`, price: { currencyCode: "USD", amountMinor: cents }, stockOnHand } },
+    asSeller,
+  );
+  return product!.id;
+}
+
+const stockOf = async (id: string) => (await products.getProduct({ id }, asSeller)).product!;
+
+describe("checking out", () => {
+  it("when a customer buys three products by card, then the order is confirmed with exact totals, stock is sold and the cart emptied", async () => {
+    const me = await newCustomer();
+    const ids = [await newProduct(1999n, 10), await newProduct(250n, 10), await newProduct(10001n, 10)];
+    await carts.addCartItem({ productId: ids[0]!, quantity: 2 }, me);
+    await carts.addCartItem({ productId: ids[1]!, quantity: 3 }, me);
+    await carts.addCartItem({ productId: ids[2]!, quantity: 1 }, me);
+
+    const { order } = await orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_visa") }, me);
+    expect(order!.status).toBe(OrderStatus.CONFIRMED);
+    // 2 × 19.99 + 3 × 2.50 + 100.01 = 147.49; 5 % tax = 7.3745 → 7.37
+    expect(order!.subtotal!.amountMinor).toBe(14749n);
+    expect(order!.tax!.amountMinor).toBe(737n);
+    expect(order!.total!.amountMinor).toBe(15486n);
+    expect(order!.payment).toMatchObject({ method: PaymentMethod.CARD, status: PaymentStatus.AUTHORIZED });
+    expect(order!.statusHistory.map((s) => s.status)).toEqual([OrderStatus.PENDING, OrderStatus.CONFIRMED]);
+    expect(await stockOf(ids[0]!)).toMatchObject({ stockOnHand: 8, stockAvailable: 8 });
+
+    const deadline = Date.now() + 5_000;
+    let items = (await carts.getCart({}, me)).cart!.items;
+    while (items.length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      items = (await carts.getCart({}, me)).cart!.items;
+    }
+    expect(items).toEqual([]);
+
+    expect((await orders.listOrders({}, me)).orders.map((o) => o.id)).toEqual([order!.id]);
+    expect((await orders.getOrder({ id: order!.id }, me)).order!.total!.amountMinor).toBe(15486n);
+  });
+
+  it("when the card is declined, then the order is PAYMENT_FAILED with the reason and the stock is free again", async () => {
+    const me = await newCustomer();
+    const id = await newProduct(500n, 4);
+    await carts.addCartItem({ productId: id, quantity: 3 }, me);
+    const { order } = await orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_chargeDeclined") }, me);
+    expect(order).toMatchObject({ status: OrderStatus.PAYMENT_FAILED, payment: expect.objectContaining({ status: PaymentStatus.DECLINED, failureReason: "the card was declined" }) });
+    expect(await stockOf(id)).toMatchObject({ stockOnHand: 4, stockAvailable: 4 });
+  });
+
+  it("when the payment provider stays unavailable, then after retries the order is PAYMENT_FAILED and nothing is held", async () => {
+    const me = await newCustomer();
+    const id = await newProduct(500n, 4);
+    await carts.addCartItem({ productId: id, quantity: 1 }, me);
+    const { order } = await orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_unavailable") }, me);
+    expect(order).toMatchObject({ status: OrderStatus.PAYMENT_FAILED, payment: expect.objectContaining({ status: PaymentStatus.FAILED }) });
+    expect((await stockOf(id)).stockAvailable).toBe(4);
+  });
+
+  it("when paying cash on delivery, then the order is confirmed without authorization", async () => {
+    const me = await newCustomer();
+    await carts.addCartItem({ productId: await newProduct(700n, 2), quantity: 1 }, me);
+    const { order } = await orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: { method: PaymentMethod.CASH_ON_DELIVERY } }, me);
+    expect(order).toMatchObject({ status: OrderStatus.CONFIRMED, payment: expect.objectContaining({ status: PaymentStatus.DUE_ON_DELIVERY }) });
+  });
+
+  it("when stock ran out after the product was added, then failed_precondition names the product and no order is left pending", async () => {
+    const me = await newCustomer();
+    const id = await newProduct(900n, 5);
+    await carts.addCartItem({ productId: id, quantity: 4 }, me);
+    await products.adjustStock({ id, stockOnHand: 2 }, asSeller);
+    const error = await failureOf(orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_visa") }, me));
+    expect(error.code).toBe(Code.FailedPrecondition);
+    expect(error.findDetails(PreconditionFailureSchema)[0]?.violations.map((v) => v.subject)).toEqual([id]);
+    expect((await orders.listOrders({}, me)).orders.map((o) => o.status)).toEqual([OrderStatus.CANCELLED]);
+    expect((await stockOf(id)).stockAvailable).toBe(2);
+  });
+
+  it("when the price changed after adding, then the order charges the catalog's price at checkout", async () => {
+    const me = await newCustomer();
+    const id = await newProduct(1000n, 5);
+    await carts.addCartItem({ productId: id, quantity: 1 }, me);
+    await products.updateProduct({ product: { id, price: { currencyCode: "USD", amountMinor: 1200n } }, updateMask: { paths: ["price"] } }, asSeller);
+    const { order } = await orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_visa") }, me);
+    expect(order!.items[0]!.unitPrice!.amountMinor).toBe(1200n);
+  });
+
+  it("when the cart is empty, then failed_precondition; an unknown card method is invalid_argument", async () => {
+    const me = await newCustomer();
+    expect((await failureOf(orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_visa") }, me))).code).toBe(
+      Code.FailedPrecondition,
+    );
+    expect((await failureOf(orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: { method: PaymentMethod.CARD } }, me))).code).toBe(
+      Code.InvalidArgument,
+    );
+  });
+});
+
+describe("idempotency and isolation", () => {
+  it("when the same key arrives 20 times at once, then one order exists and every success returns it", async () => {
+    const me = await newCustomer();
+    const id = await newProduct(300n, 10);
+    await carts.addCartItem({ productId: id, quantity: 2 }, me);
+    const key = randomUUID();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => orders.placeOrder({ idempotencyKey: key, shippingAddress: address, payment: card("tok_visa") }, me)),
+    );
+    expect(new Set(results.map((r) => r.order!.id)).size).toBe(1);
+    expect((await orders.listOrders({}, me)).orders).toHaveLength(1);
+    expect((await stockOf(id)).stockOnHand).toBe(8);
+  });
+
+  it("when a key is reused for a different cart, then invalid_argument", async () => {
+    const me = await newCustomer();
+    const id = await newProduct(300n, 10);
+    await carts.addCartItem({ productId: id, quantity: 1 }, me);
+    const key = randomUUID();
+    await orders.placeOrder({ idempotencyKey: key, shippingAddress: address, payment: { method: PaymentMethod.CASH_ON_DELIVERY } }, me);
+    await carts.addCartItem({ productId: id, quantity: 2 }, me);
+    const error = await failureOf(orders.placeOrder({ idempotencyKey: key, shippingAddress: address, payment: { method: PaymentMethod.CASH_ON_DELIVERY } }, me));
+    expect(error.code).toBe(Code.InvalidArgument);
+  });
+
+  it("when another customer asks for someone's order, then not_found, and their own list stays empty", async () => {
+    const alice = await newCustomer();
+    const bob = await newCustomer();
+    await carts.addCartItem({ productId: await newProduct(300n, 10), quantity: 1 }, alice);
+    const { order } = await orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_visa") }, alice);
+    expect((await failureOf(orders.getOrder({ id: order!.id }, bob))).code).toBe(Code.NotFound);
+    expect((await orders.listOrders({}, bob)).orders).toEqual([]);
+  });
+});
+
+describe("the last units", () => {
+  it("when 100 customers check out the last 10 units at once, then exactly 10 orders are confirmed and none is left pending", async () => {
+    const id = await newProduct(100n, 10);
+    const customers = [];
+    for (let i = 0; i < 100; i += 10) customers.push(...(await Promise.all(Array.from({ length: 10 }, () => newCustomer()))));
+    await Promise.all(customers.map((me) => carts.addCartItem({ productId: id, quantity: 1 }, me)));
+    const results = await Promise.allSettled(
+      customers.map((me) => orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_visa") }, me)),
+    );
+    const confirmed = results.filter((r) => r.status === "fulfilled" && r.value.order!.status === OrderStatus.CONFIRMED);
+    const refused = results.filter((r) => r.status === "rejected");
+    expect(confirmed).toHaveLength(10);
+    expect(refused.map((r) => ((r as PromiseRejectedResult).reason as { code: Code }).code)).toEqual(Array(90).fill(Code.FailedPrecondition));
+    expect(await stockOf(id)).toMatchObject({ stockOnHand: 0, stockAvailable: 0 });
+    const statuses = (await Promise.all(customers.map((me) => orders.listOrders({}, me)))).flatMap((page) => page.orders.map((o) => o.status));
+    expect(statuses.filter((s) => s === OrderStatus.PENDING)).toEqual([]);
+  }, 120_000);
+});
