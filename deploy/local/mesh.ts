@@ -16,6 +16,12 @@ export interface MeshOptions {
   output?: Writable;
   /** true: every port is a free one (tests); false: the documented defaults when they are free. */
   freePorts?: boolean;
+  /**
+   * With freePorts: take free ports upward from here instead of at random. Launchers running
+   * side by side (parallel test workers) give each a range of its own, so two of them can never
+   * pick the same free port in the moment before either binds it.
+   */
+  portBase?: number;
   edgePort?: number;
   onExit?: (name: string, code: number | null) => void;
 }
@@ -33,8 +39,13 @@ export interface RunningMesh {
 const defaultEdgePort = 8080;
 
 export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
-  const portFor = async (preferred: number) =>
-    !options.freePorts && (await isPortFree(preferred)) ? preferred : freeServicePort();
+  let nextPort = options.portBase;
+  const portFor = async (preferred: number) => {
+    if (!options.freePorts && (await isPortFree(preferred))) return preferred;
+    if (nextPort === undefined) return freeServicePort();
+    while (!(await isPortFree(nextPort))) nextPort += 1;
+    return nextPort++;
+  };
   const addresses = {} as Record<ServiceName, string>;
   for (const name of serviceNames) {
     addresses[name] = options.env[`BAZAAR_${name.toUpperCase()}_ADDR`] ?? `127.0.0.1:${await portFor(defaultPorts[name])}`;

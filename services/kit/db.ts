@@ -1,6 +1,6 @@
 // MySQL through kysely + mysql2: one database per service on a shared or dedicated server.
 import { createPool, createConnection } from "mysql2";
-import { Kysely, MysqlDialect, sql } from "kysely";
+import { Kysely, MysqlDialect, sql, type Transaction } from "kysely";
 import { Migrator, type Migration } from "kysely/migration";
 
 export interface DbOptions {
@@ -53,6 +53,22 @@ export async function migrateToLatest(db: Kysely<unknown>, migrations: Record<st
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}
+
+/**
+ * Runs `work` in a transaction, again from the start when InnoDB picks it as a deadlock victim
+ * or its lock wait times out — under concurrency that is normal operation, not an error.
+ */
+export async function inTransaction<DB, T>(db: Kysely<DB>, work: (trx: Transaction<DB>) => Promise<T>, attempts = 8): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction().execute(work);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if ((code !== "ER_LOCK_DEADLOCK" && code !== "ER_LOCK_WAIT_TIMEOUT") || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * Math.random()));
+    }
+  }
 }
 
 /** A LIKE pattern matching `text` anywhere, with LIKE's wildcards in it taken literally. */

@@ -113,6 +113,9 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
 /** The other services as checkout sees them for this call: the user's own cart, the service's identity for inventory. */
 function portsFor(deps: OrderServiceDeps, ctx: HandlerContext): CheckoutPorts {
   const asService = async () => ({ ...forwardFrom(ctx), headers: { authorization: await deps.serviceToken.authorization() } });
+  // Once stock is held the saga must finish whatever happens to the request: commit and
+  // release get deadlines of their own, not what is left of the client's.
+  const detached = async () => ({ timeoutMs: 5_000, headers: { authorization: await deps.serviceToken.authorization() } });
   return {
     async cartLines() {
       const { cart } = await deps.cart.getCart({}, forwardFrom(ctx));
@@ -126,10 +129,10 @@ function portsFor(deps: OrderServiceDeps, ctx: HandlerContext): CheckoutPorts {
       await deps.inventory.reserveStock({ reservationId, items }, await asService());
     },
     async commit(reservationId) {
-      await deps.inventory.commitReservation({ reservationId }, await asService());
+      await deps.inventory.commitReservation({ reservationId }, await detached());
     },
     async release(reservationId) {
-      await deps.inventory.releaseReservation({ reservationId }, await asService());
+      await deps.inventory.releaseReservation({ reservationId }, await detached());
     },
   };
 }

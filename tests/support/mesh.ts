@@ -25,6 +25,8 @@ export async function startTestMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<T
   const mesh = await launchMesh({
     root,
     freePorts: true,
+    // Each vitest worker runs one file at a time: a port range per worker rules out collisions.
+    portBase: 20_000 + (Number(process.env.VITEST_POOL_ID ?? 1) % 10) * 1_000 + Math.floor(Math.random() * 50) * 10,
     // BAZAAR_TEST_MESH_LOGS=1 shows the processes' logs while debugging a test.
     output: process.env.BAZAAR_TEST_MESH_LOGS === "1" ? process.stderr : undefined,
     env: {

@@ -2,6 +2,7 @@
 // (fresh on every change, so stock is checked against the truth) and from the snapshot cache
 // (when only reading, kept fresh by product events).
 import type { Kysely } from "kysely";
+import { inTransaction } from "../../kit/db.ts";
 import type { CartDatabase } from "../db/database.ts";
 import {
   cartUpdateTime,
@@ -52,7 +53,7 @@ export async function viewCart(deps: CartDeps, userId: string): Promise<CartView
 /** Adds units of a product, to its line if there is one. */
 export async function addItem(deps: CartDeps, userId: string, productId: string, quantity: number): Promise<CartView> {
   const product = await currentProduct(deps, productId);
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps.db, async (trx) => {
     await lockCart(trx, userId);
     const lines = await listLines(trx, userId);
     const existing = lines.find((line) => line.productId === productId);
@@ -68,7 +69,7 @@ export async function addItem(deps: CartDeps, userId: string, productId: string,
 
 export async function setItemQuantity(deps: CartDeps, userId: string, productId: string, quantity: number): Promise<CartView> {
   const product = await currentProduct(deps, productId);
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps.db, async (trx) => {
     await lockCart(trx, userId);
     if (!(await listLines(trx, userId)).some((line) => line.productId === productId)) {
       throw new LineNotFoundError(`product ${productId} is not in the cart`);
@@ -81,7 +82,7 @@ export async function setItemQuantity(deps: CartDeps, userId: string, productId:
 }
 
 export async function removeItem(deps: CartDeps, userId: string, productId: string): Promise<CartView> {
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps.db, async (trx) => {
     await lockCart(trx, userId);
     if ((await deleteLines(trx, userId, productId)) === 0) throw new LineNotFoundError(`product ${productId} is not in the cart`);
     await touchCart(trx, userId);
@@ -90,7 +91,7 @@ export async function removeItem(deps: CartDeps, userId: string, productId: stri
 }
 
 export async function clearCart(deps: CartDeps, userId: string): Promise<CartView> {
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps.db, async (trx) => {
     await lockCart(trx, userId);
     await deleteLines(trx, userId);
     await touchCart(trx, userId);

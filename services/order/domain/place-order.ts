@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import type { Kysely } from "kysely";
 import { OrderStatus as ProtoOrderStatus } from "../../../gen/bazaar/order/v1/order_pb.ts";
+import { inTransaction } from "../../kit/db.ts";
 import { appendEvent } from "../../kit/events.ts";
 import { uuidv7 } from "../../kit/ids.ts";
 import type { OutboxNotifier } from "../../kit/lifecycle.ts";
@@ -78,7 +79,7 @@ export async function placeOrder(deps: CheckoutDeps, ports: CheckoutPorts, reque
   const totals = totalsOf(lines, deps.pricing);
 
   const orderId = uuidv7();
-  const created = await deps.db.transaction().execute((trx) =>
+  const created = await inTransaction(deps.db, (trx) =>
     insertPendingOrder(trx, {
       id: orderId,
       userId: request.userId,
@@ -158,7 +159,7 @@ async function moveTo(
   placedLines?: OrderLine[],
   totalMinor?: bigint,
 ): Promise<void> {
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps.db, async (trx) => {
     await recordStatus(trx, orderId, to, note, payment);
     await appendEvent(trx, {
       source: "order",

@@ -1,6 +1,7 @@
 // Stock holds for checkout: reserve all items or none, then commit or release; holds that are
 // never settled expire and give their stock back.
 import type { Kysely, Transaction } from "kysely";
+import { inTransaction } from "../../kit/db.ts";
 import type { OutboxNotifier } from "../../kit/lifecycle.ts";
 import type { ProductDatabase } from "../db/database.ts";
 import {
@@ -57,8 +58,7 @@ export async function reserveStock(
   // One line per product, locked in id order: two reservations over the same products always
   // take their row locks in the same order, so they queue instead of deadlocking.
   const items = mergeByProduct(requested);
-  const result = await withDeadlockRetry(() =>
-    deps.db.transaction().execute(async (trx) => {
+  const result = await inTransaction(deps.db, async (trx) => {
       const expireTime = new Date(Date.now() + deps.reservationTtlMs);
       if (!(await claimReservation(trx, reservationId, "HELD", expireTime))) {
         // Repeated id: answer as the first call did, never hold twice.
@@ -80,8 +80,7 @@ export async function reserveStock(
       await insertReservationItems(trx, reservationId, items);
       for (const item of items) await appendStockChanged(trx, actor, await stockOf(trx, item.productId), "reserve");
       return { expireTime };
-    }),
-  );
+  });
   deps.outbox.wake();
   return result;
 }
@@ -98,15 +97,13 @@ export async function commitReservation(deps: InventoryDeps, reservationId: stri
 
 /** Releases held stock. Releasing an unknown id leaves a tombstone, so a late reserve holds nothing. */
 export async function releaseReservation(deps: InventoryDeps, reservationId: string): Promise<void> {
-  await withDeadlockRetry(() =>
-    deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps.db, async (trx) => {
       if (await claimReservation(trx, reservationId, "RELEASED", new Date())) return;
       const reservation = (await findReservation(trx, reservationId, "update"))!;
       if (reservation.status === "RELEASED" || reservation.status === "EXPIRED") return;
       if (reservation.status === "COMMITTED") throw new ReservationClosedError(`reservation ${reservationId} was committed`);
       await giveBack(trx, reservation, "RELEASED");
-    }),
-  );
+  });
   deps.outbox.wake();
 }
 
@@ -133,13 +130,11 @@ async function settle(
   reservationId: string,
   apply: (trx: Transaction<ProductDatabase>, reservation: ReservationRecord) => Promise<void>,
 ): Promise<void> {
-  await withDeadlockRetry(() =>
-    deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps.db, async (trx) => {
       const reservation = await findReservation(trx, reservationId, "update");
       if (!reservation) throw new ReservationNotFoundError(`reservation ${reservationId} not found`);
       await apply(trx, reservation);
-    }),
-  );
+  });
   deps.outbox.wake();
 }
 
@@ -147,17 +142,4 @@ function mergeByProduct(items: Array<{ productId: string; quantity: number }>) {
   const merged = new Map<string, number>();
   for (const item of items) merged.set(item.productId, (merged.get(item.productId) ?? 0) + item.quantity);
   return [...merged].sort(([a], [b]) => (a < b ? -1 : 1)).map(([productId, quantity]) => ({ productId, quantity }));
-}
-
-/** InnoDB may still pick a deadlock victim (gap locks); the victim's whole transaction is retried. */
-async function withDeadlockRetry<T>(work: () => Promise<T>, attempts = 8): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await work();
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      if ((code !== "ER_LOCK_DEADLOCK" && code !== "ER_LOCK_WAIT_TIMEOUT") || attempt >= attempts) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * Math.random()));
-    }
-  }
 }
