@@ -30,6 +30,9 @@ export function createGrpcTransport(address: string, options: GrpcTransportOptio
         "grpc.use_local_subchannel_pool": 1,
         "grpc.keepalive_time_ms": 30_000,
         "grpc.max_receive_message_length": 4 * 1024 * 1024,
+        // A peer that just restarted is retried within a second or two, not minutes.
+        "grpc.initial_reconnect_backoff_ms": 200,
+        "grpc.max_reconnect_backoff_ms": 2_000,
       }),
   );
   let next = 0;
@@ -47,7 +50,7 @@ export function createGrpcTransport(address: string, options: GrpcTransportOptio
           serializerFor(method.input),
           deserializerFor(method.output),
           request,
-          metadataFromHeaders(new Headers(header)),
+          callMetadata(header),
           { deadline: deadlineFrom(timeoutMs ?? defaultTimeoutMs) },
           (error, message) => {
             signal?.removeEventListener("abort", cancel);
@@ -85,7 +88,7 @@ export function createGrpcTransport(address: string, options: GrpcTransportOptio
         serializerFor(method.input),
         deserializerFor(method.output),
         request,
-        metadataFromHeaders(new Headers(header)),
+        callMetadata(header),
         // Streams such as WatchOrders are long-lived: only a deadline the caller asked for.
         timeoutMs === undefined ? {} : { deadline: deadlineFrom(timeoutMs) },
       );
@@ -124,6 +127,17 @@ export function createGrpcTransport(address: string, options: GrpcTransportOptio
       for (const channel of channels) channel.close();
     },
   };
+}
+
+/**
+ * Request metadata that waits for a connection: without waitForReady a call made while the
+ * channel is between reconnect attempts fails at once with UNAVAILABLE, even though the peer may
+ * be back a moment later; with it the call waits, bounded by its deadline.
+ */
+function callMetadata(header: ConstructorParameters<typeof Headers>[0]): grpc.Metadata {
+  const metadata = metadataFromHeaders(new Headers(header));
+  metadata.setOptions({ waitForReady: true });
+  return metadata;
 }
 
 function pathOf(method: DescMethod): string {

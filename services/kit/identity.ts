@@ -29,29 +29,52 @@ export async function followDeactivations(options: {
   lookbackMs: number;
   log: Logger;
 }): Promise<{ stop(): Promise<void> }> {
-  const consumer = await options.js.consumers.get(streamName, {
-    filter_subjects: "bazaar.auth.user_active_changed",
-    deliver_policy: DeliverPolicy.StartTime,
-    opt_start_time: new Date(Date.now() - options.lookbackMs).toISOString(),
-  });
-  const messages = await consumer.consume();
-  const done = (async () => {
+  const { js, denyList, lookbackMs, log } = options;
+  let stopped = false;
+  // Each (re)attach replays the whole look-back window: applying an event twice is harmless.
+  const attach = async () => {
+    const consumer = await js.consumers.get(streamName, {
+      filter_subjects: "bazaar.auth.user_active_changed",
+      deliver_policy: DeliverPolicy.StartTime,
+      opt_start_time: new Date(Date.now() - lookbackMs).toISOString(),
+    });
+    return consumer.consume();
+  };
+  const apply = async (messages: Awaited<ReturnType<typeof attach>>) => {
     for await (const message of messages) {
       try {
         const event = fromBinary(EventSchema, message.data);
         if (event.payload.case !== "userActiveChanged") continue;
         const { userId, active } = event.payload.value;
         const at = Math.floor(Number(event.occurTime?.seconds ?? 0n));
-        if (active) options.denyList.allow(userId);
-        else options.denyList.deny(userId, at);
+        if (active) denyList.allow(userId);
+        else denyList.deny(userId, at);
       } catch (error) {
-        options.log.error({ err: error, seq: message.seq }, "undecodable UserActiveChanged event skipped");
+        log.error({ err: error, seq: message.seq }, "undecodable UserActiveChanged event skipped");
       }
+    }
+  };
+
+  // Attached before the service reports SERVING, so known deactivations apply from the start.
+  let messages: Awaited<ReturnType<typeof attach>> | undefined = await attach();
+  // Afterwards the feed restarts whenever it breaks (broker restart, missed heartbeats under
+  // load) instead of taking the process down with an unhandled error.
+  const done = (async () => {
+    while (!stopped) {
+      try {
+        messages ??= await attach();
+        await apply(messages);
+      } catch (error) {
+        if (!stopped) log.warn({ err: error }, "deactivation feed interrupted; restarting");
+      }
+      messages = undefined;
+      if (!stopped) await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
   })();
   return {
     async stop() {
-      await messages.close();
+      stopped = true;
+      await messages?.close();
       await done;
     },
   };
