@@ -24,7 +24,7 @@ import {
   type OrderStatus,
   type PaymentStatus,
 } from "./domain/order.ts";
-import { placeOrder, type CheckoutDeps, type CheckoutPorts } from "./domain/place-order.ts";
+import { placeOrder, protoStatus, type CheckoutDeps, type CheckoutPorts } from "./domain/place-order.ts";
 
 export interface OrderServiceDeps extends CheckoutDeps {
   cart: Client<typeof CartService>;
@@ -33,15 +33,7 @@ export interface OrderServiceDeps extends CheckoutDeps {
   serviceToken: ServiceTokenSource;
 }
 
-const statusToProto: Record<OrderStatus, ProtoOrderStatus> = {
-  PENDING: ProtoOrderStatus.PENDING,
-  CONFIRMED: ProtoOrderStatus.CONFIRMED,
-  PROCESSING: ProtoOrderStatus.PROCESSING,
-  SHIPPED: ProtoOrderStatus.SHIPPED,
-  DELIVERED: ProtoOrderStatus.DELIVERED,
-  CANCELLED: ProtoOrderStatus.CANCELLED,
-  PAYMENT_FAILED: ProtoOrderStatus.PAYMENT_FAILED,
-};
+const statusToProto = protoStatus;
 const statusFromProto = new Map(Object.entries(statusToProto).map(([k, v]) => [v, k as OrderStatus]));
 const paymentStatusToProto: Record<PaymentStatus, ProtoPaymentStatus> = {
   PENDING: ProtoPaymentStatus.PENDING,

@@ -50,7 +50,8 @@ export interface CheckoutRequest {
   cardToken: string;
 }
 
-const protoStatus: Record<OrderStatus, ProtoOrderStatus> = {
+/** Order statuses as the contract spells them, for events and responses. */
+export const protoStatus: Record<OrderStatus, ProtoOrderStatus> = {
   PENDING: ProtoOrderStatus.PENDING,
   CONFIRMED: ProtoOrderStatus.CONFIRMED,
   PROCESSING: ProtoOrderStatus.PROCESSING,
