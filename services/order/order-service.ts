@@ -6,7 +6,6 @@ import { Code, ConnectError, type Client, type HandlerContext, type ServiceImpl 
 import type { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import {
   OrderService,
-  OrderStatus as ProtoOrderStatus,
   PaymentMethod as ProtoPaymentMethod,
   PaymentStatus as ProtoPaymentStatus,
   type OrderSchema,
