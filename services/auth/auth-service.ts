@@ -7,6 +7,7 @@ import { Role as ProtoRole } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.ts";
 import { callerOf } from "../kit/auth.ts";
 import { clientAddressOf } from "../kit/client-address.ts";
+import { decodeIdCursor, encodeIdCursor, pageSizeOf } from "../kit/pages.ts";
 import { findUserById, listUsers, updateProfile } from "./db/user.repository.ts";
 import { changeActive, changeRole, type DirectoryDeps } from "./domain/directory.ts";
 import type { KeyManager } from "./domain/key-manager.ts";
@@ -91,8 +92,8 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
 export function createUserDirectoryService(deps: DirectoryDeps): ServiceImpl<typeof UserDirectoryService> {
   return {
     async listUsers(request) {
-      const limit = request.pageSize === 0 ? 20 : request.pageSize;
-      const beforeId = request.pageToken ? decodeUserPageToken(request.pageToken) : undefined;
+      const limit = pageSizeOf(request.pageSize);
+      const beforeId = request.pageToken ? decodeIdCursor(request.pageToken) : undefined;
       const users = await listUsers(deps.db, {
         role: rolesFromProto[request.role],
         active: request.active,
@@ -103,7 +104,7 @@ export function createUserDirectoryService(deps: DirectoryDeps): ServiceImpl<typ
       const page = users.slice(0, limit);
       return {
         users: page.map(userToProto),
-        nextPageToken: users.length > limit ? Buffer.from(page.at(-1)!.id).toString("base64url") : "",
+        nextPageToken: users.length > limit ? encodeIdCursor(page.at(-1)!.id) : "",
       };
     },
 
@@ -121,12 +122,6 @@ export function createUserDirectoryService(deps: DirectoryDeps): ServiceImpl<typ
       return { user: userToProto(user) };
     },
   };
-}
-
-function decodeUserPageToken(token: string): string {
-  const id = Buffer.from(token, "base64url").toString("utf8");
-  if (!/^[0-9a-f-]{36}$/.test(id)) throw new ConnectError("page_token is not valid", Code.InvalidArgument);
-  return id;
 }
 
 async function userOrNotFound(deps: { db: SessionDeps["db"] }, id: string): Promise<User> {

@@ -13,6 +13,8 @@ import {
 import type { InventoryService, ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { callerOf } from "../kit/auth.ts";
 import { forwardFrom } from "../kit/clients.ts";
+import { notYetImplemented } from "../kit/not-implemented.ts";
+import { decodeIdCursor, encodeIdCursor, pageSizeOf } from "../kit/pages.ts";
 import type { ServiceTokenSource } from "../kit/identity.ts";
 import { findOrder, listOrdersOf } from "./db/order.repository.ts";
 import {
@@ -42,7 +44,7 @@ const paymentStatusToProto: Record<PaymentStatus, ProtoPaymentStatus> = {
   DUE_ON_DELIVERY: ProtoPaymentStatus.DUE_ON_DELIVERY,
   REFUNDED: ProtoPaymentStatus.REFUNDED,
 };
-const notYet = (rpc: string) => new ConnectError(`OrderService.${rpc} arrives later in M4`, Code.Unimplemented);
+const later = notYetImplemented(OrderService, "a later part of M4");
 
 export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof OrderService> {
   return {
@@ -84,20 +86,18 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
     },
 
     async listOrders(request, ctx) {
-      const limit = request.pageSize === 0 ? 20 : request.pageSize;
-      const beforeId = request.pageToken ? decodeOrderPageToken(request.pageToken) : undefined;
+      const limit = pageSizeOf(request.pageSize);
+      const beforeId = request.pageToken ? decodeIdCursor(request.pageToken) : undefined;
       const orders = await listOrdersOf(deps.db, callerOf(ctx).id, { status: statusFromProto.get(request.status), beforeId, limit: limit + 1 });
       const page = orders.slice(0, limit);
       return {
         orders: page.map(orderToProto),
-        nextPageToken: orders.length > limit ? Buffer.from(page.at(-1)!.id).toString("base64url") : "",
+        nextPageToken: orders.length > limit ? encodeIdCursor(page.at(-1)!.id) : "",
       };
     },
 
-    cancelOrder: () => Promise.reject(notYet("CancelOrder")),
-    watchOrders: () => {
-      throw notYet("WatchOrders");
-    },
+    cancelOrder: later.cancelOrder,
+    watchOrders: later.watchOrders,
   };
 }
 
@@ -126,12 +126,6 @@ function portsFor(deps: OrderServiceDeps, ctx: HandlerContext): CheckoutPorts {
       await deps.inventory.releaseReservation({ reservationId }, await detached());
     },
   };
-}
-
-function decodeOrderPageToken(token: string): string {
-  const id = Buffer.from(token, "base64url").toString("utf8");
-  if (!/^[0-9a-f-]{36}$/.test(id)) throw new ConnectError("page_token is not valid", Code.InvalidArgument);
-  return id;
 }
 
 function orderToProto(order: Order): MessageInitShape<typeof OrderSchema> {

@@ -17,7 +17,6 @@ import {
   decodePageToken,
   encodePageToken,
   InvalidPageTokenError,
-  pageSizeOf,
   ProductNotFoundError,
   type Category,
   type Product,
@@ -46,6 +45,7 @@ import {
   type CatalogDeps,
 } from "./domain/manage-catalog.ts";
 import { callerKey, callerOf } from "../kit/auth.ts";
+import { pageSizeOf } from "../kit/pages.ts";
 
 export interface ProductServiceDeps extends CatalogDeps {
   db: Kysely<ProductDatabase>;

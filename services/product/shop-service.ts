@@ -6,7 +6,7 @@ import type { Address } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { ShopService, type ShopSchema } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { callerOf } from "../kit/auth.ts";
 import { findShopById, listShopsNear } from "./db/shop.repository.ts";
-import { pageSizeOf } from "./domain/catalog.ts";
+import { pageSizeOf } from "../kit/pages.ts";
 import { NotAllowedError, ShopNotFoundError } from "./domain/manage-catalog.ts";
 import { changeShop, openShop, type Shop, type ShopAddress, type ShopDeps } from "./domain/shops.ts";
 

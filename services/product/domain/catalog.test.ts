@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { availableStock, decodePageToken, encodePageToken, InvalidPageTokenError, pageSizeOf } from "./catalog.ts";
+import { availableStock, decodePageToken, encodePageToken, InvalidPageTokenError } from "./catalog.ts";
 
 describe("page tokens", () => {
   const id = "0193a000-0000-7000-8000-0000000000aa";
@@ -17,12 +17,6 @@ describe("page tokens", () => {
     ["a price that is not a number", Buffer.from(JSON.stringify({ o: "price_asc", i: id, p: "1e9" })).toString("base64url")],
   ])("reject %s", (_, token) => {
     expect(() => decodePageToken(token, "price_asc")).toThrow(InvalidPageTokenError);
-  });
-});
-
-describe("page size", () => {
-  it("defaults to 20 and is capped at 100", () => {
-    expect([pageSizeOf(0), pageSizeOf(7), pageSizeOf(100), pageSizeOf(1000)]).toEqual([20, 7, 100, 100]);
   });
 });
 

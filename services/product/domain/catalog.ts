@@ -86,13 +86,6 @@ export class ProductNotFoundError extends Error {
   }
 }
 
-export const defaultPageSize = 20;
-export const maxPageSize = 100;
-
-export function pageSizeOf(requested: number): number {
-  return requested <= 0 ? defaultPageSize : Math.min(requested, maxPageSize);
-}
-
 export function encodePageToken(cursor: ProductCursor): string {
   const payload = { o: cursor.order, i: cursor.id, p: cursor.priceMinor?.toString() };
   return Buffer.from(JSON.stringify(payload)).toString("base64url");

@@ -54,6 +54,17 @@ export function canManage(caller: Caller, sellerId: string): boolean {
   return caller.role === "admin" || caller.id === sellerId;
 }
 
+/**
+ * The product, if `caller` may change it. One buyers can see is refused as forbidden; a deleted
+ * or hidden one is reported missing, since its existence is not the caller's to learn.
+ */
+function manageable(caller: Caller, product: Product | undefined, id: string, action: string): Product {
+  if (!product || product.deleted) throw new ProductNotFoundError(id);
+  if (canManage(caller, product.sellerId)) return product;
+  if (product.active) throw new NotAllowedError(`you can only ${action} your own products`);
+  throw new ProductNotFoundError(id);
+}
+
 /** Owners and admins still see a deleted or inactive product; everyone else does not. */
 export function isVisibleTo(product: Product, caller: Caller | undefined): boolean {
   if (product.active && !product.deleted) return true;
@@ -116,12 +127,7 @@ export async function updateProduct(
   const changes = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined)) as ProductChanges;
   if (changes.featured !== undefined && caller.role !== "admin") throw new NotAllowedError("only admins feature products");
   await deps.db.transaction().execute(async (trx) => {
-    const before = await findProductForUpdate(trx, id);
-    if (!before || before.deleted || !canManage(caller, before.sellerId)) {
-      // Someone else's product is reported as missing, not as forbidden: its existence is not theirs to learn.
-      if (before && !before.deleted && before.active) throw new NotAllowedError("you can only change your own products");
-      throw new ProductNotFoundError(id);
-    }
+    const before = manageable(caller, await findProductForUpdate(trx, id), id, "change");
     if (changes.categoryId !== undefined && !(await categoryExists(trx, changes.categoryId))) {
       throw new InvalidCatalogInputError("product.category_id", "no such category");
     }
@@ -158,12 +164,7 @@ export async function updateProduct(
 
 export async function deleteProduct(deps: CatalogDeps, caller: Caller, id: string): Promise<void> {
   await deps.db.transaction().execute(async (trx) => {
-    const product = await findProductForUpdate(trx, id);
-    if (!product || product.deleted) throw new ProductNotFoundError(id);
-    if (!canManage(caller, product.sellerId)) {
-      if (product.active) throw new NotAllowedError("you can only delete your own products");
-      throw new ProductNotFoundError(id);
-    }
+    manageable(caller, await findProductForUpdate(trx, id), id, "delete");
     await softDeleteProduct(trx, id);
     await appendEvent(trx, { source: "product", actorId: caller.id, subjectId: id, payload: { case: "productDeleted", value: { productId: id } } });
   });
