@@ -35,7 +35,7 @@ const hook = createAuthHook({
       adjustStock: "seller",
       createCategory: "admin",
     }),
-    ...accessRules(InventoryService, { reserveStock: "service", commitReservation: "service", releaseReservation: "user" }),
+    ...accessRules(InventoryService, { reserveStock: "service", commitReservation: "service", releaseReservation: "user", returnReservation: "service" }),
   ]),
 });
 

@@ -1,18 +1,30 @@
 // The order service's configuration.
-import { defaultPorts, envReader, readServiceBaseConfig, type Env, type ServiceBaseConfig } from "../kit/config.ts";
+import { ConfigError, defaultPorts, envReader, readServiceBaseConfig, type Env, type ServiceBaseConfig } from "../kit/config.ts";
 import type { PricingPolicy } from "./domain/order.ts";
+
+export const crashPoints = ["none", "after-reserve", "after-payment"] as const;
 
 export interface OrderConfig extends ServiceBaseConfig {
   productAddress: string;
   cartAddress: string;
   currencyCode: string;
   pricing: PricingPolicy;
+  /** How long checkout has to settle an order before the recovery loop takes it over. */
+  recoverAfterMs: number;
+  recoverySweepMs: number;
+  /** WatchOrders reads the feed at least this often, should NATS announcements stop. */
+  feedPollMs: number;
+  /** Test-only: the process kills itself (SIGKILL) at this checkout step. */
+  crashAt: (typeof crashPoints)[number];
 }
 
 export function loadOrderConfig(env: Env): OrderConfig {
   const read = envReader(env);
+  const base = readServiceBaseConfig(read, "order");
+  const crashAt = read.oneOf("BAZAAR_ORDER_CRASH_AT", "none", crashPoints);
+  if (crashAt !== "none" && base.environment === "production") throw new ConfigError("BAZAAR_ORDER_CRASH_AT is for tests and refused in production");
   return {
-    ...readServiceBaseConfig(read, "order"),
+    ...base,
     productAddress: read.address("BAZAAR_PRODUCT_ADDR", `127.0.0.1:${defaultPorts.product}`),
     cartAddress: read.address("BAZAAR_CART_ADDR", `127.0.0.1:${defaultPorts.cart}`),
     currencyCode: read.matching("BAZAAR_CURRENCY", "USD", /^[A-Z]{3}$/, "an ISO 4217 code like USD"),
@@ -20,5 +32,9 @@ export function loadOrderConfig(env: Env): OrderConfig {
       taxRateBasisPoints: read.int("BAZAAR_TAX_RATE_BASIS_POINTS", 500, { min: 0, max: 10_000 }),
       shippingMinor: BigInt(read.int("BAZAAR_SHIPPING_COST_MINOR", 0, { min: 0 })),
     },
+    recoverAfterMs: read.int("BAZAAR_ORDER_RECOVER_AFTER_MS", 30_000, { min: 1_000 }),
+    recoverySweepMs: read.int("BAZAAR_ORDER_RECOVERY_SWEEP_MS", 5_000, { min: 100 }),
+    feedPollMs: read.int("BAZAAR_ORDER_FEED_POLL_MS", 5_000, { min: 100 }),
+    crashAt,
   };
 }

@@ -1,49 +1,69 @@
-// Wiring only: config → database → clients of cart, product and inventory → gRPC server.
+// Wiring only: config → database → clients of cart, product and inventory → gRPC server, the
+// recovery loop and the announcements that wake WatchOrders streams.
 import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { OrderAdminService, OrderService } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { InventoryService, ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { accessRules } from "../kit/auth.ts";
 import { createMeshClient } from "../kit/clients.ts";
 import { loadConfigOrExit } from "../kit/config.ts";
-import { runUntilSignalled, startService } from "../kit/lifecycle.ts";
+import { runUntilSignalled, startService, type ServiceRuntime } from "../kit/lifecycle.ts";
 import { createLogger } from "../kit/log.ts";
-import { notYetImplemented } from "../kit/not-implemented.ts";
 import { bind } from "../kit/serve.ts";
+import { listenForOrderChanges } from "./change-announcements.ts";
 import { loadOrderConfig } from "./config.ts";
 import type { OrderDatabase } from "./db/database.ts";
 import { migrations } from "./db/migrations/index.ts";
+import { OrderChangeSignals } from "./domain/order-feed.ts";
 import { createTestPaymentProvider } from "./domain/payments.ts";
-import { createOrderService } from "./order-service.ts";
+import type { OrderDeps } from "./domain/ports.ts";
+import { recoverOverdueOrders } from "./domain/recovery.ts";
+import { inventoryStock } from "./mesh-ports.ts";
+import { createOrderAdminService, createOrderService } from "./order-service.ts";
 
 const config = loadConfigOrExit(() => loadOrderConfig(process.env));
 const cart = createMeshClient(CartService, config.cartAddress);
 const products = createMeshClient(ProductService, config.productAddress);
 const inventory = createMeshClient(InventoryService, config.productAddress);
+const signals = new OrderChangeSignals();
+
+const orderDeps = ({ db, outbox, serviceToken }: ServiceRuntime<OrderDatabase>): OrderDeps => ({
+  db,
+  outbox,
+  payments: createTestPaymentProvider(),
+  stock: inventoryStock(inventory.client, serviceToken),
+  pricing: config.pricing,
+  currencyCode: config.currencyCode,
+  recoverAfterMs: config.recoverAfterMs,
+  faults: {
+    reached(point) {
+      if (point === config.crashAt) process.kill(process.pid, "SIGKILL");
+    },
+  },
+});
 
 const service = startService<OrderDatabase>({
   name: "order",
   config,
   migrations,
-  services: ({ db, outbox, serviceToken }) => [
+  services: (runtime) => [
     bind(
       OrderService,
       createOrderService({
-        db,
-        outbox,
-        payments: createTestPaymentProvider(),
-        pricing: config.pricing,
-        currencyCode: config.currencyCode,
+        ...orderDeps(runtime),
         cart: cart.client,
         products: products.client,
-        inventory: inventory.client,
-        serviceToken,
+        feed: { db: runtime.db, signals, pollMs: config.feedPollMs },
       }),
     ),
-    bind(OrderAdminService, notYetImplemented(OrderAdminService, "M4")),
+    bind(OrderAdminService, createOrderAdminService(orderDeps(runtime))),
   ],
   rules: [
     accessRules(OrderService, { placeOrder: "user", listOrders: "user", getOrder: "user", cancelOrder: "user", watchOrders: "user" }),
     accessRules(OrderAdminService, { listAllOrders: "service", updateOrderStatus: "service" }),
+  ],
+  consumers: ({ nats, log }) => [Promise.resolve(listenForOrderChanges(nats.nc, signals, log))],
+  jobs: (runtime) => [
+    { name: "recover overdue orders", everyMs: config.recoverySweepMs, run: () => recoverOverdueOrders(orderDeps(runtime), runtime.log) },
   ],
 });
 runUntilSignalled(service, createLogger("order", config.logLevel));

@@ -1,41 +1,43 @@
-// OrderService: proto ↔ domain, domain errors → ConnectError. Cancellation and the order
-// stream arrive later in M4.
+// OrderService and OrderAdminService: proto ↔ domain, domain errors → ConnectError.
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type Client, type ServiceImpl } from "@connectrpc/connect";
 import type { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import {
+  OrderAdminService,
   OrderService,
   PaymentMethod as ProtoPaymentMethod,
   PaymentStatus as ProtoPaymentStatus,
   type OrderSchema,
 } from "../../gen/bazaar/order/v1/order_pb.ts";
-import type { InventoryService, ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import type { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { callerOf } from "../kit/auth.ts";
-import { forwardFrom } from "../kit/clients.ts";
-import { notYetImplemented } from "../kit/not-implemented.ts";
 import { decodeIdCursor, encodeIdCursor, pageSizeOf } from "../kit/pages.ts";
-import type { ServiceTokenSource } from "../kit/identity.ts";
-import { findOrder, listOrdersOf } from "./db/order.repository.ts";
+import { feedPositionBefore, findOrder, listOrders, type OrderFilter } from "./db/order.repository.ts";
 import {
   EmptyCartError,
   IdempotencyKeyReusedError,
+  IllegalTransitionError,
+  OrderNotFoundError,
   UnavailableProductsError,
   type Order,
   type OrderStatus,
   type PaymentStatus,
 } from "./domain/order.ts";
-import { placeOrder, protoStatus, type CheckoutDeps, type CheckoutPorts } from "./domain/place-order.ts";
+import { followOrderChanges, type FeedDeps } from "./domain/order-feed.ts";
+import { placeOrder } from "./domain/place-order.ts";
+import type { OrderDeps } from "./domain/ports.ts";
+import { cancelOrder, moveOrder } from "./domain/settle.ts";
+import { protoStatus } from "./domain/status-changes.ts";
+import { shopperPortsFor } from "./mesh-ports.ts";
 
-export interface OrderServiceDeps extends CheckoutDeps {
+export interface OrderServiceDeps extends OrderDeps {
   cart: Client<typeof CartService>;
   products: Client<typeof ProductService>;
-  inventory: Client<typeof InventoryService>;
-  serviceToken: ServiceTokenSource;
+  feed: FeedDeps;
 }
 
-const statusToProto = protoStatus;
-const statusFromProto = new Map(Object.entries(statusToProto).map(([k, v]) => [v, k as OrderStatus]));
+const statusFromProto = new Map(Object.entries(protoStatus).map(([k, v]) => [v, k as OrderStatus]));
 const paymentStatusToProto: Record<PaymentStatus, ProtoPaymentStatus> = {
   PENDING: ProtoPaymentStatus.PENDING,
   AUTHORIZED: ProtoPaymentStatus.AUTHORIZED,
@@ -44,15 +46,16 @@ const paymentStatusToProto: Record<PaymentStatus, ProtoPaymentStatus> = {
   DUE_ON_DELIVERY: ProtoPaymentStatus.DUE_ON_DELIVERY,
   REFUNDED: ProtoPaymentStatus.REFUNDED,
 };
-const later = notYetImplemented(OrderService, "a later part of M4");
+/** How far back WatchOrders replays by time, as the contract promises. */
+const longestReplayMs = 7 * 24 * 3_600_000;
 
 export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof OrderService> {
   return {
     async placeOrder(request, ctx) {
       const { id: userId } = callerOf(ctx);
       const address = request.shippingAddress!;
-      try {
-        const order = await placeOrder(deps, portsFor(deps, ctx), {
+      const order = await mapErrors(() =>
+        placeOrder(deps, shopperPortsFor(deps, ctx), {
           userId,
           idempotencyKey: request.idempotencyKey,
           shippingAddress: {
@@ -67,15 +70,9 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
           },
           paymentMethod: request.payment!.method === ProtoPaymentMethod.CARD ? "CARD" : "CASH_ON_DELIVERY",
           cardToken: request.payment!.cardToken,
-        });
-        return { order: orderToProto(order) };
-      } catch (error) {
-        if (error instanceof EmptyCartError || error instanceof UnavailableProductsError) {
-          throw new ConnectError(error.message, Code.FailedPrecondition);
-        }
-        if (error instanceof IdempotencyKeyReusedError) throw new ConnectError(`idempotency_key: ${error.message}`, Code.InvalidArgument);
-        throw error;
-      }
+        }),
+      );
+      return { order: orderToProto(order) };
     },
 
     async getOrder(request, ctx) {
@@ -86,46 +83,88 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
     },
 
     async listOrders(request, ctx) {
-      const limit = pageSizeOf(request.pageSize);
-      const beforeId = request.pageToken ? decodeIdCursor(request.pageToken) : undefined;
-      const orders = await listOrdersOf(deps.db, callerOf(ctx).id, { status: statusFromProto.get(request.status), beforeId, limit: limit + 1 });
-      const page = orders.slice(0, limit);
-      return {
-        orders: page.map(orderToProto),
-        nextPageToken: orders.length > limit ? encodeIdCursor(page.at(-1)!.id) : "",
-      };
+      return orderPage(deps, { userId: callerOf(ctx).id, status: statusFromProto.get(request.status) }, request);
     },
 
-    cancelOrder: later.cancelOrder,
-    watchOrders: later.watchOrders,
+    async cancelOrder(request, ctx) {
+      const order = await mapErrors(() => cancelOrder(deps, request.id, { id: callerOf(ctx).id, isBuyer: true }, request.reason));
+      return { order: orderToProto(order) };
+    },
+
+    async *watchOrders(request, ctx) {
+      const userId = callerOf(ctx).id;
+      let after: number;
+      if (request.resumeToken) {
+        after = decodeResumeToken(request.resumeToken);
+      } else if (request.sinceTime) {
+        const since = timestampDate(request.sinceTime);
+        if (Date.now() - since.getTime() > longestReplayMs) throw new ConnectError("since_time: at most 7 days back", Code.InvalidArgument);
+        after = await feedPositionBefore(deps.db, userId, since);
+      } else {
+        after = await feedPositionBefore(deps.db, userId);
+      }
+      for await (const update of followOrderChanges(deps.feed, userId, after, ctx.signal)) {
+        yield { order: orderToProto(update.order), resumeToken: encodeResumeToken(update.seq) };
+      }
+    },
   };
 }
 
-/** The other services as checkout sees them for this call: the user's own cart, the service's identity for inventory. */
-function portsFor(deps: OrderServiceDeps, ctx: HandlerContext): CheckoutPorts {
-  const asService = async () => ({ ...forwardFrom(ctx), headers: { authorization: await deps.serviceToken.authorization() } });
-  // Once stock is held the saga must finish whatever happens to the request: commit and
-  // release get deadlines of their own, not what is left of the client's.
-  const detached = async () => ({ timeoutMs: 5_000, headers: { authorization: await deps.serviceToken.authorization() } });
+export function createOrderAdminService(deps: OrderDeps): ServiceImpl<typeof OrderAdminService> {
   return {
-    async cartLines() {
-      const { cart } = await deps.cart.getCart({}, forwardFrom(ctx));
-      return (cart?.items ?? []).map((item) => ({ productId: item.productId, quantity: item.quantity }));
+    async listAllOrders(request) {
+      return orderPage(
+        deps,
+        {
+          userId: request.userId || undefined,
+          status: statusFromProto.get(request.status),
+          createdFrom: request.createTimeFrom && timestampDate(request.createTimeFrom),
+          createdBefore: request.createTimeTo && timestampDate(request.createTimeTo),
+        },
+        request,
+      );
     },
-    async products(ids) {
-      const { products } = await deps.products.batchGetProducts({ ids }, forwardFrom(ctx));
-      return products.map((p) => ({ productId: p.id, shopId: p.shopId, name: p.name, unitPriceMinor: p.price?.amountMinor ?? 0n, forSale: p.active }));
-    },
-    async reserve(reservationId, items) {
-      await deps.inventory.reserveStock({ reservationId, items }, await asService());
-    },
-    async commit(reservationId) {
-      await deps.inventory.commitReservation({ reservationId }, await detached());
-    },
-    async release(reservationId) {
-      await deps.inventory.releaseReservation({ reservationId }, await detached());
+
+    async updateOrderStatus(request, ctx) {
+      const to = statusFromProto.get(request.status)!;
+      const order = await mapErrors(() => moveOrder(deps, request.id, to, request.note, callerOf(ctx).id));
+      return { order: orderToProto(order) };
     },
   };
+}
+
+async function orderPage(deps: Pick<OrderDeps, "db">, filter: Omit<OrderFilter, "limit" | "beforeId">, page: { pageSize: number; pageToken: string }) {
+  const limit = pageSizeOf(page.pageSize);
+  const beforeId = page.pageToken ? decodeIdCursor(page.pageToken) : undefined;
+  const orders = await listOrders(deps.db, { ...filter, beforeId, limit: limit + 1 });
+  const shown = orders.slice(0, limit);
+  return {
+    orders: shown.map(orderToProto),
+    nextPageToken: orders.length > limit ? encodeIdCursor(shown.at(-1)!.id) : "",
+  };
+}
+
+async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof EmptyCartError || error instanceof UnavailableProductsError || error instanceof IllegalTransitionError) {
+      throw new ConnectError(error.message, Code.FailedPrecondition);
+    }
+    if (error instanceof IdempotencyKeyReusedError) throw new ConnectError(`idempotency_key: ${error.message}`, Code.InvalidArgument);
+    if (error instanceof OrderNotFoundError) throw new ConnectError(error.message, Code.NotFound);
+    throw error;
+  }
+}
+
+function encodeResumeToken(seq: number): string {
+  return Buffer.from(`feed:${seq}`).toString("base64url");
+}
+
+function decodeResumeToken(token: string): number {
+  const match = /^feed:(\d{1,15})$/.exec(Buffer.from(token, "base64url").toString());
+  if (!match) throw new ConnectError("resume_token: not a token from WatchOrders", Code.InvalidArgument);
+  return Number(match[1]);
 }
 
 function orderToProto(order: Order): MessageInitShape<typeof OrderSchema> {
@@ -146,14 +185,14 @@ function orderToProto(order: Order): MessageInitShape<typeof OrderSchema> {
     shippingCost: money(order.shippingMinor),
     total: money(order.totalMinor),
     shippingAddress: order.shippingAddress,
-    status: statusToProto[order.status],
+    status: protoStatus[order.status],
     payment: {
       method: order.payment.method === "CARD" ? ProtoPaymentMethod.CARD : ProtoPaymentMethod.CASH_ON_DELIVERY,
       status: paymentStatusToProto[order.payment.status],
       reference: order.payment.reference,
       failureReason: order.payment.failureReason,
     },
-    statusHistory: order.history.map((change) => ({ status: statusToProto[change.status], time: timestampFromDate(change.time), note: change.note })),
+    statusHistory: order.history.map((change) => ({ status: protoStatus[change.status], time: timestampFromDate(change.time), note: change.note })),
     createTime: timestampFromDate(order.createTime),
     updateTime: timestampFromDate(order.updateTime),
   };

@@ -16,5 +16,5 @@ export const productAccessRules = [
     createCategory: "admin",
   }),
   accessRules(ShopService, { getShop: "public", listShops: "public", createShop: "seller", updateShop: "seller" }),
-  accessRules(InventoryService, { reserveStock: "service", commitReservation: "service", releaseReservation: "service" }),
+  accessRules(InventoryService, { reserveStock: "service", commitReservation: "service", releaseReservation: "service", returnReservation: "service" }),
 ];

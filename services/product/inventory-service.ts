@@ -9,6 +9,7 @@ import {
   InsufficientStockError,
   releaseReservation,
   ReservationClosedError,
+  returnReservation,
   ReservationNotFoundError,
   reserveStock,
   type InventoryDeps,
@@ -27,6 +28,10 @@ export function createInventoryService(deps: InventoryDeps): ServiceImpl<typeof 
     },
     async releaseReservation(request) {
       await mapErrors(() => releaseReservation(deps, request.reservationId));
+      return {};
+    },
+    async returnReservation(request) {
+      await mapErrors(() => returnReservation(deps, request.reservationId));
       return {};
     },
   };

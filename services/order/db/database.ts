@@ -25,6 +25,7 @@ export interface OrdersTable {
   request_fingerprint: string;
   create_time: Generated<Date>;
   update_time: Generated<Date>;
+  settle_after: Date | null;
 }
 
 export interface OrderLinesTable {
@@ -40,12 +41,20 @@ export interface OrderLinesTable {
 export interface OrderStatusHistoryTable {
   id: Generated<string>;
   order_id: string;
+  user_id: string;
+  user_seq: ColumnType<string, number, number>;
   status: OrderStatus;
   note: Generated<string>;
   time: Generated<Date>;
 }
 
+export interface OrderFeedTable {
+  user_id: string;
+  last_seq: ColumnType<string, number, number>;
+}
+
 export interface OrderDatabase extends EventTables {
+  order_feed: OrderFeedTable;
   orders: OrdersTable;
   order_lines: OrderLinesTable;
   order_status_history: OrderStatusHistoryTable;

@@ -20,8 +20,11 @@ export interface NewOrder {
   requestFingerprint: string;
 }
 
-/** Inserts a PENDING order; false when the user already used the idempotency key. */
-export async function insertPendingOrder(trx: Transaction<OrderDatabase>, order: NewOrder): Promise<boolean> {
+/**
+ * Inserts a PENDING order, due for recovery at settleAfter unless checkout settles it first;
+ * false when the user already used the idempotency key.
+ */
+export async function insertPendingOrder(trx: Transaction<OrderDatabase>, order: NewOrder, settleAfter: Date): Promise<boolean> {
   const result = await trx
     .insertInto("orders")
     .ignore()
@@ -39,6 +42,7 @@ export async function insertPendingOrder(trx: Transaction<OrderDatabase>, order:
       payment_status: order.paymentMethod === "CASH_ON_DELIVERY" ? "DUE_ON_DELIVERY" : "PENDING",
       idempotency_key: order.idempotencyKey,
       request_fingerprint: order.requestFingerprint,
+      settle_after: settleAfter,
     })
     .executeTakeFirst();
   if (Number(result.numInsertedOrUpdatedRows ?? 0n) === 0) return false;
@@ -56,7 +60,7 @@ export async function insertPendingOrder(trx: Transaction<OrderDatabase>, order:
       })),
     )
     .execute();
-  await trx.insertInto("order_status_history").values({ order_id: order.id, status: "PENDING" }).execute();
+  await appendHistory(trx, order.id, order.userId, "PENDING", "");
   return true;
 }
 
@@ -70,30 +74,122 @@ export async function findOrderIdByKey(db: Db, userId: string, key: string): Pro
   return row && { id: row.id, fingerprint: row.request_fingerprint };
 }
 
-/** Moves an order to a status, with its history entry and any payment facts. */
-export async function recordStatus(
+export interface PaymentFacts {
+  status: PaymentStatus;
+  reference?: string;
+  failureReason?: string;
+}
+
+export type TransitionOutcome = { moved: true; from: OrderStatus } | { moved: false; current: OrderStatus | undefined };
+
+/**
+ * Moves an order to a status if it is in one of `from`, with its history entry and any payment
+ * facts. The row lock makes concurrent moves of one order take turns: the loser sees the
+ * winner's status. `settle`: "due" leaves work for the recovery loop now, "done" clears it.
+ */
+export async function transitionOrder(
   trx: Transaction<OrderDatabase>,
   id: string,
-  status: OrderStatus,
+  from: readonly OrderStatus[],
+  to: OrderStatus,
   note: string,
-  payment?: { status: PaymentStatus; reference?: string; failureReason?: string },
-): Promise<void> {
+  options: { payment?: PaymentFacts; settle?: "due" | "done" } = {},
+): Promise<TransitionOutcome> {
+  const row = await trx.selectFrom("orders").select(["status", "user_id"]).where("id", "=", id).forUpdate().executeTakeFirst();
+  if (!row || !from.includes(row.status)) return { moved: false, current: row?.status };
+  const { payment, settle } = options;
   await trx
     .updateTable("orders")
     .set({
-      status,
+      status: to,
       ...(payment && { payment_status: payment.status }),
       ...(payment?.reference !== undefined && { payment_reference: payment.reference }),
       ...(payment?.failureReason !== undefined && { payment_failure_reason: payment.failureReason }),
+      ...(settle === "due" && { settle_after: sql<Date>`UTC_TIMESTAMP(6)` }),
+      ...(settle === "done" && { settle_after: null }),
       update_time: sql<Date>`UTC_TIMESTAMP(6)`,
     })
     .where("id", "=", id)
     .execute();
-  await trx.insertInto("order_status_history").values({ order_id: id, status, note }).execute();
+  await appendHistory(trx, id, row.user_id, to, note);
+  return { moved: true, from: row.status };
 }
 
-export async function statusOf(trx: Transaction<OrderDatabase>, id: string): Promise<OrderStatus | undefined> {
-  return (await trx.selectFrom("orders").select("status").where("id", "=", id).forUpdate().executeTakeFirst())?.status;
+/** Records payment facts while the order is still PENDING; false once it has moved on. */
+export async function recordPaymentWhilePending(db: Db, id: string, payment: PaymentFacts): Promise<boolean> {
+  const result = await db
+    .updateTable("orders")
+    .set({ payment_status: payment.status, payment_reference: payment.reference ?? "", update_time: sql<Date>`UTC_TIMESTAMP(6)` })
+    .where("id", "=", id)
+    .where("status", "=", "PENDING")
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** Marks an order's compensation done: payment status (if it changed) and nothing left to settle. */
+export async function markSettled(db: Db, id: string, paymentStatus?: PaymentStatus): Promise<void> {
+  await db
+    .updateTable("orders")
+    .set({ settle_after: null, ...(paymentStatus && { payment_status: paymentStatus }) })
+    .where("id", "=", id)
+    .execute();
+}
+
+/**
+ * Claims orders whose settling is overdue, each for leaseMs: a replica that crashes while
+ * settling one leaves it to the next claim after the lease; two replicas never claim one order
+ * at once.
+ */
+export async function claimOverdueOrders(db: Kysely<OrderDatabase>, now: Date, leaseMs: number, limit: number): Promise<string[]> {
+  const due = await db.selectFrom("orders").select("id").where("settle_after", "<=", now).orderBy("settle_after").limit(limit).execute();
+  const claimed: string[] = [];
+  for (const { id } of due) {
+    const result = await db
+      .updateTable("orders")
+      .set({ settle_after: new Date(now.getTime() + leaseMs) })
+      .where("id", "=", id)
+      .where("settle_after", "<=", now)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 1) claimed.push(id);
+  }
+  return claimed;
+}
+
+/** A history entry with the next number of the buyer's feed; the feed row's lock orders commits. */
+async function appendHistory(trx: Transaction<OrderDatabase>, orderId: string, userId: string, status: OrderStatus, note: string): Promise<void> {
+  await trx
+    .insertInto("order_feed")
+    .values({ user_id: userId, last_seq: 1 })
+    .onDuplicateKeyUpdate({ last_seq: sql<number>`last_seq + 1` })
+    .execute();
+  const { last_seq } = await trx.selectFrom("order_feed").select("last_seq").where("user_id", "=", userId).executeTakeFirstOrThrow();
+  await trx.insertInto("order_status_history").values({ order_id: orderId, user_id: userId, user_seq: Number(last_seq), status, note }).execute();
+}
+
+export interface FeedEntry {
+  seq: number;
+  orderId: string;
+}
+
+/** The buyer's status changes after a feed position, oldest first. */
+export async function feedAfter(db: Db, userId: string, afterSeq: number, limit: number): Promise<FeedEntry[]> {
+  const rows = await db
+    .selectFrom("order_status_history")
+    .select(["user_seq", "order_id"])
+    .where("user_id", "=", userId)
+    .where("user_seq", ">", String(afterSeq))
+    .orderBy("user_seq")
+    .limit(limit)
+    .execute();
+  return rows.map((row) => ({ seq: Number(row.user_seq), orderId: row.order_id }));
+}
+
+/** The buyer's last feed position before a time (0 when none); the whole feed when time is undefined. */
+export async function feedPositionBefore(db: Db, userId: string, time?: Date): Promise<number> {
+  let select = db.selectFrom("order_status_history").select((eb) => eb.fn.max("user_seq").as("seq")).where("user_id", "=", userId);
+  if (time) select = select.where("time", "<", time);
+  const row = await select.executeTakeFirst();
+  return Number(row?.seq ?? 0);
 }
 
 export async function findOrder(db: Db, id: string): Promise<Order | undefined> {
@@ -101,11 +197,25 @@ export async function findOrder(db: Db, id: string): Promise<Order | undefined> 
   return row && (await withDetails(db, [row]))[0];
 }
 
-export async function listOrdersOf(db: Db, userId: string, options: { status?: OrderStatus; beforeId?: string; limit: number }): Promise<Order[]> {
-  let select = db.selectFrom("orders").selectAll().where("user_id", "=", userId);
-  if (options.status) select = select.where("status", "=", options.status);
-  if (options.beforeId) select = select.where("id", "<", options.beforeId);
-  return withDetails(db, await select.orderBy("id", "desc").limit(options.limit).execute());
+export interface OrderFilter {
+  userId?: string;
+  status?: OrderStatus;
+  createdFrom?: Date;
+  createdBefore?: Date;
+  /** Keyset: only orders older than this id (ids are time-ordered UUIDv7). */
+  beforeId?: string;
+  limit: number;
+}
+
+/** Orders matching the filter, newest first. */
+export async function listOrders(db: Db, filter: OrderFilter): Promise<Order[]> {
+  let select = db.selectFrom("orders").selectAll();
+  if (filter.userId) select = select.where("user_id", "=", filter.userId);
+  if (filter.status) select = select.where("status", "=", filter.status);
+  if (filter.createdFrom) select = select.where("create_time", ">=", filter.createdFrom);
+  if (filter.createdBefore) select = select.where("create_time", "<", filter.createdBefore);
+  if (filter.beforeId) select = select.where("id", "<", filter.beforeId);
+  return withDetails(db, await select.orderBy("id", "desc").limit(filter.limit).execute());
 }
 
 async function withDetails(db: Db, rows: OrderRow[]): Promise<Order[]> {
@@ -134,7 +244,7 @@ async function withDetails(db: Db, rows: OrderRow[]): Promise<Order[]> {
     totalMinor: BigInt(row.total_minor),
     shippingAddress: (typeof row.shipping_address === "string" ? JSON.parse(row.shipping_address) : row.shipping_address) as Address,
     payment: { method: row.payment_method, status: row.payment_status, reference: row.payment_reference, failureReason: row.payment_failure_reason },
-    history: history.filter((h) => h.order_id === row.id).map((h) => ({ status: h.status, time: h.time, note: h.note })),
+    history: history.filter((h) => h.order_id === row.id).map((h) => ({ status: h.status, time: h.time, note: h.note, seq: Number(h.user_seq) })),
     createTime: row.create_time,
     updateTime: row.update_time,
   }));

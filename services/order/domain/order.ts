@@ -28,6 +28,8 @@ export interface StatusChange {
   status: OrderStatus;
   time: Date;
   note: string;
+  /** Position in the buyer's feed of status changes (WatchOrders). */
+  seq: number;
 }
 
 export interface Order {
@@ -60,6 +62,27 @@ export function totalsOf(lines: Array<{ unitPriceMinor: bigint; quantity: number
   const taxMinor = (subtotalMinor * BigInt(policy.taxRateBasisPoints) + 5_000n) / 10_000n;
   const shippingMinor = lines.length > 0 ? policy.shippingMinor : 0n;
   return { subtotalMinor, taxMinor, shippingMinor, totalMinor: subtotalMinor + taxMinor + shippingMinor };
+}
+
+/** Statuses an order may be cancelled from; cancelling returns its stock and refunds it. */
+export const cancellableStatuses: readonly OrderStatus[] = ["PENDING", "CONFIRMED", "PROCESSING"];
+
+/** Fulfilment moves an admin may make. Only checkout settles a PENDING order. */
+const fulfilmentSteps: Partial<Record<OrderStatus, readonly OrderStatus[]>> = {
+  CONFIRMED: ["PROCESSING", "SHIPPED"],
+  PROCESSING: ["SHIPPED"],
+  SHIPPED: ["DELIVERED"],
+};
+
+export function isFulfilmentStep(from: OrderStatus, to: OrderStatus): boolean {
+  return fulfilmentSteps[from]?.includes(to) ?? false;
+}
+
+export class IllegalTransitionError extends Error {
+  override name = "IllegalTransitionError";
+  constructor(from: OrderStatus, to: OrderStatus) {
+    super(`an order cannot move from ${from} to ${to}`);
+  }
 }
 
 export class EmptyCartError extends Error {

@@ -8,7 +8,13 @@ export type PaymentOutcome =
   | { kind: "unavailable"; reason: string };
 
 export interface PaymentProvider {
+  /** Idempotent per order id, like the providers' own idempotency keys. */
   authorize(request: { orderId: string; amountMinor: bigint; currencyCode: string; cardToken: string }): Promise<PaymentOutcome>;
+  /**
+   * Voids or refunds whatever was authorized for the order; nothing when nothing was. Safe to
+   * repeat, and safe when it is unknown whether an authorization happened (a crash mid-checkout).
+   */
+  refund(request: { orderId: string }): Promise<void>;
 }
 
 /** tok_visa approves, tok_chargeDeclined declines, tok_unavailable fails as if the provider were down. */
@@ -24,5 +30,6 @@ export function createTestPaymentProvider(): PaymentProvider {
           return { kind: "declined", reason: "the card was declined" };
       }
     },
+    async refund() {},
   };
 }

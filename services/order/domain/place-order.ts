@@ -1,16 +1,12 @@
 // Checkout, the saga the order service owns: read the cart, take prices from the catalog, write
 // the order PENDING, hold the stock, take payment, commit the stock, confirm. Every failure after
-// the order exists is compensated (stock released, order CANCELLED or PAYMENT_FAILED), so no
-// failed checkout leaves stock held or an order pending.
+// the order exists is compensated (stock released, order CANCELLED or PAYMENT_FAILED). A step
+// whose outcome is unknown (UNAVAILABLE, DEADLINE_EXCEEDED) is repeated, never guessed; if it
+// stays unknown the order is left PENDING and the recovery loop settles it (settle.ts).
 import { createHash } from "node:crypto";
-import type { Kysely } from "kysely";
-import { OrderStatus as ProtoOrderStatus } from "../../../gen/bazaar/order/v1/order_pb.ts";
 import { inTransaction } from "../../kit/db.ts";
-import { appendEvent } from "../../kit/events.ts";
 import { uuidv7 } from "../../kit/ids.ts";
-import type { OutboxNotifier } from "../../kit/lifecycle.ts";
-import type { OrderDatabase } from "../db/database.ts";
-import { findOrder, findOrderIdByKey, insertPendingOrder, recordStatus } from "../db/order.repository.ts";
+import { findOrder, findOrderIdByKey, insertPendingOrder, recordPaymentWhilePending } from "../db/order.repository.ts";
 import {
   EmptyCartError,
   IdempotencyKeyReusedError,
@@ -19,28 +15,11 @@ import {
   type Address,
   type Order,
   type OrderLine,
-  type OrderStatus,
   type PaymentMethod,
-  type PricingPolicy,
 } from "./order.ts";
 import type { PaymentProvider } from "./payments.ts";
-
-/** What checkout needs from other services, bound to the calling user. */
-export interface CheckoutPorts {
-  cartLines(): Promise<Array<{ productId: string; quantity: number }>>;
-  products(ids: string[]): Promise<Array<{ productId: string; shopId: string; name: string; unitPriceMinor: bigint; forSale: boolean }>>;
-  reserve(reservationId: string, items: Array<{ productId: string; quantity: number }>): Promise<void>;
-  commit(reservationId: string): Promise<void>;
-  release(reservationId: string): Promise<void>;
-}
-
-export interface CheckoutDeps {
-  db: Kysely<OrderDatabase>;
-  outbox: OutboxNotifier;
-  payments: PaymentProvider;
-  pricing: PricingPolicy;
-  currencyCode: string;
-}
+import type { OrderDeps, ShopperPorts } from "./ports.ts";
+import { abandonOrder, confirmOrder, isOutcomeUnknown, repeatUntilKnown } from "./settle.ts";
 
 export interface CheckoutRequest {
   userId: string;
@@ -50,19 +29,8 @@ export interface CheckoutRequest {
   cardToken: string;
 }
 
-/** Order statuses as the contract spells them, for events and responses. */
-export const protoStatus: Record<OrderStatus, ProtoOrderStatus> = {
-  PENDING: ProtoOrderStatus.PENDING,
-  CONFIRMED: ProtoOrderStatus.CONFIRMED,
-  PROCESSING: ProtoOrderStatus.PROCESSING,
-  SHIPPED: ProtoOrderStatus.SHIPPED,
-  DELIVERED: ProtoOrderStatus.DELIVERED,
-  CANCELLED: ProtoOrderStatus.CANCELLED,
-  PAYMENT_FAILED: ProtoOrderStatus.PAYMENT_FAILED,
-};
-
-export async function placeOrder(deps: CheckoutDeps, ports: CheckoutPorts, request: CheckoutRequest): Promise<Order> {
-  const cart = await ports.cartLines();
+export async function placeOrder(deps: OrderDeps, shopper: ShopperPorts, request: CheckoutRequest): Promise<Order> {
+  const cart = await shopper.cartLines();
   if (cart.length === 0) throw new EmptyCartError("the cart is empty");
   const fingerprint = fingerprintOf(request, cart);
 
@@ -70,7 +38,7 @@ export async function placeOrder(deps: CheckoutDeps, ports: CheckoutPorts, reque
   if (earlier) return settledOrder(deps, earlier, fingerprint);
 
   // Prices come from the catalog now, never from the cart or the client.
-  const products = new Map((await ports.products(cart.map((line) => line.productId))).map((p) => [p.productId, p]));
+  const products = new Map((await shopper.products(cart.map((line) => line.productId))).map((p) => [p.productId, p]));
   const unavailable = cart.filter((line) => !products.get(line.productId)?.forSale).map((line) => line.productId);
   if (unavailable.length > 0) throw new UnavailableProductsError(`no longer for sale: ${unavailable.join(", ")}`);
   const lines: OrderLine[] = cart.map((line) => {
@@ -81,53 +49,67 @@ export async function placeOrder(deps: CheckoutDeps, ports: CheckoutPorts, reque
 
   const orderId = uuidv7();
   const created = await inTransaction(deps.db, (trx) =>
-    insertPendingOrder(trx, {
-      id: orderId,
-      userId: request.userId,
-      currencyCode: deps.currencyCode,
-      lines,
-      ...totals,
-      shippingAddress: request.shippingAddress,
-      paymentMethod: request.paymentMethod,
-      idempotencyKey: request.idempotencyKey,
-      requestFingerprint: fingerprint,
-    }),
+    insertPendingOrder(
+      trx,
+      {
+        id: orderId,
+        userId: request.userId,
+        currencyCode: deps.currencyCode,
+        lines,
+        ...totals,
+        shippingAddress: request.shippingAddress,
+        paymentMethod: request.paymentMethod,
+        idempotencyKey: request.idempotencyKey,
+        requestFingerprint: fingerprint,
+      },
+      new Date(Date.now() + deps.recoverAfterMs),
+    ),
   );
   if (!created) {
     // Another call with the same key won the insert a moment ago.
     return settledOrder(deps, (await findOrderIdByKey(deps.db, request.userId, request.idempotencyKey))!, fingerprint);
   }
+  const order = (await findOrder(deps.db, orderId))!;
 
   const items = lines.map((line) => ({ productId: line.productId, quantity: line.quantity }));
   try {
-    await ports.reserve(orderId, items);
+    await repeatUntilKnown(() => deps.stock.reserve(orderId, items));
   } catch (error) {
-    await ports.release(orderId).catch(() => undefined);
-    await moveTo(deps, orderId, request.userId, "PENDING", "CANCELLED", "stock could not be reserved");
+    if (!isOutcomeUnknown(error)) await abandonOrder(deps, order, "CANCELLED", "stock could not be reserved");
     throw error;
   }
+  deps.faults.reached("after-reserve");
 
   if (request.paymentMethod === "CARD") {
     const outcome = await authorizeWithRetry(deps.payments, { orderId, amountMinor: totals.totalMinor, currencyCode: deps.currencyCode, cardToken: request.cardToken });
     if (outcome.kind !== "authorized") {
-      await ports.release(orderId);
-      await moveTo(deps, orderId, request.userId, "PENDING", "PAYMENT_FAILED", outcome.reason, {
-        status: outcome.kind === "declined" ? "DECLINED" : "FAILED",
-        failureReason: outcome.reason,
-      });
+      const payment = { status: outcome.kind === "declined" ? "DECLINED" : "FAILED", failureReason: outcome.reason } as const;
+      await abandonOrder(deps, order, "PAYMENT_FAILED", outcome.reason, payment);
       return (await findOrder(deps.db, orderId))!;
     }
-    await ports.commit(orderId);
-    await moveTo(deps, orderId, request.userId, "PENDING", "CONFIRMED", "paid", { status: "AUTHORIZED", reference: outcome.reference }, lines, totals.totalMinor);
-  } else {
-    await ports.commit(orderId);
-    await moveTo(deps, orderId, request.userId, "PENDING", "CONFIRMED", "cash on delivery", undefined, lines, totals.totalMinor);
+    // Recorded before the commit: from here on recovery finishes the order instead of cancelling it.
+    if (!(await recordPaymentWhilePending(deps.db, orderId, { status: "AUTHORIZED", reference: outcome.reference }))) {
+      // Cancelled while the card was being charged: the canceller may have refunded too early.
+      await deps.payments.refund({ orderId });
+      return (await findOrder(deps.db, orderId))!;
+    }
+    deps.faults.reached("after-payment");
   }
+
+  try {
+    await repeatUntilKnown(() => deps.stock.commit(orderId));
+  } catch (error) {
+    if (isOutcomeUnknown(error)) throw error;
+    // The hold expired or was given back by a cancellation while payment ran.
+    await abandonOrder(deps, order, "CANCELLED", "the stock hold ran out before checkout completed");
+    return (await findOrder(deps.db, orderId))!;
+  }
+  await confirmOrder(deps, order, request.paymentMethod === "CARD" ? "paid" : "cash on delivery");
   return (await findOrder(deps.db, orderId))!;
 }
 
 /** The order an earlier call with this key made, once it has left PENDING (or a few seconds passed). */
-async function settledOrder(deps: CheckoutDeps, earlier: { id: string; fingerprint: string }, fingerprint: string): Promise<Order> {
+async function settledOrder(deps: OrderDeps, earlier: { id: string; fingerprint: string }, fingerprint: string): Promise<Order> {
   if (earlier.fingerprint !== fingerprint) {
     throw new IdempotencyKeyReusedError("idempotency_key was already used for a different checkout");
   }
@@ -147,55 +129,6 @@ async function authorizeWithRetry(payments: PaymentProvider, request: Parameters
     outcome = await payments.authorize(request);
   }
   return outcome;
-}
-
-async function moveTo(
-  deps: CheckoutDeps,
-  orderId: string,
-  userId: string,
-  from: OrderStatus,
-  to: OrderStatus,
-  note: string,
-  payment?: Parameters<typeof recordStatus>[4],
-  placedLines?: OrderLine[],
-  totalMinor?: bigint,
-): Promise<void> {
-  await inTransaction(deps.db, async (trx) => {
-    await recordStatus(trx, orderId, to, note, payment);
-    await appendEvent(trx, {
-      source: "order",
-      actorId: userId,
-      subjectId: orderId,
-      payload: { case: "orderStatusChanged", value: { orderId, userId, oldStatus: protoStatus[from], newStatus: protoStatus[to], note } },
-    });
-    if (to === "PAYMENT_FAILED") {
-      await appendEvent(trx, { source: "order", actorId: userId, subjectId: orderId, payload: { case: "paymentFailed", value: { orderId, userId, reason: note } } });
-    }
-    if (placedLines && totalMinor !== undefined) {
-      await appendEvent(trx, {
-        source: "order",
-        actorId: userId,
-        subjectId: orderId,
-        payload: {
-          case: "orderPlaced",
-          value: {
-            orderId,
-            userId,
-            items: placedLines.map((line) => ({
-              productId: line.productId,
-              shopId: line.shopId,
-              name: line.name,
-              quantity: line.quantity,
-              unitPrice: { currencyCode: deps.currencyCode, amountMinor: line.unitPriceMinor },
-              lineTotal: { currencyCode: deps.currencyCode, amountMinor: line.lineTotalMinor },
-            })),
-            total: { currencyCode: deps.currencyCode, amountMinor: totalMinor },
-          },
-        },
-      });
-    }
-  });
-  deps.outbox.wake();
 }
 
 function fingerprintOf(request: CheckoutRequest, cart: Array<{ productId: string; quantity: number }>): string {

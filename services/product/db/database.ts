@@ -47,7 +47,7 @@ export interface ProductsTable {
   update_time: Generated<Date>;
 }
 
-export type ReservationStatus = "HELD" | "COMMITTED" | "RELEASED" | "EXPIRED";
+export type ReservationStatus = "HELD" | "COMMITTED" | "RELEASED" | "EXPIRED" | "RETURNED";
 
 export interface ReservationsTable {
   id: string;

@@ -75,6 +75,11 @@ export async function sellHeldStock(trx: Trx, productId: string, quantity: numbe
     .execute();
 }
 
+/** Puts sold stock back on hand (a cancelled order's units). */
+export async function restockSoldStock(trx: Trx, productId: string, quantity: number): Promise<void> {
+  await trx.updateTable("products").set({ stock_on_hand: sql<number>`stock_on_hand + ${quantity}` }).where("id", "=", productId).execute();
+}
+
 export async function insertReservationItems(trx: Trx, id: string, items: Array<{ productId: string; quantity: number }>): Promise<void> {
   await trx
     .insertInto("reservation_items")

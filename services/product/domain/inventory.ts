@@ -11,6 +11,7 @@ import {
   holdStock,
   insertReservationItems,
   lockExpiredReservations,
+  restockSoldStock,
   sellHeldStock,
   setReservationStatus,
   stockOf,
@@ -103,6 +104,23 @@ export async function releaseReservation(deps: InventoryDeps, reservationId: str
       if (reservation.status === "RELEASED" || reservation.status === "EXPIRED") return;
       if (reservation.status === "COMMITTED") throw new ReservationClosedError(`reservation ${reservationId} was committed`);
       await giveBack(trx, reservation, "RELEASED");
+  });
+  deps.outbox.wake();
+}
+
+/**
+ * Gives back whatever a reservation took: held units are released, sold units go back on hand.
+ * An unknown id leaves a tombstone like release does, so a late reserve holds nothing.
+ */
+export async function returnReservation(deps: InventoryDeps, reservationId: string): Promise<void> {
+  await inTransaction(deps.db, async (trx) => {
+    if (await claimReservation(trx, reservationId, "RELEASED", new Date())) return;
+    const reservation = (await findReservation(trx, reservationId, "update"))!;
+    if (reservation.status === "HELD") return giveBack(trx, reservation, "RELEASED");
+    if (reservation.status !== "COMMITTED") return;
+    for (const item of reservation.items) await restockSoldStock(trx, item.productId, item.quantity);
+    await setReservationStatus(trx, reservationId, "RETURNED");
+    for (const item of reservation.items) await appendStockChanged(trx, actor, await stockOf(trx, item.productId), "return");
   });
   deps.outbox.wake();
 }

@@ -193,7 +193,7 @@ export function appendStockChanged(
   trx: Parameters<typeof appendEvent>[0],
   actorId: string,
   product: Pick<Product, "id" | "stockOnHand" | "stockHeld">,
-  reason: "adjust" | "reserve" | "commit" | "release" | "expire",
+  reason: "adjust" | "reserve" | "commit" | "release" | "expire" | "return",
 ): Promise<string> {
   return appendEvent(trx, {
     source: "product",

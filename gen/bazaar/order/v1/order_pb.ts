@@ -956,8 +956,10 @@ export const OrderAdminService: GenService<{
     output: typeof ListAllOrdersResponseSchema;
   },
   /**
-   * Moves an order along the status machine; an illegal transition is FAILED_PRECONDITION
-   * naming both states. Emits OrderStatusChanged.
+   * Moves an order along the status machine: CONFIRMED → PROCESSING → SHIPPED → DELIVERED
+   * (PROCESSING may be skipped), or CANCELLED from PENDING, CONFIRMED or PROCESSING (stock
+   * returned, payment refunded). Only checkout settles a PENDING order otherwise. An illegal
+   * transition is FAILED_PRECONDITION naming both states. Emits OrderStatusChanged.
    *
    * @generated from rpc bazaar.order.v1.OrderAdminService.UpdateOrderStatus
    */

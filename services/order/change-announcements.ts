@@ -1,0 +1,28 @@
+// Hears OrderStatusChanged on NATS and wakes the WatchOrders feeds of that buyer in this
+// process — whichever replica made the change. A plain subscription is enough: the feed reads
+// the database, so a missed announcement only delays an update until the next poll.
+import { fromBinary } from "@bufbuild/protobuf";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
+import { subjectOf, type RunningConsumer } from "../kit/events.ts";
+import type { Logger } from "../kit/log.ts";
+import type { OrderChangeSignals } from "./domain/order-feed.ts";
+
+export function listenForOrderChanges(nc: NatsConnection, signals: OrderChangeSignals, log: Logger): RunningConsumer {
+  const subscription = nc.subscribe(subjectOf("order", "orderStatusChanged"), {
+    callback: (error, message) => {
+      if (error) return log.warn({ err: error }, "order change announcements interrupted");
+      try {
+        const event = fromBinary(EventSchema, message.data);
+        if (event.payload.case === "orderStatusChanged") signals.announce(event.payload.value.userId);
+      } catch (decodeError) {
+        log.warn({ err: decodeError }, "undecodable order change announcement ignored");
+      }
+    },
+  });
+  return {
+    async stop() {
+      subscription.unsubscribe();
+    },
+  };
+}

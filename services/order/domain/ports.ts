@@ -1,0 +1,42 @@
+// What the order domain needs from outside: the buyer's cart and the catalog (read with the
+// buyer's token), stock holds (under the service's own identity), payments, and the
+// dependencies every order operation shares.
+import type { Kysely } from "kysely";
+import type { OutboxNotifier } from "../../kit/lifecycle.ts";
+import type { OrderDatabase } from "../db/database.ts";
+import type { PricingPolicy } from "./order.ts";
+import type { PaymentProvider } from "./payments.ts";
+
+/** The buyer's cart and the catalog's current prices, read on the buyer's behalf. */
+export interface ShopperPorts {
+  cartLines(): Promise<Array<{ productId: string; quantity: number }>>;
+  products(ids: string[]): Promise<Array<{ productId: string; shopId: string; name: string; unitPriceMinor: bigint; forSale: boolean }>>;
+}
+
+/** Stock holds keyed by order id. Every step is idempotent, so an unknown outcome is repeated. */
+export interface StockPort {
+  reserve(orderId: string, items: Array<{ productId: string; quantity: number }>): Promise<void>;
+  commit(orderId: string): Promise<void>;
+  /** Gives back whatever the order took: held units released, sold units back on hand. */
+  giveBack(orderId: string): Promise<void>;
+}
+
+/**
+ * Test-only crash points between saga steps (BAZAAR_ORDER_CRASH_AT); production wiring never
+ * sets one.
+ */
+export interface FaultPoints {
+  reached(point: "after-reserve" | "after-payment"): void;
+}
+
+export interface OrderDeps {
+  db: Kysely<OrderDatabase>;
+  outbox: OutboxNotifier;
+  payments: PaymentProvider;
+  stock: StockPort;
+  pricing: PricingPolicy;
+  currencyCode: string;
+  /** How long checkout has to settle an order before the recovery loop takes over. */
+  recoverAfterMs: number;
+  faults: FaultPoints;
+}

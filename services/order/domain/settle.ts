@@ -1,0 +1,133 @@
+// Settling orders after checkout began: confirming, abandoning with compensation, cancelling,
+// fulfilment moves, and the recovery of orders a crash left half done. Every step here is
+// idempotent and every status move conditional, so the checkout call, a cancellation and the
+// recovery loop may race over one order and still end in one consistent state.
+import { Code, ConnectError } from "@connectrpc/connect";
+import { findOrder, markSettled } from "../db/order.repository.ts";
+import {
+  cancellableStatuses,
+  IllegalTransitionError,
+  isFulfilmentStep,
+  OrderNotFoundError,
+  type Order,
+  type OrderStatus,
+} from "./order.ts";
+import type { OrderDeps } from "./ports.ts";
+import { changeStatus, type StatusChange } from "./status-changes.ts";
+
+/** The identity checkout's own steps act under, in events. */
+export const checkoutActor = "service:order";
+
+/** True for errors after which a step may or may not have happened. */
+export function isOutcomeUnknown(error: unknown): boolean {
+  const code = ConnectError.from(error).code;
+  return code === Code.Unavailable || code === Code.DeadlineExceeded;
+}
+
+/** Runs an idempotent step again while its outcome is unknown, a few times, then gives up. */
+export async function repeatUntilKnown<T>(step: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (error) {
+      if (!isOutcomeUnknown(error) || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 150 * 2 ** attempt));
+    }
+  }
+}
+
+/** PENDING → CONFIRMED once stock is committed; an order cancelled meanwhile gets everything back. */
+export async function confirmOrder(deps: OrderDeps, order: Order, note: string): Promise<void> {
+  const confirmed = await changeStatus(deps, order, { from: ["PENDING"], to: "CONFIRMED", note, actorId: checkoutActor, settle: "done" });
+  if (!confirmed.moved && endedUnfulfilled(confirmed.current)) await giveBack(deps, order.id);
+}
+
+/** Cancelled or failed: whatever the order took must go back. */
+function endedUnfulfilled(status: OrderStatus | undefined): boolean {
+  return status === "CANCELLED" || status === "PAYMENT_FAILED";
+}
+
+/**
+ * PENDING → CANCELLED or PAYMENT_FAILED, then stock and payment back. An order cancelled by
+ * someone else meanwhile still gets its compensation: giving back twice changes nothing.
+ */
+export async function abandonOrder(
+  deps: OrderDeps,
+  order: Order,
+  to: "CANCELLED" | "PAYMENT_FAILED",
+  note: string,
+  payment?: StatusChange["payment"],
+): Promise<void> {
+  const moved = await changeStatus(deps, order, { from: ["PENDING"], to, note, actorId: checkoutActor, payment, settle: "due" });
+  // Confirmed by a racing step after all: then nothing is given back.
+  if (moved.moved || endedUnfulfilled(moved.current)) await giveBack(deps, order.id);
+}
+
+/**
+ * Returns a cancelled or failed order's stock and payment and marks it settled. When a step
+ * cannot be done now the order stays due and the recovery loop repeats this.
+ */
+export async function giveBack(deps: OrderDeps, orderId: string): Promise<void> {
+  const order = (await findOrder(deps.db, orderId))!;
+  await repeatUntilKnown(() => deps.stock.giveBack(orderId));
+  if (order.payment.method === "CARD") await deps.payments.refund({ orderId });
+  await markSettled(deps.db, orderId, order.payment.status === "AUTHORIZED" ? "REFUNDED" : undefined);
+}
+
+export interface Actor {
+  id: string;
+  /** Buyers may only touch their own orders; admins (through the internal service) any. */
+  isBuyer: boolean;
+}
+
+/** Cancels an order from PENDING, CONFIRMED or PROCESSING and gives its stock and payment back. */
+export async function cancelOrder(deps: OrderDeps, orderId: string, actor: Actor, reason: string): Promise<Order> {
+  const order = await findOrder(deps.db, orderId);
+  // Another buyer's order is reported exactly like a missing one.
+  if (!order || (actor.isBuyer && order.userId !== actor.id)) throw new OrderNotFoundError(`order ${orderId} not found`);
+  const note = reason || (actor.isBuyer ? "cancelled by the buyer" : "cancelled by an admin");
+  const moved = await changeStatus(deps, order, { from: cancellableStatuses, to: "CANCELLED", note, actorId: actor.id, settle: "due" });
+  if (!moved.moved) throw new IllegalTransitionError(moved.current!, "CANCELLED");
+  try {
+    await giveBack(deps, orderId);
+  } catch {
+    // The cancellation stands; the recovery loop gives back what could not be given back now.
+  }
+  return (await findOrder(deps.db, orderId))!;
+}
+
+/** An admin's move of an order: a fulfilment step, or a cancellation. */
+export async function moveOrder(deps: OrderDeps, orderId: string, to: OrderStatus, note: string, actorId: string): Promise<Order> {
+  if (to === "CANCELLED") return cancelOrder(deps, orderId, { id: actorId, isBuyer: false }, note);
+  const order = await findOrder(deps.db, orderId);
+  if (!order) throw new OrderNotFoundError(`order ${orderId} not found`);
+  if (!isFulfilmentStep(order.status, to)) throw new IllegalTransitionError(order.status, to);
+  const moved = await changeStatus(deps, order, { from: [order.status], to, note, actorId, settle: "done" });
+  // Someone else moved it between the read and the lock.
+  if (!moved.moved) throw new IllegalTransitionError(moved.current!, to);
+  return (await findOrder(deps.db, orderId))!;
+}
+
+/**
+ * Finishes or compensates an order whose settling is overdue. A PENDING order is finished when
+ * nothing is left to chance (cash on delivery, or the payment recorded as authorized): hold
+ * the stock (a repeat of an earlier hold is a no-op), commit, confirm. Otherwise — payment
+ * outcome unknown, or the hold lost — it is cancelled and anything that may have been taken is
+ * given back. Orders already cancelled or failed get their compensation finished.
+ */
+export async function recoverOrder(deps: OrderDeps, orderId: string): Promise<void> {
+  const order = await findOrder(deps.db, orderId);
+  if (!order) return;
+  if (order.status !== "PENDING") return giveBack(deps, orderId);
+  const finishable = order.payment.method === "CASH_ON_DELIVERY" || order.payment.status === "AUTHORIZED";
+  if (!finishable) return abandonOrder(deps, order, "CANCELLED", "checkout did not complete; nothing was charged");
+  try {
+    const items = order.lines.map((line) => ({ productId: line.productId, quantity: line.quantity }));
+    await repeatUntilKnown(() => deps.stock.reserve(orderId, items));
+    await repeatUntilKnown(() => deps.stock.commit(orderId));
+  } catch (error) {
+    if (isOutcomeUnknown(error)) throw error;
+    return abandonOrder(deps, order, "CANCELLED", "the stock could no longer be held");
+  }
+  await confirmOrder(deps, order, "completed after an interruption");
+}
