@@ -33,6 +33,12 @@ export interface RunningMesh {
   ready(timeoutMs: number): Promise<void>;
   /** The last log lines of a process, for test failure messages. */
   recentLogs(name: string): string[];
+  /** Resolves when a process has exited (at once if it is not running), with its exit code or signal. */
+  exited(name: string): Promise<string>;
+  /** Sends a process a signal and waits for it to exit. */
+  kill(name: string, signal: NodeJS.Signals): Promise<void>;
+  /** Starts a process that exited again, with extra environment (fault tests). */
+  relaunch(name: string, extraEnv?: NodeJS.ProcessEnv): void;
   stop(): Promise<void>;
 }
 
@@ -59,8 +65,9 @@ export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
 
   const children = new Map<string, ChildProcess>();
   const logs = new Map<string, string[]>();
-  const launch = (name: string, entry: string) => {
-    const child = spawn(process.execPath, [entry], { cwd: options.root, env, stdio: ["ignore", "pipe", "pipe"] });
+  const entryOf = (name: string) => (name === "edge" ? "edge/main.ts" : `services/${name}/main.ts`);
+  const launch = (name: string, extraEnv: NodeJS.ProcessEnv = {}) => {
+    const child = spawn(process.execPath, [entryOf(name)], { cwd: options.root, env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
     children.set(name, child);
     logs.set(name, []);
     for (const stream of [child.stdout!, child.stderr!]) {
@@ -77,8 +84,14 @@ export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
       options.onExit?.(name, code);
     });
   };
-  for (const name of serviceNames) launch(name, `services/${name}/main.ts`);
-  launch("edge", "edge/main.ts");
+  for (const name of serviceNames) launch(name);
+  launch("edge");
+  const exited = (name: string) =>
+    new Promise<string>((resolve) => {
+      const child = children.get(name);
+      if (!child) return resolve("not running");
+      child.once("exit", (code, signal) => resolve(signal ?? String(code)));
+    });
 
   const edgeUrl = `http://127.0.0.1:${edgePort}`;
   return {
@@ -101,6 +114,16 @@ export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
       throw new Error(`mesh not ready after ${timeoutMs} ms: ${last}`);
     },
     recentLogs: (name) => logs.get(name) ?? [],
+    exited,
+    async kill(name, signal) {
+      const exit = exited(name);
+      children.get(name)?.kill(signal);
+      await exit;
+    },
+    relaunch(name, extraEnv) {
+      if (children.has(name)) throw new Error(`${name} is still running`);
+      launch(name, extraEnv);
+    },
     async stop() {
       const exits = [...children.values()].map(
         (child) =>

@@ -181,10 +181,10 @@ describe("idempotency and isolation", () => {
 });
 
 describe("the last units", () => {
-  it("when 50 customers check out the last 10 units at once, then exactly 10 orders are confirmed and none is left pending", async () => {
+  it("when 100 customers check out the last 10 units at once, then exactly 10 orders are confirmed and none is left pending", async () => {
     const id = await newProduct(100n, 10);
     const customers = [];
-    for (let i = 0; i < 50; i += 10) customers.push(...(await Promise.all(Array.from({ length: 10 }, () => newCustomer()))));
+    for (let i = 0; i < 100; i += 10) customers.push(...(await Promise.all(Array.from({ length: 10 }, () => newCustomer()))));
     await Promise.all(customers.map((me) => carts.addCartItem({ productId: id, quantity: 1 }, me)));
     const results = await Promise.allSettled(
       customers.map((me) => orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_visa") }, me)),
@@ -192,7 +192,7 @@ describe("the last units", () => {
     const confirmed = results.filter((r) => r.status === "fulfilled" && r.value.order!.status === OrderStatus.CONFIRMED);
     const refused = results.filter((r) => r.status === "rejected");
     expect(confirmed).toHaveLength(10);
-    expect(refused.map((r) => ((r as PromiseRejectedResult).reason as { code: Code }).code)).toEqual(Array(40).fill(Code.FailedPrecondition));
+    expect(refused.map((r) => ((r as PromiseRejectedResult).reason as { code: Code }).code)).toEqual(Array(90).fill(Code.FailedPrecondition));
     expect(await stockOf(id)).toMatchObject({ stockOnHand: 0, stockAvailable: 0 });
     const statuses = (await Promise.all(customers.map((me) => orders.listOrders({}, me)))).flatMap((page) => page.orders.map((o) => o.status));
     expect(statuses.filter((s) => s === OrderStatus.PENDING)).toEqual([]);

@@ -125,6 +125,27 @@ describe("settling reservations", () => {
     expect((await failureOf(inventory.client.commitReservation({ reservationId }, asService))).code).toBe(Code.FailedPrecondition);
   });
 
+  it("when a committed reservation is returned, then its sold units are back on hand, once; a held one is released; an unknown one is blocked", async () => {
+    const id = await productWithStock(8);
+    const sold = randomUUID();
+    await reserve(sold, [{ productId: id, quantity: 3 }]);
+    await inventory.client.commitReservation({ reservationId: sold }, asService);
+    const held = randomUUID();
+    await reserve(held, [{ productId: id, quantity: 2 }]);
+    expect(await stockOf(id)).toEqual({ onHand: 5, available: 3 });
+
+    await Promise.all([1, 2, 3].map(() => inventory.client.returnReservation({ reservationId: sold }, asService)));
+    expect(await stockOf(id)).toEqual({ onHand: 8, available: 6 });
+    await inventory.client.returnReservation({ reservationId: held }, asService);
+    expect(await stockOf(id)).toEqual({ onHand: 8, available: 8 });
+    expect((await failureOf(inventory.client.commitReservation({ reservationId: sold }, asService))).code).toBe(Code.FailedPrecondition);
+
+    const unknown = randomUUID();
+    await inventory.client.returnReservation({ reservationId: unknown }, asService);
+    expect((await failureOf(reserve(unknown, [{ productId: id, quantity: 1 }]))).code).toBe(Code.FailedPrecondition);
+    expect(await stockOf(id)).toEqual({ onHand: 8, available: 8 });
+  });
+
   it("when the release arrives before the reserve, then the late reserve holds nothing", async () => {
     const id = await productWithStock(8);
     const reservationId = randomUUID();

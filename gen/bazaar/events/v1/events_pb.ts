@@ -560,7 +560,8 @@ export type StockChanged = Message<"bazaar.events.v1.StockChanged"> & {
   stockAvailable: number;
 
   /**
-   * What moved it: "adjust", "reserve", "commit", "release" or "expire".
+   * What moved it: "adjust", "reserve", "commit", "release", "expire" or "return" (a cancelled
+   * order's units back on hand).
    *
    * @generated from field: string reason = 5;
    */

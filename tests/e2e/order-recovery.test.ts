@@ -1,0 +1,113 @@
+// Crash safety of checkout against the real mesh: the order service is SIGKILLed between saga
+// steps by its test-only crash point, restarted, and its recovery loop settles the order it left
+// PENDING — cancelled with everything given back when payment never happened, confirmed when
+// it did — with stock adding up: on hand = available + held + sold.
+import { randomBytes, randomUUID } from "node:crypto";
+import { Code, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
+import { OrderService, OrderStatus, PaymentMethod, PaymentStatus, type Order } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { devAccounts } from "../../services/kit/dev-accounts.ts";
+import { bearer, failureOf } from "../support/calls.ts";
+import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+
+let mesh: TestMesh;
+let auth: ReturnType<typeof createClient<typeof AuthService>>;
+let carts: ReturnType<typeof createClient<typeof CartService>>;
+let orders: ReturnType<typeof createClient<typeof OrderService>>;
+let products: ReturnType<typeof createClient<typeof ProductService>>;
+let asSeller: ReturnType<typeof bearer>;
+let shopId = "";
+let categoryId = "";
+
+beforeAll(async () => {
+  mesh = await startTestMesh({
+    BAZAAR_ORDER_CRASH_AT: "after-reserve",
+    // Recovery takes over after 3 s instead of 30 s, checked twice a second.
+    BAZAAR_ORDER_RECOVER_AFTER_MS: "3000",
+    BAZAAR_ORDER_RECOVERY_SWEEP_MS: "500",
+  });
+  const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
+  auth = createClient(AuthService, transport);
+  carts = createClient(CartService, transport);
+  orders = createClient(OrderService, transport);
+  products = createClient(ProductService, transport);
+  asSeller = bearer((await auth.login({ email: devAccounts.seller.email, password: devAccounts.seller.password })).tokens!.accessToken);
+  const sample = (await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 1 })).products[0]!;
+  shopId = sample.shopId;
+  categoryId = sample.categoryId;
+}, 120_000);
+afterAll(async () => {
+  await mesh?.stop();
+});
+
+const address = { recipientName: "Linus", line1: "3 Crash Lane", city: "Berlin", postalCode: "10178", countryCode: "DE" };
+const initialStock = 5;
+
+/** A buyer with 2 units of a fresh product in the cart, checking out by card until the order service dies. */
+async function checkoutThatCrashes() {
+  const { tokens } = await auth.register({ email: `crash-${randomBytes(5).toString("hex")}@example.test`, password: "password-123", displayName: "Buyer" });
+  const me = bearer(tokens!.accessToken);
+  const { product } = await products.createProduct(
+    { product: { shopId, categoryId, name: `Crash ${randomBytes(3).toString("hex")}`, price: { currencyCode: "USD", amountMinor: 1000n }, stockOnHand: initialStock } },
+    asSeller,
+  );
+  await carts.addCartItem({ productId: product!.id, quantity: 2 }, me);
+  const request = { idempotencyKey: randomUUID(), shippingAddress: address, payment: { method: PaymentMethod.CARD, cardToken: "tok_visa" } };
+  const failure = await failureOf(orders.placeOrder(request, me));
+  expect(failure.code).toBe(Code.Unavailable);
+  expect(await mesh.exited("order")).toMatch(/SIGKILL|not running/);
+  return { me, productId: product!.id, request };
+}
+
+async function settledOrderOf(me: ReturnType<typeof bearer>, timeoutMs: number): Promise<Order> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [order] = (await orders.listOrders({}, me)).orders;
+    if (order && order.status !== OrderStatus.PENDING) return order;
+    if (Date.now() > deadline) throw new Error(`order still ${order ? "PENDING" : "missing"} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** on hand = available + held, and what left on hand is exactly what was sold. */
+async function expectStockAddsUp(productId: string, sold: number) {
+  const { product } = await products.getProduct({ id: productId }, asSeller);
+  const held = product!.stockOnHand - product!.stockAvailable;
+  expect({ onHand: product!.stockOnHand, held, sold: initialStock - product!.stockOnHand }).toEqual({ onHand: initialStock - sold, held: 0, sold });
+}
+
+describe("an order service killed in the middle of checkout", () => {
+  it("when it dies after ReserveStock and before payment, then after restart the order is CANCELLED and the hold released", async () => {
+    const { me, productId, request } = await checkoutThatCrashes();
+    const { product: whileDown } = await products.getProduct({ id: productId }, asSeller);
+    expect(whileDown!.stockAvailable).toBe(initialStock - 2);
+
+    mesh.relaunch("order", { BAZAAR_ORDER_CRASH_AT: "after-payment" });
+    await mesh.ready(60_000);
+    const order = await settledOrderOf(me, 60_000);
+    expect(order.status).toBe(OrderStatus.CANCELLED);
+    expect(order.statusHistory.map((s) => s.status)).toEqual([OrderStatus.PENDING, OrderStatus.CANCELLED]);
+    await expectStockAddsUp(productId, 0);
+    // The buyer's retry with the same key learns the outcome instead of buying twice.
+    const { order: retried } = await orders.placeOrder(request, me);
+    expect(retried).toMatchObject({ id: order.id, status: OrderStatus.CANCELLED });
+  }, 120_000);
+
+  it("when it dies after the payment was authorized and before Commit, then after restart the order is CONFIRMED and the stock sold once", async () => {
+    const { me, productId } = await checkoutThatCrashes();
+
+    mesh.relaunch("order", { BAZAAR_ORDER_CRASH_AT: "none" });
+    await mesh.ready(60_000);
+    const order = await settledOrderOf(me, 60_000);
+    expect(order).toMatchObject({ status: OrderStatus.CONFIRMED, payment: expect.objectContaining({ status: PaymentStatus.AUTHORIZED }) });
+    await expectStockAddsUp(productId, 2);
+    // OrderPlaced went out: the cart lets go of the purchased units.
+    const deadline = Date.now() + 5_000;
+    while ((await carts.getCart({}, me)).cart!.items.length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await carts.getCart({}, me)).cart!.items).toEqual([]);
+  }, 120_000);
+});

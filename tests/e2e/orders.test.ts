@@ -1,0 +1,305 @@
+// Orders after checkout against the real mesh: the buyer watching their orders live, admins
+// moving them along the status machine over the internal service, cancellations giving stock
+// and payment back, another buyer seeing none of it, and the watch resuming across a restart
+// of the order service without missing a change.
+import { randomBytes, randomUUID } from "node:crypto";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AuthService, ServiceIdentityService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
+import {
+  OrderAdminService,
+  OrderService,
+  OrderStatus,
+  PaymentMethod,
+  PaymentStatus,
+  type WatchOrdersResponse,
+} from "../../gen/bazaar/order/v1/order_pb.ts";
+import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { createMeshClient, type MeshClient } from "../../services/kit/clients.ts";
+import { devServiceSecret } from "../../services/kit/config.ts";
+import { devAccounts } from "../../services/kit/dev-accounts.ts";
+import { bearer, failureOf } from "../support/calls.ts";
+import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+
+let mesh: TestMesh;
+let auth: ReturnType<typeof createClient<typeof AuthService>>;
+let carts: ReturnType<typeof createClient<typeof CartService>>;
+let orders: ReturnType<typeof createClient<typeof OrderService>>;
+let products: ReturnType<typeof createClient<typeof ProductService>>;
+let admin: MeshClient<typeof OrderAdminService>;
+let asSeller: ReturnType<typeof bearer>;
+let asAdminService: ReturnType<typeof bearer>;
+let shopId = "";
+let categoryId = "";
+
+beforeAll(async () => {
+  mesh = await startTestMesh();
+  const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "2" });
+  auth = createClient(AuthService, transport);
+  carts = createClient(CartService, transport);
+  orders = createClient(OrderService, transport);
+  products = createClient(ProductService, transport);
+  asSeller = bearer((await auth.login({ email: devAccounts.seller.email, password: devAccounts.seller.password })).tokens!.accessToken);
+  const identity = createMeshClient(ServiceIdentityService, mesh.addresses.auth);
+  asAdminService = bearer((await identity.client.issueServiceToken({ serviceName: "admin", secret: devServiceSecret })).accessToken);
+  identity.close();
+  admin = createMeshClient(OrderAdminService, mesh.addresses.order);
+  const sample = (await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 1 })).products[0]!;
+  shopId = sample.shopId;
+  categoryId = sample.categoryId;
+}, 120_000);
+afterAll(async () => {
+  admin?.close();
+  await mesh?.stop();
+});
+
+const address = { recipientName: "Grace", line1: "2 Order Street", city: "Berlin", postalCode: "10115", countryCode: "DE" };
+const byCard = { method: PaymentMethod.CARD, cardToken: "tok_visa" };
+
+async function newCustomer() {
+  const { tokens, user } = await auth.register({ email: `orders-${randomBytes(5).toString("hex")}@example.test`, password: "password-123", displayName: "Buyer" });
+  return { ...bearer(tokens!.accessToken), id: user!.id };
+}
+
+async function newProduct(cents: bigint, stockOnHand: number) {
+  const { product } = await products.createProduct(
+    { product: { shopId, categoryId, name: `Order item ${randomBytes(3).toString("hex")}`, price: { currencyCode: "USD", amountMinor: cents }, stockOnHand } },
+    asSeller,
+  );
+  return product!.id;
+}
+
+const stockOf = async (id: string) => {
+  const { product } = await products.getProduct({ id }, asSeller);
+  return { onHand: product!.stockOnHand, available: product!.stockAvailable };
+};
+
+async function confirmedOrder(me: ReturnType<typeof bearer>, productId: string, quantity = 1) {
+  await carts.addCartItem({ productId, quantity }, me);
+  const { order } = await orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: byCard }, me);
+  expect(order!.status).toBe(OrderStatus.CONFIRMED);
+  return order!;
+}
+
+/** Collects a WatchOrders stream in the background until stopped. */
+function watch(me: ReturnType<typeof bearer>, request: Parameters<typeof orders.watchOrders>[0] = {}) {
+  const abort = new AbortController();
+  const updates: WatchOrdersResponse[] = [];
+  const ended = (async () => {
+    try {
+      for await (const update of orders.watchOrders(request, { ...me, signal: abort.signal })) updates.push(update);
+      return undefined;
+    } catch (error) {
+      return abort.signal.aborted ? undefined : error;
+    }
+  })();
+  return {
+    updates,
+    ended,
+    async until(count: number, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (updates.length < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+      expect(updates.length).toBeGreaterThanOrEqual(count);
+    },
+    async stop() {
+      abort.abort();
+      return ended;
+    },
+  };
+}
+
+const statusesOf = (updates: WatchOrdersResponse[]) => updates.map((u) => u.order!.status);
+
+describe("the journey after checkout", () => {
+  it("when a new buyer checks out three products and an admin ships and delivers them, then the buyer's watch saw every change live and in order", async () => {
+    const me = await newCustomer();
+    const watcher = watch(me, { sinceTime: timestampFromDate(new Date(Date.now() - 1_000)) });
+    const [a, b, c] = [await newProduct(1500n, 5), await newProduct(99n, 5), await newProduct(12345n, 5)];
+    await carts.addCartItem({ productId: a, quantity: 2 }, me);
+    await carts.addCartItem({ productId: b, quantity: 5 }, me);
+    const order = await confirmedOrder(me, c, 1);
+    // 2 × 15.00 + 5 × 0.99 + 123.45 = 158.40; 5 % tax = 7.92
+    expect([order.subtotal!.amountMinor, order.tax!.amountMinor, order.total!.amountMinor]).toEqual([15840n, 792n, 16632n]);
+    await watcher.until(2);
+    const deadline = Date.now() + 5_000;
+    while ((await carts.getCart({}, me)).cart!.items.length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await carts.getCart({}, me)).cart!.items).toEqual([]);
+    expect((await orders.listOrders({}, me)).orders.map((o) => o.id)).toEqual([order.id]);
+
+    const shipped = await admin.client.updateOrderStatus({ id: order.id, status: OrderStatus.SHIPPED, note: "DHL 0042" }, asAdminService);
+    expect(shipped.order!.status).toBe(OrderStatus.SHIPPED);
+    await watcher.until(3);
+    await admin.client.updateOrderStatus({ id: order.id, status: OrderStatus.DELIVERED }, asAdminService);
+    await watcher.until(4);
+    await watcher.stop();
+
+    expect(statusesOf(watcher.updates)).toEqual([OrderStatus.PENDING, OrderStatus.CONFIRMED, OrderStatus.SHIPPED, OrderStatus.DELIVERED]);
+    expect(new Set(watcher.updates.map((u) => u.order!.id))).toEqual(new Set([order.id]));
+    // Each update is the order as it stood right after that change.
+    expect(watcher.updates.map((u) => u.order!.statusHistory.length)).toEqual([1, 2, 3, 4]);
+    expect(watcher.updates[2]!.order!.statusHistory.at(-1)!.note).toBe("DHL 0042");
+    const { order: final } = await orders.getOrder({ id: order.id }, me);
+    expect(final!.statusHistory.map((s) => s.status)).toEqual(statusesOf(watcher.updates));
+  });
+
+  it("when an admin makes an illegal move, then failed_precondition names both states and nothing changes", async () => {
+    const me = await newCustomer();
+    const order = await confirmedOrder(me, await newProduct(900n, 5));
+    const backwards = await failureOf(admin.client.updateOrderStatus({ id: order.id, status: OrderStatus.PENDING }, asAdminService));
+    expect(backwards.code).toBe(Code.FailedPrecondition);
+    expect(backwards.rawMessage).toBe("an order cannot move from CONFIRMED to PENDING");
+    const skipping = await failureOf(admin.client.updateOrderStatus({ id: order.id, status: OrderStatus.DELIVERED }, asAdminService));
+    expect(skipping.rawMessage).toBe("an order cannot move from CONFIRMED to DELIVERED");
+    expect((await orders.getOrder({ id: order.id }, me)).order!.statusHistory).toHaveLength(2);
+    expect((await failureOf(admin.client.updateOrderStatus({ id: randomUUID(), status: OrderStatus.SHIPPED }, asAdminService))).code).toBe(Code.NotFound);
+  });
+
+  it("when the admin service lists all orders, then the user, status and time filters and keyset pages hold", async () => {
+    const me = await newCustomer();
+    const productId = await newProduct(100n, 20);
+    const first = await confirmedOrder(me, productId);
+    const between = new Date();
+    const second = await confirmedOrder(me, productId);
+    const third = await confirmedOrder(me, productId);
+    await admin.client.updateOrderStatus({ id: third.id, status: OrderStatus.PROCESSING }, asAdminService);
+
+    const mine = await admin.client.listAllOrders({ userId: me.id }, asAdminService);
+    expect(mine.orders.map((o) => o.id)).toEqual([third.id, second.id, first.id]);
+    const processing = await admin.client.listAllOrders({ userId: me.id, status: OrderStatus.PROCESSING }, asAdminService);
+    expect(processing.orders.map((o) => o.id)).toEqual([third.id]);
+    const recent = await admin.client.listAllOrders({ userId: me.id, createTimeFrom: timestampFromDate(between) }, asAdminService);
+    expect(recent.orders.map((o) => o.id)).toEqual([third.id, second.id]);
+    const early = await admin.client.listAllOrders({ userId: me.id, createTimeTo: timestampFromDate(between) }, asAdminService);
+    expect(early.orders.map((o) => o.id)).toEqual([first.id]);
+
+    const paged: string[] = [];
+    let pageToken = "";
+    do {
+      const page = await admin.client.listAllOrders({ userId: me.id, pageSize: 2, pageToken }, asAdminService);
+      paged.push(...page.orders.map((o) => o.id));
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    expect(paged).toEqual([third.id, second.id, first.id]);
+
+    const backwards = await failureOf(
+      admin.client.listAllOrders({ createTimeFrom: timestampFromDate(new Date()), createTimeTo: timestampFromDate(between) }, asAdminService),
+    );
+    expect(backwards.code).toBe(Code.InvalidArgument);
+  });
+
+  it("when a buyer or any other caller reaches for the internal order service, then they are refused", async () => {
+    const me = await newCustomer();
+    expect((await failureOf(admin.client.listAllOrders({}, me))).code).toBe(Code.PermissionDenied);
+    expect((await failureOf(admin.client.listAllOrders({}))).code).toBe(Code.Unauthenticated);
+  });
+});
+
+describe("cancelling", () => {
+  it("when a buyer cancels a confirmed card order, then it is CANCELLED, refunded, and the units are back on hand", async () => {
+    const me = await newCustomer();
+    const productId = await newProduct(2500n, 6);
+    const order = await confirmedOrder(me, productId, 4);
+    expect(await stockOf(productId)).toEqual({ onHand: 2, available: 2 });
+
+    const { order: cancelled } = await orders.cancelOrder({ id: order.id, reason: "changed my mind" }, me);
+    expect(cancelled).toMatchObject({ status: OrderStatus.CANCELLED, payment: expect.objectContaining({ status: PaymentStatus.REFUNDED }) });
+    expect(cancelled!.statusHistory.at(-1)!.note).toBe("changed my mind");
+    expect(await stockOf(productId)).toEqual({ onHand: 6, available: 6 });
+
+    const again = await failureOf(orders.cancelOrder({ id: order.id }, me));
+    expect(again.code).toBe(Code.FailedPrecondition);
+    expect(await stockOf(productId)).toEqual({ onHand: 6, available: 6 });
+  });
+
+  it("when an admin cancels an order being processed, then its stock returns; a shipped order cannot be cancelled", async () => {
+    const me = await newCustomer();
+    const productId = await newProduct(800n, 3);
+    const processing = await confirmedOrder(me, productId);
+    const shipped = await confirmedOrder(me, productId);
+    await admin.client.updateOrderStatus({ id: processing.id, status: OrderStatus.PROCESSING }, asAdminService);
+    await admin.client.updateOrderStatus({ id: shipped.id, status: OrderStatus.SHIPPED }, asAdminService);
+
+    const { order } = await admin.client.updateOrderStatus({ id: processing.id, status: OrderStatus.CANCELLED, note: "out of packaging" }, asAdminService);
+    expect(order!.status).toBe(OrderStatus.CANCELLED);
+    expect(await stockOf(productId)).toEqual({ onHand: 2, available: 2 });
+
+    const refused = await failureOf(orders.cancelOrder({ id: shipped.id }, me));
+    expect(refused.code).toBe(Code.FailedPrecondition);
+    expect(refused.rawMessage).toBe("an order cannot move from SHIPPED to CANCELLED");
+  });
+
+  it("when a cash-on-delivery order is cancelled, then nothing is refunded and the stock returns", async () => {
+    const me = await newCustomer();
+    const productId = await newProduct(300n, 2);
+    await carts.addCartItem({ productId, quantity: 2 }, me);
+    const { order } = await orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: { method: PaymentMethod.CASH_ON_DELIVERY } }, me);
+    const { order: cancelled } = await orders.cancelOrder({ id: order!.id }, me);
+    expect(cancelled!.payment!.status).toBe(PaymentStatus.DUE_ON_DELIVERY);
+    expect(await stockOf(productId)).toEqual({ onHand: 2, available: 2 });
+  });
+});
+
+describe("another buyer", () => {
+  it("when buyer B reaches for buyer A's cart and orders, then not_found everywhere and A's data is unchanged", async () => {
+    const alice = await newCustomer();
+    const bob = await newCustomer();
+    const productId = await newProduct(400n, 10);
+    const order = await confirmedOrder(alice, productId);
+    await carts.addCartItem({ productId, quantity: 3 }, alice);
+    const bobWatch = watch(bob, { sinceTime: timestampFromDate(new Date(Date.now() - 60_000)) });
+
+    expect((await failureOf(orders.getOrder({ id: order.id }, bob))).code).toBe(Code.NotFound);
+    expect((await failureOf(orders.cancelOrder({ id: order.id }, bob))).code).toBe(Code.NotFound);
+    expect((await orders.listOrders({}, bob)).orders).toEqual([]);
+    // Cart calls always mean the caller's own cart: Alice's line is not in Bob's.
+    expect((await failureOf(carts.removeCartItem({ productId }, bob))).code).toBe(Code.NotFound);
+    expect((await failureOf(carts.updateCartItem({ productId, quantity: 1 }, bob))).code).toBe(Code.NotFound);
+    await carts.clearCart({}, bob);
+    await admin.client.updateOrderStatus({ id: order.id, status: OrderStatus.PROCESSING }, asAdminService);
+
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await bobWatch.stop()).toBeUndefined();
+    expect(bobWatch.updates).toEqual([]);
+    expect((await carts.getCart({}, alice)).cart!.items.map((i) => [i.productId, i.quantity])).toEqual([[productId, 3]]);
+    expect((await orders.getOrder({ id: order.id }, alice)).order!.status).toBe(OrderStatus.PROCESSING);
+  });
+});
+
+describe("watching across a restart", () => {
+  it("when the order service restarts, then a watch resumed with its last token gets exactly the changes it missed, then live ones", async () => {
+    const me = await newCustomer();
+    const watcher = watch(me);
+    // The watch starts at "now": wait until it is surely attached before the order is placed.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const order = await confirmedOrder(me, await newProduct(700n, 5));
+    await watcher.until(2);
+
+    await mesh.kill("order", "SIGKILL");
+    expect(codeOf(await watcher.ended)).toBe(Code.Unavailable);
+    mesh.relaunch("order");
+    await mesh.ready(60_000);
+    const resumeToken = watcher.updates.at(-1)!.resumeToken;
+
+    await admin.client.updateOrderStatus({ id: order.id, status: OrderStatus.PROCESSING }, asAdminService);
+    await admin.client.updateOrderStatus({ id: order.id, status: OrderStatus.SHIPPED }, asAdminService);
+    const resumed = watch(me, { resumeToken });
+    await resumed.until(2);
+    await admin.client.updateOrderStatus({ id: order.id, status: OrderStatus.DELIVERED }, asAdminService);
+    await resumed.until(3);
+    await resumed.stop();
+    expect(statusesOf(resumed.updates)).toEqual([OrderStatus.PROCESSING, OrderStatus.SHIPPED, OrderStatus.DELIVERED]);
+  }, 120_000);
+
+  it("when a watch asks with a forged token or too far back, then invalid_argument", async () => {
+    const me = await newCustomer();
+    const forged = watch(me, { resumeToken: "bm90LWEtdG9rZW4" });
+    expect(codeOf(await forged.ended)).toBe(Code.InvalidArgument);
+    const ancient = watch(me, { sinceTime: timestampFromDate(new Date(Date.now() - 8 * 24 * 3_600_000)) });
+    expect(codeOf(await ancient.ended)).toBe(Code.InvalidArgument);
+  });
+});
+
+const codeOf = (error: unknown) => (error === undefined ? undefined : ConnectError.from(error).code);
