@@ -11,6 +11,7 @@ import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { PreconditionFailureSchema } from "../../gen/google/rpc/error_details_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { bearer, failureOf } from "../support/calls.ts";
+import { expectEvents } from "../support/events.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 
 let mesh: TestMesh;
@@ -95,6 +96,7 @@ describe("checking out", () => {
     const { order } = await orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_chargeDeclined") }, me);
     expect(order).toMatchObject({ status: OrderStatus.PAYMENT_FAILED, payment: expect.objectContaining({ status: PaymentStatus.DECLINED, failureReason: "the card was declined" }) });
     expect(await stockOf(id)).toMatchObject({ stockOnHand: 4, stockAvailable: 4 });
+    await expectEvents(mesh.natsUrl, order!.id, "bazaar.order.>", ["bazaar.order.payment_failed", "bazaar.order.order_status_changed"]);
   });
 
   it("when the payment provider stays unavailable, then after retries the order is PAYMENT_FAILED and nothing is held", async () => {

@@ -22,6 +22,7 @@ import { createMeshClient, type MeshClient } from "../../services/kit/clients.ts
 import { devServiceSecret } from "../../services/kit/config.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { bearer, failureOf } from "../support/calls.ts";
+import { eventsAbout, expectEvents } from "../support/events.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 
 let mesh: TestMesh;
@@ -143,6 +144,10 @@ describe("the journey after checkout", () => {
     expect(watcher.updates[2]!.order!.statusHistory.at(-1)!.note).toBe("DHL 0042");
     const { order: final } = await orders.getOrder({ id: order.id }, me);
     expect(final!.statusHistory.map((s) => s.status)).toEqual(statusesOf(watcher.updates));
+    // One OrderStatusChanged per transition, and OrderPlaced on confirmation.
+    const changed = "bazaar.order.order_status_changed";
+    await expectEvents(mesh.natsUrl, order.id, "bazaar.order.>", [changed, "bazaar.order.order_placed"]);
+    expect((await eventsAbout(mesh.natsUrl, order.id, "bazaar.order.>")).sort()).toEqual(["bazaar.order.order_placed", changed, changed, changed]);
   });
 
   it("when an admin makes an illegal move, then failed_precondition names both states and nothing changes", async () => {
@@ -208,6 +213,8 @@ describe("cancelling", () => {
     expect(cancelled).toMatchObject({ status: OrderStatus.CANCELLED, payment: expect.objectContaining({ status: PaymentStatus.REFUNDED }) });
     expect(cancelled!.statusHistory.at(-1)!.note).toBe("changed my mind");
     expect(await stockOf(productId)).toEqual({ onHand: 6, available: 6 });
+
+    await expectEvents(mesh.natsUrl, order.id, "bazaar.order.>", ["bazaar.order.order_cancelled"]);
 
     const again = await failureOf(orders.cancelOrder({ id: order.id }, me));
     expect(again.code).toBe(Code.FailedPrecondition);
