@@ -1,22 +1,37 @@
-// Wiring only: config → database → gRPC server (AdminService, arriving with M5).
+// Wiring only: config → database → clients of auth's directory and order's admin service →
+// gRPC server, and the consumer that builds the audit and sales projections.
+import { AdminService } from "../../gen/bazaar/admin/v1/admin_pb.ts";
+import { UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { OrderAdminService } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { accessRules, type AccessRules } from "../kit/auth.ts";
-import { envReader, loadConfigOrExit, readServiceBaseConfig } from "../kit/config.ts";
-import type { EventTables } from "../kit/events.ts";
+import { createMeshClient } from "../kit/clients.ts";
+import { loadConfigOrExit } from "../kit/config.ts";
+import { startConsumer } from "../kit/events.ts";
 import { runUntilSignalled, startService } from "../kit/lifecycle.ts";
 import { createLogger } from "../kit/log.ts";
-import { notYetImplemented } from "../kit/not-implemented.ts";
 import { bind } from "../kit/serve.ts";
-import { AdminService } from "../../gen/bazaar/admin/v1/admin_pb.ts";
+import { createAdminService } from "./admin-service.ts";
+import { loadAdminConfig } from "./config.ts";
+import type { AdminDatabase } from "./db/database.ts";
 import { migrations } from "./db/migrations/index.ts";
+import { applyToProjections, projectionsConsumer } from "./domain/projections.ts";
 
-const config = loadConfigOrExit(() => readServiceBaseConfig(envReader(process.env), "admin"));
+const config = loadConfigOrExit(() => loadAdminConfig(process.env));
+const directory = createMeshClient(UserDirectoryService, config.authAddress);
+const orders = createMeshClient(OrderAdminService, config.orderAddress);
 
-const service = startService<EventTables>({
+const service = startService<AdminDatabase>({
   name: "admin",
   config,
   migrations,
-  services: () => [bind(AdminService, notYetImplemented(AdminService, "M5"))],
+  services: ({ db, outbox, serviceToken }) => [
+    bind(
+      AdminService,
+      createAdminService({ db, outbox, directory: directory.client, orders: orders.client, serviceToken, currencyCode: config.currencyCode }),
+    ),
+  ],
   // Every admin RPC is for admins only.
   rules: [accessRules(AdminService, Object.fromEntries(AdminService.methods.map((m) => [m.localName, "admin"])) as AccessRules<typeof AdminService>)],
+  consumers: ({ db, nats, log }) => [startConsumer<AdminDatabase>({ js: nats.js, jsm: nats.jsm, db, log, ...projectionsConsumer, handle: applyToProjections })],
 });
 runUntilSignalled(service, createLogger("admin", config.logLevel));

@@ -220,9 +220,27 @@ export interface RunningConsumer {
 /** Redelivery delays; JetStream uses the last one for any later attempt. */
 const redeliveryBackoffMs = [1_000, 5_000, 15_000, 30_000, 60_000];
 
+/**
+ * Applies an event unless this consumer already did. The processed-id row and the handler's
+ * writes commit together: a redelivered event finds its row and does nothing, a failed handler
+ * leaves no row and is retried. Returns false for an event applied before.
+ */
+export async function applyOnce<DB extends EventTables>(
+  db: Kysely<DB>,
+  consumer: string,
+  event: Event,
+  handle: (event: Event, trx: Transaction<DB>) => Promise<void>,
+): Promise<boolean> {
+  return (db as unknown as Kysely<EventTables>).transaction().execute(async (trx) => {
+    const inserted = await trx.insertInto("processed_events").ignore().values({ consumer, event_id: event.id }).executeTakeFirst();
+    if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) return false;
+    await handle(event, trx as unknown as Transaction<DB>);
+    return true;
+  });
+}
+
 export async function startConsumer<DB extends EventTables>(options: ConsumerOptions<DB>): Promise<RunningConsumer> {
   const { js, jsm, log, name, filterSubject, maxDeliver = 8 } = options;
-  const db = options.db as unknown as Kysely<EventTables>;
   await jsm.consumers.add(streamName, {
     durable_name: name,
     ack_policy: AckPolicy.Explicit,
@@ -244,17 +262,7 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
       return;
     }
     try {
-      await db.transaction().execute(async (trx) => {
-        // The processed-id row and the handler's writes commit together: a redelivered event
-        // finds its row and does nothing, a failed handler leaves no row and is retried.
-        const inserted = await trx
-          .insertInto("processed_events")
-          .ignore()
-          .values({ consumer: name, event_id: event.id })
-          .executeTakeFirst();
-        if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) return;
-        await options.handle(event, trx as unknown as Transaction<DB>);
-      });
+      await applyOnce(options.db, name, event, options.handle);
       message.ack();
     } catch (error) {
       const attempt = message.info.deliveryCount;

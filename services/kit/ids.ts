@@ -27,3 +27,8 @@ export function uuidv7(now = Date.now()): string {
 function hex2(byte: number): string {
   return byte.toString(16).padStart(2, "0");
 }
+
+/** The creation time a UUIDv7 carries in its first 48 bits. */
+export function timeOfUuidv7(id: string): Date {
+  return new Date(Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16));
+}

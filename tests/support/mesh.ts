@@ -15,6 +15,10 @@ const root = fileURLToPath(new URL("../..", import.meta.url));
 export interface TestMesh extends RunningMesh {
   /** This mesh's own NATS, for tests that read the event stream. */
   natsUrl: string;
+  /** The test run's MariaDB, for tests that check a service's database directly. */
+  mysqlUrl: string;
+  /** The environment this mesh's processes run with (databases, NATS), for scripts run against it. */
+  env: NodeJS.ProcessEnv;
 }
 
 export async function startTestMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<TestMesh> {
@@ -22,6 +26,7 @@ export async function startTestMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<T
   const nats = await startNats({ dataDir: natsDir });
   const prefix = `e2e_${randomBytes(4).toString("hex")}`;
   const databases = Object.fromEntries(serviceNames.map((name) => [`BAZAAR_${name.toUpperCase()}_DB`, `${prefix}_${name}`]));
+  const env = { ...process.env, ...databases, BAZAAR_MYSQL_URL: inject("mysqlUrl"), BAZAAR_NATS_URL: nats.url };
   const mesh = await launchMesh({
     root,
     freePorts: true,
@@ -30,10 +35,7 @@ export async function startTestMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<T
     // BAZAAR_TEST_MESH_LOGS=1 shows the processes' logs while debugging a test.
     output: process.env.BAZAAR_TEST_MESH_LOGS === "1" ? process.stderr : undefined,
     env: {
-      ...process.env,
-      ...databases,
-      BAZAAR_MYSQL_URL: inject("mysqlUrl"),
-      BAZAAR_NATS_URL: nats.url,
+      ...env,
       BAZAAR_DEMO_SEED: "1",
       BAZAAR_LOG_LEVEL: "warn",
       ...extraEnv,
@@ -51,7 +53,7 @@ export async function startTestMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<T
     await stop();
     throw new Error(`${(error as Error).message}\n${logs}`);
   }
-  return { ...mesh, natsUrl: nats.url, stop };
+  return { ...mesh, natsUrl: nats.url, mysqlUrl: inject("mysqlUrl"), env, stop };
 }
 
 /** A Connect-protocol unary call with JSON, as a browser's fetch would make it. */

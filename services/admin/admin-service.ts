@@ -1,0 +1,160 @@
+// AdminService: for ROLE_ADMIN only (access rules in main.ts). User operations go to auth's
+// UserDirectoryService and order operations to OrderAdminService under the admin service's own
+// identity; each change is recorded as an AdminActionPerformed event naming the admin. Audit
+// and sales figures come from this service's projections of the event stream.
+import { toJsonString, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { Kysely } from "kysely";
+import {
+  AdminService,
+  SetUserActiveRequestSchema,
+  SetUserRoleRequestSchema,
+  UpdateOrderStatusRequestSchema,
+} from "../../gen/bazaar/admin/v1/admin_pb.ts";
+import type { UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { OrderStatus, OrderStatusSchema, type OrderAdminService } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { callerOf } from "../kit/auth.ts";
+import { forwardFrom } from "../kit/clients.ts";
+import { inTransaction } from "../kit/db.ts";
+import { appendEvent } from "../kit/events.ts";
+import type { ServiceTokenSource } from "../kit/identity.ts";
+import type { OutboxNotifier } from "../kit/lifecycle.ts";
+import { notYetImplemented } from "../kit/not-implemented.ts";
+import { decodeIdCursor, encodeIdCursor, pageSizeOf } from "../kit/pages.ts";
+import type { AdminDatabase } from "./db/database.ts";
+import { listAuditEvents } from "./db/projections.repository.ts";
+import { ReportRangeError, salesReport } from "./domain/sales-report.ts";
+
+export interface AdminServiceDeps {
+  db: Kysely<AdminDatabase>;
+  outbox: OutboxNotifier;
+  directory: Client<typeof UserDirectoryService>;
+  orders: Client<typeof OrderAdminService>;
+  serviceToken: ServiceTokenSource;
+  currencyCode: string;
+}
+
+const orderStatusNamed = new Map(OrderStatusSchema.values.map((v) => [v.localName, v.number as OrderStatus]));
+const deadLettersLater = notYetImplemented(AdminService, "the dead-letter part of M5");
+
+export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof AdminService> {
+  const asAdminService = async (ctx: HandlerContext) => forwardFrom(ctx, { headers: { authorization: await deps.serviceToken.authorization() } });
+  /** Records an admin's change in the audit trail, as an event of its own. */
+  const audit = async <S extends DescMessage>(ctx: HandlerContext, action: string, targetType: "user" | "order", schema: S, request: MessageShape<S> & { id: string }) => {
+    const actorId = callerOf(ctx).id;
+    await inTransaction(deps.db, (trx) =>
+      appendEvent(trx, {
+        source: "admin",
+        actorId,
+        subjectId: request.id,
+        payload: { case: "adminActionPerformed", value: { action, targetType, targetId: request.id, detailsJson: toJsonString(schema, request) } },
+      }),
+    );
+    deps.outbox.wake();
+  };
+
+  return {
+    async listUsers(request, ctx) {
+      const { users, nextPageToken } = await deps.directory.listUsers(
+        { role: request.role, active: request.active, query: request.query, pageSize: request.pageSize, pageToken: request.pageToken },
+        await asAdminService(ctx),
+      );
+      return { users, nextPageToken };
+    },
+
+    async getUser(request, ctx) {
+      const { user } = await deps.directory.getUser({ id: request.id }, await asAdminService(ctx));
+      return { user };
+    },
+
+    async setUserRole(request, ctx) {
+      refuseOwnAccount(ctx, request.id, "change their own role");
+      const { user } = await deps.directory.setUserRole({ id: request.id, role: request.role }, await asAdminService(ctx));
+      await audit(ctx, "SetUserRole", "user", SetUserRoleRequestSchema, request);
+      return { user };
+    },
+
+    async setUserActive(request, ctx) {
+      refuseOwnAccount(ctx, request.id, "deactivate or reactivate their own account");
+      const { user } = await deps.directory.setUserActive({ id: request.id, active: request.active }, await asAdminService(ctx));
+      await audit(ctx, "SetUserActive", "user", SetUserActiveRequestSchema, request);
+      return { user };
+    },
+
+    async listOrders(request, ctx) {
+      const { orders, nextPageToken } = await deps.orders.listAllOrders(
+        {
+          status: request.status,
+          userId: request.userId,
+          createTimeFrom: request.createTimeFrom,
+          createTimeTo: request.createTimeTo,
+          pageSize: request.pageSize,
+          pageToken: request.pageToken,
+        },
+        await asAdminService(ctx),
+      );
+      return { orders, nextPageToken };
+    },
+
+    async updateOrderStatus(request, ctx) {
+      const note = request.note || `set by an admin`;
+      const { order } = await deps.orders.updateOrderStatus({ id: request.id, status: request.status, note }, await asAdminService(ctx));
+      await audit(ctx, "UpdateOrderStatus", "order", UpdateOrderStatusRequestSchema, request);
+      return { order };
+    },
+
+    async listAuditEvents(request) {
+      const limit = pageSizeOf(request.pageSize);
+      const rows = await listAuditEvents(deps.db, {
+        eventType: request.eventType || undefined,
+        actorId: request.actorId || undefined,
+        subjectId: request.subjectId || undefined,
+        from: request.fromTime && timestampDate(request.fromTime),
+        before: request.toTime && timestampDate(request.toTime),
+        beforeId: request.pageToken ? decodeIdCursor(request.pageToken) : undefined,
+        limit: limit + 1,
+      });
+      const page = rows.slice(0, limit);
+      return {
+        events: page.map((row) => ({
+          id: row.id,
+          eventType: row.event_type,
+          source: row.source,
+          actorId: row.actor_id,
+          subjectId: row.subject_id,
+          occurTime: timestampFromDate(row.occur_time),
+          summary: row.summary,
+          payloadJson: row.payload_json,
+        })),
+        nextPageToken: rows.length > limit ? encodeIdCursor(page.at(-1)!.id) : "",
+      };
+    },
+
+    async getSalesReport(request) {
+      let report;
+      try {
+        report = await salesReport(deps.db, timestampDate(request.fromTime!), timestampDate(request.toTime!));
+      } catch (error) {
+        if (error instanceof ReportRangeError) throw new ConnectError(error.message, Code.InvalidArgument);
+        throw error;
+      }
+      const money = (amountMinor: bigint) => ({ currencyCode: deps.currencyCode, amountMinor });
+      return {
+        revenueByDay: report.revenueByDay.map((d) => ({ day: d.day, revenue: money(d.revenueMinor), orderCount: d.orders })),
+        ordersByStatus: report.ordersByStatus.map((s) => ({ status: orderStatusNamed.get(s.status) ?? OrderStatus.UNSPECIFIED, count: s.orders })),
+        topProducts: report.topProducts.map((p) => ({ productId: p.productId, name: p.name, quantity: p.quantity, revenue: money(p.revenueMinor) })),
+        newUsersByDay: report.newUsersByDay.map((d) => ({ day: d.day, count: d.users })),
+        totalRevenue: money(report.totalRevenueMinor),
+      };
+    },
+
+    listDeadLetters: deadLettersLater.listDeadLetters,
+    redriveDeadLetter: deadLettersLater.redriveDeadLetter,
+  };
+}
+
+/** An admin locking themselves out (or promoting themselves back) is refused. */
+function refuseOwnAccount(ctx: HandlerContext, userId: string, what: string): void {
+  if (callerOf(ctx).id === userId) throw new ConnectError(`id: an admin cannot ${what}`, Code.FailedPrecondition);
+}
