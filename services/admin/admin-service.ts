@@ -8,19 +8,21 @@ import { Code, ConnectError, type Client, type HandlerContext, type ServiceImpl 
 import type { Kysely } from "kysely";
 import {
   AdminService,
+  RedriveDeadLetterRequestSchema,
   SetUserActiveRequestSchema,
   SetUserRoleRequestSchema,
   UpdateOrderStatusRequestSchema,
 } from "../../gen/bazaar/admin/v1/admin_pb.ts";
 import type { UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import type { DeadLetter, DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
 import { OrderStatus, OrderStatusSchema, type OrderAdminService } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { callerOf } from "../kit/auth.ts";
 import { forwardFrom } from "../kit/clients.ts";
 import { inTransaction } from "../kit/db.ts";
 import { appendEvent } from "../kit/events.ts";
+import type { ServiceName } from "../kit/config.ts";
 import type { ServiceTokenSource } from "../kit/identity.ts";
 import type { OutboxNotifier } from "../kit/lifecycle.ts";
-import { notYetImplemented } from "../kit/not-implemented.ts";
 import { decodeIdCursor, encodeIdCursor, pageSizeOf } from "../kit/pages.ts";
 import type { AdminDatabase } from "./db/database.ts";
 import { listAuditEvents } from "./db/projections.repository.ts";
@@ -28,6 +30,8 @@ import { ReportRangeError, salesReport } from "./domain/sales-report.ts";
 
 export interface AdminServiceDeps {
   db: Kysely<AdminDatabase>;
+  /** Every service's dead letters, by service name. */
+  deadLetters: Record<ServiceName, Client<typeof DeadLetterService>>;
   outbox: OutboxNotifier;
   directory: Client<typeof UserDirectoryService>;
   orders: Client<typeof OrderAdminService>;
@@ -36,12 +40,11 @@ export interface AdminServiceDeps {
 }
 
 const orderStatusNamed = new Map(OrderStatusSchema.values.map((v) => [v.localName, v.number as OrderStatus]));
-const deadLettersLater = notYetImplemented(AdminService, "the dead-letter part of M5");
 
 export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof AdminService> {
   const asAdminService = async (ctx: HandlerContext) => forwardFrom(ctx, { headers: { authorization: await deps.serviceToken.authorization() } });
   /** Records an admin's change in the audit trail, as an event of its own. */
-  const audit = async <S extends DescMessage>(ctx: HandlerContext, action: string, targetType: "user" | "order", schema: S, request: MessageShape<S> & { id: string }) => {
+  const audit = async <S extends DescMessage>(ctx: HandlerContext, action: string, targetType: "user" | "order" | "dead_letter", schema: S, request: MessageShape<S> & { id: string }) => {
     const actorId = callerOf(ctx).id;
     await inTransaction(deps.db, (trx) =>
       appendEvent(trx, {
@@ -149,8 +152,54 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
       };
     },
 
-    listDeadLetters: deadLettersLater.listDeadLetters,
-    redriveDeadLetter: deadLettersLater.redriveDeadLetter,
+    async listDeadLetters(request, ctx) {
+      const limit = pageSizeOf(request.pageSize);
+      const beforeId = request.pageToken ? decodeIdCursor(request.pageToken) : "";
+      const services = (Object.keys(deps.deadLetters) as ServiceName[]).filter((name) => !request.service || name === request.service);
+      const options = await asAdminService(ctx);
+      // Ids are time-ordered across services, so the newest of each service's newest merge into one keyset page.
+      const pages = await Promise.all(
+        services.map(async (service) => {
+          const { deadLetters } = await deps.deadLetters[service].listDeadLetters({ pageSize: limit + 1, beforeId }, options);
+          return deadLetters.map((letter) => ({ service, letter }));
+        }),
+      );
+      const merged = pages.flat().sort((a, b) => (a.letter.id < b.letter.id ? 1 : -1));
+      const page = merged.slice(0, limit);
+      return {
+        deadLetters: page.map(({ service, letter }) => deadLetterToProto(service, letter)),
+        nextPageToken: merged.length > limit ? encodeIdCursor(page.at(-1)!.letter.id) : "",
+      };
+    },
+
+    async redriveDeadLetter(request, ctx) {
+      const options = await asAdminService(ctx);
+      // The id says nothing of its service: the one that has it answers, the others say NOT_FOUND.
+      for (const service of Object.keys(deps.deadLetters) as ServiceName[]) {
+        try {
+          const { deadLetter } = await deps.deadLetters[service].redriveDeadLetter({ id: request.id }, options);
+          await audit(ctx, "RedriveDeadLetter", "dead_letter", RedriveDeadLetterRequestSchema, request);
+          return { deadLetter: deadLetterToProto(service, deadLetter!) };
+        } catch (error) {
+          if (ConnectError.from(error).code !== Code.NotFound) throw error;
+        }
+      }
+      throw new ConnectError(`dead letter ${request.id} not found`, Code.NotFound);
+    },
+  };
+}
+
+function deadLetterToProto(service: ServiceName, letter: DeadLetter) {
+  return {
+    id: letter.id,
+    service,
+    consumer: letter.consumer,
+    eventId: letter.eventId,
+    subject: letter.subject,
+    error: letter.error,
+    attempts: letter.attempts,
+    createTime: letter.createTime,
+    redriveTime: letter.redriveTime,
   };
 }
 

@@ -1,17 +1,22 @@
 // The admin service's configuration.
-import { defaultPorts, envReader, readServiceBaseConfig, type Env, type ServiceBaseConfig } from "../kit/config.ts";
+import { defaultPorts, envReader, readServiceBaseConfig, type Env, type ServiceBaseConfig, type ServiceName } from "../kit/config.ts";
 
 export interface AdminConfig extends ServiceBaseConfig {
   /** Where the order service is (OrderAdminService). */
   orderAddress: string;
+  /** Where every service is, for their dead letters (DeadLetterService). */
+  serviceAddresses: Record<ServiceName, string>;
   currencyCode: string;
 }
 
 export function loadAdminConfig(env: Env): AdminConfig {
   const read = envReader(env);
+  const base = readServiceBaseConfig(read, "admin");
+  const addressOf = (service: ServiceName) => read.address(`BAZAAR_${service.toUpperCase()}_ADDR`, `127.0.0.1:${defaultPorts[service]}`);
   return {
-    ...readServiceBaseConfig(read, "admin"),
-    orderAddress: read.address("BAZAAR_ORDER_ADDR", `127.0.0.1:${defaultPorts.order}`),
+    ...base,
+    orderAddress: addressOf("order"),
+    serviceAddresses: { auth: addressOf("auth"), product: addressOf("product"), cart: addressOf("cart"), order: addressOf("order"), admin: addressOf("admin") },
     currencyCode: read.matching("BAZAAR_CURRENCY", "USD", /^[A-Z]{3}$/, "an ISO 4217 code like USD"),
   };
 }

@@ -2,6 +2,7 @@
 // gRPC server, and the consumer that builds the audit and sales projections.
 import { AdminService } from "../../gen/bazaar/admin/v1/admin_pb.ts";
 import { UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
 import { OrderAdminService } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { accessRules, type AccessRules } from "../kit/auth.ts";
 import { createMeshClient } from "../kit/clients.ts";
@@ -10,7 +11,7 @@ import { startConsumer } from "../kit/events.ts";
 import { runUntilSignalled, startService } from "../kit/lifecycle.ts";
 import { createLogger } from "../kit/log.ts";
 import { bind } from "../kit/serve.ts";
-import { createAdminService } from "./admin-service.ts";
+import { createAdminService, type AdminServiceDeps } from "./admin-service.ts";
 import { loadAdminConfig } from "./config.ts";
 import type { AdminDatabase } from "./db/database.ts";
 import { migrations } from "./db/migrations/index.ts";
@@ -19,6 +20,9 @@ import { applyToProjections, projectionsConsumer } from "./domain/projections.ts
 const config = loadConfigOrExit(() => loadAdminConfig(process.env));
 const directory = createMeshClient(UserDirectoryService, config.authAddress);
 const orders = createMeshClient(OrderAdminService, config.orderAddress);
+const deadLetters = Object.fromEntries(
+  Object.entries(config.serviceAddresses).map(([name, address]) => [name, createMeshClient(DeadLetterService, address).client]),
+) as AdminServiceDeps["deadLetters"];
 
 const service = startService<AdminDatabase>({
   name: "admin",
@@ -27,7 +31,7 @@ const service = startService<AdminDatabase>({
   services: ({ db, outbox, serviceToken }) => [
     bind(
       AdminService,
-      createAdminService({ db, outbox, directory: directory.client, orders: orders.client, serviceToken, currencyCode: config.currencyCode }),
+      createAdminService({ db, deadLetters, outbox, directory: directory.client, orders: orders.client, serviceToken, currencyCode: config.currencyCode }),
     ),
   ],
   // Every admin RPC is for admins only.

@@ -7,9 +7,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EventSchema, type Event } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { createDb, ensureDatabase, migrateToLatest } from "./db.ts";
 import { uuidv7 } from "./ids.ts";
-import { appendEvent, startConsumer, startOutboxRelay, streamName, type EventTables } from "./events.ts";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { listDeadLetters, redriveDeadLetter } from "./dead-letters.ts";
+import { appendEvent, applyOnce, startConsumer, startOutboxRelay, streamName, type EventTables } from "./events.ts";
 import { createLogger } from "./log.ts";
 import * as eventTables from "./migrations/2026_11_23_000000_create_event_tables.ts";
+import * as deadLetters from "./migrations/2026_11_24_000000_create_dead_letters.ts";
 import { connectNats, type NatsHandles } from "./nats.ts";
 
 interface TestDb extends EventTables {
@@ -27,7 +30,7 @@ beforeAll(async () => {
   const database = `events_${source}`;
   await ensureDatabase(inject("mysqlUrl"), database);
   db = createDb<TestDb>({ url: inject("mysqlUrl"), database });
-  await migrateToLatest(db as Kysely<unknown>, { "0_event_tables": eventTables });
+  await migrateToLatest(db as Kysely<unknown>, { "0_event_tables": eventTables, "1_dead_letters": deadLetters });
   await sql`CREATE TABLE widgets (id CHAR(36) PRIMARY KEY, name VARCHAR(50) NOT NULL)`.execute(db);
   await sql`CREATE TABLE applied (event_id CHAR(36) NOT NULL)`.execute(db);
   nats = await connectNats(inject("natsUrl"), "events-test");
@@ -129,6 +132,68 @@ describe("the transactional outbox", () => {
     });
     await consumer.stop();
     expect(seen).toEqual([]);
+    const [letter] = await db.selectFrom("dead_letters").selectAll().where("consumer", "=", name).execute();
+    expect(letter).toMatchObject({ event_id: "", subject: `bazaar.${source}.poison`, attempts: 1 });
+  });
+
+  it("when a process died after committing an event's effects but before acking it, then the redelivery applies nothing twice", async () => {
+    const name = `crash-${source}`;
+    const subject = `bazaar.${source}.crash`;
+    const event = create(EventSchema, { id: uuidv7(), source, payload: { case: "categoryCreated", value: { categoryId: uuidv7(), name: "x" } } });
+    await nats.js.publish(subject, toBinary(EventSchema, event), { msgID: event.id });
+    const applied: string[] = [];
+    const handle = async (e: Event, trx: Parameters<Parameters<typeof applyOnce<TestDb>>[3]>[1]) => {
+      applied.push(e.id);
+      await trx.insertInto("applied").values({ event_id: e.id }).execute();
+    };
+    // What the dead process managed: its transaction committed, its ack never left.
+    expect(await applyOnce(db, name, event, handle)).toBe(true);
+    const consumer = await startConsumer<TestDb>({ js: nats.js, jsm: nats.jsm, db, log, name, filterSubject: subject, handle });
+    await waitFor(async () => {
+      const info = await nats.jsm.consumers.info(streamName, name);
+      return info.delivered.stream_seq > 0 && info.num_ack_pending === 0 && info.num_pending === 0;
+    });
+    await consumer.stop();
+    expect(applied).toEqual([event.id]);
+    expect(await db.selectFrom("applied").selectAll().where("event_id", "=", event.id).execute()).toHaveLength(1);
+  });
+
+  it("when a handler fails on every delivery, then the event is dead-lettered with the error after max_deliver, and a redrive after the fix applies it once", async () => {
+    const name = `dead-${source}`;
+    const subject = `bazaar.${source}.dead`;
+    let broken = true;
+    const applied: string[] = [];
+    const consumer = await startConsumer<TestDb>({
+      js: nats.js,
+      jsm: nats.jsm,
+      db,
+      log,
+      name,
+      filterSubject: subject,
+      maxDeliver: 3,
+      redeliveryBackoffMs: [100, 100],
+      async handle(event) {
+        if (broken) throw new Error("the projection table is missing");
+        applied.push(event.id);
+      },
+    });
+    const event = create(EventSchema, { id: uuidv7(), source, payload: { case: "categoryCreated", value: { categoryId: uuidv7(), name: "y" } } });
+    await nats.js.publish(subject, toBinary(EventSchema, event), { msgID: event.id });
+    await waitFor(async () => (await db.selectFrom("dead_letters").select("id").where("consumer", "=", name).execute()).length === 1);
+    const info = await nats.jsm.consumers.info(streamName, name);
+    expect([info.num_ack_pending, info.num_pending]).toEqual([0, 0]);
+
+    const dead = db as unknown as Kysely<EventTables>;
+    const [letter] = await listDeadLetters(dead, { pageSize: 10 });
+    expect(letter).toMatchObject({ consumer: name, event_id: event.id, subject, attempts: 3, error: "Error: the projection table is missing", redrive_time: null });
+
+    const stillBroken = await redriveDeadLetter(dead, [consumer], letter!.id).catch((e: unknown) => ConnectError.from(e));
+    expect((stillBroken as ConnectError).code).toBe(Code.FailedPrecondition);
+    broken = false;
+    expect((await redriveDeadLetter(dead, [consumer], letter!.id)).redrive_time).toBeInstanceOf(Date);
+    await redriveDeadLetter(dead, [consumer], letter!.id);
+    expect(applied).toEqual([event.id]);
+    await consumer.stop();
   });
 });
 

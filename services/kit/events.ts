@@ -32,10 +32,23 @@ export interface ProcessedEventsTable {
   process_time: Generated<Date>;
 }
 
+export interface DeadLettersTable {
+  id: string;
+  consumer: string;
+  event_id: string;
+  subject: string;
+  payload: Buffer;
+  error: string;
+  attempts: number;
+  create_time: Generated<Date>;
+  redrive_time: Date | null;
+}
+
 /** The tables every service database has for events; a service's DB type extends this. */
 export interface EventTables {
   outbox: OutboxTable;
   processed_events: ProcessedEventsTable;
+  dead_letters: DeadLettersTable;
 }
 
 export async function ensureStream(jsm: JetStreamManager, replicas = 1): Promise<void> {
@@ -211,14 +224,22 @@ export interface ConsumerOptions<DB extends EventTables> {
   /** Applies the event inside the transaction that records it as processed. */
   handle(event: Event, trx: Transaction<DB>): Promise<void>;
   maxDeliver?: number;
+  /** Waits between deliveries; JetStream repeats the last for any later attempt. */
+  redeliveryBackoffMs?: number[];
 }
 
 export interface RunningConsumer {
   stop(): Promise<void>;
 }
 
-/** Redelivery delays; JetStream uses the last one for any later attempt. */
-const redeliveryBackoffMs = [1_000, 5_000, 15_000, 30_000, 60_000];
+/** A durable consumer: its dead letters can be applied again with its handler. */
+export interface DurableConsumer extends RunningConsumer {
+  name: string;
+  /** Applies an event with this consumer's handler, once (false: it was applied before). */
+  redrive(event: Event): Promise<boolean>;
+}
+
+const defaultRedeliveryBackoffMs = [1_000, 5_000, 15_000, 30_000, 60_000];
 
 /**
  * Applies an event unless this consumer already did. The processed-id row and the handler's
@@ -239,8 +260,8 @@ export async function applyOnce<DB extends EventTables>(
   });
 }
 
-export async function startConsumer<DB extends EventTables>(options: ConsumerOptions<DB>): Promise<RunningConsumer> {
-  const { js, jsm, log, name, filterSubject, maxDeliver = 8 } = options;
+export async function startConsumer<DB extends EventTables>(options: ConsumerOptions<DB>): Promise<DurableConsumer> {
+  const { js, jsm, log, name, filterSubject, maxDeliver = 8, redeliveryBackoffMs = defaultRedeliveryBackoffMs } = options;
   await jsm.consumers.add(streamName, {
     durable_name: name,
     ack_policy: AckPolicy.Explicit,
@@ -250,15 +271,27 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
     max_deliver: maxDeliver,
     backoff: redeliveryBackoffMs.slice(0, maxDeliver - 1).map(nanos),
   });
+  const db = options.db as unknown as Kysely<EventTables>;
+
+  /** Keeps what could not be applied, then ends its deliveries. If even that fails it is redelivered. */
+  const deadLetter = async (message: JsMsg, eventId: string, error: unknown) => {
+    try {
+      await recordDeadLetter(db, { consumer: name, eventId, subject: message.subject, payload: message.data, error, attempts: message.info.deliveryCount });
+      // No reason argument: nats-server 2.9 ignores a `+TERM` that carries one.
+      message.term();
+    } catch (recordError) {
+      log.error({ err: recordError, eventId, subject: message.subject }, "dead letter not recorded; redelivering");
+      message.nak(redeliveryBackoffMs.at(-1));
+    }
+  };
 
   const settle = async (message: JsMsg) => {
     let event: Event;
     try {
       event = fromBinary(EventSchema, message.data);
     } catch (error) {
-      log.error({ err: error, subject: message.subject, seq: message.seq }, "undecodable event terminated");
-      // No reason argument: nats-server 2.9 ignores a `+TERM` that carries one.
-      message.term();
+      log.error({ err: error, subject: message.subject, seq: message.seq }, "undecodable event dead-lettered");
+      await deadLetter(message, "", error);
       return;
     }
     try {
@@ -267,8 +300,8 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
     } catch (error) {
       const attempt = message.info.deliveryCount;
       if (attempt >= maxDeliver) {
-        log.error({ err: error, eventId: event.id, subject: message.subject, attempt }, "event failed on its last delivery");
-        message.term();
+        log.error({ err: error, eventId: event.id, subject: message.subject, attempt }, "event failed on its last delivery; dead-lettered");
+        await deadLetter(message, event.id, error);
       } else {
         log.warn({ err: error, eventId: event.id, subject: message.subject, attempt }, "event failed; redelivering");
         message.nak(redeliveryBackoffMs[Math.min(attempt - 1, redeliveryBackoffMs.length - 1)]);
@@ -294,12 +327,40 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
   })();
 
   return {
+    name,
+    redrive: (event) => applyOnce(options.db, name, event, options.handle),
     async stop() {
       stopped = true;
       await current?.close();
       await loop;
     },
   };
+}
+
+export interface NewDeadLetter {
+  consumer: string;
+  eventId: string;
+  subject: string;
+  payload: Uint8Array;
+  error: unknown;
+  attempts: number;
+}
+
+export async function recordDeadLetter(db: Kysely<EventTables>, letter: NewDeadLetter): Promise<void> {
+  const error = letter.error instanceof Error ? `${letter.error.name}: ${letter.error.message}` : String(letter.error);
+  await db
+    .insertInto("dead_letters")
+    .values({
+      id: uuidv7(),
+      consumer: letter.consumer,
+      event_id: letter.eventId,
+      subject: letter.subject,
+      payload: Buffer.from(letter.payload),
+      error: error.slice(0, 4_000),
+      attempts: letter.attempts,
+      redrive_time: null,
+    })
+    .execute();
 }
 
 function isNotFound(error: unknown): boolean {

@@ -4,16 +4,18 @@
 import type { Kysely } from "kysely";
 import type { Migration } from "kysely/migration";
 import { createDb, ensureDatabase, isConnectionError, migrateToLatest, pingDb } from "./db.ts";
-import { startOutboxRelay, type EventTables, type OutboxRelay, type RunningConsumer } from "./events.ts";
-import { createAuthHook, DenyList, type AccessRule, type TokenVerifier } from "./auth.ts";
+import { startOutboxRelay, type DurableConsumer, type EventTables, type OutboxRelay, type RunningConsumer } from "./events.ts";
+import { accessRules, createAuthHook, DenyList, type AccessRule, type TokenVerifier } from "./auth.ts";
+import { createDeadLetterService } from "./dead-letters.ts";
 import { createMeshClient } from "./clients.ts";
 import { createHealth, ServingStatus } from "./health.ts";
 import { followDeactivations, remoteTokenVerifier, serviceTokenSource, type ServiceTokenSource } from "./identity.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { connectNats, type NatsHandles } from "./nats.ts";
 import { createReflection } from "./reflection.ts";
-import { serve, type ServiceBinding } from "./serve.ts";
+import { bind, serve, type ServiceBinding } from "./serve.ts";
 import { AuthService, ServiceIdentityService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
 import { Health } from "../../gen/grpc/health/v1/health_pb.ts";
 import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.ts";
 import type { ServiceBaseConfig, ServiceName } from "./config.ts";
@@ -72,12 +74,18 @@ export async function startService<DB extends EventTables>(spec: ServiceSpec<DB>
   const serviceToken = serviceTokenSource(identity.client, spec.name, config.serviceSecret);
   const runtime: ServiceRuntime<DB> = { db, log, outbox, serviceToken };
 
-  const bindings = spec.services(runtime);
+  let consumers: RunningConsumer[] = [];
+  const durableConsumers = () => consumers.filter((c): c is DurableConsumer => "redrive" in c);
+  const bindings = [
+    ...spec.services(runtime),
+    bind(DeadLetterService, createDeadLetterService(db as unknown as Kysely<EventTables>, durableConsumers)),
+  ];
   const health = createHealth(bindings.map((b) => b.service.typeName));
   const reflection = createReflection([...bindings, health.binding].map((b) => b.service));
   const denyList = new DenyList();
   const rules = new Map([
     ...spec.rules.flatMap((r) => [...r]),
+    ...accessRules(DeadLetterService, { listDeadLetters: "service", redriveDeadLetter: "service" }),
     ...publicRules(Health),
     ...publicRules(ServerReflection),
   ]);
@@ -92,7 +100,6 @@ export async function startService<DB extends EventTables>(spec: ServiceSpec<DB>
 
   let stopping = false;
   let nats: NatsHandles | undefined;
-  let consumers: RunningConsumer[] = [];
   let deactivations: { stop(): Promise<void> } | undefined;
   let jobs: Array<{ stop(): Promise<void> }> = [];
   let monitor: NodeJS.Timeout | undefined;

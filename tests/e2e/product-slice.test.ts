@@ -107,6 +107,7 @@ describe("the product slice through the edge, Connect JSON over plain fetch", ()
       "bazaar.product.v1.InventoryService/ReserveStock",
       "bazaar.auth.v1.UserDirectoryService/ListUsers",
       "bazaar.order.v1.OrderAdminService/ListAllOrders",
+      "bazaar.events.v1.DeadLetterService/ListDeadLetters",
       "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
     ]) {
       const { status } = await connectJson(mesh.edgeUrl, path, {});

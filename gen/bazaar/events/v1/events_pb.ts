@@ -762,7 +762,7 @@ export type AdminActionPerformed = Message<"bazaar.events.v1.AdminActionPerforme
   action: string;
 
   /**
-   * What kind of thing changed: "user" or "order".
+   * What kind of thing changed: "user", "order" or "dead_letter".
    *
    * @generated from field: string target_type = 2;
    */

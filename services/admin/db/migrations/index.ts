@@ -1,9 +1,11 @@
 // Every migration of the admin database, in order. Add new ones at the end.
 import type { Migration } from "kysely/migration";
 import * as createEventTables from "../../../kit/migrations/2026_11_23_000000_create_event_tables.ts";
+import * as createDeadLetters from "../../../kit/migrations/2026_11_24_000000_create_dead_letters.ts";
 import * as createProjections from "./2026_11_23_100000_create_projections.ts";
 
 export const migrations: Record<string, Migration> = {
   "2026_11_23_000000_create_event_tables": createEventTables,
   "2026_11_23_100000_create_projections": createProjections,
+  "2026_11_24_000000_create_dead_letters": createDeadLetters,
 };
