@@ -9,6 +9,7 @@ import { createDb, ensureDatabase, migrateToLatest } from "./db.ts";
 import { uuidv7 } from "./ids.ts";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { listDeadLetters, redriveDeadLetter } from "./dead-letters.ts";
+import { currentTraceParent, withTraceParent } from "./trace-context.ts";
 import { appendEvent, applyOnce, startConsumer, startOutboxRelay, streamName, type EventTables } from "./events.ts";
 import { createLogger } from "./log.ts";
 import * as eventTables from "./migrations/2026_11_23_000000_create_event_tables.ts";
@@ -156,6 +157,31 @@ describe("the transactional outbox", () => {
     await consumer.stop();
     expect(applied).toEqual([event.id]);
     expect(await db.selectFrom("applied").selectAll().where("event_id", "=", event.id).execute()).toHaveLength(1);
+  });
+
+  it("when an event is written while serving a traced request, then its consumer runs under the same traceparent", async () => {
+    const traced = `${source}trace`;
+    const traceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const eventId = await withTraceParent(traceParent, () =>
+      db.transaction().execute((trx) => appendEvent(trx, { source: traced, payload: { case: "categoryCreated", value: { categoryId: uuidv7(), name: "traced" } } })),
+    );
+    const relay = startOutboxRelay({ db: db as Kysely<EventTables>, js: nats.js, log, pollMs: 50 });
+    const seen: Array<{ header: string | undefined; field: string }> = [];
+    const consumer = await startConsumer<TestDb>({
+      js: nats.js,
+      jsm: nats.jsm,
+      db,
+      log,
+      name: `traced-${source}`,
+      filterSubject: `bazaar.${traced}.>`,
+      async handle(event) {
+        if (event.id === eventId) seen.push({ header: currentTraceParent(), field: event.traceParent });
+      },
+    });
+    await waitFor(async () => seen.length === 1);
+    await consumer.stop();
+    await relay.stop();
+    expect(seen).toEqual([{ header: traceParent, field: traceParent }]);
   });
 
   it("when a handler fails on every delivery, then the event is dead-lettered with the error after max_deliver, and a redrive after the fix applies it once", async () => {

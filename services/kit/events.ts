@@ -13,6 +13,7 @@ import { sql, type Generated, type Kysely, type Transaction } from "kysely";
 import { EventSchema, type Event } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { uuidv7 } from "./ids.ts";
 import type { Logger } from "./log.ts";
+import { currentTraceParent, withTraceParent } from "./trace-context.ts";
 
 export const streamName = "BAZAAR_EVENTS";
 
@@ -89,6 +90,7 @@ export function subjectOf(source: string, payloadCase: string): string {
 
 /** Writes an event into the outbox of the transaction's database. Returns the event id. */
 export async function appendEvent(trx: Transaction<EventTables>, event: NewEvent): Promise<string> {
+  const traceParent = event.traceParent ?? currentTraceParent() ?? "";
   const id = uuidv7();
   const message = create(EventSchema, {
     id,
@@ -96,7 +98,7 @@ export async function appendEvent(trx: Transaction<EventTables>, event: NewEvent
     source: event.source,
     actorId: event.actorId ?? "",
     subjectId: event.subjectId ?? "",
-    traceParent: event.traceParent ?? "",
+    traceParent,
     payload: event.payload as never,
   });
   await trx
@@ -105,7 +107,7 @@ export async function appendEvent(trx: Transaction<EventTables>, event: NewEvent
       id,
       subject: subjectOf(event.source, event.payload.case!),
       payload: Buffer.from(toBinary(EventSchema, message)),
-      trace_parent: event.traceParent ?? null,
+      trace_parent: traceParent || null,
       publish_time: null,
     })
     .execute();
@@ -295,7 +297,8 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
       return;
     }
     try {
-      await applyOnce(options.db, name, event, options.handle);
+      // Whatever the handler emits continues the producer's trace.
+      await withTraceParent(message.headers?.get("traceparent") || event.traceParent, () => applyOnce(options.db, name, event, options.handle));
       message.ack();
     } catch (error) {
       const attempt = message.info.deliveryCount;

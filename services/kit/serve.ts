@@ -12,6 +12,7 @@ import { isConnectionError } from "./db.ts";
 import { GrpcHandlerContext } from "./grpc-context.ts";
 import { grpcStatusFromError, metadataFromHeaders } from "./grpc-status.ts";
 import type { Logger } from "./log.ts";
+import { withTraceParent } from "./trace-context.ts";
 
 /** A service descriptor with its implementation; build with `bind` for type checking. */
 export interface ServiceBinding {
@@ -125,8 +126,10 @@ function handlerFor(
     const ctx = contextFor(method, call, method.methodKind === "unary" ? undefined : shutdownSignal);
     let code: Code | 0 = 0;
     try {
-      for (const hook of options.hooks ?? []) await hook(ctx);
-      await body(ctx);
+      await withTraceParent(ctx.requestHeader.get("traceparent"), async () => {
+        for (const hook of options.hooks ?? []) await hook(ctx);
+        await body(ctx);
+      });
       return undefined;
     } catch (error) {
       const connectError = toWireError(error, ctx, options.log);

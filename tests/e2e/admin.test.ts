@@ -23,6 +23,7 @@ import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { uuidv7 } from "../../services/kit/ids.ts";
 import { bearer, failureOf } from "../support/calls.ts";
+import { messagesAbout } from "../support/events.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -165,6 +166,18 @@ describe("the audit trail", () => {
     const { events } = await admin.listAuditEvents({ subjectId: order!.id }, asAdmin);
     expect(events.map((e) => e.eventType)).toEqual(expect.arrayContaining(["order_placed", "order_status_changed", "admin_action_performed"]));
     expect(events.find((e) => e.eventType === "order_placed")!.summary).toMatch(/^order .* placed: 1 product, total 1040 USD$/);
+  });
+
+  it("when a request carries a traceparent, then the event it causes carries it through NATS", async () => {
+    const traceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    const sample = (await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 1 })).products[0]!;
+    const { product } = await products.createProduct(
+      { product: { shopId: sample.shopId, categoryId: sample.categoryId, name: "Traced thing", price: { currencyCode: "USD", amountMinor: 100n }, stockOnHand: 1 } },
+      { headers: { ...asSeller.headers, traceparent: traceParent } },
+    );
+    await auditLatency(product!.id, "product_created", Date.now());
+    const messages = await messagesAbout(mesh.natsUrl, product!.id, "bazaar.product.product_created");
+    expect(messages.map((m) => [m.traceHeader, m.traceParent])).toEqual([[traceParent, traceParent]]);
   });
 
   it("when the same event is delivered twice, then it is applied once", async () => {

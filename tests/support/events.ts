@@ -8,19 +8,25 @@ import { streamName } from "../../services/kit/events.ts";
 
 /** Subjects of the events about `subjectId` under `filter` (read with a throwaway consumer). */
 export async function eventsAbout(natsUrl: string, subjectId: string, filter: string): Promise<string[]> {
+  return (await messagesAbout(natsUrl, subjectId, filter)).map((m) => m.subject);
+}
+
+/** The messages about `subjectId` under `filter`: subject, traceparent header and the event's own field. */
+export async function messagesAbout(natsUrl: string, subjectId: string, filter: string) {
   const nc = await connect({ servers: natsUrl.replace("nats://", "") });
   try {
     const consumer = await jetstream(nc).consumers.get(streamName, { filter_subjects: filter });
-    const subjects: string[] = [];
+    const found: Array<{ subject: string; traceHeader: string | undefined; traceParent: string }> = [];
     let remaining = (await consumer.info()).num_pending;
     while (remaining > 0) {
       const batch = await consumer.fetch({ max_messages: Math.min(remaining, 256), expires: 2_000 });
       for await (const message of batch) {
         remaining -= 1;
-        if (fromBinary(EventSchema, message.data).subjectId === subjectId) subjects.push(message.subject);
+        const event = fromBinary(EventSchema, message.data);
+        if (event.subjectId === subjectId) found.push({ subject: message.subject, traceHeader: message.headers?.get("traceparent"), traceParent: event.traceParent });
       }
     }
-    return subjects;
+    return found;
   } finally {
     await nc.close();
   }
