@@ -145,9 +145,12 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
     });
 
   // Row locks with SKIP LOCKED let several replicas relay side by side without both
-  // publishing the same rows; JetStream's dedupe covers what a crash leaves behind.
+  // publishing the same rows; JetStream's dedupe covers what a crash leaves behind. READ
+  // COMMITTED locks only the rows read: under REPEATABLE READ the scan also locks the gap after
+  // them, and every service transaction writing an event would wait while a publish hangs on an
+  // unreachable broker — checkout stopped for the length of a NATS outage.
   const publishBatch = () =>
-    db.transaction().execute(async (trx) => {
+    db.transaction().setIsolationLevel("read committed").execute(async (trx) => {
       const rows = await trx
         .selectFrom("outbox")
         .select(["id", "subject", "payload", "trace_parent"])

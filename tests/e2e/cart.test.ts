@@ -1,13 +1,18 @@
 // The caller's own cart through the edge: lines, limits, stock checks, totals, and product
 // changes reaching carts through events.
 import { randomBytes } from "node:crypto";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { jetstream } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { CartService, type Cart } from "../../gen/bazaar/cart/v1/cart_pb.ts";
+import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
+import { uuidv7 } from "../../services/kit/ids.ts";
 import { bearer, failureOf } from "../support/calls.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 
@@ -133,5 +138,34 @@ describe("a customer's cart", () => {
     await carts.addCartItem({ productId: await newProduct(100n, 5), quantity: 1 }, alice);
     expect((await carts.getCart({}, bob)).cart!.items).toEqual([]);
     expect((await failureOf(carts.getCart({}))).code).toBe(Code.Unauthenticated);
+  });
+});
+
+describe("after checkout", () => {
+  it("when OrderPlaced arrives late, then it takes the purchased quantities only off lines that were in the cart when the order was placed", async () => {
+    const { tokens, user } = await auth.register({ email: `late-${randomBytes(5).toString("hex")}@example.test`, password: "password-123", displayName: "Late" });
+    const me = bearer(tokens!.accessToken);
+    const [bought, readded] = [await newProduct(100n, 20), await newProduct(200n, 20)];
+    await carts.addCartItem({ productId: bought, quantity: 3 }, me);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The order id carries the time the order was placed (taken before any later id of this process).
+    const orderId = uuidv7();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Added after the order was placed: the buyer cleared the cart and filled it again.
+    await carts.addCartItem({ productId: readded, quantity: 1 }, me);
+
+    const nc = await connect({ servers: mesh.natsUrl.replace("nats://", "") });
+    try {
+      const event = create(EventSchema, {
+        id: uuidv7(),
+        source: "order",
+        payload: { case: "orderPlaced", value: { orderId, userId: user!.id, items: [{ productId: bought, quantity: 2 }, { productId: readded, quantity: 1 }] } },
+      });
+      await jetstream(nc).publish("bazaar.order.order_placed", toBinary(EventSchema, event), { msgID: event.id });
+    } finally {
+      await nc.close();
+    }
+    const cart = await eventually(me, (c) => c.items.find((i) => i.productId === bought)?.quantity === 1);
+    expect(cart.items.map((i) => [i.productId, i.quantity]).sort()).toEqual([[bought, 1], [readded, 1]].sort());
   });
 });

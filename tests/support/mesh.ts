@@ -19,11 +19,17 @@ export interface TestMesh extends RunningMesh {
   mysqlUrl: string;
   /** The environment this mesh's processes run with (databases, NATS), for scripts run against it. */
   env: NodeJS.ProcessEnv;
+  /** Stops this mesh's nats-server (broker outage tests). */
+  stopNats(): Promise<void>;
+  /** Starts it again on the same port with the same store. */
+  startNats(): Promise<void>;
 }
 
 export async function startTestMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<TestMesh> {
   const natsDir = await mkdtemp(join(tmpdir(), "bazaar-mesh-nats-"));
-  const nats = await startNats({ dataDir: natsDir });
+  let nats = await startNats({ dataDir: natsDir });
+  const natsPort = Number(new URL(nats.url).port);
+  let natsRunning = true;
   const prefix = `e2e_${randomBytes(4).toString("hex")}`;
   const databases = Object.fromEntries(serviceNames.map((name) => [`BAZAAR_${name.toUpperCase()}_DB`, `${prefix}_${name}`]));
   const env = { ...process.env, ...databases, BAZAAR_MYSQL_URL: inject("mysqlUrl"), BAZAAR_NATS_URL: nats.url };
@@ -43,7 +49,7 @@ export async function startTestMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<T
   });
   const stop = async () => {
     await mesh.stop();
-    await nats.stop();
+    if (natsRunning) await nats.stop();
     await rm(natsDir, { recursive: true, force: true });
   };
   try {
@@ -53,7 +59,21 @@ export async function startTestMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<T
     await stop();
     throw new Error(`${(error as Error).message}\n${logs}`);
   }
-  return { ...mesh, natsUrl: nats.url, mysqlUrl: inject("mysqlUrl"), env, stop };
+  return {
+    ...mesh,
+    natsUrl: nats.url,
+    mysqlUrl: inject("mysqlUrl"),
+    env,
+    stop,
+    async stopNats() {
+      await nats.stop();
+      natsRunning = false;
+    },
+    async startNats() {
+      nats = await startNats({ dataDir: natsDir, port: natsPort });
+      natsRunning = true;
+    },
+  };
 }
 
 /** A Connect-protocol unary call with JSON, as a browser's fetch would make it. */

@@ -40,11 +40,13 @@ export async function deleteLines(trx: Transaction<CartDatabase>, userId: string
 }
 
 /** Takes bought units off a line; the line goes when nothing is left of it. */
-export async function subtractFromLine(trx: Transaction<CartDatabase>, userId: string, productId: string, quantity: number): Promise<void> {
+/** Takes a quantity off a line that was already in the cart at `addedBy`; a line added later is left alone. */
+export async function subtractFromLine(trx: Transaction<CartDatabase>, userId: string, productId: string, quantity: number, addedBy: Date): Promise<void> {
   await trx
     .deleteFrom("cart_lines")
     .where("user_id", "=", userId)
     .where("product_id", "=", productId)
+    .where("add_time", "<=", addedBy)
     .where("quantity", "<=", quantity)
     .execute();
   await trx
@@ -52,6 +54,7 @@ export async function subtractFromLine(trx: Transaction<CartDatabase>, userId: s
     .set({ quantity: sql<number>`quantity - ${quantity}` })
     .where("user_id", "=", userId)
     .where("product_id", "=", productId)
+    .where("add_time", "<=", addedBy)
     .execute();
 }
 

@@ -1,7 +1,9 @@
 // Empties carts of what was bought: OrderPlaced takes each purchased quantity off its line, so
-// items added while the checkout ran stay in the cart.
+// items added while the checkout ran stay in the cart — and a line added after the order was
+// placed (the cart cleared and filled again before a late event) is not touched at all.
 import type { Transaction } from "kysely";
 import type { Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
+import { timeOfUuidv7 } from "../../kit/ids.ts";
 import { lockCart, subtractFromLine, touchCart } from "../db/cart.repository.ts";
 import type { CartDatabase } from "../db/database.ts";
 
@@ -9,8 +11,10 @@ export const orderPlacedConsumer = { name: "cart-order-placed", filterSubject: "
 
 export async function removePurchasedItems(event: Event, trx: Transaction<CartDatabase>): Promise<void> {
   if (event.payload.case !== "orderPlaced") return;
-  const { userId, items } = event.payload.value;
+  const { orderId, userId, items } = event.payload.value;
+  // The order id is a UUIDv7: its time is when checkout, having read this cart, created the order.
+  const placedAt = timeOfUuidv7(orderId);
   await lockCart(trx, userId);
-  for (const item of items) await subtractFromLine(trx, userId, item.productId, item.quantity);
+  for (const item of items) await subtractFromLine(trx, userId, item.productId, item.quantity, placedAt);
   await touchCart(trx, userId);
 }
