@@ -73,11 +73,20 @@ async function settledOrderOf(me: ReturnType<typeof bearer>, timeoutMs: number):
   }
 }
 
-/** on hand = available + held, and what left on hand is exactly what was sold. */
+/**
+ * on hand = available + held, and what left on hand is exactly what was sold. The order's status
+ * moves first and its stock follows within moments (compensation runs after the status change,
+ * so a racing confirmation can never be undone): allow a few seconds for it to settle.
+ */
 async function expectStockAddsUp(productId: string, sold: number) {
-  const { product } = await products.getProduct({ id: productId }, asSeller);
-  const held = product!.stockOnHand - product!.stockAvailable;
-  expect({ onHand: product!.stockOnHand, held, sold: initialStock - product!.stockOnHand }).toEqual({ onHand: initialStock - sold, held: 0, sold });
+  const expected = { onHand: initialStock - sold, held: 0, sold };
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { product } = await products.getProduct({ id: productId }, asSeller);
+    const actual = { onHand: product!.stockOnHand, held: product!.stockOnHand - product!.stockAvailable, sold: initialStock - product!.stockOnHand };
+    if (Date.now() > deadline || JSON.stringify(actual) === JSON.stringify(expected)) return expect(actual).toEqual(expected);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 describe("an order service killed in the middle of checkout", () => {
