@@ -134,14 +134,20 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
   const { db, js, log, batchSize = 200, pollMs = 1_000, retentionMs = 24 * 3600 * 1000 } = options;
   let stopped = false;
   let wakeUp: (() => void) | undefined;
+  // A wake-up that arrives while a batch is being published is remembered, so the row committed
+  // meanwhile goes out right after it instead of waiting a whole poll interval.
+  let woken = false;
   let lastPrune = 0;
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
+      if (woken) return resolve();
       const timer = setTimeout(resolve, ms);
       wakeUp = () => {
         clearTimeout(timer);
         resolve();
       };
+    }).finally(() => {
+      wakeUp = undefined;
     });
 
   // Row locks with SKIP LOCKED let several replicas relay side by side without both
@@ -195,6 +201,7 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
     let failures = 0;
     while (!stopped) {
       try {
+        woken = false;
         const published = await publishBatch();
         await prune();
         failures = 0;
@@ -208,7 +215,10 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
   })();
 
   return {
-    wake: () => wakeUp?.(),
+    wake: () => {
+      woken = true;
+      wakeUp?.();
+    },
     async stop() {
       stopped = true;
       wakeUp?.();

@@ -2,7 +2,8 @@
 // the same run, with h2load (Debian nghttp2-client, installed when missing) as the load
 // generator — a C client, so the load generator is not the bottleneck a Node client would be.
 //
-//   npm run bench -- [--duration 8] [--connections 16] [--streams 8]
+//   npm run bench -- [--duration 8] [--connections 16] [--streams 8] [--catalog 10000,100000]
+//                    [--lag-rate 200] [--lag-seconds 10]
 //
 // Prints a Markdown table and writes it with a JSON copy under tests/bench/results/.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
@@ -21,6 +22,7 @@ import {
 } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { encodePageToken } from "../../services/product/domain/catalog.ts";
 import { growCatalog, idAtPosition } from "./catalog-load.ts";
+import { measureEventLag } from "./event-lag.ts";
 import { startInfra } from "../../deploy/local/infra.ts";
 import { launchMesh } from "../../deploy/local/mesh.ts";
 import { freePort } from "../../deploy/local/ports.ts";
@@ -34,6 +36,9 @@ const { values: options } = parseArgs({
     streams: { type: "string", default: "8" },
     // Catalog sizes to measure the catalog queries at, e.g. 10000,100000,1000000.
     catalog: { type: "string", default: "10000,100000" },
+    // Event lag: events per second and for how long.
+    "lag-rate": { type: "string", default: "200" },
+    "lag-seconds": { type: "string", default: "10" },
   },
 });
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -125,6 +130,7 @@ try {
   }
 
   const catalogTable = await measureCatalogSizes(productId);
+  const lagTable = await measureLag();
 
   const table = [
     `Bazaar bench — ${new Date().toISOString()} — h2load ${options.connections} connections × ${options.streams} streams, ${options.duration}s each`,
@@ -138,6 +144,8 @@ try {
     "Connect failures are non-200 and counted; h2load counts gRPC responses as 200 whatever their grpc-status, so each gRPC request was checked once before its run.",
     "",
     catalogTable,
+    "",
+    lagTable,
   ].join("\n");
   log(`\n${table}`);
   const out = join(root, "tests/bench/results");
@@ -150,6 +158,21 @@ try {
   await mesh.stop();
   await infra.stop();
   rmSync(work, { recursive: true, force: true });
+}
+
+/** Commit-to-handler lag of events at a steady rate, beside raw JetStream at the same rate. */
+async function measureLag(): Promise<string> {
+  const ratePerSecond = Number(options["lag-rate"]);
+  const seconds = Number(options["lag-seconds"]);
+  log(`▶ event lag at ${ratePerSecond} events/s for ${seconds} s`);
+  const rows = await measureEventLag({ mysqlUrl: infra.mysqlUrl, natsUrl: infra.natsUrl, ratePerSecond, seconds });
+  return [
+    `Event lag at ${ratePerSecond} events/s for ${seconds} s (ms from commit or publish to the consumer's handler):`,
+    "",
+    "| path | events | p50 ms | p99 ms | max ms |",
+    "|---|---:|---:|---:|---:|",
+    ...rows.map((r) => `| ${r.path} | ${r.events} | ${r.p50Ms} | ${r.p99Ms} | ${r.maxMs} |`),
+  ].join("\n");
 }
 
 /** Catalog queries over gRPC at growing catalog sizes: req/s per size, and × the raw baseline. */
