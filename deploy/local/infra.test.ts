@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { natsConnectOptions } from "../../services/kit/nats.ts";
 import { createConnection } from "mysql2/promise";
 import { afterEach, describe, expect, test } from "vitest";
 import { startInfra, startMariaDb, type RunningInfra } from "./infra.ts";
@@ -91,7 +92,7 @@ describe("local infrastructure", () => {
     expect(row?.version).toContain("MariaDB");
     expect(row?.charset).toBe("utf8mb4");
 
-    const nc = await connect({ servers: infra.natsUrl });
+    const nc = await connect(natsConnectOptions(infra.natsUrl));
     try {
       const jsm = await jetstreamManager(nc);
       await expect(jsm.getAccountInfo()).resolves.toMatchObject({ streams: 0 });
@@ -108,7 +109,7 @@ describe("local infrastructure", () => {
     await query(first.mysqlUrl, "CREATE DATABASE kept");
     await query(first.mysqlUrl, "CREATE TABLE kept.things (id INT PRIMARY KEY)");
     await query(first.mysqlUrl, "INSERT INTO kept.things VALUES (7)");
-    const nc = await connect({ servers: first.natsUrl });
+    const nc = await connect(natsConnectOptions(first.natsUrl));
     await (await jetstreamManager(nc)).streams.add({ name: "KEPT", subjects: ["kept.>"] });
     await nc.close();
     await first.stop();
@@ -118,7 +119,7 @@ describe("local infrastructure", () => {
     const secondStartMs = performance.now() - secondStarted;
 
     expect(await query(second.mysqlUrl, "SELECT id FROM kept.things")).toEqual([{ id: 7 }]);
-    const nc2 = await connect({ servers: second.natsUrl });
+    const nc2 = await connect(natsConnectOptions(second.natsUrl));
     await expect((await jetstreamManager(nc2)).streams.info("KEPT")).resolves.toBeTruthy();
     await nc2.close();
     expect(secondStartMs).toBeLessThan(firstStartMs);

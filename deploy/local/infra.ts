@@ -10,6 +10,7 @@ import { constants, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createConnection } from "mysql2/promise";
+import { natsAuthorization, operatorUser, withCredentials } from "./nats-users.ts";
 import { freePort } from "./ports.ts";
 
 export interface InfraOptions {
@@ -103,14 +104,18 @@ export async function startNats(options: ServerOptions): Promise<RunningServer> 
   await mkdir(storeDir, { recursive: true });
   const pidFile = join(dataDir, "nats.pid");
   await clearStaleServer(pidFile, storeDir);
-  return launch({
+  const configFile = join(dataDir, "nats.conf");
+  await writeFile(configFile, natsAuthorization());
+  const server = await launch({
     name: "nats-server",
     command: "nats-server",
-    args: natsArgs({ storeDir, port: options.port, portsFileDir: dataDir, logFile }),
+    args: natsArgs({ configFile, storeDir, port: options.port, portsFileDir: dataDir, logFile }),
     logFile,
     pidFile,
     probe: (child) => speaksJetStream(join(dataDir, `nats-server_${child.pid}.ports`)),
   }, options.log);
+  // Tools and tests connect as the operator; services get their own users (serviceNatsEnv).
+  return { ...server, url: withCredentials(server.url, operatorUser.user, operatorUser.password) };
 }
 
 async function initialiseMariaDb(mysqlDir: string, logFile: string, log: ServerOptions["log"]): Promise<void> {
@@ -182,8 +187,9 @@ async function answersQuery(port: number): Promise<string> {
  * config file. Port -1 lets the server pick its own port and report it in the ports file, which
  * leaves no window for another process to take it.
  */
-function natsArgs(config: { storeDir: string; port: number | undefined; portsFileDir: string; logFile: string }): string[] {
+function natsArgs(config: { configFile: string; storeDir: string; port: number | undefined; portsFileDir: string; logFile: string }): string[] {
   return [
+    "-c", config.configFile,
     "-a", "127.0.0.1",
     "-p", String(config.port ?? -1),
     "-js",

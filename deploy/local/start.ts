@@ -4,6 +4,7 @@
 import { fileURLToPath } from "node:url";
 import { startInfra, type RunningInfra } from "./infra.ts";
 import { launchMesh, type RunningMesh } from "./mesh.ts";
+import { serviceNatsEnv } from "./nats-users.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -29,14 +30,19 @@ process.on("SIGTERM", () => void stop(0));
 try {
   let mysqlUrl = env.BAZAAR_MYSQL_URL;
   let natsUrl = env.BAZAAR_NATS_URL;
+  // Our own NATS has a user per service; yours is used as you configured it.
+  let natsUsers: Record<string, string> = {};
   if (!mysqlUrl || !natsUrl) {
     infra = await startInfra({ dataDir: `${root}.data`, log: (line) => process.stdout.write(`[infra] ${line}\n`) });
     mysqlUrl ??= infra.mysqlUrl;
-    natsUrl ??= infra.natsUrl;
+    if (!natsUrl) {
+      natsUrl = infra.natsUrl;
+      natsUsers = serviceNatsEnv(natsUrl);
+    }
   }
   mesh = await launchMesh({
     root,
-    env: { ...env, BAZAAR_MYSQL_URL: mysqlUrl, BAZAAR_NATS_URL: natsUrl, BAZAAR_DEMO_SEED: env.BAZAAR_DEMO_SEED ?? "1" },
+    env: { ...env, BAZAAR_MYSQL_URL: mysqlUrl, BAZAAR_NATS_URL: natsUrl, ...natsUsers, BAZAAR_DEMO_SEED: env.BAZAAR_DEMO_SEED ?? "1" },
     output: process.stdout,
     onExit: (name, code) => {
       if (!stopping) {

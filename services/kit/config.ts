@@ -122,7 +122,8 @@ export function readServiceBaseConfig(env: EnvReader, service: ServiceName): Ser
     address: env.address(`BAZAAR_${upper}_ADDR`, `127.0.0.1:${defaultPorts[service]}`),
     mysqlUrl: env.url("BAZAAR_MYSQL_URL", "mysql://root@127.0.0.1:3306", ["mysql"]),
     database: env.string(`BAZAAR_${upper}_DB`, `bazaar_${service}`),
-    natsUrl: env.url("BAZAAR_NATS_URL", "nats://127.0.0.1:4222", ["nats", "tls"]),
+    // A service's own NATS user when it has one, else the shared URL.
+    natsUrl: env.url(`BAZAAR_${upper}_NATS_URL`, env.url("BAZAAR_NATS_URL", "nats://127.0.0.1:4222", ["nats", "tls"]), ["nats", "tls"]),
     logLevel: readLogLevel(env),
     authAddress: env.address("BAZAAR_AUTH_ADDR", `127.0.0.1:${defaultPorts.auth}`),
     serviceSecret,

@@ -9,13 +9,20 @@ export interface NatsHandles {
   jsm: JetStreamManager;
 }
 
-export async function connectNats(url: string, name: string): Promise<NatsHandles> {
+/** Server and credentials from a nats://user:password@host:port URL. */
+export function natsConnectOptions(url: string): { servers: string; user?: string; pass?: string } {
   const parsed = new URL(url);
-  const nc = await connect({
+  return {
     servers: `${parsed.hostname}:${parsed.port || 4222}`,
-    name,
     user: parsed.username ? decodeURIComponent(parsed.username) : undefined,
     pass: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+  };
+}
+
+export async function connectNats(url: string, name: string): Promise<NatsHandles> {
+  const nc = await connect({
+    ...natsConnectOptions(url),
+    name,
     // Keep trying for ever: a broker restart must not take the service down with it.
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,

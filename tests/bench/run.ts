@@ -25,6 +25,7 @@ import { growCatalog, idAtPosition } from "./catalog-load.ts";
 import { measureEventLag } from "./event-lag.ts";
 import { startInfra } from "../../deploy/local/infra.ts";
 import { launchMesh } from "../../deploy/local/mesh.ts";
+import { serviceNatsEnv } from "../../deploy/local/nats-users.ts";
 import { freePort } from "../../deploy/local/ports.ts";
 import { createMeshClient } from "../../services/kit/clients.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
@@ -67,7 +68,7 @@ const infra = await startInfra({ dataDir: join(work, "data") });
 const mesh = await launchMesh({
   root,
   freePorts: true,
-  env: { ...process.env, BAZAAR_MYSQL_URL: infra.mysqlUrl, BAZAAR_NATS_URL: infra.natsUrl, BAZAAR_DEMO_SEED: "1", BAZAAR_LOG_LEVEL: "warn" },
+  env: { ...process.env, BAZAAR_MYSQL_URL: infra.mysqlUrl, BAZAAR_NATS_URL: infra.natsUrl, ...serviceNatsEnv(infra.natsUrl), BAZAAR_DEMO_SEED: "1", BAZAAR_LOG_LEVEL: "warn" },
 });
 const baselinePort = await freePort();
 const baseline = spawn(

@@ -11,6 +11,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { natsConnectOptions } from "../../services/kit/nats.ts";
 import { createConnection } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdminService, type GetSalesReportResponse } from "../../gen/bazaar/admin/v1/admin_pb.ts";
@@ -188,7 +189,7 @@ describe("the audit trail", () => {
       subjectId: randomUUID(),
       payload: { case: "userRegistered", value: { userId: randomUUID(), email: "twice@example.test", role: Role.CUSTOMER } },
     });
-    const nc = await connect({ servers: mesh.natsUrl.replace("nats://", "") });
+    const nc = await connect(natsConnectOptions(mesh.natsUrl));
     try {
       const js = jetstream(nc);
       // Different message ids get past JetStream's own de-duplication: the consumer must catch it.
@@ -227,7 +228,7 @@ describe("the audit trail", () => {
 
 describe("dead letters", () => {
   it("when a message no consumer can decode arrives, then each consumer that got it dead-letters it, listed across services, and a redrive says why it cannot apply", async () => {
-    const nc = await connect({ servers: mesh.natsUrl.replace("nats://", "") });
+    const nc = await connect(natsConnectOptions(mesh.natsUrl));
     try {
       await jetstream(nc).publish("bazaar.product.garbled", new Uint8Array([0xde, 0xad, 0xbe, 0xef]), { msgID: randomUUID() });
     } finally {

@@ -4,8 +4,9 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { natsConnectOptions } from "../../services/kit/nats.ts";
 import { createConnection } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
@@ -13,6 +14,7 @@ import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { OrderService, OrderStatus, PaymentMethod } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { serviceNames } from "../../deploy/local/mesh.ts";
+import { servicePassword } from "../../deploy/local/nats-users.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { streamName } from "../../services/kit/events.ts";
 import { bearer } from "../support/calls.ts";
@@ -101,7 +103,7 @@ describe("a broker outage", () => {
     expect(await unpublished()).toBe(0);
     expect([...audited].sort()).toEqual([...expected].sort());
 
-    const nc = await connect({ servers: mesh.natsUrl.replace("nats://", "") });
+    const nc = await connect(natsConnectOptions(mesh.natsUrl));
     try {
       const { state } = await (await jetstreamManager(nc)).streams.info(streamName);
       expect(state.messages).toBe(expected.size);
@@ -112,3 +114,21 @@ describe("a broker outage", () => {
     expect(Number(sales[0]!.n)).toBe(placed.length);
   }, 120_000);
 });
+
+describe("who may publish what", () => {
+  it("when a service publishes under another service's subjects, then the broker refuses; its own subjects work; anonymous connections are refused", async () => {
+    const server = natsConnectOptions(mesh.natsUrl).servers;
+    await expect(connect({ servers: server, reconnect: false })).rejects.toThrow(/auth/i);
+
+    const cart = await connect({ servers: server, user: "cart", pass: servicePassword("cart") });
+    try {
+      const js = jetstream(cart);
+      await expect(js.publish("bazaar.order.order_placed", new Uint8Array([1]), { timeout: 2_000 })).rejects.toThrow(/permission/i);
+      const ack = await js.publish("bazaar.cart.permission_check", new Uint8Array([1]), { timeout: 2_000 });
+      expect(ack.stream).toBe(streamName);
+    } finally {
+      await cart.close();
+    }
+  });
+});
+

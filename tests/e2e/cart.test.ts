@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { natsConnectOptions } from "../../services/kit/nats.ts";
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -154,7 +155,7 @@ describe("after checkout", () => {
     // Added after the order was placed: the buyer cleared the cart and filled it again.
     await carts.addCartItem({ productId: readded, quantity: 1 }, me);
 
-    const nc = await connect({ servers: mesh.natsUrl.replace("nats://", "") });
+    const nc = await connect(natsConnectOptions(mesh.natsUrl));
     try {
       const event = create(EventSchema, {
         id: uuidv7(),

@@ -2,6 +2,7 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { natsConnectOptions } from "../../services/kit/nats.ts";
 import { expect } from "vitest";
 import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { streamName } from "../../services/kit/events.ts";
@@ -13,7 +14,7 @@ export async function eventsAbout(natsUrl: string, subjectId: string, filter: st
 
 /** The messages about `subjectId` under `filter`: subject, traceparent header and the event's own field. */
 export async function messagesAbout(natsUrl: string, subjectId: string, filter: string) {
-  const nc = await connect({ servers: natsUrl.replace("nats://", "") });
+  const nc = await connect(natsConnectOptions(natsUrl));
   try {
     const consumer = await jetstream(nc).consumers.get(streamName, { filter_subjects: filter });
     const found: Array<{ subject: string; traceHeader: string | undefined; traceParent: string }> = [];

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startNats } from "../../deploy/local/infra.ts";
 import { launchMesh, serviceNames, type RunningMesh } from "../../deploy/local/mesh.ts";
+import { serviceNatsEnv } from "../../deploy/local/nats-users.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -32,7 +33,7 @@ export async function startTestMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<T
   let natsRunning = true;
   const prefix = `e2e_${randomBytes(4).toString("hex")}`;
   const databases = Object.fromEntries(serviceNames.map((name) => [`BAZAAR_${name.toUpperCase()}_DB`, `${prefix}_${name}`]));
-  const env = { ...process.env, ...databases, BAZAAR_MYSQL_URL: inject("mysqlUrl"), BAZAAR_NATS_URL: nats.url };
+  const env = { ...process.env, ...databases, BAZAAR_MYSQL_URL: inject("mysqlUrl"), BAZAAR_NATS_URL: nats.url, ...serviceNatsEnv(nats.url) };
   const mesh = await launchMesh({
     root,
     freePorts: true,
