@@ -1,24 +1,18 @@
 // Orders, lines and status history: the only place in the order service with SQL.
 import { sql, type Kysely, type Transaction } from "kysely";
-import type { Address, Order, OrderLine, OrderStatus, PaymentStatus } from "../domain/order.ts";
+import type { Address, Order, OrderStatus, PaymentMethod, PaymentStatus } from "../domain/order.ts";
 import type { OrderDatabase, OrderRow } from "./database.ts";
 
 type Db = Kysely<OrderDatabase> | Transaction<OrderDatabase>;
 
-export interface NewOrder {
-  id: string;
-  userId: string;
-  currencyCode: string;
-  lines: OrderLine[];
-  subtotalMinor: bigint;
-  taxMinor: bigint;
-  shippingMinor: bigint;
-  totalMinor: bigint;
-  shippingAddress: Address;
-  paymentMethod: Order["payment"]["method"];
+export type NewOrder = Pick<
+  Order,
+  "id" | "userId" | "currencyCode" | "lines" | "subtotalMinor" | "taxMinor" | "shippingMinor" | "totalMinor" | "shippingAddress"
+> & {
+  paymentMethod: PaymentMethod;
   idempotencyKey: string;
   requestFingerprint: string;
-}
+};
 
 /**
  * Inserts a PENDING order, due for recovery at settleAfter unless checkout settles it first;

@@ -49,6 +49,9 @@ export interface Order {
   updateTime: Date;
 }
 
+/** What an order's events tell of it: who bought what, for how much. */
+export type OrderFacts = Pick<Order, "id" | "userId" | "lines" | "totalMinor">;
+
 export interface PricingPolicy {
   /** Tax rate in basis points: 500 is 5 %. */
   taxRateBasisPoints: number;

@@ -48,15 +48,14 @@ export async function placeOrder(deps: OrderDeps, shopper: ShopperPorts, request
   const totals = totalsOf(lines, deps.pricing);
 
   const orderId = uuidv7();
+  const order = { id: orderId, userId: request.userId, lines, totalMinor: totals.totalMinor };
   const created = await inTransaction(deps.db, (trx) =>
     insertPendingOrder(
       trx,
       {
-        id: orderId,
-        userId: request.userId,
-        currencyCode: deps.currencyCode,
-        lines,
+        ...order,
         ...totals,
+        currencyCode: deps.currencyCode,
         shippingAddress: request.shippingAddress,
         paymentMethod: request.paymentMethod,
         idempotencyKey: request.idempotencyKey,
@@ -69,7 +68,6 @@ export async function placeOrder(deps: OrderDeps, shopper: ShopperPorts, request
     // Another call with the same key won the insert a moment ago.
     return settledOrder(deps, (await findOrderIdByKey(deps.db, request.userId, request.idempotencyKey))!, fingerprint);
   }
-  const order = (await findOrder(deps.db, orderId))!;
 
   const items = lines.map((line) => ({ productId: line.productId, quantity: line.quantity }));
   try {

@@ -10,6 +10,7 @@ import {
   isFulfilmentStep,
   OrderNotFoundError,
   type Order,
+  type OrderFacts,
   type OrderStatus,
 } from "./order.ts";
 import type { OrderDeps } from "./ports.ts";
@@ -37,7 +38,7 @@ export async function repeatUntilKnown<T>(step: () => Promise<T>, attempts = 4):
 }
 
 /** PENDING → CONFIRMED once stock is committed; an order cancelled meanwhile gets everything back. */
-export async function confirmOrder(deps: OrderDeps, order: Order, note: string): Promise<void> {
+export async function confirmOrder(deps: OrderDeps, order: OrderFacts, note: string): Promise<void> {
   const confirmed = await changeStatus(deps, order, { from: ["PENDING"], to: "CONFIRMED", note, actorId: checkoutActor, settle: "done" });
   if (!confirmed.moved && endedUnfulfilled(confirmed.current)) await giveBack(deps, order.id);
 }
@@ -53,7 +54,7 @@ function endedUnfulfilled(status: OrderStatus | undefined): boolean {
  */
 export async function abandonOrder(
   deps: OrderDeps,
-  order: Order,
+  order: OrderFacts,
   to: "CANCELLED" | "PAYMENT_FAILED",
   note: string,
   payment?: StatusChange["payment"],

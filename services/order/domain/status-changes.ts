@@ -4,7 +4,7 @@ import { OrderStatus as ProtoOrderStatus } from "../../../gen/bazaar/order/v1/or
 import { inTransaction } from "../../kit/db.ts";
 import { appendEvent, type NewEvent } from "../../kit/events.ts";
 import { transitionOrder, type PaymentFacts, type TransitionOutcome } from "../db/order.repository.ts";
-import type { Order, OrderStatus } from "./order.ts";
+import type { OrderFacts, OrderStatus } from "./order.ts";
 import type { OrderDeps } from "./ports.ts";
 
 /** Order statuses as the contract spells them, for events and responses. */
@@ -29,7 +29,7 @@ export interface StatusChange {
   settle: "due" | "done";
 }
 
-export async function changeStatus(deps: Pick<OrderDeps, "db" | "outbox" | "currencyCode">, order: Order, change: StatusChange): Promise<TransitionOutcome> {
+export async function changeStatus(deps: Pick<OrderDeps, "db" | "outbox" | "currencyCode">, order: OrderFacts, change: StatusChange): Promise<TransitionOutcome> {
   const outcome = await inTransaction(deps.db, async (trx) => {
     const moved = await transitionOrder(trx, order.id, change.from, change.to, change.note, { payment: change.payment, settle: change.settle });
     if (!moved.moved) return moved;
@@ -42,7 +42,7 @@ export async function changeStatus(deps: Pick<OrderDeps, "db" | "outbox" | "curr
   return outcome;
 }
 
-function eventsOf(currencyCode: string, order: Order, from: OrderStatus, change: StatusChange): Array<NewEvent["payload"]> {
+function eventsOf(currencyCode: string, order: OrderFacts, from: OrderStatus, change: StatusChange): Array<NewEvent["payload"]> {
   const money = (amountMinor: bigint) => ({ currencyCode, amountMinor });
   const ids = { orderId: order.id, userId: order.userId };
   const events: Array<NewEvent["payload"]> = [
