@@ -102,3 +102,8 @@ export async function pingDb(db: Kysely<unknown>): Promise<boolean> {
     return false;
   }
 }
+
+/** A JSON column's value: MariaDB returns JSON columns as text, MySQL 8 as parsed values. */
+export function jsonColumn<T>(value: unknown): T {
+  return (typeof value === "string" ? JSON.parse(value) : value) as T;
+}

@@ -13,6 +13,7 @@ import {
 import type { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { callerOf } from "../kit/auth.ts";
 import { decodeIdCursor, encodeIdCursor, pageSizeOf } from "../kit/pages.ts";
+import { postalAddressFromProto } from "../kit/postal-address.ts";
 import { feedPositionBefore, findOrder, listOrders, type OrderFilter } from "./db/order.repository.ts";
 import {
   EmptyCartError,
@@ -53,21 +54,11 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
   return {
     async placeOrder(request, ctx) {
       const { id: userId } = callerOf(ctx);
-      const address = request.shippingAddress!;
       const order = await mapErrors(() =>
         placeOrder(deps, shopperPortsFor(deps, ctx), {
           userId,
           idempotencyKey: request.idempotencyKey,
-          shippingAddress: {
-            recipientName: address.recipientName,
-            line1: address.line1,
-            line2: address.line2,
-            city: address.city,
-            region: address.region,
-            postalCode: address.postalCode,
-            countryCode: address.countryCode,
-            phone: address.phone,
-          },
+          shippingAddress: postalAddressFromProto(request.shippingAddress!),
           paymentMethod: request.payment!.method === ProtoPaymentMethod.CARD ? "CARD" : "CASH_ON_DELIVERY",
           cardToken: request.payment!.cardToken,
         }),

@@ -2,13 +2,13 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import type { Address } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { ShopService, type ShopSchema } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { callerOf } from "../kit/auth.ts";
+import { postalAddressFromProto } from "../kit/postal-address.ts";
 import { findShopById, listShopsNear } from "./db/shop.repository.ts";
 import { pageSizeOf } from "../kit/pages.ts";
 import { NotAllowedError, ShopNotFoundError } from "./domain/manage-catalog.ts";
-import { changeShop, openShop, type Shop, type ShopAddress, type ShopDeps } from "./domain/shops.ts";
+import { changeShop, openShop, type Shop, type ShopDeps } from "./domain/shops.ts";
 
 export function createShopService(deps: ShopDeps): ServiceImpl<typeof ShopService> {
   return {
@@ -17,7 +17,7 @@ export function createShopService(deps: ShopDeps): ServiceImpl<typeof ShopServic
       const created = await openShop(deps, callerOf(ctx), {
         name: shop.name,
         description: shop.description,
-        address: addressFromProto(shop.address!),
+        address: postalAddressFromProto(shop.address!),
         location: { latitude: shop.location!.latitude, longitude: shop.location!.longitude },
       });
       return { shop: shopToProto(created) };
@@ -40,7 +40,7 @@ export function createShopService(deps: ShopDeps): ServiceImpl<typeof ShopServic
         const updated = await changeShop(deps, callerOf(ctx), shop.id, {
           name: paths.has("name") ? shop.name : undefined,
           description: paths.has("description") ? shop.description : undefined,
-          address: paths.has("address") ? addressFromProto(shop.address!) : undefined,
+          address: paths.has("address") ? postalAddressFromProto(shop.address!) : undefined,
           location: paths.has("location") ? { latitude: shop.location!.latitude, longitude: shop.location!.longitude } : undefined,
         });
         return { shop: shopToProto(updated) };
@@ -83,11 +83,6 @@ function decodeShopPageToken(token: string): { distanceKm: number; id: string } 
     // fall through
   }
   throw new ConnectError("page_token is not valid for this query", Code.InvalidArgument);
-}
-
-function addressFromProto(address: Address): ShopAddress {
-  const { recipientName, line1, line2, city, region, postalCode, countryCode, phone } = address;
-  return { recipientName, line1, line2, city, region, postalCode, countryCode, phone };
 }
 
 function shopToProto(shop: Shop): MessageInitShape<typeof ShopSchema> {

@@ -1,6 +1,8 @@
 // Orders, lines and status history: the only place in the order service with SQL.
 import { sql, type Kysely, type Transaction } from "kysely";
-import type { Address, Order, OrderStatus, PaymentMethod, PaymentStatus } from "../domain/order.ts";
+import { jsonColumn } from "../../kit/db.ts";
+import type { PostalAddress } from "../../kit/postal-address.ts";
+import type { Order, OrderStatus, PaymentMethod, PaymentStatus } from "../domain/order.ts";
 import type { OrderDatabase, OrderRow } from "./database.ts";
 
 type Db = Kysely<OrderDatabase> | Transaction<OrderDatabase>;
@@ -236,7 +238,7 @@ async function withDetails(db: Db, rows: OrderRow[]): Promise<Order[]> {
     taxMinor: BigInt(row.tax_minor),
     shippingMinor: BigInt(row.shipping_minor),
     totalMinor: BigInt(row.total_minor),
-    shippingAddress: (typeof row.shipping_address === "string" ? JSON.parse(row.shipping_address) : row.shipping_address) as Address,
+    shippingAddress: jsonColumn<PostalAddress>(row.shipping_address),
     payment: { method: row.payment_method, status: row.payment_status, reference: row.payment_reference, failureReason: row.payment_failure_reason },
     history: history.filter((h) => h.order_id === row.id).map((h) => ({ status: h.status, time: h.time, note: h.note, seq: Number(h.user_seq) })),
     createTime: row.create_time,

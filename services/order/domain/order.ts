@@ -1,19 +1,9 @@
 // Orders as the order service's domain sees them: types, totals and the status machine.
+import type { PostalAddress } from "../../kit/postal-address.ts";
 
 export type OrderStatus = "PENDING" | "CONFIRMED" | "PROCESSING" | "SHIPPED" | "DELIVERED" | "CANCELLED" | "PAYMENT_FAILED";
 export type PaymentMethod = "CASH_ON_DELIVERY" | "CARD";
 export type PaymentStatus = "PENDING" | "AUTHORIZED" | "DECLINED" | "FAILED" | "DUE_ON_DELIVERY" | "REFUNDED";
-
-export interface Address {
-  recipientName: string;
-  line1: string;
-  line2: string;
-  city: string;
-  region: string;
-  postalCode: string;
-  countryCode: string;
-  phone: string;
-}
 
 export interface OrderLine {
   productId: string;
@@ -42,7 +32,7 @@ export interface Order {
   taxMinor: bigint;
   shippingMinor: bigint;
   totalMinor: bigint;
-  shippingAddress: Address;
+  shippingAddress: PostalAddress;
   payment: { method: PaymentMethod; status: PaymentStatus; reference: string; failureReason: string };
   history: StatusChange[];
   createTime: Date;

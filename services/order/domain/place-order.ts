@@ -6,13 +6,13 @@
 import { createHash } from "node:crypto";
 import { inTransaction } from "../../kit/db.ts";
 import { uuidv7 } from "../../kit/ids.ts";
+import type { PostalAddress } from "../../kit/postal-address.ts";
 import { findOrder, findOrderIdByKey, insertPendingOrder, recordPaymentWhilePending } from "../db/order.repository.ts";
 import {
   EmptyCartError,
   IdempotencyKeyReusedError,
   totalsOf,
   UnavailableProductsError,
-  type Address,
   type Order,
   type OrderLine,
   type PaymentMethod,
@@ -24,7 +24,7 @@ import { abandonOrder, confirmOrder, isOutcomeUnknown, repeatUntilKnown } from "
 export interface CheckoutRequest {
   userId: string;
   idempotencyKey: string;
-  shippingAddress: Address;
+  shippingAddress: PostalAddress;
   paymentMethod: PaymentMethod;
   cardToken: string;
 }

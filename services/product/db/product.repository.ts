@@ -1,5 +1,6 @@
 // Catalog reads and writes: the only place in the product service with SQL.
 import { sql, type Kysely, type SelectQueryBuilder, type Transaction } from "kysely";
+import { jsonColumn } from "../../kit/db.ts";
 import type { Category, NewProduct, Product, ProductChanges, ProductCursor, ProductFilter, ProductOrder } from "../domain/catalog.ts";
 import type { CategoryRow, ProductDatabase, ProductRow } from "./database.ts";
 
@@ -103,11 +104,6 @@ function toProduct(row: ProductRow): Product {
     createTime: row.create_time,
     updateTime: row.update_time,
   };
-}
-
-/** MariaDB returns JSON columns as text, MySQL 8 as parsed values. */
-function jsonColumn<T>(value: unknown): T {
-  return (typeof value === "string" ? JSON.parse(value) : value) as T;
 }
 
 export async function findVisibleProductsByIds(db: Db, ids: string[]): Promise<Product[]> {

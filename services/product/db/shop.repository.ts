@@ -1,7 +1,8 @@
 // Shops: SQL of the hyperlocal side of the product service.
 import { sql, type Kysely, type Transaction } from "kysely";
-import { containsPattern } from "../../kit/db.ts";
-import { boundingBox, earthRadiusKm, type LatLng, type Shop, type ShopAddress } from "../domain/shops.ts";
+import { containsPattern, jsonColumn } from "../../kit/db.ts";
+import type { PostalAddress } from "../../kit/postal-address.ts";
+import { boundingBox, earthRadiusKm, type LatLng, type Shop } from "../domain/shops.ts";
 import type { ProductDatabase, ShopRow } from "./database.ts";
 
 type Db = Kysely<ProductDatabase> | Transaction<ProductDatabase>;
@@ -18,7 +19,7 @@ export async function findShopByIdForUpdate(trx: Transaction<ProductDatabase>, i
 
 export async function insertShop(
   db: Db,
-  shop: { id: string; sellerId: string; name: string; description: string; address: ShopAddress; location: LatLng },
+  shop: { id: string; sellerId: string; name: string; description: string; address: PostalAddress; location: LatLng },
 ): Promise<void> {
   await db
     .insertInto("shops")
@@ -89,7 +90,7 @@ export async function listShopsNear(db: Db, query: NearbyQuery): Promise<Array<{
 }
 
 function toShop(row: ShopRow): Shop {
-  const address = (typeof row.address === "string" ? JSON.parse(row.address) : row.address) as Partial<ShopAddress>;
+  const address = jsonColumn<Partial<PostalAddress>>(row.address);
   return {
     id: row.id,
     sellerId: row.seller_id,

@@ -4,6 +4,7 @@ import type { Caller } from "../../kit/auth.ts";
 import { appendEvent } from "../../kit/events.ts";
 import { uuidv7 } from "../../kit/ids.ts";
 import type { OutboxNotifier } from "../../kit/lifecycle.ts";
+import type { PostalAddress } from "../../kit/postal-address.ts";
 import type { ProductDatabase } from "../db/database.ts";
 import { findShopById, findShopByIdForUpdate, insertShop, updateShopRow } from "../db/shop.repository.ts";
 import { canManage, NotAllowedError, ShopNotFoundError } from "./manage-catalog.ts";
@@ -13,23 +14,12 @@ export interface LatLng {
   longitude: number;
 }
 
-export interface ShopAddress {
-  recipientName: string;
-  line1: string;
-  line2: string;
-  city: string;
-  region: string;
-  postalCode: string;
-  countryCode: string;
-  phone: string;
-}
-
 export interface Shop {
   id: string;
   sellerId: string;
   name: string;
   description: string;
-  address: ShopAddress;
+  address: PostalAddress;
   location: LatLng;
   createTime: Date;
   updateTime: Date;
@@ -72,7 +62,7 @@ export function boundingBox(center: LatLng, radiusKm: number): { minLat: number;
 export async function openShop(
   deps: ShopDeps,
   caller: Caller,
-  shop: { name: string; description: string; address: ShopAddress; location: LatLng },
+  shop: { name: string; description: string; address: PostalAddress; location: LatLng },
 ): Promise<Shop> {
   const id = uuidv7();
   await deps.db.transaction().execute(async (trx) => {
