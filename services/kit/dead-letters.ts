@@ -1,16 +1,55 @@
 // Dead letters, kept by every service for the events its own durable consumers gave up on
-// (recorded by startConsumer in events.ts): listed newest first and applied again with the
+// (startConsumer in events.ts records them): listed newest first and applied again with the
 // consumer's handler once the cause is fixed. DeadLetterService serves them to the admin service.
 import { fromBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { sql, type Kysely } from "kysely";
+import { sql, type Generated, type Kysely } from "kysely";
 import { DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
 import { EventSchema, type Event } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { pageSizeOf } from "./pages.ts";
-import type { DeadLettersTable, DurableConsumer, EventTables } from "./events.ts";
+import type { DurableConsumer, EventTables } from "./events.ts";
+import { uuidv7 } from "./ids.ts";
+
+export interface DeadLettersTable {
+  id: string;
+  consumer: string;
+  event_id: string;
+  subject: string;
+  payload: Buffer;
+  error: string;
+  attempts: number;
+  create_time: Generated<Date>;
+  redrive_time: Date | null;
+}
 
 export type DeadLetterRow = Omit<DeadLettersTable, "create_time"> & { create_time: Date };
+
+export interface NewDeadLetter {
+  consumer: string;
+  eventId: string;
+  subject: string;
+  payload: Uint8Array;
+  error: unknown;
+  attempts: number;
+}
+
+export async function recordDeadLetter(db: Kysely<EventTables>, letter: NewDeadLetter): Promise<void> {
+  const error = letter.error instanceof Error ? `${letter.error.name}: ${letter.error.message}` : String(letter.error);
+  await db
+    .insertInto("dead_letters")
+    .values({
+      id: uuidv7(),
+      consumer: letter.consumer,
+      event_id: letter.eventId,
+      subject: letter.subject,
+      payload: Buffer.from(letter.payload),
+      error: error.slice(0, 4_000),
+      attempts: letter.attempts,
+      redrive_time: null,
+    })
+    .execute();
+}
 
 /** Newest first; `beforeId` continues after the last id of the previous page. */
 export async function listDeadLetters(db: Kysely<EventTables>, page: { pageSize: number; beforeId?: string }): Promise<DeadLetterRow[]> {

@@ -13,6 +13,7 @@ import { sql, type Generated, type Kysely, type Transaction } from "kysely";
 import { EventSchema, type Event } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { uuidv7 } from "./ids.ts";
 import type { Logger } from "./log.ts";
+import { recordDeadLetter, type DeadLettersTable } from "./dead-letters.ts";
 import { currentTraceParent, withTraceParent } from "./trace-context.ts";
 
 export const streamName = "BAZAAR_EVENTS";
@@ -31,18 +32,6 @@ export interface ProcessedEventsTable {
   consumer: string;
   event_id: string;
   process_time: Generated<Date>;
-}
-
-export interface DeadLettersTable {
-  id: string;
-  consumer: string;
-  event_id: string;
-  subject: string;
-  payload: Buffer;
-  error: string;
-  attempts: number;
-  create_time: Generated<Date>;
-  redrive_time: Date | null;
 }
 
 /** The tables every service database has for events; a service's DB type extends this. */
@@ -351,32 +340,6 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
       await loop;
     },
   };
-}
-
-export interface NewDeadLetter {
-  consumer: string;
-  eventId: string;
-  subject: string;
-  payload: Uint8Array;
-  error: unknown;
-  attempts: number;
-}
-
-export async function recordDeadLetter(db: Kysely<EventTables>, letter: NewDeadLetter): Promise<void> {
-  const error = letter.error instanceof Error ? `${letter.error.name}: ${letter.error.message}` : String(letter.error);
-  await db
-    .insertInto("dead_letters")
-    .values({
-      id: uuidv7(),
-      consumer: letter.consumer,
-      event_id: letter.eventId,
-      subject: letter.subject,
-      payload: Buffer.from(letter.payload),
-      error: error.slice(0, 4_000),
-      attempts: letter.attempts,
-      redrive_time: null,
-    })
-    .execute();
 }
 
 function isNotFound(error: unknown): boolean {
