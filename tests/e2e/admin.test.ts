@@ -24,6 +24,7 @@ import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { uuidv7 } from "../../services/kit/ids.ts";
 import { bearer, failureOf } from "../support/calls.ts";
+import { eventually } from "../support/eventually.ts";
 import { messagesAbout } from "../support/events.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 
@@ -208,9 +209,8 @@ describe("the audit trail", () => {
     const target = await newCustomer();
     for (const role of [Role.SELLER, Role.CUSTOMER, Role.SELLER]) await admin.setUserRole({ id: target.id, role }, asAdmin);
     await auditLatency(target.id, "user_role_changed", Date.now());
-    const deadline = Date.now() + 5_000;
     const filter = { subjectId: target.id, eventType: "admin_action_performed", actorId: devAccounts.admin.id, fromTime: timestampFromDate(from) };
-    while ((await admin.listAuditEvents(filter, asAdmin)).events.length < 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    await eventually(() => admin.listAuditEvents(filter, asAdmin), ({ events }) => events.length >= 3, 5_000, 50);
 
     const ids: string[] = [];
     let pageToken = "";
@@ -234,12 +234,8 @@ describe("dead letters", () => {
     } finally {
       await nc.close();
     }
-    const deadline = Date.now() + 10_000;
-    let letters = (await admin.listDeadLetters({}, asAdmin)).deadLetters.filter((d) => d.subject === "bazaar.product.garbled");
-    while (letters.length < 2 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      letters = (await admin.listDeadLetters({}, asAdmin)).deadLetters.filter((d) => d.subject === "bazaar.product.garbled");
-    }
+    const garbled = async () => (await admin.listDeadLetters({}, asAdmin)).deadLetters.filter((d) => d.subject === "bazaar.product.garbled");
+    const letters = await eventually(garbled, (found) => found.length >= 2, 10_000);
     // The cart's product-cache consumer and the admin's projections both listen on product subjects.
     expect(letters.map((d) => `${d.service}/${d.consumer}`).sort()).toEqual(["admin/admin-projections", "cart/cart-product-snapshots"]);
     expect(letters.every((d) => d.eventId === "" && d.error.length > 0)).toBe(true);
@@ -270,12 +266,7 @@ describe("the sales report", () => {
 
     const range = { fromTime: timestampFromDate(testStart), toTime: timestampFromDate(new Date(Date.now() + 60_000)) };
     const expected = await directSums(testStart, new Date(Date.now() + 60_000));
-    const deadline = Date.now() + 5_000;
-    let report = await admin.getSalesReport(range, asAdmin);
-    while (report.totalRevenue!.amountMinor !== expected.revenue && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      report = await admin.getSalesReport(range, asAdmin);
-    }
+    const report = await eventually(() => admin.getSalesReport(range, asAdmin), (r) => r.totalRevenue!.amountMinor === expected.revenue);
     expect(summaryOf(report)).toEqual({ revenue: expected.revenue, byStatus: expected.byStatus, top: expected.top });
     expect(report.revenueByDay.reduce((sum, d) => sum + d.revenue!.amountMinor, 0n)).toBe(expected.revenue);
     expect(report.topProducts[0]).toMatchObject({ productId: dear, quantity: 1n });

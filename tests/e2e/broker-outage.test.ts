@@ -18,6 +18,7 @@ import { servicePassword } from "../../deploy/local/nats-users.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { streamName } from "../../services/kit/events.ts";
 import { bearer } from "../support/calls.ts";
+import { eventually } from "../support/eventually.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 
 let mesh: TestMesh;
@@ -92,14 +93,12 @@ describe("a broker outage", () => {
     const outboxIds = async () => (await Promise.all(serviceNames.map((s) => query<{ id: string }>(s, "SELECT id FROM outbox")))).flat().map((r) => r.id);
     const unpublished = async () =>
       (await Promise.all(serviceNames.map((s) => query<{ n: number }>(s, "SELECT COUNT(*) AS n FROM outbox WHERE publish_time IS NULL")))).reduce((sum, [row]) => sum + Number(row!.n), 0);
-    const deadline = Date.now() + 30_000;
-    let expected = new Set(await outboxIds());
-    let audited = new Set((await query<{ id: string }>("admin", "SELECT id FROM audit_events")).map((r) => r.id));
-    while ((audited.size !== expected.size || (await unpublished()) > 0) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      expected = new Set(await outboxIds());
-      audited = new Set((await query<{ id: string }>("admin", "SELECT id FROM audit_events")).map((r) => r.id));
-    }
+    const tally = async () => ({
+      expected: new Set(await outboxIds()),
+      audited: new Set((await query<{ id: string }>("admin", "SELECT id FROM audit_events")).map((r) => r.id)),
+      unpublished: await unpublished(),
+    });
+    const { expected, audited } = await eventually(tally, (t) => t.audited.size === t.expected.size && t.unpublished === 0, 30_000, 250);
     expect(await unpublished()).toBe(0);
     expect([...audited].sort()).toEqual([...expected].sort());
 

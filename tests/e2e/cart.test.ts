@@ -15,6 +15,7 @@ import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { uuidv7 } from "../../services/kit/ids.ts";
 import { bearer, failureOf } from "../support/calls.ts";
+import { eventually } from "../support/eventually.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 
 let mesh: TestMesh;
@@ -53,14 +54,9 @@ async function newProduct(cents: bigint, stockOnHand: number) {
   return product!.id;
 }
 
-async function eventually(as: ReturnType<typeof bearer>, accept: (cart: Cart) => boolean): Promise<Cart> {
-  const deadline = Date.now() + 5_000;
-  let cart = (await carts.getCart({}, as)).cart!;
-  while (!accept(cart) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    cart = (await carts.getCart({}, as)).cart!;
-  }
-  return cart;
+/** The caller's cart once `accept` holds (events reach the cart asynchronously), or as it is after 5 s. */
+async function cartOnce(as: ReturnType<typeof bearer>, accept: (cart: Cart) => boolean): Promise<Cart> {
+  return eventually(async () => (await carts.getCart({}, as)).cart!, accept);
 }
 
 describe("a customer's cart", () => {
@@ -114,7 +110,7 @@ describe("a customer's cart", () => {
 
     await products.updateProduct({ product: { id: repriced, price: { currencyCode: "USD", amountMinor: 800n } }, updateMask: { paths: ["price"] } }, asSeller);
     await products.deleteProduct({ id: doomed }, asSeller);
-    const cart = await eventually(me, (c) => c.items.some((i) => i.unitPrice!.amountMinor === 800n) && c.items.some((i) => !i.available));
+    const cart = await cartOnce(me, (c) => c.items.some((i) => i.unitPrice!.amountMinor === 800n) && c.items.some((i) => !i.available));
     const [first, second] = cart.items;
     expect(first).toMatchObject({ productId: repriced, available: true });
     expect(first!.unitPrice!.amountMinor).toBe(800n);
@@ -128,7 +124,7 @@ describe("a customer's cart", () => {
     const id = await newProduct(100n, 5);
     await carts.addCartItem({ productId: id, quantity: 3 }, me);
     await products.adjustStock({ id, stockOnHand: 1 }, asSeller);
-    const cart = await eventually(me, (c) => c.items[0]?.available === false);
+    const cart = await cartOnce(me, (c) => c.items[0]?.available === false);
     expect(cart.items[0]).toMatchObject({ available: false, stockAvailable: 1 });
     expect(cart.subtotal!.amountMinor).toBe(0n);
   });
@@ -166,7 +162,7 @@ describe("after checkout", () => {
     } finally {
       await nc.close();
     }
-    const cart = await eventually(me, (c) => c.items.find((i) => i.productId === bought)?.quantity === 1);
+    const cart = await cartOnce(me, (c) => c.items.find((i) => i.productId === bought)?.quantity === 1);
     expect(cart.items.map((i) => [i.productId, i.quantity]).sort()).toEqual([[bought, 1], [readded, 1]].sort());
   });
 });

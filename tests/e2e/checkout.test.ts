@@ -11,6 +11,7 @@ import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { PreconditionFailureSchema } from "../../gen/google/rpc/error_details_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { bearer, failureOf } from "../support/calls.ts";
+import { eventually } from "../support/eventually.ts";
 import { expectEvents } from "../support/events.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 
@@ -77,13 +78,8 @@ describe("checking out", () => {
     expect(order!.statusHistory.map((s) => s.status)).toEqual([OrderStatus.PENDING, OrderStatus.CONFIRMED]);
     expect(await stockOf(ids[0]!)).toMatchObject({ stockOnHand: 8, stockAvailable: 8 });
 
-    const deadline = Date.now() + 5_000;
-    let items = (await carts.getCart({}, me)).cart!.items;
-    while (items.length > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      items = (await carts.getCart({}, me)).cart!.items;
-    }
-    expect(items).toEqual([]);
+    const { cart } = await eventually(() => carts.getCart({}, me), ({ cart }) => cart!.items.length === 0);
+    expect(cart!.items).toEqual([]);
 
     expect((await orders.listOrders({}, me)).orders.map((o) => o.id)).toEqual([order!.id]);
     expect((await orders.getOrder({ id: order!.id }, me)).order!.total!.amountMinor).toBe(15486n);

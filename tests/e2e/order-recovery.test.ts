@@ -12,6 +12,7 @@ import { OrderService, OrderStatus, PaymentMethod, PaymentStatus, type Order } f
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { bearer, failureOf } from "../support/calls.ts";
+import { eventually } from "../support/eventually.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 
 let mesh: TestMesh;
@@ -64,13 +65,10 @@ async function checkoutThatCrashes() {
 }
 
 async function settledOrderOf(me: ReturnType<typeof bearer>, timeoutMs: number): Promise<Order> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [order] = (await orders.listOrders({}, me)).orders;
-    if (order && order.status !== OrderStatus.PENDING) return order;
-    if (Date.now() > deadline) throw new Error(`order still ${order ? "PENDING" : "missing"} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  const settled = ({ orders: [order] }: { orders: Order[] }) => order !== undefined && order.status !== OrderStatus.PENDING;
+  const page = await eventually(() => orders.listOrders({}, me), settled, timeoutMs, 200);
+  expect(settled(page), `order still ${page.orders[0] ? "PENDING" : "missing"} after ${timeoutMs} ms`).toBe(true);
+  return page.orders[0]!;
 }
 
 /**
@@ -80,13 +78,11 @@ async function settledOrderOf(me: ReturnType<typeof bearer>, timeoutMs: number):
  */
 async function expectStockAddsUp(productId: string, sold: number) {
   const expected = { onHand: initialStock - sold, held: 0, sold };
-  const deadline = Date.now() + 10_000;
-  for (;;) {
+  const stock = async () => {
     const { product } = await products.getProduct({ id: productId }, asSeller);
-    const actual = { onHand: product!.stockOnHand, held: product!.stockOnHand - product!.stockAvailable, sold: initialStock - product!.stockOnHand };
-    if (Date.now() > deadline || JSON.stringify(actual) === JSON.stringify(expected)) return expect(actual).toEqual(expected);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+    return { onHand: product!.stockOnHand, held: product!.stockOnHand - product!.stockAvailable, sold: initialStock - product!.stockOnHand };
+  };
+  expect(await eventually(stock, (actual) => JSON.stringify(actual) === JSON.stringify(expected), 10_000)).toEqual(expected);
 }
 
 describe("an order service killed in the middle of checkout", () => {
@@ -115,8 +111,7 @@ describe("an order service killed in the middle of checkout", () => {
     expect(order).toMatchObject({ status: OrderStatus.CONFIRMED, payment: expect.objectContaining({ status: PaymentStatus.AUTHORIZED }) });
     await expectStockAddsUp(productId, 2);
     // OrderPlaced went out: the cart lets go of the purchased units.
-    const deadline = Date.now() + 5_000;
-    while ((await carts.getCart({}, me)).cart!.items.length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-    expect((await carts.getCart({}, me)).cart!.items).toEqual([]);
+    const { cart } = await eventually(() => carts.getCart({}, me), ({ cart }) => cart!.items.length === 0);
+    expect(cart!.items).toEqual([]);
   }, 120_000);
 });

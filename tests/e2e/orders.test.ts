@@ -22,6 +22,7 @@ import { createMeshClient, type MeshClient } from "../../services/kit/clients.ts
 import { devServiceSecret } from "../../services/kit/config.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { bearer, failureOf } from "../support/calls.ts";
+import { eventually } from "../support/eventually.ts";
 import { eventsAbout, expectEvents } from "../support/events.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 
@@ -125,9 +126,8 @@ describe("the journey after checkout", () => {
     // 2 × 15.00 + 5 × 0.99 + 123.45 = 158.40; 5 % tax = 7.92
     expect([order.subtotal!.amountMinor, order.tax!.amountMinor, order.total!.amountMinor]).toEqual([15840n, 792n, 16632n]);
     await watcher.until(2);
-    const deadline = Date.now() + 5_000;
-    while ((await carts.getCart({}, me)).cart!.items.length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    expect((await carts.getCart({}, me)).cart!.items).toEqual([]);
+    const { cart } = await eventually(() => carts.getCart({}, me), ({ cart }) => cart!.items.length === 0, 5_000, 50);
+    expect(cart!.items).toEqual([]);
     expect((await orders.listOrders({}, me)).orders.map((o) => o.id)).toEqual([order.id]);
 
     const shipped = await admin.client.updateOrderStatus({ id: order.id, status: OrderStatus.SHIPPED, note: "DHL 0042" }, asAdminService);

@@ -6,6 +6,7 @@ import { natsConnectOptions } from "../../services/kit/nats.ts";
 import { expect } from "vitest";
 import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { streamName } from "../../services/kit/events.ts";
+import { eventually } from "./eventually.ts";
 
 /** Subjects of the events about `subjectId` under `filter` (read with a throwaway consumer). */
 export async function eventsAbout(natsUrl: string, subjectId: string, filter: string): Promise<string[]> {
@@ -35,11 +36,6 @@ export async function messagesAbout(natsUrl: string, subjectId: string, filter: 
 
 /** Waits (up to 5 s: the relay publishes right after commit) until every expected subject is there. */
 export async function expectEvents(natsUrl: string, subjectId: string, filter: string, expected: string[]): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  let subjects = await eventsAbout(natsUrl, subjectId, filter);
-  while (!expected.every((e) => subjects.includes(e)) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    subjects = await eventsAbout(natsUrl, subjectId, filter);
-  }
+  const subjects = await eventually(() => eventsAbout(natsUrl, subjectId, filter), (found) => expected.every((e) => found.includes(e)));
   expect(subjects).toEqual(expect.arrayContaining(expected));
 }
