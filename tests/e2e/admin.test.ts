@@ -2,7 +2,7 @@
 // internal services, each change audited; the audit trail and sales report built from the event
 // stream — fast, once per event, equal to the orders database, and the same after a rebuild.
 import { execFile } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -24,6 +24,7 @@ import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { uuidv7 } from "../../services/kit/ids.ts";
 import { bearer, failureOf } from "../support/calls.ts";
+import { devSellerShelf, registerCustomer, signIn } from "../support/shoppers.ts";
 import { eventually } from "../support/eventually.ts";
 import { messagesAbout } from "../support/events.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
@@ -38,6 +39,8 @@ let products: ReturnType<typeof createClient<typeof ProductService>>;
 let asAdmin: ReturnType<typeof bearer>;
 let asSeller: ReturnType<typeof bearer>;
 let asCustomer: ReturnType<typeof bearer>;
+let shopId = "";
+let categoryId = "";
 const testStart = new Date(Date.now() - 60_000);
 
 beforeAll(async () => {
@@ -48,19 +51,15 @@ beforeAll(async () => {
   carts = createClient(CartService, transport);
   orders = createClient(OrderService, transport);
   products = createClient(ProductService, transport);
-  const login = async (account: { email: string; password: string }) => bearer((await auth.login(account)).tokens!.accessToken);
-  asAdmin = await login(devAccounts.admin);
-  asSeller = await login(devAccounts.seller);
-  asCustomer = await login(devAccounts.customer);
+  asAdmin = await signIn(auth, devAccounts.admin);
+  asCustomer = await signIn(auth, devAccounts.customer);
+  ({ asSeller, shopId, categoryId } = await devSellerShelf(auth, products));
 }, 120_000);
 afterAll(async () => {
   await mesh?.stop();
 });
 
-async function newCustomer() {
-  const { tokens, user } = await auth.register({ email: `admin-e2e-${randomBytes(5).toString("hex")}@example.test`, password: "password-123", displayName: "Buyer" });
-  return { ...bearer(tokens!.accessToken), id: user!.id };
-}
+const newCustomer = () => registerCustomer(auth, "admin-e2e");
 
 /** Polls the audit trail until an event about `subjectId` of `eventType` shows; returns how long it took. */
 async function auditLatency(subjectId: string, eventType: string, since: number): Promise<number> {
@@ -146,8 +145,6 @@ describe("the audit trail", () => {
     const buyer = await newCustomer();
     const fromAuth = await auditLatency(buyer.id, "user_registered", since);
 
-    const shopId = (await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 1 })).products[0]!.shopId;
-    const categoryId = (await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 1 })).products[0]!.categoryId;
     since = Date.now();
     const { product } = await products.createProduct(
       { product: { shopId, categoryId, name: "Audited thing", price: { currencyCode: "USD", amountMinor: 990n }, stockOnHand: 3 } },
@@ -172,9 +169,8 @@ describe("the audit trail", () => {
 
   it("when a request carries a traceparent, then the event it causes carries it through NATS", async () => {
     const traceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-    const sample = (await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 1 })).products[0]!;
     const { product } = await products.createProduct(
-      { product: { shopId: sample.shopId, categoryId: sample.categoryId, name: "Traced thing", price: { currencyCode: "USD", amountMinor: 100n }, stockOnHand: 1 } },
+      { product: { shopId, categoryId, name: "Traced thing", price: { currencyCode: "USD", amountMinor: 100n }, stockOnHand: 1 } },
       { headers: { ...asSeller.headers, traceparent: traceParent } },
     );
     await auditLatency(product!.id, "product_created", Date.now());
@@ -250,9 +246,8 @@ describe("dead letters", () => {
 
 describe("the sales report", () => {
   it("when orders are placed, shipped and cancelled, then the report equals a direct sum over the orders database, and a rebuild reproduces it", async () => {
-    const shop = (await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 1 })).products[0]!;
     const priced = async (cents: bigint) =>
-      (await products.createProduct({ product: { shopId: shop.shopId, categoryId: shop.categoryId, name: `Report ${cents}`, price: { currencyCode: "USD", amountMinor: cents }, stockOnHand: 50 } }, asSeller)).product!.id;
+      (await products.createProduct({ product: { shopId, categoryId, name: `Report ${cents}`, price: { currencyCode: "USD", amountMinor: cents }, stockOnHand: 50 } }, asSeller)).product!.id;
     const [cheap, dear] = [await priced(500n), await priced(25_000n)];
     const placed: string[] = [];
     for (const [productId, quantity, token] of [[cheap, 3, "tok_visa"], [dear, 1, "tok_visa"], [dear, 2, "tok_chargeDeclined"], [cheap, 1, "tok_visa"]] as const) {

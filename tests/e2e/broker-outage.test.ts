@@ -1,7 +1,7 @@
 // The event backbone under a broker outage: nats-server is stopped for 10 s while customers keep
 // checking out, then started again. Every outbox row of every service must end up published and
 // in the admin audit trail exactly once: audit ids = outbox ids, stream messages = outbox rows.
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -15,10 +15,9 @@ import { OrderService, OrderStatus, PaymentMethod } from "../../gen/bazaar/order
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { serviceNames } from "../../deploy/local/mesh.ts";
 import { servicePassword } from "../../deploy/local/nats-users.ts";
-import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { streamName } from "../../services/kit/events.ts";
-import { bearer } from "../support/calls.ts";
 import { eventually } from "../support/eventually.ts";
+import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 
 let mesh: TestMesh;
@@ -46,10 +45,9 @@ describe("a broker outage", () => {
     const carts = createClient(CartService, transport);
     const orders = createClient(OrderService, transport);
     const products = createClient(ProductService, transport);
-    const asSeller = bearer((await auth.login({ email: devAccounts.seller.email, password: devAccounts.seller.password })).tokens!.accessToken);
-    const [sample] = (await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 1 })).products;
+    const { asSeller, shopId, categoryId } = await devSellerShelf(auth, products);
     const { product } = await products.createProduct(
-      { product: { shopId: sample!.shopId, categoryId: sample!.categoryId, name: "Outage stock", price: { currencyCode: "USD", amountMinor: 300n }, stockOnHand: 100_000 } },
+      { product: { shopId, categoryId, name: "Outage stock", price: { currencyCode: "USD", amountMinor: 300n }, stockOnHand: 100_000 } },
       asSeller,
     );
 
@@ -57,8 +55,7 @@ describe("a broker outage", () => {
     const placed: string[] = [];
     const failures: string[] = [];
     const customer = async (n: number) => {
-      const { tokens } = await auth.register({ email: `outage-${n}-${randomBytes(4).toString("hex")}@example.test`, password: "password-123", displayName: "Buyer" });
-      const me = bearer(tokens!.accessToken);
+      const me = await registerCustomer(auth, `outage-${n}`);
       while (running) {
         try {
           await carts.addCartItem({ productId: product!.id, quantity: 1 }, me);

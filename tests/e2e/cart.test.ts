@@ -12,9 +12,9 @@ import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { CartService, type Cart } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
-import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { uuidv7 } from "../../services/kit/ids.ts";
 import { bearer, failureOf } from "../support/calls.ts";
+import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
 import { eventually } from "../support/eventually.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 
@@ -32,19 +32,13 @@ beforeAll(async () => {
   carts = createClient(CartService, transport);
   products = createClient(ProductService, transport);
   auth = createClient(AuthService, transport);
-  asSeller = bearer((await auth.login({ email: devAccounts.seller.email, password: devAccounts.seller.password })).tokens!.accessToken);
-  const sample = (await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 1 })).products[0]!;
-  shopId = sample.shopId;
-  categoryId = sample.categoryId;
+  ({ asSeller, shopId, categoryId } = await devSellerShelf(auth, products));
 }, 120_000);
 afterAll(async () => {
   await mesh?.stop();
 });
 
-async function newCustomer() {
-  const { tokens } = await auth.register({ email: `shopper-${randomBytes(5).toString("hex")}@example.test`, password: "password-123", displayName: "Shopper" });
-  return bearer(tokens!.accessToken);
-}
+const newCustomer = () => registerCustomer(auth, "shopper");
 
 async function newProduct(cents: bigint, stockOnHand: number) {
   const { product } = await products.createProduct(
@@ -140,8 +134,7 @@ describe("a customer's cart", () => {
 
 describe("after checkout", () => {
   it("when OrderPlaced arrives late, then it takes the purchased quantities only off lines that were in the cart when the order was placed", async () => {
-    const { tokens, user } = await auth.register({ email: `late-${randomBytes(5).toString("hex")}@example.test`, password: "password-123", displayName: "Late" });
-    const me = bearer(tokens!.accessToken);
+    const me = await registerCustomer(auth, "late");
     const [bought, readded] = [await newProduct(100n, 20), await newProduct(200n, 20)];
     await carts.addCartItem({ productId: bought, quantity: 3 }, me);
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -156,7 +149,7 @@ describe("after checkout", () => {
       const event = create(EventSchema, {
         id: uuidv7(),
         source: "order",
-        payload: { case: "orderPlaced", value: { orderId, userId: user!.id, items: [{ productId: bought, quantity: 2 }, { productId: readded, quantity: 1 }] } },
+        payload: { case: "orderPlaced", value: { orderId, userId: me.id, items: [{ productId: bought, quantity: 2 }, { productId: readded, quantity: 1 }] } },
       });
       await jetstream(nc).publish("bazaar.order.order_placed", toBinary(EventSchema, event), { msgID: event.id });
     } finally {

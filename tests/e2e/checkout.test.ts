@@ -9,8 +9,8 @@ import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { OrderService, OrderStatus, PaymentMethod, PaymentStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { PreconditionFailureSchema } from "../../gen/google/rpc/error_details_pb.ts";
-import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { bearer, failureOf } from "../support/calls.ts";
+import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
 import { eventually } from "../support/eventually.ts";
 import { expectEvents } from "../support/events.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
@@ -33,10 +33,7 @@ beforeAll(async () => {
   carts = createClient(CartService, transport);
   orders = createClient(OrderService, transport);
   products = createClient(ProductService, transport);
-  asSeller = bearer((await auth.login({ email: devAccounts.seller.email, password: devAccounts.seller.password })).tokens!.accessToken);
-  const sample = (await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 1 })).products[0]!;
-  shopId = sample.shopId;
-  categoryId = sample.categoryId;
+  ({ asSeller, shopId, categoryId } = await devSellerShelf(auth, products));
 }, 120_000);
 afterAll(async () => {
   await mesh?.stop();
@@ -45,10 +42,7 @@ afterAll(async () => {
 const address = { recipientName: "Ada", line1: "1 Checkout Way", city: "Berlin", postalCode: "10999", countryCode: "DE" };
 const card = (cardToken: string) => ({ method: PaymentMethod.CARD, cardToken });
 
-async function newCustomer() {
-  const { tokens } = await auth.register({ email: `buyer-${randomBytes(5).toString("hex")}@example.test`, password: "password-123", displayName: "Buyer" });
-  return bearer(tokens!.accessToken);
-}
+const newCustomer = () => registerCustomer(auth, "buyer");
 
 async function newProduct(cents: bigint, stockOnHand: number) {
   const { product } = await products.createProduct(

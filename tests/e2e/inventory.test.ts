@@ -9,8 +9,8 @@ import { InventoryService, ProductService } from "../../gen/bazaar/product/v1/pr
 import { PreconditionFailureSchema } from "../../gen/google/rpc/error_details_pb.ts";
 import { createMeshClient, type MeshClient } from "../../services/kit/clients.ts";
 import { devServiceSecret } from "../../services/kit/config.ts";
-import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { bearer, failureOf } from "../support/calls.ts";
+import { devSellerShelf } from "../support/shoppers.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 
 const ttlSeconds = 4;
@@ -26,16 +26,12 @@ beforeAll(async () => {
   mesh = await startTestMesh({ BAZAAR_RESERVATION_TTL_SECONDS: String(ttlSeconds), BAZAAR_RESERVATION_SWEEP_MS: "200" });
   const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
   products = createClient(ProductService, transport);
-  const login = await createClient(AuthService, transport).login({ email: devAccounts.seller.email, password: devAccounts.seller.password });
-  asSeller = bearer(login.tokens!.accessToken);
   const identity = createMeshClient(ServiceIdentityService, mesh.addresses.auth);
   asService = bearer((await identity.client.issueServiceToken({ serviceName: "order", secret: devServiceSecret })).accessToken);
   identity.close();
   // Several connections, so a hundred calls really arrive at once.
   inventory = createMeshClient(InventoryService, mesh.addresses.product, { connections: 4 });
-  const sample = (await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 1 })).products[0]!;
-  shopId = sample.shopId;
-  categoryId = sample.categoryId;
+  ({ asSeller, shopId, categoryId } = await devSellerShelf(createClient(AuthService, transport), products));
 }, 120_000);
 afterAll(async () => {
   inventory?.close();

@@ -10,8 +10,8 @@ import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { OrderService, OrderStatus, PaymentMethod, PaymentStatus, type Order } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
-import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { bearer, failureOf } from "../support/calls.ts";
+import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
 import { eventually } from "../support/eventually.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 
@@ -36,10 +36,7 @@ beforeAll(async () => {
   carts = createClient(CartService, transport);
   orders = createClient(OrderService, transport);
   products = createClient(ProductService, transport);
-  asSeller = bearer((await auth.login({ email: devAccounts.seller.email, password: devAccounts.seller.password })).tokens!.accessToken);
-  const sample = (await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 1 })).products[0]!;
-  shopId = sample.shopId;
-  categoryId = sample.categoryId;
+  ({ asSeller, shopId, categoryId } = await devSellerShelf(auth, products));
 }, 120_000);
 afterAll(async () => {
   await mesh?.stop();
@@ -50,8 +47,7 @@ const initialStock = 5;
 
 /** A buyer with 2 units of a fresh product in the cart, checking out by card until the order service dies. */
 async function checkoutThatCrashes() {
-  const { tokens } = await auth.register({ email: `crash-${randomBytes(5).toString("hex")}@example.test`, password: "password-123", displayName: "Buyer" });
-  const me = bearer(tokens!.accessToken);
+  const me = await registerCustomer(auth, "crash");
   const { product } = await products.createProduct(
     { product: { shopId, categoryId, name: `Crash ${randomBytes(3).toString("hex")}`, price: { currencyCode: "USD", amountMinor: 1000n }, stockOnHand: initialStock } },
     asSeller,

@@ -20,8 +20,8 @@ import {
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { createMeshClient, type MeshClient } from "../../services/kit/clients.ts";
 import { devServiceSecret } from "../../services/kit/config.ts";
-import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { bearer, failureOf } from "../support/calls.ts";
+import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
 import { eventually } from "../support/eventually.ts";
 import { eventsAbout, expectEvents } from "../support/events.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
@@ -44,14 +44,11 @@ beforeAll(async () => {
   carts = createClient(CartService, transport);
   orders = createClient(OrderService, transport);
   products = createClient(ProductService, transport);
-  asSeller = bearer((await auth.login({ email: devAccounts.seller.email, password: devAccounts.seller.password })).tokens!.accessToken);
   const identity = createMeshClient(ServiceIdentityService, mesh.addresses.auth);
   asAdminService = bearer((await identity.client.issueServiceToken({ serviceName: "admin", secret: devServiceSecret })).accessToken);
   identity.close();
   admin = createMeshClient(OrderAdminService, mesh.addresses.order);
-  const sample = (await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 1 })).products[0]!;
-  shopId = sample.shopId;
-  categoryId = sample.categoryId;
+  ({ asSeller, shopId, categoryId } = await devSellerShelf(auth, products));
 }, 120_000);
 afterAll(async () => {
   admin?.close();
@@ -61,10 +58,7 @@ afterAll(async () => {
 const address = { recipientName: "Grace", line1: "2 Order Street", city: "Berlin", postalCode: "10115", countryCode: "DE" };
 const byCard = { method: PaymentMethod.CARD, cardToken: "tok_visa" };
 
-async function newCustomer() {
-  const { tokens, user } = await auth.register({ email: `orders-${randomBytes(5).toString("hex")}@example.test`, password: "password-123", displayName: "Buyer" });
-  return { ...bearer(tokens!.accessToken), id: user!.id };
-}
+const newCustomer = () => registerCustomer(auth, "orders");
 
 async function newProduct(cents: bigint, stockOnHand: number) {
   const { product } = await products.createProduct(

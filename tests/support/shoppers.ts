@@ -1,0 +1,26 @@
+// People and shelves for end-to-end tests: dev accounts signed in, fresh customers, and the dev
+// seller's shop and category to put test products in.
+import { randomBytes } from "node:crypto";
+import type { Client } from "@connectrpc/connect";
+import type { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import type { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { devAccounts } from "../../services/kit/dev-accounts.ts";
+import { bearer } from "./calls.ts";
+
+/** Call options signed in as an existing account. */
+export async function signIn(auth: Client<typeof AuthService>, account: { email: string; password: string }) {
+  return bearer((await auth.login(account)).tokens!.accessToken);
+}
+
+/** A newly registered customer: call options signed in as them, and their id. */
+export async function registerCustomer(auth: Client<typeof AuthService>, label = "buyer") {
+  const { tokens, user } = await auth.register({ email: `${label}-${randomBytes(5).toString("hex")}@example.test`, password: "password-123", displayName: "Buyer" });
+  return { ...bearer(tokens!.accessToken), id: user!.id };
+}
+
+/** The dev seller signed in, with the shop and category of their first demo product. */
+export async function devSellerShelf(auth: Client<typeof AuthService>, products: Client<typeof ProductService>) {
+  const asSeller = await signIn(auth, devAccounts.seller);
+  const sample = (await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 1 })).products[0]!;
+  return { asSeller, shopId: sample.shopId, categoryId: sample.categoryId };
+}
