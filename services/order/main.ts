@@ -26,7 +26,9 @@ const products = createMeshClient(ProductService, config.productAddress);
 const inventory = createMeshClient(InventoryService, config.productAddress);
 const signals = new OrderChangeSignals();
 
-const orderDeps = ({ db, outbox, serviceToken }: ServiceRuntime<OrderDatabase>): OrderDeps => ({
+// One set for the services and the recovery job, made when the runtime first asks.
+let sharedDeps: OrderDeps | undefined;
+const orderDeps = ({ db, outbox, serviceToken }: ServiceRuntime<OrderDatabase>): OrderDeps => (sharedDeps ??= {
   db,
   outbox,
   payments: createTestPaymentProvider(),

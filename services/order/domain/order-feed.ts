@@ -55,8 +55,11 @@ export async function* followOrderChanges(deps: FeedDeps, userId: string, afterS
     const wakeUp = deps.signals.next(userId);
     try {
       const entries = await feedAfter(deps.db, userId, after, 100);
+      // A replay often holds several changes of one order: read each order once per batch.
+      const orders = new Map<string, Promise<Order | undefined>>();
       for (const entry of entries) {
-        const order = await findOrder(deps.db, entry.orderId);
+        if (!orders.has(entry.orderId)) orders.set(entry.orderId, findOrder(deps.db, entry.orderId));
+        const order = await orders.get(entry.orderId)!;
         if (order) yield { order: asOfChange(order, entry.seq), seq: entry.seq };
         after = entry.seq;
       }
