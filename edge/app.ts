@@ -16,13 +16,17 @@ import type { Logger } from "../services/kit/log.ts";
 import type { EdgeConfig } from "./config.ts";
 import { remoteAddressKey, routePublicServices } from "./forward.ts";
 import type { RequestHandler } from "./server.ts";
+import { openApiFiles } from "./openapi/files.ts";
+import { storefrontFiles } from "./storefront/build.ts";
+import { staticFileServer } from "./static-files.ts";
 
 export interface EdgeApp {
   handler: RequestHandler;
   close(): void;
 }
 
-export function createEdgeApp(config: EdgeConfig, log: Logger): EdgeApp {
+export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<EdgeApp> {
+  const serveStatic = staticFileServer(openApiFiles(), await storefrontFiles());
   const transports = Object.fromEntries(
     Object.entries(config.backends).map(([name, address]) => [
       name,
@@ -86,6 +90,7 @@ export function createEdgeApp(config: EdgeConfig, log: Logger): EdgeApp {
       );
       return;
     }
+    if (serveStatic(req, res, path ?? "")) return;
     connect(req, res);
   };
 

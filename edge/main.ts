@@ -8,7 +8,7 @@ import { listenHttp } from "./server.ts";
 
 const config = loadConfigOrExit(() => loadEdgeConfig(process.env));
 const log = createLogger("edge", config.logLevel);
-const app = createEdgeApp(config, log);
+const app = await createEdgeApp(config, log);
 const server = await listenHttp(config.address, app.handler);
 log.info({ port: server.port, backends: config.backends }, "edge listening");
 
