@@ -1,8 +1,11 @@
-// The edge's request handler: the Connect adapter for the public services (Connect, gRPC-Web
-// and gRPC, JSON and binary) plus /healthz and /readyz.
+// The edge's request handler. In order: health and keys; CORS; the edge's own files; then an
+// RPC — by its Connect/gRPC path or a REST route — passes the gate (rate limit per client
+// address, body size, bearer token verified, rate limit per user) and is forwarded to the
+// backend that owns it.
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
-import { Code, ConnectError, createClient, createContextValues } from "@connectrpc/connect";
+import type { DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { AuthService } from "../gen/bazaar/auth/v1/auth_pb.ts";
 import { CartService } from "../gen/bazaar/cart/v1/cart_pb.ts";
@@ -10,49 +13,157 @@ import { OrderService } from "../gen/bazaar/order/v1/order_pb.ts";
 import { ProductService, ShopService } from "../gen/bazaar/product/v1/product_pb.ts";
 import { AdminService } from "../gen/bazaar/admin/v1/admin_pb.ts";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.ts";
+import { clientAddressFrom } from "../services/kit/client-address.ts";
 import { createGrpcTransport, type GrpcTransport } from "../services/kit/grpc-transport.ts";
-import { requestIdKey } from "../services/kit/serve.ts";
+import { remoteTokenVerifier } from "../services/kit/identity.ts";
 import type { Logger } from "../services/kit/log.ts";
+import { newTraceParent } from "../services/kit/trace-context.ts";
+import { callPolicies, type CallPolicy } from "./call-policy.ts";
 import type { EdgeConfig } from "./config.ts";
-import { remoteAddressKey, routePublicServices } from "./forward.ts";
-import type { RequestHandler } from "./server.ts";
+import { createCors } from "./cors.ts";
+import { publicError, writeError } from "./errors.ts";
+import { backendCallOptions, backendCalls, edgeCallKey, routePublicServices, type EdgeCall } from "./forward.ts";
 import { openApiFiles } from "./openapi/files.ts";
-import { storefrontFiles } from "./storefront/build.ts";
+import { TokenBuckets } from "./rate-limit.ts";
+import { serveRest } from "./rest/handler.ts";
+import { matchRoute, restRoutes } from "./rest/routes.ts";
+import type { EdgeRequest, EdgeResponse, RequestHandler } from "./server.ts";
 import { staticFileServer } from "./static-files.ts";
+import { storefrontFiles } from "./storefront/build.ts";
 
 export interface EdgeApp {
   handler: RequestHandler;
   close(): void;
 }
 
+const traceParentPattern = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const requestIdPattern = /^[\w.-]{1,64}$/;
+
 export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<EdgeApp> {
   const serveStatic = staticFileServer(openApiFiles(), await storefrontFiles());
   const transports = Object.fromEntries(
     Object.entries(config.backends).map(([name, address]) => [
       name,
-      createGrpcTransport(address, { defaultTimeoutMs: config.defaultTimeoutMs, connections: 2 }),
+      createGrpcTransport(address, { defaultTimeoutMs: config.writeTimeoutMs, connections: 2 }),
     ]),
   ) as Record<keyof EdgeConfig["backends"], GrpcTransport>;
+  const publicServices = [
+    { service: AuthService, transport: transports.auth },
+    { service: ProductService, transport: transports.product },
+    { service: ShopService, transport: transports.product },
+    { service: CartService, transport: transports.cart },
+    { service: OrderService, transport: transports.order },
+    { service: AdminService, transport: transports.admin },
+  ];
+  const services: DescService[] = publicServices.map((p) => p.service);
+  const policies = callPolicies(services, config);
+  const routes = restRoutes(services);
+  const calls = backendCalls(publicServices);
+  const cors = createCors(config.corsOrigins);
+  const verifier = remoteTokenVerifier(createClient(AuthService, transports.auth));
+  const perAddress = new TokenBuckets(config.perAddressLimit);
+  const perUser = new TokenBuckets(config.perUserLimit);
+  const calling = new WeakMap<EdgeRequest, EdgeCall>();
+  const describeError = (error: unknown, call: EdgeCall) => publicError(error, call.requestId, log);
+  const publicCacheControl = `public, max-age=${config.publicMaxAgeSeconds}`;
+
+  // Anonymous answers of public catalog reads may be cached; nothing else may.
+  const cacheControl: Interceptor = (next) => async (request) => {
+    const response = await next(request);
+    const call = request.contextValues.get(edgeCallKey);
+    const anonymous = !request.header.has("authorization");
+    response.header.set("cache-control", call?.policy.publicRead && anonymous ? publicCacheControl : "private, no-store");
+    return response;
+  };
 
   const connect = connectNodeAdapter({
-    routes: (router) =>
-      routePublicServices(router, [
-        { service: AuthService, transport: transports.auth },
-        { service: ProductService, transport: transports.product },
-        { service: ShopService, transport: transports.product },
-        { service: CartService, transport: transports.cart },
-        { service: OrderService, transport: transports.order },
-        { service: AdminService, transport: transports.admin },
-      ]),
-    readMaxBytes: config.maxBodyBytes,
-    contextValues: (req) => {
-      const given = req.headers["x-request-id"];
-      const requestId = typeof given === "string" && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
-      return createContextValues()
-        .set(requestIdKey, requestId)
-        .set(remoteAddressKey, req.socket.remoteAddress ?? "");
-    },
+    routes: (router) => routePublicServices(router, publicServices, calls, describeError),
+    // The gate checked the declared length per RPC; this bounds bodies of undeclared length.
+    readMaxBytes: Math.max(...[...policies.values()].map((p) => p.maxBodyBytes)),
+    interceptors: [cacheControl],
+    contextValues: (req) => createContextValues().set(edgeCallKey, calling.get(req)),
   });
+
+  /** Rate limits, body size and token; answers the refusal itself and returns undefined. */
+  const admit = async (req: EdgeRequest, res: EdgeResponse, policy: CallPolicy): Promise<EdgeCall | undefined> => {
+    const given = req.headers["x-request-id"];
+    const requestId = typeof given === "string" && requestIdPattern.test(given) ? given : randomUUID();
+    (res as ServerResponse).setHeader("x-request-id", requestId);
+    const traceGiven = req.headers.traceparent;
+    const traceParent = typeof traceGiven === "string" && traceParentPattern.test(traceGiven) ? traceGiven : newTraceParent();
+    const peerAddress = req.socket.remoteAddress ?? "";
+    const clientAddress = clientAddressFrom(peerAddress, req.headers["x-forwarded-for"] as string | undefined, config.trustedProxies);
+
+    const refuse = (error: ConnectError, httpStatus?: number) => {
+      writeError(req, res, error, httpStatus);
+      discardBody(req, res, policy.maxBodyBytes);
+      return undefined;
+    };
+    const addressWait = perAddress.take(clientAddress);
+    if (addressWait > 0) return refuse(tooManyRequests(addressWait));
+    const declaredLength = Number(req.headers["content-length"] ?? 0);
+    if (declaredLength > policy.maxBodyBytes) {
+      return refuse(
+        new ConnectError(`the request body of ${declaredLength} bytes exceeds the limit of ${policy.maxBodyBytes} bytes`, Code.ResourceExhausted),
+        413,
+      );
+    }
+    const authorization = req.headers.authorization;
+    if (authorization !== undefined) {
+      const token = /^Bearer ([\w.~+/-]+=*)$/i.exec(authorization)?.[1];
+      if (!token) return refuse(new ConnectError("the authorization header must be `Bearer <access token>`", Code.Unauthenticated));
+      let userId: string;
+      try {
+        userId = (await verifier.verify(token)).id;
+      } catch (error) {
+        return refuse(describeError(error, { requestId, traceParent, peerAddress, policy }));
+      }
+      const userWait = perUser.take(userId);
+      if (userWait > 0) return refuse(tooManyRequests(userWait));
+    }
+    return { requestId, traceParent, peerAddress, policy };
+  };
+
+  const serveRpc = (req: EdgeRequest, res: EdgeResponse, path: string): boolean => {
+    const policy = policies.get(path);
+    if (policy) {
+      admit(req, res, policy).then((call) => {
+        if (!call) return;
+        calling.set(req, call);
+        connect(req, res);
+      }, (error) => failed(req, res, error));
+      return true;
+    }
+    if (!path.startsWith("/v1/") && !path.startsWith("/.well-known/")) return false;
+    const url = new URL(req.url ?? "/", "http://edge");
+    const { match, pathExists } = matchRoute(routes, req.method ?? "GET", path);
+    if (!match) {
+      writeError(req, res, new ConnectError(pathExists ? `${req.method} is not allowed on ${path}` : `no route ${path}`, pathExists ? Code.Unimplemented : Code.NotFound), pathExists ? 405 : 404);
+      return true;
+    }
+    const restPolicy = policies.get(`/${match.route.service.typeName}/${match.route.method.name}`)!;
+    admit(req, res, restPolicy).then(async (call) => {
+      if (!call) return;
+      const anonymous = req.headers.authorization === undefined;
+      (res as ServerResponse).setHeader("cache-control", restPolicy.publicRead && anonymous ? publicCacheControl : "private, no-store");
+      const signal = abortOnClose(res);
+      await serveRest(req, res, {
+        match,
+        url,
+        maxBodyBytes: restPolicy.maxBodyBytes,
+        backend: calls.get(match.route.method)!,
+        options: backendCallOptions(call, headersOf(req), undefined, signal),
+        describeError: (error) => describeError(error, call),
+      });
+    }).catch((error) => failed(req, res, error));
+    return true;
+  };
+
+  const failed = (req: EdgeRequest, res: EdgeResponse, error: unknown) => {
+    log.error({ err: error }, "request failed in the edge");
+    if (!(res as ServerResponse).headersSent) writeError(req, res, new ConnectError("the request failed", Code.Internal));
+    else (res as ServerResponse).destroy();
+  };
 
   const readiness = async (): Promise<Record<string, string>> => {
     const entries = await Promise.all(
@@ -69,7 +180,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
   };
 
   const handler: RequestHandler = (req, res) => {
-    const path = req.url?.split("?")[0];
+    const path = (req.url ?? "/").split("?")[0]!;
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
     if (path === "/.well-known/jwks.json" && req.method === "GET") {
       createClient(AuthService, transports.auth)
@@ -90,14 +201,65 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
       );
       return;
     }
-    if (serveStatic(req, res, path ?? "")) return;
-    connect(req, res);
+    if (cors.handle(req, res)) return;
+    if (serveStatic(req, res, path)) return;
+    if (serveRpc(req, res, path)) return;
+    writeError(req, res, new ConnectError(`no route ${path}`, Code.NotFound), 404);
   };
 
-  return { handler, close: () => Object.values(transports).forEach((t) => t.close()) };
+  return {
+    handler,
+    close: () => {
+      perAddress.close();
+      perUser.close();
+      Object.values(transports).forEach((t) => t.close());
+    },
+  };
 }
 
-function sendJson(res: Parameters<RequestHandler>[1], status: number, body: unknown, cacheControl = "no-store") {
+function tooManyRequests(waitSeconds: number): ConnectError {
+  return new ConnectError(`too many requests, retry in ${waitSeconds} s`, Code.ResourceExhausted, { "retry-after": String(waitSeconds) });
+}
+
+function headersOf(req: EdgeRequest): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (name.startsWith(":") || value === undefined) continue;
+    headers.set(name, Array.isArray(value) ? value.join(", ") : value);
+  }
+  return headers;
+}
+
+/** A signal that fires when the client goes away before the answer is complete. */
+function abortOnClose(res: EdgeResponse): AbortSignal {
+  const controller = new AbortController();
+  (res as ServerResponse).once("close", () => controller.abort());
+  return controller.signal;
+}
+
+/**
+ * After a refusal sent without reading the body: up to `limit` bytes are read and dropped so the
+ * connection can carry the next request; a body declared or found larger is not read on — the
+ * stream (HTTP/2) or connection (HTTP/1.1) ends once the answer is out.
+ */
+function discardBody(req: EdgeRequest, res: EdgeResponse, limit: number): void {
+  if (req.readableEnded) return;
+  const response = res as ServerResponse;
+  const hangUp = () => {
+    req.pause();
+    const close = () => ("stream" in req ? req.stream.close() : req.socket.destroySoon());
+    if (response.writableFinished) close();
+    else response.once("finish", close);
+  };
+  if (Number(req.headers["content-length"] ?? 0) > limit) return hangUp();
+  let seen = 0;
+  req.on("data", (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > limit) hangUp();
+  });
+}
+
+function sendJson(res: EdgeResponse, status: number, body: unknown, cacheControl = "no-store") {
   // The HTTP/1.1 and HTTP/2 compat responses share this subset; TS cannot unify their overloads.
   const response = res as ServerResponse;
   response.writeHead(status, { "content-type": "application/json", "cache-control": cacheControl });

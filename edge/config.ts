@@ -1,21 +1,43 @@
 // The edge's configuration, from BAZAAR_* environment variables (see README).
 import { envReader, defaultPorts, readLogLevel, type Env } from "../services/kit/config.ts";
+import type { RateLimit } from "./rate-limit.ts";
 
 export interface EdgeConfig {
   /** host:port the public HTTP server listens on (HTTP/1.1 and h2c on the same port). */
   address: string;
   backends: { auth: string; product: string; cart: string; order: string; admin: string };
-  /** Largest request body accepted, checked before parsing. */
+  /** Largest request body accepted, checked before parsing (some RPCs allow more). */
   maxBodyBytes: number;
-  /** Deadline given to a backend call when the client sent none. */
-  defaultTimeoutMs: number;
+  /** Longest backend call of a read, a write and PlaceOrder; a client's shorter deadline wins. */
+  readTimeoutMs: number;
+  writeTimeoutMs: number;
+  checkoutTimeoutMs: number;
+  /** Browser origins allowed to call the edge (CORS); none by default. */
+  corsOrigins: string[];
+  /** Token buckets per client address and per signed-in user. */
+  perAddressLimit: RateLimit;
+  perUserLimit: RateLimit;
+  /** Proxies in front of the edge whose X-Forwarded-For is believed (load balancers). */
+  trustedProxies: ReadonlySet<string>;
+  /** How long browsers, CDNs and the edge may reuse an anonymous catalog answer. */
+  publicMaxAgeSeconds: number;
   logLevel: string;
 }
+
+const list = (text: string) =>
+  text
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean);
 
 export function loadEdgeConfig(env: Env): EdgeConfig {
   const read = envReader(env);
   const backend = (name: keyof typeof defaultPorts) =>
     read.address(`BAZAAR_${name.toUpperCase()}_ADDR`, `127.0.0.1:${defaultPorts[name]}`);
+  const corsOrigins = list(read.string("BAZAAR_EDGE_CORS_ORIGINS", ""));
+  for (const origin of corsOrigins) {
+    read.matching("BAZAAR_EDGE_CORS_ORIGINS", origin, /^https?:\/\/[\w.-]+(:\d{1,5})?$/, "a comma-separated list of origins like https://shop.example.com");
+  }
   return {
     address: read.address("BAZAAR_EDGE_ADDR", "127.0.0.1:8080"),
     backends: {
@@ -26,7 +48,20 @@ export function loadEdgeConfig(env: Env): EdgeConfig {
       admin: backend("admin"),
     },
     maxBodyBytes: read.int("BAZAAR_EDGE_MAX_BODY_BYTES", 64 * 1024, { min: 1024, max: 16 * 1024 * 1024 }),
-    defaultTimeoutMs: read.int("BAZAAR_EDGE_TIMEOUT_MS", 5_000, { min: 100, max: 60_000 }),
+    readTimeoutMs: read.int("BAZAAR_EDGE_READ_TIMEOUT_MS", 2_000, { min: 100, max: 60_000 }),
+    writeTimeoutMs: read.int("BAZAAR_EDGE_WRITE_TIMEOUT_MS", 5_000, { min: 100, max: 60_000 }),
+    checkoutTimeoutMs: read.int("BAZAAR_EDGE_CHECKOUT_TIMEOUT_MS", 8_000, { min: 100, max: 60_000 }),
+    corsOrigins,
+    perAddressLimit: {
+      ratePerSecond: read.int("BAZAAR_EDGE_RATE_PER_ADDRESS", 100, { min: 1, max: 1_000_000 }),
+      burst: read.int("BAZAAR_EDGE_BURST_PER_ADDRESS", 200, { min: 1, max: 1_000_000 }),
+    },
+    perUserLimit: {
+      ratePerSecond: read.int("BAZAAR_EDGE_RATE_PER_USER", 30, { min: 1, max: 1_000_000 }),
+      burst: read.int("BAZAAR_EDGE_BURST_PER_USER", 60, { min: 1, max: 1_000_000 }),
+    },
+    trustedProxies: new Set(list(read.string("BAZAAR_EDGE_TRUSTED_PROXIES", ""))),
+    publicMaxAgeSeconds: read.int("BAZAAR_EDGE_PUBLIC_MAX_AGE_S", 5, { min: 0, max: 3_600 }),
     logLevel: readLogLevel(read),
   };
 }

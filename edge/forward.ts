@@ -1,27 +1,46 @@
 // Public services at the edge: each RPC is forwarded as is to the backend that owns it, over
-// the mesh's gRPC transport. Only the services listed in `publicServices` are routed, so the
-// internal ones (InventoryService, UserDirectoryService, OrderAdminService) and reflection
-// answer 404 here whatever a client tries.
-import type { DescService } from "@bufbuild/protobuf";
+// the mesh's gRPC transport, whether it came in over Connect, gRPC-Web, gRPC or a REST route.
+// Only the services listed as public are routed, so the internal ones (InventoryService,
+// UserDirectoryService, OrderAdminService, DeadLetterService) and reflection answer 404 here
+// whatever a client tries.
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { CallOptions, ConnectRouter, HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { createClient, createContextKey } from "@connectrpc/connect";
-import { forwardFrom } from "../services/kit/clients.ts";
 import type { GrpcTransport } from "../services/kit/grpc-transport.ts";
+import type { CallPolicy } from "./call-policy.ts";
 
-/** The address of the socket the request came in on, set per request by the edge. */
-export const remoteAddressKey = createContextKey<string>("", { description: "remote address" });
+/** What the edge learned about a request before handing it on (see app.ts). */
+export interface EdgeCall {
+  requestId: string;
+  traceParent: string;
+  /** The socket's peer, appended to X-Forwarded-For for the backend. */
+  peerAddress: string;
+  policy: CallPolicy;
+}
+
+export const edgeCallKey = createContextKey<EdgeCall | undefined>(undefined, { description: "edge call" });
+
+/** Headers of the client's request the backend needs to see. */
+const forwardedHeaders = ["authorization", "tracestate"];
 
 /**
- * Call options for the backend: the caller's identity, trace and deadline (forwardFrom), and
- * the socket's address appended to X-Forwarded-For, so the backend can find the client.
+ * Call options for the backend: the caller's token, the trace and request id, the client's
+ * deadline capped by the RPC's own limit, and the peer appended to X-Forwarded-For so the
+ * backend can find the client.
  */
-function backendCallOptions(ctx: HandlerContext): CallOptions {
-  const options = forwardFrom(ctx);
-  const headers = new Headers(options.headers);
-  const incoming = ctx.requestHeader.get("x-forwarded-for");
-  const remote = ctx.values.get(remoteAddressKey);
-  if (remote) headers.set("x-forwarded-for", incoming ? `${incoming}, ${remote}` : remote);
-  return { ...options, headers };
+export function backendCallOptions(call: EdgeCall, requestHeader: Headers, clientTimeoutMs: number | undefined, signal: AbortSignal): CallOptions {
+  const headers = new Headers();
+  for (const name of forwardedHeaders) {
+    const value = requestHeader.get(name);
+    if (value !== null) headers.set(name, value);
+  }
+  headers.set("traceparent", call.traceParent);
+  headers.set("x-request-id", call.requestId);
+  const incoming = requestHeader.get("x-forwarded-for");
+  if (call.peerAddress) headers.set("x-forwarded-for", incoming ? `${incoming}, ${call.peerAddress}` : call.peerAddress);
+  const cap = call.policy.timeoutMs;
+  const timeoutMs = clientTimeoutMs === undefined ? cap : Math.min(clientTimeoutMs, cap ?? Number.POSITIVE_INFINITY);
+  return { headers, timeoutMs, signal };
 }
 
 export interface PublicService {
@@ -29,25 +48,55 @@ export interface PublicService {
   transport: GrpcTransport;
 }
 
-export function routePublicServices(router: ConnectRouter, services: PublicService[]): void {
+type Call = (request: unknown, options: CallOptions) => Promise<unknown> | AsyncIterable<unknown>;
+
+/** One function per public RPC that calls its backend, keyed by the method. */
+export function backendCalls(services: PublicService[]): Map<DescMethod, Call> {
+  const calls = new Map<DescMethod, Call>();
   for (const { service, transport } of services) {
-    router.service(service, forwardingImpl(service, transport) as ServiceImpl<DescService>);
+    const client = createClient(service, transport) as unknown as Record<string, Call>;
+    for (const method of service.methods) calls.set(method, client[method.localName]!.bind(client));
   }
+  return calls;
 }
 
-type AnyClient = Record<string, (request: unknown, options: unknown) => Promise<unknown> | AsyncIterable<unknown>>;
-
-function forwardingImpl(service: DescService, transport: GrpcTransport) {
-  const client = createClient(service, transport) as unknown as AnyClient;
-  const impl: Record<string, Function> = {};
-  for (const method of service.methods) {
-    const call = client[method.localName]!;
-    impl[method.localName] =
-      method.methodKind === "server_streaming"
-        ? async function* (request: unknown, ctx: HandlerContext) {
-            yield* call(request, backendCallOptions(ctx)) as AsyncIterable<unknown>;
-          }
-        : (request: unknown, ctx: HandlerContext) => call(request, backendCallOptions(ctx));
+/**
+ * Routes the Connect adapter's RPCs to the backends. `describeError` turns a backend's error
+ * into what the client may see.
+ */
+export function routePublicServices(
+  router: ConnectRouter,
+  services: PublicService[],
+  calls: Map<DescMethod, Call>,
+  describeError: (error: unknown, call: EdgeCall) => Error,
+): void {
+  const optionsFor = (ctx: HandlerContext) => {
+    const call = ctx.values.get(edgeCallKey)!;
+    return { call, options: backendCallOptions(call, ctx.requestHeader, ctx.timeoutMs(), ctx.signal) };
+  };
+  for (const { service } of services) {
+    const impl: Record<string, Function> = {};
+    for (const method of service.methods) {
+      const backend = calls.get(method)!;
+      impl[method.localName] =
+        method.methodKind === "server_streaming"
+          ? async function* (request: unknown, ctx: HandlerContext) {
+              const { call, options } = optionsFor(ctx);
+              try {
+                yield* backend(request, options) as AsyncIterable<unknown>;
+              } catch (error) {
+                throw describeError(error, call);
+              }
+            }
+          : async (request: unknown, ctx: HandlerContext) => {
+              const { call, options } = optionsFor(ctx);
+              try {
+                return await backend(request, options);
+              } catch (error) {
+                throw describeError(error, call);
+              }
+            };
+    }
+    router.service(service, impl as ServiceImpl<DescService>);
   }
-  return impl;
 }

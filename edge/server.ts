@@ -5,10 +5,9 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 
-export type RequestHandler = (
-  req: http.IncomingMessage | http2.Http2ServerRequest,
-  res: http.ServerResponse | http2.Http2ServerResponse,
-) => void;
+export type EdgeRequest = http.IncomingMessage | http2.Http2ServerRequest;
+export type EdgeResponse = http.ServerResponse | http2.Http2ServerResponse;
+export type RequestHandler = (req: EdgeRequest, res: EdgeResponse) => void;
 
 export interface HttpServer {
   port: number;

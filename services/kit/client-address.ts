@@ -6,8 +6,13 @@ import { GrpcHandlerContext } from "./grpc-context.ts";
 
 export function clientAddressOf(ctx: HandlerContext, trustedProxies: ReadonlySet<string>): string {
   const peer = ctx instanceof GrpcHandlerContext ? ctx.peerAddress : "unknown";
+  return clientAddressFrom(peer, ctx.requestHeader.get("x-forwarded-for"), trustedProxies);
+}
+
+/** The client behind a connection from `peer` that brought the X-Forwarded-For `forwardedFor`. */
+export function clientAddressFrom(peer: string, forwardedFor: string | null | undefined, trustedProxies: ReadonlySet<string>): string {
   if (!trustedProxies.has(peer)) return peer;
-  const forwarded = (ctx.requestHeader.get("x-forwarded-for") ?? "")
+  const forwarded = (forwardedFor ?? "")
     .split(",")
     .map((part) => part.trim())
     .filter(Boolean);

@@ -26,7 +26,7 @@ let categoryId = "";
 
 beforeAll(async () => {
   // Generous client deadlines: a hundred concurrent checkouts share two cores with other tests.
-  mesh = await startTestMesh({ BAZAAR_EDGE_TIMEOUT_MS: "30000" });
+  mesh = await startTestMesh({ BAZAAR_EDGE_CHECKOUT_TIMEOUT_MS: "30000" });
   // Several HTTP/2 connections so concurrent checkouts really run side by side.
   const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "2" });
   auth = createClient(AuthService, transport);

@@ -1,0 +1,51 @@
+// What the edge allows each public RPC: how large a request body, how long a backend call, and
+// whether an anonymous answer is the same for everyone (public catalog reads), which makes it
+// cacheable by browsers, CDNs and the edge itself.
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
+import { ProductService, ShopService } from "../gen/bazaar/product/v1/product_pb.ts";
+import { OrderService } from "../gen/bazaar/order/v1/order_pb.ts";
+
+export interface CallPolicy {
+  method: DescMethod;
+  /** Largest request body accepted, checked before the body is read. */
+  maxBodyBytes: number;
+  /** Longest backend call; a client's shorter deadline wins. Undefined for streams. */
+  timeoutMs: number | undefined;
+  /** An anonymous answer is public: `Cache-Control: public` and the edge's cache. */
+  publicRead: boolean;
+}
+
+export interface PolicyLimits {
+  maxBodyBytes: number;
+  readTimeoutMs: number;
+  writeTimeoutMs: number;
+  checkoutTimeoutMs: number;
+}
+
+/** Writes whose requests are larger than most: product descriptions with image lists. */
+const largeBodies = new Set<DescMethod>([ProductService.method.createProduct, ProductService.method.updateProduct]);
+const largeBodyBytes = 256 * 1024;
+
+export function callPolicies(services: DescService[], limits: PolicyLimits): Map<string, CallPolicy> {
+  const policies = new Map<string, CallPolicy>();
+  for (const service of services) {
+    for (const method of service.methods) {
+      const read = method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
+      policies.set(`/${service.typeName}/${method.name}`, {
+        method,
+        maxBodyBytes: largeBodies.has(method) ? Math.max(limits.maxBodyBytes, largeBodyBytes) : limits.maxBodyBytes,
+        timeoutMs:
+          method.methodKind === "server_streaming"
+            ? undefined
+            : method === OrderService.method.placeOrder
+              ? limits.checkoutTimeoutMs
+              : read
+                ? limits.readTimeoutMs
+                : limits.writeTimeoutMs,
+        publicRead: read && (service === ProductService || service === ShopService),
+      });
+    }
+  }
+  return policies;
+}

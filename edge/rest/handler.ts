@@ -1,0 +1,89 @@
+// Serves one REST request: reads the JSON body within the RPC's limit, builds the request
+// message, calls the backend, and answers proto3 JSON — or, for a server stream,
+// newline-delimited JSON, one `{"result": …}` per message and `{"error": …}` if it fails.
+import type { ServerResponse } from "node:http";
+import type { JsonValue, Message } from "@bufbuild/protobuf";
+import { Code, ConnectError, type CallOptions } from "@connectrpc/connect";
+import { errorBody, writeError } from "../errors.ts";
+import type { EdgeRequest, EdgeResponse } from "../server.ts";
+import type { RouteMatch } from "./routes.ts";
+import { requestFromRest, responseToJson } from "./transcode.ts";
+
+type Call = (request: unknown, options: CallOptions) => Promise<unknown> | AsyncIterable<unknown>;
+
+export interface RestCall {
+  match: RouteMatch;
+  url: URL;
+  maxBodyBytes: number;
+  backend: Call;
+  options: CallOptions;
+  describeError: (error: unknown) => ConnectError;
+}
+
+export async function serveRest(req: EdgeRequest, res: EdgeResponse, call: RestCall): Promise<void> {
+  const response = res as ServerResponse;
+  const { method } = call.match.route;
+  try {
+    const body = await readJsonBody(req, call.maxBodyBytes);
+    const request = requestFromRest(call.match, call.url.searchParams, body);
+    if (method.methodKind === "server_streaming") {
+      await streamNdjson(response, call, request);
+      return;
+    }
+    const output = (await call.backend(request, call.options)) as Message;
+    const json = Buffer.from(JSON.stringify(responseToJson(method.output, output)));
+    response.writeHead(200, { "content-type": "application/json", "content-length": json.length });
+    response.end(json);
+  } catch (error) {
+    if (response.headersSent) return void response.destroy();
+    const connectError = error instanceof BodyTooLargeError ? error.connectError : call.describeError(error);
+    writeError(req, res, connectError, error instanceof BodyTooLargeError ? 413 : undefined);
+  }
+}
+
+async function streamNdjson(response: ServerResponse, call: RestCall, request: unknown): Promise<void> {
+  const { method } = call.match.route;
+  const stream = call.backend(request, call.options) as AsyncIterable<Message>;
+  const iterator = stream[Symbol.asyncIterator]();
+  // The first message (or the failure to get one) decides the status line.
+  const first = await iterator.next();
+  response.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-store" });
+  response.flushHeaders();
+  try {
+    for (let next = first; !next.done; next = await iterator.next()) {
+      response.write(`${JSON.stringify({ result: responseToJson(method.output, next.value) })}\n`);
+    }
+  } catch (error) {
+    response.write(`${JSON.stringify({ error: errorBody(call.describeError(error)) })}\n`);
+  }
+  response.end();
+}
+
+class BodyTooLargeError extends Error {
+  readonly connectError: ConnectError;
+  constructor(limit: number) {
+    super("body too large");
+    this.connectError = new ConnectError(`the request body exceeds the limit of ${limit} bytes`, Code.ResourceExhausted);
+  }
+}
+
+/** The body as JSON, or undefined when empty; stops reading past `limit` bytes. */
+async function readJsonBody(req: EdgeRequest, limit: number): Promise<JsonValue | undefined> {
+  const contentType = String(req.headers["content-type"] ?? "application/json");
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new BodyTooLargeError(limit);
+    chunks.push(chunk);
+  }
+  if (size === 0) return undefined;
+  if (!/^application\/json\b/.test(contentType)) {
+    throw new ConnectError(`send the body as JSON (content-type: application/json), not ${contentType}`, Code.InvalidArgument);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8")) as JsonValue;
+  } catch {
+    throw new ConnectError("the request body is not valid JSON", Code.InvalidArgument);
+  }
+}
