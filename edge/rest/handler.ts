@@ -41,16 +41,23 @@ export async function serveRest(req: EdgeRequest, res: EdgeResponse, call: RestC
   }
 }
 
+/** How long a stream may take to fail before its answer is committed to 200. */
+const firstFailureWindowMs = 250;
+
 async function streamNdjson(response: ServerResponse, call: RestCall, request: unknown): Promise<void> {
   const { method } = call.match.route;
-  const stream = call.backend(request, call.options) as AsyncIterable<Message>;
-  const iterator = stream[Symbol.asyncIterator]();
-  // The first message (or the failure to get one) decides the status line.
-  const first = await iterator.next();
+  const iterator = (call.backend(request, call.options) as AsyncIterable<Message>)[Symbol.asyncIterator]();
+  // A request the backend refuses at once (bad token, invalid resume token) gets its own HTTP
+  // status; a stream with nothing to say yet still answers promptly, so clients see it open.
+  const pending = iterator.next();
+  let timer: NodeJS.Timeout | undefined;
+  const early = await Promise.race([pending, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), firstFailureWindowMs)))]).finally(() =>
+    clearTimeout(timer),
+  );
   response.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-store" });
   response.flushHeaders();
   try {
-    for (let next = first; !next.done; next = await iterator.next()) {
+    for (let next = early ?? (await pending); !next.done; next = await iterator.next()) {
       response.write(`${JSON.stringify({ result: responseToJson(method.output, next.value) })}\n`);
     }
   } catch (error) {
