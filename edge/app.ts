@@ -22,7 +22,7 @@ import { callPolicies, type CallPolicy } from "./call-policy.ts";
 import type { EdgeConfig } from "./config.ts";
 import { createCors } from "./cors.ts";
 import { publicError, writeError } from "./errors.ts";
-import { backendCallOptions, backendCalls, edgeCallKey, routePublicServices, type EdgeCall } from "./forward.ts";
+import { backendCallOptions, backendCalls, edgeCallKey, routeToBackends, type EdgeCall } from "./forward.ts";
 import { openApiFiles } from "./openapi/files.ts";
 import { TokenBuckets } from "./rate-limit.ts";
 import { serveRest } from "./rest/handler.ts";
@@ -38,6 +38,7 @@ export interface EdgeApp {
 
 const traceParentPattern = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const requestIdPattern = /^[\w.-]{1,64}$/;
+const rpcPath = /^\/\w+(\.\w+)+\/\w+$/;
 
 export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<EdgeApp> {
   const serveStatic = staticFileServer(openApiFiles(), await storefrontFiles());
@@ -76,13 +77,19 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     return response;
   };
 
-  const connect = connectNodeAdapter({
-    routes: (router) => routePublicServices(router, publicServices, calls, describeError),
-    // The gate checked the declared length per RPC; this bounds bodies of undeclared length.
-    readMaxBytes: Math.max(...[...policies.values()].map((p) => p.maxBodyBytes)),
-    interceptors: [cacheControl],
-    contextValues: (req) => createContextValues().set(edgeCallKey, calling.get(req)),
-  });
+  // One Connect adapter per body limit, so a message of undeclared length (gRPC, chunked) is
+  // cut at its own RPC's limit while being read; declared lengths are checked in the gate.
+  const adapters = new Map<string, ReturnType<typeof connectNodeAdapter>>();
+  for (const limit of new Set([...policies.values()].map((p) => p.maxBodyBytes))) {
+    const paths = [...policies].filter(([, p]) => p.maxBodyBytes === limit).map(([path]) => path);
+    const adapter = connectNodeAdapter({
+      routes: (router) => routeToBackends(router, paths.map((path) => policies.get(path)!.method), calls, describeError),
+      readMaxBytes: limit,
+      interceptors: [cacheControl],
+      contextValues: (req) => createContextValues().set(edgeCallKey, calling.get(req)),
+    });
+    for (const path of paths) adapters.set(path, adapter);
+  }
 
   /** Rate limits, body size and token; answers the refusal itself and returns undefined. */
   const admit = async (req: EdgeRequest, res: EdgeResponse, policy: CallPolicy): Promise<EdgeCall | undefined> => {
@@ -130,8 +137,13 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
       admit(req, res, policy).then((call) => {
         if (!call) return;
         calling.set(req, call);
-        connect(req, res);
+        adapters.get(path)!(req, res);
       }, (error) => failed(req, res, error));
+      return true;
+    }
+    if (rpcPath.test(path)) {
+      // What gRPC and Connect routers answer for a service or method they do not serve.
+      writeError(req, res, new ConnectError(`${path} is not served here`, Code.Unimplemented), 404);
       return true;
     }
     if (!path.startsWith("/v1/") && !path.startsWith("/.well-known/")) return false;

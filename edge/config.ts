@@ -1,5 +1,5 @@
 // The edge's configuration, from BAZAAR_* environment variables (see README).
-import { envReader, defaultPorts, readLogLevel, type Env } from "../services/kit/config.ts";
+import { ConfigError, envReader, defaultPorts, readLogLevel, type Env } from "../services/kit/config.ts";
 import type { RateLimit } from "./rate-limit.ts";
 
 export interface EdgeConfig {
@@ -35,9 +35,8 @@ export function loadEdgeConfig(env: Env): EdgeConfig {
   const backend = (name: keyof typeof defaultPorts) =>
     read.address(`BAZAAR_${name.toUpperCase()}_ADDR`, `127.0.0.1:${defaultPorts[name]}`);
   const corsOrigins = list(read.string("BAZAAR_EDGE_CORS_ORIGINS", ""));
-  for (const origin of corsOrigins) {
-    read.matching("BAZAAR_EDGE_CORS_ORIGINS", origin, /^https?:\/\/[\w.-]+(:\d{1,5})?$/, "a comma-separated list of origins like https://shop.example.com");
-  }
+  const badOrigin = corsOrigins.find((origin) => !/^https?:\/\/[\w.-]+(:\d{1,5})?$/.test(origin));
+  if (badOrigin) throw new ConfigError(`BAZAAR_EDGE_CORS_ORIGINS must list origins like https://shop.example.com, got "${badOrigin}"`);
   return {
     address: read.address("BAZAAR_EDGE_ADDR", "127.0.0.1:8080"),
     backends: {

@@ -4,7 +4,7 @@
 // UserDirectoryService, OrderAdminService, DeadLetterService) and reflection answer 404 here
 // whatever a client tries.
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
-import type { CallOptions, ConnectRouter, HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import type { CallOptions, ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { createClient, createContextKey } from "@connectrpc/connect";
 import type { GrpcTransport } from "../services/kit/grpc-transport.ts";
 import type { CallPolicy } from "./call-policy.ts";
@@ -61,12 +61,12 @@ export function backendCalls(services: PublicService[]): Map<DescMethod, Call> {
 }
 
 /**
- * Routes the Connect adapter's RPCs to the backends. `describeError` turns a backend's error
- * into what the client may see.
+ * Routes the given RPCs to their backends in a Connect router. `describeError` turns a
+ * backend's error into what the client may see.
  */
-export function routePublicServices(
+export function routeToBackends(
   router: ConnectRouter,
-  services: PublicService[],
+  methods: DescMethod[],
   calls: Map<DescMethod, Call>,
   describeError: (error: unknown, call: EdgeCall) => Error,
 ): void {
@@ -74,29 +74,26 @@ export function routePublicServices(
     const call = ctx.values.get(edgeCallKey)!;
     return { call, options: backendCallOptions(call, ctx.requestHeader, ctx.timeoutMs(), ctx.signal) };
   };
-  for (const { service } of services) {
-    const impl: Record<string, Function> = {};
-    for (const method of service.methods) {
-      const backend = calls.get(method)!;
-      impl[method.localName] =
-        method.methodKind === "server_streaming"
-          ? async function* (request: unknown, ctx: HandlerContext) {
-              const { call, options } = optionsFor(ctx);
-              try {
-                yield* backend(request, options) as AsyncIterable<unknown>;
-              } catch (error) {
-                throw describeError(error, call);
-              }
+  for (const method of methods) {
+    const backend = calls.get(method)!;
+    const impl =
+      method.methodKind === "server_streaming"
+        ? async function* (request: unknown, ctx: HandlerContext) {
+            const { call, options } = optionsFor(ctx);
+            try {
+              yield* backend(request, options) as AsyncIterable<unknown>;
+            } catch (error) {
+              throw describeError(error, call);
             }
-          : async (request: unknown, ctx: HandlerContext) => {
-              const { call, options } = optionsFor(ctx);
-              try {
-                return await backend(request, options);
-              } catch (error) {
-                throw describeError(error, call);
-              }
-            };
-    }
-    router.service(service, impl as ServiceImpl<DescService>);
+          }
+        : async (request: unknown, ctx: HandlerContext) => {
+            const { call, options } = optionsFor(ctx);
+            try {
+              return await backend(request, options);
+            } catch (error) {
+              throw describeError(error, call);
+            }
+          };
+    router.rpc(method, impl as never);
   }
 }

@@ -33,6 +33,8 @@ export interface RunningMesh {
   ready(timeoutMs: number): Promise<void>;
   /** The last log lines of a process, for test failure messages. */
   recentLogs(name: string): string[];
+  /** The process id of a running process (memory checks in tests). */
+  pid(name: string): number | undefined;
   /** Resolves when a process has exited (at once if it is not running), with its exit code or signal. */
   exited(name: string): Promise<string>;
   /** Sends a process a signal and waits for it to exit. */
@@ -114,6 +116,7 @@ export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
       throw new Error(`mesh not ready after ${timeoutMs} ms: ${last}`);
     },
     recentLogs: (name) => logs.get(name) ?? [],
+    pid: (name) => children.get(name)?.pid,
     exited,
     async kill(name, signal) {
       const exit = exited(name);

@@ -1,0 +1,194 @@
+// What the edge refuses before a backend sees the request: other origins (CORS), bodies over the
+// limit (at once, without reading them), clients over their rate, and what it hides from
+// clients when a backend fails (addresses, internals).
+import { request as httpRequest } from "node:http";
+import { readFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { devAccounts } from "../../services/kit/dev-accounts.ts";
+import { failureOf } from "../support/calls.ts";
+import { eventually } from "../support/eventually.ts";
+import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+
+const allowedOrigin = "https://shop.example.test";
+let mesh: TestMesh;
+
+beforeAll(async () => {
+  mesh = await startTestMesh({
+    BAZAAR_EDGE_CORS_ORIGINS: `${allowedOrigin},http://localhost:5173`,
+    // Tests pose as many clients through X-Forwarded-For from a trusted local proxy.
+    BAZAAR_EDGE_TRUSTED_PROXIES: "127.0.0.1,::ffff:127.0.0.1",
+    BAZAAR_EDGE_RATE_PER_ADDRESS: "5",
+    BAZAAR_EDGE_BURST_PER_ADDRESS: "10",
+    BAZAAR_EDGE_RATE_PER_USER: "2",
+    BAZAAR_EDGE_BURST_PER_USER: "4",
+  });
+});
+afterAll(() => mesh?.stop());
+
+/** A client address of its own for each test, so their rate limits never meet. */
+let clients = 0;
+const asClient = () => ({ "x-forwarded-for": `198.51.100.7, 203.0.113.${++clients}` });
+
+const catalog = (headers: Record<string, string>) =>
+  createClient(ProductService, createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1", interceptors: [(next) => (req) => {
+    for (const [name, value] of Object.entries(headers)) req.header.set(name, value);
+    return next(req);
+  }] }));
+
+describe("CORS", () => {
+  const preflight = (origin: string) =>
+    fetch(`${mesh.edgeUrl}/bazaar.product.v1.ProductService/GetProduct`, {
+      method: "OPTIONS",
+      headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type,connect-protocol-version,authorization" },
+    });
+
+  it("when a configured origin asks, then the preflight allows it by name with the Connect and auth headers", async () => {
+    const response = await preflight(allowedOrigin);
+    expect(response.status).toBe(204);
+    expect(response.headers.get("access-control-allow-origin")).toBe(allowedOrigin);
+    expect(response.headers.get("vary")).toContain("Origin");
+    const allowedHeaders = response.headers.get("access-control-allow-headers")!.toLowerCase();
+    for (const header of ["content-type", "connect-protocol-version", "connect-timeout-ms", "authorization", "x-grpc-web", "traceparent"]) {
+      expect(allowedHeaders).toContain(header);
+    }
+    expect(response.headers.get("access-control-allow-methods")).toContain("POST");
+  });
+
+  it("when another origin asks, then the answer carries no CORS headers at all", async () => {
+    const response = await preflight("https://evil.example.test");
+    expect(response.headers.get("access-control-allow-origin")).toBeNull();
+    expect(response.headers.get("access-control-allow-headers")).toBeNull();
+    expect(response.headers.get("access-control-allow-methods")).toBeNull();
+  });
+
+  it("when an allowed origin calls, then the answer names it and exposes the headers clients read", async () => {
+    const response = await fetch(`${mesh.edgeUrl}/bazaar.product.v1.ProductService/ListCategories`, {
+      method: "POST",
+      headers: { origin: allowedOrigin, "content-type": "application/json", ...asClient() },
+      body: "{}",
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("access-control-allow-origin")).toBe(allowedOrigin);
+    const exposed = response.headers.get("access-control-expose-headers")!.toLowerCase();
+    for (const header of ["grpc-status", "grpc-message", "retry-after", "x-request-id"]) expect(exposed).toContain(header);
+  });
+});
+
+describe("request bodies", () => {
+  const tenMegabytes = Buffer.alloc(10 * 1024 * 1024, 0x61);
+
+  /** Sends `body` with its length declared; resolves with the status and how long the answer took. */
+  function post(path: string, body: Buffer, headers: Record<string, string>): Promise<{ status: number; ms: number; text: string }> {
+    const url = new URL(path, mesh.edgeUrl);
+    const started = performance.now();
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(url, { method: "POST", headers: { ...headers, ...asClient(), "content-length": body.length } }, (res) => {
+        let text = "";
+        res.on("data", (chunk) => (text += chunk));
+        res.on("end", () => resolve({ status: res.statusCode!, ms: performance.now() - started, text }));
+      });
+      // The edge may hang up before the whole body is sent: that is the point.
+      req.on("error", (error: NodeJS.ErrnoException) => (error.code === "EPIPE" || error.code === "ECONNRESET" ? undefined : reject(error)));
+      req.end(body);
+    });
+  }
+
+  const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
+
+  it("when ten 10 MB bodies arrive at once, then each is refused fast with 413, and the edge's memory barely moves", async () => {
+    const edgePid = mesh.pid("edge")!;
+    const before = rssKiB(edgePid);
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        i % 2 === 0
+          ? post("/bazaar.auth.v1.AuthService/Login", tenMegabytes, { "content-type": "application/json" })
+          : post("/v1/auth/login", tenMegabytes, { "content-type": "application/json" }),
+      ),
+    );
+    for (const answer of answers) {
+      expect(answer.status).toBe(413);
+      expect(JSON.parse(answer.text)).toMatchObject({ code: "resource_exhausted" });
+      expect(answer.ms).toBeLessThan(1_000);
+    }
+    // 100 MB were offered; reading them would have shown. A few MB of noise are allowed.
+    expect(rssKiB(edgePid) - before).toBeLessThan(20 * 1024);
+  });
+
+  it("when a body of unknown length grows past the limit, then the read stops there", async () => {
+    const chunks = async function* () {
+      for (let i = 0; i < 160; i++) yield new Uint8Array(64 * 1024).fill(0x61);
+    };
+    const response = await fetch(`${mesh.edgeUrl}/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...asClient() },
+      body: ReadableStream.from(chunks()),
+      duplex: "half",
+    } as RequestInit);
+    expect(response.status).toBe(413);
+  });
+
+  it("when a gRPC client sends a message over the limit, then resource_exhausted in gRPC", async () => {
+    const products = createClient(ProductService, createGrpcTransport({ baseUrl: mesh.edgeUrl }));
+    // 100 KiB: over SearchProducts' 64 KiB, under the 256 KiB CreateProduct may send.
+    const error = await failureOf(products.searchProducts({ query: "x".repeat(100 * 1024) }, { headers: asClient() }));
+    expect(error.code).toBe(Code.ResourceExhausted);
+  });
+});
+
+describe("rate limits", () => {
+  it("when one address goes over its rate, then resource_exhausted with a retry time, in Connect and in REST (429)", async () => {
+    const client = asClient();
+    const products = catalog(client);
+    const outcomes = await Promise.all(Array.from({ length: 14 }, () => products.listCategories({}).then(() => "ok", (e) => ConnectError.from(e))));
+    const refused = outcomes.filter((o): o is ConnectError => o instanceof ConnectError);
+    expect(outcomes.filter((o) => o === "ok").length).toBeGreaterThanOrEqual(9);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const error of refused) {
+      expect(error.code).toBe(Code.ResourceExhausted);
+      expect(Number(error.metadata.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    }
+    const rest = await fetch(`${mesh.edgeUrl}/v1/categories`, { headers: client });
+    expect(rest.status).toBe(429);
+    expect(Number(rest.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(await rest.json()).toMatchObject({ code: "resource_exhausted" });
+    // Another address is not affected.
+    expect((await fetch(`${mesh.edgeUrl}/v1/categories`, { headers: asClient() })).status).toBe(200);
+  });
+
+  it("when one user goes over their rate from many addresses, then they are limited as a user", async () => {
+    const auth = createClient(AuthService, createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" }));
+    const { tokens } = await auth.login(devAccounts.customer, { headers: asClient() });
+    const results = [];
+    for (let i = 0; i < 8; i++) {
+      results.push((await fetch(`${mesh.edgeUrl}/v1/auth/me`, { headers: { authorization: `Bearer ${tokens!.accessToken}`, ...asClient() } })).status);
+    }
+    expect(results.slice(0, 4)).toEqual([200, 200, 200, 200]);
+    expect(results).toContain(429);
+  });
+});
+
+describe("what clients never see", () => {
+  it("when a backend is down, then the call waits out its deadline and fails with a plain message: no address, port or stack", { timeout: 60_000 }, async () => {
+    await mesh.kill("product", "SIGKILL");
+    try {
+      const products = catalog(asClient());
+      const error = await failureOf(products.getProduct({ id: randomUUID() }));
+      // Mesh calls wait for a restarting backend until their deadline (2 s for reads).
+      expect(error.code).toBe(Code.DeadlineExceeded);
+      expect(error.rawMessage).toMatch(/^the request took too long \(request [\w-]+\)$/);
+      const rest = await fetch(`${mesh.edgeUrl}/v1/products/${randomUUID()}`, { headers: asClient() });
+      expect(rest.status).toBe(504);
+      const text = await rest.text();
+      expect(text).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|:\d{4,5}\b|at \w+ \(/);
+    } finally {
+      mesh.relaunch("product");
+    }
+    const ready = await eventually(async () => (await fetch(`${mesh.edgeUrl}/readyz`)).status, (status) => status === 200, 30_000);
+    expect(ready).toBe(200);
+  });
+});
