@@ -22,7 +22,9 @@ import { callPolicies, type CallPolicy } from "./call-policy.ts";
 import type { EdgeConfig } from "./config.ts";
 import { createCors } from "./cors.ts";
 import { publicError, writeError } from "./errors.ts";
-import { backendCallOptions, backendCalls, edgeCallKey, routeToBackends, type EdgeCall } from "./forward.ts";
+import { backendCallOptions, backendCalls, edgeCallKey, forwardedRequestHeaders, routeToBackends, type EdgeCall } from "./forward.ts";
+import { plainConnectUnary, serveConnectUnary } from "./connect-unary.ts";
+import { PublicCache } from "./public-cache.ts";
 import { openApiFiles } from "./openapi/files.ts";
 import { TokenBuckets } from "./rate-limit.ts";
 import { serveRest } from "./rest/handler.ts";
@@ -60,6 +62,16 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
   const policies = callPolicies(services, config);
   const routes = restRoutes(services);
   const calls = backendCalls(publicServices);
+  const cache = new PublicCache({ ttlMs: config.publicMaxAgeSeconds * 1000 });
+  for (const { method, changesCatalog } of policies.values()) {
+    if (!changesCatalog) continue;
+    const call = calls.get(method)!;
+    calls.set(method, async (request, options) => {
+      const output = await call(request, options);
+      cache.clear();
+      return output;
+    });
+  }
   const cors = createCors(config.corsOrigins);
   const verifier = remoteTokenVerifier(createClient(AuthService, transports.auth));
   const perAddress = new TokenBuckets(config.perAddressLimit);
@@ -134,11 +146,29 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
   const serveRpc = (req: EdgeRequest, res: EdgeResponse, path: string): boolean => {
     const policy = policies.get(path);
     if (policy) {
-      admit(req, res, policy).then((call) => {
-        if (!call) return;
-        calling.set(req, call);
-        adapters.get(path)!(req, res);
-      }, (error) => failed(req, res, error));
+      admit(req, res, policy)
+        .then((call) => {
+          if (!call) return;
+          const query = req.method === "GET" && policy.read ? new URL(req.url ?? "/", "http://edge").searchParams : undefined;
+          const encoding = policy.method.methodKind === "unary" ? plainConnectUnary(req, query) : undefined;
+          if (!encoding) {
+            calling.set(req, call);
+            return adapters.get(path)!(req, res);
+          }
+          const publicAnswer = policy.publicRead && req.headers.authorization === undefined;
+          return serveConnectUnary(req, res, {
+            method: policy.method,
+            encoding,
+            query,
+            maxBodyBytes: policy.maxBodyBytes,
+            backend: calls.get(policy.method)!,
+            optionsFor: (clientTimeoutMs) => backendCallOptions(call, forwardableHeaders(req), clientTimeoutMs, abortOnClose(res)),
+            describeError: (error) => describeError(error, call),
+            cache: publicAnswer && cache.enabled ? { store: cache, path, control: publicCacheControl } : undefined,
+            cacheControl: publicAnswer ? publicCacheControl : "private, no-store",
+          });
+        })
+        .catch((error) => failed(req, res, error));
       return true;
     }
     if (rpcPath.test(path)) {
@@ -164,7 +194,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
         url,
         maxBodyBytes: restPolicy.maxBodyBytes,
         backend: calls.get(match.route.method)!,
-        options: backendCallOptions(call, headersOf(req), undefined, signal),
+        options: backendCallOptions(call, forwardableHeaders(req), undefined, signal),
         describeError: (error) => describeError(error, call),
       });
     }).catch((error) => failed(req, res, error));
@@ -233,11 +263,12 @@ function tooManyRequests(waitSeconds: number): ConnectError {
   return new ConnectError(`too many requests, retry in ${waitSeconds} s`, Code.ResourceExhausted, { "retry-after": String(waitSeconds) });
 }
 
-function headersOf(req: EdgeRequest): Headers {
+/** The request headers a backend call may carry on (see backendCallOptions). */
+function forwardableHeaders(req: EdgeRequest): Headers {
   const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (name.startsWith(":") || value === undefined) continue;
-    headers.set(name, Array.isArray(value) ? value.join(", ") : value);
+  for (const name of forwardedRequestHeaders) {
+    const value = req.headers[name];
+    if (typeof value === "string") headers.set(name, value);
   }
   return headers;
 }

@@ -5,6 +5,7 @@ import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { ProductService, ShopService } from "../gen/bazaar/product/v1/product_pb.ts";
 import { OrderService } from "../gen/bazaar/order/v1/order_pb.ts";
+import { AdminService } from "../gen/bazaar/admin/v1/admin_pb.ts";
 
 export interface CallPolicy {
   method: DescMethod;
@@ -12,8 +13,12 @@ export interface CallPolicy {
   maxBodyBytes: number;
   /** Longest backend call; a client's shorter deadline wins. Undefined for streams. */
   timeoutMs: number | undefined;
+  /** Declared NO_SIDE_EFFECTS: may be called by GET. */
+  read: boolean;
   /** An anonymous answer is public: `Cache-Control: public` and the edge's cache. */
   publicRead: boolean;
+  /** A success may change what public reads answer (products, shops, stock). */
+  changesCatalog: boolean;
 }
 
 export interface PolicyLimits {
@@ -26,6 +31,14 @@ export interface PolicyLimits {
 /** Writes whose requests are larger than most: product descriptions with image lists. */
 const largeBodies = new Set<DescMethod>([ProductService.method.createProduct, ProductService.method.updateProduct]);
 const largeBodyBytes = 256 * 1024;
+
+const catalogServices = new Set<DescService>([ProductService, ShopService]);
+/** RPCs outside the catalog services that take or give back stock. */
+const stockMovers = new Set<DescMethod>([
+  OrderService.method.placeOrder,
+  OrderService.method.cancelOrder,
+  AdminService.method.updateOrderStatus,
+]);
 
 export function callPolicies(services: DescService[], limits: PolicyLimits): Map<string, CallPolicy> {
   const policies = new Map<string, CallPolicy>();
@@ -43,7 +56,9 @@ export function callPolicies(services: DescService[], limits: PolicyLimits): Map
               : read
                 ? limits.readTimeoutMs
                 : limits.writeTimeoutMs,
-        publicRead: read && (service === ProductService || service === ShopService),
+        read,
+        publicRead: read && catalogServices.has(service),
+        changesCatalog: read ? false : catalogServices.has(service) || stockMovers.has(method),
       });
     }
   }

@@ -20,8 +20,8 @@ export interface EdgeCall {
 
 export const edgeCallKey = createContextKey<EdgeCall | undefined>(undefined, { description: "edge call" });
 
-/** Headers of the client's request the backend needs to see. */
-const forwardedHeaders = ["authorization", "tracestate"];
+/** Headers of the client's request the backend needs to see (X-Forwarded-For is extended). */
+export const forwardedRequestHeaders = ["authorization", "tracestate", "x-forwarded-for"] as const;
 
 /**
  * Call options for the backend: the caller's token, the trace and request id, the client's
@@ -30,7 +30,7 @@ const forwardedHeaders = ["authorization", "tracestate"];
  */
 export function backendCallOptions(call: EdgeCall, requestHeader: Headers, clientTimeoutMs: number | undefined, signal: AbortSignal): CallOptions {
   const headers = new Headers();
-  for (const name of forwardedHeaders) {
+  for (const name of ["authorization", "tracestate"]) {
     const value = requestHeader.get(name);
     if (value !== null) headers.set(name, value);
   }

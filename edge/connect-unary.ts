@@ -1,0 +1,107 @@
+// A lean server for the commonest call a browser makes: a Connect unary request, JSON or binary,
+// by POST or GET, uncompressed. The edge answers those itself — with the public cache in front
+// for anonymous catalog reads — instead of through connect-node's general adapter, whose
+// per-call machinery (AbortControllers, async iterables, header objects) costs more than the
+// forwarding itself. Anything else (streams, gRPC, gRPC-Web, compression) takes the adapter.
+import type { ServerResponse } from "node:http";
+import { fromBinary, fromJson, toBinary, toJsonString, type DescMethod, type Message } from "@bufbuild/protobuf";
+import { Code, ConnectError, type CallOptions } from "@connectrpc/connect";
+import { writeError } from "./errors.ts";
+import type { PublicCache } from "./public-cache.ts";
+import type { EdgeRequest, EdgeResponse } from "./server.ts";
+
+type Call = (request: unknown, options: CallOptions) => Promise<unknown> | AsyncIterable<unknown>;
+
+export type UnaryEncoding = "json" | "proto";
+
+/** The encoding of a plain Connect unary request, or undefined when the adapter must serve it. */
+export function plainConnectUnary(req: EdgeRequest, query: URLSearchParams | undefined): UnaryEncoding | undefined {
+  if (req.method === "POST") {
+    if (req.headers["content-encoding"] !== undefined || req.headers["connect-content-encoding"] !== undefined) return undefined;
+    const contentType = String(req.headers["content-type"] ?? "").split(";")[0]!.trim();
+    if (contentType === "application/json") return "json";
+    if (contentType === "application/proto") return "proto";
+    return undefined;
+  }
+  if (req.method === "GET" && query && !query.has("compression")) {
+    const encoding = query.get("encoding");
+    if (encoding === "json" || encoding === "proto") return encoding;
+  }
+  return undefined;
+}
+
+export interface UnaryCall {
+  method: DescMethod;
+  encoding: UnaryEncoding;
+  query: URLSearchParams | undefined;
+  maxBodyBytes: number;
+  backend: Call;
+  /** Backend call options given the client's deadline (connect-timeout-ms). */
+  optionsFor(clientTimeoutMs: number | undefined): CallOptions;
+  describeError(error: unknown): ConnectError;
+  /** Set for anonymous public reads: answers are looked up and kept under the request. */
+  cache: { store: PublicCache; path: string; control: string } | undefined;
+  cacheControl: string;
+}
+
+const contentTypes = { json: "application/json", proto: "application/proto" } as const;
+
+export async function serveConnectUnary(req: EdgeRequest, res: EdgeResponse, call: UnaryCall): Promise<void> {
+  const response = res as ServerResponse;
+  try {
+    const body = call.query ? messageFromQuery(call.query, call.encoding) : await readBody(req, call.maxBodyBytes);
+    const key = call.cache && `${call.cache.path}\n${call.encoding}\n${body.toString("latin1")}`;
+    const cached = key === undefined ? undefined : call.cache!.store.get(key);
+    if (cached) return send(response, cached.contentType, cached.body, call.cache!.control);
+
+    const request = decode(call.method, call.encoding, body);
+    const output = (await call.backend(request, call.optionsFor(timeoutOf(req)))) as Message;
+    const encoded =
+      call.encoding === "json" ? Buffer.from(toJsonString(call.method.output, output)) : Buffer.from(toBinary(call.method.output, output));
+    const contentType = contentTypes[call.encoding];
+    if (key !== undefined) call.cache!.store.set(key, { contentType, body: encoded });
+    send(response, contentType, encoded, call.cache?.control ?? call.cacheControl);
+  } catch (error) {
+    if (response.headersSent) return void response.destroy();
+    writeError(req, res, error instanceof ConnectError && error.cause === localFault ? error : call.describeError(error));
+  }
+}
+
+function send(response: ServerResponse, contentType: string, body: Buffer, cacheControl: string): void {
+  response.writeHead(200, { "content-type": contentType, "content-length": body.length, "cache-control": cacheControl });
+  response.end(body);
+}
+
+/** Marks errors raised here about the request itself, which are shown as they are. */
+const localFault = Symbol("request fault");
+const badRequest = (message: string, code = Code.InvalidArgument) => new ConnectError(message, code, undefined, undefined, localFault);
+
+function decode(method: DescMethod, encoding: UnaryEncoding, body: Buffer): Message {
+  try {
+    return encoding === "json" ? fromJson(method.input, body.length === 0 ? {} : JSON.parse(body.toString("utf8"))) : fromBinary(method.input, body);
+  } catch (error) {
+    throw badRequest(`cannot decode the ${method.input.typeName} request: ${(error as Error).message}`);
+  }
+}
+
+function messageFromQuery(query: URLSearchParams, encoding: UnaryEncoding): Buffer {
+  const message = query.get("message") ?? "";
+  return query.get("base64") === "1" ? Buffer.from(message, "base64url") : Buffer.from(message, encoding === "json" ? "utf8" : "latin1");
+}
+
+function timeoutOf(req: EdgeRequest): number | undefined {
+  const header = req.headers["connect-timeout-ms"];
+  if (typeof header !== "string" || !/^\d{1,10}$/.test(header)) return undefined;
+  return Number(header);
+}
+
+async function readBody(req: EdgeRequest, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw badRequest(`the request body exceeds the limit of ${limit} bytes`, Code.ResourceExhausted);
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}

@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { PublicCache } from "./public-cache.ts";
+
+const answer = (text: string) => ({ contentType: "application/json", body: Buffer.from(text) });
+
+describe("public cache", () => {
+  it("when an answer is older than its time to live, then it is gone", () => {
+    const cache = new PublicCache({ ttlMs: 1_000 });
+    cache.set("a", answer("1"), 0);
+    expect(cache.get("a", 999)?.body.toString()).toBe("1");
+    expect(cache.get("a", 1_000)).toBeUndefined();
+  });
+
+  it("when full, then the oldest answer makes room; oversized answers are never kept", () => {
+    const cache = new PublicCache({ ttlMs: 1_000, maxEntries: 2, maxBodyBytes: 4 });
+    cache.set("a", answer("1"), 0);
+    cache.set("b", answer("2"), 0);
+    cache.set("c", answer("3"), 0);
+    cache.set("d", answer("too large"), 0);
+    expect([cache.get("a", 1), cache.get("b", 1)?.body.toString(), cache.get("c", 1)?.body.toString(), cache.get("d", 1)]).toEqual([
+      undefined,
+      "2",
+      "3",
+      undefined,
+    ]);
+  });
+
+  it("when the time to live is zero, then nothing is kept", () => {
+    const cache = new PublicCache({ ttlMs: 0 });
+    cache.set("a", answer("1"), 0);
+    expect(cache.get("a", 0)).toBeUndefined();
+    expect(cache.enabled).toBe(false);
+  });
+});
