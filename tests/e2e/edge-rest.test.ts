@@ -13,6 +13,8 @@ import { ProductService, ShopService } from "../../gen/bazaar/product/v1/product
 import { http as httpRule } from "../../gen/google/api/annotations_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 
 let mesh: TestMesh;
 let adminToken: string;
@@ -158,6 +160,32 @@ describe("mapping requests and answers", () => {
   it("answers with the request id it was given, or one of its own", async () => {
     expect((await rest("GET", "/v1/categories", { headers: { "x-request-id": "req-from-client-1" } })).headers.get("x-request-id")).toBe("req-from-client-1");
     expect((await rest("GET", "/v1/categories")).headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe("the edge's cache of public answers", () => {
+  it("when stock changes behind the edge, then anonymous reads keep the cached answer until it expires; a write through the edge refreshes at once", async () => {
+    const seller = await login(devAccounts.seller);
+    const sellerOptions = { headers: { authorization: `Bearer ${seller}` } };
+    const [product] = (await rest("GET", `/v1/products?pageSize=1&sellerId=${devAccounts.seller.id}`)).body.products;
+    const read = async () => {
+      const response = await fetch(`${mesh.edgeUrl}/bazaar.product.v1.ProductService/GetProduct`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ id: product.id }),
+      });
+      return Number(((await response.json()) as { product: { stockOnHand?: string } }).product.stockOnHand ?? 0);
+    };
+    const before = await read();
+    // A change the edge does not see: straight to the product service's own port.
+    const direct = createClient(ProductService, createGrpcTransport({ baseUrl: `http://${mesh.addresses.product}` }));
+    await direct.adjustStock({ id: product.id, stockOnHand: before + 5 }, sellerOptions);
+    expect(await read()).toBe(before);
+    // Signed-in reads are never cached.
+    expect(Number((await rest("GET", `/v1/products/${product.id}`, { token: seller })).body.product.stockOnHand)).toBe(before + 5);
+    // A catalog write through the edge empties the cache.
+    expect((await rest("POST", `/v1/products/${product.id}:adjustStock`, { token: seller, body: { stockOnHand: before + 7 } })).status).toBe(200);
+    expect(await read()).toBe(before + 7);
   });
 });
 
