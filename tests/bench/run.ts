@@ -43,11 +43,20 @@ const { values: options } = parseArgs({
   },
 });
 const root = fileURLToPath(new URL("../..", import.meta.url));
+// The load comes from one address and one user: the edge's rate limits would measure themselves.
+const benchRateLimits = {
+  BAZAAR_EDGE_RATE_PER_ADDRESS: "1000000",
+  BAZAAR_EDGE_BURST_PER_ADDRESS: "1000000",
+  BAZAAR_EDGE_RATE_PER_USER: "1000000",
+  BAZAAR_EDGE_BURST_PER_USER: "1000000",
+};
 const work = mkdtempSync(join(tmpdir(), "bazaar-bench-"));
 
 interface Scenario {
   name: string;
   url: string;
+  /** HTTP/1.1, one request at a time per connection, compared with the node:http baseline. */
+  http1?: boolean;
   body?: Buffer;
   headers?: Record<string, string>;
   connections?: number;
@@ -68,12 +77,18 @@ const infra = await startInfra({ dataDir: join(work, "data") });
 const mesh = await launchMesh({
   root,
   freePorts: true,
-  env: { ...process.env, BAZAAR_MYSQL_URL: infra.mysqlUrl, BAZAAR_NATS_URL: infra.natsUrl, ...serviceNatsEnv(infra.natsUrl), BAZAAR_DEMO_SEED: "1", BAZAAR_LOG_LEVEL: "warn" },
+  env: { ...process.env, BAZAAR_MYSQL_URL: infra.mysqlUrl, BAZAAR_NATS_URL: infra.natsUrl, ...serviceNatsEnv(infra.natsUrl), BAZAAR_DEMO_SEED: "1", BAZAAR_LOG_LEVEL: "warn", ...benchRateLimits },
 });
 const baselinePort = await freePort();
 const baseline = spawn(
   process.execPath,
   ["-e", `require("node:http2").createServer((q, s) => s.end("hello")).listen(${baselinePort}, "127.0.0.1")`],
+  { stdio: "ignore" },
+);
+const http1BaselinePort = await freePort();
+const http1Baseline = spawn(
+  process.execPath,
+  ["-e", `require("node:http").createServer((q, s) => s.end("hello")).listen(${http1BaselinePort}, "127.0.0.1")`],
   { stdio: "ignore" },
 );
 
@@ -95,6 +110,21 @@ try {
 
   const scenarios: Scenario[] = [
     { name: "baseline: raw node:http2 hello world", url: `http://127.0.0.1:${baselinePort}/` },
+    { name: "baseline: raw node:http hello world (HTTP/1.1)", url: `http://127.0.0.1:${http1BaselinePort}/`, http1: true },
+    {
+      name: "GetProduct, Connect JSON over HTTP/1.1 through the edge, anonymous (edge cache)",
+      url: `${edge}/bazaar.product.v1.ProductService/GetProduct`,
+      body: Buffer.from(JSON.stringify({ id: productId })),
+      headers: json,
+      http1: true,
+    },
+    {
+      name: "GetProduct, Connect JSON over HTTP/1.1 through the edge, signed in (no cache)",
+      url: `${edge}/bazaar.product.v1.ProductService/GetProduct`,
+      body: Buffer.from(JSON.stringify({ id: productId })),
+      headers: { ...json, authorization: `Bearer ${login.tokens.accessToken}` },
+      http1: true,
+    },
     {
       name: "GetProduct, gRPC on the product port",
       url: `http://${mesh.addresses.product}/bazaar.product.v1.ProductService/GetProduct`,
@@ -123,11 +153,14 @@ try {
   ];
 
   const results: Result[] = [];
+  // Each scenario against the baseline of its own protocol, measured first in this run.
+  const baselines = new Map<boolean, number>();
   for (const scenario of scenarios) {
     log(`▶ ${scenario.name}`);
     const measured = runH2load(scenario);
-    const base = results[0]?.requestsPerSecond ?? measured.requestsPerSecond;
-    results.push({ ...measured, name: scenario.name, ratioToBaseline: measured.requestsPerSecond / base });
+    const http1 = scenario.http1 ?? false;
+    if (!baselines.has(http1)) baselines.set(http1, measured.requestsPerSecond);
+    results.push({ ...measured, name: scenario.name, ratioToBaseline: measured.requestsPerSecond / baselines.get(http1)! });
   }
 
   const catalogTable = await measureCatalogSizes(productId);
@@ -135,6 +168,8 @@ try {
 
   const table = [
     `Bazaar bench — ${new Date().toISOString()} — h2load ${options.connections} connections × ${options.streams} streams, ${options.duration}s each`,
+    "",
+    "HTTP/1.1 scenarios: one request at a time per connection, against the node:http baseline; the others against node:http2.",
     "",
     "| scenario | req/s | mean latency ms | failed | × baseline |",
     "|---|---:|---:|---:|---:|",
@@ -156,6 +191,7 @@ try {
   writeFileSync(join(out, `${stamp}.json`), JSON.stringify({ options, results }, null, 2));
 } finally {
   baseline.kill();
+  http1Baseline.kill();
   await mesh.stop();
   await infra.stop();
   rmSync(work, { recursive: true, force: true });
@@ -243,8 +279,9 @@ async function measureCatalogSizes(productId: string): Promise<string> {
 function runH2load(scenario: Scenario): Omit<Result, "name" | "ratioToBaseline"> {
   const args = [
     "-D", options.duration!,
-    "-c", String(scenario.connections ?? Number(options.connections)),
-    "-m", String(scenario.streams ?? Number(options.streams)),
+    "-c", String(scenario.connections ?? Number(options.connections) * (scenario.http1 ? 2 : 1)),
+    "-m", String(scenario.http1 ? 1 : (scenario.streams ?? Number(options.streams))),
+    ...(scenario.http1 ? ["--h1"] : []),
     "-t", "1",
     "--warm-up-time=1",
   ];
