@@ -1,0 +1,196 @@
+// The OpenAPI document of the REST API (gen/openapi/, from edge/openapi/protoc-gen-openapi.ts):
+// valid OpenAPI 3.1, one operation for each google.api.http annotation of the public services
+// (read here from the generated descriptors, not through the generator's code) and no other, and
+// served by a running edge together with its docs page.
+import { globSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { getOption, hasOption, type DescMessage, type DescService } from "@bufbuild/protobuf";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { http } from "../../gen/google/api/annotations_pb.ts";
+import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+
+const root = new URL("../../", import.meta.url);
+const committed = readFileSync(new URL("gen/openapi/bazaar.openapi.json", root));
+const document = JSON.parse(committed.toString("utf8"));
+
+// Every service of our protos, internal ones included.
+const services: DescService[] = [];
+for (const path of globSync("gen/bazaar/*/v1/*_pb.ts", { cwd: fileURLToPath(root) }).sort()) {
+  const module: Record<string, unknown> = await import(new URL(path, root).href);
+  services.push(...Object.values(module).filter(isService));
+}
+
+function isService(value: unknown): value is DescService {
+  return typeof value === "object" && value !== null && (value as { kind?: unknown }).kind === "service";
+}
+
+const httpMethods = ["get", "put", "post", "delete", "patch"];
+
+/** "GET /v1/products/{id} ProductService_GetProduct" for every operation of the document. */
+function documentedRoutes(): string[] {
+  return Object.entries(document.paths as Record<string, Record<string, { operationId: string }>>).flatMap(
+    ([path, item]) =>
+      Object.entries(item)
+        .filter(([method]) => httpMethods.includes(method))
+        .map(([method, operation]) => `${method.toUpperCase()} ${path} ${operation.operationId}`),
+  );
+}
+
+/** The same for every annotated method: the template with `{product.id}` named by JSON names. */
+function annotatedRoutes(): string[] {
+  return services.flatMap((service) =>
+    service.methods
+      .filter((method) => hasOption(method, http))
+      .map((method) => {
+        const { pattern } = getOption(method, http);
+        if (pattern.case === undefined || pattern.case === "custom") throw new Error(`${method.name}: no HTTP method`);
+        const path = pattern.value.replace(/\{([^}=]+)(=[^}]*)?\}/g, (_, fieldPath: string) => `{${jsonFieldPath(method.input, fieldPath)}}`);
+        return `${pattern.case.toUpperCase()} ${path} ${service.name}_${method.name}`;
+      }),
+  );
+}
+
+function jsonFieldPath(message: DescMessage, fieldPath: string): string {
+  let current: DescMessage | undefined = message;
+  return fieldPath
+    .split(".")
+    .map((name) => {
+      const field = current?.fields.find((candidate) => candidate.name === name);
+      if (field === undefined) throw new Error(`${fieldPath} is not a field path of ${message.typeName}`);
+      current = field.message;
+      return field.jsonName;
+    })
+    .join(".");
+}
+
+/** Every `$ref` in a JSON value. */
+function refsIn(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(refsIn);
+  if (typeof value !== "object" || value === null) return [];
+  return Object.entries(value).flatMap(([key, member]) => (key === "$ref" ? [member as string] : refsIn(member)));
+}
+
+function resolvePointer(ref: string): unknown {
+  if (!ref.startsWith("#/")) return undefined;
+  return ref
+    .slice(2)
+    .split("/")
+    .map((token) => token.replaceAll("~1", "/").replaceAll("~0", "~"))
+    .reduce<unknown>((node, token) => (node as Record<string, unknown> | undefined)?.[token], document);
+}
+
+const operation = (path: string, method: string) => document.paths[path][method];
+const parameter = (path: string, method: string, name: string) =>
+  operation(path, method).parameters.find((candidate: { name: string }) => candidate.name === name);
+
+describe("the committed OpenAPI document", () => {
+  it("is valid OpenAPI 3.1", async () => {
+    const validator = new Validator();
+    const result = await validator.validate(structuredClone(document));
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe("3.1");
+  });
+
+  it("has one operation for each google.api.http annotation, at the same path and method, and none other", () => {
+    const annotated = annotatedRoutes();
+    expect(annotated.length).toBeGreaterThan(30);
+    expect(documentedRoutes().sort()).toEqual(annotated.sort());
+  });
+
+  it("describes the six public services and no internal one, though both kinds were read", () => {
+    const annotatedServices = services.filter((service) => service.methods.some((method) => hasOption(method, http)));
+    const publicServices = ["AdminService", "AuthService", "CartService", "OrderService", "ProductService", "ShopService"];
+    expect(annotatedServices.map((service) => service.name).sort()).toEqual(publicServices);
+    expect(document.tags.map((tag: { name: string }) => tag.name)).toEqual(publicServices);
+    expect(services.map((service) => service.name)).toEqual(expect.arrayContaining(["InventoryService", "OrderAdminService"]));
+  });
+
+  it("resolves every $ref inside the document", () => {
+    const refs = [...new Set(refsIn(document))];
+    expect(refs.length).toBeGreaterThan(50);
+    expect(refs.filter((ref) => resolvePointer(ref) === undefined)).toEqual([]);
+  });
+
+  it("when a product is updated, then product.id is in the path, the mask in the query and the product in the body", () => {
+    const update = operation("/v1/products/{product.id}", "patch");
+    expect(update.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`)).toEqual(["path:product.id", "query:updateMask"]);
+    expect(update.requestBody.required).toBe(true);
+    expect(update.requestBody.content["application/json"].schema.$ref).toBe("#/components/schemas/bazaar.product.v1.Product");
+    expect(parameter("/v1/products/{product.id}", "patch", "updateMask").description).toContain("`stockOnHand`");
+  });
+
+  it("when stock is adjusted with body \"*\", then the body holds every field but the id from the path", () => {
+    const adjust = operation("/v1/products/{id}:adjustStock", "post");
+    expect(adjust.parameters).toEqual([expect.objectContaining({ name: "id", in: "path", required: true })]);
+    expect(Object.keys(adjust.requestBody.content["application/json"].schema.properties)).toEqual(["stockOnHand"]);
+  });
+
+  it("when products are listed, then every filter is a query parameter in proto3 JSON form", () => {
+    expect(parameter("/v1/products", "get", "minPriceMinor").schema).toEqual({ type: "string", format: "int64" });
+    expect(parameter("/v1/products", "get", "orderBy").schema.$ref).toBe("#/components/schemas/bazaar.product.v1.ProductOrder");
+    expect(document.components.schemas["bazaar.product.v1.ProductOrder"].enum).toContain("PRODUCT_ORDER_PRICE_ASC");
+    // A uuid that may be left empty (IGNORE_IF_ZERO_VALUE) keeps its format but asserts nothing.
+    expect(parameter("/v1/products", "get", "categoryId").schema).toEqual({ type: "string", format: "uuid" });
+    expect(parameter("/v1/shops", "get", "location.latitude").schema).toMatchObject({ minimum: -90, maximum: 90 });
+    expect(parameter("/v1/products:batchGet", "get", "ids").schema).toMatchObject({ type: "array", minItems: 1, maxItems: 100 });
+  });
+
+  it("when orders are watched, then the answer is newline-delimited JSON, one {result} per line", () => {
+    const watch = operation("/v1/orders:watch", "get");
+    const line = watch.responses["200"].content["application/x-ndjson"].schema;
+    expect(line.properties.result.$ref).toBe("#/components/schemas/bazaar.order.v1.WatchOrdersResponse");
+    expect(line.properties.error.$ref).toBe("#/components/schemas/Error");
+  });
+
+  it("carries buf.validate rules: required fields, lengths, timestamps as RFC 3339 strings", () => {
+    const schemas = document.components.schemas;
+    expect(schemas["bazaar.auth.v1.RegisterRequest"].properties.password).toMatchObject({ minLength: 8, maxLength: 128 });
+    expect(schemas["bazaar.auth.v1.RegisterRequest"].required).toBeUndefined();
+    expect(schemas["bazaar.order.v1.PlaceOrderRequest"].required).toEqual(["idempotencyKey", "shippingAddress", "payment"]);
+    expect(schemas["bazaar.product.v1.Product"].properties.createTime).toMatchObject({ type: "string", format: "date-time" });
+  });
+
+  it("answers errors in the shared Error shape, with the Connect code names", () => {
+    expect(operation("/v1/orders", "post").responses.default.$ref).toBe("#/components/responses/Error");
+    expect(document.components.schemas.Error.properties.code.enum).toEqual(
+      expect.arrayContaining(["invalid_argument", "unauthenticated", "resource_exhausted", "failed_precondition"]),
+    );
+  });
+});
+
+describe("the document and its docs page, served by the edge", () => {
+  let mesh: TestMesh;
+  beforeAll(async () => {
+    mesh = await startTestMesh();
+  }, 120_000);
+  afterAll(async () => {
+    await mesh?.stop();
+  });
+
+  it("when /openapi.json is fetched, then it is the committed document, as JSON", async () => {
+    const response = await fetch(`${mesh.edgeUrl}/openapi.json`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("application/json");
+    expect(Buffer.from(await response.arrayBuffer()).equals(committed)).toBe(true);
+  });
+
+  it("when /docs is opened, then every asset it names comes from the edge, and its script loads /openapi.json", async () => {
+    const page = await fetch(`${mesh.edgeUrl}/docs`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    const html = await page.text();
+    const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1]!);
+    expect(assets).toEqual(expect.arrayContaining(["/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css", "/docs/init.js"]));
+    expect(html).not.toMatch(/<script>|<script [^>]*>[^<]/); // no inline script
+    for (const asset of assets) {
+      expect(asset, "an asset of the edge's own").toMatch(/^\/docs\//);
+      const response = await fetch(`${mesh.edgeUrl}${asset}`);
+      expect(response.status, asset).toBe(200);
+      await response.arrayBuffer();
+    }
+    const init = await (await fetch(`${mesh.edgeUrl}/docs/init.js`)).text();
+    expect(init).toContain('url: "/openapi.json"');
+  });
+});
