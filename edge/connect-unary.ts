@@ -54,12 +54,13 @@ export async function serveConnectUnary(req: EdgeRequest, res: EdgeResponse, cal
     const cached = key === undefined ? undefined : call.cache!.store.get(key);
     if (cached) return send(response, cached.contentType, cached.body, call.cache!.control);
 
+    const generation = call.cache?.store.generation ?? 0;
     const request = decode(call.method, call.encoding, body);
     const output = (await call.backend(request, call.optionsFor(timeoutOf(req)))) as Message;
     const encoded =
       call.encoding === "json" ? Buffer.from(toJsonString(call.method.output, output)) : Buffer.from(toBinary(call.method.output, output));
     const contentType = contentTypes[call.encoding];
-    if (key !== undefined) call.cache!.store.set(key, { contentType, body: encoded });
+    if (key !== undefined) call.cache!.store.set(key, { contentType, body: encoded }, generation);
     send(response, contentType, encoded, call.cache?.control ?? call.cacheControl);
   } catch (error) {
     if (response.headersSent) return void response.destroy();

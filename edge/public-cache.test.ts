@@ -6,17 +6,17 @@ const answer = (text: string) => ({ contentType: "application/json", body: Buffe
 describe("public cache", () => {
   it("when an answer is older than its time to live, then it is gone", () => {
     const cache = new PublicCache({ ttlMs: 1_000 });
-    cache.set("a", answer("1"), 0);
+    cache.set("a", answer("1"), cache.generation, 0);
     expect(cache.get("a", 999)?.body.toString()).toBe("1");
     expect(cache.get("a", 1_000)).toBeUndefined();
   });
 
   it("when full, then the oldest answer makes room; oversized answers are never kept", () => {
     const cache = new PublicCache({ ttlMs: 1_000, maxEntries: 2, maxBodyBytes: 4 });
-    cache.set("a", answer("1"), 0);
-    cache.set("b", answer("2"), 0);
-    cache.set("c", answer("3"), 0);
-    cache.set("d", answer("too large"), 0);
+    cache.set("a", answer("1"), 0, 0);
+    cache.set("b", answer("2"), 0, 0);
+    cache.set("c", answer("3"), 0, 0);
+    cache.set("d", answer("too large"), 0, 0);
     expect([cache.get("a", 1), cache.get("b", 1)?.body.toString(), cache.get("c", 1)?.body.toString(), cache.get("d", 1)]).toEqual([
       undefined,
       "2",
@@ -25,9 +25,19 @@ describe("public cache", () => {
     ]);
   });
 
+  it("when the cache is cleared while a read is in flight, then that read's answer is not kept", () => {
+    const cache = new PublicCache({ ttlMs: 1_000 });
+    const startedAt = cache.generation;
+    cache.clear();
+    cache.set("a", answer("stale"), startedAt, 0);
+    expect(cache.get("a", 1)).toBeUndefined();
+    cache.set("a", answer("fresh"), cache.generation, 0);
+    expect(cache.get("a", 1)?.body.toString()).toBe("fresh");
+  });
+
   it("when the time to live is zero, then nothing is kept", () => {
     const cache = new PublicCache({ ttlMs: 0 });
-    cache.set("a", answer("1"), 0);
+    cache.set("a", answer("1"), 0, 0);
     expect(cache.get("a", 0)).toBeUndefined();
     expect(cache.enabled).toBe(false);
   });

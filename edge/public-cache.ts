@@ -17,6 +17,7 @@ export class PublicCache {
   readonly #ttlMs: number;
   readonly #maxEntries: number;
   readonly #maxBodyBytes: number;
+  #generation = 0;
 
   constructor(options: { ttlMs: number; maxEntries?: number; maxBodyBytes?: number }) {
     this.#ttlMs = options.ttlMs;
@@ -36,14 +37,21 @@ export class PublicCache {
     return undefined;
   }
 
-  set(key: string, answer: CachedAnswer, now = Date.now()): void {
-    if (!this.enabled || answer.body.length > this.#maxBodyBytes) return;
+  /** Changes with every clear(); a read started before one must not store its answer. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** Keeps `answer` unless the cache was cleared since `generation` (the read may be stale). */
+  set(key: string, answer: CachedAnswer, generation: number, now = Date.now()): void {
+    if (!this.enabled || generation !== this.#generation || answer.body.length > this.#maxBodyBytes) return;
     // Oldest first out: a Map iterates in insertion order.
     if (this.#entries.size >= this.#maxEntries) this.#entries.delete(this.#entries.keys().next().value!);
     this.#entries.set(key, { ...answer, expiresAt: now + this.#ttlMs });
   }
 
   clear(): void {
+    this.#generation += 1;
     this.#entries.clear();
   }
 
