@@ -11,6 +11,8 @@
 # - MariaDB and nats-server: Debian packages, installed with apt-get when running as root;
 #   otherwise one line with the exact command. Skipped when BAZAAR_SKIP_SERVERS=1 or when
 #   both BAZAAR_MYSQL_URL and BAZAAR_NATS_URL point at servers of your own.
+# - Chromium, for the storefront's browser test: only with BAZAAR_NEEDS_BROWSER=1, the Debian
+#   package at /usr/bin/chromium, installed the same way.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -50,13 +52,22 @@ ensure_servers() {
   command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
   command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
   [ ${#missing[@]} -eq 0 ] && return
+  install_debian_packages "${missing[@]}"
+}
+
+ensure_browser() {
+  [ "${BAZAAR_NEEDS_BROWSER:-0}" = 1 ] || return 0
+  [ -x /usr/bin/chromium ] || install_debian_packages chromium
+}
+
+# apt-get as root; otherwise stop with the one command that would do it.
+install_debian_packages() {
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    say "installing ${missing[*]} with apt-get"
+    say "installing $* with apt-get"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    # policy-rc.d keeps the package from starting a system-wide server we do not use.
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
   else
-    say "missing ${missing[*]}: run  sudo apt-get install -y ${missing[*]}"
+    say "missing $*: run  sudo apt-get install -y $*"
     exit 1
   fi
 }
@@ -64,5 +75,6 @@ ensure_servers() {
 ensure_node
 ensure_deps
 ensure_servers
+ensure_browser
 export PATH="$PATH:/usr/sbin"
 exec "$@"

@@ -1,0 +1,420 @@
+/// <reference lib="dom" />
+// The storefront in the browser: browse and search the catalog, sign in, fill the cart, check
+// out, and follow the customer's orders live. It speaks the Connect protocol (JSON over fetch)
+// to the edge that served it; build.ts bundles it.
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { AuthService, type Tokens } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { CartService, type Cart, type CartItem } from "../../gen/bazaar/cart/v1/cart_pb.ts";
+import type { Money } from "../../gen/bazaar/common/v1/common_pb.ts";
+import { OrderService, OrderStatus, OrderStatusSchema, PaymentMethod, type Order, type StatusChange } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { ProductService, type Product } from "../../gen/bazaar/product/v1/product_pb.ts";
+
+interface Session {
+  tokens: Tokens;
+  /** Aborted when the session ends: stops the order watch and the token renewal. */
+  ended: AbortController;
+}
+
+let session: Session | undefined;
+
+const withAccessToken: Interceptor = (next) => (request) => {
+  if (session) request.header.set("authorization", `Bearer ${session.tokens.accessToken}`);
+  return next(request);
+};
+
+// Catalog and sign-in calls carry no token: the edge refuses an expired one even where none is
+// needed (RefreshToken), and answers anonymous catalog reads as cacheable, which GET lets the
+// browser (and a CDN) reuse.
+const anonymous = createConnectTransport({ baseUrl: location.origin, useHttpGet: true });
+const signedIn = createConnectTransport({ baseUrl: location.origin, interceptors: [withAccessToken] });
+const auth = createClient(AuthService, anonymous);
+const catalog = createClient(ProductService, anonymous);
+const carts = createClient(CartService, signedIn);
+const orders = createClient(OrderService, signedIn);
+
+const page = {
+  error: element<HTMLParagraphElement>("error"),
+  loginForm: element<HTMLFormElement>("login-form"),
+  loginEmail: element<HTMLInputElement>("login-email"),
+  loginPassword: element<HTMLInputElement>("login-password"),
+  sessionUser: element("session-user"),
+  logout: element<HTMLButtonElement>("logout"),
+  searchForm: element<HTMLFormElement>("search-form"),
+  searchQuery: element<HTMLInputElement>("search-query"),
+  category: element<HTMLSelectElement>("category"),
+  catalogStatus: element("catalog-status"),
+  products: element<HTMLUListElement>("products"),
+  moreProducts: element<HTMLButtonElement>("more-products"),
+  cartLines: element<HTMLUListElement>("cart-lines"),
+  cartEmpty: element("cart-empty"),
+  cartTotal: element("cart-total"),
+  checkoutForm: element<HTMLFormElement>("checkout-form"),
+  placeOrder: element<HTMLButtonElement>("place-order"),
+  orderPlaced: element("order-placed"),
+  liveState: element("live-state"),
+  orders: element<HTMLOListElement>("orders"),
+};
+
+// ---- Errors: every failure ends up in the page.
+
+function showError(error: unknown): void {
+  page.error.textContent = messageOf(error);
+  page.error.hidden = false;
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof ConnectError) return `${error.rawMessage} (${Code[error.code]})`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A handler for a user's action: clears the last error, shows this one's, marks the form busy. */
+function action<E extends Event>(work: (event: E) => Promise<void>): (event: E) => void {
+  return (event) => {
+    event.preventDefault();
+    const target = event.currentTarget as HTMLElement;
+    page.error.hidden = true;
+    target.setAttribute("aria-busy", "true");
+    work(event)
+      .catch(showError)
+      .finally(() => target.removeAttribute("aria-busy"));
+  };
+}
+
+// Failures outside an action are shown too, not left in the console.
+addEventListener("unhandledrejection", (event) => showError(event.reason));
+addEventListener("error", (event) => showError(event.error ?? event.message));
+
+// ---- Catalog
+
+/** What the product list shows, and where its next page starts. */
+const listing = { query: "", categoryId: "", nextPageToken: "", shown: 0 };
+/** Only the latest catalog request may fill the list, whatever order the answers come in. */
+let listingRequest = 0;
+
+async function loadProducts(nextPage: boolean): Promise<void> {
+  const ticket = ++listingRequest;
+  const request = { categoryId: listing.categoryId, pageSize: 24, pageToken: nextPage ? listing.nextPageToken : "" };
+  const found = listing.query ? await catalog.searchProducts({ ...request, query: listing.query }) : await catalog.listProducts(request);
+  if (ticket !== listingRequest) return;
+  if (!nextPage) {
+    page.products.replaceChildren();
+    listing.shown = 0;
+  }
+  page.products.append(...found.products.map(productCard));
+  listing.shown += found.products.length;
+  listing.nextPageToken = found.nextPageToken;
+  page.moreProducts.hidden = !found.nextPageToken;
+  const matching = listing.query ? ` matching “${listing.query}”` : "";
+  page.catalogStatus.textContent = listing.shown === 0 ? `No products${matching}.` : `${listing.shown}${found.nextPageToken ? "+" : ""} products${matching}`;
+}
+
+function productCard(product: Product): HTMLLIElement {
+  const card = fromTemplate<HTMLLIElement>("product-template");
+  card.dataset.productId = product.id;
+  // Product pictures live on the catalog's image host, another origin, and this page loads
+  // nothing from other origins: the initial stands in for the picture.
+  part(card, ".thumb").textContent = product.name.charAt(0);
+  part(card, ".name").textContent = product.name;
+  part(card, ".price").textContent = formatMoney(product.price);
+  part(card, ".stock").textContent = product.stockAvailable > 0 ? `${product.stockAvailable} in stock` : "sold out";
+  const add = part<HTMLButtonElement>(card, ".add");
+  add.disabled = product.stockAvailable <= 0;
+  add.addEventListener(
+    "click",
+    action(async () => renderCart((await carts.addCartItem({ productId: product.id, quantity: 1 })).cart)),
+  );
+  return card;
+}
+
+async function loadCategories(): Promise<void> {
+  const { categories } = await catalog.listCategories({});
+  const childrenOf = (parentId: string) => categories.filter((c) => c.parentId === parentId).sort((a, b) => a.sortOrder - b.sortOrder);
+  const addLevel = (parentId: string, depth: number) => {
+    for (const category of childrenOf(parentId)) {
+      page.category.add(new Option(`${"\u00a0\u00a0\u00a0".repeat(depth)}${category.name}`, category.id));
+      addLevel(category.id, depth + 1);
+    }
+  };
+  addLevel("", 0);
+}
+
+// ---- Cart and checkout
+
+/** When the cart shown last changed: answers cross on the wire, and an older cart must not win. */
+let cartShownAt = -1;
+
+function renderCart(cart: Cart | undefined): void {
+  const changedAt = cart?.updateTime ? timestampDate(cart.updateTime).getTime() : 0;
+  if (changedAt < cartShownAt) return;
+  cartShownAt = changedAt;
+  const items = cart?.items ?? [];
+  page.cartLines.replaceChildren(...items.map(cartLine));
+  page.cartEmpty.hidden = items.length > 0;
+  page.cartTotal.textContent = formatMoney(cart?.subtotal);
+  page.placeOrder.disabled = !items.some((item) => item.available);
+}
+
+function cartLine(item: CartItem): HTMLLIElement {
+  const line = fromTemplate<HTMLLIElement>("cart-line-template");
+  line.dataset.productId = item.productId;
+  part(line, ".name").textContent = item.available ? item.name : `${item.name} (unavailable)`;
+  part(line, ".quantity").textContent = `× ${item.quantity}`;
+  part(line, ".amount").textContent = formatMoney(item.lineTotal);
+  part(line, ".remove").addEventListener(
+    "click",
+    action(async () => renderCart((await carts.removeCartItem({ productId: item.productId })).cart)),
+  );
+  return line;
+}
+
+/**
+ * One key per checkout attempt. It is kept only when a PlaceOrder failed without an answer
+ * (the order may exist): the retry then returns that order instead of buying twice.
+ */
+let checkoutKey = crypto.randomUUID();
+const outcomeUnknown = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.Unknown, Code.Internal, Code.Canceled]);
+
+async function checkOut(): Promise<void> {
+  const field = (name: string) => (page.checkoutForm.elements.namedItem(name) as HTMLInputElement | HTMLSelectElement).value.trim();
+  const card = field("payment");
+  let placed: Order;
+  try {
+    const { order } = await orders.placeOrder({
+      idempotencyKey: checkoutKey,
+      shippingAddress: {
+        recipientName: field("recipientName"),
+        line1: field("line1"),
+        postalCode: field("postalCode"),
+        city: field("city"),
+        countryCode: field("countryCode").toUpperCase(),
+      },
+      payment: card === "cash" ? { method: PaymentMethod.CASH_ON_DELIVERY } : { method: PaymentMethod.CARD, cardToken: card },
+    });
+    placed = order!;
+  } catch (error) {
+    if (!outcomeUnknown.has(ConnectError.from(error).code)) checkoutKey = crypto.randomUUID();
+    throw error;
+  }
+  checkoutKey = crypto.randomUUID();
+  // The order's status is not shown from this answer: the live list below shows each change
+  // as WatchOrders pushes it.
+  if (placed.status === OrderStatus.PAYMENT_FAILED) {
+    throw new Error(`Payment failed: ${placed.payment?.failureReason || "the card was not accepted"}. Your cart is unchanged.`);
+  }
+  page.orderPlaced.dataset.orderId = placed.id;
+  page.orderPlaced.textContent = `Order ${shortId(placed.id)} placed, total ${formatMoney(placed.total)}.`;
+  page.orderPlaced.hidden = false;
+  await refreshCartAfter(placed);
+}
+
+/** The cart drops what was bought after the order service announces the order: read it until it has. */
+async function refreshCartAfter(order: Order): Promise<void> {
+  const bought = new Set(order.items.map((item) => item.productId));
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const { cart } = await carts.getCart({});
+    renderCart(cart);
+    if (!cart?.items.some((item) => bought.has(item.productId))) return;
+    await sleep(300);
+  }
+}
+
+// ---- Orders, live
+
+/**
+ * Follows the customer's orders while the session lasts, from the moment it starts (older
+ * orders come from ListOrders). After a broken stream it resumes after the last update it got,
+ * so no change is missed or shown twice.
+ */
+async function followOrders(current: Session): Promise<void> {
+  const { signal } = current.ended;
+  let resumeToken = "";
+  while (!signal.aborted) {
+    page.liveState.textContent = "live";
+    try {
+      for await (const update of orders.watchOrders({ resumeToken }, { signal })) {
+        renderOrder(update.order!);
+        resumeToken = update.resumeToken;
+      }
+    } catch (error) {
+      if (signal.aborted) return;
+      showError(new Error(`Live order updates were interrupted (${messageOf(error)}); reconnecting.`));
+    }
+    page.liveState.textContent = "reconnecting…";
+    await sleep(2_000, signal);
+  }
+}
+
+/** Shows an order as of its latest change; an older snapshot arriving late changes nothing. */
+function renderOrder(order: Order): void {
+  const row = orderRow(order.id);
+  const history = part(row, ".history");
+  // Every snapshot carries the whole history up to its change: add the entries not shown yet.
+  const shown = history.children.length;
+  if (order.statusHistory.length <= shown) return;
+  history.append(...order.statusHistory.slice(shown).map(historyEntry));
+  row.dataset.status = statusName(order.status);
+  part(row, ".status").textContent = statusName(order.status);
+  part(row, ".order-total").textContent = formatMoney(order.total);
+}
+
+function orderRow(id: string): HTMLLIElement {
+  const rows = [...page.orders.children] as HTMLLIElement[];
+  const existing = rows.find((row) => row.dataset.orderId === id);
+  if (existing) return existing;
+  const row = fromTemplate<HTMLLIElement>("order-template");
+  row.dataset.orderId = id;
+  part(row, ".order-id").textContent = shortId(id);
+  part(row, ".order-id").title = id;
+  // Order ids are UUIDv7, which sort by creation time: newest first.
+  page.orders.insertBefore(row, rows.find((other) => other.dataset.orderId! < id) ?? null);
+  return row;
+}
+
+function historyEntry(change: StatusChange): HTMLLIElement {
+  const entry = document.createElement("li");
+  entry.dataset.status = statusName(change.status);
+  const time = document.createElement("time");
+  if (change.time) {
+    const at = timestampDate(change.time);
+    time.dateTime = at.toISOString();
+    time.textContent = at.toLocaleTimeString();
+  }
+  entry.append(`${statusName(change.status)} `, time, change.note ? ` — ${change.note}` : "");
+  return entry;
+}
+
+const statusName = (status: OrderStatus) => OrderStatusSchema.value[status]?.localName ?? `status ${status}`;
+
+// ---- Session
+
+async function signIn(email: string, password: string): Promise<void> {
+  const { user, tokens } = await auth.login({ email, password });
+  const current: Session = { tokens: tokens!, ended: new AbortController() };
+  session = current;
+  page.loginPassword.value = "";
+  page.sessionUser.textContent = user!.email;
+  document.body.dataset.session = "in";
+  keepTokenFresh(current);
+  // The watch is asked for first, so it and the list overlap: a change is missed only if it
+  // lands in the instant between the list's read and the watch's start, and then shows with
+  // the order's next change.
+  void followOrders(current);
+  const [{ cart }, recent] = await Promise.all([carts.getCart({}), orders.listOrders({ pageSize: 10 })]);
+  if (current.ended.signal.aborted) return;
+  renderCart(cart);
+  recent.orders.forEach(renderOrder);
+}
+
+/** Renews the access token a minute before it expires, for as long as the session lasts. */
+function keepTokenFresh(current: Session): void {
+  const expires = timestampDate(current.tokens.accessExpireTime!).getTime();
+  // At least 30 s apart: a browser clock running ahead of the server's must not cause a
+  // renewal storm.
+  const timer = setTimeout(() => void renewToken(current), Math.max(30_000, expires - Date.now() - 60_000));
+  current.ended.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
+}
+
+async function renewToken(current: Session): Promise<void> {
+  try {
+    const { tokens } = await auth.refreshToken({ refreshToken: current.tokens.refreshToken });
+    if (current.ended.signal.aborted) return;
+    current.tokens = tokens!;
+    keepTokenFresh(current);
+  } catch (error) {
+    if (current.ended.signal.aborted) return;
+    if (ConnectError.from(error).code === Code.Unavailable) {
+      showError(new Error(`Could not renew your session (${messageOf(error)}); trying again shortly.`));
+      keepTokenFresh(current);
+      return;
+    }
+    endSession();
+    showError(new Error(`Your session has ended (${messageOf(error)}); please sign in again.`));
+  }
+}
+
+async function signOut(): Promise<void> {
+  const refreshToken = session?.tokens.refreshToken;
+  endSession();
+  if (refreshToken) await auth.logout({ refreshToken });
+}
+
+function endSession(): void {
+  session?.ended.abort();
+  session = undefined;
+  document.body.dataset.session = "out";
+  page.sessionUser.textContent = "";
+  page.cartLines.replaceChildren();
+  cartShownAt = -1;
+  page.orders.replaceChildren();
+  page.orderPlaced.hidden = true;
+}
+
+// ---- Small helpers
+
+function formatMoney(money: Money | undefined): string {
+  if (!money) return "";
+  const format = new Intl.NumberFormat(undefined, { style: "currency", currency: money.currencyCode });
+  return format.format(Number(money.amountMinor) / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
+}
+
+/** The end of a UUIDv7: its start is a timestamp, shared by orders placed close together. */
+const shortId = (id: string) => `#${id.slice(-8)}`;
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
+
+function element<T extends HTMLElement = HTMLElement>(id: string): T {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`the page has no #${id}`);
+  return found as T;
+}
+
+function fromTemplate<T extends HTMLElement>(id: string): T {
+  return element<HTMLTemplateElement>(id).content.firstElementChild!.cloneNode(true) as T;
+}
+
+function part<T extends HTMLElement = HTMLElement>(root: HTMLElement, selector: string): T {
+  const found = root.querySelector<T>(selector);
+  if (!found) throw new Error(`no ${selector} in the template`);
+  return found;
+}
+
+// ---- Start
+
+page.loginForm.addEventListener(
+  "submit",
+  action(() => signIn(page.loginEmail.value.trim(), page.loginPassword.value)),
+);
+page.logout.addEventListener("click", action(signOut));
+page.searchForm.addEventListener(
+  "submit",
+  action(() => {
+    listing.query = page.searchQuery.value.trim();
+    listing.categoryId = page.category.value;
+    return loadProducts(false);
+  }),
+);
+page.category.addEventListener(
+  "change",
+  action(() => {
+    listing.categoryId = page.category.value;
+    return loadProducts(false);
+  }),
+);
+page.moreProducts.addEventListener("click", action(() => loadProducts(true)));
+page.checkoutForm.addEventListener("submit", action(checkOut));
+
+Promise.all([loadCategories(), loadProducts(false)]).catch(showError);

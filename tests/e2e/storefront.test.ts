@@ -1,0 +1,168 @@
+// The storefront in a real browser (headless Chromium) against the real mesh: a new customer
+// browses and searches the catalog, signs in, fills the cart, checks out with the test card and
+// watches the order turn CONFIRMED as WatchOrders pushes it — on one page load, with every
+// request going to the edge and nothing in the console.
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { OrderService, OrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { bearer } from "../support/calls.ts";
+import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+
+const chromiumPath = "/usr/bin/chromium";
+const screenshot = fileURLToPath(new URL("../artifacts/storefront-confirmed.png", import.meta.url));
+
+let mesh: TestMesh;
+let browser: Browser;
+let auth: Client<typeof AuthService>;
+let products: Client<typeof ProductService>;
+let orders: Client<typeof OrderService>;
+
+beforeAll(async () => {
+  if (!existsSync(chromiumPath)) {
+    throw new Error(`no Chromium at ${chromiumPath}: install the Debian package (as root: BAZAAR_NEEDS_BROWSER=1 bash deploy/local/toolchain.sh true)`);
+  }
+  mesh = await startTestMesh();
+  const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
+  auth = createClient(AuthService, transport);
+  products = createClient(ProductService, transport);
+  orders = createClient(OrderService, transport);
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}, 180_000);
+afterAll(async () => {
+  await browser?.close();
+  await mesh?.stop();
+});
+
+/** Everything the page did that the test must see: requests, console errors, navigations. */
+function record(page: Page) {
+  const seen = { requests: [] as string[], consoleErrors: [] as string[], navigations: 0 };
+  page.on("request", (request) => seen.requests.push(request.url()));
+  page.on("console", (message) => message.type() === "error" && seen.consoleErrors.push(message.text()));
+  page.on("pageerror", (error) => seen.consoleErrors.push(`uncaught: ${error.message}`));
+  page.on("framenavigated", (frame) => frame === page.mainFrame() && seen.navigations++);
+  return seen;
+}
+
+/** For what the page shows after a call to the mesh: two cores are shared with other tests. */
+const patiently = { timeout: 15_000, interval: 100 };
+
+const productNames = (page: Page) => page.getByTestId("product-name").allTextContents();
+
+/**
+ * Records, in the page, every value any order's status element takes: the text nodes it is
+ * given, in order, so two changes within one task are both seen.
+ */
+async function recordStatusChanges(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const changes: Array<[string, string]> = [];
+    Object.assign(window, { statusChanges: changes });
+    new MutationObserver((records) => {
+      for (const { target, addedNodes } of records) {
+        if (!(target instanceof Element) || target.getAttribute("data-testid") !== "order-status") continue;
+        const orderId = target.closest("[data-order-id]")?.getAttribute("data-order-id") ?? "";
+        for (const node of addedNodes) changes.push([orderId, node.textContent ?? ""]);
+      }
+    }).observe(document.querySelector('[data-testid="orders"]')!, { subtree: true, childList: true });
+  });
+}
+
+describe("the storefront", () => {
+  it("when a new customer browses, signs in, fills the cart and checks out by card, then the page shows the order going PENDING → CONFIRMED live", async () => {
+    const email = `storefront-${randomBytes(5).toString("hex")}@example.test`;
+    const password = "password-123";
+    const { tokens } = await auth.register({ email, password, displayName: "Storefront Buyer" });
+    const page = await browser.newPage();
+    page.setDefaultTimeout(20_000);
+    const seen = record(page);
+
+    await page.goto(`${mesh.edgeUrl}/`);
+    await expect.poll(() => page.getByTestId("product").count(), patiently).toBeGreaterThan(0);
+
+    // Browse a category: the page lists what the API lists for it.
+    const { categories } = await products.listCategories({});
+    const coffee = categories.find((c) => c.name === "Coffee & Tea")!;
+    await page.getByTestId("category-filter").selectOption(coffee.id);
+    const inCategory = (await products.listProducts({ categoryId: coffee.id, pageSize: 24 })).products.map((p) => p.name);
+    await expect.poll(() => productNames(page), patiently).toEqual(inCategory);
+
+    // Search, within that category.
+    await page.getByTestId("search-input").fill("espresso");
+    await page.getByTestId("search-submit").click();
+    const found = (await products.searchProducts({ query: "espresso", categoryId: coffee.id, pageSize: 24 })).products;
+    expect(found.length).toBeGreaterThan(0);
+    await expect.poll(() => productNames(page), patiently).toEqual(found.map((p) => p.name));
+
+    await page.getByTestId("login-email").fill(email);
+    await page.getByTestId("login-password").fill(password);
+    await page.getByTestId("login-submit").click();
+    await expect.poll(() => page.getByTestId("session-user").textContent(), patiently).toBe(email);
+
+    // Two products in, one out again.
+    const espresso = page.locator(`[data-testid="product"][data-product-id="${found[0]!.id}"]`);
+    await espresso.getByTestId("add-to-cart").click();
+    await expect.poll(() => page.getByTestId("cart-line-name").allTextContents(), patiently).toEqual([found[0]!.name]);
+    await page.getByTestId("search-input").fill("");
+    await page.getByTestId("search-submit").click();
+    const other = inCategory.find((name) => name !== found[0]!.name)!;
+    const otherCard = page.getByTestId("product").filter({ has: page.getByText(other, { exact: true }) });
+    await otherCard.getByTestId("add-to-cart").click();
+    await expect.poll(() => page.getByTestId("cart-line-name").allTextContents(), patiently).toEqual([found[0]!.name, other]);
+    await page.getByTestId("cart-line").filter({ hasText: other }).getByTestId("remove-from-cart").click();
+    await expect.poll(() => page.getByTestId("cart-line-name").allTextContents(), patiently).toEqual([found[0]!.name]);
+    // One unit: the subtotal is the price on the product's card.
+    expect(await page.getByTestId("cart-total").textContent()).toBe(await espresso.getByTestId("product-price").textContent());
+
+    await recordStatusChanges(page);
+    await page.getByTestId("place-order").click();
+    await expect.poll(() => page.getByTestId("order-placed").getAttribute("data-order-id"), patiently).toMatch(/^[0-9a-f-]{36}$/);
+    const orderId = (await page.getByTestId("order-placed").getAttribute("data-order-id"))!;
+    const order = page.locator(`[data-testid="order"][data-order-id="${orderId}"]`);
+    await expect.poll(() => order.getByTestId("order-status").textContent(), patiently).toBe("CONFIRMED");
+
+    const changes: Array<[string, string]> = await page.evaluate(() => (window as unknown as { statusChanges: Array<[string, string]> }).statusChanges);
+    expect(changes.filter(([id]) => id === orderId).map(([, status]) => status)).toEqual(["PENDING", "CONFIRMED"]);
+    const log = await order.getByTestId("order-status-log").locator("li").evaluateAll((items) => items.map((item) => item.getAttribute("data-status")));
+    expect(log).toEqual(["PENDING", "CONFIRMED"]);
+    // The cart lets go of what was bought once the order is announced.
+    await expect.poll(() => page.getByTestId("cart-empty").isVisible(), patiently).toBe(true);
+
+    await mkdir(dirname(screenshot), { recursive: true });
+    await page.screenshot({ path: screenshot, fullPage: true });
+
+    const { order: stored } = await orders.getOrder({ id: orderId }, bearer(tokens!.accessToken));
+    expect(stored!.status).toBe(OrderStatus.CONFIRMED);
+    expect(stored!.items.map((item) => [item.productId, item.quantity])).toEqual([[found[0]!.id, 1]]);
+
+    expect(seen.navigations, "the page was reloaded").toBe(1);
+    expect(await page.getByTestId("error").isHidden()).toBe(true);
+    expect(seen.consoleErrors).toEqual([]);
+    // data: URLs (the empty icon) are not network requests.
+    const elsewhere = seen.requests.filter((url) => !url.startsWith("data:") && new URL(url).origin !== mesh.edgeUrl);
+    expect(elsewhere).toEqual([]);
+    await page.close();
+  }, 120_000);
+
+  it("when the password is wrong, then the page says so and stays signed out", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${mesh.edgeUrl}/`);
+    await page.getByTestId("login-email").fill("nobody@example.test");
+    await page.getByTestId("login-password").fill("not-the-password");
+    await page.getByTestId("login-submit").click();
+    await expect.poll(() => page.getByTestId("error").textContent(), patiently).toMatch(/\(Unauthenticated\)$/);
+    expect(await page.getByTestId("login-form").isVisible()).toBe(true);
+    expect(await page.getByTestId("session-user").isVisible()).toBe(false);
+    await page.close();
+  });
+});
