@@ -281,26 +281,37 @@ function abortOnClose(res: EdgeResponse): AbortSignal {
 }
 
 /**
- * After a refusal sent without reading the body: up to `limit` bytes are read and dropped so the
- * connection can carry the next request; a body declared or found larger is not read on — the
- * stream (HTTP/2) or connection (HTTP/1.1) ends once the answer is out.
+ * After a refusal sent without reading the body. Node reads and drops whatever body is left once
+ * the answer is out (nothing is kept), so a client that writes its whole body before reading
+ * still gets the answer. A body declared or found larger than the limit gets `lingerMs` to
+ * arrive; then the stream (HTTP/2) or connection (HTTP/1.1) is cut, as nginx's lingering close
+ * does, so no client can keep the edge reading for long.
  */
 function discardBody(req: EdgeRequest, res: EdgeResponse, limit: number): void {
   if (req.readableEnded) return;
   const response = res as ServerResponse;
-  const hangUp = () => {
-    req.pause();
-    const close = () => ("stream" in req ? req.stream.close() : req.socket.destroySoon());
-    if (response.writableFinished) close();
-    else response.once("finish", close);
+  let cutScheduled = false;
+  const cutSoon = () => {
+    if (cutScheduled) return;
+    cutScheduled = true;
+    const linger = () =>
+      setTimeout(() => {
+        if (req.readableEnded) return;
+        if ("stream" in req) req.stream.close();
+        else req.socket.destroy();
+      }, lingerMs).unref();
+    if (response.writableFinished) linger();
+    else response.once("finish", linger);
   };
-  if (Number(req.headers["content-length"] ?? 0) > limit) return hangUp();
+  if (Number(req.headers["content-length"] ?? 0) > limit) cutSoon();
   let seen = 0;
   req.on("data", (chunk: Buffer) => {
     seen += chunk.length;
-    if (seen > limit) hangUp();
+    if (seen > limit) cutSoon();
   });
 }
+
+const lingerMs = 2_000;
 
 function sendJson(res: EdgeResponse, status: number, body: unknown, cacheControl = "no-store") {
   // The HTTP/1.1 and HTTP/2 compat responses share this subset; TS cannot unify their overloads.
