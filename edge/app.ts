@@ -183,7 +183,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
       writeError(req, res, new ConnectError(pathExists ? `${req.method} is not allowed on ${path}` : `no route ${path}`, pathExists ? Code.Unimplemented : Code.NotFound), pathExists ? 405 : 404);
       return true;
     }
-    const restPolicy = policies.get(`/${match.route.service.typeName}/${match.route.method.name}`)!;
+    const restPolicy = policies.get(`/${match.route.rpc.parent.typeName}/${match.route.rpc.name}`)!;
     admit(req, res, restPolicy).then(async (call) => {
       if (!call) return;
       const anonymous = req.headers.authorization === undefined;
@@ -193,7 +193,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
         match,
         url,
         maxBodyBytes: restPolicy.maxBodyBytes,
-        backend: calls.get(match.route.method)!,
+        backend: calls.get(match.route.rpc)!,
         options: backendCallOptions(call, forwardableHeaders(req), undefined, signal),
         describeError: (error) => describeError(error, call),
       });

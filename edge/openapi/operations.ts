@@ -1,8 +1,8 @@
 // One route as an OpenAPI operation: where each request field travels (path, query or body, by
 // the google.api.http transcoding rules) and what comes back.
 import type { DescField, DescMessage } from "@bufbuild/protobuf";
-import type { HttpRoute } from "./http-routes.ts";
-import { jsonPath } from "./http-routes.ts";
+import type { HttpRoute } from "../http-routes.ts";
+import { jsonPath } from "../http-routes.ts";
 import { commentOf, firstSentence } from "./proto-comments.ts";
 import { isPlainMessage, isSingleValue, type ComponentSchemas, type JsonObject } from "./schemas.ts";
 import { isRequiredField } from "./validate-rules.ts";

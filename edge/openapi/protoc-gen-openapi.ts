@@ -10,7 +10,7 @@ import {
 } from "@bufbuild/protobuf/wkt";
 import { runNodeJs, type Plugin } from "@bufbuild/protoplugin";
 import { openApiDocument } from "./document.ts";
-import { httpRoutes } from "./http-routes.ts";
+import { httpRoutes } from "../http-routes.ts";
 
 const plugin: Plugin = {
   name: "protoc-gen-openapi",

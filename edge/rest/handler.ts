@@ -22,7 +22,7 @@ export interface RestCall {
 
 export async function serveRest(req: EdgeRequest, res: EdgeResponse, call: RestCall): Promise<void> {
   const response = res as ServerResponse;
-  const { method } = call.match.route;
+  const method = call.match.route.rpc;
   try {
     const body = await readJsonBody(req, call.maxBodyBytes);
     const request = requestFromRest(call.match, call.url.searchParams, body);
@@ -45,7 +45,7 @@ export async function serveRest(req: EdgeRequest, res: EdgeResponse, call: RestC
 const firstFailureWindowMs = 250;
 
 async function streamNdjson(response: ServerResponse, call: RestCall, request: unknown): Promise<void> {
-  const { method } = call.match.route;
+  const method = call.match.route.rpc;
   const iterator = (call.backend(request, call.options) as AsyncIterable<Message>)[Symbol.asyncIterator]();
   // A request the backend refuses at once (bad token, invalid resume token) gets its own HTTP
   // status; a stream with nothing to say yet still answers promptly, so clients see it open.

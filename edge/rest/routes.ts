@@ -1,54 +1,33 @@
-// The REST routes of the public services, read from their `google.api.http` annotations: a path
-// template per RPC (literal segments, `{field}` or `{a.b}` variables of one segment, and an
-// optional `:verb` at the end), the HTTP method, and which part of the request the body holds.
-import { getOption, type DescMethod, type DescService } from "@bufbuild/protobuf";
-import { http as httpRule } from "../../gen/google/api/annotations_pb.ts";
+// The edge's REST router: the routes of the public services (http-routes.ts) as path segments to
+// match a request against — literals, one-segment variables, and an optional `:verb` at the end.
+import type { DescField, DescService } from "@bufbuild/protobuf";
+import { http as httpOption } from "../../gen/google/api/annotations_pb.ts";
+import { httpRoutes, type HttpRoute } from "../http-routes.ts";
 
-type Segment = { literal: string } | { variable: string[] };
+type Segment = { literal: string } | { variable: DescField[] };
 
-export interface RestRoute {
-  service: DescService;
-  method: DescMethod;
-  httpMethod: string;
-  /** The annotation's template, e.g. `/v1/products/{id}:adjustStock`. */
-  template: string;
-  /** "" (no body), "*" (the whole request) or the request field the body holds. */
-  body: string;
+export interface RestRoute extends HttpRoute {
   segments: Segment[];
   verb: string | undefined;
 }
 
 export interface RouteMatch {
   route: RestRoute;
-  /** Field paths (proto names) → the decoded path segment. */
-  pathParams: Map<string[], string>;
+  /** The request field each path variable names → the decoded path segment. */
+  pathParams: Map<DescField[], string>;
 }
 
 export function restRoutes(services: DescService[]): RestRoute[] {
-  const routes: RestRoute[] = [];
-  for (const service of services) {
-    for (const method of service.methods) {
-      const rule = getOption(method, httpRule);
-      if (rule.pattern.case === undefined || rule.pattern.case === "custom") continue;
-      const template = rule.pattern.value;
-      routes.push({ service, method, httpMethod: rule.pattern.case.toUpperCase(), template, body: rule.body, ...parseTemplate(template) });
-    }
-  }
-  return routes;
-}
-
-function parseTemplate(template: string): Pick<RestRoute, "segments" | "verb"> {
-  const [path, verb] = splitVerb(template);
-  const segments = path
-    .split("/")
-    .slice(1)
-    .map((part): Segment => {
-      const variable = /^\{([\w.]+)(?:=\*)?\}$/.exec(part);
-      if (variable) return { variable: variable[1]!.split(".") };
-      if (part.includes("{") || part.includes("*")) throw new Error(`unsupported path template ${template}`);
-      return { literal: part };
-    });
-  return { segments, verb };
+  return httpRoutes(services, httpOption).map((route) => {
+    const [path, verb] = splitVerb(route.path);
+    // Variables appear in the path in the order of pathFields.
+    let variable = 0;
+    const segments = path
+      .split("/")
+      .slice(1)
+      .map((part): Segment => (/^\{[^}]+\}$/.test(part) ? { variable: route.pathFields[variable++]! } : { literal: part }));
+    return { ...route, segments, verb };
+  });
 }
 
 /** `/a/{b}:verb` → ["/a/{b}", "verb"]; a colon inside a variable is not a verb. */
@@ -58,14 +37,14 @@ function splitVerb(path: string): [string, string | undefined] {
   return [path.slice(0, colon), path.slice(colon + 1)];
 }
 
-/** Finds the route for a request, or undefined; `methodAllowed` tells 405 from 404. */
+/** Finds the route for a request, or undefined; `pathExists` tells 405 from 404. */
 export function matchRoute(routes: RestRoute[], httpMethod: string, path: string): { match?: RouteMatch; pathExists: boolean } {
   const [bare, verb] = splitVerb(path);
   const parts = bare.split("/").slice(1);
   let pathExists = false;
   for (const route of routes) {
     if (route.verb !== verb || route.segments.length !== parts.length) continue;
-    const pathParams = new Map<string[], string>();
+    const pathParams = new Map<DescField[], string>();
     const fits = route.segments.every((segment, i) => {
       if ("literal" in segment) return segment.literal === parts[i];
       const value = safeDecode(parts[i]!);
@@ -75,7 +54,7 @@ export function matchRoute(routes: RestRoute[], httpMethod: string, path: string
     });
     if (!fits) continue;
     pathExists = true;
-    if (route.httpMethod === httpMethod) return { match: { route, pathParams }, pathExists };
+    if (route.httpMethod === httpMethod.toLowerCase()) return { match: { route, pathParams }, pathExists };
   }
   return { pathExists };
 }

@@ -24,24 +24,22 @@ const invalid = (message: string) => new ConnectError(message, Code.InvalidArgum
 
 export function requestFromRest(match: RouteMatch, query: URLSearchParams, body: JsonValue | undefined): Message {
   const { route, pathParams } = match;
-  const input = route.method.input;
+  const input = route.rpc.input;
   let json: JsonObject = {};
   if (route.body === "*") {
     if (body !== undefined) {
       if (typeof body !== "object" || body === null || Array.isArray(body)) throw invalid("the request body must be a JSON object");
       json = body;
     }
-  } else if (route.body !== "") {
-    const field = fieldNamed(input, route.body)!;
-    if (body !== undefined) json[field.jsonName] = body;
-  }
-  // With a body of "*" every field comes from the body; otherwise the rest from the query.
-  if (route.body !== "*") {
+    if ([...query.keys()].length > 0) {
+      throw invalid(`${route.httpMethod.toUpperCase()} ${route.path} takes no query parameters: send every field in the JSON body`);
+    }
+  } else {
+    if (route.body !== undefined && body !== undefined) json[route.body.jsonName] = body;
+    // Every field the body does not hold may come from the query.
     for (const [name, value] of query) setQueryParam(input, json, name, value, route.body);
-  } else if ([...query.keys()].length > 0) {
-    throw invalid(`${route.httpMethod} ${route.template} takes no query parameters: send every field in the JSON body`);
   }
-  for (const [path, value] of pathParams) setAt(input, json, path, value, "path");
+  for (const [fields, value] of pathParams) setAt(input, json, fields.map((field) => field.name), value, "path");
   try {
     return fromJson(input, json);
   } catch (error) {
@@ -58,10 +56,9 @@ function fieldNamed(message: DescMessage, name: string): DescField | undefined {
 }
 
 /** Sets a dotted field path (proto or JSON names) to a string value, converted for its field. */
-function setQueryParam(input: DescMessage, json: JsonObject, name: string, value: string, bodyField: string): void {
+function setQueryParam(input: DescMessage, json: JsonObject, name: string, value: string, bodyField: DescField | undefined): void {
   const path = name.split(".");
-  const top = fieldNamed(input, path[0]!);
-  if (top && (top.name === bodyField || top.jsonName === bodyField)) throw invalid(`query parameter "${name}" belongs in the body`);
+  if (bodyField !== undefined && fieldNamed(input, path[0]!) === bodyField) throw invalid(`query parameter "${name}" belongs in the body`);
   setAt(input, json, path, value, "query");
 }
 

@@ -1,7 +1,8 @@
 // The REST routes of the API: the google.api.http annotations of the services, read with the
 // transcoding the edge implements (single-segment path variables, `:verb` suffixes, body "*",
-// body "<field>" or none). A rule outside that fails generation rather than documenting a route
-// the edge would not serve. Services without annotations (the internal ones) have no routes.
+// body "<field>" or none). The edge's router (rest/routes.ts) and the OpenAPI generator both
+// read the routes here, so the document lists exactly what the edge serves; a rule outside
+// that subset stops both. Services without annotations (the internal ones) have no routes.
 import {
   getOption,
   hasOption,
