@@ -17,7 +17,7 @@ import { clientAddressFrom } from "../services/kit/client-address.ts";
 import { createGrpcTransport, type GrpcTransport } from "../services/kit/grpc-transport.ts";
 import { remoteTokenVerifier } from "../services/kit/identity.ts";
 import type { Logger } from "../services/kit/log.ts";
-import { newTraceParent } from "../services/kit/trace-context.ts";
+import { traceParentOrNew } from "../services/kit/trace-context.ts";
 import { callPolicies, type CallPolicy } from "./call-policy.ts";
 import type { EdgeConfig } from "./config.ts";
 import { createCors } from "./cors.ts";
@@ -38,7 +38,6 @@ export interface EdgeApp {
   close(): void;
 }
 
-const traceParentPattern = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const requestIdPattern = /^[\w.-]{1,64}$/;
 const rpcPath = /^\/\w+(\.\w+)+\/\w+$/;
 
@@ -73,19 +72,20 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     });
   }
   const cors = createCors(config.corsOrigins);
-  const verifier = remoteTokenVerifier(createClient(AuthService, transports.auth));
+  const auth = createClient(AuthService, transports.auth);
+  const verifier = remoteTokenVerifier(auth);
   const perAddress = new TokenBuckets(config.perAddressLimit);
   const perUser = new TokenBuckets(config.perUserLimit);
   const calling = new WeakMap<EdgeRequest, EdgeCall>();
   const describeError = (error: unknown, call: EdgeCall) => publicError(error, call.requestId, log);
-  const publicCacheControl = `public, max-age=${config.publicMaxAgeSeconds}`;
-
   // Anonymous answers of public catalog reads may be cached; nothing else may.
+  const isPublicAnswer = (policy: CallPolicy | undefined, authorized: boolean) => policy?.publicRead === true && !authorized;
+  const publicCacheControl = `public, max-age=${config.publicMaxAgeSeconds}`;
+  const cacheControlOf = (isPublic: boolean) => (isPublic ? publicCacheControl : "private, no-store");
   const cacheControl: Interceptor = (next) => async (request) => {
     const response = await next(request);
-    const call = request.contextValues.get(edgeCallKey);
-    const anonymous = !request.header.has("authorization");
-    response.header.set("cache-control", call?.policy.publicRead && anonymous ? publicCacheControl : "private, no-store");
+    const policy = request.contextValues.get(edgeCallKey)?.policy;
+    response.header.set("cache-control", cacheControlOf(isPublicAnswer(policy, request.header.has("authorization"))));
     return response;
   };
 
@@ -108,8 +108,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     const given = req.headers["x-request-id"];
     const requestId = typeof given === "string" && requestIdPattern.test(given) ? given : randomUUID();
     (res as ServerResponse).setHeader("x-request-id", requestId);
-    const traceGiven = req.headers.traceparent;
-    const traceParent = typeof traceGiven === "string" && traceParentPattern.test(traceGiven) ? traceGiven : newTraceParent();
+    const traceParent = traceParentOrNew(req.headers.traceparent as string | undefined);
     const peerAddress = req.socket.remoteAddress ?? "";
     const clientAddress = clientAddressFrom(peerAddress, req.headers["x-forwarded-for"] as string | undefined, config.trustedProxies);
 
@@ -155,7 +154,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
             calling.set(req, call);
             return adapters.get(path)!(req, res);
           }
-          const publicAnswer = policy.publicRead && req.headers.authorization === undefined;
+          const publicAnswer = isPublicAnswer(policy, req.headers.authorization !== undefined);
           return serveConnectUnary(req, res, {
             method: policy.method,
             encoding,
@@ -164,8 +163,8 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
             backend: calls.get(policy.method)!,
             optionsFor: (clientTimeoutMs) => backendCallOptions(call, forwardableHeaders(req), clientTimeoutMs, abortOnClose(res)),
             describeError: (error) => describeError(error, call),
-            cache: publicAnswer && cache.enabled ? { store: cache, path, control: publicCacheControl } : undefined,
-            cacheControl: publicAnswer ? publicCacheControl : "private, no-store",
+            cache: publicAnswer && cache.enabled ? { store: cache, path } : undefined,
+            cacheControl: cacheControlOf(publicAnswer),
           });
         })
         .catch((error) => failed(req, res, error));
@@ -186,8 +185,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     const restPolicy = policies.get(`/${match.route.rpc.parent.typeName}/${match.route.rpc.name}`)!;
     admit(req, res, restPolicy).then(async (call) => {
       if (!call) return;
-      const anonymous = req.headers.authorization === undefined;
-      (res as ServerResponse).setHeader("cache-control", restPolicy.publicRead && anonymous ? publicCacheControl : "private, no-store");
+      (res as ServerResponse).setHeader("cache-control", cacheControlOf(isPublicAnswer(restPolicy, req.headers.authorization !== undefined)));
       const signal = abortOnClose(res);
       await serveRest(req, res, {
         match,
@@ -225,7 +223,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     const path = (req.url ?? "/").split("?")[0]!;
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
     if (path === "/.well-known/jwks.json" && req.method === "GET") {
-      createClient(AuthService, transports.auth)
+      auth
         .getJwks({}, { timeoutMs: 2_000 })
         .then(
           ({ jwksJson }) => sendJson(res, 200, JSON.parse(jwksJson), "public, max-age=300"),

@@ -7,6 +7,7 @@ import type { ServerResponse } from "node:http";
 import { fromBinary, fromJson, toBinary, toJsonString, type DescMethod, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type CallOptions } from "@connectrpc/connect";
 import { writeError } from "./errors.ts";
+import { readBody } from "./request-body.ts";
 import type { PublicCache } from "./public-cache.ts";
 import type { EdgeRequest, EdgeResponse } from "./server.ts";
 
@@ -40,7 +41,7 @@ export interface UnaryCall {
   optionsFor(clientTimeoutMs: number | undefined): CallOptions;
   describeError(error: unknown): ConnectError;
   /** Set for anonymous public reads: answers are looked up and kept under the request. */
-  cache: { store: PublicCache; path: string; control: string } | undefined;
+  cache: { store: PublicCache; path: string } | undefined;
   cacheControl: string;
 }
 
@@ -52,7 +53,7 @@ export async function serveConnectUnary(req: EdgeRequest, res: EdgeResponse, cal
     const body = call.query ? messageFromQuery(call.query, call.encoding) : await readBody(req, call.maxBodyBytes);
     const key = call.cache && `${call.cache.path}\n${call.encoding}\n${body.toString("latin1")}`;
     const cached = key === undefined ? undefined : call.cache!.store.get(key);
-    if (cached) return send(response, cached.contentType, cached.body, call.cache!.control);
+    if (cached) return send(response, cached.contentType, cached.body, call.cacheControl);
 
     const generation = call.cache?.store.generation ?? 0;
     const request = decode(call.method, call.encoding, body);
@@ -61,10 +62,10 @@ export async function serveConnectUnary(req: EdgeRequest, res: EdgeResponse, cal
       call.encoding === "json" ? Buffer.from(toJsonString(call.method.output, output)) : Buffer.from(toBinary(call.method.output, output));
     const contentType = contentTypes[call.encoding];
     if (key !== undefined) call.cache!.store.set(key, { contentType, body: encoded }, generation);
-    send(response, contentType, encoded, call.cache?.control ?? call.cacheControl);
+    send(response, contentType, encoded, call.cacheControl);
   } catch (error) {
     if (response.headersSent) return void response.destroy();
-    writeError(req, res, error instanceof ConnectError && error.cause === localFault ? error : call.describeError(error));
+    writeError(req, res, call.describeError(error));
   }
 }
 
@@ -73,15 +74,11 @@ function send(response: ServerResponse, contentType: string, body: Buffer, cache
   response.end(body);
 }
 
-/** Marks errors raised here about the request itself, which are shown as they are. */
-const localFault = Symbol("request fault");
-const badRequest = (message: string, code = Code.InvalidArgument) => new ConnectError(message, code, undefined, undefined, localFault);
-
 function decode(method: DescMethod, encoding: UnaryEncoding, body: Buffer): Message {
   try {
     return encoding === "json" ? fromJson(method.input, body.length === 0 ? {} : JSON.parse(body.toString("utf8"))) : fromBinary(method.input, body);
   } catch (error) {
-    throw badRequest(`cannot decode the ${method.input.typeName} request: ${(error as Error).message}`);
+    throw new ConnectError(`cannot decode the ${method.input.typeName} request: ${(error as Error).message}`, Code.InvalidArgument);
   }
 }
 
@@ -94,15 +91,4 @@ function timeoutOf(req: EdgeRequest): number | undefined {
   const header = req.headers["connect-timeout-ms"];
   if (typeof header !== "string" || !/^\d{1,10}$/.test(header)) return undefined;
   return Number(header);
-}
-
-async function readBody(req: EdgeRequest, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw badRequest(`the request body exceeds the limit of ${limit} bytes`, Code.ResourceExhausted);
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }

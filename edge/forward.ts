@@ -20,8 +20,10 @@ export interface EdgeCall {
 
 export const edgeCallKey = createContextKey<EdgeCall | undefined>(undefined, { description: "edge call" });
 
-/** Headers of the client's request the backend needs to see (X-Forwarded-For is extended). */
-export const forwardedRequestHeaders = ["authorization", "tracestate", "x-forwarded-for"] as const;
+/** Headers of the client's request passed on to the backend as they are. */
+const passedOn = ["authorization", "tracestate"] as const;
+/** What backendCallOptions reads of the request: those, and X-Forwarded-For to extend. */
+export const forwardedRequestHeaders = [...passedOn, "x-forwarded-for"] as const;
 
 /**
  * Call options for the backend: the caller's token, the trace and request id, the client's
@@ -30,7 +32,7 @@ export const forwardedRequestHeaders = ["authorization", "tracestate", "x-forwar
  */
 export function backendCallOptions(call: EdgeCall, requestHeader: Headers, clientTimeoutMs: number | undefined, signal: AbortSignal): CallOptions {
   const headers = new Headers();
-  for (const name of ["authorization", "tracestate"]) {
+  for (const name of passedOn) {
     const value = requestHeader.get(name);
     if (value !== null) headers.set(name, value);
   }

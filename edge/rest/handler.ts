@@ -5,6 +5,7 @@ import type { ServerResponse } from "node:http";
 import type { JsonValue, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type CallOptions } from "@connectrpc/connect";
 import { errorBody, writeError } from "../errors.ts";
+import { isBodyTooLarge, readBody } from "../request-body.ts";
 import type { EdgeRequest, EdgeResponse } from "../server.ts";
 import type { RouteMatch } from "./routes.ts";
 import { requestFromRest, responseToJson } from "./transcode.ts";
@@ -36,8 +37,7 @@ export async function serveRest(req: EdgeRequest, res: EdgeResponse, call: RestC
     response.end(json);
   } catch (error) {
     if (response.headersSent) return void response.destroy();
-    const connectError = error instanceof BodyTooLargeError ? error.connectError : call.describeError(error);
-    writeError(req, res, connectError, error instanceof BodyTooLargeError ? 413 : undefined);
+    writeError(req, res, call.describeError(error), isBodyTooLarge(error) ? 413 : undefined);
   }
 }
 
@@ -66,30 +66,16 @@ async function streamNdjson(response: ServerResponse, call: RestCall, request: u
   response.end();
 }
 
-class BodyTooLargeError extends Error {
-  readonly connectError: ConnectError;
-  constructor(limit: number) {
-    super("body too large");
-    this.connectError = new ConnectError(`the request body exceeds the limit of ${limit} bytes`, Code.ResourceExhausted);
-  }
-}
-
-/** The body as JSON, or undefined when empty; stops reading past `limit` bytes. */
+/** The body as JSON, or undefined when empty. */
 async function readJsonBody(req: EdgeRequest, limit: number): Promise<JsonValue | undefined> {
+  const body = await readBody(req, limit);
+  if (body.length === 0) return undefined;
   const contentType = String(req.headers["content-type"] ?? "application/json");
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new BodyTooLargeError(limit);
-    chunks.push(chunk);
-  }
-  if (size === 0) return undefined;
   if (!/^application\/json\b/.test(contentType)) {
     throw new ConnectError(`send the body as JSON (content-type: application/json), not ${contentType}`, Code.InvalidArgument);
   }
   try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8")) as JsonValue;
+    return JSON.parse(body.toString("utf8")) as JsonValue;
   } catch {
     throw new ConnectError("the request body is not valid JSON", Code.InvalidArgument);
   }

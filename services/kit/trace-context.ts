@@ -9,7 +9,12 @@ const traceParentPattern = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /** Runs work under a traceparent: the given one when it is well-formed, a new root otherwise. */
 export function withTraceParent<T>(traceParent: string | null | undefined, work: () => T): T {
-  return current.run(traceParent && traceParentPattern.test(traceParent) ? traceParent : newTraceParent(), work);
+  return current.run(traceParentOrNew(traceParent), work);
+}
+
+/** The given traceparent when it is well-formed, a new root otherwise. */
+export function traceParentOrNew(traceParent: string | null | undefined): string {
+  return traceParent && traceParentPattern.test(traceParent) ? traceParent : newTraceParent();
 }
 
 export function currentTraceParent(): string | undefined {

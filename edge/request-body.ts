@@ -1,0 +1,25 @@
+// Reading a request body the edge decodes itself (REST, plain Connect unary), within the RPC's
+// limit: reading stops at the first byte past it.
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { EdgeRequest } from "./server.ts";
+
+// Marks the error as this one. (Not a subclass: ConnectError's instanceof accepts any ConnectError.)
+const tooLarge = Symbol("body too large");
+
+/** Whether `error` is readBody's refusal of a body over the limit (REST answers it with 413). */
+export function isBodyTooLarge(error: unknown): boolean {
+  return error instanceof ConnectError && error.cause === tooLarge;
+}
+
+export async function readBody(req: EdgeRequest, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      throw new ConnectError(`the request body exceeds the limit of ${limit} bytes`, Code.ResourceExhausted, undefined, undefined, tooLarge);
+    }
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
