@@ -34,11 +34,6 @@ export function publicError(error: unknown, requestId: string, log: Logger): Con
   return shown;
 }
 
-/** The HTTP status REST and Connect unary use for a code (Connect's mapping). */
-export function httpStatusOf(code: Code): number {
-  return codeToHttpStatus(code);
-}
-
 /** The Connect JSON error body; known detail types also carry a readable `debug` copy. */
 export function errorBody(error: ConnectError): object {
   return errorToJson(error, { registry: detailTypes });
@@ -76,7 +71,8 @@ export function writeError(req: EdgeRequest, res: EdgeResponse, error: ConnectEr
     return;
   }
   const body = Buffer.from(JSON.stringify(errorBody(error)));
-  response.writeHead(httpStatus ?? httpStatusOf(error.code), {
+  // REST uses Connect's code → HTTP status mapping.
+  response.writeHead(httpStatus ?? codeToHttpStatus(error.code), {
     "content-type": "application/json",
     "content-length": body.length,
     "cache-control": "no-store",
