@@ -1,5 +1,5 @@
 // The edge's configuration, from BAZAAR_* environment variables (see README).
-import { ConfigError, envReader, defaultPorts, readLogLevel, type Env } from "../services/kit/config.ts";
+import { ConfigError, envReader, readLogLevel, serviceTarget, type Env, type defaultPorts } from "../services/kit/config.ts";
 import type { RateLimit } from "./rate-limit.ts";
 
 export interface EdgeConfig {
@@ -32,8 +32,7 @@ const list = (text: string) =>
 
 export function loadEdgeConfig(env: Env): EdgeConfig {
   const read = envReader(env);
-  const backend = (name: keyof typeof defaultPorts) =>
-    read.address(`BAZAAR_${name.toUpperCase()}_ADDR`, `127.0.0.1:${defaultPorts[name]}`);
+  const backend = (name: keyof typeof defaultPorts) => serviceTarget(read, name);
   const corsOrigins = list(read.string("BAZAAR_EDGE_CORS_ORIGINS", ""));
   const badOrigin = corsOrigins.find((origin) => !/^https?:\/\/[\w.-]+(:\d{1,5})?$/.test(origin));
   if (badOrigin) throw new ConfigError(`BAZAAR_EDGE_CORS_ORIGINS must list origins like https://shop.example.com, got "${badOrigin}"`);

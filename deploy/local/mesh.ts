@@ -23,12 +23,19 @@ export interface MeshOptions {
    */
   portBase?: number;
   edgePort?: number;
+  /** Processes per service (the edge stays one); clients balance over them. */
+  replicas?: number;
   onExit?: (name: string, code: number | null) => void;
 }
 
 export interface RunningMesh {
+  /** Where each service is reached: its replicas' addresses, comma-separated. */
   addresses: Record<ServiceName, string>;
   edgeUrl: string;
+  /** Every process by name: "auth"… and "edge"; with replicas "auth-1", "auth-2"… */
+  processes: string[];
+  /** The Prometheus endpoint of a process. */
+  metricsUrl(process: string): string;
   /** Waits until the edge's /readyz says every backend is SERVING. */
   ready(timeoutMs: number): Promise<void>;
   /** The last log lines of a process, for test failure messages. */
@@ -45,6 +52,16 @@ export interface RunningMesh {
 }
 
 const defaultEdgePort = 8080;
+/** Prometheus ports: the edge's, then one per service in defaultPorts order. */
+const defaultMetricsPort = 9450;
+/** Replica n (from 0) of a service prefers its default ports plus n × this. */
+const replicaPortStep = 100;
+
+interface ProcessSpec {
+  entry: string;
+  env: NodeJS.ProcessEnv;
+  metricsAddress: string;
+}
 
 export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
   let nextPort = options.portBase;
@@ -54,31 +71,54 @@ export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
     while (!(await isPortFree(nextPort))) nextPort += 1;
     return nextPort++;
   };
+  const replicas = Math.max(1, options.replicas ?? 1);
+  const specs = new Map<string, ProcessSpec>();
   const addresses = {} as Record<ServiceName, string>;
-  for (const name of serviceNames) {
-    addresses[name] = options.env[`BAZAAR_${name.toUpperCase()}_ADDR`] ?? `127.0.0.1:${await portFor(defaultPorts[name])}`;
+  const listenAddresses: Array<{ process: string; service: ServiceName; listen: string; metrics: string }> = [];
+  for (const [index, name] of serviceNames.entries()) {
+    const given = options.env[`BAZAAR_${name.toUpperCase()}_ADDR`];
+    const own: string[] = [];
+    for (let replica = 0; replica < replicas; replica++) {
+      const listen = given && replicas === 1 ? given : `127.0.0.1:${await portFor(defaultPorts[name] + replica * replicaPortStep)}`;
+      const metrics = `127.0.0.1:${await portFor(defaultMetricsPort + 1 + index + replica * replicaPortStep)}`;
+      listenAddresses.push({ process: replicas === 1 ? name : `${name}-${replica + 1}`, service: name, listen, metrics });
+      own.push(listen);
+    }
+    addresses[name] = own.join(",");
   }
   const edgePort = options.edgePort ?? (await portFor(defaultEdgePort));
+  const edgeMetrics = `127.0.0.1:${await portFor(defaultMetricsPort)}`;
   const env: NodeJS.ProcessEnv = {
     ...options.env,
     ...Object.fromEntries(serviceNames.map((name) => [`BAZAAR_${name.toUpperCase()}_ADDR`, addresses[name]])),
     BAZAAR_EDGE_ADDR: `127.0.0.1:${edgePort}`,
   };
+  for (const { process, service, listen, metrics } of listenAddresses) {
+    const upper = service.toUpperCase();
+    specs.set(process, {
+      entry: `services/${service}/main.ts`,
+      env: { ...env, [`BAZAAR_${upper}_LISTEN_ADDR`]: listen, [`BAZAAR_${upper}_METRICS_ADDR`]: metrics },
+      metricsAddress: metrics,
+    });
+  }
+  specs.set("edge", { entry: "edge/main.ts", env: { ...env, BAZAAR_EDGE_METRICS_ADDR: edgeMetrics }, metricsAddress: edgeMetrics });
 
   const children = new Map<string, ChildProcess>();
   const logs = new Map<string, string[]>();
-  const entryOf = (name: string) => (name === "edge" ? "edge/main.ts" : `services/${name}/main.ts`);
   const launch = (name: string, extraEnv: NodeJS.ProcessEnv = {}) => {
-    const child = spawn(process.execPath, [entryOf(name)], { cwd: options.root, env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
+    const spec = specs.get(name);
+    if (!spec) throw new Error(`no process named ${name}`);
+    const child = spawn(process.execPath, [spec.entry], { cwd: options.root, env: { ...spec.env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
     children.set(name, child);
     logs.set(name, []);
+    const label = name.padEnd(replicas === 1 ? 7 : 9);
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on("line", (line) => {
         const text = formatLogLine(line);
         const recent = logs.get(name)!;
         recent.push(text);
         if (recent.length > 50) recent.shift();
-        options.output?.write(`[${name.padEnd(7)}] ${text}\n`);
+        options.output?.write(`[${label}] ${text}\n`);
       });
     }
     child.once("exit", (code) => {
@@ -86,8 +126,8 @@ export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
       options.onExit?.(name, code);
     });
   };
-  for (const name of serviceNames) launch(name);
-  launch("edge");
+  const processes = [...specs.keys()];
+  for (const name of processes) launch(name);
   const exited = (name: string) =>
     new Promise<string>((resolve) => {
       const child = children.get(name);
@@ -99,11 +139,13 @@ export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
   return {
     addresses,
     edgeUrl,
+    processes,
+    metricsUrl: (name) => `http://${specs.get(name)?.metricsAddress}/metrics`,
     async ready(timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       let last = "no answer";
       while (Date.now() < deadline) {
-        if (children.size < serviceNames.length + 1) throw new Error(`a process exited during start; ${last}`);
+        if (children.size < processes.length) throw new Error(`a process exited during start; ${last}`);
         try {
           const response = await fetch(`${edgeUrl}/readyz`, { signal: AbortSignal.timeout(2_000) });
           last = await response.text();

@@ -1,5 +1,5 @@
 // The admin service's configuration.
-import { defaultPorts, envReader, readServiceBaseConfig, type Env, type ServiceBaseConfig, type ServiceName } from "../kit/config.ts";
+import { envReader, readServiceBaseConfig, serviceTarget, type Env, type ServiceBaseConfig, type ServiceName } from "../kit/config.ts";
 
 export interface AdminConfig extends ServiceBaseConfig {
   /** Where the order service is (OrderAdminService). */
@@ -12,7 +12,7 @@ export interface AdminConfig extends ServiceBaseConfig {
 export function loadAdminConfig(env: Env): AdminConfig {
   const read = envReader(env);
   const base = readServiceBaseConfig(read, "admin");
-  const addressOf = (service: ServiceName) => read.address(`BAZAAR_${service.toUpperCase()}_ADDR`, `127.0.0.1:${defaultPorts[service]}`);
+  const addressOf = (service: ServiceName) => serviceTarget(read, service);
   return {
     ...base,
     orderAddress: addressOf("order"),

@@ -18,7 +18,7 @@ import { applyToProjections, projectionsConsumer } from "./domain/projections.ts
 const config = loadConfigOrExit(() => loadAdminConfig(process.env));
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const db = createDb<AdminDatabase>({ url: config.mysqlUrl, database: config.database });
-const nats = await connectNats(config.natsUrl, "bazaar-admin-rebuild");
+const nats = await connectNats(config.natsUrl, "bazaar-admin-rebuild", config.natsStreamReplicas);
 try {
   await migrateToLatest(db as never, migrations);
   const { state } = await nats.jsm.streams.info(streamName);

@@ -10,10 +10,11 @@ describe("service configuration", () => {
       authAddress: "127.0.0.1:50051",
       serviceSecret: "local-dev-only-service-secret",
       accessTokenTtlSeconds: 900,
-      address: "127.0.0.1:50052",
+      listenAddress: "127.0.0.1:50052",
       mysqlUrl: "mysql://root@127.0.0.1:3306",
       database: "bazaar_product",
       natsUrl: "nats://127.0.0.1:4222",
+      natsStreamReplicas: 1,
       logLevel: "info",
     });
   });
@@ -22,12 +23,34 @@ describe("service configuration", () => {
     ["BAZAAR_PRODUCT_ADDR", "localhost", /BAZAAR_PRODUCT_ADDR must be host:port/],
     ["BAZAAR_PRODUCT_ADDR", "127.0.0.1:99999", /BAZAAR_PRODUCT_ADDR must be host:port/],
     ["BAZAAR_MYSQL_URL", "postgres://x@y/z", /BAZAAR_MYSQL_URL must use mysql/],
+    ["BAZAAR_PRODUCT_ADDR", "127.0.0.1:1,127.0.0.1:2", /BAZAAR_PRODUCT_LISTEN_ADDR is required when BAZAAR_PRODUCT_ADDR names several replicas/],
+    ["BAZAAR_PRODUCT_ADDR", "dns:///product", /BAZAAR_PRODUCT_ADDR must be host:port, a comma-separated list of them, or dns:\/\/\/name:port/],
     ["BAZAAR_NATS_URL", "not a url", /BAZAAR_NATS_URL must be a URL/],
+    ["BAZAAR_NATS_URL", "nats://127.0.0.1:4222,oops", /BAZAAR_NATS_URL must be a URL/],
     ["BAZAAR_LOG_LEVEL", "loud", /BAZAAR_LOG_LEVEL must be one of/],
     ["BAZAAR_ENV", "production", /BAZAAR_SERVICE_SECRET must be set in production/],
     ["BAZAAR_ACCESS_TOKEN_TTL_SECONDS", "5", /BAZAAR_ACCESS_TOKEN_TTL_SECONDS must be an integer between 60 and 3600/],
   ])("when %s is %j, then reading fails naming the variable", (name, value, message) => {
     expect(() => readServiceBaseConfig(envReader({ [name]: value }), "product")).toThrow(message);
+  });
+
+  it("when replicas are named, then peers get the list or DNS name and the process its own listen address", () => {
+    const config = readServiceBaseConfig(
+      envReader({
+        BAZAAR_AUTH_ADDR: "dns:///auth.bazaar.svc:50051",
+        BAZAAR_PRODUCT_ADDR: "127.0.0.1:21000, 127.0.0.1:21001",
+        BAZAAR_PRODUCT_LISTEN_ADDR: "127.0.0.1:21001",
+        BAZAAR_NATS_URL: "nats://127.0.0.1:4222,nats://127.0.0.1:4223",
+        BAZAAR_NATS_STREAM_REPLICAS: "3",
+      }),
+      "product",
+    );
+    expect(config).toMatchObject({
+      authAddress: "dns:///auth.bazaar.svc:50051",
+      listenAddress: "127.0.0.1:21001",
+      natsUrl: "nats://127.0.0.1:4222,nats://127.0.0.1:4223",
+      natsStreamReplicas: 3,
+    });
   });
 
   it("when a URL with a password is invalid, then the error does not print the password", () => {
@@ -45,7 +68,7 @@ describe("service configuration", () => {
     });
     expect(result.status).toBe(2);
     expect(result.stderr.trim().split("\n")).toEqual([
-      'config error: BAZAAR_PRODUCT_ADDR must be host:port, got "nowhere"',
+        'config error: BAZAAR_PRODUCT_ADDR must be host:port, a comma-separated list of them, or dns:///name:port, got "nowhere"',
     ]);
   });
 });

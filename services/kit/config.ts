@@ -11,8 +11,15 @@ export interface EnvReader {
   string(name: string, fallback?: string): string;
   int(name: string, fallback: number, range?: { min?: number; max?: number }): number;
   url(name: string, fallback: string, protocols: string[]): string;
-  /** host:port, as gRPC addresses are written. */
+  /** One URL or a comma-separated list of them. */
+  urls(name: string, fallback: string, protocols: string[]): string;
+  /** host:port, as gRPC addresses are written: where this process listens. */
   address(name: string, fallback: string): string;
+  /**
+   * Where a service is reached: host:port, a comma-separated list of host:port (replicas,
+   * balanced by the client), or dns:///name:port (every address the name resolves to).
+   */
+  target(name: string, fallback: string): string;
   oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T;
   matching(name: string, fallback: string, pattern: RegExp, description: string): string;
   /** "1"/"true" or "0"/"false". */
@@ -53,11 +60,23 @@ export function envReader(env: Env): EnvReader {
       }
       return text;
     },
+    urls(name, fallback, protocols) {
+      const items = (raw(name) ?? fallback).split(",").map((item) => item.trim());
+      return items.map((item) => envReader({ [name]: item }).url(name, item, protocols)).join(",");
+    },
     address(name, fallback) {
       const text = raw(name) ?? fallback;
-      const match = /^(\[[0-9a-f:]+\]|[\w.-]+):(\d{1,5})$/i.exec(text);
-      if (!match || Number(match[2]) > 65535) throw new ConfigError(`${name} must be host:port, got "${text}"`);
+      if (!isHostPort(text)) throw new ConfigError(`${name} must be host:port, got "${text}"`);
       return text;
+    },
+    target(name, fallback) {
+      const text = raw(name) ?? fallback;
+      const dns = /^dns:\/\/\/[\w.-]+:\d{1,5}$/i.test(text);
+      const items = text.split(",").map((item) => item.trim());
+      if (!dns && !items.every(isHostPort)) {
+        throw new ConfigError(`${name} must be host:port, a comma-separated list of them, or dns:///name:port, got "${text}"`);
+      }
+      return dns ? text : items.join(",");
     },
     oneOf(name, fallback, allowed) {
       const value = (raw(name) ?? fallback) as (typeof allowed)[number];
@@ -79,6 +98,11 @@ export function envReader(env: Env): EnvReader {
   };
 }
 
+function isHostPort(text: string): boolean {
+  const match = /^(\[[0-9a-f:]+\]|[\w.-]+):(\d{1,5})$/i.exec(text);
+  return match !== null && Number(match[2]) <= 65535;
+}
+
 /** Hides a password in a URL so a config error never prints a secret. */
 function redact(text: string): string {
   return text.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@");
@@ -89,11 +113,14 @@ export interface ServiceBaseConfig {
   /** "production" refuses the local-dev defaults of secrets. */
   environment: "development" | "production";
   /** Address the gRPC server listens on. */
-  address: string;
+  listenAddress: string;
   mysqlUrl: string;
   /** This service's own database on the MySQL server. */
   database: string;
+  /** One NATS URL, or several comma-separated (the servers of a cluster). */
   natsUrl: string;
+  /** Copies JetStream keeps of the event stream: 3 on a 3-node cluster. */
+  natsStreamReplicas: number;
   logLevel: string;
   /** Where the auth service is: JWKS for verifying tokens, service tokens for internal calls. */
   authAddress: string;
@@ -119,16 +146,36 @@ export function readServiceBaseConfig(env: EnvReader, service: ServiceName): Ser
   if (serviceSecret.length < 16) throw new ConfigError("BAZAAR_SERVICE_SECRET must be at least 16 characters");
   return {
     environment,
-    address: env.address(`BAZAAR_${upper}_ADDR`, `127.0.0.1:${defaultPorts[service]}`),
+    listenAddress: readListenAddress(env, service),
     mysqlUrl: env.url("BAZAAR_MYSQL_URL", "mysql://root@127.0.0.1:3306", ["mysql"]),
     database: env.string(`BAZAAR_${upper}_DB`, `bazaar_${service}`),
     // A service's own NATS user when it has one, else the shared URL.
-    natsUrl: env.url(`BAZAAR_${upper}_NATS_URL`, env.url("BAZAAR_NATS_URL", "nats://127.0.0.1:4222", ["nats", "tls"]), ["nats", "tls"]),
+    natsUrl: env.urls(`BAZAAR_${upper}_NATS_URL`, env.urls("BAZAAR_NATS_URL", "nats://127.0.0.1:4222", ["nats", "tls"]), ["nats", "tls"]),
+    natsStreamReplicas: env.int("BAZAAR_NATS_STREAM_REPLICAS", 1, { min: 1, max: 5 }),
     logLevel: readLogLevel(env),
-    authAddress: env.address("BAZAAR_AUTH_ADDR", `127.0.0.1:${defaultPorts.auth}`),
+    authAddress: serviceTarget(env, "auth"),
     serviceSecret,
     accessTokenTtlSeconds: env.int("BAZAAR_ACCESS_TOKEN_TTL_SECONDS", 900, { min: 60, max: 3600 }),
   };
+}
+
+/** Where a service is reached by others (BAZAAR_<SERVICE>_ADDR). */
+export function serviceTarget(env: EnvReader, service: ServiceName): string {
+  return env.target(`BAZAAR_${service.toUpperCase()}_ADDR`, `127.0.0.1:${defaultPorts[service]}`);
+}
+
+/**
+ * Where this process listens: BAZAAR_<SERVICE>_LISTEN_ADDR, else its BAZAAR_<SERVICE>_ADDR when
+ * that is one host:port. Replicas (a list or a DNS name in _ADDR) each need a listen address.
+ */
+function readListenAddress(env: EnvReader, service: ServiceName): string {
+  const upper = service.toUpperCase();
+  const target = serviceTarget(env, service);
+  const single = isHostPort(target) ? target : undefined;
+  if (single === undefined && env.string(`BAZAAR_${upper}_LISTEN_ADDR`, "") === "") {
+    throw new ConfigError(`BAZAAR_${upper}_LISTEN_ADDR is required when BAZAAR_${upper}_ADDR names several replicas`);
+  }
+  return env.address(`BAZAAR_${upper}_LISTEN_ADDR`, single ?? "");
 }
 
 export function readLogLevel(env: EnvReader): string {

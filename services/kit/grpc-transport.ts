@@ -26,8 +26,11 @@ export function createGrpcTransport(address: string, options: GrpcTransportOptio
   const channels = Array.from(
     { length: Math.max(1, options.connections ?? 1) },
     () =>
-      new grpc.Client(address, grpc.credentials.createInsecure(), {
+      new grpc.Client(channelTarget(address), grpc.credentials.createInsecure(), {
         "grpc.use_local_subchannel_pool": 1,
+        // Every replica behind a list or a DNS name takes calls in turn; one that goes away is
+        // skipped until it answers again (pick_first would stay on one replica).
+        "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
         "grpc.keepalive_time_ms": 30_000,
         "grpc.max_receive_message_length": 4 * 1024 * 1024,
         // A peer that just restarted is retried within a second or two, not minutes.
@@ -138,6 +141,19 @@ function callMetadata(header: ConstructorParameters<typeof Headers>[0]): grpc.Me
   const metadata = metadataFromHeaders(new Headers(header));
   metadata.setOptions({ waitForReady: true });
   return metadata;
+}
+
+/**
+ * The grpc-js target of a service address: host:port and dns:///name:port as they are, a list
+ * of replicas as an ipv4:/ipv6: target (grpc-js's static address list) or, with host names,
+ * the first host resolved by DNS.
+ */
+export function channelTarget(address: string): string {
+  if (!address.includes(",")) return address;
+  const items = address.split(",");
+  if (items.every((item) => /^\d+\.\d+\.\d+\.\d+:\d+$/.test(item))) return `ipv4:${items.join(",")}`;
+  if (items.every((item) => item.startsWith("["))) return `ipv6:${items.join(",")}`;
+  throw new Error(`a list of replicas must be IP addresses, got "${address}"; use dns:///name:port for host names`);
 }
 
 function pathOf(method: DescMethod): string {

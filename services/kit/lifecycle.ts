@@ -91,7 +91,7 @@ export async function startService<DB extends EventTables>(spec: ServiceSpec<DB>
   ]);
   const authHook = createAuthHook({ verifier: spec.verifier ?? remoteTokenVerifier(auth.client), rules, denyList });
   const server = await serve({
-    address: config.address,
+    address: config.listenAddress,
     services: [...bindings, health.binding, reflection],
     log,
     hooks: [authHook],
@@ -109,7 +109,7 @@ export async function startService<DB extends EventTables>(spec: ServiceSpec<DB>
     // A failing migration is a bug, not an outage: it stops the start instead of retrying.
     const applied = await migrateToLatest(db as Kysely<unknown>, spec.migrations);
     if (applied.length > 0) log.info({ applied }, "migrations applied");
-    const connect = () => connectNats(config.natsUrl, `bazaar-${spec.name}`);
+    const connect = () => connectNats(config.natsUrl, `bazaar-${spec.name}`, config.natsStreamReplicas);
     nats = await retry(log, "nats", connect, () => true, () => stopping);
     relay = startOutboxRelay({ db: db as unknown as Kysely<EventTables>, js: nats.js, log });
     const lookbackMs = (config.accessTokenTtlSeconds + 60) * 1000;

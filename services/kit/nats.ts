@@ -9,17 +9,22 @@ export interface NatsHandles {
   jsm: JetStreamManager;
 }
 
-/** Server and credentials from a nats://user:password@host:port URL. */
-export function natsConnectOptions(url: string): { servers: string; user?: string; pass?: string } {
-  const parsed = new URL(url);
+/**
+ * Servers and credentials from one nats://user:password@host:port URL or a comma-separated
+ * list of them (a cluster; the client fails over between them). Credentials come from the first
+ * URL that has any.
+ */
+export function natsConnectOptions(url: string): { servers: string[]; user?: string; pass?: string } {
+  const parsed = url.split(",").map((item) => new URL(item.trim()));
+  const withUser = parsed.find((item) => item.username);
   return {
-    servers: `${parsed.hostname}:${parsed.port || 4222}`,
-    user: parsed.username ? decodeURIComponent(parsed.username) : undefined,
-    pass: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    servers: parsed.map((item) => `${item.hostname}:${item.port || 4222}`),
+    user: withUser ? decodeURIComponent(withUser.username) : undefined,
+    pass: withUser ? decodeURIComponent(withUser.password) : undefined,
   };
 }
 
-export async function connectNats(url: string, name: string): Promise<NatsHandles> {
+export async function connectNats(url: string, name: string, streamReplicas = 1): Promise<NatsHandles> {
   const nc = await connect({
     ...natsConnectOptions(url),
     name,
@@ -28,6 +33,6 @@ export async function connectNats(url: string, name: string): Promise<NatsHandle
     reconnectTimeWait: 500,
   });
   const jsm = await jetstreamManager(nc);
-  await ensureStream(jsm);
+  await ensureStream(jsm, streamReplicas);
   return { nc, js: jetstream(nc), jsm };
 }

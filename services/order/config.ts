@@ -1,5 +1,5 @@
 // The order service's configuration.
-import { ConfigError, defaultPorts, envReader, readServiceBaseConfig, type Env, type ServiceBaseConfig } from "../kit/config.ts";
+import { ConfigError, envReader, readServiceBaseConfig, serviceTarget, type Env, type ServiceBaseConfig } from "../kit/config.ts";
 import type { PricingPolicy } from "./domain/order.ts";
 
 export const crashPoints = ["none", "after-reserve", "after-payment"] as const;
@@ -25,8 +25,8 @@ export function loadOrderConfig(env: Env): OrderConfig {
   if (crashAt !== "none" && base.environment === "production") throw new ConfigError("BAZAAR_ORDER_CRASH_AT is for tests and refused in production");
   return {
     ...base,
-    productAddress: read.address("BAZAAR_PRODUCT_ADDR", `127.0.0.1:${defaultPorts.product}`),
-    cartAddress: read.address("BAZAAR_CART_ADDR", `127.0.0.1:${defaultPorts.cart}`),
+    productAddress: serviceTarget(read, "product"),
+    cartAddress: serviceTarget(read, "cart"),
     currencyCode: read.matching("BAZAAR_CURRENCY", "USD", /^[A-Z]{3}$/, "an ISO 4217 code like USD"),
     pricing: {
       taxRateBasisPoints: read.int("BAZAAR_TAX_RATE_BASIS_POINTS", 500, { min: 0, max: 10_000 }),
