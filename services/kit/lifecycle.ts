@@ -1,6 +1,7 @@
 // The life of a service process: listen at once (health NOT_SERVING), bring up the database and
 // NATS with retries, start relay and consumers, report SERVING; on SIGTERM/SIGINT report
 // NOT_SERVING, drain calls, stop consumers and relay, close NATS and the pool, all within 10 s.
+import { hostname } from "node:os";
 import type { Kysely } from "kysely";
 import type { Migration } from "kysely/migration";
 import { createDb, ensureDatabase, isConnectionError, migrateToLatest, pingDb } from "./db.ts";
@@ -10,6 +11,7 @@ import { createDeadLetterService } from "./dead-letters.ts";
 import { createMeshClient } from "./clients.ts";
 import { createHealth, ServingStatus } from "./health.ts";
 import { followDeactivations, remoteTokenVerifier, serviceTokenSource, type ServiceTokenSource } from "./identity.ts";
+import { claimJobTick, type JobLeaseTables } from "./job-leases.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { connectNats, type NatsHandles } from "./nats.ts";
 import { createReflection } from "./reflection.ts";
@@ -20,7 +22,10 @@ import { Health } from "../../gen/grpc/health/v1/health_pb.ts";
 import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.ts";
 import type { ServiceBaseConfig, ServiceName } from "./config.ts";
 
-/** Work repeated every `everyMs`, never overlapping itself; failures are logged and retried. */
+/**
+ * Work repeated every `everyMs`, never overlapping itself, by one replica of the service per
+ * interval; failures are logged and retried.
+ */
 export interface PeriodicJob {
   name: string;
   everyMs: number;
@@ -116,7 +121,7 @@ export async function startService<DB extends EventTables>(spec: ServiceSpec<DB>
     deactivations = await followDeactivations({ js: nats.js, denyList, lookbackMs, log });
     consumers = await Promise.all(spec.consumers?.({ ...runtime, nats }) ?? []);
     await spec.onReady?.(runtime);
-    jobs = (spec.jobs?.(runtime) ?? []).map((job) => startJob(job, log));
+    jobs = (spec.jobs?.(runtime) ?? []).map((job) => startJob(job, db as unknown as Kysely<JobLeaseTables>, log));
     health.setAll(ServingStatus.SERVING);
     log.info("serving");
     monitor = setInterval(async () => {
@@ -205,14 +210,15 @@ async function retry<T>(
   }
 }
 
-
-function startJob(job: PeriodicJob, log: Logger): { stop(): Promise<void> } {
+/** Ticks every `everyMs` on every replica; the job runs on the one replica that claims the tick. */
+function startJob(job: PeriodicJob, db: Kysely<JobLeaseTables>, log: Logger): { stop(): Promise<void> } {
+  const holder = `${hostname()}:${process.pid}`;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
   const tick = () => {
-    running = job
-      .run()
+    running = claimJobTick(db, job.name, job.everyMs, holder)
+      .then((claimed) => claimed && job.run())
       .catch((error) => log.warn({ err: error, job: job.name }, "job failed; will retry"))
       .finally(() => {
         if (!stopped) timer = setTimeout(tick, job.everyMs);

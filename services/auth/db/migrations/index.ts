@@ -2,6 +2,7 @@
 import type { Migration } from "kysely/migration";
 import * as createEventTables from "../../../kit/migrations/2026_11_23_000000_create_event_tables.ts";
 import * as createDeadLetters from "../../../kit/migrations/2026_11_24_000000_create_dead_letters.ts";
+import * as createJobLeases from "../../../kit/migrations/2026_11_25_000000_create_job_leases.ts";
 import * as createUsers from "./2026_11_23_100000_create_users.ts";
 import * as createSessions from "./2026_11_23_110000_create_sessions.ts";
 
@@ -10,4 +11,5 @@ export const migrations: Record<string, Migration> = {
   "2026_11_23_100000_create_users": createUsers,
   "2026_11_23_110000_create_sessions": createSessions,
   "2026_11_24_000000_create_dead_letters": createDeadLetters,
+  "2026_11_25_000000_create_job_leases": createJobLeases,
 };

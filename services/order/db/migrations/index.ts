@@ -2,6 +2,7 @@
 import type { Migration } from "kysely/migration";
 import * as createEventTables from "../../../kit/migrations/2026_11_23_000000_create_event_tables.ts";
 import * as createDeadLetters from "../../../kit/migrations/2026_11_24_000000_create_dead_letters.ts";
+import * as createJobLeases from "../../../kit/migrations/2026_11_25_000000_create_job_leases.ts";
 import * as createOrders from "./2026_11_23_100000_create_orders.ts";
 import * as addSettlingAndFeed from "./2026_11_23_120000_add_settling_and_feed.ts";
 
@@ -10,4 +11,5 @@ export const migrations: Record<string, Migration> = {
   "2026_11_23_100000_create_orders": createOrders,
   "2026_11_23_120000_add_settling_and_feed": addSettlingAndFeed,
   "2026_11_24_000000_create_dead_letters": createDeadLetters,
+  "2026_11_25_000000_create_job_leases": createJobLeases,
 };
