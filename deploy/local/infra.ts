@@ -9,7 +9,10 @@ import { connect } from "node:net";
 import { constants, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect as connectNats } from "@nats-io/transport-node";
 import { createConnection } from "mysql2/promise";
+import { natsConnectOptions } from "../../services/kit/nats.ts";
 import { natsAuthorization, operatorUser, withCredentials } from "./nats-users.ts";
 import { freePort } from "./ports.ts";
 
@@ -18,6 +21,8 @@ export interface InfraOptions {
   dataDir: string;
   mysqlPort?: number;
   natsPort?: number;
+  /** nats-server nodes: 1 (default) or a cluster of 3 (or 5) with the event stream on each. */
+  natsClusterSize?: number;
   log?: (line: string) => void;
 }
 
@@ -55,7 +60,9 @@ export async function startInfra(options: InfraOptions): Promise<RunningInfra> {
   const { dataDir, log } = options;
   const [mysql, nats] = await Promise.allSettled([
     startMariaDb({ dataDir, port: options.mysqlPort, log }),
-    startNats({ dataDir, port: options.natsPort, log }),
+    (options.natsClusterSize ?? 1) > 1
+      ? startNatsCluster({ dataDir, size: options.natsClusterSize!, log })
+      : startNats({ dataDir, port: options.natsPort, log }),
   ]);
   if (mysql.status === "rejected" || nats.status === "rejected") {
     await Promise.all([mysql, nats].map((result) => (result.status === "fulfilled" ? result.value.stop() : undefined)));
@@ -98,24 +105,106 @@ export async function startMariaDb(options: ServerOptions): Promise<RunningServe
 }
 
 export async function startNats(options: ServerOptions): Promise<RunningServer> {
-  const dataDir = resolve(options.dataDir);
-  const storeDir = join(dataDir, "nats");
-  const logFile = join(dataDir, "nats.log");
-  await mkdir(storeDir, { recursive: true });
-  const pidFile = join(dataDir, "nats.pid");
-  await clearStaleServer(pidFile, storeDir);
-  const configFile = join(dataDir, "nats.conf");
-  await writeFile(configFile, natsAuthorization());
-  const server = await launch({
-    name: "nats-server",
-    command: "nats-server",
-    args: natsArgs({ configFile, storeDir, port: options.port, portsFileDir: dataDir, logFile }),
-    logFile,
-    pidFile,
-    probe: (child) => speaksJetStream(join(dataDir, `nats-server_${child.pid}.ports`)),
-  }, options.log);
+  const server = await launchNatsNode({ dataDir: resolve(options.dataDir), name: "nats", port: options.port, log: options.log });
   // Tools and tests connect as the operator; services get their own users (serviceNatsEnv).
   return { ...server, url: withCredentials(server.url, operatorUser.user, operatorUser.password) };
+}
+
+export interface ClusterOptions {
+  dataDir: string;
+  size: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * A nats-server cluster on loopback: `size` nodes routed to each other, JetStream on every one,
+ * each with its store under dataDir/nats-<n>. Resolves once the cluster has elected a JetStream
+ * leader, so streams with `size` replicas can be created. The URL lists every node.
+ */
+export async function startNatsCluster(options: ClusterOptions): Promise<RunningServer & { nodes: RunningServer[] }> {
+  const dataDir = resolve(options.dataDir);
+  const routePorts = await Promise.all(Array.from({ length: options.size }, () => freePort()));
+  const routes = routePorts.map((port) => `nats-route://127.0.0.1:${port}`);
+  const launched = await Promise.allSettled(
+    routePorts.map((routePort, index) =>
+      launchNatsNode({ dataDir, name: `nats-${index + 1}`, cluster: { routePort, routes }, log: options.log }),
+    ),
+  );
+  const nodes = launched.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
+  const stop = async () => {
+    await Promise.all(nodes.map((node) => node.stop()));
+  };
+  const failed = launched.find((result) => result.status === "rejected");
+  if (failed) {
+    await stop();
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  const url = nodes.map((node) => withCredentials(node.url, operatorUser.user, operatorUser.password)).join(",");
+  try {
+    await waitForJetStreamLeader(url);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  options.log?.(`NATS cluster of ${options.size} ready`);
+  return { url, stop, nodes };
+}
+
+interface NatsNodeOptions {
+  dataDir: string;
+  /** Names the node's files: <name>.conf, <name>.log, <name>.pid and its store dir <name>/. */
+  name: string;
+  port?: number;
+  cluster?: { routePort: number; routes: string[] };
+  log?: (line: string) => void;
+}
+
+async function launchNatsNode(options: NatsNodeOptions): Promise<RunningServer> {
+  const { dataDir, name } = options;
+  const storeDir = join(dataDir, name);
+  const logFile = join(dataDir, `${name}.log`);
+  await mkdir(storeDir, { recursive: true });
+  const pidFile = join(dataDir, `${name}.pid`);
+  await clearStaleServer(pidFile, storeDir);
+  const configFile = join(dataDir, `${name}.conf`);
+  const cluster = options.cluster
+    ? `server_name: "bazaar-${name}"
+cluster {
+  name: "bazaar"
+  listen: "127.0.0.1:${options.cluster.routePort}"
+  routes: [${options.cluster.routes.map((route) => `"${route}"`).join(", ")}]
+}
+`
+    : "";
+  await writeFile(configFile, cluster + natsAuthorization());
+  return launch({
+    name: options.cluster ? `nats-server ${name}` : "nats-server",
+    command: "nats-server",
+    args: natsArgs({ configFile, storeDir, port: options.port, portsFileDir: storeDir, logFile }),
+    logFile,
+    pidFile,
+    probe: (child) => speaksJetStream(join(storeDir, `nats-server_${child.pid}.ports`)),
+  }, options.log);
+}
+
+/** Until a clustered JetStream has a meta leader it answers every API call with an error. */
+async function waitForJetStreamLeader(url: string): Promise<void> {
+  const nc = await connectNats(natsConnectOptions(url));
+  try {
+    const deadline = Date.now() + readyTimeoutMs;
+    for (;;) {
+      try {
+        // Creating the manager asks for the account info, which fails until there is a leader.
+        await jetstreamManager(nc);
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw new Error(`the NATS cluster elected no JetStream leader: ${String(error)}`);
+        await sleep(250);
+      }
+    }
+  } finally {
+    await nc.close();
+  }
 }
 
 async function initialiseMariaDb(mysqlDir: string, logFile: string, log: ServerOptions["log"]): Promise<void> {

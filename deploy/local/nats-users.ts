@@ -34,12 +34,17 @@ ${services.join("\n")}
 `;
 }
 
-/** A URL with credentials. */
+/** A URL (or a comma-separated list of a cluster's URLs) with credentials. */
 export function withCredentials(url: string, user: string, password: string): string {
-  const parsed = new URL(url);
-  parsed.username = encodeURIComponent(user);
-  parsed.password = encodeURIComponent(password);
-  return parsed.toString().replace(/\/$/, "");
+  return url
+    .split(",")
+    .map((item) => {
+      const parsed = new URL(item);
+      parsed.username = encodeURIComponent(user);
+      parsed.password = encodeURIComponent(password);
+      return parsed.toString().replace(/\/$/, "");
+    })
+    .join(",");
 }
 
 /** BAZAAR_<SERVICE>_NATS_URL for every service: each connects as itself. */

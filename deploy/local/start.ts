@@ -1,7 +1,13 @@
 // `npm start`: the whole mesh on this machine. A private MariaDB and NATS JetStream under .data/
 // (or your own servers when BAZAAR_MYSQL_URL and BAZAAR_NATS_URL are set), the five services
 // and the edge as separate processes with prefixed logs. Ctrl-C stops everything.
+//
+//   npm start -- [--replicas 2] [--nats-cluster 3]
+//
+// --replicas runs that many processes of each service, which callers balance over; --nats-cluster
+// runs a NATS cluster of that many nodes on loopback, with the event stream copied to each.
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { startInfra, type RunningInfra } from "./infra.ts";
 import { launchMesh, type RunningMesh } from "./mesh.ts";
 import { serviceNatsEnv } from "./nats-users.ts";
@@ -10,6 +16,7 @@ import { devAccounts } from "../../services/kit/dev-accounts.ts";
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const env = process.env;
 const started = performance.now();
+const { replicas, natsClusterSize } = readArguments();
 
 let infra: RunningInfra | undefined;
 let mesh: RunningMesh | undefined;
@@ -33,7 +40,11 @@ try {
   // Our own NATS has a user per service; yours is used as you configured it.
   let natsUsers: Record<string, string> = {};
   if (!mysqlUrl || !natsUrl) {
-    infra = await startInfra({ dataDir: `${root}.data`, log: (line) => process.stdout.write(`[infra] ${line}\n`) });
+    infra = await startInfra({
+      dataDir: `${root}.data`,
+      natsClusterSize,
+      log: (line) => process.stdout.write(`[infra] ${line}\n`),
+    });
     mysqlUrl ??= infra.mysqlUrl;
     if (!natsUrl) {
       natsUrl = infra.natsUrl;
@@ -42,7 +53,15 @@ try {
   }
   mesh = await launchMesh({
     root,
-    env: { ...env, BAZAAR_MYSQL_URL: mysqlUrl, BAZAAR_NATS_URL: natsUrl, ...natsUsers, BAZAAR_DEMO_SEED: env.BAZAAR_DEMO_SEED ?? "1" },
+    replicas,
+    env: {
+      ...env,
+      BAZAAR_MYSQL_URL: mysqlUrl,
+      BAZAAR_NATS_URL: natsUrl,
+      ...natsUsers,
+      BAZAAR_NATS_STREAM_REPLICAS: env.BAZAAR_NATS_STREAM_REPLICAS ?? String(natsClusterSize),
+      BAZAAR_DEMO_SEED: env.BAZAAR_DEMO_SEED ?? "1",
+    },
     output: process.stdout,
     onExit: (name, code) => {
       if (!stopping) {
@@ -55,18 +74,35 @@ try {
   const edge = mesh.edgeUrl;
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   process.stdout.write(`
-Bazaar is up in ${seconds}s — edge at ${edge}
+Bazaar is up in ${seconds}s — edge at ${edge}${replicas > 1 ? ` — ${replicas} replicas of each service` : ""}${natsClusterSize > 1 ? ` — NATS cluster of ${natsClusterSize}` : ""}
 
 Dev accounts (LOCAL DEV ONLY):
 ${Object.values(devAccounts).map((a) => `  ${a.email.padEnd(24)} ${a.password}`).join("\n")}
 
 Try:
   curl -s -X POST ${edge}/bazaar.product.v1.ProductService/ListProducts -H 'content-type: application/json' -d '{"pageSize": 3}'
-  npx buf curl --schema proto --http2-prior-knowledge --protocol grpc --data '{"pageSize":3}' http://${mesh.addresses.product}/bazaar.product.v1.ProductService/ListProducts
+  npx buf curl --schema proto --http2-prior-knowledge --protocol grpc --data '{"pageSize":3}' http://${mesh.addresses.product.split(",")[0]}/bazaar.product.v1.ProductService/ListProducts
+  curl -s ${mesh.metricsUrl(mesh.processes[0]!)} | head
 
 Ctrl-C stops everything.
 `);
 } catch (error) {
   process.stderr.write(`start failed: ${error instanceof Error ? error.message : String(error)}\n`);
   await stop(1);
+}
+
+function readArguments(): { replicas: number; natsClusterSize: number } {
+  const usage = "usage: npm start -- [--replicas 1-4] [--nats-cluster 1|3|5]";
+  try {
+    const { values } = parseArgs({ options: { replicas: { type: "string", default: "1" }, "nats-cluster": { type: "string", default: "1" } } });
+    const replicas = Number(values.replicas);
+    const natsClusterSize = Number(values["nats-cluster"]);
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 4) throw new Error(`--replicas must be 1 to 4, got ${values.replicas}`);
+    // JetStream clusters need a majority to elect a leader: odd sizes only.
+    if (![1, 3, 5].includes(natsClusterSize)) throw new Error(`--nats-cluster must be 1, 3 or 5, got ${values["nats-cluster"]}`);
+    return { replicas, natsClusterSize };
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${usage}\n`);
+    process.exit(2);
+  }
 }

@@ -53,8 +53,13 @@ export async function ensureStream(jsm: JetStreamManager, replicas = 1): Promise
     num_replicas: replicas,
   };
   try {
-    await jsm.streams.info(streamName);
-    await jsm.streams.update(streamName, config);
+    const current = (await jsm.streams.info(streamName)).config;
+    // Every process ensures the stream at start: only a change is written, so ten replicas
+    // starting together do not queue ten updates on a clustered stream's leader.
+    const unchanged = current.num_replicas === config.num_replicas && current.max_age === config.max_age &&
+      current.max_msg_size === config.max_msg_size && current.duplicate_window === config.duplicate_window &&
+      current.subjects.join() === config.subjects.join();
+    if (!unchanged) await jsm.streams.update(streamName, config);
   } catch (error) {
     if (!isNotFound(error)) throw error;
     await jsm.streams.add(config);

@@ -204,7 +204,8 @@ async function retry<T>(
       return await attempt();
     } catch (error) {
       if (stopped() || !retryable(error)) throw error;
-      log.warn({ err: error, retryInMs: delay }, `${what} not available yet`);
+      // Expected while dependencies start: the reason, without a stack trace per attempt.
+      log.warn({ reason: error instanceof Error ? error.message : String(error), retryInMs: delay }, `${what} not available yet`);
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }

@@ -32,7 +32,13 @@ export async function connectNats(url: string, name: string, streamReplicas = 1)
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
   });
-  const jsm = await jetstreamManager(nc);
-  await ensureStream(jsm, streamReplicas);
-  return { nc, js: jetstream(nc), jsm };
+  try {
+    // A clustered JetStream without a leader yet fails these; the caller retries the whole connect.
+    const jsm = await jetstreamManager(nc);
+    await ensureStream(jsm, streamReplicas);
+    return { nc, js: jetstream(nc), jsm };
+  } catch (error) {
+    await nc.close();
+    throw error;
+  }
 }
