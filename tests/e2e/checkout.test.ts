@@ -151,15 +151,34 @@ describe("idempotency and isolation", () => {
     expect((await stockOf(id)).stockOnHand).toBe(8);
   });
 
-  it("when a key is reused for a different cart, then invalid_argument", async () => {
+  it("when a request is retried after it succeeded and the cart was emptied, then the same order comes back and nothing is bought twice", async () => {
+    const me = await newCustomer();
+    const id = await newProduct(300n, 10);
+    await carts.addCartItem({ productId: id, quantity: 1 }, me);
+    const request = { idempotencyKey: randomUUID(), shippingAddress: address, payment: { method: PaymentMethod.CASH_ON_DELIVERY } };
+    const { order } = await orders.placeOrder(request, me);
+    await eventually(() => carts.getCart({}, me), ({ cart }) => cart!.items.length === 0);
+    // The response was lost; the client sends the same request again, now with an empty cart.
+    const { order: again } = await orders.placeOrder(request, me);
+    expect(again!.id).toBe(order!.id);
+    // Items added after the purchase are not what the key bought: still the same order.
+    await carts.addCartItem({ productId: id, quantity: 2 }, me);
+    expect((await orders.placeOrder(request, me)).order!.id).toBe(order!.id);
+    expect((await orders.listOrders({}, me)).orders).toHaveLength(1);
+    expect((await stockOf(id)).stockOnHand).toBe(9);
+  });
+
+  it("when a key is reused with another address or payment, then invalid_argument", async () => {
     const me = await newCustomer();
     const id = await newProduct(300n, 10);
     await carts.addCartItem({ productId: id, quantity: 1 }, me);
     const key = randomUUID();
     await orders.placeOrder({ idempotencyKey: key, shippingAddress: address, payment: { method: PaymentMethod.CASH_ON_DELIVERY } }, me);
     await carts.addCartItem({ productId: id, quantity: 2 }, me);
-    const error = await failureOf(orders.placeOrder({ idempotencyKey: key, shippingAddress: address, payment: { method: PaymentMethod.CASH_ON_DELIVERY } }, me));
-    expect(error.code).toBe(Code.InvalidArgument);
+    const otherAddress = failureOf(orders.placeOrder({ idempotencyKey: key, shippingAddress: { ...address, line1: "9 Elsewhere" }, payment: { method: PaymentMethod.CASH_ON_DELIVERY } }, me));
+    expect((await otherAddress).code).toBe(Code.InvalidArgument);
+    const otherPayment = failureOf(orders.placeOrder({ idempotencyKey: key, shippingAddress: address, payment: card("tok_visa") }, me));
+    expect((await otherPayment).code).toBe(Code.InvalidArgument);
   });
 
   it("when another customer asks for someone's order, then not_found, and their own list stays empty", async () => {

@@ -30,12 +30,14 @@ export interface CheckoutRequest {
 }
 
 export async function placeOrder(deps: OrderDeps, shopper: ShopperPorts, request: CheckoutRequest): Promise<Order> {
-  const cart = await shopper.cartLines();
-  if (cart.length === 0) throw new EmptyCartError("the cart is empty");
-  const fingerprint = fingerprintOf(request, cart);
-
+  // The key first: a retry whose first call succeeded finds the cart already emptied of what
+  // that call bought, and must get the order back, not "the cart is empty".
+  const fingerprint = fingerprintOf(request);
   const earlier = await findOrderIdByKey(deps.db, request.userId, request.idempotencyKey);
   if (earlier) return settledOrder(deps, earlier, fingerprint);
+
+  const cart = await shopper.cartLines();
+  if (cart.length === 0) throw new EmptyCartError("the cart is empty");
 
   // Prices come from the catalog now, never from the cart or the client.
   const products = new Map((await shopper.products(cart.map((line) => line.productId))).map((p) => [p.productId, p]));
@@ -109,7 +111,7 @@ export async function placeOrder(deps: OrderDeps, shopper: ShopperPorts, request
 /** The order an earlier call with this key made, once it has left PENDING (or a few seconds passed). */
 async function settledOrder(deps: OrderDeps, earlier: { id: string; fingerprint: string }, fingerprint: string): Promise<Order> {
   if (earlier.fingerprint !== fingerprint) {
-    throw new IdempotencyKeyReusedError("idempotency_key was already used for a different checkout");
+    throw new IdempotencyKeyReusedError("idempotency_key was already used for a checkout with another address or payment");
   }
   const deadline = Date.now() + 8_000;
   let order = (await findOrder(deps.db, earlier.id))!;
@@ -129,8 +131,11 @@ async function authorizeWithRetry(payments: PaymentProvider, request: Parameters
   return outcome;
 }
 
-function fingerprintOf(request: CheckoutRequest, cart: Array<{ productId: string; quantity: number }>): string {
-  const lines = [...cart].sort((a, b) => (a.productId < b.productId ? -1 : 1)).map((l) => `${l.productId}x${l.quantity}`);
-  const payload = JSON.stringify({ lines, address: request.shippingAddress, method: request.paymentMethod, card: request.cardToken });
+/**
+ * What a retry must repeat: the request's own fields. The cart is not part of it — it is the
+ * server's state, which the first call consumed.
+ */
+function fingerprintOf(request: CheckoutRequest): string {
+  const payload = JSON.stringify({ address: request.shippingAddress, method: request.paymentMethod, card: request.cardToken });
   return createHash("sha256").update(payload).digest("hex");
 }

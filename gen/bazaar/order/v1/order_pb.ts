@@ -885,7 +885,8 @@ export const OrderService: GenService<{
   /**
    * Checks out the caller's cart: prices from the catalog, stock reserved, payment taken, order
    * CONFIRMED — or compensated (PAYMENT_FAILED, stock released). The same idempotency_key
-   * returns the same order; with a different cart it is INVALID_ARGUMENT.
+   * returns the same order, whatever the cart holds by then; with another shipping address or
+   * payment it is INVALID_ARGUMENT.
    *
    * @generated from rpc bazaar.order.v1.OrderService.PlaceOrder
    */
