@@ -9,7 +9,8 @@ import { createDb, ensureDatabase, migrateToLatest } from "../../kit/db.ts";
 import type { AuthDatabase } from "../db/database.ts";
 import { migrations } from "../db/migrations/index.ts";
 import { startKeyManager, type KeyManager } from "./key-manager.ts";
-import { generateSigningKey, keysStillVerifying } from "./signing-keys.ts";
+import { generateSigningKey, keyPublishDelayMs, KeyRing, keysStillVerifying } from "./signing-keys.ts";
+import { listSigningKeys } from "../db/session.repository.ts";
 import { issueAccessToken } from "./tokens.ts";
 
 let db: Kysely<AuthDatabase>;
@@ -50,8 +51,14 @@ describe("signing key rotation", () => {
 
     const oldKid = keys.current().signing.kid;
     await keys.rotate();
-    const after = await issueAccessToken(keys.current().signing, customer, 900);
-    expect(decodeProtectedHeader(after.token).kid).not.toBe(oldKid);
+    // Published first: in the key set at once, still the old key signing.
+    expect(keys.current().signing.kid).toBe(oldKid);
+    const newKid = keys.current().jwks().keys.map((k) => k.kid).find((kid) => kid !== oldKid);
+    expect(newKid).toBeDefined();
+    // Once published for long enough, the new key signs.
+    const later = await KeyRing.from(await listSigningKeys(db), new Date(Date.now() + keyPublishDelayMs));
+    const after = await issueAccessToken(later.signing, customer, 900);
+    expect(decodeProtectedHeader(after.token).kid).toBe(newKid);
 
     // The verifier has never seen the new kid: it reloads the key set once and accepts.
     expect((await verifier.verify(after.token)).role).toBe("customer");
@@ -60,9 +67,20 @@ describe("signing key rotation", () => {
     expect(keys.current().jwks().keys.map((k) => k.kid)).toContain(oldKid);
   });
 
+  it("when two replicas create a key at the same moment, then both sign with the first until the second is published", async () => {
+    const first = await generateSigningKey(new Date("2026-11-23T12:00:00.000Z"));
+    const second = await generateSigningKey(new Date("2026-11-23T12:00:00.005Z"));
+    const justAfter = new Date("2026-11-23T12:00:01Z");
+    // One replica listed only its own key, the other both: they agree on the signer.
+    expect((await KeyRing.from([first], justAfter)).signing.kid).toBe(first.kid);
+    expect((await KeyRing.from([first, second], justAfter)).signing.kid).toBe(first.kid);
+    const published = new Date(second.createTime.getTime() + keyPublishDelayMs);
+    expect((await KeyRing.from([first, second], published)).signing.kid).toBe(second.kid);
+  });
+
   it("when a retired key's last tokens have expired, then it leaves the key set", async () => {
-    // `old` stopped signing at 11:40, so its last tokens expired at 11:55; `previous` stopped at
-    // 11:55 and its tokens live until 12:10.
+    // `old` stopped signing when `previous` was published (11:42), so its last tokens expired
+    // at 11:57 and it leaves; `previous` stopped at 11:57 and its tokens live until 12:12.
     const now = new Date("2026-11-23T12:00:00Z");
     const old = await generateSigningKey(new Date("2026-10-01T00:00:00Z"));
     const previous = await generateSigningKey(new Date("2026-11-23T11:40:00Z"));

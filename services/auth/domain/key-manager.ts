@@ -1,7 +1,7 @@
 // Which keys sign and verify, for this replica. Keys come from config in production; in
 // development they are generated on first start and kept in the auth database (never in the
-// repository). A new key is generated when the signing key is older than the rotation period;
-// replicas pick it up within a minute.
+// repository). A new key is generated when the newest key is older than the rotation period;
+// replicas pick it up within a minute and sign with it once it is published (keyPublishDelayMs).
 import type { Kysely } from "kysely";
 import type { AuthDatabase } from "../db/database.ts";
 import { insertSigningKey, listSigningKeys } from "../db/session.repository.ts";
@@ -10,7 +10,7 @@ import { generateSigningKey, KeyRing, keysStillVerifying, rotationDue, type Stor
 export interface KeyManager {
   /** The ring in use now. */
   current(): KeyRing;
-  /** Creates a new signing key now (rotation); older keys keep verifying. */
+  /** Creates a new key now (rotation): it verifies at once and signs once published. */
   rotate(): Promise<KeyRing>;
   stop(): void;
 }
