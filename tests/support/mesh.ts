@@ -7,7 +7,7 @@ import { inject } from "vitest";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startNats } from "../../deploy/local/infra.ts";
+import { startNats, startNatsCluster } from "../../deploy/local/infra.ts";
 import { launchMesh, serviceNames, type RunningMesh } from "../../deploy/local/mesh.ts";
 import { serviceNatsEnv } from "../../deploy/local/nats-users.ts";
 
@@ -33,10 +33,18 @@ export const unthrottled = {
   BAZAAR_EDGE_BURST_PER_USER: "1000000",
 };
 
-export async function startTestMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<TestMesh> {
+export interface TestMeshShape {
+  /** Processes per service (default 1). */
+  replicas?: number;
+  /** nats-server nodes (default 1); more form a cluster holding the event stream on each. */
+  natsClusterSize?: number;
+}
+
+export async function startTestMesh(extraEnv: NodeJS.ProcessEnv = {}, shape: TestMeshShape = {}): Promise<TestMesh> {
   const natsDir = await mkdtemp(join(tmpdir(), "bazaar-mesh-nats-"));
-  let nats = await startNats({ dataDir: natsDir });
-  const natsPort = Number(new URL(nats.url).port);
+  const clusterSize = shape.natsClusterSize ?? 1;
+  let nats = clusterSize > 1 ? await startNatsCluster({ dataDir: natsDir, size: clusterSize }) : await startNats({ dataDir: natsDir });
+  const natsPort = Number(new URL(nats.url.split(",")[0]!).port);
   let natsRunning = true;
   const prefix = `e2e_${randomBytes(4).toString("hex")}`;
   const databases = Object.fromEntries(serviceNames.map((name) => [`BAZAAR_${name.toUpperCase()}_DB`, `${prefix}_${name}`]));
@@ -44,6 +52,7 @@ export async function startTestMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<T
   const mesh = await launchMesh({
     root,
     freePorts: true,
+    replicas: shape.replicas,
     // Each vitest worker runs one file at a time: a port range per worker rules out collisions.
     portBase: 20_000 + (Number(process.env.VITEST_POOL_ID ?? 1) % 10) * 1_000 + Math.floor(Math.random() * 50) * 10,
     // BAZAAR_TEST_MESH_LOGS=1 shows the processes' logs while debugging a test.
@@ -52,6 +61,7 @@ export async function startTestMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<T
       ...env,
       BAZAAR_DEMO_SEED: "1",
       BAZAAR_LOG_LEVEL: "warn",
+      BAZAAR_NATS_STREAM_REPLICAS: String(clusterSize),
       // Every test client comes from 127.0.0.1: the edge's rate limits have tests of their own.
       ...unthrottled,
       ...extraEnv,
@@ -76,6 +86,7 @@ export async function startTestMesh(extraEnv: NodeJS.ProcessEnv = {}): Promise<T
     env,
     stop,
     async stopNats() {
+      if (clusterSize > 1) throw new Error("stopNats stops a single server, not a cluster");
       await nats.stop();
       natsRunning = false;
     },

@@ -1,0 +1,249 @@
+// Scale-out against the real mesh: two processes of every service, balanced by their callers,
+// on a 3-node NATS cluster. One replica of every service is SIGKILLed while customers check out;
+// clients retry idempotently, and afterwards every checkout has completed, stock adds up, every
+// event was published once and applied once by each consumer, and the periodic jobs moved to the
+// surviving replicas.
+import { randomBytes, randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { createConnection } from "mysql2/promise";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AdminService } from "../../gen/bazaar/admin/v1/admin_pb.ts";
+import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
+import { OrderService, OrderStatus, PaymentMethod, type Order } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { serviceNames } from "../../deploy/local/mesh.ts";
+import { devAccounts } from "../../services/kit/dev-accounts.ts";
+import { streamName } from "../../services/kit/events.ts";
+import { natsConnectOptions } from "../../services/kit/nats.ts";
+import type { bearer } from "../support/calls.ts";
+import { eventually } from "../support/eventually.ts";
+import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+import { devSellerShelf, registerCustomer, signIn } from "../support/shoppers.ts";
+
+let mesh: TestMesh;
+const transport = () => createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
+let auth: ReturnType<typeof createClient<typeof AuthService>>;
+let carts: ReturnType<typeof createClient<typeof CartService>>;
+let orders: ReturnType<typeof createClient<typeof OrderService>>;
+let products: ReturnType<typeof createClient<typeof ProductService>>;
+let admin: ReturnType<typeof createClient<typeof AdminService>>;
+
+beforeAll(async () => {
+  mesh = await startTestMesh(
+    {
+      // An order left PENDING by a killed replica is settled by the other within seconds.
+      BAZAAR_ORDER_RECOVER_AFTER_MS: "3000",
+      BAZAAR_ORDER_RECOVERY_SWEEP_MS: "500",
+      BAZAAR_RESERVATION_SWEEP_MS: "1000",
+      BAZAAR_EDGE_CHECKOUT_TIMEOUT_MS: "20000",
+    },
+    { replicas: 2, natsClusterSize: 3 },
+  );
+  auth = createClient(AuthService, transport());
+  carts = createClient(CartService, transport());
+  orders = createClient(OrderService, transport());
+  products = createClient(ProductService, transport());
+  admin = createClient(AdminService, transport());
+}, 180_000);
+afterAll(async () => {
+  await mesh?.stop();
+});
+
+type Caller = ReturnType<typeof bearer>;
+const address = { recipientName: "Grace", line1: "2 Replica Row", city: "Berlin", postalCode: "10115", countryCode: "DE" };
+
+/** What a client does while a replica may vanish under its call: try again, the same request. */
+const retryable = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.Aborted, Code.Unknown, Code.Internal]);
+const retries: Code[] = [];
+async function withRetries<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      const code = ConnectError.from(error).code;
+      if (!retryable.has(code) || attempt >= 40) throw error;
+      retries.push(code);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+/** One purchase to its end: the same idempotency key until the order exists, then its outcome. */
+async function checkOut(me: Caller, productId: string, quantity: number): Promise<Order> {
+  await withRetries(() => carts.clearCart({}, me));
+  await withRetries(() => carts.addCartItem({ productId, quantity }, me));
+  const request = { idempotencyKey: randomUUID(), shippingAddress: address, payment: { method: PaymentMethod.CARD, cardToken: "tok_visa" } };
+  const { order } = await withRetries(() => orders.placeOrder(request, me));
+  const settled = await eventually(
+    () => withRetries(() => orders.getOrder({ id: order!.id }, me)),
+    ({ order }) => order!.status !== OrderStatus.PENDING,
+    30_000,
+    200,
+  );
+  return settled.order!;
+}
+
+/**
+ * A customer buying until `done()` says stop (and at least twice): an order the recovery
+ * cancelled (its replica died before payment) is bought again with a new key, as a shop's
+ * client would. Returns how many purchases were confirmed.
+ */
+async function shopper(me: Caller, productIds: string[], done: () => boolean, confirmed: Order[], cancelled: Order[]) {
+  let bought = 0;
+  while (bought < 2 || !done()) {
+    const order = await checkOut(me, productIds[(bought + confirmed.length) % productIds.length]!, 1 + (bought % 2));
+    if (order.status === OrderStatus.CONFIRMED) {
+      confirmed.push(order);
+      bought++;
+    } else {
+      expect(order.status, `order ${order.id}`).toBe(OrderStatus.CANCELLED);
+      cancelled.push(order);
+    }
+  }
+  return bought;
+}
+
+async function sql<T>(database: string, query: string, values: unknown[] = []): Promise<T[]> {
+  const connection = await createConnection({ uri: mesh.mysqlUrl, database });
+  try {
+    return (await connection.query(query, values))[0] as T[];
+  } finally {
+    await connection.end();
+  }
+}
+
+const databaseOf = (service: string) => mesh.env[`BAZAAR_${service.toUpperCase()}_DB`]!;
+
+describe("two replicas of every service on a NATS cluster", () => {
+  it("when one replica of every service is killed during a stream of checkouts, then every checkout completes and everything adds up", async () => {
+    expect(mesh.processes).toEqual([...serviceNames.flatMap((name) => [`${name}-1`, `${name}-2`]), "edge"]);
+    const asAdmin = await signIn(auth, devAccounts.admin);
+    const { asSeller, shopId, categoryId } = await devSellerShelf(auth, products);
+    const initialStock = 500;
+    const productIds = await Promise.all(
+      [0, 1, 2].map(async (i) => {
+        const { product } = await products.createProduct(
+          { product: { shopId, categoryId, name: `Replicated ${i} ${randomBytes(3).toString("hex")}`, price: { currencyCode: "USD", amountMinor: 250n }, stockOnHand: initialStock } },
+          asSeller,
+        );
+        return product!.id;
+      }),
+    );
+    const customers = await Promise.all(Array.from({ length: 12 }, () => registerCustomer(auth, "replica")));
+
+    const confirmed: Order[] = [];
+    const cancelled: Order[] = [];
+    // Customers keep buying until every kill is done and one more second has passed.
+    let killsDone = false;
+    const shopping = Promise.all(customers.map((me) => shopper(me, productIds, () => killsDone, confirmed, cancelled)));
+    // One replica of each service dies mid-stream, a second or so apart, and stays dead.
+    const killed: string[] = [];
+    for (const name of serviceNames) {
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      await mesh.kill(`${name}-1`, "SIGKILL");
+      killed.push(name);
+    }
+    setTimeout(() => (killsDone = true), 1_000);
+    const purchases = await shopping;
+
+    // Every checkout completed: each customer has its confirmed purchases, none is left pending.
+    expect(confirmed).toHaveLength(purchases.reduce((sum, n) => sum + n, 0));
+    for (const [i, me] of customers.entries()) {
+      const { orders: mine } = await withRetries(() => orders.listOrders({ pageSize: 100 }, me));
+      expect(mine.filter((o) => o.status === OrderStatus.PENDING)).toEqual([]);
+      expect(mine.filter((o) => o.status === OrderStatus.CONFIRMED)).toHaveLength(purchases[i]!);
+    }
+
+    // I1: stock adds up per product — on hand fell by exactly what confirmed orders bought, nothing held.
+    const soldOf = (id: string) =>
+      confirmed.flatMap((o) => o.items).filter((item) => item.productId === id).reduce((sum, item) => sum + item.quantity, 0);
+    for (const id of productIds) {
+      const expected = { onHand: initialStock - soldOf(id), available: initialStock - soldOf(id) };
+      const actual = await eventually(
+        async () => {
+          const { product } = await withRetries(() => products.getProduct({ id }, asSeller));
+          return { onHand: product!.stockOnHand, available: product!.stockAvailable };
+        },
+        (stock) => JSON.stringify(stock) === JSON.stringify(expected),
+        15_000,
+      );
+      expect(actual, `stock of ${id}`).toEqual(expected);
+    }
+
+    // Every outbox row of every service was published, once: the stream holds as many events as
+    // all outboxes together, although two relays per service swept them side by side.
+    const outboxRows = async () => {
+      let total = 0;
+      for (const service of serviceNames) {
+        const [row] = await sql<{ unpublished: number; events: number }>(
+          databaseOf(service),
+          "SELECT COUNT(*) - COUNT(publish_time) AS unpublished, COUNT(*) AS events FROM outbox",
+        );
+        if (Number(row!.unpublished) > 0) return -1;
+        total += Number(row!.events);
+      }
+      return total;
+    };
+    const nc = await connect(natsConnectOptions(mesh.natsUrl));
+    try {
+      const jsm = await jetstreamManager(nc);
+      const published = await eventually(outboxRows, (total) => total > 0, 15_000);
+      const stream = await jsm.streams.info(streamName);
+      expect(stream.state.messages).toBe(published);
+      expect(stream.config.num_replicas).toBe(3);
+
+      // Each durable consumer, shared by both replicas of its service, applied every event of
+      // its subjects exactly once (processed ids are unique, so equal counts mean none missed).
+      const durables: string[] = [];
+      for await (const consumer of jsm.consumers.list(streamName)) {
+        // Ephemeral consumers (a service following deactivations) apply nothing to a database.
+        if (!consumer.config.durable_name) continue;
+        durables.push(consumer.name);
+        const filter = consumer.config.filter_subject!;
+        const service = consumer.name.split("-")[0]!;
+        const inStream = async () => {
+          const info = await jsm.streams.info(streamName, { subjects_filter: filter });
+          return Object.values(info.state.subjects ?? {}).reduce((sum, n) => sum + n, 0);
+        };
+        const expected = await inStream();
+        const applied = await eventually(
+          async () => Number((await sql<{ n: number }>(databaseOf(service), "SELECT COUNT(*) AS n FROM processed_events WHERE consumer = ?", [consumer.name]))[0]!.n),
+          (n) => n === expected,
+          // Events the killed replica had pulled come back after the consumer's ack wait (30 s).
+          60_000,
+        );
+        expect(applied, `events applied by ${consumer.name}`).toBe(expected);
+      }
+      expect(durables.sort()).toEqual(["admin-projections", "cart-order-placed", "cart-product-snapshots"]);
+    } finally {
+      await nc.close();
+    }
+
+    // The admin projection counted each purchase once: its units sold equal the orders'.
+    const report = await withRetries(() =>
+      admin.getSalesReport({ fromTime: timestampFromDate(new Date(Date.now() - 3_600_000)), toTime: timestampFromDate(new Date(Date.now() + 3_600_000)) }, asAdmin),
+    );
+    for (const id of productIds) {
+      expect(Number(report.topProducts.find((p) => p.productId === id)?.quantity ?? 0), `units of ${id} in the report`).toBe(soldOf(id));
+    }
+
+    // The periodic jobs are held by the surviving replicas now.
+    for (const [service, job] of [["order", "recover overdue orders"], ["product", "release expired holds"]] as const) {
+      const holder = `${hostname()}:${mesh.pid(`${service}-2`)}`;
+      const rows = await eventually(
+        () => sql<{ holder: string }>(databaseOf(service), "SELECT holder FROM job_leases WHERE name = ?", [job]),
+        (found) => found[0]?.holder === holder,
+        20_000,
+      );
+      expect(rows[0]?.holder, `${job} lease`).toBe(holder);
+    }
+    expect(killed).toEqual(serviceNames);
+    console.info(`scale-out: ${confirmed.length} confirmed, ${cancelled.length} cancelled by recovery and bought again, ${retries.length} retried calls (${[...new Set(retries)].map((c) => Code[c]).join(", ") || "none"})`);
+  }, 300_000);
+});
