@@ -114,12 +114,18 @@ export async function moveOrder(deps: OrderDeps, orderId: string, to: OrderStatu
  * nothing is left to chance (cash on delivery, or the payment recorded as authorized): hold
  * the stock (a repeat of an earlier hold is a no-op), commit, confirm. Otherwise — payment
  * outcome unknown, or the hold lost — it is cancelled and anything that may have been taken is
- * given back. Orders already cancelled or failed get their compensation finished.
+ * given back. Orders already cancelled or failed get their compensation finished; an order
+ * checkout confirmed after it was claimed is left as it is.
  */
 export async function recoverOrder(deps: OrderDeps, orderId: string): Promise<void> {
   const order = await findOrder(deps.db, orderId);
   if (!order) return;
-  if (order.status !== "PENDING") return giveBack(deps, orderId);
+  if (order.status !== "PENDING") {
+    // Cancelled or failed: finish giving back. Confirmed (checkout finished after this claim,
+    // as it may when a step was slow): the stock is sold and stays sold.
+    if (endedUnfulfilled(order.status)) await giveBack(deps, orderId);
+    return;
+  }
   const finishable = order.payment.method === "CASH_ON_DELIVERY" || order.payment.status === "AUTHORIZED";
   if (!finishable) return abandonOrder(deps, order, "CANCELLED", "checkout did not complete; nothing was charged");
   try {
