@@ -1,0 +1,182 @@
+// A chaos run: a private MariaDB and nats-server, the whole mesh, a steady mix of browsing and
+// checkouts, and then every part broken in turn — each service and the edge killed with SIGKILL,
+// nats-server restarted, MariaDB restarted — each down for a few seconds. Afterwards the
+// invariants (tests/support/invariants.ts) must hold. Used by `npm run chaos` and, shorter, by
+// `npm test`.
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { startMariaDb, startNats, type RunningServer } from "../../deploy/local/infra.ts";
+import { launchMesh, serviceNames, type RunningMesh } from "../../deploy/local/mesh.ts";
+import { serviceNatsEnv } from "../../deploy/local/nats-users.ts";
+import { freeServicePort } from "../../deploy/local/ports.ts";
+import { checkInvariants } from "../support/invariants.ts";
+import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
+import { startWorkload, type WorkloadTally } from "./workload.ts";
+
+export interface ChaosOptions {
+  /** Seconds each part stays down. */
+  downSeconds: number;
+  /** Seconds of undisturbed load after each part is back, before the next fault. */
+  recoverSeconds: number;
+  customers: number;
+  browsers: number;
+  /** Longest wait for the invariants to hold once the load stops (redeliveries back off up to a minute). */
+  settleSeconds: number;
+  log: (line: string) => void;
+}
+
+export interface FaultOutcome {
+  fault: string;
+  /** Checkouts acknowledged while the part was down and until it was back. */
+  checkoutsDuring: number;
+  /** Checkouts acknowledged in the recovery window after it. */
+  checkoutsAfter: number;
+  backInMs: number;
+}
+
+export interface ChaosReport {
+  faults: FaultOutcome[];
+  tally: WorkloadTally;
+  acknowledged: number;
+  violations: string[];
+  settledInMs: number;
+  /** Errors the processes logged about failed calls (their last lines), to explain unexpected answers. */
+  failedCallLogs: string[];
+}
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const initialStock = 100_000;
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const { log } = options;
+  const dataDir = await mkdtemp(join(tmpdir(), "bazaar-chaos-"));
+  let mysql: RunningServer | undefined;
+  let nats: RunningServer | undefined;
+  let mesh: RunningMesh | undefined;
+  try {
+    const mysqlPort = await freeServicePort();
+    const natsPort = await freeServicePort();
+    mysql = await startMariaDb({ dataDir, port: mysqlPort });
+    nats = await startNats({ dataDir, port: natsPort });
+    const prefix = `chaos_${randomBytes(3).toString("hex")}`;
+    const databases = Object.fromEntries(serviceNames.map((name) => [name, `${prefix}_${name}`]));
+    mesh = await launchMesh({
+      root,
+      freePorts: true,
+      env: {
+        ...process.env,
+        ...Object.fromEntries(serviceNames.map((name) => [`BAZAAR_${name.toUpperCase()}_DB`, databases[name]])),
+        BAZAAR_MYSQL_URL: mysql.url,
+        BAZAAR_NATS_URL: nats.url,
+        ...serviceNatsEnv(nats.url),
+        BAZAAR_DEMO_SEED: "1",
+        BAZAAR_LOG_LEVEL: "error",
+        // Orders a killed order service left PENDING are settled seconds after it is back.
+        BAZAAR_ORDER_RECOVER_AFTER_MS: "3000",
+        BAZAAR_ORDER_RECOVERY_SWEEP_MS: "500",
+        BAZAAR_EDGE_RATE_PER_ADDRESS: "1000000",
+        BAZAAR_EDGE_BURST_PER_ADDRESS: "1000000",
+        BAZAAR_EDGE_RATE_PER_USER: "1000000",
+        BAZAAR_EDGE_BURST_PER_USER: "1000000",
+      },
+    });
+    await mesh.ready(90_000);
+    log(`mesh up at ${mesh.edgeUrl}`);
+
+    const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
+    const auth = createClient(AuthService, transport);
+    const products = createClient(ProductService, transport);
+    const { asSeller, shopId, categoryId } = await devSellerShelf(auth, products);
+    const productIds: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const { product } = await products.createProduct(
+        { product: { shopId, categoryId, name: `Chaos item ${i}`, price: { currencyCode: "USD", amountMinor: 500n }, stockOnHand: initialStock } },
+        asSeller,
+      );
+      productIds.push(product!.id);
+    }
+    const customers = await Promise.all(Array.from({ length: options.customers }, () => registerCustomer(auth, "chaos")));
+    const workload = startWorkload({ edgeUrl: mesh.edgeUrl, customers, productIds, browsers: options.browsers, retryForMs: 60_000 });
+    await pause(options.recoverSeconds);
+
+    const faults: FaultOutcome[] = [];
+    const running = mesh;
+    const stores = { mysql, nats };
+    const breakings: Array<[string, () => Promise<void>, () => Promise<void>]> = [
+      ...[...serviceNames, "edge"].map(
+        (name) => [`kill -9 ${name}`, () => running.kill(name, "SIGKILL"), async () => running.relaunch(name)] as [string, () => Promise<void>, () => Promise<void>],
+      ),
+      ["restart nats-server", () => stores.nats!.stop(), async () => void (stores.nats = await startNats({ dataDir, port: natsPort }))],
+      ["restart MariaDB", () => stores.mysql!.stop(), async () => void (stores.mysql = await startMariaDb({ dataDir, port: mysqlPort }))],
+    ];
+    for (const [fault, breakIt, restore] of breakings) {
+      const before = workload.tally.checkouts;
+      log(`${fault}: down for ${options.downSeconds} s`);
+      await breakIt();
+      await pause(options.downSeconds);
+      const started = performance.now();
+      await restore();
+      await running.ready(90_000);
+      const backInMs = Math.round(performance.now() - started);
+      const during = workload.tally.checkouts - before;
+      await pause(options.recoverSeconds);
+      const after = workload.tally.checkouts - before - during;
+      faults.push({ fault, checkoutsDuring: during, checkoutsAfter: after, backInMs });
+      log(`${fault}: back in ${backInMs} ms; ${during} checkouts acknowledged meanwhile, ${after} in the ${options.recoverSeconds} s after`);
+    }
+    await workload.stop();
+    const failedCallLogs = [...serviceNames, "edge"].flatMap((name) =>
+      running.recentLogs(name).filter((line) => line.includes("rpc failed")).map((line) => `${name}: ${line.slice(0, 400)}`),
+    );
+    log(`load stopped: ${workload.tally.checkouts} checkouts, ${workload.tally.browses} browses; checking the invariants`);
+
+    const settleStarted = performance.now();
+    const storesForChecks = { mysqlUrl: stores.mysql.url, natsUrl: stores.nats.url, databases };
+    const initialOnHand = new Map(productIds.map((id) => [id, initialStock]));
+    let violations = await checkInvariants(storesForChecks, initialOnHand, workload.acknowledged);
+    while (violations.length > 0 && performance.now() - settleStarted < options.settleSeconds * 1000) {
+      await pause(2);
+      violations = await checkInvariants(storesForChecks, initialOnHand, workload.acknowledged);
+    }
+    return {
+      faults,
+      tally: workload.tally,
+      acknowledged: workload.acknowledged.length,
+      violations,
+      settledInMs: Math.round(performance.now() - settleStarted),
+      failedCallLogs,
+    };
+  } finally {
+    await mesh?.stop();
+    await Promise.all([nats?.stop(), mysql?.stop()]);
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** The report as Markdown. */
+export function formatReport(report: ChaosReport): string {
+  const rows = report.faults.map((f) => `| ${f.fault} | ${f.backInMs} | ${f.checkoutsDuring} | ${f.checkoutsAfter} |`);
+  const failures = [...report.tally.failures].map(([code, n]) => `${code} ${n}`).join(", ") || "none";
+  return [
+    "| fault | back in (ms) | checkouts while down | checkouts after |",
+    "|---|---:|---:|---:|",
+    ...rows,
+    "",
+    ...(report.tally.unexpected.length > 0 ? [`Unexpected answers: ${report.tally.unexpected.join("; ")}`, ...report.failedCallLogs, ""] : []),
+    `Load: ${report.tally.checkouts} checkouts acknowledged (${report.acknowledged} order ids), ${report.tally.browses} catalog reads; failed attempts retried: ${failures}; calls given up: ${report.tally.abandoned}.`,
+    report.violations.length === 0
+      ? `Invariants I1–I4 hold (checked ${report.settledInMs} ms after the load stopped).`
+      : `VIOLATIONS (${report.violations.length}):\n${report.violations.map((v) => `- ${v}`).join("\n")}`,
+  ].join("\n");
+}
+
+function pause(seconds: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+}

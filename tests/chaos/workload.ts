@@ -1,0 +1,113 @@
+// The steady load a chaos run keeps up while it breaks things: customers checking out through
+// the edge (retrying each call with the same idempotency key, as a shop's client would) and
+// anonymous visitors browsing the catalog. It remembers every order a client was told about.
+import { randomUUID } from "node:crypto";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
+import { OrderService, PaymentMethod } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+
+type Caller = { headers: Record<string, string> };
+
+export interface WorkloadOptions {
+  edgeUrl: string;
+  customers: Caller[];
+  productIds: string[];
+  browsers: number;
+  /** How long one call is retried through an outage before the workload gives up on it. */
+  retryForMs: number;
+}
+
+export interface WorkloadTally {
+  checkouts: number;
+  browses: number;
+  /** Failed attempts by code: expected while a part is down (unavailable), telling otherwise. */
+  failures: Map<string, number>;
+  /** Calls given up after retryForMs. */
+  abandoned: number;
+  /** Answers no outage explains (internal, unknown): call and message, for the report. */
+  unexpected: string[];
+}
+
+export interface RunningWorkload {
+  tally: WorkloadTally;
+  /** Every order id a PlaceOrder response carried. */
+  acknowledged: string[];
+  stop(): Promise<void>;
+}
+
+/** What a client retries: the outcome is unknown or the service is briefly away. */
+const retryable = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.Aborted, Code.Unknown, Code.Internal, Code.ResourceExhausted]);
+const address = { recipientName: "Chaos", line1: "1 Fault Street", city: "Berlin", postalCode: "10117", countryCode: "DE" };
+
+export function startWorkload(options: WorkloadOptions): RunningWorkload {
+  const transport = createConnectTransport({ baseUrl: options.edgeUrl, httpVersion: "1.1" });
+  const carts = createClient(CartService, transport);
+  const orders = createClient(OrderService, transport);
+  const products = createClient(ProductService, transport);
+  const tally: WorkloadTally = { checkouts: 0, browses: 0, failures: new Map(), abandoned: 0, unexpected: [] };
+  const acknowledged: string[] = [];
+  let stopped = false;
+
+  const retrying = async <T>(name: string, call: () => Promise<T>): Promise<T | undefined> => {
+    const giveUpAt = Date.now() + options.retryForMs;
+    for (;;) {
+      try {
+        return await call();
+      } catch (error) {
+        const { code, rawMessage } = ConnectError.from(error);
+        if (code === Code.Internal || code === Code.Unknown) tally.unexpected.push(`${name}: ${Code[code]} ${rawMessage}`);
+        tally.failures.set(Code[code], (tally.failures.get(Code[code]) ?? 0) + 1);
+        if (!retryable.has(code) || Date.now() > giveUpAt) {
+          tally.abandoned += 1;
+          return undefined;
+        }
+        await pause(200);
+      }
+    }
+  };
+
+  const shop = async (me: Caller, index: number) => {
+    for (let round = 0; !stopped; round++) {
+      const productId = options.productIds[(index + round) % options.productIds.length]!;
+      if (!(await retrying("ClearCart", () => carts.clearCart({}, me)))) continue;
+      if (!(await retrying("AddCartItem", () => carts.addCartItem({ productId, quantity: 1 + (round % 2) }, me)))) continue;
+      const request = { idempotencyKey: randomUUID(), shippingAddress: address, payment: { method: PaymentMethod.CARD, cardToken: "tok_visa" } };
+      const placed = await retrying("PlaceOrder", () => orders.placeOrder(request, me));
+      if (placed?.order) {
+        acknowledged.push(placed.order.id);
+        tally.checkouts += 1;
+      }
+      await pause(100);
+    }
+  };
+
+  const browse = async (index: number) => {
+    for (let round = 0; !stopped; round++) {
+      const step = (round + index) % 3;
+      const done =
+        step === 0
+          ? await retrying("GetProduct", () => products.getProduct({ id: options.productIds[round % options.productIds.length]! }))
+          : step === 1
+            ? await retrying("ListProducts", () => products.listProducts({ pageSize: 20 }))
+            : await retrying("SearchProducts", () => products.searchProducts({ query: "chaos", pageSize: 10 }));
+      if (done) tally.browses += 1;
+      await pause(50);
+    }
+  };
+
+  const running = [...options.customers.map((me, i) => shop(me, i)), ...Array.from({ length: options.browsers }, (_, i) => browse(i))];
+  return {
+    tally,
+    acknowledged,
+    async stop() {
+      stopped = true;
+      await Promise.all(running);
+    },
+  };
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,132 @@
+// The invariants a mesh must keep whatever failed while it ran, read straight from the services'
+// databases and the event stream: used by the scale-out test and the chaos run. Each check
+// returns the violations it found (empty: it holds), so a report can list them all.
+//
+//   I1 stock adds up per product: what left on hand is what confirmed orders bought, nothing held
+//   I2 no order is left PENDING; what failed released its hold
+//   I3 every outbox event was published once and applied once by every durable consumer
+//   I4 every order a client was told about exists
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { createConnection } from "mysql2/promise";
+import { serviceNames } from "../../deploy/local/mesh.ts";
+import { streamName } from "../../services/kit/events.ts";
+import { natsConnectOptions } from "../../services/kit/nats.ts";
+
+export interface MeshStores {
+  mysqlUrl: string;
+  natsUrl: string;
+  /** Each service's database name. */
+  databases: Record<string, string>;
+}
+
+export async function query<T>(mysqlUrl: string, database: string, text: string, values: unknown[] = []): Promise<T[]> {
+  const connection = await createConnection({ uri: mysqlUrl, database });
+  try {
+    return (await connection.query(text, values))[0] as T[];
+  } finally {
+    await connection.end();
+  }
+}
+
+/** I1 for the given products and their stock on hand before the run. */
+export async function stockAddsUp(stores: MeshStores, initialOnHand: Map<string, number>): Promise<string[]> {
+  const ids = [...initialOnHand.keys()];
+  if (ids.length === 0) return [];
+  const stock = await query<{ id: string; on_hand: number; held: number }>(
+    stores.mysqlUrl,
+    stores.databases.product!,
+    "SELECT id, stock_on_hand AS on_hand, stock_held AS held FROM products WHERE id IN (?)",
+    [ids],
+  );
+  const sold = await query<{ product_id: string; sold: string }>(
+    stores.mysqlUrl,
+    stores.databases.order!,
+    `SELECT l.product_id, SUM(l.quantity) AS sold FROM order_lines l JOIN orders o ON o.id = l.order_id
+     WHERE o.status IN ('CONFIRMED', 'PROCESSING', 'SHIPPED', 'DELIVERED') AND l.product_id IN (?) GROUP BY l.product_id`,
+    [ids],
+  );
+  const soldOf = new Map(sold.map((row) => [row.product_id, Number(row.sold)]));
+  return stock.flatMap((row) => {
+    const expectedOnHand = initialOnHand.get(row.id)! - (soldOf.get(row.id) ?? 0);
+    const problems: string[] = [];
+    if (row.on_hand !== expectedOnHand) problems.push(`I1 product ${row.id}: on hand ${row.on_hand}, expected ${expectedOnHand} (initial − confirmed)`);
+    if (row.held !== 0) problems.push(`I1 product ${row.id}: ${row.held} units still held`);
+    return problems;
+  });
+}
+
+/** I2: nothing PENDING, no reservation still holding stock. */
+export async function ordersSettled(stores: MeshStores): Promise<string[]> {
+  const pending = await query<{ id: string }>(stores.mysqlUrl, stores.databases.order!, "SELECT id FROM orders WHERE status = 'PENDING'");
+  const holding = await query<{ id: string }>(stores.mysqlUrl, stores.databases.product!, "SELECT id FROM reservations WHERE status = 'HELD'");
+  return [
+    ...pending.map((row) => `I2 order ${row.id} is still PENDING`),
+    ...holding.map((row) => `I2 reservation ${row.id} still holds stock`),
+  ];
+}
+
+/**
+ * I3: every outbox row published, the stream holding exactly as many events as all outboxes
+ * (none published twice), every durable consumer's processed count equal to the events of its
+ * subjects (processed ids are unique, so equal counts mean none missed), no dead letters.
+ */
+export async function eventsDeliveredOnce(stores: MeshStores): Promise<string[]> {
+  const problems: string[] = [];
+  let outboxRows = 0;
+  for (const service of serviceNames) {
+    const [row] = await query<{ unpublished: number; events: number; dead: number }>(
+      stores.mysqlUrl,
+      stores.databases[service]!,
+      `SELECT COUNT(*) - COUNT(publish_time) AS unpublished, COUNT(*) AS events,
+              (SELECT COUNT(*) FROM dead_letters WHERE redrive_time IS NULL) AS dead FROM outbox`,
+    );
+    if (Number(row!.unpublished) > 0) problems.push(`I3 ${service}: ${row!.unpublished} outbox events unpublished`);
+    if (Number(row!.dead) > 0) problems.push(`I3 ${service}: ${row!.dead} dead letters`);
+    outboxRows += Number(row!.events);
+  }
+  const nc = await connect(natsConnectOptions(stores.natsUrl));
+  try {
+    const jsm = await jetstreamManager(nc);
+    const stream = await jsm.streams.info(streamName);
+    if (stream.state.messages !== outboxRows) {
+      problems.push(`I3 the stream holds ${stream.state.messages} events, the outboxes ${outboxRows}`);
+    }
+    for await (const consumer of jsm.consumers.list(streamName)) {
+      // Ephemeral consumers (a service following deactivations) apply nothing to a database.
+      if (!consumer.config.durable_name) continue;
+      const filter = consumer.config.filter_subject!;
+      const info = await jsm.streams.info(streamName, { subjects_filter: filter });
+      const inStream = Object.values(info.state.subjects ?? {}).reduce((sum, n) => sum + n, 0);
+      const service = consumer.name.split("-")[0]!;
+      const [row] = await query<{ n: number }>(
+        stores.mysqlUrl,
+        stores.databases[service]!,
+        "SELECT COUNT(*) AS n FROM processed_events WHERE consumer = ?",
+        [consumer.name],
+      );
+      if (Number(row!.n) !== inStream) problems.push(`I3 ${consumer.name} applied ${row!.n} of the ${inStream} events on ${filter}`);
+    }
+  } finally {
+    await nc.close();
+  }
+  return problems;
+}
+
+/** I4: every order id a client received exists. */
+export async function acknowledgedOrdersExist(stores: MeshStores, orderIds: string[]): Promise<string[]> {
+  if (orderIds.length === 0) return [];
+  const found = await query<{ id: string }>(stores.mysqlUrl, stores.databases.order!, "SELECT id FROM orders WHERE id IN (?)", [orderIds]);
+  const existing = new Set(found.map((row) => row.id));
+  return orderIds.filter((id) => !existing.has(id)).map((id) => `I4 order ${id} was acknowledged to a client but does not exist`);
+}
+
+/** Every check at once. */
+export async function checkInvariants(stores: MeshStores, initialOnHand: Map<string, number>, acknowledged: string[]): Promise<string[]> {
+  return [
+    ...(await stockAddsUp(stores, initialOnHand)),
+    ...(await ordersSettled(stores)),
+    ...(await eventsDeliveredOnce(stores)),
+    ...(await acknowledgedOrdersExist(stores, acknowledged)),
+  ];
+}
