@@ -9,7 +9,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("subject", "varchar(255)", (c) => c.notNull())
     .addColumn("payload", sql`mediumblob`, (c) => c.notNull())
     .addColumn("trace_parent", "varchar(64)")
-    .addColumn("create_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`UTC_TIMESTAMP(6)`))
+    .addColumn("create_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`(UTC_TIMESTAMP(6))`))
     .addColumn("publish_time", sql`datetime(6)`)
     .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
     .execute();
@@ -20,7 +20,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .createTable("processed_events")
     .addColumn("consumer", "varchar(100)", (c) => c.notNull())
     .addColumn("event_id", "char(36)", (c) => c.notNull())
-    .addColumn("process_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`UTC_TIMESTAMP(6)`))
+    .addColumn("process_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`(UTC_TIMESTAMP(6))`))
     .addPrimaryKeyConstraint("processed_events_pk", ["consumer", "event_id"])
     .execute();
 }

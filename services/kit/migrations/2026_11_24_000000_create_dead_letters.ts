@@ -12,7 +12,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("payload", sql`mediumblob`, (c) => c.notNull())
     .addColumn("error", "text", (c) => c.notNull())
     .addColumn("attempts", "integer", (c) => c.notNull())
-    .addColumn("create_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`UTC_TIMESTAMP(6)`))
+    .addColumn("create_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`(UTC_TIMESTAMP(6))`))
     .addColumn("redrive_time", sql`datetime(6)`)
     .execute();
 }

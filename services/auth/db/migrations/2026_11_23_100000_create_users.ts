@@ -12,8 +12,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("phone", "varchar(32)", (c) => c.notNull().defaultTo(""))
     .addColumn("role", "varchar(16)", (c) => c.notNull())
     .addColumn("active", "boolean", (c) => c.notNull().defaultTo(true))
-    .addColumn("create_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`UTC_TIMESTAMP(6)`))
-    .addColumn("update_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`UTC_TIMESTAMP(6)`))
+    .addColumn("create_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`(UTC_TIMESTAMP(6))`))
+    .addColumn("update_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`(UTC_TIMESTAMP(6))`))
     .addColumn("last_login_time", sql`datetime(6)`)
     .execute();
   await db.schema.createIndex("users_role").on("users").columns(["role", "id"]).execute();

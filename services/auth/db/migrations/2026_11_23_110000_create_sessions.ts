@@ -8,7 +8,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     // LOCAL DEV: generated keys live here. Production loads them from BAZAAR_AUTH_SIGNING_KEYS.
     .addColumn("private_jwk", "text", (c) => c.notNull())
     .addColumn("public_jwk", "text", (c) => c.notNull())
-    .addColumn("create_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`UTC_TIMESTAMP(6)`))
+    .addColumn("create_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`(UTC_TIMESTAMP(6))`))
     .execute();
 
   await db.schema
@@ -17,7 +17,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("token_hash", "char(64)", (c) => c.primaryKey())
     .addColumn("family_id", "char(36)", (c) => c.notNull())
     .addColumn("user_id", "char(36)", (c) => c.notNull())
-    .addColumn("create_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`UTC_TIMESTAMP(6)`))
+    .addColumn("create_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`(UTC_TIMESTAMP(6))`))
     .addColumn("expire_time", sql`datetime(6)`, (c) => c.notNull())
     .addColumn("family_expire_time", sql`datetime(6)`, (c) => c.notNull())
     .addColumn("use_time", sql`datetime(6)`)
@@ -31,7 +31,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("id", "bigint", (c) => c.primaryKey().autoIncrement())
     .addColumn("email", "varchar(254)", (c) => c.notNull())
     .addColumn("client_ip", "varchar(64)", (c) => c.notNull())
-    .addColumn("create_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`UTC_TIMESTAMP(6)`))
+    .addColumn("create_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`(UTC_TIMESTAMP(6))`))
     .execute();
   await db.schema.createIndex("login_failures_email").on("login_failures").columns(["email", "create_time"]).execute();
   await db.schema.createIndex("login_failures_ip").on("login_failures").columns(["client_ip", "create_time"]).execute();

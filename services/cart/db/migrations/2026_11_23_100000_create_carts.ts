@@ -5,7 +5,7 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable("carts")
     .addColumn("user_id", "char(36)", (c) => c.primaryKey())
-    .addColumn("update_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`UTC_TIMESTAMP(6)`))
+    .addColumn("update_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`(UTC_TIMESTAMP(6))`))
     .execute();
 
   await db.schema
@@ -13,7 +13,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("user_id", "char(36)", (c) => c.notNull())
     .addColumn("product_id", "char(36)", (c) => c.notNull())
     .addColumn("quantity", "integer", (c) => c.notNull())
-    .addColumn("add_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`UTC_TIMESTAMP(6)`))
+    .addColumn("add_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`(UTC_TIMESTAMP(6))`))
     .addPrimaryKeyConstraint("cart_lines_pk", ["user_id", "product_id"])
     .addCheckConstraint("cart_lines_quantity", sql`quantity BETWEEN 1 AND 99`)
     .execute();

@@ -20,8 +20,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("idempotency_key", "varchar(64)", (c) => c.notNull())
     // What the key was used for: the same key with another cart is the client's mistake.
     .addColumn("request_fingerprint", "char(64)", (c) => c.notNull())
-    .addColumn("create_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`UTC_TIMESTAMP(6)`))
-    .addColumn("update_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`UTC_TIMESTAMP(6)`))
+    .addColumn("create_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`(UTC_TIMESTAMP(6))`))
+    .addColumn("update_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`(UTC_TIMESTAMP(6))`))
     .execute();
   // One order per (user, key): concurrent checkouts with one key meet here.
   await db.schema.createIndex("orders_idempotency").on("orders").columns(["user_id", "idempotency_key"]).unique().execute();
@@ -46,7 +46,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("order_id", "char(36)", (c) => c.notNull().references("orders.id"))
     .addColumn("status", "varchar(20)", (c) => c.notNull())
     .addColumn("note", "varchar(500)", (c) => c.notNull().defaultTo(""))
-    .addColumn("time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`UTC_TIMESTAMP(6)`))
+    .addColumn("time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`(UTC_TIMESTAMP(6))`))
     .execute();
   await db.schema.createIndex("order_status_history_order").on("order_status_history").columns(["order_id", "id"]).execute();
 }

@@ -9,7 +9,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("name", "varchar(100)", (c) => c.notNull())
     .addColumn("slug", "varchar(100)", (c) => c.notNull().unique())
     .addColumn("sort_order", "integer", (c) => c.notNull().defaultTo(0))
-    .addColumn("create_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`UTC_TIMESTAMP(6)`))
+    .addColumn("create_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`(UTC_TIMESTAMP(6))`))
     .execute();
   await db.schema.createIndex("categories_parent").on("categories").columns(["parent_id", "sort_order"]).execute();
 
@@ -22,8 +22,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("address", "json", (c) => c.notNull())
     .addColumn("latitude", "decimal(9, 6)", (c) => c.notNull())
     .addColumn("longitude", "decimal(9, 6)", (c) => c.notNull())
-    .addColumn("create_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`UTC_TIMESTAMP(6)`))
-    .addColumn("update_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`UTC_TIMESTAMP(6)`))
+    .addColumn("create_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`(UTC_TIMESTAMP(6))`))
+    .addColumn("update_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`(UTC_TIMESTAMP(6))`))
     .execute();
   await db.schema.createIndex("shops_seller").on("shops").column("seller_id").execute();
   // Nearby-shop queries pre-filter on a latitude band, then compute exact distances.
@@ -48,8 +48,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("featured", "boolean", (c) => c.notNull().defaultTo(false))
     .addColumn("active", "boolean", (c) => c.notNull().defaultTo(true))
     .addColumn("delete_time", sql`datetime(6)`)
-    .addColumn("create_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`UTC_TIMESTAMP(6)`))
-    .addColumn("update_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`UTC_TIMESTAMP(6)`))
+    .addColumn("create_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`(UTC_TIMESTAMP(6))`))
+    .addColumn("update_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`(UTC_TIMESTAMP(6))`))
     .addCheckConstraint("products_stock_valid", sql`stock_held >= 0 AND stock_on_hand >= stock_held`)
     .addCheckConstraint("products_price_valid", sql`price_minor >= 0`)
     .execute();

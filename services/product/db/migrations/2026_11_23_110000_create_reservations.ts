@@ -9,8 +9,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     // a release that arrived before its reserve.
     .addColumn("status", "varchar(16)", (c) => c.notNull())
     .addColumn("expire_time", sql`datetime(6)`, (c) => c.notNull())
-    .addColumn("create_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`UTC_TIMESTAMP(6)`))
-    .addColumn("update_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`UTC_TIMESTAMP(6)`))
+    .addColumn("create_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`(UTC_TIMESTAMP(6))`))
+    .addColumn("update_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`(UTC_TIMESTAMP(6))`))
     .execute();
   // The expiry sweep reads HELD rows by expiry time.
   await db.schema.createIndex("reservations_expiry").on("reservations").columns(["status", "expire_time"]).execute();
