@@ -1,9 +1,11 @@
-// `npm run migrate`: applies every service's pending migrations to BAZAAR_MYSQL_URL, each to its
-// own database (BAZAAR_<SERVICE>_DB). Services also migrate themselves at start; this is for
-// deploy pipelines that migrate first.
+// `npm run migrate [service…]`: applies pending migrations to BAZAAR_MYSQL_URL, each service to
+// its own database (BAZAAR_<SERVICE>_DB); every service when none is named. Services also
+// migrate themselves at start; this is for deploy pipelines that migrate first — the Kubernetes
+// migration Jobs run it for one service each (`bazaar migrate product`), with that service's
+// own database credentials.
 import type { Kysely } from "kysely";
 import type { Migration } from "kysely/migration";
-import { envReader, loadConfigOrExit, readServiceBaseConfig, type ServiceName } from "../../services/kit/config.ts";
+import { defaultPorts, envReader, loadConfigOrExit, readServiceBaseConfig, type ServiceName } from "../../services/kit/config.ts";
 import { createDb, ensureDatabase, migrateToLatest } from "../../services/kit/db.ts";
 import { migrations as admin } from "../../services/admin/db/migrations/index.ts";
 import { migrations as auth } from "../../services/auth/db/migrations/index.ts";
@@ -13,12 +15,21 @@ import { migrations as product } from "../../services/product/db/migrations/inde
 
 const all: Record<ServiceName, Record<string, Migration>> = { auth, product, cart, order, admin };
 
-for (const [service, migrations] of Object.entries(all) as Array<[ServiceName, Record<string, Migration>]>) {
+const isServiceName = (name: string): name is ServiceName => name in defaultPorts;
+const named = process.argv.slice(2);
+const unknown = named.filter((name) => !isServiceName(name));
+if (unknown.length > 0) {
+  process.stderr.write(`migrate: unknown service ${unknown.join(", ")} (one of ${Object.keys(all).join(", ")})\n`);
+  process.exit(64);
+}
+const services = named.length > 0 ? (named as ServiceName[]) : (Object.keys(all) as ServiceName[]);
+
+for (const service of services) {
   const config = loadConfigOrExit(() => readServiceBaseConfig(envReader(process.env), service));
   await ensureDatabase(config.mysqlUrl, config.database);
   const db = createDb<unknown>({ url: config.mysqlUrl, database: config.database });
   try {
-    const applied = await migrateToLatest(db as Kysely<unknown>, migrations);
+    const applied = await migrateToLatest(db as Kysely<unknown>, all[service]);
     process.stdout.write(`${service.padEnd(8)} ${config.database}: ${applied.length ? applied.join(", ") : "up to date"}\n`);
   } finally {
     await db.destroy();
