@@ -6,7 +6,7 @@ import { AuthService, UserDirectoryService, type TokensSchema, type UserSchema }
 import { Role as ProtoRole } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.ts";
 import { callerOf } from "../kit/auth.ts";
-import { clientAddressOf } from "../kit/client-address.ts";
+import { clientAddressOf, type TrustedProxies } from "../kit/client-address.ts";
 import { decodeIdCursor, encodeIdCursor, pageSizeOf } from "../kit/pages.ts";
 import { findUserById, listUsers, updateProfile } from "./db/user.repository.ts";
 import { changeActive, changeRole, type DirectoryDeps } from "./domain/directory.ts";
@@ -25,7 +25,7 @@ import {
 
 export interface AuthServiceDeps extends SessionDeps {
   keyManager: KeyManager;
-  trustedProxies: ReadonlySet<string>;
+  trustedProxies: TrustedProxies;
 }
 
 const rolesFromProto: Partial<Record<ProtoRole, UserRole>> = {

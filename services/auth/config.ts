@@ -1,5 +1,6 @@
 // The auth service's configuration.
 import type { JWK } from "jose";
+import { trustedProxies, type TrustedProxies } from "../kit/client-address.ts";
 import { ConfigError, envReader, readServiceBaseConfig, type Env, type ServiceBaseConfig } from "../kit/config.ts";
 import type { SessionPolicy } from "./domain/sessions.ts";
 import type { StoredKey } from "./domain/signing-keys.ts";
@@ -11,8 +12,8 @@ export interface AuthConfig extends ServiceBaseConfig {
   /** Production keys (BAZAAR_AUTH_SIGNING_KEYS); undefined means generate and keep in the database. */
   signingKeys: StoredKey[] | undefined;
   keyRotationMs: number;
-  /** Peers whose X-Forwarded-For is believed (the edge, a load balancer). */
-  trustedProxies: ReadonlySet<string>;
+  /** Peers whose X-Forwarded-For is believed (the edge, a load balancer): addresses or CIDR ranges. */
+  trustedProxies: TrustedProxies;
 }
 
 export function loadAuthConfig(env: Env): AuthConfig {
@@ -35,12 +36,13 @@ export function loadAuthConfig(env: Env): AuthConfig {
     },
     signingKeys,
     keyRotationMs: read.int("BAZAAR_AUTH_KEY_ROTATION_DAYS", 30, { min: 1, max: 365 }) * 86_400_000,
-    trustedProxies: new Set(
+    trustedProxies: trustedProxies(
       read
-        .string("BAZAAR_TRUSTED_PROXIES", "127.0.0.1,::1,::ffff:127.0.0.1")
+        .string("BAZAAR_TRUSTED_PROXIES", "127.0.0.1,::1")
         .split(",")
         .map((ip) => ip.trim())
         .filter(Boolean),
+      "BAZAAR_TRUSTED_PROXIES",
     ),
   };
 }
