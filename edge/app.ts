@@ -17,7 +17,7 @@ import { clientAddressFrom } from "../services/kit/client-address.ts";
 import { createGrpcTransport, type GrpcTransport } from "../services/kit/grpc-transport.ts";
 import { remoteTokenVerifier } from "../services/kit/identity.ts";
 import type { Logger } from "../services/kit/log.ts";
-import { traceParentOrNew } from "../services/kit/trace-context.ts";
+import { currentTraceParent, traceParentOrNew } from "../services/kit/trace-context.ts";
 import { callPolicies, type CallPolicy } from "./call-policy.ts";
 import type { EdgeConfig } from "./config.ts";
 import { createCors } from "./cors.ts";
@@ -25,6 +25,7 @@ import { publicError, writeError } from "./errors.ts";
 import { backendCallOptions, backendCalls, edgeCallKey, forwardedRequestHeaders, routeToBackends, type EdgeCall } from "./forward.ts";
 import { plainConnectUnary, serveConnectUnary } from "./connect-unary.ts";
 import { PublicCache } from "./public-cache.ts";
+import { observeRequest, rpcProtocolOf, type RequestTelemetry } from "./request-telemetry.ts";
 import { openApiFiles } from "./openapi/files.ts";
 import { TokenBuckets } from "./rate-limit.ts";
 import { serveRest } from "./rest/handler.ts";
@@ -77,7 +78,13 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
   const perAddress = new TokenBuckets(config.perAddressLimit);
   const perUser = new TokenBuckets(config.perUserLimit);
   const calling = new WeakMap<EdgeRequest, EdgeCall>();
-  const describeError = (error: unknown, call: EdgeCall) => publicError(error, call.requestId, log);
+  const telemetryOf = new WeakMap<EdgeCall, RequestTelemetry>();
+  // Every backend failure, whichever path answers it, passes here: its code is noted for the
+  // request's span and metrics.
+  const describeError = (error: unknown, call: EdgeCall) => {
+    const shown = publicError(error, call.requestId, log);
+    return telemetryOf.get(call)?.failed(shown) ?? shown;
+  };
   // Anonymous answers of public catalog reads may be cached; nothing else may.
   const isPublicAnswer = (policy: CallPolicy | undefined, authorized: boolean) => policy?.publicRead === true && !authorized;
   const publicCacheControl = `public, max-age=${config.publicMaxAgeSeconds}`;
@@ -104,16 +111,17 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
   }
 
   /** Rate limits, body size and token; answers the refusal itself and returns undefined. */
-  const admit = async (req: EdgeRequest, res: EdgeResponse, policy: CallPolicy): Promise<EdgeCall | undefined> => {
+  const admit = async (req: EdgeRequest, res: EdgeResponse, policy: CallPolicy, telemetry: RequestTelemetry): Promise<EdgeCall | undefined> => {
     const given = req.headers["x-request-id"];
     const requestId = typeof given === "string" && requestIdPattern.test(given) ? given : randomUUID();
     (res as ServerResponse).setHeader("x-request-id", requestId);
-    const traceParent = traceParentOrNew(req.headers.traceparent as string | undefined);
+    // The request's span when tracing is on; else the client's traceparent or a new one.
+    const traceParent = currentTraceParent() ?? traceParentOrNew(req.headers.traceparent as string | undefined);
     const peerAddress = req.socket.remoteAddress ?? "";
     const clientAddress = clientAddressFrom(peerAddress, req.headers["x-forwarded-for"] as string | undefined, config.trustedProxies);
 
     const refuse = (error: ConnectError, httpStatus?: number) => {
-      writeError(req, res, error, httpStatus);
+      writeError(req, res, telemetry.failed(error), httpStatus);
       discardBody(req, res, policy.maxBodyBytes);
       return undefined;
     };
@@ -139,35 +147,40 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
       const userWait = perUser.take(userId);
       if (userWait > 0) return refuse(tooManyRequests(userWait));
     }
-    return { requestId, traceParent, peerAddress, policy };
+    const call = { requestId, traceParent, peerAddress, policy };
+    telemetryOf.set(call, telemetry);
+    return call;
   };
 
   const serveRpc = (req: EdgeRequest, res: EdgeResponse, path: string): boolean => {
     const policy = policies.get(path);
     if (policy) {
-      admit(req, res, policy)
-        .then((call) => {
-          if (!call) return;
-          const query = req.method === "GET" && policy.read ? new URL(req.url ?? "/", "http://edge").searchParams : undefined;
-          const encoding = policy.method.methodKind === "unary" ? plainConnectUnary(req, query) : undefined;
-          if (!encoding) {
-            calling.set(req, call);
-            return adapters.get(path)!(req, res);
-          }
-          const publicAnswer = isPublicAnswer(policy, req.headers.authorization !== undefined);
-          return serveConnectUnary(req, res, {
-            method: policy.method,
-            encoding,
-            query,
-            maxBodyBytes: policy.maxBodyBytes,
-            backend: calls.get(policy.method)!,
-            optionsFor: (clientTimeoutMs) => backendCallOptions(call, forwardableHeaders(req), clientTimeoutMs, abortOnClose(res)),
-            describeError: (error) => describeError(error, call),
-            cache: publicAnswer && cache.enabled ? { store: cache, path } : undefined,
-            cacheControl: cacheControlOf(publicAnswer),
-          });
-        })
-        .catch((error) => failed(req, res, error));
+      const telemetry = observeRequest(req, res, rpcProtocolOf(req), policy.method);
+      telemetry.run(() =>
+        admit(req, res, policy, telemetry)
+          .then((call) => {
+            if (!call) return;
+            const query = req.method === "GET" && policy.read ? new URL(req.url ?? "/", "http://edge").searchParams : undefined;
+            const encoding = policy.method.methodKind === "unary" ? plainConnectUnary(req, query) : undefined;
+            if (!encoding) {
+              calling.set(req, call);
+              return adapters.get(path)!(req, res);
+            }
+            const publicAnswer = isPublicAnswer(policy, req.headers.authorization !== undefined);
+            return serveConnectUnary(req, res, {
+              method: policy.method,
+              encoding,
+              query,
+              maxBodyBytes: policy.maxBodyBytes,
+              backend: calls.get(policy.method)!,
+              optionsFor: (clientTimeoutMs) => backendCallOptions(call, forwardableHeaders(req), clientTimeoutMs, abortOnClose(res)),
+              describeError: (error) => describeError(error, call),
+              cache: publicAnswer && cache.enabled ? { store: cache, path } : undefined,
+              cacheControl: cacheControlOf(publicAnswer),
+            });
+          })
+          .catch((error) => failed(req, res, error, telemetry)),
+      );
       return true;
     }
     if (rpcPath.test(path)) {
@@ -183,25 +196,31 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
       return true;
     }
     const restPolicy = policies.get(`/${match.route.rpc.parent.typeName}/${match.route.rpc.name}`)!;
-    admit(req, res, restPolicy).then(async (call) => {
-      if (!call) return;
-      (res as ServerResponse).setHeader("cache-control", cacheControlOf(isPublicAnswer(restPolicy, req.headers.authorization !== undefined)));
-      const signal = abortOnClose(res);
-      await serveRest(req, res, {
-        match,
-        url,
-        maxBodyBytes: restPolicy.maxBodyBytes,
-        backend: calls.get(match.route.rpc)!,
-        options: backendCallOptions(call, forwardableHeaders(req), undefined, signal),
-        describeError: (error) => describeError(error, call),
-      });
-    }).catch((error) => failed(req, res, error));
+    const telemetry = observeRequest(req, res, "rest", match.route.rpc, match.route);
+    telemetry.run(() =>
+      admit(req, res, restPolicy, telemetry)
+        .then(async (call) => {
+          if (!call) return;
+          (res as ServerResponse).setHeader("cache-control", cacheControlOf(isPublicAnswer(restPolicy, req.headers.authorization !== undefined)));
+          const signal = abortOnClose(res);
+          await serveRest(req, res, {
+            match,
+            url,
+            maxBodyBytes: restPolicy.maxBodyBytes,
+            backend: calls.get(match.route.rpc)!,
+            options: backendCallOptions(call, forwardableHeaders(req), undefined, signal),
+            describeError: (error) => describeError(error, call),
+          });
+        })
+        .catch((error) => failed(req, res, error, telemetry)),
+    );
     return true;
   };
 
-  const failed = (req: EdgeRequest, res: EdgeResponse, error: unknown) => {
+  const failed = (req: EdgeRequest, res: EdgeResponse, error: unknown, telemetry: RequestTelemetry) => {
     log.error({ err: error }, "request failed in the edge");
-    if (!(res as ServerResponse).headersSent) writeError(req, res, new ConnectError("the request failed", Code.Internal));
+    const answer = telemetry.failed(new ConnectError("the request failed", Code.Internal));
+    if (!(res as ServerResponse).headersSent) writeError(req, res, answer);
     else (res as ServerResponse).destroy();
   };
 

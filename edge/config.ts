@@ -1,5 +1,16 @@
 // The edge's configuration, from BAZAAR_* environment variables (see README).
-import { ConfigError, envReader, readLogLevel, serviceTarget, type Env, type defaultPorts } from "../services/kit/config.ts";
+import {
+  ConfigError,
+  defaultMetricsPorts,
+  envReader,
+  readLogLevel,
+  readTracingConfig,
+  serviceTarget,
+  type defaultPorts,
+  type Env,
+  type TracingConfig,
+} from "../services/kit/config.ts";
+import { trustedProxies, type TrustedProxies } from "../services/kit/client-address.ts";
 import type { RateLimit } from "./rate-limit.ts";
 
 export interface EdgeConfig {
@@ -18,10 +29,13 @@ export interface EdgeConfig {
   perAddressLimit: RateLimit;
   perUserLimit: RateLimit;
   /** Proxies in front of the edge whose X-Forwarded-For is believed (load balancers). */
-  trustedProxies: ReadonlySet<string>;
+  trustedProxies: TrustedProxies;
   /** How long browsers, CDNs and the edge may reuse an anonymous catalog answer. */
   publicMaxAgeSeconds: number;
   logLevel: string;
+  /** host:port of the Prometheus listener (/metrics), never the public address. */
+  metricsAddress: string;
+  tracing: TracingConfig;
 }
 
 const list = (text: string) =>
@@ -36,8 +50,15 @@ export function loadEdgeConfig(env: Env): EdgeConfig {
   const corsOrigins = list(read.string("BAZAAR_EDGE_CORS_ORIGINS", ""));
   const badOrigin = corsOrigins.find((origin) => !/^https?:\/\/[\w.-]+(:\d{1,5})?$/.test(origin));
   if (badOrigin) throw new ConfigError(`BAZAAR_EDGE_CORS_ORIGINS must list origins like https://shop.example.com, got "${badOrigin}"`);
+  const address = read.address("BAZAAR_EDGE_ADDR", "127.0.0.1:8080");
+  const metricsAddress = read.address("BAZAAR_EDGE_METRICS_ADDR", `127.0.0.1:${defaultMetricsPorts.edge}`);
+  // Metrics tell the inside of the system; they never share the public port.
+  const portOf = (hostPort: string) => hostPort.slice(hostPort.lastIndexOf(":") + 1);
+  if (portOf(metricsAddress) !== "0" && portOf(metricsAddress) === portOf(address)) {
+    throw new ConfigError(`BAZAAR_EDGE_METRICS_ADDR must use another port than BAZAAR_EDGE_ADDR, got "${metricsAddress}"`);
+  }
   return {
-    address: read.address("BAZAAR_EDGE_ADDR", "127.0.0.1:8080"),
+    address,
     backends: {
       auth: backend("auth"),
       product: backend("product"),
@@ -58,8 +79,10 @@ export function loadEdgeConfig(env: Env): EdgeConfig {
       ratePerSecond: read.int("BAZAAR_EDGE_RATE_PER_USER", 30, { min: 1, max: 1_000_000 }),
       burst: read.int("BAZAAR_EDGE_BURST_PER_USER", 60, { min: 1, max: 1_000_000 }),
     },
-    trustedProxies: new Set(list(read.string("BAZAAR_EDGE_TRUSTED_PROXIES", ""))),
+    trustedProxies: trustedProxies(list(read.string("BAZAAR_EDGE_TRUSTED_PROXIES", "")), "BAZAAR_EDGE_TRUSTED_PROXIES"),
     publicMaxAgeSeconds: read.int("BAZAAR_EDGE_PUBLIC_MAX_AGE_S", 5, { min: 0, max: 3_600 }),
     logLevel: readLogLevel(read),
+    metricsAddress,
+    tracing: readTracingConfig(read),
   };
 }

@@ -6,6 +6,7 @@
 import type { ServerResponse } from "node:http";
 import { fromBinary, fromJson, toBinary, toJsonString, type DescMethod, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type CallOptions } from "@connectrpc/connect";
+import { parseContentType } from "@connectrpc/connect/protocol-connect";
 import { writeError } from "./errors.ts";
 import { readBody } from "./request-body.ts";
 import type { PublicCache } from "./public-cache.ts";
@@ -15,20 +16,35 @@ type Call = (request: unknown, options: CallOptions) => Promise<unknown> | Async
 
 export type UnaryEncoding = "json" | "proto";
 
+/**
+ * Content codings the adapter decodes (connect-node's gzip and br; identity is none). The edge
+ * refuses any other itself: the adapter's answer, unimplemented, is HTTP 501, which reads as a
+ * server fault, where HTTP has 415 for a content coding the server does not take.
+ */
+const adapterCodings: ReadonlySet<string> = new Set(["gzip", "br", "identity"]);
+
 /** The encoding of a plain Connect unary request, or undefined when the adapter must serve it. */
 export function plainConnectUnary(req: EdgeRequest, query: URLSearchParams | undefined): UnaryEncoding | undefined {
   if (req.method === "POST") {
-    if (req.headers["content-encoding"] !== undefined || req.headers["connect-content-encoding"] !== undefined) return undefined;
-    const contentType = String(req.headers["content-type"] ?? "").split(";")[0]!.trim();
-    if (contentType === "application/json") return "json";
-    if (contentType === "application/proto") return "proto";
-    return undefined;
+    const coding = req.headers["content-encoding"];
+    if ((coding !== undefined && adapterCodings.has(coding)) || req.headers["connect-content-encoding"] !== undefined) return undefined;
+    // Exactly the content types connect-node serves as Connect unary (case-insensitive).
+    const type = parseContentType(req.headers["content-type"] ?? null);
+    if (!type || type.stream) return undefined;
+    return type.binary ? "proto" : "json";
   }
-  if (req.method === "GET" && query && !query.has("compression")) {
+  const coding = query?.get("compression");
+  if (req.method === "GET" && query && !(coding != null && adapterCodings.has(coding))) {
     const encoding = query.get("encoding");
     if (encoding === "json" || encoding === "proto") return encoding;
   }
   return undefined;
+}
+
+/** The content coding of a request this path serves, which it cannot decode. */
+function unsupportedCoding(req: EdgeRequest, query: URLSearchParams | undefined): string | undefined {
+  const coding = query ? query.get("compression") : req.headers["content-encoding"];
+  return coding ?? undefined;
 }
 
 export interface UnaryCall {
@@ -49,6 +65,11 @@ const contentTypes = { json: "application/json", proto: "application/proto" } as
 
 export async function serveConnectUnary(req: EdgeRequest, res: EdgeResponse, call: UnaryCall): Promise<void> {
   const response = res as ServerResponse;
+  const coding = unsupportedCoding(req, call.query);
+  if (coding !== undefined) {
+    const refusal = new ConnectError(`content coding "${coding}" is not supported: send gzip, br or none`, Code.Unimplemented);
+    return writeError(req, res, call.describeError(refusal), 415);
+  }
   try {
     const body = call.query ? messageFromQuery(call.query, call.encoding) : await readBody(req, call.maxBodyBytes);
     const key = call.cache && `${call.cache.path}\n${call.encoding}\n${body.toString("latin1")}`;

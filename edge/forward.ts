@@ -8,6 +8,8 @@ import type { CallOptions, ConnectRouter, HandlerContext } from "@connectrpc/con
 import { createClient, createContextKey } from "@connectrpc/connect";
 import type { GrpcTransport } from "../services/kit/grpc-transport.ts";
 import type { CallPolicy } from "./call-policy.ts";
+import { clampClientDeadlines } from "./client-deadlines.ts";
+import { answerDecodeFailuresAsInvalidArgument } from "./decode-failures.ts";
 
 /** What the edge learned about a request before handing it on (see app.ts). */
 export interface EdgeCall {
@@ -64,7 +66,9 @@ export function backendCalls(services: PublicService[]): Map<DescMethod, Call> {
 
 /**
  * Routes the given RPCs to their backends in a Connect router. `describeError` turns a
- * backend's error into what the client may see.
+ * backend's error into what the client may see; a request that does not decode is refused as
+ * invalid_argument (decode-failures.ts), and a deadline too long for a timer is shortened
+ * (client-deadlines.ts).
  */
 export function routeToBackends(
   router: ConnectRouter,
@@ -98,4 +102,6 @@ export function routeToBackends(
           };
     router.rpc(method, impl as never);
   }
+  answerDecodeFailuresAsInvalidArgument(router);
+  clampClientDeadlines(router);
 }

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { ConfigError, envReader, readServiceBaseConfig } from "./config.ts";
+import { ConfigError, envReader, readServiceBaseConfig, readTracingConfig } from "./config.ts";
 
 describe("service configuration", () => {
   it("when nothing is set, then local-dev defaults are used", () => {
@@ -16,7 +16,15 @@ describe("service configuration", () => {
       natsUrl: "nats://127.0.0.1:4222",
       natsStreamReplicas: 1,
       logLevel: "info",
+      metricsAddress: "127.0.0.1:9452",
+      tracing: { tracesEndpoint: undefined, batchDelayMs: 5_000 },
     });
+  });
+
+  it("when a metrics address is given, then Prometheus is served there; a bad one fails naming the variable", () => {
+    expect(readServiceBaseConfig(envReader({ BAZAAR_ORDER_METRICS_ADDR: "0.0.0.0:19454" }), "order").metricsAddress).toBe("0.0.0.0:19454");
+    expect(readServiceBaseConfig(envReader({}), "admin").metricsAddress).toBe("127.0.0.1:9455");
+    expect(() => readServiceBaseConfig(envReader({ BAZAAR_ORDER_METRICS_ADDR: "9454" }), "order")).toThrow(/BAZAAR_ORDER_METRICS_ADDR must be host:port/);
   });
 
   it.each([
@@ -51,6 +59,20 @@ describe("service configuration", () => {
       natsUrl: "nats://127.0.0.1:4222,nats://127.0.0.1:4223",
       natsStreamReplicas: 3,
     });
+  });
+
+  it.each([
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }, "http://collector:4318/v1/traces"],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318/" }, "http://collector:4318/v1/traces"],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "https://traces.example/otlp" }, "https://traces.example/otlp"],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_SDK_DISABLED: "true" }, undefined],
+    [{}, undefined],
+  ])("when the OTLP variables are %j, then spans go to %s", (env, endpoint) => {
+    expect(readTracingConfig(envReader(env)).tracesEndpoint).toBe(endpoint);
+  });
+
+  it("when the OTLP endpoint is not an http(s) URL, then reading fails naming the variable", () => {
+    expect(() => readTracingConfig(envReader({ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" }))).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT must/);
   });
 
   it("when a URL with a password is invalid, then the error does not print the password", () => {

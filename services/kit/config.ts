@@ -128,6 +128,17 @@ export interface ServiceBaseConfig {
   serviceSecret: string;
   /** Lifetime of access tokens; also how far back deactivations must be remembered. */
   accessTokenTtlSeconds: number;
+  /** host:port of the Prometheus listener (/metrics): its own port, never the service's. */
+  metricsAddress: string;
+  tracing: TracingConfig;
+}
+
+/** OpenTelemetry tracing, configured by the standard OTEL_* variables. */
+export interface TracingConfig {
+  /** Where spans are sent (OTLP over HTTP, JSON); undefined: tracing is off. */
+  tracesEndpoint: string | undefined;
+  /** How long finished spans wait to be sent together (OTEL_BSP_SCHEDULE_DELAY). */
+  batchDelayMs: number;
 }
 
 /** LOCAL-DEV DEFAULT ONLY: refused when BAZAAR_ENV=production. */
@@ -135,6 +146,8 @@ export const devServiceSecret = "local-dev-only-service-secret";
 
 export const defaultPorts = { auth: 50051, product: 50052, cart: 50053, order: 50054, admin: 50055 } as const;
 export type ServiceName = keyof typeof defaultPorts;
+/** Prometheus listeners: the edge's, then one per service in the order of defaultPorts. */
+export const defaultMetricsPorts = { edge: 9450, auth: 9451, product: 9452, cart: 9453, order: 9454, admin: 9455 } as const;
 
 export function readServiceBaseConfig(env: EnvReader, service: ServiceName): ServiceBaseConfig {
   const upper = service.toUpperCase();
@@ -156,6 +169,29 @@ export function readServiceBaseConfig(env: EnvReader, service: ServiceName): Ser
     authAddress: serviceTarget(env, "auth"),
     serviceSecret,
     accessTokenTtlSeconds: env.int("BAZAAR_ACCESS_TOKEN_TTL_SECONDS", 900, { min: 60, max: 3600 }),
+    metricsAddress: env.address(`BAZAAR_${upper}_METRICS_ADDR`, `127.0.0.1:${defaultMetricsPorts[service]}`),
+    tracing: readTracingConfig(env),
+  };
+}
+
+/**
+ * Tracing is on when an OTLP endpoint is set: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as it is, or
+ * OTEL_EXPORTER_OTLP_ENDPOINT with /v1/traces appended (the OTLP rule), unless
+ * OTEL_SDK_DISABLED=true. The exporter reads its other OTEL_EXPORTER_OTLP_* variables (headers,
+ * timeout, compression) itself.
+ */
+export function readTracingConfig(env: EnvReader): TracingConfig {
+  const protocols = ["http", "https"];
+  const tracesOnly = env.string("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "");
+  const shared = env.string("OTEL_EXPORTER_OTLP_ENDPOINT", "");
+  const endpoint = tracesOnly
+    ? env.url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "", protocols)
+    : shared
+      ? `${env.url("OTEL_EXPORTER_OTLP_ENDPOINT", "", protocols).replace(/\/+$/, "")}/v1/traces`
+      : undefined;
+  return {
+    tracesEndpoint: env.flag("OTEL_SDK_DISABLED", false) ? undefined : endpoint,
+    batchDelayMs: env.int("OTEL_BSP_SCHEDULE_DELAY", 5_000, { min: 10, max: 60_000 }),
   };
 }
 

@@ -1,7 +1,10 @@
 // MySQL through kysely + mysql2: one database per service on a shared or dedicated server.
-import { createPool, createConnection } from "mysql2";
+import { createPool, createConnection, type Pool } from "mysql2";
 import { Kysely, MysqlDialect, sql, type Transaction } from "kysely";
 import { Migrator, type Migration } from "kysely/migration";
+import { Gauge } from "prom-client";
+import { refreshOnScrape, registry } from "./metrics.ts";
+import { statementSpans } from "./tracing.ts";
 
 export interface DbOptions {
   /** Server URL without a database, e.g. mysql://user:pass@host:3306 */
@@ -27,7 +30,42 @@ export function createDb<DB>(options: DbOptions): Kysely<DB> {
     enableKeepAlive: true,
   });
   pool.on("connection", (connection) => connection.query("SET time_zone = '+00:00'"));
-  return new Kysely<DB>({ dialect: new MysqlDialect({ pool }) });
+  // With tracing off there is no log hook at all: kysely then adds nothing to a statement.
+  const log = statementSpans(options.database);
+  const db = new Kysely<DB>(log ? { dialect: new MysqlDialect({ pool }), log } : { dialect: new MysqlDialect({ pool }) });
+  pools.set(db, { pool, database: options.database });
+  return db;
+}
+
+const pools = new WeakMap<Kysely<any>, { pool: Pool; database: string }>();
+
+const poolGauge = (name: string, help: string) => new Gauge({ name, help, labelNames: ["database"], registers: [registry] });
+const busyConnections = poolGauge("bazaar_db_pool_connections_busy", "Pool connections running a statement or held by a transaction");
+const idleConnections = poolGauge("bazaar_db_pool_connections_idle", "Pool connections open and free");
+const waitingRequests = poolGauge("bazaar_db_pool_requests_waiting", "Statements and transactions waiting for a free pool connection");
+const maxConnections = poolGauge("bazaar_db_pool_connections_max", "Connections the pool may open");
+
+/** mysql2's pool keeps its counts in fields it does not document; read, never written. */
+interface PoolInternals {
+  _allConnections: { length: number };
+  _freeConnections: { length: number };
+  _connectionQueue: { length: number };
+  config: { connectionLimit: number };
+}
+
+/** Reports the pool of a database made by createDb at each scrape; returns the unregister. */
+export function observePool(db: Kysely<any>): () => void {
+  const { pool, database } = pools.get(db) ?? {};
+  if (!pool || !database) throw new Error("observePool needs a database made by createDb");
+  const internals = pool as unknown as PoolInternals;
+  return refreshOnScrape("db_pool", [busyConnections, idleConnections, waitingRequests, maxConnections], async () => {
+    const all = internals._allConnections.length;
+    const free = internals._freeConnections.length;
+    busyConnections.set({ database }, all - free);
+    idleConnections.set({ database }, free);
+    waitingRequests.set({ database }, internals._connectionQueue.length);
+    maxConnections.set({ database }, internals.config.connectionLimit);
+  });
 }
 
 /** Creates the service's database when missing; needs CREATE on the server (dev and tests). */

@@ -5,11 +5,13 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { sql, type Generated, type Kysely } from "kysely";
+import { Gauge } from "prom-client";
 import { DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
 import { EventSchema, type Event } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { pageSizeOf } from "./pages.ts";
 import type { DurableConsumer, EventTables } from "./events.ts";
 import { uuidv7 } from "./ids.ts";
+import { refreshOnScrape, registry } from "./metrics.ts";
 
 export interface DeadLettersTable {
   id: string;
@@ -49,6 +51,37 @@ export async function recordDeadLetter(db: Kysely<EventTables>, letter: NewDeadL
       redrive_time: null,
     })
     .execute();
+}
+
+/** Dead letters not redriven yet, by consumer. */
+export async function unresolvedDeadLetters(db: Kysely<EventTables>): Promise<Map<string, number>> {
+  const rows = await db
+    .selectFrom("dead_letters")
+    .select((eb) => ["consumer", eb.fn.countAll<string | number>().as("letters")])
+    .where("redrive_time", "is", null)
+    .groupBy("consumer")
+    .execute();
+  return new Map(rows.map((row) => [row.consumer, Number(row.letters)]));
+}
+
+const unresolved = new Gauge({
+  name: "bazaar_dead_letters_unresolved",
+  help: "Dead letters not redriven yet, by consumer",
+  labelNames: ["consumer"],
+  registers: [registry],
+});
+
+/**
+ * Counts unresolved dead letters at each scrape: 0 for each of `consumers` that has none, so a
+ * dashboard shows a line rather than nothing. Returns the unregister.
+ */
+export function observeDeadLetters(db: Kysely<EventTables>, consumers: () => string[]): () => void {
+  return refreshOnScrape("dead_letters", [unresolved], async () => {
+    const counts = await unresolvedDeadLetters(db);
+    unresolved.reset();
+    for (const consumer of consumers()) unresolved.set({ consumer }, 0);
+    for (const [consumer, letters] of counts) unresolved.set({ consumer }, letters);
+  });
 }
 
 /** Newest first; `beforeId` continues after the last id of the previous page. */

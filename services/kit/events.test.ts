@@ -8,10 +8,11 @@ import { EventSchema, type Event } from "../../gen/bazaar/events/v1/events_pb.ts
 import { createDb, ensureDatabase, migrateToLatest } from "./db.ts";
 import { uuidv7 } from "./ids.ts";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { listDeadLetters, redriveDeadLetter } from "./dead-letters.ts";
+import { listDeadLetters, observeDeadLetters, redriveDeadLetter } from "./dead-letters.ts";
 import { currentTraceParent, withTraceParent } from "./trace-context.ts";
 import { appendEvent, applyOnce, startConsumer, startOutboxRelay, streamName, type EventTables } from "./events.ts";
 import { createLogger } from "./log.ts";
+import { registry, scrape } from "./metrics.ts";
 import * as eventTables from "./migrations/2026_11_23_000000_create_event_tables.ts";
 import * as deadLetters from "./migrations/2026_11_24_000000_create_dead_letters.ts";
 import { connectNats, type NatsHandles } from "./nats.ts";
@@ -110,6 +111,8 @@ describe("the transactional outbox", () => {
     const applied = await db.selectFrom("applied").select("event_id").execute();
     expect(applied.map((r) => r.event_id).sort()).toEqual(seen.map((e) => e.id).sort());
     expect(seen).toHaveLength(2);
+    expect(await metricValue("bazaar_consumer_events_total", { consumer: `test-${source}`, outcome: "applied" })).toBe(2);
+    expect(await metricValue("bazaar_consumer_events_total", { consumer: `test-${source}`, outcome: "duplicate" })).toBe(1);
   });
 
   it("when a message is not an event at all, then it is terminated instead of redelivered for ever", async () => {
@@ -205,11 +208,16 @@ describe("the transactional outbox", () => {
     });
     const event = create(EventSchema, { id: uuidv7(), source, payload: { case: "categoryCreated", value: { categoryId: uuidv7(), name: "y" } } });
     await nats.js.publish(subject, toBinary(EventSchema, event), { msgID: event.id });
-    await waitFor(async () => (await db.selectFrom("dead_letters").select("id").where("consumer", "=", name).execute()).length === 1);
-    const info = await nats.jsm.consumers.info(streamName, name);
-    expect([info.num_ack_pending, info.num_pending]).toEqual([0, 0]);
+    // Counted once the letter is recorded and the message terminated.
+    await waitFor(async () => (await metricValue("bazaar_dead_letters_total", { consumer: name })) === 1);
+    expect(await consumer.lag()).toEqual({ pending: 0, ackPending: 0 });
+    expect(await metricValue("bazaar_consumer_events_total", { consumer: name, outcome: "retried" })).toBe(2);
+    expect(await metricValue("bazaar_consumer_redeliveries_total", { consumer: name })).toBe(2);
 
     const dead = db as unknown as Kysely<EventTables>;
+    const unobserve = observeDeadLetters(dead, () => [name]);
+    await scrape(log);
+    expect(await metricValue("bazaar_dead_letters_unresolved", { consumer: name })).toBe(1);
     const [letter] = await listDeadLetters(dead, { pageSize: 10 });
     expect(letter).toMatchObject({ consumer: name, event_id: event.id, subject, attempts: 3, error: "Error: the projection table is missing", redrive_time: null });
 
@@ -219,9 +227,18 @@ describe("the transactional outbox", () => {
     expect((await redriveDeadLetter(dead, [consumer], letter!.id)).redrive_time).toBeInstanceOf(Date);
     await redriveDeadLetter(dead, [consumer], letter!.id);
     expect(applied).toEqual([event.id]);
+    await scrape(log);
+    expect(await metricValue("bazaar_dead_letters_unresolved", { consumer: name })).toBe(0);
+    unobserve();
     await consumer.stop();
   });
 });
+
+/** A series' current value in this process's registry. */
+async function metricValue(name: string, labels: Record<string, string>): Promise<number | undefined> {
+  const { values } = await registry.getSingleMetric(name)!.get();
+  return values.find((value) => Object.entries(labels).every(([key, expected]) => value.labels[key] === expected))?.value;
+}
 
 async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

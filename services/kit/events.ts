@@ -7,14 +7,17 @@
 // after a crash is dropped by JetStream's duplicate window instead of delivered twice.
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { AckPolicy, DeliverPolicy, StorageType, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, StorageType, type JetStreamClient, type JetStreamManager, type JsMsg, type PubAck } from "@nats-io/jetstream";
 import { headers as natsHeaders, nanos } from "@nats-io/transport-node";
 import { sql, type Generated, type Kysely, type Transaction } from "kysely";
+import { Counter, Gauge } from "prom-client";
 import { EventSchema, type Event } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { uuidv7 } from "./ids.ts";
 import type { Logger } from "./log.ts";
 import { recordDeadLetter, type DeadLettersTable } from "./dead-letters.ts";
-import { currentTraceParent, withTraceParent } from "./trace-context.ts";
+import { refreshOnScrape, registry } from "./metrics.ts";
+import { currentTraceParent } from "./trace-context.ts";
+import { endSpan, runInSpan, startProcessSpan, startPublishSpan, traceParentOfSpan } from "./tracing.ts";
 
 export const streamName = "BAZAAR_EVENTS";
 
@@ -108,6 +111,50 @@ export async function appendEvent(trx: Transaction<EventTables>, event: NewEvent
   return id;
 }
 
+// Registered when a relay starts: prom-client writes unlabelled counters from the start, and a
+// process without a relay (the edge) would show a misleading 0.
+const published = new Counter({ name: "bazaar_outbox_published_total", help: "Outbox events published to JetStream", registers: [] });
+const publishFailures = new Counter({
+  name: "bazaar_outbox_publish_failures_total",
+  help: "Outbox event publishes that failed and wait to be retried",
+  registers: [],
+});
+const backlogEvents = new Gauge({
+  name: "bazaar_outbox_backlog_events",
+  help: "Outbox events not published yet",
+  labelNames: ["database"],
+  registers: [registry],
+});
+const oldestUnpublishedAge = new Gauge({
+  name: "bazaar_outbox_oldest_unpublished_age_seconds",
+  help: "Age of the oldest outbox event not published yet; 0 when all are",
+  labelNames: ["database"],
+  registers: [registry],
+});
+
+/** Outbox events not published yet, and the age of the oldest in seconds (0 when none). */
+export async function outboxBacklog(db: Kysely<EventTables>): Promise<{ events: number; oldestAgeSeconds: number }> {
+  // The index on (publish_time, id) finds the unpublished rows without reading the published.
+  const row = await db
+    .selectFrom("outbox")
+    .select((eb) => [
+      eb.fn.countAll<string | number>().as("events"),
+      sql<string | number | null>`TIMESTAMPDIFF(MICROSECOND, MIN(create_time), UTC_TIMESTAMP(6))`.as("age_us"),
+    ])
+    .where("publish_time", "is", null)
+    .executeTakeFirstOrThrow();
+  return { events: Number(row.events), oldestAgeSeconds: row.age_us === null ? 0 : Math.max(0, Number(row.age_us) / 1e6) };
+}
+
+/** Reads the outbox backlog of `database` at each scrape; returns the unregister. */
+export function observeOutboxBacklog(db: Kysely<EventTables>, database: string): () => void {
+  return refreshOnScrape("outbox", [backlogEvents, oldestUnpublishedAge], async () => {
+    const backlog = await outboxBacklog(db);
+    backlogEvents.set({ database }, backlog.events);
+    oldestUnpublishedAge.set({ database }, backlog.oldestAgeSeconds);
+  });
+}
+
 export interface OutboxRelay {
   /** Publish now instead of at the next poll; call after committing a transaction with events. */
   wake(): void;
@@ -126,6 +173,8 @@ export interface RelayOptions {
 
 export function startOutboxRelay(options: RelayOptions): OutboxRelay {
   const { db, js, log, batchSize = 200, pollMs = 1_000, retentionMs = 24 * 3600 * 1000 } = options;
+  registry.registerMetric(published);
+  registry.registerMetric(publishFailures);
   let stopped = false;
   let wakeUp: (() => void) | undefined;
   // A wake-up that arrives while a batch is being published is remembered, so the row committed
@@ -161,19 +210,15 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
         .skipLocked()
         .execute();
       if (rows.length === 0) return 0;
-      const results = await Promise.allSettled(
-        rows.map((row) => {
-          const h = natsHeaders();
-          if (row.trace_parent) h.set("traceparent", row.trace_parent);
-          return js.publish(row.subject, row.payload, { msgID: row.id, headers: h });
-        }),
-      );
-      const published = rows.filter((_, i) => results[i]!.status === "fulfilled").map((row) => row.id);
+      const results = await Promise.allSettled(rows.map((row) => publishRow(js, row)));
+      const sent = rows.filter((_, i) => results[i]!.status === "fulfilled").map((row) => row.id);
       const failed = rows.filter((_, i) => results[i]!.status === "rejected").map((row) => row.id);
-      if (published.length > 0) {
-        await trx.updateTable("outbox").set({ publish_time: sql<Date>`UTC_TIMESTAMP(6)` }).where("id", "in", published).execute();
+      if (sent.length > 0) {
+        await trx.updateTable("outbox").set({ publish_time: sql<Date>`UTC_TIMESTAMP(6)` }).where("id", "in", sent).execute();
+        published.inc(sent.length);
       }
       if (failed.length > 0) {
+        publishFailures.inc(failed.length);
         await trx.updateTable("outbox").set({ attempts: sql<number>`attempts + 1` }).where("id", "in", failed).execute();
         const reason = (results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason;
         log.warn({ failed: failed.length, err: reason }, "outbox publish failed; will retry");
@@ -221,6 +266,71 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
   };
 }
 
+/**
+ * Publishes an outbox row with its id as Nats-Msg-Id. With tracing on it is a PRODUCER span,
+ * child of the trace stored with the row, and the message's traceparent names that span.
+ */
+function publishRow(js: JetStreamClient, row: { id: string; subject: string; payload: Buffer; trace_parent: string | null }): Promise<PubAck> {
+  const span = startPublishSpan(row.subject, row.id, row.trace_parent);
+  const traceParent = span ? traceParentOfSpan(span) : row.trace_parent;
+  const h = natsHeaders();
+  if (traceParent) h.set("traceparent", traceParent);
+  const publishing = js.publish(row.subject, row.payload, { msgID: row.id, headers: h });
+  if (!span) return publishing;
+  return publishing.then(
+    (ack) => {
+      endSpan(span);
+      return ack;
+    },
+    (error: unknown) => {
+      endSpan(span, error);
+      throw error;
+    },
+  );
+}
+
+const consumerEvents = new Counter({
+  name: "bazaar_consumer_events_total",
+  help: "Deliveries settled by a durable consumer, by outcome: applied, duplicate (applied before) or retried (redelivery asked)",
+  labelNames: ["consumer", "outcome"],
+  registers: [registry],
+});
+const redeliveries = new Counter({
+  name: "bazaar_consumer_redeliveries_total",
+  help: "Deliveries of events a durable consumer had been given before",
+  labelNames: ["consumer"],
+  registers: [registry],
+});
+const deadLetters = new Counter({
+  name: "bazaar_dead_letters_total",
+  help: "Events a durable consumer gave up on and recorded as dead letters",
+  labelNames: ["consumer"],
+  registers: [registry],
+});
+const pendingMessages = new Gauge({
+  name: "bazaar_consumer_pending_messages",
+  help: "Events in the stream a durable consumer has not been given yet (JetStream num_pending)",
+  labelNames: ["consumer"],
+  registers: [registry],
+});
+const ackPendingMessages = new Gauge({
+  name: "bazaar_consumer_ack_pending_messages",
+  help: "Events given to a durable consumer and not settled yet (JetStream num_ack_pending)",
+  labelNames: ["consumer"],
+  registers: [registry],
+});
+
+/** Reads every durable consumer's lag from JetStream at each scrape; returns the unregister. */
+export function observeConsumerLag(consumers: () => DurableConsumer[]): () => void {
+  return refreshOnScrape("consumers", [pendingMessages, ackPendingMessages], async () => {
+    const lags = await Promise.all(consumers().map(async (consumer) => ({ consumer: consumer.name, ...(await consumer.lag()) })));
+    for (const { consumer, pending, ackPending } of lags) {
+      pendingMessages.set({ consumer }, pending);
+      ackPendingMessages.set({ consumer }, ackPending);
+    }
+  });
+}
+
 export interface ConsumerOptions<DB extends EventTables> {
   js: JetStreamClient;
   jsm: JetStreamManager;
@@ -246,6 +356,8 @@ export interface DurableConsumer extends RunningConsumer {
   name: string;
   /** Applies an event with this consumer's handler, once (false: it was applied before). */
   redrive(event: Event): Promise<boolean>;
+  /** Events not delivered yet and delivered but not settled, as JetStream counts them now. */
+  lag(): Promise<{ pending: number; ackPending: number }>;
 }
 
 const defaultRedeliveryBackoffMs = [1_000, 5_000, 15_000, 30_000, 60_000];
@@ -281,6 +393,11 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
     backoff: redeliveryBackoffMs.slice(0, maxDeliver - 1).map(nanos),
   });
   const db = options.db as unknown as Kysely<EventTables>;
+  const applied = consumerEvents.labels(name, "applied");
+  const duplicate = consumerEvents.labels(name, "duplicate");
+  const retried = consumerEvents.labels(name, "retried");
+  const redelivered = redeliveries.labels(name);
+  const deadLettered = deadLetters.labels(name);
 
   /** Keeps what could not be applied, then ends its deliveries. If even that fails it is redelivered. */
   const deadLetter = async (message: JsMsg, eventId: string, error: unknown) => {
@@ -288,13 +405,16 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
       await recordDeadLetter(db, { consumer: name, eventId, subject: message.subject, payload: message.data, error, attempts: message.info.deliveryCount });
       // No reason argument: nats-server 2.9 ignores a `+TERM` that carries one.
       message.term();
+      deadLettered.inc();
     } catch (recordError) {
       log.error({ err: recordError, eventId, subject: message.subject }, "dead letter not recorded; redelivering");
       message.nak(redeliveryBackoffMs.at(-1));
+      retried.inc();
     }
   };
 
   const settle = async (message: JsMsg) => {
+    if (message.info.deliveryCount > 1) redelivered.inc();
     let event: Event;
     try {
       event = fromBinary(EventSchema, message.data);
@@ -303,20 +423,30 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
       await deadLetter(message, "", error);
       return;
     }
-    try {
-      // Whatever the handler emits continues the producer's trace.
-      await withTraceParent(message.headers?.get("traceparent") || event.traceParent, () => applyOnce(options.db, name, event, options.handle));
-      message.ack();
-    } catch (error) {
-      const attempt = message.info.deliveryCount;
-      if (attempt >= maxDeliver) {
-        log.error({ err: error, eventId: event.id, subject: message.subject, attempt }, "event failed on its last delivery; dead-lettered");
-        await deadLetter(message, event.id, error);
-      } else {
-        log.warn({ err: error, eventId: event.id, subject: message.subject, attempt }, "event failed; redelivering");
-        message.nak(redeliveryBackoffMs[Math.min(attempt - 1, redeliveryBackoffMs.length - 1)]);
+    // Whatever the handler emits continues the producer's trace; failures are logged in it too.
+    const traceParent = message.headers?.get("traceparent") || event.traceParent;
+    const span = startProcessSpan(name, message.subject, event.id, traceParent);
+    await runInSpan(span, traceParent, async () => {
+      let failure: unknown;
+      try {
+        const first = await applyOnce(options.db, name, event, options.handle);
+        message.ack();
+        (first ? applied : duplicate).inc();
+      } catch (error) {
+        failure = error;
+        const attempt = message.info.deliveryCount;
+        if (attempt >= maxDeliver) {
+          log.error({ err: error, eventId: event.id, subject: message.subject, attempt }, "event failed on its last delivery; dead-lettered");
+          await deadLetter(message, event.id, error);
+        } else {
+          log.warn({ err: error, eventId: event.id, subject: message.subject, attempt }, "event failed; redelivering");
+          message.nak(redeliveryBackoffMs[Math.min(attempt - 1, redeliveryBackoffMs.length - 1)]);
+          retried.inc();
+        }
+      } finally {
+        endSpan(span, failure);
       }
-    }
+    });
   };
 
   let stopped = false;
@@ -339,6 +469,10 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
   return {
     name,
     redrive: (event) => applyOnce(options.db, name, event, options.handle),
+    async lag() {
+      const info = await jsm.consumers.info(streamName, name);
+      return { pending: info.num_pending, ackPending: info.num_ack_pending };
+    },
     async stop() {
       stopped = true;
       await current?.close();

@@ -6,6 +6,8 @@ import { create, fromBinary, toBinary, type DescMessage, type DescMethod } from 
 import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import type { StreamResponse, UnaryResponse } from "@connectrpc/connect";
 import { connectErrorFromGrpc, headersFromMetadata, metadataFromHeaders } from "./grpc-status.ts";
+import { rpcClientRecorder } from "./metrics.ts";
+import { endRpcSpan, startRpcClientSpan, traceParentOfSpan, tracingOn, type Span } from "./tracing.ts";
 
 export interface GrpcTransportOptions {
   /** Deadline for unary calls that bring none of their own. */
@@ -45,6 +47,10 @@ export function createGrpcTransport(address: string, options: GrpcTransportOptio
     async unary(method, signal, timeoutMs, header, input) {
       const request = create(method.input, input as never);
       const client = pick();
+      const calls = rpcClientRecorder(method);
+      const started = performance.now();
+      const metadata = callMetadata(header);
+      const span = traceCall(method, metadata);
       return new Promise((resolve, reject) => {
         let responseHeader = new Headers();
         let response: unknown;
@@ -53,7 +59,7 @@ export function createGrpcTransport(address: string, options: GrpcTransportOptio
           serializerFor(method.input),
           deserializerFor(method.output),
           request,
-          callMetadata(header),
+          metadata,
           { deadline: deadlineFrom(timeoutMs ?? defaultTimeoutMs) },
           (error, message) => {
             signal?.removeEventListener("abort", cancel);
@@ -62,8 +68,10 @@ export function createGrpcTransport(address: string, options: GrpcTransportOptio
           },
         );
         call.once("metadata", (metadata: grpc.Metadata) => (responseHeader = headersFromMetadata(metadata)));
-        // grpc-js emits the status (with the trailers) right after the callback.
+        // grpc-js emits the status (with the trailers) right after the callback, also on failure.
         call.once("status", (status: grpc.StatusObject) => {
+          calls.record(status.code, (performance.now() - started) / 1000);
+          endRpcSpan(span, status.code, "client");
           if (status.code !== grpc.status.OK) return;
           resolve({
             stream: false,
@@ -86,12 +94,16 @@ export function createGrpcTransport(address: string, options: GrpcTransportOptio
       }
       let request: unknown;
       for await (const message of input) request = create(method.input, message as never);
+      const calls = rpcClientRecorder(method);
+      const started = performance.now();
+      const metadata = callMetadata(header);
+      const span = traceCall(method, metadata);
       const call = pick().makeServerStreamRequest(
         pathOf(method),
         serializerFor(method.input),
         deserializerFor(method.output),
         request,
-        callMetadata(header),
+        metadata,
         // Streams such as WatchOrders are long-lived: only a deadline the caller asked for.
         timeoutMs === undefined ? {} : { deadline: deadlineFrom(timeoutMs) },
       );
@@ -103,9 +115,11 @@ export function createGrpcTransport(address: string, options: GrpcTransportOptio
         headersFromMetadata(metadata).forEach((value, key) => responseHeader.append(key, value)),
       );
       const trailer = new Headers();
-      call.once("status", (status: grpc.StatusObject) =>
-        headersFromMetadata(status.metadata).forEach((value, key) => trailer.append(key, value)),
-      );
+      call.once("status", (status: grpc.StatusObject) => {
+        calls.record(status.code, (performance.now() - started) / 1000);
+        endRpcSpan(span, status.code, "client");
+        headersFromMetadata(status.metadata).forEach((value, key) => trailer.append(key, value));
+      });
       async function* messages() {
         try {
           for await (const message of call) yield message;
@@ -141,6 +155,17 @@ function callMetadata(header: ConstructorParameters<typeof Headers>[0]): grpc.Me
   const metadata = metadataFromHeaders(new Headers(header));
   metadata.setOptions({ waitForReady: true });
   return metadata;
+}
+
+/**
+ * With tracing on, a CLIENT span for the call, whose traceparent the call carries instead of the
+ * one it was given (that one is the span's parent when no span is active); undefined when off.
+ */
+function traceCall(method: DescMethod, metadata: grpc.Metadata): Span | undefined {
+  if (!tracingOn()) return undefined;
+  const span = startRpcClientSpan(method, metadata.get("traceparent")[0] as string | undefined);
+  if (span) metadata.set("traceparent", traceParentOfSpan(span));
+  return span;
 }
 
 /**

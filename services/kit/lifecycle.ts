@@ -4,18 +4,28 @@
 import { hostname } from "node:os";
 import type { Kysely } from "kysely";
 import type { Migration } from "kysely/migration";
-import { createDb, ensureDatabase, isConnectionError, migrateToLatest, pingDb } from "./db.ts";
-import { startOutboxRelay, type DurableConsumer, type EventTables, type OutboxRelay, type RunningConsumer } from "./events.ts";
+import { createDb, ensureDatabase, isConnectionError, migrateToLatest, observePool, pingDb } from "./db.ts";
+import {
+  observeConsumerLag,
+  observeOutboxBacklog,
+  startOutboxRelay,
+  type DurableConsumer,
+  type EventTables,
+  type OutboxRelay,
+  type RunningConsumer,
+} from "./events.ts";
 import { accessRules, createAuthHook, DenyList, type AccessRule, type TokenVerifier } from "./auth.ts";
-import { createDeadLetterService } from "./dead-letters.ts";
+import { createDeadLetterService, observeDeadLetters } from "./dead-letters.ts";
 import { createMeshClient } from "./clients.ts";
 import { createHealth, ServingStatus } from "./health.ts";
 import { followDeactivations, remoteTokenVerifier, serviceTokenSource, type ServiceTokenSource } from "./identity.ts";
 import { claimJobTick, type JobLeaseTables } from "./job-leases.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { serveMetrics } from "./metrics.ts";
 import { connectNats, type NatsHandles } from "./nats.ts";
 import { createReflection } from "./reflection.ts";
 import { bind, serve, type ServiceBinding } from "./serve.ts";
+import { startTracing } from "./tracing.ts";
 import { AuthService, ServiceIdentityService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
 import { Health } from "../../gen/grpc/health/v1/health_pb.ts";
@@ -71,7 +81,11 @@ export interface RunningService {
 export async function startService<DB extends EventTables>(spec: ServiceSpec<DB>): Promise<RunningService> {
   const { config } = spec;
   const log = createLogger(spec.name, config.logLevel);
+  // Before the database: its statement spans are set up when it is made.
+  const tracing = await startTracing(`bazaar-${spec.name}`, config.tracing, log);
+  const metrics = await serveMetrics(config.metricsAddress, log);
   const db = createDb<DB>({ url: config.mysqlUrl, database: config.database });
+  const observed = [observePool(db)];
   let relay: OutboxRelay | undefined;
   const outbox: OutboxNotifier = { wake: () => relay?.wake() };
   const auth = createMeshClient(AuthService, config.authAddress);
@@ -120,6 +134,12 @@ export async function startService<DB extends EventTables>(spec: ServiceSpec<DB>
     const lookbackMs = (config.accessTokenTtlSeconds + 60) * 1000;
     deactivations = await followDeactivations({ js: nats.js, denyList, lookbackMs, log });
     consumers = await Promise.all(spec.consumers?.({ ...runtime, nats }) ?? []);
+    const eventTables = db as unknown as Kysely<EventTables>;
+    observed.push(
+      observeOutboxBacklog(eventTables, config.database),
+      observeDeadLetters(eventTables, () => durableConsumers().map((c) => c.name)),
+      observeConsumerLag(durableConsumers),
+    );
     await spec.onReady?.(runtime);
     jobs = (spec.jobs?.(runtime) ?? []).map((job) => startJob(job, db as unknown as Kysely<JobLeaseTables>, log));
     health.setAll(ServingStatus.SERVING);
@@ -145,6 +165,10 @@ export async function startService<DB extends EventTables>(spec: ServiceSpec<DB>
     await db.destroy();
     auth.close();
     identity.close();
+    for (const unobserve of observed) unobserve();
+    await metrics.close();
+    // Last, so the spans of the drain are sent too.
+    await tracing.stop();
     log.info("stopped");
   };
   return { port: server.port, ready, stop };

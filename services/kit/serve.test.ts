@@ -1,10 +1,12 @@
 // The grpc-js adapter and the mesh client, over real HTTP/2 on loopback: what a handler throws is
 // what a client catches (code, message, details), validation happens before the handler,
 // deadlines and identity follow a call from hop to hop, reflection describes what is served.
+import * as http2 from "node:http2";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type HandlerContext } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.ts";
@@ -97,6 +99,19 @@ describe("serving ServiceImpls over grpc-js", () => {
     expect(seen.length).toBe(before);
   });
 
+  // Found by the fuzzer (tests/fuzz): grpc-js answered these INTERNAL "Error deserializing request".
+  it.each([
+    ["a string that is not UTF-8", [0x0a, 0x02, 0xff, 0xfe]],
+    ["a length past the end of the bytes", [0x0a, 0x10, 0x61]],
+    ["JSON sent as protobuf", [...Buffer.from('{"id":"x"}')]],
+  ])("when the request's bytes are not its message (%s), then INVALID_ARGUMENT and the handler never runs", async (_, bytes) => {
+    const before = seen.length;
+    const status = await rawGrpcCall(backend.port, "/bazaar.product.v1.ProductService/GetProduct", grpcFrame(Buffer.from(bytes)));
+    expect(status.code).toBe(String(Code.InvalidArgument));
+    expect(status.message).toMatch(/^cannot decode the bazaar.product.v1.GetProductRequest request: /);
+    expect(seen.length).toBe(before);
+  });
+
   it("when a handler fails unexpectedly, then the client gets INTERNAL without the driver's message", async () => {
     const error = await failureOf(backendClient.client.getProduct({ id: "0193a000-0000-7000-8000-000000000001" }));
     expect(error.code).toBe(Code.Internal);
@@ -155,3 +170,56 @@ describe("serving ServiceImpls over grpc-js", () => {
     if (files.case === "fileDescriptorResponse") expect(files.value.fileDescriptorProto.length).toBeGreaterThan(1);
   });
 });
+
+describe("request streams cut off", () => {
+  // Found by the fuzzer (tests/fuzz): the handler's read of the broken stream threw
+  // ERR_STREAM_PREMATURE_CLOSE, logged as "rpc failed" with a stack, for a client's mistake.
+  it("when grpc-js refuses a streamed message over its size limit, then the client gets RESOURCE_EXHAUSTED and no failure is logged", async () => {
+    const lines: string[] = [];
+    const server = await serve({
+      address: "127.0.0.1:0",
+      log: pino({ level: "warn" }, { write: (line: string) => void lines.push(line) }),
+      services: [createReflection([ProductService])],
+    });
+    try {
+      const status = await rawGrpcCall(server.port, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", grpcFrame(Buffer.from("x"), 0xffff_ffff));
+      expect(status.code).toBe(String(Code.ResourceExhausted));
+      // The handler sees the stream end as the status goes out; its outcome is logged by then.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(lines).toEqual([]);
+    } finally {
+      await server.close(100);
+    }
+  });
+});
+
+/** One gRPC call with `body` as its bytes, written by hand as a broken client would; its grpc-status and grpc-message. */
+function rawGrpcCall(port: number, path: string, body: Buffer): Promise<{ code: string | undefined; message: string }> {
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  return new Promise((resolve, reject) => {
+    const status: { code: string | undefined; message: string } = { code: undefined, message: "" };
+    const read = (fields: http2.IncomingHttpHeaders) => {
+      if (fields["grpc-status"] === undefined) return;
+      status.code = String(fields["grpc-status"]);
+      status.message = decodeURIComponent(String(fields["grpc-message"] ?? ""));
+    };
+    const stream = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers" });
+    stream.on("response", read);
+    stream.on("trailers", read);
+    stream.on("error", reject);
+    stream.on("close", () => {
+      session.close();
+      resolve(status);
+    });
+    stream.resume();
+    stream.end(body);
+  });
+}
+
+/** A gRPC frame: uncompressed, with the length `declared` (the message's own unless given). */
+function grpcFrame(message: Buffer, declared = message.length): Buffer {
+  const frame = Buffer.alloc(5 + message.length);
+  frame.writeUInt32BE(declared, 1);
+  message.copy(frame, 5);
+  return frame;
+}

@@ -5,14 +5,15 @@
 // `ConnectError`, so the same impl also runs in memory in unit tests (createRouterTransport).
 import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
-import { create, fromBinary, isMessage, toBinary, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { createValidator, violationsToProto, type Validator } from "@bufbuild/protovalidate";
 import { isConnectionError } from "./db.ts";
 import { GrpcHandlerContext } from "./grpc-context.ts";
 import { grpcStatusFromError, metadataFromHeaders } from "./grpc-status.ts";
 import type { Logger } from "./log.ts";
-import { withTraceParent } from "./trace-context.ts";
+import { rpcServerRecorder } from "./metrics.ts";
+import { endRpcSpan, runInSpan, startRpcServerSpan } from "./tracing.ts";
 
 /** A service descriptor with its implementation; build with `bind` for type checking. */
 export interface ServiceBinding {
@@ -91,10 +92,23 @@ function methodDefinition(method: DescMethod): grpc.MethodDefinition<unknown, un
     requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
     responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
     requestSerialize: (message) => Buffer.from(toBinary(method.input, message as never)),
-    requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
+    requestDeserialize: (bytes: Buffer) => decodeRequest(method.input, bytes),
     responseSerialize: (message) => Buffer.from(toBinary(method.output, message as never)),
     responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
   };
+}
+
+/**
+ * grpc-js answers INTERNAL when a deserializer throws, but bytes that are not the request message
+ * (truncated, not protobuf, strings that are not UTF-8) are the caller's mistake: they reach the
+ * handler as the INVALID_ARGUMENT that validation throws.
+ */
+function decodeRequest(schema: DescMessage, bytes: Buffer): unknown {
+  try {
+    return fromBinary(schema, bytes);
+  } catch (error) {
+    return new ConnectError(`cannot decode the ${schema.typeName} request: ${(error as Error).message}`, Code.InvalidArgument);
+  }
 }
 
 type AnyCall = grpc.ServerUnaryCall<unknown, unknown> & grpc.ServerWritableStream<unknown, unknown>;
@@ -107,6 +121,7 @@ function handlerFor(
   shutdownSignal: AbortSignal,
 ) {
   const validate = async (message: unknown) => {
+    if (message instanceof ConnectError) throw message;
     const result = validator.validate(method.input, message as never);
     if (result.kind === "valid") return message;
     if (result.kind === "invalid") {
@@ -119,29 +134,34 @@ function handlerFor(
   };
   const output = (value: unknown) => (isMessage(value, method.output) ? value : create(method.output, value as never));
 
+  const calls = rpcServerRecorder(method);
+
   // Resolves to the status to send when the call failed, undefined when it succeeded or the
   // client is gone (nothing can be sent then).
-  const run = async (call: AnyCall, body: (ctx: GrpcHandlerContext) => Promise<void>) => {
+  const run = (call: AnyCall, body: (ctx: GrpcHandlerContext) => Promise<void>) => {
     const started = performance.now();
     const ctx = contextFor(method, call, method.methodKind === "unary" ? undefined : shutdownSignal);
-    let code: Code | 0 = 0;
-    try {
-      await withTraceParent(ctx.requestHeader.get("traceparent"), async () => {
+    const traceParent = ctx.metadataValue("traceparent");
+    const span = startRpcServerSpan(method, traceParent);
+    // Errors are logged inside the span too, so their lines carry the trace id.
+    return runInSpan(span, traceParent, async () => {
+      let code: Code | 0 = 0;
+      try {
         for (const hook of options.hooks ?? []) await hook(ctx);
         await body(ctx);
-      });
-      return undefined;
-    } catch (error) {
-      const connectError = toWireError(error, ctx, options.log);
-      code = connectError.code;
-      return call.cancelled ? undefined : grpcStatusFromError(connectError);
-    } finally {
-      ctx.finish();
-      options.log.debug(
-        { method: method.name, code, ms: Math.round((performance.now() - started) * 10) / 10, requestId: ctx.values.get(requestIdKey) },
-        "rpc",
-      );
-    }
+        return undefined;
+      } catch (error) {
+        const connectError = toWireError(error, ctx, options.log);
+        code = connectError.code;
+        return call.cancelled ? undefined : grpcStatusFromError(connectError);
+      } finally {
+        ctx.finish();
+        const ms = performance.now() - started;
+        calls.record(code, ms / 1000);
+        endRpcSpan(span, code, "server");
+        options.log.debug({ method: method.name, code, ms: Math.round(ms * 10) / 10, requestId: ctx.values.get(requestIdKey) }, "rpc");
+      }
+    });
   };
 
   switch (method.methodKind) {
@@ -210,8 +230,17 @@ function toWireError(error: unknown, ctx: GrpcHandlerContext, log: Logger): Conn
   return new ConnectError("internal error", Code.Internal);
 }
 
+/**
+ * A request stream's messages, validated. A stream cut off before its end (the client went, or
+ * grpc-js refused a message and ended it) ends the call as cancelled, not as the handler's fault.
+ */
 async function* validated(stream: AsyncIterable<unknown>, validate: (m: unknown) => Promise<unknown>) {
-  for await (const message of stream) yield await validate(message);
+  try {
+    for await (const message of stream) yield await validate(message);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ERR_STREAM_PREMATURE_CLOSE") throw new ConnectError("the request stream ended early", Code.Canceled);
+    throw error;
+  }
 }
 
 function sendHeaders(call: { sendMetadata(m: grpc.Metadata): void }, ctx: GrpcHandlerContext) {

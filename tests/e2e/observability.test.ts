@@ -1,0 +1,245 @@
+// Tracing and metrics of the real mesh. Every process exports spans over OTLP/HTTP to a receiver
+// in this test: a checkout through the edge is one trace, from the edge through order, cart and
+// product, across NATS into the consumers, down to the SQL statements. Every process serves
+// Prometheus metrics on a port of its own, with the series an operator watches.
+import { randomBytes, randomUUID } from "node:crypto";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
+import { OrderService, OrderStatus, PaymentMethod } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { devAccounts } from "../../services/kit/dev-accounts.ts";
+import { eventually } from "../support/eventually.ts";
+import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+import { SpanKind, SpanStatus, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "../support/otlp-receiver.ts";
+import { devSellerShelf, signIn } from "../support/shoppers.ts";
+
+let mesh: TestMesh;
+let receiver: OtlpReceiver;
+let auth: ReturnType<typeof createClient<typeof AuthService>>;
+let carts: ReturnType<typeof createClient<typeof CartService>>;
+let orders: ReturnType<typeof createClient<typeof OrderService>>;
+let products: ReturnType<typeof createClient<typeof ProductService>>;
+
+beforeAll(async () => {
+  receiver = await startOtlpReceiver();
+  mesh = await startTestMesh({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: "100" });
+  const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
+  auth = createClient(AuthService, transport);
+  carts = createClient(CartService, transport);
+  orders = createClient(OrderService, transport);
+  products = createClient(ProductService, transport);
+}, 120_000);
+afterAll(async () => {
+  await mesh?.stop();
+  await receiver?.close();
+});
+
+const address = { recipientName: "Ada", line1: "1 Trace Way", city: "Berlin", postalCode: "10999", countryCode: "DE" };
+/** The trace the test's own request belongs to; its span is the edge span's parent. */
+const checkoutTraceId = randomBytes(16).toString("hex");
+const clientSpanId = randomBytes(8).toString("hex");
+let productId = "";
+
+/** The dev customer buys one product through the edge; the order is confirmed. */
+async function checkout() {
+  const { asSeller, shopId, categoryId } = await devSellerShelf(auth, products);
+  const { product } = await products.createProduct(
+    { product: { shopId, categoryId, name: `Traced tea ${randomBytes(3).toString("hex")}`, price: { currencyCode: "USD", amountMinor: 450n }, stockOnHand: 5 } },
+    asSeller,
+  );
+  productId = product!.id;
+  const asCustomer = await signIn(auth, devAccounts.customer);
+  await carts.addCartItem({ productId, quantity: 1 }, asCustomer);
+  const { order } = await orders.placeOrder(
+    { idempotencyKey: randomUUID(), shippingAddress: address, payment: { method: PaymentMethod.CARD, cardToken: "tok_visa" } },
+    { headers: { ...asCustomer.headers, traceparent: `00-${checkoutTraceId}-${clientSpanId}-01` } },
+  );
+  expect(order!.status).toBe(OrderStatus.CONFIRMED);
+}
+
+const isOrderPlacedApplied = (span: ReceivedSpan) => span.kind === SpanKind.consumer && span.name === "process bazaar.order.order_placed";
+const parentsMissing = (spans: ReceivedSpan[]) => {
+  const ids = new Set(spans.map((span) => span.spanId));
+  return spans.filter((span) => span.parentSpanId === undefined || !ids.has(span.parentSpanId));
+};
+
+describe("tracing a checkout", () => {
+  it("when a customer checks out through the edge, then one trace holds the edge, order, cart and product spans, the consumers applying OrderPlaced and the SQL, each span's parent in it", async () => {
+    await checkout();
+    // Spans arrive in batches from six processes, children often before their parents.
+    const trace = await eventually(
+      async () => receiver.spans.filter((span) => span.traceId === checkoutTraceId),
+      (spans) => {
+        const consumers = new Set(spans.filter(isOrderPlacedApplied).map((span) => span.service));
+        return consumers.has("bazaar-cart") && consumers.has("bazaar-admin") && parentsMissing(spans).length === 1;
+      },
+      30_000,
+      200,
+    );
+
+    // Each step of the checkout, wherever it was received, is in this trace and no other.
+    const everywhere = (match: (span: ReceivedSpan) => boolean) => receiver.spans.filter(match).map((span) => span.traceId);
+    expect(everywhere((s) => s.kind === SpanKind.server && s.attributes["rpc.method"] === "PlaceOrder")).toEqual([checkoutTraceId, checkoutTraceId]);
+    expect(new Set(everywhere(isOrderPlacedApplied))).toEqual(new Set([checkoutTraceId]));
+    for (const service of ["bazaar-edge", "bazaar-order", "bazaar-cart", "bazaar-product"]) {
+      expect(trace.some((span) => span.service === service), service).toBe(true);
+    }
+
+    // The one root: the edge's span, child of the client's traceparent.
+    const [root] = parentsMissing(trace);
+    expect(root).toMatchObject({
+      service: "bazaar-edge",
+      kind: SpanKind.server,
+      parentSpanId: clientSpanId,
+      name: "bazaar.order.v1.OrderService/PlaceOrder",
+      status: SpanStatus.unset,
+      attributes: {
+        "rpc.system": "connect_rpc",
+        "rpc.service": "bazaar.order.v1.OrderService",
+        "rpc.method": "PlaceOrder",
+        "bazaar.edge.protocol": "connect",
+        "http.response.status_code": 200,
+      },
+    });
+
+    // edge CLIENT → order SERVER, with gRPC's conventions on both sides.
+    const byId = new Map(trace.map((span) => [span.spanId, span]));
+    const parentOf = (span: ReceivedSpan | undefined) => (span?.parentSpanId ? byId.get(span.parentSpanId) : undefined);
+    const placeOrder = trace.find((s) => s.service === "bazaar-order" && s.kind === SpanKind.server && s.attributes["rpc.method"] === "PlaceOrder");
+    const grpcOk = { "rpc.system": "grpc", "rpc.service": "bazaar.order.v1.OrderService", "rpc.method": "PlaceOrder", "rpc.grpc.status_code": 0 };
+    expect(placeOrder).toMatchObject({ status: SpanStatus.unset, attributes: grpcOk });
+    expect(parentOf(placeOrder)).toMatchObject({ service: "bazaar-edge", kind: SpanKind.client, attributes: grpcOk });
+    expect(parentOf(parentOf(placeOrder))).toBe(root);
+
+    // order → product: stock reserved and committed, each a SERVER span under an order CLIENT span.
+    for (const method of ["ReserveStock", "CommitReservation"]) {
+      const served = trace.find((s) => s.service === "bazaar-product" && s.kind === SpanKind.server && s.attributes["rpc.method"] === method);
+      expect(served, method).toMatchObject({ attributes: { "rpc.system": "grpc", "rpc.service": "bazaar.product.v1.InventoryService", "rpc.grpc.status_code": 0 } });
+      expect(parentOf(served)).toMatchObject({ service: "bazaar-order", kind: SpanKind.client, attributes: { "rpc.method": method } });
+    }
+    expect(trace.some((s) => s.service === "bazaar-cart" && s.kind === SpanKind.server && s.attributes["rpc.service"] === "bazaar.cart.v1.CartService")).toBe(true);
+
+    // Across NATS: the relay's PRODUCER span, child of PlaceOrder, is the parent of each consumer's span.
+    const applied = trace.filter(isOrderPlacedApplied);
+    expect(applied.length).toBeGreaterThanOrEqual(1);
+    for (const span of applied) {
+      expect(span.attributes).toMatchObject({ "messaging.system": "nats", "messaging.destination.name": "bazaar.order.order_placed" });
+      expect(["cart-order-placed", "admin-projections"]).toContain(span.attributes["messaging.consumer.group.name"]);
+      const published = parentOf(span);
+      expect(published).toMatchObject({ service: "bazaar-order", kind: SpanKind.producer, name: "publish bazaar.order.order_placed" });
+      expect(published!.attributes["messaging.message.id"]).toBe(span.attributes["messaging.message.id"]);
+      expect(parentOf(published)).toBe(placeOrder);
+    }
+
+    // SQL: statements of the order service, of the product service and of a consumer.
+    const statements = trace.filter((span) => span.kind === SpanKind.client && span.attributes["db.system"] === "mysql");
+    expect(statements.some((s) => s.service === "bazaar-order" && /^insert (ignore )?into `orders`/i.test(String(s.attributes["db.statement"])))).toBe(true);
+    expect(statements.some((s) => s.service === "bazaar-product")).toBe(true);
+    expect(statements.some((s) => applied.includes(parentOf(s)!))).toBe(true);
+    for (const statement of statements) expect(statement.attributes["db.name"]).toMatch(/_(auth|product|cart|order|admin)$/);
+  });
+});
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Prometheus text format → samples (comments skipped). */
+function parseMetrics(text: string): Sample[] {
+  return text
+    .split("\n")
+    .filter((line) => line !== "" && !line.startsWith("#"))
+    .map((line) => {
+      const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+      if (!match) throw new Error(`not a sample line: ${line}`);
+      const labels = Object.fromEntries([...(match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]));
+      return { name: match[1]!, labels, value: Number(match[3]) };
+    });
+}
+
+async function scrape(process: string): Promise<Sample[]> {
+  const response = await fetch(mesh.metricsUrl(process), { signal: AbortSignal.timeout(10_000) });
+  expect(response.status, process).toBe(200);
+  return parseMetrics(await response.text());
+}
+
+/** The value of the one sample of `name` whose labels include `labels`. */
+function valueOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
+  const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([key, value]) => s.labels[key] === value));
+  if (found.length > 1) throw new Error(`${found.length} samples of ${name} ${JSON.stringify(labels)}`);
+  return found[0]?.value;
+}
+
+describe("metrics of every process", () => {
+  it("when traffic has flowed, then each process serves its RPC, pool, outbox, consumer, dead-letter and runtime series with sensible values", async () => {
+    if (!productId) await checkout();
+    const rest = await fetch(`${mesh.edgeUrl}/v1/products/${productId}`);
+    expect(rest.status).toBe(200);
+    for (const transport of [createGrpcTransport({ baseUrl: mesh.edgeUrl }), createGrpcWebTransport({ baseUrl: mesh.edgeUrl, httpVersion: "2" })]) {
+      await createClient(ProductService, transport).getProduct({ id: productId });
+    }
+
+    const placeOrder = { rpc_service: "bazaar.order.v1.OrderService", rpc_method: "PlaceOrder" };
+    const order = await scrape("order");
+    expect(valueOf(order, "bazaar_rpc_server_handled_total", { ...placeOrder, code: "ok" })).toBeGreaterThanOrEqual(1);
+    expect(valueOf(order, "bazaar_rpc_server_handling_seconds_count", placeOrder)).toBeGreaterThanOrEqual(1);
+    expect(valueOf(order, "bazaar_rpc_server_handling_seconds_bucket", { ...placeOrder, le: "+Inf" })).toBe(valueOf(order, "bazaar_rpc_server_handling_seconds_count", placeOrder));
+    const reserve = { rpc_service: "bazaar.product.v1.InventoryService", rpc_method: "ReserveStock", code: "ok" };
+    expect(valueOf(order, "bazaar_rpc_client_handled_total", reserve)).toBeGreaterThanOrEqual(1);
+    expect(valueOf(order, "bazaar_outbox_published_total")).toBeGreaterThanOrEqual(1);
+
+    const edge = await eventually(
+      () => scrape("edge"),
+      (samples) =>
+        ["rest", "grpc", "grpc-web"].every((protocol) => (valueOf(samples, "bazaar_edge_handled_total", { protocol, rpc_method: "GetProduct", code: "ok" }) ?? 0) >= 1),
+      10_000,
+    );
+    expect(valueOf(edge, "bazaar_edge_handled_total", { protocol: "connect", ...placeOrder, code: "ok" })).toBeGreaterThanOrEqual(1);
+    for (const protocol of ["rest", "grpc", "grpc-web"]) {
+      expect(valueOf(edge, "bazaar_edge_handled_total", { protocol, rpc_method: "GetProduct", code: "ok" }), protocol).toBe(1);
+    }
+    expect(valueOf(edge, "bazaar_edge_handling_seconds_count", { protocol: "connect", ...placeOrder })).toBeGreaterThanOrEqual(1);
+    expect(valueOf(edge, "bazaar_rpc_client_handled_total", { ...placeOrder, code: "ok" })).toBeGreaterThanOrEqual(1);
+    expect(edge.some((s) => s.name.startsWith("bazaar_db_") || s.name.startsWith("bazaar_outbox_"))).toBe(false);
+
+    const consumersOf: Record<string, string[]> = { cart: ["cart-order-placed", "cart-product-snapshots"], admin: ["admin-projections"] };
+    for (const service of ["auth", "product", "cart", "order", "admin"]) {
+      const samples = await eventually(
+        () => scrape(service),
+        // Consumers settle their last events a moment after the checkout returns.
+        (s) =>
+          (consumersOf[service] ?? []).every(
+            (consumer) => valueOf(s, "bazaar_consumer_pending_messages", { consumer }) === 0 && valueOf(s, "bazaar_consumer_ack_pending_messages", { consumer }) === 0,
+          ),
+        20_000,
+        250,
+      );
+      const database = { database: expect.stringMatching(new RegExp(`_${service}$`)) };
+      const pool = (name: string) => samples.find((s) => s.name === name);
+      expect(pool("bazaar_db_pool_connections_max"), service).toMatchObject({ labels: database, value: 10 });
+      expect(pool("bazaar_db_pool_connections_busy")!.value + pool("bazaar_db_pool_connections_idle")!.value, service).toBeGreaterThanOrEqual(1);
+      expect(pool("bazaar_db_pool_requests_waiting")!.value, service).toBeGreaterThanOrEqual(0);
+      expect(pool("bazaar_outbox_backlog_events"), service).toMatchObject({ labels: database, value: expect.any(Number) });
+      expect(pool("bazaar_outbox_backlog_events")!.value, service).toBeGreaterThanOrEqual(0);
+      expect(pool("bazaar_outbox_oldest_unpublished_age_seconds")!.value, service).toBeGreaterThanOrEqual(0);
+      expect(valueOf(samples, "process_resident_memory_bytes"), service).toBeGreaterThan(10_000_000);
+      expect(valueOf(samples, "nodejs_eventloop_lag_p99_seconds"), service).toBeGreaterThanOrEqual(0);
+      expect(valueOf(samples, "bazaar_rpc_server_handled_total", { rpc_service: "grpc.health.v1.Health", rpc_method: "Check", code: "ok" }), service).toBeGreaterThanOrEqual(1);
+      for (const consumer of consumersOf[service] ?? []) {
+        expect(valueOf(samples, "bazaar_consumer_pending_messages", { consumer }), consumer).toBe(0);
+        expect(valueOf(samples, "bazaar_consumer_ack_pending_messages", { consumer }), consumer).toBe(0);
+        expect(valueOf(samples, "bazaar_dead_letters_unresolved", { consumer }), consumer).toBe(0);
+      }
+    }
+    const cart = await scrape("cart");
+    expect(valueOf(cart, "bazaar_consumer_events_total", { consumer: "cart-order-placed", outcome: "applied" })).toBeGreaterThanOrEqual(1);
+    const admin = await scrape("admin");
+    expect(valueOf(admin, "bazaar_consumer_events_total", { consumer: "admin-projections", outcome: "applied" })).toBeGreaterThanOrEqual(1);
+    for (const samples of [edge, cart]) expect(valueOf(samples, "nodejs_heap_size_used_bytes")).toBeGreaterThan(0);
+  });
+});
