@@ -50,6 +50,10 @@ export async function serve(options: ServeOptions): Promise<RunningServer> {
   const server = new grpc.Server({
     "grpc.max_receive_message_length": 4 * 1024 * 1024,
     "grpc.max_connection_idle_ms": options.maxConnectionIdleMs ?? 5 * 60_000,
+    // Callers keep their connections for ever otherwise, and a replica added by the autoscaler
+    // would get no calls from them: after this age the server asks the client to reconnect
+    // (GOAWAY; calls and streams in flight finish), and the client re-resolves the replicas.
+    "grpc.max_connection_age_ms": 5 * 60_000,
     "grpc.keepalive_permit_without_calls": 1,
   });
   const validator = createValidator();
