@@ -12,6 +12,7 @@ import { OrderService, OrderStatus, PaymentMethod } from "../../gen/bazaar/order
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { eventually } from "../support/eventually.ts";
+import { parseMetrics, type Sample } from "../support/metrics.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 import { SpanKind, SpanStatus, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "../support/otlp-receiver.ts";
 import { devSellerShelf, signIn } from "../support/shoppers.ts";
@@ -142,25 +143,6 @@ describe("tracing a checkout", () => {
     for (const statement of statements) expect(statement.attributes["db.name"]).toMatch(/_(auth|product|cart|order|admin)$/);
   });
 });
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Prometheus text format → samples (comments skipped). */
-function parseMetrics(text: string): Sample[] {
-  return text
-    .split("\n")
-    .filter((line) => line !== "" && !line.startsWith("#"))
-    .map((line) => {
-      const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-      if (!match) throw new Error(`not a sample line: ${line}`);
-      const labels = Object.fromEntries([...(match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]));
-      return { name: match[1]!, labels, value: Number(match[3]) };
-    });
-}
 
 async function scrape(process: string): Promise<Sample[]> {
   const response = await fetch(mesh.metricsUrl(process), { signal: AbortSignal.timeout(10_000) });

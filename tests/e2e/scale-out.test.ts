@@ -1,5 +1,5 @@
-// Scale-out against the real mesh: two processes of every service, balanced by their callers,
-// on a 3-node NATS cluster. One replica of every service is SIGKILLed while customers check out;
+// Scale-out against the real mesh: two processes of every service, balanced by their callers
+// (both replicas serve calls), on a 3-node NATS cluster. One replica of every service is SIGKILLed while customers check out;
 // clients retry idempotently, and afterwards every checkout has completed, stock adds up, every
 // event was published once and applied once by each consumer, and the periodic jobs moved to the
 // surviving replicas.
@@ -19,6 +19,7 @@ import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import type { bearer } from "../support/calls.ts";
 import { eventually } from "../support/eventually.ts";
 import { checkInvariants, query } from "../support/invariants.ts";
+import { parseMetrics, workServed } from "../support/metrics.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 import { devSellerShelf, registerCustomer, signIn } from "../support/shoppers.ts";
 
@@ -129,6 +130,15 @@ describe("two replicas of every service on a NATS cluster", () => {
     // Customers keep buying until every kill is done and one more second has passed.
     let killsDone = false;
     const shopping = Promise.all(customers.map((me) => shopper(me, productIds, () => killsDone, confirmed, cancelled)));
+    // Callers balance: once checkouts flow, both replicas of each service on the checkout path
+    // have served calls (read from their own /metrics).
+    await eventually(async () => confirmed.length, (n) => n >= customers.length, 60_000, 100);
+    for (const name of ["auth", "product", "cart", "order"]) {
+      for (const replica of [`${name}-1`, `${name}-2`]) {
+        const samples = parseMetrics(await (await fetch(mesh.metricsUrl(replica))).text());
+        expect(workServed(samples), `calls served by ${replica}`).toBeGreaterThan(0);
+      }
+    }
     // One replica of each service dies mid-stream, a second or so apart, and stays dead.
     const killed: string[] = [];
     for (const name of serviceNames) {

@@ -1,0 +1,27 @@
+// Prometheus text read back in tests.
+
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Prometheus text format → samples (comments skipped). */
+export function parseMetrics(text: string): Sample[] {
+  return text
+    .split("\n")
+    .filter((line) => line !== "" && !line.startsWith("#"))
+    .map((line) => {
+      const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+      if (!match) throw new Error(`not a sample line: ${line}`);
+      const labels = Object.fromEntries([...(match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1]!, m[2]!]));
+      return { name: match[1]!, labels, value: Number(match[3]) };
+    });
+}
+
+/** Calls a process served, health checks left out: did callers send it any work? */
+export function workServed(samples: Sample[]): number {
+  return samples
+    .filter((s) => s.name === "bazaar_rpc_server_handled_total" && s.labels.rpc_service !== "grpc.health.v1.Health")
+    .reduce((sum, s) => sum + s.value, 0);
+}
