@@ -7,11 +7,12 @@ import { uuidv7 } from "../../services/kit/ids.ts";
 const adjectives = ["red", "blue", "organic", "smart", "vintage", "compact", "deluxe", "eco", "classic", "portable", "wireless", "handmade"];
 const nouns = ["kettle", "lamp", "espresso", "backpack", "speaker", "notebook", "blender", "candle", "jacket", "teapot", "headphones", "chair", "bicycle", "camera", "sofa", "watch", "mug", "pillow", "drone", "guitar"];
 
-export async function growCatalog(serverUrl: string, database: string, targetSize: number, log: (line: string) => void): Promise<void> {
+/** Resolves with the catalog's size: `targetSize`, or more if it already held more. */
+export async function growCatalog(serverUrl: string, database: string, targetSize: number, log: (line: string) => void): Promise<number> {
   const connection = await createConnection({ uri: serverUrl, database, multipleStatements: false });
   try {
     const [[{ count }]] = (await connection.query("SELECT COUNT(*) AS count FROM products")) as unknown as [[{ count: number }]];
-    if (count >= targetSize) return;
+    if (count >= targetSize) return count;
     const [[sample]] = (await connection.query("SELECT shop_id, seller_id FROM products LIMIT 1")) as unknown as [[{ shop_id: string; seller_id: string }]];
     const [categories] = (await connection.query("SELECT id FROM categories WHERE parent_id IS NOT NULL")) as unknown as [Array<{ id: string }>];
     const started = performance.now();
@@ -45,6 +46,7 @@ export async function growCatalog(serverUrl: string, database: string, targetSiz
       if ((done / batch) % 20 === 0) log(`  catalog ${done + rows.length}/${targetSize}`);
     }
     log(`  catalog grown to ${targetSize} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    return targetSize;
   } finally {
     await connection.end();
   }

@@ -1,0 +1,59 @@
+// The catalog queries whose cost can grow with the catalog, measured at each --catalog size over
+// gRPC on the product port (no edge cache in the way; grpc-status checked by the node driver).
+import type { DescMessage, MessageInitShape } from "@bufbuild/protobuf";
+import {
+  GetProductRequestSchema,
+  ListProductsRequestSchema,
+  ProductOrder,
+  SearchProductsRequestSchema,
+} from "../../../gen/bazaar/product/v1/product_pb.ts";
+import { encodePageToken } from "../../../services/product/domain/catalog.ts";
+import { dbBaselineIds } from "../baselines/database.ts";
+import { rawBaselineIds } from "../baselines/http-hello.ts";
+import { grpcUnary } from "../load/http2-client.ts";
+import { grpcFrame } from "../wire.ts";
+import { nodeDriverScenario, type Scenario } from "./scenario.ts";
+
+export interface CatalogQueryTargets {
+  productAddress: string;
+  catalogSize: number;
+  productId: string;
+  /** The id at 90% depth of the newest-first order, for a deep page token. */
+  deepProductId: string;
+}
+
+/** Page reads and key lookups: many at once, like a storefront's traffic. */
+const readConcurrency = 32;
+// InnoDB FULLTEXT ranks every match: a word in 5% of a large catalog costs in proportion to the
+// catalog, and more than a few such searches at once only queue.
+const searchConcurrency = 4;
+
+export function catalogQueryScenarios(targets: CatalogQueryTargets): Scenario[] {
+  const deepToken = encodePageToken({ order: "newest", id: targets.deepProductId });
+  const query = <D extends DescMessage>(id: string, title: string, method: string, schema: D, request: MessageInitShape<D>, concurrency: number): Scenario => {
+    const frame = grpcFrame(schema, request);
+    const path = `/bazaar.product.v1.ProductService/${method}`;
+    return nodeDriverScenario(
+      {
+        id: `catalog.${id}`,
+        title,
+        protocol: "gRPC",
+        sweep: false,
+        concurrency,
+        catalogSize: targets.catalogSize,
+        rawBaseline: rawBaselineIds.h2cNodeDriver,
+        dbBaseline: dbBaselineIds.primaryKeySelect,
+      },
+      `http://${targets.productAddress}`,
+      (connections, worker) => grpcUnary(connections.for(worker), path, frame),
+    );
+  };
+  return [
+    query("get-product", "GetProduct", "GetProduct", GetProductRequestSchema, { id: targets.productId }, readConcurrency),
+    query("list-products.first-page", "ListProducts, first page of 20", "ListProducts", ListProductsRequestSchema, {}, readConcurrency),
+    query("list-products.deep-page", "ListProducts, page at 90% depth (page_token)", "ListProducts", ListProductsRequestSchema, { pageToken: deepToken }, readConcurrency),
+    query("list-products.price-ascending", "ListProducts, price ascending", "ListProducts", ListProductsRequestSchema, { orderBy: ProductOrder.PRICE_ASC }, readConcurrency),
+    query("search.common-word", "SearchProducts, a word in 5% of products", "SearchProducts", SearchProductsRequestSchema, { query: "espresso" }, searchConcurrency),
+    query("search.rare-word", "SearchProducts, a rare word", "SearchProducts", SearchProductsRequestSchema, { query: "bench4242" }, searchConcurrency),
+  ];
+}

@@ -1,0 +1,110 @@
+// What the bench drives: a private MariaDB, NATS and mesh started for the run (the default), or a
+// mesh already running elsewhere on this machine (--reuse), with the processes whose CPU and
+// memory each run reports.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startInfra } from "../../deploy/local/infra.ts";
+import { launchMesh } from "../../deploy/local/mesh.ts";
+import { serviceNatsEnv } from "../../deploy/local/nats-users.ts";
+import { pidListeningOn } from "./process-usage.ts";
+
+export interface BenchTarget {
+  edgeUrl: string;
+  /** host:port of the product service's gRPC server. */
+  productAddress: string;
+  mysqlUrl: string;
+  natsUrl: string;
+  /** The mesh's processes and its servers by name ("edge", "product", "mariadbd"…). */
+  processes: Map<string, number>;
+  stop(): Promise<void>;
+}
+
+export interface ReusedMesh {
+  edgeUrl: string;
+  productAddress: string;
+  mysqlUrl: string;
+  natsUrl: string;
+}
+
+export async function startPrivateMesh(root: string, log: (line: string) => void): Promise<BenchTarget> {
+  const dataDir = mkdtempSync(join(tmpdir(), "bazaar-bench-"));
+  const infra = await startInfra({ dataDir, log });
+  const mesh = await launchMesh({
+    root,
+    freePorts: true,
+    env: {
+      ...process.env,
+      BAZAAR_MYSQL_URL: infra.mysqlUrl,
+      BAZAAR_NATS_URL: infra.natsUrl,
+      ...serviceNatsEnv(infra.natsUrl),
+      // The seller's shops and the dev accounts the checkout scenarios build on.
+      BAZAAR_DEMO_SEED: "1",
+      BAZAAR_LOG_LEVEL: "warn",
+      // All load comes from one address, and the signed-in reads from one user: the edge's rate
+      // limits would otherwise be all that is measured.
+      BAZAAR_EDGE_RATE_PER_ADDRESS: "1000000",
+      BAZAAR_EDGE_BURST_PER_ADDRESS: "1000000",
+      BAZAAR_EDGE_RATE_PER_USER: "1000000",
+      BAZAAR_EDGE_BURST_PER_USER: "1000000",
+      // Tokens taken at the start must outlive a long run (a million-product catalog takes minutes).
+      BAZAAR_ACCESS_TOKEN_TTL_SECONDS: "3600",
+    },
+  });
+  try {
+    await mesh.ready(90_000);
+  } catch (error) {
+    await mesh.stop();
+    await infra.stop();
+    throw error;
+  }
+  const processes = new Map<string, number>();
+  for (const name of mesh.processes) {
+    const pid = mesh.pid(name);
+    if (pid !== undefined) processes.set(name, pid);
+  }
+  addServerProcesses(processes, infra.mysqlUrl, infra.natsUrl);
+  return {
+    edgeUrl: mesh.edgeUrl,
+    productAddress: mesh.addresses.product.split(",")[0]!,
+    mysqlUrl: infra.mysqlUrl,
+    natsUrl: infra.natsUrl,
+    processes,
+    async stop() {
+      await mesh.stop();
+      await infra.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A mesh started by someone else (npm start with rate limits raised, say). Only the processes
+ * listening on the given addresses can be found and reported; the other services are not.
+ */
+export async function reuseMesh(reused: ReusedMesh): Promise<BenchTarget> {
+  const ready = await fetch(`${reused.edgeUrl}/readyz`).catch((error: Error) => ({ ok: false, status: error.message }));
+  if (!ready.ok) throw new Error(`${reused.edgeUrl}/readyz answered ${ready.status}: is the mesh running?`);
+  const processes = new Map<string, number>();
+  const byPort: Array<[string, number]> = [
+    ["edge", Number(new URL(reused.edgeUrl).port)],
+    ["product", Number(reused.productAddress.split(":").at(-1))],
+  ];
+  for (const [name, port] of byPort) {
+    const pid = pidListeningOn(port);
+    if (pid !== undefined) processes.set(name, pid);
+  }
+  addServerProcesses(processes, reused.mysqlUrl, reused.natsUrl);
+  return { ...reused, processes, stop: async () => {} };
+}
+
+function addServerProcesses(processes: Map<string, number>, mysqlUrl: string, natsUrl: string): void {
+  const servers: Array<[string, string, number]> = [
+    ["mariadbd", mysqlUrl, 3306],
+    ["nats-server", natsUrl.split(",")[0]!, 4222],
+  ];
+  for (const [name, url, defaultPort] of servers) {
+    const pid = pidListeningOn(Number(new URL(url).port || defaultPort));
+    if (pid !== undefined) processes.set(name, pid);
+  }
+}
