@@ -6,7 +6,7 @@
 // in an AsyncLocalStorage: no spans, the caller's ids passed on as they came. With tracing on
 // (tracing.ts) it is OpenTelemetry's active context, and the traceparent is the active span's.
 import { AsyncLocalStorage } from "node:async_hooks";
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import { context, isSpanContextValid, ROOT_CONTEXT, trace, type SpanContext } from "@opentelemetry/api";
 
 const current = new AsyncLocalStorage<string>();
@@ -42,8 +42,19 @@ export function currentTraceId(): string | undefined {
   return trace.getSpan(context.active())?.spanContext().traceId;
 }
 
+// Random ids are cut from a pool filled a few kilobytes at a time: a crypto call per request
+// for 24 bytes cost the edge about 6 % of its CPU on a cached read.
+const idPool = Buffer.alloc(24 * 512);
+let idPoolOffset = idPool.length;
+
 export function newTraceParent(): string {
-  return `00-${randomBytes(16).toString("hex")}-${randomBytes(8).toString("hex")}-01`;
+  if (idPoolOffset === idPool.length) {
+    randomFillSync(idPool);
+    idPoolOffset = 0;
+  }
+  const start = idPoolOffset;
+  idPoolOffset += 24;
+  return `00-${idPool.toString("hex", start, start + 16)}-${idPool.toString("hex", start + 16, start + 24)}-01`;
 }
 
 /** A traceparent as an OpenTelemetry span context of a remote parent; undefined when malformed. */
