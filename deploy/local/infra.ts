@@ -7,7 +7,7 @@ import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { constants, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect as connectNats } from "@nats-io/transport-node";
@@ -222,6 +222,9 @@ async function initialiseMariaDb(mysqlDir: string, logFile: string, log: ServerO
     "--auth-root-authentication-method=normal",
     "--skip-test-db",
     "--skip-name-resolve",
+    // Its own temp dir, as the server gets: bootstraps running side by side (test files each
+    // starting a MariaDB) collided over temporary tables in the shared /tmp.
+    `--tmpdir=${join(dirname(mysqlDir), "tmp")}`,
   ], logFile);
   const [code] = (await once(child, "exit")) as [number | null];
   if (code !== 0) throw new Error(`mariadb-install-db failed (${code}):\n${await logTail(logFile, logStart)}`);
