@@ -25,6 +25,22 @@ describe("public cache", () => {
     ]);
   });
 
+  it("when answers would exceed the byte budget, then the oldest go until the new one fits; huge keys are never kept", () => {
+    const cache = new PublicCache({ ttlMs: 1_000, maxBytes: 30 });
+    cache.set("a", answer("x".repeat(9)), 0, 0);
+    cache.set("b", answer("x".repeat(9)), 0, 0);
+    expect(cache.bytes).toBe(20);
+    cache.set("c", answer("x".repeat(14)), 0, 0);
+    expect([cache.get("a", 1), cache.get("b", 1)?.body.length, cache.get("c", 1)?.body.length]).toEqual([undefined, 9, 14]);
+    expect(cache.bytes).toBe(25);
+    cache.set("b", answer("x"), 0, 0);
+    expect(cache.bytes).toBe(17);
+    cache.set("k".repeat(5_000), answer("1"), 0, 0);
+    expect(cache.size).toBe(2);
+    expect(cache.get("b", 2_000)).toBeUndefined();
+    expect(cache.bytes).toBe(15);
+  });
+
   it("when the cache is cleared while a read is in flight, then that read's answer is not kept", () => {
     const cache = new PublicCache({ ttlMs: 1_000 });
     const startedAt = cache.generation;
