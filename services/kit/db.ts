@@ -126,9 +126,14 @@ const connectionErrorCodes = new Set([
   "ER_SERVER_SHUTDOWN",
 ]);
 
-/** A failure to reach the server, as opposed to an error in a statement. */
+/**
+ * A failure to reach the server, as opposed to an error in a statement. mysql2 marks errors that
+ * end a connection `fatal`; some have no code, such as the one a pooled connection the server
+ * closed (a restart) gives for its next statement.
+ */
 export function isConnectionError(error: unknown): boolean {
-  return connectionErrorCodes.has((error as { code?: string } | undefined)?.code ?? "");
+  const { code, fatal } = (error ?? {}) as { code?: string; fatal?: boolean };
+  return fatal === true || connectionErrorCodes.has(code ?? "");
 }
 
 /** True when the database answers; used by health checks. */

@@ -15,5 +15,8 @@ describe("chaos, short", () => {
     for (const fault of report.faults) expect(fault.checkoutsDuring + fault.checkoutsAfter, fault.fault).toBeGreaterThan(0);
     expect(report.acknowledged).toBe(report.tally.checkouts);
     expect(report.tally.abandoned).toBe(0);
+    // Outages answer unavailable (retryable), never internal: a failure the client cannot tell
+    // from a bug.
+    expect(report.tally.unexpected).toEqual([]);
   }, 600_000);
 });
