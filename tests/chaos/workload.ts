@@ -26,7 +26,7 @@ export interface WorkloadTally {
   failures: Map<string, number>;
   /** Calls given up after retryForMs. */
   abandoned: number;
-  /** Answers no outage explains (internal, unknown): call and message, for the report. */
+  /** Answers from a server that no outage explains (internal, unknown): call and message, for the report. */
   unexpected: string[];
 }
 
@@ -56,8 +56,10 @@ export function startWorkload(options: WorkloadOptions): RunningWorkload {
       try {
         return await call();
       } catch (error) {
-        const { code, rawMessage } = ConnectError.from(error);
-        if (code === Code.Internal || code === Code.Unknown) tally.unexpected.push(`${name}: ${Code[code]} ${rawMessage}`);
+        const { code, rawMessage, isWireError } = ConnectError.from(error);
+        // Only what a server answered: a socket the killed edge left behind fails in the client
+        // library ("write EPIPE"), which labels it internal itself.
+        if (isWireError && (code === Code.Internal || code === Code.Unknown)) tally.unexpected.push(`${name}: ${Code[code]} ${rawMessage}`);
         tally.failures.set(Code[code], (tally.failures.get(Code[code]) ?? 0) + 1);
         if (!retryable.has(code) || Date.now() > giveUpAt) {
           tally.abandoned += 1;
