@@ -24,8 +24,10 @@ export interface WorkloadTally {
   browses: number;
   /** Failed attempts by code: expected while a part is down (unavailable), telling otherwise. */
   failures: Map<string, number>;
-  /** Calls given up after retryForMs. */
-  abandoned: number;
+  /** Calls still failing after retryForMs of retries: a part that did not come back. */
+  gaveUp: number;
+  /** Calls answered with a definite refusal (not retried): call, code and message, for the report. */
+  refused: string[];
   /** Answers from a server that no outage explains (internal, unknown): call and message, for the report. */
   unexpected: string[];
 }
@@ -46,7 +48,7 @@ export function startWorkload(options: WorkloadOptions): RunningWorkload {
   const carts = createClient(CartService, transport);
   const orders = createClient(OrderService, transport);
   const products = createClient(ProductService, transport);
-  const tally: WorkloadTally = { checkouts: 0, browses: 0, failures: new Map(), abandoned: 0, unexpected: [] };
+  const tally: WorkloadTally = { checkouts: 0, browses: 0, failures: new Map(), gaveUp: 0, refused: [], unexpected: [] };
   const acknowledged: string[] = [];
   let stopped = false;
 
@@ -61,8 +63,12 @@ export function startWorkload(options: WorkloadOptions): RunningWorkload {
         // library ("write EPIPE"), which labels it internal itself.
         if (isWireError && (code === Code.Internal || code === Code.Unknown)) tally.unexpected.push(`${name}: ${Code[code]} ${rawMessage}`);
         tally.failures.set(Code[code], (tally.failures.get(Code[code]) ?? 0) + 1);
-        if (!retryable.has(code) || Date.now() > giveUpAt) {
-          tally.abandoned += 1;
+        if (!retryable.has(code)) {
+          tally.refused.push(`${name}: ${Code[code]} ${rawMessage}`);
+          return undefined;
+        }
+        if (Date.now() > giveUpAt) {
+          tally.gaveUp += 1;
           return undefined;
         }
         await pause(200);
