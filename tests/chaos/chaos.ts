@@ -15,7 +15,7 @@ import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { startMariaDb, startNats, type RunningServer } from "../../deploy/local/infra.ts";
 import { launchMesh, serviceNames, type RunningMesh } from "../../deploy/local/mesh.ts";
 import { serviceNatsEnv } from "../../deploy/local/nats-users.ts";
-import { freeServicePort } from "../../deploy/local/ports.ts";
+import { isPortFree } from "../../deploy/local/ports.ts";
 import { checkInvariants } from "../support/invariants.ts";
 import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
 import { startWorkload, type WorkloadTally } from "./workload.ts";
@@ -61,8 +61,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let nats: RunningServer | undefined;
   let mesh: RunningMesh | undefined;
   try {
-    const mysqlPort = await freeServicePort();
-    const natsPort = await freeServicePort();
+    // A range of its own (the test suite's meshes take theirs from 20000 up, the fuzzer's from
+    // 31000): a random free port elsewhere could be taken by another mesh before this one binds.
+    // MariaDB and NATS keep theirs across their restarts.
+    const portBase = 30_000 + Math.floor(Math.random() * 45) * 20;
+    const mysqlPort = await firstFreePort(portBase);
+    const natsPort = await firstFreePort(mysqlPort + 1);
     mysql = await startMariaDb({ dataDir, port: mysqlPort });
     nats = await startNats({ dataDir, port: natsPort });
     const prefix = `chaos_${randomBytes(3).toString("hex")}`;
@@ -70,6 +74,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     mesh = await launchMesh({
       root,
       freePorts: true,
+      portBase: natsPort + 1,
       env: {
         ...process.env,
         ...Object.fromEntries(serviceNames.map((name) => [`BAZAAR_${name.toUpperCase()}_DB`, databases[name]])),
@@ -87,7 +92,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         BAZAAR_EDGE_BURST_PER_USER: "1000000",
       },
     });
-    await mesh.ready(90_000);
+    const starting = mesh;
+    await starting.ready(90_000).catch((error: Error) => {
+      const logs = starting.processes.map((name) => `--- ${name}\n${starting.recentLogs(name).join("\n")}`).join("\n");
+      throw new Error(`${error.message}\n${logs}`);
+    });
     log(`mesh up at ${mesh.edgeUrl}`);
 
     const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
@@ -175,6 +184,10 @@ export function formatReport(report: ChaosReport): string {
       ? `Invariants I1–I4 hold (checked ${report.settledInMs} ms after the load stopped).`
       : `VIOLATIONS (${report.violations.length}):\n${report.violations.map((v) => `- ${v}`).join("\n")}`,
   ].join("\n");
+}
+
+async function firstFreePort(from: number): Promise<number> {
+  for (let port = from; ; port++) if (await isPortFree(port)) return port;
 }
 
 function pause(seconds: number): Promise<void> {

@@ -47,6 +47,9 @@ export async function startFuzzMesh(options: FuzzMeshOptions): Promise<FuzzMesh>
   const mesh = await launchMesh({
     root,
     freePorts: true,
+    // A range of its own: the test suite's meshes take theirs from 20000 up (tests/support/mesh.ts)
+    // and a random free port there could be taken by one of them before this mesh binds it.
+    portBase: 31_000 + Math.floor(Math.random() * 45) * 20,
     output: logs,
     onExit: processes.onExit,
     env: {
