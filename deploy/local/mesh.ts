@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { Writable } from "node:stream";
 import { defaultPorts, type ServiceName } from "../../services/kit/config.ts";
-import { freeServicePort, isPortFree } from "./ports.ts";
+import { firstFreePortFrom, freeServicePort, isPortFree } from "./ports.ts";
 
 export const serviceNames = Object.keys(defaultPorts) as ServiceName[];
 
@@ -68,7 +68,7 @@ export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
   const portFor = async (preferred: number) => {
     if (!options.freePorts && (await isPortFree(preferred))) return preferred;
     if (nextPort === undefined) return freeServicePort();
-    while (!(await isPortFree(nextPort))) nextPort += 1;
+    nextPort = await firstFreePortFrom(nextPort);
     return nextPort++;
   };
   const replicas = Math.max(1, options.replicas ?? 1);

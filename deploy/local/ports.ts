@@ -26,6 +26,12 @@ export async function freeServicePort(): Promise<number> {
   return freePort();
 }
 
+/** The first port from `port` upward that is free on 127.0.0.1. */
+export async function firstFreePortFrom(port: number): Promise<number> {
+  while (!(await isPortFree(port))) port += 1;
+  return port;
+}
+
 export function isPortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();

@@ -15,7 +15,8 @@ import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { startMariaDb, startNats, type RunningServer } from "../../deploy/local/infra.ts";
 import { launchMesh, serviceNames, type RunningMesh } from "../../deploy/local/mesh.ts";
 import { serviceNatsEnv } from "../../deploy/local/nats-users.ts";
-import { isPortFree } from "../../deploy/local/ports.ts";
+import { firstFreePortFrom } from "../../deploy/local/ports.ts";
+import { unthrottled } from "../support/edge-limits.ts";
 import { checkInvariants } from "../support/invariants.ts";
 import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
 import { startWorkload, type WorkloadTally } from "./workload.ts";
@@ -65,8 +66,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // 31000): a random free port elsewhere could be taken by another mesh before this one binds.
     // MariaDB and NATS keep theirs across their restarts.
     const portBase = 30_000 + Math.floor(Math.random() * 45) * 20;
-    const mysqlPort = await firstFreePort(portBase);
-    const natsPort = await firstFreePort(mysqlPort + 1);
+    const mysqlPort = await firstFreePortFrom(portBase);
+    const natsPort = await firstFreePortFrom(mysqlPort + 1);
     mysql = await startMariaDb({ dataDir, port: mysqlPort });
     nats = await startNats({ dataDir, port: natsPort });
     const prefix = `chaos_${randomBytes(3).toString("hex")}`;
@@ -86,10 +87,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         // Orders a killed order service left PENDING are settled seconds after it is back.
         BAZAAR_ORDER_RECOVER_AFTER_MS: "3000",
         BAZAAR_ORDER_RECOVERY_SWEEP_MS: "500",
-        BAZAAR_EDGE_RATE_PER_ADDRESS: "1000000",
-        BAZAAR_EDGE_BURST_PER_ADDRESS: "1000000",
-        BAZAAR_EDGE_RATE_PER_USER: "1000000",
-        BAZAAR_EDGE_BURST_PER_USER: "1000000",
+        ...unthrottled,
       },
     });
     const starting = mesh;
@@ -184,10 +182,6 @@ export function formatReport(report: ChaosReport): string {
       ? `Invariants I1–I4 hold (checked ${report.settledInMs} ms after the load stopped).`
       : `VIOLATIONS (${report.violations.length}):\n${report.violations.map((v) => `- ${v}`).join("\n")}`,
   ].join("\n");
-}
-
-async function firstFreePort(from: number): Promise<number> {
-  for (let port = from; ; port++) if (await isPortFree(port)) return port;
 }
 
 function pause(seconds: number): Promise<void> {

@@ -9,6 +9,7 @@ import { serviceNatsEnv } from "../../deploy/local/nats-users.ts";
 import { allowedOrigin } from "./headers.ts";
 import { LogWatch } from "./log-watch.ts";
 import { ProcessWatch } from "./process-watch.ts";
+import { unthrottled } from "../support/edge-limits.ts";
 
 export interface FuzzMesh {
   mesh: RunningMesh;
@@ -30,12 +31,6 @@ export interface FuzzMeshOptions {
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
-const unthrottled = {
-  BAZAAR_EDGE_RATE_PER_ADDRESS: "1000000",
-  BAZAAR_EDGE_BURST_PER_ADDRESS: "1000000",
-  BAZAAR_EDGE_RATE_PER_USER: "1000000",
-  BAZAAR_EDGE_BURST_PER_USER: "1000000",
-};
 const defaultLimits = Object.fromEntries(Object.keys(unthrottled).map((name) => [name, undefined]));
 
 export async function startFuzzMesh(options: FuzzMeshOptions): Promise<FuzzMesh> {

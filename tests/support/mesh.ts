@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { startNats, startNatsCluster } from "../../deploy/local/infra.ts";
 import { launchMesh, serviceNames, type RunningMesh } from "../../deploy/local/mesh.ts";
 import { serviceNatsEnv } from "../../deploy/local/nats-users.ts";
+import { unthrottled } from "./edge-limits.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -26,12 +27,7 @@ export interface TestMesh extends RunningMesh {
   startNats(): Promise<void>;
 }
 
-export const unthrottled = {
-  BAZAAR_EDGE_RATE_PER_ADDRESS: "1000000",
-  BAZAAR_EDGE_BURST_PER_ADDRESS: "1000000",
-  BAZAAR_EDGE_RATE_PER_USER: "1000000",
-  BAZAAR_EDGE_BURST_PER_USER: "1000000",
-};
+export { unthrottled };
 
 export interface TestMeshShape {
   /** Processes per service (default 1). */
