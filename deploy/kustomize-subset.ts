@@ -169,7 +169,7 @@ function applyJson6902(resource: Resource, operations: JsonObject[], path: strin
     if (last === undefined) throw new UnsupportedKustomization(`${path}: cannot ${op} the whole document`);
     let parent: Json = document;
     for (const key of keys) {
-      parent = Array.isArray(parent) ? parent[arrayIndex(parent, key, pointer, path)]! : (parent as JsonObject)?.[key]!;
+      parent = Array.isArray(parent) ? parent[arrayIndex(parent, key, pointer, path)]! : (parent as JsonObject)[key]!;
       if (parent === undefined || parent === null || typeof parent !== "object") {
         throw new UnsupportedKustomization(`${path}: ${pointer} does not exist in ${resource.kind}/${resource.metadata.name}`);
       }

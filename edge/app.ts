@@ -271,7 +271,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     close: () => {
       perAddress.close();
       perUser.close();
-      Object.values(transports).forEach((t) => t.close());
+      for (const transport of Object.values(transports)) transport.close();
     },
   };
 }

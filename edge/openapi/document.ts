@@ -5,7 +5,7 @@ import { Code } from "@connectrpc/connect";
 import { codeToHttpStatus, codeToString } from "@connectrpc/connect/protocol-connect";
 import type { DescService } from "@bufbuild/protobuf";
 import type { HttpMethod, HttpRoute } from "../http-routes.ts";
-import { errorResponseRef, errorSchemaRef, operationOf } from "./operations.ts";
+import { errorSchemaRef, operationOf } from "./operations.ts";
 import { commentOf } from "./proto-comments.ts";
 import { ComponentSchemas, type JsonObject } from "./schemas.ts";
 

@@ -7,7 +7,7 @@ import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import {
-  AdminService,
+  type AdminService,
   RedriveDeadLetterRequestSchema,
   SetUserActiveRequestSchema,
   SetUserRoleRequestSchema,
@@ -26,7 +26,7 @@ import type { OutboxNotifier } from "../kit/lifecycle.ts";
 import { decodeIdCursor, encodeIdCursor, pageSizeOf } from "../kit/pages.ts";
 import type { AdminDatabase } from "./db/database.ts";
 import { listAuditEvents } from "./db/projections.repository.ts";
-import { ReportRangeError, salesReport } from "./domain/sales-report.ts";
+import { ReportRangeError, type SalesReport, salesReport } from "./domain/sales-report.ts";
 
 export interface AdminServiceDeps {
   db: Kysely<AdminDatabase>;
@@ -135,7 +135,7 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
     },
 
     async getSalesReport(request) {
-      let report;
+      let report: SalesReport;
       try {
         report = await salesReport(deps.db, timestampDate(request.fromTime!), timestampDate(request.toTime!));
       } catch (error) {

@@ -2,7 +2,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { AuthService, UserDirectoryService, type TokensSchema, type UserSchema } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import type { AuthService, UserDirectoryService, TokensSchema, UserSchema } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { Role as ProtoRole } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.ts";
 import { callerOf } from "../kit/auth.ts";

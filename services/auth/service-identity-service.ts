@@ -2,7 +2,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { ServiceIdentityService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import type { ServiceIdentityService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import type { KeyManager } from "./domain/key-manager.ts";
 import { issueAccessToken } from "./domain/tokens.ts";
 

@@ -3,7 +3,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { CartService, type CartSchema } from "../../gen/bazaar/cart/v1/cart_pb.ts";
+import type { CartService, CartSchema } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { callerOf } from "../kit/auth.ts";
 import { CartFullError, LineNotFoundError, NotEnoughStockError, ProductUnavailableError, type CartView } from "./domain/cart.ts";
 import { addItem, clearCart, removeItem, setItemQuantity, viewCart, type CartDeps } from "./domain/manage-cart.ts";

@@ -6,7 +6,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { sql, type Generated, type Kysely } from "kysely";
 import { Gauge } from "prom-client";
-import { DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
+import type { DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
 import { EventSchema, type Event } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { pageSizeOf } from "./pages.ts";
 import type { DurableConsumer, EventTables } from "./events.ts";

@@ -7,7 +7,7 @@
 // after a crash is dropped by JetStream's duplicate window instead of delivered twice.
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { AckPolicy, DeliverPolicy, StorageType, type JetStreamClient, type JetStreamManager, type JsMsg, type PubAck } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, StorageType, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type PubAck } from "@nats-io/jetstream";
 import { headers as natsHeaders, nanos } from "@nats-io/transport-node";
 import { sql, type Generated, type Kysely, type Transaction } from "kysely";
 import { Counter, Gauge } from "prom-client";
@@ -450,7 +450,7 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
   };
 
   let stopped = false;
-  let current: { close(): Promise<void | Error> } | undefined;
+  let current: Pick<ConsumerMessages, "close"> | undefined;
   const loop = (async () => {
     while (!stopped) {
       try {

@@ -111,14 +111,14 @@ export function createGrpcTransport(address: string, options: GrpcTransportOptio
       signal?.addEventListener("abort", cancel, { once: true });
       // Not awaited: a stream may stay silent for minutes before its first message.
       const responseHeader = new Headers();
-      call.once("metadata", (metadata: grpc.Metadata) =>
-        headersFromMetadata(metadata).forEach((value, key) => responseHeader.append(key, value)),
-      );
+      call.once("metadata", (metadata: grpc.Metadata) => {
+        for (const [key, value] of headersFromMetadata(metadata)) responseHeader.append(key, value);
+      });
       const trailer = new Headers();
       call.once("status", (status: grpc.StatusObject) => {
         calls.record(status.code, (performance.now() - started) / 1000);
         endRpcSpan(span, status.code, "client");
-        headersFromMetadata(status.metadata).forEach((value, key) => trailer.append(key, value));
+        for (const [key, value] of headersFromMetadata(status.metadata)) trailer.append(key, value);
       });
       async function* messages() {
         try {

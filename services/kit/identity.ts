@@ -5,9 +5,9 @@ import { fromBinary } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
 import type { JSONWebKeySet } from "jose";
-import { AuthService, ServiceIdentityService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import type { AuthService, ServiceIdentityService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
-import { createTokenVerifier, DenyList, type TokenVerifier } from "./auth.ts";
+import { createTokenVerifier, type DenyList, type TokenVerifier } from "./auth.ts";
 import { streamName } from "./events.ts";
 import type { Logger } from "./log.ts";
 

@@ -18,9 +18,9 @@ export function createReflection(services: DescService[]): ServiceBinding {
   const collect = (file: DescFile) => {
     if (files.has(file.name)) return;
     files.set(file.name, file);
-    file.dependencies.forEach(collect);
+    for (const dependency of file.dependencies) collect(dependency);
   };
-  [...services, ServerReflection].forEach((service) => collect(service.file));
+  for (const service of [...services, ServerReflection]) collect(service.file);
   const registry = createRegistry(...files.values());
   const serviceNames = [...services, ServerReflection].map((service) => service.typeName);
 

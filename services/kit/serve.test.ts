@@ -16,7 +16,7 @@ import { createLogger } from "./log.ts";
 import { notYetImplemented } from "./not-implemented.ts";
 import { createReflection } from "./reflection.ts";
 import { bind, serve, type RunningServer } from "./serve.ts";
-import { failureOf } from "../../tests/support/calls.ts";
+import { failureOf } from "./testing/calls.ts";
 
 const log = createLogger("serve-test", "silent");
 const productId = "0193a000-0000-7000-8000-0000000000aa";

@@ -18,11 +18,14 @@ import { endRpcSpan, runInSpan, startRpcServerSpan } from "./tracing.ts";
 /** A service descriptor with its implementation; build with `bind` for type checking. */
 export interface ServiceBinding {
   service: DescService;
-  impl: Record<string, Function>;
+  impl: Record<string, AnyHandler>;
 }
 
+/** A handler as the server sees it: its arguments are checked by `ServiceImpl` in `bind`. */
+type AnyHandler = (...args: any[]) => unknown;
+
 export function bind<S extends DescService>(service: S, impl: ServiceImpl<S>): ServiceBinding {
-  return { service, impl: impl as unknown as Record<string, Function> };
+  return { service, impl: impl as unknown as Record<string, AnyHandler> };
 }
 
 /** Runs before every handler; throw a ConnectError to refuse the call (e.g. authentication). */
@@ -119,7 +122,7 @@ type AnyCall = grpc.ServerUnaryCall<unknown, unknown> & grpc.ServerWritableStrea
 
 function handlerFor(
   method: DescMethod,
-  impl: Function,
+  impl: AnyHandler,
   validator: Validator,
   options: ServeOptions,
   shutdownSignal: AbortSignal,

@@ -4,8 +4,8 @@ import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Client, type ServiceImpl } from "@connectrpc/connect";
 import type { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import {
-  OrderAdminService,
-  OrderService,
+  type OrderAdminService,
+  type OrderService,
   PaymentMethod as ProtoPaymentMethod,
   PaymentStatus as ProtoPaymentStatus,
   type OrderSchema,

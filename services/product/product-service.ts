@@ -5,7 +5,7 @@ import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import {
   ProductOrder as ProtoProductOrder,
-  ProductService,
+  type ProductService,
   type ProductSchema,
   type CategorySchema,
   type ListProductsRequest,

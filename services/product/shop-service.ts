@@ -2,7 +2,7 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { ShopService, type ShopSchema } from "../../gen/bazaar/product/v1/product_pb.ts";
+import type { ShopService, ShopSchema } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { callerOf } from "../kit/auth.ts";
 import { postalAddressFromProto } from "../kit/postal-address.ts";
 import { findShopById, listShopsNear } from "./db/shop.repository.ts";

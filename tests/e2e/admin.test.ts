@@ -23,9 +23,9 @@ import { OrderService, OrderStatus, OrderStatusSchema, PaymentMethod } from "../
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { uuidv7 } from "../../services/kit/ids.ts";
-import { bearer, failureOf } from "../support/calls.ts";
+import { type bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { devSellerShelf, registerCustomer, signIn } from "../support/shoppers.ts";
-import { eventually } from "../support/eventually.ts";
+import { eventually } from "../../services/kit/testing/eventually.ts";
 import { messagesAbout } from "../support/events.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 

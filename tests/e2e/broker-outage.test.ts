@@ -16,7 +16,7 @@ import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { serviceNames } from "../../deploy/local/mesh.ts";
 import { servicePassword } from "../../deploy/local/nats-users.ts";
 import { streamName } from "../../services/kit/events.ts";
-import { eventually } from "../support/eventually.ts";
+import { eventually } from "../../services/kit/testing/eventually.ts";
 import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 

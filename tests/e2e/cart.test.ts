@@ -13,9 +13,9 @@ import { CartService, type Cart } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { uuidv7 } from "../../services/kit/ids.ts";
-import { bearer, failureOf } from "../support/calls.ts";
+import { type bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
-import { eventually } from "../support/eventually.ts";
+import { eventually } from "../../services/kit/testing/eventually.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 
 let mesh: TestMesh;

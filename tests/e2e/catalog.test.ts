@@ -8,7 +8,7 @@ import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
-import { bearer, failureOf } from "../support/calls.ts";
+import { bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { expectEvents } from "../support/events.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 

@@ -10,8 +10,8 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
-import { failureOf } from "../support/calls.ts";
-import { eventually } from "../support/eventually.ts";
+import { failureOf } from "../../services/kit/testing/calls.ts";
+import { eventually } from "../../services/kit/testing/eventually.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 
 const allowedOrigin = "https://shop.example.test";

@@ -22,8 +22,8 @@ import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { OrderService, OrderStatus, PaymentMethod, type Order } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { ProductService, ShopService, type Product, type Shop } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
-import { failureOf } from "../support/calls.ts";
-import { eventually } from "../support/eventually.ts";
+import { failureOf } from "../../services/kit/testing/calls.ts";
+import { eventually } from "../../services/kit/testing/eventually.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 import { devSellerShelf, registerCustomer, signIn } from "../support/shoppers.ts";
 

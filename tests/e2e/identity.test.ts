@@ -2,11 +2,11 @@
 // theft detection, forged tokens, role escalation, deactivation reaching other services, login
 // throttling, and internal RPCs closed to users.
 import { createPrivateKey, generateKeyPairSync, randomBytes } from "node:crypto";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, type ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { base64url, decodeJwt, decodeProtectedHeader, SignJWT, UnsecuredJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bearer, failureOf } from "../support/calls.ts";
+import { bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { expectEvents } from "../support/events.ts";
 import { AuthService, ServiceIdentityService, UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";

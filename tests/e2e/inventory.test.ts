@@ -9,7 +9,7 @@ import { InventoryService, ProductService } from "../../gen/bazaar/product/v1/pr
 import { PreconditionFailureSchema } from "../../gen/google/rpc/error_details_pb.ts";
 import { createMeshClient, type MeshClient } from "../../services/kit/clients.ts";
 import { devServiceSecret } from "../../services/kit/config.ts";
-import { bearer, failureOf } from "../support/calls.ts";
+import { bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { devSellerShelf } from "../support/shoppers.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 

@@ -11,10 +11,10 @@ import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { OrderService, OrderStatus, PaymentMethod } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
-import { eventually } from "../support/eventually.ts";
+import { eventually } from "../../services/kit/testing/eventually.ts";
 import { parseMetrics, type Sample } from "../support/metrics.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
-import { SpanKind, SpanStatus, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "../support/otlp-receiver.ts";
+import { SpanKind, SpanStatus, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "../../services/kit/testing/otlp-receiver.ts";
 import { devSellerShelf, signIn } from "../support/shoppers.ts";
 
 let mesh: TestMesh;
@@ -151,7 +151,7 @@ async function scrape(process: string): Promise<Sample[]> {
 }
 
 /** The value of the one sample of `name` whose labels include `labels`. */
-function valueOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
+function sampleValue(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
   const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([key, value]) => s.labels[key] === value));
   if (found.length > 1) throw new Error(`${found.length} samples of ${name} ${JSON.stringify(labels)}`);
   return found[0]?.value;
@@ -168,25 +168,25 @@ describe("metrics of every process", () => {
 
     const placeOrder = { rpc_service: "bazaar.order.v1.OrderService", rpc_method: "PlaceOrder" };
     const order = await scrape("order");
-    expect(valueOf(order, "bazaar_rpc_server_handled_total", { ...placeOrder, code: "ok" })).toBeGreaterThanOrEqual(1);
-    expect(valueOf(order, "bazaar_rpc_server_handling_seconds_count", placeOrder)).toBeGreaterThanOrEqual(1);
-    expect(valueOf(order, "bazaar_rpc_server_handling_seconds_bucket", { ...placeOrder, le: "+Inf" })).toBe(valueOf(order, "bazaar_rpc_server_handling_seconds_count", placeOrder));
+    expect(sampleValue(order, "bazaar_rpc_server_handled_total", { ...placeOrder, code: "ok" })).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(order, "bazaar_rpc_server_handling_seconds_count", placeOrder)).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(order, "bazaar_rpc_server_handling_seconds_bucket", { ...placeOrder, le: "+Inf" })).toBe(sampleValue(order, "bazaar_rpc_server_handling_seconds_count", placeOrder));
     const reserve = { rpc_service: "bazaar.product.v1.InventoryService", rpc_method: "ReserveStock", code: "ok" };
-    expect(valueOf(order, "bazaar_rpc_client_handled_total", reserve)).toBeGreaterThanOrEqual(1);
-    expect(valueOf(order, "bazaar_outbox_published_total")).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(order, "bazaar_rpc_client_handled_total", reserve)).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(order, "bazaar_outbox_published_total")).toBeGreaterThanOrEqual(1);
 
     const edge = await eventually(
       () => scrape("edge"),
       (samples) =>
-        ["rest", "grpc", "grpc-web"].every((protocol) => (valueOf(samples, "bazaar_edge_handled_total", { protocol, rpc_method: "GetProduct", code: "ok" }) ?? 0) >= 1),
+        ["rest", "grpc", "grpc-web"].every((protocol) => (sampleValue(samples, "bazaar_edge_handled_total", { protocol, rpc_method: "GetProduct", code: "ok" }) ?? 0) >= 1),
       10_000,
     );
-    expect(valueOf(edge, "bazaar_edge_handled_total", { protocol: "connect", ...placeOrder, code: "ok" })).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(edge, "bazaar_edge_handled_total", { protocol: "connect", ...placeOrder, code: "ok" })).toBeGreaterThanOrEqual(1);
     for (const protocol of ["rest", "grpc", "grpc-web"]) {
-      expect(valueOf(edge, "bazaar_edge_handled_total", { protocol, rpc_method: "GetProduct", code: "ok" }), protocol).toBe(1);
+      expect(sampleValue(edge, "bazaar_edge_handled_total", { protocol, rpc_method: "GetProduct", code: "ok" }), protocol).toBe(1);
     }
-    expect(valueOf(edge, "bazaar_edge_handling_seconds_count", { protocol: "connect", ...placeOrder })).toBeGreaterThanOrEqual(1);
-    expect(valueOf(edge, "bazaar_rpc_client_handled_total", { ...placeOrder, code: "ok" })).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(edge, "bazaar_edge_handling_seconds_count", { protocol: "connect", ...placeOrder })).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(edge, "bazaar_rpc_client_handled_total", { ...placeOrder, code: "ok" })).toBeGreaterThanOrEqual(1);
     expect(edge.some((s) => s.name.startsWith("bazaar_db_") || s.name.startsWith("bazaar_outbox_"))).toBe(false);
 
     const consumersOf: Record<string, string[]> = { cart: ["cart-order-placed", "cart-product-snapshots"], admin: ["admin-projections"] };
@@ -196,7 +196,7 @@ describe("metrics of every process", () => {
         // Consumers settle their last events a moment after the checkout returns.
         (s) =>
           (consumersOf[service] ?? []).every(
-            (consumer) => valueOf(s, "bazaar_consumer_pending_messages", { consumer }) === 0 && valueOf(s, "bazaar_consumer_ack_pending_messages", { consumer }) === 0,
+            (consumer) => sampleValue(s, "bazaar_consumer_pending_messages", { consumer }) === 0 && sampleValue(s, "bazaar_consumer_ack_pending_messages", { consumer }) === 0,
           ),
         20_000,
         250,
@@ -209,19 +209,19 @@ describe("metrics of every process", () => {
       expect(pool("bazaar_outbox_backlog_events"), service).toMatchObject({ labels: database, value: expect.any(Number) });
       expect(pool("bazaar_outbox_backlog_events")!.value, service).toBeGreaterThanOrEqual(0);
       expect(pool("bazaar_outbox_oldest_unpublished_age_seconds")!.value, service).toBeGreaterThanOrEqual(0);
-      expect(valueOf(samples, "process_resident_memory_bytes"), service).toBeGreaterThan(10_000_000);
-      expect(valueOf(samples, "nodejs_eventloop_lag_p99_seconds"), service).toBeGreaterThanOrEqual(0);
-      expect(valueOf(samples, "bazaar_rpc_server_handled_total", { rpc_service: "grpc.health.v1.Health", rpc_method: "Check", code: "ok" }), service).toBeGreaterThanOrEqual(1);
+      expect(sampleValue(samples, "process_resident_memory_bytes"), service).toBeGreaterThan(10_000_000);
+      expect(sampleValue(samples, "nodejs_eventloop_lag_p99_seconds"), service).toBeGreaterThanOrEqual(0);
+      expect(sampleValue(samples, "bazaar_rpc_server_handled_total", { rpc_service: "grpc.health.v1.Health", rpc_method: "Check", code: "ok" }), service).toBeGreaterThanOrEqual(1);
       for (const consumer of consumersOf[service] ?? []) {
-        expect(valueOf(samples, "bazaar_consumer_pending_messages", { consumer }), consumer).toBe(0);
-        expect(valueOf(samples, "bazaar_consumer_ack_pending_messages", { consumer }), consumer).toBe(0);
-        expect(valueOf(samples, "bazaar_dead_letters_unresolved", { consumer }), consumer).toBe(0);
+        expect(sampleValue(samples, "bazaar_consumer_pending_messages", { consumer }), consumer).toBe(0);
+        expect(sampleValue(samples, "bazaar_consumer_ack_pending_messages", { consumer }), consumer).toBe(0);
+        expect(sampleValue(samples, "bazaar_dead_letters_unresolved", { consumer }), consumer).toBe(0);
       }
     }
     const cart = await scrape("cart");
-    expect(valueOf(cart, "bazaar_consumer_events_total", { consumer: "cart-order-placed", outcome: "applied" })).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(cart, "bazaar_consumer_events_total", { consumer: "cart-order-placed", outcome: "applied" })).toBeGreaterThanOrEqual(1);
     const admin = await scrape("admin");
-    expect(valueOf(admin, "bazaar_consumer_events_total", { consumer: "admin-projections", outcome: "applied" })).toBeGreaterThanOrEqual(1);
-    for (const samples of [edge, cart]) expect(valueOf(samples, "nodejs_heap_size_used_bytes")).toBeGreaterThan(0);
+    expect(sampleValue(admin, "bazaar_consumer_events_total", { consumer: "admin-projections", outcome: "applied" })).toBeGreaterThanOrEqual(1);
+    for (const samples of [edge, cart]) expect(sampleValue(samples, "nodejs_heap_size_used_bytes")).toBeGreaterThan(0);
   });
 });

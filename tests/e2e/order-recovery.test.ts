@@ -10,9 +10,9 @@ import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { OrderService, OrderStatus, PaymentMethod, PaymentStatus, type Order } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
-import { bearer, failureOf } from "../support/calls.ts";
+import { type bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
-import { eventually } from "../support/eventually.ts";
+import { eventually } from "../../services/kit/testing/eventually.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 
 let mesh: TestMesh;

@@ -20,9 +20,9 @@ import {
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { createMeshClient, type MeshClient } from "../../services/kit/clients.ts";
 import { devServiceSecret } from "../../services/kit/config.ts";
-import { bearer, failureOf } from "../support/calls.ts";
+import { bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
-import { eventually } from "../support/eventually.ts";
+import { eventually } from "../../services/kit/testing/eventually.ts";
 import { eventsAbout, expectEvents } from "../support/events.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 

@@ -16,8 +16,8 @@ import { OrderService, OrderStatus, PaymentMethod, type Order } from "../../gen/
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { serviceNames } from "../../deploy/local/mesh.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
-import type { bearer } from "../support/calls.ts";
-import { eventually } from "../support/eventually.ts";
+import type { bearer } from "../../services/kit/testing/calls.ts";
+import { eventually } from "../../services/kit/testing/eventually.ts";
 import { checkInvariants, query } from "../support/invariants.ts";
 import { parseMetrics, workServed } from "../support/metrics.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";

@@ -11,7 +11,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { OrderService, OrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
-import { bearer } from "../support/calls.ts";
+import { bearer } from "../../services/kit/testing/calls.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));

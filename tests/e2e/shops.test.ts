@@ -9,7 +9,7 @@ import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { haversineKm } from "../../services/product/domain/shops.ts";
-import { bearer, failureOf } from "../support/calls.ts";
+import { bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { expectEvents } from "../support/events.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 
@@ -102,7 +102,7 @@ describe("shops near a point", () => {
     } while (pageToken);
 
     expect(found.map((f) => f.id)).toEqual(expected.map((e) => e.id));
-    found.forEach((f, i) => expect(f.distanceKm).toBeCloseTo(expected[i]!.distanceKm, 6));
+    for (const [i, f] of found.entries()) expect(f.distanceKm).toBeCloseTo(expected[i]!.distanceKm, 6);
   });
 
   it("when a name is given, then only matching shops within the radius come back", async () => {

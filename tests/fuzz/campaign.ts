@@ -132,11 +132,11 @@ export async function runCampaign(fuzzMesh: FuzzMesh, options: CampaignOptions):
       if (run.failure) report.failures.push({ ...run.failure, target });
       await new Promise((resolve) => setTimeout(resolve, 300));
       const meshProblem = (text: string) => report.problems.push({ kind: "mesh", text });
-      runner.lateFailures().forEach(meshProblem);
+      for (const failure of runner.lateFailures()) meshProblem(failure);
       const crashed = fuzzMesh.processes.takeCrashes();
-      crashed.forEach(({ name, code }) => meshProblem(`the ${name} process exited (code ${code}) during ${target}`));
+      for (const { name, code } of crashed) meshProblem(`the ${name} process exited (code ${code}) during ${target}`);
       const gone = mesh.processes.filter((name) => !isAlive(mesh.pid(name)));
-      gone.forEach((name) => meshProblem(`the ${name} process is not running after ${target}`));
+      for (const name of gone) meshProblem(`the ${name} process is not running after ${target}`);
       if (crashed.length > 0 || gone.length > 0 || run.failure?.problems.some((problem) => problem.includes("process exited"))) {
         meshProblem("the mesh lost a process: the remaining targets were not run");
         break;

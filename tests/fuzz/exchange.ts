@@ -182,12 +182,18 @@ class AnswerReader {
 
   fail(error: Error): void {
     // An answer that arrived whole before the connection went is still that answer.
-    if (this.#headers && this.#size > 0) return this.end();
+    if (this.#headers && this.#size > 0) {
+      this.end();
+      return;
+    }
     this.#settle({ kind: "transportError", error: error.message, ms: this.#ms() });
   }
 
   #expire(): void {
-    if (this.#streaming) return this.#cut();
+    if (this.#streaming) {
+      this.#cut();
+      return;
+    }
     if (this.#settled) return;
     this.#cancel();
     this.#settle({ kind: "noAnswer", ms: this.#ms() });

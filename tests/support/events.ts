@@ -6,7 +6,7 @@ import { natsConnectOptions } from "../../services/kit/nats.ts";
 import { expect } from "vitest";
 import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { streamName } from "../../services/kit/events.ts";
-import { eventually } from "./eventually.ts";
+import { eventually } from "../../services/kit/testing/eventually.ts";
 
 /** Subjects of the events about `subjectId` under `filter` (read with a throwaway consumer). */
 export async function eventsAbout(natsUrl: string, subjectId: string, filter: string): Promise<string[]> {

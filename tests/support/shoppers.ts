@@ -5,7 +5,7 @@ import type { Client } from "@connectrpc/connect";
 import type { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import type { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
-import { bearer } from "./calls.ts";
+import { bearer } from "../../services/kit/testing/calls.ts";
 
 /** Call options signed in as an existing account. */
 export async function signIn(auth: Client<typeof AuthService>, account: { email: string; password: string }) {

@@ -163,7 +163,7 @@ export async function changePassword(
   input: { userId: string; currentPassword: string; newPassword: string },
 ): Promise<Tokens> {
   const user = await findUserById(deps.db, input.userId);
-  if (!user || !user.active || !(await verifyPassword(user.passwordHash, input.currentPassword))) {
+  if (!user?.active || !(await verifyPassword(user.passwordHash, input.currentPassword))) {
     throw new InvalidCredentialsError();
   }
   const passwordHash = await hashPassword(input.newPassword);

@@ -70,7 +70,7 @@ function isPublished(key: StoredKey, now: Date): boolean {
  */
 export function keysStillVerifying(keys: StoredKey[], tokenLifetimeMs: number, now = new Date()): StoredKey[] {
   const sorted = [...keys].sort((a, b) => b.createTime.getTime() - a.createTime.getTime());
-  return sorted.filter((key, index) => {
+  return sorted.filter((_key, index) => {
     if (index === 0) return true;
     const retiredAt = sorted[index - 1]!.createTime.getTime() + keyPublishDelayMs;
     return retiredAt + tokenLifetimeMs + 60_000 > now.getTime();

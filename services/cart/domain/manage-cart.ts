@@ -102,7 +102,7 @@ export async function clearCart(deps: CartDeps, userId: string): Promise<CartVie
 /** The product as the product service says it is now; the snapshot is refreshed on the way. */
 async function currentProduct(deps: CartDeps, productId: string): Promise<ProductSnapshot> {
   const [product] = await deps.catalog.fetch([productId]);
-  if (!product || !product.forSale) throw new ProductUnavailableError(`product ${productId} is not for sale`);
+  if (!product?.forSale) throw new ProductUnavailableError(`product ${productId} is not for sale`);
   await saveSnapshots(deps.db, [product], new Date());
   return product;
 }

@@ -67,7 +67,7 @@ async function insertProduct(categoryId: string, price: number, extra: { delete_
 
 async function readAllPages(order: ProductOrder, pageSize: number, betweenPages?: () => Promise<void>) {
   const seen: Array<{ id: string; priceMinor: bigint }> = [];
-  let after;
+  let after: Parameters<typeof listVisibleProducts>[1]["after"];
   for (;;) {
     const page = await listVisibleProducts(db, { filter: { categoryId: parentCategory }, order, after, limit: pageSize });
     seen.push(...page);

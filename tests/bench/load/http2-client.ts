@@ -91,7 +91,7 @@ function exchange(
     let head: IncomingHttpHeaders = {};
     let trailers: IncomingHttpHeaders = {};
     const chunks: Buffer[] = [];
-    let stream;
+    let stream: ReturnType<typeof session.request>;
     try {
       stream = session.request(headers);
     } catch (error) {

@@ -28,7 +28,7 @@ export function renderMarkdown(report: BenchReport): string {
     usageTable(rated),
     report.eventLag ? eventLagSection(report) : "",
     errorsSection(rated, report),
-    "## Load generators\n\n" + generatorNotes.map((note) => `- ${note}`).join("\n"),
+    `## Load generators\n\n${generatorNotes.map((note) => `- ${note}`).join("\n")}`,
   ];
   return `${sections.filter(Boolean).join("\n\n")}\n`;
 }

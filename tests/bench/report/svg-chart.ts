@@ -33,7 +33,7 @@ export function renderSweepChart(report: BenchReport): string {
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${plot.left}" y="28" font-size="16" font-weight="bold">${escape(`Bazaar bench: throughput vs concurrency (${report.startedAt.slice(0, 16).replace("T", " ")} UTC)`)}</text>`,
+    `<text x="${plot.left}" y="28" font-size="16" font-weight="bold">${escapeXml(`Bazaar bench: throughput vs concurrency (${report.startedAt.slice(0, 16).replace("T", " ")} UTC)`)}</text>`,
   ];
   for (let decade = yMin; decade <= yMax; decade *= 10) {
     for (const step of [1, 2, 5]) {
@@ -60,7 +60,7 @@ export function renderSweepChart(report: BenchReport): string {
     for (const p of s.points) parts.push(`<circle cx="${x(p.concurrency).toFixed(1)}" cy="${y(p.requestsPerSecond).toFixed(1)}" r="3" fill="${color}"/>`);
     const legendY = plot.top + 8 + index * 20;
     parts.push(`<line x1="${legendX}" x2="${legendX + 24}" y1="${legendY}" y2="${legendY}" stroke="${color}" stroke-width="2"${dash}/>`);
-    parts.push(`<text x="${legendX + 30}" y="${legendY + 4}">${escape(s.label)}</text>`);
+    parts.push(`<text x="${legendX + 30}" y="${legendY + 4}">${escapeXml(s.label)}</text>`);
   });
   parts.push("</svg>");
   return `${parts.join("\n")}\n`;
@@ -84,6 +84,6 @@ function shorten(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
-function escape(text: string): string {
+function escapeXml(text: string): string {
   return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 }
