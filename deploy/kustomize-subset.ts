@@ -38,14 +38,17 @@ export function renderKustomization(dir: string): Resource[] {
   const file = join(dir, "kustomization.yaml");
   const kustomization = parse(readFileSync(file, "utf8")) as JsonObject;
   for (const field of Object.keys(kustomization)) {
-    if (!knownFields.has(field)) throw new UnsupportedKustomization(`${file}: field "${field}" is not supported by deploy/kustomize-subset.ts`);
+    if (!knownFields.has(field))
+      throw new UnsupportedKustomization(`${file}: field "${field}" is not supported by deploy/kustomize-subset.ts`);
   }
   if (kustomization.kind !== "Kustomization") throw new UnsupportedKustomization(`${file}: kind must be Kustomization`);
 
   let resources = loadResources(dir, asList(kustomization.resources, `${file}: resources`) as string[]);
-  for (const patch of asList(kustomization.patches, `${file}: patches`)) resources = applyPatch(dir, patch as JsonObject, resources);
+  for (const patch of asList(kustomization.patches, `${file}: patches`))
+    resources = applyPatch(dir, patch as JsonObject, resources);
   if (kustomization.namespace !== undefined) setNamespace(resources, String(kustomization.namespace));
-  for (const labels of asList(kustomization.labels, `${file}: labels`)) addLabels(resources, labels as JsonObject, file);
+  for (const labels of asList(kustomization.labels, `${file}: labels`))
+    addLabels(resources, labels as JsonObject, file);
   for (const image of asList(kustomization.images, `${file}: images`)) setImage(resources, image as JsonObject, file);
   return resources;
 }
@@ -97,7 +100,10 @@ function groupOf(apiVersion: string): string {
 
 function applyPatch(dir: string, patch: JsonObject, resources: Resource[]): Resource[] {
   for (const field of Object.keys(patch)) {
-    if (field !== "path" && field !== "target") throw new UnsupportedKustomization(`patches: field "${field}" is not supported (use path, and target for JSON 6902)`);
+    if (field !== "path" && field !== "target")
+      throw new UnsupportedKustomization(
+        `patches: field "${field}" is not supported (use path, and target for JSON 6902)`,
+      );
   }
   if (typeof patch.path !== "string") throw new UnsupportedKustomization("patches: every patch needs a path");
   const path = resolve(dir, patch.path);
@@ -106,9 +112,14 @@ function applyPatch(dir: string, patch: JsonObject, resources: Resource[]): Reso
     if (!patch.target) throw new UnsupportedKustomization(`${path}: a JSON 6902 patch needs a target`);
     const targets = resources.filter((resource) => matchesTarget(resource, patch.target as JsonObject, path));
     if (targets.length === 0) throw new UnsupportedKustomization(`${path}: the target matches no resource`);
-    return resources.map((resource) => (targets.includes(resource) ? applyJson6902(resource, body as JsonObject[], path) : resource));
+    return resources.map((resource) =>
+      targets.includes(resource) ? applyJson6902(resource, body as JsonObject[], path) : resource,
+    );
   }
-  if (patch.target) throw new UnsupportedKustomization(`${path}: a strategic-merge patch with a target is not supported; name the resource in the patch`);
+  if (patch.target)
+    throw new UnsupportedKustomization(
+      `${path}: a strategic-merge patch with a target is not supported; name the resource in the patch`,
+    );
   const partial = body as unknown as Resource;
   const matches = resources.filter(
     (resource) =>
@@ -117,14 +128,27 @@ function applyPatch(dir: string, patch: JsonObject, resources: Resource[]): Reso
       resource.metadata.name === partial.metadata?.name &&
       (partial.metadata.namespace === undefined || resource.metadata.namespace === partial.metadata.namespace),
   );
-  if (matches.length !== 1) throw new UnsupportedKustomization(`${path}: must match exactly one resource, matches ${matches.length}`);
-  return resources.map((resource) => (resource === matches[0] ? (mergeMaps(resource as unknown as JsonObject, body as JsonObject, path) as unknown as Resource) : resource));
+  if (matches.length !== 1)
+    throw new UnsupportedKustomization(`${path}: must match exactly one resource, matches ${matches.length}`);
+  return resources.map((resource) =>
+    resource === matches[0]
+      ? (mergeMaps(resource as unknown as JsonObject, body as JsonObject, path) as unknown as Resource)
+      : resource,
+  );
 }
 
 function matchesTarget(resource: Resource, target: JsonObject, path: string): boolean {
-  const [group, version] = resource.apiVersion.includes("/") ? resource.apiVersion.split("/") : ["", resource.apiVersion];
+  const [group, version] = resource.apiVersion.includes("/")
+    ? resource.apiVersion.split("/")
+    : ["", resource.apiVersion];
   for (const [field, wanted] of Object.entries(target)) {
-    const actual = { kind: resource.kind, name: resource.metadata.name, group, version, namespace: resource.metadata.namespace }[field];
+    const actual = {
+      kind: resource.kind,
+      name: resource.metadata.name,
+      group,
+      version,
+      namespace: resource.metadata.namespace,
+    }[field];
     if (field === "labelSelector") {
       if (!labelSelectorMatches(String(wanted), resource.metadata.labels ?? {}, path)) return false;
     } else if (!["kind", "name", "group", "version", "namespace"].includes(field)) {
@@ -150,7 +174,8 @@ function mergeMaps(target: JsonObject, patch: JsonObject, path: string, at = "")
   const merged: JsonObject = { ...target };
   for (const [key, value] of Object.entries(patch)) {
     if (key.startsWith("$")) throw new UnsupportedKustomization(`${path}: directive ${at}/${key} is not supported`);
-    if (Array.isArray(value)) throw new UnsupportedKustomization(`${path}: ${at}/${key} is a list; patch lists with a JSON 6902 patch`);
+    if (Array.isArray(value))
+      throw new UnsupportedKustomization(`${path}: ${at}/${key} is a list; patch lists with a JSON 6902 patch`);
     const current = merged[key];
     if (value === null) delete merged[key];
     else if (isObject(value) && isObject(current)) merged[key] = mergeMaps(current, value, path, `${at}/${key}`);
@@ -163,23 +188,42 @@ function applyJson6902(resource: Resource, operations: JsonObject[], path: strin
   const document = structuredClone(resource) as unknown as JsonObject;
   for (const operation of operations) {
     const { op, path: pointer, value } = operation;
-    if (op !== "add" && op !== "replace" && op !== "remove") throw new UnsupportedKustomization(`${path}: operation "${op}" is not supported`);
-    const keys = String(pointer).split("/").slice(1).map((key) => key.replace(/~1/g, "/").replace(/~0/g, "~"));
+    if (op !== "add" && op !== "replace" && op !== "remove")
+      throw new UnsupportedKustomization(`${path}: operation "${op}" is not supported`);
+    const keys = String(pointer)
+      .split("/")
+      .slice(1)
+      .map((key) => key.replace(/~1/g, "/").replace(/~0/g, "~"));
     const last = keys.pop();
     if (last === undefined) throw new UnsupportedKustomization(`${path}: cannot ${op} the whole document`);
     let parent: Json = document;
     for (const key of keys) {
       parent = Array.isArray(parent) ? parent[arrayIndex(parent, key, pointer, path)]! : (parent as JsonObject)[key]!;
       if (parent === undefined || parent === null || typeof parent !== "object") {
-        throw new UnsupportedKustomization(`${path}: ${pointer} does not exist in ${resource.kind}/${resource.metadata.name}`);
+        throw new UnsupportedKustomization(
+          `${path}: ${pointer} does not exist in ${resource.kind}/${resource.metadata.name}`,
+        );
       }
     }
     if (Array.isArray(parent)) {
-      if (op === "add") parent.splice(last === "-" ? parent.length : arrayIndex(parent, last, pointer, path, true), 0, structuredClone(value!));
-      else parent.splice(arrayIndex(parent, last, pointer, path), 1, ...(op === "replace" ? [structuredClone(value!)] : []));
+      if (op === "add")
+        parent.splice(
+          last === "-" ? parent.length : arrayIndex(parent, last, pointer, path, true),
+          0,
+          structuredClone(value!),
+        );
+      else
+        parent.splice(
+          arrayIndex(parent, last, pointer, path),
+          1,
+          ...(op === "replace" ? [structuredClone(value!)] : []),
+        );
     } else {
       const object = parent as JsonObject;
-      if (op !== "add" && !(last in object)) throw new UnsupportedKustomization(`${path}: ${pointer} does not exist in ${resource.kind}/${resource.metadata.name}`);
+      if (op !== "add" && !(last in object))
+        throw new UnsupportedKustomization(
+          `${path}: ${pointer} does not exist in ${resource.kind}/${resource.metadata.name}`,
+        );
       if (op === "remove") delete object[last];
       else object[last] = structuredClone(value!);
     }
@@ -206,14 +250,17 @@ function setNamespace(resources: Resource[], namespace: string): void {
     if (!clusterScopedKinds.has(resource.kind)) resource.metadata.namespace = namespace;
     // kustomize's handling of a Namespace named otherwise has changed between versions.
     else if (resource.kind === "Namespace" && resource.metadata.name !== namespace) {
-      throw new UnsupportedKustomization(`Namespace ${resource.metadata.name} differs from the kustomization's namespace ${namespace}`);
+      throw new UnsupportedKustomization(
+        `Namespace ${resource.metadata.name} differs from the kustomization's namespace ${namespace}`,
+      );
     }
   }
 }
 
 function addLabels(resources: Resource[], entry: JsonObject, file: string): void {
   for (const field of Object.keys(entry)) {
-    if (field !== "pairs" && field !== "includeTemplates") throw new UnsupportedKustomization(`${file}: labels field "${field}" is not supported`);
+    if (field !== "pairs" && field !== "includeTemplates")
+      throw new UnsupportedKustomization(`${file}: labels field "${field}" is not supported`);
   }
   const pairs = entry.pairs as Record<string, string>;
   const addTo = (holder: { labels?: Record<string, string> }) => {
@@ -222,16 +269,21 @@ function addLabels(resources: Resource[], entry: JsonObject, file: string): void
   for (const resource of resources) {
     addTo(resource.metadata);
     if (entry.includeTemplates !== true) continue;
-    const spec = resource.spec as { template?: { metadata?: object }; volumeClaimTemplates?: Array<{ metadata?: object }> } | undefined;
+    const spec = resource.spec as
+      | { template?: { metadata?: object }; volumeClaimTemplates?: Array<{ metadata?: object }> }
+      | undefined;
     if (podTemplateKinds.has(resource.kind) && spec?.template) addTo((spec.template.metadata ??= {}));
-    if (resource.kind === "StatefulSet") for (const claim of spec?.volumeClaimTemplates ?? []) addTo((claim.metadata ??= {}));
-    if (resource.kind === "CronJob") throw new UnsupportedKustomization(`${file}: labels with includeTemplates on a CronJob are not supported`);
+    if (resource.kind === "StatefulSet")
+      for (const claim of spec?.volumeClaimTemplates ?? []) addTo((claim.metadata ??= {}));
+    if (resource.kind === "CronJob")
+      throw new UnsupportedKustomization(`${file}: labels with includeTemplates on a CronJob are not supported`);
   }
 }
 
 function setImage(resources: Resource[], entry: JsonObject, file: string): void {
   for (const field of Object.keys(entry)) {
-    if (!["name", "newName", "newTag", "digest"].includes(field)) throw new UnsupportedKustomization(`${file}: images field "${field}" is not supported`);
+    if (!["name", "newName", "newTag", "digest"].includes(field))
+      throw new UnsupportedKustomization(`${file}: images field "${field}" is not supported`);
   }
   for (const container of resources.flatMap(containersOf)) {
     const image = parseImage(container.image);
@@ -249,7 +301,9 @@ function containersOf(resource: Resource): Array<{ name: string; image: string; 
   return podSpec ? [...(podSpec.initContainers ?? []), ...(podSpec.containers ?? [])] : [];
 }
 
-export function podSpecOf(resource: Resource): { containers?: []; initContainers?: []; [field: string]: unknown } | undefined {
+export function podSpecOf(
+  resource: Resource,
+): { containers?: []; initContainers?: []; [field: string]: unknown } | undefined {
   const spec = resource.spec as { template?: { spec?: never } } | undefined;
   return podTemplateKinds.has(resource.kind) ? spec?.template?.spec : undefined;
 }
@@ -259,5 +313,7 @@ export function parseImage(image: string): { name: string; suffix: string } {
   const at = image.indexOf("@");
   if (at >= 0) return { name: image.slice(0, at), suffix: image.slice(at) };
   const colon = image.lastIndexOf(":");
-  return colon > image.lastIndexOf("/") ? { name: image.slice(0, colon), suffix: image.slice(colon) } : { name: image, suffix: "" };
+  return colon > image.lastIndexOf("/")
+    ? { name: image.slice(0, colon), suffix: image.slice(colon) }
+    : { name: image, suffix: "" };
 }

@@ -29,7 +29,8 @@ const writableRootContainers = new Set(["mysql"]);
 const secretVariable = /PASSWORD|SECRET|SIGNING_KEYS|MYSQL_URL|NATS_URL/;
 
 const searchPath = `${process.env.PATH ?? ""}${delimiter}/usr/sbin`;
-const onPath = (command: string) => spawnSync("sh", ["-c", `command -v ${command}`], { env: { PATH: searchPath } }).status === 0;
+const onPath = (command: string) =>
+  spawnSync("sh", ["-c", `command -v ${command}`], { env: { PATH: searchPath } }).status === 0;
 
 // ---- shared facts
 
@@ -44,7 +45,13 @@ interface Container {
   startupProbe?: Probe;
   readinessProbe?: Probe;
   livenessProbe?: Probe;
-  securityContext?: { allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean; runAsUser?: number; runAsNonRoot?: boolean; capabilities?: { drop?: string[] } };
+  securityContext?: {
+    allowPrivilegeEscalation?: boolean;
+    readOnlyRootFilesystem?: boolean;
+    runAsUser?: number;
+    runAsNonRoot?: boolean;
+    capabilities?: { drop?: string[] };
+  };
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
 }
 interface EnvSource {
@@ -73,8 +80,14 @@ function workloadsOf(resources: Resource[]): Workload[] {
   return resources.flatMap((resource) => {
     const spec = podSpecOf(resource) as unknown as PodSpec | undefined;
     if (!spec) return [];
-    const template = (resource.spec as { template: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } } }).template;
-    return [{ resource, spec, labels: template.metadata?.labels ?? {}, annotations: template.metadata?.annotations ?? {} }];
+    const template = (
+      resource.spec as {
+        template: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } };
+      }
+    ).template;
+    return [
+      { resource, spec, labels: template.metadata?.labels ?? {}, annotations: template.metadata?.annotations ?? {} },
+    ];
   });
 }
 
@@ -140,7 +153,8 @@ beforeAll(() => {
 function secretStandIn(key: string): string {
   const standIns: Record<string, string> = {
     "mysql-url": "mysql://service:stand-in@mysql.bazaar.svc.cluster.local:3306",
-    "nats-url": "nats://service:stand-in@nats-0.nats-headless.bazaar.svc.cluster.local:4222,nats://nats-1.nats-headless.bazaar.svc.cluster.local:4222",
+    "nats-url":
+      "nats://service:stand-in@nats-0.nats-headless.bazaar.svc.cluster.local:4222,nats://nats-1.nats-headless.bazaar.svc.cluster.local:4222",
     "service-secret": "stand-in-service-secret-0123456789abcdef",
     "signing-keys": standInSigningKeys,
     "root-password": "stand-in",
@@ -158,7 +172,9 @@ interface ResolvedEnv {
 /** A container's environment with ConfigMaps looked up and Secrets replaced by stand-ins. */
 function resolveEnv(container: Container, resources: Resource[], namespace: string, where: string): ResolvedEnv {
   const configMap = (name: string) => {
-    const found = resources.find((r) => r.kind === "ConfigMap" && r.metadata.name === name && r.metadata.namespace === namespace);
+    const found = resources.find(
+      (r) => r.kind === "ConfigMap" && r.metadata.name === name && r.metadata.namespace === namespace,
+    );
     expect(found, `${where}: ConfigMap ${name} exists`).toBeDefined();
     return (found as unknown as { data?: Record<string, string> }).data ?? {};
   };
@@ -172,7 +188,9 @@ function resolveEnv(container: Container, resources: Resource[], namespace: stri
     if (variable.value !== undefined) resolved.values[variable.name] = variable.value;
     else if (from?.configMapKeyRef) {
       const data = configMap(from.configMapKeyRef.name);
-      expect(Object.keys(data), `${where}: ${variable.name} from ConfigMap ${from.configMapKeyRef.name}`).toContain(from.configMapKeyRef.key);
+      expect(Object.keys(data), `${where}: ${variable.name} from ConfigMap ${from.configMapKeyRef.name}`).toContain(
+        from.configMapKeyRef.key,
+      );
       resolved.values[variable.name] = data[from.configMapKeyRef.key]!;
     } else if (from?.secretKeyRef) {
       resolved.secretRefs.push({ variable: variable.name, ...from.secretKeyRef });
@@ -212,7 +230,10 @@ async function modelClass(apiVersion: string, kind: string): Promise<new (data: 
 }
 
 function kubectlRender(dir: string): Resource[] {
-  const result = spawnSync("kubectl", ["kustomize", join(root, dir)], { encoding: "utf8", env: { ...process.env, PATH: searchPath } });
+  const result = spawnSync("kubectl", ["kustomize", join(root, dir)], {
+    encoding: "utf8",
+    env: { ...process.env, PATH: searchPath },
+  });
   expect(result.status, result.stderr).toBe(0);
   return parseAllDocuments(result.stdout)
     .map((document) => document.toJS() as Resource | null)
@@ -228,7 +249,13 @@ describe.each(Object.entries(kustomizations))("the %s kustomization", (overlay, 
   const namespace = resources.find((r) => r.kind === "Namespace")?.metadata.name ?? "";
   const workloads = workloadsOf(resources);
   const bazaarContainers = workloads.flatMap((workload) =>
-    workload.spec.containers.filter((c) => isBazaarImage(c.image)).map((container) => ({ workload, container, where: `${workload.resource.kind}/${workload.resource.metadata.name}` })),
+    workload.spec.containers
+      .filter((c) => isBazaarImage(c.image))
+      .map((container) => ({
+        workload,
+        container,
+        where: `${workload.resource.kind}/${workload.resource.metadata.name}`,
+      })),
   );
   const named = (kind: string, name: string) => resources.find((r) => r.kind === kind && r.metadata.name === name);
 
@@ -250,13 +277,15 @@ describe.each(Object.entries(kustomizations))("the %s kustomization", (overlay, 
   it("puts everything in one namespace, which it creates under the restricted pod security standard", () => {
     expect(namespace).toBe("bazaar");
     expect(named("Namespace", namespace)!.metadata.labels?.["pod-security.kubernetes.io/enforce"]).toBe("restricted");
-    for (const resource of resources.filter((r) => r.kind !== "Namespace")) expect(resource.metadata.namespace, idOf(resource)).toBe(namespace);
+    for (const resource of resources.filter((r) => r.kind !== "Namespace"))
+      expect(resource.metadata.namespace, idOf(resource)).toBe(namespace);
   });
 
   it("runs the one Bazaar image, tagged in overlays, and only the known third-party images besides", () => {
     const images = new Set(bazaarContainers.map(({ container }) => container.image));
     expect(images.size, [...images].join(", ")).toBe(1);
-    if (overlay !== "base") expect(parseImage([...images][0]!).suffix, "an overlay pins the image's tag or digest").not.toBe("");
+    if (overlay !== "base")
+      expect(parseImage([...images][0]!).suffix, "an overlay pins the image's tag or digest").not.toBe("");
     for (const { spec } of workloads) {
       for (const container of spec.containers.filter((c) => !isBazaarImage(c.image))) {
         expect(thirdPartyImages, container.image).toContain(parseImage(container.image).name);
@@ -272,33 +301,46 @@ describe.each(Object.entries(kustomizations))("the %s kustomization", (overlay, 
       const { values } = resolveEnv(container, resources, namespace, where);
       const { config, read } = loadRecordingReads(kind, values);
       expectAllRead(kind, Object.keys(values), read, where);
-      if (workload.resource.kind === "Deployment") expect(config.environment ?? "production", `${where}: runs in production mode`).toBe("production");
+      if (workload.resource.kind === "Deployment")
+        expect(config.environment ?? "production", `${where}: runs in production mode`).toBe("production");
     }
   });
 
   it("listens where its probes, ports, Services and metrics annotations say", () => {
-    for (const { workload, container, where } of bazaarContainers.filter(({ workload }) => workload.resource.kind === "Deployment")) {
+    for (const { workload, container, where } of bazaarContainers.filter(
+      ({ workload }) => workload.resource.kind === "Deployment",
+    )) {
       const kind = processKindOf(container.args ?? []);
       const { values } = resolveEnv(container, resources, namespace, where);
       const { config } = loadRecordingReads(kind, values);
       const listen = config.listenAddress!;
       expect(hostOf(listen), `${where}: listens on every interface`).toBe("0.0.0.0");
-      const servingPort = container.ports?.find((p) => p.name === (kind.entry === "edge/main.ts" ? "http" : "grpc"))?.containerPort;
+      const servingPort = container.ports?.find(
+        (p) => p.name === (kind.entry === "edge/main.ts" ? "http" : "grpc"),
+      )?.containerPort;
       expect(servingPort, `${where}: serving container port = listen address`).toBe(portOf(listen));
       const probes = [container.startupProbe, container.readinessProbe, container.livenessProbe];
       expect(probes.every(Boolean), `${where}: startup, readiness and liveness probes`).toBe(true);
       if (kind.entry === "edge/main.ts") {
-        expect(probes.map((p) => p!.httpGet?.port), `${where}: probe port`).toEqual([portOf(listen), portOf(listen), portOf(listen)]);
+        expect(
+          probes.map((p) => p!.httpGet?.port),
+          `${where}: probe port`,
+        ).toEqual([portOf(listen), portOf(listen), portOf(listen)]);
         expect(probes.map((p) => p!.httpGet?.path)).toEqual(["/healthz", "/readyz", "/healthz"]);
       } else {
-        expect(probes.map((p) => p!.grpc?.port), `${where}: gRPC probe port`).toEqual([portOf(listen), portOf(listen), portOf(listen)]);
+        expect(
+          probes.map((p) => p!.grpc?.port),
+          `${where}: gRPC probe port`,
+        ).toEqual([portOf(listen), portOf(listen), portOf(listen)]);
       }
 
       const metrics = values[kind.metricsVariable!];
       expect(metrics, `${where}: ${kind.metricsVariable} is set`).toBeDefined();
       expect(hostOf(metrics!)).toBe("0.0.0.0");
       if (config.metricsAddress !== undefined) expect(config.metricsAddress).toBe(metrics);
-      expect(container.ports?.find((p) => p.name === "metrics")?.containerPort, `${where}: metrics port`).toBe(portOf(metrics!));
+      expect(container.ports?.find((p) => p.name === "metrics")?.containerPort, `${where}: metrics port`).toBe(
+        portOf(metrics!),
+      );
       expect(workload.annotations, `${where}: Prometheus annotations`).toMatchObject({
         "prometheus.io/scrape": "true",
         "prometheus.io/port": String(portOf(metrics!)),
@@ -307,7 +349,11 @@ describe.each(Object.entries(kustomizations))("the %s kustomization", (overlay, 
     }
     // Every Service reaches a port some selected pod listens on.
     for (const service of resources.filter((r) => r.kind === "Service")) {
-      const spec = service.spec as { type?: string; selector?: Record<string, string>; ports: Array<{ port: number; targetPort?: number | string }> };
+      const spec = service.spec as {
+        type?: string;
+        selector?: Record<string, string>;
+        ports: Array<{ port: number; targetPort?: number | string }>;
+      };
       if (spec.type === "ExternalName") continue;
       const pods = workloads.filter((w) => selects({ matchLabels: spec.selector }, w.labels));
       expect(pods.length, `${idOf(service)} selects pods`).toBeGreaterThan(0);
@@ -315,8 +361,12 @@ describe.each(Object.entries(kustomizations))("the %s kustomization", (overlay, 
         const target = port.targetPort ?? port.port;
         for (const pod of pods) {
           const containerPorts = pod.spec.containers.flatMap((c) => c.ports ?? []);
-          const resolved = typeof target === "number" ? target : containerPorts.find((p) => p.name === target)?.containerPort;
-          expect(containerPorts.map((p) => p.containerPort), `${idOf(service)} port ${port.port}`).toContain(resolved);
+          const resolved =
+            typeof target === "number" ? target : containerPorts.find((p) => p.name === target)?.containerPort;
+          expect(
+            containerPorts.map((p) => p.containerPort),
+            `${idOf(service)} port ${port.port}`,
+          ).toContain(resolved);
         }
       }
     }
@@ -325,20 +375,30 @@ describe.each(Object.entries(kustomizations))("the %s kustomization", (overlay, 
   it("addresses every peer by the headless Service of that peer, on the port its pods listen on", () => {
     for (const { container, where } of bazaarContainers) {
       const { values } = resolveEnv(container, resources, namespace, where);
-      for (const [variable, value] of Object.entries(values).filter(([name]) => /^BAZAAR_[A-Z]+_ADDR$/.test(name) && name !== "BAZAAR_EDGE_ADDR")) {
+      for (const [variable, value] of Object.entries(values).filter(
+        ([name]) => /^BAZAAR_[A-Z]+_ADDR$/.test(name) && name !== "BAZAAR_EDGE_ADDR",
+      )) {
         const peer = variable.slice("BAZAAR_".length, -"_ADDR".length).toLowerCase();
         const match = /^dns:\/\/\/([\w-]+)\.([\w-]+)\.svc\.cluster\.local:(\d+)$/.exec(value);
-        expect(match, `${where}: ${variable}=${value} is dns:///<service>.<namespace>.svc.cluster.local:<port>`).not.toBeNull();
+        expect(
+          match,
+          `${where}: ${variable}=${value} is dns:///<service>.<namespace>.svc.cluster.local:<port>`,
+        ).not.toBeNull();
         const [, serviceName, serviceNamespace, port] = match!;
         expect(serviceNamespace, `${where}: ${variable} names this namespace`).toBe(namespace);
         const service = named("Service", serviceName!);
         const spec = service?.spec as { clusterIP?: string; selector: Record<string, string> } | undefined;
         expect(spec?.clusterIP, `${where}: ${variable} names a headless Service`).toBe("None");
         const pods = workloads.filter((w) => selects({ matchLabels: spec!.selector }, w.labels));
-        expect(pods.map((w) => w.resource.kind), `${where}: ${serviceName} selects one Deployment's pods`).toEqual(["Deployment"]);
+        expect(
+          pods.map((w) => w.resource.kind),
+          `${where}: ${serviceName} selects one Deployment's pods`,
+        ).toEqual(["Deployment"]);
         const peerContainer = pods[0]!.spec.containers[0]!;
         expect(peerContainer.args, `${where}: ${variable} reaches the ${peer} service`).toEqual([peer]);
-        expect(peerContainer.ports?.find((p) => p.name === "grpc")?.containerPort, `${where}: ${variable}'s port`).toBe(Number(port));
+        expect(peerContainer.ports?.find((p) => p.name === "grpc")?.containerPort, `${where}: ${variable}'s port`).toBe(
+          Number(port),
+        );
       }
     }
   });
@@ -350,16 +410,25 @@ describe.each(Object.entries(kustomizations))("the %s kustomization", (overlay, 
         const where = `${resource.kind}/${resource.metadata.name}`;
         const { secretRefs } = resolveEnv(container, resources, namespace, where);
         for (const { variable, name, key } of secretRefs) {
-          expect(documented.get(name), `${where}: ${variable} from Secret ${name}, created in deploy/README.md`).toBeDefined();
+          expect(
+            documented.get(name),
+            `${where}: ${variable} from Secret ${name}, created in deploy/README.md`,
+          ).toBeDefined();
           expect([...documented.get(name)!], `${where}: ${variable} from key ${key} of ${name}`).toContain(key);
         }
         const literal = (container.env ?? []).filter((v) => secretVariable.test(v.name) && !v.valueFrom?.secretKeyRef);
-        expect(literal.map((v) => v.name), `${where}: secret values only from Secrets`).toEqual([]);
+        expect(
+          literal.map((v) => v.name),
+          `${where}: secret values only from Secrets`,
+        ).toEqual([]);
       }
     }
     for (const configMap of resources.filter((r) => r.kind === "ConfigMap")) {
       const keys = Object.keys((configMap as unknown as { data?: object }).data ?? {});
-      expect(keys.filter((key) => secretVariable.test(key)), `${idOf(configMap)} holds no secret`).toEqual([]);
+      expect(
+        keys.filter((key) => secretVariable.test(key)),
+        `${idOf(configMap)} holds no secret`,
+      ).toEqual([]);
     }
     expect(resources.filter((r) => r.kind === "Secret").map(idOf), "no Secret objects are committed").toEqual([]);
   });
@@ -373,33 +442,55 @@ describe.each(Object.entries(kustomizations))("the %s kustomization", (overlay, 
       expect(spec.automountServiceAccountToken, `${where}: no API token mounted`).toBe(false);
       for (const container of spec.containers) {
         const security = container.securityContext ?? {};
-        expect(security.runAsNonRoot ?? spec.securityContext?.runAsNonRoot, `${where}/${container.name}: runAsNonRoot`).toBe(true);
+        expect(
+          security.runAsNonRoot ?? spec.securityContext?.runAsNonRoot,
+          `${where}/${container.name}: runAsNonRoot`,
+        ).toBe(true);
         expect(security.allowPrivilegeEscalation, `${where}/${container.name}`).toBe(false);
         expect(security.capabilities?.drop, `${where}/${container.name}`).toContain("ALL");
-        if (!writableRootContainers.has(container.name)) expect(security.readOnlyRootFilesystem, `${where}/${container.name}: read-only root`).toBe(true);
-        if (isBazaarImage(container.image)) expect(security.runAsUser ?? spec.securityContext?.runAsUser, `${where}: the image's user`).toBe(uid);
-        expect(container.resources?.requests?.cpu && container.resources.requests.memory && container.resources.limits?.memory, `${where}: requests and a memory limit`).toBeTruthy();
+        if (!writableRootContainers.has(container.name))
+          expect(security.readOnlyRootFilesystem, `${where}/${container.name}: read-only root`).toBe(true);
+        if (isBazaarImage(container.image))
+          expect(security.runAsUser ?? spec.securityContext?.runAsUser, `${where}: the image's user`).toBe(uid);
+        expect(
+          container.resources?.requests?.cpu &&
+            container.resources.requests.memory &&
+            container.resources.limits?.memory,
+          `${where}: requests and a memory limit`,
+        ).toBeTruthy();
       }
     }
   });
 
   it("migrates every service with a Job that uses the service's own database and credentials", () => {
     for (const service of serviceNames) {
-      const job = workloads.find((w) => w.resource.kind === "Job" && isDeepStrictEqual(w.spec.containers[0]?.args, ["migrate", service]));
+      const job = workloads.find(
+        (w) => w.resource.kind === "Job" && isDeepStrictEqual(w.spec.containers[0]?.args, ["migrate", service]),
+      );
       expect(job, `a Job runs migrate ${service}`).toBeDefined();
       expect(job!.labels["app.kubernetes.io/component"], "the label the rollout waits on").toBe("migration");
-      const deployment = workloads.find((w) => w.resource.kind === "Deployment" && isDeepStrictEqual(w.spec.containers[0]?.args, [service]))!;
+      const deployment = workloads.find(
+        (w) => w.resource.kind === "Deployment" && isDeepStrictEqual(w.spec.containers[0]?.args, [service]),
+      )!;
       const envOf = (w: Workload) => Object.fromEntries((w.spec.containers[0]!.env ?? []).map((v) => [v.name, v]));
       const db = `BAZAAR_${service.toUpperCase()}_DB`;
       expect(envOf(job!)[db], `${service}: the Job migrates the service's database`).toEqual(envOf(deployment)[db]);
-      expect(envOf(job!).BAZAAR_MYSQL_URL, `${service}: the Job uses the service's MySQL user`).toEqual(envOf(deployment).BAZAAR_MYSQL_URL);
+      expect(envOf(job!).BAZAAR_MYSQL_URL, `${service}: the Job uses the service's MySQL user`).toEqual(
+        envOf(deployment).BAZAAR_MYSQL_URL,
+      );
       // The Jobs run first, applied alone (deploy/README.md, "Rolling out"): Secrets only.
       expect(JSON.stringify(job!.spec), `${service}: the Job needs no ConfigMap`).not.toContain("configMap");
     }
     // What the first rollout step applies: the Jobs, and in overlays the name they reach MySQL by.
-    const firstStep = resources.filter((r) => ["database", "migration"].includes(r.metadata.labels?.["app.kubernetes.io/component"] ?? ""));
+    const firstStep = resources.filter((r) =>
+      ["database", "migration"].includes(r.metadata.labels?.["app.kubernetes.io/component"] ?? ""),
+    );
     expect(firstStep.filter((r) => r.kind === "Job")).toHaveLength(serviceNames.length);
-    if (overlay !== "base") expect(firstStep.some((r) => r.kind === "Service" && r.metadata.name === "mysql"), "the mysql Service comes with the Jobs").toBe(true);
+    if (overlay !== "base")
+      expect(
+        firstStep.some((r) => r.kind === "Service" && r.metadata.name === "mysql"),
+        "the mysql Service comes with the Jobs",
+      ).toBe(true);
   });
 
   it("autoscales every Deployment (which leaves its replica count to the HPA) and budgets its disruptions", () => {
@@ -407,19 +498,33 @@ describe.each(Object.entries(kustomizations))("the %s kustomization", (overlay, 
     const hpas = resources.filter((r) => r.kind === "HorizontalPodAutoscaler");
     const pdbs = resources.filter((r) => r.kind === "PodDisruptionBudget");
     for (const deployment of deployments) {
-      expect((deployment.spec as { replicas?: number }).replicas, `${idOf(deployment)} has no replicas field`).toBeUndefined();
-      const hpa = hpas.find((h) => (h.spec as { scaleTargetRef: { kind: string; name: string } }).scaleTargetRef.name === deployment.metadata.name);
+      expect(
+        (deployment.spec as { replicas?: number }).replicas,
+        `${idOf(deployment)} has no replicas field`,
+      ).toBeUndefined();
+      const hpa = hpas.find(
+        (h) =>
+          (h.spec as { scaleTargetRef: { kind: string; name: string } }).scaleTargetRef.name ===
+          deployment.metadata.name,
+      );
       expect(hpa, `${idOf(deployment)} has an HPA`).toBeDefined();
       const { minReplicas, maxReplicas } = hpa!.spec as { minReplicas: number; maxReplicas: number };
       expect(minReplicas).toBeLessThanOrEqual(maxReplicas);
     }
-    for (const hpa of hpas) expect(named("Deployment", (hpa.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name), idOf(hpa)).toBeDefined();
+    for (const hpa of hpas)
+      expect(
+        named("Deployment", (hpa.spec as { scaleTargetRef: { name: string } }).scaleTargetRef.name),
+        idOf(hpa),
+      ).toBeDefined();
     for (const pdb of pdbs) {
       const matched = workloads.filter((w) => selects((pdb.spec as { selector: object }).selector, w.labels));
       expect(matched.length, `${idOf(pdb)} selects one workload's pods`).toBe(1);
     }
     for (const workload of workloads.filter((w) => w.resource.kind !== "Job" && w.resource.metadata.name !== "mysql")) {
-      expect(pdbs.some((pdb) => selects((pdb.spec as { selector: object }).selector, workload.labels)), `${idOf(workload.resource)} has a PDB`).toBe(true);
+      expect(
+        pdbs.some((pdb) => selects((pdb.spec as { selector: object }).selector, workload.labels)),
+        `${idOf(workload.resource)} has a PDB`,
+      ).toBe(true);
     }
   });
 
@@ -435,8 +540,18 @@ describe.each(Object.entries(kustomizations))("the %s kustomization", (overlay, 
         ports: new Map(w.spec.containers.flatMap((c) => c.ports ?? []).map((p) => [p.name ?? "", p.containerPort])),
       } satisfies PodInNamespace,
     }));
-    const monitoring = { namespace: "monitoring", namespaceLabels: { "kubernetes.io/metadata.name": "monitoring" }, labels: {}, ports: new Map() };
-    const elsewhere = { namespace: "other", namespaceLabels: { "kubernetes.io/metadata.name": "other" }, labels: {}, ports: new Map() };
+    const monitoring = {
+      namespace: "monitoring",
+      namespaceLabels: { "kubernetes.io/metadata.name": "monitoring" },
+      labels: {},
+      ports: new Map(),
+    };
+    const elsewhere = {
+      namespace: "other",
+      namespaceLabels: { "kubernetes.io/metadata.name": "other" },
+      labels: {},
+      ports: new Map(),
+    };
     const mesh = new Set(["edge", "service"]);
     // Who may connect to which named port, by component; everything else must be refused.
     const expected = (source: string | undefined, destination: (typeof pods)[number], portName: string) =>
@@ -446,18 +561,25 @@ describe.each(Object.entries(kustomizations))("the %s kustomization", (overlay, 
       ((source === "service" || source === "migration") && destination.name === "mysql" && portName === "mysql");
 
     for (const destination of pods) {
-      expect(isIsolated(resources, destination.pod), `${destination.name} is closed unless a policy opens it`).toBe(true);
+      expect(isIsolated(resources, destination.pod), `${destination.name} is closed unless a policy opens it`).toBe(
+        true,
+      );
       for (const [portName, port] of destination.pod.ports) {
         const what = `${destination.name}:${portName}`;
         const fromOutside = canConnect(resources, outsideTheCluster, destination.pod, port);
-        expect(fromOutside, `${what} from outside the cluster`).toBe(destination.name === "edge" && portName === "http");
-        expect(canConnect(resources, elsewhere, destination.pod, port), `${what} from another namespace`).toBe(destination.name === "edge" && portName === "http");
+        expect(fromOutside, `${what} from outside the cluster`).toBe(
+          destination.name === "edge" && portName === "http",
+        );
+        expect(canConnect(resources, elsewhere, destination.pod, port), `${what} from another namespace`).toBe(
+          destination.name === "edge" && portName === "http",
+        );
         expect(canConnect(resources, monitoring, destination.pod, port), `${what} from monitoring`).toBe(
           (destination.name === "edge" && portName === "http") || portName === "metrics" || portName === "monitor",
         );
         for (const source of pods) {
           const allowed = canConnect(resources, source.pod, destination.pod, port);
-          const wanted = expected(source.component, destination, portName) || (destination.name === "edge" && portName === "http");
+          const wanted =
+            expected(source.component, destination, portName) || (destination.name === "edge" && portName === "http");
           expect(allowed, `${source.name} → ${what}`).toBe(wanted);
         }
       }
@@ -468,21 +590,36 @@ describe.each(Object.entries(kustomizations))("the %s kustomization", (overlay, 
     const statefulSet = named("StatefulSet", "nats")!;
     const spec = statefulSet.spec as { replicas: number; serviceName: string };
     const container = workloads.find((w) => w.resource === statefulSet)!.spec.containers[0]!;
-    const config = (named("ConfigMap", "nats-config") as unknown as { data: Record<string, string> }).data["nats.conf"]!;
+    const config = (named("ConfigMap", "nats-config") as unknown as { data: Record<string, string> }).data[
+      "nats.conf"
+    ]!;
     const clusterPort = container.ports!.find((p) => p.name === "cluster")!.containerPort;
 
     expect(spec.replicas).toBe(3);
     const common = (named("ConfigMap", "bazaar-common") as unknown as { data: Record<string, string> }).data;
     expect(Number(common.BAZAAR_NATS_STREAM_REPLICAS), "the event stream has a copy on every node").toBe(spec.replicas);
-    const headless = named("Service", spec.serviceName)!.spec as { clusterIP: string; publishNotReadyAddresses?: boolean };
+    const headless = named("Service", spec.serviceName)!.spec as {
+      clusterIP: string;
+      publishNotReadyAddresses?: boolean;
+    };
     expect(headless).toMatchObject({ clusterIP: "None", publishNotReadyAddresses: true });
-    const routes = [...(/routes:\s*\[([^\]]*)\]/.exec(config)?.[1] ?? "").matchAll(/nats:\/\/([\w.-]+:\d+)/g)].map((m) => m[1]);
-    expect(routes).toEqual(Array.from({ length: spec.replicas }, (_, i) => `nats-${i}.${spec.serviceName}.${namespace}.svc.cluster.local:${clusterPort}`));
+    const routes = [...(/routes:\s*\[([^\]]*)\]/.exec(config)?.[1] ?? "").matchAll(/nats:\/\/([\w.-]+:\d+)/g)].map(
+      (m) => m[1],
+    );
+    expect(routes).toEqual(
+      Array.from(
+        { length: spec.replicas },
+        (_, i) => `nats-${i}.${spec.serviceName}.${namespace}.svc.cluster.local:${clusterPort}`,
+      ),
+    );
 
     const provided = new Set((container.env ?? []).map((v) => v.name));
     // A variable is a bare value ($NAME after ":"); "$JS.API.>" inside quotes is a subject.
     const referenced = [...config.matchAll(/[:=]\s*\$([A-Za-z_]\w*)/g)].map((m) => m[1]!);
-    expect(referenced.filter((name) => !provided.has(name)), "variables nats.conf reads that the container lacks").toEqual([]);
+    expect(
+      referenced.filter((name) => !provided.has(name)),
+      "variables nats.conf reads that the container lacks",
+    ).toEqual([]);
     const users = [...config.matchAll(/\buser:\s*(\w+)/g)].map((m) => m[1]);
     expect(users).toEqual(expect.arrayContaining(serviceNames));
 
@@ -504,11 +641,16 @@ describe("the dev and prod overlays", () => {
     const base = renderKustomization(join(root, kustomizations.base));
     for (const overlay of ["dev", "prod"] as const) {
       const rendered = renderKustomization(join(root, kustomizations[overlay]));
-      expect(base.map(idOf).filter((id) => !rendered.some((r) => idOf(r) === id)), `${overlay} keeps every base resource`).toEqual([]);
+      expect(
+        base.map(idOf).filter((id) => !rendered.some((r) => idOf(r) === id)),
+        `${overlay} keeps every base resource`,
+      ).toEqual([]);
     }
     const dev = renderKustomization(join(root, kustomizations.dev));
     const devMysql = workloadsOf(dev).find((w) => w.resource.metadata.name === "mysql")!.spec.containers[0]!;
-    const compose = parse(read("deploy/compose.yaml"), { merge: true }) as { services: Record<string, { command?: string[] }> };
+    const compose = parse(read("deploy/compose.yaml"), { merge: true }) as {
+      services: Record<string, { command?: string[] }>;
+    };
     expect(devMysql.args, "dev's MySQL has the settings compose's has").toEqual(compose.services.mysql!.command);
   });
 });
@@ -524,7 +666,9 @@ describe("the image", () => {
     for (const source of dockerfile.copiedFromContext) expect(contextIncludes(dockerignore, source), source).toBe(true);
     expect(contextIncludes(dockerignore, "services/order/order-service.test.ts"), "tests stay out").toBe(false);
     expect(contextIncludes(dockerignore, ".data/mysql/ibdata1"), "local data stays out").toBe(false);
-    expect(contextIncludes(dockerignore, "node_modules/kysely/package.json"), "the host's node_modules stay out").toBe(false);
+    expect(contextIncludes(dockerignore, "node_modules/kysely/package.json"), "the host's node_modules stay out").toBe(
+      false,
+    );
   });
 
   it("holds every file and production package the processes import, and the files the edge serves", async () => {
@@ -537,11 +681,23 @@ describe("the image", () => {
     ];
     const { files, packages } = await runtimeImports(root, entries);
     expect(files.length).toBeGreaterThan(50);
-    expect(files.filter((file) => !imageHas(dockerfile, dockerignore, file)), "imported but not in the image").toEqual([]);
+    expect(
+      files.filter((file) => !imageHas(dockerfile, dockerignore, file)),
+      "imported but not in the image",
+    ).toEqual([]);
     const { dependencies } = JSON.parse(read("package.json")) as { dependencies: Record<string, string> };
-    expect(packages.filter((name) => !(name in dependencies)), "imported at runtime but not a production dependency").toEqual([]);
+    expect(
+      packages.filter((name) => !(name in dependencies)),
+      "imported at runtime but not a production dependency",
+    ).toEqual([]);
     // Read from disk at start (edge/storefront/build.ts, edge/openapi/files.ts).
-    for (const file of ["edge/storefront/index.html", "edge/storefront/style.css", "edge/openapi/docs/index.html", "edge/openapi/docs/init.js", "gen/openapi/bazaar.openapi.json"]) {
+    for (const file of [
+      "edge/storefront/index.html",
+      "edge/storefront/style.css",
+      "edge/openapi/docs/index.html",
+      "edge/openapi/docs/init.js",
+      "gen/openapi/bazaar.openapi.json",
+    ]) {
       expect(existsSync(join(root, file)), file).toBe(true);
       expect(imageHas(dockerfile, dockerignore, file), `${file} is in the image`).toBe(true);
     }
@@ -554,10 +710,14 @@ describe("the image", () => {
     const used = new Set<number>();
     for (const dir of Object.values(kustomizations)) {
       for (const { spec } of workloadsOf(renderKustomization(join(root, dir)))) {
-        for (const container of spec.containers.filter((c) => isBazaarImage(c.image))) for (const port of container.ports ?? []) used.add(port.containerPort);
+        for (const container of spec.containers.filter((c) => isBazaarImage(c.image)))
+          for (const port of container.ports ?? []) used.add(port.containerPort);
       }
     }
-    expect([...used].filter((port) => !dockerfile.exposedPorts.includes(port)), "used but not exposed").toEqual([]);
+    expect(
+      [...used].filter((port) => !dockerfile.exposedPorts.includes(port)),
+      "used but not exposed",
+    ).toEqual([]);
   });
 });
 
@@ -576,9 +736,11 @@ describe("compose.yaml", () => {
   const compose = parse(read("deploy/compose.yaml"), { merge: true }) as { services: Record<string, ComposeService> };
   const services = compose.services;
   const bazaar = Object.entries(services).filter(([, s]) => s.image !== undefined && isBazaarImage(s.image));
-  const envOf = (s: ComposeService) => Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, String(v)]));
+  const envOf = (s: ComposeService) =>
+    Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, String(v)]));
   const longRunning = bazaar.filter(([, s]) => s.command?.[0] !== "migrate");
-  const listenPort = (s: ComposeService) => portOf(loadRecordingReads(processKindOf(s.command ?? []), envOf(s)).config.listenAddress!);
+  const listenPort = (s: ComposeService) =>
+    portOf(loadRecordingReads(processKindOf(s.command ?? []), envOf(s)).config.listenAddress!);
 
   it("gives each Bazaar container an environment that its config loader reads completely and accepts", () => {
     for (const [name, service] of bazaar) {
@@ -602,12 +764,16 @@ describe("compose.yaml", () => {
       const metrics = envOf(service)[kind.metricsVariable!];
       expect(metrics, `compose ${name}: ${kind.metricsVariable}`).toMatch(/^0\.0\.0\.0:\d+$/);
     }
-    const published = Object.entries(services).filter(([, s]) => s.ports?.length).map(([name]) => name);
+    const published = Object.entries(services)
+      .filter(([, s]) => s.ports?.length)
+      .map(([name]) => name);
     expect(published).toEqual(["edge"]);
   });
 
   it("points every address at the compose service that runs it, on the port it listens on", () => {
-    const byService = new Map(longRunning.map(([name, s]) => [processKindOf(s.command ?? []).entry, { name, port: listenPort(s) }]));
+    const byService = new Map(
+      longRunning.map(([name, s]) => [processKindOf(s.command ?? []).entry, { name, port: listenPort(s) }]),
+    );
     for (const [name, service] of bazaar) {
       for (const [variable, value] of Object.entries(envOf(service))) {
         if (/^BAZAAR_(AUTH|PRODUCT|CART|ORDER|ADMIN)_ADDR$/.test(variable)) {
@@ -624,14 +790,20 @@ describe("compose.yaml", () => {
 
   it("starts services after MySQL, NATS and the migrations, and the edge after its backends", () => {
     for (const [name, service] of Object.entries(services)) {
-      for (const dependency of Object.keys(service.depends_on ?? {})) expect(services, `compose ${name} depends on ${dependency}`).toHaveProperty(dependency);
+      for (const dependency of Object.keys(service.depends_on ?? {}))
+        expect(services, `compose ${name} depends on ${dependency}`).toHaveProperty(dependency);
     }
     for (const [name, service] of longRunning) {
       const kind = processKindOf(service.command ?? []);
       if (kind.entry === "edge/main.ts") {
-        const backends = Object.keys(envOf(service)).filter((v) => /^BAZAAR_(AUTH|PRODUCT|CART|ORDER|ADMIN)_ADDR$/.test(v));
+        const backends = Object.keys(envOf(service)).filter((v) =>
+          /^BAZAAR_(AUTH|PRODUCT|CART|ORDER|ADMIN)_ADDR$/.test(v),
+        );
         for (const variable of backends) {
-          expect(service.depends_on?.[variable.split("_")[1]!.toLowerCase()], `compose edge waits for ${variable}`).toEqual({ condition: "service_healthy" });
+          expect(
+            service.depends_on?.[variable.split("_")[1]!.toLowerCase()],
+            `compose edge waits for ${variable}`,
+          ).toEqual({ condition: "service_healthy" });
         }
       } else {
         expect(service.depends_on, `compose ${name}`).toMatchObject({
@@ -649,7 +821,8 @@ describe("compose.yaml", () => {
       for (const [variable, value] of Object.entries(envOf(service))) {
         const password = /^\w+:\/\//.test(value) ? decodeURIComponent(new URL(value).password) : undefined;
         if (password) expect(password, `compose ${name}: ${variable}'s password`).toMatch(/local-dev-only/);
-        if (/PASSWORD|SECRET|SIGNING_KEYS/.test(variable)) expect(value, `compose ${name}: ${variable}`).toMatch(/local-dev-only/);
+        if (/PASSWORD|SECRET|SIGNING_KEYS/.test(variable))
+          expect(value, `compose ${name}: ${variable}`).toMatch(/local-dev-only/);
       }
     }
   });

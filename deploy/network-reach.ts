@@ -58,7 +58,9 @@ function governsIngress(policy: PolicySpec): boolean {
 
 /** Whether some policy selects the pod for ingress, so that only what policies allow gets in. */
 export function isIsolated(resources: Resource[], pod: PodInNamespace): boolean {
-  return policiesOf(resources, pod.namespace).some((policy) => governsIngress(policy) && selects(policy.podSelector, pod.labels));
+  return policiesOf(resources, pod.namespace).some(
+    (policy) => governsIngress(policy) && selects(policy.podSelector, pod.labels),
+  );
 }
 
 /** Whether `source` may open a TCP connection to `destination`'s `port`. */
@@ -68,7 +70,9 @@ export function canConnect(resources: Resource[], source: Source, destination: P
   );
   if (applicable.length === 0) return true;
   return applicable.some((policy) =>
-    (policy.ingress ?? []).some((rule) => peerAllowed(rule.from, source, destination) && portAllowed(rule.ports, destination, port)),
+    (policy.ingress ?? []).some(
+      (rule) => peerAllowed(rule.from, source, destination) && portAllowed(rule.ports, destination, port),
+    ),
   );
 }
 

@@ -79,7 +79,10 @@ function isServiceName(name: string): name is ServiceName {
 }
 
 /** Runs the process's loader on `env`; the config it made and every variable name it looked up. */
-export function loadRecordingReads(kind: ProcessKind, env: Record<string, string>): { config: LoadedConfig; read: Set<string> } {
+export function loadRecordingReads(
+  kind: ProcessKind,
+  env: Record<string, string>,
+): { config: LoadedConfig; read: Set<string> } {
   const read = new Set<string>();
   const recording = new Proxy(env, {
     get(target, name) {

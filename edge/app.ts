@@ -22,7 +22,14 @@ import { callPolicies, type CallPolicy } from "./call-policy.ts";
 import type { EdgeConfig } from "./config.ts";
 import { createCors } from "./cors.ts";
 import { publicError, writeError } from "./errors.ts";
-import { backendCallOptions, backendCalls, edgeCallKey, forwardedRequestHeaders, routeToBackends, type EdgeCall } from "./forward.ts";
+import {
+  backendCallOptions,
+  backendCalls,
+  edgeCallKey,
+  forwardedRequestHeaders,
+  routeToBackends,
+  type EdgeCall,
+} from "./forward.ts";
 import { plainConnectUnary, serveConnectUnary } from "./connect-unary.ts";
 import { PublicCache } from "./public-cache.ts";
 import { observeRequest, rpcProtocolOf, type RequestTelemetry } from "./request-telemetry.ts";
@@ -86,7 +93,8 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     return telemetryOf.get(call)?.failed(shown) ?? shown;
   };
   // Anonymous answers of public catalog reads may be cached; nothing else may.
-  const isPublicAnswer = (policy: CallPolicy | undefined, authorized: boolean) => policy?.publicRead === true && !authorized;
+  const isPublicAnswer = (policy: CallPolicy | undefined, authorized: boolean) =>
+    policy?.publicRead === true && !authorized;
   const publicCacheControl = `public, max-age=${config.publicMaxAgeSeconds}`;
   const cacheControlOf = (isPublic: boolean) => (isPublic ? publicCacheControl : "private, no-store");
   const cacheControl: Interceptor = (next) => async (request) => {
@@ -102,7 +110,13 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
   for (const limit of new Set([...policies.values()].map((p) => p.maxBodyBytes))) {
     const paths = [...policies].filter(([, p]) => p.maxBodyBytes === limit).map(([path]) => path);
     const adapter = connectNodeAdapter({
-      routes: (router) => routeToBackends(router, paths.map((path) => policies.get(path)!.method), calls, describeError),
+      routes: (router) =>
+        routeToBackends(
+          router,
+          paths.map((path) => policies.get(path)!.method),
+          calls,
+          describeError,
+        ),
       readMaxBytes: limit,
       interceptors: [cacheControl],
       contextValues: (req) => createContextValues().set(edgeCallKey, calling.get(req)),
@@ -111,14 +125,23 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
   }
 
   /** Rate limits, body size and token; answers the refusal itself and returns undefined. */
-  const admit = async (req: EdgeRequest, res: EdgeResponse, policy: CallPolicy, telemetry: RequestTelemetry): Promise<EdgeCall | undefined> => {
+  const admit = async (
+    req: EdgeRequest,
+    res: EdgeResponse,
+    policy: CallPolicy,
+    telemetry: RequestTelemetry,
+  ): Promise<EdgeCall | undefined> => {
     const given = req.headers["x-request-id"];
     const requestId = typeof given === "string" && requestIdPattern.test(given) ? given : randomUUID();
     (res as ServerResponse).setHeader("x-request-id", requestId);
     // The request's span when tracing is on; else the client's traceparent or a new one.
     const traceParent = currentTraceParent() ?? traceParentOrNew(req.headers.traceparent as string | undefined);
     const peerAddress = req.socket.remoteAddress ?? "";
-    const clientAddress = clientAddressFrom(peerAddress, req.headers["x-forwarded-for"] as string | undefined, config.trustedProxies);
+    const clientAddress = clientAddressFrom(
+      peerAddress,
+      req.headers["x-forwarded-for"] as string | undefined,
+      config.trustedProxies,
+    );
 
     const refuse = (error: ConnectError, httpStatus?: number) => {
       writeError(req, res, telemetry.failed(error), httpStatus);
@@ -130,14 +153,20 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     const declaredLength = Number(req.headers["content-length"] ?? 0);
     if (declaredLength > policy.maxBodyBytes) {
       return refuse(
-        new ConnectError(`the request body of ${declaredLength} bytes exceeds the limit of ${policy.maxBodyBytes} bytes`, Code.ResourceExhausted),
+        new ConnectError(
+          `the request body of ${declaredLength} bytes exceeds the limit of ${policy.maxBodyBytes} bytes`,
+          Code.ResourceExhausted,
+        ),
         413,
       );
     }
     const authorization = req.headers.authorization;
     if (authorization !== undefined) {
       const token = /^Bearer ([\w.~+/-]+=*)$/i.exec(authorization)?.[1];
-      if (!token) return refuse(new ConnectError("the authorization header must be `Bearer <access token>`", Code.Unauthenticated));
+      if (!token)
+        return refuse(
+          new ConnectError("the authorization header must be `Bearer <access token>`", Code.Unauthenticated),
+        );
       let userId: string;
       try {
         userId = (await verifier.verify(token)).id;
@@ -160,7 +189,8 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
         admit(req, res, policy, telemetry)
           .then((call) => {
             if (!call) return;
-            const query = req.method === "GET" && policy.read ? new URL(req.url ?? "/", "http://edge").searchParams : undefined;
+            const query =
+              req.method === "GET" && policy.read ? new URL(req.url ?? "/", "http://edge").searchParams : undefined;
             const encoding = policy.method.methodKind === "unary" ? plainConnectUnary(req, query) : undefined;
             if (!encoding) {
               calling.set(req, call);
@@ -173,7 +203,8 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
               query,
               maxBodyBytes: policy.maxBodyBytes,
               backend: calls.get(policy.method)!,
-              optionsFor: (clientTimeoutMs) => backendCallOptions(call, forwardableHeaders(req), clientTimeoutMs, abortOnClose(res)),
+              optionsFor: (clientTimeoutMs) =>
+                backendCallOptions(call, forwardableHeaders(req), clientTimeoutMs, abortOnClose(res)),
               describeError: (error) => describeError(error, call),
               cache: publicAnswer && cache.enabled ? { store: cache, path } : undefined,
               cacheControl: cacheControlOf(publicAnswer),
@@ -192,7 +223,15 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     const url = new URL(req.url ?? "/", "http://edge");
     const { match, pathExists } = matchRoute(routes, req.method ?? "GET", path);
     if (!match) {
-      writeError(req, res, new ConnectError(pathExists ? `${req.method} is not allowed on ${path}` : `no route ${path}`, pathExists ? Code.Unimplemented : Code.NotFound), pathExists ? 405 : 404);
+      writeError(
+        req,
+        res,
+        new ConnectError(
+          pathExists ? `${req.method} is not allowed on ${path}` : `no route ${path}`,
+          pathExists ? Code.Unimplemented : Code.NotFound,
+        ),
+        pathExists ? 405 : 404,
+      );
       return true;
     }
     const restPolicy = policies.get(`/${match.route.rpc.parent.typeName}/${match.route.rpc.name}`)!;
@@ -201,7 +240,10 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
       admit(req, res, restPolicy, telemetry)
         .then(async (call) => {
           if (!call) return;
-          (res as ServerResponse).setHeader("cache-control", cacheControlOf(isPublicAnswer(restPolicy, req.headers.authorization !== undefined)));
+          (res as ServerResponse).setHeader(
+            "cache-control",
+            cacheControlOf(isPublicAnswer(restPolicy, req.headers.authorization !== undefined)),
+          );
           const signal = abortOnClose(res);
           await serveRest(req, res, {
             match,
@@ -242,12 +284,10 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     const path = (req.url ?? "/").split("?")[0]!;
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
     if (path === "/.well-known/jwks.json" && req.method === "GET") {
-      auth
-        .getJwks({}, { timeoutMs: 2_000 })
-        .then(
-          ({ jwksJson }) => sendJson(res, 200, JSON.parse(jwksJson), "public, max-age=300"),
-          () => sendJson(res, 503, { code: "unavailable", message: "keys are unavailable, retry later" }),
-        );
+      auth.getJwks({}, { timeoutMs: 2_000 }).then(
+        ({ jwksJson }) => sendJson(res, 200, JSON.parse(jwksJson), "public, max-age=300"),
+        () => sendJson(res, 503, { code: "unavailable", message: "keys are unavailable, retry later" }),
+      );
       return;
     }
     if (path === "/readyz") {
@@ -277,7 +317,9 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
 }
 
 function tooManyRequests(waitSeconds: number): ConnectError {
-  return new ConnectError(`too many requests, retry in ${waitSeconds} s`, Code.ResourceExhausted, { "retry-after": String(waitSeconds) });
+  return new ConnectError(`too many requests, retry in ${waitSeconds} s`, Code.ResourceExhausted, {
+    "retry-after": String(waitSeconds),
+  });
 }
 
 /** The request headers a backend call may carry on (see backendCallOptions). */

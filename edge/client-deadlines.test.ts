@@ -41,9 +41,17 @@ function call(headers: Record<string, string>, connect = false): Promise<string 
   const session = http2.connect(baseUrl);
   return new Promise((resolve, reject) => {
     let status: string | undefined;
-    const protocol = connect ? { "content-type": "application/proto" } : { "content-type": "application/grpc", te: "trailers" };
-    const stream = session.request({ ":method": "POST", ":path": "/bazaar.product.v1.ProductService/GetProduct", ...protocol, ...headers });
-    const read = (fields: http2.IncomingHttpHeaders) => (status = (connect ? String(fields[":status"]) : (fields["grpc-status"] as string | undefined)) ?? status);
+    const protocol = connect
+      ? { "content-type": "application/proto" }
+      : { "content-type": "application/grpc", te: "trailers" };
+    const stream = session.request({
+      ":method": "POST",
+      ":path": "/bazaar.product.v1.ProductService/GetProduct",
+      ...protocol,
+      ...headers,
+    });
+    const read = (fields: http2.IncomingHttpHeaders) =>
+      (status = (connect ? String(fields[":status"]) : (fields["grpc-status"] as string | undefined)) ?? status);
     stream.on("response", read);
     stream.on("trailers", (fields) => connect || read(fields));
     stream.on("error", reject);
@@ -62,13 +70,16 @@ describe("client deadlines longer than a timer holds", () => {
   it.each([
     ["a gRPC deadline of 99999999 hours", { "grpc-timeout": "99999999H" }, false, "0"],
     ["a Connect deadline of 9999999999 ms", { "connect-timeout-ms": "9999999999" }, true, "200"],
-  ])("when a call gives %s, then the handler runs under the longest deadline a timer holds and no warning is raised", async (_, headers, connect, ok) => {
-    seenTimeouts.length = 0;
-    expect(await call(headers, connect)).toBe(ok);
-    expect(seenTimeouts[0]).toBeGreaterThan(2_147_000_000);
-    expect(seenTimeouts[0]).toBeLessThanOrEqual(2 ** 31 - 1);
-    expect(warnings).toEqual([]);
-  });
+  ])(
+    "when a call gives %s, then the handler runs under the longest deadline a timer holds and no warning is raised",
+    async (_, headers, connect, ok) => {
+      seenTimeouts.length = 0;
+      expect(await call(headers, connect)).toBe(ok);
+      expect(seenTimeouts[0]).toBeGreaterThan(2_147_000_000);
+      expect(seenTimeouts[0]).toBeLessThanOrEqual(2 ** 31 - 1);
+      expect(warnings).toEqual([]);
+    },
+  );
 
   it("when a call gives an ordinary deadline, then it is left as it is", async () => {
     seenTimeouts.length = 0;

@@ -20,8 +20,10 @@ export function clampClientDeadlines(router: ConnectRouter): void {
 
 function clamped(request: UniversalServerRequest): UniversalServerRequest {
   const grpc = /^(\d{1,8})([HMSmun])$/.exec(request.header.get("grpc-timeout") ?? "");
-  if (grpc && Number(grpc[1]) * grpcUnitMs[grpc[2]!]! > longestTimerMs) request.header.set("grpc-timeout", longestGrpcTimeout);
+  if (grpc && Number(grpc[1]) * grpcUnitMs[grpc[2]!]! > longestTimerMs)
+    request.header.set("grpc-timeout", longestGrpcTimeout);
   const connect = request.header.get("connect-timeout-ms");
-  if (connect !== null && /^\d{1,10}$/.test(connect) && Number(connect) > longestTimerMs) request.header.set("connect-timeout-ms", String(longestTimerMs));
+  if (connect !== null && /^\d{1,10}$/.test(connect) && Number(connect) > longestTimerMs)
+    request.header.set("connect-timeout-ms", String(longestTimerMs));
   return request;
 }

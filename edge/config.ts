@@ -49,13 +49,18 @@ export function loadEdgeConfig(env: Env): EdgeConfig {
   const backend = (name: keyof typeof defaultPorts) => serviceTarget(read, name);
   const corsOrigins = list(read.string("BAZAAR_EDGE_CORS_ORIGINS", ""));
   const badOrigin = corsOrigins.find((origin) => !/^https?:\/\/[\w.-]+(:\d{1,5})?$/.test(origin));
-  if (badOrigin) throw new ConfigError(`BAZAAR_EDGE_CORS_ORIGINS must list origins like https://shop.example.com, got "${badOrigin}"`);
+  if (badOrigin)
+    throw new ConfigError(
+      `BAZAAR_EDGE_CORS_ORIGINS must list origins like https://shop.example.com, got "${badOrigin}"`,
+    );
   const address = read.address("BAZAAR_EDGE_ADDR", "127.0.0.1:8080");
   const metricsAddress = read.address("BAZAAR_EDGE_METRICS_ADDR", `127.0.0.1:${defaultMetricsPorts.edge}`);
   // Metrics tell the inside of the system; they never share the public port.
   const portOf = (hostPort: string) => hostPort.slice(hostPort.lastIndexOf(":") + 1);
   if (portOf(metricsAddress) !== "0" && portOf(metricsAddress) === portOf(address)) {
-    throw new ConfigError(`BAZAAR_EDGE_METRICS_ADDR must use another port than BAZAAR_EDGE_ADDR, got "${metricsAddress}"`);
+    throw new ConfigError(
+      `BAZAAR_EDGE_METRICS_ADDR must use another port than BAZAAR_EDGE_ADDR, got "${metricsAddress}"`,
+    );
   }
   return {
     address,

@@ -43,7 +43,11 @@ afterAll(() => new Promise((resolve) => server.close(resolve)));
 describe("content codings on the plain Connect unary path", () => {
   it("when a request is compressed with a coding the adapter decodes, then the adapter serves it", async () => {
     for (const coding of ["gzip", "br", "identity"]) {
-      const response = await fetch(baseUrl, { method: "POST", headers: { "content-type": "application/json", "content-encoding": coding }, body: "x" });
+      const response = await fetch(baseUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json", "content-encoding": coding },
+        body: "x",
+      });
       expect([coding, response.status]).toEqual([coding, 299]);
     }
     expect((await fetch(`${baseUrl}?connect=v1&encoding=json&message=%7B%7D&compression=gzip`)).status).toBe(299);
@@ -54,20 +58,38 @@ describe("content codings on the plain Connect unary path", () => {
     ["an unknown coding", { "content-encoding": "x-junk" }, ""],
     ["gzip in capitals", { "content-encoding": "GZIP" }, ""],
     ["a list of codings", { "content-encoding": "gzip, gzip" }, ""],
-    ["an unknown coding, with the content type in capitals", { "content-encoding": "x-junk", "content-type": "APPLICATION/JSON" }, ""],
+    [
+      "an unknown coding, with the content type in capitals",
+      { "content-encoding": "x-junk", "content-type": "APPLICATION/JSON" },
+      "",
+    ],
     ["a GET with compression=zstd", {}, "?connect=v1&encoding=json&message=%7B%7D&compression=zstd"],
-  ])("when a request declares %s, then 415 with code unimplemented, and the backend is not called", async (_, headers, query) => {
-    const before = backendCalls.length;
-    const response = query
-      ? await fetch(`${baseUrl}${query}`)
-      : await fetch(baseUrl, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: "{}" });
-    expect(response.status).toBe(415);
-    expect(await response.json()).toMatchObject({ code: "unimplemented", message: expect.stringMatching(/^content coding ".*" is not supported/) });
-    expect(backendCalls.length).toBe(before);
-  });
+  ])(
+    "when a request declares %s, then 415 with code unimplemented, and the backend is not called",
+    async (_, headers, query) => {
+      const before = backendCalls.length;
+      const response = query
+        ? await fetch(`${baseUrl}${query}`)
+        : await fetch(baseUrl, {
+            method: "POST",
+            headers: { "content-type": "application/json", ...headers },
+            body: "{}",
+          });
+      expect(response.status).toBe(415);
+      expect(await response.json()).toMatchObject({
+        code: "unimplemented",
+        message: expect.stringMatching(/^content coding ".*" is not supported/),
+      });
+      expect(backendCalls.length).toBe(before);
+    },
+  );
 
   it("when a request has no coding, then the backend answers it", async () => {
-    const response = await fetch(baseUrl, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const response = await fetch(baseUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
     expect([response.status, await response.json()]).toEqual([200, {}]);
   });
 });

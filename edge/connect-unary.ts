@@ -27,7 +27,8 @@ const adapterCodings: ReadonlySet<string> = new Set(["gzip", "br", "identity"]);
 export function plainConnectUnary(req: EdgeRequest, query: URLSearchParams | undefined): UnaryEncoding | undefined {
   if (req.method === "POST") {
     const coding = req.headers["content-encoding"];
-    if ((coding !== undefined && adapterCodings.has(coding)) || req.headers["connect-content-encoding"] !== undefined) return undefined;
+    if ((coding !== undefined && adapterCodings.has(coding)) || req.headers["connect-content-encoding"] !== undefined)
+      return undefined;
     // Exactly the content types connect-node serves as Connect unary (case-insensitive).
     const type = parseContentType(req.headers["content-type"] ?? null);
     if (!type || type.stream) return undefined;
@@ -67,7 +68,10 @@ export async function serveConnectUnary(req: EdgeRequest, res: EdgeResponse, cal
   const response = res as ServerResponse;
   const coding = unsupportedCoding(req, call.query);
   if (coding !== undefined) {
-    const refusal = new ConnectError(`content coding "${coding}" is not supported: send gzip, br or none`, Code.Unimplemented);
+    const refusal = new ConnectError(
+      `content coding "${coding}" is not supported: send gzip, br or none`,
+      Code.Unimplemented,
+    );
     return writeError(req, res, call.describeError(refusal), 415);
   }
   try {
@@ -80,7 +84,9 @@ export async function serveConnectUnary(req: EdgeRequest, res: EdgeResponse, cal
     const request = decode(call.method, call.encoding, body);
     const output = (await call.backend(request, call.optionsFor(timeoutOf(req)))) as Message;
     const encoded =
-      call.encoding === "json" ? Buffer.from(toJsonString(call.method.output, output)) : Buffer.from(toBinary(call.method.output, output));
+      call.encoding === "json"
+        ? Buffer.from(toJsonString(call.method.output, output))
+        : Buffer.from(toBinary(call.method.output, output));
     const contentType = contentTypes[call.encoding];
     if (key !== undefined) call.cache!.store.set(key, { contentType, body: encoded }, generation);
     send(response, contentType, encoded, call.cacheControl);
@@ -91,21 +97,32 @@ export async function serveConnectUnary(req: EdgeRequest, res: EdgeResponse, cal
 }
 
 function send(response: ServerResponse, contentType: string, body: Buffer, cacheControl: string): void {
-  response.writeHead(200, { "content-type": contentType, "content-length": body.length, "cache-control": cacheControl });
+  response.writeHead(200, {
+    "content-type": contentType,
+    "content-length": body.length,
+    "cache-control": cacheControl,
+  });
   response.end(body);
 }
 
 function decode(method: DescMethod, encoding: UnaryEncoding, body: Buffer): Message {
   try {
-    return encoding === "json" ? fromJson(method.input, body.length === 0 ? {} : JSON.parse(body.toString("utf8"))) : fromBinary(method.input, body);
+    return encoding === "json"
+      ? fromJson(method.input, body.length === 0 ? {} : JSON.parse(body.toString("utf8")))
+      : fromBinary(method.input, body);
   } catch (error) {
-    throw new ConnectError(`cannot decode the ${method.input.typeName} request: ${(error as Error).message}`, Code.InvalidArgument);
+    throw new ConnectError(
+      `cannot decode the ${method.input.typeName} request: ${(error as Error).message}`,
+      Code.InvalidArgument,
+    );
   }
 }
 
 function messageFromQuery(query: URLSearchParams, encoding: UnaryEncoding): Buffer {
   const message = query.get("message") ?? "";
-  return query.get("base64") === "1" ? Buffer.from(message, "base64url") : Buffer.from(message, encoding === "json" ? "utf8" : "latin1");
+  return query.get("base64") === "1"
+    ? Buffer.from(message, "base64url")
+    : Buffer.from(message, encoding === "json" ? "utf8" : "latin1");
 }
 
 function timeoutOf(req: EdgeRequest): number | undefined {

@@ -6,7 +6,13 @@ import { cors as connectCors } from "@connectrpc/connect";
 import type { EdgeRequest, EdgeResponse } from "./server.ts";
 
 const allowedMethods = [...new Set([...connectCors.allowedMethods, "PATCH", "DELETE", "PUT"])].join(", ");
-const allowedHeaders = [...connectCors.allowedHeaders, "Authorization", "Traceparent", "Tracestate", "X-Request-Id"].join(", ");
+const allowedHeaders = [
+  ...connectCors.allowedHeaders,
+  "Authorization",
+  "Traceparent",
+  "Tracestate",
+  "X-Request-Id",
+].join(", ");
 const exposedHeaders = [...connectCors.exposedHeaders, "Retry-After", "X-Request-Id"].join(", ");
 
 export interface Cors {

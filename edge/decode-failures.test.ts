@@ -9,12 +9,18 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderService, WatchOrdersResponseSchema } from "../gen/bazaar/order/v1/order_pb.ts";
-import { GetProductRequestSchema, GetProductResponseSchema, ProductService } from "../gen/bazaar/product/v1/product_pb.ts";
+import {
+  GetProductRequestSchema,
+  GetProductResponseSchema,
+  ProductService,
+} from "../gen/bazaar/product/v1/product_pb.ts";
 import { answerDecodeFailuresAsInvalidArgument } from "./decode-failures.ts";
 
 const adapter = connectNodeAdapter({
   routes: (router) => {
-    router.rpc(ProductService.method.getProduct, async () => create(GetProductResponseSchema, { product: { id: "p1" } }));
+    router.rpc(ProductService.method.getProduct, async () =>
+      create(GetProductResponseSchema, { product: { id: "p1" } }),
+    );
     router.rpc(OrderService.method.watchOrders, async function* () {
       yield create(WatchOrdersResponseSchema);
     });
@@ -35,7 +41,10 @@ let h2Url: string;
 beforeAll(async () => {
   h1 = http.createServer(adapter);
   h2 = http2.createServer(adapter);
-  await Promise.all([new Promise<void>((resolve) => h1.listen(0, "127.0.0.1", resolve)), new Promise<void>((resolve) => h2.listen(0, "127.0.0.1", resolve))]);
+  await Promise.all([
+    new Promise<void>((resolve) => h1.listen(0, "127.0.0.1", resolve)),
+    new Promise<void>((resolve) => h2.listen(0, "127.0.0.1", resolve)),
+  ]);
   h1Url = `http://127.0.0.1:${(h1.address() as AddressInfo).port}`;
   h2Url = `http://127.0.0.1:${(h2.address() as AddressInfo).port}`;
 });
@@ -60,8 +69,15 @@ function grpcStatusWith(path: string, body: Buffer, headers: Record<string, stri
   const session = http2.connect(h2Url);
   return new Promise((resolve, reject) => {
     let status: string | undefined;
-    const stream = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", ...headers });
-    const read = (fields: http2.IncomingHttpHeaders) => (status = (fields["grpc-status"] as string | undefined) ?? status);
+    const stream = session.request({
+      ":method": "POST",
+      ":path": path,
+      "content-type": "application/grpc",
+      te: "trailers",
+      ...headers,
+    });
+    const read = (fields: http2.IncomingHttpHeaders) =>
+      (status = (fields["grpc-status"] as string | undefined) ?? status);
     stream.on("response", read);
     stream.on("trailers", read);
     stream.on("error", reject);
@@ -112,8 +128,14 @@ describe("requests whose protobuf bytes do not decode", () => {
   // quotes the lone surrogate, and never answered.
   it("when a JSON request's decode error would quote a lone surrogate, then an answer still comes: invalid_argument", async () => {
     const loneSurrogate = Buffer.from('"\\ud800"');
-    expect(await grpcStatusWith(getProduct, envelope(0, loneSurrogate), { "content-type": "application/grpc+json" })).toBe("3");
-    const response = await post(getProduct, { "content-type": "application/grpc-web+json" }, envelope(0, loneSurrogate));
+    expect(
+      await grpcStatusWith(getProduct, envelope(0, loneSurrogate), { "content-type": "application/grpc+json" }),
+    ).toBe("3");
+    const response = await post(
+      getProduct,
+      { "content-type": "application/grpc-web+json" },
+      envelope(0, loneSurrogate),
+    );
     expect(lastFrame(Buffer.from(await response.arrayBuffer())).payload).toMatch(/^grpc-status: ?3\r?$/m);
   });
 
@@ -129,11 +151,17 @@ describe("requests whose protobuf bytes do not decode", () => {
     const response = await post(watchOrders, { "content-type": "application/connect+proto" }, envelope(0, undecodable));
     const end = lastFrame(Buffer.from(await response.arrayBuffer()));
     expect(end.flags).toBe(0x02);
-    expect(JSON.parse(end.payload)).toMatchObject({ error: { code: "invalid_argument", message: expect.stringMatching(/^parse binary: /) } });
+    expect(JSON.parse(end.payload)).toMatchObject({
+      error: { code: "invalid_argument", message: expect.stringMatching(/^parse binary: /) },
+    });
   });
 
   it("when a compressed Connect unary request does not decode, then HTTP 400 with code invalid_argument", async () => {
-    const response = await post(getProduct, { "content-type": "application/proto", "content-encoding": "gzip" }, gzipSync(undecodable));
+    const response = await post(
+      getProduct,
+      { "content-type": "application/proto", "content-encoding": "gzip" },
+      gzipSync(undecodable),
+    );
     expect(response.status).toBe(400);
     const text = await response.text();
     expect(response.headers.get("content-length")).toBe(String(Buffer.byteLength(text)));
@@ -144,7 +172,11 @@ describe("requests whose protobuf bytes do not decode", () => {
     expect(await grpcStatus(getProduct, envelope(0, valid))).toBe("0");
     const web = await post(getProduct, { "content-type": "application/grpc-web+proto" }, envelope(0, valid));
     expect(lastFrame(Buffer.from(await web.arrayBuffer())).payload).toMatch(/^grpc-status: ?0\r?$/m);
-    const unary = await post(getProduct, { "content-type": "application/json", "content-encoding": "gzip" }, gzipSync('{"id":"p1"}'));
+    const unary = await post(
+      getProduct,
+      { "content-type": "application/json", "content-encoding": "gzip" },
+      gzipSync('{"id":"p1"}'),
+    );
     expect([unary.status, await unary.json()]).toEqual([200, { product: { id: "p1" } }]);
   });
 });

@@ -13,7 +13,8 @@ import { Code, type ConnectRouter } from "@connectrpc/connect";
 import type { UniversalServerRequest, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 
-const decodeFailure = /^(parse binary: |received compressed envelope, but do not know how to decompress$|decompression failed$)/;
+const decodeFailure =
+  /^(parse binary: |received compressed envelope, but do not know how to decompress$|decompression failed$)/;
 const internal = String(Code.Internal);
 const invalidArgument = String(Code.InvalidArgument);
 const unquotableMessage = encodeURIComponent("the request could not be decoded");
@@ -59,8 +60,13 @@ async function rewrite(response: UniversalServerResponse): Promise<UniversalServ
 /** The answer when the error could not be written: gRPC status in the trailer, gRPC-Web's in a trailer frame. */
 function unquotableFailure(contentType: string): UniversalServerResponse {
   const header = new Headers({ "content-type": contentType });
-  if (contentType.startsWith("application/grpc-web")) return { status: 200, header, body: once(unquotableTrailerFrame()) };
-  return { status: 200, header, trailer: new Headers({ "grpc-status": invalidArgument, "grpc-message": unquotableMessage }) };
+  if (contentType.startsWith("application/grpc-web"))
+    return { status: 200, header, body: once(unquotableTrailerFrame()) };
+  return {
+    status: 200,
+    header,
+    trailer: new Headers({ "grpc-status": invalidArgument, "grpc-message": unquotableMessage }),
+  };
 }
 
 function unquotableTrailerFrame(): Buffer {
@@ -88,7 +94,10 @@ async function* grpcWebBody(body: AsyncIterable<Uint8Array>): AsyncIterable<Uint
 }
 
 function fixGrpcStatus(trailer: Headers): void {
-  if (trailer.get("grpc-status") === internal && decodeFailure.test(decodeURIComponent(trailer.get("grpc-message") ?? ""))) {
+  if (
+    trailer.get("grpc-status") === internal &&
+    decodeFailure.test(decodeURIComponent(trailer.get("grpc-message") ?? ""))
+  ) {
     trailer.set("grpc-status", invalidArgument);
   }
 }
@@ -134,7 +143,10 @@ function envelope(flags: number, payload: Buffer): Buffer {
   return Buffer.concat([header, payload]);
 }
 
-async function* mapChunks(body: AsyncIterable<Uint8Array>, map: (chunk: Uint8Array) => Uint8Array): AsyncIterable<Uint8Array> {
+async function* mapChunks(
+  body: AsyncIterable<Uint8Array>,
+  map: (chunk: Uint8Array) => Uint8Array,
+): AsyncIterable<Uint8Array> {
   for await (const chunk of body) yield map(chunk);
 }
 

@@ -32,7 +32,12 @@ export const forwardedRequestHeaders = [...passedOn, "x-forwarded-for"] as const
  * deadline capped by the RPC's own limit, and the peer appended to X-Forwarded-For so the
  * backend can find the client.
  */
-export function backendCallOptions(call: EdgeCall, requestHeader: Headers, clientTimeoutMs: number | undefined, signal: AbortSignal): CallOptions {
+export function backendCallOptions(
+  call: EdgeCall,
+  requestHeader: Headers,
+  clientTimeoutMs: number | undefined,
+  signal: AbortSignal,
+): CallOptions {
   const headers = new Headers();
   for (const name of passedOn) {
     const value = requestHeader.get(name);
@@ -41,7 +46,8 @@ export function backendCallOptions(call: EdgeCall, requestHeader: Headers, clien
   headers.set("traceparent", call.traceParent);
   headers.set("x-request-id", call.requestId);
   const incoming = requestHeader.get("x-forwarded-for");
-  if (call.peerAddress) headers.set("x-forwarded-for", incoming ? `${incoming}, ${call.peerAddress}` : call.peerAddress);
+  if (call.peerAddress)
+    headers.set("x-forwarded-for", incoming ? `${incoming}, ${call.peerAddress}` : call.peerAddress);
   const cap = call.policy.timeoutMs;
   const timeoutMs = clientTimeoutMs === undefined ? cap : Math.min(clientTimeoutMs, cap ?? Number.POSITIVE_INFINITY);
   return { headers, timeoutMs, signal };

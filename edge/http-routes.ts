@@ -53,14 +53,17 @@ export function jsonPath(fields: DescField[]): string {
 
 function routeOf(rpc: DescMethod, rule: HttpRule): HttpRoute {
   const unsupported = (what: string) => new Error(`${rpc.parent.typeName}.${rpc.name}: ${what} is not supported`);
-  if (rule.pattern.case === undefined || rule.pattern.case === "custom") throw unsupported("a custom or missing HTTP method");
+  if (rule.pattern.case === undefined || rule.pattern.case === "custom")
+    throw unsupported("a custom or missing HTTP method");
   if (rule.additionalBindings.length > 0) throw unsupported("additional_bindings");
   if (rule.responseBody !== "") throw unsupported("response_body");
-  if (rpc.methodKind === "client_streaming" || rpc.methodKind === "bidi_streaming") throw unsupported("a client stream");
+  if (rpc.methodKind === "client_streaming" || rpc.methodKind === "bidi_streaming")
+    throw unsupported("a client stream");
 
   const pathFields: DescField[][] = [];
   const path = rule.pattern.value.replace(/\{([^}=]+)(?:=([^}]*))?\}/g, (_, fieldPath: string, segments?: string) => {
-    if (segments !== undefined && segments !== "*") throw unsupported(`the multi-segment variable {${fieldPath}=${segments}}`);
+    if (segments !== undefined && segments !== "*")
+      throw unsupported(`the multi-segment variable {${fieldPath}=${segments}}`);
     const fields = resolveFieldPath(rpc, fieldPath);
     pathFields.push(fields);
     return `{${jsonPath(fields)}}`;
@@ -72,7 +75,10 @@ function routeOf(rpc: DescMethod, rule: HttpRule): HttpRoute {
     body = "*";
   } else if (rule.body !== "") {
     body = rpc.input.fields.find((field) => field.name === rule.body);
-    if (body === undefined) throw new Error(`${rpc.parent.typeName}.${rpc.name}: body "${rule.body}" is not a field of ${rpc.input.typeName}`);
+    if (body === undefined)
+      throw new Error(
+        `${rpc.parent.typeName}.${rpc.name}: body "${rule.body}" is not a field of ${rpc.input.typeName}`,
+      );
   }
   return { rpc, httpMethod: rule.pattern.case, path, pathFields, body };
 }
@@ -90,7 +96,9 @@ function resolveFieldPath(rpc: DescMethod, fieldPath: string): DescField[] {
   }
   const last = fields.at(-1);
   if (fields.length !== names.length || last === undefined || last.fieldKind === "message") {
-    throw new Error(`${rpc.parent.typeName}.${rpc.name}: path variable ${fieldPath} is not a singular scalar field of ${rpc.input.typeName}`);
+    throw new Error(
+      `${rpc.parent.typeName}.${rpc.name}: path variable ${fieldPath} is not a singular scalar field of ${rpc.input.typeName}`,
+    );
   }
   return fields;
 }

@@ -17,12 +17,12 @@ describe("public cache", () => {
     cache.set("b", answer("2"), 0, 0);
     cache.set("c", answer("3"), 0, 0);
     cache.set("d", answer("too large"), 0, 0);
-    expect([cache.get("a", 1), cache.get("b", 1)?.body.toString(), cache.get("c", 1)?.body.toString(), cache.get("d", 1)]).toEqual([
-      undefined,
-      "2",
-      "3",
-      undefined,
-    ]);
+    expect([
+      cache.get("a", 1),
+      cache.get("b", 1)?.body.toString(),
+      cache.get("c", 1)?.body.toString(),
+      cache.get("d", 1),
+    ]).toEqual([undefined, "2", "3", undefined]);
   });
 
   it("when answers would exceed the byte budget, then the oldest go until the new one fits; huge keys are never kept", () => {
@@ -31,7 +31,11 @@ describe("public cache", () => {
     cache.set("b", answer("x".repeat(9)), 0, 0);
     expect(cache.bytes).toBe(20);
     cache.set("c", answer("x".repeat(14)), 0, 0);
-    expect([cache.get("a", 1), cache.get("b", 1)?.body.length, cache.get("c", 1)?.body.length]).toEqual([undefined, 9, 14]);
+    expect([cache.get("a", 1), cache.get("b", 1)?.body.length, cache.get("c", 1)?.body.length]).toEqual([
+      undefined,
+      9,
+      14,
+    ]);
     expect(cache.bytes).toBe(25);
     cache.set("b", answer("x"), 0, 0);
     expect(cache.bytes).toBe(17);

@@ -51,7 +51,13 @@ export class PublicCache {
 
   /** Keeps `answer` unless the cache was cleared since `generation` (the read may be stale). */
   set(key: string, answer: CachedAnswer, generation: number, now = Date.now()): void {
-    if (!this.enabled || generation !== this.#generation || answer.body.length > this.#maxBodyBytes || key.length > maxKeyLength) return;
+    if (
+      !this.enabled ||
+      generation !== this.#generation ||
+      answer.body.length > this.#maxBodyBytes ||
+      key.length > maxKeyLength
+    )
+      return;
     const size = key.length + answer.body.length;
     const previous = this.#entries.get(key);
     if (previous) this.#remove(key, previous);

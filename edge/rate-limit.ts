@@ -24,7 +24,10 @@ export class TokenBuckets {
   /** Takes one token for `key`: 0 when granted, otherwise the seconds until one is available. */
   take(key: string, now = performance.now()): number {
     const bucket = this.#buckets.get(key) ?? { tokens: this.#limit.burst, updatedAt: now };
-    bucket.tokens = Math.min(this.#limit.burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * this.#limit.ratePerSecond);
+    bucket.tokens = Math.min(
+      this.#limit.burst,
+      bucket.tokens + ((now - bucket.updatedAt) / 1000) * this.#limit.ratePerSecond,
+    );
     bucket.updatedAt = now;
     this.#buckets.set(key, bucket);
     if (bucket.tokens >= 1) {

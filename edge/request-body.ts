@@ -17,7 +17,13 @@ export async function readBody(req: EdgeRequest, limit: number): Promise<Buffer>
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > limit) {
-      throw new ConnectError(`the request body exceeds the limit of ${limit} bytes`, Code.ResourceExhausted, undefined, undefined, tooLarge);
+      throw new ConnectError(
+        `the request body exceeds the limit of ${limit} bytes`,
+        Code.ResourceExhausted,
+        undefined,
+        undefined,
+        tooLarge,
+      );
     }
     chunks.push(chunk);
   }

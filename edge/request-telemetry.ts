@@ -23,7 +23,12 @@ export function rpcProtocolOf(req: EdgeRequest): EdgeProtocol {
 }
 
 /** OpenTelemetry's rpc.system; gRPC-Web is gRPC in other framing; REST has none. */
-const rpcSystems: Record<EdgeProtocol, string | undefined> = { connect: "connect_rpc", grpc: "grpc", "grpc-web": "grpc", rest: undefined };
+const rpcSystems: Record<EdgeProtocol, string | undefined> = {
+  connect: "connect_rpc",
+  grpc: "grpc",
+  "grpc-web": "grpc",
+  rest: undefined,
+};
 
 export interface RequestTelemetry {
   /** Runs the request's work in its span (with tracing off, under its traceparent). */
@@ -49,8 +54,14 @@ function shapeOf(protocol: EdgeProtocol, method: DescMethod, route: HttpRoute | 
   if (!shape) {
     const rpc = { "rpc.service": method.parent.typeName, "rpc.method": method.name, "bazaar.edge.protocol": protocol };
     const traced = route
-      ? { spanName: `${route.httpMethod.toUpperCase()} ${route.path}`, attributes: { ...rpc, "http.route": route.path } }
-      : { spanName: `${method.parent.typeName}/${method.name}`, attributes: { ...rpc, "rpc.system": rpcSystems[protocol] } };
+      ? {
+          spanName: `${route.httpMethod.toUpperCase()} ${route.path}`,
+          attributes: { ...rpc, "http.route": route.path },
+        }
+      : {
+          spanName: `${method.parent.typeName}/${method.name}`,
+          attributes: { ...rpc, "rpc.system": rpcSystems[protocol] },
+        };
     shape = { ...traced, calls: edgeRecorder(protocol, method) };
     byProtocol.set(protocol, shape);
   }
@@ -58,7 +69,13 @@ function shapeOf(protocol: EdgeProtocol, method: DescMethod, route: HttpRoute | 
 }
 
 /** Starts observing a request for `method` (reached by `route` for REST). */
-export function observeRequest(req: EdgeRequest, res: EdgeResponse, protocol: EdgeProtocol, method: DescMethod, route?: HttpRoute): RequestTelemetry {
+export function observeRequest(
+  req: EdgeRequest,
+  res: EdgeResponse,
+  protocol: EdgeProtocol,
+  method: DescMethod,
+  route?: HttpRoute,
+): RequestTelemetry {
   const started = performance.now();
   const shape = shapeOf(protocol, method, route);
   const given = req.headers.traceparent;

@@ -35,7 +35,9 @@ export async function listenHttp(address: string, handler: RequestHandler): Prom
       socket.setTimeout(0);
       socket.pause();
       socket.unshift(first);
-      const isHttp2 = first.subarray(0, http2Preface.length).equals(http2Preface.subarray(0, Math.min(first.length, http2Preface.length)));
+      const isHttp2 = first
+        .subarray(0, http2Preface.length)
+        .equals(http2Preface.subarray(0, Math.min(first.length, http2Preface.length)));
       if (isHttp2) {
         // http2 reads the unshifted bytes, then the socket's handle directly: resuming the JS
         // stream here would steal frames from it.

@@ -64,13 +64,19 @@ step("tsc --noEmit", "tsc", ["--noEmit", "-p", "tsconfig.json"]);
 // vitest last, closing with one plain line that CI systems read: "N passed, N failed".
 const report = join(mkdtempSync(join(tmpdir(), "bazaar-vitest-")), "report.json");
 process.stdout.write("\n▶ vitest\n");
-const vitest = spawnSync("vitest", ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...process.argv.slice(2)], {
-  cwd: root,
-  stdio: "inherit",
-});
+const vitest = spawnSync(
+  "vitest",
+  ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...process.argv.slice(2)],
+  {
+    cwd: root,
+    stdio: "inherit",
+  },
+);
 try {
   const { numPassedTests, numFailedTests, numPendingTests } = JSON.parse(readFileSync(report, "utf8"));
-  process.stdout.write(`\n${numPassedTests} passed, ${numFailedTests} failed${numPendingTests ? `, ${numPendingTests} skipped` : ""}\n`);
+  process.stdout.write(
+    `\n${numPassedTests} passed, ${numFailedTests} failed${numPendingTests ? `, ${numPendingTests} skipped` : ""}\n`,
+  );
 } catch {
   process.stdout.write("\nvitest wrote no report\n");
 }

@@ -13,4 +13,6 @@ import { generateSigningKey } from "../../services/auth/domain/signing-keys.ts";
 const [existingFile] = process.argv.slice(2);
 const existing: unknown[] = existingFile ? (JSON.parse(readFileSync(existingFile, "utf8")) as unknown[]) : [];
 const key = await generateSigningKey();
-process.stdout.write(`${JSON.stringify([...existing, { ...key.privateJwk, created: key.createTime.toISOString() }])}\n`);
+process.stdout.write(
+  `${JSON.stringify([...existing, { ...key.privateJwk, created: key.createTime.toISOString() }])}\n`,
+);

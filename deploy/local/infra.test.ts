@@ -50,7 +50,10 @@ function processesUsing(dataDir: string): number[] {
     .filter((pid) => {
       try {
         const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-        return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z" && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dataDir);
+        return (
+          stat.charAt(stat.lastIndexOf(")") + 2) !== "Z" &&
+          readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dataDir)
+        );
       } catch {
         return false;
       }
@@ -74,7 +77,9 @@ async function launcherProcess(dataDir: string) {
     process.stdout.write("ready\\n");
     setInterval(() => {}, 1000);
   `;
-  const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const [chunk] = (await once(child.stdout, "data")) as [Buffer];
   expect(chunk.toString()).toBe("ready\n");
   return child;

@@ -88,14 +88,17 @@ export async function startMariaDb(options: ServerOptions): Promise<RunningServe
   for (let attempt = 1; ; attempt++) {
     const port = options.port ?? (await freePort());
     try {
-      return await launch({
-        name: "MariaDB",
-        command: "mariadbd",
-        args: mariaDbArgs(dataDir, mysqlDir, port, logFile),
-        logFile,
-        pidFile,
-        probe: () => answersQuery(port),
-      }, options.log);
+      return await launch(
+        {
+          name: "MariaDB",
+          command: "mariadbd",
+          args: mariaDbArgs(dataDir, mysqlDir, port, logFile),
+          logFile,
+          pidFile,
+          probe: () => answersQuery(port),
+        },
+        options.log,
+      );
     } catch (error) {
       // A port picked as free can be taken before mariadbd binds it; only then is a retry worth it.
       const portTaken = String(error).includes("Address already in use");
@@ -105,7 +108,12 @@ export async function startMariaDb(options: ServerOptions): Promise<RunningServe
 }
 
 export async function startNats(options: ServerOptions): Promise<RunningServer> {
-  const server = await launchNatsNode({ dataDir: resolve(options.dataDir), name: "nats", port: options.port, log: options.log });
+  const server = await launchNatsNode({
+    dataDir: resolve(options.dataDir),
+    name: "nats",
+    port: options.port,
+    log: options.log,
+  });
   // Tools and tests connect as the operator; services get their own users (serviceNatsEnv).
   return { ...server, url: withCredentials(server.url, operatorUser.user, operatorUser.password) };
 }
@@ -177,14 +185,17 @@ cluster {
 `
     : "";
   await writeFile(configFile, cluster + natsAuthorization());
-  return launch({
-    name: options.cluster ? `nats-server ${name}` : "nats-server",
-    command: "nats-server",
-    args: natsArgs({ configFile, storeDir, port: options.port, portsFileDir: storeDir, logFile }),
-    logFile,
-    pidFile,
-    probe: (child) => speaksJetStream(join(storeDir, `nats-server_${child.pid}.ports`)),
-  }, options.log);
+  return launch(
+    {
+      name: options.cluster ? `nats-server ${name}` : "nats-server",
+      command: "nats-server",
+      args: natsArgs({ configFile, storeDir, port: options.port, portsFileDir: storeDir, logFile }),
+      logFile,
+      pidFile,
+      probe: (child) => speaksJetStream(join(storeDir, `nats-server_${child.pid}.ports`)),
+    },
+    options.log,
+  );
 }
 
 /** Until a clustered JetStream has a meta leader it answers every API call with an error. */
@@ -213,19 +224,23 @@ async function initialiseMariaDb(mysqlDir: string, logFile: string, log: ServerO
   const staging = `${mysqlDir}.init`;
   await rm(staging, { recursive: true, force: true });
   const logStart = await logSize(logFile);
-  const child = spawnLogged("mariadb-install-db", [
-    "--no-defaults",
-    `--datadir=${staging}`,
-    ...asRoot,
-    // LOCAL DEV / TEST DEFAULT: root has no password (root@localhost and root@127.0.0.1). That is
-    // only acceptable because mariaDbArgs binds the server to 127.0.0.1.
-    "--auth-root-authentication-method=normal",
-    "--skip-test-db",
-    "--skip-name-resolve",
-    // Its own temp dir, as the server gets: bootstraps running side by side (test files each
-    // starting a MariaDB) collided over temporary tables in the shared /tmp.
-    `--tmpdir=${join(dirname(mysqlDir), "tmp")}`,
-  ], logFile);
+  const child = spawnLogged(
+    "mariadb-install-db",
+    [
+      "--no-defaults",
+      `--datadir=${staging}`,
+      ...asRoot,
+      // LOCAL DEV / TEST DEFAULT: root has no password (root@localhost and root@127.0.0.1). That is
+      // only acceptable because mariaDbArgs binds the server to 127.0.0.1.
+      "--auth-root-authentication-method=normal",
+      "--skip-test-db",
+      "--skip-name-resolve",
+      // Its own temp dir, as the server gets: bootstraps running side by side (test files each
+      // starting a MariaDB) collided over temporary tables in the shared /tmp.
+      `--tmpdir=${join(dirname(mysqlDir), "tmp")}`,
+    ],
+    logFile,
+  );
   const [code] = (await once(child, "exit")) as [number | null];
   if (code !== 0) throw new Error(`mariadb-install-db failed (${code}):\n${await logTail(logFile, logStart)}`);
   await rename(staging, mysqlDir);
@@ -246,7 +261,8 @@ function mariaDbArgs(dataDir: string, mysqlDir: string, port: number, logFile: s
     ...asRoot,
     "--skip-name-resolve",
     "--skip-log-bin",
-    "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
+    "--character-set-server=utf8mb4",
+    "--collation-server=utf8mb4_unicode_ci",
     "--max-connections=500",
     "--innodb-buffer-pool-size=256M",
     // Loses at most a second of commits on an OS crash, which local data can afford; an fsync per
@@ -279,15 +295,27 @@ async function answersQuery(port: number): Promise<string> {
  * config file. Port -1 lets the server pick its own port and report it in the ports file, which
  * leaves no window for another process to take it.
  */
-function natsArgs(config: { configFile: string; storeDir: string; port: number | undefined; portsFileDir: string; logFile: string }): string[] {
+function natsArgs(config: {
+  configFile: string;
+  storeDir: string;
+  port: number | undefined;
+  portsFileDir: string;
+  logFile: string;
+}): string[] {
   return [
-    "-c", config.configFile,
-    "-a", "127.0.0.1",
-    "-p", String(config.port ?? -1),
+    "-c",
+    config.configFile,
+    "-a",
+    "127.0.0.1",
+    "-p",
+    String(config.port ?? -1),
     "-js",
-    "-sd", config.storeDir,
-    "--ports_file_dir", config.portsFileDir,
-    "-l", config.logFile,
+    "-sd",
+    config.storeDir,
+    "--ports_file_dir",
+    config.portsFileDir,
+    "-l",
+    config.logFile,
   ];
 }
 
@@ -364,17 +392,25 @@ async function waitForReady(spec: ServerSpec, child: ChildProcess, logStart: num
     }
     await sleep(100);
   }
-  throw new Error(`${spec.name} not ready after ${readyTimeoutMs / 1000} s (${String(lastError)}):\n${await logTail(spec.logFile, logStart)}`);
+  throw new Error(
+    `${spec.name} not ready after ${readyTimeoutMs / 1000} s (${String(lastError)}):\n${await logTail(spec.logFile, logStart)}`,
+  );
 }
 
 async function logTail(file: string, fromByte: number): Promise<string> {
-  const text = await readFile(file).then((bytes) => bytes.subarray(fromByte).toString("utf8"), () => "");
+  const text = await readFile(file).then(
+    (bytes) => bytes.subarray(fromByte).toString("utf8"),
+    () => "",
+  );
   return text.trimEnd().split("\n").slice(-20).join("\n") || "(empty log)";
 }
 
 /** Where this start's lines begin: the log grows across starts, and errors quote only this one. */
 function logSize(file: string): Promise<number> {
-  return stat(file).then((s) => s.size, () => 0);
+  return stat(file).then(
+    (s) => s.size,
+    () => 0,
+  );
 }
 
 const running = new Set<ChildProcess>();
@@ -446,7 +482,9 @@ async function clearStaleServer(pidFile: string, dir: string): Promise<void> {
   const servesDir = (arg: string) => arg === dir || arg.endsWith(`=${dir}`);
   if (!server || !isRunning(server) || !commandLine(server).some(servesDir)) return;
   if (launcher && isRunning(launcher)) {
-    throw new Error(`${dir} is in use by server ${server}, started by running process ${launcher}; stop that or use another data dir`);
+    throw new Error(
+      `${dir} is in use by server ${server}, started by running process ${launcher}; stop that or use another data dir`,
+    );
   }
   process.kill(server, "SIGKILL");
   for (let waited = 0; isRunning(server) && waited < 5_000; waited += 50) await sleep(50);

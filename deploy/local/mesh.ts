@@ -79,9 +79,15 @@ export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
     const given = options.env[`BAZAAR_${name.toUpperCase()}_ADDR`];
     const own: string[] = [];
     for (let replica = 0; replica < replicas; replica++) {
-      const listen = given && replicas === 1 ? given : `127.0.0.1:${await portFor(defaultPorts[name] + replica * replicaPortStep)}`;
+      const listen =
+        given && replicas === 1 ? given : `127.0.0.1:${await portFor(defaultPorts[name] + replica * replicaPortStep)}`;
       const metrics = `127.0.0.1:${await portFor(defaultMetricsPort + 1 + index + replica * replicaPortStep)}`;
-      listenAddresses.push({ process: replicas === 1 ? name : `${name}-${replica + 1}`, service: name, listen, metrics });
+      listenAddresses.push({
+        process: replicas === 1 ? name : `${name}-${replica + 1}`,
+        service: name,
+        listen,
+        metrics,
+      });
       own.push(listen);
     }
     addresses[name] = own.join(",");
@@ -101,14 +107,22 @@ export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
       metricsAddress: metrics,
     });
   }
-  specs.set("edge", { entry: "edge/main.ts", env: { ...env, BAZAAR_EDGE_METRICS_ADDR: edgeMetrics }, metricsAddress: edgeMetrics });
+  specs.set("edge", {
+    entry: "edge/main.ts",
+    env: { ...env, BAZAAR_EDGE_METRICS_ADDR: edgeMetrics },
+    metricsAddress: edgeMetrics,
+  });
 
   const children = new Map<string, ChildProcess>();
   const logs = new Map<string, string[]>();
   const launch = (name: string, extraEnv: NodeJS.ProcessEnv = {}) => {
     const spec = specs.get(name);
     if (!spec) throw new Error(`no process named ${name}`);
-    const child = spawn(process.execPath, [spec.entry], { cwd: options.root, env: { ...spec.env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [spec.entry], {
+      cwd: options.root,
+      env: { ...spec.env, ...extraEnv },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     children.set(name, child);
     logs.set(name, []);
     const label = name.padEnd(replicas === 1 ? 7 : 9);
@@ -187,8 +201,20 @@ export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
 function formatLogLine(line: string): string {
   if (!line.startsWith("{")) return line;
   try {
-    const { level, msg, time: _time, pid: _pid, hostname: _host, service: _service, name: _name, ...rest } = JSON.parse(line);
-    const label = ({ 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" } as Record<number, string>)[level] ?? level;
+    const {
+      level,
+      msg,
+      time: _time,
+      pid: _pid,
+      hostname: _host,
+      service: _service,
+      name: _name,
+      ...rest
+    } = JSON.parse(line);
+    const label =
+      ({ 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" } as Record<number, string>)[
+        level
+      ] ?? level;
     const extra = Object.entries(rest)
       .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
       .join(" ");

@@ -5,7 +5,13 @@
 // own database credentials.
 import type { Kysely } from "kysely";
 import type { Migration } from "kysely/migration";
-import { defaultPorts, envReader, loadConfigOrExit, readServiceBaseConfig, type ServiceName } from "../../services/kit/config.ts";
+import {
+  defaultPorts,
+  envReader,
+  loadConfigOrExit,
+  readServiceBaseConfig,
+  type ServiceName,
+} from "../../services/kit/config.ts";
 import { createDb, ensureDatabase, migrateToLatest } from "../../services/kit/db.ts";
 import { migrations as admin } from "../../services/admin/db/migrations/index.ts";
 import { migrations as auth } from "../../services/auth/db/migrations/index.ts";
@@ -30,7 +36,9 @@ for (const service of services) {
   const db = createDb<unknown>({ url: config.mysqlUrl, database: config.database });
   try {
     const applied = await migrateToLatest(db as Kysely<unknown>, all[service]);
-    process.stdout.write(`${service.padEnd(8)} ${config.database}: ${applied.length ? applied.join(", ") : "up to date"}\n`);
+    process.stdout.write(
+      `${service.padEnd(8)} ${config.database}: ${applied.length ? applied.join(", ") : "up to date"}\n`,
+    );
   } finally {
     await db.destroy();
   }

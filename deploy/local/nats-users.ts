@@ -50,6 +50,9 @@ export function withCredentials(url: string, user: string, password: string): st
 /** BAZAAR_<SERVICE>_NATS_URL for every service: each connects as itself. */
 export function serviceNatsEnv(natsUrl: string): Record<string, string> {
   return Object.fromEntries(
-    serviceNames.map((service) => [`BAZAAR_${service.toUpperCase()}_NATS_URL`, withCredentials(natsUrl, service, servicePassword(service))]),
+    serviceNames.map((service) => [
+      `BAZAAR_${service.toUpperCase()}_NATS_URL`,
+      withCredentials(natsUrl, service, servicePassword(service)),
+    ]),
   );
 }

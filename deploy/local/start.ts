@@ -77,7 +77,9 @@ try {
 Bazaar is up in ${seconds}s — edge at ${edge}${replicas > 1 ? ` — ${replicas} replicas of each service` : ""}${natsClusterSize > 1 ? ` — NATS cluster of ${natsClusterSize}` : ""}
 
 Dev accounts (LOCAL DEV ONLY):
-${Object.values(devAccounts).map((a) => `  ${a.email.padEnd(24)} ${a.password}`).join("\n")}
+${Object.values(devAccounts)
+  .map((a) => `  ${a.email.padEnd(24)} ${a.password}`)
+  .join("\n")}
 
 Try:
   curl -s -X POST ${edge}/bazaar.product.v1.ProductService/ListProducts -H 'content-type: application/json' -d '{"pageSize": 3}'
@@ -94,12 +96,16 @@ Ctrl-C stops everything.
 function readArguments(): { replicas: number; natsClusterSize: number } {
   const usage = "usage: npm start -- [--replicas 1-4] [--nats-cluster 1|3|5]";
   try {
-    const { values } = parseArgs({ options: { replicas: { type: "string", default: "1" }, "nats-cluster": { type: "string", default: "1" } } });
+    const { values } = parseArgs({
+      options: { replicas: { type: "string", default: "1" }, "nats-cluster": { type: "string", default: "1" } },
+    });
     const replicas = Number(values.replicas);
     const natsClusterSize = Number(values["nats-cluster"]);
-    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 4) throw new Error(`--replicas must be 1 to 4, got ${values.replicas}`);
+    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 4)
+      throw new Error(`--replicas must be 1 to 4, got ${values.replicas}`);
     // JetStream clusters need a majority to elect a leader: odd sizes only.
-    if (![1, 3, 5].includes(natsClusterSize)) throw new Error(`--nats-cluster must be 1, 3 or 5, got ${values["nats-cluster"]}`);
+    if (![1, 3, 5].includes(natsClusterSize))
+      throw new Error(`--nats-cluster must be 1, 3 or 5, got ${values["nats-cluster"]}`);
     return { replicas, natsClusterSize };
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n${usage}\n`);

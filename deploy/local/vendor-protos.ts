@@ -73,7 +73,9 @@ function fieldLine(field: FieldDescriptorProto, message?: DescriptorProto): stri
     return `map<${typeName(key!)}, ${typeName(value!)}> ${field.name} = ${field.number};`;
   }
   const inOneof = message !== undefined && oneofIndexOf(field) !== undefined;
-  const label = inOneof ? "" : { [Label.REPEATED]: "repeated ", [Label.REQUIRED]: "required ", [Label.OPTIONAL]: "optional " }[field.label];
+  const label = inOneof
+    ? ""
+    : { [Label.REPEATED]: "repeated ", [Label.REQUIRED]: "required ", [Label.OPTIONAL]: "optional " }[field.label];
   const options: string[] = [];
   const defaultJsonName = field.name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
   if (field.jsonName && field.jsonName !== defaultJsonName) options.push(`json_name = "${field.jsonName}"`);
@@ -81,13 +83,19 @@ function fieldLine(field: FieldDescriptorProto, message?: DescriptorProto): stri
     const quoted = field.type === Type.STRING || field.type === Type.BYTES;
     options.push(`default = ${quoted ? JSON.stringify(field.defaultValue) : field.defaultValue}`);
   }
-  if (field.options && isFieldSet(field.options, FieldOptionsSchema.field.packed)) options.push(`packed = ${field.options.packed}`);
+  if (field.options && isFieldSet(field.options, FieldOptionsSchema.field.packed))
+    options.push(`packed = ${field.options.packed}`);
   const suffix = options.length > 0 ? ` [${options.join(", ")}]` : "";
   return `${label}${typeName(field)} ${field.name} = ${field.number}${suffix};`;
 }
 
 // Descriptor ranges: message ranges are end-exclusive, enum ranges end-inclusive.
-function reserved(ranges: { start: number; end: number }[], names: string[], endExclusive: boolean, indent: string): string[] {
+function reserved(
+  ranges: { start: number; end: number }[],
+  names: string[],
+  endExclusive: boolean,
+  indent: string,
+): string[] {
   const spans = ranges.map(({ start, end }) => {
     const last = endExclusive ? end - 1 : end;
     return last === start ? `${start}` : `${start} to ${last >= 536870911 ? "max" : last}`;
@@ -118,7 +126,10 @@ function printExtensions(fields: FieldDescriptorProto[], indent: string): string
 // Fields keep their declaration order; a oneof is printed where its first member was declared.
 function printMessage(message: DescriptorProto, indent: string): string[] {
   const inner = `${indent}  `;
-  const lines = [`${indent}message ${message.name} {`, ...reserved(message.reservedRange, message.reservedName, true, inner)];
+  const lines = [
+    `${indent}message ${message.name} {`,
+    ...reserved(message.reservedRange, message.reservedName, true, inner),
+  ];
   for (const range of message.extensionRange) {
     lines.push(`${inner}extensions ${range.start} to ${range.end - 1 >= 536870911 ? "max" : range.end - 1};`);
   }

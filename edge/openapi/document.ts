@@ -20,7 +20,7 @@ const info = {
       "comma-separated lowerCamelCase paths.",
     "- Sign in with `POST /v1/auth/login` and send its access token as `Authorization: Bearer <token>`; " +
       "operations open to anyone ignore it.",
-    "- Errors answer `{\"code\", \"message\", \"details\"}` with the HTTP status of their code.",
+    '- Errors answer `{"code", "message", "details"}` with the HTTP status of their code.',
   ].join("\n"),
 };
 
@@ -35,7 +35,9 @@ export function openApiDocument(routes: HttpRoute[]): JsonObject {
   for (const route of sorted) {
     const item = (paths[route.path] ??= {});
     if (item[route.httpMethod]) {
-      throw new Error(`${route.httpMethod.toUpperCase()} ${route.path} is bound twice (again by ${route.rpc.parent.typeName}.${route.rpc.name})`);
+      throw new Error(
+        `${route.httpMethod.toUpperCase()} ${route.path} is bound twice (again by ${route.rpc.parent.typeName}.${route.rpc.name})`,
+      );
     }
     item[route.httpMethod] = operationOf(route, schemas);
   }
@@ -89,10 +91,15 @@ function errorSchemas(): Record<string, JsonObject> {
     },
     ErrorDetail: {
       type: "object",
-      description: "A protobuf message with more about the error, e.g. `buf.validate.Violations` or `google.rpc.RetryInfo`.",
+      description:
+        "A protobuf message with more about the error, e.g. `buf.validate.Violations` or `google.rpc.RetryInfo`.",
       properties: {
         type: { type: "string", description: "The message's full name." },
-        value: { type: "string", contentEncoding: "base64", description: "The message in the binary format, base64 without padding." },
+        value: {
+          type: "string",
+          contentEncoding: "base64",
+          description: "The message in the binary format, base64 without padding.",
+        },
         debug: { type: "object", description: "The message in proto3 JSON, for the types the edge knows." },
       },
       required: ["type", "value"],
@@ -103,7 +110,13 @@ function errorSchemas(): Record<string, JsonObject> {
 function errorResponse(): JsonObject {
   const statuses = codes.map((code) => `| \`${codeToString(code)}\` | ${codeToHttpStatus(code)} |`);
   return {
-    description: ["An error. Its HTTP status follows from its code:", "", "| code | status |", "| --- | --- |", ...statuses].join("\n"),
+    description: [
+      "An error. Its HTTP status follows from its code:",
+      "",
+      "| code | status |",
+      "| --- | --- |",
+      ...statuses,
+    ].join("\n"),
     headers: {
       "Retry-After": {
         description: "With `resource_exhausted` (429): seconds to wait before trying again.",

@@ -54,7 +54,11 @@ function queryParameters(route: HttpRoute, schemas: ComponentSchemas): JsonObjec
           // A message that contains itself would flatten forever: its inner copy is left out.
           visit(field.message, fields, new Set([...seen, field.message]));
         }
-      } else if (field.fieldKind === "scalar" || field.fieldKind === "enum" || (field.fieldKind === "list" && field.listKind !== "message")) {
+      } else if (
+        field.fieldKind === "scalar" ||
+        field.fieldKind === "enum" ||
+        (field.fieldKind === "list" && field.listKind !== "message")
+      ) {
         parameters.push(parameter(fields, "query", required, schemas));
       }
     }
@@ -63,7 +67,12 @@ function queryParameters(route: HttpRoute, schemas: ComponentSchemas): JsonObjec
   return parameters;
 }
 
-function parameter(fields: DescField[], location: "path" | "query", required: boolean, schemas: ComponentSchemas): JsonObject {
+function parameter(
+  fields: DescField[],
+  location: "path" | "query",
+  required: boolean,
+  schemas: ComponentSchemas,
+): JsonObject {
   const { description, deprecated, ...schema } = schemas.fieldSchema(fields.at(-1)!);
   return { name: jsonPath(fields), in: location, required: required || undefined, description, deprecated, schema };
 }
@@ -92,8 +101,8 @@ function successResponse(route: HttpRoute, schemas: ComponentSchemas): JsonObjec
   if (rpc.methodKind === "server_streaming") {
     return {
       description:
-        "A stream of newline-delimited JSON objects: `{\"result\": …}` for each message. An error after " +
-        "the stream began ends it with `{\"error\": …}`; one before answers like any other error.",
+        'A stream of newline-delimited JSON objects: `{"result": …}` for each message. An error after ' +
+        'the stream began ends it with `{"error": …}`; one before answers like any other error.',
       content: {
         "application/x-ndjson": {
           schema: {

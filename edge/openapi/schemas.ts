@@ -5,7 +5,14 @@ import { ScalarType, type DescEnum, type DescField, type DescMessage } from "@bu
 import { protoCamelCase } from "@bufbuild/protobuf/reflect";
 import { isWrapperDesc } from "@bufbuild/protobuf/wkt";
 import { commentOf, joinParagraphs } from "./proto-comments.ts";
-import { allowedMaskPaths, isRequiredField, itemRules, listKeywords, rulesOf, valueKeywords } from "./validate-rules.ts";
+import {
+  allowedMaskPaths,
+  isRequiredField,
+  itemRules,
+  listKeywords,
+  rulesOf,
+  valueKeywords,
+} from "./validate-rules.ts";
 
 /** A JSON object under construction; members left undefined are dropped by JSON.stringify. */
 export type JsonObject = { [key: string]: unknown };
@@ -97,7 +104,11 @@ export class ComponentSchemas {
     const rules = rulesOf(field);
     let schema: JsonObject;
     if (field.fieldKind === "list") {
-      schema = { type: "array", items: { ...this.#elementSchema(field), ...valueKeywords(itemRules(rules)) }, ...listKeywords(rules) };
+      schema = {
+        type: "array",
+        items: { ...this.#elementSchema(field), ...valueKeywords(itemRules(rules)) },
+        ...listKeywords(rules),
+      };
     } else if (field.fieldKind === "map") {
       // Proto3 JSON writes every map key as a string, whatever its proto type.
       schema = { type: "object", additionalProperties: this.#elementSchema(field) };

@@ -51,9 +51,10 @@ async function streamNdjson(response: ServerResponse, call: RestCall, request: u
   // status; a stream with nothing to say yet still answers promptly, so clients see it open.
   const pending = iterator.next();
   let timer: NodeJS.Timeout | undefined;
-  const early = await Promise.race([pending, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), firstFailureWindowMs)))]).finally(() =>
-    clearTimeout(timer),
-  );
+  const early = await Promise.race([
+    pending,
+    new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), firstFailureWindowMs))),
+  ]).finally(() => clearTimeout(timer));
   response.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-store" });
   response.flushHeaders();
   try {
@@ -72,7 +73,10 @@ async function readJsonBody(req: EdgeRequest, limit: number): Promise<JsonValue 
   if (body.length === 0) return undefined;
   const contentType = String(req.headers["content-type"] ?? "application/json");
   if (!/^application\/json\b/.test(contentType)) {
-    throw new ConnectError(`send the body as JSON (content-type: application/json), not ${contentType}`, Code.InvalidArgument);
+    throw new ConnectError(
+      `send the body as JSON (content-type: application/json), not ${contentType}`,
+      Code.InvalidArgument,
+    );
   }
   try {
     return JSON.parse(body.toString("utf8")) as JsonValue;

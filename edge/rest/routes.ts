@@ -25,7 +25,9 @@ export function restRoutes(services: DescService[]): RestRoute[] {
     const segments = path
       .split("/")
       .slice(1)
-      .map((part): Segment => (/^\{[^}]+\}$/.test(part) ? { variable: route.pathFields[variable++]! } : { literal: part }));
+      .map(
+        (part): Segment => (/^\{[^}]+\}$/.test(part) ? { variable: route.pathFields[variable++]! } : { literal: part }),
+      );
     return { ...route, segments, verb };
   });
 }
@@ -38,7 +40,11 @@ function splitVerb(path: string): [string, string | undefined] {
 }
 
 /** Finds the route for a request, or undefined; `pathExists` tells 405 from 404. */
-export function matchRoute(routes: RestRoute[], httpMethod: string, path: string): { match?: RouteMatch; pathExists: boolean } {
+export function matchRoute(
+  routes: RestRoute[],
+  httpMethod: string,
+  path: string,
+): { match?: RouteMatch; pathExists: boolean } {
   const [bare, verb] = splitVerb(path);
   const parts = bare.split("/").slice(1);
   let pathExists = false;

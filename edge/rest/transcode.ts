@@ -1,7 +1,15 @@
 // REST ⇄ protobuf: a request message from the path variables, the query string and the JSON
 // body as the route's annotation maps them (proto3 JSON names, or the proto names, accepted
 // everywhere), and a response message as proto3 JSON.
-import { fromJson, toJson, type DescField, type DescMessage, type JsonObject, type JsonValue, type Message } from "@bufbuild/protobuf";
+import {
+  fromJson,
+  toJson,
+  type DescField,
+  type DescMessage,
+  type JsonObject,
+  type JsonValue,
+  type Message,
+} from "@bufbuild/protobuf";
 import { ScalarType } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { RouteMatch } from "./routes.ts";
@@ -28,18 +36,28 @@ export function requestFromRest(match: RouteMatch, query: URLSearchParams, body:
   let json: JsonObject = {};
   if (route.body === "*") {
     if (body !== undefined) {
-      if (typeof body !== "object" || body === null || Array.isArray(body)) throw invalid("the request body must be a JSON object");
+      if (typeof body !== "object" || body === null || Array.isArray(body))
+        throw invalid("the request body must be a JSON object");
       json = body;
     }
     if ([...query.keys()].length > 0) {
-      throw invalid(`${route.httpMethod.toUpperCase()} ${route.path} takes no query parameters: send every field in the JSON body`);
+      throw invalid(
+        `${route.httpMethod.toUpperCase()} ${route.path} takes no query parameters: send every field in the JSON body`,
+      );
     }
   } else {
     if (route.body !== undefined && body !== undefined) json[route.body.jsonName] = body;
     // Every field the body does not hold may come from the query.
     for (const [name, value] of query) setQueryParam(input, json, name, value, route.body);
   }
-  for (const [fields, value] of pathParams) setAt(input, json, fields.map((field) => field.name), value, "path");
+  for (const [fields, value] of pathParams)
+    setAt(
+      input,
+      json,
+      fields.map((field) => field.name),
+      value,
+      "path",
+    );
   try {
     return fromJson(input, json);
   } catch (error) {
@@ -56,9 +74,16 @@ function fieldNamed(message: DescMessage, name: string): DescField | undefined {
 }
 
 /** Sets a dotted field path (proto or JSON names) to a string value, converted for its field. */
-function setQueryParam(input: DescMessage, json: JsonObject, name: string, value: string, bodyField: DescField | undefined): void {
+function setQueryParam(
+  input: DescMessage,
+  json: JsonObject,
+  name: string,
+  value: string,
+  bodyField: DescField | undefined,
+): void {
   const path = name.split(".");
-  if (bodyField !== undefined && fieldNamed(input, path[0]!) === bodyField) throw invalid(`query parameter "${name}" belongs in the body`);
+  if (bodyField !== undefined && fieldNamed(input, path[0]!) === bodyField)
+    throw invalid(`query parameter "${name}" belongs in the body`);
   setAt(input, json, path, value, "query");
 }
 
@@ -74,13 +99,17 @@ function setAt(message: DescMessage, json: JsonObject, path: string[], value: st
         throw invalid(`unknown ${from} parameter "${path.join(".")}"`);
       }
       const next = target[field.jsonName];
-      target = (typeof next === "object" && next !== null && !Array.isArray(next) ? next : (target[field.jsonName] = {})) as JsonObject;
+      target = (
+        typeof next === "object" && next !== null && !Array.isArray(next) ? next : (target[field.jsonName] = {})
+      ) as JsonObject;
       current = field.message;
       continue;
     }
     const converted = scalarFromText(field, value, path.join("."));
     if (field.fieldKind === "list") {
-      const list = Array.isArray(target[field.jsonName]) ? (target[field.jsonName] as JsonValue[]) : (target[field.jsonName] = []);
+      const list = Array.isArray(target[field.jsonName])
+        ? (target[field.jsonName] as JsonValue[])
+        : (target[field.jsonName] = []);
       list.push(converted);
     } else {
       target[field.jsonName] = converted;
@@ -92,7 +121,8 @@ function setAt(message: DescMessage, json: JsonObject, path: string[], value: st
 function scalarFromText(field: DescField, text: string, name: string): JsonValue {
   const kind = field.fieldKind === "list" ? field.listKind : field.fieldKind;
   if (kind === "scalar") {
-    const scalar = field.fieldKind === "list" ? field.scalar : (field as Extract<DescField, { fieldKind: "scalar" }>).scalar;
+    const scalar =
+      field.fieldKind === "list" ? field.scalar : (field as Extract<DescField, { fieldKind: "scalar" }>).scalar;
     if (scalar === ScalarType.BOOL) {
       if (text === "true" || text === "false") return text === "true";
       throw invalid(`query parameter "${name}" must be true or false`);

@@ -8,7 +8,14 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 import { AuthService, type Tokens } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { CartService, type Cart, type CartItem } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import type { Money } from "../../gen/bazaar/common/v1/common_pb.ts";
-import { OrderService, OrderStatus, OrderStatusSchema, PaymentMethod, type Order, type StatusChange } from "../../gen/bazaar/order/v1/order_pb.ts";
+import {
+  OrderService,
+  OrderStatus,
+  OrderStatusSchema,
+  PaymentMethod,
+  type Order,
+  type StatusChange,
+} from "../../gen/bazaar/order/v1/order_pb.ts";
 import { ProductService, type Product } from "../../gen/bazaar/product/v1/product_pb.ts";
 
 interface Session {
@@ -96,7 +103,9 @@ let listingRequest = 0;
 async function loadProducts(nextPage: boolean): Promise<void> {
   const ticket = ++listingRequest;
   const request = { categoryId: listing.categoryId, pageSize: 24, pageToken: nextPage ? listing.nextPageToken : "" };
-  const found = listing.query ? await catalog.searchProducts({ ...request, query: listing.query }) : await catalog.listProducts(request);
+  const found = listing.query
+    ? await catalog.searchProducts({ ...request, query: listing.query })
+    : await catalog.listProducts(request);
   if (ticket !== listingRequest) return;
   if (!nextPage) {
     page.products.replaceChildren();
@@ -107,7 +116,10 @@ async function loadProducts(nextPage: boolean): Promise<void> {
   listing.nextPageToken = found.nextPageToken;
   page.moreProducts.hidden = !found.nextPageToken;
   const matching = listing.query ? ` matching “${listing.query}”` : "";
-  page.catalogStatus.textContent = listing.shown === 0 ? `No products${matching}.` : `${listing.shown}${found.nextPageToken ? "+" : ""} products${matching}`;
+  page.catalogStatus.textContent =
+    listing.shown === 0
+      ? `No products${matching}.`
+      : `${listing.shown}${found.nextPageToken ? "+" : ""} products${matching}`;
 }
 
 function productCard(product: Product): HTMLLIElement {
@@ -130,7 +142,8 @@ function productCard(product: Product): HTMLLIElement {
 
 async function loadCategories(): Promise<void> {
   const { categories } = await catalog.listCategories({});
-  const childrenOf = (parentId: string) => categories.filter((c) => c.parentId === parentId).sort((a, b) => a.sortOrder - b.sortOrder);
+  const childrenOf = (parentId: string) =>
+    categories.filter((c) => c.parentId === parentId).sort((a, b) => a.sortOrder - b.sortOrder);
   const addLevel = (parentId: string, depth: number) => {
     for (const category of childrenOf(parentId)) {
       page.category.add(new Option(`${"\u00a0\u00a0\u00a0".repeat(depth)}${category.name}`, category.id));
@@ -177,7 +190,8 @@ let checkoutKey = crypto.randomUUID();
 const outcomeUnknown = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.Unknown, Code.Internal, Code.Canceled]);
 
 async function checkOut(): Promise<void> {
-  const field = (name: string) => (page.checkoutForm.elements.namedItem(name) as HTMLInputElement | HTMLSelectElement).value.trim();
+  const field = (name: string) =>
+    (page.checkoutForm.elements.namedItem(name) as HTMLInputElement | HTMLSelectElement).value.trim();
   const card = field("payment");
   let placed: Order;
   try {
@@ -190,7 +204,8 @@ async function checkOut(): Promise<void> {
         city: field("city"),
         countryCode: field("countryCode").toUpperCase(),
       },
-      payment: card === "cash" ? { method: PaymentMethod.CASH_ON_DELIVERY } : { method: PaymentMethod.CARD, cardToken: card },
+      payment:
+        card === "cash" ? { method: PaymentMethod.CASH_ON_DELIVERY } : { method: PaymentMethod.CARD, cardToken: card },
     });
     placed = order!;
   } catch (error) {
@@ -201,7 +216,9 @@ async function checkOut(): Promise<void> {
   // The order's status is not shown from this answer: the live list below shows each change
   // as WatchOrders pushes it.
   if (placed.status === OrderStatus.PAYMENT_FAILED) {
-    throw new Error(`Payment failed: ${placed.payment?.failureReason || "the card was not accepted"}. Your cart is unchanged.`);
+    throw new Error(
+      `Payment failed: ${placed.payment?.failureReason || "the card was not accepted"}. Your cart is unchanged.`,
+    );
   }
   page.orderPlaced.dataset.orderId = placed.id;
   page.orderPlaced.textContent = `Order ${shortId(placed.id)} placed, total ${formatMoney(placed.total)}.`;
@@ -414,7 +431,10 @@ page.category.addEventListener(
     return loadProducts(false);
   }),
 );
-page.moreProducts.addEventListener("click", action(() => loadProducts(true)));
+page.moreProducts.addEventListener(
+  "click",
+  action(() => loadProducts(true)),
+);
 page.checkoutForm.addEventListener("submit", action(checkOut));
 
 Promise.all([loadCategories(), loadProducts(false)]).catch(showError);

@@ -11,7 +11,11 @@ import type { StaticFiles } from "../static-files.ts";
 const source = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 
 export async function storefrontFiles(): Promise<StaticFiles> {
-  const [html, css, bundle] = await Promise.all([readFile(source("index.html")), readFile(source("style.css")), bundleApp()]);
+  const [html, css, bundle] = await Promise.all([
+    readFile(source("index.html")),
+    readFile(source("style.css")),
+    bundleApp(),
+  ]);
   return new Map([
     ["/", { body: html, contentType: "text/html; charset=utf-8" }],
     ["/app.js", { body: bundle, contentType: "text/javascript; charset=utf-8" }],

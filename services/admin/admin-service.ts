@@ -42,16 +42,26 @@ export interface AdminServiceDeps {
 const orderStatusNamed = new Map(OrderStatusSchema.values.map((v) => [v.localName, v.number as OrderStatus]));
 
 export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof AdminService> {
-  const asAdminService = async (ctx: HandlerContext) => forwardFrom(ctx, { headers: { authorization: await deps.serviceToken.authorization() } });
+  const asAdminService = async (ctx: HandlerContext) =>
+    forwardFrom(ctx, { headers: { authorization: await deps.serviceToken.authorization() } });
   /** Records an admin's change in the audit trail, as an event of its own. */
-  const audit = async <S extends DescMessage>(ctx: HandlerContext, action: string, targetType: "user" | "order" | "dead_letter", schema: S, request: MessageShape<S> & { id: string }) => {
+  const audit = async <S extends DescMessage>(
+    ctx: HandlerContext,
+    action: string,
+    targetType: "user" | "order" | "dead_letter",
+    schema: S,
+    request: MessageShape<S> & { id: string },
+  ) => {
     const actorId = callerOf(ctx).id;
     await inTransaction(deps.db, (trx) =>
       appendEvent(trx, {
         source: "admin",
         actorId,
         subjectId: request.id,
-        payload: { case: "adminActionPerformed", value: { action, targetType, targetId: request.id, detailsJson: toJsonString(schema, request) } },
+        payload: {
+          case: "adminActionPerformed",
+          value: { action, targetType, targetId: request.id, detailsJson: toJsonString(schema, request) },
+        },
       }),
     );
     deps.outbox.wake();
@@ -60,7 +70,13 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
   return {
     async listUsers(request, ctx) {
       const { users, nextPageToken } = await deps.directory.listUsers(
-        { role: request.role, active: request.active, query: request.query, pageSize: request.pageSize, pageToken: request.pageToken },
+        {
+          role: request.role,
+          active: request.active,
+          query: request.query,
+          pageSize: request.pageSize,
+          pageToken: request.pageToken,
+        },
         await asAdminService(ctx),
       );
       return { users, nextPageToken };
@@ -73,14 +89,20 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
 
     async setUserRole(request, ctx) {
       refuseOwnAccount(ctx, request.id, "change their own role");
-      const { user } = await deps.directory.setUserRole({ id: request.id, role: request.role }, await asAdminService(ctx));
+      const { user } = await deps.directory.setUserRole(
+        { id: request.id, role: request.role },
+        await asAdminService(ctx),
+      );
       await audit(ctx, "SetUserRole", "user", SetUserRoleRequestSchema, request);
       return { user };
     },
 
     async setUserActive(request, ctx) {
       refuseOwnAccount(ctx, request.id, "deactivate or reactivate their own account");
-      const { user } = await deps.directory.setUserActive({ id: request.id, active: request.active }, await asAdminService(ctx));
+      const { user } = await deps.directory.setUserActive(
+        { id: request.id, active: request.active },
+        await asAdminService(ctx),
+      );
       await audit(ctx, "SetUserActive", "user", SetUserActiveRequestSchema, request);
       return { user };
     },
@@ -102,7 +124,10 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
 
     async updateOrderStatus(request, ctx) {
       const note = request.note || `set by an admin`;
-      const { order } = await deps.orders.updateOrderStatus({ id: request.id, status: request.status, note }, await asAdminService(ctx));
+      const { order } = await deps.orders.updateOrderStatus(
+        { id: request.id, status: request.status, note },
+        await asAdminService(ctx),
+      );
       await audit(ctx, "UpdateOrderStatus", "order", UpdateOrderStatusRequestSchema, request);
       return { order };
     },
@@ -144,9 +169,21 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
       }
       const money = (amountMinor: bigint) => ({ currencyCode: deps.currencyCode, amountMinor });
       return {
-        revenueByDay: report.revenueByDay.map((d) => ({ day: d.day, revenue: money(d.revenueMinor), orderCount: d.orders })),
-        ordersByStatus: report.ordersByStatus.map((s) => ({ status: orderStatusNamed.get(s.status) ?? OrderStatus.UNSPECIFIED, count: s.orders })),
-        topProducts: report.topProducts.map((p) => ({ productId: p.productId, name: p.name, quantity: p.quantity, revenue: money(p.revenueMinor) })),
+        revenueByDay: report.revenueByDay.map((d) => ({
+          day: d.day,
+          revenue: money(d.revenueMinor),
+          orderCount: d.orders,
+        })),
+        ordersByStatus: report.ordersByStatus.map((s) => ({
+          status: orderStatusNamed.get(s.status) ?? OrderStatus.UNSPECIFIED,
+          count: s.orders,
+        })),
+        topProducts: report.topProducts.map((p) => ({
+          productId: p.productId,
+          name: p.name,
+          quantity: p.quantity,
+          revenue: money(p.revenueMinor),
+        })),
         newUsersByDay: report.newUsersByDay.map((d) => ({ day: d.day, count: d.users })),
         totalRevenue: money(report.totalRevenueMinor),
       };
@@ -155,12 +192,17 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
     async listDeadLetters(request, ctx) {
       const limit = pageSizeOf(request.pageSize);
       const beforeId = request.pageToken ? decodeIdCursor(request.pageToken) : "";
-      const services = (Object.keys(deps.deadLetters) as ServiceName[]).filter((name) => !request.service || name === request.service);
+      const services = (Object.keys(deps.deadLetters) as ServiceName[]).filter(
+        (name) => !request.service || name === request.service,
+      );
       const options = await asAdminService(ctx);
       // Ids are time-ordered across services, so the newest of each service's newest merge into one keyset page.
       const pages = await Promise.all(
         services.map(async (service) => {
-          const { deadLetters } = await deps.deadLetters[service].listDeadLetters({ pageSize: limit + 1, beforeId }, options);
+          const { deadLetters } = await deps.deadLetters[service].listDeadLetters(
+            { pageSize: limit + 1, beforeId },
+            options,
+          );
           return deadLetters.map((letter) => ({ service, letter }));
         }),
       );

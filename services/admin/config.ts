@@ -1,5 +1,12 @@
 // The admin service's configuration.
-import { envReader, readServiceBaseConfig, serviceTarget, type Env, type ServiceBaseConfig, type ServiceName } from "../kit/config.ts";
+import {
+  envReader,
+  readServiceBaseConfig,
+  serviceTarget,
+  type Env,
+  type ServiceBaseConfig,
+  type ServiceName,
+} from "../kit/config.ts";
 
 export interface AdminConfig extends ServiceBaseConfig {
   /** Where the order service is (OrderAdminService). */
@@ -16,7 +23,13 @@ export function loadAdminConfig(env: Env): AdminConfig {
   return {
     ...base,
     orderAddress: addressOf("order"),
-    serviceAddresses: { auth: addressOf("auth"), product: addressOf("product"), cart: addressOf("cart"), order: addressOf("order"), admin: addressOf("admin") },
+    serviceAddresses: {
+      auth: addressOf("auth"),
+      product: addressOf("product"),
+      cart: addressOf("cart"),
+      order: addressOf("order"),
+      admin: addressOf("admin"),
+    },
     currencyCode: read.matching("BAZAAR_CURRENCY", "USD", /^[A-Z]{3}$/, "an ISO 4217 code like USD"),
   };
 }

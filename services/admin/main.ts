@@ -21,7 +21,10 @@ const config = loadConfigOrExit(() => loadAdminConfig(process.env));
 const directory = createMeshClient(UserDirectoryService, config.authAddress);
 const orders = createMeshClient(OrderAdminService, config.orderAddress);
 const deadLetters = Object.fromEntries(
-  Object.entries(config.serviceAddresses).map(([name, address]) => [name, createMeshClient(DeadLetterService, address).client]),
+  Object.entries(config.serviceAddresses).map(([name, address]) => [
+    name,
+    createMeshClient(DeadLetterService, address).client,
+  ]),
 ) as AdminServiceDeps["deadLetters"];
 
 const service = startService<AdminDatabase>({
@@ -31,11 +34,33 @@ const service = startService<AdminDatabase>({
   services: ({ db, outbox, serviceToken }) => [
     bind(
       AdminService,
-      createAdminService({ db, deadLetters, outbox, directory: directory.client, orders: orders.client, serviceToken, currencyCode: config.currencyCode }),
+      createAdminService({
+        db,
+        deadLetters,
+        outbox,
+        directory: directory.client,
+        orders: orders.client,
+        serviceToken,
+        currencyCode: config.currencyCode,
+      }),
     ),
   ],
   // Every admin RPC is for admins only.
-  rules: [accessRules(AdminService, Object.fromEntries(AdminService.methods.map((m) => [m.localName, "admin"])) as AccessRules<typeof AdminService>)],
-  consumers: ({ db, nats, log }) => [startConsumer<AdminDatabase>({ js: nats.js, jsm: nats.jsm, db, log, ...projectionsConsumer, handle: applyToProjections })],
+  rules: [
+    accessRules(
+      AdminService,
+      Object.fromEntries(AdminService.methods.map((m) => [m.localName, "admin"])) as AccessRules<typeof AdminService>,
+    ),
+  ],
+  consumers: ({ db, nats, log }) => [
+    startConsumer<AdminDatabase>({
+      js: nats.js,
+      jsm: nats.jsm,
+      db,
+      log,
+      ...projectionsConsumer,
+      handle: applyToProjections,
+    }),
+  ],
 });
 runUntilSignalled(service, createLogger("admin", config.logLevel));

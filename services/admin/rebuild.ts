@@ -36,7 +36,8 @@ try {
     const messages = await consumer.consume();
     for await (const message of messages) {
       try {
-        if (await applyOnce(db, projectionsConsumer.name, fromBinary(EventSchema, message.data), applyToProjections)) applied += 1;
+        if (await applyOnce(db, projectionsConsumer.name, fromBinary(EventSchema, message.data), applyToProjections))
+          applied += 1;
       } catch (error) {
         say(`event at sequence ${message.seq} could not be applied and was skipped: ${(error as Error).message}`);
       }
@@ -49,7 +50,9 @@ try {
     }
     await messages.close();
   }
-  say(`done: ${replayed} events replayed, ${applied} applied here (the rest by the running service) in ${Date.now() - started} ms`);
+  say(
+    `done: ${replayed} events replayed, ${applied} applied here (the rest by the running service) in ${Date.now() - started} ms`,
+  );
 } finally {
   await nats.nc.close();
   await db.destroy();

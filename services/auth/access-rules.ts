@@ -13,7 +13,12 @@ export const authAccessRules = [
     updateMe: "user",
     changePassword: "user",
   }),
-  accessRules(UserDirectoryService, { listUsers: "service", getUser: "service", setUserRole: "service", setUserActive: "service" }),
+  accessRules(UserDirectoryService, {
+    listUsers: "service",
+    getUser: "service",
+    setUserRole: "service",
+    setUserActive: "service",
+  }),
   // Authenticated by the shared service secret in the request, not by a token.
   accessRules(ServiceIdentityService, { issueServiceToken: "public" }),
 ];

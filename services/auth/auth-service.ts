@@ -11,7 +11,16 @@ import { decodeIdCursor, encodeIdCursor, pageSizeOf } from "../kit/pages.ts";
 import { findUserById, listUsers, updateProfile } from "./db/user.repository.ts";
 import { changeActive, changeRole, type DirectoryDeps } from "./domain/directory.ts";
 import type { KeyManager } from "./domain/key-manager.ts";
-import { changePassword, login, logout, protoRoles, refresh, register, type SessionDeps, type Tokens } from "./domain/sessions.ts";
+import {
+  changePassword,
+  login,
+  logout,
+  protoRoles,
+  refresh,
+  register,
+  type SessionDeps,
+  type Tokens,
+} from "./domain/sessions.ts";
 import {
   EmailTakenError,
   InvalidCredentialsError,
@@ -38,7 +47,8 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
   return {
     async register(request) {
       const role = request.role === ProtoRole.UNSPECIFIED ? "customer" : rolesFromProto[request.role]!;
-      if (!selfAssignableRoles.has(role)) throw new ConnectError("only CUSTOMER or SELLER can be chosen at sign-up", Code.PermissionDenied);
+      if (!selfAssignableRoles.has(role))
+        throw new ConnectError("only CUSTOMER or SELLER can be chosen at sign-up", Code.PermissionDenied);
       const { user, tokens } = await mapErrors(() =>
         register(deps, { email: request.email, password: request.password, displayName: request.displayName, role }),
       );
@@ -47,7 +57,9 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
 
     async login(request, ctx) {
       const clientIp = clientAddressOf(ctx, deps.trustedProxies);
-      const { user, tokens } = await mapErrors(() => login(deps, { email: request.email, password: request.password, clientIp }));
+      const { user, tokens } = await mapErrors(() =>
+        login(deps, { email: request.email, password: request.password, clientIp }),
+      );
       return { user: userToProto(user), tokens: tokensToProto(tokens) };
     },
 
@@ -78,7 +90,11 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
 
     async changePassword(request, ctx) {
       const tokens = await mapErrors(() =>
-        changePassword(deps, { userId: callerOf(ctx).id, currentPassword: request.currentPassword, newPassword: request.newPassword }),
+        changePassword(deps, {
+          userId: callerOf(ctx).id,
+          currentPassword: request.currentPassword,
+          newPassword: request.newPassword,
+        }),
       );
       return { tokens: tokensToProto(tokens) };
     },
@@ -113,12 +129,16 @@ export function createUserDirectoryService(deps: DirectoryDeps): ServiceImpl<typ
     },
 
     async setUserRole(request, ctx) {
-      const user = await mapErrors(() => changeRole(deps, { userId: request.id, role: rolesFromProto[request.role]!, actorId: callerOf(ctx).id }));
+      const user = await mapErrors(() =>
+        changeRole(deps, { userId: request.id, role: rolesFromProto[request.role]!, actorId: callerOf(ctx).id }),
+      );
       return { user: userToProto(user) };
     },
 
     async setUserActive(request, ctx) {
-      const user = await mapErrors(() => changeActive(deps, { userId: request.id, active: request.active, actorId: callerOf(ctx).id }));
+      const user = await mapErrors(() =>
+        changeActive(deps, { userId: request.id, active: request.active, actorId: callerOf(ctx).id }),
+      );
       return { user: userToProto(user) };
     },
   };
@@ -141,9 +161,12 @@ async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
     if (error instanceof UserNotFoundError) throw new ConnectError(error.message, Code.NotFound);
     if (error instanceof TooManyAttemptsError) {
       const retryDelay = { seconds: BigInt(error.retryAfterSeconds), nanos: 0 };
-      throw new ConnectError(error.message, Code.ResourceExhausted, { "retry-after": String(error.retryAfterSeconds) }, [
-        { desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay }) },
-      ]);
+      throw new ConnectError(
+        error.message,
+        Code.ResourceExhausted,
+        { "retry-after": String(error.retryAfterSeconds) },
+        [{ desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay }) }],
+      );
     }
     throw error;
   }

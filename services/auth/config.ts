@@ -21,7 +21,9 @@ export function loadAuthConfig(env: Env): AuthConfig {
   const base = readServiceBaseConfig(read, "auth");
   const signingKeys = parseSigningKeys(env.BAZAAR_AUTH_SIGNING_KEYS);
   if (base.environment === "production" && !signingKeys) {
-    throw new ConfigError("BAZAAR_AUTH_SIGNING_KEYS must be set in production (generated keys are for local development)");
+    throw new ConfigError(
+      "BAZAAR_AUTH_SIGNING_KEYS must be set in production (generated keys are for local development)",
+    );
   }
   return {
     ...base,
@@ -53,11 +55,19 @@ function parseSigningKeys(text: string | undefined): StoredKey[] | undefined {
   try {
     const keys = JSON.parse(text) as Array<JWK & { created: string }>;
     return keys.map(({ created, ...jwk }) => {
-      if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || !jwk.d || !jwk.kid) throw new Error("not an Ed25519 private JWK");
+      if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || !jwk.d || !jwk.kid)
+        throw new Error("not an Ed25519 private JWK");
       const { d: _private, ...publicJwk } = jwk;
-      return { kid: jwk.kid, privateJwk: jwk, publicJwk: { ...publicJwk, alg: "EdDSA", use: "sig" }, createTime: new Date(created) };
+      return {
+        kid: jwk.kid,
+        privateJwk: jwk,
+        publicJwk: { ...publicJwk, alg: "EdDSA", use: "sig" },
+        createTime: new Date(created),
+      };
     });
   } catch (error) {
-    throw new ConfigError(`BAZAAR_AUTH_SIGNING_KEYS must be a JSON array of Ed25519 private JWKs with kid and created (${(error as Error).message})`);
+    throw new ConfigError(
+      `BAZAAR_AUTH_SIGNING_KEYS must be a JSON array of Ed25519 private JWKs with kid and created (${(error as Error).message})`,
+    );
   }
 }

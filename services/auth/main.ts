@@ -34,9 +34,26 @@ const service = startService<AuthDatabase>({
   config,
   migrations,
   services: ({ db, outbox }) => [
-    bind(AuthService, createAuthService({ db, outbox, keys: () => keys.current(), keyManager: keys, policy: config.sessions, trustedProxies: config.trustedProxies })),
+    bind(
+      AuthService,
+      createAuthService({
+        db,
+        outbox,
+        keys: () => keys.current(),
+        keyManager: keys,
+        policy: config.sessions,
+        trustedProxies: config.trustedProxies,
+      }),
+    ),
     bind(UserDirectoryService, createUserDirectoryService({ db, outbox })),
-    bind(ServiceIdentityService, createServiceIdentityService({ keyManager: keys, serviceSecret: config.serviceSecret, tokenTtlSeconds: config.accessTokenTtlSeconds })),
+    bind(
+      ServiceIdentityService,
+      createServiceIdentityService({
+        keyManager: keys,
+        serviceSecret: config.serviceSecret,
+        tokenTtlSeconds: config.accessTokenTtlSeconds,
+      }),
+    ),
   ],
   rules: authAccessRules,
   jobs: ({ db }) => [

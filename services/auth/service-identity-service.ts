@@ -18,7 +18,11 @@ export function createServiceIdentityService(deps: {
       const given = createHash("sha256").update(request.secret).digest();
       if (!timingSafeEqual(given, expected)) throw new ConnectError("wrong service secret", Code.Unauthenticated);
       const subject = { id: `service:${request.serviceName}`, role: "service" as const };
-      const { token, expireTime } = await issueAccessToken(deps.keyManager.current().signing, subject, deps.tokenTtlSeconds);
+      const { token, expireTime } = await issueAccessToken(
+        deps.keyManager.current().signing,
+        subject,
+        deps.tokenTtlSeconds,
+      );
       return { accessToken: token, expireTime: timestampFromDate(expireTime) };
     },
   };

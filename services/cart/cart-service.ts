@@ -5,7 +5,13 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { CartService, CartSchema } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { callerOf } from "../kit/auth.ts";
-import { CartFullError, LineNotFoundError, NotEnoughStockError, ProductUnavailableError, type CartView } from "./domain/cart.ts";
+import {
+  CartFullError,
+  LineNotFoundError,
+  NotEnoughStockError,
+  ProductUnavailableError,
+  type CartView,
+} from "./domain/cart.ts";
 import { addItem, clearCart, removeItem, setItemQuantity, viewCart, type CartDeps } from "./domain/manage-cart.ts";
 
 export function createCartService(deps: CartDeps & { currencyCode: string }): ServiceImpl<typeof CartService> {
@@ -13,7 +19,11 @@ export function createCartService(deps: CartDeps & { currencyCode: string }): Se
     try {
       return { cart: cartToProto(await work(callerOf(ctx).id), deps.currencyCode) };
     } catch (error) {
-      if (error instanceof ProductUnavailableError || error instanceof NotEnoughStockError || error instanceof CartFullError) {
+      if (
+        error instanceof ProductUnavailableError ||
+        error instanceof NotEnoughStockError ||
+        error instanceof CartFullError
+      ) {
         throw new ConnectError(error.message, Code.FailedPrecondition);
       }
       if (error instanceof LineNotFoundError) throw new ConnectError(error.message, Code.NotFound);
@@ -23,7 +33,8 @@ export function createCartService(deps: CartDeps & { currencyCode: string }): Se
   return {
     getCart: (_, ctx) => respond(ctx, (userId) => viewCart(deps, userId)),
     addCartItem: (request, ctx) => respond(ctx, (userId) => addItem(deps, userId, request.productId, request.quantity)),
-    updateCartItem: (request, ctx) => respond(ctx, (userId) => setItemQuantity(deps, userId, request.productId, request.quantity)),
+    updateCartItem: (request, ctx) =>
+      respond(ctx, (userId) => setItemQuantity(deps, userId, request.productId, request.quantity)),
     removeCartItem: (request, ctx) => respond(ctx, (userId) => removeItem(deps, userId, request.productId)),
     clearCart: (_, ctx) => respond(ctx, (userId) => clearCart(deps, userId)),
   };

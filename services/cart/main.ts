@@ -25,10 +25,32 @@ const service = startService<CartDatabase>({
   config,
   migrations,
   services: ({ db }) => [bind(CartService, createCartService({ db, catalog, currencyCode: config.currencyCode }))],
-  rules: [accessRules(CartService, { getCart: "user", addCartItem: "user", updateCartItem: "user", removeCartItem: "user", clearCart: "user" })],
+  rules: [
+    accessRules(CartService, {
+      getCart: "user",
+      addCartItem: "user",
+      updateCartItem: "user",
+      removeCartItem: "user",
+      clearCart: "user",
+    }),
+  ],
   consumers: ({ db, nats, log }) => [
-    startConsumer<CartDatabase>({ js: nats.js, jsm: nats.jsm, db, log, ...productSnapshotsConsumer, handle: applyProductEvent }),
-    startConsumer<CartDatabase>({ js: nats.js, jsm: nats.jsm, db, log, ...orderPlacedConsumer, handle: removePurchasedItems }),
+    startConsumer<CartDatabase>({
+      js: nats.js,
+      jsm: nats.jsm,
+      db,
+      log,
+      ...productSnapshotsConsumer,
+      handle: applyProductEvent,
+    }),
+    startConsumer<CartDatabase>({
+      js: nats.js,
+      jsm: nats.jsm,
+      db,
+      log,
+      ...orderPlacedConsumer,
+      handle: removePurchasedItems,
+    }),
   ],
 });
 runUntilSignalled(service, createLogger("cart", config.logLevel));

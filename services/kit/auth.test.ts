@@ -35,11 +35,19 @@ const hook = createAuthHook({
       adjustStock: "seller",
       createCategory: "admin",
     }),
-    ...accessRules(InventoryService, { reserveStock: "service", commitReservation: "service", releaseReservation: "user", returnReservation: "service" }),
+    ...accessRules(InventoryService, {
+      reserveStock: "service",
+      commitReservation: "service",
+      releaseReservation: "user",
+      returnReservation: "service",
+    }),
   ]),
 });
 
-async function outcome(method: { parent: typeof ProductService | typeof InventoryService; name: string }, who?: string) {
+async function outcome(
+  method: { parent: typeof ProductService | typeof InventoryService; name: string },
+  who?: string,
+) {
   const service = method.parent;
   const ctx = createHandlerContext({
     service,

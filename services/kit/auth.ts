@@ -108,7 +108,8 @@ export function createTokenVerifier(options: {
         try {
           return await verifyWithKeys(token);
         } catch (error) {
-          if (!(error instanceof joseErrors.JWKSNoMatchingKey) || Date.now() - loadedAt < refreshIntervalMs) throw error;
+          if (!(error instanceof joseErrors.JWKSNoMatchingKey) || Date.now() - loadedAt < refreshIntervalMs)
+            throw error;
           await reload();
           return await verifyWithKeys(token);
         }

@@ -47,7 +47,11 @@ export function clientAddressOf(ctx: HandlerContext, trustedProxies: TrustedProx
 }
 
 /** The client behind a connection from `peer` that brought the X-Forwarded-For `forwardedFor`. */
-export function clientAddressFrom(peer: string, forwardedFor: string | null | undefined, trustedProxies: TrustedProxies): string {
+export function clientAddressFrom(
+  peer: string,
+  forwardedFor: string | null | undefined,
+  trustedProxies: TrustedProxies,
+): string {
   if (!trustedProxies.has(peer)) return peer;
   const forwarded = (forwardedFor ?? "")
     .split(",")

@@ -22,17 +22,29 @@ describe("service configuration", () => {
   });
 
   it("when a metrics address is given, then Prometheus is served there; a bad one fails naming the variable", () => {
-    expect(readServiceBaseConfig(envReader({ BAZAAR_ORDER_METRICS_ADDR: "0.0.0.0:19454" }), "order").metricsAddress).toBe("0.0.0.0:19454");
+    expect(
+      readServiceBaseConfig(envReader({ BAZAAR_ORDER_METRICS_ADDR: "0.0.0.0:19454" }), "order").metricsAddress,
+    ).toBe("0.0.0.0:19454");
     expect(readServiceBaseConfig(envReader({}), "admin").metricsAddress).toBe("127.0.0.1:9455");
-    expect(() => readServiceBaseConfig(envReader({ BAZAAR_ORDER_METRICS_ADDR: "9454" }), "order")).toThrow(/BAZAAR_ORDER_METRICS_ADDR must be host:port/);
+    expect(() => readServiceBaseConfig(envReader({ BAZAAR_ORDER_METRICS_ADDR: "9454" }), "order")).toThrow(
+      /BAZAAR_ORDER_METRICS_ADDR must be host:port/,
+    );
   });
 
   it.each([
     ["BAZAAR_PRODUCT_ADDR", "localhost", /BAZAAR_PRODUCT_ADDR must be host:port/],
     ["BAZAAR_PRODUCT_ADDR", "127.0.0.1:99999", /BAZAAR_PRODUCT_ADDR must be host:port/],
     ["BAZAAR_MYSQL_URL", "postgres://x@y/z", /BAZAAR_MYSQL_URL must use mysql/],
-    ["BAZAAR_PRODUCT_ADDR", "127.0.0.1:1,127.0.0.1:2", /BAZAAR_PRODUCT_LISTEN_ADDR is required when BAZAAR_PRODUCT_ADDR names several replicas/],
-    ["BAZAAR_PRODUCT_ADDR", "dns:///product", /BAZAAR_PRODUCT_ADDR must be host:port, a comma-separated list of them, or dns:\/\/\/name:port/],
+    [
+      "BAZAAR_PRODUCT_ADDR",
+      "127.0.0.1:1,127.0.0.1:2",
+      /BAZAAR_PRODUCT_LISTEN_ADDR is required when BAZAAR_PRODUCT_ADDR names several replicas/,
+    ],
+    [
+      "BAZAAR_PRODUCT_ADDR",
+      "dns:///product",
+      /BAZAAR_PRODUCT_ADDR must be host:port, a comma-separated list of them, or dns:\/\/\/name:port/,
+    ],
     ["BAZAAR_NATS_URL", "not a url", /BAZAAR_NATS_URL must be a URL/],
     ["BAZAAR_NATS_URL", "nats://127.0.0.1:4222,oops", /BAZAAR_NATS_URL must be a URL/],
     ["BAZAAR_LOG_LEVEL", "loud", /BAZAAR_LOG_LEVEL must be one of/],
@@ -64,7 +76,13 @@ describe("service configuration", () => {
   it.each([
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }, "http://collector:4318/v1/traces"],
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318/" }, "http://collector:4318/v1/traces"],
-    [{ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "https://traces.example/otlp" }, "https://traces.example/otlp"],
+    [
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318",
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "https://traces.example/otlp",
+      },
+      "https://traces.example/otlp",
+    ],
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318", OTEL_SDK_DISABLED: "true" }, undefined],
     [{}, undefined],
   ])("when the OTLP variables are %j, then spans go to %s", (env, endpoint) => {
@@ -72,7 +90,9 @@ describe("service configuration", () => {
   });
 
   it("when the OTLP endpoint is not an http(s) URL, then reading fails naming the variable", () => {
-    expect(() => readTracingConfig(envReader({ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" }))).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT must/);
+    expect(() => readTracingConfig(envReader({ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" }))).toThrow(
+      /OTEL_EXPORTER_OTLP_ENDPOINT must/,
+    );
   });
 
   it("when a URL with a password is invalid, then the error does not print the password", () => {
@@ -90,7 +110,7 @@ describe("service configuration", () => {
     });
     expect(result.status).toBe(2);
     expect(result.stderr.trim().split("\n")).toEqual([
-        'config error: BAZAAR_PRODUCT_ADDR must be host:port, a comma-separated list of them, or dns:///name:port, got "nowhere"',
+      'config error: BAZAAR_PRODUCT_ADDR must be host:port, a comma-separated list of them, or dns:///name:port, got "nowhere"',
     ]);
   });
 });

@@ -74,13 +74,16 @@ export function envReader(env: Env): EnvReader {
       const dns = /^dns:\/\/\/[\w.-]+:\d{1,5}$/i.test(text);
       const items = text.split(",").map((item) => item.trim());
       if (!dns && !items.every(isHostPort)) {
-        throw new ConfigError(`${name} must be host:port, a comma-separated list of them, or dns:///name:port, got "${text}"`);
+        throw new ConfigError(
+          `${name} must be host:port, a comma-separated list of them, or dns:///name:port, got "${text}"`,
+        );
       }
       return dns ? text : items.join(",");
     },
     oneOf(name, fallback, allowed) {
       const value = (raw(name) ?? fallback) as (typeof allowed)[number];
-      if (!allowed.includes(value)) throw new ConfigError(`${name} must be one of ${allowed.join(", ")}, got "${value}"`);
+      if (!allowed.includes(value))
+        throw new ConfigError(`${name} must be one of ${allowed.join(", ")}, got "${value}"`);
       return value;
     },
     matching(name, fallback, pattern, description) {
@@ -147,7 +150,14 @@ export const devServiceSecret = "local-dev-only-service-secret";
 export const defaultPorts = { auth: 50051, product: 50052, cart: 50053, order: 50054, admin: 50055 } as const;
 export type ServiceName = keyof typeof defaultPorts;
 /** Prometheus listeners: the edge's, then one per service in the order of defaultPorts. */
-export const defaultMetricsPorts = { edge: 9450, auth: 9451, product: 9452, cart: 9453, order: 9454, admin: 9455 } as const;
+export const defaultMetricsPorts = {
+  edge: 9450,
+  auth: 9451,
+  product: 9452,
+  cart: 9453,
+  order: 9454,
+  admin: 9455,
+} as const;
 
 export function readServiceBaseConfig(env: EnvReader, service: ServiceName): ServiceBaseConfig {
   const upper = service.toUpperCase();
@@ -163,7 +173,11 @@ export function readServiceBaseConfig(env: EnvReader, service: ServiceName): Ser
     mysqlUrl: env.url("BAZAAR_MYSQL_URL", "mysql://root@127.0.0.1:3306", ["mysql"]),
     database: env.string(`BAZAAR_${upper}_DB`, `bazaar_${service}`),
     // A service's own NATS user when it has one, else the shared URL.
-    natsUrl: env.urls(`BAZAAR_${upper}_NATS_URL`, env.urls("BAZAAR_NATS_URL", "nats://127.0.0.1:4222", ["nats", "tls"]), ["nats", "tls"]),
+    natsUrl: env.urls(
+      `BAZAAR_${upper}_NATS_URL`,
+      env.urls("BAZAAR_NATS_URL", "nats://127.0.0.1:4222", ["nats", "tls"]),
+      ["nats", "tls"],
+    ),
     natsStreamReplicas: env.int("BAZAAR_NATS_STREAM_REPLICAS", 1, { min: 1, max: 5 }),
     logLevel: readLogLevel(env),
     authAddress: serviceTarget(env, "auth"),

@@ -32,17 +32,26 @@ export function createDb<DB>(options: DbOptions): Kysely<DB> {
   pool.on("connection", (connection) => connection.query("SET time_zone = '+00:00'"));
   // With tracing off there is no log hook at all: kysely then adds nothing to a statement.
   const log = statementSpans(options.database);
-  const db = new Kysely<DB>(log ? { dialect: new MysqlDialect({ pool }), log } : { dialect: new MysqlDialect({ pool }) });
+  const db = new Kysely<DB>(
+    log ? { dialect: new MysqlDialect({ pool }), log } : { dialect: new MysqlDialect({ pool }) },
+  );
   pools.set(db, { pool, database: options.database });
   return db;
 }
 
 const pools = new WeakMap<Kysely<any>, { pool: Pool; database: string }>();
 
-const poolGauge = (name: string, help: string) => new Gauge({ name, help, labelNames: ["database"], registers: [registry] });
-const busyConnections = poolGauge("bazaar_db_pool_connections_busy", "Pool connections running a statement or held by a transaction");
+const poolGauge = (name: string, help: string) =>
+  new Gauge({ name, help, labelNames: ["database"], registers: [registry] });
+const busyConnections = poolGauge(
+  "bazaar_db_pool_connections_busy",
+  "Pool connections running a statement or held by a transaction",
+);
 const idleConnections = poolGauge("bazaar_db_pool_connections_idle", "Pool connections open and free");
-const waitingRequests = poolGauge("bazaar_db_pool_requests_waiting", "Statements and transactions waiting for a free pool connection");
+const waitingRequests = poolGauge(
+  "bazaar_db_pool_requests_waiting",
+  "Statements and transactions waiting for a free pool connection",
+);
 const maxConnections = poolGauge("bazaar_db_pool_connections_max", "Connections the pool may open");
 
 /** mysql2's pool keeps its counts in fields it does not document; read, never written. */
@@ -97,7 +106,11 @@ export async function migrateToLatest(db: Kysely<unknown>, migrations: Record<st
  * Runs `work` in a transaction, again from the start when InnoDB picks it as a deadlock victim
  * or its lock wait times out — under concurrency that is normal operation, not an error.
  */
-export async function inTransaction<DB, T>(db: Kysely<DB>, work: (trx: Transaction<DB>) => Promise<T>, attempts = 8): Promise<T> {
+export async function inTransaction<DB, T>(
+  db: Kysely<DB>,
+  work: (trx: Transaction<DB>) => Promise<T>,
+  attempts = 8,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await db.transaction().execute(work);

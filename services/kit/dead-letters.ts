@@ -85,7 +85,10 @@ export function observeDeadLetters(db: Kysely<EventTables>, consumers: () => str
 }
 
 /** Newest first; `beforeId` continues after the last id of the previous page. */
-export async function listDeadLetters(db: Kysely<EventTables>, page: { pageSize: number; beforeId?: string }): Promise<DeadLetterRow[]> {
+export async function listDeadLetters(
+  db: Kysely<EventTables>,
+  page: { pageSize: number; beforeId?: string },
+): Promise<DeadLetterRow[]> {
   let select = db.selectFrom("dead_letters").selectAll();
   if (page.beforeId) select = select.where("id", "<", page.beforeId);
   return select.orderBy("id", "desc").limit(pageSizeOf(page.pageSize)).execute();
@@ -95,13 +98,18 @@ export async function listDeadLetters(db: Kysely<EventTables>, page: { pageSize:
  * Applies a dead letter's event with its consumer's handler. Applied before, or now: it is
  * marked redriven. Failing again: FAILED_PRECONDITION with the error, and it stays dead.
  */
-export async function redriveDeadLetter(db: Kysely<EventTables>, consumers: DurableConsumer[], id: string): Promise<DeadLetterRow> {
+export async function redriveDeadLetter(
+  db: Kysely<EventTables>,
+  consumers: DurableConsumer[],
+  id: string,
+): Promise<DeadLetterRow> {
   const find = () => db.selectFrom("dead_letters").selectAll().where("id", "=", id).executeTakeFirst();
   const row = await find();
   if (!row) throw new ConnectError(`dead letter ${id} not found`, Code.NotFound);
   if (row.redrive_time) return row;
   const consumer = consumers.find((c) => c.name === row.consumer);
-  if (!consumer) throw new ConnectError(`consumer ${row.consumer} is not running in this process`, Code.FailedPrecondition);
+  if (!consumer)
+    throw new ConnectError(`consumer ${row.consumer} is not running in this process`, Code.FailedPrecondition);
   let event: Event;
   try {
     event = fromBinary(EventSchema, row.payload);
@@ -111,13 +119,23 @@ export async function redriveDeadLetter(db: Kysely<EventTables>, consumers: Dura
   try {
     await consumer.redrive(event);
   } catch (error) {
-    throw new ConnectError(`applying event ${event.id} failed again: ${(error as Error).message}`, Code.FailedPrecondition);
+    throw new ConnectError(
+      `applying event ${event.id} failed again: ${(error as Error).message}`,
+      Code.FailedPrecondition,
+    );
   }
-  await db.updateTable("dead_letters").set({ redrive_time: sql<Date>`UTC_TIMESTAMP(6)` }).where("id", "=", id).execute();
+  await db
+    .updateTable("dead_letters")
+    .set({ redrive_time: sql<Date>`UTC_TIMESTAMP(6)` })
+    .where("id", "=", id)
+    .execute();
   return (await find())!;
 }
 
-export function createDeadLetterService(db: Kysely<EventTables>, consumers: () => DurableConsumer[]): ServiceImpl<typeof DeadLetterService> {
+export function createDeadLetterService(
+  db: Kysely<EventTables>,
+  consumers: () => DurableConsumer[],
+): ServiceImpl<typeof DeadLetterService> {
   return {
     async listDeadLetters(request) {
       return { deadLetters: (await listDeadLetters(db, request)).map(toProto) };

@@ -79,7 +79,9 @@ describe("the transactional outbox", () => {
     await nats.js.publish(row.subject, row.payload, { msgID: row.id });
 
     const relay = startOutboxRelay({ db: db as Kysely<EventTables>, js: nats.js, log, pollMs: 50 });
-    await waitFor(async () => (await db.selectFrom("outbox").where("publish_time", "is", null).select("id").execute()).length === 0);
+    await waitFor(
+      async () => (await db.selectFrom("outbox").where("publish_time", "is", null).select("id").execute()).length === 0,
+    );
     await relay.stop();
 
     expect(await messagesInStream(`bazaar.${source}.>`)).toBe(2); // "committed" and "crash", once each
@@ -103,16 +105,25 @@ describe("the transactional outbox", () => {
 
     // The same event again under another Msg-Id, as a producer bug or a replay would send it.
     const duplicate = create(EventSchema, seen[0]!);
-    await nats.js.publish(`bazaar.${source}.category_created`, toBinary(EventSchema, duplicate), { msgID: `again-${source}` });
-    await waitFor(async () => (await nats.jsm.consumers.info(streamName, `test-${source}`)).num_ack_pending === 0 &&
-      (await nats.jsm.consumers.info(streamName, `test-${source}`)).num_pending === 0);
+    await nats.js.publish(`bazaar.${source}.category_created`, toBinary(EventSchema, duplicate), {
+      msgID: `again-${source}`,
+    });
+    await waitFor(
+      async () =>
+        (await nats.jsm.consumers.info(streamName, `test-${source}`)).num_ack_pending === 0 &&
+        (await nats.jsm.consumers.info(streamName, `test-${source}`)).num_pending === 0,
+    );
     await consumer.stop();
 
     const applied = await db.selectFrom("applied").select("event_id").execute();
     expect(applied.map((r) => r.event_id).sort()).toEqual(seen.map((e) => e.id).sort());
     expect(seen).toHaveLength(2);
-    expect(await metricValue("bazaar_consumer_events_total", { consumer: `test-${source}`, outcome: "applied" })).toBe(2);
-    expect(await metricValue("bazaar_consumer_events_total", { consumer: `test-${source}`, outcome: "duplicate" })).toBe(1);
+    expect(await metricValue("bazaar_consumer_events_total", { consumer: `test-${source}`, outcome: "applied" })).toBe(
+      2,
+    );
+    expect(
+      await metricValue("bazaar_consumer_events_total", { consumer: `test-${source}`, outcome: "duplicate" }),
+    ).toBe(1);
   });
 
   it("when a message is not an event at all, then it is terminated instead of redelivered for ever", async () => {
@@ -143,7 +154,11 @@ describe("the transactional outbox", () => {
   it("when a process died after committing an event's effects but before acking it, then the redelivery applies nothing twice", async () => {
     const name = `crash-${source}`;
     const subject = `bazaar.${source}.crash`;
-    const event = create(EventSchema, { id: uuidv7(), source, payload: { case: "categoryCreated", value: { categoryId: uuidv7(), name: "x" } } });
+    const event = create(EventSchema, {
+      id: uuidv7(),
+      source,
+      payload: { case: "categoryCreated", value: { categoryId: uuidv7(), name: "x" } },
+    });
     await nats.js.publish(subject, toBinary(EventSchema, event), { msgID: event.id });
     const applied: string[] = [];
     const handle = async (e: Event, trx: Parameters<Parameters<typeof applyOnce<TestDb>>[3]>[1]) => {
@@ -152,7 +167,15 @@ describe("the transactional outbox", () => {
     };
     // What the dead process managed: its transaction committed, its ack never left.
     expect(await applyOnce(db, name, event, handle)).toBe(true);
-    const consumer = await startConsumer<TestDb>({ js: nats.js, jsm: nats.jsm, db, log, name, filterSubject: subject, handle });
+    const consumer = await startConsumer<TestDb>({
+      js: nats.js,
+      jsm: nats.jsm,
+      db,
+      log,
+      name,
+      filterSubject: subject,
+      handle,
+    });
     await waitFor(async () => {
       const info = await nats.jsm.consumers.info(streamName, name);
       return info.delivered.stream_seq > 0 && info.num_ack_pending === 0 && info.num_pending === 0;
@@ -166,7 +189,12 @@ describe("the transactional outbox", () => {
     const traced = `${source}trace`;
     const traceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     const eventId = await withTraceParent(traceParent, () =>
-      db.transaction().execute((trx) => appendEvent(trx, { source: traced, payload: { case: "categoryCreated", value: { categoryId: uuidv7(), name: "traced" } } })),
+      db.transaction().execute((trx) =>
+        appendEvent(trx, {
+          source: traced,
+          payload: { case: "categoryCreated", value: { categoryId: uuidv7(), name: "traced" } },
+        }),
+      ),
     );
     const relay = startOutboxRelay({ db: db as Kysely<EventTables>, js: nats.js, log, pollMs: 50 });
     const seen: Array<{ header: string | undefined; field: string }> = [];
@@ -206,7 +234,11 @@ describe("the transactional outbox", () => {
         applied.push(event.id);
       },
     });
-    const event = create(EventSchema, { id: uuidv7(), source, payload: { case: "categoryCreated", value: { categoryId: uuidv7(), name: "y" } } });
+    const event = create(EventSchema, {
+      id: uuidv7(),
+      source,
+      payload: { case: "categoryCreated", value: { categoryId: uuidv7(), name: "y" } },
+    });
     await nats.js.publish(subject, toBinary(EventSchema, event), { msgID: event.id });
     // Counted once the letter is recorded and the message terminated.
     await waitFor(async () => (await metricValue("bazaar_dead_letters_total", { consumer: name })) === 1);
@@ -219,9 +251,18 @@ describe("the transactional outbox", () => {
     await scrape(log);
     expect(await metricValue("bazaar_dead_letters_unresolved", { consumer: name })).toBe(1);
     const [letter] = await listDeadLetters(dead, { pageSize: 10 });
-    expect(letter).toMatchObject({ consumer: name, event_id: event.id, subject, attempts: 3, error: "Error: the projection table is missing", redrive_time: null });
+    expect(letter).toMatchObject({
+      consumer: name,
+      event_id: event.id,
+      subject,
+      attempts: 3,
+      error: "Error: the projection table is missing",
+      redrive_time: null,
+    });
 
-    const stillBroken = await redriveDeadLetter(dead, [consumer], letter!.id).catch((e: unknown) => ConnectError.from(e));
+    const stillBroken = await redriveDeadLetter(dead, [consumer], letter!.id).catch((e: unknown) =>
+      ConnectError.from(e),
+    );
     expect((stillBroken as ConnectError).code).toBe(Code.FailedPrecondition);
     broken = false;
     expect((await redriveDeadLetter(dead, [consumer], letter!.id)).redrive_time).toBeInstanceOf(Date);
@@ -237,7 +278,8 @@ describe("the transactional outbox", () => {
 /** A series' current value in this process's registry. */
 async function metricValue(name: string, labels: Record<string, string>): Promise<number | undefined> {
   const { values } = await registry.getSingleMetric(name)!.get();
-  return values.find((value) => Object.entries(labels).every(([key, expected]) => value.labels[key] === expected))?.value;
+  return values.find((value) => Object.entries(labels).every(([key, expected]) => value.labels[key] === expected))
+    ?.value;
 }
 
 async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {

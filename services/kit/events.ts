@@ -7,7 +7,16 @@
 // after a crash is dropped by JetStream's duplicate window instead of delivered twice.
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { AckPolicy, DeliverPolicy, StorageType, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type PubAck } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  StorageType,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type PubAck,
+} from "@nats-io/jetstream";
 import { headers as natsHeaders, nanos } from "@nats-io/transport-node";
 import { sql, type Generated, type Kysely, type Transaction } from "kysely";
 import { Counter, Gauge } from "prom-client";
@@ -59,8 +68,11 @@ export async function ensureStream(jsm: JetStreamManager, replicas = 1): Promise
     const current = (await jsm.streams.info(streamName)).config;
     // Every process ensures the stream at start: only a change is written, so ten replicas
     // starting together do not queue ten updates on a clustered stream's leader.
-    const unchanged = current.num_replicas === config.num_replicas && current.max_age === config.max_age &&
-      current.max_msg_size === config.max_msg_size && current.duplicate_window === config.duplicate_window &&
+    const unchanged =
+      current.num_replicas === config.num_replicas &&
+      current.max_age === config.max_age &&
+      current.max_msg_size === config.max_msg_size &&
+      current.duplicate_window === config.duplicate_window &&
       current.subjects.join() === config.subjects.join();
     if (!unchanged) await jsm.streams.update(streamName, config);
   } catch (error) {
@@ -113,7 +125,11 @@ export async function appendEvent(trx: Transaction<EventTables>, event: NewEvent
 
 // Registered when a relay starts: prom-client writes unlabelled counters from the start, and a
 // process without a relay (the edge) would show a misleading 0.
-const published = new Counter({ name: "bazaar_outbox_published_total", help: "Outbox events published to JetStream", registers: [] });
+const published = new Counter({
+  name: "bazaar_outbox_published_total",
+  help: "Outbox events published to JetStream",
+  registers: [],
+});
 const publishFailures = new Counter({
   name: "bazaar_outbox_publish_failures_total",
   help: "Outbox event publishes that failed and wait to be retried",
@@ -143,7 +159,10 @@ export async function outboxBacklog(db: Kysely<EventTables>): Promise<{ events: 
     ])
     .where("publish_time", "is", null)
     .executeTakeFirstOrThrow();
-  return { events: Number(row.events), oldestAgeSeconds: row.age_us === null ? 0 : Math.max(0, Number(row.age_us) / 1e6) };
+  return {
+    events: Number(row.events),
+    oldestAgeSeconds: row.age_us === null ? 0 : Math.max(0, Number(row.age_us) / 1e6),
+  };
 }
 
 /** Reads the outbox backlog of `database` at each scrape; returns the unregister. */
@@ -199,32 +218,43 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
   // them, and every service transaction writing an event would wait while a publish hangs on an
   // unreachable broker — checkout stopped for the length of a NATS outage.
   const publishBatch = () =>
-    db.transaction().setIsolationLevel("read committed").execute(async (trx) => {
-      const rows = await trx
-        .selectFrom("outbox")
-        .select(["id", "subject", "payload", "trace_parent"])
-        .where("publish_time", "is", null)
-        .orderBy("id")
-        .limit(batchSize)
-        .forUpdate()
-        .skipLocked()
-        .execute();
-      if (rows.length === 0) return 0;
-      const results = await Promise.allSettled(rows.map((row) => publishRow(js, row)));
-      const sent = rows.filter((_, i) => results[i]!.status === "fulfilled").map((row) => row.id);
-      const failed = rows.filter((_, i) => results[i]!.status === "rejected").map((row) => row.id);
-      if (sent.length > 0) {
-        await trx.updateTable("outbox").set({ publish_time: sql<Date>`UTC_TIMESTAMP(6)` }).where("id", "in", sent).execute();
-        published.inc(sent.length);
-      }
-      if (failed.length > 0) {
-        publishFailures.inc(failed.length);
-        await trx.updateTable("outbox").set({ attempts: sql<number>`attempts + 1` }).where("id", "in", failed).execute();
-        const reason = (results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason;
-        log.warn({ failed: failed.length, err: reason }, "outbox publish failed; will retry");
-      }
-      return failed.length > 0 ? 0 : rows.length;
-    });
+    db
+      .transaction()
+      .setIsolationLevel("read committed")
+      .execute(async (trx) => {
+        const rows = await trx
+          .selectFrom("outbox")
+          .select(["id", "subject", "payload", "trace_parent"])
+          .where("publish_time", "is", null)
+          .orderBy("id")
+          .limit(batchSize)
+          .forUpdate()
+          .skipLocked()
+          .execute();
+        if (rows.length === 0) return 0;
+        const results = await Promise.allSettled(rows.map((row) => publishRow(js, row)));
+        const sent = rows.filter((_, i) => results[i]!.status === "fulfilled").map((row) => row.id);
+        const failed = rows.filter((_, i) => results[i]!.status === "rejected").map((row) => row.id);
+        if (sent.length > 0) {
+          await trx
+            .updateTable("outbox")
+            .set({ publish_time: sql<Date>`UTC_TIMESTAMP(6)` })
+            .where("id", "in", sent)
+            .execute();
+          published.inc(sent.length);
+        }
+        if (failed.length > 0) {
+          publishFailures.inc(failed.length);
+          await trx
+            .updateTable("outbox")
+            .set({ attempts: sql<number>`attempts + 1` })
+            .where("id", "in", failed)
+            .execute();
+          const reason = (results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason;
+          log.warn({ failed: failed.length, err: reason }, "outbox publish failed; will retry");
+        }
+        return failed.length > 0 ? 0 : rows.length;
+      });
 
   const prune = async () => {
     if (Date.now() - lastPrune < 10 * 60_000) return;
@@ -270,7 +300,10 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
  * Publishes an outbox row with its id as Nats-Msg-Id. With tracing on it is a PRODUCER span,
  * child of the trace stored with the row, and the message's traceparent names that span.
  */
-function publishRow(js: JetStreamClient, row: { id: string; subject: string; payload: Buffer; trace_parent: string | null }): Promise<PubAck> {
+function publishRow(
+  js: JetStreamClient,
+  row: { id: string; subject: string; payload: Buffer; trace_parent: string | null },
+): Promise<PubAck> {
   const span = startPublishSpan(row.subject, row.id, row.trace_parent);
   const traceParent = span ? traceParentOfSpan(span) : row.trace_parent;
   const h = natsHeaders();
@@ -323,7 +356,9 @@ const ackPendingMessages = new Gauge({
 /** Reads every durable consumer's lag from JetStream at each scrape; returns the unregister. */
 export function observeConsumerLag(consumers: () => DurableConsumer[]): () => void {
   return refreshOnScrape("consumers", [pendingMessages, ackPendingMessages], async () => {
-    const lags = await Promise.all(consumers().map(async (consumer) => ({ consumer: consumer.name, ...(await consumer.lag()) })));
+    const lags = await Promise.all(
+      consumers().map(async (consumer) => ({ consumer: consumer.name, ...(await consumer.lag()) })),
+    );
     for (const { consumer, pending, ackPending } of lags) {
       pendingMessages.set({ consumer }, pending);
       ackPendingMessages.set({ consumer }, ackPending);
@@ -374,7 +409,11 @@ export async function applyOnce<DB extends EventTables>(
   handle: (event: Event, trx: Transaction<DB>) => Promise<void>,
 ): Promise<boolean> {
   return (db as unknown as Kysely<EventTables>).transaction().execute(async (trx) => {
-    const inserted = await trx.insertInto("processed_events").ignore().values({ consumer, event_id: event.id }).executeTakeFirst();
+    const inserted = await trx
+      .insertInto("processed_events")
+      .ignore()
+      .values({ consumer, event_id: event.id })
+      .executeTakeFirst();
     if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 0) return false;
     await handle(event, trx as unknown as Transaction<DB>);
     return true;
@@ -382,7 +421,15 @@ export async function applyOnce<DB extends EventTables>(
 }
 
 export async function startConsumer<DB extends EventTables>(options: ConsumerOptions<DB>): Promise<DurableConsumer> {
-  const { js, jsm, log, name, filterSubject, maxDeliver = 8, redeliveryBackoffMs = defaultRedeliveryBackoffMs } = options;
+  const {
+    js,
+    jsm,
+    log,
+    name,
+    filterSubject,
+    maxDeliver = 8,
+    redeliveryBackoffMs = defaultRedeliveryBackoffMs,
+  } = options;
   await jsm.consumers.add(streamName, {
     durable_name: name,
     ack_policy: AckPolicy.Explicit,
@@ -402,7 +449,14 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
   /** Keeps what could not be applied, then ends its deliveries. If even that fails it is redelivered. */
   const deadLetter = async (message: JsMsg, eventId: string, error: unknown) => {
     try {
-      await recordDeadLetter(db, { consumer: name, eventId, subject: message.subject, payload: message.data, error, attempts: message.info.deliveryCount });
+      await recordDeadLetter(db, {
+        consumer: name,
+        eventId,
+        subject: message.subject,
+        payload: message.data,
+        error,
+        attempts: message.info.deliveryCount,
+      });
       // No reason argument: nats-server 2.9 ignores a `+TERM` that carries one.
       message.term();
       deadLettered.inc();
@@ -436,7 +490,10 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
         failure = error;
         const attempt = message.info.deliveryCount;
         if (attempt >= maxDeliver) {
-          log.error({ err: error, eventId: event.id, subject: message.subject, attempt }, "event failed on its last delivery; dead-lettered");
+          log.error(
+            { err: error, eventId: event.id, subject: message.subject, attempt },
+            "event failed on its last delivery; dead-lettered",
+          );
           await deadLetter(message, event.id, error);
         } else {
           log.warn({ err: error, eventId: event.id, subject: message.subject, attempt }, "event failed; redelivering");

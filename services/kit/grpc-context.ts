@@ -48,7 +48,11 @@ export class GrpcHandlerContext implements HandlerContext {
   /** The IP address of the connection's other end. */
   get peerAddress(): string {
     // grpc-js reports "1.2.3.4:port" or "[::1]:port".
-    return this.#call.getPeer().replace(/^ipv[46]:/, "").replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+    return this.#call
+      .getPeer()
+      .replace(/^ipv[46]:/, "")
+      .replace(/:\d+$/, "")
+      .replace(/^\[|\]$/g, "");
   }
 
   get requestHeader(): Headers {
@@ -90,7 +94,11 @@ export class GrpcHandlerContext implements HandlerContext {
       if (remaining !== undefined) this.#timer = setTimeout(() => controller.abort(deadlineExceeded), remaining);
       const shutdown = this.#shutdownSignal;
       if (shutdown?.aborted) controller.abort(shutdown.reason);
-      else shutdown?.addEventListener("abort", () => controller.abort(shutdown.reason), { once: true, signal: controller.signal });
+      else
+        shutdown?.addEventListener("abort", () => controller.abort(shutdown.reason), {
+          once: true,
+          signal: controller.signal,
+        });
     }
     return this.#controller.signal;
   }

@@ -90,7 +90,10 @@ export function createGrpcTransport(address: string, options: GrpcTransportOptio
 
     async stream(method, signal, timeoutMs, header, input) {
       if (method.methodKind !== "server_streaming") {
-        throw new ConnectError(`${method.methodKind} calls are not supported by the mesh transport`, Code.Unimplemented);
+        throw new ConnectError(
+          `${method.methodKind} calls are not supported by the mesh transport`,
+          Code.Unimplemented,
+        );
       }
       let request: unknown;
       for await (const message of input) request = create(method.input, message as never);

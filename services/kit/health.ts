@@ -16,7 +16,9 @@ export interface HealthState {
 }
 
 export function createHealth(serviceNames: string[]): HealthState {
-  const statuses = new Map<string, ServingStatus>(["", ...serviceNames].map((name) => [name, ServingStatus.NOT_SERVING]));
+  const statuses = new Map<string, ServingStatus>(
+    ["", ...serviceNames].map((name) => [name, ServingStatus.NOT_SERVING]),
+  );
   const changes = new EventEmitter();
   changes.setMaxListeners(0);
 

@@ -21,7 +21,11 @@ afterAll(async () => {
 
 /** Makes the job due now, as if its interval had passed. */
 async function intervalPasses(name: string): Promise<void> {
-  await db.updateTable("job_leases").set({ next_run_time: sql<Date>`UTC_TIMESTAMP(6) - INTERVAL 1 SECOND` }).where("name", "=", name).execute();
+  await db
+    .updateTable("job_leases")
+    .set({ next_run_time: sql<Date>`UTC_TIMESTAMP(6) - INTERVAL 1 SECOND` })
+    .where("name", "=", name)
+    .execute();
 }
 
 describe("job leases", () => {

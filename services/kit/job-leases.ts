@@ -18,7 +18,12 @@ export interface JobLeaseTables {
  * Claims this interval of a job for `holder`: true when it was due (and is now due again in
  * `everyMs`), false when another replica claimed it first.
  */
-export async function claimJobTick(db: Kysely<JobLeaseTables>, name: string, everyMs: number, holder: string): Promise<boolean> {
+export async function claimJobTick(
+  db: Kysely<JobLeaseTables>,
+  name: string,
+  everyMs: number,
+  holder: string,
+): Promise<boolean> {
   // A little short of the interval, so the replica whose timer fires a moment late is not
   // pushed back a whole interval by its own previous claim.
   const nextRunTime = sql<Date>`UTC_TIMESTAMP(6) + INTERVAL ${Math.round(everyMs * 900)} MICROSECOND`;
@@ -30,6 +35,10 @@ export async function claimJobTick(db: Kysely<JobLeaseTables>, name: string, eve
     .executeTakeFirst();
   if (Number(claimed.numUpdatedRows) === 1) return true;
   // The job's first tick anywhere: whoever creates its row holds the first interval.
-  const created = await db.insertInto("job_leases").ignore().values({ name, next_run_time: nextRunTime, holder }).executeTakeFirst();
+  const created = await db
+    .insertInto("job_leases")
+    .ignore()
+    .values({ name, next_run_time: nextRunTime, holder })
+    .executeTakeFirst();
   return Number(created.numInsertedOrUpdatedRows ?? 0n) === 1;
 }

@@ -124,12 +124,24 @@ export async function startService<DB extends EventTables>(spec: ServiceSpec<DB>
   let monitor: NodeJS.Timeout | undefined;
 
   const ready = (async () => {
-    await retry(log, "database", () => ensureDatabase(config.mysqlUrl, config.database), isConnectionError, () => stopping);
+    await retry(
+      log,
+      "database",
+      () => ensureDatabase(config.mysqlUrl, config.database),
+      isConnectionError,
+      () => stopping,
+    );
     // A failing migration is a bug, not an outage: it stops the start instead of retrying.
     const applied = await migrateToLatest(db as Kysely<unknown>, spec.migrations);
     if (applied.length > 0) log.info({ applied }, "migrations applied");
     const connect = () => connectNats(config.natsUrl, `bazaar-${spec.name}`, config.natsStreamReplicas);
-    nats = await retry(log, "nats", connect, () => true, () => stopping);
+    nats = await retry(
+      log,
+      "nats",
+      connect,
+      () => true,
+      () => stopping,
+    );
     relay = startOutboxRelay({ db: db as unknown as Kysely<EventTables>, js: nats.js, log });
     const lookbackMs = (config.accessTokenTtlSeconds + 60) * 1000;
     deactivations = await followDeactivations({ js: nats.js, denyList, lookbackMs, log });
@@ -229,7 +241,10 @@ async function retry<T>(
     } catch (error) {
       if (stopped() || !retryable(error)) throw error;
       // Expected while dependencies start: the reason, without a stack trace per attempt.
-      log.warn({ reason: error instanceof Error ? error.message : String(error), retryInMs: delay }, `${what} not available yet`);
+      log.warn(
+        { reason: error instanceof Error ? error.message : String(error), retryInMs: delay },
+        `${what} not available yet`,
+      );
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }

@@ -12,7 +12,9 @@ function capturedLogger() {
 describe("log lines", () => {
   it("when a line is written under a traceparent, then it carries the trace id; outside any, it has none", () => {
     const { log, lines } = capturedLogger();
-    withTraceParent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", () => log.info({ orderId: "o-1" }, "order placed"));
+    withTraceParent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", () =>
+      log.info({ orderId: "o-1" }, "order placed"),
+    );
     log.info("between requests");
     expect(lines).toMatchObject([
       { msg: "order placed", orderId: "o-1", trace_id: "4bf92f3577b34da6a3ce929d0e0e4736", service: "log-test" },
@@ -23,7 +25,9 @@ describe("log lines", () => {
 
   it("when a line's own fields name a trace id, then they win over the current one", () => {
     const { log, lines } = capturedLogger();
-    withTraceParent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", () => log.info({ trace_id: "given" }, "explicit"));
+    withTraceParent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", () =>
+      log.info({ trace_id: "given" }, "explicit"),
+    );
     expect(lines[0]).toMatchObject({ trace_id: "given" });
   });
 });

@@ -55,7 +55,12 @@ interface SampleValue {
 
 /** A read-only series family in the shape prom-client's registry writes out. */
 function familyView(name: string, help: string, type: "counter" | "histogram", values: () => SampleValue[]): Metric {
-  return { name, help, type, get: async () => ({ name, help, type, values: values(), aggregator: "sum" }) } as unknown as Metric;
+  return {
+    name,
+    help,
+    type,
+    get: async () => ({ name, help, type, values: values(), aggregator: "sum" }),
+  } as unknown as Metric;
 }
 
 /** `<prefix>_handled_total{…, code}` and `<prefix>_handling_seconds{…}` over the same label sets. */
@@ -68,7 +73,9 @@ class RpcFamily {
     registry.registerMetric(
       familyView(handled, `${what} that finished, by code`, "counter", () =>
         [...this.#series.values()].flatMap((series) =>
-          [...series.calls].flatMap((count, code) => (count > 0 ? [{ labels: { ...series.labels, code: codeNames[code]! }, value: count }] : [])),
+          [...series.calls].flatMap((count, code) =>
+            count > 0 ? [{ labels: { ...series.labels, code: codeNames[code]! }, value: count }] : [],
+          ),
         ),
       ),
     );
@@ -78,7 +85,11 @@ class RpcFamily {
           let cumulative = 0;
           const buckets = [...series.buckets].map((count, i) => {
             cumulative += count;
-            return { metricName: `${handling}_bucket`, labels: { ...series.labels, le: secondsBuckets[i] ?? "+Inf" }, value: cumulative };
+            return {
+              metricName: `${handling}_bucket`,
+              labels: { ...series.labels, le: secondsBuckets[i] ?? "+Inf" },
+              value: cumulative,
+            };
           });
           return [
             ...buckets,

@@ -54,7 +54,10 @@ export function createReflection(services: DescService[]): ServiceBinding {
     });
     const fileResponse = (file: DescFile | undefined, what: string): Response =>
       file
-        ? { ...base, messageResponse: { case: "fileDescriptorResponse", value: { fileDescriptorProto: withDependencies(file) } } }
+        ? {
+            ...base,
+            messageResponse: { case: "fileDescriptorResponse", value: { fileDescriptorProto: withDependencies(file) } },
+          }
         : notFound(what);
     const message = request.messageRequest;
     switch (message.case) {
@@ -69,12 +72,18 @@ export function createReflection(services: DescService[]): ServiceBinding {
         return fileResponse(fileOfSymbol(message.value), message.value);
       case "fileContainingExtension": {
         const target = registry.getMessage(message.value.containingType);
-        return fileResponse(target && registry.getExtensionFor(target, message.value.extensionNumber)?.file, "extension");
+        return fileResponse(
+          target && registry.getExtensionFor(target, message.value.extensionNumber)?.file,
+          "extension",
+        );
       }
       case "allExtensionNumbersOfType":
         return notFound(`extensions of ${message.value}`);
       default:
-        return { ...base, messageResponse: { case: "errorResponse", value: { errorCode: 3, errorMessage: "empty request" } } };
+        return {
+          ...base,
+          messageResponse: { case: "errorResponse", value: { errorCode: 3, errorMessage: "empty request" } },
+        };
     }
   };
 

@@ -37,7 +37,9 @@ function backendImpl() {
         timeoutMs: ctx.timeoutMs(),
       });
       if (request.id === productId) {
-        return { product: { id: productId, name: "Tea", price: { currencyCode: "USD", amountMinor: 9_007_199_254_740_993n } } };
+        return {
+          product: { id: productId, name: "Tea", price: { currencyCode: "USD", amountMinor: 9_007_199_254_740_993n } },
+        };
       }
       if (request.id.endsWith("1")) throw new Error("ER_PARSE_ERROR near 'SELECT * FROM secret' at 10.0.0.7");
       if (request.id.endsWith("2")) {
@@ -104,13 +106,20 @@ describe("serving ServiceImpls over grpc-js", () => {
     ["a string that is not UTF-8", [0x0a, 0x02, 0xff, 0xfe]],
     ["a length past the end of the bytes", [0x0a, 0x10, 0x61]],
     ["JSON sent as protobuf", [...Buffer.from('{"id":"x"}')]],
-  ])("when the request's bytes are not its message (%s), then INVALID_ARGUMENT and the handler never runs", async (_, bytes) => {
-    const before = seen.length;
-    const status = await rawGrpcCall(backend.port, "/bazaar.product.v1.ProductService/GetProduct", grpcFrame(Buffer.from(bytes)));
-    expect(status.code).toBe(String(Code.InvalidArgument));
-    expect(status.message).toMatch(/^cannot decode the bazaar.product.v1.GetProductRequest request: /);
-    expect(seen.length).toBe(before);
-  });
+  ])(
+    "when the request's bytes are not its message (%s), then INVALID_ARGUMENT and the handler never runs",
+    async (_, bytes) => {
+      const before = seen.length;
+      const status = await rawGrpcCall(
+        backend.port,
+        "/bazaar.product.v1.ProductService/GetProduct",
+        grpcFrame(Buffer.from(bytes)),
+      );
+      expect(status.code).toBe(String(Code.InvalidArgument));
+      expect(status.message).toMatch(/^cannot decode the bazaar.product.v1.GetProductRequest request: /);
+      expect(seen.length).toBe(before);
+    },
+  );
 
   it("when a handler fails unexpectedly, then the client gets INTERNAL without the driver's message", async () => {
     const error = await failureOf(backendClient.client.getProduct({ id: "0193a000-0000-7000-8000-000000000001" }));
@@ -121,8 +130,9 @@ describe("serving ServiceImpls over grpc-js", () => {
 
   it("when the client's deadline passes, then it gets DEADLINE_EXCEEDED and the handler's signal aborts", async () => {
     const started = Date.now();
-    const error = await failureOf(backendClient.client
-      .getProduct({ id: "0193a000-0000-7000-8000-000000000002" }, { timeoutMs: 200 }));
+    const error = await failureOf(
+      backendClient.client.getProduct({ id: "0193a000-0000-7000-8000-000000000002" }, { timeoutMs: 200 }),
+    );
     expect(error.code).toBe(Code.DeadlineExceeded);
     expect(Date.now() - started).toBeLessThan(2_000);
   });
@@ -153,10 +163,15 @@ describe("serving ServiceImpls over grpc-js", () => {
   });
 
   it("when a gRPC tool asks the reflection service, then it lists the services and returns their files", async () => {
-    const reflection = createClient(ServerReflection, createGrpcTransport({ baseUrl: `http://127.0.0.1:${front.port}` }));
+    const reflection = createClient(
+      ServerReflection,
+      createGrpcTransport({ baseUrl: `http://127.0.0.1:${front.port}` }),
+    );
     async function* ask() {
       yield { messageRequest: { case: "listServices" as const, value: "" } };
-      yield { messageRequest: { case: "fileContainingSymbol" as const, value: "bazaar.product.v1.ProductService.GetProduct" } };
+      yield {
+        messageRequest: { case: "fileContainingSymbol" as const, value: "bazaar.product.v1.ProductService.GetProduct" },
+      };
     }
     const answers = [];
     for await (const answer of reflection.serverReflectionInfo(ask())) answers.push(answer);
@@ -182,7 +197,11 @@ describe("request streams cut off", () => {
       services: [createReflection([ProductService])],
     });
     try {
-      const status = await rawGrpcCall(server.port, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", grpcFrame(Buffer.from("x"), 0xffff_ffff));
+      const status = await rawGrpcCall(
+        server.port,
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        grpcFrame(Buffer.from("x"), 0xffff_ffff),
+      );
       expect(status.code).toBe(String(Code.ResourceExhausted));
       // The handler sees the stream end as the status goes out; its outcome is logged by then.
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -203,7 +222,12 @@ function rawGrpcCall(port: number, path: string, body: Buffer): Promise<{ code: 
       status.code = String(fields["grpc-status"]);
       status.message = decodeURIComponent(String(fields["grpc-message"] ?? ""));
     };
-    const stream = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers" });
+    const stream = session.request({
+      ":method": "POST",
+      ":path": path,
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
     stream.on("response", read);
     stream.on("trailers", read);
     stream.on("error", reject);

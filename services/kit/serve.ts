@@ -5,7 +5,15 @@
 // `ConnectError`, so the same impl also runs in memory in unit tests (createRouterTransport).
 import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
-import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import {
+  create,
+  fromBinary,
+  isMessage,
+  toBinary,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+} from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { createValidator, violationsToProto, type Validator } from "@bufbuild/protovalidate";
 import { isConnectionError } from "./db.ts";
@@ -114,7 +122,10 @@ function decodeRequest(schema: DescMessage, bytes: Buffer): unknown {
   try {
     return fromBinary(schema, bytes);
   } catch (error) {
-    return new ConnectError(`cannot decode the ${schema.typeName} request: ${(error as Error).message}`, Code.InvalidArgument);
+    return new ConnectError(
+      `cannot decode the ${schema.typeName} request: ${(error as Error).message}`,
+      Code.InvalidArgument,
+    );
   }
 }
 
@@ -166,7 +177,10 @@ function handlerFor(
         const ms = performance.now() - started;
         calls.record(code, ms / 1000);
         endRpcSpan(span, code, "server");
-        options.log.debug({ method: method.name, code, ms: Math.round(ms * 10) / 10, requestId: ctx.values.get(requestIdKey) }, "rpc");
+        options.log.debug(
+          { method: method.name, code, ms: Math.round(ms * 10) / 10, requestId: ctx.values.get(requestIdKey) },
+          "rpc",
+        );
       }
     });
   };
@@ -245,7 +259,8 @@ async function* validated(stream: AsyncIterable<unknown>, validate: (m: unknown)
   try {
     for await (const message of stream) yield await validate(message);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ERR_STREAM_PREMATURE_CLOSE") throw new ConnectError("the request stream ended early", Code.Canceled);
+    if ((error as NodeJS.ErrnoException).code === "ERR_STREAM_PREMATURE_CLOSE")
+      throw new ConnectError("the request stream ended early", Code.Canceled);
     throw error;
   }
 }

@@ -10,7 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { failureOf } from "./testing/calls.ts";
 import { eventually } from "./testing/eventually.ts";
-import { SpanKind, SpanStatus, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "./testing/otlp-receiver.ts";
+import {
+  SpanKind,
+  SpanStatus,
+  startOtlpReceiver,
+  type OtlpReceiver,
+  type ReceivedSpan,
+} from "./testing/otlp-receiver.ts";
 import { createMeshClient, forwardFrom, type MeshClient } from "./clients.ts";
 import { createLogger } from "./log.ts";
 import { notYetImplemented } from "./not-implemented.ts";
@@ -26,7 +32,12 @@ const callerSpanId = "00f067aa0ba902b7";
 const callerTraceParent = `00-${callerTraceId}-${callerSpanId}-01`;
 
 /** What the backend's handler saw of the trace. */
-const seen: Array<{ current: string | undefined; traceId: string | undefined; header: string | null; activeSpan: boolean }> = [];
+const seen: Array<{
+  current: string | undefined;
+  traceId: string | undefined;
+  header: string | null;
+  activeSpan: boolean;
+}> = [];
 
 let backend: RunningServer;
 let front: RunningServer;
@@ -78,12 +89,16 @@ describe("tracing off", () => {
   it("when a call crosses a hop with a traceparent, then the backend sees it unchanged and no span is made, not even through a global tracer", async () => {
     // Another library's SDK in the process must not start recording the kit's calls either.
     const recorded = new InMemorySpanExporter();
-    trace.setGlobalTracerProvider(new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: recorded })] }));
+    trace.setGlobalTracerProvider(
+      new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: recorded })] }),
+    );
     try {
       seen.length = 0;
       await frontClient.client.getProduct({ id: productId }, { headers: { traceparent: callerTraceParent } });
       expect(tracingOn()).toBe(false);
-      expect(seen).toEqual([{ current: callerTraceParent, traceId: callerTraceId, header: callerTraceParent, activeSpan: false }]);
+      expect(seen).toEqual([
+        { current: callerTraceParent, traceId: callerTraceId, header: callerTraceParent, activeSpan: false },
+      ]);
       // The global tracer records what is asked of it: only this probe.
       trace.getTracer("probe").startSpan("probe").end();
       expect(recorded.getFinishedSpans().map((span) => span.name)).toEqual(["probe"]);
@@ -107,9 +122,14 @@ describe("tracing off", () => {
       await import("./edge/request-telemetry.ts");
       process.stdout.write(JSON.stringify(loaded.filter((url) => url.includes("/@opentelemetry/"))));
     `;
-    const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 30_000 });
+    const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
     expect(result.stderr).toBe("");
-    const packages = new Set((JSON.parse(result.stdout) as string[]).map((url) => /\/@opentelemetry\/([\w-]+)\//.exec(url)?.[1]));
+    const packages = new Set(
+      (JSON.parse(result.stdout) as string[]).map((url) => /\/@opentelemetry\/([\w-]+)\//.exec(url)?.[1]),
+    );
     expect([...packages]).toEqual(["api"]);
   });
 });
@@ -120,7 +140,11 @@ describe("tracing on", () => {
 
   beforeAll(async () => {
     receiver = await startOtlpReceiver();
-    tracing = await startTracing("bazaar-test", { tracesEndpoint: `${receiver.endpoint}/v1/traces`, batchDelayMs: 20 }, log);
+    tracing = await startTracing(
+      "bazaar-test",
+      { tracesEndpoint: `${receiver.endpoint}/v1/traces`, batchDelayMs: 20 },
+      log,
+    );
   });
 
   afterAll(async () => {
@@ -135,7 +159,8 @@ describe("tracing on", () => {
       (spans) => spans.length >= count,
       15_000,
     );
-  const childOf = (spans: ReceivedSpan[], parent: string | undefined, kind: number) => spans.find((s) => s.parentSpanId === parent && s.kind === kind);
+  const childOf = (spans: ReceivedSpan[], parent: string | undefined, kind: number) =>
+    spans.find((s) => s.parentSpanId === parent && s.kind === kind);
 
   it("when a call crosses a hop, then each hop is a CLIENT span with the SERVER span as its child, in the caller's trace", async () => {
     seen.length = 0;
@@ -152,7 +177,12 @@ describe("tracing on", () => {
         service: "bazaar-test",
         name: "bazaar.product.v1.ProductService/GetProduct",
         status: SpanStatus.unset,
-        attributes: { "rpc.system": "grpc", "rpc.service": "bazaar.product.v1.ProductService", "rpc.method": "GetProduct", "rpc.grpc.status_code": 0 },
+        attributes: {
+          "rpc.system": "grpc",
+          "rpc.service": "bazaar.product.v1.ProductService",
+          "rpc.method": "GetProduct",
+          "rpc.grpc.status_code": 0,
+        },
       });
     }
     // The handler runs in its server span; the header it got names the client span.
@@ -168,7 +198,12 @@ describe("tracing on", () => {
 
   it("when the backend answers not_found, then the client spans are errors and the server spans are not, all with code 5", async () => {
     const traceId = "aaaabbbbccccddddeeeeffff00001111";
-    const error = await failureOf(frontClient.client.getProduct({ id: missingId }, { headers: { traceparent: `00-${traceId}-${callerSpanId}-01` } }));
+    const error = await failureOf(
+      frontClient.client.getProduct(
+        { id: missingId },
+        { headers: { traceparent: `00-${traceId}-${callerSpanId}-01` } },
+      ),
+    );
     expect(error.code).toBe(Code.NotFound);
     const spans = await spansOfTrace(traceId, 4);
     expect(spans.map((s) => [s.kind, s.status, s.attributes["rpc.grpc.status_code"]]).sort()).toEqual(

@@ -6,7 +6,19 @@
 // did (trace-context.ts). On, the SDK is loaded by startTracing and spans follow OpenTelemetry's
 // semantic conventions for RPC, messaging and databases. Only @opentelemetry/api, a small
 // package of interfaces, is loaded either way.
-import { context, diag, DiagLogLevel, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from "@opentelemetry/api";
+import {
+  context,
+  diag,
+  DiagLogLevel,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type Tracer,
+} from "@opentelemetry/api";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
@@ -31,23 +43,35 @@ export interface RunningTracing {
 export async function startTracing(serviceName: string, config: TracingConfig, log: Logger): Promise<RunningTracing> {
   const endpoint = config.tracesEndpoint;
   if (endpoint === undefined) return { stop: async () => undefined };
-  const [sdk, { OTLPTraceExporter }, { resourceFromAttributes }, { AsyncLocalStorageContextManager }] = await Promise.all([
-    import("@opentelemetry/sdk-trace"),
-    import("@opentelemetry/exporter-trace-otlp-http"),
-    import("@opentelemetry/resources"),
-    import("@opentelemetry/context-async-hooks"),
-  ]);
+  const [sdk, { OTLPTraceExporter }, { resourceFromAttributes }, { AsyncLocalStorageContextManager }] =
+    await Promise.all([
+      import("@opentelemetry/sdk-trace"),
+      import("@opentelemetry/exporter-trace-otlp-http"),
+      import("@opentelemetry/resources"),
+      import("@opentelemetry/context-async-hooks"),
+    ]);
   // The exporter reports failures (collector unreachable, refused batches) through diag.
   const otelLog = log.child({ component: "opentelemetry" });
   diag.setLogger(
-    { error: (m) => otelLog.warn(m), warn: (m) => otelLog.warn(m), info: () => undefined, debug: () => undefined, verbose: () => undefined },
+    {
+      error: (m) => otelLog.warn(m),
+      warn: (m) => otelLog.warn(m),
+      info: () => undefined,
+      debug: () => undefined,
+      verbose: () => undefined,
+    },
     DiagLogLevel.WARN,
   );
   const provider = new sdk.TracerProvider({
     resource: resourceFromAttributes({ "service.name": serviceName }),
     // SQL text and error messages are the long attributes; a bound keeps a span's size sane.
     spanLimits: { attributeValueLengthLimit: 2_048 },
-    spanProcessors: [new sdk.BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: endpoint }), scheduledDelayMillis: config.batchDelayMs })],
+    spanProcessors: [
+      new sdk.BatchSpanProcessor({
+        exporter: new OTLPTraceExporter({ url: endpoint }),
+        scheduledDelayMillis: config.batchDelayMs,
+      }),
+    ],
   });
   const contextManager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(contextManager);
@@ -60,7 +84,10 @@ export async function startTracing(serviceName: string, config: TracingConfig, l
       followActiveSpans(false);
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-      await Promise.race([provider.shutdown().catch((error) => otelLog.warn({ err: error }, "spans not flushed")), late]);
+      await Promise.race([
+        provider.shutdown().catch((error) => otelLog.warn({ err: error }, "spans not flushed")),
+        late,
+      ]);
       clearTimeout(timer);
       context.disable();
       diag.disable();
@@ -107,7 +134,11 @@ function remoteParent(traceParent: string | null | undefined): Context {
  * A SERVER span for a request received with `traceParent`; undefined when tracing is off. Only
  * the header counts as parent: whatever context the connection's events run in is unrelated.
  */
-export function startServerSpan(name: string, attributes: Attributes, traceParent: string | null | undefined): Span | undefined {
+export function startServerSpan(
+  name: string,
+  attributes: Attributes,
+  traceParent: string | null | undefined,
+): Span | undefined {
   if (tracer === undefined) return undefined;
   return tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, remoteParent(traceParent));
 }
@@ -136,13 +167,25 @@ export function startRpcClientSpan(method: DescMethod, traceParent: string | nul
  * found, invalid argument, permission denied…), which leave a SERVER span's status unset, as
  * OpenTelemetry's RPC conventions say. For a client every code but OK is an error.
  */
-const serverFaults = new Set<number>([Code.Unknown, Code.DeadlineExceeded, Code.Unimplemented, Code.Internal, Code.Unavailable, Code.DataLoss]);
+const serverFaults = new Set<number>([
+  Code.Unknown,
+  Code.DeadlineExceeded,
+  Code.Unimplemented,
+  Code.Internal,
+  Code.Unavailable,
+  Code.DataLoss,
+]);
 
 /**
  * Ends an RPC span with its status code (0 for OK), named as `system` names it: gRPC's number,
  * Connect's error string; a REST request (no system) has only its HTTP status.
  */
-export function endRpcSpan(span: Span | undefined, code: number, side: "server" | "client", system: string | undefined = "grpc"): void {
+export function endRpcSpan(
+  span: Span | undefined,
+  code: number,
+  side: "server" | "client",
+  system: string | undefined = "grpc",
+): void {
   if (span === undefined) return;
   if (system === "grpc") span.setAttribute("rpc.grpc.status_code", code);
   else if (system === "connect_rpc" && code !== 0) span.setAttribute("rpc.connect_rpc.error_code", codeToString(code));
@@ -153,7 +196,11 @@ export function endRpcSpan(span: Span | undefined, code: number, side: "server" 
 }
 
 /** A PRODUCER span for publishing an event, child of the traceparent stored with it. */
-export function startPublishSpan(subject: string, messageId: string, traceParent: string | null | undefined): Span | undefined {
+export function startPublishSpan(
+  subject: string,
+  messageId: string,
+  traceParent: string | null | undefined,
+): Span | undefined {
   if (tracer === undefined) return undefined;
   return tracer.startSpan(
     `publish ${subject}`,
@@ -172,7 +219,12 @@ export function startPublishSpan(subject: string, messageId: string, traceParent
 }
 
 /** A CONSUMER span for applying an event, child of the traceparent it arrived with. */
-export function startProcessSpan(consumer: string, subject: string, messageId: string, traceParent: string | null | undefined): Span | undefined {
+export function startProcessSpan(
+  consumer: string,
+  subject: string,
+  messageId: string,
+  traceParent: string | null | undefined,
+): Span | undefined {
   if (tracer === undefined) return undefined;
   return tracer.startSpan(
     `process ${subject}`,
@@ -203,7 +255,8 @@ export function runInSpan<T>(span: Span | undefined, traceParent: string | null 
 /** Ends a span, as failed when there is an error. */
 export function endSpan(span: Span | undefined, error?: unknown): void {
   if (span === undefined) return;
-  if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+  if (error !== undefined)
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
   span.end();
 }
 

@@ -1,5 +1,12 @@
 // The order service's configuration.
-import { ConfigError, envReader, readServiceBaseConfig, serviceTarget, type Env, type ServiceBaseConfig } from "../kit/config.ts";
+import {
+  ConfigError,
+  envReader,
+  readServiceBaseConfig,
+  serviceTarget,
+  type Env,
+  type ServiceBaseConfig,
+} from "../kit/config.ts";
 import type { PricingPolicy } from "./domain/order.ts";
 
 export const crashPoints = ["none", "after-reserve", "after-payment"] as const;
@@ -22,7 +29,8 @@ export function loadOrderConfig(env: Env): OrderConfig {
   const read = envReader(env);
   const base = readServiceBaseConfig(read, "order");
   const crashAt = read.oneOf("BAZAAR_ORDER_CRASH_AT", "none", crashPoints);
-  if (crashAt !== "none" && base.environment === "production") throw new ConfigError("BAZAAR_ORDER_CRASH_AT is for tests and refused in production");
+  if (crashAt !== "none" && base.environment === "production")
+    throw new ConfigError("BAZAAR_ORDER_CRASH_AT is for tests and refused in production");
   return {
     ...base,
     productAddress: serviceTarget(read, "product"),

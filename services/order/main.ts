@@ -28,20 +28,21 @@ const signals = new OrderChangeSignals();
 
 // One set for the services and the recovery job, made when the runtime first asks.
 let sharedDeps: OrderDeps | undefined;
-const orderDeps = ({ db, outbox, serviceToken }: ServiceRuntime<OrderDatabase>): OrderDeps => (sharedDeps ??= {
-  db,
-  outbox,
-  payments: createTestPaymentProvider(),
-  stock: inventoryStock(inventory.client, serviceToken),
-  pricing: config.pricing,
-  currencyCode: config.currencyCode,
-  recoverAfterMs: config.recoverAfterMs,
-  faults: {
-    reached(point) {
-      if (point === config.crashAt) process.kill(process.pid, "SIGKILL");
+const orderDeps = ({ db, outbox, serviceToken }: ServiceRuntime<OrderDatabase>): OrderDeps =>
+  (sharedDeps ??= {
+    db,
+    outbox,
+    payments: createTestPaymentProvider(),
+    stock: inventoryStock(inventory.client, serviceToken),
+    pricing: config.pricing,
+    currencyCode: config.currencyCode,
+    recoverAfterMs: config.recoverAfterMs,
+    faults: {
+      reached(point) {
+        if (point === config.crashAt) process.kill(process.pid, "SIGKILL");
+      },
     },
-  },
-});
+  });
 
 const service = startService<OrderDatabase>({
   name: "order",
@@ -60,12 +61,22 @@ const service = startService<OrderDatabase>({
     bind(OrderAdminService, createOrderAdminService(orderDeps(runtime))),
   ],
   rules: [
-    accessRules(OrderService, { placeOrder: "user", listOrders: "user", getOrder: "user", cancelOrder: "user", watchOrders: "user" }),
+    accessRules(OrderService, {
+      placeOrder: "user",
+      listOrders: "user",
+      getOrder: "user",
+      cancelOrder: "user",
+      watchOrders: "user",
+    }),
     accessRules(OrderAdminService, { listAllOrders: "service", updateOrderStatus: "service" }),
   ],
   consumers: ({ nats, log }) => [Promise.resolve(listenForOrderChanges(nats.nc, signals, log))],
   jobs: (runtime) => [
-    { name: "recover overdue orders", everyMs: config.recoverySweepMs, run: () => recoverOverdueOrders(orderDeps(runtime), runtime.log) },
+    {
+      name: "recover overdue orders",
+      everyMs: config.recoverySweepMs,
+      run: () => recoverOverdueOrders(orderDeps(runtime), runtime.log),
+    },
   ],
 });
 runUntilSignalled(service, createLogger("order", config.logLevel));

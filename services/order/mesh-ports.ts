@@ -18,7 +18,13 @@ export function shopperPortsFor(
     },
     async products(ids) {
       const { products } = await clients.products.batchGetProducts({ ids }, forwardFrom(ctx));
-      return products.map((p) => ({ productId: p.id, shopId: p.shopId, name: p.name, unitPriceMinor: p.price?.amountMinor ?? 0n, forSale: p.active }));
+      return products.map((p) => ({
+        productId: p.id,
+        shopId: p.shopId,
+        name: p.name,
+        unitPriceMinor: p.price?.amountMinor ?? 0n,
+        forSale: p.active,
+      }));
     },
   };
 }
@@ -27,7 +33,10 @@ export function shopperPortsFor(
  * Stock holds keyed by order id. Each call has a deadline of its own rather than what is left
  * of the buyer's: once stock is held, checkout must be able to finish or give it back.
  */
-export function inventoryStock(inventory: Client<typeof InventoryService>, serviceToken: ServiceTokenSource): StockPort {
+export function inventoryStock(
+  inventory: Client<typeof InventoryService>,
+  serviceToken: ServiceTokenSource,
+): StockPort {
   const options = async () => ({ timeoutMs: 5_000, headers: { authorization: await serviceToken.authorization() } });
   return {
     async reserve(orderId, items) {

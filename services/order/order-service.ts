@@ -69,7 +69,8 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
     async getOrder(request, ctx) {
       const order = await findOrder(deps.db, request.id);
       // Another user's order is reported exactly like a missing one.
-      if (!order || order.userId !== callerOf(ctx).id) throw new ConnectError(`order ${request.id} not found`, Code.NotFound);
+      if (!order || order.userId !== callerOf(ctx).id)
+        throw new ConnectError(`order ${request.id} not found`, Code.NotFound);
       return { order: orderToProto(order) };
     },
 
@@ -78,7 +79,9 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
     },
 
     async cancelOrder(request, ctx) {
-      const order = await mapErrors(() => cancelOrder(deps, request.id, { id: callerOf(ctx).id, isBuyer: true }, request.reason));
+      const order = await mapErrors(() =>
+        cancelOrder(deps, request.id, { id: callerOf(ctx).id, isBuyer: true }, request.reason),
+      );
       return { order: orderToProto(order) };
     },
 
@@ -89,7 +92,8 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
         after = decodeResumeToken(request.resumeToken);
       } else if (request.sinceTime) {
         const since = timestampDate(request.sinceTime);
-        if (Date.now() - since.getTime() > longestReplayMs) throw new ConnectError("since_time: at most 7 days back", Code.InvalidArgument);
+        if (Date.now() - since.getTime() > longestReplayMs)
+          throw new ConnectError("since_time: at most 7 days back", Code.InvalidArgument);
         after = await feedPositionBefore(deps.db, userId, since);
       } else {
         after = await feedPositionBefore(deps.db, userId);
@@ -124,7 +128,11 @@ export function createOrderAdminService(deps: OrderDeps): ServiceImpl<typeof Ord
   };
 }
 
-async function orderPage(deps: Pick<OrderDeps, "db">, filter: Omit<OrderFilter, "limit" | "beforeId">, page: { pageSize: number; pageToken: string }) {
+async function orderPage(
+  deps: Pick<OrderDeps, "db">,
+  filter: Omit<OrderFilter, "limit" | "beforeId">,
+  page: { pageSize: number; pageToken: string },
+) {
   const limit = pageSizeOf(page.pageSize);
   const beforeId = page.pageToken ? decodeIdCursor(page.pageToken) : undefined;
   const orders = await listOrders(deps.db, { ...filter, beforeId, limit: limit + 1 });
@@ -139,10 +147,15 @@ async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof EmptyCartError || error instanceof UnavailableProductsError || error instanceof IllegalTransitionError) {
+    if (
+      error instanceof EmptyCartError ||
+      error instanceof UnavailableProductsError ||
+      error instanceof IllegalTransitionError
+    ) {
       throw new ConnectError(error.message, Code.FailedPrecondition);
     }
-    if (error instanceof IdempotencyKeyReusedError) throw new ConnectError(`idempotency_key: ${error.message}`, Code.InvalidArgument);
+    if (error instanceof IdempotencyKeyReusedError)
+      throw new ConnectError(`idempotency_key: ${error.message}`, Code.InvalidArgument);
     if (error instanceof OrderNotFoundError) throw new ConnectError(error.message, Code.NotFound);
     throw error;
   }
@@ -183,7 +196,11 @@ function orderToProto(order: Order): MessageInitShape<typeof OrderSchema> {
       reference: order.payment.reference,
       failureReason: order.payment.failureReason,
     },
-    statusHistory: order.history.map((change) => ({ status: protoStatus[change.status], time: timestampFromDate(change.time), note: change.note })),
+    statusHistory: order.history.map((change) => ({
+      status: protoStatus[change.status],
+      time: timestampFromDate(change.time),
+      note: change.note,
+    })),
     createTime: timestampFromDate(order.createTime),
     updateTime: timestampFromDate(order.updateTime),
   };

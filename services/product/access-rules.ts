@@ -16,5 +16,10 @@ export const productAccessRules = [
     createCategory: "admin",
   }),
   accessRules(ShopService, { getShop: "public", listShops: "public", createShop: "seller", updateShop: "seller" }),
-  accessRules(InventoryService, { reserveStock: "service", commitReservation: "service", releaseReservation: "service", returnReservation: "service" }),
+  accessRules(InventoryService, {
+    reserveStock: "service",
+    commitReservation: "service",
+    releaseReservation: "service",
+    returnReservation: "service",
+  }),
 ];

@@ -51,7 +51,6 @@ export interface ProductServiceDeps extends CatalogDeps {
   db: Kysely<ProductDatabase>;
 }
 
-
 export function createProductService(deps: ProductServiceDeps): ServiceImpl<typeof ProductService> {
   const { db } = deps;
   return {
@@ -95,9 +94,12 @@ export function createProductService(deps: ProductServiceDeps): ServiceImpl<type
       if (!product.id) throw new ConnectError("product.id: required", Code.InvalidArgument);
       const paths = new Set(request.updateMask!.paths);
       const pick = <T>(path: string, value: T) => (paths.has(path) ? value : undefined);
-      if (paths.has("price") && !product.price) throw new ConnectError("product.price: required by the mask", Code.InvalidArgument);
-      if (paths.has("category_id") && !product.categoryId) throw new ConnectError("product.category_id: required by the mask", Code.InvalidArgument);
-      if (paths.has("name") && !product.name) throw new ConnectError("product.name: must not be empty", Code.InvalidArgument);
+      if (paths.has("price") && !product.price)
+        throw new ConnectError("product.price: required by the mask", Code.InvalidArgument);
+      if (paths.has("category_id") && !product.categoryId)
+        throw new ConnectError("product.category_id: required by the mask", Code.InvalidArgument);
+      if (paths.has("name") && !product.name)
+        throw new ConnectError("product.name: must not be empty", Code.InvalidArgument);
       const updated = await mapErrors(() =>
         updateProduct(deps, callerOf(ctx), product.id, {
           name: pick("name", product.name),
@@ -121,13 +123,16 @@ export function createProductService(deps: ProductServiceDeps): ServiceImpl<type
     },
 
     async adjustStock(request, ctx) {
-      const updated = await mapErrors(() => updateProduct(deps, callerOf(ctx), request.id, { stockOnHand: request.stockOnHand }));
+      const updated = await mapErrors(() =>
+        updateProduct(deps, callerOf(ctx), request.id, { stockOnHand: request.stockOnHand }),
+      );
       return { product: toProto(updated) };
     },
 
     async createCategory(request, ctx) {
       const category = request.category!;
-      if (!category.name || !category.slug) throw new ConnectError("category.name and category.slug are required", Code.InvalidArgument);
+      if (!category.name || !category.slug)
+        throw new ConnectError("category.name and category.slug are required", Code.InvalidArgument);
       const created = await mapErrors(() =>
         createCategory(deps, callerOf(ctx), {
           parentId: category.parentId || null,
@@ -186,7 +191,8 @@ async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof ProductNotFoundError || error instanceof ShopNotFoundError) throw new ConnectError(error.message, Code.NotFound);
+    if (error instanceof ProductNotFoundError || error instanceof ShopNotFoundError)
+      throw new ConnectError(error.message, Code.NotFound);
     if (error instanceof NotAllowedError) throw new ConnectError(error.message, Code.PermissionDenied);
     if (error instanceof InvalidCatalogInputError) throw new ConnectError(error.message, Code.InvalidArgument);
     if (error instanceof StockBelowHeldError) throw new ConnectError(error.message, Code.FailedPrecondition);
@@ -203,7 +209,13 @@ function encodeSearchToken(query: string, score: number, id: string): string {
 function decodeSearchToken(token: string, query: string): { score: number; id: string } {
   try {
     const { q, s, i } = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as Record<string, unknown>;
-    if (q === queryFingerprint(query) && typeof s === "number" && Number.isFinite(s) && typeof i === "string" && /^[0-9a-f-]{36}$/.test(i)) {
+    if (
+      q === queryFingerprint(query) &&
+      typeof s === "number" &&
+      Number.isFinite(s) &&
+      typeof i === "string" &&
+      /^[0-9a-f-]{36}$/.test(i)
+    ) {
       return { score: s, id: i };
     }
   } catch {

@@ -34,14 +34,18 @@ export function createShopService(deps: ShopDeps): ServiceImpl<typeof ShopServic
       if (!shop.id) throw new ConnectError("shop.id: required", Code.InvalidArgument);
       const paths = new Set(request.updateMask!.paths);
       if (paths.has("name") && !shop.name) throw new ConnectError("shop.name: must not be empty", Code.InvalidArgument);
-      if (paths.has("address") && !shop.address) throw new ConnectError("shop.address: required by the mask", Code.InvalidArgument);
-      if (paths.has("location") && !shop.location) throw new ConnectError("shop.location: required by the mask", Code.InvalidArgument);
+      if (paths.has("address") && !shop.address)
+        throw new ConnectError("shop.address: required by the mask", Code.InvalidArgument);
+      if (paths.has("location") && !shop.location)
+        throw new ConnectError("shop.location: required by the mask", Code.InvalidArgument);
       try {
         const updated = await changeShop(deps, callerOf(ctx), shop.id, {
           name: paths.has("name") ? shop.name : undefined,
           description: paths.has("description") ? shop.description : undefined,
           address: paths.has("address") ? postalAddressFromProto(shop.address!) : undefined,
-          location: paths.has("location") ? { latitude: shop.location!.latitude, longitude: shop.location!.longitude } : undefined,
+          location: paths.has("location")
+            ? { latitude: shop.location!.latitude, longitude: shop.location!.longitude }
+            : undefined,
         });
         return { shop: shopToProto(updated) };
       } catch (error) {
@@ -78,7 +82,8 @@ function encodeShopPageToken(distanceKm: number, id: string): string {
 function decodeShopPageToken(token: string): { distanceKm: number; id: string } {
   try {
     const { d, i } = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { d: unknown; i: unknown };
-    if (typeof d === "number" && Number.isFinite(d) && typeof i === "string" && /^[0-9a-f-]{36}$/.test(i)) return { distanceKm: d, id: i };
+    if (typeof d === "number" && Number.isFinite(d) && typeof i === "string" && /^[0-9a-f-]{36}$/.test(i))
+      return { distanceKm: d, id: i };
   } catch {
     // fall through
   }

@@ -4,17 +4,62 @@
 import { createConnection } from "mysql2/promise";
 import { uuidv7 } from "../../services/kit/ids.ts";
 
-const adjectives = ["red", "blue", "organic", "smart", "vintage", "compact", "deluxe", "eco", "classic", "portable", "wireless", "handmade"];
-const nouns = ["kettle", "lamp", "espresso", "backpack", "speaker", "notebook", "blender", "candle", "jacket", "teapot", "headphones", "chair", "bicycle", "camera", "sofa", "watch", "mug", "pillow", "drone", "guitar"];
+const adjectives = [
+  "red",
+  "blue",
+  "organic",
+  "smart",
+  "vintage",
+  "compact",
+  "deluxe",
+  "eco",
+  "classic",
+  "portable",
+  "wireless",
+  "handmade",
+];
+const nouns = [
+  "kettle",
+  "lamp",
+  "espresso",
+  "backpack",
+  "speaker",
+  "notebook",
+  "blender",
+  "candle",
+  "jacket",
+  "teapot",
+  "headphones",
+  "chair",
+  "bicycle",
+  "camera",
+  "sofa",
+  "watch",
+  "mug",
+  "pillow",
+  "drone",
+  "guitar",
+];
 
 /** Resolves with the catalog's size: `targetSize`, or more if it already held more. */
-export async function growCatalog(serverUrl: string, database: string, targetSize: number, log: (line: string) => void): Promise<number> {
+export async function growCatalog(
+  serverUrl: string,
+  database: string,
+  targetSize: number,
+  log: (line: string) => void,
+): Promise<number> {
   const connection = await createConnection({ uri: serverUrl, database, multipleStatements: false });
   try {
-    const [[{ count }]] = (await connection.query("SELECT COUNT(*) AS count FROM products")) as unknown as [[{ count: number }]];
+    const [[{ count }]] = (await connection.query("SELECT COUNT(*) AS count FROM products")) as unknown as [
+      [{ count: number }],
+    ];
     if (count >= targetSize) return count;
-    const [[sample]] = (await connection.query("SELECT shop_id, seller_id FROM products LIMIT 1")) as unknown as [[{ shop_id: string; seller_id: string }]];
-    const [categories] = (await connection.query("SELECT id FROM categories WHERE parent_id IS NOT NULL")) as unknown as [Array<{ id: string }>];
+    const [[sample]] = (await connection.query("SELECT shop_id, seller_id FROM products LIMIT 1")) as unknown as [
+      [{ shop_id: string; seller_id: string }],
+    ];
+    const [categories] = (await connection.query(
+      "SELECT id FROM categories WHERE parent_id IS NOT NULL",
+    )) as unknown as [Array<{ id: string }>];
     const started = performance.now();
     const batch = 5_000;
     for (let done = count; done < targetSize; done += batch) {
@@ -23,7 +68,11 @@ export async function growCatalog(serverUrl: string, database: string, targetSiz
         const n = done + i;
         const name = `${adjectives[n % adjectives.length]} ${nouns[Math.floor(n / adjectives.length) % nouns.length]} ${n}`;
         // One product in ten thousand carries a rare tag, for the rare-word search.
-        const tags = [adjectives[n % adjectives.length]!, nouns[(n * 7) % nouns.length]!, ...(n % 10_000 === 4242 ? ["bench4242"] : [])];
+        const tags = [
+          adjectives[n % adjectives.length]!,
+          nouns[(n * 7) % nouns.length]!,
+          ...(n % 10_000 === 4242 ? ["bench4242"] : []),
+        ];
         rows.push([
           uuidv7(),
           sample.shop_id,

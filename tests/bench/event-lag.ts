@@ -5,7 +5,13 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import type { Kysely } from "kysely";
 import { createDb, ensureDatabase, migrateToLatest } from "../../services/kit/db.ts";
-import { appendEvent, startConsumer, startOutboxRelay, streamName, type EventTables } from "../../services/kit/events.ts";
+import {
+  appendEvent,
+  startConsumer,
+  startOutboxRelay,
+  streamName,
+  type EventTables,
+} from "../../services/kit/events.ts";
 import { uuidv7 } from "../../services/kit/ids.ts";
 import { createLogger } from "../../services/kit/log.ts";
 import * as eventTables from "../../services/kit/migrations/2026_11_23_000000_create_event_tables.ts";
@@ -20,7 +26,12 @@ export interface LagFigures {
   maxMs: number;
 }
 
-export async function measureEventLag(options: { mysqlUrl: string; natsUrl: string; ratePerSecond: number; seconds: number }): Promise<LagFigures[]> {
+export async function measureEventLag(options: {
+  mysqlUrl: string;
+  natsUrl: string;
+  ratePerSecond: number;
+  seconds: number;
+}): Promise<LagFigures[]> {
   const log = createLogger("bench", "silent");
   const source = `benchlag${Date.now().toString(36)}`;
   const database = `bench_${source}`;
@@ -44,7 +55,12 @@ export async function measureEventLag(options: { mysqlUrl: string; natsUrl: stri
       },
     });
     await atSteadyRate(options.ratePerSecond, options.seconds, async () => {
-      await db.transaction().execute((trx) => appendEvent(trx, { source, payload: { case: "categoryCreated", value: { categoryId: uuidv7(), name: "lag" } } }));
+      await db.transaction().execute((trx) =>
+        appendEvent(trx, {
+          source,
+          payload: { case: "categoryCreated", value: { categoryId: uuidv7(), name: "lag" } },
+        }),
+      );
       relay.wake();
     });
     const expected = options.ratePerSecond * options.seconds;
@@ -55,7 +71,12 @@ export async function measureEventLag(options: { mysqlUrl: string; natsUrl: stri
     // Baseline: the same rate published straight to JetStream and pulled by a durable consumer.
     const raw: number[] = [];
     const rawSubject = `bazaar.${source}.raw`;
-    await nats.jsm.consumers.add(streamName, { durable_name: `${source}-raw`, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: rawSubject });
+    await nats.jsm.consumers.add(streamName, {
+      durable_name: `${source}-raw`,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: rawSubject,
+    });
     const messages = await (await nats.js.consumers.get(streamName, `${source}-raw`)).consume();
     const pulling = (async () => {
       for await (const message of messages) {
@@ -72,7 +93,10 @@ export async function measureEventLag(options: { mysqlUrl: string; natsUrl: stri
     await nats.jsm.consumers.delete(streamName, `${source}-raw`);
     await nats.jsm.consumers.delete(streamName, `${source}-outbox`);
 
-    return [figures("baseline: raw JetStream publish → durable consumer", raw), figures("event: outbox commit → relay → JetStream → consumer handler", throughOutbox)];
+    return [
+      figures("baseline: raw JetStream publish → durable consumer", raw),
+      figures("event: outbox commit → relay → JetStream → consumer handler", throughOutbox),
+    ];
   } finally {
     await nats.nc.close();
     await db.destroy();

@@ -9,9 +9,12 @@ const tools = [
 ];
 
 export function ensureLoadTools(log: (line: string) => void): void {
-  const missing = tools.filter((tool) => spawnSync(tool.command, tool.versionArgs).error !== undefined).map((tool) => tool.debianPackage);
+  const missing = tools
+    .filter((tool) => spawnSync(tool.command, tool.versionArgs).error !== undefined)
+    .map((tool) => tool.debianPackage);
   if (missing.length === 0) return;
-  if (process.getuid?.() !== 0) throw new Error(`missing load generators: sudo apt-get install -y ${missing.join(" ")}`);
+  if (process.getuid?.() !== 0)
+    throw new Error(`missing load generators: sudo apt-get install -y ${missing.join(" ")}`);
   log(`installing ${missing.join(" ")} with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit", env });

@@ -32,7 +32,10 @@ export function describeMachine(): Machine {
 }
 
 function firstLine(command: string, args: string[]): string {
-  const run = spawnSync(command, args, { encoding: "utf8", env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin` } });
+  const run = spawnSync(command, args, {
+    encoding: "utf8",
+    env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin` },
+  });
   const line = `${run.stdout ?? ""}${run.stderr ?? ""}`.split("\n").find((text) => text.trim());
   return line?.replace(/\s+/g, " ").trim() ?? "not found";
 }

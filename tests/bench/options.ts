@@ -63,7 +63,12 @@ export function readOptions(args: string[]): BenchOptions | "help" {
   let reuse: ReusedMesh | undefined;
   if (values.reuse) {
     if (!values["mysql-url"] || !values["nats-url"]) throw new Error("--reuse needs --mysql-url and --nats-url too");
-    reuse = { edgeUrl: values.reuse.replace(/\/$/, ""), productAddress: values["product-addr"], mysqlUrl: values["mysql-url"], natsUrl: values["nats-url"] };
+    reuse = {
+      edgeUrl: values.reuse.replace(/\/$/, ""),
+      productAddress: values["product-addr"],
+      mysqlUrl: values["mysql-url"],
+      natsUrl: values["nats-url"],
+    };
   }
   return {
     seconds: positive("--duration", values.duration),
@@ -71,7 +76,10 @@ export function readOptions(args: string[]): BenchOptions | "help" {
     levels,
     catalogSizes: sizes.length > 0 ? [...new Set(sizes)].sort((a, b) => a - b) : [0],
     shoppers: values.shoppers ? positive("--shoppers", values.shoppers) : Math.min(1024, Math.max(64, 8 * highest)),
-    only: values.only.split(",").map((prefix) => prefix.trim()).filter(Boolean),
+    only: values.only
+      .split(",")
+      .map((prefix) => prefix.trim())
+      .filter(Boolean),
     lagRatePerSecond: positive("--lag-rate", values["lag-rate"]),
     lagSeconds: Number(values["lag-seconds"]),
     reuse,
@@ -81,7 +89,8 @@ export function readOptions(args: string[]): BenchOptions | "help" {
 
 function numbers(name: string, text: string, min: number): number[] {
   const list = text.split(",").map((item) => Number(item.trim()));
-  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < min)) throw new Error(`${name} takes a comma-separated list of whole numbers ≥ ${min}, not "${text}"`);
+  if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < min))
+    throw new Error(`${name} takes a comma-separated list of whole numbers ≥ ${min}, not "${text}"`);
   return [...new Set(list)].sort((a, b) => a - b);
 }
 

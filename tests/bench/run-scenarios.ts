@@ -50,7 +50,11 @@ export function levelsOf(scenario: Scenario, levels: number[]): number[] {
   return scenario.sweep ? levels : [scenario.concurrency ?? levels.at(-1)!];
 }
 
-export async function runScenarios(scenarios: Scenario[], settings: RunSettings, progress: Progress): Promise<{ measurements: Measurement[]; failures: FailedRun[] }> {
+export async function runScenarios(
+  scenarios: Scenario[],
+  settings: RunSettings,
+  progress: Progress,
+): Promise<{ measurements: Measurement[]; failures: FailedRun[] }> {
   const measurements: Measurement[] = [];
   const failures: FailedRun[] = [];
   const workDir = await mkdtemp(join(tmpdir(), "bazaar-bench-load-"));
@@ -59,8 +63,11 @@ export async function runScenarios(scenarios: Scenario[], settings: RunSettings,
       for (const concurrency of levelsOf(scenario, settings.levels)) {
         progress.done += 1;
         const elapsed = Math.round((performance.now() - progress.startedAt) / 1000);
-        const size = scenario.catalogSize === undefined ? "" : ` · ${scenario.catalogSize.toLocaleString("en")} products`;
-        settings.log(`▶ [${progress.done}/${progress.total} · ${elapsed} s] ${scenario.title}${size} · ${scenario.protocol} · ${scenario.generator} · c=${concurrency}`);
+        const size =
+          scenario.catalogSize === undefined ? "" : ` · ${scenario.catalogSize.toLocaleString("en")} products`;
+        settings.log(
+          `▶ [${progress.done}/${progress.total} · ${elapsed} s] ${scenario.title}${size} · ${scenario.protocol} · ${scenario.generator} · c=${concurrency}`,
+        );
         try {
           const measurement = await runOnce(scenario, concurrency, settings, workDir);
           measurements.push(measurement);
@@ -78,7 +85,12 @@ export async function runScenarios(scenarios: Scenario[], settings: RunSettings,
   return { measurements, failures };
 }
 
-async function runOnce(scenario: Scenario, concurrency: number, settings: RunSettings, workDir: string): Promise<Measurement> {
+async function runOnce(
+  scenario: Scenario,
+  concurrency: number,
+  settings: RunSettings,
+  workDir: string,
+): Promise<Measurement> {
   // The bench process is the load generator of the node driver, mysql2 and nats.js runs.
   const sampler = new UsageSampler([...settings.processes, ["bench (node)", process.pid]]);
   const run: RunContext = {

@@ -76,7 +76,10 @@ interface BenchParts {
   jetStreamBaseline: JetStreamBaseline;
 }
 
-async function runBench({ target, hello, databaseBaselines, jetStreamBaseline }: BenchParts, options: BenchOptions): Promise<void> {
+async function runBench(
+  { target, hello, databaseBaselines, jetStreamBaseline }: BenchParts,
+  options: BenchOptions,
+): Promise<void> {
   const settings = {
     levels: options.levels,
     warmupSeconds: options.warmupSeconds,
@@ -93,16 +96,26 @@ async function runBench({ target, hello, databaseBaselines, jetStreamBaseline }:
   };
 
   // The checkout products come first, so the catalog grown next holds them in its count.
-  const shoppers = shoppingScenarioIds.some(selected) ? await prepareShoppers(target.edgeUrl, options.shoppers, log) : undefined;
+  const shoppers = shoppingScenarioIds.some(selected)
+    ? await prepareShoppers(target.edgeUrl, options.shoppers, log)
+    : undefined;
   let catalogSize = await growCatalog(target.mysqlUrl, productDatabase, firstSize!, log);
   const { products } = await callEdge(target.edgeUrl, "bazaar.product.v1.ProductService/ListProducts", { pageSize: 1 });
   const productId: string = products[0].id;
-  const customer = await callEdge(target.edgeUrl, "bazaar.auth.v1.AuthService/Login", { email: devAccounts.customer.email, password: devAccounts.customer.password });
+  const customer = await callEdge(target.edgeUrl, "bazaar.auth.v1.AuthService/Login", {
+    email: devAccounts.customer.email,
+    password: devAccounts.customer.password,
+  });
   const chosen = [
     ...helloBaselines(hello),
     ...databaseBaselines.scenarios,
     jetStreamBaseline.scenario,
-    ...(await productReadScenarios({ edgeUrl: target.edgeUrl, productAddress: target.productAddress, productId, accessToken: customer.tokens.accessToken })),
+    ...(await productReadScenarios({
+      edgeUrl: target.edgeUrl,
+      productAddress: target.productAddress,
+      productId,
+      accessToken: customer.tokens.accessToken,
+    })),
     ...(shoppers ? shoppingScenarios(target.edgeUrl, shoppers) : []),
   ].filter((scenario) => selected(scenario.id));
   const catalogQueries = async (size: number) =>
@@ -115,7 +128,9 @@ async function runBench({ target, hello, databaseBaselines, jetStreamBaseline }:
   const firstCatalogQueries = await catalogQueries(catalogSize);
   const progress: Progress = {
     done: 0,
-    total: chosen.reduce((sum, s) => sum + levelsOf(s, options.levels).length, 0) + firstCatalogQueries.length * (1 + laterSizes.length),
+    total:
+      chosen.reduce((sum, s) => sum + levelsOf(s, options.levels).length, 0) +
+      firstCatalogQueries.length * (1 + laterSizes.length),
     startedAt: performance.now(),
   };
   collect(await runScenarios(chosen, settings, progress));
@@ -128,7 +143,12 @@ async function runBench({ target, hello, databaseBaselines, jetStreamBaseline }:
   }
   if (options.lagSeconds > 0 && selected(eventLagId)) {
     log(`▶ event lag at ${options.lagRatePerSecond} events/s for ${options.lagSeconds} s`);
-    const paths = await measureEventLag({ mysqlUrl: target.mysqlUrl, natsUrl: target.natsUrl, ratePerSecond: options.lagRatePerSecond, seconds: options.lagSeconds });
+    const paths = await measureEventLag({
+      mysqlUrl: target.mysqlUrl,
+      natsUrl: target.natsUrl,
+      ratePerSecond: options.lagRatePerSecond,
+      seconds: options.lagSeconds,
+    });
     report.eventLag = { ratePerSecond: options.lagRatePerSecond, seconds: options.lagSeconds, paths };
   }
 

@@ -5,14 +5,29 @@ import { formatReport, runChaos } from "./chaos.ts";
 
 describe("chaos, short", () => {
   it("when every part is broken in turn under load, then checkouts go on after each fault and every invariant holds", async () => {
-    const report = await runChaos({ downSeconds: 2, recoverSeconds: 3, customers: 6, browsers: 2, settleSeconds: 150, log: () => undefined });
+    const report = await runChaos({
+      downSeconds: 2,
+      recoverSeconds: 3,
+      customers: 6,
+      browsers: 2,
+      settleSeconds: 150,
+      log: () => undefined,
+    });
     console.info(formatReport(report));
     expect(report.violations).toEqual([]);
     expect(report.faults.map((f) => f.fault)).toEqual([
-      "kill -9 auth", "kill -9 product", "kill -9 cart", "kill -9 order", "kill -9 admin", "kill -9 edge", "restart nats-server", "restart MariaDB",
+      "kill -9 auth",
+      "kill -9 product",
+      "kill -9 cart",
+      "kill -9 order",
+      "kill -9 admin",
+      "kill -9 edge",
+      "restart nats-server",
+      "restart MariaDB",
     ]);
     // The mesh came back from each fault: checkouts were acknowledged while or after it.
-    for (const fault of report.faults) expect(fault.checkoutsDuring + fault.checkoutsAfter, fault.fault).toBeGreaterThan(0);
+    for (const fault of report.faults)
+      expect(fault.checkoutsDuring + fault.checkoutsAfter, fault.fault).toBeGreaterThan(0);
     expect(report.acknowledged).toBe(report.tally.checkouts);
     // No part stayed away: every call succeeded within its retries or got a definite answer.
     // (A definite refusal, such as failed_precondition, is listed in the report; the invariants

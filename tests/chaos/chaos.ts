@@ -104,13 +104,29 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const productIds: string[] = [];
     for (let i = 0; i < 4; i++) {
       const { product } = await products.createProduct(
-        { product: { shopId, categoryId, name: `Chaos item ${i}`, price: { currencyCode: "USD", amountMinor: 500n }, stockOnHand: initialStock } },
+        {
+          product: {
+            shopId,
+            categoryId,
+            name: `Chaos item ${i}`,
+            price: { currencyCode: "USD", amountMinor: 500n },
+            stockOnHand: initialStock,
+          },
+        },
         asSeller,
       );
       productIds.push(product!.id);
     }
-    const customers = await Promise.all(Array.from({ length: options.customers }, () => registerCustomer(auth, "chaos")));
-    const workload = startWorkload({ edgeUrl: mesh.edgeUrl, customers, productIds, browsers: options.browsers, retryForMs: 60_000 });
+    const customers = await Promise.all(
+      Array.from({ length: options.customers }, () => registerCustomer(auth, "chaos")),
+    );
+    const workload = startWorkload({
+      edgeUrl: mesh.edgeUrl,
+      customers,
+      productIds,
+      browsers: options.browsers,
+      retryForMs: 60_000,
+    });
     await pause(options.recoverSeconds);
 
     const faults: FaultOutcome[] = [];
@@ -118,10 +134,23 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const stores = { mysql, nats };
     const breakings: Array<[string, () => Promise<void>, () => Promise<void>]> = [
       ...[...serviceNames, "edge"].map(
-        (name) => [`kill -9 ${name}`, () => running.kill(name, "SIGKILL"), async () => running.relaunch(name)] as [string, () => Promise<void>, () => Promise<void>],
+        (name) =>
+          [`kill -9 ${name}`, () => running.kill(name, "SIGKILL"), async () => running.relaunch(name)] as [
+            string,
+            () => Promise<void>,
+            () => Promise<void>,
+          ],
       ),
-      ["restart nats-server", () => stores.nats!.stop(), async () => void (stores.nats = await startNats({ dataDir, port: natsPort }))],
-      ["restart MariaDB", () => stores.mysql!.stop(), async () => void (stores.mysql = await startMariaDb({ dataDir, port: mysqlPort }))],
+      [
+        "restart nats-server",
+        () => stores.nats!.stop(),
+        async () => void (stores.nats = await startNats({ dataDir, port: natsPort })),
+      ],
+      [
+        "restart MariaDB",
+        () => stores.mysql!.stop(),
+        async () => void (stores.mysql = await startMariaDb({ dataDir, port: mysqlPort })),
+      ],
     ];
     for (const [fault, breakIt, restore] of breakings) {
       const before = workload.tally.checkouts;
@@ -136,13 +165,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       await pause(options.recoverSeconds);
       const after = workload.tally.checkouts - before - during;
       faults.push({ fault, checkoutsDuring: during, checkoutsAfter: after, backInMs });
-      log(`${fault}: back in ${backInMs} ms; ${during} checkouts acknowledged meanwhile, ${after} in the ${options.recoverSeconds} s after`);
+      log(
+        `${fault}: back in ${backInMs} ms; ${during} checkouts acknowledged meanwhile, ${after} in the ${options.recoverSeconds} s after`,
+      );
     }
     await workload.stop();
     const failedCallLogs = [...serviceNames, "edge"].flatMap((name) =>
-      running.recentLogs(name).filter((line) => line.includes("rpc failed")).map((line) => `${name}: ${line.slice(0, 400)}`),
+      running
+        .recentLogs(name)
+        .filter((line) => line.includes("rpc failed"))
+        .map((line) => `${name}: ${line.slice(0, 400)}`),
     );
-    log(`load stopped: ${workload.tally.checkouts} checkouts, ${workload.tally.browses} browses; checking the invariants`);
+    log(
+      `load stopped: ${workload.tally.checkouts} checkouts, ${workload.tally.browses} browses; checking the invariants`,
+    );
 
     const settleStarted = performance.now();
     const storesForChecks = { mysqlUrl: stores.mysql.url, natsUrl: stores.nats.url, databases };
@@ -176,7 +212,9 @@ export function formatReport(report: ChaosReport): string {
     "|---|---:|---:|---:|",
     ...rows,
     "",
-    ...(report.tally.unexpected.length > 0 ? [`Unexpected answers: ${report.tally.unexpected.join("; ")}`, ...report.failedCallLogs, ""] : []),
+    ...(report.tally.unexpected.length > 0
+      ? [`Unexpected answers: ${report.tally.unexpected.join("; ")}`, ...report.failedCallLogs, ""]
+      : []),
     `Load: ${report.tally.checkouts} checkouts acknowledged (${report.acknowledged} order ids), ${report.tally.browses} catalog reads; failed attempts retried: ${failures}; calls given up after retrying: ${report.tally.gaveUp}; refused: ${report.tally.refused.join("; ") || "none"}.`,
     report.violations.length === 0
       ? `Invariants I1–I4 hold (checked ${report.settledInMs} ms after the load stopped).`

@@ -32,5 +32,7 @@ const report = await runChaos({
   settleSeconds: positive("settle"),
   log: (line) => process.stdout.write(`[chaos] ${line}\n`),
 });
-process.stdout.write(`\n${formatReport(report)}\n\nChaos run took ${Math.round((performance.now() - started) / 1000)} s.\n`);
+process.stdout.write(
+  `\n${formatReport(report)}\n\nChaos run took ${Math.round((performance.now() - started) / 1000)} s.\n`,
+);
 process.exit(report.violations.length === 0 ? 0 : 1);

@@ -40,15 +40,35 @@ export interface RunningWorkload {
 }
 
 /** What a client retries: the outcome is unknown or the service is briefly away. */
-const retryable = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.Aborted, Code.Unknown, Code.Internal, Code.ResourceExhausted]);
-const address = { recipientName: "Chaos", line1: "1 Fault Street", city: "Berlin", postalCode: "10117", countryCode: "DE" };
+const retryable = new Set([
+  Code.Unavailable,
+  Code.DeadlineExceeded,
+  Code.Aborted,
+  Code.Unknown,
+  Code.Internal,
+  Code.ResourceExhausted,
+]);
+const address = {
+  recipientName: "Chaos",
+  line1: "1 Fault Street",
+  city: "Berlin",
+  postalCode: "10117",
+  countryCode: "DE",
+};
 
 export function startWorkload(options: WorkloadOptions): RunningWorkload {
   const transport = createConnectTransport({ baseUrl: options.edgeUrl, httpVersion: "1.1" });
   const carts = createClient(CartService, transport);
   const orders = createClient(OrderService, transport);
   const products = createClient(ProductService, transport);
-  const tally: WorkloadTally = { checkouts: 0, browses: 0, failures: new Map(), gaveUp: 0, refused: [], unexpected: [] };
+  const tally: WorkloadTally = {
+    checkouts: 0,
+    browses: 0,
+    failures: new Map(),
+    gaveUp: 0,
+    refused: [],
+    unexpected: [],
+  };
   const acknowledged: string[] = [];
   let stopped = false;
 
@@ -61,7 +81,8 @@ export function startWorkload(options: WorkloadOptions): RunningWorkload {
         const { code, rawMessage, isWireError } = ConnectError.from(error);
         // Only what a server answered: a socket the killed edge left behind fails in the client
         // library ("write EPIPE"), which labels it internal itself.
-        if (isWireError && (code === Code.Internal || code === Code.Unknown)) tally.unexpected.push(`${name}: ${Code[code]} ${rawMessage}`);
+        if (isWireError && (code === Code.Internal || code === Code.Unknown))
+          tally.unexpected.push(`${name}: ${Code[code]} ${rawMessage}`);
         tally.failures.set(Code[code], (tally.failures.get(Code[code]) ?? 0) + 1);
         if (!retryable.has(code)) {
           tally.refused.push(`${name}: ${Code[code]} ${rawMessage}`);
@@ -80,8 +101,13 @@ export function startWorkload(options: WorkloadOptions): RunningWorkload {
     for (let round = 0; !stopped; round++) {
       const productId = options.productIds[(index + round) % options.productIds.length]!;
       if (!(await retrying("ClearCart", () => carts.clearCart({}, me)))) continue;
-      if (!(await retrying("AddCartItem", () => carts.addCartItem({ productId, quantity: 1 + (round % 2) }, me)))) continue;
-      const request = { idempotencyKey: randomUUID(), shippingAddress: address, payment: { method: PaymentMethod.CARD, cardToken: "tok_visa" } };
+      if (!(await retrying("AddCartItem", () => carts.addCartItem({ productId, quantity: 1 + (round % 2) }, me))))
+        continue;
+      const request = {
+        idempotencyKey: randomUUID(),
+        shippingAddress: address,
+        payment: { method: PaymentMethod.CARD, cardToken: "tok_visa" },
+      };
       const placed = await retrying("PlaceOrder", () => orders.placeOrder(request, me));
       if (placed?.order) {
         acknowledged.push(placed.order.id);
@@ -96,7 +122,9 @@ export function startWorkload(options: WorkloadOptions): RunningWorkload {
       const step = (round + index) % 3;
       const done =
         step === 0
-          ? await retrying("GetProduct", () => products.getProduct({ id: options.productIds[round % options.productIds.length]! }))
+          ? await retrying("GetProduct", () =>
+              products.getProduct({ id: options.productIds[round % options.productIds.length]! }),
+            )
           : step === 1
             ? await retrying("ListProducts", () => products.listProducts({ pageSize: 20 }))
             : await retrying("SearchProducts", () => products.searchProducts({ query: "chaos", pageSize: 10 }));
@@ -105,7 +133,10 @@ export function startWorkload(options: WorkloadOptions): RunningWorkload {
     }
   };
 
-  const running = [...options.customers.map((me, i) => shop(me, i)), ...Array.from({ length: options.browsers }, (_, i) => browse(i))];
+  const running = [
+    ...options.customers.map((me, i) => shop(me, i)),
+    ...Array.from({ length: options.browsers }, (_, i) => browse(i)),
+  ];
   return {
     tally,
     acknowledged,

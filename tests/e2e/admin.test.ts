@@ -80,7 +80,10 @@ describe("who may use the admin service", () => {
     ["ListOrders", (o) => admin.listOrders({}, o)],
     ["UpdateOrderStatus", (o) => admin.updateOrderStatus({ id: randomUUID(), status: OrderStatus.SHIPPED }, o)],
     ["ListAuditEvents", (o) => admin.listAuditEvents({}, o)],
-    ["GetSalesReport", (o) => admin.getSalesReport({ fromTime: timestampFromDate(testStart), toTime: timestampFromDate(new Date()) }, o)],
+    [
+      "GetSalesReport",
+      (o) => admin.getSalesReport({ fromTime: timestampFromDate(testStart), toTime: timestampFromDate(new Date()) }, o),
+    ],
     ["ListDeadLetters", (o) => admin.listDeadLetters({}, o)],
     ["RedriveDeadLetter", (o) => admin.redriveDeadLetter({ id: randomUUID() }, o)],
   ];
@@ -89,17 +92,20 @@ describe("who may use the admin service", () => {
     expect(calls.map(([name]) => name).sort()).toEqual(AdminService.methods.map((m) => m.name).sort());
   });
 
-  it.each(calls)("when anyone but an admin calls %s, then unauthenticated or permission_denied", async (_name, call) => {
-    expect((await failureOf(call(undefined))).code).toBe(Code.Unauthenticated);
-    expect((await failureOf(call(asCustomer))).code).toBe(Code.PermissionDenied);
-    expect((await failureOf(call(asSeller))).code).toBe(Code.PermissionDenied);
-    // An admin gets through to the method itself: success, or its own answer to the dummy request.
-    const asAdminOutcome = await call(asAdmin).then(
-      () => "ok",
-      (error) => ConnectError.from(error).code,
-    );
-    expect(["ok", Code.NotFound]).toContain(asAdminOutcome);
-  });
+  it.each(calls)(
+    "when anyone but an admin calls %s, then unauthenticated or permission_denied",
+    async (_name, call) => {
+      expect((await failureOf(call(undefined))).code).toBe(Code.Unauthenticated);
+      expect((await failureOf(call(asCustomer))).code).toBe(Code.PermissionDenied);
+      expect((await failureOf(call(asSeller))).code).toBe(Code.PermissionDenied);
+      // An admin gets through to the method itself: success, or its own answer to the dummy request.
+      const asAdminOutcome = await call(asAdmin).then(
+        () => "ok",
+        (error) => ConnectError.from(error).code,
+      );
+      expect(["ok", Code.NotFound]).toContain(asAdminOutcome);
+    },
+  );
 });
 
 describe("user and order operations", () => {
@@ -108,12 +114,17 @@ describe("user and order operations", () => {
     expect((await admin.getUser({ id: target.id }, asAdmin)).user!.role).toBe(Role.CUSTOMER);
     expect((await admin.setUserRole({ id: target.id, role: Role.SELLER }, asAdmin)).user!.role).toBe(Role.SELLER);
     expect((await admin.setUserActive({ id: target.id, active: false }, asAdmin)).user!.active).toBe(false);
-    expect((await admin.listUsers({ query: "admin-e2e", role: Role.SELLER, active: false }, asAdmin)).users.map((u) => u.id)).toContain(target.id);
+    expect(
+      (await admin.listUsers({ query: "admin-e2e", role: Role.SELLER, active: false }, asAdmin)).users.map((u) => u.id),
+    ).toContain(target.id);
     // The deactivated user's token stops working everywhere.
     expect((await failureOf(carts.getCart({}, target))).code).toBe(Code.Unauthenticated);
 
     await auditLatency(target.id, "admin_action_performed", Date.now());
-    const { events } = await admin.listAuditEvents({ subjectId: target.id, eventType: "admin_action_performed" }, asAdmin);
+    const { events } = await admin.listAuditEvents(
+      { subjectId: target.id, eventType: "admin_action_performed" },
+      asAdmin,
+    );
     expect(events.map((e) => [e.actorId, JSON.parse(e.payloadJson).action])).toEqual([
       [devAccounts.admin.id, "SetUserActive"],
       [devAccounts.admin.id, "SetUserRole"],
@@ -123,19 +134,44 @@ describe("user and order operations", () => {
   it("when an admin changes their own role or deactivates themselves, then failed_precondition", async () => {
     const error = await failureOf(admin.setUserActive({ id: devAccounts.admin.id, active: false }, asAdmin));
     expect(error.code).toBe(Code.FailedPrecondition);
-    expect((await failureOf(admin.setUserRole({ id: devAccounts.admin.id, role: Role.CUSTOMER }, asAdmin))).code).toBe(Code.FailedPrecondition);
+    expect((await failureOf(admin.setUserRole({ id: devAccounts.admin.id, role: Role.CUSTOMER }, asAdmin))).code).toBe(
+      Code.FailedPrecondition,
+    );
   });
 
   it("when an admin lists and ships an order, then the order service does it and an illegal move names both states", async () => {
     const me = await newCustomer();
-    const { products: [product] } = await products.listProducts({ pageSize: 1 });
+    const {
+      products: [product],
+    } = await products.listProducts({ pageSize: 1 });
     await carts.addCartItem({ productId: product!.id, quantity: 1 }, me);
-    const { order } = await orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: { recipientName: "A", line1: "1 Admin Road", city: "Berlin", postalCode: "10115", countryCode: "DE" }, payment: { method: PaymentMethod.CASH_ON_DELIVERY } }, me);
+    const { order } = await orders.placeOrder(
+      {
+        idempotencyKey: randomUUID(),
+        shippingAddress: {
+          recipientName: "A",
+          line1: "1 Admin Road",
+          city: "Berlin",
+          postalCode: "10115",
+          countryCode: "DE",
+        },
+        payment: { method: PaymentMethod.CASH_ON_DELIVERY },
+      },
+      me,
+    );
     expect((await admin.listOrders({ userId: me.id }, asAdmin)).orders.map((o) => o.id)).toEqual([order!.id]);
-    const { order: shipped } = await admin.updateOrderStatus({ id: order!.id, status: OrderStatus.SHIPPED, note: "UPS 1Z" }, asAdmin);
+    const { order: shipped } = await admin.updateOrderStatus(
+      { id: order!.id, status: OrderStatus.SHIPPED, note: "UPS 1Z" },
+      asAdmin,
+    );
     expect(shipped!.statusHistory.at(-1)).toMatchObject({ status: OrderStatus.SHIPPED, note: "UPS 1Z" });
-    const illegal = await failureOf(admin.updateOrderStatus({ id: order!.id, status: OrderStatus.PROCESSING }, asAdmin));
-    expect([illegal.code, illegal.rawMessage]).toEqual([Code.FailedPrecondition, "an order cannot move from SHIPPED to PROCESSING"]);
+    const illegal = await failureOf(
+      admin.updateOrderStatus({ id: order!.id, status: OrderStatus.PROCESSING }, asAdmin),
+    );
+    expect([illegal.code, illegal.rawMessage]).toEqual([
+      Code.FailedPrecondition,
+      "an order cannot move from SHIPPED to PROCESSING",
+    ]);
   });
 });
 
@@ -147,30 +183,64 @@ describe("the audit trail", () => {
 
     since = Date.now();
     const { product } = await products.createProduct(
-      { product: { shopId, categoryId, name: "Audited thing", price: { currencyCode: "USD", amountMinor: 990n }, stockOnHand: 3 } },
+      {
+        product: {
+          shopId,
+          categoryId,
+          name: "Audited thing",
+          price: { currencyCode: "USD", amountMinor: 990n },
+          stockOnHand: 3,
+        },
+      },
       asSeller,
     );
     const fromProduct = await auditLatency(product!.id, "product_created", since);
 
     await carts.addCartItem({ productId: product!.id, quantity: 1 }, buyer);
     since = Date.now();
-    const { order } = await orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: { recipientName: "B", line1: "2 Audit Way", city: "Berlin", postalCode: "10115", countryCode: "DE" }, payment: { method: PaymentMethod.CARD, cardToken: "tok_visa" } }, buyer);
+    const { order } = await orders.placeOrder(
+      {
+        idempotencyKey: randomUUID(),
+        shippingAddress: {
+          recipientName: "B",
+          line1: "2 Audit Way",
+          city: "Berlin",
+          postalCode: "10115",
+          countryCode: "DE",
+        },
+        payment: { method: PaymentMethod.CARD, cardToken: "tok_visa" },
+      },
+      buyer,
+    );
     const fromOrder = await auditLatency(order!.id, "order_placed", since);
 
     since = Date.now();
     await admin.updateOrderStatus({ id: order!.id, status: OrderStatus.PROCESSING }, asAdmin);
     const fromAdmin = await auditLatency(order!.id, "admin_action_performed", since);
 
-    for (const [producer, ms] of Object.entries({ fromAuth, fromProduct, fromOrder, fromAdmin })) expect(ms, producer).toBeLessThan(1_000);
+    for (const [producer, ms] of Object.entries({ fromAuth, fromProduct, fromOrder, fromAdmin }))
+      expect(ms, producer).toBeLessThan(1_000);
     const { events } = await admin.listAuditEvents({ subjectId: order!.id }, asAdmin);
-    expect(events.map((e) => e.eventType)).toEqual(expect.arrayContaining(["order_placed", "order_status_changed", "admin_action_performed"]));
-    expect(events.find((e) => e.eventType === "order_placed")!.summary).toMatch(/^order .* placed: 1 product, total 1040 USD$/);
+    expect(events.map((e) => e.eventType)).toEqual(
+      expect.arrayContaining(["order_placed", "order_status_changed", "admin_action_performed"]),
+    );
+    expect(events.find((e) => e.eventType === "order_placed")!.summary).toMatch(
+      /^order .* placed: 1 product, total 1040 USD$/,
+    );
   });
 
   it("when a request carries a traceparent, then the event it causes carries it through NATS", async () => {
     const traceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
     const { product } = await products.createProduct(
-      { product: { shopId, categoryId, name: "Traced thing", price: { currencyCode: "USD", amountMinor: 100n }, stockOnHand: 1 } },
+      {
+        product: {
+          shopId,
+          categoryId,
+          name: "Traced thing",
+          price: { currencyCode: "USD", amountMinor: 100n },
+          stockOnHand: 1,
+        },
+      },
       { headers: { ...asSeller.headers, traceparent: traceParent } },
     );
     await auditLatency(product!.id, "product_created", Date.now());
@@ -184,7 +254,10 @@ describe("the audit trail", () => {
       occurTime: timestampFromDate(new Date()),
       source: "auth",
       subjectId: randomUUID(),
-      payload: { case: "userRegistered", value: { userId: randomUUID(), email: "twice@example.test", role: Role.CUSTOMER } },
+      payload: {
+        case: "userRegistered",
+        value: { userId: randomUUID(), email: "twice@example.test", role: Role.CUSTOMER },
+      },
     });
     const nc = await connect(natsConnectOptions(mesh.natsUrl));
     try {
@@ -197,16 +270,29 @@ describe("the audit trail", () => {
     }
     await auditLatency(event.subjectId, "user_registered", Date.now());
     await new Promise((resolve) => setTimeout(resolve, 500));
-    expect((await admin.listAuditEvents({ subjectId: event.subjectId }, asAdmin)).events.map((e) => e.id)).toEqual([event.id]);
+    expect((await admin.listAuditEvents({ subjectId: event.subjectId }, asAdmin)).events.map((e) => e.id)).toEqual([
+      event.id,
+    ]);
   });
 
   it("when filtering by type, actor and time and paging, then every page holds exactly the matching events, newest first", async () => {
     const from = new Date();
     const target = await newCustomer();
-    for (const role of [Role.SELLER, Role.CUSTOMER, Role.SELLER]) await admin.setUserRole({ id: target.id, role }, asAdmin);
+    for (const role of [Role.SELLER, Role.CUSTOMER, Role.SELLER])
+      await admin.setUserRole({ id: target.id, role }, asAdmin);
     await auditLatency(target.id, "user_role_changed", Date.now());
-    const filter = { subjectId: target.id, eventType: "admin_action_performed", actorId: devAccounts.admin.id, fromTime: timestampFromDate(from) };
-    await eventually(() => admin.listAuditEvents(filter, asAdmin), ({ events }) => events.length >= 3, 5_000, 50);
+    const filter = {
+      subjectId: target.id,
+      eventType: "admin_action_performed",
+      actorId: devAccounts.admin.id,
+      fromTime: timestampFromDate(from),
+    };
+    await eventually(
+      () => admin.listAuditEvents(filter, asAdmin),
+      ({ events }) => events.length >= 3,
+      5_000,
+      50,
+    );
 
     const ids: string[] = [];
     let pageToken = "";
@@ -217,8 +303,13 @@ describe("the audit trail", () => {
     } while (pageToken);
     expect(ids).toHaveLength(3);
     expect([...ids].sort().reverse()).toEqual(ids);
-    expect((await admin.listAuditEvents({ ...filter, fromTime: undefined, toTime: timestampFromDate(from) }, asAdmin)).events).toEqual([]);
-    expect((await failureOf(admin.listAuditEvents({ actorId: "not-a-uuid" }, asAdmin))).code).toBe(Code.InvalidArgument);
+    expect(
+      (await admin.listAuditEvents({ ...filter, fromTime: undefined, toTime: timestampFromDate(from) }, asAdmin))
+        .events,
+    ).toEqual([]);
+    expect((await failureOf(admin.listAuditEvents({ actorId: "not-a-uuid" }, asAdmin))).code).toBe(
+      Code.InvalidArgument,
+    );
   });
 });
 
@@ -226,16 +317,24 @@ describe("dead letters", () => {
   it("when a message no consumer can decode arrives, then each consumer that got it dead-letters it, listed across services, and a redrive says why it cannot apply", async () => {
     const nc = await connect(natsConnectOptions(mesh.natsUrl));
     try {
-      await jetstream(nc).publish("bazaar.product.garbled", new Uint8Array([0xde, 0xad, 0xbe, 0xef]), { msgID: randomUUID() });
+      await jetstream(nc).publish("bazaar.product.garbled", new Uint8Array([0xde, 0xad, 0xbe, 0xef]), {
+        msgID: randomUUID(),
+      });
     } finally {
       await nc.close();
     }
-    const garbled = async () => (await admin.listDeadLetters({}, asAdmin)).deadLetters.filter((d) => d.subject === "bazaar.product.garbled");
+    const garbled = async () =>
+      (await admin.listDeadLetters({}, asAdmin)).deadLetters.filter((d) => d.subject === "bazaar.product.garbled");
     const letters = await eventually(garbled, (found) => found.length >= 2, 10_000);
     // The cart's product-cache consumer and the admin's projections both listen on product subjects.
-    expect(letters.map((d) => `${d.service}/${d.consumer}`).sort()).toEqual(["admin/admin-projections", "cart/cart-product-snapshots"]);
+    expect(letters.map((d) => `${d.service}/${d.consumer}`).sort()).toEqual([
+      "admin/admin-projections",
+      "cart/cart-product-snapshots",
+    ]);
     expect(letters.every((d) => d.eventId === "" && d.error.length > 0)).toBe(true);
-    expect((await admin.listDeadLetters({ service: "cart" }, asAdmin)).deadLetters.map((d) => d.service)).toEqual(["cart"]);
+    expect((await admin.listDeadLetters({ service: "cart" }, asAdmin)).deadLetters.map((d) => d.service)).toEqual([
+      "cart",
+    ]);
 
     const refused = await failureOf(admin.redriveDeadLetter({ id: letters[0]!.id }, asAdmin));
     expect(refused.code).toBe(Code.FailedPrecondition);
@@ -247,13 +346,44 @@ describe("dead letters", () => {
 describe("the sales report", () => {
   it("when orders are placed, shipped and cancelled, then the report equals a direct sum over the orders database, and a rebuild reproduces it", async () => {
     const priced = async (cents: bigint) =>
-      (await products.createProduct({ product: { shopId, categoryId, name: `Report ${cents}`, price: { currencyCode: "USD", amountMinor: cents }, stockOnHand: 50 } }, asSeller)).product!.id;
+      (
+        await products.createProduct(
+          {
+            product: {
+              shopId,
+              categoryId,
+              name: `Report ${cents}`,
+              price: { currencyCode: "USD", amountMinor: cents },
+              stockOnHand: 50,
+            },
+          },
+          asSeller,
+        )
+      ).product!.id;
     const [cheap, dear] = [await priced(500n), await priced(25_000n)];
     const placed: string[] = [];
-    for (const [productId, quantity, token] of [[cheap, 3, "tok_visa"], [dear, 1, "tok_visa"], [dear, 2, "tok_chargeDeclined"], [cheap, 1, "tok_visa"]] as const) {
+    for (const [productId, quantity, token] of [
+      [cheap, 3, "tok_visa"],
+      [dear, 1, "tok_visa"],
+      [dear, 2, "tok_chargeDeclined"],
+      [cheap, 1, "tok_visa"],
+    ] as const) {
       const buyer = await newCustomer();
       await carts.addCartItem({ productId, quantity }, buyer);
-      const { order } = await orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: { recipientName: "C", line1: "3 Report St", city: "Berlin", postalCode: "10115", countryCode: "DE" }, payment: { method: PaymentMethod.CARD, cardToken: token } }, buyer);
+      const { order } = await orders.placeOrder(
+        {
+          idempotencyKey: randomUUID(),
+          shippingAddress: {
+            recipientName: "C",
+            line1: "3 Report St",
+            city: "Berlin",
+            postalCode: "10115",
+            countryCode: "DE",
+          },
+          payment: { method: PaymentMethod.CARD, cardToken: token },
+        },
+        buyer,
+      );
       placed.push(order!.id);
     }
     await admin.updateOrderStatus({ id: placed[1]!, status: OrderStatus.SHIPPED }, asAdmin);
@@ -264,24 +394,39 @@ describe("the sales report", () => {
     const wanted = { revenue: expected.revenue, byStatus: expected.byStatus, top: expected.top };
     // The whole summary, not the revenue alone: one event still on its way can leave the revenue
     // right by coincidence while a status count is not yet.
-    const report = await eventually(() => admin.getSalesReport(range, asAdmin), (r) => isDeepStrictEqual(summaryOf(r), wanted));
+    const report = await eventually(
+      () => admin.getSalesReport(range, asAdmin),
+      (r) => isDeepStrictEqual(summaryOf(r), wanted),
+    );
     expect(summaryOf(report)).toEqual(wanted);
     expect(report.revenueByDay.reduce((sum, d) => sum + d.revenue!.amountMinor, 0n)).toBe(expected.revenue);
     expect(report.topProducts[0]).toMatchObject({ productId: dear, quantity: 1n });
     expect(report.newUsersByDay.reduce((sum, d) => sum + d.count, 0)).toBeGreaterThanOrEqual(4);
 
-    const { stdout } = await promisify(execFile)(process.execPath, ["services/admin/rebuild.ts"], { cwd: root, env: mesh.env, timeout: 60_000 });
+    const { stdout } = await promisify(execFile)(process.execPath, ["services/admin/rebuild.ts"], {
+      cwd: root,
+      env: mesh.env,
+      timeout: 60_000,
+    });
     expect(stdout).toMatch(/done: \d+ events replayed/);
     expect(summaryOf(await admin.getSalesReport(range, asAdmin))).toEqual(summaryOf(report));
     expect((await admin.getSalesReport(range, asAdmin)).newUsersByDay).toEqual(report.newUsersByDay);
-    expect((await admin.listAuditEvents({ subjectId: placed[3]! }, asAdmin)).events.map((e) => e.eventType)).toContain("order_cancelled");
+    expect((await admin.listAuditEvents({ subjectId: placed[3]! }, asAdmin)).events.map((e) => e.eventType)).toContain(
+      "order_cancelled",
+    );
   }, 120_000);
 
   it("when the range is backwards or longer than a year, then invalid_argument", async () => {
     const now = new Date();
-    const backwards = admin.getSalesReport({ fromTime: timestampFromDate(now), toTime: timestampFromDate(testStart) }, asAdmin);
+    const backwards = admin.getSalesReport(
+      { fromTime: timestampFromDate(now), toTime: timestampFromDate(testStart) },
+      asAdmin,
+    );
     expect((await failureOf(backwards)).code).toBe(Code.InvalidArgument);
-    const long = admin.getSalesReport({ fromTime: timestampFromDate(new Date(Date.UTC(2020, 0, 1))), toTime: timestampFromDate(now) }, asAdmin);
+    const long = admin.getSalesReport(
+      { fromTime: timestampFromDate(new Date(Date.UTC(2020, 0, 1))), toTime: timestampFromDate(now) },
+      asAdmin,
+    );
     expect((await failureOf(long)).code).toBe(Code.InvalidArgument);
   });
 });
@@ -289,14 +434,21 @@ describe("the sales report", () => {
 function summaryOf(report: GetSalesReportResponse) {
   return {
     revenue: report.totalRevenue!.amountMinor,
-    byStatus: Object.fromEntries(report.ordersByStatus.map((s) => [OrderStatusSchema.value[s.status]!.localName, s.count])),
+    byStatus: Object.fromEntries(
+      report.ordersByStatus.map((s) => [OrderStatusSchema.value[s.status]!.localName, s.count]),
+    ),
     top: report.topProducts.map((p) => [p.productId, p.quantity, p.revenue!.amountMinor]),
   };
 }
 
 /** The same figures straight from the order service's database. */
 async function directSums(from: Date, to: Date) {
-  const connection = await createConnection({ uri: mesh.mysqlUrl, database: mesh.env.BAZAAR_ORDER_DB, supportBigNumbers: true, bigNumberStrings: true });
+  const connection = await createConnection({
+    uri: mesh.mysqlUrl,
+    database: mesh.env.BAZAAR_ORDER_DB,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+  });
   try {
     const range = [from, to];
     const [[revenue]] = (await connection.query(

@@ -30,7 +30,10 @@ afterAll(async () => {
 });
 
 async function query<T>(service: string, statement: string): Promise<T[]> {
-  const connection = await createConnection({ uri: mesh.mysqlUrl, database: mesh.env[`BAZAAR_${service.toUpperCase()}_DB`] });
+  const connection = await createConnection({
+    uri: mesh.mysqlUrl,
+    database: mesh.env[`BAZAAR_${service.toUpperCase()}_DB`],
+  });
   try {
     return (await connection.query(statement))[0] as T[];
   } finally {
@@ -47,7 +50,15 @@ describe("a broker outage", () => {
     const products = createClient(ProductService, transport);
     const { asSeller, shopId, categoryId } = await devSellerShelf(auth, products);
     const { product } = await products.createProduct(
-      { product: { shopId, categoryId, name: "Outage stock", price: { currencyCode: "USD", amountMinor: 300n }, stockOnHand: 100_000 } },
+      {
+        product: {
+          shopId,
+          categoryId,
+          name: "Outage stock",
+          price: { currencyCode: "USD", amountMinor: 300n },
+          stockOnHand: 100_000,
+        },
+      },
       asSeller,
     );
 
@@ -60,7 +71,17 @@ describe("a broker outage", () => {
         try {
           await carts.addCartItem({ productId: product!.id, quantity: 1 }, me);
           const { order } = await orders.placeOrder(
-            { idempotencyKey: randomUUID(), shippingAddress: { recipientName: "O", line1: "4 Outage Rd", city: "Berlin", postalCode: "10115", countryCode: "DE" }, payment: { method: PaymentMethod.CASH_ON_DELIVERY } },
+            {
+              idempotencyKey: randomUUID(),
+              shippingAddress: {
+                recipientName: "O",
+                line1: "4 Outage Rd",
+                city: "Berlin",
+                postalCode: "10115",
+                countryCode: "DE",
+              },
+              payment: { method: PaymentMethod.CASH_ON_DELIVERY },
+            },
             me,
           );
           if (order!.status === OrderStatus.CONFIRMED) placed.push(order!.id);
@@ -87,15 +108,29 @@ describe("a broker outage", () => {
     expect(duringOutage).toBeGreaterThan(5);
     expect(failures).toEqual([]);
 
-    const outboxIds = async () => (await Promise.all(serviceNames.map((s) => query<{ id: string }>(s, "SELECT id FROM outbox")))).flat().map((r) => r.id);
+    const outboxIds = async () =>
+      (await Promise.all(serviceNames.map((s) => query<{ id: string }>(s, "SELECT id FROM outbox"))))
+        .flat()
+        .map((r) => r.id);
     const unpublished = async () =>
-      (await Promise.all(serviceNames.map((s) => query<{ n: number }>(s, "SELECT COUNT(*) AS n FROM outbox WHERE publish_time IS NULL")))).reduce((sum, [row]) => sum + Number(row!.n), 0);
+      (
+        await Promise.all(
+          serviceNames.map((s) =>
+            query<{ n: number }>(s, "SELECT COUNT(*) AS n FROM outbox WHERE publish_time IS NULL"),
+          ),
+        )
+      ).reduce((sum, [row]) => sum + Number(row!.n), 0);
     const tally = async () => ({
       expected: new Set(await outboxIds()),
       audited: new Set((await query<{ id: string }>("admin", "SELECT id FROM audit_events")).map((r) => r.id)),
       unpublished: await unpublished(),
     });
-    const { expected, audited } = await eventually(tally, (t) => t.audited.size === t.expected.size && t.unpublished === 0, 30_000, 250);
+    const { expected, audited } = await eventually(
+      tally,
+      (t) => t.audited.size === t.expected.size && t.unpublished === 0,
+      30_000,
+      250,
+    );
     expect(await unpublished()).toBe(0);
     expect([...audited].sort()).toEqual([...expected].sort());
 
@@ -106,7 +141,10 @@ describe("a broker outage", () => {
     } finally {
       await nc.close();
     }
-    const sales = await query<{ n: number }>("admin", "SELECT COUNT(*) AS n FROM sales_orders WHERE status = 'CONFIRMED'");
+    const sales = await query<{ n: number }>(
+      "admin",
+      "SELECT COUNT(*) AS n FROM sales_orders WHERE status = 'CONFIRMED'",
+    );
     expect(Number(sales[0]!.n)).toBe(placed.length);
   }, 120_000);
 });
@@ -119,7 +157,9 @@ describe("who may publish what", () => {
     const cart = await connect({ servers: server, user: "cart", pass: servicePassword("cart") });
     try {
       const js = jetstream(cart);
-      await expect(js.publish("bazaar.order.order_placed", new Uint8Array([1]), { timeout: 2_000 })).rejects.toThrow(/permission/i);
+      await expect(js.publish("bazaar.order.order_placed", new Uint8Array([1]), { timeout: 2_000 })).rejects.toThrow(
+        /permission/i,
+      );
       const ack = await js.publish("bazaar.cart.permission_check", new Uint8Array([1]), { timeout: 2_000 });
       expect(ack.stream).toBe(streamName);
     } finally {
@@ -127,4 +167,3 @@ describe("who may publish what", () => {
     }
   });
 });
-

@@ -42,7 +42,16 @@ const newCustomer = () => registerCustomer(auth, "shopper");
 
 async function newProduct(cents: bigint, stockOnHand: number) {
   const { product } = await products.createProduct(
-    { product: { shopId, categoryId, name: `Cart item ${randomBytes(3).toString("hex")}`, price: { currencyCode: "USD", amountMinor: cents }, stockOnHand, imageUrls: ["https://img.bazaar.test/x.jpg"] } },
+    {
+      product: {
+        shopId,
+        categoryId,
+        name: `Cart item ${randomBytes(3).toString("hex")}`,
+        price: { currencyCode: "USD", amountMinor: cents },
+        stockOnHand,
+        imageUrls: ["https://img.bazaar.test/x.jpg"],
+      },
+    },
     asSeller,
   );
   return product!.id;
@@ -74,11 +83,21 @@ describe("a customer's cart", () => {
     const me = await newCustomer();
     const scarce = await newProduct(100n, 3);
     await carts.addCartItem({ productId: scarce, quantity: 2 }, me);
-    expect((await failureOf(carts.addCartItem({ productId: scarce, quantity: 2 }, me))).code).toBe(Code.FailedPrecondition);
-    expect((await failureOf(carts.updateCartItem({ productId: scarce, quantity: 4 }, me))).code).toBe(Code.FailedPrecondition);
-    expect((await failureOf(carts.addCartItem({ productId: scarce, quantity: 0 }, me))).code).toBe(Code.InvalidArgument);
-    expect((await failureOf(carts.addCartItem({ productId: scarce, quantity: 100 }, me))).code).toBe(Code.InvalidArgument);
-    const missing = await failureOf(carts.addCartItem({ productId: "0193a000-0000-7000-8000-00000000dead", quantity: 1 }, me));
+    expect((await failureOf(carts.addCartItem({ productId: scarce, quantity: 2 }, me))).code).toBe(
+      Code.FailedPrecondition,
+    );
+    expect((await failureOf(carts.updateCartItem({ productId: scarce, quantity: 4 }, me))).code).toBe(
+      Code.FailedPrecondition,
+    );
+    expect((await failureOf(carts.addCartItem({ productId: scarce, quantity: 0 }, me))).code).toBe(
+      Code.InvalidArgument,
+    );
+    expect((await failureOf(carts.addCartItem({ productId: scarce, quantity: 100 }, me))).code).toBe(
+      Code.InvalidArgument,
+    );
+    const missing = await failureOf(
+      carts.addCartItem({ productId: "0193a000-0000-7000-8000-00000000dead", quantity: 1 }, me),
+    );
     expect(missing.code).toBe(Code.FailedPrecondition);
     expect((await carts.getCart({}, me)).cart!.items.map((i) => i.quantity)).toEqual([2]);
   });
@@ -102,9 +121,18 @@ describe("a customer's cart", () => {
     await carts.addCartItem({ productId: repriced, quantity: 2 }, me);
     await carts.addCartItem({ productId: doomed, quantity: 1 }, me);
 
-    await products.updateProduct({ product: { id: repriced, price: { currencyCode: "USD", amountMinor: 800n } }, updateMask: { paths: ["price"] } }, asSeller);
+    await products.updateProduct(
+      {
+        product: { id: repriced, price: { currencyCode: "USD", amountMinor: 800n } },
+        updateMask: { paths: ["price"] },
+      },
+      asSeller,
+    );
     await products.deleteProduct({ id: doomed }, asSeller);
-    const cart = await cartOnce(me, (c) => c.items.some((i) => i.unitPrice!.amountMinor === 800n) && c.items.some((i) => !i.available));
+    const cart = await cartOnce(
+      me,
+      (c) => c.items.some((i) => i.unitPrice!.amountMinor === 800n) && c.items.some((i) => !i.available),
+    );
     const [first, second] = cart.items;
     expect(first).toMatchObject({ productId: repriced, available: true });
     expect(first!.unitPrice!.amountMinor).toBe(800n);
@@ -149,13 +177,28 @@ describe("after checkout", () => {
       const event = create(EventSchema, {
         id: uuidv7(),
         source: "order",
-        payload: { case: "orderPlaced", value: { orderId, userId: me.id, items: [{ productId: bought, quantity: 2 }, { productId: readded, quantity: 1 }] } },
+        payload: {
+          case: "orderPlaced",
+          value: {
+            orderId,
+            userId: me.id,
+            items: [
+              { productId: bought, quantity: 2 },
+              { productId: readded, quantity: 1 },
+            ],
+          },
+        },
       });
       await jetstream(nc).publish("bazaar.order.order_placed", toBinary(EventSchema, event), { msgID: event.id });
     } finally {
       await nc.close();
     }
     const cart = await cartOnce(me, (c) => c.items.find((i) => i.productId === bought)?.quantity === 1);
-    expect(cart.items.map((i) => [i.productId, i.quantity]).sort()).toEqual([[bought, 1], [readded, 1]].sort());
+    expect(cart.items.map((i) => [i.productId, i.quantity]).sort()).toEqual(
+      [
+        [bought, 1],
+        [readded, 1],
+      ].sort(),
+    );
   });
 });

@@ -44,7 +44,15 @@ afterAll(async () => {
 });
 
 const draft = (name: string) => ({
-  product: { shopId, categoryId, name, description: "Test item", price: { currencyCode: "USD", amountMinor: 1234n }, tags: ["test"], stockOnHand: 7 },
+  product: {
+    shopId,
+    categoryId,
+    name,
+    description: "Test item",
+    price: { currencyCode: "USD", amountMinor: 1234n },
+    tags: ["test"],
+    stockOnHand: 7,
+  },
 });
 
 describe("who may add products to a shop", () => {
@@ -82,7 +90,10 @@ describe("who may change and delete a product of the seller's shop", () => {
     ["a customer", "customer", Code.PermissionDenied],
   ] as const)("when %s renames and deletes it, then %s", async (_, who, expected) => {
     const { product } = await products.createProduct(draft(`Matrix ${who}`), bearer(tokens.seller));
-    const rename = products.updateProduct({ product: { id: product!.id, name: `Renamed by ${who}` }, updateMask: { paths: ["name"] } }, bearer(tokens[who]));
+    const rename = products.updateProduct(
+      { product: { id: product!.id, name: `Renamed by ${who}` }, updateMask: { paths: ["name"] } },
+      bearer(tokens[who]),
+    );
     const remove = () => products.deleteProduct({ id: product!.id }, bearer(tokens[who]));
     if (expected === undefined) {
       expect((await rename).product!.name).toBe(`Renamed by ${who}`);
@@ -100,19 +111,29 @@ describe("changing and deleting a product", () => {
   it("when its seller changes the price, then everyone sees it and ProductUpdated carries old and new price", async () => {
     const { product } = await products.createProduct(draft("Repriced"), bearer(tokens.seller));
     const { product: updated } = await products.updateProduct(
-      { product: { id: product!.id, price: { currencyCode: "USD", amountMinor: 999n } }, updateMask: { paths: ["price"] } },
+      {
+        product: { id: product!.id, price: { currencyCode: "USD", amountMinor: 999n } },
+        updateMask: { paths: ["price"] },
+      },
       bearer(tokens.seller),
     );
     expect(updated!.price!.amountMinor).toBe(999n);
     expect((await products.getProduct({ id: product!.id })).product!.price!.amountMinor).toBe(999n);
-    await expectEvents(mesh.natsUrl, product!.id, "bazaar.product.>", ["bazaar.product.product_created", "bazaar.product.product_updated"]);
+    await expectEvents(mesh.natsUrl, product!.id, "bazaar.product.>", [
+      "bazaar.product.product_created",
+      "bazaar.product.product_updated",
+    ]);
   });
 
   it("when another seller tries to change or delete it, then permission_denied and nothing changes", async () => {
     const { product } = await products.createProduct(draft("Guarded"), bearer(tokens.seller));
     const change = { product: { id: product!.id, name: "Stolen" }, updateMask: { paths: ["name"] } };
-    expect((await failureOf(products.updateProduct(change, bearer(tokens.otherSeller)))).code).toBe(Code.PermissionDenied);
-    expect((await failureOf(products.deleteProduct({ id: product!.id }, bearer(tokens.otherSeller)))).code).toBe(Code.PermissionDenied);
+    expect((await failureOf(products.updateProduct(change, bearer(tokens.otherSeller)))).code).toBe(
+      Code.PermissionDenied,
+    );
+    expect((await failureOf(products.deleteProduct({ id: product!.id }, bearer(tokens.otherSeller)))).code).toBe(
+      Code.PermissionDenied,
+    );
     expect((await products.getProduct({ id: product!.id })).product!.name).toBe("Guarded");
   });
 
@@ -144,9 +165,14 @@ describe("changing and deleting a product", () => {
 
   it("when stock is adjusted, then availability follows and StockChanged is emitted; negative stock is invalid", async () => {
     const { product } = await products.createProduct(draft("Stocked"), bearer(tokens.seller));
-    const { product: adjusted } = await products.adjustStock({ id: product!.id, stockOnHand: 42 }, bearer(tokens.seller));
+    const { product: adjusted } = await products.adjustStock(
+      { id: product!.id, stockOnHand: 42 },
+      bearer(tokens.seller),
+    );
     expect(adjusted).toMatchObject({ stockOnHand: 42, stockAvailable: 42 });
-    expect((await failureOf(products.adjustStock({ id: product!.id, stockOnHand: -1 }, bearer(tokens.seller)))).code).toBe(Code.InvalidArgument);
+    expect(
+      (await failureOf(products.adjustStock({ id: product!.id, stockOnHand: -1 }, bearer(tokens.seller)))).code,
+    ).toBe(Code.InvalidArgument);
     await expectEvents(mesh.natsUrl, product!.id, "bazaar.product.>", ["bazaar.product.stock_changed"]);
   });
 });
@@ -168,7 +194,9 @@ describe("categories", () => {
   it("when an admin adds one under a parent, then it is listed; a seller may not; a taken slug is already_exists", async () => {
     const slug = `test-${randomBytes(3).toString("hex")}`;
     const category = { category: { parentId: categoryId, name: "Test Category", slug, sortOrder: 9 } };
-    expect((await failureOf(products.createCategory(category, bearer(tokens.seller)))).code).toBe(Code.PermissionDenied);
+    expect((await failureOf(products.createCategory(category, bearer(tokens.seller)))).code).toBe(
+      Code.PermissionDenied,
+    );
     const { category: created } = await products.createCategory(category, bearer(tokens.admin));
     expect(created).toMatchObject({ parentId: categoryId, slug });
     expect((await products.listCategories({})).categories.map((c) => c.id)).toContain(created!.id);
@@ -180,7 +208,12 @@ describe("search", () => {
   it("when a buyer searches a product's exact name, then it ranks first, above partial matches", async () => {
     const word = `zq${randomBytes(3).toString("hex")}`;
     const create = (name: string, description = "", cents = 1000n, tags: string[] = []) =>
-      products.createProduct({ product: { shopId, categoryId, name, description, price: { currencyCode: "USD", amountMinor: cents }, tags } }, bearer(tokens.seller));
+      products.createProduct(
+        {
+          product: { shopId, categoryId, name, description, price: { currencyCode: "USD", amountMinor: cents }, tags },
+        },
+        bearer(tokens.seller),
+      );
     await create(`${word} teapot deluxe`, `The ${word} teapot, deluxe`, 3000n, [word]);
     await create(`Cozy for the ${word} teapot`, `${word} ${word} teapot cozy`, 900n, [word, "teapot"]);
     const { product: exact } = await create(`${word} teapot`, "plain", 1500n);
@@ -202,12 +235,16 @@ describe("search", () => {
     expect(paged).toEqual(results.products.map((p) => p.id));
 
     await products.deleteProduct({ id: exact!.id }, bearer(tokens.seller));
-    expect((await products.searchProducts({ query: `${word} teapot` })).products.map((p) => p.id)).not.toContain(exact!.id);
+    expect((await products.searchProducts({ query: `${word} teapot` })).products.map((p) => p.id)).not.toContain(
+      exact!.id,
+    );
   });
 
   it("when a page token from another query is replayed, then invalid_argument", async () => {
     const first = await products.searchProducts({ query: "coffee", pageSize: 1 });
     expect(first.products.length).toBe(1);
-    expect((await failureOf(products.searchProducts({ query: "tea", pageToken: first.nextPageToken }))).code).toBe(Code.InvalidArgument);
+    expect((await failureOf(products.searchProducts({ query: "tea", pageToken: first.nextPageToken }))).code).toBe(
+      Code.InvalidArgument,
+    );
   });
 });

@@ -39,14 +39,28 @@ afterAll(async () => {
   await mesh?.stop();
 });
 
-const address = { recipientName: "Ada", line1: "1 Checkout Way", city: "Berlin", postalCode: "10999", countryCode: "DE" };
+const address = {
+  recipientName: "Ada",
+  line1: "1 Checkout Way",
+  city: "Berlin",
+  postalCode: "10999",
+  countryCode: "DE",
+};
 const card = (cardToken: string) => ({ method: PaymentMethod.CARD, cardToken });
 
 const newCustomer = () => registerCustomer(auth, "buyer");
 
 async function newProduct(cents: bigint, stockOnHand: number) {
   const { product } = await products.createProduct(
-    { product: { shopId, categoryId, name: `Checkout item ${randomBytes(3).toString("hex")}`, price: { currencyCode: "USD", amountMinor: cents }, stockOnHand } },
+    {
+      product: {
+        shopId,
+        categoryId,
+        name: `Checkout item ${randomBytes(3).toString("hex")}`,
+        price: { currencyCode: "USD", amountMinor: cents },
+        stockOnHand,
+      },
+    },
     asSeller,
   );
   return product!.id;
@@ -62,7 +76,10 @@ describe("checking out", () => {
     await carts.addCartItem({ productId: ids[1]!, quantity: 3 }, me);
     await carts.addCartItem({ productId: ids[2]!, quantity: 1 }, me);
 
-    const { order } = await orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_visa") }, me);
+    const { order } = await orders.placeOrder(
+      { idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_visa") },
+      me,
+    );
     expect(order!.status).toBe(OrderStatus.CONFIRMED);
     // 2 × 19.99 + 3 × 2.50 + 100.01 = 147.49; 5 % tax = 7.3745 → 7.37
     expect(order!.subtotal!.amountMinor).toBe(14749n);
@@ -72,7 +89,10 @@ describe("checking out", () => {
     expect(order!.statusHistory.map((s) => s.status)).toEqual([OrderStatus.PENDING, OrderStatus.CONFIRMED]);
     expect(await stockOf(ids[0]!)).toMatchObject({ stockOnHand: 8, stockAvailable: 8 });
 
-    const { cart } = await eventually(() => carts.getCart({}, me), ({ cart }) => cart!.items.length === 0);
+    const { cart } = await eventually(
+      () => carts.getCart({}, me),
+      ({ cart }) => cart!.items.length === 0,
+    );
     expect(cart!.items).toEqual([]);
 
     expect((await orders.listOrders({}, me)).orders.map((o) => o.id)).toEqual([order!.id]);
@@ -83,26 +103,47 @@ describe("checking out", () => {
     const me = await newCustomer();
     const id = await newProduct(500n, 4);
     await carts.addCartItem({ productId: id, quantity: 3 }, me);
-    const { order } = await orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_chargeDeclined") }, me);
-    expect(order).toMatchObject({ status: OrderStatus.PAYMENT_FAILED, payment: expect.objectContaining({ status: PaymentStatus.DECLINED, failureReason: "the card was declined" }) });
+    const { order } = await orders.placeOrder(
+      { idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_chargeDeclined") },
+      me,
+    );
+    expect(order).toMatchObject({
+      status: OrderStatus.PAYMENT_FAILED,
+      payment: expect.objectContaining({ status: PaymentStatus.DECLINED, failureReason: "the card was declined" }),
+    });
     expect(await stockOf(id)).toMatchObject({ stockOnHand: 4, stockAvailable: 4 });
-    await expectEvents(mesh.natsUrl, order!.id, "bazaar.order.>", ["bazaar.order.payment_failed", "bazaar.order.order_status_changed"]);
+    await expectEvents(mesh.natsUrl, order!.id, "bazaar.order.>", [
+      "bazaar.order.payment_failed",
+      "bazaar.order.order_status_changed",
+    ]);
   });
 
   it("when the payment provider stays unavailable, then after retries the order is PAYMENT_FAILED and nothing is held", async () => {
     const me = await newCustomer();
     const id = await newProduct(500n, 4);
     await carts.addCartItem({ productId: id, quantity: 1 }, me);
-    const { order } = await orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_unavailable") }, me);
-    expect(order).toMatchObject({ status: OrderStatus.PAYMENT_FAILED, payment: expect.objectContaining({ status: PaymentStatus.FAILED }) });
+    const { order } = await orders.placeOrder(
+      { idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_unavailable") },
+      me,
+    );
+    expect(order).toMatchObject({
+      status: OrderStatus.PAYMENT_FAILED,
+      payment: expect.objectContaining({ status: PaymentStatus.FAILED }),
+    });
     expect((await stockOf(id)).stockAvailable).toBe(4);
   });
 
   it("when paying cash on delivery, then the order is confirmed without authorization", async () => {
     const me = await newCustomer();
     await carts.addCartItem({ productId: await newProduct(700n, 2), quantity: 1 }, me);
-    const { order } = await orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: { method: PaymentMethod.CASH_ON_DELIVERY } }, me);
-    expect(order).toMatchObject({ status: OrderStatus.CONFIRMED, payment: expect.objectContaining({ status: PaymentStatus.DUE_ON_DELIVERY }) });
+    const { order } = await orders.placeOrder(
+      { idempotencyKey: randomUUID(), shippingAddress: address, payment: { method: PaymentMethod.CASH_ON_DELIVERY } },
+      me,
+    );
+    expect(order).toMatchObject({
+      status: OrderStatus.CONFIRMED,
+      payment: expect.objectContaining({ status: PaymentStatus.DUE_ON_DELIVERY }),
+    });
   });
 
   it("when stock ran out after the product was added, then failed_precondition names the product and no order is left pending", async () => {
@@ -110,7 +151,9 @@ describe("checking out", () => {
     const id = await newProduct(900n, 5);
     await carts.addCartItem({ productId: id, quantity: 4 }, me);
     await products.adjustStock({ id, stockOnHand: 2 }, asSeller);
-    const error = await failureOf(orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_visa") }, me));
+    const error = await failureOf(
+      orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_visa") }, me),
+    );
     expect(error.code).toBe(Code.FailedPrecondition);
     expect(error.findDetails(PreconditionFailureSchema)[0]?.violations.map((v) => v.subject)).toEqual([id]);
     expect((await orders.listOrders({}, me)).orders.map((o) => o.status)).toEqual([OrderStatus.CANCELLED]);
@@ -121,19 +164,36 @@ describe("checking out", () => {
     const me = await newCustomer();
     const id = await newProduct(1000n, 5);
     await carts.addCartItem({ productId: id, quantity: 1 }, me);
-    await products.updateProduct({ product: { id, price: { currencyCode: "USD", amountMinor: 1200n } }, updateMask: { paths: ["price"] } }, asSeller);
-    const { order } = await orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_visa") }, me);
+    await products.updateProduct(
+      { product: { id, price: { currencyCode: "USD", amountMinor: 1200n } }, updateMask: { paths: ["price"] } },
+      asSeller,
+    );
+    const { order } = await orders.placeOrder(
+      { idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_visa") },
+      me,
+    );
     expect(order!.items[0]!.unitPrice!.amountMinor).toBe(1200n);
   });
 
   it("when the cart is empty, then failed_precondition; an unknown card method is invalid_argument", async () => {
     const me = await newCustomer();
-    expect((await failureOf(orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_visa") }, me))).code).toBe(
-      Code.FailedPrecondition,
-    );
-    expect((await failureOf(orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: { method: PaymentMethod.CARD } }, me))).code).toBe(
-      Code.InvalidArgument,
-    );
+    expect(
+      (
+        await failureOf(
+          orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_visa") }, me),
+        )
+      ).code,
+    ).toBe(Code.FailedPrecondition);
+    expect(
+      (
+        await failureOf(
+          orders.placeOrder(
+            { idempotencyKey: randomUUID(), shippingAddress: address, payment: { method: PaymentMethod.CARD } },
+            me,
+          ),
+        )
+      ).code,
+    ).toBe(Code.InvalidArgument);
   });
 });
 
@@ -144,7 +204,9 @@ describe("idempotency and isolation", () => {
     await carts.addCartItem({ productId: id, quantity: 2 }, me);
     const key = randomUUID();
     const results = await Promise.all(
-      Array.from({ length: 20 }, () => orders.placeOrder({ idempotencyKey: key, shippingAddress: address, payment: card("tok_visa") }, me)),
+      Array.from({ length: 20 }, () =>
+        orders.placeOrder({ idempotencyKey: key, shippingAddress: address, payment: card("tok_visa") }, me),
+      ),
     );
     expect(new Set(results.map((r) => r.order!.id)).size).toBe(1);
     expect((await orders.listOrders({}, me)).orders).toHaveLength(1);
@@ -155,9 +217,16 @@ describe("idempotency and isolation", () => {
     const me = await newCustomer();
     const id = await newProduct(300n, 10);
     await carts.addCartItem({ productId: id, quantity: 1 }, me);
-    const request = { idempotencyKey: randomUUID(), shippingAddress: address, payment: { method: PaymentMethod.CASH_ON_DELIVERY } };
+    const request = {
+      idempotencyKey: randomUUID(),
+      shippingAddress: address,
+      payment: { method: PaymentMethod.CASH_ON_DELIVERY },
+    };
     const { order } = await orders.placeOrder(request, me);
-    await eventually(() => carts.getCart({}, me), ({ cart }) => cart!.items.length === 0);
+    await eventually(
+      () => carts.getCart({}, me),
+      ({ cart }) => cart!.items.length === 0,
+    );
     // The response was lost; the client sends the same request again, now with an empty cart.
     const { order: again } = await orders.placeOrder(request, me);
     expect(again!.id).toBe(order!.id);
@@ -173,11 +242,25 @@ describe("idempotency and isolation", () => {
     const id = await newProduct(300n, 10);
     await carts.addCartItem({ productId: id, quantity: 1 }, me);
     const key = randomUUID();
-    await orders.placeOrder({ idempotencyKey: key, shippingAddress: address, payment: { method: PaymentMethod.CASH_ON_DELIVERY } }, me);
+    await orders.placeOrder(
+      { idempotencyKey: key, shippingAddress: address, payment: { method: PaymentMethod.CASH_ON_DELIVERY } },
+      me,
+    );
     await carts.addCartItem({ productId: id, quantity: 2 }, me);
-    const otherAddress = failureOf(orders.placeOrder({ idempotencyKey: key, shippingAddress: { ...address, line1: "9 Elsewhere" }, payment: { method: PaymentMethod.CASH_ON_DELIVERY } }, me));
+    const otherAddress = failureOf(
+      orders.placeOrder(
+        {
+          idempotencyKey: key,
+          shippingAddress: { ...address, line1: "9 Elsewhere" },
+          payment: { method: PaymentMethod.CASH_ON_DELIVERY },
+        },
+        me,
+      ),
+    );
     expect((await otherAddress).code).toBe(Code.InvalidArgument);
-    const otherPayment = failureOf(orders.placeOrder({ idempotencyKey: key, shippingAddress: address, payment: card("tok_visa") }, me));
+    const otherPayment = failureOf(
+      orders.placeOrder({ idempotencyKey: key, shippingAddress: address, payment: card("tok_visa") }, me),
+    );
     expect((await otherPayment).code).toBe(Code.InvalidArgument);
   });
 
@@ -185,7 +268,10 @@ describe("idempotency and isolation", () => {
     const alice = await newCustomer();
     const bob = await newCustomer();
     await carts.addCartItem({ productId: await newProduct(300n, 10), quantity: 1 }, alice);
-    const { order } = await orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_visa") }, alice);
+    const { order } = await orders.placeOrder(
+      { idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_visa") },
+      alice,
+    );
     expect((await failureOf(orders.getOrder({ id: order!.id }, bob))).code).toBe(Code.NotFound);
     expect((await orders.listOrders({}, bob)).orders).toEqual([]);
   });
@@ -195,17 +281,26 @@ describe("the last units", () => {
   it("when 100 customers check out the last 10 units at once, then exactly 10 orders are confirmed and none is left pending", async () => {
     const id = await newProduct(100n, 10);
     const customers = [];
-    for (let i = 0; i < 100; i += 10) customers.push(...(await Promise.all(Array.from({ length: 10 }, () => newCustomer()))));
+    for (let i = 0; i < 100; i += 10)
+      customers.push(...(await Promise.all(Array.from({ length: 10 }, () => newCustomer()))));
     await Promise.all(customers.map((me) => carts.addCartItem({ productId: id, quantity: 1 }, me)));
     const results = await Promise.allSettled(
-      customers.map((me) => orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_visa") }, me)),
+      customers.map((me) =>
+        orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_visa") }, me),
+      ),
     );
-    const confirmed = results.filter((r) => r.status === "fulfilled" && r.value.order!.status === OrderStatus.CONFIRMED);
+    const confirmed = results.filter(
+      (r) => r.status === "fulfilled" && r.value.order!.status === OrderStatus.CONFIRMED,
+    );
     const refused = results.filter((r) => r.status === "rejected");
     expect(confirmed).toHaveLength(10);
-    expect(refused.map((r) => ((r as PromiseRejectedResult).reason as { code: Code }).code)).toEqual(Array(90).fill(Code.FailedPrecondition));
+    expect(refused.map((r) => ((r as PromiseRejectedResult).reason as { code: Code }).code)).toEqual(
+      Array(90).fill(Code.FailedPrecondition),
+    );
     expect(await stockOf(id)).toMatchObject({ stockOnHand: 0, stockAvailable: 0 });
-    const statuses = (await Promise.all(customers.map((me) => orders.listOrders({}, me)))).flatMap((page) => page.orders.map((o) => o.status));
+    const statuses = (await Promise.all(customers.map((me) => orders.listOrders({}, me)))).flatMap((page) =>
+      page.orders.map((o) => o.status),
+    );
     expect(statuses.filter((s) => s === OrderStatus.PENDING)).toEqual([]);
   }, 120_000);
 });

@@ -45,7 +45,10 @@ function annotatedRoutes(): string[] {
       .map((method) => {
         const { pattern } = getOption(method, http);
         if (pattern.case === undefined || pattern.case === "custom") throw new Error(`${method.name}: no HTTP method`);
-        const path = pattern.value.replace(/\{([^}=]+)(=[^}]*)?\}/g, (_, fieldPath: string) => `{${jsonFieldPath(method.input, fieldPath)}}`);
+        const path = pattern.value.replace(
+          /\{([^}=]+)(=[^}]*)?\}/g,
+          (_, fieldPath: string) => `{${jsonFieldPath(method.input, fieldPath)}}`,
+        );
         return `${pattern.case.toUpperCase()} ${path} ${service.name}_${method.name}`;
       }),
   );
@@ -101,10 +104,19 @@ describe("the committed OpenAPI document", () => {
 
   it("describes the six public services and no internal one, though both kinds were read", () => {
     const annotatedServices = services.filter((service) => service.methods.some((method) => hasOption(method, http)));
-    const publicServices = ["AdminService", "AuthService", "CartService", "OrderService", "ProductService", "ShopService"];
+    const publicServices = [
+      "AdminService",
+      "AuthService",
+      "CartService",
+      "OrderService",
+      "ProductService",
+      "ShopService",
+    ];
     expect(annotatedServices.map((service) => service.name).sort()).toEqual(publicServices);
     expect(document.tags.map((tag: { name: string }) => tag.name)).toEqual(publicServices);
-    expect(services.map((service) => service.name)).toEqual(expect.arrayContaining(["InventoryService", "OrderAdminService"]));
+    expect(services.map((service) => service.name)).toEqual(
+      expect.arrayContaining(["InventoryService", "OrderAdminService"]),
+    );
   });
 
   it("resolves every $ref inside the document", () => {
@@ -115,13 +127,18 @@ describe("the committed OpenAPI document", () => {
 
   it("when a product is updated, then product.id is in the path, the mask in the query and the product in the body", () => {
     const update = operation("/v1/products/{product.id}", "patch");
-    expect(update.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`)).toEqual(["path:product.id", "query:updateMask"]);
+    expect(update.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`)).toEqual([
+      "path:product.id",
+      "query:updateMask",
+    ]);
     expect(update.requestBody.required).toBe(true);
-    expect(update.requestBody.content["application/json"].schema.$ref).toBe("#/components/schemas/bazaar.product.v1.Product");
+    expect(update.requestBody.content["application/json"].schema.$ref).toBe(
+      "#/components/schemas/bazaar.product.v1.Product",
+    );
     expect(parameter("/v1/products/{product.id}", "patch", "updateMask").description).toContain("`stockOnHand`");
   });
 
-  it("when stock is adjusted with body \"*\", then the body holds every field but the id from the path", () => {
+  it('when stock is adjusted with body "*", then the body holds every field but the id from the path', () => {
     const adjust = operation("/v1/products/{id}:adjustStock", "post");
     expect(adjust.parameters).toEqual([expect.objectContaining({ name: "id", in: "path", required: true })]);
     expect(Object.keys(adjust.requestBody.content["application/json"].schema.properties)).toEqual(["stockOnHand"]);
@@ -129,12 +146,18 @@ describe("the committed OpenAPI document", () => {
 
   it("when products are listed, then every filter is a query parameter in proto3 JSON form", () => {
     expect(parameter("/v1/products", "get", "minPriceMinor").schema).toEqual({ type: "string", format: "int64" });
-    expect(parameter("/v1/products", "get", "orderBy").schema.$ref).toBe("#/components/schemas/bazaar.product.v1.ProductOrder");
+    expect(parameter("/v1/products", "get", "orderBy").schema.$ref).toBe(
+      "#/components/schemas/bazaar.product.v1.ProductOrder",
+    );
     expect(document.components.schemas["bazaar.product.v1.ProductOrder"].enum).toContain("PRODUCT_ORDER_PRICE_ASC");
     // A uuid that may be left empty (IGNORE_IF_ZERO_VALUE) keeps its format but asserts nothing.
     expect(parameter("/v1/products", "get", "categoryId").schema).toEqual({ type: "string", format: "uuid" });
     expect(parameter("/v1/shops", "get", "location.latitude").schema).toMatchObject({ minimum: -90, maximum: 90 });
-    expect(parameter("/v1/products:batchGet", "get", "ids").schema).toMatchObject({ type: "array", minItems: 1, maxItems: 100 });
+    expect(parameter("/v1/products:batchGet", "get", "ids").schema).toMatchObject({
+      type: "array",
+      minItems: 1,
+      maxItems: 100,
+    });
   });
 
   it("when orders are watched, then the answer is newline-delimited JSON, one {result} per line", () => {
@@ -146,10 +169,20 @@ describe("the committed OpenAPI document", () => {
 
   it("carries buf.validate rules: required fields, lengths, timestamps as RFC 3339 strings", () => {
     const schemas = document.components.schemas;
-    expect(schemas["bazaar.auth.v1.RegisterRequest"].properties.password).toMatchObject({ minLength: 8, maxLength: 128 });
+    expect(schemas["bazaar.auth.v1.RegisterRequest"].properties.password).toMatchObject({
+      minLength: 8,
+      maxLength: 128,
+    });
     expect(schemas["bazaar.auth.v1.RegisterRequest"].required).toBeUndefined();
-    expect(schemas["bazaar.order.v1.PlaceOrderRequest"].required).toEqual(["idempotencyKey", "shippingAddress", "payment"]);
-    expect(schemas["bazaar.product.v1.Product"].properties.createTime).toMatchObject({ type: "string", format: "date-time" });
+    expect(schemas["bazaar.order.v1.PlaceOrderRequest"].required).toEqual([
+      "idempotencyKey",
+      "shippingAddress",
+      "payment",
+    ]);
+    expect(schemas["bazaar.product.v1.Product"].properties.createTime).toMatchObject({
+      type: "string",
+      format: "date-time",
+    });
   });
 
   it("answers errors in the shared Error shape, with the Connect code names", () => {
@@ -182,7 +215,9 @@ describe("the document and its docs page, served by the edge", () => {
     expect(page.headers.get("content-type")).toMatch(/^text\/html/);
     const html = await page.text();
     const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1]!);
-    expect(assets).toEqual(expect.arrayContaining(["/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css", "/docs/init.js"]));
+    expect(assets).toEqual(
+      expect.arrayContaining(["/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css", "/docs/init.js"]),
+    );
     expect(html).not.toMatch(/<script>|<script [^>]*>[^<]/); // no inline script
     for (const asset of assets) {
       expect(asset, "an asset of the edge's own").toMatch(/^\/docs\//);

@@ -36,16 +36,29 @@ let clients = 0;
 const asClient = () => ({ "x-forwarded-for": `198.51.100.7, 203.0.113.${++clients}` });
 
 const catalog = (headers: Record<string, string>) =>
-  createClient(ProductService, createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1", interceptors: [(next) => (req) => {
-    for (const [name, value] of Object.entries(headers)) req.header.set(name, value);
-    return next(req);
-  }] }));
+  createClient(
+    ProductService,
+    createConnectTransport({
+      baseUrl: mesh.edgeUrl,
+      httpVersion: "1.1",
+      interceptors: [
+        (next) => (req) => {
+          for (const [name, value] of Object.entries(headers)) req.header.set(name, value);
+          return next(req);
+        },
+      ],
+    }),
+  );
 
 describe("CORS", () => {
   const preflight = (origin: string) =>
     fetch(`${mesh.edgeUrl}/bazaar.product.v1.ProductService/GetProduct`, {
       method: "OPTIONS",
-      headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type,connect-protocol-version,authorization" },
+      headers: {
+        origin,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type,connect-protocol-version,authorization",
+      },
     });
 
   it("when a configured origin asks, then the preflight allows it by name with the Connect and auth headers", async () => {
@@ -54,7 +67,14 @@ describe("CORS", () => {
     expect(response.headers.get("access-control-allow-origin")).toBe(allowedOrigin);
     expect(response.headers.get("vary")).toContain("Origin");
     const allowedHeaders = response.headers.get("access-control-allow-headers")!.toLowerCase();
-    for (const header of ["content-type", "connect-protocol-version", "connect-timeout-ms", "authorization", "x-grpc-web", "traceparent"]) {
+    for (const header of [
+      "content-type",
+      "connect-protocol-version",
+      "connect-timeout-ms",
+      "authorization",
+      "x-grpc-web",
+      "traceparent",
+    ]) {
       expect(allowedHeaders).toContain(header);
     }
     expect(response.headers.get("access-control-allow-methods")).toContain("POST");
@@ -76,7 +96,8 @@ describe("CORS", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("access-control-allow-origin")).toBe(allowedOrigin);
     const exposed = response.headers.get("access-control-expose-headers")!.toLowerCase();
-    for (const header of ["grpc-status", "grpc-message", "retry-after", "x-request-id"]) expect(exposed).toContain(header);
+    for (const header of ["grpc-status", "grpc-message", "retry-after", "x-request-id"])
+      expect(exposed).toContain(header);
   });
 });
 
@@ -84,17 +105,27 @@ describe("request bodies", () => {
   const tenMegabytes = Buffer.alloc(10 * 1024 * 1024, 0x61);
 
   /** Sends `body` with its length declared; resolves with the status and how long the answer took. */
-  function post(path: string, body: Buffer, headers: Record<string, string>): Promise<{ status: number; ms: number; text: string }> {
+  function post(
+    path: string,
+    body: Buffer,
+    headers: Record<string, string>,
+  ): Promise<{ status: number; ms: number; text: string }> {
     const url = new URL(path, mesh.edgeUrl);
     const started = performance.now();
     return new Promise((resolve, reject) => {
-      const req = httpRequest(url, { method: "POST", headers: { ...headers, ...asClient(), "content-length": body.length } }, (res) => {
-        let text = "";
-        res.on("data", (chunk) => (text += chunk));
-        res.on("end", () => resolve({ status: res.statusCode!, ms: performance.now() - started, text }));
-      });
+      const req = httpRequest(
+        url,
+        { method: "POST", headers: { ...headers, ...asClient(), "content-length": body.length } },
+        (res) => {
+          let text = "";
+          res.on("data", (chunk) => (text += chunk));
+          res.on("end", () => resolve({ status: res.statusCode!, ms: performance.now() - started, text }));
+        },
+      );
       // The edge may hang up before the whole body is sent: that is the point.
-      req.on("error", (error: NodeJS.ErrnoException) => (error.code === "EPIPE" || error.code === "ECONNRESET" ? undefined : reject(error)));
+      req.on("error", (error: NodeJS.ErrnoException) =>
+        error.code === "EPIPE" || error.code === "ECONNRESET" ? undefined : reject(error),
+      );
       req.end(body);
     });
   }
@@ -156,7 +187,14 @@ describe("rate limits", () => {
   it("when one address goes over its rate, then resource_exhausted with a retry time, in Connect and in REST (429)", async () => {
     const client = asClient();
     const products = catalog(client);
-    const outcomes = await Promise.all(Array.from({ length: 14 }, () => products.listCategories({}).then(() => "ok", (e) => ConnectError.from(e))));
+    const outcomes = await Promise.all(
+      Array.from({ length: 14 }, () =>
+        products.listCategories({}).then(
+          () => "ok",
+          (e) => ConnectError.from(e),
+        ),
+      ),
+    );
     const refused = outcomes.filter((o): o is ConnectError => o instanceof ConnectError);
     expect(outcomes.filter((o) => o === "ok").length).toBeGreaterThanOrEqual(9);
     expect(refused.length).toBeGreaterThan(0);
@@ -166,7 +204,8 @@ describe("rate limits", () => {
     }
     // The bucket refills one token a second: a few calls in a row find it empty again.
     let rest = await fetch(`${mesh.edgeUrl}/v1/categories`, { headers: client });
-    for (let tries = 1; rest.status !== 429 && tries < 5; tries++) rest = await fetch(`${mesh.edgeUrl}/v1/categories`, { headers: client });
+    for (let tries = 1; rest.status !== 429 && tries < 5; tries++)
+      rest = await fetch(`${mesh.edgeUrl}/v1/categories`, { headers: client });
     expect(rest.status).toBe(429);
     expect(Number(rest.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect(await rest.json()).toMatchObject({ code: "resource_exhausted" });
@@ -179,7 +218,13 @@ describe("rate limits", () => {
     const { tokens } = await auth.login(devAccounts.customer, { headers: asClient() });
     const results = [];
     for (let i = 0; i < 8; i++) {
-      results.push((await fetch(`${mesh.edgeUrl}/v1/auth/me`, { headers: { authorization: `Bearer ${tokens!.accessToken}`, ...asClient() } })).status);
+      results.push(
+        (
+          await fetch(`${mesh.edgeUrl}/v1/auth/me`, {
+            headers: { authorization: `Bearer ${tokens!.accessToken}`, ...asClient() },
+          })
+        ).status,
+      );
     }
     expect(results.slice(0, 4)).toEqual([200, 200, 200, 200]);
     expect(results).toContain(429);
@@ -187,7 +232,9 @@ describe("rate limits", () => {
 });
 
 describe("what clients never see", () => {
-  it("when a backend is down, then the call fails unavailable or at its deadline with a plain message: no address, port or stack", { timeout: 60_000 }, async () => {
+  it("when a backend is down, then the call fails unavailable or at its deadline with a plain message: no address, port or stack", {
+    timeout: 60_000,
+  }, async () => {
     await mesh.kill("product", "SIGKILL");
     try {
       const products = catalog(asClient());
@@ -207,7 +254,11 @@ describe("what clients never see", () => {
     } finally {
       mesh.relaunch("product");
     }
-    const ready = await eventually(async () => (await fetch(`${mesh.edgeUrl}/readyz`)).status, (status) => status === 200, 30_000);
+    const ready = await eventually(
+      async () => (await fetch(`${mesh.edgeUrl}/readyz`)).status,
+      (status) => status === 200,
+      30_000,
+    );
     expect(ready).toBe(200);
   });
 });

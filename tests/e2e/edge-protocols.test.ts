@@ -7,7 +7,13 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { create, type DescMethod, type DescMethodStreaming, type DescMethodUnary, type DescService } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMethod,
+  type DescMethodStreaming,
+  type DescMethodUnary,
+  type DescService,
+} from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { Code, createClient, type CallOptions, type Client, type Transport } from "@connectrpc/connect";
@@ -86,7 +92,13 @@ interface World {
 
 type Expectation = (clients: Clients, world: World) => Promise<void>;
 
-const address = { recipientName: "Edge", line1: "1 Protocol Lane", city: "Berlin", postalCode: "10115", countryCode: "DE" };
+const address = {
+  recipientName: "Edge",
+  line1: "1 Protocol Lane",
+  city: "Berlin",
+  postalCode: "10115",
+  countryCode: "DE",
+};
 
 /** The call fails with this code and exactly this message, as the backend handler words it. */
 async function expectFailure(call: Promise<unknown>, code: Code, rawMessage: string): Promise<void> {
@@ -121,19 +133,29 @@ const expectations: Record<string, Expectation> = {
       "e-mail or password is wrong",
     ),
   "AuthService/RefreshToken": ({ auth }) =>
-    expectFailure(auth.refreshToken({ refreshToken: "not-a-refresh-token" }), Code.Unauthenticated, "refresh token is invalid, expired or already used"),
+    expectFailure(
+      auth.refreshToken({ refreshToken: "not-a-refresh-token" }),
+      Code.Unauthenticated,
+      "refresh token is invalid, expired or already used",
+    ),
   "AuthService/Logout": ({ auth }) => expectViolation(auth.logout({ refreshToken: "" }), "refresh_token"),
   "AuthService/GetMe": async ({ auth }, w) => {
     expect((await auth.getMe({}, w.asCustomer)).user!.email).toBe(devAccounts.customer.email);
   },
   "AuthService/UpdateMe": async ({ auth }, w) => {
-    const { user } = await auth.updateMe({ user: { phone: "+49 30 1234567" }, updateMask: { paths: ["phone"] } }, w.asCustomer);
+    const { user } = await auth.updateMe(
+      { user: { phone: "+49 30 1234567" }, updateMask: { paths: ["phone"] } },
+      w.asCustomer,
+    );
     expect([user!.id, user!.phone]).toEqual([devAccounts.customer.id, "+49 30 1234567"]);
   },
   // Refused by validation on purpose: a real change would end the customer's other sessions,
   // the token every other expectation uses among them.
   "AuthService/ChangePassword": ({ auth }, w) =>
-    expectViolation(auth.changePassword({ currentPassword: devAccounts.customer.password, newPassword: "short" }, w.asCustomer), "new_password"),
+    expectViolation(
+      auth.changePassword({ currentPassword: devAccounts.customer.password, newPassword: "short" }, w.asCustomer),
+      "new_password",
+    ),
   "AuthService/GetJwks": async ({ auth }, w) => {
     const { keys } = JSON.parse((await auth.getJwks({})).jwksJson) as { keys: Array<{ kid: string }> };
     const { kid } = decodeProtectedHeader(w.asCustomer.headers.authorization.replace("Bearer ", ""));
@@ -145,10 +167,15 @@ const expectations: Record<string, Expectation> = {
     expect(page.products.map((product) => product.sellerId)).toEqual(Array(3).fill(devAccounts.seller.id));
   },
   "ProductService/SearchProducts": async ({ products }, w) => {
-    expect((await products.searchProducts({ query: w.searchWord })).products.map((product) => product.id)).toEqual([w.product.id]);
+    expect((await products.searchProducts({ query: w.searchWord })).products.map((product) => product.id)).toEqual([
+      w.product.id,
+    ]);
   },
   "ProductService/GetProduct": async ({ products }, w) => {
-    expect((await products.getProduct({ id: w.product.id })).product).toMatchObject({ id: w.product.id, name: w.product.name });
+    expect((await products.getProduct({ id: w.product.id })).product).toMatchObject({
+      id: w.product.id,
+      name: w.product.name,
+    });
   },
   "ProductService/BatchGetProducts": async ({ products }, w) => {
     const unknown = randomUUID();
@@ -157,14 +184,30 @@ const expectations: Record<string, Expectation> = {
   },
   "ProductService/CreateProduct": async ({ products }, w) => {
     const { product } = await products.createProduct(
-      { product: { shopId: w.shop.id, categoryId: w.product.categoryId, name: "Teapot", price: { currencyCode: "USD", amountMinor: 1200n }, stockOnHand: 3 } },
+      {
+        product: {
+          shopId: w.shop.id,
+          categoryId: w.product.categoryId,
+          name: "Teapot",
+          price: { currencyCode: "USD", amountMinor: 1200n },
+          stockOnHand: 3,
+        },
+      },
       w.asSeller,
     );
-    expect(product).toMatchObject({ name: "Teapot", shopId: w.shop.id, sellerId: devAccounts.seller.id, stockOnHand: 3 });
+    expect(product).toMatchObject({
+      name: "Teapot",
+      shopId: w.shop.id,
+      sellerId: devAccounts.seller.id,
+      stockOnHand: 3,
+    });
   },
   "ProductService/UpdateProduct": async ({ products }, w) => {
     const description = "Boils a litre in three minutes.";
-    const { product } = await products.updateProduct({ product: { id: w.product.id, description }, updateMask: { paths: ["description"] } }, w.asSeller);
+    const { product } = await products.updateProduct(
+      { product: { id: w.product.id, description }, updateMask: { paths: ["description"] } },
+      w.asSeller,
+    );
     expect([product!.id, product!.description]).toEqual([w.product.id, description]);
   },
   "ProductService/DeleteProduct": ({ products }, w) => {
@@ -176,18 +219,35 @@ const expectations: Record<string, Expectation> = {
     expect([product!.id, product!.stockOnHand]).toEqual([w.product.id, 40]);
   },
   "ProductService/ListCategories": async ({ products }, w) => {
-    expect((await products.listCategories({})).categories.map((category) => category.id)).toContain(w.product.categoryId);
+    expect((await products.listCategories({})).categories.map((category) => category.id)).toContain(
+      w.product.categoryId,
+    );
   },
   "ProductService/CreateCategory": ({ products }, w) =>
-    expectViolation(products.createCategory({ category: { name: "Edge Cases", slug: "Edge Cases" } }, w.asAdmin), "category.slug"),
+    expectViolation(
+      products.createCategory({ category: { name: "Edge Cases", slug: "Edge Cases" } }, w.asAdmin),
+      "category.slug",
+    ),
 
   "ShopService/CreateShop": ({ shops }, w) =>
-    expectViolation(shops.createShop({ shop: { name: "x".repeat(121), address: w.shop.address, location: w.shop.location } }, w.asSeller), "shop.name"),
+    expectViolation(
+      shops.createShop(
+        { shop: { name: "x".repeat(121), address: w.shop.address, location: w.shop.location } },
+        w.asSeller,
+      ),
+      "shop.name",
+    ),
   "ShopService/GetShop": async ({ shops }, w) => {
-    expect((await shops.getShop({ id: w.shop.id })).shop).toMatchObject({ id: w.shop.id, sellerId: devAccounts.seller.id });
+    expect((await shops.getShop({ id: w.shop.id })).shop).toMatchObject({
+      id: w.shop.id,
+      sellerId: devAccounts.seller.id,
+    });
   },
   "ShopService/UpdateShop": ({ shops }, w) =>
-    expectViolation(shops.updateShop({ shop: { id: w.shop.id }, updateMask: { paths: ["seller_id"] } }, w.asSeller), "update_mask"),
+    expectViolation(
+      shops.updateShop({ shop: { id: w.shop.id }, updateMask: { paths: ["seller_id"] } }, w.asSeller),
+      "update_mask",
+    ),
   "ShopService/ListShops": async ({ shops }, w) => {
     const { shops: nearby } = await shops.listShops({ location: w.shop.location, radiusKm: 1 });
     expect(nearby.map((found) => found.shop!.id)).toContain(w.shop.id);
@@ -205,7 +265,11 @@ const expectations: Record<string, Expectation> = {
     expectViolation(carts.updateCartItem({ productId: w.product.id, quantity: 0 }, w.asCustomer), "quantity"),
   "CartService/RemoveCartItem": ({ carts }, w) => {
     const productId = randomUUID();
-    return expectFailure(carts.removeCartItem({ productId }, w.asCustomer), Code.NotFound, `product ${productId} is not in the cart`);
+    return expectFailure(
+      carts.removeCartItem({ productId }, w.asCustomer),
+      Code.NotFound,
+      `product ${productId} is not in the cart`,
+    );
   },
   "CartService/ClearCart": async ({ carts }, w) => {
     expect((await carts.clearCart({}, w.asCustomer)).cart).toMatchObject({ items: [], totalItems: 0 });
@@ -213,14 +277,21 @@ const expectations: Record<string, Expectation> = {
 
   "OrderService/PlaceOrder": ({ orders }, w) =>
     expectViolation(
-      orders.placeOrder({ idempotencyKey: "short", shippingAddress: address, payment: { method: PaymentMethod.CASH_ON_DELIVERY } }, w.buyer),
+      orders.placeOrder(
+        { idempotencyKey: "short", shippingAddress: address, payment: { method: PaymentMethod.CASH_ON_DELIVERY } },
+        w.buyer,
+      ),
       "idempotency_key",
     ),
   "OrderService/ListOrders": async ({ orders }, w) => {
     expect((await orders.listOrders({}, w.buyer)).orders.map((order) => order.id)).toEqual([w.order.id]);
   },
   "OrderService/GetOrder": async ({ orders }, w) => {
-    expect((await orders.getOrder({ id: w.order.id }, w.buyer)).order).toMatchObject({ id: w.order.id, userId: w.buyer.id, status: OrderStatus.CONFIRMED });
+    expect((await orders.getOrder({ id: w.order.id }, w.buyer)).order).toMatchObject({
+      id: w.order.id,
+      userId: w.buyer.id,
+      status: OrderStatus.CONFIRMED,
+    });
   },
   "OrderService/CancelOrder": ({ orders }, w) => {
     const id = randomUUID();
@@ -233,7 +304,10 @@ const expectations: Record<string, Expectation> = {
     const abort = new AbortController();
     const sinceTime = timestampFromDate(new Date(Date.now() - 3_600_000));
     try {
-      for await (const update of orders.watchOrders({ sinceTime }, { ...w.buyer, signal: abort.signal, timeoutMs: 10_000 })) {
+      for await (const update of orders.watchOrders(
+        { sinceTime },
+        { ...w.buyer, signal: abort.signal, timeoutMs: 10_000 },
+      )) {
         expect(update.order!.id).toBe(w.order.id);
         expect(update.resumeToken).not.toBe("");
         return;
@@ -245,14 +319,22 @@ const expectations: Record<string, Expectation> = {
   },
 
   "AdminService/ListUsers": async ({ admin }, w) => {
-    expect((await admin.listUsers({ query: devAccounts.customer.email }, w.asAdmin)).users.map((user) => user.id)).toEqual([devAccounts.customer.id]);
+    expect(
+      (await admin.listUsers({ query: devAccounts.customer.email }, w.asAdmin)).users.map((user) => user.id),
+    ).toEqual([devAccounts.customer.id]);
   },
   "AdminService/GetUser": async ({ admin }, w) => {
-    expect((await admin.getUser({ id: devAccounts.customer.id }, w.asAdmin)).user!.email).toBe(devAccounts.customer.email);
+    expect((await admin.getUser({ id: devAccounts.customer.id }, w.asAdmin)).user!.email).toBe(
+      devAccounts.customer.email,
+    );
   },
   // An admin's own account is refused before anything changes.
   "AdminService/SetUserRole": ({ admin }, w) =>
-    expectFailure(admin.setUserRole({ id: devAccounts.admin.id, role: Role.CUSTOMER }, w.asAdmin), Code.FailedPrecondition, "id: an admin cannot change their own role"),
+    expectFailure(
+      admin.setUserRole({ id: devAccounts.admin.id, role: Role.CUSTOMER }, w.asAdmin),
+      Code.FailedPrecondition,
+      "id: an admin cannot change their own role",
+    ),
   "AdminService/SetUserActive": ({ admin }, w) =>
     expectFailure(
       admin.setUserActive({ id: devAccounts.admin.id, active: false }, w.asAdmin),
@@ -260,12 +342,18 @@ const expectations: Record<string, Expectation> = {
       "id: an admin cannot deactivate or reactivate their own account",
     ),
   "AdminService/ListOrders": async ({ admin }, w) => {
-    expect((await admin.listOrders({ userId: w.buyer.id }, w.asAdmin)).orders.map((order) => order.id)).toEqual([w.order.id]);
+    expect((await admin.listOrders({ userId: w.buyer.id }, w.asAdmin)).orders.map((order) => order.id)).toEqual([
+      w.order.id,
+    ]);
   },
   // Admin service → the order service's internal API, whose not_found comes back unchanged.
   "AdminService/UpdateOrderStatus": ({ admin }, w) => {
     const id = randomUUID();
-    return expectFailure(admin.updateOrderStatus({ id, status: OrderStatus.SHIPPED }, w.asAdmin), Code.NotFound, `order ${id} not found`);
+    return expectFailure(
+      admin.updateOrderStatus({ id, status: OrderStatus.SHIPPED }, w.asAdmin),
+      Code.NotFound,
+      `order ${id} not found`,
+    );
   },
   // The audit trail is projected from the event stream, so the buyer's sign-up shows up
   // shortly after beforeAll, not necessarily before the first protocol asks.
@@ -283,7 +371,8 @@ const expectations: Record<string, Expectation> = {
     );
     expect(report.revenueByDay.map((day) => day.day)).toEqual([today]);
   },
-  "AdminService/ListDeadLetters": ({ admin }, w) => expectViolation(admin.listDeadLetters({ service: "billing" }, w.asAdmin), "service"),
+  "AdminService/ListDeadLetters": ({ admin }, w) =>
+    expectViolation(admin.listDeadLetters({ service: "billing" }, w.asAdmin), "service"),
   "AdminService/RedriveDeadLetter": ({ admin }, w) => {
     const id = randomUUID();
     return expectFailure(admin.redriveDeadLetter({ id }, w.asAdmin), Code.NotFound, `dead letter ${id} not found`);
@@ -303,7 +392,13 @@ async function callWithEmptyRequest(transport: Transport, method: DescMethod): P
     await transport.unary(method as DescMethodUnary, undefined, 5_000, undefined, request);
     return;
   }
-  const response = await transport.stream(method as DescMethodStreaming, undefined, 5_000, undefined, createAsyncIterable([request]));
+  const response = await transport.stream(
+    method as DescMethodStreaming,
+    undefined,
+    5_000,
+    undefined,
+    createAsyncIterable([request]),
+  );
   for await (const _ of response.message);
 }
 
@@ -331,7 +426,9 @@ let world: World;
 
 beforeAll(async () => {
   mesh = await startTestMesh();
-  const { auth, products, shops, carts, orders } = clientsOver(createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "2" }));
+  const { auth, products, shops, carts, orders } = clientsOver(
+    createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "2" }),
+  );
   const [{ asSeller, shopId, categoryId }, asCustomer, asAdmin, buyer, shopper] = await Promise.all([
     devSellerShelf(auth, products),
     signIn(auth, devAccounts.customer),
@@ -341,7 +438,15 @@ beforeAll(async () => {
   ]);
   const searchWord = `edgeprobe${randomBytes(4).toString("hex")}`;
   const { product } = await products.createProduct(
-    { product: { shopId, categoryId, name: `Kettle ${searchWord}`, price: { currencyCode: "USD", amountMinor: 2500n }, stockOnHand: 100 } },
+    {
+      product: {
+        shopId,
+        categoryId,
+        name: `Kettle ${searchWord}`,
+        price: { currencyCode: "USD", amountMinor: 2500n },
+        stockOnHand: 100,
+      },
+    },
     asSeller,
   );
   const { shop } = await shops.getShop({ id: shopId });
@@ -383,30 +488,42 @@ describe.each(protocols)("through the edge over $name", ({ transport: transportT
     clients = clientsOver(transport);
   });
 
-  it.each(publicMethods)("when a client calls $key, then the answer comes from its backend's handler", async ({ key }) => {
-    await expectationFor(key)(clients, world);
-  });
+  it.each(publicMethods)(
+    "when a client calls $key, then the answer comes from its backend's handler",
+    async ({ key }) => {
+      await expectationFor(key)(clients, world);
+    },
+  );
 
   // Unimplemented is what gRPC and Connect clients know as "this server has no such method"
   // (Connect's HTTP 404); not_found would read like a handler's "order … not found". A backend
   // reached with one of these would answer it or refuse it with a code of its own.
-  it.each(internalMethods)("when a client calls internal $path, then the edge has no route for it", async ({ method }) => {
-    const error = await failureOf(callWithEmptyRequest(transport, method));
-    expect(Code[error.code], error.message).toBe(Code[Code.Unimplemented]);
-  });
+  it.each(internalMethods)(
+    "when a client calls internal $path, then the edge has no route for it",
+    async ({ method }) => {
+      const error = await failureOf(callWithEmptyRequest(transport, method));
+      expect(Code[error.code], error.message).toBe(Code[Code.Unimplemented]);
+    },
+  );
 });
 
 describe("Connect GET, JSON over HTTP/1.1", () => {
   // With useHttpGet, connect-es sends exactly the NO_SIDE_EFFECTS methods as GET (the message in
   // the query string) and keeps POST for the rest, so each of these calls is a GET.
-  const reads = publicMethods.filter(({ method }) => method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS);
+  const reads = publicMethods.filter(
+    ({ method }) => method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS,
+  );
   let clients: Clients;
   beforeAll(() => {
-    clients = clientsOver(createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1", useBinaryFormat: false, useHttpGet: true }));
+    clients = clientsOver(
+      createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1", useBinaryFormat: false, useHttpGet: true }),
+    );
   });
 
   it("when the reads are listed, then the anonymous catalog reads are among them", () => {
-    expect(reads.map(({ key }) => key)).toEqual(expect.arrayContaining(["ProductService/GetProduct", "ProductService/ListCategories"]));
+    expect(reads.map(({ key }) => key)).toEqual(
+      expect.arrayContaining(["ProductService/GetProduct", "ProductService/ListCategories"]),
+    );
   });
 
   it.each(reads)("when a client GETs $key, then the answer comes from its backend's handler", async ({ key }) => {

@@ -25,7 +25,11 @@ interface Answer {
   body: any;
 }
 
-async function rest(method: string, path: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Answer> {
+async function rest(
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Answer> {
   const response = await fetch(`${mesh.edgeUrl}${path}`, {
     method,
     headers: {
@@ -40,7 +44,8 @@ async function rest(method: string, path: string, options: { token?: string; bod
 }
 
 const login = async (account: { email: string; password: string }) =>
-  (await rest("POST", "/v1/auth/login", { body: { email: account.email, password: account.password } })).body.tokens.accessToken as string;
+  (await rest("POST", "/v1/auth/login", { body: { email: account.email, password: account.password } })).body.tokens
+    .accessToken as string;
 
 beforeAll(async () => {
   mesh = await startTestMesh();
@@ -54,7 +59,14 @@ describe("the route table", () => {
     service.methods.flatMap((method) => {
       const rule = getOption(method, httpRule);
       if (rule.pattern.case === undefined || rule.pattern.case === "custom") return [];
-      return [{ rpc: `${service.name}.${method.name}`, verb: rule.pattern.case.toUpperCase(), template: rule.pattern.value, streams: method.methodKind === "server_streaming" }];
+      return [
+        {
+          rpc: `${service.name}.${method.name}`,
+          verb: rule.pattern.case.toUpperCase(),
+          template: rule.pattern.value,
+          streams: method.methodKind === "server_streaming",
+        },
+      ];
     }),
   );
 
@@ -63,7 +75,9 @@ describe("the route table", () => {
     expect(routes.map((route) => route.rpc).sort()).toEqual(rpcs.sort());
   });
 
-  it("when each annotated route is called, then its backend answers (never the edge's no-route)", { timeout: 60_000 }, async () => {
+  it("when each annotated route is called, then its backend answers (never the edge's no-route)", {
+    timeout: 60_000,
+  }, async () => {
     const unanswered: string[] = [];
     for (const route of routes) {
       // Every path variable is an id: a random UUID reaches the handler, which may say not_found.
@@ -80,8 +94,11 @@ describe("the route table", () => {
       controller.abort();
       const answer = text ? JSON.parse(text) : {};
       // The edge's own refusals: a route it does not know, a method it does not allow.
-      if (response.status === 405 || /^no route/.test(answer.message ?? "")) unanswered.push(`${route.verb} ${route.template} → ${response.status} ${text}`);
-      expect(response.headers.get("content-type"), `${route.verb} ${route.template}`).toMatch(/^application\/(json|x-ndjson)/);
+      if (response.status === 405 || /^no route/.test(answer.message ?? ""))
+        unanswered.push(`${route.verb} ${route.template} → ${response.status} ${text}`);
+      expect(response.headers.get("content-type"), `${route.verb} ${route.template}`).toMatch(
+        /^application\/(json|x-ndjson)/,
+      );
     }
     expect(unanswered).toEqual([]);
   });
@@ -100,7 +117,9 @@ describe("mapping requests and answers", () => {
     const camel = await rest("GET", "/v1/products?pageSize=2&orderBy=PRODUCT_ORDER_PRICE_ASC");
     expect(camel.status).toBe(200);
     expect(camel.body.products).toHaveLength(2);
-    expect(Number(camel.body.products[0].price.amountMinor)).toBeLessThanOrEqual(Number(camel.body.products[1].price.amountMinor));
+    expect(Number(camel.body.products[0].price.amountMinor)).toBeLessThanOrEqual(
+      Number(camel.body.products[1].price.amountMinor),
+    );
     const snake = await rest("GET", "/v1/products?page_size=3");
     expect(snake.body.products).toHaveLength(3);
     // Paging through the REST route: the token of one page gives the next, without repeats.
@@ -127,7 +146,11 @@ describe("mapping requests and answers", () => {
     const wrongType = await rest("GET", "/v1/products?pageSize=many");
     expect(wrongType.status).toBe(400);
     expect(wrongType.body.message).toMatch(/page_size|pageSize/);
-    const notJson = await fetch(`${mesh.edgeUrl}/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: "{not json" });
+    const notJson = await fetch(`${mesh.edgeUrl}/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{not json",
+    });
     expect(notJson.status).toBe(400);
     expect(((await notJson.json()) as { message: string }).message).toContain("not valid JSON");
   });
@@ -142,23 +165,38 @@ describe("mapping requests and answers", () => {
 
   it("when catalog reads are anonymous, then they may be cached publicly; signed-in and personal answers may not", async () => {
     const [first] = (await rest("GET", "/v1/products?pageSize=1")).body.products;
-    expect((await rest("GET", `/v1/products/${first.id}`)).headers.get("cache-control")).toMatch(/^public, max-age=\d+$/);
-    expect((await rest("GET", `/v1/products/${first.id}`, { token: adminToken })).headers.get("cache-control")).toBe("private, no-store");
-    expect((await rest("GET", "/v1/cart", { token: adminToken })).headers.get("cache-control")).toBe("private, no-store");
+    expect((await rest("GET", `/v1/products/${first.id}`)).headers.get("cache-control")).toMatch(
+      /^public, max-age=\d+$/,
+    );
+    expect((await rest("GET", `/v1/products/${first.id}`, { token: adminToken })).headers.get("cache-control")).toBe(
+      "private, no-store",
+    );
+    expect((await rest("GET", "/v1/cart", { token: adminToken })).headers.get("cache-control")).toBe(
+      "private, no-store",
+    );
     // The same rule over Connect GET.
     const message = encodeURIComponent(JSON.stringify({ id: first.id }));
-    const viaGet = await fetch(`${mesh.edgeUrl}/bazaar.product.v1.ProductService/GetProduct?connect=v1&encoding=json&message=${message}`);
+    const viaGet = await fetch(
+      `${mesh.edgeUrl}/bazaar.product.v1.ProductService/GetProduct?connect=v1&encoding=json&message=${message}`,
+    );
     expect(viaGet.status).toBe(200);
     expect(viaGet.headers.get("cache-control")).toMatch(/^public, max-age=\d+$/);
-    const personal = await fetch(`${mesh.edgeUrl}/bazaar.cart.v1.CartService/GetCart?connect=v1&encoding=json&message=%7B%7D`, {
-      headers: { authorization: `Bearer ${adminToken}` },
-    });
+    const personal = await fetch(
+      `${mesh.edgeUrl}/bazaar.cart.v1.CartService/GetCart?connect=v1&encoding=json&message=%7B%7D`,
+      {
+        headers: { authorization: `Bearer ${adminToken}` },
+      },
+    );
     expect(personal.status).toBe(200);
     expect(personal.headers.get("cache-control")).toBe("private, no-store");
   });
 
   it("answers with the request id it was given, or one of its own", async () => {
-    expect((await rest("GET", "/v1/categories", { headers: { "x-request-id": "req-from-client-1" } })).headers.get("x-request-id")).toBe("req-from-client-1");
+    expect(
+      (await rest("GET", "/v1/categories", { headers: { "x-request-id": "req-from-client-1" } })).headers.get(
+        "x-request-id",
+      ),
+    ).toBe("req-from-client-1");
     expect((await rest("GET", "/v1/categories")).headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
   });
 });
@@ -182,9 +220,18 @@ describe("the edge's cache of public answers", () => {
     await direct.adjustStock({ id: product.id, stockOnHand: before + 5 }, sellerOptions);
     expect(await read()).toBe(before);
     // Signed-in reads are never cached.
-    expect(Number((await rest("GET", `/v1/products/${product.id}`, { token: seller })).body.product.stockOnHand)).toBe(before + 5);
+    expect(Number((await rest("GET", `/v1/products/${product.id}`, { token: seller })).body.product.stockOnHand)).toBe(
+      before + 5,
+    );
     // A catalog write through the edge empties the cache.
-    expect((await rest("POST", `/v1/products/${product.id}:adjustStock`, { token: seller, body: { stockOnHand: before + 7 } })).status).toBe(200);
+    expect(
+      (
+        await rest("POST", `/v1/products/${product.id}:adjustStock`, {
+          token: seller,
+          body: { stockOnHand: before + 7 },
+        })
+      ).status,
+    ).toBe(200);
     expect(await read()).toBe(before + 7);
   });
 });
@@ -192,7 +239,9 @@ describe("the edge's cache of public answers", () => {
 describe("a purchase over REST", () => {
   it("registers, searches, fills the cart, orders by card, sees it CONFIRMED on the NDJSON watch, and cancels", async () => {
     const email = `rest-${randomUUID().slice(0, 8)}@example.test`;
-    const registered = await rest("POST", "/v1/auth/register", { body: { email, password: "password-123", displayName: "Rest Buyer" } });
+    const registered = await rest("POST", "/v1/auth/register", {
+      body: { email, password: "password-123", displayName: "Rest Buyer" },
+    });
     expect(registered.status).toBe(200);
     const token = registered.body.tokens.accessToken as string;
     expect((await rest("GET", "/v1/auth/me", { token })).body.user.email).toBe(email);
@@ -203,10 +252,14 @@ describe("a purchase over REST", () => {
     expect(found.status).toBe(200);
     expect(found.body.products.map((p: any) => p.id)).toContain(product.id);
 
-    expect((await rest("POST", "/v1/cart/items", { token, body: { productId: product.id, quantity: 2 } })).status).toBe(200);
+    expect((await rest("POST", "/v1/cart/items", { token, body: { productId: product.id, quantity: 2 } })).status).toBe(
+      200,
+    );
     const changed = await rest("PATCH", `/v1/cart/items/${product.id}`, { token, body: { quantity: 1 } });
     expect(changed.status).toBe(200);
-    expect((await rest("GET", "/v1/cart", { token })).body.cart.items).toEqual([expect.objectContaining({ productId: product.id, quantity: 1 })]);
+    expect((await rest("GET", "/v1/cart", { token })).body.cart.items).toEqual([
+      expect.objectContaining({ productId: product.id, quantity: 1 }),
+    ]);
 
     // The watch opens first, so the order's changes arrive live.
     const watch = await fetch(`${mesh.edgeUrl}/v1/orders:watch`, { headers: { authorization: `Bearer ${token}` } });
@@ -216,7 +269,13 @@ describe("a purchase over REST", () => {
       token,
       body: {
         idempotencyKey: randomUUID(),
-        shippingAddress: { recipientName: "Rest Buyer", line1: "1 Rest Street", city: "Berlin", postalCode: "10115", countryCode: "DE" },
+        shippingAddress: {
+          recipientName: "Rest Buyer",
+          line1: "1 Rest Street",
+          city: "Berlin",
+          postalCode: "10115",
+          countryCode: "DE",
+        },
         payment: { method: "PAYMENT_METHOD_CARD", cardToken: "tok_visa" },
       },
     });

@@ -48,7 +48,11 @@ async function cartAccepts(token: string): Promise<boolean> {
 describe("a customer's session, through the edge", () => {
   it("registers, signs in, reads and edits their account, rotates tokens, and a replayed refresh token ends the session", async () => {
     const email = uniqueEmail();
-    const registered = await auth.register({ email: `  ${email.toUpperCase()} `, password: "correct horse battery", displayName: "Ada" });
+    const registered = await auth.register({
+      email: `  ${email.toUpperCase()} `,
+      password: "correct horse battery",
+      displayName: "Ada",
+    });
     expect(registered.user?.email).toBe(email);
     expect(registered.user?.role).toBe(Role.CUSTOMER);
 
@@ -76,12 +80,18 @@ describe("a customer's session, through the edge", () => {
 
     // Presenting the rotated-away token again (after the concurrency grace) means it leaked.
     await new Promise((resolve) => setTimeout(resolve, 2_100));
-    expect((await failureOf(auth.refreshToken({ refreshToken: tokens!.refreshToken }))).code).toBe(Code.Unauthenticated);
-    expect((await failureOf(auth.refreshToken({ refreshToken: rotated.tokens!.refreshToken }))).code).toBe(Code.Unauthenticated);
+    expect((await failureOf(auth.refreshToken({ refreshToken: tokens!.refreshToken }))).code).toBe(
+      Code.Unauthenticated,
+    );
+    expect((await failureOf(auth.refreshToken({ refreshToken: rotated.tokens!.refreshToken }))).code).toBe(
+      Code.Unauthenticated,
+    );
 
     const again = await auth.login({ email, password: "correct horse battery" });
     await auth.logout({ refreshToken: again.tokens!.refreshToken });
-    expect((await failureOf(auth.refreshToken({ refreshToken: again.tokens!.refreshToken }))).code).toBe(Code.Unauthenticated);
+    expect((await failureOf(auth.refreshToken({ refreshToken: again.tokens!.refreshToken }))).code).toBe(
+      Code.Unauthenticated,
+    );
   });
 
   it("when two refreshes race with one token, then exactly one gets a new pair and that pair keeps working", async () => {
@@ -104,7 +114,9 @@ describe("a customer's session, through the edge", () => {
       { currentPassword: "old-password-1", newPassword: "new-password-2" },
       bearer(first.tokens!.accessToken),
     );
-    expect((await failureOf(auth.refreshToken({ refreshToken: first.tokens!.refreshToken }))).code).toBe(Code.Unauthenticated);
+    expect((await failureOf(auth.refreshToken({ refreshToken: first.tokens!.refreshToken }))).code).toBe(
+      Code.Unauthenticated,
+    );
     expect((await auth.refreshToken({ refreshToken: changed.tokens!.refreshToken })).tokens).toBeDefined();
     expect((await failureOf(auth.login({ email, password: "old-password-1" }))).code).toBe(Code.Unauthenticated);
     await auth.login({ email, password: "new-password-2" });
@@ -124,9 +136,10 @@ describe("sign-in failures", () => {
   it("when an e-mail is registered twice (any case), then the second is already_exists", async () => {
     const email = uniqueEmail();
     await auth.register({ email, password: "password-123", displayName: "One" });
-    expect((await failureOf(auth.register({ email: email.toUpperCase(), password: "password-123", displayName: "Two" }))).code).toBe(
-      Code.AlreadyExists,
-    );
+    expect(
+      (await failureOf(auth.register({ email: email.toUpperCase(), password: "password-123", displayName: "Two" })))
+        .code,
+    ).toBe(Code.AlreadyExists);
   });
 
   it("when a password is too short or too long, then it is refused before hashing", async () => {
@@ -148,10 +161,19 @@ describe("sign-in failures", () => {
 
 describe("roles", () => {
   it("when someone signs up as ADMIN, then permission_denied; as SELLER, then a seller", async () => {
-    expect((await failureOf(auth.register({ email: uniqueEmail(), password: "password-123", displayName: "Eve", role: Role.ADMIN }))).code).toBe(
-      Code.PermissionDenied,
-    );
-    const seller = await auth.register({ email: uniqueEmail(), password: "password-123", displayName: "Sol", role: Role.SELLER });
+    expect(
+      (
+        await failureOf(
+          auth.register({ email: uniqueEmail(), password: "password-123", displayName: "Eve", role: Role.ADMIN }),
+        )
+      ).code,
+    ).toBe(Code.PermissionDenied);
+    const seller = await auth.register({
+      email: uniqueEmail(),
+      password: "password-123",
+      displayName: "Sol",
+      role: Role.SELLER,
+    });
     expect(seller.user?.role).toBe(Role.SELLER);
   });
 
@@ -160,7 +182,10 @@ describe("roles", () => {
     const { tokens } = await auth.register({ email, password: "password-123", displayName: "Mal" });
     for (const path of ["role", "email", "id"]) {
       const error = await failureOf(
-        auth.updateMe({ user: { role: Role.ADMIN, email: "x@y.z", id: "x" }, updateMask: { paths: [path] } }, bearer(tokens!.accessToken)),
+        auth.updateMe(
+          { user: { role: Role.ADMIN, email: "x@y.z", id: "x" }, updateMask: { paths: [path] } },
+          bearer(tokens!.accessToken),
+        ),
       );
       expect(error.code, path).toBe(Code.InvalidArgument);
     }
@@ -222,7 +247,11 @@ describe("forged and misused tokens", () => {
 
 describe("deactivation and internal RPCs", () => {
   it("when an admin deactivates a user, then another service refuses their token within a second", async () => {
-    const { user, tokens } = await auth.register({ email: uniqueEmail(), password: "password-123", displayName: "Gone" });
+    const { user, tokens } = await auth.register({
+      email: uniqueEmail(),
+      password: "password-123",
+      displayName: "Gone",
+    });
     expect(await cartAccepts(tokens!.accessToken)).toBe(true);
 
     const identity = createMeshClient(ServiceIdentityService, mesh.addresses.auth);
@@ -234,32 +263,50 @@ describe("deactivation and internal RPCs", () => {
     let refused = false;
     while (!refused && Date.now() - deactivatedAt < 1_000) refused = !(await cartAccepts(tokens!.accessToken));
     expect(refused).toBe(true);
-    expect((await failureOf(auth.refreshToken({ refreshToken: tokens!.refreshToken }))).code).toBe(Code.Unauthenticated);
-    expect((await failureOf(auth.login({ email: user!.email, password: "password-123" }))).code).toBe(Code.Unauthenticated);
+    expect((await failureOf(auth.refreshToken({ refreshToken: tokens!.refreshToken }))).code).toBe(
+      Code.Unauthenticated,
+    );
+    expect((await failureOf(auth.login({ email: user!.email, password: "password-123" }))).code).toBe(
+      Code.Unauthenticated,
+    );
     identity.close();
     directory.close();
   });
 
   it("when a customer calls an internal RPC on the service's own port, then permission_denied; through the edge it does not exist", async () => {
-    const { accessToken } = (await auth.login({ email: devAccounts.customer.email, password: devAccounts.customer.password })).tokens!;
+    const { accessToken } = (
+      await auth.login({ email: devAccounts.customer.email, password: devAccounts.customer.password })
+    ).tokens!;
     const directory = createMeshClient(UserDirectoryService, mesh.addresses.auth);
     expect((await failureOf(directory.client.listUsers({}, bearer(accessToken)))).code).toBe(Code.PermissionDenied);
-    const { accessToken: adminToken } = (await auth.login({ email: devAccounts.admin.email, password: devAccounts.admin.password })).tokens!;
-    expect((await failureOf(directory.client.setUserRole({ id: devAccounts.customer.id, role: Role.ADMIN }, bearer(adminToken)))).code).toBe(
-      Code.PermissionDenied,
-    );
+    const { accessToken: adminToken } = (
+      await auth.login({ email: devAccounts.admin.email, password: devAccounts.admin.password })
+    ).tokens!;
+    expect(
+      (
+        await failureOf(
+          directory.client.setUserRole({ id: devAccounts.customer.id, role: Role.ADMIN }, bearer(adminToken)),
+        )
+      ).code,
+    ).toBe(Code.PermissionDenied);
     expect((await failureOf(directory.client.listUsers({}))).code).toBe(Code.Unauthenticated);
     directory.close();
 
-    const viaEdge = await connectJson(mesh.edgeUrl, "bazaar.auth.v1.UserDirectoryService/ListUsers", {}, { authorization: `Bearer ${accessToken}` });
+    const viaEdge = await connectJson(
+      mesh.edgeUrl,
+      "bazaar.auth.v1.UserDirectoryService/ListUsers",
+      {},
+      { authorization: `Bearer ${accessToken}` },
+    );
     expect(viaEdge.status).toBe(404);
   });
 
   it("when a service presents the shared secret, then it gets a service token that opens internal RPCs; a wrong secret does not", async () => {
     const identity = createMeshClient(ServiceIdentityService, mesh.addresses.auth);
-    expect((await failureOf(identity.client.issueServiceToken({ serviceName: "admin", secret: "wrong-secret-of-16+" }))).code).toBe(
-      Code.Unauthenticated,
-    );
+    expect(
+      (await failureOf(identity.client.issueServiceToken({ serviceName: "admin", secret: "wrong-secret-of-16+" })))
+        .code,
+    ).toBe(Code.Unauthenticated);
     const { accessToken } = await identity.client.issueServiceToken({ serviceName: "admin", secret: devServiceSecret });
     const directory = createMeshClient(UserDirectoryService, mesh.addresses.auth);
     const page = await directory.client.listUsers({ role: Role.ADMIN }, bearer(accessToken));
@@ -276,7 +323,15 @@ describe("deactivation and internal RPCs", () => {
     const marker = randomBytes(4).toString("hex");
     const created: Array<{ id: string }> = [];
     for (let i = 0; i < 5; i++) {
-      created.push((await auth.register({ email: `pager-${marker}-${i}@example.test`, password: "password-123", displayName: `Pager ${i}` })).user!);
+      created.push(
+        (
+          await auth.register({
+            email: `pager-${marker}-${i}@example.test`,
+            password: "password-123",
+            displayName: `Pager ${i}`,
+          })
+        ).user!,
+      );
     }
 
     const seen: string[] = [];
@@ -296,9 +351,14 @@ describe("deactivation and internal RPCs", () => {
     await directory.client.setUserActive({ id: created[1]!.id, active: false }, asService);
     const inactive = await directory.client.listUsers({ query: `pager-${marker}`, active: false }, asService);
     expect(inactive.users.map((u) => u.id)).toEqual([created[1]!.id]);
-    expect((await failureOf(directory.client.getUser({ id: "0193a000-0000-7000-8000-00000000dead" }, asService))).code).toBe(Code.NotFound);
+    expect(
+      (await failureOf(directory.client.getUser({ id: "0193a000-0000-7000-8000-00000000dead" }, asService))).code,
+    ).toBe(Code.NotFound);
 
-    await expectEvents(mesh.natsUrl, created[0]!.id, "bazaar.auth.>", ["bazaar.auth.user_registered", "bazaar.auth.user_role_changed"]);
+    await expectEvents(mesh.natsUrl, created[0]!.id, "bazaar.auth.>", [
+      "bazaar.auth.user_registered",
+      "bazaar.auth.user_role_changed",
+    ]);
     await expectEvents(mesh.natsUrl, created[1]!.id, "bazaar.auth.>", ["bazaar.auth.user_active_changed"]);
     identity.close();
     directory.close();

@@ -23,11 +23,16 @@ let shopId = "";
 let categoryId = "";
 
 beforeAll(async () => {
-  mesh = await startTestMesh({ BAZAAR_RESERVATION_TTL_SECONDS: String(ttlSeconds), BAZAAR_RESERVATION_SWEEP_MS: "200" });
+  mesh = await startTestMesh({
+    BAZAAR_RESERVATION_TTL_SECONDS: String(ttlSeconds),
+    BAZAAR_RESERVATION_SWEEP_MS: "200",
+  });
   const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
   products = createClient(ProductService, transport);
   const identity = createMeshClient(ServiceIdentityService, mesh.addresses.auth);
-  asService = bearer((await identity.client.issueServiceToken({ serviceName: "order", secret: devServiceSecret })).accessToken);
+  asService = bearer(
+    (await identity.client.issueServiceToken({ serviceName: "order", secret: devServiceSecret })).accessToken,
+  );
   identity.close();
   // Several connections, so a hundred calls really arrive at once.
   inventory = createMeshClient(InventoryService, mesh.addresses.product, { connections: 4 });
@@ -40,7 +45,15 @@ afterAll(async () => {
 
 async function productWithStock(stockOnHand: number): Promise<string> {
   const { product } = await products.createProduct(
-    { product: { shopId, categoryId, name: `Stock ${stockOnHand}`, price: { currencyCode: "USD", amountMinor: 500n }, stockOnHand } },
+    {
+      product: {
+        shopId,
+        categoryId,
+        name: `Stock ${stockOnHand}`,
+        price: { currencyCode: "USD", amountMinor: 500n },
+        stockOnHand,
+      },
+    },
     asSeller,
   );
   return product!.id;
@@ -59,7 +72,9 @@ const reserve = (reservationId: string, items: Array<{ productId: string; quanti
 describe("reserving stock", () => {
   it("when 100 buyers race for the last 10 units, then exactly 10 get one and the rest are told why", async () => {
     const id = await productWithStock(10);
-    const results = await Promise.allSettled(Array.from({ length: 100 }, () => reserve(randomUUID(), [{ productId: id, quantity: 1 }])));
+    const results = await Promise.allSettled(
+      Array.from({ length: 100 }, () => reserve(randomUUID(), [{ productId: id, quantity: 1 }])),
+    );
     const won = results.filter((r) => r.status === "fulfilled").length;
     const codes = results.flatMap((r) => (r.status === "rejected" ? [(r.reason as { code: Code }).code] : []));
     expect(won).toBe(10);
@@ -72,11 +87,16 @@ describe("reserving stock", () => {
     const results = await Promise.allSettled(
       Array.from({ length: 50 }, () => {
         const shuffled = [...ids].sort(() => Math.random() - 0.5);
-        return reserve(randomUUID(), shuffled.map((productId) => ({ productId, quantity: 1 })));
+        return reserve(
+          randomUUID(),
+          shuffled.map((productId) => ({ productId, quantity: 1 })),
+        );
       }),
     );
     const won = results.filter((r) => r.status === "fulfilled").length;
-    const otherErrors = results.filter((r) => r.status === "rejected" && (r.reason as { code: Code }).code !== Code.FailedPrecondition);
+    const otherErrors = results.filter(
+      (r) => r.status === "rejected" && (r.reason as { code: Code }).code !== Code.FailedPrecondition,
+    );
     expect(otherErrors).toEqual([]);
     expect(won).toBe(20);
     for (const id of ids) expect(await stockOf(id)).toEqual({ onHand: 20, available: 0 });
@@ -85,15 +105,24 @@ describe("reserving stock", () => {
   it("when the same reservation id arrives 20 times at once, then stock is held once", async () => {
     const id = await productWithStock(50);
     const reservationId = randomUUID();
-    const results = await Promise.allSettled(Array.from({ length: 20 }, () => reserve(reservationId, [{ productId: id, quantity: 3 }])));
-    expect(results.filter((r) => r.status === "rejected").map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, () => reserve(reservationId, [{ productId: id, quantity: 3 }])),
+    );
+    expect(
+      results.filter((r) => r.status === "rejected").map((r) => String((r as PromiseRejectedResult).reason)),
+    ).toEqual([]);
     expect((await stockOf(id)).available).toBe(47);
   });
 
   it("when one item is short, then nothing is held and each short product is named", async () => {
     const plenty = await productWithStock(10);
     const scarce = await productWithStock(1);
-    const error = await failureOf(reserve(randomUUID(), [{ productId: plenty, quantity: 2 }, { productId: scarce, quantity: 5 }]));
+    const error = await failureOf(
+      reserve(randomUUID(), [
+        { productId: plenty, quantity: 2 },
+        { productId: scarce, quantity: 5 },
+      ]),
+    );
     expect(error.code).toBe(Code.FailedPrecondition);
     expect(error.findDetails(PreconditionFailureSchema)[0]?.violations).toEqual([
       expect.objectContaining({ type: "STOCK", subject: scarce, description: "requested 5, available 1" }),
@@ -110,7 +139,9 @@ describe("settling reservations", () => {
     await inventory.client.commitReservation({ reservationId }, asService);
     await inventory.client.commitReservation({ reservationId }, asService);
     expect(await stockOf(id)).toEqual({ onHand: 5, available: 5 });
-    expect((await failureOf(inventory.client.releaseReservation({ reservationId }, asService))).code).toBe(Code.FailedPrecondition);
+    expect((await failureOf(inventory.client.releaseReservation({ reservationId }, asService))).code).toBe(
+      Code.FailedPrecondition,
+    );
   });
 
   it("when a reservation is released, then its units are available again, once", async () => {
@@ -120,7 +151,9 @@ describe("settling reservations", () => {
     await inventory.client.releaseReservation({ reservationId }, asService);
     await inventory.client.releaseReservation({ reservationId }, asService);
     expect(await stockOf(id)).toEqual({ onHand: 8, available: 8 });
-    expect((await failureOf(inventory.client.commitReservation({ reservationId }, asService))).code).toBe(Code.FailedPrecondition);
+    expect((await failureOf(inventory.client.commitReservation({ reservationId }, asService))).code).toBe(
+      Code.FailedPrecondition,
+    );
   });
 
   it("when a committed reservation is returned, then its sold units are back on hand, once; a held one is released; an unknown one is blocked", async () => {
@@ -136,7 +169,9 @@ describe("settling reservations", () => {
     expect(await stockOf(id)).toEqual({ onHand: 8, available: 6 });
     await inventory.client.returnReservation({ reservationId: held }, asService);
     expect(await stockOf(id)).toEqual({ onHand: 8, available: 8 });
-    expect((await failureOf(inventory.client.commitReservation({ reservationId: sold }, asService))).code).toBe(Code.FailedPrecondition);
+    expect((await failureOf(inventory.client.commitReservation({ reservationId: sold }, asService))).code).toBe(
+      Code.FailedPrecondition,
+    );
 
     const unknown = randomUUID();
     await inventory.client.returnReservation({ reservationId: unknown }, asService);
@@ -148,7 +183,9 @@ describe("settling reservations", () => {
     const id = await productWithStock(8);
     const reservationId = randomUUID();
     await inventory.client.releaseReservation({ reservationId }, asService);
-    expect((await failureOf(reserve(reservationId, [{ productId: id, quantity: 3 }]))).code).toBe(Code.FailedPrecondition);
+    expect((await failureOf(reserve(reservationId, [{ productId: id, quantity: 3 }]))).code).toBe(
+      Code.FailedPrecondition,
+    );
     expect((await stockOf(id)).available).toBe(8);
   });
 
@@ -157,19 +194,22 @@ describe("settling reservations", () => {
     await reserve(randomUUID(), [{ productId: id, quantity: 4 }]);
     expect((await stockOf(id)).available).toBe(2);
     const deadline = Date.now() + (ttlSeconds + 5) * 1000;
-    while ((await stockOf(id)).available !== 6 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    while ((await stockOf(id)).available !== 6 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 200));
     expect(await stockOf(id)).toEqual({ onHand: 6, available: 6 });
   });
 
   it("when a seller lowers stock below what is held, then failed_precondition", async () => {
     const id = await productWithStock(5);
     await reserve(randomUUID(), [{ productId: id, quantity: 4 }]);
-    expect((await failureOf(products.adjustStock({ id, stockOnHand: 3 }, asSeller))).code).toBe(Code.FailedPrecondition);
+    expect((await failureOf(products.adjustStock({ id, stockOnHand: 3 }, asSeller))).code).toBe(
+      Code.FailedPrecondition,
+    );
   });
 
   it("when a user token calls the inventory directly, then permission_denied", async () => {
-    expect((await failureOf(inventory.client.reserveStock({ reservationId: randomUUID(), items: [] }, asSeller))).code).toBe(
-      Code.PermissionDenied,
-    );
+    expect(
+      (await failureOf(inventory.client.reserveStock({ reservationId: randomUUID(), items: [] }, asSeller))).code,
+    ).toBe(Code.PermissionDenied);
   });
 });

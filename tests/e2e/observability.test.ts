@@ -14,7 +14,13 @@ import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
 import { parseMetrics, type Sample } from "../support/metrics.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
-import { SpanKind, SpanStatus, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "../../services/kit/testing/otlp-receiver.ts";
+import {
+  SpanKind,
+  SpanStatus,
+  startOtlpReceiver,
+  type OtlpReceiver,
+  type ReceivedSpan,
+} from "../../services/kit/testing/otlp-receiver.ts";
 import { devSellerShelf, signIn } from "../support/shoppers.ts";
 
 let mesh: TestMesh;
@@ -48,20 +54,33 @@ let productId = "";
 async function checkout() {
   const { asSeller, shopId, categoryId } = await devSellerShelf(auth, products);
   const { product } = await products.createProduct(
-    { product: { shopId, categoryId, name: `Traced tea ${randomBytes(3).toString("hex")}`, price: { currencyCode: "USD", amountMinor: 450n }, stockOnHand: 5 } },
+    {
+      product: {
+        shopId,
+        categoryId,
+        name: `Traced tea ${randomBytes(3).toString("hex")}`,
+        price: { currencyCode: "USD", amountMinor: 450n },
+        stockOnHand: 5,
+      },
+    },
     asSeller,
   );
   productId = product!.id;
   const asCustomer = await signIn(auth, devAccounts.customer);
   await carts.addCartItem({ productId, quantity: 1 }, asCustomer);
   const { order } = await orders.placeOrder(
-    { idempotencyKey: randomUUID(), shippingAddress: address, payment: { method: PaymentMethod.CARD, cardToken: "tok_visa" } },
+    {
+      idempotencyKey: randomUUID(),
+      shippingAddress: address,
+      payment: { method: PaymentMethod.CARD, cardToken: "tok_visa" },
+    },
     { headers: { ...asCustomer.headers, traceparent: `00-${checkoutTraceId}-${clientSpanId}-01` } },
   );
   expect(order!.status).toBe(OrderStatus.CONFIRMED);
 }
 
-const isOrderPlacedApplied = (span: ReceivedSpan) => span.kind === SpanKind.consumer && span.name === "process bazaar.order.order_placed";
+const isOrderPlacedApplied = (span: ReceivedSpan) =>
+  span.kind === SpanKind.consumer && span.name === "process bazaar.order.order_placed";
 const parentsMissing = (spans: ReceivedSpan[]) => {
   const ids = new Set(spans.map((span) => span.spanId));
   return spans.filter((span) => span.parentSpanId === undefined || !ids.has(span.parentSpanId));
@@ -82,11 +101,18 @@ describe("tracing a checkout", () => {
     );
 
     // Each step of the checkout, wherever it was received, is in this trace and no other.
-    const everywhere = (match: (span: ReceivedSpan) => boolean) => receiver.spans.filter(match).map((span) => span.traceId);
-    expect(everywhere((s) => s.kind === SpanKind.server && s.attributes["rpc.method"] === "PlaceOrder")).toEqual([checkoutTraceId, checkoutTraceId]);
+    const everywhere = (match: (span: ReceivedSpan) => boolean) =>
+      receiver.spans.filter(match).map((span) => span.traceId);
+    expect(everywhere((s) => s.kind === SpanKind.server && s.attributes["rpc.method"] === "PlaceOrder")).toEqual([
+      checkoutTraceId,
+      checkoutTraceId,
+    ]);
     expect(new Set(everywhere(isOrderPlacedApplied))).toEqual(new Set([checkoutTraceId]));
     for (const service of ["bazaar-edge", "bazaar-order", "bazaar-cart", "bazaar-product"]) {
-      expect(trace.some((span) => span.service === service), service).toBe(true);
+      expect(
+        trace.some((span) => span.service === service),
+        service,
+      ).toBe(true);
     }
 
     // The one root: the edge's span, child of the client's traceparent.
@@ -109,38 +135,79 @@ describe("tracing a checkout", () => {
     // edge CLIENT → order SERVER, with gRPC's conventions on both sides.
     const byId = new Map(trace.map((span) => [span.spanId, span]));
     const parentOf = (span: ReceivedSpan | undefined) => (span?.parentSpanId ? byId.get(span.parentSpanId) : undefined);
-    const placeOrder = trace.find((s) => s.service === "bazaar-order" && s.kind === SpanKind.server && s.attributes["rpc.method"] === "PlaceOrder");
-    const grpcOk = { "rpc.system": "grpc", "rpc.service": "bazaar.order.v1.OrderService", "rpc.method": "PlaceOrder", "rpc.grpc.status_code": 0 };
+    const placeOrder = trace.find(
+      (s) => s.service === "bazaar-order" && s.kind === SpanKind.server && s.attributes["rpc.method"] === "PlaceOrder",
+    );
+    const grpcOk = {
+      "rpc.system": "grpc",
+      "rpc.service": "bazaar.order.v1.OrderService",
+      "rpc.method": "PlaceOrder",
+      "rpc.grpc.status_code": 0,
+    };
     expect(placeOrder).toMatchObject({ status: SpanStatus.unset, attributes: grpcOk });
     expect(parentOf(placeOrder)).toMatchObject({ service: "bazaar-edge", kind: SpanKind.client, attributes: grpcOk });
     expect(parentOf(parentOf(placeOrder))).toBe(root);
 
     // order → product: stock reserved and committed, each a SERVER span under an order CLIENT span.
     for (const method of ["ReserveStock", "CommitReservation"]) {
-      const served = trace.find((s) => s.service === "bazaar-product" && s.kind === SpanKind.server && s.attributes["rpc.method"] === method);
-      expect(served, method).toMatchObject({ attributes: { "rpc.system": "grpc", "rpc.service": "bazaar.product.v1.InventoryService", "rpc.grpc.status_code": 0 } });
-      expect(parentOf(served)).toMatchObject({ service: "bazaar-order", kind: SpanKind.client, attributes: { "rpc.method": method } });
+      const served = trace.find(
+        (s) => s.service === "bazaar-product" && s.kind === SpanKind.server && s.attributes["rpc.method"] === method,
+      );
+      expect(served, method).toMatchObject({
+        attributes: {
+          "rpc.system": "grpc",
+          "rpc.service": "bazaar.product.v1.InventoryService",
+          "rpc.grpc.status_code": 0,
+        },
+      });
+      expect(parentOf(served)).toMatchObject({
+        service: "bazaar-order",
+        kind: SpanKind.client,
+        attributes: { "rpc.method": method },
+      });
     }
-    expect(trace.some((s) => s.service === "bazaar-cart" && s.kind === SpanKind.server && s.attributes["rpc.service"] === "bazaar.cart.v1.CartService")).toBe(true);
+    expect(
+      trace.some(
+        (s) =>
+          s.service === "bazaar-cart" &&
+          s.kind === SpanKind.server &&
+          s.attributes["rpc.service"] === "bazaar.cart.v1.CartService",
+      ),
+    ).toBe(true);
 
     // Across NATS: the relay's PRODUCER span, child of PlaceOrder, is the parent of each consumer's span.
     const applied = trace.filter(isOrderPlacedApplied);
     expect(applied.length).toBeGreaterThanOrEqual(1);
     for (const span of applied) {
-      expect(span.attributes).toMatchObject({ "messaging.system": "nats", "messaging.destination.name": "bazaar.order.order_placed" });
+      expect(span.attributes).toMatchObject({
+        "messaging.system": "nats",
+        "messaging.destination.name": "bazaar.order.order_placed",
+      });
       expect(["cart-order-placed", "admin-projections"]).toContain(span.attributes["messaging.consumer.group.name"]);
       const published = parentOf(span);
-      expect(published).toMatchObject({ service: "bazaar-order", kind: SpanKind.producer, name: "publish bazaar.order.order_placed" });
+      expect(published).toMatchObject({
+        service: "bazaar-order",
+        kind: SpanKind.producer,
+        name: "publish bazaar.order.order_placed",
+      });
       expect(published!.attributes["messaging.message.id"]).toBe(span.attributes["messaging.message.id"]);
       expect(parentOf(published)).toBe(placeOrder);
     }
 
     // SQL: statements of the order service, of the product service and of a consumer.
-    const statements = trace.filter((span) => span.kind === SpanKind.client && span.attributes["db.system"] === "mysql");
-    expect(statements.some((s) => s.service === "bazaar-order" && /^insert (ignore )?into `orders`/i.test(String(s.attributes["db.statement"])))).toBe(true);
+    const statements = trace.filter(
+      (span) => span.kind === SpanKind.client && span.attributes["db.system"] === "mysql",
+    );
+    expect(
+      statements.some(
+        (s) =>
+          s.service === "bazaar-order" && /^insert (ignore )?into `orders`/i.test(String(s.attributes["db.statement"])),
+      ),
+    ).toBe(true);
     expect(statements.some((s) => s.service === "bazaar-product")).toBe(true);
     expect(statements.some((s) => applied.includes(parentOf(s)!))).toBe(true);
-    for (const statement of statements) expect(statement.attributes["db.name"]).toMatch(/_(auth|product|cart|order|admin)$/);
+    for (const statement of statements)
+      expect(statement.attributes["db.name"]).toMatch(/_(auth|product|cart|order|admin)$/);
   });
 });
 
@@ -152,7 +219,9 @@ async function scrape(process: string): Promise<Sample[]> {
 
 /** The value of the one sample of `name` whose labels include `labels`. */
 function sampleValue(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
-  const found = samples.filter((s) => s.name === name && Object.entries(labels).every(([key, value]) => s.labels[key] === value));
+  const found = samples.filter(
+    (s) => s.name === name && Object.entries(labels).every(([key, value]) => s.labels[key] === value),
+  );
   if (found.length > 1) throw new Error(`${found.length} samples of ${name} ${JSON.stringify(labels)}`);
   return found[0]?.value;
 }
@@ -162,15 +231,22 @@ describe("metrics of every process", () => {
     if (!productId) await checkout();
     const rest = await fetch(`${mesh.edgeUrl}/v1/products/${productId}`);
     expect(rest.status).toBe(200);
-    for (const transport of [createGrpcTransport({ baseUrl: mesh.edgeUrl }), createGrpcWebTransport({ baseUrl: mesh.edgeUrl, httpVersion: "2" })]) {
+    for (const transport of [
+      createGrpcTransport({ baseUrl: mesh.edgeUrl }),
+      createGrpcWebTransport({ baseUrl: mesh.edgeUrl, httpVersion: "2" }),
+    ]) {
       await createClient(ProductService, transport).getProduct({ id: productId });
     }
 
     const placeOrder = { rpc_service: "bazaar.order.v1.OrderService", rpc_method: "PlaceOrder" };
     const order = await scrape("order");
-    expect(sampleValue(order, "bazaar_rpc_server_handled_total", { ...placeOrder, code: "ok" })).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(order, "bazaar_rpc_server_handled_total", { ...placeOrder, code: "ok" })).toBeGreaterThanOrEqual(
+      1,
+    );
     expect(sampleValue(order, "bazaar_rpc_server_handling_seconds_count", placeOrder)).toBeGreaterThanOrEqual(1);
-    expect(sampleValue(order, "bazaar_rpc_server_handling_seconds_bucket", { ...placeOrder, le: "+Inf" })).toBe(sampleValue(order, "bazaar_rpc_server_handling_seconds_count", placeOrder));
+    expect(sampleValue(order, "bazaar_rpc_server_handling_seconds_bucket", { ...placeOrder, le: "+Inf" })).toBe(
+      sampleValue(order, "bazaar_rpc_server_handling_seconds_count", placeOrder),
+    );
     const reserve = { rpc_service: "bazaar.product.v1.InventoryService", rpc_method: "ReserveStock", code: "ok" };
     expect(sampleValue(order, "bazaar_rpc_client_handled_total", reserve)).toBeGreaterThanOrEqual(1);
     expect(sampleValue(order, "bazaar_outbox_published_total")).toBeGreaterThanOrEqual(1);
@@ -178,25 +254,43 @@ describe("metrics of every process", () => {
     const edge = await eventually(
       () => scrape("edge"),
       (samples) =>
-        ["rest", "grpc", "grpc-web"].every((protocol) => (sampleValue(samples, "bazaar_edge_handled_total", { protocol, rpc_method: "GetProduct", code: "ok" }) ?? 0) >= 1),
+        ["rest", "grpc", "grpc-web"].every(
+          (protocol) =>
+            (sampleValue(samples, "bazaar_edge_handled_total", { protocol, rpc_method: "GetProduct", code: "ok" }) ??
+              0) >= 1,
+        ),
       10_000,
     );
-    expect(sampleValue(edge, "bazaar_edge_handled_total", { protocol: "connect", ...placeOrder, code: "ok" })).toBeGreaterThanOrEqual(1);
+    expect(
+      sampleValue(edge, "bazaar_edge_handled_total", { protocol: "connect", ...placeOrder, code: "ok" }),
+    ).toBeGreaterThanOrEqual(1);
     for (const protocol of ["rest", "grpc", "grpc-web"]) {
-      expect(sampleValue(edge, "bazaar_edge_handled_total", { protocol, rpc_method: "GetProduct", code: "ok" }), protocol).toBe(1);
+      expect(
+        sampleValue(edge, "bazaar_edge_handled_total", { protocol, rpc_method: "GetProduct", code: "ok" }),
+        protocol,
+      ).toBe(1);
     }
-    expect(sampleValue(edge, "bazaar_edge_handling_seconds_count", { protocol: "connect", ...placeOrder })).toBeGreaterThanOrEqual(1);
-    expect(sampleValue(edge, "bazaar_rpc_client_handled_total", { ...placeOrder, code: "ok" })).toBeGreaterThanOrEqual(1);
+    expect(
+      sampleValue(edge, "bazaar_edge_handling_seconds_count", { protocol: "connect", ...placeOrder }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(edge, "bazaar_rpc_client_handled_total", { ...placeOrder, code: "ok" })).toBeGreaterThanOrEqual(
+      1,
+    );
     expect(edge.some((s) => s.name.startsWith("bazaar_db_") || s.name.startsWith("bazaar_outbox_"))).toBe(false);
 
-    const consumersOf: Record<string, string[]> = { cart: ["cart-order-placed", "cart-product-snapshots"], admin: ["admin-projections"] };
+    const consumersOf: Record<string, string[]> = {
+      cart: ["cart-order-placed", "cart-product-snapshots"],
+      admin: ["admin-projections"],
+    };
     for (const service of ["auth", "product", "cart", "order", "admin"]) {
       const samples = await eventually(
         () => scrape(service),
         // Consumers settle their last events a moment after the checkout returns.
         (s) =>
           (consumersOf[service] ?? []).every(
-            (consumer) => sampleValue(s, "bazaar_consumer_pending_messages", { consumer }) === 0 && sampleValue(s, "bazaar_consumer_ack_pending_messages", { consumer }) === 0,
+            (consumer) =>
+              sampleValue(s, "bazaar_consumer_pending_messages", { consumer }) === 0 &&
+              sampleValue(s, "bazaar_consumer_ack_pending_messages", { consumer }) === 0,
           ),
         20_000,
         250,
@@ -204,14 +298,27 @@ describe("metrics of every process", () => {
       const database = { database: expect.stringMatching(new RegExp(`_${service}$`)) };
       const pool = (name: string) => samples.find((s) => s.name === name);
       expect(pool("bazaar_db_pool_connections_max"), service).toMatchObject({ labels: database, value: 10 });
-      expect(pool("bazaar_db_pool_connections_busy")!.value + pool("bazaar_db_pool_connections_idle")!.value, service).toBeGreaterThanOrEqual(1);
+      expect(
+        pool("bazaar_db_pool_connections_busy")!.value + pool("bazaar_db_pool_connections_idle")!.value,
+        service,
+      ).toBeGreaterThanOrEqual(1);
       expect(pool("bazaar_db_pool_requests_waiting")!.value, service).toBeGreaterThanOrEqual(0);
-      expect(pool("bazaar_outbox_backlog_events"), service).toMatchObject({ labels: database, value: expect.any(Number) });
+      expect(pool("bazaar_outbox_backlog_events"), service).toMatchObject({
+        labels: database,
+        value: expect.any(Number),
+      });
       expect(pool("bazaar_outbox_backlog_events")!.value, service).toBeGreaterThanOrEqual(0);
       expect(pool("bazaar_outbox_oldest_unpublished_age_seconds")!.value, service).toBeGreaterThanOrEqual(0);
       expect(sampleValue(samples, "process_resident_memory_bytes"), service).toBeGreaterThan(10_000_000);
       expect(sampleValue(samples, "nodejs_eventloop_lag_p99_seconds"), service).toBeGreaterThanOrEqual(0);
-      expect(sampleValue(samples, "bazaar_rpc_server_handled_total", { rpc_service: "grpc.health.v1.Health", rpc_method: "Check", code: "ok" }), service).toBeGreaterThanOrEqual(1);
+      expect(
+        sampleValue(samples, "bazaar_rpc_server_handled_total", {
+          rpc_service: "grpc.health.v1.Health",
+          rpc_method: "Check",
+          code: "ok",
+        }),
+        service,
+      ).toBeGreaterThanOrEqual(1);
       for (const consumer of consumersOf[service] ?? []) {
         expect(sampleValue(samples, "bazaar_consumer_pending_messages", { consumer }), consumer).toBe(0);
         expect(sampleValue(samples, "bazaar_consumer_ack_pending_messages", { consumer }), consumer).toBe(0);
@@ -219,9 +326,13 @@ describe("metrics of every process", () => {
       }
     }
     const cart = await scrape("cart");
-    expect(sampleValue(cart, "bazaar_consumer_events_total", { consumer: "cart-order-placed", outcome: "applied" })).toBeGreaterThanOrEqual(1);
+    expect(
+      sampleValue(cart, "bazaar_consumer_events_total", { consumer: "cart-order-placed", outcome: "applied" }),
+    ).toBeGreaterThanOrEqual(1);
     const admin = await scrape("admin");
-    expect(sampleValue(admin, "bazaar_consumer_events_total", { consumer: "admin-projections", outcome: "applied" })).toBeGreaterThanOrEqual(1);
+    expect(
+      sampleValue(admin, "bazaar_consumer_events_total", { consumer: "admin-projections", outcome: "applied" }),
+    ).toBeGreaterThanOrEqual(1);
     for (const samples of [edge, cart]) expect(sampleValue(samples, "nodejs_heap_size_used_bytes")).toBeGreaterThan(0);
   });
 });

@@ -8,7 +8,13 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
-import { OrderService, OrderStatus, PaymentMethod, PaymentStatus, type Order } from "../../gen/bazaar/order/v1/order_pb.ts";
+import {
+  OrderService,
+  OrderStatus,
+  PaymentMethod,
+  PaymentStatus,
+  type Order,
+} from "../../gen/bazaar/order/v1/order_pb.ts";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { type bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
@@ -42,18 +48,36 @@ afterAll(async () => {
   await mesh?.stop();
 });
 
-const address = { recipientName: "Linus", line1: "3 Crash Lane", city: "Berlin", postalCode: "10178", countryCode: "DE" };
+const address = {
+  recipientName: "Linus",
+  line1: "3 Crash Lane",
+  city: "Berlin",
+  postalCode: "10178",
+  countryCode: "DE",
+};
 const initialStock = 5;
 
 /** A buyer with 2 units of a fresh product in the cart, checking out by card until the order service dies. */
 async function checkoutThatCrashes() {
   const me = await registerCustomer(auth, "crash");
   const { product } = await products.createProduct(
-    { product: { shopId, categoryId, name: `Crash ${randomBytes(3).toString("hex")}`, price: { currencyCode: "USD", amountMinor: 1000n }, stockOnHand: initialStock } },
+    {
+      product: {
+        shopId,
+        categoryId,
+        name: `Crash ${randomBytes(3).toString("hex")}`,
+        price: { currencyCode: "USD", amountMinor: 1000n },
+        stockOnHand: initialStock,
+      },
+    },
     asSeller,
   );
   await carts.addCartItem({ productId: product!.id, quantity: 2 }, me);
-  const request = { idempotencyKey: randomUUID(), shippingAddress: address, payment: { method: PaymentMethod.CARD, cardToken: "tok_visa" } };
+  const request = {
+    idempotencyKey: randomUUID(),
+    shippingAddress: address,
+    payment: { method: PaymentMethod.CARD, cardToken: "tok_visa" },
+  };
   const failure = await failureOf(orders.placeOrder(request, me));
   expect(failure.code).toBe(Code.Unavailable);
   expect(await mesh.exited("order")).toMatch(/SIGKILL|not running/);
@@ -61,7 +85,8 @@ async function checkoutThatCrashes() {
 }
 
 async function settledOrderOf(me: ReturnType<typeof bearer>, timeoutMs: number): Promise<Order> {
-  const settled = ({ orders: [order] }: { orders: Order[] }) => order !== undefined && order.status !== OrderStatus.PENDING;
+  const settled = ({ orders: [order] }: { orders: Order[] }) =>
+    order !== undefined && order.status !== OrderStatus.PENDING;
   const page = await eventually(() => orders.listOrders({}, me), settled, timeoutMs, 200);
   expect(settled(page), `order still ${page.orders[0] ? "PENDING" : "missing"} after ${timeoutMs} ms`).toBe(true);
   return page.orders[0]!;
@@ -76,9 +101,15 @@ async function expectStockAddsUp(productId: string, sold: number) {
   const expected = { onHand: initialStock - sold, held: 0, sold };
   const stock = async () => {
     const { product } = await products.getProduct({ id: productId }, asSeller);
-    return { onHand: product!.stockOnHand, held: product!.stockOnHand - product!.stockAvailable, sold: initialStock - product!.stockOnHand };
+    return {
+      onHand: product!.stockOnHand,
+      held: product!.stockOnHand - product!.stockAvailable,
+      sold: initialStock - product!.stockOnHand,
+    };
   };
-  expect(await eventually(stock, (actual) => JSON.stringify(actual) === JSON.stringify(expected), 10_000)).toEqual(expected);
+  expect(await eventually(stock, (actual) => JSON.stringify(actual) === JSON.stringify(expected), 10_000)).toEqual(
+    expected,
+  );
 }
 
 describe("an order service killed in the middle of checkout", () => {
@@ -104,10 +135,16 @@ describe("an order service killed in the middle of checkout", () => {
     mesh.relaunch("order", { BAZAAR_ORDER_CRASH_AT: "none" });
     await mesh.ready(60_000);
     const order = await settledOrderOf(me, 60_000);
-    expect(order).toMatchObject({ status: OrderStatus.CONFIRMED, payment: expect.objectContaining({ status: PaymentStatus.AUTHORIZED }) });
+    expect(order).toMatchObject({
+      status: OrderStatus.CONFIRMED,
+      payment: expect.objectContaining({ status: PaymentStatus.AUTHORIZED }),
+    });
     await expectStockAddsUp(productId, 2);
     // OrderPlaced went out: the cart lets go of the purchased units.
-    const { cart } = await eventually(() => carts.getCart({}, me), ({ cart }) => cart!.items.length === 0);
+    const { cart } = await eventually(
+      () => carts.getCart({}, me),
+      ({ cart }) => cart!.items.length === 0,
+    );
     expect(cart!.items).toEqual([]);
   }, 120_000);
 });

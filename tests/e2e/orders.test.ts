@@ -45,7 +45,9 @@ beforeAll(async () => {
   orders = createClient(OrderService, transport);
   products = createClient(ProductService, transport);
   const identity = createMeshClient(ServiceIdentityService, mesh.addresses.auth);
-  asAdminService = bearer((await identity.client.issueServiceToken({ serviceName: "admin", secret: devServiceSecret })).accessToken);
+  asAdminService = bearer(
+    (await identity.client.issueServiceToken({ serviceName: "admin", secret: devServiceSecret })).accessToken,
+  );
   identity.close();
   admin = createMeshClient(OrderAdminService, mesh.addresses.order);
   ({ asSeller, shopId, categoryId } = await devSellerShelf(auth, products));
@@ -55,14 +57,28 @@ afterAll(async () => {
   await mesh?.stop();
 });
 
-const address = { recipientName: "Grace", line1: "2 Order Street", city: "Berlin", postalCode: "10115", countryCode: "DE" };
+const address = {
+  recipientName: "Grace",
+  line1: "2 Order Street",
+  city: "Berlin",
+  postalCode: "10115",
+  countryCode: "DE",
+};
 const byCard = { method: PaymentMethod.CARD, cardToken: "tok_visa" };
 
 const newCustomer = () => registerCustomer(auth, "orders");
 
 async function newProduct(cents: bigint, stockOnHand: number) {
   const { product } = await products.createProduct(
-    { product: { shopId, categoryId, name: `Order item ${randomBytes(3).toString("hex")}`, price: { currencyCode: "USD", amountMinor: cents }, stockOnHand } },
+    {
+      product: {
+        shopId,
+        categoryId,
+        name: `Order item ${randomBytes(3).toString("hex")}`,
+        price: { currencyCode: "USD", amountMinor: cents },
+        stockOnHand,
+      },
+    },
     asSeller,
   );
   return product!.id;
@@ -75,7 +91,10 @@ const stockOf = async (id: string) => {
 
 async function confirmedOrder(me: ReturnType<typeof bearer>, productId: string, quantity = 1) {
   await carts.addCartItem({ productId, quantity }, me);
-  const { order } = await orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: byCard }, me);
+  const { order } = await orders.placeOrder(
+    { idempotencyKey: randomUUID(), shippingAddress: address, payment: byCard },
+    me,
+  );
   expect(order!.status).toBe(OrderStatus.CONFIRMED);
   return order!;
 }
@@ -118,20 +137,37 @@ describe("the journey after checkout", () => {
     await carts.addCartItem({ productId: b, quantity: 5 }, me);
     const order = await confirmedOrder(me, c, 1);
     // 2 × 15.00 + 5 × 0.99 + 123.45 = 158.40; 5 % tax = 7.92
-    expect([order.subtotal!.amountMinor, order.tax!.amountMinor, order.total!.amountMinor]).toEqual([15840n, 792n, 16632n]);
+    expect([order.subtotal!.amountMinor, order.tax!.amountMinor, order.total!.amountMinor]).toEqual([
+      15840n,
+      792n,
+      16632n,
+    ]);
     await watcher.until(2);
-    const { cart } = await eventually(() => carts.getCart({}, me), ({ cart }) => cart!.items.length === 0, 5_000, 50);
+    const { cart } = await eventually(
+      () => carts.getCart({}, me),
+      ({ cart }) => cart!.items.length === 0,
+      5_000,
+      50,
+    );
     expect(cart!.items).toEqual([]);
     expect((await orders.listOrders({}, me)).orders.map((o) => o.id)).toEqual([order.id]);
 
-    const shipped = await admin.client.updateOrderStatus({ id: order.id, status: OrderStatus.SHIPPED, note: "DHL 0042" }, asAdminService);
+    const shipped = await admin.client.updateOrderStatus(
+      { id: order.id, status: OrderStatus.SHIPPED, note: "DHL 0042" },
+      asAdminService,
+    );
     expect(shipped.order!.status).toBe(OrderStatus.SHIPPED);
     await watcher.until(3);
     await admin.client.updateOrderStatus({ id: order.id, status: OrderStatus.DELIVERED }, asAdminService);
     await watcher.until(4);
     await watcher.stop();
 
-    expect(statusesOf(watcher.updates)).toEqual([OrderStatus.PENDING, OrderStatus.CONFIRMED, OrderStatus.SHIPPED, OrderStatus.DELIVERED]);
+    expect(statusesOf(watcher.updates)).toEqual([
+      OrderStatus.PENDING,
+      OrderStatus.CONFIRMED,
+      OrderStatus.SHIPPED,
+      OrderStatus.DELIVERED,
+    ]);
     expect(new Set(watcher.updates.map((u) => u.order!.id))).toEqual(new Set([order.id]));
     // Each update is the order as it stood right after that change.
     expect(watcher.updates.map((u) => u.order!.statusHistory.length)).toEqual([1, 2, 3, 4]);
@@ -141,19 +177,34 @@ describe("the journey after checkout", () => {
     // One OrderStatusChanged per transition, and OrderPlaced on confirmation.
     const changed = "bazaar.order.order_status_changed";
     await expectEvents(mesh.natsUrl, order.id, "bazaar.order.>", [changed, "bazaar.order.order_placed"]);
-    expect((await eventsAbout(mesh.natsUrl, order.id, "bazaar.order.>")).sort()).toEqual(["bazaar.order.order_placed", changed, changed, changed]);
+    expect((await eventsAbout(mesh.natsUrl, order.id, "bazaar.order.>")).sort()).toEqual([
+      "bazaar.order.order_placed",
+      changed,
+      changed,
+      changed,
+    ]);
   });
 
   it("when an admin makes an illegal move, then failed_precondition names both states and nothing changes", async () => {
     const me = await newCustomer();
     const order = await confirmedOrder(me, await newProduct(900n, 5));
-    const backwards = await failureOf(admin.client.updateOrderStatus({ id: order.id, status: OrderStatus.PENDING }, asAdminService));
+    const backwards = await failureOf(
+      admin.client.updateOrderStatus({ id: order.id, status: OrderStatus.PENDING }, asAdminService),
+    );
     expect(backwards.code).toBe(Code.FailedPrecondition);
     expect(backwards.rawMessage).toBe("an order cannot move from CONFIRMED to PENDING");
-    const skipping = await failureOf(admin.client.updateOrderStatus({ id: order.id, status: OrderStatus.DELIVERED }, asAdminService));
+    const skipping = await failureOf(
+      admin.client.updateOrderStatus({ id: order.id, status: OrderStatus.DELIVERED }, asAdminService),
+    );
     expect(skipping.rawMessage).toBe("an order cannot move from CONFIRMED to DELIVERED");
     expect((await orders.getOrder({ id: order.id }, me)).order!.statusHistory).toHaveLength(2);
-    expect((await failureOf(admin.client.updateOrderStatus({ id: randomUUID(), status: OrderStatus.SHIPPED }, asAdminService))).code).toBe(Code.NotFound);
+    expect(
+      (
+        await failureOf(
+          admin.client.updateOrderStatus({ id: randomUUID(), status: OrderStatus.SHIPPED }, asAdminService),
+        )
+      ).code,
+    ).toBe(Code.NotFound);
   });
 
   it("when the admin service lists all orders, then the user, status and time filters and keyset pages hold", async () => {
@@ -167,11 +218,20 @@ describe("the journey after checkout", () => {
 
     const mine = await admin.client.listAllOrders({ userId: me.id }, asAdminService);
     expect(mine.orders.map((o) => o.id)).toEqual([third.id, second.id, first.id]);
-    const processing = await admin.client.listAllOrders({ userId: me.id, status: OrderStatus.PROCESSING }, asAdminService);
+    const processing = await admin.client.listAllOrders(
+      { userId: me.id, status: OrderStatus.PROCESSING },
+      asAdminService,
+    );
     expect(processing.orders.map((o) => o.id)).toEqual([third.id]);
-    const recent = await admin.client.listAllOrders({ userId: me.id, createTimeFrom: timestampFromDate(between) }, asAdminService);
+    const recent = await admin.client.listAllOrders(
+      { userId: me.id, createTimeFrom: timestampFromDate(between) },
+      asAdminService,
+    );
     expect(recent.orders.map((o) => o.id)).toEqual([third.id, second.id]);
-    const early = await admin.client.listAllOrders({ userId: me.id, createTimeTo: timestampFromDate(between) }, asAdminService);
+    const early = await admin.client.listAllOrders(
+      { userId: me.id, createTimeTo: timestampFromDate(between) },
+      asAdminService,
+    );
     expect(early.orders.map((o) => o.id)).toEqual([first.id]);
 
     const paged: string[] = [];
@@ -184,7 +244,10 @@ describe("the journey after checkout", () => {
     expect(paged).toEqual([third.id, second.id, first.id]);
 
     const backwards = await failureOf(
-      admin.client.listAllOrders({ createTimeFrom: timestampFromDate(new Date()), createTimeTo: timestampFromDate(between) }, asAdminService),
+      admin.client.listAllOrders(
+        { createTimeFrom: timestampFromDate(new Date()), createTimeTo: timestampFromDate(between) },
+        asAdminService,
+      ),
     );
     expect(backwards.code).toBe(Code.InvalidArgument);
   });
@@ -204,7 +267,10 @@ describe("cancelling", () => {
     expect(await stockOf(productId)).toEqual({ onHand: 2, available: 2 });
 
     const { order: cancelled } = await orders.cancelOrder({ id: order.id, reason: "changed my mind" }, me);
-    expect(cancelled).toMatchObject({ status: OrderStatus.CANCELLED, payment: expect.objectContaining({ status: PaymentStatus.REFUNDED }) });
+    expect(cancelled).toMatchObject({
+      status: OrderStatus.CANCELLED,
+      payment: expect.objectContaining({ status: PaymentStatus.REFUNDED }),
+    });
     expect(cancelled!.statusHistory.at(-1)!.note).toBe("changed my mind");
     expect(await stockOf(productId)).toEqual({ onHand: 6, available: 6 });
 
@@ -223,7 +289,10 @@ describe("cancelling", () => {
     await admin.client.updateOrderStatus({ id: processing.id, status: OrderStatus.PROCESSING }, asAdminService);
     await admin.client.updateOrderStatus({ id: shipped.id, status: OrderStatus.SHIPPED }, asAdminService);
 
-    const { order } = await admin.client.updateOrderStatus({ id: processing.id, status: OrderStatus.CANCELLED, note: "out of packaging" }, asAdminService);
+    const { order } = await admin.client.updateOrderStatus(
+      { id: processing.id, status: OrderStatus.CANCELLED, note: "out of packaging" },
+      asAdminService,
+    );
     expect(order!.status).toBe(OrderStatus.CANCELLED);
     expect(await stockOf(productId)).toEqual({ onHand: 2, available: 2 });
 
@@ -236,7 +305,10 @@ describe("cancelling", () => {
     const me = await newCustomer();
     const productId = await newProduct(300n, 2);
     await carts.addCartItem({ productId, quantity: 2 }, me);
-    const { order } = await orders.placeOrder({ idempotencyKey: randomUUID(), shippingAddress: address, payment: { method: PaymentMethod.CASH_ON_DELIVERY } }, me);
+    const { order } = await orders.placeOrder(
+      { idempotencyKey: randomUUID(), shippingAddress: address, payment: { method: PaymentMethod.CASH_ON_DELIVERY } },
+      me,
+    );
     const { order: cancelled } = await orders.cancelOrder({ id: order!.id }, me);
     expect(cancelled!.payment!.status).toBe(PaymentStatus.DUE_ON_DELIVERY);
     expect(await stockOf(productId)).toEqual({ onHand: 2, available: 2 });
@@ -264,7 +336,9 @@ describe("another buyer", () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(await bobWatch.stop()).toBeUndefined();
     expect(bobWatch.updates).toEqual([]);
-    expect((await carts.getCart({}, alice)).cart!.items.map((i) => [i.productId, i.quantity])).toEqual([[productId, 3]]);
+    expect((await carts.getCart({}, alice)).cart!.items.map((i) => [i.productId, i.quantity])).toEqual([
+      [productId, 3],
+    ]);
     expect((await orders.getOrder({ id: order.id }, alice)).order!.status).toBe(OrderStatus.PROCESSING);
   });
 });

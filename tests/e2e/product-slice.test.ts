@@ -16,7 +16,8 @@ afterAll(async () => {
   await mesh?.stop();
 });
 
-const listProducts = (body: unknown) => connectJson(mesh.edgeUrl, "bazaar.product.v1.ProductService/ListProducts", body);
+const listProducts = (body: unknown) =>
+  connectJson(mesh.edgeUrl, "bazaar.product.v1.ProductService/ListProducts", body);
 
 describe("the product slice through the edge, Connect JSON over plain fetch", () => {
   it("when a browser lists products, then it gets seeded products with prices in minor units and stock", async () => {
@@ -48,7 +49,9 @@ describe("the product slice through the edge, Connect JSON over plain fetch", ()
     const { body: tree } = await connectJson(mesh.edgeUrl, "bazaar.product.v1.ProductService/ListCategories", {});
     const electronics = tree.categories.find((c: { name: string }) => c.name === "Electronics");
     const subcategoryIds = new Set(
-      tree.categories.filter((c: { parentId?: string }) => c.parentId === electronics.id).map((c: { id: string }) => c.id),
+      tree.categories
+        .filter((c: { parentId?: string }) => c.parentId === electronics.id)
+        .map((c: { id: string }) => c.id),
     );
     const seen: string[] = [];
     let pageToken = "";
@@ -90,7 +93,9 @@ describe("the product slice through the edge, Connect JSON over plain fetch", ()
     expect(missing.status).toBe(404);
     expect(missing.body.code).toBe("not_found");
 
-    const malformed = await connectJson(mesh.edgeUrl, "bazaar.product.v1.ProductService/GetProduct", { id: "42; DROP TABLE" });
+    const malformed = await connectJson(mesh.edgeUrl, "bazaar.product.v1.ProductService/GetProduct", {
+      id: "42; DROP TABLE",
+    });
     expect(malformed.status).toBe(400);
     expect(malformed.body.code).toBe("invalid_argument");
     expect(malformed.body.message).toMatch(/id/);
@@ -118,7 +123,11 @@ describe("the product slice through the edge, Connect JSON over plain fetch", ()
 
 describe("the same slice over every protocol the edge speaks", () => {
   const transports = () => ({
-    "Connect binary, HTTP/1.1": createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1", useBinaryFormat: true }),
+    "Connect binary, HTTP/1.1": createConnectTransport({
+      baseUrl: mesh.edgeUrl,
+      httpVersion: "1.1",
+      useBinaryFormat: true,
+    }),
     "Connect JSON, h2c": createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "2" }),
     "gRPC-Web, HTTP/1.1": createGrpcWebTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" }),
     "gRPC, h2c": createGrpcTransport({ baseUrl: mesh.edgeUrl }),

@@ -53,7 +53,13 @@ afterAll(async () => {
 });
 
 type Caller = ReturnType<typeof bearer>;
-const address = { recipientName: "Grace", line1: "2 Replica Row", city: "Berlin", postalCode: "10115", countryCode: "DE" };
+const address = {
+  recipientName: "Grace",
+  line1: "2 Replica Row",
+  city: "Berlin",
+  postalCode: "10115",
+  countryCode: "DE",
+};
 
 /** What a client does while a replica may vanish under its call: try again, the same request. */
 const retryable = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.Aborted, Code.Unknown, Code.Internal]);
@@ -75,7 +81,11 @@ async function withRetries<T>(call: () => Promise<T>): Promise<T> {
 async function checkOut(me: Caller, productId: string, quantity: number): Promise<Order> {
   await withRetries(() => carts.clearCart({}, me));
   await withRetries(() => carts.addCartItem({ productId, quantity }, me));
-  const request = { idempotencyKey: randomUUID(), shippingAddress: address, payment: { method: PaymentMethod.CARD, cardToken: "tok_visa" } };
+  const request = {
+    idempotencyKey: randomUUID(),
+    shippingAddress: address,
+    payment: { method: PaymentMethod.CARD, cardToken: "tok_visa" },
+  };
   const { order } = await withRetries(() => orders.placeOrder(request, me));
   const settled = await eventually(
     () => withRetries(() => orders.getOrder({ id: order!.id }, me)),
@@ -117,7 +127,15 @@ describe("two replicas of every service on a NATS cluster", () => {
     const productIds = await Promise.all(
       [0, 1, 2].map(async (i) => {
         const { product } = await products.createProduct(
-          { product: { shopId, categoryId, name: `Replicated ${i} ${randomBytes(3).toString("hex")}`, price: { currencyCode: "USD", amountMinor: 250n }, stockOnHand: initialStock } },
+          {
+            product: {
+              shopId,
+              categoryId,
+              name: `Replicated ${i} ${randomBytes(3).toString("hex")}`,
+              price: { currencyCode: "USD", amountMinor: 250n },
+              stockOnHand: initialStock,
+            },
+          },
           asSeller,
         );
         return product!.id;
@@ -132,7 +150,12 @@ describe("two replicas of every service on a NATS cluster", () => {
     const shopping = Promise.all(customers.map((me) => shopper(me, productIds, () => killsDone, confirmed, cancelled)));
     // Callers balance: once checkouts flow, both replicas of each service on the checkout path
     // have served calls (read from their own /metrics).
-    await eventually(async () => confirmed.length, (n) => n >= customers.length, 60_000, 100);
+    await eventually(
+      async () => confirmed.length,
+      (n) => n >= customers.length,
+      60_000,
+      100,
+    );
     for (const name of ["auth", "product", "cart", "order"]) {
       for (const replica of [`${name}-1`, `${name}-2`]) {
         const samples = parseMetrics(await (await fetch(mesh.metricsUrl(replica))).text());
@@ -159,41 +182,82 @@ describe("two replicas of every service on a NATS cluster", () => {
 
     // I1–I4, once the events the killed replicas had pulled are redelivered (after the
     // consumers' ack wait, 30 s) and applied.
-    const stores = { mysqlUrl: mesh.mysqlUrl, natsUrl: mesh.natsUrl, databases: Object.fromEntries(serviceNames.map((name) => [name, databaseOf(name)])) };
+    const stores = {
+      mysqlUrl: mesh.mysqlUrl,
+      natsUrl: mesh.natsUrl,
+      databases: Object.fromEntries(serviceNames.map((name) => [name, databaseOf(name)])),
+    };
     const violations = await eventually(
-      () => checkInvariants(stores, new Map(productIds.map((id) => [id, initialStock])), confirmed.map((o) => o.id)),
+      () =>
+        checkInvariants(
+          stores,
+          new Map(productIds.map((id) => [id, initialStock])),
+          confirmed.map((o) => o.id),
+        ),
       (found) => found.length === 0,
       60_000,
       500,
     );
     expect(violations).toEqual([]);
     // Not vacuous: both services' durable consumers did apply events.
-    for (const [service, consumer] of [["admin", "admin-projections"], ["cart", "cart-order-placed"], ["cart", "cart-product-snapshots"]]) {
-      const [row] = await query<{ n: number }>(mesh.mysqlUrl, databaseOf(service!), "SELECT COUNT(*) AS n FROM processed_events WHERE consumer = ?", [consumer]);
+    for (const [service, consumer] of [
+      ["admin", "admin-projections"],
+      ["cart", "cart-order-placed"],
+      ["cart", "cart-product-snapshots"],
+    ]) {
+      const [row] = await query<{ n: number }>(
+        mesh.mysqlUrl,
+        databaseOf(service!),
+        "SELECT COUNT(*) AS n FROM processed_events WHERE consumer = ?",
+        [consumer],
+      );
       expect(Number(row!.n), consumer).toBeGreaterThan(0);
     }
     const soldOf = (id: string) =>
-      confirmed.flatMap((o) => o.items).filter((item) => item.productId === id).reduce((sum, item) => sum + item.quantity, 0);
+      confirmed
+        .flatMap((o) => o.items)
+        .filter((item) => item.productId === id)
+        .reduce((sum, item) => sum + item.quantity, 0);
 
     // The admin projection counted each purchase once: its units sold equal the orders'.
     const report = await withRetries(() =>
-      admin.getSalesReport({ fromTime: timestampFromDate(new Date(Date.now() - 3_600_000)), toTime: timestampFromDate(new Date(Date.now() + 3_600_000)) }, asAdmin),
+      admin.getSalesReport(
+        {
+          fromTime: timestampFromDate(new Date(Date.now() - 3_600_000)),
+          toTime: timestampFromDate(new Date(Date.now() + 3_600_000)),
+        },
+        asAdmin,
+      ),
     );
     for (const id of productIds) {
-      expect(Number(report.topProducts.find((p) => p.productId === id)?.quantity ?? 0), `units of ${id} in the report`).toBe(soldOf(id));
+      expect(
+        Number(report.topProducts.find((p) => p.productId === id)?.quantity ?? 0),
+        `units of ${id} in the report`,
+      ).toBe(soldOf(id));
     }
 
     // The periodic jobs are held by the surviving replicas now.
-    for (const [service, job] of [["order", "recover overdue orders"], ["product", "release expired holds"]] as const) {
+    for (const [service, job] of [
+      ["order", "recover overdue orders"],
+      ["product", "release expired holds"],
+    ] as const) {
       const holder = `${hostname()}:${mesh.pid(`${service}-2`)}`;
       const rows = await eventually(
-        () => query<{ holder: string }>(mesh.mysqlUrl, databaseOf(service), "SELECT holder FROM job_leases WHERE name = ?", [job]),
+        () =>
+          query<{ holder: string }>(
+            mesh.mysqlUrl,
+            databaseOf(service),
+            "SELECT holder FROM job_leases WHERE name = ?",
+            [job],
+          ),
         (found) => found[0]?.holder === holder,
         20_000,
       );
       expect(rows[0]?.holder, `${job} lease`).toBe(holder);
     }
     expect(killed).toEqual(serviceNames);
-    console.info(`scale-out: ${confirmed.length} confirmed, ${cancelled.length} cancelled by recovery and bought again, ${retries.length} retried calls (${[...new Set(retries)].map((c) => Code[c]).join(", ") || "none"})`);
+    console.info(
+      `scale-out: ${confirmed.length} confirmed, ${cancelled.length} cancelled by recovery and bought again, ${retries.length} retried calls (${[...new Set(retries)].map((c) => Code[c]).join(", ") || "none"})`,
+    );
   }, 300_000);
 });

@@ -44,7 +44,9 @@ function run(command: string, args: string[], timeoutMs: number): Promise<Finish
     child.stdout.on("data", (chunk) => (output += chunk));
     child.stderr.on("data", (chunk) => (output += chunk));
     child.once("error", reject);
-    child.once("close", (code, signal) => resolve({ code, output: signal ? `${output}\n(killed by ${signal})` : output }));
+    child.once("close", (code, signal) =>
+      resolve({ code, output: signal ? `${output}\n(killed by ${signal})` : output }),
+    );
   });
 }
 
@@ -54,7 +56,17 @@ describe("the client SDK", () => {
     expect([existsSync(`${order}.js`), existsSync(`${order}.d.ts`)]).toEqual([true, true]);
     // The options an app would compile with, not the repo's tsconfig; library .d.ts files
     // included, so the generated declarations are checked too.
-    const flags = ["--strict", "--module", "nodenext", "--target", "es2024", "--types", "node", "--verbatimModuleSyntax", "--erasableSyntaxOnly"];
+    const flags = [
+      "--strict",
+      "--module",
+      "nodenext",
+      "--target",
+      "es2024",
+      "--types",
+      "node",
+      "--verbatimModuleSyntax",
+      "--erasableSyntaxOnly",
+    ];
     const checked = await run("tsc", ["--noEmit", "--ignoreConfig", ...flags, example], 60_000);
     expect(checked.code, checked.output).toBe(0);
   });
@@ -63,14 +75,24 @@ describe("the client SDK", () => {
     const email = `sdk-${randomBytes(5).toString("hex")}@example.test`;
     const password = "password-123";
     const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
-    const { tokens } = await createClient(AuthService, transport).register({ email, password, displayName: "SDK Example" });
+    const { tokens } = await createClient(AuthService, transport).register({
+      email,
+      password,
+      displayName: "SDK Example",
+    });
 
-    const result = await run(process.execPath, [example, "--edge", mesh.edgeUrl, "--email", email, "--password", password], 60_000);
+    const result = await run(
+      process.execPath,
+      [example, "--edge", mesh.edgeUrl, "--email", email, "--password", password],
+      60_000,
+    );
     expect(result.code, result.output).toBe(0);
     const orderId = /^placed order (\S+),/m.exec(result.output)?.[1];
     expect(orderId, result.output).toBeDefined();
     // Each status as WatchOrders pushed it, replayed from the order's creation.
-    const watched = [...result.output.matchAll(new RegExp(`^watched order ${orderId}: (\\w+)$`, "gm"))].map((line) => line[1]);
+    const watched = [...result.output.matchAll(new RegExp(`^watched order ${orderId}: (\\w+)$`, "gm"))].map(
+      (line) => line[1],
+    );
     expect(watched, result.output).toEqual(["PENDING", "CONFIRMED"]);
 
     const { orders } = await createClient(OrderService, transport).listOrders({}, bearer(tokens!.accessToken));

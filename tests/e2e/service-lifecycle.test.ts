@@ -57,7 +57,11 @@ describe("a service process", () => {
       BAZAAR_MYSQL_URL: `mysql://root@127.0.0.1:${deadPort}`,
       BAZAAR_NATS_URL: inject("natsUrl"),
     });
-    const status = await eventually(() => statusOf(health), (s) => s !== "down", 15_000);
+    const status = await eventually(
+      () => statusOf(health),
+      (s) => s !== "down",
+      15_000,
+    );
     expect(status).toBe(Status.NOT_SERVING);
     health.close();
 
@@ -76,13 +80,23 @@ describe("a service process", () => {
       BAZAAR_MYSQL_URL: inject("mysqlUrl"),
       BAZAAR_NATS_URL: inject("natsUrl"),
     });
-    expect(await eventually(() => statusOf(health), (s) => s === Status.SERVING, 30_000)).toBe(Status.SERVING);
+    expect(
+      await eventually(
+        () => statusOf(health),
+        (s) => s === Status.SERVING,
+        30_000,
+      ),
+    ).toBe(Status.SERVING);
 
     const updates: Status[] = [];
     const watching = (async () => {
       for await (const update of health.client.watch({})) updates.push(update.status);
     })().catch((error) => ConnectError.from(error));
-    await eventually(async () => updates.length, (n) => n > 0, 5_000);
+    await eventually(
+      async () => updates.length,
+      (n) => n > 0,
+      5_000,
+    );
 
     const stoppedAt = Date.now();
     child!.kill("SIGTERM");

@@ -19,7 +19,10 @@ let asSeller: ReturnType<typeof bearer>;
 let asOtherSeller: ReturnType<typeof bearer>;
 let asCustomer: ReturnType<typeof bearer>;
 // A town of its own far from the demo shops, so this file's shops are the only ones around.
-const town = { latitude: Number((-33.8 + Math.random()).toFixed(6)), longitude: Number((151.2 + Math.random()).toFixed(6)) };
+const town = {
+  latitude: Number((-33.8 + Math.random()).toFixed(6)),
+  longitude: Number((151.2 + Math.random()).toFixed(6)),
+};
 
 beforeAll(async () => {
   mesh = await startTestMesh();
@@ -50,7 +53,11 @@ const newShop = (name: string, location: { latitude: number; longitude: number }
 describe("opening and changing shops", () => {
   it("when a seller opens a shop, then it is theirs and ShopCreated is emitted; a customer cannot open one", async () => {
     const { shop } = await shops.createShop(newShop("Corner Store", town), asSeller);
-    expect(shop).toMatchObject({ sellerId: devAccounts.seller.id, name: "Corner Store", address: expect.objectContaining(address) });
+    expect(shop).toMatchObject({
+      sellerId: devAccounts.seller.id,
+      name: "Corner Store",
+      address: expect.objectContaining(address),
+    });
     // Stored to the micro-degree (about 10 cm).
     const stored = (await shops.getShop({ id: shop!.id })).shop!.location!;
     expect(stored.latitude).toBeCloseTo(town.latitude, 6);

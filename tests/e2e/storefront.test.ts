@@ -28,7 +28,9 @@ let orders: Client<typeof OrderService>;
 
 beforeAll(async () => {
   if (!existsSync(chromiumPath)) {
-    throw new Error(`no Chromium at ${chromiumPath}: install the Debian package (as root: BAZAAR_NEEDS_BROWSER=1 bash deploy/local/toolchain.sh true)`);
+    throw new Error(
+      `no Chromium at ${chromiumPath}: install the Debian package (as root: BAZAAR_NEEDS_BROWSER=1 bash deploy/local/toolchain.sh true)`,
+    );
   }
   mesh = await startTestMesh();
   const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
@@ -37,7 +39,16 @@ beforeAll(async () => {
   orders = createClient(OrderService, transport);
   browser = await chromium.launch({
     executablePath: chromiumPath,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
 }, 180_000);
 afterAll(async () => {
@@ -94,7 +105,9 @@ describe("the storefront", () => {
     const { categories } = await products.listCategories({});
     const coffee = categories.find((c) => c.name === "Coffee & Tea")!;
     await page.getByTestId("category-filter").selectOption(coffee.id);
-    const inCategory = (await products.listProducts({ categoryId: coffee.id, pageSize: 24 })).products.map((p) => p.name);
+    const inCategory = (await products.listProducts({ categoryId: coffee.id, pageSize: 24 })).products.map(
+      (p) => p.name,
+    );
     await expect.poll(() => productNames(page), patiently).toEqual(inCategory);
 
     // Search, within that category.
@@ -118,22 +131,33 @@ describe("the storefront", () => {
     const other = inCategory.find((name) => name !== found[0]!.name)!;
     const otherCard = page.getByTestId("product").filter({ has: page.getByText(other, { exact: true }) });
     await otherCard.getByTestId("add-to-cart").click();
-    await expect.poll(() => page.getByTestId("cart-line-name").allTextContents(), patiently).toEqual([found[0]!.name, other]);
+    await expect
+      .poll(() => page.getByTestId("cart-line-name").allTextContents(), patiently)
+      .toEqual([found[0]!.name, other]);
     await page.getByTestId("cart-line").filter({ hasText: other }).getByTestId("remove-from-cart").click();
     await expect.poll(() => page.getByTestId("cart-line-name").allTextContents(), patiently).toEqual([found[0]!.name]);
     // One unit: the subtotal is the price on the product's card.
-    expect(await page.getByTestId("cart-total").textContent()).toBe(await espresso.getByTestId("product-price").textContent());
+    expect(await page.getByTestId("cart-total").textContent()).toBe(
+      await espresso.getByTestId("product-price").textContent(),
+    );
 
     await recordStatusChanges(page);
     await page.getByTestId("place-order").click();
-    await expect.poll(() => page.getByTestId("order-placed").getAttribute("data-order-id"), patiently).toMatch(/^[0-9a-f-]{36}$/);
+    await expect
+      .poll(() => page.getByTestId("order-placed").getAttribute("data-order-id"), patiently)
+      .toMatch(/^[0-9a-f-]{36}$/);
     const orderId = (await page.getByTestId("order-placed").getAttribute("data-order-id"))!;
     const order = page.locator(`[data-testid="order"][data-order-id="${orderId}"]`);
     await expect.poll(() => order.getByTestId("order-status").textContent(), patiently).toBe("CONFIRMED");
 
-    const changes: Array<[string, string]> = await page.evaluate(() => (window as unknown as { statusChanges: Array<[string, string]> }).statusChanges);
+    const changes: Array<[string, string]> = await page.evaluate(
+      () => (window as unknown as { statusChanges: Array<[string, string]> }).statusChanges,
+    );
     expect(changes.filter(([id]) => id === orderId).map(([, status]) => status)).toEqual(["PENDING", "CONFIRMED"]);
-    const log = await order.getByTestId("order-status-log").locator("li").evaluateAll((items) => items.map((item) => item.getAttribute("data-status")));
+    const log = await order
+      .getByTestId("order-status-log")
+      .locator("li")
+      .evaluateAll((items) => items.map((item) => item.getAttribute("data-status")));
     expect(log).toEqual(["PENDING", "CONFIRMED"]);
     // The cart lets go of what was bought once the order is announced.
     await expect.poll(() => page.getByTestId("cart-empty").isVisible(), patiently).toBe(true);

@@ -16,12 +16,16 @@ export interface AnswerStatus {
 
 export function statusOf(answer: Answer): AnswerStatus {
   const contentType = answer.headers["content-type"] ?? "";
-  if (contentType.startsWith("application/grpc-web")) return grpcWebStatus(answer, contentType.includes("text"), answer.headers["grpc-encoding"]);
+  if (contentType.startsWith("application/grpc-web"))
+    return grpcWebStatus(answer, contentType.includes("text"), answer.headers["grpc-encoding"]);
   if (contentType.startsWith("application/grpc")) return grpcStatus({ ...answer.headers, ...answer.trailers });
-  if (contentType.startsWith("application/connect+")) return connectEndStream(answer, answer.headers["connect-content-encoding"]);
+  if (contentType.startsWith("application/connect+"))
+    return connectEndStream(answer, answer.headers["connect-content-encoding"]);
   if (contentType.startsWith("application/x-ndjson")) return ndjsonStatus(answer.body);
-  if (contentType.startsWith("application/json") && answer.status !== 200) return jsonError(answer.body, answer.headers["content-encoding"]);
-  if (answer.status === 200 && /^application\/(json|proto)/.test(contentType)) return { code: "ok", message: "", malformed: false };
+  if (contentType.startsWith("application/json") && answer.status !== 200)
+    return jsonError(answer.body, answer.headers["content-encoding"]);
+  if (answer.status === 200 && /^application\/(json|proto)/.test(contentType))
+    return { code: "ok", message: "", malformed: false };
   return { code: undefined, message: answer.body.subarray(0, 2_000).toString("utf8"), malformed: false };
 }
 
@@ -59,7 +63,9 @@ function connectEndStream(answer: Answer, encoding: string | undefined): AnswerS
   for (const frame of envelopes(answer.body)) {
     if ((frame.flags & 0x02) === 0) continue;
     try {
-      const end = JSON.parse(payloadOf(frame, encoding).toString("utf8")) as { error?: { code?: unknown; message?: unknown } };
+      const end = JSON.parse(payloadOf(frame, encoding).toString("utf8")) as {
+        error?: { code?: unknown; message?: unknown };
+      };
       return end.error ? errorStatus(end.error) : { code: "ok", message: "", malformed: false };
     } catch {
       return { code: undefined, message: "unreadable end-stream message", malformed: true };
@@ -84,7 +90,9 @@ function jsonError(body: Buffer, encoding: string | undefined): AnswerStatus {
   // A HEAD answer has the headers of an error and no body.
   if (body.length === 0) return { code: undefined, message: "", malformed: false };
   try {
-    return errorStatus(JSON.parse(decompressed(body, encoding).toString("utf8")) as { code?: unknown; message?: unknown });
+    return errorStatus(
+      JSON.parse(decompressed(body, encoding).toString("utf8")) as { code?: unknown; message?: unknown },
+    );
   } catch {
     return { code: undefined, message: body.subarray(0, 2_000).toString("utf8"), malformed: true };
   }
@@ -92,7 +100,11 @@ function jsonError(body: Buffer, encoding: string | undefined): AnswerStatus {
 
 function errorStatus(error: { code?: unknown; message?: unknown }): AnswerStatus {
   const code = typeof error.code === "string" ? error.code : String(error.code);
-  return { code, message: typeof error.message === "string" ? error.message : "", malformed: codeFromString(code) === undefined };
+  return {
+    code,
+    message: typeof error.message === "string" ? error.message : "",
+    malformed: codeFromString(code) === undefined,
+  };
 }
 
 /** A frame's payload, decompressed when its flag says so (large trailers and end messages are). */

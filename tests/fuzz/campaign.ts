@@ -78,39 +78,73 @@ export async function runCampaign(fuzzMesh: FuzzMesh, options: CampaignOptions):
     signIn(mesh.edgeUrl, mesh.addresses.auth, fuzzMesh.serviceSecret),
   ]);
   // Long runs outlive access tokens; renewal replaces them in place.
-  const renewal = setInterval(() => credentials.renew().catch((error) => options.log(`token renewal failed: ${error}`)), 20 * 60_000);
+  const renewal = setInterval(
+    () => credentials.renew().catch((error) => options.log(`token renewal failed: ${error}`)),
+    20 * 60_000,
+  );
   const exchanger = new HttpExchanger({ answerWithinMs: options.answerWithinMs, streamWindowMs });
   const runner = new CaseRunner(fuzzMesh, exchanger, options.answerWithinMs);
   const context: SendContext = {
     edgeOrigin: mesh.edgeUrl,
-    serviceOrigins: Object.fromEntries(serviceNames.map((name) => [name, `http://${mesh.addresses[name]}`])) as Record<ServiceName, string>,
+    serviceOrigins: Object.fromEntries(serviceNames.map((name) => [name, `http://${mesh.addresses[name]}`])) as Record<
+      ServiceName,
+      string
+    >,
     tokens: credentials.tokens,
   };
-  const originOf = (target: "edge" | ServiceName) => (target === "edge" ? context.edgeOrigin : context.serviceOrigins[target]);
+  const originOf = (target: "edge" | ServiceName) =>
+    target === "edge" ? context.edgeOrigin : context.serviceOrigins[target];
   const payloads = new Payloads(known);
   const edge = new EdgeFuzz(targets, payloads, known);
   const services = new ServiceFuzz(targets, payloads);
-  const withHandler = (rpc: string | undefined) => (result: CaseResult): CaseResult => ({ ...result, rpc, handled: rpc !== undefined && handlerCodes.test(result.outcome) });
+  const withHandler =
+    (rpc: string | undefined) =>
+    (result: CaseResult): CaseResult => ({
+      ...result,
+      rpc,
+      handled: rpc !== undefined && handlerCodes.test(result.outcome),
+    });
   const runners: Record<TargetName, () => [fc.Arbitrary<unknown>, (value: never) => Promise<CaseResult>]> = {
-    edge: () => [edge.cases, (value: EdgeCase) => runner.sendHttp("edge", edge.prepare(value, context)).then(withHandler(edge.rpcOf(value)))],
-    services: () => [services.cases, (value: ServiceCase) => runner.sendHttp("services", services.prepare(value, context)).then(withHandler(services.rpcOf(value)))],
+    edge: () => [
+      edge.cases,
+      (value: EdgeCase) => runner.sendHttp("edge", edge.prepare(value, context)).then(withHandler(edge.rpcOf(value))),
+    ],
+    services: () => [
+      services.cases,
+      (value: ServiceCase) =>
+        runner.sendHttp("services", services.prepare(value, context)).then(withHandler(services.rpcOf(value))),
+    ],
     sockets: () => [
       socketCases(["edge", ...serviceNames]),
-      (value: SocketCase) => runner.sendBytes(value.target, new URL(originOf(value.target)).host, socketCaseBytes(value)),
+      (value: SocketCase) =>
+        runner.sendBytes(value.target, new URL(originOf(value.target)).host, socketCaseBytes(value)),
     ],
-    "rate-limits": () => [edge.cases, (value: EdgeCase) => runner.sendHttp("rate-limits", edge.prepare(value, context))],
+    "rate-limits": () => [
+      edge.cases,
+      (value: EdgeCase) => runner.sendHttp("rate-limits", edge.prepare(value, context)),
+    ],
   };
 
   try {
     if (options.replayPath === undefined) {
       options.log(`▶ the ${foundBugs.length} bugs found so far`);
       for (const found of foundBugs) {
-        const grpc = found.call.headers.some(([name, value]) => name === "content-type" && value.startsWith("application/grpc"));
-        const prepared = { call: { ...found.call, origin: originOf(found.target) }, facts: { clientDeadline: false, grpc, toService: found.target !== "edge" } };
-        const result = await runner.sendHttp("found", prepared, (exchange) => (exchange.kind === "answer" ? checkFoundBug(found, exchange.answer) : []));
+        const grpc = found.call.headers.some(
+          ([name, value]) => name === "content-type" && value.startsWith("application/grpc"),
+        );
+        const prepared = {
+          call: { ...found.call, origin: originOf(found.target) },
+          facts: { clientDeadline: false, grpc, toService: found.target !== "edge" },
+        };
+        const result = await runner.sendHttp("found", prepared, (exchange) =>
+          exchange.kind === "answer" ? checkFoundBug(found, exchange.answer) : [],
+        );
         report.foundBugsReplayed += 1;
         if (result.problems.length > 0) {
-          report.problems.push({ kind: "found bug back", text: `a found bug is back: ${found.bug}\n  - ${result.problems.join("\n  - ")}\n${result.request}` });
+          report.problems.push({
+            kind: "found bug back",
+            text: `a found bug is back: ${found.bug}\n  - ${result.problems.join("\n  - ")}\n${result.request}`,
+          });
         }
       }
     }
@@ -124,10 +158,18 @@ export async function runCampaign(fuzzMesh: FuzzMesh, options: CampaignOptions):
       }
       const seed = options.replayPath === undefined ? (options.seed + index) | 0 : options.seed;
       const timeLimitMs = Math.max(1_000, options.durationMs * (shares[target] / totalShare(options.targets)));
-      options.log(options.replayPath === undefined ? `▶ ${target}: ${Math.round(timeLimitMs / 1000)} s, seed ${seed}` : `▶ ${target}: replaying seed ${seed} path ${options.replayPath}`);
+      options.log(
+        options.replayPath === undefined
+          ? `▶ ${target}: ${Math.round(timeLimitMs / 1000)} s, seed ${seed}`
+          : `▶ ${target}: replaying seed ${seed} path ${options.replayPath}`,
+      );
       const started = performance.now();
       const [cases, runCase] = runners[target]();
-      const run = await runProperty(cases, runCase as (value: unknown) => Promise<CaseResult>, options.replayPath === undefined ? { seed, timeLimitMs } : { seed, replayPath: options.replayPath });
+      const run = await runProperty(
+        cases,
+        runCase as (value: unknown) => Promise<CaseResult>,
+        options.replayPath === undefined ? { seed, timeLimitMs } : { seed, replayPath: options.replayPath },
+      );
       report.targets.push({ target, seed, ms: performance.now() - started, tally: run.tally });
       if (run.failure) report.failures.push({ ...run.failure, target });
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -137,12 +179,17 @@ export async function runCampaign(fuzzMesh: FuzzMesh, options: CampaignOptions):
       for (const { name, code } of crashed) meshProblem(`the ${name} process exited (code ${code}) during ${target}`);
       const gone = mesh.processes.filter((name) => !isAlive(mesh.pid(name)));
       for (const name of gone) meshProblem(`the ${name} process is not running after ${target}`);
-      if (crashed.length > 0 || gone.length > 0 || run.failure?.problems.some((problem) => problem.includes("process exited"))) {
+      if (
+        crashed.length > 0 ||
+        gone.length > 0 ||
+        run.failure?.problems.some((problem) => problem.includes("process exited"))
+      ) {
         meshProblem("the mesh lost a process: the remaining targets were not run");
         break;
       }
     }
-    if (!(await answersReadiness(mesh.edgeUrl))) report.problems.push({ kind: "mesh", text: "the edge's /readyz did not answer 200 after the campaign" });
+    if (!(await answersReadiness(mesh.edgeUrl)))
+      report.problems.push({ kind: "mesh", text: "the edge's /readyz did not answer 200 after the campaign" });
   } finally {
     clearInterval(renewal);
     exchanger.close();
@@ -151,7 +198,10 @@ export async function runCampaign(fuzzMesh: FuzzMesh, options: CampaignOptions):
   }
   for (const { process, startMiB, peakMiB } of report.memory) {
     if (peakMiB - startMiB > options.rssGrowthLimitMiB) {
-      report.problems.push({ kind: "memory", text: `${process} grew from ${startMiB} MiB to ${peakMiB} MiB resident, past the limit of +${options.rssGrowthLimitMiB} MiB` });
+      report.problems.push({
+        kind: "memory",
+        text: `${process} grew from ${startMiB} MiB to ${peakMiB} MiB resident, past the limit of +${options.rssGrowthLimitMiB} MiB`,
+      });
     }
   }
   return report;

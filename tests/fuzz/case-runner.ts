@@ -25,7 +25,11 @@ export class CaseRunner {
   }
 
   /** Sends an HTTP case; `extraCheck` adds problems of its own (found bugs' expected answers). */
-  async sendHttp(label: string, prepared: PreparedCall, extraCheck?: (exchange: Exchange) => string[]): Promise<CaseResult> {
+  async sendHttp(
+    label: string,
+    prepared: PreparedCall,
+    extraCheck?: (exchange: Exchange) => string[],
+  ): Promise<CaseResult> {
     const requestId = `fuzz-${label}-${++this.#sequence}`;
     const headers = prepared.call.headers.some(([name]) => name.toLowerCase() === "x-request-id")
       ? prepared.call.headers
@@ -34,15 +38,28 @@ export class CaseRunner {
     const request = describeCall(call, requestId);
     this.#remember(requestId, request);
     const exchange = await this.#exchanger.send(call);
-    const verdict = judge(exchange, { ...prepared.facts, head: call.method === "HEAD", answerWithinMs: this.#answerWithinMs });
+    const verdict = judge(exchange, {
+      ...prepared.facts,
+      head: call.method === "HEAD",
+      answerWithinMs: this.#answerWithinMs,
+    });
     verdict.problems.push(...(extraCheck?.(exchange) ?? []));
-    return this.#afterCase(verdict, `${request}\n${describeExchange(exchange)}`, exchange.kind === "notSent" ? 0 : exchange.ms);
+    return this.#afterCase(
+      verdict,
+      `${request}\n${describeExchange(exchange)}`,
+      exchange.kind === "notSent" ? 0 : exchange.ms,
+    );
   }
 
   /** Writes raw bytes to `address` (host:port) and judges how the connection ended. */
   async sendBytes(target: string, address: string, bytes: Buffer): Promise<CaseResult> {
     const colon = address.lastIndexOf(":");
-    const reply = await sendRawBytes(address.slice(0, colon), Number(address.slice(colon + 1)), bytes, this.#answerWithinMs);
+    const reply = await sendRawBytes(
+      address.slice(0, colon),
+      Number(address.slice(colon + 1)),
+      bytes,
+      this.#answerWithinMs,
+    );
     const request = `raw bytes to ${target} (${address}), ${bytes.length} bytes: ${preview(bytes)}`;
     return this.#afterCase(judgeSocketReply(reply.reply, reply.closed, this.#answerWithinMs), request, reply.ms);
   }
@@ -76,15 +93,27 @@ export class CaseRunner {
 
 function describeCall(call: HttpCall, requestId: string): string {
   const path = call.path.length > 300 ? `${call.path.slice(0, 300)}…` : call.path;
-  const headers = call.headers.map(([name, value]) => `  ${name}: ${value.length > 120 ? `${value.slice(0, 120)}… (${value.length} chars)` : value}`);
-  return [`HTTP/${call.httpVersion} ${call.method} ${call.origin}${path} (request id ${requestId})`, ...headers, `  body ${call.body.length} bytes: ${preview(call.body)}`].join("\n");
+  const headers = call.headers.map(
+    ([name, value]) => `  ${name}: ${value.length > 120 ? `${value.slice(0, 120)}… (${value.length} chars)` : value}`,
+  );
+  return [
+    `HTTP/${call.httpVersion} ${call.method} ${call.origin}${path} (request id ${requestId})`,
+    ...headers,
+    `  body ${call.body.length} bytes: ${preview(call.body)}`,
+  ].join("\n");
 }
 
 function describeExchange(exchange: Exchange): string {
   if (exchange.kind !== "answer") return `answer: ${exchange.kind}${"error" in exchange ? ` (${exchange.error})` : ""}`;
   const { status, headers, trailers, body, cutOff } = exchange.answer;
-  const fields = (record: Record<string, string>) => Object.entries(record).map(([name, value]) => `  ${name}: ${value.slice(0, 200)}`);
-  return [`answer: HTTP ${status}${cutOff ? " (cut off)" : ""} after ${Math.round(exchange.ms)} ms`, ...fields(headers), `  body ${body.length} bytes: ${preview(body)}`, ...fields(trailers)].join("\n");
+  const fields = (record: Record<string, string>) =>
+    Object.entries(record).map(([name, value]) => `  ${name}: ${value.slice(0, 200)}`);
+  return [
+    `answer: HTTP ${status}${cutOff ? " (cut off)" : ""} after ${Math.round(exchange.ms)} ms`,
+    ...fields(headers),
+    `  body ${body.length} bytes: ${preview(body)}`,
+    ...fields(trailers),
+  ].join("\n");
 }
 
 /** The first bytes as text when they read as text, else as hex. */

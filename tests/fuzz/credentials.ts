@@ -23,11 +23,15 @@ export interface Credentials {
 export async function signIn(edgeUrl: string, authAddress: string, serviceSecret: string): Promise<Credentials> {
   const auth = createClient(AuthService, createConnectTransport({ baseUrl: edgeUrl, httpVersion: "1.1" }));
   const identity = createMeshClient(ServiceIdentityService, authAddress);
-  const serviceToken = async () => (await identity.client.issueServiceToken({ serviceName: "edge", secret: serviceSecret })).accessToken;
+  const serviceToken = async () =>
+    (await identity.client.issueServiceToken({ serviceName: "edge", secret: serviceSecret })).accessToken;
   const tokens = { service: await serviceToken() } as Record<Role, string>;
   const refreshTokens = {} as Record<(typeof userRoles)[number], string>;
   for (const role of userRoles) {
-    const { tokens: issued } = await auth.login({ email: devAccounts[role].email, password: devAccounts[role].password });
+    const { tokens: issued } = await auth.login({
+      email: devAccounts[role].email,
+      password: devAccounts[role].password,
+    });
     tokens[role] = issued!.accessToken;
     refreshTokens[role] = issued!.refreshToken;
   }

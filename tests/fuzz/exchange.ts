@@ -71,13 +71,24 @@ export class HttpExchanger {
     return new Promise((resolve) => {
       let request: http.ClientRequest;
       try {
-        request = http.request({ host: url.hostname, port: url.port, method: call.method, path: call.path, agent: this.#agent, headers: groupHeaders(call.headers) });
+        request = http.request({
+          host: url.hostname,
+          port: url.port,
+          method: call.method,
+          path: call.path,
+          agent: this.#agent,
+          headers: groupHeaders(call.headers),
+        });
       } catch (error) {
         return resolve({ kind: "notSent", error: (error as Error).message });
       }
       const reading = new AnswerReader(this.#limits, call.streaming, started, resolve, () => request.destroy());
       request.on("response", (response) => {
-        reading.headers(response.statusCode ?? 0, response.headers, streamingTypes.test(String(response.headers["content-type"] ?? "")));
+        reading.headers(
+          response.statusCode ?? 0,
+          response.headers,
+          streamingTypes.test(String(response.headers["content-type"] ?? "")),
+        );
         response.on("data", (chunk: Buffer) => reading.data(chunk));
         response.on("end", () => {
           reading.trailers(response.trailers);
@@ -96,12 +107,15 @@ export class HttpExchanger {
       let stream: http2.ClientHttp2Stream;
       try {
         const headers: http2.OutgoingHttpHeaders = { ":method": call.method, ":path": call.path };
-        for (const [name, values] of Object.entries(groupHeaders(call.headers))) headers[name] = values.length === 1 ? values[0] : values;
+        for (const [name, values] of Object.entries(groupHeaders(call.headers)))
+          headers[name] = values.length === 1 ? values[0] : values;
         stream = this.#session(call.origin).request(headers, { endStream: false });
       } catch (error) {
         return resolve({ kind: "notSent", error: (error as Error).message });
       }
-      const reading = new AnswerReader(this.#limits, call.streaming, started, resolve, () => stream.close(http2.constants.NGHTTP2_CANCEL));
+      const reading = new AnswerReader(this.#limits, call.streaming, started, resolve, () =>
+        stream.close(http2.constants.NGHTTP2_CANCEL),
+      );
       stream.on("response", (headers) => {
         const contentType = String(headers["content-type"] ?? "");
         reading.headers(Number(headers[":status"]), headers, streamingTypes.test(contentType));
@@ -109,7 +123,11 @@ export class HttpExchanger {
       stream.on("data", (chunk: Buffer) => reading.data(chunk));
       stream.on("trailers", (trailers) => reading.trailers(trailers));
       stream.on("end", () => reading.end());
-      stream.on("close", () => (stream.rstCode && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR ? reading.fail(new Error(`stream reset with code ${stream.rstCode}`)) : reading.end()));
+      stream.on("close", () =>
+        stream.rstCode && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR
+          ? reading.fail(new Error(`stream reset with code ${stream.rstCode}`))
+          : reading.end(),
+      );
       stream.on("error", (error) => reading.fail(error));
       stream.end(call.body);
     });
@@ -145,17 +163,30 @@ class AnswerReader {
   readonly #resolve: (exchange: Exchange) => void;
   readonly #cancel: () => void;
 
-  constructor(limits: ExchangeLimits, streaming: boolean, started: number, resolve: (exchange: Exchange) => void, cancel: () => void) {
+  constructor(
+    limits: ExchangeLimits,
+    streaming: boolean,
+    started: number,
+    resolve: (exchange: Exchange) => void,
+    cancel: () => void,
+  ) {
     this.#limits = limits;
     this.#streaming = streaming;
     this.#started = started;
     this.#resolve = resolve;
     this.#cancel = cancel;
     // An open stream with nothing to say yet is an answer too: no point waiting long for it.
-    this.#timer = setTimeout(() => this.#expire(), streaming ? Math.min(limits.answerWithinMs, limits.streamWindowMs * 5) : limits.answerWithinMs);
+    this.#timer = setTimeout(
+      () => this.#expire(),
+      streaming ? Math.min(limits.answerWithinMs, limits.streamWindowMs * 5) : limits.answerWithinMs,
+    );
   }
 
-  headers(status: number, headers: http.IncomingHttpHeaders | http2.IncomingHttpHeaders, streamingAnswer: boolean): void {
+  headers(
+    status: number,
+    headers: http.IncomingHttpHeaders | http2.IncomingHttpHeaders,
+    streamingAnswer: boolean,
+  ): void {
     this.#status = status;
     this.#headers = flatten(headers);
     if (streamingAnswer && this.#streaming) {
@@ -203,12 +234,20 @@ class AnswerReader {
     if (this.#settled) return;
     this.#cancel();
     this.#settle(
-      this.#headers || this.#streaming ? { kind: "answer", answer: this.#answer(true), ms: this.#ms() } : { kind: "noAnswer", ms: this.#ms() },
+      this.#headers || this.#streaming
+        ? { kind: "answer", answer: this.#answer(true), ms: this.#ms() }
+        : { kind: "noAnswer", ms: this.#ms() },
     );
   }
 
   #answer(cutOff: boolean): Answer {
-    return { status: this.#status, headers: this.#headers ?? {}, trailers: this.#trailers, body: Buffer.concat(this.#chunks), cutOff };
+    return {
+      status: this.#status,
+      headers: this.#headers ?? {},
+      trailers: this.#trailers,
+      body: Buffer.concat(this.#chunks),
+      cutOff,
+    };
   }
 
   #ms(): number {

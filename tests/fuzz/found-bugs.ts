@@ -22,8 +22,17 @@ const listCategories = "/bazaar.product.v1.ProductService/ListCategories";
 const notUtf8 = Buffer.from([0x0a, 0x02, 0xff, 0xfe]);
 /** A length-delimited field promising 16 bytes and giving one. */
 const truncated = Buffer.from([0x0a, 0x10, 0x61]);
-const grpc = (extra: Array<[string, string]> = []): Array<[string, string]> => [["content-type", "application/grpc"], ["te", "trailers"], ...extra];
-const call = (path: string, headers: Array<[string, string]>, body: Buffer, httpVersion: "1.1" | "2" = "2"): FoundBug["call"] => ({
+const grpc = (extra: Array<[string, string]> = []): Array<[string, string]> => [
+  ["content-type", "application/grpc"],
+  ["te", "trailers"],
+  ...extra,
+];
+const call = (
+  path: string,
+  headers: Array<[string, string]>,
+  body: Buffer,
+  httpVersion: "1.1" | "2" = "2",
+): FoundBug["call"] => ({
   httpVersion,
   method: "POST",
   path,
@@ -34,25 +43,37 @@ const call = (path: string, headers: Array<[string, string]>, body: Buffer, http
 
 export const foundBugs: FoundBug[] = [
   {
-    bug: "a service answered INTERNAL \"Error deserializing request\" to protobuf that does not decode (grpc-js)",
+    bug: 'a service answered INTERNAL "Error deserializing request" to protobuf that does not decode (grpc-js)',
     target: "product",
     call: call(getProduct, grpc(), envelope(0, notUtf8)),
     expect: { code: "invalid_argument" },
   },
   {
-    bug: "a service logged \"rpc failed\" with a stack when grpc-js cut a request stream off (a message over its size limit)",
+    bug: 'a service logged "rpc failed" with a stack when grpc-js cut a request stream off (a message over its size limit)',
     target: "auth",
-    call: call("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", grpc(), envelope(0, Buffer.from("x"), 0xffff_ffff)),
+    call: call(
+      "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+      grpc(),
+      envelope(0, Buffer.from("x"), 0xffff_ffff),
+    ),
     expect: { code: "resource_exhausted" },
   },
   {
     bug: "the edge answered HTTP 501 to a Connect request in a content coding it does not take",
     target: "edge",
-    call: call(getProduct, [["content-type", "APPLICATION/JSON"], ["content-encoding", "x-junk"]], Buffer.from("{}"), "1.1"),
+    call: call(
+      getProduct,
+      [
+        ["content-type", "APPLICATION/JSON"],
+        ["content-encoding", "x-junk"],
+      ],
+      Buffer.from("{}"),
+      "1.1",
+    ),
     expect: { code: "unimplemented", httpStatus: 415 },
   },
   {
-    bug: "the edge answered INTERNAL \"parse binary: …\" to gRPC protobuf that does not decode (connect-es)",
+    bug: 'the edge answered INTERNAL "parse binary: …" to gRPC protobuf that does not decode (connect-es)',
     target: "edge",
     call: call(getProduct, grpc(), envelope(0, truncated)),
     expect: { code: "invalid_argument" },
@@ -60,7 +81,15 @@ export const foundBugs: FoundBug[] = [
   {
     bug: "the edge answered HTTP 500 to compressed Connect protobuf that does not decode (connect-es)",
     target: "edge",
-    call: call(getProduct, [["content-type", "application/proto"], ["content-encoding", "gzip"]], gzipSync(truncated), "1.1"),
+    call: call(
+      getProduct,
+      [
+        ["content-type", "application/proto"],
+        ["content-encoding", "gzip"],
+      ],
+      gzipSync(truncated),
+      "1.1",
+    ),
     expect: { code: "invalid_argument", httpStatus: 400 },
   },
   {
@@ -70,7 +99,7 @@ export const foundBugs: FoundBug[] = [
     expect: { code: "invalid_argument" },
   },
   {
-    bug: "the edge answered INTERNAL \"decompression failed\" to a gzip message cut short (connect-node)",
+    bug: 'the edge answered INTERNAL "decompression failed" to a gzip message cut short (connect-node)',
     target: "edge",
     call: call(getProduct, grpc([["grpc-encoding", "gzip"]]), envelope(1, gzipSync(notUtf8).subarray(0, 12))),
     expect: { code: "invalid_argument" },
@@ -78,7 +107,14 @@ export const foundBugs: FoundBug[] = [
   {
     bug: "the edge never answered a gRPC JSON request whose decode error quotes a lone surrogate (connect-es)",
     target: "edge",
-    call: call(getProduct, [["content-type", "application/grpc+json"], ["te", "trailers"]], envelope(0, Buffer.from('"\\ud800"'))),
+    call: call(
+      getProduct,
+      [
+        ["content-type", "application/grpc+json"],
+        ["te", "trailers"],
+      ],
+      envelope(0, Buffer.from('"\\ud800"')),
+    ),
     expect: { code: "invalid_argument" },
   },
   {
@@ -94,6 +130,7 @@ export function checkFoundBug(found: FoundBug, answer: Answer): string[] {
   const { code } = statusOf(answer);
   const problems: string[] = [];
   if (code !== found.expect.code) problems.push(`code ${code}, expected ${found.expect.code}`);
-  if (found.expect.httpStatus !== undefined && answer.status !== found.expect.httpStatus) problems.push(`HTTP ${answer.status}, expected ${found.expect.httpStatus}`);
+  if (found.expect.httpStatus !== undefined && answer.status !== found.expect.httpStatus)
+    problems.push(`HTTP ${answer.status}, expected ${found.expect.httpStatus}`);
   return problems;
 }

@@ -41,7 +41,10 @@ export const compression: fc.Arbitrary<Compression> = fc.oneof(
   fc.constant({ declared: "gzip", applied: "gzip" as const }),
   fc.constant({ declared: "deflate", applied: "deflate" as const }),
   fc.record({ declared: fc.constantFrom("gzip", "deflate", "identity"), applied: fc.constant(undefined) }),
-  fc.record({ declared: fc.constantFrom("br", "zstd", "snappy", "gzip, gzip", "GZIP", "", "x-junk", "identity"), applied: fc.constantFrom(undefined, "gzip" as const) }),
+  fc.record({
+    declared: fc.constantFrom("br", "zstd", "snappy", "gzip, gzip", "GZIP", "", "x-junk", "identity"),
+    applied: fc.constantFrom(undefined, "gzip" as const),
+  }),
 );
 
 export function compressed(payload: Buffer, applied: Compression["applied"]): Buffer {

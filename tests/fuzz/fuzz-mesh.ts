@@ -66,7 +66,9 @@ export async function startFuzzMesh(options: FuzzMeshOptions): Promise<FuzzMesh>
   try {
     await mesh.ready(90_000);
   } catch (error) {
-    const recent = [...serviceNames, "edge"].map((name) => `--- ${name}\n${mesh.recentLogs(name).join("\n")}`).join("\n");
+    const recent = [...serviceNames, "edge"]
+      .map((name) => `--- ${name}\n${mesh.recentLogs(name).join("\n")}`)
+      .join("\n");
     await mesh.stop();
     throw new Error(`${(error as Error).message}\n${recent}`);
   }

@@ -47,7 +47,11 @@ class CaseFailed extends Error {
   }
 }
 
-export async function runProperty<T>(cases: fc.Arbitrary<T>, runCase: (value: T) => Promise<CaseResult>, options: PropertyRunOptions): Promise<PropertyRun> {
+export async function runProperty<T>(
+  cases: fc.Arbitrary<T>,
+  runCase: (value: T) => Promise<CaseResult>,
+  options: PropertyRunOptions,
+): Promise<PropertyRun> {
   const tally: Tally = { cases: 0, outcomes: new Map(), slowestMs: 0, rpcs: new Set(), handled: new Set() };
   const property = fc.asyncProperty(cases, async (value) => {
     const result = await runCase(value);
@@ -62,10 +66,26 @@ export async function runProperty<T>(cases: fc.Arbitrary<T>, runCase: (value: T)
     property,
     "replayPath" in options
       ? { seed: options.seed, path: options.replayPath, numRuns: 1, endOnFailure: true }
-      : { seed: options.seed, numRuns: Number.MAX_SAFE_INTEGER, endOnFailure: true, plugins: [fc.interruptAfterTimeLimit(options.timeLimitMs)] },
+      : {
+          seed: options.seed,
+          numRuns: Number.MAX_SAFE_INTEGER,
+          endOnFailure: true,
+          plugins: [fc.interruptAfterTimeLimit(options.timeLimitMs)],
+        },
   );
   if (!details.failed) return { tally, failure: undefined };
   const error = details.errorInstance;
-  const result = error instanceof CaseFailed ? error.result : { problems: [`the fuzzer itself failed: ${(error as Error)?.stack ?? String(error)}`], request: "" };
-  return { tally, failure: { seed: details.seed, path: details.counterexamplePath ?? "", problems: result.problems, request: result.request } };
+  const result =
+    error instanceof CaseFailed
+      ? error.result
+      : { problems: [`the fuzzer itself failed: ${(error as Error)?.stack ?? String(error)}`], request: "" };
+  return {
+    tally,
+    failure: {
+      seed: details.seed,
+      path: details.counterexamplePath ?? "",
+      problems: result.problems,
+      request: result.request,
+    },
+  };
 }

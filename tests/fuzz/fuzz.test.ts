@@ -20,23 +20,27 @@ let nats: RunningServer;
 let fuzzMesh: FuzzMesh;
 let report: CampaignReport;
 let summary: string;
-const problemsOf = (kind: Problem["kind"]) => report.problems.filter((problem) => problem.kind === kind).map((problem) => problem.text);
+const problemsOf = (kind: Problem["kind"]) =>
+  report.problems.filter((problem) => problem.kind === kind).map((problem) => problem.text);
 
-beforeAll(async () => {
-  natsDir = await mkdtemp(join(tmpdir(), "bazaar-fuzz-nats-"));
-  // A NATS of its own: the mesh's durable consumers must not meet another test file's.
-  nats = await startNats({ dataDir: natsDir });
-  fuzzMesh = await startFuzzMesh({ mysqlUrl: inject("mysqlUrl"), natsUrl: nats.url });
-  report = await runCampaign(fuzzMesh, {
-    seed,
-    durationMs: seconds * 1000,
-    targets: targetNames,
-    answerWithinMs: 5_000,
-    rssGrowthLimitMiB,
-    log: () => {},
-  });
-  summary = formatReport(report);
-}, 120_000 + seconds * 2_000);
+beforeAll(
+  async () => {
+    natsDir = await mkdtemp(join(tmpdir(), "bazaar-fuzz-nats-"));
+    // A NATS of its own: the mesh's durable consumers must not meet another test file's.
+    nats = await startNats({ dataDir: natsDir });
+    fuzzMesh = await startFuzzMesh({ mysqlUrl: inject("mysqlUrl"), natsUrl: nats.url });
+    report = await runCampaign(fuzzMesh, {
+      seed,
+      durationMs: seconds * 1000,
+      targets: targetNames,
+      answerWithinMs: 5_000,
+      rssGrowthLimitMiB,
+      log: () => {},
+    });
+    summary = formatReport(report);
+  },
+  120_000 + seconds * 2_000,
+);
 
 afterAll(async () => {
   await fuzzMesh?.stop();
@@ -51,7 +55,10 @@ describe(`fuzzing the mesh for ${seconds} s from seed ${seed}`, () => {
   });
 
   it("when generated and random input reaches the edge, the services and their sockets, then no case crashes a process, gets a server fault or hangs", () => {
-    expect(report.failures.map((failure) => `${failure.target}: ${failure.problems.join("; ")}`), summary).toEqual([]);
+    expect(
+      report.failures.map((failure) => `${failure.target}: ${failure.problems.join("; ")}`),
+      summary,
+    ).toEqual([]);
     expect(problemsOf("mesh"), summary).toEqual([]);
   });
 
@@ -67,11 +74,16 @@ describe(`fuzzing the mesh for ${seconds} s from seed ${seed}`, () => {
   it("when the edge runs with its default rate limits, then over-eager clients are refused with resource_exhausted", () => {
     const limited = report.targets.find(({ target }) => target === "rate-limits")!.tally.outcomes;
     expect(problemsOf("rate limits"), summary).toEqual([]);
-    expect((limited.get("429 resource_exhausted") ?? 0) + (limited.get("grpc resource_exhausted") ?? 0), summary).toBeGreaterThan(0);
+    expect(
+      (limited.get("429 resource_exhausted") ?? 0) + (limited.get("grpc resource_exhausted") ?? 0),
+      summary,
+    ).toBeGreaterThan(0);
   });
 
   it(`when the campaign has run, then no process's resident memory grew by more than ${rssGrowthLimitMiB} MiB`, () => {
     expect(problemsOf("memory"), summary).toEqual([]);
-    expect(report.memory.map(({ process }) => process)).toEqual(expect.arrayContaining(["auth", "product", "cart", "order", "admin", "edge", "edge (restarted)"]));
+    expect(report.memory.map(({ process }) => process)).toEqual(
+      expect.arrayContaining(["auth", "product", "cart", "order", "admin", "edge", "edge (restarted)"]),
+    );
   });
 });

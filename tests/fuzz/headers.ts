@@ -9,7 +9,11 @@ export type Role = "customer" | "seller" | "admin" | "service";
 export type Authorization =
   | { kind: "none" }
   | { kind: "token"; role: Role }
-  | { kind: "mangled"; role: Role; how: "lowercase" | "truncated" | "flipped" | "doubleSpace" | "noScheme" | "trailing" }
+  | {
+      kind: "mangled";
+      role: Role;
+      how: "lowercase" | "truncated" | "flipped" | "doubleSpace" | "noScheme" | "trailing";
+    }
   | { kind: "unsigned"; role: Role }
   | { kind: "literal"; value: string };
 
@@ -21,13 +25,30 @@ export const authorization: fc.Arbitrary<Authorization> = fc.oneof(
   fc.record({
     kind: fc.constant("mangled" as const),
     role: fc.constantFrom(...roles),
-    how: fc.constantFrom("lowercase" as const, "truncated" as const, "flipped" as const, "doubleSpace" as const, "noScheme" as const, "trailing" as const),
+    how: fc.constantFrom(
+      "lowercase" as const,
+      "truncated" as const,
+      "flipped" as const,
+      "doubleSpace" as const,
+      "noScheme" as const,
+      "trailing" as const,
+    ),
   }),
   fc.record({ kind: fc.constant("unsigned" as const), role: fc.constantFrom(...roles) }),
   fc.record({
     kind: fc.constant("literal" as const),
     value: fc.oneof(
-      fc.constantFrom("", "Bearer", "Bearer ", "Bearer a.b.c", "Bearer ....", "Basic YWRtaW46YWRtaW4=", "Bearer =", `Bearer ${"a".repeat(9_000)}`, "Bearer e30.e30.e30"),
+      fc.constantFrom(
+        "",
+        "Bearer",
+        "Bearer ",
+        "Bearer a.b.c",
+        "Bearer ....",
+        "Basic YWRtaW46YWRtaW4=",
+        "Bearer =",
+        `Bearer ${"a".repeat(9_000)}`,
+        "Bearer e30.e30.e30",
+      ),
       headerText(60).map((text) => `Bearer ${text}`),
       headerText(40),
     ),
@@ -117,7 +138,12 @@ export const extraHeaders: fc.Arbitrary<ExtraHeaders> = fc.oneof(
   { weight: 4, arbitrary: fc.constant<Array<[string, string]>>([]) },
   fc.array(
     fc.oneof(
-      { weight: 4, arbitrary: fc.constantFrom(...Object.entries(headerValues)).chain(([name, values]) => fc.tuple(fc.constant(name), fc.oneof(fc.constantFrom(...values), headerText(20)))) },
+      {
+        weight: 4,
+        arbitrary: fc
+          .constantFrom(...Object.entries(headerValues))
+          .chain(([name, values]) => fc.tuple(fc.constant(name), fc.oneof(fc.constantFrom(...values), headerText(20)))),
+      },
       fc.tuple(fc.stringMatching(/^x-[a-z0-9-]{1,20}$/), headerText(40)),
       fc.tuple(fc.constant("x-big"), fc.constantFrom("x".repeat(9_000), "x".repeat(70_000))),
     ),

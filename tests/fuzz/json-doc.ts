@@ -13,7 +13,8 @@ export type JsonDoc =
 
 export function docOf(value: JsonValue): JsonDoc {
   if (Array.isArray(value)) return { kind: "array", items: value.map(docOf) };
-  if (value !== null && typeof value === "object") return { kind: "object", entries: Object.entries(value).map(([k, v]) => [k, docOf(v)]) };
+  if (value !== null && typeof value === "object")
+    return { kind: "object", entries: Object.entries(value).map(([k, v]) => [k, docOf(v)]) };
   return { kind: "raw", text: JSON.stringify(value) };
 }
 
@@ -32,31 +33,120 @@ const raw = (text: string): JsonDoc => ({ kind: "raw", text });
 
 /** Values of the wrong kind, or at the edges of what a number type or parser holds. */
 const strangeValues: JsonDoc[] = [
-  "null", "true", "false", "0", "-0", "0.5", "-1", "1e999", "-1e999", "1e-999", "NaN", "Infinity", "-Infinity",
-  "9223372036854775807", "9223372036854775808", "-9223372036854775809", "18446744073709551616", "4294967296", "2147483648",
-  "9007199254740993", "1.7976931348623157e309", "0x10", "01", "+1", ".5", "1.", "\"NaN\"", "\"Infinity\"", "\"-Infinity\"",
-  "\"9223372036854775808\"", "\"-9223372036854775809\"", "\"1e3\"", "\"1.5\"", "\" 1\"", "\"\"", "\"0x10\"", "\"-0\"",
-  "\"\\u0000\"", "\"\\ud800\"", "\"\\udfff\\ud800\"", "\"\\\\\"", "\"%00\"", "\"' OR '1'='1\"", "\"%_\\\\%\"",
-  "\"1970-01-01T00:00:00Z\"", "\"0001-01-01T00:00:00Z\"", "\"9999-12-31T23:59:59.999999999Z\"", "\"10000-01-01T00:00:00Z\"",
-  "\"2026-02-30T25:61:61Z\"", "\"315576000001s\"", "\"-1s\"", "\"a,b,,\"", "\"__proto__\"", "{}", "[]", "[null]", "[[]]",
-  "{\"__proto__\":{\"polluted\":true}}", "{\"constructor\":{\"prototype\":{\"polluted\":true}}}", "{\"@type\":\"x\"}",
+  "null",
+  "true",
+  "false",
+  "0",
+  "-0",
+  "0.5",
+  "-1",
+  "1e999",
+  "-1e999",
+  "1e-999",
+  "NaN",
+  "Infinity",
+  "-Infinity",
+  "9223372036854775807",
+  "9223372036854775808",
+  "-9223372036854775809",
+  "18446744073709551616",
+  "4294967296",
+  "2147483648",
+  "9007199254740993",
+  "1.7976931348623157e309",
+  "0x10",
+  "01",
+  "+1",
+  ".5",
+  "1.",
+  '"NaN"',
+  '"Infinity"',
+  '"-Infinity"',
+  '"9223372036854775808"',
+  '"-9223372036854775809"',
+  '"1e3"',
+  '"1.5"',
+  '" 1"',
+  '""',
+  '"0x10"',
+  '"-0"',
+  '"\\u0000"',
+  '"\\ud800"',
+  '"\\udfff\\ud800"',
+  '"\\\\"',
+  '"%00"',
+  "\"' OR '1'='1\"",
+  '"%_\\\\%"',
+  '"1970-01-01T00:00:00Z"',
+  '"0001-01-01T00:00:00Z"',
+  '"9999-12-31T23:59:59.999999999Z"',
+  '"10000-01-01T00:00:00Z"',
+  '"2026-02-30T25:61:61Z"',
+  '"315576000001s"',
+  '"-1s"',
+  '"a,b,,"',
+  '"__proto__"',
+  "{}",
+  "[]",
+  "[null]",
+  "[[]]",
+  '{"__proto__":{"polluted":true}}',
+  '{"constructor":{"prototype":{"polluted":true}}}',
+  '{"@type":"x"}',
 ].map(raw);
 
 /** Object keys that are special somewhere: prototype chains, protobuf-es JSON names, Any. */
-const strangeKeys = ["__proto__", "constructor", "prototype", "toString", "hasOwnProperty", "valueOf", "@type", "", " ", "\u0000", "$typeName", "$unknown", "case", "value"];
+const strangeKeys = [
+  "__proto__",
+  "constructor",
+  "prototype",
+  "toString",
+  "hasOwnProperty",
+  "valueOf",
+  "@type",
+  "",
+  " ",
+  "\u0000",
+  "$typeName",
+  "$unknown",
+  "case",
+  "value",
+];
 
 /** Enum values a handler's switch may not expect: unknown numbers and names. */
-const strangeEnumValues: JsonDoc[] = ["-1", "99", "2147483647", "-2147483648", "2147483648", "1.5", "\"NOT_A_VALUE\"", "\"\"", "\"0\"", "\"99\"", "\"unspecified\""].map(raw);
+const strangeEnumValues: JsonDoc[] = [
+  "-1",
+  "99",
+  "2147483647",
+  "-2147483648",
+  "2147483648",
+  "1.5",
+  '"NOT_A_VALUE"',
+  '""',
+  '"0"',
+  '"99"',
+  '"unspecified"',
+].map(raw);
 
 /** Deep nesting: arrays and objects some thousands of levels down. */
-const deeplyNested = fc.record({ depth: fc.integer({ min: 100, max: 20_000 }), objects: fc.boolean() }).map(({ depth, objects }) =>
-  raw(objects ? `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}` : `${"[".repeat(depth)}1${"]".repeat(depth)}`),
-);
+const deeplyNested = fc
+  .record({ depth: fc.integer({ min: 100, max: 20_000 }), objects: fc.boolean() })
+  .map(({ depth, objects }) =>
+    raw(objects ? `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}` : `${"[".repeat(depth)}1${"]".repeat(depth)}`),
+  );
 
 /** Long strings and arrays: just under and well over typical validation and body limits. */
 const oversized = fc
   .record({ length: fc.constantFrom(257, 1_025, 10_000, 70_000, 300_000), array: fc.boolean() })
-  .map(({ length, array }) => raw(array ? `[${Array(Math.ceil(length / 4)).fill('"x"').join(",")}]` : JSON.stringify("é".repeat(length))));
+  .map(({ length, array }) =>
+    raw(
+      array
+        ? `[${Array(Math.ceil(length / 4))
+            .fill('"x"')
+            .join(",")}]`
+        : JSON.stringify("é".repeat(length)),
+    ),
+  );
 
 type Mutation =
   | { op: "replace"; at: number; value: JsonDoc }
@@ -68,16 +158,27 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({
     op: fc.constant("replace" as const),
     at: fc.nat(),
-    value: fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...strangeValues) }, { weight: 1, arbitrary: deeplyNested }, { weight: 1, arbitrary: oversized }),
+    value: fc.oneof(
+      { weight: 8, arbitrary: fc.constantFrom(...strangeValues) },
+      { weight: 1, arbitrary: deeplyNested },
+      { weight: 1, arbitrary: oversized },
+    ),
   }),
-  fc.record({ op: fc.constant("insert" as const), at: fc.nat(), key: fc.oneof(fc.constantFrom(...strangeKeys), fc.string({ maxLength: 12 })), value: fc.constantFrom(...strangeValues) }),
+  fc.record({
+    op: fc.constant("insert" as const),
+    at: fc.nat(),
+    key: fc.oneof(fc.constantFrom(...strangeKeys), fc.string({ maxLength: 12 })),
+    value: fc.constantFrom(...strangeValues),
+  }),
   fc.record({ op: fc.constant("duplicate" as const), at: fc.nat(), value: fc.constantFrom(...strangeValues) }),
   fc.record({ op: fc.constant("enum" as const), at: fc.nat(), value: fc.constantFrom(...strangeEnumValues) }),
 );
 
 /** A document with up to three hostile changes at places picked among its nodes. */
 export function mutatedDoc(base: fc.Arbitrary<JsonDoc>): fc.Arbitrary<JsonDoc> {
-  return fc.tuple(base, fc.array(mutation, { minLength: 1, maxLength: 3 })).map(([doc, mutations]) => mutations.reduce(applyMutation, doc));
+  return fc
+    .tuple(base, fc.array(mutation, { minLength: 1, maxLength: 3 }))
+    .map(([doc, mutations]) => mutations.reduce(applyMutation, doc));
 }
 
 function applyMutation(doc: JsonDoc, mutation: Mutation): JsonDoc {
@@ -124,17 +225,47 @@ type TextDamage =
   | { kind: "replace"; text: string };
 
 /** Byte sequences that are not UTF-8: stray continuation bytes, overlongs, surrogates, 0xFF. */
-const invalidUtf8 = [[0xff], [0xc3, 0x28], [0x80], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82], [0xfe, 0xfe, 0xff, 0xff]];
+const invalidUtf8 = [
+  [0xff],
+  [0xc3, 0x28],
+  [0x80],
+  [0xc0, 0xaf],
+  [0xed, 0xa0, 0x80],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0xe2, 0x82],
+  [0xfe, 0xfe, 0xff, 0xff],
+];
 
 const textDamage: fc.Arbitrary<TextDamage> = fc.oneof(
   { weight: 6, arbitrary: fc.constant({ kind: "none" as const }) },
   fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
   fc.record({ kind: fc.constant("bytes" as const), at: fc.nat(), bytes: fc.constantFrom(...invalidUtf8) }),
   fc.constant({ kind: "bom" as const }),
-  fc.record({ kind: fc.constant("trailing" as const), text: fc.constantFrom("}", "]", ",", "x", "\u0000", " {}", "\n{}", "//", "/*") }),
+  fc.record({
+    kind: fc.constant("trailing" as const),
+    text: fc.constantFrom("}", "]", ",", "x", "\u0000", " {}", "\n{}", "//", "/*"),
+  }),
   fc.record({
     kind: fc.constant("replace" as const),
-    text: fc.oneof(fc.constantFrom("", " ", "null", "[]", "\"x\"", "1", "true", "{", "}", "{\"a\"}", "{'a':1}", "{a:1}", "NaN", "undefined"), fc.string({ maxLength: 40 })),
+    text: fc.oneof(
+      fc.constantFrom(
+        "",
+        " ",
+        "null",
+        "[]",
+        '"x"',
+        "1",
+        "true",
+        "{",
+        "}",
+        '{"a"}',
+        "{'a':1}",
+        "{a:1}",
+        "NaN",
+        "undefined",
+      ),
+      fc.string({ maxLength: 40 }),
+    ),
   }),
 );
 

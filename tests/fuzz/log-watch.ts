@@ -31,7 +31,8 @@ export class LogWatch extends Writable {
       const match = linePattern.exec(line);
       if (!match) continue;
       const record = match[2]!;
-      if (failureLevels.test(record) || !levels.test(record)) this.#failures.push({ process: match[1]!, line: record.slice(0, 2_000) });
+      if (failureLevels.test(record) || !levels.test(record))
+        this.#failures.push({ process: match[1]!, line: record.slice(0, 2_000) });
     }
     done();
   }

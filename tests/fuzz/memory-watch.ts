@@ -32,7 +32,12 @@ export class MemoryWatch {
       const use = this.#uses.get(key);
       if (!use) {
         const restarted = [...this.#uses.keys()].some((seen) => seen.startsWith(`${name}@`));
-        this.#uses.set(key, { process: restarted ? `${name} (restarted)` : name, startMiB: rss, peakMiB: rss, endMiB: rss });
+        this.#uses.set(key, {
+          process: restarted ? `${name} (restarted)` : name,
+          startMiB: rss,
+          peakMiB: rss,
+          endMiB: rss,
+        });
       } else {
         use.peakMiB = Math.max(use.peakMiB, rss);
         use.endMiB = rss;

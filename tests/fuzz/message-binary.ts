@@ -4,7 +4,15 @@
 // past the end, wire types that do not exist, groups nested thousands deep, the message
 // repeated thousands of times (repeated fields that long), or random bytes.
 import fc from "fast-check";
-import { create, fromJson, ScalarType, toBinary, type DescField, type DescMessage, type JsonObject } from "@bufbuild/protobuf";
+import {
+  create,
+  fromJson,
+  ScalarType,
+  toBinary,
+  type DescField,
+  type DescMessage,
+  type JsonObject,
+} from "@bufbuild/protobuf";
 
 type BinaryDamage =
   | { kind: "none" }
@@ -25,15 +33,41 @@ export interface BinaryBody {
   damage: BinaryDamage;
 }
 
-const invalidUtf8 = [[0xff], [0xc3, 0x28], [0x80], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0x61, 0xe2, 0x82]];
+const invalidUtf8 = [
+  [0xff],
+  [0xc3, 0x28],
+  [0x80],
+  [0xc0, 0xaf],
+  [0xed, 0xa0, 0x80],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0x61, 0xe2, 0x82],
+];
 
 const damage: fc.Arbitrary<BinaryDamage> = fc.oneof(
   { weight: 5, arbitrary: fc.constant({ kind: "none" as const }) },
   fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
   fc.record({ kind: fc.constant("flip" as const), at: fc.nat(), mask: fc.integer({ min: 1, max: 255 }) }),
-  fc.record({ kind: fc.constant("insert" as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 12 }) }),
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("badUtf8" as const), at: fc.nat(), bytes: fc.constantFrom(...invalidUtf8) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("unknownEnum" as const), at: fc.nat(), value: fc.constantFrom(-1n, 99n, 2_147_483_647n, -2_147_483_648n) }) },
+  fc.record({
+    kind: fc.constant("insert" as const),
+    at: fc.nat(),
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 12 }),
+  }),
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("badUtf8" as const),
+      at: fc.nat(),
+      bytes: fc.constantFrom(...invalidUtf8),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("unknownEnum" as const),
+      at: fc.nat(),
+      value: fc.constantFrom(-1n, 99n, 2_147_483_647n, -2_147_483_648n),
+    }),
+  },
   fc.record({
     kind: fc.constant("field" as const),
     number: fc.oneof(fc.integer({ min: 1, max: 20 }), fc.constantFrom(0, 19_000, 536_870_911)),
@@ -69,9 +103,15 @@ export function binaryBodyBytes(message: DescMessage, { json, damage }: BinaryBo
     case "insert":
       return Buffer.concat([valid.subarray(0, at(damage.at)), damage.bytes, valid.subarray(at(damage.at))]);
     case "badUtf8":
-      return Buffer.concat([valid, fieldOfKind(message, damage.at, isStringField, (number) => lengthDelimited(number, Buffer.from(damage.bytes)))]);
+      return Buffer.concat([
+        valid,
+        fieldOfKind(message, damage.at, isStringField, (number) => lengthDelimited(number, Buffer.from(damage.bytes))),
+      ]);
     case "unknownEnum":
-      return Buffer.concat([valid, fieldOfKind(message, damage.at, isEnumField, (number) => Buffer.concat([tag(number, 0), varint(damage.value)]))]);
+      return Buffer.concat([
+        valid,
+        fieldOfKind(message, damage.at, isEnumField, (number) => Buffer.concat([tag(number, 0), varint(damage.value)])),
+      ]);
     case "field":
       return Buffer.concat([valid, tag(damage.number, damage.wireType), damage.payload]);
     case "overlongVarint":
@@ -101,19 +141,27 @@ function decodeLeniently(message: DescMessage, json: JsonObject) {
 }
 
 const isStringField = (field: DescField) =>
-  (field.fieldKind === "scalar" || (field.fieldKind === "list" && field.listKind === "scalar")) && field.scalar === ScalarType.STRING;
-const isEnumField = (field: DescField) => field.fieldKind === "enum" || (field.fieldKind === "list" && field.listKind === "enum");
+  (field.fieldKind === "scalar" || (field.fieldKind === "list" && field.listKind === "scalar")) &&
+  field.scalar === ScalarType.STRING;
+const isEnumField = (field: DescField) =>
+  field.fieldKind === "enum" || (field.fieldKind === "list" && field.listKind === "enum");
 
 /**
  * A field of the wanted kind written by `write`: one of the message's own, or one inside a
  * message field (wrapped in that field's length-delimited bytes), picked by `pick`.
  */
-function fieldOfKind(message: DescMessage, pick: number, wanted: (field: DescField) => boolean, write: (number: number) => Buffer): Buffer {
+function fieldOfKind(
+  message: DescMessage,
+  pick: number,
+  wanted: (field: DescField) => boolean,
+  write: (number: number) => Buffer,
+): Buffer {
   const candidates: Array<{ path: number[] }> = [];
   for (const field of message.fields) {
     if (wanted(field)) candidates.push({ path: [field.number] });
     if (field.fieldKind === "message") {
-      for (const inner of field.message.fields) if (wanted(inner)) candidates.push({ path: [field.number, inner.number] });
+      for (const inner of field.message.fields)
+        if (wanted(inner)) candidates.push({ path: [field.number, inner.number] });
     }
   }
   const chosen = candidates[pick % Math.max(1, candidates.length)];

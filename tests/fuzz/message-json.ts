@@ -3,7 +3,14 @@
 // at the edges of each type. Mostly valid input reaches the handlers and the database, where
 // hostile JSON alone (json-doc.ts) would stop at the first parser.
 import fc from "fast-check";
-import { ScalarType, type DescEnum, type DescField, type DescMessage, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+import {
+  ScalarType,
+  type DescEnum,
+  type DescField,
+  type DescMessage,
+  type JsonObject,
+  type JsonValue,
+} from "@bufbuild/protobuf";
 
 export interface KnownValues {
   /** Ids of records in the mesh (products, shops, categories), so requests can hit real rows. */
@@ -17,7 +24,11 @@ const maxDepth = 3;
  * `presence` is how often each field is set: "some" (half the time) varies requests most; "most"
  * (nine in ten) makes it likelier that every field a method requires is there.
  */
-export function messageJson(message: DescMessage, known: KnownValues, presence: "some" | "most" = "some"): fc.Arbitrary<JsonObject> {
+export function messageJson(
+  message: DescMessage,
+  known: KnownValues,
+  presence: "some" | "most" = "some",
+): fc.Arbitrary<JsonObject> {
   return new MessageJson(known, presence === "most" ? 10 : 2).of(message, 0);
 }
 
@@ -47,10 +58,17 @@ class MessageJson {
     const parts: Array<fc.Arbitrary<Array<[string, JsonValue]>>> = [];
     for (const field of message.fields) {
       if (field.oneof) continue;
-      parts.push(fc.option(this.#field(field, message, depth).map((value): Array<[string, JsonValue]> => [[field.jsonName, value]]), { nil: [], freq: this.#absentOneIn }));
+      parts.push(
+        fc.option(
+          this.#field(field, message, depth).map((value): Array<[string, JsonValue]> => [[field.jsonName, value]]),
+          { nil: [], freq: this.#absentOneIn },
+        ),
+      );
     }
     for (const oneof of message.oneofs) {
-      const members = oneof.fields.map((field) => this.#field(field, message, depth).map((value): Array<[string, JsonValue]> => [[field.jsonName, value]]));
+      const members = oneof.fields.map((field) =>
+        this.#field(field, message, depth).map((value): Array<[string, JsonValue]> => [[field.jsonName, value]]),
+      );
       parts.push(fc.option(fc.oneof(...members), { nil: [], freq: this.#absentOneIn }));
     }
     return fc.tuple(...parts).map((entries) => Object.fromEntries(entries.flat()));
@@ -95,7 +113,9 @@ class MessageJson {
       case "google.protobuf.FieldMask":
         return fieldMask(parent);
       case "google.protobuf.Struct":
-        return fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }) as fc.Arbitrary<JsonValue>;
+        return fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), {
+          maxKeys: 3,
+        }) as fc.Arbitrary<JsonValue>;
       case "google.protobuf.Value":
         return fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<JsonValue>;
       case "google.protobuf.ListValue":
@@ -105,26 +125,43 @@ class MessageJson {
         return fc.constant({});
     }
     if (message.typeName.startsWith("google.protobuf.") && message.typeName.endsWith("Value")) {
-      return scalarValue((message.fields[0] as Extract<DescField, { fieldKind: "scalar" }>).scalar, "value", this.#known);
+      return scalarValue(
+        (message.fields[0] as Extract<DescField, { fieldKind: "scalar" }>).scalar,
+        "value",
+        this.#known,
+      );
     }
     return this.of(message, depth + 1);
   }
 }
 
 const timestamp = fc.oneof(
-  fc.date({ min: new Date("2000-01-01T00:00:00Z"), max: new Date("2100-01-01T00:00:00Z"), noInvalidDate: true }).map((date) => date.toISOString()),
-  fc.constantFrom("0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999Z", "1970-01-01T00:00:00Z", new Date().toISOString()),
+  fc
+    .date({ min: new Date("2000-01-01T00:00:00Z"), max: new Date("2100-01-01T00:00:00Z"), noInvalidDate: true })
+    .map((date) => date.toISOString()),
+  fc.constantFrom(
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59.999999999Z",
+    "1970-01-01T00:00:00Z",
+    new Date().toISOString(),
+  ),
 );
 
 /** Paths naming fields of the message's message-typed siblings (the thing being updated), or not. */
 function fieldMask(parent: DescMessage): fc.Arbitrary<string> {
-  const names = parent.fields.flatMap((field) => (field.fieldKind === "message" ? field.message.fields.map((f) => f.jsonName) : []));
-  const path = names.length > 0 ? fc.oneof(fc.constantFrom(...names), fc.string({ maxLength: 10 })) : fc.string({ maxLength: 10 });
+  const names = parent.fields.flatMap((field) =>
+    field.fieldKind === "message" ? field.message.fields.map((f) => f.jsonName) : [],
+  );
+  const path =
+    names.length > 0 ? fc.oneof(fc.constantFrom(...names), fc.string({ maxLength: 10 })) : fc.string({ maxLength: 10 });
   return fc.array(path, { maxLength: 4 }).map((paths) => paths.join(","));
 }
 
 function enumValue(descEnum: DescEnum): fc.Arbitrary<JsonValue> {
-  return fc.oneof(fc.constantFrom(...descEnum.values.map((value) => value.name)), fc.constantFrom(...descEnum.values.map((value) => value.number)));
+  return fc.oneof(
+    fc.constantFrom(...descEnum.values.map((value) => value.name)),
+    fc.constantFrom(...descEnum.values.map((value) => value.number)),
+  );
 }
 
 const int32Edges = [0, 1, -1, 2_147_483_647, -2_147_483_648];
@@ -139,7 +176,23 @@ function stringValue(name: string, known: KnownValues): fc.Arbitrary<string> {
     fc.string({ maxLength: 24 }),
     fc.string({ unit: "grapheme", maxLength: 16 }),
     fc.string({ unit: "binary", maxLength: 16 }),
-    fc.constantFrom("", " ", "a", "%", "_", "\\", "' OR '1'='1", "\u0000", "😀", "\u202e", "x".repeat(256), "USD", "DE", "tok_visa", "tok_chargeDeclined"),
+    fc.constantFrom(
+      "",
+      " ",
+      "a",
+      "%",
+      "_",
+      "\\",
+      "' OR '1'='1",
+      "\u0000",
+      "😀",
+      "\u202e",
+      "x".repeat(256),
+      "USD",
+      "DE",
+      "tok_visa",
+      "tok_chargeDeclined",
+    ),
     fc.uuid(),
     ...ids,
   ];
@@ -162,7 +215,14 @@ function stringValue(name: string, known: KnownValues): fc.Arbitrary<string> {
 const opaqueCursor = fc
   .dictionary(
     fc.constantFrom("o", "i", "p", "q", "s", "d", "id", "t"),
-    fc.oneof(fc.uuid(), fc.constantFrom("newest", "price_asc", "price_desc", "-".repeat(36)), fc.double(), fc.integer(), fc.string({ maxLength: 6 }), fc.constant(null)),
+    fc.oneof(
+      fc.uuid(),
+      fc.constantFrom("newest", "price_asc", "price_desc", "-".repeat(36)),
+      fc.double(),
+      fc.integer(),
+      fc.string({ maxLength: 6 }),
+      fc.constant(null),
+    ),
     { maxKeys: 4 },
   )
   .map((payload) => Buffer.from(JSON.stringify(payload)).toString("base64url"));
@@ -177,7 +237,10 @@ function scalarValue(scalar: ScalarType, name: string, known: KnownValues): fc.A
       return fc.uint8Array({ maxLength: 24 }).map((bytes) => Buffer.from(bytes).toString("base64"));
     case ScalarType.DOUBLE:
     case ScalarType.FLOAT:
-      return fc.oneof(fc.double({ min: -1_000, max: 1_000, noNaN: true }), fc.constantFrom("NaN", "Infinity", "-Infinity", 1e308, -1e308, 5e-324, 0));
+      return fc.oneof(
+        fc.double({ min: -1_000, max: 1_000, noNaN: true }),
+        fc.constantFrom("NaN", "Infinity", "-Infinity", 1e308, -1e308, 5e-324, 0),
+      );
     case ScalarType.INT32:
     case ScalarType.SINT32:
     case ScalarType.SFIXED32:

@@ -20,4 +20,5 @@ export interface PreparedCall {
 }
 
 /** The path of an RPC as gRPC and Connect route it. */
-export const rpcPath = (method: { parent: { typeName: string }; name: string }) => `/${method.parent.typeName}/${method.name}`;
+export const rpcPath = (method: { parent: { typeName: string }; name: string }) =>
+  `/${method.parent.typeName}/${method.name}`;

@@ -10,7 +10,12 @@ export interface SocketExchange {
   ms: number;
 }
 
-export function sendRawBytes(host: string, port: number, bytes: Buffer, closeWithinMs: number): Promise<SocketExchange> {
+export function sendRawBytes(
+  host: string,
+  port: number,
+  bytes: Buffer,
+  closeWithinMs: number,
+): Promise<SocketExchange> {
   const started = performance.now();
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];

@@ -11,7 +11,8 @@ export function formatReport(report: CampaignReport): string {
   if (report.foundBugsReplayed > 0) lines.push(`found bugs: ${report.foundBugsReplayed} replayed`);
   for (const { target, seed, ms, tally } of report.targets) {
     const outcomes = [...tally.outcomes].sort((a, b) => b[1] - a[1]).map(([outcome, count]) => `${outcome} ×${count}`);
-    const handlers = tally.rpcs.size > 0 ? `, handlers reached in ${tally.handled.size} of ${tally.rpcs.size} RPCs` : "";
+    const handlers =
+      tally.rpcs.size > 0 ? `, handlers reached in ${tally.handled.size} of ${tally.rpcs.size} RPCs` : "";
     lines.push(
       `${target}: ${tally.cases} cases in ${(ms / 1000).toFixed(1)} s (${Math.round(tally.cases / (ms / 1000))}/s), slowest answer ${Math.round(tally.slowestMs)} ms${handlers}, seed ${seed}`,
       `  ${outcomes.slice(0, 14).join(", ")}${outcomes.length > 14 ? `, … ${outcomes.length - 14} more` : ""}`,
@@ -20,7 +21,9 @@ export function formatReport(report: CampaignReport): string {
     if (unreached.length > 0) lines.push(`  handlers not reached: ${unreached.sort().join(", ")}`);
   }
   lines.push("resident memory (MiB), start → peak → end:");
-  lines.push(`  ${report.memory.map(({ process, startMiB, peakMiB, endMiB }) => `${process} ${startMiB} → ${peakMiB} → ${endMiB}`).join(", ")}`);
+  lines.push(
+    `  ${report.memory.map(({ process, startMiB, peakMiB, endMiB }) => `${process} ${startMiB} → ${peakMiB} → ${endMiB}`).join(", ")}`,
+  );
   for (const failure of report.failures) {
     lines.push(
       "",
@@ -31,7 +34,12 @@ export function formatReport(report: CampaignReport): string {
     );
   }
   for (const problem of report.problems) lines.push("", `✖ ${problem.kind}: ${problem.text}`);
-  lines.push("", isClean(report) ? "✔ no crash, no server fault, no hang, memory within the limit" : `${report.failures.length + report.problems.length} problem(s)`);
+  lines.push(
+    "",
+    isClean(report)
+      ? "✔ no crash, no server fault, no hang, memory within the limit"
+      : `${report.failures.length + report.problems.length} problem(s)`,
+  );
   return lines.join("\n");
 }
 

@@ -43,7 +43,11 @@ try {
   log(`starting MariaDB, NATS and the mesh in ${work}`);
   const infra = await startInfra({ dataDir: join(work, "data") });
   try {
-    const fuzzMesh = await startFuzzMesh({ mysqlUrl: infra.mysqlUrl, natsUrl: infra.natsUrl, echoLogs: options.verbose ? process.stderr : undefined });
+    const fuzzMesh = await startFuzzMesh({
+      mysqlUrl: infra.mysqlUrl,
+      natsUrl: infra.natsUrl,
+      echoLogs: options.verbose ? process.stderr : undefined,
+    });
     try {
       log(`mesh ready at ${fuzzMesh.mesh.edgeUrl}; seed ${seed}`);
       const report = await runCampaign(fuzzMesh, {

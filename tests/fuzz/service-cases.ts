@@ -8,7 +8,16 @@ import fc from "fast-check";
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { ServiceName } from "../../services/kit/config.ts";
 import { framedBody, compression, framing, oneFrame, uncompressed, type Compression, type Framing } from "./framing.ts";
-import { authorization, authorizationHeader, extraHeaders, setsDeadline, tokenOf, type Authorization, type ExtraHeaders, type Role } from "./headers.ts";
+import {
+  authorization,
+  authorizationHeader,
+  extraHeaders,
+  setsDeadline,
+  tokenOf,
+  type Authorization,
+  type ExtraHeaders,
+  type Role,
+} from "./headers.ts";
 import { payloadBytes, type Payload, type Payloads } from "./payloads.ts";
 import { rpcPath, type PreparedCall, type SendContext } from "./prepared-call.ts";
 import type { FuzzTargets } from "./targets.ts";
@@ -28,14 +37,25 @@ export interface ServiceCase {
 }
 
 const contentTypes = ["application/grpc", "application/grpc+proto"];
-const oddContentTypes = ["application/grpc+json", "application/grpc-web", "application/json", "text/plain", "", "application/grpc; charset=x"];
+const oddContentTypes = [
+  "application/grpc+json",
+  "application/grpc-web",
+  "application/json",
+  "text/plain",
+  "",
+  "application/grpc; charset=x",
+];
 
 export class ServiceFuzz {
   readonly cases: fc.Arbitrary<ServiceCase>;
   readonly #methods: Map<string, DescMethod>;
 
   constructor(targets: FuzzTargets, payloads: Payloads) {
-    this.#methods = new Map(Object.values(targets.methodsByProcess).flat().map((method) => [rpcPath(method), method]));
+    this.#methods = new Map(
+      Object.values(targets.methodsByProcess)
+        .flat()
+        .map((method) => [rpcPath(method), method]),
+    );
     const publicMethods = new Set(targets.publicMethods);
     const callOf = (process: ServiceName, method: DescMethod) => {
       const path = fc.constant(rpcPath(method));
@@ -49,7 +69,10 @@ export class ServiceFuzz {
     const perProcess = Object.entries(targets.methodsByProcess).map(([process, methods]) =>
       fc.oneof(
         { weight: 20, arbitrary: fc.oneof(...methods.map((method) => callOf(process as ServiceName, method))) },
-        { weight: 1, arbitrary: caseOf(process as ServiceName, strangePath(methods), payloads.of(methods[0]!.input), hostile) },
+        {
+          weight: 1,
+          arbitrary: caseOf(process as ServiceName, strangePath(methods), payloads.of(methods[0]!.input), hostile),
+        },
       ),
     );
     this.cases = fc.oneof(...perProcess);
@@ -66,7 +89,8 @@ export class ServiceFuzz {
     const headers: Array<[string, string]> = [];
     if (serviceCase.contentType !== undefined) headers.push(["content-type", serviceCase.contentType]);
     if (serviceCase.te !== undefined) headers.push(["te", serviceCase.te]);
-    if (serviceCase.compression.declared !== undefined) headers.push(["grpc-encoding", serviceCase.compression.declared]);
+    if (serviceCase.compression.declared !== undefined)
+      headers.push(["grpc-encoding", serviceCase.compression.declared]);
     const auth = authorizationHeader(serviceCase.auth, context.tokens);
     if (auth !== undefined) headers.push(["authorization", auth]);
     // Streams (Health.Watch, WatchOrders) would stay open: a deadline ends them shortly.
@@ -92,8 +116,15 @@ type Dimensions = { [K in Exclude<keyof ServiceCase, "process" | "path" | "paylo
 
 /** How a call goes wrong, besides its message: any way at all. */
 const hostile: Dimensions = {
-  httpMethod: fc.oneof({ weight: 20, arbitrary: fc.constant("POST") }, fc.constantFrom("GET", "PUT", "OPTIONS", "HEAD")),
-  contentType: fc.oneof({ weight: 12, arbitrary: fc.constantFrom(...contentTypes) }, fc.constantFrom(...oddContentTypes), fc.constant(undefined)),
+  httpMethod: fc.oneof(
+    { weight: 20, arbitrary: fc.constant("POST") },
+    fc.constantFrom("GET", "PUT", "OPTIONS", "HEAD"),
+  ),
+  contentType: fc.oneof(
+    { weight: 12, arbitrary: fc.constantFrom(...contentTypes) },
+    fc.constantFrom(...oddContentTypes),
+    fc.constant(undefined),
+  ),
   te: fc.oneof({ weight: 12, arbitrary: fc.constant("trailers") }, fc.constant(undefined)),
   framing,
   compression,
@@ -114,7 +145,12 @@ function wellFormed(roles: Role[]): Dimensions {
   };
 }
 
-function caseOf(process: ServiceName, path: fc.Arbitrary<string>, payload: fc.Arbitrary<Payload>, dimensions: Dimensions): fc.Arbitrary<ServiceCase> {
+function caseOf(
+  process: ServiceName,
+  path: fc.Arbitrary<string>,
+  payload: fc.Arbitrary<Payload>,
+  dimensions: Dimensions,
+): fc.Arbitrary<ServiceCase> {
   return fc.record({ process: fc.constant(process), path, payload, ...dimensions });
 }
 
@@ -122,7 +158,16 @@ function caseOf(process: ServiceName, path: fc.Arbitrary<string>, payload: fc.Ar
 function strangePath(methods: DescMethod[]): fc.Arbitrary<string> {
   const service = methods[0]!.parent.typeName;
   return fc.oneof(
-    fc.constantFrom(`/${service}/NoSuchMethod`, `/${service}/`, `/${service}`, "/", "/bazaar.nothing.v1.Nothing/Call", `/${service}/${methods[0]!.name}/extra`, "//", "/%00"),
+    fc.constantFrom(
+      `/${service}/NoSuchMethod`,
+      `/${service}/`,
+      `/${service}`,
+      "/",
+      "/bazaar.nothing.v1.Nothing/Call",
+      `/${service}/${methods[0]!.name}/extra`,
+      "//",
+      "/%00",
+    ),
     fc.string({ maxLength: 30 }).map((text) => `/${encodeURIComponent(text.toWellFormed())}`),
   );
 }

@@ -23,7 +23,10 @@ export async function loadFuzzTargets(): Promise<FuzzTargets> {
   const isPublic = (service: DescService) => service.methods.some((method) => hasOption(method, httpOption));
   const publicServices = services.filter(isPublic);
   const methodsByProcess = Object.fromEntries(
-    serviceNames.map((name) => [name, services.filter((service) => servedBy(service).includes(name)).flatMap((service) => service.methods)]),
+    serviceNames.map((name) => [
+      name,
+      services.filter((service) => servedBy(service).includes(name)).flatMap((service) => service.methods),
+    ]),
   ) as Record<ServiceName, DescMethod[]>;
   return {
     publicMethods: publicServices.flatMap((service) => service.methods),

@@ -34,7 +34,13 @@ const serverFaults = new Set(["internal", "unknown", "data_loss"]);
 const grpcJsRefusals = [/^Invalid grpc-timeout value/, /^Failed to decompress message$/];
 
 /** What must never reach a client: stack frames, source paths, driver error codes. */
-const leaks = [/\n\s+at \S.*:\d+:\d+\)?/, /\bnode:internal\//, /\/(work|home|usr|app)\/[\w./-]+\.(ts|js)\b/, /\bER_[A-Z_]{4,}\b/, /\bnode_modules\b/];
+const leaks = [
+  /\n\s+at \S.*:\d+:\d+\)?/,
+  /\bnode:internal\//,
+  /\/(work|home|usr|app)\/[\w./-]+\.(ts|js)\b/,
+  /\bER_[A-Z_]{4,}\b/,
+  /\bnode_modules\b/,
+];
 
 export function judge(exchange: Exchange, facts: CallFacts): Verdict {
   switch (exchange.kind) {
@@ -56,9 +62,13 @@ function judgeAnswer(answer: Answer, facts: CallFacts): Verdict {
   const status = statusOf(answer);
   const code = status.code;
   const grpcAnswer = (answer.headers["content-type"] ?? "").startsWith("application/grpc");
-  const outcome = answer.cutOff && code === undefined ? `${answer.status} open stream` : `${grpcAnswer ? "grpc" : answer.status} ${code ?? "-"}`;
+  const outcome =
+    answer.cutOff && code === undefined
+      ? `${answer.status} open stream`
+      : `${grpcAnswer ? "grpc" : answer.status} ${code ?? "-"}`;
 
-  const libraryRefusal = facts.toService && code === "internal" && grpcJsRefusals.some((pattern) => pattern.test(status.message));
+  const libraryRefusal =
+    facts.toService && code === "internal" && grpcJsRefusals.some((pattern) => pattern.test(status.message));
   if (libraryRefusal) return { problems, outcome: "grpc-js internal refusal" };
 
   const timedOutByClient = code === "deadline_exceeded" && facts.clientDeadline;
@@ -66,15 +76,25 @@ function judgeAnswer(answer: Answer, facts: CallFacts): Verdict {
     problems.push(`HTTP ${answer.status}`);
   }
   if (code !== undefined && serverFaults.has(code)) problems.push(`code ${code}: ${status.message}`);
-  if (code === "deadline_exceeded" && !facts.clientDeadline) problems.push(`deadline_exceeded though the client set no deadline: ${status.message}`);
+  if (code === "deadline_exceeded" && !facts.clientDeadline)
+    problems.push(`deadline_exceeded though the client set no deadline: ${status.message}`);
   if (status.malformed) problems.push(`the answer's status is not a valid code: ${code}`);
   // HTTP forbids a body or trailers in the answer to HEAD, so no status can come back.
-  if (facts.grpc && answer.status === 200 && code === undefined && !answer.cutOff && !facts.head) problems.push("a gRPC answer without grpc-status");
-  if (answer.status === 429 && code !== "resource_exhausted" && !facts.head) problems.push(`HTTP 429 with code ${code}`);
-  if (code === "resource_exhausted" && /^too many requests/.test(status.message) && !(Number(answer.headers["retry-after"]) >= 1)) {
+  if (facts.grpc && answer.status === 200 && code === undefined && !answer.cutOff && !facts.head)
+    problems.push("a gRPC answer without grpc-status");
+  if (answer.status === 429 && code !== "resource_exhausted" && !facts.head)
+    problems.push(`HTTP 429 with code ${code}`);
+  if (
+    code === "resource_exhausted" &&
+    /^too many requests/.test(status.message) &&
+    !(Number(answer.headers["retry-after"]) >= 1)
+  ) {
     problems.push(`a rate-limit refusal without retry-after (got ${answer.headers["retry-after"]})`);
   }
-  const leak = leaks.find((pattern) => pattern.test(status.message) || (code !== "ok" && pattern.test(answer.body.subarray(0, 8_192).toString("utf8"))));
+  const leak = leaks.find(
+    (pattern) =>
+      pattern.test(status.message) || (code !== "ok" && pattern.test(answer.body.subarray(0, 8_192).toString("utf8"))),
+  );
   if (leak) problems.push(`the answer shows internals (${leak}): ${status.message.slice(0, 300)}`);
   return { problems, outcome };
 }
@@ -88,5 +108,8 @@ export function judgeSocketReply(reply: Buffer, closed: boolean, closeWithinMs: 
   if (status !== undefined && Number(status) >= 500 && status !== "503") problems.push(`HTTP ${status}`);
   const leak = leaks.find((pattern) => pattern.test(text));
   if (leak) problems.push(`the reply shows internals (${leak})`);
-  return { problems, outcome: status !== undefined ? `HTTP ${status}` : reply.length > 0 ? "binary reply" : closed ? "closed" : "open" };
+  return {
+    problems,
+    outcome: status !== undefined ? `HTTP ${status}` : reply.length > 0 ? "binary reply" : closed ? "closed" : "open",
+  };
 }

@@ -39,22 +39,32 @@ const shippingAddress = {
 };
 
 async function main(): Promise<void> {
-  if (!flags.email || !flags.password) throw new Error("give --email and --password (or BAZAAR_EMAIL, BAZAAR_PASSWORD)");
+  if (!flags.email || !flags.password)
+    throw new Error("give --email and --password (or BAZAAR_EMAIL, BAZAAR_PASSWORD)");
   const anonymous = createConnectTransport({ baseUrl: flags.edge, httpVersion: "1.1" });
 
-  const { user, tokens } = await createClient(AuthService, anonymous).login({ email: flags.email, password: flags.password });
+  const { user, tokens } = await createClient(AuthService, anonymous).login({
+    email: flags.email,
+    password: flags.password,
+  });
   console.log(`signed in as ${user!.email} (${user!.id})`);
 
   // The catalog is public; the cart and orders are the signed-in customer's own.
   const products = createClient(ProductService, anonymous);
-  const signedIn = createConnectTransport({ baseUrl: flags.edge, httpVersion: "1.1", interceptors: [bearer(tokens!.accessToken)] });
+  const signedIn = createConnectTransport({
+    baseUrl: flags.edge,
+    httpVersion: "1.1",
+    interceptors: [bearer(tokens!.accessToken)],
+  });
   const carts = createClient(CartService, signedIn);
   const orders = createClient(OrderService, signedIn);
 
   const found = await products.searchProducts({ query: flags.query, pageSize: 10 });
   const product = found.products.find((p) => p.stockAvailable > 0);
   if (!product) throw new Error(`no product in stock matches "${flags.query}"`);
-  console.log(`searched "${flags.query}": ${found.products.length} found; buying ${product.name} at ${format(product.price)}`);
+  console.log(
+    `searched "${flags.query}": ${found.products.length} found; buying ${product.name} at ${format(product.price)}`,
+  );
 
   const { cart } = await carts.addCartItem({ productId: product.id, quantity: 1 });
   console.log(`cart: ${cart!.totalItems} item(s), subtotal ${format(cart!.subtotal)}`);
@@ -69,7 +79,9 @@ async function main(): Promise<void> {
 
   const settled = await watchUntilSettled(orders, order!);
   if (settled.status !== OrderStatus.CONFIRMED) {
-    throw new Error(`order ended ${OrderStatus[settled.status]}: ${settled.payment?.failureReason || "no reason given"}`);
+    throw new Error(
+      `order ended ${OrderStatus[settled.status]}: ${settled.payment?.failureReason || "no reason given"}`,
+    );
   }
 }
 

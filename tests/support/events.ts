@@ -25,7 +25,12 @@ export async function messagesAbout(natsUrl: string, subjectId: string, filter: 
       for await (const message of batch) {
         remaining -= 1;
         const event = fromBinary(EventSchema, message.data);
-        if (event.subjectId === subjectId) found.push({ subject: message.subject, traceHeader: message.headers?.get("traceparent"), traceParent: event.traceParent });
+        if (event.subjectId === subjectId)
+          found.push({
+            subject: message.subject,
+            traceHeader: message.headers?.get("traceparent"),
+            traceParent: event.traceParent,
+          });
       }
     }
     return found;
@@ -35,7 +40,15 @@ export async function messagesAbout(natsUrl: string, subjectId: string, filter: 
 }
 
 /** Waits (up to 5 s: the relay publishes right after commit) until every expected subject is there. */
-export async function expectEvents(natsUrl: string, subjectId: string, filter: string, expected: string[]): Promise<void> {
-  const subjects = await eventually(() => eventsAbout(natsUrl, subjectId, filter), (found) => expected.every((e) => found.includes(e)));
+export async function expectEvents(
+  natsUrl: string,
+  subjectId: string,
+  filter: string,
+  expected: string[],
+): Promise<void> {
+  const subjects = await eventually(
+    () => eventsAbout(natsUrl, subjectId, filter),
+    (found) => expected.every((e) => found.includes(e)),
+  );
   expect(subjects).toEqual(expect.arrayContaining(expected));
 }

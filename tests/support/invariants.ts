@@ -50,7 +50,8 @@ export async function stockAddsUp(stores: MeshStores, initialOnHand: Map<string,
   return stock.flatMap((row) => {
     const expectedOnHand = initialOnHand.get(row.id)! - (soldOf.get(row.id) ?? 0);
     const problems: string[] = [];
-    if (row.on_hand !== expectedOnHand) problems.push(`I1 product ${row.id}: on hand ${row.on_hand}, expected ${expectedOnHand} (initial − confirmed)`);
+    if (row.on_hand !== expectedOnHand)
+      problems.push(`I1 product ${row.id}: on hand ${row.on_hand}, expected ${expectedOnHand} (initial − confirmed)`);
     if (row.held !== 0) problems.push(`I1 product ${row.id}: ${row.held} units still held`);
     return problems;
   });
@@ -58,8 +59,16 @@ export async function stockAddsUp(stores: MeshStores, initialOnHand: Map<string,
 
 /** I2: nothing PENDING, no reservation still holding stock. */
 export async function ordersSettled(stores: MeshStores): Promise<string[]> {
-  const pending = await query<{ id: string }>(stores.mysqlUrl, stores.databases.order!, "SELECT id FROM orders WHERE status = 'PENDING'");
-  const holding = await query<{ id: string }>(stores.mysqlUrl, stores.databases.product!, "SELECT id FROM reservations WHERE status = 'HELD'");
+  const pending = await query<{ id: string }>(
+    stores.mysqlUrl,
+    stores.databases.order!,
+    "SELECT id FROM orders WHERE status = 'PENDING'",
+  );
+  const holding = await query<{ id: string }>(
+    stores.mysqlUrl,
+    stores.databases.product!,
+    "SELECT id FROM reservations WHERE status = 'HELD'",
+  );
   return [
     ...pending.map((row) => `I2 order ${row.id} is still PENDING`),
     ...holding.map((row) => `I2 reservation ${row.id} still holds stock`),
@@ -105,7 +114,8 @@ export async function eventsDeliveredOnce(stores: MeshStores): Promise<string[]>
         "SELECT COUNT(*) AS n FROM processed_events WHERE consumer = ?",
         [consumer.name],
       );
-      if (Number(row!.n) !== inStream) problems.push(`I3 ${consumer.name} applied ${row!.n} of the ${inStream} events on ${filter}`);
+      if (Number(row!.n) !== inStream)
+        problems.push(`I3 ${consumer.name} applied ${row!.n} of the ${inStream} events on ${filter}`);
     }
   } finally {
     await nc.close();
@@ -116,13 +126,24 @@ export async function eventsDeliveredOnce(stores: MeshStores): Promise<string[]>
 /** I4: every order id a client received exists. */
 export async function acknowledgedOrdersExist(stores: MeshStores, orderIds: string[]): Promise<string[]> {
   if (orderIds.length === 0) return [];
-  const found = await query<{ id: string }>(stores.mysqlUrl, stores.databases.order!, "SELECT id FROM orders WHERE id IN (?)", [orderIds]);
+  const found = await query<{ id: string }>(
+    stores.mysqlUrl,
+    stores.databases.order!,
+    "SELECT id FROM orders WHERE id IN (?)",
+    [orderIds],
+  );
   const existing = new Set(found.map((row) => row.id));
-  return orderIds.filter((id) => !existing.has(id)).map((id) => `I4 order ${id} was acknowledged to a client but does not exist`);
+  return orderIds
+    .filter((id) => !existing.has(id))
+    .map((id) => `I4 order ${id} was acknowledged to a client but does not exist`);
 }
 
 /** Every check at once. */
-export async function checkInvariants(stores: MeshStores, initialOnHand: Map<string, number>, acknowledged: string[]): Promise<string[]> {
+export async function checkInvariants(
+  stores: MeshStores,
+  initialOnHand: Map<string, number>,
+  acknowledged: string[],
+): Promise<string[]> {
   return [
     ...(await stockAddsUp(stores, initialOnHand)),
     ...(await ordersSettled(stores)),

@@ -39,12 +39,23 @@ export interface TestMeshShape {
 export async function startTestMesh(extraEnv: NodeJS.ProcessEnv = {}, shape: TestMeshShape = {}): Promise<TestMesh> {
   const natsDir = await mkdtemp(join(tmpdir(), "bazaar-mesh-nats-"));
   const clusterSize = shape.natsClusterSize ?? 1;
-  let nats = clusterSize > 1 ? await startNatsCluster({ dataDir: natsDir, size: clusterSize }) : await startNats({ dataDir: natsDir });
+  let nats =
+    clusterSize > 1
+      ? await startNatsCluster({ dataDir: natsDir, size: clusterSize })
+      : await startNats({ dataDir: natsDir });
   const natsPort = Number(new URL(nats.url.split(",")[0]!).port);
   let natsRunning = true;
   const prefix = `e2e_${randomBytes(4).toString("hex")}`;
-  const databases = Object.fromEntries(serviceNames.map((name) => [`BAZAAR_${name.toUpperCase()}_DB`, `${prefix}_${name}`]));
-  const env = { ...process.env, ...databases, BAZAAR_MYSQL_URL: inject("mysqlUrl"), BAZAAR_NATS_URL: nats.url, ...serviceNatsEnv(nats.url) };
+  const databases = Object.fromEntries(
+    serviceNames.map((name) => [`BAZAAR_${name.toUpperCase()}_DB`, `${prefix}_${name}`]),
+  );
+  const env = {
+    ...process.env,
+    ...databases,
+    BAZAAR_MYSQL_URL: inject("mysqlUrl"),
+    BAZAAR_NATS_URL: nats.url,
+    ...serviceNatsEnv(nats.url),
+  };
   const mesh = await launchMesh({
     root,
     freePorts: true,

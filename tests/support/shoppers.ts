@@ -14,7 +14,11 @@ export async function signIn(auth: Client<typeof AuthService>, account: { email:
 
 /** A newly registered customer: call options signed in as them, and their id. */
 export async function registerCustomer(auth: Client<typeof AuthService>, label = "buyer") {
-  const { tokens, user } = await auth.register({ email: `${label}-${randomBytes(5).toString("hex")}@example.test`, password: "password-123", displayName: "Buyer" });
+  const { tokens, user } = await auth.register({
+    email: `${label}-${randomBytes(5).toString("hex")}@example.test`,
+    password: "password-123",
+    displayName: "Buyer",
+  });
   return { ...bearer(tokens!.accessToken), id: user!.id };
 }
 

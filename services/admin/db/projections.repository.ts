@@ -73,11 +73,23 @@ export async function recordOrderLines(
   await trx
     .insertInto("sales_lines")
     .ignore()
-    .values(lines.map((line) => ({ order_id: orderId, product_id: line.productId, name: line.name, quantity: line.quantity, revenue_minor: line.revenueMinor })))
+    .values(
+      lines.map((line) => ({
+        order_id: orderId,
+        product_id: line.productId,
+        name: line.name,
+        quantity: line.quantity,
+        revenue_minor: line.revenueMinor,
+      })),
+    )
     .execute();
 }
 
-export async function recordNewUser(trx: Transaction<AdminDatabase>, userId: string, registerTime: Date): Promise<void> {
+export async function recordNewUser(
+  trx: Transaction<AdminDatabase>,
+  userId: string,
+  registerTime: Date,
+): Promise<void> {
   await trx.insertInto("sales_new_users").ignore().values({ user_id: userId, register_time: registerTime }).execute();
 }
 
@@ -126,7 +138,12 @@ export async function topProducts(db: Db, from: Date, to: Date, revenueStatuses:
     .orderBy("l.product_id")
     .limit(limit)
     .execute();
-  return rows.map((row) => ({ productId: row.product_id, name: row.name, quantity: BigInt(row.quantity), revenueMinor: BigInt(row.revenue) }));
+  return rows.map((row) => ({
+    productId: row.product_id,
+    name: row.name,
+    quantity: BigInt(row.quantity),
+    revenueMinor: BigInt(row.revenue),
+  }));
 }
 
 export async function newUsersByDay(db: Db, from: Date, to: Date) {
@@ -144,7 +161,8 @@ export async function newUsersByDay(db: Db, from: Date, to: Date) {
 /** Empties every projection and what the consumer remembers having applied, for a rebuild. */
 export async function clearProjections(db: Kysely<AdminDatabase>, consumer: string): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    for (const table of ["audit_events", "sales_orders", "sales_lines", "sales_new_users"] as const) await trx.deleteFrom(table).execute();
+    for (const table of ["audit_events", "sales_orders", "sales_lines", "sales_new_users"] as const)
+      await trx.deleteFrom(table).execute();
     await trx.deleteFrom("processed_events").where("consumer", "=", consumer).execute();
   });
 }

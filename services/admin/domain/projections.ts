@@ -25,7 +25,9 @@ export async function applyToProjections(event: Event, trx: Transaction<AdminDat
     subject_id: event.subjectId,
     occur_time: occurTime,
     summary: summaryOf(event).slice(0, 300),
-    payload_json: JSON.stringify(event.payload.case ? (toJson(EventSchema, event) as Record<string, unknown>)[event.payload.case] : {}),
+    payload_json: JSON.stringify(
+      event.payload.case ? (toJson(EventSchema, event) as Record<string, unknown>)[event.payload.case] : {},
+    ),
   });
 
   const { payload } = event;
@@ -44,7 +46,12 @@ export async function applyToProjections(event: Event, trx: Transaction<AdminDat
         totalMinor: total?.amountMinor ?? 0n,
         currencyCode: total?.currencyCode ?? "",
       });
-      const lines = items.map((i) => ({ productId: i.productId, name: i.name, quantity: i.quantity, revenueMinor: i.lineTotal?.amountMinor ?? 0n }));
+      const lines = items.map((i) => ({
+        productId: i.productId,
+        name: i.name,
+        quantity: i.quantity,
+        revenueMinor: i.lineTotal?.amountMinor ?? 0n,
+      }));
       await recordOrderLines(trx, orderId, lines);
       break;
     }

@@ -24,7 +24,8 @@ export interface SalesReport {
 
 export async function salesReport(db: Kysely<AdminDatabase>, from: Date, to: Date): Promise<SalesReport> {
   const days = utcDaysBetween(from, to);
-  if (days.length > longestReportDays) throw new ReportRangeError(`to_time: a report covers at most ${longestReportDays} days`);
+  if (days.length > longestReportDays)
+    throw new ReportRangeError(`to_time: a report covers at most ${longestReportDays} days`);
   const [revenue, statuses, top, users] = await Promise.all([
     revenueByDay(db, from, to, revenueStatuses),
     ordersByStatus(db, from, to),

@@ -24,12 +24,19 @@ export async function insertRefreshToken(
 }
 
 /** Locks the token's row: two refreshes with one token are serialized here. */
-export async function findRefreshTokenForUpdate(trx: Transaction<AuthDatabase>, hash: string): Promise<RefreshTokenRow | undefined> {
+export async function findRefreshTokenForUpdate(
+  trx: Transaction<AuthDatabase>,
+  hash: string,
+): Promise<RefreshTokenRow | undefined> {
   return trx.selectFrom("refresh_tokens").selectAll().where("token_hash", "=", hash).forUpdate().executeTakeFirst();
 }
 
 export async function markRefreshTokenUsed(db: Db, hash: string): Promise<void> {
-  await db.updateTable("refresh_tokens").set({ use_time: sql<Date>`UTC_TIMESTAMP(6)` }).where("token_hash", "=", hash).execute();
+  await db
+    .updateTable("refresh_tokens")
+    .set({ use_time: sql<Date>`UTC_TIMESTAMP(6)` })
+    .where("token_hash", "=", hash)
+    .execute();
 }
 
 export async function revokeFamily(db: Db, familyId: string): Promise<void> {
@@ -56,8 +63,15 @@ export async function recordLoginFailure(db: Db, email: string, clientIp: string
   await db.insertInto("login_failures").values({ email, client_ip: clientIp }).execute();
 }
 
-export async function countRecentFailures(db: Db, since: Date, by: { email: string } | { clientIp: string }): Promise<number> {
-  let select = db.selectFrom("login_failures").select((eb) => eb.fn.countAll<string>().as("n")).where("create_time", ">=", since);
+export async function countRecentFailures(
+  db: Db,
+  since: Date,
+  by: { email: string } | { clientIp: string },
+): Promise<number> {
+  let select = db
+    .selectFrom("login_failures")
+    .select((eb) => eb.fn.countAll<string>().as("n"))
+    .where("create_time", ">=", since);
   select = "email" in by ? select.where("email", "=", by.email) : select.where("client_ip", "=", by.clientIp);
   const row = await select.executeTakeFirstOrThrow();
   return Number(row.n);
@@ -65,7 +79,11 @@ export async function countRecentFailures(db: Db, since: Date, by: { email: stri
 
 /** Deletes failed sign-ins older than `before` and refresh tokens that can no longer be used. */
 export async function pruneSessions(db: Db, before: Date, now: Date): Promise<number> {
-  const failures = await db.deleteFrom("login_failures").where("create_time", "<", before).limit(10_000).executeTakeFirst();
+  const failures = await db
+    .deleteFrom("login_failures")
+    .where("create_time", "<", before)
+    .limit(10_000)
+    .executeTakeFirst();
   const tokens = await db
     .deleteFrom("refresh_tokens")
     .where((eb) => eb.or([eb("family_expire_time", "<", now), eb("revoke_time", "<", before)]))
@@ -87,6 +105,11 @@ export async function listSigningKeys(db: Db): Promise<StoredKey[]> {
 export async function insertSigningKey(db: Db, key: StoredKey): Promise<void> {
   await db
     .insertInto("signing_keys")
-    .values({ kid: key.kid, private_jwk: JSON.stringify(key.privateJwk), public_jwk: JSON.stringify(key.publicJwk), create_time: key.createTime })
+    .values({
+      kid: key.kid,
+      private_jwk: JSON.stringify(key.privateJwk),
+      public_jwk: JSON.stringify(key.publicJwk),
+      create_time: key.createTime,
+    })
     .execute();
 }

@@ -37,12 +37,22 @@ export async function insertUser(
   const result = await db
     .insertInto("users")
     .ignore()
-    .values({ id: user.id, email: user.email, password_hash: user.passwordHash, display_name: user.displayName, role: toColumn[user.role] })
+    .values({
+      id: user.id,
+      email: user.email,
+      password_hash: user.passwordHash,
+      display_name: user.displayName,
+      role: toColumn[user.role],
+    })
     .executeTakeFirst();
   return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
 }
 
-export async function updateProfile(db: Db, id: string, changes: { displayName?: string; phone?: string }): Promise<void> {
+export async function updateProfile(
+  db: Db,
+  id: string,
+  changes: { displayName?: string; phone?: string },
+): Promise<void> {
   await db
     .updateTable("users")
     .set({
@@ -55,15 +65,27 @@ export async function updateProfile(db: Db, id: string, changes: { displayName?:
 }
 
 export async function updatePasswordHash(db: Db, id: string, passwordHash: string): Promise<void> {
-  await db.updateTable("users").set({ password_hash: passwordHash, update_time: sql<Date>`UTC_TIMESTAMP(6)` }).where("id", "=", id).execute();
+  await db
+    .updateTable("users")
+    .set({ password_hash: passwordHash, update_time: sql<Date>`UTC_TIMESTAMP(6)` })
+    .where("id", "=", id)
+    .execute();
 }
 
 export async function setRole(db: Db, id: string, role: UserRole): Promise<void> {
-  await db.updateTable("users").set({ role: toColumn[role], update_time: sql<Date>`UTC_TIMESTAMP(6)` }).where("id", "=", id).execute();
+  await db
+    .updateTable("users")
+    .set({ role: toColumn[role], update_time: sql<Date>`UTC_TIMESTAMP(6)` })
+    .where("id", "=", id)
+    .execute();
 }
 
 export async function setActive(db: Db, id: string, active: boolean): Promise<void> {
-  await db.updateTable("users").set({ active: active ? 1 : 0, update_time: sql<Date>`UTC_TIMESTAMP(6)` }).where("id", "=", id).execute();
+  await db
+    .updateTable("users")
+    .set({ active: active ? 1 : 0, update_time: sql<Date>`UTC_TIMESTAMP(6)` })
+    .where("id", "=", id)
+    .execute();
 }
 
 export async function touchLastLogin(db: Db, id: string): Promise<void> {

@@ -13,7 +13,10 @@ export interface DirectoryDeps {
   outbox: OutboxNotifier;
 }
 
-export async function changeRole(deps: DirectoryDeps, input: { userId: string; role: UserRole; actorId: string }): Promise<User> {
+export async function changeRole(
+  deps: DirectoryDeps,
+  input: { userId: string; role: UserRole; actorId: string },
+): Promise<User> {
   await deps.db.transaction().execute(async (trx) => {
     const user = await findUserByIdForUpdate(trx, input.userId);
     if (!user) throw new UserNotFoundError(`user ${input.userId} not found`);
@@ -23,7 +26,10 @@ export async function changeRole(deps: DirectoryDeps, input: { userId: string; r
       source: "auth",
       actorId: input.actorId,
       subjectId: user.id,
-      payload: { case: "userRoleChanged", value: { userId: user.id, oldRole: protoRoles[user.role], newRole: protoRoles[input.role] } },
+      payload: {
+        case: "userRoleChanged",
+        value: { userId: user.id, oldRole: protoRoles[user.role], newRole: protoRoles[input.role] },
+      },
     });
   });
   deps.outbox.wake();
@@ -34,7 +40,10 @@ export async function changeRole(deps: DirectoryDeps, input: { userId: string; r
  * Deactivating ends every session at once: refresh tokens are revoked here, and the
  * UserActiveChanged event puts the user on every service's deny list within a second.
  */
-export async function changeActive(deps: DirectoryDeps, input: { userId: string; active: boolean; actorId: string }): Promise<User> {
+export async function changeActive(
+  deps: DirectoryDeps,
+  input: { userId: string; active: boolean; actorId: string },
+): Promise<User> {
   await deps.db.transaction().execute(async (trx) => {
     const user = await findUserByIdForUpdate(trx, input.userId);
     if (!user) throw new UserNotFoundError(`user ${input.userId} not found`);

@@ -21,7 +21,12 @@ beforeAll(async () => {
   await ensureDatabase(inject("mysqlUrl"), database);
   db = createDb<AuthDatabase>({ url: inject("mysqlUrl"), database });
   await migrateToLatest(db as Kysely<unknown>, migrations);
-  keys = await startKeyManager({ db, configuredKeys: undefined, rotationMs: 30 * 86_400_000, tokenLifetimeMs: 900_000 });
+  keys = await startKeyManager({
+    db,
+    configuredKeys: undefined,
+    rotationMs: 30 * 86_400_000,
+    tokenLifetimeMs: 900_000,
+  });
 });
 
 afterAll(async () => {
@@ -53,7 +58,11 @@ describe("signing key rotation", () => {
     await keys.rotate();
     // Published first: in the key set at once, still the old key signing.
     expect(keys.current().signing.kid).toBe(oldKid);
-    const newKid = keys.current().jwks().keys.map((k) => k.kid).find((kid) => kid !== oldKid);
+    const newKid = keys
+      .current()
+      .jwks()
+      .keys.map((k) => k.kid)
+      .find((kid) => kid !== oldKid);
     expect(newKid).toBeDefined();
     // Once published for long enough, the new key signs.
     const later = await KeyRing.from(await listSigningKeys(db), new Date(Date.now() + keyPublishDelayMs));
@@ -64,7 +73,12 @@ describe("signing key rotation", () => {
     expect((await verifier.verify(after.token)).role).toBe("customer");
     expect((await verifier.verify(before.token)).role).toBe("customer");
     expect(loads).toBe(2);
-    expect(keys.current().jwks().keys.map((k) => k.kid)).toContain(oldKid);
+    expect(
+      keys
+        .current()
+        .jwks()
+        .keys.map((k) => k.kid),
+    ).toContain(oldKid);
   });
 
   it("when two replicas create a key at the same moment, then both sign with the first until the second is published", async () => {

@@ -40,10 +40,13 @@ afterAll(async () => {
 
 describe("pruning", () => {
   it("when failed sign-ins are older than the cut-off, then they are deleted and newer ones kept", async () => {
-    await db.insertInto("login_failures").values([
-      { email: "old@example.test", client_ip: "192.0.2.1", create_time: new Date(Date.now() - 2 * 86_400_000) },
-      { email: "new@example.test", client_ip: "192.0.2.1" },
-    ]).execute();
+    await db
+      .insertInto("login_failures")
+      .values([
+        { email: "old@example.test", client_ip: "192.0.2.1", create_time: new Date(Date.now() - 2 * 86_400_000) },
+        { email: "new@example.test", client_ip: "192.0.2.1" },
+      ])
+      .execute();
     await pruneSessions(db, new Date(Date.now() - 86_400_000), new Date());
     const left = await db.selectFrom("login_failures").select("email").where("client_ip", "=", "192.0.2.1").execute();
     expect(left.map((r) => r.email)).toEqual(["new@example.test"]);
@@ -52,16 +55,25 @@ describe("pruning", () => {
 
 describe("throttling by client address", () => {
   it("when one address fails on many accounts, then it is throttled while other addresses still sign in", async () => {
-    await register(deps, { email: "victim@example.test", password: "right-password", displayName: "V", role: "customer" });
+    await register(deps, {
+      email: "victim@example.test",
+      password: "right-password",
+      displayName: "V",
+      role: "customer",
+    });
     for (let i = 0; i < 3; i++) {
-      await expect(login(deps, { email: `spray-${i}@example.test`, password: "guess-guess", clientIp: "203.0.113.66" })).rejects.toBeInstanceOf(
-        InvalidCredentialsError,
-      );
+      await expect(
+        login(deps, { email: `spray-${i}@example.test`, password: "guess-guess", clientIp: "203.0.113.66" }),
+      ).rejects.toBeInstanceOf(InvalidCredentialsError);
     }
-    await expect(login(deps, { email: "victim@example.test", password: "right-password", clientIp: "203.0.113.66" })).rejects.toBeInstanceOf(
-      TooManyAttemptsError,
-    );
-    const { user } = await login(deps, { email: "victim@example.test", password: "right-password", clientIp: "198.51.100.1" });
+    await expect(
+      login(deps, { email: "victim@example.test", password: "right-password", clientIp: "203.0.113.66" }),
+    ).rejects.toBeInstanceOf(TooManyAttemptsError);
+    const { user } = await login(deps, {
+      email: "victim@example.test",
+      password: "right-password",
+      clientIp: "198.51.100.1",
+    });
     expect(user.email).toBe("victim@example.test");
   });
 });

@@ -15,7 +15,13 @@ import {
   revokeFamily,
   revokeUserFamilies,
 } from "../db/session.repository.ts";
-import { findUserByEmail, findUserById, insertUser, touchLastLogin, updatePasswordHash } from "../db/user.repository.ts";
+import {
+  findUserByEmail,
+  findUserById,
+  insertUser,
+  touchLastLogin,
+  updatePasswordHash,
+} from "../db/user.repository.ts";
 import { hashPassword, verifyPassword } from "./password.ts";
 import type { KeyRing } from "./signing-keys.ts";
 import { hashRefreshToken, issueAccessToken, newRefreshToken } from "./tokens.ts";
@@ -81,7 +87,10 @@ export async function register(
       source: "auth",
       actorId: id,
       subjectId: id,
-      payload: { case: "userRegistered", value: { userId: id, email, role: protoRoles[input.role], displayName: input.displayName } },
+      payload: {
+        case: "userRegistered",
+        value: { userId: id, email, role: protoRoles[input.role], displayName: input.displayName },
+      },
     });
   });
   deps.outbox.wake();

@@ -6,12 +6,19 @@ import type { CartDatabase, ProductSnapshotRow } from "./database.ts";
 type Db = Kysely<CartDatabase> | Transaction<CartDatabase>;
 
 export async function listLines(db: Db, userId: string): Promise<CartLine[]> {
-  const rows = await db.selectFrom("cart_lines").selectAll().where("user_id", "=", userId).orderBy("add_time").orderBy("product_id").execute();
+  const rows = await db
+    .selectFrom("cart_lines")
+    .selectAll()
+    .where("user_id", "=", userId)
+    .orderBy("add_time")
+    .orderBy("product_id")
+    .execute();
   return rows.map((row) => ({ productId: row.product_id, quantity: row.quantity, addTime: row.add_time }));
 }
 
 export async function cartUpdateTime(db: Db, userId: string): Promise<Date | undefined> {
-  return (await db.selectFrom("carts").select("update_time").where("user_id", "=", userId).executeTakeFirst())?.update_time;
+  return (await db.selectFrom("carts").select("update_time").where("user_id", "=", userId).executeTakeFirst())
+    ?.update_time;
 }
 
 /** Creates the cart row if needed and locks it: one user's cart changes one at a time. */
@@ -21,10 +28,19 @@ export async function lockCart(trx: Transaction<CartDatabase>, userId: string): 
 }
 
 export async function touchCart(trx: Transaction<CartDatabase>, userId: string): Promise<void> {
-  await trx.updateTable("carts").set({ update_time: sql<Date>`UTC_TIMESTAMP(6)` }).where("user_id", "=", userId).execute();
+  await trx
+    .updateTable("carts")
+    .set({ update_time: sql<Date>`UTC_TIMESTAMP(6)` })
+    .where("user_id", "=", userId)
+    .execute();
 }
 
-export async function setLineQuantity(trx: Transaction<CartDatabase>, userId: string, productId: string, quantity: number): Promise<void> {
+export async function setLineQuantity(
+  trx: Transaction<CartDatabase>,
+  userId: string,
+  productId: string,
+  quantity: number,
+): Promise<void> {
   await trx
     .insertInto("cart_lines")
     .values({ user_id: userId, product_id: productId, quantity })
@@ -41,7 +57,13 @@ export async function deleteLines(trx: Transaction<CartDatabase>, userId: string
 
 /** Takes bought units off a line; the line goes when nothing is left of it. */
 /** Takes a quantity off a line that was already in the cart at `addedBy`; a line added later is left alone. */
-export async function subtractFromLine(trx: Transaction<CartDatabase>, userId: string, productId: string, quantity: number, addedBy: Date): Promise<void> {
+export async function subtractFromLine(
+  trx: Transaction<CartDatabase>,
+  userId: string,
+  productId: string,
+  quantity: number,
+  addedBy: Date,
+): Promise<void> {
   await trx
     .deleteFrom("cart_lines")
     .where("user_id", "=", userId)
@@ -76,14 +98,23 @@ export async function saveSnapshots(db: Db, snapshots: ProductSnapshot[], source
       stock_available: snapshot.stockAvailable,
       source_time: sourceTime,
     };
-    await db.insertInto("product_snapshots").values({ product_id: snapshot.productId, ...values }).onDuplicateKeyUpdate(values).execute();
+    await db
+      .insertInto("product_snapshots")
+      .values({ product_id: snapshot.productId, ...values })
+      .onDuplicateKeyUpdate(values)
+      .execute();
   }
 }
 
 export type SnapshotChange = Partial<Omit<ProductSnapshot, "productId">>;
 
 /** Applies an event's facts to a cached product, unless a newer fact is already there. */
-export async function applyToSnapshot(db: Db, productId: string, change: SnapshotChange, sourceTime: Date): Promise<void> {
+export async function applyToSnapshot(
+  db: Db,
+  productId: string,
+  change: SnapshotChange,
+  sourceTime: Date,
+): Promise<void> {
   await db
     .updateTable("product_snapshots")
     .set({

@@ -38,11 +38,21 @@ export interface CartView {
 }
 
 /** Totals count only lines that can be bought now; the others stay visible, marked unavailable. */
-export function priceCart(lines: CartLine[], products: Map<string, ProductSnapshot>, updateTime: Date | undefined): CartView {
+export function priceCart(
+  lines: CartLine[],
+  products: Map<string, ProductSnapshot>,
+  updateTime: Date | undefined,
+): CartView {
   const priced = lines.map((line) => {
     const product = products.get(line.productId);
     const available = !!product && product.forSale && product.stockAvailable >= line.quantity;
-    return { productId: line.productId, quantity: line.quantity, product, available, lineTotalMinor: product ? product.unitPriceMinor * BigInt(line.quantity) : 0n };
+    return {
+      productId: line.productId,
+      quantity: line.quantity,
+      product,
+      available,
+      lineTotalMinor: product ? product.unitPriceMinor * BigInt(line.quantity) : 0n,
+    };
   });
   const counted = priced.filter((line) => line.available);
   return {

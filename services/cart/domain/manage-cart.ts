@@ -67,7 +67,12 @@ export async function addItem(deps: CartDeps, userId: string, productId: string,
   return viewCart(deps, userId);
 }
 
-export async function setItemQuantity(deps: CartDeps, userId: string, productId: string, quantity: number): Promise<CartView> {
+export async function setItemQuantity(
+  deps: CartDeps,
+  userId: string,
+  productId: string,
+  quantity: number,
+): Promise<CartView> {
   const product = await currentProduct(deps, productId);
   await inTransaction(deps.db, async (trx) => {
     await lockCart(trx, userId);
@@ -84,7 +89,8 @@ export async function setItemQuantity(deps: CartDeps, userId: string, productId:
 export async function removeItem(deps: CartDeps, userId: string, productId: string): Promise<CartView> {
   await inTransaction(deps.db, async (trx) => {
     await lockCart(trx, userId);
-    if ((await deleteLines(trx, userId, productId)) === 0) throw new LineNotFoundError(`product ${productId} is not in the cart`);
+    if ((await deleteLines(trx, userId, productId)) === 0)
+      throw new LineNotFoundError(`product ${productId} is not in the cart`);
     await touchCart(trx, userId);
   });
   return viewCart(deps, userId);
@@ -109,6 +115,8 @@ async function currentProduct(deps: CartDeps, productId: string): Promise<Produc
 
 function checkStock(product: ProductSnapshot, quantity: number): void {
   if (quantity > product.stockAvailable) {
-    throw new NotEnoughStockError(`only ${product.stockAvailable} of product ${product.productId} available, ${quantity} wanted`);
+    throw new NotEnoughStockError(
+      `only ${product.stockAvailable} of product ${product.productId} available, ${quantity} wanted`,
+    );
   }
 }

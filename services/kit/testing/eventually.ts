@@ -4,7 +4,12 @@
  * Reads until `accept` holds or `timeoutMs` has passed, and returns the last value read: the
  * caller asserts on it, so a timeout fails with what was actually there.
  */
-export async function eventually<T>(read: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 5_000, everyMs = 100): Promise<T> {
+export async function eventually<T>(
+  read: () => Promise<T>,
+  accept: (value: T) => boolean,
+  timeoutMs = 5_000,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let value = await read();
   while (!accept(value) && Date.now() < deadline) {

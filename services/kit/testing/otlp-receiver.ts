@@ -98,7 +98,8 @@ function attributesOf(attributes: OtlpAttribute[] | undefined): Record<string, s
   return Object.fromEntries(
     (attributes ?? []).map(({ key, value }) => [
       key,
-      value.stringValue ?? (value.intValue !== undefined ? Number(value.intValue) : (value.doubleValue ?? value.boolValue ?? "")),
+      value.stringValue ??
+        (value.intValue !== undefined ? Number(value.intValue) : (value.doubleValue ?? value.boolValue ?? "")),
     ]),
   );
 }

@@ -9,7 +9,15 @@ type Db = Kysely<OrderDatabase> | Transaction<OrderDatabase>;
 
 export type NewOrder = Pick<
   Order,
-  "id" | "userId" | "currencyCode" | "lines" | "subtotalMinor" | "taxMinor" | "shippingMinor" | "totalMinor" | "shippingAddress"
+  | "id"
+  | "userId"
+  | "currencyCode"
+  | "lines"
+  | "subtotalMinor"
+  | "taxMinor"
+  | "shippingMinor"
+  | "totalMinor"
+  | "shippingAddress"
 > & {
   paymentMethod: PaymentMethod;
   idempotencyKey: string;
@@ -20,7 +28,11 @@ export type NewOrder = Pick<
  * Inserts a PENDING order, due for recovery at settleAfter unless checkout settles it first;
  * false when the user already used the idempotency key.
  */
-export async function insertPendingOrder(trx: Transaction<OrderDatabase>, order: NewOrder, settleAfter: Date): Promise<boolean> {
+export async function insertPendingOrder(
+  trx: Transaction<OrderDatabase>,
+  order: NewOrder,
+  settleAfter: Date,
+): Promise<boolean> {
   const result = await trx
     .insertInto("orders")
     .ignore()
@@ -60,7 +72,11 @@ export async function insertPendingOrder(trx: Transaction<OrderDatabase>, order:
   return true;
 }
 
-export async function findOrderIdByKey(db: Db, userId: string, key: string): Promise<{ id: string; fingerprint: string } | undefined> {
+export async function findOrderIdByKey(
+  db: Db,
+  userId: string,
+  key: string,
+): Promise<{ id: string; fingerprint: string } | undefined> {
   const row = await db
     .selectFrom("orders")
     .select(["id", "request_fingerprint"])
@@ -91,7 +107,12 @@ export async function transitionOrder(
   note: string,
   options: { payment?: PaymentFacts; settle?: "due" | "done" } = {},
 ): Promise<TransitionOutcome> {
-  const row = await trx.selectFrom("orders").select(["status", "user_id"]).where("id", "=", id).forUpdate().executeTakeFirst();
+  const row = await trx
+    .selectFrom("orders")
+    .select(["status", "user_id"])
+    .where("id", "=", id)
+    .forUpdate()
+    .executeTakeFirst();
   if (!row || !from.includes(row.status)) return { moved: false, current: row?.status };
   const { payment, settle } = options;
   await trx
@@ -115,7 +136,11 @@ export async function transitionOrder(
 export async function recordPaymentWhilePending(db: Db, id: string, payment: PaymentFacts): Promise<boolean> {
   const result = await db
     .updateTable("orders")
-    .set({ payment_status: payment.status, payment_reference: payment.reference ?? "", update_time: sql<Date>`UTC_TIMESTAMP(6)` })
+    .set({
+      payment_status: payment.status,
+      payment_reference: payment.reference ?? "",
+      update_time: sql<Date>`UTC_TIMESTAMP(6)`,
+    })
     .where("id", "=", id)
     .where("status", "=", "PENDING")
     .executeTakeFirst();
@@ -136,8 +161,19 @@ export async function markSettled(db: Db, id: string, paymentStatus?: PaymentSta
  * settling one leaves it to the next claim after the lease; two replicas never claim one order
  * at once.
  */
-export async function claimOverdueOrders(db: Kysely<OrderDatabase>, now: Date, leaseMs: number, limit: number): Promise<string[]> {
-  const due = await db.selectFrom("orders").select("id").where("settle_after", "<=", now).orderBy("settle_after").limit(limit).execute();
+export async function claimOverdueOrders(
+  db: Kysely<OrderDatabase>,
+  now: Date,
+  leaseMs: number,
+  limit: number,
+): Promise<string[]> {
+  const due = await db
+    .selectFrom("orders")
+    .select("id")
+    .where("settle_after", "<=", now)
+    .orderBy("settle_after")
+    .limit(limit)
+    .execute();
   const claimed: string[] = [];
   for (const { id } of due) {
     const result = await db
@@ -152,14 +188,27 @@ export async function claimOverdueOrders(db: Kysely<OrderDatabase>, now: Date, l
 }
 
 /** A history entry with the next number of the buyer's feed; the feed row's lock orders commits. */
-async function appendHistory(trx: Transaction<OrderDatabase>, orderId: string, userId: string, status: OrderStatus, note: string): Promise<void> {
+async function appendHistory(
+  trx: Transaction<OrderDatabase>,
+  orderId: string,
+  userId: string,
+  status: OrderStatus,
+  note: string,
+): Promise<void> {
   await trx
     .insertInto("order_feed")
     .values({ user_id: userId, last_seq: 1 })
     .onDuplicateKeyUpdate({ last_seq: sql<number>`last_seq + 1` })
     .execute();
-  const { last_seq } = await trx.selectFrom("order_feed").select("last_seq").where("user_id", "=", userId).executeTakeFirstOrThrow();
-  await trx.insertInto("order_status_history").values({ order_id: orderId, user_id: userId, user_seq: Number(last_seq), status, note }).execute();
+  const { last_seq } = await trx
+    .selectFrom("order_feed")
+    .select("last_seq")
+    .where("user_id", "=", userId)
+    .executeTakeFirstOrThrow();
+  await trx
+    .insertInto("order_status_history")
+    .values({ order_id: orderId, user_id: userId, user_seq: Number(last_seq), status, note })
+    .execute();
 }
 
 export interface FeedEntry {
@@ -182,7 +231,10 @@ export async function feedAfter(db: Db, userId: string, afterSeq: number, limit:
 
 /** The buyer's last feed position before a time (0 when none); the whole feed when time is undefined. */
 export async function feedPositionBefore(db: Db, userId: string, time?: Date): Promise<number> {
-  let select = db.selectFrom("order_status_history").select((eb) => eb.fn.max("user_seq").as("seq")).where("user_id", "=", userId);
+  let select = db
+    .selectFrom("order_status_history")
+    .select((eb) => eb.fn.max("user_seq").as("seq"))
+    .where("user_id", "=", userId);
   if (time) select = select.where("time", "<", time);
   const row = await select.executeTakeFirst();
   return Number(row?.seq ?? 0);
@@ -217,8 +269,18 @@ export async function listOrders(db: Db, filter: OrderFilter): Promise<Order[]> 
 async function withDetails(db: Db, rows: OrderRow[]): Promise<Order[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((row) => row.id);
-  const lines = await db.selectFrom("order_lines").selectAll().where("order_id", "in", ids).orderBy("product_id").execute();
-  const history = await db.selectFrom("order_status_history").selectAll().where("order_id", "in", ids).orderBy("id").execute();
+  const lines = await db
+    .selectFrom("order_lines")
+    .selectAll()
+    .where("order_id", "in", ids)
+    .orderBy("product_id")
+    .execute();
+  const history = await db
+    .selectFrom("order_status_history")
+    .selectAll()
+    .where("order_id", "in", ids)
+    .orderBy("id")
+    .execute();
   return rows.map((row) => ({
     id: row.id,
     userId: row.user_id,
@@ -239,8 +301,15 @@ async function withDetails(db: Db, rows: OrderRow[]): Promise<Order[]> {
     shippingMinor: BigInt(row.shipping_minor),
     totalMinor: BigInt(row.total_minor),
     shippingAddress: jsonColumn<PostalAddress>(row.shipping_address),
-    payment: { method: row.payment_method, status: row.payment_status, reference: row.payment_reference, failureReason: row.payment_failure_reason },
-    history: history.filter((h) => h.order_id === row.id).map((h) => ({ status: h.status, time: h.time, note: h.note, seq: Number(h.user_seq) })),
+    payment: {
+      method: row.payment_method,
+      status: row.payment_status,
+      reference: row.payment_reference,
+      failureReason: row.payment_failure_reason,
+    },
+    history: history
+      .filter((h) => h.order_id === row.id)
+      .map((h) => ({ status: h.status, time: h.time, note: h.note, seq: Number(h.user_seq) })),
     createTime: row.create_time,
     updateTime: row.update_time,
   }));

@@ -49,7 +49,12 @@ export interface FeedUpdate {
 }
 
 /** The buyer's changes after `afterSeq`, then each new one as it commits, until `signal` aborts. */
-export async function* followOrderChanges(deps: FeedDeps, userId: string, afterSeq: number, signal: AbortSignal): AsyncGenerator<FeedUpdate> {
+export async function* followOrderChanges(
+  deps: FeedDeps,
+  userId: string,
+  afterSeq: number,
+  signal: AbortSignal,
+): AsyncGenerator<FeedUpdate> {
   let after = afterSeq;
   while (!signal.aborted) {
     const wakeUp = deps.signals.next(userId);

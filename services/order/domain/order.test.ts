@@ -1,12 +1,29 @@
 import { describe, expect, it } from "vitest";
 import { cancellableStatuses, isFulfilmentStep, totalsOf, type OrderStatus } from "./order.ts";
 
-const statuses: OrderStatus[] = ["PENDING", "CONFIRMED", "PROCESSING", "SHIPPED", "DELIVERED", "CANCELLED", "PAYMENT_FAILED"];
+const statuses: OrderStatus[] = [
+  "PENDING",
+  "CONFIRMED",
+  "PROCESSING",
+  "SHIPPED",
+  "DELIVERED",
+  "CANCELLED",
+  "PAYMENT_FAILED",
+];
 
 describe("totals", () => {
   it("when lines are priced, then tax is rounded half up to the minor unit and shipping applies once", () => {
     const policy = { taxRateBasisPoints: 500, shippingMinor: 499n };
-    expect(totalsOf([{ unitPriceMinor: 1999n, quantity: 2 }, { unitPriceMinor: 250n, quantity: 3 }, { unitPriceMinor: 10001n, quantity: 1 }], policy)).toEqual({
+    expect(
+      totalsOf(
+        [
+          { unitPriceMinor: 1999n, quantity: 2 },
+          { unitPriceMinor: 250n, quantity: 3 },
+          { unitPriceMinor: 10001n, quantity: 1 },
+        ],
+        policy,
+      ),
+    ).toEqual({
       subtotalMinor: 14749n,
       taxMinor: 737n,
       shippingMinor: 499n,
@@ -19,7 +36,9 @@ describe("totals", () => {
 
 describe("the status machine", () => {
   it("when an admin moves an order, then only forward fulfilment steps are allowed", () => {
-    const allowed = statuses.flatMap((from) => statuses.filter((to) => isFulfilmentStep(from, to)).map((to) => `${from}→${to}`));
+    const allowed = statuses.flatMap((from) =>
+      statuses.filter((to) => isFulfilmentStep(from, to)).map((to) => `${from}→${to}`),
+    );
     expect(allowed).toEqual(["CONFIRMED→PROCESSING", "CONFIRMED→SHIPPED", "PROCESSING→SHIPPED", "SHIPPED→DELIVERED"]);
   });
 

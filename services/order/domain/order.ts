@@ -1,7 +1,14 @@
 // Orders as the order service's domain sees them: types, totals and the status machine.
 import type { PostalAddress } from "../../kit/postal-address.ts";
 
-export type OrderStatus = "PENDING" | "CONFIRMED" | "PROCESSING" | "SHIPPED" | "DELIVERED" | "CANCELLED" | "PAYMENT_FAILED";
+export type OrderStatus =
+  | "PENDING"
+  | "CONFIRMED"
+  | "PROCESSING"
+  | "SHIPPED"
+  | "DELIVERED"
+  | "CANCELLED"
+  | "PAYMENT_FAILED";
 export type PaymentMethod = "CASH_ON_DELIVERY" | "CARD";
 export type PaymentStatus = "PENDING" | "AUTHORIZED" | "DECLINED" | "FAILED" | "DUE_ON_DELIVERY" | "REFUNDED";
 

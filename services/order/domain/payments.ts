@@ -9,7 +9,12 @@ export type PaymentOutcome =
 
 export interface PaymentProvider {
   /** Idempotent per order id, like the providers' own idempotency keys. */
-  authorize(request: { orderId: string; amountMinor: bigint; currencyCode: string; cardToken: string }): Promise<PaymentOutcome>;
+  authorize(request: {
+    orderId: string;
+    amountMinor: bigint;
+    currencyCode: string;
+    cardToken: string;
+  }): Promise<PaymentOutcome>;
   /**
    * Voids or refunds whatever was authorized for the order; nothing when nothing was. Safe to
    * repeat, and safe when it is unknown whether an authorization happened (a crash mid-checkout).

@@ -81,9 +81,17 @@ export async function placeOrder(deps: OrderDeps, shopper: ShopperPorts, request
   deps.faults.reached("after-reserve");
 
   if (request.paymentMethod === "CARD") {
-    const outcome = await authorizeWithRetry(deps.payments, { orderId, amountMinor: totals.totalMinor, currencyCode: deps.currencyCode, cardToken: request.cardToken });
+    const outcome = await authorizeWithRetry(deps.payments, {
+      orderId,
+      amountMinor: totals.totalMinor,
+      currencyCode: deps.currencyCode,
+      cardToken: request.cardToken,
+    });
     if (outcome.kind !== "authorized") {
-      const payment = { status: outcome.kind === "declined" ? "DECLINED" : "FAILED", failureReason: outcome.reason } as const;
+      const payment = {
+        status: outcome.kind === "declined" ? "DECLINED" : "FAILED",
+        failureReason: outcome.reason,
+      } as const;
       await abandonOrder(deps, order, "PAYMENT_FAILED", outcome.reason, payment);
       return (await findOrder(deps.db, orderId))!;
     }
@@ -109,9 +117,15 @@ export async function placeOrder(deps: OrderDeps, shopper: ShopperPorts, request
 }
 
 /** The order an earlier call with this key made, once it has left PENDING (or a few seconds passed). */
-async function settledOrder(deps: OrderDeps, earlier: { id: string; fingerprint: string }, fingerprint: string): Promise<Order> {
+async function settledOrder(
+  deps: OrderDeps,
+  earlier: { id: string; fingerprint: string },
+  fingerprint: string,
+): Promise<Order> {
   if (earlier.fingerprint !== fingerprint) {
-    throw new IdempotencyKeyReusedError("idempotency_key was already used for a checkout with another address or payment");
+    throw new IdempotencyKeyReusedError(
+      "idempotency_key was already used for a checkout with another address or payment",
+    );
   }
   const deadline = Date.now() + 8_000;
   let order = (await findOrder(deps.db, earlier.id))!;
@@ -136,6 +150,10 @@ async function authorizeWithRetry(payments: PaymentProvider, request: Parameters
  * server's state, which the first call consumed.
  */
 function fingerprintOf(request: CheckoutRequest): string {
-  const payload = JSON.stringify({ address: request.shippingAddress, method: request.paymentMethod, card: request.cardToken });
+  const payload = JSON.stringify({
+    address: request.shippingAddress,
+    method: request.paymentMethod,
+    card: request.cardToken,
+  });
   return createHash("sha256").update(payload).digest("hex");
 }

@@ -10,7 +10,9 @@ import type { PaymentProvider } from "./payments.ts";
 /** The buyer's cart and the catalog's current prices, read on the buyer's behalf. */
 export interface ShopperPorts {
   cartLines(): Promise<Array<{ productId: string; quantity: number }>>;
-  products(ids: string[]): Promise<Array<{ productId: string; shopId: string; name: string; unitPriceMinor: bigint; forSale: boolean }>>;
+  products(
+    ids: string[],
+  ): Promise<Array<{ productId: string; shopId: string; name: string; unitPriceMinor: bigint; forSale: boolean }>>;
 }
 
 /** Stock holds keyed by order id. Every step is idempotent, so an unknown outcome is repeated. */

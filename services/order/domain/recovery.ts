@@ -10,7 +10,11 @@ import { recoverOrder } from "./settle.ts";
 /** A claimed order is left alone by other replicas this long; a failed recovery retries after it. */
 const claimLeaseMs = 30_000;
 
-export async function recoverOverdueOrders(deps: OrderDeps, log: Pick<Logger, "info" | "warn">, batch = 20): Promise<number> {
+export async function recoverOverdueOrders(
+  deps: OrderDeps,
+  log: Pick<Logger, "info" | "warn">,
+  batch = 20,
+): Promise<number> {
   const claimed = await claimOverdueOrders(deps.db, new Date(), claimLeaseMs, batch);
   for (const orderId of claimed) {
     try {

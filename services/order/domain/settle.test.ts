@@ -46,7 +46,16 @@ function deps(): OrderDeps {
 
 /** A PENDING order, cash on delivery, already overdue for recovery. */
 async function overdueOrder() {
-  const lines = [{ productId: randomUUID(), shopId: randomUUID(), name: "Teapot", unitPriceMinor: 1000n, quantity: 1, lineTotalMinor: 1000n }];
+  const lines = [
+    {
+      productId: randomUUID(),
+      shopId: randomUUID(),
+      name: "Teapot",
+      unitPriceMinor: 1000n,
+      quantity: 1,
+      lineTotalMinor: 1000n,
+    },
+  ];
   const order = { id: uuidv7(), userId: randomUUID(), lines, totalMinor: 1050n };
   await inTransaction(db, (trx) =>
     insertPendingOrder(
@@ -57,7 +66,16 @@ async function overdueOrder() {
         subtotalMinor: 1000n,
         taxMinor: 50n,
         shippingMinor: 0n,
-        shippingAddress: { recipientName: "Ada", line1: "1 Way", line2: "", city: "Berlin", region: "", postalCode: "10999", countryCode: "DE", phone: "" },
+        shippingAddress: {
+          recipientName: "Ada",
+          line1: "1 Way",
+          line2: "",
+          city: "Berlin",
+          region: "",
+          postalCode: "10999",
+          countryCode: "DE",
+          phone: "",
+        },
         paymentMethod: "CASH_ON_DELIVERY",
         idempotencyKey: randomUUID(),
         requestFingerprint: "f".repeat(64),
@@ -81,7 +99,12 @@ describe("recovery racing checkout", () => {
   it("when recovery claims an order checkout cancelled, then it finishes giving the stock back", async () => {
     const order = await overdueOrder();
     expect(await claimOverdueOrders(db, new Date(), 30_000, 100)).toContain(order.id);
-    await abandonOrder({ ...deps(), stock: { ...deps().stock, giveBack: async () => Promise.reject(new Error("product unavailable")) } }, order, "CANCELLED", "test").catch(() => undefined);
+    await abandonOrder(
+      { ...deps(), stock: { ...deps().stock, giveBack: async () => Promise.reject(new Error("product unavailable")) } },
+      order,
+      "CANCELLED",
+      "test",
+    ).catch(() => undefined);
     await recoverOrder(deps(), order.id);
     expect(stockCalls.filter((call) => call.endsWith(order.id))).toEqual([`giveBack ${order.id}`]);
   });

@@ -39,7 +39,13 @@ export async function repeatUntilKnown<T>(step: () => Promise<T>, attempts = 4):
 
 /** PENDING → CONFIRMED once stock is committed; an order cancelled meanwhile gets everything back. */
 export async function confirmOrder(deps: OrderDeps, order: OrderFacts, note: string): Promise<void> {
-  const confirmed = await changeStatus(deps, order, { from: ["PENDING"], to: "CONFIRMED", note, actorId: checkoutActor, settle: "done" });
+  const confirmed = await changeStatus(deps, order, {
+    from: ["PENDING"],
+    to: "CONFIRMED",
+    note,
+    actorId: checkoutActor,
+    settle: "done",
+  });
   if (!confirmed.moved && endedUnfulfilled(confirmed.current)) await giveBack(deps, order.id);
 }
 
@@ -59,7 +65,14 @@ export async function abandonOrder(
   note: string,
   payment?: StatusChange["payment"],
 ): Promise<void> {
-  const moved = await changeStatus(deps, order, { from: ["PENDING"], to, note, actorId: checkoutActor, payment, settle: "due" });
+  const moved = await changeStatus(deps, order, {
+    from: ["PENDING"],
+    to,
+    note,
+    actorId: checkoutActor,
+    payment,
+    settle: "due",
+  });
   // Confirmed by a racing step after all: then nothing is given back.
   if (moved.moved || endedUnfulfilled(moved.current)) await giveBack(deps, order.id);
 }
@@ -85,9 +98,16 @@ export interface Actor {
 export async function cancelOrder(deps: OrderDeps, orderId: string, actor: Actor, reason: string): Promise<Order> {
   const order = await findOrder(deps.db, orderId);
   // Another buyer's order is reported exactly like a missing one.
-  if (!order || (actor.isBuyer && order.userId !== actor.id)) throw new OrderNotFoundError(`order ${orderId} not found`);
+  if (!order || (actor.isBuyer && order.userId !== actor.id))
+    throw new OrderNotFoundError(`order ${orderId} not found`);
   const note = reason || (actor.isBuyer ? "cancelled by the buyer" : "cancelled by an admin");
-  const moved = await changeStatus(deps, order, { from: cancellableStatuses, to: "CANCELLED", note, actorId: actor.id, settle: "due" });
+  const moved = await changeStatus(deps, order, {
+    from: cancellableStatuses,
+    to: "CANCELLED",
+    note,
+    actorId: actor.id,
+    settle: "due",
+  });
   if (!moved.moved) throw new IllegalTransitionError(moved.current!, "CANCELLED");
   try {
     await giveBack(deps, orderId);
@@ -98,7 +118,13 @@ export async function cancelOrder(deps: OrderDeps, orderId: string, actor: Actor
 }
 
 /** An admin's move of an order: a fulfilment step, or a cancellation. */
-export async function moveOrder(deps: OrderDeps, orderId: string, to: OrderStatus, note: string, actorId: string): Promise<Order> {
+export async function moveOrder(
+  deps: OrderDeps,
+  orderId: string,
+  to: OrderStatus,
+  note: string,
+  actorId: string,
+): Promise<Order> {
   if (to === "CANCELLED") return cancelOrder(deps, orderId, { id: actorId, isBuyer: false }, note);
   const order = await findOrder(deps.db, orderId);
   if (!order) throw new OrderNotFoundError(`order ${orderId} not found`);

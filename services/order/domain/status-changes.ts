@@ -29,9 +29,16 @@ export interface StatusChange {
   settle: "due" | "done";
 }
 
-export async function changeStatus(deps: Pick<OrderDeps, "db" | "outbox" | "currencyCode">, order: OrderFacts, change: StatusChange): Promise<TransitionOutcome> {
+export async function changeStatus(
+  deps: Pick<OrderDeps, "db" | "outbox" | "currencyCode">,
+  order: OrderFacts,
+  change: StatusChange,
+): Promise<TransitionOutcome> {
   const outcome = await inTransaction(deps.db, async (trx) => {
-    const moved = await transitionOrder(trx, order.id, change.from, change.to, change.note, { payment: change.payment, settle: change.settle });
+    const moved = await transitionOrder(trx, order.id, change.from, change.to, change.note, {
+      payment: change.payment,
+      settle: change.settle,
+    });
     if (!moved.moved) return moved;
     for (const payload of eventsOf(deps.currencyCode, order, moved.from, change)) {
       await appendEvent(trx, { source: "order", actorId: change.actorId, subjectId: order.id, payload });
@@ -42,13 +49,24 @@ export async function changeStatus(deps: Pick<OrderDeps, "db" | "outbox" | "curr
   return outcome;
 }
 
-function eventsOf(currencyCode: string, order: OrderFacts, from: OrderStatus, change: StatusChange): Array<NewEvent["payload"]> {
+function eventsOf(
+  currencyCode: string,
+  order: OrderFacts,
+  from: OrderStatus,
+  change: StatusChange,
+): Array<NewEvent["payload"]> {
   const money = (amountMinor: bigint) => ({ currencyCode, amountMinor });
   const ids = { orderId: order.id, userId: order.userId };
   const events: Array<NewEvent["payload"]> = [
     {
       case: "orderStatusChanged",
-      value: { ...ids, oldStatus: protoStatus[from], newStatus: protoStatus[change.to], note: change.note, total: money(order.totalMinor) },
+      value: {
+        ...ids,
+        oldStatus: protoStatus[from],
+        newStatus: protoStatus[change.to],
+        note: change.note,
+        total: money(order.totalMinor),
+      },
     },
   ];
   if (change.to === "CONFIRMED") {

@@ -119,7 +119,14 @@ export async function seedDemoCatalog(db: Kysely<ProductDatabase>, currencyCode:
       seller_id: devAccounts.seller.id,
       name: shop.name,
       description: `${shop.name}, a demo shop in Berlin.`,
-      address: JSON.stringify({ line1: shop.street, line2: "", city: "Berlin", region: "BE", postalCode: "10999", countryCode: "DE" }),
+      address: JSON.stringify({
+        line1: shop.street,
+        line2: "",
+        city: "Berlin",
+        region: "BE",
+        postalCode: "10999",
+        countryCode: "DE",
+      }),
       latitude: shop.lat,
       longitude: shop.lng,
     }));
@@ -146,5 +153,9 @@ export async function seedDemoCatalog(db: Kysely<ProductDatabase>, currencyCode:
 }
 
 function slugOf(name: string): string {
-  return name.toLowerCase().replace(/&/g, "and").replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+  return name
+    .toLowerCase()
+    .replace(/&/g, "and")
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "");
 }

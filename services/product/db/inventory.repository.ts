@@ -15,8 +15,17 @@ export interface ReservationRecord {
  * Claims a reservation id. The primary key serializes concurrent calls with one id: the second
  * waits for the first to commit, then finds its row. Returns false when the id was claimed before.
  */
-export async function claimReservation(trx: Trx, id: string, status: ReservationStatus, expireTime: Date): Promise<boolean> {
-  const result = await trx.insertInto("reservations").ignore().values({ id, status, expire_time: expireTime }).executeTakeFirst();
+export async function claimReservation(
+  trx: Trx,
+  id: string,
+  status: ReservationStatus,
+  expireTime: Date,
+): Promise<boolean> {
+  const result = await trx
+    .insertInto("reservations")
+    .ignore()
+    .values({ id, status, expire_time: expireTime })
+    .executeTakeFirst();
   return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
 }
 
@@ -25,9 +34,16 @@ export async function claimReservation(trx: Trx, id: string, status: Reservation
  * writers — many callers repeating one id can share-lock together, where exclusive locks
  * taken after a duplicate-key wait would deadlock them against each other.
  */
-export async function findReservation(trx: Trx, id: string, lock: "update" | "share"): Promise<ReservationRecord | undefined> {
+export async function findReservation(
+  trx: Trx,
+  id: string,
+  lock: "update" | "share",
+): Promise<ReservationRecord | undefined> {
   const select = trx.selectFrom("reservations").selectAll().where("id", "=", id);
-  const row = await (lock === "update" ? select.forUpdate() : select.modifyEnd(sql`LOCK IN SHARE MODE`)).executeTakeFirst();
+  const row = await (lock === "update"
+    ? select.forUpdate()
+    : select.modifyEnd(sql`LOCK IN SHARE MODE`)
+  ).executeTakeFirst();
   if (!row) return undefined;
   const items = await trx
     .selectFrom("reservation_items")
@@ -35,7 +51,12 @@ export async function findReservation(trx: Trx, id: string, lock: "update" | "sh
     .where("reservation_id", "=", id)
     .orderBy("product_id")
     .execute();
-  return { id, status: row.status, expireTime: row.expire_time, items: items.map((i) => ({ productId: i.product_id, quantity: i.quantity })) };
+  return {
+    id,
+    status: row.status,
+    expireTime: row.expire_time,
+    items: items.map((i) => ({ productId: i.product_id, quantity: i.quantity })),
+  };
 }
 
 /** Holds stock if enough is available; false when it is not (or the product is not for sale). */
@@ -63,7 +84,11 @@ export async function availableOf(trx: Trx, productIds: string[]): Promise<Map<s
 
 /** Gives held stock back (release, expiry). */
 export async function unholdStock(trx: Trx, productId: string, quantity: number): Promise<void> {
-  await trx.updateTable("products").set({ stock_held: sql<number>`stock_held - ${quantity}` }).where("id", "=", productId).execute();
+  await trx
+    .updateTable("products")
+    .set({ stock_held: sql<number>`stock_held - ${quantity}` })
+    .where("id", "=", productId)
+    .execute();
 }
 
 /** Turns held stock into sold stock (commit). */
@@ -77,10 +102,18 @@ export async function sellHeldStock(trx: Trx, productId: string, quantity: numbe
 
 /** Puts sold stock back on hand (a cancelled order's units). */
 export async function restockSoldStock(trx: Trx, productId: string, quantity: number): Promise<void> {
-  await trx.updateTable("products").set({ stock_on_hand: sql<number>`stock_on_hand + ${quantity}` }).where("id", "=", productId).execute();
+  await trx
+    .updateTable("products")
+    .set({ stock_on_hand: sql<number>`stock_on_hand + ${quantity}` })
+    .where("id", "=", productId)
+    .execute();
 }
 
-export async function insertReservationItems(trx: Trx, id: string, items: Array<{ productId: string; quantity: number }>): Promise<void> {
+export async function insertReservationItems(
+  trx: Trx,
+  id: string,
+  items: Array<{ productId: string; quantity: number }>,
+): Promise<void> {
   await trx
     .insertInto("reservation_items")
     .values(items.map((item) => ({ reservation_id: id, product_id: item.productId, quantity: item.quantity })))
@@ -88,11 +121,22 @@ export async function insertReservationItems(trx: Trx, id: string, items: Array<
 }
 
 export async function setReservationStatus(trx: Trx, id: string, status: ReservationStatus): Promise<void> {
-  await trx.updateTable("reservations").set({ status, update_time: sql<Date>`UTC_TIMESTAMP(6)` }).where("id", "=", id).execute();
+  await trx
+    .updateTable("reservations")
+    .set({ status, update_time: sql<Date>`UTC_TIMESTAMP(6)` })
+    .where("id", "=", id)
+    .execute();
 }
 
-export async function stockOf(trx: Trx, productId: string): Promise<{ id: string; stockOnHand: number; stockHeld: number }> {
-  const row = await trx.selectFrom("products").select(["id", "stock_on_hand", "stock_held"]).where("id", "=", productId).executeTakeFirstOrThrow();
+export async function stockOf(
+  trx: Trx,
+  productId: string,
+): Promise<{ id: string; stockOnHand: number; stockHeld: number }> {
+  const row = await trx
+    .selectFrom("products")
+    .select(["id", "stock_on_hand", "stock_held"])
+    .where("id", "=", productId)
+    .executeTakeFirstOrThrow();
   return { id: row.id, stockOnHand: row.stock_on_hand, stockHeld: row.stock_held };
 }
 

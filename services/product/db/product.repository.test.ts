@@ -31,7 +31,15 @@ beforeAll(async () => {
     .execute();
   await db
     .insertInto("shops")
-    .values({ id: shopId, seller_id: uuidv7(), name: "Shop", description: "", address: "{}", latitude: 52.5, longitude: 13.4 })
+    .values({
+      id: shopId,
+      seller_id: uuidv7(),
+      name: "Shop",
+      description: "",
+      address: "{}",
+      latitude: 52.5,
+      longitude: 13.4,
+    })
     .execute();
   for (let i = 0; i < 30; i++) await insertProduct(i % 3 === 0 ? otherCategory : childCategory, 100 + (i % 7) * 10);
   await insertProduct(childCategory, 50, { delete_time: new Date() });
@@ -69,7 +77,12 @@ async function readAllPages(order: ProductOrder, pageSize: number, betweenPages?
   const seen: Array<{ id: string; priceMinor: bigint }> = [];
   let after: Parameters<typeof listVisibleProducts>[1]["after"];
   for (;;) {
-    const page = await listVisibleProducts(db, { filter: { categoryId: parentCategory }, order, after, limit: pageSize });
+    const page = await listVisibleProducts(db, {
+      filter: { categoryId: parentCategory },
+      order,
+      after,
+      limit: pageSize,
+    });
     seen.push(...page);
     if (page.length < pageSize) return seen;
     const last = page.at(-1)!;
@@ -80,7 +93,11 @@ async function readAllPages(order: ProductOrder, pageSize: number, betweenPages?
 
 describe("listing products", () => {
   it("when filtering by a parent category, then products of its child category are included and hidden ones are not", async () => {
-    const products = await listVisibleProducts(db, { filter: { categoryId: parentCategory }, order: "newest", limit: 100 });
+    const products = await listVisibleProducts(db, {
+      filter: { categoryId: parentCategory },
+      order: "newest",
+      limit: 100,
+    });
     expect(products).toHaveLength(20);
     expect(products.every((p) => p.categoryId === childCategory && p.active && !p.deleted)).toBe(true);
   });

@@ -1,7 +1,15 @@
 // Catalog reads and writes: the only place in the product service with SQL.
 import { sql, type Kysely, type SelectQueryBuilder, type Transaction } from "kysely";
 import { jsonColumn } from "../../kit/db.ts";
-import type { Category, NewProduct, Product, ProductChanges, ProductCursor, ProductFilter, ProductOrder } from "../domain/catalog.ts";
+import type {
+  Category,
+  NewProduct,
+  Product,
+  ProductChanges,
+  ProductCursor,
+  ProductFilter,
+  ProductOrder,
+} from "../domain/catalog.ts";
 import type { CategoryRow, ProductDatabase, ProductRow } from "./database.ts";
 
 type Db = Kysely<ProductDatabase>;
@@ -119,7 +127,10 @@ export async function findVisibleProductsByIds(db: Db, ids: string[]): Promise<P
 }
 
 /** Locks the product's row for the rest of the transaction. */
-export async function findProductForUpdate(trx: Transaction<ProductDatabase>, id: string): Promise<Product | undefined> {
+export async function findProductForUpdate(
+  trx: Transaction<ProductDatabase>,
+  id: string,
+): Promise<Product | undefined> {
   const row = await trx.selectFrom("products").selectAll().where("id", "=", id).forUpdate().executeTakeFirst();
   return row && toProduct(row);
 }
@@ -147,7 +158,11 @@ export async function insertProduct(db: Db | Transaction<ProductDatabase>, produ
     .execute();
 }
 
-export async function updateProductRow(trx: Transaction<ProductDatabase>, id: string, changes: ProductChanges): Promise<void> {
+export async function updateProductRow(
+  trx: Transaction<ProductDatabase>,
+  id: string,
+  changes: ProductChanges,
+): Promise<void> {
   await trx
     .updateTable("products")
     .set({
@@ -174,7 +189,10 @@ export async function softDeleteProduct(trx: Transaction<ProductDatabase>, id: s
     .execute();
 }
 
-export async function findShopOwner(db: Db | Transaction<ProductDatabase>, shopId: string): Promise<string | undefined> {
+export async function findShopOwner(
+  db: Db | Transaction<ProductDatabase>,
+  shopId: string,
+): Promise<string | undefined> {
   const row = await db.selectFrom("shops").select("seller_id").where("id", "=", shopId).executeTakeFirst();
   return row?.seller_id;
 }
@@ -188,7 +206,13 @@ export async function insertCategory(db: Db | Transaction<ProductDatabase>, cate
   const result = await db
     .insertInto("categories")
     .ignore()
-    .values({ id: category.id, parent_id: category.parentId, name: category.name, slug: category.slug, sort_order: category.sortOrder })
+    .values({
+      id: category.id,
+      parent_id: category.parentId,
+      name: category.name,
+      slug: category.slug,
+      sort_order: category.sortOrder,
+    })
     .executeTakeFirst();
   return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
 }
@@ -205,7 +229,10 @@ export interface ProductSearch {
  * Full-text search over name, description and tags, most relevant first. An exact name match
  * is lifted above every partial one, since that is almost always what the buyer typed.
  */
-export async function searchVisibleProducts(db: Db, search: ProductSearch): Promise<Array<{ product: Product; score: number }>> {
+export async function searchVisibleProducts(
+  db: Db,
+  search: ProductSearch,
+): Promise<Array<{ product: Product; score: number }>> {
   const match = sql<number>`MATCH(products.name, products.description, products.tags_text) AGAINST (${search.text} IN NATURAL LANGUAGE MODE)`;
   let matches = db
     .selectFrom("products")
@@ -220,11 +247,21 @@ export async function searchVisibleProducts(db: Db, search: ProductSearch): Prom
   let ranked = db.selectFrom(matches.as("ranked")).select(["ranked.id", "ranked.score"]);
   if (search.after) {
     const { score, id } = search.after;
-    ranked = ranked.where((eb) => eb.or([eb("ranked.score", "<", score), eb.and([eb("ranked.score", "=", score), eb("ranked.id", "<", id)])]));
+    ranked = ranked.where((eb) =>
+      eb.or([eb("ranked.score", "<", score), eb.and([eb("ranked.score", "=", score), eb("ranked.id", "<", id)])]),
+    );
   }
   const page = await ranked.orderBy("ranked.score", "desc").orderBy("ranked.id", "desc").limit(search.limit).execute();
   if (page.length === 0) return [];
-  const rows = await db.selectFrom("products").selectAll().where("id", "in", page.map((r) => r.id)).execute();
+  const rows = await db
+    .selectFrom("products")
+    .selectAll()
+    .where(
+      "id",
+      "in",
+      page.map((r) => r.id),
+    )
+    .execute();
   const byId = new Map(rows.map((row) => [row.id, toProduct(row)]));
   return page.flatMap((r) => (byId.has(r.id) ? [{ product: byId.get(r.id)!, score: Number(r.score) }] : []));
 }

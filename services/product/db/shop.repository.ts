@@ -35,14 +35,21 @@ export async function insertShop(
     .execute();
 }
 
-export async function updateShopRow(db: Db, id: string, changes: Partial<Pick<Shop, "name" | "description" | "address" | "location">>) {
+export async function updateShopRow(
+  db: Db,
+  id: string,
+  changes: Partial<Pick<Shop, "name" | "description" | "address" | "location">>,
+) {
   await db
     .updateTable("shops")
     .set({
       ...(changes.name !== undefined && { name: changes.name }),
       ...(changes.description !== undefined && { description: changes.description }),
       ...(changes.address !== undefined && { address: JSON.stringify(changes.address) }),
-      ...(changes.location !== undefined && { latitude: changes.location.latitude, longitude: changes.location.longitude }),
+      ...(changes.location !== undefined && {
+        latitude: changes.location.latitude,
+        longitude: changes.location.longitude,
+      }),
       update_time: sql<Date>`UTC_TIMESTAMP(6)`,
     })
     .where("id", "=", id)

@@ -14,7 +14,10 @@ describe("page tokens", () => {
     ["garbage", "not base64 json"],
     ["another order's token", encodePageToken({ order: "newest", id })],
     ["an id with SQL in it", Buffer.from(JSON.stringify({ o: "newest", i: "1' OR '1'='1" })).toString("base64url")],
-    ["a price that is not a number", Buffer.from(JSON.stringify({ o: "price_asc", i: id, p: "1e9" })).toString("base64url")],
+    [
+      "a price that is not a number",
+      Buffer.from(JSON.stringify({ o: "price_asc", i: id, p: "1e9" })).toString("base64url"),
+    ],
   ])("reject %s", (_, token) => {
     expect(() => decodePageToken(token, "price_asc")).toThrow(InvalidPageTokenError);
   });

@@ -36,7 +36,9 @@ export class InsufficientStockError extends Error {
   override name = "InsufficientStockError";
   readonly shortages: Shortage[];
   constructor(shortages: Shortage[]) {
-    super(`not enough stock for ${shortages.map((s) => `${s.productId} (requested ${s.requested}, available ${s.available})`).join(", ")}`);
+    super(
+      `not enough stock for ${shortages.map((s) => `${s.productId} (requested ${s.requested}, available ${s.available})`).join(", ")}`,
+    );
     this.shortages = shortages;
   }
 }
@@ -60,27 +62,34 @@ export async function reserveStock(
   // take their row locks in the same order, so they queue instead of deadlocking.
   const items = mergeByProduct(requested);
   const result = await inTransaction(deps.db, async (trx) => {
-      const expireTime = new Date(Date.now() + deps.reservationTtlMs);
-      if (!(await claimReservation(trx, reservationId, "HELD", expireTime))) {
-        // Repeated id: answer as the first call did, never hold twice.
-        const existing = (await findReservation(trx, reservationId, "share"))!;
-        if (existing.status === "HELD" || existing.status === "COMMITTED") return { expireTime: existing.expireTime };
-        throw new ReservationClosedError(`reservation ${reservationId} was ${existing.status.toLowerCase()}`);
-      }
-      const short: typeof items = [];
-      for (const item of items) {
-        if (!(await holdStock(trx, item.productId, item.quantity))) short.push(item);
-      }
-      if (short.length > 0) {
-        const available = await availableOf(trx, short.map((s) => s.productId));
-        // Throwing rolls back every hold and the claim: all or nothing.
-        throw new InsufficientStockError(
-          short.map((s) => ({ productId: s.productId, requested: s.quantity, available: available.get(s.productId) ?? 0 })),
-        );
-      }
-      await insertReservationItems(trx, reservationId, items);
-      for (const item of items) await appendStockChanged(trx, actor, await stockOf(trx, item.productId), "reserve");
-      return { expireTime };
+    const expireTime = new Date(Date.now() + deps.reservationTtlMs);
+    if (!(await claimReservation(trx, reservationId, "HELD", expireTime))) {
+      // Repeated id: answer as the first call did, never hold twice.
+      const existing = (await findReservation(trx, reservationId, "share"))!;
+      if (existing.status === "HELD" || existing.status === "COMMITTED") return { expireTime: existing.expireTime };
+      throw new ReservationClosedError(`reservation ${reservationId} was ${existing.status.toLowerCase()}`);
+    }
+    const short: typeof items = [];
+    for (const item of items) {
+      if (!(await holdStock(trx, item.productId, item.quantity))) short.push(item);
+    }
+    if (short.length > 0) {
+      const available = await availableOf(
+        trx,
+        short.map((s) => s.productId),
+      );
+      // Throwing rolls back every hold and the claim: all or nothing.
+      throw new InsufficientStockError(
+        short.map((s) => ({
+          productId: s.productId,
+          requested: s.quantity,
+          available: available.get(s.productId) ?? 0,
+        })),
+      );
+    }
+    await insertReservationItems(trx, reservationId, items);
+    for (const item of items) await appendStockChanged(trx, actor, await stockOf(trx, item.productId), "reserve");
+    return { expireTime };
   });
   deps.outbox.wake();
   return result;
@@ -89,21 +98,24 @@ export async function reserveStock(
 export async function commitReservation(deps: InventoryDeps, reservationId: string): Promise<void> {
   await settle(deps, reservationId, async (trx, reservation) => {
     if (reservation.status === "COMMITTED") return;
-    if (reservation.status !== "HELD") throw new ReservationClosedError(`reservation ${reservationId} was ${reservation.status.toLowerCase()}`);
+    if (reservation.status !== "HELD")
+      throw new ReservationClosedError(`reservation ${reservationId} was ${reservation.status.toLowerCase()}`);
     for (const item of reservation.items) await sellHeldStock(trx, item.productId, item.quantity);
     await setReservationStatus(trx, reservationId, "COMMITTED");
-    for (const item of reservation.items) await appendStockChanged(trx, actor, await stockOf(trx, item.productId), "commit");
+    for (const item of reservation.items)
+      await appendStockChanged(trx, actor, await stockOf(trx, item.productId), "commit");
   });
 }
 
 /** Releases held stock. Releasing an unknown id leaves a tombstone, so a late reserve holds nothing. */
 export async function releaseReservation(deps: InventoryDeps, reservationId: string): Promise<void> {
   await inTransaction(deps.db, async (trx) => {
-      if (await claimReservation(trx, reservationId, "RELEASED", new Date())) return;
-      const reservation = (await findReservation(trx, reservationId, "update"))!;
-      if (reservation.status === "RELEASED" || reservation.status === "EXPIRED") return;
-      if (reservation.status === "COMMITTED") throw new ReservationClosedError(`reservation ${reservationId} was committed`);
-      await giveBack(trx, reservation, "RELEASED");
+    if (await claimReservation(trx, reservationId, "RELEASED", new Date())) return;
+    const reservation = (await findReservation(trx, reservationId, "update"))!;
+    if (reservation.status === "RELEASED" || reservation.status === "EXPIRED") return;
+    if (reservation.status === "COMMITTED")
+      throw new ReservationClosedError(`reservation ${reservationId} was committed`);
+    await giveBack(trx, reservation, "RELEASED");
   });
   deps.outbox.wake();
 }
@@ -120,7 +132,8 @@ export async function returnReservation(deps: InventoryDeps, reservationId: stri
     if (reservation.status !== "COMMITTED") return;
     for (const item of reservation.items) await restockSoldStock(trx, item.productId, item.quantity);
     await setReservationStatus(trx, reservationId, "RETURNED");
-    for (const item of reservation.items) await appendStockChanged(trx, actor, await stockOf(trx, item.productId), "return");
+    for (const item of reservation.items)
+      await appendStockChanged(trx, actor, await stockOf(trx, item.productId), "return");
   });
   deps.outbox.wake();
 }
@@ -136,11 +149,16 @@ export async function releaseExpiredHolds(deps: InventoryDeps, now = new Date(),
   return expired;
 }
 
-async function giveBack(trx: Transaction<ProductDatabase>, reservation: ReservationRecord, status: "RELEASED" | "EXPIRED") {
+async function giveBack(
+  trx: Transaction<ProductDatabase>,
+  reservation: ReservationRecord,
+  status: "RELEASED" | "EXPIRED",
+) {
   for (const item of reservation.items) await unholdStock(trx, item.productId, item.quantity);
   await setReservationStatus(trx, reservation.id, status);
   const reason = status === "EXPIRED" ? "expire" : "release";
-  for (const item of reservation.items) await appendStockChanged(trx, actor, await stockOf(trx, item.productId), reason);
+  for (const item of reservation.items)
+    await appendStockChanged(trx, actor, await stockOf(trx, item.productId), reason);
 }
 
 async function settle(
@@ -149,9 +167,9 @@ async function settle(
   apply: (trx: Transaction<ProductDatabase>, reservation: ReservationRecord) => Promise<void>,
 ): Promise<void> {
   await inTransaction(deps.db, async (trx) => {
-      const reservation = await findReservation(trx, reservationId, "update");
-      if (!reservation) throw new ReservationNotFoundError(`reservation ${reservationId} not found`);
-      await apply(trx, reservation);
+    const reservation = await findReservation(trx, reservationId, "update");
+    if (!reservation) throw new ReservationNotFoundError(`reservation ${reservationId} not found`);
+    await apply(trx, reservation);
   });
   deps.outbox.wake();
 }

@@ -92,7 +92,8 @@ export async function createProduct(deps: CatalogDeps, caller: Caller, draft: Pr
     const owner = await findShopOwner(trx, draft.shopId);
     if (!owner) throw new ShopNotFoundError(`shop ${draft.shopId} not found`);
     if (!canManage(caller, owner)) throw new NotAllowedError("you can only add products to your own shops");
-    if (!(await categoryExists(trx, draft.categoryId))) throw new InvalidCatalogInputError("product.category_id", "no such category");
+    if (!(await categoryExists(trx, draft.categoryId)))
+      throw new InvalidCatalogInputError("product.category_id", "no such category");
     await insertProduct(trx, { ...draft, id, sellerId: owner, currencyCode: deps.currencyCode, active: true });
     await appendEvent(trx, {
       source: "product",
@@ -125,18 +126,23 @@ export async function updateProduct(
   if (currencyCode !== undefined) checkCurrency(deps, currencyCode);
   // Only the fields the caller named; undefined means "leave as it is".
   const changes = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined)) as ProductChanges;
-  if (changes.featured !== undefined && caller.role !== "admin") throw new NotAllowedError("only admins feature products");
+  if (changes.featured !== undefined && caller.role !== "admin")
+    throw new NotAllowedError("only admins feature products");
   await deps.db.transaction().execute(async (trx) => {
     const before = manageable(caller, await findProductForUpdate(trx, id), id, "change");
     if (changes.categoryId !== undefined && !(await categoryExists(trx, changes.categoryId))) {
       throw new InvalidCatalogInputError("product.category_id", "no such category");
     }
     if (changes.stockOnHand !== undefined && changes.stockOnHand < before.stockHeld) {
-      throw new StockBelowHeldError(`stock_on_hand ${changes.stockOnHand} is below the ${before.stockHeld} units held by open orders`);
+      throw new StockBelowHeldError(
+        `stock_on_hand ${changes.stockOnHand} is below the ${before.stockHeld} units held by open orders`,
+      );
     }
     await updateProductRow(trx, id, changes);
     const after = { ...before, ...changes };
-    const changed = Object.keys(changes).map((key) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`).replace("price_minor", "price"));
+    const changed = Object.keys(changes).map((key) =>
+      key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`).replace("price_minor", "price"),
+    );
     await appendEvent(trx, {
       source: "product",
       actorId: caller.id,
@@ -166,12 +172,21 @@ export async function deleteProduct(deps: CatalogDeps, caller: Caller, id: strin
   await deps.db.transaction().execute(async (trx) => {
     manageable(caller, await findProductForUpdate(trx, id), id, "delete");
     await softDeleteProduct(trx, id);
-    await appendEvent(trx, { source: "product", actorId: caller.id, subjectId: id, payload: { case: "productDeleted", value: { productId: id } } });
+    await appendEvent(trx, {
+      source: "product",
+      actorId: caller.id,
+      subjectId: id,
+      payload: { case: "productDeleted", value: { productId: id } },
+    });
   });
   deps.outbox.wake();
 }
 
-export async function createCategory(deps: CatalogDeps, caller: Caller, category: Omit<Category, "id">): Promise<Category> {
+export async function createCategory(
+  deps: CatalogDeps,
+  caller: Caller,
+  category: Omit<Category, "id">,
+): Promise<Category> {
   const created = { ...category, id: uuidv7() };
   await deps.db.transaction().execute(async (trx) => {
     if (category.parentId && !(await categoryExists(trx, category.parentId))) {
@@ -182,7 +197,10 @@ export async function createCategory(deps: CatalogDeps, caller: Caller, category
       source: "product",
       actorId: caller.id,
       subjectId: created.id,
-      payload: { case: "categoryCreated", value: { categoryId: created.id, parentId: created.parentId ?? "", name: created.name } },
+      payload: {
+        case: "categoryCreated",
+        value: { categoryId: created.id, parentId: created.parentId ?? "", name: created.name },
+      },
     });
   });
   deps.outbox.wake();

@@ -46,7 +46,10 @@ export function haversineKm(a: LatLng, b: LatLng): number {
  * pre-filter. Longitude is left open near the poles or across the antimeridian, where a box
  * would wrap.
  */
-export function boundingBox(center: LatLng, radiusKm: number): { minLat: number; maxLat: number; minLng?: number; maxLng?: number } {
+export function boundingBox(
+  center: LatLng,
+  radiusKm: number,
+): { minLat: number; maxLat: number; minLng?: number; maxLng?: number } {
   const dLat = (radiusKm / earthRadiusKm) * (180 / Math.PI);
   const minLat = Math.max(-90, center.latitude - dLat);
   const maxLat = Math.min(90, center.latitude + dLat);
@@ -71,7 +74,10 @@ export async function openShop(
       source: "product",
       actorId: caller.id,
       subjectId: id,
-      payload: { case: "shopCreated", value: { shopId: id, sellerId: caller.id, name: shop.name, location: shop.location } },
+      payload: {
+        case: "shopCreated",
+        value: { shopId: id, sellerId: caller.id, name: shop.name, location: shop.location },
+      },
     });
   });
   deps.outbox.wake();

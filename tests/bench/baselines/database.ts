@@ -44,7 +44,10 @@ export async function createDatabaseBaselines(mysqlUrl: string): Promise<Databas
             runClosedLoop({
               ...run,
               async call() {
-                const [rows] = await pool.execute("SELECT id, name, price_minor, stock_on_hand - stock_held AS available FROM stock_rows WHERE id = ?", [randomId()]);
+                const [rows] = await pool.execute(
+                  "SELECT id, name, price_minor, stock_on_hand - stock_held AS available FROM stock_rows WHERE id = ?",
+                  [randomId()],
+                );
                 return (rows as unknown[]).length === 1 ? undefined : "row missing";
               },
             }),

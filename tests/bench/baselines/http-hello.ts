@@ -14,17 +14,35 @@ export const rawBaselineIds = {
 export function helloBaselines(servers: HelloServers): Scenario[] {
   return [
     fixedRequestScenario(
-      { id: rawBaselineIds.http1Wrk, kind: "baseline", title: "raw node:http hello world", protocol: "HTTP/1.1", sweep: true },
+      {
+        id: rawBaselineIds.http1Wrk,
+        kind: "baseline",
+        title: "raw node:http hello world",
+        protocol: "HTTP/1.1",
+        sweep: true,
+      },
       "wrk",
       { url: servers.http1Url },
     ),
     fixedRequestScenario(
-      { id: rawBaselineIds.h2cH2load, kind: "baseline", title: "raw node:http2 hello world", protocol: "h2c", sweep: true },
+      {
+        id: rawBaselineIds.h2cH2load,
+        kind: "baseline",
+        title: "raw node:http2 hello world",
+        protocol: "h2c",
+        sweep: true,
+      },
       "h2load",
       { url: servers.http2Url },
     ),
     nodeDriverScenario(
-      { id: rawBaselineIds.h2cNodeDriver, kind: "baseline", title: "raw node:http2 hello world", protocol: "h2c", sweep: true },
+      {
+        id: rawBaselineIds.h2cNodeDriver,
+        kind: "baseline",
+        title: "raw node:http2 hello world",
+        protocol: "h2c",
+        sweep: true,
+      },
       new URL(servers.http2Url).origin,
       // A POST with a small JSON body, as the driver sends the mesh.
       (connections, worker) => connectUnary(connections.for(worker), "/", "{}"),

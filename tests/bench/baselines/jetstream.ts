@@ -18,7 +18,13 @@ export interface JetStreamBaseline {
 
 export async function createJetStreamBaseline(natsUrl: string): Promise<JetStreamBaseline> {
   const nats: NatsHandles = await connectNats(natsUrl, "bazaar-bench");
-  await nats.jsm.streams.add({ name: stream, subjects: ["bench.baseline.>"], storage: StorageType.File, max_msgs: 100_000, discard: DiscardPolicy.Old });
+  await nats.jsm.streams.add({
+    name: stream,
+    subjects: ["bench.baseline.>"],
+    storage: StorageType.File,
+    max_msgs: 100_000,
+    discard: DiscardPolicy.Old,
+  });
   return {
     scenario: {
       id: jetStreamBaselineId,

@@ -10,7 +10,12 @@ export type Call<T> = (item: T) => Promise<string | undefined>;
  * completes inside the measured window, which in a steady state is the true rate whatever the
  * latency (counting by start time would credit the last requests of a slow run twice over).
  */
-export async function runClosedLoop(options: { concurrency: number; warmupSeconds: number; seconds: number; call: Call<number> }): Promise<LoadFigures> {
+export async function runClosedLoop(options: {
+  concurrency: number;
+  warmupSeconds: number;
+  seconds: number;
+  call: Call<number>;
+}): Promise<LoadFigures> {
   const recorder = new LatencyRecorder();
   const measureFrom = performance.now() + options.warmupSeconds * 1000;
   const end = measureFrom + options.seconds * 1000;
@@ -31,7 +36,10 @@ export async function runClosedLoop(options: { concurrency: number; warmupSecond
  * Calls once per item, `concurrency` at a time, until the items run out or `stopAt`
  * (performance.now() time) passes; records into `recorder` when given. Resolves with the seconds it took.
  */
-export async function runEach<T>(items: readonly T[], options: { concurrency: number; call: Call<T>; recorder?: LatencyRecorder; stopAt?: number }): Promise<number> {
+export async function runEach<T>(
+  items: readonly T[],
+  options: { concurrency: number; call: Call<T>; recorder?: LatencyRecorder; stopAt?: number },
+): Promise<number> {
   const started = performance.now();
   let next = 0;
   await Promise.all(

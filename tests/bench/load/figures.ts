@@ -38,10 +38,15 @@ export class LatencyRecorder {
 }
 
 /** Figures from every measured request's latency (any order) and the errors among them. */
-export function figuresFrom(latenciesMs: Float64Array, seconds: number, errorReasons: Record<string, number>): LoadFigures {
+export function figuresFrom(
+  latenciesMs: Float64Array,
+  seconds: number,
+  errorReasons: Record<string, number>,
+): LoadFigures {
   const sorted = Float64Array.from(latenciesMs).sort();
   // Nearest rank: the smallest latency at least q of the requests did not exceed.
-  const at = (q: number) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!);
+  const at = (q: number) =>
+    sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
   return {
     requests: sorted.length,
     seconds,

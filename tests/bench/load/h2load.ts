@@ -14,11 +14,15 @@ export async function runH2load(load: HttpLoad): Promise<LoadFigures> {
   const connections = Math.min(load.concurrency, maxConnections);
   const logFile = join(load.workDir, "h2load.log");
   const args = [
-    "-D", String(load.seconds),
+    "-D",
+    String(load.seconds),
     `--warm-up-time=${load.warmupSeconds}`,
-    "-c", String(connections),
-    "-m", String(Math.ceil(load.concurrency / connections)),
-    "-t", "1",
+    "-c",
+    String(connections),
+    "-m",
+    String(Math.ceil(load.concurrency / connections)),
+    "-t",
+    "1",
     `--log-file=${logFile}`,
   ];
   if (load.body) {
@@ -37,7 +41,10 @@ export async function runH2load(load: HttpLoad): Promise<LoadFigures> {
   const requestsPerSecond = Number(/finished in [\d.]+s, ([\d.]+) req\/s/.exec(output)?.[1] ?? 0);
   const summary = /(\d+) errored, (\d+) timeout/.exec(output);
   const errorReasons = { ...fromLog.errorReasons };
-  for (const [reason, count] of [["connection error", Number(summary?.[1] ?? 0)], ["timeout", Number(summary?.[2] ?? 0)]] as const) {
+  for (const [reason, count] of [
+    ["connection error", Number(summary?.[1] ?? 0)],
+    ["timeout", Number(summary?.[2] ?? 0)],
+  ] as const) {
     if (count > 0) errorReasons[reason] = count;
   }
   return {

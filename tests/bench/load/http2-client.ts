@@ -2,7 +2,14 @@
 // pre-encoded bodies, no Connect or grpc-js client on top, so a call costs the driver as little as
 // Node allows. It exists for what h2load cannot do: read grpc-status from trailers, and send a
 // different body or token per request (many users, one idempotency key per order).
-import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http2";
+import {
+  connect,
+  constants,
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+} from "node:http2";
 
 /** A request gives up after this long, so one lost answer cannot stall a closed loop. */
 const requestTimeoutMs = 30_000;
@@ -48,18 +55,31 @@ export class Http2Connections {
   }
 
   async close(): Promise<void> {
-    const open = this.#sessions.filter((session) => session && !session.closed && !session.destroyed) as ClientHttp2Session[];
+    const open = this.#sessions.filter(
+      (session) => session && !session.closed && !session.destroyed,
+    ) as ClientHttp2Session[];
     await Promise.all(open.map((session) => new Promise<void>((resolve) => session.close(resolve))));
   }
 }
 
 /** A unary gRPC call; an error unless the answer carries grpc-status 0. */
-export function grpcUnary(session: ClientHttp2Session, path: string, frame: Uint8Array, headers: OutgoingHttpHeaders = {}): Promise<string | undefined> {
-  return exchange(session, { ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", ...headers }, frame, false, (head, trailers) => {
-    // A trailers-only answer (most errors) puts grpc-status in the headers.
-    const status = trailers["grpc-status"] ?? head["grpc-status"];
-    return status === "0" ? undefined : `grpc-status ${status ?? `missing (http ${head[":status"]})`}`;
-  });
+export function grpcUnary(
+  session: ClientHttp2Session,
+  path: string,
+  frame: Uint8Array,
+  headers: OutgoingHttpHeaders = {},
+): Promise<string | undefined> {
+  return exchange(
+    session,
+    { ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers", ...headers },
+    frame,
+    false,
+    (head, trailers) => {
+      // A trailers-only answer (most errors) puts grpc-status in the headers.
+      const status = trailers["grpc-status"] ?? head["grpc-status"];
+      return status === "0" ? undefined : `grpc-status ${status ?? `missing (http ${head[":status"]})`}`;
+    },
+  );
 }
 
 /**

@@ -21,7 +21,9 @@ export function runTool(run: ToolRun): Promise<string> {
     child.once("spawn", () => child.pid !== undefined && run.onStart?.(child.pid));
     child.once("error", reject);
     child.once("close", (code) =>
-      code === 0 ? resolve(stdout) : reject(new Error(`${run.command} exited ${code}: ${(stderr || stdout).trim().slice(-500)}`)),
+      code === 0
+        ? resolve(stdout)
+        : reject(new Error(`${run.command} exited ${code}: ${(stderr || stdout).trim().slice(-500)}`)),
     );
   });
 }

@@ -24,16 +24,26 @@ interface WrkReport {
 
 export async function runWrk(load: HttpLoad): Promise<LoadFigures> {
   const args = (seconds: number) => [
-    "-t", "1",
-    "-c", String(load.concurrency),
-    "-d", `${Math.max(1, Math.round(seconds))}s`,
-    "--timeout", "30s",
-    "-s", reportScript,
+    "-t",
+    "1",
+    "-c",
+    String(load.concurrency),
+    "-d",
+    `${Math.max(1, Math.round(seconds))}s`,
+    "--timeout",
+    "30s",
+    "-s",
+    reportScript,
     ...Object.entries(load.headers ?? {}).flatMap(([name, value]) => ["-H", `${name}: ${value}`]),
     load.url,
   ];
-  const env = { ...process.env, BENCH_METHOD: load.method ?? (load.body ? "POST" : "GET"), BENCH_BODY: load.body ? Buffer.from(load.body).toString("utf8") : "" };
-  if (load.warmupSeconds > 0) await runTool({ command: "wrk", args: args(load.warmupSeconds), env, onStart: load.onStart });
+  const env = {
+    ...process.env,
+    BENCH_METHOD: load.method ?? (load.body ? "POST" : "GET"),
+    BENCH_BODY: load.body ? Buffer.from(load.body).toString("utf8") : "",
+  };
+  if (load.warmupSeconds > 0)
+    await runTool({ command: "wrk", args: args(load.warmupSeconds), env, onStart: load.onStart });
   const output = await runTool({ command: "wrk", args: args(load.seconds), env, onStart: load.onStart });
   const line = /^BENCH_RESULT (.*)$/m.exec(output)?.[1];
   if (!line) throw new Error(`wrk printed no result:\n${output}`);
@@ -41,13 +51,26 @@ export async function runWrk(load: HttpLoad): Promise<LoadFigures> {
   const seconds = report.durationUs / 1e6;
   // wrk's requests include those answered with a non-2xx/3xx status (its "status" errors).
   const errorReasons = Object.fromEntries(
-    ([["http non-2xx", report.status], ["connect", report.connect], ["read", report.read], ["write", report.write], ["timeout", report.timeout]] as const).filter(([, n]) => n > 0),
+    (
+      [
+        ["http non-2xx", report.status],
+        ["connect", report.connect],
+        ["read", report.read],
+        ["write", report.write],
+        ["timeout", report.timeout],
+      ] as const
+    ).filter(([, n]) => n > 0),
   );
   return {
     requests: report.requests,
     seconds,
     requestsPerSecond: report.requests / seconds,
-    latencyMs: { p50: report.p50Us / 1000, p95: report.p95Us / 1000, p99: report.p99Us / 1000, max: report.maxUs / 1000 },
+    latencyMs: {
+      p50: report.p50Us / 1000,
+      p95: report.p95Us / 1000,
+      p99: report.p99Us / 1000,
+      max: report.maxUs / 1000,
+    },
     errors: Object.values(errorReasons).reduce((sum, n) => sum + n, 0),
     errorReasons,
   };

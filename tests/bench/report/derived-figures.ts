@@ -46,7 +46,14 @@ function ratioTo(measurement: Measurement, baselineId: string, all: Measurement[
   const runs = all.filter((m) => m.scenarioId === baselineId);
   const baseline =
     runs.find((m) => m.concurrency === measurement.concurrency) ??
-    runs.reduce<Measurement | undefined>((best, m) => (best && best.figures.requestsPerSecond >= m.figures.requestsPerSecond ? best : m), undefined);
+    runs.reduce<Measurement | undefined>(
+      (best, m) => (best && best.figures.requestsPerSecond >= m.figures.requestsPerSecond ? best : m),
+      undefined,
+    );
   if (!baseline || baseline.figures.requestsPerSecond === 0) return undefined;
-  return { baselineId, ratio: measurement.figures.requestsPerSecond / baseline.figures.requestsPerSecond, baselineConcurrency: baseline.concurrency };
+  return {
+    baselineId,
+    ratio: measurement.figures.requestsPerSecond / baseline.figures.requestsPerSecond,
+    baselineConcurrency: baseline.concurrency,
+  };
 }

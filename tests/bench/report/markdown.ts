@@ -20,7 +20,9 @@ export function renderMarkdown(report: BenchReport): string {
     "## Throughput and latency",
     "× raw: req/s ÷ the raw hello-world baseline of the same protocol and load generator, at the same concurrency (or its best, for a scenario at a concurrency the sweep skipped). × DB: ÷ the mysql2 baseline the path mostly consists of (primary-key select for reads, reserve-stock transaction for cart and checkout writes). CPU ms/req: CPU time of every process except the load generators (h2load, wrk, the bench process) per request — what a request costs the servers, steadier than req/s on a shared box.",
     mainTable(general),
-    catalog.length > 0 ? "## Catalog queries by catalog size\n\ngRPC on the product port, node driver. Each cell: req/s · p99 latency ms · server CPU ms per query." : "",
+    catalog.length > 0
+      ? "## Catalog queries by catalog size\n\ngRPC on the product port, node driver. Each cell: req/s · p99 latency ms · server CPU ms per query."
+      : "",
     catalog.length > 0 ? catalogTable(catalog) : "",
     sweepTable(rated, report.settings.levels),
     "## CPU and memory per process\n\nCPU as % of one core over the measured phase (warm-up and unmeasured setup excluded; this box has " +
@@ -37,14 +39,32 @@ function describeRun({ machine, settings }: BenchReport): string {
   return [
     `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Linux ${machine.kernel}; Node ${machine.node}; ${machine.mariadb}; ${machine.natsServer}; ${Object.values(machine.loadGenerators).join(", ")}. Load average when the bench started: ${machine.loadAverageAtStart}.`,
     `Each run: ${settings.warmupSeconds} s warm-up, then ${settings.seconds} s measured. Concurrency levels: ${settings.levels.join(", ")}. ` +
-      `Catalog sizes: ${settings.catalogSizes.filter((n) => n > 0).map((n) => n.toLocaleString("en")).join(", ") || "as found (no products added)"}. Shoppers: ${settings.shoppers}. ` +
+      `Catalog sizes: ${
+        settings.catalogSizes
+          .filter((n) => n > 0)
+          .map((n) => n.toLocaleString("en"))
+          .join(", ") || "as found (no products added)"
+      }. Shoppers: ${settings.shoppers}. ` +
       "Everything — load generator, edge, services, MariaDB, NATS — shares the same cores.",
   ].join("\n\n");
 }
 
 function mainTable(measurements: RatedMeasurement[]): string {
   return table(
-    ["scenario", "protocol", "load generator", "c", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "CPU ms/req", "× raw", "× DB"],
+    [
+      "scenario",
+      "protocol",
+      "load generator",
+      "c",
+      "req/s",
+      "p50 ms",
+      "p95 ms",
+      "p99 ms",
+      "errors",
+      "CPU ms/req",
+      "× raw",
+      "× DB",
+    ],
     ["l", "l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
     measurements.map((m) => [
       m.kind === "baseline" ? `*baseline:* ${m.title}` : m.title,
@@ -74,14 +94,21 @@ function catalogTable(measurements: RatedMeasurement[]): string {
       String(runs[0]!.concurrency),
       ...sizes.map((size) => {
         const run = runs.find((m) => m.catalogSize === size);
-        return run ? `${rate(run.figures.requestsPerSecond)} · ${ms(run.figures.latencyMs.p99)} · ${ms(run.serverCpuMsPerRequest)}` : "";
+        return run
+          ? `${rate(run.figures.requestsPerSecond)} · ${ms(run.figures.latencyMs.p99)} · ${ms(run.serverCpuMsPerRequest)}`
+          : "";
       }),
     ]),
   );
 }
 
 function sweepTable(measurements: RatedMeasurement[], levels: number[]): string {
-  const swept = [...groupBy(measurements.filter((m) => m.sweep), (m) => m.scenarioId).values()];
+  const swept = [
+    ...groupBy(
+      measurements.filter((m) => m.sweep),
+      (m) => m.scenarioId,
+    ).values(),
+  ];
   if (swept.length === 0 || levels.length < 2) return "";
   return [
     "## Concurrency sweep\n\nreq/s at each concurrency (requests in flight); the chart beside these results plots the same.",
@@ -102,14 +129,29 @@ function sweepTable(measurements: RatedMeasurement[], levels: number[]): string 
 }
 
 /** Columns in the order a request travels, then the servers, then who made the load. */
-const processOrder = ["edge", "auth", "product", "cart", "order", "admin", "mariadbd", "nats-server", "raw hello server", "h2load", "wrk", "bench (node)"];
+const processOrder = [
+  "edge",
+  "auth",
+  "product",
+  "cart",
+  "order",
+  "admin",
+  "mariadbd",
+  "nats-server",
+  "raw hello server",
+  "h2load",
+  "wrk",
+  "bench (node)",
+];
 
 function usageTable(measurements: RatedMeasurement[]): string {
   const rank = (name: string) => {
     const index = processOrder.findIndex((known) => name === known || name.startsWith(`${known}-`));
     return index < 0 ? processOrder.length : index;
   };
-  const names = [...new Set(measurements.flatMap((m) => m.usage.map((u) => u.name)))].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  const names = [...new Set(measurements.flatMap((m) => m.usage.map((u) => u.name)))].sort(
+    (a, b) => rank(a) - rank(b) || a.localeCompare(b),
+  );
   return table(
     ["scenario", "c", ...names],
     ["l", "r", ...names.map(() => "r" as const)],
@@ -138,7 +180,9 @@ function eventLagSection({ eventLag }: BenchReport): string {
 
 function errorsSection(measurements: RatedMeasurement[], report: BenchReport): string {
   const lines = [
-    ...measurements.filter((m) => m.figures.errors > 0).map((m) => `- ${label(m)}, c=${m.concurrency}: ${JSON.stringify(m.figures.errorReasons)}`),
+    ...measurements
+      .filter((m) => m.figures.errors > 0)
+      .map((m) => `- ${label(m)}, c=${m.concurrency}: ${JSON.stringify(m.figures.errorReasons)}`),
     ...report.failures.map((f) => `- ${f.scenarioId}, c=${f.concurrency}: run failed: ${f.error}`),
   ];
   return lines.length === 0 ? "" : `## Errors\n\n${lines.join("\n")}`;

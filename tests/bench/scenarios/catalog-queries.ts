@@ -30,7 +30,14 @@ const searchConcurrency = 4;
 
 export function catalogQueryScenarios(targets: CatalogQueryTargets): Scenario[] {
   const deepToken = encodePageToken({ order: "newest", id: targets.deepProductId });
-  const query = <D extends DescMessage>(id: string, title: string, method: string, schema: D, request: MessageInitShape<D>, concurrency: number): Scenario => {
+  const query = <D extends DescMessage>(
+    id: string,
+    title: string,
+    method: string,
+    schema: D,
+    request: MessageInitShape<D>,
+    concurrency: number,
+  ): Scenario => {
     const frame = grpcFrame(schema, request);
     const path = `/bazaar.product.v1.ProductService/${method}`;
     return nodeDriverScenario(
@@ -49,11 +56,53 @@ export function catalogQueryScenarios(targets: CatalogQueryTargets): Scenario[] 
     );
   };
   return [
-    query("get-product", "GetProduct", "GetProduct", GetProductRequestSchema, { id: targets.productId }, readConcurrency),
-    query("list-products.first-page", "ListProducts, first page of 20", "ListProducts", ListProductsRequestSchema, {}, readConcurrency),
-    query("list-products.deep-page", "ListProducts, page at 90% depth (page_token)", "ListProducts", ListProductsRequestSchema, { pageToken: deepToken }, readConcurrency),
-    query("list-products.price-ascending", "ListProducts, price ascending", "ListProducts", ListProductsRequestSchema, { orderBy: ProductOrder.PRICE_ASC }, readConcurrency),
-    query("search.common-word", "SearchProducts, a word in 5% of products", "SearchProducts", SearchProductsRequestSchema, { query: "espresso" }, searchConcurrency),
-    query("search.rare-word", "SearchProducts, a rare word", "SearchProducts", SearchProductsRequestSchema, { query: "bench4242" }, searchConcurrency),
+    query(
+      "get-product",
+      "GetProduct",
+      "GetProduct",
+      GetProductRequestSchema,
+      { id: targets.productId },
+      readConcurrency,
+    ),
+    query(
+      "list-products.first-page",
+      "ListProducts, first page of 20",
+      "ListProducts",
+      ListProductsRequestSchema,
+      {},
+      readConcurrency,
+    ),
+    query(
+      "list-products.deep-page",
+      "ListProducts, page at 90% depth (page_token)",
+      "ListProducts",
+      ListProductsRequestSchema,
+      { pageToken: deepToken },
+      readConcurrency,
+    ),
+    query(
+      "list-products.price-ascending",
+      "ListProducts, price ascending",
+      "ListProducts",
+      ListProductsRequestSchema,
+      { orderBy: ProductOrder.PRICE_ASC },
+      readConcurrency,
+    ),
+    query(
+      "search.common-word",
+      "SearchProducts, a word in 5% of products",
+      "SearchProducts",
+      SearchProductsRequestSchema,
+      { query: "espresso" },
+      searchConcurrency,
+    ),
+    query(
+      "search.rare-word",
+      "SearchProducts, a rare word",
+      "SearchProducts",
+      SearchProductsRequestSchema,
+      { query: "bench4242" },
+      searchConcurrency,
+    ),
   ];
 }

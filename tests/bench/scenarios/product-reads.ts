@@ -29,22 +29,71 @@ export async function productReadScenarios(targets: ProductReadTargets): Promise
   const h2c = { protocol: "h2c", sweep: true, rawBaseline: rawBaselineIds.h2cH2load } as const;
   const uncached = { dbBaseline: dbBaselineIds.primaryKeySelect };
   return [
-    fixedRequestScenario({ ...http1, id: "edge.get-product.anonymous.http1", title: "GetProduct via the edge, anonymous (edge cache)" }, "wrk", { url: getProductUrl, body, headers: json }),
-    fixedRequestScenario({ ...http1, ...uncached, id: "edge.get-product.signed-in.http1", title: "GetProduct via the edge, signed in (no cache)" }, "wrk", { url: getProductUrl, body, headers: signedIn }),
-    fixedRequestScenario({ ...h2c, id: "edge.get-product.anonymous.h2c", title: "GetProduct via the edge, anonymous (edge cache)" }, "h2load", { url: getProductUrl, body, headers: json }),
-    fixedRequestScenario({ ...h2c, ...uncached, id: "edge.get-product.signed-in.h2c", title: "GetProduct via the edge, signed in (no cache)" }, "h2load", { url: getProductUrl, body, headers: signedIn }),
     fixedRequestScenario(
-      { ...h2c, ...uncached, protocol: "gRPC", id: "grpc.get-product.h2load", title: "GetProduct, gRPC on the product port (grpc-status not checked)" },
+      { ...http1, id: "edge.get-product.anonymous.http1", title: "GetProduct via the edge, anonymous (edge cache)" },
+      "wrk",
+      { url: getProductUrl, body, headers: json },
+    ),
+    fixedRequestScenario(
+      {
+        ...http1,
+        ...uncached,
+        id: "edge.get-product.signed-in.http1",
+        title: "GetProduct via the edge, signed in (no cache)",
+      },
+      "wrk",
+      { url: getProductUrl, body, headers: signedIn },
+    ),
+    fixedRequestScenario(
+      { ...h2c, id: "edge.get-product.anonymous.h2c", title: "GetProduct via the edge, anonymous (edge cache)" },
       "h2load",
-      { url: `http://${targets.productAddress}${grpcPath}`, body: frame, headers: { "content-type": "application/grpc", te: "trailers" } },
+      { url: getProductUrl, body, headers: json },
+    ),
+    fixedRequestScenario(
+      {
+        ...h2c,
+        ...uncached,
+        id: "edge.get-product.signed-in.h2c",
+        title: "GetProduct via the edge, signed in (no cache)",
+      },
+      "h2load",
+      { url: getProductUrl, body, headers: signedIn },
+    ),
+    fixedRequestScenario(
+      {
+        ...h2c,
+        ...uncached,
+        protocol: "gRPC",
+        id: "grpc.get-product.h2load",
+        title: "GetProduct, gRPC on the product port (grpc-status not checked)",
+      },
+      "h2load",
+      {
+        url: `http://${targets.productAddress}${grpcPath}`,
+        body: frame,
+        headers: { "content-type": "application/grpc", te: "trailers" },
+      },
     ),
     nodeDriverScenario(
-      { ...uncached, protocol: "gRPC", sweep: true, rawBaseline: rawBaselineIds.h2cNodeDriver, id: "grpc.get-product.node-driver", title: "GetProduct, gRPC on the product port" },
+      {
+        ...uncached,
+        protocol: "gRPC",
+        sweep: true,
+        rawBaseline: rawBaselineIds.h2cNodeDriver,
+        id: "grpc.get-product.node-driver",
+        title: "GetProduct, gRPC on the product port",
+      },
       `http://${targets.productAddress}`,
       (connections, worker) => grpcUnary(connections.for(worker), grpcPath, frame),
     ),
     fixedRequestScenario(
-      { ...h2c, sweep: false, concurrency: 32, id: "edge.get-me.h2c", title: "GetMe via the edge (token verified at the edge and at auth)" },
+      {
+        ...h2c,
+        sweep: false,
+        concurrency: 32,
+        id: "edge.get-me.h2c",
+        title: "GetMe via the edge (token verified at the edge and at auth)",
+      },
       "h2load",
       { url: `${targets.edgeUrl}/bazaar.auth.v1.AuthService/GetMe`, body: Buffer.from("{}"), headers: signedIn },
     ),

@@ -63,7 +63,11 @@ export function fixedRequestScenario(
 }
 
 /** Requests from the bench's own HTTP/2 client over up to 8 connections, shared round-robin by worker. */
-export function nodeDriverScenario(shape: ScenarioShape, origin: string, call: (connections: Http2Connections, worker: number) => ReturnType<Call<number>>): Scenario {
+export function nodeDriverScenario(
+  shape: ScenarioShape,
+  origin: string,
+  call: (connections: Http2Connections, worker: number) => ReturnType<Call<number>>,
+): Scenario {
   return {
     kind: "scenario",
     ...shape,

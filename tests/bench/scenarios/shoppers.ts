@@ -37,7 +37,11 @@ export async function prepareShoppers(edgeUrl: string, count: number, log: (line
       concurrency: 8,
       async call(n) {
         const email = `bench-${runId}-${n}@bazaar.test`;
-        const { tokens } = await callEdge(edgeUrl, "bazaar.auth.v1.AuthService/Register", { email, password, displayName: `Bench shopper ${n}` });
+        const { tokens } = await callEdge(edgeUrl, "bazaar.auth.v1.AuthService/Register", {
+          email,
+          password,
+          displayName: `Bench shopper ${n}`,
+        });
         shoppers.push({ email, password, accessToken: tokens.accessToken });
         return undefined;
       },
@@ -47,7 +51,10 @@ export async function prepareShoppers(edgeUrl: string, count: number, log: (line
   const { errorReasons } = registrations.figures(0);
   if (shoppers.length < count) throw new Error(`registering bench shoppers failed: ${JSON.stringify(errorReasons)}`);
 
-  const seller = await callEdge(edgeUrl, "bazaar.auth.v1.AuthService/Login", { email: devAccounts.seller.email, password: devAccounts.seller.password });
+  const seller = await callEdge(edgeUrl, "bazaar.auth.v1.AuthService/Login", {
+    email: devAccounts.seller.email,
+    password: devAccounts.seller.password,
+  });
   const template = await sellerProduct(edgeUrl);
   const productIds: string[] = [];
   for (let n = 0; n < checkoutProductCount; n++) {
@@ -68,12 +75,16 @@ export async function prepareShoppers(edgeUrl: string, count: number, log: (line
     );
     productIds.push(product.id);
   }
-  log(`  ${count} shoppers and ${checkoutProductCount} checkout products ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  log(
+    `  ${count} shoppers and ${checkoutProductCount} checkout products ready in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
   return { shoppers, productIds };
 }
 
 /** A product of the demo seller, whose shop and category the checkout products share. */
-async function sellerProduct(edgeUrl: string): Promise<{ shopId: string; categoryId: string; price: { currencyCode: string } }> {
+async function sellerProduct(
+  edgeUrl: string,
+): Promise<{ shopId: string; categoryId: string; price: { currencyCode: string } }> {
   const { products } = await callEdge(edgeUrl, "bazaar.product.v1.ProductService/ListProducts", { pageSize: 100 });
   const own = products.find((product: { sellerId: string }) => product.sellerId === devAccounts.seller.id);
   if (!own) throw new Error("no product of the demo seller: the mesh must run with BAZAAR_DEMO_SEED=1");

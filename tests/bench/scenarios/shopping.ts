@@ -14,7 +14,13 @@ const [addCartItemId, placeOrderId, loginId] = shoppingScenarioIds;
 
 /** A cart holds at most this many of the checkout products, so its size stays what it was. */
 const productsPerCart = 4;
-const shippingAddress = { recipientName: "Bench Shopper", line1: "Oranienstraße 1", city: "Berlin", postalCode: "10999", countryCode: "DE" };
+const shippingAddress = {
+  recipientName: "Bench Shopper",
+  line1: "Oranienstraße 1",
+  city: "Berlin",
+  postalCode: "10999",
+  countryCode: "DE",
+};
 
 export function shoppingScenarios(edgeUrl: string, cast: Shoppers): Scenario[] {
   const origin = new URL(edgeUrl).origin;
@@ -40,7 +46,12 @@ export function shoppingScenarios(edgeUrl: string, cast: Shoppers): Scenario[] {
       const round = Math.floor(n / shoppers.length);
       const productId = productIds[(shopperIndex + (round % productsPerCart)) % productIds.length];
       const body = JSON.stringify({ productId, quantity: 1 });
-      return connectUnary(connections.for(worker), "/bazaar.cart.v1.CartService/AddCartItem", body, signedIn(shoppers[shopperIndex]!));
+      return connectUnary(
+        connections.for(worker),
+        "/bazaar.cart.v1.CartService/AddCartItem",
+        body,
+        signedIn(shoppers[shopperIndex]!),
+      );
     },
   );
 
@@ -57,7 +68,11 @@ export function shoppingScenarios(edgeUrl: string, cast: Shoppers): Scenario[] {
     origin,
     (connections, worker) => {
       const shopper = shoppers[loggedIn++ % shoppers.length]!;
-      return connectUnary(connections.for(worker), "/bazaar.auth.v1.AuthService/Login", JSON.stringify({ email: shopper.email, password: shopper.password }));
+      return connectUnary(
+        connections.for(worker),
+        "/bazaar.auth.v1.AuthService/Login",
+        JSON.stringify({ email: shopper.email, password: shopper.password }),
+      );
     },
   );
 
@@ -86,7 +101,11 @@ function placeOrderScenario(edgeUrl: string, { shoppers, productIds }: Shoppers)
     connectUnary(
       connections.for(shopperIndex),
       "/bazaar.order.v1.OrderService/PlaceOrder",
-      JSON.stringify({ idempotencyKey: `${keyPrefix}-${keys++}`, shippingAddress, payment: { method: "PAYMENT_METHOD_CARD", cardToken: "tok_visa" } }),
+      JSON.stringify({
+        idempotencyKey: `${keyPrefix}-${keys++}`,
+        shippingAddress,
+        payment: { method: "PAYMENT_METHOD_CARD", cardToken: "tok_visa" },
+      }),
       signedIn(shoppers[shopperIndex]!),
       (body) => {
         const status = (JSON.parse(body) as { order?: { status?: string } }).order?.status;
@@ -96,19 +115,34 @@ function placeOrderScenario(edgeUrl: string, { shoppers, productIds }: Shoppers)
 
   let batch = 0;
   let nextShopper = 0;
-  const takeBatch = (size: number) => Array.from({ length: Math.min(size, shoppers.length) }, () => nextShopper++ % shoppers.length);
+  const takeBatch = (size: number) =>
+    Array.from({ length: Math.min(size, shoppers.length) }, () => nextShopper++ % shoppers.length);
 
   /**
    * One refill-then-order batch; the orders go into `recorder` until `budgetSeconds` is used up.
    * CPU is sampled during the orders only when `sampling` is given (not in warm-up).
    */
-  const orderBatch = async (connections: Http2Connections, concurrency: number, recorder: LatencyRecorder, budgetSeconds: number, sampling?: RunContext["sampling"]) => {
+  const orderBatch = async (
+    connections: Http2Connections,
+    concurrency: number,
+    recorder: LatencyRecorder,
+    budgetSeconds: number,
+    sampling?: RunContext["sampling"],
+  ) => {
     const batchShoppers = takeBatch(8 * concurrency);
     const thisBatch = batch++;
-    await runEach(batchShoppers, { concurrency, call: (shopperIndex) => addToCart(connections, shopperIndex, thisBatch) });
+    await runEach(batchShoppers, {
+      concurrency,
+      call: (shopperIndex) => addToCart(connections, shopperIndex, thisBatch),
+    });
     sampling?.resume();
     try {
-      return await runEach(batchShoppers, { concurrency, recorder, stopAt: performance.now() + budgetSeconds * 1000, call: (shopperIndex) => placeOrder(connections, shopperIndex) });
+      return await runEach(batchShoppers, {
+        concurrency,
+        recorder,
+        stopAt: performance.now() + budgetSeconds * 1000,
+        call: (shopperIndex) => placeOrder(connections, shopperIndex),
+      });
     } finally {
       sampling?.pause();
     }
@@ -129,10 +163,12 @@ function placeOrderScenario(edgeUrl: string, { shoppers, productIds }: Shoppers)
     async measure(run) {
       const connections = new Http2Connections(new URL(edgeUrl).origin, Math.min(run.concurrency, 8));
       try {
-        for (let warm = 0; warm < run.warmupSeconds; ) warm += await orderBatch(connections, run.concurrency, new LatencyRecorder(), run.warmupSeconds - warm);
+        for (let warm = 0; warm < run.warmupSeconds; )
+          warm += await orderBatch(connections, run.concurrency, new LatencyRecorder(), run.warmupSeconds - warm);
         const recorder = new LatencyRecorder();
         let ordering = 0;
-        while (ordering < run.seconds) ordering += await orderBatch(connections, run.concurrency, recorder, run.seconds - ordering, run.sampling);
+        while (ordering < run.seconds)
+          ordering += await orderBatch(connections, run.concurrency, recorder, run.seconds - ordering, run.sampling);
         return recorder.figures(ordering);
       } finally {
         await connections.close();
@@ -146,5 +182,8 @@ function signedIn(shopper: Shopper): { authorization: string } {
 }
 
 async function emptyCarts(edgeUrl: string, shoppers: Shopper[], concurrency: number): Promise<void> {
-  await runEach(shoppers, { concurrency: Math.max(8, concurrency), call: (shopper) => callEdge(edgeUrl, "bazaar.cart.v1.CartService/ClearCart", {}, shopper.accessToken) });
+  await runEach(shoppers, {
+    concurrency: Math.max(8, concurrency),
+    call: (shopper) => callEdge(edgeUrl, "bazaar.cart.v1.CartService/ClearCart", {}, shopper.accessToken),
+  });
 }

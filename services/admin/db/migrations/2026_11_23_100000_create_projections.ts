@@ -51,5 +51,6 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const table of ["sales_new_users", "sales_lines", "sales_orders", "audit_events"]) await db.schema.dropTable(table).execute();
+  for (const table of ["sales_new_users", "sales_lines", "sales_orders", "audit_events"])
+    await db.schema.dropTable(table).execute();
 }

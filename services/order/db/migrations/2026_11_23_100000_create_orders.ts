@@ -24,7 +24,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("update_time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`(UTC_TIMESTAMP(6))`))
     .execute();
   // One order per (user, key): concurrent checkouts with one key meet here.
-  await db.schema.createIndex("orders_idempotency").on("orders").columns(["user_id", "idempotency_key"]).unique().execute();
+  await db.schema
+    .createIndex("orders_idempotency")
+    .on("orders")
+    .columns(["user_id", "idempotency_key"])
+    .unique()
+    .execute();
   await db.schema.createIndex("orders_user").on("orders").columns(["user_id", "id"]).execute();
   await db.schema.createIndex("orders_status").on("orders").columns(["status", "update_time"]).execute();
 
@@ -48,7 +53,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn("note", "varchar(500)", (c) => c.notNull().defaultTo(""))
     .addColumn("time", sql`datetime(6)`, (c) => c.notNull().defaultTo(sql`(UTC_TIMESTAMP(6))`))
     .execute();
-  await db.schema.createIndex("order_status_history_order").on("order_status_history").columns(["order_id", "id"]).execute();
+  await db.schema
+    .createIndex("order_status_history_order")
+    .on("order_status_history")
+    .columns(["order_id", "id"])
+    .execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

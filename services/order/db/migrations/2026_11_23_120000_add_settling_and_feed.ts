@@ -29,9 +29,20 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`
     INSERT INTO order_feed (user_id, last_seq)
     SELECT user_id, MAX(user_seq) FROM order_status_history GROUP BY user_id`.execute(db);
-  await db.schema.alterTable("order_status_history").modifyColumn("user_id", "char(36)", (c) => c.notNull()).execute();
-  await db.schema.alterTable("order_status_history").modifyColumn("user_seq", "bigint", (c) => c.notNull()).execute();
-  await db.schema.createIndex("order_status_history_feed").on("order_status_history").columns(["user_id", "user_seq"]).unique().execute();
+  await db.schema
+    .alterTable("order_status_history")
+    .modifyColumn("user_id", "char(36)", (c) => c.notNull())
+    .execute();
+  await db.schema
+    .alterTable("order_status_history")
+    .modifyColumn("user_seq", "bigint", (c) => c.notNull())
+    .execute();
+  await db.schema
+    .createIndex("order_status_history_feed")
+    .on("order_status_history")
+    .columns(["user_id", "user_seq"])
+    .unique()
+    .execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
