@@ -1,9 +1,11 @@
 // `npm test`: every check CI runs, in order, stopping at the first failure.
-//   1. buf lint            contracts follow the STANDARD rules
-//   2. buf format          contracts are formatted
-//   3. gen freshness       `buf generate` into a temp dir equals the committed gen/
-//   4. tsc --noEmit        the whole tree type-checks
-//   5. vitest              unit, integration (real MariaDB + nats-server) and e2e tests
+//   1. biome ci            TypeScript formatted and linted, import boundaries between services kept
+//   2. buf lint            contracts follow the STANDARD rules
+//   3. buf format          contracts are formatted
+//   4. buf breaking        the wire contract is compatible with the last release (tag v*)
+//   5. gen freshness       `buf generate` into a temp dir equals the committed gen/
+//   6. tsc --noEmit        the whole tree type-checks
+//   7. vitest              unit, integration (real MariaDB + nats-server) and e2e tests
 // Extra arguments go to vitest, e.g. `npm test -- services/kit`.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -38,6 +40,29 @@ function filesUnder(dir: string): Map<string, Buffer> {
   return files;
 }
 
+/**
+ * The newest release tag (v*) reachable from HEAD: the wire contract a change must stay compatible
+ * with. Moving it is a deliberate act (tag a new release, with the reason in the commit).
+ */
+function lastReleaseTag(): string {
+  const describe = () =>
+    spawnSync("git", ["describe", "--tags", "--abbrev=0", "--match", "v*"], { cwd: root, encoding: "utf8" });
+  let found = describe();
+  if (found.status !== 0) {
+    // A shallow or tag-less clone: ask the origin for the release tags before giving up.
+    spawnSync("git", ["fetch", "--quiet", "--depth=1", "origin", "+refs/tags/v*:refs/tags/v*"], { cwd: root });
+    found = describe();
+  }
+  if (found.status !== 0) {
+    process.stdout.write(
+      "✖ no release tag (v*) reachable from HEAD, so buf breaking has no contract to compare with.\n" +
+        "  run: git fetch --tags origin   (a shallow clone also needs: git fetch --unshallow)\n",
+    );
+    process.exit(1);
+  }
+  return found.stdout.trim();
+}
+
 function checkGeneratedCodeIsFresh(): void {
   const out = mkdtempSync(join(tmpdir(), "bazaar-gen-"));
   try {
@@ -57,8 +82,11 @@ function checkGeneratedCodeIsFresh(): void {
   }
 }
 
+step("biome ci", "biome", ["ci", "--max-diagnostics=50", "."]);
 step("buf lint", "buf", ["lint"]);
 step("buf format --exit-code", "buf", ["format", "--exit-code", "--diff"]);
+const released = lastReleaseTag();
+step(`buf breaking against ${released}`, "buf", ["breaking", "--against", `.git#tag=${released}`]);
 checkGeneratedCodeIsFresh();
 step("tsc --noEmit", "tsc", ["--noEmit", "-p", "tsconfig.json"]);
 // vitest last, closing with one plain line that CI systems read: "N passed, N failed".
