@@ -26,6 +26,7 @@ import {
   backendCallOptions,
   backendCalls,
   edgeCallKey,
+  forwardedForBackend,
   forwardedRequestHeaders,
   routeToBackends,
   type EdgeCall,
@@ -137,11 +138,9 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     // The request's span when tracing is on; else the client's traceparent or a new one.
     const traceParent = currentTraceParent() ?? traceParentOrNew(req.headers.traceparent as string | undefined);
     const peerAddress = req.socket.remoteAddress ?? "";
-    const clientAddress = clientAddressFrom(
-      peerAddress,
-      req.headers["x-forwarded-for"] as string | undefined,
-      config.trustedProxies,
-    );
+    const incomingForwardedFor = req.headers["x-forwarded-for"] as string | undefined;
+    const clientAddress = clientAddressFrom(peerAddress, incomingForwardedFor, config.trustedProxies);
+    const forwardedFor = forwardedForBackend(peerAddress, incomingForwardedFor, config.trustedProxies);
 
     const refuse = (error: ConnectError, httpStatus?: number) => {
       writeError(req, res, telemetry.failed(error), httpStatus);
@@ -171,12 +170,12 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
       try {
         userId = (await verifier.verify(token)).id;
       } catch (error) {
-        return refuse(describeError(error, { requestId, traceParent, peerAddress, policy }));
+        return refuse(describeError(error, { requestId, traceParent, peerAddress, forwardedFor, policy }));
       }
       const userWait = perUser.take(userId);
       if (userWait > 0) return refuse(tooManyRequests(userWait));
     }
-    const call = { requestId, traceParent, peerAddress, policy };
+    const call = { requestId, traceParent, peerAddress, forwardedFor, policy };
     telemetryOf.set(call, telemetry);
     return call;
   };

@@ -6,6 +6,7 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { CallOptions, ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { createClient, createContextKey } from "@connectrpc/connect";
+import type { TrustedProxies } from "../services/kit/client-address.ts";
 import type { GrpcTransport } from "../services/kit/grpc-transport.ts";
 import type { CallPolicy } from "./call-policy.ts";
 import { clampClientDeadlines } from "./client-deadlines.ts";
@@ -15,8 +16,10 @@ import { answerDecodeFailuresAsInvalidArgument } from "./decode-failures.ts";
 export interface EdgeCall {
   requestId: string;
   traceParent: string;
-  /** The socket's peer, appended to X-Forwarded-For for the backend. */
+  /** The socket's peer. */
   peerAddress: string;
+  /** The X-Forwarded-For the backend gets (see forwardedForBackend); empty when there is no peer. */
+  forwardedFor: string;
   policy: CallPolicy;
 }
 
@@ -24,13 +27,27 @@ export const edgeCallKey = createContextKey<EdgeCall | undefined>(undefined, { d
 
 /** Headers of the client's request passed on to the backend as they are. */
 const passedOn = ["authorization", "tracestate"] as const;
-/** What backendCallOptions reads of the request: those, and X-Forwarded-For to extend. */
-export const forwardedRequestHeaders = [...passedOn, "x-forwarded-for"] as const;
+/** What backendCallOptions reads of the request. */
+export const forwardedRequestHeaders = passedOn;
+
+/**
+ * The X-Forwarded-For to send on: the client's own header extended with our peer when the peer is
+ * a proxy we trust to have written it, otherwise the peer alone. Auth trusts the edge and walks
+ * the header from the right, so a header kept from an untrusted client would let that client
+ * choose the address its login throttling counts against.
+ */
+export function forwardedForBackend(
+  peerAddress: string,
+  incoming: string | undefined,
+  trustedProxies: TrustedProxies,
+): string {
+  if (!peerAddress) return "";
+  return incoming && trustedProxies.has(peerAddress) ? `${incoming}, ${peerAddress}` : peerAddress;
+}
 
 /**
  * Call options for the backend: the caller's token, the trace and request id, the client's
- * deadline capped by the RPC's own limit, and the peer appended to X-Forwarded-For so the
- * backend can find the client.
+ * deadline capped by the RPC's own limit, and X-Forwarded-For so the backend can find the client.
  */
 export function backendCallOptions(
   call: EdgeCall,
@@ -45,9 +62,7 @@ export function backendCallOptions(
   }
   headers.set("traceparent", call.traceParent);
   headers.set("x-request-id", call.requestId);
-  const incoming = requestHeader.get("x-forwarded-for");
-  if (call.peerAddress)
-    headers.set("x-forwarded-for", incoming ? `${incoming}, ${call.peerAddress}` : call.peerAddress);
+  if (call.forwardedFor) headers.set("x-forwarded-for", call.forwardedFor);
   const cap = call.policy.timeoutMs;
   const timeoutMs = clientTimeoutMs === undefined ? cap : Math.min(clientTimeoutMs, cap ?? Number.POSITIVE_INFINITY);
   return { headers, timeoutMs, signal };

@@ -18,12 +18,17 @@ import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { connectJson, startTestMesh, type TestMesh } from "../support/mesh.ts";
 
 let mesh: TestMesh;
+const maxFailuresPerAddress = 25;
 let auth: ReturnType<typeof createClient<typeof AuthService>>;
 let cart: ReturnType<typeof createClient<typeof CartService>>;
 
 beforeAll(async () => {
-  // A low per-account limit keeps the throttling story short; the per-IP limit stays generous.
-  mesh = await startTestMesh({ BAZAAR_LOGIN_MAX_FAILURES_PER_ACCOUNT: "4", BAZAAR_LOGIN_MAX_FAILURES_PER_IP: "1000" });
+  // Low limits keep the throttling stories short: the per-address one sits above the dozen
+  // failures the other stories cause from this one address; the edge trusts no proxy (default).
+  mesh = await startTestMesh({
+    BAZAAR_LOGIN_MAX_FAILURES_PER_ACCOUNT: "4",
+    BAZAAR_LOGIN_MAX_FAILURES_PER_IP: String(maxFailuresPerAddress),
+  });
   const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
   auth = createClient(AuthService, transport);
   cart = createClient(CartService, transport);
@@ -370,5 +375,34 @@ describe("deactivation and internal RPCs", () => {
     const jwks = (await response.json()) as { keys: Array<Record<string, unknown>> };
     expect(jwks.keys[0]).toMatchObject({ kty: "OKP", crv: "Ed25519", alg: "EdDSA" });
     expect(jwks.keys[0]?.d).toBeUndefined();
+  });
+});
+
+// Last in this file: it uses up this address's failure budget.
+describe("a client that forges X-Forwarded-For", () => {
+  it("when the edge does not trust its peer, then the header is replaced and the failures count against the peer", async () => {
+    const forged = createClient(
+      AuthService,
+      createConnectTransport({
+        baseUrl: mesh.edgeUrl,
+        httpVersion: "1.1",
+        interceptors: [
+          (next) => (req) => {
+            req.header.set("x-forwarded-for", `198.51.100.${attempts}`);
+            return next(req);
+          },
+        ],
+      }),
+    );
+    let attempts = 0;
+    let answer: ConnectError | undefined;
+    // Each attempt names a new account and a new address; only the real peer can add them up.
+    while (attempts <= maxFailuresPerAddress) {
+      attempts++;
+      answer = await failureOf(forged.login({ email: uniqueEmail(), password: "a-wrong-guess" }));
+      if (answer.code !== Code.Unauthenticated) break;
+    }
+    expect(answer?.code).toBe(Code.ResourceExhausted);
+    expect(attempts).toBeLessThanOrEqual(maxFailuresPerAddress + 1);
   });
 });
