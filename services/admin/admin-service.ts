@@ -23,7 +23,7 @@ import { appendEvent } from "../kit/events.ts";
 import type { ServiceName } from "../kit/config.ts";
 import type { ServiceTokenSource } from "../kit/identity.ts";
 import type { OutboxNotifier } from "../kit/lifecycle.ts";
-import { decodeIdCursor, encodeIdCursor, pageSizeOf } from "../kit/pages.ts";
+import { idPageToken, pageSizeOf } from "../kit/pages.ts";
 import type { AdminDatabase } from "./db/database.ts";
 import { listAuditEvents } from "./db/projections.repository.ts";
 import { ReportRangeError, type SalesReport, salesReport } from "./domain/sales-report.ts";
@@ -140,7 +140,7 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
         subjectId: request.subjectId || undefined,
         from: request.fromTime && timestampDate(request.fromTime),
         before: request.toTime && timestampDate(request.toTime),
-        beforeId: request.pageToken ? decodeIdCursor(request.pageToken) : undefined,
+        beforeId: request.pageToken ? idPageToken.decode(request.pageToken).id : undefined,
         limit: limit + 1,
       });
       const page = rows.slice(0, limit);
@@ -155,7 +155,7 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
           summary: row.summary,
           payloadJson: row.payload_json,
         })),
-        nextPageToken: rows.length > limit ? encodeIdCursor(page.at(-1)!.id) : "",
+        nextPageToken: rows.length > limit ? idPageToken.encode({ id: page.at(-1)!.id }) : "",
       };
     },
 
@@ -191,7 +191,7 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
 
     async listDeadLetters(request, ctx) {
       const limit = pageSizeOf(request.pageSize);
-      const beforeId = request.pageToken ? decodeIdCursor(request.pageToken) : "";
+      const beforeId = request.pageToken ? idPageToken.decode(request.pageToken).id : "";
       const services = (Object.keys(deps.deadLetters) as ServiceName[]).filter(
         (name) => !request.service || name === request.service,
       );
@@ -210,7 +210,7 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
       const page = merged.slice(0, limit);
       return {
         deadLetters: page.map(({ service, letter }) => deadLetterToProto(service, letter)),
-        nextPageToken: merged.length > limit ? encodeIdCursor(page.at(-1)!.letter.id) : "",
+        nextPageToken: merged.length > limit ? idPageToken.encode({ id: page.at(-1)!.letter.id }) : "",
       };
     },
 

@@ -7,7 +7,7 @@ import { Role as ProtoRole } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.ts";
 import { callerOf } from "../kit/auth.ts";
 import { clientAddressOf, type TrustedProxies } from "../kit/client-address.ts";
-import { decodeIdCursor, encodeIdCursor, pageSizeOf } from "../kit/pages.ts";
+import { idPageToken, pageSizeOf } from "../kit/pages.ts";
 import { findUserById, listUsers, updateProfile } from "./db/user.repository.ts";
 import { changeActive, changeRole, type DirectoryDeps } from "./domain/directory.ts";
 import type { KeyManager } from "./domain/key-manager.ts";
@@ -109,7 +109,7 @@ export function createUserDirectoryService(deps: DirectoryDeps): ServiceImpl<typ
   return {
     async listUsers(request) {
       const limit = pageSizeOf(request.pageSize);
-      const beforeId = request.pageToken ? decodeIdCursor(request.pageToken) : undefined;
+      const beforeId = request.pageToken ? idPageToken.decode(request.pageToken).id : undefined;
       const users = await listUsers(deps.db, {
         role: rolesFromProto[request.role],
         active: request.active,
@@ -120,7 +120,7 @@ export function createUserDirectoryService(deps: DirectoryDeps): ServiceImpl<typ
       const page = users.slice(0, limit);
       return {
         users: page.map(userToProto),
-        nextPageToken: users.length > limit ? encodeIdCursor(page.at(-1)!.id) : "",
+        nextPageToken: users.length > limit ? idPageToken.encode({ id: page.at(-1)!.id }) : "",
       };
     },
 

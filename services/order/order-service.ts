@@ -12,7 +12,7 @@ import {
 } from "../../gen/bazaar/order/v1/order_pb.ts";
 import type { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { callerOf } from "../kit/auth.ts";
-import { decodeIdCursor, encodeIdCursor, pageSizeOf } from "../kit/pages.ts";
+import { idPageToken, pageSizeOf } from "../kit/pages.ts";
 import { postalAddressFromProto } from "../kit/postal-address.ts";
 import { feedPositionBefore, findOrder, listOrders, type OrderFilter } from "./db/order.repository.ts";
 import {
@@ -134,12 +134,12 @@ async function orderPage(
   page: { pageSize: number; pageToken: string },
 ) {
   const limit = pageSizeOf(page.pageSize);
-  const beforeId = page.pageToken ? decodeIdCursor(page.pageToken) : undefined;
+  const beforeId = page.pageToken ? idPageToken.decode(page.pageToken).id : undefined;
   const orders = await listOrders(deps.db, { ...filter, beforeId, limit: limit + 1 });
   const shown = orders.slice(0, limit);
   return {
     orders: shown.map(orderToProto),
-    nextPageToken: orders.length > limit ? encodeIdCursor(shown.at(-1)!.id) : "",
+    nextPageToken: orders.length > limit ? idPageToken.encode({ id: shown.at(-1)!.id }) : "",
   };
 }
 

@@ -14,9 +14,7 @@ import {
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
   availableStock,
-  decodePageToken,
-  encodePageToken,
-  InvalidPageTokenError,
+  productPageTokens,
   ProductNotFoundError,
   type Category,
   type Product,
@@ -45,7 +43,7 @@ import {
   type CatalogDeps,
 } from "./domain/manage-catalog.ts";
 import { callerKey, callerOf } from "../kit/auth.ts";
-import { pageSizeOf } from "../kit/pages.ts";
+import { cursorField, pageSizeOf, pageTokenCodec } from "../kit/pages.ts";
 
 export interface ProductServiceDeps extends CatalogDeps {
   db: Kysely<ProductDatabase>;
@@ -147,7 +145,9 @@ export function createProductService(deps: ProductServiceDeps): ServiceImpl<type
     async listProducts(request) {
       const order = orderOf(request.orderBy);
       const limit = pageSizeOf(request.pageSize);
-      const after = request.pageToken ? decodeOrReject(request.pageToken, order) : undefined;
+      const after = request.pageToken
+        ? { ...productPageTokens.decode(request.pageToken, { order }), order }
+        : undefined;
       // One extra row tells whether another page exists without a COUNT.
       const rows = await listVisibleProducts(db, {
         filter: filterOf(request),
@@ -160,7 +160,9 @@ export function createProductService(deps: ProductServiceDeps): ServiceImpl<type
       return {
         products: page.map(toProto),
         nextPageToken:
-          rows.length > limit && last ? encodePageToken({ order, id: last.id, priceMinor: last.priceMinor }) : "",
+          rows.length > limit && last
+            ? productPageTokens.encode({ order, id: last.id, priceMinor: last.priceMinor })
+            : "",
       };
     },
 
@@ -170,7 +172,8 @@ export function createProductService(deps: ProductServiceDeps): ServiceImpl<type
 
     async searchProducts(request) {
       const limit = pageSizeOf(request.pageSize);
-      const after = request.pageToken ? decodeSearchToken(request.pageToken, request.query) : undefined;
+      const query = queryFingerprint(request.query);
+      const after = request.pageToken ? searchPages.decode(request.pageToken, { query }) : undefined;
       const rows = await searchVisibleProducts(db, {
         text: request.query.trim(),
         filter: filterOf(request),
@@ -181,7 +184,8 @@ export function createProductService(deps: ProductServiceDeps): ServiceImpl<type
       const last = page.at(-1);
       return {
         products: page.map((row) => toProto(row.product)),
-        nextPageToken: rows.length > limit && last ? encodeSearchToken(request.query, last.score, last.product.id) : "",
+        nextPageToken:
+          rows.length > limit && last ? searchPages.encode({ query, score: last.score, id: last.product.id }) : "",
       };
     },
   };
@@ -201,28 +205,12 @@ async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-// Search pages continue after (score, id) of the last match; the token is bound to its query.
-function encodeSearchToken(query: string, score: number, id: string): string {
-  return Buffer.from(JSON.stringify({ q: queryFingerprint(query), s: score, i: id })).toString("base64url");
-}
-
-function decodeSearchToken(token: string, query: string): { score: number; id: string } {
-  try {
-    const { q, s, i } = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as Record<string, unknown>;
-    if (
-      q === queryFingerprint(query) &&
-      typeof s === "number" &&
-      Number.isFinite(s) &&
-      typeof i === "string" &&
-      /^[0-9a-f-]{36}$/.test(i)
-    ) {
-      return { score: s, id: i };
-    }
-  } catch {
-    // fall through
-  }
-  throw new ConnectError("page_token is not valid for this query", Code.InvalidArgument);
-}
+// Search pages continue after (score, id) of the last match; a token is bound to its query.
+const searchPages = pageTokenCodec({
+  query: cursorField.text("q"),
+  score: cursorField.number("s"),
+  id: cursorField.id("i"),
+});
 
 function queryFingerprint(query: string): string {
   return createHash("sha256").update(query.trim()).digest("base64url").slice(0, 12);
@@ -237,15 +225,6 @@ function filterOf(request: ListProductsRequest | SearchProductsRequest): Product
     maxPriceMinor: request.maxPriceMinor,
     featuredOnly: request.featuredOnly,
   };
-}
-
-function decodeOrReject(token: string, order: ProductOrder) {
-  try {
-    return decodePageToken(token, order);
-  } catch (error) {
-    if (error instanceof InvalidPageTokenError) throw new ConnectError(error.message, Code.InvalidArgument);
-    throw error;
-  }
 }
 
 function orderOf(order: ProtoProductOrder): ProductOrder {

@@ -6,7 +6,7 @@ import type { ShopService, ShopSchema } from "../../gen/bazaar/product/v1/produc
 import { callerOf } from "../kit/auth.ts";
 import { postalAddressFromProto } from "../kit/postal-address.ts";
 import { findShopById, listShopsNear } from "./db/shop.repository.ts";
-import { pageSizeOf } from "../kit/pages.ts";
+import { cursorField, pageSizeOf, pageTokenCodec } from "../kit/pages.ts";
 import { NotAllowedError, ShopNotFoundError } from "./domain/manage-catalog.ts";
 import { changeShop, openShop, type Shop, type ShopDeps } from "./domain/shops.ts";
 
@@ -57,7 +57,7 @@ export function createShopService(deps: ShopDeps): ServiceImpl<typeof ShopServic
 
     async listShops(request) {
       const limit = pageSizeOf(request.pageSize);
-      const after = request.pageToken ? decodeShopPageToken(request.pageToken) : undefined;
+      const after = request.pageToken ? shopPages.decode(request.pageToken) : undefined;
       const rows = await listShopsNear(deps.db, {
         center: { latitude: request.location!.latitude, longitude: request.location!.longitude },
         radiusKm: request.radiusKm,
@@ -69,26 +69,15 @@ export function createShopService(deps: ShopDeps): ServiceImpl<typeof ShopServic
       const last = page.at(-1);
       return {
         shops: page.map((row) => ({ shop: shopToProto(row.shop), distanceKm: row.distanceKm })),
-        nextPageToken: rows.length > limit && last ? encodeShopPageToken(last.distanceKm, last.shop.id) : "",
+        nextPageToken:
+          rows.length > limit && last ? shopPages.encode({ distanceKm: last.distanceKm, id: last.shop.id }) : "",
       };
     },
   };
 }
 
-function encodeShopPageToken(distanceKm: number, id: string): string {
-  return Buffer.from(JSON.stringify({ d: distanceKm, i: id })).toString("base64url");
-}
-
-function decodeShopPageToken(token: string): { distanceKm: number; id: string } {
-  try {
-    const { d, i } = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { d: unknown; i: unknown };
-    if (typeof d === "number" && Number.isFinite(d) && typeof i === "string" && /^[0-9a-f-]{36}$/.test(i))
-      return { distanceKm: d, id: i };
-  } catch {
-    // fall through
-  }
-  throw new ConnectError("page_token is not valid for this query", Code.InvalidArgument);
-}
+// Shops near a point continue after (distance, id) of the last shop.
+const shopPages = pageTokenCodec({ distanceKm: cursorField.number("d"), id: cursorField.id("i") });
 
 function shopToProto(shop: Shop): MessageInitShape<typeof ShopSchema> {
   return {

@@ -1,4 +1,5 @@
 // The catalog as the product service's domain sees it: plain types and pure rules.
+import { cursorField, pageTokenCodec } from "../../kit/pages.ts";
 
 export interface Category {
   id: string;
@@ -70,12 +71,15 @@ export interface ProductCursor {
   priceMinor?: bigint;
 }
 
-export class InvalidPageTokenError extends Error {
-  override name = "InvalidPageTokenError";
-  constructor() {
-    super("page_token is not valid for this query");
-  }
-}
+/**
+ * Page tokens of product lists: the last row's sort keys, bound to the sort order. Every token
+ * carries the price; NEWEST ignores it.
+ */
+export const productPageTokens = pageTokenCodec({
+  order: cursorField.text("o"),
+  id: cursorField.id("i"),
+  priceMinor: cursorField.bigint("p"),
+});
 
 export class ProductNotFoundError extends Error {
   override name = "ProductNotFoundError";
@@ -83,25 +87,5 @@ export class ProductNotFoundError extends Error {
   constructor(productId: string) {
     super(`product ${productId} not found`);
     this.productId = productId;
-  }
-}
-
-export function encodePageToken(cursor: ProductCursor): string {
-  const payload = { o: cursor.order, i: cursor.id, p: cursor.priceMinor?.toString() };
-  return Buffer.from(JSON.stringify(payload)).toString("base64url");
-}
-
-/** Reads a token handed out by encodePageToken; anything else is the client's mistake. */
-export function decodePageToken(token: string, order: ProductOrder): ProductCursor {
-  try {
-    const payload = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as Record<string, unknown>;
-    const id = payload.i;
-    const price = payload.p;
-    if (payload.o !== order || typeof id !== "string" || !/^[0-9a-f-]{36}$/.test(id)) throw new InvalidPageTokenError();
-    if (order === "newest") return { order, id };
-    if (typeof price !== "string" || !/^\d{1,18}$/.test(price)) throw new InvalidPageTokenError();
-    return { order, id, priceMinor: BigInt(price) };
-  } catch {
-    throw new InvalidPageTokenError();
   }
 }

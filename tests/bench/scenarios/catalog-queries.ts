@@ -7,7 +7,7 @@ import {
   ProductOrder,
   SearchProductsRequestSchema,
 } from "../../../gen/bazaar/product/v1/product_pb.ts";
-import { encodePageToken } from "../../../services/product/domain/catalog.ts";
+import { productPageTokens } from "../../../services/product/domain/catalog.ts";
 import { dbBaselineIds } from "../baselines/database.ts";
 import { rawBaselineIds } from "../baselines/http-hello.ts";
 import { grpcUnary } from "../load/http2-client.ts";
@@ -29,7 +29,7 @@ const readConcurrency = 32;
 const searchConcurrency = 4;
 
 export function catalogQueryScenarios(targets: CatalogQueryTargets): Scenario[] {
-  const deepToken = encodePageToken({ order: "newest", id: targets.deepProductId });
+  const deepToken = productPageTokens.encode({ order: "newest", id: targets.deepProductId, priceMinor: 0n });
   const query = <D extends DescMessage>(
     id: string,
     title: string,
