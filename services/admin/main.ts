@@ -4,13 +4,13 @@ import { AdminService } from "../../gen/bazaar/admin/v1/admin_pb.ts";
 import { UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
 import { OrderAdminService } from "../../gen/bazaar/order/v1/order_pb.ts";
-import { accessRules, type AccessRules } from "../kit/auth.ts";
 import { createMeshClient } from "../kit/clients.ts";
 import { loadConfigOrExit } from "../kit/config.ts";
 import { startConsumer } from "../kit/events.ts";
 import { runUntilSignalled, startService } from "../kit/lifecycle.ts";
 import { createLogger } from "../kit/log.ts";
 import { bind } from "../kit/serve.ts";
+import { adminAccessRules } from "./access-rules.ts";
 import { createAdminService, type AdminServiceDeps } from "./admin-service.ts";
 import { loadAdminConfig } from "./config.ts";
 import type { AdminDatabase } from "./db/database.ts";
@@ -45,13 +45,7 @@ const service = startService<AdminDatabase>({
       }),
     ),
   ],
-  // Every admin RPC is for admins only.
-  rules: [
-    accessRules(
-      AdminService,
-      Object.fromEntries(AdminService.methods.map((m) => [m.localName, "admin"])) as AccessRules<typeof AdminService>,
-    ),
-  ],
+  rules: adminAccessRules,
   consumers: ({ db, nats, log }) => [
     startConsumer<AdminDatabase>({
       js: nats.js,

@@ -1,13 +1,13 @@
 // Wiring only: config → database → product client → gRPC server (CartService) + event consumers.
 import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
-import { accessRules } from "../kit/auth.ts";
 import { createMeshClient } from "../kit/clients.ts";
 import { loadConfigOrExit } from "../kit/config.ts";
 import { startConsumer } from "../kit/events.ts";
 import { runUntilSignalled, startService } from "../kit/lifecycle.ts";
 import { createLogger } from "../kit/log.ts";
 import { bind } from "../kit/serve.ts";
+import { cartAccessRules } from "./access-rules.ts";
 import { createCartService } from "./cart-service.ts";
 import { loadCartConfig } from "./config.ts";
 import type { CartDatabase } from "./db/database.ts";
@@ -25,15 +25,7 @@ const service = startService<CartDatabase>({
   config,
   migrations,
   services: ({ db }) => [bind(CartService, createCartService({ db, catalog, currencyCode: config.currencyCode }))],
-  rules: [
-    accessRules(CartService, {
-      getCart: "user",
-      addCartItem: "user",
-      updateCartItem: "user",
-      removeCartItem: "user",
-      clearCart: "user",
-    }),
-  ],
+  rules: cartAccessRules,
   consumers: ({ db, nats, log }) => [
     startConsumer<CartDatabase>({
       js: nats.js,

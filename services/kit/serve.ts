@@ -2,7 +2,8 @@
 //
 // Why not connect-node's own gRPC server: on this hardware grpc-js answers ~5x the unary calls
 // (see NOTES.md). Handlers stay written once as `ServiceImpl<typeof XService>` with
-// `ConnectError`, so the same impl also runs in memory in unit tests (createRouterTransport).
+// `ConnectError`, so the same impl also runs in memory in unit tests (createRouterTransport,
+// through testing/in-memory.ts, which reuses the request checks and error translation below).
 import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import {
@@ -138,18 +139,7 @@ function handlerFor(
   options: ServeOptions,
   shutdownSignal: AbortSignal,
 ) {
-  const validate = async (message: unknown) => {
-    if (message instanceof ConnectError) throw message;
-    const result = validator.validate(method.input, message as never);
-    if (result.kind === "valid") return message;
-    if (result.kind === "invalid") {
-      const [violations, schema] = violationsToProto(result.violations);
-      throw new ConnectError(result.violations.map(String).join("; "), Code.InvalidArgument, undefined, [
-        { desc: schema, value: violations },
-      ]);
-    }
-    throw result.error;
-  };
+  const validate = requestValidation(method, validator);
   const output = (value: unknown) => (isMessage(value, method.output) ? value : create(method.output, value as never));
 
   const calls = rpcServerRecorder(method);
@@ -227,6 +217,25 @@ function handlerFor(
   }
 }
 
+/**
+ * Checks a request against its protovalidate rules before any handler sees it: a request that
+ * breaks one answers invalid_argument with the field violations as a detail.
+ */
+export function requestValidation(method: DescMethod, validator: Validator): (message: unknown) => Promise<unknown> {
+  return async (message) => {
+    if (message instanceof ConnectError) throw message;
+    const result = validator.validate(method.input, message as never);
+    if (result.kind === "valid") return message;
+    if (result.kind === "invalid") {
+      const [violations, schema] = violationsToProto(result.violations);
+      throw new ConnectError(result.violations.map(String).join("; "), Code.InvalidArgument, undefined, [
+        { desc: schema, value: violations },
+      ]);
+    }
+    throw result.error;
+  };
+}
+
 function contextFor(method: DescMethod, call: AnyCall, shutdownSignal: AbortSignal | undefined): GrpcHandlerContext {
   const ctx = new GrpcHandlerContext(method, call, shutdownSignal);
   ctx.values.set(requestIdKey, ctx.metadataValue("x-request-id") ?? randomUUID());
@@ -234,14 +243,15 @@ function contextFor(method: DescMethod, call: AnyCall, shutdownSignal: AbortSign
 }
 
 /** Turns anything a handler threw into what may go on the wire; logs what must not. */
-function toWireError(error: unknown, ctx: GrpcHandlerContext, log: Logger): ConnectError {
+export function toWireError(error: unknown, ctx: HandlerContext, log: Logger): ConnectError {
   if (error instanceof ConnectError) {
     if (error.code === Code.Internal || error.code === Code.Unknown) {
       log.error({ err: error, method: ctx.method.name, requestId: ctx.values.get(requestIdKey) }, "rpc failed");
     }
     return error;
   }
-  if (ctx.abortReason instanceof ConnectError) return ctx.abortReason;
+  const abortReason = ctx instanceof GrpcHandlerContext ? ctx.abortReason : ctx.signal.aborted && ctx.signal.reason;
+  if (abortReason instanceof ConnectError) return abortReason;
   if (isConnectionError(error)) {
     log.warn({ err: error, method: ctx.method.name }, "database unavailable");
     return new ConnectError("a dependency is unavailable, retry later", Code.Unavailable);

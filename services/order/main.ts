@@ -3,12 +3,12 @@
 import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { OrderAdminService, OrderService } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { InventoryService, ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
-import { accessRules } from "../kit/auth.ts";
 import { createMeshClient } from "../kit/clients.ts";
 import { loadConfigOrExit } from "../kit/config.ts";
 import { runUntilSignalled, startService, type ServiceRuntime } from "../kit/lifecycle.ts";
 import { createLogger } from "../kit/log.ts";
 import { bind } from "../kit/serve.ts";
+import { orderAccessRules } from "./access-rules.ts";
 import { listenForOrderChanges } from "./change-announcements.ts";
 import { loadOrderConfig } from "./config.ts";
 import type { OrderDatabase } from "./db/database.ts";
@@ -60,16 +60,7 @@ const service = startService<OrderDatabase>({
     ),
     bind(OrderAdminService, createOrderAdminService(orderDeps(runtime))),
   ],
-  rules: [
-    accessRules(OrderService, {
-      placeOrder: "user",
-      listOrders: "user",
-      getOrder: "user",
-      cancelOrder: "user",
-      watchOrders: "user",
-    }),
-    accessRules(OrderAdminService, { listAllOrders: "service", updateOrderStatus: "service" }),
-  ],
+  rules: orderAccessRules,
   consumers: ({ nats, log }) => [Promise.resolve(listenForOrderChanges(nats.nc, signals, log))],
   jobs: (runtime) => [
     {
