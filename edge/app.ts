@@ -34,6 +34,7 @@ import {
 import { plainConnectUnary, serveConnectUnary } from "./connect-unary.ts";
 import { PublicCache } from "./public-cache.ts";
 import { observeRequest, rpcProtocolOf, type RequestTelemetry } from "./request-telemetry.ts";
+import { jwksPath } from "./openapi/edge-operations.ts";
 import { openApiFiles } from "./openapi/files.ts";
 import { TokenBuckets } from "./rate-limit.ts";
 import { serveRest } from "./rest/handler.ts";
@@ -218,7 +219,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
       writeError(req, res, new ConnectError(`${path} is not served here`, Code.Unimplemented), 404);
       return true;
     }
-    if (!path.startsWith("/v1/") && !path.startsWith("/.well-known/")) return false;
+    if (!path.startsWith("/v1/")) return false;
     const url = new URL(req.url ?? "/", "http://edge");
     const { match, pathExists } = matchRoute(routes, req.method ?? "GET", path);
     if (!match) {
@@ -282,7 +283,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
   const handler: RequestHandler = (req, res) => {
     const path = (req.url ?? "/").split("?")[0]!;
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
-    if (path === "/.well-known/jwks.json" && req.method === "GET") {
+    if (path === jwksPath && req.method === "GET") {
       auth.getJwks({}, { timeoutMs: 2_000 }).then(
         ({ jwksJson }) => sendJson(res, 200, JSON.parse(jwksJson), "public, max-age=300"),
         () => sendJson(res, 503, { code: "unavailable", message: "keys are unavailable, retry later" }),
@@ -302,6 +303,10 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     if (cors.handle(req, res)) return;
     if (serveStatic(req, res, path)) return;
     if (serveRpc(req, res, path)) return;
+    if (path === jwksPath) {
+      writeError(req, res, new ConnectError(`${req.method} is not allowed on ${path}`, Code.Unimplemented), 405);
+      return;
+    }
     writeError(req, res, new ConnectError(`no route ${path}`, Code.NotFound), 404);
   };
 

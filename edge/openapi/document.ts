@@ -1,10 +1,11 @@
 // The OpenAPI 3.1 document of the REST API: the routes' operations, the schemas they use, the
-// error shape and the bearer scheme. Built in a fixed order (paths and schemas sorted, methods
-// in one order) because CI compares the generated file byte for byte.
+// edge's own key set route, the error shape and the bearer scheme. Built in a fixed order (paths
+// and schemas sorted, methods in one order) because CI compares the generated file byte for byte.
 import { Code } from "@connectrpc/connect";
 import { codeToHttpStatus, codeToString } from "@connectrpc/connect/protocol-connect";
 import type { DescService } from "@bufbuild/protobuf";
 import type { HttpMethod, HttpRoute } from "../http-routes.ts";
+import { edgeOperations } from "./edge-operations.ts";
 import { errorSchemaRef, operationOf } from "./operations.ts";
 import { commentOf } from "./proto-comments.ts";
 import { ComponentSchemas, type JsonObject } from "./schemas.ts";
@@ -18,6 +19,9 @@ const info = {
     "- Bodies, parameters and responses use the proto3 JSON mapping: lowerCamelCase names, 64-bit " +
       "integers as strings, enums by value name, timestamps in RFC 3339, field masks as " +
       "comma-separated lowerCamelCase paths.",
+    '- Answers leave out fields at their zero value (`""`, `0`, `false`, `[]`, an enum\'s ' +
+      "`…_UNSPECIFIED`): a missing field has that value, e.g. a category without `parentId` is " +
+      "top-level.",
     "- Sign in with `POST /v1/auth/login` and send its access token as `Authorization: Bearer <token>`; " +
       "operations open to anyone ignore it.",
     '- Errors answer `{"code", "message", "details"}` with the HTTP status of their code.',
@@ -41,6 +45,11 @@ export function openApiDocument(routes: HttpRoute[]): JsonObject {
     }
     item[route.httpMethod] = operationOf(route, schemas);
   }
+  const edge = edgeOperations();
+  for (const [path, item] of Object.entries(edge.paths)) {
+    if (paths[path]) throw new Error(`${path} is served by the edge itself and cannot be a route too`);
+    paths[path] = item;
+  }
   const services = [...new Set(routes.map((route) => route.rpc.parent))].sort((a, b) => compare(a.name, b.name));
   return {
     openapi: "3.1.0",
@@ -49,9 +58,9 @@ export function openApiDocument(routes: HttpRoute[]): JsonObject {
     // Both alternatives: the operations open to anyone take no token, the others need one.
     security: [{}, { bearer: [] }],
     tags: services.map(tagOf),
-    paths,
+    paths: Object.fromEntries(Object.entries(paths).sort(([a], [b]) => compare(a, b))),
     components: {
-      schemas: { ...schemas.toRecord(), ...errorSchemas() },
+      schemas: { ...schemas.toRecord(), ...edge.schemas, ...errorSchemas() },
       responses: { Error: errorResponse() },
       securitySchemes: {
         bearer: {
@@ -100,7 +109,11 @@ function errorSchemas(): Record<string, JsonObject> {
           contentEncoding: "base64",
           description: "The message in the binary format, base64 without padding.",
         },
-        debug: { type: "object", description: "The message in proto3 JSON, for the types the edge knows." },
+        debug: {
+          type: "object",
+          additionalProperties: true,
+          description: "The message in proto3 JSON, for the types the edge knows.",
+        },
       },
       required: ["type", "value"],
     },

@@ -65,8 +65,13 @@ export function requestFromRest(match: RouteMatch, query: URLSearchParams, body:
   }
 }
 
+/**
+ * The answer in proto3 JSON as Connect JSON writes it: a field at its zero value ("", 0, false,
+ * an empty list, the enum's first value) is left out. Written out, an empty id would be `""` where
+ * the document promises a `uuid`, which typed clients (UUID fields in Kotlin or Java) fail to parse.
+ */
 export function responseToJson(schema: DescMessage, message: Message): JsonValue {
-  return toJson(schema, message as never, { alwaysEmitImplicit: true });
+  return toJson(schema, message as never);
 }
 
 function fieldNamed(message: DescMessage, name: string): DescField | undefined {

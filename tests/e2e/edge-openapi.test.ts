@@ -1,14 +1,18 @@
 // The OpenAPI document of the REST API (gen/openapi/, from edge/openapi/protoc-gen-openapi.ts):
 // valid OpenAPI 3.1, one operation for each google.api.http annotation of the public services
 // (read here from the generated descriptors, not through the generator's code) and no other, and
-// served by a running edge together with its docs page.
+// served by a running edge together with its docs page; and every GET route of it, walked against
+// a seeded mesh, answers as the document says (tests/support/openapi-contract.ts).
 import { globSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { getOption, hasOption, type DescMessage, type DescService } from "@bufbuild/protobuf";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { http } from "../../gen/google/api/annotations_pb.ts";
+import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+import { documentedOperations } from "../support/openapi-contract.ts";
+import { callRest, openRestStream, type RestAnswer } from "../support/rest.ts";
 
 const root = new URL("../../", import.meta.url);
 const committed = readFileSync(new URL("gen/openapi/bazaar.openapi.json", root));
@@ -96,10 +100,20 @@ describe("the committed OpenAPI document", () => {
     expect(validator.version).toBe("3.1");
   });
 
-  it("has one operation for each google.api.http annotation, at the same path and method, and none other", () => {
+  it("has one operation for each google.api.http annotation, at the same path and method, and beside them only the edge's key set", () => {
     const annotated = annotatedRoutes();
     expect(annotated.length).toBeGreaterThan(30);
-    expect(documentedRoutes().sort()).toEqual(annotated.sort());
+    const edgeOwn = ["GET /.well-known/jwks.json Edge_GetJwks"];
+    expect(documentedRoutes().sort()).toEqual([...annotated, ...edgeOwn].sort());
+  });
+
+  it("describes /.well-known/jwks.json as the key set itself, and GetJwks's own route as the set inside a string", () => {
+    expect(operation("/.well-known/jwks.json", "get").responses["200"].content["application/json"].schema.$ref).toBe(
+      "#/components/schemas/JsonWebKeySet",
+    );
+    expect(operation("/v1/auth/jwks", "get").responses["200"].content["application/json"].schema.$ref).toBe(
+      "#/components/schemas/bazaar.auth.v1.GetJwksResponse",
+    );
   });
 
   it("describes the six public services and no internal one, though both kinds were read", () => {
@@ -193,14 +207,18 @@ describe("the committed OpenAPI document", () => {
   });
 });
 
+// One mesh for the suites below, started by the first that runs.
+let sharedMesh: TestMesh | undefined;
+const startedMesh = async () => (sharedMesh ??= await startTestMesh());
+afterAll(async () => {
+  await sharedMesh?.stop();
+});
+
 describe("the document and its docs page, served by the edge", () => {
   let mesh: TestMesh;
   beforeAll(async () => {
-    mesh = await startTestMesh();
+    mesh = await startedMesh();
   }, 120_000);
-  afterAll(async () => {
-    await mesh?.stop();
-  });
 
   it("when /openapi.json is fetched, then it is the committed document, as JSON", async () => {
     const response = await fetch(`${mesh.edgeUrl}/openapi.json`);
@@ -227,5 +245,139 @@ describe("the document and its docs page, served by the edge", () => {
     }
     const init = await (await fetch(`${mesh.edgeUrl}/docs/init.js`)).text();
     expect(init).toContain('url: "/openapi.json"');
+  });
+});
+
+describe("the live REST surface, read as the document describes it", () => {
+  let mesh: TestMesh;
+  beforeAll(async () => {
+    mesh = await startedMesh();
+  }, 120_000);
+
+  it("when every GET route is called with the seeded data, then each answer (successes and errors) is exactly as documented", {
+    timeout: 60_000,
+  }, async () => {
+    const get = (path: string, token?: string) => callRest(mesh.edgeUrl, "GET", path, { token });
+    const signIn = async (account: { email: string; password: string }) =>
+      (
+        await callRest(mesh.edgeUrl, "POST", "/v1/auth/login", {
+          body: { email: account.email, password: account.password },
+        })
+      ).body.tokens.accessToken as string;
+    const [admin, seller, customer] = await Promise.all([
+      signIn(devAccounts.admin),
+      signIn(devAccounts.seller),
+      signIn(devAccounts.customer),
+    ]);
+    // A shopper with nothing yet: an empty cart and no orders, where zero values abound.
+    const newcomer = (
+      await callRest(mesh.edgeUrl, "POST", "/v1/auth/register", {
+        body: { email: `walk-${Date.now()}@example.test`, password: "password-123", displayName: "Walker" },
+      })
+    ).body.tokens.accessToken as string;
+
+    const { products } = (await get("/v1/products?pageSize=100")).body;
+    const { categories } = (await get("/v1/categories")).body;
+    const nearBerlin = "location.latitude=52.52&location.longitude=13.40&radiusKm=20";
+    const shop = (await get(`/v1/shops?${nearBerlin}`)).body.shops[0].shop;
+    const product = products[0];
+    await callRest(mesh.edgeUrl, "POST", "/v1/cart/items", {
+      token: customer,
+      body: { productId: product.id, quantity: 1 },
+    });
+    const placed = await callRest(mesh.edgeUrl, "POST", "/v1/orders", {
+      token: customer,
+      body: {
+        idempotencyKey: crypto.randomUUID(),
+        shippingAddress: {
+          recipientName: "Walker",
+          line1: "1 Walk Way",
+          city: "Berlin",
+          postalCode: "10115",
+          countryCode: "DE",
+        },
+        payment: { method: "PAYMENT_METHOD_CARD", cardToken: "tok_visa" },
+      },
+    });
+    expect(placed.status).toBe(200);
+    const orderId = placed.body.order.id as string;
+    const day = 24 * 3600 * 1000;
+    const range = `fromTime=${new Date(Date.now() - day).toISOString()}&toTime=${new Date(Date.now() + day).toISOString()}`;
+
+    // Each GET template → the calls that exercise it; a route added to the protos without one
+    // here fails below, so the walk always covers the whole document.
+    const calls: Record<string, Array<() => Promise<RestAnswer>>> = {
+      "/.well-known/jwks.json": [() => get("/.well-known/jwks.json")],
+      "/v1/auth/jwks": [() => get("/v1/auth/jwks")],
+      "/v1/admin/audit-events": [() => get("/v1/admin/audit-events", admin)],
+      "/v1/admin/dead-letters": [() => get("/v1/admin/dead-letters", admin)],
+      "/v1/admin/orders": [
+        () => get("/v1/admin/orders", admin),
+        () => get(`/v1/admin/orders?userId=${devAccounts.customer.id}`, admin),
+      ],
+      "/v1/admin/reports/sales": [
+        () => get(`/v1/admin/reports/sales?${range}`, admin),
+        () => get("/v1/admin/reports/sales", admin),
+      ],
+      "/v1/admin/users": [() => get("/v1/admin/users", admin)],
+      "/v1/admin/users/{id}": [
+        () => get(`/v1/admin/users/${devAccounts.customer.id}`, admin),
+        () => get(`/v1/admin/users/${devAccounts.customer.id}`, customer),
+      ],
+      "/v1/auth/me": [() => get("/v1/auth/me", customer), () => get("/v1/auth/me", newcomer), () => get("/v1/auth/me")],
+      "/v1/cart": [() => get("/v1/cart", customer), () => get("/v1/cart", newcomer)],
+      "/v1/categories": [() => get("/v1/categories")],
+      "/v1/orders": [() => get("/v1/orders", customer), () => get("/v1/orders", newcomer)],
+      "/v1/orders/{id}": [() => get(`/v1/orders/${orderId}`, customer), () => get(`/v1/orders/${orderId}`, newcomer)],
+      "/v1/products": [
+        () => get("/v1/products?pageSize=100"),
+        () => get(`/v1/products?pageSize=2&categoryId=${categories.at(-1).id}&orderBy=PRODUCT_ORDER_PRICE_DESC`),
+        () => get(`/v1/products?sellerId=${devAccounts.seller.id}`, seller),
+        () => get("/v1/products?pageSize=-1"),
+      ],
+      "/v1/products/{id}": [
+        () => get(`/v1/products/${product.id}`),
+        () => get(`/v1/products/${product.id}`, seller),
+        () => get(`/v1/products/${crypto.randomUUID()}`),
+        () => get("/v1/products/not-a-uuid"),
+      ],
+      "/v1/products:batchGet": [() => get(`/v1/products:batchGet?ids=${products[1].id}&ids=${products[2].id}`)],
+      "/v1/products:search": [() => get("/v1/products:search?query=coffee")],
+      "/v1/shops": [() => get("/v1/shops"), () => get(`/v1/shops?${nearBerlin}&query=market`)],
+      "/v1/shops/{id}": [() => get(`/v1/shops/${shop.id}`), () => get(`/v1/shops/${shop.id}`, seller)],
+      "/v1/orders:watch": [
+        async () => {
+          const stream = await openRestStream(
+            mesh.edgeUrl,
+            "GET",
+            `/v1/orders:watch?sinceTime=${new Date(Date.now() - day).toISOString()}`,
+            {
+              token: customer,
+            },
+          );
+          const first = await stream.lines.next();
+          await stream.cancel();
+          expect(first.value?.result.order.id).toBe(orderId);
+          return { status: stream.status, headers: stream.headers, body: first.value };
+        },
+      ],
+    };
+    const getRoutes = documentedOperations().filter((operation) => operation.method === "get");
+    expect(Object.keys(calls).sort()).toEqual(getRoutes.map((operation) => operation.template).sort());
+    // All of them, so one run lists every mismatch.
+    const answered: Record<string, number[]> = {};
+    const violations: string[] = [];
+    for (const [template, exercises] of Object.entries(calls)) {
+      for (const exercise of exercises) {
+        try {
+          (answered[template] ??= []).push((await exercise()).status);
+        } catch (error) {
+          violations.push((error as Error).message);
+        }
+      }
+    }
+    expect(violations).toEqual([]);
+    // Every route answered at least once with a success.
+    expect(Object.entries(answered).filter(([, statuses]) => !statuses.includes(200))).toEqual([]);
   });
 });

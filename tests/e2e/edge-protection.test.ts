@@ -13,6 +13,7 @@ import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { failureOf } from "../../services/kit/testing/calls.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+import { callRest, checkRestAnswer } from "../support/rest.ts";
 
 const allowedOrigin = "https://shop.example.test";
 let mesh: TestMesh;
@@ -109,7 +110,7 @@ describe("request bodies", () => {
     path: string,
     body: Buffer,
     headers: Record<string, string>,
-  ): Promise<{ status: number; ms: number; text: string }> {
+  ): Promise<{ status: number; ms: number; contentType: string | null; text: string }> {
     const url = new URL(path, mesh.edgeUrl);
     const started = performance.now();
     return new Promise((resolve, reject) => {
@@ -119,7 +120,14 @@ describe("request bodies", () => {
         (res) => {
           let text = "";
           res.on("data", (chunk) => (text += chunk));
-          res.on("end", () => resolve({ status: res.statusCode!, ms: performance.now() - started, text }));
+          res.on("end", () =>
+            resolve({
+              status: res.statusCode!,
+              ms: performance.now() - started,
+              contentType: res.headers["content-type"] ?? null,
+              text,
+            }),
+          );
         },
       );
       // The edge may hang up before the whole body is sent: that is the point.
@@ -137,17 +145,18 @@ describe("request bodies", () => {
     const before = rssKiB(edgePid);
     let peak = before;
     // Three rounds, 300 MB offered: held in memory it would show as at least that much.
+    const paths = Array.from({ length: 10 }, (_, i) =>
+      i % 2 === 0 ? "/bazaar.auth.v1.AuthService/Login" : "/v1/auth/login",
+    );
     for (let round = 0; round < 3; round++) {
       const answers = await Promise.all(
-        Array.from({ length: 10 }, (_, i) =>
-          i % 2 === 0
-            ? post("/bazaar.auth.v1.AuthService/Login", tenMegabytes, { "content-type": "application/json" })
-            : post("/v1/auth/login", tenMegabytes, { "content-type": "application/json" }),
-        ),
+        paths.map((path) => post(path, tenMegabytes, { "content-type": "application/json" })),
       );
-      for (const answer of answers) {
+      for (const [i, answer] of answers.entries()) {
         expect(answer.status).toBe(413);
         expect(JSON.parse(answer.text)).toMatchObject({ code: "resource_exhausted" });
+        if (paths[i]!.startsWith("/v1/"))
+          checkRestAnswer("POST", paths[i]!, answer.status, answer.contentType, answer.text);
         // Tens of milliseconds on an idle machine; the bound leaves room for the chaos and
         // scale-out suites running beside this one on two cores.
         expect(answer.ms).toBeLessThan(3_000);
@@ -166,12 +175,10 @@ describe("request bodies", () => {
         else controller.close();
       },
     });
-    const response = await fetch(`${mesh.edgeUrl}/v1/auth/login`, {
-      method: "POST",
+    const response = await callRest(mesh.edgeUrl, "POST", "/v1/auth/login", {
       headers: { "content-type": "application/json", ...asClient() },
-      body: tenMegabytesInChunks,
-      duplex: "half",
-    } as RequestInit);
+      rawBody: tenMegabytesInChunks,
+    });
     expect(response.status).toBe(413);
   });
 
@@ -203,14 +210,15 @@ describe("rate limits", () => {
       expect(Number(error.metadata.get("retry-after"))).toBeGreaterThanOrEqual(1);
     }
     // The bucket refills one token a second: a few calls in a row find it empty again.
-    let rest = await fetch(`${mesh.edgeUrl}/v1/categories`, { headers: client });
-    for (let tries = 1; rest.status !== 429 && tries < 5; tries++)
-      rest = await fetch(`${mesh.edgeUrl}/v1/categories`, { headers: client });
+    const categories = (headers: Record<string, string>) =>
+      callRest(mesh.edgeUrl, "GET", "/v1/categories", { headers });
+    let rest = await categories(client);
+    for (let tries = 1; rest.status !== 429 && tries < 5; tries++) rest = await categories(client);
     expect(rest.status).toBe(429);
     expect(Number(rest.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-    expect(await rest.json()).toMatchObject({ code: "resource_exhausted" });
+    expect(rest.body).toMatchObject({ code: "resource_exhausted" });
     // Another address is not affected.
-    expect((await fetch(`${mesh.edgeUrl}/v1/categories`, { headers: asClient() })).status).toBe(200);
+    expect((await categories(asClient())).status).toBe(200);
   });
 
   it("when one user goes over their rate from many addresses, then they are limited as a user", async () => {
@@ -219,11 +227,8 @@ describe("rate limits", () => {
     const results = [];
     for (let i = 0; i < 8; i++) {
       results.push(
-        (
-          await fetch(`${mesh.edgeUrl}/v1/auth/me`, {
-            headers: { authorization: `Bearer ${tokens!.accessToken}`, ...asClient() },
-          })
-        ).status,
+        (await callRest(mesh.edgeUrl, "GET", "/v1/auth/me", { token: tokens!.accessToken, headers: asClient() }))
+          .status,
       );
     }
     expect(results.slice(0, 4)).toEqual([200, 200, 200, 200]);
@@ -247,9 +252,9 @@ describe("what clients never see", () => {
       };
       expect(Object.keys(plain).map(Number)).toContain(error.code);
       expect(error.rawMessage).toMatch(plain[error.code]!);
-      const rest = await fetch(`${mesh.edgeUrl}/v1/products/${randomUUID()}`, { headers: asClient() });
+      const rest = await callRest(mesh.edgeUrl, "GET", `/v1/products/${randomUUID()}`, { headers: asClient() });
       expect([503, 504]).toContain(rest.status);
-      const text = await rest.text();
+      const text = JSON.stringify(rest.body);
       expect(text).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|:\d{4,5}\b|at \w+ \(/);
     } finally {
       mesh.relaunch("product");

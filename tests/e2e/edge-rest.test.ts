@@ -2,6 +2,7 @@
 // every route of the google.api.http annotations answers; path, query and body mapping with
 // proto3 JSON names; JSON errors with the matching HTTP status; caching headers; and a whole
 // purchase — login, search, cart, order, its live status as NDJSON — over plain HTTP/1.1 JSON.
+// Every answer goes through tests/support/rest.ts, which checks it against /openapi.json.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getOption } from "@bufbuild/protobuf";
@@ -12,36 +13,16 @@ import { OrderService } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { ProductService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { http as httpRule } from "../../gen/google/api/annotations_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
-import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+import { connectJson, startTestMesh, type TestMesh } from "../support/mesh.ts";
+import { callRest, openRestStream, type RestAnswer, type RestRequest } from "../support/rest.ts";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 
 let mesh: TestMesh;
 let adminToken: string;
 
-interface Answer {
-  status: number;
-  headers: Headers;
-  body: any;
-}
-
-async function rest(
-  method: string,
-  path: string,
-  options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
-): Promise<Answer> {
-  const response = await fetch(`${mesh.edgeUrl}${path}`, {
-    method,
-    headers: {
-      ...(options.body !== undefined ? { "content-type": "application/json" } : {}),
-      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-      ...options.headers,
-    },
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-  });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
-}
+const rest = (method: string, path: string, request?: RestRequest): Promise<RestAnswer> =>
+  callRest(mesh.edgeUrl, method, path, request);
 
 const login = async (account: { email: string; password: string }) =>
   (await rest("POST", "/v1/auth/login", { body: { email: account.email, password: account.password } })).body.tokens
@@ -82,21 +63,19 @@ describe("the route table", () => {
     for (const route of routes) {
       // Every path variable is an id: a random UUID reaches the handler, which may say not_found.
       const path = route.template.replace(/\{[\w.]+\}/g, randomUUID());
-      const body = route.verb === "GET" || route.verb === "DELETE" ? undefined : {};
-      const controller = new AbortController();
-      const response = await fetch(`${mesh.edgeUrl}${path}`, {
-        method: route.verb,
-        headers: { authorization: `Bearer ${adminToken}`, ...(body ? { "content-type": "application/json" } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-        signal: controller.signal,
-      });
-      const text = route.streams ? "" : await response.text();
-      controller.abort();
-      const answer = text ? JSON.parse(text) : {};
+      const request = { token: adminToken, body: route.verb === "GET" || route.verb === "DELETE" ? undefined : {} };
+      let answer: RestAnswer;
+      if (route.streams) {
+        const stream = await openRestStream(mesh.edgeUrl, route.verb, path, request);
+        await stream.cancel();
+        answer = { status: stream.status, headers: stream.headers, body: stream.error };
+      } else {
+        answer = await rest(route.verb, path, request);
+      }
       // The edge's own refusals: a route it does not know, a method it does not allow.
-      if (response.status === 405 || /^no route/.test(answer.message ?? ""))
-        unanswered.push(`${route.verb} ${route.template} → ${response.status} ${text}`);
-      expect(response.headers.get("content-type"), `${route.verb} ${route.template}`).toMatch(
+      if (answer.status === 405 || /^no route/.test(answer.body?.message ?? ""))
+        unanswered.push(`${route.verb} ${route.template} → ${answer.status} ${JSON.stringify(answer.body)}`);
+      expect(answer.headers.get("content-type"), `${route.verb} ${route.template}`).toMatch(
         /^application\/(json|x-ndjson)/,
       );
     }
@@ -109,6 +88,7 @@ describe("the route table", () => {
     expect(unknown.body).toMatchObject({ code: "not_found" });
     const wrongMethod = await rest("PUT", "/v1/products");
     expect(wrongMethod.status).toBe(405);
+    expect((await rest("POST", "/.well-known/jwks.json")).status).toBe(405);
   });
 });
 
@@ -127,12 +107,25 @@ describe("mapping requests and answers", () => {
     expect(next.body.products.map((p: any) => p.id)).not.toContain(snake.body.products[0].id);
   });
 
-  it("when a path variable names a product, then GET /v1/products/{id} is that product, with implicit fields present", async () => {
+  it("when a path variable names a product, then GET /v1/products/{id} is that product, in the same JSON as Connect answers", async () => {
     const [first] = (await rest("GET", "/v1/products?pageSize=1")).body.products;
     const one = await rest("GET", `/v1/products/${first.id}`);
     expect(one.status).toBe(200);
     expect(one.body.product.id).toBe(first.id);
     expect(one.body.product).toHaveProperty("name", first.name);
+    const viaConnect = await connectJson(mesh.edgeUrl, "bazaar.product.v1.ProductService/GetProduct", { id: first.id });
+    expect(one.body).toEqual(viaConnect.body);
+  });
+
+  it("when a field is at its zero value, then the answer leaves it out: a top-level category has no parentId, not an empty one", async () => {
+    const { categories } = (await rest("GET", "/v1/categories")).body;
+    const topLevel = categories.filter((category: any) => !("parentId" in category));
+    expect(topLevel.length).toBeGreaterThan(0);
+    const children = categories.filter((category: any) => "parentId" in category);
+    expect(children.map((child: any) => child.parentId)).toEqual(
+      expect.arrayContaining(topLevel.map((parent: any) => parent.id)),
+    );
+    expect(categories.filter((category: any) => category.parentId === "")).toEqual([]);
   });
 
   it("when a request is invalid, then 400 with the field at fault in the details; unknown parameters are named", async () => {
@@ -146,13 +139,12 @@ describe("mapping requests and answers", () => {
     const wrongType = await rest("GET", "/v1/products?pageSize=many");
     expect(wrongType.status).toBe(400);
     expect(wrongType.body.message).toMatch(/page_size|pageSize/);
-    const notJson = await fetch(`${mesh.edgeUrl}/v1/auth/login`, {
-      method: "POST",
+    const notJson = await rest("POST", "/v1/auth/login", {
+      rawBody: "{not json",
       headers: { "content-type": "application/json" },
-      body: "{not json",
     });
     expect(notJson.status).toBe(400);
-    expect(((await notJson.json()) as { message: string }).message).toContain("not valid JSON");
+    expect(notJson.body.message).toContain("not valid JSON");
   });
 
   it("when the caller is not signed in or asks for another's order, then 401 and 404", async () => {
@@ -262,7 +254,7 @@ describe("a purchase over REST", () => {
     ]);
 
     // The watch opens first, so the order's changes arrive live.
-    const watch = await fetch(`${mesh.edgeUrl}/v1/orders:watch`, { headers: { authorization: `Bearer ${token}` } });
+    const watch = await openRestStream(mesh.edgeUrl, "GET", "/v1/orders:watch", { token });
     expect(watch.status).toBe(200);
     expect(watch.headers.get("content-type")).toBe("application/x-ndjson");
     const placed = await rest("POST", "/v1/orders", {
@@ -284,20 +276,11 @@ describe("a purchase over REST", () => {
     expect(placed.body.order.status).toBe("ORDER_STATUS_CONFIRMED");
 
     const seen: string[] = [];
-    const reader = watch.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let buffered = "";
-    while (!seen.includes("ORDER_STATUS_CONFIRMED")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffered += value;
-      const lines = buffered.split("\n");
-      buffered = lines.pop()!;
-      for (const line of lines) {
-        const update = JSON.parse(line);
-        if (update.result.order.id === orderId) seen.push(update.result.order.status);
-      }
+    for await (const update of watch.lines) {
+      if (update.result.order.id === orderId) seen.push(update.result.order.status);
+      if (seen.includes("ORDER_STATUS_CONFIRMED")) break;
     }
-    await reader.cancel();
+    await watch.cancel();
     expect(seen).toEqual(["ORDER_STATUS_PENDING", "ORDER_STATUS_CONFIRMED"]);
 
     expect((await rest("GET", `/v1/orders/${orderId}`, { token })).body.order.status).toBe("ORDER_STATUS_CONFIRMED");

@@ -16,6 +16,7 @@ import { devServiceSecret } from "../../services/kit/config.ts";
 import { createMeshClient } from "../../services/kit/clients.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { connectJson, startTestMesh, type TestMesh } from "../support/mesh.ts";
+import { callRest } from "../support/rest.ts";
 
 let mesh: TestMesh;
 const maxFailuresPerAddress = 25;
@@ -218,7 +219,7 @@ describe("forged and misused tokens", () => {
     [
       "HS256 with the public key as secret",
       async () => {
-        const jwks = (await (await fetch(`${mesh.edgeUrl}/.well-known/jwks.json`)).json()) as { keys: unknown[] };
+        const jwks = (await callRest(mesh.edgeUrl, "GET", "/.well-known/jwks.json")).body as { keys: unknown[] };
         const secret = new TextEncoder().encode(JSON.stringify(jwks.keys[0]));
         return new SignJWT(claimsOf()).setProtectedHeader({ alg: "HS256", kid: kidOf(), typ: "at+jwt" }).sign(secret);
       },
@@ -370,9 +371,9 @@ describe("deactivation and internal RPCs", () => {
   });
 
   it("serves the JWKS at the well-known URL of the edge", async () => {
-    const response = await fetch(`${mesh.edgeUrl}/.well-known/jwks.json`);
+    const response = await callRest(mesh.edgeUrl, "GET", "/.well-known/jwks.json");
     expect(response.status).toBe(200);
-    const jwks = (await response.json()) as { keys: Array<Record<string, unknown>> };
+    const jwks = response.body as { keys: Array<Record<string, unknown>> };
     expect(jwks.keys[0]).toMatchObject({ kty: "OKP", crv: "Ed25519", alg: "EdDSA" });
     expect(jwks.keys[0]?.d).toBeUndefined();
   });

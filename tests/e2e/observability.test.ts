@@ -14,6 +14,7 @@ import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
 import { parseMetrics, type Sample } from "../support/metrics.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+import { callRest } from "../support/rest.ts";
 import {
   SpanKind,
   SpanStatus,
@@ -229,7 +230,7 @@ function sampleValue(samples: Sample[], name: string, labels: Record<string, str
 describe("metrics of every process", () => {
   it("when traffic has flowed, then each process serves its RPC, pool, outbox, consumer, dead-letter and runtime series with sensible values", async () => {
     if (!productId) await checkout();
-    const rest = await fetch(`${mesh.edgeUrl}/v1/products/${productId}`);
+    const rest = await callRest(mesh.edgeUrl, "GET", `/v1/products/${productId}`);
     expect(rest.status).toBe(200);
     for (const transport of [
       createGrpcTransport({ baseUrl: mesh.edgeUrl }),
