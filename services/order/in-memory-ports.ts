@@ -1,0 +1,151 @@
+// The order service's neighbours in memory, for its tests: the buyer's cart and the catalog as
+// services reached over a router transport (so calls carry the buyer's headers as over the
+// mesh), stock holds, and builders of products and checkout requests.
+import {
+  Code,
+  ConnectError,
+  createClient,
+  createRouterTransport,
+  type CallOptions,
+  type Client,
+} from "@connectrpc/connect";
+import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
+import { PaymentMethod } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { uuidv7 } from "../kit/ids.ts";
+import { notYetImplemented } from "../kit/not-implemented.ts";
+import type { StockPort } from "./domain/ports.ts";
+
+/** What the catalog tells checkout of a product. */
+export interface Product {
+  id: string;
+  shopId: string;
+  name: string;
+  price: { currencyCode: string; amountMinor: bigint };
+  active: boolean;
+}
+
+/** Carts by the authorization header that reads them, as the cart service knows its caller. */
+export interface InMemoryCarts {
+  client: Client<typeof CartService>;
+  /** Puts lines in the cart of the buyer whose call options these are. */
+  fill(buyer: CallOptions, lines: Array<{ productId: string; quantity: number }>): void;
+  goDown(): void;
+}
+
+export function inMemoryCarts(): InMemoryCarts {
+  const carts = new Map<string, Array<{ productId: string; quantity: number }>>();
+  const keyOf = (headers: HeadersInit | undefined) => new Headers(headers).get("authorization") ?? "";
+  let down = false;
+  const transport = createRouterTransport((router) =>
+    router.service(CartService, {
+      ...notYetImplemented(CartService, "no test"),
+      getCart(_, ctx) {
+        if (down) throw new ConnectError("connect ECONNREFUSED", Code.Unavailable);
+        return { cart: { items: carts.get(ctx.requestHeader.get("authorization") ?? "") ?? [] } };
+      },
+    }),
+  );
+  return {
+    client: createClient(CartService, transport),
+    fill: (buyer, lines) => carts.set(keyOf(buyer.headers), lines),
+    goDown: () => (down = true),
+  };
+}
+
+export interface InMemoryProducts {
+  client: Client<typeof ProductService>;
+  shelve(product: Product): Product;
+}
+
+export function inMemoryProducts(): InMemoryProducts {
+  const products = new Map<string, Product>();
+  const transport = createRouterTransport((router) =>
+    router.service(ProductService, {
+      ...notYetImplemented(ProductService, "no test"),
+      batchGetProducts(request) {
+        return {
+          products: request.ids.flatMap((id) => (products.has(id) ? [products.get(id)!] : [])),
+          missingIds: request.ids.filter((id) => !products.has(id)),
+        };
+      },
+    }),
+  );
+  return {
+    client: createClient(ProductService, transport),
+    shelve(product) {
+      products.set(product.id, product);
+      return product;
+    },
+  };
+}
+
+/** A product for sale at 12.00 EUR. */
+export function aProduct(overrides: Partial<Product> = {}): Product {
+  return {
+    id: uuidv7(),
+    shopId: uuidv7(),
+    name: "Teapot",
+    price: { currencyCode: "EUR", amountMinor: 1200n },
+    active: true,
+    ...overrides,
+  };
+}
+
+/** Stock per product; holds are all or nothing and answer as the inventory service does. */
+export interface InMemoryStock extends StockPort {
+  stock: Map<string, number>;
+  held: Map<string, Array<{ productId: string; quantity: number }>>;
+}
+
+export function inMemoryStock(): InMemoryStock {
+  const stock = new Map<string, number>();
+  const held = new Map<string, Array<{ productId: string; quantity: number }>>();
+  return {
+    stock,
+    held,
+    async reserve(orderId, items) {
+      if (held.has(orderId)) return;
+      const short = items.filter((item) => (stock.get(item.productId) ?? 0) < item.quantity);
+      if (short.length > 0) {
+        throw new ConnectError(
+          `not enough stock for ${short.map((s) => s.productId).join(", ")}`,
+          Code.FailedPrecondition,
+        );
+      }
+      for (const item of items) stock.set(item.productId, stock.get(item.productId)! - item.quantity);
+      held.set(orderId, items);
+    },
+    async commit(orderId) {
+      if (!held.has(orderId)) throw new ConnectError(`reservation ${orderId} was released`, Code.FailedPrecondition);
+    },
+    async giveBack(orderId) {
+      for (const item of held.get(orderId) ?? [])
+        stock.set(item.productId, (stock.get(item.productId) ?? 0) + item.quantity);
+      held.delete(orderId);
+    },
+  };
+}
+
+/** What a buyer sends to PlaceOrder. */
+export interface Checkout {
+  idempotencyKey: string;
+  shippingAddress: { recipientName: string; line1: string; city: string; postalCode: string; countryCode: string };
+  payment: { method: PaymentMethod; cardToken?: string };
+}
+
+/** A checkout paid on delivery to an address in Berlin; override what the story needs. */
+export function aCheckout(overrides: Partial<Checkout> = {}): Checkout {
+  return {
+    idempotencyKey: `checkout-${uuidv7()}`,
+    shippingAddress: {
+      recipientName: "Ada",
+      line1: "Hauptstr. 1",
+      city: "Berlin",
+      postalCode: "10115",
+      countryCode: "DE",
+    },
+    payment: { method: PaymentMethod.CASH_ON_DELIVERY },
+    ...overrides,
+  };
+}

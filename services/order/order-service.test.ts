@@ -1,0 +1,267 @@
+// OrderService and OrderAdminService handlers in memory, against a database of their own, with
+// the cart, the catalog and stock holds in memory: who may call what, whose orders a call sees,
+// and which code each refusal answers.
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code, type Client } from "@connectrpc/connect";
+import type { Kysely } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OrderAdminService, OrderService, OrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { bind } from "../kit/serve.ts";
+import { accessMatrix, accessOutcome } from "../kit/testing/access.ts";
+import { failureOf } from "../kit/testing/calls.ts";
+import { migratedTestDatabase } from "../kit/testing/database.ts";
+import { serveInMemory, type InMemoryServer } from "../kit/testing/in-memory.ts";
+import {
+  createTestTokens,
+  oneOfEach,
+  signedIn,
+  type Callers,
+  type SignedIn,
+  type TestTokens,
+} from "../kit/testing/tokens.ts";
+import { orderAccessRules } from "./access-rules.ts";
+import type { OrderDatabase } from "./db/database.ts";
+import { migrations } from "./db/migrations/index.ts";
+import { OrderChangeSignals } from "./domain/order-feed.ts";
+import { createTestPaymentProvider } from "./domain/payments.ts";
+import type { OrderDeps } from "./domain/ports.ts";
+import {
+  aCheckout,
+  aProduct,
+  inMemoryCarts,
+  inMemoryProducts,
+  inMemoryStock,
+  type InMemoryCarts,
+} from "./in-memory-ports.ts";
+import { createOrderAdminService, createOrderService } from "./order-service.ts";
+
+let db: Kysely<OrderDatabase>;
+let tokens: TestTokens;
+let callers: Callers;
+let server: InMemoryServer;
+let orders: Client<typeof OrderService>;
+let fulfilment: Client<typeof OrderAdminService>;
+let asService: SignedIn;
+const carts = inMemoryCarts();
+const products = inMemoryProducts();
+const stock = inMemoryStock();
+
+/** The order service over the shared database, with the given cart service. */
+function orderServiceWith(cart: InMemoryCarts): InMemoryServer {
+  const deps: OrderDeps = {
+    db,
+    outbox: { wake() {} },
+    payments: createTestPaymentProvider(),
+    stock,
+    pricing: { taxRateBasisPoints: 500, shippingMinor: 499n },
+    currencyCode: "EUR",
+    recoverAfterMs: 60_000,
+    faults: { reached() {} },
+  };
+  return serveInMemory({
+    services: [
+      bind(
+        OrderService,
+        createOrderService({
+          ...deps,
+          cart: cart.client,
+          products: products.client,
+          feed: { db, signals: new OrderChangeSignals(), pollMs: 100 },
+        }),
+      ),
+      bind(OrderAdminService, createOrderAdminService(deps)),
+    ],
+    rules: orderAccessRules,
+    verifier: tokens.verifier,
+  });
+}
+
+beforeAll(async () => {
+  db = await migratedTestDatabase<OrderDatabase>("order_handlers", migrations);
+  tokens = await createTestTokens();
+  callers = await oneOfEach(tokens);
+  asService = await signedIn(tokens, "service", "service:admin");
+  server = orderServiceWith(carts);
+  orders = server.client(OrderService);
+  fulfilment = server.client(OrderAdminService);
+});
+
+afterAll(async () => {
+  await db?.destroy();
+});
+
+/** A buyer whose cart holds `quantity` of a product in stock. */
+async function buyerWithCart(quantity = 2) {
+  const buyer = await signedIn(tokens, "customer");
+  const product = products.shelve(aProduct());
+  stock.stock.set(product.id, 10);
+  carts.fill(buyer.options, [{ productId: product.id, quantity }]);
+  return { buyer, product };
+}
+
+/** An order placed and confirmed for a new buyer. */
+async function placedOrder() {
+  const { buyer } = await buyerWithCart();
+  const { order } = await orders.placeOrder(aCheckout(), buyer.options);
+  return { buyer, order: order! };
+}
+
+describe("who may call the order service", () => {
+  const matrix = [
+    ...accessMatrix(OrderService, {
+      placeOrder: "user",
+      listOrders: "user",
+      getOrder: "user",
+      cancelOrder: "user",
+      watchOrders: "user",
+    }),
+    ...accessMatrix(OrderAdminService, { listAllOrders: "service", updateOrderStatus: "service" }),
+  ];
+  it.each(matrix)("%s", async (_story, method, caller, expected) => {
+    expect(await accessOutcome(server.transport, method, callers[caller])).toBe(expected);
+  });
+});
+
+describe("checkout", () => {
+  it("when a buyer checks out their cart, then PlaceOrder answers a confirmed order priced by the catalog, and stock is held", async () => {
+    const { buyer, product } = await buyerWithCart(2);
+    const { order } = await orders.placeOrder(aCheckout(), buyer.options);
+    expect(order).toMatchObject({ userId: buyer.id, status: OrderStatus.CONFIRMED });
+    // 2 × 12.00, 5 % tax, 4.99 shipping.
+    expect(order?.total?.amountMinor).toBe(2400n + 120n + 499n);
+    expect(stock.stock.get(product.id)).toBe(8);
+  });
+
+  it("when the cart is empty, then PlaceOrder answers failed_precondition", async () => {
+    const buyer = await signedIn(tokens, "customer");
+    expect((await failureOf(orders.placeOrder(aCheckout(), buyer.options))).code).toBe(Code.FailedPrecondition);
+  });
+
+  it("when a product in the cart is no longer for sale, then PlaceOrder answers failed_precondition and no order is made", async () => {
+    const { buyer, product } = await buyerWithCart();
+    products.shelve({ ...product, active: false });
+    expect((await failureOf(orders.placeOrder(aCheckout(), buyer.options))).code).toBe(Code.FailedPrecondition);
+    expect((await orders.listOrders({}, buyer.options)).orders).toEqual([]);
+  });
+
+  it("when stock runs short, then PlaceOrder answers failed_precondition and the order is cancelled", async () => {
+    const { buyer, product } = await buyerWithCart(2);
+    stock.stock.set(product.id, 1);
+    expect((await failureOf(orders.placeOrder(aCheckout(), buyer.options))).code).toBe(Code.FailedPrecondition);
+    const { orders: made } = await orders.listOrders({}, buyer.options);
+    expect(made.map((o) => o.status)).toEqual([OrderStatus.CANCELLED]);
+  });
+
+  it("when a retry repeats the idempotency key, then it gets the same order; with another address, invalid_argument", async () => {
+    const { buyer } = await buyerWithCart();
+    const checkout = aCheckout();
+    const first = await orders.placeOrder(checkout, buyer.options);
+    const retry = await orders.placeOrder(checkout, buyer.options);
+    expect(retry.order?.id).toBe(first.order?.id);
+
+    const elsewhere = aCheckout({
+      idempotencyKey: checkout.idempotencyKey,
+      shippingAddress: { ...checkout.shippingAddress, city: "Hamburg" },
+    });
+    expect((await failureOf(orders.placeOrder(elsewhere, buyer.options))).code).toBe(Code.InvalidArgument);
+  });
+
+  it("when the cart service cannot be reached, then PlaceOrder answers unavailable, which clients retry", async () => {
+    const unreachable = inMemoryCarts();
+    unreachable.goDown();
+    const { buyer } = await buyerWithCart();
+    const error = await failureOf(
+      orderServiceWith(unreachable).client(OrderService).placeOrder(aCheckout(), buyer.options),
+    );
+    expect(error.code).toBe(Code.Unavailable);
+  });
+});
+
+describe("whose orders a call sees", () => {
+  it("when the order belongs to another user, then GetOrder answers not_found, as for an order that does not exist", async () => {
+    const { order } = await placedOrder();
+    const stranger = await signedIn(tokens, "customer");
+    expect((await failureOf(orders.getOrder({ id: order.id }, stranger.options))).code).toBe(Code.NotFound);
+    expect((await failureOf(orders.getOrder({ id: aProduct().id }, stranger.options))).code).toBe(Code.NotFound);
+  });
+
+  it("when the order belongs to another user, then CancelOrder answers not_found and the order stays confirmed", async () => {
+    const { buyer, order } = await placedOrder();
+    const stranger = await signedIn(tokens, "customer");
+    expect((await failureOf(orders.cancelOrder({ id: order.id }, stranger.options))).code).toBe(Code.NotFound);
+    expect((await orders.getOrder({ id: order.id }, buyer.options)).order?.status).toBe(OrderStatus.CONFIRMED);
+  });
+
+  it("when a buyer lists orders, then only their own are listed, a page at a time", async () => {
+    const { buyer } = await buyerWithCart();
+    const placed = [];
+    for (let i = 0; i < 3; i++) placed.push((await orders.placeOrder(aCheckout(), buyer.options)).order!.id);
+    await placedOrder();
+
+    const first = await orders.listOrders({ pageSize: 2 }, buyer.options);
+    const second = await orders.listOrders({ pageSize: 2, pageToken: first.nextPageToken }, buyer.options);
+    expect([...first.orders, ...second.orders].map((o) => o.id)).toEqual(placed.reverse());
+    expect(second.nextPageToken).toBe("");
+  });
+
+  it("when a page token was not handed out by ListOrders, then it answers invalid_argument", async () => {
+    const buyer = await signedIn(tokens, "customer");
+    const error = await failureOf(orders.listOrders({ pageToken: "bm90LWEtdG9rZW4" }, buyer.options));
+    expect(error.code).toBe(Code.InvalidArgument);
+  });
+});
+
+describe("status changes", () => {
+  it("when an order is delivered, then the buyer's CancelOrder answers failed_precondition", async () => {
+    const { buyer, order } = await placedOrder();
+    for (const status of [OrderStatus.SHIPPED, OrderStatus.DELIVERED]) {
+      await fulfilment.updateOrderStatus({ id: order.id, status }, asService.options);
+    }
+    expect((await failureOf(orders.cancelOrder({ id: order.id }, buyer.options))).code).toBe(Code.FailedPrecondition);
+  });
+
+  it("when a move skips fulfilment steps, then UpdateOrderStatus answers failed_precondition; for an unknown order, not_found", async () => {
+    const { order } = await placedOrder();
+    const skip = fulfilment.updateOrderStatus({ id: order.id, status: OrderStatus.DELIVERED }, asService.options);
+    expect((await failureOf(skip)).code).toBe(Code.FailedPrecondition);
+    const unknown = fulfilment.updateOrderStatus({ id: aProduct().id, status: OrderStatus.SHIPPED }, asService.options);
+    expect((await failureOf(unknown)).code).toBe(Code.NotFound);
+  });
+
+  it("when a buyer cancels their confirmed order, then it is cancelled and its stock given back", async () => {
+    const { buyer, product } = await buyerWithCart(3);
+    const { order } = await orders.placeOrder(aCheckout(), buyer.options);
+    const { order: cancelled } = await orders.cancelOrder({ id: order!.id, reason: "changed my mind" }, buyer.options);
+    expect(cancelled?.status).toBe(OrderStatus.CANCELLED);
+    expect(stock.stock.get(product.id)).toBe(10);
+  });
+});
+
+describe("watching orders", () => {
+  it("when a resume token was not handed out by WatchOrders, then it answers invalid_argument", async () => {
+    const buyer = await signedIn(tokens, "customer");
+    const watch = async () => {
+      for await (const _ of orders.watchOrders({ resumeToken: "ZmVlZDpub3QtYS1udW1iZXI" }, buyer.options)) break;
+    };
+    expect((await failureOf(watch())).code).toBe(Code.InvalidArgument);
+  });
+
+  it("when since_time is more than 7 days back, then it answers invalid_argument", async () => {
+    const buyer = await signedIn(tokens, "customer");
+    const sinceTime = timestampFromDate(new Date(Date.now() - 8 * 86_400_000));
+    const watch = async () => {
+      for await (const _ of orders.watchOrders({ sinceTime }, buyer.options)) break;
+    };
+    expect((await failureOf(watch())).code).toBe(Code.InvalidArgument);
+  });
+
+  it("when a buyer watches, then the change of their own order arrives and no one else's", async () => {
+    const { buyer, order } = await placedOrder();
+    await placedOrder();
+    const watch = orders.watchOrders({ sinceTime: timestampFromDate(new Date(Date.now() - 60_000)) }, buyer.options);
+    for await (const update of watch) {
+      expect(update.order?.id).toBe(order.id);
+      break;
+    }
+  });
+});
