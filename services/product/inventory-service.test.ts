@@ -1,0 +1,128 @@
+// InventoryService's handlers in memory against a database of their own: only services may hold
+// stock, and each refusal answers the code checkout acts on.
+import { Code } from "@connectrpc/connect";
+import type { Kysely } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InventoryService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { PreconditionFailureSchema } from "../../gen/google/rpc/error_details_pb.ts";
+import { uuidv7 } from "../kit/ids.ts";
+import { accessMatrix, accessOutcome } from "../kit/testing/access.ts";
+import { failureOf } from "../kit/testing/calls.ts";
+import { migratedTestDatabase } from "../kit/testing/database.ts";
+import { createTestTokens, oneOfEach, signedIn, type Callers, type SignedIn } from "../kit/testing/tokens.ts";
+import type { ProductDatabase } from "./db/database.ts";
+import { migrations } from "./db/migrations/index.ts";
+import {
+  aProduct,
+  madeCategory,
+  openedShop,
+  productServicesInMemory,
+  type ProductServices,
+} from "./product-builders.ts";
+
+let db: Kysely<ProductDatabase>;
+let services: ProductServices;
+let callers: Callers;
+let seller: SignedIn;
+let orderService: SignedIn;
+let shopId: string;
+let categoryId: string;
+
+beforeAll(async () => {
+  db = await migratedTestDatabase<ProductDatabase>("inventory_handlers", migrations);
+  const tokens = await createTestTokens();
+  services = productServicesInMemory(db, tokens.verifier);
+  callers = await oneOfEach(tokens);
+  const admin = await signedIn(tokens, "admin");
+  seller = await signedIn(tokens, "seller");
+  orderService = await signedIn(tokens, "service", "service:order");
+  shopId = await openedShop(services, seller);
+  categoryId = await madeCategory(services, admin);
+});
+
+afterAll(async () => {
+  await db?.destroy();
+});
+
+async function productWithStock(stockOnHand: number): Promise<string> {
+  const request = { product: aProduct(shopId, categoryId, { stockOnHand }) };
+  return (await services.products.createProduct(request, seller.options)).product!.id;
+}
+
+const hold = (reservationId: string, productId: string, quantity: number) =>
+  services.inventory.reserveStock({ reservationId, items: [{ productId, quantity }] }, orderService.options);
+
+describe("who may hold stock", () => {
+  it.each(
+    accessMatrix(InventoryService, {
+      reserveStock: "service",
+      commitReservation: "service",
+      releaseReservation: "service",
+      returnReservation: "service",
+    }),
+  )("%s", async (_story, method, caller, expected) => {
+    expect(await accessOutcome(services.server.transport, method, callers[caller])).toBe(expected);
+  });
+});
+
+describe("what a refused hold answers", () => {
+  it("when a product is short, then ReserveStock answers failed_precondition naming it, and nothing is held", async () => {
+    const [plenty, scarce] = [await productWithStock(10), await productWithStock(1)];
+    const error = await failureOf(
+      services.inventory.reserveStock(
+        {
+          reservationId: uuidv7(),
+          items: [
+            { productId: plenty, quantity: 2 },
+            { productId: scarce, quantity: 2 },
+          ],
+        },
+        orderService.options,
+      ),
+    );
+    expect(error.code).toBe(Code.FailedPrecondition);
+    const [failure] = error.findDetails(PreconditionFailureSchema);
+    expect(failure?.violations.map((v) => v.subject)).toEqual([scarce]);
+    const { products } = await services.products.batchGetProducts({ ids: [plenty] });
+    expect(products[0]?.stockAvailable).toBe(10);
+  });
+
+  it("when a reservation does not exist, then CommitReservation answers not_found", async () => {
+    expect(
+      (await failureOf(services.inventory.commitReservation({ reservationId: uuidv7() }, orderService.options))).code,
+    ).toBe(Code.NotFound);
+  });
+
+  it("when a released reservation is reserved again, then failed_precondition: a late retry holds nothing", async () => {
+    const productId = await productWithStock(5);
+    const reservationId = uuidv7();
+    await hold(reservationId, productId, 1);
+    await services.inventory.releaseReservation({ reservationId }, orderService.options);
+    expect((await failureOf(hold(reservationId, productId, 1))).code).toBe(Code.FailedPrecondition);
+    expect((await failureOf(services.inventory.commitReservation({ reservationId }, orderService.options))).code).toBe(
+      Code.FailedPrecondition,
+    );
+  });
+
+  it("when a committed reservation is released, then failed_precondition; ReturnReservation gives its units back", async () => {
+    const productId = await productWithStock(5);
+    const reservationId = uuidv7();
+    await hold(reservationId, productId, 2);
+    await services.inventory.commitReservation({ reservationId }, orderService.options);
+    expect((await failureOf(services.inventory.releaseReservation({ reservationId }, orderService.options))).code).toBe(
+      Code.FailedPrecondition,
+    );
+    await services.inventory.returnReservation({ reservationId }, orderService.options);
+    const { products } = await services.products.batchGetProducts({ ids: [productId] });
+    expect(products[0]?.stockAvailable).toBe(5);
+  });
+
+  it("when the same reservation is asked for twice, then the stock is held once", async () => {
+    const productId = await productWithStock(5);
+    const reservationId = uuidv7();
+    await hold(reservationId, productId, 3);
+    await hold(reservationId, productId, 3);
+    const { products } = await services.products.batchGetProducts({ ids: [productId] });
+    expect(products[0]?.stockAvailable).toBe(2);
+  });
+});
