@@ -44,6 +44,9 @@ async function signAccessToken(
     .sign(key);
 }
 
+/** What signs tokens for a test: a TestTokens, or a service's own keys (auth signs its own). */
+export type TokenSigner = Pick<TestTokens, "sign">;
+
 /** Someone signed in: their id and the call options that carry their token. */
 export interface SignedIn {
   id: string;
@@ -52,7 +55,7 @@ export interface SignedIn {
 }
 
 /** A newly made user (or a service, id "service:test") of `role`, signed in. */
-export async function signedIn(tokens: TestTokens, role: Role, id?: string): Promise<SignedIn> {
+export async function signedIn(tokens: TokenSigner, role: Role, id?: string): Promise<SignedIn> {
   const subject = { id: id ?? (role === "service" ? "service:test" : uuidv7()), role };
   return { ...subject, options: bearer(await tokens.sign(subject)) };
 }
@@ -60,7 +63,7 @@ export async function signedIn(tokens: TestTokens, role: Role, id?: string): Pro
 /** One caller of every kind, for access matrices; the anonymous caller sends no token. */
 export type Callers = Record<Role | "anonymous", CallOptions>;
 
-export async function oneOfEach(tokens: TestTokens): Promise<Callers> {
+export async function oneOfEach(tokens: TokenSigner): Promise<Callers> {
   const [customer, seller, admin, service] = await Promise.all(
     (["customer", "seller", "admin", "service"] as const).map((role) => signedIn(tokens, role)),
   );
