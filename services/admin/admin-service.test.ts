@@ -1,0 +1,184 @@
+// AdminService's handlers in memory against a database of their own, with auth's directory,
+// order's admin service and the dead letters of every service in memory: only admins get in,
+// an admin cannot lock themselves out, changes go out under the admin service's identity and are
+// audited, and each refusal answers its code.
+import { fromBinary } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code, type Client } from "@connectrpc/connect";
+import type { Kysely } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AdminService } from "../../gen/bazaar/admin/v1/admin_pb.ts";
+import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
+import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
+import { OrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
+import type { AccessRules } from "../kit/auth.ts";
+import { uuidv7 } from "../kit/ids.ts";
+import { bind } from "../kit/serve.ts";
+import { accessMatrix, accessOutcome } from "../kit/testing/access.ts";
+import { failureOf } from "../kit/testing/calls.ts";
+import { migratedTestDatabase } from "../kit/testing/database.ts";
+import { serveInMemory, type InMemoryServer } from "../kit/testing/in-memory.ts";
+import {
+  createTestTokens,
+  oneOfEach,
+  signedIn,
+  type Callers,
+  type SignedIn,
+  type TestTokens,
+} from "../kit/testing/tokens.ts";
+import { adminAccessRules } from "./access-rules.ts";
+import { createAdminService } from "./admin-service.ts";
+import type { AdminDatabase } from "./db/database.ts";
+import { migrations } from "./db/migrations/index.ts";
+import {
+  adminServiceAuthorization,
+  deadLettersOf,
+  inMemoryDirectory,
+  inMemoryOrders,
+  serviceToken,
+  type InMemoryDirectory,
+} from "./in-memory-ports.ts";
+
+let db: Kysely<AdminDatabase>;
+let tokens: TestTokens;
+let callers: Callers;
+let server: InMemoryServer;
+let admin: Client<typeof AdminService>;
+let me: SignedIn;
+const directory = inMemoryDirectory();
+// Ids of two services' dead letters, oldest first, interleaved in time.
+const letterIds = Array.from({ length: 5 }, () => uuidv7());
+
+function adminServiceWith(users: InMemoryDirectory): InMemoryServer {
+  return serveInMemory({
+    services: [
+      bind(
+        AdminService,
+        createAdminService({
+          db,
+          deadLetters: deadLettersOf({
+            cart: [letterIds[0]!, letterIds[2]!, letterIds[4]!],
+            order: [letterIds[1]!, letterIds[3]!],
+          }),
+          outbox: { wake() {} },
+          directory: users.client,
+          orders: inMemoryOrders(),
+          serviceToken,
+          currencyCode: "EUR",
+        }),
+      ),
+    ],
+    rules: adminAccessRules,
+    verifier: tokens.verifier,
+  });
+}
+
+beforeAll(async () => {
+  db = await migratedTestDatabase<AdminDatabase>("admin_handlers", migrations);
+  tokens = await createTestTokens();
+  callers = await oneOfEach(tokens);
+  me = await signedIn(tokens, "admin");
+  server = adminServiceWith(directory);
+  admin = server.client(AdminService);
+});
+
+afterAll(async () => {
+  await db?.destroy();
+});
+
+/** The events this admin service has written to its outbox, decoded. */
+async function outboxEvents() {
+  const rows = await db.selectFrom("outbox").select("payload").orderBy("id").execute();
+  return rows.map((row) => fromBinary(EventSchema, row.payload));
+}
+
+describe("who may call the admin service", () => {
+  // Every RPC is for admins: no one else, not even another service.
+  const adminOnly = Object.fromEntries(AdminService.methods.map((m) => [m.localName, "admin"]));
+  it.each(accessMatrix(AdminService, adminOnly as AccessRules<typeof AdminService>))(
+    "%s",
+    async (_story, method, caller, expected) => {
+      expect(await accessOutcome(server.transport, method, callers[caller])).toBe(expected);
+    },
+  );
+});
+
+describe("changing accounts", () => {
+  it("when an admin changes a role, then the directory is called as the admin service and the change is audited under the admin's name", async () => {
+    const user = directory.add();
+    const { user: changed } = await admin.setUserRole({ id: user.id, role: Role.SELLER }, me.options);
+    expect(changed?.role).toBe(Role.SELLER);
+    expect(directory.authorizations.at(-1)).toBe(adminServiceAuthorization);
+
+    const audited = (await outboxEvents()).filter((e) => e.payload.case === "adminActionPerformed");
+    expect(audited.at(-1)).toMatchObject({ actorId: me.id, subjectId: user.id });
+    expect(audited.at(-1)?.payload.value).toMatchObject({
+      action: "SetUserRole",
+      targetType: "user",
+      targetId: user.id,
+    });
+  });
+
+  it("when an admin changes their own role or deactivates themselves, then failed_precondition and the directory is not called", async () => {
+    const calls = directory.authorizations.length;
+    const demote = admin.setUserRole({ id: me.id, role: Role.CUSTOMER }, me.options);
+    expect((await failureOf(demote)).code).toBe(Code.FailedPrecondition);
+    const lockOut = admin.setUserActive({ id: me.id, active: false }, me.options);
+    expect((await failureOf(lockOut)).code).toBe(Code.FailedPrecondition);
+    expect(directory.authorizations.length).toBe(calls);
+  });
+
+  it("when the user does not exist, then GetUser and SetUserActive answer the directory's not_found, and nothing is audited", async () => {
+    const before = (await outboxEvents()).length;
+    expect((await failureOf(admin.getUser({ id: uuidv7() }, me.options))).code).toBe(Code.NotFound);
+    expect((await failureOf(admin.setUserActive({ id: uuidv7(), active: false }, me.options))).code).toBe(
+      Code.NotFound,
+    );
+    expect((await outboxEvents()).length).toBe(before);
+  });
+
+  it("when auth cannot be reached, then ListUsers answers unavailable, which clients retry", async () => {
+    const unreachable = inMemoryDirectory();
+    unreachable.goDown();
+    const error = await failureOf(adminServiceWith(unreachable).client(AdminService).listUsers({}, me.options));
+    expect(error.code).toBe(Code.Unavailable);
+  });
+
+  it("when the order does not exist, then UpdateOrderStatus answers order's not_found", async () => {
+    const move = admin.updateOrderStatus({ id: uuidv7(), status: OrderStatus.SHIPPED }, me.options);
+    expect((await failureOf(move)).code).toBe(Code.NotFound);
+  });
+});
+
+describe("reports and lists", () => {
+  it("when a sales report spans more than 366 days, then GetSalesReport answers invalid_argument", async () => {
+    const report = admin.getSalesReport(
+      {
+        fromTime: timestampFromDate(new Date("2024-01-01T00:00:00Z")),
+        toTime: timestampFromDate(new Date("2025-06-01T00:00:00Z")),
+      },
+      me.options,
+    );
+    expect((await failureOf(report)).code).toBe(Code.InvalidArgument);
+  });
+
+  it("when a page token was not handed out by ListAuditEvents, then it answers invalid_argument", async () => {
+    const list = admin.listAuditEvents({ pageToken: "bm90LWEtdG9rZW4" }, me.options);
+    expect((await failureOf(list)).code).toBe(Code.InvalidArgument);
+  });
+
+  it("when dead letters are listed a page at a time, then every service's come newest first, each once", async () => {
+    const first = await admin.listDeadLetters({ pageSize: 3 }, me.options);
+    const second = await admin.listDeadLetters({ pageSize: 3, pageToken: first.nextPageToken }, me.options);
+    const listed = [...first.deadLetters, ...second.deadLetters];
+    expect(listed.map((l) => l.id)).toEqual([...letterIds].reverse());
+    expect(listed.map((l) => l.service)).toEqual(["cart", "order", "cart", "order", "cart"]);
+    expect(second.nextPageToken).toBe("");
+  });
+
+  it("when no service has the dead letter, then RedriveDeadLetter answers not_found; the one that has it redrives it", async () => {
+    expect((await failureOf(admin.redriveDeadLetter({ id: uuidv7() }, me.options))).code).toBe(Code.NotFound);
+    const { deadLetter } = await admin.redriveDeadLetter({ id: letterIds[1]! }, me.options);
+    expect(deadLetter?.service).toBe("order");
+  });
+});

@@ -1,0 +1,127 @@
+// The admin service's neighbours in memory, for its tests: auth's user directory, order's admin
+// service and every service's dead letters, as services reached over router transports that
+// remember the authorization each call carried.
+import {
+  Code,
+  ConnectError,
+  createClient,
+  createRouterTransport,
+  type Client,
+  type HandlerContext,
+} from "@connectrpc/connect";
+import { UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
+import { DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
+import { OrderAdminService } from "../../gen/bazaar/order/v1/order_pb.ts";
+import type { ServiceName } from "../kit/config.ts";
+import { uuidv7 } from "../kit/ids.ts";
+import { notYetImplemented } from "../kit/not-implemented.ts";
+import type { ServiceTokenSource } from "../kit/identity.ts";
+
+/** The admin service's own identity, as the token source hands it out. */
+export const adminServiceAuthorization = "Bearer admin-service-token";
+
+export const serviceToken: ServiceTokenSource = { authorization: async () => adminServiceAuthorization };
+
+export interface DirectoryUser {
+  id: string;
+  email: string;
+  role: Role;
+  active: boolean;
+}
+
+export interface InMemoryDirectory {
+  client: Client<typeof UserDirectoryService>;
+  /** Adds a customer and returns them. */
+  add(): DirectoryUser;
+  /** The authorization header of every call, in order. */
+  authorizations: string[];
+  goDown(): void;
+}
+
+export function inMemoryDirectory(): InMemoryDirectory {
+  const users = new Map<string, DirectoryUser>();
+  const authorizations: string[] = [];
+  let down = false;
+  const userOf = (id: string, ctx: HandlerContext) => {
+    authorizations.push(ctx.requestHeader.get("authorization") ?? "");
+    if (down) throw new ConnectError("connect ECONNREFUSED", Code.Unavailable);
+    const user = users.get(id);
+    if (!user) throw new ConnectError(`user ${id} not found`, Code.NotFound);
+    return user;
+  };
+  const transport = createRouterTransport((router) =>
+    router.service(UserDirectoryService, {
+      listUsers(_, ctx) {
+        authorizations.push(ctx.requestHeader.get("authorization") ?? "");
+        if (down) throw new ConnectError("connect ECONNREFUSED", Code.Unavailable);
+        return { users: [...users.values()] };
+      },
+      getUser: (request, ctx) => ({ user: userOf(request.id, ctx) }),
+      setUserRole(request, ctx) {
+        const user = userOf(request.id, ctx);
+        user.role = request.role;
+        return { user };
+      },
+      setUserActive(request, ctx) {
+        const user = userOf(request.id, ctx);
+        user.active = request.active;
+        return { user };
+      },
+    }),
+  );
+  return {
+    client: createClient(UserDirectoryService, transport),
+    authorizations,
+    add() {
+      const user = { id: uuidv7(), email: `${uuidv7()}@example.test`, role: Role.CUSTOMER, active: true };
+      users.set(user.id, user);
+      return user;
+    },
+    goDown: () => (down = true),
+  };
+}
+
+/** Order's admin service, knowing no orders: every move answers not_found. */
+export function inMemoryOrders(): Client<typeof OrderAdminService> {
+  const transport = createRouterTransport((router) =>
+    router.service(OrderAdminService, {
+      listAllOrders: () => ({ orders: [] }),
+      updateOrderStatus(request) {
+        throw new ConnectError(`order ${request.id} not found`, Code.NotFound);
+      },
+    }),
+  );
+  return createClient(OrderAdminService, transport);
+}
+
+/** One service's dead letters (UUIDv7 ids, so newest sorts last). */
+export function inMemoryDeadLetters(ids: string[]): Client<typeof DeadLetterService> {
+  const letters = ids.map((id) => ({ id, consumer: "test-consumer", eventId: uuidv7(), subject: "bazaar.test" }));
+  const transport = createRouterTransport((router) =>
+    router.service(DeadLetterService, {
+      ...notYetImplemented(DeadLetterService, "no test"),
+      listDeadLetters(request) {
+        const older = letters.filter((l) => !request.beforeId || l.id < request.beforeId);
+        return { deadLetters: older.sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, request.pageSize || 20) };
+      },
+      redriveDeadLetter(request) {
+        const letter = letters.find((l) => l.id === request.id);
+        if (!letter) throw new ConnectError(`dead letter ${request.id} not found`, Code.NotFound);
+        return { deadLetter: letter };
+      },
+    }),
+  );
+  return createClient(DeadLetterService, transport);
+}
+
+/** Every service with the given dead letters, none for the others. */
+export function deadLettersOf(
+  letters: Partial<Record<ServiceName, string[]>>,
+): Record<ServiceName, Client<typeof DeadLetterService>> {
+  const names: ServiceName[] = ["auth", "product", "cart", "order", "admin"];
+  return Object.fromEntries(names.map((name) => [name, inMemoryDeadLetters(letters[name] ?? [])])) as Record<
+    ServiceName,
+    Client<typeof DeadLetterService>
+  >;
+}
