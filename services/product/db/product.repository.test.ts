@@ -1,4 +1,4 @@
-// The catalog queries against a real MariaDB: filters and keyset pages.
+// The catalog queries against a real MariaDB: filters, keyset pages and full-text search.
 import { randomBytes } from "node:crypto";
 import type { Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,7 +8,7 @@ import { uuidv7 } from "../../kit/ids.ts";
 import type { ProductOrder } from "../domain/catalog.ts";
 import type { ProductDatabase } from "./database.ts";
 import { migrations } from "./migrations/index.ts";
-import { listVisibleProducts } from "./product.repository.ts";
+import { listVisibleProducts, searchVisibleProducts } from "./product.repository.ts";
 
 let db: Kysely<ProductDatabase>;
 const shopId = uuidv7();
@@ -50,8 +50,17 @@ afterAll(async () => {
   await db?.destroy();
 });
 
-async function insertProduct(categoryId: string, price: number, extra: { delete_time?: Date; active?: number } = {}) {
+interface ProductExtras {
+  delete_time?: Date;
+  active?: number;
+  name?: string;
+  description?: string;
+  tags?: string[];
+}
+
+async function insertProduct(categoryId: string, price: number, extra: ProductExtras = {}) {
   const id = uuidv7();
+  const tags = extra.tags ?? [];
   await db
     .insertInto("products")
     .values({
@@ -59,12 +68,12 @@ async function insertProduct(categoryId: string, price: number, extra: { delete_
       shop_id: shopId,
       seller_id: uuidv7(),
       category_id: categoryId,
-      name: `P ${id}`,
-      description: "",
+      name: extra.name ?? `P ${id}`,
+      description: extra.description ?? "",
       price_minor: BigInt(price),
       currency_code: "USD",
-      tags: "[]",
-      tags_text: "",
+      tags: JSON.stringify(tags),
+      tags_text: tags.join(" "),
       image_urls: "[]",
       delete_time: extra.delete_time ?? null,
       active: extra.active ?? 1,
@@ -130,5 +139,46 @@ describe("listing products", () => {
     });
     expect(products.length).toBeGreaterThan(0);
     expect(products.every((p) => p.priceMinor >= 120n && p.priceMinor <= 140n)).toBe(true);
+  });
+});
+
+describe("searching products", () => {
+  const word = `zq${randomBytes(3).toString("hex")}`;
+  const search = (text: string) => searchVisibleProducts(db, { text, filter: {}, limit: 100 });
+  const ranking = async (text: string) =>
+    (await search(text)).map(({ product, score }) => ({ name: product.name, score }));
+
+  it("when a buyer searches, then the exact name comes first, then products by where they have the query's words: name, tags, description", async () => {
+    // Inserted best first: newest first, the tie-break, would give the opposite order.
+    const insert = (name: string, extra: ProductExtras = {}) => insertProduct(otherCategory, 500, { name, ...extra });
+    await insert(`${word} teapot`);
+    await insert(`Teapot (${word} edition)`);
+    await insert(`${word} kettle`, { description: "Pairs with any teapot." });
+    await insert(`${word} mug`);
+    await insert("Mug", { tags: ["ceramic", word] });
+    await insert("Cup", { description: `A cup for ${word} tea.` });
+    await insert(`Hidden ${word} teapot`, { active: 0 });
+
+    const expected = [
+      { name: `${word} teapot`, score: 1008 },
+      { name: `Teapot (${word} edition)`, score: 8 },
+      { name: `${word} kettle`, score: 5 },
+      { name: `${word} mug`, score: 4 },
+      { name: "Mug", score: 2 },
+      { name: "Cup", score: 1 },
+    ];
+    expect(await ranking(`${word} teapot`)).toEqual(expected);
+    // Case and punctuation do not matter, nor do words the index leaves out ("the"); without the
+    // exact name, the two products with both words in their names tie, newest first.
+    const [exact, bothWords, ...rest] = expected;
+    expect(await ranking(`The ${word.toUpperCase()}, TEAPOT!`)).toEqual([bothWords, { ...exact!, score: 8 }, ...rest]);
+  });
+
+  it("when other products are added, then a search keeps its scores and order, so its page tokens stay valid", async () => {
+    // InnoDB's own relevance moved with its row-count statistic: every insert changed every score.
+    const before = await ranking(`${word} teapot`);
+    expect(before.length).toBeGreaterThan(0);
+    for (let i = 0; i < 20; i++) await insertProduct(otherCategory, 500);
+    expect(await ranking(`${word} teapot`)).toEqual(before);
   });
 });

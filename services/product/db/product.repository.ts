@@ -226,8 +226,19 @@ export interface ProductSearch {
 }
 
 /**
- * Full-text search over name, description and tags, most relevant first. An exact name match
- * is lifted above every partial one, since that is almost always what the buyer typed.
+ * Full-text search over name, description and tags, most relevant first. The FULLTEXT index
+ * finds the matches; their order is computed here from the product and the query alone.
+ *
+ * InnoDB's own relevance (MATCH … AGAINST as a number) is tf × log10(N / df)², where N is the
+ * table's row-count statistic, not a count: an estimate that moves with every insert, differs
+ * between a server's memory and what it persisted, and is re-sampled at random on each open
+ * when statistics are transient. After a restart it was whatever had last been persisted —
+ * 0 when the server stopped before recalculating after the demo seed, which made every score
+ * infinite and every search fail with error 1690. A score built from the product alone ranks
+ * the same across restarts, and page tokens holding a score stay valid while others write.
+ *
+ * An exact name match is lifted above every partial one, since that is almost always what the
+ * buyer typed; then each query word counts by where the product has it: name, tags, description.
  */
 export async function searchVisibleProducts(
   db: Db,
@@ -236,7 +247,7 @@ export async function searchVisibleProducts(
   const match = sql<number>`MATCH(products.name, products.description, products.tags_text) AGAINST (${search.text} IN NATURAL LANGUAGE MODE)`;
   let matches = db
     .selectFrom("products")
-    .select(["products.id", sql<number>`(IF(products.name = ${search.text}, 1000, 0) + ${match})`.as("score")])
+    .select(["products.id", relevance(search.text).as("score")])
     .where("products.active", "=", 1)
     .where("products.delete_time", "is", null)
     .where(match, ">", 0);
@@ -264,4 +275,45 @@ export async function searchVisibleProducts(
     .execute();
   const byId = new Map(rows.map((row) => [row.id, toProduct(row)]));
   return page.flatMap((r) => (byId.has(r.id) ? [{ product: byId.get(r.id)!, score: Number(r.score) }] : []));
+}
+
+const exactNameScore = 1000;
+/** Per query word found in a field; a word in the name outweighs one in tags and description together. */
+const fieldScores = { name: 4, tags: 2, description: 1 } as const;
+/** Words of a query that count towards the score; the rest still find matches through the index. */
+const maxScoredWords = 8;
+// InnoDB's default stopword list (information_schema.INNODB_FT_DEFAULT_STOPWORD): the index leaves
+// these words out, so they find nothing, and they score nothing either.
+const stopwords = new Set(
+  "a about an are as at be by com de en for from how i in is it la of on or that the this to und was what when where who will with www".split(
+    " ",
+  ),
+);
+
+/**
+ * The query's words as the FULLTEXT parser splits them: runs of letters, digits and "_", from 2
+ * (innodb_ft_min_token_size in deploy/local/infra.ts) to 84 characters.
+ */
+function searchWords(text: string): string[] {
+  const words = (text.toLowerCase().match(/[\p{L}\p{N}_]+/gu) ?? []).filter(
+    (word) => [...word].length >= 2 && [...word].length <= 84 && !stopwords.has(word),
+  );
+  return [...new Set(words)].slice(0, maxScoredWords);
+}
+
+function relevance(text: string) {
+  const wordScore = (word: string) => {
+    // Words hold only letters, digits and "_", so the pattern needs no escaping. REGEXP folds
+    // case under the column's collation but not accents: "cafe" finds "Café" through the index,
+    // yet adds nothing to its score. Folding them too (REGEXP_REPLACE to words, then LIKE) made
+    // a search on a common word twice as slow; these tests add about a tenth.
+    const wholeWord = `\\b${word}\\b`;
+    const has = (column: "name" | "tags_text" | "description", points: number) =>
+      sql`${sql.lit(points)} * (${sql.ref(`products.${column}`)} REGEXP ${wholeWord})`;
+    return sql`${has("name", fieldScores.name)} + ${has("tags_text", fieldScores.tags)} + ${has("description", fieldScores.description)}`;
+  };
+  return searchWords(text).reduce(
+    (score, word) => sql<number>`${score} + ${wordScore(word)}`,
+    sql<number>`IF(products.name = ${text}, ${sql.lit(exactNameScore)}, 0)`,
+  );
 }
