@@ -1,6 +1,7 @@
 // The steady load a chaos run keeps up while it breaks things: customers checking out through
 // the edge (retrying each call with the same idempotency key, as a shop's client would) and
-// anonymous visitors browsing the catalog. It remembers every order a client was told about.
+// anonymous visitors browsing and searching the catalog. It remembers every order a client was
+// told about, and the first answer to each search: no fault may change what a search finds.
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -30,6 +31,10 @@ export interface WorkloadTally {
   refused: string[];
   /** Answers from a server that no outage explains (internal, unknown): call and message, for the report. */
   unexpected: string[];
+  /** Searches answered, each a first page and the page its token leads to. */
+  searches: number;
+  /** Searches answered differently from their first answer (the catalog's text does not change during a run). */
+  changedSearches: string[];
 }
 
 export interface RunningWorkload {
@@ -48,6 +53,8 @@ const retryable = new Set([
   Code.Internal,
   Code.ResourceExhausted,
 ]);
+/** Words of the chaos items and of the demo catalog; several words, and more than a page each. */
+const searchQueries = ["chaos", "espresso", "coffee beans"];
 const address = {
   recipientName: "Chaos",
   line1: "1 Fault Street",
@@ -68,7 +75,10 @@ export function startWorkload(options: WorkloadOptions): RunningWorkload {
     gaveUp: 0,
     refused: [],
     unexpected: [],
+    searches: 0,
+    changedSearches: [],
   };
+  const firstSearchAnswers = new Map<string, string>();
   const acknowledged: string[] = [];
   let stopped = false;
 
@@ -117,6 +127,29 @@ export function startWorkload(options: WorkloadOptions): RunningWorkload {
     }
   };
 
+  /** A first page of 3 and the next through its token: the order and the token must never change. */
+  const search = async (query: string): Promise<boolean> => {
+    const first = await retrying("SearchProducts", () => products.searchProducts({ query, pageSize: 3 }));
+    if (!first) return false;
+    const next = first.nextPageToken
+      ? await retrying("SearchProducts", () =>
+          products.searchProducts({ query, pageSize: 3, pageToken: first.nextPageToken }),
+        )
+      : { products: [] };
+    if (!next) return false;
+    tally.searches += 1;
+    const answer = JSON.stringify([
+      first.products.map((p) => p.id),
+      first.nextPageToken,
+      next.products.map((p) => p.id),
+    ]);
+    const firstAnswer = firstSearchAnswers.get(query);
+    if (firstAnswer === undefined) firstSearchAnswers.set(query, answer);
+    else if (answer !== firstAnswer && tally.changedSearches.length < 20)
+      tally.changedSearches.push(`"${query}": ${answer}, first ${firstAnswer}`);
+    return true;
+  };
+
   const browse = async (index: number) => {
     for (let round = 0; !stopped; round++) {
       const step = (round + index) % 3;
@@ -127,7 +160,7 @@ export function startWorkload(options: WorkloadOptions): RunningWorkload {
             )
           : step === 1
             ? await retrying("ListProducts", () => products.listProducts({ pageSize: 20 }))
-            : await retrying("SearchProducts", () => products.searchProducts({ query: "chaos", pageSize: 10 }));
+            : await search(searchQueries[Math.floor(round / 3) % searchQueries.length]!);
       if (done) tally.browses += 1;
       await pause(50);
     }
