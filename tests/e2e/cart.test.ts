@@ -5,37 +5,24 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { natsConnectOptions } from "../../services/kit/nats.ts";
-import { Code, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
-import { CartService, type Cart } from "../../gen/bazaar/cart/v1/cart_pb.ts";
+import { Code } from "@connectrpc/connect";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Cart } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
-import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { uuidv7 } from "../../services/kit/ids.ts";
 import { type bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
-import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+import { useMesh } from "../support/use-mesh.ts";
 
-let mesh: TestMesh;
-let carts: ReturnType<typeof createClient<typeof CartService>>;
-let products: ReturnType<typeof createClient<typeof ProductService>>;
-let auth: ReturnType<typeof createClient<typeof AuthService>>;
+const e2e = useMesh({ httpVersion: "1.1" });
+const { carts, products, auth } = e2e;
 let asSeller: ReturnType<typeof bearer>;
 let shopId = "";
 let categoryId = "";
 
 beforeAll(async () => {
-  mesh = await startTestMesh();
-  const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
-  carts = createClient(CartService, transport);
-  products = createClient(ProductService, transport);
-  auth = createClient(AuthService, transport);
   ({ asSeller, shopId, categoryId } = await devSellerShelf(auth, products));
-}, 120_000);
-afterAll(async () => {
-  await mesh?.stop();
 });
 
 const newCustomer = () => registerCustomer(auth, "shopper");
@@ -172,7 +159,7 @@ describe("after checkout", () => {
     // Added after the order was placed: the buyer cleared the cart and filled it again.
     await carts.addCartItem({ productId: readded, quantity: 1 }, me);
 
-    const nc = await connect(natsConnectOptions(mesh.natsUrl));
+    const nc = await connect(natsConnectOptions(e2e.mesh.natsUrl));
     try {
       const event = create(EventSchema, {
         id: uuidv7(),

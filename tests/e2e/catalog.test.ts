@@ -1,28 +1,21 @@
 // Sellers and admins changing the catalog through the edge: who may change what, soft-delete
 // visibility, batch reads and the events each change emits.
 import { randomBytes } from "node:crypto";
-import { Code, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { Code } from "@connectrpc/connect";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
-import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { expectEvents } from "../support/events.ts";
-import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+import { useMesh } from "../support/use-mesh.ts";
 
-let mesh: TestMesh;
-let products: ReturnType<typeof createClient<typeof ProductService>>;
+const e2e = useMesh({ httpVersion: "1.1" });
+const { auth, products } = e2e;
 const tokens = { seller: "", otherSeller: "", admin: "", customer: "" };
 let shopId = "";
 let categoryId = "";
 
 beforeAll(async () => {
-  mesh = await startTestMesh();
-  const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
-  const auth = createClient(AuthService, transport);
-  products = createClient(ProductService, transport);
   const signIn = async (account: { email: string; password: string }) =>
     (await auth.login({ email: account.email, password: account.password })).tokens!.accessToken;
   tokens.seller = await signIn(devAccounts.seller);
@@ -38,9 +31,6 @@ beforeAll(async () => {
   const sample = (await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 1 })).products[0]!;
   shopId = sample.shopId;
   categoryId = sample.categoryId;
-}, 120_000);
-afterAll(async () => {
-  await mesh?.stop();
 });
 
 const draft = (name: string) => ({
@@ -119,7 +109,7 @@ describe("changing and deleting a product", () => {
     );
     expect(updated!.price!.amountMinor).toBe(999n);
     expect((await products.getProduct({ id: product!.id })).product!.price!.amountMinor).toBe(999n);
-    await expectEvents(mesh.natsUrl, product!.id, "bazaar.product.>", [
+    await expectEvents(e2e.mesh.natsUrl, product!.id, "bazaar.product.>", [
       "bazaar.product.product_created",
       "bazaar.product.product_updated",
     ]);
@@ -160,7 +150,7 @@ describe("changing and deleting a product", () => {
     expect(batch.products.map((p) => p.id)).toEqual([listed.products[0]!.id]);
     expect(batch.missingIds).toEqual([id]);
     expect((await failureOf(products.deleteProduct({ id }, bearer(tokens.seller)))).code).toBe(Code.NotFound);
-    await expectEvents(mesh.natsUrl, id, "bazaar.product.>", ["bazaar.product.product_deleted"]);
+    await expectEvents(e2e.mesh.natsUrl, id, "bazaar.product.>", ["bazaar.product.product_deleted"]);
   });
 
   it("when stock is adjusted, then availability follows and StockChanged is emitted; negative stock is invalid", async () => {
@@ -173,7 +163,7 @@ describe("changing and deleting a product", () => {
     expect(
       (await failureOf(products.adjustStock({ id: product!.id, stockOnHand: -1 }, bearer(tokens.seller)))).code,
     ).toBe(Code.InvalidArgument);
-    await expectEvents(mesh.natsUrl, product!.id, "bazaar.product.>", ["bazaar.product.stock_changed"]);
+    await expectEvents(e2e.mesh.natsUrl, product!.id, "bazaar.product.>", ["bazaar.product.stock_changed"]);
   });
 });
 

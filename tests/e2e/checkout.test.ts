@@ -1,42 +1,25 @@
 // Checkout through the edge against the real mesh: the journey from cart to confirmed order,
 // payment failures, stock shortages, price changes, idempotency and races for the last units.
 import { randomBytes, randomUUID } from "node:crypto";
-import { Code, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
-import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
-import { OrderService, OrderStatus, PaymentMethod, PaymentStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
-import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { Code } from "@connectrpc/connect";
+import { beforeAll, describe, expect, it } from "vitest";
+import { OrderStatus, PaymentMethod, PaymentStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { PreconditionFailureSchema } from "../../gen/google/rpc/error_details_pb.ts";
 import { type bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
 import { expectEvents } from "../support/events.ts";
-import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+import { useMesh } from "../support/use-mesh.ts";
 
-let mesh: TestMesh;
-let auth: ReturnType<typeof createClient<typeof AuthService>>;
-let carts: ReturnType<typeof createClient<typeof CartService>>;
-let orders: ReturnType<typeof createClient<typeof OrderService>>;
-let products: ReturnType<typeof createClient<typeof ProductService>>;
+// Generous client deadlines: a hundred concurrent checkouts share two cores with other tests.
+const e2e = useMesh({ env: { BAZAAR_EDGE_CHECKOUT_TIMEOUT_MS: "30000" } });
+const { auth, carts, orders, products } = e2e;
 let asSeller: ReturnType<typeof bearer>;
 let shopId = "";
 let categoryId = "";
 
 beforeAll(async () => {
-  // Generous client deadlines: a hundred concurrent checkouts share two cores with other tests.
-  mesh = await startTestMesh({ BAZAAR_EDGE_CHECKOUT_TIMEOUT_MS: "30000" });
-  // Several HTTP/2 connections so concurrent checkouts really run side by side.
-  const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "2" });
-  auth = createClient(AuthService, transport);
-  carts = createClient(CartService, transport);
-  orders = createClient(OrderService, transport);
-  products = createClient(ProductService, transport);
   ({ asSeller, shopId, categoryId } = await devSellerShelf(auth, products));
-}, 120_000);
-afterAll(async () => {
-  await mesh?.stop();
 });
 
 const address = {
@@ -112,7 +95,7 @@ describe("checking out", () => {
       payment: expect.objectContaining({ status: PaymentStatus.DECLINED, failureReason: "the card was declined" }),
     });
     expect(await stockOf(id)).toMatchObject({ stockOnHand: 4, stockAvailable: 4 });
-    await expectEvents(mesh.natsUrl, order!.id, "bazaar.order.>", [
+    await expectEvents(e2e.mesh.natsUrl, order!.id, "bazaar.order.>", [
       "bazaar.order.payment_failed",
       "bazaar.order.order_status_changed",
     ]);

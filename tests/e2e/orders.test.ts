@@ -4,57 +4,33 @@
 // of the order service without missing a change.
 import { randomBytes, randomUUID } from "node:crypto";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuthService, ServiceIdentityService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
-import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
+import { type CallOptions, Code, ConnectError, type Client } from "@connectrpc/connect";
+import { beforeAll, describe, expect, it } from "vitest";
 import {
   OrderAdminService,
-  OrderService,
   OrderStatus,
   PaymentMethod,
   PaymentStatus,
   type WatchOrdersResponse,
 } from "../../gen/bazaar/order/v1/order_pb.ts";
-import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
-import { createMeshClient, type MeshClient } from "../../services/kit/clients.ts";
-import { devServiceSecret } from "../../services/kit/config.ts";
-import { bearer, failureOf } from "../../services/kit/testing/calls.ts";
+import { type bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
 import { eventsAbout, expectEvents } from "../support/events.ts";
-import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+import { useMesh } from "../support/use-mesh.ts";
 
-let mesh: TestMesh;
-let auth: ReturnType<typeof createClient<typeof AuthService>>;
-let carts: ReturnType<typeof createClient<typeof CartService>>;
-let orders: ReturnType<typeof createClient<typeof OrderService>>;
-let products: ReturnType<typeof createClient<typeof ProductService>>;
-let admin: MeshClient<typeof OrderAdminService>;
+const e2e = useMesh();
+const { auth, carts, orders, products } = e2e;
+let admin: Client<typeof OrderAdminService>;
 let asSeller: ReturnType<typeof bearer>;
-let asAdminService: ReturnType<typeof bearer>;
+let asAdminService: CallOptions;
 let shopId = "";
 let categoryId = "";
 
 beforeAll(async () => {
-  mesh = await startTestMesh();
-  const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "2" });
-  auth = createClient(AuthService, transport);
-  carts = createClient(CartService, transport);
-  orders = createClient(OrderService, transport);
-  products = createClient(ProductService, transport);
-  const identity = createMeshClient(ServiceIdentityService, mesh.addresses.auth);
-  asAdminService = bearer(
-    (await identity.client.issueServiceToken({ serviceName: "admin", secret: devServiceSecret })).accessToken,
-  );
-  identity.close();
-  admin = createMeshClient(OrderAdminService, mesh.addresses.order);
+  asAdminService = await e2e.asService("admin");
+  admin = e2e.internal(OrderAdminService, "order");
   ({ asSeller, shopId, categoryId } = await devSellerShelf(auth, products));
-}, 120_000);
-afterAll(async () => {
-  admin?.close();
-  await mesh?.stop();
 });
 
 const address = {
@@ -152,13 +128,13 @@ describe("the journey after checkout", () => {
     expect(cart!.items).toEqual([]);
     expect((await orders.listOrders({}, me)).orders.map((o) => o.id)).toEqual([order.id]);
 
-    const shipped = await admin.client.updateOrderStatus(
+    const shipped = await admin.updateOrderStatus(
       { id: order.id, status: OrderStatus.SHIPPED, note: "DHL 0042" },
       asAdminService,
     );
     expect(shipped.order!.status).toBe(OrderStatus.SHIPPED);
     await watcher.until(3);
-    await admin.client.updateOrderStatus({ id: order.id, status: OrderStatus.DELIVERED }, asAdminService);
+    await admin.updateOrderStatus({ id: order.id, status: OrderStatus.DELIVERED }, asAdminService);
     await watcher.until(4);
     await watcher.stop();
 
@@ -176,8 +152,8 @@ describe("the journey after checkout", () => {
     expect(final!.statusHistory.map((s) => s.status)).toEqual(statusesOf(watcher.updates));
     // One OrderStatusChanged per transition, and OrderPlaced on confirmation.
     const changed = "bazaar.order.order_status_changed";
-    await expectEvents(mesh.natsUrl, order.id, "bazaar.order.>", [changed, "bazaar.order.order_placed"]);
-    expect((await eventsAbout(mesh.natsUrl, order.id, "bazaar.order.>")).sort()).toEqual([
+    await expectEvents(e2e.mesh.natsUrl, order.id, "bazaar.order.>", [changed, "bazaar.order.order_placed"]);
+    expect((await eventsAbout(e2e.mesh.natsUrl, order.id, "bazaar.order.>")).sort()).toEqual([
       "bazaar.order.order_placed",
       changed,
       changed,
@@ -189,21 +165,18 @@ describe("the journey after checkout", () => {
     const me = await newCustomer();
     const order = await confirmedOrder(me, await newProduct(900n, 5));
     const backwards = await failureOf(
-      admin.client.updateOrderStatus({ id: order.id, status: OrderStatus.PENDING }, asAdminService),
+      admin.updateOrderStatus({ id: order.id, status: OrderStatus.PENDING }, asAdminService),
     );
     expect(backwards.code).toBe(Code.FailedPrecondition);
     expect(backwards.rawMessage).toBe("an order cannot move from CONFIRMED to PENDING");
     const skipping = await failureOf(
-      admin.client.updateOrderStatus({ id: order.id, status: OrderStatus.DELIVERED }, asAdminService),
+      admin.updateOrderStatus({ id: order.id, status: OrderStatus.DELIVERED }, asAdminService),
     );
     expect(skipping.rawMessage).toBe("an order cannot move from CONFIRMED to DELIVERED");
     expect((await orders.getOrder({ id: order.id }, me)).order!.statusHistory).toHaveLength(2);
     expect(
-      (
-        await failureOf(
-          admin.client.updateOrderStatus({ id: randomUUID(), status: OrderStatus.SHIPPED }, asAdminService),
-        )
-      ).code,
+      (await failureOf(admin.updateOrderStatus({ id: randomUUID(), status: OrderStatus.SHIPPED }, asAdminService)))
+        .code,
     ).toBe(Code.NotFound);
   });
 
@@ -214,21 +187,18 @@ describe("the journey after checkout", () => {
     const between = new Date();
     const second = await confirmedOrder(me, productId);
     const third = await confirmedOrder(me, productId);
-    await admin.client.updateOrderStatus({ id: third.id, status: OrderStatus.PROCESSING }, asAdminService);
+    await admin.updateOrderStatus({ id: third.id, status: OrderStatus.PROCESSING }, asAdminService);
 
-    const mine = await admin.client.listAllOrders({ userId: me.id }, asAdminService);
+    const mine = await admin.listAllOrders({ userId: me.id }, asAdminService);
     expect(mine.orders.map((o) => o.id)).toEqual([third.id, second.id, first.id]);
-    const processing = await admin.client.listAllOrders(
-      { userId: me.id, status: OrderStatus.PROCESSING },
-      asAdminService,
-    );
+    const processing = await admin.listAllOrders({ userId: me.id, status: OrderStatus.PROCESSING }, asAdminService);
     expect(processing.orders.map((o) => o.id)).toEqual([third.id]);
-    const recent = await admin.client.listAllOrders(
+    const recent = await admin.listAllOrders(
       { userId: me.id, createTimeFrom: timestampFromDate(between) },
       asAdminService,
     );
     expect(recent.orders.map((o) => o.id)).toEqual([third.id, second.id]);
-    const early = await admin.client.listAllOrders(
+    const early = await admin.listAllOrders(
       { userId: me.id, createTimeTo: timestampFromDate(between) },
       asAdminService,
     );
@@ -237,14 +207,14 @@ describe("the journey after checkout", () => {
     const paged: string[] = [];
     let pageToken = "";
     do {
-      const page = await admin.client.listAllOrders({ userId: me.id, pageSize: 2, pageToken }, asAdminService);
+      const page = await admin.listAllOrders({ userId: me.id, pageSize: 2, pageToken }, asAdminService);
       paged.push(...page.orders.map((o) => o.id));
       pageToken = page.nextPageToken;
     } while (pageToken);
     expect(paged).toEqual([third.id, second.id, first.id]);
 
     const backwards = await failureOf(
-      admin.client.listAllOrders(
+      admin.listAllOrders(
         { createTimeFrom: timestampFromDate(new Date()), createTimeTo: timestampFromDate(between) },
         asAdminService,
       ),
@@ -254,8 +224,8 @@ describe("the journey after checkout", () => {
 
   it("when a buyer or any other caller reaches for the internal order service, then they are refused", async () => {
     const me = await newCustomer();
-    expect((await failureOf(admin.client.listAllOrders({}, me))).code).toBe(Code.PermissionDenied);
-    expect((await failureOf(admin.client.listAllOrders({}))).code).toBe(Code.Unauthenticated);
+    expect((await failureOf(admin.listAllOrders({}, me))).code).toBe(Code.PermissionDenied);
+    expect((await failureOf(admin.listAllOrders({}))).code).toBe(Code.Unauthenticated);
   });
 });
 
@@ -274,7 +244,7 @@ describe("cancelling", () => {
     expect(cancelled!.statusHistory.at(-1)!.note).toBe("changed my mind");
     expect(await stockOf(productId)).toEqual({ onHand: 6, available: 6 });
 
-    await expectEvents(mesh.natsUrl, order.id, "bazaar.order.>", ["bazaar.order.order_cancelled"]);
+    await expectEvents(e2e.mesh.natsUrl, order.id, "bazaar.order.>", ["bazaar.order.order_cancelled"]);
 
     const again = await failureOf(orders.cancelOrder({ id: order.id }, me));
     expect(again.code).toBe(Code.FailedPrecondition);
@@ -286,10 +256,10 @@ describe("cancelling", () => {
     const productId = await newProduct(800n, 3);
     const processing = await confirmedOrder(me, productId);
     const shipped = await confirmedOrder(me, productId);
-    await admin.client.updateOrderStatus({ id: processing.id, status: OrderStatus.PROCESSING }, asAdminService);
-    await admin.client.updateOrderStatus({ id: shipped.id, status: OrderStatus.SHIPPED }, asAdminService);
+    await admin.updateOrderStatus({ id: processing.id, status: OrderStatus.PROCESSING }, asAdminService);
+    await admin.updateOrderStatus({ id: shipped.id, status: OrderStatus.SHIPPED }, asAdminService);
 
-    const { order } = await admin.client.updateOrderStatus(
+    const { order } = await admin.updateOrderStatus(
       { id: processing.id, status: OrderStatus.CANCELLED, note: "out of packaging" },
       asAdminService,
     );
@@ -331,7 +301,7 @@ describe("another buyer", () => {
     expect((await failureOf(carts.removeCartItem({ productId }, bob))).code).toBe(Code.NotFound);
     expect((await failureOf(carts.updateCartItem({ productId, quantity: 1 }, bob))).code).toBe(Code.NotFound);
     await carts.clearCart({}, bob);
-    await admin.client.updateOrderStatus({ id: order.id, status: OrderStatus.PROCESSING }, asAdminService);
+    await admin.updateOrderStatus({ id: order.id, status: OrderStatus.PROCESSING }, asAdminService);
 
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(await bobWatch.stop()).toBeUndefined();
@@ -352,17 +322,17 @@ describe("watching across a restart", () => {
     const order = await confirmedOrder(me, await newProduct(700n, 5));
     await watcher.until(2);
 
-    await mesh.kill("order", "SIGKILL");
+    await e2e.mesh.kill("order", "SIGKILL");
     expect(codeOf(await watcher.ended)).toBe(Code.Unavailable);
-    mesh.relaunch("order");
-    await mesh.ready(60_000);
+    e2e.mesh.relaunch("order");
+    await e2e.mesh.ready(60_000);
     const resumeToken = watcher.updates.at(-1)!.resumeToken;
 
-    await admin.client.updateOrderStatus({ id: order.id, status: OrderStatus.PROCESSING }, asAdminService);
-    await admin.client.updateOrderStatus({ id: order.id, status: OrderStatus.SHIPPED }, asAdminService);
+    await admin.updateOrderStatus({ id: order.id, status: OrderStatus.PROCESSING }, asAdminService);
+    await admin.updateOrderStatus({ id: order.id, status: OrderStatus.SHIPPED }, asAdminService);
     const resumed = watch(me, { resumeToken });
     await resumed.until(2);
-    await admin.client.updateOrderStatus({ id: order.id, status: OrderStatus.DELIVERED }, asAdminService);
+    await admin.updateOrderStatus({ id: order.id, status: OrderStatus.DELIVERED }, asAdminService);
     await resumed.until(3);
     await resumed.stop();
     expect(statusesOf(resumed.updates)).toEqual([OrderStatus.PROCESSING, OrderStatus.SHIPPED, OrderStatus.DELIVERED]);

@@ -1,20 +1,18 @@
 // Hyperlocal shops through the edge: opening and changing shops, and nearby search checked
 // against a reference haversine computation.
 import { randomBytes } from "node:crypto";
-import { Code, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { Code } from "@connectrpc/connect";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
-import { ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { haversineKm } from "../../services/product/domain/shops.ts";
 import { bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { expectEvents } from "../support/events.ts";
-import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+import { signIn } from "../support/shoppers.ts";
+import { useMesh } from "../support/use-mesh.ts";
 
-let mesh: TestMesh;
-let shops: ReturnType<typeof createClient<typeof ShopService>>;
+const e2e = useMesh({ httpVersion: "1.1" });
+const { auth, shops } = e2e;
 let asSeller: ReturnType<typeof bearer>;
 let asOtherSeller: ReturnType<typeof bearer>;
 let asCustomer: ReturnType<typeof bearer>;
@@ -25,14 +23,8 @@ const town = {
 };
 
 beforeAll(async () => {
-  mesh = await startTestMesh();
-  const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
-  const auth = createClient(AuthService, transport);
-  shops = createClient(ShopService, transport);
-  const login = async (account: { email: string; password: string }) =>
-    bearer((await auth.login({ email: account.email, password: account.password })).tokens!.accessToken);
-  asSeller = await login(devAccounts.seller);
-  asCustomer = await login(devAccounts.customer);
+  asSeller = await signIn(auth, devAccounts.seller);
+  asCustomer = await signIn(auth, devAccounts.customer);
   const other = await auth.register({
     email: `shop-rival-${randomBytes(4).toString("hex")}@example.test`,
     password: "password-123",
@@ -40,9 +32,6 @@ beforeAll(async () => {
     role: Role.SELLER,
   });
   asOtherSeller = bearer(other.tokens!.accessToken);
-}, 120_000);
-afterAll(async () => {
-  await mesh?.stop();
 });
 
 const address = { line1: "1 Test Street", city: "Testville", countryCode: "AU" };
@@ -63,7 +52,7 @@ describe("opening and changing shops", () => {
     expect(stored.latitude).toBeCloseTo(town.latitude, 6);
     expect(stored.longitude).toBeCloseTo(town.longitude, 6);
     expect((await failureOf(shops.createShop(newShop("Nope", town), asCustomer))).code).toBe(Code.PermissionDenied);
-    await expectEvents(mesh.natsUrl, shop!.id, "bazaar.product.>", ["bazaar.product.shop_created"]);
+    await expectEvents(e2e.mesh.natsUrl, shop!.id, "bazaar.product.>", ["bazaar.product.shop_created"]);
   });
 
   it("when its owner renames it, then it changes; another seller gets permission_denied", async () => {

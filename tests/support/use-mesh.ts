@@ -1,0 +1,95 @@
+// One test mesh per end-to-end file: started before the file's tests and stopped after them,
+// with typed clients of every public service over the edge, and internal services on their own
+// ports under a service identity. Call useMesh() at the top of the file, before any beforeAll
+// of its own: hooks run in the order they are registered, so the mesh is up when those run.
+import type { DescService } from "@bufbuild/protobuf";
+import { createClient, type CallOptions, type Client, type Transport } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { afterAll, beforeAll } from "vitest";
+import { AdminService } from "../../gen/bazaar/admin/v1/admin_pb.ts";
+import { AuthService, ServiceIdentityService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
+import { OrderService } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { ProductService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { createMeshClient } from "../../services/kit/clients.ts";
+import { devServiceSecret, type ServiceName } from "../../services/kit/config.ts";
+import type { GrpcTransportOptions } from "../../services/kit/grpc-transport.ts";
+import { bearer } from "../../services/kit/testing/calls.ts";
+import { startTestMesh, type TestMesh, type TestMeshShape } from "./mesh.ts";
+
+export interface MeshUnderTest {
+  /** Clients of the public services through the edge (Connect protocol, binary). */
+  auth: Client<typeof AuthService>;
+  products: Client<typeof ProductService>;
+  shops: Client<typeof ShopService>;
+  carts: Client<typeof CartService>;
+  orders: Client<typeof OrderService>;
+  admin: Client<typeof AdminService>;
+  /** The running mesh (edge URL, service addresses, NATS, processes); read it in hooks and tests. */
+  readonly mesh: TestMesh;
+  /** A client of a service on its own gRPC port, as another service calls it; closed with the mesh. */
+  internal<S extends DescService>(service: S, at: ServiceName, options?: GrpcTransportOptions): Client<S>;
+  /** Call options carrying a service token of `serviceName`, issued by auth for the dev secret. */
+  asService(serviceName: ServiceName): Promise<CallOptions>;
+}
+
+export interface UseMeshOptions {
+  /** Environment for every process of the mesh (limits, timeouts, fault points). */
+  env?: NodeJS.ProcessEnv;
+  shape?: TestMeshShape;
+  /** HTTP version of the clients through the edge; "2" by default. */
+  httpVersion?: "1.1" | "2";
+}
+
+export function useMesh(options: UseMeshOptions = {}): MeshUnderTest {
+  let running: TestMesh | undefined;
+  let edge: Transport | undefined;
+  const closers: Array<() => void> = [];
+  beforeAll(async () => {
+    running = await startTestMesh(options.env, options.shape);
+    edge = createConnectTransport({ baseUrl: running.edgeUrl, httpVersion: options.httpVersion ?? "2" });
+  });
+  afterAll(async () => {
+    for (const close of closers.splice(0)) close();
+    await running?.stop();
+  });
+
+  const started = (): TestMesh => {
+    if (!running) throw new Error("the mesh is not running: use it inside hooks and tests, after useMesh()");
+    return running;
+  };
+  const edgeTransport = (): Transport => {
+    started();
+    return edge!;
+  };
+  // The edge's address is known once the mesh runs; clients made now reach it through this.
+  const throughEdge: Transport = {
+    unary: (...args) => edgeTransport().unary(...args),
+    stream: (...args) => edgeTransport().stream(...args),
+  };
+  return {
+    auth: createClient(AuthService, throughEdge),
+    products: createClient(ProductService, throughEdge),
+    shops: createClient(ShopService, throughEdge),
+    carts: createClient(CartService, throughEdge),
+    orders: createClient(OrderService, throughEdge),
+    admin: createClient(AdminService, throughEdge),
+    get mesh() {
+      return started();
+    },
+    internal(service, at, transportOptions) {
+      const { client, close } = createMeshClient(service, started().addresses[at], transportOptions);
+      closers.push(close);
+      return client;
+    },
+    async asService(serviceName) {
+      const identity = createMeshClient(ServiceIdentityService, started().addresses.auth);
+      try {
+        const { accessToken } = await identity.client.issueServiceToken({ serviceName, secret: devServiceSecret });
+        return bearer(accessToken);
+      } finally {
+        identity.close();
+      }
+    },
+  };
+}
