@@ -7,35 +7,27 @@ import { fileURLToPath } from "node:url";
 import { isDeepStrictEqual, promisify } from "node:util";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { natsConnectOptions } from "../../services/kit/nats.ts";
 import { createConnection } from "mysql2/promise";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { AdminService, type GetSalesReportResponse } from "../../gen/bazaar/admin/v1/admin_pb.ts";
-import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
-import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
-import { OrderService, OrderStatus, OrderStatusSchema, PaymentMethod } from "../../gen/bazaar/order/v1/order_pb.ts";
-import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { OrderStatus, OrderStatusSchema, PaymentMethod } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { uuidv7 } from "../../services/kit/ids.ts";
 import { type bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { devSellerShelf, registerCustomer, signIn } from "../support/shoppers.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
 import { messagesAbout } from "../support/events.ts";
-import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+import { useMesh } from "../support/use-mesh.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-let mesh: TestMesh;
-let auth: ReturnType<typeof createClient<typeof AuthService>>;
-let admin: ReturnType<typeof createClient<typeof AdminService>>;
-let carts: ReturnType<typeof createClient<typeof CartService>>;
-let orders: ReturnType<typeof createClient<typeof OrderService>>;
-let products: ReturnType<typeof createClient<typeof ProductService>>;
+const e2e = useMesh();
+const { auth, admin, carts, orders, products } = e2e;
 let asAdmin: ReturnType<typeof bearer>;
 let asSeller: ReturnType<typeof bearer>;
 let asCustomer: ReturnType<typeof bearer>;
@@ -44,19 +36,9 @@ let categoryId = "";
 const testStart = new Date(Date.now() - 60_000);
 
 beforeAll(async () => {
-  mesh = await startTestMesh();
-  const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "2" });
-  auth = createClient(AuthService, transport);
-  admin = createClient(AdminService, transport);
-  carts = createClient(CartService, transport);
-  orders = createClient(OrderService, transport);
-  products = createClient(ProductService, transport);
   asAdmin = await signIn(auth, devAccounts.admin);
   asCustomer = await signIn(auth, devAccounts.customer);
   ({ asSeller, shopId, categoryId } = await devSellerShelf(auth, products));
-}, 120_000);
-afterAll(async () => {
-  await mesh?.stop();
 });
 
 const newCustomer = () => registerCustomer(auth, "admin-e2e");
@@ -244,7 +226,7 @@ describe("the audit trail", () => {
       { headers: { ...asSeller.headers, traceparent: traceParent } },
     );
     await auditLatency(product!.id, "product_created", Date.now());
-    const messages = await messagesAbout(mesh.natsUrl, product!.id, "bazaar.product.product_created");
+    const messages = await messagesAbout(e2e.mesh.natsUrl, product!.id, "bazaar.product.product_created");
     expect(messages.map((m) => [m.traceHeader, m.traceParent])).toEqual([[traceParent, traceParent]]);
   });
 
@@ -259,7 +241,7 @@ describe("the audit trail", () => {
         value: { userId: randomUUID(), email: "twice@example.test", role: Role.CUSTOMER },
       },
     });
-    const nc = await connect(natsConnectOptions(mesh.natsUrl));
+    const nc = await connect(natsConnectOptions(e2e.mesh.natsUrl));
     try {
       const js = jetstream(nc);
       // Different message ids get past JetStream's own de-duplication: the consumer must catch it.
@@ -315,7 +297,7 @@ describe("the audit trail", () => {
 
 describe("dead letters", () => {
   it("when a message no consumer can decode arrives, then each consumer that got it dead-letters it, listed across services, and a redrive says why it cannot apply", async () => {
-    const nc = await connect(natsConnectOptions(mesh.natsUrl));
+    const nc = await connect(natsConnectOptions(e2e.mesh.natsUrl));
     try {
       await jetstream(nc).publish("bazaar.product.garbled", new Uint8Array([0xde, 0xad, 0xbe, 0xef]), {
         msgID: randomUUID(),
@@ -405,7 +387,7 @@ describe("the sales report", () => {
 
     const { stdout } = await promisify(execFile)(process.execPath, ["services/admin/rebuild.ts"], {
       cwd: root,
-      env: mesh.env,
+      env: e2e.mesh.env,
       timeout: 60_000,
     });
     expect(stdout).toMatch(/done: \d+ events replayed/);
@@ -444,8 +426,8 @@ function summaryOf(report: GetSalesReportResponse) {
 /** The same figures straight from the order service's database. */
 async function directSums(from: Date, to: Date) {
   const connection = await createConnection({
-    uri: mesh.mysqlUrl,
-    database: mesh.env.BAZAAR_ORDER_DB,
+    uri: e2e.mesh.mysqlUrl,
+    database: e2e.mesh.env.BAZAAR_ORDER_DB,
     supportBigNumbers: true,
     bigNumberStrings: true,
   });

@@ -5,38 +5,30 @@ import { createPrivateKey, generateKeyPairSync, randomBytes } from "node:crypto"
 import { Code, type ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { base64url, decodeJwt, decodeProtectedHeader, SignJWT, UnsecuredJWT } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { expectEvents } from "../support/events.ts";
 import { AuthService, ServiceIdentityService, UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
-import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.ts";
 import { devServiceSecret } from "../../services/kit/config.ts";
 import { createMeshClient } from "../../services/kit/clients.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
-import { connectJson, startTestMesh, type TestMesh } from "../support/mesh.ts";
+import { connectJson } from "../support/mesh.ts";
 import { callRest } from "../support/rest.ts";
+import { useMesh } from "../support/use-mesh.ts";
 
-let mesh: TestMesh;
 const maxFailuresPerAddress = 25;
-let auth: ReturnType<typeof createClient<typeof AuthService>>;
-let cart: ReturnType<typeof createClient<typeof CartService>>;
-
-beforeAll(async () => {
-  // Low limits keep the throttling stories short: the per-address one sits above the dozen
-  // failures the other stories cause from this one address; the edge trusts no proxy (default).
-  mesh = await startTestMesh({
+// Low limits keep the throttling stories short: the per-address one sits above the dozen
+// failures the other stories cause from this one address; the edge trusts no proxy (default).
+const e2e = useMesh({
+  env: {
     BAZAAR_LOGIN_MAX_FAILURES_PER_ACCOUNT: "4",
     BAZAAR_LOGIN_MAX_FAILURES_PER_IP: String(maxFailuresPerAddress),
-  });
-  const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
-  auth = createClient(AuthService, transport);
-  cart = createClient(CartService, transport);
-}, 120_000);
-afterAll(async () => {
-  await mesh?.stop();
+  },
+  httpVersion: "1.1",
 });
+const { auth, carts: cart } = e2e;
 
 const uniqueEmail = () => `user-${randomBytes(5).toString("hex")}@example.test`;
 
@@ -219,7 +211,7 @@ describe("forged and misused tokens", () => {
     [
       "HS256 with the public key as secret",
       async () => {
-        const jwks = (await callRest(mesh.edgeUrl, "GET", "/.well-known/jwks.json")).body as { keys: unknown[] };
+        const jwks = (await callRest(e2e.mesh.edgeUrl, "GET", "/.well-known/jwks.json")).body as { keys: unknown[] };
         const secret = new TextEncoder().encode(JSON.stringify(jwks.keys[0]));
         return new SignJWT(claimsOf()).setProtectedHeader({ alg: "HS256", kid: kidOf(), typ: "at+jwt" }).sign(secret);
       },
@@ -260,8 +252,8 @@ describe("deactivation and internal RPCs", () => {
     });
     expect(await cartAccepts(tokens!.accessToken)).toBe(true);
 
-    const identity = createMeshClient(ServiceIdentityService, mesh.addresses.auth);
-    const directory = createMeshClient(UserDirectoryService, mesh.addresses.auth);
+    const identity = createMeshClient(ServiceIdentityService, e2e.mesh.addresses.auth);
+    const directory = createMeshClient(UserDirectoryService, e2e.mesh.addresses.auth);
     const service = await identity.client.issueServiceToken({ serviceName: "admin", secret: devServiceSecret });
     const deactivatedAt = Date.now();
     await directory.client.setUserActive({ id: user!.id, active: false }, bearer(service.accessToken));
@@ -283,7 +275,7 @@ describe("deactivation and internal RPCs", () => {
     const { accessToken } = (
       await auth.login({ email: devAccounts.customer.email, password: devAccounts.customer.password })
     ).tokens!;
-    const directory = createMeshClient(UserDirectoryService, mesh.addresses.auth);
+    const directory = createMeshClient(UserDirectoryService, e2e.mesh.addresses.auth);
     expect((await failureOf(directory.client.listUsers({}, bearer(accessToken)))).code).toBe(Code.PermissionDenied);
     const { accessToken: adminToken } = (
       await auth.login({ email: devAccounts.admin.email, password: devAccounts.admin.password })
@@ -299,7 +291,7 @@ describe("deactivation and internal RPCs", () => {
     directory.close();
 
     const viaEdge = await connectJson(
-      mesh.edgeUrl,
+      e2e.mesh.edgeUrl,
       "bazaar.auth.v1.UserDirectoryService/ListUsers",
       {},
       { authorization: `Bearer ${accessToken}` },
@@ -308,13 +300,13 @@ describe("deactivation and internal RPCs", () => {
   });
 
   it("when a service presents the shared secret, then it gets a service token that opens internal RPCs; a wrong secret does not", async () => {
-    const identity = createMeshClient(ServiceIdentityService, mesh.addresses.auth);
+    const identity = createMeshClient(ServiceIdentityService, e2e.mesh.addresses.auth);
     expect(
       (await failureOf(identity.client.issueServiceToken({ serviceName: "admin", secret: "wrong-secret-of-16+" })))
         .code,
     ).toBe(Code.Unauthenticated);
     const { accessToken } = await identity.client.issueServiceToken({ serviceName: "admin", secret: devServiceSecret });
-    const directory = createMeshClient(UserDirectoryService, mesh.addresses.auth);
+    const directory = createMeshClient(UserDirectoryService, e2e.mesh.addresses.auth);
     const page = await directory.client.listUsers({ role: Role.ADMIN }, bearer(accessToken));
     expect(page.users.map((u) => u.email)).toContain(devAccounts.admin.email);
     identity.close();
@@ -322,8 +314,8 @@ describe("deactivation and internal RPCs", () => {
   });
 
   it("when a service manages users, then it can read, filter, page, promote them, and each change is an event", async () => {
-    const identity = createMeshClient(ServiceIdentityService, mesh.addresses.auth);
-    const directory = createMeshClient(UserDirectoryService, mesh.addresses.auth);
+    const identity = createMeshClient(ServiceIdentityService, e2e.mesh.addresses.auth);
+    const directory = createMeshClient(UserDirectoryService, e2e.mesh.addresses.auth);
     const { accessToken } = await identity.client.issueServiceToken({ serviceName: "admin", secret: devServiceSecret });
     const asService = bearer(accessToken);
     const marker = randomBytes(4).toString("hex");
@@ -361,17 +353,17 @@ describe("deactivation and internal RPCs", () => {
       (await failureOf(directory.client.getUser({ id: "0193a000-0000-7000-8000-00000000dead" }, asService))).code,
     ).toBe(Code.NotFound);
 
-    await expectEvents(mesh.natsUrl, created[0]!.id, "bazaar.auth.>", [
+    await expectEvents(e2e.mesh.natsUrl, created[0]!.id, "bazaar.auth.>", [
       "bazaar.auth.user_registered",
       "bazaar.auth.user_role_changed",
     ]);
-    await expectEvents(mesh.natsUrl, created[1]!.id, "bazaar.auth.>", ["bazaar.auth.user_active_changed"]);
+    await expectEvents(e2e.mesh.natsUrl, created[1]!.id, "bazaar.auth.>", ["bazaar.auth.user_active_changed"]);
     identity.close();
     directory.close();
   });
 
   it("serves the JWKS at the well-known URL of the edge", async () => {
-    const response = await callRest(mesh.edgeUrl, "GET", "/.well-known/jwks.json");
+    const response = await callRest(e2e.mesh.edgeUrl, "GET", "/.well-known/jwks.json");
     expect(response.status).toBe(200);
     const jwks = response.body as { keys: Array<Record<string, unknown>> };
     expect(jwks.keys[0]).toMatchObject({ kty: "OKP", crv: "Ed25519", alg: "EdDSA" });
@@ -385,7 +377,7 @@ describe("a client that forges X-Forwarded-For", () => {
     const forged = createClient(
       AuthService,
       createConnectTransport({
-        baseUrl: mesh.edgeUrl,
+        baseUrl: e2e.mesh.edgeUrl,
         httpVersion: "1.1",
         interceptors: [
           (next) => (req) => {

@@ -1,46 +1,31 @@
 // Stock reservations on the real product service over gRPC: races, idempotency, all-or-nothing,
 // commit and release, and holds that expire.
 import { randomUUID } from "node:crypto";
-import { Code, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuthService, ServiceIdentityService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
-import { InventoryService, ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { type CallOptions, Code, type Client } from "@connectrpc/connect";
+import { beforeAll, describe, expect, it } from "vitest";
+import { InventoryService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { PreconditionFailureSchema } from "../../gen/google/rpc/error_details_pb.ts";
-import { createMeshClient, type MeshClient } from "../../services/kit/clients.ts";
-import { devServiceSecret } from "../../services/kit/config.ts";
-import { bearer, failureOf } from "../../services/kit/testing/calls.ts";
+import { type bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { devSellerShelf } from "../support/shoppers.ts";
-import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+import { useMesh } from "../support/use-mesh.ts";
 
 const ttlSeconds = 4;
-let mesh: TestMesh;
-let inventory: MeshClient<typeof InventoryService>;
-let products: ReturnType<typeof createClient<typeof ProductService>>;
-let asService: ReturnType<typeof bearer>;
+const e2e = useMesh({
+  env: { BAZAAR_RESERVATION_TTL_SECONDS: String(ttlSeconds), BAZAAR_RESERVATION_SWEEP_MS: "200" },
+  httpVersion: "1.1",
+});
+const { auth, products } = e2e;
+let inventory: Client<typeof InventoryService>;
+let asService: CallOptions;
 let asSeller: ReturnType<typeof bearer>;
 let shopId = "";
 let categoryId = "";
 
 beforeAll(async () => {
-  mesh = await startTestMesh({
-    BAZAAR_RESERVATION_TTL_SECONDS: String(ttlSeconds),
-    BAZAAR_RESERVATION_SWEEP_MS: "200",
-  });
-  const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
-  products = createClient(ProductService, transport);
-  const identity = createMeshClient(ServiceIdentityService, mesh.addresses.auth);
-  asService = bearer(
-    (await identity.client.issueServiceToken({ serviceName: "order", secret: devServiceSecret })).accessToken,
-  );
-  identity.close();
+  asService = await e2e.asService("order");
   // Several connections, so a hundred calls really arrive at once.
-  inventory = createMeshClient(InventoryService, mesh.addresses.product, { connections: 4 });
-  ({ asSeller, shopId, categoryId } = await devSellerShelf(createClient(AuthService, transport), products));
-}, 120_000);
-afterAll(async () => {
-  inventory?.close();
-  await mesh?.stop();
+  inventory = e2e.internal(InventoryService, "product", { connections: 4 });
+  ({ asSeller, shopId, categoryId } = await devSellerShelf(auth, products));
 });
 
 async function productWithStock(stockOnHand: number): Promise<string> {
@@ -67,7 +52,7 @@ const stockOf = async (id: string) => {
 };
 
 const reserve = (reservationId: string, items: Array<{ productId: string; quantity: number }>) =>
-  inventory.client.reserveStock({ reservationId, items }, asService);
+  inventory.reserveStock({ reservationId, items }, asService);
 
 describe("reserving stock", () => {
   it("when 100 buyers race for the last 10 units, then exactly 10 get one and the rest are told why", async () => {
@@ -136,10 +121,10 @@ describe("settling reservations", () => {
     const id = await productWithStock(8);
     const reservationId = randomUUID();
     await reserve(reservationId, [{ productId: id, quantity: 3 }]);
-    await inventory.client.commitReservation({ reservationId }, asService);
-    await inventory.client.commitReservation({ reservationId }, asService);
+    await inventory.commitReservation({ reservationId }, asService);
+    await inventory.commitReservation({ reservationId }, asService);
     expect(await stockOf(id)).toEqual({ onHand: 5, available: 5 });
-    expect((await failureOf(inventory.client.releaseReservation({ reservationId }, asService))).code).toBe(
+    expect((await failureOf(inventory.releaseReservation({ reservationId }, asService))).code).toBe(
       Code.FailedPrecondition,
     );
   });
@@ -148,10 +133,10 @@ describe("settling reservations", () => {
     const id = await productWithStock(8);
     const reservationId = randomUUID();
     await reserve(reservationId, [{ productId: id, quantity: 3 }]);
-    await inventory.client.releaseReservation({ reservationId }, asService);
-    await inventory.client.releaseReservation({ reservationId }, asService);
+    await inventory.releaseReservation({ reservationId }, asService);
+    await inventory.releaseReservation({ reservationId }, asService);
     expect(await stockOf(id)).toEqual({ onHand: 8, available: 8 });
-    expect((await failureOf(inventory.client.commitReservation({ reservationId }, asService))).code).toBe(
+    expect((await failureOf(inventory.commitReservation({ reservationId }, asService))).code).toBe(
       Code.FailedPrecondition,
     );
   });
@@ -160,21 +145,21 @@ describe("settling reservations", () => {
     const id = await productWithStock(8);
     const sold = randomUUID();
     await reserve(sold, [{ productId: id, quantity: 3 }]);
-    await inventory.client.commitReservation({ reservationId: sold }, asService);
+    await inventory.commitReservation({ reservationId: sold }, asService);
     const held = randomUUID();
     await reserve(held, [{ productId: id, quantity: 2 }]);
     expect(await stockOf(id)).toEqual({ onHand: 5, available: 3 });
 
-    await Promise.all([1, 2, 3].map(() => inventory.client.returnReservation({ reservationId: sold }, asService)));
+    await Promise.all([1, 2, 3].map(() => inventory.returnReservation({ reservationId: sold }, asService)));
     expect(await stockOf(id)).toEqual({ onHand: 8, available: 6 });
-    await inventory.client.returnReservation({ reservationId: held }, asService);
+    await inventory.returnReservation({ reservationId: held }, asService);
     expect(await stockOf(id)).toEqual({ onHand: 8, available: 8 });
-    expect((await failureOf(inventory.client.commitReservation({ reservationId: sold }, asService))).code).toBe(
+    expect((await failureOf(inventory.commitReservation({ reservationId: sold }, asService))).code).toBe(
       Code.FailedPrecondition,
     );
 
     const unknown = randomUUID();
-    await inventory.client.returnReservation({ reservationId: unknown }, asService);
+    await inventory.returnReservation({ reservationId: unknown }, asService);
     expect((await failureOf(reserve(unknown, [{ productId: id, quantity: 1 }]))).code).toBe(Code.FailedPrecondition);
     expect(await stockOf(id)).toEqual({ onHand: 8, available: 8 });
   });
@@ -182,7 +167,7 @@ describe("settling reservations", () => {
   it("when the release arrives before the reserve, then the late reserve holds nothing", async () => {
     const id = await productWithStock(8);
     const reservationId = randomUUID();
-    await inventory.client.releaseReservation({ reservationId }, asService);
+    await inventory.releaseReservation({ reservationId }, asService);
     expect((await failureOf(reserve(reservationId, [{ productId: id, quantity: 3 }]))).code).toBe(
       Code.FailedPrecondition,
     );
@@ -208,8 +193,8 @@ describe("settling reservations", () => {
   });
 
   it("when a user token calls the inventory directly, then permission_denied", async () => {
-    expect(
-      (await failureOf(inventory.client.reserveStock({ reservationId: randomUUID(), items: [] }, asSeller))).code,
-    ).toBe(Code.PermissionDenied);
+    expect((await failureOf(inventory.reserveStock({ reservationId: randomUUID(), items: [] }, asSeller))).code).toBe(
+      Code.PermissionDenied,
+    );
   });
 });
