@@ -2,37 +2,26 @@
 // checking out, then started again. Every outbox row of every service must end up published and
 // in the admin audit trail exactly once: audit ids = outbox ids, stream messages = outbox rows.
 import { randomUUID } from "node:crypto";
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { natsConnectOptions } from "../../services/kit/nats.ts";
 import { createConnection } from "mysql2/promise";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
-import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
-import { OrderService, OrderStatus, PaymentMethod } from "../../gen/bazaar/order/v1/order_pb.ts";
-import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { describe, expect, it } from "vitest";
+import { OrderStatus, PaymentMethod } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { serviceNames } from "../../deploy/local/mesh.ts";
 import { servicePassword } from "../../deploy/local/nats-users.ts";
 import { streamName } from "../../services/kit/events.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
 import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
-import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+import { useMesh } from "../support/use-mesh.ts";
 
-let mesh: TestMesh;
-
-beforeAll(async () => {
-  mesh = await startTestMesh();
-}, 120_000);
-afterAll(async () => {
-  await mesh?.stop();
-});
+const e2e = useMesh({ httpVersion: "1.1" });
+const { auth, carts, orders, products } = e2e;
 
 async function query<T>(service: string, statement: string): Promise<T[]> {
   const connection = await createConnection({
-    uri: mesh.mysqlUrl,
-    database: mesh.env[`BAZAAR_${service.toUpperCase()}_DB`],
+    uri: e2e.mesh.mysqlUrl,
+    database: e2e.mesh.env[`BAZAAR_${service.toUpperCase()}_DB`],
   });
   try {
     return (await connection.query(statement))[0] as T[];
@@ -43,11 +32,6 @@ async function query<T>(service: string, statement: string): Promise<T[]> {
 
 describe("a broker outage", () => {
   it("when nats-server is down for 10 s under a steady stream of orders, then every outbox row is published and audited exactly once", async () => {
-    const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
-    const auth = createClient(AuthService, transport);
-    const carts = createClient(CartService, transport);
-    const orders = createClient(OrderService, transport);
-    const products = createClient(ProductService, transport);
     const { asSeller, shopId, categoryId } = await devSellerShelf(auth, products);
     const { product } = await products.createProduct(
       {
@@ -96,10 +80,10 @@ describe("a broker outage", () => {
 
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     const beforeOutage = placed.length;
-    await mesh.stopNats();
+    await e2e.mesh.stopNats();
     await new Promise((resolve) => setTimeout(resolve, 10_000));
     const duringOutage = placed.length - beforeOutage;
-    await mesh.startNats();
+    await e2e.mesh.startNats();
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     running = false;
     await load;
@@ -134,7 +118,7 @@ describe("a broker outage", () => {
     expect(await unpublished()).toBe(0);
     expect([...audited].sort()).toEqual([...expected].sort());
 
-    const nc = await connect(natsConnectOptions(mesh.natsUrl));
+    const nc = await connect(natsConnectOptions(e2e.mesh.natsUrl));
     try {
       const { state } = await (await jetstreamManager(nc)).streams.info(streamName);
       expect(state.messages).toBe(expected.size);
@@ -151,7 +135,7 @@ describe("a broker outage", () => {
 
 describe("who may publish what", () => {
   it("when a service publishes under another service's subjects, then the broker refuses; its own subjects work; anonymous connections are refused", async () => {
-    const server = natsConnectOptions(mesh.natsUrl).servers;
+    const server = natsConnectOptions(e2e.mesh.natsUrl).servers;
     await expect(connect({ servers: server, reconnect: false })).rejects.toThrow(/auth/i);
 
     const cart = await connect({ servers: server, user: "cart", pass: servicePassword("cart") });

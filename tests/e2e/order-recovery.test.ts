@@ -3,49 +3,30 @@
 // PENDING — cancelled with everything given back when payment never happened, confirmed when
 // it did — with stock adding up: on hand = available + held + sold.
 import { randomBytes, randomUUID } from "node:crypto";
-import { Code, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
-import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
-import {
-  OrderService,
-  OrderStatus,
-  PaymentMethod,
-  PaymentStatus,
-  type Order,
-} from "../../gen/bazaar/order/v1/order_pb.ts";
-import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { Code } from "@connectrpc/connect";
+import { beforeAll, describe, expect, it } from "vitest";
+import { OrderStatus, PaymentMethod, PaymentStatus, type Order } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { type bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
-import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+import { useMesh } from "../support/use-mesh.ts";
 
-let mesh: TestMesh;
-let auth: ReturnType<typeof createClient<typeof AuthService>>;
-let carts: ReturnType<typeof createClient<typeof CartService>>;
-let orders: ReturnType<typeof createClient<typeof OrderService>>;
-let products: ReturnType<typeof createClient<typeof ProductService>>;
+const e2e = useMesh({
+  env: {
+    BAZAAR_ORDER_CRASH_AT: "after-reserve",
+    // Recovery takes over after 3 s instead of 30 s, checked twice a second.
+    BAZAAR_ORDER_RECOVER_AFTER_MS: "3000",
+    BAZAAR_ORDER_RECOVERY_SWEEP_MS: "500",
+  },
+  httpVersion: "1.1",
+});
+const { auth, carts, orders, products } = e2e;
 let asSeller: ReturnType<typeof bearer>;
 let shopId = "";
 let categoryId = "";
 
 beforeAll(async () => {
-  mesh = await startTestMesh({
-    BAZAAR_ORDER_CRASH_AT: "after-reserve",
-    // Recovery takes over after 3 s instead of 30 s, checked twice a second.
-    BAZAAR_ORDER_RECOVER_AFTER_MS: "3000",
-    BAZAAR_ORDER_RECOVERY_SWEEP_MS: "500",
-  });
-  const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
-  auth = createClient(AuthService, transport);
-  carts = createClient(CartService, transport);
-  orders = createClient(OrderService, transport);
-  products = createClient(ProductService, transport);
   ({ asSeller, shopId, categoryId } = await devSellerShelf(auth, products));
-}, 120_000);
-afterAll(async () => {
-  await mesh?.stop();
 });
 
 const address = {
@@ -80,7 +61,7 @@ async function checkoutThatCrashes() {
   };
   const failure = await failureOf(orders.placeOrder(request, me));
   expect(failure.code).toBe(Code.Unavailable);
-  expect(await mesh.exited("order")).toMatch(/SIGKILL|not running/);
+  expect(await e2e.mesh.exited("order")).toMatch(/SIGKILL|not running/);
   return { me, productId: product!.id, request };
 }
 
@@ -118,8 +99,8 @@ describe("an order service killed in the middle of checkout", () => {
     const { product: whileDown } = await products.getProduct({ id: productId }, asSeller);
     expect(whileDown!.stockAvailable).toBe(initialStock - 2);
 
-    mesh.relaunch("order", { BAZAAR_ORDER_CRASH_AT: "after-payment" });
-    await mesh.ready(60_000);
+    e2e.mesh.relaunch("order", { BAZAAR_ORDER_CRASH_AT: "after-payment" });
+    await e2e.mesh.ready(60_000);
     const order = await settledOrderOf(me, 60_000);
     expect(order.status).toBe(OrderStatus.CANCELLED);
     expect(order.statusHistory.map((s) => s.status)).toEqual([OrderStatus.PENDING, OrderStatus.CANCELLED]);
@@ -132,8 +113,8 @@ describe("an order service killed in the middle of checkout", () => {
   it("when it dies after the payment was authorized and before Commit, then after restart the order is CONFIRMED and the stock sold once", async () => {
     const { me, productId } = await checkoutThatCrashes();
 
-    mesh.relaunch("order", { BAZAAR_ORDER_CRASH_AT: "none" });
-    await mesh.ready(60_000);
+    e2e.mesh.relaunch("order", { BAZAAR_ORDER_CRASH_AT: "none" });
+    await e2e.mesh.ready(60_000);
     const order = await settledOrderOf(me, 60_000);
     expect(order).toMatchObject({
       status: OrderStatus.CONFIRMED,

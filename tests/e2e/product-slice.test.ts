@@ -4,20 +4,15 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
-import { connectJson, startTestMesh, type TestMesh } from "../support/mesh.ts";
+import { connectJson } from "../support/mesh.ts";
+import { useMesh } from "../support/use-mesh.ts";
 
-let mesh: TestMesh;
-beforeAll(async () => {
-  mesh = await startTestMesh();
-}, 120_000);
-afterAll(async () => {
-  await mesh?.stop();
-});
+const e2e = useMesh();
 
 const listProducts = (body: unknown) =>
-  connectJson(mesh.edgeUrl, "bazaar.product.v1.ProductService/ListProducts", body);
+  connectJson(e2e.mesh.edgeUrl, "bazaar.product.v1.ProductService/ListProducts", body);
 
 describe("the product slice through the edge, Connect JSON over plain fetch", () => {
   it("when a browser lists products, then it gets seeded products with prices in minor units and stock", async () => {
@@ -35,7 +30,7 @@ describe("the product slice through the edge, Connect JSON over plain fetch", ()
   });
 
   it("when the categories are listed, then they form a tree at least two levels deep", async () => {
-    const { status, body } = await connectJson(mesh.edgeUrl, "bazaar.product.v1.ProductService/ListCategories", {});
+    const { status, body } = await connectJson(e2e.mesh.edgeUrl, "bazaar.product.v1.ProductService/ListCategories", {});
     expect(status).toBe(200);
     const categories: Array<{ id: string; parentId?: string; name: string }> = body.categories;
     expect(categories.length).toBeGreaterThanOrEqual(10);
@@ -46,7 +41,7 @@ describe("the product slice through the edge, Connect JSON over plain fetch", ()
   });
 
   it("when filtering by a parent category, then its subcategories' products come back, page after page without repeats", async () => {
-    const { body: tree } = await connectJson(mesh.edgeUrl, "bazaar.product.v1.ProductService/ListCategories", {});
+    const { body: tree } = await connectJson(e2e.mesh.edgeUrl, "bazaar.product.v1.ProductService/ListCategories", {});
     const electronics = tree.categories.find((c: { name: string }) => c.name === "Electronics");
     const subcategoryIds = new Set(
       tree.categories
@@ -83,17 +78,17 @@ describe("the product slice through the edge, Connect JSON over plain fetch", ()
   it("when a product is fetched by id, then it is returned; an unknown id is not_found, a malformed one invalid_argument", async () => {
     const { body: page } = await listProducts({ pageSize: 1 });
     const id = page.products[0].id;
-    const found = await connectJson(mesh.edgeUrl, "bazaar.product.v1.ProductService/GetProduct", { id });
+    const found = await connectJson(e2e.mesh.edgeUrl, "bazaar.product.v1.ProductService/GetProduct", { id });
     expect(found.status).toBe(200);
     expect(found.body.product.id).toBe(id);
 
-    const missing = await connectJson(mesh.edgeUrl, "bazaar.product.v1.ProductService/GetProduct", {
+    const missing = await connectJson(e2e.mesh.edgeUrl, "bazaar.product.v1.ProductService/GetProduct", {
       id: "0193a000-0000-7000-8000-00000000dead",
     });
     expect(missing.status).toBe(404);
     expect(missing.body.code).toBe("not_found");
 
-    const malformed = await connectJson(mesh.edgeUrl, "bazaar.product.v1.ProductService/GetProduct", {
+    const malformed = await connectJson(e2e.mesh.edgeUrl, "bazaar.product.v1.ProductService/GetProduct", {
       id: "42; DROP TABLE",
     });
     expect(malformed.status).toBe(400);
@@ -115,7 +110,7 @@ describe("the product slice through the edge, Connect JSON over plain fetch", ()
       "bazaar.events.v1.DeadLetterService/ListDeadLetters",
       "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
     ]) {
-      const { status } = await connectJson(mesh.edgeUrl, path, {});
+      const { status } = await connectJson(e2e.mesh.edgeUrl, path, {});
       expect(status, path).toBe(404);
     }
   });
@@ -124,13 +119,13 @@ describe("the product slice through the edge, Connect JSON over plain fetch", ()
 describe("the same slice over every protocol the edge speaks", () => {
   const transports = () => ({
     "Connect binary, HTTP/1.1": createConnectTransport({
-      baseUrl: mesh.edgeUrl,
+      baseUrl: e2e.mesh.edgeUrl,
       httpVersion: "1.1",
       useBinaryFormat: true,
     }),
-    "Connect JSON, h2c": createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "2" }),
-    "gRPC-Web, HTTP/1.1": createGrpcWebTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" }),
-    "gRPC, h2c": createGrpcTransport({ baseUrl: mesh.edgeUrl }),
+    "Connect JSON, h2c": createConnectTransport({ baseUrl: e2e.mesh.edgeUrl, httpVersion: "2" }),
+    "gRPC-Web, HTTP/1.1": createGrpcWebTransport({ baseUrl: e2e.mesh.edgeUrl, httpVersion: "1.1" }),
+    "gRPC, h2c": createGrpcTransport({ baseUrl: e2e.mesh.edgeUrl }),
   });
 
   it("when each protocol asks for the first page, then each gets the same products", async () => {
@@ -154,7 +149,7 @@ describe("the product service on its own port, for any gRPC client", () => {
       defaults: true,
     });
     const loaded = grpc.loadPackageDefinition(definition) as any;
-    const address = mesh.addresses.product;
+    const address = e2e.mesh.addresses.product;
     const products = new loaded.bazaar.product.v1.ProductService(address, grpc.credentials.createInsecure());
     const health = new loaded.grpc.health.v1.Health(address, grpc.credentials.createInsecure());
     const call = <T>(client: any, method: string, request: unknown) =>

@@ -6,29 +6,21 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
-import { OrderService, OrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { beforeAll, describe, expect, it } from "vitest";
+import { OrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { bearer } from "../../services/kit/testing/calls.ts";
-import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+import { useMesh } from "../support/use-mesh.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const example = join(root, "tests/sdk/example.ts");
-
-let mesh: TestMesh;
 
 beforeAll(async () => {
   // Inside tests/sdk (gitignored) rather than a temp dir, so the SDK's own imports
   // (@bufbuild/protobuf, @bufbuild/protovalidate) resolve from the repo's node_modules.
   const generated = await run("buf", ["generate", "--template", "buf.gen.sdk.yaml", "--output", "tests/sdk"], 60_000);
   expect(generated.code, generated.output).toBe(0);
-  mesh = await startTestMesh();
-}, 180_000);
-afterAll(async () => {
-  await mesh?.stop();
 });
+const e2e = useMesh({ httpVersion: "1.1" });
 
 interface Finished {
   code: number | null;
@@ -74,8 +66,7 @@ describe("the client SDK", () => {
   it("when a new customer runs the example against the edge, then it buys by card, watches the order to CONFIRMED and the order is on record", async () => {
     const email = `sdk-${randomBytes(5).toString("hex")}@example.test`;
     const password = "password-123";
-    const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
-    const { tokens } = await createClient(AuthService, transport).register({
+    const { tokens } = await e2e.auth.register({
       email,
       password,
       displayName: "SDK Example",
@@ -83,7 +74,7 @@ describe("the client SDK", () => {
 
     const result = await run(
       process.execPath,
-      [example, "--edge", mesh.edgeUrl, "--email", email, "--password", password],
+      [example, "--edge", e2e.mesh.edgeUrl, "--email", email, "--password", password],
       60_000,
     );
     expect(result.code, result.output).toBe(0);
@@ -95,7 +86,7 @@ describe("the client SDK", () => {
     );
     expect(watched, result.output).toEqual(["PENDING", "CONFIRMED"]);
 
-    const { orders } = await createClient(OrderService, transport).listOrders({}, bearer(tokens!.accessToken));
+    const { orders } = await e2e.orders.listOrders({}, bearer(tokens!.accessToken));
     expect(orders.map((o) => o.id)).toEqual([orderId]);
     expect(orders[0]!.status).toBe(OrderStatus.CONFIRMED);
     const bought = /; buying (.+) at /.exec(result.output)?.[1];

@@ -7,36 +7,28 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
-import { OrderService, OrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
-import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { OrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { bearer } from "../../services/kit/testing/calls.ts";
-import { startTestMesh, type TestMesh } from "../support/mesh.ts";
+import { useMesh } from "../support/use-mesh.ts";
 
 const chromiumPath = "/usr/bin/chromium";
 const screenshot = fileURLToPath(new URL("../artifacts/storefront-confirmed.png", import.meta.url));
 
-let mesh: TestMesh;
-let browser: Browser;
-let auth: Client<typeof AuthService>;
-let products: Client<typeof ProductService>;
-let orders: Client<typeof OrderService>;
-
-beforeAll(async () => {
+// Before the mesh: without a browser there is nothing to start it for.
+beforeAll(() => {
   if (!existsSync(chromiumPath)) {
     throw new Error(
       `no Chromium at ${chromiumPath}: install the Debian package (as root: BAZAAR_NEEDS_BROWSER=1 bash deploy/local/toolchain.sh true)`,
     );
   }
-  mesh = await startTestMesh();
-  const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
-  auth = createClient(AuthService, transport);
-  products = createClient(ProductService, transport);
-  orders = createClient(OrderService, transport);
+});
+const e2e = useMesh({ httpVersion: "1.1" });
+const { auth, products, orders } = e2e;
+let browser: Browser;
+
+beforeAll(async () => {
   browser = await chromium.launch({
     executablePath: chromiumPath,
     args: [
@@ -53,7 +45,6 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(async () => {
   await browser?.close();
-  await mesh?.stop();
 });
 
 /** Everything the page did that the test must see: requests, console errors, navigations. */
@@ -98,7 +89,7 @@ describe("the storefront", () => {
     page.setDefaultTimeout(20_000);
     const seen = record(page);
 
-    await page.goto(`${mesh.edgeUrl}/`);
+    await page.goto(`${e2e.mesh.edgeUrl}/`);
     await expect.poll(() => page.getByTestId("product").count(), patiently).toBeGreaterThan(0);
 
     // Browse a category: the page lists what the API lists for it.
@@ -173,14 +164,16 @@ describe("the storefront", () => {
     expect(await page.getByTestId("error").isHidden()).toBe(true);
     expect(seen.consoleErrors).toEqual([]);
     // data: URLs (the empty icon) are not network requests.
-    const elsewhere = seen.requests.filter((url) => !url.startsWith("data:") && new URL(url).origin !== mesh.edgeUrl);
+    const elsewhere = seen.requests.filter(
+      (url) => !url.startsWith("data:") && new URL(url).origin !== e2e.mesh.edgeUrl,
+    );
     expect(elsewhere).toEqual([]);
     await page.close();
   }, 120_000);
 
   it("when the password is wrong, then the page says so and stays signed out", async () => {
     const page = await browser.newPage();
-    await page.goto(`${mesh.edgeUrl}/`);
+    await page.goto(`${e2e.mesh.edgeUrl}/`);
     await page.getByTestId("login-email").fill("nobody@example.test");
     await page.getByTestId("login-password").fill("not-the-password");
     await page.getByTestId("login-submit").click();
