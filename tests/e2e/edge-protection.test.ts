@@ -4,22 +4,19 @@
 import { request as httpRequest } from "node:http";
 import { readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
-import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { failureOf } from "../../services/kit/testing/calls.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
-import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 import { callRest, checkRestAnswer } from "../support/rest.ts";
+import { useMesh } from "../support/use-mesh.ts";
 
 const allowedOrigin = "https://shop.example.test";
-let mesh: TestMesh;
-
-beforeAll(async () => {
-  mesh = await startTestMesh({
+const e2e = useMesh({
+  env: {
     BAZAAR_EDGE_CORS_ORIGINS: `${allowedOrigin},http://localhost:5173`,
     // Tests pose as many clients through X-Forwarded-For from a trusted local proxy.
     BAZAAR_EDGE_TRUSTED_PROXIES: "127.0.0.1,::ffff:127.0.0.1",
@@ -28,9 +25,9 @@ beforeAll(async () => {
     BAZAAR_EDGE_BURST_PER_ADDRESS: "10",
     BAZAAR_EDGE_RATE_PER_USER: "1",
     BAZAAR_EDGE_BURST_PER_USER: "4",
-  });
+  },
+  httpVersion: "1.1",
 });
-afterAll(() => mesh?.stop());
 
 /** A client address of its own for each test, so their rate limits never meet. */
 let clients = 0;
@@ -40,7 +37,7 @@ const catalog = (headers: Record<string, string>) =>
   createClient(
     ProductService,
     createConnectTransport({
-      baseUrl: mesh.edgeUrl,
+      baseUrl: e2e.mesh.edgeUrl,
       httpVersion: "1.1",
       interceptors: [
         (next) => (req) => {
@@ -53,7 +50,7 @@ const catalog = (headers: Record<string, string>) =>
 
 describe("CORS", () => {
   const preflight = (origin: string) =>
-    fetch(`${mesh.edgeUrl}/bazaar.product.v1.ProductService/GetProduct`, {
+    fetch(`${e2e.mesh.edgeUrl}/bazaar.product.v1.ProductService/GetProduct`, {
       method: "OPTIONS",
       headers: {
         origin,
@@ -89,7 +86,7 @@ describe("CORS", () => {
   });
 
   it("when an allowed origin calls, then the answer names it and exposes the headers clients read", async () => {
-    const response = await fetch(`${mesh.edgeUrl}/bazaar.product.v1.ProductService/ListCategories`, {
+    const response = await fetch(`${e2e.mesh.edgeUrl}/bazaar.product.v1.ProductService/ListCategories`, {
       method: "POST",
       headers: { origin: allowedOrigin, "content-type": "application/json", ...asClient() },
       body: "{}",
@@ -111,7 +108,7 @@ describe("request bodies", () => {
     body: Buffer,
     headers: Record<string, string>,
   ): Promise<{ status: number; ms: number; contentType: string | null; text: string }> {
-    const url = new URL(path, mesh.edgeUrl);
+    const url = new URL(path, e2e.mesh.edgeUrl);
     const started = performance.now();
     return new Promise((resolve, reject) => {
       const req = httpRequest(
@@ -141,7 +138,7 @@ describe("request bodies", () => {
   const rssKiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]);
 
   it("when 10 MB bodies arrive ten at a time, then each is refused promptly with 413, and memory does not grow with what is sent", async () => {
-    const edgePid = mesh.pid("edge")!;
+    const edgePid = e2e.mesh.pid("edge")!;
     const before = rssKiB(edgePid);
     let peak = before;
     // Three rounds, 300 MB offered: held in memory it would show as at least that much.
@@ -175,7 +172,7 @@ describe("request bodies", () => {
         else controller.close();
       },
     });
-    const response = await callRest(mesh.edgeUrl, "POST", "/v1/auth/login", {
+    const response = await callRest(e2e.mesh.edgeUrl, "POST", "/v1/auth/login", {
       headers: { "content-type": "application/json", ...asClient() },
       rawBody: tenMegabytesInChunks,
     });
@@ -183,7 +180,7 @@ describe("request bodies", () => {
   });
 
   it("when a gRPC client sends a message over the limit, then resource_exhausted in gRPC", async () => {
-    const products = createClient(ProductService, createGrpcTransport({ baseUrl: mesh.edgeUrl }));
+    const products = createClient(ProductService, createGrpcTransport({ baseUrl: e2e.mesh.edgeUrl }));
     // 100 KiB: over SearchProducts' 64 KiB, under the 256 KiB CreateProduct may send.
     const error = await failureOf(products.searchProducts({ query: "x".repeat(100 * 1024) }, { headers: asClient() }));
     expect(error.code).toBe(Code.ResourceExhausted);
@@ -211,7 +208,7 @@ describe("rate limits", () => {
     }
     // The bucket refills one token a second: a few calls in a row find it empty again.
     const categories = (headers: Record<string, string>) =>
-      callRest(mesh.edgeUrl, "GET", "/v1/categories", { headers });
+      callRest(e2e.mesh.edgeUrl, "GET", "/v1/categories", { headers });
     let rest = await categories(client);
     for (let tries = 1; rest.status !== 429 && tries < 5; tries++) rest = await categories(client);
     expect(rest.status).toBe(429);
@@ -222,12 +219,11 @@ describe("rate limits", () => {
   });
 
   it("when one user goes over their rate from many addresses, then they are limited as a user", async () => {
-    const auth = createClient(AuthService, createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" }));
-    const { tokens } = await auth.login(devAccounts.customer, { headers: asClient() });
+    const { tokens } = await e2e.auth.login(devAccounts.customer, { headers: asClient() });
     const results = [];
     for (let i = 0; i < 8; i++) {
       results.push(
-        (await callRest(mesh.edgeUrl, "GET", "/v1/auth/me", { token: tokens!.accessToken, headers: asClient() }))
+        (await callRest(e2e.mesh.edgeUrl, "GET", "/v1/auth/me", { token: tokens!.accessToken, headers: asClient() }))
           .status,
       );
     }
@@ -240,7 +236,7 @@ describe("what clients never see", () => {
   it("when a backend is down, then the call fails unavailable or at its deadline with a plain message: no address, port or stack", {
     timeout: 60_000,
   }, async () => {
-    await mesh.kill("product", "SIGKILL");
+    await e2e.mesh.kill("product", "SIGKILL");
     try {
       const products = catalog(asClient());
       const error = await failureOf(products.getProduct({ id: randomUUID() }));
@@ -252,15 +248,15 @@ describe("what clients never see", () => {
       };
       expect(Object.keys(plain).map(Number)).toContain(error.code);
       expect(error.rawMessage).toMatch(plain[error.code]!);
-      const rest = await callRest(mesh.edgeUrl, "GET", `/v1/products/${randomUUID()}`, { headers: asClient() });
+      const rest = await callRest(e2e.mesh.edgeUrl, "GET", `/v1/products/${randomUUID()}`, { headers: asClient() });
       expect([503, 504]).toContain(rest.status);
       const text = JSON.stringify(rest.body);
       expect(text).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|:\d{4,5}\b|at \w+ \(/);
     } finally {
-      mesh.relaunch("product");
+      e2e.mesh.relaunch("product");
     }
     const ready = await eventually(
-      async () => (await fetch(`${mesh.edgeUrl}/readyz`)).status,
+      async () => (await fetch(`${e2e.mesh.edgeUrl}/readyz`)).status,
       (status) => status === 200,
       30_000,
     );

@@ -20,7 +20,7 @@ import { Code, createClient, type CallOptions, type Client, type Transport } fro
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { decodeProtectedHeader } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { AdminService } from "../../gen/bazaar/admin/v1/admin_pb.ts";
 import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
@@ -30,8 +30,8 @@ import { ProductService, ShopService, type Product, type Shop } from "../../gen/
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { failureOf } from "../../services/kit/testing/calls.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
-import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 import { devSellerShelf, registerCustomer, signIn } from "../support/shoppers.ts";
+import { useMesh } from "../support/use-mesh.ts";
 
 const publicServices = [AuthService, ProductService, ShopService, CartService, OrderService, AdminService];
 const publicMethods = publicServices.flatMap((service) =>
@@ -421,14 +421,11 @@ const protocols = [
   },
 ];
 
-let mesh: TestMesh;
+const e2e = useMesh();
 let world: World;
 
 beforeAll(async () => {
-  mesh = await startTestMesh();
-  const { auth, products, shops, carts, orders } = clientsOver(
-    createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "2" }),
-  );
+  const { auth, products, shops, carts, orders } = e2e;
   const [{ asSeller, shopId, categoryId }, asCustomer, asAdmin, buyer, shopper] = await Promise.all([
     devSellerShelf(auth, products),
     signIn(auth, devAccounts.customer),
@@ -457,9 +454,6 @@ beforeAll(async () => {
   );
   await carts.addCartItem({ productId: product!.id, quantity: 2 }, shopper);
   world = { asCustomer, asSeller, asAdmin, buyer, shopper, product: product!, searchWord, shop: shop!, order: order! };
-}, 120_000);
-afterAll(async () => {
-  await mesh?.stop();
 });
 
 describe("the table of expectations", () => {
@@ -484,7 +478,7 @@ describe.each(protocols)("through the edge over $name", ({ transport: transportT
   let transport: Transport;
   let clients: Clients;
   beforeAll(() => {
-    transport = transportTo(mesh.edgeUrl);
+    transport = transportTo(e2e.mesh.edgeUrl);
     clients = clientsOver(transport);
   });
 
@@ -516,7 +510,12 @@ describe("Connect GET, JSON over HTTP/1.1", () => {
   let clients: Clients;
   beforeAll(() => {
     clients = clientsOver(
-      createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1", useBinaryFormat: false, useHttpGet: true }),
+      createConnectTransport({
+        baseUrl: e2e.mesh.edgeUrl,
+        httpVersion: "1.1",
+        useBinaryFormat: false,
+        useHttpGet: true,
+      }),
     );
   });
 

@@ -4,16 +4,13 @@
 // Prometheus metrics on a port of its own, with the series an operator watches.
 import { randomBytes, randomUUID } from "node:crypto";
 import { createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
-import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
-import { OrderService, OrderStatus, PaymentMethod } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { OrderStatus, PaymentMethod } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
 import { parseMetrics, type Sample } from "../support/metrics.ts";
-import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 import { callRest } from "../support/rest.ts";
 import {
   SpanKind,
@@ -23,27 +20,21 @@ import {
   type ReceivedSpan,
 } from "../../services/kit/testing/otlp-receiver.ts";
 import { devSellerShelf, signIn } from "../support/shoppers.ts";
+import { useMesh } from "../support/use-mesh.ts";
 
-let mesh: TestMesh;
+// The receiver starts before the mesh, which exports to it, and closes after the mesh stopped.
 let receiver: OtlpReceiver;
-let auth: ReturnType<typeof createClient<typeof AuthService>>;
-let carts: ReturnType<typeof createClient<typeof CartService>>;
-let orders: ReturnType<typeof createClient<typeof OrderService>>;
-let products: ReturnType<typeof createClient<typeof ProductService>>;
-
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
-  mesh = await startTestMesh({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: "100" });
-  const transport = createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
-  auth = createClient(AuthService, transport);
-  carts = createClient(CartService, transport);
-  orders = createClient(OrderService, transport);
-  products = createClient(ProductService, transport);
-}, 120_000);
+});
 afterAll(async () => {
-  await mesh?.stop();
   await receiver?.close();
 });
+const e2e = useMesh({
+  env: () => ({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: "100" }),
+  httpVersion: "1.1",
+});
+const { auth, carts, orders, products } = e2e;
 
 const address = { recipientName: "Ada", line1: "1 Trace Way", city: "Berlin", postalCode: "10999", countryCode: "DE" };
 /** The trace the test's own request belongs to; its span is the edge span's parent. */
@@ -213,7 +204,7 @@ describe("tracing a checkout", () => {
 });
 
 async function scrape(process: string): Promise<Sample[]> {
-  const response = await fetch(mesh.metricsUrl(process), { signal: AbortSignal.timeout(10_000) });
+  const response = await fetch(e2e.mesh.metricsUrl(process), { signal: AbortSignal.timeout(10_000) });
   expect(response.status, process).toBe(200);
   return parseMetrics(await response.text());
 }
@@ -230,11 +221,11 @@ function sampleValue(samples: Sample[], name: string, labels: Record<string, str
 describe("metrics of every process", () => {
   it("when traffic has flowed, then each process serves its RPC, pool, outbox, consumer, dead-letter and runtime series with sensible values", async () => {
     if (!productId) await checkout();
-    const rest = await callRest(mesh.edgeUrl, "GET", `/v1/products/${productId}`);
+    const rest = await callRest(e2e.mesh.edgeUrl, "GET", `/v1/products/${productId}`);
     expect(rest.status).toBe(200);
     for (const transport of [
-      createGrpcTransport({ baseUrl: mesh.edgeUrl }),
-      createGrpcWebTransport({ baseUrl: mesh.edgeUrl, httpVersion: "2" }),
+      createGrpcTransport({ baseUrl: e2e.mesh.edgeUrl }),
+      createGrpcWebTransport({ baseUrl: e2e.mesh.edgeUrl, httpVersion: "2" }),
     ]) {
       await createClient(ProductService, transport).getProduct({ id: productId });
     }

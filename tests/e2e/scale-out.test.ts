@@ -6,51 +6,31 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AdminService } from "../../gen/bazaar/admin/v1/admin_pb.ts";
-import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
-import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
-import { OrderService, OrderStatus, PaymentMethod, type Order } from "../../gen/bazaar/order/v1/order_pb.ts";
-import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import { OrderStatus, PaymentMethod, type Order } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { serviceNames } from "../../deploy/local/mesh.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import type { bearer } from "../../services/kit/testing/calls.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
 import { checkInvariants, query } from "../support/invariants.ts";
 import { parseMetrics, workServed } from "../support/metrics.ts";
-import { startTestMesh, type TestMesh } from "../support/mesh.ts";
 import { devSellerShelf, registerCustomer, signIn } from "../support/shoppers.ts";
+import { useMesh } from "../support/use-mesh.ts";
 
-let mesh: TestMesh;
-const transport = () => createConnectTransport({ baseUrl: mesh.edgeUrl, httpVersion: "1.1" });
-let auth: ReturnType<typeof createClient<typeof AuthService>>;
-let carts: ReturnType<typeof createClient<typeof CartService>>;
-let orders: ReturnType<typeof createClient<typeof OrderService>>;
-let products: ReturnType<typeof createClient<typeof ProductService>>;
-let admin: ReturnType<typeof createClient<typeof AdminService>>;
-
-beforeAll(async () => {
-  mesh = await startTestMesh(
-    {
-      // An order left PENDING by a killed replica is settled by the other within seconds.
-      BAZAAR_ORDER_RECOVER_AFTER_MS: "3000",
-      BAZAAR_ORDER_RECOVERY_SWEEP_MS: "500",
-      BAZAAR_RESERVATION_SWEEP_MS: "1000",
-      BAZAAR_EDGE_CHECKOUT_TIMEOUT_MS: "20000",
-    },
-    { replicas: 2, natsClusterSize: 3 },
-  );
-  auth = createClient(AuthService, transport());
-  carts = createClient(CartService, transport());
-  orders = createClient(OrderService, transport());
-  products = createClient(ProductService, transport());
-  admin = createClient(AdminService, transport());
-}, 180_000);
-afterAll(async () => {
-  await mesh?.stop();
+const e2e = useMesh({
+  env: {
+    // An order left PENDING by a killed replica is settled by the other within seconds.
+    BAZAAR_ORDER_RECOVER_AFTER_MS: "3000",
+    BAZAAR_ORDER_RECOVERY_SWEEP_MS: "500",
+    BAZAAR_RESERVATION_SWEEP_MS: "1000",
+    BAZAAR_EDGE_CHECKOUT_TIMEOUT_MS: "20000",
+  },
+  shape: { replicas: 2, natsClusterSize: 3 },
+  httpVersion: "1.1",
+  startTimeoutMs: 180_000,
 });
+const { auth, carts, orders, products, admin } = e2e;
 
 type Caller = ReturnType<typeof bearer>;
 const address = {
@@ -116,11 +96,11 @@ async function shopper(me: Caller, productIds: string[], done: () => boolean, co
   return bought;
 }
 
-const databaseOf = (service: string) => mesh.env[`BAZAAR_${service.toUpperCase()}_DB`]!;
+const databaseOf = (service: string) => e2e.mesh.env[`BAZAAR_${service.toUpperCase()}_DB`]!;
 
 describe("two replicas of every service on a NATS cluster", () => {
   it("when one replica of every service is killed during a stream of checkouts, then every checkout completes and everything adds up", async () => {
-    expect(mesh.processes).toEqual([...serviceNames.flatMap((name) => [`${name}-1`, `${name}-2`]), "edge"]);
+    expect(e2e.mesh.processes).toEqual([...serviceNames.flatMap((name) => [`${name}-1`, `${name}-2`]), "edge"]);
     const asAdmin = await signIn(auth, devAccounts.admin);
     const { asSeller, shopId, categoryId } = await devSellerShelf(auth, products);
     const initialStock = 500;
@@ -158,7 +138,7 @@ describe("two replicas of every service on a NATS cluster", () => {
     );
     for (const name of ["auth", "product", "cart", "order"]) {
       for (const replica of [`${name}-1`, `${name}-2`]) {
-        const samples = parseMetrics(await (await fetch(mesh.metricsUrl(replica))).text());
+        const samples = parseMetrics(await (await fetch(e2e.mesh.metricsUrl(replica))).text());
         expect(workServed(samples), `calls served by ${replica}`).toBeGreaterThan(0);
       }
     }
@@ -166,7 +146,7 @@ describe("two replicas of every service on a NATS cluster", () => {
     const killed: string[] = [];
     for (const name of serviceNames) {
       await new Promise((resolve) => setTimeout(resolve, 1_200));
-      await mesh.kill(`${name}-1`, "SIGKILL");
+      await e2e.mesh.kill(`${name}-1`, "SIGKILL");
       killed.push(name);
     }
     setTimeout(() => (killsDone = true), 1_000);
@@ -183,8 +163,8 @@ describe("two replicas of every service on a NATS cluster", () => {
     // I1–I4, once the events the killed replicas had pulled are redelivered (after the
     // consumers' ack wait, 30 s) and applied.
     const stores = {
-      mysqlUrl: mesh.mysqlUrl,
-      natsUrl: mesh.natsUrl,
+      mysqlUrl: e2e.mesh.mysqlUrl,
+      natsUrl: e2e.mesh.natsUrl,
       databases: Object.fromEntries(serviceNames.map((name) => [name, databaseOf(name)])),
     };
     const violations = await eventually(
@@ -206,7 +186,7 @@ describe("two replicas of every service on a NATS cluster", () => {
       ["cart", "cart-product-snapshots"],
     ]) {
       const [row] = await query<{ n: number }>(
-        mesh.mysqlUrl,
+        e2e.mesh.mysqlUrl,
         databaseOf(service!),
         "SELECT COUNT(*) AS n FROM processed_events WHERE consumer = ?",
         [consumer],
@@ -241,11 +221,11 @@ describe("two replicas of every service on a NATS cluster", () => {
       ["order", "recover overdue orders"],
       ["product", "release expired holds"],
     ] as const) {
-      const holder = `${hostname()}:${mesh.pid(`${service}-2`)}`;
+      const holder = `${hostname()}:${e2e.mesh.pid(`${service}-2`)}`;
       const rows = await eventually(
         () =>
           query<{ holder: string }>(
-            mesh.mysqlUrl,
+            e2e.mesh.mysqlUrl,
             databaseOf(service),
             "SELECT holder FROM job_leases WHERE name = ?",
             [job],

@@ -1,7 +1,9 @@
 // One test mesh per end-to-end file: started before the file's tests and stopped after them,
 // with typed clients of every public service over the edge, and internal services on their own
-// ports under a service identity. Call useMesh() at the top of the file, before any beforeAll
-// of its own: hooks run in the order they are registered, so the mesh is up when those run.
+// ports under a service identity. Call useMesh() at the top of the file: hooks run in the order
+// they are registered, so the mesh is up when the file's own beforeAll hooks run, and stopped
+// after its own afterAll hooks (those run in reverse order). Work the mesh needs first (a
+// receiver to export to, a check that stops the file) goes in a beforeAll registered before it.
 import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type CallOptions, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -34,11 +36,16 @@ export interface MeshUnderTest {
 }
 
 export interface UseMeshOptions {
-  /** Environment for every process of the mesh (limits, timeouts, fault points). */
-  env?: NodeJS.ProcessEnv;
+  /**
+   * Environment for every process of the mesh (limits, timeouts, fault points); a function when
+   * it depends on what an earlier beforeAll started (a receiver's address).
+   */
+  env?: NodeJS.ProcessEnv | (() => NodeJS.ProcessEnv);
   shape?: TestMeshShape;
   /** HTTP version of the clients through the edge; "2" by default. */
   httpVersion?: "1.1" | "2";
+  /** How long starting may take; vitest's hookTimeout by default. */
+  startTimeoutMs?: number;
 }
 
 export function useMesh(options: UseMeshOptions = {}): MeshUnderTest {
@@ -46,9 +53,10 @@ export function useMesh(options: UseMeshOptions = {}): MeshUnderTest {
   let edge: Transport | undefined;
   const closers: Array<() => void> = [];
   beforeAll(async () => {
-    running = await startTestMesh(options.env, options.shape);
+    const env = typeof options.env === "function" ? options.env() : options.env;
+    running = await startTestMesh(env, options.shape);
     edge = createConnectTransport({ baseUrl: running.edgeUrl, httpVersion: options.httpVersion ?? "2" });
-  });
+  }, options.startTimeoutMs);
   afterAll(async () => {
     for (const close of closers.splice(0)) close();
     await running?.stop();
