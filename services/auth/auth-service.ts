@@ -1,12 +1,12 @@
 // AuthService and UserDirectoryService handlers: proto ↔ domain, domain errors → ConnectError.
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { AuthService, UserDirectoryService, TokensSchema, UserSchema } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { Role as ProtoRole } from "../../gen/bazaar/common/v1/common_pb.ts";
-import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.ts";
 import { callerOf } from "../kit/auth.ts";
 import { clientAddressOf, type TrustedProxies } from "../kit/client-address.ts";
+import { rateLimitedError, reasonedError } from "../kit/error-info.ts";
 import { idPageToken, pageSizeOf } from "../kit/pages.ts";
 import { findUserById, listUsers, updateProfile } from "./db/user.repository.ts";
 import { changeActive, changeRole, type DirectoryDeps } from "./domain/directory.ts";
@@ -154,20 +154,12 @@ async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof EmailTakenError) throw new ConnectError(error.message, Code.AlreadyExists);
-    if (error instanceof InvalidCredentialsError || error instanceof InvalidRefreshTokenError) {
-      throw new ConnectError(error.message, Code.Unauthenticated);
-    }
+    if (error instanceof EmailTakenError) throw reasonedError("EMAIL_TAKEN", error.message, {});
+    if (error instanceof InvalidCredentialsError) throw reasonedError("INVALID_CREDENTIALS", error.message, {});
+    if (error instanceof InvalidRefreshTokenError) throw reasonedError("REFRESH_TOKEN_INVALID", error.message, {});
     if (error instanceof UserNotFoundError) throw new ConnectError(error.message, Code.NotFound);
-    if (error instanceof TooManyAttemptsError) {
-      const retryDelay = { seconds: BigInt(error.retryAfterSeconds), nanos: 0 };
-      throw new ConnectError(
-        error.message,
-        Code.ResourceExhausted,
-        { "retry-after": String(error.retryAfterSeconds) },
-        [{ desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay }) }],
-      );
-    }
+    if (error instanceof TooManyAttemptsError)
+      throw rateLimitedError(error.message, error.retryAfterSeconds, "sign_in");
     throw error;
   }
 }

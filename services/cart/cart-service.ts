@@ -5,6 +5,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { CartService, CartSchema } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { callerOf } from "../kit/auth.ts";
+import { reasonedError } from "../kit/error-info.ts";
 import {
   CartFullError,
   LineNotFoundError,
@@ -19,12 +20,20 @@ export function createCartService(deps: CartDeps & { currencyCode: string }): Se
     try {
       return { cart: cartToProto(await work(callerOf(ctx).id), deps.currencyCode) };
     } catch (error) {
-      if (
-        error instanceof ProductUnavailableError ||
-        error instanceof NotEnoughStockError ||
-        error instanceof CartFullError
-      ) {
-        throw new ConnectError(error.message, Code.FailedPrecondition);
+      if (error instanceof ProductUnavailableError) {
+        const ids = { product_id: error.productId, product_ids: error.productId };
+        throw reasonedError("PRODUCT_UNAVAILABLE", error.message, ids);
+      }
+      if (error instanceof NotEnoughStockError) {
+        throw reasonedError("OUT_OF_STOCK", error.message, {
+          product_id: error.productId,
+          product_ids: error.productId,
+          requested: String(error.requested),
+          available: String(error.available),
+        });
+      }
+      if (error instanceof CartFullError) {
+        throw reasonedError("CART_LIMIT_REACHED", error.message, { limit: error.limit, max: String(error.max) });
       }
       if (error instanceof LineNotFoundError) throw new ConnectError(error.message, Code.NotFound);
       throw error;

@@ -1,8 +1,19 @@
 // The authorization hook's rules, in memory: who may call what, and what the caller looks like.
 import { Code, ConnectError, createContextValues, createHandlerContext } from "@connectrpc/connect";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { InventoryService, ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
-import { accessRules, callerKey, createAuthHook, DenyList, type Caller, type TokenVerifier } from "./auth.ts";
+import {
+  accessRules,
+  callerKey,
+  createAuthHook,
+  createTokenVerifier,
+  DenyList,
+  tokenProfile,
+  type Caller,
+  type TokenVerifier,
+} from "./auth.ts";
+import { errorInfoOf } from "./error-info.ts";
 
 const callers: Record<string, Caller> = {
   customer: { id: "u-customer", role: "customer", issuedAt: 1_000 },
@@ -107,5 +118,67 @@ describe("the authorization hook", () => {
       requestHeader: { authorization: "Basic dXNlcjpwYXNz" },
     });
     await expect(hook(ctx)).rejects.toMatchObject({ code: Code.Unauthenticated });
+  });
+});
+
+describe("why a token is refused", () => {
+  const signer = (async () => {
+    const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
+    const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "EdDSA" };
+    return { privateKey, verifier: createTokenVerifier({ loadJwks: async () => ({ keys: [jwk] }) }) };
+  })();
+  const token = async (expiresAt: number) => {
+    const { privateKey } = await signer;
+    return new SignJWT({ role: "customer" })
+      .setProtectedHeader({ alg: "EdDSA", kid: "k1", typ: tokenProfile.accessType })
+      .setIssuer(tokenProfile.issuer)
+      .setAudience(tokenProfile.audience)
+      .setSubject("u-customer")
+      .setIssuedAt(expiresAt - 900)
+      .setExpirationTime(expiresAt)
+      .sign(privateKey);
+  };
+  const refusal = async (verify: Promise<unknown>) => {
+    const error = await verify.then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    return { code: error && Code[error.code], reason: errorInfoOf(error)?.reason };
+  };
+  const now = () => Math.floor(Date.now() / 1000);
+
+  it("when the access token has expired, then unauthenticated with TOKEN_EXPIRED, so the client refreshes it", async () => {
+    const { verifier } = await signer;
+    expect(await refusal(verifier.verify(await token(now() - 120)))).toEqual({
+      code: "Unauthenticated",
+      reason: "TOKEN_EXPIRED",
+    });
+    expect((await verifier.verify(await token(now() + 600))).id).toBe("u-customer");
+  });
+
+  it("when the token is forged, then unauthenticated with TOKEN_INVALID", async () => {
+    const { verifier } = await signer;
+    const [header, payload] = (await token(now() + 600)).split(".");
+    expect(await refusal(verifier.verify(`${header}.${payload}.c2lnbmF0dXJl`))).toEqual({
+      code: "Unauthenticated",
+      reason: "TOKEN_INVALID",
+    });
+  });
+
+  it("when a user RPC comes without a token, or from a deactivated user, then the hook says which", async () => {
+    const ctx = (authorization?: string) =>
+      createHandlerContext({
+        service: ProductService,
+        method: ProductService.method.createProduct,
+        protocolName: "grpc",
+        requestMethod: "POST",
+        url: "/",
+        requestHeader: authorization ? { authorization } : {},
+        contextValues: createContextValues(),
+      });
+    expect((await refusal((async () => hook(ctx()))())).reason).toBe("SIGN_IN_REQUIRED");
+    denyList.deny("u-seller", 1_000);
+    expect((await refusal((async () => hook(ctx("Bearer seller.x.y")))())).reason).toBe("ACCOUNT_DEACTIVATED");
+    denyList.allow("u-seller");
   });
 });

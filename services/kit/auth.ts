@@ -4,6 +4,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, type HandlerContext } from "@connectrpc/connect";
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet } from "jose";
+import { reasonedError } from "./error-info.ts";
 import type { RequestHook } from "./serve.ts";
 
 export type Role = "customer" | "seller" | "admin" | "service";
@@ -55,7 +56,7 @@ export const callerKey = createContextKey<Caller | undefined>(undefined, { descr
 /** The caller of an RPC whose rule requires one. */
 export function callerOf(ctx: HandlerContext): Caller {
   const caller = ctx.values.get(callerKey);
-  if (!caller) throw new ConnectError("sign in first", Code.Unauthenticated);
+  if (!caller) throw signInRequired();
   return caller;
 }
 
@@ -63,7 +64,10 @@ export interface TokenVerifier {
   verify(token: string): Promise<Caller>;
 }
 
-const invalidToken = () => new ConnectError("invalid or expired access token", Code.Unauthenticated);
+// Apart, so a client refreshes an expired token and asks a user with an invalid one to sign in.
+const invalidToken = () => reasonedError("TOKEN_INVALID", "invalid access token", {});
+const expiredToken = () => reasonedError("TOKEN_EXPIRED", "the access token has expired", {});
+const signInRequired = () => reasonedError("SIGN_IN_REQUIRED", "sign in first", {});
 
 /**
  * Verifies access tokens against a JWKS. A token whose `kid` is unknown triggers one reload of
@@ -115,6 +119,7 @@ export function createTokenVerifier(options: {
         }
       } catch (error) {
         if (error instanceof ConnectError && error.code !== Code.Unauthenticated) throw error;
+        if (error instanceof joseErrors.JWTExpired) throw expiredToken();
         if (error instanceof joseErrors.JOSEError || error instanceof ConnectError) throw invalidToken();
         // Keys could not be loaded: auth is unreachable, which is not the caller's fault.
         throw new ConnectError("cannot verify tokens right now", Code.Unavailable, undefined, undefined, error);
@@ -165,12 +170,12 @@ export function createAuthHook(options: AuthHookOptions): RequestHook {
     const header = ctx.requestHeader.get("authorization");
     if (!header) {
       if (rule === "public") return;
-      throw new ConnectError("sign in first", Code.Unauthenticated);
+      throw signInRequired();
     }
     const match = /^Bearer ([\w-]+\.[\w-]+\.[\w-]+)$/i.exec(header);
     if (!match) throw invalidToken();
     const caller = await options.verifier.verify(match[1]!);
-    if (options.denyList.refuses(caller)) throw new ConnectError("this account is deactivated", Code.Unauthenticated);
+    if (options.denyList.refuses(caller)) throw reasonedError("ACCOUNT_DEACTIVATED", "this account is deactivated", {});
     ctx.values.set(callerKey, caller);
     if (rule !== "public" && !roleAllows[rule].has(caller.role)) {
       throw new ConnectError(`${ctx.method.name} is not allowed for role ${caller.role}`, Code.PermissionDenied);

@@ -9,9 +9,11 @@ import {
   PaymentMethod as ProtoPaymentMethod,
   PaymentStatus as ProtoPaymentStatus,
   type OrderSchema,
+  OrderStatusSchema,
 } from "../../gen/bazaar/order/v1/order_pb.ts";
 import type { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { callerOf } from "../kit/auth.ts";
+import { reasonedError } from "../kit/error-info.ts";
 import { idPageToken, pageSizeOf } from "../kit/pages.ts";
 import { postalAddressFromProto } from "../kit/postal-address.ts";
 import { feedPositionBefore, findOrder, listOrders, type OrderFilter } from "./db/order.repository.ts";
@@ -143,20 +145,37 @@ async function orderPage(
   };
 }
 
+/** A status as the contract names it (`ORDER_STATUS_SHIPPED`), as clients see it in an order. */
+function statusName(status: OrderStatus): string {
+  return OrderStatusSchema.value[protoStatus[status]]!.name;
+}
+
 async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (
-      error instanceof EmptyCartError ||
-      error instanceof UnavailableProductsError ||
-      error instanceof IllegalTransitionError
-    ) {
-      throw new ConnectError(error.message, Code.FailedPrecondition);
+    if (error instanceof EmptyCartError) throw reasonedError("CART_EMPTY", error.message, {});
+    if (error instanceof UnavailableProductsError) {
+      throw reasonedError("PRODUCT_UNAVAILABLE", error.message, {
+        product_id: error.productIds[0]!,
+        product_ids: error.productIds.join(","),
+      });
     }
-    if (error instanceof IdempotencyKeyReusedError)
-      throw new ConnectError(`idempotency_key: ${error.message}`, Code.InvalidArgument);
+    if (error instanceof IllegalTransitionError) {
+      throw reasonedError("ILLEGAL_STATUS_TRANSITION", error.message, {
+        order_id: error.orderId,
+        from: statusName(error.from),
+        to: statusName(error.to),
+      });
+    }
+    if (error instanceof IdempotencyKeyReusedError) {
+      throw reasonedError("IDEMPOTENCY_KEY_REUSED", `idempotency_key: ${error.message}`, {
+        idempotency_key: error.idempotencyKey,
+        order_id: error.orderId,
+      });
+    }
     if (error instanceof OrderNotFoundError) throw new ConnectError(error.message, Code.NotFound);
+    // Anything else, such as OUT_OF_STOCK from product's ReserveStock, goes on with its details.
     throw error;
   }
 }

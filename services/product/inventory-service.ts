@@ -4,6 +4,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { InventoryService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { PreconditionFailureSchema } from "../../gen/google/rpc/error_details_pb.ts";
+import { reasonedError } from "../kit/error-info.ts";
 import {
   commitReservation,
   InsufficientStockError,
@@ -42,17 +43,35 @@ async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
     return await work();
   } catch (error) {
     if (error instanceof InsufficientStockError) {
-      // Each short product as a google.rpc.PreconditionFailure violation, for clients to show.
+      // ErrorInfo names the first short product; each one is a google.rpc.PreconditionFailure
+      // violation, for clients to show.
+      const [first] = error.shortages;
       const violations = error.shortages.map((s) => ({
         type: "STOCK",
         subject: s.productId,
         description: `requested ${s.requested}, available ${s.available}`,
       }));
-      throw new ConnectError(error.message, Code.FailedPrecondition, undefined, [
-        { desc: PreconditionFailureSchema, value: create(PreconditionFailureSchema, { violations }) },
-      ]);
+      throw reasonedError(
+        "OUT_OF_STOCK",
+        error.message,
+        {
+          product_id: first!.productId,
+          product_ids: error.shortages.map((s) => s.productId).join(","),
+          requested: String(first!.requested),
+          available: String(first!.available),
+        },
+        { details: [{ desc: PreconditionFailureSchema, value: create(PreconditionFailureSchema, { violations }) }] },
+      );
     }
-    if (error instanceof ReservationClosedError) throw new ConnectError(error.message, Code.FailedPrecondition);
+    if (error instanceof ReservationClosedError) {
+      const reservationId = error.reservationId;
+      if (error.status === "COMMITTED")
+        throw reasonedError("RESERVATION_COMMITTED", error.message, { reservation_id: reservationId });
+      throw reasonedError("RESERVATION_RELEASED", error.message, {
+        reservation_id: reservationId,
+        status: error.status,
+      });
+    }
     if (error instanceof ReservationNotFoundError) throw new ConnectError(error.message, Code.NotFound);
     throw error;
   }

@@ -43,6 +43,7 @@ import {
   type CatalogDeps,
 } from "./domain/manage-catalog.ts";
 import { callerKey, callerOf } from "../kit/auth.ts";
+import { reasonedError } from "../kit/error-info.ts";
 import { cursorField, pageSizeOf, pageTokenCodec } from "../kit/pages.ts";
 
 export interface ProductServiceDeps extends CatalogDeps {
@@ -199,8 +200,14 @@ async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
       throw new ConnectError(error.message, Code.NotFound);
     if (error instanceof NotAllowedError) throw new ConnectError(error.message, Code.PermissionDenied);
     if (error instanceof InvalidCatalogInputError) throw new ConnectError(error.message, Code.InvalidArgument);
-    if (error instanceof StockBelowHeldError) throw new ConnectError(error.message, Code.FailedPrecondition);
-    if (error instanceof SlugTakenError) throw new ConnectError(error.message, Code.AlreadyExists);
+    if (error instanceof StockBelowHeldError) {
+      throw reasonedError("STOCK_BELOW_HELD", error.message, {
+        product_id: error.productId,
+        stock_on_hand: String(error.stockOnHand),
+        held: String(error.held),
+      });
+    }
+    if (error instanceof SlugTakenError) throw reasonedError("SLUG_TAKEN", error.message, { slug: error.slug });
     throw error;
   }
 }

@@ -65,14 +65,36 @@ export function priceCart(
 
 export class ProductUnavailableError extends Error {
   override name = "ProductUnavailableError";
+  readonly productId: string;
+  constructor(productId: string) {
+    super(`product ${productId} is not for sale`);
+    this.productId = productId;
+  }
 }
 
 export class NotEnoughStockError extends Error {
   override name = "NotEnoughStockError";
+  readonly productId: string;
+  readonly requested: number;
+  readonly available: number;
+  constructor(productId: string, requested: number, available: number) {
+    super(`only ${available} of product ${productId} available, ${requested} wanted`);
+    this.productId = productId;
+    this.requested = requested;
+    this.available = available;
+  }
 }
 
 export class CartFullError extends Error {
   override name = "CartFullError";
+  /** Which limit: different products per cart, or units of one product. */
+  readonly limit: "lines" | "quantity_per_line";
+  readonly max: number;
+  constructor(limit: "lines" | "quantity_per_line", max: number) {
+    super(limit === "lines" ? `a cart holds at most ${max} products` : `at most ${max} of one product per cart`);
+    this.limit = limit;
+    this.max = max;
+  }
 }
 
 export class LineNotFoundError extends Error {

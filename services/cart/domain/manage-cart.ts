@@ -57,9 +57,9 @@ export async function addItem(deps: CartDeps, userId: string, productId: string,
     await lockCart(trx, userId);
     const lines = await listLines(trx, userId);
     const existing = lines.find((line) => line.productId === productId);
-    if (!existing && lines.length >= maxLines) throw new CartFullError(`a cart holds at most ${maxLines} products`);
+    if (!existing && lines.length >= maxLines) throw new CartFullError("lines", maxLines);
     const wanted = (existing?.quantity ?? 0) + quantity;
-    if (wanted > maxQuantityPerLine) throw new CartFullError(`at most ${maxQuantityPerLine} of one product per cart`);
+    if (wanted > maxQuantityPerLine) throw new CartFullError("quantity_per_line", maxQuantityPerLine);
     checkStock(product, wanted);
     await setLineQuantity(trx, userId, productId, wanted);
     await touchCart(trx, userId);
@@ -108,15 +108,13 @@ export async function clearCart(deps: CartDeps, userId: string): Promise<CartVie
 /** The product as the product service says it is now; the snapshot is refreshed on the way. */
 async function currentProduct(deps: CartDeps, productId: string): Promise<ProductSnapshot> {
   const [product] = await deps.catalog.fetch([productId]);
-  if (!product?.forSale) throw new ProductUnavailableError(`product ${productId} is not for sale`);
+  if (!product?.forSale) throw new ProductUnavailableError(productId);
   await saveSnapshots(deps.db, [product], new Date());
   return product;
 }
 
 function checkStock(product: ProductSnapshot, quantity: number): void {
   if (quantity > product.stockAvailable) {
-    throw new NotEnoughStockError(
-      `only ${product.stockAvailable} of product ${product.productId} available, ${quantity} wanted`,
-    );
+    throw new NotEnoughStockError(product.productId, quantity, product.stockAvailable);
   }
 }

@@ -80,21 +80,43 @@ export function isFulfilmentStep(from: OrderStatus, to: OrderStatus): boolean {
 
 export class IllegalTransitionError extends Error {
   override name = "IllegalTransitionError";
-  constructor(from: OrderStatus, to: OrderStatus) {
+  readonly orderId: string;
+  readonly from: OrderStatus;
+  readonly to: OrderStatus;
+  constructor(orderId: string, from: OrderStatus, to: OrderStatus) {
     super(`an order cannot move from ${from} to ${to}`);
+    this.orderId = orderId;
+    this.from = from;
+    this.to = to;
   }
 }
 
 export class EmptyCartError extends Error {
   override name = "EmptyCartError";
+  constructor() {
+    super("the cart is empty");
+  }
 }
 
 export class UnavailableProductsError extends Error {
   override name = "UnavailableProductsError";
+  readonly productIds: readonly string[];
+  constructor(productIds: readonly string[]) {
+    super(`no longer for sale: ${productIds.join(", ")}`);
+    this.productIds = productIds;
+  }
 }
 
 export class IdempotencyKeyReusedError extends Error {
   override name = "IdempotencyKeyReusedError";
+  readonly idempotencyKey: string;
+  /** The order the key made first. */
+  readonly orderId: string;
+  constructor(idempotencyKey: string, orderId: string) {
+    super("idempotency_key was already used for a checkout with another address or payment");
+    this.idempotencyKey = idempotencyKey;
+    this.orderId = orderId;
+  }
 }
 
 export class OrderNotFoundError extends Error {

@@ -34,15 +34,15 @@ export async function placeOrder(deps: OrderDeps, shopper: ShopperPorts, request
   // that call bought, and must get the order back, not "the cart is empty".
   const fingerprint = fingerprintOf(request);
   const earlier = await findOrderIdByKey(deps.db, request.userId, request.idempotencyKey);
-  if (earlier) return settledOrder(deps, earlier, fingerprint);
+  if (earlier) return settledOrder(deps, request.idempotencyKey, earlier, fingerprint);
 
   const cart = await shopper.cartLines();
-  if (cart.length === 0) throw new EmptyCartError("the cart is empty");
+  if (cart.length === 0) throw new EmptyCartError();
 
   // Prices come from the catalog now, never from the cart or the client.
   const products = new Map((await shopper.products(cart.map((line) => line.productId))).map((p) => [p.productId, p]));
   const unavailable = cart.filter((line) => !products.get(line.productId)?.forSale).map((line) => line.productId);
-  if (unavailable.length > 0) throw new UnavailableProductsError(`no longer for sale: ${unavailable.join(", ")}`);
+  if (unavailable.length > 0) throw new UnavailableProductsError(unavailable);
   const lines: OrderLine[] = cart.map((line) => {
     const product = products.get(line.productId)!;
     return { ...product, quantity: line.quantity, lineTotalMinor: product.unitPriceMinor * BigInt(line.quantity) };
@@ -68,7 +68,8 @@ export async function placeOrder(deps: OrderDeps, shopper: ShopperPorts, request
   );
   if (!created) {
     // Another call with the same key won the insert a moment ago.
-    return settledOrder(deps, (await findOrderIdByKey(deps.db, request.userId, request.idempotencyKey))!, fingerprint);
+    const winner = (await findOrderIdByKey(deps.db, request.userId, request.idempotencyKey))!;
+    return settledOrder(deps, request.idempotencyKey, winner, fingerprint);
   }
 
   const items = lines.map((line) => ({ productId: line.productId, quantity: line.quantity }));
@@ -119,14 +120,11 @@ export async function placeOrder(deps: OrderDeps, shopper: ShopperPorts, request
 /** The order an earlier call with this key made, once it has left PENDING (or a few seconds passed). */
 async function settledOrder(
   deps: OrderDeps,
+  idempotencyKey: string,
   earlier: { id: string; fingerprint: string },
   fingerprint: string,
 ): Promise<Order> {
-  if (earlier.fingerprint !== fingerprint) {
-    throw new IdempotencyKeyReusedError(
-      "idempotency_key was already used for a checkout with another address or payment",
-    );
-  }
+  if (earlier.fingerprint !== fingerprint) throw new IdempotencyKeyReusedError(idempotencyKey, earlier.id);
   const deadline = Date.now() + 8_000;
   let order = (await findOrder(deps.db, earlier.id))!;
   while (order.status === "PENDING" && Date.now() < deadline) {

@@ -108,7 +108,7 @@ export async function cancelOrder(deps: OrderDeps, orderId: string, actor: Actor
     actorId: actor.id,
     settle: "due",
   });
-  if (!moved.moved) throw new IllegalTransitionError(moved.current!, "CANCELLED");
+  if (!moved.moved) throw new IllegalTransitionError(orderId, moved.current!, "CANCELLED");
   try {
     await giveBack(deps, orderId);
   } catch {
@@ -128,10 +128,10 @@ export async function moveOrder(
   if (to === "CANCELLED") return cancelOrder(deps, orderId, { id: actorId, isBuyer: false }, note);
   const order = await findOrder(deps.db, orderId);
   if (!order) throw new OrderNotFoundError(`order ${orderId} not found`);
-  if (!isFulfilmentStep(order.status, to)) throw new IllegalTransitionError(order.status, to);
+  if (!isFulfilmentStep(order.status, to)) throw new IllegalTransitionError(orderId, order.status, to);
   const moved = await changeStatus(deps, order, { from: [order.status], to, note, actorId, settle: "done" });
   // Someone else moved it between the read and the lock.
-  if (!moved.moved) throw new IllegalTransitionError(moved.current!, to);
+  if (!moved.moved) throw new IllegalTransitionError(orderId, moved.current!, to);
   return (await findOrder(deps.db, orderId))!;
 }
 

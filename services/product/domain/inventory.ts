@@ -45,6 +45,14 @@ export class InsufficientStockError extends Error {
 
 export class ReservationClosedError extends Error {
   override name = "ReservationClosedError";
+  readonly reservationId: string;
+  /** Where the reservation ended: anything but HELD. */
+  readonly status: ReservationRecord["status"];
+  constructor(reservationId: string, status: ReservationRecord["status"]) {
+    super(`reservation ${reservationId} was ${status.toLowerCase()}`);
+    this.reservationId = reservationId;
+    this.status = status;
+  }
 }
 
 export class ReservationNotFoundError extends Error {
@@ -67,7 +75,7 @@ export async function reserveStock(
       // Repeated id: answer as the first call did, never hold twice.
       const existing = (await findReservation(trx, reservationId, "share"))!;
       if (existing.status === "HELD" || existing.status === "COMMITTED") return { expireTime: existing.expireTime };
-      throw new ReservationClosedError(`reservation ${reservationId} was ${existing.status.toLowerCase()}`);
+      throw new ReservationClosedError(reservationId, existing.status);
     }
     const short: typeof items = [];
     for (const item of items) {
@@ -98,8 +106,7 @@ export async function reserveStock(
 export async function commitReservation(deps: InventoryDeps, reservationId: string): Promise<void> {
   await settle(deps, reservationId, async (trx, reservation) => {
     if (reservation.status === "COMMITTED") return;
-    if (reservation.status !== "HELD")
-      throw new ReservationClosedError(`reservation ${reservationId} was ${reservation.status.toLowerCase()}`);
+    if (reservation.status !== "HELD") throw new ReservationClosedError(reservationId, reservation.status);
     for (const item of reservation.items) await sellHeldStock(trx, item.productId, item.quantity);
     await setReservationStatus(trx, reservationId, "COMMITTED");
     for (const item of reservation.items)
@@ -113,8 +120,7 @@ export async function releaseReservation(deps: InventoryDeps, reservationId: str
     if (await claimReservation(trx, reservationId, "RELEASED", new Date())) return;
     const reservation = (await findReservation(trx, reservationId, "update"))!;
     if (reservation.status === "RELEASED" || reservation.status === "EXPIRED") return;
-    if (reservation.status === "COMMITTED")
-      throw new ReservationClosedError(`reservation ${reservationId} was committed`);
+    if (reservation.status === "COMMITTED") throw new ReservationClosedError(reservationId, "COMMITTED");
     await giveBack(trx, reservation, "RELEASED");
   });
   deps.outbox.wake();

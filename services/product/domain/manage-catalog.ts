@@ -43,10 +43,24 @@ export class InvalidCatalogInputError extends Error {
 
 export class StockBelowHeldError extends Error {
   override name = "StockBelowHeldError";
+  readonly productId: string;
+  readonly stockOnHand: number;
+  readonly held: number;
+  constructor(productId: string, stockOnHand: number, held: number) {
+    super(`stock_on_hand ${stockOnHand} is below the ${held} units held by open orders`);
+    this.productId = productId;
+    this.stockOnHand = stockOnHand;
+    this.held = held;
+  }
 }
 
 export class SlugTakenError extends Error {
   override name = "SlugTakenError";
+  readonly slug: string;
+  constructor(slug: string) {
+    super(`slug ${slug} is taken`);
+    this.slug = slug;
+  }
 }
 
 /** Sellers manage what belongs to them; admins manage everything. */
@@ -134,9 +148,7 @@ export async function updateProduct(
       throw new InvalidCatalogInputError("product.category_id", "no such category");
     }
     if (changes.stockOnHand !== undefined && changes.stockOnHand < before.stockHeld) {
-      throw new StockBelowHeldError(
-        `stock_on_hand ${changes.stockOnHand} is below the ${before.stockHeld} units held by open orders`,
-      );
+      throw new StockBelowHeldError(id, changes.stockOnHand, before.stockHeld);
     }
     await updateProductRow(trx, id, changes);
     const after = { ...before, ...changes };
@@ -192,7 +204,7 @@ export async function createCategory(
     if (category.parentId && !(await categoryExists(trx, category.parentId))) {
       throw new InvalidCatalogInputError("category.parent_id", "no such category");
     }
-    if (!(await insertCategory(trx, created))) throw new SlugTakenError(`slug ${category.slug} is taken`);
+    if (!(await insertCategory(trx, created))) throw new SlugTakenError(category.slug);
     await appendEvent(trx, {
       source: "product",
       actorId: caller.id,

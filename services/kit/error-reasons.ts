@@ -1,0 +1,147 @@
+// The reasons Bazaar's errors carry in google.rpc.ErrorInfo (domain "bazaar"), so a client can
+// branch on a stable name instead of parsing a message. This is the one list: handlers and the
+// edge build errors from it (error-info.ts), the OpenAPI document describes it, and each RPC's
+// comment in proto/ names the reasons that RPC may answer. A reason always comes with the same
+// code and the same metadata keys, so adding a key is a contract change like adding a field.
+// Free of generated code on purpose: the OpenAPI generator reads it while gen/ is rewritten.
+import { Code } from "@connectrpc/connect";
+
+export const errorDomain = "bazaar";
+
+export interface ReasonSpec {
+  /** The code every error with this reason has. */
+  code: Code;
+  /** Keys of ErrorInfo.metadata, always all present. */
+  metadata: readonly string[];
+  /** What happened and what a client can do, for the API's documentation. */
+  meaning: string;
+  /**
+   * Answered by any RPC (refusals of the edge and of every service's auth hook), so RPC
+   * comments do not repeat it.
+   */
+  anyRpc?: true;
+}
+
+export const errorReasons = {
+  OUT_OF_STOCK: {
+    code: Code.FailedPrecondition,
+    metadata: ["product_id", "product_ids", "requested", "available"],
+    meaning:
+      "Too few units are available. `product_id` is the first short product, with the units `requested` and " +
+      "`available` now; `product_ids` lists every short product, comma-separated (a google.rpc.PreconditionFailure " +
+      "detail gives the figures of each).",
+  },
+  PRODUCT_UNAVAILABLE: {
+    code: Code.FailedPrecondition,
+    metadata: ["product_id", "product_ids"],
+    meaning:
+      "A product is not for sale (deleted, deactivated or unknown). `product_id` is the first such product; " +
+      "`product_ids` lists them all, comma-separated. Remove them and try again.",
+  },
+  CART_EMPTY: {
+    code: Code.FailedPrecondition,
+    metadata: [],
+    meaning: "The cart holds nothing to check out.",
+  },
+  CART_LIMIT_REACHED: {
+    code: Code.FailedPrecondition,
+    metadata: ["limit", "max"],
+    meaning:
+      "The cart would exceed a limit: `limit` is `lines` (different products per cart) or `quantity_per_line` " +
+      "(units of one product), and `max` its value.",
+  },
+  IDEMPOTENCY_KEY_REUSED: {
+    code: Code.InvalidArgument,
+    metadata: ["idempotency_key", "order_id"],
+    meaning:
+      "The idempotency key was already used for a checkout with another shipping address or payment; " +
+      "`order_id` is the order that key made. Use a new key for a new checkout.",
+  },
+  RESERVATION_RELEASED: {
+    code: Code.FailedPrecondition,
+    metadata: ["reservation_id", "status"],
+    meaning:
+      "The stock hold of this checkout was already given back (`status`: `RELEASED`, `EXPIRED` or `RETURNED`), " +
+      "for instance because the order was cancelled meanwhile; `reservation_id` is the order's id. Check out again.",
+  },
+  RESERVATION_COMMITTED: {
+    code: Code.FailedPrecondition,
+    metadata: ["reservation_id"],
+    meaning: "The stock hold was already sold and cannot be released; return it instead.",
+  },
+  ILLEGAL_STATUS_TRANSITION: {
+    code: Code.FailedPrecondition,
+    metadata: ["order_id", "from", "to"],
+    meaning:
+      "The order cannot move from its status `from` to the status `to` (both `OrderStatus` value names, " +
+      "e.g. `ORDER_STATUS_SHIPPED`).",
+  },
+  STOCK_BELOW_HELD: {
+    code: Code.FailedPrecondition,
+    metadata: ["product_id", "stock_on_hand", "held"],
+    meaning: "The stock on hand asked for is below the units `held` by open orders; set at least `held`.",
+  },
+  EMAIL_TAKEN: {
+    code: Code.AlreadyExists,
+    metadata: [],
+    meaning: "An account with this e-mail address exists; sign in instead.",
+  },
+  SLUG_TAKEN: {
+    code: Code.AlreadyExists,
+    metadata: ["slug"],
+    meaning: "Another category has this `slug`; choose another.",
+  },
+  INVALID_CREDENTIALS: {
+    code: Code.Unauthenticated,
+    metadata: [],
+    meaning: "The e-mail or password is wrong (or the account is deactivated). Ask again; do not refresh tokens.",
+  },
+  REFRESH_TOKEN_INVALID: {
+    code: Code.Unauthenticated,
+    metadata: [],
+    meaning: "The refresh token is unknown, expired, revoked or already used: sign in again.",
+  },
+  SIGN_IN_REQUIRED: {
+    code: Code.Unauthenticated,
+    metadata: [],
+    meaning: "The call needs an access token and came without one (only operations that need a token).",
+    anyRpc: true,
+  },
+  TOKEN_EXPIRED: {
+    code: Code.Unauthenticated,
+    metadata: [],
+    meaning: "The access token has expired: get a new one with the refresh token and call again.",
+    anyRpc: true,
+  },
+  TOKEN_INVALID: {
+    code: Code.Unauthenticated,
+    metadata: [],
+    meaning: "The access token is malformed, forged or not for Bazaar: sign in again.",
+    anyRpc: true,
+  },
+  ACCOUNT_DEACTIVATED: {
+    code: Code.Unauthenticated,
+    metadata: [],
+    meaning: "An admin deactivated the account; its tokens are refused.",
+    anyRpc: true,
+  },
+  RATE_LIMITED: {
+    code: Code.ResourceExhausted,
+    metadata: ["retry_after_seconds", "scope"],
+    meaning:
+      "Too many requests: wait `retry_after_seconds` (also in google.rpc.RetryInfo and the Retry-After header) " +
+      "before trying again. `scope` is what was limited: `client_address`, `user` or `sign_in`.",
+    anyRpc: true,
+  },
+  REQUEST_TOO_LARGE: {
+    code: Code.ResourceExhausted,
+    metadata: ["limit_bytes"],
+    meaning: "The request body exceeds the method's limit of `limit_bytes`; retrying the same request cannot help.",
+    anyRpc: true,
+  },
+} as const satisfies Record<string, ReasonSpec>;
+
+export type ErrorReason = keyof typeof errorReasons;
+
+/** The metadata an error with `reason` carries: every key of its spec, each a string. */
+export type ReasonMetadata<R extends ErrorReason> = Record<(typeof errorReasons)[R]["metadata"][number], string>;
