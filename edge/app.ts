@@ -14,6 +14,7 @@ import { ProductService, ShopService } from "../gen/bazaar/product/v1/product_pb
 import { AdminService } from "../gen/bazaar/admin/v1/admin_pb.ts";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.ts";
 import { clientAddressFrom } from "../services/kit/client-address.ts";
+import { rateLimitedError, reasonedError } from "../services/kit/error-info.ts";
 import { createGrpcTransport, type GrpcTransport } from "../services/kit/grpc-transport.ts";
 import { remoteTokenVerifier } from "../services/kit/identity.ts";
 import type { Logger } from "../services/kit/log.ts";
@@ -149,13 +150,14 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
       return undefined;
     };
     const addressWait = perAddress.take(clientAddress);
-    if (addressWait > 0) return refuse(tooManyRequests(addressWait));
+    if (addressWait > 0) return refuse(tooManyRequests(addressWait, "client_address"));
     const declaredLength = Number(req.headers["content-length"] ?? 0);
     if (declaredLength > policy.maxBodyBytes) {
       return refuse(
-        new ConnectError(
+        reasonedError(
+          "REQUEST_TOO_LARGE",
           `the request body of ${declaredLength} bytes exceeds the limit of ${policy.maxBodyBytes} bytes`,
-          Code.ResourceExhausted,
+          { limit_bytes: String(policy.maxBodyBytes) },
         ),
         413,
       );
@@ -164,9 +166,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     if (authorization !== undefined) {
       const token = /^Bearer ([\w.~+/-]+=*)$/i.exec(authorization)?.[1];
       if (!token)
-        return refuse(
-          new ConnectError("the authorization header must be `Bearer <access token>`", Code.Unauthenticated),
-        );
+        return refuse(reasonedError("TOKEN_INVALID", "the authorization header must be `Bearer <access token>`", {}));
       let userId: string;
       try {
         userId = (await verifier.verify(token)).id;
@@ -174,7 +174,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
         return refuse(describeError(error, { requestId, traceParent, peerAddress, forwardedFor, policy }));
       }
       const userWait = perUser.take(userId);
-      if (userWait > 0) return refuse(tooManyRequests(userWait));
+      if (userWait > 0) return refuse(tooManyRequests(userWait, "user"));
     }
     const call = { requestId, traceParent, peerAddress, forwardedFor, policy };
     telemetryOf.set(call, telemetry);
@@ -320,10 +320,8 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
   };
 }
 
-function tooManyRequests(waitSeconds: number): ConnectError {
-  return new ConnectError(`too many requests, retry in ${waitSeconds} s`, Code.ResourceExhausted, {
-    "retry-after": String(waitSeconds),
-  });
+function tooManyRequests(waitSeconds: number, scope: "client_address" | "user"): ConnectError {
+  return rateLimitedError(`too many requests, retry in ${waitSeconds} s`, waitSeconds, scope);
 }
 
 /** The request headers a backend call may carry on (see backendCallOptions). */

@@ -2,11 +2,15 @@
 // the protocol the client spoke, so every client library reads them as it reads a backend's:
 // gRPC and gRPC-Web get a trailers-only status, Connect streaming an end-stream message, and
 // Connect unary and REST the Connect JSON error `{code, message, details}` with its HTTP status.
+// In JSON, every detail type the edge knows has a readable `debug` copy, and the ErrorInfo
+// reason is also a top-level `reason`, so a REST client can branch without decoding anything.
 import type { ServerResponse } from "node:http";
+import { fromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus, endStreamFlag, errorToJson } from "@connectrpc/connect/protocol-connect";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { registry as detailTypes } from "./error-detail-types.ts";
+import { errorInfoOf } from "../services/kit/error-info.ts";
 import type { Logger } from "../services/kit/log.ts";
 import type { EdgeRequest, EdgeResponse } from "./server.ts";
 
@@ -34,9 +38,34 @@ export function publicError(error: unknown, requestId: string, log: Logger): Con
   return shown;
 }
 
-/** The Connect JSON error body; known detail types also carry a readable `debug` copy. */
+/**
+ * The Connect JSON error body, plus `reason` when the error has a Bazaar ErrorInfo; known detail
+ * types carry a readable `debug` copy.
+ */
 export function errorBody(error: ConnectError): object {
-  return errorToJson(error, { registry: detailTypes });
+  const body = errorToJson(withDecodedDetails(error), { registry: detailTypes });
+  const reason = errorInfoOf(error)?.reason;
+  return reason === undefined ? body : { ...body, reason };
+}
+
+/**
+ * Details a backend sent arrive as bytes (type and value), which errorToJson passes on without
+ * `debug`: the ones the edge knows are decoded, so they get it as the edge's own do.
+ */
+function withDecodedDetails(error: ConnectError): ConnectError {
+  if (error.details.every((detail) => "desc" in detail)) return error;
+  const copy = new ConnectError(error.rawMessage, error.code);
+  copy.details = error.details.map((detail) => {
+    if ("desc" in detail) return detail;
+    const desc = detailTypes.getMessage(detail.type);
+    if (!desc) return detail;
+    try {
+      return { desc, value: fromBinary(desc, detail.value) };
+    } catch {
+      return detail;
+    }
+  });
+  return copy;
 }
 
 /** Seconds a rate-limited client should wait, when the error says. */

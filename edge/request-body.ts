@@ -1,6 +1,7 @@
 // Reading a request body the edge decodes itself (REST, plain Connect unary), within the RPC's
 // limit: reading stops at the first byte past it.
-import { Code, ConnectError } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
+import { reasonedError } from "../services/kit/error-info.ts";
 import type { EdgeRequest } from "./server.ts";
 
 // Marks the error as this one. (Not a subclass: ConnectError's instanceof accepts any ConnectError.)
@@ -17,12 +18,11 @@ export async function readBody(req: EdgeRequest, limit: number): Promise<Buffer>
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > limit) {
-      throw new ConnectError(
+      throw reasonedError(
+        "REQUEST_TOO_LARGE",
         `the request body exceeds the limit of ${limit} bytes`,
-        Code.ResourceExhausted,
-        undefined,
-        undefined,
-        tooLarge,
+        { limit_bytes: String(limit) },
+        { cause: tooLarge },
       );
     }
     chunks.push(chunk);

@@ -4,6 +4,7 @@
 import { Code } from "@connectrpc/connect";
 import { codeToHttpStatus, codeToString } from "@connectrpc/connect/protocol-connect";
 import type { DescService } from "@bufbuild/protobuf";
+import { errorReasons } from "../../services/kit/error-reasons.ts";
 import type { HttpMethod, HttpRoute } from "../http-routes.ts";
 import { edgeOperations } from "./edge-operations.ts";
 import { errorSchemaRef, operationOf } from "./operations.ts";
@@ -24,7 +25,8 @@ const info = {
       "top-level.",
     "- Sign in with `POST /v1/auth/login` and send its access token as `Authorization: Bearer <token>`; " +
       "operations open to anyone ignore it.",
-    '- Errors answer `{"code", "message", "details"}` with the HTTP status of their code.',
+    '- Errors answer `{"code", "message", "details"}` with the HTTP status of their code; an error a client ' +
+      'can act on also has a `"reason"` (see the `Error` response for the list).',
   ].join("\n"),
 };
 
@@ -95,13 +97,21 @@ function errorSchemas(): Record<string, JsonObject> {
         code: { type: "string", enum: codes.map(codeToString), description: "The error code, in snake_case." },
         message: { type: "string", description: "What went wrong, for developers." },
         details: { type: "array", items: { $ref: "#/components/schemas/ErrorDetail" } },
+        reason: {
+          type: "string",
+          description:
+            "Why, as a stable name to branch on: the reason of the `google.rpc.ErrorInfo` detail (domain " +
+            "`bazaar`), whose `metadata` holds the specifics. Absent when the error has none. Clients should " +
+            "treat an unknown reason like its code.",
+        },
       },
       required: ["code"],
     },
     ErrorDetail: {
       type: "object",
       description:
-        "A protobuf message with more about the error, e.g. `buf.validate.Violations` or `google.rpc.RetryInfo`.",
+        "A protobuf message with more about the error: `google.rpc.ErrorInfo` (`debug`: `{reason, domain, " +
+        "metadata}`), `google.rpc.RetryInfo`, `google.rpc.PreconditionFailure` or `buf.validate.Violations`.",
       properties: {
         type: { type: "string", description: "The message's full name." },
         value: {
@@ -122,6 +132,11 @@ function errorSchemas(): Record<string, JsonObject> {
 
 function errorResponse(): JsonObject {
   const statuses = codes.map((code) => `| \`${codeToString(code)}\` | ${codeToHttpStatus(code)} |`);
+  const anyRpc = Object.entries(errorReasons).flatMap(([reason, spec]) => ("anyRpc" in spec ? [`\`${reason}\``] : []));
+  const reasons = Object.entries(errorReasons).map(
+    ([reason, spec]) =>
+      `| \`${reason}\` | \`${codeToString(spec.code)}\` | ${spec.metadata.map((key) => `\`${key}\``).join(", ")} | ${spec.meaning} |`,
+  );
   return {
     description: [
       "An error. Its HTTP status follows from its code:",
@@ -129,6 +144,13 @@ function errorResponse(): JsonObject {
       "| code | status |",
       "| --- | --- |",
       ...statuses,
+      "",
+      "Errors a client can act on also carry a `reason` (and a `google.rpc.ErrorInfo` detail with its metadata). " +
+        `Each operation's description names the reasons it may answer; any operation may also answer ${anyRpc.join(", ")}.`,
+      "",
+      "| reason | code | metadata | meaning |",
+      "| --- | --- | --- | --- |",
+      ...reasons,
     ].join("\n"),
     headers: {
       "Retry-After": {

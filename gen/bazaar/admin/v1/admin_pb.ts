@@ -992,6 +992,9 @@ export const AdminService: GenService<{
   /**
    * Moves an order along the status machine.
    *
+   * Error reasons: ILLEGAL_STATUS_TRANSITION (order_id, from, to; OrderStatus value names), from
+   * the order service.
+   *
    * @generated from rpc bazaar.admin.v1.AdminService.UpdateOrderStatus
    */
   updateOrderStatus: {

@@ -788,6 +788,8 @@ export const AuthService: GenService<{
    * Creates an account and signs it in. Role may be CUSTOMER (default) or SELLER; ADMIN is
    * refused with PERMISSION_DENIED. An e-mail already in use gives ALREADY_EXISTS.
    *
+   * Error reasons: EMAIL_TAKEN.
+   *
    * @generated from rpc bazaar.auth.v1.AuthService.Register
    */
   register: {
@@ -799,6 +801,9 @@ export const AuthService: GenService<{
    * Signs in with e-mail and password. A wrong e-mail and a wrong password give the same
    * UNAUTHENTICATED error. Rate limited.
    *
+   * Error reasons: INVALID_CREDENTIALS; RATE_LIMITED (retry_after_seconds, scope "sign_in"; with a
+   * RetryInfo).
+   *
    * @generated from rpc bazaar.auth.v1.AuthService.Login
    */
   login: {
@@ -809,6 +814,8 @@ export const AuthService: GenService<{
   /**
    * Trades a refresh token for a new token pair. The presented token is rotated; presenting
    * an already-rotated token revokes its whole family.
+   *
+   * Error reasons: REFRESH_TOKEN_INVALID: sign in again.
    *
    * @generated from rpc bazaar.auth.v1.AuthService.RefreshToken
    */
@@ -849,6 +856,8 @@ export const AuthService: GenService<{
   },
   /**
    * Changes the caller's password and signs out every other session.
+   *
+   * Error reasons: INVALID_CREDENTIALS: the current password is wrong.
    *
    * @generated from rpc bazaar.auth.v1.AuthService.ChangePassword
    */

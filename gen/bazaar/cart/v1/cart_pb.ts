@@ -364,6 +364,9 @@ export const CartService: GenService<{
    * Adds units of a product; adds to the line when the product is already in the cart.
    * FAILED_PRECONDITION when the product is unavailable or has too little stock.
    *
+   * Error reasons: PRODUCT_UNAVAILABLE (product_id, product_ids); OUT_OF_STOCK (product_id,
+   * product_ids, requested, available); CART_LIMIT_REACHED (limit, max).
+   *
    * @generated from rpc bazaar.cart.v1.CartService.AddCartItem
    */
   addCartItem: {
@@ -373,6 +376,9 @@ export const CartService: GenService<{
   },
   /**
    * Sets the quantity of a line.
+   *
+   * Error reasons: PRODUCT_UNAVAILABLE (product_id, product_ids); OUT_OF_STOCK (product_id,
+   * product_ids, requested, available).
    *
    * @generated from rpc bazaar.cart.v1.CartService.UpdateCartItem
    */

@@ -888,6 +888,11 @@ export const OrderService: GenService<{
    * returns the same order, whatever the cart holds by then; with another shipping address or
    * payment it is INVALID_ARGUMENT.
    *
+   * Error reasons: CART_EMPTY; PRODUCT_UNAVAILABLE (product_id, product_ids); OUT_OF_STOCK
+   * (product_id, product_ids, requested, available; a PreconditionFailure violation per short
+   * product); RESERVATION_RELEASED (reservation_id, status): the order was cancelled while it was
+   * being placed; IDEMPOTENCY_KEY_REUSED (idempotency_key, order_id).
+   *
    * @generated from rpc bazaar.order.v1.OrderService.PlaceOrder
    */
   placeOrder: {
@@ -918,6 +923,8 @@ export const OrderService: GenService<{
   /**
    * Cancels one of the caller's orders while PENDING, CONFIRMED or PROCESSING; its stock goes
    * back. Otherwise FAILED_PRECONDITION.
+   *
+   * Error reasons: ILLEGAL_STATUS_TRANSITION (order_id, from, to; OrderStatus value names).
    *
    * @generated from rpc bazaar.order.v1.OrderService.CancelOrder
    */
@@ -961,6 +968,8 @@ export const OrderAdminService: GenService<{
    * (PROCESSING may be skipped), or CANCELLED from PENDING, CONFIRMED or PROCESSING (stock
    * returned, payment refunded). Only checkout settles a PENDING order otherwise. An illegal
    * transition is FAILED_PRECONDITION naming both states. Emits OrderStatusChanged.
+   *
+   * Error reasons: ILLEGAL_STATUS_TRANSITION (order_id, from, to; OrderStatus value names).
    *
    * @generated from rpc bazaar.order.v1.OrderAdminService.UpdateOrderStatus
    */

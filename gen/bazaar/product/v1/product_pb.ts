@@ -1358,6 +1358,8 @@ export const ProductService: GenService<{
   /**
    * Changes the fields named in update_mask; owner or admin only. Emits ProductUpdated.
    *
+   * Error reasons: STOCK_BELOW_HELD (product_id, stock_on_hand, held).
+   *
    * @generated from rpc bazaar.product.v1.ProductService.UpdateProduct
    */
   updateProduct: {
@@ -1378,6 +1380,8 @@ export const ProductService: GenService<{
   /**
    * Sets the stock on hand of a product; never below what open reservations hold.
    *
+   * Error reasons: STOCK_BELOW_HELD (product_id, stock_on_hand, held).
+   *
    * @generated from rpc bazaar.product.v1.ProductService.AdjustStock
    */
   adjustStock: {
@@ -1397,6 +1401,8 @@ export const ProductService: GenService<{
   },
   /**
    * Adds a category; admins only.
+   *
+   * Error reasons: SLUG_TAKEN (slug).
    *
    * @generated from rpc bazaar.product.v1.ProductService.CreateCategory
    */
@@ -1467,6 +1473,10 @@ export const InventoryService: GenService<{
    * Holds stock for every item or for none. Idempotent per reservation_id; FAILED_PRECONDITION
    * lists each product that is short. Holds expire after a TTL unless committed.
    *
+   * Error reasons: OUT_OF_STOCK (product_id, product_ids, requested, available; a
+   * PreconditionFailure violation per short product); RESERVATION_RELEASED (reservation_id, status)
+   * when the id was released or expired before.
+   *
    * @generated from rpc bazaar.product.v1.InventoryService.ReserveStock
    */
   reserveStock: {
@@ -1476,6 +1486,9 @@ export const InventoryService: GenService<{
   },
   /**
    * Turns a reservation's holds into sold stock. Idempotent.
+   *
+   * Error reasons: RESERVATION_RELEASED (reservation_id, status): the hold was given back or
+   * expired.
    *
    * @generated from rpc bazaar.product.v1.InventoryService.CommitReservation
    */
@@ -1487,6 +1500,9 @@ export const InventoryService: GenService<{
   /**
    * Returns a reservation's held stock. Idempotent; releasing an unknown reservation blocks a
    * later ReserveStock with the same id.
+   *
+   * Error reasons: RESERVATION_COMMITTED (reservation_id): the stock is sold; ReturnReservation
+   * gives it back.
    *
    * @generated from rpc bazaar.product.v1.InventoryService.ReleaseReservation
    */
