@@ -90,7 +90,20 @@ describe("the storefront", () => {
     const seen = record(page);
 
     await page.goto(`${e2e.mesh.edgeUrl}/`);
-    await expect.poll(() => page.getByTestId("product").count(), patiently).toBeGreaterThan(0);
+    // One CI run saw no product within 15 s while scale-out shared the cores; say what the page did.
+    await expect
+      .poll(() => page.getByTestId("product").count(), {
+        ...patiently,
+        message: "no product shown",
+      })
+      .toBeGreaterThan(0)
+      .catch(async (error: Error) => {
+        const shown = (await page.locator("body").textContent()) ?? "";
+        throw new Error(
+          `${error.message}\nconsole errors: ${JSON.stringify(seen.consoleErrors)}\n` +
+            `requests: ${JSON.stringify(seen.requests)}\npage text: ${shown.slice(0, 500)}`,
+        );
+      });
 
     // Browse a category: the page lists what the API lists for it.
     const { categories } = await products.listCategories({});
