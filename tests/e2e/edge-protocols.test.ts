@@ -16,7 +16,7 @@ import {
 } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
-import { Code, createClient, type CallOptions, type Client, type Transport } from "@connectrpc/connect";
+import { Code, type CallOptions, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { decodeProtectedHeader } from "jose";
@@ -31,7 +31,7 @@ import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { failureOf } from "../../services/kit/testing/calls.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
 import { devSellerShelf, registerCustomer, signIn } from "../support/shoppers.ts";
-import { useMesh } from "../support/use-mesh.ts";
+import { publicClients, type PublicClients, useMesh } from "../support/use-mesh.ts";
 
 const publicServices = [AuthService, ProductService, ShopService, CartService, OrderService, AdminService];
 const publicMethods = publicServices.flatMap((service) =>
@@ -53,23 +53,8 @@ const internalMethods = (await internalServices()).flatMap((service) =>
   service.methods.map((method) => ({ path: `${service.typeName}/${method.name}`, method })),
 );
 
-interface Clients {
-  auth: Client<typeof AuthService>;
-  products: Client<typeof ProductService>;
-  shops: Client<typeof ShopService>;
-  carts: Client<typeof CartService>;
-  orders: Client<typeof OrderService>;
-  admin: Client<typeof AdminService>;
-}
-
-const clientsOver = (transport: Transport): Clients => ({
-  auth: createClient(AuthService, transport),
-  products: createClient(ProductService, transport),
-  shops: createClient(ShopService, transport),
-  carts: createClient(CartService, transport),
-  orders: createClient(OrderService, transport),
-  admin: createClient(AdminService, transport),
-});
+type Clients = PublicClients;
+const clientsOver = publicClients;
 
 /** What beforeAll set up once for the whole file; expectations only read it. */
 interface World {

@@ -8,14 +8,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AdminService } from "../../gen/bazaar/admin/v1/admin_pb.ts";
-import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
-import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
-import { OrderService, OrderStatus, PaymentMethod } from "../../gen/bazaar/order/v1/order_pb.ts";
-import { ProductOrder, ProductService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { OrderStatus, PaymentMethod } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { ProductOrder } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { type RunningServer, startMariaDb, startNats } from "../../deploy/local/infra.ts";
 import { launchMesh, type RunningMesh } from "../../deploy/local/mesh.ts";
 import { serviceNatsEnv } from "../../deploy/local/nats-users.ts";
@@ -23,7 +20,9 @@ import { firstFreePortFrom } from "../../deploy/local/ports.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
 import { unthrottled } from "../support/edge-limits.ts";
+import { callRest } from "../support/rest.ts";
 import { registerCustomer, signIn } from "../support/shoppers.ts";
+import { publicClients, type PublicClients } from "../support/use-mesh.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 // As tests/support/mesh.ts: a port range per vitest worker, so no other test file's mesh can
@@ -35,7 +34,7 @@ let mysqlPort = 0;
 let mysql: RunningServer | undefined;
 let nats: RunningServer | undefined;
 let mesh: RunningMesh | undefined;
-let api: ReturnType<typeof clients>;
+let api: PublicClients & { edgeUrl: string };
 
 /** What `npm start` runs: MariaDB and NATS on the data dir, the services and the edge. */
 async function start(): Promise<void> {
@@ -63,26 +62,16 @@ async function start(): Promise<void> {
     const logs = running.processes.map((name) => `--- ${name}\n${running.recentLogs(name).join("\n")}`).join("\n");
     throw new Error(`${error.message}\n${logs}`);
   });
-  api = clients(running.edgeUrl);
+  api = {
+    edgeUrl: running.edgeUrl,
+    ...publicClients(createConnectTransport({ baseUrl: running.edgeUrl, httpVersion: "1.1" })),
+  };
 }
 
 /** Ctrl-C: the mesh first, then its servers. */
 async function stop(): Promise<void> {
   await mesh?.stop();
   await Promise.all([nats?.stop(), mysql?.stop()]);
-}
-
-function clients(edgeUrl: string) {
-  const transport = createConnectTransport({ baseUrl: edgeUrl, httpVersion: "1.1" });
-  return {
-    edgeUrl,
-    auth: createClient(AuthService, transport),
-    products: createClient(ProductService, transport),
-    shops: createClient(ShopService, transport),
-    carts: createClient(CartService, transport),
-    orders: createClient(OrderService, transport),
-    admin: createClient(AdminService, transport),
-  };
 }
 
 /**
@@ -171,9 +160,9 @@ async function readEverything() {
   const newest = await settled(() => products.listProducts({ pageSize: 100 }));
   const cheapest = await settled(() => products.listProducts({ orderBy: ProductOrder.PRICE_ASC, pageSize: 5 }));
   const restSearch = await settled(async () => {
-    const response = await fetch(`${api.edgeUrl}/v1/products:search?query=espresso`);
-    if (response.status === 503) throw new ConnectError("edge answered 503", Code.Unavailable);
-    return { status: response.status, body: await response.json() };
+    const { status, body } = await callRest(api.edgeUrl, "GET", "/v1/products:search?query=espresso");
+    if (status === 503) throw new ConnectError("edge answered 503", Code.Unavailable);
+    return { status, body };
   });
   return {
     me: await settled(() => auth.getMe({}, asCustomer)),

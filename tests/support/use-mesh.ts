@@ -19,14 +19,29 @@ import type { GrpcTransportOptions } from "../../services/kit/grpc-transport.ts"
 import { bearer } from "../../services/kit/testing/calls.ts";
 import { startTestMesh, type TestMesh, type TestMeshShape } from "./mesh.ts";
 
-export interface MeshUnderTest {
-  /** Clients of the public services through the edge (Connect protocol, binary). */
+/** A client of every public service over one transport. */
+export interface PublicClients {
   auth: Client<typeof AuthService>;
   products: Client<typeof ProductService>;
   shops: Client<typeof ShopService>;
   carts: Client<typeof CartService>;
   orders: Client<typeof OrderService>;
   admin: Client<typeof AdminService>;
+}
+
+export function publicClients(transport: Transport): PublicClients {
+  return {
+    auth: createClient(AuthService, transport),
+    products: createClient(ProductService, transport),
+    shops: createClient(ShopService, transport),
+    carts: createClient(CartService, transport),
+    orders: createClient(OrderService, transport),
+    admin: createClient(AdminService, transport),
+  };
+}
+
+/** Clients of the public services through the edge (Connect protocol, binary), and the mesh. */
+export interface MeshUnderTest extends PublicClients {
   /** The running mesh (edge URL, service addresses, NATS, processes); read it in hooks and tests. */
   readonly mesh: TestMesh;
   /** A client of a service on its own gRPC port, as another service calls it; closed with the mesh. */
@@ -76,12 +91,7 @@ export function useMesh(options: UseMeshOptions = {}): MeshUnderTest {
     stream: (...args) => edgeTransport().stream(...args),
   };
   return {
-    auth: createClient(AuthService, throughEdge),
-    products: createClient(ProductService, throughEdge),
-    shops: createClient(ShopService, throughEdge),
-    carts: createClient(CartService, throughEdge),
-    orders: createClient(OrderService, throughEdge),
-    admin: createClient(AdminService, throughEdge),
+    ...publicClients(throughEdge),
     get mesh() {
       return started();
     },
