@@ -33,11 +33,16 @@ const largeBodies = new Set<DescMethod>([ProductService.method.createProduct, Pr
 const largeBodyBytes = 256 * 1024;
 
 const catalogServices = new Set<DescService>([ProductService, ShopService]);
-/** RPCs outside the catalog services that take or give back stock. */
+/**
+ * RPCs outside the catalog services that change what catalog reads answer: they take or give
+ * back stock, or hide and show a suspended shop's products.
+ */
 const stockMovers = new Set<DescMethod>([
   OrderService.method.placeOrder,
   OrderService.method.cancelOrder,
   AdminService.method.updateOrderStatus,
+  AdminService.method.suspendShop,
+  AdminService.method.reactivateShop,
 ]);
 
 export function callPolicies(services: DescService[], limits: PolicyLimits): Map<string, CallPolicy> {

@@ -1,5 +1,6 @@
 // AdminService's handlers in memory against a database of their own, with auth's directory,
-// order's admin service and the dead letters of every service in memory: only admins get in,
+// order's admin service, product's shop moderation and the dead letters of every service in
+// memory: only admins get in,
 // an admin cannot lock themselves out, changes go out under the admin service's identity and are
 // audited, and each refusal answers its code.
 import { fromBinary } from "@bufbuild/protobuf";
@@ -11,6 +12,7 @@ import { AdminService } from "../../gen/bazaar/admin/v1/admin_pb.ts";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { OrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { ShopStatus } from "../../gen/bazaar/product/v1/product_pb.ts";
 import type { AccessRules } from "../kit/auth.ts";
 import { uuidv7 } from "../kit/ids.ts";
 import { bind } from "../kit/serve.ts";
@@ -35,6 +37,7 @@ import {
   deadLettersOf,
   inMemoryDirectory,
   inMemoryOrders,
+  inMemoryShops,
   serviceToken,
   type InMemoryDirectory,
 } from "./in-memory-ports.ts";
@@ -46,6 +49,7 @@ let server: InMemoryServer;
 let admin: Client<typeof AdminService>;
 let me: SignedIn;
 const directory = inMemoryDirectory();
+const shops = inMemoryShops();
 // Ids of two services' dead letters, oldest first, interleaved in time.
 const letterIds = Array.from({ length: 5 }, () => uuidv7());
 
@@ -63,6 +67,7 @@ function adminServiceWith(users: InMemoryDirectory): InMemoryServer {
           outbox: { wake() {} },
           directory: users.client,
           orders: inMemoryOrders(),
+          shops: shops.client,
           serviceToken,
           currencyCode: "EUR",
         }),
@@ -180,5 +185,80 @@ describe("reports and lists", () => {
     expect((await failureOf(admin.redriveDeadLetter({ id: uuidv7() }, me.options))).code).toBe(Code.NotFound);
     const { deadLetter } = await admin.redriveDeadLetter({ id: letterIds[1]! }, me.options);
     expect(deadLetter?.service).toBe("order");
+  });
+});
+
+describe("moderating shops", () => {
+  /** The admin's audited actions on `shopId`, oldest first. */
+  async function auditedOn(shopId: string) {
+    return (await outboxEvents()).filter(
+      (e) => e.payload.case === "adminActionPerformed" && e.payload.value.targetId === shopId,
+    );
+  }
+
+  it("when an admin suspends a shop, then product is called as the admin service naming the admin, and the action is audited with its reason", async () => {
+    const shop = shops.add();
+    const { shop: suspended } = await admin.suspendShop({ id: shop.id, reason: "  fake reviews " }, me.options);
+    expect(suspended).toMatchObject({ id: shop.id, status: ShopStatus.SUSPENDED, suspendReason: "fake reviews" });
+    expect(shops.changes.at(-1)).toEqual({ authorization: adminServiceAuthorization, actorId: me.id });
+
+    const audited = await auditedOn(shop.id);
+    expect(audited).toHaveLength(1);
+    expect(audited[0]).toMatchObject({ actorId: me.id, subjectId: shop.id });
+    expect(audited[0]?.payload.value).toMatchObject({ action: "SuspendShop", targetType: "shop", targetId: shop.id });
+    expect(JSON.parse((audited[0]!.payload.value as { detailsJson: string }).detailsJson)).toMatchObject({
+      reason: "  fake reviews ",
+    });
+  });
+
+  it("when an admin reactivates a suspended shop, then it is active and the action is audited; repeating either changes and audits nothing", async () => {
+    const shop = shops.add();
+    await admin.suspendShop({ id: shop.id, reason: "spam" }, me.options);
+    await admin.suspendShop({ id: shop.id, reason: "spam again" }, me.options);
+    const { shop: reactivated } = await admin.reactivateShop({ id: shop.id }, me.options);
+    expect(reactivated?.status).toBe(ShopStatus.ACTIVE);
+    await admin.reactivateShop({ id: shop.id }, me.options);
+    const actions = (await auditedOn(shop.id)).map((e) => (e.payload.value as { action: string }).action);
+    expect(actions).toEqual(["SuspendShop", "ReactivateShop"]);
+  });
+
+  it("when the reason is missing or blank, then SuspendShop answers invalid_argument and product is not called", async () => {
+    const shop = shops.add();
+    const calls = shops.changes.length;
+    expect((await failureOf(admin.suspendShop({ id: shop.id, reason: "" }, me.options))).code).toBe(
+      Code.InvalidArgument,
+    );
+    expect((await failureOf(admin.suspendShop({ id: shop.id, reason: "   " }, me.options))).code).toBe(
+      Code.InvalidArgument,
+    );
+    expect(shops.changes.length).toBe(calls);
+    expect(shop.status).toBe(ShopStatus.ACTIVE);
+  });
+
+  it("when the shop does not exist, then SuspendShop and ReactivateShop answer product's not_found, and nothing is audited", async () => {
+    const before = (await outboxEvents()).length;
+    expect((await failureOf(admin.suspendShop({ id: uuidv7(), reason: "spam" }, me.options))).code).toBe(Code.NotFound);
+    expect((await failureOf(admin.reactivateShop({ id: uuidv7() }, me.options))).code).toBe(Code.NotFound);
+    expect((await outboxEvents()).length).toBe(before);
+  });
+
+  it("when a seller or a customer suspends a shop, then permission_denied and product is not called", async () => {
+    const shop = shops.add();
+    const calls = shops.changes.length;
+    for (const caller of [callers.seller, callers.customer]) {
+      expect((await failureOf(admin.suspendShop({ id: shop.id, reason: "spam" }, caller))).code).toBe(
+        Code.PermissionDenied,
+      );
+    }
+    expect(shops.changes.length).toBe(calls);
+    expect(shop.status).toBe(ShopStatus.ACTIVE);
+  });
+
+  it("when shops are listed by status, then product's answer comes back as it is", async () => {
+    const shop = shops.add();
+    await admin.suspendShop({ id: shop.id, reason: "spam" }, me.options);
+    const { shops: suspended } = await admin.listShops({ status: ShopStatus.SUSPENDED }, me.options);
+    expect(suspended.map((s) => s.id)).toContain(shop.id);
+    expect(suspended.every((s) => s.status === ShopStatus.SUSPENDED)).toBe(true);
   });
 });

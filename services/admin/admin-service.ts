@@ -1,6 +1,7 @@
 // AdminService: for ROLE_ADMIN only (access rules in main.ts). User operations go to auth's
-// UserDirectoryService and order operations to OrderAdminService under the admin service's own
-// identity; each change is recorded as an AdminActionPerformed event naming the admin. Audit
+// UserDirectoryService, order operations to OrderAdminService and shop moderation to product's
+// ShopAdminService under the admin service's own identity; each change is recorded as an
+// AdminActionPerformed event naming the admin. Audit
 // and sales figures come from this service's projections of the event stream.
 import { toJsonString, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -10,12 +11,15 @@ import {
   type AdminService,
   RedriveDeadLetterRequestSchema,
   SetUserActiveRequestSchema,
+  ReactivateShopRequestSchema,
   SetUserRoleRequestSchema,
+  SuspendShopRequestSchema,
   UpdateOrderStatusRequestSchema,
 } from "../../gen/bazaar/admin/v1/admin_pb.ts";
 import type { UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import type { DeadLetter, DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
 import { OrderStatus, OrderStatusSchema, type OrderAdminService } from "../../gen/bazaar/order/v1/order_pb.ts";
+import type { ShopAdminService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { callerOf } from "../kit/auth.ts";
 import { forwardFrom } from "../kit/clients.ts";
 import { inTransaction } from "../kit/db.ts";
@@ -35,6 +39,7 @@ export interface AdminServiceDeps {
   outbox: OutboxNotifier;
   directory: Client<typeof UserDirectoryService>;
   orders: Client<typeof OrderAdminService>;
+  shops: Client<typeof ShopAdminService>;
   serviceToken: ServiceTokenSource;
   currencyCode: string;
 }
@@ -48,7 +53,7 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
   const audit = async <S extends DescMessage>(
     ctx: HandlerContext,
     action: string,
-    targetType: "user" | "order" | "dead_letter",
+    targetType: "user" | "order" | "dead_letter" | "shop",
     schema: S,
     request: MessageShape<S> & { id: string },
   ) => {
@@ -227,6 +232,41 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
         }
       }
       throw new ConnectError(`dead letter ${request.id} not found`, Code.NotFound);
+    },
+
+    async listShops(request, ctx) {
+      const { shops, nextPageToken } = await deps.shops.listAllShops(
+        {
+          status: request.status,
+          sellerId: request.sellerId,
+          query: request.query,
+          pageSize: request.pageSize,
+          pageToken: request.pageToken,
+        },
+        await asAdminService(ctx),
+      );
+      return { shops, nextPageToken };
+    },
+
+    async suspendShop(request, ctx) {
+      const reason = request.reason.trim();
+      if (!reason) throw new ConnectError("reason: must not be blank", Code.InvalidArgument);
+      const { shop, changed } = await deps.shops.suspendShop(
+        { id: request.id, reason, actorId: callerOf(ctx).id },
+        await asAdminService(ctx),
+      );
+      // Asking again for a suspension already in force is not an action of its own.
+      if (changed) await audit(ctx, "SuspendShop", "shop", SuspendShopRequestSchema, request);
+      return { shop };
+    },
+
+    async reactivateShop(request, ctx) {
+      const { shop, changed } = await deps.shops.reactivateShop(
+        { id: request.id, actorId: callerOf(ctx).id },
+        await asAdminService(ctx),
+      );
+      if (changed) await audit(ctx, "ReactivateShop", "shop", ReactivateShopRequestSchema, request);
+      return { shop };
     },
   };
 }

@@ -1,5 +1,5 @@
 // The admin service's neighbours in memory, for its tests: auth's user directory, order's admin
-// service and every service's dead letters, as services reached over router transports that
+// service, product's shop moderation and every service's dead letters, as services reached over router transports that
 // remember the authorization each call carried.
 import {
   Code,
@@ -13,6 +13,7 @@ import { UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
 import { OrderAdminService } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { ShopAdminService, ShopStatus } from "../../gen/bazaar/product/v1/product_pb.ts";
 import type { ServiceName } from "../kit/config.ts";
 import { uuidv7 } from "../kit/ids.ts";
 import { notYetImplemented } from "../kit/not-implemented.ts";
@@ -93,6 +94,53 @@ export function inMemoryOrders(): Client<typeof OrderAdminService> {
     }),
   );
   return createClient(OrderAdminService, transport);
+}
+
+export interface InMemoryShop {
+  id: string;
+  sellerId: string;
+  status: ShopStatus;
+  suspendReason: string;
+}
+
+export interface InMemoryShops {
+  client: Client<typeof ShopAdminService>;
+  /** Opens an active shop and returns it. */
+  add(): InMemoryShop;
+  /** The authorization header and actor_id of every change, in order. */
+  changes: Array<{ authorization: string; actorId: string }>;
+}
+
+/** Product's shop moderation over shops held in memory; a repeated change answers changed = false. */
+export function inMemoryShops(): InMemoryShops {
+  const shops = new Map<string, InMemoryShop>();
+  const changes: InMemoryShops["changes"] = [];
+  const moderate = (id: string, actorId: string, ctx: HandlerContext, to: InMemoryShop["status"], reason: string) => {
+    changes.push({ authorization: ctx.requestHeader.get("authorization") ?? "", actorId });
+    const shop = shops.get(id);
+    if (!shop) throw new ConnectError(`shop ${id} not found`, Code.NotFound);
+    const changed = shop.status !== to;
+    if (changed) Object.assign(shop, { status: to, suspendReason: reason });
+    return { shop, changed };
+  };
+  const transport = createRouterTransport((router) =>
+    router.service(ShopAdminService, {
+      listAllShops: (request) => ({
+        shops: [...shops.values()].filter((shop) => !request.status || shop.status === request.status),
+      }),
+      suspendShop: (request, ctx) => moderate(request.id, request.actorId, ctx, ShopStatus.SUSPENDED, request.reason),
+      reactivateShop: (request, ctx) => moderate(request.id, request.actorId, ctx, ShopStatus.ACTIVE, ""),
+    }),
+  );
+  return {
+    client: createClient(ShopAdminService, transport),
+    changes,
+    add() {
+      const shop = { id: uuidv7(), sellerId: uuidv7(), status: ShopStatus.ACTIVE, suspendReason: "" };
+      shops.set(shop.id, shop);
+      return shop;
+    },
+  };
 }
 
 /** One service's dead letters (UUIDv7 ids, so newest sorts last). */

@@ -34,6 +34,7 @@ export function inMemoryCatalog(): InMemoryCatalog {
 export function aProduct(overrides: Partial<ProductSnapshot> = {}): ProductSnapshot {
   return {
     productId: uuidv7(),
+    shopId: uuidv7(),
     name: "Green tea",
     unitPriceMinor: 450n,
     currencyCode: "EUR",

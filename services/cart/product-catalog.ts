@@ -10,6 +10,7 @@ export function productCatalogOver(products: Client<typeof ProductService>): Pro
       const { products: found } = await products.batchGetProducts({ ids: productIds }, { timeoutMs: 2_000 });
       return found.map((product) => ({
         productId: product.id,
+        shopId: product.shopId,
         name: product.name,
         unitPriceMinor: product.price?.amountMinor ?? 0n,
         currencyCode: product.price?.currencyCode ?? "",

@@ -35,7 +35,8 @@ export const errorReasons = {
     code: Code.FailedPrecondition,
     metadata: ["product_id", "product_ids"],
     meaning:
-      "A product is not for sale (deleted, deactivated or unknown). `product_id` is the first such product; " +
+      "A product is not for sale (deleted, deactivated, its shop suspended, or unknown). `product_id` is the " +
+      "first such product; " +
       "`product_ids` lists them all, comma-separated. Remove them and try again.",
   },
   CART_EMPTY: {

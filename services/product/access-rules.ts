@@ -1,5 +1,10 @@
 // Who may call each RPC of the product service.
-import { InventoryService, ProductService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import {
+  InventoryService,
+  ProductService,
+  ShopAdminService,
+  ShopService,
+} from "../../gen/bazaar/product/v1/product_pb.ts";
 import { accessRules } from "../kit/auth.ts";
 
 export const productAccessRules = [
@@ -22,4 +27,6 @@ export const productAccessRules = [
     releaseReservation: "service",
     returnReservation: "service",
   }),
+  // Only the admin service calls these, after checking that its caller is an admin.
+  accessRules(ShopAdminService, { listAllShops: "service", suspendShop: "service", reactivateShop: "service" }),
 ];

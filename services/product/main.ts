@@ -1,9 +1,15 @@
-// Wiring only: config → database → gRPC server (ProductService, ShopService, InventoryService).
+// Wiring only: config → database → gRPC server (ProductService, ShopService, InventoryService,
+// ShopAdminService).
 import { loadConfigOrExit } from "../kit/config.ts";
 import { runUntilSignalled, startService } from "../kit/lifecycle.ts";
 import { createLogger } from "../kit/log.ts";
 import { bind } from "../kit/serve.ts";
-import { InventoryService, ProductService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import {
+  InventoryService,
+  ProductService,
+  ShopAdminService,
+  ShopService,
+} from "../../gen/bazaar/product/v1/product_pb.ts";
 import { productAccessRules } from "./access-rules.ts";
 import { loadProductConfig } from "./config.ts";
 import type { ProductDatabase } from "./db/database.ts";
@@ -12,6 +18,7 @@ import { migrations } from "./db/migrations/index.ts";
 import { releaseExpiredHolds } from "./domain/inventory.ts";
 import { createInventoryService } from "./inventory-service.ts";
 import { createProductService } from "./product-service.ts";
+import { createShopAdminService } from "./shop-admin-service.ts";
 import { createShopService } from "./shop-service.ts";
 
 const config = loadConfigOrExit(() => loadProductConfig(process.env));
@@ -23,6 +30,7 @@ const service = startService<ProductDatabase>({
   services: ({ db, outbox }) => [
     bind(ProductService, createProductService({ db, outbox, currencyCode: config.currencyCode })),
     bind(ShopService, createShopService({ db, outbox })),
+    bind(ShopAdminService, createShopAdminService({ db, outbox })),
     bind(InventoryService, createInventoryService({ db, outbox, reservationTtlMs: config.reservationTtlMs })),
   ],
   rules: productAccessRules,

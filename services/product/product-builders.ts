@@ -1,9 +1,14 @@
-// The product service's three handlers in memory over a test database, and builders of what
+// The product service's four handlers in memory over a test database, and builders of what
 // its tests put in it: categories (made by an admin), shops (opened by a seller), products.
 import { randomBytes } from "node:crypto";
 import type { Client } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
-import { InventoryService, ProductService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import {
+  InventoryService,
+  ProductService,
+  ShopAdminService,
+  ShopService,
+} from "../../gen/bazaar/product/v1/product_pb.ts";
 import type { TokenVerifier } from "../kit/auth.ts";
 import { bind } from "../kit/serve.ts";
 import { serveInMemory, type InMemoryServer } from "../kit/testing/in-memory.ts";
@@ -12,6 +17,7 @@ import { productAccessRules } from "./access-rules.ts";
 import type { ProductDatabase } from "./db/database.ts";
 import { createInventoryService } from "./inventory-service.ts";
 import { createProductService } from "./product-service.ts";
+import { createShopAdminService } from "./shop-admin-service.ts";
 import { createShopService } from "./shop-service.ts";
 
 export const currencyCode = "EUR";
@@ -21,9 +27,10 @@ export interface ProductServices {
   products: Client<typeof ProductService>;
   shops: Client<typeof ShopService>;
   inventory: Client<typeof InventoryService>;
+  shopAdmin: Client<typeof ShopAdminService>;
 }
 
-/** ProductService, ShopService and InventoryService as main.ts wires them, with the outbox woken by no relay. */
+/** ProductService, ShopService, InventoryService and ShopAdminService as main.ts wires them, with the outbox woken by no relay. */
 export function productServicesInMemory(db: Kysely<ProductDatabase>, verifier: TokenVerifier): ProductServices {
   const outbox = { wake() {} };
   const server = serveInMemory({
@@ -31,6 +38,7 @@ export function productServicesInMemory(db: Kysely<ProductDatabase>, verifier: T
       bind(ProductService, createProductService({ db, outbox, currencyCode })),
       bind(ShopService, createShopService({ db, outbox })),
       bind(InventoryService, createInventoryService({ db, outbox, reservationTtlMs: 60_000 })),
+      bind(ShopAdminService, createShopAdminService({ db, outbox })),
     ],
     rules: productAccessRules,
     verifier,
@@ -40,6 +48,7 @@ export function productServicesInMemory(db: Kysely<ProductDatabase>, verifier: T
     products: server.client(ProductService),
     shops: server.client(ShopService),
     inventory: server.client(InventoryService),
+    shopAdmin: server.client(ShopAdminService),
   };
 }
 

@@ -260,6 +260,7 @@ function toProto(product: Product): MessageInitShape<typeof ProductSchema> {
     stockOnHand: product.stockOnHand,
     featured: product.featured,
     active: product.active,
+    shopSuspended: product.shopSuspended,
     createTime: timestampFromDate(product.createTime),
     updateTime: timestampFromDate(product.updateTime),
   };

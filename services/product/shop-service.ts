@@ -2,12 +2,12 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import type { ShopService, ShopSchema } from "../../gen/bazaar/product/v1/product_pb.ts";
-import { callerOf } from "../kit/auth.ts";
+import { ShopStatus, type ShopService, type ShopSchema } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { callerKey, callerOf, type Caller } from "../kit/auth.ts";
 import { postalAddressFromProto } from "../kit/postal-address.ts";
 import { findShopById, listShopsNear } from "./db/shop.repository.ts";
 import { cursorField, pageSizeOf, pageTokenCodec } from "../kit/pages.ts";
-import { NotAllowedError, ShopNotFoundError } from "./domain/manage-catalog.ts";
+import { canManage, NotAllowedError, ShopNotFoundError } from "./domain/manage-catalog.ts";
 import { changeShop, openShop, type Shop, type ShopDeps } from "./domain/shops.ts";
 
 export function createShopService(deps: ShopDeps): ServiceImpl<typeof ShopService> {
@@ -20,13 +20,13 @@ export function createShopService(deps: ShopDeps): ServiceImpl<typeof ShopServic
         address: postalAddressFromProto(shop.address!),
         location: { latitude: shop.location!.latitude, longitude: shop.location!.longitude },
       });
-      return { shop: shopToProto(created) };
+      return { shop: shopToProto(created, true) };
     },
 
-    async getShop(request) {
+    async getShop(request, ctx) {
       const shop = await findShopById(deps.db, request.id);
       if (!shop) throw new ConnectError(`shop ${request.id} not found`, Code.NotFound);
-      return { shop: shopToProto(shop) };
+      return { shop: shopToProto(shop, ownerOrAdmin(ctx.values.get(callerKey), shop)) };
     },
 
     async updateShop(request, ctx) {
@@ -47,7 +47,7 @@ export function createShopService(deps: ShopDeps): ServiceImpl<typeof ShopServic
             ? { latitude: shop.location!.latitude, longitude: shop.location!.longitude }
             : undefined,
         });
-        return { shop: shopToProto(updated) };
+        return { shop: shopToProto(updated, true) };
       } catch (error) {
         if (error instanceof ShopNotFoundError) throw new ConnectError(error.message, Code.NotFound);
         if (error instanceof NotAllowedError) throw new ConnectError(error.message, Code.PermissionDenied);
@@ -68,7 +68,7 @@ export function createShopService(deps: ShopDeps): ServiceImpl<typeof ShopServic
       const page = rows.slice(0, limit);
       const last = page.at(-1);
       return {
-        shops: page.map((row) => ({ shop: shopToProto(row.shop), distanceKm: row.distanceKm })),
+        shops: page.map((row) => ({ shop: shopToProto(row.shop, false), distanceKm: row.distanceKm })),
         nextPageToken:
           rows.length > limit && last ? shopPages.encode({ distanceKm: last.distanceKm, id: last.shop.id }) : "",
       };
@@ -79,7 +79,13 @@ export function createShopService(deps: ShopDeps): ServiceImpl<typeof ShopServic
 // Shops near a point continue after (distance, id) of the last shop.
 const shopPages = pageTokenCodec({ distanceKm: cursorField.number("d"), id: cursorField.id("i") });
 
-function shopToProto(shop: Shop): MessageInitShape<typeof ShopSchema> {
+function ownerOrAdmin(caller: Caller | undefined, shop: Shop): boolean {
+  return caller !== undefined && canManage(caller, shop.sellerId);
+}
+
+/** Why a shop is suspended is for its seller and admins only (`showSuspendReason`). */
+export function shopToProto(shop: Shop, showSuspendReason: boolean): MessageInitShape<typeof ShopSchema> {
+  const suspended = shop.suspendTime !== null;
   return {
     id: shop.id,
     sellerId: shop.sellerId,
@@ -89,5 +95,8 @@ function shopToProto(shop: Shop): MessageInitShape<typeof ShopSchema> {
     location: shop.location,
     createTime: timestampFromDate(shop.createTime),
     updateTime: timestampFromDate(shop.updateTime),
+    status: suspended ? ShopStatus.SUSPENDED : ShopStatus.ACTIVE,
+    suspendReason: showSuspendReason ? shop.suspendReason : "",
+    suspendTime: shop.suspendTime ? timestampFromDate(shop.suspendTime) : undefined,
   };
 }

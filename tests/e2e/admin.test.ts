@@ -68,6 +68,9 @@ describe("who may use the admin service", () => {
     ],
     ["ListDeadLetters", (o) => admin.listDeadLetters({}, o)],
     ["RedriveDeadLetter", (o) => admin.redriveDeadLetter({ id: randomUUID() }, o)],
+    ["ListShops", (o) => admin.listShops({}, o)],
+    ["SuspendShop", (o) => admin.suspendShop({ id: randomUUID(), reason: "spam" }, o)],
+    ["ReactivateShop", (o) => admin.reactivateShop({ id: randomUUID() }, o)],
   ];
 
   it("covers every RPC of the service", () => {

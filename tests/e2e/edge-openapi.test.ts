@@ -315,6 +315,10 @@ describe("the live REST surface, read as the document describes it", () => {
         () => get("/v1/admin/orders", admin),
         () => get(`/v1/admin/orders?userId=${devAccounts.customer.id}`, admin),
       ],
+      "/v1/admin/shops": [
+        () => get("/v1/admin/shops", admin),
+        () => get(`/v1/admin/shops?status=SHOP_STATUS_ACTIVE&sellerId=${devAccounts.seller.id}`, admin),
+      ],
       "/v1/admin/reports/sales": [
         () => get(`/v1/admin/reports/sales?${range}`, admin),
         () => get("/v1/admin/reports/sales", admin),

@@ -362,6 +362,20 @@ const expectations: Record<string, Expectation> = {
     const id = randomUUID();
     return expectFailure(admin.redriveDeadLetter({ id }, w.asAdmin), Code.NotFound, `dead letter ${id} not found`);
   },
+  "AdminService/ListShops": async ({ admin }, w) => {
+    const { shops } = await admin.listShops({ sellerId: devAccounts.seller.id, pageSize: 100 }, w.asAdmin);
+    expect(shops.length).toBeGreaterThan(0);
+    expect(shops.every((shop) => shop.sellerId === devAccounts.seller.id)).toBe(true);
+  },
+  // Admin service → product's internal ShopAdminService, whose not_found comes back unchanged.
+  "AdminService/SuspendShop": ({ admin }, w) => {
+    const id = randomUUID();
+    return expectFailure(admin.suspendShop({ id, reason: "spam" }, w.asAdmin), Code.NotFound, `shop ${id} not found`);
+  },
+  "AdminService/ReactivateShop": ({ admin }, w) => {
+    const id = randomUUID();
+    return expectFailure(admin.reactivateShop({ id }, w.asAdmin), Code.NotFound, `shop ${id} not found`);
+  },
 };
 
 function expectationFor(key: string): Expectation {

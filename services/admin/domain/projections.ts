@@ -103,6 +103,10 @@ export function summaryOf(event: Event): string {
       return `product ${payload.value.productId} deleted`;
     case "stockChanged":
       return `stock of ${payload.value.productId}: ${payload.value.stockOnHand} on hand, ${payload.value.stockAvailable} available (${payload.value.reason})`;
+    case "shopSuspensionChanged":
+      return payload.value.suspended
+        ? `shop ${payload.value.shopId} suspended: ${payload.value.reason}`
+        : `shop ${payload.value.shopId} reactivated`;
     case "orderPlaced":
       return `order ${payload.value.orderId} placed: ${payload.value.items.length} ${payload.value.items.length === 1 ? "product" : "products"}, total ${payload.value.total?.amountMinor ?? 0n} ${payload.value.total?.currencyCode ?? ""}`;
     case "orderStatusChanged":

@@ -97,6 +97,7 @@ export async function saveSnapshots(db: Db, snapshots: ProductSnapshot[], source
       for_sale: snapshot.forSale ? 1 : 0,
       stock_available: snapshot.stockAvailable,
       source_time: sourceTime,
+      shop_id: snapshot.shopId,
     };
     await db
       .insertInto("product_snapshots")
@@ -130,9 +131,37 @@ export async function applyToSnapshot(
     .execute();
 }
 
+/**
+ * A shop's suspension: its products' snapshots show them off sale, with the names and prices
+ * they had. Snapshots of unknown shop (taken before shops were recorded) are dropped, so the
+ * next read fetches them from the product service, which leaves out a suspended shop's products.
+ */
+export async function takeShopOffSale(db: Db, shopId: string, sourceTime: Date): Promise<void> {
+  await db
+    .updateTable("product_snapshots")
+    .set({ for_sale: 0, source_time: sourceTime })
+    .where("shop_id", "=", shopId)
+    .where("source_time", "<=", sourceTime)
+    .execute();
+  await db.deleteFrom("product_snapshots").where("shop_id", "is", null).execute();
+}
+
+/**
+ * A shop's reactivation: its products' snapshots are dropped and fetched again on the next
+ * read, since whether each is for sale depends on the product too (it may have been
+ * deactivated or deleted meanwhile).
+ */
+export async function forgetShopSnapshots(db: Db, shopId: string): Promise<void> {
+  await db
+    .deleteFrom("product_snapshots")
+    .where((eb) => eb.or([eb("shop_id", "=", shopId), eb("shop_id", "is", null)]))
+    .execute();
+}
+
 function toSnapshot(row: ProductSnapshotRow): ProductSnapshot {
   return {
     productId: row.product_id,
+    shopId: row.shop_id ?? "",
     name: row.name,
     unitPriceMinor: BigInt(row.unit_price_minor),
     currencyCode: row.currency_code,

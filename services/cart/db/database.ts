@@ -24,6 +24,8 @@ export interface ProductSnapshotsTable {
   for_sale: number;
   stock_available: number;
   source_time: Date;
+  /** Null for snapshots taken before shops were recorded. */
+  shop_id: string | null;
 }
 
 export interface CartDatabase extends EventTables {

@@ -6,6 +6,8 @@ export const maxLines = 50;
 
 export interface ProductSnapshot {
   productId: string;
+  /** The shop that sells it: a suspension of the shop takes it off sale. */
+  shopId: string;
   name: string;
   unitPriceMinor: bigint;
   currencyCode: string;

@@ -1,9 +1,10 @@
 // Keeps the cart's product snapshots fresh from product events: a price change shows in every
-// cart, a deleted product shows as unavailable, stock follows StockChanged.
+// cart, a deleted product or one of a suspended shop shows as unavailable, stock follows
+// StockChanged.
 import type { Transaction } from "kysely";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
-import { applyToSnapshot } from "../db/cart.repository.ts";
+import { applyToSnapshot, forgetShopSnapshots, takeShopOffSale } from "../db/cart.repository.ts";
 import type { CartDatabase } from "../db/database.ts";
 
 export const productSnapshotsConsumer = { name: "cart-product-snapshots", filterSubject: "bazaar.product.>" } as const;
@@ -31,8 +32,12 @@ export async function applyProductEvent(event: Event, trx: Transaction<CartDatab
     case "stockChanged":
       await applyToSnapshot(trx, payload.value.productId, { stockAvailable: payload.value.stockAvailable }, at);
       return;
+    case "shopSuspensionChanged":
+      if (payload.value.suspended) await takeShopOffSale(trx, payload.value.shopId, at);
+      else await forgetShopSnapshots(trx, payload.value.shopId);
+      return;
     default:
-      // Other product events (shops, categories, new products) change nothing in carts.
+      // Other product events (shops opened, categories, new products) change nothing in carts.
       return;
   }
 }

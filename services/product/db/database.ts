@@ -23,6 +23,9 @@ export interface ShopsTable {
   longitude: ColumnType<string, number, number>;
   create_time: Generated<Date>;
   update_time: Generated<Date>;
+  /** Set while an admin has the shop suspended. */
+  suspend_time: Date | null;
+  suspend_reason: Generated<string>;
 }
 
 export interface ProductsTable {

@@ -1,4 +1,5 @@
-// The catalog queries against a real MariaDB: filters, keyset pages and full-text search.
+// The catalog queries against a real MariaDB: filters, keyset pages, full-text search and the
+// products of suspended shops.
 import { randomBytes } from "node:crypto";
 import type { Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,7 +9,13 @@ import { uuidv7 } from "../../kit/ids.ts";
 import type { ProductOrder } from "../domain/catalog.ts";
 import type { ProductDatabase } from "./database.ts";
 import { migrations } from "./migrations/index.ts";
-import { listVisibleProducts, searchVisibleProducts } from "./product.repository.ts";
+import {
+  findProductById,
+  findVisibleProductsByIds,
+  listVisibleProducts,
+  searchVisibleProducts,
+} from "./product.repository.ts";
+import { reactivateShopRow, suspendShopRow } from "./shop.repository.ts";
 
 let db: Kysely<ProductDatabase>;
 const shopId = uuidv7();
@@ -51,6 +58,7 @@ afterAll(async () => {
 });
 
 interface ProductExtras {
+  shopId?: string;
   delete_time?: Date;
   active?: number;
   name?: string;
@@ -65,7 +73,7 @@ async function insertProduct(categoryId: string, price: number, extra: ProductEx
     .insertInto("products")
     .values({
       id,
-      shop_id: shopId,
+      shop_id: extra.shopId ?? shopId,
       seller_id: uuidv7(),
       category_id: categoryId,
       name: extra.name ?? `P ${id}`,
@@ -180,5 +188,42 @@ describe("searching products", () => {
     expect(before.length).toBeGreaterThan(0);
     for (let i = 0; i < 20; i++) await insertProduct(otherCategory, 500);
     expect(await ranking(`${word} teapot`)).toEqual(before);
+  });
+});
+
+describe("suspended shops", () => {
+  it("when a shop is suspended, then its products leave every read buyers make and come back as they were on reactivation", async () => {
+    const suspendedShop = uuidv7();
+    await db
+      .insertInto("shops")
+      .values({
+        id: suspendedShop,
+        seller_id: uuidv7(),
+        name: "Gone",
+        description: "",
+        address: "{}",
+        latitude: 1,
+        longitude: 1,
+      })
+      .execute();
+    const word = `zs${randomBytes(3).toString("hex")}`;
+    const productId = await insertProduct(otherCategory, 70, { name: `${word} kettle`, shopId: suspendedShop });
+    const visible = async () => ({
+      listed: (await listVisibleProducts(db, { filter: { shopId: suspendedShop }, order: "newest", limit: 10 })).length,
+      searched: (await searchVisibleProducts(db, { text: word, filter: {}, limit: 10 })).length,
+      byIds: (await findVisibleProductsByIds(db, [productId])).length,
+      shopSuspended: (await findProductById(db, productId))?.shopSuspended,
+    });
+    expect(await visible()).toEqual({ listed: 1, searched: 1, byIds: 1, shopSuspended: false });
+
+    expect(await suspendShopRow(db, suspendedShop, "spam")).toBe(true);
+    expect(await suspendShopRow(db, suspendedShop, "again")).toBe(false);
+    expect(await visible()).toEqual({ listed: 0, searched: 0, byIds: 0, shopSuspended: true });
+    // Other shops' products are untouched.
+    expect(await listVisibleProducts(db, { filter: { shopId }, order: "newest", limit: 1 })).toHaveLength(1);
+
+    expect(await reactivateShopRow(db, suspendedShop)).toBe(true);
+    expect(await reactivateShopRow(db, suspendedShop)).toBe(false);
+    expect(await visible()).toEqual({ listed: 1, searched: 1, byIds: 1, shopSuspended: false });
   });
 });

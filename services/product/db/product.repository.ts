@@ -14,9 +14,29 @@ import type { CategoryRow, ProductDatabase, ProductRow } from "./database.ts";
 
 type Db = Kysely<ProductDatabase>;
 
+/** The product, whatever its state; `shopSuspended` says whether its shop is suspended. */
 export async function findProductById(db: Db, id: string): Promise<Product | undefined> {
-  const row = await db.selectFrom("products").selectAll().where("id", "=", id).executeTakeFirst();
-  return row && toProduct(row);
+  const row = await db
+    .selectFrom("products")
+    .innerJoin("shops", "shops.id", "products.shop_id")
+    .selectAll("products")
+    .select("shops.suspend_time as shop_suspend_time")
+    .where("products.id", "=", id)
+    .executeTakeFirst();
+  return row && toProduct(row, row.shop_suspend_time !== null);
+}
+
+/**
+ * Leaves out the products of suspended shops. A NOT IN over the (few) suspended shops keeps the
+ * plan of each product read (walk the sort index, stop at the page size). Measured on MariaDB
+ * 10.11 with 20 shops (2 suspended) and 20,000 products: a NEWEST page took 0.51 ms against
+ * 0.39 ms without the condition; an inner join with shops made the optimizer start from shops
+ * and filesort every product of the open ones, 87 ms.
+ */
+function inOpenShops<S extends SelectQueryBuilder<ProductDatabase, "products", object>>(select: S): S {
+  return select.where("products.shop_id", "not in", (eb) =>
+    eb.selectFrom("shops").select("shops.id").where("shops.suspend_time", "is not", null),
+  ) as S;
 }
 
 export interface ProductPageQuery {
@@ -26,17 +46,19 @@ export interface ProductPageQuery {
   limit: number;
 }
 
-/** One keyset page of visible products (active, not deleted). */
+/** One keyset page of visible products (active, not deleted, shop not suspended). */
 export async function listVisibleProducts(db: Db, query: ProductPageQuery): Promise<Product[]> {
-  let select = db
-    .selectFrom("products")
-    .selectAll("products")
-    .where("products.active", "=", 1)
-    .where("products.delete_time", "is", null);
+  let select = inOpenShops(
+    db
+      .selectFrom("products")
+      .selectAll("products")
+      .where("products.active", "=", 1)
+      .where("products.delete_time", "is", null),
+  );
   select = applyFilter(select, query.filter);
   select = applyOrder(select, query.order, query.after);
   const rows = await select.limit(query.limit).execute();
-  return rows.map(toProduct);
+  return rows.map((row) => toProduct(row));
 }
 
 function applyFilter(select: ProductSelect, filter: ProductFilter): ProductSelect {
@@ -92,7 +114,7 @@ function toCategory(row: CategoryRow): Category {
   return { id: row.id, parentId: row.parent_id, name: row.name, slug: row.slug, sortOrder: row.sort_order };
 }
 
-function toProduct(row: ProductRow): Product {
+function toProduct(row: ProductRow, shopSuspended = false): Product {
   return {
     id: row.id,
     shopId: row.shop_id,
@@ -109,21 +131,24 @@ function toProduct(row: ProductRow): Product {
     featured: Boolean(row.featured),
     active: Boolean(row.active),
     deleted: row.delete_time !== null,
+    shopSuspended,
     createTime: row.create_time,
     updateTime: row.update_time,
   };
 }
 
+/** Products buyers can see and buy: active, not deleted, shop not suspended. */
 export async function findVisibleProductsByIds(db: Db, ids: string[]): Promise<Product[]> {
   if (ids.length === 0) return [];
-  const rows = await db
-    .selectFrom("products")
-    .selectAll()
-    .where("id", "in", ids)
-    .where("active", "=", 1)
-    .where("delete_time", "is", null)
-    .execute();
-  return rows.map(toProduct);
+  const rows = await inOpenShops(
+    db
+      .selectFrom("products")
+      .selectAll("products")
+      .where("products.id", "in", ids)
+      .where("products.active", "=", 1)
+      .where("products.delete_time", "is", null),
+  ).execute();
+  return rows.map((row) => toProduct(row));
 }
 
 /** Locks the product's row for the rest of the transaction. */
@@ -245,12 +270,14 @@ export async function searchVisibleProducts(
   search: ProductSearch,
 ): Promise<Array<{ product: Product; score: number }>> {
   const match = sql<number>`MATCH(products.name, products.description, products.tags_text) AGAINST (${search.text} IN NATURAL LANGUAGE MODE)`;
-  let matches = db
-    .selectFrom("products")
-    .select(["products.id", relevance(search.text).as("score")])
-    .where("products.active", "=", 1)
-    .where("products.delete_time", "is", null)
-    .where(match, ">", 0);
+  let matches = inOpenShops(
+    db
+      .selectFrom("products")
+      .select(["products.id", relevance(search.text).as("score")])
+      .where("products.active", "=", 1)
+      .where("products.delete_time", "is", null)
+      .where(match, ">", 0),
+  );
   matches = applyFilter(matches as unknown as ProductSelect, search.filter) as unknown as typeof matches;
   // Rank ids and scores only, then fetch the rows of one page: sorting every match with its
   // full row was most of the cost on a large catalog. The keyset condition sits on the derived

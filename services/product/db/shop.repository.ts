@@ -56,6 +56,52 @@ export async function updateShopRow(
     .execute();
 }
 
+/** Suspends an active shop; false when there is no such shop or it was already suspended. */
+export async function suspendShopRow(db: Db, id: string, reason: string): Promise<boolean> {
+  const result = await db
+    .updateTable("shops")
+    .set({
+      suspend_time: sql<Date>`UTC_TIMESTAMP(6)`,
+      suspend_reason: reason,
+      update_time: sql<Date>`UTC_TIMESTAMP(6)`,
+    })
+    .where("id", "=", id)
+    .where("suspend_time", "is", null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** Lifts a shop's suspension; false when there is no such shop or it was not suspended. */
+export async function reactivateShopRow(db: Db, id: string): Promise<boolean> {
+  const result = await db
+    .updateTable("shops")
+    .set({ suspend_time: null, suspend_reason: "", update_time: sql<Date>`UTC_TIMESTAMP(6)` })
+    .where("id", "=", id)
+    .where("suspend_time", "is not", null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export interface ShopListQuery {
+  suspended?: boolean;
+  sellerId?: string;
+  nameContains?: string;
+  /** Keyset: shops older than this one (ids are UUIDv7). */
+  beforeId?: string;
+  limit: number;
+}
+
+/** Every shop matching the filters, suspended ones included, newest first. */
+export async function listAllShops(db: Db, query: ShopListQuery): Promise<Shop[]> {
+  let select = db.selectFrom("shops").selectAll();
+  if (query.suspended !== undefined) select = select.where("suspend_time", query.suspended ? "is not" : "is", null);
+  if (query.sellerId) select = select.where("seller_id", "=", query.sellerId);
+  if (query.nameContains) select = select.where("name", "like", containsPattern(query.nameContains));
+  if (query.beforeId) select = select.where("id", "<", query.beforeId);
+  const rows = await select.orderBy("id", "desc").limit(query.limit).execute();
+  return rows.map(toShop);
+}
+
 export interface NearbyQuery {
   center: LatLng;
   radiusKm: number;
@@ -80,7 +126,8 @@ export async function listShopsNear(db: Db, query: NearbyQuery): Promise<Array<{
     .selectAll()
     .select(distance.as("distance_km"))
     .where("latitude", ">=", box.minLat as never)
-    .where("latitude", "<=", box.maxLat as never);
+    .where("latitude", "<=", box.maxLat as never)
+    .where("suspend_time", "is", null);
   if (box.minLng !== undefined) {
     select = select.where("longitude", ">=", box.minLng as never).where("longitude", "<=", box.maxLng as never);
   }
@@ -116,5 +163,7 @@ function toShop(row: ShopRow): Shop {
     location: { latitude: Number(row.latitude), longitude: Number(row.longitude) },
     createTime: row.create_time,
     updateTime: row.update_time,
+    suspendTime: row.suspend_time,
+    suspendReason: row.suspend_reason,
   };
 }

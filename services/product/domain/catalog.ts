@@ -25,11 +25,13 @@ export interface Product {
   featured: boolean;
   active: boolean;
   deleted: boolean;
+  /** Its shop is suspended by an admin: hidden from buyers like an inactive product. */
+  shopSuspended: boolean;
   createTime: Date;
   updateTime: Date;
 }
 
-export type NewProduct = Omit<Product, "stockHeld" | "deleted" | "createTime" | "updateTime">;
+export type NewProduct = Omit<Product, "stockHeld" | "deleted" | "shopSuspended" | "createTime" | "updateTime">;
 
 /** Fields UpdateProduct may change; undefined leaves a field as it is. */
 export interface ProductChanges {

@@ -79,9 +79,12 @@ function manageable(caller: Caller, product: Product | undefined, id: string, ac
   throw new ProductNotFoundError(id);
 }
 
-/** Owners and admins still see a deleted or inactive product; everyone else does not. */
+/**
+ * Owners and admins still see a deleted or inactive product, or one of a suspended shop (so a
+ * seller learns why it stopped selling); everyone else does not.
+ */
 export function isVisibleTo(product: Product, caller: Caller | undefined): boolean {
-  if (product.active && !product.deleted) return true;
+  if (product.active && !product.deleted && !product.shopSuspended) return true;
   return caller !== undefined && canManage(caller, product.sellerId);
 }
 

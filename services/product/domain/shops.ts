@@ -6,7 +6,14 @@ import { uuidv7 } from "../../kit/ids.ts";
 import type { OutboxNotifier } from "../../kit/lifecycle.ts";
 import type { PostalAddress } from "../../kit/postal-address.ts";
 import type { ProductDatabase } from "../db/database.ts";
-import { findShopById, findShopByIdForUpdate, insertShop, updateShopRow } from "../db/shop.repository.ts";
+import {
+  findShopById,
+  findShopByIdForUpdate,
+  insertShop,
+  reactivateShopRow,
+  suspendShopRow,
+  updateShopRow,
+} from "../db/shop.repository.ts";
 import { canManage, NotAllowedError, ShopNotFoundError } from "./manage-catalog.ts";
 
 export interface LatLng {
@@ -23,6 +30,10 @@ export interface Shop {
   location: LatLng;
   createTime: Date;
   updateTime: Date;
+  /** Set while an admin has the shop suspended: its products are hidden from buyers. */
+  suspendTime: Date | null;
+  /** Why it is suspended; empty while active. */
+  suspendReason: string;
 }
 
 export interface ShopDeps {
@@ -97,4 +108,43 @@ export async function changeShop(
     await updateShopRow(trx, id, changes);
   });
   return (await findShopById(deps.db, id))!;
+}
+
+/**
+ * Suspends or reactivates a shop and says so in an event, in one transaction. The products stay
+ * as they are: every buyer-facing read leaves out the products of suspended shops, so lifting
+ * the suspension restores exactly what was there. Asking for the state a shop is already in
+ * changes nothing and emits nothing.
+ */
+export async function setShopSuspension(
+  deps: ShopDeps,
+  actorId: string,
+  id: string,
+  suspension: { suspended: true; reason: string } | { suspended: false },
+): Promise<{ shop: Shop; changed: boolean }> {
+  const changed = await deps.db.transaction().execute(async (trx) => {
+    const shop = await findShopByIdForUpdate(trx, id);
+    if (!shop) throw new ShopNotFoundError(`shop ${id} not found`);
+    const changed = suspension.suspended
+      ? await suspendShopRow(trx, id, suspension.reason)
+      : await reactivateShopRow(trx, id);
+    if (!changed) return false;
+    await appendEvent(trx, {
+      source: "product",
+      actorId,
+      subjectId: id,
+      payload: {
+        case: "shopSuspensionChanged",
+        value: {
+          shopId: id,
+          sellerId: shop.sellerId,
+          suspended: suspension.suspended,
+          reason: suspension.suspended ? suspension.reason : "",
+        },
+      },
+    });
+    return true;
+  });
+  if (changed) deps.outbox.wake();
+  return { shop: (await findShopById(deps.db, id))!, changed };
 }

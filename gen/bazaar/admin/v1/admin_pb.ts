@@ -10,6 +10,8 @@ import type { Money, Role } from "../../common/v1/common_pb.ts";
 import { file_bazaar_common_v1_common } from "../../common/v1/common_pb.ts";
 import type { Order, OrderStatus } from "../../order/v1/order_pb.ts";
 import { file_bazaar_order_v1_order } from "../../order/v1/order_pb.ts";
+import type { Shop, ShopStatus } from "../../product/v1/product_pb.ts";
+import { file_bazaar_product_v1_product } from "../../product/v1/product_pb.ts";
 import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.ts";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
@@ -20,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bazaar/admin/v1/admin.proto.
  */
 export const file_bazaar_admin_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChtiYXphYXIvYWRtaW4vdjEvYWRtaW4ucHJvdG8SD2JhemFhci5hZG1pbi52MSK2AQoQTGlzdFVzZXJzUmVxdWVzdBIuCgRyb2xlGAEgASgOMhYuYmF6YWFyLmNvbW1vbi52MS5Sb2xlQgi6SAWCAQIQARITCgZhY3RpdmUYAiABKAhIAIgBARIWCgVxdWVyeRgDIAEoCUIHukgEcgIYZBIcCglwYWdlX3NpemUYBCABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAUgASgJQgi6SAVyAxiABEIJCgdfYWN0aXZlIlEKEUxpc3RVc2Vyc1Jlc3BvbnNlEiMKBXVzZXJzGAEgAygLMhQuYmF6YWFyLmF1dGgudjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJgoOR2V0VXNlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIjUKD0dldFVzZXJSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlciJcChJTZXRVc2VyUm9sZVJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEjAKBHJvbGUYAiABKA4yFi5iYXphYXIuY29tbW9uLnYxLlJvbGVCCrpIB4IBBBABIAAiOQoTU2V0VXNlclJvbGVSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlciI8ChRTZXRVc2VyQWN0aXZlUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESDgoGYWN0aXZlGAIgASgIIjsKFVNldFVzZXJBY3RpdmVSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlciK+AwoRTGlzdE9yZGVyc1JlcXVlc3QSNgoGc3RhdHVzGAEgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzQgi6SAWCAQIQARIcCgd1c2VyX2lkGAIgASgJQgu6SAjYAQFyA7ABARI0ChBjcmVhdGVfdGltZV9mcm9tGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVfdGltZV90bxgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoJcGFnZV9zaXplGAUgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgGIAEoCUIIukgFcgMYgAQ6rAG6SKgBGqUBCgp0aW1lX3JhbmdlEi5jcmVhdGVfdGltZV9mcm9tIG11c3QgYmUgYmVmb3JlIGNyZWF0ZV90aW1lX3RvGmchaGFzKHRoaXMuY3JlYXRlX3RpbWVfZnJvbSkgfHwgIWhhcyh0aGlzLmNyZWF0ZV90aW1lX3RvKSB8fCB0aGlzLmNyZWF0ZV90aW1lX2Zyb20gPCB0aGlzLmNyZWF0ZV90aW1lX3RvIlUKEkxpc3RPcmRlcnNSZXNwb25zZRImCgZvcmRlcnMYASADKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIoIBChhVcGRhdGVPcmRlclN0YXR1c1JlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEjgKBnN0YXR1cxgCIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1c0IKukgHggEEEAEgABIWCgRub3RlGAMgASgJQgi6SAVyAxj0AyJCChlVcGRhdGVPcmRlclN0YXR1c1Jlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyIrkBCgpBdWRpdEV2ZW50EgoKAmlkGAEgASgJEhIKCmV2ZW50X3R5cGUYAiABKAkSDgoGc291cmNlGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJEhIKCnN1YmplY3RfaWQYBSABKAkSLgoKb2NjdXJfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHc3VtbWFyeRgHIAEoCRIUCgxwYXlsb2FkX2pzb24YCCABKAkimwMKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSJgoKZXZlbnRfdHlwZRgBIAEoCUISukgPcg0YQDIJXlthLXpfXSokEh0KCGFjdG9yX2lkGAIgASgJQgu6SAjYAQFyA7ABARIfCgpzdWJqZWN0X2lkGAMgASgJQgu6SAjYAQFyA7ABARItCglmcm9tX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB3RvX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKCXBhZ2Vfc2l6ZRgGIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YByABKAlCCLpIBXIDGIAEOoABukh9GnsKCnRpbWVfcmFuZ2USIGZyb21fdGltZSBtdXN0IGJlIGJlZm9yZSB0b190aW1lGkshaGFzKHRoaXMuZnJvbV90aW1lKSB8fCAhaGFzKHRoaXMudG9fdGltZSkgfHwgdGhpcy5mcm9tX3RpbWUgPCB0aGlzLnRvX3RpbWUiXwoXTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USKwoGZXZlbnRzGAEgAygLMhsuYmF6YWFyLmFkbWluLnYxLkF1ZGl0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJItcBChVHZXRTYWxlc1JlcG9ydFJlcXVlc3QSNQoJZnJvbV90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIGukgDyAEBEjMKB3RvX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQga6SAPIAQE6UrpITxpNCgp0aW1lX3JhbmdlEiBmcm9tX3RpbWUgbXVzdCBiZSBiZWZvcmUgdG9fdGltZRoddGhpcy5mcm9tX3RpbWUgPCB0aGlzLnRvX3RpbWUiWgoMRGFpbHlSZXZlbnVlEgsKA2RheRgBIAEoCRIoCgdyZXZlbnVlGAIgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRITCgtvcmRlcl9jb3VudBgDIAEoBSJKCgtTdGF0dXNDb3VudBIsCgZzdGF0dXMYASABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXMSDQoFY291bnQYAiABKAUibAoMUHJvZHVjdFNhbGVzEhIKCnByb2R1Y3RfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIQCghxdWFudGl0eRgDIAEoAxIoCgdyZXZlbnVlGAQgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSIoCgpEYWlseUNvdW50EgsKA2RheRgBIAEoCRINCgVjb3VudBgCIAEoBSKjAgoWR2V0U2FsZXNSZXBvcnRSZXNwb25zZRI1Cg5yZXZlbnVlX2J5X2RheRgBIAMoCzIdLmJhemFhci5hZG1pbi52MS5EYWlseVJldmVudWUSNgoQb3JkZXJzX2J5X3N0YXR1cxgCIAMoCzIcLmJhemFhci5hZG1pbi52MS5TdGF0dXNDb3VudBIzCgx0b3BfcHJvZHVjdHMYAyADKAsyHS5iYXphYXIuYWRtaW4udjEuUHJvZHVjdFNhbGVzEjUKEG5ld191c2Vyc19ieV9kYXkYBCADKAsyGy5iYXphYXIuYWRtaW4udjEuRGFpbHlDb3VudBIuCg10b3RhbF9yZXZlbnVlGAUgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSLiAQoKRGVhZExldHRlchIKCgJpZBgBIAEoCRIPCgdzZXJ2aWNlGAIgASgJEhAKCGNvbnN1bWVyGAMgASgJEhAKCGV2ZW50X2lkGAQgASgJEg8KB3N1YmplY3QYBSABKAkSDQoFZXJyb3IYBiABKAkSEAoIYXR0ZW1wdHMYByABKAUSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDHJlZHJpdmVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAikQEKFkxpc3REZWFkTGV0dGVyc1JlcXVlc3QSOwoHc2VydmljZRgBIAEoCUIqukgnciVSAFIEYXV0aFIHcHJvZHVjdFIEY2FydFIFb3JkZXJSBWFkbWluEhwKCXBhZ2Vfc2l6ZRgCIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAEImUKF0xpc3REZWFkTGV0dGVyc1Jlc3BvbnNlEjEKDGRlYWRfbGV0dGVycxgBIAMoCzIbLmJhemFhci5hZG1pbi52MS5EZWFkTGV0dGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIwChhSZWRyaXZlRGVhZExldHRlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIk0KGVJlZHJpdmVEZWFkTGV0dGVyUmVzcG9uc2USMAoLZGVhZF9sZXR0ZXIYASABKAsyGy5iYXphYXIuYWRtaW4udjEuRGVhZExldHRlcjLGCgoMQWRtaW5TZXJ2aWNlEm4KCUxpc3RVc2VycxIhLmJhemFhci5hZG1pbi52MS5MaXN0VXNlcnNSZXF1ZXN0GiIuYmF6YWFyLmFkbWluLnYxLkxpc3RVc2Vyc1Jlc3BvbnNlIhqQAgGC0+STAhESDy92MS9hZG1pbi91c2VycxJtCgdHZXRVc2VyEh8uYmF6YWFyLmFkbWluLnYxLkdldFVzZXJSZXF1ZXN0GiAuYmF6YWFyLmFkbWluLnYxLkdldFVzZXJSZXNwb25zZSIfkAIBgtPkkwIWEhQvdjEvYWRtaW4vdXNlcnMve2lkfRKBAQoLU2V0VXNlclJvbGUSIy5iYXphYXIuYWRtaW4udjEuU2V0VXNlclJvbGVSZXF1ZXN0GiQuYmF6YWFyLmFkbWluLnYxLlNldFVzZXJSb2xlUmVzcG9uc2UiJ4LT5JMCIToBKiIcL3YxL2FkbWluL3VzZXJzL3tpZH06c2V0Um9sZRKJAQoNU2V0VXNlckFjdGl2ZRIlLmJhemFhci5hZG1pbi52MS5TZXRVc2VyQWN0aXZlUmVxdWVzdBomLmJhemFhci5hZG1pbi52MS5TZXRVc2VyQWN0aXZlUmVzcG9uc2UiKYLT5JMCIzoBKiIeL3YxL2FkbWluL3VzZXJzL3tpZH06c2V0QWN0aXZlEnIKCkxpc3RPcmRlcnMSIi5iYXphYXIuYWRtaW4udjEuTGlzdE9yZGVyc1JlcXVlc3QaIy5iYXphYXIuYWRtaW4udjEuTGlzdE9yZGVyc1Jlc3BvbnNlIhuQAgGC0+STAhISEC92MS9hZG1pbi9vcmRlcnMSmQEKEVVwZGF0ZU9yZGVyU3RhdHVzEikuYmF6YWFyLmFkbWluLnYxLlVwZGF0ZU9yZGVyU3RhdHVzUmVxdWVzdBoqLmJhemFhci5hZG1pbi52MS5VcGRhdGVPcmRlclN0YXR1c1Jlc3BvbnNlIi2C0+STAic6ASoiIi92MS9hZG1pbi9vcmRlcnMve2lkfTp1cGRhdGVTdGF0dXMShwEKD0xpc3RBdWRpdEV2ZW50cxInLmJhemFhci5hZG1pbi52MS5MaXN0QXVkaXRFdmVudHNSZXF1ZXN0GiguYmF6YWFyLmFkbWluLnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlIiGQAgGC0+STAhgSFi92MS9hZG1pbi9hdWRpdC1ldmVudHMShQEKDkdldFNhbGVzUmVwb3J0EiYuYmF6YWFyLmFkbWluLnYxLkdldFNhbGVzUmVwb3J0UmVxdWVzdBonLmJhemFhci5hZG1pbi52MS5HZXRTYWxlc1JlcG9ydFJlc3BvbnNlIiKQAgGC0+STAhkSFy92MS9hZG1pbi9yZXBvcnRzL3NhbGVzEocBCg9MaXN0RGVhZExldHRlcnMSJy5iYXphYXIuYWRtaW4udjEuTGlzdERlYWRMZXR0ZXJzUmVxdWVzdBooLmJhemFhci5hZG1pbi52MS5MaXN0RGVhZExldHRlcnNSZXNwb25zZSIhkAIBgtPkkwIYEhYvdjEvYWRtaW4vZGVhZC1sZXR0ZXJzEpoBChFSZWRyaXZlRGVhZExldHRlchIpLmJhemFhci5hZG1pbi52MS5SZWRyaXZlRGVhZExldHRlclJlcXVlc3QaKi5iYXphYXIuYWRtaW4udjEuUmVkcml2ZURlYWRMZXR0ZXJSZXNwb25zZSIugtPkkwIoOgEqIiMvdjEvYWRtaW4vZGVhZC1sZXR0ZXJzL3tpZH06cmVkcml2ZWIGcHJvdG8z", [file_bazaar_auth_v1_auth, file_bazaar_common_v1_common, file_bazaar_order_v1_order, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChtiYXphYXIvYWRtaW4vdjEvYWRtaW4ucHJvdG8SD2JhemFhci5hZG1pbi52MSK2AQoQTGlzdFVzZXJzUmVxdWVzdBIuCgRyb2xlGAEgASgOMhYuYmF6YWFyLmNvbW1vbi52MS5Sb2xlQgi6SAWCAQIQARITCgZhY3RpdmUYAiABKAhIAIgBARIWCgVxdWVyeRgDIAEoCUIHukgEcgIYZBIcCglwYWdlX3NpemUYBCABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAUgASgJQgi6SAVyAxiABEIJCgdfYWN0aXZlIlEKEUxpc3RVc2Vyc1Jlc3BvbnNlEiMKBXVzZXJzGAEgAygLMhQuYmF6YWFyLmF1dGgudjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJgoOR2V0VXNlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIjUKD0dldFVzZXJSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlciJcChJTZXRVc2VyUm9sZVJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEjAKBHJvbGUYAiABKA4yFi5iYXphYXIuY29tbW9uLnYxLlJvbGVCCrpIB4IBBBABIAAiOQoTU2V0VXNlclJvbGVSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlciI8ChRTZXRVc2VyQWN0aXZlUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESDgoGYWN0aXZlGAIgASgIIjsKFVNldFVzZXJBY3RpdmVSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlciK+AwoRTGlzdE9yZGVyc1JlcXVlc3QSNgoGc3RhdHVzGAEgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzQgi6SAWCAQIQARIcCgd1c2VyX2lkGAIgASgJQgu6SAjYAQFyA7ABARI0ChBjcmVhdGVfdGltZV9mcm9tGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVfdGltZV90bxgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoJcGFnZV9zaXplGAUgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgGIAEoCUIIukgFcgMYgAQ6rAG6SKgBGqUBCgp0aW1lX3JhbmdlEi5jcmVhdGVfdGltZV9mcm9tIG11c3QgYmUgYmVmb3JlIGNyZWF0ZV90aW1lX3RvGmchaGFzKHRoaXMuY3JlYXRlX3RpbWVfZnJvbSkgfHwgIWhhcyh0aGlzLmNyZWF0ZV90aW1lX3RvKSB8fCB0aGlzLmNyZWF0ZV90aW1lX2Zyb20gPCB0aGlzLmNyZWF0ZV90aW1lX3RvIlUKEkxpc3RPcmRlcnNSZXNwb25zZRImCgZvcmRlcnMYASADKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIoIBChhVcGRhdGVPcmRlclN0YXR1c1JlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEjgKBnN0YXR1cxgCIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1c0IKukgHggEEEAEgABIWCgRub3RlGAMgASgJQgi6SAVyAxj0AyJCChlVcGRhdGVPcmRlclN0YXR1c1Jlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyIrkBCgpBdWRpdEV2ZW50EgoKAmlkGAEgASgJEhIKCmV2ZW50X3R5cGUYAiABKAkSDgoGc291cmNlGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJEhIKCnN1YmplY3RfaWQYBSABKAkSLgoKb2NjdXJfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHc3VtbWFyeRgHIAEoCRIUCgxwYXlsb2FkX2pzb24YCCABKAkimwMKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSJgoKZXZlbnRfdHlwZRgBIAEoCUISukgPcg0YQDIJXlthLXpfXSokEh0KCGFjdG9yX2lkGAIgASgJQgu6SAjYAQFyA7ABARIfCgpzdWJqZWN0X2lkGAMgASgJQgu6SAjYAQFyA7ABARItCglmcm9tX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB3RvX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKCXBhZ2Vfc2l6ZRgGIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YByABKAlCCLpIBXIDGIAEOoABukh9GnsKCnRpbWVfcmFuZ2USIGZyb21fdGltZSBtdXN0IGJlIGJlZm9yZSB0b190aW1lGkshaGFzKHRoaXMuZnJvbV90aW1lKSB8fCAhaGFzKHRoaXMudG9fdGltZSkgfHwgdGhpcy5mcm9tX3RpbWUgPCB0aGlzLnRvX3RpbWUiXwoXTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USKwoGZXZlbnRzGAEgAygLMhsuYmF6YWFyLmFkbWluLnYxLkF1ZGl0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJItcBChVHZXRTYWxlc1JlcG9ydFJlcXVlc3QSNQoJZnJvbV90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIGukgDyAEBEjMKB3RvX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQga6SAPIAQE6UrpITxpNCgp0aW1lX3JhbmdlEiBmcm9tX3RpbWUgbXVzdCBiZSBiZWZvcmUgdG9fdGltZRoddGhpcy5mcm9tX3RpbWUgPCB0aGlzLnRvX3RpbWUiWgoMRGFpbHlSZXZlbnVlEgsKA2RheRgBIAEoCRIoCgdyZXZlbnVlGAIgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRITCgtvcmRlcl9jb3VudBgDIAEoBSJKCgtTdGF0dXNDb3VudBIsCgZzdGF0dXMYASABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXMSDQoFY291bnQYAiABKAUibAoMUHJvZHVjdFNhbGVzEhIKCnByb2R1Y3RfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIQCghxdWFudGl0eRgDIAEoAxIoCgdyZXZlbnVlGAQgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSIoCgpEYWlseUNvdW50EgsKA2RheRgBIAEoCRINCgVjb3VudBgCIAEoBSKjAgoWR2V0U2FsZXNSZXBvcnRSZXNwb25zZRI1Cg5yZXZlbnVlX2J5X2RheRgBIAMoCzIdLmJhemFhci5hZG1pbi52MS5EYWlseVJldmVudWUSNgoQb3JkZXJzX2J5X3N0YXR1cxgCIAMoCzIcLmJhemFhci5hZG1pbi52MS5TdGF0dXNDb3VudBIzCgx0b3BfcHJvZHVjdHMYAyADKAsyHS5iYXphYXIuYWRtaW4udjEuUHJvZHVjdFNhbGVzEjUKEG5ld191c2Vyc19ieV9kYXkYBCADKAsyGy5iYXphYXIuYWRtaW4udjEuRGFpbHlDb3VudBIuCg10b3RhbF9yZXZlbnVlGAUgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSLiAQoKRGVhZExldHRlchIKCgJpZBgBIAEoCRIPCgdzZXJ2aWNlGAIgASgJEhAKCGNvbnN1bWVyGAMgASgJEhAKCGV2ZW50X2lkGAQgASgJEg8KB3N1YmplY3QYBSABKAkSDQoFZXJyb3IYBiABKAkSEAoIYXR0ZW1wdHMYByABKAUSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDHJlZHJpdmVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAikQEKFkxpc3REZWFkTGV0dGVyc1JlcXVlc3QSOwoHc2VydmljZRgBIAEoCUIqukgnciVSAFIEYXV0aFIHcHJvZHVjdFIEY2FydFIFb3JkZXJSBWFkbWluEhwKCXBhZ2Vfc2l6ZRgCIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAEImUKF0xpc3REZWFkTGV0dGVyc1Jlc3BvbnNlEjEKDGRlYWRfbGV0dGVycxgBIAMoCzIbLmJhemFhci5hZG1pbi52MS5EZWFkTGV0dGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIwChhSZWRyaXZlRGVhZExldHRlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIk0KGVJlZHJpdmVEZWFkTGV0dGVyUmVzcG9uc2USMAoLZGVhZF9sZXR0ZXIYASABKAsyGy5iYXphYXIuYWRtaW4udjEuRGVhZExldHRlciK/AQoQTGlzdFNob3BzUmVxdWVzdBI3CgZzdGF0dXMYASABKA4yHS5iYXphYXIucHJvZHVjdC52MS5TaG9wU3RhdHVzQgi6SAWCAQIQARIeCglzZWxsZXJfaWQYAiABKAlCC7pICNgBAXIDsAEBEhYKBXF1ZXJ5GAMgASgJQge6SARyAhhkEhwKCXBhZ2Vfc2l6ZRgEIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YBSABKAlCCLpIBXIDGIAEIlQKEUxpc3RTaG9wc1Jlc3BvbnNlEiYKBXNob3BzGAEgAygLMhcuYmF6YWFyLnByb2R1Y3QudjEuU2hvcBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiRgoSU3VzcGVuZFNob3BSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIaCgZyZWFzb24YAiABKAlCCrpIB3IFEAEY9AMiPAoTU3VzcGVuZFNob3BSZXNwb25zZRIlCgRzaG9wGAEgASgLMhcuYmF6YWFyLnByb2R1Y3QudjEuU2hvcCItChVSZWFjdGl2YXRlU2hvcFJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIj8KFlJlYWN0aXZhdGVTaG9wUmVzcG9uc2USJQoEc2hvcBgBIAEoCzIXLmJhemFhci5wcm9kdWN0LnYxLlNob3Ayyg0KDEFkbWluU2VydmljZRJuCglMaXN0VXNlcnMSIS5iYXphYXIuYWRtaW4udjEuTGlzdFVzZXJzUmVxdWVzdBoiLmJhemFhci5hZG1pbi52MS5MaXN0VXNlcnNSZXNwb25zZSIakAIBgtPkkwIREg8vdjEvYWRtaW4vdXNlcnMSbQoHR2V0VXNlchIfLmJhemFhci5hZG1pbi52MS5HZXRVc2VyUmVxdWVzdBogLmJhemFhci5hZG1pbi52MS5HZXRVc2VyUmVzcG9uc2UiH5ACAYLT5JMCFhIUL3YxL2FkbWluL3VzZXJzL3tpZH0SgQEKC1NldFVzZXJSb2xlEiMuYmF6YWFyLmFkbWluLnYxLlNldFVzZXJSb2xlUmVxdWVzdBokLmJhemFhci5hZG1pbi52MS5TZXRVc2VyUm9sZVJlc3BvbnNlIieC0+STAiE6ASoiHC92MS9hZG1pbi91c2Vycy97aWR9OnNldFJvbGUSiQEKDVNldFVzZXJBY3RpdmUSJS5iYXphYXIuYWRtaW4udjEuU2V0VXNlckFjdGl2ZVJlcXVlc3QaJi5iYXphYXIuYWRtaW4udjEuU2V0VXNlckFjdGl2ZVJlc3BvbnNlIimC0+STAiM6ASoiHi92MS9hZG1pbi91c2Vycy97aWR9OnNldEFjdGl2ZRJyCgpMaXN0T3JkZXJzEiIuYmF6YWFyLmFkbWluLnYxLkxpc3RPcmRlcnNSZXF1ZXN0GiMuYmF6YWFyLmFkbWluLnYxLkxpc3RPcmRlcnNSZXNwb25zZSIbkAIBgtPkkwISEhAvdjEvYWRtaW4vb3JkZXJzEpkBChFVcGRhdGVPcmRlclN0YXR1cxIpLmJhemFhci5hZG1pbi52MS5VcGRhdGVPcmRlclN0YXR1c1JlcXVlc3QaKi5iYXphYXIuYWRtaW4udjEuVXBkYXRlT3JkZXJTdGF0dXNSZXNwb25zZSItgtPkkwInOgEqIiIvdjEvYWRtaW4vb3JkZXJzL3tpZH06dXBkYXRlU3RhdHVzEocBCg9MaXN0QXVkaXRFdmVudHMSJy5iYXphYXIuYWRtaW4udjEuTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBooLmJhemFhci5hZG1pbi52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZSIhkAIBgtPkkwIYEhYvdjEvYWRtaW4vYXVkaXQtZXZlbnRzEoUBCg5HZXRTYWxlc1JlcG9ydBImLmJhemFhci5hZG1pbi52MS5HZXRTYWxlc1JlcG9ydFJlcXVlc3QaJy5iYXphYXIuYWRtaW4udjEuR2V0U2FsZXNSZXBvcnRSZXNwb25zZSIikAIBgtPkkwIZEhcvdjEvYWRtaW4vcmVwb3J0cy9zYWxlcxKHAQoPTGlzdERlYWRMZXR0ZXJzEicuYmF6YWFyLmFkbWluLnYxLkxpc3REZWFkTGV0dGVyc1JlcXVlc3QaKC5iYXphYXIuYWRtaW4udjEuTGlzdERlYWRMZXR0ZXJzUmVzcG9uc2UiIZACAYLT5JMCGBIWL3YxL2FkbWluL2RlYWQtbGV0dGVycxKaAQoRUmVkcml2ZURlYWRMZXR0ZXISKS5iYXphYXIuYWRtaW4udjEuUmVkcml2ZURlYWRMZXR0ZXJSZXF1ZXN0GiouYmF6YWFyLmFkbWluLnYxLlJlZHJpdmVEZWFkTGV0dGVyUmVzcG9uc2UiLoLT5JMCKDoBKiIjL3YxL2FkbWluL2RlYWQtbGV0dGVycy97aWR9OnJlZHJpdmUSbgoJTGlzdFNob3BzEiEuYmF6YWFyLmFkbWluLnYxLkxpc3RTaG9wc1JlcXVlc3QaIi5iYXphYXIuYWRtaW4udjEuTGlzdFNob3BzUmVzcG9uc2UiGpACAYLT5JMCERIPL3YxL2FkbWluL3Nob3BzEoEBCgtTdXNwZW5kU2hvcBIjLmJhemFhci5hZG1pbi52MS5TdXNwZW5kU2hvcFJlcXVlc3QaJC5iYXphYXIuYWRtaW4udjEuU3VzcGVuZFNob3BSZXNwb25zZSIngtPkkwIhOgEqIhwvdjEvYWRtaW4vc2hvcHMve2lkfTpzdXNwZW5kEo0BCg5SZWFjdGl2YXRlU2hvcBImLmJhemFhci5hZG1pbi52MS5SZWFjdGl2YXRlU2hvcFJlcXVlc3QaJy5iYXphYXIuYWRtaW4udjEuUmVhY3RpdmF0ZVNob3BSZXNwb25zZSIqgtPkkwIkOgEqIh8vdjEvYWRtaW4vc2hvcHMve2lkfTpyZWFjdGl2YXRlYgZwcm90bzM", [file_bazaar_auth_v1_auth, file_bazaar_common_v1_common, file_bazaar_order_v1_order, file_bazaar_product_v1_product, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * Request of AdminService.ListUsers.
@@ -933,6 +935,174 @@ export const RedriveDeadLetterResponseSchema: GenMessage<RedriveDeadLetterRespon
   messageDesc(file_bazaar_admin_v1_admin, 25);
 
 /**
+ * Request of AdminService.ListShops.
+ *
+ * @generated from message bazaar.admin.v1.ListShopsRequest
+ */
+export type ListShopsRequest = Message<"bazaar.admin.v1.ListShopsRequest"> & {
+  /**
+   * Only shops in this status; unset for all.
+   *
+   * @generated from field: bazaar.product.v1.ShopStatus status = 1;
+   */
+  status: ShopStatus;
+
+  /**
+   * Only shops of this seller.
+   *
+   * @generated from field: string seller_id = 2;
+   */
+  sellerId: string;
+
+  /**
+   * Substring of the shop name.
+   *
+   * @generated from field: string query = 3;
+   */
+  query: string;
+
+  /**
+   * Shops per page, 1 to 100; 0 means 20.
+   *
+   * @generated from field: int32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; empty for the first.
+   *
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message bazaar.admin.v1.ListShopsRequest.
+ * Use `create(ListShopsRequestSchema)` to create a new message.
+ */
+export const ListShopsRequestSchema: GenMessage<ListShopsRequest> = /*@__PURE__*/
+  messageDesc(file_bazaar_admin_v1_admin, 26);
+
+/**
+ * Response of AdminService.ListShops.
+ *
+ * @generated from message bazaar.admin.v1.ListShopsResponse
+ */
+export type ListShopsResponse = Message<"bazaar.admin.v1.ListShopsResponse"> & {
+  /**
+   * This page of shops, newest first, with status and suspend_reason.
+   *
+   * @generated from field: repeated bazaar.product.v1.Shop shops = 1;
+   */
+  shops: Shop[];
+
+  /**
+   * Token of the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message bazaar.admin.v1.ListShopsResponse.
+ * Use `create(ListShopsResponseSchema)` to create a new message.
+ */
+export const ListShopsResponseSchema: GenMessage<ListShopsResponse> = /*@__PURE__*/
+  messageDesc(file_bazaar_admin_v1_admin, 27);
+
+/**
+ * Request of AdminService.SuspendShop.
+ *
+ * @generated from message bazaar.admin.v1.SuspendShopRequest
+ */
+export type SuspendShopRequest = Message<"bazaar.admin.v1.SuspendShopRequest"> & {
+  /**
+   * The shop's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Why: required, shown to the shop's seller and kept in the audit trail.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message bazaar.admin.v1.SuspendShopRequest.
+ * Use `create(SuspendShopRequestSchema)` to create a new message.
+ */
+export const SuspendShopRequestSchema: GenMessage<SuspendShopRequest> = /*@__PURE__*/
+  messageDesc(file_bazaar_admin_v1_admin, 28);
+
+/**
+ * Response of AdminService.SuspendShop.
+ *
+ * @generated from message bazaar.admin.v1.SuspendShopResponse
+ */
+export type SuspendShopResponse = Message<"bazaar.admin.v1.SuspendShopResponse"> & {
+  /**
+   * The shop after the change.
+   *
+   * @generated from field: bazaar.product.v1.Shop shop = 1;
+   */
+  shop?: Shop | undefined;
+};
+
+/**
+ * Describes the message bazaar.admin.v1.SuspendShopResponse.
+ * Use `create(SuspendShopResponseSchema)` to create a new message.
+ */
+export const SuspendShopResponseSchema: GenMessage<SuspendShopResponse> = /*@__PURE__*/
+  messageDesc(file_bazaar_admin_v1_admin, 29);
+
+/**
+ * Request of AdminService.ReactivateShop.
+ *
+ * @generated from message bazaar.admin.v1.ReactivateShopRequest
+ */
+export type ReactivateShopRequest = Message<"bazaar.admin.v1.ReactivateShopRequest"> & {
+  /**
+   * The shop's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message bazaar.admin.v1.ReactivateShopRequest.
+ * Use `create(ReactivateShopRequestSchema)` to create a new message.
+ */
+export const ReactivateShopRequestSchema: GenMessage<ReactivateShopRequest> = /*@__PURE__*/
+  messageDesc(file_bazaar_admin_v1_admin, 30);
+
+/**
+ * Response of AdminService.ReactivateShop.
+ *
+ * @generated from message bazaar.admin.v1.ReactivateShopResponse
+ */
+export type ReactivateShopResponse = Message<"bazaar.admin.v1.ReactivateShopResponse"> & {
+  /**
+   * The shop after the change.
+   *
+   * @generated from field: bazaar.product.v1.Shop shop = 1;
+   */
+  shop?: Shop | undefined;
+};
+
+/**
+ * Describes the message bazaar.admin.v1.ReactivateShopResponse.
+ * Use `create(ReactivateShopResponseSchema)` to create a new message.
+ */
+export const ReactivateShopResponseSchema: GenMessage<ReactivateShopResponse> = /*@__PURE__*/
+  messageDesc(file_bazaar_admin_v1_admin, 31);
+
+/**
  * Marketplace operations. Public (served through the edge) but for ROLE_ADMIN only: every
  * other caller gets PERMISSION_DENIED. Every change made here is itself an audited event.
  *
@@ -1041,6 +1211,44 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof RedriveDeadLetterRequestSchema;
     output: typeof RedriveDeadLetterResponseSchema;
+  },
+  /**
+   * Shops matching the filters, suspended ones included, newest first (→ product's
+   * ShopAdminService).
+   *
+   * @generated from rpc bazaar.admin.v1.AdminService.ListShops
+   */
+  listShops: {
+    methodKind: "unary";
+    input: typeof ListShopsRequestSchema;
+    output: typeof ListShopsResponseSchema;
+  },
+  /**
+   * Suspends a shop: its products vanish from ListProducts, SearchProducts and BatchGetProducts
+   * (its seller and admins still read them with GetProduct), and adding one to a cart or checking
+   * it out fails. Orders already placed go on. Suspending a suspended shop changes nothing.
+   * NOT_FOUND for an unknown shop.
+   *
+   * Error reasons: none of its own; AddCartItem and PlaceOrder then answer PRODUCT_UNAVAILABLE
+   * (product_id, product_ids) for the shop's products.
+   *
+   * @generated from rpc bazaar.admin.v1.AdminService.SuspendShop
+   */
+  suspendShop: {
+    methodKind: "unary";
+    input: typeof SuspendShopRequestSchema;
+    output: typeof SuspendShopResponseSchema;
+  },
+  /**
+   * Lifts a shop's suspension: its products are shown and sold again. Reactivating an active
+   * shop changes nothing. NOT_FOUND for an unknown shop.
+   *
+   * @generated from rpc bazaar.admin.v1.AdminService.ReactivateShop
+   */
+  reactivateShop: {
+    methodKind: "unary";
+    input: typeof ReactivateShopRequestSchema;
+    output: typeof ReactivateShopResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_bazaar_admin_v1_admin, 0);

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bazaar/events/v1/events.proto.
  */
 export const file_bazaar_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch1iYXphYXIvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQYmF6YWFyLmV2ZW50cy52MSKACAoFRXZlbnQSCgoCaWQYASABKAkSLgoKb2NjdXJfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc291cmNlGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJEhIKCnN1YmplY3RfaWQYBSABKAkSFAoMdHJhY2VfcGFyZW50GAYgASgJEjsKD3VzZXJfcmVnaXN0ZXJlZBgKIAEoCzIgLmJhemFhci5ldmVudHMudjEuVXNlclJlZ2lzdGVyZWRIABI+ChF1c2VyX3JvbGVfY2hhbmdlZBgLIAEoCzIhLmJhemFhci5ldmVudHMudjEuVXNlclJvbGVDaGFuZ2VkSAASQgoTdXNlcl9hY3RpdmVfY2hhbmdlZBgMIAEoCzIjLmJhemFhci5ldmVudHMudjEuVXNlckFjdGl2ZUNoYW5nZWRIABI1CgxzaG9wX2NyZWF0ZWQYFCABKAsyHS5iYXphYXIuZXZlbnRzLnYxLlNob3BDcmVhdGVkSAASPQoQY2F0ZWdvcnlfY3JlYXRlZBgVIAEoCzIhLmJhemFhci5ldmVudHMudjEuQ2F0ZWdvcnlDcmVhdGVkSAASOwoPcHJvZHVjdF9jcmVhdGVkGBYgASgLMiAuYmF6YWFyLmV2ZW50cy52MS5Qcm9kdWN0Q3JlYXRlZEgAEjsKD3Byb2R1Y3RfdXBkYXRlZBgXIAEoCzIgLmJhemFhci5ldmVudHMudjEuUHJvZHVjdFVwZGF0ZWRIABI7Cg9wcm9kdWN0X2RlbGV0ZWQYGCABKAsyIC5iYXphYXIuZXZlbnRzLnYxLlByb2R1Y3REZWxldGVkSAASNwoNc3RvY2tfY2hhbmdlZBgZIAEoCzIeLmJhemFhci5ldmVudHMudjEuU3RvY2tDaGFuZ2VkSAASNQoMb3JkZXJfcGxhY2VkGB4gASgLMh0uYmF6YWFyLmV2ZW50cy52MS5PcmRlclBsYWNlZEgAEkQKFG9yZGVyX3N0YXR1c19jaGFuZ2VkGB8gASgLMiQuYmF6YWFyLmV2ZW50cy52MS5PcmRlclN0YXR1c0NoYW5nZWRIABI7Cg9vcmRlcl9jYW5jZWxsZWQYICABKAsyIC5iYXphYXIuZXZlbnRzLnYxLk9yZGVyQ2FuY2VsbGVkSAASOQoOcGF5bWVudF9mYWlsZWQYISABKAsyHy5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRGYWlsZWRIABJIChZhZG1pbl9hY3Rpb25fcGVyZm9ybWVkGCggASgLMiYuYmF6YWFyLmV2ZW50cy52MS5BZG1pbkFjdGlvblBlcmZvcm1lZEgAQgkKB3BheWxvYWQibAoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIkCgRyb2xlGAMgASgOMhYuYmF6YWFyLmNvbW1vbi52MS5Sb2xlEhQKDGRpc3BsYXlfbmFtZRgEIAEoCSJ2Cg9Vc2VyUm9sZUNoYW5nZWQSDwoHdXNlcl9pZBgBIAEoCRIoCghvbGRfcm9sZRgCIAEoDjIWLmJhemFhci5jb21tb24udjEuUm9sZRIoCghuZXdfcm9sZRgDIAEoDjIWLmJhemFhci5jb21tb24udjEuUm9sZSI0ChFVc2VyQWN0aXZlQ2hhbmdlZBIPCgd1c2VyX2lkGAEgASgJEg4KBmFjdGl2ZRgCIAEoCCJrCgtTaG9wQ3JlYXRlZBIPCgdzaG9wX2lkGAEgASgJEhEKCXNlbGxlcl9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEioKCGxvY2F0aW9uGAQgASgLMhguYmF6YWFyLmNvbW1vbi52MS5MYXRMbmciRwoPQ2F0ZWdvcnlDcmVhdGVkEhMKC2NhdGVnb3J5X2lkGAEgASgJEhEKCXBhcmVudF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJIpMBCg5Qcm9kdWN0Q3JlYXRlZBISCgpwcm9kdWN0X2lkGAEgASgJEg8KB3Nob3BfaWQYAiABKAkSEQoJc2VsbGVyX2lkGAMgASgJEhMKC2NhdGVnb3J5X2lkGAQgASgJEgwKBG5hbWUYBSABKAkSJgoFcHJpY2UYBiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5IsUBCg5Qcm9kdWN0VXBkYXRlZBISCgpwcm9kdWN0X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSKgoJb2xkX3ByaWNlGAMgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIqCgluZXdfcHJpY2UYBCABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Eg4KBmFjdGl2ZRgFIAEoCBIWCg5jaGFuZ2VkX2ZpZWxkcxgGIAMoCRIRCglpbWFnZV91cmwYByABKAkiJAoOUHJvZHVjdERlbGV0ZWQSEgoKcHJvZHVjdF9pZBgBIAEoCSJ2CgxTdG9ja0NoYW5nZWQSEgoKcHJvZHVjdF9pZBgBIAEoCRIVCg1zdG9ja19vbl9oYW5kGAIgASgFEhIKCnN0b2NrX2hlbGQYAyABKAUSFwoPc3RvY2tfYXZhaWxhYmxlGAQgASgFEg4KBnJlYXNvbhgFIAEoCSKDAQoLT3JkZXJQbGFjZWQSEAoIb3JkZXJfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIpCgVpdGVtcxgDIAMoCzIaLmJhemFhci5vcmRlci52MS5PcmRlckl0ZW0SJgoFdG90YWwYBCABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5ItEBChJPcmRlclN0YXR1c0NoYW5nZWQSEAoIb3JkZXJfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIwCgpvbGRfc3RhdHVzGAMgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzEjAKCm5ld19zdGF0dXMYBCABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXMSDAoEbm90ZRgFIAEoCRImCgV0b3RhbBgGIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkiQwoOT3JkZXJDYW5jZWxsZWQSEAoIb3JkZXJfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkiQgoNUGF5bWVudEZhaWxlZBIQCghvcmRlcl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJkChRBZG1pbkFjdGlvblBlcmZvcm1lZBIOCgZhY3Rpb24YASABKAkSEwoLdGFyZ2V0X3R5cGUYAiABKAkSEQoJdGFyZ2V0X2lkGAMgASgJEhQKDGRldGFpbHNfanNvbhgEIAEoCWIGcHJvdG8z", [file_bazaar_common_v1_common, file_bazaar_order_v1_order, file_google_protobuf_timestamp]);
+  fileDesc("Ch1iYXphYXIvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQYmF6YWFyLmV2ZW50cy52MSLMCAoFRXZlbnQSCgoCaWQYASABKAkSLgoKb2NjdXJfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc291cmNlGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJEhIKCnN1YmplY3RfaWQYBSABKAkSFAoMdHJhY2VfcGFyZW50GAYgASgJEjsKD3VzZXJfcmVnaXN0ZXJlZBgKIAEoCzIgLmJhemFhci5ldmVudHMudjEuVXNlclJlZ2lzdGVyZWRIABI+ChF1c2VyX3JvbGVfY2hhbmdlZBgLIAEoCzIhLmJhemFhci5ldmVudHMudjEuVXNlclJvbGVDaGFuZ2VkSAASQgoTdXNlcl9hY3RpdmVfY2hhbmdlZBgMIAEoCzIjLmJhemFhci5ldmVudHMudjEuVXNlckFjdGl2ZUNoYW5nZWRIABI1CgxzaG9wX2NyZWF0ZWQYFCABKAsyHS5iYXphYXIuZXZlbnRzLnYxLlNob3BDcmVhdGVkSAASPQoQY2F0ZWdvcnlfY3JlYXRlZBgVIAEoCzIhLmJhemFhci5ldmVudHMudjEuQ2F0ZWdvcnlDcmVhdGVkSAASOwoPcHJvZHVjdF9jcmVhdGVkGBYgASgLMiAuYmF6YWFyLmV2ZW50cy52MS5Qcm9kdWN0Q3JlYXRlZEgAEjsKD3Byb2R1Y3RfdXBkYXRlZBgXIAEoCzIgLmJhemFhci5ldmVudHMudjEuUHJvZHVjdFVwZGF0ZWRIABI7Cg9wcm9kdWN0X2RlbGV0ZWQYGCABKAsyIC5iYXphYXIuZXZlbnRzLnYxLlByb2R1Y3REZWxldGVkSAASNwoNc3RvY2tfY2hhbmdlZBgZIAEoCzIeLmJhemFhci5ldmVudHMudjEuU3RvY2tDaGFuZ2VkSAASSgoXc2hvcF9zdXNwZW5zaW9uX2NoYW5nZWQYGiABKAsyJy5iYXphYXIuZXZlbnRzLnYxLlNob3BTdXNwZW5zaW9uQ2hhbmdlZEgAEjUKDG9yZGVyX3BsYWNlZBgeIAEoCzIdLmJhemFhci5ldmVudHMudjEuT3JkZXJQbGFjZWRIABJEChRvcmRlcl9zdGF0dXNfY2hhbmdlZBgfIAEoCzIkLmJhemFhci5ldmVudHMudjEuT3JkZXJTdGF0dXNDaGFuZ2VkSAASOwoPb3JkZXJfY2FuY2VsbGVkGCAgASgLMiAuYmF6YWFyLmV2ZW50cy52MS5PcmRlckNhbmNlbGxlZEgAEjkKDnBheW1lbnRfZmFpbGVkGCEgASgLMh8uYmF6YWFyLmV2ZW50cy52MS5QYXltZW50RmFpbGVkSAASSAoWYWRtaW5fYWN0aW9uX3BlcmZvcm1lZBgoIAEoCzImLmJhemFhci5ldmVudHMudjEuQWRtaW5BY3Rpb25QZXJmb3JtZWRIAEIJCgdwYXlsb2FkImwKDlVzZXJSZWdpc3RlcmVkEg8KB3VzZXJfaWQYASABKAkSDQoFZW1haWwYAiABKAkSJAoEcm9sZRgDIAEoDjIWLmJhemFhci5jb21tb24udjEuUm9sZRIUCgxkaXNwbGF5X25hbWUYBCABKAkidgoPVXNlclJvbGVDaGFuZ2VkEg8KB3VzZXJfaWQYASABKAkSKAoIb2xkX3JvbGUYAiABKA4yFi5iYXphYXIuY29tbW9uLnYxLlJvbGUSKAoIbmV3X3JvbGUYAyABKA4yFi5iYXphYXIuY29tbW9uLnYxLlJvbGUiNAoRVXNlckFjdGl2ZUNoYW5nZWQSDwoHdXNlcl9pZBgBIAEoCRIOCgZhY3RpdmUYAiABKAgiawoLU2hvcENyZWF0ZWQSDwoHc2hvcF9pZBgBIAEoCRIRCglzZWxsZXJfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRIqCghsb2NhdGlvbhgEIAEoCzIYLmJhemFhci5jb21tb24udjEuTGF0TG5nIkcKD0NhdGVnb3J5Q3JlYXRlZBITCgtjYXRlZ29yeV9pZBgBIAEoCRIRCglwYXJlbnRfaWQYAiABKAkSDAoEbmFtZRgDIAEoCSKTAQoOUHJvZHVjdENyZWF0ZWQSEgoKcHJvZHVjdF9pZBgBIAEoCRIPCgdzaG9wX2lkGAIgASgJEhEKCXNlbGxlcl9pZBgDIAEoCRITCgtjYXRlZ29yeV9pZBgEIAEoCRIMCgRuYW1lGAUgASgJEiYKBXByaWNlGAYgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSLFAQoOUHJvZHVjdFVwZGF0ZWQSEgoKcHJvZHVjdF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEioKCW9sZF9wcmljZRgDIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSKgoJbmV3X3ByaWNlGAQgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIOCgZhY3RpdmUYBSABKAgSFgoOY2hhbmdlZF9maWVsZHMYBiADKAkSEQoJaW1hZ2VfdXJsGAcgASgJIiQKDlByb2R1Y3REZWxldGVkEhIKCnByb2R1Y3RfaWQYASABKAkidgoMU3RvY2tDaGFuZ2VkEhIKCnByb2R1Y3RfaWQYASABKAkSFQoNc3RvY2tfb25faGFuZBgCIAEoBRISCgpzdG9ja19oZWxkGAMgASgFEhcKD3N0b2NrX2F2YWlsYWJsZRgEIAEoBRIOCgZyZWFzb24YBSABKAkiXgoVU2hvcFN1c3BlbnNpb25DaGFuZ2VkEg8KB3Nob3BfaWQYASABKAkSEQoJc2VsbGVyX2lkGAIgASgJEhEKCXN1c3BlbmRlZBgDIAEoCBIOCgZyZWFzb24YBCABKAkigwEKC09yZGVyUGxhY2VkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSKQoFaXRlbXMYAyADKAsyGi5iYXphYXIub3JkZXIudjEuT3JkZXJJdGVtEiYKBXRvdGFsGAQgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSLRAQoST3JkZXJTdGF0dXNDaGFuZ2VkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSMAoKb2xkX3N0YXR1cxgDIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1cxIwCgpuZXdfc3RhdHVzGAQgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzEgwKBG5vdGUYBSABKAkSJgoFdG90YWwYBiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5IkMKDk9yZGVyQ2FuY2VsbGVkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIkIKDVBheW1lbnRGYWlsZWQSEAoIb3JkZXJfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkiZAoUQWRtaW5BY3Rpb25QZXJmb3JtZWQSDgoGYWN0aW9uGAEgASgJEhMKC3RhcmdldF90eXBlGAIgASgJEhEKCXRhcmdldF9pZBgDIAEoCRIUCgxkZXRhaWxzX2pzb24YBCABKAliBnByb3RvMw", [file_bazaar_common_v1_common, file_bazaar_order_v1_order, file_google_protobuf_timestamp]);
 
 /**
  * The envelope of every event on NATS JetStream (stream BAZAAR_EVENTS, subjects `bazaar.>`),
@@ -146,6 +146,14 @@ export type Event = Message<"bazaar.events.v1.Event"> & {
      */
     value: StockChanged;
     case: "stockChanged";
+  } | {
+    /**
+     * An admin suspended or reactivated a shop.
+     *
+     * @generated from field: bazaar.events.v1.ShopSuspensionChanged shop_suspension_changed = 26;
+     */
+    value: ShopSuspensionChanged;
+    case: "shopSuspensionChanged";
   } | {
     /**
      * An order was placed.
@@ -576,6 +584,50 @@ export const StockChangedSchema: GenMessage<StockChanged> = /*@__PURE__*/
   messageDesc(file_bazaar_events_v1_events, 9);
 
 /**
+ * Emitted by product when an admin suspends or reactivates a shop
+ * (bazaar.product.shop_suspension_changed). Consumed by cart (the shop's products shown
+ * unavailable, then available again) and admin (audit).
+ *
+ * @generated from message bazaar.events.v1.ShopSuspensionChanged
+ */
+export type ShopSuspensionChanged = Message<"bazaar.events.v1.ShopSuspensionChanged"> & {
+  /**
+   * The shop.
+   *
+   * @generated from field: string shop_id = 1;
+   */
+  shopId: string;
+
+  /**
+   * Its owner.
+   *
+   * @generated from field: string seller_id = 2;
+   */
+  sellerId: string;
+
+  /**
+   * True if suspended now.
+   *
+   * @generated from field: bool suspended = 3;
+   */
+  suspended: boolean;
+
+  /**
+   * Why it was suspended; empty on reactivation.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message bazaar.events.v1.ShopSuspensionChanged.
+ * Use `create(ShopSuspensionChangedSchema)` to create a new message.
+ */
+export const ShopSuspensionChangedSchema: GenMessage<ShopSuspensionChanged> = /*@__PURE__*/
+  messageDesc(file_bazaar_events_v1_events, 10);
+
+/**
  * Emitted by order when checkout confirms an order — stock committed and payment taken or due
  * on delivery (bazaar.order.order_placed). Consumed by cart (removes the purchased quantities)
  * and admin (audit, sales).
@@ -617,7 +669,7 @@ export type OrderPlaced = Message<"bazaar.events.v1.OrderPlaced"> & {
  * Use `create(OrderPlacedSchema)` to create a new message.
  */
 export const OrderPlacedSchema: GenMessage<OrderPlaced> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 10);
+  messageDesc(file_bazaar_events_v1_events, 11);
 
 /**
  * Emitted by order on every status transition (bazaar.order.order_status_changed). Consumed by
@@ -674,7 +726,7 @@ export type OrderStatusChanged = Message<"bazaar.events.v1.OrderStatusChanged"> 
  * Use `create(OrderStatusChangedSchema)` to create a new message.
  */
 export const OrderStatusChangedSchema: GenMessage<OrderStatusChanged> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 11);
+  messageDesc(file_bazaar_events_v1_events, 12);
 
 /**
  * Emitted by order on CancelOrder (bazaar.order.order_cancelled). Consumed by admin (audit).
@@ -709,7 +761,7 @@ export type OrderCancelled = Message<"bazaar.events.v1.OrderCancelled"> & {
  * Use `create(OrderCancelledSchema)` to create a new message.
  */
 export const OrderCancelledSchema: GenMessage<OrderCancelled> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 12);
+  messageDesc(file_bazaar_events_v1_events, 13);
 
 /**
  * Emitted by order when payment is declined or fails for good (bazaar.order.payment_failed).
@@ -745,7 +797,7 @@ export type PaymentFailed = Message<"bazaar.events.v1.PaymentFailed"> & {
  * Use `create(PaymentFailedSchema)` to create a new message.
  */
 export const PaymentFailedSchema: GenMessage<PaymentFailed> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 13);
+  messageDesc(file_bazaar_events_v1_events, 14);
 
 /**
  * Emitted by admin for each change made through AdminService
@@ -788,5 +840,5 @@ export type AdminActionPerformed = Message<"bazaar.events.v1.AdminActionPerforme
  * Use `create(AdminActionPerformedSchema)` to create a new message.
  */
 export const AdminActionPerformedSchema: GenMessage<AdminActionPerformed> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 14);
+  messageDesc(file_bazaar_events_v1_events, 15);
 

@@ -16,7 +16,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file bazaar/product/v1/product.proto.
  */
 export const file_bazaar_product_v1_product: GenFile = /*@__PURE__*/
-  fileDesc("Ch9iYXphYXIvcHJvZHVjdC92MS9wcm9kdWN0LnByb3RvEhFiYXphYXIucHJvZHVjdC52MSLRBAoHUHJvZHVjdBIKCgJpZBgBIAEoCRIcCgdzaG9wX2lkGAIgASgJQgu6SAjYAQFyA7ABARIRCglzZWxsZXJfaWQYAyABKAkSFgoEbmFtZRgEIAEoCUIIukgFcgMYyAESHQoLZGVzY3JpcHRpb24YBSABKAlCCLpIBXIDGIgnEnYKBXByaWNlGAYgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leUJOukhLugFIChJwcmljZV9ub3RfbmVnYXRpdmUSGnByaWNlIG11c3Qgbm90IGJlIG5lZ2F0aXZlGhZ0aGlzLmFtb3VudF9taW5vciA+PSAwEiAKC2NhdGVnb3J5X2lkGAcgASgJQgu6SAjYAQFyA7ABARIeCgR0YWdzGAggAygJQhC6SA2SAQoQFCIGcgQQARgoEiYKCmltYWdlX3VybHMYCSADKAlCErpID5IBDBAKIghyBhjQD4gBARIXCg9zdG9ja19hdmFpbGFibGUYCiABKAUSIgoNc3RvY2tfb25faGFuZBgLIAEoBUILukgIGgYYwIQ9KAASEAoIZmVhdHVyZWQYDCABKAgSDgoGYWN0aXZlGA0gASgIEi8KC2NyZWF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZGVsZXRlX3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpQBCghDYXRlZ29yeRIKCgJpZBgBIAEoCRIeCglwYXJlbnRfaWQYAiABKAlCC7pICNgBAXIDsAEBEhcKBG5hbWUYAyABKAlCCbpIBnIEEAEYZBIvCgRzbHVnGAQgASgJQiG6SB5yHBhkMhheW2EtejAtOV0rKC1bYS16MC05XSspKiQSEgoKc29ydF9vcmRlchgFIAEoBSKVAgoEU2hvcBIKCgJpZBgBIAEoCRIRCglzZWxsZXJfaWQYAiABKAkSFQoEbmFtZRgDIAEoCUIHukgEcgIYeBIdCgtkZXNjcmlwdGlvbhgEIAEoCUIIukgFcgMY0A8SKgoHYWRkcmVzcxgFIAEoCzIZLmJhemFhci5jb21tb24udjEuQWRkcmVzcxIqCghsb2NhdGlvbhgGIAEoCzIYLmJhemFhci5jb21tb24udjEuTGF0TG5nEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAirQQKE0xpc3RQcm9kdWN0c1JlcXVlc3QSIAoLY2F0ZWdvcnlfaWQYASABKAlCC7pICNgBAXIDsAEBEhwKB3Nob3BfaWQYAiABKAlCC7pICNgBAXIDsAEBEh4KCXNlbGxlcl9pZBgDIAEoCUILukgI2AEBcgOwAQESJQoPbWluX3ByaWNlX21pbm9yGAQgASgDQge6SAQiAigASACIAQESJQoPbWF4X3ByaWNlX21pbm9yGAUgASgDQge6SAQiAigASAGIAQESFQoNZmVhdHVyZWRfb25seRgGIAEoCBI7CghvcmRlcl9ieRgHIAEoDjIfLmJhemFhci5wcm9kdWN0LnYxLlByb2R1Y3RPcmRlckIIukgFggECEAESHAoJcGFnZV9zaXplGAggASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgJIAEoCUIIukgFcgMYgAQ6rwG6SKsBGqgBCgtwcmljZV9yYW5nZRIvbWluX3ByaWNlX21pbm9yIG11c3Qgbm90IGV4Y2VlZCBtYXhfcHJpY2VfbWlub3IaaCFoYXModGhpcy5taW5fcHJpY2VfbWlub3IpIHx8ICFoYXModGhpcy5tYXhfcHJpY2VfbWlub3IpIHx8IHRoaXMubWluX3ByaWNlX21pbm9yIDw9IHRoaXMubWF4X3ByaWNlX21pbm9yQhIKEF9taW5fcHJpY2VfbWlub3JCEgoQX21heF9wcmljZV9taW5vciJdChRMaXN0UHJvZHVjdHNSZXNwb25zZRIsCghwcm9kdWN0cxgBIAMoCzIaLmJhemFhci5wcm9kdWN0LnYxLlByb2R1Y3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIo0EChVTZWFyY2hQcm9kdWN0c1JlcXVlc3QSGQoFcXVlcnkYASABKAlCCrpIB3IFEAEYyAESIAoLY2F0ZWdvcnlfaWQYAiABKAlCC7pICNgBAXIDsAEBEhwKB3Nob3BfaWQYAyABKAlCC7pICNgBAXIDsAEBEh4KCXNlbGxlcl9pZBgEIAEoCUILukgI2AEBcgOwAQESJQoPbWluX3ByaWNlX21pbm9yGAUgASgDQge6SAQiAigASACIAQESJQoPbWF4X3ByaWNlX21pbm9yGAYgASgDQge6SAQiAigASAGIAQESFQoNZmVhdHVyZWRfb25seRgHIAEoCBIcCglwYWdlX3NpemUYCCABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAkgASgJQgi6SAVyAxiABDqvAbpIqwEaqAEKC3ByaWNlX3JhbmdlEi9taW5fcHJpY2VfbWlub3IgbXVzdCBub3QgZXhjZWVkIG1heF9wcmljZV9taW5vchpoIWhhcyh0aGlzLm1pbl9wcmljZV9taW5vcikgfHwgIWhhcyh0aGlzLm1heF9wcmljZV9taW5vcikgfHwgdGhpcy5taW5fcHJpY2VfbWlub3IgPD0gdGhpcy5tYXhfcHJpY2VfbWlub3JCEgoQX21pbl9wcmljZV9taW5vckISChBfbWF4X3ByaWNlX21pbm9yIl8KFlNlYXJjaFByb2R1Y3RzUmVzcG9uc2USLAoIcHJvZHVjdHMYASADKAsyGi5iYXphYXIucHJvZHVjdC52MS5Qcm9kdWN0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIpChFHZXRQcm9kdWN0UmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiQQoSR2V0UHJvZHVjdFJlc3BvbnNlEisKB3Byb2R1Y3QYASABKAsyGi5iYXphYXIucHJvZHVjdC52MS5Qcm9kdWN0IjkKF0JhdGNoR2V0UHJvZHVjdHNSZXF1ZXN0Eh4KA2lkcxgBIAMoCUIRukgOkgELCAEQZCIFcgOwAQEiXQoYQmF0Y2hHZXRQcm9kdWN0c1Jlc3BvbnNlEiwKCHByb2R1Y3RzGAEgAygLMhouYmF6YWFyLnByb2R1Y3QudjEuUHJvZHVjdBITCgttaXNzaW5nX2lkcxgCIAMoCSK1AgoUQ3JlYXRlUHJvZHVjdFJlcXVlc3QSMwoHcHJvZHVjdBgBIAEoCzIaLmJhemFhci5wcm9kdWN0LnYxLlByb2R1Y3RCBrpIA8gBATrnAbpI4wEa4AEKF3Byb2R1Y3RfcmVxdWlyZWRfZmllbGRzElFwcm9kdWN0LnNob3BfaWQsIHByb2R1Y3QubmFtZSwgcHJvZHVjdC5wcmljZSBhbmQgcHJvZHVjdC5jYXRlZ29yeV9pZCBhcmUgcmVxdWlyZWQacnRoaXMucHJvZHVjdC5zaG9wX2lkICE9ICcnICYmIHRoaXMucHJvZHVjdC5uYW1lICE9ICcnICYmIGhhcyh0aGlzLnByb2R1Y3QucHJpY2UpICYmIHRoaXMucHJvZHVjdC5jYXRlZ29yeV9pZCAhPSAnJyJEChVDcmVhdGVQcm9kdWN0UmVzcG9uc2USKwoHcHJvZHVjdBgBIAEoCzIaLmJhemFhci5wcm9kdWN0LnYxLlByb2R1Y3Qi4gEKFFVwZGF0ZVByb2R1Y3RSZXF1ZXN0EjMKB3Byb2R1Y3QYASABKAsyGi5iYXphYXIucHJvZHVjdC52MS5Qcm9kdWN0Qga6SAPIAQESlAEKC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza0JjukhgyAEB4gFaEgRuYW1lEgtkZXNjcmlwdGlvbhIFcHJpY2USC2NhdGVnb3J5X2lkEgR0YWdzEgppbWFnZV91cmxzEg1zdG9ja19vbl9oYW5kEghmZWF0dXJlZBIGYWN0aXZlIkQKFVVwZGF0ZVByb2R1Y3RSZXNwb25zZRIrCgdwcm9kdWN0GAEgASgLMhouYmF6YWFyLnByb2R1Y3QudjEuUHJvZHVjdCIsChREZWxldGVQcm9kdWN0UmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiFwoVRGVsZXRlUHJvZHVjdFJlc3BvbnNlIk4KEkFkanVzdFN0b2NrUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESIgoNc3RvY2tfb25faGFuZBgCIAEoBUILukgIGgYYwIQ9KAAiQgoTQWRqdXN0U3RvY2tSZXNwb25zZRIrCgdwcm9kdWN0GAEgASgLMhouYmF6YWFyLnByb2R1Y3QudjEuUHJvZHVjdCIXChVMaXN0Q2F0ZWdvcmllc1JlcXVlc3QiSQoWTGlzdENhdGVnb3JpZXNSZXNwb25zZRIvCgpjYXRlZ29yaWVzGAEgAygLMhsuYmF6YWFyLnByb2R1Y3QudjEuQ2F0ZWdvcnkiTgoVQ3JlYXRlQ2F0ZWdvcnlSZXF1ZXN0EjUKCGNhdGVnb3J5GAEgASgLMhsuYmF6YWFyLnByb2R1Y3QudjEuQ2F0ZWdvcnlCBrpIA8gBASJHChZDcmVhdGVDYXRlZ29yeVJlc3BvbnNlEi0KCGNhdGVnb3J5GAEgASgLMhsuYmF6YWFyLnByb2R1Y3QudjEuQ2F0ZWdvcnki5QEKEUNyZWF0ZVNob3BSZXF1ZXN0Ei0KBHNob3AYASABKAsyFy5iYXphYXIucHJvZHVjdC52MS5TaG9wQga6SAPIAQE6oAG6SJwBGpkBChRzaG9wX3JlcXVpcmVkX2ZpZWxkcxI2c2hvcC5uYW1lLCBzaG9wLmFkZHJlc3MgYW5kIHNob3AubG9jYXRpb24gYXJlIHJlcXVpcmVkGkl0aGlzLnNob3AubmFtZSAhPSAnJyAmJiBoYXModGhpcy5zaG9wLmFkZHJlc3MpICYmIGhhcyh0aGlzLnNob3AubG9jYXRpb24pIjsKEkNyZWF0ZVNob3BSZXNwb25zZRIlCgRzaG9wGAEgASgLMhcuYmF6YWFyLnByb2R1Y3QudjEuU2hvcCImCg5HZXRTaG9wUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiOAoPR2V0U2hvcFJlc3BvbnNlEiUKBHNob3AYASABKAsyFy5iYXphYXIucHJvZHVjdC52MS5TaG9wIqQBChFVcGRhdGVTaG9wUmVxdWVzdBItCgRzaG9wGAEgASgLMhcuYmF6YWFyLnByb2R1Y3QudjEuU2hvcEIGukgDyAEBEmAKC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza0IvukgsyAEB4gEmEgRuYW1lEgtkZXNjcmlwdGlvbhIHYWRkcmVzcxIIbG9jYXRpb24iOwoSVXBkYXRlU2hvcFJlc3BvbnNlEiUKBHNob3AYASABKAsyFy5iYXphYXIucHJvZHVjdC52MS5TaG9wIsYBChBMaXN0U2hvcHNSZXF1ZXN0EjIKCGxvY2F0aW9uGAEgASgLMhguYmF6YWFyLmNvbW1vbi52MS5MYXRMbmdCBrpIA8gBARIqCglyYWRpdXNfa20YAiABKAFCF7pIFBISGQAAAAAAAFlAIQAAAAAAAAAAEhYKBXF1ZXJ5GAMgASgJQge6SARyAhhkEhwKCXBhZ2Vfc2l6ZRgEIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YBSABKAlCCLpIBXIDGIAEIk4KEFNob3BXaXRoRGlzdGFuY2USJQoEc2hvcBgBIAEoCzIXLmJhemFhci5wcm9kdWN0LnYxLlNob3ASEwoLZGlzdGFuY2Vfa20YAiABKAEiYAoRTGlzdFNob3BzUmVzcG9uc2USMgoFc2hvcHMYASADKAsyIy5iYXphYXIucHJvZHVjdC52MS5TaG9wV2l0aERpc3RhbmNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJNCg9SZXNlcnZhdGlvbkl0ZW0SHAoKcHJvZHVjdF9pZBgBIAEoCUIIukgFcgOwAQESHAoIcXVhbnRpdHkYAiABKAVCCrpIBxoFGOgHKAEidgoTUmVzZXJ2ZVN0b2NrUmVxdWVzdBIgCg5yZXNlcnZhdGlvbl9pZBgBIAEoCUIIukgFcgOwAQESPQoFaXRlbXMYAiADKAsyIi5iYXphYXIucHJvZHVjdC52MS5SZXNlcnZhdGlvbkl0ZW1CCrpIB5IBBAgBEDIiXwoUUmVzZXJ2ZVN0b2NrUmVzcG9uc2USFgoOcmVzZXJ2YXRpb25faWQYASABKAkSLwoLZXhwaXJlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjwKGENvbW1pdFJlc2VydmF0aW9uUmVxdWVzdBIgCg5yZXNlcnZhdGlvbl9pZBgBIAEoCUIIukgFcgOwAQEiGwoZQ29tbWl0UmVzZXJ2YXRpb25SZXNwb25zZSI9ChlSZWxlYXNlUmVzZXJ2YXRpb25SZXF1ZXN0EiAKDnJlc2VydmF0aW9uX2lkGAEgASgJQgi6SAVyA7ABASIcChpSZWxlYXNlUmVzZXJ2YXRpb25SZXNwb25zZSI8ChhSZXR1cm5SZXNlcnZhdGlvblJlcXVlc3QSIAoOcmVzZXJ2YXRpb25faWQYASABKAlCCLpIBXIDsAEBIhsKGVJldHVyblJlc2VydmF0aW9uUmVzcG9uc2UqggEKDFByb2R1Y3RPcmRlchIdChlQUk9EVUNUX09SREVSX1VOU1BFQ0lGSUVEEAASGAoUUFJPRFVDVF9PUkRFUl9ORVdFU1QQARIbChdQUk9EVUNUX09SREVSX1BSSUNFX0FTQxACEhwKGFBST0RVQ1RfT1JERVJfUFJJQ0VfREVTQxADMsUKCg5Qcm9kdWN0U2VydmljZRJ4CgxMaXN0UHJvZHVjdHMSJi5iYXphYXIucHJvZHVjdC52MS5MaXN0UHJvZHVjdHNSZXF1ZXN0GicuYmF6YWFyLnByb2R1Y3QudjEuTGlzdFByb2R1Y3RzUmVzcG9uc2UiF5ACAYLT5JMCDhIML3YxL3Byb2R1Y3RzEoUBCg5TZWFyY2hQcm9kdWN0cxIoLmJhemFhci5wcm9kdWN0LnYxLlNlYXJjaFByb2R1Y3RzUmVxdWVzdBopLmJhemFhci5wcm9kdWN0LnYxLlNlYXJjaFByb2R1Y3RzUmVzcG9uc2UiHpACAYLT5JMCFRITL3YxL3Byb2R1Y3RzOnNlYXJjaBJ3CgpHZXRQcm9kdWN0EiQuYmF6YWFyLnByb2R1Y3QudjEuR2V0UHJvZHVjdFJlcXVlc3QaJS5iYXphYXIucHJvZHVjdC52MS5HZXRQcm9kdWN0UmVzcG9uc2UiHJACAYLT5JMCExIRL3YxL3Byb2R1Y3RzL3tpZH0SjQEKEEJhdGNoR2V0UHJvZHVjdHMSKi5iYXphYXIucHJvZHVjdC52MS5CYXRjaEdldFByb2R1Y3RzUmVxdWVzdBorLmJhemFhci5wcm9kdWN0LnYxLkJhdGNoR2V0UHJvZHVjdHNSZXNwb25zZSIgkAIBgtPkkwIXEhUvdjEvcHJvZHVjdHM6YmF0Y2hHZXQSgQEKDUNyZWF0ZVByb2R1Y3QSJy5iYXphYXIucHJvZHVjdC52MS5DcmVhdGVQcm9kdWN0UmVxdWVzdBooLmJhemFhci5wcm9kdWN0LnYxLkNyZWF0ZVByb2R1Y3RSZXNwb25zZSIdgtPkkwIXOgdwcm9kdWN0IgwvdjEvcHJvZHVjdHMSjgEKDVVwZGF0ZVByb2R1Y3QSJy5iYXphYXIucHJvZHVjdC52MS5VcGRhdGVQcm9kdWN0UmVxdWVzdBooLmJhemFhci5wcm9kdWN0LnYxLlVwZGF0ZVByb2R1Y3RSZXNwb25zZSIqgtPkkwIkOgdwcm9kdWN0MhkvdjEvcHJvZHVjdHMve3Byb2R1Y3QuaWR9En0KDURlbGV0ZVByb2R1Y3QSJy5iYXphYXIucHJvZHVjdC52MS5EZWxldGVQcm9kdWN0UmVxdWVzdBooLmJhemFhci5wcm9kdWN0LnYxLkRlbGV0ZVByb2R1Y3RSZXNwb25zZSIZgtPkkwITKhEvdjEvcHJvZHVjdHMve2lkfRKGAQoLQWRqdXN0U3RvY2sSJS5iYXphYXIucHJvZHVjdC52MS5BZGp1c3RTdG9ja1JlcXVlc3QaJi5iYXphYXIucHJvZHVjdC52MS5BZGp1c3RTdG9ja1Jlc3BvbnNlIiiC0+STAiI6ASoiHS92MS9wcm9kdWN0cy97aWR9OmFkanVzdFN0b2NrEoABCg5MaXN0Q2F0ZWdvcmllcxIoLmJhemFhci5wcm9kdWN0LnYxLkxpc3RDYXRlZ29yaWVzUmVxdWVzdBopLmJhemFhci5wcm9kdWN0LnYxLkxpc3RDYXRlZ29yaWVzUmVzcG9uc2UiGZACAYLT5JMCEBIOL3YxL2NhdGVnb3JpZXMShwEKDkNyZWF0ZUNhdGVnb3J5EiguYmF6YWFyLnByb2R1Y3QudjEuQ3JlYXRlQ2F0ZWdvcnlSZXF1ZXN0GikuYmF6YWFyLnByb2R1Y3QudjEuQ3JlYXRlQ2F0ZWdvcnlSZXNwb25zZSIggtPkkwIaOghjYXRlZ29yeSIOL3YxL2NhdGVnb3JpZXMy2gMKC1Nob3BTZXJ2aWNlEnIKCkNyZWF0ZVNob3ASJC5iYXphYXIucHJvZHVjdC52MS5DcmVhdGVTaG9wUmVxdWVzdBolLmJhemFhci5wcm9kdWN0LnYxLkNyZWF0ZVNob3BSZXNwb25zZSIXgtPkkwIROgRzaG9wIgkvdjEvc2hvcHMSawoHR2V0U2hvcBIhLmJhemFhci5wcm9kdWN0LnYxLkdldFNob3BSZXF1ZXN0GiIuYmF6YWFyLnByb2R1Y3QudjEuR2V0U2hvcFJlc3BvbnNlIhmQAgGC0+STAhASDi92MS9zaG9wcy97aWR9EnwKClVwZGF0ZVNob3ASJC5iYXphYXIucHJvZHVjdC52MS5VcGRhdGVTaG9wUmVxdWVzdBolLmJhemFhci5wcm9kdWN0LnYxLlVwZGF0ZVNob3BSZXNwb25zZSIhgtPkkwIbOgRzaG9wMhMvdjEvc2hvcHMve3Nob3AuaWR9EmwKCUxpc3RTaG9wcxIjLmJhemFhci5wcm9kdWN0LnYxLkxpc3RTaG9wc1JlcXVlc3QaJC5iYXphYXIucHJvZHVjdC52MS5MaXN0U2hvcHNSZXNwb25zZSIUkAIBgtPkkwILEgkvdjEvc2hvcHMy2gMKEEludmVudG9yeVNlcnZpY2USZAoMUmVzZXJ2ZVN0b2NrEiYuYmF6YWFyLnByb2R1Y3QudjEuUmVzZXJ2ZVN0b2NrUmVxdWVzdBonLmJhemFhci5wcm9kdWN0LnYxLlJlc2VydmVTdG9ja1Jlc3BvbnNlIgOQAgIScwoRQ29tbWl0UmVzZXJ2YXRpb24SKy5iYXphYXIucHJvZHVjdC52MS5Db21taXRSZXNlcnZhdGlvblJlcXVlc3QaLC5iYXphYXIucHJvZHVjdC52MS5Db21taXRSZXNlcnZhdGlvblJlc3BvbnNlIgOQAgISdgoSUmVsZWFzZVJlc2VydmF0aW9uEiwuYmF6YWFyLnByb2R1Y3QudjEuUmVsZWFzZVJlc2VydmF0aW9uUmVxdWVzdBotLmJhemFhci5wcm9kdWN0LnYxLlJlbGVhc2VSZXNlcnZhdGlvblJlc3BvbnNlIgOQAgIScwoRUmV0dXJuUmVzZXJ2YXRpb24SKy5iYXphYXIucHJvZHVjdC52MS5SZXR1cm5SZXNlcnZhdGlvblJlcXVlc3QaLC5iYXphYXIucHJvZHVjdC52MS5SZXR1cm5SZXNlcnZhdGlvblJlc3BvbnNlIgOQAgJiBnByb3RvMw", [file_bazaar_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("Ch9iYXphYXIvcHJvZHVjdC92MS9wcm9kdWN0LnByb3RvEhFiYXphYXIucHJvZHVjdC52MSLpBAoHUHJvZHVjdBIKCgJpZBgBIAEoCRIcCgdzaG9wX2lkGAIgASgJQgu6SAjYAQFyA7ABARIRCglzZWxsZXJfaWQYAyABKAkSFgoEbmFtZRgEIAEoCUIIukgFcgMYyAESHQoLZGVzY3JpcHRpb24YBSABKAlCCLpIBXIDGIgnEnYKBXByaWNlGAYgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leUJOukhLugFIChJwcmljZV9ub3RfbmVnYXRpdmUSGnByaWNlIG11c3Qgbm90IGJlIG5lZ2F0aXZlGhZ0aGlzLmFtb3VudF9taW5vciA+PSAwEiAKC2NhdGVnb3J5X2lkGAcgASgJQgu6SAjYAQFyA7ABARIeCgR0YWdzGAggAygJQhC6SA2SAQoQFCIGcgQQARgoEiYKCmltYWdlX3VybHMYCSADKAlCErpID5IBDBAKIghyBhjQD4gBARIXCg9zdG9ja19hdmFpbGFibGUYCiABKAUSIgoNc3RvY2tfb25faGFuZBgLIAEoBUILukgIGgYYwIQ9KAASEAoIZmVhdHVyZWQYDCABKAgSDgoGYWN0aXZlGA0gASgIEi8KC2NyZWF0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZGVsZXRlX3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDnNob3Bfc3VzcGVuZGVkGBEgASgIIpQBCghDYXRlZ29yeRIKCgJpZBgBIAEoCRIeCglwYXJlbnRfaWQYAiABKAlCC7pICNgBAXIDsAEBEhcKBG5hbWUYAyABKAlCCbpIBnIEEAEYZBIvCgRzbHVnGAQgASgJQiG6SB5yHBhkMhheW2EtejAtOV0rKC1bYS16MC05XSspKiQSEgoKc29ydF9vcmRlchgFIAEoBSKOAwoEU2hvcBIKCgJpZBgBIAEoCRIRCglzZWxsZXJfaWQYAiABKAkSFQoEbmFtZRgDIAEoCUIHukgEcgIYeBIdCgtkZXNjcmlwdGlvbhgEIAEoCUIIukgFcgMY0A8SKgoHYWRkcmVzcxgFIAEoCzIZLmJhemFhci5jb21tb24udjEuQWRkcmVzcxIqCghsb2NhdGlvbhgGIAEoCzIYLmJhemFhci5jb21tb24udjEuTGF0TG5nEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoGc3RhdHVzGAkgASgOMh0uYmF6YWFyLnByb2R1Y3QudjEuU2hvcFN0YXR1cxIWCg5zdXNwZW5kX3JlYXNvbhgKIAEoCRIwCgxzdXNwZW5kX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIq0EChNMaXN0UHJvZHVjdHNSZXF1ZXN0EiAKC2NhdGVnb3J5X2lkGAEgASgJQgu6SAjYAQFyA7ABARIcCgdzaG9wX2lkGAIgASgJQgu6SAjYAQFyA7ABARIeCglzZWxsZXJfaWQYAyABKAlCC7pICNgBAXIDsAEBEiUKD21pbl9wcmljZV9taW5vchgEIAEoA0IHukgEIgIoAEgAiAEBEiUKD21heF9wcmljZV9taW5vchgFIAEoA0IHukgEIgIoAEgBiAEBEhUKDWZlYXR1cmVkX29ubHkYBiABKAgSOwoIb3JkZXJfYnkYByABKA4yHy5iYXphYXIucHJvZHVjdC52MS5Qcm9kdWN0T3JkZXJCCLpIBYIBAhABEhwKCXBhZ2Vfc2l6ZRgIIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YCSABKAlCCLpIBXIDGIAEOq8BukirARqoAQoLcHJpY2VfcmFuZ2USL21pbl9wcmljZV9taW5vciBtdXN0IG5vdCBleGNlZWQgbWF4X3ByaWNlX21pbm9yGmghaGFzKHRoaXMubWluX3ByaWNlX21pbm9yKSB8fCAhaGFzKHRoaXMubWF4X3ByaWNlX21pbm9yKSB8fCB0aGlzLm1pbl9wcmljZV9taW5vciA8PSB0aGlzLm1heF9wcmljZV9taW5vckISChBfbWluX3ByaWNlX21pbm9yQhIKEF9tYXhfcHJpY2VfbWlub3IiXQoUTGlzdFByb2R1Y3RzUmVzcG9uc2USLAoIcHJvZHVjdHMYASADKAsyGi5iYXphYXIucHJvZHVjdC52MS5Qcm9kdWN0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKNBAoVU2VhcmNoUHJvZHVjdHNSZXF1ZXN0EhkKBXF1ZXJ5GAEgASgJQgq6SAdyBRABGMgBEiAKC2NhdGVnb3J5X2lkGAIgASgJQgu6SAjYAQFyA7ABARIcCgdzaG9wX2lkGAMgASgJQgu6SAjYAQFyA7ABARIeCglzZWxsZXJfaWQYBCABKAlCC7pICNgBAXIDsAEBEiUKD21pbl9wcmljZV9taW5vchgFIAEoA0IHukgEIgIoAEgAiAEBEiUKD21heF9wcmljZV9taW5vchgGIAEoA0IHukgEIgIoAEgBiAEBEhUKDWZlYXR1cmVkX29ubHkYByABKAgSHAoJcGFnZV9zaXplGAggASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgJIAEoCUIIukgFcgMYgAQ6rwG6SKsBGqgBCgtwcmljZV9yYW5nZRIvbWluX3ByaWNlX21pbm9yIG11c3Qgbm90IGV4Y2VlZCBtYXhfcHJpY2VfbWlub3IaaCFoYXModGhpcy5taW5fcHJpY2VfbWlub3IpIHx8ICFoYXModGhpcy5tYXhfcHJpY2VfbWlub3IpIHx8IHRoaXMubWluX3ByaWNlX21pbm9yIDw9IHRoaXMubWF4X3ByaWNlX21pbm9yQhIKEF9taW5fcHJpY2VfbWlub3JCEgoQX21heF9wcmljZV9taW5vciJfChZTZWFyY2hQcm9kdWN0c1Jlc3BvbnNlEiwKCHByb2R1Y3RzGAEgAygLMhouYmF6YWFyLnByb2R1Y3QudjEuUHJvZHVjdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKQoRR2V0UHJvZHVjdFJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIkEKEkdldFByb2R1Y3RSZXNwb25zZRIrCgdwcm9kdWN0GAEgASgLMhouYmF6YWFyLnByb2R1Y3QudjEuUHJvZHVjdCI5ChdCYXRjaEdldFByb2R1Y3RzUmVxdWVzdBIeCgNpZHMYASADKAlCEbpIDpIBCwgBEGQiBXIDsAEBIl0KGEJhdGNoR2V0UHJvZHVjdHNSZXNwb25zZRIsCghwcm9kdWN0cxgBIAMoCzIaLmJhemFhci5wcm9kdWN0LnYxLlByb2R1Y3QSEwoLbWlzc2luZ19pZHMYAiADKAkitQIKFENyZWF0ZVByb2R1Y3RSZXF1ZXN0EjMKB3Byb2R1Y3QYASABKAsyGi5iYXphYXIucHJvZHVjdC52MS5Qcm9kdWN0Qga6SAPIAQE65wG6SOMBGuABChdwcm9kdWN0X3JlcXVpcmVkX2ZpZWxkcxJRcHJvZHVjdC5zaG9wX2lkLCBwcm9kdWN0Lm5hbWUsIHByb2R1Y3QucHJpY2UgYW5kIHByb2R1Y3QuY2F0ZWdvcnlfaWQgYXJlIHJlcXVpcmVkGnJ0aGlzLnByb2R1Y3Quc2hvcF9pZCAhPSAnJyAmJiB0aGlzLnByb2R1Y3QubmFtZSAhPSAnJyAmJiBoYXModGhpcy5wcm9kdWN0LnByaWNlKSAmJiB0aGlzLnByb2R1Y3QuY2F0ZWdvcnlfaWQgIT0gJyciRAoVQ3JlYXRlUHJvZHVjdFJlc3BvbnNlEisKB3Byb2R1Y3QYASABKAsyGi5iYXphYXIucHJvZHVjdC52MS5Qcm9kdWN0IuIBChRVcGRhdGVQcm9kdWN0UmVxdWVzdBIzCgdwcm9kdWN0GAEgASgLMhouYmF6YWFyLnByb2R1Y3QudjEuUHJvZHVjdEIGukgDyAEBEpQBCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2tCY7pIYMgBAeIBWhIEbmFtZRILZGVzY3JpcHRpb24SBXByaWNlEgtjYXRlZ29yeV9pZBIEdGFncxIKaW1hZ2VfdXJscxINc3RvY2tfb25faGFuZBIIZmVhdHVyZWQSBmFjdGl2ZSJEChVVcGRhdGVQcm9kdWN0UmVzcG9uc2USKwoHcHJvZHVjdBgBIAEoCzIaLmJhemFhci5wcm9kdWN0LnYxLlByb2R1Y3QiLAoURGVsZXRlUHJvZHVjdFJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIhcKFURlbGV0ZVByb2R1Y3RSZXNwb25zZSJOChJBZGp1c3RTdG9ja1JlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEiIKDXN0b2NrX29uX2hhbmQYAiABKAVCC7pICBoGGMCEPSgAIkIKE0FkanVzdFN0b2NrUmVzcG9uc2USKwoHcHJvZHVjdBgBIAEoCzIaLmJhemFhci5wcm9kdWN0LnYxLlByb2R1Y3QiFwoVTGlzdENhdGVnb3JpZXNSZXF1ZXN0IkkKFkxpc3RDYXRlZ29yaWVzUmVzcG9uc2USLwoKY2F0ZWdvcmllcxgBIAMoCzIbLmJhemFhci5wcm9kdWN0LnYxLkNhdGVnb3J5Ik4KFUNyZWF0ZUNhdGVnb3J5UmVxdWVzdBI1CghjYXRlZ29yeRgBIAEoCzIbLmJhemFhci5wcm9kdWN0LnYxLkNhdGVnb3J5Qga6SAPIAQEiRwoWQ3JlYXRlQ2F0ZWdvcnlSZXNwb25zZRItCghjYXRlZ29yeRgBIAEoCzIbLmJhemFhci5wcm9kdWN0LnYxLkNhdGVnb3J5IuUBChFDcmVhdGVTaG9wUmVxdWVzdBItCgRzaG9wGAEgASgLMhcuYmF6YWFyLnByb2R1Y3QudjEuU2hvcEIGukgDyAEBOqABukicARqZAQoUc2hvcF9yZXF1aXJlZF9maWVsZHMSNnNob3AubmFtZSwgc2hvcC5hZGRyZXNzIGFuZCBzaG9wLmxvY2F0aW9uIGFyZSByZXF1aXJlZBpJdGhpcy5zaG9wLm5hbWUgIT0gJycgJiYgaGFzKHRoaXMuc2hvcC5hZGRyZXNzKSAmJiBoYXModGhpcy5zaG9wLmxvY2F0aW9uKSI7ChJDcmVhdGVTaG9wUmVzcG9uc2USJQoEc2hvcBgBIAEoCzIXLmJhemFhci5wcm9kdWN0LnYxLlNob3AiJgoOR2V0U2hvcFJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIjgKD0dldFNob3BSZXNwb25zZRIlCgRzaG9wGAEgASgLMhcuYmF6YWFyLnByb2R1Y3QudjEuU2hvcCKkAQoRVXBkYXRlU2hvcFJlcXVlc3QSLQoEc2hvcBgBIAEoCzIXLmJhemFhci5wcm9kdWN0LnYxLlNob3BCBrpIA8gBARJgCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2tCL7pILMgBAeIBJhIEbmFtZRILZGVzY3JpcHRpb24SB2FkZHJlc3MSCGxvY2F0aW9uIjsKElVwZGF0ZVNob3BSZXNwb25zZRIlCgRzaG9wGAEgASgLMhcuYmF6YWFyLnByb2R1Y3QudjEuU2hvcCLGAQoQTGlzdFNob3BzUmVxdWVzdBIyCghsb2NhdGlvbhgBIAEoCzIYLmJhemFhci5jb21tb24udjEuTGF0TG5nQga6SAPIAQESKgoJcmFkaXVzX2ttGAIgASgBQhe6SBQSEhkAAAAAAABZQCEAAAAAAAAAABIWCgVxdWVyeRgDIAEoCUIHukgEcgIYZBIcCglwYWdlX3NpemUYBCABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAUgASgJQgi6SAVyAxiABCJOChBTaG9wV2l0aERpc3RhbmNlEiUKBHNob3AYASABKAsyFy5iYXphYXIucHJvZHVjdC52MS5TaG9wEhMKC2Rpc3RhbmNlX2ttGAIgASgBImAKEUxpc3RTaG9wc1Jlc3BvbnNlEjIKBXNob3BzGAEgAygLMiMuYmF6YWFyLnByb2R1Y3QudjEuU2hvcFdpdGhEaXN0YW5jZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiTQoPUmVzZXJ2YXRpb25JdGVtEhwKCnByb2R1Y3RfaWQYASABKAlCCLpIBXIDsAEBEhwKCHF1YW50aXR5GAIgASgFQgq6SAcaBRjoBygBInYKE1Jlc2VydmVTdG9ja1JlcXVlc3QSIAoOcmVzZXJ2YXRpb25faWQYASABKAlCCLpIBXIDsAEBEj0KBWl0ZW1zGAIgAygLMiIuYmF6YWFyLnByb2R1Y3QudjEuUmVzZXJ2YXRpb25JdGVtQgq6SAeSAQQIARAyIl8KFFJlc2VydmVTdG9ja1Jlc3BvbnNlEhYKDnJlc2VydmF0aW9uX2lkGAEgASgJEi8KC2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI8ChhDb21taXRSZXNlcnZhdGlvblJlcXVlc3QSIAoOcmVzZXJ2YXRpb25faWQYASABKAlCCLpIBXIDsAEBIhsKGUNvbW1pdFJlc2VydmF0aW9uUmVzcG9uc2UiPQoZUmVsZWFzZVJlc2VydmF0aW9uUmVxdWVzdBIgCg5yZXNlcnZhdGlvbl9pZBgBIAEoCUIIukgFcgOwAQEiHAoaUmVsZWFzZVJlc2VydmF0aW9uUmVzcG9uc2UiPAoYUmV0dXJuUmVzZXJ2YXRpb25SZXF1ZXN0EiAKDnJlc2VydmF0aW9uX2lkGAEgASgJQgi6SAVyA7ABASIbChlSZXR1cm5SZXNlcnZhdGlvblJlc3BvbnNlIsIBChNMaXN0QWxsU2hvcHNSZXF1ZXN0EjcKBnN0YXR1cxgBIAEoDjIdLmJhemFhci5wcm9kdWN0LnYxLlNob3BTdGF0dXNCCLpIBYIBAhABEh4KCXNlbGxlcl9pZBgCIAEoCUILukgI2AEBcgOwAQESFgoFcXVlcnkYAyABKAlCB7pIBHICGGQSHAoJcGFnZV9zaXplGAQgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgFIAEoCUIIukgFcgMYgAQiVwoUTGlzdEFsbFNob3BzUmVzcG9uc2USJgoFc2hvcHMYASADKAsyFy5iYXphYXIucHJvZHVjdC52MS5TaG9wEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJhChJTdXNwZW5kU2hvcFJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEhoKBnJlYXNvbhgCIAEoCUIKukgHcgUQARj0AxIZCghhY3Rvcl9pZBgDIAEoCUIHukgEcgIQASJNChNTdXNwZW5kU2hvcFJlc3BvbnNlEiUKBHNob3AYASABKAsyFy5iYXphYXIucHJvZHVjdC52MS5TaG9wEg8KB2NoYW5nZWQYAiABKAgiSAoVUmVhY3RpdmF0ZVNob3BSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIZCghhY3Rvcl9pZBgCIAEoCUIHukgEcgIQASJQChZSZWFjdGl2YXRlU2hvcFJlc3BvbnNlEiUKBHNob3AYASABKAsyFy5iYXphYXIucHJvZHVjdC52MS5TaG9wEg8KB2NoYW5nZWQYAiABKAgqXAoKU2hvcFN0YXR1cxIbChdTSE9QX1NUQVRVU19VTlNQRUNJRklFRBAAEhYKElNIT1BfU1RBVFVTX0FDVElWRRABEhkKFVNIT1BfU1RBVFVTX1NVU1BFTkRFRBACKoIBCgxQcm9kdWN0T3JkZXISHQoZUFJPRFVDVF9PUkRFUl9VTlNQRUNJRklFRBAAEhgKFFBST0RVQ1RfT1JERVJfTkVXRVNUEAESGwoXUFJPRFVDVF9PUkRFUl9QUklDRV9BU0MQAhIcChhQUk9EVUNUX09SREVSX1BSSUNFX0RFU0MQAzLFCgoOUHJvZHVjdFNlcnZpY2USeAoMTGlzdFByb2R1Y3RzEiYuYmF6YWFyLnByb2R1Y3QudjEuTGlzdFByb2R1Y3RzUmVxdWVzdBonLmJhemFhci5wcm9kdWN0LnYxLkxpc3RQcm9kdWN0c1Jlc3BvbnNlIheQAgGC0+STAg4SDC92MS9wcm9kdWN0cxKFAQoOU2VhcmNoUHJvZHVjdHMSKC5iYXphYXIucHJvZHVjdC52MS5TZWFyY2hQcm9kdWN0c1JlcXVlc3QaKS5iYXphYXIucHJvZHVjdC52MS5TZWFyY2hQcm9kdWN0c1Jlc3BvbnNlIh6QAgGC0+STAhUSEy92MS9wcm9kdWN0czpzZWFyY2gSdwoKR2V0UHJvZHVjdBIkLmJhemFhci5wcm9kdWN0LnYxLkdldFByb2R1Y3RSZXF1ZXN0GiUuYmF6YWFyLnByb2R1Y3QudjEuR2V0UHJvZHVjdFJlc3BvbnNlIhyQAgGC0+STAhMSES92MS9wcm9kdWN0cy97aWR9Eo0BChBCYXRjaEdldFByb2R1Y3RzEiouYmF6YWFyLnByb2R1Y3QudjEuQmF0Y2hHZXRQcm9kdWN0c1JlcXVlc3QaKy5iYXphYXIucHJvZHVjdC52MS5CYXRjaEdldFByb2R1Y3RzUmVzcG9uc2UiIJACAYLT5JMCFxIVL3YxL3Byb2R1Y3RzOmJhdGNoR2V0EoEBCg1DcmVhdGVQcm9kdWN0EicuYmF6YWFyLnByb2R1Y3QudjEuQ3JlYXRlUHJvZHVjdFJlcXVlc3QaKC5iYXphYXIucHJvZHVjdC52MS5DcmVhdGVQcm9kdWN0UmVzcG9uc2UiHYLT5JMCFzoHcHJvZHVjdCIML3YxL3Byb2R1Y3RzEo4BCg1VcGRhdGVQcm9kdWN0EicuYmF6YWFyLnByb2R1Y3QudjEuVXBkYXRlUHJvZHVjdFJlcXVlc3QaKC5iYXphYXIucHJvZHVjdC52MS5VcGRhdGVQcm9kdWN0UmVzcG9uc2UiKoLT5JMCJDoHcHJvZHVjdDIZL3YxL3Byb2R1Y3RzL3twcm9kdWN0LmlkfRJ9Cg1EZWxldGVQcm9kdWN0EicuYmF6YWFyLnByb2R1Y3QudjEuRGVsZXRlUHJvZHVjdFJlcXVlc3QaKC5iYXphYXIucHJvZHVjdC52MS5EZWxldGVQcm9kdWN0UmVzcG9uc2UiGYLT5JMCEyoRL3YxL3Byb2R1Y3RzL3tpZH0ShgEKC0FkanVzdFN0b2NrEiUuYmF6YWFyLnByb2R1Y3QudjEuQWRqdXN0U3RvY2tSZXF1ZXN0GiYuYmF6YWFyLnByb2R1Y3QudjEuQWRqdXN0U3RvY2tSZXNwb25zZSIogtPkkwIiOgEqIh0vdjEvcHJvZHVjdHMve2lkfTphZGp1c3RTdG9jaxKAAQoOTGlzdENhdGVnb3JpZXMSKC5iYXphYXIucHJvZHVjdC52MS5MaXN0Q2F0ZWdvcmllc1JlcXVlc3QaKS5iYXphYXIucHJvZHVjdC52MS5MaXN0Q2F0ZWdvcmllc1Jlc3BvbnNlIhmQAgGC0+STAhASDi92MS9jYXRlZ29yaWVzEocBCg5DcmVhdGVDYXRlZ29yeRIoLmJhemFhci5wcm9kdWN0LnYxLkNyZWF0ZUNhdGVnb3J5UmVxdWVzdBopLmJhemFhci5wcm9kdWN0LnYxLkNyZWF0ZUNhdGVnb3J5UmVzcG9uc2UiIILT5JMCGjoIY2F0ZWdvcnkiDi92MS9jYXRlZ29yaWVzMtoDCgtTaG9wU2VydmljZRJyCgpDcmVhdGVTaG9wEiQuYmF6YWFyLnByb2R1Y3QudjEuQ3JlYXRlU2hvcFJlcXVlc3QaJS5iYXphYXIucHJvZHVjdC52MS5DcmVhdGVTaG9wUmVzcG9uc2UiF4LT5JMCEToEc2hvcCIJL3YxL3Nob3BzEmsKB0dldFNob3ASIS5iYXphYXIucHJvZHVjdC52MS5HZXRTaG9wUmVxdWVzdBoiLmJhemFhci5wcm9kdWN0LnYxLkdldFNob3BSZXNwb25zZSIZkAIBgtPkkwIQEg4vdjEvc2hvcHMve2lkfRJ8CgpVcGRhdGVTaG9wEiQuYmF6YWFyLnByb2R1Y3QudjEuVXBkYXRlU2hvcFJlcXVlc3QaJS5iYXphYXIucHJvZHVjdC52MS5VcGRhdGVTaG9wUmVzcG9uc2UiIYLT5JMCGzoEc2hvcDITL3YxL3Nob3BzL3tzaG9wLmlkfRJsCglMaXN0U2hvcHMSIy5iYXphYXIucHJvZHVjdC52MS5MaXN0U2hvcHNSZXF1ZXN0GiQuYmF6YWFyLnByb2R1Y3QudjEuTGlzdFNob3BzUmVzcG9uc2UiFJACAYLT5JMCCxIJL3YxL3Nob3BzMtoDChBJbnZlbnRvcnlTZXJ2aWNlEmQKDFJlc2VydmVTdG9jaxImLmJhemFhci5wcm9kdWN0LnYxLlJlc2VydmVTdG9ja1JlcXVlc3QaJy5iYXphYXIucHJvZHVjdC52MS5SZXNlcnZlU3RvY2tSZXNwb25zZSIDkAICEnMKEUNvbW1pdFJlc2VydmF0aW9uEisuYmF6YWFyLnByb2R1Y3QudjEuQ29tbWl0UmVzZXJ2YXRpb25SZXF1ZXN0GiwuYmF6YWFyLnByb2R1Y3QudjEuQ29tbWl0UmVzZXJ2YXRpb25SZXNwb25zZSIDkAICEnYKElJlbGVhc2VSZXNlcnZhdGlvbhIsLmJhemFhci5wcm9kdWN0LnYxLlJlbGVhc2VSZXNlcnZhdGlvblJlcXVlc3QaLS5iYXphYXIucHJvZHVjdC52MS5SZWxlYXNlUmVzZXJ2YXRpb25SZXNwb25zZSIDkAICEnMKEVJldHVyblJlc2VydmF0aW9uEisuYmF6YWFyLnByb2R1Y3QudjEuUmV0dXJuUmVzZXJ2YXRpb25SZXF1ZXN0GiwuYmF6YWFyLnByb2R1Y3QudjEuUmV0dXJuUmVzZXJ2YXRpb25SZXNwb25zZSIDkAICMscCChBTaG9wQWRtaW5TZXJ2aWNlEmQKDExpc3RBbGxTaG9wcxImLmJhemFhci5wcm9kdWN0LnYxLkxpc3RBbGxTaG9wc1JlcXVlc3QaJy5iYXphYXIucHJvZHVjdC52MS5MaXN0QWxsU2hvcHNSZXNwb25zZSIDkAIBEmEKC1N1c3BlbmRTaG9wEiUuYmF6YWFyLnByb2R1Y3QudjEuU3VzcGVuZFNob3BSZXF1ZXN0GiYuYmF6YWFyLnByb2R1Y3QudjEuU3VzcGVuZFNob3BSZXNwb25zZSIDkAICEmoKDlJlYWN0aXZhdGVTaG9wEiguYmF6YWFyLnByb2R1Y3QudjEuUmVhY3RpdmF0ZVNob3BSZXF1ZXN0GikuYmF6YWFyLnByb2R1Y3QudjEuUmVhY3RpdmF0ZVNob3BSZXNwb25zZSIDkAICYgZwcm90bzM", [file_bazaar_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * A product for sale in one shop.
@@ -135,6 +135,14 @@ export type Product = Message<"bazaar.product.v1.Product"> & {
    * @generated from field: google.protobuf.Timestamp delete_time = 16;
    */
   deleteTime?: Timestamp | undefined;
+
+  /**
+   * True while an admin has suspended its shop: buyers cannot see or buy it; only its seller
+   * and admins ever read such a product.
+   *
+   * @generated from field: bool shop_suspended = 17;
+   */
+  shopSuspended: boolean;
 };
 
 /**
@@ -254,6 +262,27 @@ export type Shop = Message<"bazaar.product.v1.Shop"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 8;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * Whether buyers can see the shop and its products; set by the server (admins suspend).
+   *
+   * @generated from field: bazaar.product.v1.ShopStatus status = 9;
+   */
+  status: ShopStatus;
+
+  /**
+   * Why an admin suspended it; only set for its seller and admins, empty while active.
+   *
+   * @generated from field: string suspend_reason = 10;
+   */
+  suspendReason: string;
+
+  /**
+   * When it was suspended; unset while active.
+   *
+   * @generated from field: google.protobuf.Timestamp suspend_time = 11;
+   */
+  suspendTime?: Timestamp | undefined;
 };
 
 /**
@@ -1250,6 +1279,243 @@ export const ReturnReservationResponseSchema: GenMessage<ReturnReservationRespon
   messageDesc(file_bazaar_product_v1_product, 40);
 
 /**
+ * Request of ShopAdminService.ListAllShops.
+ *
+ * @generated from message bazaar.product.v1.ListAllShopsRequest
+ */
+export type ListAllShopsRequest = Message<"bazaar.product.v1.ListAllShopsRequest"> & {
+  /**
+   * Only shops in this status; unset for all.
+   *
+   * @generated from field: bazaar.product.v1.ShopStatus status = 1;
+   */
+  status: ShopStatus;
+
+  /**
+   * Only shops of this seller.
+   *
+   * @generated from field: string seller_id = 2;
+   */
+  sellerId: string;
+
+  /**
+   * Substring of the shop name.
+   *
+   * @generated from field: string query = 3;
+   */
+  query: string;
+
+  /**
+   * Shops per page, 1 to 100; 0 means 20.
+   *
+   * @generated from field: int32 page_size = 4;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page; empty for the first.
+   *
+   * @generated from field: string page_token = 5;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message bazaar.product.v1.ListAllShopsRequest.
+ * Use `create(ListAllShopsRequestSchema)` to create a new message.
+ */
+export const ListAllShopsRequestSchema: GenMessage<ListAllShopsRequest> = /*@__PURE__*/
+  messageDesc(file_bazaar_product_v1_product, 41);
+
+/**
+ * Response of ShopAdminService.ListAllShops.
+ *
+ * @generated from message bazaar.product.v1.ListAllShopsResponse
+ */
+export type ListAllShopsResponse = Message<"bazaar.product.v1.ListAllShopsResponse"> & {
+  /**
+   * This page of shops, newest first.
+   *
+   * @generated from field: repeated bazaar.product.v1.Shop shops = 1;
+   */
+  shops: Shop[];
+
+  /**
+   * Token of the next page; empty on the last.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message bazaar.product.v1.ListAllShopsResponse.
+ * Use `create(ListAllShopsResponseSchema)` to create a new message.
+ */
+export const ListAllShopsResponseSchema: GenMessage<ListAllShopsResponse> = /*@__PURE__*/
+  messageDesc(file_bazaar_product_v1_product, 42);
+
+/**
+ * Request of ShopAdminService.SuspendShop.
+ *
+ * @generated from message bazaar.product.v1.SuspendShopRequest
+ */
+export type SuspendShopRequest = Message<"bazaar.product.v1.SuspendShopRequest"> & {
+  /**
+   * The shop's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Why, shown to the seller and kept with the shop.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * The admin who asked, named in the event.
+   *
+   * @generated from field: string actor_id = 3;
+   */
+  actorId: string;
+};
+
+/**
+ * Describes the message bazaar.product.v1.SuspendShopRequest.
+ * Use `create(SuspendShopRequestSchema)` to create a new message.
+ */
+export const SuspendShopRequestSchema: GenMessage<SuspendShopRequest> = /*@__PURE__*/
+  messageDesc(file_bazaar_product_v1_product, 43);
+
+/**
+ * Response of ShopAdminService.SuspendShop.
+ *
+ * @generated from message bazaar.product.v1.SuspendShopResponse
+ */
+export type SuspendShopResponse = Message<"bazaar.product.v1.SuspendShopResponse"> & {
+  /**
+   * The shop after the call.
+   *
+   * @generated from field: bazaar.product.v1.Shop shop = 1;
+   */
+  shop?: Shop | undefined;
+
+  /**
+   * False when the shop was already suspended.
+   *
+   * @generated from field: bool changed = 2;
+   */
+  changed: boolean;
+};
+
+/**
+ * Describes the message bazaar.product.v1.SuspendShopResponse.
+ * Use `create(SuspendShopResponseSchema)` to create a new message.
+ */
+export const SuspendShopResponseSchema: GenMessage<SuspendShopResponse> = /*@__PURE__*/
+  messageDesc(file_bazaar_product_v1_product, 44);
+
+/**
+ * Request of ShopAdminService.ReactivateShop.
+ *
+ * @generated from message bazaar.product.v1.ReactivateShopRequest
+ */
+export type ReactivateShopRequest = Message<"bazaar.product.v1.ReactivateShopRequest"> & {
+  /**
+   * The shop's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The admin who asked, named in the event.
+   *
+   * @generated from field: string actor_id = 2;
+   */
+  actorId: string;
+};
+
+/**
+ * Describes the message bazaar.product.v1.ReactivateShopRequest.
+ * Use `create(ReactivateShopRequestSchema)` to create a new message.
+ */
+export const ReactivateShopRequestSchema: GenMessage<ReactivateShopRequest> = /*@__PURE__*/
+  messageDesc(file_bazaar_product_v1_product, 45);
+
+/**
+ * Response of ShopAdminService.ReactivateShop.
+ *
+ * @generated from message bazaar.product.v1.ReactivateShopResponse
+ */
+export type ReactivateShopResponse = Message<"bazaar.product.v1.ReactivateShopResponse"> & {
+  /**
+   * The shop after the call.
+   *
+   * @generated from field: bazaar.product.v1.Shop shop = 1;
+   */
+  shop?: Shop | undefined;
+
+  /**
+   * False when the shop was already active.
+   *
+   * @generated from field: bool changed = 2;
+   */
+  changed: boolean;
+};
+
+/**
+ * Describes the message bazaar.product.v1.ReactivateShopResponse.
+ * Use `create(ReactivateShopResponseSchema)` to create a new message.
+ */
+export const ReactivateShopResponseSchema: GenMessage<ReactivateShopResponse> = /*@__PURE__*/
+  messageDesc(file_bazaar_product_v1_product, 46);
+
+/**
+ * Moderation status of a shop.
+ *
+ * @generated from enum bazaar.product.v1.ShopStatus
+ */
+export const ShopStatus = {
+  /**
+   * Unset; in a filter, any status.
+   *
+   * @generated from enum value: SHOP_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * Open: its products are shown and sold.
+   *
+   * @generated from enum value: SHOP_STATUS_ACTIVE = 1;
+   */
+  ACTIVE: 1,
+
+  /**
+   * Suspended by an admin: its products are hidden from buyers and cannot be bought.
+   *
+   * @generated from enum value: SHOP_STATUS_SUSPENDED = 2;
+   */
+  SUSPENDED: 2,
+} as const;
+
+/**
+ * Moderation status of a shop.
+ *
+ * @generated from enum bazaar.product.v1.ShopStatus
+ */
+export type ShopStatus = (typeof ShopStatus)[keyof typeof ShopStatus] | UnknownEnum;
+
+/**
+ * Describes the enum bazaar.product.v1.ShopStatus.
+ */
+export const ShopStatusSchema: GenEnum<ShopStatus> = /*@__PURE__*/
+  enumDesc(file_bazaar_product_v1_product, 0);
+
+/**
  * Sort orders of ListProducts.
  *
  * @generated from enum bazaar.product.v1.ProductOrder
@@ -1295,7 +1561,7 @@ export type ProductOrder = (typeof ProductOrder)[keyof typeof ProductOrder] | Un
  * Describes the enum bazaar.product.v1.ProductOrder.
  */
 export const ProductOrderSchema: GenEnum<ProductOrder> = /*@__PURE__*/
-  enumDesc(file_bazaar_product_v1_product, 0);
+  enumDesc(file_bazaar_product_v1_product, 1);
 
 /**
  * The catalog: products and categories. Public: served through the edge.
@@ -1326,7 +1592,8 @@ export const ProductService: GenService<{
     output: typeof SearchProductsResponseSchema;
   },
   /**
-   * One product. A deleted product is NOT_FOUND except for its seller and admins.
+   * One product. A deleted or inactive product, or one whose shop is suspended, is NOT_FOUND
+   * except for its seller and admins.
    *
    * @generated from rpc bazaar.product.v1.ProductService.GetProduct
    */
@@ -1337,6 +1604,7 @@ export const ProductService: GenService<{
   },
   /**
    * Up to 100 products by id, in the order asked; ids with no visible product are reported.
+   * Products of a suspended shop are not visible here, whoever asks: carts and checkout use it.
    *
    * @generated from rpc bazaar.product.v1.ProductService.BatchGetProducts
    */
@@ -1451,7 +1719,8 @@ export const ShopService: GenService<{
     output: typeof UpdateShopResponseSchema;
   },
   /**
-   * Shops within radius_km of a point, nearest first, each with its distance.
+   * Shops within radius_km of a point, nearest first, each with its distance. Suspended shops
+   * are left out.
    *
    * @generated from rpc bazaar.product.v1.ShopService.ListShops
    */
@@ -1525,4 +1794,47 @@ export const InventoryService: GenService<{
   },
 }> = /*@__PURE__*/
   serviceDesc(file_bazaar_product_v1_product, 2);
+
+/**
+ * Internal: never routed through the edge. Shop moderation, used by the admin service, which
+ * checks that the caller is an admin and audits the change.
+ *
+ * @generated from service bazaar.product.v1.ShopAdminService
+ */
+export const ShopAdminService: GenService<{
+  /**
+   * Every shop matching the filters, suspended ones included, newest first, in keyset pages.
+   *
+   * @generated from rpc bazaar.product.v1.ShopAdminService.ListAllShops
+   */
+  listAllShops: {
+    methodKind: "unary";
+    input: typeof ListAllShopsRequestSchema;
+    output: typeof ListAllShopsResponseSchema;
+  },
+  /**
+   * Suspends a shop: its products leave lists, search and BatchGetProducts at once, so they can
+   * no longer be added to a cart or bought; orders already placed go on. Suspending a suspended
+   * shop changes nothing and answers changed = false. Emits ShopSuspensionChanged.
+   *
+   * @generated from rpc bazaar.product.v1.ShopAdminService.SuspendShop
+   */
+  suspendShop: {
+    methodKind: "unary";
+    input: typeof SuspendShopRequestSchema;
+    output: typeof SuspendShopResponseSchema;
+  },
+  /**
+   * Lifts a suspension: the shop's products are back where they were. Reactivating an active
+   * shop answers changed = false. Emits ShopSuspensionChanged.
+   *
+   * @generated from rpc bazaar.product.v1.ShopAdminService.ReactivateShop
+   */
+  reactivateShop: {
+    methodKind: "unary";
+    input: typeof ReactivateShopRequestSchema;
+    output: typeof ReactivateShopResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_bazaar_product_v1_product, 3);
 

@@ -5,6 +5,7 @@ import * as createDeadLetters from "../../../kit/migrations/2026_11_24_000000_cr
 import * as createJobLeases from "../../../kit/migrations/2026_11_25_000000_create_job_leases.ts";
 import * as createCatalog from "./2026_11_23_100000_create_catalog.ts";
 import * as createReservations from "./2026_11_23_110000_create_reservations.ts";
+import * as addShopSuspension from "./2026_12_04_100000_add_shop_suspension.ts";
 
 export const migrations: Record<string, Migration> = {
   "2026_11_23_000000_create_event_tables": createEventTables,
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   "2026_11_23_110000_create_reservations": createReservations,
   "2026_11_24_000000_create_dead_letters": createDeadLetters,
   "2026_11_25_000000_create_job_leases": createJobLeases,
+  "2026_12_04_100000_add_shop_suspension": addShopSuspension,
 };
