@@ -20,6 +20,7 @@ import type { StockPort } from "./domain/ports.ts";
 export interface Product {
   id: string;
   shopId: string;
+  sellerId: string;
   name: string;
   price: { currencyCode: string; amountMinor: bigint };
   active: boolean;
@@ -85,6 +86,7 @@ export function aProduct(overrides: Partial<Product> = {}): Product {
   return {
     id: uuidv7(),
     shopId: uuidv7(),
+    sellerId: uuidv7(),
     name: "Teapot",
     price: { currencyCode: "EUR", amountMinor: 1200n },
     active: true,

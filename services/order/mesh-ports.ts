@@ -21,6 +21,7 @@ export function shopperPortsFor(
       return products.map((p) => ({
         productId: p.id,
         shopId: p.shopId,
+        sellerId: p.sellerId,
         name: p.name,
         unitPriceMinor: p.price?.amountMinor ?? 0n,
         forSale: p.active,

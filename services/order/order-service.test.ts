@@ -5,7 +5,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, type Client } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OrderAdminService, OrderService, OrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { OrderAdminService, OrderService, OrderStatus, ShopOrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { bind } from "../kit/serve.ts";
 import { accessMatrix, accessOutcome } from "../kit/testing/access.ts";
 import { failureOf } from "../kit/testing/calls.ts";
@@ -263,5 +263,53 @@ describe("watching orders", () => {
       expect(update.order?.id).toBe(order.id);
       break;
     }
+  });
+});
+
+describe("orders split per shop", () => {
+  it("when a buyer checks out products of two shops, then the order holds one shop order per shop with its seller, lines and exact subtotal", async () => {
+    const buyer = await signedIn(tokens, "customer");
+    const [shopA, shopB] = [aProduct(), aProduct()].map((p) => ({ shopId: p.shopId, sellerId: p.sellerId }));
+    const teapot = products.shelve(aProduct({ ...shopA!, price: { currencyCode: "EUR", amountMinor: 1999n } }));
+    const cups = products.shelve(aProduct({ ...shopA!, price: { currencyCode: "EUR", amountMinor: 333n } }));
+    const kettle = products.shelve(aProduct({ ...shopB!, price: { currencyCode: "EUR", amountMinor: 4501n } }));
+    for (const product of [teapot, cups, kettle]) stock.stock.set(product.id, 10);
+    carts.fill(buyer.options, [
+      { productId: teapot.id, quantity: 2 },
+      { productId: cups.id, quantity: 3 },
+      { productId: kettle.id, quantity: 1 },
+    ]);
+    const { order: placed } = await orders.placeOrder(aCheckout(), buyer.options);
+
+    const { order } = await orders.getOrder({ id: placed!.id }, buyer.options);
+    const byShop = new Map(order!.shopOrders.map((s) => [s.shopId, s]));
+    expect(byShop.get(shopA!.shopId)).toMatchObject({
+      orderId: order!.id,
+      sellerId: shopA!.sellerId,
+      subtotal: { currencyCode: "EUR", amountMinor: 2n * 1999n + 3n * 333n },
+      status: ShopOrderStatus.CONFIRMED,
+    });
+    expect(
+      byShop
+        .get(shopA!.shopId)!
+        .items.map((i) => i.productId)
+        .sort(),
+    ).toEqual([teapot.id, cups.id].sort());
+    expect(byShop.get(shopB!.shopId)).toMatchObject({
+      sellerId: shopB!.sellerId,
+      subtotal: { amountMinor: 4501n },
+      status: ShopOrderStatus.CONFIRMED,
+    });
+    expect(order!.shopOrders.reduce((sum, s) => sum + s.subtotal!.amountMinor, 0n)).toBe(order!.subtotal!.amountMinor);
+    expect(byShop.get(shopB!.shopId)!.statusHistory.map((h) => h.status)).toEqual([
+      ShopOrderStatus.PENDING,
+      ShopOrderStatus.CONFIRMED,
+    ]);
+
+    const { orders: listed } = await orders.listOrders({}, buyer.options);
+    expect(listed[0]!.shopOrders).toEqual(order!.shopOrders);
+    await orders.cancelOrder({ id: order!.id }, buyer.options);
+    const { order: cancelled } = await orders.getOrder({ id: order!.id }, buyer.options);
+    expect(cancelled!.shopOrders.map((s) => s.status)).toEqual([ShopOrderStatus.CANCELLED, ShopOrderStatus.CANCELLED]);
   });
 });

@@ -8,6 +8,7 @@ import {
   type OrderService,
   PaymentMethod as ProtoPaymentMethod,
   PaymentStatus as ProtoPaymentStatus,
+  ShopOrderStatus as ProtoShopOrderStatus,
   type OrderSchema,
   OrderStatusSchema,
 } from "../../gen/bazaar/order/v1/order_pb.ts";
@@ -26,6 +27,7 @@ import {
   type Order,
   type OrderStatus,
   type PaymentStatus,
+  type ShopOrderStatus,
 } from "./domain/order.ts";
 import { followOrderChanges, type FeedDeps } from "./domain/order-feed.ts";
 import { placeOrder } from "./domain/place-order.ts";
@@ -48,6 +50,14 @@ const paymentStatusToProto: Record<PaymentStatus, ProtoPaymentStatus> = {
   FAILED: ProtoPaymentStatus.FAILED,
   DUE_ON_DELIVERY: ProtoPaymentStatus.DUE_ON_DELIVERY,
   REFUNDED: ProtoPaymentStatus.REFUNDED,
+};
+const shopOrderStatusToProto: Record<ShopOrderStatus, ProtoShopOrderStatus> = {
+  PENDING: ProtoShopOrderStatus.PENDING,
+  CONFIRMED: ProtoShopOrderStatus.CONFIRMED,
+  PROCESSING: ProtoShopOrderStatus.PROCESSING,
+  SHIPPED: ProtoShopOrderStatus.SHIPPED,
+  DELIVERED: ProtoShopOrderStatus.DELIVERED,
+  CANCELLED: ProtoShopOrderStatus.CANCELLED,
 };
 /** How far back WatchOrders replays by time, as the contract promises. */
 const longestReplayMs = 7 * 24 * 3_600_000;
@@ -192,17 +202,19 @@ function decodeResumeToken(token: string): number {
 
 function orderToProto(order: Order): MessageInitShape<typeof OrderSchema> {
   const money = (amountMinor: bigint) => ({ currencyCode: order.currencyCode, amountMinor });
-  return {
-    id: order.id,
-    userId: order.userId,
-    items: order.lines.map((line) => ({
+  const itemsOf = (lines: Order["lines"]) =>
+    lines.map((line) => ({
       productId: line.productId,
       shopId: line.shopId,
       name: line.name,
       unitPrice: money(line.unitPriceMinor),
       quantity: line.quantity,
       lineTotal: money(line.lineTotalMinor),
-    })),
+    }));
+  return {
+    id: order.id,
+    userId: order.userId,
+    items: itemsOf(order.lines),
     subtotal: money(order.subtotalMinor),
     tax: money(order.taxMinor),
     shippingCost: money(order.shippingMinor),
@@ -222,5 +234,24 @@ function orderToProto(order: Order): MessageInitShape<typeof OrderSchema> {
     })),
     createTime: timestampFromDate(order.createTime),
     updateTime: timestampFromDate(order.updateTime),
+    shopOrders: order.shopOrders.map((shopOrder) => ({
+      id: shopOrder.id,
+      orderId: shopOrder.orderId,
+      shopId: shopOrder.shopId,
+      sellerId: shopOrder.sellerId,
+      items: itemsOf(shopOrder.lines),
+      subtotal: money(shopOrder.subtotalMinor),
+      status: shopOrderStatusToProto[shopOrder.status],
+      carrier: shopOrder.carrier,
+      trackingNumber: shopOrder.trackingNumber,
+      trackingUrl: shopOrder.trackingUrl,
+      createTime: timestampFromDate(shopOrder.createTime),
+      updateTime: timestampFromDate(shopOrder.updateTime),
+      statusHistory: shopOrder.history.map((change) => ({
+        status: shopOrderStatusToProto[change.status],
+        time: timestampFromDate(change.time),
+        note: change.note,
+      })),
+    })),
   };
 }

@@ -3,10 +3,12 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { beforeAll, describe, expect, it } from "vitest";
-import { OrderStatus, PaymentMethod, PaymentStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { OrderStatus, PaymentMethod, PaymentStatus, ShopOrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { PreconditionFailureSchema } from "../../gen/google/rpc/error_details_pb.ts";
 import { type bearer, failureOf } from "../../services/kit/testing/calls.ts";
+import { callRest } from "../support/rest.ts";
 import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
+import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
 import { expectEvents } from "../support/events.ts";
 import { useMesh } from "../support/use-mesh.ts";
@@ -33,11 +35,11 @@ const card = (cardToken: string) => ({ method: PaymentMethod.CARD, cardToken });
 
 const newCustomer = () => registerCustomer(auth, "buyer");
 
-async function newProduct(cents: bigint, stockOnHand: number) {
+async function newProduct(cents: bigint, stockOnHand: number, inShop = shopId) {
   const { product } = await products.createProduct(
     {
       product: {
-        shopId,
+        shopId: inShop,
         categoryId,
         name: `Checkout item ${randomBytes(3).toString("hex")}`,
         price: { currencyCode: "USD", amountMinor: cents },
@@ -257,6 +259,62 @@ describe("idempotency and isolation", () => {
     );
     expect((await failureOf(orders.getOrder({ id: order!.id }, bob))).code).toBe(Code.NotFound);
     expect((await orders.listOrders({}, bob)).orders).toEqual([]);
+  });
+});
+
+describe("orders split per shop", () => {
+  it("when a buyer orders from two shops, then the order holds two shop orders with exact subtotals, over Connect and REST", async () => {
+    const { products: shelf } = await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 100 });
+    const otherShop = shelf.map((p) => p.shopId).find((id) => id !== shopId)!;
+    expect(otherShop).toBeDefined();
+    const me = await newCustomer();
+    const [a1, a2, b1] = [await newProduct(1999n, 5), await newProduct(3n, 10), await newProduct(10001n, 5, otherShop)];
+    await carts.addCartItem({ productId: a1, quantity: 2 }, me);
+    await carts.addCartItem({ productId: a2, quantity: 7 }, me);
+    await carts.addCartItem({ productId: b1, quantity: 1 }, me);
+    const { order: placed } = await orders.placeOrder(
+      { idempotencyKey: randomUUID(), shippingAddress: address, payment: card("tok_visa") },
+      me,
+    );
+    expect(placed!.status).toBe(OrderStatus.CONFIRMED);
+
+    const { order } = await orders.getOrder({ id: placed!.id }, me);
+    const byShop = new Map(order!.shopOrders.map((s) => [s.shopId, s]));
+    expect(order!.shopOrders).toHaveLength(2);
+    // 2 × 19.99 + 7 × 0.03 = 40.19 in one shop, 100.01 in the other; 140.20 in all.
+    expect(byShop.get(shopId)).toMatchObject({
+      orderId: order!.id,
+      sellerId: devAccounts.seller.id,
+      subtotal: { currencyCode: "USD", amountMinor: 4019n },
+      status: ShopOrderStatus.CONFIRMED,
+    });
+    expect(
+      byShop
+        .get(shopId)!
+        .items.map((i) => i.productId)
+        .sort(),
+    ).toEqual([a1, a2].sort());
+    expect(byShop.get(otherShop)).toMatchObject({
+      subtotal: { amountMinor: 10001n },
+      status: ShopOrderStatus.CONFIRMED,
+    });
+    expect(byShop.get(otherShop)!.items.map((i) => i.productId)).toEqual([b1]);
+    expect(order!.subtotal!.amountMinor).toBe(14020n);
+
+    const token = me.headers.authorization.slice("Bearer ".length);
+    const { status, body } = await callRest(e2e.mesh.edgeUrl, "GET", `/v1/orders/${order!.id}`, { token });
+    expect(status).toBe(200);
+    const restShops = new Map<string, any>(body.order.shopOrders.map((s: any) => [s.shopId, s]));
+    expect(restShops.get(shopId)).toMatchObject({
+      subtotal: { currencyCode: "USD", amountMinor: "4019" },
+      status: "SHOP_ORDER_STATUS_CONFIRMED",
+      sellerId: devAccounts.seller.id,
+    });
+    expect(restShops.get(otherShop).subtotal.amountMinor).toBe("10001");
+    expect(restShops.get(otherShop).statusHistory.map((h: any) => h.status)).toEqual([
+      "SHOP_ORDER_STATUS_PENDING",
+      "SHOP_ORDER_STATUS_CONFIRMED",
+    ]);
   });
 });
 

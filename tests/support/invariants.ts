@@ -6,6 +6,8 @@
 //   I2 no order is left PENDING; what failed released its hold
 //   I3 every outbox event was published once and applied once by every durable consumer
 //   I4 every order a client was told about exists
+//   I5 every order is split into one shop order per shop of its lines, in step with its status,
+//      each shop order's subtotal the exact sum of its shop's lines
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { createConnection } from "mysql2/promise";
@@ -138,6 +140,33 @@ export async function acknowledgedOrdersExist(stores: MeshStores, orderIds: stri
     .map((id) => `I4 order ${id} was acknowledged to a client but does not exist`);
 }
 
+/** I5: shop orders cover every order's lines exactly and follow its status. */
+export async function shopOrdersAddUp(stores: MeshStores): Promise<string[]> {
+  const mismatched = await query<{ order_id: string; shop_id: string; problem: string }>(
+    stores.mysqlUrl,
+    stores.databases.order!,
+    `SELECT l.order_id, l.shop_id,
+       CASE WHEN s.id IS NULL THEN 'has no shop order'
+            WHEN s.subtotal_minor <> l.lines_total THEN CONCAT('subtotal ', s.subtotal_minor, ' but lines ', l.lines_total)
+            ELSE CONCAT('shop order ', s.status, ' but order ', o.status) END AS problem
+     FROM (SELECT order_id, shop_id, SUM(line_total_minor) AS lines_total FROM order_lines GROUP BY order_id, shop_id) l
+     JOIN orders o ON o.id = l.order_id
+     LEFT JOIN shop_orders s ON s.order_id = l.order_id AND s.shop_id = l.shop_id
+     WHERE s.id IS NULL OR s.subtotal_minor <> l.lines_total
+        OR s.status <> CASE o.status WHEN 'PAYMENT_FAILED' THEN 'CANCELLED' ELSE o.status END`,
+  );
+  const strays = await query<{ id: string }>(
+    stores.mysqlUrl,
+    stores.databases.order!,
+    `SELECT s.id FROM shop_orders s
+     WHERE NOT EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = s.order_id AND l.shop_id = s.shop_id)`,
+  );
+  return [
+    ...mismatched.map((row) => `I5 order ${row.order_id}, shop ${row.shop_id}: ${row.problem}`),
+    ...strays.map((row) => `I5 shop order ${row.id} has no lines`),
+  ];
+}
+
 /** Every check at once. */
 export async function checkInvariants(
   stores: MeshStores,
@@ -149,5 +178,6 @@ export async function checkInvariants(
     ...(await ordersSettled(stores)),
     ...(await eventsDeliveredOnce(stores)),
     ...(await acknowledgedOrdersExist(stores, acknowledged)),
+    ...(await shopOrdersAddUp(stores)),
   ];
 }

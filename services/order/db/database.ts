@@ -1,7 +1,7 @@
 // The order service's database, typed once.
 import type { ColumnType, Generated, Selectable } from "kysely";
 import type { EventTables } from "../../kit/events.ts";
-import type { OrderStatus, PaymentMethod, PaymentStatus } from "../domain/order.ts";
+import type { OrderStatus, PaymentMethod, PaymentStatus, ShopOrderStatus } from "../domain/order.ts";
 
 // BIGINT money arrives as an exact string and is written from a bigint.
 type Minor = ColumnType<string, bigint, bigint>;
@@ -53,12 +53,37 @@ export interface OrderFeedTable {
   last_seq: ColumnType<string, number, number>;
 }
 
+export interface ShopOrdersTable {
+  id: string;
+  order_id: string;
+  shop_id: string;
+  seller_id: string;
+  subtotal_minor: Minor;
+  status: ShopOrderStatus;
+  carrier: Generated<string>;
+  tracking_number: Generated<string>;
+  tracking_url: Generated<string>;
+  create_time: Generated<Date>;
+  update_time: Generated<Date>;
+}
+
+export interface ShopOrderStatusHistoryTable {
+  id: Generated<string>;
+  shop_order_id: string;
+  status: ShopOrderStatus;
+  note: Generated<string>;
+  time: Generated<Date>;
+}
+
 export interface OrderDatabase extends EventTables {
   order_feed: OrderFeedTable;
   orders: OrdersTable;
   order_lines: OrderLinesTable;
   order_status_history: OrderStatusHistoryTable;
+  shop_orders: ShopOrdersTable;
+  shop_order_status_history: ShopOrderStatusHistoryTable;
 }
 
 export type OrderRow = Selectable<OrdersTable>;
 export type OrderLineRow = Selectable<OrderLinesTable>;
+export type ShopOrderRow = Selectable<ShopOrdersTable>;

@@ -2,7 +2,15 @@
 import { sql, type Kysely, type Transaction } from "kysely";
 import { jsonColumn } from "../../kit/db.ts";
 import type { PostalAddress } from "../../kit/postal-address.ts";
-import type { Order, OrderStatus, PaymentMethod, PaymentStatus } from "../domain/order.ts";
+import {
+  shopOrderStatusFor,
+  type NewShopOrder,
+  type Order,
+  type OrderStatus,
+  type PaymentMethod,
+  type PaymentStatus,
+  type ShopOrderStatus,
+} from "../domain/order.ts";
 import type { OrderDatabase, OrderRow } from "./database.ts";
 
 type Db = Kysely<OrderDatabase> | Transaction<OrderDatabase>;
@@ -22,6 +30,7 @@ export type NewOrder = Pick<
   paymentMethod: PaymentMethod;
   idempotencyKey: string;
   requestFingerprint: string;
+  shopOrders: NewShopOrder[];
 };
 
 /**
@@ -68,7 +77,26 @@ export async function insertPendingOrder(
       })),
     )
     .execute();
+  await trx
+    .insertInto("shop_orders")
+    .values(
+      order.shopOrders.map((shopOrder) => ({
+        id: shopOrder.id,
+        order_id: order.id,
+        shop_id: shopOrder.shopId,
+        seller_id: shopOrder.sellerId,
+        subtotal_minor: shopOrder.subtotalMinor,
+        status: "PENDING" as const,
+      })),
+    )
+    .execute();
   await appendHistory(trx, order.id, order.userId, "PENDING", "");
+  await appendShopOrderHistory(
+    trx,
+    order.shopOrders.map((shopOrder) => shopOrder.id),
+    "PENDING",
+    "",
+  );
   return true;
 }
 
@@ -129,7 +157,45 @@ export async function transitionOrder(
     .where("id", "=", id)
     .execute();
   await appendHistory(trx, id, row.user_id, to, note);
+  await followOrderStatus(trx, id, shopOrderStatusFor(to), note);
   return { moved: true, from: row.status };
+}
+
+/** Moves an order's shop orders along with it (the rule in shopOrderStatusFor), each with a history entry. */
+async function followOrderStatus(
+  trx: Transaction<OrderDatabase>,
+  orderId: string,
+  to: ShopOrderStatus,
+  note: string,
+): Promise<void> {
+  const moving = await trx
+    .selectFrom("shop_orders")
+    .select("id")
+    .where("order_id", "=", orderId)
+    .where("status", "!=", to)
+    .orderBy("id")
+    .execute();
+  if (moving.length === 0) return;
+  const ids = moving.map((row) => row.id);
+  await trx
+    .updateTable("shop_orders")
+    .set({ status: to, update_time: sql<Date>`UTC_TIMESTAMP(6)` })
+    .where("id", "in", ids)
+    .execute();
+  await appendShopOrderHistory(trx, ids, to, note);
+}
+
+async function appendShopOrderHistory(
+  trx: Transaction<OrderDatabase>,
+  shopOrderIds: readonly string[],
+  status: ShopOrderStatus,
+  note: string,
+): Promise<void> {
+  if (shopOrderIds.length === 0) return;
+  await trx
+    .insertInto("shop_order_status_history")
+    .values(shopOrderIds.map((id) => ({ shop_order_id: id, status, note })))
+    .execute();
 }
 
 /** Records payment facts while the order is still PENDING; false once it has moved on. */
@@ -281,12 +347,27 @@ async function withDetails(db: Db, rows: OrderRow[]): Promise<Order[]> {
     .where("order_id", "in", ids)
     .orderBy("id")
     .execute();
-  return rows.map((row) => ({
-    id: row.id,
-    userId: row.user_id,
-    status: row.status,
-    currencyCode: row.currency_code,
-    lines: lines
+  const shopOrders = await db
+    .selectFrom("shop_orders")
+    .selectAll()
+    .where("order_id", "in", ids)
+    .orderBy("shop_id")
+    .execute();
+  const shopHistory =
+    shopOrders.length === 0
+      ? []
+      : await db
+          .selectFrom("shop_order_status_history")
+          .selectAll()
+          .where(
+            "shop_order_id",
+            "in",
+            shopOrders.map((shopOrder) => shopOrder.id),
+          )
+          .orderBy("id")
+          .execute();
+  return rows.map((row) => {
+    const orderLines = lines
       .filter((line) => line.order_id === row.id)
       .map((line) => ({
         productId: line.product_id,
@@ -295,22 +376,48 @@ async function withDetails(db: Db, rows: OrderRow[]): Promise<Order[]> {
         unitPriceMinor: BigInt(line.unit_price_minor),
         quantity: line.quantity,
         lineTotalMinor: BigInt(line.line_total_minor),
-      })),
-    subtotalMinor: BigInt(row.subtotal_minor),
-    taxMinor: BigInt(row.tax_minor),
-    shippingMinor: BigInt(row.shipping_minor),
-    totalMinor: BigInt(row.total_minor),
-    shippingAddress: jsonColumn<PostalAddress>(row.shipping_address),
-    payment: {
-      method: row.payment_method,
-      status: row.payment_status,
-      reference: row.payment_reference,
-      failureReason: row.payment_failure_reason,
-    },
-    history: history
-      .filter((h) => h.order_id === row.id)
-      .map((h) => ({ status: h.status, time: h.time, note: h.note, seq: Number(h.user_seq) })),
-    createTime: row.create_time,
-    updateTime: row.update_time,
-  }));
+      }));
+    return {
+      id: row.id,
+      userId: row.user_id,
+      status: row.status,
+      currencyCode: row.currency_code,
+      lines: orderLines,
+      subtotalMinor: BigInt(row.subtotal_minor),
+      taxMinor: BigInt(row.tax_minor),
+      shippingMinor: BigInt(row.shipping_minor),
+      totalMinor: BigInt(row.total_minor),
+      shippingAddress: jsonColumn<PostalAddress>(row.shipping_address),
+      payment: {
+        method: row.payment_method,
+        status: row.payment_status,
+        reference: row.payment_reference,
+        failureReason: row.payment_failure_reason,
+      },
+      history: history
+        .filter((h) => h.order_id === row.id)
+        .map((h) => ({ status: h.status, time: h.time, note: h.note, seq: Number(h.user_seq) })),
+      shopOrders: shopOrders
+        .filter((shopOrder) => shopOrder.order_id === row.id)
+        .map((shopOrder) => ({
+          id: shopOrder.id,
+          orderId: shopOrder.order_id,
+          shopId: shopOrder.shop_id,
+          sellerId: shopOrder.seller_id,
+          lines: orderLines.filter((line) => line.shopId === shopOrder.shop_id),
+          subtotalMinor: BigInt(shopOrder.subtotal_minor),
+          status: shopOrder.status,
+          carrier: shopOrder.carrier,
+          trackingNumber: shopOrder.tracking_number,
+          trackingUrl: shopOrder.tracking_url,
+          history: shopHistory
+            .filter((h) => h.shop_order_id === shopOrder.id)
+            .map((h) => ({ status: h.status, time: h.time, note: h.note })),
+          createTime: shopOrder.create_time,
+          updateTime: shopOrder.update_time,
+        })),
+      createTime: row.create_time,
+      updateTime: row.update_time,
+    };
+  });
 }

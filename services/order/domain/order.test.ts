@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { cancellableStatuses, isFulfilmentStep, totalsOf, type OrderStatus } from "./order.ts";
+import {
+  cancellableStatuses,
+  isFulfilmentStep,
+  shopOrderStatusFor,
+  splitByShop,
+  totalsOf,
+  type OrderStatus,
+} from "./order.ts";
 
 const statuses: OrderStatus[] = [
   "PENDING",
@@ -44,5 +51,46 @@ describe("the status machine", () => {
 
   it("when an order is cancelled, then only before it ships", () => {
     expect(cancellableStatuses).toEqual(["PENDING", "CONFIRMED", "PROCESSING"]);
+  });
+});
+
+describe("shop orders", () => {
+  const [shopA, shopB] = ["a0000000-0000-7000-8000-000000000000", "b0000000-0000-7000-8000-000000000000"];
+  let next = 0;
+  const newId = () => `shop-order-${++next}`;
+
+  it("when an order holds lines of two shops, then it splits into one shop order per shop whose subtotals add up exactly", () => {
+    const lines = [
+      { shopId: shopB, lineTotalMinor: 1999n * 3n },
+      { shopId: shopA, lineTotalMinor: 1n },
+      { shopId: shopB, lineTotalMinor: 9_007_199_254_740_993n },
+    ];
+    const shopOrders = splitByShop(lines, (shopId) => `seller of ${shopId}`, newId);
+    expect(shopOrders.map((s) => [s.shopId, s.sellerId, s.subtotalMinor])).toEqual([
+      [shopA, `seller of ${shopA}`, 1n],
+      [shopB, `seller of ${shopB}`, 5997n + 9_007_199_254_740_993n],
+    ]);
+    const orderSubtotal = totalsOf(
+      [
+        { unitPriceMinor: 1999n, quantity: 3 },
+        { unitPriceMinor: 1n, quantity: 1 },
+        { unitPriceMinor: 9_007_199_254_740_993n, quantity: 1 },
+      ],
+      { taxRateBasisPoints: 0, shippingMinor: 0n },
+    ).subtotalMinor;
+    expect(shopOrders.reduce((sum, s) => sum + s.subtotalMinor, 0n)).toBe(orderSubtotal);
+    expect(new Set(shopOrders.map((s) => s.id)).size).toBe(2);
+  });
+
+  it("when the order's status changes, then its shop orders follow it, a failed payment cancelling them", () => {
+    expect(statuses.map(shopOrderStatusFor)).toEqual([
+      "PENDING",
+      "CONFIRMED",
+      "PROCESSING",
+      "SHIPPED",
+      "DELIVERED",
+      "CANCELLED",
+      "CANCELLED",
+    ]);
   });
 });

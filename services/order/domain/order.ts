@@ -21,6 +21,59 @@ export interface OrderLine {
   lineTotalMinor: bigint;
 }
 
+/** Where one shop's part of an order is; PENDING only while its order is. */
+export type ShopOrderStatus = "PENDING" | "CONFIRMED" | "PROCESSING" | "SHIPPED" | "DELIVERED" | "CANCELLED";
+
+/** The part of an order one shop fulfils. */
+export interface ShopOrder {
+  id: string;
+  orderId: string;
+  shopId: string;
+  /** The shop's owner at checkout; empty for orders placed before shop orders existed. */
+  sellerId: string;
+  lines: OrderLine[];
+  subtotalMinor: bigint;
+  status: ShopOrderStatus;
+  carrier: string;
+  trackingNumber: string;
+  trackingUrl: string;
+  history: Array<{ status: ShopOrderStatus; time: Date; note: string }>;
+  createTime: Date;
+  updateTime: Date;
+}
+
+/** A shop order as checkout creates it. */
+export interface NewShopOrder {
+  id: string;
+  shopId: string;
+  sellerId: string;
+  subtotalMinor: bigint;
+}
+
+/**
+ * One shop order per shop of the lines, in shop id order. Each subtotal is the exact sum of its
+ * lines, so the shop orders' subtotals add up to the order's subtotal.
+ */
+export function splitByShop(
+  lines: ReadonlyArray<Pick<OrderLine, "shopId" | "lineTotalMinor">>,
+  sellerOf: (shopId: string) => string,
+  newId: () => string,
+): NewShopOrder[] {
+  const subtotals = new Map<string, bigint>();
+  for (const line of lines) subtotals.set(line.shopId, (subtotals.get(line.shopId) ?? 0n) + line.lineTotalMinor);
+  return [...subtotals.keys()]
+    .sort()
+    .map((shopId) => ({ id: newId(), shopId, sellerId: sellerOf(shopId), subtotalMinor: subtotals.get(shopId)! }));
+}
+
+/**
+ * The rule for now: the order's status drives its shop orders. A failed payment cancels them;
+ * every other status is mirrored. (With fulfilment per shop the rule turns around.)
+ */
+export function shopOrderStatusFor(status: OrderStatus): ShopOrderStatus {
+  return status === "PAYMENT_FAILED" ? "CANCELLED" : status;
+}
+
 export interface StatusChange {
   status: OrderStatus;
   time: Date;
@@ -42,6 +95,8 @@ export interface Order {
   shippingAddress: PostalAddress;
   payment: { method: PaymentMethod; status: PaymentStatus; reference: string; failureReason: string };
   history: StatusChange[];
+  /** One per shop, in shop id order. */
+  shopOrders: ShopOrder[];
   createTime: Date;
   updateTime: Date;
 }

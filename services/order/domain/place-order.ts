@@ -11,6 +11,7 @@ import { findOrder, findOrderIdByKey, insertPendingOrder, recordPaymentWhilePend
 import {
   EmptyCartError,
   IdempotencyKeyReusedError,
+  splitByShop,
   totalsOf,
   UnavailableProductsError,
   type Order,
@@ -44,10 +45,14 @@ export async function placeOrder(deps: OrderDeps, shopper: ShopperPorts, request
   const unavailable = cart.filter((line) => !products.get(line.productId)?.forSale).map((line) => line.productId);
   if (unavailable.length > 0) throw new UnavailableProductsError(unavailable);
   const lines: OrderLine[] = cart.map((line) => {
-    const product = products.get(line.productId)!;
-    return { ...product, quantity: line.quantity, lineTotalMinor: product.unitPriceMinor * BigInt(line.quantity) };
+    const { productId, shopId, name, unitPriceMinor } = products.get(line.productId)!;
+    const lineTotalMinor = unitPriceMinor * BigInt(line.quantity);
+    return { productId, shopId, name, unitPriceMinor, quantity: line.quantity, lineTotalMinor };
   });
   const totals = totalsOf(lines, deps.pricing);
+  // Who owns each shop now, from the catalog: the seller who will fulfil that part.
+  const sellers = new Map([...products.values()].map((p) => [p.shopId, p.sellerId]));
+  const shopOrders = splitByShop(lines, (shopId) => sellers.get(shopId) ?? "", uuidv7);
 
   const orderId = uuidv7();
   const order = { id: orderId, userId: request.userId, lines, totalMinor: totals.totalMinor };
@@ -62,6 +67,7 @@ export async function placeOrder(deps: OrderDeps, shopper: ShopperPorts, request
         paymentMethod: request.paymentMethod,
         idempotencyKey: request.idempotencyKey,
         requestFingerprint: fingerprint,
+        shopOrders,
       },
       new Date(Date.now() + deps.recoverAfterMs),
     ),

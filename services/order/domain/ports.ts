@@ -12,7 +12,16 @@ export interface ShopperPorts {
   cartLines(): Promise<Array<{ productId: string; quantity: number }>>;
   products(
     ids: string[],
-  ): Promise<Array<{ productId: string; shopId: string; name: string; unitPriceMinor: bigint; forSale: boolean }>>;
+  ): Promise<
+    Array<{
+      productId: string;
+      shopId: string;
+      sellerId: string;
+      name: string;
+      unitPriceMinor: bigint;
+      forSale: boolean;
+    }>
+  >;
 }
 
 /** Stock holds keyed by order id. Every step is idempotent, so an unknown outcome is repeated. */

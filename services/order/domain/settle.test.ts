@@ -77,6 +77,7 @@ async function overdueOrder() {
           phone: "",
         },
         paymentMethod: "CASH_ON_DELIVERY",
+        shopOrders: [{ id: uuidv7(), shopId: lines[0]!.shopId, sellerId: randomUUID(), subtotalMinor: 1000n }],
         idempotencyKey: randomUUID(),
         requestFingerprint: "f".repeat(64),
       },

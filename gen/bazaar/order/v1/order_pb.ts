@@ -16,7 +16,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file bazaar/order/v1/order.proto.
  */
 export const file_bazaar_order_v1_order: GenFile = /*@__PURE__*/
-  fileDesc("ChtiYXphYXIvb3JkZXIvdjEvb3JkZXIucHJvdG8SD2JhemFhci5vcmRlci52MSKfBAoFT3JkZXISCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIpCgVpdGVtcxgDIAMoCzIaLmJhemFhci5vcmRlci52MS5PcmRlckl0ZW0SKQoIc3VidG90YWwYBCABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EiQKA3RheBgFIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSLgoNc2hpcHBpbmdfY29zdBgGIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSJgoFdG90YWwYByABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EjMKEHNoaXBwaW5nX2FkZHJlc3MYCCABKAsyGS5iYXphYXIuY29tbW9uLnYxLkFkZHJlc3MSLAoGc3RhdHVzGAkgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzEikKB3BheW1lbnQYCiABKAsyGC5iYXphYXIub3JkZXIudjEuUGF5bWVudBI1Cg5zdGF0dXNfaGlzdG9yeRgLIAMoCzIdLmJhemFhci5vcmRlci52MS5TdGF0dXNDaGFuZ2USLwoLY3JlYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKqAQoJT3JkZXJJdGVtEhIKCnByb2R1Y3RfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIrCgp1bml0X3ByaWNlGAMgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIQCghxdWFudGl0eRgEIAEoBRIrCgpsaW5lX3RvdGFsGAUgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIPCgdzaG9wX2lkGAYgASgJIpQBCgdQYXltZW50Ei4KBm1ldGhvZBgBIAEoDjIeLmJhemFhci5vcmRlci52MS5QYXltZW50TWV0aG9kEi4KBnN0YXR1cxgCIAEoDjIeLmJhemFhci5vcmRlci52MS5QYXltZW50U3RhdHVzEhEKCXJlZmVyZW5jZRgDIAEoCRIWCg5mYWlsdXJlX3JlYXNvbhgEIAEoCSJ0CgxTdGF0dXNDaGFuZ2USLAoGc3RhdHVzGAEgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBG5vdGUYAyABKAki2wEKDlBheW1lbnREZXRhaWxzEjoKBm1ldGhvZBgBIAEoDjIeLmJhemFhci5vcmRlci52MS5QYXltZW50TWV0aG9kQgq6SAeCAQQQASAAEhwKCmNhcmRfdG9rZW4YAiABKAlCCLpIBXIDGMgBOm+6SGwaagoTY2FyZF90b2tlbl9yZXF1aXJlZBIoY2FyZF90b2tlbiBpcyByZXF1aXJlZCBmb3IgQ0FSRCBwYXltZW50cxopdGhpcy5tZXRob2QgIT0gMiB8fCB0aGlzLmNhcmRfdG9rZW4gIT0gJyciwwEKEVBsYWNlT3JkZXJSZXF1ZXN0EjcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCUIeukgbyAEBchYQCBhAMhBeW0EtWmEtejAtOV8tXSskEjsKEHNoaXBwaW5nX2FkZHJlc3MYAiABKAsyGS5iYXphYXIuY29tbW9uLnYxLkFkZHJlc3NCBrpIA8gBARI4CgdwYXltZW50GAMgASgLMh8uYmF6YWFyLm9yZGVyLnYxLlBheW1lbnREZXRhaWxzQga6SAPIAQEiOwoSUGxhY2VPcmRlclJlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyIocBChFMaXN0T3JkZXJzUmVxdWVzdBI2CgZzdGF0dXMYASABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXNCCLpIBYIBAhABEhwKCXBhZ2Vfc2l6ZRgCIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAEIlUKEkxpc3RPcmRlcnNSZXNwb25zZRImCgZvcmRlcnMYASADKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIicKD0dldE9yZGVyUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiOQoQR2V0T3JkZXJSZXNwb25zZRIlCgVvcmRlchgBIAEoCzIWLmJhemFhci5vcmRlci52MS5PcmRlciJEChJDYW5jZWxPcmRlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEhgKBnJlYXNvbhgCIAEoCUIIukgFcgMY9AMiPAoTQ2FuY2VsT3JkZXJSZXNwb25zZRIlCgVvcmRlchgBIAEoCzIWLmJhemFhci5vcmRlci52MS5PcmRlciJkChJXYXRjaE9yZGVyc1JlcXVlc3QSHgoMcmVzdW1lX3Rva2VuGAEgASgJQgi6SAVyAxiABBIuCgpzaW5jZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJSChNXYXRjaE9yZGVyc1Jlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyEhQKDHJlc3VtZV90b2tlbhgCIAEoCSLBAwoUTGlzdEFsbE9yZGVyc1JlcXVlc3QSNgoGc3RhdHVzGAEgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzQgi6SAWCAQIQARIcCgd1c2VyX2lkGAIgASgJQgu6SAjYAQFyA7ABARI0ChBjcmVhdGVfdGltZV9mcm9tGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVfdGltZV90bxgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoJcGFnZV9zaXplGAUgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgGIAEoCUIIukgFcgMYgAQ6rAG6SKgBGqUBCgp0aW1lX3JhbmdlEi5jcmVhdGVfdGltZV9mcm9tIG11c3QgYmUgYmVmb3JlIGNyZWF0ZV90aW1lX3RvGmchaGFzKHRoaXMuY3JlYXRlX3RpbWVfZnJvbSkgfHwgIWhhcyh0aGlzLmNyZWF0ZV90aW1lX3RvKSB8fCB0aGlzLmNyZWF0ZV90aW1lX2Zyb20gPCB0aGlzLmNyZWF0ZV90aW1lX3RvIlgKFUxpc3RBbGxPcmRlcnNSZXNwb25zZRImCgZvcmRlcnMYASADKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIoIBChhVcGRhdGVPcmRlclN0YXR1c1JlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEjgKBnN0YXR1cxgCIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1c0IKukgHggEEEAEgABIWCgRub3RlGAMgASgJQgi6SAVyAxj0AyJCChlVcGRhdGVPcmRlclN0YXR1c1Jlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyKvEBCgtPcmRlclN0YXR1cxIcChhPUkRFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRPUkRFUl9TVEFUVVNfUEVORElORxABEhoKFk9SREVSX1NUQVRVU19DT05GSVJNRUQQAhIbChdPUkRFUl9TVEFUVVNfUFJPQ0VTU0lORxADEhgKFE9SREVSX1NUQVRVU19TSElQUEVEEAQSGgoWT1JERVJfU1RBVFVTX0RFTElWRVJFRBAFEhoKFk9SREVSX1NUQVRVU19DQU5DRUxMRUQQBhIfChtPUkRFUl9TVEFUVVNfUEFZTUVOVF9GQUlMRUQQByptCg1QYXltZW50TWV0aG9kEh4KGlBBWU1FTlRfTUVUSE9EX1VOU1BFQ0lGSUVEEAASIwofUEFZTUVOVF9NRVRIT0RfQ0FTSF9PTl9ERUxJVkVSWRABEhcKE1BBWU1FTlRfTUVUSE9EX0NBUkQQAirjAQoNUGF5bWVudFN0YXR1cxIeChpQQVlNRU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEhoKFlBBWU1FTlRfU1RBVFVTX1BFTkRJTkcQARIdChlQQVlNRU5UX1NUQVRVU19BVVRIT1JJWkVEEAISGwoXUEFZTUVOVF9TVEFUVVNfREVDTElORUQQAxIZChVQQVlNRU5UX1NUQVRVU19GQUlMRUQQBBIiCh5QQVlNRU5UX1NUQVRVU19EVUVfT05fREVMSVZFUlkQBRIbChdQQVlNRU5UX1NUQVRVU19SRUZVTkRFRBAGMsoECgxPcmRlclNlcnZpY2USbAoKUGxhY2VPcmRlchIiLmJhemFhci5vcmRlci52MS5QbGFjZU9yZGVyUmVxdWVzdBojLmJhemFhci5vcmRlci52MS5QbGFjZU9yZGVyUmVzcG9uc2UiFYLT5JMCDzoBKiIKL3YxL29yZGVycxJsCgpMaXN0T3JkZXJzEiIuYmF6YWFyLm9yZGVyLnYxLkxpc3RPcmRlcnNSZXF1ZXN0GiMuYmF6YWFyLm9yZGVyLnYxLkxpc3RPcmRlcnNSZXNwb25zZSIVkAIBgtPkkwIMEgovdjEvb3JkZXJzEmsKCEdldE9yZGVyEiAuYmF6YWFyLm9yZGVyLnYxLkdldE9yZGVyUmVxdWVzdBohLmJhemFhci5vcmRlci52MS5HZXRPcmRlclJlc3BvbnNlIhqQAgGC0+STAhESDy92MS9vcmRlcnMve2lkfRJ7CgtDYW5jZWxPcmRlchIjLmJhemFhci5vcmRlci52MS5DYW5jZWxPcmRlclJlcXVlc3QaJC5iYXphYXIub3JkZXIudjEuQ2FuY2VsT3JkZXJSZXNwb25zZSIhgtPkkwIbOgEqIhYvdjEvb3JkZXJzL3tpZH06Y2FuY2VsEnQKC1dhdGNoT3JkZXJzEiMuYmF6YWFyLm9yZGVyLnYxLldhdGNoT3JkZXJzUmVxdWVzdBokLmJhemFhci5vcmRlci52MS5XYXRjaE9yZGVyc1Jlc3BvbnNlIhiC0+STAhISEC92MS9vcmRlcnM6d2F0Y2gwATLkAQoRT3JkZXJBZG1pblNlcnZpY2USYwoNTGlzdEFsbE9yZGVycxIlLmJhemFhci5vcmRlci52MS5MaXN0QWxsT3JkZXJzUmVxdWVzdBomLmJhemFhci5vcmRlci52MS5MaXN0QWxsT3JkZXJzUmVzcG9uc2UiA5ACARJqChFVcGRhdGVPcmRlclN0YXR1cxIpLmJhemFhci5vcmRlci52MS5VcGRhdGVPcmRlclN0YXR1c1JlcXVlc3QaKi5iYXphYXIub3JkZXIudjEuVXBkYXRlT3JkZXJTdGF0dXNSZXNwb25zZWIGcHJvdG8z", [file_bazaar_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChtiYXphYXIvb3JkZXIvdjEvb3JkZXIucHJvdG8SD2JhemFhci5vcmRlci52MSLQBAoFT3JkZXISCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIpCgVpdGVtcxgDIAMoCzIaLmJhemFhci5vcmRlci52MS5PcmRlckl0ZW0SKQoIc3VidG90YWwYBCABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EiQKA3RheBgFIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSLgoNc2hpcHBpbmdfY29zdBgGIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSJgoFdG90YWwYByABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EjMKEHNoaXBwaW5nX2FkZHJlc3MYCCABKAsyGS5iYXphYXIuY29tbW9uLnYxLkFkZHJlc3MSLAoGc3RhdHVzGAkgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzEikKB3BheW1lbnQYCiABKAsyGC5iYXphYXIub3JkZXIudjEuUGF5bWVudBI1Cg5zdGF0dXNfaGlzdG9yeRgLIAMoCzIdLmJhemFhci5vcmRlci52MS5TdGF0dXNDaGFuZ2USLwoLY3JlYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtzaG9wX29yZGVycxgOIAMoCzIaLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXIitwMKCVNob3BPcmRlchIKCgJpZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRIPCgdzaG9wX2lkGAMgASgJEhEKCXNlbGxlcl9pZBgEIAEoCRIpCgVpdGVtcxgFIAMoCzIaLmJhemFhci5vcmRlci52MS5PcmRlckl0ZW0SKQoIc3VidG90YWwYBiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EjAKBnN0YXR1cxgHIAEoDjIgLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXJTdGF0dXMSDwoHY2FycmllchgIIAEoCRIXCg90cmFja2luZ19udW1iZXIYCSABKAkSFAoMdHJhY2tpbmdfdXJsGAogASgJEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPgoOc3RhdHVzX2hpc3RvcnkYDSADKAsyJi5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyU3RhdHVzQ2hhbmdlIoEBChVTaG9wT3JkZXJTdGF0dXNDaGFuZ2USMAoGc3RhdHVzGAEgASgOMiAuYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlclN0YXR1cxIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRub3RlGAMgASgJIqoBCglPcmRlckl0ZW0SEgoKcHJvZHVjdF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEisKCnVuaXRfcHJpY2UYAyABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EhAKCHF1YW50aXR5GAQgASgFEisKCmxpbmVfdG90YWwYBSABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Eg8KB3Nob3BfaWQYBiABKAkilAEKB1BheW1lbnQSLgoGbWV0aG9kGAEgASgOMh4uYmF6YWFyLm9yZGVyLnYxLlBheW1lbnRNZXRob2QSLgoGc3RhdHVzGAIgASgOMh4uYmF6YWFyLm9yZGVyLnYxLlBheW1lbnRTdGF0dXMSEQoJcmVmZXJlbmNlGAMgASgJEhYKDmZhaWx1cmVfcmVhc29uGAQgASgJInQKDFN0YXR1c0NoYW5nZRIsCgZzdGF0dXMYASABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXMSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEbm90ZRgDIAEoCSLbAQoOUGF5bWVudERldGFpbHMSOgoGbWV0aG9kGAEgASgOMh4uYmF6YWFyLm9yZGVyLnYxLlBheW1lbnRNZXRob2RCCrpIB4IBBBABIAASHAoKY2FyZF90b2tlbhgCIAEoCUIIukgFcgMYyAE6b7pIbBpqChNjYXJkX3Rva2VuX3JlcXVpcmVkEihjYXJkX3Rva2VuIGlzIHJlcXVpcmVkIGZvciBDQVJEIHBheW1lbnRzGil0aGlzLm1ldGhvZCAhPSAyIHx8IHRoaXMuY2FyZF90b2tlbiAhPSAnJyLDAQoRUGxhY2VPcmRlclJlcXVlc3QSNwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJQh66SBvIAQFyFhAIGEAyEF5bQS1aYS16MC05Xy1dKyQSOwoQc2hpcHBpbmdfYWRkcmVzcxgCIAEoCzIZLmJhemFhci5jb21tb24udjEuQWRkcmVzc0IGukgDyAEBEjgKB3BheW1lbnQYAyABKAsyHy5iYXphYXIub3JkZXIudjEuUGF5bWVudERldGFpbHNCBrpIA8gBASI7ChJQbGFjZU9yZGVyUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXIihwEKEUxpc3RPcmRlcnNSZXF1ZXN0EjYKBnN0YXR1cxgBIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1c0IIukgFggECEAESHAoJcGFnZV9zaXplGAIgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAQiVQoSTGlzdE9yZGVyc1Jlc3BvbnNlEiYKBm9yZGVycxgBIAMoCzIWLmJhemFhci5vcmRlci52MS5PcmRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJwoPR2V0T3JkZXJSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABASI5ChBHZXRPcmRlclJlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyIkQKEkNhbmNlbE9yZGVyUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESGAoGcmVhc29uGAIgASgJQgi6SAVyAxj0AyI8ChNDYW5jZWxPcmRlclJlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyImQKEldhdGNoT3JkZXJzUmVxdWVzdBIeCgxyZXN1bWVfdG9rZW4YASABKAlCCLpIBXIDGIAEEi4KCnNpbmNlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlIKE1dhdGNoT3JkZXJzUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXISFAoMcmVzdW1lX3Rva2VuGAIgASgJIsEDChRMaXN0QWxsT3JkZXJzUmVxdWVzdBI2CgZzdGF0dXMYASABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXNCCLpIBYIBAhABEhwKB3VzZXJfaWQYAiABKAlCC7pICNgBAXIDsAEBEjQKEGNyZWF0ZV90aW1lX2Zyb20YAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZV90aW1lX3RvGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcCglwYWdlX3NpemUYBSABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAYgASgJQgi6SAVyAxiABDqsAbpIqAEapQEKCnRpbWVfcmFuZ2USLmNyZWF0ZV90aW1lX2Zyb20gbXVzdCBiZSBiZWZvcmUgY3JlYXRlX3RpbWVfdG8aZyFoYXModGhpcy5jcmVhdGVfdGltZV9mcm9tKSB8fCAhaGFzKHRoaXMuY3JlYXRlX3RpbWVfdG8pIHx8IHRoaXMuY3JlYXRlX3RpbWVfZnJvbSA8IHRoaXMuY3JlYXRlX3RpbWVfdG8iWAoVTGlzdEFsbE9yZGVyc1Jlc3BvbnNlEiYKBm9yZGVycxgBIAMoCzIWLmJhemFhci5vcmRlci52MS5PcmRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiggEKGFVwZGF0ZU9yZGVyU3RhdHVzUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESOAoGc3RhdHVzGAIgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzQgq6SAeCAQQQASAAEhYKBG5vdGUYAyABKAlCCLpIBXIDGPQDIkIKGVVwZGF0ZU9yZGVyU3RhdHVzUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXIq8QEKC09yZGVyU3RhdHVzEhwKGE9SREVSX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFE9SREVSX1NUQVRVU19QRU5ESU5HEAESGgoWT1JERVJfU1RBVFVTX0NPTkZJUk1FRBACEhsKF09SREVSX1NUQVRVU19QUk9DRVNTSU5HEAMSGAoUT1JERVJfU1RBVFVTX1NISVBQRUQQBBIaChZPUkRFUl9TVEFUVVNfREVMSVZFUkVEEAUSGgoWT1JERVJfU1RBVFVTX0NBTkNFTExFRBAGEh8KG09SREVSX1NUQVRVU19QQVlNRU5UX0ZBSUxFRBAHKm0KDVBheW1lbnRNZXRob2QSHgoaUEFZTUVOVF9NRVRIT0RfVU5TUEVDSUZJRUQQABIjCh9QQVlNRU5UX01FVEhPRF9DQVNIX09OX0RFTElWRVJZEAESFwoTUEFZTUVOVF9NRVRIT0RfQ0FSRBACKuMBCg1QYXltZW50U3RhdHVzEh4KGlBBWU1FTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWUEFZTUVOVF9TVEFUVVNfUEVORElORxABEh0KGVBBWU1FTlRfU1RBVFVTX0FVVEhPUklaRUQQAhIbChdQQVlNRU5UX1NUQVRVU19ERUNMSU5FRBADEhkKFVBBWU1FTlRfU1RBVFVTX0ZBSUxFRBAEEiIKHlBBWU1FTlRfU1RBVFVTX0RVRV9PTl9ERUxJVkVSWRAFEhsKF1BBWU1FTlRfU1RBVFVTX1JFRlVOREVEEAYq9wEKD1Nob3BPcmRlclN0YXR1cxIhCh1TSE9QX09SREVSX1NUQVRVU19VTlNQRUNJRklFRBAAEh0KGVNIT1BfT1JERVJfU1RBVFVTX1BFTkRJTkcQARIfChtTSE9QX09SREVSX1NUQVRVU19DT05GSVJNRUQQAhIgChxTSE9QX09SREVSX1NUQVRVU19QUk9DRVNTSU5HEAMSHQoZU0hPUF9PUkRFUl9TVEFUVVNfU0hJUFBFRBAEEh8KG1NIT1BfT1JERVJfU1RBVFVTX0RFTElWRVJFRBAFEh8KG1NIT1BfT1JERVJfU1RBVFVTX0NBTkNFTExFRBAGMsoECgxPcmRlclNlcnZpY2USbAoKUGxhY2VPcmRlchIiLmJhemFhci5vcmRlci52MS5QbGFjZU9yZGVyUmVxdWVzdBojLmJhemFhci5vcmRlci52MS5QbGFjZU9yZGVyUmVzcG9uc2UiFYLT5JMCDzoBKiIKL3YxL29yZGVycxJsCgpMaXN0T3JkZXJzEiIuYmF6YWFyLm9yZGVyLnYxLkxpc3RPcmRlcnNSZXF1ZXN0GiMuYmF6YWFyLm9yZGVyLnYxLkxpc3RPcmRlcnNSZXNwb25zZSIVkAIBgtPkkwIMEgovdjEvb3JkZXJzEmsKCEdldE9yZGVyEiAuYmF6YWFyLm9yZGVyLnYxLkdldE9yZGVyUmVxdWVzdBohLmJhemFhci5vcmRlci52MS5HZXRPcmRlclJlc3BvbnNlIhqQAgGC0+STAhESDy92MS9vcmRlcnMve2lkfRJ7CgtDYW5jZWxPcmRlchIjLmJhemFhci5vcmRlci52MS5DYW5jZWxPcmRlclJlcXVlc3QaJC5iYXphYXIub3JkZXIudjEuQ2FuY2VsT3JkZXJSZXNwb25zZSIhgtPkkwIbOgEqIhYvdjEvb3JkZXJzL3tpZH06Y2FuY2VsEnQKC1dhdGNoT3JkZXJzEiMuYmF6YWFyLm9yZGVyLnYxLldhdGNoT3JkZXJzUmVxdWVzdBokLmJhemFhci5vcmRlci52MS5XYXRjaE9yZGVyc1Jlc3BvbnNlIhiC0+STAhISEC92MS9vcmRlcnM6d2F0Y2gwATLkAQoRT3JkZXJBZG1pblNlcnZpY2USYwoNTGlzdEFsbE9yZGVycxIlLmJhemFhci5vcmRlci52MS5MaXN0QWxsT3JkZXJzUmVxdWVzdBomLmJhemFhci5vcmRlci52MS5MaXN0QWxsT3JkZXJzUmVzcG9uc2UiA5ACARJqChFVcGRhdGVPcmRlclN0YXR1cxIpLmJhemFhci5vcmRlci52MS5VcGRhdGVPcmRlclN0YXR1c1JlcXVlc3QaKi5iYXphYXIub3JkZXIudjEuVXBkYXRlT3JkZXJTdGF0dXNSZXNwb25zZWIGcHJvdG8z", [file_bazaar_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * A purchase: a snapshot of prices taken from the catalog at checkout.
@@ -114,6 +114,17 @@ export type Order = Message<"bazaar.order.v1.Order"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 13;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * One per shop whose products the order holds, in shop id order; their subtotals add up to
+   * the order's subtotal. For now the order's status drives them: each shop order follows the
+   * order (PENDING, CONFIRMED, PROCESSING, SHIPPED, DELIVERED; CANCELLED when the order is
+   * cancelled or its payment fails). When shops fulfil their own parts the rule turns around and
+   * the order's status is derived from its shop orders.
+   *
+   * @generated from field: repeated bazaar.order.v1.ShopOrder shop_orders = 14;
+   */
+  shopOrders: ShopOrder[];
 };
 
 /**
@@ -122,6 +133,147 @@ export type Order = Message<"bazaar.order.v1.Order"> & {
  */
 export const OrderSchema: GenMessage<Order> = /*@__PURE__*/
   messageDesc(file_bazaar_order_v1_order, 0);
+
+/**
+ * The part of an order one shop fulfils: its lines, its subtotal and its own status.
+ *
+ * @generated from message bazaar.order.v1.ShopOrder
+ */
+export type ShopOrder = Message<"bazaar.order.v1.ShopOrder"> & {
+  /**
+   * Server-assigned id (UUIDv7).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The order it is part of.
+   *
+   * @generated from field: string order_id = 2;
+   */
+  orderId: string;
+
+  /**
+   * The shop that fulfils it.
+   *
+   * @generated from field: string shop_id = 3;
+   */
+  shopId: string;
+
+  /**
+   * The seller who owned the shop at checkout; empty for orders placed before shop orders
+   * existed.
+   *
+   * @generated from field: string seller_id = 4;
+   */
+  sellerId: string;
+
+  /**
+   * The order's lines of this shop's products.
+   *
+   * @generated from field: repeated bazaar.order.v1.OrderItem items = 5;
+   */
+  items: OrderItem[];
+
+  /**
+   * Sum of the line totals, exact in minor units.
+   *
+   * @generated from field: bazaar.common.v1.Money subtotal = 6;
+   */
+  subtotal?: Money | undefined;
+
+  /**
+   * Current status.
+   *
+   * @generated from field: bazaar.order.v1.ShopOrderStatus status = 7;
+   */
+  status: ShopOrderStatus;
+
+  /**
+   * Who carries the parcel, once shipped.
+   *
+   * @generated from field: string carrier = 8;
+   */
+  carrier: string;
+
+  /**
+   * The carrier's tracking number, once shipped.
+   *
+   * @generated from field: string tracking_number = 9;
+   */
+  trackingNumber: string;
+
+  /**
+   * Where the buyer can follow the parcel, if the carrier has such a page.
+   *
+   * @generated from field: string tracking_url = 10;
+   */
+  trackingUrl: string;
+
+  /**
+   * When it was created (with the order, at checkout).
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 11;
+   */
+  createTime?: Timestamp | undefined;
+
+  /**
+   * When it last changed.
+   *
+   * @generated from field: google.protobuf.Timestamp update_time = 12;
+   */
+  updateTime?: Timestamp | undefined;
+
+  /**
+   * Every status the shop order has had, oldest first.
+   *
+   * @generated from field: repeated bazaar.order.v1.ShopOrderStatusChange status_history = 13;
+   */
+  statusHistory: ShopOrderStatusChange[];
+};
+
+/**
+ * Describes the message bazaar.order.v1.ShopOrder.
+ * Use `create(ShopOrderSchema)` to create a new message.
+ */
+export const ShopOrderSchema: GenMessage<ShopOrder> = /*@__PURE__*/
+  messageDesc(file_bazaar_order_v1_order, 1);
+
+/**
+ * One entry of a shop order's status history.
+ *
+ * @generated from message bazaar.order.v1.ShopOrderStatusChange
+ */
+export type ShopOrderStatusChange = Message<"bazaar.order.v1.ShopOrderStatusChange"> & {
+  /**
+   * The status entered.
+   *
+   * @generated from field: bazaar.order.v1.ShopOrderStatus status = 1;
+   */
+  status: ShopOrderStatus;
+
+  /**
+   * When.
+   *
+   * @generated from field: google.protobuf.Timestamp time = 2;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * Why, if anyone said.
+   *
+   * @generated from field: string note = 3;
+   */
+  note: string;
+};
+
+/**
+ * Describes the message bazaar.order.v1.ShopOrderStatusChange.
+ * Use `create(ShopOrderStatusChangeSchema)` to create a new message.
+ */
+export const ShopOrderStatusChangeSchema: GenMessage<ShopOrderStatusChange> = /*@__PURE__*/
+  messageDesc(file_bazaar_order_v1_order, 2);
 
 /**
  * One product line of an order.
@@ -177,7 +329,7 @@ export type OrderItem = Message<"bazaar.order.v1.OrderItem"> & {
  * Use `create(OrderItemSchema)` to create a new message.
  */
 export const OrderItemSchema: GenMessage<OrderItem> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 1);
+  messageDesc(file_bazaar_order_v1_order, 3);
 
 /**
  * The payment of an order.
@@ -219,7 +371,7 @@ export type Payment = Message<"bazaar.order.v1.Payment"> & {
  * Use `create(PaymentSchema)` to create a new message.
  */
 export const PaymentSchema: GenMessage<Payment> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 2);
+  messageDesc(file_bazaar_order_v1_order, 4);
 
 /**
  * One entry of an order's status history.
@@ -254,7 +406,7 @@ export type StatusChange = Message<"bazaar.order.v1.StatusChange"> & {
  * Use `create(StatusChangeSchema)` to create a new message.
  */
 export const StatusChangeSchema: GenMessage<StatusChange> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 3);
+  messageDesc(file_bazaar_order_v1_order, 5);
 
 /**
  * How the buyer wants to pay, as given at checkout.
@@ -282,7 +434,7 @@ export type PaymentDetails = Message<"bazaar.order.v1.PaymentDetails"> & {
  * Use `create(PaymentDetailsSchema)` to create a new message.
  */
 export const PaymentDetailsSchema: GenMessage<PaymentDetails> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 4);
+  messageDesc(file_bazaar_order_v1_order, 6);
 
 /**
  * Request of OrderService.PlaceOrder.
@@ -317,7 +469,7 @@ export type PlaceOrderRequest = Message<"bazaar.order.v1.PlaceOrderRequest"> & {
  * Use `create(PlaceOrderRequestSchema)` to create a new message.
  */
 export const PlaceOrderRequestSchema: GenMessage<PlaceOrderRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 5);
+  messageDesc(file_bazaar_order_v1_order, 7);
 
 /**
  * Response of OrderService.PlaceOrder.
@@ -338,7 +490,7 @@ export type PlaceOrderResponse = Message<"bazaar.order.v1.PlaceOrderResponse"> &
  * Use `create(PlaceOrderResponseSchema)` to create a new message.
  */
 export const PlaceOrderResponseSchema: GenMessage<PlaceOrderResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 6);
+  messageDesc(file_bazaar_order_v1_order, 8);
 
 /**
  * Request of OrderService.ListOrders.
@@ -373,7 +525,7 @@ export type ListOrdersRequest = Message<"bazaar.order.v1.ListOrdersRequest"> & {
  * Use `create(ListOrdersRequestSchema)` to create a new message.
  */
 export const ListOrdersRequestSchema: GenMessage<ListOrdersRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 7);
+  messageDesc(file_bazaar_order_v1_order, 9);
 
 /**
  * Response of OrderService.ListOrders.
@@ -401,7 +553,7 @@ export type ListOrdersResponse = Message<"bazaar.order.v1.ListOrdersResponse"> &
  * Use `create(ListOrdersResponseSchema)` to create a new message.
  */
 export const ListOrdersResponseSchema: GenMessage<ListOrdersResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 8);
+  messageDesc(file_bazaar_order_v1_order, 10);
 
 /**
  * Request of OrderService.GetOrder.
@@ -422,7 +574,7 @@ export type GetOrderRequest = Message<"bazaar.order.v1.GetOrderRequest"> & {
  * Use `create(GetOrderRequestSchema)` to create a new message.
  */
 export const GetOrderRequestSchema: GenMessage<GetOrderRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 9);
+  messageDesc(file_bazaar_order_v1_order, 11);
 
 /**
  * Response of OrderService.GetOrder.
@@ -443,7 +595,7 @@ export type GetOrderResponse = Message<"bazaar.order.v1.GetOrderResponse"> & {
  * Use `create(GetOrderResponseSchema)` to create a new message.
  */
 export const GetOrderResponseSchema: GenMessage<GetOrderResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 10);
+  messageDesc(file_bazaar_order_v1_order, 12);
 
 /**
  * Request of OrderService.CancelOrder.
@@ -471,7 +623,7 @@ export type CancelOrderRequest = Message<"bazaar.order.v1.CancelOrderRequest"> &
  * Use `create(CancelOrderRequestSchema)` to create a new message.
  */
 export const CancelOrderRequestSchema: GenMessage<CancelOrderRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 11);
+  messageDesc(file_bazaar_order_v1_order, 13);
 
 /**
  * Response of OrderService.CancelOrder.
@@ -492,7 +644,7 @@ export type CancelOrderResponse = Message<"bazaar.order.v1.CancelOrderResponse">
  * Use `create(CancelOrderResponseSchema)` to create a new message.
  */
 export const CancelOrderResponseSchema: GenMessage<CancelOrderResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 12);
+  messageDesc(file_bazaar_order_v1_order, 14);
 
 /**
  * Request of OrderService.WatchOrders.
@@ -520,7 +672,7 @@ export type WatchOrdersRequest = Message<"bazaar.order.v1.WatchOrdersRequest"> &
  * Use `create(WatchOrdersRequestSchema)` to create a new message.
  */
 export const WatchOrdersRequestSchema: GenMessage<WatchOrdersRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 13);
+  messageDesc(file_bazaar_order_v1_order, 15);
 
 /**
  * One update of WatchOrders.
@@ -548,7 +700,7 @@ export type WatchOrdersResponse = Message<"bazaar.order.v1.WatchOrdersResponse">
  * Use `create(WatchOrdersResponseSchema)` to create a new message.
  */
 export const WatchOrdersResponseSchema: GenMessage<WatchOrdersResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 14);
+  messageDesc(file_bazaar_order_v1_order, 16);
 
 /**
  * Request of OrderAdminService.ListAllOrders.
@@ -604,7 +756,7 @@ export type ListAllOrdersRequest = Message<"bazaar.order.v1.ListAllOrdersRequest
  * Use `create(ListAllOrdersRequestSchema)` to create a new message.
  */
 export const ListAllOrdersRequestSchema: GenMessage<ListAllOrdersRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 15);
+  messageDesc(file_bazaar_order_v1_order, 17);
 
 /**
  * Response of OrderAdminService.ListAllOrders.
@@ -632,7 +784,7 @@ export type ListAllOrdersResponse = Message<"bazaar.order.v1.ListAllOrdersRespon
  * Use `create(ListAllOrdersResponseSchema)` to create a new message.
  */
 export const ListAllOrdersResponseSchema: GenMessage<ListAllOrdersResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 16);
+  messageDesc(file_bazaar_order_v1_order, 18);
 
 /**
  * Request of OrderAdminService.UpdateOrderStatus.
@@ -667,7 +819,7 @@ export type UpdateOrderStatusRequest = Message<"bazaar.order.v1.UpdateOrderStatu
  * Use `create(UpdateOrderStatusRequestSchema)` to create a new message.
  */
 export const UpdateOrderStatusRequestSchema: GenMessage<UpdateOrderStatusRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 17);
+  messageDesc(file_bazaar_order_v1_order, 19);
 
 /**
  * Response of OrderAdminService.UpdateOrderStatus.
@@ -688,7 +840,7 @@ export type UpdateOrderStatusResponse = Message<"bazaar.order.v1.UpdateOrderStat
  * Use `create(UpdateOrderStatusResponseSchema)` to create a new message.
  */
 export const UpdateOrderStatusResponseSchema: GenMessage<UpdateOrderStatusResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 18);
+  messageDesc(file_bazaar_order_v1_order, 20);
 
 /**
  * Where an order is in its life.
@@ -875,6 +1027,75 @@ export type PaymentStatus = (typeof PaymentStatus)[keyof typeof PaymentStatus] |
  */
 export const PaymentStatusSchema: GenEnum<PaymentStatus> = /*@__PURE__*/
   enumDesc(file_bazaar_order_v1_order, 2);
+
+/**
+ * Where a shop order is in its life.
+ *
+ * @generated from enum bazaar.order.v1.ShopOrderStatus
+ */
+export const ShopOrderStatus = {
+  /**
+   * Not set; never the status of a shop order.
+   *
+   * @generated from enum value: SHOP_ORDER_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * Its order is being placed: stock and payment not settled yet.
+   *
+   * @generated from enum value: SHOP_ORDER_STATUS_PENDING = 1;
+   */
+  PENDING: 1,
+
+  /**
+   * The order is confirmed; the shop has not accepted it yet.
+   *
+   * @generated from enum value: SHOP_ORDER_STATUS_CONFIRMED = 2;
+   */
+  CONFIRMED: 2,
+
+  /**
+   * Accepted and being packed by the shop.
+   *
+   * @generated from enum value: SHOP_ORDER_STATUS_PROCESSING = 3;
+   */
+  PROCESSING: 3,
+
+  /**
+   * Handed to the carrier.
+   *
+   * @generated from enum value: SHOP_ORDER_STATUS_SHIPPED = 4;
+   */
+  SHIPPED: 4,
+
+  /**
+   * Received by the buyer.
+   *
+   * @generated from enum value: SHOP_ORDER_STATUS_DELIVERED = 5;
+   */
+  DELIVERED: 5,
+
+  /**
+   * Cancelled (with its order, or by the seller), or its order's payment failed.
+   *
+   * @generated from enum value: SHOP_ORDER_STATUS_CANCELLED = 6;
+   */
+  CANCELLED: 6,
+} as const;
+
+/**
+ * Where a shop order is in its life.
+ *
+ * @generated from enum bazaar.order.v1.ShopOrderStatus
+ */
+export type ShopOrderStatus = (typeof ShopOrderStatus)[keyof typeof ShopOrderStatus] | UnknownEnum;
+
+/**
+ * Describes the enum bazaar.order.v1.ShopOrderStatus.
+ */
+export const ShopOrderStatusSchema: GenEnum<ShopOrderStatus> = /*@__PURE__*/
+  enumDesc(file_bazaar_order_v1_order, 3);
 
 /**
  * Checkout and the caller's own orders. Public: served through the edge.
