@@ -35,7 +35,7 @@ const largeBodyBytes = 256 * 1024;
 const catalogServices = new Set<DescService>([ProductService, ShopService]);
 /**
  * RPCs outside the catalog services that change what catalog reads answer: they take or give
- * back stock, or hide and show a suspended shop's products.
+ * back stock, hide and show a suspended shop's products, or edit the category tree.
  */
 const stockMovers = new Set<DescMethod>([
   OrderService.method.placeOrder,
@@ -43,6 +43,8 @@ const stockMovers = new Set<DescMethod>([
   AdminService.method.updateOrderStatus,
   AdminService.method.suspendShop,
   AdminService.method.reactivateShop,
+  AdminService.method.updateCategory,
+  AdminService.method.deleteCategory,
 ]);
 
 export function callPolicies(services: DescService[], limits: PolicyLimits): Map<string, CallPolicy> {

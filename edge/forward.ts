@@ -1,8 +1,8 @@
 // Public services at the edge: each RPC is forwarded as is to the backend that owns it, over
 // the mesh's gRPC transport, whether it came in over Connect, gRPC-Web, gRPC or a REST route.
 // Only the services listed as public are routed, so the internal ones (InventoryService,
-// ShopAdminService, UserDirectoryService, OrderAdminService, DeadLetterService) and reflection
-// answer 404 here whatever a client tries.
+// ShopAdminService, CategoryAdminService, UserDirectoryService, OrderAdminService,
+// DeadLetterService) and reflection answer 404 here whatever a client tries.
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { CallOptions, ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { createClient, createContextKey } from "@connectrpc/connect";

@@ -36,6 +36,7 @@ import {
   adminServiceAuthorization,
   deadLettersOf,
   inMemoryDirectory,
+  inMemoryCategories,
   inMemoryOrders,
   inMemoryShops,
   serviceToken,
@@ -50,6 +51,7 @@ let admin: Client<typeof AdminService>;
 let me: SignedIn;
 const directory = inMemoryDirectory();
 const shops = inMemoryShops();
+const categoryId = uuidv7();
 // Ids of two services' dead letters, oldest first, interleaved in time.
 const letterIds = Array.from({ length: 5 }, () => uuidv7());
 
@@ -68,6 +70,7 @@ function adminServiceWith(users: InMemoryDirectory): InMemoryServer {
           directory: users.client,
           orders: inMemoryOrders(),
           shops: shops.client,
+          categories: inMemoryCategories(categoryId, 3),
           serviceToken,
           currencyCode: "EUR",
         }),
@@ -260,5 +263,38 @@ describe("moderating shops", () => {
     const { shops: suspended } = await admin.listShops({ status: ShopStatus.SUSPENDED }, me.options);
     expect(suspended.map((s) => s.id)).toContain(shop.id);
     expect(suspended.every((s) => s.status === ShopStatus.SUSPENDED)).toBe(true);
+  });
+});
+
+describe("editing categories", () => {
+  const auditedCategory = async () =>
+    (await outboxEvents()).filter(
+      (e) => e.payload.case === "adminActionPerformed" && e.payload.value.targetId === categoryId,
+    );
+
+  it("when an admin renames a category, then product does it and the action is audited with the category as target", async () => {
+    const { category } = await admin.updateCategory(
+      { category: { id: categoryId, name: "Teas" }, updateMask: { paths: ["name"] } },
+      me.options,
+    );
+    expect(category?.name).toBe("Teas");
+    const audited = await auditedCategory();
+    expect(audited.at(-1)).toMatchObject({ actorId: me.id, subjectId: categoryId });
+    expect(audited.at(-1)?.payload.value).toMatchObject({ action: "UpdateCategory", targetType: "category" });
+  });
+
+  it("when an admin deletes a category in use without a target, then product's failed_precondition and nothing is audited; with one, the move is reported and audited", async () => {
+    const before = (await auditedCategory()).length;
+    expect((await failureOf(admin.deleteCategory({ id: categoryId }, me.options))).code).toBe(Code.FailedPrecondition);
+    expect((await auditedCategory()).length).toBe(before);
+    const { movedProductCount } = await admin.deleteCategory({ id: categoryId, moveProductsTo: uuidv7() }, me.options);
+    expect(movedProductCount).toBe(3);
+    expect((await auditedCategory()).at(-1)?.payload.value).toMatchObject({ action: "DeleteCategory" });
+  });
+
+  it("when the category does not exist, then UpdateCategory and DeleteCategory answer product's not_found", async () => {
+    const rename = { category: { id: uuidv7(), name: "X" }, updateMask: { paths: ["name"] } };
+    expect((await failureOf(admin.updateCategory(rename, me.options))).code).toBe(Code.NotFound);
+    expect((await failureOf(admin.deleteCategory({ id: uuidv7() }, me.options))).code).toBe(Code.NotFound);
   });
 });

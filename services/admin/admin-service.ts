@@ -1,6 +1,7 @@
 // AdminService: for ROLE_ADMIN only (access rules in main.ts). User operations go to auth's
-// UserDirectoryService, order operations to OrderAdminService and shop moderation to product's
-// ShopAdminService under the admin service's own identity; each change is recorded as an
+// UserDirectoryService, order operations to OrderAdminService, shop moderation and category
+// editing to product's ShopAdminService and CategoryAdminService under the admin service's own
+// identity; each change is recorded as an
 // AdminActionPerformed event naming the admin. Audit
 // and sales figures come from this service's projections of the event stream.
 import { toJsonString, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
@@ -9,17 +10,19 @@ import { Code, ConnectError, type Client, type HandlerContext, type ServiceImpl 
 import type { Kysely } from "kysely";
 import {
   type AdminService,
+  DeleteCategoryRequestSchema,
   RedriveDeadLetterRequestSchema,
   SetUserActiveRequestSchema,
   ReactivateShopRequestSchema,
   SetUserRoleRequestSchema,
   SuspendShopRequestSchema,
+  UpdateCategoryRequestSchema,
   UpdateOrderStatusRequestSchema,
 } from "../../gen/bazaar/admin/v1/admin_pb.ts";
 import type { UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import type { DeadLetter, DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
 import { OrderStatus, OrderStatusSchema, type OrderAdminService } from "../../gen/bazaar/order/v1/order_pb.ts";
-import type { ShopAdminService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import type { CategoryAdminService, ShopAdminService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { callerOf } from "../kit/auth.ts";
 import { forwardFrom } from "../kit/clients.ts";
 import { inTransaction } from "../kit/db.ts";
@@ -40,6 +43,7 @@ export interface AdminServiceDeps {
   directory: Client<typeof UserDirectoryService>;
   orders: Client<typeof OrderAdminService>;
   shops: Client<typeof ShopAdminService>;
+  categories: Client<typeof CategoryAdminService>;
   serviceToken: ServiceTokenSource;
   currencyCode: string;
 }
@@ -53,19 +57,20 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
   const audit = async <S extends DescMessage>(
     ctx: HandlerContext,
     action: string,
-    targetType: "user" | "order" | "dead_letter" | "shop",
+    targetType: "user" | "order" | "dead_letter" | "shop" | "category",
     schema: S,
-    request: MessageShape<S> & { id: string },
+    request: MessageShape<S>,
+    targetId: string = (request as { id?: string }).id ?? "",
   ) => {
     const actorId = callerOf(ctx).id;
     await inTransaction(deps.db, (trx) =>
       appendEvent(trx, {
         source: "admin",
         actorId,
-        subjectId: request.id,
+        subjectId: targetId,
         payload: {
           case: "adminActionPerformed",
-          value: { action, targetType, targetId: request.id, detailsJson: toJsonString(schema, request) },
+          value: { action, targetType, targetId, detailsJson: toJsonString(schema, request) },
         },
       }),
     );
@@ -267,6 +272,24 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
       );
       if (changed) await audit(ctx, "ReactivateShop", "shop", ReactivateShopRequestSchema, request);
       return { shop };
+    },
+
+    async updateCategory(request, ctx) {
+      const { category } = await deps.categories.updateCategory(
+        { category: request.category, updateMask: request.updateMask },
+        await asAdminService(ctx),
+      );
+      await audit(ctx, "UpdateCategory", "category", UpdateCategoryRequestSchema, request, category!.id);
+      return { category };
+    },
+
+    async deleteCategory(request, ctx) {
+      const { movedProductCount } = await deps.categories.deleteCategory(
+        { id: request.id, moveProductsTo: request.moveProductsTo },
+        await asAdminService(ctx),
+      );
+      await audit(ctx, "DeleteCategory", "category", DeleteCategoryRequestSchema, request);
+      return { movedProductCount };
     },
   };
 }

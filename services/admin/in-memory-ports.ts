@@ -1,5 +1,5 @@
 // The admin service's neighbours in memory, for its tests: auth's user directory, order's admin
-// service, product's shop moderation and every service's dead letters, as services reached over router transports that
+// service, product's shop moderation and category editing, and every service's dead letters, as services reached over router transports that
 // remember the authorization each call carried.
 import {
   Code,
@@ -13,7 +13,7 @@ import { UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
 import { OrderAdminService } from "../../gen/bazaar/order/v1/order_pb.ts";
-import { ShopAdminService, ShopStatus } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { CategoryAdminService, ShopAdminService, ShopStatus } from "../../gen/bazaar/product/v1/product_pb.ts";
 import type { ServiceName } from "../kit/config.ts";
 import { uuidv7 } from "../kit/ids.ts";
 import { notYetImplemented } from "../kit/not-implemented.ts";
@@ -141,6 +141,28 @@ export function inMemoryShops(): InMemoryShops {
       return shop;
     },
   };
+}
+
+/**
+ * Product's category editing knowing one category, `knownId`, with `productCount` products:
+ * other ids answer not_found, deleting it without a target answers failed_precondition.
+ */
+export function inMemoryCategories(knownId: string, productCount: number): Client<typeof CategoryAdminService> {
+  const transport = createRouterTransport((router) =>
+    router.service(CategoryAdminService, {
+      updateCategory(request) {
+        if (request.category?.id !== knownId)
+          throw new ConnectError(`category ${request.category?.id} not found`, Code.NotFound);
+        return { category: request.category };
+      },
+      deleteCategory(request) {
+        if (request.id !== knownId) throw new ConnectError(`category ${request.id} not found`, Code.NotFound);
+        if (!request.moveProductsTo) throw new ConnectError("category in use", Code.FailedPrecondition);
+        return { movedProductCount: productCount };
+      },
+    }),
+  );
+  return createClient(CategoryAdminService, transport);
 }
 
 /** One service's dead letters (UUIDv7 ids, so newest sorts last). */

@@ -82,6 +82,13 @@ export const errorReasons = {
     metadata: ["product_id", "stock_on_hand", "held"],
     meaning: "The stock on hand asked for is below the units `held` by open orders; set at least `held`.",
   },
+  CATEGORY_IN_USE: {
+    code: Code.FailedPrecondition,
+    metadata: ["category_id", "product_count", "child_count"],
+    meaning:
+      "The category cannot be deleted while it has products (`product_count`, deleted ones included) or child " +
+      "categories (`child_count`): give `move_products_to` to move its products, and move or delete its children first.",
+  },
   EMAIL_TAKEN: {
     code: Code.AlreadyExists,
     metadata: [],

@@ -1,5 +1,6 @@
 // Who may call each RPC of the product service.
 import {
+  CategoryAdminService,
   InventoryService,
   ProductService,
   ShopAdminService,
@@ -29,4 +30,5 @@ export const productAccessRules = [
   }),
   // Only the admin service calls these, after checking that its caller is an admin.
   accessRules(ShopAdminService, { listAllShops: "service", suspendShop: "service", reactivateShop: "service" }),
+  accessRules(CategoryAdminService, { updateCategory: "service", deleteCategory: "service" }),
 ];

@@ -1,10 +1,11 @@
 // Wiring only: config → database → gRPC server (ProductService, ShopService, InventoryService,
-// ShopAdminService).
+// ShopAdminService, CategoryAdminService).
 import { loadConfigOrExit } from "../kit/config.ts";
 import { runUntilSignalled, startService } from "../kit/lifecycle.ts";
 import { createLogger } from "../kit/log.ts";
 import { bind } from "../kit/serve.ts";
 import {
+  CategoryAdminService,
   InventoryService,
   ProductService,
   ShopAdminService,
@@ -17,6 +18,7 @@ import { seedDemoCatalog } from "./db/demo-seed.ts";
 import { migrations } from "./db/migrations/index.ts";
 import { releaseExpiredHolds } from "./domain/inventory.ts";
 import { createInventoryService } from "./inventory-service.ts";
+import { createCategoryAdminService } from "./category-admin-service.ts";
 import { createProductService } from "./product-service.ts";
 import { createShopAdminService } from "./shop-admin-service.ts";
 import { createShopService } from "./shop-service.ts";
@@ -31,6 +33,7 @@ const service = startService<ProductDatabase>({
     bind(ProductService, createProductService({ db, outbox, currencyCode: config.currencyCode })),
     bind(ShopService, createShopService({ db, outbox })),
     bind(ShopAdminService, createShopAdminService({ db, outbox })),
+    bind(CategoryAdminService, createCategoryAdminService({ db })),
     bind(InventoryService, createInventoryService({ db, outbox, reservationTtlMs: config.reservationTtlMs })),
   ],
   rules: productAccessRules,

@@ -1,9 +1,10 @@
-// The product service's four handlers in memory over a test database, and builders of what
+// The product service's five handlers in memory over a test database, and builders of what
 // its tests put in it: categories (made by an admin), shops (opened by a seller), products.
 import { randomBytes } from "node:crypto";
 import type { Client } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import {
+  CategoryAdminService,
   InventoryService,
   ProductService,
   ShopAdminService,
@@ -15,6 +16,7 @@ import { serveInMemory, type InMemoryServer } from "../kit/testing/in-memory.ts"
 import type { SignedIn } from "../kit/testing/tokens.ts";
 import { productAccessRules } from "./access-rules.ts";
 import type { ProductDatabase } from "./db/database.ts";
+import { createCategoryAdminService } from "./category-admin-service.ts";
 import { createInventoryService } from "./inventory-service.ts";
 import { createProductService } from "./product-service.ts";
 import { createShopAdminService } from "./shop-admin-service.ts";
@@ -28,9 +30,10 @@ export interface ProductServices {
   shops: Client<typeof ShopService>;
   inventory: Client<typeof InventoryService>;
   shopAdmin: Client<typeof ShopAdminService>;
+  categoryAdmin: Client<typeof CategoryAdminService>;
 }
 
-/** ProductService, ShopService, InventoryService and ShopAdminService as main.ts wires them, with the outbox woken by no relay. */
+/** The product service's handlers as main.ts wires them, with the outbox woken by no relay. */
 export function productServicesInMemory(db: Kysely<ProductDatabase>, verifier: TokenVerifier): ProductServices {
   const outbox = { wake() {} };
   const server = serveInMemory({
@@ -39,6 +42,7 @@ export function productServicesInMemory(db: Kysely<ProductDatabase>, verifier: T
       bind(ShopService, createShopService({ db, outbox })),
       bind(InventoryService, createInventoryService({ db, outbox, reservationTtlMs: 60_000 })),
       bind(ShopAdminService, createShopAdminService({ db, outbox })),
+      bind(CategoryAdminService, createCategoryAdminService({ db })),
     ],
     rules: productAccessRules,
     verifier,
@@ -49,6 +53,7 @@ export function productServicesInMemory(db: Kysely<ProductDatabase>, verifier: T
     shops: server.client(ShopService),
     inventory: server.client(InventoryService),
     shopAdmin: server.client(ShopAdminService),
+    categoryAdmin: server.client(CategoryAdminService),
   };
 }
 

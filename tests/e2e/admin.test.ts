@@ -71,6 +71,11 @@ describe("who may use the admin service", () => {
     ["ListShops", (o) => admin.listShops({}, o)],
     ["SuspendShop", (o) => admin.suspendShop({ id: randomUUID(), reason: "spam" }, o)],
     ["ReactivateShop", (o) => admin.reactivateShop({ id: randomUUID() }, o)],
+    [
+      "UpdateCategory",
+      (o) => admin.updateCategory({ category: { id: randomUUID(), name: "X" }, updateMask: { paths: ["name"] } }, o),
+    ],
+    ["DeleteCategory", (o) => admin.deleteCategory({ id: randomUUID() }, o)],
   ];
 
   it("covers every RPC of the service", () => {

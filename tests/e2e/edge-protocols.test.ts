@@ -376,6 +376,16 @@ const expectations: Record<string, Expectation> = {
     const id = randomUUID();
     return expectFailure(admin.reactivateShop({ id }, w.asAdmin), Code.NotFound, `shop ${id} not found`);
   },
+  // Admin service → product's internal CategoryAdminService.
+  "AdminService/UpdateCategory": ({ admin }, w) => {
+    const id = randomUUID();
+    const rename = { category: { id, name: "Renamed" }, updateMask: { paths: ["name"] } };
+    return expectFailure(admin.updateCategory(rename, w.asAdmin), Code.NotFound, `category ${id} not found`);
+  },
+  "AdminService/DeleteCategory": ({ admin }, w) => {
+    const id = randomUUID();
+    return expectFailure(admin.deleteCategory({ id }, w.asAdmin), Code.NotFound, `category ${id} not found`);
+  },
 };
 
 function expectationFor(key: string): Expectation {

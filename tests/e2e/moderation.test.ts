@@ -1,6 +1,7 @@
-// Shop moderation against the real mesh: an admin suspends a shop and its products vanish from
+// Moderation against the real mesh: an admin suspends a shop and its products vanish from
 // listings and search within a second and can be neither added to a cart nor bought; orders
-// already placed go on; nobody else can suspend; reactivation brings everything back.
+// already placed go on; nobody else can suspend; reactivation brings everything back. Admins
+// edit the category tree, and a category in use is deleted only by moving its products.
 import { randomBytes, randomUUID } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -194,5 +195,80 @@ describe("suspending a shop", () => {
     const newBuyer = await registerCustomer(auth, "moderation");
     expect((await carts.addCartItem({ productId, quantity: 1 }, newBuyer)).cart?.items).toHaveLength(1);
     expect((await products.getProduct({ id: productId })).product?.shopSuspended).toBe(false);
+  });
+});
+
+describe("editing categories", () => {
+  let categoryId = "";
+  let targetId = "";
+  let productIds: string[] = [];
+
+  beforeAll(async () => {
+    const made = async (name: string) =>
+      (
+        await products.createCategory(
+          { category: { name, slug: `${name.toLowerCase()}-${randomBytes(4).toString("hex")}` } },
+          asAdmin,
+        )
+      ).category!.id;
+    categoryId = await made("Lamps");
+    targetId = await made("Lighting");
+    productIds = [];
+    for (const name of ["desk lamp", "floor lamp"]) {
+      const { product } = await products.createProduct(
+        {
+          product: { shopId, categoryId, name, price: { currencyCode: "USD", amountMinor: 3000n }, stockOnHand: 5 },
+        },
+        asSeller,
+      );
+      productIds.push(product!.id);
+    }
+  });
+
+  const nameInTree = async () => (await products.listCategories({})).categories.find((c) => c.id === categoryId)?.name;
+
+  it("when a seller renames a category, then permission_denied and it keeps its name; when an admin does, anonymous readers see the new name at once", async () => {
+    const rename = (name: string) => ({ category: { id: categoryId, name }, updateMask: { paths: ["name"] } });
+    expect((await failureOf(admin.updateCategory(rename("Mine"), asSeller))).code).toBe(Code.PermissionDenied);
+    // Read anonymously first, so the edge's public cache holds the tree.
+    expect(await nameInTree()).toBe("Lamps");
+    expect((await admin.updateCategory(rename("Lamps and lights"), asAdmin)).category?.name).toBe("Lamps and lights");
+    expect(await nameInTree()).toBe("Lamps and lights");
+  });
+
+  it("when an admin deletes a category in use over REST, then failed_precondition CATEGORY_IN_USE with the count, and nothing changes", async () => {
+    const answer = await callRest(e2e.mesh.edgeUrl, "DELETE", `/v1/admin/categories/${categoryId}`, {
+      token: adminToken,
+    });
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({
+      code: "failed_precondition",
+      reason: "CATEGORY_IN_USE",
+    });
+    expect(await nameInTree()).toBe("Lamps and lights");
+    const listed = await products.listProducts({ categoryId });
+    expect(listed.products.map((p) => p.id).sort()).toEqual([...productIds].sort());
+  });
+
+  it("when an admin deletes it moving its products, then they are listed under the target, the category is gone and the action audited", async () => {
+    const answer = await callRest(
+      e2e.mesh.edgeUrl,
+      "DELETE",
+      `/v1/admin/categories/${categoryId}?moveProductsTo=${targetId}`,
+      { token: adminToken },
+    );
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({ movedProductCount: 2 });
+    expect(await nameInTree()).toBeUndefined();
+    const listed = await products.listProducts({ categoryId: targetId });
+    expect(listed.products.map((p) => p.id).sort()).toEqual([...productIds].sort());
+    const { events } = await eventually(
+      () => admin.listAuditEvents({ subjectId: categoryId, eventType: "admin_action_performed" }, asAdmin),
+      (page) => page.events.length >= 2,
+    );
+    expect(events.map((e) => [e.actorId, JSON.parse(e.payloadJson).action])).toEqual([
+      [devAccounts.admin.id, "DeleteCategory"],
+      [devAccounts.admin.id, "UpdateCategory"],
+    ]);
   });
 });

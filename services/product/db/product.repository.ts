@@ -344,3 +344,73 @@ function relevance(text: string) {
     sql<number>`IF(products.name = ${text}, ${sql.lit(exactNameScore)}, 0)`,
   );
 }
+
+/** Locks the category's row for the rest of the transaction. */
+export async function findCategoryForUpdate(
+  trx: Transaction<ProductDatabase>,
+  id: string,
+): Promise<Category | undefined> {
+  const row = await trx.selectFrom("categories").selectAll().where("id", "=", id).forUpdate().executeTakeFirst();
+  return row && toCategory(row);
+}
+
+/** The id of the category that has `slug`, if any. */
+export async function categoryWithSlug(
+  db: Db | Transaction<ProductDatabase>,
+  slug: string,
+): Promise<string | undefined> {
+  return (await db.selectFrom("categories").select("id").where("slug", "=", slug).executeTakeFirst())?.id;
+}
+
+export async function updateCategoryRow(
+  trx: Transaction<ProductDatabase>,
+  id: string,
+  changes: Partial<Omit<Category, "id">>,
+): Promise<void> {
+  await trx
+    .updateTable("categories")
+    .set({
+      ...(changes.name !== undefined && { name: changes.name }),
+      ...(changes.slug !== undefined && { slug: changes.slug }),
+      ...(changes.parentId !== undefined && { parent_id: changes.parentId }),
+      ...(changes.sortOrder !== undefined && { sort_order: changes.sortOrder }),
+    })
+    .where("id", "=", id)
+    .execute();
+}
+
+/** Products (deleted ones included: they still reference it) and child categories of a category. */
+export async function categoryUse(
+  trx: Transaction<ProductDatabase>,
+  id: string,
+): Promise<{ products: number; children: number }> {
+  const products = await trx
+    .selectFrom("products")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("category_id", "=", id)
+    .executeTakeFirstOrThrow();
+  const children = await trx
+    .selectFrom("categories")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("parent_id", "=", id)
+    .executeTakeFirstOrThrow();
+  return { products: Number(products.n), children: Number(children.n) };
+}
+
+/** Moves every product of a category to another; returns how many moved. */
+export async function moveCategoryProducts(
+  trx: Transaction<ProductDatabase>,
+  from: string,
+  to: string,
+): Promise<number> {
+  const result = await trx
+    .updateTable("products")
+    .set({ category_id: to, update_time: sql<Date>`UTC_TIMESTAMP(6)` })
+    .where("category_id", "=", from)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+export async function deleteCategoryRow(trx: Transaction<ProductDatabase>, id: string): Promise<void> {
+  await trx.deleteFrom("categories").where("id", "=", id).execute();
+}
