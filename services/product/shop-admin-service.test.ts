@@ -169,6 +169,20 @@ describe("suspending a shop", () => {
     ]);
   });
 
+  it("when its seller edits a product of a suspended shop, then ProductUpdated says buyers cannot see it, so carts keep it off sale", async () => {
+    const { shopId, productId } = await shopWithProduct();
+    await suspend(shopId);
+    await services.products.updateProduct(
+      { product: { id: productId, name: "Renamed" }, updateMask: { paths: ["name"] } },
+      seller.options,
+    );
+    const rows = await db.selectFrom("outbox").select("payload").orderBy("id").execute();
+    const updated = rows
+      .map((row) => fromBinary(EventSchema, row.payload))
+      .filter((e) => e.payload.case === "productUpdated" && e.subjectId === productId);
+    expect(updated.at(-1)?.payload.value).toMatchObject({ name: "Renamed", active: false });
+  });
+
   it("when the shop does not exist, then SuspendShop and ReactivateShop answer not_found", async () => {
     expect((await failureOf(suspend(uuidv7()))).code).toBe(Code.NotFound);
     expect((await failureOf(reactivate(uuidv7()))).code).toBe(Code.NotFound);

@@ -56,6 +56,11 @@ export async function updateShopRow(
     .execute();
 }
 
+export async function isShopSuspended(db: Db, id: string): Promise<boolean> {
+  const row = await db.selectFrom("shops").select("suspend_time").where("id", "=", id).executeTakeFirst();
+  return row?.suspend_time != null;
+}
+
 /** Suspends an active shop; false when there is no such shop or it was already suspended. */
 export async function suspendShopRow(db: Db, id: string, reason: string): Promise<boolean> {
   const result = await db

@@ -6,6 +6,7 @@ import { appendEvent } from "../../kit/events.ts";
 import { uuidv7 } from "../../kit/ids.ts";
 import type { OutboxNotifier } from "../../kit/lifecycle.ts";
 import type { ProductDatabase } from "../db/database.ts";
+import { isShopSuspended } from "../db/shop.repository.ts";
 import {
   categoryExists,
   findProductById,
@@ -169,7 +170,9 @@ export async function updateProduct(
           name: after.name,
           oldPrice: { currencyCode: before.currencyCode, amountMinor: before.priceMinor },
           newPrice: { currencyCode: before.currencyCode, amountMinor: after.priceMinor },
-          active: after.active,
+          // Whether buyers can see it: a seller editing a product of a suspended shop must not
+          // make carts show it for sale again.
+          active: after.active && !(await isShopSuspended(trx, before.shopId)),
           changedFields: changed,
           imageUrl: after.imageUrls[0] ?? "",
         },
