@@ -9,7 +9,7 @@ import { Code, ConnectError, createClient, createContextValues, type Interceptor
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { AuthService } from "../gen/bazaar/auth/v1/auth_pb.ts";
 import { CartService } from "../gen/bazaar/cart/v1/cart_pb.ts";
-import { OrderService } from "../gen/bazaar/order/v1/order_pb.ts";
+import { OrderService, ShopOrderService } from "../gen/bazaar/order/v1/order_pb.ts";
 import { ProductService, ShopService } from "../gen/bazaar/product/v1/product_pb.ts";
 import { AdminService } from "../gen/bazaar/admin/v1/admin_pb.ts";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.ts";
@@ -66,6 +66,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     { service: ShopService, transport: transports.product },
     { service: CartService, transport: transports.cart },
     { service: OrderService, transport: transports.order },
+    { service: ShopOrderService, transport: transports.order },
     { service: AdminService, transport: transports.admin },
   ];
   const services: DescService[] = publicServices.map((p) => p.service);

@@ -1,7 +1,7 @@
 // Wiring only: config → database → clients of cart, product and inventory → gRPC server, the
 // recovery loop and the announcements that wake WatchOrders streams.
 import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
-import { OrderAdminService, OrderService } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { OrderAdminService, OrderService, ShopOrderService } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { InventoryService, ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { createMeshClient } from "../kit/clients.ts";
 import { loadConfigOrExit } from "../kit/config.ts";
@@ -19,6 +19,7 @@ import type { OrderDeps } from "./domain/ports.ts";
 import { recoverOverdueOrders } from "./domain/recovery.ts";
 import { inventoryStock } from "./mesh-ports.ts";
 import { createOrderAdminService, createOrderService } from "./order-service.ts";
+import { createShopOrderService } from "./shop-order-service.ts";
 
 const config = loadConfigOrExit(() => loadOrderConfig(process.env));
 const cart = createMeshClient(CartService, config.cartAddress);
@@ -58,6 +59,7 @@ const service = startService<OrderDatabase>({
         feed: { db: runtime.db, signals, pollMs: config.feedPollMs },
       }),
     ),
+    bind(ShopOrderService, createShopOrderService(orderDeps(runtime))),
     bind(OrderAdminService, createOrderAdminService(orderDeps(runtime))),
   ],
   rules: orderAccessRules,

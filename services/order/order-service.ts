@@ -10,6 +10,7 @@ import {
   PaymentStatus as ProtoPaymentStatus,
   ShopOrderStatus as ProtoShopOrderStatus,
   type OrderSchema,
+  type ShopOrderSchema,
   OrderStatusSchema,
 } from "../../gen/bazaar/order/v1/order_pb.ts";
 import type { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
@@ -27,6 +28,7 @@ import {
   type Order,
   type OrderStatus,
   type PaymentStatus,
+  type ShopOrder,
   type ShopOrderStatus,
 } from "./domain/order.ts";
 import { followOrderChanges, type FeedDeps } from "./domain/order-feed.ts";
@@ -51,7 +53,7 @@ const paymentStatusToProto: Record<PaymentStatus, ProtoPaymentStatus> = {
   DUE_ON_DELIVERY: ProtoPaymentStatus.DUE_ON_DELIVERY,
   REFUNDED: ProtoPaymentStatus.REFUNDED,
 };
-const shopOrderStatusToProto: Record<ShopOrderStatus, ProtoShopOrderStatus> = {
+export const shopOrderStatusToProto: Record<ShopOrderStatus, ProtoShopOrderStatus> = {
   PENDING: ProtoShopOrderStatus.PENDING,
   CONFIRMED: ProtoShopOrderStatus.CONFIRMED,
   PROCESSING: ProtoShopOrderStatus.PROCESSING,
@@ -202,19 +204,10 @@ function decodeResumeToken(token: string): number {
 
 function orderToProto(order: Order): MessageInitShape<typeof OrderSchema> {
   const money = (amountMinor: bigint) => ({ currencyCode: order.currencyCode, amountMinor });
-  const itemsOf = (lines: Order["lines"]) =>
-    lines.map((line) => ({
-      productId: line.productId,
-      shopId: line.shopId,
-      name: line.name,
-      unitPrice: money(line.unitPriceMinor),
-      quantity: line.quantity,
-      lineTotal: money(line.lineTotalMinor),
-    }));
   return {
     id: order.id,
     userId: order.userId,
-    items: itemsOf(order.lines),
+    items: itemsToProto(order.currencyCode, order.lines),
     subtotal: money(order.subtotalMinor),
     tax: money(order.taxMinor),
     shippingCost: money(order.shippingMinor),
@@ -234,24 +227,40 @@ function orderToProto(order: Order): MessageInitShape<typeof OrderSchema> {
     })),
     createTime: timestampFromDate(order.createTime),
     updateTime: timestampFromDate(order.updateTime),
-    shopOrders: order.shopOrders.map((shopOrder) => ({
-      id: shopOrder.id,
-      orderId: shopOrder.orderId,
-      shopId: shopOrder.shopId,
-      sellerId: shopOrder.sellerId,
-      items: itemsOf(shopOrder.lines),
-      subtotal: money(shopOrder.subtotalMinor),
-      status: shopOrderStatusToProto[shopOrder.status],
-      carrier: shopOrder.carrier,
-      trackingNumber: shopOrder.trackingNumber,
-      trackingUrl: shopOrder.trackingUrl,
-      createTime: timestampFromDate(shopOrder.createTime),
-      updateTime: timestampFromDate(shopOrder.updateTime),
-      statusHistory: shopOrder.history.map((change) => ({
-        status: shopOrderStatusToProto[change.status],
-        time: timestampFromDate(change.time),
-        note: change.note,
-      })),
+    shopOrders: order.shopOrders.map(shopOrderToProto),
+  };
+}
+
+export function shopOrderToProto(shopOrder: ShopOrder): MessageInitShape<typeof ShopOrderSchema> {
+  const money = (amountMinor: bigint) => ({ currencyCode: shopOrder.currencyCode, amountMinor });
+  return {
+    id: shopOrder.id,
+    orderId: shopOrder.orderId,
+    shopId: shopOrder.shopId,
+    sellerId: shopOrder.sellerId,
+    items: itemsToProto(shopOrder.currencyCode, shopOrder.lines),
+    subtotal: money(shopOrder.subtotalMinor),
+    status: shopOrderStatusToProto[shopOrder.status],
+    carrier: shopOrder.carrier,
+    trackingNumber: shopOrder.trackingNumber,
+    trackingUrl: shopOrder.trackingUrl,
+    createTime: timestampFromDate(shopOrder.createTime),
+    updateTime: timestampFromDate(shopOrder.updateTime),
+    statusHistory: shopOrder.history.map((change) => ({
+      status: shopOrderStatusToProto[change.status],
+      time: timestampFromDate(change.time),
+      note: change.note,
     })),
   };
+}
+
+function itemsToProto(currencyCode: string, lines: Order["lines"]) {
+  return lines.map((line) => ({
+    productId: line.productId,
+    shopId: line.shopId,
+    name: line.name,
+    unitPrice: { currencyCode, amountMinor: line.unitPriceMinor },
+    quantity: line.quantity,
+    lineTotal: { currencyCode, amountMinor: line.lineTotalMinor },
+  }));
 }

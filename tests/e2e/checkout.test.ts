@@ -15,7 +15,7 @@ import { useMesh } from "../support/use-mesh.ts";
 
 // Generous client deadlines: a hundred concurrent checkouts share two cores with other tests.
 const e2e = useMesh({ env: { BAZAAR_EDGE_CHECKOUT_TIMEOUT_MS: "30000" } });
-const { auth, carts, orders, products } = e2e;
+const { auth, carts, orders, products, shopOrders } = e2e;
 let asSeller: ReturnType<typeof bearer>;
 let shopId = "";
 let categoryId = "";
@@ -315,6 +315,17 @@ describe("orders split per shop", () => {
       "SHOP_ORDER_STATUS_PENDING",
       "SHOP_ORDER_STATUS_CONFIRMED",
     ]);
+
+    // The seller reads their part through ShopOrderService; the buyer cannot, anonymous even less.
+    const mine = byShop.get(otherShop)!;
+    const { shopOrders: listed } = await shopOrders.listShopOrders({ shopId: otherShop, pageSize: 100 }, asSeller);
+    expect(listed.find((s) => s.id === mine.id)).toEqual(mine);
+    expect((await shopOrders.getShopOrder({ id: mine.id }, asSeller)).shopOrder).toEqual(mine);
+    expect((await failureOf(shopOrders.getShopOrder({ id: mine.id }, me))).code).toBe(Code.NotFound);
+    expect((await failureOf(shopOrders.getShopOrder({ id: mine.id }))).code).toBe(Code.Unauthenticated);
+    const sellerToken = (asSeller.headers as Record<string, string>).authorization!.slice("Bearer ".length);
+    const rest = await callRest(e2e.mesh.edgeUrl, "GET", `/v1/shop-orders/${mine.id}`, { token: sellerToken });
+    expect(rest.body.shopOrder).toMatchObject({ id: mine.id, subtotal: { amountMinor: "10001" } });
   });
 });
 

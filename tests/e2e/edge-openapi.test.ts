@@ -116,7 +116,7 @@ describe("the committed OpenAPI document", () => {
     );
   });
 
-  it("describes the six public services and no internal one, though both kinds were read", () => {
+  it("describes the seven public services and no internal one, though both kinds were read", () => {
     const annotatedServices = services.filter((service) => service.methods.some((method) => hasOption(method, http)));
     const publicServices = [
       "AdminService",
@@ -124,6 +124,7 @@ describe("the committed OpenAPI document", () => {
       "CartService",
       "OrderService",
       "ProductService",
+      "ShopOrderService",
       "ShopService",
     ];
     expect(annotatedServices.map((service) => service.name).sort()).toEqual(publicServices);
@@ -301,6 +302,7 @@ describe("the live REST surface, read as the document describes it", () => {
     });
     expect(placed.status).toBe(200);
     const orderId = placed.body.order.id as string;
+    const shopOrder = placed.body.order.shopOrders[0] as { id: string; shopId: string };
     const day = 24 * 3600 * 1000;
     const range = `fromTime=${new Date(Date.now() - day).toISOString()}&toTime=${new Date(Date.now() + day).toISOString()}`;
 
@@ -349,6 +351,15 @@ describe("the live REST surface, read as the document describes it", () => {
       "/v1/products:search": [() => get("/v1/products:search?query=coffee")],
       "/v1/shops": [() => get("/v1/shops"), () => get(`/v1/shops?${nearBerlin}&query=market`)],
       "/v1/shops/{id}": [() => get(`/v1/shops/${shop.id}`), () => get(`/v1/shops/${shop.id}`, seller)],
+      "/v1/shops/{shopId}/orders": [
+        () => get(`/v1/shops/${shopOrder.shopId}/orders?status=SHOP_ORDER_STATUS_CONFIRMED`, seller),
+        () => get(`/v1/shops/${shopOrder.shopId}/orders`, newcomer),
+        () => get(`/v1/shops/${shopOrder.shopId}/orders`),
+      ],
+      "/v1/shop-orders/{id}": [
+        () => get(`/v1/shop-orders/${shopOrder.id}`, seller),
+        () => get(`/v1/shop-orders/${shopOrder.id}`, customer),
+      ],
       "/v1/orders:watch": [
         async () => {
           const stream = await openRestStream(

@@ -25,7 +25,14 @@ import { AdminService } from "../../gen/bazaar/admin/v1/admin_pb.ts";
 import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
-import { OrderService, OrderStatus, PaymentMethod, type Order } from "../../gen/bazaar/order/v1/order_pb.ts";
+import {
+  OrderService,
+  OrderStatus,
+  PaymentMethod,
+  ShopOrderService,
+  ShopOrderStatus,
+  type Order,
+} from "../../gen/bazaar/order/v1/order_pb.ts";
 import { ProductService, ShopService, type Product, type Shop } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { failureOf } from "../../services/kit/testing/calls.ts";
@@ -33,7 +40,15 @@ import { eventually } from "../../services/kit/testing/eventually.ts";
 import { devSellerShelf, registerCustomer, signIn } from "../support/shoppers.ts";
 import { publicClients, type PublicClients, useMesh } from "../support/use-mesh.ts";
 
-const publicServices = [AuthService, ProductService, ShopService, CartService, OrderService, AdminService];
+const publicServices = [
+  AuthService,
+  ProductService,
+  ShopService,
+  CartService,
+  OrderService,
+  ShopOrderService,
+  AdminService,
+];
 const publicMethods = publicServices.flatMap((service) =>
   service.methods.map((method) => ({ key: `${service.name}/${method.name}`, method })),
 );
@@ -276,6 +291,19 @@ const expectations: Record<string, Expectation> = {
       id: w.order.id,
       userId: w.buyer.id,
       status: OrderStatus.CONFIRMED,
+    });
+  },
+  "ShopOrderService/ListShopOrders": async ({ shopOrders }, w) => {
+    const { shopOrders: listed } = await shopOrders.listShopOrders({ shopId: w.shop.id, pageSize: 100 }, w.asSeller);
+    expect(listed.map((shopOrder) => shopOrder.orderId)).toContain(w.order.id);
+  },
+  "ShopOrderService/GetShopOrder": async ({ shopOrders }, w) => {
+    const id = w.order.shopOrders[0]!.id;
+    expect((await shopOrders.getShopOrder({ id }, w.asSeller)).shopOrder).toMatchObject({
+      id,
+      orderId: w.order.id,
+      shopId: w.shop.id,
+      status: ShopOrderStatus.CONFIRMED,
     });
   },
   "OrderService/CancelOrder": ({ orders }, w) => {

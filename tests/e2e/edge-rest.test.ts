@@ -9,7 +9,7 @@ import { getOption } from "@bufbuild/protobuf";
 import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { AdminService } from "../../gen/bazaar/admin/v1/admin_pb.ts";
 import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
-import { OrderService } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { OrderService, ShopOrderService } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { ProductService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { http as httpRule } from "../../gen/google/api/annotations_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
@@ -35,7 +35,15 @@ beforeAll(async () => {
 afterAll(() => mesh?.stop());
 
 describe("the route table", () => {
-  const publicServices = [AuthService, ProductService, ShopService, CartService, OrderService, AdminService];
+  const publicServices = [
+    AuthService,
+    ProductService,
+    ShopService,
+    CartService,
+    OrderService,
+    ShopOrderService,
+    AdminService,
+  ];
   const routes = publicServices.flatMap((service) =>
     service.methods.flatMap((method) => {
       const rule = getOption(method, httpRule);

@@ -11,7 +11,7 @@ import { afterAll, beforeAll } from "vitest";
 import { AdminService } from "../../gen/bazaar/admin/v1/admin_pb.ts";
 import { AuthService, ServiceIdentityService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
-import { OrderService } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { OrderService, ShopOrderService } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { ProductService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { createMeshClient } from "../../services/kit/clients.ts";
 import { devServiceSecret, type ServiceName } from "../../services/kit/config.ts";
@@ -26,6 +26,7 @@ export interface PublicClients {
   shops: Client<typeof ShopService>;
   carts: Client<typeof CartService>;
   orders: Client<typeof OrderService>;
+  shopOrders: Client<typeof ShopOrderService>;
   admin: Client<typeof AdminService>;
 }
 
@@ -36,6 +37,7 @@ export function publicClients(transport: Transport): PublicClients {
     shops: createClient(ShopService, transport),
     carts: createClient(CartService, transport),
     orders: createClient(OrderService, transport),
+    shopOrders: createClient(ShopOrderService, transport),
     admin: createClient(AdminService, transport),
   };
 }

@@ -6,12 +6,14 @@ import {
   shopOrderStatusFor,
   type NewShopOrder,
   type Order,
+  type OrderLine,
   type OrderStatus,
   type PaymentMethod,
   type PaymentStatus,
+  type ShopOrder,
   type ShopOrderStatus,
 } from "../domain/order.ts";
-import type { OrderDatabase, OrderRow } from "./database.ts";
+import type { OrderDatabase, OrderLineRow, OrderRow, ShopOrderRow } from "./database.ts";
 
 type Db = Kysely<OrderDatabase> | Transaction<OrderDatabase>;
 
@@ -353,30 +355,12 @@ async function withDetails(db: Db, rows: OrderRow[]): Promise<Order[]> {
     .where("order_id", "in", ids)
     .orderBy("shop_id")
     .execute();
-  const shopHistory =
-    shopOrders.length === 0
-      ? []
-      : await db
-          .selectFrom("shop_order_status_history")
-          .selectAll()
-          .where(
-            "shop_order_id",
-            "in",
-            shopOrders.map((shopOrder) => shopOrder.id),
-          )
-          .orderBy("id")
-          .execute();
+  const shopHistory = await shopOrderHistories(
+    db,
+    shopOrders.map((shopOrder) => shopOrder.id),
+  );
   return rows.map((row) => {
-    const orderLines = lines
-      .filter((line) => line.order_id === row.id)
-      .map((line) => ({
-        productId: line.product_id,
-        shopId: line.shop_id,
-        name: line.name,
-        unitPriceMinor: BigInt(line.unit_price_minor),
-        quantity: line.quantity,
-        lineTotalMinor: BigInt(line.line_total_minor),
-      }));
+    const orderLines = lines.filter((line) => line.order_id === row.id).map(orderLineOf);
     return {
       id: row.id,
       userId: row.user_id,
@@ -399,25 +383,113 @@ async function withDetails(db: Db, rows: OrderRow[]): Promise<Order[]> {
         .map((h) => ({ status: h.status, time: h.time, note: h.note, seq: Number(h.user_seq) })),
       shopOrders: shopOrders
         .filter((shopOrder) => shopOrder.order_id === row.id)
-        .map((shopOrder) => ({
-          id: shopOrder.id,
-          orderId: shopOrder.order_id,
-          shopId: shopOrder.shop_id,
-          sellerId: shopOrder.seller_id,
-          lines: orderLines.filter((line) => line.shopId === shopOrder.shop_id),
-          subtotalMinor: BigInt(shopOrder.subtotal_minor),
-          status: shopOrder.status,
-          carrier: shopOrder.carrier,
-          trackingNumber: shopOrder.tracking_number,
-          trackingUrl: shopOrder.tracking_url,
-          history: shopHistory
-            .filter((h) => h.shop_order_id === shopOrder.id)
-            .map((h) => ({ status: h.status, time: h.time, note: h.note })),
-          createTime: shopOrder.create_time,
-          updateTime: shopOrder.update_time,
-        })),
+        .map((shopOrder) => shopOrderOf(shopOrder, row.currency_code, orderLines, shopHistory)),
       createTime: row.create_time,
       updateTime: row.update_time,
     };
   });
+}
+
+function orderLineOf(line: OrderLineRow): OrderLine {
+  return {
+    productId: line.product_id,
+    shopId: line.shop_id,
+    name: line.name,
+    unitPriceMinor: BigInt(line.unit_price_minor),
+    quantity: line.quantity,
+    lineTotalMinor: BigInt(line.line_total_minor),
+  };
+}
+
+async function shopOrderHistories(db: Db, shopOrderIds: string[]) {
+  if (shopOrderIds.length === 0) return [];
+  return db
+    .selectFrom("shop_order_status_history")
+    .selectAll()
+    .where("shop_order_id", "in", shopOrderIds)
+    .orderBy("id")
+    .execute();
+}
+
+/** A shop order from its row, with its lines picked from its order's and its history entries. */
+function shopOrderOf(
+  row: ShopOrderRow,
+  currencyCode: string,
+  orderLines: OrderLine[],
+  history: Array<{ shop_order_id: string; status: ShopOrderStatus; time: Date; note: string }>,
+): ShopOrder {
+  return {
+    id: row.id,
+    orderId: row.order_id,
+    shopId: row.shop_id,
+    sellerId: row.seller_id,
+    currencyCode,
+    lines: orderLines.filter((line) => line.shopId === row.shop_id),
+    subtotalMinor: BigInt(row.subtotal_minor),
+    status: row.status,
+    carrier: row.carrier,
+    trackingNumber: row.tracking_number,
+    trackingUrl: row.tracking_url,
+    history: history
+      .filter((h) => h.shop_order_id === row.id)
+      .map((h) => ({ status: h.status, time: h.time, note: h.note })),
+    createTime: row.create_time,
+    updateTime: row.update_time,
+  };
+}
+
+export async function findShopOrder(db: Db, id: string): Promise<ShopOrder | undefined> {
+  return (await shopOrdersWithDetails(db, { id, limit: 1 }))[0];
+}
+
+export interface ShopOrderFilter {
+  shopId?: string;
+  /** Only shop orders of this seller: what a seller may see. */
+  sellerId?: string;
+  status?: ShopOrderStatus;
+  /** Keyset: only shop orders older than this id (ids are time-ordered UUIDv7). */
+  beforeId?: string;
+  limit: number;
+}
+
+/** Shop orders matching the filter, newest first. */
+export async function listShopOrders(db: Db, filter: ShopOrderFilter): Promise<ShopOrder[]> {
+  return shopOrdersWithDetails(db, filter);
+}
+
+async function shopOrdersWithDetails(db: Db, filter: ShopOrderFilter & { id?: string }): Promise<ShopOrder[]> {
+  let select = db
+    .selectFrom("shop_orders")
+    .innerJoin("orders", "orders.id", "shop_orders.order_id")
+    .selectAll("shop_orders")
+    .select("orders.currency_code");
+  if (filter.id) select = select.where("shop_orders.id", "=", filter.id);
+  if (filter.shopId) select = select.where("shop_orders.shop_id", "=", filter.shopId);
+  if (filter.sellerId) select = select.where("shop_orders.seller_id", "=", filter.sellerId);
+  if (filter.status) select = select.where("shop_orders.status", "=", filter.status);
+  if (filter.beforeId) select = select.where("shop_orders.id", "<", filter.beforeId);
+  const rows = await select.orderBy("shop_orders.id", "desc").limit(filter.limit).execute();
+  if (rows.length === 0) return [];
+  const lines = await db
+    .selectFrom("order_lines")
+    .selectAll()
+    .where(
+      "order_id",
+      "in",
+      rows.map((row) => row.order_id),
+    )
+    .orderBy("product_id")
+    .execute();
+  const history = await shopOrderHistories(
+    db,
+    rows.map((row) => row.id),
+  );
+  return rows.map((row) =>
+    shopOrderOf(
+      row,
+      row.currency_code,
+      lines.filter((line) => line.order_id === row.order_id).map(orderLineOf),
+      history,
+    ),
+  );
 }

@@ -31,6 +31,8 @@ export interface ShopOrder {
   shopId: string;
   /** The shop's owner at checkout; empty for orders placed before shop orders existed. */
   sellerId: string;
+  /** Its order's currency. */
+  currencyCode: string;
   lines: OrderLine[];
   subtotalMinor: bigint;
   status: ShopOrderStatus;

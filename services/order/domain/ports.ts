@@ -10,9 +10,7 @@ import type { PaymentProvider } from "./payments.ts";
 /** The buyer's cart and the catalog's current prices, read on the buyer's behalf. */
 export interface ShopperPorts {
   cartLines(): Promise<Array<{ productId: string; quantity: number }>>;
-  products(
-    ids: string[],
-  ): Promise<
+  products(ids: string[]): Promise<
     Array<{
       productId: string;
       shopId: string;
