@@ -28,10 +28,11 @@ let otherSeller: SignedIn;
 let buyer: SignedIn;
 let shopId: string;
 let categoryId: string;
+let tokens: Awaited<ReturnType<typeof createTestTokens>>;
 
 beforeAll(async () => {
   db = await migratedTestDatabase<ProductDatabase>("product_handlers", migrations);
-  const tokens = await createTestTokens();
+  tokens = await createTestTokens();
   services = productServicesInMemory(db, tokens.verifier);
   callers = await oneOfEach(tokens);
   [admin, seller, otherSeller, buyer] = await Promise.all([
@@ -173,6 +174,99 @@ describe("what a refused change answers", () => {
     const rename = { product: { id, name: "Nothing" }, updateMask: { paths: ["name"] } };
     expect((await failureOf(services.products.updateProduct(rename, admin.options))).code).toBe(Code.NotFound);
     expect((await failureOf(services.products.deleteProduct({ id }, admin.options))).code).toBe(Code.NotFound);
+  });
+});
+
+describe("a seller's own products, hidden ones included", () => {
+  /** A seller of their own with one shop: on sale, inactive, deleted and low on stock. */
+  async function sellerWithHiddenProducts() {
+    const owner = await signedIn(tokens, "seller");
+    const shop = await openedShop(services, owner);
+    const add = async (name: string, stockOnHand = 10) =>
+      (
+        await services.products.createProduct(
+          { product: aProduct(shop, categoryId, { name, stockOnHand }) },
+          owner.options,
+        )
+      ).product!.id;
+    const onSale = await add("On sale");
+    const lowStock = await add("Low stock", 2);
+    const inactive = await add("Inactive");
+    await services.products.updateProduct(
+      { product: { id: inactive, active: false }, updateMask: { paths: ["active"] } },
+      owner.options,
+    );
+    const deleted = await add("Deleted");
+    await services.products.deleteProduct({ id: deleted }, owner.options);
+    return { owner, shop, onSale, lowStock, inactive, deleted };
+  }
+  const ids = (response: { products: Array<{ id: string }> }) => response.products.map((p) => p.id).sort();
+
+  it("when a seller asks for their inactive and deleted products, then ListProducts returns them with their state", async () => {
+    const { owner, onSale, lowStock, inactive, deleted } = await sellerWithHiddenProducts();
+    const all = await services.products.listProducts(
+      { sellerId: owner.id, includeInactive: true, includeDeleted: true },
+      owner.options,
+    );
+    expect(ids(all)).toEqual([onSale, lowStock, inactive, deleted].sort());
+    const inactiveRead = all.products.find((p) => p.id === inactive);
+    expect(inactiveRead?.active).toBe(false);
+    expect(inactiveRead?.deleteTime).toBeUndefined();
+    expect(all.products.find((p) => p.id === deleted)?.deleteTime).toBeDefined();
+
+    const inactiveOnly = { sellerId: owner.id, includeInactive: true };
+    expect(ids(await services.products.listProducts(inactiveOnly, owner.options))).toEqual(
+      [onSale, lowStock, inactive].sort(),
+    );
+    const deletedOnly = { sellerId: owner.id, includeDeleted: true };
+    expect(ids(await services.products.listProducts(deletedOnly, owner.options))).toEqual(
+      [onSale, lowStock, deleted].sort(),
+    );
+    const asAdmin = await services.products.listProducts(
+      { sellerId: owner.id, includeInactive: true, includeDeleted: true },
+      admin.options,
+    );
+    expect(ids(asAdmin)).toEqual(ids(all));
+  });
+
+  it("when another seller, a buyer or nobody asks for a seller's hidden products, then they are refused and see none", async () => {
+    const { owner, shop, onSale, lowStock } = await sellerWithHiddenProducts();
+    const hidden = { sellerId: owner.id, includeInactive: true, includeDeleted: true };
+    expect((await failureOf(services.products.listProducts(hidden, otherSeller.options))).code).toBe(
+      Code.PermissionDenied,
+    );
+    expect((await failureOf(services.products.listProducts(hidden, buyer.options))).code).toBe(Code.PermissionDenied);
+    expect((await failureOf(services.products.listProducts(hidden))).code).toBe(Code.Unauthenticated);
+    // Naming their own id does not widen another seller's view of this seller's shop.
+    const ownIdOtherShop = { ...hidden, sellerId: otherSeller.id, shopId: shop };
+    expect((await services.products.listProducts(ownIdOtherShop, otherSeller.options)).products).toEqual([]);
+    // Without the flags everyone sees what buyers see.
+    for (const options of [otherSeller.options, buyer.options, owner.options, undefined])
+      expect(ids(await services.products.listProducts({ sellerId: owner.id }, options))).toEqual(
+        [onSale, lowStock].sort(),
+      );
+    expect((await failureOf(services.products.listProducts({ includeInactive: true }, admin.options))).code).toBe(
+      Code.InvalidArgument,
+    );
+  });
+
+  it("when a seller asks for products below 3 units available, then only those come, hidden ones as asked", async () => {
+    const { owner, shop, lowStock } = await sellerWithHiddenProducts();
+    const inactiveLow = (
+      await services.products.createProduct(
+        { product: aProduct(shop, categoryId, { name: "Inactive low", stockOnHand: 1 }) },
+        owner.options,
+      )
+    ).product!.id;
+    await services.products.updateProduct(
+      { product: { id: inactiveLow, active: false }, updateMask: { paths: ["active"] } },
+      owner.options,
+    );
+    expect(ids(await services.products.listProducts({ sellerId: owner.id, lowStockBelow: 3 }))).toEqual([lowStock]);
+    const withHidden = { sellerId: owner.id, lowStockBelow: 3, includeInactive: true };
+    expect(ids(await services.products.listProducts(withHidden, owner.options))).toEqual(
+      [lowStock, inactiveLow].sort(),
+    );
   });
 });
 

@@ -1,7 +1,7 @@
 // ProductService: proto ↔ domain, domain errors → ConnectError.
 import { createHash } from "node:crypto";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import {
   ProductOrder as ProtoProductOrder,
@@ -26,11 +26,13 @@ import {
   findProductById,
   findVisibleProductsByIds,
   listCategories,
+  listSellerProducts,
   listVisibleProducts,
   searchVisibleProducts,
 } from "./db/product.repository.ts";
 import {
   createCategory,
+  canManage,
   createProduct,
   deleteProduct,
   InvalidCatalogInputError,
@@ -143,19 +145,24 @@ export function createProductService(deps: ProductServiceDeps): ServiceImpl<type
       return { category: categoryToProto(created) };
     },
 
-    async listProducts(request) {
+    async listProducts(request, ctx) {
       const order = orderOf(request.orderBy);
       const limit = pageSizeOf(request.pageSize);
       const after = request.pageToken
         ? { ...productPageTokens.decode(request.pageToken, { order }), order }
         : undefined;
+      const filter = filterOf(request);
+      const hidden = { inactive: request.includeInactive, deleted: request.includeDeleted };
       // One extra row tells whether another page exists without a COUNT.
-      const rows = await listVisibleProducts(db, {
-        filter: filterOf(request),
-        order,
-        after,
-        limit: limit + 1,
-      });
+      const keyset = { order, after, limit: limit + 1 };
+      const rows =
+        hidden.inactive || hidden.deleted
+          ? await listSellerProducts(db, {
+              ...keyset,
+              filter: { ...filter, sellerId: ownSellerId(request, ctx) },
+              hidden,
+            })
+          : await listVisibleProducts(db, { ...keyset, filter });
       const page = rows.slice(0, limit);
       const last = page.at(-1);
       return {
@@ -190,6 +197,21 @@ export function createProductService(deps: ProductServiceDeps): ServiceImpl<type
       };
     },
   };
+}
+
+/**
+ * The seller whose hidden products ListProducts may show: the caller themself, or anyone for an
+ * admin. Checked here rather than in the access rules because ListProducts stays public.
+ */
+function ownSellerId(request: ListProductsRequest, ctx: HandlerContext): string {
+  const caller = ctx.values.get(callerKey);
+  if (!caller)
+    throw new ConnectError("include_inactive and include_deleted need a signed-in seller", Code.Unauthenticated);
+  if (!request.sellerId)
+    throw new ConnectError("include_inactive and include_deleted need seller_id", Code.InvalidArgument);
+  if (!canManage(caller, request.sellerId))
+    throw new ConnectError("only a seller's own hidden products can be listed", Code.PermissionDenied);
+  return request.sellerId;
 }
 
 async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
@@ -231,6 +253,7 @@ function filterOf(request: ListProductsRequest | SearchProductsRequest): Product
     minPriceMinor: request.minPriceMinor,
     maxPriceMinor: request.maxPriceMinor,
     featuredOnly: request.featuredOnly,
+    lowStockBelow: "lowStockBelow" in request ? request.lowStockBelow : undefined,
   };
 }
 
@@ -263,6 +286,7 @@ function toProto(product: Product): MessageInitShape<typeof ProductSchema> {
     shopSuspended: product.shopSuspended,
     createTime: timestampFromDate(product.createTime),
     updateTime: timestampFromDate(product.updateTime),
+    deleteTime: product.deleteTime ? timestampFromDate(product.deleteTime) : undefined,
   };
 }
 

@@ -7,6 +7,7 @@ import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { expectEvents } from "../support/events.ts";
+import { callRest } from "../support/rest.ts";
 import { useMesh } from "../support/use-mesh.ts";
 
 const e2e = useMesh({ httpVersion: "1.1" });
@@ -164,6 +165,57 @@ describe("changing and deleting a product", () => {
       (await failureOf(products.adjustStock({ id: product!.id, stockOnHand: -1 }, bearer(tokens.seller)))).code,
     ).toBe(Code.InvalidArgument);
     await expectEvents(e2e.mesh.natsUrl, product!.id, "bazaar.product.>", ["bazaar.product.stock_changed"]);
+  });
+});
+
+describe("a seller's own products", () => {
+  it("when the seller lists their products with hidden ones, then inactive, deleted and low-stock ones come; nobody else sees them", async () => {
+    const seller = bearer(tokens.seller);
+    const add = async (name: string, stockOnHand = 7) =>
+      (await products.createProduct({ product: { ...draft(name).product, stockOnHand } }, seller)).product!.id;
+    const inactive = await add("Hidden: inactive");
+    await products.updateProduct(
+      { product: { id: inactive, active: false }, updateMask: { paths: ["active"] } },
+      seller,
+    );
+    const deleted = await add("Hidden: deleted");
+    await products.deleteProduct({ id: deleted }, seller);
+    const lowStock = await add("Nearly sold out", 1);
+    const sellerId = devAccounts.seller.id;
+    const allIds = async (request: Parameters<typeof products.listProducts>[0], options = seller) => {
+      const ids: string[] = [];
+      for (let pageToken = ""; ; ) {
+        const page = await products.listProducts({ ...request, pageSize: 100, pageToken }, options);
+        ids.push(...page.products.map((p) => p.id));
+        if (!page.nextPageToken) return ids;
+        pageToken = page.nextPageToken;
+      }
+    };
+
+    const own = await allIds({ sellerId, includeInactive: true, includeDeleted: true });
+    expect(own).toEqual(expect.arrayContaining([inactive, deleted, lowStock]));
+    const low = await allIds({ sellerId, lowStockBelow: 2, includeInactive: true });
+    expect(low).toContain(lowStock);
+    expect(low).not.toContain(inactive);
+
+    const hidden = { sellerId, includeInactive: true, includeDeleted: true };
+    for (const who of ["otherSeller", "customer"] as const)
+      expect((await failureOf(products.listProducts(hidden, bearer(tokens[who])))).code).toBe(Code.PermissionDenied);
+    expect((await failureOf(products.listProducts(hidden))).code).toBe(Code.Unauthenticated);
+    for (const options of [bearer(tokens.otherSeller), bearer(tokens.customer), undefined]) {
+      const seen = await allIds({ sellerId }, options);
+      expect(seen).toContain(lowStock);
+      expect(seen).not.toContain(inactive);
+      expect(seen).not.toContain(deleted);
+    }
+
+    // The same through REST: query parameters as documented, refused anonymously, never cached.
+    const query = `/v1/products?sellerId=${sellerId}&includeInactive=true&includeDeleted=true&pageSize=100`;
+    expect((await callRest(e2e.mesh.edgeUrl, "GET", query)).status).toBe(401);
+    const rest = await callRest(e2e.mesh.edgeUrl, "GET", query, { token: tokens.seller });
+    expect(rest.status).toBe(200);
+    expect(rest.headers.get("cache-control")).toMatch(/no-store/);
+    expect(rest.body.products.find((p: { id: string }) => p.id === deleted)?.deleteTime).toBeDefined();
   });
 });
 

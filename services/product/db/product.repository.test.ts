@@ -12,6 +12,7 @@ import { migrations } from "./migrations/index.ts";
 import {
   findProductById,
   findVisibleProductsByIds,
+  listSellerProducts,
   listVisibleProducts,
   searchVisibleProducts,
 } from "./product.repository.ts";
@@ -64,6 +65,9 @@ interface ProductExtras {
   name?: string;
   description?: string;
   tags?: string[];
+  sellerId?: string;
+  stockOnHand?: number;
+  stockHeld?: number;
 }
 
 async function insertProduct(categoryId: string, price: number, extra: ProductExtras = {}) {
@@ -74,7 +78,7 @@ async function insertProduct(categoryId: string, price: number, extra: ProductEx
     .values({
       id,
       shop_id: extra.shopId ?? shopId,
-      seller_id: uuidv7(),
+      seller_id: extra.sellerId ?? uuidv7(),
       category_id: categoryId,
       name: extra.name ?? `P ${id}`,
       description: extra.description ?? "",
@@ -85,6 +89,8 @@ async function insertProduct(categoryId: string, price: number, extra: ProductEx
       image_urls: "[]",
       delete_time: extra.delete_time ?? null,
       active: extra.active ?? 1,
+      stock_on_hand: extra.stockOnHand ?? 0,
+      stock_held: extra.stockHeld ?? 0,
     })
     .execute();
   return id;
@@ -225,5 +231,59 @@ describe("suspended shops", () => {
     expect(await reactivateShopRow(db, suspendedShop)).toBe(true);
     expect(await reactivateShopRow(db, suspendedShop)).toBe(false);
     expect(await visible()).toEqual({ listed: 1, searched: 1, byIds: 1, shopSuspended: false });
+  });
+});
+
+describe("a seller's own products", () => {
+  it("when hidden products are asked for, then inactive, deleted and suspended-shop ones come with their state; low stock counts what is held", async () => {
+    const sellerId = uuidv7();
+    const [openShop, suspendedShop] = [uuidv7(), uuidv7()];
+    for (const id of [openShop, suspendedShop])
+      await db
+        .insertInto("shops")
+        .values({ id, seller_id: sellerId, name: "Own", description: "", address: "{}", latitude: 1, longitude: 1 })
+        .execute();
+    const mine = (extra: ProductExtras) => insertProduct(otherCategory, 80, { sellerId, shopId: openShop, ...extra });
+    const onSale = await mine({ stockOnHand: 10 });
+    const mostlyHeld = await mine({ stockOnHand: 10, stockHeld: 9 });
+    const inactive = await mine({ active: 0, stockOnHand: 1 });
+    const deleted = await mine({ delete_time: new Date(), stockOnHand: 10 });
+    const ofSuspendedShop = await mine({ shopId: suspendedShop, stockOnHand: 10 });
+    await suspendShopRow(db, suspendedShop, "spam");
+    // Another seller's hidden product in the same shop table must never appear.
+    await insertProduct(otherCategory, 80, { shopId: openShop, active: 0 });
+
+    const list = async (hidden: { inactive: boolean; deleted: boolean }, lowStockBelow?: number) =>
+      (await listSellerProducts(db, { filter: { sellerId, lowStockBelow }, hidden, order: "newest", limit: 50 })).map(
+        (p) => ({ id: p.id, active: p.active, deleted: p.deleted, shopSuspended: p.shopSuspended }),
+      );
+    const state = (id: string, active = true, deleted = false, shopSuspended = false) => ({
+      id,
+      active,
+      deleted,
+      shopSuspended,
+    });
+    const newestFirst = <T extends { id: string }>(rows: T[]) => rows.sort((a, b) => b.id.localeCompare(a.id));
+
+    expect(await list({ inactive: false, deleted: false })).toEqual(newestFirst([state(onSale), state(mostlyHeld)]));
+    expect(await list({ inactive: true, deleted: false })).toEqual(
+      newestFirst([
+        state(onSale),
+        state(mostlyHeld),
+        state(inactive, false),
+        state(ofSuspendedShop, true, false, true),
+      ]),
+    );
+    expect(await list({ inactive: false, deleted: true })).toEqual(
+      newestFirst([state(onSale), state(mostlyHeld), state(deleted, true, true)]),
+    );
+    expect(await list({ inactive: true, deleted: true }, 2)).toEqual(
+      newestFirst([state(mostlyHeld), state(inactive, false)]),
+    );
+    expect(
+      (await listVisibleProducts(db, { filter: { sellerId, lowStockBelow: 2 }, order: "newest", limit: 50 })).map(
+        (p) => p.id,
+      ),
+    ).toEqual([mostlyHeld]);
   });
 });

@@ -9,6 +9,7 @@ import type {
   ProductCursor,
   ProductFilter,
   ProductOrder,
+  HiddenProducts,
 } from "../domain/catalog.ts";
 import type { CategoryRow, ProductDatabase, ProductRow } from "./database.ts";
 
@@ -61,8 +62,38 @@ export async function listVisibleProducts(db: Db, query: ProductPageQuery): Prom
   return rows.map((row) => toProduct(row));
 }
 
+/**
+ * One keyset page of one seller's products, hidden ones included as `hidden` asks: their
+ * seller's own view. `shopSuspended` is set from the shop of each row.
+ */
+export async function listSellerProducts(
+  db: Db,
+  query: ProductPageQuery & { filter: { sellerId: string }; hidden: HiddenProducts },
+): Promise<Product[]> {
+  let select = db
+    .selectFrom("products")
+    .selectAll("products")
+    .select((eb) =>
+      eb
+        .exists(
+          eb
+            .selectFrom("shops")
+            .select("shops.id")
+            .whereRef("shops.id", "=", "products.shop_id")
+            .where("shops.suspend_time", "is not", null),
+        )
+        .as("shop_suspended"),
+    );
+  if (!query.hidden.inactive) select = inOpenShops(select.where("products.active", "=", 1));
+  if (!query.hidden.deleted) select = select.where("products.delete_time", "is", null);
+  select = applyFilter(select as unknown as ProductSelect, query.filter) as unknown as typeof select;
+  select = applyOrder(select as unknown as ProductSelect, query.order, query.after) as unknown as typeof select;
+  const rows = await select.limit(query.limit).execute();
+  return rows.map((row) => toProduct(row, Boolean(row.shop_suspended)));
+}
+
 function applyFilter(select: ProductSelect, filter: ProductFilter): ProductSelect {
-  const { categoryId, shopId, sellerId, minPriceMinor, maxPriceMinor, featuredOnly } = filter;
+  const { categoryId, shopId, sellerId, minPriceMinor, maxPriceMinor, featuredOnly, lowStockBelow } = filter;
   if (categoryId) {
     // The category and all its descendants, resolved by the server in the same statement.
     select = select.where(
@@ -79,6 +110,8 @@ function applyFilter(select: ProductSelect, filter: ProductFilter): ProductSelec
   if (minPriceMinor !== undefined) select = select.where("products.price_minor", ">=", minPriceMinor.toString());
   if (maxPriceMinor !== undefined) select = select.where("products.price_minor", "<=", maxPriceMinor.toString());
   if (featuredOnly) select = select.where("products.featured", "=", 1);
+  if (lowStockBelow !== undefined)
+    select = select.where(sql<number>`products.stock_on_hand - products.stock_held`, "<", lowStockBelow);
   return select;
 }
 
@@ -131,6 +164,7 @@ function toProduct(row: ProductRow, shopSuspended = false): Product {
     featured: Boolean(row.featured),
     active: Boolean(row.active),
     deleted: row.delete_time !== null,
+    deleteTime: row.delete_time,
     shopSuspended,
     createTime: row.create_time,
     updateTime: row.update_time,

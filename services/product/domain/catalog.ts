@@ -25,13 +25,18 @@ export interface Product {
   featured: boolean;
   active: boolean;
   deleted: boolean;
+  /** When it was soft-deleted; null while it is not. */
+  deleteTime: Date | null;
   /** Its shop is suspended by an admin: hidden from buyers like an inactive product. */
   shopSuspended: boolean;
   createTime: Date;
   updateTime: Date;
 }
 
-export type NewProduct = Omit<Product, "stockHeld" | "deleted" | "shopSuspended" | "createTime" | "updateTime">;
+export type NewProduct = Omit<
+  Product,
+  "stockHeld" | "deleted" | "deleteTime" | "shopSuspended" | "createTime" | "updateTime"
+>;
 
 /** Fields UpdateProduct may change; undefined leaves a field as it is. */
 export interface ProductChanges {
@@ -61,6 +66,18 @@ export interface ProductFilter {
   minPriceMinor?: bigint;
   maxPriceMinor?: bigint;
   featuredOnly?: boolean;
+  /** Only products with fewer units available than this. */
+  lowStockBelow?: number;
+}
+
+/**
+ * Which products besides those buyers see a list holds. Only for the products' own seller or an
+ * admin: the handler checks that before asking.
+ */
+export interface HiddenProducts {
+  /** Inactive products and those of suspended shops. */
+  inactive: boolean;
+  deleted: boolean;
 }
 
 /**
