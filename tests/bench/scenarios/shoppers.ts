@@ -16,6 +16,8 @@ export interface Shoppers {
   shoppers: Shopper[];
   /** Products the shoppers buy; each has stock for a million units. */
   productIds: string[];
+  /** The demo seller, signed in, and the shop the checkout products belong to. */
+  seller: { accessToken: string; shopId: string };
 }
 
 const checkoutProductCount = 32;
@@ -78,7 +80,7 @@ export async function prepareShoppers(edgeUrl: string, count: number, log: (line
   log(
     `  ${count} shoppers and ${checkoutProductCount} checkout products ready in ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
-  return { shoppers, productIds };
+  return { shoppers, productIds, seller: { accessToken: seller.tokens.accessToken, shopId: template.shopId } };
 }
 
 /** A product of the demo seller, whose shop and category the checkout products share. */

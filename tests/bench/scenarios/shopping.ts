@@ -1,5 +1,6 @@
-// The signed-in write paths through the edge, driven by the node driver because each request
-// carries its own shopper's token and body: AddCartItem, PlaceOrder and Login (Connect JSON, h2c).
+// The signed-in paths through the edge, driven by the node driver because each request carries
+// its own shopper's token and body: AddCartItem, PlaceOrder, Login and the seller's
+// ListShopOrders (Connect JSON, h2c).
 import { dbBaselineIds } from "../baselines/database.ts";
 import { rawBaselineIds } from "../baselines/http-hello.ts";
 import { runEach } from "../load/closed-loop.ts";
@@ -9,8 +10,13 @@ import { callEdge } from "../wire.ts";
 import { nodeDriverScenario, type RunContext, type Scenario } from "./scenario.ts";
 import type { Shopper, Shoppers } from "./shoppers.ts";
 
-export const shoppingScenarioIds = ["cart.add-cart-item", "order.place-order", "auth.login"] as const;
-const [addCartItemId, placeOrderId, loginId] = shoppingScenarioIds;
+export const shoppingScenarioIds = [
+  "cart.add-cart-item",
+  "order.place-order",
+  "auth.login",
+  "order.list-shop-orders",
+] as const;
+const [addCartItemId, placeOrderId, loginId, listShopOrdersId] = shoppingScenarioIds;
 
 /** A cart holds at most this many of the checkout products, so its size stays what it was. */
 const productsPerCart = 4;
@@ -76,7 +82,87 @@ export function shoppingScenarios(edgeUrl: string, cast: Shoppers): Scenario[] {
     },
   );
 
-  return [addCartItem, placeOrderScenario(edgeUrl, cast), login];
+  return [addCartItem, placeOrderScenario(edgeUrl, cast), login, listShopOrdersScenario(edgeUrl, cast)];
+}
+
+/** Shop orders the seller's shop holds at least before ListShopOrders is measured: five full pages. */
+const shopOrdersBeforeListing = 100;
+const shopOrdersPerPage = 20;
+
+/**
+ * The seller's first page of their shop's orders, newest first. Run alone (--only), the orders
+ * PlaceOrder would have left are placed first, unmeasured, by the same shoppers.
+ */
+function listShopOrdersScenario(edgeUrl: string, cast: Shoppers): Scenario {
+  const { seller } = cast;
+  const body = JSON.stringify({ shopId: seller.shopId, pageSize: shopOrdersPerPage });
+  const headers = { authorization: `Bearer ${seller.accessToken}` };
+  return nodeDriverScenario(
+    {
+      protocol: "h2c",
+      rawBaseline: rawBaselineIds.h2cNodeDriver,
+      dbBaseline: dbBaselineIds.primaryKeySelect,
+      id: listShopOrdersId,
+      title: `ListShopOrders, the demo seller, first page of ${shopOrdersPerPage}`,
+      sweep: true,
+      prepare: () => ensureShopOrders(edgeUrl, cast, shopOrdersBeforeListing),
+    },
+    new URL(edgeUrl).origin,
+    (connections, worker) =>
+      connectUnary(
+        connections.for(worker),
+        "/bazaar.order.v1.ShopOrderService/ListShopOrders",
+        body,
+        headers,
+        (answer) => {
+          const count = (JSON.parse(answer) as { shopOrders?: unknown[] }).shopOrders?.length ?? 0;
+          return count === shopOrdersPerPage ? undefined : `page of ${count}`;
+        },
+      ),
+  );
+}
+
+/** Places orders of the checkout products until the seller's shop holds `count` shop orders. */
+async function ensureShopOrders(edgeUrl: string, { shoppers, productIds, seller }: Shoppers, count: number) {
+  const held = async () => {
+    const { shopOrders = [] } = await callEdge(
+      edgeUrl,
+      "bazaar.order.v1.ShopOrderService/ListShopOrders",
+      { shopId: seller.shopId, pageSize: count },
+      seller.accessToken,
+    );
+    return shopOrders.length as number;
+  };
+  const missing = count - (await held());
+  if (missing <= 0) return;
+  const keyPrefix = `bench-shop-orders-${Date.now().toString(36)}`;
+  await runEach(
+    Array.from({ length: missing }, (_, n) => n),
+    {
+      concurrency: 8,
+      async call(n) {
+        const shopper = shoppers[n % shoppers.length]!;
+        await callEdge(
+          edgeUrl,
+          "bazaar.cart.v1.CartService/AddCartItem",
+          { productId: productIds[n % productIds.length], quantity: 1 },
+          shopper.accessToken,
+        );
+        await callEdge(
+          edgeUrl,
+          "bazaar.order.v1.OrderService/PlaceOrder",
+          {
+            idempotencyKey: `${keyPrefix}-${n}`,
+            shippingAddress,
+            payment: { method: "PAYMENT_METHOD_CARD", cardToken: "tok_visa" },
+          },
+          shopper.accessToken,
+        );
+        return undefined;
+      },
+    },
+  );
+  if ((await held()) < count) throw new Error(`the demo shop holds fewer than ${count} shop orders after placing them`);
 }
 
 /**
