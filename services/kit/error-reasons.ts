@@ -72,10 +72,12 @@ export const errorReasons = {
   },
   ILLEGAL_STATUS_TRANSITION: {
     code: Code.FailedPrecondition,
-    metadata: ["order_id", "from", "to"],
+    metadata: ["order_id", "shop_order_id", "from", "to"],
     meaning:
       "The order cannot move from its status `from` to the status `to` (both `OrderStatus` value names, " +
-      "e.g. `ORDER_STATUS_SHIPPED`).",
+      "e.g. `ORDER_STATUS_SHIPPED`). When a shop order could not move, `shop_order_id` names it, `order_id` is " +
+      "its order, and `from` and `to` are `ShopOrderStatus` value names (e.g. `SHOP_ORDER_STATUS_CONFIRMED`); " +
+      "otherwise `shop_order_id` is empty.",
   },
   STOCK_BELOW_HELD: {
     code: Code.FailedPrecondition,

@@ -12,6 +12,12 @@ export const orderAccessRules = [
   }),
   // "user", not "seller": the handler scopes what a caller sees, so a customer or another seller
   // gets NOT_FOUND (or an empty list), as the contract promises, rather than a hint that it exists.
-  accessRules(ShopOrderService, { listShopOrders: "user", getShopOrder: "user" }),
+  accessRules(ShopOrderService, {
+    listShopOrders: "user",
+    getShopOrder: "user",
+    acceptShopOrder: "user",
+    shipShopOrder: "user",
+    deliverShopOrder: "user",
+  }),
   accessRules(OrderAdminService, { listAllOrders: "service", updateOrderStatus: "service" }),
 ];

@@ -1,28 +1,33 @@
-// Hears OrderStatusChanged on NATS and wakes the WatchOrders feeds of that buyer in this
+// Hears OrderStatusChanged and ShopOrderStatusChanged on NATS and wakes the WatchOrders feeds of that buyer in this
 // process — whichever replica made the change. A plain subscription is enough: the feed reads
 // the database, so a missed announcement only delays an update until the next poll.
 import { fromBinary } from "@bufbuild/protobuf";
-import type { NatsConnection } from "@nats-io/transport-node";
+import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { subjectOf, type RunningConsumer } from "../kit/events.ts";
 import type { Logger } from "../kit/log.ts";
 import type { OrderChangeSignals } from "./domain/order-feed.ts";
 
 export function listenForOrderChanges(nc: NatsConnection, signals: OrderChangeSignals, log: Logger): RunningConsumer {
-  const subscription = nc.subscribe(subjectOf("order", "orderStatusChanged"), {
-    callback: (error, message) => {
-      if (error) return log.warn({ err: error }, "order change announcements interrupted");
-      try {
-        const event = fromBinary(EventSchema, message.data);
-        if (event.payload.case === "orderStatusChanged") signals.announce(event.payload.value.userId);
-      } catch (decodeError) {
-        log.warn({ err: decodeError }, "undecodable order change announcement ignored");
-      }
-    },
-  });
+  const callback = (error: Error | null, message: Msg) => {
+    if (error) return log.warn({ err: error }, "order change announcements interrupted");
+    try {
+      const event = fromBinary(EventSchema, message.data);
+      const { payload } = event;
+      // A shop's fulfilment move is the buyer's change too, even when the order's status stays.
+      if (payload.case === "orderStatusChanged" || payload.case === "shopOrderStatusChanged")
+        signals.announce(payload.value.userId);
+    } catch (decodeError) {
+      log.warn({ err: decodeError }, "undecodable order change announcement ignored");
+    }
+  };
+  const subscriptions = [
+    nc.subscribe(subjectOf("order", "orderStatusChanged"), { callback }),
+    nc.subscribe(subjectOf("order", "shopOrderStatusChanged"), { callback }),
+  ];
   return {
     async stop() {
-      subscription.unsubscribe();
+      for (const subscription of subscriptions) subscription.unsubscribe();
     },
   };
 }

@@ -8,7 +8,6 @@ import {
   type OrderService,
   PaymentMethod as ProtoPaymentMethod,
   PaymentStatus as ProtoPaymentStatus,
-  ShopOrderStatus as ProtoShopOrderStatus,
   type OrderSchema,
   type ShopOrderSchema,
   OrderStatusSchema,
@@ -29,8 +28,8 @@ import {
   type OrderStatus,
   type PaymentStatus,
   type ShopOrder,
-  type ShopOrderStatus,
 } from "./domain/order.ts";
+import { protoShopOrderStatus } from "./domain/fulfil-shop-order.ts";
 import { followOrderChanges, type FeedDeps } from "./domain/order-feed.ts";
 import { placeOrder } from "./domain/place-order.ts";
 import type { OrderDeps } from "./domain/ports.ts";
@@ -52,14 +51,6 @@ const paymentStatusToProto: Record<PaymentStatus, ProtoPaymentStatus> = {
   FAILED: ProtoPaymentStatus.FAILED,
   DUE_ON_DELIVERY: ProtoPaymentStatus.DUE_ON_DELIVERY,
   REFUNDED: ProtoPaymentStatus.REFUNDED,
-};
-export const shopOrderStatusToProto: Record<ShopOrderStatus, ProtoShopOrderStatus> = {
-  PENDING: ProtoShopOrderStatus.PENDING,
-  CONFIRMED: ProtoShopOrderStatus.CONFIRMED,
-  PROCESSING: ProtoShopOrderStatus.PROCESSING,
-  SHIPPED: ProtoShopOrderStatus.SHIPPED,
-  DELIVERED: ProtoShopOrderStatus.DELIVERED,
-  CANCELLED: ProtoShopOrderStatus.CANCELLED,
 };
 /** How far back WatchOrders replays by time, as the contract promises. */
 const longestReplayMs = 7 * 24 * 3_600_000;
@@ -176,6 +167,7 @@ async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
     if (error instanceof IllegalTransitionError) {
       throw reasonedError("ILLEGAL_STATUS_TRANSITION", error.message, {
         order_id: error.orderId,
+        shop_order_id: "",
         from: statusName(error.from),
         to: statusName(error.to),
       });
@@ -240,14 +232,14 @@ export function shopOrderToProto(shopOrder: ShopOrder): MessageInitShape<typeof 
     sellerId: shopOrder.sellerId,
     items: itemsToProto(shopOrder.currencyCode, shopOrder.lines),
     subtotal: money(shopOrder.subtotalMinor),
-    status: shopOrderStatusToProto[shopOrder.status],
+    status: protoShopOrderStatus[shopOrder.status],
     carrier: shopOrder.carrier,
     trackingNumber: shopOrder.trackingNumber,
     trackingUrl: shopOrder.trackingUrl,
     createTime: timestampFromDate(shopOrder.createTime),
     updateTime: timestampFromDate(shopOrder.updateTime),
     statusHistory: shopOrder.history.map((change) => ({
-      status: shopOrderStatusToProto[change.status],
+      status: protoShopOrderStatus[change.status],
       time: timestampFromDate(change.time),
       note: change.note,
     })),

@@ -1,10 +1,18 @@
 // ShopOrderService handlers in memory, against a database of their own, orders placed through
 // OrderService with the cart, catalog and stock in memory: a seller sees the shop orders of
-// their own shops and nobody else's, admins see any, and which code each refusal answers.
+// their own shops and nobody else's, admins see any, and which code each refusal answers; each
+// seller fulfils only their own (accept → ship → deliver) and the order's status follows.
 import { Code, type Client } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OrderService, ShopOrderService, ShopOrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
+import {
+  OrderService,
+  OrderStatus,
+  ShopOrderService,
+  ShopOrderStatus,
+  type WatchOrdersResponse,
+} from "../../gen/bazaar/order/v1/order_pb.ts";
+import { errorInfoOf } from "../kit/error-info.ts";
 import { uuidv7 } from "../kit/ids.ts";
 import { bind } from "../kit/serve.ts";
 import { accessMatrix, accessOutcome } from "../kit/testing/access.ts";
@@ -96,7 +104,13 @@ async function orderFrom(shops: Array<{ id: string; shopId: string; priceMinor: 
 }
 
 describe("who may call the shop order service", () => {
-  const matrix = accessMatrix(ShopOrderService, { listShopOrders: "user", getShopOrder: "user" });
+  const matrix = accessMatrix(ShopOrderService, {
+    listShopOrders: "user",
+    getShopOrder: "user",
+    acceptShopOrder: "user",
+    shipShopOrder: "user",
+    deliverShopOrder: "user",
+  });
   it.each(matrix)("%s", async (_story, method, caller, expected) => {
     expect(await accessOutcome(server.transport, method, callers[caller])).toBe(expected);
   });
@@ -164,5 +178,200 @@ describe("a seller's shop orders", () => {
     expect((await shopOrders.listShopOrders(shipped, alice.options)).shopOrders).toEqual([]);
     const garbage = { shopId: alice.shopId, pageToken: "bm90LWEtdG9rZW4" };
     expect((await failureOf(shopOrders.listShopOrders(garbage, alice.options))).code).toBe(Code.InvalidArgument);
+  });
+});
+
+const tracking = { carrier: "DHL", trackingNumber: "JJD000390007", trackingUrl: "https://track.example/JJD000390007" };
+
+describe("fulfilment of a shop order", () => {
+  it("when a seller accepts, ships and delivers their shop order, then the order's status follows by the rule and the other shop's stays", async () => {
+    const [alice, bob] = [await aSeller(), await aSeller()];
+    const { buyer, order } = await orderFrom([
+      { ...alice, priceMinor: 1999n },
+      { ...bob, priceMinor: 4501n },
+    ]);
+    const alices = order.shopOrders.find((s) => s.shopId === alice.shopId)!;
+    const bobs = order.shopOrders.find((s) => s.shopId === bob.shopId)!;
+    const orderStatus = async () => (await orders.getOrder({ id: order.id }, buyer.options)).order!.status;
+
+    const accepted = await shopOrders.acceptShopOrder({ id: alices.id, note: "packing" }, alice.options);
+    expect(accepted.shopOrder?.status).toBe(ShopOrderStatus.PROCESSING);
+    expect(await orderStatus()).toBe(OrderStatus.PROCESSING);
+
+    const shipped = await shopOrders.shipShopOrder({ id: alices.id, ...tracking }, alice.options);
+    expect(shipped.shopOrder).toMatchObject({ status: ShopOrderStatus.SHIPPED, ...tracking });
+    // Bob has not shipped yet: the order as a whole is still being processed.
+    expect(await orderStatus()).toBe(OrderStatus.PROCESSING);
+
+    const delivered = await shopOrders.deliverShopOrder({ id: alices.id }, alice.options);
+    expect(delivered.shopOrder?.status).toBe(ShopOrderStatus.DELIVERED);
+    expect(delivered.shopOrder?.statusHistory.map((h) => h.status)).toEqual([
+      ShopOrderStatus.PENDING,
+      ShopOrderStatus.CONFIRMED,
+      ShopOrderStatus.PROCESSING,
+      ShopOrderStatus.SHIPPED,
+      ShopOrderStatus.DELIVERED,
+    ]);
+    expect((await shopOrders.getShopOrder({ id: bobs.id }, bob.options)).shopOrder?.status).toBe(
+      ShopOrderStatus.CONFIRMED,
+    );
+    expect(await orderStatus()).toBe(OrderStatus.PROCESSING);
+
+    await shopOrders.acceptShopOrder({ id: bobs.id }, bob.options);
+    await shopOrders.shipShopOrder({ id: bobs.id, carrier: "UPS", trackingNumber: "1Z999" }, bob.options);
+    expect(await orderStatus()).toBe(OrderStatus.SHIPPED);
+    await shopOrders.deliverShopOrder({ id: bobs.id }, bob.options);
+    const final = (await orders.getOrder({ id: order.id }, buyer.options)).order!;
+    expect(final.status).toBe(OrderStatus.DELIVERED);
+    expect(final.statusHistory.map((h) => h.status)).toEqual([
+      OrderStatus.PENDING,
+      OrderStatus.CONFIRMED,
+      OrderStatus.PROCESSING,
+      OrderStatus.SHIPPED,
+      OrderStatus.DELIVERED,
+    ]);
+  });
+
+  it("when the buyer watches their orders, then each fulfilment move arrives, also those that leave the order's status as it was", async () => {
+    const [alice, bob] = [await aSeller(), await aSeller()];
+    const { buyer, order } = await orderFrom([
+      { ...alice, priceMinor: 300n },
+      { ...bob, priceMinor: 400n },
+    ]);
+    const alices = order.shopOrders.find((s) => s.shopId === alice.shopId)!;
+    const stop = new AbortController();
+    const seen: WatchOrdersResponse[] = [];
+    const watching = (async () => {
+      try {
+        for await (const update of orders.watchOrders({}, { ...buyer.options, signal: stop.signal })) seen.push(update);
+      } catch {
+        // aborted
+      }
+    })();
+    const until = async (n: number) => {
+      for (let i = 0; i < 100 && seen.length < n; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(seen.length).toBeGreaterThanOrEqual(n);
+    };
+    await new Promise((r) => setTimeout(r, 150));
+    await shopOrders.acceptShopOrder({ id: alices.id }, alice.options);
+    await until(1);
+    await shopOrders.shipShopOrder({ id: alices.id, ...tracking }, alice.options);
+    await until(2);
+    await shopOrders.deliverShopOrder({ id: alices.id }, alice.options);
+    await until(3);
+    stop.abort();
+    await watching;
+    const statusesOf = (update: WatchOrdersResponse) =>
+      update.order!.shopOrders.find((s) => s.shopId === alice.shopId)!.status;
+    expect(seen.map((u) => u.order!.id)).toEqual([order.id, order.id, order.id]);
+    expect(seen.map((u) => u.order!.status)).toEqual([
+      OrderStatus.PROCESSING,
+      OrderStatus.PROCESSING,
+      OrderStatus.PROCESSING,
+    ]);
+    expect(statusesOf(seen[2]!)).toBe(ShopOrderStatus.DELIVERED);
+    // Resuming after the first update replays the other two, none twice.
+    const replay: WatchOrdersResponse[] = [];
+    const again = new AbortController();
+    setTimeout(() => again.abort(), 400);
+    try {
+      for await (const update of orders.watchOrders(
+        { resumeToken: seen[0]!.resumeToken },
+        { ...buyer.options, signal: again.signal },
+      ))
+        replay.push(update);
+    } catch {
+      // aborted
+    }
+    expect(replay.map((u) => u.resumeToken)).toEqual([seen[1]!.resumeToken, seen[2]!.resumeToken]);
+  });
+
+  it("when another seller, or the buyer, moves a shop order, then not_found and nothing changes", async () => {
+    const [alice, bob] = [await aSeller(), await aSeller()];
+    const { buyer, order } = await orderFrom([{ ...alice, priceMinor: 500n }]);
+    const id = order.shopOrders[0]!.id;
+    for (const options of [bob.options, buyer.options]) {
+      expect((await failureOf(shopOrders.acceptShopOrder({ id }, options))).code).toBe(Code.NotFound);
+      expect((await failureOf(shopOrders.shipShopOrder({ id, ...tracking }, options))).code).toBe(Code.NotFound);
+      expect((await failureOf(shopOrders.deliverShopOrder({ id }, options))).code).toBe(Code.NotFound);
+    }
+    expect((await failureOf(shopOrders.acceptShopOrder({ id }, {}))).code).toBe(Code.Unauthenticated);
+    const { shopOrder } = await shopOrders.getShopOrder({ id }, alice.options);
+    expect(shopOrder?.status).toBe(ShopOrderStatus.CONFIRMED);
+    expect(shopOrder?.statusHistory).toHaveLength(2);
+    expect((await orders.getOrder({ id: order.id }, buyer.options)).order?.status).toBe(OrderStatus.CONFIRMED);
+  });
+
+  it("when an admin accepts any shop's order, then it moves", async () => {
+    const alice = await aSeller();
+    const { order } = await orderFrom([{ ...alice, priceMinor: 500n }]);
+    const { shopOrder } = await shopOrders.acceptShopOrder({ id: order.shopOrders[0]!.id }, callers.admin);
+    expect(shopOrder?.status).toBe(ShopOrderStatus.PROCESSING);
+  });
+
+  it("when a move skips or repeats a step, then failed_precondition ILLEGAL_STATUS_TRANSITION names both states", async () => {
+    const alice = await aSeller();
+    const { order } = await orderFrom([{ ...alice, priceMinor: 500n }]);
+    const id = order.shopOrders[0]!.id;
+    const skipped = await failureOf(shopOrders.shipShopOrder({ id, ...tracking }, alice.options));
+    expect(skipped.code).toBe(Code.FailedPrecondition);
+    expect(errorInfoOf(skipped)).toEqual({
+      reason: "ILLEGAL_STATUS_TRANSITION",
+      metadata: {
+        order_id: order.id,
+        shop_order_id: id,
+        from: "SHOP_ORDER_STATUS_CONFIRMED",
+        to: "SHOP_ORDER_STATUS_SHIPPED",
+      },
+    });
+    await shopOrders.acceptShopOrder({ id }, alice.options);
+    const again = await failureOf(shopOrders.acceptShopOrder({ id }, alice.options));
+    expect(errorInfoOf(again)?.metadata).toMatchObject({
+      from: "SHOP_ORDER_STATUS_PROCESSING",
+      to: "SHOP_ORDER_STATUS_PROCESSING",
+    });
+    const early = await failureOf(shopOrders.deliverShopOrder({ id }, alice.options));
+    expect(errorInfoOf(early)?.metadata).toMatchObject({
+      from: "SHOP_ORDER_STATUS_PROCESSING",
+      to: "SHOP_ORDER_STATUS_DELIVERED",
+    });
+  });
+
+  it("when a shop order is cancelled with its order, then it cannot be accepted; once one is shipped the order cannot be cancelled", async () => {
+    const [alice, bob] = [await aSeller(), await aSeller()];
+    const first = await orderFrom([{ ...alice, priceMinor: 500n }]);
+    await orders.cancelOrder({ id: first.order.id }, first.buyer.options);
+    const cancelled = await failureOf(shopOrders.acceptShopOrder({ id: first.order.shopOrders[0]!.id }, alice.options));
+    expect(errorInfoOf(cancelled)?.metadata).toMatchObject({ from: "SHOP_ORDER_STATUS_CANCELLED" });
+
+    const second = await orderFrom([
+      { ...alice, priceMinor: 500n },
+      { ...bob, priceMinor: 600n },
+    ]);
+    const alices = second.order.shopOrders.find((s) => s.shopId === alice.shopId)!;
+    await shopOrders.acceptShopOrder({ id: alices.id }, alice.options);
+    await shopOrders.shipShopOrder({ id: alices.id, ...tracking }, alice.options);
+    const refused = await failureOf(orders.cancelOrder({ id: second.order.id }, second.buyer.options));
+    expect(refused.code).toBe(Code.FailedPrecondition);
+    expect(errorInfoOf(refused)?.metadata).toMatchObject({ from: "ORDER_STATUS_PROCESSING", shop_order_id: "" });
+  });
+
+  it("when shipping lacks a carrier or tracking number, or the tracking URL is not https, then invalid_argument", async () => {
+    const alice = await aSeller();
+    const { order } = await orderFrom([{ ...alice, priceMinor: 500n }]);
+    const id = order.shopOrders[0]!.id;
+    await shopOrders.acceptShopOrder({ id }, alice.options);
+    for (const bad of [
+      { ...tracking, carrier: "" },
+      { ...tracking, trackingNumber: "" },
+      { ...tracking, trackingUrl: "http://track.example/1" },
+      { ...tracking, trackingUrl: "not a url" },
+    ]) {
+      expect((await failureOf(shopOrders.shipShopOrder({ id, ...bad }, alice.options))).code).toBe(
+        Code.InvalidArgument,
+      );
+    }
+    const { shopOrder } = await shopOrders.shipShopOrder({ id, ...tracking, trackingUrl: "" }, alice.options);
+    expect(shopOrder).toMatchObject({ status: ShopOrderStatus.SHIPPED, trackingUrl: "" });
   });
 });

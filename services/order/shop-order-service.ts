@@ -1,17 +1,24 @@
-// ShopOrderService: a seller's view of the orders of their shops (admins see every shop's).
+// ShopOrderService: a seller's view and fulfilment of the orders of their shops (admins: every shop's).
 // Which shop orders are a seller's is decided here, once: those whose seller_id, taken from the
 // catalog at checkout, is the caller. Anyone else's is reported like a missing one.
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import type { ShopOrderService } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { type ShopOrderService, ShopOrderStatusSchema } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { callerOf } from "../kit/auth.ts";
 import { idPageToken, pageSizeOf } from "../kit/pages.ts";
+import { reasonedError } from "../kit/error-info.ts";
 import { findShopOrder, listShopOrders } from "./db/order.repository.ts";
-import type { ShopOrderStatus } from "./domain/order.ts";
+import { type FulfilmentMove, moveShopOrder, protoShopOrderStatus } from "./domain/fulfil-shop-order.ts";
+import {
+  IllegalShopOrderTransitionError,
+  type ShopOrder,
+  ShopOrderNotFoundError,
+  type ShopOrderStatus,
+} from "./domain/order.ts";
 import type { OrderDeps } from "./domain/ports.ts";
-import { shopOrderStatusToProto, shopOrderToProto } from "./order-service.ts";
+import { shopOrderToProto } from "./order-service.ts";
 
 const statusFromProto = new Map(
-  Object.entries(shopOrderStatusToProto).map(([name, value]) => [value, name as ShopOrderStatus]),
+  Object.entries(protoShopOrderStatus).map(([name, value]) => [value, name as ShopOrderStatus]),
 );
 
 /** Admins see every shop order; anyone else only those sold in their own shops. */
@@ -20,7 +27,40 @@ function sellerScope(ctx: HandlerContext): string | undefined {
   return caller.role === "admin" ? undefined : caller.id;
 }
 
-export function createShopOrderService(deps: Pick<OrderDeps, "db">): ServiceImpl<typeof ShopOrderService> {
+/** A shop order status as the contract names it (`SHOP_ORDER_STATUS_SHIPPED`). */
+function statusName(status: ShopOrderStatus): string {
+  return ShopOrderStatusSchema.value[protoShopOrderStatus[status]]!.name;
+}
+
+/** A fulfilment move by the caller, its domain errors mapped once. */
+async function fulfil(
+  deps: Pick<OrderDeps, "db" | "outbox" | "currencyCode">,
+  ctx: HandlerContext,
+  shopOrderId: string,
+  move: FulfilmentMove,
+): Promise<{ shopOrder: ReturnType<typeof shopOrderToProto> }> {
+  const caller = callerOf(ctx);
+  let shopOrder: ShopOrder;
+  try {
+    shopOrder = await moveShopOrder(deps, shopOrderId, { id: caller.id, isAdmin: caller.role === "admin" }, move);
+  } catch (error) {
+    if (error instanceof ShopOrderNotFoundError) throw new ConnectError(error.message, Code.NotFound);
+    if (error instanceof IllegalShopOrderTransitionError) {
+      throw reasonedError("ILLEGAL_STATUS_TRANSITION", error.message, {
+        order_id: error.orderId,
+        shop_order_id: error.shopOrderId,
+        from: statusName(error.from),
+        to: statusName(error.to),
+      });
+    }
+    throw error;
+  }
+  return { shopOrder: shopOrderToProto(shopOrder) };
+}
+
+export function createShopOrderService(
+  deps: Pick<OrderDeps, "db" | "outbox" | "currencyCode">,
+): ServiceImpl<typeof ShopOrderService> {
   return {
     async listShopOrders(request, ctx) {
       const limit = pageSizeOf(request.pageSize);
@@ -46,6 +86,23 @@ export function createShopOrderService(deps: Pick<OrderDeps, "db">): ServiceImpl
       if (!shopOrder || (seller !== undefined && shopOrder.sellerId !== seller))
         throw new ConnectError(`shop order ${request.id} not found`, Code.NotFound);
       return { shopOrder: shopOrderToProto(shopOrder) };
+    },
+
+    async acceptShopOrder(request, ctx) {
+      return fulfil(deps, ctx, request.id, { to: "PROCESSING", note: request.note });
+    },
+
+    async shipShopOrder(request, ctx) {
+      const shipment = {
+        carrier: request.carrier,
+        trackingNumber: request.trackingNumber,
+        trackingUrl: request.trackingUrl,
+      };
+      return fulfil(deps, ctx, request.id, { to: "SHIPPED", note: request.note, shipment });
+    },
+
+    async deliverShopOrder(request, ctx) {
+      return fulfil(deps, ctx, request.id, { to: "DELIVERED", note: request.note });
     },
   };
 }

@@ -306,6 +306,24 @@ const expectations: Record<string, Expectation> = {
       status: ShopOrderStatus.CONFIRMED,
     });
   },
+  // A random id: the world's shop order stays CONFIRMED for the other expectations and protocols.
+  "ShopOrderService/AcceptShopOrder": ({ shopOrders }, w) => {
+    const id = randomUUID();
+    return expectFailure(shopOrders.acceptShopOrder({ id }, w.asSeller), Code.NotFound, `shop order ${id} not found`);
+  },
+  "ShopOrderService/ShipShopOrder": ({ shopOrders }, w) => {
+    const id = randomUUID();
+    const shipment = { carrier: "DHL", trackingNumber: "T1" };
+    return expectFailure(
+      shopOrders.shipShopOrder({ id, ...shipment }, w.asSeller),
+      Code.NotFound,
+      `shop order ${id} not found`,
+    );
+  },
+  "ShopOrderService/DeliverShopOrder": ({ shopOrders }, w) => {
+    const id = randomUUID();
+    return expectFailure(shopOrders.deliverShopOrder({ id }, w.asSeller), Code.NotFound, `shop order ${id} not found`);
+  },
   "OrderService/CancelOrder": ({ orders }, w) => {
     const id = randomUUID();
     return expectFailure(orders.cancelOrder({ id }, w.buyer), Code.NotFound, `order ${id} not found`);

@@ -223,7 +223,12 @@ describe("an out-of-stock checkout", () => {
 
 describe("an illegal status change", () => {
   let shipped: Awaited<ReturnType<typeof shippedOrder>>;
-  const transition = () => ({ order_id: shipped.orderId, from: "ORDER_STATUS_SHIPPED", to: "ORDER_STATUS_CANCELLED" });
+  const transition = () => ({
+    order_id: shipped.orderId,
+    shop_order_id: "",
+    from: "ORDER_STATUS_SHIPPED",
+    to: "ORDER_STATUS_CANCELLED",
+  });
   beforeAll(async () => {
     shipped = await shippedOrder();
   });
@@ -257,7 +262,12 @@ describe("an illegal status change", () => {
     const error = await failureOf(
       adminOverGrpc.updateOrderStatus({ id: shipped.orderId, status: OrderStatus.PROCESSING }, asAdmin),
     );
-    const backwards = { order_id: shipped.orderId, from: "ORDER_STATUS_SHIPPED", to: "ORDER_STATUS_PROCESSING" };
+    const backwards = {
+      order_id: shipped.orderId,
+      shop_order_id: "",
+      from: "ORDER_STATUS_SHIPPED",
+      to: "ORDER_STATUS_PROCESSING",
+    };
     expect(error.findDetails(ErrorInfoSchema)[0]).toMatchObject({
       reason: "ILLEGAL_STATUS_TRANSITION",
       metadata: backwards,

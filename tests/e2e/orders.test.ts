@@ -11,8 +11,12 @@ import {
   OrderStatus,
   PaymentMethod,
   PaymentStatus,
+  ShopOrderStatus,
   type WatchOrdersResponse,
 } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { devAccounts } from "../../services/kit/dev-accounts.ts";
+import { errorInfoOf } from "../../services/kit/error-info.ts";
+import { callRest } from "../support/rest.ts";
 import { type bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
@@ -20,7 +24,7 @@ import { eventsAbout, expectEvents } from "../support/events.ts";
 import { useMesh } from "../support/use-mesh.ts";
 
 const e2e = useMesh();
-const { auth, carts, orders, products } = e2e;
+const { auth, carts, orders, products, shopOrders } = e2e;
 let admin: Client<typeof OrderAdminService>;
 let asSeller: ReturnType<typeof bearer>;
 let asAdminService: CallOptions;
@@ -44,11 +48,11 @@ const byCard = { method: PaymentMethod.CARD, cardToken: "tok_visa" };
 
 const newCustomer = () => registerCustomer(auth, "orders");
 
-async function newProduct(cents: bigint, stockOnHand: number) {
+async function newProduct(cents: bigint, stockOnHand: number, inShop = shopId) {
   const { product } = await products.createProduct(
     {
       product: {
-        shopId,
+        shopId: inShop,
         categoryId,
         name: `Order item ${randomBytes(3).toString("hex")}`,
         price: { currencyCode: "USD", amountMinor: cents },
@@ -348,3 +352,83 @@ describe("watching across a restart", () => {
 });
 
 const codeOf = (error: unknown) => (error === undefined ? undefined : ConnectError.from(error).code);
+
+describe("a seller fulfils their part of an order", () => {
+  it("when the seller accepts, ships with tracking and delivers one shop order of a two-shop order, then the buyer's watch sees each change live and the other shop order is unaffected", async () => {
+    const { products: shelf } = await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 100 });
+    const otherShop = shelf.map((p) => p.shopId).find((id) => id !== shopId)!;
+    expect(otherShop).toBeDefined();
+    const me = await newCustomer();
+    const [a, b] = [await newProduct(1250n, 5), await newProduct(830n, 5, otherShop)];
+    await carts.addCartItem({ productId: a, quantity: 2 }, me);
+    await carts.addCartItem({ productId: b, quantity: 1 }, me);
+    const { order } = await orders.placeOrder(
+      { idempotencyKey: randomUUID(), shippingAddress: address, payment: byCard },
+      me,
+    );
+    const mine = order!.shopOrders.find((s) => s.shopId === shopId)!;
+    const other = order!.shopOrders.find((s) => s.shopId === otherShop)!;
+    const watching = watch(me, { sinceTime: timestampFromDate(new Date(Date.now() - 60_000)) });
+    await watching.until(2); // PENDING and CONFIRMED, replayed
+
+    const started = Date.now();
+    await shopOrders.acceptShopOrder({ id: mine.id }, asSeller);
+    await watching.until(3);
+    const tracking = { carrier: "DHL", trackingNumber: "JJD0099", trackingUrl: "https://track.example/JJD0099" };
+    await shopOrders.shipShopOrder({ id: mine.id, ...tracking }, asSeller);
+    await watching.until(4);
+    await shopOrders.deliverShopOrder({ id: mine.id }, asSeller);
+    await watching.until(5);
+    const liveMs = Date.now() - started;
+    expect(await watching.stop()).toBeUndefined();
+
+    const seen = watching.updates.slice(2).map((u) => {
+      const shop = u.order!.shopOrders.find((s) => s.id === mine.id)!;
+      return [u.order!.status, shop.status, shop.trackingNumber];
+    });
+    // The order is being processed while the other shop has not moved: the rule on Order.status.
+    expect(seen).toEqual([
+      [OrderStatus.PROCESSING, ShopOrderStatus.PROCESSING, ""],
+      [OrderStatus.PROCESSING, ShopOrderStatus.SHIPPED, "JJD0099"],
+      [OrderStatus.PROCESSING, ShopOrderStatus.DELIVERED, "JJD0099"],
+    ]);
+    expect(liveMs).toBeLessThan(10_000);
+    const after = (await orders.getOrder({ id: order!.id }, me)).order!;
+    const untouched = after.shopOrders.find((s) => s.id === other.id)!;
+    expect(untouched.status).toBe(ShopOrderStatus.CONFIRMED);
+    expect(untouched.statusHistory).toHaveLength(2);
+    expect(after.shopOrders.find((s) => s.id === mine.id)).toMatchObject({ ...tracking });
+    await expectEvents(e2e.mesh.natsUrl, mine.id, "bazaar.order.>", [
+      "bazaar.order.shop_order_status_changed",
+      "bazaar.order.shop_order_status_changed",
+      "bazaar.order.shop_order_status_changed",
+    ]);
+
+    // The buyer and anonymous callers cannot move it; the other shop order stays as it was.
+    expect((await failureOf(shopOrders.acceptShopOrder({ id: other.id }, me))).code).toBe(Code.NotFound);
+    expect((await failureOf(shopOrders.acceptShopOrder({ id: other.id }))).code).toBe(Code.Unauthenticated);
+
+    // An illegal move names both states, over Connect and REST.
+    const illegal = await failureOf(shopOrders.deliverShopOrder({ id: other.id }, asSeller));
+    expect(illegal.code).toBe(Code.FailedPrecondition);
+    const named = {
+      order_id: order!.id,
+      shop_order_id: other.id,
+      from: "SHOP_ORDER_STATUS_CONFIRMED",
+      to: "SHOP_ORDER_STATUS_DELIVERED",
+    };
+    expect(errorInfoOf(illegal)).toEqual({ reason: "ILLEGAL_STATUS_TRANSITION", metadata: named });
+    const sellerToken = (asSeller.headers as Record<string, string>).authorization!.slice("Bearer ".length);
+    const rest = await callRest(e2e.mesh.edgeUrl, "POST", `/v1/shop-orders/${other.id}:deliver`, {
+      token: sellerToken,
+      body: {},
+    });
+    expect(rest.status).toBe(400);
+    expect([rest.body.code, rest.body.reason]).toEqual(["failed_precondition", "ILLEGAL_STATUS_TRANSITION"]);
+    const readable = JSON.stringify(rest.body.details);
+    for (const state of [named.from, named.to, named.shop_order_id]) expect(readable).toContain(state);
+    expect(
+      (await orders.getOrder({ id: order!.id }, me)).order!.shopOrders.find((s) => s.id === other.id)!.status,
+    ).toBe(ShopOrderStatus.CONFIRMED);
+  });
+});

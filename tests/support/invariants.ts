@@ -6,8 +6,8 @@
 //   I2 no order is left PENDING; what failed released its hold
 //   I3 every outbox event was published once and applied once by every durable consumer
 //   I4 every order a client was told about exists
-//   I5 every order is split into one shop order per shop of its lines, in step with its status,
-//      each shop order's subtotal the exact sum of its shop's lines
+//   I5 every order is split into one shop order per shop of its lines, each shop order's subtotal
+//      the exact sum of its shop's lines, the order's status the one its shop orders give
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { createConnection } from "mysql2/promise";
@@ -140,20 +140,34 @@ export async function acknowledgedOrdersExist(stores: MeshStores, orderIds: stri
     .map((id) => `I4 order ${id} was acknowledged to a client but does not exist`);
 }
 
-/** I5: shop orders cover every order's lines exactly and follow its status. */
+/** I5: shop orders cover every order's lines exactly, and the order's status is the one its shop orders give. */
 export async function shopOrdersAddUp(stores: MeshStores): Promise<string[]> {
   const mismatched = await query<{ order_id: string; shop_id: string; problem: string }>(
     stores.mysqlUrl,
     stores.databases.order!,
     `SELECT l.order_id, l.shop_id,
        CASE WHEN s.id IS NULL THEN 'has no shop order'
-            WHEN s.subtotal_minor <> l.lines_total THEN CONCAT('subtotal ', s.subtotal_minor, ' but lines ', l.lines_total)
-            ELSE CONCAT('shop order ', s.status, ' but order ', o.status) END AS problem
+            ELSE CONCAT('subtotal ', s.subtotal_minor, ' but lines ', l.lines_total) END AS problem
      FROM (SELECT order_id, shop_id, SUM(line_total_minor) AS lines_total FROM order_lines GROUP BY order_id, shop_id) l
-     JOIN orders o ON o.id = l.order_id
      LEFT JOIN shop_orders s ON s.order_id = l.order_id AND s.shop_id = l.shop_id
-     WHERE s.id IS NULL OR s.subtotal_minor <> l.lines_total
-        OR s.status <> CASE o.status WHEN 'PAYMENT_FAILED' THEN 'CANCELLED' ELSE o.status END`,
+     WHERE s.id IS NULL OR s.subtotal_minor <> l.lines_total`,
+  );
+  // The rule on Order.status (orderStatusFromShopOrders), cancelled shop orders left aside; a
+  // failed payment counts as cancelled.
+  const outOfStep = await query<{ order_id: string; status: string; statuses: string }>(
+    stores.mysqlUrl,
+    stores.databases.order!,
+    `SELECT o.id AS order_id, o.status, GROUP_CONCAT(s.status ORDER BY s.shop_id) AS statuses
+     FROM orders o JOIN shop_orders s ON s.order_id = o.id
+     GROUP BY o.id, o.status
+     HAVING CASE
+         WHEN SUM(s.status <> 'CANCELLED') = 0 THEN 'CANCELLED'
+         WHEN SUM(s.status = 'PENDING') > 0 THEN 'PENDING'
+         WHEN SUM(s.status = 'DELIVERED') = SUM(s.status <> 'CANCELLED') THEN 'DELIVERED'
+         WHEN SUM(s.status IN ('SHIPPED', 'DELIVERED')) = SUM(s.status <> 'CANCELLED') THEN 'SHIPPED'
+         WHEN SUM(s.status IN ('PROCESSING', 'SHIPPED', 'DELIVERED')) > 0 THEN 'PROCESSING'
+         ELSE 'CONFIRMED'
+       END <> CASE o.status WHEN 'PAYMENT_FAILED' THEN 'CANCELLED' ELSE o.status END`,
   );
   const strays = await query<{ id: string }>(
     stores.mysqlUrl,
@@ -164,6 +178,7 @@ export async function shopOrdersAddUp(stores: MeshStores): Promise<string[]> {
   return [
     ...mismatched.map((row) => `I5 order ${row.order_id}, shop ${row.shop_id}: ${row.problem}`),
     ...strays.map((row) => `I5 shop order ${row.id} has no lines`),
+    ...outOfStep.map((row) => `I5 order ${row.order_id} is ${row.status} but its shop orders are ${row.statuses}`),
   ];
 }
 

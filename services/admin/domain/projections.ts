@@ -7,7 +7,7 @@ import type { Transaction } from "kysely";
 import type { DescEnum } from "@bufbuild/protobuf";
 import { RoleSchema } from "../../../gen/bazaar/common/v1/common_pb.ts";
 import { EventSchema, type Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
-import { OrderStatusSchema } from "../../../gen/bazaar/order/v1/order_pb.ts";
+import { OrderStatusSchema, ShopOrderStatusSchema } from "../../../gen/bazaar/order/v1/order_pb.ts";
 import { timeOfUuidv7 } from "../../kit/ids.ts";
 import type { AdminDatabase } from "../db/database.ts";
 import { insertAuditEvent, recordNewUser, recordOrderLines, recordOrderStatus } from "../db/projections.repository.ts";
@@ -111,6 +111,8 @@ export function summaryOf(event: Event): string {
       return `order ${payload.value.orderId} placed: ${payload.value.items.length} ${payload.value.items.length === 1 ? "product" : "products"}, total ${payload.value.total?.amountMinor ?? 0n} ${payload.value.total?.currencyCode ?? ""}`;
     case "orderStatusChanged":
       return `order ${payload.value.orderId} ${nameOf(OrderStatusSchema, payload.value.oldStatus)} → ${nameOf(OrderStatusSchema, payload.value.newStatus)}${payload.value.note ? `: ${payload.value.note}` : ""}`;
+    case "shopOrderStatusChanged":
+      return `shop order ${payload.value.shopOrderId} of order ${payload.value.orderId} ${nameOf(ShopOrderStatusSchema, payload.value.oldStatus)} → ${nameOf(ShopOrderStatusSchema, payload.value.newStatus)}${payload.value.trackingNumber ? ` (${payload.value.carrier} ${payload.value.trackingNumber})` : ""}`;
     case "orderCancelled":
       return `order ${payload.value.orderId} cancelled${payload.value.reason ? `: ${payload.value.reason}` : ""}`;
     case "paymentFailed":

@@ -73,6 +73,9 @@ export interface ShopOrderStatusHistoryTable {
   status: ShopOrderStatus;
   note: Generated<string>;
   time: Generated<Date>;
+  /** The buyer and the position in their feed, when this entry is a change WatchOrders shows. */
+  user_id: string | null;
+  user_seq: ColumnType<string | null, number | null | undefined, number | null>;
 }
 
 export interface OrderDatabase extends EventTables {

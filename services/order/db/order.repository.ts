@@ -3,7 +3,9 @@ import { sql, type Kysely, type Transaction } from "kysely";
 import { jsonColumn } from "../../kit/db.ts";
 import type { PostalAddress } from "../../kit/postal-address.ts";
 import {
+  followsOrderInto,
   shopOrderStatusFor,
+  type Shipment,
   type NewShopOrder,
   type Order,
   type OrderLine,
@@ -144,6 +146,8 @@ export async function transitionOrder(
     .forUpdate()
     .executeTakeFirst();
   if (!row || !from.includes(row.status)) return { moved: false, current: row?.status };
+  // A parcel on its way cannot be cancelled with its order.
+  if (to === "CANCELLED" && (await hasShippedShopOrder(trx, id))) return { moved: false, current: row.status };
   const { payment, settle } = options;
   await trx
     .updateTable("orders")
@@ -163,22 +167,34 @@ export async function transitionOrder(
   return { moved: true, from: row.status };
 }
 
-/** Moves an order's shop orders along with it (the rule in shopOrderStatusFor), each with a history entry. */
+async function hasShippedShopOrder(trx: Transaction<OrderDatabase>, orderId: string): Promise<boolean> {
+  const shipped = await trx
+    .selectFrom("shop_orders")
+    .select("id")
+    .where("order_id", "=", orderId)
+    .where("status", "in", ["SHIPPED", "DELIVERED"])
+    .executeTakeFirst();
+  return shipped !== undefined;
+}
+
+/**
+ * Moves an order's shop orders that are behind it along (the rules in shopOrderStatusFor and
+ * followsOrderInto), each with a history entry.
+ */
 async function followOrderStatus(
   trx: Transaction<OrderDatabase>,
   orderId: string,
   to: ShopOrderStatus,
   note: string,
 ): Promise<void> {
-  const moving = await trx
+  const shopOrders = await trx
     .selectFrom("shop_orders")
-    .select("id")
+    .select(["id", "status"])
     .where("order_id", "=", orderId)
-    .where("status", "!=", to)
     .orderBy("id")
     .execute();
-  if (moving.length === 0) return;
-  const ids = moving.map((row) => row.id);
+  const ids = shopOrders.filter((row) => followsOrderInto(row.status, to)).map((row) => row.id);
+  if (ids.length === 0) return;
   await trx
     .updateTable("shop_orders")
     .set({ status: to, update_time: sql<Date>`UTC_TIMESTAMP(6)` })
@@ -187,17 +203,114 @@ async function followOrderStatus(
   await appendShopOrderHistory(trx, ids, to, note);
 }
 
+/**
+ * History entries of shop orders. With `feedOf`, the entry is also the next change of that
+ * buyer's feed (WatchOrders); without, the order's own history entry of the same change is.
+ */
 async function appendShopOrderHistory(
   trx: Transaction<OrderDatabase>,
   shopOrderIds: readonly string[],
   status: ShopOrderStatus,
   note: string,
+  feedOf?: string,
 ): Promise<void> {
   if (shopOrderIds.length === 0) return;
+  const feed = feedOf === undefined ? {} : { user_id: feedOf, user_seq: await nextFeedSeq(trx, feedOf) };
   await trx
     .insertInto("shop_order_status_history")
-    .values(shopOrderIds.map((id) => ({ shop_order_id: id, status, note })))
+    .values(shopOrderIds.map((id) => ({ shop_order_id: id, status, note, ...feed })))
     .execute();
+}
+
+/** A shop order locked for a fulfilment move, with what the move needs to know. */
+export interface LockedShopOrder {
+  id: string;
+  orderId: string;
+  shopId: string;
+  sellerId: string;
+  status: ShopOrderStatus;
+  subtotalMinor: bigint;
+  userId: string;
+  orderStatus: OrderStatus;
+  orderTotalMinor: bigint;
+}
+
+/**
+ * Locks a shop order and its order for a fulfilment move. The order's row is locked first, as
+ * transitionOrder does, so a shop's move and a move of the whole order take turns.
+ */
+export async function lockShopOrder(trx: Transaction<OrderDatabase>, id: string): Promise<LockedShopOrder | undefined> {
+  const found = await trx.selectFrom("shop_orders").select("order_id").where("id", "=", id).executeTakeFirst();
+  if (!found) return undefined;
+  const order = await trx
+    .selectFrom("orders")
+    .select(["status", "user_id", "total_minor"])
+    .where("id", "=", found.order_id)
+    .forUpdate()
+    .executeTakeFirstOrThrow();
+  const row = await trx
+    .selectFrom("shop_orders")
+    .selectAll()
+    .where("id", "=", id)
+    .forUpdate()
+    .executeTakeFirstOrThrow();
+  return {
+    id: row.id,
+    orderId: row.order_id,
+    shopId: row.shop_id,
+    sellerId: row.seller_id,
+    status: row.status,
+    subtotalMinor: BigInt(row.subtotal_minor),
+    userId: order.user_id,
+    orderStatus: order.status,
+    orderTotalMinor: BigInt(order.total_minor),
+  };
+}
+
+/**
+ * Moves a locked shop order (lockShopOrder) to `to`, with the shipment when it ships, and its
+ * history entry; then its order to `orderTo` when that differs. The buyer's feed gets one entry:
+ * the order's if it moved, else the shop order's. Returns the statuses of all the order's shop
+ * orders after the move.
+ */
+export async function moveLockedShopOrder(
+  trx: Transaction<OrderDatabase>,
+  shopOrder: LockedShopOrder,
+  to: ShopOrderStatus,
+  note: string,
+  orderToFor: (statuses: ShopOrderStatus[]) => OrderStatus,
+  shipment?: Shipment,
+): Promise<{ orderTo: OrderStatus }> {
+  await trx
+    .updateTable("shop_orders")
+    .set({
+      status: to,
+      ...(shipment && {
+        carrier: shipment.carrier,
+        tracking_number: shipment.trackingNumber,
+        tracking_url: shipment.trackingUrl,
+      }),
+      update_time: sql<Date>`UTC_TIMESTAMP(6)`,
+    })
+    .where("id", "=", shopOrder.id)
+    .execute();
+  const siblings = await trx
+    .selectFrom("shop_orders")
+    .select("status")
+    .where("order_id", "=", shopOrder.orderId)
+    .execute();
+  const orderTo = orderToFor(siblings.map((row) => row.status));
+  const orderMoves = orderTo !== shopOrder.orderStatus;
+  await appendShopOrderHistory(trx, [shopOrder.id], to, note, orderMoves ? undefined : shopOrder.userId);
+  if (orderMoves) {
+    await trx
+      .updateTable("orders")
+      .set({ status: orderTo, update_time: sql<Date>`UTC_TIMESTAMP(6)` })
+      .where("id", "=", shopOrder.orderId)
+      .execute();
+    await appendHistory(trx, shopOrder.orderId, shopOrder.userId, orderTo, note);
+  }
+  return { orderTo };
 }
 
 /** Records payment facts while the order is still PENDING; false once it has moved on. */
@@ -255,14 +368,8 @@ export async function claimOverdueOrders(
   return claimed;
 }
 
-/** A history entry with the next number of the buyer's feed; the feed row's lock orders commits. */
-async function appendHistory(
-  trx: Transaction<OrderDatabase>,
-  orderId: string,
-  userId: string,
-  status: OrderStatus,
-  note: string,
-): Promise<void> {
+/** The next number of the buyer's feed; the feed row's lock orders commits. */
+async function nextFeedSeq(trx: Transaction<OrderDatabase>, userId: string): Promise<number> {
   await trx
     .insertInto("order_feed")
     .values({ user_id: userId, last_seq: 1 })
@@ -273,9 +380,21 @@ async function appendHistory(
     .select("last_seq")
     .where("user_id", "=", userId)
     .executeTakeFirstOrThrow();
+  return Number(last_seq);
+}
+
+/** A history entry with the next number of the buyer's feed. */
+async function appendHistory(
+  trx: Transaction<OrderDatabase>,
+  orderId: string,
+  userId: string,
+  status: OrderStatus,
+  note: string,
+): Promise<void> {
+  const seq = await nextFeedSeq(trx, userId);
   await trx
     .insertInto("order_status_history")
-    .values({ order_id: orderId, user_id: userId, user_seq: Number(last_seq), status, note })
+    .values({ order_id: orderId, user_id: userId, user_seq: seq, status, note })
     .execute();
 }
 
@@ -284,9 +403,12 @@ export interface FeedEntry {
   orderId: string;
 }
 
-/** The buyer's status changes after a feed position, oldest first. */
+/**
+ * The buyer's changes after a feed position, oldest first: the orders' status changes and the
+ * shops' fulfilment moves that left the order's status as it was.
+ */
 export async function feedAfter(db: Db, userId: string, afterSeq: number, limit: number): Promise<FeedEntry[]> {
-  const rows = await db
+  const orderRows = await db
     .selectFrom("order_status_history")
     .select(["user_seq", "order_id"])
     .where("user_id", "=", userId)
@@ -294,18 +416,37 @@ export async function feedAfter(db: Db, userId: string, afterSeq: number, limit:
     .orderBy("user_seq")
     .limit(limit)
     .execute();
-  return rows.map((row) => ({ seq: Number(row.user_seq), orderId: row.order_id }));
+  const shopRows = await db
+    .selectFrom("shop_order_status_history")
+    .innerJoin("shop_orders", "shop_orders.id", "shop_order_status_history.shop_order_id")
+    .select(["shop_order_status_history.user_seq", "shop_orders.order_id"])
+    .where("shop_order_status_history.user_id", "=", userId)
+    .where("shop_order_status_history.user_seq", ">", String(afterSeq))
+    .orderBy("shop_order_status_history.user_seq")
+    .limit(limit)
+    .execute();
+  return [...orderRows, ...shopRows]
+    .map((row) => ({ seq: Number(row.user_seq), orderId: row.order_id }))
+    .sort((a, b) => a.seq - b.seq)
+    .slice(0, limit);
 }
 
 /** The buyer's last feed position before a time (0 when none); the whole feed when time is undefined. */
 export async function feedPositionBefore(db: Db, userId: string, time?: Date): Promise<number> {
-  let select = db
+  let orders = db
     .selectFrom("order_status_history")
     .select((eb) => eb.fn.max("user_seq").as("seq"))
     .where("user_id", "=", userId);
-  if (time) select = select.where("time", "<", time);
-  const row = await select.executeTakeFirst();
-  return Number(row?.seq ?? 0);
+  let shops = db
+    .selectFrom("shop_order_status_history")
+    .select((eb) => eb.fn.max("user_seq").as("seq"))
+    .where("user_id", "=", userId);
+  if (time) {
+    orders = orders.where("time", "<", time);
+    shops = shops.where("time", "<", time);
+  }
+  const [a, b] = await Promise.all([orders.executeTakeFirst(), shops.executeTakeFirst()]);
+  return Math.max(Number(a?.seq ?? 0), Number(b?.seq ?? 0));
 }
 
 export async function findOrder(db: Db, id: string): Promise<Order | undefined> {

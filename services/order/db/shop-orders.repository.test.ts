@@ -8,10 +8,18 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createDb, ensureDatabase, inTransaction, migrateToLatest } from "../../kit/db.ts";
 import { uuidv7 } from "../../kit/ids.ts";
 import { migratedTestDatabase } from "../../kit/testing/database.ts";
-import { splitByShop, totalsOf, type OrderLine } from "../domain/order.ts";
+import { orderStatusFromShopOrders, splitByShop, totalsOf, type OrderLine } from "../domain/order.ts";
 import type { OrderDatabase } from "./database.ts";
 import { migrations } from "./migrations/index.ts";
-import { findOrder, insertPendingOrder, transitionOrder } from "./order.repository.ts";
+import {
+  feedAfter,
+  feedPositionBefore,
+  findOrder,
+  insertPendingOrder,
+  lockShopOrder,
+  moveLockedShopOrder,
+  transitionOrder,
+} from "./order.repository.ts";
 
 let db: Kysely<OrderDatabase>;
 
@@ -119,6 +127,75 @@ describe("shop orders in the order database", () => {
     const id = await pendingOrder([line(shopA, 100n, 1)], sellers);
     await inTransaction(db, (trx) => transitionOrder(trx, id, ["PENDING"], "PAYMENT_FAILED", "declined"));
     expect((await findOrder(db, id))!.shopOrders.map((s) => s.status)).toEqual(["CANCELLED"]);
+  });
+});
+
+describe("a shop's fulfilment moves in the order database", () => {
+  const [shopA, shopB, sellerA, sellerB] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+  const sellers = new Map([
+    [shopA, sellerA],
+    [shopB, sellerB],
+  ]);
+
+  async function confirmedTwoShopOrder() {
+    const id = await pendingOrder([line(shopA, 100n, 1), line(shopB, 200n, 1)], sellers);
+    await inTransaction(db, (trx) => transitionOrder(trx, id, ["PENDING"], "CONFIRMED", "paid"));
+    const order = (await findOrder(db, id))!;
+    return { order, a: order.shopOrders.find((s) => s.shopId === shopA)!.id };
+  }
+
+  const move = (
+    id: string,
+    to: "PROCESSING" | "SHIPPED" | "DELIVERED",
+    shipment?: Parameters<typeof moveLockedShopOrder>[5],
+  ) =>
+    inTransaction(db, async (trx) => {
+      const locked = (await lockShopOrder(trx, id))!;
+      return moveLockedShopOrder(trx, locked, to, `to ${to}`, orderStatusFromShopOrders, shipment);
+    });
+
+  it("when one shop order moves, then it and its history change, the order follows the rule, and each move is one entry of the buyer's feed", async () => {
+    const { order, a } = await confirmedTwoShopOrder();
+    const start = await feedPositionBefore(db, order.userId);
+    expect(await move(a, "PROCESSING")).toEqual({ orderTo: "PROCESSING" });
+    expect(await move(a, "SHIPPED", { carrier: "DHL", trackingNumber: "T1", trackingUrl: "" })).toEqual({
+      orderTo: "PROCESSING",
+    });
+    expect(await move(a, "DELIVERED")).toEqual({ orderTo: "PROCESSING" });
+    const after = (await findOrder(db, order.id))!;
+    expect(after.status).toBe("PROCESSING");
+    const shopOrder = after.shopOrders.find((s) => s.id === a)!;
+    expect(shopOrder).toMatchObject({ status: "DELIVERED", carrier: "DHL", trackingNumber: "T1" });
+    expect(shopOrder.history.map((h) => [h.status, h.note])).toEqual([
+      ["PENDING", ""],
+      ["CONFIRMED", "paid"],
+      ["PROCESSING", "to PROCESSING"],
+      ["SHIPPED", "to SHIPPED"],
+      ["DELIVERED", "to DELIVERED"],
+    ]);
+    expect(after.shopOrders.find((s) => s.id !== a)!.status).toBe("CONFIRMED");
+    // Three moves, three feed entries, consecutive: the order's own when it moved, else the shop order's.
+    const feed = await feedAfter(db, order.userId, start, 100);
+    expect(feed).toEqual([1, 2, 3].map((n) => ({ seq: start + n, orderId: order.id })));
+    expect(await feedPositionBefore(db, order.userId)).toBe(start + 3);
+    expect(await feedAfter(db, order.userId, start + 1, 1)).toEqual([{ seq: start + 2, orderId: order.id }]);
+  });
+
+  it("when a shop order is shipped, then the order cannot be cancelled; an admin shipping the order leaves a delivered shop order delivered", async () => {
+    const { order, a } = await confirmedTwoShopOrder();
+    await move(a, "PROCESSING");
+    await move(a, "SHIPPED");
+    const refused = await inTransaction(db, (trx) =>
+      transitionOrder(trx, order.id, ["PENDING", "CONFIRMED", "PROCESSING"], "CANCELLED", "too late"),
+    );
+    expect(refused).toEqual({ moved: false, current: "PROCESSING" });
+    await move(a, "DELIVERED");
+    await inTransaction(db, (trx) => transitionOrder(trx, order.id, ["PROCESSING"], "SHIPPED", "admin"));
+    const after = (await findOrder(db, order.id))!;
+    expect(after.shopOrders.map((s) => [s.id === a, s.status]).sort()).toEqual([
+      [false, "SHIPPED"],
+      [true, "DELIVERED"],
+    ]);
   });
 });
 

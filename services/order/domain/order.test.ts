@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   cancellableStatuses,
   isFulfilmentStep,
+  orderStatusFromShopOrders,
   shopOrderStatusFor,
   splitByShop,
   totalsOf,
@@ -92,5 +93,21 @@ describe("shop orders", () => {
       "CANCELLED",
       "CANCELLED",
     ]);
+  });
+});
+
+describe("the order's status derived from its shop orders", () => {
+  it.each([
+    [["CONFIRMED", "CONFIRMED"], "CONFIRMED"],
+    [["PROCESSING", "CONFIRMED"], "PROCESSING"],
+    [["SHIPPED", "CONFIRMED"], "PROCESSING"],
+    [["DELIVERED", "PROCESSING"], "PROCESSING"],
+    [["SHIPPED", "DELIVERED"], "SHIPPED"],
+    [["SHIPPED", "CANCELLED"], "SHIPPED"],
+    [["DELIVERED", "DELIVERED"], "DELIVERED"],
+    [["DELIVERED", "CANCELLED"], "DELIVERED"],
+    [["CANCELLED", "CANCELLED"], "CANCELLED"],
+  ] as const)("when the shop orders are %j, then the order is %s", (statuses, expected) => {
+    expect(orderStatusFromShopOrders(statuses)).toBe(expected);
   });
 });

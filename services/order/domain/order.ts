@@ -76,6 +76,68 @@ export function shopOrderStatusFor(status: OrderStatus): ShopOrderStatus {
   return status === "PAYMENT_FAILED" ? "CANCELLED" : status;
 }
 
+/** Shop order statuses in fulfilment order; CANCELLED stands apart. */
+const shopOrderProgress: readonly ShopOrderStatus[] = ["PENDING", "CONFIRMED", "PROCESSING", "SHIPPED", "DELIVERED"];
+
+/**
+ * Whether a shop order in `current` follows its order into `to`: a shop order never moves
+ * backwards (one already delivered stays delivered when an admin ships the whole order), and a
+ * cancelled one stays cancelled.
+ */
+export function followsOrderInto(current: ShopOrderStatus, to: ShopOrderStatus): boolean {
+  if (current === "CANCELLED") return false;
+  if (to === "CANCELLED") return true;
+  return shopOrderProgress.indexOf(current) < shopOrderProgress.indexOf(to);
+}
+
+/** The one move a shop's fulfilment may make into each status. */
+export const shopOrderStepInto: Readonly<Partial<Record<ShopOrderStatus, ShopOrderStatus>>> = {
+  PROCESSING: "CONFIRMED",
+  SHIPPED: "PROCESSING",
+  DELIVERED: "SHIPPED",
+};
+
+/**
+ * The order's status once fulfilment has started, from its shop orders with cancelled ones left
+ * aside: DELIVERED when all are delivered, SHIPPED when all are shipped or delivered, PROCESSING
+ * when any is accepted or further, CONFIRMED otherwise; CANCELLED when none is left.
+ */
+export function orderStatusFromShopOrders(statuses: readonly ShopOrderStatus[]): OrderStatus {
+  const live = statuses.filter((status) => status !== "CANCELLED");
+  if (live.length === 0) return "CANCELLED";
+  if (live.includes("PENDING")) return "PENDING";
+  if (live.every((status) => status === "DELIVERED")) return "DELIVERED";
+  if (live.every((status) => status === "SHIPPED" || status === "DELIVERED")) return "SHIPPED";
+  if (live.some((status) => status !== "CONFIRMED")) return "PROCESSING";
+  return "CONFIRMED";
+}
+
+/** Where a shipped shop order went. */
+export interface Shipment {
+  carrier: string;
+  trackingNumber: string;
+  trackingUrl: string;
+}
+
+export class IllegalShopOrderTransitionError extends Error {
+  override name = "IllegalShopOrderTransitionError";
+  readonly shopOrderId: string;
+  readonly orderId: string;
+  readonly from: ShopOrderStatus;
+  readonly to: ShopOrderStatus;
+  constructor(shopOrderId: string, orderId: string, from: ShopOrderStatus, to: ShopOrderStatus) {
+    super(`a shop order cannot move from ${from} to ${to}`);
+    this.shopOrderId = shopOrderId;
+    this.orderId = orderId;
+    this.from = from;
+    this.to = to;
+  }
+}
+
+export class ShopOrderNotFoundError extends Error {
+  override name = "ShopOrderNotFoundError";
+}
+
 export interface StatusChange {
   status: OrderStatus;
   time: Date;

@@ -1261,8 +1261,8 @@ export const AdminService: GenService<{
   /**
    * Moves an order along the status machine.
    *
-   * Error reasons: ILLEGAL_STATUS_TRANSITION (order_id, from, to; OrderStatus value names), from
-   * the order service.
+   * Error reasons: ILLEGAL_STATUS_TRANSITION (order_id, shop_order_id empty, from, to;
+   * OrderStatus value names), from the order service.
    *
    * @generated from rpc bazaar.admin.v1.AdminService.UpdateOrderStatus
    */

@@ -6,7 +6,7 @@ import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { LatLng, Money, Role } from "../../common/v1/common_pb.ts";
 import { file_bazaar_common_v1_common } from "../../common/v1/common_pb.ts";
-import type { OrderItem, OrderStatus } from "../../order/v1/order_pb.ts";
+import type { OrderItem, OrderStatus, ShopOrderStatus } from "../../order/v1/order_pb.ts";
 import { file_bazaar_order_v1_order } from "../../order/v1/order_pb.ts";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bazaar/events/v1/events.proto.
  */
 export const file_bazaar_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch1iYXphYXIvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQYmF6YWFyLmV2ZW50cy52MSLMCAoFRXZlbnQSCgoCaWQYASABKAkSLgoKb2NjdXJfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc291cmNlGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJEhIKCnN1YmplY3RfaWQYBSABKAkSFAoMdHJhY2VfcGFyZW50GAYgASgJEjsKD3VzZXJfcmVnaXN0ZXJlZBgKIAEoCzIgLmJhemFhci5ldmVudHMudjEuVXNlclJlZ2lzdGVyZWRIABI+ChF1c2VyX3JvbGVfY2hhbmdlZBgLIAEoCzIhLmJhemFhci5ldmVudHMudjEuVXNlclJvbGVDaGFuZ2VkSAASQgoTdXNlcl9hY3RpdmVfY2hhbmdlZBgMIAEoCzIjLmJhemFhci5ldmVudHMudjEuVXNlckFjdGl2ZUNoYW5nZWRIABI1CgxzaG9wX2NyZWF0ZWQYFCABKAsyHS5iYXphYXIuZXZlbnRzLnYxLlNob3BDcmVhdGVkSAASPQoQY2F0ZWdvcnlfY3JlYXRlZBgVIAEoCzIhLmJhemFhci5ldmVudHMudjEuQ2F0ZWdvcnlDcmVhdGVkSAASOwoPcHJvZHVjdF9jcmVhdGVkGBYgASgLMiAuYmF6YWFyLmV2ZW50cy52MS5Qcm9kdWN0Q3JlYXRlZEgAEjsKD3Byb2R1Y3RfdXBkYXRlZBgXIAEoCzIgLmJhemFhci5ldmVudHMudjEuUHJvZHVjdFVwZGF0ZWRIABI7Cg9wcm9kdWN0X2RlbGV0ZWQYGCABKAsyIC5iYXphYXIuZXZlbnRzLnYxLlByb2R1Y3REZWxldGVkSAASNwoNc3RvY2tfY2hhbmdlZBgZIAEoCzIeLmJhemFhci5ldmVudHMudjEuU3RvY2tDaGFuZ2VkSAASSgoXc2hvcF9zdXNwZW5zaW9uX2NoYW5nZWQYGiABKAsyJy5iYXphYXIuZXZlbnRzLnYxLlNob3BTdXNwZW5zaW9uQ2hhbmdlZEgAEjUKDG9yZGVyX3BsYWNlZBgeIAEoCzIdLmJhemFhci5ldmVudHMudjEuT3JkZXJQbGFjZWRIABJEChRvcmRlcl9zdGF0dXNfY2hhbmdlZBgfIAEoCzIkLmJhemFhci5ldmVudHMudjEuT3JkZXJTdGF0dXNDaGFuZ2VkSAASOwoPb3JkZXJfY2FuY2VsbGVkGCAgASgLMiAuYmF6YWFyLmV2ZW50cy52MS5PcmRlckNhbmNlbGxlZEgAEjkKDnBheW1lbnRfZmFpbGVkGCEgASgLMh8uYmF6YWFyLmV2ZW50cy52MS5QYXltZW50RmFpbGVkSAASSAoWYWRtaW5fYWN0aW9uX3BlcmZvcm1lZBgoIAEoCzImLmJhemFhci5ldmVudHMudjEuQWRtaW5BY3Rpb25QZXJmb3JtZWRIAEIJCgdwYXlsb2FkImwKDlVzZXJSZWdpc3RlcmVkEg8KB3VzZXJfaWQYASABKAkSDQoFZW1haWwYAiABKAkSJAoEcm9sZRgDIAEoDjIWLmJhemFhci5jb21tb24udjEuUm9sZRIUCgxkaXNwbGF5X25hbWUYBCABKAkidgoPVXNlclJvbGVDaGFuZ2VkEg8KB3VzZXJfaWQYASABKAkSKAoIb2xkX3JvbGUYAiABKA4yFi5iYXphYXIuY29tbW9uLnYxLlJvbGUSKAoIbmV3X3JvbGUYAyABKA4yFi5iYXphYXIuY29tbW9uLnYxLlJvbGUiNAoRVXNlckFjdGl2ZUNoYW5nZWQSDwoHdXNlcl9pZBgBIAEoCRIOCgZhY3RpdmUYAiABKAgiawoLU2hvcENyZWF0ZWQSDwoHc2hvcF9pZBgBIAEoCRIRCglzZWxsZXJfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRIqCghsb2NhdGlvbhgEIAEoCzIYLmJhemFhci5jb21tb24udjEuTGF0TG5nIkcKD0NhdGVnb3J5Q3JlYXRlZBITCgtjYXRlZ29yeV9pZBgBIAEoCRIRCglwYXJlbnRfaWQYAiABKAkSDAoEbmFtZRgDIAEoCSKTAQoOUHJvZHVjdENyZWF0ZWQSEgoKcHJvZHVjdF9pZBgBIAEoCRIPCgdzaG9wX2lkGAIgASgJEhEKCXNlbGxlcl9pZBgDIAEoCRITCgtjYXRlZ29yeV9pZBgEIAEoCRIMCgRuYW1lGAUgASgJEiYKBXByaWNlGAYgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSLFAQoOUHJvZHVjdFVwZGF0ZWQSEgoKcHJvZHVjdF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEioKCW9sZF9wcmljZRgDIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSKgoJbmV3X3ByaWNlGAQgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIOCgZhY3RpdmUYBSABKAgSFgoOY2hhbmdlZF9maWVsZHMYBiADKAkSEQoJaW1hZ2VfdXJsGAcgASgJIiQKDlByb2R1Y3REZWxldGVkEhIKCnByb2R1Y3RfaWQYASABKAkidgoMU3RvY2tDaGFuZ2VkEhIKCnByb2R1Y3RfaWQYASABKAkSFQoNc3RvY2tfb25faGFuZBgCIAEoBRISCgpzdG9ja19oZWxkGAMgASgFEhcKD3N0b2NrX2F2YWlsYWJsZRgEIAEoBRIOCgZyZWFzb24YBSABKAkiXgoVU2hvcFN1c3BlbnNpb25DaGFuZ2VkEg8KB3Nob3BfaWQYASABKAkSEQoJc2VsbGVyX2lkGAIgASgJEhEKCXN1c3BlbmRlZBgDIAEoCBIOCgZyZWFzb24YBCABKAkigwEKC09yZGVyUGxhY2VkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSKQoFaXRlbXMYAyADKAsyGi5iYXphYXIub3JkZXIudjEuT3JkZXJJdGVtEiYKBXRvdGFsGAQgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSLRAQoST3JkZXJTdGF0dXNDaGFuZ2VkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSMAoKb2xkX3N0YXR1cxgDIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1cxIwCgpuZXdfc3RhdHVzGAQgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzEgwKBG5vdGUYBSABKAkSJgoFdG90YWwYBiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5IkMKDk9yZGVyQ2FuY2VsbGVkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIkIKDVBheW1lbnRGYWlsZWQSEAoIb3JkZXJfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkiZAoUQWRtaW5BY3Rpb25QZXJmb3JtZWQSDgoGYWN0aW9uGAEgASgJEhMKC3RhcmdldF90eXBlGAIgASgJEhEKCXRhcmdldF9pZBgDIAEoCRIUCgxkZXRhaWxzX2pzb24YBCABKAliBnByb3RvMw", [file_bazaar_common_v1_common, file_bazaar_order_v1_order, file_google_protobuf_timestamp]);
+  fileDesc("Ch1iYXphYXIvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQYmF6YWFyLmV2ZW50cy52MSKbCQoFRXZlbnQSCgoCaWQYASABKAkSLgoKb2NjdXJfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc291cmNlGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJEhIKCnN1YmplY3RfaWQYBSABKAkSFAoMdHJhY2VfcGFyZW50GAYgASgJEjsKD3VzZXJfcmVnaXN0ZXJlZBgKIAEoCzIgLmJhemFhci5ldmVudHMudjEuVXNlclJlZ2lzdGVyZWRIABI+ChF1c2VyX3JvbGVfY2hhbmdlZBgLIAEoCzIhLmJhemFhci5ldmVudHMudjEuVXNlclJvbGVDaGFuZ2VkSAASQgoTdXNlcl9hY3RpdmVfY2hhbmdlZBgMIAEoCzIjLmJhemFhci5ldmVudHMudjEuVXNlckFjdGl2ZUNoYW5nZWRIABI1CgxzaG9wX2NyZWF0ZWQYFCABKAsyHS5iYXphYXIuZXZlbnRzLnYxLlNob3BDcmVhdGVkSAASPQoQY2F0ZWdvcnlfY3JlYXRlZBgVIAEoCzIhLmJhemFhci5ldmVudHMudjEuQ2F0ZWdvcnlDcmVhdGVkSAASOwoPcHJvZHVjdF9jcmVhdGVkGBYgASgLMiAuYmF6YWFyLmV2ZW50cy52MS5Qcm9kdWN0Q3JlYXRlZEgAEjsKD3Byb2R1Y3RfdXBkYXRlZBgXIAEoCzIgLmJhemFhci5ldmVudHMudjEuUHJvZHVjdFVwZGF0ZWRIABI7Cg9wcm9kdWN0X2RlbGV0ZWQYGCABKAsyIC5iYXphYXIuZXZlbnRzLnYxLlByb2R1Y3REZWxldGVkSAASNwoNc3RvY2tfY2hhbmdlZBgZIAEoCzIeLmJhemFhci5ldmVudHMudjEuU3RvY2tDaGFuZ2VkSAASSgoXc2hvcF9zdXNwZW5zaW9uX2NoYW5nZWQYGiABKAsyJy5iYXphYXIuZXZlbnRzLnYxLlNob3BTdXNwZW5zaW9uQ2hhbmdlZEgAEjUKDG9yZGVyX3BsYWNlZBgeIAEoCzIdLmJhemFhci5ldmVudHMudjEuT3JkZXJQbGFjZWRIABJEChRvcmRlcl9zdGF0dXNfY2hhbmdlZBgfIAEoCzIkLmJhemFhci5ldmVudHMudjEuT3JkZXJTdGF0dXNDaGFuZ2VkSAASOwoPb3JkZXJfY2FuY2VsbGVkGCAgASgLMiAuYmF6YWFyLmV2ZW50cy52MS5PcmRlckNhbmNlbGxlZEgAEjkKDnBheW1lbnRfZmFpbGVkGCEgASgLMh8uYmF6YWFyLmV2ZW50cy52MS5QYXltZW50RmFpbGVkSAASTQoZc2hvcF9vcmRlcl9zdGF0dXNfY2hhbmdlZBgiIAEoCzIoLmJhemFhci5ldmVudHMudjEuU2hvcE9yZGVyU3RhdHVzQ2hhbmdlZEgAEkgKFmFkbWluX2FjdGlvbl9wZXJmb3JtZWQYKCABKAsyJi5iYXphYXIuZXZlbnRzLnYxLkFkbWluQWN0aW9uUGVyZm9ybWVkSABCCQoHcGF5bG9hZCJsCg5Vc2VyUmVnaXN0ZXJlZBIPCgd1c2VyX2lkGAEgASgJEg0KBWVtYWlsGAIgASgJEiQKBHJvbGUYAyABKA4yFi5iYXphYXIuY29tbW9uLnYxLlJvbGUSFAoMZGlzcGxheV9uYW1lGAQgASgJInYKD1VzZXJSb2xlQ2hhbmdlZBIPCgd1c2VyX2lkGAEgASgJEigKCG9sZF9yb2xlGAIgASgOMhYuYmF6YWFyLmNvbW1vbi52MS5Sb2xlEigKCG5ld19yb2xlGAMgASgOMhYuYmF6YWFyLmNvbW1vbi52MS5Sb2xlIjQKEVVzZXJBY3RpdmVDaGFuZ2VkEg8KB3VzZXJfaWQYASABKAkSDgoGYWN0aXZlGAIgASgIImsKC1Nob3BDcmVhdGVkEg8KB3Nob3BfaWQYASABKAkSEQoJc2VsbGVyX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSKgoIbG9jYXRpb24YBCABKAsyGC5iYXphYXIuY29tbW9uLnYxLkxhdExuZyJHCg9DYXRlZ29yeUNyZWF0ZWQSEwoLY2F0ZWdvcnlfaWQYASABKAkSEQoJcGFyZW50X2lkGAIgASgJEgwKBG5hbWUYAyABKAkikwEKDlByb2R1Y3RDcmVhdGVkEhIKCnByb2R1Y3RfaWQYASABKAkSDwoHc2hvcF9pZBgCIAEoCRIRCglzZWxsZXJfaWQYAyABKAkSEwoLY2F0ZWdvcnlfaWQYBCABKAkSDAoEbmFtZRgFIAEoCRImCgVwcmljZRgGIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkixQEKDlByb2R1Y3RVcGRhdGVkEhIKCnByb2R1Y3RfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIqCglvbGRfcHJpY2UYAyABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EioKCW5ld19wcmljZRgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSDgoGYWN0aXZlGAUgASgIEhYKDmNoYW5nZWRfZmllbGRzGAYgAygJEhEKCWltYWdlX3VybBgHIAEoCSIkCg5Qcm9kdWN0RGVsZXRlZBISCgpwcm9kdWN0X2lkGAEgASgJInYKDFN0b2NrQ2hhbmdlZBISCgpwcm9kdWN0X2lkGAEgASgJEhUKDXN0b2NrX29uX2hhbmQYAiABKAUSEgoKc3RvY2tfaGVsZBgDIAEoBRIXCg9zdG9ja19hdmFpbGFibGUYBCABKAUSDgoGcmVhc29uGAUgASgJIl4KFVNob3BTdXNwZW5zaW9uQ2hhbmdlZBIPCgdzaG9wX2lkGAEgASgJEhEKCXNlbGxlcl9pZBgCIAEoCRIRCglzdXNwZW5kZWQYAyABKAgSDgoGcmVhc29uGAQgASgJIoMBCgtPcmRlclBsYWNlZBIQCghvcmRlcl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEikKBWl0ZW1zGAMgAygLMhouYmF6YWFyLm9yZGVyLnYxLk9yZGVySXRlbRImCgV0b3RhbBgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXki0QEKEk9yZGVyU3RhdHVzQ2hhbmdlZBIQCghvcmRlcl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEjAKCm9sZF9zdGF0dXMYAyABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXMSMAoKbmV3X3N0YXR1cxgEIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1cxIMCgRub3RlGAUgASgJEiYKBXRvdGFsGAYgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSLbAgoWU2hvcE9yZGVyU3RhdHVzQ2hhbmdlZBIVCg1zaG9wX29yZGVyX2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEg8KB3Nob3BfaWQYAyABKAkSEQoJc2VsbGVyX2lkGAQgASgJEg8KB3VzZXJfaWQYBSABKAkSNAoKb2xkX3N0YXR1cxgGIAEoDjIgLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXJTdGF0dXMSNAoKbmV3X3N0YXR1cxgHIAEoDjIgLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXJTdGF0dXMSDAoEbm90ZRgIIAEoCRIPCgdjYXJyaWVyGAkgASgJEhcKD3RyYWNraW5nX251bWJlchgKIAEoCRIUCgx0cmFja2luZ191cmwYCyABKAkSKQoIc3VidG90YWwYDCABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5IkMKDk9yZGVyQ2FuY2VsbGVkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIkIKDVBheW1lbnRGYWlsZWQSEAoIb3JkZXJfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkiZAoUQWRtaW5BY3Rpb25QZXJmb3JtZWQSDgoGYWN0aW9uGAEgASgJEhMKC3RhcmdldF90eXBlGAIgASgJEhEKCXRhcmdldF9pZBgDIAEoCRIUCgxkZXRhaWxzX2pzb24YBCABKAliBnByb3RvMw", [file_bazaar_common_v1_common, file_bazaar_order_v1_order, file_google_protobuf_timestamp]);
 
 /**
  * The envelope of every event on NATS JetStream (stream BAZAAR_EVENTS, subjects `bazaar.>`),
@@ -186,6 +186,14 @@ export type Event = Message<"bazaar.events.v1.Event"> & {
      */
     value: PaymentFailed;
     case: "paymentFailed";
+  } | {
+    /**
+     * A shop order moved to another status.
+     *
+     * @generated from field: bazaar.events.v1.ShopOrderStatusChanged shop_order_status_changed = 34;
+     */
+    value: ShopOrderStatusChanged;
+    case: "shopOrderStatusChanged";
   } | {
     /**
      * An admin changed something through the admin API.
@@ -729,6 +737,106 @@ export const OrderStatusChangedSchema: GenMessage<OrderStatusChanged> = /*@__PUR
   messageDesc(file_bazaar_events_v1_events, 12);
 
 /**
+ * Emitted by order when a shop's fulfilment moves a shop order (AcceptShopOrder, ShipShopOrder,
+ * DeliverShopOrder; bazaar.order.shop_order_status_changed). Consumed by order (WatchOrders
+ * streams of the buyer).
+ *
+ * @generated from message bazaar.events.v1.ShopOrderStatusChanged
+ */
+export type ShopOrderStatusChanged = Message<"bazaar.events.v1.ShopOrderStatusChanged"> & {
+  /**
+   * The shop order.
+   *
+   * @generated from field: string shop_order_id = 1;
+   */
+  shopOrderId: string;
+
+  /**
+   * The order it is part of.
+   *
+   * @generated from field: string order_id = 2;
+   */
+  orderId: string;
+
+  /**
+   * The shop that fulfils it.
+   *
+   * @generated from field: string shop_id = 3;
+   */
+  shopId: string;
+
+  /**
+   * The shop's seller at checkout.
+   *
+   * @generated from field: string seller_id = 4;
+   */
+  sellerId: string;
+
+  /**
+   * The buyer.
+   *
+   * @generated from field: string user_id = 5;
+   */
+  userId: string;
+
+  /**
+   * The status before.
+   *
+   * @generated from field: bazaar.order.v1.ShopOrderStatus old_status = 6;
+   */
+  oldStatus: ShopOrderStatus;
+
+  /**
+   * The status now.
+   *
+   * @generated from field: bazaar.order.v1.ShopOrderStatus new_status = 7;
+   */
+  newStatus: ShopOrderStatus;
+
+  /**
+   * Why, if anyone said.
+   *
+   * @generated from field: string note = 8;
+   */
+  note: string;
+
+  /**
+   * Who carries the parcel, once shipped.
+   *
+   * @generated from field: string carrier = 9;
+   */
+  carrier: string;
+
+  /**
+   * The carrier's tracking number, once shipped.
+   *
+   * @generated from field: string tracking_number = 10;
+   */
+  trackingNumber: string;
+
+  /**
+   * The carrier's tracking page, if any.
+   *
+   * @generated from field: string tracking_url = 11;
+   */
+  trackingUrl: string;
+
+  /**
+   * The shop order's subtotal.
+   *
+   * @generated from field: bazaar.common.v1.Money subtotal = 12;
+   */
+  subtotal?: Money | undefined;
+};
+
+/**
+ * Describes the message bazaar.events.v1.ShopOrderStatusChanged.
+ * Use `create(ShopOrderStatusChangedSchema)` to create a new message.
+ */
+export const ShopOrderStatusChangedSchema: GenMessage<ShopOrderStatusChanged> = /*@__PURE__*/
+  messageDesc(file_bazaar_events_v1_events, 13);
+
+/**
  * Emitted by order on CancelOrder (bazaar.order.order_cancelled). Consumed by admin (audit).
  *
  * @generated from message bazaar.events.v1.OrderCancelled
@@ -761,7 +869,7 @@ export type OrderCancelled = Message<"bazaar.events.v1.OrderCancelled"> & {
  * Use `create(OrderCancelledSchema)` to create a new message.
  */
 export const OrderCancelledSchema: GenMessage<OrderCancelled> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 13);
+  messageDesc(file_bazaar_events_v1_events, 14);
 
 /**
  * Emitted by order when payment is declined or fails for good (bazaar.order.payment_failed).
@@ -797,7 +905,7 @@ export type PaymentFailed = Message<"bazaar.events.v1.PaymentFailed"> & {
  * Use `create(PaymentFailedSchema)` to create a new message.
  */
 export const PaymentFailedSchema: GenMessage<PaymentFailed> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 14);
+  messageDesc(file_bazaar_events_v1_events, 15);
 
 /**
  * Emitted by admin for each change made through AdminService
@@ -840,5 +948,5 @@ export type AdminActionPerformed = Message<"bazaar.events.v1.AdminActionPerforme
  * Use `create(AdminActionPerformedSchema)` to create a new message.
  */
 export const AdminActionPerformedSchema: GenMessage<AdminActionPerformed> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 15);
+  messageDesc(file_bazaar_events_v1_events, 16);
 

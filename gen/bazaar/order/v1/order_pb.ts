@@ -16,7 +16,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file bazaar/order/v1/order.proto.
  */
 export const file_bazaar_order_v1_order: GenFile = /*@__PURE__*/
-  fileDesc("ChtiYXphYXIvb3JkZXIvdjEvb3JkZXIucHJvdG8SD2JhemFhci5vcmRlci52MSLQBAoFT3JkZXISCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIpCgVpdGVtcxgDIAMoCzIaLmJhemFhci5vcmRlci52MS5PcmRlckl0ZW0SKQoIc3VidG90YWwYBCABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EiQKA3RheBgFIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSLgoNc2hpcHBpbmdfY29zdBgGIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSJgoFdG90YWwYByABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EjMKEHNoaXBwaW5nX2FkZHJlc3MYCCABKAsyGS5iYXphYXIuY29tbW9uLnYxLkFkZHJlc3MSLAoGc3RhdHVzGAkgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzEikKB3BheW1lbnQYCiABKAsyGC5iYXphYXIub3JkZXIudjEuUGF5bWVudBI1Cg5zdGF0dXNfaGlzdG9yeRgLIAMoCzIdLmJhemFhci5vcmRlci52MS5TdGF0dXNDaGFuZ2USLwoLY3JlYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtzaG9wX29yZGVycxgOIAMoCzIaLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXIitwMKCVNob3BPcmRlchIKCgJpZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRIPCgdzaG9wX2lkGAMgASgJEhEKCXNlbGxlcl9pZBgEIAEoCRIpCgVpdGVtcxgFIAMoCzIaLmJhemFhci5vcmRlci52MS5PcmRlckl0ZW0SKQoIc3VidG90YWwYBiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EjAKBnN0YXR1cxgHIAEoDjIgLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXJTdGF0dXMSDwoHY2FycmllchgIIAEoCRIXCg90cmFja2luZ19udW1iZXIYCSABKAkSFAoMdHJhY2tpbmdfdXJsGAogASgJEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPgoOc3RhdHVzX2hpc3RvcnkYDSADKAsyJi5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyU3RhdHVzQ2hhbmdlIoEBChVTaG9wT3JkZXJTdGF0dXNDaGFuZ2USMAoGc3RhdHVzGAEgASgOMiAuYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlclN0YXR1cxIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRub3RlGAMgASgJIqoBCglPcmRlckl0ZW0SEgoKcHJvZHVjdF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEisKCnVuaXRfcHJpY2UYAyABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EhAKCHF1YW50aXR5GAQgASgFEisKCmxpbmVfdG90YWwYBSABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Eg8KB3Nob3BfaWQYBiABKAkilAEKB1BheW1lbnQSLgoGbWV0aG9kGAEgASgOMh4uYmF6YWFyLm9yZGVyLnYxLlBheW1lbnRNZXRob2QSLgoGc3RhdHVzGAIgASgOMh4uYmF6YWFyLm9yZGVyLnYxLlBheW1lbnRTdGF0dXMSEQoJcmVmZXJlbmNlGAMgASgJEhYKDmZhaWx1cmVfcmVhc29uGAQgASgJInQKDFN0YXR1c0NoYW5nZRIsCgZzdGF0dXMYASABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXMSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEbm90ZRgDIAEoCSLbAQoOUGF5bWVudERldGFpbHMSOgoGbWV0aG9kGAEgASgOMh4uYmF6YWFyLm9yZGVyLnYxLlBheW1lbnRNZXRob2RCCrpIB4IBBBABIAASHAoKY2FyZF90b2tlbhgCIAEoCUIIukgFcgMYyAE6b7pIbBpqChNjYXJkX3Rva2VuX3JlcXVpcmVkEihjYXJkX3Rva2VuIGlzIHJlcXVpcmVkIGZvciBDQVJEIHBheW1lbnRzGil0aGlzLm1ldGhvZCAhPSAyIHx8IHRoaXMuY2FyZF90b2tlbiAhPSAnJyLDAQoRUGxhY2VPcmRlclJlcXVlc3QSNwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJQh66SBvIAQFyFhAIGEAyEF5bQS1aYS16MC05Xy1dKyQSOwoQc2hpcHBpbmdfYWRkcmVzcxgCIAEoCzIZLmJhemFhci5jb21tb24udjEuQWRkcmVzc0IGukgDyAEBEjgKB3BheW1lbnQYAyABKAsyHy5iYXphYXIub3JkZXIudjEuUGF5bWVudERldGFpbHNCBrpIA8gBASI7ChJQbGFjZU9yZGVyUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXIihwEKEUxpc3RPcmRlcnNSZXF1ZXN0EjYKBnN0YXR1cxgBIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1c0IIukgFggECEAESHAoJcGFnZV9zaXplGAIgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAQiVQoSTGlzdE9yZGVyc1Jlc3BvbnNlEiYKBm9yZGVycxgBIAMoCzIWLmJhemFhci5vcmRlci52MS5PcmRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJwoPR2V0T3JkZXJSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABASI5ChBHZXRPcmRlclJlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyIkQKEkNhbmNlbE9yZGVyUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESGAoGcmVhc29uGAIgASgJQgi6SAVyAxj0AyI8ChNDYW5jZWxPcmRlclJlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyImQKEldhdGNoT3JkZXJzUmVxdWVzdBIeCgxyZXN1bWVfdG9rZW4YASABKAlCCLpIBXIDGIAEEi4KCnNpbmNlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlIKE1dhdGNoT3JkZXJzUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXISFAoMcmVzdW1lX3Rva2VuGAIgASgJIqoBChVMaXN0U2hvcE9yZGVyc1JlcXVlc3QSGQoHc2hvcF9pZBgBIAEoCUIIukgFcgOwAQESOgoGc3RhdHVzGAIgASgOMiAuYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlclN0YXR1c0IIukgFggECEAESHAoJcGFnZV9zaXplGAMgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgEIAEoCUIIukgFcgMYgAQiYgoWTGlzdFNob3BPcmRlcnNSZXNwb25zZRIvCgtzaG9wX29yZGVycxgBIAMoCzIaLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIisKE0dldFNob3BPcmRlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIkYKFEdldFNob3BPcmRlclJlc3BvbnNlEi4KCnNob3Bfb3JkZXIYASABKAsyGi5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyIsEDChRMaXN0QWxsT3JkZXJzUmVxdWVzdBI2CgZzdGF0dXMYASABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXNCCLpIBYIBAhABEhwKB3VzZXJfaWQYAiABKAlCC7pICNgBAXIDsAEBEjQKEGNyZWF0ZV90aW1lX2Zyb20YAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZV90aW1lX3RvGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcCglwYWdlX3NpemUYBSABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAYgASgJQgi6SAVyAxiABDqsAbpIqAEapQEKCnRpbWVfcmFuZ2USLmNyZWF0ZV90aW1lX2Zyb20gbXVzdCBiZSBiZWZvcmUgY3JlYXRlX3RpbWVfdG8aZyFoYXModGhpcy5jcmVhdGVfdGltZV9mcm9tKSB8fCAhaGFzKHRoaXMuY3JlYXRlX3RpbWVfdG8pIHx8IHRoaXMuY3JlYXRlX3RpbWVfZnJvbSA8IHRoaXMuY3JlYXRlX3RpbWVfdG8iWAoVTGlzdEFsbE9yZGVyc1Jlc3BvbnNlEiYKBm9yZGVycxgBIAMoCzIWLmJhemFhci5vcmRlci52MS5PcmRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiggEKGFVwZGF0ZU9yZGVyU3RhdHVzUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESOAoGc3RhdHVzGAIgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzQgq6SAeCAQQQASAAEhYKBG5vdGUYAyABKAlCCLpIBXIDGPQDIkIKGVVwZGF0ZU9yZGVyU3RhdHVzUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXIq8QEKC09yZGVyU3RhdHVzEhwKGE9SREVSX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFE9SREVSX1NUQVRVU19QRU5ESU5HEAESGgoWT1JERVJfU1RBVFVTX0NPTkZJUk1FRBACEhsKF09SREVSX1NUQVRVU19QUk9DRVNTSU5HEAMSGAoUT1JERVJfU1RBVFVTX1NISVBQRUQQBBIaChZPUkRFUl9TVEFUVVNfREVMSVZFUkVEEAUSGgoWT1JERVJfU1RBVFVTX0NBTkNFTExFRBAGEh8KG09SREVSX1NUQVRVU19QQVlNRU5UX0ZBSUxFRBAHKm0KDVBheW1lbnRNZXRob2QSHgoaUEFZTUVOVF9NRVRIT0RfVU5TUEVDSUZJRUQQABIjCh9QQVlNRU5UX01FVEhPRF9DQVNIX09OX0RFTElWRVJZEAESFwoTUEFZTUVOVF9NRVRIT0RfQ0FSRBACKuMBCg1QYXltZW50U3RhdHVzEh4KGlBBWU1FTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWUEFZTUVOVF9TVEFUVVNfUEVORElORxABEh0KGVBBWU1FTlRfU1RBVFVTX0FVVEhPUklaRUQQAhIbChdQQVlNRU5UX1NUQVRVU19ERUNMSU5FRBADEhkKFVBBWU1FTlRfU1RBVFVTX0ZBSUxFRBAEEiIKHlBBWU1FTlRfU1RBVFVTX0RVRV9PTl9ERUxJVkVSWRAFEhsKF1BBWU1FTlRfU1RBVFVTX1JFRlVOREVEEAYq9wEKD1Nob3BPcmRlclN0YXR1cxIhCh1TSE9QX09SREVSX1NUQVRVU19VTlNQRUNJRklFRBAAEh0KGVNIT1BfT1JERVJfU1RBVFVTX1BFTkRJTkcQARIfChtTSE9QX09SREVSX1NUQVRVU19DT05GSVJNRUQQAhIgChxTSE9QX09SREVSX1NUQVRVU19QUk9DRVNTSU5HEAMSHQoZU0hPUF9PUkRFUl9TVEFUVVNfU0hJUFBFRBAEEh8KG1NIT1BfT1JERVJfU1RBVFVTX0RFTElWRVJFRBAFEh8KG1NIT1BfT1JERVJfU1RBVFVTX0NBTkNFTExFRBAGMsoECgxPcmRlclNlcnZpY2USbAoKUGxhY2VPcmRlchIiLmJhemFhci5vcmRlci52MS5QbGFjZU9yZGVyUmVxdWVzdBojLmJhemFhci5vcmRlci52MS5QbGFjZU9yZGVyUmVzcG9uc2UiFYLT5JMCDzoBKiIKL3YxL29yZGVycxJsCgpMaXN0T3JkZXJzEiIuYmF6YWFyLm9yZGVyLnYxLkxpc3RPcmRlcnNSZXF1ZXN0GiMuYmF6YWFyLm9yZGVyLnYxLkxpc3RPcmRlcnNSZXNwb25zZSIVkAIBgtPkkwIMEgovdjEvb3JkZXJzEmsKCEdldE9yZGVyEiAuYmF6YWFyLm9yZGVyLnYxLkdldE9yZGVyUmVxdWVzdBohLmJhemFhci5vcmRlci52MS5HZXRPcmRlclJlc3BvbnNlIhqQAgGC0+STAhESDy92MS9vcmRlcnMve2lkfRJ7CgtDYW5jZWxPcmRlchIjLmJhemFhci5vcmRlci52MS5DYW5jZWxPcmRlclJlcXVlc3QaJC5iYXphYXIub3JkZXIudjEuQ2FuY2VsT3JkZXJSZXNwb25zZSIhgtPkkwIbOgEqIhYvdjEvb3JkZXJzL3tpZH06Y2FuY2VsEnQKC1dhdGNoT3JkZXJzEiMuYmF6YWFyLm9yZGVyLnYxLldhdGNoT3JkZXJzUmVxdWVzdBokLmJhemFhci5vcmRlci52MS5XYXRjaE9yZGVyc1Jlc3BvbnNlIhiC0+STAhISEC92MS9vcmRlcnM6d2F0Y2gwATKbAgoQU2hvcE9yZGVyU2VydmljZRKIAQoOTGlzdFNob3BPcmRlcnMSJi5iYXphYXIub3JkZXIudjEuTGlzdFNob3BPcmRlcnNSZXF1ZXN0GicuYmF6YWFyLm9yZGVyLnYxLkxpc3RTaG9wT3JkZXJzUmVzcG9uc2UiJZACAYLT5JMCHBIaL3YxL3Nob3BzL3tzaG9wX2lkfS9vcmRlcnMSfAoMR2V0U2hvcE9yZGVyEiQuYmF6YWFyLm9yZGVyLnYxLkdldFNob3BPcmRlclJlcXVlc3QaJS5iYXphYXIub3JkZXIudjEuR2V0U2hvcE9yZGVyUmVzcG9uc2UiH5ACAYLT5JMCFhIUL3YxL3Nob3Atb3JkZXJzL3tpZH0y5AEKEU9yZGVyQWRtaW5TZXJ2aWNlEmMKDUxpc3RBbGxPcmRlcnMSJS5iYXphYXIub3JkZXIudjEuTGlzdEFsbE9yZGVyc1JlcXVlc3QaJi5iYXphYXIub3JkZXIudjEuTGlzdEFsbE9yZGVyc1Jlc3BvbnNlIgOQAgESagoRVXBkYXRlT3JkZXJTdGF0dXMSKS5iYXphYXIub3JkZXIudjEuVXBkYXRlT3JkZXJTdGF0dXNSZXF1ZXN0GiouYmF6YWFyLm9yZGVyLnYxLlVwZGF0ZU9yZGVyU3RhdHVzUmVzcG9uc2ViBnByb3RvMw", [file_bazaar_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChtiYXphYXIvb3JkZXIvdjEvb3JkZXIucHJvdG8SD2JhemFhci5vcmRlci52MSLQBAoFT3JkZXISCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIpCgVpdGVtcxgDIAMoCzIaLmJhemFhci5vcmRlci52MS5PcmRlckl0ZW0SKQoIc3VidG90YWwYBCABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EiQKA3RheBgFIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSLgoNc2hpcHBpbmdfY29zdBgGIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSJgoFdG90YWwYByABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EjMKEHNoaXBwaW5nX2FkZHJlc3MYCCABKAsyGS5iYXphYXIuY29tbW9uLnYxLkFkZHJlc3MSLAoGc3RhdHVzGAkgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzEikKB3BheW1lbnQYCiABKAsyGC5iYXphYXIub3JkZXIudjEuUGF5bWVudBI1Cg5zdGF0dXNfaGlzdG9yeRgLIAMoCzIdLmJhemFhci5vcmRlci52MS5TdGF0dXNDaGFuZ2USLwoLY3JlYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtzaG9wX29yZGVycxgOIAMoCzIaLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXIitwMKCVNob3BPcmRlchIKCgJpZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRIPCgdzaG9wX2lkGAMgASgJEhEKCXNlbGxlcl9pZBgEIAEoCRIpCgVpdGVtcxgFIAMoCzIaLmJhemFhci5vcmRlci52MS5PcmRlckl0ZW0SKQoIc3VidG90YWwYBiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EjAKBnN0YXR1cxgHIAEoDjIgLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXJTdGF0dXMSDwoHY2FycmllchgIIAEoCRIXCg90cmFja2luZ19udW1iZXIYCSABKAkSFAoMdHJhY2tpbmdfdXJsGAogASgJEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPgoOc3RhdHVzX2hpc3RvcnkYDSADKAsyJi5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyU3RhdHVzQ2hhbmdlIoEBChVTaG9wT3JkZXJTdGF0dXNDaGFuZ2USMAoGc3RhdHVzGAEgASgOMiAuYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlclN0YXR1cxIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRub3RlGAMgASgJIqoBCglPcmRlckl0ZW0SEgoKcHJvZHVjdF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEisKCnVuaXRfcHJpY2UYAyABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EhAKCHF1YW50aXR5GAQgASgFEisKCmxpbmVfdG90YWwYBSABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Eg8KB3Nob3BfaWQYBiABKAkilAEKB1BheW1lbnQSLgoGbWV0aG9kGAEgASgOMh4uYmF6YWFyLm9yZGVyLnYxLlBheW1lbnRNZXRob2QSLgoGc3RhdHVzGAIgASgOMh4uYmF6YWFyLm9yZGVyLnYxLlBheW1lbnRTdGF0dXMSEQoJcmVmZXJlbmNlGAMgASgJEhYKDmZhaWx1cmVfcmVhc29uGAQgASgJInQKDFN0YXR1c0NoYW5nZRIsCgZzdGF0dXMYASABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXMSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEbm90ZRgDIAEoCSLbAQoOUGF5bWVudERldGFpbHMSOgoGbWV0aG9kGAEgASgOMh4uYmF6YWFyLm9yZGVyLnYxLlBheW1lbnRNZXRob2RCCrpIB4IBBBABIAASHAoKY2FyZF90b2tlbhgCIAEoCUIIukgFcgMYyAE6b7pIbBpqChNjYXJkX3Rva2VuX3JlcXVpcmVkEihjYXJkX3Rva2VuIGlzIHJlcXVpcmVkIGZvciBDQVJEIHBheW1lbnRzGil0aGlzLm1ldGhvZCAhPSAyIHx8IHRoaXMuY2FyZF90b2tlbiAhPSAnJyLDAQoRUGxhY2VPcmRlclJlcXVlc3QSNwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJQh66SBvIAQFyFhAIGEAyEF5bQS1aYS16MC05Xy1dKyQSOwoQc2hpcHBpbmdfYWRkcmVzcxgCIAEoCzIZLmJhemFhci5jb21tb24udjEuQWRkcmVzc0IGukgDyAEBEjgKB3BheW1lbnQYAyABKAsyHy5iYXphYXIub3JkZXIudjEuUGF5bWVudERldGFpbHNCBrpIA8gBASI7ChJQbGFjZU9yZGVyUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXIihwEKEUxpc3RPcmRlcnNSZXF1ZXN0EjYKBnN0YXR1cxgBIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1c0IIukgFggECEAESHAoJcGFnZV9zaXplGAIgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAQiVQoSTGlzdE9yZGVyc1Jlc3BvbnNlEiYKBm9yZGVycxgBIAMoCzIWLmJhemFhci5vcmRlci52MS5PcmRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJwoPR2V0T3JkZXJSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABASI5ChBHZXRPcmRlclJlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyIkQKEkNhbmNlbE9yZGVyUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESGAoGcmVhc29uGAIgASgJQgi6SAVyAxj0AyI8ChNDYW5jZWxPcmRlclJlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyImQKEldhdGNoT3JkZXJzUmVxdWVzdBIeCgxyZXN1bWVfdG9rZW4YASABKAlCCLpIBXIDGIAEEi4KCnNpbmNlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlIKE1dhdGNoT3JkZXJzUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXISFAoMcmVzdW1lX3Rva2VuGAIgASgJIqoBChVMaXN0U2hvcE9yZGVyc1JlcXVlc3QSGQoHc2hvcF9pZBgBIAEoCUIIukgFcgOwAQESOgoGc3RhdHVzGAIgASgOMiAuYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlclN0YXR1c0IIukgFggECEAESHAoJcGFnZV9zaXplGAMgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgEIAEoCUIIukgFcgMYgAQiYgoWTGlzdFNob3BPcmRlcnNSZXNwb25zZRIvCgtzaG9wX29yZGVycxgBIAMoCzIaLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIisKE0dldFNob3BPcmRlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIkYKFEdldFNob3BPcmRlclJlc3BvbnNlEi4KCnNob3Bfb3JkZXIYASABKAsyGi5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyIkYKFkFjY2VwdFNob3BPcmRlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEhYKBG5vdGUYAiABKAlCCLpIBXIDGPQDIkkKF0FjY2VwdFNob3BPcmRlclJlc3BvbnNlEi4KCnNob3Bfb3JkZXIYASABKAsyGi5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyIrQBChRTaGlwU2hvcE9yZGVyUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESGgoHY2FycmllchgCIAEoCUIJukgGcgQQARhkEiIKD3RyYWNraW5nX251bWJlchgDIAEoCUIJukgGcgQQARhkEi4KDHRyYWNraW5nX3VybBgEIAEoCUIYukgV2AEBchAY9AM6CGh0dHBzOi8viAEBEhYKBG5vdGUYBSABKAlCCLpIBXIDGPQDIkcKFVNoaXBTaG9wT3JkZXJSZXNwb25zZRIuCgpzaG9wX29yZGVyGAEgASgLMhouYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlciJHChdEZWxpdmVyU2hvcE9yZGVyUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESFgoEbm90ZRgCIAEoCUIIukgFcgMY9AMiSgoYRGVsaXZlclNob3BPcmRlclJlc3BvbnNlEi4KCnNob3Bfb3JkZXIYASABKAsyGi5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyIsEDChRMaXN0QWxsT3JkZXJzUmVxdWVzdBI2CgZzdGF0dXMYASABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXNCCLpIBYIBAhABEhwKB3VzZXJfaWQYAiABKAlCC7pICNgBAXIDsAEBEjQKEGNyZWF0ZV90aW1lX2Zyb20YAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZV90aW1lX3RvGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcCglwYWdlX3NpemUYBSABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAYgASgJQgi6SAVyAxiABDqsAbpIqAEapQEKCnRpbWVfcmFuZ2USLmNyZWF0ZV90aW1lX2Zyb20gbXVzdCBiZSBiZWZvcmUgY3JlYXRlX3RpbWVfdG8aZyFoYXModGhpcy5jcmVhdGVfdGltZV9mcm9tKSB8fCAhaGFzKHRoaXMuY3JlYXRlX3RpbWVfdG8pIHx8IHRoaXMuY3JlYXRlX3RpbWVfZnJvbSA8IHRoaXMuY3JlYXRlX3RpbWVfdG8iWAoVTGlzdEFsbE9yZGVyc1Jlc3BvbnNlEiYKBm9yZGVycxgBIAMoCzIWLmJhemFhci5vcmRlci52MS5PcmRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiggEKGFVwZGF0ZU9yZGVyU3RhdHVzUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESOAoGc3RhdHVzGAIgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzQgq6SAeCAQQQASAAEhYKBG5vdGUYAyABKAlCCLpIBXIDGPQDIkIKGVVwZGF0ZU9yZGVyU3RhdHVzUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXIq8QEKC09yZGVyU3RhdHVzEhwKGE9SREVSX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFE9SREVSX1NUQVRVU19QRU5ESU5HEAESGgoWT1JERVJfU1RBVFVTX0NPTkZJUk1FRBACEhsKF09SREVSX1NUQVRVU19QUk9DRVNTSU5HEAMSGAoUT1JERVJfU1RBVFVTX1NISVBQRUQQBBIaChZPUkRFUl9TVEFUVVNfREVMSVZFUkVEEAUSGgoWT1JERVJfU1RBVFVTX0NBTkNFTExFRBAGEh8KG09SREVSX1NUQVRVU19QQVlNRU5UX0ZBSUxFRBAHKm0KDVBheW1lbnRNZXRob2QSHgoaUEFZTUVOVF9NRVRIT0RfVU5TUEVDSUZJRUQQABIjCh9QQVlNRU5UX01FVEhPRF9DQVNIX09OX0RFTElWRVJZEAESFwoTUEFZTUVOVF9NRVRIT0RfQ0FSRBACKuMBCg1QYXltZW50U3RhdHVzEh4KGlBBWU1FTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWUEFZTUVOVF9TVEFUVVNfUEVORElORxABEh0KGVBBWU1FTlRfU1RBVFVTX0FVVEhPUklaRUQQAhIbChdQQVlNRU5UX1NUQVRVU19ERUNMSU5FRBADEhkKFVBBWU1FTlRfU1RBVFVTX0ZBSUxFRBAEEiIKHlBBWU1FTlRfU1RBVFVTX0RVRV9PTl9ERUxJVkVSWRAFEhsKF1BBWU1FTlRfU1RBVFVTX1JFRlVOREVEEAYq9wEKD1Nob3BPcmRlclN0YXR1cxIhCh1TSE9QX09SREVSX1NUQVRVU19VTlNQRUNJRklFRBAAEh0KGVNIT1BfT1JERVJfU1RBVFVTX1BFTkRJTkcQARIfChtTSE9QX09SREVSX1NUQVRVU19DT05GSVJNRUQQAhIgChxTSE9QX09SREVSX1NUQVRVU19QUk9DRVNTSU5HEAMSHQoZU0hPUF9PUkRFUl9TVEFUVVNfU0hJUFBFRBAEEh8KG1NIT1BfT1JERVJfU1RBVFVTX0RFTElWRVJFRBAFEh8KG1NIT1BfT1JERVJfU1RBVFVTX0NBTkNFTExFRBAGMsoECgxPcmRlclNlcnZpY2USbAoKUGxhY2VPcmRlchIiLmJhemFhci5vcmRlci52MS5QbGFjZU9yZGVyUmVxdWVzdBojLmJhemFhci5vcmRlci52MS5QbGFjZU9yZGVyUmVzcG9uc2UiFYLT5JMCDzoBKiIKL3YxL29yZGVycxJsCgpMaXN0T3JkZXJzEiIuYmF6YWFyLm9yZGVyLnYxLkxpc3RPcmRlcnNSZXF1ZXN0GiMuYmF6YWFyLm9yZGVyLnYxLkxpc3RPcmRlcnNSZXNwb25zZSIVkAIBgtPkkwIMEgovdjEvb3JkZXJzEmsKCEdldE9yZGVyEiAuYmF6YWFyLm9yZGVyLnYxLkdldE9yZGVyUmVxdWVzdBohLmJhemFhci5vcmRlci52MS5HZXRPcmRlclJlc3BvbnNlIhqQAgGC0+STAhESDy92MS9vcmRlcnMve2lkfRJ7CgtDYW5jZWxPcmRlchIjLmJhemFhci5vcmRlci52MS5DYW5jZWxPcmRlclJlcXVlc3QaJC5iYXphYXIub3JkZXIudjEuQ2FuY2VsT3JkZXJSZXNwb25zZSIhgtPkkwIbOgEqIhYvdjEvb3JkZXJzL3tpZH06Y2FuY2VsEnQKC1dhdGNoT3JkZXJzEiMuYmF6YWFyLm9yZGVyLnYxLldhdGNoT3JkZXJzUmVxdWVzdBokLmJhemFhci5vcmRlci52MS5XYXRjaE9yZGVyc1Jlc3BvbnNlIhiC0+STAhISEC92MS9vcmRlcnM6d2F0Y2gwATLEBQoQU2hvcE9yZGVyU2VydmljZRKIAQoOTGlzdFNob3BPcmRlcnMSJi5iYXphYXIub3JkZXIudjEuTGlzdFNob3BPcmRlcnNSZXF1ZXN0GicuYmF6YWFyLm9yZGVyLnYxLkxpc3RTaG9wT3JkZXJzUmVzcG9uc2UiJZACAYLT5JMCHBIaL3YxL3Nob3BzL3tzaG9wX2lkfS9vcmRlcnMSfAoMR2V0U2hvcE9yZGVyEiQuYmF6YWFyLm9yZGVyLnYxLkdldFNob3BPcmRlclJlcXVlc3QaJS5iYXphYXIub3JkZXIudjEuR2V0U2hvcE9yZGVyUmVzcG9uc2UiH5ACAYLT5JMCFhIUL3YxL3Nob3Atb3JkZXJzL3tpZH0SjAEKD0FjY2VwdFNob3BPcmRlchInLmJhemFhci5vcmRlci52MS5BY2NlcHRTaG9wT3JkZXJSZXF1ZXN0GiguYmF6YWFyLm9yZGVyLnYxLkFjY2VwdFNob3BPcmRlclJlc3BvbnNlIiaC0+STAiA6ASoiGy92MS9zaG9wLW9yZGVycy97aWR9OmFjY2VwdBKEAQoNU2hpcFNob3BPcmRlchIlLmJhemFhci5vcmRlci52MS5TaGlwU2hvcE9yZGVyUmVxdWVzdBomLmJhemFhci5vcmRlci52MS5TaGlwU2hvcE9yZGVyUmVzcG9uc2UiJILT5JMCHjoBKiIZL3YxL3Nob3Atb3JkZXJzL3tpZH06c2hpcBKQAQoQRGVsaXZlclNob3BPcmRlchIoLmJhemFhci5vcmRlci52MS5EZWxpdmVyU2hvcE9yZGVyUmVxdWVzdBopLmJhemFhci5vcmRlci52MS5EZWxpdmVyU2hvcE9yZGVyUmVzcG9uc2UiJ4LT5JMCIToBKiIcL3YxL3Nob3Atb3JkZXJzL3tpZH06ZGVsaXZlcjLkAQoRT3JkZXJBZG1pblNlcnZpY2USYwoNTGlzdEFsbE9yZGVycxIlLmJhemFhci5vcmRlci52MS5MaXN0QWxsT3JkZXJzUmVxdWVzdBomLmJhemFhci5vcmRlci52MS5MaXN0QWxsT3JkZXJzUmVzcG9uc2UiA5ACARJqChFVcGRhdGVPcmRlclN0YXR1cxIpLmJhemFhci5vcmRlci52MS5VcGRhdGVPcmRlclN0YXR1c1JlcXVlc3QaKi5iYXphYXIub3JkZXIudjEuVXBkYXRlT3JkZXJTdGF0dXNSZXNwb25zZWIGcHJvdG8z", [file_bazaar_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * A purchase: a snapshot of prices taken from the catalog at checkout.
@@ -81,7 +81,12 @@ export type Order = Message<"bazaar.order.v1.Order"> & {
   shippingAddress?: Address | undefined;
 
   /**
-   * Current status.
+   * Current status. Until fulfilment starts the order drives its shop orders (see
+   * shop_orders). Once a shop order is accepted, shipped or delivered, the order's status is
+   * derived from its shop orders, cancelled ones left aside: DELIVERED when all are delivered;
+   * SHIPPED when all are shipped or delivered; PROCESSING when at least one is accepted, shipped
+   * or delivered; CONFIRMED otherwise. An order with a shipped or delivered shop order can no
+   * longer be cancelled.
    *
    * @generated from field: bazaar.order.v1.OrderStatus status = 9;
    */
@@ -117,10 +122,10 @@ export type Order = Message<"bazaar.order.v1.Order"> & {
 
   /**
    * One per shop whose products the order holds, in shop id order; their subtotals add up to
-   * the order's subtotal. For now the order's status drives them: each shop order follows the
-   * order (PENDING, CONFIRMED, PROCESSING, SHIPPED, DELIVERED; CANCELLED when the order is
-   * cancelled or its payment fails). When shops fulfil their own parts the rule turns around and
-   * the order's status is derived from its shop orders.
+   * the order's subtotal. A status change of the order itself (checkout, CancelOrder, an admin's
+   * UpdateOrderStatus) moves every shop order that is behind it along (PENDING, CONFIRMED,
+   * PROCESSING, SHIPPED, DELIVERED; CANCELLED when the order is cancelled or its payment fails).
+   * Each shop's own fulfilment moves (ShopOrderService) move the order by the rule on status.
    *
    * @generated from field: repeated bazaar.order.v1.ShopOrder shop_orders = 14;
    */
@@ -815,6 +820,174 @@ export const GetShopOrderResponseSchema: GenMessage<GetShopOrderResponse> = /*@_
   messageDesc(file_bazaar_order_v1_order, 20);
 
 /**
+ * Request of ShopOrderService.AcceptShopOrder.
+ *
+ * @generated from message bazaar.order.v1.AcceptShopOrderRequest
+ */
+export type AcceptShopOrderRequest = Message<"bazaar.order.v1.AcceptShopOrderRequest"> & {
+  /**
+   * The shop order's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * A note for the history (optional).
+   *
+   * @generated from field: string note = 2;
+   */
+  note: string;
+};
+
+/**
+ * Describes the message bazaar.order.v1.AcceptShopOrderRequest.
+ * Use `create(AcceptShopOrderRequestSchema)` to create a new message.
+ */
+export const AcceptShopOrderRequestSchema: GenMessage<AcceptShopOrderRequest> = /*@__PURE__*/
+  messageDesc(file_bazaar_order_v1_order, 21);
+
+/**
+ * Response of ShopOrderService.AcceptShopOrder.
+ *
+ * @generated from message bazaar.order.v1.AcceptShopOrderResponse
+ */
+export type AcceptShopOrderResponse = Message<"bazaar.order.v1.AcceptShopOrderResponse"> & {
+  /**
+   * The shop order, PROCESSING.
+   *
+   * @generated from field: bazaar.order.v1.ShopOrder shop_order = 1;
+   */
+  shopOrder?: ShopOrder | undefined;
+};
+
+/**
+ * Describes the message bazaar.order.v1.AcceptShopOrderResponse.
+ * Use `create(AcceptShopOrderResponseSchema)` to create a new message.
+ */
+export const AcceptShopOrderResponseSchema: GenMessage<AcceptShopOrderResponse> = /*@__PURE__*/
+  messageDesc(file_bazaar_order_v1_order, 22);
+
+/**
+ * Request of ShopOrderService.ShipShopOrder.
+ *
+ * @generated from message bazaar.order.v1.ShipShopOrderRequest
+ */
+export type ShipShopOrderRequest = Message<"bazaar.order.v1.ShipShopOrderRequest"> & {
+  /**
+   * The shop order's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Who carries the parcel.
+   *
+   * @generated from field: string carrier = 2;
+   */
+  carrier: string;
+
+  /**
+   * The carrier's tracking number.
+   *
+   * @generated from field: string tracking_number = 3;
+   */
+  trackingNumber: string;
+
+  /**
+   * The carrier's page for this parcel, an https URL (optional).
+   *
+   * @generated from field: string tracking_url = 4;
+   */
+  trackingUrl: string;
+
+  /**
+   * A note for the history (optional).
+   *
+   * @generated from field: string note = 5;
+   */
+  note: string;
+};
+
+/**
+ * Describes the message bazaar.order.v1.ShipShopOrderRequest.
+ * Use `create(ShipShopOrderRequestSchema)` to create a new message.
+ */
+export const ShipShopOrderRequestSchema: GenMessage<ShipShopOrderRequest> = /*@__PURE__*/
+  messageDesc(file_bazaar_order_v1_order, 23);
+
+/**
+ * Response of ShopOrderService.ShipShopOrder.
+ *
+ * @generated from message bazaar.order.v1.ShipShopOrderResponse
+ */
+export type ShipShopOrderResponse = Message<"bazaar.order.v1.ShipShopOrderResponse"> & {
+  /**
+   * The shop order, SHIPPED, with its carrier and tracking.
+   *
+   * @generated from field: bazaar.order.v1.ShopOrder shop_order = 1;
+   */
+  shopOrder?: ShopOrder | undefined;
+};
+
+/**
+ * Describes the message bazaar.order.v1.ShipShopOrderResponse.
+ * Use `create(ShipShopOrderResponseSchema)` to create a new message.
+ */
+export const ShipShopOrderResponseSchema: GenMessage<ShipShopOrderResponse> = /*@__PURE__*/
+  messageDesc(file_bazaar_order_v1_order, 24);
+
+/**
+ * Request of ShopOrderService.DeliverShopOrder.
+ *
+ * @generated from message bazaar.order.v1.DeliverShopOrderRequest
+ */
+export type DeliverShopOrderRequest = Message<"bazaar.order.v1.DeliverShopOrderRequest"> & {
+  /**
+   * The shop order's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * A note for the history (optional).
+   *
+   * @generated from field: string note = 2;
+   */
+  note: string;
+};
+
+/**
+ * Describes the message bazaar.order.v1.DeliverShopOrderRequest.
+ * Use `create(DeliverShopOrderRequestSchema)` to create a new message.
+ */
+export const DeliverShopOrderRequestSchema: GenMessage<DeliverShopOrderRequest> = /*@__PURE__*/
+  messageDesc(file_bazaar_order_v1_order, 25);
+
+/**
+ * Response of ShopOrderService.DeliverShopOrder.
+ *
+ * @generated from message bazaar.order.v1.DeliverShopOrderResponse
+ */
+export type DeliverShopOrderResponse = Message<"bazaar.order.v1.DeliverShopOrderResponse"> & {
+  /**
+   * The shop order, DELIVERED.
+   *
+   * @generated from field: bazaar.order.v1.ShopOrder shop_order = 1;
+   */
+  shopOrder?: ShopOrder | undefined;
+};
+
+/**
+ * Describes the message bazaar.order.v1.DeliverShopOrderResponse.
+ * Use `create(DeliverShopOrderResponseSchema)` to create a new message.
+ */
+export const DeliverShopOrderResponseSchema: GenMessage<DeliverShopOrderResponse> = /*@__PURE__*/
+  messageDesc(file_bazaar_order_v1_order, 26);
+
+/**
  * Request of OrderAdminService.ListAllOrders.
  *
  * @generated from message bazaar.order.v1.ListAllOrdersRequest
@@ -868,7 +1041,7 @@ export type ListAllOrdersRequest = Message<"bazaar.order.v1.ListAllOrdersRequest
  * Use `create(ListAllOrdersRequestSchema)` to create a new message.
  */
 export const ListAllOrdersRequestSchema: GenMessage<ListAllOrdersRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 21);
+  messageDesc(file_bazaar_order_v1_order, 27);
 
 /**
  * Response of OrderAdminService.ListAllOrders.
@@ -896,7 +1069,7 @@ export type ListAllOrdersResponse = Message<"bazaar.order.v1.ListAllOrdersRespon
  * Use `create(ListAllOrdersResponseSchema)` to create a new message.
  */
 export const ListAllOrdersResponseSchema: GenMessage<ListAllOrdersResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 22);
+  messageDesc(file_bazaar_order_v1_order, 28);
 
 /**
  * Request of OrderAdminService.UpdateOrderStatus.
@@ -931,7 +1104,7 @@ export type UpdateOrderStatusRequest = Message<"bazaar.order.v1.UpdateOrderStatu
  * Use `create(UpdateOrderStatusRequestSchema)` to create a new message.
  */
 export const UpdateOrderStatusRequestSchema: GenMessage<UpdateOrderStatusRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 23);
+  messageDesc(file_bazaar_order_v1_order, 29);
 
 /**
  * Response of OrderAdminService.UpdateOrderStatus.
@@ -952,7 +1125,7 @@ export type UpdateOrderStatusResponse = Message<"bazaar.order.v1.UpdateOrderStat
  * Use `create(UpdateOrderStatusResponseSchema)` to create a new message.
  */
 export const UpdateOrderStatusResponseSchema: GenMessage<UpdateOrderStatusResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 24);
+  messageDesc(file_bazaar_order_v1_order, 30);
 
 /**
  * Where an order is in its life.
@@ -1254,10 +1427,11 @@ export const OrderService: GenService<{
     output: typeof GetOrderResponseSchema;
   },
   /**
-   * Cancels one of the caller's orders while PENDING, CONFIRMED or PROCESSING; its stock goes
-   * back. Otherwise FAILED_PRECONDITION.
+   * Cancels one of the caller's orders while PENDING, CONFIRMED or PROCESSING and none of its
+   * shop orders is shipped; its stock goes back. Otherwise FAILED_PRECONDITION.
    *
-   * Error reasons: ILLEGAL_STATUS_TRANSITION (order_id, from, to; OrderStatus value names).
+   * Error reasons: ILLEGAL_STATUS_TRANSITION (order_id, shop_order_id empty, from, to;
+   * OrderStatus value names).
    *
    * @generated from rpc bazaar.order.v1.OrderService.CancelOrder
    */
@@ -1309,6 +1483,49 @@ export const ShopOrderService: GenService<{
     input: typeof GetShopOrderRequestSchema;
     output: typeof GetShopOrderResponseSchema;
   },
+  /**
+   * Accepts a shop order for packing: CONFIRMED → PROCESSING. Each fulfilment move writes the
+   * shop order's history, emits ShopOrderStatusChanged, shows in the buyer's WatchOrders and may
+   * move the order's own status (the rule on Order.status). Another caller's shop order is
+   * NOT_FOUND and nothing changes.
+   *
+   * Error reasons: ILLEGAL_STATUS_TRANSITION (order_id, shop_order_id, from, to; ShopOrderStatus
+   * value names).
+   *
+   * @generated from rpc bazaar.order.v1.ShopOrderService.AcceptShopOrder
+   */
+  acceptShopOrder: {
+    methodKind: "unary";
+    input: typeof AcceptShopOrderRequestSchema;
+    output: typeof AcceptShopOrderResponseSchema;
+  },
+  /**
+   * Hands a shop order to the carrier: PROCESSING → SHIPPED, with the carrier, the tracking
+   * number and, if the carrier has one, an https tracking page.
+   *
+   * Error reasons: ILLEGAL_STATUS_TRANSITION (order_id, shop_order_id, from, to; ShopOrderStatus
+   * value names).
+   *
+   * @generated from rpc bazaar.order.v1.ShopOrderService.ShipShopOrder
+   */
+  shipShopOrder: {
+    methodKind: "unary";
+    input: typeof ShipShopOrderRequestSchema;
+    output: typeof ShipShopOrderResponseSchema;
+  },
+  /**
+   * Records that the buyer received a shop order: SHIPPED → DELIVERED.
+   *
+   * Error reasons: ILLEGAL_STATUS_TRANSITION (order_id, shop_order_id, from, to; ShopOrderStatus
+   * value names).
+   *
+   * @generated from rpc bazaar.order.v1.ShopOrderService.DeliverShopOrder
+   */
+  deliverShopOrder: {
+    methodKind: "unary";
+    input: typeof DeliverShopOrderRequestSchema;
+    output: typeof DeliverShopOrderResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_bazaar_order_v1_order, 1);
 
@@ -1331,10 +1548,12 @@ export const OrderAdminService: GenService<{
   /**
    * Moves an order along the status machine: CONFIRMED → PROCESSING → SHIPPED → DELIVERED
    * (PROCESSING may be skipped), or CANCELLED from PENDING, CONFIRMED or PROCESSING (stock
-   * returned, payment refunded). Only checkout settles a PENDING order otherwise. An illegal
-   * transition is FAILED_PRECONDITION naming both states. Emits OrderStatusChanged.
+   * returned, payment refunded) unless a shop order is shipped. Only checkout settles a PENDING
+   * order otherwise. Shop orders behind the new status follow it. An illegal transition is
+   * FAILED_PRECONDITION naming both states. Emits OrderStatusChanged.
    *
-   * Error reasons: ILLEGAL_STATUS_TRANSITION (order_id, from, to; OrderStatus value names).
+   * Error reasons: ILLEGAL_STATUS_TRANSITION (order_id, shop_order_id empty, from, to;
+   * OrderStatus value names).
    *
    * @generated from rpc bazaar.order.v1.OrderAdminService.UpdateOrderStatus
    */
