@@ -59,7 +59,13 @@ const service = startService<OrderDatabase>({
         feed: { db: runtime.db, signals, pollMs: config.feedPollMs },
       }),
     ),
-    bind(ShopOrderService, createShopOrderService(orderDeps(runtime))),
+    bind(
+      ShopOrderService,
+      createShopOrderService({
+        ...orderDeps(runtime),
+        feed: { db: runtime.db, signals, pollMs: config.feedPollMs },
+      }),
+    ),
     bind(OrderAdminService, createOrderAdminService(orderDeps(runtime))),
   ],
   rules: orderAccessRules,

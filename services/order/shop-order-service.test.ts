@@ -2,6 +2,7 @@
 // OrderService with the cart, catalog and stock in memory: a seller sees the shop orders of
 // their own shops and nobody else's, admins see any, and which code each refusal answers; each
 // seller fulfils only their own (accept → ship → deliver) and the order's status follows.
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, type Client } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,6 +12,7 @@ import {
   ShopOrderService,
   ShopOrderStatus,
   type WatchOrdersResponse,
+  type WatchShopOrdersResponse,
 } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { errorInfoOf } from "../kit/error-info.ts";
 import { uuidv7 } from "../kit/ids.ts";
@@ -44,6 +46,7 @@ beforeAll(async () => {
   db = await migratedTestDatabase<OrderDatabase>("order_shop_order_handlers", migrations);
   tokens = await createTestTokens();
   callers = await oneOfEach(tokens);
+  const feed = { db, signals: new OrderChangeSignals(), pollMs: 100 };
   const deps: OrderDeps = {
     db,
     outbox: { wake() {} },
@@ -62,10 +65,10 @@ beforeAll(async () => {
           ...deps,
           cart: carts.client,
           products: products.client,
-          feed: { db, signals: new OrderChangeSignals(), pollMs: 100 },
+          feed,
         }),
       ),
-      bind(ShopOrderService, createShopOrderService(deps)),
+      bind(ShopOrderService, createShopOrderService({ ...deps, feed })),
     ],
     rules: orderAccessRules,
     verifier: tokens.verifier,
@@ -110,6 +113,7 @@ describe("who may call the shop order service", () => {
     acceptShopOrder: "user",
     shipShopOrder: "user",
     deliverShopOrder: "user",
+    watchShopOrders: "user",
   });
   it.each(matrix)("%s", async (_story, method, caller, expected) => {
     expect(await accessOutcome(server.transport, method, callers[caller])).toBe(expected);
@@ -373,5 +377,113 @@ describe("fulfilment of a shop order", () => {
     }
     const { shopOrder } = await shopOrders.shipShopOrder({ id, ...tracking, trackingUrl: "" }, alice.options);
     expect(shopOrder).toMatchObject({ status: ShopOrderStatus.SHIPPED, trackingUrl: "" });
+  });
+});
+
+/** Collects a WatchShopOrders stream in the background until stopped. */
+function watchShop(request: { shopId: string; resumeToken?: string }, options: { headers?: HeadersInit }) {
+  const stop = new AbortController();
+  const seen: WatchShopOrdersResponse[] = [];
+  let failure: unknown;
+  const watching = (async () => {
+    try {
+      for await (const update of shopOrders.watchShopOrders(request, { ...options, signal: stop.signal }))
+        seen.push(update);
+    } catch (error) {
+      if (!stop.signal.aborted) failure = error;
+    }
+  })();
+  return {
+    seen,
+    async until(n: number) {
+      for (let i = 0; i < 100 && seen.length < n; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(seen.length).toBeGreaterThanOrEqual(n);
+    },
+    async stop() {
+      stop.abort();
+      await watching;
+      if (failure) throw failure;
+    },
+  };
+}
+
+const shopStatuses = (updates: WatchShopOrdersResponse[]) => updates.map((u) => u.shopOrder!.status);
+
+describe("a seller watches their shop's orders", () => {
+  it("when a buyer checks out from the shop and the seller accepts, then the new shop order and PROCESSING arrive, and nothing of the other shop", async () => {
+    const [alice, bob] = [await aSeller(), await aSeller()];
+    const watch = watchShop({ shopId: alice.shopId }, alice.options);
+    await new Promise((r) => setTimeout(r, 150));
+    const { order } = await orderFrom([
+      { ...alice, priceMinor: 700n },
+      { ...bob, priceMinor: 800n },
+    ]);
+    const alices = order.shopOrders.find((s) => s.shopId === alice.shopId)!;
+    await watch.until(2);
+    await shopOrders.acceptShopOrder({ id: alices.id }, alice.options);
+    await watch.until(3);
+    await watch.stop();
+    expect(watch.seen.map((u) => u.shopOrder!.id)).toEqual([alices.id, alices.id, alices.id]);
+    expect(shopStatuses(watch.seen)).toEqual([
+      ShopOrderStatus.PENDING,
+      ShopOrderStatus.CONFIRMED,
+      ShopOrderStatus.PROCESSING,
+    ]);
+    expect(watch.seen[2]!.shopOrder!.statusHistory).toHaveLength(3);
+  });
+
+  it("when the seller resumes from a token, then the changes after it arrive, none twice and none missing", async () => {
+    const alice = await aSeller();
+    const first = watchShop({ shopId: alice.shopId }, alice.options);
+    await new Promise((r) => setTimeout(r, 150));
+    const { order } = await orderFrom([{ ...alice, priceMinor: 900n }]);
+    await first.until(2);
+    await first.stop();
+    const id = order.shopOrders[0]!.id;
+    // While nobody watches, the shop order moves twice.
+    await shopOrders.acceptShopOrder({ id }, alice.options);
+    await shopOrders.shipShopOrder({ id, ...tracking }, alice.options);
+    const resumed = watchShop({ shopId: alice.shopId, resumeToken: first.seen[1]!.resumeToken }, alice.options);
+    await resumed.until(2);
+    await new Promise((r) => setTimeout(r, 200));
+    await resumed.stop();
+    expect(shopStatuses(resumed.seen)).toEqual([ShopOrderStatus.PROCESSING, ShopOrderStatus.SHIPPED]);
+    // since_time replays the whole story of the shop.
+    const since = shopOrders.watchShopOrders(
+      { shopId: alice.shopId, sinceTime: timestampFromDate(new Date(Date.now() - 60_000)) },
+      { ...alice.options, signal: AbortSignal.timeout(300) },
+    );
+    const replayed: WatchShopOrdersResponse[] = [];
+    try {
+      for await (const update of since) replayed.push(update);
+    } catch {
+      // aborted
+    }
+    expect(shopStatuses(replayed)).toEqual([
+      ShopOrderStatus.PENDING,
+      ShopOrderStatus.CONFIRMED,
+      ShopOrderStatus.PROCESSING,
+      ShopOrderStatus.SHIPPED,
+    ]);
+  });
+
+  it("when another seller or a customer watches the shop, then nothing of it arrives; an admin sees it; a token of another shop is invalid_argument", async () => {
+    const [alice, bob] = [await aSeller(), await aSeller()];
+    const customer = await signedIn(tokens, "customer");
+    const admin = await signedIn(tokens, "admin");
+    const watches = [bob, customer, admin].map((caller) => watchShop({ shopId: alice.shopId }, caller.options));
+    await new Promise((r) => setTimeout(r, 150));
+    await orderFrom([{ ...alice, priceMinor: 1000n }]);
+    await watches[2]!.until(2);
+    await new Promise((r) => setTimeout(r, 250));
+    for (const watch of watches) await watch.stop();
+    expect(watches[0]!.seen).toEqual([]);
+    expect(watches[1]!.seen).toEqual([]);
+    expect(shopStatuses(watches[2]!.seen)).toEqual([ShopOrderStatus.PENDING, ShopOrderStatus.CONFIRMED]);
+    const foreign = async () => {
+      const request = { shopId: bob.shopId, resumeToken: watches[2]!.seen[0]!.resumeToken };
+      for await (const _ of shopOrders.watchShopOrders(request, bob.options)) break;
+    };
+    await expect(foreign()).rejects.toMatchObject({ code: Code.InvalidArgument });
   });
 });

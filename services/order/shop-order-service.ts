@@ -1,12 +1,14 @@
 // ShopOrderService: a seller's view and fulfilment of the orders of their shops (admins: every shop's).
 // Which shop orders are a seller's is decided here, once: those whose seller_id, taken from the
 // catalog at checkout, is the caller. Anyone else's is reported like a missing one.
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { type ShopOrderService, ShopOrderStatusSchema } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { callerOf } from "../kit/auth.ts";
 import { idPageToken, pageSizeOf } from "../kit/pages.ts";
 import { reasonedError } from "../kit/error-info.ts";
-import { findShopOrder, listShopOrders } from "./db/order.repository.ts";
+import { findShopOrder, listShopOrders, shopFeedPositionBefore } from "./db/order.repository.ts";
+import { type FeedDeps, followShopOrderChanges } from "./domain/order-feed.ts";
 import { type FulfilmentMove, moveShopOrder, protoShopOrderStatus } from "./domain/fulfil-shop-order.ts";
 import {
   IllegalShopOrderTransitionError,
@@ -58,8 +60,11 @@ async function fulfil(
   return { shopOrder: shopOrderToProto(shopOrder) };
 }
 
+/** How far back WatchShopOrders replays by time, as the contract promises. */
+const longestReplayMs = 7 * 24 * 3_600_000;
+
 export function createShopOrderService(
-  deps: Pick<OrderDeps, "db" | "outbox" | "currencyCode">,
+  deps: Pick<OrderDeps, "db" | "outbox" | "currencyCode"> & { feed: FeedDeps },
 ): ServiceImpl<typeof ShopOrderService> {
   return {
     async listShopOrders(request, ctx) {
@@ -104,5 +109,38 @@ export function createShopOrderService(
     async deliverShopOrder(request, ctx) {
       return fulfil(deps, ctx, request.id, { to: "DELIVERED", note: request.note });
     },
+
+    async *watchShopOrders(request, ctx) {
+      const shop = { shopId: request.shopId, sellerId: sellerScope(ctx) };
+      let after: number;
+      if (request.resumeToken) {
+        after = decodeResumeToken(request.resumeToken, request.shopId);
+      } else if (request.sinceTime) {
+        const since = timestampDate(request.sinceTime);
+        if (Date.now() - since.getTime() > longestReplayMs)
+          throw new ConnectError("since_time: at most 7 days back", Code.InvalidArgument);
+        after = await shopFeedPositionBefore(deps.db, request.shopId, since);
+      } else {
+        after = await shopFeedPositionBefore(deps.db, request.shopId);
+      }
+      for await (const update of followShopOrderChanges(deps.feed, shop, after, ctx.signal)) {
+        yield {
+          shopOrder: shopOrderToProto(update.shopOrder),
+          resumeToken: encodeResumeToken(request.shopId, update.seq),
+        };
+      }
+    },
   };
+}
+
+// The token names the shop: a position in one shop's feed means nothing in another's.
+function encodeResumeToken(shopId: string, seq: number): string {
+  return Buffer.from(`shop-feed:${shopId}:${seq}`).toString("base64url");
+}
+
+function decodeResumeToken(token: string, shopId: string): number {
+  const match = /^shop-feed:([0-9a-f-]{36}):(\d{1,15})$/.exec(Buffer.from(token, "base64url").toString());
+  if (!match || match[1] !== shopId)
+    throw new ConnectError("resume_token: not a token from WatchShopOrders of this shop", Code.InvalidArgument);
+  return Number(match[2]);
 }

@@ -356,6 +356,20 @@ describe("the live REST surface, read as the document describes it", () => {
         () => get(`/v1/shops/${shopOrder.shopId}/orders`, newcomer),
         () => get(`/v1/shops/${shopOrder.shopId}/orders`),
       ],
+      "/v1/shops/{shopId}/orders:watch": [
+        async () => {
+          const stream = await openRestStream(
+            mesh.edgeUrl,
+            "GET",
+            `/v1/shops/${shopOrder.shopId}/orders:watch?sinceTime=${new Date(Date.now() - day).toISOString()}`,
+            { token: seller },
+          );
+          const first = await stream.lines.next();
+          await stream.cancel();
+          expect(first.value?.result.shopOrder.shopId).toBe(shopOrder.shopId);
+          return { status: stream.status, headers: stream.headers, body: first.value };
+        },
+      ],
       "/v1/shop-orders/{id}": [
         () => get(`/v1/shop-orders/${shopOrder.id}`, seller),
         () => get(`/v1/shop-orders/${shopOrder.id}`, customer),

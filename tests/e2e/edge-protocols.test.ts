@@ -324,6 +324,24 @@ const expectations: Record<string, Expectation> = {
     const id = randomUUID();
     return expectFailure(shopOrders.deliverShopOrder({ id }, w.asSeller), Code.NotFound, `shop order ${id} not found`);
   },
+  // The shop's order was placed before the watch opens: since_time replays it at once.
+  "ShopOrderService/WatchShopOrders": async ({ shopOrders }, w) => {
+    const abort = new AbortController();
+    const sinceTime = timestampFromDate(new Date(Date.now() - 3_600_000));
+    try {
+      for await (const update of shopOrders.watchShopOrders(
+        { shopId: w.shop.id, sinceTime },
+        { ...w.asSeller, signal: abort.signal, timeoutMs: 10_000 },
+      )) {
+        expect(update.shopOrder!.shopId).toBe(w.shop.id);
+        expect(update.resumeToken).not.toBe("");
+        return;
+      }
+      throw new Error("the stream ended without an update");
+    } finally {
+      abort.abort();
+    }
+  },
   "OrderService/CancelOrder": ({ orders }, w) => {
     const id = randomUUID();
     return expectFailure(orders.cancelOrder({ id }, w.buyer), Code.NotFound, `order ${id} not found`);

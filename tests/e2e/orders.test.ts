@@ -13,6 +13,7 @@ import {
   PaymentStatus,
   ShopOrderStatus,
   type WatchOrdersResponse,
+  type WatchShopOrdersResponse,
 } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { errorInfoOf } from "../../services/kit/error-info.ts";
@@ -430,5 +431,59 @@ describe("a seller fulfils their part of an order", () => {
     expect(
       (await orders.getOrder({ id: order!.id }, me)).order!.shopOrders.find((s) => s.id === other.id)!.status,
     ).toBe(ShopOrderStatus.CONFIRMED);
+  });
+});
+
+describe("a seller watches their shop's orders", () => {
+  it("when the seller watches and a buyer checks out from that shop, then the new shop order arrives within a second and accepting it shows PROCESSING", async () => {
+    const productId = await newProduct(610n, 5);
+    const abort = new AbortController();
+    const updates: Array<{ update: WatchShopOrdersResponse; at: number }> = [];
+    const ended = (async () => {
+      try {
+        for await (const update of shopOrders.watchShopOrders({ shopId }, { ...asSeller, signal: abort.signal }))
+          updates.push({ update, at: Date.now() });
+      } catch (error) {
+        if (!abort.signal.aborted) throw error;
+      }
+    })();
+    const arrived = async (predicate: (u: WatchShopOrdersResponse) => boolean) => {
+      const deadline = Date.now() + 10_000;
+      while (!updates.some((u) => predicate(u.update)) && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      return updates.find((u) => predicate(u.update))!;
+    };
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const me = await newCustomer();
+    const order = await confirmedOrder(me, productId);
+    const placedAt = Date.now();
+    const mine = order.shopOrders.find((s) => s.shopId === shopId)!;
+    const confirmed = await arrived(
+      (u) => u.shopOrder!.id === mine.id && u.shopOrder!.status === ShopOrderStatus.CONFIRMED,
+    );
+    expect(confirmed).toBeDefined();
+    expect(confirmed.at - placedAt).toBeLessThan(1_000);
+    await shopOrders.acceptShopOrder({ id: mine.id }, asSeller);
+    const acceptedAt = Date.now();
+    const processing = await arrived(
+      (u) => u.shopOrder!.id === mine.id && u.shopOrder!.status === ShopOrderStatus.PROCESSING,
+    );
+    expect(processing).toBeDefined();
+    expect(processing.at - acceptedAt).toBeLessThan(1_000);
+    // Without a signed-in caller there is no watch at all.
+    expect(
+      (
+        await failureOf(
+          (async () => {
+            for await (const _ of shopOrders.watchShopOrders({ shopId })) break;
+          })(),
+        )
+      ).code,
+    ).toBe(Code.Unauthenticated);
+    abort.abort();
+    await ended;
+    console.info(
+      `WatchShopOrders: CONFIRMED ${confirmed.at - placedAt} ms after checkout returned, PROCESSING ${processing.at - acceptedAt} ms after accept`,
+    );
   });
 });

@@ -76,10 +76,19 @@ export interface ShopOrderStatusHistoryTable {
   /** The buyer and the position in their feed, when this entry is a change WatchOrders shows. */
   user_id: string | null;
   user_seq: ColumnType<string | null, number | null | undefined, number | null>;
+  /** The shop and the position in its feed (WatchShopOrders): every entry has one. */
+  shop_id: string;
+  shop_seq: ColumnType<string, number, number>;
+}
+
+export interface ShopFeedTable {
+  shop_id: string;
+  last_seq: ColumnType<string, number, number>;
 }
 
 export interface OrderDatabase extends EventTables {
   order_feed: OrderFeedTable;
+  shop_feed: ShopFeedTable;
   orders: OrdersTable;
   order_lines: OrderLinesTable;
   order_status_history: OrderStatusHistoryTable;

@@ -95,12 +95,7 @@ export async function insertPendingOrder(
     )
     .execute();
   await appendHistory(trx, order.id, order.userId, "PENDING", "");
-  await appendShopOrderHistory(
-    trx,
-    order.shopOrders.map((shopOrder) => shopOrder.id),
-    "PENDING",
-    "",
-  );
+  await appendShopOrderHistory(trx, order.shopOrders, "PENDING", "");
   return true;
 }
 
@@ -189,37 +184,64 @@ async function followOrderStatus(
 ): Promise<void> {
   const shopOrders = await trx
     .selectFrom("shop_orders")
-    .select(["id", "status"])
+    .select(["id", "shop_id", "status"])
     .where("order_id", "=", orderId)
     .orderBy("id")
     .execute();
-  const ids = shopOrders.filter((row) => followsOrderInto(row.status, to)).map((row) => row.id);
+  const moving = shopOrders.filter((row) => followsOrderInto(row.status, to));
+  const ids = moving.map((row) => row.id);
   if (ids.length === 0) return;
   await trx
     .updateTable("shop_orders")
     .set({ status: to, update_time: sql<Date>`UTC_TIMESTAMP(6)` })
     .where("id", "in", ids)
     .execute();
-  await appendShopOrderHistory(trx, ids, to, note);
+  await appendShopOrderHistory(
+    trx,
+    moving.map((row) => ({ id: row.id, shopId: row.shop_id })),
+    to,
+    note,
+  );
 }
 
 /**
- * History entries of shop orders. With `feedOf`, the entry is also the next change of that
- * buyer's feed (WatchOrders); without, the order's own history entry of the same change is.
+ * History entries of shop orders, each the next change of its shop's feed (WatchShopOrders).
+ * With `feedOf`, the entry is also the next change of that buyer's feed (WatchOrders); without,
+ * the order's own history entry of the same change is.
  */
 async function appendShopOrderHistory(
   trx: Transaction<OrderDatabase>,
-  shopOrderIds: readonly string[],
+  shopOrders: ReadonlyArray<{ id: string; shopId: string }>,
   status: ShopOrderStatus,
   note: string,
   feedOf?: string,
 ): Promise<void> {
-  if (shopOrderIds.length === 0) return;
+  if (shopOrders.length === 0) return;
   const feed = feedOf === undefined ? {} : { user_id: feedOf, user_seq: await nextFeedSeq(trx, feedOf) };
+  // Shop feed rows are locked in shop id order, so two orders sharing shops never wait in a circle.
+  const byShop = [...shopOrders].sort((a, b) => (a.shopId < b.shopId ? -1 : a.shopId > b.shopId ? 1 : 0));
+  for (const shopOrder of byShop) {
+    const shopSeq = await nextShopFeedSeq(trx, shopOrder.shopId);
+    await trx
+      .insertInto("shop_order_status_history")
+      .values({ shop_order_id: shopOrder.id, status, note, ...feed, shop_id: shopOrder.shopId, shop_seq: shopSeq })
+      .execute();
+  }
+}
+
+/** The next number of the shop's feed; the feed row's lock orders commits. */
+async function nextShopFeedSeq(trx: Transaction<OrderDatabase>, shopId: string): Promise<number> {
   await trx
-    .insertInto("shop_order_status_history")
-    .values(shopOrderIds.map((id) => ({ shop_order_id: id, status, note, ...feed })))
+    .insertInto("shop_feed")
+    .values({ shop_id: shopId, last_seq: 1 })
+    .onDuplicateKeyUpdate({ last_seq: sql<number>`last_seq + 1` })
     .execute();
+  const { last_seq } = await trx
+    .selectFrom("shop_feed")
+    .select("last_seq")
+    .where("shop_id", "=", shopId)
+    .executeTakeFirstOrThrow();
+  return Number(last_seq);
 }
 
 /** A shop order locked for a fulfilment move, with what the move needs to know. */
@@ -301,7 +323,7 @@ export async function moveLockedShopOrder(
     .execute();
   const orderTo = orderToFor(siblings.map((row) => row.status));
   const orderMoves = orderTo !== shopOrder.orderStatus;
-  await appendShopOrderHistory(trx, [shopOrder.id], to, note, orderMoves ? undefined : shopOrder.userId);
+  await appendShopOrderHistory(trx, [shopOrder], to, note, orderMoves ? undefined : shopOrder.userId);
   if (orderMoves) {
     await trx
       .updateTable("orders")
@@ -447,6 +469,57 @@ export async function feedPositionBefore(db: Db, userId: string, time?: Date): P
   }
   const [a, b] = await Promise.all([orders.executeTakeFirst(), shops.executeTakeFirst()]);
   return Math.max(Number(a?.seq ?? 0), Number(b?.seq ?? 0));
+}
+
+export interface ShopFeedEntry {
+  seq: number;
+  shopOrderId: string;
+  /** How many history entries the shop order had right after this change. */
+  historyLength: number;
+}
+
+/** A shop's changes after a feed position, oldest first; only a seller's shop orders with `sellerId`. */
+export async function shopFeedAfter(
+  db: Db,
+  shop: { shopId: string; sellerId?: string },
+  afterSeq: number,
+  limit: number,
+): Promise<ShopFeedEntry[]> {
+  let select = db
+    .selectFrom("shop_order_status_history")
+    .select(["shop_order_status_history.shop_seq", "shop_order_status_history.shop_order_id"])
+    .where("shop_order_status_history.shop_id", "=", shop.shopId)
+    .where("shop_order_status_history.shop_seq", ">", String(afterSeq));
+  if (shop.sellerId !== undefined) {
+    select = select
+      .innerJoin("shop_orders", "shop_orders.id", "shop_order_status_history.shop_order_id")
+      .where("shop_orders.seller_id", "=", shop.sellerId);
+  }
+  const rows = await select.orderBy("shop_order_status_history.shop_seq").limit(limit).execute();
+  if (rows.length === 0) return [];
+  const histories = await db
+    .selectFrom("shop_order_status_history")
+    .select(["shop_order_id", "shop_seq"])
+    .where("shop_order_id", "in", [...new Set(rows.map((row) => row.shop_order_id))])
+    .execute();
+  return rows.map((row) => ({
+    seq: Number(row.shop_seq),
+    shopOrderId: row.shop_order_id,
+    historyLength: histories.filter(
+      (h) => h.shop_order_id === row.shop_order_id && Number(h.shop_seq) <= Number(row.shop_seq),
+    ).length,
+  }));
+}
+
+/** The shop's last feed position before a time (0 when none); the whole feed when time is undefined. */
+export async function shopFeedPositionBefore(db: Db, shopId: string, time?: Date): Promise<number> {
+  let select = db
+    .selectFrom("shop_order_status_history")
+    .select((eb) => eb.fn.max("shop_seq").as("seq"))
+    .where("shop_id", "=", shopId);
+  if (time) select = select.where("time", "<", time);
+  const row = await select.executeTakeFirst();
+  return Number(row?.seq ?? 0);
 }
 
 export async function findOrder(db: Db, id: string): Promise<Order | undefined> {

@@ -66,6 +66,7 @@ function eventsOf(
         newStatus: protoStatus[change.to],
         note: change.note,
         total: money(order.totalMinor),
+        shopIds: [...new Set(order.lines.map((line) => line.shopId))].sort(),
       },
     },
   ];
