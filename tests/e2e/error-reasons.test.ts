@@ -306,8 +306,13 @@ describe("refusals of the edge and of auth", () => {
     expect(info?.metadata.scope).toBe("user");
     expect(Number(info?.metadata.retry_after_seconds)).toBeGreaterThanOrEqual(1);
     expect(refused!.findDetails(RetryInfoSchema)[0]?.retryDelay?.seconds).toBeGreaterThanOrEqual(1n);
-    const answer = await rest("GET", "/v1/auth/me", { token: tokenOf(me) });
-    expect([answer.status, answer.body.reason]).toEqual([429, "RATE_LIMITED"]);
+    // A burst again, not one call: on a loaded box the bucket may have refilled a token or two
+    // (5 per second) since the gRPC burst ended.
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, () => rest("GET", "/v1/auth/me", { token: tokenOf(me) })),
+    );
+    const refusedRest = answers.find((answer) => answer.status !== 200);
+    expect([refusedRest?.status, refusedRest?.body.reason]).toEqual([429, "RATE_LIMITED"]);
   });
 
   it("when sign-ins keep failing, then INVALID_CREDENTIALS, then auth's RATE_LIMITED with scope sign_in and RetryInfo", async () => {
