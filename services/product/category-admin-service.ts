@@ -1,12 +1,11 @@
 // CategoryAdminService (internal): category editing for the admin service, which checks that the
 // caller is an admin and audits each change.
-import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import type { CategoryAdminService, CategorySchema } from "../../gen/bazaar/product/v1/product_pb.ts";
+import type { CategoryAdminService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { reasonedError } from "../kit/error-info.ts";
-import type { Category } from "./domain/catalog.ts";
 import { CategoryInUseError, CategoryNotFoundError, changeCategory, removeCategory } from "./domain/edit-categories.ts";
 import { type CatalogDeps, InvalidCatalogInputError, SlugTakenError } from "./domain/manage-catalog.ts";
+import { categoryToProto } from "./product-service.ts";
 
 export function createCategoryAdminService(deps: Pick<CatalogDeps, "db">): ServiceImpl<typeof CategoryAdminService> {
   return {
@@ -54,14 +53,4 @@ async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
     }
     throw error;
   }
-}
-
-function categoryToProto(category: Category): MessageInitShape<typeof CategorySchema> {
-  return {
-    id: category.id,
-    parentId: category.parentId ?? "",
-    name: category.name,
-    slug: category.slug,
-    sortOrder: category.sortOrder,
-  };
 }

@@ -290,7 +290,8 @@ function toProto(product: Product): MessageInitShape<typeof ProductSchema> {
   };
 }
 
-function categoryToProto(category: Category): MessageInitShape<typeof CategorySchema> {
+/** A category as the contract has it; also answered by CategoryAdminService. */
+export function categoryToProto(category: Category): MessageInitShape<typeof CategorySchema> {
   return {
     id: category.id,
     parentId: category.parentId ?? "",
