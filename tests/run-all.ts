@@ -2,7 +2,7 @@
 //   1. biome ci            TypeScript formatted and linted, import boundaries between services kept
 //   2. buf lint            contracts follow the STANDARD rules
 //   3. buf format          contracts are formatted
-//   4. buf breaking        the wire contract is compatible with the last release (tag v*)
+//   4. buf breaking        the wire contract is compatible with the last release (.ci/released-contracts)
 //   5. gen freshness       `buf generate` into a temp dir equals the committed gen/
 //   6. tsc --noEmit        the whole tree type-checks
 //   7. vitest              unit, integration (real MariaDB + nats-server) and e2e tests
@@ -41,26 +41,24 @@ function filesUnder(dir: string): Map<string, Buffer> {
 }
 
 /**
- * The newest release tag (v*) reachable from HEAD: the wire contract a change must stay compatible
- * with. Moving it is a deliberate act (tag a new release, with the reason in the commit).
+ * The newest released contract: a snapshot of buf.yaml + proto/ taken from its release tag and
+ * committed under .ci/released-contracts/<version>/, so the check needs neither tags nor history
+ * (CI clones main alone). Releasing moves it on purpose:
+ *   mkdir -p .ci/released-contracts/vX.Y.Z && git archive vX.Y.Z buf.yaml proto | tar -x -C $_
  */
-function lastReleaseTag(): string {
-  const describe = () =>
-    spawnSync("git", ["describe", "--tags", "--abbrev=0", "--match", "v*"], { cwd: root, encoding: "utf8" });
-  let found = describe();
-  if (found.status !== 0) {
-    // A shallow or tag-less clone: ask the origin for the release tags before giving up.
-    spawnSync("git", ["fetch", "--quiet", "--depth=1", "origin", "+refs/tags/v*:refs/tags/v*"], { cwd: root });
-    found = describe();
-  }
-  if (found.status !== 0) {
+function lastReleasedContract(): string {
+  const dir = join(root, ".ci", "released-contracts");
+  const versions = readdirSync(dir)
+    .filter((name) => /^v\d+\.\d+\.\d+$/.test(name))
+    .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+  const newest = versions.at(-1);
+  if (newest === undefined) {
     process.stdout.write(
-      "✖ no release tag (v*) reachable from HEAD, so buf breaking has no contract to compare with.\n" +
-        "  run: git fetch --tags origin   (a shallow clone also needs: git fetch --unshallow)\n",
+      `✖ no released contract under ${relative(root, dir)}, so buf breaking has nothing to compare with\n`,
     );
     process.exit(1);
   }
-  return found.stdout.trim();
+  return relative(root, join(dir, newest));
 }
 
 function checkGeneratedCodeIsFresh(): void {
@@ -85,8 +83,8 @@ function checkGeneratedCodeIsFresh(): void {
 step("biome ci", "biome", ["ci", "--max-diagnostics=50", "."]);
 step("buf lint", "buf", ["lint"]);
 step("buf format --exit-code", "buf", ["format", "--exit-code", "--diff"]);
-const released = lastReleaseTag();
-step(`buf breaking against ${released}`, "buf", ["breaking", "--against", `.git#tag=${released}`]);
+const released = lastReleasedContract();
+step(`buf breaking against ${released}`, "buf", ["breaking", "--against", released]);
 checkGeneratedCodeIsFresh();
 step("tsc --noEmit", "tsc", ["--noEmit", "-p", "tsconfig.json"]);
 // vitest last, closing with one plain line that CI systems read: "N passed, N failed".
