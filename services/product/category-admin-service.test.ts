@@ -2,7 +2,7 @@
 // edit categories, a move never puts a category below itself, and a category in use is deleted
 // only by moving its products, each refusal with its code and reason.
 import { randomBytes } from "node:crypto";
-import { Code } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CategoryAdminService } from "../../gen/bazaar/product/v1/product_pb.ts";
@@ -90,6 +90,23 @@ describe("changing a category", () => {
     }
     expect((await failureOf(update({ id: top, parentId: uuidv7() }, ["parent_id"]))).code).toBe(Code.InvalidArgument);
     expect((await categories()).find((c) => c.id === top)?.parentId).toBe("");
+  });
+
+  it("when two admins move two categories below each other at once, then one move wins, the other is refused, and no loop forms", async () => {
+    for (let round = 0; round < 10; round++) {
+      const [one, other] = [await madeCategory(services, admin), await madeCategory(services, admin)];
+      // Each move locks its own row, then walks up from the new parent: the two walks cross, so
+      // InnoDB picks a deadlock victim, which must run again (and then see the loop), not fail.
+      const outcomes = await Promise.allSettled([
+        update({ id: one, parentId: other }, ["parent_id"]),
+        update({ id: other, parentId: one }, ["parent_id"]),
+      ]);
+      const refused = outcomes.filter((outcome) => outcome.status === "rejected");
+      expect(refused).toHaveLength(1);
+      expect(ConnectError.from((refused[0] as PromiseRejectedResult).reason).code).toBe(Code.InvalidArgument);
+      const parents = new Map((await categories()).map((c) => [c.id, c.parentId]));
+      expect([parents.get(one), parents.get(other)].filter((parent) => parent === "")).toHaveLength(1);
+    }
   });
 
   it("when the slug belongs to another category, then SLUG_TAKEN naming it", async () => {

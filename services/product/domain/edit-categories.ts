@@ -1,5 +1,6 @@
 // Admins editing the category tree: changing a category and deleting one that is no longer in
 // use. The admin service checks that the caller is an admin and audits each change.
+import { inTransaction } from "../../kit/db.ts";
 import type { Category } from "./catalog.ts";
 import type { CatalogDeps } from "./manage-catalog.ts";
 import { InvalidCatalogInputError, SlugTakenError } from "./manage-catalog.ts";
@@ -41,12 +42,13 @@ export async function changeCategory(
   id: string,
   changes: CategoryChanges,
 ): Promise<Category> {
-  return deps.db.transaction().execute(async (trx) => {
+  return inTransaction(deps.db, async (trx) => {
     const category = await findCategoryForUpdate(trx, id);
     if (!category) throw new CategoryNotFoundError(`category ${id} not found`);
     if (changes.parentId) {
       // Walk up from the new parent, locking each ancestor so that two moves at once cannot
       // close a loop between them: meeting the category itself means it would sit below itself.
+      // Two crossing walks deadlock; inTransaction runs the victim again, which then sees the loop.
       let ancestor: string | null = changes.parentId;
       while (ancestor) {
         if (ancestor === id)
@@ -82,7 +84,7 @@ export async function removeCategory(
   moveProductsTo: string | undefined,
 ): Promise<{ movedProducts: number }> {
   if (moveProductsTo === id) throw new InvalidCatalogInputError("move_products_to", "must be another category");
-  return deps.db.transaction().execute(async (trx) => {
+  return inTransaction(deps.db, async (trx) => {
     if (!(await findCategoryForUpdate(trx, id))) throw new CategoryNotFoundError(`category ${id} not found`);
     const use = await categoryUse(trx, id);
     if (use.children > 0 || (use.products > 0 && !moveProductsTo)) {
