@@ -1,22 +1,26 @@
 /// <reference lib="dom" />
 // The storefront in the browser: browse and search the catalog, sign in, fill the cart, check
-// out, and follow the customer's orders live. It speaks the Connect protocol (JSON over fetch)
-// to the edge that served it; build.ts bundles it.
+// out, and follow the customer's orders and their shipments live; a seller also gets the
+// seller view (seller.ts). It speaks the Connect protocol (JSON over fetch) to the edge that
+// served it; build.ts bundles it.
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { AuthService, type Tokens } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { CartService, type Cart, type CartItem } from "../../gen/bazaar/cart/v1/cart_pb.ts";
-import type { Money } from "../../gen/bazaar/common/v1/common_pb.ts";
+import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import {
   OrderService,
   OrderStatus,
   OrderStatusSchema,
   PaymentMethod,
   type Order,
-  type StatusChange,
 } from "../../gen/bazaar/order/v1/order_pb.ts";
-import { ProductService, type Product } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { ProductService, type Product, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { element, formatMoney, fromTemplate, historyEntry, part, rowById, setText, shortId, sleep } from "./dom.ts";
+import { action, messageOf, showError } from "./errors.ts";
+import { closeSellerView, openSellerView } from "./seller.ts";
+import { renderShopOrders } from "./shipments.ts";
 
 interface Session {
   tokens: Tokens;
@@ -38,11 +42,11 @@ const anonymous = createConnectTransport({ baseUrl: location.origin, useHttpGet:
 const signedIn = createConnectTransport({ baseUrl: location.origin, interceptors: [withAccessToken] });
 const auth = createClient(AuthService, anonymous);
 const catalog = createClient(ProductService, anonymous);
+const shops = createClient(ShopService, anonymous);
 const carts = createClient(CartService, signedIn);
 const orders = createClient(OrderService, signedIn);
 
 const page = {
-  error: element<HTMLParagraphElement>("error"),
   loginForm: element<HTMLFormElement>("login-form"),
   loginEmail: element<HTMLInputElement>("login-email"),
   loginPassword: element<HTMLInputElement>("login-password"),
@@ -63,31 +67,6 @@ const page = {
   liveState: element("live-state"),
   orders: element<HTMLOListElement>("orders"),
 };
-
-// ---- Errors: every failure ends up in the page.
-
-function showError(error: unknown): void {
-  page.error.textContent = messageOf(error);
-  page.error.hidden = false;
-}
-
-function messageOf(error: unknown): string {
-  if (error instanceof ConnectError) return `${error.rawMessage} (${Code[error.code]})`;
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** A handler for a user's action: clears the last error, shows this one's, marks the form busy. */
-function action<E extends Event>(work: (event: E) => Promise<void>): (event: E) => void {
-  return (event) => {
-    event.preventDefault();
-    const target = event.currentTarget as HTMLElement;
-    page.error.hidden = true;
-    target.setAttribute("aria-busy", "true");
-    work(event)
-      .catch(showError)
-      .finally(() => target.removeAttribute("aria-busy"));
-  };
-}
 
 // Failures outside an action are shown too, not left in the console.
 addEventListener("unhandledrejection", (event) => showError(event.reason));
@@ -263,43 +242,34 @@ async function followOrders(current: Session): Promise<void> {
   }
 }
 
-/** Shows an order as of its latest change; an older snapshot arriving late changes nothing. */
+/**
+ * Shows an order as of its latest change; an older snapshot arriving late changes nothing.
+ * A shop's move (accepted, shipped) need not change the order's own status, so a snapshot is
+ * newer when the order's and its shop orders' histories, which only grow, hold more entries.
+ */
 function renderOrder(order: Order): void {
-  const row = orderRow(order.id);
+  const row = rowById(page.orders, "orderId", order.id, () => {
+    const created = fromTemplate<HTMLLIElement>("order-template");
+    part(created, ".order-id").textContent = shortId(order.id);
+    part(created, ".order-id").title = order.id;
+    return created;
+  });
+  const version = order.shopOrders.reduce((sum, shopOrder) => sum + shopOrder.statusHistory.length, 0);
   const history = part(row, ".history");
-  // Every snapshot carries the whole history up to its change: add the entries not shown yet.
   const shown = history.children.length;
-  if (order.statusHistory.length <= shown) return;
-  history.append(...order.statusHistory.slice(shown).map(historyEntry));
+  if (order.statusHistory.length < shown) return;
+  if (order.statusHistory.length === shown && version <= Number(row.dataset.version ?? -1)) return;
+  row.dataset.version = String(version);
+  // Every snapshot carries the whole history up to its change: add the entries not shown yet.
+  history.append(
+    ...order.statusHistory
+      .slice(shown)
+      .map((change) => historyEntry(statusName(change.status), change.time, change.note)),
+  );
   row.dataset.status = statusName(order.status);
-  part(row, ".status").textContent = statusName(order.status);
-  part(row, ".order-total").textContent = formatMoney(order.total);
-}
-
-function orderRow(id: string): HTMLLIElement {
-  const rows = [...page.orders.children] as HTMLLIElement[];
-  const existing = rows.find((row) => row.dataset.orderId === id);
-  if (existing) return existing;
-  const row = fromTemplate<HTMLLIElement>("order-template");
-  row.dataset.orderId = id;
-  part(row, ".order-id").textContent = shortId(id);
-  part(row, ".order-id").title = id;
-  // Order ids are UUIDv7, which sort by creation time: newest first.
-  page.orders.insertBefore(row, rows.find((other) => other.dataset.orderId! < id) ?? null);
-  return row;
-}
-
-function historyEntry(change: StatusChange): HTMLLIElement {
-  const entry = document.createElement("li");
-  entry.dataset.status = statusName(change.status);
-  const time = document.createElement("time");
-  if (change.time) {
-    const at = timestampDate(change.time);
-    time.dateTime = at.toISOString();
-    time.textContent = at.toLocaleTimeString();
-  }
-  entry.append(`${statusName(change.status)} `, time, change.note ? ` — ${change.note}` : "");
-  return entry;
+  setText(part(row, ".status"), statusName(order.status));
+  setText(part(row, ".order-total"), formatMoney(order.total));
+  renderShopOrders(part(row, ".shop-orders"), order.shopOrders, shops);
 }
 
 const statusName = (status: OrderStatus) => OrderStatusSchema.value[status]?.localName ?? `status ${status}`;
@@ -314,6 +284,11 @@ async function signIn(email: string, password: string): Promise<void> {
   page.sessionUser.textContent = user!.email;
   document.body.dataset.session = "in";
   keepTokenFresh(current);
+  if (user!.role === Role.SELLER) {
+    document.body.dataset.role = "seller";
+    showView();
+    openSellerView({ userId: user!.id, transport: signedIn, ended: current.ended.signal }).catch(showError);
+  }
   // The watch is asked for first, so it and the list overlap: a change is missed only if it
   // lands in the instant between the list's read and the watch's start, and then shows with
   // the order's next change.
@@ -361,6 +336,9 @@ function endSession(): void {
   session?.ended.abort();
   session = undefined;
   document.body.dataset.session = "out";
+  delete document.body.dataset.role;
+  closeSellerView();
+  showView();
   page.sessionUser.textContent = "";
   page.cartLines.replaceChildren();
   cartShownAt = -1;
@@ -368,48 +346,17 @@ function endSession(): void {
   page.orderPlaced.hidden = true;
 }
 
-// ---- Small helpers
+// ---- Views: the storefront, and for sellers the seller view at #seller.
 
-function formatMoney(money: Money | undefined): string {
-  if (!money) return "";
-  const format = new Intl.NumberFormat(undefined, { style: "currency", currency: money.currencyCode });
-  return format.format(Number(money.amountMinor) / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
-}
-
-/** The end of a UUIDv7: its start is a timestamp, shared by orders placed close together. */
-const shortId = (id: string) => `#${id.slice(-8)}`;
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
-}
-
-function element<T extends HTMLElement = HTMLElement>(id: string): T {
-  const found = document.getElementById(id);
-  if (!found) throw new Error(`the page has no #${id}`);
-  return found as T;
-}
-
-function fromTemplate<T extends HTMLElement>(id: string): T {
-  return element<HTMLTemplateElement>(id).content.firstElementChild!.cloneNode(true) as T;
-}
-
-function part<T extends HTMLElement = HTMLElement>(root: HTMLElement, selector: string): T {
-  const found = root.querySelector<T>(selector);
-  if (!found) throw new Error(`no ${selector} in the template`);
-  return found;
+function showView(): void {
+  const seller = location.hash === "#seller" && document.body.dataset.role === "seller";
+  document.body.dataset.view = seller ? "seller" : "shop";
 }
 
 // ---- Start
+
+addEventListener("hashchange", showView);
+showView();
 
 page.loginForm.addEventListener(
   "submit",

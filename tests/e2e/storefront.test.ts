@@ -3,65 +3,23 @@
 // watches the order turn CONFIRMED as WatchOrders pushes it — on one page load, with every
 // request going to the edge and nothing in the console.
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium, type Browser, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import { OrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { bearer } from "../../services/kit/testing/calls.ts";
+import { patiently, record, requireChromium, storefrontMeshEnv, useBrowser } from "../support/browser.ts";
 import { useMesh } from "../support/use-mesh.ts";
 
-const chromiumPath = "/usr/bin/chromium";
 const screenshot = fileURLToPath(new URL("../artifacts/storefront-confirmed.png", import.meta.url));
 
 // Before the mesh: without a browser there is nothing to start it for.
-beforeAll(() => {
-  if (!existsSync(chromiumPath)) {
-    throw new Error(
-      `no Chromium at ${chromiumPath}: install the Debian package (as root: BAZAAR_NEEDS_BROWSER=1 bash deploy/local/toolchain.sh true)`,
-    );
-  }
-});
-// The page's first reads run while six processes and Chromium start beside other test files on
-// two cores; one CI run saw ListProducts pass the edge's 2 s read deadline (504) there. The flow
-// is under test here, not the deadline (edge-protection and client-deadlines test that).
-const e2e = useMesh({ httpVersion: "1.1", env: { BAZAAR_EDGE_READ_TIMEOUT_MS: "15000" } });
+requireChromium();
+const e2e = useMesh({ httpVersion: "1.1", env: storefrontMeshEnv });
 const { auth, products, orders } = e2e;
-let browser: Browser;
-
-beforeAll(async () => {
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-}, 180_000);
-afterAll(async () => {
-  await browser?.close();
-});
-
-/** Everything the page did that the test must see: requests, console errors, navigations. */
-function record(page: Page) {
-  const seen = { requests: [] as string[], consoleErrors: [] as string[], navigations: 0 };
-  page.on("request", (request) => seen.requests.push(request.url()));
-  page.on("console", (message) => message.type() === "error" && seen.consoleErrors.push(message.text()));
-  page.on("pageerror", (error) => seen.consoleErrors.push(`uncaught: ${error.message}`));
-  page.on("framenavigated", (frame) => frame === page.mainFrame() && seen.navigations++);
-  return seen;
-}
-
-/** For what the page shows after a call to the mesh: two cores are shared with other tests. */
-const patiently = { timeout: 15_000, interval: 100 };
+const chromium = useBrowser();
 
 const productNames = (page: Page) => page.getByTestId("product-name").allTextContents();
 
@@ -88,7 +46,7 @@ describe("the storefront", () => {
     const email = `storefront-${randomBytes(5).toString("hex")}@example.test`;
     const password = "password-123";
     const { tokens } = await auth.register({ email, password, displayName: "Storefront Buyer" });
-    const page = await browser.newPage();
+    const page = await chromium.browser.newPage();
     page.setDefaultTimeout(20_000);
     const seen = record(page);
 
@@ -188,7 +146,7 @@ describe("the storefront", () => {
   }, 120_000);
 
   it("when the password is wrong, then the page says so and stays signed out", async () => {
-    const page = await browser.newPage();
+    const page = await chromium.browser.newPage();
     await page.goto(`${e2e.mesh.edgeUrl}/`);
     await page.getByTestId("login-email").fill("nobody@example.test");
     await page.getByTestId("login-password").fill("not-the-password");

@@ -1,0 +1,197 @@
+/// <reference lib="dom" />
+// The seller's view (#seller, for signed-in sellers): pick one of their shops, see its shop
+// orders newest first and live as WatchShopOrders pushes them (a new order appears without a
+// reload), and move each along: Accept, Ship (carrier, tracking number, optional tracking page),
+// Deliver. Errors of an action show on that order's row.
+import { createClient, type Transport } from "@connectrpc/connect";
+import {
+  type ShopOrder,
+  ShopOrderService,
+  ShopOrderStatus,
+  ShopOrderStatusSchema,
+} from "../../gen/bazaar/order/v1/order_pb.ts";
+import { ProductService, type Shop, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { element, formatMoney, fromTemplate, historyEntry, part, rowById, setText, shortId, sleep } from "./dom.ts";
+import { action, messageOf, showError } from "./errors.ts";
+
+export interface SellerSession {
+  userId: string;
+  /** Carries the session's access token. */
+  transport: Transport;
+  /** Aborted when the session ends. */
+  ended: AbortSignal;
+}
+
+const page = {
+  shop: element<HTMLSelectElement>("seller-shop"),
+  status: element("seller-status"),
+  liveState: element("shop-live-state"),
+  orders: element<HTMLOListElement>("shop-orders"),
+};
+
+/** The shop shown, and the watch of it: aborted when another shop is picked or the session ends. */
+let shown: { shopId: string; watch: AbortController } | undefined;
+
+export async function openSellerView(session: SellerSession): Promise<void> {
+  const clients = {
+    products: createClient(ProductService, session.transport),
+    shops: createClient(ShopService, session.transport),
+    shopOrders: createClient(ShopOrderService, session.transport),
+  };
+  page.status.textContent = "Loading your shops…";
+  const shops = await sellerShops(session.userId, clients);
+  if (session.ended.aborted) return;
+  page.shop.replaceChildren(...shops.map((shop) => new Option(shop.name, shop.id)));
+  page.shop.onchange = action(() => showShop(page.shop.value, session, clients));
+  if (shops.length === 0) {
+    page.status.textContent = "You have no shop with products yet.";
+    return;
+  }
+  await showShop(shops[0]!.id, session, clients);
+}
+
+export function closeSellerView(): void {
+  shown?.watch.abort();
+  shown = undefined;
+  page.shop.replaceChildren();
+  page.shop.onchange = null;
+  page.orders.replaceChildren();
+  page.status.textContent = "";
+  page.liveState.textContent = "";
+}
+
+type Clients = {
+  products: ReturnType<typeof createClient<typeof ProductService>>;
+  shops: ReturnType<typeof createClient<typeof ShopService>>;
+  shopOrders: ReturnType<typeof createClient<typeof ShopOrderService>>;
+};
+
+/**
+ * The seller's shops, by name. ShopService has no "my shops" call, so they are the shops of the
+ * seller's own products, hidden and deleted ones included: every shop that can have an order.
+ */
+async function sellerShops(sellerId: string, clients: Clients): Promise<Shop[]> {
+  const shopIds = new Set<string>();
+  let pageToken = "";
+  do {
+    const found = await clients.products.listProducts({
+      sellerId,
+      includeInactive: true,
+      includeDeleted: true,
+      pageSize: 100,
+      pageToken,
+    });
+    for (const product of found.products) shopIds.add(product.shopId);
+    pageToken = found.nextPageToken;
+  } while (pageToken);
+  const shops = await Promise.all([...shopIds].map(async (id) => (await clients.shops.getShop({ id })).shop!));
+  return shops.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+async function showShop(shopId: string, session: SellerSession, clients: Clients): Promise<void> {
+  shown?.watch.abort();
+  const watch = new AbortController();
+  session.ended.addEventListener("abort", () => watch.abort(), { once: true });
+  shown = { shopId, watch };
+  page.shop.value = shopId;
+  page.orders.replaceChildren();
+  page.status.textContent = "";
+  // The watch is asked for first, so it and the list overlap (as for the buyer's orders).
+  void followShopOrders(shopId, watch.signal, clients);
+  const { shopOrders } = await clients.shopOrders.listShopOrders({ shopId, pageSize: 20 }, { signal: watch.signal });
+  if (watch.signal.aborted) return;
+  for (const shopOrder of shopOrders) renderShopOrder(shopOrder, clients);
+  showCount();
+}
+
+/**
+ * Follows one shop's orders until the shop is left or the session ends. After a broken stream
+ * it resumes after the last update it got, so no change is missed or shown twice.
+ */
+async function followShopOrders(shopId: string, signal: AbortSignal, clients: Clients): Promise<void> {
+  let resumeToken = "";
+  while (!signal.aborted) {
+    page.liveState.textContent = "live";
+    try {
+      for await (const update of clients.shopOrders.watchShopOrders({ shopId, resumeToken }, { signal })) {
+        renderShopOrder(update.shopOrder!, clients);
+        resumeToken = update.resumeToken;
+        showCount();
+      }
+    } catch (error) {
+      if (signal.aborted) return;
+      showError(new Error(`Live shop order updates were interrupted (${messageOf(error)}); reconnecting.`));
+    }
+    if (signal.aborted) return;
+    page.liveState.textContent = "reconnecting…";
+    await sleep(2_000, signal);
+  }
+}
+
+function showCount(): void {
+  const count = page.orders.children.length;
+  page.status.textContent = count === 0 ? "No orders yet: new ones appear here as they are placed." : "";
+}
+
+/** Shows a shop order as of its latest change; an older snapshot arriving late changes nothing. */
+function renderShopOrder(shopOrder: ShopOrder, clients: Clients): void {
+  const row = rowById(page.orders, "shopOrderId", shopOrder.id, () => shopOrderRow(shopOrder, clients));
+  const history = part(row, ".history");
+  // Histories only grow: a snapshot with no more entries than shown is not newer.
+  const seen = history.children.length;
+  if (shopOrder.statusHistory.length <= seen) return;
+  history.append(
+    ...shopOrder.statusHistory
+      .slice(seen)
+      .map((change) => historyEntry(statusName(change.status), change.time, change.note)),
+  );
+  const status = statusName(shopOrder.status);
+  row.dataset.status = status;
+  setText(part(row, ".status"), status);
+  setText(part(row, ".shop-order-total"), formatMoney(shopOrder.subtotal));
+  setText(part(row, ".items"), shopOrder.items.map((item) => `${item.quantity} × ${item.name}`).join(", "));
+  setText(
+    part(row, ".shipment"),
+    shopOrder.carrier ? `Shipped with ${shopOrder.carrier}, tracking number ${shopOrder.trackingNumber}` : "",
+  );
+  part(row, ".accept").hidden = shopOrder.status !== ShopOrderStatus.CONFIRMED;
+  part(row, ".ship-form").hidden = shopOrder.status !== ShopOrderStatus.PROCESSING;
+  part(row, ".deliver").hidden = shopOrder.status !== ShopOrderStatus.SHIPPED;
+}
+
+function shopOrderRow(shopOrder: ShopOrder, clients: Clients): HTMLLIElement {
+  const row = fromTemplate<HTMLLIElement>("shop-order-template");
+  const { id, orderId } = shopOrder;
+  row.dataset.orderId = orderId;
+  row.setAttribute("aria-label", `Order ${shortId(orderId)}`);
+  part(row, ".order-id").textContent = shortId(orderId);
+  part(row, ".order-id").title = `order ${orderId}, shop order ${id}`;
+  const rowError = part(row, ".row-error");
+  const moved = (answer: { shopOrder?: ShopOrder }) => renderShopOrder(answer.shopOrder!, clients);
+  part(row, ".accept").addEventListener(
+    "click",
+    action(async () => moved(await clients.shopOrders.acceptShopOrder({ id })), rowError),
+  );
+  const shipForm = part<HTMLFormElement>(row, ".ship-form");
+  shipForm.addEventListener(
+    "submit",
+    action(async () => {
+      const field = (name: string) => (shipForm.elements.namedItem(name) as HTMLInputElement).value.trim();
+      moved(
+        await clients.shopOrders.shipShopOrder({
+          id,
+          carrier: field("carrier"),
+          trackingNumber: field("trackingNumber"),
+          trackingUrl: field("trackingUrl"),
+        }),
+      );
+    }, rowError),
+  );
+  part(row, ".deliver").addEventListener(
+    "click",
+    action(async () => moved(await clients.shopOrders.deliverShopOrder({ id })), rowError),
+  );
+  return row;
+}
+
+const statusName = (status: ShopOrderStatus) => ShopOrderStatusSchema.value[status]?.localName ?? `status ${status}`;

@@ -1,0 +1,167 @@
+// The storefront's seller view in a real browser (headless Chromium) against the real mesh, with
+// two pages side by side: the dev seller watches their shop's orders while a new customer buys
+// one of that shop's products in the other page. The new order appears on the seller's page
+// without a reload; the seller accepts it and ships it with a carrier and tracking number, and
+// the buyer's page shows PROCESSING, then SHIPPED with the tracking link, as WatchOrders pushes
+// them; the seller marks it delivered and both pages follow. Nothing in either console.
+import { randomBytes } from "node:crypto";
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { OrderStatus, ShopOrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { devAccounts } from "../../services/kit/dev-accounts.ts";
+import { bearer } from "../../services/kit/testing/calls.ts";
+import { patiently, record, requireChromium, storefrontMeshEnv, useBrowser } from "../support/browser.ts";
+import { signIn } from "../support/shoppers.ts";
+import { useMesh } from "../support/use-mesh.ts";
+
+const screenshot = (name: string) =>
+  fileURLToPath(new URL(`../artifacts/storefront-seller-${name}.png`, import.meta.url));
+
+// Before the mesh: without a browser there is nothing to start it for.
+requireChromium();
+const e2e = useMesh({ httpVersion: "1.1", env: storefrontMeshEnv });
+const { auth, products, shops, orders, shopOrders } = e2e;
+const chromium = useBrowser();
+
+async function signInOnPage(page: Page, email: string, password: string): Promise<void> {
+  await page.getByLabel("E-mail").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect.poll(() => page.getByTestId("session-user").textContent(), patiently).toBe(email);
+}
+
+/** Rethrows a failed wait with what the page showed and logged: a bare timeout says too little. */
+function explain(page: Page, saw: ReturnType<typeof record>) {
+  return async (error: Error): Promise<never> => {
+    const shown = ((await page.locator("body").textContent()) ?? "").replace(/\s+/g, " ");
+    throw new Error(
+      `${error.message}\nconsole errors: ${JSON.stringify(saw.consoleErrors)}\n` +
+        `requests: ${JSON.stringify(saw.requests.slice(-10))}\npage text: ${shown.slice(0, 800)}`,
+    );
+  };
+}
+
+/** Text of a part of the page, for polling. */
+const text = (page: Page, testId: string) => page.getByTestId(testId).first().textContent();
+
+describe("the storefront's seller view", () => {
+  it("when a buyer orders from the seller's shop, then the seller's page shows it live, the seller accepts and ships it, and the buyer's page shows SHIPPED with the tracking number live", async () => {
+    // One of the dev seller's products in stock, and its shop.
+    const { products: offered } = await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 100 });
+    const product = offered.find((p) => p.stockAvailable > 2 && p.name.length > 0)!;
+    const { shop } = await shops.getShop({ id: product.shopId });
+    const buyerEmail = `seller-story-${randomBytes(5).toString("hex")}@example.test`;
+    await auth.register({ email: buyerEmail, password: "password-123", displayName: "Storefront Buyer" });
+
+    // Two contexts: two people, each with their own page and connections.
+    const sellerPage = await (await chromium.browser.newContext()).newPage();
+    const buyerPage = await (await chromium.browser.newContext()).newPage();
+    for (const page of [sellerPage, buyerPage]) page.setDefaultTimeout(20_000);
+    const sellerSaw = record(sellerPage);
+    const buyerSaw = record(buyerPage);
+
+    // The seller signs in, opens the seller view and picks the product's shop.
+    await sellerPage.goto(`${e2e.mesh.edgeUrl}/`);
+    await signInOnPage(sellerPage, devAccounts.seller.email, devAccounts.seller.password);
+    await sellerPage.getByRole("link", { name: "Seller", exact: true }).click();
+    const shopPicker = sellerPage.getByLabel("Shop", { exact: true });
+    await expect
+      .poll(() => shopPicker.locator("option").allTextContents(), patiently)
+      .toContain(shop!.name)
+      .catch(explain(sellerPage, sellerSaw));
+    await shopPicker.selectOption({ label: shop!.name });
+    // The list is read (nothing sold yet in this mesh) and the watch is on before anyone buys.
+    await expect.poll(() => text(sellerPage, "seller-status"), patiently).toMatch(/^No orders yet/);
+    await expect.poll(() => text(sellerPage, "shop-live-state"), patiently).toBe("live");
+    expect(await sellerPage.getByTestId("product-list").isVisible()).toBe(false);
+
+    // The buyer signs in on the other page, puts the product in the cart and checks out by card.
+    await buyerPage.goto(`${e2e.mesh.edgeUrl}/`);
+    await signInOnPage(buyerPage, buyerEmail, "password-123");
+    expect(await buyerPage.getByRole("link", { name: "Seller", exact: true }).isVisible()).toBe(false);
+    await buyerPage.getByLabel("Search products").fill(product.name);
+    await buyerPage.getByRole("button", { name: "Search" }).click();
+    const card = buyerPage.locator(`[data-testid="product"][data-product-id="${product.id}"]`);
+    await card.getByRole("button", { name: "Add to cart" }).click();
+    await expect
+      .poll(() => buyerPage.getByTestId("cart-line-name").allTextContents(), patiently)
+      .toEqual([product.name]);
+    await buyerPage.getByRole("button", { name: "Place order" }).click();
+    await expect
+      .poll(() => buyerPage.getByTestId("order-placed").getAttribute("data-order-id"), patiently)
+      .toMatch(/^[0-9a-f-]{36}$/);
+    const orderId = (await buyerPage.getByTestId("order-placed").getAttribute("data-order-id"))!;
+    const bought = buyerPage.locator(`[data-testid="order"][data-order-id="${orderId}"]`);
+    await expect.poll(() => bought.getByTestId("order-status").textContent(), patiently).toBe("CONFIRMED");
+    const shipment = bought.getByTestId("order-shop-order");
+    await expect.poll(() => shipment.getByTestId("order-shop-order-status").textContent(), patiently).toBe("CONFIRMED");
+    await expect.poll(() => shipment.textContent(), patiently).toContain(shop!.name);
+
+    // The seller's page shows the new order, pushed by WatchShopOrders: the page was not reloaded.
+    const sold = sellerPage.getByRole("list", { name: "Shop orders" }).locator(`[data-order-id="${orderId}"]`);
+    await expect.poll(() => sold.getByTestId("shop-order-status").textContent(), patiently).toBe("CONFIRMED");
+    expect(await sold.textContent()).toContain(`1 × ${product.name}`);
+    expect(sellerSaw.loads, "the seller's page was reloaded").toBe(1);
+
+    await sold.getByRole("button", { name: "Accept" }).click();
+    await expect.poll(() => sold.getByTestId("shop-order-status").textContent(), patiently).toBe("PROCESSING");
+    await expect.poll(() => bought.getByTestId("order-status").textContent(), patiently).toBe("PROCESSING");
+    await expect
+      .poll(() => shipment.getByTestId("order-shop-order-status").textContent(), patiently)
+      .toBe("PROCESSING");
+
+    const trackingNumber = `JJD${randomBytes(6).toString("hex").toUpperCase()}`;
+    const trackingUrl = `https://tracking.example.test/parcels/${trackingNumber}`;
+    await sold.getByLabel("Carrier").fill("DHL");
+    await sold.getByLabel("Tracking number").fill(trackingNumber);
+    await sold.getByLabel("Tracking URL").fill(trackingUrl);
+    await sold.getByRole("button", { name: "Ship" }).click();
+    await expect.poll(() => sold.getByTestId("shop-order-status").textContent(), patiently).toBe("SHIPPED");
+    expect(await sold.getByTestId("shop-order-shipment").textContent()).toBe(
+      `Shipped with DHL, tracking number ${trackingNumber}`,
+    );
+
+    // The buyer's page, untouched since checkout, shows the shipment as WatchOrders pushes it.
+    await expect.poll(() => bought.getByTestId("order-status").textContent(), patiently).toBe("SHIPPED");
+    await expect.poll(() => shipment.getByTestId("order-shop-order-status").textContent(), patiently).toBe("SHIPPED");
+    await expect
+      .poll(() => shipment.getByTestId("order-shipment").textContent(), patiently)
+      .toBe(`DHL, tracking ${trackingNumber}`);
+    expect(await shipment.getByRole("link", { name: trackingNumber }).getAttribute("href")).toBe(trackingUrl);
+    const log = await bought
+      .getByTestId("order-status-log")
+      .locator("li")
+      .evaluateAll((items) => items.map((item) => item.getAttribute("data-status")));
+    expect(log).toEqual(["PENDING", "CONFIRMED", "PROCESSING", "SHIPPED"]);
+    await mkdir(dirname(screenshot("seller")), { recursive: true });
+    await sellerPage.screenshot({ path: screenshot("seller"), fullPage: true });
+    await buyerPage.screenshot({ path: screenshot("buyer"), fullPage: true });
+
+    await sold.getByRole("button", { name: "Mark delivered" }).click();
+    await expect.poll(() => sold.getByTestId("shop-order-status").textContent(), patiently).toBe("DELIVERED");
+    await expect.poll(() => bought.getByTestId("order-status").textContent(), patiently).toBe("DELIVERED");
+
+    // What the pages showed is what the services hold.
+    const asSeller = await signIn(auth, devAccounts.seller);
+    const { shopOrders: listed } = await shopOrders.listShopOrders({ shopId: shop!.id }, asSeller);
+    expect(listed.map((s) => [s.orderId, s.status, s.carrier, s.trackingNumber, s.trackingUrl])).toEqual([
+      [orderId, ShopOrderStatus.DELIVERED, "DHL", trackingNumber, trackingUrl],
+    ]);
+    const asBuyer = bearer((await auth.login({ email: buyerEmail, password: "password-123" })).tokens!.accessToken);
+    expect((await orders.getOrder({ id: orderId }, asBuyer)).order!.status).toBe(OrderStatus.DELIVERED);
+
+    for (const [who, page, saw] of [
+      ["seller", sellerPage, sellerSaw],
+      ["buyer", buyerPage, buyerSaw],
+    ] as const) {
+      expect(saw.loads, `the ${who}'s page was reloaded`).toBe(1);
+      expect(await page.getByTestId("error").isHidden(), `the ${who}'s page shows an error`).toBe(true);
+      expect(saw.consoleErrors, `the ${who}'s console`).toEqual([]);
+    }
+    await sellerPage.context().close();
+    await buyerPage.context().close();
+  }, 180_000);
+});
