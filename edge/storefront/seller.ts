@@ -27,10 +27,11 @@ const page = {
   status: element("seller-status"),
   liveState: element("shop-live-state"),
   orders: element<HTMLOListElement>("shop-orders"),
+  more: element<HTMLButtonElement>("more-shop-orders"),
 };
 
-/** The shop shown, and the watch of it: aborted when another shop is picked or the session ends. */
-let shown: { shopId: string; watch: AbortController } | undefined;
+/** The shop shown: `left` is aborted when another shop is picked or the session ends. */
+let shown: { shopId: string; left: AbortController; nextPageToken: string } | undefined;
 
 export async function openSellerView(session: SellerSession): Promise<void> {
   const clients = {
@@ -43,6 +44,7 @@ export async function openSellerView(session: SellerSession): Promise<void> {
   if (session.ended.aborted) return;
   page.shop.replaceChildren(...shops.map((shop) => new Option(shop.name, shop.id)));
   page.shop.onchange = action(() => showShop(page.shop.value, session, clients));
+  page.more.onclick = action(() => showMore(clients));
   if (shops.length === 0) {
     page.status.textContent = "You have no shop with products yet.";
     return;
@@ -51,10 +53,12 @@ export async function openSellerView(session: SellerSession): Promise<void> {
 }
 
 export function closeSellerView(): void {
-  shown?.watch.abort();
+  shown?.left.abort();
   shown = undefined;
   page.shop.replaceChildren();
   page.shop.onchange = null;
+  page.more.onclick = null;
+  page.more.hidden = true;
   page.orders.replaceChildren();
   page.status.textContent = "";
   page.liveState.textContent = "";
@@ -89,18 +93,33 @@ async function sellerShops(sellerId: string, clients: Clients): Promise<Shop[]> 
 }
 
 async function showShop(shopId: string, session: SellerSession, clients: Clients): Promise<void> {
-  shown?.watch.abort();
-  const watch = new AbortController();
-  session.ended.addEventListener("abort", () => watch.abort(), { once: true });
-  shown = { shopId, watch };
+  shown?.left.abort();
+  const current = { shopId, left: new AbortController(), nextPageToken: "" };
+  shown = current;
+  const signal = AbortSignal.any([current.left.signal, session.ended]);
   page.shop.value = shopId;
   page.orders.replaceChildren();
+  page.more.hidden = true;
   page.status.textContent = "";
   // The watch is asked for first, so it and the list overlap (as for the buyer's orders).
-  void followShopOrders(shopId, watch.signal, clients);
-  const { shopOrders } = await clients.shopOrders.listShopOrders({ shopId, pageSize: 20 }, { signal: watch.signal });
-  if (watch.signal.aborted) return;
-  for (const shopOrder of shopOrders) renderShopOrder(shopOrder, clients);
+  void followShopOrders(shopId, signal, clients);
+  await listPage(current, signal, clients);
+}
+
+/** The next older page of the shown shop's orders. */
+async function showMore(clients: Clients): Promise<void> {
+  if (shown) await listPage(shown, shown.left.signal, clients);
+}
+
+async function listPage(current: NonNullable<typeof shown>, signal: AbortSignal, clients: Clients): Promise<void> {
+  const found = await clients.shopOrders.listShopOrders(
+    { shopId: current.shopId, pageSize: 20, pageToken: current.nextPageToken },
+    { signal },
+  );
+  if (signal.aborted) return;
+  for (const shopOrder of found.shopOrders) renderShopOrder(shopOrder, clients);
+  current.nextPageToken = found.nextPageToken;
+  page.more.hidden = !found.nextPageToken;
   showCount();
 }
 
@@ -114,6 +133,8 @@ async function followShopOrders(shopId: string, signal: AbortSignal, clients: Cl
     page.liveState.textContent = "live";
     try {
       for await (const update of clients.shopOrders.watchShopOrders({ shopId, resumeToken }, { signal })) {
+        // An update that was on its way when the shop was left belongs to the shop no longer shown.
+        if (signal.aborted) return;
         renderShopOrder(update.shopOrder!, clients);
         resumeToken = update.resumeToken;
         showCount();

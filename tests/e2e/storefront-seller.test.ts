@@ -4,17 +4,17 @@
 // without a reload; the seller accepts it and ships it with a carrier and tracking number, and
 // the buyer's page shows PROCESSING, then SHIPPED with the tracking link, as WatchOrders pushes
 // them; the seller marks it delivered and both pages follow. Nothing in either console.
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
-import { OrderStatus, ShopOrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { OrderStatus, PaymentMethod, ShopOrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { bearer } from "../../services/kit/testing/calls.ts";
 import { patiently, record, requireChromium, storefrontMeshEnv, useBrowser } from "../support/browser.ts";
-import { signIn } from "../support/shoppers.ts";
+import { registerCustomer, signIn } from "../support/shoppers.ts";
 import { useMesh } from "../support/use-mesh.ts";
 
 const screenshot = (name: string) =>
@@ -23,7 +23,7 @@ const screenshot = (name: string) =>
 // Before the mesh: without a browser there is nothing to start it for.
 requireChromium();
 const e2e = useMesh({ httpVersion: "1.1", env: storefrontMeshEnv });
-const { auth, products, shops, orders, shopOrders } = e2e;
+const { auth, products, shops, carts, orders, shopOrders } = e2e;
 const chromium = useBrowser();
 
 async function signInOnPage(page: Page, email: string, password: string): Promise<void> {
@@ -31,6 +31,22 @@ async function signInOnPage(page: Page, email: string, password: string): Promis
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect.poll(() => page.getByTestId("session-user").textContent(), patiently).toBe(email);
+}
+
+/** A new customer's confirmed order of one unit of the product, placed through the API. */
+async function boughtByNewCustomer(productId: string) {
+  const buyer = await registerCustomer(auth, "seller-story");
+  await carts.addCartItem({ productId, quantity: 1 }, buyer);
+  const { order } = await orders.placeOrder(
+    {
+      idempotencyKey: randomUUID(),
+      shippingAddress: { recipientName: "Erika", line1: "Friedrichstraße 43", city: "Berlin", countryCode: "DE" },
+      payment: { method: PaymentMethod.CARD, cardToken: "tok_visa" },
+    },
+    buyer,
+  );
+  expect(order!.status).toBe(OrderStatus.CONFIRMED);
+  return order!;
 }
 
 /** Rethrows a failed wait with what the page showed and logged: a bare timeout says too little. */
@@ -163,5 +179,92 @@ describe("the storefront's seller view", () => {
     }
     await sellerPage.context().close();
     await buyerPage.context().close();
+  }, 180_000);
+
+  it("when the seller's Accept is refused because the order moved on meanwhile, then its row says why with the ErrorInfo reason", async () => {
+    // An order of the seller's last shop, placed before the seller's page opens: it comes from ListShopOrders.
+    const { products: offered } = await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 100 });
+    const product = offered.findLast((p) => p.stockAvailable > 2)!;
+    const { shop } = await shops.getShop({ id: product.shopId });
+    const order = await boughtByNewCustomer(product.id);
+
+    const sellerPage = await (await chromium.browser.newContext()).newPage();
+    sellerPage.setDefaultTimeout(20_000);
+    const saw = record(sellerPage);
+    // Hold the page's live stream: it must not learn of the accept below before its own click.
+    await sellerPage.route("**/bazaar.order.v1.ShopOrderService/WatchShopOrders", () => {});
+    await sellerPage.goto(`${e2e.mesh.edgeUrl}/#seller`);
+    await signInOnPage(sellerPage, devAccounts.seller.email, devAccounts.seller.password);
+    const shopPicker = sellerPage.getByLabel("Shop", { exact: true });
+    await expect.poll(() => shopPicker.locator("option").allTextContents(), patiently).toContain(shop!.name);
+    await shopPicker.selectOption({ label: shop!.name });
+    const row = sellerPage.getByRole("list", { name: "Shop orders" }).locator(`[data-order-id="${order!.id}"]`);
+    await expect.poll(() => row.getByTestId("shop-order-status").textContent(), patiently).toBe("CONFIRMED");
+
+    // Accepted elsewhere (another tab, another device) meanwhile.
+    const mine = order!.shopOrders.find((s) => s.shopId === shop!.id)!;
+    await shopOrders.acceptShopOrder({ id: mine.id }, await signIn(auth, devAccounts.seller));
+    await row.getByRole("button", { name: "Accept" }).click();
+    await expect
+      .poll(() => row.getByTestId("shop-order-error").textContent(), patiently)
+      .toMatch(/^ILLEGAL_STATUS_TRANSITION: .*PROCESSING.*\(FailedPrecondition\)$/);
+    expect(await row.getByTestId("shop-order-error").isVisible()).toBe(true);
+    // The refusal is the row's: the page's own alert stays hidden, and nothing else went wrong.
+    expect(await sellerPage.getByTestId("error").isHidden()).toBe(true);
+    // Chromium logs the refused call's HTTP status (400) itself; nothing else went to the console.
+    expect(saw.consoleErrors).toEqual([expect.stringMatching(/status of 400/)]);
+    await sellerPage.context().close();
+  }, 120_000);
+
+  it("when the order service restarts under the seller's page, then the page resumes its watch after the last update and shows the change it missed, without a reload", async () => {
+    const { products: offered } = await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 100 });
+    const product = offered.find((p) => p.stockAvailable > 2)!;
+    const { shop } = await shops.getShop({ id: product.shopId });
+    const sellerPage = await (await chromium.browser.newContext()).newPage();
+    sellerPage.setDefaultTimeout(20_000);
+    const saw = record(sellerPage);
+    await sellerPage.goto(`${e2e.mesh.edgeUrl}/#seller`);
+    await signInOnPage(sellerPage, devAccounts.seller.email, devAccounts.seller.password);
+    const shopPicker = sellerPage.getByLabel("Shop", { exact: true });
+    await expect.poll(() => shopPicker.locator("option").allTextContents(), patiently).toContain(shop!.name);
+    await shopPicker.selectOption({ label: shop!.name });
+    await expect.poll(() => text(sellerPage, "shop-live-state"), patiently).toBe("live");
+
+    // A new order arrives live: the page now holds a resume token after it.
+    const order = await boughtByNewCustomer(product.id);
+    const row = sellerPage.getByRole("list", { name: "Shop orders" }).locator(`[data-order-id="${order.id}"]`);
+    await expect.poll(() => row.getByTestId("shop-order-status").textContent(), patiently).toBe("CONFIRMED");
+
+    // The page's next watch request waits until the order has moved on without it: only a watch
+    // resumed after its last update can show that change (one from "now" would miss it).
+    let accepted!: () => void;
+    const acceptedMeanwhile = new Promise<void>((resolve) => (accepted = resolve));
+    const watchRequests: string[] = [];
+    await sellerPage.route("**/bazaar.order.v1.ShopOrderService/WatchShopOrders", async (route) => {
+      // A Connect stream's request is one enveloped message: 5 bytes of flags and length, then JSON.
+      watchRequests.push(route.request().postDataBuffer()?.subarray(5).toString() ?? "");
+      await acceptedMeanwhile;
+      await route.continue();
+    });
+    await e2e.mesh.kill("order", "SIGKILL");
+    await expect.poll(() => text(sellerPage, "shop-live-state"), patiently).toBe("reconnecting…");
+    // The seller's own orders (WatchOrders) break too; the alert shows whichever said so last.
+    await expect
+      .poll(() => text(sellerPage, "error"), patiently)
+      .toMatch(/^Live (shop )?order updates were interrupted/);
+    e2e.mesh.relaunch("order");
+    await e2e.mesh.ready(60_000);
+    const mine = order.shopOrders.find((s) => s.shopId === shop!.id)!;
+    await shopOrders.acceptShopOrder({ id: mine.id }, await signIn(auth, devAccounts.seller));
+    await expect.poll(() => watchRequests.length, patiently).toBeGreaterThan(0);
+    accepted();
+
+    await expect.poll(() => row.getByTestId("shop-order-status").textContent(), patiently).toBe("PROCESSING");
+    expect(await text(sellerPage, "shop-live-state")).toBe("live");
+    // The request the page resumed with carried the token of the last update it had.
+    expect(JSON.parse(watchRequests[0]!)).toMatchObject({ shopId: shop!.id, resumeToken: expect.stringMatching(/.+/) });
+    expect(saw.loads, "the page was reloaded").toBe(1);
+    expect(saw.consoleErrors).toEqual([]);
+    await sellerPage.context().close();
   }, 180_000);
 });
