@@ -3,20 +3,21 @@
 // memory: only admins get in,
 // an admin cannot lock themselves out, changes go out under the admin service's identity and are
 // audited, and each refusal answers its code.
-import { fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, type Client } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdminService } from "../../gen/bazaar/admin/v1/admin_pb.ts";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
-import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
+import { EventSchema, type Event } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { OrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { ShopStatus } from "../../gen/bazaar/product/v1/product_pb.ts";
 import type { AccessRules } from "../kit/auth.ts";
 import { uuidv7 } from "../kit/ids.ts";
 import { bind } from "../kit/serve.ts";
 import { accessMatrix, accessOutcome } from "../kit/testing/access.ts";
+import { errorInfoOf } from "../kit/error-info.ts";
 import { failureOf } from "../kit/testing/calls.ts";
 import { migratedTestDatabase } from "../kit/testing/database.ts";
 import { serveInMemory, type InMemoryServer } from "../kit/testing/in-memory.ts";
@@ -32,6 +33,8 @@ import { adminAccessRules } from "./access-rules.ts";
 import { createAdminService } from "./admin-service.ts";
 import type { AdminDatabase } from "./db/database.ts";
 import { migrations } from "./db/migrations/index.ts";
+import { clearProjections } from "./db/projections.repository.ts";
+import { applyToProjections, projectionsConsumer } from "./domain/projections.ts";
 import {
   adminServiceAuthorization,
   deadLettersOf,
@@ -41,6 +44,7 @@ import {
   inMemoryShops,
   serviceToken,
   type InMemoryDirectory,
+  type OrderErasures,
 } from "./in-memory-ports.ts";
 
 let db: Kysely<AdminDatabase>;
@@ -50,6 +54,7 @@ let server: InMemoryServer;
 let admin: Client<typeof AdminService>;
 let me: SignedIn;
 const directory = inMemoryDirectory();
+const orderErasures: OrderErasures = { calls: [], down: false };
 const shops = inMemoryShops();
 const categoryId = uuidv7();
 // Ids of two services' dead letters, oldest first, interleaved in time.
@@ -68,7 +73,7 @@ function adminServiceWith(users: InMemoryDirectory): InMemoryServer {
           }),
           outbox: { wake() {} },
           directory: users.client,
-          orders: inMemoryOrders(),
+          orders: inMemoryOrders(orderErasures),
           shops: shops.client,
           categories: inMemoryCategories(categoryId, 3),
           serviceToken,
@@ -296,5 +301,152 @@ describe("editing categories", () => {
     const rename = { category: { id: uuidv7(), name: "X" }, updateMask: { paths: ["name"] } };
     expect((await failureOf(admin.updateCategory(rename, me.options))).code).toBe(Code.NotFound);
     expect((await failureOf(admin.deleteCategory({ id: uuidv7() }, me.options))).code).toBe(Code.NotFound);
+  });
+});
+
+describe("erasing users", () => {
+  /** The audited EraseUser actions on the user. */
+  async function erasuresAudited(userId: string) {
+    return (await outboxEvents()).filter(
+      (e) =>
+        e.payload.case === "adminActionPerformed" &&
+        e.payload.value.action === "EraseUser" &&
+        e.payload.value.targetId === userId,
+    );
+  }
+
+  const applied = (event: Event) => db.transaction().execute((trx) => applyToProjections(event, trx));
+  const registration = (userId: string, email: string) =>
+    create(EventSchema, {
+      id: uuidv7(),
+      source: "auth",
+      actorId: userId,
+      subjectId: userId,
+      payload: {
+        case: "userRegistered",
+        value: { userId, email, displayName: "Ada Lovelace", role: Role.CUSTOMER },
+      },
+    });
+  const auditTextAbout = async (userId: string) =>
+    JSON.stringify(await db.selectFrom("audit_events").selectAll().where("subject_id", "=", userId).execute());
+
+  it("when an admin erases a customer, then order and auth erase their parts under the admin service's identity, and the erasure is audited with its reason", async () => {
+    const user = directory.add();
+    const { user: erased } = await admin.eraseUser({ id: user.id, reason: "GDPR request of 2026-12-01" }, me.options);
+    expect(erased).toMatchObject({ id: user.id, email: `erased+${user.id}@invalid`, active: false });
+    expect(orderErasures.calls.at(-1)).toEqual({ userId: user.id, authorization: adminServiceAuthorization });
+    expect(directory.erasures.at(-1)).toEqual({ userId: user.id, actorId: me.id });
+    expect(directory.authorizations.at(-1)).toBe(adminServiceAuthorization);
+    const audited = await erasuresAudited(user.id);
+    expect(audited).toHaveLength(1);
+    expect(audited[0]).toMatchObject({ actorId: me.id, subjectId: user.id });
+    expect(JSON.parse((audited[0]!.payload.value as { detailsJson: string }).detailsJson)).toEqual({
+      id: user.id,
+      reason: "GDPR request of 2026-12-01",
+    });
+    const tombstone = await db.selectFrom("erased_users").selectAll().where("user_id", "=", user.id).executeTakeFirst();
+    expect(tombstone?.complete_time).toBeInstanceOf(Date);
+  });
+
+  it("when an erased user is erased again, then it succeeds, and nothing more is erased or audited", async () => {
+    const user = directory.add();
+    await admin.eraseUser({ id: user.id, reason: "asked" }, me.options);
+    const erasures = directory.erasures.length;
+    await admin.eraseUser({ id: user.id, reason: "asked twice" }, me.options);
+    expect(directory.erasures.length).toBe(erasures);
+    expect(await erasuresAudited(user.id)).toHaveLength(1);
+  });
+
+  it("when an admin erases their own account, then failed_precondition and no service is called", async () => {
+    const calls = directory.authorizations.length;
+    const erase = admin.eraseUser({ id: me.id, reason: "tired" }, me.options);
+    expect((await failureOf(erase)).code).toBe(Code.FailedPrecondition);
+    expect(directory.authorizations.length).toBe(calls);
+  });
+
+  it("when the user does not exist, then not_found and nothing is erased or audited", async () => {
+    const id = uuidv7();
+    const [orders, before] = [orderErasures.calls.length, (await outboxEvents()).length];
+    expect((await failureOf(admin.eraseUser({ id, reason: "asked" }, me.options))).code).toBe(Code.NotFound);
+    expect(orderErasures.calls.length).toBe(orders);
+    expect((await outboxEvents()).length).toBe(before);
+    expect(await db.selectFrom("erased_users").selectAll().where("user_id", "=", id).execute()).toEqual([]);
+  });
+
+  it("when the reason is blank, then invalid_argument", async () => {
+    const user = directory.add();
+    expect((await failureOf(admin.eraseUser({ id: user.id, reason: "  " }, me.options))).code).toBe(
+      Code.InvalidArgument,
+    );
+  });
+
+  it("when the user owns a shop, then failed_precondition with USER_OWNS_SHOPS naming it, and nothing is erased", async () => {
+    const seller = directory.add();
+    const shop = shops.add(seller.id);
+    const error = await failureOf(admin.eraseUser({ id: seller.id, reason: "asked" }, me.options));
+    expect(error.code).toBe(Code.FailedPrecondition);
+    expect(errorInfoOf(error)).toEqual({
+      reason: "USER_OWNS_SHOPS",
+      metadata: { user_id: seller.id, shop_id: shop.id },
+    });
+    expect(seller.active).toBe(true);
+    expect(await erasuresAudited(seller.id)).toEqual([]);
+  });
+
+  it("when the order service is down, then unavailable and auth is untouched; a retry finishes the erasure, audited once", async () => {
+    const user = directory.add();
+    orderErasures.down = true;
+    try {
+      const error = await failureOf(admin.eraseUser({ id: user.id, reason: "asked" }, me.options));
+      expect(error.code).toBe(Code.Unavailable);
+    } finally {
+      orderErasures.down = false;
+    }
+    expect(user.active).toBe(true);
+    const pending = await db.selectFrom("erased_users").selectAll().where("user_id", "=", user.id).executeTakeFirst();
+    expect(pending?.complete_time).toBeNull();
+
+    await admin.eraseUser({ id: user.id, reason: "asked" }, me.options);
+    expect(user.active).toBe(false);
+    expect(orderErasures.calls.at(-1)?.userId).toBe(user.id);
+    expect(await erasuresAudited(user.id)).toHaveLength(1);
+  });
+
+  it("when a user is erased, then their sign-up in the audit trail loses e-mail and name, and replaying it (a rebuild) does not bring them back", async () => {
+    const user = directory.add();
+    const email = `ada-${uuidv7()}@example.test`;
+    const signUp = registration(user.id, email);
+    await applied(signUp);
+    expect(await auditTextAbout(user.id)).toContain(email);
+
+    await admin.eraseUser({ id: user.id, reason: "asked" }, me.options);
+    const scrubbed = await auditTextAbout(user.id);
+    expect(scrubbed).not.toContain(email);
+    expect(scrubbed).not.toContain("Ada Lovelace");
+    expect(scrubbed).toContain(`user ${user.id} registered as CUSTOMER`);
+
+    await clearProjections(db, projectionsConsumer.name);
+    await applied(signUp);
+    const rebuilt = await auditTextAbout(user.id);
+    expect(rebuilt).toContain(`user ${user.id} registered as CUSTOMER`);
+    expect(rebuilt).not.toContain(email);
+  });
+
+  it("when UserErased arrives from auth, then the admin projections scrub the sign-up and remember the user as erased", async () => {
+    const userId = uuidv7();
+    const email = `grace-${uuidv7()}@example.test`;
+    await applied(registration(userId, email));
+    await applied(
+      create(EventSchema, {
+        id: uuidv7(),
+        source: "auth",
+        subjectId: userId,
+        payload: { case: "userErased", value: { userId } },
+      }),
+    );
+    expect(await auditTextAbout(userId)).not.toContain(email);
+    expect(await db.selectFrom("erased_users").select("user_id").where("user_id", "=", userId).execute()).toHaveLength(
+      1,
+    );
   });
 });

@@ -25,6 +25,7 @@ import { OrderStatus, OrderStatusSchema, type OrderAdminService } from "../../ge
 import type { CategoryAdminService, ShopAdminService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { callerOf } from "../kit/auth.ts";
 import { forwardFrom } from "../kit/clients.ts";
+import { reasonedError } from "../kit/error-info.ts";
 import { inTransaction } from "../kit/db.ts";
 import { appendEvent } from "../kit/events.ts";
 import type { ServiceName } from "../kit/config.ts";
@@ -32,7 +33,9 @@ import type { ServiceTokenSource } from "../kit/identity.ts";
 import type { OutboxNotifier } from "../kit/lifecycle.ts";
 import { idPageToken, pageSizeOf } from "../kit/pages.ts";
 import type { AdminDatabase } from "./db/database.ts";
+import { markErasureComplete } from "./db/erasures.repository.ts";
 import { listAuditEvents } from "./db/projections.repository.ts";
+import { startErasure } from "./domain/erase-user.ts";
 import { ReportRangeError, type SalesReport, salesReport } from "./domain/sales-report.ts";
 
 export interface AdminServiceDeps {
@@ -114,6 +117,28 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
         await asAdminService(ctx),
       );
       await audit(ctx, "SetUserActive", "user", SetUserActiveRequestSchema, request);
+      return { user };
+    },
+
+    async eraseUser(request, ctx) {
+      refuseOwnAccount(ctx, request.id, "erase their own account");
+      const reason = request.reason.trim();
+      if (!reason) throw new ConnectError("reason: must not be blank", Code.InvalidArgument);
+      const options = await asAdminService(ctx);
+      await deps.directory.getUser({ id: request.id }, options); // NOT_FOUND for an unknown user
+      // A shop's records belong to the marketplace and name its seller: a seller with shops stays.
+      const { shops } = await deps.shops.listAllShops({ sellerId: request.id, pageSize: 1 }, options);
+      if (shops[0])
+        throw reasonedError("USER_OWNS_SHOPS", `user ${request.id} owns shops and cannot be erased`, {
+          user_id: request.id,
+          shop_id: shops[0].id,
+        });
+      const adminId = callerOf(ctx).id;
+      if (await startErasure(deps.db, adminId, { ...request, reason })) deps.outbox.wake();
+      // Each call below is idempotent; a failure answers its code (UNAVAILABLE) and a retry goes on.
+      await deps.orders.eraseBuyerData({ userId: request.id }, options);
+      const { user } = await deps.directory.eraseUser({ id: request.id, actorId: adminId }, options);
+      await markErasureComplete(deps.db, request.id);
       return { user };
     },
 

@@ -37,12 +37,15 @@ export interface InMemoryDirectory {
   add(): DirectoryUser;
   /** The authorization header of every call, in order. */
   authorizations: string[];
+  /** Every erasure that changed a user, in order. */
+  erasures: Array<{ userId: string; actorId: string }>;
   goDown(): void;
 }
 
 export function inMemoryDirectory(): InMemoryDirectory {
   const users = new Map<string, DirectoryUser>();
   const authorizations: string[] = [];
+  const erasures: InMemoryDirectory["erasures"] = [];
   let down = false;
   const userOf = (id: string, ctx: HandlerContext) => {
     authorizations.push(ctx.requestHeader.get("authorization") ?? "");
@@ -69,11 +72,19 @@ export function inMemoryDirectory(): InMemoryDirectory {
         user.active = request.active;
         return { user };
       },
+      eraseUser(request, ctx) {
+        const user = userOf(request.id, ctx);
+        const changed = user.active || !user.email.startsWith("erased+");
+        Object.assign(user, { email: `erased+${user.id}@invalid`, active: false });
+        if (changed) erasures.push({ userId: user.id, actorId: request.actorId });
+        return { user, changed };
+      },
     }),
   );
   return {
     client: createClient(UserDirectoryService, transport),
     authorizations,
+    erasures,
     add() {
       const user = { id: uuidv7(), email: `${uuidv7()}@example.test`, role: Role.CUSTOMER, active: true };
       users.set(user.id, user);
@@ -83,13 +94,25 @@ export function inMemoryDirectory(): InMemoryDirectory {
   };
 }
 
+/** What the in-memory order service was asked to erase, and whether it answers at all. */
+export interface OrderErasures {
+  /** The user id and authorization of every EraseBuyerData that got through, in order. */
+  calls: Array<{ userId: string; authorization: string }>;
+  down: boolean;
+}
+
 /** Order's admin service, knowing no orders: every move answers not_found. */
-export function inMemoryOrders(): Client<typeof OrderAdminService> {
+export function inMemoryOrders(erasures: OrderErasures = { calls: [], down: false }): Client<typeof OrderAdminService> {
   const transport = createRouterTransport((router) =>
     router.service(OrderAdminService, {
       listAllOrders: () => ({ orders: [] }),
       updateOrderStatus(request) {
         throw new ConnectError(`order ${request.id} not found`, Code.NotFound);
+      },
+      eraseBuyerData(request, ctx) {
+        if (erasures.down) throw new ConnectError("connect ECONNREFUSED", Code.Unavailable);
+        erasures.calls.push({ userId: request.userId, authorization: ctx.requestHeader.get("authorization") ?? "" });
+        return { erasedOrderCount: 0 };
       },
     }),
   );
@@ -105,8 +128,8 @@ export interface InMemoryShop {
 
 export interface InMemoryShops {
   client: Client<typeof ShopAdminService>;
-  /** Opens an active shop and returns it. */
-  add(): InMemoryShop;
+  /** Opens an active shop (of a new seller unless one is named) and returns it. */
+  add(sellerId?: string): InMemoryShop;
   /** The authorization header and actor_id of every change, in order. */
   changes: Array<{ authorization: string; actorId: string }>;
 }
@@ -126,7 +149,11 @@ export function inMemoryShops(): InMemoryShops {
   const transport = createRouterTransport((router) =>
     router.service(ShopAdminService, {
       listAllShops: (request) => ({
-        shops: [...shops.values()].filter((shop) => !request.status || shop.status === request.status),
+        shops: [...shops.values()].filter(
+          (shop) =>
+            (!request.status || shop.status === request.status) &&
+            (!request.sellerId || shop.sellerId === request.sellerId),
+        ),
       }),
       suspendShop: (request, ctx) => moderate(request.id, request.actorId, ctx, ShopStatus.SUSPENDED, request.reason),
       reactivateShop: (request, ctx) => moderate(request.id, request.actorId, ctx, ShopStatus.ACTIVE, ""),
@@ -135,8 +162,8 @@ export function inMemoryShops(): InMemoryShops {
   return {
     client: createClient(ShopAdminService, transport),
     changes,
-    add() {
-      const shop = { id: uuidv7(), sellerId: uuidv7(), status: ShopStatus.ACTIVE, suspendReason: "" };
+    add(sellerId = uuidv7()) {
+      const shop = { id: uuidv7(), sellerId, status: ShopStatus.ACTIVE, suspendReason: "" };
       shops.set(shop.id, shop);
       return shop;
     },

@@ -18,6 +18,7 @@ export const authAccessRules = [
     getUser: "service",
     setUserRole: "service",
     setUserActive: "service",
+    eraseUser: "service",
   }),
   // Authenticated by the shared service secret in the request, not by a token.
   accessRules(ServiceIdentityService, { issueServiceToken: "public" }),

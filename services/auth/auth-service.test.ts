@@ -2,11 +2,13 @@
 // of their own and verifying callers with it as auth's main.ts does: who may call what, and which
 // code each refusal answers.
 import { randomBytes } from "node:crypto";
+import { fromBinary } from "@bufbuild/protobuf";
 import { Code, type Client } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthService, ServiceIdentityService, UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
+import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.ts";
 import { createTokenVerifier } from "../kit/auth.ts";
 import { uuidv7 } from "../kit/ids.ts";
@@ -104,6 +106,7 @@ describe("who may call auth", () => {
       getUser: "service",
       setUserRole: "service",
       setUserActive: "service",
+      eraseUser: "service",
     }),
     ...accessMatrix(ServiceIdentityService, { issueServiceToken: "public" }),
   ];
@@ -220,5 +223,63 @@ describe("the user directory and service identities", () => {
     const { user } = await registered();
     expect((await directory.getUser({ id: user.id }, bearer(accessToken))).user?.id).toBe(user.id);
     expect((await failureOf(directory.getUser({ id: user.id }, callers.admin))).code).toBe(Code.PermissionDenied);
+  });
+});
+
+describe("erasing a user", () => {
+  /** The user's events in the outbox, decoded, oldest first. */
+  async function outboxEventsAbout(userId: string) {
+    const rows = await db.selectFrom("outbox").select("payload").orderBy("id").execute();
+    return rows.map((row) => fromBinary(EventSchema, row.payload)).filter((event) => event.subjectId === userId);
+  }
+
+  it("when a user is erased, then e-mail, name, phone and password are gone, every session ends, and UserActiveChanged and UserErased go out", async () => {
+    const { user, email, password, tokens, options } = await registered();
+    await auth.updateMe({ user: { phone: "+49 30 1234567" }, updateMask: { paths: ["phone"] } }, options);
+    await failureOf(auth.login({ email, password: "wrong-password" }));
+    // The relay published the sign-up; the row it keeps for a day holds the e-mail.
+    await db.updateTable("outbox").set({ publish_time: new Date() }).where("publish_time", "is", null).execute();
+    const actorId = uuidv7();
+
+    const { user: erased, changed } = await directory.eraseUser({ id: user.id, actorId }, adminService.options);
+
+    expect(changed).toBe(true);
+    expect(erased).toMatchObject({
+      id: user.id,
+      email: `erased+${user.id}@invalid`,
+      displayName: "",
+      phone: "",
+      active: false,
+    });
+    const row = await db.selectFrom("users").selectAll().where("id", "=", user.id).executeTakeFirstOrThrow();
+    expect([row.email, row.display_name, row.phone]).toEqual([`erased+${user.id}@invalid`, "", ""]);
+    expect(row.password_hash).not.toBe("");
+    expect(await db.selectFrom("login_failures").selectAll().where("email", "=", email).execute()).toEqual([]);
+    const outbox = await db.selectFrom("outbox").select("payload").execute();
+    expect(outbox.filter((r) => Buffer.from(r.payload).includes(email))).toEqual([]);
+    expect((await failureOf(auth.refreshToken({ refreshToken: tokens.refreshToken }))).code).toBe(Code.Unauthenticated);
+    expect((await failureOf(auth.login({ email, password }))).code).toBe(Code.Unauthenticated);
+    const login = auth.login({ email: erased!.email, password });
+    expect((await failureOf(login)).code).toBe(Code.Unauthenticated);
+    const events = (await outboxEventsAbout(user.id)).filter((e) => e.payload.case !== "userRegistered");
+    expect(events.map((e) => [e.payload.case, e.actorId])).toEqual([
+      ["userActiveChanged", actorId],
+      ["userErased", actorId],
+    ]);
+  });
+
+  it("when an erased user is erased again, then it answers changed = false and emits nothing", async () => {
+    const { user } = await registered();
+    await directory.eraseUser({ id: user.id, actorId: uuidv7() }, adminService.options);
+    const before = await outboxEventsAbout(user.id);
+    const again = await directory.eraseUser({ id: user.id, actorId: uuidv7() }, adminService.options);
+    expect(again.changed).toBe(false);
+    expect(again.user?.email).toBe(`erased+${user.id}@invalid`);
+    expect(await outboxEventsAbout(user.id)).toEqual(before);
+  });
+
+  it("when the user does not exist, then EraseUser answers not_found", async () => {
+    const erase = directory.eraseUser({ id: uuidv7(), actorId: uuidv7() }, adminService.options);
+    expect((await failureOf(erase)).code).toBe(Code.NotFound);
   });
 });

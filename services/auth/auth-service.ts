@@ -9,7 +9,7 @@ import { clientAddressOf, type TrustedProxies } from "../kit/client-address.ts";
 import { rateLimitedError, reasonedError } from "../kit/error-info.ts";
 import { idPageToken, pageSizeOf } from "../kit/pages.ts";
 import { findUserById, listUsers, updateProfile } from "./db/user.repository.ts";
-import { changeActive, changeRole, type DirectoryDeps } from "./domain/directory.ts";
+import { changeActive, changeRole, eraseUser, type DirectoryDeps } from "./domain/directory.ts";
 import type { KeyManager } from "./domain/key-manager.ts";
 import {
   changePassword,
@@ -140,6 +140,14 @@ export function createUserDirectoryService(deps: DirectoryDeps): ServiceImpl<typ
         changeActive(deps, { userId: request.id, active: request.active, actorId: callerOf(ctx).id }),
       );
       return { user: userToProto(user) };
+    },
+
+    async eraseUser(request) {
+      // The admin service names the admin: the caller here is the admin service itself.
+      const { user, changed } = await mapErrors(() =>
+        eraseUser(deps, { userId: request.id, actorId: request.actorId }),
+      );
+      return { user: userToProto(user), changed };
     },
   };
 }

@@ -14,6 +14,7 @@ import type { CartDatabase } from "./db/database.ts";
 import { migrations } from "./db/migrations/index.ts";
 import { orderPlacedConsumer, removePurchasedItems } from "./events/order-placed.ts";
 import { applyProductEvent, productSnapshotsConsumer } from "./events/product-snapshots.ts";
+import { deleteErasedUsersCart, userErasedConsumer } from "./events/user-erased.ts";
 import { productCatalogOver } from "./product-catalog.ts";
 
 const config = loadConfigOrExit(() => loadCartConfig(process.env));
@@ -42,6 +43,14 @@ const service = startService<CartDatabase>({
       log,
       ...orderPlacedConsumer,
       handle: removePurchasedItems,
+    }),
+    startConsumer<CartDatabase>({
+      js: nats.js,
+      jsm: nats.jsm,
+      db,
+      log,
+      ...userErasedConsumer,
+      handle: deleteErasedUsersCart,
     }),
   ],
 });

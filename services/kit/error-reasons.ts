@@ -117,6 +117,13 @@ export const errorReasons = {
     meaning: "The call needs an access token and came without one (only operations that need a token).",
     anyRpc: true,
   },
+  USER_OWNS_SHOPS: {
+    code: Code.FailedPrecondition,
+    metadata: ["user_id", "shop_id"],
+    meaning:
+      "The user to be erased owns shops (`shop_id` is one of them). A shop is a business record the " +
+      "marketplace keeps, so its seller cannot be erased while it is theirs.",
+  },
   TOKEN_EXPIRED: {
     code: Code.Unauthenticated,
     metadata: [],

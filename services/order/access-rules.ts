@@ -20,5 +20,9 @@ export const orderAccessRules = [
     deliverShopOrder: "user",
     watchShopOrders: "user",
   }),
-  accessRules(OrderAdminService, { listAllOrders: "service", updateOrderStatus: "service" }),
+  accessRules(OrderAdminService, {
+    listAllOrders: "service",
+    updateOrderStatus: "service",
+    eraseBuyerData: "service",
+  }),
 ];

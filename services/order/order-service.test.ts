@@ -6,6 +6,7 @@ import { Code, type Client } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderAdminService, OrderService, OrderStatus, ShopOrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { uuidv7 } from "../kit/ids.ts";
 import { bind } from "../kit/serve.ts";
 import { accessMatrix, accessOutcome } from "../kit/testing/access.ts";
 import { failureOf } from "../kit/testing/calls.ts";
@@ -115,7 +116,11 @@ describe("who may call the order service", () => {
       cancelOrder: "user",
       watchOrders: "user",
     }),
-    ...accessMatrix(OrderAdminService, { listAllOrders: "service", updateOrderStatus: "service" }),
+    ...accessMatrix(OrderAdminService, {
+      listAllOrders: "service",
+      updateOrderStatus: "service",
+      eraseBuyerData: "service",
+    }),
   ];
   it.each(matrix)("%s", async (_story, method, caller, expected) => {
     expect(await accessOutcome(server.transport, method, callers[caller])).toBe(expected);
@@ -311,5 +316,49 @@ describe("orders split per shop", () => {
     await orders.cancelOrder({ id: order!.id }, buyer.options);
     const { order: cancelled } = await orders.getOrder({ id: order!.id }, buyer.options);
     expect(cancelled!.shopOrders.map((s) => s.status)).toEqual([ShopOrderStatus.CANCELLED, ShopOrderStatus.CANCELLED]);
+  });
+});
+
+describe("erasing a buyer's data", () => {
+  it("when a buyer's data is erased, then their orders keep lines, totals and status but no address beyond the country; other buyers' stay", async () => {
+    const { buyer, order } = await placedOrder();
+    const product = products.shelve(aProduct());
+    stock.stock.set(product.id, 10);
+    carts.fill(buyer.options, [{ productId: product.id, quantity: 1 }]);
+    const withPhone = { ...aCheckout().shippingAddress, phone: "+49 30 555", line2: "Hinterhaus" };
+    const second = (await orders.placeOrder(aCheckout({ shippingAddress: withPhone }), buyer.options)).order!;
+    const other = await placedOrder();
+
+    const { erasedOrderCount } = await fulfilment.eraseBuyerData({ userId: buyer.id }, asService.options);
+
+    expect(erasedOrderCount).toBe(2);
+    const after = (await orders.getOrder({ id: order.id }, buyer.options)).order!;
+    expect(after.shippingAddress).toMatchObject({
+      recipientName: "",
+      line1: "",
+      line2: "",
+      city: "",
+      region: "",
+      postalCode: "",
+      phone: "",
+      countryCode: "DE",
+    });
+    expect({ ...after, shippingAddress: undefined, updateTime: undefined }).toEqual({
+      ...order,
+      shippingAddress: undefined,
+      updateTime: undefined,
+    });
+    const secondAfter = (await orders.getOrder({ id: second.id }, buyer.options)).order!;
+    expect([secondAfter.shippingAddress?.phone, secondAfter.shippingAddress?.line2]).toEqual(["", ""]);
+    expect(secondAfter.total).toEqual(second.total);
+    const untouched = (await orders.getOrder({ id: other.order.id }, other.buyer.options)).order!;
+    expect(untouched.shippingAddress?.recipientName).toBe("Ada");
+  });
+
+  it("when a buyer's data is erased twice, or they have no orders, then the call succeeds and erases nothing more", async () => {
+    const { buyer } = await placedOrder();
+    await fulfilment.eraseBuyerData({ userId: buyer.id }, asService.options);
+    expect((await fulfilment.eraseBuyerData({ userId: buyer.id }, asService.options)).erasedOrderCount).toBe(0);
+    expect((await fulfilment.eraseBuyerData({ userId: uuidv7() }, asService.options)).erasedOrderCount).toBe(0);
   });
 });

@@ -29,6 +29,7 @@ import {
   type PaymentStatus,
   type ShopOrder,
 } from "./domain/order.ts";
+import { eraseBuyerData } from "./domain/erase-buyer.ts";
 import { protoShopOrderStatus } from "./domain/fulfil-shop-order.ts";
 import { followOrderChanges, type FeedDeps } from "./domain/order-feed.ts";
 import { placeOrder } from "./domain/place-order.ts";
@@ -129,6 +130,10 @@ export function createOrderAdminService(deps: OrderDeps): ServiceImpl<typeof Ord
       const to = statusFromProto.get(request.status)!;
       const order = await mapErrors(() => moveOrder(deps, request.id, to, request.note, callerOf(ctx).id));
       return { order: orderToProto(order) };
+    },
+
+    async eraseBuyerData(request) {
+      return { erasedOrderCount: await eraseBuyerData(deps.db, request.userId) };
     },
   };
 }

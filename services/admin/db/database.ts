@@ -1,5 +1,5 @@
 // The admin service's database, typed once.
-import type { ColumnType } from "kysely";
+import type { ColumnType, Generated } from "kysely";
 import type { EventTables } from "../../kit/events.ts";
 
 // BIGINT arrives as an exact string and is written from a bigint.
@@ -39,7 +39,14 @@ export interface SalesNewUsersTable {
   register_time: Date;
 }
 
+export interface ErasedUsersTable {
+  user_id: string;
+  request_time: Generated<Date>;
+  complete_time: Date | null;
+}
+
 export interface AdminDatabase extends EventTables {
+  erased_users: ErasedUsersTable;
   audit_events: AuditEventsTable;
   sales_orders: SalesOrdersTable;
   sales_lines: SalesLinesTable;

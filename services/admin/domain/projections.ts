@@ -1,7 +1,9 @@
 // The admin service's projections of the event stream: every event becomes an audit entry;
 // order and sign-up events feed the sales figures. Applied once per event (the consumer
-// remembers ids), in any order: a status never overwrites a newer one.
-import { toJson } from "@bufbuild/protobuf";
+// remembers ids), in any order: a status never overwrites a newer one. An erased user's personal
+// data never enters the audit trail, whether the event comes before or after the erasure and
+// whether it is applied live or by a rebuild.
+import { clone, fromJson, toJson, type JsonObject } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Transaction } from "kysely";
 import type { DescEnum } from "@bufbuild/protobuf";
@@ -10,12 +12,21 @@ import { EventSchema, type Event } from "../../../gen/bazaar/events/v1/events_pb
 import { OrderStatusSchema, ShopOrderStatusSchema } from "../../../gen/bazaar/order/v1/order_pb.ts";
 import { timeOfUuidv7 } from "../../kit/ids.ts";
 import type { AdminDatabase } from "../db/database.ts";
-import { insertAuditEvent, recordNewUser, recordOrderLines, recordOrderStatus } from "../db/projections.repository.ts";
+import { isErased, lockAuditEntriesAbout, recordErasure, rewriteAuditEntry } from "../db/erasures.repository.ts";
+import {
+  insertAuditEvent,
+  recordNewUser,
+  recordOrderLines,
+  recordOrderStatus,
+  type AuditRow,
+} from "../db/projections.repository.ts";
 
 /** The durable consumer that builds every projection, over the whole stream. */
 export const projectionsConsumer = { name: "admin-projections", filterSubject: "bazaar.>" };
 
-export async function applyToProjections(event: Event, trx: Transaction<AdminDatabase>): Promise<void> {
+export async function applyToProjections(received: Event, trx: Transaction<AdminDatabase>): Promise<void> {
+  const owner = personalDataOwnerOf(received);
+  const event = owner && (await isErased(trx, owner)) ? withoutPersonalData(received) : received;
   const occurTime = event.occurTime ? timestampDate(event.occurTime) : timeOfUuidv7(event.id);
   await insertAuditEvent(trx, {
     id: event.id,
@@ -24,16 +35,17 @@ export async function applyToProjections(event: Event, trx: Transaction<AdminDat
     actor_id: event.actorId,
     subject_id: event.subjectId,
     occur_time: occurTime,
-    summary: summaryOf(event).slice(0, 300),
-    payload_json: JSON.stringify(
-      event.payload.case ? (toJson(EventSchema, event) as Record<string, unknown>)[event.payload.case] : {},
-    ),
+    ...auditTextOf(event),
   });
 
   const { payload } = event;
   switch (payload.case) {
     case "userRegistered":
       await recordNewUser(trx, payload.value.userId, occurTime);
+      break;
+    case "userErased":
+      await recordErasure(trx, payload.value.userId);
+      await forgetPersonalDataOf(trx, payload.value.userId);
       break;
     case "orderPlaced": {
       const { orderId, userId, total, items } = payload.value;
@@ -71,6 +83,59 @@ export async function applyToProjections(event: Event, trx: Transaction<AdminDat
   }
 }
 
+/**
+ * The user whose personal data the event carries, if any. Only UserRegistered does (e-mail and
+ * name); every other event names people by id, which an erasure keeps so figures add up.
+ */
+function personalDataOwnerOf(event: Event): string | undefined {
+  return event.payload.case === "userRegistered" ? event.payload.value.userId : undefined;
+}
+
+/** Event types whose payload carries personal data, i.e. those personalDataOwnerOf knows. */
+const personalEventTypes = ["user_registered"] as const;
+
+/** The event with its personal data blanked. */
+export function withoutPersonalData(event: Event): Event {
+  const redacted = clone(EventSchema, event);
+  if (redacted.payload.case === "userRegistered") {
+    redacted.payload.value.email = "";
+    redacted.payload.value.displayName = "";
+  }
+  return redacted;
+}
+
+/**
+ * Rewrites the audit entries that carry the user's personal data, from the entry itself: its
+ * payload is the event's own, so the redacted entry is exactly what applying the redacted event
+ * would have written.
+ */
+export async function forgetPersonalDataOf(trx: Transaction<AdminDatabase>, userId: string): Promise<void> {
+  for (const row of await lockAuditEntriesAbout(trx, userId, personalEventTypes)) {
+    const event = withoutPersonalData(eventOfAuditRow(row));
+    await rewriteAuditEntry(trx, row.id, auditTextOf(event));
+  }
+}
+
+function eventOfAuditRow(row: AuditRow): Event {
+  const payloadCase = row.event_type.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+  return fromJson(EventSchema, {
+    id: row.id,
+    source: row.source,
+    actorId: row.actor_id,
+    subjectId: row.subject_id,
+    [payloadCase]: JSON.parse(row.payload_json) as JsonObject,
+  });
+}
+
+function auditTextOf(event: Event): Pick<AuditRow, "summary" | "payload_json"> {
+  return {
+    summary: summaryOf(event).slice(0, 300),
+    payload_json: JSON.stringify(
+      event.payload.case ? (toJson(EventSchema, event) as Record<string, unknown>)[event.payload.case] : {},
+    ),
+  };
+}
+
 /** An enum value's name without its prefix, e.g. CONFIRMED. */
 function nameOf(schema: DescEnum, value: number): string {
   return schema.value[value]?.localName ?? String(value);
@@ -86,11 +151,14 @@ export function summaryOf(event: Event): string {
   const { payload } = event;
   switch (payload.case) {
     case "userRegistered":
-      return `user ${payload.value.email} registered as ${nameOf(RoleSchema, payload.value.role)}`;
+      // An erased user's e-mail is blank: the id still says who it was.
+      return `user ${payload.value.email || payload.value.userId} registered as ${nameOf(RoleSchema, payload.value.role)}`;
     case "userRoleChanged":
       return `user ${payload.value.userId} changed role from ${nameOf(RoleSchema, payload.value.oldRole)} to ${nameOf(RoleSchema, payload.value.newRole)}`;
     case "userActiveChanged":
       return `user ${payload.value.userId} ${payload.value.active ? "activated" : "deactivated"}`;
+    case "userErased":
+      return `user ${payload.value.userId} erased`;
     case "shopCreated":
       return `shop "${payload.value.name}" opened`;
     case "categoryCreated":

@@ -63,6 +63,23 @@ export async function recordLoginFailure(db: Db, email: string, clientIp: string
   await db.insertInto("login_failures").values({ email, client_ip: clientIp }).execute();
 }
 
+export async function forgetLoginFailures(db: Db, email: string): Promise<void> {
+  await db.deleteFrom("login_failures").where("email", "=", email).execute();
+}
+
+/**
+ * Deletes published outbox rows (kept a while for inspection) whose payload holds `text`, e.g.
+ * an erased user's e-mail in their UserRegistered. Protobuf keeps strings as plain UTF-8 bytes,
+ * so a byte search finds it; rows not published yet are left for the relay.
+ */
+export async function forgetPublishedEventsMentioning(db: Db, text: string): Promise<void> {
+  await db
+    .deleteFrom("outbox")
+    .where("publish_time", "is not", null)
+    .where(sql<number>`LOCATE(${Buffer.from(text, "utf8")}, payload)`, ">", 0)
+    .execute();
+}
+
 export async function countRecentFailures(
   db: Db,
   since: Date,

@@ -88,6 +88,26 @@ export async function setActive(db: Db, id: string, active: boolean): Promise<vo
     .execute();
 }
 
+/** Replaces what identifies the person and deactivates the account; id, role and times stay. */
+export async function eraseUserRow(
+  db: Db,
+  id: string,
+  replacement: { email: string; passwordHash: string },
+): Promise<void> {
+  await db
+    .updateTable("users")
+    .set({
+      email: replacement.email,
+      password_hash: replacement.passwordHash,
+      display_name: "",
+      phone: "",
+      active: 0,
+      update_time: sql<Date>`UTC_TIMESTAMP(6)`,
+    })
+    .where("id", "=", id)
+    .execute();
+}
+
 export async function touchLastLogin(db: Db, id: string): Promise<void> {
   await db.updateTable("users").set({ last_login_time: sql<Date>`UTC_TIMESTAMP(6)` }).where("id", "=", id).execute();
 }

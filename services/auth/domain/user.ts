@@ -19,6 +19,14 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
+/**
+ * What an erased user's e-mail becomes: unique (the column is), never deliverable (.invalid is
+ * reserved, RFC 2606), and recognisable, so erasing twice finds nothing left to do.
+ */
+export function erasedEmailOf(userId: string): string {
+  return `erased+${userId}@invalid`;
+}
+
 /** Roles anyone may give themselves at sign-up; admins are made by admins. */
 export const selfAssignableRoles: ReadonlySet<UserRole> = new Set(["customer", "seller"]);
 

@@ -55,7 +55,12 @@ export async function deleteLines(trx: Transaction<CartDatabase>, userId: string
   return Number((await query.executeTakeFirst()).numDeletedRows);
 }
 
-/** Takes bought units off a line; the line goes when nothing is left of it. */
+/** Deletes the user's cart: its lines and the cart row. */
+export async function deleteCart(trx: Transaction<CartDatabase>, userId: string): Promise<void> {
+  await trx.deleteFrom("cart_lines").where("user_id", "=", userId).execute();
+  await trx.deleteFrom("carts").where("user_id", "=", userId).execute();
+}
+
 /** Takes a quantity off a line that was already in the cart at `addedBy`; a line added later is left alone. */
 export async function subtractFromLine(
   trx: Transaction<CartDatabase>,

@@ -707,3 +707,25 @@ async function shopOrdersWithDetails(db: Db, filter: ShopOrderFilter & { id?: st
     ),
   );
 }
+
+/** The buyer's orders with their addresses, locked so a concurrent erasure waits. */
+export async function lockShippingAddressesOfBuyer(
+  trx: Transaction<OrderDatabase>,
+  userId: string,
+): Promise<Array<{ id: string; shippingAddress: PostalAddress }>> {
+  const rows = await trx
+    .selectFrom("orders")
+    .select(["id", "shipping_address"])
+    .where("user_id", "=", userId)
+    .forUpdate()
+    .execute();
+  return rows.map((row) => ({ id: row.id, shippingAddress: jsonColumn<PostalAddress>(row.shipping_address) }));
+}
+
+export async function replaceShippingAddress(db: Db, orderId: string, address: PostalAddress): Promise<void> {
+  await db
+    .updateTable("orders")
+    .set({ shipping_address: JSON.stringify(address) })
+    .where("id", "=", orderId)
+    .execute();
+}

@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bazaar/admin/v1/admin.proto.
  */
 export const file_bazaar_admin_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChtiYXphYXIvYWRtaW4vdjEvYWRtaW4ucHJvdG8SD2JhemFhci5hZG1pbi52MSK2AQoQTGlzdFVzZXJzUmVxdWVzdBIuCgRyb2xlGAEgASgOMhYuYmF6YWFyLmNvbW1vbi52MS5Sb2xlQgi6SAWCAQIQARITCgZhY3RpdmUYAiABKAhIAIgBARIWCgVxdWVyeRgDIAEoCUIHukgEcgIYZBIcCglwYWdlX3NpemUYBCABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAUgASgJQgi6SAVyAxiABEIJCgdfYWN0aXZlIlEKEUxpc3RVc2Vyc1Jlc3BvbnNlEiMKBXVzZXJzGAEgAygLMhQuYmF6YWFyLmF1dGgudjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJgoOR2V0VXNlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIjUKD0dldFVzZXJSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlciJcChJTZXRVc2VyUm9sZVJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEjAKBHJvbGUYAiABKA4yFi5iYXphYXIuY29tbW9uLnYxLlJvbGVCCrpIB4IBBBABIAAiOQoTU2V0VXNlclJvbGVSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlciI8ChRTZXRVc2VyQWN0aXZlUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESDgoGYWN0aXZlGAIgASgIIjsKFVNldFVzZXJBY3RpdmVSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlciK+AwoRTGlzdE9yZGVyc1JlcXVlc3QSNgoGc3RhdHVzGAEgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzQgi6SAWCAQIQARIcCgd1c2VyX2lkGAIgASgJQgu6SAjYAQFyA7ABARI0ChBjcmVhdGVfdGltZV9mcm9tGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVfdGltZV90bxgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoJcGFnZV9zaXplGAUgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgGIAEoCUIIukgFcgMYgAQ6rAG6SKgBGqUBCgp0aW1lX3JhbmdlEi5jcmVhdGVfdGltZV9mcm9tIG11c3QgYmUgYmVmb3JlIGNyZWF0ZV90aW1lX3RvGmchaGFzKHRoaXMuY3JlYXRlX3RpbWVfZnJvbSkgfHwgIWhhcyh0aGlzLmNyZWF0ZV90aW1lX3RvKSB8fCB0aGlzLmNyZWF0ZV90aW1lX2Zyb20gPCB0aGlzLmNyZWF0ZV90aW1lX3RvIlUKEkxpc3RPcmRlcnNSZXNwb25zZRImCgZvcmRlcnMYASADKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIoIBChhVcGRhdGVPcmRlclN0YXR1c1JlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEjgKBnN0YXR1cxgCIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1c0IKukgHggEEEAEgABIWCgRub3RlGAMgASgJQgi6SAVyAxj0AyJCChlVcGRhdGVPcmRlclN0YXR1c1Jlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyIrkBCgpBdWRpdEV2ZW50EgoKAmlkGAEgASgJEhIKCmV2ZW50X3R5cGUYAiABKAkSDgoGc291cmNlGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJEhIKCnN1YmplY3RfaWQYBSABKAkSLgoKb2NjdXJfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHc3VtbWFyeRgHIAEoCRIUCgxwYXlsb2FkX2pzb24YCCABKAkimwMKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSJgoKZXZlbnRfdHlwZRgBIAEoCUISukgPcg0YQDIJXlthLXpfXSokEh0KCGFjdG9yX2lkGAIgASgJQgu6SAjYAQFyA7ABARIfCgpzdWJqZWN0X2lkGAMgASgJQgu6SAjYAQFyA7ABARItCglmcm9tX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB3RvX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKCXBhZ2Vfc2l6ZRgGIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YByABKAlCCLpIBXIDGIAEOoABukh9GnsKCnRpbWVfcmFuZ2USIGZyb21fdGltZSBtdXN0IGJlIGJlZm9yZSB0b190aW1lGkshaGFzKHRoaXMuZnJvbV90aW1lKSB8fCAhaGFzKHRoaXMudG9fdGltZSkgfHwgdGhpcy5mcm9tX3RpbWUgPCB0aGlzLnRvX3RpbWUiXwoXTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USKwoGZXZlbnRzGAEgAygLMhsuYmF6YWFyLmFkbWluLnYxLkF1ZGl0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJItcBChVHZXRTYWxlc1JlcG9ydFJlcXVlc3QSNQoJZnJvbV90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIGukgDyAEBEjMKB3RvX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQga6SAPIAQE6UrpITxpNCgp0aW1lX3JhbmdlEiBmcm9tX3RpbWUgbXVzdCBiZSBiZWZvcmUgdG9fdGltZRoddGhpcy5mcm9tX3RpbWUgPCB0aGlzLnRvX3RpbWUiWgoMRGFpbHlSZXZlbnVlEgsKA2RheRgBIAEoCRIoCgdyZXZlbnVlGAIgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRITCgtvcmRlcl9jb3VudBgDIAEoBSJKCgtTdGF0dXNDb3VudBIsCgZzdGF0dXMYASABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXMSDQoFY291bnQYAiABKAUibAoMUHJvZHVjdFNhbGVzEhIKCnByb2R1Y3RfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIQCghxdWFudGl0eRgDIAEoAxIoCgdyZXZlbnVlGAQgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSIoCgpEYWlseUNvdW50EgsKA2RheRgBIAEoCRINCgVjb3VudBgCIAEoBSKjAgoWR2V0U2FsZXNSZXBvcnRSZXNwb25zZRI1Cg5yZXZlbnVlX2J5X2RheRgBIAMoCzIdLmJhemFhci5hZG1pbi52MS5EYWlseVJldmVudWUSNgoQb3JkZXJzX2J5X3N0YXR1cxgCIAMoCzIcLmJhemFhci5hZG1pbi52MS5TdGF0dXNDb3VudBIzCgx0b3BfcHJvZHVjdHMYAyADKAsyHS5iYXphYXIuYWRtaW4udjEuUHJvZHVjdFNhbGVzEjUKEG5ld191c2Vyc19ieV9kYXkYBCADKAsyGy5iYXphYXIuYWRtaW4udjEuRGFpbHlDb3VudBIuCg10b3RhbF9yZXZlbnVlGAUgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSLiAQoKRGVhZExldHRlchIKCgJpZBgBIAEoCRIPCgdzZXJ2aWNlGAIgASgJEhAKCGNvbnN1bWVyGAMgASgJEhAKCGV2ZW50X2lkGAQgASgJEg8KB3N1YmplY3QYBSABKAkSDQoFZXJyb3IYBiABKAkSEAoIYXR0ZW1wdHMYByABKAUSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDHJlZHJpdmVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAikQEKFkxpc3REZWFkTGV0dGVyc1JlcXVlc3QSOwoHc2VydmljZRgBIAEoCUIqukgnciVSAFIEYXV0aFIHcHJvZHVjdFIEY2FydFIFb3JkZXJSBWFkbWluEhwKCXBhZ2Vfc2l6ZRgCIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAEImUKF0xpc3REZWFkTGV0dGVyc1Jlc3BvbnNlEjEKDGRlYWRfbGV0dGVycxgBIAMoCzIbLmJhemFhci5hZG1pbi52MS5EZWFkTGV0dGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIwChhSZWRyaXZlRGVhZExldHRlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIk0KGVJlZHJpdmVEZWFkTGV0dGVyUmVzcG9uc2USMAoLZGVhZF9sZXR0ZXIYASABKAsyGy5iYXphYXIuYWRtaW4udjEuRGVhZExldHRlciK/AQoQTGlzdFNob3BzUmVxdWVzdBI3CgZzdGF0dXMYASABKA4yHS5iYXphYXIucHJvZHVjdC52MS5TaG9wU3RhdHVzQgi6SAWCAQIQARIeCglzZWxsZXJfaWQYAiABKAlCC7pICNgBAXIDsAEBEhYKBXF1ZXJ5GAMgASgJQge6SARyAhhkEhwKCXBhZ2Vfc2l6ZRgEIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YBSABKAlCCLpIBXIDGIAEIlQKEUxpc3RTaG9wc1Jlc3BvbnNlEiYKBXNob3BzGAEgAygLMhcuYmF6YWFyLnByb2R1Y3QudjEuU2hvcBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiRgoSU3VzcGVuZFNob3BSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIaCgZyZWFzb24YAiABKAlCCrpIB3IFEAEY9AMiPAoTU3VzcGVuZFNob3BSZXNwb25zZRIlCgRzaG9wGAEgASgLMhcuYmF6YWFyLnByb2R1Y3QudjEuU2hvcCItChVSZWFjdGl2YXRlU2hvcFJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIj8KFlJlYWN0aXZhdGVTaG9wUmVzcG9uc2USJQoEc2hvcBgBIAEoCzIXLmJhemFhci5wcm9kdWN0LnYxLlNob3AirQEKFVVwZGF0ZUNhdGVnb3J5UmVxdWVzdBI1CghjYXRlZ29yeRgBIAEoCzIbLmJhemFhci5wcm9kdWN0LnYxLkNhdGVnb3J5Qga6SAPIAQESXQoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQiy6SCnIAQHiASMSBG5hbWUSBHNsdWcSCXBhcmVudF9pZBIKc29ydF9vcmRlciJHChZVcGRhdGVDYXRlZ29yeVJlc3BvbnNlEi0KCGNhdGVnb3J5GAEgASgLMhsuYmF6YWFyLnByb2R1Y3QudjEuQ2F0ZWdvcnkiVAoVRGVsZXRlQ2F0ZWdvcnlSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIlChBtb3ZlX3Byb2R1Y3RzX3RvGAIgASgJQgu6SAjYAQFyA7ABASI1ChZEZWxldGVDYXRlZ29yeVJlc3BvbnNlEhsKE21vdmVkX3Byb2R1Y3RfY291bnQYASABKAUy6w8KDEFkbWluU2VydmljZRJuCglMaXN0VXNlcnMSIS5iYXphYXIuYWRtaW4udjEuTGlzdFVzZXJzUmVxdWVzdBoiLmJhemFhci5hZG1pbi52MS5MaXN0VXNlcnNSZXNwb25zZSIakAIBgtPkkwIREg8vdjEvYWRtaW4vdXNlcnMSbQoHR2V0VXNlchIfLmJhemFhci5hZG1pbi52MS5HZXRVc2VyUmVxdWVzdBogLmJhemFhci5hZG1pbi52MS5HZXRVc2VyUmVzcG9uc2UiH5ACAYLT5JMCFhIUL3YxL2FkbWluL3VzZXJzL3tpZH0SgQEKC1NldFVzZXJSb2xlEiMuYmF6YWFyLmFkbWluLnYxLlNldFVzZXJSb2xlUmVxdWVzdBokLmJhemFhci5hZG1pbi52MS5TZXRVc2VyUm9sZVJlc3BvbnNlIieC0+STAiE6ASoiHC92MS9hZG1pbi91c2Vycy97aWR9OnNldFJvbGUSiQEKDVNldFVzZXJBY3RpdmUSJS5iYXphYXIuYWRtaW4udjEuU2V0VXNlckFjdGl2ZVJlcXVlc3QaJi5iYXphYXIuYWRtaW4udjEuU2V0VXNlckFjdGl2ZVJlc3BvbnNlIimC0+STAiM6ASoiHi92MS9hZG1pbi91c2Vycy97aWR9OnNldEFjdGl2ZRJyCgpMaXN0T3JkZXJzEiIuYmF6YWFyLmFkbWluLnYxLkxpc3RPcmRlcnNSZXF1ZXN0GiMuYmF6YWFyLmFkbWluLnYxLkxpc3RPcmRlcnNSZXNwb25zZSIbkAIBgtPkkwISEhAvdjEvYWRtaW4vb3JkZXJzEpkBChFVcGRhdGVPcmRlclN0YXR1cxIpLmJhemFhci5hZG1pbi52MS5VcGRhdGVPcmRlclN0YXR1c1JlcXVlc3QaKi5iYXphYXIuYWRtaW4udjEuVXBkYXRlT3JkZXJTdGF0dXNSZXNwb25zZSItgtPkkwInOgEqIiIvdjEvYWRtaW4vb3JkZXJzL3tpZH06dXBkYXRlU3RhdHVzEocBCg9MaXN0QXVkaXRFdmVudHMSJy5iYXphYXIuYWRtaW4udjEuTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBooLmJhemFhci5hZG1pbi52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZSIhkAIBgtPkkwIYEhYvdjEvYWRtaW4vYXVkaXQtZXZlbnRzEoUBCg5HZXRTYWxlc1JlcG9ydBImLmJhemFhci5hZG1pbi52MS5HZXRTYWxlc1JlcG9ydFJlcXVlc3QaJy5iYXphYXIuYWRtaW4udjEuR2V0U2FsZXNSZXBvcnRSZXNwb25zZSIikAIBgtPkkwIZEhcvdjEvYWRtaW4vcmVwb3J0cy9zYWxlcxKHAQoPTGlzdERlYWRMZXR0ZXJzEicuYmF6YWFyLmFkbWluLnYxLkxpc3REZWFkTGV0dGVyc1JlcXVlc3QaKC5iYXphYXIuYWRtaW4udjEuTGlzdERlYWRMZXR0ZXJzUmVzcG9uc2UiIZACAYLT5JMCGBIWL3YxL2FkbWluL2RlYWQtbGV0dGVycxKaAQoRUmVkcml2ZURlYWRMZXR0ZXISKS5iYXphYXIuYWRtaW4udjEuUmVkcml2ZURlYWRMZXR0ZXJSZXF1ZXN0GiouYmF6YWFyLmFkbWluLnYxLlJlZHJpdmVEZWFkTGV0dGVyUmVzcG9uc2UiLoLT5JMCKDoBKiIjL3YxL2FkbWluL2RlYWQtbGV0dGVycy97aWR9OnJlZHJpdmUSbgoJTGlzdFNob3BzEiEuYmF6YWFyLmFkbWluLnYxLkxpc3RTaG9wc1JlcXVlc3QaIi5iYXphYXIuYWRtaW4udjEuTGlzdFNob3BzUmVzcG9uc2UiGpACAYLT5JMCERIPL3YxL2FkbWluL3Nob3BzEoEBCgtTdXNwZW5kU2hvcBIjLmJhemFhci5hZG1pbi52MS5TdXNwZW5kU2hvcFJlcXVlc3QaJC5iYXphYXIuYWRtaW4udjEuU3VzcGVuZFNob3BSZXNwb25zZSIngtPkkwIhOgEqIhwvdjEvYWRtaW4vc2hvcHMve2lkfTpzdXNwZW5kEo0BCg5SZWFjdGl2YXRlU2hvcBImLmJhemFhci5hZG1pbi52MS5SZWFjdGl2YXRlU2hvcFJlcXVlc3QaJy5iYXphYXIuYWRtaW4udjEuUmVhY3RpdmF0ZVNob3BSZXNwb25zZSIqgtPkkwIkOgEqIh8vdjEvYWRtaW4vc2hvcHMve2lkfTpyZWFjdGl2YXRlEpcBCg5VcGRhdGVDYXRlZ29yeRImLmJhemFhci5hZG1pbi52MS5VcGRhdGVDYXRlZ29yeVJlcXVlc3QaJy5iYXphYXIuYWRtaW4udjEuVXBkYXRlQ2F0ZWdvcnlSZXNwb25zZSI0gtPkkwIuOghjYXRlZ29yeTIiL3YxL2FkbWluL2NhdGVnb3JpZXMve2NhdGVnb3J5LmlkfRKEAQoORGVsZXRlQ2F0ZWdvcnkSJi5iYXphYXIuYWRtaW4udjEuRGVsZXRlQ2F0ZWdvcnlSZXF1ZXN0GicuYmF6YWFyLmFkbWluLnYxLkRlbGV0ZUNhdGVnb3J5UmVzcG9uc2UiIYLT5JMCGyoZL3YxL2FkbWluL2NhdGVnb3JpZXMve2lkfWIGcHJvdG8z", [file_bazaar_auth_v1_auth, file_bazaar_common_v1_common, file_bazaar_order_v1_order, file_bazaar_product_v1_product, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("ChtiYXphYXIvYWRtaW4vdjEvYWRtaW4ucHJvdG8SD2JhemFhci5hZG1pbi52MSK2AQoQTGlzdFVzZXJzUmVxdWVzdBIuCgRyb2xlGAEgASgOMhYuYmF6YWFyLmNvbW1vbi52MS5Sb2xlQgi6SAWCAQIQARITCgZhY3RpdmUYAiABKAhIAIgBARIWCgVxdWVyeRgDIAEoCUIHukgEcgIYZBIcCglwYWdlX3NpemUYBCABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAUgASgJQgi6SAVyAxiABEIJCgdfYWN0aXZlIlEKEUxpc3RVc2Vyc1Jlc3BvbnNlEiMKBXVzZXJzGAEgAygLMhQuYmF6YWFyLmF1dGgudjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJgoOR2V0VXNlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIjUKD0dldFVzZXJSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlciJcChJTZXRVc2VyUm9sZVJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEjAKBHJvbGUYAiABKA4yFi5iYXphYXIuY29tbW9uLnYxLlJvbGVCCrpIB4IBBBABIAAiOQoTU2V0VXNlclJvbGVSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlciI8ChRTZXRVc2VyQWN0aXZlUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESDgoGYWN0aXZlGAIgASgIIjsKFVNldFVzZXJBY3RpdmVSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlciJEChBFcmFzZVVzZXJSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIaCgZyZWFzb24YAiABKAlCCrpIB3IFEAEY9AMiNwoRRXJhc2VVc2VyUmVzcG9uc2USIgoEdXNlchgBIAEoCzIULmJhemFhci5hdXRoLnYxLlVzZXIivgMKEUxpc3RPcmRlcnNSZXF1ZXN0EjYKBnN0YXR1cxgBIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1c0IIukgFggECEAESHAoHdXNlcl9pZBgCIAEoCUILukgI2AEBcgOwAQESNAoQY3JlYXRlX3RpbWVfZnJvbRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlX3RpbWVfdG8YBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKCXBhZ2Vfc2l6ZRgFIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YBiABKAlCCLpIBXIDGIAEOqwBukioARqlAQoKdGltZV9yYW5nZRIuY3JlYXRlX3RpbWVfZnJvbSBtdXN0IGJlIGJlZm9yZSBjcmVhdGVfdGltZV90bxpnIWhhcyh0aGlzLmNyZWF0ZV90aW1lX2Zyb20pIHx8ICFoYXModGhpcy5jcmVhdGVfdGltZV90bykgfHwgdGhpcy5jcmVhdGVfdGltZV9mcm9tIDwgdGhpcy5jcmVhdGVfdGltZV90byJVChJMaXN0T3JkZXJzUmVzcG9uc2USJgoGb3JkZXJzGAEgAygLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKCAQoYVXBkYXRlT3JkZXJTdGF0dXNSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARI4CgZzdGF0dXMYAiABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXNCCrpIB4IBBBABIAASFgoEbm90ZRgDIAEoCUIIukgFcgMY9AMiQgoZVXBkYXRlT3JkZXJTdGF0dXNSZXNwb25zZRIlCgVvcmRlchgBIAEoCzIWLmJhemFhci5vcmRlci52MS5PcmRlciK5AQoKQXVkaXRFdmVudBIKCgJpZBgBIAEoCRISCgpldmVudF90eXBlGAIgASgJEg4KBnNvdXJjZRgDIAEoCRIQCghhY3Rvcl9pZBgEIAEoCRISCgpzdWJqZWN0X2lkGAUgASgJEi4KCm9jY3VyX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3N1bW1hcnkYByABKAkSFAoMcGF5bG9hZF9qc29uGAggASgJIpsDChZMaXN0QXVkaXRFdmVudHNSZXF1ZXN0EiYKCmV2ZW50X3R5cGUYASABKAlCErpID3INGEAyCV5bYS16X10qJBIdCghhY3Rvcl9pZBgCIAEoCUILukgI2AEBcgOwAQESHwoKc3ViamVjdF9pZBgDIAEoCUILukgI2AEBcgOwAQESLQoJZnJvbV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgd0b190aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcCglwYWdlX3NpemUYBiABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAcgASgJQgi6SAVyAxiABDqAAbpIfRp7Cgp0aW1lX3JhbmdlEiBmcm9tX3RpbWUgbXVzdCBiZSBiZWZvcmUgdG9fdGltZRpLIWhhcyh0aGlzLmZyb21fdGltZSkgfHwgIWhhcyh0aGlzLnRvX3RpbWUpIHx8IHRoaXMuZnJvbV90aW1lIDwgdGhpcy50b190aW1lIl8KF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEisKBmV2ZW50cxgBIAMoCzIbLmJhemFhci5hZG1pbi52MS5BdWRpdEV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLXAQoVR2V0U2FsZXNSZXBvcnRSZXF1ZXN0EjUKCWZyb21fdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBrpIA8gBARIzCgd0b190aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIGukgDyAEBOlK6SE8aTQoKdGltZV9yYW5nZRIgZnJvbV90aW1lIG11c3QgYmUgYmVmb3JlIHRvX3RpbWUaHXRoaXMuZnJvbV90aW1lIDwgdGhpcy50b190aW1lIloKDERhaWx5UmV2ZW51ZRILCgNkYXkYASABKAkSKAoHcmV2ZW51ZRgCIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSEwoLb3JkZXJfY291bnQYAyABKAUiSgoLU3RhdHVzQ291bnQSLAoGc3RhdHVzGAEgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzEg0KBWNvdW50GAIgASgFImwKDFByb2R1Y3RTYWxlcxISCgpwcm9kdWN0X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSEAoIcXVhbnRpdHkYAyABKAMSKAoHcmV2ZW51ZRgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkiKAoKRGFpbHlDb3VudBILCgNkYXkYASABKAkSDQoFY291bnQYAiABKAUiowIKFkdldFNhbGVzUmVwb3J0UmVzcG9uc2USNQoOcmV2ZW51ZV9ieV9kYXkYASADKAsyHS5iYXphYXIuYWRtaW4udjEuRGFpbHlSZXZlbnVlEjYKEG9yZGVyc19ieV9zdGF0dXMYAiADKAsyHC5iYXphYXIuYWRtaW4udjEuU3RhdHVzQ291bnQSMwoMdG9wX3Byb2R1Y3RzGAMgAygLMh0uYmF6YWFyLmFkbWluLnYxLlByb2R1Y3RTYWxlcxI1ChBuZXdfdXNlcnNfYnlfZGF5GAQgAygLMhsuYmF6YWFyLmFkbWluLnYxLkRhaWx5Q291bnQSLgoNdG90YWxfcmV2ZW51ZRgFIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXki4gEKCkRlYWRMZXR0ZXISCgoCaWQYASABKAkSDwoHc2VydmljZRgCIAEoCRIQCghjb25zdW1lchgDIAEoCRIQCghldmVudF9pZBgEIAEoCRIPCgdzdWJqZWN0GAUgASgJEg0KBWVycm9yGAYgASgJEhAKCGF0dGVtcHRzGAcgASgFEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxyZWRyaXZlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpEBChZMaXN0RGVhZExldHRlcnNSZXF1ZXN0EjsKB3NlcnZpY2UYASABKAlCKrpIJ3IlUgBSBGF1dGhSB3Byb2R1Y3RSBGNhcnRSBW9yZGVyUgVhZG1pbhIcCglwYWdlX3NpemUYAiABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiABCJlChdMaXN0RGVhZExldHRlcnNSZXNwb25zZRIxCgxkZWFkX2xldHRlcnMYASADKAsyGy5iYXphYXIuYWRtaW4udjEuRGVhZExldHRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMAoYUmVkcml2ZURlYWRMZXR0ZXJSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABASJNChlSZWRyaXZlRGVhZExldHRlclJlc3BvbnNlEjAKC2RlYWRfbGV0dGVyGAEgASgLMhsuYmF6YWFyLmFkbWluLnYxLkRlYWRMZXR0ZXIivwEKEExpc3RTaG9wc1JlcXVlc3QSNwoGc3RhdHVzGAEgASgOMh0uYmF6YWFyLnByb2R1Y3QudjEuU2hvcFN0YXR1c0IIukgFggECEAESHgoJc2VsbGVyX2lkGAIgASgJQgu6SAjYAQFyA7ABARIWCgVxdWVyeRgDIAEoCUIHukgEcgIYZBIcCglwYWdlX3NpemUYBCABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAUgASgJQgi6SAVyAxiABCJUChFMaXN0U2hvcHNSZXNwb25zZRImCgVzaG9wcxgBIAMoCzIXLmJhemFhci5wcm9kdWN0LnYxLlNob3ASFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkYKElN1c3BlbmRTaG9wUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESGgoGcmVhc29uGAIgASgJQgq6SAdyBRABGPQDIjwKE1N1c3BlbmRTaG9wUmVzcG9uc2USJQoEc2hvcBgBIAEoCzIXLmJhemFhci5wcm9kdWN0LnYxLlNob3AiLQoVUmVhY3RpdmF0ZVNob3BSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABASI/ChZSZWFjdGl2YXRlU2hvcFJlc3BvbnNlEiUKBHNob3AYASABKAsyFy5iYXphYXIucHJvZHVjdC52MS5TaG9wIq0BChVVcGRhdGVDYXRlZ29yeVJlcXVlc3QSNQoIY2F0ZWdvcnkYASABKAsyGy5iYXphYXIucHJvZHVjdC52MS5DYXRlZ29yeUIGukgDyAEBEl0KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza0IsukgpyAEB4gEjEgRuYW1lEgRzbHVnEglwYXJlbnRfaWQSCnNvcnRfb3JkZXIiRwoWVXBkYXRlQ2F0ZWdvcnlSZXNwb25zZRItCghjYXRlZ29yeRgBIAEoCzIbLmJhemFhci5wcm9kdWN0LnYxLkNhdGVnb3J5IlQKFURlbGV0ZUNhdGVnb3J5UmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESJQoQbW92ZV9wcm9kdWN0c190bxgCIAEoCUILukgI2AEBcgOwAQEiNQoWRGVsZXRlQ2F0ZWdvcnlSZXNwb25zZRIbChNtb3ZlZF9wcm9kdWN0X2NvdW50GAEgASgFMukQCgxBZG1pblNlcnZpY2USbgoJTGlzdFVzZXJzEiEuYmF6YWFyLmFkbWluLnYxLkxpc3RVc2Vyc1JlcXVlc3QaIi5iYXphYXIuYWRtaW4udjEuTGlzdFVzZXJzUmVzcG9uc2UiGpACAYLT5JMCERIPL3YxL2FkbWluL3VzZXJzEm0KB0dldFVzZXISHy5iYXphYXIuYWRtaW4udjEuR2V0VXNlclJlcXVlc3QaIC5iYXphYXIuYWRtaW4udjEuR2V0VXNlclJlc3BvbnNlIh+QAgGC0+STAhYSFC92MS9hZG1pbi91c2Vycy97aWR9EoEBCgtTZXRVc2VyUm9sZRIjLmJhemFhci5hZG1pbi52MS5TZXRVc2VyUm9sZVJlcXVlc3QaJC5iYXphYXIuYWRtaW4udjEuU2V0VXNlclJvbGVSZXNwb25zZSIngtPkkwIhOgEqIhwvdjEvYWRtaW4vdXNlcnMve2lkfTpzZXRSb2xlEokBCg1TZXRVc2VyQWN0aXZlEiUuYmF6YWFyLmFkbWluLnYxLlNldFVzZXJBY3RpdmVSZXF1ZXN0GiYuYmF6YWFyLmFkbWluLnYxLlNldFVzZXJBY3RpdmVSZXNwb25zZSIpgtPkkwIjOgEqIh4vdjEvYWRtaW4vdXNlcnMve2lkfTpzZXRBY3RpdmUSfAoJRXJhc2VVc2VyEiEuYmF6YWFyLmFkbWluLnYxLkVyYXNlVXNlclJlcXVlc3QaIi5iYXphYXIuYWRtaW4udjEuRXJhc2VVc2VyUmVzcG9uc2UiKJACAoLT5JMCHzoBKiIaL3YxL2FkbWluL3VzZXJzL3tpZH06ZXJhc2UScgoKTGlzdE9yZGVycxIiLmJhemFhci5hZG1pbi52MS5MaXN0T3JkZXJzUmVxdWVzdBojLmJhemFhci5hZG1pbi52MS5MaXN0T3JkZXJzUmVzcG9uc2UiG5ACAYLT5JMCEhIQL3YxL2FkbWluL29yZGVycxKZAQoRVXBkYXRlT3JkZXJTdGF0dXMSKS5iYXphYXIuYWRtaW4udjEuVXBkYXRlT3JkZXJTdGF0dXNSZXF1ZXN0GiouYmF6YWFyLmFkbWluLnYxLlVwZGF0ZU9yZGVyU3RhdHVzUmVzcG9uc2UiLYLT5JMCJzoBKiIiL3YxL2FkbWluL29yZGVycy97aWR9OnVwZGF0ZVN0YXR1cxKHAQoPTGlzdEF1ZGl0RXZlbnRzEicuYmF6YWFyLmFkbWluLnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaKC5iYXphYXIuYWRtaW4udjEuTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2UiIZACAYLT5JMCGBIWL3YxL2FkbWluL2F1ZGl0LWV2ZW50cxKFAQoOR2V0U2FsZXNSZXBvcnQSJi5iYXphYXIuYWRtaW4udjEuR2V0U2FsZXNSZXBvcnRSZXF1ZXN0GicuYmF6YWFyLmFkbWluLnYxLkdldFNhbGVzUmVwb3J0UmVzcG9uc2UiIpACAYLT5JMCGRIXL3YxL2FkbWluL3JlcG9ydHMvc2FsZXMShwEKD0xpc3REZWFkTGV0dGVycxInLmJhemFhci5hZG1pbi52MS5MaXN0RGVhZExldHRlcnNSZXF1ZXN0GiguYmF6YWFyLmFkbWluLnYxLkxpc3REZWFkTGV0dGVyc1Jlc3BvbnNlIiGQAgGC0+STAhgSFi92MS9hZG1pbi9kZWFkLWxldHRlcnMSmgEKEVJlZHJpdmVEZWFkTGV0dGVyEikuYmF6YWFyLmFkbWluLnYxLlJlZHJpdmVEZWFkTGV0dGVyUmVxdWVzdBoqLmJhemFhci5hZG1pbi52MS5SZWRyaXZlRGVhZExldHRlclJlc3BvbnNlIi6C0+STAig6ASoiIy92MS9hZG1pbi9kZWFkLWxldHRlcnMve2lkfTpyZWRyaXZlEm4KCUxpc3RTaG9wcxIhLmJhemFhci5hZG1pbi52MS5MaXN0U2hvcHNSZXF1ZXN0GiIuYmF6YWFyLmFkbWluLnYxLkxpc3RTaG9wc1Jlc3BvbnNlIhqQAgGC0+STAhESDy92MS9hZG1pbi9zaG9wcxKBAQoLU3VzcGVuZFNob3ASIy5iYXphYXIuYWRtaW4udjEuU3VzcGVuZFNob3BSZXF1ZXN0GiQuYmF6YWFyLmFkbWluLnYxLlN1c3BlbmRTaG9wUmVzcG9uc2UiJ4LT5JMCIToBKiIcL3YxL2FkbWluL3Nob3BzL3tpZH06c3VzcGVuZBKNAQoOUmVhY3RpdmF0ZVNob3ASJi5iYXphYXIuYWRtaW4udjEuUmVhY3RpdmF0ZVNob3BSZXF1ZXN0GicuYmF6YWFyLmFkbWluLnYxLlJlYWN0aXZhdGVTaG9wUmVzcG9uc2UiKoLT5JMCJDoBKiIfL3YxL2FkbWluL3Nob3BzL3tpZH06cmVhY3RpdmF0ZRKXAQoOVXBkYXRlQ2F0ZWdvcnkSJi5iYXphYXIuYWRtaW4udjEuVXBkYXRlQ2F0ZWdvcnlSZXF1ZXN0GicuYmF6YWFyLmFkbWluLnYxLlVwZGF0ZUNhdGVnb3J5UmVzcG9uc2UiNILT5JMCLjoIY2F0ZWdvcnkyIi92MS9hZG1pbi9jYXRlZ29yaWVzL3tjYXRlZ29yeS5pZH0ShAEKDkRlbGV0ZUNhdGVnb3J5EiYuYmF6YWFyLmFkbWluLnYxLkRlbGV0ZUNhdGVnb3J5UmVxdWVzdBonLmJhemFhci5hZG1pbi52MS5EZWxldGVDYXRlZ29yeVJlc3BvbnNlIiGC0+STAhsqGS92MS9hZG1pbi9jYXRlZ29yaWVzL3tpZH1iBnByb3RvMw", [file_bazaar_auth_v1_auth, file_bazaar_common_v1_common, file_bazaar_order_v1_order, file_bazaar_product_v1_product, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * Request of AdminService.ListUsers.
@@ -242,6 +242,55 @@ export const SetUserActiveResponseSchema: GenMessage<SetUserActiveResponse> = /*
   messageDesc(file_bazaar_admin_v1_admin, 7);
 
 /**
+ * Request of AdminService.EraseUser.
+ *
+ * @generated from message bazaar.admin.v1.EraseUserRequest
+ */
+export type EraseUserRequest = Message<"bazaar.admin.v1.EraseUserRequest"> & {
+  /**
+   * The user's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Why (e.g. the user's request and its date), kept in the audit trail.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message bazaar.admin.v1.EraseUserRequest.
+ * Use `create(EraseUserRequestSchema)` to create a new message.
+ */
+export const EraseUserRequestSchema: GenMessage<EraseUserRequest> = /*@__PURE__*/
+  messageDesc(file_bazaar_admin_v1_admin, 8);
+
+/**
+ * Response of AdminService.EraseUser.
+ *
+ * @generated from message bazaar.admin.v1.EraseUserResponse
+ */
+export type EraseUserResponse = Message<"bazaar.admin.v1.EraseUserResponse"> & {
+  /**
+   * The user after the erasure: placeholder e-mail, no name or phone, deactivated.
+   *
+   * @generated from field: bazaar.auth.v1.User user = 1;
+   */
+  user?: User | undefined;
+};
+
+/**
+ * Describes the message bazaar.admin.v1.EraseUserResponse.
+ * Use `create(EraseUserResponseSchema)` to create a new message.
+ */
+export const EraseUserResponseSchema: GenMessage<EraseUserResponse> = /*@__PURE__*/
+  messageDesc(file_bazaar_admin_v1_admin, 9);
+
+/**
  * Request of AdminService.ListOrders.
  *
  * @generated from message bazaar.admin.v1.ListOrdersRequest
@@ -295,7 +344,7 @@ export type ListOrdersRequest = Message<"bazaar.admin.v1.ListOrdersRequest"> & {
  * Use `create(ListOrdersRequestSchema)` to create a new message.
  */
 export const ListOrdersRequestSchema: GenMessage<ListOrdersRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 8);
+  messageDesc(file_bazaar_admin_v1_admin, 10);
 
 /**
  * Response of AdminService.ListOrders.
@@ -323,7 +372,7 @@ export type ListOrdersResponse = Message<"bazaar.admin.v1.ListOrdersResponse"> &
  * Use `create(ListOrdersResponseSchema)` to create a new message.
  */
 export const ListOrdersResponseSchema: GenMessage<ListOrdersResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 9);
+  messageDesc(file_bazaar_admin_v1_admin, 11);
 
 /**
  * Request of AdminService.UpdateOrderStatus.
@@ -358,7 +407,7 @@ export type UpdateOrderStatusRequest = Message<"bazaar.admin.v1.UpdateOrderStatu
  * Use `create(UpdateOrderStatusRequestSchema)` to create a new message.
  */
 export const UpdateOrderStatusRequestSchema: GenMessage<UpdateOrderStatusRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 10);
+  messageDesc(file_bazaar_admin_v1_admin, 12);
 
 /**
  * Response of AdminService.UpdateOrderStatus.
@@ -379,7 +428,7 @@ export type UpdateOrderStatusResponse = Message<"bazaar.admin.v1.UpdateOrderStat
  * Use `create(UpdateOrderStatusResponseSchema)` to create a new message.
  */
 export const UpdateOrderStatusResponseSchema: GenMessage<UpdateOrderStatusResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 11);
+  messageDesc(file_bazaar_admin_v1_admin, 13);
 
 /**
  * One entry of the audit trail: an event as the admin service recorded it.
@@ -449,7 +498,7 @@ export type AuditEvent = Message<"bazaar.admin.v1.AuditEvent"> & {
  * Use `create(AuditEventSchema)` to create a new message.
  */
 export const AuditEventSchema: GenMessage<AuditEvent> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 12);
+  messageDesc(file_bazaar_admin_v1_admin, 14);
 
 /**
  * Request of AdminService.ListAuditEvents.
@@ -512,7 +561,7 @@ export type ListAuditEventsRequest = Message<"bazaar.admin.v1.ListAuditEventsReq
  * Use `create(ListAuditEventsRequestSchema)` to create a new message.
  */
 export const ListAuditEventsRequestSchema: GenMessage<ListAuditEventsRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 13);
+  messageDesc(file_bazaar_admin_v1_admin, 15);
 
 /**
  * Response of AdminService.ListAuditEvents.
@@ -540,7 +589,7 @@ export type ListAuditEventsResponse = Message<"bazaar.admin.v1.ListAuditEventsRe
  * Use `create(ListAuditEventsResponseSchema)` to create a new message.
  */
 export const ListAuditEventsResponseSchema: GenMessage<ListAuditEventsResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 14);
+  messageDesc(file_bazaar_admin_v1_admin, 16);
 
 /**
  * Request of AdminService.GetSalesReport.
@@ -568,7 +617,7 @@ export type GetSalesReportRequest = Message<"bazaar.admin.v1.GetSalesReportReque
  * Use `create(GetSalesReportRequestSchema)` to create a new message.
  */
 export const GetSalesReportRequestSchema: GenMessage<GetSalesReportRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 15);
+  messageDesc(file_bazaar_admin_v1_admin, 17);
 
 /**
  * Revenue and order count of one UTC day.
@@ -603,7 +652,7 @@ export type DailyRevenue = Message<"bazaar.admin.v1.DailyRevenue"> & {
  * Use `create(DailyRevenueSchema)` to create a new message.
  */
 export const DailyRevenueSchema: GenMessage<DailyRevenue> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 16);
+  messageDesc(file_bazaar_admin_v1_admin, 18);
 
 /**
  * Number of orders in one status.
@@ -631,7 +680,7 @@ export type StatusCount = Message<"bazaar.admin.v1.StatusCount"> & {
  * Use `create(StatusCountSchema)` to create a new message.
  */
 export const StatusCountSchema: GenMessage<StatusCount> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 17);
+  messageDesc(file_bazaar_admin_v1_admin, 19);
 
 /**
  * A product's sales in the range.
@@ -673,7 +722,7 @@ export type ProductSales = Message<"bazaar.admin.v1.ProductSales"> & {
  * Use `create(ProductSalesSchema)` to create a new message.
  */
 export const ProductSalesSchema: GenMessage<ProductSales> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 18);
+  messageDesc(file_bazaar_admin_v1_admin, 20);
 
 /**
  * New sign-ups of one UTC day.
@@ -701,7 +750,7 @@ export type DailyCount = Message<"bazaar.admin.v1.DailyCount"> & {
  * Use `create(DailyCountSchema)` to create a new message.
  */
 export const DailyCountSchema: GenMessage<DailyCount> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 19);
+  messageDesc(file_bazaar_admin_v1_admin, 21);
 
 /**
  * Response of AdminService.GetSalesReport.
@@ -750,7 +799,7 @@ export type GetSalesReportResponse = Message<"bazaar.admin.v1.GetSalesReportResp
  * Use `create(GetSalesReportResponseSchema)` to create a new message.
  */
 export const GetSalesReportResponseSchema: GenMessage<GetSalesReportResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 20);
+  messageDesc(file_bazaar_admin_v1_admin, 22);
 
 /**
  * An event a consumer could not apply after every delivery attempt.
@@ -827,7 +876,7 @@ export type DeadLetter = Message<"bazaar.admin.v1.DeadLetter"> & {
  * Use `create(DeadLetterSchema)` to create a new message.
  */
 export const DeadLetterSchema: GenMessage<DeadLetter> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 21);
+  messageDesc(file_bazaar_admin_v1_admin, 23);
 
 /**
  * Request of AdminService.ListDeadLetters.
@@ -862,7 +911,7 @@ export type ListDeadLettersRequest = Message<"bazaar.admin.v1.ListDeadLettersReq
  * Use `create(ListDeadLettersRequestSchema)` to create a new message.
  */
 export const ListDeadLettersRequestSchema: GenMessage<ListDeadLettersRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 22);
+  messageDesc(file_bazaar_admin_v1_admin, 24);
 
 /**
  * Response of AdminService.ListDeadLetters.
@@ -890,7 +939,7 @@ export type ListDeadLettersResponse = Message<"bazaar.admin.v1.ListDeadLettersRe
  * Use `create(ListDeadLettersResponseSchema)` to create a new message.
  */
 export const ListDeadLettersResponseSchema: GenMessage<ListDeadLettersResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 23);
+  messageDesc(file_bazaar_admin_v1_admin, 25);
 
 /**
  * Request of AdminService.RedriveDeadLetter.
@@ -911,7 +960,7 @@ export type RedriveDeadLetterRequest = Message<"bazaar.admin.v1.RedriveDeadLette
  * Use `create(RedriveDeadLetterRequestSchema)` to create a new message.
  */
 export const RedriveDeadLetterRequestSchema: GenMessage<RedriveDeadLetterRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 24);
+  messageDesc(file_bazaar_admin_v1_admin, 26);
 
 /**
  * Response of AdminService.RedriveDeadLetter.
@@ -932,7 +981,7 @@ export type RedriveDeadLetterResponse = Message<"bazaar.admin.v1.RedriveDeadLett
  * Use `create(RedriveDeadLetterResponseSchema)` to create a new message.
  */
 export const RedriveDeadLetterResponseSchema: GenMessage<RedriveDeadLetterResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 25);
+  messageDesc(file_bazaar_admin_v1_admin, 27);
 
 /**
  * Request of AdminService.ListShops.
@@ -981,7 +1030,7 @@ export type ListShopsRequest = Message<"bazaar.admin.v1.ListShopsRequest"> & {
  * Use `create(ListShopsRequestSchema)` to create a new message.
  */
 export const ListShopsRequestSchema: GenMessage<ListShopsRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 26);
+  messageDesc(file_bazaar_admin_v1_admin, 28);
 
 /**
  * Response of AdminService.ListShops.
@@ -1009,7 +1058,7 @@ export type ListShopsResponse = Message<"bazaar.admin.v1.ListShopsResponse"> & {
  * Use `create(ListShopsResponseSchema)` to create a new message.
  */
 export const ListShopsResponseSchema: GenMessage<ListShopsResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 27);
+  messageDesc(file_bazaar_admin_v1_admin, 29);
 
 /**
  * Request of AdminService.SuspendShop.
@@ -1037,7 +1086,7 @@ export type SuspendShopRequest = Message<"bazaar.admin.v1.SuspendShopRequest"> &
  * Use `create(SuspendShopRequestSchema)` to create a new message.
  */
 export const SuspendShopRequestSchema: GenMessage<SuspendShopRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 28);
+  messageDesc(file_bazaar_admin_v1_admin, 30);
 
 /**
  * Response of AdminService.SuspendShop.
@@ -1058,7 +1107,7 @@ export type SuspendShopResponse = Message<"bazaar.admin.v1.SuspendShopResponse">
  * Use `create(SuspendShopResponseSchema)` to create a new message.
  */
 export const SuspendShopResponseSchema: GenMessage<SuspendShopResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 29);
+  messageDesc(file_bazaar_admin_v1_admin, 31);
 
 /**
  * Request of AdminService.ReactivateShop.
@@ -1079,7 +1128,7 @@ export type ReactivateShopRequest = Message<"bazaar.admin.v1.ReactivateShopReque
  * Use `create(ReactivateShopRequestSchema)` to create a new message.
  */
 export const ReactivateShopRequestSchema: GenMessage<ReactivateShopRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 30);
+  messageDesc(file_bazaar_admin_v1_admin, 32);
 
 /**
  * Response of AdminService.ReactivateShop.
@@ -1100,7 +1149,7 @@ export type ReactivateShopResponse = Message<"bazaar.admin.v1.ReactivateShopResp
  * Use `create(ReactivateShopResponseSchema)` to create a new message.
  */
 export const ReactivateShopResponseSchema: GenMessage<ReactivateShopResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 31);
+  messageDesc(file_bazaar_admin_v1_admin, 33);
 
 /**
  * Request of AdminService.UpdateCategory.
@@ -1129,7 +1178,7 @@ export type UpdateCategoryRequest = Message<"bazaar.admin.v1.UpdateCategoryReque
  * Use `create(UpdateCategoryRequestSchema)` to create a new message.
  */
 export const UpdateCategoryRequestSchema: GenMessage<UpdateCategoryRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 32);
+  messageDesc(file_bazaar_admin_v1_admin, 34);
 
 /**
  * Response of AdminService.UpdateCategory.
@@ -1150,7 +1199,7 @@ export type UpdateCategoryResponse = Message<"bazaar.admin.v1.UpdateCategoryResp
  * Use `create(UpdateCategoryResponseSchema)` to create a new message.
  */
 export const UpdateCategoryResponseSchema: GenMessage<UpdateCategoryResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 33);
+  messageDesc(file_bazaar_admin_v1_admin, 35);
 
 /**
  * Request of AdminService.DeleteCategory.
@@ -1178,7 +1227,7 @@ export type DeleteCategoryRequest = Message<"bazaar.admin.v1.DeleteCategoryReque
  * Use `create(DeleteCategoryRequestSchema)` to create a new message.
  */
 export const DeleteCategoryRequestSchema: GenMessage<DeleteCategoryRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 34);
+  messageDesc(file_bazaar_admin_v1_admin, 36);
 
 /**
  * Response of AdminService.DeleteCategory.
@@ -1199,7 +1248,7 @@ export type DeleteCategoryResponse = Message<"bazaar.admin.v1.DeleteCategoryResp
  * Use `create(DeleteCategoryResponseSchema)` to create a new message.
  */
 export const DeleteCategoryResponseSchema: GenMessage<DeleteCategoryResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 35);
+  messageDesc(file_bazaar_admin_v1_admin, 37);
 
 /**
  * Marketplace operations. Public (served through the edge) but for ROLE_ADMIN only: every
@@ -1247,6 +1296,25 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof SetUserActiveRequestSchema;
     output: typeof SetUserActiveResponseSchema;
+  },
+  /**
+   * Erases a user's personal data in every service that holds it, keeping the figures: auth
+   * replaces the e-mail with a placeholder, clears name and phone, destroys the password and
+   * ends every session (the account can never sign in again); order blanks the addresses of
+   * their orders, whose lines, totals and statuses stay; cart deletes their cart (on the
+   * UserErased event); the audit trail keeps its entries with the personal fields removed, also
+   * after a rebuild. FAILED_PRECONDITION for the caller's own account; NOT_FOUND for an unknown
+   * user. Safe to retry: a call that failed part-way (UNAVAILABLE) finishes on the next call,
+   * and erasing an erased user changes nothing.
+   *
+   * Error reasons: USER_OWNS_SHOPS (user_id, shop_id).
+   *
+   * @generated from rpc bazaar.admin.v1.AdminService.EraseUser
+   */
+  eraseUser: {
+    methodKind: "unary";
+    input: typeof EraseUserRequestSchema;
+    output: typeof EraseUserResponseSchema;
   },
   /**
    * Orders of every user matching the filters (→ order's OrderAdminService).

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bazaar/events/v1/events.proto.
  */
 export const file_bazaar_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch1iYXphYXIvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQYmF6YWFyLmV2ZW50cy52MSKbCQoFRXZlbnQSCgoCaWQYASABKAkSLgoKb2NjdXJfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc291cmNlGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJEhIKCnN1YmplY3RfaWQYBSABKAkSFAoMdHJhY2VfcGFyZW50GAYgASgJEjsKD3VzZXJfcmVnaXN0ZXJlZBgKIAEoCzIgLmJhemFhci5ldmVudHMudjEuVXNlclJlZ2lzdGVyZWRIABI+ChF1c2VyX3JvbGVfY2hhbmdlZBgLIAEoCzIhLmJhemFhci5ldmVudHMudjEuVXNlclJvbGVDaGFuZ2VkSAASQgoTdXNlcl9hY3RpdmVfY2hhbmdlZBgMIAEoCzIjLmJhemFhci5ldmVudHMudjEuVXNlckFjdGl2ZUNoYW5nZWRIABI1CgxzaG9wX2NyZWF0ZWQYFCABKAsyHS5iYXphYXIuZXZlbnRzLnYxLlNob3BDcmVhdGVkSAASPQoQY2F0ZWdvcnlfY3JlYXRlZBgVIAEoCzIhLmJhemFhci5ldmVudHMudjEuQ2F0ZWdvcnlDcmVhdGVkSAASOwoPcHJvZHVjdF9jcmVhdGVkGBYgASgLMiAuYmF6YWFyLmV2ZW50cy52MS5Qcm9kdWN0Q3JlYXRlZEgAEjsKD3Byb2R1Y3RfdXBkYXRlZBgXIAEoCzIgLmJhemFhci5ldmVudHMudjEuUHJvZHVjdFVwZGF0ZWRIABI7Cg9wcm9kdWN0X2RlbGV0ZWQYGCABKAsyIC5iYXphYXIuZXZlbnRzLnYxLlByb2R1Y3REZWxldGVkSAASNwoNc3RvY2tfY2hhbmdlZBgZIAEoCzIeLmJhemFhci5ldmVudHMudjEuU3RvY2tDaGFuZ2VkSAASSgoXc2hvcF9zdXNwZW5zaW9uX2NoYW5nZWQYGiABKAsyJy5iYXphYXIuZXZlbnRzLnYxLlNob3BTdXNwZW5zaW9uQ2hhbmdlZEgAEjUKDG9yZGVyX3BsYWNlZBgeIAEoCzIdLmJhemFhci5ldmVudHMudjEuT3JkZXJQbGFjZWRIABJEChRvcmRlcl9zdGF0dXNfY2hhbmdlZBgfIAEoCzIkLmJhemFhci5ldmVudHMudjEuT3JkZXJTdGF0dXNDaGFuZ2VkSAASOwoPb3JkZXJfY2FuY2VsbGVkGCAgASgLMiAuYmF6YWFyLmV2ZW50cy52MS5PcmRlckNhbmNlbGxlZEgAEjkKDnBheW1lbnRfZmFpbGVkGCEgASgLMh8uYmF6YWFyLmV2ZW50cy52MS5QYXltZW50RmFpbGVkSAASTQoZc2hvcF9vcmRlcl9zdGF0dXNfY2hhbmdlZBgiIAEoCzIoLmJhemFhci5ldmVudHMudjEuU2hvcE9yZGVyU3RhdHVzQ2hhbmdlZEgAEkgKFmFkbWluX2FjdGlvbl9wZXJmb3JtZWQYKCABKAsyJi5iYXphYXIuZXZlbnRzLnYxLkFkbWluQWN0aW9uUGVyZm9ybWVkSABCCQoHcGF5bG9hZCJsCg5Vc2VyUmVnaXN0ZXJlZBIPCgd1c2VyX2lkGAEgASgJEg0KBWVtYWlsGAIgASgJEiQKBHJvbGUYAyABKA4yFi5iYXphYXIuY29tbW9uLnYxLlJvbGUSFAoMZGlzcGxheV9uYW1lGAQgASgJInYKD1VzZXJSb2xlQ2hhbmdlZBIPCgd1c2VyX2lkGAEgASgJEigKCG9sZF9yb2xlGAIgASgOMhYuYmF6YWFyLmNvbW1vbi52MS5Sb2xlEigKCG5ld19yb2xlGAMgASgOMhYuYmF6YWFyLmNvbW1vbi52MS5Sb2xlIjQKEVVzZXJBY3RpdmVDaGFuZ2VkEg8KB3VzZXJfaWQYASABKAkSDgoGYWN0aXZlGAIgASgIImsKC1Nob3BDcmVhdGVkEg8KB3Nob3BfaWQYASABKAkSEQoJc2VsbGVyX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSKgoIbG9jYXRpb24YBCABKAsyGC5iYXphYXIuY29tbW9uLnYxLkxhdExuZyJHCg9DYXRlZ29yeUNyZWF0ZWQSEwoLY2F0ZWdvcnlfaWQYASABKAkSEQoJcGFyZW50X2lkGAIgASgJEgwKBG5hbWUYAyABKAkikwEKDlByb2R1Y3RDcmVhdGVkEhIKCnByb2R1Y3RfaWQYASABKAkSDwoHc2hvcF9pZBgCIAEoCRIRCglzZWxsZXJfaWQYAyABKAkSEwoLY2F0ZWdvcnlfaWQYBCABKAkSDAoEbmFtZRgFIAEoCRImCgVwcmljZRgGIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkixQEKDlByb2R1Y3RVcGRhdGVkEhIKCnByb2R1Y3RfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIqCglvbGRfcHJpY2UYAyABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EioKCW5ld19wcmljZRgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSDgoGYWN0aXZlGAUgASgIEhYKDmNoYW5nZWRfZmllbGRzGAYgAygJEhEKCWltYWdlX3VybBgHIAEoCSIkCg5Qcm9kdWN0RGVsZXRlZBISCgpwcm9kdWN0X2lkGAEgASgJInYKDFN0b2NrQ2hhbmdlZBISCgpwcm9kdWN0X2lkGAEgASgJEhUKDXN0b2NrX29uX2hhbmQYAiABKAUSEgoKc3RvY2tfaGVsZBgDIAEoBRIXCg9zdG9ja19hdmFpbGFibGUYBCABKAUSDgoGcmVhc29uGAUgASgJIl4KFVNob3BTdXNwZW5zaW9uQ2hhbmdlZBIPCgdzaG9wX2lkGAEgASgJEhEKCXNlbGxlcl9pZBgCIAEoCRIRCglzdXNwZW5kZWQYAyABKAgSDgoGcmVhc29uGAQgASgJIoMBCgtPcmRlclBsYWNlZBIQCghvcmRlcl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEikKBWl0ZW1zGAMgAygLMhouYmF6YWFyLm9yZGVyLnYxLk9yZGVySXRlbRImCgV0b3RhbBgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXki4wEKEk9yZGVyU3RhdHVzQ2hhbmdlZBIQCghvcmRlcl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEjAKCm9sZF9zdGF0dXMYAyABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXMSMAoKbmV3X3N0YXR1cxgEIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1cxIMCgRub3RlGAUgASgJEiYKBXRvdGFsGAYgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIQCghzaG9wX2lkcxgHIAMoCSLbAgoWU2hvcE9yZGVyU3RhdHVzQ2hhbmdlZBIVCg1zaG9wX29yZGVyX2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEg8KB3Nob3BfaWQYAyABKAkSEQoJc2VsbGVyX2lkGAQgASgJEg8KB3VzZXJfaWQYBSABKAkSNAoKb2xkX3N0YXR1cxgGIAEoDjIgLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXJTdGF0dXMSNAoKbmV3X3N0YXR1cxgHIAEoDjIgLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXJTdGF0dXMSDAoEbm90ZRgIIAEoCRIPCgdjYXJyaWVyGAkgASgJEhcKD3RyYWNraW5nX251bWJlchgKIAEoCRIUCgx0cmFja2luZ191cmwYCyABKAkSKQoIc3VidG90YWwYDCABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5IkMKDk9yZGVyQ2FuY2VsbGVkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIkIKDVBheW1lbnRGYWlsZWQSEAoIb3JkZXJfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkiZAoUQWRtaW5BY3Rpb25QZXJmb3JtZWQSDgoGYWN0aW9uGAEgASgJEhMKC3RhcmdldF90eXBlGAIgASgJEhEKCXRhcmdldF9pZBgDIAEoCRIUCgxkZXRhaWxzX2pzb24YBCABKAliBnByb3RvMw", [file_bazaar_common_v1_common, file_bazaar_order_v1_order, file_google_protobuf_timestamp]);
+  fileDesc("Ch1iYXphYXIvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQYmF6YWFyLmV2ZW50cy52MSLQCQoFRXZlbnQSCgoCaWQYASABKAkSLgoKb2NjdXJfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc291cmNlGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJEhIKCnN1YmplY3RfaWQYBSABKAkSFAoMdHJhY2VfcGFyZW50GAYgASgJEjsKD3VzZXJfcmVnaXN0ZXJlZBgKIAEoCzIgLmJhemFhci5ldmVudHMudjEuVXNlclJlZ2lzdGVyZWRIABI+ChF1c2VyX3JvbGVfY2hhbmdlZBgLIAEoCzIhLmJhemFhci5ldmVudHMudjEuVXNlclJvbGVDaGFuZ2VkSAASQgoTdXNlcl9hY3RpdmVfY2hhbmdlZBgMIAEoCzIjLmJhemFhci5ldmVudHMudjEuVXNlckFjdGl2ZUNoYW5nZWRIABIzCgt1c2VyX2VyYXNlZBgNIAEoCzIcLmJhemFhci5ldmVudHMudjEuVXNlckVyYXNlZEgAEjUKDHNob3BfY3JlYXRlZBgUIAEoCzIdLmJhemFhci5ldmVudHMudjEuU2hvcENyZWF0ZWRIABI9ChBjYXRlZ29yeV9jcmVhdGVkGBUgASgLMiEuYmF6YWFyLmV2ZW50cy52MS5DYXRlZ29yeUNyZWF0ZWRIABI7Cg9wcm9kdWN0X2NyZWF0ZWQYFiABKAsyIC5iYXphYXIuZXZlbnRzLnYxLlByb2R1Y3RDcmVhdGVkSAASOwoPcHJvZHVjdF91cGRhdGVkGBcgASgLMiAuYmF6YWFyLmV2ZW50cy52MS5Qcm9kdWN0VXBkYXRlZEgAEjsKD3Byb2R1Y3RfZGVsZXRlZBgYIAEoCzIgLmJhemFhci5ldmVudHMudjEuUHJvZHVjdERlbGV0ZWRIABI3Cg1zdG9ja19jaGFuZ2VkGBkgASgLMh4uYmF6YWFyLmV2ZW50cy52MS5TdG9ja0NoYW5nZWRIABJKChdzaG9wX3N1c3BlbnNpb25fY2hhbmdlZBgaIAEoCzInLmJhemFhci5ldmVudHMudjEuU2hvcFN1c3BlbnNpb25DaGFuZ2VkSAASNQoMb3JkZXJfcGxhY2VkGB4gASgLMh0uYmF6YWFyLmV2ZW50cy52MS5PcmRlclBsYWNlZEgAEkQKFG9yZGVyX3N0YXR1c19jaGFuZ2VkGB8gASgLMiQuYmF6YWFyLmV2ZW50cy52MS5PcmRlclN0YXR1c0NoYW5nZWRIABI7Cg9vcmRlcl9jYW5jZWxsZWQYICABKAsyIC5iYXphYXIuZXZlbnRzLnYxLk9yZGVyQ2FuY2VsbGVkSAASOQoOcGF5bWVudF9mYWlsZWQYISABKAsyHy5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRGYWlsZWRIABJNChlzaG9wX29yZGVyX3N0YXR1c19jaGFuZ2VkGCIgASgLMiguYmF6YWFyLmV2ZW50cy52MS5TaG9wT3JkZXJTdGF0dXNDaGFuZ2VkSAASSAoWYWRtaW5fYWN0aW9uX3BlcmZvcm1lZBgoIAEoCzImLmJhemFhci5ldmVudHMudjEuQWRtaW5BY3Rpb25QZXJmb3JtZWRIAEIJCgdwYXlsb2FkImwKDlVzZXJSZWdpc3RlcmVkEg8KB3VzZXJfaWQYASABKAkSDQoFZW1haWwYAiABKAkSJAoEcm9sZRgDIAEoDjIWLmJhemFhci5jb21tb24udjEuUm9sZRIUCgxkaXNwbGF5X25hbWUYBCABKAkidgoPVXNlclJvbGVDaGFuZ2VkEg8KB3VzZXJfaWQYASABKAkSKAoIb2xkX3JvbGUYAiABKA4yFi5iYXphYXIuY29tbW9uLnYxLlJvbGUSKAoIbmV3X3JvbGUYAyABKA4yFi5iYXphYXIuY29tbW9uLnYxLlJvbGUiNAoRVXNlckFjdGl2ZUNoYW5nZWQSDwoHdXNlcl9pZBgBIAEoCRIOCgZhY3RpdmUYAiABKAgiHQoKVXNlckVyYXNlZBIPCgd1c2VyX2lkGAEgASgJImsKC1Nob3BDcmVhdGVkEg8KB3Nob3BfaWQYASABKAkSEQoJc2VsbGVyX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSKgoIbG9jYXRpb24YBCABKAsyGC5iYXphYXIuY29tbW9uLnYxLkxhdExuZyJHCg9DYXRlZ29yeUNyZWF0ZWQSEwoLY2F0ZWdvcnlfaWQYASABKAkSEQoJcGFyZW50X2lkGAIgASgJEgwKBG5hbWUYAyABKAkikwEKDlByb2R1Y3RDcmVhdGVkEhIKCnByb2R1Y3RfaWQYASABKAkSDwoHc2hvcF9pZBgCIAEoCRIRCglzZWxsZXJfaWQYAyABKAkSEwoLY2F0ZWdvcnlfaWQYBCABKAkSDAoEbmFtZRgFIAEoCRImCgVwcmljZRgGIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkixQEKDlByb2R1Y3RVcGRhdGVkEhIKCnByb2R1Y3RfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIqCglvbGRfcHJpY2UYAyABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EioKCW5ld19wcmljZRgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSDgoGYWN0aXZlGAUgASgIEhYKDmNoYW5nZWRfZmllbGRzGAYgAygJEhEKCWltYWdlX3VybBgHIAEoCSIkCg5Qcm9kdWN0RGVsZXRlZBISCgpwcm9kdWN0X2lkGAEgASgJInYKDFN0b2NrQ2hhbmdlZBISCgpwcm9kdWN0X2lkGAEgASgJEhUKDXN0b2NrX29uX2hhbmQYAiABKAUSEgoKc3RvY2tfaGVsZBgDIAEoBRIXCg9zdG9ja19hdmFpbGFibGUYBCABKAUSDgoGcmVhc29uGAUgASgJIl4KFVNob3BTdXNwZW5zaW9uQ2hhbmdlZBIPCgdzaG9wX2lkGAEgASgJEhEKCXNlbGxlcl9pZBgCIAEoCRIRCglzdXNwZW5kZWQYAyABKAgSDgoGcmVhc29uGAQgASgJIoMBCgtPcmRlclBsYWNlZBIQCghvcmRlcl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEikKBWl0ZW1zGAMgAygLMhouYmF6YWFyLm9yZGVyLnYxLk9yZGVySXRlbRImCgV0b3RhbBgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXki4wEKEk9yZGVyU3RhdHVzQ2hhbmdlZBIQCghvcmRlcl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEjAKCm9sZF9zdGF0dXMYAyABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXMSMAoKbmV3X3N0YXR1cxgEIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1cxIMCgRub3RlGAUgASgJEiYKBXRvdGFsGAYgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIQCghzaG9wX2lkcxgHIAMoCSLbAgoWU2hvcE9yZGVyU3RhdHVzQ2hhbmdlZBIVCg1zaG9wX29yZGVyX2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEg8KB3Nob3BfaWQYAyABKAkSEQoJc2VsbGVyX2lkGAQgASgJEg8KB3VzZXJfaWQYBSABKAkSNAoKb2xkX3N0YXR1cxgGIAEoDjIgLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXJTdGF0dXMSNAoKbmV3X3N0YXR1cxgHIAEoDjIgLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXJTdGF0dXMSDAoEbm90ZRgIIAEoCRIPCgdjYXJyaWVyGAkgASgJEhcKD3RyYWNraW5nX251bWJlchgKIAEoCRIUCgx0cmFja2luZ191cmwYCyABKAkSKQoIc3VidG90YWwYDCABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5IkMKDk9yZGVyQ2FuY2VsbGVkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIkIKDVBheW1lbnRGYWlsZWQSEAoIb3JkZXJfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkiZAoUQWRtaW5BY3Rpb25QZXJmb3JtZWQSDgoGYWN0aW9uGAEgASgJEhMKC3RhcmdldF90eXBlGAIgASgJEhEKCXRhcmdldF9pZBgDIAEoCRIUCgxkZXRhaWxzX2pzb24YBCABKAliBnByb3RvMw", [file_bazaar_common_v1_common, file_bazaar_order_v1_order, file_google_protobuf_timestamp]);
 
 /**
  * The envelope of every event on NATS JetStream (stream BAZAAR_EVENTS, subjects `bazaar.>`),
@@ -98,6 +98,14 @@ export type Event = Message<"bazaar.events.v1.Event"> & {
      */
     value: UserActiveChanged;
     case: "userActiveChanged";
+  } | {
+    /**
+     * A user's personal data was erased.
+     *
+     * @generated from field: bazaar.events.v1.UserErased user_erased = 13;
+     */
+    value: UserErased;
+    case: "userErased";
   } | {
     /**
      * A shop was opened.
@@ -320,6 +328,30 @@ export const UserActiveChangedSchema: GenMessage<UserActiveChanged> = /*@__PURE_
   messageDesc(file_bazaar_events_v1_events, 3);
 
 /**
+ * Emitted by auth on EraseUser (bazaar.auth.user_erased), once per user. Carries no personal
+ * data. Consumed by cart (deletes the cart) and admin (removes personal data from the audit
+ * trail and remembers the user as erased, so a rebuild of the projections does not bring it
+ * back).
+ *
+ * @generated from message bazaar.events.v1.UserErased
+ */
+export type UserErased = Message<"bazaar.events.v1.UserErased"> & {
+  /**
+   * The erased user.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message bazaar.events.v1.UserErased.
+ * Use `create(UserErasedSchema)` to create a new message.
+ */
+export const UserErasedSchema: GenMessage<UserErased> = /*@__PURE__*/
+  messageDesc(file_bazaar_events_v1_events, 4);
+
+/**
  * Emitted by product on CreateShop (bazaar.product.shop_created). Consumed by admin (audit).
  *
  * @generated from message bazaar.events.v1.ShopCreated
@@ -359,7 +391,7 @@ export type ShopCreated = Message<"bazaar.events.v1.ShopCreated"> & {
  * Use `create(ShopCreatedSchema)` to create a new message.
  */
 export const ShopCreatedSchema: GenMessage<ShopCreated> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 4);
+  messageDesc(file_bazaar_events_v1_events, 5);
 
 /**
  * Emitted by product on CreateCategory (bazaar.product.category_created). Consumed by admin
@@ -395,7 +427,7 @@ export type CategoryCreated = Message<"bazaar.events.v1.CategoryCreated"> & {
  * Use `create(CategoryCreatedSchema)` to create a new message.
  */
 export const CategoryCreatedSchema: GenMessage<CategoryCreated> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 5);
+  messageDesc(file_bazaar_events_v1_events, 6);
 
 /**
  * Emitted by product on CreateProduct (bazaar.product.product_created). Consumed by admin
@@ -452,7 +484,7 @@ export type ProductCreated = Message<"bazaar.events.v1.ProductCreated"> & {
  * Use `create(ProductCreatedSchema)` to create a new message.
  */
 export const ProductCreatedSchema: GenMessage<ProductCreated> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 6);
+  messageDesc(file_bazaar_events_v1_events, 7);
 
 /**
  * Emitted by product on UpdateProduct (bazaar.product.product_updated). Consumed by cart
@@ -516,7 +548,7 @@ export type ProductUpdated = Message<"bazaar.events.v1.ProductUpdated"> & {
  * Use `create(ProductUpdatedSchema)` to create a new message.
  */
 export const ProductUpdatedSchema: GenMessage<ProductUpdated> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 7);
+  messageDesc(file_bazaar_events_v1_events, 8);
 
 /**
  * Emitted by product on DeleteProduct (bazaar.product.product_deleted). Consumed by cart
@@ -538,7 +570,7 @@ export type ProductDeleted = Message<"bazaar.events.v1.ProductDeleted"> & {
  * Use `create(ProductDeletedSchema)` to create a new message.
  */
 export const ProductDeletedSchema: GenMessage<ProductDeleted> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 8);
+  messageDesc(file_bazaar_events_v1_events, 9);
 
 /**
  * Emitted by product whenever stock moves: adjust, reserve, commit, release, expiry
@@ -589,7 +621,7 @@ export type StockChanged = Message<"bazaar.events.v1.StockChanged"> & {
  * Use `create(StockChangedSchema)` to create a new message.
  */
 export const StockChangedSchema: GenMessage<StockChanged> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 9);
+  messageDesc(file_bazaar_events_v1_events, 10);
 
 /**
  * Emitted by product when an admin suspends or reactivates a shop
@@ -633,7 +665,7 @@ export type ShopSuspensionChanged = Message<"bazaar.events.v1.ShopSuspensionChan
  * Use `create(ShopSuspensionChangedSchema)` to create a new message.
  */
 export const ShopSuspensionChangedSchema: GenMessage<ShopSuspensionChanged> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 10);
+  messageDesc(file_bazaar_events_v1_events, 11);
 
 /**
  * Emitted by order when checkout confirms an order — stock committed and payment taken or due
@@ -677,7 +709,7 @@ export type OrderPlaced = Message<"bazaar.events.v1.OrderPlaced"> & {
  * Use `create(OrderPlacedSchema)` to create a new message.
  */
 export const OrderPlacedSchema: GenMessage<OrderPlaced> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 11);
+  messageDesc(file_bazaar_events_v1_events, 12);
 
 /**
  * Emitted by order on every status transition (bazaar.order.order_status_changed). Consumed by
@@ -743,7 +775,7 @@ export type OrderStatusChanged = Message<"bazaar.events.v1.OrderStatusChanged"> 
  * Use `create(OrderStatusChangedSchema)` to create a new message.
  */
 export const OrderStatusChangedSchema: GenMessage<OrderStatusChanged> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 12);
+  messageDesc(file_bazaar_events_v1_events, 13);
 
 /**
  * Emitted by order when a shop's fulfilment moves a shop order (AcceptShopOrder, ShipShopOrder,
@@ -843,7 +875,7 @@ export type ShopOrderStatusChanged = Message<"bazaar.events.v1.ShopOrderStatusCh
  * Use `create(ShopOrderStatusChangedSchema)` to create a new message.
  */
 export const ShopOrderStatusChangedSchema: GenMessage<ShopOrderStatusChanged> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 13);
+  messageDesc(file_bazaar_events_v1_events, 14);
 
 /**
  * Emitted by order on CancelOrder (bazaar.order.order_cancelled). Consumed by admin (audit).
@@ -878,7 +910,7 @@ export type OrderCancelled = Message<"bazaar.events.v1.OrderCancelled"> & {
  * Use `create(OrderCancelledSchema)` to create a new message.
  */
 export const OrderCancelledSchema: GenMessage<OrderCancelled> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 14);
+  messageDesc(file_bazaar_events_v1_events, 15);
 
 /**
  * Emitted by order when payment is declined or fails for good (bazaar.order.payment_failed).
@@ -914,7 +946,7 @@ export type PaymentFailed = Message<"bazaar.events.v1.PaymentFailed"> & {
  * Use `create(PaymentFailedSchema)` to create a new message.
  */
 export const PaymentFailedSchema: GenMessage<PaymentFailed> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 15);
+  messageDesc(file_bazaar_events_v1_events, 16);
 
 /**
  * Emitted by admin for each change made through AdminService
@@ -957,5 +989,5 @@ export type AdminActionPerformed = Message<"bazaar.events.v1.AdminActionPerforme
  * Use `create(AdminActionPerformedSchema)` to create a new message.
  */
 export const AdminActionPerformedSchema: GenMessage<AdminActionPerformed> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 16);
+  messageDesc(file_bazaar_events_v1_events, 17);
 

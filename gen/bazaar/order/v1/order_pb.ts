@@ -16,7 +16,49 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file bazaar/order/v1/order.proto.
  */
 export const file_bazaar_order_v1_order: GenFile = /*@__PURE__*/
-  fileDesc("ChtiYXphYXIvb3JkZXIvdjEvb3JkZXIucHJvdG8SD2JhemFhci5vcmRlci52MSLQBAoFT3JkZXISCgoCaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIpCgVpdGVtcxgDIAMoCzIaLmJhemFhci5vcmRlci52MS5PcmRlckl0ZW0SKQoIc3VidG90YWwYBCABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EiQKA3RheBgFIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSLgoNc2hpcHBpbmdfY29zdBgGIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSJgoFdG90YWwYByABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EjMKEHNoaXBwaW5nX2FkZHJlc3MYCCABKAsyGS5iYXphYXIuY29tbW9uLnYxLkFkZHJlc3MSLAoGc3RhdHVzGAkgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzEikKB3BheW1lbnQYCiABKAsyGC5iYXphYXIub3JkZXIudjEuUGF5bWVudBI1Cg5zdGF0dXNfaGlzdG9yeRgLIAMoCzIdLmJhemFhci5vcmRlci52MS5TdGF0dXNDaGFuZ2USLwoLY3JlYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtzaG9wX29yZGVycxgOIAMoCzIaLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXIitwMKCVNob3BPcmRlchIKCgJpZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRIPCgdzaG9wX2lkGAMgASgJEhEKCXNlbGxlcl9pZBgEIAEoCRIpCgVpdGVtcxgFIAMoCzIaLmJhemFhci5vcmRlci52MS5PcmRlckl0ZW0SKQoIc3VidG90YWwYBiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EjAKBnN0YXR1cxgHIAEoDjIgLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXJTdGF0dXMSDwoHY2FycmllchgIIAEoCRIXCg90cmFja2luZ19udW1iZXIYCSABKAkSFAoMdHJhY2tpbmdfdXJsGAogASgJEi8KC2NyZWF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPgoOc3RhdHVzX2hpc3RvcnkYDSADKAsyJi5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyU3RhdHVzQ2hhbmdlIoEBChVTaG9wT3JkZXJTdGF0dXNDaGFuZ2USMAoGc3RhdHVzGAEgASgOMiAuYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlclN0YXR1cxIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRub3RlGAMgASgJIqoBCglPcmRlckl0ZW0SEgoKcHJvZHVjdF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEisKCnVuaXRfcHJpY2UYAyABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EhAKCHF1YW50aXR5GAQgASgFEisKCmxpbmVfdG90YWwYBSABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Eg8KB3Nob3BfaWQYBiABKAkilAEKB1BheW1lbnQSLgoGbWV0aG9kGAEgASgOMh4uYmF6YWFyLm9yZGVyLnYxLlBheW1lbnRNZXRob2QSLgoGc3RhdHVzGAIgASgOMh4uYmF6YWFyLm9yZGVyLnYxLlBheW1lbnRTdGF0dXMSEQoJcmVmZXJlbmNlGAMgASgJEhYKDmZhaWx1cmVfcmVhc29uGAQgASgJInQKDFN0YXR1c0NoYW5nZRIsCgZzdGF0dXMYASABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXMSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEbm90ZRgDIAEoCSLbAQoOUGF5bWVudERldGFpbHMSOgoGbWV0aG9kGAEgASgOMh4uYmF6YWFyLm9yZGVyLnYxLlBheW1lbnRNZXRob2RCCrpIB4IBBBABIAASHAoKY2FyZF90b2tlbhgCIAEoCUIIukgFcgMYyAE6b7pIbBpqChNjYXJkX3Rva2VuX3JlcXVpcmVkEihjYXJkX3Rva2VuIGlzIHJlcXVpcmVkIGZvciBDQVJEIHBheW1lbnRzGil0aGlzLm1ldGhvZCAhPSAyIHx8IHRoaXMuY2FyZF90b2tlbiAhPSAnJyLDAQoRUGxhY2VPcmRlclJlcXVlc3QSNwoPaWRlbXBvdGVuY3lfa2V5GAEgASgJQh66SBvIAQFyFhAIGEAyEF5bQS1aYS16MC05Xy1dKyQSOwoQc2hpcHBpbmdfYWRkcmVzcxgCIAEoCzIZLmJhemFhci5jb21tb24udjEuQWRkcmVzc0IGukgDyAEBEjgKB3BheW1lbnQYAyABKAsyHy5iYXphYXIub3JkZXIudjEuUGF5bWVudERldGFpbHNCBrpIA8gBASI7ChJQbGFjZU9yZGVyUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXIihwEKEUxpc3RPcmRlcnNSZXF1ZXN0EjYKBnN0YXR1cxgBIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1c0IIukgFggECEAESHAoJcGFnZV9zaXplGAIgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAQiVQoSTGlzdE9yZGVyc1Jlc3BvbnNlEiYKBm9yZGVycxgBIAMoCzIWLmJhemFhci5vcmRlci52MS5PcmRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJwoPR2V0T3JkZXJSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABASI5ChBHZXRPcmRlclJlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyIkQKEkNhbmNlbE9yZGVyUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESGAoGcmVhc29uGAIgASgJQgi6SAVyAxj0AyI8ChNDYW5jZWxPcmRlclJlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyImQKEldhdGNoT3JkZXJzUmVxdWVzdBIeCgxyZXN1bWVfdG9rZW4YASABKAlCCLpIBXIDGIAEEi4KCnNpbmNlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlIKE1dhdGNoT3JkZXJzUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXISFAoMcmVzdW1lX3Rva2VuGAIgASgJIqoBChVMaXN0U2hvcE9yZGVyc1JlcXVlc3QSGQoHc2hvcF9pZBgBIAEoCUIIukgFcgOwAQESOgoGc3RhdHVzGAIgASgOMiAuYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlclN0YXR1c0IIukgFggECEAESHAoJcGFnZV9zaXplGAMgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgEIAEoCUIIukgFcgMYgAQiYgoWTGlzdFNob3BPcmRlcnNSZXNwb25zZRIvCgtzaG9wX29yZGVycxgBIAMoCzIaLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIisKE0dldFNob3BPcmRlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIkYKFEdldFNob3BPcmRlclJlc3BvbnNlEi4KCnNob3Bfb3JkZXIYASABKAsyGi5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyIoMBChZXYXRjaFNob3BPcmRlcnNSZXF1ZXN0EhkKB3Nob3BfaWQYASABKAlCCLpIBXIDsAEBEh4KDHJlc3VtZV90b2tlbhgCIAEoCUIIukgFcgMYgAQSLgoKc2luY2VfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXwoXV2F0Y2hTaG9wT3JkZXJzUmVzcG9uc2USLgoKc2hvcF9vcmRlchgBIAEoCzIaLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXISFAoMcmVzdW1lX3Rva2VuGAIgASgJIkYKFkFjY2VwdFNob3BPcmRlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEhYKBG5vdGUYAiABKAlCCLpIBXIDGPQDIkkKF0FjY2VwdFNob3BPcmRlclJlc3BvbnNlEi4KCnNob3Bfb3JkZXIYASABKAsyGi5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyIrQBChRTaGlwU2hvcE9yZGVyUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESGgoHY2FycmllchgCIAEoCUIJukgGcgQQARhkEiIKD3RyYWNraW5nX251bWJlchgDIAEoCUIJukgGcgQQARhkEi4KDHRyYWNraW5nX3VybBgEIAEoCUIYukgV2AEBchAY9AM6CGh0dHBzOi8viAEBEhYKBG5vdGUYBSABKAlCCLpIBXIDGPQDIkcKFVNoaXBTaG9wT3JkZXJSZXNwb25zZRIuCgpzaG9wX29yZGVyGAEgASgLMhouYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlciJHChdEZWxpdmVyU2hvcE9yZGVyUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESFgoEbm90ZRgCIAEoCUIIukgFcgMY9AMiSgoYRGVsaXZlclNob3BPcmRlclJlc3BvbnNlEi4KCnNob3Bfb3JkZXIYASABKAsyGi5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyIsEDChRMaXN0QWxsT3JkZXJzUmVxdWVzdBI2CgZzdGF0dXMYASABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXNCCLpIBYIBAhABEhwKB3VzZXJfaWQYAiABKAlCC7pICNgBAXIDsAEBEjQKEGNyZWF0ZV90aW1lX2Zyb20YAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZV90aW1lX3RvGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcCglwYWdlX3NpemUYBSABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAYgASgJQgi6SAVyAxiABDqsAbpIqAEapQEKCnRpbWVfcmFuZ2USLmNyZWF0ZV90aW1lX2Zyb20gbXVzdCBiZSBiZWZvcmUgY3JlYXRlX3RpbWVfdG8aZyFoYXModGhpcy5jcmVhdGVfdGltZV9mcm9tKSB8fCAhaGFzKHRoaXMuY3JlYXRlX3RpbWVfdG8pIHx8IHRoaXMuY3JlYXRlX3RpbWVfZnJvbSA8IHRoaXMuY3JlYXRlX3RpbWVfdG8iWAoVTGlzdEFsbE9yZGVyc1Jlc3BvbnNlEiYKBm9yZGVycxgBIAMoCzIWLmJhemFhci5vcmRlci52MS5PcmRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiggEKGFVwZGF0ZU9yZGVyU3RhdHVzUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESOAoGc3RhdHVzGAIgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzQgq6SAeCAQQQASAAEhYKBG5vdGUYAyABKAlCCLpIBXIDGPQDIkIKGVVwZGF0ZU9yZGVyU3RhdHVzUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXIq8QEKC09yZGVyU3RhdHVzEhwKGE9SREVSX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFE9SREVSX1NUQVRVU19QRU5ESU5HEAESGgoWT1JERVJfU1RBVFVTX0NPTkZJUk1FRBACEhsKF09SREVSX1NUQVRVU19QUk9DRVNTSU5HEAMSGAoUT1JERVJfU1RBVFVTX1NISVBQRUQQBBIaChZPUkRFUl9TVEFUVVNfREVMSVZFUkVEEAUSGgoWT1JERVJfU1RBVFVTX0NBTkNFTExFRBAGEh8KG09SREVSX1NUQVRVU19QQVlNRU5UX0ZBSUxFRBAHKm0KDVBheW1lbnRNZXRob2QSHgoaUEFZTUVOVF9NRVRIT0RfVU5TUEVDSUZJRUQQABIjCh9QQVlNRU5UX01FVEhPRF9DQVNIX09OX0RFTElWRVJZEAESFwoTUEFZTUVOVF9NRVRIT0RfQ0FSRBACKuMBCg1QYXltZW50U3RhdHVzEh4KGlBBWU1FTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWUEFZTUVOVF9TVEFUVVNfUEVORElORxABEh0KGVBBWU1FTlRfU1RBVFVTX0FVVEhPUklaRUQQAhIbChdQQVlNRU5UX1NUQVRVU19ERUNMSU5FRBADEhkKFVBBWU1FTlRfU1RBVFVTX0ZBSUxFRBAEEiIKHlBBWU1FTlRfU1RBVFVTX0RVRV9PTl9ERUxJVkVSWRAFEhsKF1BBWU1FTlRfU1RBVFVTX1JFRlVOREVEEAYq9wEKD1Nob3BPcmRlclN0YXR1cxIhCh1TSE9QX09SREVSX1NUQVRVU19VTlNQRUNJRklFRBAAEh0KGVNIT1BfT1JERVJfU1RBVFVTX1BFTkRJTkcQARIfChtTSE9QX09SREVSX1NUQVRVU19DT05GSVJNRUQQAhIgChxTSE9QX09SREVSX1NUQVRVU19QUk9DRVNTSU5HEAMSHQoZU0hPUF9PUkRFUl9TVEFUVVNfU0hJUFBFRBAEEh8KG1NIT1BfT1JERVJfU1RBVFVTX0RFTElWRVJFRBAFEh8KG1NIT1BfT1JERVJfU1RBVFVTX0NBTkNFTExFRBAGMsoECgxPcmRlclNlcnZpY2USbAoKUGxhY2VPcmRlchIiLmJhemFhci5vcmRlci52MS5QbGFjZU9yZGVyUmVxdWVzdBojLmJhemFhci5vcmRlci52MS5QbGFjZU9yZGVyUmVzcG9uc2UiFYLT5JMCDzoBKiIKL3YxL29yZGVycxJsCgpMaXN0T3JkZXJzEiIuYmF6YWFyLm9yZGVyLnYxLkxpc3RPcmRlcnNSZXF1ZXN0GiMuYmF6YWFyLm9yZGVyLnYxLkxpc3RPcmRlcnNSZXNwb25zZSIVkAIBgtPkkwIMEgovdjEvb3JkZXJzEmsKCEdldE9yZGVyEiAuYmF6YWFyLm9yZGVyLnYxLkdldE9yZGVyUmVxdWVzdBohLmJhemFhci5vcmRlci52MS5HZXRPcmRlclJlc3BvbnNlIhqQAgGC0+STAhESDy92MS9vcmRlcnMve2lkfRJ7CgtDYW5jZWxPcmRlchIjLmJhemFhci5vcmRlci52MS5DYW5jZWxPcmRlclJlcXVlc3QaJC5iYXphYXIub3JkZXIudjEuQ2FuY2VsT3JkZXJSZXNwb25zZSIhgtPkkwIbOgEqIhYvdjEvb3JkZXJzL3tpZH06Y2FuY2VsEnQKC1dhdGNoT3JkZXJzEiMuYmF6YWFyLm9yZGVyLnYxLldhdGNoT3JkZXJzUmVxdWVzdBokLmJhemFhci5vcmRlci52MS5XYXRjaE9yZGVyc1Jlc3BvbnNlIhiC0+STAhISEC92MS9vcmRlcnM6d2F0Y2gwATLXBgoQU2hvcE9yZGVyU2VydmljZRKIAQoOTGlzdFNob3BPcmRlcnMSJi5iYXphYXIub3JkZXIudjEuTGlzdFNob3BPcmRlcnNSZXF1ZXN0GicuYmF6YWFyLm9yZGVyLnYxLkxpc3RTaG9wT3JkZXJzUmVzcG9uc2UiJZACAYLT5JMCHBIaL3YxL3Nob3BzL3tzaG9wX2lkfS9vcmRlcnMSfAoMR2V0U2hvcE9yZGVyEiQuYmF6YWFyLm9yZGVyLnYxLkdldFNob3BPcmRlclJlcXVlc3QaJS5iYXphYXIub3JkZXIudjEuR2V0U2hvcE9yZGVyUmVzcG9uc2UiH5ACAYLT5JMCFhIUL3YxL3Nob3Atb3JkZXJzL3tpZH0SjAEKD0FjY2VwdFNob3BPcmRlchInLmJhemFhci5vcmRlci52MS5BY2NlcHRTaG9wT3JkZXJSZXF1ZXN0GiguYmF6YWFyLm9yZGVyLnYxLkFjY2VwdFNob3BPcmRlclJlc3BvbnNlIiaC0+STAiA6ASoiGy92MS9zaG9wLW9yZGVycy97aWR9OmFjY2VwdBKEAQoNU2hpcFNob3BPcmRlchIlLmJhemFhci5vcmRlci52MS5TaGlwU2hvcE9yZGVyUmVxdWVzdBomLmJhemFhci5vcmRlci52MS5TaGlwU2hvcE9yZGVyUmVzcG9uc2UiJILT5JMCHjoBKiIZL3YxL3Nob3Atb3JkZXJzL3tpZH06c2hpcBKQAQoQRGVsaXZlclNob3BPcmRlchIoLmJhemFhci5vcmRlci52MS5EZWxpdmVyU2hvcE9yZGVyUmVxdWVzdBopLmJhemFhci5vcmRlci52MS5EZWxpdmVyU2hvcE9yZGVyUmVzcG9uc2UiJ4LT5JMCIToBKiIcL3YxL3Nob3Atb3JkZXJzL3tpZH06ZGVsaXZlchKQAQoPV2F0Y2hTaG9wT3JkZXJzEicuYmF6YWFyLm9yZGVyLnYxLldhdGNoU2hvcE9yZGVyc1JlcXVlc3QaKC5iYXphYXIub3JkZXIudjEuV2F0Y2hTaG9wT3JkZXJzUmVzcG9uc2UiKILT5JMCIhIgL3YxL3Nob3BzL3tzaG9wX2lkfS9vcmRlcnM6d2F0Y2gwATLkAQoRT3JkZXJBZG1pblNlcnZpY2USYwoNTGlzdEFsbE9yZGVycxIlLmJhemFhci5vcmRlci52MS5MaXN0QWxsT3JkZXJzUmVxdWVzdBomLmJhemFhci5vcmRlci52MS5MaXN0QWxsT3JkZXJzUmVzcG9uc2UiA5ACARJqChFVcGRhdGVPcmRlclN0YXR1cxIpLmJhemFhci5vcmRlci52MS5VcGRhdGVPcmRlclN0YXR1c1JlcXVlc3QaKi5iYXphYXIub3JkZXIudjEuVXBkYXRlT3JkZXJTdGF0dXNSZXNwb25zZWIGcHJvdG8z", [file_bazaar_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChtiYXphYXIvb3JkZXIvdjEvb3JkZXIucHJvdG8SD2JhemFhci5vcmRlci52MSIyChVFcmFzZUJ1eWVyRGF0YVJlcXVlc3QSGQoHdXNlcl9pZBgBIAEoCUIIukgFcgOwAQEiNAoWRXJhc2VCdXllckRhdGFSZXNwb25zZRIaChJlcmFzZWRfb3JkZXJfY291bnQYASABKAUi0AQKBU9yZGVyEgoKAmlkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSKQoFaXRlbXMYAyADKAsyGi5iYXphYXIub3JkZXIudjEuT3JkZXJJdGVtEikKCHN1YnRvdGFsGAQgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIkCgN0YXgYBSABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Ei4KDXNoaXBwaW5nX2Nvc3QYBiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EiYKBXRvdGFsGAcgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIzChBzaGlwcGluZ19hZGRyZXNzGAggASgLMhkuYmF6YWFyLmNvbW1vbi52MS5BZGRyZXNzEiwKBnN0YXR1cxgJIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1cxIpCgdwYXltZW50GAogASgLMhguYmF6YWFyLm9yZGVyLnYxLlBheW1lbnQSNQoOc3RhdHVzX2hpc3RvcnkYCyADKAsyHS5iYXphYXIub3JkZXIudjEuU3RhdHVzQ2hhbmdlEi8KC2NyZWF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLc2hvcF9vcmRlcnMYDiADKAsyGi5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyIrcDCglTaG9wT3JkZXISCgoCaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSDwoHc2hvcF9pZBgDIAEoCRIRCglzZWxsZXJfaWQYBCABKAkSKQoFaXRlbXMYBSADKAsyGi5iYXphYXIub3JkZXIudjEuT3JkZXJJdGVtEikKCHN1YnRvdGFsGAYgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIwCgZzdGF0dXMYByABKA4yIC5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyU3RhdHVzEg8KB2NhcnJpZXIYCCABKAkSFwoPdHJhY2tpbmdfbnVtYmVyGAkgASgJEhQKDHRyYWNraW5nX3VybBgKIAEoCRIvCgtjcmVhdGVfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEj4KDnN0YXR1c19oaXN0b3J5GA0gAygLMiYuYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlclN0YXR1c0NoYW5nZSKBAQoVU2hvcE9yZGVyU3RhdHVzQ2hhbmdlEjAKBnN0YXR1cxgBIAEoDjIgLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXJTdGF0dXMSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEbm90ZRgDIAEoCSKqAQoJT3JkZXJJdGVtEhIKCnByb2R1Y3RfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIrCgp1bml0X3ByaWNlGAMgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIQCghxdWFudGl0eRgEIAEoBRIrCgpsaW5lX3RvdGFsGAUgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIPCgdzaG9wX2lkGAYgASgJIpQBCgdQYXltZW50Ei4KBm1ldGhvZBgBIAEoDjIeLmJhemFhci5vcmRlci52MS5QYXltZW50TWV0aG9kEi4KBnN0YXR1cxgCIAEoDjIeLmJhemFhci5vcmRlci52MS5QYXltZW50U3RhdHVzEhEKCXJlZmVyZW5jZRgDIAEoCRIWCg5mYWlsdXJlX3JlYXNvbhgEIAEoCSJ0CgxTdGF0dXNDaGFuZ2USLAoGc3RhdHVzGAEgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBG5vdGUYAyABKAki2wEKDlBheW1lbnREZXRhaWxzEjoKBm1ldGhvZBgBIAEoDjIeLmJhemFhci5vcmRlci52MS5QYXltZW50TWV0aG9kQgq6SAeCAQQQASAAEhwKCmNhcmRfdG9rZW4YAiABKAlCCLpIBXIDGMgBOm+6SGwaagoTY2FyZF90b2tlbl9yZXF1aXJlZBIoY2FyZF90b2tlbiBpcyByZXF1aXJlZCBmb3IgQ0FSRCBwYXltZW50cxopdGhpcy5tZXRob2QgIT0gMiB8fCB0aGlzLmNhcmRfdG9rZW4gIT0gJyciwwEKEVBsYWNlT3JkZXJSZXF1ZXN0EjcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCUIeukgbyAEBchYQCBhAMhBeW0EtWmEtejAtOV8tXSskEjsKEHNoaXBwaW5nX2FkZHJlc3MYAiABKAsyGS5iYXphYXIuY29tbW9uLnYxLkFkZHJlc3NCBrpIA8gBARI4CgdwYXltZW50GAMgASgLMh8uYmF6YWFyLm9yZGVyLnYxLlBheW1lbnREZXRhaWxzQga6SAPIAQEiOwoSUGxhY2VPcmRlclJlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyIocBChFMaXN0T3JkZXJzUmVxdWVzdBI2CgZzdGF0dXMYASABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXNCCLpIBYIBAhABEhwKCXBhZ2Vfc2l6ZRgCIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAEIlUKEkxpc3RPcmRlcnNSZXNwb25zZRImCgZvcmRlcnMYASADKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIicKD0dldE9yZGVyUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiOQoQR2V0T3JkZXJSZXNwb25zZRIlCgVvcmRlchgBIAEoCzIWLmJhemFhci5vcmRlci52MS5PcmRlciJEChJDYW5jZWxPcmRlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEhgKBnJlYXNvbhgCIAEoCUIIukgFcgMY9AMiPAoTQ2FuY2VsT3JkZXJSZXNwb25zZRIlCgVvcmRlchgBIAEoCzIWLmJhemFhci5vcmRlci52MS5PcmRlciJkChJXYXRjaE9yZGVyc1JlcXVlc3QSHgoMcmVzdW1lX3Rva2VuGAEgASgJQgi6SAVyAxiABBIuCgpzaW5jZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJSChNXYXRjaE9yZGVyc1Jlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyEhQKDHJlc3VtZV90b2tlbhgCIAEoCSKqAQoVTGlzdFNob3BPcmRlcnNSZXF1ZXN0EhkKB3Nob3BfaWQYASABKAlCCLpIBXIDsAEBEjoKBnN0YXR1cxgCIAEoDjIgLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXJTdGF0dXNCCLpIBYIBAhABEhwKCXBhZ2Vfc2l6ZRgDIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAEImIKFkxpc3RTaG9wT3JkZXJzUmVzcG9uc2USLwoLc2hvcF9vcmRlcnMYASADKAsyGi5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIrChNHZXRTaG9wT3JkZXJSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABASJGChRHZXRTaG9wT3JkZXJSZXNwb25zZRIuCgpzaG9wX29yZGVyGAEgASgLMhouYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlciKDAQoWV2F0Y2hTaG9wT3JkZXJzUmVxdWVzdBIZCgdzaG9wX2lkGAEgASgJQgi6SAVyA7ABARIeCgxyZXN1bWVfdG9rZW4YAiABKAlCCLpIBXIDGIAEEi4KCnNpbmNlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl8KF1dhdGNoU2hvcE9yZGVyc1Jlc3BvbnNlEi4KCnNob3Bfb3JkZXIYASABKAsyGi5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyEhQKDHJlc3VtZV90b2tlbhgCIAEoCSJGChZBY2NlcHRTaG9wT3JkZXJSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIWCgRub3RlGAIgASgJQgi6SAVyAxj0AyJJChdBY2NlcHRTaG9wT3JkZXJSZXNwb25zZRIuCgpzaG9wX29yZGVyGAEgASgLMhouYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlciK0AQoUU2hpcFNob3BPcmRlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEhoKB2NhcnJpZXIYAiABKAlCCbpIBnIEEAEYZBIiCg90cmFja2luZ19udW1iZXIYAyABKAlCCbpIBnIEEAEYZBIuCgx0cmFja2luZ191cmwYBCABKAlCGLpIFdgBAXIQGPQDOghodHRwczovL4gBARIWCgRub3RlGAUgASgJQgi6SAVyAxj0AyJHChVTaGlwU2hvcE9yZGVyUmVzcG9uc2USLgoKc2hvcF9vcmRlchgBIAEoCzIaLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXIiRwoXRGVsaXZlclNob3BPcmRlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEhYKBG5vdGUYAiABKAlCCLpIBXIDGPQDIkoKGERlbGl2ZXJTaG9wT3JkZXJSZXNwb25zZRIuCgpzaG9wX29yZGVyGAEgASgLMhouYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlciLBAwoUTGlzdEFsbE9yZGVyc1JlcXVlc3QSNgoGc3RhdHVzGAEgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzQgi6SAWCAQIQARIcCgd1c2VyX2lkGAIgASgJQgu6SAjYAQFyA7ABARI0ChBjcmVhdGVfdGltZV9mcm9tGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVfdGltZV90bxgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHAoJcGFnZV9zaXplGAUgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgGIAEoCUIIukgFcgMYgAQ6rAG6SKgBGqUBCgp0aW1lX3JhbmdlEi5jcmVhdGVfdGltZV9mcm9tIG11c3QgYmUgYmVmb3JlIGNyZWF0ZV90aW1lX3RvGmchaGFzKHRoaXMuY3JlYXRlX3RpbWVfZnJvbSkgfHwgIWhhcyh0aGlzLmNyZWF0ZV90aW1lX3RvKSB8fCB0aGlzLmNyZWF0ZV90aW1lX2Zyb20gPCB0aGlzLmNyZWF0ZV90aW1lX3RvIlgKFUxpc3RBbGxPcmRlcnNSZXNwb25zZRImCgZvcmRlcnMYASADKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIoIBChhVcGRhdGVPcmRlclN0YXR1c1JlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEjgKBnN0YXR1cxgCIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1c0IKukgHggEEEAEgABIWCgRub3RlGAMgASgJQgi6SAVyAxj0AyJCChlVcGRhdGVPcmRlclN0YXR1c1Jlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyKvEBCgtPcmRlclN0YXR1cxIcChhPUkRFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRPUkRFUl9TVEFUVVNfUEVORElORxABEhoKFk9SREVSX1NUQVRVU19DT05GSVJNRUQQAhIbChdPUkRFUl9TVEFUVVNfUFJPQ0VTU0lORxADEhgKFE9SREVSX1NUQVRVU19TSElQUEVEEAQSGgoWT1JERVJfU1RBVFVTX0RFTElWRVJFRBAFEhoKFk9SREVSX1NUQVRVU19DQU5DRUxMRUQQBhIfChtPUkRFUl9TVEFUVVNfUEFZTUVOVF9GQUlMRUQQByptCg1QYXltZW50TWV0aG9kEh4KGlBBWU1FTlRfTUVUSE9EX1VOU1BFQ0lGSUVEEAASIwofUEFZTUVOVF9NRVRIT0RfQ0FTSF9PTl9ERUxJVkVSWRABEhcKE1BBWU1FTlRfTUVUSE9EX0NBUkQQAirjAQoNUGF5bWVudFN0YXR1cxIeChpQQVlNRU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEhoKFlBBWU1FTlRfU1RBVFVTX1BFTkRJTkcQARIdChlQQVlNRU5UX1NUQVRVU19BVVRIT1JJWkVEEAISGwoXUEFZTUVOVF9TVEFUVVNfREVDTElORUQQAxIZChVQQVlNRU5UX1NUQVRVU19GQUlMRUQQBBIiCh5QQVlNRU5UX1NUQVRVU19EVUVfT05fREVMSVZFUlkQBRIbChdQQVlNRU5UX1NUQVRVU19SRUZVTkRFRBAGKvcBCg9TaG9wT3JkZXJTdGF0dXMSIQodU0hPUF9PUkRFUl9TVEFUVVNfVU5TUEVDSUZJRUQQABIdChlTSE9QX09SREVSX1NUQVRVU19QRU5ESU5HEAESHwobU0hPUF9PUkRFUl9TVEFUVVNfQ09ORklSTUVEEAISIAocU0hPUF9PUkRFUl9TVEFUVVNfUFJPQ0VTU0lORxADEh0KGVNIT1BfT1JERVJfU1RBVFVTX1NISVBQRUQQBBIfChtTSE9QX09SREVSX1NUQVRVU19ERUxJVkVSRUQQBRIfChtTSE9QX09SREVSX1NUQVRVU19DQU5DRUxMRUQQBjLKBAoMT3JkZXJTZXJ2aWNlEmwKClBsYWNlT3JkZXISIi5iYXphYXIub3JkZXIudjEuUGxhY2VPcmRlclJlcXVlc3QaIy5iYXphYXIub3JkZXIudjEuUGxhY2VPcmRlclJlc3BvbnNlIhWC0+STAg86ASoiCi92MS9vcmRlcnMSbAoKTGlzdE9yZGVycxIiLmJhemFhci5vcmRlci52MS5MaXN0T3JkZXJzUmVxdWVzdBojLmJhemFhci5vcmRlci52MS5MaXN0T3JkZXJzUmVzcG9uc2UiFZACAYLT5JMCDBIKL3YxL29yZGVycxJrCghHZXRPcmRlchIgLmJhemFhci5vcmRlci52MS5HZXRPcmRlclJlcXVlc3QaIS5iYXphYXIub3JkZXIudjEuR2V0T3JkZXJSZXNwb25zZSIakAIBgtPkkwIREg8vdjEvb3JkZXJzL3tpZH0SewoLQ2FuY2VsT3JkZXISIy5iYXphYXIub3JkZXIudjEuQ2FuY2VsT3JkZXJSZXF1ZXN0GiQuYmF6YWFyLm9yZGVyLnYxLkNhbmNlbE9yZGVyUmVzcG9uc2UiIYLT5JMCGzoBKiIWL3YxL29yZGVycy97aWR9OmNhbmNlbBJ0CgtXYXRjaE9yZGVycxIjLmJhemFhci5vcmRlci52MS5XYXRjaE9yZGVyc1JlcXVlc3QaJC5iYXphYXIub3JkZXIudjEuV2F0Y2hPcmRlcnNSZXNwb25zZSIYgtPkkwISEhAvdjEvb3JkZXJzOndhdGNoMAEy1wYKEFNob3BPcmRlclNlcnZpY2USiAEKDkxpc3RTaG9wT3JkZXJzEiYuYmF6YWFyLm9yZGVyLnYxLkxpc3RTaG9wT3JkZXJzUmVxdWVzdBonLmJhemFhci5vcmRlci52MS5MaXN0U2hvcE9yZGVyc1Jlc3BvbnNlIiWQAgGC0+STAhwSGi92MS9zaG9wcy97c2hvcF9pZH0vb3JkZXJzEnwKDEdldFNob3BPcmRlchIkLmJhemFhci5vcmRlci52MS5HZXRTaG9wT3JkZXJSZXF1ZXN0GiUuYmF6YWFyLm9yZGVyLnYxLkdldFNob3BPcmRlclJlc3BvbnNlIh+QAgGC0+STAhYSFC92MS9zaG9wLW9yZGVycy97aWR9EowBCg9BY2NlcHRTaG9wT3JkZXISJy5iYXphYXIub3JkZXIudjEuQWNjZXB0U2hvcE9yZGVyUmVxdWVzdBooLmJhemFhci5vcmRlci52MS5BY2NlcHRTaG9wT3JkZXJSZXNwb25zZSImgtPkkwIgOgEqIhsvdjEvc2hvcC1vcmRlcnMve2lkfTphY2NlcHQShAEKDVNoaXBTaG9wT3JkZXISJS5iYXphYXIub3JkZXIudjEuU2hpcFNob3BPcmRlclJlcXVlc3QaJi5iYXphYXIub3JkZXIudjEuU2hpcFNob3BPcmRlclJlc3BvbnNlIiSC0+STAh46ASoiGS92MS9zaG9wLW9yZGVycy97aWR9OnNoaXASkAEKEERlbGl2ZXJTaG9wT3JkZXISKC5iYXphYXIub3JkZXIudjEuRGVsaXZlclNob3BPcmRlclJlcXVlc3QaKS5iYXphYXIub3JkZXIudjEuRGVsaXZlclNob3BPcmRlclJlc3BvbnNlIieC0+STAiE6ASoiHC92MS9zaG9wLW9yZGVycy97aWR9OmRlbGl2ZXISkAEKD1dhdGNoU2hvcE9yZGVycxInLmJhemFhci5vcmRlci52MS5XYXRjaFNob3BPcmRlcnNSZXF1ZXN0GiguYmF6YWFyLm9yZGVyLnYxLldhdGNoU2hvcE9yZGVyc1Jlc3BvbnNlIiiC0+STAiISIC92MS9zaG9wcy97c2hvcF9pZH0vb3JkZXJzOndhdGNoMAEyzAIKEU9yZGVyQWRtaW5TZXJ2aWNlEmMKDUxpc3RBbGxPcmRlcnMSJS5iYXphYXIub3JkZXIudjEuTGlzdEFsbE9yZGVyc1JlcXVlc3QaJi5iYXphYXIub3JkZXIudjEuTGlzdEFsbE9yZGVyc1Jlc3BvbnNlIgOQAgESagoRVXBkYXRlT3JkZXJTdGF0dXMSKS5iYXphYXIub3JkZXIudjEuVXBkYXRlT3JkZXJTdGF0dXNSZXF1ZXN0GiouYmF6YWFyLm9yZGVyLnYxLlVwZGF0ZU9yZGVyU3RhdHVzUmVzcG9uc2USZgoORXJhc2VCdXllckRhdGESJi5iYXphYXIub3JkZXIudjEuRXJhc2VCdXllckRhdGFSZXF1ZXN0GicuYmF6YWFyLm9yZGVyLnYxLkVyYXNlQnV5ZXJEYXRhUmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_bazaar_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
+
+/**
+ * Request of OrderAdminService.EraseBuyerData.
+ *
+ * @generated from message bazaar.order.v1.EraseBuyerDataRequest
+ */
+export type EraseBuyerDataRequest = Message<"bazaar.order.v1.EraseBuyerDataRequest"> & {
+  /**
+   * The buyer.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message bazaar.order.v1.EraseBuyerDataRequest.
+ * Use `create(EraseBuyerDataRequestSchema)` to create a new message.
+ */
+export const EraseBuyerDataRequestSchema: GenMessage<EraseBuyerDataRequest> = /*@__PURE__*/
+  messageDesc(file_bazaar_order_v1_order, 0);
+
+/**
+ * Response of OrderAdminService.EraseBuyerData.
+ *
+ * @generated from message bazaar.order.v1.EraseBuyerDataResponse
+ */
+export type EraseBuyerDataResponse = Message<"bazaar.order.v1.EraseBuyerDataResponse"> & {
+  /**
+   * Orders whose address was erased by this call.
+   *
+   * @generated from field: int32 erased_order_count = 1;
+   */
+  erasedOrderCount: number;
+};
+
+/**
+ * Describes the message bazaar.order.v1.EraseBuyerDataResponse.
+ * Use `create(EraseBuyerDataResponseSchema)` to create a new message.
+ */
+export const EraseBuyerDataResponseSchema: GenMessage<EraseBuyerDataResponse> = /*@__PURE__*/
+  messageDesc(file_bazaar_order_v1_order, 1);
 
 /**
  * A purchase: a snapshot of prices taken from the catalog at checkout.
@@ -137,7 +179,7 @@ export type Order = Message<"bazaar.order.v1.Order"> & {
  * Use `create(OrderSchema)` to create a new message.
  */
 export const OrderSchema: GenMessage<Order> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 0);
+  messageDesc(file_bazaar_order_v1_order, 2);
 
 /**
  * The part of an order one shop fulfils: its lines, its subtotal and its own status.
@@ -243,7 +285,7 @@ export type ShopOrder = Message<"bazaar.order.v1.ShopOrder"> & {
  * Use `create(ShopOrderSchema)` to create a new message.
  */
 export const ShopOrderSchema: GenMessage<ShopOrder> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 1);
+  messageDesc(file_bazaar_order_v1_order, 3);
 
 /**
  * One entry of a shop order's status history.
@@ -278,7 +320,7 @@ export type ShopOrderStatusChange = Message<"bazaar.order.v1.ShopOrderStatusChan
  * Use `create(ShopOrderStatusChangeSchema)` to create a new message.
  */
 export const ShopOrderStatusChangeSchema: GenMessage<ShopOrderStatusChange> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 2);
+  messageDesc(file_bazaar_order_v1_order, 4);
 
 /**
  * One product line of an order.
@@ -334,7 +376,7 @@ export type OrderItem = Message<"bazaar.order.v1.OrderItem"> & {
  * Use `create(OrderItemSchema)` to create a new message.
  */
 export const OrderItemSchema: GenMessage<OrderItem> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 3);
+  messageDesc(file_bazaar_order_v1_order, 5);
 
 /**
  * The payment of an order.
@@ -376,7 +418,7 @@ export type Payment = Message<"bazaar.order.v1.Payment"> & {
  * Use `create(PaymentSchema)` to create a new message.
  */
 export const PaymentSchema: GenMessage<Payment> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 4);
+  messageDesc(file_bazaar_order_v1_order, 6);
 
 /**
  * One entry of an order's status history.
@@ -411,7 +453,7 @@ export type StatusChange = Message<"bazaar.order.v1.StatusChange"> & {
  * Use `create(StatusChangeSchema)` to create a new message.
  */
 export const StatusChangeSchema: GenMessage<StatusChange> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 5);
+  messageDesc(file_bazaar_order_v1_order, 7);
 
 /**
  * How the buyer wants to pay, as given at checkout.
@@ -439,7 +481,7 @@ export type PaymentDetails = Message<"bazaar.order.v1.PaymentDetails"> & {
  * Use `create(PaymentDetailsSchema)` to create a new message.
  */
 export const PaymentDetailsSchema: GenMessage<PaymentDetails> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 6);
+  messageDesc(file_bazaar_order_v1_order, 8);
 
 /**
  * Request of OrderService.PlaceOrder.
@@ -474,7 +516,7 @@ export type PlaceOrderRequest = Message<"bazaar.order.v1.PlaceOrderRequest"> & {
  * Use `create(PlaceOrderRequestSchema)` to create a new message.
  */
 export const PlaceOrderRequestSchema: GenMessage<PlaceOrderRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 7);
+  messageDesc(file_bazaar_order_v1_order, 9);
 
 /**
  * Response of OrderService.PlaceOrder.
@@ -495,7 +537,7 @@ export type PlaceOrderResponse = Message<"bazaar.order.v1.PlaceOrderResponse"> &
  * Use `create(PlaceOrderResponseSchema)` to create a new message.
  */
 export const PlaceOrderResponseSchema: GenMessage<PlaceOrderResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 8);
+  messageDesc(file_bazaar_order_v1_order, 10);
 
 /**
  * Request of OrderService.ListOrders.
@@ -530,7 +572,7 @@ export type ListOrdersRequest = Message<"bazaar.order.v1.ListOrdersRequest"> & {
  * Use `create(ListOrdersRequestSchema)` to create a new message.
  */
 export const ListOrdersRequestSchema: GenMessage<ListOrdersRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 9);
+  messageDesc(file_bazaar_order_v1_order, 11);
 
 /**
  * Response of OrderService.ListOrders.
@@ -558,7 +600,7 @@ export type ListOrdersResponse = Message<"bazaar.order.v1.ListOrdersResponse"> &
  * Use `create(ListOrdersResponseSchema)` to create a new message.
  */
 export const ListOrdersResponseSchema: GenMessage<ListOrdersResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 10);
+  messageDesc(file_bazaar_order_v1_order, 12);
 
 /**
  * Request of OrderService.GetOrder.
@@ -579,7 +621,7 @@ export type GetOrderRequest = Message<"bazaar.order.v1.GetOrderRequest"> & {
  * Use `create(GetOrderRequestSchema)` to create a new message.
  */
 export const GetOrderRequestSchema: GenMessage<GetOrderRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 11);
+  messageDesc(file_bazaar_order_v1_order, 13);
 
 /**
  * Response of OrderService.GetOrder.
@@ -600,7 +642,7 @@ export type GetOrderResponse = Message<"bazaar.order.v1.GetOrderResponse"> & {
  * Use `create(GetOrderResponseSchema)` to create a new message.
  */
 export const GetOrderResponseSchema: GenMessage<GetOrderResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 12);
+  messageDesc(file_bazaar_order_v1_order, 14);
 
 /**
  * Request of OrderService.CancelOrder.
@@ -628,7 +670,7 @@ export type CancelOrderRequest = Message<"bazaar.order.v1.CancelOrderRequest"> &
  * Use `create(CancelOrderRequestSchema)` to create a new message.
  */
 export const CancelOrderRequestSchema: GenMessage<CancelOrderRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 13);
+  messageDesc(file_bazaar_order_v1_order, 15);
 
 /**
  * Response of OrderService.CancelOrder.
@@ -649,7 +691,7 @@ export type CancelOrderResponse = Message<"bazaar.order.v1.CancelOrderResponse">
  * Use `create(CancelOrderResponseSchema)` to create a new message.
  */
 export const CancelOrderResponseSchema: GenMessage<CancelOrderResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 14);
+  messageDesc(file_bazaar_order_v1_order, 16);
 
 /**
  * Request of OrderService.WatchOrders.
@@ -677,7 +719,7 @@ export type WatchOrdersRequest = Message<"bazaar.order.v1.WatchOrdersRequest"> &
  * Use `create(WatchOrdersRequestSchema)` to create a new message.
  */
 export const WatchOrdersRequestSchema: GenMessage<WatchOrdersRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 15);
+  messageDesc(file_bazaar_order_v1_order, 17);
 
 /**
  * One update of WatchOrders.
@@ -705,7 +747,7 @@ export type WatchOrdersResponse = Message<"bazaar.order.v1.WatchOrdersResponse">
  * Use `create(WatchOrdersResponseSchema)` to create a new message.
  */
 export const WatchOrdersResponseSchema: GenMessage<WatchOrdersResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 16);
+  messageDesc(file_bazaar_order_v1_order, 18);
 
 /**
  * Request of ShopOrderService.ListShopOrders.
@@ -747,7 +789,7 @@ export type ListShopOrdersRequest = Message<"bazaar.order.v1.ListShopOrdersReque
  * Use `create(ListShopOrdersRequestSchema)` to create a new message.
  */
 export const ListShopOrdersRequestSchema: GenMessage<ListShopOrdersRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 17);
+  messageDesc(file_bazaar_order_v1_order, 19);
 
 /**
  * Response of ShopOrderService.ListShopOrders.
@@ -775,7 +817,7 @@ export type ListShopOrdersResponse = Message<"bazaar.order.v1.ListShopOrdersResp
  * Use `create(ListShopOrdersResponseSchema)` to create a new message.
  */
 export const ListShopOrdersResponseSchema: GenMessage<ListShopOrdersResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 18);
+  messageDesc(file_bazaar_order_v1_order, 20);
 
 /**
  * Request of ShopOrderService.GetShopOrder.
@@ -796,7 +838,7 @@ export type GetShopOrderRequest = Message<"bazaar.order.v1.GetShopOrderRequest">
  * Use `create(GetShopOrderRequestSchema)` to create a new message.
  */
 export const GetShopOrderRequestSchema: GenMessage<GetShopOrderRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 19);
+  messageDesc(file_bazaar_order_v1_order, 21);
 
 /**
  * Response of ShopOrderService.GetShopOrder.
@@ -817,7 +859,7 @@ export type GetShopOrderResponse = Message<"bazaar.order.v1.GetShopOrderResponse
  * Use `create(GetShopOrderResponseSchema)` to create a new message.
  */
 export const GetShopOrderResponseSchema: GenMessage<GetShopOrderResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 20);
+  messageDesc(file_bazaar_order_v1_order, 22);
 
 /**
  * Request of ShopOrderService.WatchShopOrders.
@@ -852,7 +894,7 @@ export type WatchShopOrdersRequest = Message<"bazaar.order.v1.WatchShopOrdersReq
  * Use `create(WatchShopOrdersRequestSchema)` to create a new message.
  */
 export const WatchShopOrdersRequestSchema: GenMessage<WatchShopOrdersRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 21);
+  messageDesc(file_bazaar_order_v1_order, 23);
 
 /**
  * One update of WatchShopOrders.
@@ -880,7 +922,7 @@ export type WatchShopOrdersResponse = Message<"bazaar.order.v1.WatchShopOrdersRe
  * Use `create(WatchShopOrdersResponseSchema)` to create a new message.
  */
 export const WatchShopOrdersResponseSchema: GenMessage<WatchShopOrdersResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 22);
+  messageDesc(file_bazaar_order_v1_order, 24);
 
 /**
  * Request of ShopOrderService.AcceptShopOrder.
@@ -908,7 +950,7 @@ export type AcceptShopOrderRequest = Message<"bazaar.order.v1.AcceptShopOrderReq
  * Use `create(AcceptShopOrderRequestSchema)` to create a new message.
  */
 export const AcceptShopOrderRequestSchema: GenMessage<AcceptShopOrderRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 23);
+  messageDesc(file_bazaar_order_v1_order, 25);
 
 /**
  * Response of ShopOrderService.AcceptShopOrder.
@@ -929,7 +971,7 @@ export type AcceptShopOrderResponse = Message<"bazaar.order.v1.AcceptShopOrderRe
  * Use `create(AcceptShopOrderResponseSchema)` to create a new message.
  */
 export const AcceptShopOrderResponseSchema: GenMessage<AcceptShopOrderResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 24);
+  messageDesc(file_bazaar_order_v1_order, 26);
 
 /**
  * Request of ShopOrderService.ShipShopOrder.
@@ -978,7 +1020,7 @@ export type ShipShopOrderRequest = Message<"bazaar.order.v1.ShipShopOrderRequest
  * Use `create(ShipShopOrderRequestSchema)` to create a new message.
  */
 export const ShipShopOrderRequestSchema: GenMessage<ShipShopOrderRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 25);
+  messageDesc(file_bazaar_order_v1_order, 27);
 
 /**
  * Response of ShopOrderService.ShipShopOrder.
@@ -999,7 +1041,7 @@ export type ShipShopOrderResponse = Message<"bazaar.order.v1.ShipShopOrderRespon
  * Use `create(ShipShopOrderResponseSchema)` to create a new message.
  */
 export const ShipShopOrderResponseSchema: GenMessage<ShipShopOrderResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 26);
+  messageDesc(file_bazaar_order_v1_order, 28);
 
 /**
  * Request of ShopOrderService.DeliverShopOrder.
@@ -1027,7 +1069,7 @@ export type DeliverShopOrderRequest = Message<"bazaar.order.v1.DeliverShopOrderR
  * Use `create(DeliverShopOrderRequestSchema)` to create a new message.
  */
 export const DeliverShopOrderRequestSchema: GenMessage<DeliverShopOrderRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 27);
+  messageDesc(file_bazaar_order_v1_order, 29);
 
 /**
  * Response of ShopOrderService.DeliverShopOrder.
@@ -1048,7 +1090,7 @@ export type DeliverShopOrderResponse = Message<"bazaar.order.v1.DeliverShopOrder
  * Use `create(DeliverShopOrderResponseSchema)` to create a new message.
  */
 export const DeliverShopOrderResponseSchema: GenMessage<DeliverShopOrderResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 28);
+  messageDesc(file_bazaar_order_v1_order, 30);
 
 /**
  * Request of OrderAdminService.ListAllOrders.
@@ -1104,7 +1146,7 @@ export type ListAllOrdersRequest = Message<"bazaar.order.v1.ListAllOrdersRequest
  * Use `create(ListAllOrdersRequestSchema)` to create a new message.
  */
 export const ListAllOrdersRequestSchema: GenMessage<ListAllOrdersRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 29);
+  messageDesc(file_bazaar_order_v1_order, 31);
 
 /**
  * Response of OrderAdminService.ListAllOrders.
@@ -1132,7 +1174,7 @@ export type ListAllOrdersResponse = Message<"bazaar.order.v1.ListAllOrdersRespon
  * Use `create(ListAllOrdersResponseSchema)` to create a new message.
  */
 export const ListAllOrdersResponseSchema: GenMessage<ListAllOrdersResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 30);
+  messageDesc(file_bazaar_order_v1_order, 32);
 
 /**
  * Request of OrderAdminService.UpdateOrderStatus.
@@ -1167,7 +1209,7 @@ export type UpdateOrderStatusRequest = Message<"bazaar.order.v1.UpdateOrderStatu
  * Use `create(UpdateOrderStatusRequestSchema)` to create a new message.
  */
 export const UpdateOrderStatusRequestSchema: GenMessage<UpdateOrderStatusRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 31);
+  messageDesc(file_bazaar_order_v1_order, 33);
 
 /**
  * Response of OrderAdminService.UpdateOrderStatus.
@@ -1188,7 +1230,7 @@ export type UpdateOrderStatusResponse = Message<"bazaar.order.v1.UpdateOrderStat
  * Use `create(UpdateOrderStatusResponseSchema)` to create a new message.
  */
 export const UpdateOrderStatusResponseSchema: GenMessage<UpdateOrderStatusResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 32);
+  messageDesc(file_bazaar_order_v1_order, 34);
 
 /**
  * Where an order is in its life.
@@ -1643,6 +1685,19 @@ export const OrderAdminService: GenService<{
     methodKind: "unary";
     input: typeof UpdateOrderStatusRequestSchema;
     output: typeof UpdateOrderStatusResponseSchema;
+  },
+  /**
+   * Erases the personal data of a buyer's orders: every shipping address (recipient, street,
+   * city, region, postal code, phone) is blanked, only the country is kept. Lines, totals,
+   * statuses and history stay, so sales figures do not move. Idempotent: a second call finds
+   * nothing left to erase (erased_order_count = 0). A user without orders is not an error.
+   *
+   * @generated from rpc bazaar.order.v1.OrderAdminService.EraseBuyerData
+   */
+  eraseBuyerData: {
+    methodKind: "unary";
+    input: typeof EraseBuyerDataRequestSchema;
+    output: typeof EraseBuyerDataResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_bazaar_order_v1_order, 2);

@@ -4,10 +4,12 @@ import * as createEventTables from "../../../kit/migrations/2026_11_23_000000_cr
 import * as createDeadLetters from "../../../kit/migrations/2026_11_24_000000_create_dead_letters.ts";
 import * as createJobLeases from "../../../kit/migrations/2026_11_25_000000_create_job_leases.ts";
 import * as createProjections from "./2026_11_23_100000_create_projections.ts";
+import * as createErasedUsers from "./2026_12_04_130000_create_erased_users_for_erase_user.ts";
 
 export const migrations: Record<string, Migration> = {
   "2026_11_23_000000_create_event_tables": createEventTables,
   "2026_11_23_100000_create_projections": createProjections,
   "2026_11_24_000000_create_dead_letters": createDeadLetters,
   "2026_11_25_000000_create_job_leases": createJobLeases,
+  "2026_12_04_130000_create_erased_users_for_erase_user": createErasedUsers,
 };
