@@ -59,6 +59,7 @@ describe("who may use the admin service", () => {
     ["GetUser", (o) => admin.getUser({ id: devAccounts.customer.id }, o)],
     ["SetUserRole", (o) => admin.setUserRole({ id: devAccounts.seller.id, role: Role.SELLER }, o)],
     ["SetUserActive", (o) => admin.setUserActive({ id: devAccounts.seller.id, active: true }, o)],
+    ["EraseUser", (o) => admin.eraseUser({ id: randomUUID(), reason: "asked" }, o)],
     ["ListOrders", (o) => admin.listOrders({}, o)],
     ["UpdateOrderStatus", (o) => admin.updateOrderStatus({ id: randomUUID(), status: OrderStatus.SHIPPED }, o)],
     ["ListAuditEvents", (o) => admin.listAuditEvents({}, o)],

@@ -390,6 +390,12 @@ const expectations: Record<string, Expectation> = {
       Code.FailedPrecondition,
       "id: an admin cannot deactivate or reactivate their own account",
     ),
+  "AdminService/EraseUser": ({ admin }, w) =>
+    expectFailure(
+      admin.eraseUser({ id: devAccounts.admin.id, reason: "asked" }, w.asAdmin),
+      Code.FailedPrecondition,
+      "id: an admin cannot erase their own account",
+    ),
   "AdminService/ListOrders": async ({ admin }, w) => {
     expect((await admin.listOrders({ userId: w.buyer.id }, w.asAdmin)).orders.map((order) => order.id)).toEqual([
       w.order.id,
