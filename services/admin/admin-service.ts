@@ -1,9 +1,9 @@
 // AdminService: for ROLE_ADMIN only (access rules in main.ts). User operations go to auth's
 // UserDirectoryService, order operations to OrderAdminService, shop moderation and category
 // editing to product's ShopAdminService and CategoryAdminService under the admin service's own
-// identity; each change is recorded as an
-// AdminActionPerformed event naming the admin. Audit
-// and sales figures come from this service's projections of the event stream.
+// identity; EraseUser to order and auth in turn (domain/erase-user.ts); each change is recorded
+// as an AdminActionPerformed event naming the admin. Audit and sales figures come from this
+// service's projections of the event stream.
 import { toJsonString, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
