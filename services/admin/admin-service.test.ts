@@ -3,7 +3,7 @@
 // memory: only admins get in,
 // an admin cannot lock themselves out, changes go out under the admin service's identity and are
 // audited, and each refusal answers its code.
-import { create, fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, type Client } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
@@ -17,6 +17,7 @@ import type { AccessRules } from "../kit/auth.ts";
 import { uuidv7 } from "../kit/ids.ts";
 import { bind } from "../kit/serve.ts";
 import { accessMatrix, accessOutcome } from "../kit/testing/access.ts";
+import { recordDeadLetter } from "../kit/dead-letters.ts";
 import { errorInfoOf } from "../kit/error-info.ts";
 import { failureOf } from "../kit/testing/calls.ts";
 import { migratedTestDatabase } from "../kit/testing/database.ts";
@@ -430,6 +431,31 @@ describe("erasing users", () => {
     const rebuilt = await auditTextAbout(user.id);
     expect(rebuilt).toContain(`user ${user.id} registered as CUSTOMER`);
     expect(rebuilt).not.toContain(email);
+  });
+
+  it("when a sign-up of the user was dead-lettered, then the dead letter loses e-mail and name but still names the user", async () => {
+    const user = directory.add();
+    const email = `ada-${uuidv7()}@example.test`;
+    const signUp = registration(user.id, email);
+    await recordDeadLetter(db, {
+      consumer: projectionsConsumer.name,
+      eventId: signUp.id,
+      subject: "bazaar.auth.user_registered",
+      payload: toBinary(EventSchema, signUp),
+      error: new Error("database down"),
+      attempts: 5,
+    });
+    await admin.eraseUser({ id: user.id, reason: "asked" }, me.options);
+    const letter = await db
+      .selectFrom("dead_letters")
+      .selectAll()
+      .where("event_id", "=", signUp.id)
+      .executeTakeFirstOrThrow();
+    expect(Buffer.from(letter.payload).includes(email)).toBe(false);
+    expect(fromBinary(EventSchema, letter.payload).payload).toMatchObject({
+      case: "userRegistered",
+      value: { userId: user.id, email: "", displayName: "" },
+    });
   });
 
   it("when UserErased arrives from auth, then the admin projections scrub the sign-up and remember the user as erased", async () => {

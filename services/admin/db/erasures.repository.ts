@@ -53,3 +53,24 @@ export async function rewriteAuditEntry(
 ): Promise<void> {
   await db.updateTable("audit_events").set(entry).where("id", "=", id).execute();
 }
+
+/** Dead letters whose event bytes hold `text` (a user id), locked for rewriting. */
+export async function lockDeadLettersMentioning(
+  trx: Transaction<AdminDatabase>,
+  text: string,
+): Promise<Array<{ id: string; payload: Buffer }>> {
+  return trx
+    .selectFrom("dead_letters")
+    .select(["id", "payload"])
+    .where(sql<number>`LOCATE(${Buffer.from(text, "utf8")}, payload)`, ">", 0)
+    .forUpdate()
+    .execute();
+}
+
+export async function replaceDeadLetterPayload(db: Db, id: string, payload: Uint8Array): Promise<void> {
+  await db
+    .updateTable("dead_letters")
+    .set({ payload: Buffer.from(payload) })
+    .where("id", "=", id)
+    .execute();
+}

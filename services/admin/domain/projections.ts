@@ -3,7 +3,7 @@
 // remembers ids), in any order: a status never overwrites a newer one. An erased user's personal
 // data never enters the audit trail, whether the event comes before or after the erasure and
 // whether it is applied live or by a rebuild.
-import { clone, fromJson, toJson, type JsonObject } from "@bufbuild/protobuf";
+import { clone, fromBinary, fromJson, toBinary, toJson, type JsonObject } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Transaction } from "kysely";
 import type { DescEnum } from "@bufbuild/protobuf";
@@ -12,7 +12,14 @@ import { EventSchema, type Event } from "../../../gen/bazaar/events/v1/events_pb
 import { OrderStatusSchema, ShopOrderStatusSchema } from "../../../gen/bazaar/order/v1/order_pb.ts";
 import { timeOfUuidv7 } from "../../kit/ids.ts";
 import type { AdminDatabase } from "../db/database.ts";
-import { isErased, lockAuditEntriesAbout, recordErasure, rewriteAuditEntry } from "../db/erasures.repository.ts";
+import {
+  isErased,
+  lockAuditEntriesAbout,
+  lockDeadLettersMentioning,
+  recordErasure,
+  replaceDeadLetterPayload,
+  rewriteAuditEntry,
+} from "../db/erasures.repository.ts";
 import {
   insertAuditEvent,
   recordNewUser,
@@ -107,12 +114,27 @@ export function withoutPersonalData(event: Event): Event {
 /**
  * Rewrites the audit entries that carry the user's personal data, from the entry itself: its
  * payload is the event's own, so the redacted entry is exactly what applying the redacted event
- * would have written.
+ * would have written. A dead-lettered event of theirs is redacted too, so a redrive still
+ * counts the sign-up without bringing the e-mail back. (Only this consumer takes UserRegistered,
+ * so no other service's dead letters hold personal data.)
  */
 export async function forgetPersonalDataOf(trx: Transaction<AdminDatabase>, userId: string): Promise<void> {
   for (const row of await lockAuditEntriesAbout(trx, userId, personalEventTypes)) {
     const event = withoutPersonalData(eventOfAuditRow(row));
     await rewriteAuditEntry(trx, row.id, auditTextOf(event));
+  }
+  for (const letter of await lockDeadLettersMentioning(trx, userId)) {
+    const event = decodedOrUndefined(letter.payload);
+    if (event && personalDataOwnerOf(event) === userId)
+      await replaceDeadLetterPayload(trx, letter.id, toBinary(EventSchema, withoutPersonalData(event)));
+  }
+}
+
+function decodedOrUndefined(payload: Uint8Array): Event | undefined {
+  try {
+    return fromBinary(EventSchema, payload);
+  } catch {
+    return undefined; // not an event at all: it cannot hold a field of theirs
   }
 }
 
