@@ -1,7 +1,7 @@
 // AdminService: for ROLE_ADMIN only (access rules in main.ts). User operations go to auth's
 // UserDirectoryService, order operations to OrderAdminService, shop moderation and category
 // editing to product's ShopAdminService and CategoryAdminService under the admin service's own
-// identity; EraseUser to order and auth in turn (domain/erase-user.ts); each change is recorded
+// identity; EraseUser to auth and order in turn (domain/erase-user.ts); each change is recorded
 // as an AdminActionPerformed event naming the admin. Audit and sales figures come from this
 // service's projections of the event stream.
 import { toJsonString, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
@@ -136,8 +136,10 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
       const adminId = callerOf(ctx).id;
       if (await startErasure(deps.db, adminId, { ...request, reason })) deps.outbox.wake();
       // Each call below is idempotent; a failure answers its code (UNAVAILABLE) and a retry goes on.
-      await deps.orders.eraseBuyerData({ userId: request.id }, options);
+      // Auth first: the account is locked (its tokens refused mesh-wide within a second) before
+      // the orders are scrubbed, so new orders stop coming in behind the scrub.
       const { user } = await deps.directory.eraseUser({ id: request.id, actorId: adminId }, options);
+      await deps.orders.eraseBuyerData({ userId: request.id }, options);
       await markErasureComplete(deps.db, request.id);
       return { user };
     },

@@ -1,5 +1,5 @@
-// EraseUser, the admin service's side: the tombstone and the audit trail here, then each
-// service that holds the user's personal data, each through an idempotent internal RPC. No
+// EraseUser, the admin service's side: the tombstone and the audit trail here, then auth and
+// order, each through an idempotent internal RPC (the handler calls them). No
 // step undoes another, so a call that failed part-way (a service unavailable) is finished by
 // calling again; the tombstone's complete_time says whether one did.
 import { toJsonString } from "@bufbuild/protobuf";
