@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdminService } from "../../gen/bazaar/admin/v1/admin_pb.ts";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { EventSchema, type Event } from "../../gen/bazaar/events/v1/events_pb.ts";
-import { OrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { OrderStatus, ShopOrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { ShopStatus } from "../../gen/bazaar/product/v1/product_pb.ts";
 import type { AccessRules } from "../kit/auth.ts";
 import { uuidv7 } from "../kit/ids.ts";
@@ -30,6 +30,7 @@ import {
   type SignedIn,
   type TestTokens,
 } from "../kit/testing/tokens.ts";
+import { inTransaction } from "../kit/db.ts";
 import { adminAccessRules } from "./access-rules.ts";
 import { createAdminService } from "./admin-service.ts";
 import type { AdminDatabase } from "./db/database.ts";
@@ -76,6 +77,7 @@ function adminServiceWith(users: InMemoryDirectory): InMemoryServer {
           directory: users.client,
           orders: inMemoryOrders(orderErasures),
           shops: shops.client,
+          catalogShops: shops.catalog,
           categories: inMemoryCategories(categoryId, 3),
           serviceToken,
           currencyCode: "EUR",
@@ -107,14 +109,13 @@ async function outboxEvents() {
 }
 
 describe("who may call the admin service", () => {
-  // Every RPC is for admins: no one else, not even another service.
+  // Every RPC is for admins, no one else, not even another service; but a shop's sales report,
+  // which sellers reach too (the handler then keeps them to their own shops).
   const adminOnly = Object.fromEntries(AdminService.methods.map((m) => [m.localName, "admin"]));
-  it.each(accessMatrix(AdminService, adminOnly as AccessRules<typeof AdminService>))(
-    "%s",
-    async (_story, method, caller, expected) => {
-      expect(await accessOutcome(server.transport, method, callers[caller])).toBe(expected);
-    },
-  );
+  const rules = { ...adminOnly, getShopSalesReport: "seller" } as AccessRules<typeof AdminService>;
+  it.each(accessMatrix(AdminService, rules))("%s", async (_story, method, caller, expected) => {
+    expect(await accessOutcome(server.transport, method, callers[caller])).toBe(expected);
+  });
 });
 
 describe("changing accounts", () => {
@@ -476,5 +477,92 @@ describe("erasing users", () => {
     expect(await db.selectFrom("erased_users").select("user_id").where("user_id", "=", userId).execute()).toHaveLength(
       1,
     );
+  });
+});
+
+describe("a shop's sales report", () => {
+  /** Projects an order of `units` units at 250 a unit for the shop, placed now. */
+  async function sold(shopId: string, sellerId: string, units: number) {
+    const orderId = uuidv7();
+    const money = (amountMinor: bigint) => ({ currencyCode: "EUR", amountMinor });
+    const event = create(EventSchema, {
+      id: uuidv7(),
+      occurTime: timestampFromDate(new Date()),
+      source: "order",
+      subjectId: orderId,
+      payload: {
+        case: "orderPlaced",
+        value: {
+          orderId,
+          userId: uuidv7(),
+          items: [
+            {
+              productId: uuidv7(),
+              shopId,
+              name: "Tea",
+              quantity: units,
+              unitPrice: money(250n),
+              lineTotal: money(250n * BigInt(units)),
+            },
+          ],
+          total: money(250n * BigInt(units) + 99n),
+          shopOrders: [{ shopOrderId: uuidv7(), shopId, sellerId, subtotal: money(250n * BigInt(units)) }],
+        },
+      },
+    });
+    await inTransaction(db, (trx) => applyToProjections(event, trx));
+  }
+
+  it("when a seller reads their own shop's report, then it covers the last 30 days with today's sale in it", async () => {
+    const seller = await signedIn(tokens, "seller");
+    const shop = shops.add(seller.id);
+    await sold(shop.id, seller.id, 3);
+    const report = await admin.getShopSalesReport({ shopId: shop.id }, seller.options);
+    const today = new Date().toISOString().slice(0, 10);
+    expect(report.days).toHaveLength(30);
+    expect([report.toDate, report.days.at(-1)?.day]).toEqual([today, today]);
+    expect(report.days.at(-1)).toMatchObject({ units: 3n, orderCount: 1, revenue: { amountMinor: 750n } });
+    expect(report.totalRevenue).toEqual(expect.objectContaining({ currencyCode: "EUR", amountMinor: 750n }));
+    expect(report.shopOrdersByStatus.map((s) => [s.status, s.count])).toEqual([[ShopOrderStatus.CONFIRMED, 1]]);
+    expect([report.placedShopOrders, report.cancelledShopOrders, report.cancellationRate]).toEqual([1, 0, 0]);
+  });
+
+  it("when an admin reads any shop's report, then it answers", async () => {
+    const shop = shops.add();
+    await sold(shop.id, shop.sellerId, 2);
+    const report = await admin.getShopSalesReport({ shopId: shop.id }, me.options);
+    expect(report.totalUnits).toBe(2n);
+  });
+
+  it("when another seller asks for a shop, or anyone for an unknown one, then not_found, like a shop that is not there", async () => {
+    const owner = await signedIn(tokens, "seller");
+    const shop = shops.add(owner.id);
+    await sold(shop.id, owner.id, 1);
+    const other = await signedIn(tokens, "seller");
+    const theirs = await failureOf(admin.getShopSalesReport({ shopId: shop.id }, other.options));
+    const unknown = await failureOf(admin.getShopSalesReport({ shopId: uuidv7() }, me.options));
+    expect([theirs.code, theirs.rawMessage]).toEqual([Code.NotFound, `shop ${shop.id} not found`]);
+    expect([unknown.code, unknown.rawMessage]).toEqual([Code.NotFound, expect.stringMatching(/not found/)]);
+  });
+
+  it("when a customer or an anonymous caller asks, then permission_denied or unauthenticated", async () => {
+    const shop = shops.add();
+    const asCustomer = await failureOf(admin.getShopSalesReport({ shopId: shop.id }, callers.customer));
+    const asNobody = await failureOf(admin.getShopSalesReport({ shopId: shop.id }, callers.anonymous));
+    expect([asCustomer.code, asNobody.code]).toEqual([Code.PermissionDenied, Code.Unauthenticated]);
+  });
+
+  it.each([
+    [{ fromDate: "2026-02-30" }, /^from_date: /],
+    [{ toDate: "2026-13-01" }, /^to_date: /],
+    [{ fromDate: "2026-03-02", toDate: "2026-03-01" }, /^to_date: must not be before from_date$/],
+    [{ fromDate: "2025-01-01", toDate: "2026-01-02" }, /^to_date: a report covers at most 366 days$/],
+    [{ fromDate: "01/03/2026" }, /from_date/],
+  ])("when the range is %o, then invalid_argument names the field", async (range, message) => {
+    const seller = await signedIn(tokens, "seller");
+    const shop = shops.add(seller.id);
+    const error = await failureOf(admin.getShopSalesReport({ shopId: shop.id, ...range }, seller.options));
+    expect(error.code).toBe(Code.InvalidArgument);
+    expect(error.rawMessage).toMatch(message);
   });
 });

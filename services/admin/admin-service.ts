@@ -1,4 +1,5 @@
-// AdminService: for ROLE_ADMIN only (access rules in main.ts). User operations go to auth's
+// AdminService: for ROLE_ADMIN only, but for GetShopSalesReport which a shop's seller reads too
+// (access-rules.ts). User operations go to auth's
 // UserDirectoryService, order operations to OrderAdminService, shop moderation and category
 // editing to product's ShopAdminService and CategoryAdminService under the admin service's own
 // identity; EraseUser to auth and order in turn (domain/erase-user.ts); each change is recorded
@@ -22,7 +23,7 @@ import {
 import type { UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import type { DeadLetter, DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
 import { OrderStatus, OrderStatusSchema, type OrderAdminService } from "../../gen/bazaar/order/v1/order_pb.ts";
-import type { CategoryAdminService, ShopAdminService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import type { CategoryAdminService, ShopAdminService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { callerOf } from "../kit/auth.ts";
 import { forwardFrom } from "../kit/clients.ts";
 import { reasonedError } from "../kit/error-info.ts";
@@ -32,11 +33,19 @@ import type { ServiceName } from "../kit/config.ts";
 import type { ServiceTokenSource } from "../kit/identity.ts";
 import type { OutboxNotifier } from "../kit/lifecycle.ts";
 import { idPageToken, pageSizeOf } from "../kit/pages.ts";
+import { mayReadShopSales } from "./access-rules.ts";
 import type { AdminDatabase } from "./db/database.ts";
 import { markErasureComplete } from "./db/erasures.repository.ts";
 import { listAuditEvents } from "./db/projections.repository.ts";
 import { startErasure } from "./domain/erase-user.ts";
 import { ReportRangeError, type SalesReport, salesReport } from "./domain/sales-report.ts";
+import {
+  type ShopReportRange,
+  ShopReportRangeError,
+  shopReportRange,
+  shopSalesReport,
+} from "./domain/shop-sales-report.ts";
+import { toProtoShopOrderStatus } from "./domain/shop-sales.ts";
 
 export interface AdminServiceDeps {
   db: Kysely<AdminDatabase>;
@@ -46,6 +55,8 @@ export interface AdminServiceDeps {
   directory: Client<typeof UserDirectoryService>;
   orders: Client<typeof OrderAdminService>;
   shops: Client<typeof ShopAdminService>;
+  /** Product's public shop reads: who owns a shop. */
+  catalogShops: Client<typeof ShopService>;
   categories: Client<typeof CategoryAdminService>;
   serviceToken: ServiceTokenSource;
   currencyCode: string;
@@ -223,6 +234,56 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
         })),
         newUsersByDay: report.newUsersByDay.map((d) => ({ day: d.day, count: d.users })),
         totalRevenue: money(report.totalRevenueMinor),
+      };
+    },
+
+    async getShopSalesReport(request, ctx) {
+      // Ownership first, so another seller learns nothing of the shop, not even a bad range.
+      const notFound = new ConnectError(`shop ${request.shopId} not found`, Code.NotFound);
+      let sellerId: string;
+      try {
+        const { shop } = await deps.catalogShops.getShop({ id: request.shopId }, await asAdminService(ctx));
+        sellerId = shop!.sellerId;
+      } catch (error) {
+        if (ConnectError.from(error).code === Code.NotFound) throw notFound;
+        throw error;
+      }
+      if (!mayReadShopSales(callerOf(ctx), sellerId)) throw notFound;
+      let range: ShopReportRange;
+      try {
+        range = shopReportRange(request.fromDate, request.toDate, new Date());
+      } catch (error) {
+        if (error instanceof ShopReportRangeError) throw new ConnectError(error.message, Code.InvalidArgument);
+        throw error;
+      }
+      const report = await shopSalesReport(deps.db, request.shopId, range);
+      const money = (amountMinor: bigint) => ({ currencyCode: deps.currencyCode, amountMinor });
+      return {
+        shopId: request.shopId,
+        fromDate: range.fromDate,
+        toDate: range.toDate,
+        days: report.days.map((d) => ({
+          day: d.day,
+          revenue: money(d.revenueMinor),
+          units: d.units,
+          orderCount: d.orders,
+        })),
+        topProducts: report.topProducts.map((p) => ({
+          productId: p.productId,
+          name: p.name,
+          quantity: p.quantity,
+          revenue: money(p.revenueMinor),
+        })),
+        shopOrdersByStatus: report.byStatus.map((s) => ({
+          status: toProtoShopOrderStatus[s.status],
+          count: s.shopOrders,
+        })),
+        totalRevenue: money(report.totalRevenueMinor),
+        totalUnits: report.totalUnits,
+        totalOrders: report.totalOrders,
+        placedShopOrders: report.placedShopOrders,
+        cancelledShopOrders: report.cancelledShopOrders,
+        cancellationRate: report.cancellationRate,
       };
     },
 

@@ -1,5 +1,5 @@
 // The admin service's neighbours in memory, for its tests: auth's user directory, order's admin
-// service, product's shop moderation and category editing, and every service's dead letters, as services reached over router transports that
+// service, product's shop reads, shop moderation and category editing, and every service's dead letters, as services reached over router transports that
 // remember the authorization each call carried.
 import {
   Code,
@@ -13,7 +13,12 @@ import { UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
 import { OrderAdminService } from "../../gen/bazaar/order/v1/order_pb.ts";
-import { CategoryAdminService, ShopAdminService, ShopStatus } from "../../gen/bazaar/product/v1/product_pb.ts";
+import {
+  CategoryAdminService,
+  ShopAdminService,
+  ShopService,
+  ShopStatus,
+} from "../../gen/bazaar/product/v1/product_pb.ts";
 import type { ServiceName } from "../kit/config.ts";
 import { uuidv7 } from "../kit/ids.ts";
 import { notYetImplemented } from "../kit/not-implemented.ts";
@@ -128,7 +133,9 @@ export interface InMemoryShop {
 
 export interface InMemoryShops {
   client: Client<typeof ShopAdminService>;
-  /** Opens an active shop (of a new seller unless one is named) and returns it. */
+  /** Product's public shop reads over the same shops (GetShop only). */
+  catalog: Client<typeof ShopService>;
+  /** Opens an active shop (of a new seller unless one is given) and returns it. */
   add(sellerId?: string): InMemoryShop;
   /** The authorization header and actor_id of every change, in order. */
   changes: Array<{ authorization: string; actorId: string }>;
@@ -159,8 +166,19 @@ export function inMemoryShops(): InMemoryShops {
       reactivateShop: (request, ctx) => moderate(request.id, request.actorId, ctx, ShopStatus.ACTIVE, ""),
     }),
   );
+  const catalogTransport = createRouterTransport((router) =>
+    router.service(ShopService, {
+      ...notYetImplemented(ShopService, "no test"),
+      getShop(request) {
+        const shop = shops.get(request.id);
+        if (!shop) throw new ConnectError(`shop ${request.id} not found`, Code.NotFound);
+        return { shop: { id: shop.id, sellerId: shop.sellerId, status: shop.status } };
+      },
+    }),
+  );
   return {
     client: createClient(ShopAdminService, transport),
+    catalog: createClient(ShopService, catalogTransport),
     changes,
     add(sellerId = uuidv7()) {
       const shop = { id: uuidv7(), sellerId, status: ShopStatus.ACTIVE, suspendReason: "" };

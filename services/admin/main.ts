@@ -1,11 +1,11 @@
 // Wiring only: config → database → clients of auth's directory, order's admin service and
-// product's shop moderation and category editing → gRPC server, and the consumer that builds the
+// product's shop reads, shop moderation and category editing → gRPC server, and the consumer that builds the
 // audit and sales projections.
 import { AdminService } from "../../gen/bazaar/admin/v1/admin_pb.ts";
 import { UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
 import { OrderAdminService } from "../../gen/bazaar/order/v1/order_pb.ts";
-import { CategoryAdminService, ShopAdminService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { CategoryAdminService, ShopAdminService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { createMeshClient } from "../kit/clients.ts";
 import { loadConfigOrExit } from "../kit/config.ts";
 import { startConsumer } from "../kit/events.ts";
@@ -23,6 +23,7 @@ const config = loadConfigOrExit(() => loadAdminConfig(process.env));
 const directory = createMeshClient(UserDirectoryService, config.authAddress);
 const orders = createMeshClient(OrderAdminService, config.orderAddress);
 const shops = createMeshClient(ShopAdminService, config.serviceAddresses.product);
+const catalogShops = createMeshClient(ShopService, config.serviceAddresses.product);
 const categories = createMeshClient(CategoryAdminService, config.serviceAddresses.product);
 const deadLetters = Object.fromEntries(
   Object.entries(config.serviceAddresses).map(([name, address]) => [
@@ -45,6 +46,7 @@ const service = startService<AdminDatabase>({
         directory: directory.client,
         orders: orders.client,
         shops: shops.client,
+        catalogShops: catalogShops.client,
         categories: categories.client,
         serviceToken,
         currencyCode: config.currencyCode,

@@ -45,10 +45,37 @@ export interface ErasedUsersTable {
   complete_time: Date | null;
 }
 
+export interface ShopSalesOrdersTable {
+  shop_order_id: string;
+  order_id: string;
+  shop_id: string;
+  seller_id: string;
+  placed_time: Date;
+  subtotal_minor: Minor;
+  units: number;
+  status_rank: number;
+}
+
+export interface ShopSalesLinesTable {
+  shop_order_id: string;
+  product_id: string;
+  name: string;
+  quantity: number;
+  revenue_minor: Minor;
+}
+
+export interface ShopSalesOrderMovesTable {
+  order_id: string;
+  status_rank: number;
+}
+
 export interface AdminDatabase extends EventTables {
   erased_users: ErasedUsersTable;
   audit_events: AuditEventsTable;
   sales_orders: SalesOrdersTable;
   sales_lines: SalesLinesTable;
   sales_new_users: SalesNewUsersTable;
+  shop_sales_orders: ShopSalesOrdersTable;
+  shop_sales_lines: ShopSalesLinesTable;
+  shop_sales_order_moves: ShopSalesOrderMovesTable;
 }

@@ -161,7 +161,15 @@ export async function newUsersByDay(db: Db, from: Date, to: Date) {
 /** Empties every projection and what the consumer remembers having applied, for a rebuild. */
 export async function clearProjections(db: Kysely<AdminDatabase>, consumer: string): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    for (const table of ["audit_events", "sales_orders", "sales_lines", "sales_new_users"] as const)
+    for (const table of [
+      "audit_events",
+      "sales_orders",
+      "sales_lines",
+      "sales_new_users",
+      "shop_sales_orders",
+      "shop_sales_lines",
+      "shop_sales_order_moves",
+    ] as const)
       await trx.deleteFrom(table).execute();
     await trx.deleteFrom("processed_events").where("consumer", "=", consumer).execute();
   });

@@ -1,5 +1,5 @@
 // The admin service's projections of the event stream: every event becomes an audit entry;
-// order and sign-up events feed the sales figures. Applied once per event (the consumer
+// order and sign-up events feed the sales figures, order events each shop's sales. Applied once per event (the consumer
 // remembers ids), in any order: a status never overwrites a newer one. An erased user's personal
 // data never enters the audit trail, whether the event comes before or after the erasure and
 // whether it is applied live or by a rebuild.
@@ -27,6 +27,7 @@ import {
   recordOrderStatus,
   type AuditRow,
 } from "../db/projections.repository.ts";
+import { applyToShopSales } from "./shop-sales-projection.ts";
 
 /** The durable consumer that builds every projection, over the whole stream. */
 export const projectionsConsumer = { name: "admin-projections", filterSubject: "bazaar.>" };
@@ -88,6 +89,7 @@ export async function applyToProjections(received: Event, trx: Transaction<Admin
       break;
     }
   }
+  await applyToShopSales(event, trx);
 }
 
 /**

@@ -162,6 +162,25 @@ export async function transitionOrder(
   return { moved: true, from: row.status };
 }
 
+/** An order's shop orders as checkout split it, in shop id order, for the OrderPlaced event. */
+export async function placedShopOrdersOf(
+  trx: Transaction<OrderDatabase>,
+  orderId: string,
+): Promise<Array<Pick<NewShopOrder, "id" | "shopId" | "sellerId" | "subtotalMinor">>> {
+  const rows = await trx
+    .selectFrom("shop_orders")
+    .select(["id", "shop_id", "seller_id", "subtotal_minor"])
+    .where("order_id", "=", orderId)
+    .orderBy("shop_id")
+    .execute();
+  return rows.map((row) => ({
+    id: row.id,
+    shopId: row.shop_id,
+    sellerId: row.seller_id,
+    subtotalMinor: BigInt(row.subtotal_minor),
+  }));
+}
+
 async function hasShippedShopOrder(trx: Transaction<OrderDatabase>, orderId: string): Promise<boolean> {
   const shipped = await trx
     .selectFrom("shop_orders")

@@ -3,8 +3,13 @@
 import { OrderStatus as ProtoOrderStatus } from "../../../gen/bazaar/order/v1/order_pb.ts";
 import { inTransaction } from "../../kit/db.ts";
 import { appendEvent, type NewEvent } from "../../kit/events.ts";
-import { transitionOrder, type PaymentFacts, type TransitionOutcome } from "../db/order.repository.ts";
-import type { OrderFacts, OrderStatus } from "./order.ts";
+import {
+  placedShopOrdersOf,
+  transitionOrder,
+  type PaymentFacts,
+  type TransitionOutcome,
+} from "../db/order.repository.ts";
+import type { NewShopOrder, OrderFacts, OrderStatus } from "./order.ts";
 import type { OrderDeps } from "./ports.ts";
 
 /** Order statuses as the contract spells them, for events and responses. */
@@ -40,7 +45,9 @@ export async function changeStatus(
       settle: change.settle,
     });
     if (!moved.moved) return moved;
-    for (const payload of eventsOf(deps.currencyCode, order, moved.from, change)) {
+    // Read in the transaction: the shop orders are checkout's, whatever OrderFacts the caller held.
+    const shopOrders = change.to === "CONFIRMED" ? await placedShopOrdersOf(trx, order.id) : [];
+    for (const payload of eventsOf(deps.currencyCode, order, moved.from, change, shopOrders)) {
       await appendEvent(trx, { source: "order", actorId: change.actorId, subjectId: order.id, payload });
     }
     return moved;
@@ -54,6 +61,7 @@ function eventsOf(
   order: OrderFacts,
   from: OrderStatus,
   change: StatusChange,
+  shopOrders: ReadonlyArray<Pick<NewShopOrder, "id" | "shopId" | "sellerId" | "subtotalMinor">>,
 ): Array<NewEvent["payload"]> {
   const money = (amountMinor: bigint) => ({ currencyCode, amountMinor });
   const ids = { orderId: order.id, userId: order.userId };
@@ -79,7 +87,16 @@ function eventsOf(
       unitPrice: money(line.unitPriceMinor),
       lineTotal: money(line.lineTotalMinor),
     }));
-    events.push({ case: "orderPlaced", value: { ...ids, items, total: money(order.totalMinor) } });
+    const placed = shopOrders.map((shopOrder) => ({
+      shopOrderId: shopOrder.id,
+      shopId: shopOrder.shopId,
+      sellerId: shopOrder.sellerId,
+      subtotal: money(shopOrder.subtotalMinor),
+    }));
+    events.push({
+      case: "orderPlaced",
+      value: { ...ids, items, total: money(order.totalMinor), shopOrders: placed },
+    });
   }
   if (change.to === "PAYMENT_FAILED") events.push({ case: "paymentFailed", value: { ...ids, reason: change.note } });
   if (change.to === "CANCELLED") events.push({ case: "orderCancelled", value: { ...ids, reason: change.note } });

@@ -8,7 +8,7 @@ import type { User } from "../../auth/v1/auth_pb.ts";
 import { file_bazaar_auth_v1_auth } from "../../auth/v1/auth_pb.ts";
 import type { Money, Role } from "../../common/v1/common_pb.ts";
 import { file_bazaar_common_v1_common } from "../../common/v1/common_pb.ts";
-import type { Order, OrderStatus } from "../../order/v1/order_pb.ts";
+import type { Order, OrderStatus, ShopOrderStatus } from "../../order/v1/order_pb.ts";
 import { file_bazaar_order_v1_order } from "../../order/v1/order_pb.ts";
 import type { Category, Shop, ShopStatus } from "../../product/v1/product_pb.ts";
 import { file_bazaar_product_v1_product } from "../../product/v1/product_pb.ts";
@@ -22,7 +22,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bazaar/admin/v1/admin.proto.
  */
 export const file_bazaar_admin_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChtiYXphYXIvYWRtaW4vdjEvYWRtaW4ucHJvdG8SD2JhemFhci5hZG1pbi52MSK2AQoQTGlzdFVzZXJzUmVxdWVzdBIuCgRyb2xlGAEgASgOMhYuYmF6YWFyLmNvbW1vbi52MS5Sb2xlQgi6SAWCAQIQARITCgZhY3RpdmUYAiABKAhIAIgBARIWCgVxdWVyeRgDIAEoCUIHukgEcgIYZBIcCglwYWdlX3NpemUYBCABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAUgASgJQgi6SAVyAxiABEIJCgdfYWN0aXZlIlEKEUxpc3RVc2Vyc1Jlc3BvbnNlEiMKBXVzZXJzGAEgAygLMhQuYmF6YWFyLmF1dGgudjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJgoOR2V0VXNlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIjUKD0dldFVzZXJSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlciJcChJTZXRVc2VyUm9sZVJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEjAKBHJvbGUYAiABKA4yFi5iYXphYXIuY29tbW9uLnYxLlJvbGVCCrpIB4IBBBABIAAiOQoTU2V0VXNlclJvbGVSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlciI8ChRTZXRVc2VyQWN0aXZlUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESDgoGYWN0aXZlGAIgASgIIjsKFVNldFVzZXJBY3RpdmVSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlciJEChBFcmFzZVVzZXJSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIaCgZyZWFzb24YAiABKAlCCrpIB3IFEAEY9AMiNwoRRXJhc2VVc2VyUmVzcG9uc2USIgoEdXNlchgBIAEoCzIULmJhemFhci5hdXRoLnYxLlVzZXIivgMKEUxpc3RPcmRlcnNSZXF1ZXN0EjYKBnN0YXR1cxgBIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1c0IIukgFggECEAESHAoHdXNlcl9pZBgCIAEoCUILukgI2AEBcgOwAQESNAoQY3JlYXRlX3RpbWVfZnJvbRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlX3RpbWVfdG8YBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKCXBhZ2Vfc2l6ZRgFIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YBiABKAlCCLpIBXIDGIAEOqwBukioARqlAQoKdGltZV9yYW5nZRIuY3JlYXRlX3RpbWVfZnJvbSBtdXN0IGJlIGJlZm9yZSBjcmVhdGVfdGltZV90bxpnIWhhcyh0aGlzLmNyZWF0ZV90aW1lX2Zyb20pIHx8ICFoYXModGhpcy5jcmVhdGVfdGltZV90bykgfHwgdGhpcy5jcmVhdGVfdGltZV9mcm9tIDwgdGhpcy5jcmVhdGVfdGltZV90byJVChJMaXN0T3JkZXJzUmVzcG9uc2USJgoGb3JkZXJzGAEgAygLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKCAQoYVXBkYXRlT3JkZXJTdGF0dXNSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARI4CgZzdGF0dXMYAiABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXNCCrpIB4IBBBABIAASFgoEbm90ZRgDIAEoCUIIukgFcgMY9AMiQgoZVXBkYXRlT3JkZXJTdGF0dXNSZXNwb25zZRIlCgVvcmRlchgBIAEoCzIWLmJhemFhci5vcmRlci52MS5PcmRlciK5AQoKQXVkaXRFdmVudBIKCgJpZBgBIAEoCRISCgpldmVudF90eXBlGAIgASgJEg4KBnNvdXJjZRgDIAEoCRIQCghhY3Rvcl9pZBgEIAEoCRISCgpzdWJqZWN0X2lkGAUgASgJEi4KCm9jY3VyX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3N1bW1hcnkYByABKAkSFAoMcGF5bG9hZF9qc29uGAggASgJIpsDChZMaXN0QXVkaXRFdmVudHNSZXF1ZXN0EiYKCmV2ZW50X3R5cGUYASABKAlCErpID3INGEAyCV5bYS16X10qJBIdCghhY3Rvcl9pZBgCIAEoCUILukgI2AEBcgOwAQESHwoKc3ViamVjdF9pZBgDIAEoCUILukgI2AEBcgOwAQESLQoJZnJvbV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgd0b190aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcCglwYWdlX3NpemUYBiABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAcgASgJQgi6SAVyAxiABDqAAbpIfRp7Cgp0aW1lX3JhbmdlEiBmcm9tX3RpbWUgbXVzdCBiZSBiZWZvcmUgdG9fdGltZRpLIWhhcyh0aGlzLmZyb21fdGltZSkgfHwgIWhhcyh0aGlzLnRvX3RpbWUpIHx8IHRoaXMuZnJvbV90aW1lIDwgdGhpcy50b190aW1lIl8KF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEisKBmV2ZW50cxgBIAMoCzIbLmJhemFhci5hZG1pbi52MS5BdWRpdEV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLXAQoVR2V0U2FsZXNSZXBvcnRSZXF1ZXN0EjUKCWZyb21fdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBrpIA8gBARIzCgd0b190aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIGukgDyAEBOlK6SE8aTQoKdGltZV9yYW5nZRIgZnJvbV90aW1lIG11c3QgYmUgYmVmb3JlIHRvX3RpbWUaHXRoaXMuZnJvbV90aW1lIDwgdGhpcy50b190aW1lIloKDERhaWx5UmV2ZW51ZRILCgNkYXkYASABKAkSKAoHcmV2ZW51ZRgCIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSEwoLb3JkZXJfY291bnQYAyABKAUiSgoLU3RhdHVzQ291bnQSLAoGc3RhdHVzGAEgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzEg0KBWNvdW50GAIgASgFImwKDFByb2R1Y3RTYWxlcxISCgpwcm9kdWN0X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSEAoIcXVhbnRpdHkYAyABKAMSKAoHcmV2ZW51ZRgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkiKAoKRGFpbHlDb3VudBILCgNkYXkYASABKAkSDQoFY291bnQYAiABKAUiowIKFkdldFNhbGVzUmVwb3J0UmVzcG9uc2USNQoOcmV2ZW51ZV9ieV9kYXkYASADKAsyHS5iYXphYXIuYWRtaW4udjEuRGFpbHlSZXZlbnVlEjYKEG9yZGVyc19ieV9zdGF0dXMYAiADKAsyHC5iYXphYXIuYWRtaW4udjEuU3RhdHVzQ291bnQSMwoMdG9wX3Byb2R1Y3RzGAMgAygLMh0uYmF6YWFyLmFkbWluLnYxLlByb2R1Y3RTYWxlcxI1ChBuZXdfdXNlcnNfYnlfZGF5GAQgAygLMhsuYmF6YWFyLmFkbWluLnYxLkRhaWx5Q291bnQSLgoNdG90YWxfcmV2ZW51ZRgFIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXki4gEKCkRlYWRMZXR0ZXISCgoCaWQYASABKAkSDwoHc2VydmljZRgCIAEoCRIQCghjb25zdW1lchgDIAEoCRIQCghldmVudF9pZBgEIAEoCRIPCgdzdWJqZWN0GAUgASgJEg0KBWVycm9yGAYgASgJEhAKCGF0dGVtcHRzGAcgASgFEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxyZWRyaXZlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpEBChZMaXN0RGVhZExldHRlcnNSZXF1ZXN0EjsKB3NlcnZpY2UYASABKAlCKrpIJ3IlUgBSBGF1dGhSB3Byb2R1Y3RSBGNhcnRSBW9yZGVyUgVhZG1pbhIcCglwYWdlX3NpemUYAiABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiABCJlChdMaXN0RGVhZExldHRlcnNSZXNwb25zZRIxCgxkZWFkX2xldHRlcnMYASADKAsyGy5iYXphYXIuYWRtaW4udjEuRGVhZExldHRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMAoYUmVkcml2ZURlYWRMZXR0ZXJSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABASJNChlSZWRyaXZlRGVhZExldHRlclJlc3BvbnNlEjAKC2RlYWRfbGV0dGVyGAEgASgLMhsuYmF6YWFyLmFkbWluLnYxLkRlYWRMZXR0ZXIivwEKEExpc3RTaG9wc1JlcXVlc3QSNwoGc3RhdHVzGAEgASgOMh0uYmF6YWFyLnByb2R1Y3QudjEuU2hvcFN0YXR1c0IIukgFggECEAESHgoJc2VsbGVyX2lkGAIgASgJQgu6SAjYAQFyA7ABARIWCgVxdWVyeRgDIAEoCUIHukgEcgIYZBIcCglwYWdlX3NpemUYBCABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAUgASgJQgi6SAVyAxiABCJUChFMaXN0U2hvcHNSZXNwb25zZRImCgVzaG9wcxgBIAMoCzIXLmJhemFhci5wcm9kdWN0LnYxLlNob3ASFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkYKElN1c3BlbmRTaG9wUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESGgoGcmVhc29uGAIgASgJQgq6SAdyBRABGPQDIjwKE1N1c3BlbmRTaG9wUmVzcG9uc2USJQoEc2hvcBgBIAEoCzIXLmJhemFhci5wcm9kdWN0LnYxLlNob3AiLQoVUmVhY3RpdmF0ZVNob3BSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABASI/ChZSZWFjdGl2YXRlU2hvcFJlc3BvbnNlEiUKBHNob3AYASABKAsyFy5iYXphYXIucHJvZHVjdC52MS5TaG9wIq0BChVVcGRhdGVDYXRlZ29yeVJlcXVlc3QSNQoIY2F0ZWdvcnkYASABKAsyGy5iYXphYXIucHJvZHVjdC52MS5DYXRlZ29yeUIGukgDyAEBEl0KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza0IsukgpyAEB4gEjEgRuYW1lEgRzbHVnEglwYXJlbnRfaWQSCnNvcnRfb3JkZXIiRwoWVXBkYXRlQ2F0ZWdvcnlSZXNwb25zZRItCghjYXRlZ29yeRgBIAEoCzIbLmJhemFhci5wcm9kdWN0LnYxLkNhdGVnb3J5IlQKFURlbGV0ZUNhdGVnb3J5UmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESJQoQbW92ZV9wcm9kdWN0c190bxgCIAEoCUILukgI2AEBcgOwAQEiNQoWRGVsZXRlQ2F0ZWdvcnlSZXNwb25zZRIbChNtb3ZlZF9wcm9kdWN0X2NvdW50GAEgASgFMukQCgxBZG1pblNlcnZpY2USbgoJTGlzdFVzZXJzEiEuYmF6YWFyLmFkbWluLnYxLkxpc3RVc2Vyc1JlcXVlc3QaIi5iYXphYXIuYWRtaW4udjEuTGlzdFVzZXJzUmVzcG9uc2UiGpACAYLT5JMCERIPL3YxL2FkbWluL3VzZXJzEm0KB0dldFVzZXISHy5iYXphYXIuYWRtaW4udjEuR2V0VXNlclJlcXVlc3QaIC5iYXphYXIuYWRtaW4udjEuR2V0VXNlclJlc3BvbnNlIh+QAgGC0+STAhYSFC92MS9hZG1pbi91c2Vycy97aWR9EoEBCgtTZXRVc2VyUm9sZRIjLmJhemFhci5hZG1pbi52MS5TZXRVc2VyUm9sZVJlcXVlc3QaJC5iYXphYXIuYWRtaW4udjEuU2V0VXNlclJvbGVSZXNwb25zZSIngtPkkwIhOgEqIhwvdjEvYWRtaW4vdXNlcnMve2lkfTpzZXRSb2xlEokBCg1TZXRVc2VyQWN0aXZlEiUuYmF6YWFyLmFkbWluLnYxLlNldFVzZXJBY3RpdmVSZXF1ZXN0GiYuYmF6YWFyLmFkbWluLnYxLlNldFVzZXJBY3RpdmVSZXNwb25zZSIpgtPkkwIjOgEqIh4vdjEvYWRtaW4vdXNlcnMve2lkfTpzZXRBY3RpdmUSfAoJRXJhc2VVc2VyEiEuYmF6YWFyLmFkbWluLnYxLkVyYXNlVXNlclJlcXVlc3QaIi5iYXphYXIuYWRtaW4udjEuRXJhc2VVc2VyUmVzcG9uc2UiKJACAoLT5JMCHzoBKiIaL3YxL2FkbWluL3VzZXJzL3tpZH06ZXJhc2UScgoKTGlzdE9yZGVycxIiLmJhemFhci5hZG1pbi52MS5MaXN0T3JkZXJzUmVxdWVzdBojLmJhemFhci5hZG1pbi52MS5MaXN0T3JkZXJzUmVzcG9uc2UiG5ACAYLT5JMCEhIQL3YxL2FkbWluL29yZGVycxKZAQoRVXBkYXRlT3JkZXJTdGF0dXMSKS5iYXphYXIuYWRtaW4udjEuVXBkYXRlT3JkZXJTdGF0dXNSZXF1ZXN0GiouYmF6YWFyLmFkbWluLnYxLlVwZGF0ZU9yZGVyU3RhdHVzUmVzcG9uc2UiLYLT5JMCJzoBKiIiL3YxL2FkbWluL29yZGVycy97aWR9OnVwZGF0ZVN0YXR1cxKHAQoPTGlzdEF1ZGl0RXZlbnRzEicuYmF6YWFyLmFkbWluLnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaKC5iYXphYXIuYWRtaW4udjEuTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2UiIZACAYLT5JMCGBIWL3YxL2FkbWluL2F1ZGl0LWV2ZW50cxKFAQoOR2V0U2FsZXNSZXBvcnQSJi5iYXphYXIuYWRtaW4udjEuR2V0U2FsZXNSZXBvcnRSZXF1ZXN0GicuYmF6YWFyLmFkbWluLnYxLkdldFNhbGVzUmVwb3J0UmVzcG9uc2UiIpACAYLT5JMCGRIXL3YxL2FkbWluL3JlcG9ydHMvc2FsZXMShwEKD0xpc3REZWFkTGV0dGVycxInLmJhemFhci5hZG1pbi52MS5MaXN0RGVhZExldHRlcnNSZXF1ZXN0GiguYmF6YWFyLmFkbWluLnYxLkxpc3REZWFkTGV0dGVyc1Jlc3BvbnNlIiGQAgGC0+STAhgSFi92MS9hZG1pbi9kZWFkLWxldHRlcnMSmgEKEVJlZHJpdmVEZWFkTGV0dGVyEikuYmF6YWFyLmFkbWluLnYxLlJlZHJpdmVEZWFkTGV0dGVyUmVxdWVzdBoqLmJhemFhci5hZG1pbi52MS5SZWRyaXZlRGVhZExldHRlclJlc3BvbnNlIi6C0+STAig6ASoiIy92MS9hZG1pbi9kZWFkLWxldHRlcnMve2lkfTpyZWRyaXZlEm4KCUxpc3RTaG9wcxIhLmJhemFhci5hZG1pbi52MS5MaXN0U2hvcHNSZXF1ZXN0GiIuYmF6YWFyLmFkbWluLnYxLkxpc3RTaG9wc1Jlc3BvbnNlIhqQAgGC0+STAhESDy92MS9hZG1pbi9zaG9wcxKBAQoLU3VzcGVuZFNob3ASIy5iYXphYXIuYWRtaW4udjEuU3VzcGVuZFNob3BSZXF1ZXN0GiQuYmF6YWFyLmFkbWluLnYxLlN1c3BlbmRTaG9wUmVzcG9uc2UiJ4LT5JMCIToBKiIcL3YxL2FkbWluL3Nob3BzL3tpZH06c3VzcGVuZBKNAQoOUmVhY3RpdmF0ZVNob3ASJi5iYXphYXIuYWRtaW4udjEuUmVhY3RpdmF0ZVNob3BSZXF1ZXN0GicuYmF6YWFyLmFkbWluLnYxLlJlYWN0aXZhdGVTaG9wUmVzcG9uc2UiKoLT5JMCJDoBKiIfL3YxL2FkbWluL3Nob3BzL3tpZH06cmVhY3RpdmF0ZRKXAQoOVXBkYXRlQ2F0ZWdvcnkSJi5iYXphYXIuYWRtaW4udjEuVXBkYXRlQ2F0ZWdvcnlSZXF1ZXN0GicuYmF6YWFyLmFkbWluLnYxLlVwZGF0ZUNhdGVnb3J5UmVzcG9uc2UiNILT5JMCLjoIY2F0ZWdvcnkyIi92MS9hZG1pbi9jYXRlZ29yaWVzL3tjYXRlZ29yeS5pZH0ShAEKDkRlbGV0ZUNhdGVnb3J5EiYuYmF6YWFyLmFkbWluLnYxLkRlbGV0ZUNhdGVnb3J5UmVxdWVzdBonLmJhemFhci5hZG1pbi52MS5EZWxldGVDYXRlZ29yeVJlc3BvbnNlIiGC0+STAhsqGS92MS9hZG1pbi9jYXRlZ29yaWVzL3tpZH1iBnByb3RvMw", [file_bazaar_auth_v1_auth, file_bazaar_common_v1_common, file_bazaar_order_v1_order, file_bazaar_product_v1_product, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("ChtiYXphYXIvYWRtaW4vdjEvYWRtaW4ucHJvdG8SD2JhemFhci5hZG1pbi52MSK2AQoQTGlzdFVzZXJzUmVxdWVzdBIuCgRyb2xlGAEgASgOMhYuYmF6YWFyLmNvbW1vbi52MS5Sb2xlQgi6SAWCAQIQARITCgZhY3RpdmUYAiABKAhIAIgBARIWCgVxdWVyeRgDIAEoCUIHukgEcgIYZBIcCglwYWdlX3NpemUYBCABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAUgASgJQgi6SAVyAxiABEIJCgdfYWN0aXZlIlEKEUxpc3RVc2Vyc1Jlc3BvbnNlEiMKBXVzZXJzGAEgAygLMhQuYmF6YWFyLmF1dGgudjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJgoOR2V0VXNlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIjUKD0dldFVzZXJSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlciJcChJTZXRVc2VyUm9sZVJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEjAKBHJvbGUYAiABKA4yFi5iYXphYXIuY29tbW9uLnYxLlJvbGVCCrpIB4IBBBABIAAiOQoTU2V0VXNlclJvbGVSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlciI8ChRTZXRVc2VyQWN0aXZlUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESDgoGYWN0aXZlGAIgASgIIjsKFVNldFVzZXJBY3RpdmVSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlciJEChBFcmFzZVVzZXJSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIaCgZyZWFzb24YAiABKAlCCrpIB3IFEAEY9AMiNwoRRXJhc2VVc2VyUmVzcG9uc2USIgoEdXNlchgBIAEoCzIULmJhemFhci5hdXRoLnYxLlVzZXIivgMKEUxpc3RPcmRlcnNSZXF1ZXN0EjYKBnN0YXR1cxgBIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1c0IIukgFggECEAESHAoHdXNlcl9pZBgCIAEoCUILukgI2AEBcgOwAQESNAoQY3JlYXRlX3RpbWVfZnJvbRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlX3RpbWVfdG8YBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKCXBhZ2Vfc2l6ZRgFIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YBiABKAlCCLpIBXIDGIAEOqwBukioARqlAQoKdGltZV9yYW5nZRIuY3JlYXRlX3RpbWVfZnJvbSBtdXN0IGJlIGJlZm9yZSBjcmVhdGVfdGltZV90bxpnIWhhcyh0aGlzLmNyZWF0ZV90aW1lX2Zyb20pIHx8ICFoYXModGhpcy5jcmVhdGVfdGltZV90bykgfHwgdGhpcy5jcmVhdGVfdGltZV9mcm9tIDwgdGhpcy5jcmVhdGVfdGltZV90byJVChJMaXN0T3JkZXJzUmVzcG9uc2USJgoGb3JkZXJzGAEgAygLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKCAQoYVXBkYXRlT3JkZXJTdGF0dXNSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARI4CgZzdGF0dXMYAiABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXNCCrpIB4IBBBABIAASFgoEbm90ZRgDIAEoCUIIukgFcgMY9AMiQgoZVXBkYXRlT3JkZXJTdGF0dXNSZXNwb25zZRIlCgVvcmRlchgBIAEoCzIWLmJhemFhci5vcmRlci52MS5PcmRlciK5AQoKQXVkaXRFdmVudBIKCgJpZBgBIAEoCRISCgpldmVudF90eXBlGAIgASgJEg4KBnNvdXJjZRgDIAEoCRIQCghhY3Rvcl9pZBgEIAEoCRISCgpzdWJqZWN0X2lkGAUgASgJEi4KCm9jY3VyX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3N1bW1hcnkYByABKAkSFAoMcGF5bG9hZF9qc29uGAggASgJIpsDChZMaXN0QXVkaXRFdmVudHNSZXF1ZXN0EiYKCmV2ZW50X3R5cGUYASABKAlCErpID3INGEAyCV5bYS16X10qJBIdCghhY3Rvcl9pZBgCIAEoCUILukgI2AEBcgOwAQESHwoKc3ViamVjdF9pZBgDIAEoCUILukgI2AEBcgOwAQESLQoJZnJvbV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgd0b190aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcCglwYWdlX3NpemUYBiABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAcgASgJQgi6SAVyAxiABDqAAbpIfRp7Cgp0aW1lX3JhbmdlEiBmcm9tX3RpbWUgbXVzdCBiZSBiZWZvcmUgdG9fdGltZRpLIWhhcyh0aGlzLmZyb21fdGltZSkgfHwgIWhhcyh0aGlzLnRvX3RpbWUpIHx8IHRoaXMuZnJvbV90aW1lIDwgdGhpcy50b190aW1lIl8KF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEisKBmV2ZW50cxgBIAMoCzIbLmJhemFhci5hZG1pbi52MS5BdWRpdEV2ZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSLXAQoVR2V0U2FsZXNSZXBvcnRSZXF1ZXN0EjUKCWZyb21fdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBrpIA8gBARIzCgd0b190aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIGukgDyAEBOlK6SE8aTQoKdGltZV9yYW5nZRIgZnJvbV90aW1lIG11c3QgYmUgYmVmb3JlIHRvX3RpbWUaHXRoaXMuZnJvbV90aW1lIDwgdGhpcy50b190aW1lIloKDERhaWx5UmV2ZW51ZRILCgNkYXkYASABKAkSKAoHcmV2ZW51ZRgCIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSEwoLb3JkZXJfY291bnQYAyABKAUiSgoLU3RhdHVzQ291bnQSLAoGc3RhdHVzGAEgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzEg0KBWNvdW50GAIgASgFImwKDFByb2R1Y3RTYWxlcxISCgpwcm9kdWN0X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSEAoIcXVhbnRpdHkYAyABKAMSKAoHcmV2ZW51ZRgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkiKAoKRGFpbHlDb3VudBILCgNkYXkYASABKAkSDQoFY291bnQYAiABKAUiowIKFkdldFNhbGVzUmVwb3J0UmVzcG9uc2USNQoOcmV2ZW51ZV9ieV9kYXkYASADKAsyHS5iYXphYXIuYWRtaW4udjEuRGFpbHlSZXZlbnVlEjYKEG9yZGVyc19ieV9zdGF0dXMYAiADKAsyHC5iYXphYXIuYWRtaW4udjEuU3RhdHVzQ291bnQSMwoMdG9wX3Byb2R1Y3RzGAMgAygLMh0uYmF6YWFyLmFkbWluLnYxLlByb2R1Y3RTYWxlcxI1ChBuZXdfdXNlcnNfYnlfZGF5GAQgAygLMhsuYmF6YWFyLmFkbWluLnYxLkRhaWx5Q291bnQSLgoNdG90YWxfcmV2ZW51ZRgFIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkiqgEKGUdldFNob3BTYWxlc1JlcG9ydFJlcXVlc3QSGQoHc2hvcF9pZBgBIAEoCUIIukgFcgOwAQESOQoJZnJvbV9kYXRlGAIgASgJQia6SCNyITIfXihbMC05XXs0fS1bMC05XXsyfS1bMC05XXsyfSk/JBI3Cgd0b19kYXRlGAMgASgJQia6SCNyITIfXihbMC05XXs0fS1bMC05XXsyfS1bMC05XXsyfSk/JCJrCg5TaG9wRGFpbHlTYWxlcxILCgNkYXkYASABKAkSKAoHcmV2ZW51ZRgCIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSDQoFdW5pdHMYAyABKAMSEwoLb3JkZXJfY291bnQYBCABKAUiVwoUU2hvcE9yZGVyU3RhdHVzQ291bnQSMAoGc3RhdHVzGAEgASgOMiAuYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlclN0YXR1cxINCgVjb3VudBgCIAEoBSKsAwoaR2V0U2hvcFNhbGVzUmVwb3J0UmVzcG9uc2USDwoHc2hvcF9pZBgBIAEoCRIRCglmcm9tX2RhdGUYAiABKAkSDwoHdG9fZGF0ZRgDIAEoCRItCgRkYXlzGAQgAygLMh8uYmF6YWFyLmFkbWluLnYxLlNob3BEYWlseVNhbGVzEjMKDHRvcF9wcm9kdWN0cxgFIAMoCzIdLmJhemFhci5hZG1pbi52MS5Qcm9kdWN0U2FsZXMSRAoVc2hvcF9vcmRlcnNfYnlfc3RhdHVzGAYgAygLMiUuYmF6YWFyLmFkbWluLnYxLlNob3BPcmRlclN0YXR1c0NvdW50Ei4KDXRvdGFsX3JldmVudWUYByABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EhMKC3RvdGFsX3VuaXRzGAggASgDEhQKDHRvdGFsX29yZGVycxgJIAEoBRIaChJwbGFjZWRfc2hvcF9vcmRlcnMYCiABKAUSHQoVY2FuY2VsbGVkX3Nob3Bfb3JkZXJzGAsgASgFEhkKEWNhbmNlbGxhdGlvbl9yYXRlGAwgASgBIuIBCgpEZWFkTGV0dGVyEgoKAmlkGAEgASgJEg8KB3NlcnZpY2UYAiABKAkSEAoIY29uc3VtZXIYAyABKAkSEAoIZXZlbnRfaWQYBCABKAkSDwoHc3ViamVjdBgFIAEoCRINCgVlcnJvchgGIAEoCRIQCghhdHRlbXB0cxgHIAEoBRIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMcmVkcml2ZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKRAQoWTGlzdERlYWRMZXR0ZXJzUmVxdWVzdBI7CgdzZXJ2aWNlGAEgASgJQiq6SCdyJVIAUgRhdXRoUgdwcm9kdWN0UgRjYXJ0UgVvcmRlclIFYWRtaW4SHAoJcGFnZV9zaXplGAIgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAQiZQoXTGlzdERlYWRMZXR0ZXJzUmVzcG9uc2USMQoMZGVhZF9sZXR0ZXJzGAEgAygLMhsuYmF6YWFyLmFkbWluLnYxLkRlYWRMZXR0ZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjAKGFJlZHJpdmVEZWFkTGV0dGVyUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiTQoZUmVkcml2ZURlYWRMZXR0ZXJSZXNwb25zZRIwCgtkZWFkX2xldHRlchgBIAEoCzIbLmJhemFhci5hZG1pbi52MS5EZWFkTGV0dGVyIr8BChBMaXN0U2hvcHNSZXF1ZXN0EjcKBnN0YXR1cxgBIAEoDjIdLmJhemFhci5wcm9kdWN0LnYxLlNob3BTdGF0dXNCCLpIBYIBAhABEh4KCXNlbGxlcl9pZBgCIAEoCUILukgI2AEBcgOwAQESFgoFcXVlcnkYAyABKAlCB7pIBHICGGQSHAoJcGFnZV9zaXplGAQgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgFIAEoCUIIukgFcgMYgAQiVAoRTGlzdFNob3BzUmVzcG9uc2USJgoFc2hvcHMYASADKAsyFy5iYXphYXIucHJvZHVjdC52MS5TaG9wEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJGChJTdXNwZW5kU2hvcFJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEhoKBnJlYXNvbhgCIAEoCUIKukgHcgUQARj0AyI8ChNTdXNwZW5kU2hvcFJlc3BvbnNlEiUKBHNob3AYASABKAsyFy5iYXphYXIucHJvZHVjdC52MS5TaG9wIi0KFVJlYWN0aXZhdGVTaG9wUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiPwoWUmVhY3RpdmF0ZVNob3BSZXNwb25zZRIlCgRzaG9wGAEgASgLMhcuYmF6YWFyLnByb2R1Y3QudjEuU2hvcCKtAQoVVXBkYXRlQ2F0ZWdvcnlSZXF1ZXN0EjUKCGNhdGVnb3J5GAEgASgLMhsuYmF6YWFyLnByb2R1Y3QudjEuQ2F0ZWdvcnlCBrpIA8gBARJdCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2tCLLpIKcgBAeIBIxIEbmFtZRIEc2x1ZxIJcGFyZW50X2lkEgpzb3J0X29yZGVyIkcKFlVwZGF0ZUNhdGVnb3J5UmVzcG9uc2USLQoIY2F0ZWdvcnkYASABKAsyGy5iYXphYXIucHJvZHVjdC52MS5DYXRlZ29yeSJUChVEZWxldGVDYXRlZ29yeVJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEiUKEG1vdmVfcHJvZHVjdHNfdG8YAiABKAlCC7pICNgBAXIDsAEBIjUKFkRlbGV0ZUNhdGVnb3J5UmVzcG9uc2USGwoTbW92ZWRfcHJvZHVjdF9jb3VudBgBIAEoBTKGEgoMQWRtaW5TZXJ2aWNlEm4KCUxpc3RVc2VycxIhLmJhemFhci5hZG1pbi52MS5MaXN0VXNlcnNSZXF1ZXN0GiIuYmF6YWFyLmFkbWluLnYxLkxpc3RVc2Vyc1Jlc3BvbnNlIhqQAgGC0+STAhESDy92MS9hZG1pbi91c2VycxJtCgdHZXRVc2VyEh8uYmF6YWFyLmFkbWluLnYxLkdldFVzZXJSZXF1ZXN0GiAuYmF6YWFyLmFkbWluLnYxLkdldFVzZXJSZXNwb25zZSIfkAIBgtPkkwIWEhQvdjEvYWRtaW4vdXNlcnMve2lkfRKBAQoLU2V0VXNlclJvbGUSIy5iYXphYXIuYWRtaW4udjEuU2V0VXNlclJvbGVSZXF1ZXN0GiQuYmF6YWFyLmFkbWluLnYxLlNldFVzZXJSb2xlUmVzcG9uc2UiJ4LT5JMCIToBKiIcL3YxL2FkbWluL3VzZXJzL3tpZH06c2V0Um9sZRKJAQoNU2V0VXNlckFjdGl2ZRIlLmJhemFhci5hZG1pbi52MS5TZXRVc2VyQWN0aXZlUmVxdWVzdBomLmJhemFhci5hZG1pbi52MS5TZXRVc2VyQWN0aXZlUmVzcG9uc2UiKYLT5JMCIzoBKiIeL3YxL2FkbWluL3VzZXJzL3tpZH06c2V0QWN0aXZlEnwKCUVyYXNlVXNlchIhLmJhemFhci5hZG1pbi52MS5FcmFzZVVzZXJSZXF1ZXN0GiIuYmF6YWFyLmFkbWluLnYxLkVyYXNlVXNlclJlc3BvbnNlIiiQAgKC0+STAh86ASoiGi92MS9hZG1pbi91c2Vycy97aWR9OmVyYXNlEnIKCkxpc3RPcmRlcnMSIi5iYXphYXIuYWRtaW4udjEuTGlzdE9yZGVyc1JlcXVlc3QaIy5iYXphYXIuYWRtaW4udjEuTGlzdE9yZGVyc1Jlc3BvbnNlIhuQAgGC0+STAhISEC92MS9hZG1pbi9vcmRlcnMSmQEKEVVwZGF0ZU9yZGVyU3RhdHVzEikuYmF6YWFyLmFkbWluLnYxLlVwZGF0ZU9yZGVyU3RhdHVzUmVxdWVzdBoqLmJhemFhci5hZG1pbi52MS5VcGRhdGVPcmRlclN0YXR1c1Jlc3BvbnNlIi2C0+STAic6ASoiIi92MS9hZG1pbi9vcmRlcnMve2lkfTp1cGRhdGVTdGF0dXMShwEKD0xpc3RBdWRpdEV2ZW50cxInLmJhemFhci5hZG1pbi52MS5MaXN0QXVkaXRFdmVudHNSZXF1ZXN0GiguYmF6YWFyLmFkbWluLnYxLkxpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlIiGQAgGC0+STAhgSFi92MS9hZG1pbi9hdWRpdC1ldmVudHMShQEKDkdldFNhbGVzUmVwb3J0EiYuYmF6YWFyLmFkbWluLnYxLkdldFNhbGVzUmVwb3J0UmVxdWVzdBonLmJhemFhci5hZG1pbi52MS5HZXRTYWxlc1JlcG9ydFJlc3BvbnNlIiKQAgGC0+STAhkSFy92MS9hZG1pbi9yZXBvcnRzL3NhbGVzEpoBChJHZXRTaG9wU2FsZXNSZXBvcnQSKi5iYXphYXIuYWRtaW4udjEuR2V0U2hvcFNhbGVzUmVwb3J0UmVxdWVzdBorLmJhemFhci5hZG1pbi52MS5HZXRTaG9wU2FsZXNSZXBvcnRSZXNwb25zZSIrkAIBgtPkkwIiEiAvdjEvc2hvcHMve3Nob3BfaWR9L3NhbGVzLXJlcG9ydBKHAQoPTGlzdERlYWRMZXR0ZXJzEicuYmF6YWFyLmFkbWluLnYxLkxpc3REZWFkTGV0dGVyc1JlcXVlc3QaKC5iYXphYXIuYWRtaW4udjEuTGlzdERlYWRMZXR0ZXJzUmVzcG9uc2UiIZACAYLT5JMCGBIWL3YxL2FkbWluL2RlYWQtbGV0dGVycxKaAQoRUmVkcml2ZURlYWRMZXR0ZXISKS5iYXphYXIuYWRtaW4udjEuUmVkcml2ZURlYWRMZXR0ZXJSZXF1ZXN0GiouYmF6YWFyLmFkbWluLnYxLlJlZHJpdmVEZWFkTGV0dGVyUmVzcG9uc2UiLoLT5JMCKDoBKiIjL3YxL2FkbWluL2RlYWQtbGV0dGVycy97aWR9OnJlZHJpdmUSbgoJTGlzdFNob3BzEiEuYmF6YWFyLmFkbWluLnYxLkxpc3RTaG9wc1JlcXVlc3QaIi5iYXphYXIuYWRtaW4udjEuTGlzdFNob3BzUmVzcG9uc2UiGpACAYLT5JMCERIPL3YxL2FkbWluL3Nob3BzEoEBCgtTdXNwZW5kU2hvcBIjLmJhemFhci5hZG1pbi52MS5TdXNwZW5kU2hvcFJlcXVlc3QaJC5iYXphYXIuYWRtaW4udjEuU3VzcGVuZFNob3BSZXNwb25zZSIngtPkkwIhOgEqIhwvdjEvYWRtaW4vc2hvcHMve2lkfTpzdXNwZW5kEo0BCg5SZWFjdGl2YXRlU2hvcBImLmJhemFhci5hZG1pbi52MS5SZWFjdGl2YXRlU2hvcFJlcXVlc3QaJy5iYXphYXIuYWRtaW4udjEuUmVhY3RpdmF0ZVNob3BSZXNwb25zZSIqgtPkkwIkOgEqIh8vdjEvYWRtaW4vc2hvcHMve2lkfTpyZWFjdGl2YXRlEpcBCg5VcGRhdGVDYXRlZ29yeRImLmJhemFhci5hZG1pbi52MS5VcGRhdGVDYXRlZ29yeVJlcXVlc3QaJy5iYXphYXIuYWRtaW4udjEuVXBkYXRlQ2F0ZWdvcnlSZXNwb25zZSI0gtPkkwIuOghjYXRlZ29yeTIiL3YxL2FkbWluL2NhdGVnb3JpZXMve2NhdGVnb3J5LmlkfRKEAQoORGVsZXRlQ2F0ZWdvcnkSJi5iYXphYXIuYWRtaW4udjEuRGVsZXRlQ2F0ZWdvcnlSZXF1ZXN0GicuYmF6YWFyLmFkbWluLnYxLkRlbGV0ZUNhdGVnb3J5UmVzcG9uc2UiIYLT5JMCGyoZL3YxL2FkbWluL2NhdGVnb3JpZXMve2lkfWIGcHJvdG8z", [file_bazaar_auth_v1_auth, file_bazaar_common_v1_common, file_bazaar_order_v1_order, file_bazaar_product_v1_product, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * Request of AdminService.ListUsers.
@@ -802,6 +802,215 @@ export const GetSalesReportResponseSchema: GenMessage<GetSalesReportResponse> = 
   messageDesc(file_bazaar_admin_v1_admin, 22);
 
 /**
+ * Request of AdminService.GetShopSalesReport.
+ *
+ * @generated from message bazaar.admin.v1.GetShopSalesReportRequest
+ */
+export type GetShopSalesReportRequest = Message<"bazaar.admin.v1.GetShopSalesReportRequest"> & {
+  /**
+   * The shop.
+   *
+   * @generated from field: string shop_id = 1;
+   */
+  shopId: string;
+
+  /**
+   * First day of the range, "YYYY-MM-DD" (UTC), inclusive; empty for 29 days before to_date
+   * (30 days in all).
+   *
+   * @generated from field: string from_date = 2;
+   */
+  fromDate: string;
+
+  /**
+   * Last day of the range, "YYYY-MM-DD" (UTC), inclusive; empty for today. The range covers at
+   * most 366 days and must not end before it starts (INVALID_ARGUMENT naming the field).
+   *
+   * @generated from field: string to_date = 3;
+   */
+  toDate: string;
+};
+
+/**
+ * Describes the message bazaar.admin.v1.GetShopSalesReportRequest.
+ * Use `create(GetShopSalesReportRequestSchema)` to create a new message.
+ */
+export const GetShopSalesReportRequestSchema: GenMessage<GetShopSalesReportRequest> = /*@__PURE__*/
+  messageDesc(file_bazaar_admin_v1_admin, 23);
+
+/**
+ * One UTC day of a shop's sales: shop orders placed that day that still count as sales
+ * (confirmed and later, not cancelled).
+ *
+ * @generated from message bazaar.admin.v1.ShopDailySales
+ */
+export type ShopDailySales = Message<"bazaar.admin.v1.ShopDailySales"> & {
+  /**
+   * The day, "YYYY-MM-DD" (UTC).
+   *
+   * @generated from field: string day = 1;
+   */
+  day: string;
+
+  /**
+   * Sum of those shop orders' subtotals: the shop's line totals, tax and shipping excluded.
+   *
+   * @generated from field: bazaar.common.v1.Money revenue = 2;
+   */
+  revenue?: Money | undefined;
+
+  /**
+   * Units in those shop orders.
+   *
+   * @generated from field: int64 units = 3;
+   */
+  units: bigint;
+
+  /**
+   * Number of those shop orders.
+   *
+   * @generated from field: int32 order_count = 4;
+   */
+  orderCount: number;
+};
+
+/**
+ * Describes the message bazaar.admin.v1.ShopDailySales.
+ * Use `create(ShopDailySalesSchema)` to create a new message.
+ */
+export const ShopDailySalesSchema: GenMessage<ShopDailySales> = /*@__PURE__*/
+  messageDesc(file_bazaar_admin_v1_admin, 24);
+
+/**
+ * Number of a shop's shop orders in one status.
+ *
+ * @generated from message bazaar.admin.v1.ShopOrderStatusCount
+ */
+export type ShopOrderStatusCount = Message<"bazaar.admin.v1.ShopOrderStatusCount"> & {
+  /**
+   * The status.
+   *
+   * @generated from field: bazaar.order.v1.ShopOrderStatus status = 1;
+   */
+  status: ShopOrderStatus;
+
+  /**
+   * Shop orders placed in the range that are in it now.
+   *
+   * @generated from field: int32 count = 2;
+   */
+  count: number;
+};
+
+/**
+ * Describes the message bazaar.admin.v1.ShopOrderStatusCount.
+ * Use `create(ShopOrderStatusCountSchema)` to create a new message.
+ */
+export const ShopOrderStatusCountSchema: GenMessage<ShopOrderStatusCount> = /*@__PURE__*/
+  messageDesc(file_bazaar_admin_v1_admin, 25);
+
+/**
+ * Response of AdminService.GetShopSalesReport. Revenue is always shop order subtotals (the sum
+ * of the shop's line totals at checkout), exclusive of tax and shipping. A shop order cancelled
+ * later (by its seller, or with its whole order, or because the order's payment failed) leaves
+ * the revenue, units and order counts of the day it was placed and counts as cancelled.
+ *
+ * @generated from message bazaar.admin.v1.GetShopSalesReportResponse
+ */
+export type GetShopSalesReportResponse = Message<"bazaar.admin.v1.GetShopSalesReportResponse"> & {
+  /**
+   * The shop.
+   *
+   * @generated from field: string shop_id = 1;
+   */
+  shopId: string;
+
+  /**
+   * First day covered, "YYYY-MM-DD" (UTC), with the default applied.
+   *
+   * @generated from field: string from_date = 2;
+   */
+  fromDate: string;
+
+  /**
+   * Last day covered, "YYYY-MM-DD" (UTC), with the default applied.
+   *
+   * @generated from field: string to_date = 3;
+   */
+  toDate: string;
+
+  /**
+   * Every day of the range, oldest first; days without sales included with zeros.
+   *
+   * @generated from field: repeated bazaar.admin.v1.ShopDailySales days = 4;
+   */
+  days: ShopDailySales[];
+
+  /**
+   * The shop's 10 products with the most revenue in the range, most first (ties by product id).
+   *
+   * @generated from field: repeated bazaar.admin.v1.ProductSales top_products = 5;
+   */
+  topProducts: ProductSales[];
+
+  /**
+   * Shop orders placed in the range by current status; statuses without any left out.
+   *
+   * @generated from field: repeated bazaar.admin.v1.ShopOrderStatusCount shop_orders_by_status = 6;
+   */
+  shopOrdersByStatus: ShopOrderStatusCount[];
+
+  /**
+   * Revenue of the whole range.
+   *
+   * @generated from field: bazaar.common.v1.Money total_revenue = 7;
+   */
+  totalRevenue?: Money | undefined;
+
+  /**
+   * Units of the whole range.
+   *
+   * @generated from field: int64 total_units = 8;
+   */
+  totalUnits: bigint;
+
+  /**
+   * Shop orders of the whole range that count as sales.
+   *
+   * @generated from field: int32 total_orders = 9;
+   */
+  totalOrders: number;
+
+  /**
+   * Every shop order placed in the range, cancelled ones included.
+   *
+   * @generated from field: int32 placed_shop_orders = 10;
+   */
+  placedShopOrders: number;
+
+  /**
+   * Those of them cancelled since.
+   *
+   * @generated from field: int32 cancelled_shop_orders = 11;
+   */
+  cancelledShopOrders: number;
+
+  /**
+   * cancelled_shop_orders / placed_shop_orders; 0 when none was placed.
+   *
+   * @generated from field: double cancellation_rate = 12;
+   */
+  cancellationRate: number;
+};
+
+/**
+ * Describes the message bazaar.admin.v1.GetShopSalesReportResponse.
+ * Use `create(GetShopSalesReportResponseSchema)` to create a new message.
+ */
+export const GetShopSalesReportResponseSchema: GenMessage<GetShopSalesReportResponse> = /*@__PURE__*/
+  messageDesc(file_bazaar_admin_v1_admin, 26);
+
+/**
  * An event a consumer could not apply after every delivery attempt.
  *
  * @generated from message bazaar.admin.v1.DeadLetter
@@ -876,7 +1085,7 @@ export type DeadLetter = Message<"bazaar.admin.v1.DeadLetter"> & {
  * Use `create(DeadLetterSchema)` to create a new message.
  */
 export const DeadLetterSchema: GenMessage<DeadLetter> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 23);
+  messageDesc(file_bazaar_admin_v1_admin, 27);
 
 /**
  * Request of AdminService.ListDeadLetters.
@@ -911,7 +1120,7 @@ export type ListDeadLettersRequest = Message<"bazaar.admin.v1.ListDeadLettersReq
  * Use `create(ListDeadLettersRequestSchema)` to create a new message.
  */
 export const ListDeadLettersRequestSchema: GenMessage<ListDeadLettersRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 24);
+  messageDesc(file_bazaar_admin_v1_admin, 28);
 
 /**
  * Response of AdminService.ListDeadLetters.
@@ -939,7 +1148,7 @@ export type ListDeadLettersResponse = Message<"bazaar.admin.v1.ListDeadLettersRe
  * Use `create(ListDeadLettersResponseSchema)` to create a new message.
  */
 export const ListDeadLettersResponseSchema: GenMessage<ListDeadLettersResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 25);
+  messageDesc(file_bazaar_admin_v1_admin, 29);
 
 /**
  * Request of AdminService.RedriveDeadLetter.
@@ -960,7 +1169,7 @@ export type RedriveDeadLetterRequest = Message<"bazaar.admin.v1.RedriveDeadLette
  * Use `create(RedriveDeadLetterRequestSchema)` to create a new message.
  */
 export const RedriveDeadLetterRequestSchema: GenMessage<RedriveDeadLetterRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 26);
+  messageDesc(file_bazaar_admin_v1_admin, 30);
 
 /**
  * Response of AdminService.RedriveDeadLetter.
@@ -981,7 +1190,7 @@ export type RedriveDeadLetterResponse = Message<"bazaar.admin.v1.RedriveDeadLett
  * Use `create(RedriveDeadLetterResponseSchema)` to create a new message.
  */
 export const RedriveDeadLetterResponseSchema: GenMessage<RedriveDeadLetterResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 27);
+  messageDesc(file_bazaar_admin_v1_admin, 31);
 
 /**
  * Request of AdminService.ListShops.
@@ -1030,7 +1239,7 @@ export type ListShopsRequest = Message<"bazaar.admin.v1.ListShopsRequest"> & {
  * Use `create(ListShopsRequestSchema)` to create a new message.
  */
 export const ListShopsRequestSchema: GenMessage<ListShopsRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 28);
+  messageDesc(file_bazaar_admin_v1_admin, 32);
 
 /**
  * Response of AdminService.ListShops.
@@ -1058,7 +1267,7 @@ export type ListShopsResponse = Message<"bazaar.admin.v1.ListShopsResponse"> & {
  * Use `create(ListShopsResponseSchema)` to create a new message.
  */
 export const ListShopsResponseSchema: GenMessage<ListShopsResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 29);
+  messageDesc(file_bazaar_admin_v1_admin, 33);
 
 /**
  * Request of AdminService.SuspendShop.
@@ -1086,7 +1295,7 @@ export type SuspendShopRequest = Message<"bazaar.admin.v1.SuspendShopRequest"> &
  * Use `create(SuspendShopRequestSchema)` to create a new message.
  */
 export const SuspendShopRequestSchema: GenMessage<SuspendShopRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 30);
+  messageDesc(file_bazaar_admin_v1_admin, 34);
 
 /**
  * Response of AdminService.SuspendShop.
@@ -1107,7 +1316,7 @@ export type SuspendShopResponse = Message<"bazaar.admin.v1.SuspendShopResponse">
  * Use `create(SuspendShopResponseSchema)` to create a new message.
  */
 export const SuspendShopResponseSchema: GenMessage<SuspendShopResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 31);
+  messageDesc(file_bazaar_admin_v1_admin, 35);
 
 /**
  * Request of AdminService.ReactivateShop.
@@ -1128,7 +1337,7 @@ export type ReactivateShopRequest = Message<"bazaar.admin.v1.ReactivateShopReque
  * Use `create(ReactivateShopRequestSchema)` to create a new message.
  */
 export const ReactivateShopRequestSchema: GenMessage<ReactivateShopRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 32);
+  messageDesc(file_bazaar_admin_v1_admin, 36);
 
 /**
  * Response of AdminService.ReactivateShop.
@@ -1149,7 +1358,7 @@ export type ReactivateShopResponse = Message<"bazaar.admin.v1.ReactivateShopResp
  * Use `create(ReactivateShopResponseSchema)` to create a new message.
  */
 export const ReactivateShopResponseSchema: GenMessage<ReactivateShopResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 33);
+  messageDesc(file_bazaar_admin_v1_admin, 37);
 
 /**
  * Request of AdminService.UpdateCategory.
@@ -1178,7 +1387,7 @@ export type UpdateCategoryRequest = Message<"bazaar.admin.v1.UpdateCategoryReque
  * Use `create(UpdateCategoryRequestSchema)` to create a new message.
  */
 export const UpdateCategoryRequestSchema: GenMessage<UpdateCategoryRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 34);
+  messageDesc(file_bazaar_admin_v1_admin, 38);
 
 /**
  * Response of AdminService.UpdateCategory.
@@ -1199,7 +1408,7 @@ export type UpdateCategoryResponse = Message<"bazaar.admin.v1.UpdateCategoryResp
  * Use `create(UpdateCategoryResponseSchema)` to create a new message.
  */
 export const UpdateCategoryResponseSchema: GenMessage<UpdateCategoryResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 35);
+  messageDesc(file_bazaar_admin_v1_admin, 39);
 
 /**
  * Request of AdminService.DeleteCategory.
@@ -1227,7 +1436,7 @@ export type DeleteCategoryRequest = Message<"bazaar.admin.v1.DeleteCategoryReque
  * Use `create(DeleteCategoryRequestSchema)` to create a new message.
  */
 export const DeleteCategoryRequestSchema: GenMessage<DeleteCategoryRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 36);
+  messageDesc(file_bazaar_admin_v1_admin, 40);
 
 /**
  * Response of AdminService.DeleteCategory.
@@ -1248,11 +1457,12 @@ export type DeleteCategoryResponse = Message<"bazaar.admin.v1.DeleteCategoryResp
  * Use `create(DeleteCategoryResponseSchema)` to create a new message.
  */
 export const DeleteCategoryResponseSchema: GenMessage<DeleteCategoryResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_admin_v1_admin, 37);
+  messageDesc(file_bazaar_admin_v1_admin, 41);
 
 /**
  * Marketplace operations. Public (served through the edge) but for ROLE_ADMIN only: every
- * other caller gets PERMISSION_DENIED. Every change made here is itself an audited event.
+ * other caller gets PERMISSION_DENIED. The one exception is GetShopSalesReport, which a shop's
+ * seller may call for their own shops. Every change made here is itself an audited event.
  *
  * @generated from service bazaar.admin.v1.AdminService
  */
@@ -1358,6 +1568,20 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof GetSalesReportRequestSchema;
     output: typeof GetSalesReportResponseSchema;
+  },
+  /**
+   * One shop's sales for a range of UTC days, from the admin service's own projection of the
+   * order events: its seller (for their own shops) and admins (any shop) may read it. A customer
+   * gets PERMISSION_DENIED; another seller's shop, or an unknown one, answers NOT_FOUND, as the
+   * seller's shop orders do. The figures count shop orders once their order is placed (payment
+   * taken or due on delivery); a checkout whose payment failed never counts.
+   *
+   * @generated from rpc bazaar.admin.v1.AdminService.GetShopSalesReport
+   */
+  getShopSalesReport: {
+    methodKind: "unary";
+    input: typeof GetShopSalesReportRequestSchema;
+    output: typeof GetShopSalesReportResponseSchema;
   },
   /**
    * Events that a consumer gave up on, with the error.
