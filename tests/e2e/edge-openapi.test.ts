@@ -370,6 +370,11 @@ describe("the live REST surface, read as the document describes it", () => {
           return { status: stream.status, headers: stream.headers, body: first.value };
         },
       ],
+      "/v1/shops/{shopId}/sales-report": [
+        () => get(`/v1/shops/${shopOrder.shopId}/sales-report`, seller),
+        () => get(`/v1/shops/${shopOrder.shopId}/sales-report?fromDate=2026-02-30`, seller),
+        () => get(`/v1/shops/${shopOrder.shopId}/sales-report`, customer),
+      ],
       "/v1/shop-orders/{id}": [
         () => get(`/v1/shop-orders/${shopOrder.id}`, seller),
         () => get(`/v1/shop-orders/${shopOrder.id}`, customer),

@@ -426,6 +426,12 @@ const expectations: Record<string, Expectation> = {
     );
     expect(report.revenueByDay.map((day) => day.day)).toEqual([today]);
   },
+  // The one AdminService RPC a seller may call, for their own shop.
+  "AdminService/GetShopSalesReport": async ({ admin }, w) => {
+    const today = new Date().toISOString().slice(0, 10);
+    const report = await admin.getShopSalesReport({ shopId: w.shop.id, fromDate: today, toDate: today }, w.asSeller);
+    expect([report.shopId, report.days.map((day) => day.day)]).toEqual([w.shop.id, [today]]);
+  },
   "AdminService/ListDeadLetters": ({ admin }, w) =>
     expectViolation(admin.listDeadLetters({ service: "billing" }, w.asAdmin), "service"),
   "AdminService/RedriveDeadLetter": ({ admin }, w) => {
