@@ -172,11 +172,25 @@ async function directSums(shopId: string) {
 
 describe("a shop's sales report", () => {
   it("when orders from two shops are placed, accepted, shipped and cancelled, then each seller's report equals direct sums over the orders database, and a rebuild reproduces it", async () => {
-    // 1: both shops, stays confirmed.
-    await checkout([
+    // 1: both shops, stays confirmed. Its OrderPlaced names both shop orders, as checkout split it.
+    const kept = await checkout([
       ["a1", 2],
       ["b1", 1],
     ]);
+    const [placedEvent] = (
+      await eventually(
+        () => admin.listAuditEvents({ subjectId: kept.order.id, eventType: "order_placed" }, asAdmin),
+        ({ events }) => events.length > 0,
+      )
+    ).events;
+    expect(JSON.parse(placedEvent!.payloadJson).shopOrders).toEqual(
+      kept.order.shopOrders.map((s) => ({
+        shopOrderId: s.id,
+        shopId: s.shopId,
+        sellerId: s.sellerId,
+        subtotal: { currencyCode: "USD", amountMinor: String(s.subtotal!.amountMinor) },
+      })),
+    );
     // 2: both shops, cash on delivery, shipped whole by an admin.
     const shipped = await checkout(
       [
