@@ -135,7 +135,7 @@ export interface InMemoryShops {
   client: Client<typeof ShopAdminService>;
   /** Product's public shop reads over the same shops (GetShop only). */
   catalog: Client<typeof ShopService>;
-  /** Opens an active shop (of a new seller unless one is given) and returns it. */
+  /** Opens an active shop (of a new seller unless one is named) and returns it. */
   add(sellerId?: string): InMemoryShop;
   /** The authorization header and actor_id of every change, in order. */
   changes: Array<{ authorization: string; actorId: string }>;
