@@ -830,7 +830,7 @@ export const OrderStatusChangedSchema: GenMessage<OrderStatusChanged> = /*@__PUR
 /**
  * Emitted by order when a shop's fulfilment moves a shop order (AcceptShopOrder, ShipShopOrder,
  * DeliverShopOrder; bazaar.order.shop_order_status_changed). Consumed by order (WatchOrders
- * streams of the buyer, WatchShopOrders streams of the shop) and admin (audit, shop sales).
+ * streams of the buyer, WatchShopOrders streams of the shop).
  *
  * @generated from message bazaar.events.v1.ShopOrderStatusChanged
  */
