@@ -16,8 +16,9 @@ export const adminAccessRules = [
 
 /**
  * Whether the caller may read the sales report of a shop owned by `shopSellerId`: admins any,
- * a seller their own. Another seller's shop is answered like an unknown one (NOT_FOUND), as
- * the order service answers for another seller's shop orders.
+ * a seller their own. Another seller's shop is PERMISSION_DENIED (SHOP_NOT_OWNED), as the order
+ * service answers for another seller's shop in ListShopOrders: shops are public, so saying the
+ * shop is not theirs reveals nothing; an unknown shop is NOT_FOUND.
  */
 export function mayReadShopSales(caller: Caller, shopSellerId: string): boolean {
   return caller.role === "admin" || (caller.role === "seller" && caller.id === shopSellerId);

@@ -238,17 +238,12 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
     },
 
     async getShopSalesReport(request, ctx) {
-      // Ownership first, so another seller learns nothing of the shop, not even a bad range.
-      const notFound = new ConnectError(`shop ${request.shopId} not found`, Code.NotFound);
-      let sellerId: string;
-      try {
-        const { shop } = await deps.catalogShops.getShop({ id: request.shopId }, await asAdminService(ctx));
-        sellerId = shop!.sellerId;
-      } catch (error) {
-        if (ConnectError.from(error).code === Code.NotFound) throw notFound;
-        throw error;
-      }
-      if (!mayReadShopSales(callerOf(ctx), sellerId)) throw notFound;
+      // Ownership first, so another seller learns nothing of the shop's sales, not even a bad range.
+      const { shop } = await deps.catalogShops.getShop({ id: request.shopId }, await asAdminService(ctx));
+      if (!mayReadShopSales(callerOf(ctx), shop!.sellerId))
+        throw reasonedError("SHOP_NOT_OWNED", `shop ${request.shopId} is another seller's`, {
+          shop_id: request.shopId,
+        });
       let range: ShopReportRange;
       try {
         range = shopReportRange(request.fromDate, request.toDate, new Date());

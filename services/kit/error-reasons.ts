@@ -91,6 +91,13 @@ export const errorReasons = {
       "The category cannot be deleted while it has products (`product_count`, deleted ones included) or child " +
       "categories (`child_count`): give `move_products_to` to move its products, and move or delete its children first.",
   },
+  SHOP_NOT_OWNED: {
+    code: Code.PermissionDenied,
+    metadata: ["shop_id"],
+    meaning:
+      "The shop `shop_id` exists but belongs to another seller: a seller reads and watches the orders of their own " +
+      "shops only. Pick one of the caller's shops.",
+  },
   EMAIL_TAKEN: {
     code: Code.AlreadyExists,
     metadata: [],

@@ -1,7 +1,8 @@
 // A seller's sales report of their own shop, against the real mesh: orders from two shops, some
 // cancelled (by the buyer, by an admin, by a failed payment, with its whole order), one accepted
 // by its shop; each seller's report equals direct sums over the order service's database, a
-// rebuild of the admin projections reproduces it, and no one else reads it.
+// rebuild of the admin projections reproduces it, and no one else reads it (another seller is
+// told the shop is not theirs, as ListShopOrders tells them).
 import { execFile } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
@@ -18,6 +19,7 @@ import {
   ShopOrderStatusSchema,
 } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
+import { errorInfoOf } from "../../services/kit/error-info.ts";
 import { bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
 import { callRest } from "../support/rest.ts";
@@ -254,9 +256,12 @@ describe("a shop's sales report", () => {
       expect(await admin.getShopSalesReport({ shopId: seller.shopId }, seller.options)).toEqual(reports[seller.shopId]);
   }, 120_000);
 
-  it("when another seller, a customer or an anonymous caller asks for a shop's report, then not_found, permission_denied or unauthenticated", async () => {
+  it("when another seller, a customer or an anonymous caller asks for a shop's report, then permission_denied (SHOP_NOT_OWNED for the seller) or unauthenticated; an unknown shop is not_found", async () => {
     const theirs = await failureOf(admin.getShopSalesReport({ shopId: sellerA.shopId }, sellerB.options));
-    expect([theirs.code, theirs.rawMessage]).toEqual([Code.NotFound, `shop ${sellerA.shopId} not found`]);
+    expect([theirs.code, errorInfoOf(theirs)]).toEqual([
+      Code.PermissionDenied,
+      { reason: "SHOP_NOT_OWNED", metadata: { shop_id: sellerA.shopId } },
+    ]);
     const unknown = await failureOf(admin.getShopSalesReport({ shopId: randomUUID() }, sellerA.options));
     expect(unknown.code).toBe(Code.NotFound);
     const customer = await failureOf(admin.getShopSalesReport({ shopId: sellerA.shopId }, asCustomer));
@@ -283,7 +288,11 @@ describe("a shop's sales report", () => {
     expect([backwards.status, backwards.body.code]).toEqual([400, "invalid_argument"]);
     expect(backwards.body.message).toMatch(/^to_date: /);
     const another = await callRest(e2e.mesh.edgeUrl, "GET", path, { token: sellerB.token });
-    expect([another.status, another.body.code]).toEqual([404, "not_found"]);
+    expect([another.status, another.body.code, another.body.reason]).toEqual([
+      403,
+      "permission_denied",
+      "SHOP_NOT_OWNED",
+    ]);
     const nobody = await callRest(e2e.mesh.edgeUrl, "GET", path);
     expect(nobody.status).toBe(401);
   });

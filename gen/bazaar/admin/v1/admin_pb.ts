@@ -1572,9 +1572,12 @@ export const AdminService: GenService<{
   /**
    * One shop's sales for a range of UTC days, from the admin service's own projection of the
    * order events: its seller (for their own shops) and admins (any shop) may read it. A customer
-   * gets PERMISSION_DENIED; another seller's shop, or an unknown one, answers NOT_FOUND, as the
-   * seller's shop orders do. The figures count shop orders once their order is placed (payment
-   * taken or due on delivery); a checkout whose payment failed never counts.
+   * gets PERMISSION_DENIED, and so does a seller for another seller's shop (shops are public, so
+   * saying it is not theirs reveals nothing); an unknown shop is NOT_FOUND. The figures count
+   * shop orders once their order is placed (payment taken or due on delivery); a checkout whose
+   * payment failed never counts.
+   *
+   * Error reasons: SHOP_NOT_OWNED (shop_id).
    *
    * @generated from rpc bazaar.admin.v1.AdminService.GetShopSalesReport
    */
