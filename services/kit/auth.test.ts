@@ -51,6 +51,7 @@ const hook = createAuthHook({
       commitReservation: "service",
       releaseReservation: "user",
       returnReservation: "service",
+      returnReservationItems: "service",
     }),
   ]),
 });

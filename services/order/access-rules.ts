@@ -18,6 +18,7 @@ export const orderAccessRules = [
     acceptShopOrder: "user",
     shipShopOrder: "user",
     deliverShopOrder: "user",
+    cancelShopOrder: "user",
     watchShopOrders: "user",
   }),
   accessRules(OrderAdminService, {

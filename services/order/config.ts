@@ -9,7 +9,7 @@ import {
 } from "../kit/config.ts";
 import type { PricingPolicy } from "./domain/order.ts";
 
-export const crashPoints = ["none", "after-reserve", "after-payment"] as const;
+export const crashPoints = ["none", "after-reserve", "after-payment", "after-shop-order-cancelled"] as const;
 
 export interface OrderConfig extends ServiceBaseConfig {
   productAddress: string;
@@ -21,7 +21,7 @@ export interface OrderConfig extends ServiceBaseConfig {
   recoverySweepMs: number;
   /** WatchOrders reads the feed at least this often, should NATS announcements stop. */
   feedPollMs: number;
-  /** Test-only: the process kills itself (SIGKILL) at this checkout step. */
+  /** Test-only: the process kills itself (SIGKILL) at this checkout or cancellation step. */
   crashAt: (typeof crashPoints)[number];
 }
 

@@ -94,18 +94,36 @@ export function aProduct(overrides: Partial<Product> = {}): Product {
   };
 }
 
-/** Stock per product; holds are all or nothing and answer as the inventory service does. */
+/**
+ * Stock per product; holds are all or nothing and answer as the inventory service does. `held`
+ * is what each order still holds or bought; `returns` the partial returns by return id.
+ */
 export interface InMemoryStock extends StockPort {
   stock: Map<string, number>;
   held: Map<string, Array<{ productId: string; quantity: number }>>;
+  returns: Map<string, Array<{ productId: string; quantity: number }>>;
 }
 
 export function inMemoryStock(): InMemoryStock {
   const stock = new Map<string, number>();
   const held = new Map<string, Array<{ productId: string; quantity: number }>>();
+  const returns = new Map<string, Array<{ productId: string; quantity: number }>>();
   return {
     stock,
     held,
+    returns,
+    async giveBackItems(orderId, returnId, items) {
+      if (returns.has(returnId)) return;
+      const taken = held.get(orderId) ?? [];
+      const given = items.map((item) => {
+        const line = taken.find((t) => t.productId === item.productId);
+        const quantity = Math.min(item.quantity, line?.quantity ?? 0);
+        if (line) line.quantity -= quantity;
+        stock.set(item.productId, (stock.get(item.productId) ?? 0) + quantity);
+        return { productId: item.productId, quantity };
+      });
+      returns.set(returnId, given);
+    },
     async reserve(orderId, items) {
       if (held.has(orderId)) return;
       const short = items.filter((item) => (stock.get(item.productId) ?? 0) < item.quantity);
@@ -116,7 +134,10 @@ export function inMemoryStock(): InMemoryStock {
         );
       }
       for (const item of items) stock.set(item.productId, stock.get(item.productId)! - item.quantity);
-      held.set(orderId, items);
+      held.set(
+        orderId,
+        items.map((item) => ({ ...item })),
+      );
     },
     async commit(orderId) {
       if (!held.has(orderId)) throw new ConnectError(`reservation ${orderId} was released`, Code.FailedPrecondition);

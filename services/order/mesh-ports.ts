@@ -49,5 +49,8 @@ export function inventoryStock(
     async giveBack(orderId) {
       await inventory.returnReservation({ reservationId: orderId }, await options());
     },
+    async giveBackItems(orderId, returnId, items) {
+      await inventory.returnReservationItems({ reservationId: orderId, returnId, items }, await options());
+    },
   };
 }

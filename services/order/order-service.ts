@@ -225,6 +225,7 @@ function orderToProto(order: Order): MessageInitShape<typeof OrderSchema> {
     createTime: timestampFromDate(order.createTime),
     updateTime: timestampFromDate(order.updateTime),
     shopOrders: order.shopOrders.map(shopOrderToProto),
+    refunded: money(order.refundedMinor),
   };
 }
 
@@ -248,6 +249,7 @@ export function shopOrderToProto(shopOrder: ShopOrder): MessageInitShape<typeof 
       time: timestampFromDate(change.time),
       note: change.note,
     })),
+    refunded: money(shopOrder.refundedMinor),
   };
 }
 

@@ -113,6 +113,7 @@ describe("who may call the shop order service", () => {
     acceptShopOrder: "user",
     shipShopOrder: "user",
     deliverShopOrder: "user",
+    cancelShopOrder: "user",
     watchShopOrders: "user",
   });
   it.each(matrix)("%s", async (_story, method, caller, expected) => {

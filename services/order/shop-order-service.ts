@@ -9,7 +9,13 @@ import { idPageToken, pageSizeOf } from "../kit/pages.ts";
 import { reasonedError } from "../kit/error-info.ts";
 import { findShopOrder, listShopOrders, shopFeedPositionBefore } from "./db/order.repository.ts";
 import { type FeedDeps, followShopOrderChanges } from "./domain/order-feed.ts";
-import { type FulfilmentMove, moveShopOrder, protoShopOrderStatus } from "./domain/fulfil-shop-order.ts";
+import { cancelShopOrder } from "./domain/cancel-shop-order.ts";
+import {
+  type FulfilmentActor,
+  type FulfilmentMove,
+  moveShopOrder,
+  protoShopOrderStatus,
+} from "./domain/fulfil-shop-order.ts";
 import {
   IllegalShopOrderTransitionError,
   type ShopOrder,
@@ -34,17 +40,15 @@ function statusName(status: ShopOrderStatus): string {
   return ShopOrderStatusSchema.value[protoShopOrderStatus[status]]!.name;
 }
 
-/** A fulfilment move by the caller, its domain errors mapped once. */
-async function fulfil(
-  deps: Pick<OrderDeps, "db" | "outbox" | "currencyCode">,
+/** A move of a shop order by the caller (fulfilment or cancellation), its domain errors mapped once. */
+async function moveBy(
   ctx: HandlerContext,
-  shopOrderId: string,
-  move: FulfilmentMove,
+  move: (actor: FulfilmentActor) => Promise<ShopOrder>,
 ): Promise<{ shopOrder: ReturnType<typeof shopOrderToProto> }> {
   const caller = callerOf(ctx);
   let shopOrder: ShopOrder;
   try {
-    shopOrder = await moveShopOrder(deps, shopOrderId, { id: caller.id, isAdmin: caller.role === "admin" }, move);
+    shopOrder = await move({ id: caller.id, isAdmin: caller.role === "admin" });
   } catch (error) {
     if (error instanceof ShopOrderNotFoundError) throw new ConnectError(error.message, Code.NotFound);
     if (error instanceof IllegalShopOrderTransitionError) {
@@ -64,8 +68,10 @@ async function fulfil(
 const longestReplayMs = 7 * 24 * 3_600_000;
 
 export function createShopOrderService(
-  deps: Pick<OrderDeps, "db" | "outbox" | "currencyCode"> & { feed: FeedDeps },
+  deps: Pick<OrderDeps, "db" | "outbox" | "currencyCode" | "stock" | "payments" | "faults"> & { feed: FeedDeps },
 ): ServiceImpl<typeof ShopOrderService> {
+  const fulfil = (ctx: HandlerContext, shopOrderId: string, move: FulfilmentMove) =>
+    moveBy(ctx, (actor) => moveShopOrder(deps, shopOrderId, actor, move));
   return {
     async listShopOrders(request, ctx) {
       const limit = pageSizeOf(request.pageSize);
@@ -94,7 +100,7 @@ export function createShopOrderService(
     },
 
     async acceptShopOrder(request, ctx) {
-      return fulfil(deps, ctx, request.id, { to: "PROCESSING", note: request.note });
+      return fulfil(ctx, request.id, { to: "PROCESSING", note: request.note });
     },
 
     async shipShopOrder(request, ctx) {
@@ -103,11 +109,15 @@ export function createShopOrderService(
         trackingNumber: request.trackingNumber,
         trackingUrl: request.trackingUrl,
       };
-      return fulfil(deps, ctx, request.id, { to: "SHIPPED", note: request.note, shipment });
+      return fulfil(ctx, request.id, { to: "SHIPPED", note: request.note, shipment });
     },
 
     async deliverShopOrder(request, ctx) {
-      return fulfil(deps, ctx, request.id, { to: "DELIVERED", note: request.note });
+      return fulfil(ctx, request.id, { to: "DELIVERED", note: request.note });
+    },
+
+    async cancelShopOrder(request, ctx) {
+      return moveBy(ctx, (actor) => cancelShopOrder(deps, request.id, actor, request.reason));
     },
 
     async *watchShopOrders(request, ctx) {

@@ -27,6 +27,7 @@ export const productAccessRules = [
     commitReservation: "service",
     releaseReservation: "service",
     returnReservation: "service",
+    returnReservationItems: "service",
   }),
   // Only the admin service calls these, after checking that its caller is an admin.
   accessRules(ShopAdminService, { listAllShops: "service", suspendShop: "service", reactivateShop: "service" }),

@@ -59,6 +59,7 @@ describe("who may hold stock", () => {
       commitReservation: "service",
       releaseReservation: "service",
       returnReservation: "service",
+      returnReservationItems: "service",
     }),
   )("%s", async (_story, method, caller, expected) => {
     expect(await accessOutcome(services.server.transport, method, callers[caller])).toBe(expected);
@@ -124,5 +125,78 @@ describe("what a refused hold answers", () => {
     await hold(reservationId, productId, 3);
     const { products } = await services.products.batchGetProducts({ ids: [productId] });
     expect(products[0]?.stockAvailable).toBe(2);
+  });
+});
+
+describe("giving back part of a reservation (a shop order cancelled)", () => {
+  const stockOf = async (id: string) => {
+    const { products } = await services.products.batchGetProducts({ ids: [id] });
+    return { onHand: products[0]!.stockOnHand, available: products[0]!.stockAvailable };
+  };
+  const giveBackPart = (
+    reservationId: string,
+    returnId: string,
+    items: Array<{ productId: string; quantity: number }>,
+  ) => services.inventory.returnReservationItems({ reservationId, returnId, items }, orderService.options);
+
+  it("when a sold reservation gives back one product's units, then they are on hand again, once however often it is repeated", async () => {
+    const [a, b] = [await productWithStock(10), await productWithStock(10)];
+    const reservationId = uuidv7();
+    await services.inventory.reserveStock(
+      {
+        reservationId,
+        items: [
+          { productId: a, quantity: 3 },
+          { productId: b, quantity: 2 },
+        ],
+      },
+      orderService.options,
+    );
+    await services.inventory.commitReservation({ reservationId }, orderService.options);
+    const returnId = uuidv7();
+    const first = await giveBackPart(reservationId, returnId, [{ productId: a, quantity: 3 }]);
+    expect(first.returned.map((r) => [r.productId, r.quantity])).toEqual([[a, 3]]);
+    const again = await giveBackPart(reservationId, returnId, [{ productId: a, quantity: 3 }]);
+    expect(again.returned.map((r) => [r.productId, r.quantity])).toEqual([[a, 3]]);
+    expect(await stockOf(a)).toEqual({ onHand: 10, available: 10 });
+    expect(await stockOf(b)).toEqual({ onHand: 8, available: 8 });
+
+    // The whole return afterwards gives back only what is left: b's units, not a's twice.
+    await services.inventory.returnReservation({ reservationId }, orderService.options);
+    await services.inventory.returnReservation({ reservationId }, orderService.options);
+    expect(await stockOf(a)).toEqual({ onHand: 10, available: 10 });
+    expect(await stockOf(b)).toEqual({ onHand: 10, available: 10 });
+  });
+
+  it("when a return asks for more than the reservation took, then it gives back only what was taken; another return id finds nothing left", async () => {
+    const productId = await productWithStock(6);
+    const reservationId = uuidv7();
+    await hold(reservationId, productId, 2);
+    await services.inventory.commitReservation({ reservationId }, orderService.options);
+    const { returned } = await giveBackPart(reservationId, uuidv7(), [{ productId, quantity: 5 }]);
+    expect(returned.map((r) => r.quantity)).toEqual([2]);
+    expect((await giveBackPart(reservationId, uuidv7(), [{ productId, quantity: 1 }])).returned).toEqual([]);
+    expect(await stockOf(productId)).toEqual({ onHand: 6, available: 6 });
+  });
+
+  it("when a held reservation gives back part, then those units are released and the commit sells only the rest", async () => {
+    const productId = await productWithStock(5);
+    const reservationId = uuidv7();
+    await hold(reservationId, productId, 4);
+    await giveBackPart(reservationId, uuidv7(), [{ productId, quantity: 1 }]);
+    expect(await stockOf(productId)).toEqual({ onHand: 5, available: 2 });
+    await services.inventory.commitReservation({ reservationId }, orderService.options);
+    expect(await stockOf(productId)).toEqual({ onHand: 2, available: 2 });
+  });
+
+  it("when the reservation was given back as a whole, or is unknown, then a partial return gives back nothing", async () => {
+    const productId = await productWithStock(4);
+    const reservationId = uuidv7();
+    await hold(reservationId, productId, 2);
+    await services.inventory.commitReservation({ reservationId }, orderService.options);
+    await services.inventory.returnReservation({ reservationId }, orderService.options);
+    expect((await giveBackPart(reservationId, uuidv7(), [{ productId, quantity: 2 }])).returned).toEqual([]);
+    expect((await giveBackPart(uuidv7(), uuidv7(), [{ productId, quantity: 2 }])).returned).toEqual([]);
+    expect(await stockOf(productId)).toEqual({ onHand: 4, available: 4 });
   });
 });

@@ -11,6 +11,7 @@ import {
   releaseReservation,
   ReservationClosedError,
   returnReservation,
+  returnReservationItems,
   ReservationNotFoundError,
   reserveStock,
   type InventoryDeps,
@@ -34,6 +35,11 @@ export function createInventoryService(deps: InventoryDeps): ServiceImpl<typeof 
     async returnReservation(request) {
       await mapErrors(() => returnReservation(deps, request.reservationId));
       return {};
+    },
+    async returnReservationItems(request) {
+      const items = request.items.map((item) => ({ productId: item.productId, quantity: item.quantity }));
+      const returned = await returnReservationItems(deps, request.reservationId, request.returnId, items);
+      return { returned };
     },
   };
 }

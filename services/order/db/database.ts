@@ -65,6 +65,19 @@ export interface ShopOrdersTable {
   tracking_url: Generated<string>;
   create_time: Generated<Date>;
   update_time: Generated<Date>;
+  /** Set while a cancelled shop order's stock or refund is still to be given back. */
+  settle_after: Generated<Date | null>;
+}
+
+/** Every refund of an order, exact in minor units; one per refund key. */
+export interface OrderRefundsTable {
+  id: Generated<string>;
+  order_id: string;
+  /** The payment provider's idempotency key: the shop order's id, or the order's. */
+  refund_key: string;
+  shop_order_id: string | null;
+  amount_minor: Minor;
+  create_time: Generated<Date>;
 }
 
 export interface ShopOrderStatusHistoryTable {
@@ -94,6 +107,7 @@ export interface OrderDatabase extends EventTables {
   order_status_history: OrderStatusHistoryTable;
   shop_orders: ShopOrdersTable;
   shop_order_status_history: ShopOrderStatusHistoryTable;
+  order_refunds: OrderRefundsTable;
 }
 
 export type OrderRow = Selectable<OrdersTable>;

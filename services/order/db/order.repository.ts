@@ -15,6 +15,7 @@ import {
   type ShopOrder,
   type ShopOrderStatus,
 } from "../domain/order.ts";
+import type { RefundFacts } from "../domain/refunds.ts";
 import type { OrderDatabase, OrderLineRow, OrderRow, ShopOrderRow } from "./database.ts";
 
 type Db = Kysely<OrderDatabase> | Transaction<OrderDatabase>;
@@ -379,6 +380,176 @@ export async function markSettled(db: Db, id: string, paymentStatus?: PaymentSta
 }
 
 /**
+ * What a refund of part of a locked order (lockShopOrder) must know: what was paid (the total of
+ * an authorized card payment), what earlier refunds gave back, the tax, and every shop order's
+ * subtotal in shop id order.
+ */
+export async function refundFactsOf(trx: Transaction<OrderDatabase>, orderId: string): Promise<RefundFacts> {
+  const order = await trx
+    .selectFrom("orders")
+    .select(["total_minor", "tax_minor", "payment_method", "payment_status"])
+    .where("id", "=", orderId)
+    .executeTakeFirstOrThrow();
+  const shopOrders = await trx
+    .selectFrom("shop_orders")
+    .select(["id", "subtotal_minor"])
+    .where("order_id", "=", orderId)
+    .orderBy("shop_id")
+    .execute();
+  const paid =
+    order.payment_method === "CARD" && (order.payment_status === "AUTHORIZED" || order.payment_status === "REFUNDED");
+  return {
+    paidMinor: paid ? BigInt(order.total_minor) : 0n,
+    refundedMinor: await refundedSoFar(trx, orderId),
+    taxMinor: BigInt(order.tax_minor),
+    shopOrders: shopOrders.map((row) => ({ id: row.id, subtotalMinor: BigInt(row.subtotal_minor) })),
+  };
+}
+
+async function refundedSoFar(db: Db, orderId: string): Promise<bigint> {
+  const row = await db
+    .selectFrom("order_refunds")
+    .select((eb) => eb.fn.sum<string | null>("amount_minor").as("refunded"))
+    .where("order_id", "=", orderId)
+    .executeTakeFirst();
+  return BigInt(row?.refunded ?? 0);
+}
+
+/** Records a refund once per key; a repeat with the same key changes nothing. */
+export async function recordRefund(
+  db: Db,
+  refund: { orderId: string; refundKey: string; shopOrderId?: string; amountMinor: bigint },
+): Promise<void> {
+  await db
+    .insertInto("order_refunds")
+    .ignore()
+    .values({
+      order_id: refund.orderId,
+      refund_key: refund.refundKey,
+      shop_order_id: refund.shopOrderId ?? null,
+      amount_minor: refund.amountMinor,
+    })
+    .execute();
+}
+
+/** The amount recorded under a refund key; undefined when none was. */
+export async function refundOf(db: Db, refundKey: string): Promise<bigint | undefined> {
+  const row = await db
+    .selectFrom("order_refunds")
+    .select("amount_minor")
+    .where("refund_key", "=", refundKey)
+    .executeTakeFirst();
+  return row && BigInt(row.amount_minor);
+}
+
+/**
+ * Records the refund of what is left of a cancelled order's payment (its total less the shop
+ * orders' refunds) under the order's id, once; returns the amount recorded under that key (0
+ * when nothing was left). Under the order's row lock, so no shop order's refund slips between
+ * the sum and the insert.
+ */
+export async function recordRemainingRefund(trx: Transaction<OrderDatabase>, orderId: string): Promise<bigint> {
+  await trx.selectFrom("orders").select("id").where("id", "=", orderId).forUpdate().executeTakeFirstOrThrow();
+  const earlier = await refundOf(trx, orderId);
+  if (earlier !== undefined) return earlier;
+  const facts = await refundFactsOf(trx, orderId);
+  const left = facts.paidMinor - facts.refundedMinor;
+  if (left <= 0n) return 0n;
+  await recordRefund(trx, { orderId, refundKey: orderId, amountMinor: left });
+  return left;
+}
+
+/** Marks a cancelled shop order's stock and refund as still to be given back, from now. */
+export async function markShopOrderSettleDue(trx: Transaction<OrderDatabase>, id: string): Promise<void> {
+  await trx
+    .updateTable("shop_orders")
+    .set({ settle_after: sql<Date>`UTC_TIMESTAMP(6)` })
+    .where("id", "=", id)
+    .execute();
+}
+
+/** A cancelled shop order whose stock or refund is still to be given back. */
+export interface ShopOrderSettlement {
+  id: string;
+  orderId: string;
+  items: Array<{ productId: string; quantity: number }>;
+  /** What its cancellation recorded to refund, if anything. */
+  refundMinor: bigint | undefined;
+}
+
+/** The settlement a shop order still owes; undefined when it owes none. */
+export async function findShopOrderSettlement(db: Db, id: string): Promise<ShopOrderSettlement | undefined> {
+  const row = await db
+    .selectFrom("shop_orders")
+    .select(["id", "order_id", "shop_id"])
+    .where("id", "=", id)
+    .where("settle_after", "is not", null)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const lines = await db
+    .selectFrom("order_lines")
+    .select(["product_id", "quantity"])
+    .where("order_id", "=", row.order_id)
+    .where("shop_id", "=", row.shop_id)
+    .orderBy("product_id")
+    .execute();
+  return {
+    id,
+    orderId: row.order_id,
+    items: lines.map((line) => ({ productId: line.product_id, quantity: line.quantity })),
+    refundMinor: await refundOf(db, id),
+  };
+}
+
+/**
+ * Marks a shop order's settlement done. When its order is cancelled and nothing of the card
+ * payment is left unrefunded, the order's payment is REFUNDED.
+ */
+export async function markShopOrderSettled(
+  trx: Transaction<OrderDatabase>,
+  id: string,
+  orderId: string,
+): Promise<void> {
+  const order = await trx
+    .selectFrom("orders")
+    .select(["status", "payment_status", "total_minor"])
+    .where("id", "=", orderId)
+    .forUpdate()
+    .executeTakeFirstOrThrow();
+  await trx.updateTable("shop_orders").set({ settle_after: null }).where("id", "=", id).execute();
+  if (order.status !== "CANCELLED" || order.payment_status !== "AUTHORIZED") return;
+  if ((await refundedSoFar(trx, orderId)) < BigInt(order.total_minor)) return;
+  await trx.updateTable("orders").set({ payment_status: "REFUNDED" }).where("id", "=", orderId).execute();
+}
+
+/** claimOverdueOrders for cancelled shop orders whose settlement is overdue. */
+export async function claimOverdueShopOrders(
+  db: Kysely<OrderDatabase>,
+  now: Date,
+  leaseMs: number,
+  limit: number,
+): Promise<string[]> {
+  const due = await db
+    .selectFrom("shop_orders")
+    .select("id")
+    .where("settle_after", "<=", now)
+    .orderBy("settle_after")
+    .limit(limit)
+    .execute();
+  const claimed: string[] = [];
+  for (const { id } of due) {
+    const result = await db
+      .updateTable("shop_orders")
+      .set({ settle_after: new Date(now.getTime() + leaseMs) })
+      .where("id", "=", id)
+      .where("settle_after", "<=", now)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 1) claimed.push(id);
+  }
+  return claimed;
+}
+
+/**
  * Claims orders whose settling is overdue, each for leaseMs: a replica that crashes while
  * settling one leaves it to the next claim after the lease; two replicas never claim one order
  * at once.
@@ -592,6 +763,7 @@ async function withDetails(db: Db, rows: OrderRow[]): Promise<Order[]> {
     db,
     shopOrders.map((shopOrder) => shopOrder.id),
   );
+  const refunds = await refundsOf(db, ids);
   return rows.map((row) => {
     const orderLines = lines.filter((line) => line.order_id === row.id).map(orderLineOf);
     return {
@@ -616,7 +788,8 @@ async function withDetails(db: Db, rows: OrderRow[]): Promise<Order[]> {
         .map((h) => ({ status: h.status, time: h.time, note: h.note, seq: Number(h.user_seq) })),
       shopOrders: shopOrders
         .filter((shopOrder) => shopOrder.order_id === row.id)
-        .map((shopOrder) => shopOrderOf(shopOrder, row.currency_code, orderLines, shopHistory)),
+        .map((shopOrder) => shopOrderOf(shopOrder, row.currency_code, orderLines, shopHistory, refunds)),
+      refundedMinor: refunds.filter((r) => r.order_id === row.id).reduce((sum, r) => sum + BigInt(r.amount_minor), 0n),
       createTime: row.create_time,
       updateTime: row.update_time,
     };
@@ -644,12 +817,22 @@ async function shopOrderHistories(db: Db, shopOrderIds: string[]) {
     .execute();
 }
 
-/** A shop order from its row, with its lines picked from its order's and its history entries. */
+async function refundsOf(db: Db, orderIds: string[]) {
+  if (orderIds.length === 0) return [];
+  return db
+    .selectFrom("order_refunds")
+    .select(["order_id", "shop_order_id", "amount_minor"])
+    .where("order_id", "in", orderIds)
+    .execute();
+}
+
+/** A shop order from its row, with its lines picked from its order's, its history entries and its refund. */
 function shopOrderOf(
   row: ShopOrderRow,
   currencyCode: string,
   orderLines: OrderLine[],
   history: Array<{ shop_order_id: string; status: ShopOrderStatus; time: Date; note: string }>,
+  refunds: Array<{ shop_order_id: string | null; amount_minor: string }>,
 ): ShopOrder {
   return {
     id: row.id,
@@ -666,6 +849,9 @@ function shopOrderOf(
     history: history
       .filter((h) => h.shop_order_id === row.id)
       .map((h) => ({ status: h.status, time: h.time, note: h.note })),
+    refundedMinor: refunds
+      .filter((r) => r.shop_order_id === row.id)
+      .reduce((sum, r) => sum + BigInt(r.amount_minor), 0n),
     createTime: row.create_time,
     updateTime: row.update_time,
   };
@@ -717,12 +903,14 @@ async function shopOrdersWithDetails(db: Db, filter: ShopOrderFilter & { id?: st
     db,
     rows.map((row) => row.id),
   );
+  const refunds = await refundsOf(db, [...new Set(rows.map((row) => row.order_id))]);
   return rows.map((row) =>
     shopOrderOf(
       row,
       row.currency_code,
       lines.filter((line) => line.order_id === row.order_id).map(orderLineOf),
       history,
+      refunds,
     ),
   );
 }

@@ -2,9 +2,11 @@
 // move, its history entry, the order's derived status (orderStatusFromShopOrders) and the events,
 // so what the seller, the buyer and every consumer see never disagrees.
 import { ShopOrderStatus as ProtoShopOrderStatus } from "../../../gen/bazaar/order/v1/order_pb.ts";
+import type { Transaction } from "kysely";
 import { inTransaction } from "../../kit/db.ts";
 import { appendEvent } from "../../kit/events.ts";
-import { findShopOrder, lockShopOrder, moveLockedShopOrder } from "../db/order.repository.ts";
+import type { OrderDatabase } from "../db/database.ts";
+import { findShopOrder, type LockedShopOrder, lockShopOrder, moveLockedShopOrder } from "../db/order.repository.ts";
 import {
   IllegalShopOrderTransitionError,
   orderStatusFromShopOrders,
@@ -41,7 +43,7 @@ export interface FulfilmentMove {
 }
 
 /** Order statuses in which the shops' moves decide the order's status. */
-const derivedOrderStatuses: readonly OrderStatus[] = ["CONFIRMED", "PROCESSING", "SHIPPED"];
+export const derivedOrderStatuses: readonly OrderStatus[] = ["CONFIRMED", "PROCESSING", "SHIPPED"];
 
 export async function moveShopOrder(
   deps: Pick<OrderDeps, "db" | "outbox" | "currencyCode">,
@@ -66,47 +68,82 @@ export async function moveShopOrder(
       orderStatusFromShopOrders,
       move.shipment,
     );
-    const money = (amountMinor: bigint) => ({ currencyCode: deps.currencyCode, amountMinor });
-    const event = { source: "order", actorId: actor.id } as const;
-    await appendEvent(trx, {
-      ...event,
-      subjectId: shopOrder.id,
-      payload: {
-        case: "shopOrderStatusChanged",
-        value: {
-          shopOrderId: shopOrder.id,
-          orderId: shopOrder.orderId,
-          shopId: shopOrder.shopId,
-          sellerId: shopOrder.sellerId,
-          userId: shopOrder.userId,
-          oldStatus: protoShopOrderStatus[from],
-          newStatus: protoShopOrderStatus[move.to],
-          note: move.note,
-          carrier: move.shipment?.carrier ?? "",
-          trackingNumber: move.shipment?.trackingNumber ?? "",
-          trackingUrl: move.shipment?.trackingUrl ?? "",
-          subtotal: money(shopOrder.subtotalMinor),
-        },
-      },
+    await appendShopOrderMoved(trx, deps.currencyCode, actor.id, shopOrder, {
+      from,
+      to: move.to,
+      note: move.note,
+      orderTo,
+      shipment: move.shipment,
     });
-    if (orderTo !== shopOrder.orderStatus) {
-      await appendEvent(trx, {
-        ...event,
-        subjectId: shopOrder.orderId,
-        payload: {
-          case: "orderStatusChanged",
-          value: {
-            orderId: shopOrder.orderId,
-            userId: shopOrder.userId,
-            oldStatus: protoStatus[shopOrder.orderStatus],
-            newStatus: protoStatus[orderTo],
-            note: move.note,
-            total: money(shopOrder.orderTotalMinor),
-          },
-        },
-      });
-    }
   });
   deps.outbox.wake();
   return (await findShopOrder(deps.db, shopOrderId))!;
+}
+
+/**
+ * The events of a shop order's move, in its transaction: ShopOrderStatusChanged always;
+ * OrderStatusChanged when the order's derived status moved with it, and OrderCancelled when
+ * that made the order CANCELLED (its last shop order was cancelled).
+ */
+export async function appendShopOrderMoved(
+  trx: Transaction<OrderDatabase>,
+  currencyCode: string,
+  actorId: string,
+  shopOrder: LockedShopOrder,
+  move: {
+    from: ShopOrderStatus;
+    to: ShopOrderStatus;
+    note: string;
+    orderTo: OrderStatus;
+    shipment?: Shipment;
+    refundedMinor?: bigint;
+  },
+): Promise<void> {
+  const money = (amountMinor: bigint) => ({ currencyCode, amountMinor });
+  const event = { source: "order", actorId } as const;
+  await appendEvent(trx, {
+    ...event,
+    subjectId: shopOrder.id,
+    payload: {
+      case: "shopOrderStatusChanged",
+      value: {
+        shopOrderId: shopOrder.id,
+        orderId: shopOrder.orderId,
+        shopId: shopOrder.shopId,
+        sellerId: shopOrder.sellerId,
+        userId: shopOrder.userId,
+        oldStatus: protoShopOrderStatus[move.from],
+        newStatus: protoShopOrderStatus[move.to],
+        note: move.note,
+        carrier: move.shipment?.carrier ?? "",
+        trackingNumber: move.shipment?.trackingNumber ?? "",
+        trackingUrl: move.shipment?.trackingUrl ?? "",
+        subtotal: money(shopOrder.subtotalMinor),
+        refunded: money(move.refundedMinor ?? 0n),
+      },
+    },
+  });
+  if (move.orderTo === shopOrder.orderStatus) return;
+  const ids = { orderId: shopOrder.orderId, userId: shopOrder.userId };
+  await appendEvent(trx, {
+    ...event,
+    subjectId: shopOrder.orderId,
+    payload: {
+      case: "orderStatusChanged",
+      value: {
+        ...ids,
+        oldStatus: protoStatus[shopOrder.orderStatus],
+        newStatus: protoStatus[move.orderTo],
+        note: move.note,
+        total: money(shopOrder.orderTotalMinor),
+      },
+    },
+  });
+  if (move.orderTo === "CANCELLED") {
+    await appendEvent(trx, {
+      ...event,
+      subjectId: shopOrder.orderId,
+      payload: { case: "orderCancelled", value: { ...ids, reason: move.note } },
+    });
+  }
 }

@@ -40,6 +40,8 @@ export interface ShopOrder {
   trackingNumber: string;
   trackingUrl: string;
   history: Array<{ status: ShopOrderStatus; time: Date; note: string }>;
+  /** What its cancellation by the seller refunded (0 otherwise). */
+  refundedMinor: bigint;
   createTime: Date;
   updateTime: Date;
 }
@@ -161,6 +163,8 @@ export interface Order {
   history: StatusChange[];
   /** One per shop, in shop id order. */
   shopOrders: ShopOrder[];
+  /** Every refund of the order so far. */
+  refundedMinor: bigint;
   createTime: Date;
   updateTime: Date;
 }

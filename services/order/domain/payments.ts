@@ -16,10 +16,13 @@ export interface PaymentProvider {
     cardToken: string;
   }): Promise<PaymentOutcome>;
   /**
-   * Voids or refunds whatever was authorized for the order; nothing when nothing was. Safe to
-   * repeat, and safe when it is unknown whether an authorization happened (a crash mid-checkout).
+   * Refunds `amountMinor` of the order's payment (a cancelled shop order's share, or the rest of
+   * a cancelled order); without an amount, voids or refunds whatever is still authorized, and
+   * nothing when nothing was — safe when it is unknown whether an authorization happened (a
+   * crash mid-checkout). Idempotent per refundKey, like the providers' own idempotency keys:
+   * the order service asks again after a crash and the buyer is refunded once.
    */
-  refund(request: { orderId: string }): Promise<void>;
+  refund(request: { orderId: string; refundKey: string; amountMinor?: bigint }): Promise<void>;
 }
 
 /** tok_visa approves, tok_chargeDeclined declines, tok_unavailable fails as if the provider were down. */

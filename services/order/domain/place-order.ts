@@ -105,7 +105,7 @@ export async function placeOrder(deps: OrderDeps, shopper: ShopperPorts, request
     // Recorded before the commit: from here on recovery finishes the order instead of cancelling it.
     if (!(await recordPaymentWhilePending(deps.db, orderId, { status: "AUTHORIZED", reference: outcome.reference }))) {
       // Cancelled while the card was being charged: the canceller may have refunded too early.
-      await deps.payments.refund({ orderId });
+      await deps.payments.refund({ orderId, refundKey: orderId });
       return (await findOrder(deps.db, orderId))!;
     }
     deps.faults.reached("after-payment");

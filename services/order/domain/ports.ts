@@ -26,8 +26,20 @@ export interface ShopperPorts {
 export interface StockPort {
   reserve(orderId: string, items: Array<{ productId: string; quantity: number }>): Promise<void>;
   commit(orderId: string): Promise<void>;
-  /** Gives back whatever the order took: held units released, sold units back on hand. */
+  /**
+   * Gives back whatever the order took and has not given back yet: held units released, sold
+   * units back on hand.
+   */
   giveBack(orderId: string): Promise<void>;
+  /**
+   * Gives back part of what the order took (a cancelled shop order's lines), idempotent per
+   * returnId (the shop order's id); never more of a product than the order took.
+   */
+  giveBackItems(
+    orderId: string,
+    returnId: string,
+    items: Array<{ productId: string; quantity: number }>,
+  ): Promise<void>;
 }
 
 /**
@@ -35,7 +47,7 @@ export interface StockPort {
  * sets one.
  */
 export interface FaultPoints {
-  reached(point: "after-reserve" | "after-payment"): void;
+  reached(point: "after-reserve" | "after-payment" | "after-shop-order-cancelled"): void;
 }
 
 export interface OrderDeps {

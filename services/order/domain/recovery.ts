@@ -1,9 +1,11 @@
 // The recovery loop: orders whose settling is overdue — PENDING after a crash or an outage
 // between checkout steps, or cancelled with their stock or payment not yet given back — are
-// claimed for a while and finished or compensated (settle.ts). The reservation TTL in the
+// claimed for a while and finished or compensated (settle.ts); so are shop orders a seller
+// cancelled whose stock or refund is still outstanding (cancel-shop-order.ts). The reservation TTL in the
 // product service is the last backstop behind this.
 import type { Logger } from "../../kit/log.ts";
-import { claimOverdueOrders } from "../db/order.repository.ts";
+import { claimOverdueOrders, claimOverdueShopOrders } from "../db/order.repository.ts";
+import { settleShopOrder } from "./cancel-shop-order.ts";
 import type { OrderDeps } from "./ports.ts";
 import { recoverOrder } from "./settle.ts";
 
@@ -24,5 +26,15 @@ export async function recoverOverdueOrders(
       log.warn({ err: error, orderId }, "overdue order not settled yet; retrying after its lease");
     }
   }
-  return claimed.length;
+  // Cancelled shop orders whose stock or refund a crash or an outage left outstanding.
+  const shopOrders = await claimOverdueShopOrders(deps.db, new Date(), claimLeaseMs, batch);
+  for (const shopOrderId of shopOrders) {
+    try {
+      await settleShopOrder(deps, shopOrderId);
+      log.info({ shopOrderId }, "overdue shop order cancellation settled");
+    } catch (error) {
+      log.warn({ err: error, shopOrderId }, "overdue shop order not settled yet; retrying after its lease");
+    }
+  }
+  return claimed.length + shopOrders.length;
 }

@@ -36,6 +36,7 @@ function deps(): OrderDeps {
       reserve: async (orderId) => void stockCalls.push(`reserve ${orderId}`),
       commit: async (orderId) => void stockCalls.push(`commit ${orderId}`),
       giveBack: async (orderId) => void stockCalls.push(`giveBack ${orderId}`),
+      giveBackItems: async (orderId, returnId) => void stockCalls.push(`giveBackItems ${orderId} ${returnId}`),
     },
     pricing: { taxRateBasisPoints: 500, shippingMinor: 0n },
     currencyCode: "USD",

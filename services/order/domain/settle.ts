@@ -3,7 +3,8 @@
 // idempotent and every status move conditional, so the checkout call, a cancellation and the
 // recovery loop may race over one order and still end in one consistent state.
 import { Code, ConnectError } from "@connectrpc/connect";
-import { findOrder, markSettled } from "../db/order.repository.ts";
+import { inTransaction } from "../../kit/db.ts";
+import { findOrder, markSettled, recordRemainingRefund } from "../db/order.repository.ts";
 import {
   cancellableStatuses,
   IllegalTransitionError,
@@ -83,8 +84,17 @@ export async function abandonOrder(
  */
 export async function giveBack(deps: OrderDeps, orderId: string): Promise<void> {
   const order = (await findOrder(deps.db, orderId))!;
+  // Units a cancelled shop order gave back already are not given back twice (the inventory
+  // service subtracts partial returns).
   await repeatUntilKnown(() => deps.stock.giveBack(orderId));
-  if (order.payment.method === "CARD") await deps.payments.refund({ orderId });
+  if (order.payment.status === "AUTHORIZED" || order.payment.status === "REFUNDED") {
+    // Paid: refund what the shop orders' refunds left, recorded once under the order's id.
+    const rest = await inTransaction(deps.db, (trx) => recordRemainingRefund(trx, orderId));
+    if (rest > 0n) await deps.payments.refund({ orderId, refundKey: orderId, amountMinor: rest });
+  } else if (order.payment.method === "CARD") {
+    // Whether an authorization happened is unknown (a crash mid-checkout): void whatever there is.
+    await deps.payments.refund({ orderId, refundKey: orderId });
+  }
   await markSettled(deps.db, orderId, order.payment.status === "AUTHORIZED" ? "REFUNDED" : undefined);
 }
 

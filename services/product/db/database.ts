@@ -66,12 +66,22 @@ export interface ReservationItemsTable {
   quantity: number;
 }
 
+/** One product of a partial return (ReturnReservationItems). */
+export interface ReservationReturnsTable {
+  reservation_id: string;
+  return_id: string;
+  product_id: string;
+  quantity: number;
+  create_time: Generated<Date>;
+}
+
 export interface ProductDatabase extends EventTables {
   categories: CategoriesTable;
   shops: ShopsTable;
   products: ProductsTable;
   reservations: ReservationsTable;
   reservation_items: ReservationItemsTable;
+  reservation_returns: ReservationReturnsTable;
 }
 
 export type CategoryRow = Selectable<CategoriesTable>;

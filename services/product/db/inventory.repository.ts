@@ -8,6 +8,7 @@ export interface ReservationRecord {
   id: string;
   status: ReservationStatus;
   expireTime: Date;
+  /** What the reservation still holds or sold: its items less what partial returns gave back. */
   items: Array<{ productId: string; quantity: number }>;
 }
 
@@ -51,12 +52,57 @@ export async function findReservation(
     .where("reservation_id", "=", id)
     .orderBy("product_id")
     .execute();
+  const returned = await trx
+    .selectFrom("reservation_returns")
+    .select(["product_id", (eb) => eb.fn.sum<string>("quantity").as("quantity")])
+    .where("reservation_id", "=", id)
+    .groupBy("product_id")
+    .execute();
+  const returnedOf = new Map(returned.map((r) => [r.product_id, Number(r.quantity)]));
   return {
     id,
     status: row.status,
     expireTime: row.expire_time,
-    items: items.map((i) => ({ productId: i.product_id, quantity: i.quantity })),
+    items: items
+      .map((i) => ({ productId: i.product_id, quantity: i.quantity - (returnedOf.get(i.product_id) ?? 0) }))
+      .filter((i) => i.quantity > 0),
   };
+}
+
+/** What an earlier partial return with this id gave back; undefined when there was none. */
+export async function findReturn(
+  trx: Trx,
+  reservationId: string,
+  returnId: string,
+): Promise<Array<{ productId: string; quantity: number }> | undefined> {
+  const rows = await trx
+    .selectFrom("reservation_returns")
+    .select(["product_id", "quantity"])
+    .where("reservation_id", "=", reservationId)
+    .where("return_id", "=", returnId)
+    .orderBy("product_id")
+    .execute();
+  return rows.length === 0 ? undefined : rows.map((r) => ({ productId: r.product_id, quantity: r.quantity }));
+}
+
+/** Records a partial return, a row per requested product (0 for what was no longer out). */
+export async function insertReturn(
+  trx: Trx,
+  reservationId: string,
+  returnId: string,
+  items: Array<{ productId: string; quantity: number }>,
+): Promise<void> {
+  await trx
+    .insertInto("reservation_returns")
+    .values(
+      items.map((item) => ({
+        reservation_id: reservationId,
+        return_id: returnId,
+        product_id: item.productId,
+        quantity: item.quantity,
+      })),
+    )
+    .execute();
 }
 
 /** Holds stock if enough is available; false when it is not (or the product is not for sale). */

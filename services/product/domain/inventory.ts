@@ -8,7 +8,9 @@ import {
   availableOf,
   claimReservation,
   findReservation,
+  findReturn,
   holdStock,
+  insertReturn,
   insertReservationItems,
   lockExpiredReservations,
   restockSoldStock,
@@ -142,6 +144,47 @@ export async function returnReservation(deps: InventoryDeps, reservationId: stri
       await appendStockChanged(trx, actor, await stockOf(trx, item.productId), "return");
   });
   deps.outbox.wake();
+}
+
+/**
+ * Gives back part of a reservation (a shop order cancelled after checkout): of each product at
+ * most what the reservation still holds or sold, held units released, sold units back on hand.
+ * The reservation's row lock serializes this with every other step on the reservation, and the
+ * return's rows make its id count once: a repeat answers what the first call gave back. A
+ * reservation given back as a whole (or expired, or unknown) has nothing left to return.
+ */
+export async function returnReservationItems(
+  deps: InventoryDeps,
+  reservationId: string,
+  returnId: string,
+  requested: Array<{ productId: string; quantity: number }>,
+): Promise<Array<{ productId: string; quantity: number }>> {
+  const items = mergeByProduct(requested);
+  const returned = await inTransaction(deps.db, async (trx) => {
+    const reservation = await findReservation(trx, reservationId, "update");
+    if (!reservation) return [];
+    const earlier = await findReturn(trx, reservationId, returnId);
+    if (earlier) return earlier;
+    const out = new Map(
+      reservation.status === "HELD" || reservation.status === "COMMITTED"
+        ? reservation.items.map((item) => [item.productId, item.quantity])
+        : [],
+    );
+    const giving = items.map((item) => ({
+      productId: item.productId,
+      quantity: Math.min(item.quantity, out.get(item.productId) ?? 0),
+    }));
+    await insertReturn(trx, reservationId, returnId, giving);
+    for (const item of giving.filter((g) => g.quantity > 0)) {
+      if (reservation.status === "HELD") await unholdStock(trx, item.productId, item.quantity);
+      else await restockSoldStock(trx, item.productId, item.quantity);
+      const reason = reservation.status === "HELD" ? "release" : "return";
+      await appendStockChanged(trx, actor, await stockOf(trx, item.productId), reason);
+    }
+    return giving;
+  });
+  deps.outbox.wake();
+  return returned.filter((item) => item.quantity > 0);
 }
 
 /** Expires held reservations whose time is up. Returns how many. */
