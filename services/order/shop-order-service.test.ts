@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   OrderService,
   OrderStatus,
+  PaymentMethod,
+  PaymentStatus,
   ShopOrderService,
   ShopOrderStatus,
   type WatchOrdersResponse,
@@ -25,9 +27,11 @@ import { createTestTokens, oneOfEach, signedIn, type Callers, type TestTokens } 
 import { orderAccessRules } from "./access-rules.ts";
 import type { OrderDatabase } from "./db/database.ts";
 import { migrations } from "./db/migrations/index.ts";
+import { cancelShopOrder } from "./domain/cancel-shop-order.ts";
 import { OrderChangeSignals } from "./domain/order-feed.ts";
 import { createTestPaymentProvider } from "./domain/payments.ts";
 import type { OrderDeps } from "./domain/ports.ts";
+import { recoverOverdueOrders } from "./domain/recovery.ts";
 import { aCheckout, aProduct, inMemoryCarts, inMemoryProducts, inMemoryStock } from "./in-memory-ports.ts";
 import { createOrderService } from "./order-service.ts";
 import { createShopOrderService } from "./shop-order-service.ts";
@@ -41,16 +45,25 @@ let shopOrders: Client<typeof ShopOrderService>;
 const carts = inMemoryCarts();
 const products = inMemoryProducts();
 const stock = inMemoryStock();
+/** Every refund asked of the payment provider, in order. */
+const refundsAsked: Array<{ orderId: string; refundKey: string; amountMinor?: bigint }> = [];
+let deps: OrderDeps;
 
 beforeAll(async () => {
   db = await migratedTestDatabase<OrderDatabase>("order_shop_order_handlers", migrations);
   tokens = await createTestTokens();
   callers = await oneOfEach(tokens);
   const feed = { db, signals: new OrderChangeSignals(), pollMs: 100 };
-  const deps: OrderDeps = {
+  const provider = createTestPaymentProvider();
+  deps = {
     db,
     outbox: { wake() {} },
-    payments: createTestPaymentProvider(),
+    payments: {
+      authorize: (request) => provider.authorize(request),
+      async refund(request) {
+        refundsAsked.push(request);
+      },
+    },
     stock,
     pricing: { taxRateBasisPoints: 500, shippingMinor: 499n },
     currencyCode: "EUR",
@@ -88,7 +101,10 @@ async function aSeller() {
 }
 
 /** A new buyer's confirmed order of one unit from each of the given shops, at the given prices. */
-async function orderFrom(shops: Array<{ id: string; shopId: string; priceMinor: bigint }>) {
+async function orderFrom(
+  shops: Array<{ id: string; shopId: string; priceMinor: bigint }>,
+  checkout: Parameters<typeof aCheckout>[0] = {},
+) {
   const buyer = await signedIn(tokens, "customer");
   const lines = shops.map((shop) => {
     const product = products.shelve(
@@ -102,7 +118,7 @@ async function orderFrom(shops: Array<{ id: string; shopId: string; priceMinor: 
     return { productId: product.id, quantity: 1 };
   });
   carts.fill(buyer.options, lines);
-  const { order } = await orders.placeOrder(aCheckout(), buyer.options);
+  const { order } = await orders.placeOrder(aCheckout(checkout), buyer.options);
   return { buyer, order: order! };
 }
 
@@ -486,5 +502,193 @@ describe("a seller watches their shop's orders", () => {
       for await (const _ of shopOrders.watchShopOrders(request, bob.options)) break;
     };
     await expect(foreign()).rejects.toMatchObject({ code: Code.InvalidArgument });
+  });
+});
+
+describe("a seller cancels their shop order", () => {
+  const byCard = { payment: { method: PaymentMethod.CARD, cardToken: "tok_visa" } };
+  const refundRows = (orderId: string) =>
+    db
+      .selectFrom("order_refunds")
+      .select(["refund_key", "shop_order_id", "amount_minor"])
+      .where("order_id", "=", orderId)
+      .orderBy("id")
+      .execute();
+  const unitsOf = (order: { shopOrders: Array<{ items: Array<{ productId: string }> }> }, index: number) =>
+    stock.stock.get(order.shopOrders[index]!.items[0]!.productId);
+
+  // Subtotals 19.99 + 45.01 = 65.00; tax 5 % = 3.25; shipping 4.99; total 73.24. Tax shares by
+  // subtotal: 3.25 × 1999/6500 = 0.9995 → 0.99 and 2.2505 → 2.25, the cent left over to the
+  // larger remainder (alice's): 1.00 and 2.25.
+  it("when one shop order of a two-shop card order is cancelled, then its stock is back, its subtotal plus tax share refunded exactly, and the other goes on", async () => {
+    const [alice, bob] = [await aSeller(), await aSeller()];
+    const { buyer, order } = await orderFrom(
+      [
+        { ...alice, priceMinor: 1999n },
+        { ...bob, priceMinor: 4501n },
+      ],
+      byCard,
+    );
+    expect(order.total?.amountMinor).toBe(7324n);
+    const alices = order.shopOrders.find((s) => s.shopId === alice.shopId)!;
+    const bobs = order.shopOrders.find((s) => s.shopId === bob.shopId)!;
+    const aliceIndex = order.shopOrders.indexOf(alices);
+    expect(unitsOf(order, aliceIndex)).toBe(9);
+
+    const { shopOrder } = await shopOrders.cancelShopOrder({ id: alices.id, reason: "out of stock" }, alice.options);
+    expect(shopOrder).toMatchObject({
+      status: ShopOrderStatus.CANCELLED,
+      refunded: { currencyCode: "EUR", amountMinor: 2099n },
+    });
+    expect(shopOrder!.statusHistory.at(-1)).toMatchObject({ status: ShopOrderStatus.CANCELLED, note: "out of stock" });
+    expect(unitsOf(order, aliceIndex)).toBe(10);
+    expect(unitsOf(order, 1 - aliceIndex)).toBe(9);
+    expect(await refundRows(order.id)).toEqual([
+      { refund_key: alices.id, shop_order_id: alices.id, amount_minor: "2099" },
+    ]);
+    expect(refundsAsked.filter((r) => r.orderId === order.id)).toEqual([
+      { orderId: order.id, refundKey: alices.id, amountMinor: 2099n },
+    ]);
+    const after = (await orders.getOrder({ id: order.id }, buyer.options)).order!;
+    expect(after.status).toBe(OrderStatus.CONFIRMED);
+    expect(after.refunded?.amountMinor).toBe(2099n);
+    expect(after.payment?.status).toBe(PaymentStatus.AUTHORIZED);
+    expect(after.shopOrders.find((s) => s.id === bobs.id)).toMatchObject({
+      status: ShopOrderStatus.CONFIRMED,
+      refunded: { amountMinor: 0n },
+    });
+
+    // The last one left gives back the rest of the payment, shipping included: 45.01 + 2.25 + 4.99.
+    const { shopOrder: last } = await shopOrders.cancelShopOrder({ id: bobs.id, reason: "closed" }, bob.options);
+    expect(last?.refunded?.amountMinor).toBe(5225n);
+    const cancelled = (await orders.getOrder({ id: order.id }, buyer.options)).order!;
+    expect(cancelled).toMatchObject({
+      status: OrderStatus.CANCELLED,
+      refunded: { amountMinor: 7324n },
+      payment: expect.objectContaining({ status: PaymentStatus.REFUNDED }),
+    });
+    expect(cancelled.statusHistory.at(-1)).toMatchObject({ status: OrderStatus.CANCELLED, note: "closed" });
+  });
+
+  it("when the whole order is cancelled after one shop order was, then only the rest is refunded and no unit comes back twice", async () => {
+    const [alice, bob] = [await aSeller(), await aSeller()];
+    const { buyer, order } = await orderFrom(
+      [
+        { ...alice, priceMinor: 1999n },
+        { ...bob, priceMinor: 4501n },
+      ],
+      byCard,
+    );
+    const alices = order.shopOrders.find((s) => s.shopId === alice.shopId)!;
+    await shopOrders.cancelShopOrder({ id: alices.id, reason: "out of stock" }, alice.options);
+    const { order: cancelled } = await orders.cancelOrder({ id: order.id }, buyer.options);
+    expect(cancelled).toMatchObject({
+      status: OrderStatus.CANCELLED,
+      refunded: { amountMinor: 7324n },
+      payment: expect.objectContaining({ status: PaymentStatus.REFUNDED }),
+    });
+    expect((await refundRows(order.id)).map((r) => r.amount_minor)).toEqual(["2099", "5225"]);
+    expect(unitsOf(order, 0)).toBe(10);
+    expect(unitsOf(order, 1)).toBe(10);
+  });
+
+  it("when a cash-on-delivery shop order is cancelled, then its stock is back and nothing is refunded", async () => {
+    const alice = await aSeller();
+    const { order } = await orderFrom([{ ...alice, priceMinor: 700n }]);
+    const { shopOrder } = await shopOrders.cancelShopOrder(
+      { id: order.shopOrders[0]!.id, reason: "cannot deliver" },
+      alice.options,
+    );
+    expect(shopOrder?.refunded?.amountMinor).toBe(0n);
+    expect(unitsOf(order, 0)).toBe(10);
+    expect(await refundRows(order.id)).toEqual([]);
+    expect(refundsAsked.filter((r) => r.orderId === order.id)).toEqual([]);
+  });
+
+  it("when another seller or the buyer cancels a shop order, then not_found and nothing changes; an admin may", async () => {
+    const [alice, bob] = [await aSeller(), await aSeller()];
+    const { buyer, order } = await orderFrom([{ ...alice, priceMinor: 500n }], byCard);
+    const id = order.shopOrders[0]!.id;
+    for (const options of [bob.options, buyer.options]) {
+      expect((await failureOf(shopOrders.cancelShopOrder({ id, reason: "no" }, options))).code).toBe(Code.NotFound);
+    }
+    expect((await failureOf(shopOrders.cancelShopOrder({ id, reason: "no" }, {}))).code).toBe(Code.Unauthenticated);
+    const { shopOrder } = await shopOrders.getShopOrder({ id }, alice.options);
+    expect(shopOrder).toMatchObject({ status: ShopOrderStatus.CONFIRMED, refunded: { amountMinor: 0n } });
+    expect(unitsOf(order, 0)).toBe(9);
+    expect(await refundRows(order.id)).toEqual([]);
+
+    const { shopOrder: byAdmin } = await shopOrders.cancelShopOrder({ id, reason: "fraud" }, callers.admin);
+    expect(byAdmin?.status).toBe(ShopOrderStatus.CANCELLED);
+  });
+
+  it("when the reason is missing or too long, then invalid_argument names reason", async () => {
+    const alice = await aSeller();
+    const { order } = await orderFrom([{ ...alice, priceMinor: 500n }]);
+    const id = order.shopOrders[0]!.id;
+    for (const reason of ["", "x".repeat(501)]) {
+      const refused = await failureOf(shopOrders.cancelShopOrder({ id, reason }, alice.options));
+      expect(refused.code).toBe(Code.InvalidArgument);
+      expect(refused.rawMessage).toContain("reason");
+    }
+  });
+
+  it("when a shop order is accepted it may still be cancelled; once shipped or cancelled, failed_precondition names both states", async () => {
+    const alice = await aSeller();
+    const first = await orderFrom([{ ...alice, priceMinor: 500n }]);
+    const processing = first.order.shopOrders[0]!.id;
+    await shopOrders.acceptShopOrder({ id: processing }, alice.options);
+    await shopOrders.cancelShopOrder({ id: processing, reason: "broke it" }, alice.options);
+    const again = await failureOf(shopOrders.cancelShopOrder({ id: processing, reason: "again" }, alice.options));
+    expect(errorInfoOf(again)).toEqual({
+      reason: "ILLEGAL_STATUS_TRANSITION",
+      metadata: {
+        order_id: first.order.id,
+        shop_order_id: processing,
+        from: "SHOP_ORDER_STATUS_CANCELLED",
+        to: "SHOP_ORDER_STATUS_CANCELLED",
+      },
+    });
+    expect(unitsOf(first.order, 0)).toBe(10);
+
+    const second = await orderFrom([{ ...alice, priceMinor: 500n }]);
+    const shipped = second.order.shopOrders[0]!.id;
+    await shopOrders.acceptShopOrder({ id: shipped }, alice.options);
+    await shopOrders.shipShopOrder({ id: shipped, ...tracking }, alice.options);
+    const refused = await failureOf(shopOrders.cancelShopOrder({ id: shipped, reason: "late" }, alice.options));
+    expect(refused.code).toBe(Code.FailedPrecondition);
+    expect(errorInfoOf(refused)?.metadata).toMatchObject({
+      from: "SHOP_ORDER_STATUS_SHIPPED",
+      to: "SHOP_ORDER_STATUS_CANCELLED",
+    });
+    expect(unitsOf(second.order, 0)).toBe(9);
+  });
+
+  it("when the service dies right after the cancellation commits, then the recovery loop returns the stock and refunds once", async () => {
+    const alice = await aSeller();
+    const { order } = await orderFrom([{ ...alice, priceMinor: 1000n }], byCard);
+    const id = order.shopOrders[0]!.id;
+    const crashing = {
+      ...deps,
+      faults: {
+        reached(point: string) {
+          if (point === "after-shop-order-cancelled") throw new Error("killed");
+        },
+      },
+    };
+    await expect(cancelShopOrder(crashing, id, { id: alice.id, isAdmin: true }, "gone")).rejects.toThrow("killed");
+    expect(unitsOf(order, 0)).toBe(9);
+    expect(refundsAsked.filter((r) => r.orderId === order.id)).toEqual([]);
+    // The refund was decided with the cancellation: subtotal 10.00 + tax 0.50 + shipping 4.99.
+    expect((await refundRows(order.id)).map((r) => r.amount_minor)).toEqual(["1549"]);
+
+    const log = { info() {}, warn() {} };
+    for (let sweep = 0; sweep < 3; sweep++) await recoverOverdueOrders(deps, log);
+    expect(unitsOf(order, 0)).toBe(10);
+    expect(refundsAsked.filter((r) => r.orderId === order.id)).toEqual([
+      { orderId: order.id, refundKey: id, amountMinor: 1549n },
+    ]);
+    const settled = await db.selectFrom("shop_orders").select("settle_after").where("id", "=", id).executeTakeFirst();
+    expect(settled?.settle_after).toBeNull();
   });
 });
