@@ -16,6 +16,7 @@ import { startMariaDb, startNats, type RunningServer } from "../../deploy/local/
 import { launchMesh, serviceNames, type RunningMesh } from "../../deploy/local/mesh.ts";
 import { serviceNatsEnv } from "../../deploy/local/nats-users.ts";
 import { firstFreePortFrom } from "../../deploy/local/ports.ts";
+import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { unthrottled } from "../support/edge-limits.ts";
 import { checkInvariants } from "../support/invariants.ts";
 import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
@@ -101,12 +102,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const auth = createClient(AuthService, transport);
     const products = createClient(ProductService, transport);
     const { asSeller, shopId, categoryId } = await devSellerShelf(auth, products);
+    // The dev seller's other shop: each checkout buys from both, so a cancellation is partial.
+    const { products: shelf } = await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 100 });
+    const otherShopId = shelf.map((p) => p.shopId).find((id) => id !== shopId)!;
     const productIds: string[] = [];
     for (let i = 0; i < 4; i++) {
       const { product } = await products.createProduct(
         {
           product: {
-            shopId,
+            shopId: i % 2 === 0 ? shopId : otherShopId,
             categoryId,
             name: `Chaos item ${i}`,
             price: { currencyCode: "USD", amountMinor: 500n },
@@ -124,6 +128,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       edgeUrl: mesh.edgeUrl,
       customers,
       productIds,
+      seller: asSeller,
+      cancelEvery: 3,
       browsers: options.browsers,
       retryForMs: 60_000,
     });
@@ -218,9 +224,9 @@ export function formatReport(report: ChaosReport): string {
     ...(report.tally.changedSearches.length > 0
       ? [`Searches answered differently: ${report.tally.changedSearches.join("; ")}`, ""]
       : []),
-    `Load: ${report.tally.checkouts} checkouts acknowledged (${report.acknowledged} order ids), ${report.tally.browses} catalog reads (${report.tally.searches} searches); failed attempts retried: ${failures}; calls given up after retrying: ${report.tally.gaveUp}; refused: ${report.tally.refused.join("; ") || "none"}.`,
+    `Load: ${report.tally.checkouts} checkouts acknowledged (${report.acknowledged} order ids), ${report.tally.cancellations} shop orders cancelled by their seller, ${report.tally.browses} catalog reads (${report.tally.searches} searches); failed attempts retried: ${failures}; calls given up after retrying: ${report.tally.gaveUp}; refused: ${report.tally.refused.join("; ") || "none"}.`,
     report.violations.length === 0
-      ? `Invariants I1–I5 hold (checked ${report.settledInMs} ms after the load stopped).`
+      ? `Invariants I1–I7 hold (checked ${report.settledInMs} ms after the load stopped).`
       : `VIOLATIONS (${report.violations.length}):\n${report.violations.map((v) => `- ${v}`).join("\n")}`,
   ].join("\n");
 }

@@ -1,12 +1,20 @@
 // The steady load a chaos run keeps up while it breaks things: customers checking out through
-// the edge (retrying each call with the same idempotency key, as a shop's client would) and
-// anonymous visitors browsing and searching the catalog. It remembers every order a client was
+// the edge (retrying each call with the same idempotency key, as a shop's client would), a
+// seller cancelling one shop order of every few orders, and anonymous visitors browsing and
+// searching the catalog. It remembers every order a client was
 // told about, and the first answer to each search: no fault may change what a search finds.
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
-import { OrderService, PaymentMethod } from "../../gen/bazaar/order/v1/order_pb.ts";
+import {
+  OrderService,
+  OrderStatus,
+  PaymentMethod,
+  ShopOrderService,
+  type Order,
+} from "../../gen/bazaar/order/v1/order_pb.ts";
+import { errorInfoOf } from "../../services/kit/error-info.ts";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 
 type Caller = { headers: Record<string, string> };
@@ -14,7 +22,11 @@ type Caller = { headers: Record<string, string> };
 export interface WorkloadOptions {
   edgeUrl: string;
   customers: Caller[];
+  /** Products of (at least) two shops, alternating: each checkout takes two neighbours. */
   productIds: string[];
+  /** The shops' seller, who cancels the first shop order of every `cancelEvery`-th order. */
+  seller: Caller;
+  cancelEvery: number;
   browsers: number;
   /** How long one call is retried through an outage before the workload gives up on it. */
   retryForMs: number;
@@ -22,6 +34,8 @@ export interface WorkloadOptions {
 
 export interface WorkloadTally {
   checkouts: number;
+  /** Shop orders the seller cancelled (CancelShopOrder answered, or a retry found it cancelled). */
+  cancellations: number;
   browses: number;
   /** Failed attempts by code: expected while a part is down (unavailable), telling otherwise. */
   failures: Map<string, number>;
@@ -67,9 +81,11 @@ export function startWorkload(options: WorkloadOptions): RunningWorkload {
   const transport = createConnectTransport({ baseUrl: options.edgeUrl, httpVersion: "1.1" });
   const carts = createClient(CartService, transport);
   const orders = createClient(OrderService, transport);
+  const shopOrders = createClient(ShopOrderService, transport);
   const products = createClient(ProductService, transport);
   const tally: WorkloadTally = {
     checkouts: 0,
+    cancellations: 0,
     browses: 0,
     failures: new Map(),
     gaveUp: 0,
@@ -110,8 +126,11 @@ export function startWorkload(options: WorkloadOptions): RunningWorkload {
   const shop = async (me: Caller, index: number) => {
     for (let round = 0; !stopped; round++) {
       const productId = options.productIds[(index + round) % options.productIds.length]!;
+      const neighbour = options.productIds[(index + round + 1) % options.productIds.length]!;
       if (!(await retrying("ClearCart", () => carts.clearCart({}, me)))) continue;
       if (!(await retrying("AddCartItem", () => carts.addCartItem({ productId, quantity: 1 + (round % 2) }, me))))
+        continue;
+      if (!(await retrying("AddCartItem", () => carts.addCartItem({ productId: neighbour, quantity: 1 }, me))))
         continue;
       const request = {
         idempotencyKey: randomUUID(),
@@ -122,9 +141,28 @@ export function startWorkload(options: WorkloadOptions): RunningWorkload {
       if (placed?.order) {
         acknowledged.push(placed.order.id);
         tally.checkouts += 1;
+        if (tally.checkouts % options.cancelEvery === 0) await cancelFirstShopOrder(placed.order);
       }
       await pause(100);
     }
+  };
+
+  /**
+   * The seller cancels the order's first shop order. A retry after an unknown outcome may find
+   * it cancelled already: the first attempt went through, which is what the retry wanted.
+   */
+  const cancelFirstShopOrder = async (order: Order) => {
+    const shopOrder = order.shopOrders[0];
+    if (order.status !== OrderStatus.CONFIRMED || !shopOrder) return;
+    const done = await retrying("CancelShopOrder", async () => {
+      try {
+        return await shopOrders.cancelShopOrder({ id: shopOrder.id, reason: "chaos: cannot supply" }, options.seller);
+      } catch (error) {
+        if (errorInfoOf(ConnectError.from(error))?.metadata.from === "SHOP_ORDER_STATUS_CANCELLED") return {};
+        throw error;
+      }
+    });
+    if (done) tally.cancellations += 1;
   };
 
   /** A first page of 3 and the next through its token: the order and the token must never change. */

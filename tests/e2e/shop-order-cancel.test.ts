@@ -21,7 +21,13 @@ import { errorInfoOf } from "../../services/kit/error-info.ts";
 import { bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
 import { eventsAbout } from "../support/events.ts";
-import { query } from "../support/invariants.ts";
+import {
+  cancelledShopOrderUnitsAddUp,
+  ordersSettled,
+  query,
+  refundsWithinPayments,
+  shopOrdersAddUp,
+} from "../support/invariants.ts";
 import { callRest } from "../support/rest.ts";
 import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
 import { useMesh } from "../support/use-mesh.ts";
@@ -335,4 +341,21 @@ describe("an order service killed in the middle of a shop order's cancellation",
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(await onHand(a)).toBe(5);
   }, 120_000);
+});
+
+describe("the invariants over every order of this file", () => {
+  it("when every cancellation has settled, then each returned its lines' units, no refund exceeds what was paid, and nothing is outstanding", async () => {
+    const stores = {
+      mysqlUrl: e2e.mesh.mysqlUrl,
+      natsUrl: e2e.mesh.natsUrl,
+      databases: { order: e2e.mesh.env.BAZAAR_ORDER_DB!, product: e2e.mesh.env.BAZAAR_PRODUCT_DB! },
+    };
+    const check = async () => [
+      ...(await ordersSettled(stores)),
+      ...(await shopOrdersAddUp(stores)),
+      ...(await cancelledShopOrderUnitsAddUp(stores)),
+      ...(await refundsWithinPayments(stores)),
+    ];
+    expect(await eventually(check, (violations) => violations.length === 0, 15_000, 250)).toEqual([]);
+  });
 });

@@ -2,12 +2,17 @@
 // databases and the event stream: used by the scale-out test and the chaos run. Each check
 // returns the violations it found (empty: it holds), so a report can list them all.
 //
-//   I1 stock adds up per product: what left on hand is what confirmed orders bought, nothing held
-//   I2 no order is left PENDING; what failed released its hold
+//   I1 stock adds up per product: what left on hand is what live shop orders bought (a shop order
+//      its seller cancelled gave its units back), nothing held
+//   I2 no order is left PENDING, no cancelled shop order's settlement outstanding; what failed
+//      released its hold
 //   I3 every outbox event was published once and applied once by every durable consumer
 //   I4 every order a client was told about exists
 //   I5 every order is split into one shop order per shop of its lines, each shop order's subtotal
 //      the exact sum of its shop's lines, the order's status the one its shop orders give
+//   I6 a cancelled shop order's units: the stock its cancellation returned is its lines' units,
+//      product by product (fewer only when the whole reservation had gone back first)
+//   I7 refunds never exceed what was paid per order, and a REFUNDED payment was refunded in full
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { createConnection } from "mysql2/promise";
@@ -44,8 +49,9 @@ export async function stockAddsUp(stores: MeshStores, initialOnHand: Map<string,
   const sold = await query<{ product_id: string; sold: string }>(
     stores.mysqlUrl,
     stores.databases.order!,
-    `SELECT l.product_id, SUM(l.quantity) AS sold FROM order_lines l JOIN orders o ON o.id = l.order_id
-     WHERE o.status IN ('CONFIRMED', 'PROCESSING', 'SHIPPED', 'DELIVERED') AND l.product_id IN (?) GROUP BY l.product_id`,
+    `SELECT l.product_id, SUM(l.quantity) AS sold
+     FROM order_lines l JOIN shop_orders s ON s.order_id = l.order_id AND s.shop_id = l.shop_id
+     WHERE s.status IN ('CONFIRMED', 'PROCESSING', 'SHIPPED', 'DELIVERED') AND l.product_id IN (?) GROUP BY l.product_id`,
     [ids],
   );
   const soldOf = new Map(sold.map((row) => [row.product_id, Number(row.sold)]));
@@ -53,7 +59,7 @@ export async function stockAddsUp(stores: MeshStores, initialOnHand: Map<string,
     const expectedOnHand = initialOnHand.get(row.id)! - (soldOf.get(row.id) ?? 0);
     const problems: string[] = [];
     if (row.on_hand !== expectedOnHand)
-      problems.push(`I1 product ${row.id}: on hand ${row.on_hand}, expected ${expectedOnHand} (initial − confirmed)`);
+      problems.push(`I1 product ${row.id}: on hand ${row.on_hand}, expected ${expectedOnHand} (initial − sold)`);
     if (row.held !== 0) problems.push(`I1 product ${row.id}: ${row.held} units still held`);
     return problems;
   });
@@ -71,8 +77,14 @@ export async function ordersSettled(stores: MeshStores): Promise<string[]> {
     stores.databases.product!,
     "SELECT id FROM reservations WHERE status = 'HELD'",
   );
+  const unsettled = await query<{ id: string }>(
+    stores.mysqlUrl,
+    stores.databases.order!,
+    "SELECT id FROM shop_orders WHERE settle_after IS NOT NULL",
+  );
   return [
     ...pending.map((row) => `I2 order ${row.id} is still PENDING`),
+    ...unsettled.map((row) => `I2 cancelled shop order ${row.id} has its stock or refund outstanding`),
     ...holding.map((row) => `I2 reservation ${row.id} still holds stock`),
   ];
 }
@@ -182,6 +194,80 @@ export async function shopOrdersAddUp(stores: MeshStores): Promise<string[]> {
   ];
 }
 
+/**
+ * I6: every partial stock return (product database, return id = shop order id) gave back exactly
+ * its cancelled shop order's lines' units, product by product, or — only when the whole
+ * reservation had been returned — fewer; and every shop order refunded on its own (a seller's
+ * cancellation) has such a return.
+ */
+export async function cancelledShopOrderUnitsAddUp(stores: MeshStores): Promise<string[]> {
+  const returns = await query<{
+    reservation_id: string;
+    return_id: string;
+    product_id: string;
+    quantity: number;
+    status: string;
+  }>(
+    stores.mysqlUrl,
+    stores.databases.product!,
+    `SELECT r.reservation_id, r.return_id, r.product_id, r.quantity, v.status
+     FROM reservation_returns r JOIN reservations v ON v.id = r.reservation_id`,
+  );
+  const lines = await query<{ shop_order_id: string; status: string; product_id: string; quantity: number }>(
+    stores.mysqlUrl,
+    stores.databases.order!,
+    `SELECT s.id AS shop_order_id, s.status, l.product_id, l.quantity
+     FROM shop_orders s JOIN order_lines l ON l.order_id = s.order_id AND l.shop_id = s.shop_id
+     WHERE s.id IN (SELECT shop_order_id FROM order_refunds WHERE shop_order_id IS NOT NULL)
+        OR s.id IN (?)`,
+    [[...new Set(returns.map((r) => r.return_id)), ""]],
+  );
+  const problems: string[] = [];
+  const returned = new Map(returns.map((r) => [`${r.return_id}/${r.product_id}`, r]));
+  for (const line of lines) {
+    const back = returned.get(`${line.shop_order_id}/${line.product_id}`);
+    if (line.status !== "CANCELLED")
+      problems.push(`I6 shop order ${line.shop_order_id} returned stock but is ${line.status}`);
+    else if (!back)
+      problems.push(`I6 cancelled shop order ${line.shop_order_id}: product ${line.product_id} never returned`);
+    else if (back.quantity > line.quantity || (back.quantity < line.quantity && back.status === "COMMITTED"))
+      problems.push(
+        `I6 cancelled shop order ${line.shop_order_id}: ${back.quantity} units of ${line.product_id} returned, its lines hold ${line.quantity}`,
+      );
+  }
+  const known = new Set(lines.map((line) => `${line.shop_order_id}/${line.product_id}`));
+  for (const r of returns) {
+    if (!known.has(`${r.return_id}/${r.product_id}`))
+      problems.push(`I6 return ${r.return_id} gave back product ${r.product_id}, not a line of that shop order`);
+  }
+  return problems;
+}
+
+/** I7: per order, refunds add up to no more than was paid, and to all of it once the payment is REFUNDED. */
+export async function refundsWithinPayments(stores: MeshStores): Promise<string[]> {
+  const rows = await query<{ id: string; paid: string; refunded: string; payment_status: string }>(
+    stores.mysqlUrl,
+    stores.databases.order!,
+    `SELECT o.id, o.payment_status,
+       CAST(IF(o.payment_method = 'CARD' AND o.payment_status IN ('AUTHORIZED', 'REFUNDED'), o.total_minor, 0) AS CHAR) AS paid,
+       CAST(SUM(r.amount_minor) AS CHAR) AS refunded
+     FROM orders o JOIN order_refunds r ON r.order_id = o.id
+     GROUP BY o.id, o.payment_method, o.payment_status, o.total_minor`,
+  );
+  const full = await query<{ id: string }>(
+    stores.mysqlUrl,
+    stores.databases.order!,
+    `SELECT o.id FROM orders o WHERE o.payment_status = 'REFUNDED'
+       AND o.total_minor <> (SELECT COALESCE(SUM(r.amount_minor), 0) FROM order_refunds r WHERE r.order_id = o.id)`,
+  );
+  return [
+    ...rows
+      .filter((row) => BigInt(row.refunded) > BigInt(row.paid))
+      .map((row) => `I7 order ${row.id}: ${row.refunded} refunded, ${row.paid} paid (${row.payment_status})`),
+    ...full.map((row) => `I7 order ${row.id} is REFUNDED but its refunds do not add up to its total`),
+  ];
+}
+
 /** Every check at once. */
 export async function checkInvariants(
   stores: MeshStores,
@@ -194,5 +280,7 @@ export async function checkInvariants(
     ...(await eventsDeliveredOnce(stores)),
     ...(await acknowledgedOrdersExist(stores, acknowledged)),
     ...(await shopOrdersAddUp(stores)),
+    ...(await cancelledShopOrderUnitsAddUp(stores)),
+    ...(await refundsWithinPayments(stores)),
   ];
 }
