@@ -102,7 +102,9 @@ export const shopOrderStepInto: Readonly<Partial<Record<ShopOrderStatus, ShopOrd
 /**
  * The order's status once fulfilment has started, from its shop orders with cancelled ones left
  * aside: DELIVERED when all are delivered, SHIPPED when all are shipped or delivered, PROCESSING
- * when any is accepted or further, CONFIRMED otherwise; CANCELLED when none is left.
+ * when any is accepted or further, CONFIRMED otherwise; CANCELLED when none is left. A seller's
+ * cancellation goes through this rule too: the last live shop order cancelled cancels the
+ * order, and cancelling the only accepted one takes a PROCESSING order back to CONFIRMED.
  */
 export function orderStatusFromShopOrders(statuses: readonly ShopOrderStatus[]): OrderStatus {
   const live = statuses.filter((status) => status !== "CANCELLED");

@@ -127,8 +127,9 @@ export type Order = Message<"bazaar.order.v1.Order"> & {
    * shop_orders). Once a shop order is accepted, shipped or delivered, the order's status is
    * derived from its shop orders, cancelled ones left aside: DELIVERED when all are delivered;
    * SHIPPED when all are shipped or delivered; PROCESSING when at least one is accepted, shipped
-   * or delivered; CONFIRMED otherwise. An order with a shipped or delivered shop order can no
-   * longer be cancelled.
+   * or delivered; CONFIRMED otherwise; CANCELLED when a seller's CancelShopOrder leaves none (so
+   * cancelling the only accepted shop order takes a PROCESSING order back to CONFIRMED). An order
+   * with a shipped or delivered shop order can no longer be cancelled.
    *
    * @generated from field: bazaar.order.v1.OrderStatus status = 9;
    */
