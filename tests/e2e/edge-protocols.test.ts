@@ -324,6 +324,14 @@ const expectations: Record<string, Expectation> = {
     const id = randomUUID();
     return expectFailure(shopOrders.deliverShopOrder({ id }, w.asSeller), Code.NotFound, `shop order ${id} not found`);
   },
+  "ShopOrderService/CancelShopOrder": ({ shopOrders }, w) => {
+    const id = randomUUID();
+    return expectFailure(
+      shopOrders.cancelShopOrder({ id, reason: "cannot supply" }, w.asSeller),
+      Code.NotFound,
+      `shop order ${id} not found`,
+    );
+  },
   // The shop's order was placed before the watch opens: since_time replays it at once.
   "ShopOrderService/WatchShopOrders": async ({ shopOrders }, w) => {
     const abort = new AbortController();
