@@ -117,6 +117,13 @@ describe("changing a category", () => {
     expect(errorInfoOf(error)).toEqual({ reason: "SLUG_TAKEN", metadata: { slug: taken } });
   });
 
+  it("when the update mask is empty, then nothing changes and the call succeeds (it once failed internal)", async () => {
+    const id = await madeCategory(services, admin);
+    const before = (await categories()).find((c) => c.id === id);
+    await update({ id, name: "Ignored" }, []);
+    expect((await categories()).find((c) => c.id === id)).toEqual(before);
+  });
+
   it("when the category does not exist, then not_found", async () => {
     expect((await failureOf(update({ id: uuidv7(), name: "X" }, ["name"]))).code).toBe(Code.NotFound);
   });

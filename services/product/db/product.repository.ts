@@ -401,6 +401,8 @@ export async function updateCategoryRow(
   id: string,
   changes: Partial<Omit<Category, "id">>,
 ): Promise<void> {
+  // An update mask naming nothing that changes would be `UPDATE … SET WHERE`: a syntax error.
+  if (Object.values(changes).every((value) => value === undefined)) return;
   await trx
     .updateTable("categories")
     .set({
