@@ -17,6 +17,7 @@ import {
   type WatchShopOrdersResponse,
 } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
+import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { errorInfoOf } from "../../services/kit/error-info.ts";
 import { bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
@@ -29,7 +30,7 @@ import {
   shopOrdersAddUp,
 } from "../support/invariants.ts";
 import { callRest } from "../support/rest.ts";
-import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
+import { devSellerShelf, registerCustomer, signIn } from "../support/shoppers.ts";
 import { useMesh } from "../support/use-mesh.ts";
 
 const e2e = useMesh({
@@ -41,7 +42,7 @@ const e2e = useMesh({
     BAZAAR_ORDER_RECOVERY_SWEEP_MS: "500",
   },
 });
-const { auth, carts, orders, products, shops, shopOrders } = e2e;
+const { admin, auth, carts, orders, products, shops, shopOrders } = e2e;
 
 /** Seller A: the dev seller and one of their shops. Seller B: a new seller with a shop of their own. */
 const sellerA = { options: {} as ReturnType<typeof bearer>, token: "", shopId: "" };
@@ -215,6 +216,15 @@ describe("a seller cancels their shop order of a two-shop card order", () => {
     expect(untouched.statusHistory).toHaveLength(2);
     expect(await eventsAbout(e2e.mesh.natsUrl, mine.id, "bazaar.order.>")).toEqual([
       "bazaar.order.shop_order_status_changed",
+    ]);
+    // The audit trail names the move, the refund and the reason.
+    const asAdmin = await signIn(auth, devAccounts.admin);
+    const { events: audited } = await eventually(
+      () => admin.listAuditEvents({ subjectId: mine.id, eventType: "shop_order_status_changed" }, asAdmin),
+      ({ events }) => events.length > 0,
+    );
+    expect(audited.map((event) => event.summary)).toEqual([
+      `shop order ${mine.id} of order ${order.id} CONFIRMED → CANCELLED, refunded 2625 USD: the kiln broke`,
     ]);
 
     // B may still fulfil theirs; cancelling it too refunds the rest (8.30 + 0.42 + 4.99) and

@@ -204,7 +204,7 @@ export function summaryOf(event: Event): string {
     case "orderStatusChanged":
       return `order ${payload.value.orderId} ${nameOf(OrderStatusSchema, payload.value.oldStatus)} → ${nameOf(OrderStatusSchema, payload.value.newStatus)}${payload.value.note ? `: ${payload.value.note}` : ""}`;
     case "shopOrderStatusChanged":
-      return `shop order ${payload.value.shopOrderId} of order ${payload.value.orderId} ${nameOf(ShopOrderStatusSchema, payload.value.oldStatus)} → ${nameOf(ShopOrderStatusSchema, payload.value.newStatus)}${payload.value.trackingNumber ? ` (${payload.value.carrier} ${payload.value.trackingNumber})` : ""}`;
+      return `shop order ${payload.value.shopOrderId} of order ${payload.value.orderId} ${nameOf(ShopOrderStatusSchema, payload.value.oldStatus)} → ${nameOf(ShopOrderStatusSchema, payload.value.newStatus)}${payload.value.trackingNumber ? ` (${payload.value.carrier} ${payload.value.trackingNumber})` : ""}${payload.value.refunded?.amountMinor ? `, refunded ${payload.value.refunded.amountMinor} ${payload.value.refunded.currencyCode}` : ""}${payload.value.note ? `: ${payload.value.note}` : ""}`;
     case "orderCancelled":
       return `order ${payload.value.orderId} cancelled${payload.value.reason ? `: ${payload.value.reason}` : ""}`;
     case "paymentFailed":
