@@ -3,7 +3,7 @@
 // their own shops and nobody else's, admins see any, and which code each refusal answers; each
 // seller fulfils only their own (accept → ship → deliver) and the order's status follows.
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, type Client } from "@connectrpc/connect";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -590,6 +590,32 @@ describe("a seller cancels their shop order", () => {
     expect((await refundRows(order.id)).map((r) => r.amount_minor)).toEqual(["2099", "5225"]);
     expect(unitsOf(order, 0)).toBe(10);
     expect(unitsOf(order, 1)).toBe(10);
+  });
+
+  it("when the buyer cancels the whole order while a seller cancels their shop order, then every unit comes back once and the refunds add up to the total", async () => {
+    for (let round = 0; round < 5; round++) {
+      const [alice, bob] = [await aSeller(), await aSeller()];
+      const { buyer, order } = await orderFrom(
+        [
+          { ...alice, priceMinor: 1999n },
+          { ...bob, priceMinor: 4501n },
+        ],
+        byCard,
+      );
+      const alices = order.shopOrders.find((s) => s.shopId === alice.shopId)!;
+      const [bySeller, byBuyer] = await Promise.allSettled([
+        shopOrders.cancelShopOrder({ id: alices.id, reason: "out of stock" }, alice.options),
+        orders.cancelOrder({ id: order.id }, buyer.options),
+      ]);
+      // The buyer always wins or comes second; the seller loses only to the buyer.
+      expect(byBuyer.status).toBe("fulfilled");
+      if (bySeller.status === "rejected") expect(ConnectError.from(bySeller.reason).code).toBe(Code.FailedPrecondition);
+      const after = (await orders.getOrder({ id: order.id }, buyer.options)).order!;
+      expect(after).toMatchObject({ status: OrderStatus.CANCELLED, refunded: { amountMinor: 7324n } });
+      const rows = await refundRows(order.id);
+      expect(rows.reduce((sum, row) => sum + BigInt(row.amount_minor), 0n)).toBe(7324n);
+      expect([unitsOf(order, 0), unitsOf(order, 1)]).toEqual([10, 10]);
+    }
   });
 
   it("when a cash-on-delivery shop order is cancelled, then its stock is back and nothing is refunded", async () => {
