@@ -1,8 +1,8 @@
-// Wiring only: config → database → clients of cart, product and inventory → gRPC server, the
+// Wiring only: config → database → clients of cart, product, shops and inventory → gRPC server, the
 // recovery loop and the announcements that wake WatchOrders streams.
 import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { OrderAdminService, OrderService, ShopOrderService } from "../../gen/bazaar/order/v1/order_pb.ts";
-import { InventoryService, ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { InventoryService, ProductService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { createMeshClient } from "../kit/clients.ts";
 import { loadConfigOrExit } from "../kit/config.ts";
 import { runUntilSignalled, startService, type ServiceRuntime } from "../kit/lifecycle.ts";
@@ -20,11 +20,13 @@ import { recoverOverdueOrders } from "./domain/recovery.ts";
 import { inventoryStock } from "./mesh-ports.ts";
 import { createOrderAdminService, createOrderService } from "./order-service.ts";
 import { createShopOrderService } from "./shop-order-service.ts";
+import { cachedShopOwners } from "./shop-owners.ts";
 
 const config = loadConfigOrExit(() => loadOrderConfig(process.env));
 const cart = createMeshClient(CartService, config.cartAddress);
 const products = createMeshClient(ProductService, config.productAddress);
 const inventory = createMeshClient(InventoryService, config.productAddress);
+const shops = cachedShopOwners(createMeshClient(ShopService, config.productAddress).client);
 const signals = new OrderChangeSignals();
 
 // One set for the services and the recovery job, made when the runtime first asks.
@@ -64,6 +66,7 @@ const service = startService<OrderDatabase>({
       createShopOrderService({
         ...orderDeps(runtime),
         feed: { db: runtime.db, signals, pollMs: config.feedPollMs },
+        shops,
       }),
     ),
     bind(OrderAdminService, createOrderAdminService(orderDeps(runtime))),

@@ -1,7 +1,8 @@
 // ShopOrderService handlers in memory, against a database of their own, orders placed through
-// OrderService with the cart, catalog and stock in memory: a seller sees the shop orders of
-// their own shops and nobody else's, admins see any, and which code each refusal answers; each
-// seller fulfils only their own (accept → ship → deliver) and the order's status follows.
+// OrderService with the cart, catalog, shops and stock in memory: a seller lists and watches the
+// shop orders of their own shops and nobody else's, admins see any, and which code each refusal
+// answers; each seller fulfils only their own (accept → ship → deliver) and the order's status
+// follows.
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
@@ -32,9 +33,17 @@ import { OrderChangeSignals } from "./domain/order-feed.ts";
 import { createTestPaymentProvider } from "./domain/payments.ts";
 import type { OrderDeps } from "./domain/ports.ts";
 import { recoverOverdueOrders } from "./domain/recovery.ts";
-import { aCheckout, aProduct, inMemoryCarts, inMemoryProducts, inMemoryStock } from "./in-memory-ports.ts";
+import {
+  aCheckout,
+  aProduct,
+  inMemoryCarts,
+  inMemoryProducts,
+  inMemoryShops,
+  inMemoryStock,
+} from "./in-memory-ports.ts";
 import { createOrderService } from "./order-service.ts";
 import { createShopOrderService } from "./shop-order-service.ts";
+import { cachedShopOwners } from "./shop-owners.ts";
 
 let db: Kysely<OrderDatabase>;
 let tokens: TestTokens;
@@ -48,6 +57,7 @@ const stock = inMemoryStock();
 /** Every refund asked of the payment provider, in order. */
 const refundsAsked: Array<{ orderId: string; refundKey: string; amountMinor?: bigint }> = [];
 let deps: OrderDeps;
+const shops = inMemoryShops();
 
 beforeAll(async () => {
   db = await migratedTestDatabase<OrderDatabase>("order_shop_order_handlers", migrations);
@@ -81,7 +91,7 @@ beforeAll(async () => {
           feed,
         }),
       ),
-      bind(ShopOrderService, createShopOrderService({ ...deps, feed })),
+      bind(ShopOrderService, createShopOrderService({ ...deps, feed, shops: cachedShopOwners(shops.client) })),
     ],
     rules: orderAccessRules,
     verifier: tokens.verifier,
@@ -97,7 +107,9 @@ afterAll(async () => {
 /** A seller with a shop of their own. */
 async function aSeller() {
   const seller = await signedIn(tokens, "seller");
-  return { ...seller, shopId: uuidv7() };
+  const shop = { ...seller, shopId: uuidv7() };
+  shops.open({ shopId: shop.shopId, sellerId: seller.id });
+  return shop;
 }
 
 /** A new buyer's confirmed order of one unit from each of the given shops, at the given prices. */
@@ -124,13 +136,13 @@ async function orderFrom(
 
 describe("who may call the shop order service", () => {
   const matrix = accessMatrix(ShopOrderService, {
-    listShopOrders: "user",
-    getShopOrder: "user",
-    acceptShopOrder: "user",
-    shipShopOrder: "user",
-    deliverShopOrder: "user",
-    cancelShopOrder: "user",
-    watchShopOrders: "user",
+    listShopOrders: "seller",
+    getShopOrder: "seller",
+    acceptShopOrder: "seller",
+    shipShopOrder: "seller",
+    deliverShopOrder: "seller",
+    cancelShopOrder: "seller",
+    watchShopOrders: "seller",
   });
   it.each(matrix)("%s", async (_story, method, caller, expected) => {
     expect(await accessOutcome(server.transport, method, callers[caller])).toBe(expected);
@@ -156,19 +168,39 @@ describe("a seller's shop orders", () => {
     const { shopOrder } = await shopOrders.getShopOrder({ id: alices[0]!.id }, alice.options);
     expect(shopOrder).toEqual(alices[0]);
 
-    // Bob asks for Alice's: nothing listed, the shop order itself not found.
-    expect((await shopOrders.listShopOrders({ shopId: alice.shopId }, bob.options)).shopOrders).toEqual([]);
+    // Bob asks for Alice's: her shop is refused openly (shops are public), her shop order not found.
+    const listing = await failureOf(shopOrders.listShopOrders({ shopId: alice.shopId }, bob.options));
+    expect(listing.code).toBe(Code.PermissionDenied);
+    expect(errorInfoOf(listing)).toEqual({ reason: "SHOP_NOT_OWNED", metadata: { shop_id: alice.shopId } });
     expect((await failureOf(shopOrders.getShopOrder({ id: alices[0]!.id }, bob.options))).code).toBe(Code.NotFound);
     const bobs = (await shopOrders.listShopOrders({ shopId: bob.shopId }, bob.options)).shopOrders;
     expect(bobs.map((s) => s.subtotal?.amountMinor)).toEqual([4501n]);
   });
 
-  it("when a customer asks for a shop order, even of their own order, then not_found", async () => {
+  it("when a customer asks for a shop order, even of their own order, then permission_denied", async () => {
     const alice = await aSeller();
     const { buyer, order } = await orderFrom([{ ...alice, priceMinor: 100n }]);
     const id = order.shopOrders[0]!.id;
-    expect((await failureOf(shopOrders.getShopOrder({ id }, buyer.options))).code).toBe(Code.NotFound);
-    expect((await shopOrders.listShopOrders({ shopId: alice.shopId }, buyer.options)).shopOrders).toEqual([]);
+    expect((await failureOf(shopOrders.getShopOrder({ id }, buyer.options))).code).toBe(Code.PermissionDenied);
+    const listing = await failureOf(shopOrders.listShopOrders({ shopId: alice.shopId }, buyer.options));
+    expect(listing.code).toBe(Code.PermissionDenied);
+  });
+
+  it("when a seller or an admin names a shop the catalog does not know, then not_found", async () => {
+    const alice = await aSeller();
+    for (const options of [alice.options, callers.admin]) {
+      const listing = await failureOf(shopOrders.listShopOrders({ shopId: uuidv7() }, options));
+      expect(listing.code).toBe(Code.NotFound);
+      const watching = await failureOf(firstUpdate({ shopId: uuidv7() }, options));
+      expect(watching.code).toBe(Code.NotFound);
+    }
+  });
+
+  it("when a seller lists their shop again and again, then its owner is asked of the catalog once", async () => {
+    const alice = await aSeller();
+    const before = shops.lookups();
+    for (let i = 0; i < 3; i++) await shopOrders.listShopOrders({ shopId: alice.shopId }, alice.options);
+    expect(shops.lookups() - before).toBe(1);
   });
 
   it("when an admin asks, then any shop's orders are listed and read", async () => {
@@ -199,6 +231,62 @@ describe("a seller's shop orders", () => {
     expect((await shopOrders.listShopOrders(shipped, alice.options)).shopOrders).toEqual([]);
     const garbage = { shopId: alice.shopId, pageToken: "bm90LWEtdG9rZW4" };
     expect((await failureOf(shopOrders.listShopOrders(garbage, alice.options))).code).toBe(Code.InvalidArgument);
+  });
+});
+
+describe("a seller's shop orders in a time range", () => {
+  it("when the seller lists from created_after up to created_before, then only the shop orders created in between arrive, page by page", async () => {
+    const alice = await aSeller();
+    for (let i = 0; i < 5; i++) {
+      await orderFrom([{ ...alice, priceMinor: 200n + BigInt(i) }]);
+      // Apart by more than the millisecond that create_time shows.
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const all = (await shopOrders.listShopOrders({ shopId: alice.shopId }, alice.options)).shopOrders.reverse();
+    const [, second, third, fourth] = all;
+    const range = { createdAfter: second!.createTime, createdBefore: fourth!.createTime };
+
+    const seen: string[] = [];
+    let pageToken = "";
+    do {
+      const page = await shopOrders.listShopOrders(
+        { shopId: alice.shopId, ...range, pageSize: 1, pageToken },
+        alice.options,
+      );
+      seen.push(...page.shopOrders.map((s) => s.id));
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    // Newest first; created_after is inclusive, created_before exclusive, so ranges tile.
+    expect(seen).toEqual([third!.id, second!.id]);
+
+    const fromThird = { shopId: alice.shopId, createdAfter: third!.createTime };
+    expect((await shopOrders.listShopOrders(fromThird, alice.options)).shopOrders.map((s) => s.id)).toEqual(
+      all
+        .slice(2)
+        .map((s) => s.id)
+        .reverse(),
+    );
+    const beforeThird = { shopId: alice.shopId, createdBefore: third!.createTime };
+    expect((await shopOrders.listShopOrders(beforeThird, alice.options)).shopOrders.map((s) => s.id)).toEqual(
+      all
+        .slice(0, 2)
+        .map((s) => s.id)
+        .reverse(),
+    );
+    const shipped = { ...range, shopId: alice.shopId, status: ShopOrderStatus.SHIPPED };
+    expect((await shopOrders.listShopOrders(shipped, alice.options)).shopOrders).toEqual([]);
+  });
+
+  it("when created_after is not before created_before, then invalid_argument naming created_after", async () => {
+    const alice = await aSeller();
+    const now = timestampFromDate(new Date());
+    for (const createdBefore of [now, timestampFromDate(new Date(Date.now() - 1000))]) {
+      const failure = await failureOf(
+        shopOrders.listShopOrders({ shopId: alice.shopId, createdAfter: now, createdBefore }, alice.options),
+      );
+      expect(failure.code).toBe(Code.InvalidArgument);
+      expect(failure.rawMessage).toContain("created_after");
+    }
   });
 });
 
@@ -307,14 +395,17 @@ describe("fulfilment of a shop order", () => {
     expect(replay.map((u) => u.resumeToken)).toEqual([seen[1]!.resumeToken, seen[2]!.resumeToken]);
   });
 
-  it("when another seller, or the buyer, moves a shop order, then not_found and nothing changes", async () => {
+  it("when another seller, or the buyer, moves a shop order, then not_found or permission_denied and nothing changes", async () => {
     const [alice, bob] = [await aSeller(), await aSeller()];
     const { buyer, order } = await orderFrom([{ ...alice, priceMinor: 500n }]);
     const id = order.shopOrders[0]!.id;
-    for (const options of [bob.options, buyer.options]) {
-      expect((await failureOf(shopOrders.acceptShopOrder({ id }, options))).code).toBe(Code.NotFound);
-      expect((await failureOf(shopOrders.shipShopOrder({ id, ...tracking }, options))).code).toBe(Code.NotFound);
-      expect((await failureOf(shopOrders.deliverShopOrder({ id }, options))).code).toBe(Code.NotFound);
+    for (const [options, code] of [
+      [bob.options, Code.NotFound],
+      [buyer.options, Code.PermissionDenied],
+    ] as const) {
+      expect((await failureOf(shopOrders.acceptShopOrder({ id }, options))).code).toBe(code);
+      expect((await failureOf(shopOrders.shipShopOrder({ id, ...tracking }, options))).code).toBe(code);
+      expect((await failureOf(shopOrders.deliverShopOrder({ id }, options))).code).toBe(code);
     }
     expect((await failureOf(shopOrders.acceptShopOrder({ id }, {}))).code).toBe(Code.Unauthenticated);
     const { shopOrder } = await shopOrders.getShopOrder({ id }, alice.options);
@@ -426,6 +517,19 @@ function watchShop(request: { shopId: string; resumeToken?: string }, options: {
 
 const shopStatuses = (updates: WatchShopOrdersResponse[]) => updates.map((u) => u.shopOrder!.status);
 
+/** The first update of a WatchShopOrders stream, or its failure; a stream still quiet after a moment gives undefined. */
+async function firstUpdate(request: { shopId: string; resumeToken?: string }, options: { headers?: HeadersInit }) {
+  try {
+    for await (const update of shopOrders.watchShopOrders(request, { ...options, signal: AbortSignal.timeout(500) }))
+      return update;
+  } catch (error) {
+    if ((error as { code?: Code }).code === Code.Canceled || (error as { code?: Code }).code === Code.DeadlineExceeded)
+      return undefined;
+    throw error;
+  }
+  return undefined;
+}
+
 describe("a seller watches their shop's orders", () => {
   it("when a buyer checks out from the shop and the seller accepts, then the new shop order and PROCESSING arrive, and nothing of the other shop", async () => {
     const [alice, bob] = [await aSeller(), await aSeller()];
@@ -484,24 +588,25 @@ describe("a seller watches their shop's orders", () => {
     ]);
   });
 
-  it("when another seller or a customer watches the shop, then nothing of it arrives; an admin sees it; a token of another shop is invalid_argument", async () => {
+  it("when another seller or a customer watches the shop, then permission_denied, also when resuming with the owner's token; an admin sees it; a token of another shop is invalid_argument", async () => {
     const [alice, bob] = [await aSeller(), await aSeller()];
     const customer = await signedIn(tokens, "customer");
     const admin = await signedIn(tokens, "admin");
-    const watches = [bob, customer, admin].map((caller) => watchShop({ shopId: alice.shopId }, caller.options));
+    const watch = watchShop({ shopId: alice.shopId }, admin.options);
     await new Promise((r) => setTimeout(r, 150));
     await orderFrom([{ ...alice, priceMinor: 1000n }]);
-    await watches[2]!.until(2);
-    await new Promise((r) => setTimeout(r, 250));
-    for (const watch of watches) await watch.stop();
-    expect(watches[0]!.seen).toEqual([]);
-    expect(watches[1]!.seen).toEqual([]);
-    expect(shopStatuses(watches[2]!.seen)).toEqual([ShopOrderStatus.PENDING, ShopOrderStatus.CONFIRMED]);
-    const foreign = async () => {
-      const request = { shopId: bob.shopId, resumeToken: watches[2]!.seen[0]!.resumeToken };
-      for await (const _ of shopOrders.watchShopOrders(request, bob.options)) break;
-    };
-    await expect(foreign()).rejects.toMatchObject({ code: Code.InvalidArgument });
+    await watch.until(2);
+    await watch.stop();
+    expect(shopStatuses(watch.seen)).toEqual([ShopOrderStatus.PENDING, ShopOrderStatus.CONFIRMED]);
+    const resumeToken = watch.seen[0]!.resumeToken;
+    for (const request of [{ shopId: alice.shopId }, { shopId: alice.shopId, resumeToken }]) {
+      const bobs = await failureOf(firstUpdate(request, bob.options));
+      expect(bobs.code).toBe(Code.PermissionDenied);
+      expect(errorInfoOf(bobs)?.reason).toBe("SHOP_NOT_OWNED");
+      expect((await failureOf(firstUpdate(request, customer.options))).code).toBe(Code.PermissionDenied);
+    }
+    const foreign = await failureOf(firstUpdate({ shopId: bob.shopId, resumeToken }, bob.options));
+    expect(foreign.code).toBe(Code.InvalidArgument);
   });
 });
 

@@ -1,12 +1,15 @@
 // ShopOrderService: a seller's view and fulfilment of the orders of their shops (admins: every shop's).
-// Which shop orders are a seller's is decided here, once: those whose seller_id, taken from the
-// catalog at checkout, is the caller. Anyone else's is reported like a missing one.
-import { timestampDate } from "@bufbuild/protobuf/wkt";
+// Who reaches what is decided by access-rules.ts: a shop's orders are listed and watched by its
+// owner, as the catalog knows it; a shop order is reached by the seller who owned its shop at
+// checkout (its seller_id). Anyone else's shop order is reported like a missing one.
+import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { type ShopOrderService, ShopOrderStatusSchema } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { callerOf } from "../kit/auth.ts";
+import { forwardFrom } from "../kit/clients.ts";
 import { idPageToken, pageSizeOf } from "../kit/pages.ts";
 import { reasonedError } from "../kit/error-info.ts";
+import { mayReadShopOrdersOf, shopOrderScope } from "./access-rules.ts";
 import { findShopOrder, listShopOrders, shopFeedPositionBefore } from "./db/order.repository.ts";
 import { type FeedDeps, followShopOrderChanges } from "./domain/order-feed.ts";
 import { cancelShopOrder } from "./domain/cancel-shop-order.ts";
@@ -24,6 +27,7 @@ import {
 } from "./domain/order.ts";
 import type { OrderDeps } from "./domain/ports.ts";
 import { shopOrderToProto } from "./order-service.ts";
+import type { ShopOwners } from "./shop-owners.ts";
 
 const statusFromProto = new Map(
   Object.entries(protoShopOrderStatus).map(([name, value]) => [value, name as ShopOrderStatus]),
@@ -31,8 +35,21 @@ const statusFromProto = new Map(
 
 /** Admins see every shop order; anyone else only those sold in their own shops. */
 function sellerScope(ctx: HandlerContext): string | undefined {
-  const caller = callerOf(ctx);
-  return caller.role === "admin" ? undefined : caller.id;
+  return shopOrderScope(callerOf(ctx));
+}
+
+/** How long a lookup of a shop's owner may take, also within a stream that has no deadline. */
+const shopLookupTimeoutMs = 5_000;
+
+/**
+ * Refuses, before anything is read, a caller who may not list or watch the shop's orders: an
+ * unknown shop is not_found, another seller's shop permission_denied (SHOP_NOT_OWNED).
+ */
+async function requireShopReader(shops: ShopOwners, ctx: HandlerContext, shopId: string): Promise<void> {
+  const owner = await shops.ownerOf(shopId, forwardFrom(ctx, { timeoutMs: shopLookupTimeoutMs }));
+  if (owner === undefined) throw new ConnectError(`shop ${shopId} not found`, Code.NotFound);
+  if (!mayReadShopOrdersOf(callerOf(ctx), owner))
+    throw reasonedError("SHOP_NOT_OWNED", `shop ${shopId} is another seller's`, { shop_id: shopId });
 }
 
 /** A shop order status as the contract names it (`SHOP_ORDER_STATUS_SHIPPED`). */
@@ -64,11 +81,23 @@ async function moveBy(
   return { shopOrder: shopOrderToProto(shopOrder) };
 }
 
+/**
+ * A range bound as a Date that filters by the create_time clients see. The database keeps
+ * microseconds but answers carry milliseconds; a row shows as floor_ms(t), and floor_ms(t) >= b
+ * exactly when t >= ceil_ms(b) (likewise for <). So both bounds are rounded up to the millisecond.
+ */
+function visibleTimeBound(bound: Timestamp): Date {
+  return new Date(Number(bound.seconds) * 1000 + Math.ceil(bound.nanos / 1_000_000));
+}
+
 /** How far back WatchShopOrders replays by time, as the contract promises. */
 const longestReplayMs = 7 * 24 * 3_600_000;
 
 export function createShopOrderService(
-  deps: Pick<OrderDeps, "db" | "outbox" | "currencyCode" | "stock" | "payments" | "faults"> & { feed: FeedDeps },
+  deps: Pick<OrderDeps, "db" | "outbox" | "currencyCode" | "stock" | "payments" | "faults"> & {
+    feed: FeedDeps;
+    shops: ShopOwners;
+  },
 ): ServiceImpl<typeof ShopOrderService> {
   const fulfil = (ctx: HandlerContext, shopOrderId: string, move: FulfilmentMove) =>
     moveBy(ctx, (actor) => moveShopOrder(deps, shopOrderId, actor, move));
@@ -76,10 +105,14 @@ export function createShopOrderService(
     async listShopOrders(request, ctx) {
       const limit = pageSizeOf(request.pageSize);
       const beforeId = request.pageToken ? idPageToken.decode(request.pageToken).id : undefined;
+      await requireShopReader(deps.shops, ctx, request.shopId);
+      // The range is a filter on every page, so the keyset pages stay inside it.
       const shopOrders = await listShopOrders(deps.db, {
         shopId: request.shopId,
         sellerId: sellerScope(ctx),
         status: statusFromProto.get(request.status),
+        createdFrom: request.createdAfter && visibleTimeBound(request.createdAfter),
+        createdBefore: request.createdBefore && visibleTimeBound(request.createdBefore),
         beforeId,
         limit: limit + 1,
       });
@@ -122,17 +155,13 @@ export function createShopOrderService(
 
     async *watchShopOrders(request, ctx) {
       const shop = { shopId: request.shopId, sellerId: sellerScope(ctx) };
-      let after: number;
-      if (request.resumeToken) {
-        after = decodeResumeToken(request.resumeToken, request.shopId);
-      } else if (request.sinceTime) {
-        const since = timestampDate(request.sinceTime);
-        if (Date.now() - since.getTime() > longestReplayMs)
-          throw new ConnectError("since_time: at most 7 days back", Code.InvalidArgument);
-        after = await shopFeedPositionBefore(deps.db, request.shopId, since);
-      } else {
-        after = await shopFeedPositionBefore(deps.db, request.shopId);
-      }
+      // The request is checked before the shop's owner is asked for; nothing is read before both.
+      const resumeAfter = request.resumeToken ? decodeResumeToken(request.resumeToken, request.shopId) : undefined;
+      const since = request.sinceTime && !request.resumeToken ? timestampDate(request.sinceTime) : undefined;
+      if (since && Date.now() - since.getTime() > longestReplayMs)
+        throw new ConnectError("since_time: at most 7 days back", Code.InvalidArgument);
+      await requireShopReader(deps.shops, ctx, request.shopId);
+      const after = resumeAfter ?? (await shopFeedPositionBefore(deps.db, request.shopId, since));
       for await (const update of followShopOrderChanges(deps.feed, shop, after, ctx.signal)) {
         yield {
           shopOrder: shopOrderToProto(update.shopOrder),

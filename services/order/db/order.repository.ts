@@ -866,6 +866,10 @@ export interface ShopOrderFilter {
   /** Only shop orders of this seller: what a seller may see. */
   sellerId?: string;
   status?: ShopOrderStatus;
+  /** Only shop orders created at or after this time. */
+  createdFrom?: Date;
+  /** Only shop orders created before this time. */
+  createdBefore?: Date;
   /** Keyset: only shop orders older than this id (ids are time-ordered UUIDv7). */
   beforeId?: string;
   limit: number;
@@ -886,6 +890,8 @@ async function shopOrdersWithDetails(db: Db, filter: ShopOrderFilter & { id?: st
   if (filter.shopId) select = select.where("shop_orders.shop_id", "=", filter.shopId);
   if (filter.sellerId) select = select.where("shop_orders.seller_id", "=", filter.sellerId);
   if (filter.status) select = select.where("shop_orders.status", "=", filter.status);
+  if (filter.createdFrom) select = select.where("shop_orders.create_time", ">=", filter.createdFrom);
+  if (filter.createdBefore) select = select.where("shop_orders.create_time", "<", filter.createdBefore);
   if (filter.beforeId) select = select.where("shop_orders.id", "<", filter.beforeId);
   const rows = await select.orderBy("shop_orders.id", "desc").limit(filter.limit).execute();
   if (rows.length === 0) return [];

@@ -8,6 +8,7 @@ import * as addSettlingAndFeed from "./2026_11_23_120000_add_settling_and_feed.t
 import * as createShopOrders from "./2026_12_04_100000_create_shop_orders.ts";
 import * as addShopOrderFeed from "./2026_12_04_110000_add_shop_order_feed.ts";
 import * as addShopFeed from "./2026_12_04_120000_add_shop_feed.ts";
+import * as addShopOrderRangeIndex from "./2026_12_04_131700_add_shop_order_range_index.ts";
 import * as addShopOrderCancelRefunds from "./2026_12_04_131800_add_shop_order_cancel_refunds.ts";
 
 export const migrations: Record<string, Migration> = {
@@ -19,5 +20,6 @@ export const migrations: Record<string, Migration> = {
   "2026_12_04_100000_create_shop_orders": createShopOrders,
   "2026_12_04_110000_add_shop_order_feed": addShopOrderFeed,
   "2026_12_04_120000_add_shop_feed": addShopFeed,
+  "2026_12_04_131700_add_shop_order_range_index": addShopOrderRangeIndex,
   "2026_12_04_131800_add_shop_order_cancel_refunds": addShopOrderCancelRefunds,
 };
