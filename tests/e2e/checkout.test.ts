@@ -321,7 +321,7 @@ describe("orders split per shop", () => {
     const { shopOrders: listed } = await shopOrders.listShopOrders({ shopId: otherShop, pageSize: 100 }, asSeller);
     expect(listed.find((s) => s.id === mine.id)).toEqual(mine);
     expect((await shopOrders.getShopOrder({ id: mine.id }, asSeller)).shopOrder).toEqual(mine);
-    expect((await failureOf(shopOrders.getShopOrder({ id: mine.id }, me))).code).toBe(Code.NotFound);
+    expect((await failureOf(shopOrders.getShopOrder({ id: mine.id }, me))).code).toBe(Code.PermissionDenied);
     expect((await failureOf(shopOrders.getShopOrder({ id: mine.id }))).code).toBe(Code.Unauthenticated);
     const sellerToken = (asSeller.headers as Record<string, string>).authorization!.slice("Bearer ".length);
     const rest = await callRest(e2e.mesh.edgeUrl, "GET", `/v1/shop-orders/${mine.id}`, { token: sellerToken });
