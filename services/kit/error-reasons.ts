@@ -95,8 +95,8 @@ export const errorReasons = {
     code: Code.PermissionDenied,
     metadata: ["shop_id"],
     meaning:
-      "The shop `shop_id` exists but belongs to another seller: a seller reads and watches the orders of their own " +
-      "shops only. Pick one of the caller's shops.",
+      "The shop `shop_id` exists but belongs to another seller: a seller lists and watches the orders, and reads " +
+      "the sales report, of their own shops only. Pick one of the caller's shops.",
   },
   EMAIL_TAKEN: {
     code: Code.AlreadyExists,
