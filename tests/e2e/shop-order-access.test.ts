@@ -146,6 +146,7 @@ type Rpc =
   | "AcceptShopOrder"
   | "ShipShopOrder"
   | "DeliverShopOrder"
+  | "CancelShopOrder"
   | "WatchShopOrders";
 
 /** Each RPC aimed at the owner's shop, or at the owner's shop order `id`. */
@@ -159,6 +160,7 @@ const calls: Record<
   ShipShopOrder: (client, id, options) =>
     client.shipShopOrder({ id, carrier: "DHL", trackingNumber: "JJD0001" }, options),
   DeliverShopOrder: (client, id, options) => client.deliverShopOrder({ id }, options),
+  CancelShopOrder: (client, id, options) => client.cancelShopOrder({ id, reason: "not yours" }, options),
   WatchShopOrders: (client, _id, options) => firstUpdate(client, world.ownerShopId, options),
 };
 
@@ -186,6 +188,11 @@ const refusals: Record<Rpc, Record<"another seller" | "the buyer" | "an anonymou
     "an anonymous caller": Code.Unauthenticated,
   },
   DeliverShopOrder: {
+    "another seller": Code.NotFound,
+    "the buyer": Code.PermissionDenied,
+    "an anonymous caller": Code.Unauthenticated,
+  },
+  CancelShopOrder: {
     "another seller": Code.NotFound,
     "the buyer": Code.PermissionDenied,
     "an anonymous caller": Code.Unauthenticated,
@@ -240,15 +247,18 @@ describe("the BOLA matrix of ShopOrderService", () => {
       status: 403,
     });
     expect((await callRest(e2e.mesh.edgeUrl, "GET", listing)).status).toBe(401);
-    for (const move of ["accept", "deliver"]) {
+    // Each body valid, so what refuses the call is who makes it.
+    for (const [move, body] of [
+      ["accept", {}],
+      ["deliver", {}],
+      ["cancel", { reason: "not yours" }],
+    ] as const) {
       const path = `/v1/shop-orders/${id}:${move}`;
-      expect(
-        (await callRest(e2e.mesh.edgeUrl, "POST", path, { token: tokens["another seller"], body: {} })).status,
-      ).toBe(404);
-      expect((await callRest(e2e.mesh.edgeUrl, "POST", path, { token: tokens["the buyer"], body: {} })).status).toBe(
-        403,
+      expect((await callRest(e2e.mesh.edgeUrl, "POST", path, { token: tokens["another seller"], body })).status).toBe(
+        404,
       );
-      expect((await callRest(e2e.mesh.edgeUrl, "POST", path, { body: {} })).status).toBe(401);
+      expect((await callRest(e2e.mesh.edgeUrl, "POST", path, { token: tokens["the buyer"], body })).status).toBe(403);
+      expect((await callRest(e2e.mesh.edgeUrl, "POST", path, { body })).status).toBe(401);
     }
     const ship = { carrier: "DHL", trackingNumber: "JJD0002" };
     const shipPath = `/v1/shop-orders/${id}:ship`;
