@@ -171,6 +171,7 @@ function renderShopOrder(shopOrder: ShopOrder, clients: Clients): void {
   setText(part(row, ".status"), status);
   setText(part(row, ".shop-order-total"), formatMoney(shopOrder.subtotal));
   setText(part(row, ".items"), shopOrder.items.map((item) => `${item.quantity} × ${item.name}`).join(", "));
+  setText(part(row, ".ship-to"), shipTo(shopOrder.shippingAddress));
   setText(
     part(row, ".shipment"),
     shopOrder.carrier ? `Shipped with ${shopOrder.carrier}, tracking number ${shopOrder.trackingNumber}` : "",
@@ -178,6 +179,14 @@ function renderShopOrder(shopOrder: ShopOrder, clients: Clients): void {
   part(row, ".accept").hidden = shopOrder.status !== ShopOrderStatus.CONFIRMED;
   part(row, ".ship-form").hidden = shopOrder.status !== ShopOrderStatus.PROCESSING;
   part(row, ".deliver").hidden = shopOrder.status !== ShopOrderStatus.SHIPPED;
+}
+
+/** The buyer's address, one line: the seller sees it for this shop order only. */
+function shipTo(address: ShopOrder["shippingAddress"]): string {
+  if (!address) return "";
+  const place = [address.postalCode, address.city].filter(Boolean).join(" ");
+  const parts = [address.recipientName, address.line1, address.line2, place, address.region, address.countryCode];
+  return `Ship to: ${parts.filter(Boolean).join(", ")}${address.phone ? ` (${address.phone})` : ""}`;
 }
 
 function shopOrderRow(shopOrder: ShopOrder, clients: Clients): HTMLLIElement {

@@ -250,6 +250,7 @@ export function shopOrderToProto(shopOrder: ShopOrder): MessageInitShape<typeof 
       note: change.note,
     })),
     refunded: money(shopOrder.refundedMinor),
+    shippingAddress: shopOrder.shippingAddress,
   };
 }
 

@@ -167,6 +167,10 @@ describe("a seller's shop orders", () => {
     });
     const { shopOrder } = await shopOrders.getShopOrder({ id: alices[0]!.id }, alice.options);
     expect(shopOrder).toEqual(alices[0]);
+    // The seller sees where to send this shop order; the buyer's order carries the address once.
+    expect(shopOrder!.shippingAddress).toEqual(order.shippingAddress);
+    expect(shopOrder!.shippingAddress?.line1).not.toBe("");
+    expect(order.shopOrders.map((s) => s.shippingAddress)).toEqual([undefined, undefined]);
 
     // Bob asks for Alice's: her shop is refused openly (shops are public), her shop order not found.
     const listing = await failureOf(shopOrders.listShopOrders({ shopId: alice.shopId }, bob.options));

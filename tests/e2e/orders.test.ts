@@ -405,8 +405,9 @@ describe("a seller fulfils their part of an order", () => {
       "bazaar.order.shop_order_status_changed",
     ]);
 
-    // The buyer and anonymous callers cannot move it; the other shop order stays as it was.
-    expect((await failureOf(shopOrders.acceptShopOrder({ id: other.id }, me))).code).toBe(Code.NotFound);
+    // The buyer (a customer: refused openly) and anonymous callers cannot move it; the other shop
+    // order stays as it was.
+    expect((await failureOf(shopOrders.acceptShopOrder({ id: other.id }, me))).code).toBe(Code.PermissionDenied);
     expect((await failureOf(shopOrders.acceptShopOrder({ id: other.id }))).code).toBe(Code.Unauthenticated);
 
     // An illegal move names both states, over Connect and REST.

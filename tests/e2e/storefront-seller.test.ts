@@ -120,6 +120,12 @@ describe("the storefront's seller view", () => {
     const sold = sellerPage.getByRole("list", { name: "Shop orders" }).locator(`[data-order-id="${orderId}"]`);
     await expect.poll(() => sold.getByTestId("shop-order-status").textContent(), patiently).toBe("CONFIRMED");
     expect(await sold.textContent()).toContain(`1 × ${product.name}`);
+    // Where to send it: the buyer's address as typed at checkout, shown for this shop order.
+    const street = await buyerPage.locator('input[name="line1"]').inputValue();
+    const recipient = await buyerPage.locator('input[name="recipientName"]').inputValue();
+    expect(await sold.getByTestId("shop-order-ship-to").textContent()).toMatch(
+      new RegExp(`^Ship to: ${recipient}, ${street}, `),
+    );
     expect(sellerSaw.loads, "the seller's page was reloaded").toBe(1);
 
     await sold.getByRole("button", { name: "Accept" }).click();

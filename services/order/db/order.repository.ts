@@ -885,7 +885,7 @@ async function shopOrdersWithDetails(db: Db, filter: ShopOrderFilter & { id?: st
     .selectFrom("shop_orders")
     .innerJoin("orders", "orders.id", "shop_orders.order_id")
     .selectAll("shop_orders")
-    .select("orders.currency_code");
+    .select(["orders.currency_code", "orders.shipping_address"]);
   if (filter.id) select = select.where("shop_orders.id", "=", filter.id);
   if (filter.shopId) select = select.where("shop_orders.shop_id", "=", filter.shopId);
   if (filter.sellerId) select = select.where("shop_orders.seller_id", "=", filter.sellerId);
@@ -910,15 +910,16 @@ async function shopOrdersWithDetails(db: Db, filter: ShopOrderFilter & { id?: st
     rows.map((row) => row.id),
   );
   const refunds = await refundsOf(db, [...new Set(rows.map((row) => row.order_id))]);
-  return rows.map((row) =>
-    shopOrderOf(
+  return rows.map((row) => ({
+    ...shopOrderOf(
       row,
       row.currency_code,
       lines.filter((line) => line.order_id === row.order_id).map(orderLineOf),
       history,
       refunds,
     ),
-  );
+    shippingAddress: jsonColumn<PostalAddress>(row.shipping_address),
+  }));
 }
 
 /** The buyer's orders with their addresses, locked so a concurrent erasure waits. */

@@ -42,6 +42,8 @@ export interface ShopOrder {
   history: Array<{ status: ShopOrderStatus; time: Date; note: string }>;
   /** What its cancellation by the seller refunded (0 otherwise). */
   refundedMinor: bigint;
+  /** Where it goes; read for the shop's view only (an order carries its address once). */
+  shippingAddress?: PostalAddress;
   createTime: Date;
   updateTime: Date;
 }
