@@ -14,10 +14,18 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
+/**
+ * How long an idle HTTP/1.1 connection is kept. Longer than the idle timeouts of the clients and
+ * proxies in front (Node's agent 5 s, load balancers 60 s): whoever closes an idle connection
+ * must be the client, or a request it sends on it just as the edge closes it is reset
+ * (ECONNRESET, a 502 behind a proxy). With 5 s here a loaded e2e run saw exactly that.
+ */
+const keepAliveTimeout = 65_000;
+
 const http2Preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 export async function listenHttp(address: string, handler: RequestHandler): Promise<HttpServer> {
-  const h1 = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, handler);
+  const h1 = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout }, handler);
   const h2 = http2.createServer({ maxSessionMemory: 10, settings: { maxConcurrentStreams: 100 } }, handler);
   const sessions = new Set<http2.Http2Session>();
   h2.on("session", (session) => {
