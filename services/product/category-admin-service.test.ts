@@ -120,8 +120,17 @@ describe("changing a category", () => {
   it("when the update mask is empty, then nothing changes and the call succeeds (it once failed internal)", async () => {
     const id = await madeCategory(services, admin);
     const before = (await categories()).find((c) => c.id === id);
-    await update({ id, name: "Ignored" }, []);
+    const { category } = await update({ id, name: "Ignored" }, []);
+    expect(category).toEqual(before);
     expect((await categories()).find((c) => c.id === id)).toEqual(before);
+  });
+
+  it("when only the name changes, then the answer is the whole category as stored, its other fields kept", async () => {
+    const parent = await madeCategory(services, admin);
+    const id = await childOf(parent);
+    const { category } = await update({ id, name: "Renamed" }, ["name"]);
+    expect(category).toEqual({ ...(await categories()).find((c) => c.id === id)!, name: "Renamed" });
+    expect(category).toMatchObject({ parentId: parent, slug: expect.stringMatching(/^child-/) });
   });
 
   it("when the category does not exist, then not_found", async () => {

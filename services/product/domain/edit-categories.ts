@@ -69,7 +69,9 @@ export async function changeCategory(
       if ((error as { errno?: number }).errno === 1062) throw new SlugTakenError(changes.slug ?? "");
       throw error;
     }
-    return { ...category, ...changes };
+    // Only the fields given: an undefined one leaves the stored value, in the answer too.
+    const given = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
+    return { ...category, ...given };
   });
 }
 
