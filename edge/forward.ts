@@ -2,7 +2,7 @@
 // the mesh's gRPC transport, whether it came in over Connect, gRPC-Web, gRPC or a REST route.
 // Only the services listed as public are routed, so the internal ones (InventoryService,
 // ShopAdminService, CategoryAdminService, UserDirectoryService, OrderAdminService,
-// DeadLetterService) and reflection answer 404 here whatever a client tries.
+// DeadLetterService, PaymentService) and reflection answer 404 here whatever a client tries.
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { CallOptions, ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { createClient, createContextKey } from "@connectrpc/connect";

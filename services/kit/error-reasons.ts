@@ -157,6 +157,32 @@ export const errorReasons = {
       "before trying again. `scope` is what was limited: `client_address`, `user` or `sign_in`.",
     anyRpc: true,
   },
+  PAYMENT_ORDER_MISMATCH: {
+    code: Code.FailedPrecondition,
+    metadata: ["order_id", "payment_id"],
+    meaning:
+      "The order already has payment `payment_id` with another amount or currency; one order has one payment. " +
+      "Internal (PaymentService).",
+  },
+  ILLEGAL_PAYMENT_STATUS: {
+    code: Code.FailedPrecondition,
+    metadata: ["payment_id", "status"],
+    meaning:
+      "The payment's `status` (a PaymentStatus value name) does not allow this: only AUTHORIZED is captured, " +
+      "only REQUIRES_ACTION or AUTHORIZED cancelled, only captured payments refunded. Internal (PaymentService).",
+  },
+  REFUND_EXCEEDS_CAPTURE: {
+    code: Code.FailedPrecondition,
+    metadata: ["payment_id", "requested", "refundable"],
+    meaning:
+      "The refund would give back more than was captured: `requested` minor units asked, `refundable` left. " +
+      "Internal (PaymentService).",
+  },
+  REFUND_KEY_REUSED: {
+    code: Code.FailedPrecondition,
+    metadata: ["payment_id", "refund_key"],
+    meaning: "The refund key was already used for a refund of another amount or payment. Internal (PaymentService).",
+  },
   REQUEST_TOO_LARGE: {
     code: Code.ResourceExhausted,
     metadata: ["limit_bytes"],

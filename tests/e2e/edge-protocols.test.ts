@@ -561,6 +561,8 @@ describe("the table of expectations", () => {
         "bazaar.auth.v1.UserDirectoryService/ListUsers",
         "bazaar.order.v1.OrderAdminService/UpdateOrderStatus",
         "bazaar.events.v1.DeadLetterService/RedriveDeadLetter",
+        "bazaar.payment.v1.PaymentService/CreatePayment",
+        "bazaar.payment.v1.PaymentService/RefundPayment",
         "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
       ]),
     );

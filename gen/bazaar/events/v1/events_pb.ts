@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bazaar/events/v1/events.proto.
  */
 export const file_bazaar_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch1iYXphYXIvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQYmF6YWFyLmV2ZW50cy52MSLQCQoFRXZlbnQSCgoCaWQYASABKAkSLgoKb2NjdXJfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc291cmNlGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJEhIKCnN1YmplY3RfaWQYBSABKAkSFAoMdHJhY2VfcGFyZW50GAYgASgJEjsKD3VzZXJfcmVnaXN0ZXJlZBgKIAEoCzIgLmJhemFhci5ldmVudHMudjEuVXNlclJlZ2lzdGVyZWRIABI+ChF1c2VyX3JvbGVfY2hhbmdlZBgLIAEoCzIhLmJhemFhci5ldmVudHMudjEuVXNlclJvbGVDaGFuZ2VkSAASQgoTdXNlcl9hY3RpdmVfY2hhbmdlZBgMIAEoCzIjLmJhemFhci5ldmVudHMudjEuVXNlckFjdGl2ZUNoYW5nZWRIABIzCgt1c2VyX2VyYXNlZBgNIAEoCzIcLmJhemFhci5ldmVudHMudjEuVXNlckVyYXNlZEgAEjUKDHNob3BfY3JlYXRlZBgUIAEoCzIdLmJhemFhci5ldmVudHMudjEuU2hvcENyZWF0ZWRIABI9ChBjYXRlZ29yeV9jcmVhdGVkGBUgASgLMiEuYmF6YWFyLmV2ZW50cy52MS5DYXRlZ29yeUNyZWF0ZWRIABI7Cg9wcm9kdWN0X2NyZWF0ZWQYFiABKAsyIC5iYXphYXIuZXZlbnRzLnYxLlByb2R1Y3RDcmVhdGVkSAASOwoPcHJvZHVjdF91cGRhdGVkGBcgASgLMiAuYmF6YWFyLmV2ZW50cy52MS5Qcm9kdWN0VXBkYXRlZEgAEjsKD3Byb2R1Y3RfZGVsZXRlZBgYIAEoCzIgLmJhemFhci5ldmVudHMudjEuUHJvZHVjdERlbGV0ZWRIABI3Cg1zdG9ja19jaGFuZ2VkGBkgASgLMh4uYmF6YWFyLmV2ZW50cy52MS5TdG9ja0NoYW5nZWRIABJKChdzaG9wX3N1c3BlbnNpb25fY2hhbmdlZBgaIAEoCzInLmJhemFhci5ldmVudHMudjEuU2hvcFN1c3BlbnNpb25DaGFuZ2VkSAASNQoMb3JkZXJfcGxhY2VkGB4gASgLMh0uYmF6YWFyLmV2ZW50cy52MS5PcmRlclBsYWNlZEgAEkQKFG9yZGVyX3N0YXR1c19jaGFuZ2VkGB8gASgLMiQuYmF6YWFyLmV2ZW50cy52MS5PcmRlclN0YXR1c0NoYW5nZWRIABI7Cg9vcmRlcl9jYW5jZWxsZWQYICABKAsyIC5iYXphYXIuZXZlbnRzLnYxLk9yZGVyQ2FuY2VsbGVkSAASOQoOcGF5bWVudF9mYWlsZWQYISABKAsyHy5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRGYWlsZWRIABJNChlzaG9wX29yZGVyX3N0YXR1c19jaGFuZ2VkGCIgASgLMiguYmF6YWFyLmV2ZW50cy52MS5TaG9wT3JkZXJTdGF0dXNDaGFuZ2VkSAASSAoWYWRtaW5fYWN0aW9uX3BlcmZvcm1lZBgoIAEoCzImLmJhemFhci5ldmVudHMudjEuQWRtaW5BY3Rpb25QZXJmb3JtZWRIAEIJCgdwYXlsb2FkImwKDlVzZXJSZWdpc3RlcmVkEg8KB3VzZXJfaWQYASABKAkSDQoFZW1haWwYAiABKAkSJAoEcm9sZRgDIAEoDjIWLmJhemFhci5jb21tb24udjEuUm9sZRIUCgxkaXNwbGF5X25hbWUYBCABKAkidgoPVXNlclJvbGVDaGFuZ2VkEg8KB3VzZXJfaWQYASABKAkSKAoIb2xkX3JvbGUYAiABKA4yFi5iYXphYXIuY29tbW9uLnYxLlJvbGUSKAoIbmV3X3JvbGUYAyABKA4yFi5iYXphYXIuY29tbW9uLnYxLlJvbGUiNAoRVXNlckFjdGl2ZUNoYW5nZWQSDwoHdXNlcl9pZBgBIAEoCRIOCgZhY3RpdmUYAiABKAgiHQoKVXNlckVyYXNlZBIPCgd1c2VyX2lkGAEgASgJImsKC1Nob3BDcmVhdGVkEg8KB3Nob3BfaWQYASABKAkSEQoJc2VsbGVyX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSKgoIbG9jYXRpb24YBCABKAsyGC5iYXphYXIuY29tbW9uLnYxLkxhdExuZyJHCg9DYXRlZ29yeUNyZWF0ZWQSEwoLY2F0ZWdvcnlfaWQYASABKAkSEQoJcGFyZW50X2lkGAIgASgJEgwKBG5hbWUYAyABKAkikwEKDlByb2R1Y3RDcmVhdGVkEhIKCnByb2R1Y3RfaWQYASABKAkSDwoHc2hvcF9pZBgCIAEoCRIRCglzZWxsZXJfaWQYAyABKAkSEwoLY2F0ZWdvcnlfaWQYBCABKAkSDAoEbmFtZRgFIAEoCRImCgVwcmljZRgGIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkixQEKDlByb2R1Y3RVcGRhdGVkEhIKCnByb2R1Y3RfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIqCglvbGRfcHJpY2UYAyABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EioKCW5ld19wcmljZRgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSDgoGYWN0aXZlGAUgASgIEhYKDmNoYW5nZWRfZmllbGRzGAYgAygJEhEKCWltYWdlX3VybBgHIAEoCSIkCg5Qcm9kdWN0RGVsZXRlZBISCgpwcm9kdWN0X2lkGAEgASgJInYKDFN0b2NrQ2hhbmdlZBISCgpwcm9kdWN0X2lkGAEgASgJEhUKDXN0b2NrX29uX2hhbmQYAiABKAUSEgoKc3RvY2tfaGVsZBgDIAEoBRIXCg9zdG9ja19hdmFpbGFibGUYBCABKAUSDgoGcmVhc29uGAUgASgJIl4KFVNob3BTdXNwZW5zaW9uQ2hhbmdlZBIPCgdzaG9wX2lkGAEgASgJEhEKCXNlbGxlcl9pZBgCIAEoCRIRCglzdXNwZW5kZWQYAyABKAgSDgoGcmVhc29uGAQgASgJIrsBCgtPcmRlclBsYWNlZBIQCghvcmRlcl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEikKBWl0ZW1zGAMgAygLMhouYmF6YWFyLm9yZGVyLnYxLk9yZGVySXRlbRImCgV0b3RhbBgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSNgoLc2hvcF9vcmRlcnMYBSADKAsyIS5iYXphYXIuZXZlbnRzLnYxLlBsYWNlZFNob3BPcmRlciJ3Cg9QbGFjZWRTaG9wT3JkZXISFQoNc2hvcF9vcmRlcl9pZBgBIAEoCRIPCgdzaG9wX2lkGAIgASgJEhEKCXNlbGxlcl9pZBgDIAEoCRIpCghzdWJ0b3RhbBgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXki4wEKEk9yZGVyU3RhdHVzQ2hhbmdlZBIQCghvcmRlcl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEjAKCm9sZF9zdGF0dXMYAyABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXMSMAoKbmV3X3N0YXR1cxgEIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1cxIMCgRub3RlGAUgASgJEiYKBXRvdGFsGAYgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIQCghzaG9wX2lkcxgHIAMoCSKGAwoWU2hvcE9yZGVyU3RhdHVzQ2hhbmdlZBIVCg1zaG9wX29yZGVyX2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEg8KB3Nob3BfaWQYAyABKAkSEQoJc2VsbGVyX2lkGAQgASgJEg8KB3VzZXJfaWQYBSABKAkSNAoKb2xkX3N0YXR1cxgGIAEoDjIgLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXJTdGF0dXMSNAoKbmV3X3N0YXR1cxgHIAEoDjIgLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXJTdGF0dXMSDAoEbm90ZRgIIAEoCRIPCgdjYXJyaWVyGAkgASgJEhcKD3RyYWNraW5nX251bWJlchgKIAEoCRIUCgx0cmFja2luZ191cmwYCyABKAkSKQoIc3VidG90YWwYDCABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EikKCHJlZnVuZGVkGA0gASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSJDCg5PcmRlckNhbmNlbGxlZBIQCghvcmRlcl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJCCg1QYXltZW50RmFpbGVkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJImQKFEFkbWluQWN0aW9uUGVyZm9ybWVkEg4KBmFjdGlvbhgBIAEoCRITCgt0YXJnZXRfdHlwZRgCIAEoCRIRCgl0YXJnZXRfaWQYAyABKAkSFAoMZGV0YWlsc19qc29uGAQgASgJYgZwcm90bzM", [file_bazaar_common_v1_common, file_bazaar_order_v1_order, file_google_protobuf_timestamp]);
+  fileDesc("Ch1iYXphYXIvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQYmF6YWFyLmV2ZW50cy52MSKcDAoFRXZlbnQSCgoCaWQYASABKAkSLgoKb2NjdXJfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc291cmNlGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJEhIKCnN1YmplY3RfaWQYBSABKAkSFAoMdHJhY2VfcGFyZW50GAYgASgJEjsKD3VzZXJfcmVnaXN0ZXJlZBgKIAEoCzIgLmJhemFhci5ldmVudHMudjEuVXNlclJlZ2lzdGVyZWRIABI+ChF1c2VyX3JvbGVfY2hhbmdlZBgLIAEoCzIhLmJhemFhci5ldmVudHMudjEuVXNlclJvbGVDaGFuZ2VkSAASQgoTdXNlcl9hY3RpdmVfY2hhbmdlZBgMIAEoCzIjLmJhemFhci5ldmVudHMudjEuVXNlckFjdGl2ZUNoYW5nZWRIABIzCgt1c2VyX2VyYXNlZBgNIAEoCzIcLmJhemFhci5ldmVudHMudjEuVXNlckVyYXNlZEgAEjUKDHNob3BfY3JlYXRlZBgUIAEoCzIdLmJhemFhci5ldmVudHMudjEuU2hvcENyZWF0ZWRIABI9ChBjYXRlZ29yeV9jcmVhdGVkGBUgASgLMiEuYmF6YWFyLmV2ZW50cy52MS5DYXRlZ29yeUNyZWF0ZWRIABI7Cg9wcm9kdWN0X2NyZWF0ZWQYFiABKAsyIC5iYXphYXIuZXZlbnRzLnYxLlByb2R1Y3RDcmVhdGVkSAASOwoPcHJvZHVjdF91cGRhdGVkGBcgASgLMiAuYmF6YWFyLmV2ZW50cy52MS5Qcm9kdWN0VXBkYXRlZEgAEjsKD3Byb2R1Y3RfZGVsZXRlZBgYIAEoCzIgLmJhemFhci5ldmVudHMudjEuUHJvZHVjdERlbGV0ZWRIABI3Cg1zdG9ja19jaGFuZ2VkGBkgASgLMh4uYmF6YWFyLmV2ZW50cy52MS5TdG9ja0NoYW5nZWRIABJKChdzaG9wX3N1c3BlbnNpb25fY2hhbmdlZBgaIAEoCzInLmJhemFhci5ldmVudHMudjEuU2hvcFN1c3BlbnNpb25DaGFuZ2VkSAASNQoMb3JkZXJfcGxhY2VkGB4gASgLMh0uYmF6YWFyLmV2ZW50cy52MS5PcmRlclBsYWNlZEgAEkQKFG9yZGVyX3N0YXR1c19jaGFuZ2VkGB8gASgLMiQuYmF6YWFyLmV2ZW50cy52MS5PcmRlclN0YXR1c0NoYW5nZWRIABI7Cg9vcmRlcl9jYW5jZWxsZWQYICABKAsyIC5iYXphYXIuZXZlbnRzLnYxLk9yZGVyQ2FuY2VsbGVkSAASOQoOcGF5bWVudF9mYWlsZWQYISABKAsyHy5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRGYWlsZWRIABJNChlzaG9wX29yZGVyX3N0YXR1c19jaGFuZ2VkGCIgASgLMiguYmF6YWFyLmV2ZW50cy52MS5TaG9wT3JkZXJTdGF0dXNDaGFuZ2VkSAASQQoScGF5bWVudF9hdXRob3JpemVkGCMgASgLMiMuYmF6YWFyLmV2ZW50cy52MS5QYXltZW50QXV0aG9yaXplZEgAEj0KEHBheW1lbnRfY2FwdHVyZWQYJCABKAsyIS5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRDYXB0dXJlZEgAEj0KEHBheW1lbnRfcmVmdW5kZWQYJSABKAsyIS5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRSZWZ1bmRlZEgAEkoKF3BheW1lbnRfcmVxdWlyZXNfYWN0aW9uGCYgASgLMicuYmF6YWFyLmV2ZW50cy52MS5QYXltZW50UmVxdWlyZXNBY3Rpb25IABI9ChBwYXltZW50X2NhbmNlbGVkGCcgASgLMiEuYmF6YWFyLmV2ZW50cy52MS5QYXltZW50Q2FuY2VsZWRIABJIChZhZG1pbl9hY3Rpb25fcGVyZm9ybWVkGCggASgLMiYuYmF6YWFyLmV2ZW50cy52MS5BZG1pbkFjdGlvblBlcmZvcm1lZEgAQgkKB3BheWxvYWQibAoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIkCgRyb2xlGAMgASgOMhYuYmF6YWFyLmNvbW1vbi52MS5Sb2xlEhQKDGRpc3BsYXlfbmFtZRgEIAEoCSJ2Cg9Vc2VyUm9sZUNoYW5nZWQSDwoHdXNlcl9pZBgBIAEoCRIoCghvbGRfcm9sZRgCIAEoDjIWLmJhemFhci5jb21tb24udjEuUm9sZRIoCghuZXdfcm9sZRgDIAEoDjIWLmJhemFhci5jb21tb24udjEuUm9sZSI0ChFVc2VyQWN0aXZlQ2hhbmdlZBIPCgd1c2VyX2lkGAEgASgJEg4KBmFjdGl2ZRgCIAEoCCIdCgpVc2VyRXJhc2VkEg8KB3VzZXJfaWQYASABKAkiawoLU2hvcENyZWF0ZWQSDwoHc2hvcF9pZBgBIAEoCRIRCglzZWxsZXJfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRIqCghsb2NhdGlvbhgEIAEoCzIYLmJhemFhci5jb21tb24udjEuTGF0TG5nIkcKD0NhdGVnb3J5Q3JlYXRlZBITCgtjYXRlZ29yeV9pZBgBIAEoCRIRCglwYXJlbnRfaWQYAiABKAkSDAoEbmFtZRgDIAEoCSKTAQoOUHJvZHVjdENyZWF0ZWQSEgoKcHJvZHVjdF9pZBgBIAEoCRIPCgdzaG9wX2lkGAIgASgJEhEKCXNlbGxlcl9pZBgDIAEoCRITCgtjYXRlZ29yeV9pZBgEIAEoCRIMCgRuYW1lGAUgASgJEiYKBXByaWNlGAYgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSLFAQoOUHJvZHVjdFVwZGF0ZWQSEgoKcHJvZHVjdF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEioKCW9sZF9wcmljZRgDIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSKgoJbmV3X3ByaWNlGAQgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIOCgZhY3RpdmUYBSABKAgSFgoOY2hhbmdlZF9maWVsZHMYBiADKAkSEQoJaW1hZ2VfdXJsGAcgASgJIiQKDlByb2R1Y3REZWxldGVkEhIKCnByb2R1Y3RfaWQYASABKAkidgoMU3RvY2tDaGFuZ2VkEhIKCnByb2R1Y3RfaWQYASABKAkSFQoNc3RvY2tfb25faGFuZBgCIAEoBRISCgpzdG9ja19oZWxkGAMgASgFEhcKD3N0b2NrX2F2YWlsYWJsZRgEIAEoBRIOCgZyZWFzb24YBSABKAkiXgoVU2hvcFN1c3BlbnNpb25DaGFuZ2VkEg8KB3Nob3BfaWQYASABKAkSEQoJc2VsbGVyX2lkGAIgASgJEhEKCXN1c3BlbmRlZBgDIAEoCBIOCgZyZWFzb24YBCABKAkiuwEKC09yZGVyUGxhY2VkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSKQoFaXRlbXMYAyADKAsyGi5iYXphYXIub3JkZXIudjEuT3JkZXJJdGVtEiYKBXRvdGFsGAQgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRI2CgtzaG9wX29yZGVycxgFIAMoCzIhLmJhemFhci5ldmVudHMudjEuUGxhY2VkU2hvcE9yZGVyIncKD1BsYWNlZFNob3BPcmRlchIVCg1zaG9wX29yZGVyX2lkGAEgASgJEg8KB3Nob3BfaWQYAiABKAkSEQoJc2VsbGVyX2lkGAMgASgJEikKCHN1YnRvdGFsGAQgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSLjAQoST3JkZXJTdGF0dXNDaGFuZ2VkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSMAoKb2xkX3N0YXR1cxgDIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1cxIwCgpuZXdfc3RhdHVzGAQgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzEgwKBG5vdGUYBSABKAkSJgoFdG90YWwYBiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EhAKCHNob3BfaWRzGAcgAygJIoYDChZTaG9wT3JkZXJTdGF0dXNDaGFuZ2VkEhUKDXNob3Bfb3JkZXJfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSDwoHc2hvcF9pZBgDIAEoCRIRCglzZWxsZXJfaWQYBCABKAkSDwoHdXNlcl9pZBgFIAEoCRI0CgpvbGRfc3RhdHVzGAYgASgOMiAuYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlclN0YXR1cxI0CgpuZXdfc3RhdHVzGAcgASgOMiAuYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlclN0YXR1cxIMCgRub3RlGAggASgJEg8KB2NhcnJpZXIYCSABKAkSFwoPdHJhY2tpbmdfbnVtYmVyGAogASgJEhQKDHRyYWNraW5nX3VybBgLIAEoCRIpCghzdWJ0b3RhbBgMIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSKQoIcmVmdW5kZWQYDSABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5IkMKDk9yZGVyQ2FuY2VsbGVkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIlYKDVBheW1lbnRGYWlsZWQSEAoIb3JkZXJfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkSEgoKcGF5bWVudF9pZBgEIAEoCSJiChFQYXltZW50QXV0aG9yaXplZBISCgpwYXltZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEicKBmFtb3VudBgDIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkiYAoPUGF5bWVudENhcHR1cmVkEhIKCnBheW1lbnRfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSJwoGYW1vdW50GAMgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSKkAQoPUGF5bWVudFJlZnVuZGVkEhIKCnBheW1lbnRfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSEQoJcmVmdW5kX2lkGAMgASgJEicKBmFtb3VudBgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSLwoOdG90YWxfcmVmdW5kZWQYBSABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Ij0KFVBheW1lbnRSZXF1aXJlc0FjdGlvbhISCgpwYXltZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJIjcKD1BheW1lbnRDYW5jZWxlZBISCgpwYXltZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJImQKFEFkbWluQWN0aW9uUGVyZm9ybWVkEg4KBmFjdGlvbhgBIAEoCRITCgt0YXJnZXRfdHlwZRgCIAEoCRIRCgl0YXJnZXRfaWQYAyABKAkSFAoMZGV0YWlsc19qc29uGAQgASgJYgZwcm90bzM", [file_bazaar_common_v1_common, file_bazaar_order_v1_order, file_google_protobuf_timestamp]);
 
 /**
  * The envelope of every event on NATS JetStream (stream BAZAAR_EVENTS, subjects `bazaar.>`),
@@ -202,6 +202,46 @@ export type Event = Message<"bazaar.events.v1.Event"> & {
      */
     value: ShopOrderStatusChanged;
     case: "shopOrderStatusChanged";
+  } | {
+    /**
+     * A payment was authorized by its provider.
+     *
+     * @generated from field: bazaar.events.v1.PaymentAuthorized payment_authorized = 35;
+     */
+    value: PaymentAuthorized;
+    case: "paymentAuthorized";
+  } | {
+    /**
+     * A payment's amount was taken.
+     *
+     * @generated from field: bazaar.events.v1.PaymentCaptured payment_captured = 36;
+     */
+    value: PaymentCaptured;
+    case: "paymentCaptured";
+  } | {
+    /**
+     * Part or all of a captured payment was given back.
+     *
+     * @generated from field: bazaar.events.v1.PaymentRefunded payment_refunded = 37;
+     */
+    value: PaymentRefunded;
+    case: "paymentRefunded";
+  } | {
+    /**
+     * A payment waits for the buyer (3-D Secure).
+     *
+     * @generated from field: bazaar.events.v1.PaymentRequiresAction payment_requires_action = 38;
+     */
+    value: PaymentRequiresAction;
+    case: "paymentRequiresAction";
+  } | {
+    /**
+     * A payment was voided before capture.
+     *
+     * @generated from field: bazaar.events.v1.PaymentCanceled payment_canceled = 39;
+     */
+    value: PaymentCanceled;
+    case: "paymentCanceled";
   } | {
     /**
      * An admin changed something through the admin API.
@@ -971,8 +1011,9 @@ export const OrderCancelledSchema: GenMessage<OrderCancelled> = /*@__PURE__*/
   messageDesc(file_bazaar_events_v1_events, 16);
 
 /**
- * Emitted by order when payment is declined or fails for good (bazaar.order.payment_failed).
- * Consumed by admin (audit).
+ * Emitted by order when payment is declined or fails for good (bazaar.order.payment_failed),
+ * and by payment when a provider declines (bazaar.payment.payment_failed: user_id empty,
+ * payment_id set). Consumed by admin (audit).
  *
  * @generated from message bazaar.events.v1.PaymentFailed
  */
@@ -997,6 +1038,13 @@ export type PaymentFailed = Message<"bazaar.events.v1.PaymentFailed"> & {
    * @generated from field: string reason = 3;
    */
   reason: string;
+
+  /**
+   * The payment service's payment, when payment emitted it.
+   *
+   * @generated from field: string payment_id = 4;
+   */
+  paymentId: string;
 };
 
 /**
@@ -1005,6 +1053,181 @@ export type PaymentFailed = Message<"bazaar.events.v1.PaymentFailed"> & {
  */
 export const PaymentFailedSchema: GenMessage<PaymentFailed> = /*@__PURE__*/
   messageDesc(file_bazaar_events_v1_events, 17);
+
+/**
+ * Emitted by payment when a provider authorizes a payment (bazaar.payment.payment_authorized).
+ *
+ * @generated from message bazaar.events.v1.PaymentAuthorized
+ */
+export type PaymentAuthorized = Message<"bazaar.events.v1.PaymentAuthorized"> & {
+  /**
+   * The payment.
+   *
+   * @generated from field: string payment_id = 1;
+   */
+  paymentId: string;
+
+  /**
+   * The order it pays.
+   *
+   * @generated from field: string order_id = 2;
+   */
+  orderId: string;
+
+  /**
+   * What is held on the card.
+   *
+   * @generated from field: bazaar.common.v1.Money amount = 3;
+   */
+  amount?: Money | undefined;
+};
+
+/**
+ * Describes the message bazaar.events.v1.PaymentAuthorized.
+ * Use `create(PaymentAuthorizedSchema)` to create a new message.
+ */
+export const PaymentAuthorizedSchema: GenMessage<PaymentAuthorized> = /*@__PURE__*/
+  messageDesc(file_bazaar_events_v1_events, 18);
+
+/**
+ * Emitted by payment when a payment is captured (bazaar.payment.payment_captured).
+ *
+ * @generated from message bazaar.events.v1.PaymentCaptured
+ */
+export type PaymentCaptured = Message<"bazaar.events.v1.PaymentCaptured"> & {
+  /**
+   * The payment.
+   *
+   * @generated from field: string payment_id = 1;
+   */
+  paymentId: string;
+
+  /**
+   * The order it pays.
+   *
+   * @generated from field: string order_id = 2;
+   */
+  orderId: string;
+
+  /**
+   * What was taken.
+   *
+   * @generated from field: bazaar.common.v1.Money amount = 3;
+   */
+  amount?: Money | undefined;
+};
+
+/**
+ * Describes the message bazaar.events.v1.PaymentCaptured.
+ * Use `create(PaymentCapturedSchema)` to create a new message.
+ */
+export const PaymentCapturedSchema: GenMessage<PaymentCaptured> = /*@__PURE__*/
+  messageDesc(file_bazaar_events_v1_events, 19);
+
+/**
+ * Emitted by payment for each refund (bazaar.payment.payment_refunded).
+ *
+ * @generated from message bazaar.events.v1.PaymentRefunded
+ */
+export type PaymentRefunded = Message<"bazaar.events.v1.PaymentRefunded"> & {
+  /**
+   * The payment.
+   *
+   * @generated from field: string payment_id = 1;
+   */
+  paymentId: string;
+
+  /**
+   * The order it paid.
+   *
+   * @generated from field: string order_id = 2;
+   */
+  orderId: string;
+
+  /**
+   * The refund's id.
+   *
+   * @generated from field: string refund_id = 3;
+   */
+  refundId: string;
+
+  /**
+   * What this refund gave back.
+   *
+   * @generated from field: bazaar.common.v1.Money amount = 4;
+   */
+  amount?: Money | undefined;
+
+  /**
+   * What all refunds of the payment gave back so far.
+   *
+   * @generated from field: bazaar.common.v1.Money total_refunded = 5;
+   */
+  totalRefunded?: Money | undefined;
+};
+
+/**
+ * Describes the message bazaar.events.v1.PaymentRefunded.
+ * Use `create(PaymentRefundedSchema)` to create a new message.
+ */
+export const PaymentRefundedSchema: GenMessage<PaymentRefunded> = /*@__PURE__*/
+  messageDesc(file_bazaar_events_v1_events, 20);
+
+/**
+ * Emitted by payment when a payment waits for the buyer (bazaar.payment.payment_requires_action).
+ *
+ * @generated from message bazaar.events.v1.PaymentRequiresAction
+ */
+export type PaymentRequiresAction = Message<"bazaar.events.v1.PaymentRequiresAction"> & {
+  /**
+   * The payment.
+   *
+   * @generated from field: string payment_id = 1;
+   */
+  paymentId: string;
+
+  /**
+   * The order it pays.
+   *
+   * @generated from field: string order_id = 2;
+   */
+  orderId: string;
+};
+
+/**
+ * Describes the message bazaar.events.v1.PaymentRequiresAction.
+ * Use `create(PaymentRequiresActionSchema)` to create a new message.
+ */
+export const PaymentRequiresActionSchema: GenMessage<PaymentRequiresAction> = /*@__PURE__*/
+  messageDesc(file_bazaar_events_v1_events, 21);
+
+/**
+ * Emitted by payment when a payment is voided before capture (bazaar.payment.payment_canceled).
+ *
+ * @generated from message bazaar.events.v1.PaymentCanceled
+ */
+export type PaymentCanceled = Message<"bazaar.events.v1.PaymentCanceled"> & {
+  /**
+   * The payment.
+   *
+   * @generated from field: string payment_id = 1;
+   */
+  paymentId: string;
+
+  /**
+   * The order it paid.
+   *
+   * @generated from field: string order_id = 2;
+   */
+  orderId: string;
+};
+
+/**
+ * Describes the message bazaar.events.v1.PaymentCanceled.
+ * Use `create(PaymentCanceledSchema)` to create a new message.
+ */
+export const PaymentCanceledSchema: GenMessage<PaymentCanceled> = /*@__PURE__*/
+  messageDesc(file_bazaar_events_v1_events, 22);
 
 /**
  * Emitted by admin for each change made through AdminService
@@ -1047,5 +1270,5 @@ export type AdminActionPerformed = Message<"bazaar.events.v1.AdminActionPerforme
  * Use `create(AdminActionPerformedSchema)` to create a new message.
  */
 export const AdminActionPerformedSchema: GenMessage<AdminActionPerformed> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 18);
+  messageDesc(file_bazaar_events_v1_events, 23);
 
