@@ -1,0 +1,172 @@
+// PaymentService: thin handlers over domain/manage-payments.ts; they check what the contract's
+// validation cannot (positive amounts), and turn domain refusals into codes and reasons.
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import {
+  PaymentStatus as ProtoStatus,
+  type PaymentSchema,
+  type PaymentService,
+  type RefundSchema,
+} from "../../gen/bazaar/payment/v1/payment_pb.ts";
+import { reasonedError } from "../kit/error-info.ts";
+import { idPageToken, pageSizeOf } from "../kit/pages.ts";
+import {
+  cancelPayment,
+  capturePayment,
+  createPayment,
+  getPayment,
+  listPaymentsPage,
+  refundPayment,
+  type PaymentDeps,
+} from "./domain/manage-payments.ts";
+import {
+  IllegalPaymentStatusError,
+  PaymentNotFoundError,
+  PaymentOrderMismatchError,
+  RefundCurrencyError,
+  RefundExceedsCaptureError,
+  RefundKeyReusedError,
+  RefundRefusedError,
+  type Payment,
+  type PaymentStatus,
+  type Refund,
+} from "./domain/payment.ts";
+import { ProviderUnavailableError } from "./domain/provider.ts";
+
+export function createPaymentService(deps: PaymentDeps): ServiceImpl<typeof PaymentService> {
+  return {
+    async createPayment(request) {
+      const amount = positiveAmount(request.amount, "amount");
+      const payment = await answering(() =>
+        createPayment(deps, {
+          orderId: request.orderId,
+          ...amount,
+          paymentMethodToken: request.paymentMethodToken,
+          returnUrl: request.returnUrl,
+        }),
+      );
+      return { payment: paymentToProto(payment) };
+    },
+    async getPayment(request) {
+      return { payment: paymentToProto(await answering(() => getPayment(deps, request.id))) };
+    },
+    async capturePayment(request) {
+      return { payment: paymentToProto(await answering(() => capturePayment(deps, request.id))) };
+    },
+    async cancelPayment(request) {
+      return { payment: paymentToProto(await answering(() => cancelPayment(deps, request.id))) };
+    },
+    async refundPayment(request) {
+      const amount = positiveAmount(request.amount, "amount");
+      const { refund, payment } = await answering(() =>
+        refundPayment(deps, { paymentId: request.id, ...amount, refundKey: request.refundKey }),
+      );
+      return { refund: refundToProto(refund, payment.currencyCode), payment: paymentToProto(payment) };
+    },
+    async listPayments(request) {
+      const limit = pageSizeOf(request.pageSize);
+      const beforeId = request.pageToken ? idPageToken.decode(request.pageToken).id : undefined;
+      const status = request.status === ProtoStatus.UNSPECIFIED ? undefined : statusOf(request.status);
+      const rows = await listPaymentsPage(deps, {
+        limit: limit + 1,
+        ...(status ? { status } : {}),
+        ...(request.orderId ? { orderId: request.orderId } : {}),
+        ...(beforeId ? { beforeId } : {}),
+      });
+      const page = rows.slice(0, limit);
+      return {
+        payments: page.map(paymentToProto),
+        nextPageToken: rows.length > limit ? idPageToken.encode({ id: page.at(-1)!.id }) : "",
+      };
+    },
+  };
+}
+
+/** Validation makes amount present; a zero or negative one is refused here, naming the field. */
+function positiveAmount(
+  amount: { currencyCode: string; amountMinor: bigint } | undefined,
+  field: string,
+): { currencyCode: string; amountMinor: bigint } {
+  if (!amount || amount.amountMinor <= 0n) {
+    throw new ConnectError(`${field}.amount_minor must be greater than 0`, Code.InvalidArgument);
+  }
+  return { currencyCode: amount.currencyCode, amountMinor: amount.amountMinor };
+}
+
+async function answering<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw connectErrorOf(error);
+  }
+}
+
+function connectErrorOf(error: unknown): unknown {
+  if (error instanceof PaymentNotFoundError) return new ConnectError(error.message, Code.NotFound);
+  if (error instanceof ProviderUnavailableError) {
+    return new ConnectError("the payment provider is unavailable; try again", Code.Unavailable);
+  }
+  if (error instanceof PaymentOrderMismatchError) {
+    return reasonedError("PAYMENT_ORDER_MISMATCH", error.message, {
+      order_id: error.orderId,
+      payment_id: error.paymentId,
+    });
+  }
+  if (error instanceof IllegalPaymentStatusError) {
+    return reasonedError("ILLEGAL_PAYMENT_STATUS", error.message, {
+      payment_id: error.paymentId,
+      status: `PAYMENT_STATUS_${error.status}`,
+    });
+  }
+  if (error instanceof RefundExceedsCaptureError) {
+    return reasonedError("REFUND_EXCEEDS_CAPTURE", error.message, {
+      payment_id: error.paymentId,
+      requested: String(error.requestedMinor),
+      refundable: String(error.refundableMinor),
+    });
+  }
+  if (error instanceof RefundKeyReusedError) {
+    return reasonedError("REFUND_KEY_REUSED", error.message, {
+      payment_id: error.paymentId,
+      refund_key: error.refundKey,
+    });
+  }
+  if (error instanceof RefundCurrencyError) return new ConnectError(error.message, Code.InvalidArgument);
+  if (error instanceof RefundRefusedError) return new ConnectError(error.message, Code.FailedPrecondition);
+  return error;
+}
+
+function statusOf(status: ProtoStatus): PaymentStatus {
+  const name = Object.entries(ProtoStatus).find(([, value]) => value === status)?.[0];
+  return name as PaymentStatus;
+}
+
+function paymentToProto(payment: Payment): MessageInitShape<typeof PaymentSchema> {
+  const money = (amountMinor: bigint) => ({ currencyCode: payment.currencyCode, amountMinor });
+  return {
+    id: payment.id,
+    orderId: payment.orderId,
+    amount: money(payment.amountMinor),
+    status: ProtoStatus[payment.status],
+    provider: payment.provider,
+    providerPaymentId: payment.providerPaymentId,
+    ...(payment.nextAction ? { nextAction: payment.nextAction } : {}),
+    failureReason: payment.failureReason,
+    captured: money(payment.capturedMinor),
+    refunded: money(payment.refundedMinor),
+    createTime: timestampFromDate(payment.createTime),
+    updateTime: timestampFromDate(payment.updateTime),
+    refunds: payment.refunds.map((refund) => refundToProto(refund, payment.currencyCode)),
+  };
+}
+
+function refundToProto(refund: Refund, currencyCode: string): MessageInitShape<typeof RefundSchema> {
+  return {
+    id: refund.id,
+    refundKey: refund.refundKey,
+    amount: { currencyCode, amountMinor: refund.amountMinor },
+    providerRefundId: refund.providerRefundId,
+    createTime: timestampFromDate(refund.createTime),
+  };
+}
