@@ -1,0 +1,45 @@
+// The test provider's webhook signature: HMAC-SHA256 over `${t}.${rawBody}`, 5 minutes' tolerance.
+import { describe, expect, it } from "vitest";
+import { WebhookSignatureError } from "../domain/provider.ts";
+import { createTestProvider, signTestWebhook, testSignatureHeader } from "./test-provider.ts";
+
+const secret = "whsec-test";
+const provider = createTestProvider({ edgeUrl: "https://shop.example", webhookSecret: secret });
+const body = Buffer.from(JSON.stringify({ id: "evt_1", type: "payment.authorized", provider_payment_id: "test_pi_1" }));
+const now = Date.UTC(2026, 11, 4, 12);
+
+describe("test provider webhooks", () => {
+  it("when the signature is valid, then the event is read", () => {
+    const headers = { [testSignatureHeader]: signTestWebhook(body, secret, now) };
+    expect(provider.verifyWebhook(body, headers, now)).toEqual({
+      eventId: "evt_1",
+      type: "payment.authorized",
+      providerPaymentId: "test_pi_1",
+    });
+  });
+
+  it("when the body was changed after signing, then WebhookSignatureError", () => {
+    const headers = { [testSignatureHeader]: signTestWebhook(body, secret, now) };
+    const forged = Buffer.from(body.toString().replace("evt_1", "evt_2"));
+    expect(() => provider.verifyWebhook(forged, headers, now)).toThrow(WebhookSignatureError);
+  });
+
+  it("when it is signed with another secret, then WebhookSignatureError", () => {
+    const headers = { [testSignatureHeader]: signTestWebhook(body, "another-secret", now) };
+    expect(() => provider.verifyWebhook(body, headers, now)).toThrow(WebhookSignatureError);
+  });
+
+  it("when the timestamp is more than 5 minutes old, then WebhookSignatureError, at 5 minutes it passes", () => {
+    const headers = { [testSignatureHeader]: signTestWebhook(body, secret, now - 301_000) };
+    expect(() => provider.verifyWebhook(body, headers, now)).toThrow(/tolerance/);
+    const edge = { [testSignatureHeader]: signTestWebhook(body, secret, now - 300_000) };
+    expect(provider.verifyWebhook(body, edge, now).eventId).toBe("evt_1");
+  });
+
+  it("when the header is missing or malformed, then WebhookSignatureError", () => {
+    expect(() => provider.verifyWebhook(body, {}, now)).toThrow(WebhookSignatureError);
+    expect(() => provider.verifyWebhook(body, { [testSignatureHeader]: "t=abc,v1=zz" }, now)).toThrow(
+      WebhookSignatureError,
+    );
+  });
+});
