@@ -186,7 +186,10 @@ describe("refunds", () => {
     expect((await refund(id, 600n)).payment).toMatchObject({ status: PaymentStatus.REFUNDED, refunded: usd(1000n) });
     const error = await failureOf(refund(id, 1n));
     expect(Code[error.code]).toBe(Code[Code.FailedPrecondition]);
-    expect(errorInfoOf(error)?.reason).toBe("ILLEGAL_PAYMENT_STATUS");
+    expect(errorInfoOf(error)).toEqual({
+      reason: "REFUND_EXCEEDS_CAPTURE",
+      metadata: { payment_id: id, requested: "1", refundable: "0" },
+    });
     expect(await eventsOf(id)).toEqual(["paymentAuthorized", "paymentCaptured", "paymentRefunded", "paymentRefunded"]);
   });
 

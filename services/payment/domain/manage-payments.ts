@@ -128,6 +128,8 @@ export async function capturePayment(deps: PaymentDeps, id: string): Promise<Pay
     action: "captured",
     call: async (payment) => {
       const answer = await deps.provider.capture({ paymentId: id, providerPaymentId: payment.providerPaymentId });
+      // The provider's view wins: a payment it voided or failed meanwhile is not recorded as taken.
+      if (answer.status !== "CAPTURED") throw new IllegalPaymentStatusError(id, answer.status, "captured");
       return { capturedMinor: answer.amountCapturedMinor };
     },
     event: (payment, set) => ({

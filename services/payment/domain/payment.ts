@@ -40,8 +40,11 @@ export interface Payment {
 export const capturable: readonly PaymentStatus[] = ["AUTHORIZED"];
 /** Statuses a cancel starts from: nothing was taken yet. */
 export const cancellable: readonly PaymentStatus[] = ["REQUIRES_ACTION", "AUTHORIZED"];
-/** Statuses a refund starts from: something was taken. */
-export const refundable: readonly PaymentStatus[] = ["CAPTURED", "PARTIALLY_REFUNDED"];
+/**
+ * Statuses a refund starts from: something was taken. REFUNDED is one, so a refund beyond the
+ * capture is always REFUND_EXCEEDS_CAPTURE, whether anything is left or not.
+ */
+export const refundable: readonly PaymentStatus[] = ["CAPTURED", "PARTIALLY_REFUNDED", "REFUNDED"];
 
 /** The status after refunds totalling `refundedMinor` of a capture. */
 export function statusAfterRefunds(capturedMinor: bigint, refundedMinor: bigint): PaymentStatus {
