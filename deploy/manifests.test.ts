@@ -158,6 +158,7 @@ function secretStandIn(key: string): string {
     "service-secret": "stand-in-service-secret-0123456789abcdef",
     "signing-keys": standInSigningKeys,
     "root-password": "stand-in",
+    "test-webhook-secret": "stand-in-test-webhook-secret",
   };
   const value = standIns[key] ?? (/-password$/.test(key) ? "stand-in" : undefined);
   if (value === undefined) throw new Error(`no stand-in for Secret key "${key}": add one to the test`);

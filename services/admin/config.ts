@@ -29,6 +29,7 @@ export function loadAdminConfig(env: Env): AdminConfig {
       cart: addressOf("cart"),
       order: addressOf("order"),
       admin: addressOf("admin"),
+      payment: addressOf("payment"),
     },
     currencyCode: read.matching("BAZAAR_CURRENCY", "USD", /^[A-Z]{3}$/, "an ISO 4217 code like USD"),
   };

@@ -147,17 +147,15 @@ export interface TracingConfig {
 /** LOCAL-DEV DEFAULT ONLY: refused when BAZAAR_ENV=production. */
 export const devServiceSecret = "local-dev-only-service-secret";
 
-export const defaultPorts = { auth: 50051, product: 50052, cart: 50053, order: 50054, admin: 50055 } as const;
+export const defaultPorts = {
+  auth: 50051,
+  product: 50052,
+  cart: 50053,
+  order: 50054,
+  admin: 50055,
+  payment: 50056,
+} as const;
 export type ServiceName = keyof typeof defaultPorts;
-/**
- * Services that exist but are not started by the local mesh nor deployed yet (payment, issue
- * 18): kept out of defaultPorts, which the launcher and the NATS users are built from.
- */
-export const unwiredPorts = { payment: 50056 } as const;
-export const unwiredMetricsPorts = { payment: 9456 } as const;
-/** Every service that reads a ServiceBaseConfig. */
-export type ConfiguredService = ServiceName | keyof typeof unwiredPorts;
-const allPorts: Record<ConfiguredService, number> = { ...defaultPorts, ...unwiredPorts };
 /** Prometheus listeners: the edge's, then one per service in the order of defaultPorts. */
 export const defaultMetricsPorts = {
   edge: 9450,
@@ -166,9 +164,10 @@ export const defaultMetricsPorts = {
   cart: 9453,
   order: 9454,
   admin: 9455,
+  payment: 9456,
 } as const;
 
-export function readServiceBaseConfig(env: EnvReader, service: ConfiguredService): ServiceBaseConfig {
+export function readServiceBaseConfig(env: EnvReader, service: ServiceName): ServiceBaseConfig {
   const upper = service.toUpperCase();
   const environment = env.oneOf("BAZAAR_ENV", "development", ["development", "production"]);
   const serviceSecret = env.string("BAZAAR_SERVICE_SECRET", devServiceSecret);
@@ -192,10 +191,7 @@ export function readServiceBaseConfig(env: EnvReader, service: ConfiguredService
     authAddress: serviceTarget(env, "auth"),
     serviceSecret,
     accessTokenTtlSeconds: env.int("BAZAAR_ACCESS_TOKEN_TTL_SECONDS", 900, { min: 60, max: 3600 }),
-    metricsAddress: env.address(
-      `BAZAAR_${upper}_METRICS_ADDR`,
-      `127.0.0.1:${{ ...defaultMetricsPorts, ...unwiredMetricsPorts }[service]}`,
-    ),
+    metricsAddress: env.address(`BAZAAR_${upper}_METRICS_ADDR`, `127.0.0.1:${defaultMetricsPorts[service]}`),
     tracing: readTracingConfig(env),
   };
 }
@@ -222,15 +218,15 @@ export function readTracingConfig(env: EnvReader): TracingConfig {
 }
 
 /** Where a service is reached by others (BAZAAR_<SERVICE>_ADDR). */
-export function serviceTarget(env: EnvReader, service: ConfiguredService): string {
-  return env.target(`BAZAAR_${service.toUpperCase()}_ADDR`, `127.0.0.1:${allPorts[service]}`);
+export function serviceTarget(env: EnvReader, service: ServiceName): string {
+  return env.target(`BAZAAR_${service.toUpperCase()}_ADDR`, `127.0.0.1:${defaultPorts[service]}`);
 }
 
 /**
  * Where this process listens: BAZAAR_<SERVICE>_LISTEN_ADDR, else its BAZAAR_<SERVICE>_ADDR when
  * that is one host:port. Replicas (a list or a DNS name in _ADDR) each need a listen address.
  */
-function readListenAddress(env: EnvReader, service: ConfiguredService): string {
+function readListenAddress(env: EnvReader, service: ServiceName): string {
   const upper = service.toUpperCase();
   const target = serviceTarget(env, service);
   const single = isHostPort(target) ? target : undefined;

@@ -30,7 +30,7 @@ import { AuthService, ServiceIdentityService } from "../../gen/bazaar/auth/v1/au
 import { DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
 import { Health } from "../../gen/grpc/health/v1/health_pb.ts";
 import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.ts";
-import type { ConfiguredService, ServiceBaseConfig } from "./config.ts";
+import type { ServiceName, ServiceBaseConfig } from "./config.ts";
 
 /**
  * Work repeated every `everyMs`, never overlapping itself, by one replica of the service per
@@ -56,7 +56,7 @@ export interface ServiceRuntime<DB> {
 }
 
 export interface ServiceSpec<DB extends EventTables> {
-  name: ConfiguredService;
+  name: ServiceName;
   config: ServiceBaseConfig;
   migrations: Record<string, Migration>;
   services(runtime: ServiceRuntime<DB>): ServiceBinding[];
