@@ -150,13 +150,26 @@ describe("stripe provider: payments", () => {
     );
   });
 
-  it.runIf(!live)("throws ProviderUnavailableError on a Stripe 500, and the repeat succeeds once", async () => {
-    const request = payment();
-    standIn!.failNext();
-    await expect(provider.authorize(request)).rejects.toBeInstanceOf(ProviderUnavailableError);
-    const authorized = await provider.authorize(request);
-    expect(authorized.status).toBe("AUTHORIZED");
-  });
+  it.runIf(!live)(
+    "throws ProviderUnavailableError on a 500, a 429 and a timeout; the repeat succeeds once",
+    async () => {
+      const quick = createStripeProvider({
+        secretKey: SECRET_KEY,
+        webhookSecret: WEBHOOK_SECRET,
+        timeoutMs: 500,
+        apiBase: standIn!.apiBase,
+      });
+      for (const kind of ["api_error", "rate_limit", "hang"] as const) {
+        const request = payment();
+        standIn!.failNext(kind);
+        await expect(quick.authorize(request), kind).rejects.toBeInstanceOf(ProviderUnavailableError);
+        const authorized = await quick.authorize(request);
+        expect(authorized.status, kind).toBe("AUTHORIZED");
+        // The failed attempt did nothing (a 5xx is not kept under the key); the repeat ran once.
+        expect(standIn!.executions(`pay_${request.paymentId}`), kind).toBe(1);
+      }
+    },
+  );
 });
 
 describe.runIf(!live)("stripe stand-in: refuses what Stripe would refuse", () => {

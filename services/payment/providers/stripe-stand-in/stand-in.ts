@@ -67,8 +67,11 @@ export interface StripeStandIn {
   apiBase: { host: string; port: number; protocol: "http" };
   /** The buyer finishes 3-D Secure (what the redirect page would do). */
   completeAction(paymentIntentId: string): void;
-  /** The next request is answered 500 api_error (a Stripe outage). */
-  failNext(): void;
+  /**
+   * The next request fails as Stripe can: 500 api_error (an outage), 429 rate_limit, or no answer
+   * at all (hang: the connection stays open until the client times out).
+   */
+  failNext(kind?: "api_error" | "rate_limit" | "hang"): void;
   /** How many requests each idempotency key executed (replays are not executions). */
   executions(idempotencyKey: string): number;
   /** A webhook body and its Stripe-Signature header, signed with `secret` at `timestampSeconds`. */
@@ -88,7 +91,7 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
   const charges = new Map<string, Json>();
   const idempotent = new Map<string, { fingerprint: string; status: number; body: string }>();
   const executed = new Map<string, number>();
-  let failNext = false;
+  let failNext: "api_error" | "rate_limit" | "hang" | undefined;
   let port = 0;
 
   const server: Server = createServer((req, res) => {
@@ -112,7 +115,14 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
       return;
     }
     if (failNext) {
-      failNext = false;
+      const kind = failNext;
+      failNext = undefined;
+      if (kind === "hang") return;
+      if (kind === "rate_limit") {
+        const message = "Too many requests hit the API too quickly.";
+        send(429, JSON.stringify({ error: { type: "invalid_request_error", code: "rate_limit", message } }));
+        return;
+      }
       send(500, JSON.stringify({ error: { type: "api_error", message: "An unknown error occurred" } }));
       return;
     }
@@ -384,8 +394,8 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
       if (intent?.status !== "requires_action") throw new Error(`${id} is not waiting for an action`);
       authorize(intent);
     },
-    failNext() {
-      failNext = true;
+    failNext(kind = "api_error") {
+      failNext = kind;
     },
     executions: (key) => executed.get(key) ?? 0,
     signedEvent(type, object, secret, timestampSeconds = nowSeconds()) {
