@@ -95,7 +95,11 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
   let port = 0;
 
   const server: Server = createServer((req, res) => {
-    void handle(req, res);
+    // A bug in the stand-in answers 500 (the adapter sees an outage) instead of killing the run.
+    handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { type: "api_error", message: `stand-in: ${String(error)}` } }));
+    });
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
