@@ -173,12 +173,19 @@ describe("stripe provider: payments", () => {
 });
 
 describe.runIf(!live)("stripe stand-in: refuses what Stripe would refuse", () => {
-  it("answers an unknown parameter 400 parameter_unknown", async () => {
+  it("answers an unknown parameter or a value outside the SDK's types 400", async () => {
     const stripe = new Stripe(SECRET_KEY, { ...standIn!.apiBase });
     const params = { amount: 100, currency: "eur", colour: "red" } as unknown as Stripe.PaymentIntentCreateParams;
     const error = await stripe.paymentIntents.create(params).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
     expect(error).toMatchObject({ code: "parameter_unknown", param: "colour", statusCode: 400 });
+    const badValue = {
+      amount: 100,
+      currency: "eur",
+      capture_method: "later",
+    } as unknown as Stripe.PaymentIntentCreateParams;
+    const refused = await stripe.paymentIntents.create(badValue).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ param: "capture_method", statusCode: 400 });
   });
 });
 

@@ -4,6 +4,8 @@
 // PaymentIntent, honours Idempotency-Key as Stripe does and refuses parameters it does not know,
 // so an adapter that sends something the stand-in would silently ignore fails here first. What it
 // cannot prove (Stripe's real rules beyond these) is what `npm run test:stripe` is for.
+// fixtures3.json has no error objects: the error bodies here (type, code, param, message,
+// decline_code, payment_intent) follow Stripe's documented error shape, written by hand.
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
