@@ -523,30 +523,8 @@ export async function markShopOrderSettled(
 }
 
 /** claimOverdueOrders for cancelled shop orders whose settlement is overdue. */
-export async function claimOverdueShopOrders(
-  db: Kysely<OrderDatabase>,
-  now: Date,
-  leaseMs: number,
-  limit: number,
-): Promise<string[]> {
-  const due = await db
-    .selectFrom("shop_orders")
-    .select("id")
-    .where("settle_after", "<=", now)
-    .orderBy("settle_after")
-    .limit(limit)
-    .execute();
-  const claimed: string[] = [];
-  for (const { id } of due) {
-    const result = await db
-      .updateTable("shop_orders")
-      .set({ settle_after: new Date(now.getTime() + leaseMs) })
-      .where("id", "=", id)
-      .where("settle_after", "<=", now)
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 1) claimed.push(id);
-  }
-  return claimed;
+export function claimOverdueShopOrders(db: Db, now: Date, leaseMs: number, limit: number): Promise<string[]> {
+  return claimOverdueRows(db, "shop_orders", now, leaseMs, limit);
 }
 
 /**
@@ -554,14 +532,19 @@ export async function claimOverdueShopOrders(
  * settling one leaves it to the next claim after the lease; two replicas never claim one order
  * at once.
  */
-export async function claimOverdueOrders(
-  db: Kysely<OrderDatabase>,
+export function claimOverdueOrders(db: Db, now: Date, leaseMs: number, limit: number): Promise<string[]> {
+  return claimOverdueRows(db, "orders", now, leaseMs, limit);
+}
+
+async function claimOverdueRows(
+  db: Db,
+  table: "orders" | "shop_orders",
   now: Date,
   leaseMs: number,
   limit: number,
 ): Promise<string[]> {
   const due = await db
-    .selectFrom("orders")
+    .selectFrom(table)
     .select("id")
     .where("settle_after", "<=", now)
     .orderBy("settle_after")
@@ -569,8 +552,9 @@ export async function claimOverdueOrders(
     .execute();
   const claimed: string[] = [];
   for (const { id } of due) {
+    // Conditional: of two replicas claiming the same row at once, one moves it on.
     const result = await db
-      .updateTable("orders")
+      .updateTable(table)
       .set({ settle_after: new Date(now.getTime() + leaseMs) })
       .where("id", "=", id)
       .where("settle_after", "<=", now)

@@ -8,19 +8,22 @@ import { inTransaction } from "../../kit/db.ts";
 import {
   findShopOrder,
   findShopOrderSettlement,
-  lockShopOrder,
   markShopOrderSettleDue,
   markShopOrderSettled,
   moveLockedShopOrder,
   recordRefund,
   refundFactsOf,
 } from "../db/order.repository.ts";
-import { appendShopOrderMoved, derivedOrderStatuses, type FulfilmentActor } from "./fulfil-shop-order.ts";
+import {
+  appendShopOrderMoved,
+  derivedOrderStatuses,
+  type FulfilmentActor,
+  lockActorsShopOrder,
+} from "./fulfil-shop-order.ts";
 import {
   IllegalShopOrderTransitionError,
   orderStatusFromShopOrders,
   type ShopOrder,
-  ShopOrderNotFoundError,
   type ShopOrderStatus,
 } from "./order.ts";
 import type { OrderDeps } from "./ports.ts";
@@ -37,10 +40,7 @@ export async function cancelShopOrder(
   reason: string,
 ): Promise<ShopOrder> {
   await inTransaction(deps.db, async (trx) => {
-    const shopOrder = await lockShopOrder(trx, shopOrderId);
-    // Another seller's shop order, or a customer asking, is reported exactly like a missing one.
-    if (!shopOrder || (!actor.isAdmin && shopOrder.sellerId !== actor.id))
-      throw new ShopOrderNotFoundError(`shop order ${shopOrderId} not found`);
+    const shopOrder = await lockActorsShopOrder(trx, shopOrderId, actor);
     const from = shopOrder.status;
     if (!shopOrderCancellableStatuses.includes(from) || !derivedOrderStatuses.includes(shopOrder.orderStatus))
       throw new IllegalShopOrderTransitionError(shopOrder.id, shopOrder.orderId, from, "CANCELLED");

@@ -45,6 +45,19 @@ export interface FulfilmentMove {
 /** Order statuses in which the shops' moves decide the order's status. */
 export const derivedOrderStatuses: readonly OrderStatus[] = ["CONFIRMED", "PROCESSING", "SHIPPED"];
 
+/** Locks a shop order the actor may move: their shop's, or any for an admin. */
+export async function lockActorsShopOrder(
+  trx: Transaction<OrderDatabase>,
+  shopOrderId: string,
+  actor: FulfilmentActor,
+): Promise<LockedShopOrder> {
+  const shopOrder = await lockShopOrder(trx, shopOrderId);
+  // Another seller's shop order is reported exactly like a missing one.
+  if (!shopOrder || (!actor.isAdmin && shopOrder.sellerId !== actor.id))
+    throw new ShopOrderNotFoundError(`shop order ${shopOrderId} not found`);
+  return shopOrder;
+}
+
 export async function moveShopOrder(
   deps: Pick<OrderDeps, "db" | "outbox" | "currencyCode">,
   shopOrderId: string,
@@ -52,10 +65,7 @@ export async function moveShopOrder(
   move: FulfilmentMove,
 ): Promise<ShopOrder> {
   await inTransaction(deps.db, async (trx) => {
-    const shopOrder = await lockShopOrder(trx, shopOrderId);
-    // Another seller's shop order, or a customer asking, is reported exactly like a missing one.
-    if (!shopOrder || (!actor.isAdmin && shopOrder.sellerId !== actor.id))
-      throw new ShopOrderNotFoundError(`shop order ${shopOrderId} not found`);
+    const shopOrder = await lockActorsShopOrder(trx, shopOrderId, actor);
     const from = shopOrder.status;
     // The order must be in fulfilment too: a shop order follows an order that an admin moved on.
     if (shopOrderStepInto[move.to] !== from || !derivedOrderStatuses.includes(shopOrder.orderStatus))
