@@ -214,6 +214,21 @@ describe("refunds", () => {
     expect(payment!.refunds).toHaveLength(1);
   });
 
+  it("when one refund_key comes for two payments at once, then one refund is made and the other is REFUND_KEY_REUSED", async () => {
+    const [one, other] = [await captured(1000n), await captured(1000n)];
+    const key = uuidv7();
+    for (let round = 0; round < 3; round++) {
+      const outcomes = await Promise.allSettled([refund(one, 100n, key), refund(other, 100n, key)]);
+      const refused = outcomes.filter((o) => o.status === "rejected").map((o) => errorInfoOf(o.reason)?.reason);
+      // The first round races to the unique key; later ones find it on the other payment.
+      expect(refused).toEqual(["REFUND_KEY_REUSED"]);
+    }
+    const refunded = await Promise.all(
+      [one, other].map(async (id) => (await payments.getPayment({ id }, asService)).payment!),
+    );
+    expect(refunded.map((p) => p.refunds.length).sort()).toEqual([0, 1]);
+  });
+
   it("when 10 refunds of 300 race for a capture of 1000, then exactly 3 succeed and the rest are refused", async () => {
     const id = await captured(1000n);
     const outcomes = await Promise.allSettled(Array.from({ length: 10 }, () => refund(id, 300n)));

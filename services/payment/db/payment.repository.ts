@@ -85,24 +85,30 @@ export async function findRefundByKey(db: Db, refundKey: string): Promise<Refund
 }
 
 /**
- * Records a refund and adds it to its payment's total. The caller holds the payment's row
- * lock; the CHECK on payments keeps the total within the capture all the same.
+ * Records a refund and adds it to its payment's total; false when its refund key was taken
+ * meanwhile (by a refund of another payment: the caller holds this payment's row lock). The
+ * CHECK on payments keeps the total within the capture all the same.
  */
 export async function insertRefund(
   trx: Transaction<PaymentDatabase>,
   refund: Omit<Refund, "createTime">,
   status: PaymentStatus,
-): Promise<void> {
-  await trx
-    .insertInto("payment_refunds")
-    .values({
-      id: refund.id,
-      payment_id: refund.paymentId,
-      refund_key: refund.refundKey,
-      amount_minor: refund.amountMinor,
-      provider_refund_id: refund.providerRefundId,
-    })
-    .execute();
+): Promise<boolean> {
+  try {
+    await trx
+      .insertInto("payment_refunds")
+      .values({
+        id: refund.id,
+        payment_id: refund.paymentId,
+        refund_key: refund.refundKey,
+        amount_minor: refund.amountMinor,
+        provider_refund_id: refund.providerRefundId,
+      })
+      .execute();
+  } catch (error) {
+    if ((error as { errno?: number }).errno === 1062) return false;
+    throw error;
+  }
   await trx
     .updateTable("payments")
     .set((eb) => ({
@@ -112,6 +118,7 @@ export async function insertRefund(
     }))
     .where("id", "=", refund.paymentId)
     .execute();
+  return true;
 }
 
 export interface PaymentFilter {

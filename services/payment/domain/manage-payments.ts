@@ -229,7 +229,8 @@ export async function refundPayment(
       providerRefundId: answer.providerRefundId,
     };
     const total = payment.refundedMinor + request.amountMinor;
-    await insertRefund(trx, made, statusAfterRefunds(payment.capturedMinor, total));
+    if (!(await insertRefund(trx, made, statusAfterRefunds(payment.capturedMinor, total))))
+      throw new RefundKeyReusedError(payment.id, request.refundKey);
     const money = (amountMinor: bigint) => ({ currencyCode: payment.currencyCode, amountMinor });
     await appendEvent(trx, {
       source,
