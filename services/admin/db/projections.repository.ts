@@ -138,12 +138,17 @@ export async function topProducts(db: Db, from: Date, to: Date, revenueStatuses:
     .orderBy("l.product_id")
     .limit(limit)
     .execute();
-  return rows.map((row) => ({
+  return rows.map(topProductOf);
+}
+
+/** A product's line of a top-products query (the platform's or one shop's). */
+export function topProductOf(row: { product_id: string; name: string; quantity: string; revenue: string }) {
+  return {
     productId: row.product_id,
     name: row.name,
     quantity: BigInt(row.quantity),
     revenueMinor: BigInt(row.revenue),
-  }));
+  };
 }
 
 export async function newUsersByDay(db: Db, from: Date, to: Date) {

@@ -4,6 +4,7 @@
 import { sql, type Kysely, type Transaction } from "kysely";
 import { salesRanks, type ShopSale, statusOfRank, type ShopOrderStatusName } from "../domain/shop-sales.ts";
 import type { AdminDatabase } from "./database.ts";
+import { topProductOf } from "./projections.repository.ts";
 
 type Db = Kysely<AdminDatabase> | Transaction<AdminDatabase>;
 
@@ -119,10 +120,5 @@ export async function shopTopProducts(db: Db, shopId: string, from: Date, to: Da
     .orderBy("l.product_id")
     .limit(limit)
     .execute();
-  return rows.map((row) => ({
-    productId: row.product_id,
-    name: row.name,
-    quantity: BigInt(row.quantity),
-    revenueMinor: BigInt(row.revenue),
-  }));
+  return rows.map(topProductOf);
 }
