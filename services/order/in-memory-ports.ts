@@ -14,6 +14,7 @@ import { PaymentMethod } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { ProductService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { uuidv7 } from "../kit/ids.ts";
 import { notYetImplemented } from "../kit/not-implemented.ts";
+import type { CardPayment, PaymentsPort } from "./domain/payments.ts";
 import type { StockPort } from "./domain/ports.ts";
 
 /** What the catalog tells checkout of a product. */
@@ -174,6 +175,105 @@ export function inMemoryStock(): InMemoryStock {
       for (const item of held.get(orderId) ?? [])
         stock.set(item.productId, (stock.get(item.productId) ?? 0) + item.quantity);
       held.delete(orderId);
+    },
+  };
+}
+
+/**
+ * Card payments as the payment service answers them, by card token: tok_visa authorizes,
+ * tok_threeDSecure waits for the buyer, tok_delayedSuccess for the provider (PROCESSING, which
+ * cannot be voided), tok_chargeDeclined declines, tok_unavailable is a provider that cannot be
+ * reached. `decide` plays the buyer's bank after 3-D Secure; `refunds`
+ * is every refund asked, in order.
+ */
+export interface InMemoryPayments extends PaymentsPort {
+  refunds: Array<{ orderId: string; refundKey: string; amountMinor: bigint }>;
+  byOrder: Map<string, CardPayment>;
+  decide(orderId: string, status: "AUTHORIZED" | "FAILED"): void;
+}
+
+export function inMemoryPayments(): InMemoryPayments {
+  const byOrder = new Map<string, CardPayment>();
+  const refunds: InMemoryPayments["refunds"] = [];
+  /** What each payment authorized, by payment id: a capture takes all of it. */
+  const amounts = new Map<string, bigint>();
+  const find = (paymentId: string) => {
+    const found = [...byOrder.entries()].find(([, payment]) => payment.id === paymentId);
+    if (!found) throw new ConnectError(`payment ${paymentId} not found`, Code.NotFound);
+    return found;
+  };
+  const copy = (payment: CardPayment): CardPayment => structuredClone(payment);
+  return {
+    refunds,
+    byOrder,
+    decide(orderId, status) {
+      const payment = byOrder.get(orderId)!;
+      payment.status = status;
+      delete payment.nextAction;
+    },
+    async start(request) {
+      const known = byOrder.get(request.orderId);
+      if (known) return copy(known);
+      if (request.cardToken === "tok_unavailable") {
+        throw new ConnectError("the payment provider is unavailable; try again", Code.Unavailable);
+      }
+      const id = uuidv7();
+      const byToken: Record<string, CardPayment["status"]> = {
+        tok_visa: "AUTHORIZED",
+        tok_threeDSecure: "REQUIRES_ACTION",
+        tok_delayedSuccess: "PROCESSING",
+      };
+      const status = byToken[request.cardToken] ?? "FAILED";
+      const payment: CardPayment = {
+        id,
+        status,
+        providerPaymentId: `test_pi_${id}`,
+        ...(status === "REQUIRES_ACTION" && {
+          nextAction: { redirectUrl: `https://edge.test/pay/test/${id}`, clientSecret: "" },
+        }),
+        failureReason: status === "FAILED" ? "the card was declined" : "",
+        currencyCode: request.currencyCode,
+        capturedMinor: 0n,
+        refundedMinor: 0n,
+        refunds: [],
+      };
+      byOrder.set(request.orderId, payment);
+      amounts.set(id, request.amountMinor);
+      return copy(payment);
+    },
+    async ofOrder(orderId) {
+      const payment = byOrder.get(orderId);
+      return payment && copy(payment);
+    },
+    async capture(paymentId) {
+      const [, payment] = find(paymentId);
+      if (payment.status === "AUTHORIZED") {
+        payment.status = "CAPTURED";
+        payment.capturedMinor = amounts.get(paymentId)!;
+      } else if (payment.status !== "CAPTURED") {
+        throw new ConnectError(`payment ${paymentId} is ${payment.status}`, Code.FailedPrecondition);
+      }
+      return copy(payment);
+    },
+    async cancel(paymentId) {
+      const [, payment] = find(paymentId);
+      if (payment.status === "PROCESSING") {
+        throw new ConnectError(`payment ${paymentId} is PROCESSING`, Code.FailedPrecondition);
+      }
+      if (payment.status === "AUTHORIZED" || payment.status === "REQUIRES_ACTION") payment.status = "CANCELED";
+      return copy(payment);
+    },
+    async refund(request) {
+      const [orderId, payment] = find(request.paymentId);
+      if (payment.refunds.some((refund) => refund.refundKey === request.refundKey)) return copy(payment);
+      if (request.amountMinor > payment.capturedMinor - payment.refundedMinor) {
+        throw new ConnectError("refund exceeds the capture", Code.FailedPrecondition);
+      }
+      payment.refundedMinor += request.amountMinor;
+      payment.refunds.push({ refundKey: request.refundKey, amountMinor: request.amountMinor });
+      payment.status = payment.refundedMinor === payment.capturedMinor ? "REFUNDED" : "PARTIALLY_REFUNDED";
+      refunds.push({ orderId, refundKey: request.refundKey, amountMinor: request.amountMinor });
+      return copy(payment);
     },
   };
 }

@@ -1,10 +1,13 @@
-// Wiring only: config → database → clients of cart, product, shops and inventory → gRPC server, the
-// recovery loop and the announcements that wake WatchOrders streams.
+// Wiring only: config → database → clients of cart, product, shops, inventory and payments →
+// gRPC server, the payment events that continue checkout, the recovery loop and the
+// announcements that wake WatchOrders streams.
 import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { OrderAdminService, OrderService, ShopOrderService } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { PaymentService } from "../../gen/bazaar/payment/v1/payment_pb.ts";
 import { InventoryService, ProductService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { createMeshClient } from "../kit/clients.ts";
 import { loadConfigOrExit } from "../kit/config.ts";
+import { startConsumer } from "../kit/events.ts";
 import { runUntilSignalled, startService, type ServiceRuntime } from "../kit/lifecycle.ts";
 import { createLogger } from "../kit/log.ts";
 import { bind } from "../kit/serve.ts";
@@ -14,10 +17,10 @@ import { loadOrderConfig } from "./config.ts";
 import type { OrderDatabase } from "./db/database.ts";
 import { migrations } from "./db/migrations/index.ts";
 import { OrderChangeSignals } from "./domain/order-feed.ts";
-import { createTestPaymentProvider } from "./domain/payments.ts";
 import type { OrderDeps } from "./domain/ports.ts";
 import { recoverOverdueOrders } from "./domain/recovery.ts";
-import { inventoryStock } from "./mesh-ports.ts";
+import { followPaymentEvents, paymentOutcomesConsumer } from "./events/payment-outcomes.ts";
+import { inventoryStock, paymentServicePayments } from "./mesh-ports.ts";
 import { createOrderAdminService, createOrderService } from "./order-service.ts";
 import { createShopOrderService } from "./shop-order-service.ts";
 import { cachedShopOwners } from "./shop-owners.ts";
@@ -26,6 +29,7 @@ const config = loadConfigOrExit(() => loadOrderConfig(process.env));
 const cart = createMeshClient(CartService, config.cartAddress);
 const products = createMeshClient(ProductService, config.productAddress);
 const inventory = createMeshClient(InventoryService, config.productAddress);
+const payments = createMeshClient(PaymentService, config.paymentAddress);
 const shops = cachedShopOwners(createMeshClient(ShopService, config.productAddress).client);
 const signals = new OrderChangeSignals();
 
@@ -35,11 +39,12 @@ const orderDeps = ({ db, outbox, serviceToken }: ServiceRuntime<OrderDatabase>):
   (sharedDeps ??= {
     db,
     outbox,
-    payments: createTestPaymentProvider(),
+    payments: paymentServicePayments(payments.client, serviceToken),
     stock: inventoryStock(inventory.client, serviceToken),
     pricing: config.pricing,
     currencyCode: config.currencyCode,
     recoverAfterMs: config.recoverAfterMs,
+    paymentWaitMs: config.paymentWaitMs,
     faults: {
       reached(point) {
         if (point === config.crashAt) process.kill(process.pid, "SIGKILL");
@@ -72,7 +77,17 @@ const service = startService<OrderDatabase>({
     bind(OrderAdminService, createOrderAdminService(orderDeps(runtime))),
   ],
   rules: orderAccessRules,
-  consumers: ({ nats, log }) => [Promise.resolve(listenForOrderChanges(nats.nc, signals, log))],
+  consumers: (runtime) => [
+    Promise.resolve(listenForOrderChanges(runtime.nats.nc, signals, runtime.log)),
+    startConsumer<OrderDatabase>({
+      js: runtime.nats.js,
+      jsm: runtime.nats.jsm,
+      db: runtime.db,
+      log: runtime.log,
+      ...paymentOutcomesConsumer,
+      handle: followPaymentEvents(orderDeps(runtime)),
+    }),
+  ],
   jobs: (runtime) => [
     {
       name: "recover overdue orders",

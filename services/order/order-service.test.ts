@@ -24,12 +24,12 @@ import { orderAccessRules } from "./access-rules.ts";
 import type { OrderDatabase } from "./db/database.ts";
 import { migrations } from "./db/migrations/index.ts";
 import { OrderChangeSignals } from "./domain/order-feed.ts";
-import { createTestPaymentProvider } from "./domain/payments.ts";
 import type { OrderDeps } from "./domain/ports.ts";
 import {
   aCheckout,
   aProduct,
   inMemoryCarts,
+  inMemoryPayments,
   inMemoryProducts,
   inMemoryStock,
   type InMemoryCarts,
@@ -52,11 +52,12 @@ function orderServiceWith(cart: InMemoryCarts): InMemoryServer {
   const deps: OrderDeps = {
     db,
     outbox: { wake() {} },
-    payments: createTestPaymentProvider(),
+    payments: inMemoryPayments(),
     stock,
     pricing: { taxRateBasisPoints: 500, shippingMinor: 499n },
     currencyCode: "EUR",
     recoverAfterMs: 60_000,
+    paymentWaitMs: 60_000,
     faults: { reached() {} },
   };
   return serveInMemory({

@@ -52,6 +52,10 @@ const paymentStatusToProto: Record<PaymentStatus, ProtoPaymentStatus> = {
   FAILED: ProtoPaymentStatus.FAILED,
   DUE_ON_DELIVERY: ProtoPaymentStatus.DUE_ON_DELIVERY,
   REFUNDED: ProtoPaymentStatus.REFUNDED,
+  REQUIRES_ACTION: ProtoPaymentStatus.REQUIRES_ACTION,
+  PROCESSING: ProtoPaymentStatus.PROCESSING,
+  CAPTURED: ProtoPaymentStatus.CAPTURED,
+  VOIDED: ProtoPaymentStatus.VOIDED,
 };
 /** How far back WatchOrders replays by time, as the contract promises. */
 const longestReplayMs = 7 * 24 * 3_600_000;
@@ -67,6 +71,7 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
           shippingAddress: postalAddressFromProto(request.shippingAddress!),
           paymentMethod: request.payment!.method === ProtoPaymentMethod.CARD ? "CARD" : "CASH_ON_DELIVERY",
           cardToken: request.payment!.cardToken,
+          returnUrl: request.returnUrl,
         }),
       );
       return { order: orderToProto(order) };
@@ -216,6 +221,8 @@ function orderToProto(order: Order): MessageInitShape<typeof OrderSchema> {
       status: paymentStatusToProto[order.payment.status],
       reference: order.payment.reference,
       failureReason: order.payment.failureReason,
+      paymentId: order.payment.paymentId,
+      ...(order.payment.nextAction && { nextAction: order.payment.nextAction }),
     },
     statusHistory: order.history.map((change) => ({
       status: protoStatus[change.status],

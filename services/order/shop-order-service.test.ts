@@ -30,13 +30,13 @@ import type { OrderDatabase } from "./db/database.ts";
 import { migrations } from "./db/migrations/index.ts";
 import { cancelShopOrder } from "./domain/cancel-shop-order.ts";
 import { OrderChangeSignals } from "./domain/order-feed.ts";
-import { createTestPaymentProvider } from "./domain/payments.ts";
 import type { OrderDeps } from "./domain/ports.ts";
 import { recoverOverdueOrders } from "./domain/recovery.ts";
 import {
   aCheckout,
   aProduct,
   inMemoryCarts,
+  inMemoryPayments,
   inMemoryProducts,
   inMemoryShops,
   inMemoryStock,
@@ -54,8 +54,9 @@ let shopOrders: Client<typeof ShopOrderService>;
 const carts = inMemoryCarts();
 const products = inMemoryProducts();
 const stock = inMemoryStock();
-/** Every refund asked of the payment provider, in order. */
-const refundsAsked: Array<{ orderId: string; refundKey: string; amountMinor?: bigint }> = [];
+/** Card payments; `payments.refunds` is every refund asked of the payment service, in order. */
+const payments = inMemoryPayments();
+const refundsAsked = payments.refunds;
 let deps: OrderDeps;
 const shops = inMemoryShops();
 
@@ -64,20 +65,15 @@ beforeAll(async () => {
   tokens = await createTestTokens();
   callers = await oneOfEach(tokens);
   const feed = { db, signals: new OrderChangeSignals(), pollMs: 100 };
-  const provider = createTestPaymentProvider();
   deps = {
     db,
     outbox: { wake() {} },
-    payments: {
-      authorize: (request) => provider.authorize(request),
-      async refund(request) {
-        refundsAsked.push(request);
-      },
-    },
+    payments,
     stock,
     pricing: { taxRateBasisPoints: 500, shippingMinor: 499n },
     currencyCode: "EUR",
     recoverAfterMs: 60_000,
+    paymentWaitMs: 60_000,
     faults: { reached() {} },
   };
   server = serveInMemory({
@@ -661,7 +657,7 @@ describe("a seller cancels their shop order", () => {
     const after = (await orders.getOrder({ id: order.id }, buyer.options)).order!;
     expect(after.status).toBe(OrderStatus.CONFIRMED);
     expect(after.refunded?.amountMinor).toBe(2099n);
-    expect(after.payment?.status).toBe(PaymentStatus.AUTHORIZED);
+    expect(after.payment?.status).toBe(PaymentStatus.CAPTURED);
     expect(after.shopOrders.find((s) => s.id === bobs.id)).toMatchObject({
       status: ShopOrderStatus.CONFIRMED,
       refunded: { amountMinor: 0n },

@@ -70,7 +70,7 @@ describe("checking out", () => {
     expect(order!.subtotal!.amountMinor).toBe(14749n);
     expect(order!.tax!.amountMinor).toBe(737n);
     expect(order!.total!.amountMinor).toBe(15486n);
-    expect(order!.payment).toMatchObject({ method: PaymentMethod.CARD, status: PaymentStatus.AUTHORIZED });
+    expect(order!.payment).toMatchObject({ method: PaymentMethod.CARD, status: PaymentStatus.CAPTURED });
     expect(order!.statusHistory.map((s) => s.status)).toEqual([OrderStatus.PENDING, OrderStatus.CONFIRMED]);
     expect(await stockOf(ids[0]!)).toMatchObject({ stockOnHand: 8, stockAvailable: 8 });
 

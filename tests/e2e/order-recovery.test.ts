@@ -118,7 +118,7 @@ describe("an order service killed in the middle of checkout", () => {
     const order = await settledOrderOf(me, 60_000);
     expect(order).toMatchObject({
       status: OrderStatus.CONFIRMED,
-      payment: expect.objectContaining({ status: PaymentStatus.AUTHORIZED }),
+      payment: expect.objectContaining({ status: PaymentStatus.CAPTURED }),
     });
     await expectStockAddsUp(productId, 2);
     // OrderPlaced went out: the cart lets go of the purchased units.

@@ -209,7 +209,7 @@ describe("a seller cancels their shop order of a two-shop card order", () => {
     expect(after).toMatchObject({
       status: OrderStatus.CONFIRMED,
       refunded: { amountMinor: 2625n },
-      payment: expect.objectContaining({ status: PaymentStatus.AUTHORIZED }),
+      payment: expect.objectContaining({ status: PaymentStatus.CAPTURED }),
     });
     const untouched = after.shopOrders.find((s) => s.id === theirs.id)!;
     expect(untouched).toMatchObject({ status: ShopOrderStatus.CONFIRMED, refunded: { amountMinor: 0n } });

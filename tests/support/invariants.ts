@@ -249,7 +249,7 @@ export async function refundsWithinPayments(stores: MeshStores): Promise<string[
     stores.mysqlUrl,
     stores.databases.order!,
     `SELECT o.id, o.payment_status,
-       CAST(IF(o.payment_method = 'CARD' AND o.payment_status IN ('AUTHORIZED', 'REFUNDED'), o.total_minor, 0) AS CHAR) AS paid,
+       CAST(IF(o.payment_method = 'CARD' AND o.payment_status IN ('CAPTURED', 'REFUNDED'), o.total_minor, 0) AS CHAR) AS paid,
        CAST(SUM(r.amount_minor) AS CHAR) AS refunded
      FROM orders o JOIN order_refunds r ON r.order_id = o.id
      GROUP BY o.id, o.payment_method, o.payment_status, o.total_minor`,

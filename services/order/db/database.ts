@@ -21,6 +21,9 @@ export interface OrdersTable {
   payment_status: PaymentStatus;
   payment_reference: Generated<string>;
   payment_failure_reason: Generated<string>;
+  payment_id: Generated<string>;
+  payment_redirect_url: Generated<string>;
+  payment_client_secret: Generated<string>;
   idempotency_key: string;
   request_fingerprint: string;
   create_time: Generated<Date>;

@@ -4,6 +4,7 @@ import { jsonColumn } from "../../kit/db.ts";
 import type { PostalAddress } from "../../kit/postal-address.ts";
 import {
   followsOrderInto,
+  paidStatuses,
   shopOrderStatusFor,
   type Shipment,
   type NewShopOrder,
@@ -118,6 +119,7 @@ export interface PaymentFacts {
   status: PaymentStatus;
   reference?: string;
   failureReason?: string;
+  paymentId?: string;
 }
 
 export type TransitionOutcome = { moved: true; from: OrderStatus } | { moved: false; current: OrderStatus | undefined };
@@ -152,6 +154,8 @@ export async function transitionOrder(
       ...(payment && { payment_status: payment.status }),
       ...(payment?.reference !== undefined && { payment_reference: payment.reference }),
       ...(payment?.failureReason !== undefined && { payment_failure_reason: payment.failureReason }),
+      ...(payment?.paymentId !== undefined && { payment_id: payment.paymentId }),
+      ...(payment && payment.status !== "REQUIRES_ACTION" && { payment_redirect_url: "", payment_client_secret: "" }),
       ...(settle === "due" && { settle_after: sql<Date>`UTC_TIMESTAMP(6)` }),
       ...(settle === "done" && { settle_after: null }),
       update_time: sql<Date>`UTC_TIMESTAMP(6)`,
@@ -355,17 +359,62 @@ export async function moveLockedShopOrder(
   return { orderTo };
 }
 
-/** Records payment facts while the order is still PENDING; false once it has moved on. */
-export async function recordPaymentWhilePending(db: Db, id: string, payment: PaymentFacts): Promise<boolean> {
+/**
+ * Records that an order's card payment went through (AUTHORIZED) while the order is still
+ * PENDING; false once it has moved on. From here on recovery finishes the order instead of
+ * cancelling it.
+ */
+export async function recordAuthorizedPayment(
+  db: Db,
+  id: string,
+  payment: { reference: string; paymentId: string },
+): Promise<boolean> {
   const result = await db
     .updateTable("orders")
     .set({
-      payment_status: payment.status,
-      payment_reference: payment.reference ?? "",
+      payment_status: "AUTHORIZED",
+      payment_reference: payment.reference,
+      payment_id: payment.paymentId,
+      payment_redirect_url: "",
+      payment_client_secret: "",
       update_time: sql<Date>`UTC_TIMESTAMP(6)`,
     })
     .where("id", "=", id)
     .where("status", "=", "PENDING")
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/**
+ * Records that a PENDING order waits for its buyer (REQUIRES_ACTION, with what they must do)
+ * or its provider (PROCESSING), and hands it to the recovery loop at `giveUpAt`. Only over a
+ * payment not heard of yet: a payment event that got in first (AUTHORIZED, a failure) wins.
+ */
+export async function recordAwaitedPayment(
+  db: Db,
+  id: string,
+  payment: {
+    status: "REQUIRES_ACTION" | "PROCESSING";
+    reference: string;
+    paymentId: string;
+    nextAction?: { redirectUrl: string; clientSecret: string };
+  },
+  giveUpAt: Date,
+): Promise<boolean> {
+  const result = await db
+    .updateTable("orders")
+    .set({
+      payment_status: payment.status,
+      payment_reference: payment.reference,
+      payment_id: payment.paymentId,
+      payment_redirect_url: payment.nextAction?.redirectUrl ?? "",
+      payment_client_secret: payment.nextAction?.clientSecret ?? "",
+      settle_after: giveUpAt,
+      update_time: sql<Date>`UTC_TIMESTAMP(6)`,
+    })
+    .where("id", "=", id)
+    .where("status", "=", "PENDING")
+    .where("payment_status", "in", ["PENDING", "REQUIRES_ACTION", "PROCESSING"])
     .executeTakeFirst();
   return Number(result.numUpdatedRows) === 1;
 }
@@ -396,8 +445,7 @@ export async function refundFactsOf(trx: Transaction<OrderDatabase>, orderId: st
     .where("order_id", "=", orderId)
     .orderBy("shop_id")
     .execute();
-  const paid =
-    order.payment_method === "CARD" && (order.payment_status === "AUTHORIZED" || order.payment_status === "REFUNDED");
+  const paid = order.payment_method === "CARD" && paidStatuses.includes(order.payment_status);
   return {
     paidMinor: paid ? BigInt(order.total_minor) : 0n,
     refundedMinor: await refundedSoFar(trx, orderId),
@@ -517,7 +565,7 @@ export async function markShopOrderSettled(
     .forUpdate()
     .executeTakeFirstOrThrow();
   await trx.updateTable("shop_orders").set({ settle_after: null }).where("id", "=", id).execute();
-  if (order.status !== "CANCELLED" || order.payment_status !== "AUTHORIZED") return;
+  if (order.status !== "CANCELLED" || order.payment_status !== "CAPTURED") return;
   if ((await refundedSoFar(trx, orderId)) < BigInt(order.total_minor)) return;
   await trx.updateTable("orders").set({ payment_status: "REFUNDED" }).where("id", "=", orderId).execute();
 }
@@ -766,6 +814,10 @@ async function withDetails(db: Db, rows: OrderRow[]): Promise<Order[]> {
         status: row.payment_status,
         reference: row.payment_reference,
         failureReason: row.payment_failure_reason,
+        paymentId: row.payment_id,
+        ...(row.payment_status === "REQUIRES_ACTION" && {
+          nextAction: { redirectUrl: row.payment_redirect_url, clientSecret: row.payment_client_secret },
+        }),
       },
       history: history
         .filter((h) => h.order_id === row.id)

@@ -27,6 +27,7 @@ import {
   type ShopOrderStatus,
 } from "./order.ts";
 import type { OrderDeps } from "./ports.ts";
+import { returnPayment } from "./payments.ts";
 import { shopOrderRefund } from "./refunds.ts";
 import { repeatUntilKnown } from "./settle.ts";
 
@@ -88,6 +89,6 @@ export async function settleShopOrder(
   const { orderId, items, refundMinor } = settlement;
   await repeatUntilKnown(() => deps.stock.giveBackItems(orderId, shopOrderId, items));
   if (refundMinor !== undefined)
-    await deps.payments.refund({ orderId, refundKey: shopOrderId, amountMinor: refundMinor });
+    await returnPayment(deps.payments, { orderId, refundKey: shopOrderId, amountMinor: refundMinor });
   await inTransaction(deps.db, (trx) => markShopOrderSettled(trx, shopOrderId, orderId));
 }

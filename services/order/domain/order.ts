@@ -10,7 +10,26 @@ export type OrderStatus =
   | "CANCELLED"
   | "PAYMENT_FAILED";
 export type PaymentMethod = "CASH_ON_DELIVERY" | "CARD";
-export type PaymentStatus = "PENDING" | "AUTHORIZED" | "DECLINED" | "FAILED" | "DUE_ON_DELIVERY" | "REFUNDED";
+/**
+ * Where an order's payment stands. A card payment goes PENDING → (REQUIRES_ACTION or
+ * PROCESSING while the buyer or the provider decides) → AUTHORIZED → CAPTURED when the order is
+ * confirmed, or DECLINED/FAILED; after a cancellation a capture ends REFUNDED and an
+ * authorization VOIDED.
+ */
+export type PaymentStatus =
+  | "PENDING"
+  | "REQUIRES_ACTION"
+  | "PROCESSING"
+  | "AUTHORIZED"
+  | "CAPTURED"
+  | "DECLINED"
+  | "FAILED"
+  | "DUE_ON_DELIVERY"
+  | "REFUNDED"
+  | "VOIDED";
+
+/** Payment statuses of an order whose card payment was taken. */
+export const paidStatuses: readonly PaymentStatus[] = ["CAPTURED", "REFUNDED"];
 
 export interface OrderLine {
   productId: string;
@@ -163,7 +182,17 @@ export interface Order {
   shippingMinor: bigint;
   totalMinor: bigint;
   shippingAddress: PostalAddress;
-  payment: { method: PaymentMethod; status: PaymentStatus; reference: string; failureReason: string };
+  payment: {
+    method: PaymentMethod;
+    status: PaymentStatus;
+    /** The provider's id of the card payment. */
+    reference: string;
+    failureReason: string;
+    /** The payment service's id of the card payment; empty for cash on delivery. */
+    paymentId: string;
+    /** What the buyer must do while REQUIRES_ACTION. */
+    nextAction?: { redirectUrl: string; clientSecret: string };
+  };
   history: StatusChange[];
   /** One per shop, in shop id order. */
   shopOrders: ShopOrder[];

@@ -7,7 +7,8 @@ import { createHash } from "node:crypto";
 import { inTransaction } from "../../kit/db.ts";
 import { uuidv7 } from "../../kit/ids.ts";
 import type { PostalAddress } from "../../kit/postal-address.ts";
-import { findOrder, findOrderIdByKey, insertPendingOrder, recordPaymentWhilePending } from "../db/order.repository.ts";
+import { findOrder, findOrderIdByKey, insertPendingOrder } from "../db/order.repository.ts";
+import { payByCard } from "./card-payment.ts";
 import {
   EmptyCartError,
   IdempotencyKeyReusedError,
@@ -18,7 +19,6 @@ import {
   type OrderLine,
   type PaymentMethod,
 } from "./order.ts";
-import type { PaymentProvider } from "./payments.ts";
 import type { OrderDeps, ShopperPorts } from "./ports.ts";
 import { abandonOrder, confirmOrder, isOutcomeUnknown, repeatUntilKnown } from "./settle.ts";
 
@@ -28,6 +28,8 @@ export interface CheckoutRequest {
   shippingAddress: PostalAddress;
   paymentMethod: PaymentMethod;
   cardToken: string;
+  /** Where a 3-D Secure page sends the buyer back to; may be empty. */
+  returnUrl: string;
 }
 
 export async function placeOrder(deps: OrderDeps, shopper: ShopperPorts, request: CheckoutRequest): Promise<Order> {
@@ -88,42 +90,26 @@ export async function placeOrder(deps: OrderDeps, shopper: ShopperPorts, request
   deps.faults.reached("after-reserve");
 
   if (request.paymentMethod === "CARD") {
-    const outcome = await authorizeWithRetry(deps.payments, {
-      orderId,
-      amountMinor: totals.totalMinor,
-      currencyCode: deps.currencyCode,
-      cardToken: request.cardToken,
-    });
-    if (outcome.kind !== "authorized") {
-      const payment = {
-        status: outcome.kind === "declined" ? "DECLINED" : "FAILED",
-        failureReason: outcome.reason,
-      } as const;
-      await abandonOrder(deps, order, "PAYMENT_FAILED", outcome.reason, payment);
-      return (await findOrder(deps.db, orderId))!;
-    }
-    // Recorded before the commit: from here on recovery finishes the order instead of cancelling it.
-    if (!(await recordPaymentWhilePending(deps.db, orderId, { status: "AUTHORIZED", reference: outcome.reference }))) {
-      // Cancelled while the card was being charged: the canceller may have refunded too early.
-      await deps.payments.refund({ orderId, refundKey: orderId });
-      return (await findOrder(deps.db, orderId))!;
-    }
-    deps.faults.reached("after-payment");
+    // Confirmed, failed, or left PENDING awaiting the buyer's confirmation (3-D Secure).
+    await payByCard(deps, order, { cardToken: request.cardToken, returnUrl: request.returnUrl });
+    return (await findOrder(deps.db, orderId))!;
   }
 
   try {
     await repeatUntilKnown(() => deps.stock.commit(orderId));
   } catch (error) {
     if (isOutcomeUnknown(error)) throw error;
-    // The hold expired or was given back by a cancellation while payment ran.
     await abandonOrder(deps, order, "CANCELLED", "the stock hold ran out before checkout completed");
     return (await findOrder(deps.db, orderId))!;
   }
-  await confirmOrder(deps, order, request.paymentMethod === "CARD" ? "paid" : "cash on delivery");
+  await confirmOrder(deps, order, "cash on delivery");
   return (await findOrder(deps.db, orderId))!;
 }
 
-/** The order an earlier call with this key made, once it has left PENDING (or a few seconds passed). */
+/**
+ * The order an earlier call with this key made, once it has left PENDING or awaits the buyer's
+ * payment (or a few seconds passed).
+ */
 async function settledOrder(
   deps: OrderDeps,
   idempotencyKey: string,
@@ -133,20 +119,15 @@ async function settledOrder(
   if (earlier.fingerprint !== fingerprint) throw new IdempotencyKeyReusedError(idempotencyKey, earlier.id);
   const deadline = Date.now() + 8_000;
   let order = (await findOrder(deps.db, earlier.id))!;
-  while (order.status === "PENDING" && Date.now() < deadline) {
+  while (order.status === "PENDING" && !awaitsPayment(order) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 50));
     order = (await findOrder(deps.db, earlier.id))!;
   }
   return order;
 }
 
-async function authorizeWithRetry(payments: PaymentProvider, request: Parameters<PaymentProvider["authorize"]>[0]) {
-  let outcome = await payments.authorize(request);
-  for (let attempt = 1; outcome.kind === "unavailable" && attempt < 3; attempt++) {
-    await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
-    outcome = await payments.authorize(request);
-  }
-  return outcome;
+function awaitsPayment(order: Order): boolean {
+  return order.payment.status === "REQUIRES_ACTION" || order.payment.status === "PROCESSING";
 }
 
 /**
@@ -158,6 +139,8 @@ function fingerprintOf(request: CheckoutRequest): string {
     address: request.shippingAddress,
     method: request.paymentMethod,
     card: request.cardToken,
+    // Left out when empty, so fingerprints stored before return URLs existed still match.
+    returnUrl: request.returnUrl || undefined,
   });
   return createHash("sha256").update(payload).digest("hex");
 }

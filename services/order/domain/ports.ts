@@ -5,7 +5,7 @@ import type { Kysely } from "kysely";
 import type { OutboxNotifier } from "../../kit/lifecycle.ts";
 import type { OrderDatabase } from "../db/database.ts";
 import type { PricingPolicy } from "./order.ts";
-import type { PaymentProvider } from "./payments.ts";
+import type { PaymentsPort } from "./payments.ts";
 
 /** The buyer's cart and the catalog's current prices, read on the buyer's behalf. */
 export interface ShopperPorts {
@@ -53,11 +53,13 @@ export interface FaultPoints {
 export interface OrderDeps {
   db: Kysely<OrderDatabase>;
   outbox: OutboxNotifier;
-  payments: PaymentProvider;
+  payments: PaymentsPort;
   stock: StockPort;
   pricing: PricingPolicy;
   currencyCode: string;
   /** How long checkout has to settle an order before the recovery loop takes over. */
   recoverAfterMs: number;
+  /** How long an order awaits its buyer's or provider's decision on a card payment. */
+  paymentWaitMs: number;
   faults: FaultPoints;
 }

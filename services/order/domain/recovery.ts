@@ -5,9 +5,18 @@
 // product service is the last backstop behind this.
 import type { Logger } from "../../kit/log.ts";
 import { claimOverdueOrders, claimOverdueShopOrders } from "../db/order.repository.ts";
+import { findOrder } from "../db/order.repository.ts";
 import { settleShopOrder } from "./cancel-shop-order.ts";
+import { followPaymentOfOrder } from "./card-payment.ts";
 import type { OrderDeps } from "./ports.ts";
-import { recoverOrder } from "./settle.ts";
+import {
+  abandonOrder,
+  confirmOrder,
+  endedUnfulfilled,
+  giveBack,
+  isOutcomeUnknown,
+  repeatUntilKnown,
+} from "./settle.ts";
 
 /** A claimed order is left alone by other replicas this long; a failed recovery retries after it. */
 const claimLeaseMs = 30_000;
@@ -37,4 +46,42 @@ export async function recoverOverdueOrders(
     }
   }
   return claimed.length + shopOrders.length;
+}
+
+/**
+ * Finishes or compensates an order whose settling is overdue. A cash-on-delivery order left
+ * PENDING is finished: hold the stock (a repeat of an earlier hold is a no-op), commit, confirm.
+ * A card order follows its payment as the payment service knows it now: paid → finished,
+ * declined → failed, still waiting → cancelled (its wait is over), never started → cancelled.
+ * Orders already cancelled or failed get their compensation finished; an order checkout
+ * confirmed after it was claimed is left as it is.
+ */
+export async function recoverOrder(deps: OrderDeps, orderId: string): Promise<void> {
+  const order = await findOrder(deps.db, orderId);
+  if (!order) return;
+  if (order.status !== "PENDING") {
+    // Cancelled or failed: finish giving back. Confirmed (checkout finished after this claim,
+    // as it may when a step was slow): the stock is sold and stays sold.
+    if (endedUnfulfilled(order.status)) await giveBack(deps, orderId);
+    return;
+  }
+  if (order.payment.method === "CARD") {
+    const waited = order.payment.status === "REQUIRES_ACTION" || order.payment.status === "PROCESSING";
+    await followPaymentOfOrder(deps, orderId, { waitIsOver: waited });
+    const after = await findOrder(deps.db, orderId);
+    // No payment was ever started (a crash before it): nothing was charged.
+    if (after?.status === "PENDING" && !after.payment.paymentId) {
+      await abandonOrder(deps, order, "CANCELLED", "checkout did not complete; nothing was charged");
+    }
+    return;
+  }
+  try {
+    const items = order.lines.map((line) => ({ productId: line.productId, quantity: line.quantity }));
+    await repeatUntilKnown(() => deps.stock.reserve(orderId, items));
+    await repeatUntilKnown(() => deps.stock.commit(orderId));
+  } catch (error) {
+    if (isOutcomeUnknown(error)) throw error;
+    return abandonOrder(deps, order, "CANCELLED", "the stock could no longer be held");
+  }
+  await confirmOrder(deps, order, "completed after an interruption");
 }

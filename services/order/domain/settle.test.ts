@@ -9,9 +9,10 @@ import { uuidv7 } from "../../kit/ids.ts";
 import type { OrderDatabase } from "../db/database.ts";
 import { migrations } from "../db/migrations/index.ts";
 import { claimOverdueOrders, findOrder, insertPendingOrder } from "../db/order.repository.ts";
-import { createTestPaymentProvider } from "./payments.ts";
+import { inMemoryPayments } from "../in-memory-ports.ts";
 import type { OrderDeps } from "./ports.ts";
-import { abandonOrder, confirmOrder, recoverOrder } from "./settle.ts";
+import { recoverOrder } from "./recovery.ts";
+import { abandonOrder, confirmOrder } from "./settle.ts";
 
 let db: Kysely<OrderDatabase>;
 const stockCalls: string[] = [];
@@ -31,7 +32,7 @@ function deps(): OrderDeps {
   return {
     db,
     outbox: { wake: () => undefined },
-    payments: createTestPaymentProvider(),
+    payments: inMemoryPayments(),
     stock: {
       reserve: async (orderId) => void stockCalls.push(`reserve ${orderId}`),
       commit: async (orderId) => void stockCalls.push(`commit ${orderId}`),
@@ -41,6 +42,7 @@ function deps(): OrderDeps {
     pricing: { taxRateBasisPoints: 500, shippingMinor: 0n },
     currencyCode: "USD",
     recoverAfterMs: 3_000,
+    paymentWaitMs: 3_000,
     faults: { reached: () => undefined },
   };
 }

@@ -4,7 +4,7 @@
 // recovery loop may race over one order and still end in one consistent state.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { inTransaction } from "../../kit/db.ts";
-import { findOrder, markSettled, recordRemainingRefund } from "../db/order.repository.ts";
+import { findOrder, markSettled, recordRefund, recordRemainingRefund } from "../db/order.repository.ts";
 import {
   cancellableStatuses,
   IllegalTransitionError,
@@ -13,7 +13,9 @@ import {
   type Order,
   type OrderFacts,
   type OrderStatus,
+  paidStatuses,
 } from "./order.ts";
+import { returnPayment } from "./payments.ts";
 import type { OrderDeps } from "./ports.ts";
 import { changeStatus, type StatusChange } from "./status-changes.ts";
 
@@ -39,19 +41,25 @@ export async function repeatUntilKnown<T>(step: () => Promise<T>, attempts = 4):
 }
 
 /** PENDING → CONFIRMED once stock is committed; an order cancelled meanwhile gets everything back. */
-export async function confirmOrder(deps: OrderDeps, order: OrderFacts, note: string): Promise<void> {
+export async function confirmOrder(
+  deps: OrderDeps,
+  order: OrderFacts,
+  note: string,
+  payment?: StatusChange["payment"],
+): Promise<void> {
   const confirmed = await changeStatus(deps, order, {
     from: ["PENDING"],
     to: "CONFIRMED",
     note,
     actorId: checkoutActor,
+    payment,
     settle: "done",
   });
-  if (!confirmed.moved && endedUnfulfilled(confirmed.current)) await giveBack(deps, order.id);
+  if (!confirmed.moved && endedUnfulfilled(confirmed.current)) await giveBackOrLeaveDue(deps, order.id);
 }
 
 /** Cancelled or failed: whatever the order took must go back. */
-function endedUnfulfilled(status: OrderStatus | undefined): boolean {
+export function endedUnfulfilled(status: OrderStatus | undefined): boolean {
   return status === "CANCELLED" || status === "PAYMENT_FAILED";
 }
 
@@ -75,27 +83,49 @@ export async function abandonOrder(
     settle: "due",
   });
   // Confirmed by a racing step after all: then nothing is given back.
-  if (moved.moved || endedUnfulfilled(moved.current)) await giveBack(deps, order.id);
+  if (moved.moved || endedUnfulfilled(moved.current)) await giveBackOrLeaveDue(deps, order.id);
 }
 
 /**
  * Returns a cancelled or failed order's stock and payment and marks it settled. When a step
- * cannot be done now the order stays due and the recovery loop repeats this.
+ * cannot be done now (a service down, a payment still processing) the order stays due and the
+ * recovery loop repeats this.
  */
 export async function giveBack(deps: OrderDeps, orderId: string): Promise<void> {
   const order = (await findOrder(deps.db, orderId))!;
   // Units a cancelled shop order gave back already are not given back twice (the inventory
   // service subtracts partial returns).
   await repeatUntilKnown(() => deps.stock.giveBack(orderId));
-  if (order.payment.status === "AUTHORIZED" || order.payment.status === "REFUNDED") {
+  if (order.payment.method !== "CARD") return markSettled(deps.db, orderId);
+  if (paidStatuses.includes(order.payment.status)) {
     // Paid: refund what the shop orders' refunds left, recorded once under the order's id.
     const rest = await inTransaction(deps.db, (trx) => recordRemainingRefund(trx, orderId));
-    if (rest > 0n) await deps.payments.refund({ orderId, refundKey: orderId, amountMinor: rest });
-  } else if (order.payment.method === "CARD") {
-    // Whether an authorization happened is unknown (a crash mid-checkout): void whatever there is.
-    await deps.payments.refund({ orderId, refundKey: orderId });
+    if (rest > 0n) await returnPayment(deps.payments, { orderId, refundKey: orderId, amountMinor: rest });
+    return markSettled(deps.db, orderId, "REFUNDED");
   }
-  await markSettled(deps.db, orderId, order.payment.status === "AUTHORIZED" ? "REFUNDED" : undefined);
+  // Not known to be taken (authorized, waiting, or a crash before checkout heard back): void
+  // whatever the payment service holds — or refund it, had a capture slipped through.
+  const returned = await returnPayment(deps.payments, { orderId, refundKey: orderId });
+  if (returned.refundedMinor > 0n) {
+    await recordRefund(deps.db, { orderId, refundKey: orderId, amountMinor: returned.refundedMinor });
+  }
+  await markSettled(
+    deps.db,
+    orderId,
+    returned.voided ? "VOIDED" : returned.refundedMinor > 0n ? "REFUNDED" : undefined,
+  );
+}
+
+/**
+ * giveBack for a caller whose own answer stands either way (the cancellation, the failed
+ * checkout): what cannot be given back now stays due, and the recovery loop repeats it.
+ */
+async function giveBackOrLeaveDue(deps: OrderDeps, orderId: string): Promise<void> {
+  try {
+    await giveBack(deps, orderId);
+  } catch {
+    // Left due: the order's settle_after is set, so the recovery loop takes it over.
+  }
 }
 
 export interface Actor {
@@ -119,11 +149,7 @@ export async function cancelOrder(deps: OrderDeps, orderId: string, actor: Actor
     settle: "due",
   });
   if (!moved.moved) throw new IllegalTransitionError(orderId, moved.current!, "CANCELLED");
-  try {
-    await giveBack(deps, orderId);
-  } catch {
-    // The cancellation stands; the recovery loop gives back what could not be given back now.
-  }
+  await giveBackOrLeaveDue(deps, orderId);
   return (await findOrder(deps.db, orderId))!;
 }
 
@@ -143,34 +169,4 @@ export async function moveOrder(
   // Someone else moved it between the read and the lock.
   if (!moved.moved) throw new IllegalTransitionError(orderId, moved.current!, to);
   return (await findOrder(deps.db, orderId))!;
-}
-
-/**
- * Finishes or compensates an order whose settling is overdue. A PENDING order is finished when
- * nothing is left to chance (cash on delivery, or the payment recorded as authorized): hold
- * the stock (a repeat of an earlier hold is a no-op), commit, confirm. Otherwise — payment
- * outcome unknown, or the hold lost — it is cancelled and anything that may have been taken is
- * given back. Orders already cancelled or failed get their compensation finished; an order
- * checkout confirmed after it was claimed is left as it is.
- */
-export async function recoverOrder(deps: OrderDeps, orderId: string): Promise<void> {
-  const order = await findOrder(deps.db, orderId);
-  if (!order) return;
-  if (order.status !== "PENDING") {
-    // Cancelled or failed: finish giving back. Confirmed (checkout finished after this claim,
-    // as it may when a step was slow): the stock is sold and stays sold.
-    if (endedUnfulfilled(order.status)) await giveBack(deps, orderId);
-    return;
-  }
-  const finishable = order.payment.method === "CASH_ON_DELIVERY" || order.payment.status === "AUTHORIZED";
-  if (!finishable) return abandonOrder(deps, order, "CANCELLED", "checkout did not complete; nothing was charged");
-  try {
-    const items = order.lines.map((line) => ({ productId: line.productId, quantity: line.quantity }));
-    await repeatUntilKnown(() => deps.stock.reserve(orderId, items));
-    await repeatUntilKnown(() => deps.stock.commit(orderId));
-  } catch (error) {
-    if (isOutcomeUnknown(error)) throw error;
-    return abandonOrder(deps, order, "CANCELLED", "the stock could no longer be held");
-  }
-  await confirmOrder(deps, order, "completed after an interruption");
 }

@@ -16,7 +16,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file bazaar/order/v1/order.proto.
  */
 export const file_bazaar_order_v1_order: GenFile = /*@__PURE__*/
-  fileDesc("ChtiYXphYXIvb3JkZXIvdjEvb3JkZXIucHJvdG8SD2JhemFhci5vcmRlci52MSIyChVFcmFzZUJ1eWVyRGF0YVJlcXVlc3QSGQoHdXNlcl9pZBgBIAEoCUIIukgFcgOwAQEiNAoWRXJhc2VCdXllckRhdGFSZXNwb25zZRIaChJlcmFzZWRfb3JkZXJfY291bnQYASABKAUi+wQKBU9yZGVyEgoKAmlkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSKQoFaXRlbXMYAyADKAsyGi5iYXphYXIub3JkZXIudjEuT3JkZXJJdGVtEikKCHN1YnRvdGFsGAQgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIkCgN0YXgYBSABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Ei4KDXNoaXBwaW5nX2Nvc3QYBiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EiYKBXRvdGFsGAcgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIzChBzaGlwcGluZ19hZGRyZXNzGAggASgLMhkuYmF6YWFyLmNvbW1vbi52MS5BZGRyZXNzEiwKBnN0YXR1cxgJIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1cxIpCgdwYXltZW50GAogASgLMhguYmF6YWFyLm9yZGVyLnYxLlBheW1lbnQSNQoOc3RhdHVzX2hpc3RvcnkYCyADKAsyHS5iYXphYXIub3JkZXIudjEuU3RhdHVzQ2hhbmdlEi8KC2NyZWF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLc2hvcF9vcmRlcnMYDiADKAsyGi5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyEikKCHJlZnVuZGVkGA8gASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSKXBAoJU2hvcE9yZGVyEgoKAmlkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEg8KB3Nob3BfaWQYAyABKAkSEQoJc2VsbGVyX2lkGAQgASgJEikKBWl0ZW1zGAUgAygLMhouYmF6YWFyLm9yZGVyLnYxLk9yZGVySXRlbRIpCghzdWJ0b3RhbBgGIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSMAoGc3RhdHVzGAcgASgOMiAuYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlclN0YXR1cxIPCgdjYXJyaWVyGAggASgJEhcKD3RyYWNraW5nX251bWJlchgJIAEoCRIUCgx0cmFja2luZ191cmwYCiABKAkSLwoLY3JlYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI+Cg5zdGF0dXNfaGlzdG9yeRgNIAMoCzImLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXJTdGF0dXNDaGFuZ2USKQoIcmVmdW5kZWQYDiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EjMKEHNoaXBwaW5nX2FkZHJlc3MYDyABKAsyGS5iYXphYXIuY29tbW9uLnYxLkFkZHJlc3MigQEKFVNob3BPcmRlclN0YXR1c0NoYW5nZRIwCgZzdGF0dXMYASABKA4yIC5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyU3RhdHVzEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBG5vdGUYAyABKAkiqgEKCU9yZGVySXRlbRISCgpwcm9kdWN0X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSKwoKdW5pdF9wcmljZRgDIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSEAoIcXVhbnRpdHkYBCABKAUSKwoKbGluZV90b3RhbBgFIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSDwoHc2hvcF9pZBgGIAEoCSKUAQoHUGF5bWVudBIuCgZtZXRob2QYASABKA4yHi5iYXphYXIub3JkZXIudjEuUGF5bWVudE1ldGhvZBIuCgZzdGF0dXMYAiABKA4yHi5iYXphYXIub3JkZXIudjEuUGF5bWVudFN0YXR1cxIRCglyZWZlcmVuY2UYAyABKAkSFgoOZmFpbHVyZV9yZWFzb24YBCABKAkidAoMU3RhdHVzQ2hhbmdlEiwKBnN0YXR1cxgBIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1cxIoCgR0aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRub3RlGAMgASgJItsBCg5QYXltZW50RGV0YWlscxI6CgZtZXRob2QYASABKA4yHi5iYXphYXIub3JkZXIudjEuUGF5bWVudE1ldGhvZEIKukgHggEEEAEgABIcCgpjYXJkX3Rva2VuGAIgASgJQgi6SAVyAxjIATpvukhsGmoKE2NhcmRfdG9rZW5fcmVxdWlyZWQSKGNhcmRfdG9rZW4gaXMgcmVxdWlyZWQgZm9yIENBUkQgcGF5bWVudHMaKXRoaXMubWV0aG9kICE9IDIgfHwgdGhpcy5jYXJkX3Rva2VuICE9ICcnIsMBChFQbGFjZU9yZGVyUmVxdWVzdBI3Cg9pZGVtcG90ZW5jeV9rZXkYASABKAlCHrpIG8gBAXIWEAgYQDIQXltBLVphLXowLTlfLV0rJBI7ChBzaGlwcGluZ19hZGRyZXNzGAIgASgLMhkuYmF6YWFyLmNvbW1vbi52MS5BZGRyZXNzQga6SAPIAQESOAoHcGF5bWVudBgDIAEoCzIfLmJhemFhci5vcmRlci52MS5QYXltZW50RGV0YWlsc0IGukgDyAEBIjsKElBsYWNlT3JkZXJSZXNwb25zZRIlCgVvcmRlchgBIAEoCzIWLmJhemFhci5vcmRlci52MS5PcmRlciKHAQoRTGlzdE9yZGVyc1JlcXVlc3QSNgoGc3RhdHVzGAEgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzQgi6SAWCAQIQARIcCglwYWdlX3NpemUYAiABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiABCJVChJMaXN0T3JkZXJzUmVzcG9uc2USJgoGb3JkZXJzGAEgAygLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSInCg9HZXRPcmRlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIjkKEEdldE9yZGVyUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXIiRAoSQ2FuY2VsT3JkZXJSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIYCgZyZWFzb24YAiABKAlCCLpIBXIDGPQDIjwKE0NhbmNlbE9yZGVyUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXIiZAoSV2F0Y2hPcmRlcnNSZXF1ZXN0Eh4KDHJlc3VtZV90b2tlbhgBIAEoCUIIukgFcgMYgAQSLgoKc2luY2VfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiUgoTV2F0Y2hPcmRlcnNSZXNwb25zZRIlCgVvcmRlchgBIAEoCzIWLmJhemFhci5vcmRlci52MS5PcmRlchIUCgxyZXN1bWVfdG9rZW4YAiABKAkiuwMKFUxpc3RTaG9wT3JkZXJzUmVxdWVzdBIZCgdzaG9wX2lkGAEgASgJQgi6SAVyA7ABARI6CgZzdGF0dXMYAiABKA4yIC5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyU3RhdHVzQgi6SAWCAQIQARIcCglwYWdlX3NpemUYAyABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAQgASgJQgi6SAVyAxiABBIxCg1jcmVhdGVkX2FmdGVyGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXA6pwG6SKMBGqABCg1jcmVhdGVkX3JhbmdlEixjcmVhdGVkX2FmdGVyOiBtdXN0IGJlIGJlZm9yZSBjcmVhdGVkX2JlZm9yZRphIWhhcyh0aGlzLmNyZWF0ZWRfYWZ0ZXIpIHx8ICFoYXModGhpcy5jcmVhdGVkX2JlZm9yZSkgfHwgdGhpcy5jcmVhdGVkX2FmdGVyIDwgdGhpcy5jcmVhdGVkX2JlZm9yZSJiChZMaXN0U2hvcE9yZGVyc1Jlc3BvbnNlEi8KC3Nob3Bfb3JkZXJzGAEgAygLMhouYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKwoTR2V0U2hvcE9yZGVyUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiRgoUR2V0U2hvcE9yZGVyUmVzcG9uc2USLgoKc2hvcF9vcmRlchgBIAEoCzIaLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXIigwEKFldhdGNoU2hvcE9yZGVyc1JlcXVlc3QSGQoHc2hvcF9pZBgBIAEoCUIIukgFcgOwAQESHgoMcmVzdW1lX3Rva2VuGAIgASgJQgi6SAVyAxiABBIuCgpzaW5jZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJfChdXYXRjaFNob3BPcmRlcnNSZXNwb25zZRIuCgpzaG9wX29yZGVyGAEgASgLMhouYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlchIUCgxyZXN1bWVfdG9rZW4YAiABKAkiRgoWQWNjZXB0U2hvcE9yZGVyUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESFgoEbm90ZRgCIAEoCUIIukgFcgMY9AMiSQoXQWNjZXB0U2hvcE9yZGVyUmVzcG9uc2USLgoKc2hvcF9vcmRlchgBIAEoCzIaLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXIitAEKFFNoaXBTaG9wT3JkZXJSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIaCgdjYXJyaWVyGAIgASgJQgm6SAZyBBABGGQSIgoPdHJhY2tpbmdfbnVtYmVyGAMgASgJQgm6SAZyBBABGGQSLgoMdHJhY2tpbmdfdXJsGAQgASgJQhi6SBXYAQFyEBj0AzoIaHR0cHM6Ly+IAQESFgoEbm90ZRgFIAEoCUIIukgFcgMY9AMiRwoVU2hpcFNob3BPcmRlclJlc3BvbnNlEi4KCnNob3Bfb3JkZXIYASABKAsyGi5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyIkcKF0RlbGl2ZXJTaG9wT3JkZXJSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIWCgRub3RlGAIgASgJQgi6SAVyAxj0AyJKChhEZWxpdmVyU2hvcE9yZGVyUmVzcG9uc2USLgoKc2hvcF9vcmRlchgBIAEoCzIaLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXIiSgoWQ2FuY2VsU2hvcE9yZGVyUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESGgoGcmVhc29uGAIgASgJQgq6SAdyBRABGPQDIkkKF0NhbmNlbFNob3BPcmRlclJlc3BvbnNlEi4KCnNob3Bfb3JkZXIYASABKAsyGi5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyIsEDChRMaXN0QWxsT3JkZXJzUmVxdWVzdBI2CgZzdGF0dXMYASABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXNCCLpIBYIBAhABEhwKB3VzZXJfaWQYAiABKAlCC7pICNgBAXIDsAEBEjQKEGNyZWF0ZV90aW1lX2Zyb20YAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZV90aW1lX3RvGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcCglwYWdlX3NpemUYBSABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAYgASgJQgi6SAVyAxiABDqsAbpIqAEapQEKCnRpbWVfcmFuZ2USLmNyZWF0ZV90aW1lX2Zyb20gbXVzdCBiZSBiZWZvcmUgY3JlYXRlX3RpbWVfdG8aZyFoYXModGhpcy5jcmVhdGVfdGltZV9mcm9tKSB8fCAhaGFzKHRoaXMuY3JlYXRlX3RpbWVfdG8pIHx8IHRoaXMuY3JlYXRlX3RpbWVfZnJvbSA8IHRoaXMuY3JlYXRlX3RpbWVfdG8iWAoVTGlzdEFsbE9yZGVyc1Jlc3BvbnNlEiYKBm9yZGVycxgBIAMoCzIWLmJhemFhci5vcmRlci52MS5PcmRlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiggEKGFVwZGF0ZU9yZGVyU3RhdHVzUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESOAoGc3RhdHVzGAIgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzQgq6SAeCAQQQASAAEhYKBG5vdGUYAyABKAlCCLpIBXIDGPQDIkIKGVVwZGF0ZU9yZGVyU3RhdHVzUmVzcG9uc2USJQoFb3JkZXIYASABKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXIq8QEKC09yZGVyU3RhdHVzEhwKGE9SREVSX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFE9SREVSX1NUQVRVU19QRU5ESU5HEAESGgoWT1JERVJfU1RBVFVTX0NPTkZJUk1FRBACEhsKF09SREVSX1NUQVRVU19QUk9DRVNTSU5HEAMSGAoUT1JERVJfU1RBVFVTX1NISVBQRUQQBBIaChZPUkRFUl9TVEFUVVNfREVMSVZFUkVEEAUSGgoWT1JERVJfU1RBVFVTX0NBTkNFTExFRBAGEh8KG09SREVSX1NUQVRVU19QQVlNRU5UX0ZBSUxFRBAHKm0KDVBheW1lbnRNZXRob2QSHgoaUEFZTUVOVF9NRVRIT0RfVU5TUEVDSUZJRUQQABIjCh9QQVlNRU5UX01FVEhPRF9DQVNIX09OX0RFTElWRVJZEAESFwoTUEFZTUVOVF9NRVRIT0RfQ0FSRBACKuMBCg1QYXltZW50U3RhdHVzEh4KGlBBWU1FTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWUEFZTUVOVF9TVEFUVVNfUEVORElORxABEh0KGVBBWU1FTlRfU1RBVFVTX0FVVEhPUklaRUQQAhIbChdQQVlNRU5UX1NUQVRVU19ERUNMSU5FRBADEhkKFVBBWU1FTlRfU1RBVFVTX0ZBSUxFRBAEEiIKHlBBWU1FTlRfU1RBVFVTX0RVRV9PTl9ERUxJVkVSWRAFEhsKF1BBWU1FTlRfU1RBVFVTX1JFRlVOREVEEAYq9wEKD1Nob3BPcmRlclN0YXR1cxIhCh1TSE9QX09SREVSX1NUQVRVU19VTlNQRUNJRklFRBAAEh0KGVNIT1BfT1JERVJfU1RBVFVTX1BFTkRJTkcQARIfChtTSE9QX09SREVSX1NUQVRVU19DT05GSVJNRUQQAhIgChxTSE9QX09SREVSX1NUQVRVU19QUk9DRVNTSU5HEAMSHQoZU0hPUF9PUkRFUl9TVEFUVVNfU0hJUFBFRBAEEh8KG1NIT1BfT1JERVJfU1RBVFVTX0RFTElWRVJFRBAFEh8KG1NIT1BfT1JERVJfU1RBVFVTX0NBTkNFTExFRBAGMsoECgxPcmRlclNlcnZpY2USbAoKUGxhY2VPcmRlchIiLmJhemFhci5vcmRlci52MS5QbGFjZU9yZGVyUmVxdWVzdBojLmJhemFhci5vcmRlci52MS5QbGFjZU9yZGVyUmVzcG9uc2UiFYLT5JMCDzoBKiIKL3YxL29yZGVycxJsCgpMaXN0T3JkZXJzEiIuYmF6YWFyLm9yZGVyLnYxLkxpc3RPcmRlcnNSZXF1ZXN0GiMuYmF6YWFyLm9yZGVyLnYxLkxpc3RPcmRlcnNSZXNwb25zZSIVkAIBgtPkkwIMEgovdjEvb3JkZXJzEmsKCEdldE9yZGVyEiAuYmF6YWFyLm9yZGVyLnYxLkdldE9yZGVyUmVxdWVzdBohLmJhemFhci5vcmRlci52MS5HZXRPcmRlclJlc3BvbnNlIhqQAgGC0+STAhESDy92MS9vcmRlcnMve2lkfRJ7CgtDYW5jZWxPcmRlchIjLmJhemFhci5vcmRlci52MS5DYW5jZWxPcmRlclJlcXVlc3QaJC5iYXphYXIub3JkZXIudjEuQ2FuY2VsT3JkZXJSZXNwb25zZSIhgtPkkwIbOgEqIhYvdjEvb3JkZXJzL3tpZH06Y2FuY2VsEnQKC1dhdGNoT3JkZXJzEiMuYmF6YWFyLm9yZGVyLnYxLldhdGNoT3JkZXJzUmVxdWVzdBokLmJhemFhci5vcmRlci52MS5XYXRjaE9yZGVyc1Jlc3BvbnNlIhiC0+STAhISEC92MS9vcmRlcnM6d2F0Y2gwATLmBwoQU2hvcE9yZGVyU2VydmljZRKIAQoOTGlzdFNob3BPcmRlcnMSJi5iYXphYXIub3JkZXIudjEuTGlzdFNob3BPcmRlcnNSZXF1ZXN0GicuYmF6YWFyLm9yZGVyLnYxLkxpc3RTaG9wT3JkZXJzUmVzcG9uc2UiJZACAYLT5JMCHBIaL3YxL3Nob3BzL3tzaG9wX2lkfS9vcmRlcnMSfAoMR2V0U2hvcE9yZGVyEiQuYmF6YWFyLm9yZGVyLnYxLkdldFNob3BPcmRlclJlcXVlc3QaJS5iYXphYXIub3JkZXIudjEuR2V0U2hvcE9yZGVyUmVzcG9uc2UiH5ACAYLT5JMCFhIUL3YxL3Nob3Atb3JkZXJzL3tpZH0SjAEKD0FjY2VwdFNob3BPcmRlchInLmJhemFhci5vcmRlci52MS5BY2NlcHRTaG9wT3JkZXJSZXF1ZXN0GiguYmF6YWFyLm9yZGVyLnYxLkFjY2VwdFNob3BPcmRlclJlc3BvbnNlIiaC0+STAiA6ASoiGy92MS9zaG9wLW9yZGVycy97aWR9OmFjY2VwdBKEAQoNU2hpcFNob3BPcmRlchIlLmJhemFhci5vcmRlci52MS5TaGlwU2hvcE9yZGVyUmVxdWVzdBomLmJhemFhci5vcmRlci52MS5TaGlwU2hvcE9yZGVyUmVzcG9uc2UiJILT5JMCHjoBKiIZL3YxL3Nob3Atb3JkZXJzL3tpZH06c2hpcBKQAQoQRGVsaXZlclNob3BPcmRlchIoLmJhemFhci5vcmRlci52MS5EZWxpdmVyU2hvcE9yZGVyUmVxdWVzdBopLmJhemFhci5vcmRlci52MS5EZWxpdmVyU2hvcE9yZGVyUmVzcG9uc2UiJ4LT5JMCIToBKiIcL3YxL3Nob3Atb3JkZXJzL3tpZH06ZGVsaXZlchKMAQoPQ2FuY2VsU2hvcE9yZGVyEicuYmF6YWFyLm9yZGVyLnYxLkNhbmNlbFNob3BPcmRlclJlcXVlc3QaKC5iYXphYXIub3JkZXIudjEuQ2FuY2VsU2hvcE9yZGVyUmVzcG9uc2UiJoLT5JMCIDoBKiIbL3YxL3Nob3Atb3JkZXJzL3tpZH06Y2FuY2VsEpABCg9XYXRjaFNob3BPcmRlcnMSJy5iYXphYXIub3JkZXIudjEuV2F0Y2hTaG9wT3JkZXJzUmVxdWVzdBooLmJhemFhci5vcmRlci52MS5XYXRjaFNob3BPcmRlcnNSZXNwb25zZSIogtPkkwIiEiAvdjEvc2hvcHMve3Nob3BfaWR9L29yZGVyczp3YXRjaDABMswCChFPcmRlckFkbWluU2VydmljZRJjCg1MaXN0QWxsT3JkZXJzEiUuYmF6YWFyLm9yZGVyLnYxLkxpc3RBbGxPcmRlcnNSZXF1ZXN0GiYuYmF6YWFyLm9yZGVyLnYxLkxpc3RBbGxPcmRlcnNSZXNwb25zZSIDkAIBEmoKEVVwZGF0ZU9yZGVyU3RhdHVzEikuYmF6YWFyLm9yZGVyLnYxLlVwZGF0ZU9yZGVyU3RhdHVzUmVxdWVzdBoqLmJhemFhci5vcmRlci52MS5VcGRhdGVPcmRlclN0YXR1c1Jlc3BvbnNlEmYKDkVyYXNlQnV5ZXJEYXRhEiYuYmF6YWFyLm9yZGVyLnYxLkVyYXNlQnV5ZXJEYXRhUmVxdWVzdBonLmJhemFhci5vcmRlci52MS5FcmFzZUJ1eWVyRGF0YVJlc3BvbnNlIgOQAgJiBnByb3RvMw", [file_bazaar_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChtiYXphYXIvb3JkZXIvdjEvb3JkZXIucHJvdG8SD2JhemFhci5vcmRlci52MSIyChVFcmFzZUJ1eWVyRGF0YVJlcXVlc3QSGQoHdXNlcl9pZBgBIAEoCUIIukgFcgOwAQEiNAoWRXJhc2VCdXllckRhdGFSZXNwb25zZRIaChJlcmFzZWRfb3JkZXJfY291bnQYASABKAUi+wQKBU9yZGVyEgoKAmlkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSKQoFaXRlbXMYAyADKAsyGi5iYXphYXIub3JkZXIudjEuT3JkZXJJdGVtEikKCHN1YnRvdGFsGAQgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIkCgN0YXgYBSABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Ei4KDXNoaXBwaW5nX2Nvc3QYBiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EiYKBXRvdGFsGAcgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIzChBzaGlwcGluZ19hZGRyZXNzGAggASgLMhkuYmF6YWFyLmNvbW1vbi52MS5BZGRyZXNzEiwKBnN0YXR1cxgJIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1cxIpCgdwYXltZW50GAogASgLMhguYmF6YWFyLm9yZGVyLnYxLlBheW1lbnQSNQoOc3RhdHVzX2hpc3RvcnkYCyADKAsyHS5iYXphYXIub3JkZXIudjEuU3RhdHVzQ2hhbmdlEi8KC2NyZWF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLc2hvcF9vcmRlcnMYDiADKAsyGi5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyEikKCHJlZnVuZGVkGA8gASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSKXBAoJU2hvcE9yZGVyEgoKAmlkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEg8KB3Nob3BfaWQYAyABKAkSEQoJc2VsbGVyX2lkGAQgASgJEikKBWl0ZW1zGAUgAygLMhouYmF6YWFyLm9yZGVyLnYxLk9yZGVySXRlbRIpCghzdWJ0b3RhbBgGIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSMAoGc3RhdHVzGAcgASgOMiAuYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlclN0YXR1cxIPCgdjYXJyaWVyGAggASgJEhcKD3RyYWNraW5nX251bWJlchgJIAEoCRIUCgx0cmFja2luZ191cmwYCiABKAkSLwoLY3JlYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI+Cg5zdGF0dXNfaGlzdG9yeRgNIAMoCzImLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXJTdGF0dXNDaGFuZ2USKQoIcmVmdW5kZWQYDiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EjMKEHNoaXBwaW5nX2FkZHJlc3MYDyABKAsyGS5iYXphYXIuY29tbW9uLnYxLkFkZHJlc3MigQEKFVNob3BPcmRlclN0YXR1c0NoYW5nZRIwCgZzdGF0dXMYASABKA4yIC5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyU3RhdHVzEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBG5vdGUYAyABKAkiqgEKCU9yZGVySXRlbRISCgpwcm9kdWN0X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSKwoKdW5pdF9wcmljZRgDIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSEAoIcXVhbnRpdHkYBCABKAUSKwoKbGluZV90b3RhbBgFIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSDwoHc2hvcF9pZBgGIAEoCSLhAQoHUGF5bWVudBIuCgZtZXRob2QYASABKA4yHi5iYXphYXIub3JkZXIudjEuUGF5bWVudE1ldGhvZBIuCgZzdGF0dXMYAiABKA4yHi5iYXphYXIub3JkZXIudjEuUGF5bWVudFN0YXR1cxIRCglyZWZlcmVuY2UYAyABKAkSFgoOZmFpbHVyZV9yZWFzb24YBCABKAkSNwoLbmV4dF9hY3Rpb24YBSABKAsyIi5iYXphYXIub3JkZXIudjEuUGF5bWVudE5leHRBY3Rpb24SEgoKcGF5bWVudF9pZBgGIAEoCSJAChFQYXltZW50TmV4dEFjdGlvbhIUCgxyZWRpcmVjdF91cmwYASABKAkSFQoNY2xpZW50X3NlY3JldBgCIAEoCSJ0CgxTdGF0dXNDaGFuZ2USLAoGc3RhdHVzGAEgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBG5vdGUYAyABKAki2wEKDlBheW1lbnREZXRhaWxzEjoKBm1ldGhvZBgBIAEoDjIeLmJhemFhci5vcmRlci52MS5QYXltZW50TWV0aG9kQgq6SAeCAQQQASAAEhwKCmNhcmRfdG9rZW4YAiABKAlCCLpIBXIDGMgBOm+6SGwaagoTY2FyZF90b2tlbl9yZXF1aXJlZBIoY2FyZF90b2tlbiBpcyByZXF1aXJlZCBmb3IgQ0FSRCBwYXltZW50cxopdGhpcy5tZXRob2QgIT0gMiB8fCB0aGlzLmNhcmRfdG9rZW4gIT0gJyci5wEKEVBsYWNlT3JkZXJSZXF1ZXN0EjcKD2lkZW1wb3RlbmN5X2tleRgBIAEoCUIeukgbyAEBchYQCBhAMhBeW0EtWmEtejAtOV8tXSskEjsKEHNoaXBwaW5nX2FkZHJlc3MYAiABKAsyGS5iYXphYXIuY29tbW9uLnYxLkFkZHJlc3NCBrpIA8gBARI4CgdwYXltZW50GAMgASgLMh8uYmF6YWFyLm9yZGVyLnYxLlBheW1lbnREZXRhaWxzQga6SAPIAQESIgoKcmV0dXJuX3VybBgEIAEoCUIOukgL2AEBcgYYgBCIAQEiOwoSUGxhY2VPcmRlclJlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyIocBChFMaXN0T3JkZXJzUmVxdWVzdBI2CgZzdGF0dXMYASABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXNCCLpIBYIBAhABEhwKCXBhZ2Vfc2l6ZRgCIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAEIlUKEkxpc3RPcmRlcnNSZXNwb25zZRImCgZvcmRlcnMYASADKAsyFi5iYXphYXIub3JkZXIudjEuT3JkZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIicKD0dldE9yZGVyUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiOQoQR2V0T3JkZXJSZXNwb25zZRIlCgVvcmRlchgBIAEoCzIWLmJhemFhci5vcmRlci52MS5PcmRlciJEChJDYW5jZWxPcmRlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEhgKBnJlYXNvbhgCIAEoCUIIukgFcgMY9AMiPAoTQ2FuY2VsT3JkZXJSZXNwb25zZRIlCgVvcmRlchgBIAEoCzIWLmJhemFhci5vcmRlci52MS5PcmRlciJkChJXYXRjaE9yZGVyc1JlcXVlc3QSHgoMcmVzdW1lX3Rva2VuGAEgASgJQgi6SAVyAxiABBIuCgpzaW5jZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJSChNXYXRjaE9yZGVyc1Jlc3BvbnNlEiUKBW9yZGVyGAEgASgLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyEhQKDHJlc3VtZV90b2tlbhgCIAEoCSK7AwoVTGlzdFNob3BPcmRlcnNSZXF1ZXN0EhkKB3Nob3BfaWQYASABKAlCCLpIBXIDsAEBEjoKBnN0YXR1cxgCIAEoDjIgLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXJTdGF0dXNCCLpIBYIBAhABEhwKCXBhZ2Vfc2l6ZRgDIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAEEjEKDWNyZWF0ZWRfYWZ0ZXIYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZWRfYmVmb3JlGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDqnAbpIowEaoAEKDWNyZWF0ZWRfcmFuZ2USLGNyZWF0ZWRfYWZ0ZXI6IG11c3QgYmUgYmVmb3JlIGNyZWF0ZWRfYmVmb3JlGmEhaGFzKHRoaXMuY3JlYXRlZF9hZnRlcikgfHwgIWhhcyh0aGlzLmNyZWF0ZWRfYmVmb3JlKSB8fCB0aGlzLmNyZWF0ZWRfYWZ0ZXIgPCB0aGlzLmNyZWF0ZWRfYmVmb3JlImIKFkxpc3RTaG9wT3JkZXJzUmVzcG9uc2USLwoLc2hvcF9vcmRlcnMYASADKAsyGi5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIrChNHZXRTaG9wT3JkZXJSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABASJGChRHZXRTaG9wT3JkZXJSZXNwb25zZRIuCgpzaG9wX29yZGVyGAEgASgLMhouYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlciKDAQoWV2F0Y2hTaG9wT3JkZXJzUmVxdWVzdBIZCgdzaG9wX2lkGAEgASgJQgi6SAVyA7ABARIeCgxyZXN1bWVfdG9rZW4YAiABKAlCCLpIBXIDGIAEEi4KCnNpbmNlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl8KF1dhdGNoU2hvcE9yZGVyc1Jlc3BvbnNlEi4KCnNob3Bfb3JkZXIYASABKAsyGi5iYXphYXIub3JkZXIudjEuU2hvcE9yZGVyEhQKDHJlc3VtZV90b2tlbhgCIAEoCSJGChZBY2NlcHRTaG9wT3JkZXJSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIWCgRub3RlGAIgASgJQgi6SAVyAxj0AyJJChdBY2NlcHRTaG9wT3JkZXJSZXNwb25zZRIuCgpzaG9wX29yZGVyGAEgASgLMhouYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlciK0AQoUU2hpcFNob3BPcmRlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEhoKB2NhcnJpZXIYAiABKAlCCbpIBnIEEAEYZBIiCg90cmFja2luZ19udW1iZXIYAyABKAlCCbpIBnIEEAEYZBIuCgx0cmFja2luZ191cmwYBCABKAlCGLpIFdgBAXIQGPQDOghodHRwczovL4gBARIWCgRub3RlGAUgASgJQgi6SAVyAxj0AyJHChVTaGlwU2hvcE9yZGVyUmVzcG9uc2USLgoKc2hvcF9vcmRlchgBIAEoCzIaLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXIiRwoXRGVsaXZlclNob3BPcmRlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEhYKBG5vdGUYAiABKAlCCLpIBXIDGPQDIkoKGERlbGl2ZXJTaG9wT3JkZXJSZXNwb25zZRIuCgpzaG9wX29yZGVyGAEgASgLMhouYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlciJKChZDYW5jZWxTaG9wT3JkZXJSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIaCgZyZWFzb24YAiABKAlCCrpIB3IFEAEY9AMiSQoXQ2FuY2VsU2hvcE9yZGVyUmVzcG9uc2USLgoKc2hvcF9vcmRlchgBIAEoCzIaLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXIiwQMKFExpc3RBbGxPcmRlcnNSZXF1ZXN0EjYKBnN0YXR1cxgBIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1c0IIukgFggECEAESHAoHdXNlcl9pZBgCIAEoCUILukgI2AEBcgOwAQESNAoQY3JlYXRlX3RpbWVfZnJvbRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlX3RpbWVfdG8YBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKCXBhZ2Vfc2l6ZRgFIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YBiABKAlCCLpIBXIDGIAEOqwBukioARqlAQoKdGltZV9yYW5nZRIuY3JlYXRlX3RpbWVfZnJvbSBtdXN0IGJlIGJlZm9yZSBjcmVhdGVfdGltZV90bxpnIWhhcyh0aGlzLmNyZWF0ZV90aW1lX2Zyb20pIHx8ICFoYXModGhpcy5jcmVhdGVfdGltZV90bykgfHwgdGhpcy5jcmVhdGVfdGltZV9mcm9tIDwgdGhpcy5jcmVhdGVfdGltZV90byJYChVMaXN0QWxsT3JkZXJzUmVzcG9uc2USJgoGb3JkZXJzGAEgAygLMhYuYmF6YWFyLm9yZGVyLnYxLk9yZGVyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKCAQoYVXBkYXRlT3JkZXJTdGF0dXNSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARI4CgZzdGF0dXMYAiABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXNCCrpIB4IBBBABIAASFgoEbm90ZRgDIAEoCUIIukgFcgMY9AMiQgoZVXBkYXRlT3JkZXJTdGF0dXNSZXNwb25zZRIlCgVvcmRlchgBIAEoCzIWLmJhemFhci5vcmRlci52MS5PcmRlcirxAQoLT3JkZXJTdGF0dXMSHAoYT1JERVJfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoUT1JERVJfU1RBVFVTX1BFTkRJTkcQARIaChZPUkRFUl9TVEFUVVNfQ09ORklSTUVEEAISGwoXT1JERVJfU1RBVFVTX1BST0NFU1NJTkcQAxIYChRPUkRFUl9TVEFUVVNfU0hJUFBFRBAEEhoKFk9SREVSX1NUQVRVU19ERUxJVkVSRUQQBRIaChZPUkRFUl9TVEFUVVNfQ0FOQ0VMTEVEEAYSHwobT1JERVJfU1RBVFVTX1BBWU1FTlRfRkFJTEVEEAcqbQoNUGF5bWVudE1ldGhvZBIeChpQQVlNRU5UX01FVEhPRF9VTlNQRUNJRklFRBAAEiMKH1BBWU1FTlRfTUVUSE9EX0NBU0hfT05fREVMSVZFUlkQARIXChNQQVlNRU5UX01FVEhPRF9DQVJEEAIq3gIKDVBheW1lbnRTdGF0dXMSHgoaUEFZTUVOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZQQVlNRU5UX1NUQVRVU19QRU5ESU5HEAESHQoZUEFZTUVOVF9TVEFUVVNfQVVUSE9SSVpFRBACEhsKF1BBWU1FTlRfU1RBVFVTX0RFQ0xJTkVEEAMSGQoVUEFZTUVOVF9TVEFUVVNfRkFJTEVEEAQSIgoeUEFZTUVOVF9TVEFUVVNfRFVFX09OX0RFTElWRVJZEAUSGwoXUEFZTUVOVF9TVEFUVVNfUkVGVU5ERUQQBhIiCh5QQVlNRU5UX1NUQVRVU19SRVFVSVJFU19BQ1RJT04QBxIdChlQQVlNRU5UX1NUQVRVU19QUk9DRVNTSU5HEAgSGwoXUEFZTUVOVF9TVEFUVVNfQ0FQVFVSRUQQCRIZChVQQVlNRU5UX1NUQVRVU19WT0lERUQQCir3AQoPU2hvcE9yZGVyU3RhdHVzEiEKHVNIT1BfT1JERVJfU1RBVFVTX1VOU1BFQ0lGSUVEEAASHQoZU0hPUF9PUkRFUl9TVEFUVVNfUEVORElORxABEh8KG1NIT1BfT1JERVJfU1RBVFVTX0NPTkZJUk1FRBACEiAKHFNIT1BfT1JERVJfU1RBVFVTX1BST0NFU1NJTkcQAxIdChlTSE9QX09SREVSX1NUQVRVU19TSElQUEVEEAQSHwobU0hPUF9PUkRFUl9TVEFUVVNfREVMSVZFUkVEEAUSHwobU0hPUF9PUkRFUl9TVEFUVVNfQ0FOQ0VMTEVEEAYyygQKDE9yZGVyU2VydmljZRJsCgpQbGFjZU9yZGVyEiIuYmF6YWFyLm9yZGVyLnYxLlBsYWNlT3JkZXJSZXF1ZXN0GiMuYmF6YWFyLm9yZGVyLnYxLlBsYWNlT3JkZXJSZXNwb25zZSIVgtPkkwIPOgEqIgovdjEvb3JkZXJzEmwKCkxpc3RPcmRlcnMSIi5iYXphYXIub3JkZXIudjEuTGlzdE9yZGVyc1JlcXVlc3QaIy5iYXphYXIub3JkZXIudjEuTGlzdE9yZGVyc1Jlc3BvbnNlIhWQAgGC0+STAgwSCi92MS9vcmRlcnMSawoIR2V0T3JkZXISIC5iYXphYXIub3JkZXIudjEuR2V0T3JkZXJSZXF1ZXN0GiEuYmF6YWFyLm9yZGVyLnYxLkdldE9yZGVyUmVzcG9uc2UiGpACAYLT5JMCERIPL3YxL29yZGVycy97aWR9EnsKC0NhbmNlbE9yZGVyEiMuYmF6YWFyLm9yZGVyLnYxLkNhbmNlbE9yZGVyUmVxdWVzdBokLmJhemFhci5vcmRlci52MS5DYW5jZWxPcmRlclJlc3BvbnNlIiGC0+STAhs6ASoiFi92MS9vcmRlcnMve2lkfTpjYW5jZWwSdAoLV2F0Y2hPcmRlcnMSIy5iYXphYXIub3JkZXIudjEuV2F0Y2hPcmRlcnNSZXF1ZXN0GiQuYmF6YWFyLm9yZGVyLnYxLldhdGNoT3JkZXJzUmVzcG9uc2UiGILT5JMCEhIQL3YxL29yZGVyczp3YXRjaDABMuYHChBTaG9wT3JkZXJTZXJ2aWNlEogBCg5MaXN0U2hvcE9yZGVycxImLmJhemFhci5vcmRlci52MS5MaXN0U2hvcE9yZGVyc1JlcXVlc3QaJy5iYXphYXIub3JkZXIudjEuTGlzdFNob3BPcmRlcnNSZXNwb25zZSIlkAIBgtPkkwIcEhovdjEvc2hvcHMve3Nob3BfaWR9L29yZGVycxJ8CgxHZXRTaG9wT3JkZXISJC5iYXphYXIub3JkZXIudjEuR2V0U2hvcE9yZGVyUmVxdWVzdBolLmJhemFhci5vcmRlci52MS5HZXRTaG9wT3JkZXJSZXNwb25zZSIfkAIBgtPkkwIWEhQvdjEvc2hvcC1vcmRlcnMve2lkfRKMAQoPQWNjZXB0U2hvcE9yZGVyEicuYmF6YWFyLm9yZGVyLnYxLkFjY2VwdFNob3BPcmRlclJlcXVlc3QaKC5iYXphYXIub3JkZXIudjEuQWNjZXB0U2hvcE9yZGVyUmVzcG9uc2UiJoLT5JMCIDoBKiIbL3YxL3Nob3Atb3JkZXJzL3tpZH06YWNjZXB0EoQBCg1TaGlwU2hvcE9yZGVyEiUuYmF6YWFyLm9yZGVyLnYxLlNoaXBTaG9wT3JkZXJSZXF1ZXN0GiYuYmF6YWFyLm9yZGVyLnYxLlNoaXBTaG9wT3JkZXJSZXNwb25zZSIkgtPkkwIeOgEqIhkvdjEvc2hvcC1vcmRlcnMve2lkfTpzaGlwEpABChBEZWxpdmVyU2hvcE9yZGVyEiguYmF6YWFyLm9yZGVyLnYxLkRlbGl2ZXJTaG9wT3JkZXJSZXF1ZXN0GikuYmF6YWFyLm9yZGVyLnYxLkRlbGl2ZXJTaG9wT3JkZXJSZXNwb25zZSIngtPkkwIhOgEqIhwvdjEvc2hvcC1vcmRlcnMve2lkfTpkZWxpdmVyEowBCg9DYW5jZWxTaG9wT3JkZXISJy5iYXphYXIub3JkZXIudjEuQ2FuY2VsU2hvcE9yZGVyUmVxdWVzdBooLmJhemFhci5vcmRlci52MS5DYW5jZWxTaG9wT3JkZXJSZXNwb25zZSImgtPkkwIgOgEqIhsvdjEvc2hvcC1vcmRlcnMve2lkfTpjYW5jZWwSkAEKD1dhdGNoU2hvcE9yZGVycxInLmJhemFhci5vcmRlci52MS5XYXRjaFNob3BPcmRlcnNSZXF1ZXN0GiguYmF6YWFyLm9yZGVyLnYxLldhdGNoU2hvcE9yZGVyc1Jlc3BvbnNlIiiC0+STAiISIC92MS9zaG9wcy97c2hvcF9pZH0vb3JkZXJzOndhdGNoMAEyzAIKEU9yZGVyQWRtaW5TZXJ2aWNlEmMKDUxpc3RBbGxPcmRlcnMSJS5iYXphYXIub3JkZXIudjEuTGlzdEFsbE9yZGVyc1JlcXVlc3QaJi5iYXphYXIub3JkZXIudjEuTGlzdEFsbE9yZGVyc1Jlc3BvbnNlIgOQAgESagoRVXBkYXRlT3JkZXJTdGF0dXMSKS5iYXphYXIub3JkZXIudjEuVXBkYXRlT3JkZXJTdGF0dXNSZXF1ZXN0GiouYmF6YWFyLm9yZGVyLnYxLlVwZGF0ZU9yZGVyU3RhdHVzUmVzcG9uc2USZgoORXJhc2VCdXllckRhdGESJi5iYXphYXIub3JkZXIudjEuRXJhc2VCdXllckRhdGFSZXF1ZXN0GicuYmF6YWFyLm9yZGVyLnYxLkVyYXNlQnV5ZXJEYXRhUmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_bazaar_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * Request of OrderAdminService.EraseBuyerData.
@@ -439,6 +439,20 @@ export type Payment = Message<"bazaar.order.v1.Payment"> & {
    * @generated from field: string failure_reason = 4;
    */
   failureReason: string;
+
+  /**
+   * What the buyer must do while status is REQUIRES_ACTION; unset otherwise.
+   *
+   * @generated from field: bazaar.order.v1.PaymentNextAction next_action = 5;
+   */
+  nextAction?: PaymentNextAction | undefined;
+
+  /**
+   * The payment service's id of the order's card payment; empty for cash on delivery.
+   *
+   * @generated from field: string payment_id = 6;
+   */
+  paymentId: string;
 };
 
 /**
@@ -447,6 +461,35 @@ export type Payment = Message<"bazaar.order.v1.Payment"> & {
  */
 export const PaymentSchema: GenMessage<Payment> = /*@__PURE__*/
   messageDesc(file_bazaar_order_v1_order, 6);
+
+/**
+ * What the buyer must do to let a card payment go on (3-D Secure).
+ *
+ * @generated from message bazaar.order.v1.PaymentNextAction
+ */
+export type PaymentNextAction = Message<"bazaar.order.v1.PaymentNextAction"> & {
+  /**
+   * A page of the payment provider to send the buyer to; it sends them back to the
+   * PlaceOrderRequest.return_url.
+   *
+   * @generated from field: string redirect_url = 1;
+   */
+  redirectUrl: string;
+
+  /**
+   * For a provider's own browser SDK, when it confirms the payment in the page.
+   *
+   * @generated from field: string client_secret = 2;
+   */
+  clientSecret: string;
+};
+
+/**
+ * Describes the message bazaar.order.v1.PaymentNextAction.
+ * Use `create(PaymentNextActionSchema)` to create a new message.
+ */
+export const PaymentNextActionSchema: GenMessage<PaymentNextAction> = /*@__PURE__*/
+  messageDesc(file_bazaar_order_v1_order, 7);
 
 /**
  * One entry of an order's status history.
@@ -481,7 +524,7 @@ export type StatusChange = Message<"bazaar.order.v1.StatusChange"> & {
  * Use `create(StatusChangeSchema)` to create a new message.
  */
 export const StatusChangeSchema: GenMessage<StatusChange> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 7);
+  messageDesc(file_bazaar_order_v1_order, 8);
 
 /**
  * How the buyer wants to pay, as given at checkout.
@@ -509,7 +552,7 @@ export type PaymentDetails = Message<"bazaar.order.v1.PaymentDetails"> & {
  * Use `create(PaymentDetailsSchema)` to create a new message.
  */
 export const PaymentDetailsSchema: GenMessage<PaymentDetails> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 8);
+  messageDesc(file_bazaar_order_v1_order, 9);
 
 /**
  * Request of OrderService.PlaceOrder.
@@ -537,6 +580,13 @@ export type PlaceOrderRequest = Message<"bazaar.order.v1.PlaceOrderRequest"> & {
    * @generated from field: bazaar.order.v1.PaymentDetails payment = 3;
    */
   payment?: PaymentDetails | undefined;
+
+  /**
+   * Where the provider's confirmation page (3-D Secure) sends the buyer back to; optional.
+   *
+   * @generated from field: string return_url = 4;
+   */
+  returnUrl: string;
 };
 
 /**
@@ -544,7 +594,7 @@ export type PlaceOrderRequest = Message<"bazaar.order.v1.PlaceOrderRequest"> & {
  * Use `create(PlaceOrderRequestSchema)` to create a new message.
  */
 export const PlaceOrderRequestSchema: GenMessage<PlaceOrderRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 9);
+  messageDesc(file_bazaar_order_v1_order, 10);
 
 /**
  * Response of OrderService.PlaceOrder.
@@ -553,7 +603,8 @@ export const PlaceOrderRequestSchema: GenMessage<PlaceOrderRequest> = /*@__PURE_
  */
 export type PlaceOrderResponse = Message<"bazaar.order.v1.PlaceOrderResponse"> & {
   /**
-   * The order: CONFIRMED, or PAYMENT_FAILED with the reason in payment.failure_reason.
+   * The order: CONFIRMED; PAYMENT_FAILED with the reason in payment.failure_reason; or PENDING
+   * awaiting payment (payment.status REQUIRES_ACTION with payment.next_action, or PROCESSING).
    *
    * @generated from field: bazaar.order.v1.Order order = 1;
    */
@@ -565,7 +616,7 @@ export type PlaceOrderResponse = Message<"bazaar.order.v1.PlaceOrderResponse"> &
  * Use `create(PlaceOrderResponseSchema)` to create a new message.
  */
 export const PlaceOrderResponseSchema: GenMessage<PlaceOrderResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 10);
+  messageDesc(file_bazaar_order_v1_order, 11);
 
 /**
  * Request of OrderService.ListOrders.
@@ -600,7 +651,7 @@ export type ListOrdersRequest = Message<"bazaar.order.v1.ListOrdersRequest"> & {
  * Use `create(ListOrdersRequestSchema)` to create a new message.
  */
 export const ListOrdersRequestSchema: GenMessage<ListOrdersRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 11);
+  messageDesc(file_bazaar_order_v1_order, 12);
 
 /**
  * Response of OrderService.ListOrders.
@@ -628,7 +679,7 @@ export type ListOrdersResponse = Message<"bazaar.order.v1.ListOrdersResponse"> &
  * Use `create(ListOrdersResponseSchema)` to create a new message.
  */
 export const ListOrdersResponseSchema: GenMessage<ListOrdersResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 12);
+  messageDesc(file_bazaar_order_v1_order, 13);
 
 /**
  * Request of OrderService.GetOrder.
@@ -649,7 +700,7 @@ export type GetOrderRequest = Message<"bazaar.order.v1.GetOrderRequest"> & {
  * Use `create(GetOrderRequestSchema)` to create a new message.
  */
 export const GetOrderRequestSchema: GenMessage<GetOrderRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 13);
+  messageDesc(file_bazaar_order_v1_order, 14);
 
 /**
  * Response of OrderService.GetOrder.
@@ -670,7 +721,7 @@ export type GetOrderResponse = Message<"bazaar.order.v1.GetOrderResponse"> & {
  * Use `create(GetOrderResponseSchema)` to create a new message.
  */
 export const GetOrderResponseSchema: GenMessage<GetOrderResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 14);
+  messageDesc(file_bazaar_order_v1_order, 15);
 
 /**
  * Request of OrderService.CancelOrder.
@@ -698,7 +749,7 @@ export type CancelOrderRequest = Message<"bazaar.order.v1.CancelOrderRequest"> &
  * Use `create(CancelOrderRequestSchema)` to create a new message.
  */
 export const CancelOrderRequestSchema: GenMessage<CancelOrderRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 15);
+  messageDesc(file_bazaar_order_v1_order, 16);
 
 /**
  * Response of OrderService.CancelOrder.
@@ -719,7 +770,7 @@ export type CancelOrderResponse = Message<"bazaar.order.v1.CancelOrderResponse">
  * Use `create(CancelOrderResponseSchema)` to create a new message.
  */
 export const CancelOrderResponseSchema: GenMessage<CancelOrderResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 16);
+  messageDesc(file_bazaar_order_v1_order, 17);
 
 /**
  * Request of OrderService.WatchOrders.
@@ -747,7 +798,7 @@ export type WatchOrdersRequest = Message<"bazaar.order.v1.WatchOrdersRequest"> &
  * Use `create(WatchOrdersRequestSchema)` to create a new message.
  */
 export const WatchOrdersRequestSchema: GenMessage<WatchOrdersRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 17);
+  messageDesc(file_bazaar_order_v1_order, 18);
 
 /**
  * One update of WatchOrders.
@@ -775,7 +826,7 @@ export type WatchOrdersResponse = Message<"bazaar.order.v1.WatchOrdersResponse">
  * Use `create(WatchOrdersResponseSchema)` to create a new message.
  */
 export const WatchOrdersResponseSchema: GenMessage<WatchOrdersResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 18);
+  messageDesc(file_bazaar_order_v1_order, 19);
 
 /**
  * Request of ShopOrderService.ListShopOrders.
@@ -831,7 +882,7 @@ export type ListShopOrdersRequest = Message<"bazaar.order.v1.ListShopOrdersReque
  * Use `create(ListShopOrdersRequestSchema)` to create a new message.
  */
 export const ListShopOrdersRequestSchema: GenMessage<ListShopOrdersRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 19);
+  messageDesc(file_bazaar_order_v1_order, 20);
 
 /**
  * Response of ShopOrderService.ListShopOrders.
@@ -859,7 +910,7 @@ export type ListShopOrdersResponse = Message<"bazaar.order.v1.ListShopOrdersResp
  * Use `create(ListShopOrdersResponseSchema)` to create a new message.
  */
 export const ListShopOrdersResponseSchema: GenMessage<ListShopOrdersResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 20);
+  messageDesc(file_bazaar_order_v1_order, 21);
 
 /**
  * Request of ShopOrderService.GetShopOrder.
@@ -880,7 +931,7 @@ export type GetShopOrderRequest = Message<"bazaar.order.v1.GetShopOrderRequest">
  * Use `create(GetShopOrderRequestSchema)` to create a new message.
  */
 export const GetShopOrderRequestSchema: GenMessage<GetShopOrderRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 21);
+  messageDesc(file_bazaar_order_v1_order, 22);
 
 /**
  * Response of ShopOrderService.GetShopOrder.
@@ -901,7 +952,7 @@ export type GetShopOrderResponse = Message<"bazaar.order.v1.GetShopOrderResponse
  * Use `create(GetShopOrderResponseSchema)` to create a new message.
  */
 export const GetShopOrderResponseSchema: GenMessage<GetShopOrderResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 22);
+  messageDesc(file_bazaar_order_v1_order, 23);
 
 /**
  * Request of ShopOrderService.WatchShopOrders.
@@ -936,7 +987,7 @@ export type WatchShopOrdersRequest = Message<"bazaar.order.v1.WatchShopOrdersReq
  * Use `create(WatchShopOrdersRequestSchema)` to create a new message.
  */
 export const WatchShopOrdersRequestSchema: GenMessage<WatchShopOrdersRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 23);
+  messageDesc(file_bazaar_order_v1_order, 24);
 
 /**
  * One update of WatchShopOrders.
@@ -964,7 +1015,7 @@ export type WatchShopOrdersResponse = Message<"bazaar.order.v1.WatchShopOrdersRe
  * Use `create(WatchShopOrdersResponseSchema)` to create a new message.
  */
 export const WatchShopOrdersResponseSchema: GenMessage<WatchShopOrdersResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 24);
+  messageDesc(file_bazaar_order_v1_order, 25);
 
 /**
  * Request of ShopOrderService.AcceptShopOrder.
@@ -992,7 +1043,7 @@ export type AcceptShopOrderRequest = Message<"bazaar.order.v1.AcceptShopOrderReq
  * Use `create(AcceptShopOrderRequestSchema)` to create a new message.
  */
 export const AcceptShopOrderRequestSchema: GenMessage<AcceptShopOrderRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 25);
+  messageDesc(file_bazaar_order_v1_order, 26);
 
 /**
  * Response of ShopOrderService.AcceptShopOrder.
@@ -1013,7 +1064,7 @@ export type AcceptShopOrderResponse = Message<"bazaar.order.v1.AcceptShopOrderRe
  * Use `create(AcceptShopOrderResponseSchema)` to create a new message.
  */
 export const AcceptShopOrderResponseSchema: GenMessage<AcceptShopOrderResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 26);
+  messageDesc(file_bazaar_order_v1_order, 27);
 
 /**
  * Request of ShopOrderService.ShipShopOrder.
@@ -1062,7 +1113,7 @@ export type ShipShopOrderRequest = Message<"bazaar.order.v1.ShipShopOrderRequest
  * Use `create(ShipShopOrderRequestSchema)` to create a new message.
  */
 export const ShipShopOrderRequestSchema: GenMessage<ShipShopOrderRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 27);
+  messageDesc(file_bazaar_order_v1_order, 28);
 
 /**
  * Response of ShopOrderService.ShipShopOrder.
@@ -1083,7 +1134,7 @@ export type ShipShopOrderResponse = Message<"bazaar.order.v1.ShipShopOrderRespon
  * Use `create(ShipShopOrderResponseSchema)` to create a new message.
  */
 export const ShipShopOrderResponseSchema: GenMessage<ShipShopOrderResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 28);
+  messageDesc(file_bazaar_order_v1_order, 29);
 
 /**
  * Request of ShopOrderService.DeliverShopOrder.
@@ -1111,7 +1162,7 @@ export type DeliverShopOrderRequest = Message<"bazaar.order.v1.DeliverShopOrderR
  * Use `create(DeliverShopOrderRequestSchema)` to create a new message.
  */
 export const DeliverShopOrderRequestSchema: GenMessage<DeliverShopOrderRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 29);
+  messageDesc(file_bazaar_order_v1_order, 30);
 
 /**
  * Response of ShopOrderService.DeliverShopOrder.
@@ -1132,7 +1183,7 @@ export type DeliverShopOrderResponse = Message<"bazaar.order.v1.DeliverShopOrder
  * Use `create(DeliverShopOrderResponseSchema)` to create a new message.
  */
 export const DeliverShopOrderResponseSchema: GenMessage<DeliverShopOrderResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 30);
+  messageDesc(file_bazaar_order_v1_order, 31);
 
 /**
  * Request of ShopOrderService.CancelShopOrder.
@@ -1160,7 +1211,7 @@ export type CancelShopOrderRequest = Message<"bazaar.order.v1.CancelShopOrderReq
  * Use `create(CancelShopOrderRequestSchema)` to create a new message.
  */
 export const CancelShopOrderRequestSchema: GenMessage<CancelShopOrderRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 31);
+  messageDesc(file_bazaar_order_v1_order, 32);
 
 /**
  * Response of ShopOrderService.CancelShopOrder.
@@ -1181,7 +1232,7 @@ export type CancelShopOrderResponse = Message<"bazaar.order.v1.CancelShopOrderRe
  * Use `create(CancelShopOrderResponseSchema)` to create a new message.
  */
 export const CancelShopOrderResponseSchema: GenMessage<CancelShopOrderResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 32);
+  messageDesc(file_bazaar_order_v1_order, 33);
 
 /**
  * Request of OrderAdminService.ListAllOrders.
@@ -1237,7 +1288,7 @@ export type ListAllOrdersRequest = Message<"bazaar.order.v1.ListAllOrdersRequest
  * Use `create(ListAllOrdersRequestSchema)` to create a new message.
  */
 export const ListAllOrdersRequestSchema: GenMessage<ListAllOrdersRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 33);
+  messageDesc(file_bazaar_order_v1_order, 34);
 
 /**
  * Response of OrderAdminService.ListAllOrders.
@@ -1265,7 +1316,7 @@ export type ListAllOrdersResponse = Message<"bazaar.order.v1.ListAllOrdersRespon
  * Use `create(ListAllOrdersResponseSchema)` to create a new message.
  */
 export const ListAllOrdersResponseSchema: GenMessage<ListAllOrdersResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 34);
+  messageDesc(file_bazaar_order_v1_order, 35);
 
 /**
  * Request of OrderAdminService.UpdateOrderStatus.
@@ -1300,7 +1351,7 @@ export type UpdateOrderStatusRequest = Message<"bazaar.order.v1.UpdateOrderStatu
  * Use `create(UpdateOrderStatusRequestSchema)` to create a new message.
  */
 export const UpdateOrderStatusRequestSchema: GenMessage<UpdateOrderStatusRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 35);
+  messageDesc(file_bazaar_order_v1_order, 36);
 
 /**
  * Response of OrderAdminService.UpdateOrderStatus.
@@ -1321,7 +1372,7 @@ export type UpdateOrderStatusResponse = Message<"bazaar.order.v1.UpdateOrderStat
  * Use `create(UpdateOrderStatusResponseSchema)` to create a new message.
  */
 export const UpdateOrderStatusResponseSchema: GenMessage<UpdateOrderStatusResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_order_v1_order, 36);
+  messageDesc(file_bazaar_order_v1_order, 37);
 
 /**
  * Where an order is in its life.
@@ -1494,6 +1545,34 @@ export const PaymentStatus = {
    * @generated from enum value: PAYMENT_STATUS_REFUNDED = 6;
    */
   REFUNDED: 6,
+
+  /**
+   * Waiting for the buyer to confirm with their bank (3-D Secure): see Payment.next_action.
+   *
+   * @generated from enum value: PAYMENT_STATUS_REQUIRES_ACTION = 7;
+   */
+  REQUIRES_ACTION: 7,
+
+  /**
+   * The provider is still deciding; the order moves on when it answers.
+   *
+   * @generated from enum value: PAYMENT_STATUS_PROCESSING = 8;
+   */
+  PROCESSING: 8,
+
+  /**
+   * Taken from the card: the order is paid.
+   *
+   * @generated from enum value: PAYMENT_STATUS_CAPTURED = 9;
+   */
+  CAPTURED: 9,
+
+  /**
+   * Released after a cancellation before anything was taken (the authorization voided).
+   *
+   * @generated from enum value: PAYMENT_STATUS_VOIDED = 10;
+   */
+  VOIDED: 10,
 } as const;
 
 /**
@@ -1586,7 +1665,12 @@ export const ShopOrderStatusSchema: GenEnum<ShopOrderStatus> = /*@__PURE__*/
 export const OrderService: GenService<{
   /**
    * Checks out the caller's cart: prices from the catalog, stock reserved, payment taken, order
-   * CONFIRMED — or compensated (PAYMENT_FAILED, stock released). The same idempotency_key
+   * CONFIRMED — or compensated (PAYMENT_FAILED, stock released). A card the bank wants the buyer
+   * to confirm (3-D Secure), or a provider that answers later, leaves the order awaiting payment:
+   * PENDING with payment.status REQUIRES_ACTION (follow payment.next_action) or PROCESSING. It
+   * moves on when the payment settles — CONFIRMED, or PAYMENT_FAILED with its stock back —
+   * which WatchOrders shows live; a payment not settled in time cancels the order, and a payment
+   * that succeeds after that is voided. The same idempotency_key
    * returns the same order, whatever the cart holds by then; with another shipping address or
    * payment it is INVALID_ARGUMENT.
    *

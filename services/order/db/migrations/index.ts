@@ -10,6 +10,7 @@ import * as addShopOrderFeed from "./2026_12_04_110000_add_shop_order_feed.ts";
 import * as addShopFeed from "./2026_12_04_120000_add_shop_feed.ts";
 import * as addShopOrderRangeIndex from "./2026_12_04_131700_add_shop_order_range_index.ts";
 import * as addShopOrderCancelRefunds from "./2026_12_04_131800_add_shop_order_cancel_refunds.ts";
+import * as addPaymentServiceFields from "./2026_12_04_150000_add_payment_service_fields.ts";
 
 export const migrations: Record<string, Migration> = {
   "2026_11_23_000000_create_event_tables": createEventTables,
@@ -22,4 +23,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_04_120000_add_shop_feed": addShopFeed,
   "2026_12_04_131700_add_shop_order_range_index": addShopOrderRangeIndex,
   "2026_12_04_131800_add_shop_order_cancel_refunds": addShopOrderCancelRefunds,
+  "2026_12_04_150000_add_payment_service_fields": addPaymentServiceFields,
 };

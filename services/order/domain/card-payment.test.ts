@@ -1,0 +1,226 @@
+// The card half of checkout against a real MariaDB, with the payment service and the stock in
+// memory: an order that waits for 3-D Secure and goes on when the payment event arrives, a
+// webhook that overtakes checkout, a wait that runs out, and a payment that succeeds after the
+// order gave up on it.
+import type { Kysely } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { create } from "@bufbuild/protobuf";
+import { EventSchema, type Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
+import { uuidv7 } from "../../kit/ids.ts";
+import { migratedTestDatabase } from "../../kit/testing/database.ts";
+import type { OrderDatabase } from "../db/database.ts";
+import { migrations } from "../db/migrations/index.ts";
+import { findOrder } from "../db/order.repository.ts";
+import { followPaymentEvents } from "../events/payment-outcomes.ts";
+import { inMemoryPayments, inMemoryStock, type InMemoryPayments, type InMemoryStock } from "../in-memory-ports.ts";
+import type { Order } from "./order.ts";
+import { placeOrder } from "./place-order.ts";
+import type { OrderDeps, ShopperPorts } from "./ports.ts";
+import { recoverOverdueOrders } from "./recovery.ts";
+
+let db: Kysely<OrderDatabase>;
+let payments: InMemoryPayments;
+let stock: InMemoryStock;
+
+beforeAll(async () => {
+  db = await migratedTestDatabase<OrderDatabase>("order_card_payment", migrations);
+});
+
+afterAll(async () => {
+  await db?.destroy();
+});
+
+function depsWith(overrides: Partial<OrderDeps> = {}): OrderDeps {
+  return {
+    db,
+    outbox: { wake: () => undefined },
+    payments,
+    stock,
+    pricing: { taxRateBasisPoints: 500, shippingMinor: 0n },
+    currencyCode: "EUR",
+    recoverAfterMs: 60_000,
+    paymentWaitMs: 60_000,
+    faults: { reached: () => undefined },
+    ...overrides,
+  };
+}
+
+/** A buyer with 2 teapots at 10.00 in the cart; 5 in stock. */
+function aShopper(): { shopper: ShopperPorts; productId: string } {
+  const productId = uuidv7();
+  stock.stock.set(productId, 5);
+  const shopper: ShopperPorts = {
+    cartLines: async () => [{ productId, quantity: 2 }],
+    products: async () => [
+      { productId, shopId: uuidv7(), sellerId: uuidv7(), name: "Teapot", unitPriceMinor: 1000n, forSale: true },
+    ],
+  };
+  return { shopper, productId };
+}
+
+function checkout(cardToken: string) {
+  return {
+    userId: uuidv7(),
+    idempotencyKey: `key-${uuidv7()}`,
+    shippingAddress: {
+      recipientName: "Ada",
+      line1: "1 Way",
+      line2: "",
+      city: "Berlin",
+      region: "",
+      postalCode: "10999",
+      countryCode: "DE",
+      phone: "",
+    },
+    paymentMethod: "CARD" as const,
+    cardToken,
+    returnUrl: "https://shop.test/back",
+  };
+}
+
+/** The event the payment service emits when a payment of `order` moved. */
+function paymentEvent(order: Order, kind: "paymentAuthorized" | "paymentFailed"): Event {
+  const ids = { paymentId: order.payment.paymentId, orderId: order.id };
+  const payload =
+    kind === "paymentAuthorized"
+      ? { case: kind, value: { ...ids, amount: { currencyCode: "EUR", amountMinor: order.totalMinor } } }
+      : { case: kind, value: { ...ids, reason: "the card was declined (3-D Secure declined)" } };
+  return create(EventSchema, { id: uuidv7(), source: "payment", subjectId: ids.paymentId, payload });
+}
+
+describe("card checkout through the payment service", () => {
+  it("when the card authorizes at once, then the order is CONFIRMED, the payment captured and the stock sold", async () => {
+    payments = inMemoryPayments();
+    stock = inMemoryStock();
+    const { shopper, productId } = aShopper();
+    const order = await placeOrder(depsWith(), shopper, checkout("tok_visa"));
+    expect(order).toMatchObject({
+      status: "CONFIRMED",
+      payment: { status: "CAPTURED", paymentId: expect.any(String) },
+    });
+    expect(payments.byOrder.get(order.id)).toMatchObject({ status: "CAPTURED", capturedMinor: 2100n });
+    expect(stock.stock.get(productId)).toBe(3);
+  });
+
+  it("when the bank asks for 3-D Secure, then the order waits PENDING with the redirect, and the authorized event confirms it once", async () => {
+    payments = inMemoryPayments();
+    stock = inMemoryStock();
+    const { shopper, productId } = aShopper();
+    const deps = depsWith();
+    const waiting = await placeOrder(deps, shopper, checkout("tok_threeDSecure"));
+    expect(waiting).toMatchObject({
+      status: "PENDING",
+      payment: {
+        status: "REQUIRES_ACTION",
+        nextAction: { redirectUrl: expect.stringContaining("/pay/test/"), clientSecret: "" },
+      },
+    });
+    expect(stock.stock.get(productId)).toBe(3);
+
+    payments.decide(waiting.id, "AUTHORIZED");
+    const handle = followPaymentEvents(deps);
+    const event = paymentEvent(waiting, "paymentAuthorized");
+    await handle(event);
+    await handle(event);
+    const confirmed = (await findOrder(db, waiting.id))!;
+    expect(confirmed).toMatchObject({ status: "CONFIRMED", payment: { status: "CAPTURED" } });
+    expect(confirmed.payment.nextAction).toBeUndefined();
+    expect(confirmed.history.map((change) => change.status)).toEqual(["PENDING", "CONFIRMED"]);
+    expect(payments.byOrder.get(waiting.id)?.status).toBe("CAPTURED");
+    expect(stock.stock.get(productId)).toBe(3);
+  });
+
+  it("when the buyer declines 3-D Secure, then the order is PAYMENT_FAILED with the reason and its stock back", async () => {
+    payments = inMemoryPayments();
+    stock = inMemoryStock();
+    const { shopper, productId } = aShopper();
+    const deps = depsWith();
+    const waiting = await placeOrder(deps, shopper, checkout("tok_threeDSecure"));
+    payments.decide(waiting.id, "FAILED");
+    payments.byOrder.get(waiting.id)!.failureReason = "the card was declined (3-D Secure declined)";
+    await followPaymentEvents(deps)(paymentEvent(waiting, "paymentFailed"));
+    expect(await findOrder(db, waiting.id)).toMatchObject({
+      status: "PAYMENT_FAILED",
+      payment: { status: "DECLINED", failureReason: "the card was declined (3-D Secure declined)" },
+    });
+    expect(stock.stock.get(productId)).toBe(5);
+  });
+
+  it("when the payment's webhook overtakes checkout, then checkout answers the confirmed order and does not wait again", async () => {
+    payments = inMemoryPayments();
+    stock = inMemoryStock();
+    const { shopper, productId } = aShopper();
+    const deps = depsWith();
+    // The bank confirms and the event is handled before PlaceOrder hears the first answer.
+    const racing = {
+      ...payments,
+      async start(request: Parameters<InMemoryPayments["start"]>[0]) {
+        const first = await payments.start(request);
+        payments.decide(request.orderId, "AUTHORIZED");
+        const order = (await findOrder(db, request.orderId))!;
+        await followPaymentEvents({ ...deps, payments })(
+          paymentEvent({ ...order, payment: { ...order.payment, paymentId: first.id } }, "paymentAuthorized"),
+        );
+        return first;
+      },
+    };
+    const order = await placeOrder({ ...deps, payments: racing }, shopper, checkout("tok_threeDSecure"));
+    expect(order).toMatchObject({ status: "CONFIRMED", payment: { status: "CAPTURED" } });
+    expect(stock.stock.get(productId)).toBe(3);
+  });
+
+  it("when the provider stays unreachable, then checkout retries and the order is PAYMENT_FAILED with its stock back", async () => {
+    payments = inMemoryPayments();
+    stock = inMemoryStock();
+    const { shopper, productId } = aShopper();
+    let attempts = 0;
+    const counting = {
+      ...payments,
+      start: (request: Parameters<InMemoryPayments["start"]>[0]) => {
+        attempts++;
+        return payments.start(request);
+      },
+    };
+    const order = await placeOrder(depsWith({ payments: counting }), shopper, checkout("tok_unavailable"));
+    expect(order).toMatchObject({ status: "PAYMENT_FAILED", payment: { status: "FAILED" } });
+    expect(attempts).toBe(3);
+    expect(stock.stock.get(productId)).toBe(5);
+  });
+});
+
+describe("a payment that is not settled in time", () => {
+  it("when the buyer never confirms, then recovery cancels the order, voids the authorization and returns the stock", async () => {
+    payments = inMemoryPayments();
+    stock = inMemoryStock();
+    const { shopper, productId } = aShopper();
+    const deps = depsWith({ paymentWaitMs: 1 });
+    const waiting = await placeOrder(deps, shopper, checkout("tok_threeDSecure"));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await recoverOverdueOrders(deps, { info: () => undefined, warn: () => undefined }, 1_000);
+    expect(await findOrder(db, waiting.id)).toMatchObject({ status: "CANCELLED", payment: { status: "VOIDED" } });
+    expect(payments.byOrder.get(waiting.id)?.status).toBe("CANCELED");
+    expect(stock.stock.get(productId)).toBe(5);
+  });
+
+  it("when the payment succeeds after the order gave up, then the authorization is voided and the order stays CANCELLED", async () => {
+    payments = inMemoryPayments();
+    stock = inMemoryStock();
+    const { shopper, productId } = aShopper();
+    const deps = depsWith({ paymentWaitMs: 1 });
+    const waiting = await placeOrder(deps, shopper, checkout("tok_delayedSuccess"));
+    expect(waiting.payment.status).toBe("PROCESSING");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The provider cannot void a payment it is still processing: the order is cancelled anyway.
+    await recoverOverdueOrders(deps, { info: () => undefined, warn: () => undefined }, 1_000);
+    expect((await findOrder(db, waiting.id))!.status).toBe("CANCELLED");
+    expect(stock.stock.get(productId)).toBe(5);
+
+    payments.decide(waiting.id, "AUTHORIZED");
+    await followPaymentEvents(deps)(paymentEvent(waiting, "paymentAuthorized"));
+    const after = (await findOrder(db, waiting.id))!;
+    expect(after).toMatchObject({ status: "CANCELLED", payment: { status: "VOIDED" } });
+    expect(after.history.map((change) => change.status)).toEqual(["PENDING", "CANCELLED"]);
+    expect(payments.byOrder.get(waiting.id)?.status).toBe("CANCELED");
+    expect(stock.stock.get(productId)).toBe(5);
+  });
+});

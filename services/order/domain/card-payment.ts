@@ -1,0 +1,133 @@
+// The card part of the checkout saga. Checkout starts the payment; what it answers decides the
+// next step, now or later: authorized → stock committed, payment captured, order CONFIRMED;
+// declined → PAYMENT_FAILED with the stock back; waiting for the buyer (3-D Secure) or for the
+// provider → the order stays PENDING until a payment event (payment-events.ts) or the recovery
+// loop moves it on. The same step runs for checkout, each payment event and recovery, so a
+// webhook that overtakes checkout, a duplicate event or a crash between steps ends the same way.
+import { Code, ConnectError } from "@connectrpc/connect";
+import { findOrder, recordAuthorizedPayment, recordAwaitedPayment } from "../db/order.repository.ts";
+import type { OrderFacts } from "./order.ts";
+import { startPayment, type CardPayment } from "./payments.ts";
+import type { OrderDeps } from "./ports.ts";
+import {
+  abandonOrder,
+  confirmOrder,
+  endedUnfulfilled,
+  giveBack,
+  isOutcomeUnknown,
+  repeatUntilKnown,
+} from "./settle.ts";
+
+/** Checkout's card step, once the stock is held. */
+export async function payByCard(
+  deps: OrderDeps,
+  order: OrderFacts,
+  request: { cardToken: string; returnUrl: string },
+): Promise<void> {
+  const payment = await startPayment(deps.payments, {
+    orderId: order.id,
+    amountMinor: order.totalMinor,
+    currencyCode: deps.currencyCode,
+    cardToken: request.cardToken,
+    returnUrl: request.returnUrl,
+  });
+  if (!payment) {
+    const reason = "the payment provider is unavailable";
+    return abandonOrder(deps, order, "PAYMENT_FAILED", reason, { status: "FAILED", failureReason: reason });
+  }
+  await followPayment(deps, order, payment);
+}
+
+/**
+ * Moves an order along by where its payment stands. A PENDING order follows it; an order that
+ * was cancelled or failed meanwhile gets a payment that went through anyway given back (a late
+ * success). `waitIsOver`: the order's time to wait for the buyer or provider has run out.
+ */
+export async function followPayment(
+  deps: OrderDeps,
+  order: OrderFacts,
+  payment: CardPayment,
+  options: { waitIsOver?: boolean } = {},
+): Promise<void> {
+  const facts = { reference: payment.providerPaymentId, paymentId: payment.id };
+  switch (payment.status) {
+    case "AUTHORIZED":
+    case "CAPTURED":
+      return finishPaidOrder(deps, order, payment);
+    case "FAILED": {
+      const reason = payment.failureReason || "the card was declined";
+      return abandonOrder(deps, order, "PAYMENT_FAILED", reason, {
+        status: "DECLINED",
+        failureReason: reason,
+        ...facts,
+      });
+    }
+    case "REQUIRES_ACTION":
+    case "PROCESSING": {
+      if (options.waitIsOver) {
+        return abandonOrder(deps, order, "CANCELLED", "the payment was not completed in time", {
+          status: payment.status,
+          ...facts,
+        });
+      }
+      const giveUpAt = new Date(Date.now() + deps.paymentWaitMs);
+      const waiting = {
+        status: payment.status,
+        ...facts,
+        ...(payment.nextAction && { nextAction: payment.nextAction }),
+      };
+      await recordAwaitedPayment(deps.db, order.id, waiting, giveUpAt);
+      return;
+    }
+    default:
+      // Voided or refunded by someone else: nothing will be paid.
+      return abandonOrder(deps, order, "CANCELLED", "the payment was cancelled", { status: "FAILED", ...facts });
+  }
+}
+
+async function finishPaidOrder(deps: OrderDeps, order: OrderFacts, payment: CardPayment): Promise<void> {
+  const facts = { reference: payment.providerPaymentId, paymentId: payment.id };
+  if (!(await recordAuthorizedPayment(deps.db, order.id, facts))) {
+    // The order was settled first. Cancelled or failed (the wait ran out, the buyer cancelled):
+    // the money goes back, the order stays as it is.
+    const current = await findOrder(deps.db, order.id);
+    if (current && endedUnfulfilled(current.status)) await giveBack(deps, order.id);
+    return;
+  }
+  deps.faults.reached("after-payment");
+  try {
+    await repeatUntilKnown(() => deps.stock.commit(order.id));
+  } catch (error) {
+    if (isOutcomeUnknown(error)) throw error;
+    // The hold expired or was given back by a cancellation while the buyer paid.
+    return abandonOrder(deps, order, "CANCELLED", "the stock hold ran out before the payment completed");
+  }
+  try {
+    await repeatUntilKnown(() => deps.payments.capture(payment.id));
+  } catch (error) {
+    if (isOutcomeUnknown(error) || ConnectError.from(error).code !== Code.FailedPrecondition) throw error;
+    // Voided meanwhile (by a cancellation that lost the race to this step): nothing to take.
+    return abandonOrder(deps, order, "PAYMENT_FAILED", "the payment could not be taken", {
+      status: "FAILED",
+      ...facts,
+    });
+  }
+  await confirmOrder(deps, order, "paid", { status: "CAPTURED", ...facts });
+}
+
+/** The current payment of an order and where the order is, for a payment event or recovery. */
+export async function followPaymentOfOrder(
+  deps: OrderDeps,
+  orderId: string,
+  options: { waitIsOver?: boolean } = {},
+): Promise<void> {
+  const order = await findOrder(deps.db, orderId);
+  if (order?.payment.method !== "CARD") return;
+  if (order.status !== "PENDING" && !endedUnfulfilled(order.status)) return;
+  const payment = await deps.payments.ofOrder(orderId);
+  if (!payment) return;
+  // A cancelled or failed order only cares about a payment that went through anyway.
+  const wentThrough = payment.status === "AUTHORIZED" || payment.status === "CAPTURED";
+  if (order.status !== "PENDING" && !wentThrough) return;
+  await followPayment(deps, order, payment, options);
+}

@@ -1,0 +1,30 @@
+// The checkout saga's second half: the payment service's events move an order that waits for
+// its payment. A card confirmed by the buyer (3-D Secure) or a provider that answered late
+// arrives here as PaymentAuthorized (or PaymentFailed), usually through a webhook. The handler
+// reads the payment's current state rather than trusting the event's order, so duplicates and
+// events that overtake each other, or overtake checkout itself, end the same way.
+import type { Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
+import { followPaymentOfOrder } from "../domain/card-payment.ts";
+import type { OrderDeps } from "../domain/ports.ts";
+
+export const paymentOutcomesConsumer = {
+  name: "order-payment-outcomes",
+  filterSubject: "bazaar.payment.>",
+};
+
+/** The consumer's handler. The order's own writes are its own transactions, each idempotent. */
+export function followPaymentEvents(deps: OrderDeps): (event: Event) => Promise<void> {
+  return async (event) => {
+    switch (event.payload.case) {
+      case "paymentAuthorized":
+      case "paymentCaptured":
+      case "paymentFailed":
+      case "paymentCanceled":
+        // A payment of no order (an admin's or a test's) is no business of checkout's.
+        if (event.payload.value.orderId) await followPaymentOfOrder(deps, event.payload.value.orderId);
+        return;
+      default:
+        return;
+    }
+  };
+}
