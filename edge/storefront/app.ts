@@ -6,7 +6,7 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { AuthService, type Tokens } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { AuthService, type Tokens, type User } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { CartService, type Cart, type CartItem } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import {
@@ -14,6 +14,7 @@ import {
   OrderStatus,
   OrderStatusSchema,
   PaymentMethod,
+  PaymentStatus,
   type Order,
 } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { ProductService, type Product, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
@@ -23,6 +24,7 @@ import { closeSellerView, openSellerView } from "./seller.ts";
 import { renderShopOrders } from "./shipments.ts";
 
 interface Session {
+  user: Pick<User, "id" | "email" | "role">;
   tokens: Tokens;
   /** Aborted when the session ends: stops the order watch and the token renewal. */
   ended: AbortController;
@@ -185,6 +187,8 @@ async function checkOut(): Promise<void> {
       },
       payment:
         card === "cash" ? { method: PaymentMethod.CASH_ON_DELIVERY } : { method: PaymentMethod.CARD, cardToken: card },
+      // The bank's page (3-D Secure) sends the buyer back here.
+      returnUrl: `${location.origin}${location.pathname}`,
     });
     placed = order!;
   } catch (error) {
@@ -200,8 +204,15 @@ async function checkOut(): Promise<void> {
     );
   }
   page.orderPlaced.dataset.orderId = placed.id;
-  page.orderPlaced.textContent = `Order ${shortId(placed.id)} placed, total ${formatMoney(placed.total)}.`;
   page.orderPlaced.hidden = false;
+  const redirectUrl = placed.payment?.nextAction?.redirectUrl;
+  if (placed.payment?.status === PaymentStatus.REQUIRES_ACTION && redirectUrl) {
+    // The session survives the trip (sessionStorage); the order row goes on live on return.
+    page.orderPlaced.textContent = `Order ${shortId(placed.id)}: confirm the payment with your bank…`;
+    location.assign(redirectUrl);
+    return;
+  }
+  page.orderPlaced.textContent = `Order ${shortId(placed.id)} placed, total ${formatMoney(placed.total)}.`;
   await refreshCartAfter(placed);
 }
 
@@ -278,16 +289,59 @@ const statusName = (status: OrderStatus) => OrderStatusSchema.value[status]?.loc
 
 async function signIn(email: string, password: string): Promise<void> {
   const { user, tokens } = await auth.login({ email, password });
-  const current: Session = { tokens: tokens!, ended: new AbortController() };
-  session = current;
   page.loginPassword.value = "";
-  page.sessionUser.textContent = user!.email;
+  await startSession(user!, tokens!);
+}
+
+/**
+ * Where a session is kept across a page load in this tab, such as the trip to the bank's 3-D
+ * Secure page and back: the user and the refresh token, never the access token.
+ */
+const storedSessionKey = "bazaar.session";
+
+function storeSession(user: Pick<User, "id" | "email" | "role">, refreshToken: string): void {
+  sessionStorage.setItem(
+    storedSessionKey,
+    JSON.stringify({ id: user.id, email: user.email, role: user.role, refreshToken }),
+  );
+}
+
+/** Resumes the session this tab had before it left for the bank's page, if it had one. */
+async function resumeSession(): Promise<void> {
+  const stored = sessionStorage.getItem(storedSessionKey);
+  if (!stored) return;
+  const { id, email, role, refreshToken } = JSON.parse(stored) as {
+    id: string;
+    email: string;
+    role: Role;
+    refreshToken: string;
+  };
+  try {
+    const { tokens } = await auth.refreshToken({ refreshToken });
+    await startSession({ id, email, role }, tokens!);
+  } catch (error) {
+    sessionStorage.removeItem(storedSessionKey);
+    throw error;
+  }
+  if (new URLSearchParams(location.search).has("payment_id")) {
+    page.orderPlaced.textContent =
+      "Back from your bank: your order below moves on as soon as the payment is confirmed.";
+    page.orderPlaced.hidden = false;
+    history.replaceState(null, "", location.pathname + location.hash);
+  }
+}
+
+async function startSession(user: Pick<User, "id" | "email" | "role">, tokens: Tokens): Promise<void> {
+  const current: Session = { user, tokens, ended: new AbortController() };
+  session = current;
+  storeSession(user, tokens.refreshToken);
+  page.sessionUser.textContent = user.email;
   document.body.dataset.session = "in";
   keepTokenFresh(current);
-  if (user!.role === Role.SELLER) {
+  if (user.role === Role.SELLER) {
     document.body.dataset.role = "seller";
     showView();
-    openSellerView({ userId: user!.id, transport: signedIn, ended: current.ended.signal }).catch(showError);
+    openSellerView({ userId: user.id, transport: signedIn, ended: current.ended.signal }).catch(showError);
   }
   // The watch is asked for first, so it and the list overlap: a change is missed only if it
   // lands in the instant between the list's read and the watch's start, and then shows with
@@ -313,6 +367,7 @@ async function renewToken(current: Session): Promise<void> {
     const { tokens } = await auth.refreshToken({ refreshToken: current.tokens.refreshToken });
     if (current.ended.signal.aborted) return;
     current.tokens = tokens!;
+    storeSession(current.user, tokens!.refreshToken);
     keepTokenFresh(current);
   } catch (error) {
     if (current.ended.signal.aborted) return;
@@ -333,6 +388,7 @@ async function signOut(): Promise<void> {
 }
 
 function endSession(): void {
+  sessionStorage.removeItem(storedSessionKey);
   session?.ended.abort();
   session = undefined;
   document.body.dataset.session = "out";
@@ -384,4 +440,4 @@ page.moreProducts.addEventListener(
 );
 page.checkoutForm.addEventListener("submit", action(checkOut));
 
-Promise.all([loadCategories(), loadProducts(false)]).catch(showError);
+Promise.all([loadCategories(), loadProducts(false), resumeSession()]).catch(showError);

@@ -1,5 +1,5 @@
 // The short chaos run of `npm test`: every service and the edge SIGKILLed, nats-server and
-// MariaDB restarted, each for two seconds under load, a seller cancelling shop orders meanwhile — and afterwards nothing lost (I1–I7).
+// MariaDB restarted, each for two seconds under load, a seller cancelling shop orders meanwhile — and afterwards nothing lost (I1–I8).
 import { describe, expect, it } from "vitest";
 import { formatReport, runChaos } from "./chaos.ts";
 

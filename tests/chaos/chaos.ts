@@ -226,7 +226,7 @@ export function formatReport(report: ChaosReport): string {
       : []),
     `Load: ${report.tally.checkouts} checkouts acknowledged (${report.acknowledged} order ids), ${report.tally.cancellations} shop orders cancelled by their seller, ${report.tally.browses} catalog reads (${report.tally.searches} searches); failed attempts retried: ${failures}; calls given up after retrying: ${report.tally.gaveUp}; refused: ${report.tally.refused.join("; ") || "none"}.`,
     report.violations.length === 0
-      ? `Invariants I1–I7 hold (checked ${report.settledInMs} ms after the load stopped).`
+      ? `Invariants I1–I8 hold (checked ${report.settledInMs} ms after the load stopped).`
       : `VIOLATIONS (${report.violations.length}):\n${report.violations.map((v) => `- ${v}`).join("\n")}`,
   ].join("\n");
 }

@@ -13,6 +13,10 @@
 //   I6 a cancelled shop order's units: the stock its cancellation returned is its lines' units,
 //      product by product (fewer only when the whole reservation had gone back first)
 //   I7 refunds never exceed what was paid per order, and a REFUNDED payment was refunded in full
+//   I8 payments match orders (issue M11's "I5"): every captured payment belongs to a live order
+//      or was refunded in full, and the payment service refunded exactly what the order recorded;
+//      every live card order has a payment captured for its total; no authorization is left
+//      held or waiting once the mesh settled
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { createConnection } from "mysql2/promise";
@@ -268,6 +272,60 @@ export async function refundsWithinPayments(stores: MeshStores): Promise<string[
   ];
 }
 
+/** I8: the payment service's payments and the order service's card orders tell the same story. */
+export async function paymentsMatchOrders(stores: MeshStores): Promise<string[]> {
+  const payments = await query<{
+    id: string;
+    order_id: string;
+    status: string;
+    amount: string;
+    captured: string;
+    refunded: string;
+  }>(
+    stores.mysqlUrl,
+    stores.databases.payment!,
+    `SELECT id, order_id, status, CAST(amount_minor AS CHAR) AS amount, CAST(captured_minor AS CHAR) AS captured,
+       CAST(refunded_minor AS CHAR) AS refunded FROM payments`,
+  );
+  const orders = await query<{ id: string; status: string; total: string; refunded: string }>(
+    stores.mysqlUrl,
+    stores.databases.order!,
+    `SELECT o.id, o.status, CAST(o.total_minor AS CHAR) AS total,
+       CAST((SELECT COALESCE(SUM(r.amount_minor), 0) FROM order_refunds r WHERE r.order_id = o.id) AS CHAR) AS refunded
+     FROM orders o WHERE o.payment_method = 'CARD'`,
+  );
+  const orderById = new Map(orders.map((order) => [order.id, order]));
+  const paymentByOrder = new Map(payments.map((payment) => [payment.order_id, payment]));
+  const live = new Set(["CONFIRMED", "PROCESSING", "SHIPPED", "DELIVERED"]);
+  const problems: string[] = [];
+  for (const payment of payments) {
+    const order = orderById.get(payment.order_id);
+    if (!order) continue; // a payment made outside checkout (admin and payment tests)
+    const captured = BigInt(payment.captured);
+    if (["AUTHORIZED", "REQUIRES_ACTION", "PROCESSING"].includes(payment.status)) {
+      problems.push(`I8 payment ${payment.id} of order ${order.id} (${order.status}) is still ${payment.status}`);
+    }
+    if (captured > 0n && !live.has(order.status) && BigInt(payment.refunded) !== captured) {
+      problems.push(
+        `I8 payment ${payment.id} captured ${captured} for ${order.status} order ${order.id} but refunded ${payment.refunded}`,
+      );
+    }
+    if (BigInt(payment.refunded) !== BigInt(order.refunded)) {
+      problems.push(
+        `I8 payment ${payment.id} refunded ${payment.refunded}, its order ${order.id} recorded ${order.refunded}`,
+      );
+    }
+  }
+  for (const order of orders) {
+    if (!live.has(order.status)) continue;
+    const payment = paymentByOrder.get(order.id);
+    if (!payment || BigInt(payment.captured) !== BigInt(order.total)) {
+      problems.push(`I8 ${order.status} card order ${order.id} has no payment captured for its total ${order.total}`);
+    }
+  }
+  return problems;
+}
+
 /** Every check at once. */
 export async function checkInvariants(
   stores: MeshStores,
@@ -282,5 +340,6 @@ export async function checkInvariants(
     ...(await shopOrdersAddUp(stores)),
     ...(await cancelledShopOrderUnitsAddUp(stores)),
     ...(await refundsWithinPayments(stores)),
+    ...(await paymentsMatchOrders(stores)),
   ];
 }
