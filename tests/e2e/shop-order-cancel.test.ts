@@ -17,6 +17,7 @@ import {
   type WatchShopOrdersResponse,
 } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
+import { PaymentService, PaymentStatus as ProtoPaymentStatus } from "../../gen/bazaar/payment/v1/payment_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { errorInfoOf } from "../../services/kit/error-info.ts";
 import { bearer, failureOf } from "../../services/kit/testing/calls.ts";
@@ -213,6 +214,18 @@ describe("a seller cancels their shop order of a two-shop card order", () => {
     });
     const untouched = after.shopOrders.find((s) => s.id === theirs.id)!;
     expect(untouched).toMatchObject({ status: ShopOrderStatus.CONFIRMED, refunded: { amountMinor: 0n } });
+    // The payment service gave back exactly that share of the capture, under the shop order's key.
+    const { payment } = await e2e
+      .internal(PaymentService, "payment")
+      .getPayment({ id: after.payment!.paymentId }, await e2e.asService("order"));
+    expect(payment).toMatchObject({
+      status: ProtoPaymentStatus.PARTIALLY_REFUNDED,
+      captured: { amountMinor: 3996n },
+      refunded: { amountMinor: 2625n },
+    });
+    expect(payment!.refunds.map((refund) => [refund.refundKey, refund.amount!.amountMinor])).toEqual([
+      [mine.id, 2625n],
+    ]);
     expect(untouched.statusHistory).toHaveLength(2);
     expect(await eventsAbout(e2e.mesh.natsUrl, mine.id, "bazaar.order.>")).toEqual([
       "bazaar.order.shop_order_status_changed",

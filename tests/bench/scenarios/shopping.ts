@@ -15,8 +15,9 @@ export const shoppingScenarioIds = [
   "order.place-order",
   "auth.login",
   "order.list-shop-orders",
+  "order.place-order-cod",
 ] as const;
-const [addCartItemId, placeOrderId, loginId, listShopOrdersId] = shoppingScenarioIds;
+const [addCartItemId, placeOrderId, loginId, listShopOrdersId, placeOrderCodId] = shoppingScenarioIds;
 
 /** A cart holds at most this many of the checkout products, so its size stays what it was. */
 const productsPerCart = 4;
@@ -82,7 +83,13 @@ export function shoppingScenarios(edgeUrl: string, cast: Shoppers): Scenario[] {
     },
   );
 
-  return [addCartItem, placeOrderScenario(edgeUrl, cast), login, listShopOrdersScenario(edgeUrl, cast)];
+  return [
+    addCartItem,
+    placeOrderScenario(edgeUrl, cast, "card"),
+    login,
+    listShopOrdersScenario(edgeUrl, cast),
+    placeOrderScenario(edgeUrl, cast, "cash"),
+  ];
 }
 
 /** Shop orders the seller's shop holds at least before ListShopOrders is measured: five full pages. */
@@ -173,7 +180,14 @@ async function ensureShopOrders(edgeUrl: string, { shoppers, productIds, seller 
  * service empties a cart of what was bought when OrderPlaced arrives; a cart refilled before
  * that simply holds two units next time, which the next order buys.
  */
-function placeOrderScenario(edgeUrl: string, { shoppers, productIds }: Shoppers): Scenario {
+function placeOrderScenario(edgeUrl: string, { shoppers, productIds }: Shoppers, paying: "card" | "cash"): Scenario {
+  // Card: the order service starts, then captures, the payment in the payment service (two
+  // calls and two payment events per order). Cash on delivery: the same saga without them, so
+  // the two side by side show what the payment service costs a checkout.
+  const payment =
+    paying === "card"
+      ? { method: "PAYMENT_METHOD_CARD", cardToken: "tok_visa" }
+      : { method: "PAYMENT_METHOD_CASH_ON_DELIVERY" };
   let keys = 0;
   const keyPrefix = `bench${Date.now().toString(36)}`;
   const addToCart = (connections: Http2Connections, shopperIndex: number, batch: number) =>
@@ -190,7 +204,7 @@ function placeOrderScenario(edgeUrl: string, { shoppers, productIds }: Shoppers)
       JSON.stringify({
         idempotencyKey: `${keyPrefix}-${keys++}`,
         shippingAddress,
-        payment: { method: "PAYMENT_METHOD_CARD", cardToken: "tok_visa" },
+        payment,
       }),
       signedIn(shoppers[shopperIndex]!),
       (body) => {
@@ -235,9 +249,9 @@ function placeOrderScenario(edgeUrl: string, { shoppers, productIds }: Shoppers)
   };
 
   return {
-    id: placeOrderId,
+    id: paying === "card" ? placeOrderId : placeOrderCodId,
     kind: "scenario",
-    title: `PlaceOrder (card), signed in, ${shoppers.length} shoppers, own key and refilled cart each`,
+    title: `PlaceOrder (${paying === "card" ? "card" : "cash on delivery"}), signed in, ${shoppers.length} shoppers, own key and refilled cart each`,
     generator: "node driver",
     protocol: "h2c",
     sweep: true,

@@ -1,0 +1,252 @@
+// Card checkout against the real mesh, payment service and edge: a card that authorizes at
+// once; 3-D Secure, where the order waits PENDING, the buyer approves or declines on the test
+// provider's page, the provider's signed webhook reaches the edge and the order moves on live
+// in WatchOrders; a buyer who never confirms; and a payment that succeeds only after the order
+// gave up on it, which is voided while the order stays cancelled.
+import { randomBytes, randomUUID } from "node:crypto";
+import type { CallOptions } from "@connectrpc/connect";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  OrderStatus,
+  PaymentMethod,
+  PaymentStatus,
+  type Order,
+  type WatchOrdersResponse,
+} from "../../gen/bazaar/order/v1/order_pb.ts";
+import { PaymentService, PaymentStatus as ProviderStatus } from "../../gen/bazaar/payment/v1/payment_pb.ts";
+import { eventually } from "../../services/kit/testing/eventually.ts";
+import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
+import { useMesh } from "../support/use-mesh.ts";
+
+const e2e = useMesh({
+  env: {
+    // Long enough for a buyer to approve at once, short enough to watch a wait run out.
+    BAZAAR_ORDER_PAYMENT_WAIT_SECONDS: "4",
+    BAZAAR_ORDER_RECOVERY_SWEEP_MS: "500",
+    // The delayed-success token answers well after the wait ran out.
+    BAZAAR_PAYMENT_TEST_DELAY_MS: "7000",
+  },
+});
+const { auth, carts, orders, products } = e2e;
+
+let seller: { asSeller: CallOptions; shopId: string; categoryId: string };
+const returnUrl = "https://shop.example/checkout/back";
+
+beforeAll(async () => {
+  seller = await devSellerShelf(auth, products);
+});
+
+/** A new buyer with 2 units of a new product (5 on hand) in the cart. */
+async function buyerWithCart() {
+  const { product } = await products.createProduct(
+    {
+      product: {
+        shopId: seller.shopId,
+        categoryId: seller.categoryId,
+        name: `Card item ${randomBytes(3).toString("hex")}`,
+        price: { currencyCode: "USD", amountMinor: 1500n },
+        stockOnHand: 5,
+      },
+    },
+    seller.asSeller,
+  );
+  const me = await registerCustomer(auth, "card");
+  await carts.addCartItem({ productId: product!.id, quantity: 2 }, me);
+  return { me, productId: product!.id };
+}
+
+function placeOrder(me: CallOptions, cardToken: string, idempotencyKey = randomUUID()) {
+  return orders.placeOrder(
+    {
+      idempotencyKey,
+      shippingAddress: {
+        recipientName: "Ada",
+        line1: "1 Card Way",
+        city: "Berlin",
+        postalCode: "10115",
+        countryCode: "DE",
+      },
+      payment: { method: PaymentMethod.CARD, cardToken },
+      returnUrl,
+    },
+    me,
+  );
+}
+
+// Read signed in: the edge caches anonymous catalog reads for a moment.
+const stockOf = async (id: string) => {
+  const { product } = await products.getProduct({ id }, seller.asSeller);
+  return { onHand: product!.stockOnHand, available: product!.stockAvailable };
+};
+
+async function paymentOf(order: Order) {
+  const { payment } = await e2e
+    .internal(PaymentService, "payment")
+    .getPayment({ id: order.payment!.paymentId }, await e2e.asService("order"));
+  return payment!;
+}
+
+/** The buyer's answer on the test provider's 3-D Secure page: the page's own form post. */
+async function decideOnTestPage(redirectUrl: string, decision: "approve" | "decline") {
+  const page = await fetch(redirectUrl);
+  expect(page.status).toBe(200);
+  expect(await page.text()).toMatch(/Approve/);
+  const answer = await fetch(redirectUrl, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ decision }).toString(),
+    redirect: "manual",
+  });
+  expect(answer.status).toBe(303);
+  expect(answer.headers.get("location")).toMatch(new RegExp(`^${returnUrl}\\?payment_id=`));
+}
+
+/** Every update WatchOrders pushes to `me` until stopped. */
+function watchOrders(me: CallOptions) {
+  const updates: WatchOrdersResponse[] = [];
+  const abort = new AbortController();
+  const ended = (async () => {
+    try {
+      for await (const update of orders.watchOrders({}, { ...me, signal: abort.signal })) updates.push(update);
+    } catch (error) {
+      if (!abort.signal.aborted) throw error;
+    }
+  })();
+  return {
+    updates,
+    async stop() {
+      abort.abort();
+      await ended;
+    },
+  };
+}
+
+describe("paying by card", () => {
+  it("when the card authorizes at once, then the order is CONFIRMED and the payment service holds a capture of its total", async () => {
+    const { me, productId } = await buyerWithCart();
+    const { order } = await placeOrder(me, "tok_visa");
+    expect(order).toMatchObject({
+      status: OrderStatus.CONFIRMED,
+      payment: expect.objectContaining({ status: PaymentStatus.CAPTURED }),
+    });
+    expect(await paymentOf(order!)).toMatchObject({
+      status: ProviderStatus.CAPTURED,
+      captured: { amountMinor: order!.total!.amountMinor },
+    });
+    expect(await stockOf(productId)).toEqual({ onHand: 3, available: 3 });
+  });
+
+  it("when the bank asks for 3-D Secure and the buyer approves, then the order waits PENDING and goes CONFIRMED live, paid once", async () => {
+    const { me, productId } = await buyerWithCart();
+    const watch = watchOrders(me);
+    const key = randomUUID();
+    const { order } = await placeOrder(me, "tok_threeDSecure", key);
+    expect(order).toMatchObject({
+      status: OrderStatus.PENDING,
+      payment: expect.objectContaining({ status: PaymentStatus.REQUIRES_ACTION }),
+    });
+    const redirectUrl = order!.payment!.nextAction!.redirectUrl;
+    expect(redirectUrl.startsWith(`${e2e.mesh.edgeUrl}/pay/test/`)).toBe(true);
+    expect(await stockOf(productId)).toEqual({ onHand: 5, available: 3 });
+    // A retry of the call while the buyer is at their bank answers the same waiting order at once.
+    const started = Date.now();
+    const { order: retried } = await placeOrder(me, "tok_threeDSecure", key);
+    expect(retried).toMatchObject({ id: order!.id, status: OrderStatus.PENDING });
+    expect(Date.now() - started).toBeLessThan(2_000);
+
+    await decideOnTestPage(redirectUrl, "approve");
+    const confirmedLive = (u: WatchOrdersResponse) =>
+      u.order!.id === order!.id && u.order!.status === OrderStatus.CONFIRMED;
+    expect(
+      (
+        await eventually(
+          async () => watch.updates,
+          (updates) => updates.some(confirmedLive),
+          10_000,
+        )
+      ).some(confirmedLive),
+    ).toBe(true);
+    await watch.stop();
+    const confirmed = (await orders.getOrder({ id: order!.id }, me)).order!;
+    expect(confirmed).toMatchObject({
+      status: OrderStatus.CONFIRMED,
+      payment: expect.objectContaining({ status: PaymentStatus.CAPTURED }),
+    });
+    expect(confirmed.payment!.nextAction).toBeUndefined();
+    expect(confirmed.statusHistory.map((change) => change.status)).toEqual([
+      OrderStatus.PENDING,
+      OrderStatus.CONFIRMED,
+    ]);
+    expect(await paymentOf(order!)).toMatchObject({
+      status: ProviderStatus.CAPTURED,
+      captured: { amountMinor: order!.total!.amountMinor },
+    });
+    expect(await stockOf(productId)).toEqual({ onHand: 3, available: 3 });
+  });
+
+  it("when the buyer declines 3-D Secure, then the order is PAYMENT_FAILED and its stock free again", async () => {
+    const { me, productId } = await buyerWithCart();
+    const { order } = await placeOrder(me, "tok_threeDSecure");
+    await decideOnTestPage(order!.payment!.nextAction!.redirectUrl, "decline");
+    const failed = await eventually(
+      async () => (await orders.getOrder({ id: order!.id }, me)).order!,
+      (current) => current.status === OrderStatus.PAYMENT_FAILED,
+      10_000,
+    );
+    expect(failed.payment).toMatchObject({
+      status: PaymentStatus.DECLINED,
+      failureReason: expect.stringMatching(/declined/),
+    });
+    expect(
+      await eventually(
+        () => stockOf(productId),
+        (stock) => stock.available === 5,
+      ),
+    ).toEqual({
+      onHand: 5,
+      available: 5,
+    });
+  });
+});
+
+describe("a payment that is not settled in time", () => {
+  it("when the buyer never confirms, then the order is CANCELLED after its wait, the authorization voided and the stock back", async () => {
+    const { me, productId } = await buyerWithCart();
+    const { order } = await placeOrder(me, "tok_threeDSecure");
+    const cancelled = await eventually(
+      async () => (await orders.getOrder({ id: order!.id }, me)).order!,
+      (current) => current.status === OrderStatus.CANCELLED && current.payment!.status === PaymentStatus.VOIDED,
+      20_000,
+    );
+    expect(cancelled.statusHistory.at(-1)!.note).toBe("the payment was not completed in time");
+    expect((await paymentOf(order!)).status).toBe(ProviderStatus.CANCELED);
+    expect(await stockOf(productId)).toEqual({ onHand: 5, available: 5 });
+  });
+
+  it("when the payment succeeds after the order gave up, then it is voided, the order stays CANCELLED and the stock adds up", async () => {
+    const { me, productId } = await buyerWithCart();
+    const { order } = await placeOrder(me, "tok_delayedSuccess");
+    expect(order).toMatchObject({
+      status: OrderStatus.PENDING,
+      payment: expect.objectContaining({ status: PaymentStatus.PROCESSING }),
+    });
+    const gaveUp = await eventually(
+      async () => (await orders.getOrder({ id: order!.id }, me)).order!,
+      (current) => current.status === OrderStatus.CANCELLED,
+      20_000,
+    );
+    expect(gaveUp.status).toBe(OrderStatus.CANCELLED);
+    expect(await stockOf(productId)).toEqual({ onHand: 5, available: 5 });
+
+    // The provider's late success arrives as a webhook; the order service voids it.
+    const settled = await eventually(
+      async () => (await orders.getOrder({ id: order!.id }, me)).order!,
+      (current) => current.payment!.status === PaymentStatus.VOIDED,
+      30_000,
+    );
+    expect(settled.status).toBe(OrderStatus.CANCELLED);
+    expect(settled.statusHistory.map((change) => change.status)).toEqual([OrderStatus.PENDING, OrderStatus.CANCELLED]);
+    expect(await paymentOf(order!)).toMatchObject({ status: ProviderStatus.CANCELED, captured: { amountMinor: 0n } });
+    expect(await stockOf(productId)).toEqual({ onHand: 5, available: 5 });
+  });
+});
