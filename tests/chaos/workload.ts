@@ -1,5 +1,6 @@
 // The steady load a chaos run keeps up while it breaks things: customers checking out through
-// the edge (retrying each call with the same idempotency key, as a shop's client would), a
+// the edge (retrying each call with the same idempotency key, as a shop's client would; every
+// third checkout asks for 3-D Secure and the buyer approves on the test provider's page), a
 // seller cancelling one shop order of every few orders, and anonymous visitors browsing and
 // searching the catalog. It remembers every order a client was
 // told about, and the first answer to each search: no fault may change what a search finds.
@@ -34,6 +35,8 @@ export interface WorkloadOptions {
 
 export interface WorkloadTally {
   checkouts: number;
+  /** 3-D Secure checkouts whose buyer's approval the test provider's page took. */
+  approvals: number;
   /** Shop orders the seller cancelled (CancelShopOrder answered, or a retry found it cancelled). */
   cancellations: number;
   browses: number;
@@ -85,6 +88,7 @@ export function startWorkload(options: WorkloadOptions): RunningWorkload {
   const products = createClient(ProductService, transport);
   const tally: WorkloadTally = {
     checkouts: 0,
+    approvals: 0,
     cancellations: 0,
     browses: 0,
     failures: new Map(),
@@ -132,19 +136,48 @@ export function startWorkload(options: WorkloadOptions): RunningWorkload {
         continue;
       if (!(await retrying("AddCartItem", () => carts.addCartItem({ productId: neighbour, quantity: 1 }, me))))
         continue;
+      const cardToken = round % 3 === 2 ? "tok_threeDSecure" : "tok_visa";
       const request = {
         idempotencyKey: randomUUID(),
         shippingAddress: address,
-        payment: { method: PaymentMethod.CARD, cardToken: "tok_visa" },
+        payment: { method: PaymentMethod.CARD, cardToken },
+        returnUrl: "https://shop.example/back",
       };
       const placed = await retrying("PlaceOrder", () => orders.placeOrder(request, me));
       if (placed?.order) {
         acknowledged.push(placed.order.id);
         tally.checkouts += 1;
-        if (tally.checkouts % options.cancelEvery === 0) await cancelFirstShopOrder(placed.order);
+        const redirectUrl = placed.order.payment?.nextAction?.redirectUrl;
+        if (redirectUrl) await approveOnBankPage(redirectUrl);
+        else if (tally.checkouts % options.cancelEvery === 0) await cancelFirstShopOrder(placed.order);
       }
       await pause(100);
     }
+  };
+
+  /**
+   * The buyer approves on the test provider's 3-D Secure page (its form post). A retry after an
+   * unknown outcome may be refused (4xx): the first approval went through.
+   */
+  const approveOnBankPage = async (redirectUrl: string) => {
+    const done = await retrying("ApproveOnBankPage", async () => {
+      let answer: Response;
+      try {
+        answer = await fetch(redirectUrl, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: "decision=approve",
+          redirect: "manual",
+          signal: AbortSignal.timeout(10_000),
+        });
+      } catch (error) {
+        throw new ConnectError(`bank page unreachable: ${(error as Error).message}`, Code.Unavailable);
+      }
+      await answer.arrayBuffer();
+      if (answer.status >= 500) throw new ConnectError(`bank page answered ${answer.status}`, Code.Unavailable);
+      return true;
+    });
+    if (done) tally.approvals += 1;
   };
 
   /**
