@@ -1,6 +1,6 @@
 // AdminService's handlers in memory against a database of their own, with auth's directory,
-// order's admin service, product's shop moderation and the dead letters of every service in
-// memory: only admins get in,
+// order's admin service, product's shop moderation, payment's payments and the dead letters of
+// every service in memory: only admins get in,
 // an admin cannot lock themselves out, changes go out under the admin service's identity and are
 // audited, and each refusal answers its code.
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -12,6 +12,7 @@ import { AdminService } from "../../gen/bazaar/admin/v1/admin_pb.ts";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { EventSchema, type Event } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { OrderStatus, ShopOrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { PaymentStatus } from "../../gen/bazaar/payment/v1/payment_pb.ts";
 import { ShopStatus } from "../../gen/bazaar/product/v1/product_pb.ts";
 import type { AccessRules } from "../kit/auth.ts";
 import { uuidv7 } from "../kit/ids.ts";
@@ -43,6 +44,7 @@ import {
   inMemoryDirectory,
   inMemoryCategories,
   inMemoryOrders,
+  inMemoryPayments,
   inMemoryShops,
   serviceToken,
   type InMemoryDirectory,
@@ -58,6 +60,7 @@ let me: SignedIn;
 const directory = inMemoryDirectory();
 const orderErasures: OrderErasures = { calls: [], down: false };
 const shops = inMemoryShops();
+const payments = inMemoryPayments();
 const categoryId = uuidv7();
 // Ids of two services' dead letters, oldest first, interleaved in time.
 const letterIds = Array.from({ length: 5 }, () => uuidv7());
@@ -79,6 +82,7 @@ function adminServiceWith(users: InMemoryDirectory): InMemoryServer {
           shops: shops.client,
           catalogShops: shops.catalog,
           categories: inMemoryCategories(categoryId, 3),
+          payments: payments.client,
           serviceToken,
           currencyCode: "EUR",
         }),
@@ -303,6 +307,136 @@ describe("editing categories", () => {
     const rename = { category: { id: uuidv7(), name: "X" }, updateMask: { paths: ["name"] } };
     expect((await failureOf(admin.updateCategory(rename, me.options))).code).toBe(Code.NotFound);
     expect((await failureOf(admin.deleteCategory({ id: uuidv7() }, me.options))).code).toBe(Code.NotFound);
+  });
+});
+
+describe("payments and refunds", () => {
+  const usd = (amountMinor: bigint) => ({ currencyCode: "USD", amountMinor });
+  /** The admin's audited refunds of `paymentId`, oldest first. */
+  async function refundsAudited(paymentId: string) {
+    return (await outboxEvents()).filter(
+      (e) =>
+        e.payload.case === "adminActionPerformed" &&
+        e.payload.value.action === "RefundPayment" &&
+        e.payload.value.targetId === paymentId,
+    );
+  }
+  const detailsOf = (event: Event) => JSON.parse((event.payload.value as { detailsJson: string }).detailsJson);
+
+  it("when an admin lists payments, then the filters and the page token reach the payment service as they are", async () => {
+    const paymentId = payments.addCaptured(500n);
+    const orderId = uuidv7();
+    const filters = { status: PaymentStatus.CAPTURED, orderId, pageSize: 7, pageToken: "b3BhcXVl" };
+    const { payments: listed } = await admin.listPayments(filters, me.options);
+    expect(payments.listRequests.at(-1)).toMatchObject(filters);
+    expect(listed.map((p) => p.id)).toContain(paymentId);
+  });
+
+  it("when an admin refunds with a key, then payment is called as the admin service with the prefixed key, and the refund is audited with its reason", async () => {
+    const paymentId = payments.addCaptured(1000n);
+    const { refund, payment } = await admin.refundPayment(
+      { id: paymentId, amount: usd(300n), reason: " damaged in transit ", refundKey: "ticket-42" },
+      me.options,
+    );
+    expect(refund).toMatchObject({ refundKey: "admin:ticket-42", amount: usd(300n) });
+    expect(payment).toMatchObject({ status: PaymentStatus.PARTIALLY_REFUNDED, refunded: usd(300n) });
+    expect(payments.refundCalls.at(-1)).toEqual({
+      authorization: adminServiceAuthorization,
+      refundKey: "admin:ticket-42",
+    });
+    const audited = await refundsAudited(paymentId);
+    expect(audited).toHaveLength(1);
+    expect(audited[0]).toMatchObject({ actorId: me.id, subjectId: paymentId });
+    expect(audited[0]?.payload.value).toMatchObject({ targetType: "payment", targetId: paymentId });
+    expect(detailsOf(audited[0]!)).toEqual({
+      id: paymentId,
+      amount: { currencyCode: "USD", amountMinor: "300" },
+      reason: "damaged in transit",
+      refundKey: "admin:ticket-42",
+    });
+  });
+
+  it("when the same refund is asked twice with one key, also at once, then it is made and audited once", async () => {
+    const paymentId = payments.addCaptured(1000n);
+    const ask = () =>
+      admin.refundPayment({ id: paymentId, amount: usd(400n), reason: "late", refundKey: "k-1" }, me.options);
+    const answers = await Promise.all([ask(), ask()]);
+    const again = await ask();
+    expect(new Set([...answers, again].map((a) => a.refund?.id)).size).toBe(1);
+    expect(again.payment?.refunded).toMatchObject(usd(400n));
+    expect(await refundsAudited(paymentId)).toHaveLength(1);
+  });
+
+  it("when no key is given, then a retry of the same request refunds once; another reason is another refund", async () => {
+    const paymentId = payments.addCaptured(1000n);
+    const first = await admin.refundPayment({ id: paymentId, amount: usd(100n), reason: "late" }, me.options);
+    const retry = await admin.refundPayment({ id: paymentId, amount: usd(100n), reason: " late" }, me.options);
+    expect(retry.refund?.id).toBe(first.refund?.id);
+    expect(first.refund?.refundKey).toMatch(/^admin:derived:[0-9a-f]{64}$/);
+    const other = await admin.refundPayment({ id: paymentId, amount: usd(100n), reason: "scratched" }, me.options);
+    expect(other.refund?.id).not.toBe(first.refund?.id);
+    expect(other.payment?.refunded).toMatchObject(usd(200n));
+    expect(await refundsAudited(paymentId)).toHaveLength(2);
+  });
+
+  it("when the refund is more than is left, then payment's failed_precondition with REFUND_EXCEEDS_CAPTURE comes through, and nothing is audited", async () => {
+    const paymentId = payments.addCaptured(1000n);
+    await admin.refundPayment({ id: paymentId, amount: usd(900n), reason: "most" }, me.options);
+    const error = await failureOf(
+      admin.refundPayment({ id: paymentId, amount: usd(101n), reason: "rest" }, me.options),
+    );
+    expect(error.code).toBe(Code.FailedPrecondition);
+    expect(errorInfoOf(error)).toEqual({
+      reason: "REFUND_EXCEEDS_CAPTURE",
+      metadata: { payment_id: paymentId, requested: "101", refundable: "100" },
+    });
+    expect(await refundsAudited(paymentId)).toHaveLength(1);
+  });
+
+  it("when a key is reused for another amount, then REFUND_KEY_REUSED comes through", async () => {
+    const paymentId = payments.addCaptured(1000n);
+    await admin.refundPayment({ id: paymentId, amount: usd(10n), reason: "a", refundKey: "k-2" }, me.options);
+    const error = await failureOf(
+      admin.refundPayment({ id: paymentId, amount: usd(20n), reason: "a", refundKey: "k-2" }, me.options),
+    );
+    expect(errorInfoOf(error)).toEqual({
+      reason: "REFUND_KEY_REUSED",
+      metadata: { payment_id: paymentId, refund_key: "admin:k-2" },
+    });
+  });
+
+  it("when the payment does not exist, then not_found and nothing is audited", async () => {
+    const id = uuidv7();
+    expect((await failureOf(admin.refundPayment({ id, amount: usd(1n), reason: "x" }, me.options))).code).toBe(
+      Code.NotFound,
+    );
+    expect(await refundsAudited(id)).toEqual([]);
+  });
+
+  it("when the reason is blank or the key holds a colon, then invalid_argument and payment is not called", async () => {
+    const paymentId = payments.addCaptured(1000n);
+    const calls = payments.refundCalls.length;
+    for (const request of [
+      { id: paymentId, amount: usd(1n), reason: "   " },
+      { id: paymentId, amount: usd(1n), reason: "" },
+      { id: paymentId, amount: usd(1n), reason: "x", refundKey: "derived:abc" },
+    ]) {
+      expect((await failureOf(admin.refundPayment(request, me.options))).code).toBe(Code.InvalidArgument);
+    }
+    expect(payments.refundCalls.length).toBe(calls);
+  });
+
+  it("when a seller, a customer or an anonymous caller refunds, then permission_denied or unauthenticated and payment is not called", async () => {
+    const paymentId = payments.addCaptured(1000n);
+    const calls = payments.refundCalls.length;
+    const refund = { id: paymentId, amount: usd(1n), reason: "x" };
+    for (const caller of [callers.seller, callers.customer]) {
+      expect((await failureOf(admin.refundPayment(refund, caller))).code).toBe(Code.PermissionDenied);
+      expect((await failureOf(admin.listPayments({}, caller))).code).toBe(Code.PermissionDenied);
+    }
+    expect((await failureOf(admin.refundPayment(refund, callers.anonymous))).code).toBe(Code.Unauthenticated);
+    expect((await failureOf(admin.listPayments({}, callers.anonymous))).code).toBe(Code.Unauthenticated);
+    expect(payments.refundCalls.length).toBe(calls);
   });
 });
 

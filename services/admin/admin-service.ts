@@ -1,20 +1,21 @@
 // AdminService: for ROLE_ADMIN only, but for GetShopSalesReport which a shop's seller reads too
 // (access-rules.ts). User operations go to auth's
 // UserDirectoryService, order operations to OrderAdminService, shop moderation and category
-// editing to product's ShopAdminService and CategoryAdminService under the admin service's own
-// identity; EraseUser to auth and order in turn (domain/erase-user.ts); each change is recorded
+// editing to product's ShopAdminService and CategoryAdminService, payments and refunds to
+// payment's PaymentService, under the admin service's own identity; EraseUser to auth and order in turn (domain/erase-user.ts); each change is recorded
 // as an AdminActionPerformed event naming the admin. Audit and sales figures come from this
 // service's projections of the event stream.
 import { toJsonString, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import type { Kysely } from "kysely";
+import type { Kysely, Transaction } from "kysely";
 import {
   type AdminService,
   DeleteCategoryRequestSchema,
   RedriveDeadLetterRequestSchema,
   SetUserActiveRequestSchema,
   ReactivateShopRequestSchema,
+  RefundPaymentRequestSchema,
   SetUserRoleRequestSchema,
   SuspendShopRequestSchema,
   UpdateCategoryRequestSchema,
@@ -23,6 +24,7 @@ import {
 import type { UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import type { DeadLetter, DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
 import { OrderStatus, OrderStatusSchema, type OrderAdminService } from "../../gen/bazaar/order/v1/order_pb.ts";
+import type { PaymentService } from "../../gen/bazaar/payment/v1/payment_pb.ts";
 import type { CategoryAdminService, ShopAdminService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { callerOf } from "../kit/auth.ts";
 import { forwardFrom } from "../kit/clients.ts";
@@ -34,10 +36,12 @@ import type { ServiceTokenSource } from "../kit/identity.ts";
 import type { OutboxNotifier } from "../kit/lifecycle.ts";
 import { idPageToken, pageSizeOf } from "../kit/pages.ts";
 import { mayReadShopSales } from "./access-rules.ts";
+import { recordAuditedRefund } from "./db/audited-refunds.repository.ts";
 import type { AdminDatabase } from "./db/database.ts";
 import { markErasureComplete } from "./db/erasures.repository.ts";
 import { listAuditEvents } from "./db/projections.repository.ts";
 import { startErasure } from "./domain/erase-user.ts";
+import { paymentRefundKey } from "./domain/refund-keys.ts";
 import { ReportRangeError, type SalesReport, salesReport } from "./domain/sales-report.ts";
 import {
   type ShopReportRange,
@@ -58,6 +62,7 @@ export interface AdminServiceDeps {
   /** Product's public shop reads: who owns a shop. */
   catalogShops: Client<typeof ShopService>;
   categories: Client<typeof CategoryAdminService>;
+  payments: Client<typeof PaymentService>;
   serviceToken: ServiceTokenSource;
   currencyCode: string;
 }
@@ -67,18 +72,23 @@ const orderStatusNamed = new Map(OrderStatusSchema.values.map((v) => [v.localNam
 export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof AdminService> {
   const asAdminService = async (ctx: HandlerContext) =>
     forwardFrom(ctx, { headers: { authorization: await deps.serviceToken.authorization() } });
-  /** Records an admin's change in the audit trail, as an event of its own. */
+  /**
+   * Records an admin's change in the audit trail, as an event of its own; with `firstTime`, only
+   * when that says (in the same transaction) the change was not audited before.
+   */
   const audit = async <S extends DescMessage>(
     ctx: HandlerContext,
     action: string,
-    targetType: "user" | "order" | "dead_letter" | "shop" | "category",
+    targetType: "user" | "order" | "dead_letter" | "shop" | "category" | "payment",
     schema: S,
     request: MessageShape<S>,
     targetId: string = (request as { id?: string }).id ?? "",
+    firstTime?: (trx: Transaction<AdminDatabase>) => Promise<boolean>,
   ) => {
     const actorId = callerOf(ctx).id;
-    await inTransaction(deps.db, (trx) =>
-      appendEvent(trx, {
+    const audited = await inTransaction(deps.db, async (trx) => {
+      if (firstTime && !(await firstTime(trx))) return false;
+      await appendEvent(trx, {
         source: "admin",
         actorId,
         subjectId: targetId,
@@ -86,9 +96,10 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
           case: "adminActionPerformed",
           value: { action, targetType, targetId, detailsJson: toJsonString(schema, request) },
         },
-      }),
-    );
-    deps.outbox.wake();
+      });
+      return true;
+    });
+    if (audited) deps.outbox.wake();
   };
 
   return {
@@ -373,6 +384,50 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
       );
       await audit(ctx, "DeleteCategory", "category", DeleteCategoryRequestSchema, request);
       return { movedProductCount };
+    },
+
+    async listPayments(request, ctx) {
+      const { payments, nextPageToken } = await deps.payments.listPayments(
+        {
+          status: request.status,
+          orderId: request.orderId,
+          pageSize: request.pageSize,
+          pageToken: request.pageToken,
+        },
+        await asAdminService(ctx),
+      );
+      return { payments, nextPageToken };
+    },
+
+    async refundPayment(request, ctx) {
+      const reason = request.reason.trim();
+      if (!reason) throw new ConnectError("reason: must not be blank", Code.InvalidArgument);
+      const amount = request.amount!;
+      const refundKey = paymentRefundKey({
+        paymentId: request.id,
+        currencyCode: amount.currencyCode,
+        amountMinor: amount.amountMinor,
+        reason,
+        refundKey: request.refundKey,
+      });
+      // The payment service's refusals (REFUND_EXCEEDS_CAPTURE, ILLEGAL_PAYMENT_STATUS,
+      // REFUND_KEY_REUSED, NOT_FOUND) pass through with their codes and reasons; nothing is audited.
+      const { refund, payment } = await deps.payments.refundPayment(
+        { id: request.id, amount, refundKey },
+        await asAdminService(ctx),
+      );
+      // A repeat is answered the first refund: audited once, keyed by the refund's id. A crash
+      // between the refund and its audit is healed by the retry, which audits it then.
+      await audit(
+        ctx,
+        "RefundPayment",
+        "payment",
+        RefundPaymentRequestSchema,
+        { ...request, reason, refundKey },
+        request.id,
+        (trx) => recordAuditedRefund(trx, { refundId: refund!.id, paymentId: request.id }),
+      );
+      return { refund, payment };
     },
   };
 }

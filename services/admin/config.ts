@@ -11,7 +11,10 @@ import {
 export interface AdminConfig extends ServiceBaseConfig {
   /** Where the order service is (OrderAdminService). */
   orderAddress: string;
-  /** Where every service is, for their dead letters (DeadLetterService). */
+  /**
+   * Where every service is (BAZAAR_<SERVICE>_ADDR), for their dead letters (DeadLetterService);
+   * product's and payment's are also where shops, categories and payments are managed.
+   */
   serviceAddresses: Record<ServiceName, string>;
   currencyCode: string;
 }

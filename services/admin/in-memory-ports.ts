@@ -1,6 +1,7 @@
 // The admin service's neighbours in memory, for its tests: auth's user directory, order's admin
-// service, product's shop reads, shop moderation and category editing, and every service's dead letters, as services reached over router transports that
-// remember the authorization each call carried.
+// service, product's shop reads, shop moderation and category editing, payment's payments, and
+// every service's dead letters, as services reached over router transports that remember the
+// authorization each call carried.
 import {
   Code,
   ConnectError,
@@ -14,12 +15,20 @@ import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
 import { OrderAdminService } from "../../gen/bazaar/order/v1/order_pb.ts";
 import {
+  PaymentService,
+  PaymentStatus,
+  type ListPaymentsRequest,
+  type Payment,
+  type Refund,
+} from "../../gen/bazaar/payment/v1/payment_pb.ts";
+import {
   CategoryAdminService,
   ShopAdminService,
   ShopService,
   ShopStatus,
 } from "../../gen/bazaar/product/v1/product_pb.ts";
 import type { ServiceName } from "../kit/config.ts";
+import { reasonedError } from "../kit/error-info.ts";
 import { uuidv7 } from "../kit/ids.ts";
 import { notYetImplemented } from "../kit/not-implemented.ts";
 import type { ServiceTokenSource } from "../kit/identity.ts";
@@ -239,4 +248,96 @@ export function deadLettersOf(
     ServiceName,
     Client<typeof DeadLetterService>
   >;
+}
+
+export interface InMemoryPayments {
+  client: Client<typeof PaymentService>;
+  /** Adds a payment of `amountMinor` USD, captured in full, and returns its id. */
+  addCaptured(amountMinor: bigint): string;
+  /** Every ListPayments request as it arrived, in order. */
+  listRequests: ListPaymentsRequest[];
+  /** The authorization header and refund key of every RefundPayment, in order. */
+  refundCalls: Array<{ authorization: string; refundKey: string }>;
+}
+
+/**
+ * Payment's PaymentService over captured payments in memory, keeping its refund rules: one refund
+ * per key (a repeat answers it, another amount or payment is REFUND_KEY_REUSED), never more than
+ * the capture (REFUND_EXCEEDS_CAPTURE). ListPayments answers every payment, newest first.
+ */
+export function inMemoryPayments(): InMemoryPayments {
+  const payments = new Map<string, Payment>();
+  const refunds = new Map<string, { paymentId: string; refund: Refund }>();
+  const listRequests: ListPaymentsRequest[] = [];
+  const refundCalls: InMemoryPayments["refundCalls"] = [];
+  const usd = (amountMinor: bigint) => ({
+    $typeName: "bazaar.common.v1.Money" as const,
+    currencyCode: "USD",
+    amountMinor,
+  });
+  const transport = createRouterTransport((router) =>
+    router.service(PaymentService, {
+      ...notYetImplemented(PaymentService, "no test"),
+      listPayments(request) {
+        listRequests.push(request);
+        return { payments: [...payments.values()].reverse(), nextPageToken: "" };
+      },
+      refundPayment(request, ctx) {
+        refundCalls.push({ authorization: ctx.requestHeader.get("authorization") ?? "", refundKey: request.refundKey });
+        const payment = payments.get(request.id);
+        if (!payment) throw new ConnectError(`payment ${request.id} not found`, Code.NotFound);
+        const amountMinor = request.amount!.amountMinor;
+        const known = refunds.get(request.refundKey);
+        if (known) {
+          if (known.paymentId !== payment.id || known.refund.amount!.amountMinor !== amountMinor)
+            throw reasonedError("REFUND_KEY_REUSED", "refund key reused", {
+              payment_id: payment.id,
+              refund_key: request.refundKey,
+            });
+          return { refund: known.refund, payment };
+        }
+        const left = payment.captured!.amountMinor - payment.refunded!.amountMinor;
+        if (amountMinor > left)
+          throw reasonedError("REFUND_EXCEEDS_CAPTURE", "more than is left", {
+            payment_id: payment.id,
+            requested: String(amountMinor),
+            refundable: String(left),
+          });
+        const refund = {
+          $typeName: "bazaar.payment.v1.Refund" as const,
+          id: uuidv7(),
+          refundKey: request.refundKey,
+          amount: usd(amountMinor),
+          providerRefundId: `re_${uuidv7()}`,
+        };
+        refunds.set(request.refundKey, { paymentId: payment.id, refund });
+        payment.refunds.push(refund);
+        payment.refunded = usd(payment.refunded!.amountMinor + amountMinor);
+        payment.status = amountMinor === left ? PaymentStatus.REFUNDED : PaymentStatus.PARTIALLY_REFUNDED;
+        return { refund, payment };
+      },
+    }),
+  );
+  return {
+    client: createClient(PaymentService, transport),
+    listRequests,
+    refundCalls,
+    addCaptured(amountMinor) {
+      const id = uuidv7();
+      payments.set(id, {
+        $typeName: "bazaar.payment.v1.Payment",
+        id,
+        orderId: uuidv7(),
+        amount: usd(amountMinor),
+        status: PaymentStatus.CAPTURED,
+        provider: "test",
+        providerPaymentId: `pi_${id}`,
+        failureReason: "",
+        captured: usd(amountMinor),
+        refunded: usd(0n),
+        refunds: [],
+      });
+      return id;
+    },
+  };
 }

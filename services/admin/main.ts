@@ -1,10 +1,12 @@
-// Wiring only: config → database → clients of auth's directory, order's admin service and
-// product's shop reads, shop moderation and category editing → gRPC server, and the consumer that builds the
+// Wiring only: config → database → clients of auth's directory, order's admin service,
+// product's shop reads, shop moderation and category editing, and payment's PaymentService →
+// gRPC server, and the consumer that builds the
 // audit and sales projections.
 import { AdminService } from "../../gen/bazaar/admin/v1/admin_pb.ts";
 import { UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
 import { OrderAdminService } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { PaymentService } from "../../gen/bazaar/payment/v1/payment_pb.ts";
 import { CategoryAdminService, ShopAdminService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { createMeshClient } from "../kit/clients.ts";
 import { loadConfigOrExit } from "../kit/config.ts";
@@ -25,6 +27,7 @@ const orders = createMeshClient(OrderAdminService, config.orderAddress);
 const shops = createMeshClient(ShopAdminService, config.serviceAddresses.product);
 const catalogShops = createMeshClient(ShopService, config.serviceAddresses.product);
 const categories = createMeshClient(CategoryAdminService, config.serviceAddresses.product);
+const payments = createMeshClient(PaymentService, config.serviceAddresses.payment);
 const deadLetters = Object.fromEntries(
   Object.entries(config.serviceAddresses).map(([name, address]) => [
     name,
@@ -48,6 +51,7 @@ const service = startService<AdminDatabase>({
         shops: shops.client,
         catalogShops: catalogShops.client,
         categories: categories.client,
+        payments: payments.client,
         serviceToken,
         currencyCode: config.currencyCode,
       }),

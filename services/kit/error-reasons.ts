@@ -169,19 +169,22 @@ export const errorReasons = {
     metadata: ["payment_id", "status"],
     meaning:
       "The payment's `status` (a PaymentStatus value name) does not allow this: only AUTHORIZED is captured, " +
-      "only REQUIRES_ACTION or AUTHORIZED cancelled, only captured payments refunded. Internal (PaymentService).",
+      "only REQUIRES_ACTION or AUTHORIZED cancelled, only captured payments refunded. From PaymentService, and from " +
+      "AdminService.RefundPayment.",
   },
   REFUND_EXCEEDS_CAPTURE: {
     code: Code.FailedPrecondition,
     metadata: ["payment_id", "requested", "refundable"],
     meaning:
       "The refund would give back more than was captured: `requested` minor units asked, `refundable` left. " +
-      "Internal (PaymentService).",
+      "From PaymentService, and from AdminService.RefundPayment.",
   },
   REFUND_KEY_REUSED: {
     code: Code.FailedPrecondition,
     metadata: ["payment_id", "refund_key"],
-    meaning: "The refund key was already used for a refund of another amount or payment. Internal (PaymentService).",
+    meaning:
+      "The refund key was already used for a refund of another amount or payment. From PaymentService, and from " +
+      "AdminService.RefundPayment (whose keys carry the prefix `admin:`).",
   },
   REQUEST_TOO_LARGE: {
     code: Code.ResourceExhausted,

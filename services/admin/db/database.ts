@@ -69,7 +69,14 @@ export interface ShopSalesOrderMovesTable {
   status_rank: number;
 }
 
+export interface AuditedRefundsTable {
+  refund_id: string;
+  payment_id: string;
+  audit_time: Generated<Date>;
+}
+
 export interface AdminDatabase extends EventTables {
+  audited_refunds: AuditedRefundsTable;
   erased_users: ErasedUsersTable;
   audit_events: AuditEventsTable;
   sales_orders: SalesOrdersTable;
