@@ -77,6 +77,12 @@ describe("who may use the admin service", () => {
       (o) => admin.updateCategory({ category: { id: randomUUID(), name: "X" }, updateMask: { paths: ["name"] } }, o),
     ],
     ["DeleteCategory", (o) => admin.deleteCategory({ id: randomUUID() }, o)],
+    ["ListPayments", (o) => admin.listPayments({}, o)],
+    [
+      "RefundPayment",
+      (o) =>
+        admin.refundPayment({ id: randomUUID(), amount: { currencyCode: "USD", amountMinor: 1n }, reason: "x" }, o),
+    ],
   ];
 
   it("covers every RPC of the service but the shop sales report, which sellers read too (shop-sales-report.test.ts)", () => {
