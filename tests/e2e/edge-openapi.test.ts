@@ -317,6 +317,11 @@ describe("the live REST surface, read as the document describes it", () => {
         () => get("/v1/admin/orders", admin),
         () => get(`/v1/admin/orders?userId=${devAccounts.customer.id}`, admin),
       ],
+      "/v1/admin/payments": [
+        () => get("/v1/admin/payments?status=PAYMENT_STATUS_CAPTURED&pageSize=5", admin),
+        () => get("/v1/admin/payments?orderId=not-a-uuid", admin),
+        () => get("/v1/admin/payments", customer),
+      ],
       "/v1/admin/shops": [
         () => get("/v1/admin/shops", admin),
         () => get(`/v1/admin/shops?status=SHOP_STATUS_ACTIVE&sellerId=${devAccounts.seller.id}`, admin),

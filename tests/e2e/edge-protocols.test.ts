@@ -470,6 +470,14 @@ const expectations: Record<string, Expectation> = {
     const id = randomUUID();
     return expectFailure(admin.deleteCategory({ id }, w.asAdmin), Code.NotFound, `category ${id} not found`);
   },
+  "AdminService/ListPayments": ({ admin }, w) =>
+    expectViolation(admin.listPayments({ orderId: "not-a-uuid" }, w.asAdmin), "order_id"),
+  // Admin service → payment's internal PaymentService, whose not_found comes back unchanged.
+  "AdminService/RefundPayment": ({ admin }, w) => {
+    const id = randomUUID();
+    const refund = { id, amount: { currencyCode: "USD", amountMinor: 1n }, reason: "damaged" };
+    return expectFailure(admin.refundPayment(refund, w.asAdmin), Code.NotFound, `payment ${id} not found`);
+  },
 };
 
 function expectationFor(key: string): Expectation {
