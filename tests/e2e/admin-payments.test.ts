@@ -237,5 +237,16 @@ describe("the audit trail", () => {
       reason: "wrong size sent",
       refundKey: "admin:ticket-7781",
     });
+    // The payment service's own event about the refund is in the same trail, said in words.
+    const aboutPayment = await eventually(
+      async () =>
+        (await admin.listAuditEvents({ subjectId: paymentId, eventType: "payment_refunded" }, asAdmin)).events,
+      (events) => events.length > 0,
+      5_000,
+      20,
+    );
+    expect(aboutPayment.map((e) => e.summary)).toEqual([
+      `payment ${paymentId} of order ${(await paymentNow(paymentId)).orderId}: 250 USD refunded, 250 USD in all`,
+    ]);
   });
 });

@@ -160,6 +160,11 @@ function auditTextOf(event: Event): Pick<AuditRow, "summary" | "payload_json"> {
   };
 }
 
+/** "1250 USD": minor units and currency, as the other summaries write money. */
+function moneyText(money: { amountMinor: bigint; currencyCode: string } | undefined): string {
+  return `${money?.amountMinor ?? 0n} ${money?.currencyCode ?? ""}`.trim();
+}
+
 /** An enum value's name without its prefix, e.g. CONFIRMED. */
 function nameOf(schema: DescEnum, value: number): string {
   return schema.value[value]?.localName ?? String(value);
@@ -209,6 +214,16 @@ export function summaryOf(event: Event): string {
       return `order ${payload.value.orderId} cancelled${payload.value.reason ? `: ${payload.value.reason}` : ""}`;
     case "paymentFailed":
       return `payment of order ${payload.value.orderId} failed: ${payload.value.reason}`;
+    case "paymentAuthorized":
+      return `payment ${payload.value.paymentId} of order ${payload.value.orderId} authorized: ${moneyText(payload.value.amount)}`;
+    case "paymentRequiresAction":
+      return `payment ${payload.value.paymentId} of order ${payload.value.orderId} waits for the buyer`;
+    case "paymentCaptured":
+      return `payment ${payload.value.paymentId} of order ${payload.value.orderId} captured: ${moneyText(payload.value.amount)}`;
+    case "paymentCanceled":
+      return `payment ${payload.value.paymentId} of order ${payload.value.orderId} canceled`;
+    case "paymentRefunded":
+      return `payment ${payload.value.paymentId} of order ${payload.value.orderId}: ${moneyText(payload.value.amount)} refunded, ${moneyText(payload.value.totalRefunded)} in all`;
     case "adminActionPerformed":
       return `admin ${payload.value.action} on ${payload.value.targetType} ${payload.value.targetId}`;
     default:
