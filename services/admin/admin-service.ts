@@ -34,7 +34,7 @@ import { appendEvent } from "../kit/events.ts";
 import type { ServiceName } from "../kit/config.ts";
 import type { ServiceTokenSource } from "../kit/identity.ts";
 import type { OutboxNotifier } from "../kit/lifecycle.ts";
-import { idPageToken, pageSizeOf } from "../kit/pages.ts";
+import { idKeysetPage, idPageToken, pageSizeOf } from "../kit/pages.ts";
 import { mayReadShopSales } from "./access-rules.ts";
 import { recordAuditedRefund } from "./db/audited-refunds.repository.ts";
 import type { AdminDatabase } from "./db/database.ts";
@@ -192,19 +192,21 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
     },
 
     async listAuditEvents(request) {
-      const limit = pageSizeOf(request.pageSize);
-      const rows = await listAuditEvents(deps.db, {
-        eventType: request.eventType || undefined,
-        actorId: request.actorId || undefined,
-        subjectId: request.subjectId || undefined,
-        from: request.fromTime && timestampDate(request.fromTime),
-        before: request.toTime && timestampDate(request.toTime),
-        beforeId: request.pageToken ? idPageToken.decode(request.pageToken).id : undefined,
-        limit: limit + 1,
-      });
-      const page = rows.slice(0, limit);
+      const { rows, nextPageToken } = await idKeysetPage(
+        request,
+        (keyset) =>
+          listAuditEvents(deps.db, {
+            eventType: request.eventType || undefined,
+            actorId: request.actorId || undefined,
+            subjectId: request.subjectId || undefined,
+            from: request.fromTime && timestampDate(request.fromTime),
+            before: request.toTime && timestampDate(request.toTime),
+            ...keyset,
+          }),
+        (row) => row.id,
+      );
       return {
-        events: page.map((row) => ({
+        events: rows.map((row) => ({
           id: row.id,
           eventType: row.event_type,
           source: row.source,
@@ -214,7 +216,7 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
           summary: row.summary,
           payloadJson: row.payload_json,
         })),
-        nextPageToken: rows.length > limit ? idPageToken.encode({ id: page.at(-1)!.id }) : "",
+        nextPageToken,
       };
     },
 

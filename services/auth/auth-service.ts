@@ -7,7 +7,7 @@ import { Role as ProtoRole } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { callerOf } from "../kit/auth.ts";
 import { clientAddressOf, type TrustedProxies } from "../kit/client-address.ts";
 import { rateLimitedError, reasonedError } from "../kit/error-info.ts";
-import { idPageToken, pageSizeOf } from "../kit/pages.ts";
+import { idKeysetPage } from "../kit/pages.ts";
 import { findUserById, listUsers, updateProfile } from "./db/user.repository.ts";
 import { changeActive, changeRole, eraseUser, type DirectoryDeps } from "./domain/directory.ts";
 import type { KeyManager } from "./domain/key-manager.ts";
@@ -108,20 +108,18 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
 export function createUserDirectoryService(deps: DirectoryDeps): ServiceImpl<typeof UserDirectoryService> {
   return {
     async listUsers(request) {
-      const limit = pageSizeOf(request.pageSize);
-      const beforeId = request.pageToken ? idPageToken.decode(request.pageToken).id : undefined;
-      const users = await listUsers(deps.db, {
-        role: rolesFromProto[request.role],
-        active: request.active,
-        text: request.query || undefined,
-        beforeId,
-        limit: limit + 1,
-      });
-      const page = users.slice(0, limit);
-      return {
-        users: page.map(userToProto),
-        nextPageToken: users.length > limit ? idPageToken.encode({ id: page.at(-1)!.id }) : "",
-      };
+      const { rows, nextPageToken } = await idKeysetPage(
+        request,
+        (keyset) =>
+          listUsers(deps.db, {
+            role: rolesFromProto[request.role],
+            active: request.active,
+            text: request.query || undefined,
+            ...keyset,
+          }),
+        (user) => user.id,
+      );
+      return { users: rows.map(userToProto), nextPageToken };
     },
 
     async getUser(request) {

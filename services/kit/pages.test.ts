@@ -1,6 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { cursorField, idPageToken, pageSizeOf, pageTokenCodec } from "./pages.ts";
+import { cursorField, idKeysetPage, idPageToken, pageSizeOf, pageTokenCodec } from "./pages.ts";
 
 const id = "0193a000-0000-7000-8000-0000000000aa";
 const tokenOf = (payload: unknown) => Buffer.from(JSON.stringify(payload)).toString("base64url");
@@ -79,5 +79,33 @@ describe("id page tokens", () => {
 
   it("when a token is a bare base64url id (the format before the shared codec), then it answers invalid_argument", () => {
     expect(refusal(() => idPageToken.decode(Buffer.from(id).toString("base64url")))).toBe(Code.InvalidArgument);
+  });
+});
+
+describe("keyset pages by id", () => {
+  // Ids newest first, as a List query answers them.
+  const ids = Array.from({ length: 5 }, (_, i) => `0193a000-0000-7000-8000-00000000000${5 - i}`);
+  const read = async ({ limit, beforeId }: { limit: number; beforeId: string | undefined }) =>
+    ids.filter((row) => beforeId === undefined || row < beforeId).slice(0, limit);
+
+  it("when a list is read page by page, then every row comes once, in order, and the last page has no token", async () => {
+    const seen: string[] = [];
+    let pageToken = "";
+    let pages = 0;
+    do {
+      const page = await idKeysetPage({ pageSize: 2, pageToken }, read, (row) => row);
+      seen.push(...page.rows);
+      pageToken = page.nextPageToken;
+      pages++;
+    } while (pageToken);
+    expect(seen).toEqual(ids);
+    expect(pages).toBe(3);
+  });
+
+  it("when the rows fill the page exactly, then no token promises a page that would be empty", async () => {
+    expect(await idKeysetPage({ pageSize: 5, pageToken: "" }, read, (row) => row)).toEqual({
+      rows: ids,
+      nextPageToken: "",
+    });
   });
 });

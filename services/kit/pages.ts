@@ -88,3 +88,20 @@ export function pageTokenCodec<const F extends Record<string, CursorField>>(fiel
 
 /** The page token of a list ordered by (UUIDv7) id: the id the previous page ended with. */
 export const idPageToken = pageTokenCodec({ id: cursorField.id("i") });
+
+/**
+ * One page of a list ordered by id, newest first, from a List request's page_size and
+ * page_token. `read` is asked for one row more than the page holds, so whether another page
+ * follows is known without counting; the next token is the id the page ends with.
+ */
+export async function idKeysetPage<T>(
+  request: { pageSize: number; pageToken: string },
+  read: (keyset: { limit: number; beforeId: string | undefined }) => Promise<T[]>,
+  idOf: (row: T) => string,
+): Promise<{ rows: T[]; nextPageToken: string }> {
+  const limit = pageSizeOf(request.pageSize);
+  const beforeId = request.pageToken ? idPageToken.decode(request.pageToken).id : undefined;
+  const rows = await read({ limit: limit + 1, beforeId });
+  const page = rows.slice(0, limit);
+  return { rows: page, nextPageToken: rows.length > limit ? idPageToken.encode({ id: idOf(page.at(-1)!) }) : "" };
+}

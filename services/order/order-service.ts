@@ -15,7 +15,7 @@ import {
 import type { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { callerOf } from "../kit/auth.ts";
 import { reasonedError } from "../kit/error-info.ts";
-import { idPageToken, pageSizeOf } from "../kit/pages.ts";
+import { idKeysetPage } from "../kit/pages.ts";
 import { postalAddressFromProto } from "../kit/postal-address.ts";
 import { feedPositionBefore, findOrder, listOrders, type OrderFilter } from "./db/order.repository.ts";
 import {
@@ -148,14 +148,12 @@ async function orderPage(
   filter: Omit<OrderFilter, "limit" | "beforeId">,
   page: { pageSize: number; pageToken: string },
 ) {
-  const limit = pageSizeOf(page.pageSize);
-  const beforeId = page.pageToken ? idPageToken.decode(page.pageToken).id : undefined;
-  const orders = await listOrders(deps.db, { ...filter, beforeId, limit: limit + 1 });
-  const shown = orders.slice(0, limit);
-  return {
-    orders: shown.map(orderToProto),
-    nextPageToken: orders.length > limit ? idPageToken.encode({ id: shown.at(-1)!.id }) : "",
-  };
+  const { rows, nextPageToken } = await idKeysetPage(
+    page,
+    (keyset) => listOrders(deps.db, { ...filter, ...keyset }),
+    (order) => order.id,
+  );
+  return { orders: rows.map(orderToProto), nextPageToken };
 }
 
 /** A status as the contract names it (`ORDER_STATUS_SHIPPED`), as clients see it in an order. */

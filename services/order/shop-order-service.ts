@@ -7,7 +7,7 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@conn
 import { type ShopOrderService, ShopOrderStatusSchema } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { callerOf } from "../kit/auth.ts";
 import { forwardFrom } from "../kit/clients.ts";
-import { idPageToken, pageSizeOf } from "../kit/pages.ts";
+import { idKeysetPage } from "../kit/pages.ts";
 import { reasonedError } from "../kit/error-info.ts";
 import { mayReadShopOrdersOf, shopOrderScope } from "./access-rules.ts";
 import { findShopOrder, listShopOrders, shopFeedPositionBefore } from "./db/order.repository.ts";
@@ -103,24 +103,22 @@ export function createShopOrderService(
     moveBy(ctx, (actor) => moveShopOrder(deps, shopOrderId, actor, move));
   return {
     async listShopOrders(request, ctx) {
-      const limit = pageSizeOf(request.pageSize);
-      const beforeId = request.pageToken ? idPageToken.decode(request.pageToken).id : undefined;
       await requireShopReader(deps.shops, ctx, request.shopId);
       // The range is a filter on every page, so the keyset pages stay inside it.
-      const shopOrders = await listShopOrders(deps.db, {
-        shopId: request.shopId,
-        sellerId: sellerScope(ctx),
-        status: statusFromProto.get(request.status),
-        createdFrom: request.createdAfter && visibleTimeBound(request.createdAfter),
-        createdBefore: request.createdBefore && visibleTimeBound(request.createdBefore),
-        beforeId,
-        limit: limit + 1,
-      });
-      const shown = shopOrders.slice(0, limit);
-      return {
-        shopOrders: shown.map(shopOrderToProto),
-        nextPageToken: shopOrders.length > limit ? idPageToken.encode({ id: shown.at(-1)!.id }) : "",
-      };
+      const { rows, nextPageToken } = await idKeysetPage(
+        request,
+        (keyset) =>
+          listShopOrders(deps.db, {
+            shopId: request.shopId,
+            sellerId: sellerScope(ctx),
+            status: statusFromProto.get(request.status),
+            createdFrom: request.createdAfter && visibleTimeBound(request.createdAfter),
+            createdBefore: request.createdBefore && visibleTimeBound(request.createdBefore),
+            ...keyset,
+          }),
+        (shopOrder) => shopOrder.id,
+      );
+      return { shopOrders: rows.map(shopOrderToProto), nextPageToken };
     },
 
     async getShopOrder(request, ctx) {

@@ -2,7 +2,7 @@
 // caller is an admin and audits each change; here the shop's state and its event change together.
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { type ShopAdminService, ShopStatus } from "../../gen/bazaar/product/v1/product_pb.ts";
-import { idPageToken, pageSizeOf } from "../kit/pages.ts";
+import { idKeysetPage } from "../kit/pages.ts";
 import { listAllShops } from "./db/shop.repository.ts";
 import { ShopNotFoundError } from "./domain/manage-catalog.ts";
 import { setShopSuspension, type ShopDeps } from "./domain/shops.ts";
@@ -20,19 +20,18 @@ export function createShopAdminService(deps: ShopDeps): ServiceImpl<typeof ShopA
   };
   return {
     async listAllShops(request) {
-      const limit = pageSizeOf(request.pageSize);
-      const shops = await listAllShops(deps.db, {
-        suspended: request.status === ShopStatus.UNSPECIFIED ? undefined : request.status === ShopStatus.SUSPENDED,
-        sellerId: request.sellerId || undefined,
-        nameContains: request.query || undefined,
-        beforeId: request.pageToken ? idPageToken.decode(request.pageToken).id : undefined,
-        limit: limit + 1,
-      });
-      const page = shops.slice(0, limit);
-      return {
-        shops: page.map((shop) => shopToProto(shop, true)),
-        nextPageToken: shops.length > limit ? idPageToken.encode({ id: page.at(-1)!.id }) : "",
-      };
+      const { rows, nextPageToken } = await idKeysetPage(
+        request,
+        (keyset) =>
+          listAllShops(deps.db, {
+            suspended: request.status === ShopStatus.UNSPECIFIED ? undefined : request.status === ShopStatus.SUSPENDED,
+            sellerId: request.sellerId || undefined,
+            nameContains: request.query || undefined,
+            ...keyset,
+          }),
+        (shop) => shop.id,
+      );
+      return { shops: rows.map((shop) => shopToProto(shop, true)), nextPageToken };
     },
 
     suspendShop: (request) =>
