@@ -17,6 +17,7 @@ import { ShopStatus } from "../../gen/bazaar/product/v1/product_pb.ts";
 import type { AccessRules } from "../kit/auth.ts";
 import { uuidv7 } from "../kit/ids.ts";
 import { bind } from "../kit/serve.ts";
+import { cachedShopOwners } from "../kit/shop-owners.ts";
 import { accessMatrix, accessOutcome } from "../kit/testing/access.ts";
 import { recordDeadLetter } from "../kit/dead-letters.ts";
 import { errorInfoOf } from "../kit/error-info.ts";
@@ -80,7 +81,7 @@ function adminServiceWith(users: InMemoryDirectory): InMemoryServer {
           directory: users.client,
           orders: inMemoryOrders(orderErasures),
           shops: shops.client,
-          catalogShops: shops.catalog,
+          shopOwners: cachedShopOwners(shops.catalog),
           categories: inMemoryCategories(categoryId, 3),
           payments: payments.client,
           serviceToken,

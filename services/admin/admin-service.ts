@@ -25,7 +25,7 @@ import type { UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import type { DeadLetter, DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
 import { OrderStatus, OrderStatusSchema, type OrderAdminService } from "../../gen/bazaar/order/v1/order_pb.ts";
 import type { PaymentService } from "../../gen/bazaar/payment/v1/payment_pb.ts";
-import type { CategoryAdminService, ShopAdminService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import type { CategoryAdminService, ShopAdminService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { callerOf } from "../kit/auth.ts";
 import { forwardFrom } from "../kit/clients.ts";
 import { reasonedError } from "../kit/error-info.ts";
@@ -34,6 +34,7 @@ import { appendEvent } from "../kit/events.ts";
 import type { ServiceName } from "../kit/config.ts";
 import type { ServiceTokenSource } from "../kit/identity.ts";
 import type { OutboxNotifier } from "../kit/lifecycle.ts";
+import type { ShopOwners } from "../kit/shop-owners.ts";
 import { idKeysetPage, idPageToken, pageSizeOf } from "../kit/pages.ts";
 import { mayReadShopSales } from "./access-rules.ts";
 import { recordAuditedRefund } from "./db/audited-refunds.repository.ts";
@@ -59,8 +60,8 @@ export interface AdminServiceDeps {
   directory: Client<typeof UserDirectoryService>;
   orders: Client<typeof OrderAdminService>;
   shops: Client<typeof ShopAdminService>;
-  /** Product's public shop reads: who owns a shop. */
-  catalogShops: Client<typeof ShopService>;
+  /** Who owns a shop, from product's public shop reads (remembered a minute). */
+  shopOwners: ShopOwners;
   categories: Client<typeof CategoryAdminService>;
   payments: Client<typeof PaymentService>;
   serviceToken: ServiceTokenSource;
@@ -252,8 +253,9 @@ export function createAdminService(deps: AdminServiceDeps): ServiceImpl<typeof A
 
     async getShopSalesReport(request, ctx) {
       // Ownership first, so another seller learns nothing of the shop's sales, not even a bad range.
-      const { shop } = await deps.catalogShops.getShop({ id: request.shopId }, await asAdminService(ctx));
-      if (!mayReadShopSales(callerOf(ctx), shop!.sellerId))
+      const sellerId = await deps.shopOwners.ownerOf(request.shopId, await asAdminService(ctx));
+      if (sellerId === undefined) throw new ConnectError(`shop ${request.shopId} not found`, Code.NotFound);
+      if (!mayReadShopSales(callerOf(ctx), sellerId))
         throw reasonedError("SHOP_NOT_OWNED", `shop ${request.shopId} is another seller's`, {
           shop_id: request.shopId,
         });

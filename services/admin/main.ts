@@ -14,6 +14,7 @@ import { startConsumer } from "../kit/events.ts";
 import { runUntilSignalled, startService } from "../kit/lifecycle.ts";
 import { createLogger } from "../kit/log.ts";
 import { bind } from "../kit/serve.ts";
+import { cachedShopOwners } from "../kit/shop-owners.ts";
 import { adminAccessRules } from "./access-rules.ts";
 import { createAdminService, type AdminServiceDeps } from "./admin-service.ts";
 import { loadAdminConfig } from "./config.ts";
@@ -49,7 +50,7 @@ const service = startService<AdminDatabase>({
         directory: directory.client,
         orders: orders.client,
         shops: shops.client,
-        catalogShops: catalogShops.client,
+        shopOwners: cachedShopOwners(catalogShops.client),
         categories: categories.client,
         payments: payments.client,
         serviceToken,

@@ -11,7 +11,7 @@ import {
 } from "@connectrpc/connect";
 import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { PaymentMethod } from "../../gen/bazaar/order/v1/order_pb.ts";
-import { ProductService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { uuidv7 } from "../kit/ids.ts";
 import { notYetImplemented } from "../kit/not-implemented.ts";
 import type { CardPayment, PaymentsPort } from "./domain/payments.ts";
@@ -79,34 +79,6 @@ export function inMemoryProducts(): InMemoryProducts {
       products.set(product.id, product);
       return product;
     },
-  };
-}
-
-/** Shops and their owners as the catalog's ShopService answers GetShop; it counts the lookups. */
-export interface InMemoryShops {
-  client: Client<typeof ShopService>;
-  open(shop: { shopId: string; sellerId: string }): void;
-  lookups(): number;
-}
-
-export function inMemoryShops(): InMemoryShops {
-  const owners = new Map<string, string>();
-  let lookups = 0;
-  const transport = createRouterTransport((router) =>
-    router.service(ShopService, {
-      ...notYetImplemented(ShopService, "no test"),
-      getShop(request) {
-        lookups++;
-        const sellerId = owners.get(request.id);
-        if (!sellerId) throw new ConnectError(`shop ${request.id} not found`, Code.NotFound);
-        return { shop: { id: request.id, sellerId, name: "Tea House" } };
-      },
-    }),
-  );
-  return {
-    client: createClient(ShopService, transport),
-    open: (shop) => owners.set(shop.shopId, shop.sellerId),
-    lookups: () => lookups,
   };
 }
 

@@ -7,6 +7,7 @@ import { PaymentService } from "../../gen/bazaar/payment/v1/payment_pb.ts";
 import { InventoryService, ProductService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { createMeshClient } from "../kit/clients.ts";
 import { loadConfigOrExit } from "../kit/config.ts";
+import { cachedShopOwners } from "../kit/shop-owners.ts";
 import { startConsumer } from "../kit/events.ts";
 import { runUntilSignalled, startService, type ServiceRuntime } from "../kit/lifecycle.ts";
 import { createLogger } from "../kit/log.ts";
@@ -23,7 +24,6 @@ import { followPaymentEvents, paymentOutcomesConsumer } from "./events/payment-o
 import { inventoryStock, paymentServicePayments } from "./mesh-ports.ts";
 import { createOrderAdminService, createOrderService } from "./order-service.ts";
 import { createShopOrderService } from "./shop-order-service.ts";
-import { cachedShopOwners } from "./shop-owners.ts";
 
 const config = loadConfigOrExit(() => loadOrderConfig(process.env));
 const cart = createMeshClient(CartService, config.cartAddress);

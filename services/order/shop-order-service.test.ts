@@ -38,12 +38,12 @@ import {
   inMemoryCarts,
   inMemoryPayments,
   inMemoryProducts,
-  inMemoryShops,
   inMemoryStock,
 } from "./in-memory-ports.ts";
 import { createOrderService } from "./order-service.ts";
 import { createShopOrderService } from "./shop-order-service.ts";
-import { cachedShopOwners } from "./shop-owners.ts";
+import { cachedShopOwners } from "../kit/shop-owners.ts";
+import { inMemoryShops } from "../kit/testing/shops.ts";
 
 let db: Kysely<OrderDatabase>;
 let tokens: TestTokens;

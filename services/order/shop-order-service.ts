@@ -27,7 +27,7 @@ import {
 } from "./domain/order.ts";
 import type { OrderDeps } from "./domain/ports.ts";
 import { shopOrderToProto } from "./order-service.ts";
-import type { ShopOwners } from "./shop-owners.ts";
+import type { ShopOwners } from "../kit/shop-owners.ts";
 
 const statusFromProto = new Map(
   Object.entries(protoShopOrderStatus).map(([name, value]) => [value, name as ShopOrderStatus]),

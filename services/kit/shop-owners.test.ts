@@ -1,11 +1,11 @@
-// The shop owners the order service remembers: asked of the catalog once per shop for a while,
+// The shop owners the order and admin services remember: asked of the catalog once per shop for a while,
 // asked again when that while is over, unknown shops never remembered, and no more shops kept
 // than the limit.
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { uuidv7 } from "../kit/ids.ts";
-import { inMemoryShops } from "./in-memory-ports.ts";
+import { uuidv7 } from "./ids.ts";
 import { cachedShopOwners } from "./shop-owners.ts";
+import { inMemoryShops } from "./testing/shops.ts";
 
 function aClock() {
   let now = 1_000_000;

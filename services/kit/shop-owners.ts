@@ -1,5 +1,5 @@
 // Who owns a shop, asked of the catalog (ShopService.GetShop) and remembered for a while: every
-// ListShopOrders and WatchShopOrders needs it, and a shop never changes hands (no RPC moves
+// ListShopOrders, WatchShopOrders and shop sales report needs it, and a shop never changes hands (no RPC moves
 // one), so a minute-old answer is as good as a fresh one. Unknown shops are not remembered: one
 // may be opened the next moment.
 import { Code, ConnectError, type CallOptions, type Client } from "@connectrpc/connect";
