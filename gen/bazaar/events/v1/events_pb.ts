@@ -1244,7 +1244,8 @@ export type AdminActionPerformed = Message<"bazaar.events.v1.AdminActionPerforme
   action: string;
 
   /**
-   * What kind of thing changed: "user", "order" or "dead_letter".
+   * What kind of thing changed: "user", "order", "dead_letter", "shop", "category" or
+   * "payment".
    *
    * @generated from field: string target_type = 2;
    */
