@@ -164,12 +164,20 @@ export const errorReasons = {
       "The order already has payment `payment_id` with another amount or currency; one order has one payment. " +
       "Internal (PaymentService).",
   },
+  WEBHOOK_SIGNATURE_INVALID: {
+    code: Code.InvalidArgument,
+    metadata: ["provider"],
+    meaning:
+      "A webhook's signature is forged, stale (timestamp outside the provider's tolerance) or unreadable; " +
+      "nothing was stored. The provider should sign it again with the current secret. POST /v1/webhooks/{provider}.",
+  },
   ILLEGAL_PAYMENT_STATUS: {
     code: Code.FailedPrecondition,
     metadata: ["payment_id", "status"],
     meaning:
       "The payment's `status` (a PaymentStatus value name) does not allow this: only AUTHORIZED is captured, " +
-      "only REQUIRES_ACTION or AUTHORIZED cancelled, only captured payments refunded. From PaymentService, and from " +
+      "only REQUIRES_ACTION or AUTHORIZED cancelled (PROCESSING is not), only captured payments refunded, only a " +
+      "REQUIRES_ACTION payment confirmed on the test checkout page. From PaymentService, and from " +
       "AdminService.RefundPayment.",
   },
   REFUND_EXCEEDS_CAPTURE: {

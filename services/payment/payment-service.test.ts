@@ -3,10 +3,11 @@
 // capture under concurrency, and the events each change leaves in the outbox.
 import { fromBinary } from "@bufbuild/protobuf";
 import { Code, type CallOptions, type Client } from "@connectrpc/connect";
-import type { Kysely } from "kysely";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sql, type Kysely } from "kysely";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
-import { PaymentService, PaymentStatus } from "../../gen/bazaar/payment/v1/payment_pb.ts";
+import { PaymentService, PaymentStatus, TestCheckoutService } from "../../gen/bazaar/payment/v1/payment_pb.ts";
+import { createDb } from "../kit/db.ts";
 import { errorInfoOf } from "../kit/error-info.ts";
 import { uuidv7 } from "../kit/ids.ts";
 import { bind } from "../kit/serve.ts";
@@ -18,23 +19,38 @@ import { createTestTokens, oneOfEach, signedIn, type Callers } from "../kit/test
 import { paymentAccessRules } from "./access-rules.ts";
 import type { PaymentDatabase } from "./db/database.ts";
 import { migrations } from "./db/migrations/index.ts";
-import { createPaymentService } from "./payment-service.ts";
+import { createPaymentService, createTestCheckoutService } from "./payment-service.ts";
 import { createTestProvider } from "./providers/test-provider.ts";
 
 let db: Kysely<PaymentDatabase>;
+let providerDb: Kysely<PaymentDatabase>;
 let callers: Callers;
 let server: InMemoryServer;
 let payments: Client<typeof PaymentService>;
 let asService: CallOptions;
+
+/** A second pool over the test database: the test provider's own (see TestProviderOptions). */
+async function ownPool(of: Kysely<PaymentDatabase>): Promise<Kysely<PaymentDatabase>> {
+  const { rows } = await sql<{ name: string }>`SELECT DATABASE() AS name`.execute(of);
+  return createDb<PaymentDatabase>({ url: inject("mysqlUrl"), database: rows[0]!.name, connectionLimit: 4 });
+}
 
 beforeAll(async () => {
   db = await migratedTestDatabase<PaymentDatabase>("payment_handlers", migrations);
   const tokens = await createTestTokens();
   callers = await oneOfEach(tokens);
   asService = (await signedIn(tokens, "service")).options;
-  const provider = createTestProvider({ edgeUrl: "https://shop.example", webhookSecret: "test-secret" });
+  providerDb = await ownPool(db);
+  const provider = createTestProvider({
+    db: providerDb,
+    edgeUrl: "https://shop.example",
+    webhookSecret: "test-secret",
+  });
   server = serveInMemory({
-    services: [bind(PaymentService, createPaymentService({ db, provider }))],
+    services: [
+      bind(PaymentService, createPaymentService({ db, provider })),
+      bind(TestCheckoutService, createTestCheckoutService(provider)),
+    ],
     rules: paymentAccessRules,
     verifier: tokens.verifier,
   });
@@ -42,6 +58,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await providerDb?.destroy();
   await db?.destroy();
 });
 
@@ -78,10 +95,18 @@ describe("who may call the payment service", () => {
       cancelPayment: "service",
       refundPayment: "service",
       listPayments: "service",
+      handleWebhook: "public",
     }),
   )("%s", async (_story, method, caller, expected) => {
     expect(await accessOutcome(server.transport, method, callers[caller])).toBe(expected);
   });
+
+  it.each(accessMatrix(TestCheckoutService, { getTestCheckout: "public", confirmTestCheckout: "public" }))(
+    "%s",
+    async (_story, method, caller, expected) => {
+      expect(await accessOutcome(server.transport, method, callers[caller])).toBe(expected);
+    },
+  );
 });
 
 describe("creating a payment", () => {

@@ -5,9 +5,12 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import {
   PaymentStatus as ProtoStatus,
+  WebhookOutcome,
   type PaymentSchema,
   type PaymentService,
   type RefundSchema,
+  type TestCheckoutSchema,
+  type TestCheckoutService,
 } from "../../gen/bazaar/payment/v1/payment_pb.ts";
 import { reasonedError } from "../kit/error-info.ts";
 import { idPageToken, pageSizeOf } from "../kit/pages.ts";
@@ -32,7 +35,9 @@ import {
   type PaymentStatus,
   type Refund,
 } from "./domain/payment.ts";
-import { ProviderUnavailableError } from "./domain/provider.ts";
+import { ProviderUnavailableError, WebhookSignatureError } from "./domain/provider.ts";
+import { handleWebhook, WebhookProviderNotFoundError } from "./domain/webhooks.ts";
+import type { TestCheckout, TestProvider } from "./providers/test-provider.ts";
 
 export function createPaymentService(deps: PaymentDeps): ServiceImpl<typeof PaymentService> {
   return {
@@ -80,6 +85,45 @@ export function createPaymentService(deps: PaymentDeps): ServiceImpl<typeof Paym
         nextPageToken: rows.length > limit ? idPageToken.encode({ id: page.at(-1)!.id }) : "",
       };
     },
+    async handleWebhook(request) {
+      const headers = Object.fromEntries(
+        Object.entries(request.headers).map(([name, value]) => [name.toLowerCase(), value]),
+      );
+      const answer = await answering(() =>
+        handleWebhook(deps, { provider: request.provider, payload: Buffer.from(request.payload), headers }).catch(
+          (error: unknown) => {
+            if (!(error instanceof WebhookSignatureError)) throw error;
+            throw reasonedError("WEBHOOK_SIGNATURE_INVALID", `the webhook signature is invalid: ${error.message}`, {
+              provider: request.provider,
+            });
+          },
+        ),
+      );
+      return { eventId: answer.eventId, outcome: WebhookOutcome[answer.outcome] };
+    },
+  };
+}
+
+/** The test provider's hosted page (bound only while the test provider is configured). */
+export function createTestCheckoutService(provider: TestProvider): ServiceImpl<typeof TestCheckoutService> {
+  return {
+    async getTestCheckout(request) {
+      return { checkout: checkoutToProto(await answering(() => provider.checkout(request.paymentId))) };
+    },
+    async confirmTestCheckout(request) {
+      return {
+        checkout: checkoutToProto(await answering(() => provider.confirm(request.paymentId, request.approve))),
+      };
+    },
+  };
+}
+
+function checkoutToProto(checkout: TestCheckout): MessageInitShape<typeof TestCheckoutSchema> {
+  return {
+    paymentId: checkout.paymentId,
+    amount: { currencyCode: checkout.currencyCode, amountMinor: checkout.amountMinor },
+    status: ProtoStatus[checkout.status],
+    returnUrl: checkout.returnUrl,
   };
 }
 
@@ -104,6 +148,8 @@ async function answering<T>(work: () => Promise<T>): Promise<T> {
 
 function connectErrorOf(error: unknown): unknown {
   if (error instanceof PaymentNotFoundError) return new ConnectError(error.message, Code.NotFound);
+  if (error instanceof WebhookProviderNotFoundError) return new ConnectError(error.message, Code.NotFound);
+
   if (error instanceof ProviderUnavailableError) {
     return new ConnectError("the payment provider is unavailable; try again", Code.Unavailable);
   }

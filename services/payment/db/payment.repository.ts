@@ -1,7 +1,7 @@
 // Every SQL statement of the payment service. Status moves are conditional on the status they
 // start from (UPDATE … WHERE status IN …), so of two concurrent moves one wins and the other
 // sees it changed nothing.
-import type { Kysely, Transaction } from "kysely";
+import { sql, type Kysely, type Transaction } from "kysely";
 import type { Payment, PaymentStatus, Refund } from "../domain/payment.ts";
 import type { PaymentDatabase, PaymentRow, RefundRow } from "./database.ts";
 
@@ -17,6 +17,39 @@ export async function findPayment(db: Db, id: string, options: { lock?: boolean 
 export async function findPaymentByOrder(db: Db, orderId: string): Promise<Payment | undefined> {
   const row = await db.selectFrom("payments").selectAll().where("order_id", "=", orderId).executeTakeFirst();
   return row ? paymentOf(row, await refundsOf(db, [row.id])) : undefined;
+}
+
+/** The payment a provider's id names (webhooks that do not echo the Bazaar id). */
+export async function findPaymentByProviderId(
+  db: Db,
+  provider: string,
+  providerPaymentId: string,
+): Promise<Payment | undefined> {
+  const row = await db
+    .selectFrom("payments")
+    .selectAll()
+    .where("provider_payment_id", "=", providerPaymentId)
+    .where("provider", "=", provider)
+    .executeTakeFirst();
+  return row ? paymentOf(row, await refundsOf(db, [row.id])) : undefined;
+}
+
+/** Ids of payments in one of `statuses` unchanged for `olderThanSeconds`, least recently changed first. */
+export async function stalePaymentIds(
+  db: Db,
+  statuses: readonly PaymentStatus[],
+  olderThanSeconds: number,
+  limit: number,
+): Promise<string[]> {
+  const rows = await db
+    .selectFrom("payments")
+    .select("id")
+    .where("status", "in", [...statuses])
+    .where("update_time", "<", sql<Date>`UTC_TIMESTAMP(6) - INTERVAL ${olderThanSeconds} SECOND`)
+    .orderBy("update_time")
+    .limit(limit)
+    .execute();
+  return rows.map((row) => row.id);
 }
 
 export interface NewPayment {
@@ -63,13 +96,14 @@ export async function moveStatus(
   id: string,
   from: readonly PaymentStatus[],
   to: PaymentStatus,
-  set: { capturedMinor?: bigint } = {},
+  set: { capturedMinor?: bigint; failureReason?: string } = {},
 ): Promise<boolean> {
   const result = await trx
     .updateTable("payments")
     .set({
       status: to,
       ...(set.capturedMinor !== undefined ? { captured_minor: set.capturedMinor } : {}),
+      ...(set.failureReason !== undefined ? { failure_reason: set.failureReason.slice(0, 300) } : {}),
       ...(to !== "REQUIRES_ACTION" ? { redirect_url: "", client_secret: "" } : {}),
       update_time: new Date(),
     })

@@ -150,7 +150,9 @@ export async function cancelPayment(deps: PaymentDeps, id: string): Promise<Paym
     from: cancellable,
     action: "cancelled",
     call: async (payment) => {
-      await deps.provider.cancel({ paymentId: id, providerPaymentId: payment.providerPaymentId });
+      const answer = await deps.provider.cancel({ paymentId: id, providerPaymentId: payment.providerPaymentId });
+      // A provider that is still deciding (processing) or has moved on refuses: nothing changes here.
+      if (answer.status !== "CANCELED") throw new IllegalPaymentStatusError(id, answer.status, "cancelled");
       return {};
     },
     event: (payment) => ({ case: "paymentCanceled", value: { paymentId: id, orderId: payment.orderId } }),

@@ -3,6 +3,7 @@
 
 export type PaymentStatus =
   | "REQUIRES_ACTION"
+  | "PROCESSING"
   | "AUTHORIZED"
   | "CAPTURED"
   | "FAILED"
@@ -38,7 +39,10 @@ export interface Payment {
 
 /** Statuses a capture starts from. */
 export const capturable: readonly PaymentStatus[] = ["AUTHORIZED"];
-/** Statuses a cancel starts from: nothing was taken yet. */
+/**
+ * Statuses a cancel starts from: nothing was taken yet. Not PROCESSING: the provider is deciding
+ * and refuses to cancel meanwhile (as Stripe does for `processing` intents).
+ */
 export const cancellable: readonly PaymentStatus[] = ["REQUIRES_ACTION", "AUTHORIZED"];
 /**
  * Statuses a refund starts from: something was taken. REFUNDED is one, so a refund beyond the

@@ -6,7 +6,7 @@
 export interface ProviderPayment {
   /** The provider's own id (a Stripe PaymentIntent id, `pi_…`). */
   providerPaymentId: string;
-  status: "REQUIRES_ACTION" | "AUTHORIZED" | "CAPTURED" | "FAILED" | "CANCELED";
+  status: "REQUIRES_ACTION" | "PROCESSING" | "AUTHORIZED" | "CAPTURED" | "FAILED" | "CANCELED";
   /** What the buyer must do next while REQUIRES_ACTION (3-D Secure). */
   nextAction?: { redirectUrl?: string; clientSecret?: string };
   /** Why, when FAILED (a decline), in words a buyer may read. */

@@ -186,9 +186,13 @@ export function toProviderPayment(intent: Stripe.PaymentIntent): ProviderPayment
     case "canceled":
       payment.status = "CANCELED";
       break;
+    case "processing":
+      // Stripe is still deciding; its webhook or reconciliation settles it.
+      payment.status = "PROCESSING";
+      break;
     default:
-      // requires_payment_method after a confirm is a decline; processing and requires_confirmation
-      // do not happen for confirm=true card payments.
+      // requires_payment_method after a confirm is a decline; requires_confirmation does not
+      // happen for confirm=true card payments.
       payment.status = "FAILED";
       payment.failureReason = intent.last_payment_error?.message ?? `payment intent is ${intent.status}`;
   }

@@ -1,10 +1,24 @@
 // The test provider's webhook signature: HMAC-SHA256 over `${t}.${rawBody}`, 5 minutes' tolerance.
-import { describe, expect, it } from "vitest";
+import type { Kysely } from "kysely";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { migratedTestDatabase } from "../../kit/testing/database.ts";
+import type { PaymentDatabase } from "../db/database.ts";
+import { migrations } from "../db/migrations/index.ts";
 import { WebhookSignatureError } from "../domain/provider.ts";
-import { createTestProvider, signTestWebhook, testSignatureHeader } from "./test-provider.ts";
+import { createTestProvider, signTestWebhook, testSignatureHeader, type TestProvider } from "./test-provider.ts";
 
 const secret = "whsec-test";
-const provider = createTestProvider({ edgeUrl: "https://shop.example", webhookSecret: secret });
+let db: Kysely<PaymentDatabase>;
+let provider: TestProvider;
+
+beforeAll(async () => {
+  db = await migratedTestDatabase<PaymentDatabase>("payment_test_provider", migrations);
+  provider = createTestProvider({ db, edgeUrl: "https://shop.example", webhookSecret: secret });
+});
+
+afterAll(async () => {
+  await db?.destroy();
+});
 const body = Buffer.from(JSON.stringify({ id: "evt_1", type: "payment.authorized", provider_payment_id: "test_pi_1" }));
 const now = Date.UTC(2026, 11, 4, 12);
 

@@ -15,7 +15,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file bazaar/payment/v1/payment.proto.
  */
 export const file_bazaar_payment_v1_payment: GenFile = /*@__PURE__*/
-  fileDesc("Ch9iYXphYXIvcGF5bWVudC92MS9wYXltZW50LnByb3RvEhFiYXphYXIucGF5bWVudC52MSI5CgpOZXh0QWN0aW9uEhQKDHJlZGlyZWN0X3VybBgBIAEoCRIVCg1jbGllbnRfc2VjcmV0GAIgASgJIp4BCgZSZWZ1bmQSCgoCaWQYASABKAkSEgoKcmVmdW5kX2tleRgCIAEoCRInCgZhbW91bnQYAyABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EhoKEnByb3ZpZGVyX3JlZnVuZF9pZBgEIAEoCRIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi4QMKB1BheW1lbnQSCgoCaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSJwoGYW1vdW50GAMgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIwCgZzdGF0dXMYBCABKA4yIC5iYXphYXIucGF5bWVudC52MS5QYXltZW50U3RhdHVzEhAKCHByb3ZpZGVyGAUgASgJEhsKE3Byb3ZpZGVyX3BheW1lbnRfaWQYBiABKAkSMgoLbmV4dF9hY3Rpb24YByABKAsyHS5iYXphYXIucGF5bWVudC52MS5OZXh0QWN0aW9uEhYKDmZhaWx1cmVfcmVhc29uGAggASgJEikKCGNhcHR1cmVkGAkgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIpCghyZWZ1bmRlZBgKIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSLwoLY3JlYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIqCgdyZWZ1bmRzGA0gAygLMhkuYmF6YWFyLnBheW1lbnQudjEuUmVmdW5kIrEBChRDcmVhdGVQYXltZW50UmVxdWVzdBIaCghvcmRlcl9pZBgBIAEoCUIIukgFcgOwAQESLwoGYW1vdW50GAIgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leUIGukgDyAEBEigKFHBheW1lbnRfbWV0aG9kX3Rva2VuGAMgASgJQgq6SAdyBRABGP8BEiIKCnJldHVybl91cmwYBCABKAlCDrpIC9gBAXIGGIAQiAEBIkQKFUNyZWF0ZVBheW1lbnRSZXNwb25zZRIrCgdwYXltZW50GAEgASgLMhouYmF6YWFyLnBheW1lbnQudjEuUGF5bWVudCIpChFHZXRQYXltZW50UmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiQQoSR2V0UGF5bWVudFJlc3BvbnNlEisKB3BheW1lbnQYASABKAsyGi5iYXphYXIucGF5bWVudC52MS5QYXltZW50Ii0KFUNhcHR1cmVQYXltZW50UmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiRQoWQ2FwdHVyZVBheW1lbnRSZXNwb25zZRIrCgdwYXltZW50GAEgASgLMhouYmF6YWFyLnBheW1lbnQudjEuUGF5bWVudCIsChRDYW5jZWxQYXltZW50UmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiRAoVQ2FuY2VsUGF5bWVudFJlc3BvbnNlEisKB3BheW1lbnQYASABKAsyGi5iYXphYXIucGF5bWVudC52MS5QYXltZW50InwKFFJlZnVuZFBheW1lbnRSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIvCgZhbW91bnQYAiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Qga6SAPIAQESHQoKcmVmdW5kX2tleRgDIAEoCUIJukgGcgQQARhkIm8KFVJlZnVuZFBheW1lbnRSZXNwb25zZRIpCgZyZWZ1bmQYASABKAsyGS5iYXphYXIucGF5bWVudC52MS5SZWZ1bmQSKwoHcGF5bWVudBgCIAEoCzIaLmJhemFhci5wYXltZW50LnYxLlBheW1lbnQirAEKE0xpc3RQYXltZW50c1JlcXVlc3QSOgoGc3RhdHVzGAEgASgOMiAuYmF6YWFyLnBheW1lbnQudjEuUGF5bWVudFN0YXR1c0IIukgFggECEAESHQoIb3JkZXJfaWQYAiABKAlCC7pICNgBAXIDsAEBEhwKCXBhZ2Vfc2l6ZRgDIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAEIl0KFExpc3RQYXltZW50c1Jlc3BvbnNlEiwKCHBheW1lbnRzGAEgAygLMhouYmF6YWFyLnBheW1lbnQudjEuUGF5bWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqiwIKDVBheW1lbnRTdGF0dXMSHgoaUEFZTUVOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIiCh5QQVlNRU5UX1NUQVRVU19SRVFVSVJFU19BQ1RJT04QARIdChlQQVlNRU5UX1NUQVRVU19BVVRIT1JJWkVEEAISGwoXUEFZTUVOVF9TVEFUVVNfQ0FQVFVSRUQQAxIZChVQQVlNRU5UX1NUQVRVU19GQUlMRUQQBBIbChdQQVlNRU5UX1NUQVRVU19DQU5DRUxFRBAFEiUKIVBBWU1FTlRfU1RBVFVTX1BBUlRJQUxMWV9SRUZVTkRFRBAGEhsKF1BBWU1FTlRfU1RBVFVTX1JFRlVOREVEEAcy/QQKDlBheW1lbnRTZXJ2aWNlEmcKDUNyZWF0ZVBheW1lbnQSJy5iYXphYXIucGF5bWVudC52MS5DcmVhdGVQYXltZW50UmVxdWVzdBooLmJhemFhci5wYXltZW50LnYxLkNyZWF0ZVBheW1lbnRSZXNwb25zZSIDkAICEl4KCkdldFBheW1lbnQSJC5iYXphYXIucGF5bWVudC52MS5HZXRQYXltZW50UmVxdWVzdBolLmJhemFhci5wYXltZW50LnYxLkdldFBheW1lbnRSZXNwb25zZSIDkAIBEmoKDkNhcHR1cmVQYXltZW50EiguYmF6YWFyLnBheW1lbnQudjEuQ2FwdHVyZVBheW1lbnRSZXF1ZXN0GikuYmF6YWFyLnBheW1lbnQudjEuQ2FwdHVyZVBheW1lbnRSZXNwb25zZSIDkAICEmcKDUNhbmNlbFBheW1lbnQSJy5iYXphYXIucGF5bWVudC52MS5DYW5jZWxQYXltZW50UmVxdWVzdBooLmJhemFhci5wYXltZW50LnYxLkNhbmNlbFBheW1lbnRSZXNwb25zZSIDkAICEmcKDVJlZnVuZFBheW1lbnQSJy5iYXphYXIucGF5bWVudC52MS5SZWZ1bmRQYXltZW50UmVxdWVzdBooLmJhemFhci5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXNwb25zZSIDkAICEmQKDExpc3RQYXltZW50cxImLmJhemFhci5wYXltZW50LnYxLkxpc3RQYXltZW50c1JlcXVlc3QaJy5iYXphYXIucGF5bWVudC52MS5MaXN0UGF5bWVudHNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_bazaar_common_v1_common, file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("Ch9iYXphYXIvcGF5bWVudC92MS9wYXltZW50LnByb3RvEhFiYXphYXIucGF5bWVudC52MSI5CgpOZXh0QWN0aW9uEhQKDHJlZGlyZWN0X3VybBgBIAEoCRIVCg1jbGllbnRfc2VjcmV0GAIgASgJIp4BCgZSZWZ1bmQSCgoCaWQYASABKAkSEgoKcmVmdW5kX2tleRgCIAEoCRInCgZhbW91bnQYAyABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EhoKEnByb3ZpZGVyX3JlZnVuZF9pZBgEIAEoCRIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi4QMKB1BheW1lbnQSCgoCaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSJwoGYW1vdW50GAMgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIwCgZzdGF0dXMYBCABKA4yIC5iYXphYXIucGF5bWVudC52MS5QYXltZW50U3RhdHVzEhAKCHByb3ZpZGVyGAUgASgJEhsKE3Byb3ZpZGVyX3BheW1lbnRfaWQYBiABKAkSMgoLbmV4dF9hY3Rpb24YByABKAsyHS5iYXphYXIucGF5bWVudC52MS5OZXh0QWN0aW9uEhYKDmZhaWx1cmVfcmVhc29uGAggASgJEikKCGNhcHR1cmVkGAkgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIpCghyZWZ1bmRlZBgKIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSLwoLY3JlYXRlX3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIqCgdyZWZ1bmRzGA0gAygLMhkuYmF6YWFyLnBheW1lbnQudjEuUmVmdW5kIrEBChRDcmVhdGVQYXltZW50UmVxdWVzdBIaCghvcmRlcl9pZBgBIAEoCUIIukgFcgOwAQESLwoGYW1vdW50GAIgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leUIGukgDyAEBEigKFHBheW1lbnRfbWV0aG9kX3Rva2VuGAMgASgJQgq6SAdyBRABGP8BEiIKCnJldHVybl91cmwYBCABKAlCDrpIC9gBAXIGGIAQiAEBIkQKFUNyZWF0ZVBheW1lbnRSZXNwb25zZRIrCgdwYXltZW50GAEgASgLMhouYmF6YWFyLnBheW1lbnQudjEuUGF5bWVudCIpChFHZXRQYXltZW50UmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiQQoSR2V0UGF5bWVudFJlc3BvbnNlEisKB3BheW1lbnQYASABKAsyGi5iYXphYXIucGF5bWVudC52MS5QYXltZW50Ii0KFUNhcHR1cmVQYXltZW50UmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiRQoWQ2FwdHVyZVBheW1lbnRSZXNwb25zZRIrCgdwYXltZW50GAEgASgLMhouYmF6YWFyLnBheW1lbnQudjEuUGF5bWVudCIsChRDYW5jZWxQYXltZW50UmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiRAoVQ2FuY2VsUGF5bWVudFJlc3BvbnNlEisKB3BheW1lbnQYASABKAsyGi5iYXphYXIucGF5bWVudC52MS5QYXltZW50InwKFFJlZnVuZFBheW1lbnRSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIvCgZhbW91bnQYAiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Qga6SAPIAQESHQoKcmVmdW5kX2tleRgDIAEoCUIJukgGcgQQARhkIm8KFVJlZnVuZFBheW1lbnRSZXNwb25zZRIpCgZyZWZ1bmQYASABKAsyGS5iYXphYXIucGF5bWVudC52MS5SZWZ1bmQSKwoHcGF5bWVudBgCIAEoCzIaLmJhemFhci5wYXltZW50LnYxLlBheW1lbnQirAEKE0xpc3RQYXltZW50c1JlcXVlc3QSOgoGc3RhdHVzGAEgASgOMiAuYmF6YWFyLnBheW1lbnQudjEuUGF5bWVudFN0YXR1c0IIukgFggECEAESHQoIb3JkZXJfaWQYAiABKAlCC7pICNgBAXIDsAEBEhwKCXBhZ2Vfc2l6ZRgDIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGIAEIl0KFExpc3RQYXltZW50c1Jlc3BvbnNlEiwKCHBheW1lbnRzGAEgAygLMhouYmF6YWFyLnBheW1lbnQudjEuUGF5bWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki0AEKFEhhbmRsZVdlYmhvb2tSZXF1ZXN0EhsKCHByb3ZpZGVyGAEgASgJQgm6SAZyBBABGBQSGgoHcGF5bG9hZBgCIAEoDEIJukgGegQYgIAQEk8KB2hlYWRlcnMYAyADKAsyNC5iYXphYXIucGF5bWVudC52MS5IYW5kbGVXZWJob29rUmVxdWVzdC5IZWFkZXJzRW50cnlCCLpIBZoBAhBkGi4KDEhlYWRlcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIl0KFUhhbmRsZVdlYmhvb2tSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRIyCgdvdXRjb21lGAIgASgOMiEuYmF6YWFyLnBheW1lbnQudjEuV2ViaG9va091dGNvbWUikQEKDFRlc3RDaGVja291dBISCgpwYXltZW50X2lkGAEgASgJEicKBmFtb3VudBgCIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSMAoGc3RhdHVzGAMgASgOMiAuYmF6YWFyLnBheW1lbnQudjEuUGF5bWVudFN0YXR1cxISCgpyZXR1cm5fdXJsGAQgASgJIjYKFkdldFRlc3RDaGVja291dFJlcXVlc3QSHAoKcGF5bWVudF9pZBgBIAEoCUIIukgFcgOwAQEiTAoXR2V0VGVzdENoZWNrb3V0UmVzcG9uc2USMQoIY2hlY2tvdXQYASABKAsyHy5iYXphYXIucGF5bWVudC52MS5UZXN0Q2hlY2tvdXQiSwoaQ29uZmlybVRlc3RDaGVja291dFJlcXVlc3QSHAoKcGF5bWVudF9pZBgBIAEoCUIIukgFcgOwAQESDwoHYXBwcm92ZRgCIAEoCCJQChtDb25maXJtVGVzdENoZWNrb3V0UmVzcG9uc2USMQoIY2hlY2tvdXQYASABKAsyHy5iYXphYXIucGF5bWVudC52MS5UZXN0Q2hlY2tvdXQqqgIKDVBheW1lbnRTdGF0dXMSHgoaUEFZTUVOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIiCh5QQVlNRU5UX1NUQVRVU19SRVFVSVJFU19BQ1RJT04QARIdChlQQVlNRU5UX1NUQVRVU19BVVRIT1JJWkVEEAISGwoXUEFZTUVOVF9TVEFUVVNfQ0FQVFVSRUQQAxIZChVQQVlNRU5UX1NUQVRVU19GQUlMRUQQBBIbChdQQVlNRU5UX1NUQVRVU19DQU5DRUxFRBAFEiUKIVBBWU1FTlRfU1RBVFVTX1BBUlRJQUxMWV9SRUZVTkRFRBAGEhsKF1BBWU1FTlRfU1RBVFVTX1JFRlVOREVEEAcSHQoZUEFZTUVOVF9TVEFUVVNfUFJPQ0VTU0lORxAIKqQBCg5XZWJob29rT3V0Y29tZRIfChtXRUJIT09LX09VVENPTUVfVU5TUEVDSUZJRUQQABIbChdXRUJIT09LX09VVENPTUVfQVBQTElFRBABEh0KGVdFQkhPT0tfT1VUQ09NRV9EVVBMSUNBVEUQAhIYChRXRUJIT09LX09VVENPTUVfS0VQVBADEhsKF1dFQkhPT0tfT1VUQ09NRV9JR05PUkVEEAQy5gUKDlBheW1lbnRTZXJ2aWNlEmcKDUNyZWF0ZVBheW1lbnQSJy5iYXphYXIucGF5bWVudC52MS5DcmVhdGVQYXltZW50UmVxdWVzdBooLmJhemFhci5wYXltZW50LnYxLkNyZWF0ZVBheW1lbnRSZXNwb25zZSIDkAICEl4KCkdldFBheW1lbnQSJC5iYXphYXIucGF5bWVudC52MS5HZXRQYXltZW50UmVxdWVzdBolLmJhemFhci5wYXltZW50LnYxLkdldFBheW1lbnRSZXNwb25zZSIDkAIBEmoKDkNhcHR1cmVQYXltZW50EiguYmF6YWFyLnBheW1lbnQudjEuQ2FwdHVyZVBheW1lbnRSZXF1ZXN0GikuYmF6YWFyLnBheW1lbnQudjEuQ2FwdHVyZVBheW1lbnRSZXNwb25zZSIDkAICEmcKDUNhbmNlbFBheW1lbnQSJy5iYXphYXIucGF5bWVudC52MS5DYW5jZWxQYXltZW50UmVxdWVzdBooLmJhemFhci5wYXltZW50LnYxLkNhbmNlbFBheW1lbnRSZXNwb25zZSIDkAICEmcKDVJlZnVuZFBheW1lbnQSJy5iYXphYXIucGF5bWVudC52MS5SZWZ1bmRQYXltZW50UmVxdWVzdBooLmJhemFhci5wYXltZW50LnYxLlJlZnVuZFBheW1lbnRSZXNwb25zZSIDkAICEmQKDExpc3RQYXltZW50cxImLmJhemFhci5wYXltZW50LnYxLkxpc3RQYXltZW50c1JlcXVlc3QaJy5iYXphYXIucGF5bWVudC52MS5MaXN0UGF5bWVudHNSZXNwb25zZSIDkAIBEmcKDUhhbmRsZVdlYmhvb2sSJy5iYXphYXIucGF5bWVudC52MS5IYW5kbGVXZWJob29rUmVxdWVzdBooLmJhemFhci5wYXltZW50LnYxLkhhbmRsZVdlYmhvb2tSZXNwb25zZSIDkAICMv8BChNUZXN0Q2hlY2tvdXRTZXJ2aWNlEm0KD0dldFRlc3RDaGVja291dBIpLmJhemFhci5wYXltZW50LnYxLkdldFRlc3RDaGVja291dFJlcXVlc3QaKi5iYXphYXIucGF5bWVudC52MS5HZXRUZXN0Q2hlY2tvdXRSZXNwb25zZSIDkAIBEnkKE0NvbmZpcm1UZXN0Q2hlY2tvdXQSLS5iYXphYXIucGF5bWVudC52MS5Db25maXJtVGVzdENoZWNrb3V0UmVxdWVzdBouLmJhemFhci5wYXltZW50LnYxLkNvbmZpcm1UZXN0Q2hlY2tvdXRSZXNwb25zZSIDkAICYgZwcm90bzM", [file_bazaar_common_v1_common, file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * What the buyer must do while a payment is REQUIRES_ACTION.
@@ -522,6 +522,202 @@ export const ListPaymentsResponseSchema: GenMessage<ListPaymentsResponse> = /*@_
   messageDesc(file_bazaar_payment_v1_payment, 14);
 
 /**
+ * Request of PaymentService.HandleWebhook.
+ *
+ * @generated from message bazaar.payment.v1.HandleWebhookRequest
+ */
+export type HandleWebhookRequest = Message<"bazaar.payment.v1.HandleWebhookRequest"> & {
+  /**
+   * Whose webhook: "test" or "stripe".
+   *
+   * @generated from field: string provider = 1;
+   */
+  provider: string;
+
+  /**
+   * The raw body, exactly as received: the signature is over these bytes.
+   *
+   * @generated from field: bytes payload = 2;
+   */
+  payload: Uint8Array;
+
+  /**
+   * The request's headers, names in lower case (authorization and cookie left out).
+   *
+   * @generated from field: map<string, string> headers = 3;
+   */
+  headers: { [key: string]: string };
+};
+
+/**
+ * Describes the message bazaar.payment.v1.HandleWebhookRequest.
+ * Use `create(HandleWebhookRequestSchema)` to create a new message.
+ */
+export const HandleWebhookRequestSchema: GenMessage<HandleWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_bazaar_payment_v1_payment, 15);
+
+/**
+ * Response of PaymentService.HandleWebhook.
+ *
+ * @generated from message bazaar.payment.v1.HandleWebhookResponse
+ */
+export type HandleWebhookResponse = Message<"bazaar.payment.v1.HandleWebhookResponse"> & {
+  /**
+   * The provider's event id.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+
+  /**
+   * What became of it.
+   *
+   * @generated from field: bazaar.payment.v1.WebhookOutcome outcome = 2;
+   */
+  outcome: WebhookOutcome;
+};
+
+/**
+ * Describes the message bazaar.payment.v1.HandleWebhookResponse.
+ * Use `create(HandleWebhookResponseSchema)` to create a new message.
+ */
+export const HandleWebhookResponseSchema: GenMessage<HandleWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_bazaar_payment_v1_payment, 16);
+
+/**
+ * What the test page shows and answers.
+ *
+ * @generated from message bazaar.payment.v1.TestCheckout
+ */
+export type TestCheckout = Message<"bazaar.payment.v1.TestCheckout"> & {
+  /**
+   * The Bazaar payment id.
+   *
+   * @generated from field: string payment_id = 1;
+   */
+  paymentId: string;
+
+  /**
+   * The amount to confirm.
+   *
+   * @generated from field: bazaar.common.v1.Money amount = 2;
+   */
+  amount?: Money | undefined;
+
+  /**
+   * The payment as the test provider sees it.
+   *
+   * @generated from field: bazaar.payment.v1.PaymentStatus status = 3;
+   */
+  status: PaymentStatus;
+
+  /**
+   * Where the page sends the buyer back to; empty when none was given.
+   *
+   * @generated from field: string return_url = 4;
+   */
+  returnUrl: string;
+};
+
+/**
+ * Describes the message bazaar.payment.v1.TestCheckout.
+ * Use `create(TestCheckoutSchema)` to create a new message.
+ */
+export const TestCheckoutSchema: GenMessage<TestCheckout> = /*@__PURE__*/
+  messageDesc(file_bazaar_payment_v1_payment, 17);
+
+/**
+ * Request of TestCheckoutService.GetTestCheckout.
+ *
+ * @generated from message bazaar.payment.v1.GetTestCheckoutRequest
+ */
+export type GetTestCheckoutRequest = Message<"bazaar.payment.v1.GetTestCheckoutRequest"> & {
+  /**
+   * The Bazaar payment id.
+   *
+   * @generated from field: string payment_id = 1;
+   */
+  paymentId: string;
+};
+
+/**
+ * Describes the message bazaar.payment.v1.GetTestCheckoutRequest.
+ * Use `create(GetTestCheckoutRequestSchema)` to create a new message.
+ */
+export const GetTestCheckoutRequestSchema: GenMessage<GetTestCheckoutRequest> = /*@__PURE__*/
+  messageDesc(file_bazaar_payment_v1_payment, 18);
+
+/**
+ * Response of TestCheckoutService.GetTestCheckout.
+ *
+ * @generated from message bazaar.payment.v1.GetTestCheckoutResponse
+ */
+export type GetTestCheckoutResponse = Message<"bazaar.payment.v1.GetTestCheckoutResponse"> & {
+  /**
+   * The checkout.
+   *
+   * @generated from field: bazaar.payment.v1.TestCheckout checkout = 1;
+   */
+  checkout?: TestCheckout | undefined;
+};
+
+/**
+ * Describes the message bazaar.payment.v1.GetTestCheckoutResponse.
+ * Use `create(GetTestCheckoutResponseSchema)` to create a new message.
+ */
+export const GetTestCheckoutResponseSchema: GenMessage<GetTestCheckoutResponse> = /*@__PURE__*/
+  messageDesc(file_bazaar_payment_v1_payment, 19);
+
+/**
+ * Request of TestCheckoutService.ConfirmTestCheckout.
+ *
+ * @generated from message bazaar.payment.v1.ConfirmTestCheckoutRequest
+ */
+export type ConfirmTestCheckoutRequest = Message<"bazaar.payment.v1.ConfirmTestCheckoutRequest"> & {
+  /**
+   * The Bazaar payment id.
+   *
+   * @generated from field: string payment_id = 1;
+   */
+  paymentId: string;
+
+  /**
+   * True: the buyer approves; false: declines.
+   *
+   * @generated from field: bool approve = 2;
+   */
+  approve: boolean;
+};
+
+/**
+ * Describes the message bazaar.payment.v1.ConfirmTestCheckoutRequest.
+ * Use `create(ConfirmTestCheckoutRequestSchema)` to create a new message.
+ */
+export const ConfirmTestCheckoutRequestSchema: GenMessage<ConfirmTestCheckoutRequest> = /*@__PURE__*/
+  messageDesc(file_bazaar_payment_v1_payment, 20);
+
+/**
+ * Response of TestCheckoutService.ConfirmTestCheckout.
+ *
+ * @generated from message bazaar.payment.v1.ConfirmTestCheckoutResponse
+ */
+export type ConfirmTestCheckoutResponse = Message<"bazaar.payment.v1.ConfirmTestCheckoutResponse"> & {
+  /**
+   * The checkout after it.
+   *
+   * @generated from field: bazaar.payment.v1.TestCheckout checkout = 1;
+   */
+  checkout?: TestCheckout | undefined;
+};
+
+/**
+ * Describes the message bazaar.payment.v1.ConfirmTestCheckoutResponse.
+ * Use `create(ConfirmTestCheckoutResponseSchema)` to create a new message.
+ */
+export const ConfirmTestCheckoutResponseSchema: GenMessage<ConfirmTestCheckoutResponse> = /*@__PURE__*/
+  messageDesc(file_bazaar_payment_v1_payment, 21);
+
+/**
  * Where a payment stands.
  *
  * @generated from enum bazaar.payment.v1.PaymentStatus
@@ -582,6 +778,14 @@ export const PaymentStatus = {
    * @generated from enum value: PAYMENT_STATUS_REFUNDED = 7;
    */
   REFUNDED: 7,
+
+  /**
+   * The provider is still deciding (a delayed confirmation); a webhook or reconciliation
+   * settles it. It cannot be cancelled meanwhile.
+   *
+   * @generated from enum value: PAYMENT_STATUS_PROCESSING = 8;
+   */
+  PROCESSING: 8,
 } as const;
 
 /**
@@ -598,9 +802,65 @@ export const PaymentStatusSchema: GenEnum<PaymentStatus> = /*@__PURE__*/
   enumDesc(file_bazaar_payment_v1_payment, 0);
 
 /**
- * Card payments of orders through a payment provider (the built-in test provider for now).
- * Internal to the mesh: the edge has no route to it; other services call it with their service
- * identity. Every amount is exact, in minor units; a payment is in one currency.
+ * What became of a webhook.
+ *
+ * @generated from enum bazaar.payment.v1.WebhookOutcome
+ */
+export const WebhookOutcome = {
+  /**
+   * Not set.
+   *
+   * @generated from enum value: WEBHOOK_OUTCOME_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * Applied: the payment converged on the provider's view.
+   *
+   * @generated from enum value: WEBHOOK_OUTCOME_APPLIED = 1;
+   */
+  APPLIED: 1,
+
+  /**
+   * Seen before: nothing done.
+   *
+   * @generated from enum value: WEBHOOK_OUTCOME_DUPLICATE = 2;
+   */
+  DUPLICATE: 2,
+
+  /**
+   * Its payment is not known yet: stored and re-applied until it is.
+   *
+   * @generated from enum value: WEBHOOK_OUTCOME_KEPT = 3;
+   */
+  KEPT: 3,
+
+  /**
+   * An event type Bazaar does not act on.
+   *
+   * @generated from enum value: WEBHOOK_OUTCOME_IGNORED = 4;
+   */
+  IGNORED: 4,
+} as const;
+
+/**
+ * What became of a webhook.
+ *
+ * @generated from enum bazaar.payment.v1.WebhookOutcome
+ */
+export type WebhookOutcome = (typeof WebhookOutcome)[keyof typeof WebhookOutcome] | UnknownEnum;
+
+/**
+ * Describes the enum bazaar.payment.v1.WebhookOutcome.
+ */
+export const WebhookOutcomeSchema: GenEnum<WebhookOutcome> = /*@__PURE__*/
+  enumDesc(file_bazaar_payment_v1_payment, 1);
+
+/**
+ * Card payments of orders through a payment provider (the built-in test provider or Stripe).
+ * Internal to the mesh: the edge has no generic route to it; other services call it with their
+ * service identity. The one exception is HandleWebhook, which the edge's dedicated
+ * POST /v1/webhooks/{provider} route calls without a token (the signature authenticates it). Every amount is exact, in minor units; a payment is in one currency.
  *
  * @generated from service bazaar.payment.v1.PaymentService
  */
@@ -683,6 +943,59 @@ export const PaymentService: GenService<{
     input: typeof ListPaymentsRequestSchema;
     output: typeof ListPaymentsResponseSchema;
   },
+  /**
+   * A provider's webhook, as the edge received it. The signature (over the raw payload, with
+   * the provider's timestamp tolerance) is the authentication, so the access rule is public;
+   * the edge reaches it only through POST /v1/webhooks/{provider}. The event id is recorded in
+   * the same transaction as what the event changes, so a replay is applied once (DUPLICATE).
+   * Applying converges the payment on the provider's current view of it, so deliveries out of
+   * order are harmless. A webhook for a payment not stored yet is KEPT and re-applied later.
+   * Unknown provider: NOT_FOUND.
+   *
+   * Error reasons: WEBHOOK_SIGNATURE_INVALID (provider); nothing is stored then.
+   *
+   * @generated from rpc bazaar.payment.v1.PaymentService.HandleWebhook
+   */
+  handleWebhook: {
+    methodKind: "unary";
+    input: typeof HandleWebhookRequestSchema;
+    output: typeof HandleWebhookResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_bazaar_payment_v1_payment, 0);
+
+/**
+ * The built-in test provider's hosted 3-D Secure page, as a real provider's test page is:
+ * served only while the test provider is configured. Whoever holds the page link may act on
+ * it (access public). The edge renders it under /pay/test/{payment_id}.
+ *
+ * @generated from service bazaar.payment.v1.TestCheckoutService
+ */
+export const TestCheckoutService: GenService<{
+  /**
+   * The payment waiting for the buyer. NOT_FOUND when the test provider does not know it.
+   *
+   * @generated from rpc bazaar.payment.v1.TestCheckoutService.GetTestCheckout
+   */
+  getTestCheckout: {
+    methodKind: "unary";
+    input: typeof GetTestCheckoutRequestSchema;
+    output: typeof GetTestCheckoutResponseSchema;
+  },
+  /**
+   * The buyer approves or declines the 3-D Secure challenge; the test provider then sends its
+   * signed webhook. Confirming a payment that is not waiting for the buyer is
+   * FAILED_PRECONDITION.
+   *
+   * Error reasons: ILLEGAL_PAYMENT_STATUS (payment_id, status).
+   *
+   * @generated from rpc bazaar.payment.v1.TestCheckoutService.ConfirmTestCheckout
+   */
+  confirmTestCheckout: {
+    methodKind: "unary";
+    input: typeof ConfirmTestCheckoutRequestSchema;
+    output: typeof ConfirmTestCheckoutResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_bazaar_payment_v1_payment, 1);
 
