@@ -1,5 +1,5 @@
-// The edge's request handler. In order: health and keys; CORS; the edge's own files; then an
-// RPC — by its Connect/gRPC path or a REST route — passes the gate (rate limit per client
+// The edge's request handler. In order: health and keys; CORS; the edge's own files; the
+// payment webhook and test checkout page (payment-routes.ts); then an RPC — by its Connect/gRPC path or a REST route — passes the gate (rate limit per client
 // address, body size, bearer token verified, rate limit per user) and is forwarded to the
 // backend that owns it.
 import { randomUUID } from "node:crypto";
@@ -33,6 +33,7 @@ import {
   type EdgeCall,
 } from "./forward.ts";
 import { plainConnectUnary, serveConnectUnary } from "./connect-unary.ts";
+import { paymentRoutes } from "./payment-routes.ts";
 import { PublicCache } from "./public-cache.ts";
 import { observeRequest, rpcProtocolOf, type RequestTelemetry } from "./request-telemetry.ts";
 import { jwksPath } from "./openapi/edge-operations.ts";
@@ -84,6 +85,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     });
   }
   const cors = createCors(config.corsOrigins);
+  const payments = paymentRoutes(transports.payment, config.writeTimeoutMs, log);
   const auth = createClient(AuthService, transports.auth);
   const verifier = remoteTokenVerifier(auth);
   const perAddress = new TokenBuckets(config.perAddressLimit);
@@ -303,6 +305,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     }
     if (cors.handle(req, res)) return;
     if (serveStatic(req, res, path)) return;
+    if (payments.serve(req, res, path)) return;
     if (serveRpc(req, res, path)) return;
     if (path === jwksPath) {
       writeError(req, res, new ConnectError(`${req.method} is not allowed on ${path}`, Code.Unimplemented), 405);

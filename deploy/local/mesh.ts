@@ -98,6 +98,8 @@ export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
     ...options.env,
     ...Object.fromEntries(serviceNames.map((name) => [`BAZAAR_${name.toUpperCase()}_ADDR`, addresses[name]])),
     BAZAAR_EDGE_ADDR: `127.0.0.1:${edgePort}`,
+    // The test provider's 3-D Secure redirects and its webhook deliveries go to this edge.
+    BAZAAR_PAYMENT_EDGE_URL: options.env.BAZAAR_PAYMENT_EDGE_URL ?? `http://127.0.0.1:${edgePort}`,
   };
   for (const { process, service, listen, metrics } of listenAddresses) {
     const upper = service.toUpperCase();

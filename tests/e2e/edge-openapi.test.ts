@@ -9,9 +9,14 @@ import { getOption, hasOption, type DescMessage, type DescService } from "@bufbu
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { http } from "../../gen/google/api/annotations_pb.ts";
+import { ServiceIdentityService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { PaymentService } from "../../gen/bazaar/payment/v1/payment_pb.ts";
+import { createMeshClient } from "../../services/kit/clients.ts";
+import { devServiceSecret } from "../../services/kit/config.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
+import { bearer } from "../../services/kit/testing/calls.ts";
 import { startTestMesh, type TestMesh } from "../support/mesh.ts";
-import { documentedOperations } from "../support/openapi-contract.ts";
+import { answerViolations, assertAsDocumented, documentedOperations } from "../support/openapi-contract.ts";
 import { callRest, openRestStream, type RestAnswer } from "../support/rest.ts";
 
 const root = new URL("../../", import.meta.url);
@@ -100,10 +105,15 @@ describe("the committed OpenAPI document", () => {
     expect(validator.version).toBe("3.1");
   });
 
-  it("has one operation for each google.api.http annotation, at the same path and method, and beside them only the edge's key set", () => {
+  it("has one operation for each google.api.http annotation, at the same path and method, and beside them only the edge's own routes", () => {
     const annotated = annotatedRoutes();
     expect(annotated.length).toBeGreaterThan(30);
-    const edgeOwn = ["GET /.well-known/jwks.json Edge_GetJwks"];
+    const edgeOwn = [
+      "GET /.well-known/jwks.json Edge_GetJwks",
+      "POST /v1/webhooks/{provider} Edge_ReceiveWebhook",
+      "GET /pay/test/{paymentId} Edge_GetTestCheckoutPage",
+      "POST /pay/test/{paymentId} Edge_ConfirmTestCheckout",
+    ];
     expect(documentedRoutes().sort()).toEqual([...annotated, ...edgeOwn].sort());
   });
 
@@ -304,12 +314,29 @@ describe("the live REST surface, read as the document describes it", () => {
     const orderId = placed.body.order.id as string;
     const shopOrder = placed.body.order.shopOrders[0] as { id: string; shopId: string };
     const day = 24 * 3600 * 1000;
+    // A 3-D Secure payment made as the order service makes one, for the test provider's page.
+    const threeDs = await createdPayment(mesh, "tok_threeDSecure");
+    /** An HTML page, checked against the document like every JSON answer. */
+    const getPage = async (path: string): Promise<RestAnswer> => {
+      const response = await fetch(`${mesh.edgeUrl}${path}`);
+      const body = await response.text();
+      const contentType = response.headers.get("content-type");
+      assertAsDocumented(
+        `GET ${path} → ${response.status}`,
+        answerViolations({ method: "GET", path, status: response.status, contentType, body }),
+      );
+      return { status: response.status, headers: response.headers, body };
+    };
     const range = `fromTime=${new Date(Date.now() - day).toISOString()}&toTime=${new Date(Date.now() + day).toISOString()}`;
 
     // Each GET template → the calls that exercise it; a route added to the protos without one
     // here fails below, so the walk always covers the whole document.
     const calls: Record<string, Array<() => Promise<RestAnswer>>> = {
       "/.well-known/jwks.json": [() => get("/.well-known/jwks.json")],
+      "/pay/test/{paymentId}": [
+        () => getPage(`/pay/test/${threeDs}`),
+        () => getPage(`/pay/test/${crypto.randomUUID()}`),
+      ],
       "/v1/auth/jwks": [() => get("/v1/auth/jwks")],
       "/v1/admin/audit-events": [() => get("/v1/admin/audit-events", admin)],
       "/v1/admin/dead-letters": [() => get("/v1/admin/dead-letters", admin)],
@@ -420,3 +447,24 @@ describe("the live REST surface, read as the document describes it", () => {
     expect(Object.entries(answered).filter(([, statuses]) => !statuses.includes(200))).toEqual([]);
   });
 });
+
+/** A payment created on PaymentService's own port with the order service's identity. */
+async function createdPayment(mesh: TestMesh, token: string): Promise<string> {
+  const identity = createMeshClient(ServiceIdentityService, mesh.addresses.auth);
+  const payments = createMeshClient(PaymentService, mesh.addresses.payment);
+  try {
+    const { accessToken } = await identity.client.issueServiceToken({ serviceName: "order", secret: devServiceSecret });
+    const { payment } = await payments.client.createPayment(
+      {
+        orderId: crypto.randomUUID(),
+        amount: { currencyCode: "EUR", amountMinor: 1250n },
+        paymentMethodToken: token,
+      },
+      bearer(accessToken),
+    );
+    return payment!.id;
+  } finally {
+    identity.close();
+    payments.close();
+  }
+}
