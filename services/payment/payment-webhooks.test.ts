@@ -25,7 +25,7 @@ import { paymentAccessRules } from "./access-rules.ts";
 import type { PaymentDatabase } from "./db/database.ts";
 import { migrations } from "./db/migrations/index.ts";
 import { testWebhooksOf } from "./db/test-provider.repository.ts";
-import { reconcilePayments } from "./domain/converge.ts";
+import { convergePayment, reconcilePayments } from "./domain/converge.ts";
 import { applyKeptWebhooks } from "./domain/webhooks.ts";
 import { createPaymentService, createTestCheckoutService } from "./payment-service.ts";
 import {
@@ -328,6 +328,25 @@ describe("reconciliation", () => {
     expect(counts.settled).toBeGreaterThanOrEqual(1);
     expect(await statusOf(payment.id)).toBe(PaymentStatus.AUTHORIZED);
     expect(await eventsOf(payment.id)).toEqual(["paymentRequiresAction", "paymentAuthorized"]);
+  });
+
+  it("when our payment is CANCELED but the provider reports it AUTHORIZED (a late success), then it is voided again and stays CANCELED", async () => {
+    const payment = await create("tok_visa");
+    await payments.cancelPayment({ id: payment.id }, asService);
+    const cancels: string[] = [];
+    // Stripe allows this race (a confirmation landing after our cancel); the test provider does not.
+    const racing: TestProvider = {
+      ...provider,
+      retrieve: async (request) => ({ ...(await provider.retrieve(request)), status: "AUTHORIZED" }),
+      cancel: async (request) => {
+        cancels.push(request.paymentId);
+        return provider.cancel(request);
+      },
+    };
+    expect(await convergePayment({ db, provider: racing }, payment.id)).toEqual([]);
+    expect(cancels).toEqual([payment.id]);
+    expect(await statusOf(payment.id)).toBe(PaymentStatus.CANCELED);
+    expect(await eventsOf(payment.id)).toEqual(["paymentAuthorized", "paymentCanceled"]);
   });
 
   it("when a payment changed recently, then reconciliation leaves it alone", async () => {
