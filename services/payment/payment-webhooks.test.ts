@@ -349,6 +349,27 @@ describe("reconciliation", () => {
     expect(await eventsOf(payment.id)).toEqual(["paymentAuthorized", "paymentCanceled"]);
   });
 
+  it("when a payment stays AUTHORIZED, then reconciliation asks about it once per threshold, not on every run", async () => {
+    const payment = await create("tok_visa");
+    await db
+      .updateTable("payments")
+      .set({ update_time: new Date(Date.now() - 60_000) })
+      .where("id", "=", payment.id)
+      .execute();
+    const asked: string[] = [];
+    const counting: TestProvider = {
+      ...provider,
+      retrieve: async (request) => {
+        asked.push(request.paymentId);
+        return provider.retrieve(request);
+      },
+    };
+    await reconcilePayments({ db, provider: counting }, { afterSeconds: 30 });
+    await reconcilePayments({ db, provider: counting }, { afterSeconds: 30 });
+    expect(asked.filter((id) => id === payment.id)).toHaveLength(1);
+    expect(await statusOf(payment.id)).toBe(PaymentStatus.AUTHORIZED);
+  });
+
   it("when a payment changed recently, then reconciliation leaves it alone", async () => {
     const { payment } = await approved3ds();
     await reconcilePayments({ db, provider }, { afterSeconds: 30 });

@@ -22,6 +22,7 @@ export interface PaymentsTable {
   refunded_minor: ColumnType<string, bigint | undefined, bigint>;
   create_time: Generated<Date>;
   update_time: Generated<Date>;
+  reconcile_time: ColumnType<Date | null, never, Date>;
 }
 
 export interface PaymentRefundsTable {

@@ -34,22 +34,32 @@ export async function findPaymentByProviderId(
   return row ? paymentOf(row, await refundsOf(db, [row.id])) : undefined;
 }
 
-/** Ids of payments in one of `statuses` unchanged for `olderThanSeconds`, least recently changed first. */
+/**
+ * Ids of payments in one of `statuses` that neither changed nor were reconciled for
+ * `olderThanSeconds`, those waiting longest first.
+ */
 export async function stalePaymentIds(
   db: Db,
   statuses: readonly PaymentStatus[],
   olderThanSeconds: number,
   limit: number,
 ): Promise<string[]> {
+  const before = sql<Date>`UTC_TIMESTAMP(6) - INTERVAL ${olderThanSeconds} SECOND`;
   const rows = await db
     .selectFrom("payments")
     .select("id")
     .where("status", "in", [...statuses])
-    .where("update_time", "<", sql<Date>`UTC_TIMESTAMP(6) - INTERVAL ${olderThanSeconds} SECOND`)
-    .orderBy("update_time")
+    .where("update_time", "<", before)
+    .where((eb) => eb.or([eb("reconcile_time", "is", null), eb("reconcile_time", "<", before)]))
+    .orderBy(sql`COALESCE(reconcile_time, update_time)`)
     .limit(limit)
     .execute();
   return rows.map((row) => row.id);
+}
+
+/** Notes that reconciliation asked the provider about a payment just now. */
+export async function markReconciled(db: Db, id: string): Promise<void> {
+  await db.updateTable("payments").set({ reconcile_time: sql<Date>`UTC_TIMESTAMP(6)` }).where("id", "=", id).execute();
 }
 
 export interface NewPayment {

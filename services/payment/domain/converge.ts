@@ -6,7 +6,7 @@ import type { Transaction } from "kysely";
 import { inTransaction } from "../../kit/db.ts";
 import { appendEvent, type NewEvent } from "../../kit/events.ts";
 import type { PaymentDatabase } from "../db/database.ts";
-import { findPayment, moveStatus, stalePaymentIds } from "../db/payment.repository.ts";
+import { findPayment, markReconciled, moveStatus, stalePaymentIds } from "../db/payment.repository.ts";
 import type { PaymentDeps } from "./manage-payments.ts";
 import type { Payment, PaymentStatus } from "./payment.ts";
 import type { ProviderPayment } from "./provider.ts";
@@ -141,6 +141,9 @@ export async function reconcilePayments(
       counts.failed++;
       options.onError?.(id, error);
     }
+    // Asked once per threshold, answered or not: a payment that stays AUTHORIZED (or whose
+    // provider keeps failing) does not take every run's places from the others.
+    await markReconciled(deps.db, id);
   }
   return counts;
 }

@@ -26,6 +26,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema.createIndex("payments_provider_payment").on("payments").columns(["provider_payment_id"]).execute();
   await db.schema.createIndex("payments_status_update").on("payments").columns(["status", "update_time"]).execute();
+  // When reconciliation last asked the provider about a payment, so one that stays AUTHORIZED for
+  // long is asked once per threshold and does not crowd out the others.
+  await db.schema.alterTable("payments").addColumn("reconcile_time", sql`datetime(6)`).execute();
 
   await db.schema
     .createTable("test_provider_payments")
@@ -80,6 +83,7 @@ export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.dropTable("test_provider_webhooks").execute();
   await db.schema.dropTable("test_provider_refunds").execute();
   await db.schema.dropTable("test_provider_payments").execute();
+  await db.schema.alterTable("payments").dropColumn("reconcile_time").execute();
   await db.schema.dropIndex("payments_status_update").on("payments").execute();
   await db.schema.dropIndex("payments_provider_payment").on("payments").execute();
   await db.schema.dropTable("webhook_events").execute();
