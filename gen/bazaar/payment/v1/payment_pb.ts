@@ -907,7 +907,8 @@ export const PaymentService: GenService<{
   },
   /**
    * Voids a payment that was not captured (REQUIRES_ACTION or AUTHORIZED). Cancelling a
-   * CANCELED one answers it unchanged; any other status is FAILED_PRECONDITION.
+   * CANCELED one answers it unchanged; any other status, PROCESSING included (the provider
+   * refuses while it decides), is FAILED_PRECONDITION.
    *
    * Error reasons: ILLEGAL_PAYMENT_STATUS (payment_id, status).
    *
