@@ -13,7 +13,7 @@ import {
   type TestCheckoutService,
 } from "../../gen/bazaar/payment/v1/payment_pb.ts";
 import { reasonedError } from "../kit/error-info.ts";
-import { idPageToken, pageSizeOf } from "../kit/pages.ts";
+import { idKeysetPage } from "../kit/pages.ts";
 import {
   cancelPayment,
   capturePayment,
@@ -70,20 +70,19 @@ export function createPaymentService(deps: PaymentDeps): ServiceImpl<typeof Paym
       return { refund: refundToProto(refund, payment.currencyCode), payment: paymentToProto(payment) };
     },
     async listPayments(request) {
-      const limit = pageSizeOf(request.pageSize);
-      const beforeId = request.pageToken ? idPageToken.decode(request.pageToken).id : undefined;
       const status = request.status === ProtoStatus.UNSPECIFIED ? undefined : statusOf(request.status);
-      const rows = await listPaymentsPage(deps, {
-        limit: limit + 1,
-        ...(status ? { status } : {}),
-        ...(request.orderId ? { orderId: request.orderId } : {}),
-        ...(beforeId ? { beforeId } : {}),
-      });
-      const page = rows.slice(0, limit);
-      return {
-        payments: page.map(paymentToProto),
-        nextPageToken: rows.length > limit ? idPageToken.encode({ id: page.at(-1)!.id }) : "",
-      };
+      const { rows, nextPageToken } = await idKeysetPage(
+        request,
+        ({ limit, beforeId }) =>
+          listPaymentsPage(deps, {
+            limit,
+            ...(status ? { status } : {}),
+            ...(request.orderId ? { orderId: request.orderId } : {}),
+            ...(beforeId ? { beforeId } : {}),
+          }),
+        (payment) => payment.id,
+      );
+      return { payments: rows.map(paymentToProto), nextPageToken };
     },
     async handleWebhook(request) {
       const headers = Object.fromEntries(
