@@ -1,7 +1,8 @@
 // The storefront in a real browser (headless Chromium) against the real mesh: a new customer
 // browses and searches the catalog, signs in, fills the cart, checks out with the test card and
 // watches the order turn CONFIRMED as WatchOrders pushes it — on one page load, with every
-// request going to the edge and nothing in the console.
+// request going to the edge and nothing in the console. A card that asks for 3-D Secure takes
+// the buyer to the test provider's page and back, signed in, to the order going CONFIRMED.
 import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -142,6 +143,44 @@ describe("the storefront", () => {
       (url) => !url.startsWith("data:") && new URL(url).origin !== e2e.mesh.edgeUrl,
     );
     expect(elsewhere).toEqual([]);
+    await page.close();
+  }, 120_000);
+
+  it("when the bank asks for 3-D Secure, then the page goes to the provider's page, comes back signed in, and the order goes CONFIRMED live", async () => {
+    const email = `storefront-3ds-${randomBytes(5).toString("hex")}@example.test`;
+    const password = "password-123";
+    const { tokens } = await auth.register({ email, password, displayName: "3-D Secure Buyer" });
+    const page = await chromium.browser.newPage();
+    page.setDefaultTimeout(20_000);
+    const seen = record(page);
+    await page.goto(`${e2e.mesh.edgeUrl}/`);
+    await page.getByTestId("login-email").fill(email);
+    await page.getByTestId("login-password").fill(password);
+    await page.getByTestId("login-submit").click();
+    await expect.poll(() => page.getByTestId("session-user").textContent(), patiently).toBe(email);
+    await expect.poll(() => page.getByTestId("add-to-cart").count(), patiently).toBeGreaterThan(0);
+    await page.getByTestId("add-to-cart").first().click();
+    await expect.poll(() => page.getByTestId("cart-line").count(), patiently).toBe(1);
+
+    await page.getByTestId("payment").selectOption("tok_threeDSecure");
+    await page.getByTestId("place-order").click();
+    // The test provider's page, served by the edge: the buyer approves there.
+    await page.waitForURL(/\/pay\/test\/[0-9a-f-]{36}$/);
+    await page.getByRole("button", { name: "Approve" }).click();
+    // Back on the storefront, still signed in, with the return marker cleaned from the address.
+    await page.waitForURL(`${e2e.mesh.edgeUrl}/`);
+    await expect.poll(() => page.getByTestId("session-user").textContent(), patiently).toBe(email);
+    const { orders: mine } = await orders.listOrders({}, bearer(tokens!.accessToken));
+    expect(mine).toHaveLength(1);
+    const order = page.locator(`[data-testid="order"][data-order-id="${mine[0]!.id}"]`);
+    await expect.poll(() => order.getByTestId("order-status").textContent(), patiently).toBe("CONFIRMED");
+    const log = await order
+      .getByTestId("order-status-log")
+      .locator("li")
+      .evaluateAll((items) => items.map((item) => item.getAttribute("data-status")));
+    expect(log).toEqual(["PENDING", "CONFIRMED"]);
+    expect(await page.getByTestId("error").isHidden()).toBe(true);
+    expect(seen.consoleErrors).toEqual([]);
     await page.close();
   }, 120_000);
 
