@@ -161,7 +161,10 @@ export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
       const deadline = Date.now() + timeoutMs;
       let last = "no answer";
       while (Date.now() < deadline) {
-        if (children.size < processes.length) throw new Error(`a process exited during start; ${last}`);
+        if (children.size < processes.length) {
+          const gone = processes.filter((name) => !children.has(name)).join(", ");
+          throw new Error(`a process exited during start (${gone}); ${last}`);
+        }
         try {
           const response = await fetch(`${edgeUrl}/readyz`, { signal: AbortSignal.timeout(2_000) });
           last = await response.text();

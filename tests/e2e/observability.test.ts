@@ -167,6 +167,15 @@ describe("tracing a checkout", () => {
       ),
     ).toBe(true);
 
+    // The card's payment: started, then captured, by the payment service, in the same trace.
+    const paymentCalls = trace.filter(
+      (s) =>
+        s.service === "bazaar-payment" &&
+        s.kind === SpanKind.server &&
+        s.attributes["rpc.service"] === "bazaar.payment.v1.PaymentService",
+    );
+    expect(paymentCalls.map((s) => s.attributes["rpc.method"]).sort()).toEqual(["CapturePayment", "CreatePayment"]);
+
     // Across NATS: the relay's PRODUCER span, child of PlaceOrder, is the parent of each consumer's span.
     const applied = trace.filter(isOrderPlacedApplied);
     expect(applied.length).toBeGreaterThanOrEqual(1);
@@ -199,7 +208,7 @@ describe("tracing a checkout", () => {
     expect(statements.some((s) => s.service === "bazaar-product")).toBe(true);
     expect(statements.some((s) => applied.includes(parentOf(s)!))).toBe(true);
     for (const statement of statements)
-      expect(statement.attributes["db.name"]).toMatch(/_(auth|product|cart|order|admin)$/);
+      expect(statement.attributes["db.name"]).toMatch(/_(auth|product|cart|order|admin|payment)$/);
   });
 });
 

@@ -82,7 +82,8 @@ export async function startTestMesh(extraEnv: NodeJS.ProcessEnv = {}, shape: Tes
   try {
     await mesh.ready(60_000);
   } catch (error) {
-    const logs = [...serviceNames, "edge"].map((name) => `--- ${name}\n${mesh.recentLogs(name).join("\n")}`).join("\n");
+    // By process name: with replicas they are "order-1", "order-2"…
+    const logs = mesh.processes.map((name) => `--- ${name}\n${mesh.recentLogs(name).join("\n")}`).join("\n");
     await stop();
     throw new Error(`${(error as Error).message}\n${logs}`);
   }
