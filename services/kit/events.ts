@@ -420,6 +420,32 @@ export async function applyOnce<DB extends EventTables>(
   });
 }
 
+/**
+ * Creates (or finds, with the same settings) a durable consumer. Replicas of a service starting
+ * together ask for the same consumer at once, and a JetStream cluster that has just formed may
+ * answer with a timeout or no leader yet; a few tries a moment apart get past both, where one
+ * failure would stop the process's start.
+ */
+async function addDurableConsumer(
+  jsm: JetStreamManager,
+  log: Logger,
+  config: Parameters<JetStreamManager["consumers"]["add"]>[1],
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await jsm.consumers.add(streamName, config);
+      return;
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      log.warn(
+        { err: error, consumer: config.durable_name, attempt },
+        "durable consumer not created yet; trying again",
+      );
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
+}
+
 export async function startConsumer<DB extends EventTables>(options: ConsumerOptions<DB>): Promise<DurableConsumer> {
   const {
     js,
@@ -430,7 +456,7 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
     maxDeliver = 8,
     redeliveryBackoffMs = defaultRedeliveryBackoffMs,
   } = options;
-  await jsm.consumers.add(streamName, {
+  await addDurableConsumer(jsm, log, {
     durable_name: name,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
