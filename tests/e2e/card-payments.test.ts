@@ -239,7 +239,16 @@ describe("a payment that is not settled in time", () => {
       20_000,
     );
     expect(gaveUp.status).toBe(OrderStatus.CANCELLED);
-    expect(await stockOf(productId)).toEqual({ onHand: 5, available: 5 });
+    // The stock goes back right after the cancellation commits.
+    expect(
+      await eventually(
+        () => stockOf(productId),
+        (stock) => stock.available === 5,
+      ),
+    ).toEqual({
+      onHand: 5,
+      available: 5,
+    });
 
     // The provider's late success arrives as a webhook; the order service voids it.
     const settled = await eventually(

@@ -749,6 +749,19 @@ export async function findOrder(db: Db, id: string): Promise<Order | undefined> 
   return row && (await withDetails(db, [row]))[0];
 }
 
+/** Where an order and its payment stand, without its lines and history: one row read. */
+export async function findOrderStanding(
+  db: Db,
+  id: string,
+): Promise<{ status: OrderStatus; paymentMethod: PaymentMethod; paymentStatus: PaymentStatus } | undefined> {
+  const row = await db
+    .selectFrom("orders")
+    .select(["status", "payment_method", "payment_status"])
+    .where("id", "=", id)
+    .executeTakeFirst();
+  return row && { status: row.status, paymentMethod: row.payment_method, paymentStatus: row.payment_status };
+}
+
 export interface OrderFilter {
   userId?: string;
   status?: OrderStatus;

@@ -5,7 +5,7 @@
 // loop moves it on. The same step runs for checkout, each payment event and recovery, so a
 // webhook that overtakes checkout, a duplicate event or a crash between steps ends the same way.
 import { Code, ConnectError } from "@connectrpc/connect";
-import { findOrder, recordAuthorizedPayment, recordAwaitedPayment } from "../db/order.repository.ts";
+import { findOrder, findOrderStanding, recordAuthorizedPayment, recordAwaitedPayment } from "../db/order.repository.ts";
 import type { OrderFacts } from "./order.ts";
 import { startPayment, type CardPayment } from "./payments.ts";
 import type { OrderDeps } from "./ports.ts";
@@ -121,13 +121,17 @@ export async function followPaymentOfOrder(
   orderId: string,
   options: { waitIsOver?: boolean } = {},
 ): Promise<void> {
-  const order = await findOrder(deps.db, orderId);
-  if (order?.payment.method !== "CARD") return;
-  if (order.status !== "PENDING" && !endedUnfulfilled(order.status)) return;
+  // One row first: most payment events find their order settled by checkout already.
+  const standing = await findOrderStanding(deps.db, orderId);
+  if (standing?.paymentMethod !== "CARD") return;
+  if (standing.status !== "PENDING" && !endedUnfulfilled(standing.status)) return;
+  // A cancelled order whose payment was given back already has nothing left to follow.
+  if (standing.status !== "PENDING" && ["VOIDED", "REFUNDED"].includes(standing.paymentStatus)) return;
   const payment = await deps.payments.ofOrder(orderId);
   if (!payment) return;
   // A cancelled or failed order only cares about a payment that went through anyway.
   const wentThrough = payment.status === "AUTHORIZED" || payment.status === "CAPTURED";
-  if (order.status !== "PENDING" && !wentThrough) return;
-  await followPayment(deps, order, payment, options);
+  if (standing.status !== "PENDING" && !wentThrough) return;
+  const order = await findOrder(deps.db, orderId);
+  if (order) await followPayment(deps, order, payment, options);
 }

@@ -16,8 +16,10 @@ export const paymentOutcomesConsumer = {
 export function followPaymentEvents(deps: OrderDeps): (event: Event) => Promise<void> {
   return async (event) => {
     switch (event.payload.case) {
+      // Captures are the order service's own doing; a webhook that skipped the authorization
+      // still announces it first (the payment service converges step by step). A void may be
+      // the provider's (an expired 3-D Secure): the waiting order is cancelled at once.
       case "paymentAuthorized":
-      case "paymentCaptured":
       case "paymentFailed":
       case "paymentCanceled":
         // A payment of no order (an admin's or a test's) is no business of checkout's.
