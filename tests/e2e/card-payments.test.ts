@@ -82,6 +82,18 @@ const stockOf = async (id: string) => {
   return { onHand: product!.stockOnHand, available: product!.stockAvailable };
 };
 
+/** The buyer's order once `settled` holds of it (or as it is after `timeoutMs`, for the assertion). */
+function orderWhen(me: CallOptions, id: string, settled: (order: Order) => boolean, timeoutMs: number) {
+  return eventually(async () => (await orders.getOrder({ id }, me)).order!, settled, timeoutMs);
+}
+
+/** The product's stock once all 5 units are available again: it goes back after the order's move commits. */
+const stockOnceBack = (id: string) =>
+  eventually(
+    () => stockOf(id),
+    (stock) => stock.available === 5,
+  );
+
 async function paymentOf(order: Order) {
   const { payment } = await e2e
     .internal(PaymentService, "payment")
@@ -191,21 +203,12 @@ describe("paying by card", () => {
     const { me, productId } = await buyerWithCart();
     const { order } = await placeOrder(me, "tok_threeDSecure");
     await decideOnTestPage(order!.payment!.nextAction!.redirectUrl, "decline");
-    const failed = await eventually(
-      async () => (await orders.getOrder({ id: order!.id }, me)).order!,
-      (current) => current.status === OrderStatus.PAYMENT_FAILED,
-      10_000,
-    );
+    const failed = await orderWhen(me, order!.id, (current) => current.status === OrderStatus.PAYMENT_FAILED, 10_000);
     expect(failed.payment).toMatchObject({
       status: PaymentStatus.DECLINED,
       failureReason: expect.stringMatching(/declined/),
     });
-    expect(
-      await eventually(
-        () => stockOf(productId),
-        (stock) => stock.available === 5,
-      ),
-    ).toEqual({
+    expect(await stockOnceBack(productId)).toEqual({
       onHand: 5,
       available: 5,
     });
@@ -216,8 +219,9 @@ describe("a payment that is not settled in time", () => {
   it("when the buyer never confirms, then the order is CANCELLED after its wait, the authorization voided and the stock back", async () => {
     const { me, productId } = await buyerWithCart();
     const { order } = await placeOrder(me, "tok_threeDSecure");
-    const cancelled = await eventually(
-      async () => (await orders.getOrder({ id: order!.id }, me)).order!,
+    const cancelled = await orderWhen(
+      me,
+      order!.id,
       (current) => current.status === OrderStatus.CANCELLED && current.payment!.status === PaymentStatus.VOIDED,
       20_000,
     );
@@ -233,26 +237,18 @@ describe("a payment that is not settled in time", () => {
       status: OrderStatus.PENDING,
       payment: expect.objectContaining({ status: PaymentStatus.PROCESSING }),
     });
-    const gaveUp = await eventually(
-      async () => (await orders.getOrder({ id: order!.id }, me)).order!,
-      (current) => current.status === OrderStatus.CANCELLED,
-      20_000,
-    );
+    const gaveUp = await orderWhen(me, order!.id, (current) => current.status === OrderStatus.CANCELLED, 20_000);
     expect(gaveUp.status).toBe(OrderStatus.CANCELLED);
     // The stock goes back right after the cancellation commits.
-    expect(
-      await eventually(
-        () => stockOf(productId),
-        (stock) => stock.available === 5,
-      ),
-    ).toEqual({
+    expect(await stockOnceBack(productId)).toEqual({
       onHand: 5,
       available: 5,
     });
 
     // The provider's late success arrives as a webhook; the order service voids it.
-    const settled = await eventually(
-      async () => (await orders.getOrder({ id: order!.id }, me)).order!,
+    const settled = await orderWhen(
+      me,
+      order!.id,
       (current) => current.payment!.status === PaymentStatus.VOIDED,
       30_000,
     );
