@@ -1,12 +1,26 @@
 // The payment service's configuration.
-import { ConfigError, envReader, readServiceBaseConfig, type Env, type ServiceBaseConfig } from "../kit/config.ts";
+import {
+  ConfigError,
+  envReader,
+  readServiceBaseConfig,
+  type Env,
+  type EnvReader,
+  type ServiceBaseConfig,
+} from "../kit/config.ts";
 
 /** LOCAL-DEV DEFAULT ONLY: refused when BAZAAR_ENV=production. */
 export const devTestWebhookSecret = "local-dev-only-test-webhook-secret";
 
 export interface PaymentConfig extends ServiceBaseConfig {
-  /** Only "test" exists so far; Stripe is being added. */
-  provider: "test";
+  /** The built-in test provider, or Stripe (PaymentIntents through the official SDK). */
+  provider: "test" | "stripe";
+  /** Set when provider is "stripe". */
+  stripe?: {
+    secretKey: string;
+    webhookSecret: string;
+    /** Another API endpoint than Stripe's own (the local PaymentIntents stand-in in tests). */
+    apiBase?: { host: string; port: number; protocol: "http" | "https" };
+  };
   /** Where buyers reach the edge: the test provider's 3-D Secure page is under it. */
   edgeUrl: string;
   /** The test provider's webhook signing secret. */
@@ -33,9 +47,11 @@ export function loadPaymentConfig(env: Env): PaymentConfig {
     );
   }
   const edgeUrl = read.url("BAZAAR_PAYMENT_EDGE_URL", "http://127.0.0.1:8080", ["http", "https"]);
+  const provider = read.oneOf("BAZAAR_PAYMENT_PROVIDER", "test", ["test", "stripe"] as const);
   return {
     ...base,
-    provider: read.oneOf("BAZAAR_PAYMENT_PROVIDER", "test", ["test"] as const),
+    provider,
+    ...(provider === "stripe" && { stripe: readStripeConfig(read) }),
     edgeUrl,
     testWebhookSecret,
     testWebhookUrl: read.url("BAZAAR_PAYMENT_TEST_WEBHOOK_URL", `${edgeUrl.replace(/\/$/, "")}/v1/webhooks/test`, [
@@ -50,4 +66,23 @@ export function loadPaymentConfig(env: Env): PaymentConfig {
       max: 30 * 86_400,
     }),
   };
+}
+
+/** Stripe's keys are secrets with no default: a deployment that picks Stripe must give both. */
+function readStripeConfig(read: EnvReader): NonNullable<PaymentConfig["stripe"]> {
+  const secretKey = read.string("BAZAAR_PAYMENT_STRIPE_SECRET_KEY", "");
+  if (!/^(sk|rk)_(test|live)_/.test(secretKey)) {
+    throw new ConfigError("BAZAAR_PAYMENT_STRIPE_SECRET_KEY must be a Stripe secret key (sk_test_…, sk_live_…)");
+  }
+  const webhookSecret = read.string("BAZAAR_PAYMENT_STRIPE_WEBHOOK_SECRET", "");
+  if (!webhookSecret.startsWith("whsec_")) {
+    throw new ConfigError("BAZAAR_PAYMENT_STRIPE_WEBHOOK_SECRET must be the endpoint's signing secret (whsec_…)");
+  }
+  const apiUrl = read.string("BAZAAR_PAYMENT_STRIPE_API_URL", "");
+  if (!apiUrl) return { secretKey, webhookSecret };
+  const url = read.url("BAZAAR_PAYMENT_STRIPE_API_URL", apiUrl, ["http", "https"]);
+  const parsed = new URL(url);
+  const protocol = parsed.protocol === "https:" ? "https" : "http";
+  const port = Number(parsed.port || (protocol === "https" ? 443 : 80));
+  return { secretKey, webhookSecret, apiBase: { host: parsed.hostname, port, protocol } };
 }
