@@ -159,6 +159,8 @@ function secretStandIn(key: string): string {
     "signing-keys": standInSigningKeys,
     "root-password": "stand-in",
     "test-webhook-secret": "stand-in-test-webhook-secret",
+    "stripe-secret-key": "sk_test_stand_in",
+    "stripe-webhook-secret": "whsec_stand_in",
   };
   const value = standIns[key] ?? (/-password$/.test(key) ? "stand-in" : undefined);
   if (value === undefined) throw new Error(`no stand-in for Secret key "${key}": add one to the test`);

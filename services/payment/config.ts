@@ -48,10 +48,13 @@ export function loadPaymentConfig(env: Env): PaymentConfig {
   }
   const edgeUrl = read.url("BAZAAR_PAYMENT_EDGE_URL", "http://127.0.0.1:8080", ["http", "https"]);
   const provider = read.oneOf("BAZAAR_PAYMENT_PROVIDER", "test", ["test", "stripe"] as const);
+  // Read whichever provider is chosen (a deployment may hold Stripe's keys while testing), checked
+  // only for Stripe.
+  const stripe = readStripeConfig(read);
   return {
     ...base,
     provider,
-    ...(provider === "stripe" && { stripe: readStripeConfig(read) }),
+    ...(provider === "stripe" && { stripe: checkedStripeConfig(stripe) }),
     edgeUrl,
     testWebhookSecret,
     testWebhookUrl: read.url("BAZAAR_PAYMENT_TEST_WEBHOOK_URL", `${edgeUrl.replace(/\/$/, "")}/v1/webhooks/test`, [
@@ -68,20 +71,26 @@ export function loadPaymentConfig(env: Env): PaymentConfig {
   };
 }
 
+function readStripeConfig(read: EnvReader) {
+  const apiUrl = read.string("BAZAAR_PAYMENT_STRIPE_API_URL", "");
+  return {
+    secretKey: read.string("BAZAAR_PAYMENT_STRIPE_SECRET_KEY", ""),
+    webhookSecret: read.string("BAZAAR_PAYMENT_STRIPE_WEBHOOK_SECRET", ""),
+    apiUrl: apiUrl && read.url("BAZAAR_PAYMENT_STRIPE_API_URL", apiUrl, ["http", "https"]),
+  };
+}
+
 /** Stripe's keys are secrets with no default: a deployment that picks Stripe must give both. */
-function readStripeConfig(read: EnvReader): NonNullable<PaymentConfig["stripe"]> {
-  const secretKey = read.string("BAZAAR_PAYMENT_STRIPE_SECRET_KEY", "");
+function checkedStripeConfig(stripe: ReturnType<typeof readStripeConfig>): NonNullable<PaymentConfig["stripe"]> {
+  const { secretKey, webhookSecret, apiUrl } = stripe;
   if (!/^(sk|rk)_(test|live)_/.test(secretKey)) {
     throw new ConfigError("BAZAAR_PAYMENT_STRIPE_SECRET_KEY must be a Stripe secret key (sk_test_…, sk_live_…)");
   }
-  const webhookSecret = read.string("BAZAAR_PAYMENT_STRIPE_WEBHOOK_SECRET", "");
   if (!webhookSecret.startsWith("whsec_")) {
     throw new ConfigError("BAZAAR_PAYMENT_STRIPE_WEBHOOK_SECRET must be the endpoint's signing secret (whsec_…)");
   }
-  const apiUrl = read.string("BAZAAR_PAYMENT_STRIPE_API_URL", "");
   if (!apiUrl) return { secretKey, webhookSecret };
-  const url = read.url("BAZAAR_PAYMENT_STRIPE_API_URL", apiUrl, ["http", "https"]);
-  const parsed = new URL(url);
+  const parsed = new URL(apiUrl);
   const protocol = parsed.protocol === "https:" ? "https" : "http";
   const port = Number(parsed.port || (protocol === "https" ? 443 : 80));
   return { secretKey, webhookSecret, apiBase: { host: parsed.hostname, port, protocol } };
