@@ -5,6 +5,7 @@
 import { loadAdminConfig } from "../services/admin/config.ts";
 import { loadAuthConfig } from "../services/auth/config.ts";
 import { loadCartConfig } from "../services/cart/config.ts";
+import { loadNotificationConfig } from "../services/notification/config.ts";
 import { loadPaymentConfig } from "../services/payment/config.ts";
 import { defaultPorts, envReader, readServiceBaseConfig, type Env, type ServiceName } from "../services/kit/config.ts";
 import { loadOrderConfig } from "../services/order/config.ts";
@@ -38,6 +39,7 @@ const serviceLoaders: Record<ServiceName, { load(env: Env): LoadedConfig; call: 
   order: { load: loadOrderConfig, call: "loadOrderConfig(process.env)" },
   admin: { load: loadAdminConfig, call: "loadAdminConfig(process.env)" },
   payment: { load: loadPaymentConfig, call: "loadPaymentConfig(process.env)" },
+  notification: { load: loadNotificationConfig, call: "loadNotificationConfig(process.env)" },
 };
 
 /** The process `bazaar <args…>` runs; throws for arguments the entrypoint does not take. */

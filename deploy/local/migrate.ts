@@ -16,11 +16,20 @@ import { createDb, ensureDatabase, migrateToLatest } from "../../services/kit/db
 import { migrations as admin } from "../../services/admin/db/migrations/index.ts";
 import { migrations as auth } from "../../services/auth/db/migrations/index.ts";
 import { migrations as cart } from "../../services/cart/db/migrations/index.ts";
+import { migrations as notification } from "../../services/notification/db/migrations/index.ts";
 import { migrations as payment } from "../../services/payment/db/migrations/index.ts";
 import { migrations as order } from "../../services/order/db/migrations/index.ts";
 import { migrations as product } from "../../services/product/db/migrations/index.ts";
 
-const all: Record<ServiceName, Record<string, Migration>> = { auth, product, cart, order, admin, payment };
+const all: Record<ServiceName, Record<string, Migration>> = {
+  auth,
+  product,
+  cart,
+  order,
+  admin,
+  payment,
+  notification,
+};
 
 const isServiceName = (name: string): name is ServiceName => name in defaultPorts;
 const named = process.argv.slice(2);

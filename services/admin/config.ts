@@ -33,6 +33,7 @@ export function loadAdminConfig(env: Env): AdminConfig {
       order: addressOf("order"),
       admin: addressOf("admin"),
       payment: addressOf("payment"),
+      notification: addressOf("notification"),
     },
     currencyCode: read.matching("BAZAAR_CURRENCY", "USD", /^[A-Z]{3}$/, "an ISO 4217 code like USD"),
   };

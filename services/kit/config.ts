@@ -154,6 +154,7 @@ export const defaultPorts = {
   order: 50054,
   admin: 50055,
   payment: 50056,
+  notification: 50057,
 } as const;
 export type ServiceName = keyof typeof defaultPorts;
 /** Prometheus listeners: the edge's, then one per service in the order of defaultPorts. */
@@ -165,6 +166,7 @@ export const defaultMetricsPorts = {
   order: 9454,
   admin: 9455,
   payment: 9456,
+  notification: 9457,
 } as const;
 
 export function readServiceBaseConfig(env: EnvReader, service: ServiceName): ServiceBaseConfig {

@@ -194,6 +194,14 @@ export const errorReasons = {
       "The refund key was already used for a refund of another amount or payment. From PaymentService, and from " +
       "AdminService.RefundPayment (whose keys carry the prefix `admin:`).",
   },
+  NOTIFICATION_PREFERENCE_REQUIRED: {
+    code: Code.FailedPrecondition,
+    metadata: ["kind", "channel"],
+    meaning:
+      "The preference cannot be switched off: transactional e-mails about money or security (order confirmation, " +
+      "payment failed, refunds, password reset, e-mail verification) are always sent. `kind` and `channel` are " +
+      "the NotificationKind and NotificationChannel value names. From NotificationService.UpdateNotificationPreferences.",
+  },
   REQUEST_TOO_LARGE: {
     code: Code.ResourceExhausted,
     metadata: ["limit_bytes"],

@@ -1,0 +1,185 @@
+// Every SQL statement of the notification service.
+import { sql, type Kysely, type Transaction } from "kysely";
+import { uuidv7 } from "../../kit/ids.ts";
+import type { Channel, Kind } from "../domain/kinds.ts";
+import type { NotificationDatabase, NotificationRow, RecipientRow } from "./database.ts";
+
+type Db = Kysely<NotificationDatabase> | Transaction<NotificationDatabase>;
+
+export interface NewNotification {
+  userId: string;
+  kind: Kind;
+  title: string;
+  body: string;
+  link?: string;
+  subjectUserId?: string;
+}
+
+/**
+ * Appends to a user's inbox at their next position. The position row stays locked until the
+ * transaction ends, so positions commit in the order they were taken.
+ */
+export async function insertNotification(trx: Transaction<NotificationDatabase>, n: NewNotification): Promise<string> {
+  await trx
+    .insertInto("inbox_positions")
+    .values({ user_id: n.userId, last_seq: 1 })
+    .onDuplicateKeyUpdate({ last_seq: sql`last_seq + 1` })
+    .execute();
+  const { last_seq } = await trx
+    .selectFrom("inbox_positions")
+    .select("last_seq")
+    .where("user_id", "=", n.userId)
+    .executeTakeFirstOrThrow();
+  const id = uuidv7();
+  await trx
+    .insertInto("notifications")
+    .values({
+      id,
+      user_id: n.userId,
+      seq: Number(last_seq),
+      kind: n.kind,
+      title: n.title.slice(0, 200),
+      body: n.body.slice(0, 1000),
+      link: n.link ?? "",
+      subject_user_id: n.subjectUserId ?? null,
+    })
+    .execute();
+  return id;
+}
+
+export async function listNotifications(
+  db: Db,
+  userId: string,
+  filter: { unreadOnly: boolean; beforeSeq?: number; limit: number },
+): Promise<NotificationRow[]> {
+  let query = db.selectFrom("notifications").selectAll().where("user_id", "=", userId);
+  if (filter.unreadOnly) query = query.where("read_time", "is", null);
+  if (filter.beforeSeq !== undefined) query = query.where("seq", "<", filter.beforeSeq as never);
+  return query.orderBy("seq", "desc").limit(filter.limit).execute();
+}
+
+export async function notificationsAfter(db: Db, userId: string, afterSeq: number, limit: number) {
+  return db
+    .selectFrom("notifications")
+    .selectAll()
+    .where("user_id", "=", userId)
+    .where("seq", ">", afterSeq as never)
+    .orderBy("seq", "asc")
+    .limit(limit)
+    .execute();
+}
+
+/** The user's last position created before `time` (now when unset); 0 for none. */
+export async function positionBefore(db: Db, userId: string, time?: Date): Promise<number> {
+  let query = db
+    .selectFrom("notifications")
+    .select((eb) => eb.fn.max("seq").as("seq"))
+    .where("user_id", "=", userId);
+  if (time) query = query.where("create_time", "<", time);
+  const row = await query.executeTakeFirst();
+  return Number(row?.seq ?? 0);
+}
+
+export async function markRead(db: Db, userId: string, ids: string[] | "all"): Promise<number> {
+  if (ids !== "all" && ids.length === 0) return 0;
+  let query = db
+    .updateTable("notifications")
+    .set({ read_time: sql<Date>`UTC_TIMESTAMP(6)` as never })
+    .where("user_id", "=", userId)
+    .where("read_time", "is", null);
+  if (ids !== "all") query = query.where("id", "in", ids);
+  const result = await query.executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+export async function unreadCount(db: Db, userId: string): Promise<number> {
+  const row = await db
+    .selectFrom("notifications")
+    .select((eb) => eb.fn.countAll<string>().as("n"))
+    .where("user_id", "=", userId)
+    .where("read_time", "is", null)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export async function preferencesOf(
+  db: Db,
+  userId: string,
+): Promise<Array<{ kind: Kind; channel: Channel; enabled: boolean }>> {
+  const rows = await db
+    .selectFrom("notification_preferences")
+    .select(["kind", "channel", "enabled"])
+    .where("user_id", "=", userId)
+    .execute();
+  return rows.map((r) => ({ ...r, enabled: Boolean(r.enabled) }));
+}
+
+export async function savePreferences(
+  db: Db,
+  userId: string,
+  entries: Array<{ kind: Kind; channel: Channel; enabled: boolean }>,
+): Promise<void> {
+  if (entries.length === 0) return;
+  await db
+    .insertInto("notification_preferences")
+    .values(entries.map((e) => ({ user_id: userId, ...e })))
+    .onDuplicateKeyUpdate({ enabled: sql`VALUES(enabled)` })
+    .execute();
+}
+
+export async function findRecipient(db: Db, userId: string): Promise<RecipientRow | undefined> {
+  return db.selectFrom("recipients").selectAll().where("user_id", "=", userId).executeTakeFirst();
+}
+
+export async function activeAdmins(db: Db): Promise<RecipientRow[]> {
+  return db.selectFrom("recipients").selectAll().where("role", "=", "admin").where("active", "=", true).execute();
+}
+
+export async function upsertRecipient(db: Db, r: { userId: string; email: string; displayName: string; role: string }) {
+  await db
+    .insertInto("recipients")
+    .values({ user_id: r.userId, email: r.email, display_name: r.displayName, role: r.role })
+    .onDuplicateKeyUpdate({ email: r.email, display_name: r.displayName, role: r.role })
+    .execute();
+}
+
+export async function updateRecipient(db: Db, userId: string, change: { role?: string; active?: boolean }) {
+  await db.updateTable("recipients").set(change).where("user_id", "=", userId).execute();
+}
+
+/** Removes what the service knows of an erased user: their row, inbox and preferences. */
+export async function eraseRecipient(db: Db, userId: string): Promise<void> {
+  await db.deleteFrom("recipients").where("user_id", "=", userId).execute();
+  await db.deleteFrom("notifications").where("user_id", "=", userId).execute();
+  await db.deleteFrom("notification_preferences").where("user_id", "=", userId).execute();
+  // Others' notifications about them (an admin's "new sign-up") keep no name or address.
+  await db
+    .updateTable("notifications")
+    .set({ body: "A user signed up (since erased).", subject_user_id: null })
+    .where("subject_user_id", "=", userId)
+    .execute();
+}
+
+export async function upsertProductOwner(
+  db: Db,
+  p: { productId: string; shopId: string; sellerId: string; name: string },
+): Promise<void> {
+  await db
+    .insertInto("product_owners")
+    .values({ product_id: p.productId, shop_id: p.shopId, seller_id: p.sellerId, name: p.name })
+    .onDuplicateKeyUpdate({ name: p.name })
+    .execute();
+}
+
+export async function findProductOwner(db: Db, productId: string) {
+  const row = await db.selectFrom("product_owners").selectAll().where("product_id", "=", productId).executeTakeFirst();
+  return row && { ...row, low_stock: Boolean(row.low_stock) };
+}
+
+export async function setLowStock(db: Db, productId: string, low: boolean): Promise<void> {
+  await db.updateTable("product_owners").set({ low_stock: low }).where("product_id", "=", productId).execute();
+}
+
+export async function renameProduct(db: Db, productId: string, name: string): Promise<void> {
+  await db.updateTable("product_owners").set({ name }).where("product_id", "=", productId).execute();
+}

@@ -1,0 +1,54 @@
+// Delivers one notification to one user, as their preferences say: into the inbox (IN_APP) and,
+// for kinds that are mailed, into the e-mail outbox (EMAIL), in the caller's transaction — the
+// consumer's, which also records the event as processed, so an event never notifies twice.
+import type { Transaction } from "kysely";
+import { enqueueMail } from "../email/outbox.ts";
+import type { NotificationDatabase } from "../db/database.ts";
+import { findRecipient, insertNotification, preferencesOf } from "../db/notification.repository.ts";
+import type { FeedSignals } from "./feed.ts";
+import { hasSlot, isRequired, mailTemplateOf, type Channel, type Kind } from "./kinds.ts";
+
+export interface Delivery {
+  userId: string;
+  kind: Kind;
+  title: string;
+  body: string;
+  link?: string;
+  subjectUserId?: string;
+  /** One mail per key (the event id and the recipient). */
+  idempotencyKey: string;
+  /** What the mail template shows. */
+  mailData?: object;
+}
+
+export async function deliver(
+  trx: Transaction<NotificationDatabase>,
+  signals: FeedSignals,
+  d: Delivery,
+): Promise<{ inbox: boolean; mail: boolean }> {
+  const preferences = await preferencesOf(trx, d.userId);
+  const wants = (channel: Channel) =>
+    hasSlot(d.kind, channel) &&
+    (isRequired(d.kind, channel) ||
+      (preferences.find((p) => p.kind === d.kind && p.channel === channel)?.enabled ?? true));
+  let inbox = false;
+  if (wants("IN_APP")) {
+    await insertNotification(trx, d);
+    signals.announceSoon(d.userId);
+    inbox = true;
+  }
+  let mail = false;
+  const template = mailTemplateOf[d.kind];
+  if (template && wants("EMAIL")) {
+    const recipient = await findRecipient(trx, d.userId);
+    if (recipient?.active) {
+      mail = await enqueueMail(trx, {
+        idempotencyKey: d.idempotencyKey,
+        to: recipient.email,
+        template,
+        data: { displayName: recipient.display_name, title: d.title, body: d.body, link: d.link ?? "", ...d.mailData },
+      });
+    }
+  }
+  return { inbox, mail };
+}

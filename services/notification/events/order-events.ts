@@ -1,0 +1,126 @@
+// Order events → the buyer's and the sellers' notifications. Which events notify whom:
+// OrderPlaced → buyer ORDER_CONFIRMED and each shop's seller SELLER_NEW_ORDER; a shop order
+// SHIPPED → buyer ORDER_SHIPPED with tracking; the order PROCESSING or DELIVERED → buyer
+// ORDER_STATUS_CHANGED; OrderCancelled → buyer ORDER_CANCELLED; PaymentFailed → buyer.
+// (An order's SHIPPED and CANCELLED statuses are told by the events above, not twice.)
+import type { Transaction } from "kysely";
+import type { Money } from "../../../gen/bazaar/common/v1/common_pb.ts";
+import type { Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
+import { OrderStatus, ShopOrderStatus } from "../../../gen/bazaar/order/v1/order_pb.ts";
+import type { NotificationDatabase } from "../db/database.ts";
+import { deliver } from "../domain/deliver.ts";
+import type { FeedSignals } from "../domain/feed.ts";
+
+export const orderEventsConsumer = { name: "notification-order-events", filterSubject: "bazaar.order.>" };
+
+export function notifyOrderEvents(signals: FeedSignals) {
+  return async (event: Event, trx: Transaction<NotificationDatabase>): Promise<void> => {
+    const key = (userId: string) => `${event.id}:${userId}`;
+    const { payload } = event;
+    switch (payload.case) {
+      case "orderPlaced": {
+        const o = payload.value;
+        const link = `/orders/${o.orderId}`;
+        await deliver(trx, signals, {
+          userId: o.userId,
+          kind: "ORDER_CONFIRMED",
+          title: "Order confirmed",
+          body: `Your order ${short(o.orderId)} of ${money(o.total)} is confirmed.`,
+          link,
+          idempotencyKey: key(o.userId),
+          mailData: { orderId: o.orderId, total: money(o.total), items: o.items.map((i) => i.name) },
+        });
+        for (const shopOrder of o.shopOrders) {
+          await deliver(trx, signals, {
+            userId: shopOrder.sellerId,
+            kind: "SELLER_NEW_ORDER",
+            title: "New order",
+            body: `A new order ${short(shopOrder.shopOrderId)} of ${money(shopOrder.subtotal)} for your shop.`,
+            link: `/seller/orders/${shopOrder.shopOrderId}`,
+            idempotencyKey: `${event.id}:${shopOrder.shopOrderId}`,
+            mailData: {
+              shopOrderId: shopOrder.shopOrderId,
+              shopId: shopOrder.shopId,
+              subtotal: money(shopOrder.subtotal),
+            },
+          });
+        }
+        return;
+      }
+      case "shopOrderStatusChanged": {
+        const s = payload.value;
+        if (s.newStatus !== ShopOrderStatus.SHIPPED) return;
+        const tracking = [s.carrier, s.trackingNumber].filter(Boolean).join(" ");
+        await deliver(trx, signals, {
+          userId: s.userId,
+          kind: "ORDER_SHIPPED",
+          title: "Shipped",
+          body: `Part of your order ${short(s.orderId)} is on its way${tracking ? ` (${tracking})` : ""}.`,
+          link: s.trackingUrl || `/orders/${s.orderId}`,
+          idempotencyKey: key(s.userId),
+          mailData: {
+            orderId: s.orderId,
+            carrier: s.carrier,
+            trackingNumber: s.trackingNumber,
+            trackingUrl: s.trackingUrl,
+          },
+        });
+        return;
+      }
+      case "orderStatusChanged": {
+        const o = payload.value;
+        if (o.newStatus !== OrderStatus.PROCESSING && o.newStatus !== OrderStatus.DELIVERED) return;
+        const status = o.newStatus === OrderStatus.PROCESSING ? "being prepared" : "delivered";
+        await deliver(trx, signals, {
+          userId: o.userId,
+          kind: "ORDER_STATUS_CHANGED",
+          title: `Order ${status}`,
+          body: `Your order ${short(o.orderId)} is ${status}.`,
+          link: `/orders/${o.orderId}`,
+          idempotencyKey: key(o.userId),
+        });
+        return;
+      }
+      case "orderCancelled": {
+        const o = payload.value;
+        await deliver(trx, signals, {
+          userId: o.userId,
+          kind: "ORDER_CANCELLED",
+          title: "Order cancelled",
+          body: `Your order ${short(o.orderId)} was cancelled${o.reason ? `: ${o.reason}` : "."}`,
+          link: `/orders/${o.orderId}`,
+          idempotencyKey: key(o.userId),
+        });
+        return;
+      }
+      case "paymentFailed": {
+        const p = payload.value;
+        if (!p.userId) return;
+        await deliver(trx, signals, {
+          userId: p.userId,
+          kind: "PAYMENT_FAILED",
+          title: "Payment failed",
+          body: `The payment of your order ${short(p.orderId)} failed${p.reason ? `: ${p.reason}` : "."}`,
+          link: `/orders/${p.orderId}`,
+          idempotencyKey: key(p.userId),
+          mailData: { orderId: p.orderId, reason: p.reason },
+        });
+        return;
+      }
+      default:
+        return;
+    }
+  };
+}
+
+function short(id: string): string {
+  return id.slice(0, 8);
+}
+
+function money(m: Money | undefined): string {
+  if (!m) return "";
+  const minor = m.amountMinor;
+  const sign = minor < 0n ? "-" : "";
+  const abs = minor < 0n ? -minor : minor;
+  return `${sign}${abs / 100n}.${(abs % 100n).toString().padStart(2, "0")} ${m.currencyCode}`;
+}

@@ -1,0 +1,47 @@
+// Product events → the seller's low-stock notification. StockChanged names only the product, so
+// ProductCreated keeps whose it is; a product notifies once when it falls below the threshold
+// and again only after it was restocked above it.
+import type { Transaction } from "kysely";
+import type { Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
+import type { NotificationDatabase } from "../db/database.ts";
+import { findProductOwner, renameProduct, setLowStock, upsertProductOwner } from "../db/notification.repository.ts";
+import { deliver } from "../domain/deliver.ts";
+import type { FeedSignals } from "../domain/feed.ts";
+
+export const productEventsConsumer = { name: "notification-product-events", filterSubject: "bazaar.product.>" };
+
+export function followProductEvents(signals: FeedSignals, lowStockThreshold: number) {
+  return async (event: Event, trx: Transaction<NotificationDatabase>): Promise<void> => {
+    const { payload } = event;
+    switch (payload.case) {
+      case "productCreated": {
+        const p = payload.value;
+        await upsertProductOwner(trx, { productId: p.productId, shopId: p.shopId, sellerId: p.sellerId, name: p.name });
+        return;
+      }
+      case "productUpdated":
+        if (payload.value.name) await renameProduct(trx, payload.value.productId, payload.value.name);
+        return;
+      case "stockChanged": {
+        const s = payload.value;
+        const owner = await findProductOwner(trx, s.productId);
+        if (!owner) return;
+        const low = s.stockAvailable < lowStockThreshold;
+        if (low === owner.low_stock) return;
+        await setLowStock(trx, s.productId, low);
+        if (!low) return;
+        await deliver(trx, signals, {
+          userId: owner.seller_id,
+          kind: "LOW_STOCK",
+          title: "Low stock",
+          body: `${owner.name} has ${s.stockAvailable} left.`,
+          link: `/seller/products/${s.productId}`,
+          idempotencyKey: `${event.id}:${owner.seller_id}`,
+        });
+        return;
+      }
+      default:
+        return;
+    }
+  };
+}

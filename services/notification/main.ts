@@ -1,0 +1,38 @@
+// Wiring only: config → database → gRPC server (NotificationService, AccountMailService) →
+// durable consumers of order, product and auth events, one per concern.
+import { AccountMailService, NotificationService } from "../../gen/bazaar/notification/v1/notification_pb.ts";
+import { loadConfigOrExit } from "../kit/config.ts";
+import { startConsumer } from "../kit/events.ts";
+import { runUntilSignalled, startService } from "../kit/lifecycle.ts";
+import { createLogger } from "../kit/log.ts";
+import { bind } from "../kit/serve.ts";
+import { notificationAccessRules } from "./access-rules.ts";
+import { loadNotificationConfig } from "./config.ts";
+import type { NotificationDatabase } from "./db/database.ts";
+import { migrations } from "./db/migrations/index.ts";
+import { FeedSignals } from "./domain/feed.ts";
+import { notifyOrderEvents, orderEventsConsumer } from "./events/order-events.ts";
+import { followProductEvents, productEventsConsumer } from "./events/product-events.ts";
+import { followUserEvents, userEventsConsumer } from "./events/user-events.ts";
+import { createAccountMailService, createNotificationService } from "./notification-service.ts";
+
+const config = loadConfigOrExit(() => loadNotificationConfig(process.env));
+const signals = new FeedSignals();
+
+const service = startService<NotificationDatabase>({
+  name: "notification",
+  config,
+  migrations,
+  services: ({ db }) => [
+    bind(NotificationService, createNotificationService({ db, feed: { db, signals, pollMs: config.watchPollMs } })),
+    bind(AccountMailService, createAccountMailService({ db })),
+  ],
+  rules: notificationAccessRules,
+  consumers: ({ db, nats, log }) =>
+    [
+      { ...orderEventsConsumer, handle: notifyOrderEvents(signals) },
+      { ...productEventsConsumer, handle: followProductEvents(signals, config.lowStockThreshold) },
+      { ...userEventsConsumer, handle: followUserEvents(signals) },
+    ].map((consumer) => startConsumer<NotificationDatabase>({ js: nats.js, jsm: nats.jsm, db, log, ...consumer })),
+});
+runUntilSignalled(service, createLogger("notification", config.logLevel));
