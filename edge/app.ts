@@ -12,6 +12,7 @@ import { CartService } from "../gen/bazaar/cart/v1/cart_pb.ts";
 import { OrderService, ShopOrderService } from "../gen/bazaar/order/v1/order_pb.ts";
 import { ProductService, ShopService } from "../gen/bazaar/product/v1/product_pb.ts";
 import { AdminService } from "../gen/bazaar/admin/v1/admin_pb.ts";
+import { NotificationService } from "../gen/bazaar/notification/v1/notification_pb.ts";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.ts";
 import { clientAddressFrom } from "../services/kit/client-address.ts";
 import { rateLimitedError, reasonedError } from "../services/kit/error-info.ts";
@@ -69,6 +70,8 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     { service: OrderService, transport: transports.order },
     { service: ShopOrderService, transport: transports.order },
     { service: AdminService, transport: transports.admin },
+    // NotificationService only: AccountMailService is internal and has no route here.
+    { service: NotificationService, transport: transports.notification },
   ];
   const services: DescService[] = publicServices.map((p) => p.service);
   const policies = callPolicies(services, config);

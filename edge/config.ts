@@ -16,7 +16,15 @@ import type { RateLimit } from "./rate-limit.ts";
 export interface EdgeConfig {
   /** host:port the public HTTP server listens on (HTTP/1.1 and h2c on the same port). */
   address: string;
-  backends: { auth: string; product: string; cart: string; order: string; admin: string; payment: string };
+  backends: {
+    auth: string;
+    product: string;
+    cart: string;
+    order: string;
+    admin: string;
+    payment: string;
+    notification: string;
+  };
   /** Largest request body accepted, checked before parsing (some RPCs allow more). */
   maxBodyBytes: number;
   /** Longest backend call of a read, a write and PlaceOrder; a client's shorter deadline wins. */
@@ -72,6 +80,7 @@ export function loadEdgeConfig(env: Env): EdgeConfig {
       admin: backend("admin"),
       // Only for POST /v1/webhooks/{provider} and the test provider's page /pay/test/{id}.
       payment: backend("payment"),
+      notification: backend("notification"),
     },
     maxBodyBytes: read.int("BAZAAR_EDGE_MAX_BODY_BYTES", 64 * 1024, { min: 1024, max: 16 * 1024 * 1024 }),
     readTimeoutMs: read.int("BAZAAR_EDGE_READ_TIMEOUT_MS", 2_000, { min: 100, max: 60_000 }),

@@ -11,6 +11,7 @@ import { afterAll, beforeAll } from "vitest";
 import { AdminService } from "../../gen/bazaar/admin/v1/admin_pb.ts";
 import { AuthService, ServiceIdentityService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
+import { NotificationService } from "../../gen/bazaar/notification/v1/notification_pb.ts";
 import { OrderService, ShopOrderService } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { ProductService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { createMeshClient } from "../../services/kit/clients.ts";
@@ -28,6 +29,7 @@ export interface PublicClients {
   orders: Client<typeof OrderService>;
   shopOrders: Client<typeof ShopOrderService>;
   admin: Client<typeof AdminService>;
+  notifications: Client<typeof NotificationService>;
 }
 
 export function publicClients(transport: Transport): PublicClients {
@@ -39,6 +41,7 @@ export function publicClients(transport: Transport): PublicClients {
     orders: createClient(OrderService, transport),
     shopOrders: createClient(ShopOrderService, transport),
     admin: createClient(AdminService, transport),
+    notifications: createClient(NotificationService, transport),
   };
 }
 
