@@ -1,7 +1,7 @@
 #!/bin/sh
 # The Bazaar image's entrypoint: runs one process of the mesh, named by the first argument.
 #
-#   bazaar auth | product | cart | order | admin | payment    a service (gRPC)
+#   bazaar auth | product | cart | order | admin | payment | notification    a service (gRPC)
 #   bazaar edge                                     the public HTTP edge
 #   bazaar migrate [service…]                       applies migrations, then exits (all services
 #                                                   when none is named)
@@ -16,7 +16,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 
 usage() {
-  echo "usage: bazaar auth|product|cart|order|admin|payment|edge|migrate [service…]|admin-rebuild" >&2
+  echo "usage: bazaar auth|product|cart|order|admin|payment|notification|edge|migrate [service…]|admin-rebuild" >&2
   exit 64
 }
 
@@ -24,7 +24,7 @@ usage() {
 name=$1
 shift
 case "$name" in
-  auth | product | cart | order | admin | payment) entry="services/$name/main.ts" ;;
+  auth | product | cart | order | admin | payment | notification) entry="services/$name/main.ts" ;;
   edge) entry="edge/main.ts" ;;
   migrate) entry="deploy/local/migrate.ts" ;;
   admin-rebuild) entry="services/admin/rebuild.ts" ;;

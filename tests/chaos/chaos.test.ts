@@ -23,6 +23,7 @@ describe("chaos, short", () => {
       "kill -9 order",
       "kill -9 admin",
       "kill -9 payment",
+      "kill -9 notification",
       "kill -9 edge",
       "restart nats-server",
       "restart MariaDB",
