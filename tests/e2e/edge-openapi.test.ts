@@ -126,12 +126,13 @@ describe("the committed OpenAPI document", () => {
     );
   });
 
-  it("describes the seven public services and no internal one, though both kinds were read", () => {
+  it("describes the eight public services and no internal one, though both kinds were read", () => {
     const annotatedServices = services.filter((service) => service.methods.some((method) => hasOption(method, http)));
     const publicServices = [
       "AdminService",
       "AuthService",
       "CartService",
+      "NotificationService",
       "OrderService",
       "ProductService",
       "ShopOrderService",
@@ -410,6 +411,27 @@ describe("the live REST surface, read as the document describes it", () => {
       "/v1/shop-orders/{id}": [
         () => get(`/v1/shop-orders/${shopOrder.id}`, seller),
         () => get(`/v1/shop-orders/${shopOrder.id}`, customer),
+      ],
+      "/v1/notifications": [
+        () => get("/v1/notifications?unreadOnly=true&pageSize=5", customer),
+        () => get("/v1/notifications?pageToken=forged", customer),
+        () => get("/v1/notifications"),
+      ],
+      "/v1/notifications:unreadCount": [() => get("/v1/notifications:unreadCount", customer)],
+      "/v1/notifications/preferences": [() => get("/v1/notifications/preferences", newcomer)],
+      "/v1/notifications:watch": [
+        async () => {
+          const stream = await openRestStream(
+            mesh.edgeUrl,
+            "GET",
+            `/v1/notifications:watch?sinceTime=${new Date(Date.now() - day).toISOString()}`,
+            { token: customer },
+          );
+          const first = await stream.lines.next();
+          await stream.cancel();
+          expect(first.value?.result.notification.kind).toBe("NOTIFICATION_KIND_ORDER_CONFIRMED");
+          return { status: stream.status, headers: stream.headers, body: first.value };
+        },
       ],
       "/v1/orders:watch": [
         async () => {
