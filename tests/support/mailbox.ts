@@ -1,0 +1,90 @@
+// A real SMTP server for tests (smtp-server + mailparser) on a free 127.0.0.1 port: it keeps
+// every mail it accepts, parsed. stop() closes the port (senders see connection refused) and
+// restart() opens the same port again, for retry tests. Recipients matched by `reject` get a
+// permanent 550, as a relay answers for an address that does not exist.
+import type { AddressInfo } from "node:net";
+import { simpleParser, type ParsedMail } from "mailparser";
+import { SMTPServer } from "smtp-server";
+
+export interface Mailbox {
+  smtpUrl: string;
+  messages(): Promise<ParsedMail[]>;
+  waitFor(predicate: (mail: ParsedMail) => boolean, timeoutMs?: number): Promise<ParsedMail>;
+  stop(): Promise<void>;
+  restart(): Promise<void>;
+}
+
+export interface MailboxOptions {
+  reject?: (address: string) => boolean;
+}
+
+export async function startMailbox(options: MailboxOptions = {}): Promise<Mailbox> {
+  const parsed: ParsedMail[] = [];
+  const waiters = new Set<() => void>();
+  const create = () =>
+    new SMTPServer({
+      authOptional: true,
+      disabledCommands: ["STARTTLS"],
+      logger: false,
+      onRcptTo(address, _session, callback) {
+        if (options.reject?.(address.address)) {
+          const error = Object.assign(new Error(`5.1.1 <${address.address}>: no such user`), { responseCode: 550 });
+          callback(error);
+          return;
+        }
+        callback();
+      },
+      onData(stream, _session, callback) {
+        simpleParser(stream).then(
+          (mail) => {
+            parsed.push(mail);
+            for (const wake of waiters) wake();
+            callback();
+          },
+          (error: Error) => callback(error),
+        );
+      },
+    });
+  let server = create();
+  const listen = (port: number) =>
+    new Promise<number>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => resolve((server.server.address() as AddressInfo).port));
+    });
+  const close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  const port = await listen(0);
+  let running = true;
+
+  return {
+    smtpUrl: `smtp://127.0.0.1:${port}`,
+    messages: async () => [...parsed],
+    waitFor(predicate, timeoutMs = 15_000) {
+      return new Promise<ParsedMail>((resolve, reject) => {
+        const check = () => {
+          const found = parsed.find(predicate);
+          if (!found) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve(found);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`no matching mail within ${timeoutMs} ms (${parsed.length} received)`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    async stop() {
+      if (!running) return;
+      running = false;
+      await close();
+    },
+    async restart() {
+      if (running) await close();
+      server = create();
+      await listen(port);
+      running = true;
+    },
+  };
+}
