@@ -9,6 +9,7 @@
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startInfra, type RunningInfra } from "./infra.ts";
+import { startMaildev, type RunningMaildev } from "./maildev.ts";
 import { launchMesh, type RunningMesh } from "./mesh.ts";
 import { serviceNatsEnv } from "./nats-users.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
@@ -20,6 +21,7 @@ const { replicas, natsClusterSize } = readArguments();
 
 let infra: RunningInfra | undefined;
 let mesh: RunningMesh | undefined;
+let maildev: RunningMaildev | undefined;
 let stopping = false;
 
 async function stop(code: number): Promise<never> {
@@ -28,6 +30,7 @@ async function stop(code: number): Promise<never> {
     process.stdout.write("\nstopping…\n");
     await mesh?.stop();
     await infra?.stop();
+    await maildev?.stop();
   }
   process.exit(code);
 }
@@ -51,6 +54,8 @@ try {
       natsUsers = serviceNatsEnv(natsUrl);
     }
   }
+  // Your own SMTP server when BAZAAR_NOTIFICATION_SMTP_URL is set; otherwise maildev catches the mail.
+  if (!env.BAZAAR_NOTIFICATION_SMTP_URL) maildev = await startMaildev();
   mesh = await launchMesh({
     root,
     replicas,
@@ -61,6 +66,7 @@ try {
       ...natsUsers,
       BAZAAR_NATS_STREAM_REPLICAS: env.BAZAAR_NATS_STREAM_REPLICAS ?? String(natsClusterSize),
       BAZAAR_DEMO_SEED: env.BAZAAR_DEMO_SEED ?? "1",
+      ...(maildev ? { BAZAAR_NOTIFICATION_SMTP_URL: maildev.smtpUrl } : {}),
     },
     output: process.stdout,
     onExit: (name, code) => {
@@ -76,7 +82,7 @@ try {
   process.stdout.write(`
 Bazaar is up in ${seconds}s — edge at ${edge}${replicas > 1 ? ` — ${replicas} replicas of each service` : ""}${natsClusterSize > 1 ? ` — NATS cluster of ${natsClusterSize}` : ""}
 
-Dev accounts (LOCAL DEV ONLY):
+${maildev ? `Mail inbox (maildev, LOCAL DEV ONLY): ${maildev.webUrl}\n\n` : ""}Dev accounts (LOCAL DEV ONLY):
 ${Object.values(devAccounts)
   .map((a) => `  ${a.email.padEnd(24)} ${a.password}`)
   .join("\n")}

@@ -18,6 +18,7 @@ import { createMeshClient } from "../../services/kit/clients.ts";
 import { devServiceSecret, type ServiceName } from "../../services/kit/config.ts";
 import type { GrpcTransportOptions } from "../../services/kit/grpc-transport.ts";
 import { bearer } from "../../services/kit/testing/calls.ts";
+import { startMailbox, type Mailbox } from "./mailbox.ts";
 import { startTestMesh, type TestMesh, type TestMeshShape } from "./mesh.ts";
 
 /** A client of every public service over one transport. */
@@ -49,6 +50,8 @@ export function publicClients(transport: Transport): PublicClients {
 export interface MeshUnderTest extends PublicClients {
   /** The running mesh (edge URL, service addresses, NATS, processes); read it in hooks and tests. */
   readonly mesh: TestMesh;
+  /** The SMTP server the mesh's notification service sends mail to (BAZAAR_NOTIFICATION_SMTP_URL). */
+  readonly mailbox: Mailbox;
   /** A client of a service on its own gRPC port, as another service calls it; closed with the mesh. */
   internal<S extends DescService>(service: S, at: ServiceName, options?: GrpcTransportOptions): Client<S>;
   /** Call options carrying a service token of `serviceName`, issued by auth for the dev secret. */
@@ -71,15 +74,18 @@ export interface UseMeshOptions {
 export function useMesh(options: UseMeshOptions = {}): MeshUnderTest {
   let running: TestMesh | undefined;
   let edge: Transport | undefined;
+  let mailbox: Mailbox | undefined;
   const closers: Array<() => void> = [];
   beforeAll(async () => {
     const env = typeof options.env === "function" ? options.env() : options.env;
-    running = await startTestMesh(env, options.shape);
+    mailbox = await startMailbox();
+    running = await startTestMesh({ BAZAAR_NOTIFICATION_SMTP_URL: mailbox.smtpUrl, ...env }, options.shape);
     edge = createConnectTransport({ baseUrl: running.edgeUrl, httpVersion: options.httpVersion ?? "2" });
   }, options.startTimeoutMs);
   afterAll(async () => {
     for (const close of closers.splice(0)) close();
     await running?.stop();
+    await mailbox?.stop();
   });
 
   const started = (): TestMesh => {
@@ -99,6 +105,10 @@ export function useMesh(options: UseMeshOptions = {}): MeshUnderTest {
     ...publicClients(throughEdge),
     get mesh() {
       return started();
+    },
+    get mailbox() {
+      started();
+      return mailbox!;
     },
     internal(service, at, transportOptions) {
       const { client, close } = createMeshClient(service, started().addresses[at], transportOptions);
