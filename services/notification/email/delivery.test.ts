@@ -121,6 +121,31 @@ describe("delivery", () => {
     expect(mails[0]?.html).toContain('href="http://shop.test:8080/orders/o-1"');
   });
 
+  it("blanks an account mail's link once given up", async () => {
+    await db.transaction().execute((trx) =>
+      enqueueMail(trx, {
+        idempotencyKey: "account:verify-dead",
+        to: "nobody@verify.test",
+        template: "email-verification",
+        data: { link: "http://shop.test:8080/verify?token=dead-secret-456" },
+      }),
+    );
+    const stop = loop(sender(undefined, { maxAttempts: 1 }));
+    try {
+      await eventually(
+        () => row("account:verify-dead"),
+        (r) => r.status === "DEAD",
+        10_000,
+      );
+    } finally {
+      await stop();
+    }
+    const dead = await row("account:verify-dead");
+    expect(dead.status).toBe("DEAD");
+    expect(JSON.stringify(dead.data)).not.toContain("dead-secret-456");
+    expect(dead.last_error).not.toContain("dead-secret-456");
+  });
+
   it("blanks an account mail's link once sent", async () => {
     const link = "http://shop.test:8080/reset?token=secret-token-123";
     await db.transaction().execute((trx) =>
@@ -183,6 +208,7 @@ describe("delivery", () => {
     const dead = await row("k-dead");
     expect(dead.attempts).toBe(3);
     expect(dead.last_error).toContain("550");
+    expect(dead.data).toMatchObject({ orderId: "o-1" });
     expect(await mailsTo("nobody@example.test")).toHaveLength(0);
   });
 

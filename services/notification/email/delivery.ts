@@ -37,6 +37,12 @@ export function retryDelayMs(attempts: number, config: Pick<MailConfig, "backoff
   return Math.min(config.maxBackoffMs, config.backoffMs * 2 ** Math.max(0, attempts - 1));
 }
 
+/** Account mails' links hold a secret token: once a mail is SENT or DEAD the outbox drops it. */
+const accountTemplates = new Set<string>(["password-reset", "email-verification"]);
+function withoutSecrets(template: string, data: Record<string, unknown>): Record<string, unknown> {
+  return accountTemplates.has(template) ? { ...data, link: "" } : data;
+}
+
 /** A lease long enough for one batch's SMTP conversations. */
 const LEASE_MS = 60_000;
 const BATCH = 20;
@@ -88,8 +94,7 @@ export function createMailSender(
         const messageId = `<${row.id}@${messageDomain}>`;
         try {
           const info = await transport.sendMail({ to: row.to_address, messageId, ...mail });
-          // An account mail's link holds a secret token: once sent, the outbox need not keep it.
-          const kept = "link" in data && row.idempotency_key.startsWith("account:") ? { ...data, link: "" } : data;
+          const kept = withoutSecrets(row.template, data);
           await db
             .updateTable("email_outbox")
             .set({
@@ -114,6 +119,7 @@ export function createMailSender(
             .updateTable("email_outbox")
             .set({
               status: dead ? "DEAD" : "PENDING",
+              ...(dead ? { data: JSON.stringify(withoutSecrets(row.template, data)) } : {}),
               attempts,
               last_error: reason,
               next_attempt_at: sql<Date>`UTC_TIMESTAMP(6) + INTERVAL ${retryDelayMs(attempts, config) * 1000} MICROSECOND`,
