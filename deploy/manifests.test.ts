@@ -161,6 +161,7 @@ function secretStandIn(key: string): string {
     "test-webhook-secret": "stand-in-test-webhook-secret",
     "stripe-secret-key": "sk_test_stand_in",
     "stripe-webhook-secret": "whsec_stand_in",
+    "smtp-url": "smtps://bazaar:stand-in@smtp-relay.example:465",
   };
   const value = standIns[key] ?? (/-password$/.test(key) ? "stand-in" : undefined);
   if (value === undefined) throw new Error(`no stand-in for Secret key "${key}": add one to the test`);

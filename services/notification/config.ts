@@ -1,11 +1,14 @@
 // The notification service's configuration.
 import { envReader, readServiceBaseConfig, type Env, type ServiceBaseConfig } from "../kit/config.ts";
+import { loadMailConfig, type MailConfig } from "./email/config.ts";
 
 export interface NotificationConfig extends ServiceBaseConfig {
   /** A product whose available stock falls below this notifies its seller. */
   lowStockThreshold: number;
   /** How often an open WatchNotifications reads the inbox without a signal (writes of other replicas). */
   watchPollMs: number;
+  /** SMTP relay, sender and retry policy of the e-mail outbox (email/config.ts). */
+  mail: MailConfig;
 }
 
 export function loadNotificationConfig(env: Env): NotificationConfig {
@@ -14,5 +17,6 @@ export function loadNotificationConfig(env: Env): NotificationConfig {
     ...readServiceBaseConfig(read, "notification"),
     lowStockThreshold: read.int("BAZAAR_NOTIFICATION_LOW_STOCK_THRESHOLD", 5, { min: 1, max: 1_000_000 }),
     watchPollMs: read.int("BAZAAR_NOTIFICATION_WATCH_POLL_MS", 500, { min: 50, max: 60_000 }),
+    mail: loadMailConfig(env),
   };
 }

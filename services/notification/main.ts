@@ -1,5 +1,5 @@
 // Wiring only: config → database → gRPC server (NotificationService, AccountMailService) →
-// durable consumers of order, product and auth events, one per concern.
+// durable consumers of order, product and auth events, one per concern → the e-mail delivery job.
 import { AccountMailService, NotificationService } from "../../gen/bazaar/notification/v1/notification_pb.ts";
 import { loadConfigOrExit } from "../kit/config.ts";
 import { startConsumer } from "../kit/events.ts";
@@ -11,6 +11,7 @@ import { loadNotificationConfig } from "./config.ts";
 import type { NotificationDatabase } from "./db/database.ts";
 import { migrations } from "./db/migrations/index.ts";
 import { FeedSignals } from "./domain/feed.ts";
+import { mailJobs } from "./email/delivery.ts";
 import { notifyOrderEvents, orderEventsConsumer } from "./events/order-events.ts";
 import { followProductEvents, productEventsConsumer } from "./events/product-events.ts";
 import { followUserEvents, userEventsConsumer } from "./events/user-events.ts";
@@ -34,5 +35,6 @@ const service = startService<NotificationDatabase>({
       { ...productEventsConsumer, handle: followProductEvents(signals, config.lowStockThreshold) },
       { ...userEventsConsumer, handle: followUserEvents(signals) },
     ].map((consumer) => startConsumer<NotificationDatabase>({ js: nats.js, jsm: nats.jsm, db, log, ...consumer })),
+  jobs: ({ db, log }) => mailJobs({ db, log, config: config.mail }),
 });
 runUntilSignalled(service, createLogger("notification", config.logLevel));

@@ -112,6 +112,22 @@ describe("checkout notifies", () => {
   });
 });
 
+describe("e-mail", () => {
+  it("when a buyer checks out, then the confirmation mail with an absolute order link reaches the SMTP server once", async () => {
+    const me = await registerCustomer(auth, "mailed");
+    const order = await checkout(me);
+    // uuidv7 ids share their first 8 characters within a minute: match the whole id.
+    const ours = (m: { text?: string }) => (m.text ?? "").includes(`/orders/${order.id}`);
+    const mail = await e2e.mailbox.waitFor(ours, 15_000);
+    expect(mail.subject).toBe(`Your Bazaar order ${order.id.slice(0, 8)} is confirmed`);
+    expect(mail.text).toContain(`View your order: http://127.0.0.1:8080/orders/${order.id}`);
+    expect(mail.html).toContain(`href="http://127.0.0.1:8080/orders/${order.id}"`);
+    expect(mail.messageId).toMatch(/^<[0-9a-f-]{36}@127\.0\.0\.1>$/);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect((await e2e.mailbox.messages()).filter(ours)).toHaveLength(1);
+  });
+});
+
 describe("watching across a restart", () => {
   it("when the notification service is SIGKILLed, then a watch resumed with its last token gets exactly the notifications it missed", async () => {
     const me = await registerCustomer(auth, "restart");

@@ -2,6 +2,7 @@
 import type { ColumnType, Generated, Selectable } from "kysely";
 import type { EventTables } from "../../kit/events.ts";
 import type { JobLeaseTables } from "../../kit/job-leases.ts";
+import type { EmailTables } from "../email/database.ts";
 import type { Channel, Kind } from "../domain/kinds.ts";
 
 export interface RecipientsTable {
@@ -45,7 +46,7 @@ export interface ProductOwnersTable {
   low_stock: Generated<boolean>;
 }
 
-export interface NotificationDatabase extends EventTables, JobLeaseTables {
+export interface NotificationDatabase extends EventTables, JobLeaseTables, EmailTables {
   recipients: RecipientsTable;
   inbox_positions: InboxPositionsTable;
   notifications: NotificationsTable;

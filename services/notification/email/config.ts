@@ -20,9 +20,9 @@ export interface MailConfig {
 export function loadMailConfig(env: Env): MailConfig {
   const read = envReader(env);
   return {
-    smtpUrl: read.url("BAZAAR_NOTIFICATION_SMTP_URL", "smtp://127.0.0.1:1025", ["smtp:", "smtps:"]),
+    smtpUrl: read.url("BAZAAR_NOTIFICATION_SMTP_URL", "smtp://127.0.0.1:1025", ["smtp", "smtps"]),
     from: read.string("BAZAAR_NOTIFICATION_MAIL_FROM", "Bazaar <no-reply@bazaar.local>"),
-    publicUrl: read.url("BAZAAR_PUBLIC_URL", "http://127.0.0.1:8080", ["http:", "https:"]),
+    publicUrl: read.url("BAZAAR_PUBLIC_URL", "http://127.0.0.1:8080", ["http", "https"]),
     pollMs: read.int("BAZAAR_NOTIFICATION_MAIL_POLL_MS", 1000, { min: 50, max: 60_000 }),
     maxAttempts: read.int("BAZAAR_NOTIFICATION_MAIL_MAX_ATTEMPTS", 8, { min: 1, max: 100 }),
     backoffMs: read.int("BAZAAR_NOTIFICATION_MAIL_BACKOFF_MS", 1000, { min: 10, max: 600_000 }),
