@@ -147,8 +147,11 @@ export async function updateRecipient(db: Db, userId: string, change: { role?: s
   await db.updateTable("recipients").set(change).where("user_id", "=", userId).execute();
 }
 
-/** Removes what the service knows of an erased user: their row, inbox and preferences. */
+/** Removes what the service knows of an erased user: their row, inbox, preferences and mails. */
 export async function eraseRecipient(db: Db, userId: string): Promise<void> {
+  // Mails to them (sent or not) hold their address, name and order details: none is kept.
+  const recipient = await db.selectFrom("recipients").select("email").where("user_id", "=", userId).executeTakeFirst();
+  if (recipient) await db.deleteFrom("email_outbox").where("to_address", "=", recipient.email).execute();
   await db.deleteFrom("recipients").where("user_id", "=", userId).execute();
   await db.deleteFrom("notifications").where("user_id", "=", userId).execute();
   await db.deleteFrom("notification_preferences").where("user_id", "=", userId).execute();

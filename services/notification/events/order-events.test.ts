@@ -118,7 +118,11 @@ describe("users", () => {
     expect(signUp?.body).toContain("Ann Example");
 
     await applyOrder(placed(customer, [uuidv7()]));
+    const mailsTo = () =>
+      db.selectFrom("email_outbox").select("id").where("to_address", "=", "ann@example.com").execute();
+    expect(await mailsTo()).toHaveLength(1);
     await applyUser(event({ case: "userErased", value: { userId: customer } }));
+    expect(await mailsTo()).toEqual([]);
     expect(await inboxOf(customer)).toEqual([]);
     expect(await db.selectFrom("recipients").selectAll().where("user_id", "=", customer).execute()).toEqual([]);
     expect((await inboxOf(admin))[0]?.body).not.toContain("Ann");
