@@ -8,12 +8,13 @@
 // receiver can drop the duplicate.
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
-import { sql, type Kysely } from "kysely";
+import type { Kysely } from "kysely";
 import nodemailer from "nodemailer";
 import { Counter } from "prom-client";
 import type { PeriodicJob } from "../../kit/lifecycle.ts";
 import type { Logger } from "../../kit/log.ts";
 import { registry } from "../../kit/metrics.ts";
+import { claimDueMails, markMailFailed, markMailSent } from "../db/email-outbox.repository.ts";
 import type { MailConfig } from "./config.ts";
 import type { EmailTables } from "./database.ts";
 import type { MailTemplate } from "./outbox.ts";
@@ -65,27 +66,8 @@ export function createMailSender(
   return {
     close: () => transport.close(),
     async deliverDue() {
-      // Claim first: the row lock of this UPDATE decides between loops claiming at once.
-      const claimed = await db
-        .updateTable("email_outbox")
-        .set({
-          lease_holder: holder,
-          lease_until: sql<Date>`UTC_TIMESTAMP(6) + INTERVAL ${LEASE_MS * 1000} MICROSECOND`,
-        })
-        .where("status", "=", "PENDING")
-        .where("next_attempt_at", "<=", sql<Date>`UTC_TIMESTAMP(6)`)
-        .where((eb) => eb.or([eb("lease_until", "is", null), eb("lease_until", "<", sql<Date>`UTC_TIMESTAMP(6)`)]))
-        .orderBy("next_attempt_at")
-        .limit(BATCH)
-        .executeTakeFirst();
-      if (Number(claimed.numUpdatedRows) === 0) return 0;
-      const rows = await db
-        .selectFrom("email_outbox")
-        .selectAll()
-        .where("lease_holder", "=", holder)
-        .where("status", "=", "PENDING")
-        .where("lease_until", ">", sql<Date>`UTC_TIMESTAMP(6)`)
-        .execute();
+      // Claim first, send after: a row this loop did not lease is never sent by it.
+      const rows = await claimDueMails(db, holder, LEASE_MS, BATCH);
       for (const row of rows) {
         const data = (typeof row.data === "string" ? JSON.parse(row.data) : row.data) as Record<string, unknown>;
         if (typeof data.link === "string" && data.link.startsWith("/"))
@@ -95,39 +77,20 @@ export function createMailSender(
         try {
           const info = await transport.sendMail({ to: row.to_address, messageId, ...mail });
           const kept = withoutSecrets(row.template, data);
-          await db
-            .updateTable("email_outbox")
-            .set({
-              status: "SENT",
-              sent_at: sql<Date>`UTC_TIMESTAMP(6)`,
-              message_id: info.messageId || messageId,
-              attempts: sql<number>`attempts + 1`,
-              data: JSON.stringify(kept),
-              lease_until: null,
-              last_error: "",
-            })
-            .where("id", "=", row.id)
-            .where("lease_holder", "=", holder)
-            .execute();
+          await markMailSent(db, row.id, holder, info.messageId || messageId, kept);
           mailsSent.inc({ outcome: "sent" });
         } catch (error) {
           const attempts = row.attempts + 1;
           // The SMTP error text, never the mail: it may carry the link.
           const reason = String((error as Error).message ?? error).slice(0, 1000);
           const dead = attempts >= config.maxAttempts;
-          await db
-            .updateTable("email_outbox")
-            .set({
-              status: dead ? "DEAD" : "PENDING",
-              ...(dead ? { data: JSON.stringify(withoutSecrets(row.template, data)) } : {}),
-              attempts,
-              last_error: reason,
-              next_attempt_at: sql<Date>`UTC_TIMESTAMP(6) + INTERVAL ${retryDelayMs(attempts, config) * 1000} MICROSECOND`,
-              lease_until: null,
-            })
-            .where("id", "=", row.id)
-            .where("lease_holder", "=", holder)
-            .execute();
+          await markMailFailed(db, row.id, holder, {
+            status: dead ? "DEAD" : "PENDING",
+            attempts,
+            error: reason,
+            retryMs: retryDelayMs(attempts, config),
+            deadData: dead ? withoutSecrets(row.template, data) : undefined,
+          });
           mailsSent.inc({ outcome: dead ? "dead" : "retried" });
           const fields = { mailId: row.id, template: row.template, attempts, err: reason };
           if (dead) log.error(fields, "mail given up after the attempt limit (DEAD)");

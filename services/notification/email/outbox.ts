@@ -1,7 +1,7 @@
 // The seam the notification core calls: record a mail in the caller's transaction, so the mail
 // exists exactly when the notification that caused it does. Delivery happens later (delivery.ts).
 import type { Transaction } from "kysely";
-import { uuidv7 } from "../../kit/ids.ts";
+import { insertMail } from "../db/email-outbox.repository.ts";
 import type { EmailTables } from "./database.ts";
 
 export type MailTemplate =
@@ -30,17 +30,5 @@ export interface OutgoingMail {
 
 /** Records a mail to send in the caller's transaction; false when the key was enqueued before. */
 export async function enqueueMail(trx: Transaction<any>, mail: OutgoingMail): Promise<boolean> {
-  const db = trx as unknown as Transaction<EmailTables>;
-  const inserted = await db
-    .insertInto("email_outbox")
-    .ignore()
-    .values({
-      id: uuidv7(),
-      idempotency_key: mail.idempotencyKey,
-      to_address: mail.to,
-      template: mail.template,
-      data: JSON.stringify(mail.data),
-    })
-    .executeTakeFirst();
-  return Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1;
+  return insertMail(trx as Transaction<EmailTables>, mail);
 }
