@@ -12,6 +12,8 @@ export const authAccessRules = [
     getMe: "user",
     updateMe: "user",
     changePassword: "user",
+    requestPasswordReset: "public",
+    resetPassword: "public",
   }),
   accessRules(UserDirectoryService, {
     listUsers: "service",

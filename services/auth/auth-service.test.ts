@@ -12,6 +12,7 @@ import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.ts";
 import { createTokenVerifier } from "../kit/auth.ts";
 import { uuidv7 } from "../kit/ids.ts";
+import { createLogger } from "../kit/log.ts";
 import { bind } from "../kit/serve.ts";
 import { accessMatrix, accessOutcome } from "../kit/testing/access.ts";
 import { bearer, failureOf } from "../kit/testing/calls.ts";
@@ -60,6 +61,10 @@ beforeAll(async () => {
             failureWindowSeconds,
           },
           trustedProxies: { has: () => false },
+          recovery: { maxRequestsPerEmail: 3, maxRequestsPerIp: 1_000, windowSeconds: 3600 },
+          publicUrl: "http://storefront.test",
+          mailer: { async send() {} },
+          log: createLogger("auth-test", "silent"),
         }),
       ),
       bind(UserDirectoryService, createUserDirectoryService({ db, outbox })),
@@ -98,6 +103,8 @@ describe("who may call auth", () => {
       logout: "public",
       getJwks: "public",
       getMe: "user",
+      requestPasswordReset: "public",
+      resetPassword: "public",
       updateMe: "user",
       changePassword: "user",
     }),

@@ -11,6 +11,7 @@ import { idKeysetPage } from "../kit/pages.ts";
 import { findUserById, listUsers, updateProfile } from "./db/user.repository.ts";
 import { changeActive, changeRole, eraseUser, type DirectoryDeps } from "./domain/directory.ts";
 import type { KeyManager } from "./domain/key-manager.ts";
+import { InvalidResetTokenError, type RecoveryDeps, requestPasswordReset, resetPassword } from "./domain/recovery.ts";
 import {
   changePassword,
   login,
@@ -32,7 +33,7 @@ import {
   type UserRole,
 } from "./domain/user.ts";
 
-export interface AuthServiceDeps extends SessionDeps {
+export interface AuthServiceDeps extends SessionDeps, RecoveryDeps {
   keyManager: KeyManager;
   trustedProxies: TrustedProxies;
 }
@@ -99,6 +100,18 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
       return { tokens: tokensToProto(tokens) };
     },
 
+    async requestPasswordReset(request, ctx) {
+      const clientIp = clientAddressOf(ctx, deps.trustedProxies);
+      // The lookup and the mail run after the answer (see requestPasswordReset).
+      await mapErrors(() => requestPasswordReset(deps, { email: request.email, clientIp }));
+      return {};
+    },
+
+    async resetPassword(request) {
+      await mapErrors(() => resetPassword(deps, { token: request.token, newPassword: request.newPassword }));
+      return {};
+    },
+
     getJwks() {
       return { jwksJson: JSON.stringify(deps.keyManager.current().jwks()) };
     },
@@ -162,10 +175,11 @@ async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
   } catch (error) {
     if (error instanceof EmailTakenError) throw reasonedError("EMAIL_TAKEN", error.message, {});
     if (error instanceof InvalidCredentialsError) throw reasonedError("INVALID_CREDENTIALS", error.message, {});
+    if (error instanceof InvalidResetTokenError) throw reasonedError("RESET_TOKEN_INVALID", error.message, {});
     if (error instanceof InvalidRefreshTokenError) throw reasonedError("REFRESH_TOKEN_INVALID", error.message, {});
     if (error instanceof UserNotFoundError) throw new ConnectError(error.message, Code.NotFound);
     if (error instanceof TooManyAttemptsError)
-      throw rateLimitedError(error.message, error.retryAfterSeconds, "sign_in");
+      throw rateLimitedError(error.message, error.retryAfterSeconds, error.scope);
     throw error;
   }
 }

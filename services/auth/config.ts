@@ -2,6 +2,7 @@
 import type { JWK } from "jose";
 import { trustedProxies, type TrustedProxies } from "../kit/client-address.ts";
 import { ConfigError, envReader, readServiceBaseConfig, type Env, type ServiceBaseConfig } from "../kit/config.ts";
+import type { RecoveryPolicy } from "./domain/recovery.ts";
 import type { SessionPolicy } from "./domain/sessions.ts";
 import type { StoredKey } from "./domain/signing-keys.ts";
 
@@ -9,6 +10,9 @@ export interface AuthConfig extends ServiceBaseConfig {
   /** LOCAL DEV: create the dev accounts on first start. */
   demoSeed: boolean;
   sessions: SessionPolicy;
+  recovery: RecoveryPolicy;
+  /** The storefront's address, put into mailed links (BAZAAR_PUBLIC_URL). */
+  publicUrl: string;
   /** Production keys (BAZAAR_AUTH_SIGNING_KEYS); undefined means generate and keep in the database. */
   signingKeys: StoredKey[] | undefined;
   keyRotationMs: number;
@@ -36,6 +40,12 @@ export function loadAuthConfig(env: Env): AuthConfig {
       maxFailuresPerIp: read.int("BAZAAR_LOGIN_MAX_FAILURES_PER_IP", 50, { min: 1 }),
       failureWindowSeconds: read.int("BAZAAR_LOGIN_FAILURE_WINDOW_SECONDS", 900, { min: 1 }),
     },
+    recovery: {
+      maxRequestsPerEmail: read.int("BAZAAR_PASSWORD_RESET_MAX_PER_EMAIL", 3, { min: 1 }),
+      maxRequestsPerIp: read.int("BAZAAR_PASSWORD_RESET_MAX_PER_IP", 20, { min: 1 }),
+      windowSeconds: read.int("BAZAAR_PASSWORD_RESET_WINDOW_SECONDS", 3600, { min: 1 }),
+    },
+    publicUrl: read.string("BAZAAR_PUBLIC_URL", "http://127.0.0.1:8080"),
     signingKeys,
     keyRotationMs: read.int("BAZAAR_AUTH_KEY_ROTATION_DAYS", 30, { min: 1, max: 365 }) * 86_400_000,
     trustedProxies: trustedProxies(

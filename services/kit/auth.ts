@@ -134,6 +134,7 @@ export function createTokenVerifier(options: {
  */
 export class DenyList {
   readonly #deactivatedAt = new Map<string, number>();
+  readonly #passwordChangedAt = new Map<string, number>();
 
   deny(userId: string, atSeconds: number): void {
     this.#deactivatedAt.set(userId, atSeconds);
@@ -143,9 +144,18 @@ export class DenyList {
     this.#deactivatedAt.delete(userId);
   }
 
+  /**
+   * The user's password changed at `atSeconds` (PasswordChanged): tokens issued up to then are
+   * refused for good. Kept apart from deactivation so a later reactivation does not lift it.
+   */
+  revokeIssuedUpTo(userId: string, atSeconds: number): void {
+    this.#passwordChangedAt.set(userId, Math.max(atSeconds, this.#passwordChangedAt.get(userId) ?? 0));
+  }
+
   refuses(caller: Caller): boolean {
     const at = this.#deactivatedAt.get(caller.id);
-    return at !== undefined && caller.issuedAt <= at;
+    const changedAt = this.#passwordChangedAt.get(caller.id);
+    return (at !== undefined && caller.issuedAt <= at) || (changedAt !== undefined && caller.issuedAt <= changedAt);
   }
 }
 

@@ -113,6 +113,11 @@ export const errorReasons = {
     metadata: [],
     meaning: "The e-mail or password is wrong (or the account is deactivated). Ask again; do not refresh tokens.",
   },
+  RESET_TOKEN_INVALID: {
+    code: Code.FailedPrecondition,
+    metadata: [],
+    meaning: "The password-reset token is unknown, expired or already used: ask for a new link.",
+  },
   REFRESH_TOKEN_INVALID: {
     code: Code.Unauthenticated,
     metadata: [],
@@ -154,7 +159,7 @@ export const errorReasons = {
     metadata: ["retry_after_seconds", "scope"],
     meaning:
       "Too many requests: wait `retry_after_seconds` (also in google.rpc.RetryInfo and the Retry-After header) " +
-      "before trying again. `scope` is what was limited: `client_address`, `user` or `sign_in`.",
+      "before trying again. `scope` is what was limited: `client_address`, `user`, `sign_in` or `password_reset`.",
     anyRpc: true,
   },
   PAYMENT_ORDER_MISMATCH: {

@@ -6,7 +6,7 @@ import type { Client } from "@connectrpc/connect";
 import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
 import type { JSONWebKeySet } from "jose";
 import type { AuthService, ServiceIdentityService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
-import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
+import { type Event, EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { createTokenVerifier, type DenyList, type TokenVerifier } from "./auth.ts";
 import { streamName } from "./events.ts";
 import type { Logger } from "./log.ts";
@@ -19,7 +19,20 @@ export function remoteTokenVerifier(auth: Client<typeof AuthService>): TokenVeri
 }
 
 /**
- * Keeps `denyList` current from UserActiveChanged events. An ordered (ephemeral) consumer per
+ * What one auth event means for the deny list: a deactivation refuses the user's tokens issued
+ * up to it (a reactivation lifts that), a password reset refuses those issued up to it for good.
+ */
+export function applyIdentityEvent(denyList: DenyList, event: Event): void {
+  const at = Math.floor(Number(event.occurTime?.seconds ?? 0n));
+  if (event.payload.case === "passwordChanged") denyList.revokeIssuedUpTo(event.payload.value.userId, at);
+  if (event.payload.case !== "userActiveChanged") return;
+  const { userId, active } = event.payload.value;
+  if (active) denyList.allow(userId);
+  else denyList.deny(userId, at);
+}
+
+/**
+ * Keeps `denyList` current from UserActiveChanged and PasswordChanged events. An ordered (ephemeral) consumer per
  * process replays the events of the last `lookbackMs` at start — no access token older than that
  * is still valid, so nothing older matters — then follows new ones within milliseconds.
  */
@@ -34,7 +47,7 @@ export async function followDeactivations(options: {
   // Each (re)attach replays the whole look-back window: applying an event twice is harmless.
   const attach = async () => {
     const consumer = await js.consumers.get(streamName, {
-      filter_subjects: "bazaar.auth.user_active_changed",
+      filter_subjects: ["bazaar.auth.user_active_changed", "bazaar.auth.password_changed"],
       deliver_policy: DeliverPolicy.StartTime,
       opt_start_time: new Date(Date.now() - lookbackMs).toISOString(),
     });
@@ -43,12 +56,7 @@ export async function followDeactivations(options: {
   const apply = async (messages: Awaited<ReturnType<typeof attach>>) => {
     for await (const message of messages) {
       try {
-        const event = fromBinary(EventSchema, message.data);
-        if (event.payload.case !== "userActiveChanged") continue;
-        const { userId, active } = event.payload.value;
-        const at = Math.floor(Number(event.occurTime?.seconds ?? 0n));
-        if (active) denyList.allow(userId);
-        else denyList.deny(userId, at);
+        applyIdentityEvent(denyList, fromBinary(EventSchema, message.data));
       } catch (error) {
         log.error({ err: error, seq: message.seq }, "undecodable UserActiveChanged event skipped");
       }

@@ -42,7 +42,26 @@ export interface LoginFailuresTable {
   create_time: Generated<Date>;
 }
 
+export interface AccountTokensTable {
+  id: string;
+  token_hash: string;
+  user_id: string;
+  purpose: "password_reset" | "email_verification";
+  create_time: Generated<Date>;
+  expire_time: Date;
+  use_time: Date | null;
+}
+
+export interface PasswordResetRequestsTable {
+  id: Generated<string>;
+  email: string;
+  client_ip: string;
+  create_time: Generated<Date>;
+}
+
 export interface AuthDatabase extends EventTables {
+  account_tokens: AccountTokensTable;
+  password_reset_requests: PasswordResetRequestsTable;
   users: UsersTable;
   signing_keys: SigningKeysTable;
   refresh_tokens: RefreshTokensTable;

@@ -52,8 +52,14 @@ export class UserNotFoundError extends Error {
 export class TooManyAttemptsError extends Error {
   override name = "TooManyAttemptsError";
   readonly retryAfterSeconds: number;
-  constructor(retryAfterSeconds: number) {
-    super("too many failed sign-ins; try again later");
+  readonly scope: "sign_in" | "password_reset";
+  constructor(
+    retryAfterSeconds: number,
+    message = "too many failed sign-ins; try again later",
+    scope: "sign_in" | "password_reset" = "sign_in",
+  ) {
+    super(message);
+    this.scope = scope;
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bazaar/auth/v1/auth.proto.
  */
 export const file_bazaar_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChliYXphYXIvYXV0aC92MS9hdXRoLnByb3RvEg5iYXphYXIuYXV0aC52MSL0AQoEVXNlchIKCgJpZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIdCgxkaXNwbGF5X25hbWUYAyABKAlCB7pIBHICGGQSFgoFcGhvbmUYBCABKAlCB7pIBHICGCASJAoEcm9sZRgFIAEoDjIWLmJhemFhci5jb21tb24udjEuUm9sZRIOCgZhY3RpdmUYBiABKAgSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD2xhc3RfbG9naW5fdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAipgEKBlRva2VucxIUCgxhY2Nlc3NfdG9rZW4YASABKAkSNgoSYWNjZXNzX2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1yZWZyZXNoX3Rva2VuGAMgASgJEjcKE3JlZnJlc2hfZXhwaXJlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrsBCg9SZWdpc3RlclJlcXVlc3QSOQoFZW1haWwYASABKAlCKrpIJ3IlGP4BMiBeXHMqW15cc0BdK0BbXlxzQF0rXC5bXlxzQF0rXHMqJBIcCghwYXNzd29yZBgCIAEoCUIKukgHcgUQCBiAARIfCgxkaXNwbGF5X25hbWUYAyABKAlCCbpIBnIEEAEYZBIuCgRyb2xlGAQgASgOMhYuYmF6YWFyLmNvbW1vbi52MS5Sb2xlQgi6SAWCAQIQASJeChBSZWdpc3RlclJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5iYXphYXIuYXV0aC52MS5Vc2VyEiYKBnRva2VucxgCIAEoCzIWLmJhemFhci5hdXRoLnYxLlRva2VucyJHCgxMb2dpblJlcXVlc3QSGQoFZW1haWwYASABKAlCCrpIB3IFEAEY/gESHAoIcGFzc3dvcmQYAiABKAlCCrpIB3IFEAEYgAEiWwoNTG9naW5SZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlchImCgZ0b2tlbnMYAiABKAsyFi5iYXphYXIuYXV0aC52MS5Ub2tlbnMiOAoTUmVmcmVzaFRva2VuUmVxdWVzdBIhCg1yZWZyZXNoX3Rva2VuGAEgASgJQgq6SAdyBRABGIAEIj4KFFJlZnJlc2hUb2tlblJlc3BvbnNlEiYKBnRva2VucxgBIAEoCzIWLmJhemFhci5hdXRoLnYxLlRva2VucyIyCg1Mb2dvdXRSZXF1ZXN0EiEKDXJlZnJlc2hfdG9rZW4YASABKAlCCrpIB3IFEAEYgAQiEAoOTG9nb3V0UmVzcG9uc2UiDgoMR2V0TWVSZXF1ZXN0IjMKDUdldE1lUmVzcG9uc2USIgoEdXNlchgBIAEoCzIULmJhemFhci5hdXRoLnYxLlVzZXIiogIKD1VwZGF0ZU1lUmVxdWVzdBIqCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlckIGukgDyAEBEk8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza0IeukgbyAEB4gEVEgxkaXNwbGF5X25hbWUSBXBob25lOpEBukiNARqKAQoWZGlzcGxheV9uYW1lX25vdF9lbXB0eRIeZGlzcGxheV9uYW1lIG11c3Qgbm90IGJlIGVtcHR5GlAhKCdkaXNwbGF5X25hbWUnIGluIHRoaXMudXBkYXRlX21hc2sucGF0aHMpIHx8IHRoaXMudXNlci5kaXNwbGF5X25hbWUuc2l6ZSgpID4gMCI2ChBVcGRhdGVNZVJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5iYXphYXIuYXV0aC52MS5Vc2VyIl8KFUNoYW5nZVBhc3N3b3JkUmVxdWVzdBIkChBjdXJyZW50X3Bhc3N3b3JkGAEgASgJQgq6SAdyBRABGIABEiAKDG5ld19wYXNzd29yZBgCIAEoCUIKukgHcgUQCBiAASJAChZDaGFuZ2VQYXNzd29yZFJlc3BvbnNlEiYKBnRva2VucxgBIAEoCzIWLmJhemFhci5hdXRoLnYxLlRva2VucyIQCg5HZXRKd2tzUmVxdWVzdCIkCg9HZXRKd2tzUmVzcG9uc2USEQoJandrc19qc29uGAEgASgJIrYBChBMaXN0VXNlcnNSZXF1ZXN0Ei4KBHJvbGUYASABKA4yFi5iYXphYXIuY29tbW9uLnYxLlJvbGVCCLpIBYIBAhABEhMKBmFjdGl2ZRgCIAEoCEgAiAEBEhYKBXF1ZXJ5GAMgASgJQge6SARyAhhkEhwKCXBhZ2Vfc2l6ZRgEIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YBSABKAlCCLpIBXIDGIAEQgkKB19hY3RpdmUiUQoRTGlzdFVzZXJzUmVzcG9uc2USIwoFdXNlcnMYASADKAsyFC5iYXphYXIuYXV0aC52MS5Vc2VyEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSImCg5HZXRVc2VyUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiNQoPR2V0VXNlclJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5iYXphYXIuYXV0aC52MS5Vc2VyIlwKElNldFVzZXJSb2xlUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESMAoEcm9sZRgCIAEoDjIWLmJhemFhci5jb21tb24udjEuUm9sZUIKukgHggEEEAEgACI5ChNTZXRVc2VyUm9sZVJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5iYXphYXIuYXV0aC52MS5Vc2VyIjwKFFNldFVzZXJBY3RpdmVSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIOCgZhY3RpdmUYAiABKAgiOwoVU2V0VXNlckFjdGl2ZVJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5iYXphYXIuYXV0aC52MS5Vc2VyIkUKEEVyYXNlVXNlclJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEhsKCGFjdG9yX2lkGAIgASgJQgm6SAZyBBABGEAiSAoRRXJhc2VVc2VyUmVzcG9uc2USIgoEdXNlchgBIAEoCzIULmJhemFhci5hdXRoLnYxLlVzZXISDwoHY2hhbmdlZBgCIAEoCCJ8ChhJc3N1ZVNlcnZpY2VUb2tlblJlcXVlc3QSRAoMc2VydmljZV9uYW1lGAEgASgJQi66SCtyKVIEYXV0aFIHcHJvZHVjdFIEY2FydFIFb3JkZXJSBWFkbWluUgRlZGdlEhoKBnNlY3JldBgCIAEoCUIKukgHcgUQEBiAAiJiChlJc3N1ZVNlcnZpY2VUb2tlblJlc3BvbnNlEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIvCgtleHBpcmVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAy7QYKC0F1dGhTZXJ2aWNlEmsKCFJlZ2lzdGVyEh8uYmF6YWFyLmF1dGgudjEuUmVnaXN0ZXJSZXF1ZXN0GiAuYmF6YWFyLmF1dGgudjEuUmVnaXN0ZXJSZXNwb25zZSIcgtPkkwIWOgEqIhEvdjEvYXV0aC9yZWdpc3RlchJfCgVMb2dpbhIcLmJhemFhci5hdXRoLnYxLkxvZ2luUmVxdWVzdBodLmJhemFhci5hdXRoLnYxLkxvZ2luUmVzcG9uc2UiGYLT5JMCEzoBKiIOL3YxL2F1dGgvbG9naW4SdgoMUmVmcmVzaFRva2VuEiMuYmF6YWFyLmF1dGgudjEuUmVmcmVzaFRva2VuUmVxdWVzdBokLmJhemFhci5hdXRoLnYxLlJlZnJlc2hUb2tlblJlc3BvbnNlIhuC0+STAhU6ASoiEC92MS9hdXRoL3JlZnJlc2gSYwoGTG9nb3V0Eh0uYmF6YWFyLmF1dGgudjEuTG9nb3V0UmVxdWVzdBoeLmJhemFhci5hdXRoLnYxLkxvZ291dFJlc3BvbnNlIhqC0+STAhQ6ASoiDy92MS9hdXRoL2xvZ291dBJcCgVHZXRNZRIcLmJhemFhci5hdXRoLnYxLkdldE1lUmVxdWVzdBodLmJhemFhci5hdXRoLnYxLkdldE1lUmVzcG9uc2UiFpACAYLT5JMCDRILL3YxL2F1dGgvbWUSaAoIVXBkYXRlTWUSHy5iYXphYXIuYXV0aC52MS5VcGRhdGVNZVJlcXVlc3QaIC5iYXphYXIuYXV0aC52MS5VcGRhdGVNZVJlc3BvbnNlIhmC0+STAhM6BHVzZXIyCy92MS9hdXRoL21lEoQBCg5DaGFuZ2VQYXNzd29yZBIlLmJhemFhci5hdXRoLnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBomLmJhemFhci5hdXRoLnYxLkNoYW5nZVBhc3N3b3JkUmVzcG9uc2UiI4LT5JMCHToBKiIYL3YxL2F1dGgvY2hhbmdlLXBhc3N3b3JkEmQKB0dldEp3a3MSHi5iYXphYXIuYXV0aC52MS5HZXRKd2tzUmVxdWVzdBofLmJhemFhci5hdXRoLnYxLkdldEp3a3NSZXNwb25zZSIYkAIBgtPkkwIPEg0vdjEvYXV0aC9qd2tzMssDChRVc2VyRGlyZWN0b3J5U2VydmljZRJVCglMaXN0VXNlcnMSIC5iYXphYXIuYXV0aC52MS5MaXN0VXNlcnNSZXF1ZXN0GiEuYmF6YWFyLmF1dGgudjEuTGlzdFVzZXJzUmVzcG9uc2UiA5ACARJPCgdHZXRVc2VyEh4uYmF6YWFyLmF1dGgudjEuR2V0VXNlclJlcXVlc3QaHy5iYXphYXIuYXV0aC52MS5HZXRVc2VyUmVzcG9uc2UiA5ACARJWCgtTZXRVc2VyUm9sZRIiLmJhemFhci5hdXRoLnYxLlNldFVzZXJSb2xlUmVxdWVzdBojLmJhemFhci5hdXRoLnYxLlNldFVzZXJSb2xlUmVzcG9uc2USXAoNU2V0VXNlckFjdGl2ZRIkLmJhemFhci5hdXRoLnYxLlNldFVzZXJBY3RpdmVSZXF1ZXN0GiUuYmF6YWFyLmF1dGgudjEuU2V0VXNlckFjdGl2ZVJlc3BvbnNlElUKCUVyYXNlVXNlchIgLmJhemFhci5hdXRoLnYxLkVyYXNlVXNlclJlcXVlc3QaIS5iYXphYXIuYXV0aC52MS5FcmFzZVVzZXJSZXNwb25zZSIDkAICMoIBChZTZXJ2aWNlSWRlbnRpdHlTZXJ2aWNlEmgKEUlzc3VlU2VydmljZVRva2VuEiguYmF6YWFyLmF1dGgudjEuSXNzdWVTZXJ2aWNlVG9rZW5SZXF1ZXN0GikuYmF6YWFyLmF1dGgudjEuSXNzdWVTZXJ2aWNlVG9rZW5SZXNwb25zZWIGcHJvdG8z", [file_bazaar_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("ChliYXphYXIvYXV0aC92MS9hdXRoLnByb3RvEg5iYXphYXIuYXV0aC52MSL0AQoEVXNlchIKCgJpZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIdCgxkaXNwbGF5X25hbWUYAyABKAlCB7pIBHICGGQSFgoFcGhvbmUYBCABKAlCB7pIBHICGCASJAoEcm9sZRgFIAEoDjIWLmJhemFhci5jb21tb24udjEuUm9sZRIOCgZhY3RpdmUYBiABKAgSLwoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD2xhc3RfbG9naW5fdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAipgEKBlRva2VucxIUCgxhY2Nlc3NfdG9rZW4YASABKAkSNgoSYWNjZXNzX2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1yZWZyZXNoX3Rva2VuGAMgASgJEjcKE3JlZnJlc2hfZXhwaXJlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrsBCg9SZWdpc3RlclJlcXVlc3QSOQoFZW1haWwYASABKAlCKrpIJ3IlGP4BMiBeXHMqW15cc0BdK0BbXlxzQF0rXC5bXlxzQF0rXHMqJBIcCghwYXNzd29yZBgCIAEoCUIKukgHcgUQCBiAARIfCgxkaXNwbGF5X25hbWUYAyABKAlCCbpIBnIEEAEYZBIuCgRyb2xlGAQgASgOMhYuYmF6YWFyLmNvbW1vbi52MS5Sb2xlQgi6SAWCAQIQASJeChBSZWdpc3RlclJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5iYXphYXIuYXV0aC52MS5Vc2VyEiYKBnRva2VucxgCIAEoCzIWLmJhemFhci5hdXRoLnYxLlRva2VucyJHCgxMb2dpblJlcXVlc3QSGQoFZW1haWwYASABKAlCCrpIB3IFEAEY/gESHAoIcGFzc3dvcmQYAiABKAlCCrpIB3IFEAEYgAEiWwoNTG9naW5SZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlchImCgZ0b2tlbnMYAiABKAsyFi5iYXphYXIuYXV0aC52MS5Ub2tlbnMiOAoTUmVmcmVzaFRva2VuUmVxdWVzdBIhCg1yZWZyZXNoX3Rva2VuGAEgASgJQgq6SAdyBRABGIAEIj4KFFJlZnJlc2hUb2tlblJlc3BvbnNlEiYKBnRva2VucxgBIAEoCzIWLmJhemFhci5hdXRoLnYxLlRva2VucyIyCg1Mb2dvdXRSZXF1ZXN0EiEKDXJlZnJlc2hfdG9rZW4YASABKAlCCrpIB3IFEAEYgAQiEAoOTG9nb3V0UmVzcG9uc2UiDgoMR2V0TWVSZXF1ZXN0IjMKDUdldE1lUmVzcG9uc2USIgoEdXNlchgBIAEoCzIULmJhemFhci5hdXRoLnYxLlVzZXIiogIKD1VwZGF0ZU1lUmVxdWVzdBIqCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlckIGukgDyAEBEk8KC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza0IeukgbyAEB4gEVEgxkaXNwbGF5X25hbWUSBXBob25lOpEBukiNARqKAQoWZGlzcGxheV9uYW1lX25vdF9lbXB0eRIeZGlzcGxheV9uYW1lIG11c3Qgbm90IGJlIGVtcHR5GlAhKCdkaXNwbGF5X25hbWUnIGluIHRoaXMudXBkYXRlX21hc2sucGF0aHMpIHx8IHRoaXMudXNlci5kaXNwbGF5X25hbWUuc2l6ZSgpID4gMCI2ChBVcGRhdGVNZVJlc3BvbnNlEiIKBHVzZXIYASABKAsyFC5iYXphYXIuYXV0aC52MS5Vc2VyIl8KFUNoYW5nZVBhc3N3b3JkUmVxdWVzdBIkChBjdXJyZW50X3Bhc3N3b3JkGAEgASgJQgq6SAdyBRABGIABEiAKDG5ld19wYXNzd29yZBgCIAEoCUIKukgHcgUQCBiAASJAChZDaGFuZ2VQYXNzd29yZFJlc3BvbnNlEiYKBnRva2VucxgBIAEoCzIWLmJhemFhci5hdXRoLnYxLlRva2VucyI4ChtSZXF1ZXN0UGFzc3dvcmRSZXNldFJlcXVlc3QSGQoFZW1haWwYASABKAlCCrpIB3IFEAEY/gEiHgocUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXNwb25zZSJTChRSZXNldFBhc3N3b3JkUmVxdWVzdBIZCgV0b2tlbhgBIAEoCUIKukgHcgUQARiAARIgCgxuZXdfcGFzc3dvcmQYAiABKAlCCrpIB3IFEAgYgAEiFwoVUmVzZXRQYXNzd29yZFJlc3BvbnNlIhAKDkdldEp3a3NSZXF1ZXN0IiQKD0dldEp3a3NSZXNwb25zZRIRCglqd2tzX2pzb24YASABKAkitgEKEExpc3RVc2Vyc1JlcXVlc3QSLgoEcm9sZRgBIAEoDjIWLmJhemFhci5jb21tb24udjEuUm9sZUIIukgFggECEAESEwoGYWN0aXZlGAIgASgISACIAQESFgoFcXVlcnkYAyABKAlCB7pIBHICGGQSHAoJcGFnZV9zaXplGAQgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgFIAEoCUIIukgFcgMYgARCCQoHX2FjdGl2ZSJRChFMaXN0VXNlcnNSZXNwb25zZRIjCgV1c2VycxgBIAMoCzIULmJhemFhci5hdXRoLnYxLlVzZXISFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiYKDkdldFVzZXJSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABASI1Cg9HZXRVc2VyUmVzcG9uc2USIgoEdXNlchgBIAEoCzIULmJhemFhci5hdXRoLnYxLlVzZXIiXAoSU2V0VXNlclJvbGVSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIwCgRyb2xlGAIgASgOMhYuYmF6YWFyLmNvbW1vbi52MS5Sb2xlQgq6SAeCAQQQASAAIjkKE1NldFVzZXJSb2xlUmVzcG9uc2USIgoEdXNlchgBIAEoCzIULmJhemFhci5hdXRoLnYxLlVzZXIiPAoUU2V0VXNlckFjdGl2ZVJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBEg4KBmFjdGl2ZRgCIAEoCCI7ChVTZXRVc2VyQWN0aXZlUmVzcG9uc2USIgoEdXNlchgBIAEoCzIULmJhemFhci5hdXRoLnYxLlVzZXIiRQoQRXJhc2VVc2VyUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESGwoIYWN0b3JfaWQYAiABKAlCCbpIBnIEEAEYQCJIChFFcmFzZVVzZXJSZXNwb25zZRIiCgR1c2VyGAEgASgLMhQuYmF6YWFyLmF1dGgudjEuVXNlchIPCgdjaGFuZ2VkGAIgASgIInwKGElzc3VlU2VydmljZVRva2VuUmVxdWVzdBJECgxzZXJ2aWNlX25hbWUYASABKAlCLrpIK3IpUgRhdXRoUgdwcm9kdWN0UgRjYXJ0UgVvcmRlclIFYWRtaW5SBGVkZ2USGgoGc2VjcmV0GAIgASgJQgq6SAdyBRAQGIACImIKGUlzc3VlU2VydmljZVRva2VuUmVzcG9uc2USFAoMYWNjZXNzX3Rva2VuGAEgASgJEi8KC2V4cGlyZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDKQCQoLQXV0aFNlcnZpY2USawoIUmVnaXN0ZXISHy5iYXphYXIuYXV0aC52MS5SZWdpc3RlclJlcXVlc3QaIC5iYXphYXIuYXV0aC52MS5SZWdpc3RlclJlc3BvbnNlIhyC0+STAhY6ASoiES92MS9hdXRoL3JlZ2lzdGVyEl8KBUxvZ2luEhwuYmF6YWFyLmF1dGgudjEuTG9naW5SZXF1ZXN0Gh0uYmF6YWFyLmF1dGgudjEuTG9naW5SZXNwb25zZSIZgtPkkwITOgEqIg4vdjEvYXV0aC9sb2dpbhJ2CgxSZWZyZXNoVG9rZW4SIy5iYXphYXIuYXV0aC52MS5SZWZyZXNoVG9rZW5SZXF1ZXN0GiQuYmF6YWFyLmF1dGgudjEuUmVmcmVzaFRva2VuUmVzcG9uc2UiG4LT5JMCFToBKiIQL3YxL2F1dGgvcmVmcmVzaBJjCgZMb2dvdXQSHS5iYXphYXIuYXV0aC52MS5Mb2dvdXRSZXF1ZXN0Gh4uYmF6YWFyLmF1dGgudjEuTG9nb3V0UmVzcG9uc2UiGoLT5JMCFDoBKiIPL3YxL2F1dGgvbG9nb3V0ElwKBUdldE1lEhwuYmF6YWFyLmF1dGgudjEuR2V0TWVSZXF1ZXN0Gh0uYmF6YWFyLmF1dGgudjEuR2V0TWVSZXNwb25zZSIWkAIBgtPkkwINEgsvdjEvYXV0aC9tZRJoCghVcGRhdGVNZRIfLmJhemFhci5hdXRoLnYxLlVwZGF0ZU1lUmVxdWVzdBogLmJhemFhci5hdXRoLnYxLlVwZGF0ZU1lUmVzcG9uc2UiGYLT5JMCEzoEdXNlcjILL3YxL2F1dGgvbWUShAEKDkNoYW5nZVBhc3N3b3JkEiUuYmF6YWFyLmF1dGgudjEuQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0GiYuYmF6YWFyLmF1dGgudjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSIjgtPkkwIdOgEqIhgvdjEvYXV0aC9jaGFuZ2UtcGFzc3dvcmQSlQEKFFJlcXVlc3RQYXNzd29yZFJlc2V0EisuYmF6YWFyLmF1dGgudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXF1ZXN0GiwuYmF6YWFyLmF1dGgudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXNwb25zZSIigtPkkwIcOgEqIhcvdjEvYXV0aC9wYXNzd29yZC1yZXNldBKIAQoNUmVzZXRQYXNzd29yZBIkLmJhemFhci5hdXRoLnYxLlJlc2V0UGFzc3dvcmRSZXF1ZXN0GiUuYmF6YWFyLmF1dGgudjEuUmVzZXRQYXNzd29yZFJlc3BvbnNlIiqC0+STAiQ6ASoiHy92MS9hdXRoL3Bhc3N3b3JkLXJlc2V0OmNvbmZpcm0SZAoHR2V0SndrcxIeLmJhemFhci5hdXRoLnYxLkdldEp3a3NSZXF1ZXN0Gh8uYmF6YWFyLmF1dGgudjEuR2V0Sndrc1Jlc3BvbnNlIhiQAgGC0+STAg8SDS92MS9hdXRoL2p3a3MyywMKFFVzZXJEaXJlY3RvcnlTZXJ2aWNlElUKCUxpc3RVc2VycxIgLmJhemFhci5hdXRoLnYxLkxpc3RVc2Vyc1JlcXVlc3QaIS5iYXphYXIuYXV0aC52MS5MaXN0VXNlcnNSZXNwb25zZSIDkAIBEk8KB0dldFVzZXISHi5iYXphYXIuYXV0aC52MS5HZXRVc2VyUmVxdWVzdBofLmJhemFhci5hdXRoLnYxLkdldFVzZXJSZXNwb25zZSIDkAIBElYKC1NldFVzZXJSb2xlEiIuYmF6YWFyLmF1dGgudjEuU2V0VXNlclJvbGVSZXF1ZXN0GiMuYmF6YWFyLmF1dGgudjEuU2V0VXNlclJvbGVSZXNwb25zZRJcCg1TZXRVc2VyQWN0aXZlEiQuYmF6YWFyLmF1dGgudjEuU2V0VXNlckFjdGl2ZVJlcXVlc3QaJS5iYXphYXIuYXV0aC52MS5TZXRVc2VyQWN0aXZlUmVzcG9uc2USVQoJRXJhc2VVc2VyEiAuYmF6YWFyLmF1dGgudjEuRXJhc2VVc2VyUmVxdWVzdBohLmJhemFhci5hdXRoLnYxLkVyYXNlVXNlclJlc3BvbnNlIgOQAgIyggEKFlNlcnZpY2VJZGVudGl0eVNlcnZpY2USaAoRSXNzdWVTZXJ2aWNlVG9rZW4SKC5iYXphYXIuYXV0aC52MS5Jc3N1ZVNlcnZpY2VUb2tlblJlcXVlc3QaKS5iYXphYXIuYXV0aC52MS5Jc3N1ZVNlcnZpY2VUb2tlblJlc3BvbnNlYgZwcm90bzM", [file_bazaar_common_v1_common, file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * A user account as clients see it. Never carries the password hash.
@@ -471,6 +471,85 @@ export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = 
   messageDesc(file_bazaar_auth_v1_auth, 15);
 
 /**
+ * Request of AuthService.RequestPasswordReset.
+ *
+ * @generated from message bazaar.auth.v1.RequestPasswordResetRequest
+ */
+export type RequestPasswordResetRequest = Message<"bazaar.auth.v1.RequestPasswordResetRequest"> & {
+  /**
+   * The account's e-mail; trimmed and lower-cased by the server.
+   *
+   * @generated from field: string email = 1;
+   */
+  email: string;
+};
+
+/**
+ * Describes the message bazaar.auth.v1.RequestPasswordResetRequest.
+ * Use `create(RequestPasswordResetRequestSchema)` to create a new message.
+ */
+export const RequestPasswordResetRequestSchema: GenMessage<RequestPasswordResetRequest> = /*@__PURE__*/
+  messageDesc(file_bazaar_auth_v1_auth, 16);
+
+/**
+ * Response of AuthService.RequestPasswordReset: always empty.
+ *
+ * @generated from message bazaar.auth.v1.RequestPasswordResetResponse
+ */
+export type RequestPasswordResetResponse = Message<"bazaar.auth.v1.RequestPasswordResetResponse"> & {
+};
+
+/**
+ * Describes the message bazaar.auth.v1.RequestPasswordResetResponse.
+ * Use `create(RequestPasswordResetResponseSchema)` to create a new message.
+ */
+export const RequestPasswordResetResponseSchema: GenMessage<RequestPasswordResetResponse> = /*@__PURE__*/
+  messageDesc(file_bazaar_auth_v1_auth, 17);
+
+/**
+ * Request of AuthService.ResetPassword.
+ *
+ * @generated from message bazaar.auth.v1.ResetPasswordRequest
+ */
+export type ResetPasswordRequest = Message<"bazaar.auth.v1.ResetPasswordRequest"> & {
+  /**
+   * The token from the reset link.
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * The new password, 8 to 128 characters.
+   *
+   * @generated from field: string new_password = 2;
+   */
+  newPassword: string;
+};
+
+/**
+ * Describes the message bazaar.auth.v1.ResetPasswordRequest.
+ * Use `create(ResetPasswordRequestSchema)` to create a new message.
+ */
+export const ResetPasswordRequestSchema: GenMessage<ResetPasswordRequest> = /*@__PURE__*/
+  messageDesc(file_bazaar_auth_v1_auth, 18);
+
+/**
+ * Response of AuthService.ResetPassword. No session: the user signs in with the new password.
+ *
+ * @generated from message bazaar.auth.v1.ResetPasswordResponse
+ */
+export type ResetPasswordResponse = Message<"bazaar.auth.v1.ResetPasswordResponse"> & {
+};
+
+/**
+ * Describes the message bazaar.auth.v1.ResetPasswordResponse.
+ * Use `create(ResetPasswordResponseSchema)` to create a new message.
+ */
+export const ResetPasswordResponseSchema: GenMessage<ResetPasswordResponse> = /*@__PURE__*/
+  messageDesc(file_bazaar_auth_v1_auth, 19);
+
+/**
  * Request of AuthService.GetJwks.
  *
  * @generated from message bazaar.auth.v1.GetJwksRequest
@@ -483,7 +562,7 @@ export type GetJwksRequest = Message<"bazaar.auth.v1.GetJwksRequest"> & {
  * Use `create(GetJwksRequestSchema)` to create a new message.
  */
 export const GetJwksRequestSchema: GenMessage<GetJwksRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_auth_v1_auth, 16);
+  messageDesc(file_bazaar_auth_v1_auth, 20);
 
 /**
  * Response of AuthService.GetJwks.
@@ -504,7 +583,7 @@ export type GetJwksResponse = Message<"bazaar.auth.v1.GetJwksResponse"> & {
  * Use `create(GetJwksResponseSchema)` to create a new message.
  */
 export const GetJwksResponseSchema: GenMessage<GetJwksResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_auth_v1_auth, 17);
+  messageDesc(file_bazaar_auth_v1_auth, 21);
 
 /**
  * Request of UserDirectoryService.ListUsers.
@@ -553,7 +632,7 @@ export type ListUsersRequest = Message<"bazaar.auth.v1.ListUsersRequest"> & {
  * Use `create(ListUsersRequestSchema)` to create a new message.
  */
 export const ListUsersRequestSchema: GenMessage<ListUsersRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_auth_v1_auth, 18);
+  messageDesc(file_bazaar_auth_v1_auth, 22);
 
 /**
  * Response of UserDirectoryService.ListUsers.
@@ -581,7 +660,7 @@ export type ListUsersResponse = Message<"bazaar.auth.v1.ListUsersResponse"> & {
  * Use `create(ListUsersResponseSchema)` to create a new message.
  */
 export const ListUsersResponseSchema: GenMessage<ListUsersResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_auth_v1_auth, 19);
+  messageDesc(file_bazaar_auth_v1_auth, 23);
 
 /**
  * Request of UserDirectoryService.GetUser.
@@ -602,7 +681,7 @@ export type GetUserRequest = Message<"bazaar.auth.v1.GetUserRequest"> & {
  * Use `create(GetUserRequestSchema)` to create a new message.
  */
 export const GetUserRequestSchema: GenMessage<GetUserRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_auth_v1_auth, 20);
+  messageDesc(file_bazaar_auth_v1_auth, 24);
 
 /**
  * Response of UserDirectoryService.GetUser.
@@ -623,7 +702,7 @@ export type GetUserResponse = Message<"bazaar.auth.v1.GetUserResponse"> & {
  * Use `create(GetUserResponseSchema)` to create a new message.
  */
 export const GetUserResponseSchema: GenMessage<GetUserResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_auth_v1_auth, 21);
+  messageDesc(file_bazaar_auth_v1_auth, 25);
 
 /**
  * Request of UserDirectoryService.SetUserRole.
@@ -651,7 +730,7 @@ export type SetUserRoleRequest = Message<"bazaar.auth.v1.SetUserRoleRequest"> & 
  * Use `create(SetUserRoleRequestSchema)` to create a new message.
  */
 export const SetUserRoleRequestSchema: GenMessage<SetUserRoleRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_auth_v1_auth, 22);
+  messageDesc(file_bazaar_auth_v1_auth, 26);
 
 /**
  * Response of UserDirectoryService.SetUserRole.
@@ -672,7 +751,7 @@ export type SetUserRoleResponse = Message<"bazaar.auth.v1.SetUserRoleResponse"> 
  * Use `create(SetUserRoleResponseSchema)` to create a new message.
  */
 export const SetUserRoleResponseSchema: GenMessage<SetUserRoleResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_auth_v1_auth, 23);
+  messageDesc(file_bazaar_auth_v1_auth, 27);
 
 /**
  * Request of UserDirectoryService.SetUserActive.
@@ -700,7 +779,7 @@ export type SetUserActiveRequest = Message<"bazaar.auth.v1.SetUserActiveRequest"
  * Use `create(SetUserActiveRequestSchema)` to create a new message.
  */
 export const SetUserActiveRequestSchema: GenMessage<SetUserActiveRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_auth_v1_auth, 24);
+  messageDesc(file_bazaar_auth_v1_auth, 28);
 
 /**
  * Response of UserDirectoryService.SetUserActive.
@@ -721,7 +800,7 @@ export type SetUserActiveResponse = Message<"bazaar.auth.v1.SetUserActiveRespons
  * Use `create(SetUserActiveResponseSchema)` to create a new message.
  */
 export const SetUserActiveResponseSchema: GenMessage<SetUserActiveResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_auth_v1_auth, 25);
+  messageDesc(file_bazaar_auth_v1_auth, 29);
 
 /**
  * Request of UserDirectoryService.EraseUser.
@@ -749,7 +828,7 @@ export type EraseUserRequest = Message<"bazaar.auth.v1.EraseUserRequest"> & {
  * Use `create(EraseUserRequestSchema)` to create a new message.
  */
 export const EraseUserRequestSchema: GenMessage<EraseUserRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_auth_v1_auth, 26);
+  messageDesc(file_bazaar_auth_v1_auth, 30);
 
 /**
  * Response of UserDirectoryService.EraseUser.
@@ -777,7 +856,7 @@ export type EraseUserResponse = Message<"bazaar.auth.v1.EraseUserResponse"> & {
  * Use `create(EraseUserResponseSchema)` to create a new message.
  */
 export const EraseUserResponseSchema: GenMessage<EraseUserResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_auth_v1_auth, 27);
+  messageDesc(file_bazaar_auth_v1_auth, 31);
 
 /**
  * Request of ServiceIdentityService.IssueServiceToken.
@@ -805,7 +884,7 @@ export type IssueServiceTokenRequest = Message<"bazaar.auth.v1.IssueServiceToken
  * Use `create(IssueServiceTokenRequestSchema)` to create a new message.
  */
 export const IssueServiceTokenRequestSchema: GenMessage<IssueServiceTokenRequest> = /*@__PURE__*/
-  messageDesc(file_bazaar_auth_v1_auth, 28);
+  messageDesc(file_bazaar_auth_v1_auth, 32);
 
 /**
  * Response of ServiceIdentityService.IssueServiceToken.
@@ -833,7 +912,7 @@ export type IssueServiceTokenResponse = Message<"bazaar.auth.v1.IssueServiceToke
  * Use `create(IssueServiceTokenResponseSchema)` to create a new message.
  */
 export const IssueServiceTokenResponseSchema: GenMessage<IssueServiceTokenResponse> = /*@__PURE__*/
-  messageDesc(file_bazaar_auth_v1_auth, 29);
+  messageDesc(file_bazaar_auth_v1_auth, 33);
 
 /**
  * Accounts and sessions. Public: served through the edge.
@@ -922,6 +1001,35 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof ChangePasswordRequestSchema;
     output: typeof ChangePasswordResponseSchema;
+  },
+  /**
+   * Asks for a password-reset link by e-mail. The answer is the same empty one, in the same
+   * time, whether or not the address belongs to an account: the lookup and the mail happen
+   * after answering. The link holds a single-use token valid for 30 minutes. Rate limited per
+   * address and per client.
+   *
+   * Error reasons: RATE_LIMITED (retry_after_seconds, scope "password_reset"; with a RetryInfo).
+   *
+   * @generated from rpc bazaar.auth.v1.AuthService.RequestPasswordReset
+   */
+  requestPasswordReset: {
+    methodKind: "unary";
+    input: typeof RequestPasswordResetRequestSchema;
+    output: typeof RequestPasswordResetResponseSchema;
+  },
+  /**
+   * Sets a new password with the token from a reset link. The token is consumed; every session
+   * of the account ends and every access token issued before now is refused by every service.
+   * An unknown, expired and used token give the same FAILED_PRECONDITION.
+   *
+   * Error reasons: RESET_TOKEN_INVALID: ask for a new link.
+   *
+   * @generated from rpc bazaar.auth.v1.AuthService.ResetPassword
+   */
+  resetPassword: {
+    methodKind: "unary";
+    input: typeof ResetPasswordRequestSchema;
+    output: typeof ResetPasswordResponseSchema;
   },
   /**
    * The public keys that verify access tokens, as a JWKS document inside a string. The edge also

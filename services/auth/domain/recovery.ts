@@ -1,0 +1,175 @@
+// Account recovery: a password-reset link by e-mail, and the reset itself.
+import { createHash, randomBytes } from "node:crypto";
+import type { Kysely } from "kysely";
+import { appendEvent } from "../../kit/events.ts";
+import { uuidv7 } from "../../kit/ids.ts";
+import type { OutboxNotifier } from "../../kit/lifecycle.ts";
+import type { Logger } from "../../kit/log.ts";
+import type { AuthDatabase } from "../db/database.ts";
+import {
+  consumeAccountToken,
+  countResetRequests,
+  expireUserAccountTokens,
+  insertAccountToken,
+  recordResetRequest,
+} from "../db/recovery.repository.ts";
+import { revokeUserFamilies } from "../db/session.repository.ts";
+import { findUserByEmail, updatePasswordHash } from "../db/user.repository.ts";
+import { hashPassword } from "./password.ts";
+import { normalizeEmail, TooManyAttemptsError } from "./user.ts";
+
+export const resetTokenTtlMs = 30 * 60 * 1000;
+
+export interface RecoveryPolicy {
+  /** Reset requests allowed per address and per client within the window. */
+  maxRequestsPerEmail: number;
+  maxRequestsPerIp: number;
+  windowSeconds: number;
+}
+
+/** One account mail; `link` holds the secret token and must never be logged. */
+export interface AccountMail {
+  idempotencyKey: string;
+  userId: string;
+  email: string;
+  displayName: string;
+  kind: "password-reset" | "email-verification";
+  link: string;
+  expireTime: Date;
+}
+
+/** The notification service's AccountMailService.SendAccountMail, behind a seam for tests. */
+export interface AccountMailer {
+  send(mail: AccountMail): Promise<void>;
+}
+
+export interface RecoveryDeps {
+  db: Kysely<AuthDatabase>;
+  outbox: OutboxNotifier;
+  mailer: AccountMailer;
+  publicUrl: string;
+  recovery: RecoveryPolicy;
+  log: Logger;
+  /** Delays between mail attempts when the notification service is unavailable. */
+  mailRetryDelaysMs?: number[];
+}
+
+export class InvalidResetTokenError extends Error {
+  override name = "InvalidResetTokenError";
+  constructor() {
+    // One message for unknown, expired and used tokens alike; never the token itself.
+    super("the reset link is invalid, expired or already used");
+  }
+}
+
+export function hashAccountToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+/**
+ * Checks the limits and records the request, then returns the rest of the work (lookup, token,
+ * mail) as a promise the caller does NOT await before answering: known and unknown addresses
+ * get the same answer in the same time because neither waits for the lookup.
+ */
+export async function requestPasswordReset(
+  deps: RecoveryDeps,
+  input: { email: string; clientIp: string },
+): Promise<{ background: Promise<void> }> {
+  const email = normalizeEmail(input.email);
+  const { recovery } = deps;
+  const since = new Date(Date.now() - recovery.windowSeconds * 1000);
+  const [byEmail, byIp] = await Promise.all([
+    countResetRequests(deps.db, since, { email }),
+    countResetRequests(deps.db, since, { clientIp: input.clientIp }),
+  ]);
+  if (byEmail >= recovery.maxRequestsPerEmail || byIp >= recovery.maxRequestsPerIp) {
+    throw new TooManyAttemptsError(
+      recovery.windowSeconds,
+      "too many password-reset requests; try again later",
+      "password_reset",
+    );
+  }
+  await recordResetRequest(deps.db, email, input.clientIp);
+  const background = sendResetLink(deps, email).catch((error: unknown) => {
+    deps.log.error({ err: error }, "password-reset request failed after answering");
+  });
+  return { background };
+}
+
+async function sendResetLink(deps: RecoveryDeps, email: string): Promise<void> {
+  const user = await findUserByEmail(deps.db, email);
+  if (!user?.active) return;
+  const token = randomBytes(32).toString("base64url");
+  const id = uuidv7();
+  const expireTime = new Date(Date.now() + resetTokenTtlMs);
+  await deps.db.transaction().execute(async (trx) => {
+    await insertAccountToken(trx, {
+      id,
+      hash: hashAccountToken(token),
+      userId: user.id,
+      purpose: "password_reset",
+      expireTime,
+    });
+    await appendEvent(trx, {
+      source: "auth",
+      actorId: user.id,
+      subjectId: user.id,
+      payload: { case: "passwordResetRequested", value: { userId: user.id } },
+    });
+  });
+  deps.outbox.wake();
+  await sendWithRetries(deps, {
+    idempotencyKey: id,
+    userId: user.id,
+    email: user.email,
+    displayName: user.displayName,
+    kind: "password-reset",
+    link: `${deps.publicUrl.replace(/\/+$/, "")}/#reset-password?token=${token}`,
+    expireTime,
+  });
+}
+
+/** The notification service may be restarting: a few tries, logging only the token record's id. */
+async function sendWithRetries(deps: RecoveryDeps, mail: AccountMail): Promise<void> {
+  const delays = deps.mailRetryDelaysMs ?? [500, 2_000, 8_000];
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await deps.mailer.send(mail);
+      return;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const context = { tokenId: mail.idempotencyKey, userId: mail.userId, attempt, error: message };
+      if (attempt >= delays.length) {
+        deps.log.error(context, "account mail could not be handed to the notification service");
+        return;
+      }
+      deps.log.warn(context, "account mail not handed over yet; retrying");
+      await new Promise((resolve) => setTimeout(resolve, delays[attempt]));
+    }
+  }
+}
+
+/**
+ * Sets the new password with a reset token and ends every session: refresh tokens are revoked
+ * here, and PasswordChanged puts the user's older access tokens on every service's deny list.
+ */
+export async function resetPassword(deps: RecoveryDeps, input: { token: string; newPassword: string }): Promise<void> {
+  // Hashed before the transaction: argon2 takes tens of milliseconds, the row lock should not.
+  const passwordHash = await hashPassword(input.newPassword);
+  const userId = await deps.db.transaction().execute(async (trx) => {
+    const id = await consumeAccountToken(trx, hashAccountToken(input.token), "password_reset", new Date());
+    if (!id) return undefined;
+    await updatePasswordHash(trx, id, passwordHash);
+    await expireUserAccountTokens(trx, id, "password_reset");
+    await revokeUserFamilies(trx, id);
+    await appendEvent(trx, {
+      source: "auth",
+      actorId: id,
+      subjectId: id,
+      payload: { case: "passwordChanged", value: { userId: id } },
+    });
+    return id;
+  });
+  if (!userId) throw new InvalidResetTokenError();
+  deps.outbox.wake();
+}
