@@ -14,6 +14,8 @@ export const authAccessRules = [
     changePassword: "user",
     requestPasswordReset: "public",
     resetPassword: "public",
+    requestEmailVerification: "user",
+    verifyEmail: "public",
   }),
   accessRules(UserDirectoryService, {
     listUsers: "service",

@@ -105,6 +105,8 @@ describe("who may call auth", () => {
       getMe: "user",
       requestPasswordReset: "public",
       resetPassword: "public",
+      requestEmailVerification: "user",
+      verifyEmail: "public",
       updateMe: "user",
       changePassword: "user",
     }),

@@ -11,7 +11,15 @@ import { idKeysetPage } from "../kit/pages.ts";
 import { findUserById, listUsers, updateProfile } from "./db/user.repository.ts";
 import { changeActive, changeRole, eraseUser, type DirectoryDeps } from "./domain/directory.ts";
 import type { KeyManager } from "./domain/key-manager.ts";
-import { InvalidResetTokenError, type RecoveryDeps, requestPasswordReset, resetPassword } from "./domain/recovery.ts";
+import {
+  InvalidResetTokenError,
+  InvalidVerificationTokenError,
+  type RecoveryDeps,
+  requestEmailVerification,
+  requestPasswordReset,
+  resetPassword,
+  verifyEmail,
+} from "./domain/recovery.ts";
 import {
   changePassword,
   login,
@@ -112,6 +120,16 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
       return {};
     },
 
+    async requestEmailVerification(_, ctx) {
+      const clientIp = clientAddressOf(ctx, deps.trustedProxies);
+      await mapErrors(() => requestEmailVerification(deps, { userId: callerOf(ctx).id, clientIp }));
+      return {};
+    },
+
+    async verifyEmail(request) {
+      return { user: userToProto(await mapErrors(() => verifyEmail(deps, request.token))) };
+    },
+
     getJwks() {
       return { jwksJson: JSON.stringify(deps.keyManager.current().jwks()) };
     },
@@ -175,6 +193,8 @@ async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
   } catch (error) {
     if (error instanceof EmailTakenError) throw reasonedError("EMAIL_TAKEN", error.message, {});
     if (error instanceof InvalidCredentialsError) throw reasonedError("INVALID_CREDENTIALS", error.message, {});
+    if (error instanceof InvalidVerificationTokenError)
+      throw reasonedError("VERIFICATION_TOKEN_INVALID", error.message, {});
     if (error instanceof InvalidResetTokenError) throw reasonedError("RESET_TOKEN_INVALID", error.message, {});
     if (error instanceof InvalidRefreshTokenError) throw reasonedError("REFRESH_TOKEN_INVALID", error.message, {});
     if (error instanceof UserNotFoundError) throw new ConnectError(error.message, Code.NotFound);
@@ -192,6 +212,7 @@ function userToProto(user: User): MessageInitShape<typeof UserSchema> {
     phone: user.phone,
     role: protoRoles[user.role],
     active: user.active,
+    emailVerified: user.emailVerified,
     createTime: timestampFromDate(user.createTime),
     lastLoginTime: user.lastLoginTime ? timestampFromDate(user.lastLoginTime) : undefined,
   };

@@ -104,16 +104,19 @@ async function registered(password = "password-123") {
   return { email, password, user: user!, tokens: tokens! };
 }
 
-async function mailFor(email: string): Promise<AccountMail> {
+async function mailFor(email: string, kind: AccountMail["kind"] = "password-reset"): Promise<AccountMail> {
   const found = await eventually(
-    async () => mails.find((mail) => mail.email === email),
+    async () => mails.find((mail) => mail.email === email && mail.kind === kind),
     (mail) => mail !== undefined,
   );
   expect(found, `a reset mail for ${email}`).toBeDefined();
   return found!;
 }
 
-const tokenOf = (mail: AccountMail) => new URL(mail.link.replace("/#reset-password?", "/?")).searchParams.get("token")!;
+const tokenOf = (mail: AccountMail) => new URL(mail.link.replace(/\/#[a-z-]+\?/, "/?")).searchParams.get("token")!;
+
+/** The claims of an access token, unverified: only to read what auth put in. */
+const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString());
 
 async function outboxEventsAbout(userId: string) {
   const rows = await db.selectFrom("outbox").select("payload").orderBy("id").execute();
@@ -146,7 +149,7 @@ describe("asking for a reset link", () => {
       for (let i = 0; i < maxPerEmail; i++) await auth.requestPasswordReset({ email });
       const error = await failureOf(auth.requestPasswordReset({ email }));
       expect(error.code).toBe(Code.ResourceExhausted);
-      expect(errorInfoOf(error)).toMatchObject({ reason: "RATE_LIMITED", metadata: { scope: "password_reset" } });
+      expect(errorInfoOf(error)).toMatchObject({ reason: "RATE_LIMITED", metadata: { scope: "account_mail" } });
     }
   });
 
@@ -210,5 +213,39 @@ describe("resetting the password", () => {
     }
     expect(expired.message).toBe(unknown.message);
     expect((await auth.login({ email, password })).user?.id).toBe(user.id);
+  });
+});
+
+describe("verifying the e-mail", () => {
+  it("when the signed-in user confirms the mailed link, then User and new access tokens say email_verified, once", async () => {
+    const { email, password, user, tokens } = await registered();
+    expect(user.emailVerified).toBe(false);
+    expect(claimsOf(tokens.accessToken).email_verified).toBe(false);
+
+    await auth.requestEmailVerification({}, bearer(tokens.accessToken));
+    const mail = await mailFor(email, "email-verification");
+    expect(mail.link).toMatch(/^http:\/\/storefront\.test\/#verify-email\?token=[A-Za-z0-9_-]{43}$/);
+    const token = tokenOf(mail);
+    const { user: verified } = await auth.verifyEmail({ token });
+
+    expect(verified).toMatchObject({ id: user.id, emailVerified: true });
+    expect((await auth.getMe({}, bearer(tokens.accessToken))).user?.emailVerified).toBe(true);
+    const fresh = await auth.login({ email, password });
+    expect(claimsOf(fresh.tokens!.accessToken).email_verified).toBe(true);
+    const again = await failureOf(auth.verifyEmail({ token }));
+    expect(again.code).toBe(Code.FailedPrecondition);
+    expect(errorInfoOf(again)?.reason).toBe("VERIFICATION_TOKEN_INVALID");
+    const events = (await outboxEventsAbout(user.id)).map((e) => e.payload.case);
+    expect(events.filter((c) => c === "emailVerified")).toHaveLength(1);
+    // A reset token does not verify, nor the other way round.
+    await auth.requestPasswordReset({ email });
+    const resetToken = tokenOf(await mailFor(email));
+    expect(errorInfoOf(await failureOf(auth.verifyEmail({ token: resetToken })))?.reason).toBe(
+      "VERIFICATION_TOKEN_INVALID",
+    );
+  });
+
+  it("when nobody is signed in, then RequestEmailVerification answers unauthenticated", async () => {
+    expect((await failureOf(auth.requestEmailVerification({}))).code).toBe(Code.Unauthenticated);
   });
 });

@@ -16,6 +16,8 @@ export interface Caller {
   role: Role;
   /** When the token was issued (seconds since epoch); the deny list compares against it. */
   issuedAt: number;
+  /** The token's `email_verified` claim; undefined on tokens without one (services). */
+  emailVerified?: boolean;
 }
 
 /** The claims every Bazaar access token carries and every verifier pins. */
@@ -102,7 +104,8 @@ export function createTokenVerifier(options: {
       requiredClaims: ["sub", "exp", "iat", "role"],
     });
     if (typeof payload.role !== "string" || !roles.has(payload.role)) throw invalidToken();
-    return { id: payload.sub!, role: payload.role as Role, issuedAt: payload.iat! };
+    const emailVerified = typeof payload.email_verified === "boolean" ? payload.email_verified : undefined;
+    return { id: payload.sub!, role: payload.role as Role, issuedAt: payload.iat!, emailVerified };
   };
 
   return {

@@ -42,7 +42,7 @@ export function reasonedError<R extends ErrorReason>(
 export function rateLimitedError(
   message: string,
   retryAfterSeconds: number,
-  scope: "client_address" | "user" | "sign_in" | "password_reset",
+  scope: "client_address" | "user" | "sign_in" | "account_mail",
 ): ConnectError {
   const seconds = String(retryAfterSeconds);
   return reasonedError(

@@ -118,6 +118,17 @@ export const errorReasons = {
     metadata: [],
     meaning: "The password-reset token is unknown, expired or already used: ask for a new link.",
   },
+  VERIFICATION_TOKEN_INVALID: {
+    code: Code.FailedPrecondition,
+    metadata: [],
+    meaning: "The e-mail verification token is unknown, expired or already used: ask for a new link.",
+  },
+  EMAIL_NOT_VERIFIED: {
+    code: Code.FailedPrecondition,
+    metadata: [],
+    meaning:
+      "This deployment requires a verified e-mail for checkout: confirm it (AuthService.RequestEmailVerification), then sign in again or refresh.",
+  },
   REFRESH_TOKEN_INVALID: {
     code: Code.Unauthenticated,
     metadata: [],
@@ -159,7 +170,7 @@ export const errorReasons = {
     metadata: ["retry_after_seconds", "scope"],
     meaning:
       "Too many requests: wait `retry_after_seconds` (also in google.rpc.RetryInfo and the Retry-After header) " +
-      "before trying again. `scope` is what was limited: `client_address`, `user`, `sign_in` or `password_reset`.",
+      "before trying again. `scope` is what was limited: `client_address`, `user`, `sign_in` or `account_mail` (password-reset and verification mails).",
     anyRpc: true,
   },
   PAYMENT_ORDER_MISMATCH: {

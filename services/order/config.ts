@@ -27,6 +27,8 @@ export interface OrderConfig extends ServiceBaseConfig {
   recoverySweepMs: number;
   /** WatchOrders reads the feed at least this often, should NATS announcements stop. */
   feedPollMs: number;
+  /** BAZAAR_REQUIRE_VERIFIED_EMAIL: PlaceOrder refuses buyers whose token says the e-mail is unverified. */
+  requireVerifiedEmail: boolean;
   /** Test-only: the process kills itself (SIGKILL) at this checkout or cancellation step. */
   crashAt: (typeof crashPoints)[number];
 }
@@ -51,6 +53,7 @@ export function loadOrderConfig(env: Env): OrderConfig {
     paymentWaitMs: read.int("BAZAAR_ORDER_PAYMENT_WAIT_SECONDS", 600, { min: 1, max: 86_400 }) * 1000,
     recoverySweepMs: read.int("BAZAAR_ORDER_RECOVERY_SWEEP_MS", 5_000, { min: 100 }),
     feedPollMs: read.int("BAZAAR_ORDER_FEED_POLL_MS", 5_000, { min: 100 }),
+    requireVerifiedEmail: read.flag("BAZAAR_REQUIRE_VERIFIED_EMAIL", false),
     crashAt,
   };
 }

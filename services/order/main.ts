@@ -64,6 +64,7 @@ const service = startService<OrderDatabase>({
         cart: cart.client,
         products: products.client,
         feed: { db: runtime.db, signals, pollMs: config.feedPollMs },
+        requireVerifiedEmail: config.requireVerifiedEmail,
       }),
     ),
     bind(

@@ -6,10 +6,11 @@ import { Code, type Client } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderAdminService, OrderService, OrderStatus, ShopOrderStatus } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { errorInfoOf } from "../kit/error-info.ts";
 import { uuidv7 } from "../kit/ids.ts";
 import { bind } from "../kit/serve.ts";
 import { accessMatrix, accessOutcome } from "../kit/testing/access.ts";
-import { failureOf } from "../kit/testing/calls.ts";
+import { bearer, failureOf } from "../kit/testing/calls.ts";
 import { migratedTestDatabase } from "../kit/testing/database.ts";
 import { serveInMemory, type InMemoryServer } from "../kit/testing/in-memory.ts";
 import {
@@ -48,7 +49,7 @@ const products = inMemoryProducts();
 const stock = inMemoryStock();
 
 /** The order service over the shared database, with the given cart service. */
-function orderServiceWith(cart: InMemoryCarts): InMemoryServer {
+function orderServiceWith(cart: InMemoryCarts, options: { requireVerifiedEmail?: boolean } = {}): InMemoryServer {
   const deps: OrderDeps = {
     db,
     outbox: { wake() {} },
@@ -69,6 +70,7 @@ function orderServiceWith(cart: InMemoryCarts): InMemoryServer {
           cart: cart.client,
           products: products.client,
           feed: { db, signals: new OrderChangeSignals(), pollMs: 100 },
+          requireVerifiedEmail: options.requireVerifiedEmail,
         }),
       ),
       bind(OrderAdminService, createOrderAdminService(deps)),
@@ -180,6 +182,32 @@ describe("checkout", () => {
       orderServiceWith(unreachable).client(OrderService).placeOrder(aCheckout(), buyer.options),
     );
     expect(error.code).toBe(Code.Unavailable);
+  });
+});
+
+describe("checkout with BAZAAR_REQUIRE_VERIFIED_EMAIL", () => {
+  it("when the switch is on, then a buyer whose token says the e-mail is unverified is refused and a verified one buys", async () => {
+    const strict = orderServiceWith(carts, { requireVerifiedEmail: true }).client(OrderService);
+    const product = products.shelve(aProduct());
+    stock.stock.set(product.id, 10);
+    const buyerId = uuidv7();
+    const unverified = bearer(await tokens.sign({ id: buyerId, role: "customer", emailVerified: false }));
+    const verified = bearer(await tokens.sign({ id: buyerId, role: "customer", emailVerified: true }));
+    carts.fill(unverified, [{ productId: product.id, quantity: 1 }]);
+    carts.fill(verified, [{ productId: product.id, quantity: 1 }]);
+
+    const refused = await failureOf(strict.placeOrder(aCheckout(), unverified));
+    expect(refused.code).toBe(Code.FailedPrecondition);
+    expect(errorInfoOf(refused)?.reason).toBe("EMAIL_NOT_VERIFIED");
+    expect(await db.selectFrom("orders").select("id").where("user_id", "=", buyerId).execute()).toEqual([]);
+
+    const { order } = await strict.placeOrder(aCheckout(), verified);
+    expect(order?.userId).toBe(buyerId);
+  });
+
+  it("when the switch is off, then a token without the claim still buys", async () => {
+    const { buyer } = await buyerWithCart();
+    expect((await orders.placeOrder(aCheckout(), buyer.options)).order?.userId).toBe(buyer.id);
   });
 });
 

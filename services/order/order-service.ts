@@ -42,6 +42,8 @@ export interface OrderServiceDeps extends OrderDeps {
   cart: Client<typeof CartService>;
   products: Client<typeof ProductService>;
   feed: FeedDeps;
+  /** Checkout only with a verified e-mail (the access token's email_verified claim). */
+  requireVerifiedEmail?: boolean;
 }
 
 const statusFromProto = new Map(Object.entries(protoStatus).map(([k, v]) => [v, k as OrderStatus]));
@@ -63,7 +65,11 @@ const longestReplayMs = 7 * 24 * 3_600_000;
 export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof OrderService> {
   return {
     async placeOrder(request, ctx) {
-      const { id: userId } = callerOf(ctx);
+      const { id: userId, emailVerified } = callerOf(ctx);
+      // The claim, not a call to auth: checkout stays up when auth is slow. A token minted
+      // before verification says false until the buyer refreshes it.
+      if (deps.requireVerifiedEmail && emailVerified !== true)
+        throw reasonedError("EMAIL_NOT_VERIFIED", "checkout needs a verified e-mail address", {});
       const order = await mapErrors(() =>
         placeOrder(deps, shopperPortsFor(deps, ctx), {
           userId,

@@ -15,6 +15,8 @@ export interface UsersTable {
   create_time: Generated<Date>;
   update_time: Generated<Date>;
   last_login_time: Date | null;
+  /** When the e-mail was confirmed; null until then (and on rows older than verification). */
+  email_verify_time: Generated<Date | null>;
 }
 
 export interface SigningKeysTable {

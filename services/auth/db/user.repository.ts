@@ -72,6 +72,17 @@ export async function updatePasswordHash(db: Db, id: string, passwordHash: strin
     .execute();
 }
 
+/** Sets the verification time once; false when it was set already. */
+export async function markEmailVerified(db: Db, id: string): Promise<boolean> {
+  const result = await db
+    .updateTable("users")
+    .set({ email_verify_time: sql<Date>`UTC_TIMESTAMP(6)`, update_time: sql<Date>`UTC_TIMESTAMP(6)` })
+    .where("id", "=", id)
+    .where("email_verify_time", "is", null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
 export async function setRole(db: Db, id: string, role: UserRole): Promise<void> {
   await db
     .updateTable("users")
@@ -143,6 +154,7 @@ function toUser(row: UserRow): User {
     phone: row.phone,
     role: fromColumn[row.role],
     active: Boolean(row.active),
+    emailVerified: row.email_verify_time !== null,
     createTime: row.create_time,
     lastLoginTime: row.last_login_time,
   };

@@ -14,11 +14,12 @@ import {
   recordResetRequest,
 } from "../db/recovery.repository.ts";
 import { revokeUserFamilies } from "../db/session.repository.ts";
-import { findUserByEmail, updatePasswordHash } from "../db/user.repository.ts";
+import { findUserByEmail, findUserById, markEmailVerified, updatePasswordHash } from "../db/user.repository.ts";
 import { hashPassword } from "./password.ts";
-import { normalizeEmail, TooManyAttemptsError } from "./user.ts";
+import { normalizeEmail, TooManyAttemptsError, type User, UserNotFoundError } from "./user.ts";
 
 export const resetTokenTtlMs = 30 * 60 * 1000;
+export const verificationTokenTtlMs = 24 * 60 * 60 * 1000;
 
 export interface RecoveryPolicy {
   /** Reset requests allowed per address and per client within the window. */
@@ -62,6 +63,13 @@ export class InvalidResetTokenError extends Error {
   }
 }
 
+export class InvalidVerificationTokenError extends Error {
+  override name = "InvalidVerificationTokenError";
+  constructor() {
+    super("the verification link is invalid, expired or already used");
+  }
+}
+
 export function hashAccountToken(token: string): string {
   return createHash("sha256").update(token).digest("hex");
 }
@@ -77,45 +85,58 @@ export async function requestPasswordReset(
 ): Promise<{ background: Promise<void> }> {
   const email = normalizeEmail(input.email);
   const { recovery } = deps;
-  const since = new Date(Date.now() - recovery.windowSeconds * 1000);
-  const [byEmail, byIp] = await Promise.all([
-    countResetRequests(deps.db, since, { email }),
-    countResetRequests(deps.db, since, { clientIp: input.clientIp }),
-  ]);
-  if (byEmail >= recovery.maxRequestsPerEmail || byIp >= recovery.maxRequestsPerIp) {
-    throw new TooManyAttemptsError(
-      recovery.windowSeconds,
-      "too many password-reset requests; try again later",
-      "password_reset",
-    );
-  }
-  await recordResetRequest(deps.db, email, input.clientIp);
-  const background = sendResetLink(deps, email).catch((error: unknown) => {
+  await ensureMailAllowed(deps, email, input.clientIp);
+  const background = (async () => {
+    const user = await findUserByEmail(deps.db, email);
+    if (user?.active) await sendAccountLink(deps, user, "password_reset");
+  })().catch((error: unknown) => {
     deps.log.error({ err: error }, "password-reset request failed after answering");
   });
   return { background };
 }
 
-async function sendResetLink(deps: RecoveryDeps, email: string): Promise<void> {
-  const user = await findUserByEmail(deps.db, email);
-  if (!user?.active) return;
+/** Per-address and per-client limits on account mails, shared by reset and verification. */
+async function ensureMailAllowed(deps: RecoveryDeps, email: string, clientIp: string): Promise<void> {
+  const { recovery } = deps;
+  const since = new Date(Date.now() - recovery.windowSeconds * 1000);
+  const [byEmail, byIp] = await Promise.all([
+    countResetRequests(deps.db, since, { email }),
+    countResetRequests(deps.db, since, { clientIp }),
+  ]);
+  if (byEmail >= recovery.maxRequestsPerEmail || byIp >= recovery.maxRequestsPerIp) {
+    throw new TooManyAttemptsError(
+      recovery.windowSeconds,
+      "too many account mails asked; try again later",
+      "account_mail",
+    );
+  }
+  await recordResetRequest(deps.db, email, clientIp);
+}
+
+const linkKinds = {
+  password_reset: { kind: "password-reset", page: "reset-password", ttlMs: resetTokenTtlMs },
+  email_verification: { kind: "email-verification", page: "verify-email", ttlMs: verificationTokenTtlMs },
+} as const;
+
+/** Stores a new token's hash (with its event) and hands the link to the notification service. */
+async function sendAccountLink(
+  deps: RecoveryDeps,
+  user: User,
+  purpose: "password_reset" | "email_verification",
+): Promise<void> {
+  const { kind, page, ttlMs } = linkKinds[purpose];
   const token = randomBytes(32).toString("base64url");
   const id = uuidv7();
-  const expireTime = new Date(Date.now() + resetTokenTtlMs);
+  const expireTime = new Date(Date.now() + ttlMs);
   await deps.db.transaction().execute(async (trx) => {
-    await insertAccountToken(trx, {
-      id,
-      hash: hashAccountToken(token),
-      userId: user.id,
-      purpose: "password_reset",
-      expireTime,
-    });
-    await appendEvent(trx, {
-      source: "auth",
-      actorId: user.id,
-      subjectId: user.id,
-      payload: { case: "passwordResetRequested", value: { userId: user.id } },
-    });
+    await insertAccountToken(trx, { id, hash: hashAccountToken(token), userId: user.id, purpose, expireTime });
+    if (purpose === "password_reset")
+      await appendEvent(trx, {
+        source: "auth",
+        actorId: user.id,
+        subjectId: user.id,
+        payload: { case: "passwordResetRequested", value: { userId: user.id } },
+      });
   });
   deps.outbox.wake();
   await sendWithRetries(deps, {
@@ -123,8 +144,8 @@ async function sendResetLink(deps: RecoveryDeps, email: string): Promise<void> {
     userId: user.id,
     email: user.email,
     displayName: user.displayName,
-    kind: "password-reset",
-    link: `${deps.publicUrl.replace(/\/+$/, "")}/#reset-password?token=${token}`,
+    kind,
+    link: `${deps.publicUrl.replace(/\/+$/, "")}/#${page}?token=${token}`,
     expireTime,
   });
 }
@@ -172,4 +193,43 @@ export async function resetPassword(deps: RecoveryDeps, input: { token: string; 
   });
   if (!userId) throw new InvalidResetTokenError();
   deps.outbox.wake();
+}
+
+/**
+ * Mails the signed-in user a verification link, in the background like reset links. An address
+ * verified already gets nothing; the caller cannot tell, nor needs to (User.email_verified).
+ */
+export async function requestEmailVerification(
+  deps: RecoveryDeps,
+  input: { userId: string; clientIp: string },
+): Promise<{ background: Promise<void> }> {
+  const user = await findUserById(deps.db, input.userId);
+  if (!user?.active) throw new UserNotFoundError(`user ${input.userId} not found`);
+  await ensureMailAllowed(deps, user.email, input.clientIp);
+  const background = user.emailVerified
+    ? Promise.resolve()
+    : sendAccountLink(deps, user, "email_verification").catch((error: unknown) => {
+        deps.log.error({ err: error }, "verification mail failed after answering");
+      });
+  return { background };
+}
+
+/** Marks the e-mail verified with a verification token; emits EmailVerified. */
+export async function verifyEmail(deps: RecoveryDeps, token: string): Promise<User> {
+  const userId = await deps.db.transaction().execute(async (trx) => {
+    const id = await consumeAccountToken(trx, hashAccountToken(token), "email_verification", new Date());
+    if (!id) return undefined;
+    await expireUserAccountTokens(trx, id, "email_verification");
+    if (await markEmailVerified(trx, id))
+      await appendEvent(trx, {
+        source: "auth",
+        actorId: id,
+        subjectId: id,
+        payload: { case: "emailVerified", value: { userId: id } },
+      });
+    return id;
+  });
+  if (!userId) throw new InvalidVerificationTokenError();
+  deps.outbox.wake();
+  return (await findUserById(deps.db, userId))!;
 }

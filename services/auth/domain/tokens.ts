@@ -11,13 +11,16 @@ export interface IssuedAccessToken {
 
 export async function issueAccessToken(
   key: SigningKey,
-  subject: { id: string; role: Role },
+  subject: { id: string; role: Role; emailVerified?: boolean },
   lifetimeSeconds: number,
   now = new Date(),
 ): Promise<IssuedAccessToken> {
   const issuedAt = Math.floor(now.getTime() / 1000);
   const expiresAt = issuedAt + lifetimeSeconds;
-  const token = await new SignJWT({ role: subject.role })
+  // Users' tokens say whether the e-mail is verified (the order service may require it);
+  // service tokens have no e-mail and no such claim.
+  const claims = subject.emailVerified === undefined ? {} : { email_verified: subject.emailVerified };
+  const token = await new SignJWT({ role: subject.role, ...claims })
     .setProtectedHeader({ alg: tokenProfile.algorithm, kid: key.kid, typ: tokenProfile.accessType })
     .setIssuer(tokenProfile.issuer)
     .setAudience(tokenProfile.audience)

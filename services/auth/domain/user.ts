@@ -10,6 +10,8 @@ export interface User {
   phone: string;
   role: UserRole;
   active: boolean;
+  /** Confirmed with a mailed link (VerifyEmail). */
+  emailVerified: boolean;
   createTime: Date;
   lastLoginTime: Date | null;
 }
@@ -52,11 +54,11 @@ export class UserNotFoundError extends Error {
 export class TooManyAttemptsError extends Error {
   override name = "TooManyAttemptsError";
   readonly retryAfterSeconds: number;
-  readonly scope: "sign_in" | "password_reset";
+  readonly scope: "sign_in" | "account_mail";
   constructor(
     retryAfterSeconds: number,
     message = "too many failed sign-ins; try again later",
-    scope: "sign_in" | "password_reset" = "sign_in",
+    scope: "sign_in" | "account_mail" = "sign_in",
   ) {
     super(message);
     this.scope = scope;

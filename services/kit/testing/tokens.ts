@@ -12,7 +12,10 @@ export interface TestTokens {
   /** The verifier every service uses, fed this key's JWKS. */
   verifier: TokenVerifier;
   /** A token for `subject`, signed as auth signs access tokens. */
-  sign(subject: { id: string; role: Role }, options?: { issuedAt?: Date; lifetimeSeconds?: number }): Promise<string>;
+  sign(
+    subject: { id: string; role: Role; emailVerified?: boolean },
+    options?: { issuedAt?: Date; lifetimeSeconds?: number },
+  ): Promise<string>;
 }
 
 export async function createTestTokens(): Promise<TestTokens> {
@@ -28,11 +31,12 @@ export async function createTestTokens(): Promise<TestTokens> {
 async function signAccessToken(
   key: CryptoKey,
   kid: string,
-  subject: { id: string; role: Role },
+  subject: { id: string; role: Role; emailVerified?: boolean },
   { issuedAt = new Date(), lifetimeSeconds = 900 }: { issuedAt?: Date; lifetimeSeconds?: number },
 ): Promise<string> {
   const iat = Math.floor(issuedAt.getTime() / 1000);
-  return new SignJWT({ role: subject.role })
+  const claims = subject.emailVerified === undefined ? {} : { email_verified: subject.emailVerified };
+  return new SignJWT({ role: subject.role, ...claims })
     .setProtectedHeader({ alg: tokenProfile.algorithm, kid, typ: tokenProfile.accessType })
     .setIssuer(tokenProfile.issuer)
     .setAudience(tokenProfile.audience)

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bazaar/events/v1/events.proto.
  */
 export const file_bazaar_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch1iYXphYXIvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQYmF6YWFyLmV2ZW50cy52MSKpDQoFRXZlbnQSCgoCaWQYASABKAkSLgoKb2NjdXJfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc291cmNlGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJEhIKCnN1YmplY3RfaWQYBSABKAkSFAoMdHJhY2VfcGFyZW50GAYgASgJEjsKD3VzZXJfcmVnaXN0ZXJlZBgKIAEoCzIgLmJhemFhci5ldmVudHMudjEuVXNlclJlZ2lzdGVyZWRIABI+ChF1c2VyX3JvbGVfY2hhbmdlZBgLIAEoCzIhLmJhemFhci5ldmVudHMudjEuVXNlclJvbGVDaGFuZ2VkSAASQgoTdXNlcl9hY3RpdmVfY2hhbmdlZBgMIAEoCzIjLmJhemFhci5ldmVudHMudjEuVXNlckFjdGl2ZUNoYW5nZWRIABIzCgt1c2VyX2VyYXNlZBgNIAEoCzIcLmJhemFhci5ldmVudHMudjEuVXNlckVyYXNlZEgAEkwKGHBhc3N3b3JkX3Jlc2V0X3JlcXVlc3RlZBgOIAEoCzIoLmJhemFhci5ldmVudHMudjEuUGFzc3dvcmRSZXNldFJlcXVlc3RlZEgAEj0KEHBhc3N3b3JkX2NoYW5nZWQYDyABKAsyIS5iYXphYXIuZXZlbnRzLnYxLlBhc3N3b3JkQ2hhbmdlZEgAEjUKDHNob3BfY3JlYXRlZBgUIAEoCzIdLmJhemFhci5ldmVudHMudjEuU2hvcENyZWF0ZWRIABI9ChBjYXRlZ29yeV9jcmVhdGVkGBUgASgLMiEuYmF6YWFyLmV2ZW50cy52MS5DYXRlZ29yeUNyZWF0ZWRIABI7Cg9wcm9kdWN0X2NyZWF0ZWQYFiABKAsyIC5iYXphYXIuZXZlbnRzLnYxLlByb2R1Y3RDcmVhdGVkSAASOwoPcHJvZHVjdF91cGRhdGVkGBcgASgLMiAuYmF6YWFyLmV2ZW50cy52MS5Qcm9kdWN0VXBkYXRlZEgAEjsKD3Byb2R1Y3RfZGVsZXRlZBgYIAEoCzIgLmJhemFhci5ldmVudHMudjEuUHJvZHVjdERlbGV0ZWRIABI3Cg1zdG9ja19jaGFuZ2VkGBkgASgLMh4uYmF6YWFyLmV2ZW50cy52MS5TdG9ja0NoYW5nZWRIABJKChdzaG9wX3N1c3BlbnNpb25fY2hhbmdlZBgaIAEoCzInLmJhemFhci5ldmVudHMudjEuU2hvcFN1c3BlbnNpb25DaGFuZ2VkSAASNQoMb3JkZXJfcGxhY2VkGB4gASgLMh0uYmF6YWFyLmV2ZW50cy52MS5PcmRlclBsYWNlZEgAEkQKFG9yZGVyX3N0YXR1c19jaGFuZ2VkGB8gASgLMiQuYmF6YWFyLmV2ZW50cy52MS5PcmRlclN0YXR1c0NoYW5nZWRIABI7Cg9vcmRlcl9jYW5jZWxsZWQYICABKAsyIC5iYXphYXIuZXZlbnRzLnYxLk9yZGVyQ2FuY2VsbGVkSAASOQoOcGF5bWVudF9mYWlsZWQYISABKAsyHy5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRGYWlsZWRIABJNChlzaG9wX29yZGVyX3N0YXR1c19jaGFuZ2VkGCIgASgLMiguYmF6YWFyLmV2ZW50cy52MS5TaG9wT3JkZXJTdGF0dXNDaGFuZ2VkSAASQQoScGF5bWVudF9hdXRob3JpemVkGCMgASgLMiMuYmF6YWFyLmV2ZW50cy52MS5QYXltZW50QXV0aG9yaXplZEgAEj0KEHBheW1lbnRfY2FwdHVyZWQYJCABKAsyIS5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRDYXB0dXJlZEgAEj0KEHBheW1lbnRfcmVmdW5kZWQYJSABKAsyIS5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRSZWZ1bmRlZEgAEkoKF3BheW1lbnRfcmVxdWlyZXNfYWN0aW9uGCYgASgLMicuYmF6YWFyLmV2ZW50cy52MS5QYXltZW50UmVxdWlyZXNBY3Rpb25IABI9ChBwYXltZW50X2NhbmNlbGVkGCcgASgLMiEuYmF6YWFyLmV2ZW50cy52MS5QYXltZW50Q2FuY2VsZWRIABJIChZhZG1pbl9hY3Rpb25fcGVyZm9ybWVkGCggASgLMiYuYmF6YWFyLmV2ZW50cy52MS5BZG1pbkFjdGlvblBlcmZvcm1lZEgAQgkKB3BheWxvYWQibAoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIkCgRyb2xlGAMgASgOMhYuYmF6YWFyLmNvbW1vbi52MS5Sb2xlEhQKDGRpc3BsYXlfbmFtZRgEIAEoCSJ2Cg9Vc2VyUm9sZUNoYW5nZWQSDwoHdXNlcl9pZBgBIAEoCRIoCghvbGRfcm9sZRgCIAEoDjIWLmJhemFhci5jb21tb24udjEuUm9sZRIoCghuZXdfcm9sZRgDIAEoDjIWLmJhemFhci5jb21tb24udjEuUm9sZSI0ChFVc2VyQWN0aXZlQ2hhbmdlZBIPCgd1c2VyX2lkGAEgASgJEg4KBmFjdGl2ZRgCIAEoCCIpChZQYXNzd29yZFJlc2V0UmVxdWVzdGVkEg8KB3VzZXJfaWQYASABKAkiIgoPUGFzc3dvcmRDaGFuZ2VkEg8KB3VzZXJfaWQYASABKAkiHQoKVXNlckVyYXNlZBIPCgd1c2VyX2lkGAEgASgJImsKC1Nob3BDcmVhdGVkEg8KB3Nob3BfaWQYASABKAkSEQoJc2VsbGVyX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSKgoIbG9jYXRpb24YBCABKAsyGC5iYXphYXIuY29tbW9uLnYxLkxhdExuZyJHCg9DYXRlZ29yeUNyZWF0ZWQSEwoLY2F0ZWdvcnlfaWQYASABKAkSEQoJcGFyZW50X2lkGAIgASgJEgwKBG5hbWUYAyABKAkikwEKDlByb2R1Y3RDcmVhdGVkEhIKCnByb2R1Y3RfaWQYASABKAkSDwoHc2hvcF9pZBgCIAEoCRIRCglzZWxsZXJfaWQYAyABKAkSEwoLY2F0ZWdvcnlfaWQYBCABKAkSDAoEbmFtZRgFIAEoCRImCgVwcmljZRgGIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkixQEKDlByb2R1Y3RVcGRhdGVkEhIKCnByb2R1Y3RfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIqCglvbGRfcHJpY2UYAyABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EioKCW5ld19wcmljZRgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSDgoGYWN0aXZlGAUgASgIEhYKDmNoYW5nZWRfZmllbGRzGAYgAygJEhEKCWltYWdlX3VybBgHIAEoCSIkCg5Qcm9kdWN0RGVsZXRlZBISCgpwcm9kdWN0X2lkGAEgASgJInYKDFN0b2NrQ2hhbmdlZBISCgpwcm9kdWN0X2lkGAEgASgJEhUKDXN0b2NrX29uX2hhbmQYAiABKAUSEgoKc3RvY2tfaGVsZBgDIAEoBRIXCg9zdG9ja19hdmFpbGFibGUYBCABKAUSDgoGcmVhc29uGAUgASgJIl4KFVNob3BTdXNwZW5zaW9uQ2hhbmdlZBIPCgdzaG9wX2lkGAEgASgJEhEKCXNlbGxlcl9pZBgCIAEoCRIRCglzdXNwZW5kZWQYAyABKAgSDgoGcmVhc29uGAQgASgJIrsBCgtPcmRlclBsYWNlZBIQCghvcmRlcl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEikKBWl0ZW1zGAMgAygLMhouYmF6YWFyLm9yZGVyLnYxLk9yZGVySXRlbRImCgV0b3RhbBgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSNgoLc2hvcF9vcmRlcnMYBSADKAsyIS5iYXphYXIuZXZlbnRzLnYxLlBsYWNlZFNob3BPcmRlciJ3Cg9QbGFjZWRTaG9wT3JkZXISFQoNc2hvcF9vcmRlcl9pZBgBIAEoCRIPCgdzaG9wX2lkGAIgASgJEhEKCXNlbGxlcl9pZBgDIAEoCRIpCghzdWJ0b3RhbBgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXki4wEKEk9yZGVyU3RhdHVzQ2hhbmdlZBIQCghvcmRlcl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEjAKCm9sZF9zdGF0dXMYAyABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXMSMAoKbmV3X3N0YXR1cxgEIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1cxIMCgRub3RlGAUgASgJEiYKBXRvdGFsGAYgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIQCghzaG9wX2lkcxgHIAMoCSKGAwoWU2hvcE9yZGVyU3RhdHVzQ2hhbmdlZBIVCg1zaG9wX29yZGVyX2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEg8KB3Nob3BfaWQYAyABKAkSEQoJc2VsbGVyX2lkGAQgASgJEg8KB3VzZXJfaWQYBSABKAkSNAoKb2xkX3N0YXR1cxgGIAEoDjIgLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXJTdGF0dXMSNAoKbmV3X3N0YXR1cxgHIAEoDjIgLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXJTdGF0dXMSDAoEbm90ZRgIIAEoCRIPCgdjYXJyaWVyGAkgASgJEhcKD3RyYWNraW5nX251bWJlchgKIAEoCRIUCgx0cmFja2luZ191cmwYCyABKAkSKQoIc3VidG90YWwYDCABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EikKCHJlZnVuZGVkGA0gASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSJDCg5PcmRlckNhbmNlbGxlZBIQCghvcmRlcl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJWCg1QYXltZW50RmFpbGVkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJEhIKCnBheW1lbnRfaWQYBCABKAkiYgoRUGF5bWVudEF1dGhvcml6ZWQSEgoKcGF5bWVudF9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRInCgZhbW91bnQYAyABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5ImAKD1BheW1lbnRDYXB0dXJlZBISCgpwYXltZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEicKBmFtb3VudBgDIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkipAEKD1BheW1lbnRSZWZ1bmRlZBISCgpwYXltZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEhEKCXJlZnVuZF9pZBgDIAEoCRInCgZhbW91bnQYBCABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Ei8KDnRvdGFsX3JlZnVuZGVkGAUgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSI9ChVQYXltZW50UmVxdWlyZXNBY3Rpb24SEgoKcGF5bWVudF9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCSI3Cg9QYXltZW50Q2FuY2VsZWQSEgoKcGF5bWVudF9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCSJkChRBZG1pbkFjdGlvblBlcmZvcm1lZBIOCgZhY3Rpb24YASABKAkSEwoLdGFyZ2V0X3R5cGUYAiABKAkSEQoJdGFyZ2V0X2lkGAMgASgJEhQKDGRldGFpbHNfanNvbhgEIAEoCWIGcHJvdG8z", [file_bazaar_common_v1_common, file_bazaar_order_v1_order, file_google_protobuf_timestamp]);
+  fileDesc("Ch1iYXphYXIvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQYmF6YWFyLmV2ZW50cy52MSLkDQoFRXZlbnQSCgoCaWQYASABKAkSLgoKb2NjdXJfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc291cmNlGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJEhIKCnN1YmplY3RfaWQYBSABKAkSFAoMdHJhY2VfcGFyZW50GAYgASgJEjsKD3VzZXJfcmVnaXN0ZXJlZBgKIAEoCzIgLmJhemFhci5ldmVudHMudjEuVXNlclJlZ2lzdGVyZWRIABI+ChF1c2VyX3JvbGVfY2hhbmdlZBgLIAEoCzIhLmJhemFhci5ldmVudHMudjEuVXNlclJvbGVDaGFuZ2VkSAASQgoTdXNlcl9hY3RpdmVfY2hhbmdlZBgMIAEoCzIjLmJhemFhci5ldmVudHMudjEuVXNlckFjdGl2ZUNoYW5nZWRIABIzCgt1c2VyX2VyYXNlZBgNIAEoCzIcLmJhemFhci5ldmVudHMudjEuVXNlckVyYXNlZEgAEkwKGHBhc3N3b3JkX3Jlc2V0X3JlcXVlc3RlZBgOIAEoCzIoLmJhemFhci5ldmVudHMudjEuUGFzc3dvcmRSZXNldFJlcXVlc3RlZEgAEj0KEHBhc3N3b3JkX2NoYW5nZWQYDyABKAsyIS5iYXphYXIuZXZlbnRzLnYxLlBhc3N3b3JkQ2hhbmdlZEgAEjkKDmVtYWlsX3ZlcmlmaWVkGBAgASgLMh8uYmF6YWFyLmV2ZW50cy52MS5FbWFpbFZlcmlmaWVkSAASNQoMc2hvcF9jcmVhdGVkGBQgASgLMh0uYmF6YWFyLmV2ZW50cy52MS5TaG9wQ3JlYXRlZEgAEj0KEGNhdGVnb3J5X2NyZWF0ZWQYFSABKAsyIS5iYXphYXIuZXZlbnRzLnYxLkNhdGVnb3J5Q3JlYXRlZEgAEjsKD3Byb2R1Y3RfY3JlYXRlZBgWIAEoCzIgLmJhemFhci5ldmVudHMudjEuUHJvZHVjdENyZWF0ZWRIABI7Cg9wcm9kdWN0X3VwZGF0ZWQYFyABKAsyIC5iYXphYXIuZXZlbnRzLnYxLlByb2R1Y3RVcGRhdGVkSAASOwoPcHJvZHVjdF9kZWxldGVkGBggASgLMiAuYmF6YWFyLmV2ZW50cy52MS5Qcm9kdWN0RGVsZXRlZEgAEjcKDXN0b2NrX2NoYW5nZWQYGSABKAsyHi5iYXphYXIuZXZlbnRzLnYxLlN0b2NrQ2hhbmdlZEgAEkoKF3Nob3Bfc3VzcGVuc2lvbl9jaGFuZ2VkGBogASgLMicuYmF6YWFyLmV2ZW50cy52MS5TaG9wU3VzcGVuc2lvbkNoYW5nZWRIABI1CgxvcmRlcl9wbGFjZWQYHiABKAsyHS5iYXphYXIuZXZlbnRzLnYxLk9yZGVyUGxhY2VkSAASRAoUb3JkZXJfc3RhdHVzX2NoYW5nZWQYHyABKAsyJC5iYXphYXIuZXZlbnRzLnYxLk9yZGVyU3RhdHVzQ2hhbmdlZEgAEjsKD29yZGVyX2NhbmNlbGxlZBggIAEoCzIgLmJhemFhci5ldmVudHMudjEuT3JkZXJDYW5jZWxsZWRIABI5Cg5wYXltZW50X2ZhaWxlZBghIAEoCzIfLmJhemFhci5ldmVudHMudjEuUGF5bWVudEZhaWxlZEgAEk0KGXNob3Bfb3JkZXJfc3RhdHVzX2NoYW5nZWQYIiABKAsyKC5iYXphYXIuZXZlbnRzLnYxLlNob3BPcmRlclN0YXR1c0NoYW5nZWRIABJBChJwYXltZW50X2F1dGhvcml6ZWQYIyABKAsyIy5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRBdXRob3JpemVkSAASPQoQcGF5bWVudF9jYXB0dXJlZBgkIAEoCzIhLmJhemFhci5ldmVudHMudjEuUGF5bWVudENhcHR1cmVkSAASPQoQcGF5bWVudF9yZWZ1bmRlZBglIAEoCzIhLmJhemFhci5ldmVudHMudjEuUGF5bWVudFJlZnVuZGVkSAASSgoXcGF5bWVudF9yZXF1aXJlc19hY3Rpb24YJiABKAsyJy5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRSZXF1aXJlc0FjdGlvbkgAEj0KEHBheW1lbnRfY2FuY2VsZWQYJyABKAsyIS5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRDYW5jZWxlZEgAEkgKFmFkbWluX2FjdGlvbl9wZXJmb3JtZWQYKCABKAsyJi5iYXphYXIuZXZlbnRzLnYxLkFkbWluQWN0aW9uUGVyZm9ybWVkSABCCQoHcGF5bG9hZCJsCg5Vc2VyUmVnaXN0ZXJlZBIPCgd1c2VyX2lkGAEgASgJEg0KBWVtYWlsGAIgASgJEiQKBHJvbGUYAyABKA4yFi5iYXphYXIuY29tbW9uLnYxLlJvbGUSFAoMZGlzcGxheV9uYW1lGAQgASgJInYKD1VzZXJSb2xlQ2hhbmdlZBIPCgd1c2VyX2lkGAEgASgJEigKCG9sZF9yb2xlGAIgASgOMhYuYmF6YWFyLmNvbW1vbi52MS5Sb2xlEigKCG5ld19yb2xlGAMgASgOMhYuYmF6YWFyLmNvbW1vbi52MS5Sb2xlIjQKEVVzZXJBY3RpdmVDaGFuZ2VkEg8KB3VzZXJfaWQYASABKAkSDgoGYWN0aXZlGAIgASgIIikKFlBhc3N3b3JkUmVzZXRSZXF1ZXN0ZWQSDwoHdXNlcl9pZBgBIAEoCSIiCg9QYXNzd29yZENoYW5nZWQSDwoHdXNlcl9pZBgBIAEoCSIgCg1FbWFpbFZlcmlmaWVkEg8KB3VzZXJfaWQYASABKAkiHQoKVXNlckVyYXNlZBIPCgd1c2VyX2lkGAEgASgJImsKC1Nob3BDcmVhdGVkEg8KB3Nob3BfaWQYASABKAkSEQoJc2VsbGVyX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSKgoIbG9jYXRpb24YBCABKAsyGC5iYXphYXIuY29tbW9uLnYxLkxhdExuZyJHCg9DYXRlZ29yeUNyZWF0ZWQSEwoLY2F0ZWdvcnlfaWQYASABKAkSEQoJcGFyZW50X2lkGAIgASgJEgwKBG5hbWUYAyABKAkikwEKDlByb2R1Y3RDcmVhdGVkEhIKCnByb2R1Y3RfaWQYASABKAkSDwoHc2hvcF9pZBgCIAEoCRIRCglzZWxsZXJfaWQYAyABKAkSEwoLY2F0ZWdvcnlfaWQYBCABKAkSDAoEbmFtZRgFIAEoCRImCgVwcmljZRgGIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkixQEKDlByb2R1Y3RVcGRhdGVkEhIKCnByb2R1Y3RfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIqCglvbGRfcHJpY2UYAyABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EioKCW5ld19wcmljZRgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSDgoGYWN0aXZlGAUgASgIEhYKDmNoYW5nZWRfZmllbGRzGAYgAygJEhEKCWltYWdlX3VybBgHIAEoCSIkCg5Qcm9kdWN0RGVsZXRlZBISCgpwcm9kdWN0X2lkGAEgASgJInYKDFN0b2NrQ2hhbmdlZBISCgpwcm9kdWN0X2lkGAEgASgJEhUKDXN0b2NrX29uX2hhbmQYAiABKAUSEgoKc3RvY2tfaGVsZBgDIAEoBRIXCg9zdG9ja19hdmFpbGFibGUYBCABKAUSDgoGcmVhc29uGAUgASgJIl4KFVNob3BTdXNwZW5zaW9uQ2hhbmdlZBIPCgdzaG9wX2lkGAEgASgJEhEKCXNlbGxlcl9pZBgCIAEoCRIRCglzdXNwZW5kZWQYAyABKAgSDgoGcmVhc29uGAQgASgJIrsBCgtPcmRlclBsYWNlZBIQCghvcmRlcl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEikKBWl0ZW1zGAMgAygLMhouYmF6YWFyLm9yZGVyLnYxLk9yZGVySXRlbRImCgV0b3RhbBgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSNgoLc2hvcF9vcmRlcnMYBSADKAsyIS5iYXphYXIuZXZlbnRzLnYxLlBsYWNlZFNob3BPcmRlciJ3Cg9QbGFjZWRTaG9wT3JkZXISFQoNc2hvcF9vcmRlcl9pZBgBIAEoCRIPCgdzaG9wX2lkGAIgASgJEhEKCXNlbGxlcl9pZBgDIAEoCRIpCghzdWJ0b3RhbBgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXki4wEKEk9yZGVyU3RhdHVzQ2hhbmdlZBIQCghvcmRlcl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEjAKCm9sZF9zdGF0dXMYAyABKA4yHC5iYXphYXIub3JkZXIudjEuT3JkZXJTdGF0dXMSMAoKbmV3X3N0YXR1cxgEIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1cxIMCgRub3RlGAUgASgJEiYKBXRvdGFsGAYgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIQCghzaG9wX2lkcxgHIAMoCSKGAwoWU2hvcE9yZGVyU3RhdHVzQ2hhbmdlZBIVCg1zaG9wX29yZGVyX2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEg8KB3Nob3BfaWQYAyABKAkSEQoJc2VsbGVyX2lkGAQgASgJEg8KB3VzZXJfaWQYBSABKAkSNAoKb2xkX3N0YXR1cxgGIAEoDjIgLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXJTdGF0dXMSNAoKbmV3X3N0YXR1cxgHIAEoDjIgLmJhemFhci5vcmRlci52MS5TaG9wT3JkZXJTdGF0dXMSDAoEbm90ZRgIIAEoCRIPCgdjYXJyaWVyGAkgASgJEhcKD3RyYWNraW5nX251bWJlchgKIAEoCRIUCgx0cmFja2luZ191cmwYCyABKAkSKQoIc3VidG90YWwYDCABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EikKCHJlZnVuZGVkGA0gASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSJDCg5PcmRlckNhbmNlbGxlZBIQCghvcmRlcl9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEg4KBnJlYXNvbhgDIAEoCSJWCg1QYXltZW50RmFpbGVkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJEhIKCnBheW1lbnRfaWQYBCABKAkiYgoRUGF5bWVudEF1dGhvcml6ZWQSEgoKcGF5bWVudF9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCRInCgZhbW91bnQYAyABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5ImAKD1BheW1lbnRDYXB0dXJlZBISCgpwYXltZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEicKBmFtb3VudBgDIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkipAEKD1BheW1lbnRSZWZ1bmRlZBISCgpwYXltZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEhEKCXJlZnVuZF9pZBgDIAEoCRInCgZhbW91bnQYBCABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Ei8KDnRvdGFsX3JlZnVuZGVkGAUgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSI9ChVQYXltZW50UmVxdWlyZXNBY3Rpb24SEgoKcGF5bWVudF9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCSI3Cg9QYXltZW50Q2FuY2VsZWQSEgoKcGF5bWVudF9pZBgBIAEoCRIQCghvcmRlcl9pZBgCIAEoCSJkChRBZG1pbkFjdGlvblBlcmZvcm1lZBIOCgZhY3Rpb24YASABKAkSEwoLdGFyZ2V0X3R5cGUYAiABKAkSEQoJdGFyZ2V0X2lkGAMgASgJEhQKDGRldGFpbHNfanNvbhgEIAEoCWIGcHJvdG8z", [file_bazaar_common_v1_common, file_bazaar_order_v1_order, file_google_protobuf_timestamp]);
 
 /**
  * The envelope of every event on NATS JetStream (stream BAZAAR_EVENTS, subjects `bazaar.>`),
@@ -122,6 +122,14 @@ export type Event = Message<"bazaar.events.v1.Event"> & {
      */
     value: PasswordChanged;
     case: "passwordChanged";
+  } | {
+    /**
+     * A user confirmed their e-mail.
+     *
+     * @generated from field: bazaar.events.v1.EmailVerified email_verified = 16;
+     */
+    value: EmailVerified;
+    case: "emailVerified";
   } | {
     /**
      * A shop was opened.
@@ -430,6 +438,28 @@ export const PasswordChangedSchema: GenMessage<PasswordChanged> = /*@__PURE__*/
   messageDesc(file_bazaar_events_v1_events, 5);
 
 /**
+ * Emitted by auth when a user confirmed their e-mail with a mailed link
+ * (bazaar.auth.email_verified). Carries no e-mail. Consumed by admin (audit).
+ *
+ * @generated from message bazaar.events.v1.EmailVerified
+ */
+export type EmailVerified = Message<"bazaar.events.v1.EmailVerified"> & {
+  /**
+   * The user.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message bazaar.events.v1.EmailVerified.
+ * Use `create(EmailVerifiedSchema)` to create a new message.
+ */
+export const EmailVerifiedSchema: GenMessage<EmailVerified> = /*@__PURE__*/
+  messageDesc(file_bazaar_events_v1_events, 6);
+
+/**
  * Emitted by auth on EraseUser (bazaar.auth.user_erased), once per user. Carries no personal
  * data. Consumed by cart (deletes the cart) and admin (removes personal data from the audit
  * trail and remembers the user as erased, so a rebuild of the projections does not bring it
@@ -451,7 +481,7 @@ export type UserErased = Message<"bazaar.events.v1.UserErased"> & {
  * Use `create(UserErasedSchema)` to create a new message.
  */
 export const UserErasedSchema: GenMessage<UserErased> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 6);
+  messageDesc(file_bazaar_events_v1_events, 7);
 
 /**
  * Emitted by product on CreateShop (bazaar.product.shop_created). Consumed by admin (audit).
@@ -493,7 +523,7 @@ export type ShopCreated = Message<"bazaar.events.v1.ShopCreated"> & {
  * Use `create(ShopCreatedSchema)` to create a new message.
  */
 export const ShopCreatedSchema: GenMessage<ShopCreated> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 7);
+  messageDesc(file_bazaar_events_v1_events, 8);
 
 /**
  * Emitted by product on CreateCategory (bazaar.product.category_created). Consumed by admin
@@ -529,7 +559,7 @@ export type CategoryCreated = Message<"bazaar.events.v1.CategoryCreated"> & {
  * Use `create(CategoryCreatedSchema)` to create a new message.
  */
 export const CategoryCreatedSchema: GenMessage<CategoryCreated> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 8);
+  messageDesc(file_bazaar_events_v1_events, 9);
 
 /**
  * Emitted by product on CreateProduct (bazaar.product.product_created). Consumed by admin
@@ -586,7 +616,7 @@ export type ProductCreated = Message<"bazaar.events.v1.ProductCreated"> & {
  * Use `create(ProductCreatedSchema)` to create a new message.
  */
 export const ProductCreatedSchema: GenMessage<ProductCreated> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 9);
+  messageDesc(file_bazaar_events_v1_events, 10);
 
 /**
  * Emitted by product on UpdateProduct (bazaar.product.product_updated). Consumed by cart
@@ -650,7 +680,7 @@ export type ProductUpdated = Message<"bazaar.events.v1.ProductUpdated"> & {
  * Use `create(ProductUpdatedSchema)` to create a new message.
  */
 export const ProductUpdatedSchema: GenMessage<ProductUpdated> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 10);
+  messageDesc(file_bazaar_events_v1_events, 11);
 
 /**
  * Emitted by product on DeleteProduct (bazaar.product.product_deleted). Consumed by cart
@@ -672,7 +702,7 @@ export type ProductDeleted = Message<"bazaar.events.v1.ProductDeleted"> & {
  * Use `create(ProductDeletedSchema)` to create a new message.
  */
 export const ProductDeletedSchema: GenMessage<ProductDeleted> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 11);
+  messageDesc(file_bazaar_events_v1_events, 12);
 
 /**
  * Emitted by product whenever stock moves: adjust, reserve, commit, release, expiry
@@ -723,7 +753,7 @@ export type StockChanged = Message<"bazaar.events.v1.StockChanged"> & {
  * Use `create(StockChangedSchema)` to create a new message.
  */
 export const StockChangedSchema: GenMessage<StockChanged> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 12);
+  messageDesc(file_bazaar_events_v1_events, 13);
 
 /**
  * Emitted by product when an admin suspends or reactivates a shop
@@ -767,7 +797,7 @@ export type ShopSuspensionChanged = Message<"bazaar.events.v1.ShopSuspensionChan
  * Use `create(ShopSuspensionChangedSchema)` to create a new message.
  */
 export const ShopSuspensionChangedSchema: GenMessage<ShopSuspensionChanged> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 13);
+  messageDesc(file_bazaar_events_v1_events, 14);
 
 /**
  * Emitted by order when checkout confirms an order — stock committed and payment taken or due
@@ -819,7 +849,7 @@ export type OrderPlaced = Message<"bazaar.events.v1.OrderPlaced"> & {
  * Use `create(OrderPlacedSchema)` to create a new message.
  */
 export const OrderPlacedSchema: GenMessage<OrderPlaced> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 14);
+  messageDesc(file_bazaar_events_v1_events, 15);
 
 /**
  * A shop order as its order was placed (in OrderPlaced).
@@ -861,7 +891,7 @@ export type PlacedShopOrder = Message<"bazaar.events.v1.PlacedShopOrder"> & {
  * Use `create(PlacedShopOrderSchema)` to create a new message.
  */
 export const PlacedShopOrderSchema: GenMessage<PlacedShopOrder> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 15);
+  messageDesc(file_bazaar_events_v1_events, 16);
 
 /**
  * Emitted by order on every status transition (bazaar.order.order_status_changed). Consumed by
@@ -927,7 +957,7 @@ export type OrderStatusChanged = Message<"bazaar.events.v1.OrderStatusChanged"> 
  * Use `create(OrderStatusChangedSchema)` to create a new message.
  */
 export const OrderStatusChangedSchema: GenMessage<OrderStatusChanged> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 16);
+  messageDesc(file_bazaar_events_v1_events, 17);
 
 /**
  * Emitted by order when a shop's fulfilment moves a shop order (AcceptShopOrder, ShipShopOrder,
@@ -1035,7 +1065,7 @@ export type ShopOrderStatusChanged = Message<"bazaar.events.v1.ShopOrderStatusCh
  * Use `create(ShopOrderStatusChangedSchema)` to create a new message.
  */
 export const ShopOrderStatusChangedSchema: GenMessage<ShopOrderStatusChanged> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 17);
+  messageDesc(file_bazaar_events_v1_events, 18);
 
 /**
  * Emitted by order on CancelOrder (bazaar.order.order_cancelled). Consumed by admin (audit).
@@ -1070,7 +1100,7 @@ export type OrderCancelled = Message<"bazaar.events.v1.OrderCancelled"> & {
  * Use `create(OrderCancelledSchema)` to create a new message.
  */
 export const OrderCancelledSchema: GenMessage<OrderCancelled> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 18);
+  messageDesc(file_bazaar_events_v1_events, 19);
 
 /**
  * Emitted by order when payment is declined or fails for good (bazaar.order.payment_failed),
@@ -1114,7 +1144,7 @@ export type PaymentFailed = Message<"bazaar.events.v1.PaymentFailed"> & {
  * Use `create(PaymentFailedSchema)` to create a new message.
  */
 export const PaymentFailedSchema: GenMessage<PaymentFailed> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 19);
+  messageDesc(file_bazaar_events_v1_events, 20);
 
 /**
  * Emitted by payment when a provider authorizes a payment (bazaar.payment.payment_authorized).
@@ -1149,7 +1179,7 @@ export type PaymentAuthorized = Message<"bazaar.events.v1.PaymentAuthorized"> & 
  * Use `create(PaymentAuthorizedSchema)` to create a new message.
  */
 export const PaymentAuthorizedSchema: GenMessage<PaymentAuthorized> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 20);
+  messageDesc(file_bazaar_events_v1_events, 21);
 
 /**
  * Emitted by payment when a payment is captured (bazaar.payment.payment_captured).
@@ -1184,7 +1214,7 @@ export type PaymentCaptured = Message<"bazaar.events.v1.PaymentCaptured"> & {
  * Use `create(PaymentCapturedSchema)` to create a new message.
  */
 export const PaymentCapturedSchema: GenMessage<PaymentCaptured> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 21);
+  messageDesc(file_bazaar_events_v1_events, 22);
 
 /**
  * Emitted by payment for each refund (bazaar.payment.payment_refunded).
@@ -1233,7 +1263,7 @@ export type PaymentRefunded = Message<"bazaar.events.v1.PaymentRefunded"> & {
  * Use `create(PaymentRefundedSchema)` to create a new message.
  */
 export const PaymentRefundedSchema: GenMessage<PaymentRefunded> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 22);
+  messageDesc(file_bazaar_events_v1_events, 23);
 
 /**
  * Emitted by payment when a payment waits for the buyer (bazaar.payment.payment_requires_action).
@@ -1261,7 +1291,7 @@ export type PaymentRequiresAction = Message<"bazaar.events.v1.PaymentRequiresAct
  * Use `create(PaymentRequiresActionSchema)` to create a new message.
  */
 export const PaymentRequiresActionSchema: GenMessage<PaymentRequiresAction> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 23);
+  messageDesc(file_bazaar_events_v1_events, 24);
 
 /**
  * Emitted by payment when a payment is voided before capture (bazaar.payment.payment_canceled).
@@ -1289,7 +1319,7 @@ export type PaymentCanceled = Message<"bazaar.events.v1.PaymentCanceled"> & {
  * Use `create(PaymentCanceledSchema)` to create a new message.
  */
 export const PaymentCanceledSchema: GenMessage<PaymentCanceled> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 24);
+  messageDesc(file_bazaar_events_v1_events, 25);
 
 /**
  * Emitted by admin for each change made through AdminService
@@ -1333,5 +1363,5 @@ export type AdminActionPerformed = Message<"bazaar.events.v1.AdminActionPerforme
  * Use `create(AdminActionPerformedSchema)` to create a new message.
  */
 export const AdminActionPerformedSchema: GenMessage<AdminActionPerformed> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 25);
+  messageDesc(file_bazaar_events_v1_events, 26);
 

@@ -6,6 +6,7 @@ import * as createJobLeases from "../../../kit/migrations/2026_11_25_000000_crea
 import * as createUsers from "./2026_11_23_100000_create_users.ts";
 import * as createSessions from "./2026_11_23_110000_create_sessions.ts";
 import * as createAuthRecoveryTokens from "./2026_12_04_170000_create_auth_recovery_tokens.ts";
+import * as addEmailVerified from "./2026_12_04_170100_add_auth_recovery_email_verified.ts";
 
 export const migrations: Record<string, Migration> = {
   "2026_11_23_000000_create_event_tables": createEventTables,
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   "2026_11_24_000000_create_dead_letters": createDeadLetters,
   "2026_11_25_000000_create_job_leases": createJobLeases,
   "2026_12_04_170000_create_auth_recovery_tokens": createAuthRecoveryTokens,
+  "2026_12_04_170100_add_auth_recovery_email_verified": addEmailVerified,
 };
