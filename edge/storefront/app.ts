@@ -18,6 +18,7 @@ import {
   type Order,
 } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { ProductService, type Product, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { setUpAccountPages, showVerifyBanner } from "./account.ts";
 import { element, formatMoney, fromTemplate, historyEntry, part, rowById, setText, shortId, sleep } from "./dom.ts";
 import { action, messageOf, showError } from "./errors.ts";
 import { closeSellerView, openSellerView } from "./seller.ts";
@@ -338,6 +339,7 @@ async function startSession(user: Pick<User, "id" | "email" | "role">, tokens: T
   page.sessionUser.textContent = user.email;
   document.body.dataset.session = "in";
   keepTokenFresh(current);
+  showVerifyBanner(signedIn, current.ended.signal).catch(showError);
   if (user.role === Role.SELLER) {
     document.body.dataset.role = "seller";
     showView();
@@ -419,6 +421,7 @@ page.loginForm.addEventListener(
   action(() => signIn(page.loginEmail.value.trim(), page.loginPassword.value)),
 );
 page.logout.addEventListener("click", action(signOut));
+setUpAccountPages(auth);
 page.searchForm.addEventListener(
   "submit",
   action(() => {
