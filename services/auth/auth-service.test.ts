@@ -17,6 +17,7 @@ import { bind } from "../kit/serve.ts";
 import { accessMatrix, accessOutcome } from "../kit/testing/access.ts";
 import { bearer, failureOf } from "../kit/testing/calls.ts";
 import { migratedTestDatabase } from "../kit/testing/database.ts";
+import { eventually } from "../kit/testing/eventually.ts";
 import { serveInMemory, type InMemoryServer } from "../kit/testing/in-memory.ts";
 import { oneOfEach, signedIn, type Callers, type SignedIn, type TokenSigner } from "../kit/testing/tokens.ts";
 import { authAccessRules } from "./access-rules.ts";
@@ -246,6 +247,12 @@ describe("erasing a user", () => {
     const { user, email, password, tokens, options } = await registered();
     await auth.updateMe({ user: { phone: "+49 30 1234567" }, updateMask: { paths: ["phone"] } }, options);
     await failureOf(auth.login({ email, password: "wrong-password" }));
+    await auth.requestPasswordReset({ email });
+    // The reset link is made after the answer; erase only once it exists.
+    await eventually(
+      () => db.selectFrom("account_tokens").select("id").where("user_id", "=", user.id).execute(),
+      (rows) => rows.length === 1,
+    );
     // The relay published the sign-up; the row it keeps for a day holds the e-mail.
     await db.updateTable("outbox").set({ publish_time: new Date() }).where("publish_time", "is", null).execute();
     const actorId = uuidv7();
@@ -264,13 +271,17 @@ describe("erasing a user", () => {
     expect([row.email, row.display_name, row.phone]).toEqual([`erased+${user.id}@invalid`, "", ""]);
     expect(row.password_hash).not.toBe("");
     expect(await db.selectFrom("login_failures").selectAll().where("email", "=", email).execute()).toEqual([]);
+    expect(await db.selectFrom("password_reset_requests").selectAll().where("email", "=", email).execute()).toEqual([]);
+    expect(await db.selectFrom("account_tokens").selectAll().where("user_id", "=", user.id).execute()).toEqual([]);
     const outbox = await db.selectFrom("outbox").select("payload").execute();
     expect(outbox.filter((r) => Buffer.from(r.payload).includes(email))).toEqual([]);
     expect((await failureOf(auth.refreshToken({ refreshToken: tokens.refreshToken }))).code).toBe(Code.Unauthenticated);
     expect((await failureOf(auth.login({ email, password }))).code).toBe(Code.Unauthenticated);
     const login = auth.login({ email: erased!.email, password });
     expect((await failureOf(login)).code).toBe(Code.Unauthenticated);
-    const events = (await outboxEventsAbout(user.id)).filter((e) => e.payload.case !== "userRegistered");
+    const events = (await outboxEventsAbout(user.id)).filter(
+      (e) => e.payload.case !== "userRegistered" && e.payload.case !== "passwordResetRequested",
+    );
     expect(events.map((e) => [e.payload.case, e.actorId])).toEqual([
       ["userActiveChanged", actorId],
       ["userErased", actorId],

@@ -79,3 +79,9 @@ export async function expireUserAccountTokens(db: Db, userId: string, purpose: P
     .where("use_time", "is", null)
     .execute();
 }
+
+/** An erased user's reset requests (they hold the e-mail) and mailed tokens go with them. */
+export async function forgetAccountMails(db: Db, userId: string, email: string): Promise<void> {
+  await db.deleteFrom("password_reset_requests").where("email", "=", email).execute();
+  await db.deleteFrom("account_tokens").where("user_id", "=", userId).execute();
+}

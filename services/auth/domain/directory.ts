@@ -4,6 +4,7 @@ import type { Kysely } from "kysely";
 import { appendEvent } from "../../kit/events.ts";
 import type { OutboxNotifier } from "../../kit/lifecycle.ts";
 import type { AuthDatabase } from "../db/database.ts";
+import { forgetAccountMails } from "../db/recovery.repository.ts";
 import { forgetLoginFailures, forgetPublishedEventsMentioning, revokeUserFamilies } from "../db/session.repository.ts";
 import { eraseUserRow, findUserById, findUserByIdForUpdate, setActive, setRole } from "../db/user.repository.ts";
 import { hashPassword } from "./password.ts";
@@ -82,6 +83,7 @@ export async function eraseUser(
     await eraseUserRow(trx, user.id, { email: erasedEmailOf(user.id), passwordHash: unusableHash });
     await revokeUserFamilies(trx, user.id);
     await forgetLoginFailures(trx, user.email);
+    await forgetAccountMails(trx, user.id, user.email);
     // UserRegistered carried the e-mail and name; the relay keeps published rows for a day.
     await forgetPublishedEventsMentioning(trx, user.email);
     const event = { source: "auth", actorId: input.actorId, subjectId: user.id } as const;
