@@ -1088,7 +1088,7 @@ export const AuthService: GenService<{
    * after answering. The link holds a single-use token valid for 30 minutes. Rate limited per
    * address and per client.
    *
-   * Error reasons: RATE_LIMITED (retry_after_seconds, scope "password_reset"; with a RetryInfo).
+   * Error reasons: RATE_LIMITED (retry_after_seconds, scope "account_mail"; with a RetryInfo).
    *
    * @generated from rpc bazaar.auth.v1.AuthService.RequestPasswordReset
    */
@@ -1116,7 +1116,7 @@ export const AuthService: GenService<{
    * address confirmed already gets no mail; the answer is the same. Rate limited like reset
    * requests.
    *
-   * Error reasons: RATE_LIMITED (retry_after_seconds, scope "password_reset").
+   * Error reasons: RATE_LIMITED (retry_after_seconds, scope "account_mail").
    *
    * @generated from rpc bazaar.auth.v1.AuthService.RequestEmailVerification
    */
