@@ -1,7 +1,14 @@
 // The auth service's configuration.
 import type { JWK } from "jose";
 import { trustedProxies, type TrustedProxies } from "../kit/client-address.ts";
-import { ConfigError, envReader, readServiceBaseConfig, type Env, type ServiceBaseConfig } from "../kit/config.ts";
+import {
+  ConfigError,
+  envReader,
+  readServiceBaseConfig,
+  serviceTarget,
+  type Env,
+  type ServiceBaseConfig,
+} from "../kit/config.ts";
 import type { RecoveryPolicy } from "./domain/recovery.ts";
 import type { SessionPolicy } from "./domain/sessions.ts";
 import type { StoredKey } from "./domain/signing-keys.ts";
@@ -13,6 +20,8 @@ export interface AuthConfig extends ServiceBaseConfig {
   recovery: RecoveryPolicy;
   /** The storefront's address, put into mailed links (BAZAAR_PUBLIC_URL). */
   publicUrl: string;
+  /** The notification service (AccountMailService), BAZAAR_NOTIFICATION_ADDR. */
+  notificationAddress: string;
   /** Production keys (BAZAAR_AUTH_SIGNING_KEYS); undefined means generate and keep in the database. */
   signingKeys: StoredKey[] | undefined;
   keyRotationMs: number;
@@ -46,6 +55,7 @@ export function loadAuthConfig(env: Env): AuthConfig {
       windowSeconds: read.int("BAZAAR_PASSWORD_RESET_WINDOW_SECONDS", 3600, { min: 1 }),
     },
     publicUrl: read.string("BAZAAR_PUBLIC_URL", "http://127.0.0.1:8080"),
+    notificationAddress: serviceTarget(read, "notification"),
     signingKeys,
     keyRotationMs: read.int("BAZAAR_AUTH_KEY_ROTATION_DAYS", 30, { min: 1, max: 365 }) * 86_400_000,
     trustedProxies: trustedProxies(

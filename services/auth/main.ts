@@ -5,7 +5,9 @@ import { createTokenVerifier } from "../kit/auth.ts";
 import { loadConfigOrExit } from "../kit/config.ts";
 import { runUntilSignalled, startService } from "../kit/lifecycle.ts";
 import { createLogger } from "../kit/log.ts";
-import type { AccountMailer } from "./domain/recovery.ts";
+import { AccountMailService } from "../../gen/bazaar/notification/v1/notification_pb.ts";
+import { createMeshClient } from "../kit/clients.ts";
+import { notificationAccountMailer } from "./account-mailer.ts";
 import { bind } from "../kit/serve.ts";
 import { AuthService, ServiceIdentityService, UserDirectoryService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { authAccessRules } from "./access-rules.ts";
@@ -21,14 +23,8 @@ import { createServiceIdentityService } from "./service-identity-service.ts";
 const config = loadConfigOrExit(() => loadAuthConfig(process.env));
 const log = createLogger("auth", config.logLevel);
 
-// The notification service's AccountMailService is not on this branch yet: until its generated
-// client is wired here, asking for a reset mail fails as UNAVAILABLE would (logged, retried, no
-// token in the log).
-const unwiredAccountMailer: AccountMailer = {
-  async send() {
-    throw new Error("account mail service is not wired into auth yet");
-  },
-};
+// Reset and verification mails go through the notification service (internal RPC).
+const accountMail = createMeshClient(AccountMailService, config.notificationAddress);
 
 // Keys need the migrated database, which the lifecycle brings up after listening; until then
 // (health NOT_SERVING) a call that needs a key fails as unavailable.
@@ -43,7 +39,7 @@ const service = startService<AuthDatabase>({
   name: "auth",
   config,
   migrations,
-  services: ({ db, outbox }) => [
+  services: ({ db, outbox, serviceToken }) => [
     bind(
       AuthService,
       createAuthService({
@@ -55,7 +51,7 @@ const service = startService<AuthDatabase>({
         trustedProxies: config.trustedProxies,
         recovery: config.recovery,
         publicUrl: config.publicUrl,
-        mailer: unwiredAccountMailer,
+        mailer: notificationAccountMailer(accountMail.client, serviceToken),
         log,
       }),
     ),
