@@ -47,7 +47,9 @@ export async function followDeactivations(options: {
   // Each (re)attach replays the whole look-back window: applying an event twice is harmless.
   const attach = async () => {
     const consumer = await js.consumers.get(streamName, {
-      filter_subjects: ["bazaar.auth.user_active_changed", "bazaar.auth.password_changed"],
+      // One subject filter (the broker in use predates multi-filter consumers, NATS 2.10):
+      // every auth event; applyIdentityEvent ignores all but deactivations and resets.
+      filter_subjects: "bazaar.auth.>",
       deliver_policy: DeliverPolicy.StartTime,
       opt_start_time: new Date(Date.now() - lookbackMs).toISOString(),
     });
