@@ -188,6 +188,12 @@ export function summaryOf(event: Event): string {
       return `user ${payload.value.userId} ${payload.value.active ? "activated" : "deactivated"}`;
     case "userErased":
       return `user ${payload.value.userId} erased`;
+    case "passwordResetRequested":
+      return `user ${payload.value.userId} asked for a password-reset link`;
+    case "passwordChanged":
+      return `user ${payload.value.userId} reset their password`;
+    case "emailVerified":
+      return `user ${payload.value.userId} confirmed their e-mail`;
     case "shopCreated":
       return `shop "${payload.value.name}" opened`;
     case "categoryCreated":
