@@ -84,7 +84,6 @@ export async function requestPasswordReset(
   input: { email: string; clientIp: string },
 ): Promise<{ background: Promise<void> }> {
   const email = normalizeEmail(input.email);
-  const { recovery } = deps;
   await ensureMailAllowed(deps, email, input.clientIp);
   const background = (async () => {
     const user = await findUserByEmail(deps.db, email);
