@@ -23,6 +23,7 @@ import { decodeProtectedHeader } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AdminService } from "../../gen/bazaar/admin/v1/admin_pb.ts";
 import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { NotificationService } from "../../gen/bazaar/notification/v1/notification_pb.ts";
 import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import {
@@ -48,6 +49,7 @@ const publicServices = [
   OrderService,
   ShopOrderService,
   AdminService,
+  NotificationService,
 ];
 const publicMethods = publicServices.flatMap((service) =>
   service.methods.map((method) => ({ key: `${service.name}/${method.name}`, method })),
@@ -117,7 +119,58 @@ async function expectViolation(call: Promise<unknown>, field: string): Promise<v
   expect(fields, error.message).toContain(field);
 }
 
+/** The call fails with this code, whatever the backend's words (streams and checks worded elsewhere). */
+async function expectCode(call: Promise<unknown>, code: Code): Promise<void> {
+  const error = await failureOf(call);
+  expect(Code[error.code], error.message).toBe(Code[code]);
+}
+
 const expectations: Record<string, Expectation> = {
+  // Account mails are rate limited per client: the protocols meet the handler's validation instead.
+  "AuthService/RequestPasswordReset": ({ auth }) => expectViolation(auth.requestPasswordReset({ email: "" }), "email"),
+  "AuthService/ResetPassword": ({ auth }) =>
+    expectViolation(auth.resetPassword({ token: "", newPassword: "password-123" }), "token"),
+  // Signed in only: anonymous is refused by the auth service's rule, not by the edge.
+  "AuthService/RequestEmailVerification": ({ auth }) =>
+    expectCode(auth.requestEmailVerification({}), Code.Unauthenticated),
+  "AuthService/VerifyEmail": ({ auth }) => expectViolation(auth.verifyEmail({ token: "" }), "token"),
+  "NotificationService/ListNotifications": async ({ notifications }, w) => {
+    const { notifications: page } = await notifications.listNotifications({ pageSize: 5 }, w.asCustomer);
+    expect(page.length).toBeLessThanOrEqual(5);
+  },
+  // Another user's (here: nobody's) id marks nothing.
+  "NotificationService/MarkNotificationsRead": async ({ notifications }, w) => {
+    const { markedCount } = await notifications.markNotificationsRead({ ids: [randomUUID()] }, w.asCustomer);
+    expect(markedCount).toBe(0);
+  },
+  "NotificationService/GetUnreadCount": async ({ notifications }, w) => {
+    const { unreadCount } = await notifications.getUnreadCount({}, w.asCustomer);
+    expect(unreadCount).toBeGreaterThanOrEqual(0);
+  },
+  // A resume token not from WatchNotifications is refused before the stream starts.
+  "NotificationService/WatchNotifications": async ({ notifications }, w) => {
+    const abort = new AbortController();
+    try {
+      await expectCode(
+        (async () => {
+          for await (const _ of notifications.watchNotifications(
+            { resumeToken: "not-a-token" },
+            { ...w.asCustomer, signal: abort.signal, timeoutMs: 10_000 },
+          ))
+            return;
+        })(),
+        Code.InvalidArgument,
+      );
+    } finally {
+      abort.abort();
+    }
+  },
+  "NotificationService/GetNotificationPreferences": async ({ notifications }, w) => {
+    const { preferences } = await notifications.getNotificationPreferences({}, w.asCustomer);
+    expect(preferences.length).toBeGreaterThan(0);
+  },
+  "NotificationService/UpdateNotificationPreferences": ({ notifications }, w) =>
+    expectViolation(notifications.updateNotificationPreferences({ preferences: [] }, w.asCustomer), "preferences"),
   "AuthService/Register": async ({ auth }) => {
     const email = `edge-${randomBytes(5).toString("hex")}@example.test`;
     const { user, tokens } = await auth.register({ email, password: "password-123", displayName: "Edge" });
