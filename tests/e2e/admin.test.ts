@@ -327,11 +327,13 @@ describe("dead letters", () => {
     }
     const garbled = async () =>
       (await admin.listDeadLetters({}, asAdmin)).deadLetters.filter((d) => d.subject === "bazaar.product.garbled");
-    const letters = await eventually(garbled, (found) => found.length >= 2, 10_000);
-    // The cart's product-cache consumer and the admin's projections both listen on product subjects.
+    const letters = await eventually(garbled, (found) => found.length >= 3, 10_000);
+    // The cart's product cache, the admin's projections and the notification service's low-stock
+    // watch all listen on product subjects.
     expect(letters.map((d) => `${d.service}/${d.consumer}`).sort()).toEqual([
       "admin/admin-projections",
       "cart/cart-product-snapshots",
+      "notification/notification-product-events",
     ]);
     expect(letters.every((d) => d.eventId === "" && d.error.length > 0)).toBe(true);
     expect((await admin.listDeadLetters({ service: "cart" }, asAdmin)).deadLetters.map((d) => d.service)).toEqual([

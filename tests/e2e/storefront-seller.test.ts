@@ -27,8 +27,8 @@ const { auth, products, shops, carts, orders, shopOrders } = e2e;
 const chromium = useBrowser();
 
 async function signInOnPage(page: Page, email: string, password: string): Promise<void> {
-  await page.getByLabel("E-mail").fill(email);
-  await page.getByLabel("Password").fill(password);
+  await page.getByLabel("E-mail", { exact: true }).fill(email);
+  await page.getByLabel("Password", { exact: true }).fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect.poll(() => page.getByTestId("session-user").textContent(), patiently).toBe(email);
 }
