@@ -10,7 +10,7 @@ import { notificationAccessRules } from "./access-rules.ts";
 import { loadNotificationConfig } from "./config.ts";
 import type { NotificationDatabase } from "./db/database.ts";
 import { migrations } from "./db/migrations/index.ts";
-import { FeedSignals } from "./domain/feed.ts";
+import { FeedSignals } from "../kit/feed-signals.ts";
 import { mailJobs } from "./email/delivery.ts";
 import { notifyOrderEvents, orderEventsConsumer } from "./events/order-events.ts";
 import { followProductEvents, productEventsConsumer } from "./events/product-events.ts";

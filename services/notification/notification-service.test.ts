@@ -25,7 +25,7 @@ import { createTestTokens, oneOfEach, signedIn, type Callers, type TestTokens } 
 import { notificationAccessRules } from "./access-rules.ts";
 import type { NotificationDatabase } from "./db/database.ts";
 import { migrations } from "./db/migrations/index.ts";
-import { FeedSignals } from "./domain/feed.ts";
+import { FeedSignals } from "../kit/feed-signals.ts";
 import { notifyOrderEvents } from "./events/order-events.ts";
 import { createAccountMailService, createNotificationService } from "./notification-service.ts";
 

@@ -7,9 +7,10 @@ import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { subjectOf, type RunningConsumer } from "../kit/events.ts";
 import type { Logger } from "../kit/log.ts";
-import { type OrderChangeSignals, shopFeedKey } from "./domain/order-feed.ts";
+import type { FeedSignals } from "../kit/feed-signals.ts";
+import { shopFeedKey } from "./domain/order-feed.ts";
 
-export function listenForOrderChanges(nc: NatsConnection, signals: OrderChangeSignals, log: Logger): RunningConsumer {
+export function listenForOrderChanges(nc: NatsConnection, signals: FeedSignals, log: Logger): RunningConsumer {
   const callback = (error: Error | null, message: Msg) => {
     if (error) return log.warn({ err: error }, "order change announcements interrupted");
     try {

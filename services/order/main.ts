@@ -17,7 +17,7 @@ import { listenForOrderChanges } from "./change-announcements.ts";
 import { loadOrderConfig } from "./config.ts";
 import type { OrderDatabase } from "./db/database.ts";
 import { migrations } from "./db/migrations/index.ts";
-import { OrderChangeSignals } from "./domain/order-feed.ts";
+import { FeedSignals } from "../kit/feed-signals.ts";
 import type { OrderDeps } from "./domain/ports.ts";
 import { recoverOverdueOrders } from "./domain/recovery.ts";
 import { followPaymentEvents, paymentOutcomesConsumer } from "./events/payment-outcomes.ts";
@@ -31,7 +31,7 @@ const products = createMeshClient(ProductService, config.productAddress);
 const inventory = createMeshClient(InventoryService, config.productAddress);
 const payments = createMeshClient(PaymentService, config.paymentAddress);
 const shops = cachedShopOwners(createMeshClient(ShopService, config.productAddress).client);
-const signals = new OrderChangeSignals();
+const signals = new FeedSignals();
 
 // One set for the services and the recovery job, made when the runtime first asks.
 let sharedDeps: OrderDeps | undefined;

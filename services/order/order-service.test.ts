@@ -24,7 +24,7 @@ import {
 import { orderAccessRules } from "./access-rules.ts";
 import type { OrderDatabase } from "./db/database.ts";
 import { migrations } from "./db/migrations/index.ts";
-import { OrderChangeSignals } from "./domain/order-feed.ts";
+import { FeedSignals } from "../kit/feed-signals.ts";
 import type { OrderDeps } from "./domain/ports.ts";
 import {
   aCheckout,
@@ -69,7 +69,7 @@ function orderServiceWith(cart: InMemoryCarts, options: { requireVerifiedEmail?:
           ...deps,
           cart: cart.client,
           products: products.client,
-          feed: { db, signals: new OrderChangeSignals(), pollMs: 100 },
+          feed: { db, signals: new FeedSignals(), pollMs: 100 },
           requireVerifiedEmail: options.requireVerifiedEmail,
         }),
       ),

@@ -29,7 +29,7 @@ import { orderAccessRules } from "./access-rules.ts";
 import type { OrderDatabase } from "./db/database.ts";
 import { migrations } from "./db/migrations/index.ts";
 import { cancelShopOrder } from "./domain/cancel-shop-order.ts";
-import { OrderChangeSignals } from "./domain/order-feed.ts";
+import { FeedSignals } from "../kit/feed-signals.ts";
 import type { OrderDeps } from "./domain/ports.ts";
 import { recoverOverdueOrders } from "./domain/recovery.ts";
 import {
@@ -64,7 +64,7 @@ beforeAll(async () => {
   db = await migratedTestDatabase<OrderDatabase>("order_shop_order_handlers", migrations);
   tokens = await createTestTokens();
   callers = await oneOfEach(tokens);
-  const feed = { db, signals: new OrderChangeSignals(), pollMs: 100 };
+  const feed = { db, signals: new FeedSignals(), pollMs: 100 };
   deps = {
     db,
     outbox: { wake() {} },

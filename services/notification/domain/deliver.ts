@@ -5,7 +5,7 @@ import type { Transaction } from "kysely";
 import { enqueueMail } from "../email/outbox.ts";
 import type { NotificationDatabase } from "../db/database.ts";
 import { findRecipient, insertNotification, preferencesOf } from "../db/notification.repository.ts";
-import type { FeedSignals } from "./feed.ts";
+import type { FeedSignals } from "../../kit/feed-signals.ts";
 import { hasSlot, isRequired, mailTemplateOf, type Channel, type Kind } from "./kinds.ts";
 
 export interface Delivery {

@@ -3,39 +3,9 @@
 // resuming after position n misses nothing and repeats nothing, across restarts too. The
 // in-process signal only says "look now"; a short poll covers writes of other replicas.
 import type { Kysely } from "kysely";
+import type { FeedSignals } from "../../kit/feed-signals.ts";
 import type { NotificationDatabase, NotificationRow } from "../db/database.ts";
 import { notificationsAfter } from "../db/notification.repository.ts";
-
-export class FeedSignals {
-  readonly #waiting = new Map<string, Set<() => void>>();
-
-  announce(userId: string): void {
-    const waiters = this.#waiting.get(userId);
-    this.#waiting.delete(userId);
-    for (const wake of waiters ?? []) wake();
-  }
-
-  /**
-   * Announces after the writing transaction has had time to commit: the writer cannot announce
-   * after its commit (the consumer's transaction is the kit's), so it announces twice, shortly.
-   */
-  announceSoon(userId: string): void {
-    for (const ms of [30, 150]) setTimeout(() => this.announce(userId), ms).unref();
-  }
-
-  next(userId: string): { changed: Promise<void>; cancel(): void } {
-    let wake!: () => void;
-    const changed = new Promise<void>((resolve) => (wake = resolve));
-    const waiters = this.#waiting.get(userId) ?? new Set();
-    waiters.add(wake);
-    this.#waiting.set(userId, waiters);
-    const cancel = () => {
-      waiters.delete(wake);
-      if (waiters.size === 0 && this.#waiting.get(userId) === waiters) this.#waiting.delete(userId);
-    };
-    return { changed, cancel };
-  }
-}
 
 export interface FeedDeps {
   db: Kysely<NotificationDatabase>;

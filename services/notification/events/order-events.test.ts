@@ -12,7 +12,7 @@ import { migratedTestDatabase } from "../../kit/testing/database.ts";
 import type { NotificationDatabase } from "../db/database.ts";
 import { migrations } from "../db/migrations/index.ts";
 import { savePreferences } from "../db/notification.repository.ts";
-import { FeedSignals } from "../domain/feed.ts";
+import { FeedSignals } from "../../kit/feed-signals.ts";
 import { followProductEvents } from "./product-events.ts";
 import { notifyOrderEvents } from "./order-events.ts";
 import { followUserEvents } from "./user-events.ts";

@@ -9,7 +9,7 @@ import type { Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
 import { OrderStatus, ShopOrderStatus } from "../../../gen/bazaar/order/v1/order_pb.ts";
 import type { NotificationDatabase } from "../db/database.ts";
 import { deliver } from "../domain/deliver.ts";
-import type { FeedSignals } from "../domain/feed.ts";
+import type { FeedSignals } from "../../kit/feed-signals.ts";
 
 export const orderEventsConsumer = { name: "notification-order-events", filterSubject: "bazaar.order.>" };
 

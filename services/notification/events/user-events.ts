@@ -6,7 +6,7 @@ import type { Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
 import type { NotificationDatabase } from "../db/database.ts";
 import { activeAdmins, eraseRecipient, updateRecipient, upsertRecipient } from "../db/notification.repository.ts";
 import { deliver } from "../domain/deliver.ts";
-import type { FeedSignals } from "../domain/feed.ts";
+import type { FeedSignals } from "../../kit/feed-signals.ts";
 
 export const userEventsConsumer = { name: "notification-user-events", filterSubject: "bazaar.auth.>" };
 

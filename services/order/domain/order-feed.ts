@@ -4,6 +4,7 @@
 // misses nothing and repeats nothing. NATS only says "look now" (OrderStatusChanged,
 // ShopOrderStatusChanged), and a slow poll covers a NATS outage.
 import type { Kysely } from "kysely";
+import type { FeedSignals } from "../../kit/feed-signals.ts";
 import type { OrderDatabase } from "../db/database.ts";
 import { feedAfter, findOrder, findShopOrder, shopFeedAfter } from "../db/order.repository.ts";
 import type { Order, ShopOrder } from "./order.ts";
@@ -13,37 +14,9 @@ export function shopFeedKey(shopId: string): string {
   return `shop:${shopId}`;
 }
 
-/** Wakes the feeds of one buyer (or one shop, shopFeedKey) when a change of theirs is announced. */
-export class OrderChangeSignals {
-  readonly #waiting = new Map<string, Set<() => void>>();
-
-  announce(userId: string): void {
-    const waiters = this.#waiting.get(userId);
-    this.#waiting.delete(userId);
-    for (const wake of waiters ?? []) wake();
-  }
-
-  /**
-   * A promise that resolves at the buyer's next announcement. Take it before reading the
-   * feed, so an announcement that arrives during the read is not lost.
-   */
-  next(userId: string): { changed: Promise<void>; cancel(): void } {
-    let wake!: () => void;
-    const changed = new Promise<void>((resolve) => (wake = resolve));
-    const waiters = this.#waiting.get(userId) ?? new Set();
-    waiters.add(wake);
-    this.#waiting.set(userId, waiters);
-    const cancel = () => {
-      waiters.delete(wake);
-      if (waiters.size === 0 && this.#waiting.get(userId) === waiters) this.#waiting.delete(userId);
-    };
-    return { changed, cancel };
-  }
-}
-
 export interface FeedDeps {
   db: Kysely<OrderDatabase>;
-  signals: OrderChangeSignals;
+  signals: FeedSignals;
   /** Reads the feed at least this often even without an announcement. */
   pollMs: number;
 }

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { OrderChangeSignals } from "./order-feed.ts";
+import { FeedSignals } from "./feed-signals.ts";
 
-describe("order change signals", () => {
+describe("feed signals", () => {
   it("when a buyer's change is announced, then only that buyer's waiters wake, once", async () => {
-    const signals = new OrderChangeSignals();
+    const signals = new FeedSignals();
     const woken: string[] = [];
     const alice = signals.next("alice");
     const bob = signals.next("bob");
@@ -18,7 +18,7 @@ describe("order change signals", () => {
   });
 
   it("when a waiter was taken before the announcement, then it is not lost while the reader was busy", async () => {
-    const signals = new OrderChangeSignals();
+    const signals = new FeedSignals();
     const waiter = signals.next("carol");
     signals.announce("carol"); // arrives while the reader is still querying
     await expect(waiter.changed).resolves.toBeUndefined();
