@@ -1,7 +1,7 @@
 // The card part of the checkout saga. Checkout starts the payment; what it answers decides the
 // next step, now or later: authorized → stock committed, payment captured, order CONFIRMED;
 // declined → PAYMENT_FAILED with the stock back; waiting for the buyer (3-D Secure) or for the
-// provider → the order stays PENDING until a payment event (payment-events.ts) or the recovery
+// provider → the order stays PENDING until a payment event (events/payment-outcomes.ts) or the recovery
 // loop moves it on. The same step runs for checkout, each payment event and recovery, so a
 // webhook that overtakes checkout, a duplicate event or a crash between steps ends the same way.
 import { Code, ConnectError } from "@connectrpc/connect";
