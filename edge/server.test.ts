@@ -1,5 +1,6 @@
 // The edge's listener keeps idle HTTP/1.1 connections longer than clients do, so a client's
-// reused connection is never closed under it.
+// reused connection is never closed under it; a stop cuts idle connections at once and lets a
+// request in flight finish.
 import http from "node:http";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type HttpServer, listenHttp } from "./server.ts";
@@ -38,3 +39,38 @@ it("when a keep-alive client sends again after Node's 5 s idle window, then the 
     agent.destroy();
   }
 }, 15_000);
+
+it("when the edge stops, then an idle keep-alive connection is cut at once and a request in flight still gets its answer", async () => {
+  let answerSlowly: () => void = () => undefined;
+  const stopping = await listenHttp("127.0.0.1:0", (req, res) => {
+    if (req.url === "/slow") answerSlowly = () => res.end("late");
+    else res.end("ok");
+  });
+  const idle = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const slow = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const fetchOn = (agent: http.Agent, path: string) =>
+    new Promise<string>((resolve, reject) => {
+      http
+        .get({ host: "127.0.0.1", port: stopping.port, path, agent }, (res) => {
+          let body = "";
+          res.on("data", (chunk) => (body += chunk));
+          res.on("end", () => resolve(body));
+        })
+        .on("error", reject);
+    });
+  try {
+    expect(await fetchOn(idle, "/")).toBe("ok");
+    const late = fetchOn(slow, "/slow");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const startedAt = Date.now();
+    const closed = stopping.close();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    answerSlowly();
+    expect(await late).toBe("late");
+    await closed;
+    expect(Date.now() - startedAt).toBeLessThan(2_000);
+  } finally {
+    idle.destroy();
+    slow.destroy();
+  }
+});

@@ -33,6 +33,22 @@ export async function listenHttp(address: string, handler: RequestHandler): Prom
     session.once("close", () => sessions.delete(session));
   });
   const sockets = new Set<net.Socket>();
+  // HTTP/1 connections with a request in flight. h1 never listens itself (the front hands it the
+  // sockets), so its closeIdleConnections() does not know them: a stop tracks them here instead,
+  // and cuts an idle keep-alive connection at once rather than after the grace period.
+  const busy = new Map<net.Socket, number>();
+  const http2Sockets = new WeakSet<net.Socket>();
+  let closing = false;
+  h1.on("request", (request: http.IncomingMessage, response: http.ServerResponse) => {
+    const socket = request.socket;
+    busy.set(socket, (busy.get(socket) ?? 0) + 1);
+    response.once("close", () => {
+      const left = (busy.get(socket) ?? 1) - 1;
+      if (left > 0) return void busy.set(socket, left);
+      busy.delete(socket);
+      if (closing) socket.destroy();
+    });
+  });
 
   const front = net.createServer((socket) => {
     sockets.add(socket);
@@ -47,6 +63,7 @@ export async function listenHttp(address: string, handler: RequestHandler): Prom
         .subarray(0, http2Preface.length)
         .equals(http2Preface.subarray(0, Math.min(first.length, http2Preface.length)));
       if (isHttp2) {
+        http2Sockets.add(socket);
         // http2 reads the unshifted bytes, then the socket's handle directly: resuming the JS
         // stream here would steal frames from it.
         h2.emit("connection", socket);
@@ -66,9 +83,10 @@ export async function listenHttp(address: string, handler: RequestHandler): Prom
     port: (front.address() as net.AddressInfo).port,
     close: () =>
       new Promise<void>((resolve) => {
+        closing = true;
         front.close(() => resolve());
-        h1.closeIdleConnections();
         for (const session of sessions) session.close();
+        for (const socket of sockets) if (!http2Sockets.has(socket) && !busy.has(socket)) socket.destroy();
         // In-flight requests get a few seconds; then whatever is left is cut.
         setTimeout(() => {
           for (const socket of sockets) socket.destroy();
