@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { mailTemplates } from "./outbox.ts";
-import { escapeHtml, formatMoney, renderMail } from "./templates.ts";
+import { escapeHtml, formatMoney, orderReference, renderMail } from "./templates.ts";
 
 const eur = (minor: number | string) => ({ currencyCode: "EUR", amountMinor: minor });
 
@@ -35,22 +35,41 @@ describe("renderMail", () => {
       orderId: "0193a1b2-c3d4-7000-8000-000000000001",
       locale: "de-DE",
       items: [
-        { name: "Teapot", quantity: 2, lineTotal: eur(3998) },
-        { name: "Cup", quantity: 1, lineTotal: eur(550) },
+        { name: "Teapot", quantity: 2, unitPrice: eur(1999), lineTotal: eur(3998) },
+        { name: "Cup", quantity: 1, unitPrice: eur(550), lineTotal: eur(550) },
       ],
       subtotal: eur(4548),
       shipping: eur(490),
       total: eur(5038),
       link: "http://shop.test/orders/0193a1b2",
     });
-    expect(mail.subject).toBe("Your Bazaar order 0193a1b2 is confirmed");
-    expect(mail.text).toContain("Teapot  × 2  39,98\u00a0€");
-    expect(mail.text).toContain("Cup  × 1  5,50\u00a0€");
+    // The storefront's reference: the id's last 8 characters (uuidv7s of one minute share the first).
+    expect(mail.subject).toBe("Your Bazaar order #00000001 is confirmed");
+    expect(mail.text).toContain("Teapot  2 × 19,99\u00a0€  39,98\u00a0€");
+    expect(mail.text).toContain("Cup  1 × 5,50\u00a0€  5,50\u00a0€");
     expect(mail.text).toContain("Shipping  4,90\u00a0€");
     expect(mail.text).toContain("Total  50,38\u00a0€");
     expect(mail.text).toContain("View your order: http://shop.test/orders/0193a1b2");
-    expect(mail.html).toContain("<tr><td>Teapot</td><td>× 2</td><td>39,98\u00a0€</td></tr>");
+    expect(mail.html).toContain("<tr><td>Teapot</td><td>2 × 19,99\u00a0€</td><td>39,98\u00a0€</td></tr>");
     expect(mail.html).toContain('<tr class="total"><td>Total</td><td></td><td>50,38\u00a0€</td></tr>');
+  });
+
+  it("shows tax and shipping as one row when only their sum is known", () => {
+    const usd = (minor: number) => ({ currencyCode: "USD", amountMinor: minor });
+    const mail = renderMail("order-confirmation", {
+      orderId: "o-4",
+      items: [{ name: "Kettle", quantity: 1, unitPrice: usd(900), lineTotal: usd(900) }],
+      subtotal: usd(900),
+      taxAndShipping: usd(671),
+      total: usd(1571),
+    });
+    expect(mail.text).toContain("Subtotal  $9.00\nTax and shipping  $6.71\nTotal  $15.71\n");
+  });
+
+  it("names orders by their last 8 characters, so two orders of one minute differ", () => {
+    expect(orderReference("0193a1b2-c3d4-7000-8000-0000000000aa")).toBe("#000000aa");
+    expect(orderReference("0193a1b2-c3d4-7000-8000-0000000000bb")).toBe("#000000bb");
+    expect(orderReference("")).toBe("");
   });
 
   it("shows the tracking number and URL of a shipment", () => {
@@ -100,12 +119,15 @@ describe("renderMail", () => {
   it("tells a seller about a new order with its subtotal", () => {
     const mail = renderMail("seller-new-order", {
       displayName: "Shop owner",
-      shopOrderId: "5f0c9a1e-0000",
+      shopOrderId: "0193a1b2-c3d4-7000-8000-00005f0c9a1e",
+      items: [{ name: "Teapot", quantity: 1, unitPrice: { currencyCode: "USD", amountMinor: "2500" } }],
       subtotal: { currencyCode: "USD", amountMinor: "2500" },
-      link: "http://shop.test/seller/orders/5f0c9a1e-0000",
+      link: "http://shop.test/seller/orders/0193a1b2-c3d4-7000-8000-00005f0c9a1e",
     });
-    expect(mail.subject).toBe("New order 5f0c9a1e for your shop");
+    expect(mail.subject).toBe("New order #5f0c9a1e for your shop");
+    // Without a line total the unit price stands for it.
+    expect(mail.text).toContain("Teapot  1 × $25.00  $25.00");
     expect(mail.text).toContain("Subtotal  $25.00");
-    expect(mail.text).toContain("Open the order: http://shop.test/seller/orders/5f0c9a1e-0000");
+    expect(mail.text).toContain("Open the order: http://shop.test/seller/orders/0193a1b2-c3d4-7000-8000-00005f0c9a1e");
   });
 });

@@ -36,6 +36,8 @@ export interface MailData {
   subtotal?: MoneyValue;
   shipping?: MoneyValue;
   tax?: MoneyValue;
+  /** Tax and shipping together, when the sender knows only their sum (total − subtotal). */
+  taxAndShipping?: MoneyValue;
   total?: MoneyValue;
   carrier?: string;
   trackingNumber?: string;
@@ -106,20 +108,22 @@ function compose(subject: string, greeting: string, blocks: Block[]): RenderedMa
   return { subject, text: `${text.join("\n")}\n`, html: `<!doctype html><html><body>${html.join("")}</body></html>` };
 }
 
+/** One row per line: name, "quantity × unit price", line total. */
+function lineRow(item: MailLine | string, locale: string): string[] {
+  if (typeof item === "string") return [item, "", ""];
+  const unit = formatMoney(item.unitPrice, locale);
+  const quantity = item.quantity === undefined ? "" : `${item.quantity} ×`;
+  return [item.name, [quantity, unit].filter(Boolean).join(" "), formatMoney(item.lineTotal ?? item.unitPrice, locale)];
+}
+
 function orderTable(d: MailData, locale: string): Block[] {
-  const rows = (d.items ?? []).map((item) => {
-    if (typeof item === "string") return [item, "", ""];
-    return [
-      item.name,
-      item.quantity === undefined ? "" : `× ${item.quantity}`,
-      formatMoney(item.lineTotal ?? item.unitPrice, locale),
-    ];
-  });
+  const rows = (d.items ?? []).map((item) => lineRow(item, locale));
   const totals: string[][] = [];
   for (const [label, value] of [
     ["Subtotal", d.subtotal],
     ["Shipping", d.shipping],
     ["Tax", d.tax],
+    ["Tax and shipping", d.taxAndShipping],
     ["Total", d.total],
   ] as const) {
     if (value !== undefined && value !== "") totals.push([label, "", formatMoney(value, locale)]);
@@ -127,8 +131,13 @@ function orderTable(d: MailData, locale: string): Block[] {
   return rows.length + totals.length > 0 ? [{ kind: "table", rows, totals }] : [];
 }
 
-function short(id: string | undefined): string {
-  return (id ?? "").slice(0, 8);
+/**
+ * How mails and the inbox name an order or shop order: "#" and the id's last 8 characters, as
+ * the storefront shows it. Not the first 8: uuidv7 ids begin with their time, so orders placed
+ * in the same minute share them.
+ */
+export function orderReference(id: string | undefined): string {
+  return id ? `#${id.slice(-8)}` : "";
 }
 
 export function renderMail(template: MailTemplate, data: object): RenderedMail {
@@ -138,14 +147,14 @@ export function renderMail(template: MailTemplate, data: object): RenderedMail {
   const orderLink: Block[] = d.link ? [{ kind: "link", label: "View your order", href: d.link }] : [];
   switch (template) {
     case "order-confirmation":
-      return compose(`Your Bazaar order ${short(d.orderId)} is confirmed`, greeting, [
+      return compose(`Your Bazaar order ${orderReference(d.orderId)} is confirmed`, greeting, [
         { kind: "p", text: `Thank you for your order ${d.orderId ?? ""}. We will tell you when it ships.` },
         ...orderTable(d, locale),
         ...orderLink,
       ]);
     case "order-shipped": {
       const tracking = [d.carrier, d.trackingNumber].filter(Boolean).join(" ");
-      return compose(`Your Bazaar order ${short(d.orderId)} has shipped`, greeting, [
+      return compose(`Your Bazaar order ${orderReference(d.orderId)} has shipped`, greeting, [
         { kind: "p", text: `Part of your order ${d.orderId ?? ""} is on its way.` },
         ...(tracking ? [{ kind: "p" as const, text: `Tracking number: ${tracking}` }] : []),
         ...(d.trackingUrl ? [{ kind: "link" as const, label: "Track your parcel", href: d.trackingUrl }] : []),
@@ -153,7 +162,7 @@ export function renderMail(template: MailTemplate, data: object): RenderedMail {
       ]);
     }
     case "payment-failed":
-      return compose(`Payment for your Bazaar order ${short(d.orderId)} failed`, greeting, [
+      return compose(`Payment for your Bazaar order ${orderReference(d.orderId)} failed`, greeting, [
         { kind: "p", text: `We could not take the payment for your order ${d.orderId ?? ""}.` },
         ...(d.reason ? [{ kind: "p" as const, text: `Reason: ${d.reason}` }] : []),
         ...orderTable(d, locale),
@@ -176,7 +185,7 @@ export function renderMail(template: MailTemplate, data: object): RenderedMail {
         { kind: "p", text: `The link expires ${formatTime(d.expireTime, locale) || "soon"}.` },
       ]);
     case "seller-new-order":
-      return compose(`New order ${short(d.shopOrderId)} for your shop`, greeting, [
+      return compose(`New order ${orderReference(d.shopOrderId)} for your shop`, greeting, [
         { kind: "p", text: `Your shop received the order ${d.shopOrderId ?? ""}.` },
         ...orderTable(d, locale),
         ...(d.link ? [{ kind: "link" as const, label: "Open the order", href: d.link }] : []),

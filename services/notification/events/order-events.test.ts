@@ -11,7 +11,8 @@ import { uuidv7 } from "../../kit/ids.ts";
 import { migratedTestDatabase } from "../../kit/testing/database.ts";
 import type { NotificationDatabase } from "../db/database.ts";
 import { migrations } from "../db/migrations/index.ts";
-import { savePreferences } from "../db/notification.repository.ts";
+import { savePreferences, upsertRecipient } from "../db/notification.repository.ts";
+import { renderMail } from "../email/templates.ts";
 import { FeedSignals } from "../../kit/feed-signals.ts";
 import { followProductEvents } from "./product-events.ts";
 import { notifyOrderEvents } from "./order-events.ts";
@@ -60,7 +61,7 @@ describe("OrderPlaced", () => {
     expect(await applyOrder(e)).toBe(false);
 
     expect((await inboxOf(buyer)).map((n) => n.kind)).toEqual(["ORDER_CONFIRMED"]);
-    expect((await inboxOf(buyer))[0]?.body).toContain("9.99 EUR");
+    expect((await inboxOf(buyer))[0]?.body).toContain("€9.99");
     expect((await inboxOf(sellerA)).map((n) => n.kind)).toEqual(["SELLER_NEW_ORDER"]);
     expect((await inboxOf(sellerB)).map((n) => n.kind)).toEqual(["SELLER_NEW_ORDER"]);
   });
@@ -71,6 +72,140 @@ describe("OrderPlaced", () => {
     await applyOrder(placed(buyer, [seller]));
     expect(await inboxOf(buyer)).toEqual([]);
     expect(await inboxOf(seller)).toHaveLength(1);
+  });
+});
+
+/** A buyer (or seller) the service can mail: known from auth's events. */
+async function recipient(label: string): Promise<{ id: string; email: string }> {
+  const id = uuidv7();
+  const email = `${label}-${id}@example.test`;
+  await upsertRecipient(db, { userId: id, email, displayName: label, role: "customer" });
+  return { id, email };
+}
+
+/** The mails enqueued to `email`, rendered as the delivery job renders them. */
+async function mailsTo(email: string) {
+  const rows = await db
+    .selectFrom("email_outbox")
+    .select(["template", "data"])
+    .where("to_address", "=", email)
+    .orderBy("id")
+    .execute();
+  return rows.map((r) => ({
+    template: r.template,
+    ...renderMail(r.template as never, typeof r.data === "string" ? JSON.parse(r.data) : (r.data as object)),
+  }));
+}
+
+const usd = (minor: bigint) => ({ currencyCode: "USD", amountMinor: minor });
+
+describe("order mails", () => {
+  it("when an order of two shops is placed, then the buyer's mail lists every line and the totals, and each seller's only theirs", async () => {
+    const [buyer, sellerA, sellerB] = [
+      await recipient("buyer"),
+      await recipient("seller-a"),
+      await recipient("seller-b"),
+    ];
+    const [shopA, shopB] = [uuidv7(), uuidv7()];
+    const orderId = uuidv7();
+    const [shopOrderA, shopOrderB] = [uuidv7(), uuidv7()];
+    await applyOrder(
+      event({
+        case: "orderPlaced",
+        value: {
+          orderId,
+          userId: buyer.id,
+          items: [
+            { name: "Teapot", quantity: 2, unitPrice: usd(1999n), lineTotal: usd(3998n), shopId: shopA },
+            { name: "Cup", quantity: 1, unitPrice: usd(550n), lineTotal: usd(550n), shopId: shopB },
+          ],
+          // 45.48 of lines, 4.90 shipping and 3.64 tax.
+          total: usd(5402n),
+          shopOrders: [
+            { shopOrderId: shopOrderA, shopId: shopA, sellerId: sellerA.id, subtotal: usd(3998n) },
+            { shopOrderId: shopOrderB, shopId: shopB, sellerId: sellerB.id, subtotal: usd(550n) },
+          ],
+        },
+      }),
+    );
+
+    const [confirmation] = await mailsTo(buyer.email);
+    expect(confirmation?.subject).toBe(`Your Bazaar order #${orderId.slice(-8)} is confirmed`);
+    expect(confirmation?.text).toContain(
+      [
+        "Teapot  2 × $19.99  $39.98",
+        "Cup  1 × $5.50  $5.50",
+        "Subtotal  $45.48",
+        "Tax and shipping  $8.54",
+        "Total  $54.02",
+      ].join("\n"),
+    );
+    expect((await inboxOf(buyer.id))[0]?.body).toBe(`Your order #${orderId.slice(-8)} of $54.02 is confirmed.`);
+
+    const [toA] = await mailsTo(sellerA.email);
+    expect(toA?.subject).toBe(`New order #${shopOrderA.slice(-8)} for your shop`);
+    expect(toA?.text).toContain("Teapot  2 × $19.99  $39.98\nSubtotal  $39.98\n");
+    expect(toA?.text).not.toContain("Cup");
+    const [toB] = await mailsTo(sellerB.email);
+    expect(toB?.text).toContain("Cup  1 × $5.50  $5.50\nSubtotal  $5.50\n");
+    expect(toB?.text).not.toContain("Teapot");
+  });
+
+  it("when two orders are placed in the same minute, then their subjects and titles differ", async () => {
+    const buyer = await recipient("twice");
+    await applyOrder(placed(buyer.id, [uuidv7()]));
+    await applyOrder(placed(buyer.id, [uuidv7()]));
+    const subjects = (await mailsTo(buyer.email)).map((m) => m.subject);
+    expect(subjects).toHaveLength(2);
+    expect(new Set(subjects).size).toBe(2);
+    const titles = await db.selectFrom("notifications").select("title").where("user_id", "=", buyer.id).execute();
+    expect(new Set(titles.map((t) => t.title)).size).toBe(2);
+  });
+});
+
+describe("e-mail preferences", () => {
+  const shipped = (buyer: string) =>
+    event({
+      case: "shopOrderStatusChanged",
+      value: {
+        shopOrderId: uuidv7(),
+        orderId: uuidv7(),
+        userId: buyer,
+        newStatus: ShopOrderStatus.SHIPPED,
+        carrier: "DHL",
+        trackingNumber: "JD0777",
+      },
+    });
+
+  it("when a buyer switched shipping e-mails off, then a shipment is in their inbox but not mailed", async () => {
+    const buyer = await recipient("no-mail");
+    await savePreferences(db, buyer.id, [{ kind: "ORDER_SHIPPED", channel: "EMAIL", enabled: false }]);
+    await applyOrder(shipped(buyer.id));
+    expect((await inboxOf(buyer.id)).map((n) => n.kind)).toEqual(["ORDER_SHIPPED"]);
+    expect(await mailsTo(buyer.email)).toEqual([]);
+  });
+
+  it("when a buyer switched shipping notifications off in the app only, then the shipment is mailed with its tracking number", async () => {
+    const buyer = await recipient("mail-only");
+    await savePreferences(db, buyer.id, [{ kind: "ORDER_SHIPPED", channel: "IN_APP", enabled: false }]);
+    await applyOrder(shipped(buyer.id));
+    expect(await inboxOf(buyer.id)).toEqual([]);
+    const [mail] = await mailsTo(buyer.email);
+    expect(mail?.template).toBe("order-shipped");
+    expect(mail?.text).toContain("Tracking number: DHL JD0777");
+  });
+
+  it("when a stored preference says no to a transactional mail, then the confirmation is mailed all the same", async () => {
+    // The RPC refuses to store this (NOTIFICATION_PREFERENCE_REQUIRED); a row written before the
+    // rule, or by hand, must not silence a mail about money.
+    const buyer = await recipient("required");
+    await savePreferences(db, buyer.id, [
+      { kind: "ORDER_CONFIRMED", channel: "EMAIL", enabled: false },
+      { kind: "ORDER_CONFIRMED", channel: "IN_APP", enabled: false },
+    ]);
+    await applyOrder(placed(buyer.id, [uuidv7()]));
+    expect(await inboxOf(buyer.id)).toEqual([]);
+    expect((await mailsTo(buyer.email)).map((m) => m.template)).toEqual(["order-confirmation"]);
   });
 });
 

@@ -4,11 +4,12 @@
 // ORDER_STATUS_CHANGED; OrderCancelled → buyer ORDER_CANCELLED; PaymentFailed → buyer.
 // (An order's SHIPPED and CANCELLED statuses are told by the events above, not twice.)
 import type { Transaction } from "kysely";
-import type { Money } from "../../../gen/bazaar/common/v1/common_pb.ts";
 import type { Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
 import { OrderStatus, ShopOrderStatus } from "../../../gen/bazaar/order/v1/order_pb.ts";
 import type { NotificationDatabase } from "../db/database.ts";
 import { deliver } from "../domain/deliver.ts";
+import { formatMoney, orderReference } from "../email/templates.ts";
+import { mailLine, mailMoney, orderSummary } from "./order-mail.ts";
 import type { FeedSignals } from "../../kit/feed-signals.ts";
 
 export const orderEventsConsumer = { name: "notification-order-events", filterSubject: "bazaar.order.>" };
@@ -24,24 +25,25 @@ export function notifyOrderEvents(signals: FeedSignals) {
         await deliver(trx, signals, {
           userId: o.userId,
           kind: "ORDER_CONFIRMED",
-          title: "Order confirmed",
-          body: `Your order ${short(o.orderId)} of ${money(o.total)} is confirmed.`,
+          title: `Order ${orderReference(o.orderId)} confirmed`,
+          body: `Your order ${orderReference(o.orderId)} of ${money(o.total)} is confirmed.`,
           link,
           idempotencyKey: key(o.userId),
-          mailData: { orderId: o.orderId, total: money(o.total), items: o.items.map((i) => i.name) },
+          mailData: { orderId: o.orderId, ...orderSummary(o.items, o.total) },
         });
         for (const shopOrder of o.shopOrders) {
           await deliver(trx, signals, {
             userId: shopOrder.sellerId,
             kind: "SELLER_NEW_ORDER",
-            title: "New order",
-            body: `A new order ${short(shopOrder.shopOrderId)} of ${money(shopOrder.subtotal)} for your shop.`,
+            title: `New order ${orderReference(shopOrder.shopOrderId)}`,
+            body: `A new order ${orderReference(shopOrder.shopOrderId)} of ${money(shopOrder.subtotal)} for your shop.`,
             link: `/seller/orders/${shopOrder.shopOrderId}`,
             idempotencyKey: `${event.id}:${shopOrder.shopOrderId}`,
             mailData: {
               shopOrderId: shopOrder.shopOrderId,
               shopId: shopOrder.shopId,
-              subtotal: money(shopOrder.subtotal),
+              items: o.items.filter((i) => i.shopId === shopOrder.shopId).map(mailLine),
+              subtotal: mailMoney(shopOrder.subtotal),
             },
           });
         }
@@ -54,12 +56,14 @@ export function notifyOrderEvents(signals: FeedSignals) {
         await deliver(trx, signals, {
           userId: s.userId,
           kind: "ORDER_SHIPPED",
-          title: "Shipped",
-          body: `Part of your order ${short(s.orderId)} is on its way${tracking ? ` (${tracking})` : ""}.`,
+          title: `Order ${orderReference(s.orderId)} shipped`,
+          body: `Part of your order ${orderReference(s.orderId)} is on its way${tracking ? ` (${tracking})` : ""}.`,
           link: s.trackingUrl || `/orders/${s.orderId}`,
           idempotencyKey: key(s.userId),
           mailData: {
             orderId: s.orderId,
+            // The inbox entry opens the tracking page; the mail links it and the order apart.
+            link: `/orders/${s.orderId}`,
             carrier: s.carrier,
             trackingNumber: s.trackingNumber,
             trackingUrl: s.trackingUrl,
@@ -74,8 +78,8 @@ export function notifyOrderEvents(signals: FeedSignals) {
         await deliver(trx, signals, {
           userId: o.userId,
           kind: "ORDER_STATUS_CHANGED",
-          title: `Order ${status}`,
-          body: `Your order ${short(o.orderId)} is ${status}.`,
+          title: `Order ${orderReference(o.orderId)} ${status}`,
+          body: `Your order ${orderReference(o.orderId)} is ${status}.`,
           link: `/orders/${o.orderId}`,
           idempotencyKey: key(o.userId),
         });
@@ -86,8 +90,8 @@ export function notifyOrderEvents(signals: FeedSignals) {
         await deliver(trx, signals, {
           userId: o.userId,
           kind: "ORDER_CANCELLED",
-          title: "Order cancelled",
-          body: `Your order ${short(o.orderId)} was cancelled${o.reason ? `: ${o.reason}` : "."}`,
+          title: `Order ${orderReference(o.orderId)} cancelled`,
+          body: `Your order ${orderReference(o.orderId)} was cancelled${o.reason ? `: ${o.reason}` : "."}`,
           link: `/orders/${o.orderId}`,
           idempotencyKey: key(o.userId),
         });
@@ -99,8 +103,8 @@ export function notifyOrderEvents(signals: FeedSignals) {
         await deliver(trx, signals, {
           userId: p.userId,
           kind: "PAYMENT_FAILED",
-          title: "Payment failed",
-          body: `The payment of your order ${short(p.orderId)} failed${p.reason ? `: ${p.reason}` : "."}`,
+          title: `Payment for order ${orderReference(p.orderId)} failed`,
+          body: `The payment of your order ${orderReference(p.orderId)} failed${p.reason ? `: ${p.reason}` : "."}`,
           link: `/orders/${p.orderId}`,
           idempotencyKey: key(p.userId),
           mailData: { orderId: p.orderId, reason: p.reason },
@@ -113,14 +117,5 @@ export function notifyOrderEvents(signals: FeedSignals) {
   };
 }
 
-function short(id: string): string {
-  return id.slice(0, 8);
-}
-
-function money(m: Money | undefined): string {
-  if (!m) return "";
-  const minor = m.amountMinor;
-  const sign = minor < 0n ? "-" : "";
-  const abs = minor < 0n ? -minor : minor;
-  return `${sign}${abs / 100n}.${(abs % 100n).toString().padStart(2, "0")} ${m.currencyCode}`;
-}
+/** Money in inbox text, formatted as the mails format it. */
+const money = (m: Parameters<typeof mailMoney>[0]) => formatMoney(mailMoney(m));
