@@ -7,6 +7,8 @@ export interface NotificationConfig extends ServiceBaseConfig {
   lowStockThreshold: number;
   /** How often an open WatchNotifications reads the inbox without a signal (writes of other replicas). */
   watchPollMs: number;
+  /** LOCAL DEV: the dev accounts are known recipients (BAZAAR_DEMO_SEED=1, as auth seeds them). */
+  demoSeed: boolean;
   /** SMTP relay, sender and retry policy of the e-mail outbox (email/config.ts). */
   mail: MailConfig;
 }
@@ -17,6 +19,7 @@ export function loadNotificationConfig(env: Env): NotificationConfig {
     ...readServiceBaseConfig(read, "notification"),
     lowStockThreshold: read.int("BAZAAR_NOTIFICATION_LOW_STOCK_THRESHOLD", 5, { min: 1, max: 1_000_000 }),
     watchPollMs: read.int("BAZAAR_NOTIFICATION_WATCH_POLL_MS", 500, { min: 50, max: 60_000 }),
+    demoSeed: read.flag("BAZAAR_DEMO_SEED", false),
     mail: loadMailConfig(env),
   };
 }

@@ -9,6 +9,7 @@ import { bind } from "../kit/serve.ts";
 import { notificationAccessRules } from "./access-rules.ts";
 import { loadNotificationConfig } from "./config.ts";
 import type { NotificationDatabase } from "./db/database.ts";
+import { seedDevRecipients } from "./db/demo-seed.ts";
 import { migrations } from "./db/migrations/index.ts";
 import { FeedSignals } from "../kit/feed-signals.ts";
 import { mailJobs } from "./email/delivery.ts";
@@ -36,5 +37,10 @@ const service = startService<NotificationDatabase>({
       { ...userEventsConsumer, handle: followUserEvents(signals) },
     ].map((consumer) => startConsumer<NotificationDatabase>({ js: nats.js, jsm: nats.jsm, db, log, ...consumer })),
   jobs: ({ db, log }) => mailJobs({ db, log, config: config.mail }),
+  async onReady({ db, log }) {
+    if (!config.demoSeed) return;
+    const created = await seedDevRecipients(db);
+    if (created > 0) log.info({ created }, "dev accounts added as recipients");
+  },
 });
 runUntilSignalled(service, createLogger("notification", config.logLevel));

@@ -1,7 +1,10 @@
 // Notifications against the real mesh: checkout fills the buyer's and the seller's inboxes, the
 // seller's WatchNotifications shows a new order within a second, a watch resumed with its token
 // after the notification service was SIGKILLed misses nothing, preferences keep a kind out of
-// the inbox, and the REST routes answer as documented.
+// the inbox or out of the mail (but never a transactional mail), and the REST routes answer as
+// documented. Mails are read back, parsed, from the mesh's SMTP server (e2e.mailbox): the
+// confirmation with its lines and totals, the shipment with its tracking number, and every mail
+// of checkouts made while that server was down, once each after it returns.
 import { randomBytes, randomUUID } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -10,19 +13,24 @@ import {
   NotificationKind,
   type WatchNotificationsResponse,
 } from "../../gen/bazaar/notification/v1/notification_pb.ts";
+import type { Money } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { PaymentMethod, type Order } from "../../gen/bazaar/order/v1/order_pb.ts";
-import type { bearer } from "../../services/kit/testing/calls.ts";
+import { errorInfoOf } from "../../services/kit/error-info.ts";
+import { failureOf, type bearer } from "../../services/kit/testing/calls.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
+import type { ParsedMail } from "mailparser";
+import { parseMetrics } from "../support/metrics.ts";
 import { callRest } from "../support/rest.ts";
 import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
 import { useMesh } from "../support/use-mesh.ts";
 
 const e2e = useMesh();
-const { auth, carts, orders, products, notifications } = e2e;
+const { auth, carts, orders, products, shopOrders, notifications } = e2e;
 let asSeller: ReturnType<typeof bearer>;
 let shopId = "";
 let categoryId = "";
 let productId = "";
+let productName = "";
 
 beforeAll(async () => {
   ({ asSeller, shopId, categoryId } = await devSellerShelf(auth, products));
@@ -31,7 +39,7 @@ beforeAll(async () => {
       product: {
         shopId,
         categoryId,
-        name: `Notified item ${randomBytes(3).toString("hex")}`,
+        name: (productName = `Notified item ${randomBytes(3).toString("hex")}`),
         price: { currencyCode: "USD", amountMinor: 900n },
         stockOnHand: 100,
       },
@@ -43,8 +51,8 @@ beforeAll(async () => {
 
 const address = { recipientName: "Ada", line1: "1 Inbox Road", city: "Berlin", postalCode: "10115", countryCode: "DE" };
 
-async function checkout(me: ReturnType<typeof bearer>): Promise<Order> {
-  await carts.addCartItem({ productId, quantity: 1 }, me);
+async function checkout(me: ReturnType<typeof bearer>, quantity = 1): Promise<Order> {
+  await carts.addCartItem({ productId, quantity }, me);
   const { order } = await orders.placeOrder(
     {
       idempotencyKey: randomUUID(),
@@ -112,20 +120,118 @@ describe("checkout notifies", () => {
   });
 });
 
+/** How a buyer in en-US reads an amount: "$9.00". */
+const usd = (money: Money | undefined) =>
+  new Intl.NumberFormat("en-US", { style: "currency", currency: money!.currencyCode }).format(
+    Number(money!.amountMinor) / 100,
+  );
+/** Mails about `order` (its buyer's, by the order link; its sellers', by the shop order link). */
+const buyerMailOf = (order: Order) => (m: ParsedMail) => (m.text ?? "").includes(`/orders/${order.id}`);
+const sellerMailOf = (order: Order) => (m: ParsedMail) =>
+  (m.text ?? "").includes(`/seller/orders/${order.shopOrders[0]!.id}`);
+const confirmationOf = (order: Order) => (m: ParsedMail) =>
+  buyerMailOf(order)(m) && /is confirmed$/.test(m.subject ?? "");
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 describe("e-mail", () => {
-  it("when a buyer checks out, then the confirmation mail with an absolute order link reaches the SMTP server once", async () => {
+  it("when a buyer checks out, then the confirmation mail lists the lines and totals in dollars and reaches the SMTP server once", async () => {
     const me = await registerCustomer(auth, "mailed");
-    const order = await checkout(me);
-    // uuidv7 ids share their first 8 characters within a minute: match the whole id.
-    const ours = (m: { text?: string }) => (m.text ?? "").includes(`/orders/${order.id}`);
-    const mail = await e2e.mailbox.waitFor(ours, 15_000);
-    expect(mail.subject).toBe(`Your Bazaar order ${order.id.slice(0, 8)} is confirmed`);
+    const order = await checkout(me, 2);
+    const mail = await e2e.mailbox.waitFor(buyerMailOf(order), 15_000);
+    // The storefront's reference (#last 8): uuidv7 ids of one minute share their first 8.
+    expect(mail.subject).toBe(`Your Bazaar order #${order.id.slice(-8)} is confirmed`);
+    const line = order.items[0]!;
+    expect(usd(line.unitPrice)).toBe("$9.00");
+    const rows = [
+      `${productName}  2 × $9.00  $18.00`,
+      "Subtotal  $18.00",
+      ...(order.tax!.amountMinor + order.shippingCost!.amountMinor > 0n
+        ? [
+            `Tax and shipping  ${usd({ ...order.total!, amountMinor: order.tax!.amountMinor + order.shippingCost!.amountMinor })}`,
+          ]
+        : []),
+      `Total  ${usd(order.total)}`,
+    ];
+    expect(mail.text).toContain(rows.join("\n"));
+    expect(mail.html).toContain(`<tr><td>${productName}</td><td>2 × $9.00</td><td>$18.00</td></tr>`);
+    expect(mail.html).toContain(`<tr class="total"><td>Total</td><td></td><td>${usd(order.total)}</td></tr>`);
     expect(mail.text).toContain(`View your order: http://127.0.0.1:8080/orders/${order.id}`);
     expect(mail.html).toContain(`href="http://127.0.0.1:8080/orders/${order.id}"`);
     expect(mail.messageId).toMatch(/^<[0-9a-f-]{36}@127\.0\.0\.1>$/);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    expect((await e2e.mailbox.messages()).filter(ours)).toHaveLength(1);
+
+    const seller = await e2e.mailbox.waitFor(sellerMailOf(order), 15_000);
+    expect(seller.subject).toBe(`New order #${order.shopOrders[0]!.id.slice(-8)} for your shop`);
+    expect(seller.text).toContain(`${productName}  2 × $9.00  $18.00\nSubtotal  $18.00\n`);
+    await sleep(1_500);
+    expect((await e2e.mailbox.messages()).filter(buyerMailOf(order))).toHaveLength(1);
   });
+
+  it("when the seller ships with a tracking number, then the buyer's shipped mail carries it", async () => {
+    const me = await registerCustomer(auth, "parcel");
+    const order = await checkout(me);
+    const shopOrder = order.shopOrders[0]!;
+    const trackingNumber = `JJD${randomBytes(5).toString("hex").toUpperCase()}`;
+    await shopOrders.acceptShopOrder({ id: shopOrder.id }, asSeller);
+    await shopOrders.shipShopOrder(
+      { id: shopOrder.id, carrier: "DHL", trackingNumber, trackingUrl: `https://track.example/${trackingNumber}` },
+      asSeller,
+    );
+    const mail = await e2e.mailbox.waitFor((m) => (m.text ?? "").includes(trackingNumber), 15_000);
+    expect(mail.subject).toBe(`Your Bazaar order #${order.id.slice(-8)} has shipped`);
+    expect(JSON.stringify(mail.to)).toContain("parcel-");
+    expect(mail.text).toContain(`Tracking number: DHL ${trackingNumber}`);
+    expect(mail.text).toContain(`Track your parcel: https://track.example/${trackingNumber}`);
+    expect(mail.text).toContain(`View your order: http://127.0.0.1:8080/orders/${order.id}`);
+  });
+});
+
+describe("SMTP outage", () => {
+  it("when the SMTP server is down for 10 s while buyers check out, then every mail arrives once within 30 s of its return", async () => {
+    const me = await registerCustomer(auth, "outage");
+    const retried = async () =>
+      parseMetrics(await (await fetch(e2e.mesh.metricsUrl("notification"))).text())
+        .filter((s) => s.name === "bazaar_notification_mails_total" && s.labels.outcome === "retried")
+        .reduce((sum, s) => sum + s.value, 0);
+    const retriedBefore = await retried();
+    await e2e.mailbox.stop();
+    const stoppedAt = Date.now();
+    const placed: Order[] = [];
+    let restartedAt = 0;
+    try {
+      // Spread over the outage, so the mails fail at different points of their backoff.
+      while (Date.now() - stoppedAt < 8_000) {
+        placed.push(await checkout(me));
+        await sleep(1_500);
+      }
+      await sleep(Math.max(0, stoppedAt + 10_000 - Date.now()));
+    } finally {
+      await e2e.mailbox.restart();
+      restartedAt = Date.now();
+    }
+    expect(placed.length).toBeGreaterThanOrEqual(4);
+    // The outbox tried (and failed) while the server was away: this is a retry, not a first send.
+    expect(await retried()).toBeGreaterThan(retriedBefore);
+
+    const ours = (m: ParsedMail) => placed.some((o) => buyerMailOf(o)(m) || sellerMailOf(o)(m));
+    const all = await eventually(
+      async () => (await e2e.mailbox.messages()).filter(ours),
+      (mails) => placed.every((o) => mails.some(confirmationOf(o)) && mails.some(sellerMailOf(o))),
+      30_000,
+      200,
+    );
+    expect(placed.every((o) => all.some(confirmationOf(o)) && all.some(sellerMailOf(o)))).toBe(true);
+    const deliveredWithinMs = Date.now() - restartedAt;
+    expect(deliveredWithinMs).toBeLessThan(30_000);
+    // None twice: a further poll and retry round sends nothing more.
+    await sleep(1_500);
+    const after = (await e2e.mailbox.messages()).filter(ours);
+    expect(after).toHaveLength(all.length);
+    for (const order of placed) {
+      expect(after.filter(confirmationOf(order))).toHaveLength(1);
+      expect(after.filter(sellerMailOf(order))).toHaveLength(1);
+    }
+    expect(new Set(after.map((m) => m.messageId)).size).toBe(after.length);
+  }, 60_000);
 });
 
 describe("watching across a restart", () => {
@@ -170,5 +276,47 @@ describe("preferences", () => {
     expect(await seller.until(aboutOrder(order))).toBeDefined();
     await seller.stop();
     expect((await notifications.listNotifications({}, me)).notifications).toEqual([]);
+  });
+
+  it("when a buyer switches shipping e-mails off, then a shipment is in their inbox but not mailed, while the confirmation they cannot switch off is", async () => {
+    const me = await registerCustomer(auth, "no-mail");
+    const { preferences } = await notifications.updateNotificationPreferences(
+      { preferences: [{ kind: NotificationKind.ORDER_SHIPPED, channel: NotificationChannel.EMAIL, enabled: false }] },
+      me,
+    );
+    const slot = (kind: NotificationKind, channel: NotificationChannel) =>
+      preferences.find((p) => p.kind === kind && p.channel === channel);
+    expect(slot(NotificationKind.ORDER_SHIPPED, NotificationChannel.EMAIL)).toMatchObject({ enabled: false });
+    expect(slot(NotificationKind.ORDER_SHIPPED, NotificationChannel.IN_APP)).toMatchObject({ enabled: true });
+    expect(slot(NotificationKind.ORDER_CONFIRMED, NotificationChannel.EMAIL)).toMatchObject({
+      enabled: true,
+      required: true,
+    });
+    const refused = await failureOf(
+      notifications.updateNotificationPreferences(
+        {
+          preferences: [{ kind: NotificationKind.ORDER_CONFIRMED, channel: NotificationChannel.EMAIL, enabled: false }],
+        },
+        me,
+      ),
+    );
+    expect(refused.code).toBe(Code.FailedPrecondition);
+    expect(errorInfoOf(refused)?.reason).toBe("NOTIFICATION_PREFERENCE_REQUIRED");
+
+    const order = await checkout(me);
+    expect((await e2e.mailbox.waitFor(confirmationOf(order), 15_000)).subject).toContain(order.id.slice(-8));
+    const trackingNumber = `JJD${randomBytes(5).toString("hex").toUpperCase()}`;
+    await shopOrders.acceptShopOrder({ id: order.shopOrders[0]!.id }, asSeller);
+    await shopOrders.shipShopOrder({ id: order.shopOrders[0]!.id, carrier: "DHL", trackingNumber }, asSeller);
+    const inbox = await eventually(
+      () => notifications.listNotifications({}, me),
+      (answer) => answer.notifications.some((n) => n.kind === NotificationKind.ORDER_SHIPPED),
+    );
+    expect(inbox.notifications.find((n) => n.kind === NotificationKind.ORDER_SHIPPED)?.body).toContain(trackingNumber);
+    // A mail is enqueued in the transaction that wrote that inbox entry, and the outbox is
+    // polled every second: had one been enqueued, it would have arrived by now.
+    await sleep(1_500);
+    expect((await e2e.mailbox.messages()).filter((m) => (m.text ?? "").includes(trackingNumber))).toEqual([]);
+    expect((await e2e.mailbox.messages()).filter(buyerMailOf(order))).toHaveLength(1);
   });
 });

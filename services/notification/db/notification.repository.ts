@@ -143,6 +143,20 @@ export async function upsertRecipient(db: Db, r: { userId: string; email: string
     .execute();
 }
 
+/** Inserts the recipients not known yet, leaving known ones as auth's events made them; how many were new. */
+export async function addMissingRecipients(
+  db: Db,
+  rows: Array<{ userId: string; email: string; displayName: string; role: string }>,
+): Promise<number> {
+  if (rows.length === 0) return 0;
+  const result = await db
+    .insertInto("recipients")
+    .ignore()
+    .values(rows.map((r) => ({ user_id: r.userId, email: r.email, display_name: r.displayName, role: r.role })))
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0n);
+}
+
 export async function updateRecipient(db: Db, userId: string, change: { role?: string; active?: boolean }) {
   await db.updateTable("recipients").set(change).where("user_id", "=", userId).execute();
 }

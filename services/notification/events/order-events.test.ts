@@ -12,7 +12,9 @@ import { migratedTestDatabase } from "../../kit/testing/database.ts";
 import type { NotificationDatabase } from "../db/database.ts";
 import { migrations } from "../db/migrations/index.ts";
 import { savePreferences, upsertRecipient } from "../db/notification.repository.ts";
+import { seedDevRecipients } from "../db/demo-seed.ts";
 import { renderMail } from "../email/templates.ts";
+import { devAccounts } from "../../kit/dev-accounts.ts";
 import { FeedSignals } from "../../kit/feed-signals.ts";
 import { followProductEvents } from "./product-events.ts";
 import { notifyOrderEvents } from "./order-events.ts";
@@ -160,6 +162,19 @@ describe("order mails", () => {
     expect(new Set(subjects).size).toBe(2);
     const titles = await db.selectFrom("notifications").select("title").where("user_id", "=", buyer.id).execute();
     expect(new Set(titles.map((t) => t.title)).size).toBe(2);
+  });
+});
+
+describe("dev accounts (BAZAAR_DEMO_SEED)", () => {
+  it("when seeded, then the dev seller is mailed a new order, and seeding again keeps what auth's events changed", async () => {
+    expect(await seedDevRecipients(db)).toBe(3);
+    await applyUser(event({ case: "userActiveChanged", value: { userId: devAccounts.admin.id, active: false } }));
+    expect(await seedDevRecipients(db)).toBe(0);
+    expect(
+      await db.selectFrom("recipients").select("active").where("user_id", "=", devAccounts.admin.id).executeTakeFirst(),
+    ).toMatchObject({ active: 0 });
+    await applyOrder(placed(uuidv7(), [devAccounts.seller.id]));
+    expect((await mailsTo(devAccounts.seller.email)).map((m) => m.template)).toEqual(["seller-new-order"]);
   });
 });
 
