@@ -21,6 +21,8 @@ import { ProductService, type Product, ShopService } from "../../gen/bazaar/prod
 import { setUpAccountPages, showVerifyBanner } from "./account.ts";
 import { element, formatMoney, fromTemplate, historyEntry, part, rowById, setText, shortId, sleep } from "./dom.ts";
 import { action, messageOf, showError } from "./errors.ts";
+import { followLive } from "./live.ts";
+import { closeBell, openBell } from "./notifications.ts";
 import { closeSellerView, openSellerView } from "./seller.ts";
 import { renderShopOrders } from "./shipments.ts";
 
@@ -232,26 +234,18 @@ async function refreshCartAfter(order: Order): Promise<void> {
 
 /**
  * Follows the customer's orders while the session lasts, from the moment it starts (older
- * orders come from ListOrders). After a broken stream it resumes after the last update it got,
- * so no change is missed or shown twice.
+ * orders come from ListOrders), resumed after the last update when the stream breaks.
  */
-async function followOrders(current: Session): Promise<void> {
-  const { signal } = current.ended;
-  let resumeToken = "";
-  while (!signal.aborted) {
-    page.liveState.textContent = "live";
-    try {
-      for await (const update of orders.watchOrders({ resumeToken }, { signal })) {
-        renderOrder(update.order!);
-        resumeToken = update.resumeToken;
-      }
-    } catch (error) {
-      if (signal.aborted) return;
-      showError(new Error(`Live order updates were interrupted (${messageOf(error)}); reconnecting.`));
-    }
-    page.liveState.textContent = "reconnecting…";
-    await sleep(2_000, signal);
-  }
+function followOrders(current: Session): Promise<void> {
+  return followLive(
+    {
+      name: "Live order updates",
+      watch: (resumeToken, signal) => orders.watchOrders({ resumeToken }, { signal }),
+      show: (update) => renderOrder(update.order!),
+      state: (text) => (page.liveState.textContent = text),
+    },
+    current.ended.signal,
+  );
 }
 
 /**
@@ -262,6 +256,8 @@ async function followOrders(current: Session): Promise<void> {
 function renderOrder(order: Order): void {
   const row = rowById(page.orders, "orderId", order.id, () => {
     const created = fromTemplate<HTMLLIElement>("order-template");
+    // The address a notification links to (#order-<id>).
+    created.id = `order-${order.id}`;
     part(created, ".order-id").textContent = shortId(order.id);
     part(created, ".order-id").title = order.id;
     return created;
@@ -340,6 +336,9 @@ async function startSession(user: Pick<User, "id" | "email" | "role">, tokens: T
   document.body.dataset.session = "in";
   keepTokenFresh(current);
   showVerifyBanner(signedIn, current.ended.signal).catch(showError);
+  openBell({ transport: signedIn, ended: current.ended.signal }).catch((error: unknown) => {
+    if (!current.ended.signal.aborted) showError(error);
+  });
   if (user.role === Role.SELLER) {
     document.body.dataset.role = "seller";
     showView();
@@ -353,6 +352,7 @@ async function startSession(user: Pick<User, "id" | "email" | "role">, tokens: T
   if (current.ended.signal.aborted) return;
   renderCart(cart);
   recent.orders.forEach(renderOrder);
+  await showLinkedOrder();
 }
 
 /** Renews the access token a minute before it expires, for as long as the session lasts. */
@@ -396,6 +396,7 @@ function endSession(): void {
   document.body.dataset.session = "out";
   delete document.body.dataset.role;
   closeSellerView();
+  closeBell();
   showView();
   page.sessionUser.textContent = "";
   page.cartLines.replaceChildren();
@@ -411,9 +412,28 @@ function showView(): void {
   document.body.dataset.view = seller ? "seller" : "shop";
 }
 
+/**
+ * An order's own address, #order-<id> (where a notification links): its row, read from the
+ * order service when it is older than the recent orders listed, scrolled into view.
+ */
+async function showLinkedOrder(): Promise<void> {
+  const id = /^#order-([0-9a-f-]{36})$/.exec(location.hash)?.[1];
+  if (!id || !session) return;
+  let row = document.getElementById(`order-${id}`);
+  if (!row) {
+    const { order } = await orders.getOrder({ id });
+    renderOrder(order!);
+    row = document.getElementById(`order-${id}`);
+  }
+  row?.scrollIntoView({ block: "center" });
+}
+
 // ---- Start
 
-addEventListener("hashchange", showView);
+addEventListener("hashchange", () => {
+  showView();
+  showLinkedOrder().catch(showError);
+});
 showView();
 
 page.loginForm.addEventListener(

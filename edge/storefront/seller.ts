@@ -11,8 +11,9 @@ import {
   ShopOrderStatusSchema,
 } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { ProductService, type Shop, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
-import { element, formatMoney, fromTemplate, historyEntry, part, rowById, setText, shortId, sleep } from "./dom.ts";
-import { action, messageOf, showError } from "./errors.ts";
+import { element, formatMoney, fromTemplate, historyEntry, part, rowById, setText, shortId } from "./dom.ts";
+import { action } from "./errors.ts";
+import { followLive } from "./live.ts";
 
 export interface SellerSession {
   userId: string;
@@ -123,30 +124,21 @@ async function listPage(current: NonNullable<typeof shown>, signal: AbortSignal,
   showCount();
 }
 
-/**
- * Follows one shop's orders until the shop is left or the session ends. After a broken stream
- * it resumes after the last update it got, so no change is missed or shown twice.
- */
-async function followShopOrders(shopId: string, signal: AbortSignal, clients: Clients): Promise<void> {
-  let resumeToken = "";
-  while (!signal.aborted) {
-    page.liveState.textContent = "live";
-    try {
-      for await (const update of clients.shopOrders.watchShopOrders({ shopId, resumeToken }, { signal })) {
-        // An update that was on its way when the shop was left belongs to the shop no longer shown.
-        if (signal.aborted) return;
+/** Follows one shop's orders until the shop is left or the session ends (live.ts). */
+function followShopOrders(shopId: string, signal: AbortSignal, clients: Clients): Promise<void> {
+  return followLive(
+    {
+      name: "Live shop order updates",
+      watch: (resumeToken, watching) =>
+        clients.shopOrders.watchShopOrders({ shopId, resumeToken }, { signal: watching }),
+      show: (update) => {
         renderShopOrder(update.shopOrder!, clients);
-        resumeToken = update.resumeToken;
         showCount();
-      }
-    } catch (error) {
-      if (signal.aborted) return;
-      showError(new Error(`Live shop order updates were interrupted (${messageOf(error)}); reconnecting.`));
-    }
-    if (signal.aborted) return;
-    page.liveState.textContent = "reconnecting…";
-    await sleep(2_000, signal);
-  }
+      },
+      state: (text) => (page.liveState.textContent = text),
+    },
+    signal,
+  );
 }
 
 function showCount(): void {
