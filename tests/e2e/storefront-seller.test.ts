@@ -23,7 +23,7 @@ const screenshot = (name: string) =>
 // Before the mesh: without a browser there is nothing to start it for.
 requireChromium();
 const e2e = useMesh({ httpVersion: "1.1", env: storefrontMeshEnv });
-const { auth, products, shops, carts, orders, shopOrders } = e2e;
+const { auth, products, shops, carts, orders, shopOrders, notifications } = e2e;
 const chromium = useBrowser();
 
 async function signInOnPage(page: Page, email: string, password: string): Promise<void> {
@@ -60,6 +60,9 @@ function explain(page: Page, saw: ReturnType<typeof record>) {
   };
 }
 
+/** The unread count the page's bell shows. */
+const unreadOnBell = async (page: Page) => Number(await page.getByTestId("bell").getAttribute("data-unread"));
+
 /** Text of a part of the page, for polling. */
 const text = (page: Page, testId: string) => page.getByTestId(testId).first().textContent();
 
@@ -93,6 +96,10 @@ describe("the storefront's seller view", () => {
     await expect.poll(() => text(sellerPage, "seller-status"), patiently).toMatch(/^No orders yet/);
     await expect.poll(() => text(sellerPage, "shop-live-state"), patiently).toBe("live");
     expect(await sellerPage.getByTestId("product-list").isVisible()).toBe(false);
+    // The seller's bell has read the count the service holds.
+    const sellerInbox = await signIn(auth, devAccounts.seller);
+    const unreadBefore = (await notifications.getUnreadCount({}, sellerInbox)).unreadCount;
+    await expect.poll(() => unreadOnBell(sellerPage), patiently).toBe(unreadBefore);
 
     // The buyer signs in on the other page, puts the product in the cart and checks out by card.
     await buyerPage.goto(`${e2e.mesh.edgeUrl}/`);
@@ -127,6 +134,8 @@ describe("the storefront's seller view", () => {
       new RegExp(`^Ship to: ${recipient}, ${street}, `),
     );
     expect(sellerSaw.loads, "the seller's page was reloaded").toBe(1);
+    // The seller's bell counts the new order (low stock may come with it), also without a reload.
+    await expect.poll(() => unreadOnBell(sellerPage), patiently).toBeGreaterThan(unreadBefore);
 
     await sold.getByRole("button", { name: "Accept" }).click();
     await expect.poll(() => sold.getByTestId("shop-order-status").textContent(), patiently).toBe("PROCESSING");
