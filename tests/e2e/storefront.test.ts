@@ -265,6 +265,7 @@ describe("the storefront", () => {
     const shipped = list.getByRole("listitem").first();
     expect(await shipped.getByTestId("notification-body").textContent()).toContain(trackingNumber);
     expect(await shipped.getAttribute("data-read")).toBe("false");
+    await page.screenshot({ path: fileURLToPath(new URL("../artifacts/storefront-bell.png", import.meta.url)) });
 
     // Its link leads to the order in this page.
     await shipped.getByRole("link").click();
