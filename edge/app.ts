@@ -45,6 +45,7 @@ import { matchRoute, restRoutes } from "./rest/routes.ts";
 import type { EdgeRequest, EdgeResponse, RequestHandler } from "./server.ts";
 import { staticFileServer } from "./static-files.ts";
 import { storefrontFiles } from "./storefront/build.ts";
+import { storefrontAddressOf } from "./storefront-links.ts";
 
 export interface EdgeApp {
   handler: RequestHandler;
@@ -308,6 +309,12 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     }
     if (cors.handle(req, res)) return;
     if (serveStatic(req, res, path)) return;
+    const page = req.method === "GET" || req.method === "HEAD" ? storefrontAddressOf(path) : undefined;
+    if (page) {
+      (res as ServerResponse).writeHead(302, { location: page, "cache-control": "no-store" });
+      res.end();
+      return;
+    }
     if (payments.serve(req, res, path)) return;
     if (serveRpc(req, res, path)) return;
     if (path === jwksPath) {

@@ -158,6 +158,9 @@ describe("e-mail", () => {
     expect(mail.text).toContain(`View your order: http://127.0.0.1:8080/orders/${order.id}`);
     expect(mail.html).toContain(`href="http://127.0.0.1:8080/orders/${order.id}"`);
     expect(mail.messageId).toMatch(/^<[0-9a-f-]{36}@127\.0\.0\.1>$/);
+    // The mailed link leads a browser to the storefront's page of the order.
+    const followed = await fetch(`${e2e.mesh.edgeUrl}/orders/${order.id}`, { redirect: "manual" });
+    expect([followed.status, followed.headers.get("location")]).toEqual([302, `/#order-${order.id}`]);
 
     const seller = await e2e.mailbox.waitFor(sellerMailOf(order), 15_000);
     expect(seller.subject).toBe(`New order #${order.shopOrders[0]!.id.slice(-8)} for your shop`);
