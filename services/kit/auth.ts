@@ -148,8 +148,8 @@ export class DenyList {
   }
 
   /**
-   * The user's password changed at `atSeconds` (PasswordChanged): tokens issued up to then are
-   * refused for good. Kept apart from deactivation so a later reactivation does not lift it.
+   * The user's password changed at `atSeconds` (PasswordChanged, to the millisecond like iat):
+   * tokens issued up to then are refused for good. Kept apart from deactivation so a later reactivation does not lift it.
    */
   revokeIssuedUpTo(userId: string, atSeconds: number): void {
     this.#passwordChangedAt.set(userId, Math.max(atSeconds, this.#passwordChangedAt.get(userId) ?? 0));

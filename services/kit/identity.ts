@@ -23,7 +23,8 @@ export function remoteTokenVerifier(auth: Client<typeof AuthService>): TokenVeri
  * up to it (a reactivation lifts that), a password reset refuses those issued up to it for good.
  */
 export function applyIdentityEvent(denyList: DenyList, event: Event): void {
-  const at = Math.floor(Number(event.occurTime?.seconds ?? 0n));
+  // To the millisecond, as auth's iat: a token issued right after the change passes.
+  const at = (Number(event.occurTime?.seconds ?? 0n) * 1000 + Math.floor((event.occurTime?.nanos ?? 0) / 1e6)) / 1000;
   if (event.payload.case === "passwordChanged") denyList.revokeIssuedUpTo(event.payload.value.userId, at);
   if (event.payload.case !== "userActiveChanged") return;
   const { userId, active } = event.payload.value;

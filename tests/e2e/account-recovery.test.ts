@@ -59,7 +59,6 @@ describe("account recovery through the edge", () => {
     expect([again.status, again.body.reason]).toEqual([400, "RESET_TOKEN_INVALID"]);
     const messages = await e2e.mailbox.messages();
     expect(messages.filter(mailTo(stranger))).toEqual([]);
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
     const login = await callRest(edge(), "POST", "/v1/auth/login", {
       body: { email: person.email, password: "a-new-password-456" },
     });

@@ -60,7 +60,11 @@ describe("a customer's session, through the edge", () => {
     expect(header).toMatchObject({ alg: "EdDSA", typ: "at+jwt" });
     expect(header.kid).toBeTruthy();
     expect(claims).toMatchObject({ iss: "bazaar-auth", aud: "bazaar", sub: user!.id, role: "customer" });
-    expect(claims.exp! - claims.iat!).toBe(900);
+    // iat to the millisecond, nbf and exp in whole seconds around it.
+    expect(claims.exp! - claims.nbf!).toBe(900);
+    expect(claims.iat! - claims.nbf!).toBeGreaterThanOrEqual(0);
+    expect(claims.iat! - claims.nbf!).toBeLessThan(1);
+    expect(Math.round(claims.iat! * 1000) / 1000).toBe(claims.iat);
 
     const me = await auth.getMe({}, bearer(tokens!.accessToken));
     expect(me.user?.id).toBe(user!.id);

@@ -15,8 +15,11 @@ export async function issueAccessToken(
   lifetimeSeconds: number,
   now = new Date(),
 ): Promise<IssuedAccessToken> {
-  const issuedAt = Math.floor(now.getTime() / 1000);
-  const expiresAt = issuedAt + lifetimeSeconds;
+  // iat to the millisecond (a NumericDate may be fractional, RFC 7519 §2): services refuse tokens
+  // issued up to a password change, and a sign-in in the same second as the change must pass.
+  const issuedAt = now.getTime() / 1000;
+  const notBefore = Math.floor(issuedAt);
+  const expiresAt = notBefore + lifetimeSeconds;
   // Users' tokens say whether the e-mail is verified (the order service may require it);
   // service tokens have no e-mail and no such claim.
   const claims = subject.emailVerified === undefined ? {} : { email_verified: subject.emailVerified };
@@ -26,7 +29,7 @@ export async function issueAccessToken(
     .setAudience(tokenProfile.audience)
     .setSubject(subject.id)
     .setIssuedAt(issuedAt)
-    .setNotBefore(issuedAt)
+    .setNotBefore(notBefore)
     .setExpirationTime(expiresAt)
     .setJti(randomUUID())
     .sign(key.privateKey);
