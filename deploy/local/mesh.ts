@@ -100,6 +100,8 @@ export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
     BAZAAR_EDGE_ADDR: `127.0.0.1:${edgePort}`,
     // The test provider's 3-D Secure redirects and its webhook deliveries go to this edge.
     BAZAAR_PAYMENT_EDGE_URL: options.env.BAZAAR_PAYMENT_EDGE_URL ?? `http://127.0.0.1:${edgePort}`,
+    // Mailed links (orders, password reset, e-mail verification) open this edge's storefront.
+    BAZAAR_PUBLIC_URL: options.env.BAZAAR_PUBLIC_URL ?? `http://127.0.0.1:${edgePort}`,
   };
   for (const { process, service, listen, metrics } of listenAddresses) {
     const upper = service.toUpperCase();
