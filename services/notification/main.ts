@@ -1,5 +1,5 @@
 // Wiring only: config → database → gRPC server (NotificationService, AccountMailService) →
-// durable consumers of order, product and auth events, one per concern → the e-mail delivery job.
+// durable consumers of order, payment, product and auth events, one per concern → the e-mail delivery job.
 import { AccountMailService, NotificationService } from "../../gen/bazaar/notification/v1/notification_pb.ts";
 import { loadConfigOrExit } from "../kit/config.ts";
 import { startConsumer } from "../kit/events.ts";
@@ -14,6 +14,7 @@ import { migrations } from "./db/migrations/index.ts";
 import { FeedSignals } from "../kit/feed-signals.ts";
 import { mailJobs } from "./email/delivery.ts";
 import { notifyOrderEvents, orderEventsConsumer } from "./events/order-events.ts";
+import { notifyPaymentEvents, paymentEventsConsumer } from "./events/payment-events.ts";
 import { followProductEvents, productEventsConsumer } from "./events/product-events.ts";
 import { followUserEvents, userEventsConsumer } from "./events/user-events.ts";
 import { createAccountMailService, createNotificationService } from "./notification-service.ts";
@@ -33,6 +34,7 @@ const service = startService<NotificationDatabase>({
   consumers: ({ db, nats, log }) =>
     [
       { ...orderEventsConsumer, handle: notifyOrderEvents(signals) },
+      { ...paymentEventsConsumer, handle: notifyPaymentEvents(signals) },
       { ...productEventsConsumer, handle: followProductEvents(signals, config.lowStockThreshold) },
       { ...userEventsConsumer, handle: followUserEvents(signals) },
     ].map((consumer) => startConsumer<NotificationDatabase>({ js: nats.js, jsm: nats.jsm, db, log, ...consumer })),

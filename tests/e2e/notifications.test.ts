@@ -1,7 +1,7 @@
-// Notifications against the real mesh: checkout fills the buyer's and the seller's inboxes, the
-// seller's WatchNotifications shows a new order within a second, a watch resumed with its token
-// after the notification service was SIGKILLed misses nothing, preferences keep a kind out of
-// the inbox or out of the mail (but never a transactional mail), and the REST routes answer as
+// Notifications against the real mesh: checkout fills the buyer's and the seller's inboxes, a
+// cancelled paid order tells the buyer of the refund, the seller's WatchNotifications shows a
+// new order within a second, a watch resumed with its token after the notification service was
+// SIGKILLed misses nothing, preferences keep a kind out of the inbox or out of the mail (but never a transactional mail), and the REST routes answer as
 // documented. Mails are read back, parsed, from the mesh's SMTP server (e2e.mailbox): the
 // confirmation with its lines and totals, the shipment with its tracking number, and every mail
 // of checkouts made while that server was down, once each after it returns.
@@ -186,6 +186,27 @@ describe("e-mail", () => {
     expect(mail.text).toContain(`Tracking number: DHL ${trackingNumber}`);
     expect(mail.text).toContain(`Track your parcel: https://track.example/${trackingNumber}`);
     expect(mail.text).toContain(`View your order: ${e2e.mesh.edgeUrl}/orders/${order.id}`);
+  });
+});
+
+describe("refunds", () => {
+  it("when a buyer cancels a paid order, then their inbox and a mail say what was refunded", async () => {
+    const me = await registerCustomer(auth, "refund");
+    const order = await checkout(me);
+    await orders.cancelOrder({ id: order.id, reason: "changed my mind" }, me);
+    const mail = await e2e.mailbox.waitFor(
+      (m) => (m.subject ?? "").startsWith("Refund of") && (m.text ?? "").includes(order.id),
+      15_000,
+    );
+    expect(mail.subject).toBe(`Refund of ${usd(order.total)} for your Bazaar order #${order.id.slice(-8)}`);
+    expect(JSON.stringify(mail.to)).toContain("refund-");
+    const inbox = await eventually(
+      () => notifications.listNotifications({}, me),
+      (answer) => answer.notifications.some((n) => n.kind === NotificationKind.REFUND),
+    );
+    expect(inbox.notifications.find((n) => n.kind === NotificationKind.REFUND)?.body).toBe(
+      `${usd(order.total)} of your order #${order.id.slice(-8)} is refunded to your card.`,
+    );
   });
 });
 

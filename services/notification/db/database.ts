@@ -46,12 +46,20 @@ export interface ProductOwnersTable {
   low_stock: Generated<boolean>;
 }
 
+/** The buyer of each order, from OrderPlaced (refund events name only the order). */
+export interface OrderBuyersTable {
+  order_id: string;
+  user_id: string;
+  create_time: Generated<Date>;
+}
+
 export interface NotificationDatabase extends EventTables, JobLeaseTables, EmailTables {
   recipients: RecipientsTable;
   inbox_positions: InboxPositionsTable;
   notifications: NotificationsTable;
   notification_preferences: PreferencesTable;
   product_owners: ProductOwnersTable;
+  order_buyers: OrderBuyersTable;
 }
 
 export type NotificationRow = Selectable<NotificationsTable>;

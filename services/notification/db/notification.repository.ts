@@ -200,3 +200,13 @@ export async function setLowStock(db: Db, productId: string, low: boolean): Prom
 export async function renameProduct(db: Db, productId: string, name: string): Promise<void> {
   await db.updateTable("product_owners").set({ name }).where("product_id", "=", productId).execute();
 }
+
+/** Remembers whose order it is; a redelivered OrderPlaced changes nothing. */
+export async function rememberOrderBuyer(db: Db, orderId: string, userId: string): Promise<void> {
+  await db.insertInto("order_buyers").ignore().values({ order_id: orderId, user_id: userId }).execute();
+}
+
+export async function buyerOfOrder(db: Db, orderId: string): Promise<string | undefined> {
+  const row = await db.selectFrom("order_buyers").select("user_id").where("order_id", "=", orderId).executeTakeFirst();
+  return row?.user_id;
+}

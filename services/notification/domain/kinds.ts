@@ -38,6 +38,7 @@ export const mailTemplateOf: Partial<Record<Kind, MailTemplate>> = {
   ORDER_SHIPPED: "order-shipped",
   PAYMENT_FAILED: "payment-failed",
   SELLER_NEW_ORDER: "seller-new-order",
+  REFUND: "refund-issued",
   PASSWORD_RESET: "password-reset",
   EMAIL_VERIFICATION: "email-verification",
 };

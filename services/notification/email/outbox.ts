@@ -10,7 +10,8 @@ export type MailTemplate =
   | "payment-failed"
   | "password-reset"
   | "email-verification"
-  | "seller-new-order";
+  | "seller-new-order"
+  | "refund-issued";
 
 export const mailTemplates: readonly MailTemplate[] = [
   "order-confirmation",
@@ -19,6 +20,7 @@ export const mailTemplates: readonly MailTemplate[] = [
   "password-reset",
   "email-verification",
   "seller-new-order",
+  "refund-issued",
 ];
 
 export interface OutgoingMail {

@@ -43,6 +43,9 @@ export interface MailData {
   trackingNumber?: string;
   trackingUrl?: string;
   reason?: string;
+  /** A refund: what this one gave back, and all of the order's refunds so far. */
+  refunded?: MoneyValue;
+  totalRefunded?: MoneyValue;
   locale?: string;
 }
 
@@ -184,6 +187,18 @@ export function renderMail(template: MailTemplate, data: object): RenderedMail {
         { kind: "link", label: "Confirm my e-mail address", href: d.link ?? "" },
         { kind: "p", text: `The link expires ${formatTime(d.expireTime, locale) || "soon"}.` },
       ]);
+    case "refund-issued": {
+      const refunded = formatMoney(d.refunded, locale);
+      const total = formatMoney(d.totalRefunded, locale);
+      return compose(`Refund of ${refunded} for your Bazaar order ${orderReference(d.orderId)}`, greeting, [
+        { kind: "p", text: `We refunded ${refunded} of your order ${d.orderId ?? ""} to the card you paid with.` },
+        ...(total && total !== refunded
+          ? [{ kind: "p" as const, text: `Refunded for this order so far: ${total}.` }]
+          : []),
+        { kind: "p", text: "Your bank may take a few days to show it." },
+        ...orderLink,
+      ]);
+    }
     case "seller-new-order":
       return compose(`New order ${orderReference(d.shopOrderId)} for your shop`, greeting, [
         { kind: "p", text: `Your shop received the order ${d.shopOrderId ?? ""}.` },

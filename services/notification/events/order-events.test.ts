@@ -18,6 +18,7 @@ import { devAccounts } from "../../kit/dev-accounts.ts";
 import { FeedSignals } from "../../kit/feed-signals.ts";
 import { followProductEvents } from "./product-events.ts";
 import { notifyOrderEvents } from "./order-events.ts";
+import { notifyPaymentEvents } from "./payment-events.ts";
 import { followUserEvents } from "./user-events.ts";
 
 let db: Kysely<NotificationDatabase>;
@@ -35,6 +36,7 @@ const event = (payload: EventPayload) => create(EventSchema, { id: uuidv7(), pay
 const applyOrder = (e: Event) => applyOnce(db, "orders", e, notifyOrderEvents(signals));
 const applyUser = (e: Event) => applyOnce(db, "users", e, followUserEvents(signals));
 const applyProduct = (e: Event) => applyOnce(db, "products", e, followProductEvents(signals, 5));
+const applyPayment = (e: Event) => applyOnce(db, "payments", e, notifyPaymentEvents(signals));
 const inboxOf = (userId: string) =>
   db
     .selectFrom("notifications")
@@ -294,5 +296,48 @@ describe("low stock", () => {
     await stock(20);
     await stock(1);
     expect((await inboxOf(seller)).map((n) => n.kind)).toEqual(["LOW_STOCK", "LOW_STOCK"]);
+  });
+});
+
+describe("refunds", () => {
+  const refunded = (orderId: string, refundId: string, minor: bigint, soFar: bigint) =>
+    event({
+      case: "paymentRefunded",
+      value: { paymentId: uuidv7(), orderId, refundId, amount: usd(minor), totalRefunded: usd(soFar) },
+    });
+
+  it("when two refunds of an order arrive, one of them twice, then the buyer is told and mailed once per refund", async () => {
+    const buyer = await recipient("refunded");
+    const order = placed(buyer.id, [uuidv7()]);
+    await applyOrder(order);
+    const orderId = (order.payload.value as { orderId: string }).orderId;
+    const first = refunded(orderId, uuidv7(), 450n, 450n);
+    expect(await applyPayment(first)).toBe(true);
+    expect(await applyPayment(first)).toBe(false);
+    await applyPayment(refunded(orderId, uuidv7(), 549n, 999n));
+
+    const refunds = (await inboxOf(buyer.id)).filter((n) => n.kind === "REFUND");
+    expect(refunds.map((n) => [n.body, n.link])).toEqual([
+      [`$4.50 of your order #${orderId.slice(-8)} is refunded to your card.`, `/orders/${orderId}`],
+      [`$5.49 of your order #${orderId.slice(-8)} is refunded to your card.`, `/orders/${orderId}`],
+    ]);
+    const mails = (await mailsTo(buyer.email)).filter((m) => m.template === "refund-issued");
+    expect(mails.map((m) => m.subject)).toEqual([
+      `Refund of $4.50 for your Bazaar order #${orderId.slice(-8)}`,
+      `Refund of $5.49 for your Bazaar order #${orderId.slice(-8)}`,
+    ]);
+    expect(mails[1]!.text).toContain("Refunded for this order so far: $9.99.");
+  });
+
+  it("when a refund arrives before its order's OrderPlaced, then it fails for redelivery and is told once the order is known", async () => {
+    const buyer = await recipient("early");
+    const order = placed(buyer.id, [uuidv7()]);
+    const orderId = (order.payload.value as { orderId: string }).orderId;
+    const refund = refunded(orderId, uuidv7(), 999n, 999n);
+    await expect(applyPayment(refund)).rejects.toThrow(/not known yet/);
+    expect(await inboxOf(buyer.id)).toEqual([]);
+    await applyOrder(order);
+    expect(await applyPayment(refund)).toBe(true);
+    expect((await inboxOf(buyer.id)).map((n) => n.kind)).toEqual(["ORDER_CONFIRMED", "REFUND"]);
   });
 });

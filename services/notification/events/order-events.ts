@@ -1,12 +1,14 @@
 // Order events → the buyer's and the sellers' notifications. Which events notify whom:
 // OrderPlaced → buyer ORDER_CONFIRMED and each shop's seller SELLER_NEW_ORDER; a shop order
 // SHIPPED → buyer ORDER_SHIPPED with tracking; the order PROCESSING or DELIVERED → buyer
-// ORDER_STATUS_CHANGED; OrderCancelled → buyer ORDER_CANCELLED; PaymentFailed → buyer.
+// ORDER_STATUS_CHANGED; OrderCancelled → buyer ORDER_CANCELLED; PaymentFailed → buyer. OrderPlaced
+// also keeps whose order it is, for the refunds (payment-events.ts).
 // (An order's SHIPPED and CANCELLED statuses are told by the events above, not twice.)
 import type { Transaction } from "kysely";
 import type { Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
 import { OrderStatus, ShopOrderStatus } from "../../../gen/bazaar/order/v1/order_pb.ts";
 import type { NotificationDatabase } from "../db/database.ts";
+import { rememberOrderBuyer } from "../db/notification.repository.ts";
 import { deliver } from "../domain/deliver.ts";
 import { formatMoney, orderReference } from "../email/templates.ts";
 import { mailLine, mailMoney, orderSummary } from "./order-mail.ts";
@@ -22,6 +24,7 @@ export function notifyOrderEvents(signals: FeedSignals) {
       case "orderPlaced": {
         const o = payload.value;
         const link = `/orders/${o.orderId}`;
+        await rememberOrderBuyer(trx, o.orderId, o.userId);
         await deliver(trx, signals, {
           userId: o.userId,
           kind: "ORDER_CONFIRMED",
