@@ -1,5 +1,6 @@
 // Notifications against the real mesh: checkout fills the buyer's and the seller's inboxes, a
-// cancelled paid order tells the buyer of the refund, the seller's WatchNotifications shows a
+// cancelled paid order tells the buyer of the refund, no customer reads, marks or watches
+// another's notifications, the seller's WatchNotifications shows a
 // new order within a second, a watch resumed with its token after the notification service was
 // SIGKILLed misses nothing, preferences keep a kind out of the inbox or out of the mail (but never a transactional mail), and the REST routes answer as
 // documented. Mails are read back, parsed, from the mesh's SMTP server (e2e.mailbox): the
@@ -186,6 +187,55 @@ describe("e-mail", () => {
     expect(mail.text).toContain(`Tracking number: DHL ${trackingNumber}`);
     expect(mail.text).toContain(`Track your parcel: https://track.example/${trackingNumber}`);
     expect(mail.text).toContain(`View your order: ${e2e.mesh.edgeUrl}/orders/${order.id}`);
+  });
+});
+
+describe("another user's notifications", () => {
+  it("when a customer lists, counts, marks or watches, then only their own notifications are touched, and anonymous callers are refused", async () => {
+    const [owner, other] = [await registerCustomer(auth, "owner"), await registerCustomer(auth, "other")];
+    const order = await checkout(owner);
+    const { notifications: owned } = await eventually(
+      () => notifications.listNotifications({}, owner),
+      (answer) => answer.notifications.length > 0,
+    );
+    const otherWatch = watch(other);
+    const ownerWatch = watch(owner);
+    await sleep(300);
+
+    const marked = await notifications.markNotificationsRead({ ids: owned.map((n) => n.id) }, other);
+    expect(marked.markedCount).toBe(0);
+    expect((await notifications.markNotificationsRead({ all: true }, other)).markedCount).toBe(0);
+    expect((await notifications.listNotifications({}, other)).notifications).toEqual([]);
+    expect((await notifications.getUnreadCount({}, other)).unreadCount).toBe(0);
+    const { notifications: ownerRead } = await notifications.listNotifications({}, owner);
+    expect(ownerRead.map((n) => [n.id, n.readTime])).toEqual(owned.map((n) => [n.id, undefined]));
+    expect((await notifications.getUnreadCount({}, owner)).unreadCount).toBe(owned.length);
+
+    // A new notification of the owner reaches the owner's watch, never the other's.
+    await orders.cancelOrder({ id: order.id, reason: "testing who sees it" }, owner);
+    expect(
+      await ownerWatch.until(
+        (u) =>
+          u.notification!.link === `/orders/${order.id}` && u.notification!.kind === NotificationKind.ORDER_CANCELLED,
+      ),
+    ).toBeDefined();
+    // A resume token is a position in the caller's own inbox: even one made up to point before
+    // everyone's first notification replays nothing of another user's.
+    const fromTheStart = watch(other, { resumeToken: Buffer.from("inbox:0").toString("base64url") });
+    await sleep(500);
+    await Promise.all([ownerWatch.stop(), otherWatch.stop(), fromTheStart.stop()]);
+    expect(otherWatch.updates).toEqual([]);
+    expect(fromTheStart.updates).toEqual([]);
+
+    for (const call of [
+      () => notifications.listNotifications({}),
+      () => notifications.getUnreadCount({}),
+      () => notifications.markNotificationsRead({ all: true }),
+      () => notifications.getNotificationPreferences({}),
+    ])
+      expect(ConnectError.from(await call().catch((e) => e)).code).toBe(Code.Unauthenticated);
+    const anonymous = await callRest(e2e.mesh.edgeUrl, "GET", "/v1/notifications:unreadCount");
+    expect([anonymous.status, anonymous.body.code]).toEqual([401, "unauthenticated"]);
   });
 });
 
