@@ -215,6 +215,23 @@ describe("resetting the password", () => {
   });
 });
 
+describe("changing the password", () => {
+  it("when a signed-in user changes it, then PasswordChanged refuses the old access token and the new session's token passes", async () => {
+    const { email, user, tokens } = await registered();
+    const changed = await auth.changePassword(
+      { currentPassword: "password-123", newPassword: "changed-password-789" },
+      bearer(tokens.accessToken),
+    );
+    const events = await outboxEventsAbout(user.id);
+    expect(events.map((e) => e.payload.case)).toContain("passwordChanged");
+    for (const event of events) applyIdentityEvent(denyList, event);
+    expect((await failureOf(auth.getMe({}, bearer(tokens.accessToken)))).code).toBe(Code.Unauthenticated);
+    expect((await auth.getMe({}, bearer(changed.tokens!.accessToken))).user?.email).toBe(email);
+    const refresh = await failureOf(auth.refreshToken({ refreshToken: tokens.refreshToken }));
+    expect(errorInfoOf(refresh)?.reason).toBe("REFRESH_TOKEN_INVALID");
+  });
+});
+
 describe("verifying the e-mail", () => {
   it("when the signed-in user confirms the mailed link, then User and new access tokens say email_verified, once", async () => {
     const { email, password, user, tokens } = await registered();

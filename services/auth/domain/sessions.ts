@@ -166,7 +166,11 @@ export async function logout(deps: SessionDeps, refreshToken: string): Promise<v
   });
 }
 
-/** Changes the password and ends every session of the user; returns a fresh one. */
+/**
+ * Changes the password and ends every session of the user; returns a fresh one. As after a reset,
+ * PasswordChanged puts the access tokens issued until now on every service's deny list (the new
+ * session's token, issued after it, passes).
+ */
 export async function changePassword(
   deps: SessionDeps,
   input: { userId: string; currentPassword: string; newPassword: string },
@@ -179,7 +183,14 @@ export async function changePassword(
   await deps.db.transaction().execute(async (trx) => {
     await updatePasswordHash(trx, user.id, passwordHash);
     await revokeUserFamilies(trx, user.id);
+    await appendEvent(trx, {
+      source: "auth",
+      actorId: user.id,
+      subjectId: user.id,
+      payload: { case: "passwordChanged", value: { userId: user.id } },
+    });
   });
+  deps.outbox.wake();
   return startSession(deps, user);
 }
 

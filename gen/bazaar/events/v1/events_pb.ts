@@ -415,9 +415,9 @@ export const PasswordResetRequestedSchema: GenMessage<PasswordResetRequested> = 
   messageDesc(file_bazaar_events_v1_events, 4);
 
 /**
- * Emitted by auth when a password was reset with a mailed link (bazaar.auth.password_changed).
- * Consumed by every service: access tokens of the user issued up to this event are refused (deny
- * list).
+ * Emitted by auth when a password was reset with a mailed link or changed by its user
+ * (bazaar.auth.password_changed). Consumed by every service: access tokens of the user issued up
+ * to this event are refused (deny list).
  *
  * @generated from message bazaar.events.v1.PasswordChanged
  */
