@@ -2,7 +2,7 @@
 // theft detection, forged tokens, role escalation, deactivation reaching other services, login
 // throttling, and internal RPCs closed to users.
 import { createPrivateKey, generateKeyPairSync, randomBytes } from "node:crypto";
-import { Code, type ConnectError, createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { base64url, decodeJwt, decodeProtectedHeader, SignJWT, UnsecuredJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +16,7 @@ import { createMeshClient } from "../../services/kit/clients.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { connectJson } from "../support/mesh.ts";
 import { callRest } from "../support/rest.ts";
+import { eventually } from "../../services/kit/testing/eventually.ts";
 import { useMesh } from "../support/use-mesh.ts";
 
 const maxFailuresPerAddress = 25;
@@ -122,6 +123,19 @@ describe("a customer's session, through the edge", () => {
     expect((await auth.refreshToken({ refreshToken: changed.tokens!.refreshToken })).tokens).toBeDefined();
     expect((await failureOf(auth.login({ email, password: "old-password-1" }))).code).toBe(Code.Unauthenticated);
     await auth.login({ email, password: "new-password-2" });
+    // Another service learns of it from PasswordChanged: the old access token is refused within a
+    // second, the new session's (issued right after the change) is not.
+    const oldToken = await eventually(
+      () =>
+        cart.getCart({}, bearer(first.tokens!.accessToken)).then(
+          () => "accepted",
+          (e) => ConnectError.from(e).code,
+        ),
+      (code) => code === Code.Unauthenticated,
+      1_000,
+    );
+    expect(oldToken).toBe(Code.Unauthenticated);
+    expect((await cart.getCart({}, bearer(changed.tokens!.accessToken))).cart).toBeDefined();
   });
 });
 
