@@ -5,15 +5,51 @@
 // An unknown address gets the same answer, in the same time, and no mail; too many requests per
 // address or per client are refused. E-mail verification runs the same way, and the new access
 // token carries email_verified.
+// At the end, every mailed token and its stored hash are searched for in everything the mesh
+// said meanwhile: each process's log lines at debug level, every event on the NATS stream, every
+// span it exported.
 import { randomBytes } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { Writable } from "node:stream";
+import { jetstream } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hashAccountToken } from "../../services/auth/domain/recovery.ts";
+import { streamName } from "../../services/kit/events.ts";
+import { natsConnectOptions } from "../../services/kit/nats.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
+import { startOtlpReceiver, type OtlpReceiver } from "../../services/kit/testing/otlp-receiver.ts";
 import { callRest } from "../support/rest.ts";
 import { useMesh } from "../support/use-mesh.ts";
 
+const logLines: string[] = [];
+const logs = new Writable({
+  write(chunk, _encoding, done) {
+    logLines.push(String(chunk));
+    done();
+  },
+});
+// The receiver starts before the mesh, which exports to it, and closes after the mesh stopped.
+let receiver: OtlpReceiver;
+beforeAll(async () => {
+  receiver = await startOtlpReceiver();
+});
+afterAll(async () => {
+  await receiver?.close();
+});
 // The edge believes X-Forwarded-For from the test (127.0.0.1), so each story can be its own
 // client for auth's per-client limit on account mails.
-const e2e = useMesh({ env: { BAZAAR_EDGE_TRUSTED_PROXIES: "127.0.0.1", BAZAAR_PASSWORD_RESET_MAX_PER_IP: "30" } });
+const e2e = useMesh({
+  env: () => ({
+    BAZAAR_EDGE_TRUSTED_PROXIES: "127.0.0.1",
+    BAZAAR_PASSWORD_RESET_MAX_PER_IP: "30",
+    BAZAAR_LOG_LEVEL: "debug",
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+    OTEL_BSP_SCHEDULE_DELAY: "100",
+  }),
+  logs,
+});
+/** Every token a mail of this file carried, for the search at the end. */
+const mailedTokens: string[] = [];
 const asClient = (address: string) => ({ "x-forwarded-for": address });
 const tag = randomBytes(4).toString("hex");
 const person = { email: `robin-${tag}@example.test`, password: "password-123", displayName: `Robin ${tag}` };
@@ -26,6 +62,7 @@ const mailTo = (address: string) => (mail: ParsedMail) =>
 const linkIn = (mail: ParsedMail, page: string) => {
   const match = new RegExp(`#${page}\\?token=([A-Za-z0-9_-]+)`).exec(`${mail.text ?? ""} ${mail.html || ""}`);
   expect(match, `a #${page} link in the mail`).not.toBeNull();
+  mailedTokens.push(match![1]!);
   return match![1]!;
 };
 const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString());
@@ -105,7 +142,7 @@ describe("account recovery through the edge", () => {
     const [knownMs, unknownMs] = [median(knownAnswers), median(unknownAnswers)];
     expect(Math.abs(knownMs - unknownMs)).toBeLessThan(Math.max(25, 0.5 * Math.max(knownMs, unknownMs)));
     // The known addresses were really mailed: the timing compared real work with none.
-    for (const email of known) await e2e.mailbox.waitFor(mailTo(email), 20_000);
+    for (const email of known) linkIn(await e2e.mailbox.waitFor(mailTo(email), 20_000), "reset-password");
   });
 
   it("when one address or one client asks too often, then it is refused with 429 and RESOURCE_EXHAUSTED", async () => {
@@ -149,4 +186,48 @@ describe("account recovery through the edge", () => {
     const renewed = await callRest(edge(), "POST", "/v1/auth/refresh", { body: { refreshToken } });
     expect(claimsOf(renewed.body.tokens.accessToken).email_verified).toBe(true);
   });
+
+  it("when everything the mesh logged, published and traced meanwhile is searched, then no mailed token and no token hash is in it", async () => {
+    expect(mailedTokens.length).toBeGreaterThanOrEqual(10);
+    const secrets = mailedTokens.flatMap((token) => [token, hashAccountToken(token)]);
+    // Spans leave in batches every 100 ms: wait until the last reset's span is in.
+    await eventually(
+      async () => receiver.bodies.join("\n"),
+      (all) => all.includes("AuthService/ResetPassword") && all.includes("AuthService/VerifyEmail"),
+      5_000,
+    );
+    const events = await everyEventOnTheStream(e2e.mesh.natsUrl);
+    const sources = { "log lines": logLines, events, "span exports": receiver.bodies };
+    // The search saw the stories happen: debug lines of the reset RPCs, the reset's event.
+    expect(logLines.some((line) => line.includes("method=ResetPassword"))).toBe(true);
+    expect(events.some((event) => event.includes("password_changed"))).toBe(true);
+    const found = Object.entries(sources).flatMap(([source, texts]) =>
+      texts.filter((text) => secrets.some((secret) => text.includes(secret))).map((text) => `${source}: ${text}`),
+    );
+    expect(found).toEqual([]);
+  });
 });
+
+/** Every message on the event stream as text: its subject, headers and payload bytes (latin1). */
+async function everyEventOnTheStream(natsUrl: string): Promise<string[]> {
+  const nc = await connect(natsConnectOptions(natsUrl));
+  try {
+    const consumer = await jetstream(nc).consumers.get(streamName);
+    const texts: string[] = [];
+    let remaining = (await consumer.info()).num_pending;
+    expect(remaining).toBeGreaterThan(0);
+    while (remaining > 0) {
+      const batch = await consumer.fetch({ max_messages: Math.min(remaining, 256), expires: 2_000 });
+      for await (const message of batch) {
+        remaining -= 1;
+        const headers = message.headers
+          ? [...message.headers.keys()].map((k) => `${k}=${message.headers!.get(k)}`)
+          : [];
+        texts.push(`${message.subject} ${headers.join(" ")} ${Buffer.from(message.data).toString("latin1")}`);
+      }
+    }
+    return texts;
+  } finally {
+    await nc.close();
+  }
+}

@@ -7,6 +7,7 @@ import { inject } from "vitest";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Writable } from "node:stream";
 import { startNats, startNatsCluster } from "../../deploy/local/infra.ts";
 import { launchMesh, serviceNames, type RunningMesh } from "../../deploy/local/mesh.ts";
 import { serviceNatsEnv } from "../../deploy/local/nats-users.ts";
@@ -36,7 +37,15 @@ export interface TestMeshShape {
   natsClusterSize?: number;
 }
 
-export async function startTestMesh(extraEnv: NodeJS.ProcessEnv = {}, shape: TestMeshShape = {}): Promise<TestMesh> {
+/**
+ * `logs` receives every line of every process (`[name] level message key=value…`), for tests
+ * that search them; BAZAAR_TEST_MESH_LOGS=1 shows them on stderr instead, while debugging.
+ */
+export async function startTestMesh(
+  extraEnv: NodeJS.ProcessEnv = {},
+  shape: TestMeshShape = {},
+  logs?: Writable,
+): Promise<TestMesh> {
   const natsDir = await mkdtemp(join(tmpdir(), "bazaar-mesh-nats-"));
   const clusterSize = shape.natsClusterSize ?? 1;
   let nats =
@@ -62,8 +71,7 @@ export async function startTestMesh(extraEnv: NodeJS.ProcessEnv = {}, shape: Tes
     replicas: shape.replicas,
     // Each vitest worker runs one file at a time: a port range per worker rules out collisions.
     portBase: 20_000 + (Number(process.env.VITEST_POOL_ID ?? 1) % 10) * 1_000 + Math.floor(Math.random() * 50) * 10,
-    // BAZAAR_TEST_MESH_LOGS=1 shows the processes' logs while debugging a test.
-    output: process.env.BAZAAR_TEST_MESH_LOGS === "1" ? process.stderr : undefined,
+    output: process.env.BAZAAR_TEST_MESH_LOGS === "1" ? process.stderr : logs,
     env: {
       ...env,
       BAZAAR_DEMO_SEED: "1",

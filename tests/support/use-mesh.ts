@@ -4,6 +4,7 @@
 // they are registered, so the mesh is up when the file's own beforeAll hooks run, and stopped
 // after its own afterAll hooks (those run in reverse order). Work the mesh needs first (a
 // receiver to export to, a check that stops the file) goes in a beforeAll registered before it.
+import type { Writable } from "node:stream";
 import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type CallOptions, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -69,6 +70,8 @@ export interface UseMeshOptions {
   httpVersion?: "1.1" | "2";
   /** How long starting may take; vitest's hookTimeout by default. */
   startTimeoutMs?: number;
+  /** Receives every log line of every process of the mesh (for tests that search them). */
+  logs?: Writable;
 }
 
 export function useMesh(options: UseMeshOptions = {}): MeshUnderTest {
@@ -79,7 +82,11 @@ export function useMesh(options: UseMeshOptions = {}): MeshUnderTest {
   beforeAll(async () => {
     const env = typeof options.env === "function" ? options.env() : options.env;
     mailbox = await startMailbox();
-    running = await startTestMesh({ BAZAAR_NOTIFICATION_SMTP_URL: mailbox.smtpUrl, ...env }, options.shape);
+    running = await startTestMesh(
+      { BAZAAR_NOTIFICATION_SMTP_URL: mailbox.smtpUrl, ...env },
+      options.shape,
+      options.logs,
+    );
     edge = createConnectTransport({ baseUrl: running.edgeUrl, httpVersion: options.httpVersion ?? "2" });
   }, options.startTimeoutMs);
   afterAll(async () => {

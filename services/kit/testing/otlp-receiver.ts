@@ -24,6 +24,8 @@ export interface OtlpReceiver {
   /** What OTEL_EXPORTER_OTLP_ENDPOINT is set to. */
   endpoint: string;
   spans: ReceivedSpan[];
+  /** Every export request's JSON body as it came (attributes, events, resources), for searching. */
+  bodies: string[];
   close(): Promise<void>;
 }
 
@@ -52,6 +54,7 @@ interface OtlpRequest {
 
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
+  const bodies: string[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -60,7 +63,9 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         res.writeHead(404).end();
         return;
       }
-      spans.push(...spansOf(JSON.parse(Buffer.concat(chunks).toString("utf8")) as OtlpRequest));
+      const body = Buffer.concat(chunks).toString("utf8");
+      bodies.push(body);
+      spans.push(...spansOf(JSON.parse(body) as OtlpRequest));
       res.writeHead(200, { "content-type": "application/json" }).end("{}");
     });
   });
@@ -68,6 +73,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     spans,
+    bodies,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
