@@ -212,6 +212,35 @@ describe("delivery", () => {
     expect(await mailsTo("nobody@example.test")).toHaveLength(0);
   });
 
+  it("when a mail cannot be rendered, then it is retried and given up alone, and the mails behind it go out", async () => {
+    // Malformed data, as an event with a money field of no currency once gave: it must not hold
+    // the batch (it used to throw out of the loop, and every tick claimed the same batch again).
+    await db
+      .transaction()
+      .execute((trx) =>
+        enqueueMail(trx, {
+          idempotencyKey: "k-poison",
+          to: "poison@example.test",
+          template: "nonsense" as never,
+          data: {},
+        }),
+      );
+    await enqueue("k-behind", "behind@example.test");
+    const stop = loop(sender());
+    try {
+      await eventually(
+        () => row("k-poison"),
+        (r) => r.status === "DEAD",
+        10_000,
+      );
+    } finally {
+      await stop();
+    }
+    expect((await row("k-behind")).status).toBe("SENT");
+    expect(await mailsTo("behind@example.test")).toHaveLength(1);
+    expect(await mailsTo("poison@example.test")).toHaveLength(0);
+  });
+
   it("never sends one row twice from two delivery loops", async () => {
     const keys = Array.from({ length: 30 }, (_, i) => `k-race-${i}`);
     for (const key of keys) await enqueue(key, `${key}@race.test`);

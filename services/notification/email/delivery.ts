@@ -5,7 +5,9 @@
 // its lease lasts. Delivery is at-least-once across crashes: a replica that dies after the SMTP
 // server accepted a mail but before marking it SENT leaves the row PENDING, and it is sent again
 // once the lease expires (one resend per such crash). The outbox id is the Message-ID, so a
-// receiver can drop the duplicate.
+// receiver can drop the duplicate. A database that is away while a mail is marked SENT is waited
+// for (within the lease), so its restart sends nothing twice; a mail that fails to render is
+// retried and dead-lettered like one the server refused, and never holds up the others.
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type { Kysely } from "kysely";
@@ -69,17 +71,23 @@ export function createMailSender(
       // Claim first, send after: a row this loop did not lease is never sent by it.
       const rows = await claimDueMails(db, holder, LEASE_MS, BATCH);
       for (const row of rows) {
-        const data = (typeof row.data === "string" ? JSON.parse(row.data) : row.data) as Record<string, unknown>;
-        if (typeof data.link === "string" && data.link.startsWith("/"))
-          data.link = new URL(data.link, config.publicUrl).href;
-        const mail = renderMail(row.template as MailTemplate, data);
         const messageId = `<${row.id}@${messageDomain}>`;
+        let data: Record<string, unknown>;
         try {
+          data = (typeof row.data === "string" ? JSON.parse(row.data) : row.data) as Record<string, unknown>;
+          if (typeof data.link === "string" && data.link.startsWith("/"))
+            data.link = new URL(data.link, config.publicUrl).href;
+          const mail = renderMail(row.template as MailTemplate, data);
           const info = await transport.sendMail({ to: row.to_address, messageId, ...mail });
-          const kept = withoutSecrets(row.template, data);
-          await markMailSent(db, row.id, holder, info.messageId || messageId, kept);
+          // The SMTP server has it: from here on only the SENT mark is missing, and a mail the
+          // server accepted must not be sent again because the database was away a moment.
+          await untilStored(() =>
+            markMailSent(db, row.id, holder, info.messageId || messageId, withoutSecrets(row.template, data)),
+          );
           mailsSent.inc({ outcome: "sent" });
         } catch (error) {
+          // A mail that cannot be rendered fails like one the server refused: retried, then DEAD,
+          // and never in the way of the rest of the batch.
           const attempts = row.attempts + 1;
           // The SMTP error text, never the mail: it may carry the link.
           const reason = String((error as Error).message ?? error).slice(0, 1000);
@@ -89,7 +97,7 @@ export function createMailSender(
             attempts,
             error: reason,
             retryMs: retryDelayMs(attempts, config),
-            deadData: dead ? withoutSecrets(row.template, data) : undefined,
+            deadData: dead ? withoutSecrets(row.template, parsedOrEmpty(row.data)) : undefined,
           });
           mailsSent.inc({ outcome: dead ? "dead" : "retried" });
           const fields = { mailId: row.id, template: row.template, attempts, err: reason };
@@ -106,4 +114,25 @@ export function createMailSender(
 export function mailJobs(deps: MailDeps): PeriodicJob[] {
   const sender = createMailSender(deps);
   return [{ name: "notification-mail-delivery", everyMs: deps.config.pollMs, run: () => sender.deliverDue() }];
+}
+
+/** Stores what must not be lost, again and again while the database is away (within the lease). */
+async function untilStored(store: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + LEASE_MS / 2;
+  for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
+    try {
+      return await store();
+    } catch (error) {
+      if (Date.now() + delay > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+function parsedOrEmpty(data: unknown): Record<string, unknown> {
+  try {
+    return (typeof data === "string" ? JSON.parse(data) : data) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
 }

@@ -17,6 +17,11 @@ describe("formatMoney", () => {
     );
     expect(formatMoney("12.00 EUR")).toBe("12.00 EUR");
   });
+
+  it("when the currency is missing or no ISO code, then the minor units are shown as they came instead of failing the mail", () => {
+    expect(formatMoney({ currencyCode: "", amountMinor: "500" })).toBe("500");
+    expect(formatMoney({ currencyCode: "U$", amountMinor: 7 })).toBe("7 U$");
+  });
 });
 
 describe("renderMail", () => {

@@ -52,6 +52,11 @@ export interface MailData {
 export function formatMoney(value: MoneyValue | undefined, locale = "en-US"): string {
   if (value === undefined) return "";
   if (typeof value === "string") return value;
+  if (!/^[A-Za-z]{3}$/.test(value.currencyCode)) {
+    // Not a currency Intl knows how to write (empty in a malformed event): the figure in minor
+    // units with whatever code came, rather than no mail at all.
+    return `${value.amountMinor} ${value.currencyCode}`.trim();
+  }
   const format = new Intl.NumberFormat(locale, { style: "currency", currency: value.currencyCode });
   const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
   // Minor units to major without floating point for the integer part (amounts beyond 2^53 minor).
@@ -205,5 +210,7 @@ export function renderMail(template: MailTemplate, data: object): RenderedMail {
         ...orderTable(d, locale),
         ...(d.link ? [{ kind: "link" as const, label: "Open the order", href: d.link }] : []),
       ]);
+    default:
+      throw new Error(`no mail template ${String(template)}`);
   }
 }
