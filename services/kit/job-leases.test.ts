@@ -4,6 +4,8 @@ import { sql, type Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createDb, ensureDatabase, migrateToLatest } from "./db.ts";
 import { claimJobTick, type JobLeaseTables } from "./job-leases.ts";
+import { startJob } from "./lifecycle.ts";
+import { createLogger } from "./log.ts";
 import * as jobLeases from "./migrations/2026_11_25_000000_create_job_leases.ts";
 
 let db: Kysely<JobLeaseTables>;
@@ -62,5 +64,31 @@ describe("job leases", () => {
       .executeTakeFirstOrThrow();
     expect(Number(seconds)).toBeGreaterThan(8);
     expect(Number(seconds)).toBeLessThanOrEqual(9.01);
+  });
+});
+
+describe("a periodic job", () => {
+  it("when a run never ends, then the job goes on ticking after the overrun instead of stopping for good", async () => {
+    let runs = 0;
+    const job = startJob(
+      {
+        name: `hangs-${randomBytes(3).toString("hex")}`,
+        everyMs: 50,
+        overrunMs: 200,
+        run: () => {
+          runs += 1;
+          // The first run hangs like a call to a server that never answers.
+          return runs === 1 ? new Promise(() => undefined) : Promise.resolve();
+        },
+      },
+      db,
+      createLogger("test", "fatal"),
+    );
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    } finally {
+      await job.stop();
+    }
+    expect(runs).toBeGreaterThan(2);
   });
 });

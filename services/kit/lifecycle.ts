@@ -40,6 +40,11 @@ export interface PeriodicJob {
   name: string;
   everyMs: number;
   run(): Promise<unknown>;
+  /**
+   * How long one run may take before the next tick goes ahead without it (default 10 ticks,
+   * at least 30 s): a call that never answers must not stop the job for good.
+   */
+  overrunMs?: number;
 }
 
 /** Wakes the relay after a commit; safe to call before the relay runs. */
@@ -251,14 +256,15 @@ async function retry<T>(
 }
 
 /** Ticks every `everyMs` on every replica; the job runs on the one replica that claims the tick. */
-function startJob(job: PeriodicJob, db: Kysely<JobLeaseTables>, log: Logger): { stop(): Promise<void> } {
+export function startJob(job: PeriodicJob, db: Kysely<JobLeaseTables>, log: Logger): { stop(): Promise<void> } {
   const holder = `${hostname()}:${process.pid}`;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
+  const overrunMs = job.overrunMs ?? Math.max(30_000, job.everyMs * 10);
   const tick = () => {
     running = claimJobTick(db, job.name, job.everyMs, holder)
-      .then((claimed) => claimed && job.run())
+      .then((claimed) => claimed && withinOverrun(job.run(), overrunMs))
       .catch((error) => log.warn({ err: error, job: job.name }, "job failed; will retry"))
       .finally(() => {
         if (!stopped) timer = setTimeout(tick, job.everyMs);
@@ -272,6 +278,18 @@ function startJob(job: PeriodicJob, db: Kysely<JobLeaseTables>, log: Logger): { 
       await running;
     },
   };
+}
+
+/** The run, or an error once it took longer than `overrunMs` (the run itself goes on unwatched). */
+function withinOverrun(run: Promise<unknown>, overrunMs: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const overrun = new Promise((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`run still going after ${overrunMs} ms; the next tick starts`)),
+      overrunMs,
+    );
+  });
+  return Promise.race([run, overrun]).finally(() => clearTimeout(timer));
 }
 
 /** Health checks and reflection answer anyone, as probes and tools expect. */

@@ -215,16 +215,14 @@ describe("delivery", () => {
   it("when a mail cannot be rendered, then it is retried and given up alone, and the mails behind it go out", async () => {
     // Malformed data, as an event with a money field of no currency once gave: it must not hold
     // the batch (it used to throw out of the loop, and every tick claimed the same batch again).
-    await db
-      .transaction()
-      .execute((trx) =>
-        enqueueMail(trx, {
-          idempotencyKey: "k-poison",
-          to: "poison@example.test",
-          template: "nonsense" as never,
-          data: {},
-        }),
-      );
+    await db.transaction().execute((trx) =>
+      enqueueMail(trx, {
+        idempotencyKey: "k-poison",
+        to: "poison@example.test",
+        template: "nonsense" as never,
+        data: {},
+      }),
+    );
     await enqueue("k-behind", "behind@example.test");
     const stop = loop(sender());
     try {

@@ -62,7 +62,12 @@ export function createMailSender(
 ): MailSender {
   const db = deps.db as Kysely<EmailTables>;
   const { config, log } = deps;
-  const transport = nodemailer.createTransport(config.smtpUrl, { from: config.from });
+  // nodemailer waits 2 minutes for a connection and 10 for a silent server by default: one stuck
+  // conversation would hold every other mail that long.
+  const transport = nodemailer.createTransport(
+    { url: config.smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 },
+    { from: config.from },
+  );
   const messageDomain = new URL(config.publicUrl).hostname || "bazaar.local";
 
   return {

@@ -329,6 +329,16 @@ describe("refunds", () => {
     expect(mails[1]!.text).toContain("Refunded for this order so far: $9.99.");
   });
 
+  it("when an order was cancelled before it was ever confirmed, then its refund still finds the buyer", async () => {
+    const buyer = await recipient("never-placed");
+    const orderId = uuidv7();
+    await applyOrder(
+      event({ case: "orderCancelled", value: { orderId, userId: buyer.id, reason: "payment wait over" } }),
+    );
+    expect(await applyPayment(refunded(orderId, uuidv7(), 999n, 999n))).toBe(true);
+    expect((await inboxOf(buyer.id)).map((n) => n.kind)).toEqual(["ORDER_CANCELLED", "REFUND"]);
+  });
+
   it("when a refund arrives before its order's OrderPlaced, then it fails for redelivery and is told once the order is known", async () => {
     const buyer = await recipient("early");
     const order = placed(buyer.id, [uuidv7()]);

@@ -1,8 +1,8 @@
 // Order events → the buyer's and the sellers' notifications. Which events notify whom:
 // OrderPlaced → buyer ORDER_CONFIRMED and each shop's seller SELLER_NEW_ORDER; a shop order
 // SHIPPED → buyer ORDER_SHIPPED with tracking; the order PROCESSING or DELIVERED → buyer
-// ORDER_STATUS_CHANGED; OrderCancelled → buyer ORDER_CANCELLED; PaymentFailed → buyer. OrderPlaced
-// also keeps whose order it is, for the refunds (payment-events.ts).
+// ORDER_STATUS_CHANGED; OrderCancelled → buyer ORDER_CANCELLED; PaymentFailed → buyer. Every
+// order event also keeps whose order it is, for the refunds (payment-events.ts).
 // (An order's SHIPPED and CANCELLED statuses are told by the events above, not twice.)
 import type { Transaction } from "kysely";
 import type { Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
@@ -20,11 +20,14 @@ export function notifyOrderEvents(signals: FeedSignals) {
   return async (event: Event, trx: Transaction<NotificationDatabase>): Promise<void> => {
     const key = (userId: string) => `${event.id}:${userId}`;
     const { payload } = event;
+    // Whose order it is, from whichever of its events comes first: an order cancelled before it
+    // was ever confirmed (no OrderPlaced) can still be refunded (payment-events.ts).
+    const about = buyerNamedBy(payload);
+    if (about) await rememberOrderBuyer(trx, about.orderId, about.userId);
     switch (payload.case) {
       case "orderPlaced": {
         const o = payload.value;
         const link = `/orders/${o.orderId}`;
-        await rememberOrderBuyer(trx, o.orderId, o.userId);
         await deliver(trx, signals, {
           userId: o.userId,
           kind: "ORDER_CONFIRMED",
@@ -122,3 +125,17 @@ export function notifyOrderEvents(signals: FeedSignals) {
 
 /** Money in inbox text, formatted as the mails format it. */
 const money = (m: Parameters<typeof mailMoney>[0]) => formatMoney(mailMoney(m));
+
+/** The order and its buyer, for the order events that name both. */
+function buyerNamedBy(payload: Event["payload"]): { orderId: string; userId: string } | undefined {
+  switch (payload.case) {
+    case "orderPlaced":
+    case "orderStatusChanged":
+    case "orderCancelled":
+    case "paymentFailed":
+    case "shopOrderStatusChanged":
+      return payload.value.userId ? { orderId: payload.value.orderId, userId: payload.value.userId } : undefined;
+    default:
+      return undefined;
+  }
+}

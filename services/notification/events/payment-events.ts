@@ -1,5 +1,5 @@
 // Payment events → the buyer's refund notification. PaymentRefunded names the order, not the
-// buyer: OrderPlaced (order-events.ts) keeps whose order it is. Refunds come from a cancelled
+// buyer: the order events (order-events.ts) keep whose order it is. Refunds come from a cancelled
 // order, a seller's cancelled shop order or an admin, and each one is told once (per refund id).
 import type { Transaction } from "kysely";
 import type { Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
@@ -21,7 +21,7 @@ export function notifyPaymentEvents(signals: FeedSignals) {
     const refund = event.payload.value;
     const buyer = await buyerOfOrder(trx, refund.orderId);
     // Consumers run side by side: after an outage this one may be ahead of the order events'.
-    // Failing hands the event back for redelivery, by when OrderPlaced has been kept.
+    // Failing hands the event back for redelivery, by when the order's events have been kept.
     if (!buyer) throw new Error(`the buyer of order ${refund.orderId} is not known yet`);
     const amount = mailMoney(refund.amount);
     await deliver(trx, signals, {
