@@ -263,8 +263,12 @@ export function startJob(job: PeriodicJob, db: Kysely<JobLeaseTables>, log: Logg
   let running: Promise<unknown> = Promise.resolve();
   const overrunMs = job.overrunMs ?? Math.max(30_000, job.everyMs * 10);
   const tick = () => {
-    running = claimJobTick(db, job.name, job.everyMs, holder)
-      .then((claimed) => claimed && withinOverrun(job.run(), overrunMs))
+    // The claim too: a query that never returns would end the job as surely as a run that hangs
+    // (the chaos run's mail job fell silent for good around a MariaDB restart).
+    running = withinOverrun(
+      claimJobTick(db, job.name, job.everyMs, holder).then((claimed) => claimed && job.run()),
+      overrunMs,
+    )
       .catch((error) => log.warn({ err: error, job: job.name }, "job failed; will retry"))
       .finally(() => {
         if (!stopped) timer = setTimeout(tick, job.everyMs);
