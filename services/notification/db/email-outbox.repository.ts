@@ -26,7 +26,9 @@ export async function insertMail(
 
 /**
  * Leases up to `limit` due PENDING rows nobody holds to `holder` for `leaseMs`, and returns them.
- * The row locks of the one UPDATE decide between holders claiming at the same moment.
+ * The row locks of the one UPDATE decide between holders claiming at the same moment. `holder`
+ * must name this one claim (not just the process): the rows are read back by it, and an earlier
+ * claim's rows still leased would come back too.
  */
 export async function claimDueMails(db: Db, holder: string, leaseMs: number, limit: number) {
   const claimed = await db

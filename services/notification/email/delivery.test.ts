@@ -8,6 +8,7 @@ import { startMailbox, type Mailbox } from "../../../tests/support/mailbox.ts";
 import * as emailOutbox from "../db/migrations/2026_12_04_170500_create_email_outbox.ts";
 import type { MailConfig } from "./config.ts";
 import type { EmailTables } from "./database.ts";
+import { claimDueMails } from "../db/email-outbox.repository.ts";
 import { createMailSender, retryDelayMs, type MailSender } from "./delivery.ts";
 import { enqueueMail } from "./outbox.ts";
 
@@ -237,6 +238,15 @@ describe("delivery", () => {
     expect((await row("k-behind")).status).toBe("SENT");
     expect(await mailsTo("behind@example.test")).toHaveLength(1);
     expect(await mailsTo("poison@example.test")).toHaveLength(0);
+  });
+
+  it("when a claim's rows are still leased, then the next claim of the same loop returns only its own", async () => {
+    for (let i = 0; i < 3; i++) await enqueue(`k-claims-${i}`, `claims-${i}@example.test`);
+    const first = await claimDueMails(db, "loop-a:1", 60_000, 2);
+    const second = await claimDueMails(db, "loop-a:2", 60_000, 2);
+    expect(first.map((r) => r.idempotency_key).filter((k) => k.startsWith("k-claims-"))).toHaveLength(2);
+    expect(second.map((r) => r.lease_holder)).toEqual(second.map(() => "loop-a:2"));
+    expect(new Set([...first, ...second].map((r) => r.id)).size).toBe(first.length + second.length);
   });
 
   it("never sends one row twice from two delivery loops", async () => {

@@ -69,12 +69,16 @@ export function createMailSender(
     { from: config.from },
   );
   const messageDomain = new URL(config.publicUrl).hostname || "bazaar.local";
+  let claims = 0;
 
   return {
     close: () => transport.close(),
     async deliverDue() {
       // Claim first, send after: a row this loop did not lease is never sent by it.
-      const rows = await claimDueMails(db, holder, LEASE_MS, BATCH);
+      // Each claim its own name: the rows it returns are this claim's, never an earlier one's
+      // that a run still works on (one that overran its tick).
+      const claim = `${holder.slice(0, 48)}:${++claims}`;
+      const rows = await claimDueMails(db, claim, LEASE_MS, BATCH);
       for (const row of rows) {
         const messageId = `<${row.id}@${messageDomain}>`;
         let data: Record<string, unknown>;
@@ -87,7 +91,7 @@ export function createMailSender(
           // The SMTP server has it: from here on only the SENT mark is missing, and a mail the
           // server accepted must not be sent again because the database was away a moment.
           await untilStored(() =>
-            markMailSent(db, row.id, holder, info.messageId || messageId, withoutSecrets(row.template, data)),
+            markMailSent(db, row.id, claim, info.messageId || messageId, withoutSecrets(row.template, data)),
           );
           mailsSent.inc({ outcome: "sent" });
         } catch (error) {
@@ -97,7 +101,7 @@ export function createMailSender(
           // The SMTP error text, never the mail: it may carry the link.
           const reason = String((error as Error).message ?? error).slice(0, 1000);
           const dead = attempts >= config.maxAttempts;
-          await markMailFailed(db, row.id, holder, {
+          await markMailFailed(db, row.id, claim, {
             status: dead ? "DEAD" : "PENDING",
             attempts,
             error: reason,
