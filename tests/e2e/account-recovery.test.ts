@@ -110,9 +110,9 @@ describe("account recovery through the edge", () => {
     expect([oldPassword.status, oldPassword.body.code]).toEqual([401, "unauthenticated"]);
   });
 
-  it("when known and unknown addresses ask for a reset, then the answers are the same in code, body and, within noise, time", async () => {
+  it("when known and unknown addresses ask for a reset, then the answers are the same in code and body, and neither is slower by rule", async () => {
     const known = await Promise.all(
-      Array.from({ length: 8 }, async (_, i) => {
+      Array.from({ length: 12 }, async (_, i) => {
         const email = `timed-${i}-${tag}@example.test`;
         await callRest(edge(), "POST", "/v1/auth/register", { body: { ...person, email } });
         return email;
@@ -126,22 +126,18 @@ describe("account recovery through the edge", () => {
       });
       return { status: answer.status, body: JSON.stringify(answer.body), ms: performance.now() - startedAt };
     };
-    const knownAnswers = [];
-    const unknownAnswers = [];
-    // Alternating, so a load spike on the machine hits both sides alike.
-    for (const [i, email] of known.entries()) {
-      knownAnswers.push(await ask(email));
-      unknownAnswers.push(await ask(`nobody-${i}-${tag}@example.test`));
-    }
-    const shapes = new Set([...knownAnswers, ...unknownAnswers].map((a) => `${a.status} ${a.body}`));
+    const pairs: Array<{ known: Awaited<ReturnType<typeof ask>>; unknown: Awaited<ReturnType<typeof ask>> }> = [];
+    // In pairs, one right after the other, so a load spike on the machine hits both sides alike.
+    for (const [i, email] of known.entries())
+      pairs.push({ known: await ask(email), unknown: await ask(`nobody-${i}-${tag}@example.test`) });
+    const shapes = new Set(pairs.flatMap((p) => [p.known, p.unknown]).map((a) => `${a.status} ${a.body}`));
     expect([...shapes]).toEqual(["200 {}"]);
-    const median = (answers: Array<{ ms: number }>) => answers.map((a) => a.ms).sort((a, b) => a - b)[4]!;
-    // Neither side waits for the lookup, the token or the mail (they run after the answer): the
-    // medians differ by request noise only (20 and 25 ms here, idle). The bound grows with the
-    // machine's load but stays below what a password hash or a mail sent inline would add.
-    const [knownMs, unknownMs] = [median(knownAnswers), median(unknownAnswers)];
-    expect(Math.abs(knownMs - unknownMs)).toBeLessThan(Math.max(25, 0.5 * Math.max(knownMs, unknownMs)));
-    // The known addresses were really mailed: the timing compared real work with none.
+    // Neither side waits for the lookup, the token or the mail (they run after the answer), so
+    // which of a pair is slower is a coin toss. Work done inline for known addresses only (a
+    // password hash, the mail) would make the known one slower in nearly every pair; a sign test
+    // allows 10 of 12 (by chance alone: 0.3%), whatever the machine's load.
+    const knownSlower = pairs.filter((p) => p.known.ms > p.unknown.ms).length;
+    expect(knownSlower).toBeLessThanOrEqual(10);
     for (const email of known) linkIn(await e2e.mailbox.waitFor(mailTo(email), 20_000), "reset-password");
   });
 
@@ -188,7 +184,7 @@ describe("account recovery through the edge", () => {
   });
 
   it("when everything the mesh logged, published and traced meanwhile is searched, then no mailed token and no token hash is in it", async () => {
-    expect(mailedTokens.length).toBeGreaterThanOrEqual(10);
+    expect(mailedTokens.length).toBeGreaterThanOrEqual(14);
     const secrets = mailedTokens.flatMap((token) => [token, hashAccountToken(token)]);
     // Spans leave in batches every 100 ms: wait until the last reset's span is in.
     await eventually(
