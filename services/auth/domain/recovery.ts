@@ -13,9 +13,9 @@ import {
   insertAccountToken,
   recordResetRequest,
 } from "../db/recovery.repository.ts";
-import { revokeUserFamilies } from "../db/session.repository.ts";
-import { findUserByEmail, findUserById, markEmailVerified, updatePasswordHash } from "../db/user.repository.ts";
+import { findUserByEmail, findUserById, markEmailVerified } from "../db/user.repository.ts";
 import { hashPassword } from "./password.ts";
+import { replacePassword } from "./password-change.ts";
 import { normalizeEmail, TooManyAttemptsError, type User, UserNotFoundError } from "./user.ts";
 
 export const resetTokenTtlMs = 30 * 60 * 1000;
@@ -179,15 +179,8 @@ export async function resetPassword(deps: RecoveryDeps, input: { token: string; 
   const userId = await deps.db.transaction().execute(async (trx) => {
     const id = await consumeAccountToken(trx, hashAccountToken(input.token), "password_reset", new Date());
     if (!id) return undefined;
-    await updatePasswordHash(trx, id, passwordHash);
     await expireUserAccountTokens(trx, id, "password_reset");
-    await revokeUserFamilies(trx, id);
-    await appendEvent(trx, {
-      source: "auth",
-      actorId: id,
-      subjectId: id,
-      payload: { case: "passwordChanged", value: { userId: id } },
-    });
+    await replacePassword(trx, id, passwordHash);
     return id;
   });
   if (!userId) throw new InvalidResetTokenError();

@@ -13,16 +13,10 @@ import {
   markRefreshTokenUsed,
   recordLoginFailure,
   revokeFamily,
-  revokeUserFamilies,
 } from "../db/session.repository.ts";
-import {
-  findUserByEmail,
-  findUserById,
-  insertUser,
-  touchLastLogin,
-  updatePasswordHash,
-} from "../db/user.repository.ts";
+import { findUserByEmail, findUserById, insertUser, touchLastLogin } from "../db/user.repository.ts";
 import { hashPassword, verifyPassword } from "./password.ts";
+import { replacePassword } from "./password-change.ts";
 import type { KeyRing } from "./signing-keys.ts";
 import { hashRefreshToken, issueAccessToken, newRefreshToken } from "./tokens.ts";
 import {
@@ -181,14 +175,7 @@ export async function changePassword(
   }
   const passwordHash = await hashPassword(input.newPassword);
   await deps.db.transaction().execute(async (trx) => {
-    await updatePasswordHash(trx, user.id, passwordHash);
-    await revokeUserFamilies(trx, user.id);
-    await appendEvent(trx, {
-      source: "auth",
-      actorId: user.id,
-      subjectId: user.id,
-      payload: { case: "passwordChanged", value: { userId: user.id } },
-    });
+    await replacePassword(trx, user.id, passwordHash);
   });
   deps.outbox.wake();
   return startSession(deps, user);
