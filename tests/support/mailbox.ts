@@ -16,6 +16,13 @@ export interface Mailbox {
 
 export interface MailboxOptions {
   reject?: (address: string) => boolean;
+  /**
+   * How long stop() lets open connections finish before it cuts them (smtp-server waits 30 s):
+   * a pooled sender (?pool=true) keeps a connection open between mails. When set, a mail whose
+   * data is still being read at stop() is refused rather than kept, as its sender sees the cut
+   * and sends it again.
+   */
+  closeTimeoutMs?: number;
 }
 
 export async function startMailbox(options: MailboxOptions = {}): Promise<Mailbox> {
@@ -26,6 +33,7 @@ export async function startMailbox(options: MailboxOptions = {}): Promise<Mailbo
       authOptional: true,
       disabledCommands: ["STARTTLS"],
       logger: false,
+      ...(options.closeTimeoutMs === undefined ? {} : { closeTimeout: options.closeTimeoutMs }),
       onRcptTo(address, _session, callback) {
         if (options.reject?.(address.address)) {
           const error = Object.assign(new Error(`5.1.1 <${address.address}>: no such user`), { responseCode: 550 });
@@ -37,6 +45,10 @@ export async function startMailbox(options: MailboxOptions = {}): Promise<Mailbo
       onData(stream, _session, callback) {
         simpleParser(stream).then(
           (mail) => {
+            if (!running && options.closeTimeoutMs !== undefined) {
+              callback(Object.assign(new Error("4.3.2 shutting down"), { responseCode: 421 }));
+              return;
+            }
             parsed.push(mail);
             for (const wake of waiters) wake();
             callback();
