@@ -1,8 +1,9 @@
 // A chaos run: a private MariaDB and nats-server, the whole mesh, a steady mix of browsing and
 // checkouts, and then every part broken in turn — each service and the edge killed with SIGKILL,
-// nats-server restarted, MariaDB restarted — each down for a few seconds. Afterwards the
-// invariants (tests/support/invariants.ts) must hold. Used by `npm run chaos` and, shorter, by
-// `npm test`.
+// nats-server restarted, MariaDB restarted, the SMTP server the notification service mails
+// through stopped — each down for a few seconds. Afterwards the invariants
+// (tests/support/invariants.ts) must hold, I9 against the mails that SMTP server received. Used by
+// `npm run chaos` and, shorter, by `npm test`.
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -18,7 +19,8 @@ import { serviceNatsEnv } from "../../deploy/local/nats-users.ts";
 import { firstFreePortFrom } from "../../deploy/local/ports.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { unthrottled } from "../support/edge-limits.ts";
-import { checkInvariants } from "../support/invariants.ts";
+import { checkInvariants, mailsDeliveredOnce, type MailCount } from "../support/invariants.ts";
+import { startMailbox, type Mailbox } from "../support/mailbox.ts";
 import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
 import { startWorkload, type WorkloadTally } from "./workload.ts";
 
@@ -49,6 +51,10 @@ export interface ChaosReport {
   acknowledged: number;
   violations: string[];
   settledInMs: number;
+  /** When I1–I8 last became true and when I9 did, after the load stopped: which one the wait was for. */
+  settledAtMs: { stores: number; mail: number };
+  /** I9's figures: mails called for, delivered (distinct Message-IDs), resent under one. */
+  mail: MailCount;
   /** Errors the processes logged about failed calls (their last lines), to explain unexpected answers. */
   failedCallLogs: string[];
 }
@@ -62,6 +68,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   let mysql: RunningServer | undefined;
   let nats: RunningServer | undefined;
   let mesh: RunningMesh | undefined;
+  let mailbox: Mailbox | undefined;
   try {
     // A range of its own (the test suite's meshes take theirs from 20000 up, the fuzzer's from
     // 31000): a random free port elsewhere could be taken by another mesh before this one binds.
@@ -71,6 +78,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const natsPort = await firstFreePortFrom(mysqlPort + 1);
     mysql = await startMariaDb({ dataDir, port: mysqlPort });
     nats = await startNats({ dataDir, port: natsPort });
+    // In this process, so it outlives every fault but its own; restart() reopens the same port.
+    // Its stop cuts the sender's open connection at once, as a relay that goes away would.
+    mailbox = await startMailbox();
     const prefix = `chaos_${randomBytes(3).toString("hex")}`;
     const databases = Object.fromEntries(serviceNames.map((name) => [name, `${prefix}_${name}`]));
     mesh = await launchMesh({
@@ -90,6 +100,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         BAZAAR_ORDER_RECOVERY_SWEEP_MS: "500",
         // A 3-D Secure approval the workload gave up on cancels its order well within the settle time.
         BAZAAR_ORDER_PAYMENT_WAIT_SECONDS: "20",
+        BAZAAR_NOTIFICATION_SMTP_URL: mailbox.smtpUrl,
         ...unthrottled,
       },
     });
@@ -139,9 +150,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
     const faults: FaultOutcome[] = [];
     const running = mesh;
-    const stores = { mysql, nats };
+    const stores = { mysql, nats, mailbox };
+    // The notification service first: mails its killed process had claimed wait out their
+    // 60 s lease before another claims them (and one it had sent but not marked is sent again
+    // then). Killed first, that lease ends while the other faults run, so the settle time is
+    // not spent waiting for it and a late resend is seen by I9 rather than after it passed.
+    const killOrder = ["notification", ...serviceNames.filter((name) => name !== "notification"), "edge"];
     const breakings: Array<[string, () => Promise<void>, () => Promise<void>]> = [
-      ...[...serviceNames, "edge"].map(
+      ...killOrder.map(
         (name) =>
           [`kill -9 ${name}`, () => running.kill(name, "SIGKILL"), async () => running.relaunch(name)] as [
             string,
@@ -152,13 +168,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       [
         "restart nats-server",
         () => stores.nats!.stop(),
-        async () => void (stores.nats = await startNats({ dataDir, port: natsPort })),
+        async () => void (stores.nats = nats = await startNats({ dataDir, port: natsPort })),
       ],
       [
         "restart MariaDB",
         () => stores.mysql!.stop(),
-        async () => void (stores.mysql = await startMariaDb({ dataDir, port: mysqlPort })),
+        async () => void (stores.mysql = mysql = await startMariaDb({ dataDir, port: mysqlPort })),
       ],
+      // Mails fail to send meanwhile and are retried with backoff (1 s, 2 s, 4 s …): I9 says each
+      // arrives once it is back, and only once.
+      ["stop SMTP server", () => stores.mailbox.stop(), () => stores.mailbox.restart()],
     ];
     for (const [fault, breakIt, restore] of breakings) {
       const before = workload.tally.checkouts;
@@ -191,22 +210,45 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const settleStarted = performance.now();
     const storesForChecks = { mysqlUrl: stores.mysql.url, natsUrl: stores.nats.url, databases };
     const initialOnHand = new Map(productIds.map((id) => [id, initialStock]));
-    let violations = await checkInvariants(storesForChecks, initialOnHand, workload.acknowledged);
-    while (violations.length > 0 && performance.now() - settleStarted < options.settleSeconds * 1000) {
-      await pause(2);
-      violations = await checkInvariants(storesForChecks, initialOnHand, workload.acknowledged);
+    // A SIGKILL between the SMTP server's acceptance and the SENT mark resends that one mail.
+    const resendsAllowed = breakings.filter(([fault]) => fault === "kill -9 notification").length;
+    const settledAtMs = { stores: 0, mail: 0 };
+    const check = async () => {
+      const mail = await mailsDeliveredOnce(
+        storesForChecks,
+        (await stores.mailbox.messages()).map((m) => ({
+          messageId: m.messageId ?? "",
+          to: [m.to ?? []].flat().flatMap((to) => to.value.map((a) => a.address ?? "")),
+          subject: m.subject ?? "",
+          text: m.text ?? "",
+        })),
+        resendsAllowed,
+      );
+      const core = await checkInvariants(storesForChecks, initialOnHand, workload.acknowledged);
+      const at = Math.round(performance.now() - settleStarted);
+      if (core.length > 0) settledAtMs.stores = at;
+      if (mail.problems.length > 0) settledAtMs.mail = at;
+      return { violations: [...core, ...mail.problems], mail: mail.count };
+    };
+    // Mails still waiting out a retry's backoff arrive within seconds: poll briefly, not every 2 s.
+    let checked = await check();
+    while (checked.violations.length > 0 && performance.now() - settleStarted < options.settleSeconds * 1000) {
+      await pause(1);
+      checked = await check();
     }
     return {
       faults,
       tally: workload.tally,
       acknowledged: workload.acknowledged.length,
-      violations,
+      violations: checked.violations,
+      mail: checked.mail,
       settledInMs: Math.round(performance.now() - settleStarted),
+      settledAtMs,
       failedCallLogs,
     };
   } finally {
     await mesh?.stop();
-    await Promise.all([nats?.stop(), mysql?.stop()]);
+    await Promise.all([nats?.stop(), mysql?.stop(), mailbox?.stop()]);
     await rm(dataDir, { recursive: true, force: true });
   }
 }
@@ -227,8 +269,9 @@ export function formatReport(report: ChaosReport): string {
       ? [`Searches answered differently: ${report.tally.changedSearches.join("; ")}`, ""]
       : []),
     `Load: ${report.tally.checkouts} checkouts acknowledged (${report.acknowledged} order ids), ${report.tally.approvals} 3-D Secure approvals, ${report.tally.cancellations} shop orders cancelled by their seller, ${report.tally.browses} catalog reads (${report.tally.searches} searches); failed attempts retried: ${failures}; calls given up after retrying: ${report.tally.gaveUp}; refused: ${report.tally.refused.join("; ") || "none"}.`,
+    `Mail: ${report.mail.expected} mails called for, ${report.mail.delivered} delivered (by Message-ID), ${report.mail.resent} resent under a Message-ID already delivered.`,
     report.violations.length === 0
-      ? `Invariants I1–I8 hold (checked ${report.settledInMs} ms after the load stopped).`
+      ? `Invariants I1–I9 hold (checked ${report.settledInMs} ms after the load stopped; I1–I8 last seen failing at ${report.settledAtMs.stores} ms, I9 at ${report.settledAtMs.mail} ms).`
       : `VIOLATIONS (${report.violations.length}):\n${report.violations.map((v) => `- ${v}`).join("\n")}`,
   ].join("\n");
 }

@@ -17,12 +17,14 @@
 //      or was refunded in full, and the payment service refunded exactly what the order recorded;
 //      every live card order has a payment captured for its total; no authorization is left
 //      held or waiting once the mesh settled
+//   I9 every event that calls for a mail produced exactly one delivered mail (mailsDeliveredOnce)
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { createConnection } from "mysql2/promise";
 import { serviceNames } from "../../deploy/local/mesh.ts";
 import { streamName } from "../../services/kit/events.ts";
 import { natsConnectOptions } from "../../services/kit/nats.ts";
+import { formatMoney } from "../../services/notification/email/templates.ts";
 
 export interface MeshStores {
   mysqlUrl: string;
@@ -342,4 +344,140 @@ export async function checkInvariants(
     ...(await refundsWithinPayments(stores)),
     ...(await paymentsMatchOrders(stores)),
   ];
+}
+
+/** A mail as the test SMTP server received it (tests/support/mailbox.ts parses it). */
+export interface DeliveredMail {
+  messageId: string;
+  to: string[];
+  subject: string;
+  text: string;
+}
+
+export interface MailCount {
+  /** Mails the services' state calls for. */
+  expected: number;
+  /** Distinct mails (by Message-ID) the SMTP server accepted. */
+  delivered: number;
+  /** Extra copies of a mail already delivered, under the same Message-ID. */
+  resent: number;
+}
+
+/**
+ * I9: every event that calls for a mail produced exactly one delivered mail. What is called for
+ * comes from the state the events were written with, not from the notification service: each
+ * order that reached CONFIRMED (its buyer's confirmation, and a new-order mail per shop order to
+ * its seller), each order whose payment failed, each shop order that was SHIPPED, each refund the
+ * payment service made — to the address auth holds for the user. (Preferences are left aside:
+ * the chaos workload never switches a kind off.) Each delivered mail is matched by what it says —
+ * its kind from the subject, the full order, shop order id and refunded amount from its text —
+ * and its recipient. A mail counts once per Message-ID: delivery is at-least-once across a crash
+ * between the server's acceptance and the SENT mark (services/notification/email/delivery.ts),
+ * and a resend keeps the outbox id as Message-ID, so a receiver drops it. `resendsAllowed` bounds
+ * those copies (one per SIGKILL of the notification service); two Message-IDs for one event, a
+ * missing mail, or a mail nothing called for are violations.
+ */
+export async function mailsDeliveredOnce(
+  stores: MeshStores,
+  mails: DeliveredMail[],
+  resendsAllowed: number,
+): Promise<{ problems: string[]; count: MailCount }> {
+  const { mysqlUrl, databases } = stores;
+  const users = await query<{ id: string; email: string }>(mysqlUrl, databases.auth!, "SELECT id, email FROM users");
+  const emailOf = new Map(users.map((u) => [u.id, u.email.toLowerCase()]));
+  const expected = new Map<string, number>();
+  const expect = (key: string) => expected.set(key, (expected.get(key) ?? 0) + 1);
+  const confirmed = await query<{ id: string; user_id: string }>(
+    mysqlUrl,
+    databases.order!,
+    `SELECT o.id, o.user_id FROM orders o
+     WHERE EXISTS (SELECT 1 FROM order_status_history h WHERE h.order_id = o.id AND h.status = 'CONFIRMED')`,
+  );
+  for (const o of confirmed) expect(`order-confirmation ${o.id} to ${emailOf.get(o.user_id)}`);
+  const sellers = await query<{ id: string; seller_id: string }>(
+    mysqlUrl,
+    databases.order!,
+    `SELECT s.id, s.seller_id FROM shop_orders s
+     WHERE EXISTS (SELECT 1 FROM order_status_history h WHERE h.order_id = s.order_id AND h.status = 'CONFIRMED')`,
+  );
+  for (const s of sellers) expect(`seller-new-order ${s.id} to ${emailOf.get(s.seller_id)}`);
+  const failed = await query<{ id: string; user_id: string }>(
+    mysqlUrl,
+    databases.order!,
+    `SELECT o.id, o.user_id FROM orders o
+     WHERE EXISTS (SELECT 1 FROM order_status_history h WHERE h.order_id = o.id AND h.status = 'PAYMENT_FAILED')`,
+  );
+  for (const o of failed) expect(`payment-failed ${o.id} to ${emailOf.get(o.user_id)}`);
+  const shipped = await query<{ order_id: string; user_id: string }>(
+    mysqlUrl,
+    databases.order!,
+    `SELECT s.order_id, o.user_id FROM shop_orders s JOIN orders o ON o.id = s.order_id
+     WHERE EXISTS (SELECT 1 FROM shop_order_status_history h WHERE h.shop_order_id = s.id AND h.status = 'SHIPPED')`,
+  );
+  for (const s of shipped) expect(`order-shipped ${s.order_id} to ${emailOf.get(s.user_id)}`);
+  const refunds = await query<{ order_id: string; currency_code: string; amount: string }>(
+    mysqlUrl,
+    databases.payment!,
+    `SELECT p.order_id, p.currency_code, CAST(r.amount_minor AS CHAR) AS amount
+     FROM payment_refunds r JOIN payments p ON p.id = r.payment_id`,
+  );
+  const orderIds = [...new Set(refunds.map((r) => r.order_id)), ""];
+  const buyers = await query<{ id: string; user_id: string }>(
+    mysqlUrl,
+    databases.order!,
+    "SELECT id, user_id FROM orders WHERE id IN (?)",
+    [orderIds],
+  );
+  const buyerOf = new Map(buyers.map((o) => [o.id, o.user_id]));
+  for (const r of refunds) {
+    const buyer = buyerOf.get(r.order_id);
+    if (!buyer) continue; // a payment made outside checkout (admin and payment tests): nobody to tell
+    const amount = formatMoney({ currencyCode: r.currency_code, amountMinor: r.amount });
+    expect(`refund-issued ${r.order_id} ${amount} to ${emailOf.get(buyer)}`);
+  }
+
+  const copies = new Map<string, DeliveredMail[]>();
+  for (const mail of mails) copies.set(mail.messageId, [...(copies.get(mail.messageId) ?? []), mail]);
+  const delivered = new Map<string, string[]>();
+  const problems: string[] = [];
+  for (const [messageId, [mail]] of copies) {
+    const key = mailKey(mail!);
+    if (!key) {
+      problems.push(`I9 mail ${messageId} "${mail!.subject}" is none of the mails an event calls for`);
+      continue;
+    }
+    delivered.set(key, [...(delivered.get(key) ?? []), messageId]);
+  }
+  for (const [key, n] of expected) {
+    const got = delivered.get(key) ?? [];
+    if (got.length < n) problems.push(`I9 ${key}: ${n - got.length} of ${n} mails never delivered`);
+    if (got.length > n) problems.push(`I9 ${key}: ${got.length} mails (Message-IDs ${got.join(", ")}), expected ${n}`);
+  }
+  for (const [key, got] of delivered) {
+    if (!expected.has(key)) problems.push(`I9 ${key}: delivered (${got.join(", ")}) but nothing called for it`);
+  }
+  const resent = mails.length - copies.size;
+  if (resent > resendsAllowed)
+    problems.push(`I9 ${resent} mails delivered again under their Message-ID, at most ${resendsAllowed} expected`);
+  return {
+    problems,
+    count: { expected: [...expected.values()].reduce((sum, n) => sum + n, 0), delivered: copies.size, resent },
+  };
+}
+
+/** What a mail is about, as I9 expects it: kind, the ids (and amount) its text names, recipient. */
+function mailKey(mail: DeliveredMail): string | undefined {
+  const to = mail.to.map((a) => a.toLowerCase()).join(",");
+  const kinds: Array<[RegExp, RegExp, string]> = [
+    [/^Your Bazaar order #\S+ is confirmed$/, /Thank you for your order (\S+)\./, "order-confirmation"],
+    [/^New order #\S+ for your shop$/, /Your shop received the order (\S+)\./, "seller-new-order"],
+    [/^Payment for your Bazaar order #\S+ failed$/, /payment for your order (\S+)\./, "payment-failed"],
+    [/^Your Bazaar order #\S+ has shipped$/, /Part of your order (\S+) is on its way/, "order-shipped"],
+    [/^Refund of .+ for your Bazaar order #\S+$/, /We refunded (.+ of your order \S+) to the card/, "refund-issued"],
+  ];
+  for (const [subject, text, kind] of kinds) {
+    const named = subject.test(mail.subject) ? text.exec(mail.text)?.[1] : undefined;
+    if (named) return `${kind} ${named.replace(/^(.+) of your order (\S+)$/, "$2 $1")} to ${to}`;
+  }
+  return undefined;
 }

@@ -1,7 +1,8 @@
 // A real SMTP server for tests (smtp-server + mailparser) on a free 127.0.0.1 port: it keeps
-// every mail it accepts, parsed. stop() closes the port (senders see connection refused) and
-// restart() opens the same port again, for retry tests. Recipients matched by `reject` get a
-// permanent 550, as a relay answers for an address that does not exist.
+// every mail it accepts, parsed. stop() closes the port and cuts open connections (senders see
+// the connection drop, then connection refused) and restart() opens the same port again, for
+// retry tests. Recipients matched by `reject` get a permanent 550, as a relay answers for an
+// address that does not exist.
 import type { AddressInfo } from "node:net";
 import { simpleParser, type ParsedMail } from "mailparser";
 import { SMTPServer } from "smtp-server";
@@ -18,6 +19,13 @@ export interface MailboxOptions {
   reject?: (address: string) => boolean;
 }
 
+/**
+ * How long stop() lets open connections finish before it cuts them (smtp-server waits 30 s): the
+ * notification service's pooled sender keeps its connection open between mails, and a relay that
+ * goes away drops it too.
+ */
+const closeTimeoutMs = 100;
+
 export async function startMailbox(options: MailboxOptions = {}): Promise<Mailbox> {
   const parsed: ParsedMail[] = [];
   const waiters = new Set<() => void>();
@@ -26,6 +34,7 @@ export async function startMailbox(options: MailboxOptions = {}): Promise<Mailbo
       authOptional: true,
       disabledCommands: ["STARTTLS"],
       logger: false,
+      closeTimeout: closeTimeoutMs,
       onRcptTo(address, _session, callback) {
         if (options.reject?.(address.address)) {
           const error = Object.assign(new Error(`5.1.1 <${address.address}>: no such user`), { responseCode: 550 });
@@ -37,6 +46,12 @@ export async function startMailbox(options: MailboxOptions = {}): Promise<Mailbo
       onData(stream, _session, callback) {
         simpleParser(stream).then(
           (mail) => {
+            // Read while stop() cut the connection: refused, as its sender sees the cut and sends
+            // it again.
+            if (!running) {
+              callback(Object.assign(new Error("4.3.2 shutting down"), { responseCode: 421 }));
+              return;
+            }
             parsed.push(mail);
             for (const wake of waiters) wake();
             callback();

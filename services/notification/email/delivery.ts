@@ -63,9 +63,18 @@ export function createMailSender(
   const db = deps.db as Kysely<EmailTables>;
   const { config, log } = deps;
   // nodemailer waits 2 minutes for a connection and 10 for a silent server by default: one stuck
-  // conversation would hold every other mail that long.
+  // conversation would hold every other mail that long. Pooled: a connection (TCP, greeting,
+  // EHLO, maybe TLS and AUTH) per mail held delivery to ~9 mails a second on a local server —
+  // fewer than a busy checkout minute calls for; over a kept connection a backlog drains at once.
   const transport = nodemailer.createTransport(
-    { url: config.smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 },
+    {
+      url: config.smtpUrl,
+      pool: true,
+      maxConnections: 1,
+      connectionTimeout: 10_000,
+      greetingTimeout: 10_000,
+      socketTimeout: 30_000,
+    },
     { from: config.from },
   );
   const messageDomain = new URL(config.publicUrl).hostname || "bazaar.local";
@@ -122,7 +131,13 @@ export function createMailSender(
 /** The notification service's e-mail jobs, for ServiceSpec.jobs. */
 export function mailJobs(deps: MailDeps): PeriodicJob[] {
   const sender = createMailSender(deps);
-  return [{ name: "notification-mail-delivery", everyMs: deps.config.pollMs, run: () => sender.deliverDue() }];
+  const run = async () => {
+    // A full batch means more are due (a backlog after an SMTP outage): go on at the server's
+    // pace rather than one batch per tick, for a few seconds, so the tick stays short.
+    const until = Date.now() + 5_000;
+    while ((await sender.deliverDue()) === BATCH && Date.now() < until);
+  };
+  return [{ name: "notification-mail-delivery", everyMs: deps.config.pollMs, run }];
 }
 
 /** Stores what must not be lost, again and again while the database is away (within the lease). */
