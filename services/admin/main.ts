@@ -65,6 +65,7 @@ const service = startService<AdminDatabase>({
       jsm: nats.jsm,
       db,
       log,
+      source: "admin",
       ...projectionsConsumer,
       handle: applyToProjections,
     }),

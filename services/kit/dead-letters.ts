@@ -36,8 +36,12 @@ export interface NewDeadLetter {
   attempts: number;
 }
 
+/** What a dead letter says went wrong: the error's name and message, never the payload. */
+export function describeFailure(error: unknown): string {
+  return (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(0, 4_000);
+}
+
 export async function recordDeadLetter(db: Kysely<EventTables>, letter: NewDeadLetter): Promise<void> {
-  const error = letter.error instanceof Error ? `${letter.error.name}: ${letter.error.message}` : String(letter.error);
   await db
     .insertInto("dead_letters")
     .values({
@@ -46,7 +50,7 @@ export async function recordDeadLetter(db: Kysely<EventTables>, letter: NewDeadL
       event_id: letter.eventId,
       subject: letter.subject,
       payload: Buffer.from(letter.payload),
-      error: error.slice(0, 4_000),
+      error: describeFailure(letter.error),
       attempts: letter.attempts,
       redrive_time: null,
     })

@@ -1,7 +1,7 @@
 // The outbox against a real MariaDB and a real nats-server: the event commits with the change
 // or not at all, the relay publishes it once even across a crash, a consumer applies it once.
 import { randomBytes } from "node:crypto";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { sql, type Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EventSchema, type Event } from "../../gen/bazaar/events/v1/events_pb.ts";
@@ -94,6 +94,7 @@ describe("the transactional outbox", () => {
       jsm: nats.jsm,
       db,
       log,
+      source,
       name: `test-${source}`,
       filterSubject: `bazaar.${source}.>`,
       async handle(event, trx) {
@@ -134,6 +135,7 @@ describe("the transactional outbox", () => {
       jsm: nats.jsm,
       db,
       log,
+      source,
       name,
       filterSubject: `bazaar.${source}.poison`,
       async handle(event) {
@@ -149,6 +151,11 @@ describe("the transactional outbox", () => {
     expect(seen).toEqual([]);
     const [letter] = await db.selectFrom("dead_letters").selectAll().where("consumer", "=", name).execute();
     expect(letter).toMatchObject({ event_id: "", subject: `bazaar.${source}.poison`, attempts: 1 });
+    expect(await announcements("")).toEqual([
+      expect.objectContaining({
+        value: expect.objectContaining({ consumer: name, subject: `bazaar.${source}.poison` }),
+      }),
+    ]);
   });
 
   it("when a process died after committing an event's effects but before acking it, then the redelivery applies nothing twice", async () => {
@@ -172,6 +179,7 @@ describe("the transactional outbox", () => {
       jsm: nats.jsm,
       db,
       log,
+      source,
       name,
       filterSubject: subject,
       handle,
@@ -203,6 +211,7 @@ describe("the transactional outbox", () => {
       jsm: nats.jsm,
       db,
       log,
+      source,
       name: `traced-${source}`,
       filterSubject: `bazaar.${traced}.>`,
       async handle(event) {
@@ -225,6 +234,7 @@ describe("the transactional outbox", () => {
       jsm: nats.jsm,
       db,
       log,
+      source,
       name,
       filterSubject: subject,
       maxDeliver: 3,
@@ -261,6 +271,19 @@ describe("the transactional outbox", () => {
       error: "Error: the projection table is missing",
       redrive_time: null,
     });
+    // Announced with the letter, for the admins' alerts: what gave up on what, and why.
+    expect(await announcements(event.id)).toEqual([
+      {
+        subject: `bazaar.${source}.event_dead_lettered`,
+        value: {
+          consumer: name,
+          eventId: event.id,
+          subject,
+          error: "Error: the projection table is missing",
+          attempts: 3,
+        },
+      },
+    ]);
 
     const stillBroken = await redriveDeadLetter(dead, [consumer], letter!.id).catch((e: unknown) =>
       ConnectError.from(e),
@@ -275,7 +298,56 @@ describe("the transactional outbox", () => {
     unobserve();
     await consumer.stop();
   });
+
+  it("when a dead-letter announcement is itself dead-lettered, then it is kept but not announced again", async () => {
+    const name = `alerts-${source}`;
+    // A subject of its own: announcements of this file's earlier letters are in the stream too.
+    const subject = `bazaar.${source}.alert`;
+    const consumer = await startConsumer<TestDb>({
+      js: nats.js,
+      jsm: nats.jsm,
+      db,
+      log,
+      source,
+      name,
+      filterSubject: subject,
+      maxDeliver: 1,
+      async handle() {
+        throw new Error("the alerting is broken");
+      },
+    });
+    const alert = create(EventSchema, {
+      id: uuidv7(),
+      source,
+      payload: {
+        case: "eventDeadLettered",
+        value: { consumer: "other", eventId: uuidv7(), subject: "bazaar.x.y", error: "e", attempts: 8 },
+      },
+    });
+    await nats.js.publish(subject, toBinary(EventSchema, alert), { msgID: alert.id });
+    await waitFor(async () => (await metricValue("bazaar_dead_letters_total", { consumer: name })) === 1);
+    await consumer.stop();
+    expect(await db.selectFrom("dead_letters").select("event_id").where("consumer", "=", name).execute()).toEqual([
+      { event_id: alert.id },
+    ]);
+    expect(await announcements(alert.id)).toEqual([]);
+  });
 });
+
+/** The EventDeadLettered events in the outbox about `eventId`. */
+async function announcements(eventId: string) {
+  const rows = await db
+    .selectFrom("outbox")
+    .select(["subject", "payload"])
+    .where("subject", "like", "%.event_dead_lettered")
+    .execute();
+  return rows.flatMap((row) => {
+    const { payload } = fromBinary(EventSchema, row.payload);
+    if (payload.case !== "eventDeadLettered" || payload.value.eventId !== eventId) return [];
+    const { consumer, subject, error, attempts } = payload.value;
+    return [{ subject: row.subject, value: { consumer, eventId, subject, error, attempts } }];
+  });
+}
 
 /** A series' current value in this process's registry. */
 async function metricValue(name: string, labels: Record<string, string>): Promise<number | undefined> {

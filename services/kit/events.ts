@@ -23,7 +23,7 @@ import { Counter, Gauge } from "prom-client";
 import { EventSchema, type Event } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { uuidv7 } from "./ids.ts";
 import type { Logger } from "./log.ts";
-import { recordDeadLetter, type DeadLettersTable } from "./dead-letters.ts";
+import { describeFailure, recordDeadLetter, type DeadLettersTable } from "./dead-letters.ts";
 import { refreshOnScrape, registry } from "./metrics.ts";
 import { currentTraceParent } from "./trace-context.ts";
 import { endSpan, runInSpan, startProcessSpan, startPublishSpan, traceParentOfSpan } from "./tracing.ts";
@@ -371,6 +371,8 @@ export interface ConsumerOptions<DB extends EventTables> {
   jsm: JetStreamManager;
   db: Kysely<DB>;
   log: Logger;
+  /** The consuming service: its dead letters are announced as bazaar.<source>.event_dead_lettered. */
+  source: string;
   /** Durable consumer name, one per (service, purpose), e.g. "cart-product-cache". */
   name: string;
   /** One subject filter (nats-server 2.9 has no multi-filter consumers), e.g. "bazaar.product.>". */
@@ -472,22 +474,48 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
   const redelivered = redeliveries.labels(name);
   const deadLettered = deadLetters.labels(name);
 
-  /** Keeps what could not be applied, then ends its deliveries. If even that fails it is redelivered. */
-  const deadLetter = async (message: JsMsg, eventId: string, error: unknown) => {
+  /**
+   * Keeps what could not be applied and announces it (admins are alerted), in one transaction,
+   * then ends its deliveries. If even that fails it is redelivered.
+   */
+  const deadLetter = async (message: JsMsg, event: Event | undefined, error: unknown) => {
     try {
-      await recordDeadLetter(db, {
-        consumer: name,
-        eventId,
-        subject: message.subject,
-        payload: message.data,
-        error,
-        attempts: message.info.deliveryCount,
+      await db.transaction().execute(async (trx) => {
+        const attempts = message.info.deliveryCount;
+        const eventId = event?.id ?? "";
+        await recordDeadLetter(trx, {
+          consumer: name,
+          eventId,
+          subject: message.subject,
+          payload: message.data,
+          error,
+          attempts,
+        });
+        // Never about an announcement itself: a consumer failing on those would feed itself.
+        if (event?.payload.case === "eventDeadLettered") return;
+        await appendEvent(trx, {
+          source: options.source,
+          subjectId: eventId,
+          payload: {
+            case: "eventDeadLettered",
+            value: {
+              consumer: name,
+              eventId,
+              subject: message.subject,
+              error: describeFailure(error).slice(0, 500),
+              attempts,
+            },
+          },
+        });
       });
       // No reason argument: nats-server 2.9 ignores a `+TERM` that carries one.
       message.term();
       deadLettered.inc();
     } catch (recordError) {
-      log.error({ err: recordError, eventId, subject: message.subject }, "dead letter not recorded; redelivering");
+      log.error(
+        { err: recordError, eventId: event?.id, subject: message.subject },
+        "dead letter not recorded; redelivering",
+      );
       message.nak(redeliveryBackoffMs.at(-1));
       retried.inc();
     }
@@ -500,7 +528,7 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
       event = fromBinary(EventSchema, message.data);
     } catch (error) {
       log.error({ err: error, subject: message.subject, seq: message.seq }, "undecodable event dead-lettered");
-      await deadLetter(message, "", error);
+      await deadLetter(message, undefined, error);
       return;
     }
     // Whatever the handler emits continues the producer's trace; failures are logged in it too.
@@ -520,7 +548,7 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
             { err: error, eventId: event.id, subject: message.subject, attempt },
             "event failed on its last delivery; dead-lettered",
           );
-          await deadLetter(message, event.id, error);
+          await deadLetter(message, event, error);
         } else {
           log.warn({ err: error, eventId: event.id, subject: message.subject, attempt }, "event failed; redelivering");
           message.nak(redeliveryBackoffMs[Math.min(attempt - 1, redeliveryBackoffMs.length - 1)]);

@@ -1,5 +1,6 @@
 // Wiring only: config → database → gRPC server (NotificationService, AccountMailService) →
-// durable consumers of order, payment, product and auth events, one per concern → the e-mail delivery job.
+// durable consumers of order, payment, product and auth events and of every service's dead-letter
+// announcements, one per concern → the e-mail delivery job.
 import { AccountMailService, NotificationService } from "../../gen/bazaar/notification/v1/notification_pb.ts";
 import { loadConfigOrExit } from "../kit/config.ts";
 import { startConsumer } from "../kit/events.ts";
@@ -13,6 +14,7 @@ import { seedDevRecipients } from "./db/demo-seed.ts";
 import { migrations } from "./db/migrations/index.ts";
 import { FeedSignals } from "../kit/feed-signals.ts";
 import { mailJobs } from "./email/delivery.ts";
+import { adminAlertsConsumer, alertAdmins } from "./events/admin-alerts.ts";
 import { notifyOrderEvents, orderEventsConsumer } from "./events/order-events.ts";
 import { notifyPaymentEvents, paymentEventsConsumer } from "./events/payment-events.ts";
 import { followProductEvents, productEventsConsumer } from "./events/product-events.ts";
@@ -37,7 +39,10 @@ const service = startService<NotificationDatabase>({
       { ...paymentEventsConsumer, handle: notifyPaymentEvents(signals) },
       { ...productEventsConsumer, handle: followProductEvents(signals, config.lowStockThreshold) },
       { ...userEventsConsumer, handle: followUserEvents(signals) },
-    ].map((consumer) => startConsumer<NotificationDatabase>({ js: nats.js, jsm: nats.jsm, db, log, ...consumer })),
+      { ...adminAlertsConsumer, handle: alertAdmins(signals) },
+    ].map((consumer) =>
+      startConsumer<NotificationDatabase>({ js: nats.js, jsm: nats.jsm, db, log, source: "notification", ...consumer }),
+    ),
   jobs: ({ db, log }) => mailJobs({ db, log, config: config.mail }),
   async onReady({ db, log }) {
     if (!config.demoSeed) return;

@@ -85,6 +85,7 @@ const service = startService<OrderDatabase>({
       jsm: runtime.nats.jsm,
       db: runtime.db,
       log: runtime.log,
+      source: "order",
       ...paymentOutcomesConsumer,
       handle: followPaymentEvents(orderDeps(runtime)),
     }),

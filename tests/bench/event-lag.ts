@@ -48,6 +48,7 @@ export async function measureEventLag(options: {
       jsm: nats.jsm,
       db,
       log,
+      source,
       name: `${source}-outbox`,
       filterSubject: `bazaar.${source}.category_created`,
       async handle(event) {

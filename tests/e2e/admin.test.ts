@@ -16,6 +16,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { AdminService, type GetSalesReportResponse } from "../../gen/bazaar/admin/v1/admin_pb.ts";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
+import { NotificationKind } from "../../gen/bazaar/notification/v1/notification_pb.ts";
 import { OrderStatus, OrderStatusSchema, PaymentMethod } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { uuidv7 } from "../../services/kit/ids.ts";
@@ -316,7 +317,7 @@ describe("the audit trail", () => {
 });
 
 describe("dead letters", () => {
-  it("when a message no consumer can decode arrives, then each consumer that got it dead-letters it, listed across services, and a redrive says why it cannot apply", async () => {
+  it("when a message no consumer can decode arrives, then each consumer that got it dead-letters it, listed across services, a redrive says why it cannot apply, and admins are alerted", async () => {
     const nc = await connect(natsConnectOptions(e2e.mesh.natsUrl));
     try {
       await jetstream(nc).publish("bazaar.product.garbled", new Uint8Array([0xde, 0xad, 0xbe, 0xef]), {
@@ -346,6 +347,33 @@ describe("dead letters", () => {
     expect((await failureOf(admin.listDeadLetters({ service: "billing" }, asAdmin))).code).toBe(Code.InvalidArgument);
     // The payment service's own letters can be asked for too: it consumes no product event.
     expect((await admin.listDeadLetters({ service: "payment" }, asAdmin)).deadLetters).toEqual([]);
+
+    // Each service announced its letter; every active admin is alerted, in the inbox and by mail.
+    const alerts = async () =>
+      (await e2e.notifications.listNotifications({ pageSize: 50 }, asAdmin)).notifications.filter(
+        (n) => n.kind === NotificationKind.ADMIN_ALERT && n.body.includes("bazaar.product.garbled"),
+      );
+    const alerted = await eventually(alerts, (found) => found.length >= 3, 10_000);
+    expect(alerted.map((n) => n.title).sort()).toEqual([
+      "Dead letter in admin-projections",
+      "Dead letter in cart-product-snapshots",
+      "Dead letter in notification-product-events",
+    ]);
+    expect(
+      alerted.every((n) => /an undecodable message from bazaar\.product\.garbled after 1 attempt: \w/.test(n.body)),
+    ).toBe(true);
+    const mailed = await e2e.mailbox.waitFor(
+      (mail) =>
+        mail.subject === "Bazaar alert: Dead letter in cart-product-snapshots" &&
+        [mail.to ?? []].flat().some((to) => to.text.includes(devAccounts.admin.email)),
+    );
+    expect(mailed.text).toContain("cart-product-snapshots (cart) gave up on an undecodable message");
+    // A customer is not an admin: nothing of it in their inbox.
+    expect(
+      (await e2e.notifications.listNotifications({ pageSize: 50 }, asCustomer)).notifications.filter(
+        (n) => n.kind === NotificationKind.ADMIN_ALERT,
+      ),
+    ).toEqual([]);
   });
 });
 

@@ -14,6 +14,7 @@ export const kinds = [
   "NEW_SIGN_UP",
   "PASSWORD_RESET",
   "EMAIL_VERIFICATION",
+  "ADMIN_ALERT",
 ] as const;
 export type Kind = (typeof kinds)[number];
 
@@ -41,6 +42,7 @@ export const mailTemplateOf: Partial<Record<Kind, MailTemplate>> = {
   REFUND: "refund-issued",
   PASSWORD_RESET: "password-reset",
   EMAIL_VERIFICATION: "email-verification",
+  ADMIN_ALERT: "admin-alert",
 };
 
 export function isRequired(kind: Kind, channel: Channel): boolean {

@@ -11,7 +11,8 @@ export type MailTemplate =
   | "password-reset"
   | "email-verification"
   | "seller-new-order"
-  | "refund-issued";
+  | "refund-issued"
+  | "admin-alert";
 
 export const mailTemplates: readonly MailTemplate[] = [
   "order-confirmation",
@@ -21,6 +22,7 @@ export const mailTemplates: readonly MailTemplate[] = [
   "email-verification",
   "seller-new-order",
   "refund-issued",
+  "admin-alert",
 ];
 
 export interface OutgoingMail {

@@ -210,6 +210,13 @@ export function renderMail(template: MailTemplate, data: object): RenderedMail {
         ...orderTable(d, locale),
         ...(d.link ? [{ kind: "link" as const, label: "Open the order", href: d.link }] : []),
       ]);
+    case "admin-alert":
+      // Title and body as the inbox shows them: the consumer, the event, the error.
+      return compose(`Bazaar alert: ${d.title ?? "something needs a look"}`, greeting, [
+        { kind: "p", text: d.body ?? "" },
+        { kind: "p", text: "Redrive the dead letter once its cause is fixed." },
+        ...(d.link ? [{ kind: "link" as const, label: "Open the dead letters", href: d.link }] : []),
+      ]);
     default:
       throw new Error(`no mail template ${String(template)}`);
   }
