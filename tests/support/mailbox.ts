@@ -10,6 +10,8 @@ import { SMTPServer } from "smtp-server";
 export interface Mailbox {
   smtpUrl: string;
   messages(): Promise<ParsedMail[]>;
+  /** SMTP connections opened so far. */
+  connections(): number;
   waitFor(predicate: (mail: ParsedMail) => boolean, timeoutMs?: number): Promise<ParsedMail>;
   stop(): Promise<void>;
   restart(): Promise<void>;
@@ -28,6 +30,7 @@ const closeTimeoutMs = 100;
 
 export async function startMailbox(options: MailboxOptions = {}): Promise<Mailbox> {
   const parsed: ParsedMail[] = [];
+  let connections = 0;
   const waiters = new Set<() => void>();
   const create = () =>
     new SMTPServer({
@@ -35,6 +38,10 @@ export async function startMailbox(options: MailboxOptions = {}): Promise<Mailbo
       disabledCommands: ["STARTTLS"],
       logger: false,
       closeTimeout: closeTimeoutMs,
+      onConnect(_session, callback) {
+        connections++;
+        callback();
+      },
       onRcptTo(address, _session, callback) {
         if (options.reject?.(address.address)) {
           const error = Object.assign(new Error(`5.1.1 <${address.address}>: no such user`), { responseCode: 550 });
@@ -73,6 +80,7 @@ export async function startMailbox(options: MailboxOptions = {}): Promise<Mailbo
   return {
     smtpUrl: `smtp://127.0.0.1:${port}`,
     messages: async () => [...parsed],
+    connections: () => connections,
     waitFor(predicate, timeoutMs = 15_000) {
       return new Promise<ParsedMail>((resolve, reject) => {
         const check = () => {

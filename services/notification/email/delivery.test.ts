@@ -9,7 +9,7 @@ import * as emailOutbox from "../db/migrations/2026_12_04_170500_create_email_ou
 import type { MailConfig } from "./config.ts";
 import type { EmailTables } from "./database.ts";
 import { claimDueMails } from "../db/email-outbox.repository.ts";
-import { createMailSender, retryDelayMs, type MailSender } from "./delivery.ts";
+import { createMailSender, deliverBacklog, retryDelayMs, type MailSender } from "./delivery.ts";
 import { enqueueMail } from "./outbox.ts";
 
 let db: Kysely<EmailTables>;
@@ -163,6 +163,15 @@ describe("delivery", () => {
     const sent = await row("account:reset-1");
     expect(sent.status).toBe("SENT");
     expect(JSON.stringify(sent.data)).not.toContain("secret-token-123");
+  });
+
+  it("when more mails are due than one batch, then one tick sends them all over one SMTP connection", async () => {
+    const to = "backlog@example.test";
+    for (let i = 0; i < 45; i++) await enqueue(`backlog-${i}`, to);
+    const connectionsBefore = mailbox.connections();
+    await deliverBacklog(sender());
+    expect(await mailsTo(to)).toHaveLength(45);
+    expect(mailbox.connections() - connectionsBefore).toBe(1);
   });
 
   it("retries with backoff while the SMTP server is down and delivers once after it returns", async () => {
