@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { LongestFirst } from "./tests/support/longest-first.ts";
 
 export default defineConfig({
   test: {
@@ -9,5 +10,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     // 2 cores: two test files at a time keeps the servers and the mesh responsive.
     maxWorkers: 2,
+    sequence: { sequencer: LongestFirst },
   },
 });

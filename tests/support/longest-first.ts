@@ -1,0 +1,28 @@
+// The order test files start in. Vitest runs the longest files first when it has timings from a
+// previous run, but a clean clone (CI) has none and it falls back to file size: the chaos run, a
+// short file that takes the longest (~110 s), started last and ran alone while the other worker
+// idled. These files, longest first, start before all others; the rest keep vitest's order.
+import { BaseSequencer, type TestSpecification } from "vitest/node";
+
+const longestFirst = [
+  "tests/chaos/chaos.test.ts",
+  "tests/e2e/scale-out.test.ts",
+  "tests/e2e/storefront-seller.test.ts",
+  "tests/e2e/checkout.test.ts",
+  "tests/e2e/shop-order-cancel.test.ts",
+  "deploy/local/infra.test.ts",
+  "tests/e2e/notifications.test.ts",
+  "tests/e2e/storefront.test.ts",
+];
+
+export class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const rank = (file: TestSpecification) => {
+      const known = longestFirst.findIndex((path) => file.moduleId.endsWith(`/${path}`));
+      return known === -1 ? longestFirst.length : known;
+    };
+    // Array.prototype.sort is stable: within the rest, vitest's order stands.
+    return sorted.sort((a, b) => rank(a) - rank(b));
+  }
+}
