@@ -10,6 +10,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { AuthService } from "../gen/bazaar/auth/v1/auth_pb.ts";
 import { CartService } from "../gen/bazaar/cart/v1/cart_pb.ts";
 import { OrderService, ShopOrderService } from "../gen/bazaar/order/v1/order_pb.ts";
+import { MediaService } from "../gen/bazaar/product/v1/media_pb.ts";
 import { ProductService, ShopService } from "../gen/bazaar/product/v1/product_pb.ts";
 import { AdminService } from "../gen/bazaar/admin/v1/admin_pb.ts";
 import { NotificationService } from "../gen/bazaar/notification/v1/notification_pb.ts";
@@ -67,6 +68,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     { service: AuthService, transport: transports.auth },
     { service: ProductService, transport: transports.product },
     { service: ShopService, transport: transports.product },
+    { service: MediaService, transport: transports.product },
     { service: CartService, transport: transports.cart },
     { service: OrderService, transport: transports.order },
     { service: ShopOrderService, transport: transports.order },

@@ -3,6 +3,7 @@
 // cacheable by browsers, CDNs and the edge itself.
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
+import { MediaService } from "../gen/bazaar/product/v1/media_pb.ts";
 import { ProductService, ShopService } from "../gen/bazaar/product/v1/product_pb.ts";
 import { OrderService } from "../gen/bazaar/order/v1/order_pb.ts";
 import { AdminService } from "../gen/bazaar/admin/v1/admin_pb.ts";
@@ -32,7 +33,9 @@ export interface PolicyLimits {
 const largeBodies = new Set<DescMethod>([ProductService.method.createProduct, ProductService.method.updateProduct]);
 const largeBodyBytes = 256 * 1024;
 
-const catalogServices = new Set<DescService>([ProductService, ShopService]);
+// MediaService only writes: a gallery change clears the cache at once, a picture the worker
+// makes READY later shows once the cached answers age out (BAZAAR_EDGE_PUBLIC_MAX_AGE_SECONDS).
+const catalogServices = new Set<DescService>([ProductService, ShopService, MediaService]);
 /**
  * RPCs outside the catalog services that change what catalog reads answer: they take or give
  * back stock, hide and show a suspended shop's products, or edit the category tree.

@@ -1,9 +1,10 @@
 // CartService: the caller's own cart only — the user id comes from the verified token, never
 // from the request, so no request can name another user's cart.
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import { fromJsonString, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { CartService, CartSchema } from "../../gen/bazaar/cart/v1/cart_pb.ts";
+import { ImageSchema } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { callerOf } from "../kit/auth.ts";
 import { reasonedError } from "../kit/error-info.ts";
 import {
@@ -59,6 +60,7 @@ function cartToProto(cart: CartView, currencyCode: string): MessageInitShape<typ
       quantity: line.quantity,
       lineTotal: money(line.lineTotalMinor),
       imageUrl: line.product?.imageUrl ?? "",
+      image: line.product?.imageJson ? fromJsonString(ImageSchema, line.product.imageJson) : undefined,
       available: line.available,
       stockAvailable: line.product?.forSale ? line.product.stockAvailable : 0,
     })),

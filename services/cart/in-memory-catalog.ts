@@ -39,6 +39,7 @@ export function aProduct(overrides: Partial<ProductSnapshot> = {}): ProductSnaps
     unitPriceMinor: 450n,
     currencyCode: "EUR",
     imageUrl: "",
+    imageJson: "",
     forSale: true,
     stockAvailable: 20,
     ...overrides,

@@ -1,5 +1,7 @@
 // The product service as the cart's ProductCatalog port: BatchGetProducts over the mesh.
+import { toJsonString } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
+import { ImageSchema } from "../../gen/bazaar/common/v1/common_pb.ts";
 import type { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import type { ProductCatalog } from "./domain/manage-cart.ts";
 
@@ -14,7 +16,13 @@ export function productCatalogOver(products: Client<typeof ProductService>): Pro
         name: product.name,
         unitPriceMinor: product.price?.amountMinor ?? 0n,
         currencyCode: product.price?.currencyCode ?? "",
-        imageUrl: product.imageUrls[0] ?? "",
+        // The gallery's main picture, card-sized WebP (only READY ones reach a service); else the
+        // first of the URLs the seller listed.
+        imageUrl:
+          product.images[0]?.renditions.find((r) => r.name === "card" && r.contentType === "image/webp")?.url ??
+          product.imageUrls[0] ??
+          "",
+        imageJson: product.images[0] ? toJsonString(ImageSchema, product.images[0]) : "",
         forSale: product.active,
         stockAvailable: product.stockAvailable,
       }));

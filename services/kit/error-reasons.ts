@@ -218,6 +218,49 @@ export const errorReasons = {
       "payment failed, refunds, password reset, e-mail verification) are always sent. `kind` and `channel` are " +
       "the NotificationKind and NotificationChannel value names. From NotificationService.UpdateNotificationPreferences.",
   },
+  IMAGE_TOO_LARGE: {
+    code: Code.InvalidArgument,
+    metadata: ["size_bytes", "max_size_bytes"],
+    meaning:
+      "The picture has `size_bytes`, more than the `max_size_bytes` this deployment takes. From " +
+      "MediaService.CreateImageUpload (the size asked for) and ConfirmImageUpload (the size stored).",
+  },
+  IMAGE_TYPE_NOT_ALLOWED: {
+    code: Code.InvalidArgument,
+    metadata: ["detected_type"],
+    meaning:
+      "The uploaded bytes are not the picture type the upload was made for (JPEG, PNG, WebP and AVIF are taken); " +
+      "`detected_type` is what they are, `unknown` if nothing known. The file was deleted. From " +
+      "MediaService.ConfirmImageUpload.",
+  },
+  IMAGE_DIMENSIONS_TOO_LARGE: {
+    code: Code.InvalidArgument,
+    metadata: ["width", "height", "max_pixels"],
+    meaning:
+      "The picture has more pixels than `max_pixels` (a decompression bomb is refused before it is decoded). " +
+      "The file was deleted. From MediaService.ConfirmImageUpload.",
+  },
+  IMAGE_UNREADABLE: {
+    code: Code.InvalidArgument,
+    metadata: [],
+    meaning:
+      "The bytes start like a picture but cannot be read as one (truncated or corrupt). The file was deleted. " +
+      "From MediaService.ConfirmImageUpload.",
+  },
+  UPLOAD_NOT_FOUND: {
+    code: Code.NotFound,
+    metadata: ["upload_id"],
+    meaning:
+      "No upload can be confirmed under this id: unknown, expired, refused before, or nothing was PUT to its URL " +
+      "yet. Start a new upload (or PUT the file first). From MediaService.ConfirmImageUpload.",
+  },
+  GALLERY_FULL: {
+    code: Code.FailedPrecondition,
+    metadata: ["product_id", "max_images"],
+    meaning:
+      "The product's gallery holds `max_images` pictures already; delete one first. From " +
+      "MediaService.CreateImageUpload.",
+  },
   REQUEST_TOO_LARGE: {
     code: Code.ResourceExhausted,
     metadata: ["limit_bytes"],

@@ -1,6 +1,8 @@
 // The order domain's ports bound to the mesh: the buyer's cart and the catalog read with the
 // buyer's own token, stock holds and card payments under the order service's identity.
+import { toJsonString } from "@bufbuild/protobuf";
 import type { Client, HandlerContext } from "@connectrpc/connect";
+import { ImageSchema } from "../../gen/bazaar/common/v1/common_pb.ts";
 import type { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import {
   type Payment,
@@ -31,6 +33,7 @@ export function shopperPortsFor(
         name: p.name,
         unitPriceMinor: p.price?.amountMinor ?? 0n,
         forSale: p.active,
+        imageJson: p.images[0] ? toJsonString(ImageSchema, p.images[0]) : "",
       }));
     },
   };

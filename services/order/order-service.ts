@@ -1,5 +1,6 @@
 // OrderService and OrderAdminService: proto ↔ domain, domain errors → ConnectError.
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import { fromJsonString, type MessageInitShape } from "@bufbuild/protobuf";
+import { ImageSchema } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Client, type ServiceImpl } from "@connectrpc/connect";
 import type { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
@@ -273,5 +274,6 @@ function itemsToProto(currencyCode: string, lines: Order["lines"]) {
     unitPrice: { currencyCode, amountMinor: line.unitPriceMinor },
     quantity: line.quantity,
     lineTotal: { currencyCode, amountMinor: line.lineTotalMinor },
+    image: line.imageJson ? fromJsonString(ImageSchema, line.imageJson) : undefined,
   }));
 }

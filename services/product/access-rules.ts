@@ -6,6 +6,7 @@ import {
   ShopAdminService,
   ShopService,
 } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { MediaService } from "../../gen/bazaar/product/v1/media_pb.ts";
 import { accessRules } from "../kit/auth.ts";
 
 export const productAccessRules = [
@@ -22,6 +23,15 @@ export const productAccessRules = [
     createCategory: "admin",
   }),
   accessRules(ShopService, { getShop: "public", listShops: "public", createShop: "seller", updateShop: "seller" }),
+  // Each checks that the caller is the product's or shop's seller, or an admin.
+  accessRules(MediaService, {
+    createImageUpload: "seller",
+    confirmImageUpload: "seller",
+    reorderProductImages: "seller",
+    updateProductImage: "seller",
+    deleteProductImage: "seller",
+    deleteShopImage: "seller",
+  }),
   accessRules(InventoryService, {
     reserveStock: "service",
     commitReservation: "service",

@@ -1,5 +1,6 @@
 // The product service's configuration.
 import { envReader, readServiceBaseConfig, type Env, type ServiceBaseConfig } from "../kit/config.ts";
+import { readMediaConfig, type MediaConfig } from "./media/config.ts";
 
 export interface ProductConfig extends ServiceBaseConfig {
   /** ISO 4217 code of the one currency the catalog is priced in. */
@@ -10,6 +11,8 @@ export interface ProductConfig extends ServiceBaseConfig {
   reservationTtlMs: number;
   /** How often expired holds are looked for. */
   expirySweepMs: number;
+  /** Pictures: object storage and limits. */
+  media: MediaConfig;
 }
 
 export function loadProductConfig(env: Env): ProductConfig {
@@ -20,5 +23,6 @@ export function loadProductConfig(env: Env): ProductConfig {
     demoSeed: read.flag("BAZAAR_DEMO_SEED", false),
     reservationTtlMs: read.int("BAZAAR_RESERVATION_TTL_SECONDS", 900, { min: 1, max: 86_400 }) * 1000,
     expirySweepMs: read.int("BAZAAR_RESERVATION_SWEEP_MS", 5_000, { min: 100, max: 600_000 }),
+    media: readMediaConfig(read),
   };
 }

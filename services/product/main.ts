@@ -1,6 +1,9 @@
-// Wiring only: config → database → gRPC server (ProductService, ShopService, InventoryService,
-// ShopAdminService, CategoryAdminService).
+// Wiring only: config → database → object storage → gRPC server (ProductService, ShopService,
+// MediaService, InventoryService, ShopAdminService, CategoryAdminService) → the image worker (a
+// durable consumer of ImageUploaded) → jobs (expired holds, media cleanup).
+import { MediaService } from "../../gen/bazaar/product/v1/media_pb.ts";
 import { loadConfigOrExit } from "../kit/config.ts";
+import { startConsumer } from "../kit/events.ts";
 import { runUntilSignalled, startService } from "../kit/lifecycle.ts";
 import { createLogger } from "../kit/log.ts";
 import { bind } from "../kit/serve.ts";
@@ -22,22 +25,45 @@ import { createCategoryAdminService } from "./category-admin-service.ts";
 import { createProductService } from "./product-service.ts";
 import { createShopAdminService } from "./shop-admin-service.ts";
 import { createShopService } from "./shop-service.ts";
+import { cleanUpMedia, processUploadedImages } from "./domain/media.ts";
+import { createMediaService } from "./media-service.ts";
+import { createS3Storage } from "./media/storage.ts";
 
 const config = loadConfigOrExit(() => loadProductConfig(process.env));
+const storage = createS3Storage(config.media);
+const images = storage;
 
 const service = startService<ProductDatabase>({
   name: "product",
   config,
   migrations,
   services: ({ db, outbox }) => [
-    bind(ProductService, createProductService({ db, outbox, currencyCode: config.currencyCode })),
-    bind(ShopService, createShopService({ db, outbox })),
-    bind(ShopAdminService, createShopAdminService({ db, outbox })),
+    bind(ProductService, createProductService({ db, outbox, currencyCode: config.currencyCode, images })),
+    bind(ShopService, createShopService({ db, outbox, images })),
+    bind(MediaService, createMediaService({ db, outbox, storage, config: config.media })),
+    bind(ShopAdminService, createShopAdminService({ db, outbox, images })),
     bind(CategoryAdminService, createCategoryAdminService({ db })),
     bind(InventoryService, createInventoryService({ db, outbox, reservationTtlMs: config.reservationTtlMs })),
   ],
   rules: productAccessRules,
+  consumers: ({ db, outbox, log, nats }) => [
+    startConsumer<ProductDatabase>({
+      js: nats.js,
+      jsm: nats.jsm,
+      db,
+      log,
+      source: "product",
+      name: "product-image-worker",
+      filterSubject: "bazaar.product.image_uploaded",
+      handle: processUploadedImages({ db, outbox, storage, config: config.media, log }),
+    }),
+  ],
   jobs: ({ db, outbox }) => [
+    {
+      name: "media cleanup",
+      everyMs: config.media.cleanupEveryMs,
+      run: () => cleanUpMedia({ db, storage }),
+    },
     {
       name: "release expired holds",
       everyMs: config.expirySweepMs,

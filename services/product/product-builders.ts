@@ -36,12 +36,14 @@ export interface ProductServices {
 /** The product service's handlers as main.ts wires them, with the outbox woken by no relay. */
 export function productServicesInMemory(db: Kysely<ProductDatabase>, verifier: TokenVerifier): ProductServices {
   const outbox = { wake() {} };
+  // Pictures need object storage: the e2e tests (tests/e2e/media.test.ts) cover them.
+  const images = { publicUrl: (key: string) => `http://media.test/${key}` };
   const server = serveInMemory({
     services: [
-      bind(ProductService, createProductService({ db, outbox, currencyCode })),
-      bind(ShopService, createShopService({ db, outbox })),
+      bind(ProductService, createProductService({ db, outbox, currencyCode, images })),
+      bind(ShopService, createShopService({ db, outbox, images })),
       bind(InventoryService, createInventoryService({ db, outbox, reservationTtlMs: 60_000 })),
-      bind(ShopAdminService, createShopAdminService({ db, outbox })),
+      bind(ShopAdminService, createShopAdminService({ db, outbox, images })),
       bind(CategoryAdminService, createCategoryAdminService({ db })),
     ],
     rules: productAccessRules,

@@ -44,7 +44,10 @@ import {
   updateProduct,
   type CatalogDeps,
 } from "./domain/manage-catalog.ts";
-import { callerKey, callerOf } from "../kit/auth.ts";
+import { type Caller, callerKey, callerOf } from "../kit/auth.ts";
+import type { Image } from "../../gen/bazaar/common/v1/common_pb.ts";
+import { imagesOf } from "./db/media.repository.ts";
+import { imageToProto } from "./media/image-proto.ts";
 import { reasonedError } from "../kit/error-info.ts";
 import { cursorField, pageSizeOf, pageTokenCodec } from "../kit/pages.ts";
 
@@ -54,20 +57,43 @@ export interface ProductServiceDeps extends CatalogDeps {
 
 export function createProductService(deps: ProductServiceDeps): ServiceImpl<typeof ProductService> {
   const { db } = deps;
+  /**
+   * The products as the contract has them, each with its gallery: READY pictures, and for a
+   * product the caller manages those still processing or failed too. One query for the page.
+   */
+  const withGalleries = async (products: Product[], caller: Caller | undefined) => {
+    const rows = await imagesOf(
+      db,
+      products.map((p) => p.id),
+      true,
+    );
+    return products.map((product) => {
+      const manages = caller !== undefined && canManage(caller, product.sellerId);
+      const gallery = rows.filter((row) => row.owner_id === product.id && (manages || row.status === "READY"));
+      return toProto(
+        product,
+        gallery.map((row) => imageToProto(row, deps.images)),
+      );
+    });
+  };
   return {
     async getProduct(request, ctx) {
+      const caller = ctx.values.get(callerKey);
       const product = await findProductById(db, request.id);
-      if (!product || !isVisibleTo(product, ctx.values.get(callerKey))) {
+      if (!product || !isVisibleTo(product, caller)) {
         throw new ConnectError(`product ${request.id} not found`, Code.NotFound);
       }
-      return { product: toProto(product) };
+      return { product: (await withGalleries([product], caller))[0]! };
     },
 
-    async batchGetProducts(request) {
-      const found = new Map((await findVisibleProductsByIds(db, request.ids)).map((p) => [p.id, p]));
+    async batchGetProducts(request, ctx) {
+      const found = await findVisibleProductsByIds(db, request.ids);
+      const answered = new Map(
+        (await withGalleries(found, ctx.values.get(callerKey))).map((product) => [product.id, product]),
+      );
       return {
-        products: request.ids.flatMap((id) => (found.has(id) ? [toProto(found.get(id)!)] : [])),
-        missingIds: request.ids.filter((id) => !found.has(id)),
+        products: request.ids.flatMap((id) => (answered.has(id) ? [answered.get(id)!] : [])),
+        missingIds: request.ids.filter((id) => !answered.has(id)),
       };
     },
 
@@ -87,7 +113,7 @@ export function createProductService(deps: ProductServiceDeps): ServiceImpl<type
           featured: product.featured,
         }),
       );
-      return { product: toProto(created) };
+      return { product: (await withGalleries([created], callerOf(ctx)))[0]! };
     },
 
     async updateProduct(request, ctx) {
@@ -115,7 +141,7 @@ export function createProductService(deps: ProductServiceDeps): ServiceImpl<type
           active: pick("active", product.active),
         }),
       );
-      return { product: toProto(updated) };
+      return { product: (await withGalleries([updated], callerOf(ctx)))[0]! };
     },
 
     async deleteProduct(request, ctx) {
@@ -127,7 +153,7 @@ export function createProductService(deps: ProductServiceDeps): ServiceImpl<type
       const updated = await mapErrors(() =>
         updateProduct(deps, callerOf(ctx), request.id, { stockOnHand: request.stockOnHand }),
       );
-      return { product: toProto(updated) };
+      return { product: (await withGalleries([updated], callerOf(ctx)))[0]! };
     },
 
     async createCategory(request, ctx) {
@@ -166,7 +192,7 @@ export function createProductService(deps: ProductServiceDeps): ServiceImpl<type
       const page = rows.slice(0, limit);
       const last = page.at(-1);
       return {
-        products: page.map(toProto),
+        products: await withGalleries(page, ctx.values.get(callerKey)),
         nextPageToken:
           rows.length > limit && last
             ? productPageTokens.encode({ order, id: last.id, priceMinor: last.priceMinor })
@@ -178,7 +204,7 @@ export function createProductService(deps: ProductServiceDeps): ServiceImpl<type
       return { categories: (await listCategories(db)).map(categoryToProto) };
     },
 
-    async searchProducts(request) {
+    async searchProducts(request, ctx) {
       const limit = pageSizeOf(request.pageSize);
       const query = queryFingerprint(request.query);
       const after = request.pageToken ? searchPages.decode(request.pageToken, { query }) : undefined;
@@ -191,7 +217,10 @@ export function createProductService(deps: ProductServiceDeps): ServiceImpl<type
       const page = rows.slice(0, limit);
       const last = page.at(-1);
       return {
-        products: page.map((row) => toProto(row.product)),
+        products: await withGalleries(
+          page.map((row) => row.product),
+          ctx.values.get(callerKey),
+        ),
         nextPageToken:
           rows.length > limit && last ? searchPages.encode({ query, score: last.score, id: last.product.id }) : "",
       };
@@ -268,8 +297,9 @@ function orderOf(order: ProtoProductOrder): ProductOrder {
   }
 }
 
-function toProto(product: Product): MessageInitShape<typeof ProductSchema> {
+function toProto(product: Product, images: Image[]): MessageInitShape<typeof ProductSchema> {
   return {
+    images,
     id: product.id,
     shopId: product.shopId,
     sellerId: product.sellerId,

@@ -6,13 +6,13 @@ import { idKeysetPage } from "../kit/pages.ts";
 import { listAllShops } from "./db/shop.repository.ts";
 import { ShopNotFoundError } from "./domain/manage-catalog.ts";
 import { setShopSuspension, type ShopDeps } from "./domain/shops.ts";
-import { shopToProto } from "./shop-service.ts";
+import { shopsToProto } from "./shop-service.ts";
 
 export function createShopAdminService(deps: ShopDeps): ServiceImpl<typeof ShopAdminService> {
   const moderate = async (work: () => ReturnType<typeof setShopSuspension>) => {
     try {
       const { shop, changed } = await work();
-      return { shop: shopToProto(shop, true), changed };
+      return { shop: (await shopsToProto(deps, [shop], () => true))[0]!, changed };
     } catch (error) {
       if (error instanceof ShopNotFoundError) throw new ConnectError(error.message, Code.NotFound);
       throw error;
@@ -31,7 +31,7 @@ export function createShopAdminService(deps: ShopDeps): ServiceImpl<typeof ShopA
           }),
         (shop) => shop.id,
       );
-      return { shops: rows.map((shop) => shopToProto(shop, true)), nextPageToken };
+      return { shops: await shopsToProto(deps, rows, () => true), nextPageToken };
     },
 
     suspendShop: (request) =>

@@ -9,6 +9,8 @@ import { findShopById, listShopsNear } from "./db/shop.repository.ts";
 import { cursorField, pageSizeOf, pageTokenCodec } from "../kit/pages.ts";
 import { canManage, NotAllowedError, ShopNotFoundError } from "./domain/manage-catalog.ts";
 import { changeShop, openShop, type Shop, type ShopDeps } from "./domain/shops.ts";
+import { imagesOf } from "./db/media.repository.ts";
+import { imageToProto } from "./media/image-proto.ts";
 
 export function createShopService(deps: ShopDeps): ServiceImpl<typeof ShopService> {
   return {
@@ -20,13 +22,14 @@ export function createShopService(deps: ShopDeps): ServiceImpl<typeof ShopServic
         address: postalAddressFromProto(shop.address!),
         location: { latitude: shop.location!.latitude, longitude: shop.location!.longitude },
       });
-      return { shop: shopToProto(created, true) };
+      return { shop: (await shopsToProto(deps, [created], () => true))[0]! };
     },
 
     async getShop(request, ctx) {
       const shop = await findShopById(deps.db, request.id);
       if (!shop) throw new ConnectError(`shop ${request.id} not found`, Code.NotFound);
-      return { shop: shopToProto(shop, ownerOrAdmin(ctx.values.get(callerKey), shop)) };
+      const caller = ctx.values.get(callerKey);
+      return { shop: (await shopsToProto(deps, [shop], (s) => ownerOrAdmin(caller, s)))[0]! };
     },
 
     async updateShop(request, ctx) {
@@ -47,7 +50,7 @@ export function createShopService(deps: ShopDeps): ServiceImpl<typeof ShopServic
             ? { latitude: shop.location!.latitude, longitude: shop.location!.longitude }
             : undefined,
         });
-        return { shop: shopToProto(updated, true) };
+        return { shop: (await shopsToProto(deps, [updated], () => true))[0]! };
       } catch (error) {
         if (error instanceof ShopNotFoundError) throw new ConnectError(error.message, Code.NotFound);
         if (error instanceof NotAllowedError) throw new ConnectError(error.message, Code.PermissionDenied);
@@ -67,8 +70,13 @@ export function createShopService(deps: ShopDeps): ServiceImpl<typeof ShopServic
       });
       const page = rows.slice(0, limit);
       const last = page.at(-1);
+      const shops = await shopsToProto(
+        deps,
+        page.map((row) => row.shop),
+        () => false,
+      );
       return {
-        shops: page.map((row) => ({ shop: shopToProto(row.shop, false), distanceKm: row.distanceKm })),
+        shops: page.map((row, i) => ({ shop: shops[i], distanceKm: row.distanceKm })),
         nextPageToken:
           rows.length > limit && last ? shopPages.encode({ distanceKm: last.distanceKm, id: last.shop.id }) : "",
       };
@@ -83,8 +91,36 @@ function ownerOrAdmin(caller: Caller | undefined, shop: Shop): boolean {
   return caller !== undefined && canManage(caller, shop.sellerId);
 }
 
-/** Why a shop is suspended is for its seller and admins only (`showSuspendReason`). */
-export function shopToProto(shop: Shop, showSuspendReason: boolean): MessageInitShape<typeof ShopSchema> {
+/**
+ * Shops as the contract has them, with their logo and cover. What only its seller and admins see
+ * (`managed`): why it is suspended, and a logo or cover still being processed.
+ */
+export async function shopsToProto(
+  deps: Pick<ShopDeps, "db" | "images">,
+  shops: Shop[],
+  managed: (shop: Shop) => boolean,
+): Promise<Array<MessageInitShape<typeof ShopSchema>>> {
+  const rows = await imagesOf(
+    deps.db,
+    shops.map((shop) => shop.id),
+    true,
+  );
+  return shops.map((shop) => {
+    const manager = managed(shop);
+    // The newest of the slot: a replacement shows its seller it is on its way.
+    const newest = (slot: string) =>
+      rows.filter((row) => row.owner_id === shop.id && row.slot === slot && (manager || row.status === "READY")).at(-1);
+    const logo = newest("SHOP_LOGO");
+    const cover = newest("SHOP_COVER");
+    return {
+      ...shopToProto(shop, manager),
+      logo: logo && imageToProto(logo, deps.images),
+      cover: cover && imageToProto(cover, deps.images),
+    };
+  });
+}
+
+function shopToProto(shop: Shop, showSuspendReason: boolean): MessageInitShape<typeof ShopSchema> {
   const suspended = shop.suspendTime !== null;
   return {
     id: shop.id,

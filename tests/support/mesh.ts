@@ -11,6 +11,7 @@ import type { Writable } from "node:stream";
 import { startNats, startNatsCluster } from "../../deploy/local/infra.ts";
 import { launchMesh, serviceNames, type RunningMesh } from "../../deploy/local/mesh.ts";
 import { serviceNatsEnv } from "../../deploy/local/nats-users.ts";
+import { startObjectStore, type RunningObjectStore } from "../../deploy/local/object-store.ts";
 import { unthrottled } from "./edge-limits.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -26,6 +27,8 @@ export interface TestMesh extends RunningMesh {
   stopNats(): Promise<void>;
   /** Starts it again on the same port with the same store. */
   startNats(): Promise<void>;
+  /** This mesh's own S3-compatible store (s3rver), which the product service keeps pictures in. */
+  objectStore: RunningObjectStore;
 }
 
 export { unthrottled };
@@ -53,6 +56,7 @@ export async function startTestMesh(
       ? await startNatsCluster({ dataDir: natsDir, size: clusterSize })
       : await startNats({ dataDir: natsDir });
   const natsPort = Number(new URL(nats.url.split(",")[0]!).port);
+  const objectStore = await startObjectStore({ directory: join(natsDir, "s3") });
   let natsRunning = true;
   const prefix = `e2e_${randomBytes(4).toString("hex")}`;
   const databases = Object.fromEntries(
@@ -64,6 +68,7 @@ export async function startTestMesh(
     BAZAAR_MYSQL_URL: inject("mysqlUrl"),
     BAZAAR_NATS_URL: nats.url,
     ...serviceNatsEnv(nats.url),
+    ...objectStore.env,
   };
   const mesh = await launchMesh({
     root,
@@ -85,6 +90,7 @@ export async function startTestMesh(
   const stop = async () => {
     await mesh.stop();
     if (natsRunning) await nats.stop();
+    await objectStore.stop();
     await rm(natsDir, { recursive: true, force: true });
   };
   try {
@@ -101,6 +107,7 @@ export async function startTestMesh(
     mysqlUrl: inject("mysqlUrl"),
     env,
     stop,
+    objectStore,
     async stopNats() {
       if (clusterSize > 1) throw new Error("stopNats stops a single server, not a cluster");
       await nats.stop();

@@ -14,6 +14,7 @@ import { AuthService, ServiceIdentityService } from "../../gen/bazaar/auth/v1/au
 import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { NotificationService } from "../../gen/bazaar/notification/v1/notification_pb.ts";
 import { OrderService, ShopOrderService } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { MediaService } from "../../gen/bazaar/product/v1/media_pb.ts";
 import { ProductService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { createMeshClient } from "../../services/kit/clients.ts";
 import { devServiceSecret, type ServiceName } from "../../services/kit/config.ts";
@@ -27,6 +28,7 @@ export interface PublicClients {
   auth: Client<typeof AuthService>;
   products: Client<typeof ProductService>;
   shops: Client<typeof ShopService>;
+  media: Client<typeof MediaService>;
   carts: Client<typeof CartService>;
   orders: Client<typeof OrderService>;
   shopOrders: Client<typeof ShopOrderService>;
@@ -39,6 +41,7 @@ export function publicClients(transport: Transport): PublicClients {
     auth: createClient(AuthService, transport),
     products: createClient(ProductService, transport),
     shops: createClient(ShopService, transport),
+    media: createClient(MediaService, transport),
     carts: createClient(CartService, transport),
     orders: createClient(OrderService, transport),
     shopOrders: createClient(ShopOrderService, transport),

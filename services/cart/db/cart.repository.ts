@@ -99,6 +99,7 @@ export async function saveSnapshots(db: Db, snapshots: ProductSnapshot[], source
       unit_price_minor: snapshot.unitPriceMinor,
       currency_code: snapshot.currencyCode,
       image_url: snapshot.imageUrl,
+      image: snapshot.imageJson,
       for_sale: snapshot.forSale ? 1 : 0,
       stock_available: snapshot.stockAvailable,
       source_time: sourceTime,
@@ -127,6 +128,7 @@ export async function applyToSnapshot(
       ...(change.name !== undefined && { name: change.name }),
       ...(change.unitPriceMinor !== undefined && { unit_price_minor: change.unitPriceMinor }),
       ...(change.imageUrl !== undefined && { image_url: change.imageUrl }),
+      ...(change.imageJson !== undefined && { image: change.imageJson }),
       ...(change.forSale !== undefined && { for_sale: change.forSale ? 1 : 0 }),
       ...(change.stockAvailable !== undefined && { stock_available: change.stockAvailable }),
       source_time: sourceTime,
@@ -171,6 +173,7 @@ function toSnapshot(row: ProductSnapshotRow): ProductSnapshot {
     unitPriceMinor: BigInt(row.unit_price_minor),
     currencyCode: row.currency_code,
     imageUrl: row.image_url,
+    imageJson: row.image,
     forSale: Boolean(row.for_sale),
     stockAvailable: row.stock_available,
   };

@@ -21,6 +21,8 @@ export interface ProductSnapshotsTable {
   unit_price_minor: ColumnType<string, bigint, bigint>;
   currency_code: string;
   image_url: string;
+  /** The main image as bazaar.common.v1.Image proto JSON; empty when the product has none. */
+  image: Generated<string>;
   for_sale: number;
   stock_available: number;
   source_time: Date;

@@ -12,6 +12,8 @@ export interface ProductSnapshot {
   unitPriceMinor: bigint;
   currencyCode: string;
   imageUrl: string;
+  /** The main image with its renditions, as the contracts' JSON; empty when it has none. */
+  imageJson: string;
   /** Exists, active and not deleted. */
   forSale: boolean;
   stockAvailable: number;

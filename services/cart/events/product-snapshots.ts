@@ -2,7 +2,9 @@
 // cart, a deleted product or one of a suspended shop shows as unavailable, stock follows
 // StockChanged.
 import type { Transaction } from "kysely";
+import { toJsonString } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { ImageSchema } from "../../../gen/bazaar/common/v1/common_pb.ts";
 import type { Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
 import { applyToSnapshot, forgetShopSnapshots, takeShopOffSale } from "../db/cart.repository.ts";
 import type { CartDatabase } from "../db/database.ts";
@@ -21,6 +23,7 @@ export async function applyProductEvent(event: Event, trx: Transaction<CartDatab
           name: payload.value.name,
           unitPriceMinor: payload.value.newPrice?.amountMinor,
           imageUrl: payload.value.imageUrl,
+          imageJson: payload.value.image ? toJsonString(ImageSchema, payload.value.image) : "",
           forSale: payload.value.active,
         },
         at,

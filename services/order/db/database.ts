@@ -39,6 +39,8 @@ export interface OrderLinesTable {
   unit_price_minor: Minor;
   quantity: number;
   line_total_minor: Minor;
+  /** The product's main image at checkout, bazaar.common.v1.Image as proto JSON; "" if none. */
+  image: Generated<string>;
 }
 
 export interface OrderStatusHistoryTable {

@@ -80,6 +80,7 @@ export async function insertPendingOrder(
         unit_price_minor: line.unitPriceMinor,
         quantity: line.quantity,
         line_total_minor: line.lineTotalMinor,
+        image: line.imageJson,
       })),
     )
     .execute();
@@ -853,6 +854,7 @@ function orderLineOf(line: OrderLineRow): OrderLine {
     unitPriceMinor: BigInt(line.unit_price_minor),
     quantity: line.quantity,
     lineTotalMinor: BigInt(line.line_total_minor),
+    imageJson: line.image,
   };
 }
 

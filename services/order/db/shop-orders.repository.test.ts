@@ -50,6 +50,7 @@ function line(shopId: string, unitPriceMinor: bigint, quantity: number): OrderLi
     unitPriceMinor,
     quantity,
     lineTotalMinor: unitPriceMinor * BigInt(quantity),
+    imageJson: "",
   };
 }
 

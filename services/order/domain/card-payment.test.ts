@@ -52,7 +52,15 @@ function aShopper(): { shopper: ShopperPorts; productId: string } {
   const shopper: ShopperPorts = {
     cartLines: async () => [{ productId, quantity: 2 }],
     products: async () => [
-      { productId, shopId: uuidv7(), sellerId: uuidv7(), name: "Teapot", unitPriceMinor: 1000n, forSale: true },
+      {
+        productId,
+        shopId: uuidv7(),
+        sellerId: uuidv7(),
+        name: "Teapot",
+        unitPriceMinor: 1000n,
+        forSale: true,
+        imageJson: "",
+      },
     ],
   };
   return { shopper, productId };

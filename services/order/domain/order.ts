@@ -38,6 +38,8 @@ export interface OrderLine {
   unitPriceMinor: bigint;
   quantity: number;
   lineTotalMinor: bigint;
+  /** The product's main image at checkout, as the contracts' JSON; empty when it had none. */
+  imageJson: string;
 }
 
 /** Where one shop's part of an order is; PENDING only while its order is. */

@@ -47,9 +47,9 @@ export async function placeOrder(deps: OrderDeps, shopper: ShopperPorts, request
   const unavailable = cart.filter((line) => !products.get(line.productId)?.forSale).map((line) => line.productId);
   if (unavailable.length > 0) throw new UnavailableProductsError(unavailable);
   const lines: OrderLine[] = cart.map((line) => {
-    const { productId, shopId, name, unitPriceMinor } = products.get(line.productId)!;
+    const { productId, shopId, name, unitPriceMinor, imageJson } = products.get(line.productId)!;
     const lineTotalMinor = unitPriceMinor * BigInt(line.quantity);
-    return { productId, shopId, name, unitPriceMinor, quantity: line.quantity, lineTotalMinor };
+    return { productId, shopId, name, unitPriceMinor, quantity: line.quantity, lineTotalMinor, imageJson };
   });
   const totals = totalsOf(lines, deps.pricing);
   // Who owns each shop now, from the catalog: the seller who will fulfil that part.

@@ -18,6 +18,8 @@ export interface ShopperPorts {
       name: string;
       unitPriceMinor: bigint;
       forSale: boolean;
+      /** Its main image, as the contracts' JSON; empty when it has none. */
+      imageJson: string;
     }>
   >;
 }

@@ -57,6 +57,7 @@ async function overdueOrder() {
       unitPriceMinor: 1000n,
       quantity: 1,
       lineTotalMinor: 1000n,
+      imageJson: "",
     },
   ];
   const order = { id: uuidv7(), userId: randomUUID(), lines, totalMinor: 1050n };

@@ -75,6 +75,53 @@ export interface ReservationReturnsTable {
   create_time: Generated<Date>;
 }
 
+export type ImageSlotName = "PRODUCT_GALLERY" | "SHOP_LOGO" | "SHOP_COVER";
+export type UploadStatus = "PENDING" | "CONFIRMED" | "REJECTED" | "EXPIRED";
+export type ImageStatusName = "PROCESSING" | "READY" | "FAILED" | "DELETED";
+
+/** A presigned upload: handed out, then confirmed into an image, refused, or left to expire. */
+export interface MediaUploadsTable {
+  id: string;
+  slot: ImageSlotName;
+  owner_id: string;
+  uploader_id: string;
+  content_type: string;
+  size_bytes: ColumnType<string, number, number>;
+  alt_text: string;
+  status: UploadStatus;
+  image_id: string | null;
+  expire_time: Date;
+  object_removed: Generated<number>;
+  create_time: Generated<Date>;
+}
+
+/** One stored rendition of an image, as the renditions JSON column holds it. */
+export interface StoredRendition {
+  name: string;
+  file: string;
+  contentType: string;
+  width: number;
+  height: number;
+  sizeBytes: number;
+}
+
+export interface ImagesTable {
+  id: string;
+  slot: ImageSlotName;
+  owner_id: string;
+  upload_id: string;
+  position: number;
+  alt_text: string;
+  status: ImageStatusName;
+  content_type: string;
+  width: number;
+  height: number;
+  placeholder: Generated<string>;
+  renditions: ColumnType<unknown, string, string>;
+  create_time: Generated<Date>;
+  update_time: Generated<Date>;
+}
+
 export interface ProductDatabase extends EventTables {
   categories: CategoriesTable;
   shops: ShopsTable;
@@ -82,6 +129,8 @@ export interface ProductDatabase extends EventTables {
   reservations: ReservationsTable;
   reservation_items: ReservationItemsTable;
   reservation_returns: ReservationReturnsTable;
+  media_uploads: MediaUploadsTable;
+  images: ImagesTable;
 }
 
 export type CategoryRow = Selectable<CategoriesTable>;
@@ -90,3 +139,5 @@ export type ShopRow = Selectable<ShopsTable>;
 export type NewShopRow = Insertable<ShopsTable>;
 export type ProductRow = Selectable<ProductsTable>;
 export type NewProductRow = Insertable<ProductsTable>;
+export type MediaUploadRow = Selectable<MediaUploadsTable>;
+export type ImageRow = Selectable<ImagesTable>;

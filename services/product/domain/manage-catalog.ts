@@ -6,7 +6,6 @@ import { appendEvent } from "../../kit/events.ts";
 import { uuidv7 } from "../../kit/ids.ts";
 import type { OutboxNotifier } from "../../kit/lifecycle.ts";
 import type { ProductDatabase } from "../db/database.ts";
-import { isShopSuspended } from "../db/shop.repository.ts";
 import {
   categoryExists,
   findProductById,
@@ -17,12 +16,16 @@ import {
   softDeleteProduct,
   updateProductRow,
 } from "../db/product.repository.ts";
+import type { ImageUrls } from "../media/image-proto.ts";
+import { productUpdatedEvent } from "./product-events.ts";
 import { availableStock, ProductNotFoundError, type Category, type Product, type ProductChanges } from "./catalog.ts";
 
 export interface CatalogDeps {
   db: Kysely<ProductDatabase>;
   outbox: OutboxNotifier;
   currencyCode: string;
+  /** Where pictures are read from, for the main image in events and reads. */
+  images: ImageUrls;
 }
 
 export class NotAllowedError extends Error {
@@ -159,25 +162,7 @@ export async function updateProduct(
     const changed = Object.keys(changes).map((key) =>
       key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`).replace("price_minor", "price"),
     );
-    await appendEvent(trx, {
-      source: "product",
-      actorId: caller.id,
-      subjectId: id,
-      payload: {
-        case: "productUpdated",
-        value: {
-          productId: id,
-          name: after.name,
-          oldPrice: { currencyCode: before.currencyCode, amountMinor: before.priceMinor },
-          newPrice: { currencyCode: before.currencyCode, amountMinor: after.priceMinor },
-          // Whether buyers can see it: a seller editing a product of a suspended shop must not
-          // make carts show it for sale again.
-          active: after.active && !(await isShopSuspended(trx, before.shopId)),
-          changedFields: changed,
-          imageUrl: after.imageUrls[0] ?? "",
-        },
-      },
-    });
+    await appendEvent(trx, await productUpdatedEvent(trx, deps.images, before, after, changed, caller.id));
     if (changes.stockOnHand !== undefined && changes.stockOnHand !== before.stockOnHand) {
       await appendStockChanged(trx, caller.id, { ...before, stockOnHand: changes.stockOnHand }, "adjust");
     }

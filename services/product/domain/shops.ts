@@ -6,6 +6,7 @@ import { uuidv7 } from "../../kit/ids.ts";
 import type { OutboxNotifier } from "../../kit/lifecycle.ts";
 import type { PostalAddress } from "../../kit/postal-address.ts";
 import type { ProductDatabase } from "../db/database.ts";
+import type { ImageUrls } from "../media/image-proto.ts";
 import {
   findShopById,
   findShopByIdForUpdate,
@@ -39,6 +40,8 @@ export interface Shop {
 export interface ShopDeps {
   db: Kysely<ProductDatabase>;
   outbox: OutboxNotifier;
+  /** Where logos and covers are read from. */
+  images: ImageUrls;
 }
 
 export const earthRadiusKm = 6371.0088;

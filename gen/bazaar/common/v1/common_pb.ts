@@ -11,7 +11,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file bazaar/common/v1/common.proto.
  */
 export const file_bazaar_common_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("Ch1iYXphYXIvY29tbW9uL3YxL2NvbW1vbi5wcm90bxIQYmF6YWFyLmNvbW1vbi52MSJHCgVNb25leRIoCg1jdXJyZW5jeV9jb2RlGAEgASgJQhG6SA5yDDIKXltBLVpdezN9JBIUCgxhbW91bnRfbWlub3IYAiABKAMi7wEKB0FkZHJlc3MSHwoOcmVjaXBpZW50X25hbWUYASABKAlCB7pIBHICGGQSGQoFbGluZTEYAiABKAlCCrpIB3IFEAEYyAESFwoFbGluZTIYAyABKAlCCLpIBXIDGMgBEhcKBGNpdHkYBCABKAlCCbpIBnIEEAEYZBIXCgZyZWdpb24YBSABKAlCB7pIBHICGGQSHAoLcG9zdGFsX2NvZGUYBiABKAlCB7pIBHICGBQSJwoMY291bnRyeV9jb2RlGAcgASgJQhG6SA5yDDIKXltBLVpdezJ9JBIWCgVwaG9uZRgIIAEoCUIHukgEcgIYICJfCgZMYXRMbmcSKQoIbGF0aXR1ZGUYASABKAFCF7pIFBISGQAAAAAAgFZAKQAAAAAAgFbAEioKCWxvbmdpdHVkZRgCIAEoAUIXukgUEhIZAAAAAACAZkApAAAAAACAZsAqUAoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASEQoNUk9MRV9DVVNUT01FUhABEg8KC1JPTEVfU0VMTEVSEAISDgoKUk9MRV9BRE1JThADYgZwcm90bzM", [file_buf_validate_validate]);
+  fileDesc("Ch1iYXphYXIvY29tbW9uL3YxL2NvbW1vbi5wcm90bxIQYmF6YWFyLmNvbW1vbi52MSJHCgVNb25leRIoCg1jdXJyZW5jeV9jb2RlGAEgASgJQhG6SA5yDDIKXltBLVpdezN9JBIUCgxhbW91bnRfbWlub3IYAiABKAMi7wEKB0FkZHJlc3MSHwoOcmVjaXBpZW50X25hbWUYASABKAlCB7pIBHICGGQSGQoFbGluZTEYAiABKAlCCrpIB3IFEAEYyAESFwoFbGluZTIYAyABKAlCCLpIBXIDGMgBEhcKBGNpdHkYBCABKAlCCbpIBnIEEAEYZBIXCgZyZWdpb24YBSABKAlCB7pIBHICGGQSHAoLcG9zdGFsX2NvZGUYBiABKAlCB7pIBHICGBQSJwoMY291bnRyeV9jb2RlGAcgASgJQhG6SA5yDDIKXltBLVpdezJ9JBIWCgVwaG9uZRgIIAEoCUIHukgEcgIYICJfCgZMYXRMbmcSKQoIbGF0aXR1ZGUYASABKAFCF7pIFBISGQAAAAAAgFZAKQAAAAAAgFbAEioKCWxvbmdpdHVkZRgCIAEoAUIXukgUEhIZAAAAAACAZkApAAAAAACAZsAivgEKBUltYWdlEgoKAmlkGAEgASgJEhAKCGFsdF90ZXh0GAIgASgJEi0KBnN0YXR1cxgDIAEoDjIdLmJhemFhci5jb21tb24udjEuSW1hZ2VTdGF0dXMSDQoFd2lkdGgYBCABKAUSDgoGaGVpZ2h0GAUgASgFEhMKC3BsYWNlaG9sZGVyGAYgASgJEjQKCnJlbmRpdGlvbnMYByADKAsyIC5iYXphYXIuY29tbW9uLnYxLkltYWdlUmVuZGl0aW9uInQKDkltYWdlUmVuZGl0aW9uEgwKBG5hbWUYASABKAkSFAoMY29udGVudF90eXBlGAIgASgJEg0KBXdpZHRoGAMgASgFEg4KBmhlaWdodBgEIAEoBRISCgpzaXplX2J5dGVzGAUgASgDEgsKA3VybBgGIAEoCSpQCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABIRCg1ST0xFX0NVU1RPTUVSEAESDwoLUk9MRV9TRUxMRVIQAhIOCgpST0xFX0FETUlOEAMqeQoLSW1hZ2VTdGF0dXMSHAoYSU1BR0VfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGwoXSU1BR0VfU1RBVFVTX1BST0NFU1NJTkcQARIWChJJTUFHRV9TVEFUVVNfUkVBRFkQAhIXChNJTUFHRV9TVEFUVVNfRkFJTEVEEANiBnByb3RvMw", [file_buf_validate_validate]);
 
 /**
  * An amount of money in one currency, in integer minor units (cents for USD). Never a float.
@@ -140,6 +140,127 @@ export const LatLngSchema: GenMessage<LatLng> = /*@__PURE__*/
   messageDesc(file_bazaar_common_v1_common, 2);
 
 /**
+ * A picture of a product or shop, as a client shows it: pick the rendition that fits the
+ * space, and paint the placeholder while it loads.
+ *
+ * @generated from message bazaar.common.v1.Image
+ */
+export type Image = Message<"bazaar.common.v1.Image"> & {
+  /**
+   * Server-assigned id (UUIDv7).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * What the picture shows, for screen readers; set by its seller.
+   *
+   * @generated from field: string alt_text = 2;
+   */
+  altText: string;
+
+  /**
+   * Where processing stands; buyers only ever see READY images.
+   *
+   * @generated from field: bazaar.common.v1.ImageStatus status = 3;
+   */
+  status: ImageStatus;
+
+  /**
+   * Pixel size of the picture as uploaded (after its EXIF orientation); 0 until processed.
+   *
+   * @generated from field: int32 width = 4;
+   */
+  width: number;
+
+  /**
+   * Pixel height, as width.
+   *
+   * @generated from field: int32 height = 5;
+   */
+  height: number;
+
+  /**
+   * A BlurHash of the picture (https://blurha.sh), a few dozen characters; empty until READY.
+   *
+   * @generated from field: string placeholder = 6;
+   */
+  placeholder: string;
+
+  /**
+   * The picture at several sizes, smallest first; empty until READY.
+   *
+   * @generated from field: repeated bazaar.common.v1.ImageRendition renditions = 7;
+   */
+  renditions: ImageRendition[];
+};
+
+/**
+ * Describes the message bazaar.common.v1.Image.
+ * Use `create(ImageSchema)` to create a new message.
+ */
+export const ImageSchema: GenMessage<Image> = /*@__PURE__*/
+  messageDesc(file_bazaar_common_v1_common, 3);
+
+/**
+ * One stored size and format of an image. Metadata (EXIF, location) is never kept.
+ *
+ * @generated from message bazaar.common.v1.ImageRendition
+ */
+export type ImageRendition = Message<"bazaar.common.v1.ImageRendition"> & {
+  /**
+   * "thumbnail" (160 px wide at most), "card" (480), "full" (1600): each in WebP and again in the
+   * uploaded format for clients without WebP (content_type tells which).
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * MIME type, e.g. "image/webp".
+   *
+   * @generated from field: string content_type = 2;
+   */
+  contentType: string;
+
+  /**
+   * Pixel width.
+   *
+   * @generated from field: int32 width = 3;
+   */
+  width: number;
+
+  /**
+   * Pixel height.
+   *
+   * @generated from field: int32 height = 4;
+   */
+  height: number;
+
+  /**
+   * Bytes of the file.
+   *
+   * @generated from field: int64 size_bytes = 5;
+   */
+  sizeBytes: bigint;
+
+  /**
+   * Where to GET it: public, cacheable for ever (a new picture gets a new id).
+   *
+   * @generated from field: string url = 6;
+   */
+  url: string;
+};
+
+/**
+ * Describes the message bazaar.common.v1.ImageRendition.
+ * Use `create(ImageRenditionSchema)` to create a new message.
+ */
+export const ImageRenditionSchema: GenMessage<ImageRendition> = /*@__PURE__*/
+  messageDesc(file_bazaar_common_v1_common, 4);
+
+/**
  * What a user may do. Every access token carries exactly one role.
  *
  * @generated from enum bazaar.common.v1.Role
@@ -186,4 +307,52 @@ export type Role = (typeof Role)[keyof typeof Role] | UnknownEnum;
  */
 export const RoleSchema: GenEnum<Role> = /*@__PURE__*/
   enumDesc(file_bazaar_common_v1_common, 0);
+
+/**
+ * Where an image stands.
+ *
+ * @generated from enum bazaar.common.v1.ImageStatus
+ */
+export const ImageStatus = {
+  /**
+   * Unset.
+   *
+   * @generated from enum value: IMAGE_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * Confirmed and checked; its renditions are being made.
+   *
+   * @generated from enum value: IMAGE_STATUS_PROCESSING = 1;
+   */
+  PROCESSING: 1,
+
+  /**
+   * Renditions and placeholder exist; shown to buyers.
+   *
+   * @generated from enum value: IMAGE_STATUS_READY = 2;
+   */
+  READY: 2,
+
+  /**
+   * Processing gave up (the event was dead-lettered); shown to its seller only.
+   *
+   * @generated from enum value: IMAGE_STATUS_FAILED = 3;
+   */
+  FAILED: 3,
+} as const;
+
+/**
+ * Where an image stands.
+ *
+ * @generated from enum bazaar.common.v1.ImageStatus
+ */
+export type ImageStatus = (typeof ImageStatus)[keyof typeof ImageStatus] | UnknownEnum;
+
+/**
+ * Describes the enum bazaar.common.v1.ImageStatus.
+ */
+export const ImageStatusSchema: GenEnum<ImageStatus> = /*@__PURE__*/
+  enumDesc(file_bazaar_common_v1_common, 1);
 

@@ -7,6 +7,7 @@ import * as createCatalog from "./2026_11_23_100000_create_catalog.ts";
 import * as createReservations from "./2026_11_23_110000_create_reservations.ts";
 import * as addShopSuspension from "./2026_12_04_100000_add_shop_suspension.ts";
 import * as addReservationReturns from "./2026_12_04_131700_add_reservation_returns_shop_order_cancel.ts";
+import * as createMedia from "./2026_12_04_220000_create_media.ts";
 
 export const migrations: Record<string, Migration> = {
   "2026_11_23_000000_create_event_tables": createEventTables,
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   "2026_11_25_000000_create_job_leases": createJobLeases,
   "2026_12_04_100000_add_shop_suspension": addShopSuspension,
   "2026_12_04_131700_add_reservation_returns_shop_order_cancel": addReservationReturns,
+  "2026_12_04_220000_create_media": createMedia,
 };
