@@ -34,6 +34,7 @@ import {
   ShopOrderStatus,
   type Order,
 } from "../../gen/bazaar/order/v1/order_pb.ts";
+import { ImageSlot, MediaService } from "../../gen/bazaar/product/v1/media_pb.ts";
 import { ProductService, ShopService, type Product, type Shop } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { failureOf } from "../../services/kit/testing/calls.ts";
@@ -45,6 +46,7 @@ const publicServices = [
   AuthService,
   ProductService,
   ShopService,
+  MediaService,
   CartService,
   OrderService,
   ShopOrderService,
@@ -93,6 +95,9 @@ interface World {
 }
 
 type Expectation = (clients: Clients, world: World) => Promise<void>;
+
+/** An id nothing has: uploads and images are looked up by it and not found. */
+const unknownId = "0193a000-0000-7000-8000-00000000beef";
 
 const address = {
   recipientName: "Edge",
@@ -305,6 +310,41 @@ const expectations: Record<string, Expectation> = {
     const { shops: nearby } = await shops.listShops({ location: w.shop.location, radiusKm: 1 });
     expect(nearby.map((found) => found.shop!.id)).toContain(w.shop.id);
   },
+
+  "MediaService/CreateImageUpload": ({ media }, w) =>
+    expectViolation(
+      media.createImageUpload(
+        { slot: ImageSlot.PRODUCT_GALLERY, ownerId: w.product.id, contentType: "text/plain", sizeBytes: 10n },
+        w.asSeller,
+      ),
+      "content_type",
+    ),
+  "MediaService/ConfirmImageUpload": ({ media }, w) =>
+    expectFailure(
+      media.confirmImageUpload({ uploadId: unknownId }, w.asSeller),
+      Code.NotFound,
+      `upload ${unknownId} not found`,
+    ),
+  "MediaService/ReorderProductImages": ({ media }, w) =>
+    expectFailure(
+      media.reorderProductImages({ productId: w.product.id, imageIds: [unknownId] }, w.asSeller),
+      Code.InvalidArgument,
+      "image_ids: name each of the product's 0 pictures once ()",
+    ),
+  "MediaService/UpdateProductImage": ({ media }, w) =>
+    expectFailure(
+      media.updateProductImage({ productId: w.product.id, imageId: unknownId, altText: "x" }, w.asSeller),
+      Code.NotFound,
+      `image ${unknownId} not found`,
+    ),
+  "MediaService/DeleteProductImage": ({ media }, w) =>
+    expectFailure(
+      media.deleteProductImage({ productId: w.product.id, imageId: unknownId }, w.asSeller),
+      Code.NotFound,
+      `image ${unknownId} not found`,
+    ),
+  "MediaService/DeleteShopImage": ({ media }, w) =>
+    expectViolation(media.deleteShopImage({ shopId: w.shop.id, slot: ImageSlot.PRODUCT_GALLERY }, w.asSeller), "slot"),
 
   "CartService/GetCart": async ({ carts }, w) => {
     const { cart } = await carts.getCart({}, w.shopper);
