@@ -1,6 +1,7 @@
-// `npm start`: the whole mesh on this machine. A private MariaDB and NATS JetStream under .data/
-// (or your own servers when BAZAAR_MYSQL_URL and BAZAAR_NATS_URL are set), the five services
-// and the edge as separate processes with prefixed logs. Ctrl-C stops everything.
+// `npm start`: the whole mesh on this machine. A private MariaDB, NATS JetStream and S3-compatible
+// object store (s3rver) under .data/ (or your own servers when BAZAAR_MYSQL_URL, BAZAAR_NATS_URL
+// and BAZAAR_MEDIA_S3_ENDPOINT are set), a mail catcher, the services and the edge as separate
+// processes with prefixed logs. Ctrl-C stops everything.
 //
 //   npm start -- [--replicas 2] [--nats-cluster 3]
 //
@@ -12,6 +13,8 @@ import { startInfra, type RunningInfra } from "./infra.ts";
 import { startMaildev, type RunningMaildev } from "./maildev.ts";
 import { launchMesh, type RunningMesh } from "./mesh.ts";
 import { serviceNatsEnv } from "./nats-users.ts";
+import { startObjectStore, type RunningObjectStore } from "./object-store.ts";
+import { firstFreePortFrom } from "./ports.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -22,6 +25,7 @@ const { replicas, natsClusterSize } = readArguments();
 let infra: RunningInfra | undefined;
 let mesh: RunningMesh | undefined;
 let maildev: RunningMaildev | undefined;
+let objectStore: RunningObjectStore | undefined;
 let stopping = false;
 
 async function stop(code: number): Promise<never> {
@@ -31,6 +35,7 @@ async function stop(code: number): Promise<never> {
     await mesh?.stop();
     await infra?.stop();
     await maildev?.stop();
+    await objectStore?.stop();
   }
   process.exit(code);
 }
@@ -56,6 +61,11 @@ try {
   }
   // Your own SMTP server when BAZAAR_NOTIFICATION_SMTP_URL is set; otherwise maildev catches the mail.
   if (!env.BAZAAR_NOTIFICATION_SMTP_URL) maildev = await startMaildev();
+  // Your own S3-compatible store when BAZAAR_MEDIA_S3_ENDPOINT is set; otherwise s3rver keeps the
+  // pictures under .data/s3, on a port that stays the same from one start to the next when it can
+  // (order snapshots keep the URLs their pictures had).
+  if (!env.BAZAAR_MEDIA_S3_ENDPOINT)
+    objectStore = await startObjectStore({ directory: `${root}.data/s3`, port: await firstFreePortFrom(4569) });
   mesh = await launchMesh({
     root,
     replicas,
@@ -67,6 +77,7 @@ try {
       BAZAAR_NATS_STREAM_REPLICAS: env.BAZAAR_NATS_STREAM_REPLICAS ?? String(natsClusterSize),
       BAZAAR_DEMO_SEED: env.BAZAAR_DEMO_SEED ?? "1",
       ...(maildev ? { BAZAAR_NOTIFICATION_SMTP_URL: maildev.smtpUrl } : {}),
+      ...objectStore?.env,
     },
     output: process.stdout,
     onExit: (name, code) => {
@@ -82,7 +93,8 @@ try {
   process.stdout.write(`
 Bazaar is up in ${seconds}s — edge at ${edge}${replicas > 1 ? ` — ${replicas} replicas of each service` : ""}${natsClusterSize > 1 ? ` — NATS cluster of ${natsClusterSize}` : ""}
 
-${maildev ? `Mail inbox (maildev, LOCAL DEV ONLY): ${maildev.webUrl}\n\n` : ""}Dev accounts (LOCAL DEV ONLY):
+${maildev ? `Mail inbox (maildev, LOCAL DEV ONLY): ${maildev.webUrl}\n` : ""}${objectStore ? `Pictures (s3rver, LOCAL DEV ONLY): ${objectStore.endpoint}/${objectStore.bucket}/ under .data/s3\n` : ""}
+Dev accounts (LOCAL DEV ONLY):
 ${Object.values(devAccounts)
   .map((a) => `  ${a.email.padEnd(24)} ${a.password}`)
   .join("\n")}

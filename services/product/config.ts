@@ -7,6 +7,8 @@ export interface ProductConfig extends ServiceBaseConfig {
   currencyCode: string;
   /** LOCAL DEV: seed the demo catalog on first start. */
   demoSeed: boolean;
+  /** LOCAL DEV: give the demo products pictures (through object storage and the image worker). */
+  demoPictures: boolean;
   /** How long stock stays held for an unfinished checkout. */
   reservationTtlMs: number;
   /** How often expired holds are looked for. */
@@ -21,6 +23,7 @@ export function loadProductConfig(env: Env): ProductConfig {
     ...readServiceBaseConfig(read, "product"),
     currencyCode: read.matching("BAZAAR_CURRENCY", "USD", /^[A-Z]{3}$/, "an ISO 4217 code like USD"),
     demoSeed: read.flag("BAZAAR_DEMO_SEED", false),
+    demoPictures: read.flag("BAZAAR_DEMO_PICTURES", read.flag("BAZAAR_DEMO_SEED", false)),
     reservationTtlMs: read.int("BAZAAR_RESERVATION_TTL_SECONDS", 900, { min: 1, max: 86_400 }) * 1000,
     expirySweepMs: read.int("BAZAAR_RESERVATION_SWEEP_MS", 5_000, { min: 100, max: 600_000 }),
     media: readMediaConfig(read),

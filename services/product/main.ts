@@ -25,6 +25,7 @@ import { createCategoryAdminService } from "./category-admin-service.ts";
 import { createProductService } from "./product-service.ts";
 import { createShopAdminService } from "./shop-admin-service.ts";
 import { createShopService } from "./shop-service.ts";
+import { addDemoPictures } from "./domain/demo-pictures.ts";
 import { cleanUpMedia, processUploadedImages } from "./domain/media.ts";
 import { createMediaService } from "./media-service.ts";
 import { createS3Storage } from "./media/storage.ts";
@@ -70,8 +71,14 @@ const service = startService<ProductDatabase>({
       run: () => releaseExpiredHolds({ db, outbox, reservationTtlMs: config.reservationTtlMs }),
     },
   ],
-  async onReady({ db, log }) {
+  async onReady({ db, log, outbox }) {
     if (config.demoSeed && (await seedDemoCatalog(db, config.currencyCode))) log.info("demo catalog seeded");
+    if (config.demoPictures) {
+      // In the background: the service serves meanwhile, and the worker makes the renditions.
+      void addDemoPictures({ db, outbox, storage, config: config.media }, log).then((added) => {
+        if (added > 0) log.info({ added }, "demo pictures uploaded");
+      });
+    }
   },
 });
 runUntilSignalled(service, createLogger("product", config.logLevel));

@@ -80,6 +80,9 @@ export async function startTestMesh(
     env: {
       ...env,
       BAZAAR_DEMO_SEED: "1",
+      // 72 pictures to render on every start would cost each test file seconds of CPU: only the
+      // tests that look at the demo's pictures ask for them.
+      BAZAAR_DEMO_PICTURES: "0",
       BAZAAR_LOG_LEVEL: "warn",
       BAZAAR_NATS_STREAM_REPLICAS: String(clusterSize),
       // Every test client comes from 127.0.0.1: the edge's rate limits have tests of their own.

@@ -143,7 +143,8 @@ export async function seedDemoCatalog(db: Kysely<ProductDatabase>, currencyCode:
       currency_code: currencyCode,
       tags: JSON.stringify(tags),
       tags_text: tags.join(" "),
-      image_urls: JSON.stringify([`https://img.bazaar.test/products/${slugOf(name)}.jpg`]),
+      // Pictures come through the media path (domain/demo-pictures.ts), not made-up URLs.
+      image_urls: "[]",
       stock_on_hand: 20 + ((index * 37) % 180),
       featured: index % 9 === 0 ? 1 : 0,
     }));

@@ -200,3 +200,20 @@ export async function deletedShopImages(db: Db, limit: number): Promise<ImageRow
 export async function purgeImage(db: Db, id: string): Promise<void> {
   await db.deleteFrom("images").where("id", "=", id).where("status", "=", "DELETED").execute();
 }
+
+/** A seller's live products that never had a picture (not even one deleted since): what the demo fills. */
+export async function productsWithoutPictures(
+  db: Db,
+  sellerId: string,
+): Promise<Array<{ id: string; name: string; category_id: string }>> {
+  return db
+    .selectFrom("products")
+    .select(["id", "name", "category_id"])
+    .where("seller_id", "=", sellerId)
+    .where("delete_time", "is", null)
+    .where((eb) =>
+      eb.not(eb.exists(eb.selectFrom("images").select("images.id").whereRef("images.owner_id", "=", "products.id"))),
+    )
+    .orderBy("id")
+    .execute();
+}
