@@ -162,6 +162,8 @@ function secretStandIn(key: string): string {
     "stripe-secret-key": "sk_test_stand_in",
     "stripe-webhook-secret": "whsec_stand_in",
     "smtp-url": "smtps://bazaar:stand-in@smtp-relay.example:465",
+    "access-key-id": "AKIASTANDIN",
+    "secret-access-key": "stand-in-secret-access-key",
   };
   const value = standIns[key] ?? (/-password$/.test(key) ? "stand-in" : undefined);
   if (value === undefined) throw new Error(`no stand-in for Secret key "${key}": add one to the test`);
@@ -524,7 +526,11 @@ describe.each(Object.entries(kustomizations))("the %s kustomization", (overlay, 
       const matched = workloads.filter((w) => selects((pdb.spec as { selector: object }).selector, w.labels));
       expect(matched.length, `${idOf(pdb)} selects one workload's pods`).toBe(1);
     }
-    for (const workload of workloads.filter((w) => w.resource.kind !== "Job" && w.resource.metadata.name !== "mysql")) {
+    // The dev overlay's one-replica stores (MySQL, the object store) have nothing to budget.
+    const devStores = new Set(["mysql", "object-store"]);
+    for (const workload of workloads.filter(
+      (w) => w.resource.kind !== "Job" && !devStores.has(w.resource.metadata.name),
+    )) {
       expect(
         pdbs.some((pdb) => selects((pdb.spec as { selector: object }).selector, workload.labels)),
         `${idOf(workload.resource)} has a PDB`,
@@ -558,7 +564,11 @@ describe.each(Object.entries(kustomizations))("the %s kustomization", (overlay, 
     };
     const mesh = new Set(["edge", "service"]);
     // Who may connect to which named port, by component; everything else must be refused.
-    const expected = (source: string | undefined, destination: (typeof pods)[number], portName: string) =>
+    const expected = (source: (typeof pods)[number], destination: (typeof pods)[number], portName: string) =>
+      expectedByComponent(source.component, destination, portName) ||
+      // The dev overlay's object store: the product service keeps pictures there.
+      (source.name === "product" && destination.name === "object-store" && portName === "s3");
+    const expectedByComponent = (source: string | undefined, destination: (typeof pods)[number], portName: string) =>
       (mesh.has(source ?? "") && destination.component === "service" && portName === "grpc") ||
       (mesh.has(source ?? "") && destination.name === "nats" && portName === "client") ||
       (source === "event-broker" && destination.name === "nats" && portName === "cluster") ||
@@ -583,7 +593,7 @@ describe.each(Object.entries(kustomizations))("the %s kustomization", (overlay, 
         for (const source of pods) {
           const allowed = canConnect(resources, source.pod, destination.pod, port);
           const wanted =
-            expected(source.component, destination, portName) || (destination.name === "edge" && portName === "http");
+            expected(source, destination, portName) || (destination.name === "edge" && portName === "http");
           expect(allowed, `${source.name} → ${what}`).toBe(wanted);
         }
       }
@@ -742,7 +752,8 @@ describe("compose.yaml", () => {
   const bazaar = Object.entries(services).filter(([, s]) => s.image !== undefined && isBazaarImage(s.image));
   const envOf = (s: ComposeService) =>
     Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, String(v)]));
-  const longRunning = bazaar.filter(([, s]) => s.command?.[0] !== "migrate");
+  // The mesh's processes: not the one-shot migrations, not the local-dev object store.
+  const longRunning = bazaar.filter(([, s]) => !["migrate", "object-store"].includes(s.command?.[0] ?? ""));
   const listenPort = (s: ComposeService) =>
     portOf(loadRecordingReads(processKindOf(s.command ?? []), envOf(s)).config.listenAddress!);
 
@@ -754,7 +765,7 @@ describe("compose.yaml", () => {
     }
   });
 
-  it("checks each process's health on the port it listens on and publishes only the edge", () => {
+  it("checks each process's health on the port it listens on and publishes only the edge and the object store", () => {
     for (const [name, service] of longRunning) {
       const kind = processKindOf(service.command ?? []);
       const port = listenPort(service);
@@ -771,7 +782,8 @@ describe("compose.yaml", () => {
     const published = Object.entries(services)
       .filter(([, s]) => s.ports?.length)
       .map(([name]) => name);
-    expect(published).toEqual(["edge"]);
+    // Browsers upload to the local-dev object store and read pictures from it.
+    expect(published).toEqual(["object-store", "edge"]);
   });
 
   it("points every address at the compose service that runs it, on the port it listens on", () => {

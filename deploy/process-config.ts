@@ -75,6 +75,14 @@ export function processKindOf(args: readonly string[]): ProcessKind {
       },
     };
   }
+  if (name === "object-store") {
+    // DEV ONLY: s3rver, configured by its command-line options alone; it reads no variable.
+    return {
+      entry: "node_modules/s3rver/bin/s3rver.js",
+      loaderCall: "program.parseAsync(process.argv)",
+      load: () => ({}),
+    };
+  }
   throw new Error(`the image runs no process for arguments [${args.join(", ")}]`);
 }
 

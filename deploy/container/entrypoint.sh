@@ -6,6 +6,8 @@
 #   bazaar migrate [service…]                       applies migrations, then exits (all services
 #                                                   when none is named)
 #   bazaar admin-rebuild                            rebuilds the admin projections from the stream
+#   bazaar object-store [s3rver options…]           DEV ONLY: s3rver, the k8s dev overlay's
+#                                                   S3-compatible store
 #
 # `exec` replaces this shell, so SIGTERM from the runtime reaches node itself, which drains and
 # exits on its own (tini in front reaps any orphaned children). BAZAAR_ENTRYPOINT_DRY_RUN=1
@@ -16,7 +18,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 
 usage() {
-  echo "usage: bazaar auth|product|cart|order|admin|payment|notification|edge|migrate [service…]|admin-rebuild" >&2
+  echo "usage: bazaar auth|product|cart|order|admin|payment|notification|edge|migrate [service…]|admin-rebuild|object-store" >&2
   exit 64
 }
 
@@ -28,6 +30,7 @@ case "$name" in
   edge) entry="edge/main.ts" ;;
   migrate) entry="deploy/local/migrate.ts" ;;
   admin-rebuild) entry="services/admin/rebuild.ts" ;;
+  object-store) entry="node_modules/s3rver/bin/s3rver.js" ;;
   *) usage ;;
 esac
 

@@ -4,24 +4,17 @@
 // the signed Content-Type and Content-Length of a presigned PUT and has no bucket policies, so
 // "uploads/ is private" holds only on a real store; the service checks every object on confirm
 // whatever the store let through. Production points BAZAAR_MEDIA_S3_* at a real store.
+import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
 import S3rver from "s3rver";
 
 export const localBucket = "bazaar-media";
 
-// Browsers PUT straight to the store from the storefront's origin, and read renditions from it.
-const cors = `<CORSConfiguration>
-  <CORSRule>
-    <AllowedOrigin>*</AllowedOrigin>
-    <AllowedMethod>GET</AllowedMethod>
-    <AllowedMethod>HEAD</AllowedMethod>
-    <AllowedMethod>PUT</AllowedMethod>
-    <AllowedHeader>*</AllowedHeader>
-    <ExposeHeader>ETag</ExposeHeader>
-    <MaxAgeSeconds>3600</MaxAgeSeconds>
-  </CORSRule>
-</CORSConfiguration>`;
+// Browsers PUT straight to the store from the storefront's origin, and read renditions from it:
+// the same rules as compose and the k8s dev overlay give their s3rver.
+const cors = readFileSync(fileURLToPath(new URL("../container/object-store-cors.xml", import.meta.url)), "utf8");
 
 export interface RunningObjectStore {
   endpoint: string;

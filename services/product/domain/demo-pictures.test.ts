@@ -56,7 +56,16 @@ describe("demo pictures", () => {
       sellerId: devAccounts.seller.id,
       name: "Demo shop",
       description: "",
-      address: { recipientName: "", line1: "1 Demo St", line2: "", city: "Berlin", region: "", postalCode: "10115", countryCode: "DE", phone: "" },
+      address: {
+        recipientName: "",
+        line1: "1 Demo St",
+        line2: "",
+        city: "Berlin",
+        region: "",
+        postalCode: "10115",
+        countryCode: "DE",
+        phone: "",
+      },
       location: { latitude: 52.5, longitude: 13.4 },
     });
     const productIds = [uuidv7(), uuidv7()];
@@ -83,7 +92,11 @@ describe("demo pictures", () => {
     expect(await addDemoPictures(deps, log)).toBe(2);
     expect(await addDemoPictures(deps, log)).toBe(0);
 
-    const images = await db.selectFrom("images").select(["owner_id", "status", "alt_text"]).orderBy("owner_id").execute();
+    const images = await db
+      .selectFrom("images")
+      .select(["owner_id", "status", "alt_text"])
+      .orderBy("owner_id")
+      .execute();
     expect(images).toEqual([
       { owner_id: productIds[0], status: "PROCESSING", alt_text: "Demo 0" },
       { owner_id: productIds[1], status: "PROCESSING", alt_text: "Demo 1" },
