@@ -318,6 +318,27 @@ describe("pictures that are refused", () => {
     expect(await refusal(exe)).toMatchObject({ code: Code.NotFound, reason: "UPLOAD_NOT_FOUND" });
   });
 
+  it("when a picture is cut short after a whole header, then confirm takes it and the worker marks it FAILED for its seller only", async () => {
+    const productId = await newProduct();
+    const whole = await jpegWithLocation(800, 600);
+    const uploadId = await putUpload(
+      media,
+      asSeller,
+      galleryTarget(productId),
+      whole.subarray(0, Math.floor(whole.length / 2)),
+    );
+    const { image } = await media.confirmImageUpload({ uploadId }, asSeller);
+    expect(image!.status).toBe(ImageStatus.PROCESSING);
+    const seen = await eventually(
+      () => gallery(productId, asSeller),
+      (images) => images[0]?.status === ImageStatus.FAILED,
+      30_000,
+      200,
+    );
+    expect(seen.map((i) => [i.id, i.status, i.renditions.length])).toEqual([[image!.id, ImageStatus.FAILED, 0]]);
+    expect(await gallery(productId)).toEqual([]);
+  });
+
   it("when the size asked for is over the limit, then no URL is handed out", async () => {
     const productId = await newProduct();
     const error = await failureOf(
