@@ -93,6 +93,13 @@ async function ownerFor(
   return { sellerId: shop.sellerId };
 }
 
+function tooLarge(sizeBytes: number, maxBytes: number): ImageRefusedError {
+  return new ImageRefusedError("IMAGE_TOO_LARGE", `size_bytes: ${sizeBytes} bytes, at most ${maxBytes} are taken`, {
+    size_bytes: String(sizeBytes),
+    max_size_bytes: String(maxBytes),
+  });
+}
+
 export interface UploadRequest {
   slot: ImageSlotName;
   ownerId: string;
@@ -115,12 +122,7 @@ export async function createImageUpload(
   request: UploadRequest,
 ): Promise<PresignedUpload> {
   const { config } = deps;
-  if (request.sizeBytes > config.maxUploadBytes)
-    throw new ImageRefusedError(
-      "IMAGE_TOO_LARGE",
-      `size_bytes: ${request.sizeBytes} bytes, at most ${config.maxUploadBytes} are taken`,
-      { size_bytes: String(request.sizeBytes), max_size_bytes: String(config.maxUploadBytes) },
-    );
+  if (request.sizeBytes > config.maxUploadBytes) throw tooLarge(request.sizeBytes, config.maxUploadBytes);
   await ownerFor(deps.db, caller, request.slot, request.ownerId);
   if (
     request.slot === "PRODUCT_GALLERY" &&
@@ -167,14 +169,21 @@ export async function confirmImageUpload(deps: MediaDeps, caller: Caller, upload
   if (upload.status === "CONFIRMED") return (await findImage(deps.db, upload.image_id!))!;
   if (upload.status !== "PENDING" || upload.expire_time.getTime() < Date.now())
     throw new UploadNotFoundError(uploadId, upload.status === "REJECTED" ? "was refused" : "has expired");
-  const stored = await deps.storage.get(uploadKey(uploadId));
-  if (!stored) throw new UploadNotFoundError(uploadId, "has no file in storage: PUT it to the upload URL first");
+  const limits = {
+    maxBytes: Math.min(deps.config.maxUploadBytes, Number(upload.size_bytes)),
+    maxPixels: deps.config.maxPixels,
+  };
   let checked: Awaited<ReturnType<typeof checkImage>>;
   try {
-    checked = await checkImage(stored.bytes, upload.content_type, {
-      maxBytes: Math.min(deps.config.maxUploadBytes, Number(upload.size_bytes)),
-      maxPixels: deps.config.maxPixels,
-    });
+    // The size first, from a HEAD: a store that let more through than was signed for (s3rver
+    // does) must not make this process read a gigabyte to find out.
+    const size = await deps.storage.sizeOf(uploadKey(uploadId));
+    if (size === undefined)
+      throw new UploadNotFoundError(uploadId, "has no file in storage: PUT it to the upload URL first");
+    if (size > limits.maxBytes) throw tooLarge(size, limits.maxBytes);
+    const stored = await deps.storage.get(uploadKey(uploadId));
+    if (!stored) throw new UploadNotFoundError(uploadId, "has no file in storage: PUT it to the upload URL first");
+    checked = await checkImage(stored.bytes, upload.content_type, limits);
   } catch (error) {
     if (error instanceof ImageRefusedError) {
       // Nothing of a refused picture stays: the file now, the row says why it went.
