@@ -2,20 +2,19 @@
 // S3-compatible store (s3rver, over the real AWS SDK), confirm through the edge; the product
 // service checks the stored bytes and its worker makes the renditions. Read back through the
 // edge and from storage itself.
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { Code, type ConnectError } from "@connectrpc/connect";
 import sharp from "sharp";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { ImageStatus, type Image } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { PaymentMethod } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { ImageSlot } from "../../gen/bazaar/product/v1/media_pb.ts";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.ts";
-import { bearer, failureOf } from "../../services/kit/testing/calls.ts";
+import { type bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
 import { executable, hasGpsTag, jpegWithLocation, png, pngBomb, putUpload } from "../support/pictures.ts";
-import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
+import { devSellerShelf, registerCustomer, registerSeller } from "../support/shoppers.ts";
 import { useMesh } from "../support/use-mesh.ts";
 
 const uploadTtlSeconds = 6;
@@ -37,13 +36,7 @@ let s3: S3Client;
 
 beforeAll(async () => {
   ({ asSeller, shopId, categoryId } = await devSellerShelf(auth, products));
-  const other = await auth.register({
-    email: `media-seller-${randomBytes(4).toString("hex")}@example.test`,
-    password: "password-123",
-    displayName: "Other Seller",
-    role: Role.SELLER,
-  });
-  asOtherSeller = bearer(other.tokens!.accessToken);
+  asOtherSeller = await registerSeller(auth, "media-rival");
   asBuyer = await registerCustomer(auth, "media-reader");
   const store = e2e.mesh.objectStore;
   s3 = new S3Client({

@@ -1,14 +1,10 @@
-// Hyperlocal shops through the edge: opening and changing shops, and nearby search checked
-// against a reference haversine computation.
-import { randomBytes } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { haversineKm } from "../../services/product/domain/shops.ts";
-import { bearer, failureOf } from "../../services/kit/testing/calls.ts";
+import { type bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { expectEvents } from "../support/events.ts";
-import { signIn } from "../support/shoppers.ts";
+import { registerSeller, signIn } from "../support/shoppers.ts";
 import { useMesh } from "../support/use-mesh.ts";
 
 const e2e = useMesh({ httpVersion: "1.1" });
@@ -25,13 +21,7 @@ const town = {
 beforeAll(async () => {
   asSeller = await signIn(auth, devAccounts.seller);
   asCustomer = await signIn(auth, devAccounts.customer);
-  const other = await auth.register({
-    email: `shop-rival-${randomBytes(4).toString("hex")}@example.test`,
-    password: "password-123",
-    displayName: "Rival",
-    role: Role.SELLER,
-  });
-  asOtherSeller = bearer(other.tokens!.accessToken);
+  asOtherSeller = await registerSeller(auth, "shop-rival");
 });
 
 const address = { line1: "1 Test Street", city: "Testville", countryCode: "AU" };

@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import type { Client } from "@connectrpc/connect";
 import type { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import type { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { bearer } from "../../services/kit/testing/calls.ts";
@@ -18,6 +19,17 @@ export async function registerCustomer(auth: Client<typeof AuthService>, label =
     email: `${label}-${randomBytes(5).toString("hex")}@example.test`,
     password: "password-123",
     displayName: "Buyer",
+  });
+  return { ...bearer(tokens!.accessToken), id: user!.id };
+}
+
+/** A newly registered seller (a rival of the dev seller): call options signed in as them, and their id. */
+export async function registerSeller(auth: Client<typeof AuthService>, label = "seller") {
+  const { tokens, user } = await auth.register({
+    email: `${label}-${randomBytes(5).toString("hex")}@example.test`,
+    password: "password-123",
+    displayName: "Rival Seller",
+    role: Role.SELLER,
   });
   return { ...bearer(tokens!.accessToken), id: user!.id };
 }
