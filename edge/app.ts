@@ -57,7 +57,7 @@ const requestIdPattern = /^[\w.-]{1,64}$/;
 const rpcPath = /^\/\w+(\.\w+)+\/\w+$/;
 
 export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<EdgeApp> {
-  const serveStatic = staticFileServer(openApiFiles(), await storefrontFiles());
+  const serveStatic = staticFileServer(openApiFiles(), await storefrontFiles(config.mediaOrigins));
   const transports = Object.fromEntries(
     Object.entries(config.backends).map(([name, address]) => [
       name,

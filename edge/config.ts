@@ -33,6 +33,11 @@ export interface EdgeConfig {
   checkoutTimeoutMs: number;
   /** Browser origins allowed to call the edge (CORS); none by default. */
   corsOrigins: string[];
+  /**
+   * Where the storefront's pictures come from and go to: the renditions' public host and the
+   * object store a browser PUTs uploads to. Its Content-Security-Policy allows these besides itself.
+   */
+  mediaOrigins: string[];
   /** Token buckets per client address and per signed-in user. */
   perAddressLimit: RateLimit;
   perUserLimit: RateLimit;
@@ -87,6 +92,7 @@ export function loadEdgeConfig(env: Env): EdgeConfig {
     writeTimeoutMs: read.int("BAZAAR_EDGE_WRITE_TIMEOUT_MS", 5_000, { min: 100, max: 60_000 }),
     checkoutTimeoutMs: read.int("BAZAAR_EDGE_CHECKOUT_TIMEOUT_MS", 8_000, { min: 100, max: 60_000 }),
     corsOrigins,
+    mediaOrigins: mediaOrigins(read),
     perAddressLimit: {
       ratePerSecond: read.int("BAZAAR_EDGE_RATE_PER_ADDRESS", 100, { min: 1, max: 1_000_000 }),
       burst: read.int("BAZAAR_EDGE_BURST_PER_ADDRESS", 200, { min: 1, max: 1_000_000 }),
@@ -101,4 +107,20 @@ export function loadEdgeConfig(env: Env): EdgeConfig {
     metricsAddress,
     tracing: readTracingConfig(read),
   };
+}
+
+/**
+ * BAZAAR_EDGE_MEDIA_ORIGINS when set; else the origins the product service itself derives from
+ * the same variables (BAZAAR_MEDIA_PUBLIC_URL, BAZAAR_MEDIA_S3_ENDPOINT, with its defaults), so
+ * one setting serves both.
+ */
+function mediaOrigins(read: ReturnType<typeof envReader>): string[] {
+  const given = list(read.string("BAZAAR_EDGE_MEDIA_ORIGINS", ""));
+  const bad = given.find((origin) => !/^https?:\/\/[\w.-]+(:\d{1,5})?$/.test(origin));
+  if (bad)
+    throw new ConfigError(`BAZAAR_EDGE_MEDIA_ORIGINS must list origins like https://img.example.com, got "${bad}"`);
+  if (given.length > 0) return given;
+  const endpoint = read.url("BAZAAR_MEDIA_S3_ENDPOINT", "http://127.0.0.1:4569", ["http", "https"]);
+  const publicUrl = read.url("BAZAAR_MEDIA_PUBLIC_URL", endpoint, ["http", "https"]);
+  return [...new Set([new URL(publicUrl).origin, new URL(endpoint).origin])];
 }

@@ -23,6 +23,7 @@ import { element, formatMoney, fromTemplate, historyEntry, part, rowById, setTex
 import { action, messageOf, showError } from "./errors.ts";
 import { followLive } from "./live.ts";
 import { closeBell, openBell } from "./notifications.ts";
+import { pictureOf, shownImages } from "./picture.ts";
 import { closeSellerView, openSellerView } from "./seller.ts";
 import { renderShopOrders } from "./shipments.ts";
 
@@ -47,6 +48,7 @@ const anonymous = createConnectTransport({ baseUrl: location.origin, useHttpGet:
 const signedIn = createConnectTransport({ baseUrl: location.origin, interceptors: [withAccessToken] });
 const auth = createClient(AuthService, anonymous);
 const catalog = createClient(ProductService, anonymous);
+const signedInCatalog = createClient(ProductService, signedIn);
 const shops = createClient(ShopService, anonymous);
 const carts = createClient(CartService, signedIn);
 const orders = createClient(OrderService, signedIn);
@@ -71,6 +73,13 @@ const page = {
   orderPlaced: element("order-placed"),
   liveState: element("live-state"),
   orders: element<HTMLOListElement>("orders"),
+  productName: element("product-title"),
+  productPrice: element("product-page-price"),
+  productStock: element("product-page-stock"),
+  productDescription: element("product-page-description"),
+  productAdd: element<HTMLButtonElement>("product-page-add"),
+  galleryMain: element("gallery-main"),
+  galleryThumbs: element<HTMLUListElement>("gallery-thumbs"),
 };
 
 // Failures outside an action are shown too, not left in the console.
@@ -109,10 +118,23 @@ async function loadProducts(nextPage: boolean): Promise<void> {
 function productCard(product: Product): HTMLLIElement {
   const card = fromTemplate<HTMLLIElement>("product-template");
   card.dataset.productId = product.id;
-  // Product pictures live on the catalog's image host, another origin, and this page loads
-  // nothing from other origins: the initial stands in for the picture.
-  part(card, ".thumb").textContent = product.name.charAt(0);
-  part(card, ".name").textContent = product.name;
+  const thumb = part<HTMLAnchorElement>(card, ".thumb");
+  const name = part<HTMLAnchorElement>(card, ".name");
+  thumb.href = name.href = `#product-${product.id}`;
+  const main = shownImages(product.images)[0];
+  // Two or three cards a row on a phone, a fixed ~15rem column on a wide screen.
+  const picture =
+    main &&
+    pictureOf(main, {
+      sizes: "(max-width: 40rem) 50vw, 240px",
+      preferred: "card",
+      lazy: true,
+      fallbackAlt: product.name,
+    });
+  // Without a picture, the initial stands in for it.
+  if (picture) thumb.append(picture);
+  else thumb.textContent = product.name.charAt(0);
+  name.textContent = product.name;
   part(card, ".price").textContent = formatMoney(product.price);
   part(card, ".stock").textContent = product.stockAvailable > 0 ? `${product.stockAvailable} in stock` : "sold out";
   const add = part<HTMLButtonElement>(card, ".add");
@@ -156,6 +178,9 @@ function renderCart(cart: Cart | undefined): void {
 function cartLine(item: CartItem): HTMLLIElement {
   const line = fromTemplate<HTMLLIElement>("cart-line-template");
   line.dataset.productId = item.productId;
+  const picture =
+    item.image && pictureOf(item.image, { sizes: "40px", preferred: "thumbnail", lazy: true, fallbackAlt: item.name });
+  if (picture) part(line, ".line-thumb").append(picture);
   part(line, ".name").textContent = item.available ? item.name : `${item.name} (unavailable)`;
   part(line, ".quantity").textContent = `× ${item.quantity}`;
   part(line, ".amount").textContent = formatMoney(item.lineTotal);
@@ -409,7 +434,57 @@ function endSession(): void {
 
 function showView(): void {
   const seller = location.hash === "#seller" && document.body.dataset.role === "seller";
-  document.body.dataset.view = seller ? "seller" : "shop";
+  const productId = productPageId();
+  document.body.dataset.view = seller ? "seller" : productId ? "product" : "shop";
+  if (productId) showProductPage(productId).catch(showError);
+}
+
+const productPageId = () => /^#product-([0-9a-f-]{36})$/.exec(location.hash)?.[1];
+
+// ---- The product page (#product-<id>): its gallery, main image first, and what it costs.
+
+async function showProductPage(id: string): Promise<void> {
+  // A signed-in reader (a seller checking a new picture) reads past the edge's shared cache.
+  const { product } = await (session ? signedInCatalog : catalog).getProduct({ id });
+  if (productPageId() !== id || !product) return;
+  page.productName.textContent = product.name;
+  page.productPrice.textContent = formatMoney(product.price);
+  page.productStock.textContent = product.stockAvailable > 0 ? `${product.stockAvailable} in stock` : "sold out";
+  page.productDescription.textContent = product.description;
+  page.productAdd.disabled = product.stockAvailable <= 0;
+  page.productAdd.onclick = action(async () =>
+    renderCart((await carts.addCartItem({ productId: product.id, quantity: 1 })).cart),
+  );
+  const images = shownImages(product.images);
+  const showLarge = (index: number) => {
+    const picture = pictureOf(images[index]!, {
+      sizes: "(max-width: 60rem) 100vw, 60vw",
+      preferred: "full",
+      lazy: false,
+      fallbackAlt: product.name,
+    });
+    page.galleryMain.replaceChildren(picture ?? product.name.charAt(0));
+    for (const [at, button] of page.galleryThumbs.querySelectorAll("button").entries()) {
+      button.setAttribute("aria-current", String(at === index));
+    }
+  };
+  page.galleryThumbs.replaceChildren(
+    ...images.map((image, index) => {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.setAttribute("aria-label", `Picture ${index + 1} of ${images.length}`);
+      const small = pictureOf(image, { sizes: "72px", preferred: "thumbnail", lazy: true, fallbackAlt: product.name });
+      if (small) button.append(small);
+      button.addEventListener("click", () => showLarge(index));
+      item.append(button);
+      return item;
+    }),
+  );
+  // One picture needs no strip to pick from.
+  page.galleryThumbs.hidden = images.length < 2;
+  if (images.length > 0) showLarge(0);
+  else page.galleryMain.replaceChildren(product.name.charAt(0));
 }
 
 /**

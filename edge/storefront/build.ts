@@ -10,9 +10,10 @@ import type { StaticFiles } from "../static-files.ts";
 
 const source = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 
-export async function storefrontFiles(): Promise<StaticFiles> {
+/** `mediaOrigins`: where pictures are read from and uploaded to (EdgeConfig.mediaOrigins). */
+export async function storefrontFiles(mediaOrigins: string[]): Promise<StaticFiles> {
   const [html, css, bundle] = await Promise.all([
-    readFile(source("index.html")),
+    readFile(source("index.html"), "utf8").then((text) => withMediaOrigins(text, mediaOrigins)),
     readFile(source("style.css")),
     bundleApp(),
   ]);
@@ -21,6 +22,11 @@ export async function storefrontFiles(): Promise<StaticFiles> {
     ["/app.js", { body: bundle, contentType: "text/javascript; charset=utf-8" }],
     ["/style.css", { body: css, contentType: "text/css; charset=utf-8" }],
   ]);
+}
+
+function withMediaOrigins(html: string, origins: string[]): Buffer {
+  if (!html.includes("{{media-origins}}")) throw new Error("storefront: index.html has no {{media-origins}} to fill");
+  return Buffer.from(html.replaceAll("{{media-origins}}", origins.join(" ")));
 }
 
 async function bundleApp(): Promise<Buffer> {

@@ -2,7 +2,8 @@
 // The seller's view (#seller, for signed-in sellers): pick one of their shops, see its shop
 // orders newest first and live as WatchShopOrders pushes them (a new order appears without a
 // reload), and move each along: Accept, Ship (carrier, tracking number, optional tracking page),
-// Deliver. Errors of an action show on that order's row.
+// Deliver. Errors of an action show on that order's row. Below them, the shop's products and
+// their pictures (seller-pictures.ts).
 import { createClient, type Transport } from "@connectrpc/connect";
 import {
   type ShopOrder,
@@ -10,10 +11,11 @@ import {
   ShopOrderStatus,
   ShopOrderStatusSchema,
 } from "../../gen/bazaar/order/v1/order_pb.ts";
-import { ProductService, type Shop, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { type Product, ProductService, type Shop, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { element, formatMoney, fromTemplate, historyEntry, part, rowById, setText, shortId } from "./dom.ts";
 import { action } from "./errors.ts";
 import { followLive } from "./live.ts";
+import { pictureClients, renderSellerProducts } from "./seller-pictures.ts";
 
 export interface SellerSession {
   userId: string;
@@ -29,6 +31,7 @@ const page = {
   liveState: element("shop-live-state"),
   orders: element<HTMLOListElement>("shop-orders"),
   more: element<HTMLButtonElement>("more-shop-orders"),
+  products: element<HTMLUListElement>("seller-products"),
 };
 
 /** The shop shown: `left` is aborted when another shop is picked or the session ends. */
@@ -39,18 +42,19 @@ export async function openSellerView(session: SellerSession): Promise<void> {
     products: createClient(ProductService, session.transport),
     shops: createClient(ShopService, session.transport),
     shopOrders: createClient(ShopOrderService, session.transport),
+    pictures: pictureClients(session.transport),
   };
   page.status.textContent = "Loading your shops…";
-  const shops = await sellerShops(session.userId, clients);
+  const { shops, products } = await sellerShops(session.userId, clients);
   if (session.ended.aborted) return;
   page.shop.replaceChildren(...shops.map((shop) => new Option(shop.name, shop.id)));
-  page.shop.onchange = action(() => showShop(page.shop.value, session, clients));
+  page.shop.onchange = action(() => showShop(page.shop.value, session, clients, products));
   page.more.onclick = action(() => showMore(clients));
   if (shops.length === 0) {
     page.status.textContent = "You have no shop with products yet.";
     return;
   }
-  await showShop(shops[0]!.id, session, clients);
+  await showShop(shops[0]!.id, session, clients, products);
 }
 
 export function closeSellerView(): void {
@@ -61,6 +65,7 @@ export function closeSellerView(): void {
   page.more.onclick = null;
   page.more.hidden = true;
   page.orders.replaceChildren();
+  page.products.replaceChildren();
   page.status.textContent = "";
   page.liveState.textContent = "";
 }
@@ -69,14 +74,17 @@ type Clients = {
   products: ReturnType<typeof createClient<typeof ProductService>>;
   shops: ReturnType<typeof createClient<typeof ShopService>>;
   shopOrders: ReturnType<typeof createClient<typeof ShopOrderService>>;
+  pictures: ReturnType<typeof pictureClients>;
 };
 
 /**
  * The seller's shops, by name. ShopService has no "my shops" call, so they are the shops of the
  * seller's own products, hidden and deleted ones included: every shop that can have an order.
+ * And those products but the deleted ones: the ones that can have pictures.
  */
-async function sellerShops(sellerId: string, clients: Clients): Promise<Shop[]> {
+async function sellerShops(sellerId: string, clients: Clients): Promise<{ shops: Shop[]; products: Product[] }> {
   const shopIds = new Set<string>();
+  const products: Product[] = [];
   let pageToken = "";
   do {
     const found = await clients.products.listProducts({
@@ -86,14 +94,17 @@ async function sellerShops(sellerId: string, clients: Clients): Promise<Shop[]> 
       pageSize: 100,
       pageToken,
     });
-    for (const product of found.products) shopIds.add(product.shopId);
+    for (const product of found.products) {
+      shopIds.add(product.shopId);
+      if (!product.deleteTime) products.push(product);
+    }
     pageToken = found.nextPageToken;
   } while (pageToken);
   const shops = await Promise.all([...shopIds].map(async (id) => (await clients.shops.getShop({ id })).shop!));
-  return shops.sort((a, b) => a.name.localeCompare(b.name));
+  return { shops: shops.sort((a, b) => a.name.localeCompare(b.name)), products };
 }
 
-async function showShop(shopId: string, session: SellerSession, clients: Clients): Promise<void> {
+async function showShop(shopId: string, session: SellerSession, clients: Clients, products: Product[]): Promise<void> {
   shown?.left.abort();
   const current = { shopId, left: new AbortController(), nextPageToken: "" };
   shown = current;
@@ -102,6 +113,12 @@ async function showShop(shopId: string, session: SellerSession, clients: Clients
   page.orders.replaceChildren();
   page.more.hidden = true;
   page.status.textContent = "";
+  renderSellerProducts(
+    page.products,
+    products.filter((product) => product.shopId === shopId),
+    clients.pictures,
+    signal,
+  );
   // The watch is asked for first, so it and the list overlap (as for the buyer's orders).
   void followShopOrders(shopId, signal, clients);
   await listPage(current, signal, clients);
