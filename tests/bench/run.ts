@@ -17,6 +17,7 @@ import { saveReport, type BenchReport } from "./report/bench-report.ts";
 import { withDerivedFigures } from "./report/derived-figures.ts";
 import { levelsOf, runScenarios, type FailedRun, type Measurement, type Progress } from "./run-scenarios.ts";
 import { catalogQueryScenarios } from "./scenarios/catalog-queries.ts";
+import { mediaScenarioIds, mediaScenarios } from "./scenarios/media.ts";
 import { productReadScenarios } from "./scenarios/product-reads.ts";
 import { prepareShoppers } from "./scenarios/shoppers.ts";
 import { shoppingScenarioIds, shoppingScenarios } from "./scenarios/shopping.ts";
@@ -117,6 +118,9 @@ async function runBench(
       accessToken: customer.tokens.accessToken,
     })),
     ...(shoppers ? shoppingScenarios(target.edgeUrl, shoppers) : []),
+    ...(Object.values(mediaScenarioIds).some(selected)
+      ? await mediaScenarios({ edgeUrl: target.edgeUrl, mysqlUrl: target.mysqlUrl, productDatabase })
+      : []),
   ].filter((scenario) => selected(scenario.id));
   const catalogQueries = async (size: number) =>
     catalogQueryScenarios({

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { startInfra } from "../../deploy/local/infra.ts";
 import { launchMesh } from "../../deploy/local/mesh.ts";
 import { serviceNatsEnv } from "../../deploy/local/nats-users.ts";
+import { startObjectStore } from "../../deploy/local/object-store.ts";
 import { pidListeningOn } from "./process-usage.ts";
 
 export interface BenchTarget {
@@ -30,6 +31,8 @@ export interface ReusedMesh {
 export async function startPrivateMesh(root: string, log: (line: string) => void): Promise<BenchTarget> {
   const dataDir = mkdtempSync(join(tmpdir(), "bazaar-bench-"));
   const infra = await startInfra({ dataDir, log });
+  // s3rver, in this process: its CPU shows in the bench (node) column, not the servers'.
+  const objectStore = await startObjectStore({ directory: join(dataDir, "s3") });
   const mesh = await launchMesh({
     root,
     freePorts: true,
@@ -38,6 +41,7 @@ export async function startPrivateMesh(root: string, log: (line: string) => void
       BAZAAR_MYSQL_URL: infra.mysqlUrl,
       BAZAAR_NATS_URL: infra.natsUrl,
       ...serviceNatsEnv(infra.natsUrl),
+      ...objectStore.env,
       // The seller's shops and the dev accounts the checkout scenarios build on.
       BAZAAR_DEMO_SEED: "1",
       BAZAAR_LOG_LEVEL: "warn",
@@ -56,6 +60,7 @@ export async function startPrivateMesh(root: string, log: (line: string) => void
   } catch (error) {
     await mesh.stop();
     await infra.stop();
+    await objectStore.stop();
     throw error;
   }
   const processes = new Map<string, number>();
@@ -73,6 +78,7 @@ export async function startPrivateMesh(root: string, log: (line: string) => void
     async stop() {
       await mesh.stop();
       await infra.stop();
+      await objectStore.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

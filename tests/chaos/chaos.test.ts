@@ -1,7 +1,9 @@
 // The short chaos run of `npm test`: every service and the edge SIGKILLed, nats-server and
-// MariaDB restarted, the SMTP server stopped, each for a second and a half under load, a seller
-// cancelling shop orders and buyers approving 3-D Secure meanwhile — and afterwards nothing lost
-// (I1–I8) and every mail the orders, payments and refunds called for delivered exactly once (I9).
+// MariaDB restarted, the SMTP server stopped, each for a second and a half under load, the object
+// storage stopped for 10 s, a seller cancelling shop orders and adding pictures and buyers
+// approving 3-D Secure meanwhile — and afterwards nothing lost (I1–I8), every mail the orders,
+// payments and refunds called for delivered exactly once (I9), and every confirmed picture READY
+// with exactly its renditions in storage and its original gone (I10).
 import { describe, expect, it } from "vitest";
 import { formatReport, runChaos } from "./chaos.ts";
 
@@ -30,6 +32,7 @@ describe("chaos, short", () => {
       "restart nats-server",
       "restart MariaDB",
       "stop SMTP server",
+      "stop object storage",
     ]);
     // The mesh came back from each fault: checkouts were acknowledged while or after it.
     for (const fault of report.faults)
@@ -43,6 +46,8 @@ describe("chaos, short", () => {
     // Buyers approved 3-D Secure on the provider's page under the faults too: the webhooks that
     // confirmed those orders (or the waits that cancelled them) are checked by I2 and I8.
     expect(report.tally.approvals).toBeGreaterThan(0);
+    // The seller added pictures under the faults too: I10 checked each in the bucket.
+    expect(report.tally.pictures).toBeGreaterThan(0);
     // No part stayed away: every call succeeded within its retries or got a definite answer.
     // (A definite refusal, such as failed_precondition, is listed in the report; the invariants
     // above say nothing was lost because of it.)

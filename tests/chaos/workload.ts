@@ -1,9 +1,11 @@
 // The steady load a chaos run keeps up while it breaks things: customers checking out through
 // the edge (retrying each call with the same idempotency key, as a shop's client would; every
 // third checkout asks for 3-D Secure and the buyer approves on the test provider's page), a
-// seller cancelling one shop order of every few orders, and anonymous visitors browsing and
-// searching the catalog. It remembers every order a client was
-// told about, and the first answer to each search: no fault may change what a search finds.
+// seller cancelling one shop order of every few orders and now and then adding a picture to a
+// product's gallery (ask for an upload, PUT it to object storage, confirm), and anonymous
+// visitors browsing and searching the catalog. It remembers every order and every picture a
+// client was told about, and the first answer to each search: no fault may change what a
+// search finds.
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -16,6 +18,7 @@ import {
   type Order,
 } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { errorInfoOf } from "../../services/kit/error-info.ts";
+import { ImageSlot, MediaService } from "../../gen/bazaar/product/v1/media_pb.ts";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 
 type Caller = { headers: Record<string, string> };
@@ -31,6 +34,8 @@ export interface WorkloadOptions {
   browsers: number;
   /** How long one call is retried through an outage before the workload gives up on it. */
   retryForMs: number;
+  /** The seller adds `picture` (a JPEG) to these products' galleries, one every `everyMs`, 20 each at most. */
+  pictures: { productIds: string[]; picture: Buffer; everyMs: number };
 }
 
 export interface WorkloadTally {
@@ -48,6 +53,10 @@ export interface WorkloadTally {
   refused: string[];
   /** Answers from a server that no outage explains (internal, unknown): call and message, for the report. */
   unexpected: string[];
+  /** Pictures whose ConfirmImageUpload answered. */
+  pictures: number;
+  /** Uploads begun again because their URL had expired before the confirm got through. */
+  uploadsStartedOver: number;
   /** Searches answered, each a first page and the page its token leads to. */
   searches: number;
   /** Searches answered differently from their first answer (the catalog's text does not change during a run). */
@@ -58,6 +67,8 @@ export interface RunningWorkload {
   tally: WorkloadTally;
   /** Every order id a PlaceOrder response carried. */
   acknowledged: string[];
+  /** Every image id a ConfirmImageUpload response carried. */
+  confirmedImages: string[];
   stop(): Promise<void>;
 }
 
@@ -70,6 +81,8 @@ const retryable = new Set([
   Code.Internal,
   Code.ResourceExhausted,
 ]);
+/** The most pictures one product's gallery holds (the product service's default). */
+const galleryLimit = 20;
 /** Words of the chaos items and of the demo catalog; several words, and more than a page each. */
 const searchQueries = ["chaos", "espresso", "coffee beans"];
 const address = {
@@ -86,6 +99,7 @@ export function startWorkload(options: WorkloadOptions): RunningWorkload {
   const orders = createClient(OrderService, transport);
   const shopOrders = createClient(ShopOrderService, transport);
   const products = createClient(ProductService, transport);
+  const media = createClient(MediaService, transport);
   const tally: WorkloadTally = {
     checkouts: 0,
     approvals: 0,
@@ -95,11 +109,14 @@ export function startWorkload(options: WorkloadOptions): RunningWorkload {
     gaveUp: 0,
     refused: [],
     unexpected: [],
+    pictures: 0,
+    uploadsStartedOver: 0,
     searches: 0,
     changedSearches: [],
   };
   const firstSearchAnswers = new Map<string, string>();
   const acknowledged: string[] = [];
+  const confirmedImages: string[] = [];
   let stopped = false;
 
   const retrying = async <T>(name: string, call: () => Promise<T>): Promise<T | undefined> => {
@@ -198,6 +215,76 @@ export function startWorkload(options: WorkloadOptions): RunningWorkload {
     if (done) tally.cancellations += 1;
   };
 
+  /**
+   * One picture into a product's gallery, as a seller's client adds it: each step retried
+   * through outages, the PUT and the confirm with the same upload (a second confirm answers the
+   * same image). Only an upload whose URL expired meanwhile is begun again.
+   */
+  const addPicture = async (ownerId: string) => {
+    const { picture } = options.pictures;
+    while (!stopped) {
+      const upload = await retrying("CreateImageUpload", () =>
+        media.createImageUpload(
+          {
+            slot: ImageSlot.PRODUCT_GALLERY,
+            ownerId,
+            contentType: "image/jpeg",
+            sizeBytes: BigInt(picture.length),
+            altText: "chaos picture",
+          },
+          options.seller,
+        ),
+      );
+      if (!upload) return;
+      const expired = () => Date.now() >= Number(upload.expireTime!.seconds) * 1000;
+      const put = await retrying("PutUpload", async () => {
+        let answer: Response;
+        try {
+          answer = await fetch(upload.uploadUrl, {
+            method: "PUT",
+            body: new Uint8Array(picture),
+            headers: upload.uploadHeaders,
+            signal: AbortSignal.timeout(10_000),
+          });
+        } catch (error) {
+          throw new ConnectError(`object storage unreachable: ${(error as Error).message}`, Code.Unavailable);
+        }
+        const text = await answer.text();
+        if (answer.status >= 500) throw new ConnectError(`object storage answered ${answer.status}`, Code.Unavailable);
+        if (!answer.ok)
+          throw new ConnectError(`object storage answered ${answer.status}: ${text}`, Code.FailedPrecondition);
+        return true;
+      });
+      if (!put) return;
+      const confirmed = await retrying("ConfirmImageUpload", async () => {
+        try {
+          return await media.confirmImageUpload({ uploadId: upload.uploadId }, options.seller);
+        } catch (error) {
+          if (errorInfoOf(ConnectError.from(error))?.reason === "UPLOAD_NOT_FOUND" && expired())
+            return "expired" as const;
+          throw error;
+        }
+      });
+      if (confirmed === "expired") {
+        tally.uploadsStartedOver += 1;
+        continue;
+      }
+      if (confirmed?.image) {
+        confirmedImages.push(confirmed.image.id);
+        tally.pictures += 1;
+      }
+      return;
+    }
+  };
+
+  const addPictures = async () => {
+    const { productIds, everyMs } = options.pictures;
+    for (let n = 0; !stopped && n < productIds.length * galleryLimit; n++) {
+      await pause(everyMs);
+      if (!stopped) await addPicture(productIds[n % productIds.length]!);
+    }
+  };
+
   /** A first page of 3 and the next through its token: the order and the token must never change. */
   const search = async (query: string): Promise<boolean> => {
     const first = await retrying("SearchProducts", () => products.searchProducts({ query, pageSize: 3 }));
@@ -240,10 +327,12 @@ export function startWorkload(options: WorkloadOptions): RunningWorkload {
   const running = [
     ...options.customers.map((me, i) => shop(me, i)),
     ...Array.from({ length: options.browsers }, (_, i) => browse(i)),
+    addPictures(),
   ];
   return {
     tally,
     acknowledged,
+    confirmedImages,
     async stop() {
       stopped = true;
       await Promise.all(running);

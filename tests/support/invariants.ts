@@ -18,6 +18,10 @@
 //      every live card order has a payment captured for its total; no authorization is left
 //      held or waiting once the mesh settled
 //   I9 every event that calls for a mail produced exactly one delivered mail (mailsDeliveredOnce)
+//   I10 every picture whose upload was confirmed ends READY with exactly its six renditions in
+//      the bucket under images/<id>/ and nothing else there, and its original (uploads/<upload
+//      id>) has left the bucket (picturesProcessed)
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { createConnection } from "mysql2/promise";
@@ -25,6 +29,7 @@ import { serviceNames } from "../../deploy/local/mesh.ts";
 import { streamName } from "../../services/kit/events.ts";
 import { natsConnectOptions } from "../../services/kit/nats.ts";
 import { formatMoney } from "../../services/notification/email/templates.ts";
+import { renditionSizes } from "../../services/product/media/images.ts";
 
 export interface MeshStores {
   mysqlUrl: string;
@@ -480,4 +485,95 @@ function mailKey(mail: DeliveredMail): string | undefined {
     if (named) return `${kind} ${named.replace(/^(.+) of your order (\S+)$/, "$2 $1")} to ${to}`;
   }
   return undefined;
+}
+
+/** The bucket the product service keeps pictures in (deploy/local/object-store.ts). */
+export interface PictureBucket {
+  endpoint: string;
+  bucket: string;
+}
+
+/**
+ * I10, from the product database and a listing of the bucket: every upload CONFIRMED, and every
+ * image a client was told about (`confirmedImageIds`), is an image that is READY, records the six
+ * renditions (thumbnail, card, full; each WebP and JPEG, or PNG for a PNG), and has exactly
+ * those six keys under images/<id>/; no uploads/<upload id> object is left once it is processed
+ * (the cleanup job deletes it). Needs the cleanup job to run often (BAZAAR_MEDIA_CLEANUP_MS).
+ */
+export async function picturesProcessed(
+  stores: MeshStores,
+  store: PictureBucket,
+  confirmedImageIds: string[],
+): Promise<string[]> {
+  const images = await query<{
+    upload_id: string;
+    id: string | null;
+    status: string | null;
+    content_type: string | null;
+    renditions: unknown;
+  }>(
+    stores.mysqlUrl,
+    stores.databases.product!,
+    `SELECT u.id AS upload_id, i.id, i.status, i.content_type, i.renditions
+     FROM media_uploads u LEFT JOIN images i ON i.id = u.image_id WHERE u.status = 'CONFIRMED'`,
+  );
+  const keys = await bucketKeys(store);
+  const problems: string[] = [];
+  const known = new Set(images.map((image) => image.id));
+  for (const id of confirmedImageIds) {
+    if (!known.has(id)) problems.push(`I10 image ${id} was confirmed to a client but its upload is not CONFIRMED`);
+  }
+  for (const image of images) {
+    if (!image.id) {
+      problems.push(`I10 upload ${image.upload_id} is CONFIRMED but has no image`);
+      continue;
+    }
+    if (image.status !== "READY") {
+      problems.push(`I10 image ${image.id} is ${image.status}, not READY`);
+      continue;
+    }
+    const fallback = image.content_type === "image/png" ? "png" : "jpg";
+    const expected = renditionSizes.flatMap((size) => [`${size.name}.webp`, `${size.name}.${fallback}`]).sort();
+    const renditions = (
+      typeof image.renditions === "string" ? JSON.parse(image.renditions) : image.renditions
+    ) as Array<{
+      file: string;
+    }>;
+    const recorded = renditions.map((r) => r.file).sort();
+    if (recorded.join() !== expected.join())
+      problems.push(`I10 image ${image.id} records renditions ${recorded.join(", ")}, expected ${expected.join(", ")}`);
+    const prefix = `images/${image.id}/`;
+    const stored = [...keys].filter((key) => key.startsWith(prefix)).map((key) => key.slice(prefix.length));
+    stored.sort();
+    if (stored.join() !== expected.join())
+      problems.push(
+        `I10 image ${image.id} has ${stored.join(", ") || "no keys"} under ${prefix}, expected ${expected.join(", ")}`,
+      );
+    if (keys.has(`uploads/${image.upload_id}`))
+      problems.push(`I10 image ${image.id} is processed but its original uploads/${image.upload_id} is still stored`);
+  }
+  return problems;
+}
+
+/** Every key in the bucket. */
+async function bucketKeys(store: PictureBucket): Promise<Set<string>> {
+  const client = new S3Client({
+    endpoint: store.endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    // LOCAL ONLY: s3rver's fixed keys.
+    credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
+  });
+  const keys = new Set<string>();
+  try {
+    let token: string | undefined;
+    do {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: store.bucket, ContinuationToken: token }));
+      for (const object of page.Contents ?? []) if (object.Key) keys.add(object.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  } finally {
+    client.destroy();
+  }
+  return keys;
 }

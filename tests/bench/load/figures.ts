@@ -2,7 +2,7 @@
 // turns per-request timings into those figures for the generators that run inside this process.
 
 /** Who produced a figure: a C generator, or a client running inside the bench's own Node process. */
-export type LoadGenerator = "h2load" | "wrk" | "node driver" | "mysql2" | "nats.js";
+export type LoadGenerator = "h2load" | "wrk" | "node driver" | "mysql2" | "nats.js" | "sharp";
 
 export interface LoadFigures {
   /** Requests completed in the measured window (warm-up excluded). */

@@ -8,6 +8,7 @@ const generatorNotes = [
   "**wrk** (C, LuaJIT): HTTP/1.1, one request in flight per connection; one thread.",
   "**node driver**: the bench's own node:http2 client in the bench process, for per-request bodies and tokens (many shoppers, one idempotency key per order) and to count non-zero grpc-status. It costs CPU on the same cores: see the `bench (node)` column and its own hello-world baseline.",
   "**mysql2** / **nats.js**: the database and JetStream baselines, clients in the bench process.",
+  "**sharp**: the picture baseline, the product service's own renderImage called in the bench process (its CPU is in the `bench (node)` column).",
 ];
 
 export function renderMarkdown(report: BenchReport): string {

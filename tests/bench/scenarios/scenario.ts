@@ -25,7 +25,7 @@ export interface Scenario {
   title: string;
   kind: "baseline" | "scenario";
   generator: LoadGenerator;
-  protocol: "HTTP/1.1" | "h2c" | "gRPC" | "MySQL" | "JetStream";
+  protocol: "HTTP/1.1" | "h2c" | "gRPC" | "MySQL" | "JetStream" | "in-process";
   /** Measured at every --concurrency level when true, otherwise once at `concurrency`. */
   sweep: boolean;
   concurrency?: number;
