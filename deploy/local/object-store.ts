@@ -42,6 +42,7 @@ export async function startObjectStore(options: { directory: string; port?: numb
   const { port } = (await server.run()) as AddressInfo;
   let running = true;
   const endpoint = `http://127.0.0.1:${port}`;
+  await keepFolders(endpoint);
   return {
     endpoint,
     bucket: localBucket,
@@ -62,4 +63,19 @@ export async function startObjectStore(options: { directory: string; port?: numb
       running = true;
     },
   };
+}
+
+/**
+ * s3rver keeps each key as a file in folders named by the key's slashes, and removes a folder the
+ * moment a delete leaves it empty: a PUT into that folder at the same time fails to open its file
+ * (an uncaught ENOENT in the process that hosts s3rver, the PUT never answered). The cleanup job
+ * empties uploads/ while sellers upload, and a logo's deletion may empty images/. One object
+ * that stays in each keeps them. (S3 itself has no folders.)
+ */
+async function keepFolders(endpoint: string): Promise<void> {
+  for (const folder of ["uploads", "images"]) {
+    // Anonymous: s3rver takes unsigned requests.
+    const response = await fetch(`${endpoint}/${localBucket}/${folder}/.keep`, { method: "PUT", body: "" });
+    if (!response.ok) throw new Error(`s3rver refused ${folder}/.keep: ${response.status}`);
+  }
 }

@@ -10,7 +10,6 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
@@ -94,7 +93,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     mailbox = await startMailbox();
     // The same for the pictures' object storage (s3rver); restart() reopens its port on its files.
     objectStore = await startObjectStore({ directory: join(dataDir, "s3") });
-    await keepUploadsFolder(objectStore);
     const prefix = `chaos_${randomBytes(3).toString("hex")}`;
     const databases = Object.fromEntries(serviceNames.map((name) => [name, `${prefix}_${name}`]));
     mesh = await launchMesh({
@@ -319,30 +317,6 @@ export function formatReport(report: ChaosReport): string {
       ? `Invariants I1–I10 hold (checked ${report.settledInMs} ms after the load stopped; I1–I8 last seen failing at ${report.settledAtMs.stores} ms, I9 at ${report.settledAtMs.mail} ms, I10 at ${report.settledAtMs.pictures} ms).`
       : `VIOLATIONS (${report.violations.length}):\n${report.violations.map((v) => `- ${v}`).join("\n")}`,
   ].join("\n");
-}
-
-/**
- * s3rver removes a folder the moment a delete leaves it empty, and a PUT into that folder at
- * the same time then fails to open its file (an uncaught ENOENT in this process, the PUT never
- * answered): with the cleanup job deleting processed originals every second while the seller
- * uploads, uploads/ empties often. One object that stays keeps it. (Not a store's behaviour:
- * S3 has no folders.)
- */
-async function keepUploadsFolder(store: RunningObjectStore): Promise<void> {
-  const client = new S3Client({
-    endpoint: store.endpoint,
-    region: "us-east-1",
-    forcePathStyle: true,
-    // LOCAL ONLY: s3rver's fixed keys.
-    credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
-  });
-  try {
-    await client.send(
-      new PutObjectCommand({ Bucket: store.bucket, Key: "uploads/.keep", Body: new Uint8Array(0), ContentLength: 0 }),
-    );
-  } finally {
-    client.destroy();
-  }
 }
 
 function pause(seconds: number): Promise<void> {
