@@ -76,7 +76,7 @@ export function canManage(caller: Caller, sellerId: string): boolean {
  * The product, if `caller` may change it. One buyers can see is refused as forbidden; a deleted
  * or hidden one is reported missing, since its existence is not the caller's to learn.
  */
-function manageable(caller: Caller, product: Product | undefined, id: string, action: string): Product {
+export function manageable(caller: Caller, product: Product | undefined, id: string, action: string): Product {
   if (!product || product.deleted) throw new ProductNotFoundError(id);
   if (canManage(caller, product.sellerId)) return product;
   if (product.active) throw new NotAllowedError(`you can only ${action} your own products`);

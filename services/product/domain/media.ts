@@ -33,8 +33,8 @@ import { findShopById } from "../db/shop.repository.ts";
 import type { MediaConfig } from "../media/config.ts";
 import { checkImage, ImageRefusedError, renderImage, type ImageType } from "../media/images.ts";
 import { renditionKey, uploadKey, type ObjectStorage } from "../media/storage.ts";
-import { ProductNotFoundError } from "./catalog.ts";
-import { canManage, NotAllowedError, ShopNotFoundError } from "./manage-catalog.ts";
+import { ProductNotFoundError, type Product } from "./catalog.ts";
+import { canManage, manageable, NotAllowedError, ShopNotFoundError } from "./manage-catalog.ts";
 import { productUpdatedEvent } from "./product-events.ts";
 
 export interface MediaDeps {
@@ -264,7 +264,8 @@ export function processUploadedImages(deps: MediaDeps & { log: Logger }) {
     }));
     if (!(await markImageReady(trx, imageId, rendered.placeholder, renditions))) return;
     if (image.slot === "PRODUCT_GALLERY") {
-      await announceGalleryChange(trx, deps.storage, image.owner_id, "service:product");
+      const product = await findProductById(trx, image.owner_id);
+      if (product) await announceGalleryChange(trx, deps.storage, product, "service:product");
     } else {
       // The logo or cover this one replaces.
       const before = (await imagesOf(trx, [image.owner_id], true)).filter(
@@ -284,23 +285,17 @@ export function processUploadedImages(deps: MediaDeps & { log: Logger }) {
 async function announceGalleryChange(
   trx: Transaction<ProductDatabase>,
   storage: ObjectStorage,
-  productId: string,
+  product: Product,
   actorId: string,
 ): Promise<void> {
-  const product = await findProductById(trx, productId);
-  if (!product) return;
   await appendEvent(trx, await productUpdatedEvent(trx, storage, product, product, ["images"], actorId));
 }
 
-/** The product's gallery for its manager, after checking they may change it. */
+/** The product (locked) and its gallery, after checking that `caller` may change its pictures. */
 async function managedGallery(trx: Transaction<ProductDatabase>, caller: Caller, productId: string) {
-  const product = await findProductForUpdate(trx, productId);
-  if (!product || product.deleted) throw new ProductNotFoundError(productId);
-  if (!canManage(caller, product.sellerId)) {
-    if (product.active) throw new NotAllowedError("you can only change the pictures of your own products");
-    throw new ProductNotFoundError(productId);
-  }
-  return (await imagesOf(trx, [productId], true)).filter((i) => i.slot === "PRODUCT_GALLERY");
+  const product = manageable(caller, await findProductForUpdate(trx, productId), productId, "change the pictures of");
+  const gallery = (await imagesOf(trx, [productId], true)).filter((i) => i.slot === "PRODUCT_GALLERY");
+  return { product, gallery };
 }
 
 export async function reorderProductImages(
@@ -310,14 +305,14 @@ export async function reorderProductImages(
   imageIds: string[],
 ): Promise<ImageRow[]> {
   await deps.db.transaction().execute(async (trx) => {
-    const gallery = await managedGallery(trx, caller, productId);
+    const { product, gallery } = await managedGallery(trx, caller, productId);
     const known = new Set(gallery.map((i) => i.id));
     if (imageIds.length !== known.size || !imageIds.every((id) => known.has(id)))
       throw new InvalidGalleryOrderError(
         `image_ids: name each of the product's ${known.size} pictures once (${[...known].join(", ")})`,
       );
     await setImagePositions(trx, imageIds);
-    await announceGalleryChange(trx, deps.storage, productId, caller.id);
+    await announceGalleryChange(trx, deps.storage, product, caller.id);
   });
   deps.outbox.wake();
   return (await imagesOf(deps.db, [productId], true)).filter((i) => i.slot === "PRODUCT_GALLERY");
@@ -331,7 +326,7 @@ export async function updateProductImage(
   altText: string,
 ): Promise<ImageRow> {
   await deps.db.transaction().execute(async (trx) => {
-    const gallery = await managedGallery(trx, caller, productId);
+    const { gallery } = await managedGallery(trx, caller, productId);
     if (!gallery.some((i) => i.id === imageId)) throw new ImageNotFoundError(`image ${imageId} not found`);
     await setAltText(trx, imageId, altText);
   });
@@ -346,10 +341,10 @@ export async function deleteProductImage(
   imageId: string,
 ): Promise<void> {
   await deps.db.transaction().execute(async (trx) => {
-    const gallery = await managedGallery(trx, caller, productId);
+    const { product, gallery } = await managedGallery(trx, caller, productId);
     if (!gallery.some((i) => i.id === imageId)) throw new ImageNotFoundError(`image ${imageId} not found`);
     await setImageStatus(trx, [imageId], "DELETED");
-    await announceGalleryChange(trx, deps.storage, productId, caller.id);
+    await announceGalleryChange(trx, deps.storage, product, caller.id);
   });
   deps.outbox.wake();
 }
