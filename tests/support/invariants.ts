@@ -392,13 +392,16 @@ export async function mailsDeliveredOnce(
   const emailOf = new Map(users.map((u) => [u.id, u.email.toLowerCase()]));
   const expected = new Map<string, number>();
   const expect = (key: string) => expected.set(key, (expected.get(key) ?? 0) + 1);
-  const confirmed = await query<{ id: string; user_id: string }>(
-    mysqlUrl,
-    databases.order!,
-    `SELECT o.id, o.user_id FROM orders o
-     WHERE EXISTS (SELECT 1 FROM order_status_history h WHERE h.order_id = o.id AND h.status = 'CONFIRMED')`,
-  );
-  for (const o of confirmed) expect(`order-confirmation ${o.id} to ${emailOf.get(o.user_id)}`);
+  /** Orders that were `status` at some point, whatever they are now. */
+  const ordersThatWere = (status: "CONFIRMED" | "PAYMENT_FAILED") =>
+    query<{ id: string; user_id: string }>(
+      mysqlUrl,
+      databases.order!,
+      `SELECT o.id, o.user_id FROM orders o
+       WHERE EXISTS (SELECT 1 FROM order_status_history h WHERE h.order_id = o.id AND h.status = ?)`,
+      [status],
+    );
+  for (const o of await ordersThatWere("CONFIRMED")) expect(`order-confirmation ${o.id} to ${emailOf.get(o.user_id)}`);
   const sellers = await query<{ id: string; seller_id: string }>(
     mysqlUrl,
     databases.order!,
@@ -406,13 +409,7 @@ export async function mailsDeliveredOnce(
      WHERE EXISTS (SELECT 1 FROM order_status_history h WHERE h.order_id = s.order_id AND h.status = 'CONFIRMED')`,
   );
   for (const s of sellers) expect(`seller-new-order ${s.id} to ${emailOf.get(s.seller_id)}`);
-  const failed = await query<{ id: string; user_id: string }>(
-    mysqlUrl,
-    databases.order!,
-    `SELECT o.id, o.user_id FROM orders o
-     WHERE EXISTS (SELECT 1 FROM order_status_history h WHERE h.order_id = o.id AND h.status = 'PAYMENT_FAILED')`,
-  );
-  for (const o of failed) expect(`payment-failed ${o.id} to ${emailOf.get(o.user_id)}`);
+  for (const o of await ordersThatWere("PAYMENT_FAILED")) expect(`payment-failed ${o.id} to ${emailOf.get(o.user_id)}`);
   const shipped = await query<{ order_id: string; user_id: string }>(
     mysqlUrl,
     databases.order!,
