@@ -10,7 +10,7 @@ import { PaymentService } from "../../gen/bazaar/payment/v1/payment_pb.ts";
 import { CategoryAdminService, ShopAdminService, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { createMeshClient } from "../kit/clients.ts";
 import { loadConfigOrExit } from "../kit/config.ts";
-import { startConsumer } from "../kit/events.ts";
+import { startConsumer } from "../kit/consumer.ts";
 import { runUntilSignalled, startService } from "../kit/lifecycle.ts";
 import { createLogger } from "../kit/log.ts";
 import { bind } from "../kit/serve.ts";

@@ -3,7 +3,7 @@ import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { createMeshClient } from "../kit/clients.ts";
 import { loadConfigOrExit } from "../kit/config.ts";
-import { startConsumer } from "../kit/events.ts";
+import { startConsumer } from "../kit/consumer.ts";
 import { runUntilSignalled, startService } from "../kit/lifecycle.ts";
 import { createLogger } from "../kit/log.ts";
 import { bind } from "../kit/serve.ts";

@@ -106,6 +106,33 @@ export async function migrateToLatest(db: Kysely<unknown>, migrations: Record<st
  * Runs `work` in a transaction, again from the start when InnoDB picks it as a deadlock victim
  * or its lock wait times out — under concurrency that is normal operation, not an error.
  */
+const commitHooks = new WeakMap<object, Array<() => void>>();
+
+/**
+ * Runs `hook` once the transaction has committed, never if it rolls back: for what must follow
+ * the commit, such as waking a feed's readers. Only in a transaction opened by
+ * transactionWithCommitHooks (every durable consumer's).
+ */
+export function afterCommit<DB>(trx: Transaction<DB>, hook: () => void): void {
+  const hooks = commitHooks.get(trx);
+  if (!hooks) throw new Error("afterCommit in a transaction opened without commit hooks");
+  hooks.push(hook);
+}
+
+/** Runs `work` in a transaction, then, once it has committed, the hooks it registered. */
+export async function transactionWithCommitHooks<DB, T>(
+  db: Kysely<DB>,
+  work: (trx: Transaction<DB>) => Promise<T>,
+): Promise<T> {
+  const hooks: Array<() => void> = [];
+  const result = await db.transaction().execute((trx) => {
+    commitHooks.set(trx, hooks);
+    return work(trx);
+  });
+  for (const hook of hooks) hook();
+  return result;
+}
+
 export async function inTransaction<DB, T>(
   db: Kysely<DB>,
   work: (trx: Transaction<DB>) => Promise<T>,

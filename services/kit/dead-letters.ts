@@ -9,7 +9,8 @@ import { Gauge } from "prom-client";
 import type { DeadLetterService } from "../../gen/bazaar/events/v1/dead_letters_pb.ts";
 import { EventSchema, type Event } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { pageSizeOf } from "./pages.ts";
-import type { DurableConsumer, EventTables } from "./events.ts";
+import type { DurableConsumer } from "./consumer.ts";
+import type { EventTables } from "./events.ts";
 import { uuidv7 } from "./ids.ts";
 import { refreshOnScrape, registry } from "./metrics.ts";
 

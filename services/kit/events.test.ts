@@ -5,12 +5,13 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { sql, type Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EventSchema, type Event } from "../../gen/bazaar/events/v1/events_pb.ts";
-import { createDb, ensureDatabase, migrateToLatest } from "./db.ts";
+import { afterCommit, createDb, ensureDatabase, migrateToLatest } from "./db.ts";
 import { uuidv7 } from "./ids.ts";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { listDeadLetters, observeDeadLetters, redriveDeadLetter } from "./dead-letters.ts";
 import { currentTraceParent, withTraceParent } from "./trace-context.ts";
-import { appendEvent, applyOnce, startConsumer, startOutboxRelay, streamName, type EventTables } from "./events.ts";
+import { applyOnce, startConsumer } from "./consumer.ts";
+import { appendEvent, startOutboxRelay, streamName, type EventTables } from "./events.ts";
 import { createLogger } from "./log.ts";
 import { registry, scrape } from "./metrics.ts";
 import * as eventTables from "./migrations/2026_11_23_000000_create_event_tables.ts";
@@ -335,6 +336,122 @@ describe("the transactional outbox", () => {
 });
 
 /** The EventDeadLettered events in the outbox about `eventId`. */
+describe("durable consumers in batches", () => {
+  /** Publishes `count` events straight to the stream, as a relay would, and answers their ids. */
+  async function publishEvents(subject: string, count: number): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const event = create(EventSchema, {
+        id: uuidv7(),
+        source,
+        payload: { case: "categoryCreated", value: { categoryId: uuidv7(), name: `e${i}` } },
+      });
+      await nats.js.publish(subject, toBinary(EventSchema, event), { msgID: event.id });
+      ids.push(event.id);
+    }
+    return ids;
+  }
+
+  async function appliedIds(ids: string[]): Promise<string[]> {
+    const rows = await db.selectFrom("applied").select("event_id").where("event_id", "in", ids).execute();
+    return rows.map((row) => row.event_id);
+  }
+
+  function consumerOf(name: string, subject: string, handle: Parameters<typeof startConsumer<TestDb>>[0]["handle"]) {
+    return startConsumer<TestDb>({
+      js: nats.js,
+      jsm: nats.jsm,
+      db,
+      log,
+      source,
+      name,
+      filterSubject: subject,
+      // JetStream takes the first wait as the first delivery's ack deadline too.
+      redeliveryBackoffMs: [1_000],
+      handle,
+    });
+  }
+
+  it("when a burst of events is waiting, then they are applied in order, each once, in far fewer transactions", async () => {
+    const subject = `bazaar.${source}.burst`;
+    const ids = await publishEvents(subject, 40);
+    const order: string[] = [];
+    const transactions = new Set<object>();
+    const consumer = await consumerOf(`burst-${source}`, subject, async (event, trx) => {
+      order.push(event.id);
+      transactions.add(trx);
+      await trx.insertInto("applied").values({ event_id: event.id }).execute();
+    });
+    await waitFor(async () => JSON.stringify(await consumer.lag()) === JSON.stringify({ pending: 0, ackPending: 0 }));
+    await consumer.stop();
+
+    expect(order).toEqual(ids);
+    expect((await appliedIds(ids)).sort()).toEqual([...ids].sort());
+    expect(transactions.size).toBeLessThanOrEqual(10);
+    expect(await metricValue("bazaar_consumer_events_total", { consumer: `burst-${source}`, outcome: "applied" })).toBe(
+      40,
+    );
+  });
+
+  it("when one event of a batch fails, then the others are applied once, it alone is retried, and only committed work is announced", async () => {
+    const subject = `bazaar.${source}.flaky`;
+    const ids = await publishEvents(subject, 10);
+    const attempts = new Map<string, number>();
+    const announced: string[] = [];
+    const consumer = await consumerOf(`flaky-${source}`, subject, async (event, trx) => {
+      const attempt = (attempts.get(event.id) ?? 0) + 1;
+      attempts.set(event.id, attempt);
+      await trx.insertInto("applied").values({ event_id: event.id }).execute();
+      afterCommit(trx, () => announced.push(event.id));
+      // Fails in its batch, then once more alone: it is handed back to JetStream and redelivered.
+      if (event.id === ids[5] && attempt <= 2) throw new Error("a deadlock, say");
+    });
+    await waitFor(async () => (await appliedIds(ids)).length === 10);
+    await waitFor(async () => JSON.stringify(await consumer.lag()) === JSON.stringify({ pending: 0, ackPending: 0 }));
+    await consumer.stop();
+
+    // Rolled back with the batch, then applied again alone: each row once.
+    expect((await appliedIds(ids)).sort()).toEqual([...ids].sort());
+    expect([...announced].sort()).toEqual([...ids].sort());
+    const retried = await metricValue("bazaar_consumer_events_total", {
+      consumer: `flaky-${source}`,
+      outcome: "retried",
+    });
+    expect(retried).toBeGreaterThanOrEqual(1);
+    // Only the failing event came again: every redelivery is one of its retries.
+    expect(await metricValue("bazaar_consumer_redeliveries_total", { consumer: `flaky-${source}` })).toBe(retried);
+  });
+
+  it("when a batch holds an event applied before, then nothing in it is applied twice", async () => {
+    const subject = `bazaar.${source}.replayed`;
+    const name = `replayed-${source}`;
+    const handle = async (event: Event, trx: Parameters<Parameters<typeof consumerOf>[2]>[1]) => {
+      await trx.insertInto("applied").values({ event_id: event.id }).execute();
+    };
+    const [first] = await publishEvents(subject, 1);
+    let consumer = await consumerOf(name, subject, handle);
+    await waitFor(async () => (await appliedIds([first!])).length === 1);
+    await consumer.stop();
+
+    // While the consumer is away: a fresh event, the first one again (a replay under another
+    // Msg-Id), and another fresh one; they arrive together when it comes back.
+    const [before] = await publishEvents(subject, 1);
+    const replay = create(EventSchema, {
+      id: first!,
+      source,
+      payload: { case: "categoryCreated", value: { categoryId: uuidv7(), name: "again" } },
+    });
+    await nats.js.publish(subject, toBinary(EventSchema, replay), { msgID: `again-${first}` });
+    const [after] = await publishEvents(subject, 1);
+    consumer = await consumerOf(name, subject, handle);
+    await waitFor(async () => JSON.stringify(await consumer.lag()) === JSON.stringify({ pending: 0, ackPending: 0 }));
+    await consumer.stop();
+
+    expect((await appliedIds([first!, before!, after!])).sort()).toEqual([first!, before!, after!].sort());
+    expect(await metricValue("bazaar_consumer_events_total", { consumer: name, outcome: "duplicate" })).toBe(1);
+  });
+});
+
 async function announcements(eventId: string) {
   const rows = await db
     .selectFrom("outbox")

@@ -11,14 +11,6 @@ export class FeedSignals {
     for (const wake of waiters ?? []) wake();
   }
 
-  /**
-   * Announces after the writing transaction has had time to commit, for writers that cannot
-   * announce after their commit (a consumer's transaction is the kit's): twice, shortly.
-   */
-  announceSoon(key: string): void {
-    for (const ms of [30, 150]) setTimeout(() => this.announce(key), ms).unref();
-  }
-
   /** A promise that resolves at the key's next announcement; take it before reading the feed. */
   next(key: string): { changed: Promise<void>; cancel(): void } {
     let wake!: () => void;

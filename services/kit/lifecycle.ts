@@ -5,15 +5,8 @@ import { hostname } from "node:os";
 import type { Kysely } from "kysely";
 import type { Migration } from "kysely/migration";
 import { createDb, ensureDatabase, isConnectionError, migrateToLatest, observePool, pingDb } from "./db.ts";
-import {
-  observeConsumerLag,
-  observeOutboxBacklog,
-  startOutboxRelay,
-  type DurableConsumer,
-  type EventTables,
-  type OutboxRelay,
-  type RunningConsumer,
-} from "./events.ts";
+import { observeConsumerLag, type DurableConsumer, type RunningConsumer } from "./consumer.ts";
+import { observeOutboxBacklog, startOutboxRelay, type EventTables, type OutboxRelay } from "./events.ts";
 import { accessRules, createAuthHook, DenyList, type AccessRule, type TokenVerifier } from "./auth.ts";
 import { createDeadLetterService, observeDeadLetters } from "./dead-letters.ts";
 import { createMeshClient } from "./clients.ts";

@@ -3,7 +3,7 @@
 // announcements, one per concern → the e-mail delivery job.
 import { AccountMailService, NotificationService } from "../../gen/bazaar/notification/v1/notification_pb.ts";
 import { loadConfigOrExit } from "../kit/config.ts";
-import { startConsumer } from "../kit/events.ts";
+import { startConsumer } from "../kit/consumer.ts";
 import { runUntilSignalled, startService } from "../kit/lifecycle.ts";
 import { createLogger } from "../kit/log.ts";
 import { bind } from "../kit/serve.ts";

@@ -14,7 +14,7 @@ import {
   NotificationService,
 } from "../../gen/bazaar/notification/v1/notification_pb.ts";
 import { errorInfoOf } from "../kit/error-info.ts";
-import { applyOnce } from "../kit/events.ts";
+import { applyOnce } from "../kit/consumer.ts";
 import { uuidv7 } from "../kit/ids.ts";
 import { bind } from "../kit/serve.ts";
 import { accessMatrix, accessOutcome } from "../kit/testing/access.ts";

@@ -5,7 +5,8 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import type { Msg, NatsConnection } from "@nats-io/transport-node";
 import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
-import { subjectOf, type RunningConsumer } from "../kit/events.ts";
+import type { RunningConsumer } from "../kit/consumer.ts";
+import { subjectOf } from "../kit/events.ts";
 import type { Logger } from "../kit/log.ts";
 import type { FeedSignals } from "../kit/feed-signals.ts";
 import { shopFeedKey } from "./domain/order-feed.ts";

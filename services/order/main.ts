@@ -8,7 +8,7 @@ import { InventoryService, ProductService, ShopService } from "../../gen/bazaar/
 import { createMeshClient } from "../kit/clients.ts";
 import { loadConfigOrExit } from "../kit/config.ts";
 import { cachedShopOwners } from "../kit/shop-owners.ts";
-import { startConsumer } from "../kit/events.ts";
+import { startConsumer } from "../kit/consumer.ts";
 import { runUntilSignalled, startService, type ServiceRuntime } from "../kit/lifecycle.ts";
 import { createLogger } from "../kit/log.ts";
 import { bind } from "../kit/serve.ts";

@@ -3,7 +3,7 @@
 // durable consumer of ImageUploaded) → jobs (expired holds, media cleanup).
 import { MediaService } from "../../gen/bazaar/product/v1/media_pb.ts";
 import { loadConfigOrExit } from "../kit/config.ts";
-import { startConsumer } from "../kit/events.ts";
+import { startConsumer } from "../kit/consumer.ts";
 import { runUntilSignalled, startService } from "../kit/lifecycle.ts";
 import { createLogger } from "../kit/log.ts";
 import { bind } from "../kit/serve.ts";
@@ -57,6 +57,9 @@ const service = startService<ProductDatabase>({
       name: "product-image-worker",
       filterSubject: "bazaar.product.image_uploaded",
       handle: processUploadedImages({ db, outbox, storage, config: config.media, log }),
+      // Each picture takes a fraction of a second to render and is written to the object store:
+      // one per transaction, so one that fails makes no other render again.
+      batchSize: 1,
     }),
   ],
   jobs: ({ db, outbox }) => [

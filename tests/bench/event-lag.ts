@@ -5,13 +5,8 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import type { Kysely } from "kysely";
 import { createDb, ensureDatabase, migrateToLatest } from "../../services/kit/db.ts";
-import {
-  appendEvent,
-  startConsumer,
-  startOutboxRelay,
-  streamName,
-  type EventTables,
-} from "../../services/kit/events.ts";
+import { startConsumer } from "../../services/kit/consumer.ts";
+import { appendEvent, startOutboxRelay, streamName, type EventTables } from "../../services/kit/events.ts";
 import { uuidv7 } from "../../services/kit/ids.ts";
 import { createLogger } from "../../services/kit/log.ts";
 import * as eventTables from "../../services/kit/migrations/2026_11_23_000000_create_event_tables.ts";

@@ -6,7 +6,7 @@ import type { Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Event, EventSchema } from "../../../gen/bazaar/events/v1/events_pb.ts";
 import { OrderStatus, ShopOrderStatus } from "../../../gen/bazaar/order/v1/order_pb.ts";
-import { applyOnce } from "../../kit/events.ts";
+import { applyOnce } from "../../kit/consumer.ts";
 import { uuidv7 } from "../../kit/ids.ts";
 import { migratedTestDatabase } from "../../kit/testing/database.ts";
 import type { AdminDatabase } from "../db/database.ts";

@@ -2,6 +2,7 @@
 // for kinds that are mailed, into the e-mail outbox (EMAIL), in the caller's transaction — the
 // consumer's, which also records the event as processed, so an event never notifies twice.
 import type { Transaction } from "kysely";
+import { afterCommit } from "../../kit/db.ts";
 import { enqueueMail } from "../email/outbox.ts";
 import type { NotificationDatabase } from "../db/database.ts";
 import { findRecipient, insertNotification, preferencesOf } from "../db/notification.repository.ts";
@@ -34,7 +35,7 @@ export async function deliver(
   let inbox = false;
   if (wants("IN_APP")) {
     await insertNotification(trx, d);
-    signals.announceSoon(d.userId);
+    afterCommit(trx, () => signals.announce(d.userId));
     inbox = true;
   }
   let mail = false;

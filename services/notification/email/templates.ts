@@ -49,6 +49,20 @@ export interface MailData {
   locale?: string;
 }
 
+// Building an Intl formatter costs most of a millisecond (locale data), formatting with one a few
+// microseconds: they are kept per locale and options. Bounded, since a locale comes with the data.
+const formatters = new Map<string, Intl.NumberFormat | Intl.DateTimeFormat>();
+
+function formatterFor<F extends Intl.NumberFormat | Intl.DateTimeFormat>(key: string, build: () => F): F {
+  let formatter = formatters.get(key) as F | undefined;
+  if (!formatter) {
+    if (formatters.size >= 256) formatters.clear();
+    formatter = build();
+    formatters.set(key, formatter);
+  }
+  return formatter;
+}
+
 export function formatMoney(value: MoneyValue | undefined, locale = "en-US"): string {
   if (value === undefined) return "";
   if (typeof value === "string") return value;
@@ -57,7 +71,10 @@ export function formatMoney(value: MoneyValue | undefined, locale = "en-US"): st
     // units with whatever code came, rather than no mail at all.
     return `${value.amountMinor} ${value.currencyCode}`.trim();
   }
-  const format = new Intl.NumberFormat(locale, { style: "currency", currency: value.currencyCode });
+  const format = formatterFor(
+    `money|${locale}|${value.currencyCode}`,
+    () => new Intl.NumberFormat(locale, { style: "currency", currency: value.currencyCode }),
+  );
   const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
   // Minor units to major without floating point for the integer part (amounts beyond 2^53 minor).
   const minor = BigInt(value.amountMinor);
@@ -82,7 +99,7 @@ function formatTime(iso: string | undefined, locale: string): string {
   if (!iso) return "";
   const time = new Date(iso);
   if (Number.isNaN(time.getTime())) return "";
-  return `${new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }).format(time)} UTC`;
+  return `${formatterFor(`time|${locale}`, () => new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" })).format(time)} UTC`;
 }
 
 /** A mail built from blocks, so text and HTML say the same things. */
