@@ -1,7 +1,7 @@
 // The authorization hook's rules, in memory: who may call what, and what the caller looks like.
 import { Code, ConnectError, createContextValues, createHandlerContext } from "@connectrpc/connect";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { InventoryService, ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import {
   accessRules,
@@ -164,6 +164,44 @@ describe("why a token is refused", () => {
       code: "Unauthenticated",
       reason: "TOKEN_INVALID",
     });
+  });
+
+  it("when a token verified before has expired since, then it is refused as expired, not answered from memory", async () => {
+    const { verifier } = await signer;
+    const soon = await token(now() + 5);
+    expect((await verifier.verify(soon)).id).toBe("u-customer");
+    vi.useFakeTimers({ now: Date.now() + (5 + tokenProfile.clockToleranceSeconds + 1) * 1000 });
+    try {
+      expect(await refusal(verifier.verify(soon))).toEqual({ code: "Unauthenticated", reason: "TOKEN_EXPIRED" });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("when the key that signed a remembered token leaves the key set, then the token is refused", async () => {
+    const keys = await Promise.all(
+      ["k1", "k2"].map(async (kid) => {
+        const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
+        return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: "EdDSA" } };
+      }),
+    );
+    let served = [keys[0]!.jwk];
+    const verifier = createTokenVerifier({ loadJwks: async () => ({ keys: served }), refreshIntervalMs: 0 });
+    const signedWith = (key: (typeof keys)[number]) =>
+      new SignJWT({ role: "customer" })
+        .setProtectedHeader({ alg: "EdDSA", kid: key.kid, typ: tokenProfile.accessType })
+        .setIssuer(tokenProfile.issuer)
+        .setAudience(tokenProfile.audience)
+        .setSubject("u-customer")
+        .setIssuedAt()
+        .setExpirationTime("10m")
+        .sign(key.privateKey);
+    const old = await signedWith(keys[0]!);
+    expect((await verifier.verify(old)).id).toBe("u-customer");
+    // k1 retired, k2 rotated in: the first k2 token reloads the set.
+    served = [keys[1]!.jwk];
+    expect((await verifier.verify(await signedWith(keys[1]!))).id).toBe("u-customer");
+    expect(await refusal(verifier.verify(old))).toEqual({ code: "Unauthenticated", reason: "TOKEN_INVALID" });
   });
 
   it("when a user RPC comes without a token, or from a deactivated user, then the hook says which", async () => {

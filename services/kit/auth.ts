@@ -75,12 +75,20 @@ const signInRequired = () => reasonedError("SIGN_IN_REQUIRED", "sign in first", 
  * Verifies access tokens against a JWKS. A token whose `kid` is unknown triggers one reload of
  * the key set (a key was rotated in), at most every `refreshIntervalMs` so forged kids cannot
  * make every request fetch keys.
+ *
+ * A token verified once is remembered until it expires (at most `cacheSize`, oldest out first):
+ * the same token comes with every call of a session and again at every hop, and a signature
+ * check costs tens of microseconds of crypto each time. What may change while a token is valid —
+ * its user deactivated, their password changed — is the deny list's to decide, per call.
  */
 export function createTokenVerifier(options: {
   loadJwks: () => Promise<JSONWebKeySet>;
   refreshIntervalMs?: number;
+  cacheSize?: number;
 }): TokenVerifier {
   const refreshIntervalMs = options.refreshIntervalMs ?? 30_000;
+  const cacheSize = options.cacheSize ?? 10_000;
+  const verified = new Map<string, { caller: Caller; expiresAtMs: number }>();
   let keySet: ReturnType<typeof createLocalJWKSet> | undefined;
   let loadedAt = 0;
   let loading: Promise<void> | undefined;
@@ -91,6 +99,8 @@ export function createTokenVerifier(options: {
       .then((jwks) => {
         keySet = createLocalJWKSet(jwks);
         loadedAt = Date.now();
+        // A key taken out of the set takes its tokens with it.
+        verified.clear();
       })
       .finally(() => (loading = undefined)));
 
@@ -105,11 +115,25 @@ export function createTokenVerifier(options: {
     });
     if (typeof payload.role !== "string" || !roles.has(payload.role)) throw invalidToken();
     const emailVerified = typeof payload.email_verified === "boolean" ? payload.email_verified : undefined;
-    return { id: payload.sub!, role: payload.role as Role, issuedAt: payload.iat!, emailVerified };
+    const caller: Caller = Object.freeze({
+      id: payload.sub!,
+      role: payload.role as Role,
+      issuedAt: payload.iat!,
+      emailVerified,
+    });
+    if (verified.size >= cacheSize) verified.delete(verified.keys().next().value!);
+    verified.set(token, { caller, expiresAtMs: (payload.exp! + tokenProfile.clockToleranceSeconds) * 1000 });
+    return caller;
   };
 
   return {
     async verify(token) {
+      const known = verified.get(token);
+      if (known) {
+        if (Date.now() < known.expiresAtMs) return known.caller;
+        verified.delete(token);
+        throw expiredToken();
+      }
       try {
         if (!keySet) await reload();
         try {

@@ -106,6 +106,23 @@ export async function migrateToLatest(db: Kysely<unknown>, migrations: Record<st
  * Runs `work` in a transaction, again from the start when InnoDB picks it as a deadlock victim
  * or its lock wait times out — under concurrency that is normal operation, not an error.
  */
+/**
+ * Takes the next number of a per-key sequence row (`last_seq`, created at 1) in one statement:
+ * LAST_INSERT_ID(expr) hands the new value back in the statement's answer, so it is not read
+ * again. The row stays locked until the transaction ends, so numbers commit in the order taken.
+ */
+export async function nextInSequence<DB>(
+  trx: Transaction<DB>,
+  table: string,
+  keyColumn: string,
+  key: string,
+): Promise<number> {
+  const result = await sql`INSERT INTO ${sql.table(table)} (${sql.ref(keyColumn)}, last_seq)
+    VALUES (${key}, LAST_INSERT_ID(1))
+    ON DUPLICATE KEY UPDATE last_seq = LAST_INSERT_ID(last_seq + 1)`.execute(trx);
+  return Number(result.insertId);
+}
+
 const commitHooks = new WeakMap<object, Array<() => void>>();
 
 /**

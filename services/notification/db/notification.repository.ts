@@ -1,5 +1,6 @@
 // Every SQL statement of the notification service.
 import { sql, type Kysely, type Transaction } from "kysely";
+import { nextInSequence } from "../../kit/db.ts";
 import { uuidv7 } from "../../kit/ids.ts";
 import type { Channel, Kind } from "../domain/kinds.ts";
 import type { NotificationDatabase, NotificationRow, RecipientRow } from "./database.ts";
@@ -20,23 +21,14 @@ export interface NewNotification {
  * transaction ends, so positions commit in the order they were taken.
  */
 export async function insertNotification(trx: Transaction<NotificationDatabase>, n: NewNotification): Promise<string> {
-  await trx
-    .insertInto("inbox_positions")
-    .values({ user_id: n.userId, last_seq: 1 })
-    .onDuplicateKeyUpdate({ last_seq: sql`last_seq + 1` })
-    .execute();
-  const { last_seq } = await trx
-    .selectFrom("inbox_positions")
-    .select("last_seq")
-    .where("user_id", "=", n.userId)
-    .executeTakeFirstOrThrow();
+  const seq = await nextInSequence(trx, "inbox_positions", "user_id", n.userId);
   const id = uuidv7();
   await trx
     .insertInto("notifications")
     .values({
       id,
       user_id: n.userId,
-      seq: Number(last_seq),
+      seq,
       kind: n.kind,
       title: n.title.slice(0, 200),
       body: n.body.slice(0, 1000),

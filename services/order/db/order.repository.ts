@@ -1,6 +1,6 @@
 // Orders, lines and status history: the only place in the order service with SQL.
 import { sql, type Kysely, type Transaction } from "kysely";
-import { jsonColumn } from "../../kit/db.ts";
+import { jsonColumn, nextInSequence } from "../../kit/db.ts";
 import type { PostalAddress } from "../../kit/postal-address.ts";
 import {
   followsOrderInto,
@@ -255,18 +255,8 @@ async function appendShopOrderHistory(
 }
 
 /** The next number of the shop's feed; the feed row's lock orders commits. */
-async function nextShopFeedSeq(trx: Transaction<OrderDatabase>, shopId: string): Promise<number> {
-  await trx
-    .insertInto("shop_feed")
-    .values({ shop_id: shopId, last_seq: 1 })
-    .onDuplicateKeyUpdate({ last_seq: sql<number>`last_seq + 1` })
-    .execute();
-  const { last_seq } = await trx
-    .selectFrom("shop_feed")
-    .select("last_seq")
-    .where("shop_id", "=", shopId)
-    .executeTakeFirstOrThrow();
-  return Number(last_seq);
+function nextShopFeedSeq(trx: Transaction<OrderDatabase>, shopId: string): Promise<number> {
+  return nextInSequence(trx, "shop_feed", "shop_id", shopId);
 }
 
 /** A shop order locked for a fulfilment move, with what the move needs to know. */
@@ -614,18 +604,8 @@ async function claimOverdueRows(
 }
 
 /** The next number of the buyer's feed; the feed row's lock orders commits. */
-async function nextFeedSeq(trx: Transaction<OrderDatabase>, userId: string): Promise<number> {
-  await trx
-    .insertInto("order_feed")
-    .values({ user_id: userId, last_seq: 1 })
-    .onDuplicateKeyUpdate({ last_seq: sql<number>`last_seq + 1` })
-    .execute();
-  const { last_seq } = await trx
-    .selectFrom("order_feed")
-    .select("last_seq")
-    .where("user_id", "=", userId)
-    .executeTakeFirstOrThrow();
-  return Number(last_seq);
+function nextFeedSeq(trx: Transaction<OrderDatabase>, userId: string): Promise<number> {
+  return nextInSequence(trx, "order_feed", "user_id", userId);
 }
 
 /** A history entry with the next number of the buyer's feed. */

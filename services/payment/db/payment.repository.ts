@@ -11,12 +11,12 @@ export async function findPayment(db: Db, id: string, options: { lock?: boolean 
   let query = db.selectFrom("payments").selectAll().where("id", "=", id);
   if (options.lock) query = query.forUpdate();
   const row = await query.executeTakeFirst();
-  return row ? paymentOf(row, await refundsOf(db, [row.id])) : undefined;
+  return row ? withRefunds(db, row) : undefined;
 }
 
 export async function findPaymentByOrder(db: Db, orderId: string): Promise<Payment | undefined> {
   const row = await db.selectFrom("payments").selectAll().where("order_id", "=", orderId).executeTakeFirst();
-  return row ? paymentOf(row, await refundsOf(db, [row.id])) : undefined;
+  return row ? withRefunds(db, row) : undefined;
 }
 
 /** The payment a provider's id names (webhooks that do not echo the Bazaar id). */
@@ -31,7 +31,7 @@ export async function findPaymentByProviderId(
     .where("provider_payment_id", "=", providerPaymentId)
     .where("provider", "=", provider)
     .executeTakeFirst();
-  return row ? paymentOf(row, await refundsOf(db, [row.id])) : undefined;
+  return row ? withRefunds(db, row) : undefined;
 }
 
 /**
@@ -183,14 +183,19 @@ export async function listPayments(db: Db, filter: PaymentFilter): Promise<Payme
   return rows.map((row) => paymentOf(row, []));
 }
 
-async function refundsOf(db: Db, paymentIds: string[]): Promise<Refund[]> {
-  const rows = await db
+/**
+ * The payment with its refunds. refunded_minor grows in the statement that records each refund
+ * (every refund is of a positive amount), so a payment at 0 has none to read.
+ */
+async function withRefunds(db: Db, row: PaymentRow): Promise<Payment> {
+  if (BigInt(row.refunded_minor) === 0n) return paymentOf(row, []);
+  const refunds = await db
     .selectFrom("payment_refunds")
     .selectAll()
-    .where("payment_id", "in", paymentIds)
+    .where("payment_id", "=", row.id)
     .orderBy("id")
     .execute();
-  return rows.map(refundOf);
+  return paymentOf(row, refunds.map(refundOf));
 }
 
 function paymentOf(row: PaymentRow, refunds: Refund[]): Payment {
