@@ -41,7 +41,17 @@ export function createGrpcTransport(address: string, options: GrpcTransportOptio
       }),
   );
   let next = 0;
-  const pick = () => channels[next++ % channels.length]!;
+  // Calls take turns over the channels that are connected. After a peer restarts, one channel may
+  // be connected again while another still waits out its reconnect backoff (up to 2 s): a call
+  // given that one would wait for it (waitForReady) and could run out of its deadline, though
+  // the peer is up. Only when none is connected does a call wait on the next in turn.
+  const pick = () => {
+    for (let tried = 0; tried < channels.length; tried++) {
+      const channel = channels[next++ % channels.length]!;
+      if (channel.getChannel().getConnectivityState(true) === grpc.connectivityState.READY) return channel;
+    }
+    return channels[next++ % channels.length]!;
+  };
 
   return {
     async unary(method, signal, timeoutMs, header, input) {
