@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type { LoadFigures, LoadGenerator } from "./load/figures.ts";
 import { UsageSampler, type ProcessUsage } from "./process-usage.ts";
 import type { RunContext, Scenario } from "./scenarios/scenario.ts";
+import { countStatements } from "./statement-count.ts";
 
 export interface Measurement {
   scenarioId: string;
@@ -21,6 +22,8 @@ export interface Measurement {
   dbBaseline?: string;
   figures: LoadFigures;
   usage: ProcessUsage[];
+  /** SQL statements the database ran per request while measured (all services together). */
+  statementsPerRequest?: number;
 }
 
 export interface FailedRun {
@@ -36,6 +39,8 @@ export interface RunSettings {
   seconds: number;
   /** Processes to sample in every run, by name; a name may repeat. */
   processes: Array<readonly [string, number]>;
+  /** The mesh's database, whose statement count each run reports; absent when not reachable. */
+  mysqlUrl?: string;
   log: (line: string) => void;
 }
 
@@ -93,19 +98,34 @@ async function runOnce(
 ): Promise<Measurement> {
   // The bench process is the load generator of the node driver, mysql2 and nats.js runs.
   const sampler = new UsageSampler([...settings.processes, ["bench (node)", process.pid]]);
+  // The database baselines are the database's own load, not a path's: not counted.
+  const statements =
+    settings.mysqlUrl && scenario.protocol !== "MySQL" ? await countStatements(settings.mysqlUrl) : undefined;
+  const measuring = {
+    resume: () => {
+      sampler.resume();
+      statements?.resume();
+    },
+    pause: () => {
+      sampler.pause();
+      statements?.pause();
+    },
+  };
   const run: RunContext = {
     concurrency,
     warmupSeconds: settings.warmupSeconds,
     seconds: settings.seconds,
     workDir,
     watch: (name, pid) => sampler.watch(name, pid),
-    sampling: { resume: () => sampler.resume(), pause: () => sampler.pause() },
+    sampling: measuring,
   };
   let warmedUp: NodeJS.Timeout | undefined;
   try {
     await scenario.prepare?.(run);
-    if (scenario.phases !== "self") warmedUp = setTimeout(() => sampler.resume(), settings.warmupSeconds * 1000);
+    if (scenario.phases !== "self") warmedUp = setTimeout(() => measuring.resume(), settings.warmupSeconds * 1000);
     const figures = await scenario.measure(run);
+    measuring.pause();
+    const statementCount = await statements?.total();
     return {
       scenarioId: scenario.id,
       title: scenario.title,
@@ -119,14 +139,17 @@ async function runOnce(
       dbBaseline: scenario.dbBaseline,
       figures,
       usage: sampler.stop(),
+      ...(statementCount !== undefined &&
+        figures.requests > 0 && { statementsPerRequest: statementCount / figures.requests }),
     };
   } finally {
     clearTimeout(warmedUp);
     sampler.stop();
+    await statements?.close();
   }
 }
 
-function summaryLine({ figures, usage }: Measurement): string {
+function summaryLine({ figures, usage, statementsPerRequest }: Measurement): string {
   const { p50, p95, p99 } = figures.latencyMs;
   const errors = figures.errors === 0 ? "0 errors" : `${figures.errors} errors ${JSON.stringify(figures.errorReasons)}`;
   const busiest = [...usage]
@@ -134,5 +157,6 @@ function summaryLine({ figures, usage }: Measurement): string {
     .slice(0, 4)
     .map((u) => `${u.name} ${Math.round(u.cpuPercent)}%`)
     .join(", ");
-  return `${Math.round(figures.requestsPerSecond).toLocaleString("en")} req/s · p50 ${p50.toFixed(2)} p95 ${p95.toFixed(2)} p99 ${p99.toFixed(2)} ms · ${errors} · CPU ${busiest}`;
+  const sql = statementsPerRequest === undefined ? "" : ` · SQL ${statementsPerRequest.toFixed(1)}/req`;
+  return `${Math.round(figures.requestsPerSecond).toLocaleString("en")} req/s · p50 ${p50.toFixed(2)} p95 ${p95.toFixed(2)} p99 ${p99.toFixed(2)} ms · ${errors} · CPU ${busiest}${sql}`;
 }

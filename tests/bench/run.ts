@@ -86,6 +86,7 @@ async function runBench(
     warmupSeconds: options.warmupSeconds,
     seconds: options.seconds,
     processes: [...target.processes, ...hello.pids.map((pid) => ["raw hello server", pid] as const)],
+    mysqlUrl: target.mysqlUrl,
     log,
   };
   const [firstSize, ...laterSizes] = options.catalogSizes;

@@ -21,17 +21,15 @@ export async function cartUpdateTime(db: Db, userId: string): Promise<Date | und
     ?.update_time;
 }
 
-/** Creates the cart row if needed and locks it: one user's cart changes one at a time. */
-export async function lockCart(trx: Transaction<CartDatabase>, userId: string): Promise<void> {
-  await trx.insertInto("carts").ignore().values({ user_id: userId }).execute();
-  await trx.selectFrom("carts").select("user_id").where("user_id", "=", userId).forUpdate().execute();
-}
-
-export async function touchCart(trx: Transaction<CartDatabase>, userId: string): Promise<void> {
+/**
+ * Creates the cart row if needed, locks it and marks it changed now, in one statement: one user's
+ * cart changes one at a time, and a change that rolls back leaves the time as it was.
+ */
+export async function lockAndTouchCart(trx: Transaction<CartDatabase>, userId: string): Promise<void> {
   await trx
-    .updateTable("carts")
-    .set({ update_time: sql<Date>`UTC_TIMESTAMP(6)` })
-    .where("user_id", "=", userId)
+    .insertInto("carts")
+    .values({ user_id: userId, update_time: sql<Date>`UTC_TIMESTAMP(6)` })
+    .onDuplicateKeyUpdate({ update_time: sql<Date>`UTC_TIMESTAMP(6)` })
     .execute();
 }
 

@@ -9,10 +9,9 @@ import {
   deleteLines,
   findSnapshots,
   listLines,
-  lockCart,
+  lockAndTouchCart,
   saveSnapshots,
   setLineQuantity,
-  touchCart,
 } from "../db/cart.repository.ts";
 import {
   CartFullError,
@@ -54,7 +53,7 @@ export async function viewCart(deps: CartDeps, userId: string): Promise<CartView
 export async function addItem(deps: CartDeps, userId: string, productId: string, quantity: number): Promise<CartView> {
   const product = await currentProduct(deps, productId);
   await inTransaction(deps.db, async (trx) => {
-    await lockCart(trx, userId);
+    await lockAndTouchCart(trx, userId);
     const lines = await listLines(trx, userId);
     const existing = lines.find((line) => line.productId === productId);
     if (!existing && lines.length >= maxLines) throw new CartFullError("lines", maxLines);
@@ -62,7 +61,6 @@ export async function addItem(deps: CartDeps, userId: string, productId: string,
     if (wanted > maxQuantityPerLine) throw new CartFullError("quantity_per_line", maxQuantityPerLine);
     checkStock(product, wanted);
     await setLineQuantity(trx, userId, productId, wanted);
-    await touchCart(trx, userId);
   });
   return viewCart(deps, userId);
 }
@@ -75,32 +73,29 @@ export async function setItemQuantity(
 ): Promise<CartView> {
   const product = await currentProduct(deps, productId);
   await inTransaction(deps.db, async (trx) => {
-    await lockCart(trx, userId);
+    await lockAndTouchCart(trx, userId);
     if (!(await listLines(trx, userId)).some((line) => line.productId === productId)) {
       throw new LineNotFoundError(`product ${productId} is not in the cart`);
     }
     checkStock(product, quantity);
     await setLineQuantity(trx, userId, productId, quantity);
-    await touchCart(trx, userId);
   });
   return viewCart(deps, userId);
 }
 
 export async function removeItem(deps: CartDeps, userId: string, productId: string): Promise<CartView> {
   await inTransaction(deps.db, async (trx) => {
-    await lockCart(trx, userId);
+    await lockAndTouchCart(trx, userId);
     if ((await deleteLines(trx, userId, productId)) === 0)
       throw new LineNotFoundError(`product ${productId} is not in the cart`);
-    await touchCart(trx, userId);
   });
   return viewCart(deps, userId);
 }
 
 export async function clearCart(deps: CartDeps, userId: string): Promise<CartView> {
   await inTransaction(deps.db, async (trx) => {
-    await lockCart(trx, userId);
+    await lockAndTouchCart(trx, userId);
     await deleteLines(trx, userId);
-    await touchCart(trx, userId);
   });
   return viewCart(deps, userId);
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventSchema } from "../../../gen/bazaar/events/v1/events_pb.ts";
 import { uuidv7 } from "../../kit/ids.ts";
 import { migratedTestDatabase } from "../../kit/testing/database.ts";
-import { listLines, lockCart, setLineQuantity } from "../db/cart.repository.ts";
+import { listLines, lockAndTouchCart, setLineQuantity } from "../db/cart.repository.ts";
 import type { CartDatabase } from "../db/database.ts";
 import { migrations } from "../db/migrations/index.ts";
 import { deleteErasedUsersCart } from "./user-erased.ts";
@@ -23,7 +23,7 @@ afterAll(async () => {
 
 async function cartWithLine(userId: string) {
   await db.transaction().execute(async (trx) => {
-    await lockCart(trx, userId);
+    await lockAndTouchCart(trx, userId);
     await setLineQuantity(trx, userId, uuidv7(), 2);
   });
 }

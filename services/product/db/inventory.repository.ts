@@ -46,26 +46,32 @@ export async function findReservation(
     : select.modifyEnd(sql`LOCK IN SHARE MODE`)
   ).executeTakeFirst();
   if (!row) return undefined;
+  // What each item still holds or sold: its quantity less the partial returns of it.
   const items = await trx
-    .selectFrom("reservation_items")
-    .select(["product_id", "quantity"])
-    .where("reservation_id", "=", id)
-    .orderBy("product_id")
+    .selectFrom("reservation_items as i")
+    .select((eb) => [
+      "i.product_id",
+      eb(
+        "i.quantity",
+        "-",
+        eb.fn.coalesce(
+          eb
+            .selectFrom("reservation_returns as r")
+            .select((r) => r.fn.sum<number>("r.quantity").as("returned"))
+            .whereRef("r.reservation_id", "=", "i.reservation_id")
+            .whereRef("r.product_id", "=", "i.product_id"),
+          eb.lit(0),
+        ),
+      ).as("quantity"),
+    ])
+    .where("i.reservation_id", "=", id)
+    .orderBy("i.product_id")
     .execute();
-  const returned = await trx
-    .selectFrom("reservation_returns")
-    .select(["product_id", (eb) => eb.fn.sum<string>("quantity").as("quantity")])
-    .where("reservation_id", "=", id)
-    .groupBy("product_id")
-    .execute();
-  const returnedOf = new Map(returned.map((r) => [r.product_id, Number(r.quantity)]));
   return {
     id,
     status: row.status,
     expireTime: row.expire_time,
-    items: items
-      .map((i) => ({ productId: i.product_id, quantity: i.quantity - (returnedOf.get(i.product_id) ?? 0) }))
-      .filter((i) => i.quantity > 0),
+    items: items.map((i) => ({ productId: i.product_id, quantity: Number(i.quantity) })).filter((i) => i.quantity > 0),
   };
 }
 

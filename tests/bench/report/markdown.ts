@@ -19,7 +19,7 @@ export function renderMarkdown(report: BenchReport): string {
     `# Bazaar bench — ${report.startedAt}`,
     describeRun(report),
     "## Throughput and latency",
-    "× raw: req/s ÷ the raw hello-world baseline of the same protocol and load generator, at the same concurrency (or its best, for a scenario at a concurrency the sweep skipped). × DB: ÷ the mysql2 baseline the path mostly consists of (primary-key select for reads, reserve-stock transaction for cart and checkout writes). CPU ms/req: CPU time of every process except the load generators (h2load, wrk, the bench process) per request — what a request costs the servers, steadier than req/s on a shared box.",
+    "× raw: req/s ÷ the raw hello-world baseline of the same protocol and load generator, at the same concurrency (or its best, for a scenario at a concurrency the sweep skipped). × DB: ÷ the mysql2 baseline the path mostly consists of (primary-key select for reads, reserve-stock transaction for cart and checkout writes). CPU ms/req: CPU time of every process except the load generators (h2load, wrk, the bench process) per request — what a request costs the servers, steadier than req/s on a shared box. SQL/req: statements MariaDB ran per request over the same measured phase (its `Questions` count; every service, consumers and background loops included).",
     mainTable(general),
     catalog.length > 0
       ? "## Catalog queries by catalog size\n\ngRPC on the product port, node driver. Each cell: req/s · p99 latency ms · server CPU ms per query."
@@ -63,10 +63,11 @@ function mainTable(measurements: RatedMeasurement[]): string {
       "p99 ms",
       "errors",
       "CPU ms/req",
+      "SQL/req",
       "× raw",
       "× DB",
     ],
-    ["l", "l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
+    ["l", "l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
     measurements.map((m) => [
       m.kind === "baseline" ? `*baseline:* ${m.title}` : m.title,
       m.protocol,
@@ -78,6 +79,7 @@ function mainTable(measurements: RatedMeasurement[]): string {
       ms(m.figures.latencyMs.p99),
       String(m.figures.errors),
       ms(m.serverCpuMsPerRequest),
+      m.statementsPerRequest === undefined ? "" : m.statementsPerRequest.toFixed(1),
       ratio(m.vsRaw),
       ratio(m.vsDatabase),
     ]),
