@@ -88,7 +88,7 @@ export interface ConsumerOptions<DB extends EventTables> {
   /** Waits between deliveries; JetStream repeats the last for any later attempt. */
   redeliveryBackoffMs?: number[];
   /**
-   * At most this many events in one transaction (64). 1 for a handler whose work is slow or
+   * At most this many events in one transaction (16). 1 for a handler whose work is slow or
    * reaches outside its database (rendering pictures), so a failure repeats nothing else.
    */
   batchSize?: number;
@@ -216,7 +216,7 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
     filterSubject,
     maxDeliver = 8,
     redeliveryBackoffMs = defaultRedeliveryBackoffMs,
-    batchSize = 64,
+    batchSize = 16,
   } = options;
   await addDurableConsumer(jsm, log, {
     durable_name: name,
@@ -353,7 +353,9 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
     while (!stopped) {
       try {
         const consumer = await js.consumers.get(streamName, name);
-        const messages = await consumer.consume({ max_messages: Math.max(64, 2 * batchSize) });
+        // A batch's worth delivered ahead: with the batch being applied and the one queued, a
+        // delivery waits behind at most two (see inBatches for its ack deadline).
+        const messages = await consumer.consume({ max_messages: batchSize });
         current = messages;
         await inBatches(messages, batchSize, settle);
       } catch (error) {
@@ -382,8 +384,13 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
 /**
  * Hands what JetStream delivers to `apply` in batches: everything delivered while the previous
  * batch was being applied, up to `size`, so a lone event is applied at once and a burst in few
- * transactions. Delivery waits while two batches are queued. (The iterator's own pending count
- * cannot tell: it counts its internal pull callbacks as messages and never settles to zero.)
+ * transactions. Delivery waits while a batch is queued. (The iterator's own pending count cannot
+ * tell: it counts its internal pull callbacks as messages and never settles to zero.)
+ *
+ * JetStream waits only a second (the first backoff) for a delivery's ack, then delivers it again.
+ * A delivery waits behind at most the two batches before its own (the one queued and the one being
+ * applied): when those took long, the batch first asks for its deliveries' deadlines to start
+ * again (+WPI), rather than have them delivered twice while they are applied.
  */
 async function inBatches(
   messages: ConsumerMessages,
@@ -400,14 +407,19 @@ async function inBatches(
   };
   const woken = () => new Promise<void>((resolve) => (wakeUp = resolve));
   const applier = (async () => {
+    let lastTwoMs = [0, 0];
     while (queue.length > 0 || delivering) {
       if (queue.length === 0) {
+        lastTwoMs = [0, 0];
         await woken();
         continue;
       }
       const batch = queue.splice(0, size);
       wake();
+      if (lastTwoMs[0]! + lastTwoMs[1]! > renewAckDeadlineAfterMs) for (const message of batch) message.working();
+      const started = performance.now();
       await apply(batch);
+      lastTwoMs = [lastTwoMs[1]!, performance.now() - started];
     }
   })().catch((error: unknown) => {
     // Ends delivery with the error: the consumer restarts and what was not acked comes again.
@@ -417,7 +429,7 @@ async function inBatches(
     for await (const message of messages) {
       queue.push(message);
       wake();
-      while (queue.length >= 2 * size) await woken();
+      while (queue.length >= size) await woken();
     }
   } finally {
     delivering = false;
@@ -425,3 +437,6 @@ async function inBatches(
     await applier;
   }
 }
+
+/** Well inside the shortest ack deadline (the first redelivery backoff, 1 s by default). */
+const renewAckDeadlineAfterMs = 400;

@@ -394,6 +394,23 @@ describe("durable consumers in batches", () => {
     );
   });
 
+  it("when events wait behind slow batches, then none is delivered a second time", async () => {
+    const subject = `bazaar.${source}.slow`;
+    const name = `slow-${source}`;
+    const ids = await publishEvents(subject, 80);
+    // 20 ms an event: 80 events take 1.6 s, longer than the 1 s JetStream waits for an ack.
+    const consumer = await consumerOf(name, subject, async (event, trx) => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await trx.insertInto("applied").values({ event_id: event.id }).execute();
+    });
+    await waitFor(async () => (await appliedIds(ids)).length === 80);
+    await waitFor(async () => JSON.stringify(await consumer.lag()) === JSON.stringify({ pending: 0, ackPending: 0 }));
+    await consumer.stop();
+
+    expect((await metricValue("bazaar_consumer_redeliveries_total", { consumer: name })) ?? 0).toBe(0);
+    expect(await metricValue("bazaar_consumer_events_total", { consumer: name, outcome: "applied" })).toBe(80);
+  });
+
   it("when one event of a batch fails, then the others are applied once, it alone is retried, and only committed work is announced", async () => {
     const subject = `bazaar.${source}.flaky`;
     const ids = await publishEvents(subject, 10);
