@@ -123,7 +123,17 @@ export interface PaymentFacts {
   paymentId?: string;
 }
 
-export type TransitionOutcome = { moved: true; from: OrderStatus } | { moved: false; current: OrderStatus | undefined };
+/** An order's shop orders as checkout split it. */
+export type PlacedShopOrder = Pick<NewShopOrder, "id" | "shopId" | "sellerId" | "subtotalMinor">;
+
+export type TransitionOutcome =
+  | {
+      moved: true;
+      from: OrderStatus;
+      /** Its shop orders, in shop id order, as read under the order's lock. */
+      shopOrders: PlacedShopOrder[];
+    }
+  | { moved: false; current: OrderStatus | undefined };
 
 /**
  * Moves an order to a status if it is in one of `from`, with its history entry and any payment
@@ -164,27 +174,8 @@ export async function transitionOrder(
     .where("id", "=", id)
     .execute();
   await appendHistory(trx, id, row.user_id, to, note);
-  await followOrderStatus(trx, id, shopOrderStatusFor(to), note);
-  return { moved: true, from: row.status };
-}
-
-/** An order's shop orders as checkout split it, in shop id order, for the OrderPlaced event. */
-export async function placedShopOrdersOf(
-  trx: Transaction<OrderDatabase>,
-  orderId: string,
-): Promise<Array<Pick<NewShopOrder, "id" | "shopId" | "sellerId" | "subtotalMinor">>> {
-  const rows = await trx
-    .selectFrom("shop_orders")
-    .select(["id", "shop_id", "seller_id", "subtotal_minor"])
-    .where("order_id", "=", orderId)
-    .orderBy("shop_id")
-    .execute();
-  return rows.map((row) => ({
-    id: row.id,
-    shopId: row.shop_id,
-    sellerId: row.seller_id,
-    subtotalMinor: BigInt(row.subtotal_minor),
-  }));
+  const shopOrders = await followOrderStatus(trx, id, shopOrderStatusFor(to), note);
+  return { moved: true, from: row.status, shopOrders };
 }
 
 async function hasShippedShopOrder(trx: Transaction<OrderDatabase>, orderId: string): Promise<boolean> {
@@ -199,34 +190,44 @@ async function hasShippedShopOrder(trx: Transaction<OrderDatabase>, orderId: str
 
 /**
  * Moves an order's shop orders that are behind it along (the rules in shopOrderStatusFor and
- * followsOrderInto), each with a history entry.
+ * followsOrderInto), each with a history entry. Answers all of them, in shop id order.
  */
 async function followOrderStatus(
   trx: Transaction<OrderDatabase>,
   orderId: string,
   to: ShopOrderStatus,
   note: string,
-): Promise<void> {
+): Promise<PlacedShopOrder[]> {
   const shopOrders = await trx
     .selectFrom("shop_orders")
-    .select(["id", "shop_id", "status"])
+    .select(["id", "shop_id", "seller_id", "subtotal_minor", "status"])
     .where("order_id", "=", orderId)
-    .orderBy("id")
+    .orderBy("shop_id")
     .execute();
   const moving = shopOrders.filter((row) => followsOrderInto(row.status, to));
-  const ids = moving.map((row) => row.id);
-  if (ids.length === 0) return;
-  await trx
-    .updateTable("shop_orders")
-    .set({ status: to, update_time: sql<Date>`UTC_TIMESTAMP(6)` })
-    .where("id", "in", ids)
-    .execute();
-  await appendShopOrderHistory(
-    trx,
-    moving.map((row) => ({ id: row.id, shopId: row.shop_id })),
-    to,
-    note,
-  );
+  if (moving.length > 0) {
+    await trx
+      .updateTable("shop_orders")
+      .set({ status: to, update_time: sql<Date>`UTC_TIMESTAMP(6)` })
+      .where(
+        "id",
+        "in",
+        moving.map((row) => row.id),
+      )
+      .execute();
+    await appendShopOrderHistory(
+      trx,
+      moving.map((row) => ({ id: row.id, shopId: row.shop_id })),
+      to,
+      note,
+    );
+  }
+  return shopOrders.map((row) => ({
+    id: row.id,
+    shopId: row.shop_id,
+    sellerId: row.seller_id,
+    subtotalMinor: BigInt(row.subtotal_minor),
+  }));
 }
 
 /**

@@ -3,12 +3,7 @@
 import { OrderStatus as ProtoOrderStatus } from "../../../gen/bazaar/order/v1/order_pb.ts";
 import { inTransaction } from "../../kit/db.ts";
 import { appendEvent, type NewEvent } from "../../kit/events.ts";
-import {
-  placedShopOrdersOf,
-  transitionOrder,
-  type PaymentFacts,
-  type TransitionOutcome,
-} from "../db/order.repository.ts";
+import { transitionOrder, type PaymentFacts, type TransitionOutcome } from "../db/order.repository.ts";
 import type { NewShopOrder, OrderFacts, OrderStatus } from "./order.ts";
 import type { OrderDeps } from "./ports.ts";
 
@@ -46,8 +41,7 @@ export async function changeStatus(
     });
     if (!moved.moved) return moved;
     // Read in the transaction: the shop orders are checkout's, whatever OrderFacts the caller held.
-    const shopOrders = change.to === "CONFIRMED" ? await placedShopOrdersOf(trx, order.id) : [];
-    for (const payload of eventsOf(deps.currencyCode, order, moved.from, change, shopOrders)) {
+    for (const payload of eventsOf(deps.currencyCode, order, moved.from, change, moved.shopOrders)) {
       await appendEvent(trx, { source: "order", actorId: change.actorId, subjectId: order.id, payload });
     }
     return moved;
