@@ -103,10 +103,6 @@ export async function migrateToLatest(db: Kysely<unknown>, migrations: Record<st
 }
 
 /**
- * Runs `work` in a transaction, again from the start when InnoDB picks it as a deadlock victim
- * or its lock wait times out — under concurrency that is normal operation, not an error.
- */
-/**
  * Takes the next number of a per-key sequence row (`last_seq`, created at 1) in one statement:
  * LAST_INSERT_ID(expr) hands the new value back in the statement's answer, so it is not read
  * again. The row stays locked until the transaction ends, so numbers commit in the order taken.
@@ -123,17 +119,31 @@ export async function nextInSequence<DB>(
   return Number(result.insertId);
 }
 
-const commitHooks = new WeakMap<object, Array<() => void>>();
+interface CommitHooks {
+  db: Kysely<any>;
+  hooks: Array<(db: Kysely<any>) => void>;
+}
+
+const commitHooks = new WeakMap<object, CommitHooks>();
 
 /**
  * Runs `hook` once the transaction has committed, never if it rolls back: for what must follow
- * the commit, such as waking a feed's readers. Only in a transaction opened by
+ * the commit, such as waking a feed's readers. Only in a transaction opened by inTransaction or
  * transactionWithCommitHooks (every durable consumer's).
  */
 export function afterCommit<DB>(trx: Transaction<DB>, hook: () => void): void {
-  const hooks = commitHooks.get(trx);
-  if (!hooks) throw new Error("afterCommit in a transaction opened without commit hooks");
-  hooks.push(hook);
+  if (!whenCommitted(trx, hook)) throw new Error("afterCommit in a transaction opened without commit hooks");
+}
+
+/**
+ * afterCommit for what is only an optimisation (publishing an event at once, which the outbox
+ * relay would otherwise do a moment later): false, and nothing runs, in a transaction opened
+ * without commit hooks. The hook is given the database the transaction ran on.
+ */
+export function whenCommitted<DB>(trx: Transaction<DB>, hook: (db: Kysely<any>) => void): boolean {
+  const registered = commitHooks.get(trx);
+  registered?.hooks.push(hook);
+  return registered !== undefined;
 }
 
 /** Runs `work` in a transaction, then, once it has committed, the hooks it registered. */
@@ -141,15 +151,20 @@ export async function transactionWithCommitHooks<DB, T>(
   db: Kysely<DB>,
   work: (trx: Transaction<DB>) => Promise<T>,
 ): Promise<T> {
-  const hooks: Array<() => void> = [];
+  const registered: CommitHooks = { db, hooks: [] };
   const result = await db.transaction().execute((trx) => {
-    commitHooks.set(trx, hooks);
+    commitHooks.set(trx, registered);
     return work(trx);
   });
-  for (const hook of hooks) hook();
+  for (const hook of registered.hooks) hook(db);
   return result;
 }
 
+/**
+ * Runs `work` in a transaction (with commit hooks), again from the start when InnoDB picks it as
+ * a deadlock victim or its lock wait times out — under concurrency that is normal operation, not
+ * an error. Hooks of an attempt that rolled back never run.
+ */
 export async function inTransaction<DB, T>(
   db: Kysely<DB>,
   work: (trx: Transaction<DB>) => Promise<T>,
@@ -157,7 +172,7 @@ export async function inTransaction<DB, T>(
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.transaction().execute(work);
+      return await transactionWithCommitHooks(db, work);
     } catch (error) {
       const code = (error as { code?: string }).code;
       if ((code !== "ER_LOCK_DEADLOCK" && code !== "ER_LOCK_WAIT_TIMEOUT") || attempt >= attempts) throw error;

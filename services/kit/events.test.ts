@@ -5,7 +5,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { sql, type Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EventSchema, type Event } from "../../gen/bazaar/events/v1/events_pb.ts";
-import { afterCommit, createDb, ensureDatabase, migrateToLatest } from "./db.ts";
+import { afterCommit, createDb, ensureDatabase, inTransaction, migrateToLatest } from "./db.ts";
 import { uuidv7 } from "./ids.ts";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { listDeadLetters, observeDeadLetters, redriveDeadLetter } from "./dead-letters.ts";
@@ -72,6 +72,28 @@ describe("the transactional outbox", () => {
     await expect(createWidget("rolled-back", true)).rejects.toThrow("failed after writing");
     expect(await db.selectFrom("widgets").selectAll().where("name", "=", "rolled-back").execute()).toEqual([]);
     expect(await db.selectFrom("outbox").selectAll().execute()).toHaveLength(1);
+  });
+
+  it("when an event commits through inTransaction, then the relay publishes it at once, not at its next sweep", async () => {
+    const relay = startOutboxRelay({ db, js: nats.js, log, pollMs: 60_000 });
+    // Let the relay's first sweep pass: the next is a minute away.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // A source of its own: the other stories count what is in the stream under theirs.
+    const own = `${source}h`;
+    const id = await inTransaction(db, (trx) =>
+      appendEvent(trx, {
+        source: own,
+        payload: { case: "productDeleted", value: { productId: uuidv7() } },
+      }),
+    );
+    await waitFor(async () => (await messagesInStream(`bazaar.${own}.product_deleted`)) === 1, 3_000);
+    await waitFor(
+      async () =>
+        (await db.selectFrom("outbox").select("publish_time").where("id", "=", id).executeTakeFirstOrThrow())
+          .publish_time !== null,
+      3_000,
+    );
+    await relay.stop();
   });
 
   it("when the relay crashed after publishing but before marking, then the re-sweep is deduplicated", async () => {

@@ -10,8 +10,9 @@ import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { StorageType, type JetStreamManager } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
-import type { Generated, Transaction } from "kysely";
+import type { Generated, Kysely, Transaction } from "kysely";
 import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
+import { whenCommitted } from "./db.ts";
 import { uuidv7 } from "./ids.ts";
 import type { DeadLettersTable } from "./dead-letters.ts";
 import { currentTraceParent } from "./trace-context.ts";
@@ -85,7 +86,28 @@ export function subjectOf(source: string, payloadCase: string): string {
   return `bazaar.${source}.${payloadCase.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
 }
 
-/** Writes an event into the outbox of the transaction's database. Returns the event id. */
+/** An outbox row as the relay publishes it. */
+export interface OutboxRow {
+  id: string;
+  subject: string;
+  payload: Buffer;
+  trace_parent: string | null;
+}
+
+/** Who publishes a database's committed events at once: its outbox relay, when one runs here. */
+const committedEventPublishers = new WeakMap<Kysely<any>, (row: OutboxRow) => void>();
+
+/** Called by a relay: events committed to `db` in this process are handed to it after commit. */
+export function publishCommittedEventsWith(db: Kysely<any>, publish: ((row: OutboxRow) => void) | undefined): void {
+  if (publish) committedEventPublishers.set(db, publish);
+  else committedEventPublishers.delete(db);
+}
+
+/**
+ * Writes an event into the outbox of the transaction's database. Returns the event id. Once the
+ * transaction commits (in one opened by inTransaction or a consumer), this process's relay
+ * publishes it at once; otherwise its next sweep does.
+ */
 export async function appendEvent(trx: Transaction<EventTables>, event: NewEvent): Promise<string> {
   const traceParent = event.traceParent ?? currentTraceParent() ?? "";
   const id = uuidv7();
@@ -98,16 +120,17 @@ export async function appendEvent(trx: Transaction<EventTables>, event: NewEvent
     traceParent,
     payload: event.payload as never,
   });
+  const row: OutboxRow = {
+    id,
+    subject: subjectOf(event.source, event.payload.case!),
+    payload: Buffer.from(toBinary(EventSchema, message)),
+    trace_parent: traceParent || null,
+  };
   await trx
     .insertInto("outbox")
-    .values({
-      id,
-      subject: subjectOf(event.source, event.payload.case!),
-      payload: Buffer.from(toBinary(EventSchema, message)),
-      trace_parent: traceParent || null,
-      publish_time: null,
-    })
+    .values({ ...row, publish_time: null })
     .execute();
+  whenCommitted(trx, (db) => committedEventPublishers.get(db)?.(row));
   return id;
 }
 

@@ -5,7 +5,7 @@ import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { sql, type Kysely } from "kysely";
 import { Counter, Gauge } from "prom-client";
-import type { EventTables } from "./events.ts";
+import { publishCommittedEventsWith, type EventTables, type OutboxRow } from "./events.ts";
 import type { Logger } from "./log.ts";
 import { refreshOnScrape, registry } from "./metrics.ts";
 import { endSpan, startPublishSpan, traceParentOfSpan } from "./tracing.ts";
@@ -87,6 +87,65 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
   // meanwhile goes out right after it instead of waiting a whole poll interval.
   let woken = false;
   let lastPrune = 0;
+
+  // Events committed in this process are handed over by their transaction (appendEvent's commit
+  // hook): published at once and marked in one statement per round, where a sweep costs five
+  // (isolation, begin, select, update, commit) for the one or two rows a checkout step commits.
+  // What they miss — a publish that failed, a transaction without hooks, a crash before the mark —
+  // the sweep below finds; a row published twice is dropped by JetStream's duplicate window.
+  const inFlight = new Set<string>();
+  let handed: OutboxRow[] = [];
+  let handing = false;
+  let handedOver = Promise.resolve();
+  let handedSinceSweep = false;
+  const handOver = async () => {
+    try {
+      while (handed.length > 0) {
+        const rows = handed;
+        handed = [];
+        const results = await Promise.allSettled(rows.map((row) => publishRow(js, row)));
+        const sent = rows.filter((_, i) => results[i]!.status === "fulfilled").map((row) => row.id);
+        try {
+          if (sent.length > 0) {
+            await db
+              .updateTable("outbox")
+              .set({ publish_time: sql<Date>`UTC_TIMESTAMP(6)` })
+              .where("id", "in", sent)
+              .where("publish_time", "is", null)
+              .execute();
+            published.inc(sent.length);
+          }
+        } catch (error) {
+          log.warn({ err: error }, "published events not marked; the sweep publishes them again");
+        } finally {
+          for (const row of rows) inFlight.delete(row.id);
+        }
+        if (sent.length < rows.length) {
+          publishFailures.inc(rows.length - sent.length);
+          const reason = (results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason;
+          log.warn({ failed: rows.length - sent.length, err: reason }, "outbox publish failed; the sweep retries it");
+        }
+      }
+    } finally {
+      // In the same turn as the loop's last look at `handed`: no row is left behind.
+      handing = false;
+    }
+  };
+  const publishCommitted = (row: OutboxRow) => {
+    // Through a long broker outage the rows wait in the table instead, for the sweep.
+    if (stopped || inFlight.size >= maxHandedOver) return;
+    inFlight.add(row.id);
+    handed.push(row);
+    handedSinceSweep = true;
+    if (handing) return;
+    handing = true;
+    handedOver = handOver();
+  };
+  publishCommittedEventsWith(db, publishCommitted);
+  // A service wakes the relay after each commit; when its rows were handed over, the sweep that
+  // wake asks for would find them in flight or just marked: it runs a moment later, once for all.
+  let deferredWake: NodeJS.Timeout | undefined;
+
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
       if (woken) return resolve();
@@ -109,15 +168,18 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
       .transaction()
       .setIsolationLevel("read committed")
       .execute(async (trx) => {
-        const rows = await trx
-          .selectFrom("outbox")
-          .select(["id", "subject", "payload", "trace_parent"])
-          .where("publish_time", "is", null)
-          .orderBy("id")
-          .limit(batchSize)
-          .forUpdate()
-          .skipLocked()
-          .execute();
+        // Rows being handed over right now are theirs.
+        const rows = (
+          await trx
+            .selectFrom("outbox")
+            .select(["id", "subject", "payload", "trace_parent"])
+            .where("publish_time", "is", null)
+            .orderBy("id")
+            .limit(batchSize)
+            .forUpdate()
+            .skipLocked()
+            .execute()
+        ).filter((row) => !inFlight.has(row.id));
         if (rows.length === 0) return 0;
         const results = await Promise.allSettled(rows.map((row) => publishRow(js, row)));
         const sent = rows.filter((_, i) => results[i]!.status === "fulfilled").map((row) => row.id);
@@ -158,6 +220,7 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
     while (!stopped) {
       try {
         woken = false;
+        handedSinceSweep = false;
         const published = await publishBatch();
         await prune();
         failures = 0;
@@ -170,27 +233,40 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
     }
   })();
 
+  const wakeNow = () => {
+    woken = true;
+    wakeUp?.();
+  };
   return {
     wake: () => {
-      woken = true;
-      wakeUp?.();
+      if (!handedSinceSweep) return wakeNow();
+      deferredWake ??= setTimeout(() => {
+        deferredWake = undefined;
+        wakeNow();
+      }, sweepAfterHandOverMs);
     },
     async stop() {
       stopped = true;
+      publishCommittedEventsWith(db, undefined);
+      clearTimeout(deferredWake);
       wakeUp?.();
       await loop;
+      await handedOver;
     },
   };
 }
+
+/** Rows handed over and not yet published or given up on, at most. */
+const maxHandedOver = 10_000;
+
+/** How long a wake waits when the rows it is for were handed over: they are marked by then. */
+const sweepAfterHandOverMs = 50;
 
 /**
  * Publishes an outbox row with its id as Nats-Msg-Id. With tracing on it is a PRODUCER span,
  * child of the trace stored with the row, and the message's traceparent names that span.
  */
-function publishRow(
-  js: JetStreamClient,
-  row: { id: string; subject: string; payload: Buffer; trace_parent: string | null },
-): Promise<PubAck> {
+function publishRow(js: JetStreamClient, row: OutboxRow): Promise<PubAck> {
   const span = startPublishSpan(row.subject, row.id, row.trace_parent);
   const traceParent = span ? traceParentOfSpan(span) : row.trace_parent;
   const h = natsHeaders();

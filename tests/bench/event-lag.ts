@@ -4,7 +4,7 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { AckPolicy, DeliverPolicy } from "@nats-io/jetstream";
 import type { Kysely } from "kysely";
-import { createDb, ensureDatabase, migrateToLatest } from "../../services/kit/db.ts";
+import { createDb, ensureDatabase, inTransaction, migrateToLatest } from "../../services/kit/db.ts";
 import { startConsumer } from "../../services/kit/consumer.ts";
 import { appendEvent, streamName, type EventTables } from "../../services/kit/events.ts";
 import { startOutboxRelay } from "../../services/kit/outbox-relay.ts";
@@ -52,7 +52,7 @@ export async function measureEventLag(options: {
       },
     });
     await atSteadyRate(options.ratePerSecond, options.seconds, async () => {
-      await db.transaction().execute((trx) =>
+      await inTransaction(db, (trx) =>
         appendEvent(trx, {
           source,
           payload: { case: "categoryCreated", value: { categoryId: uuidv7(), name: "lag" } },

@@ -36,6 +36,12 @@ export async function payByCard(
     return abandonOrder(deps, order, "PAYMENT_FAILED", reason, { status: "FAILED", failureReason: reason });
   }
   await followPayment(deps, order, payment);
+  if (payment.status === "REQUIRES_ACTION" || payment.status === "PROCESSING") {
+    // A decision that came before the wait was recorded was left to checkout by the payment
+    // events' consumer (see followPaymentOfOrder): one more look now that the order waits.
+    const now = await deps.payments.ofOrder(order.id);
+    if (now && now.status !== payment.status) await followPaymentOfOrder(deps, order.id);
+  }
 }
 
 /**
@@ -119,11 +125,18 @@ async function finishPaidOrder(deps: OrderDeps, order: OrderFacts, payment: Card
 export async function followPaymentOfOrder(
   deps: OrderDeps,
   orderId: string,
-  options: { waitIsOver?: boolean } = {},
+  options: { waitIsOver?: boolean; leaveToCheckout?: boolean } = {},
 ): Promise<void> {
   // One row first: most payment events find their order settled by checkout already.
   const standing = await findOrderStanding(deps.db, orderId);
   if (standing?.paymentMethod !== "CARD") return;
+  // `leaveToCheckout` (a payment event): while checkout has not recorded a wait, the payment's
+  // outcome is checkout's to follow — it is still running, or the recovery loop takes its order
+  // over. Events are published the moment the payment service commits, mostly before checkout
+  // hears the answer; following them too did every confirmation twice.
+  const checkoutFollows =
+    standing.status === "PENDING" && (standing.paymentStatus === "PENDING" || standing.paymentStatus === "AUTHORIZED");
+  if (options.leaveToCheckout && checkoutFollows) return;
   if (standing.status !== "PENDING" && !endedUnfulfilled(standing.status)) return;
   // A cancelled order whose payment was given back already has nothing left to follow.
   if (standing.status !== "PENDING" && ["VOIDED", "REFUNDED"].includes(standing.paymentStatus)) return;

@@ -23,7 +23,8 @@ export function followPaymentEvents(deps: OrderDeps): (event: Event) => Promise<
       case "paymentFailed":
       case "paymentCanceled":
         // A payment of no order (an admin's or a test's) is no business of checkout's.
-        if (event.payload.value.orderId) await followPaymentOfOrder(deps, event.payload.value.orderId);
+        if (event.payload.value.orderId)
+          await followPaymentOfOrder(deps, event.payload.value.orderId, { leaveToCheckout: true });
         return;
       default:
         return;
