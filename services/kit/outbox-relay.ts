@@ -3,7 +3,7 @@
 // /metrics.
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
-import { sql, type Kysely } from "kysely";
+import { sql, type Kysely, type Transaction } from "kysely";
 import { Counter, Gauge } from "prom-client";
 import { publishCommittedEventsWith, type EventTables, type OutboxRow } from "./events.ts";
 import type { Logger } from "./log.ts";
@@ -103,27 +103,17 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
       while (handed.length > 0) {
         const rows = handed;
         handed = [];
-        const results = await Promise.allSettled(rows.map((row) => publishRow(js, row)));
-        const sent = rows.filter((_, i) => results[i]!.status === "fulfilled").map((row) => row.id);
+        const { sent, failed, reason } = await publishAll(js, rows);
         try {
-          if (sent.length > 0) {
-            await db
-              .updateTable("outbox")
-              .set({ publish_time: sql<Date>`UTC_TIMESTAMP(6)` })
-              .where("id", "in", sent)
-              .where("publish_time", "is", null)
-              .execute();
-            published.inc(sent.length);
-          }
+          await markPublished(db, sent);
         } catch (error) {
           log.warn({ err: error }, "published events not marked; the sweep publishes them again");
         } finally {
           for (const row of rows) inFlight.delete(row.id);
         }
-        if (sent.length < rows.length) {
-          publishFailures.inc(rows.length - sent.length);
-          const reason = (results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason;
-          log.warn({ failed: rows.length - sent.length, err: reason }, "outbox publish failed; the sweep retries it");
+        if (failed.length > 0) {
+          publishFailures.inc(failed.length);
+          log.warn({ failed: failed.length, err: reason }, "outbox publish failed; the sweep retries it");
         }
       }
     } finally {
@@ -181,17 +171,8 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
             .execute()
         ).filter((row) => !inFlight.has(row.id));
         if (rows.length === 0) return 0;
-        const results = await Promise.allSettled(rows.map((row) => publishRow(js, row)));
-        const sent = rows.filter((_, i) => results[i]!.status === "fulfilled").map((row) => row.id);
-        const failed = rows.filter((_, i) => results[i]!.status === "rejected").map((row) => row.id);
-        if (sent.length > 0) {
-          await trx
-            .updateTable("outbox")
-            .set({ publish_time: sql<Date>`UTC_TIMESTAMP(6)` })
-            .where("id", "in", sent)
-            .execute();
-          published.inc(sent.length);
-        }
+        const { sent, failed, reason } = await publishAll(js, rows);
+        await markPublished(trx, sent);
         if (failed.length > 0) {
           publishFailures.inc(failed.length);
           await trx
@@ -199,7 +180,6 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
             .set({ attempts: sql<number>`attempts + 1` })
             .where("id", "in", failed)
             .execute();
-          const reason = (results.find((r) => r.status === "rejected") as PromiseRejectedResult).reason;
           log.warn({ failed: failed.length, err: reason }, "outbox publish failed; will retry");
         }
         return failed.length > 0 ? 0 : rows.length;
@@ -254,6 +234,30 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
       await handedOver;
     },
   };
+}
+
+/** Publishes rows side by side: the ids that went out, those that did not, and why the first did not. */
+async function publishAll(
+  js: JetStreamClient,
+  rows: OutboxRow[],
+): Promise<{ sent: string[]; failed: string[]; reason: unknown }> {
+  const results = await Promise.allSettled(rows.map((row) => publishRow(js, row)));
+  const sent = rows.filter((_, i) => results[i]!.status === "fulfilled").map((row) => row.id);
+  const failed = rows.filter((_, i) => results[i]!.status === "rejected").map((row) => row.id);
+  const reason = (results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined)?.reason;
+  return { sent, failed, reason };
+}
+
+/** Marks published rows; a row marked already (by another replica's sweep) stays as it is. */
+async function markPublished(db: Kysely<EventTables> | Transaction<EventTables>, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .updateTable("outbox")
+    .set({ publish_time: sql<Date>`UTC_TIMESTAMP(6)` })
+    .where("id", "in", ids)
+    .where("publish_time", "is", null)
+    .execute();
+  published.inc(ids.length);
 }
 
 /** Rows handed over and not yet published or given up on, at most. */
