@@ -7,9 +7,8 @@ import {
   type Env,
   type ServiceBaseConfig,
 } from "../kit/config.ts";
+import { crashPoints, type CrashPoint } from "./crash-points.ts";
 import type { PricingPolicy } from "./domain/order.ts";
-
-export const crashPoints = ["none", "after-reserve", "after-payment", "after-shop-order-cancelled"] as const;
 
 export interface OrderConfig extends ServiceBaseConfig {
   productAddress: string;
@@ -30,7 +29,7 @@ export interface OrderConfig extends ServiceBaseConfig {
   /** BAZAAR_REQUIRE_VERIFIED_EMAIL: PlaceOrder refuses buyers whose token says the e-mail is unverified. */
   requireVerifiedEmail: boolean;
   /** Test-only: the process kills itself (SIGKILL) at this checkout or cancellation step. */
-  crashAt: (typeof crashPoints)[number];
+  crashAt: CrashPoint;
 }
 
 export function loadOrderConfig(env: Env): OrderConfig {

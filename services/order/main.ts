@@ -15,6 +15,7 @@ import { bind } from "../kit/serve.ts";
 import { orderAccessRules } from "./access-rules.ts";
 import { listenForOrderChanges } from "./change-announcements.ts";
 import { loadOrderConfig } from "./config.ts";
+import { crashingStock } from "./crash-points.ts";
 import type { OrderDatabase } from "./db/database.ts";
 import { migrations } from "./db/migrations/index.ts";
 import { FeedSignals } from "../kit/feed-signals.ts";
@@ -40,16 +41,13 @@ const orderDeps = ({ db, outbox, serviceToken }: ServiceRuntime<OrderDatabase>):
     db,
     outbox,
     payments: paymentServicePayments(payments.client, serviceToken),
-    stock: inventoryStock(inventory.client, serviceToken),
+    stock: crashingStock(inventoryStock(inventory.client, serviceToken), config.crashAt, () =>
+      process.kill(process.pid, "SIGKILL"),
+    ),
     pricing: config.pricing,
     currencyCode: config.currencyCode,
     recoverAfterMs: config.recoverAfterMs,
     paymentWaitMs: config.paymentWaitMs,
-    faults: {
-      reached(point) {
-        if (point === config.crashAt) process.kill(process.pid, "SIGKILL");
-      },
-    },
   });
 
 const service = startService<OrderDatabase>({

@@ -59,7 +59,6 @@ function orderServiceWith(cart: InMemoryCarts, options: { requireVerifiedEmail?:
     currencyCode: "EUR",
     recoverAfterMs: 60_000,
     paymentWaitMs: 60_000,
-    faults: { reached() {} },
   };
   return serveInMemory({
     services: [

@@ -94,7 +94,7 @@ function visibleTimeBound(bound: Timestamp): Date {
 const longestReplayMs = 7 * 24 * 3_600_000;
 
 export function createShopOrderService(
-  deps: Pick<OrderDeps, "db" | "outbox" | "currencyCode" | "stock" | "payments" | "faults"> & {
+  deps: Pick<OrderDeps, "db" | "outbox" | "currencyCode" | "stock" | "payments"> & {
     feed: FeedDeps;
     shops: ShopOwners;
   },

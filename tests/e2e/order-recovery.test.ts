@@ -13,7 +13,7 @@ import { useMesh } from "../support/use-mesh.ts";
 
 const e2e = useMesh({
   env: {
-    BAZAAR_ORDER_CRASH_AT: "after-reserve",
+    BAZAAR_ORDER_CRASH_AT: "after-stock-reserve",
     // Recovery takes over after 3 s instead of 30 s, checked twice a second.
     BAZAAR_ORDER_RECOVER_AFTER_MS: "3000",
     BAZAAR_ORDER_RECOVERY_SWEEP_MS: "500",
@@ -110,7 +110,7 @@ describe("an order service killed in the middle of checkout", () => {
     const { product: whileDown } = await products.getProduct({ id: productId }, asSeller);
     expect(whileDown!.stockAvailable).toBe(initialStock - 2);
 
-    e2e.mesh.relaunch("order", { BAZAAR_ORDER_CRASH_AT: "after-payment" });
+    e2e.mesh.relaunch("order", { BAZAAR_ORDER_CRASH_AT: "before-stock-commit" });
     await e2e.mesh.ready(60_000);
     const order = await settledOrderOf(me, 60_000);
     expect(order.status).toBe(OrderStatus.CANCELLED);

@@ -332,7 +332,7 @@ describe("an order service killed in the middle of a shop order's cancellation",
   it("when it dies right after the cancellation commits, then after restart the stock is returned once and one refund row holds the exact amount", async () => {
     const { me, order, a, b, mine } = await twoShopOrder();
     await e2e.mesh.kill("order", "SIGTERM");
-    e2e.mesh.relaunch("order", { BAZAAR_ORDER_CRASH_AT: "after-shop-order-cancelled" });
+    e2e.mesh.relaunch("order", { BAZAAR_ORDER_CRASH_AT: "before-stock-give-back" });
     await e2e.mesh.ready(60_000);
 
     const failure = await failureOf(shopOrders.cancelShopOrder({ id: mine.id, reason: "flooded" }, sellerA.options));

@@ -35,7 +35,7 @@ import { repeatUntilKnown } from "./settle.ts";
 export const shopOrderCancellableStatuses: readonly ShopOrderStatus[] = ["CONFIRMED", "PROCESSING"];
 
 export async function cancelShopOrder(
-  deps: Pick<OrderDeps, "db" | "outbox" | "currencyCode" | "stock" | "payments" | "faults">,
+  deps: Pick<OrderDeps, "db" | "outbox" | "currencyCode" | "stock" | "payments">,
   shopOrderId: string,
   actor: FulfilmentActor,
   reason: string,
@@ -67,7 +67,6 @@ export async function cancelShopOrder(
     });
   });
   deps.outbox.wake();
-  deps.faults.reached("after-shop-order-cancelled");
   try {
     await settleShopOrder(deps, shopOrderId);
   } catch {

@@ -40,7 +40,6 @@ function depsWith(overrides: Partial<OrderDeps> = {}): OrderDeps {
     currencyCode: "EUR",
     recoverAfterMs: 60_000,
     paymentWaitMs: 60_000,
-    faults: { reached: () => undefined },
     ...overrides,
   };
 }

@@ -100,7 +100,6 @@ async function finishPaidOrder(deps: OrderDeps, order: OrderFacts, payment: Card
     if (current && endedUnfulfilled(current.status)) await giveBack(deps, order.id);
     return;
   }
-  deps.faults.reached("after-payment");
   try {
     await repeatUntilKnown(() => deps.stock.commit(order.id));
   } catch (error) {

@@ -87,7 +87,6 @@ export async function placeOrder(deps: OrderDeps, shopper: ShopperPorts, request
     if (!isOutcomeUnknown(error)) await abandonOrder(deps, order, "CANCELLED", "stock could not be reserved");
     throw error;
   }
-  deps.faults.reached("after-reserve");
 
   if (request.paymentMethod === "CARD") {
     // Confirmed, failed, or left PENDING awaiting the buyer's confirmation (3-D Secure).

@@ -44,14 +44,6 @@ export interface StockPort {
   ): Promise<void>;
 }
 
-/**
- * Test-only crash points between saga steps (BAZAAR_ORDER_CRASH_AT); production wiring never
- * sets one.
- */
-export interface FaultPoints {
-  reached(point: "after-reserve" | "after-payment" | "after-shop-order-cancelled"): void;
-}
-
 export interface OrderDeps {
   db: Kysely<OrderDatabase>;
   outbox: OutboxNotifier;
@@ -63,5 +55,4 @@ export interface OrderDeps {
   recoverAfterMs: number;
   /** How long an order awaits its buyer's or provider's decision on a card payment. */
   paymentWaitMs: number;
-  faults: FaultPoints;
 }

@@ -43,7 +43,6 @@ function deps(): OrderDeps {
     currencyCode: "USD",
     recoverAfterMs: 3_000,
     paymentWaitMs: 3_000,
-    faults: { reached: () => undefined },
   };
 }
 
