@@ -32,6 +32,7 @@ import {
   type SignedIn,
   type TestTokens,
 } from "../kit/testing/tokens.ts";
+import { applyAllOnce } from "../kit/consumer.ts";
 import { inTransaction } from "../kit/db.ts";
 import { adminAccessRules } from "./access-rules.ts";
 import { createAdminService } from "./admin-service.ts";
@@ -612,6 +613,26 @@ describe("erasing users", () => {
     expect(await db.selectFrom("erased_users").select("user_id").where("user_id", "=", userId).execute()).toHaveLength(
       1,
     );
+  });
+
+  it("when the sign-up and the erasure arrive in one batch, then the sign-up's audit entry (written with the batch's others) is scrubbed too", async () => {
+    const userId = uuidv7();
+    const email = `hedy-${uuidv7()}@example.test`;
+    const erasure = create(EventSchema, {
+      id: uuidv7(),
+      source: "auth",
+      subjectId: userId,
+      payload: { case: "userErased", value: { userId } },
+    });
+    const deliveries = [registration(userId, email), erasure].map((event) => ({
+      event,
+      subject: "bazaar.auth.user",
+      traceParent: undefined,
+    }));
+    expect(await applyAllOnce(db, projectionsConsumer.name, deliveries, applyToProjections)).toBe(true);
+    const audit = await auditTextAbout(userId);
+    expect(audit).toContain(`user ${userId} registered as CUSTOMER`);
+    expect(audit).not.toContain(email);
   });
 });
 

@@ -122,7 +122,12 @@ export async function nextInSequence<DB>(
 interface CommitHooks {
   db: Kysely<any>;
   hooks: Array<(db: Kysely<any>) => void>;
+  /** Rows gathered until commit, by what writes them. */
+  gathered: Map<GatheredWriter<any>, unknown[]>;
 }
+
+/** Writes rows gathered in a transaction, all in one statement. */
+export type GatheredWriter<R> = (trx: Transaction<any>, rows: R[]) => Promise<void>;
 
 const commitHooks = new WeakMap<object, CommitHooks>();
 
@@ -146,15 +151,45 @@ export function whenCommitted<DB>(trx: Transaction<DB>, hook: (db: Kysely<any>) 
   return registered !== undefined;
 }
 
-/** Runs `work` in a transaction, then, once it has committed, the hooks it registered. */
+/**
+ * Keeps `row` to be written by `write` just before the transaction commits, with every other row
+ * given to the same writer: a consumer applying a batch of events then writes, say, their audit
+ * rows in one statement instead of one per event. Written at once in a transaction opened without
+ * commit hooks. A statement that reads the table in the same transaction must call
+ * writeGatheredRows first.
+ */
+export async function gatherUntilCommit<R>(trx: Transaction<any>, write: GatheredWriter<R>, row: R): Promise<void> {
+  const registered = commitHooks.get(trx);
+  if (!registered) return write(trx, [row]);
+  const rows = registered.gathered.get(write);
+  if (rows) rows.push(row);
+  else registered.gathered.set(write, [row]);
+}
+
+/** Writes now what gatherUntilCommit kept in this transaction. */
+export async function writeGatheredRows(trx: Transaction<any>): Promise<void> {
+  const gathered = commitHooks.get(trx)?.gathered;
+  if (!gathered) return;
+  for (const [write, rows] of gathered) {
+    gathered.delete(write);
+    await write(trx, rows);
+  }
+}
+
+/**
+ * Runs `work` in a transaction, writing the rows it gathered before the commit; then, once it has
+ * committed, the hooks it registered.
+ */
 export async function transactionWithCommitHooks<DB, T>(
   db: Kysely<DB>,
   work: (trx: Transaction<DB>) => Promise<T>,
 ): Promise<T> {
-  const registered: CommitHooks = { db, hooks: [] };
-  const result = await db.transaction().execute((trx) => {
+  const registered: CommitHooks = { db, hooks: [], gathered: new Map() };
+  const result = await db.transaction().execute(async (trx) => {
     commitHooks.set(trx, registered);
-    return work(trx);
+    const done = await work(trx);
+    await writeGatheredRows(trx);
+    return done;
   });
   for (const hook of registered.hooks) hook(db);
   return result;

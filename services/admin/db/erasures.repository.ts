@@ -1,5 +1,6 @@
 // Erased users and the audit entries about them: SQL of the admin service's part of EraseUser.
 import { sql, type Kysely, type Transaction } from "kysely";
+import { writeGatheredRows } from "../../kit/db.ts";
 import type { AdminDatabase } from "./database.ts";
 import type { AuditRow } from "./projections.repository.ts";
 
@@ -37,6 +38,8 @@ export async function lockAuditEntriesAbout(
   userId: string,
   eventTypes: readonly string[],
 ): Promise<AuditRow[]> {
+  // Entries of the same batch of events are still gathered (insertAuditEvent): written first.
+  await writeGatheredRows(trx);
   return trx
     .selectFrom("audit_events")
     .selectAll()

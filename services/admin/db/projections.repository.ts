@@ -1,14 +1,24 @@
 // The audit trail and sales projections: the only place in the admin service with SQL.
 import { sql, type Kysely, type Transaction } from "kysely";
+import { gatherUntilCommit } from "../../kit/db.ts";
 import type { AdminDatabase, AuditEventsTable } from "./database.ts";
 
 type Db = Kysely<AdminDatabase> | Transaction<AdminDatabase>;
 
 export type AuditRow = AuditEventsTable;
 
+/**
+ * Adds an entry to the audit trail, written with the transaction's other entries just before it
+ * commits: a consumer's batch of events becomes one INSERT (an event redelivered after its entry
+ * was written is ignored).
+ */
 export async function insertAuditEvent(trx: Transaction<AdminDatabase>, row: AuditRow): Promise<void> {
-  await trx.insertInto("audit_events").ignore().values(row).execute();
+  await gatherUntilCommit(trx, writeAuditRows, row);
 }
+
+const writeAuditRows = async (trx: Transaction<AdminDatabase>, rows: AuditRow[]) => {
+  await trx.insertInto("audit_events").ignore().values(rows).execute();
+};
 
 export interface AuditFilter {
   eventType?: string;
