@@ -3,6 +3,8 @@
 import { Code } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fromBinary } from "@bufbuild/protobuf";
+import { EventSchema, type StockChanged } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { InventoryService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { PreconditionFailureSchema } from "../../gen/google/rpc/error_details_pb.ts";
 import { uuidv7 } from "../kit/ids.ts";
@@ -125,6 +127,65 @@ describe("what a refused hold answers", () => {
     await hold(reservationId, productId, 3);
     const { products } = await services.products.batchGetProducts({ ids: [productId] });
     expect(products[0]?.stockAvailable).toBe(2);
+  });
+});
+
+describe("the stock events of a reservation", () => {
+  /** The StockChanged events about the reservation, oldest first. */
+  async function stockEventsOf(reservationId: string) {
+    const rows = await db
+      .selectFrom("outbox")
+      .select("payload")
+      .where("subject", "=", "bazaar.product.stock_changed")
+      .orderBy("id")
+      .execute();
+    return rows
+      .map((row) => fromBinary(EventSchema, row.payload))
+      .filter((event) => event.subjectId === reservationId)
+      .map((event) => event.payload.value as StockChanged);
+  }
+
+  it("when a reservation of two products is held, committed and returned, then each step emits one StockChanged with both products' stock after it", async () => {
+    const [a, b] = [await productWithStock(10), await productWithStock(5)];
+    const reservationId = uuidv7();
+    const items = [
+      { productId: a, quantity: 3 },
+      { productId: b, quantity: 2 },
+    ];
+    await services.inventory.reserveStock({ reservationId, items }, orderService.options);
+    await services.inventory.commitReservation({ reservationId }, orderService.options);
+    await services.inventory.returnReservation({ reservationId }, orderService.options);
+    const steps = (await stockEventsOf(reservationId)).map((change) => ({
+      reason: change.reason,
+      reservationId: change.reservationId,
+      levels: change.levels.map((l) => [l.productId, l.stockOnHand, l.stockHeld, l.stockAvailable]),
+    }));
+    expect(steps).toEqual([
+      {
+        reason: "reserve",
+        reservationId,
+        levels: [
+          [a, 10, 3, 7],
+          [b, 5, 2, 3],
+        ],
+      },
+      {
+        reason: "commit",
+        reservationId,
+        levels: [
+          [a, 7, 0, 7],
+          [b, 3, 0, 3],
+        ],
+      },
+      {
+        reason: "return",
+        reservationId,
+        levels: [
+          [a, 10, 0, 10],
+          [b, 5, 0, 5],
+        ],
+      },
+    ]);
   });
 });
 

@@ -27,6 +27,7 @@ import {
   recordOrderStatus,
   type AuditRow,
 } from "../db/projections.repository.ts";
+import { stockLevelsOf } from "../../kit/stock-levels.ts";
 import { applyToShopSales } from "./shop-sales-projection.ts";
 
 /** The durable consumer that builds every projection, over the whole stream. */
@@ -204,8 +205,13 @@ export function summaryOf(event: Event): string {
       return `product ${payload.value.productId} updated`;
     case "productDeleted":
       return `product ${payload.value.productId} deleted`;
-    case "stockChanged":
-      return `stock of ${payload.value.productId}: ${payload.value.stockOnHand} on hand, ${payload.value.stockAvailable} available (${payload.value.reason})`;
+    case "stockChanged": {
+      const levels = stockLevelsOf(payload.value).map(
+        (level) => `${level.productId}: ${level.stockOnHand} on hand, ${level.stockAvailable} available`,
+      );
+      const reservation = payload.value.reservationId ? `, reservation ${payload.value.reservationId}` : "";
+      return `stock of ${levels.join("; ")} (${payload.value.reason}${reservation})`;
+    }
     case "shopSuspensionChanged":
       return payload.value.suspended
         ? `shop ${payload.value.shopId} suspended: ${payload.value.reason}`

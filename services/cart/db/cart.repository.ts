@@ -111,7 +111,8 @@ export async function saveSnapshots(db: Db, snapshots: ProductSnapshot[], source
   }
 }
 
-export type SnapshotChange = Partial<Omit<ProductSnapshot, "productId">>;
+/** Stock is not among them: it moves by applyStockLevels. */
+export type SnapshotChange = Partial<Omit<ProductSnapshot, "productId" | "stockAvailable">>;
 
 /** Applies an event's facts to a cached product, unless a newer fact is already there. */
 export async function applyToSnapshot(
@@ -128,10 +129,32 @@ export async function applyToSnapshot(
       ...(change.imageUrl !== undefined && { image_url: change.imageUrl }),
       ...(change.imageJson !== undefined && { image: change.imageJson }),
       ...(change.forSale !== undefined && { for_sale: change.forSale ? 1 : 0 }),
-      ...(change.stockAvailable !== undefined && { stock_available: change.stockAvailable }),
       source_time: sourceTime,
     })
     .where("product_id", "=", productId)
+    .where("source_time", "<=", sourceTime)
+    .execute();
+}
+
+/** Several products' available stock from one stock move, in one statement. */
+export async function applyStockLevels(
+  db: Db,
+  levels: Array<{ productId: string; stockAvailable: number }>,
+  sourceTime: Date,
+): Promise<void> {
+  if (levels.length === 0) return;
+  const available = sql<number>`CASE product_id ${sql.join(
+    levels.map((level) => sql`WHEN ${level.productId} THEN ${level.stockAvailable}`),
+    sql` `,
+  )} END`;
+  await db
+    .updateTable("product_snapshots")
+    .set({ stock_available: available, source_time: sourceTime })
+    .where(
+      "product_id",
+      "in",
+      levels.map((level) => level.productId),
+    )
     .where("source_time", "<=", sourceTime)
     .execute();
 }

@@ -1,6 +1,7 @@
-// The cart's product snapshots following a shop's suspension against a real MariaDB: the
-// shop's products show off sale with the names and prices they had, other shops' do not move,
-// and reactivation drops the snapshots so the next read asks the product service again.
+// The cart's product snapshots following product events against a real MariaDB: a shop's
+// suspension shows its products off sale with the names and prices they had, other shops' do not
+// move, and reactivation drops the snapshots so the next read asks the product service again;
+// a stock move sets the available stock of every product it names.
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Kysely } from "kysely";
@@ -23,6 +24,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.destroy();
 });
+
+async function stockChanged(value: Record<string, unknown>, at = new Date()) {
+  const event = create(EventSchema, {
+    id: uuidv7(),
+    occurTime: timestampFromDate(at),
+    source: "product",
+    payload: { case: "stockChanged", value },
+  });
+  await db.transaction().execute((trx) => applyProductEvent(event, trx));
+}
 
 async function suspensionChanged(shopId: string, suspended: boolean, at = new Date()) {
   const event = create(EventSchema, {
@@ -74,5 +85,42 @@ describe("a shop's suspension in carts", () => {
       .execute();
     await suspensionChanged(uuidv7(), true);
     expect((await findSnapshots(db, [legacy.productId])).has(legacy.productId)).toBe(false);
+  });
+});
+
+describe("stock in carts", () => {
+  const availableOf = async (ids: string[]) =>
+    [...(await findSnapshots(db, ids)).values()].map((snapshot) => [snapshot.productId, snapshot.stockAvailable]);
+
+  it("when one stock move names two products, then both snapshots show its stock, others do not move, and an older move changes nothing", async () => {
+    const [tea, cups, other] = [
+      aProduct({ stockAvailable: 10 }),
+      aProduct({ stockAvailable: 10 }),
+      aProduct({ stockAvailable: 10 }),
+    ];
+    await saveSnapshots(db, [tea, cups, other], new Date(Date.now() - 1_000));
+    const levels = [
+      { productId: tea.productId, stockAvailable: 7 },
+      { productId: cups.productId, stockAvailable: 0 },
+    ];
+    await stockChanged({ reason: "reserve", reservationId: uuidv7(), levels });
+    const ids = [tea.productId, cups.productId, other.productId];
+    expect(await availableOf(ids)).toEqual([
+      [tea.productId, 7],
+      [cups.productId, 0],
+      [other.productId, 10],
+    ]);
+    await stockChanged(
+      { reason: "release", levels: [{ productId: tea.productId, stockAvailable: 10 }] },
+      new Date(Date.now() - 60_000),
+    );
+    expect((await availableOf([tea.productId]))[0]).toEqual([tea.productId, 7]);
+  });
+
+  it("when a stock event from before StockChanged listed levels arrives, then its one product follows it", async () => {
+    const tea = aProduct({ stockAvailable: 10 });
+    await saveSnapshots(db, [tea], new Date(Date.now() - 1_000));
+    await stockChanged({ productId: tea.productId, stockAvailable: 4, reason: "adjust" });
+    expect(await availableOf([tea.productId])).toEqual([[tea.productId, 4]]);
   });
 });

@@ -6,7 +6,8 @@ import { toJsonString } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { ImageSchema } from "../../../gen/bazaar/common/v1/common_pb.ts";
 import type { Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
-import { applyToSnapshot, forgetShopSnapshots, takeShopOffSale } from "../db/cart.repository.ts";
+import { stockLevelsOf } from "../../kit/stock-levels.ts";
+import { applyStockLevels, applyToSnapshot, forgetShopSnapshots, takeShopOffSale } from "../db/cart.repository.ts";
 import type { CartDatabase } from "../db/database.ts";
 
 export const productSnapshotsConsumer = { name: "cart-product-snapshots", filterSubject: "bazaar.product.>" } as const;
@@ -33,7 +34,7 @@ export async function applyProductEvent(event: Event, trx: Transaction<CartDatab
       await applyToSnapshot(trx, payload.value.productId, { forSale: false }, at);
       return;
     case "stockChanged":
-      await applyToSnapshot(trx, payload.value.productId, { stockAvailable: payload.value.stockAvailable }, at);
+      await applyStockLevels(trx, stockLevelsOf(payload.value), at);
       return;
     case "shopSuspensionChanged":
       if (payload.value.suspended) await takeShopOffSale(trx, payload.value.shopId, at);

@@ -180,9 +180,10 @@ export async function upsertProductOwner(
     .execute();
 }
 
-export async function findProductOwner(db: Db, productId: string) {
-  const row = await db.selectFrom("product_owners").selectAll().where("product_id", "=", productId).executeTakeFirst();
-  return row && { ...row, low_stock: Boolean(row.low_stock) };
+/** The known products among `productIds`, by id. */
+export async function findProductOwners(db: Db, productIds: string[]) {
+  const rows = await db.selectFrom("product_owners").selectAll().where("product_id", "in", productIds).execute();
+  return new Map(rows.map((row) => [row.product_id, { ...row, low_stock: Boolean(row.low_stock) }]));
 }
 
 export async function setLowStock(db: Db, productId: string, low: boolean): Promise<void> {

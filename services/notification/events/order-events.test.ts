@@ -283,7 +283,28 @@ describe("users", () => {
 });
 
 describe("low stock", () => {
-  it("when stock falls below the threshold twice in a row, then the seller is told once, and again after a restock", async () => {
+  it("when one stock move takes two of a seller's products below the threshold and leaves a third above, then the seller is told about each of the two", async () => {
+    const seller = uuidv7();
+    const [tea, cups, pot] = [uuidv7(), uuidv7(), uuidv7()];
+    for (const [productId, name] of [
+      [tea, "Tea"],
+      [cups, "Cups"],
+      [pot, "Pot"],
+    ] as const)
+      await applyProduct(
+        event({ case: "productCreated", value: { productId, shopId: uuidv7(), sellerId: seller, name } }),
+      );
+    const level = (productId: string, stockAvailable: number) => ({ productId, stockAvailable });
+    await applyProduct(
+      event({
+        case: "stockChanged",
+        value: { reason: "reserve", reservationId: uuidv7(), levels: [level(tea, 2), level(cups, 0), level(pot, 9)] },
+      }),
+    );
+    expect((await inboxOf(seller)).map((n) => n.body).sort()).toEqual(["Cups has 0 left.", "Tea has 2 left."]);
+  });
+
+  it("when stock falls below the threshold twice in a row (events from before StockChanged listed levels), then the seller is told once, and again after a restock", async () => {
     const [seller, productId] = [uuidv7(), uuidv7()];
     await applyProduct(
       event({ case: "productCreated", value: { productId, shopId: uuidv7(), sellerId: seller, name: "Tea" } }),

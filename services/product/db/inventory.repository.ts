@@ -180,16 +180,20 @@ export async function setReservationStatus(trx: Trx, id: string, status: Reserva
     .execute();
 }
 
-export async function stockOf(
+/** Where each product's stock stands, in the order of `productIds`. */
+export async function stockOfProducts(
   trx: Trx,
-  productId: string,
-): Promise<{ id: string; stockOnHand: number; stockHeld: number }> {
-  const row = await trx
+  productIds: string[],
+): Promise<Array<{ id: string; stockOnHand: number; stockHeld: number }>> {
+  const rows = await trx
     .selectFrom("products")
     .select(["id", "stock_on_hand", "stock_held"])
-    .where("id", "=", productId)
-    .executeTakeFirstOrThrow();
-  return { id: row.id, stockOnHand: row.stock_on_hand, stockHeld: row.stock_held };
+    .where("id", "in", productIds)
+    .execute();
+  const byId = new Map(
+    rows.map((row) => [row.id, { id: row.id, stockOnHand: row.stock_on_hand, stockHeld: row.stock_held }]),
+  );
+  return productIds.map((id) => byId.get(id)!);
 }
 
 /** Held reservations past their expiry, locked; rows another replica is sweeping are skipped. */

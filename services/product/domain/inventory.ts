@@ -16,7 +16,7 @@ import {
   restockSoldStock,
   sellHeldStock,
   setReservationStatus,
-  stockOf,
+  stockOfProducts,
   unholdStock,
   type ReservationRecord,
 } from "../db/inventory.repository.ts";
@@ -98,7 +98,7 @@ export async function reserveStock(
       );
     }
     await insertReservationItems(trx, reservationId, items);
-    for (const item of items) await appendStockChanged(trx, actor, await stockOf(trx, item.productId), "reserve");
+    await appendStockMoved(trx, reservationId, items, "reserve");
     return { expireTime };
   });
   deps.outbox.wake();
@@ -111,8 +111,7 @@ export async function commitReservation(deps: InventoryDeps, reservationId: stri
     if (reservation.status !== "HELD") throw new ReservationClosedError(reservationId, reservation.status);
     for (const item of reservation.items) await sellHeldStock(trx, item.productId, item.quantity);
     await setReservationStatus(trx, reservationId, "COMMITTED");
-    for (const item of reservation.items)
-      await appendStockChanged(trx, actor, await stockOf(trx, item.productId), "commit");
+    await appendStockMoved(trx, reservationId, reservation.items, "commit");
   });
 }
 
@@ -140,8 +139,7 @@ export async function returnReservation(deps: InventoryDeps, reservationId: stri
     if (reservation.status !== "COMMITTED") return;
     for (const item of reservation.items) await restockSoldStock(trx, item.productId, item.quantity);
     await setReservationStatus(trx, reservationId, "RETURNED");
-    for (const item of reservation.items)
-      await appendStockChanged(trx, actor, await stockOf(trx, item.productId), "return");
+    await appendStockMoved(trx, reservationId, reservation.items, "return");
   });
   deps.outbox.wake();
 }
@@ -175,12 +173,13 @@ export async function returnReservationItems(
       quantity: Math.min(item.quantity, out.get(item.productId) ?? 0),
     }));
     await insertReturn(trx, reservationId, returnId, giving);
-    for (const item of giving.filter((g) => g.quantity > 0)) {
+    const moved = giving.filter((g) => g.quantity > 0);
+    for (const item of moved) {
       if (reservation.status === "HELD") await unholdStock(trx, item.productId, item.quantity);
       else await restockSoldStock(trx, item.productId, item.quantity);
-      const reason = reservation.status === "HELD" ? "release" : "return";
-      await appendStockChanged(trx, actor, await stockOf(trx, item.productId), reason);
     }
+    if (moved.length > 0)
+      await appendStockMoved(trx, reservationId, moved, reservation.status === "HELD" ? "release" : "return");
     return giving;
   });
   deps.outbox.wake();
@@ -205,9 +204,21 @@ async function giveBack(
 ) {
   for (const item of reservation.items) await unholdStock(trx, item.productId, item.quantity);
   await setReservationStatus(trx, reservation.id, status);
-  const reason = status === "EXPIRED" ? "expire" : "release";
-  for (const item of reservation.items)
-    await appendStockChanged(trx, actor, await stockOf(trx, item.productId), reason);
+  await appendStockMoved(trx, reservation.id, reservation.items, status === "EXPIRED" ? "expire" : "release");
+}
+
+/** The reservation's step as one StockChanged, with its products' stock as it stands now. */
+async function appendStockMoved(
+  trx: Transaction<ProductDatabase>,
+  reservationId: string,
+  items: Array<{ productId: string }>,
+  reason: "reserve" | "commit" | "release" | "expire" | "return",
+): Promise<void> {
+  const products = await stockOfProducts(
+    trx,
+    items.map((item) => item.productId),
+  );
+  await appendStockChanged(trx, actor, products, { reason, reservationId });
 }
 
 async function settle(

@@ -164,7 +164,7 @@ export async function updateProduct(
     );
     await appendEvent(trx, await productUpdatedEvent(trx, deps.images, before, after, changed, caller.id));
     if (changes.stockOnHand !== undefined && changes.stockOnHand !== before.stockOnHand) {
-      await appendStockChanged(trx, caller.id, { ...before, stockOnHand: changes.stockOnHand }, "adjust");
+      await appendStockChanged(trx, caller.id, [{ ...before, stockOnHand: changes.stockOnHand }], { reason: "adjust" });
     }
   });
   deps.outbox.wake();
@@ -210,24 +210,34 @@ export async function createCategory(
   return created;
 }
 
+/**
+ * One StockChanged for a stock move, with every product it moved as it stands now; the subject
+ * is the reservation for a reservation's step, the product for an adjustment.
+ */
 export function appendStockChanged(
   trx: Parameters<typeof appendEvent>[0],
   actorId: string,
-  product: Pick<Product, "id" | "stockOnHand" | "stockHeld">,
-  reason: "adjust" | "reserve" | "commit" | "release" | "expire" | "return",
+  products: Array<Pick<Product, "id" | "stockOnHand" | "stockHeld">>,
+  move:
+    | { reason: "adjust" }
+    | { reason: "reserve" | "commit" | "release" | "expire" | "return"; reservationId: string },
 ): Promise<string> {
+  const reservationId = "reservationId" in move ? move.reservationId : "";
   return appendEvent(trx, {
     source: "product",
     actorId,
-    subjectId: product.id,
+    subjectId: reservationId || products[0]!.id,
     payload: {
       case: "stockChanged",
       value: {
-        productId: product.id,
-        stockOnHand: product.stockOnHand,
-        stockHeld: product.stockHeld,
-        stockAvailable: availableStock(product),
-        reason,
+        reason: move.reason,
+        reservationId,
+        levels: products.map((product) => ({
+          productId: product.id,
+          stockOnHand: product.stockOnHand,
+          stockHeld: product.stockHeld,
+          stockAvailable: availableStock(product),
+        })),
       },
     },
   });

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bazaar/events/v1/events.proto.
  */
 export const file_bazaar_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch1iYXphYXIvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQYmF6YWFyLmV2ZW50cy52MSLjDgoFRXZlbnQSCgoCaWQYASABKAkSLgoKb2NjdXJfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc291cmNlGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJEhIKCnN1YmplY3RfaWQYBSABKAkSFAoMdHJhY2VfcGFyZW50GAYgASgJEjsKD3VzZXJfcmVnaXN0ZXJlZBgKIAEoCzIgLmJhemFhci5ldmVudHMudjEuVXNlclJlZ2lzdGVyZWRIABI+ChF1c2VyX3JvbGVfY2hhbmdlZBgLIAEoCzIhLmJhemFhci5ldmVudHMudjEuVXNlclJvbGVDaGFuZ2VkSAASQgoTdXNlcl9hY3RpdmVfY2hhbmdlZBgMIAEoCzIjLmJhemFhci5ldmVudHMudjEuVXNlckFjdGl2ZUNoYW5nZWRIABIzCgt1c2VyX2VyYXNlZBgNIAEoCzIcLmJhemFhci5ldmVudHMudjEuVXNlckVyYXNlZEgAEkwKGHBhc3N3b3JkX3Jlc2V0X3JlcXVlc3RlZBgOIAEoCzIoLmJhemFhci5ldmVudHMudjEuUGFzc3dvcmRSZXNldFJlcXVlc3RlZEgAEj0KEHBhc3N3b3JkX2NoYW5nZWQYDyABKAsyIS5iYXphYXIuZXZlbnRzLnYxLlBhc3N3b3JkQ2hhbmdlZEgAEjkKDmVtYWlsX3ZlcmlmaWVkGBAgASgLMh8uYmF6YWFyLmV2ZW50cy52MS5FbWFpbFZlcmlmaWVkSAASNQoMc2hvcF9jcmVhdGVkGBQgASgLMh0uYmF6YWFyLmV2ZW50cy52MS5TaG9wQ3JlYXRlZEgAEj0KEGNhdGVnb3J5X2NyZWF0ZWQYFSABKAsyIS5iYXphYXIuZXZlbnRzLnYxLkNhdGVnb3J5Q3JlYXRlZEgAEjsKD3Byb2R1Y3RfY3JlYXRlZBgWIAEoCzIgLmJhemFhci5ldmVudHMudjEuUHJvZHVjdENyZWF0ZWRIABI7Cg9wcm9kdWN0X3VwZGF0ZWQYFyABKAsyIC5iYXphYXIuZXZlbnRzLnYxLlByb2R1Y3RVcGRhdGVkSAASOwoPcHJvZHVjdF9kZWxldGVkGBggASgLMiAuYmF6YWFyLmV2ZW50cy52MS5Qcm9kdWN0RGVsZXRlZEgAEjcKDXN0b2NrX2NoYW5nZWQYGSABKAsyHi5iYXphYXIuZXZlbnRzLnYxLlN0b2NrQ2hhbmdlZEgAEkoKF3Nob3Bfc3VzcGVuc2lvbl9jaGFuZ2VkGBogASgLMicuYmF6YWFyLmV2ZW50cy52MS5TaG9wU3VzcGVuc2lvbkNoYW5nZWRIABI1CgxvcmRlcl9wbGFjZWQYHiABKAsyHS5iYXphYXIuZXZlbnRzLnYxLk9yZGVyUGxhY2VkSAASRAoUb3JkZXJfc3RhdHVzX2NoYW5nZWQYHyABKAsyJC5iYXphYXIuZXZlbnRzLnYxLk9yZGVyU3RhdHVzQ2hhbmdlZEgAEjsKD29yZGVyX2NhbmNlbGxlZBggIAEoCzIgLmJhemFhci5ldmVudHMudjEuT3JkZXJDYW5jZWxsZWRIABI5Cg5wYXltZW50X2ZhaWxlZBghIAEoCzIfLmJhemFhci5ldmVudHMudjEuUGF5bWVudEZhaWxlZEgAEk0KGXNob3Bfb3JkZXJfc3RhdHVzX2NoYW5nZWQYIiABKAsyKC5iYXphYXIuZXZlbnRzLnYxLlNob3BPcmRlclN0YXR1c0NoYW5nZWRIABJBChJwYXltZW50X2F1dGhvcml6ZWQYIyABKAsyIy5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRBdXRob3JpemVkSAASPQoQcGF5bWVudF9jYXB0dXJlZBgkIAEoCzIhLmJhemFhci5ldmVudHMudjEuUGF5bWVudENhcHR1cmVkSAASPQoQcGF5bWVudF9yZWZ1bmRlZBglIAEoCzIhLmJhemFhci5ldmVudHMudjEuUGF5bWVudFJlZnVuZGVkSAASSgoXcGF5bWVudF9yZXF1aXJlc19hY3Rpb24YJiABKAsyJy5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRSZXF1aXJlc0FjdGlvbkgAEj0KEHBheW1lbnRfY2FuY2VsZWQYJyABKAsyIS5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRDYW5jZWxlZEgAEkgKFmFkbWluX2FjdGlvbl9wZXJmb3JtZWQYKCABKAsyJi5iYXphYXIuZXZlbnRzLnYxLkFkbWluQWN0aW9uUGVyZm9ybWVkSAASQgoTZXZlbnRfZGVhZF9sZXR0ZXJlZBgpIAEoCzIjLmJhemFhci5ldmVudHMudjEuRXZlbnREZWFkTGV0dGVyZWRIABI5Cg5pbWFnZV91cGxvYWRlZBgqIAEoCzIfLmJhemFhci5ldmVudHMudjEuSW1hZ2VVcGxvYWRlZEgAQgkKB3BheWxvYWQibAoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIkCgRyb2xlGAMgASgOMhYuYmF6YWFyLmNvbW1vbi52MS5Sb2xlEhQKDGRpc3BsYXlfbmFtZRgEIAEoCSJ2Cg9Vc2VyUm9sZUNoYW5nZWQSDwoHdXNlcl9pZBgBIAEoCRIoCghvbGRfcm9sZRgCIAEoDjIWLmJhemFhci5jb21tb24udjEuUm9sZRIoCghuZXdfcm9sZRgDIAEoDjIWLmJhemFhci5jb21tb24udjEuUm9sZSI0ChFVc2VyQWN0aXZlQ2hhbmdlZBIPCgd1c2VyX2lkGAEgASgJEg4KBmFjdGl2ZRgCIAEoCCIpChZQYXNzd29yZFJlc2V0UmVxdWVzdGVkEg8KB3VzZXJfaWQYASABKAkiIgoPUGFzc3dvcmRDaGFuZ2VkEg8KB3VzZXJfaWQYASABKAkiIAoNRW1haWxWZXJpZmllZBIPCgd1c2VyX2lkGAEgASgJIh0KClVzZXJFcmFzZWQSDwoHdXNlcl9pZBgBIAEoCSJrCgtTaG9wQ3JlYXRlZBIPCgdzaG9wX2lkGAEgASgJEhEKCXNlbGxlcl9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEioKCGxvY2F0aW9uGAQgASgLMhguYmF6YWFyLmNvbW1vbi52MS5MYXRMbmciRwoPQ2F0ZWdvcnlDcmVhdGVkEhMKC2NhdGVnb3J5X2lkGAEgASgJEhEKCXBhcmVudF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJIpMBCg5Qcm9kdWN0Q3JlYXRlZBISCgpwcm9kdWN0X2lkGAEgASgJEg8KB3Nob3BfaWQYAiABKAkSEQoJc2VsbGVyX2lkGAMgASgJEhMKC2NhdGVnb3J5X2lkGAQgASgJEgwKBG5hbWUYBSABKAkSJgoFcHJpY2UYBiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Iu0BCg5Qcm9kdWN0VXBkYXRlZBISCgpwcm9kdWN0X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSKgoJb2xkX3ByaWNlGAMgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIqCgluZXdfcHJpY2UYBCABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Eg4KBmFjdGl2ZRgFIAEoCBIWCg5jaGFuZ2VkX2ZpZWxkcxgGIAMoCRIRCglpbWFnZV91cmwYByABKAkSJgoFaW1hZ2UYCCABKAsyFy5iYXphYXIuY29tbW9uLnYxLkltYWdlIiQKDlByb2R1Y3REZWxldGVkEhIKCnByb2R1Y3RfaWQYASABKAkidgoMU3RvY2tDaGFuZ2VkEhIKCnByb2R1Y3RfaWQYASABKAkSFQoNc3RvY2tfb25faGFuZBgCIAEoBRISCgpzdG9ja19oZWxkGAMgASgFEhcKD3N0b2NrX2F2YWlsYWJsZRgEIAEoBRIOCgZyZWFzb24YBSABKAkiXgoVU2hvcFN1c3BlbnNpb25DaGFuZ2VkEg8KB3Nob3BfaWQYASABKAkSEQoJc2VsbGVyX2lkGAIgASgJEhEKCXN1c3BlbmRlZBgDIAEoCBIOCgZyZWFzb24YBCABKAkiuwEKC09yZGVyUGxhY2VkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSKQoFaXRlbXMYAyADKAsyGi5iYXphYXIub3JkZXIudjEuT3JkZXJJdGVtEiYKBXRvdGFsGAQgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRI2CgtzaG9wX29yZGVycxgFIAMoCzIhLmJhemFhci5ldmVudHMudjEuUGxhY2VkU2hvcE9yZGVyIncKD1BsYWNlZFNob3BPcmRlchIVCg1zaG9wX29yZGVyX2lkGAEgASgJEg8KB3Nob3BfaWQYAiABKAkSEQoJc2VsbGVyX2lkGAMgASgJEikKCHN1YnRvdGFsGAQgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSLjAQoST3JkZXJTdGF0dXNDaGFuZ2VkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSMAoKb2xkX3N0YXR1cxgDIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1cxIwCgpuZXdfc3RhdHVzGAQgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzEgwKBG5vdGUYBSABKAkSJgoFdG90YWwYBiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EhAKCHNob3BfaWRzGAcgAygJIoYDChZTaG9wT3JkZXJTdGF0dXNDaGFuZ2VkEhUKDXNob3Bfb3JkZXJfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSDwoHc2hvcF9pZBgDIAEoCRIRCglzZWxsZXJfaWQYBCABKAkSDwoHdXNlcl9pZBgFIAEoCRI0CgpvbGRfc3RhdHVzGAYgASgOMiAuYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlclN0YXR1cxI0CgpuZXdfc3RhdHVzGAcgASgOMiAuYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlclN0YXR1cxIMCgRub3RlGAggASgJEg8KB2NhcnJpZXIYCSABKAkSFwoPdHJhY2tpbmdfbnVtYmVyGAogASgJEhQKDHRyYWNraW5nX3VybBgLIAEoCRIpCghzdWJ0b3RhbBgMIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSKQoIcmVmdW5kZWQYDSABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5IkMKDk9yZGVyQ2FuY2VsbGVkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIlYKDVBheW1lbnRGYWlsZWQSEAoIb3JkZXJfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkSEgoKcGF5bWVudF9pZBgEIAEoCSJiChFQYXltZW50QXV0aG9yaXplZBISCgpwYXltZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEicKBmFtb3VudBgDIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkiYAoPUGF5bWVudENhcHR1cmVkEhIKCnBheW1lbnRfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSJwoGYW1vdW50GAMgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSKkAQoPUGF5bWVudFJlZnVuZGVkEhIKCnBheW1lbnRfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSEQoJcmVmdW5kX2lkGAMgASgJEicKBmFtb3VudBgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSLwoOdG90YWxfcmVmdW5kZWQYBSABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Ij0KFVBheW1lbnRSZXF1aXJlc0FjdGlvbhISCgpwYXltZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJIjcKD1BheW1lbnRDYW5jZWxlZBISCgpwYXltZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJImQKFEFkbWluQWN0aW9uUGVyZm9ybWVkEg4KBmFjdGlvbhgBIAEoCRITCgt0YXJnZXRfdHlwZRgCIAEoCRIRCgl0YXJnZXRfaWQYAyABKAkSFAoMZGV0YWlsc19qc29uGAQgASgJImkKEUV2ZW50RGVhZExldHRlcmVkEhAKCGNvbnN1bWVyGAEgASgJEhAKCGV2ZW50X2lkGAIgASgJEg8KB3N1YmplY3QYAyABKAkSDQoFZXJyb3IYBCABKAkSEAoIYXR0ZW1wdHMYBSABKAUiagoNSW1hZ2VVcGxvYWRlZBIQCghpbWFnZV9pZBgBIAEoCRIRCgl1cGxvYWRfaWQYAiABKAkSDAoEc2xvdBgDIAEoCRIQCghvd25lcl9pZBgEIAEoCRIUCgxjb250ZW50X3R5cGUYBSABKAliBnByb3RvMw", [file_bazaar_common_v1_common, file_bazaar_order_v1_order, file_google_protobuf_timestamp]);
+  fileDesc("Ch1iYXphYXIvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQYmF6YWFyLmV2ZW50cy52MSLjDgoFRXZlbnQSCgoCaWQYASABKAkSLgoKb2NjdXJfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc291cmNlGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJEhIKCnN1YmplY3RfaWQYBSABKAkSFAoMdHJhY2VfcGFyZW50GAYgASgJEjsKD3VzZXJfcmVnaXN0ZXJlZBgKIAEoCzIgLmJhemFhci5ldmVudHMudjEuVXNlclJlZ2lzdGVyZWRIABI+ChF1c2VyX3JvbGVfY2hhbmdlZBgLIAEoCzIhLmJhemFhci5ldmVudHMudjEuVXNlclJvbGVDaGFuZ2VkSAASQgoTdXNlcl9hY3RpdmVfY2hhbmdlZBgMIAEoCzIjLmJhemFhci5ldmVudHMudjEuVXNlckFjdGl2ZUNoYW5nZWRIABIzCgt1c2VyX2VyYXNlZBgNIAEoCzIcLmJhemFhci5ldmVudHMudjEuVXNlckVyYXNlZEgAEkwKGHBhc3N3b3JkX3Jlc2V0X3JlcXVlc3RlZBgOIAEoCzIoLmJhemFhci5ldmVudHMudjEuUGFzc3dvcmRSZXNldFJlcXVlc3RlZEgAEj0KEHBhc3N3b3JkX2NoYW5nZWQYDyABKAsyIS5iYXphYXIuZXZlbnRzLnYxLlBhc3N3b3JkQ2hhbmdlZEgAEjkKDmVtYWlsX3ZlcmlmaWVkGBAgASgLMh8uYmF6YWFyLmV2ZW50cy52MS5FbWFpbFZlcmlmaWVkSAASNQoMc2hvcF9jcmVhdGVkGBQgASgLMh0uYmF6YWFyLmV2ZW50cy52MS5TaG9wQ3JlYXRlZEgAEj0KEGNhdGVnb3J5X2NyZWF0ZWQYFSABKAsyIS5iYXphYXIuZXZlbnRzLnYxLkNhdGVnb3J5Q3JlYXRlZEgAEjsKD3Byb2R1Y3RfY3JlYXRlZBgWIAEoCzIgLmJhemFhci5ldmVudHMudjEuUHJvZHVjdENyZWF0ZWRIABI7Cg9wcm9kdWN0X3VwZGF0ZWQYFyABKAsyIC5iYXphYXIuZXZlbnRzLnYxLlByb2R1Y3RVcGRhdGVkSAASOwoPcHJvZHVjdF9kZWxldGVkGBggASgLMiAuYmF6YWFyLmV2ZW50cy52MS5Qcm9kdWN0RGVsZXRlZEgAEjcKDXN0b2NrX2NoYW5nZWQYGSABKAsyHi5iYXphYXIuZXZlbnRzLnYxLlN0b2NrQ2hhbmdlZEgAEkoKF3Nob3Bfc3VzcGVuc2lvbl9jaGFuZ2VkGBogASgLMicuYmF6YWFyLmV2ZW50cy52MS5TaG9wU3VzcGVuc2lvbkNoYW5nZWRIABI1CgxvcmRlcl9wbGFjZWQYHiABKAsyHS5iYXphYXIuZXZlbnRzLnYxLk9yZGVyUGxhY2VkSAASRAoUb3JkZXJfc3RhdHVzX2NoYW5nZWQYHyABKAsyJC5iYXphYXIuZXZlbnRzLnYxLk9yZGVyU3RhdHVzQ2hhbmdlZEgAEjsKD29yZGVyX2NhbmNlbGxlZBggIAEoCzIgLmJhemFhci5ldmVudHMudjEuT3JkZXJDYW5jZWxsZWRIABI5Cg5wYXltZW50X2ZhaWxlZBghIAEoCzIfLmJhemFhci5ldmVudHMudjEuUGF5bWVudEZhaWxlZEgAEk0KGXNob3Bfb3JkZXJfc3RhdHVzX2NoYW5nZWQYIiABKAsyKC5iYXphYXIuZXZlbnRzLnYxLlNob3BPcmRlclN0YXR1c0NoYW5nZWRIABJBChJwYXltZW50X2F1dGhvcml6ZWQYIyABKAsyIy5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRBdXRob3JpemVkSAASPQoQcGF5bWVudF9jYXB0dXJlZBgkIAEoCzIhLmJhemFhci5ldmVudHMudjEuUGF5bWVudENhcHR1cmVkSAASPQoQcGF5bWVudF9yZWZ1bmRlZBglIAEoCzIhLmJhemFhci5ldmVudHMudjEuUGF5bWVudFJlZnVuZGVkSAASSgoXcGF5bWVudF9yZXF1aXJlc19hY3Rpb24YJiABKAsyJy5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRSZXF1aXJlc0FjdGlvbkgAEj0KEHBheW1lbnRfY2FuY2VsZWQYJyABKAsyIS5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRDYW5jZWxlZEgAEkgKFmFkbWluX2FjdGlvbl9wZXJmb3JtZWQYKCABKAsyJi5iYXphYXIuZXZlbnRzLnYxLkFkbWluQWN0aW9uUGVyZm9ybWVkSAASQgoTZXZlbnRfZGVhZF9sZXR0ZXJlZBgpIAEoCzIjLmJhemFhci5ldmVudHMudjEuRXZlbnREZWFkTGV0dGVyZWRIABI5Cg5pbWFnZV91cGxvYWRlZBgqIAEoCzIfLmJhemFhci5ldmVudHMudjEuSW1hZ2VVcGxvYWRlZEgAQgkKB3BheWxvYWQibAoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIkCgRyb2xlGAMgASgOMhYuYmF6YWFyLmNvbW1vbi52MS5Sb2xlEhQKDGRpc3BsYXlfbmFtZRgEIAEoCSJ2Cg9Vc2VyUm9sZUNoYW5nZWQSDwoHdXNlcl9pZBgBIAEoCRIoCghvbGRfcm9sZRgCIAEoDjIWLmJhemFhci5jb21tb24udjEuUm9sZRIoCghuZXdfcm9sZRgDIAEoDjIWLmJhemFhci5jb21tb24udjEuUm9sZSI0ChFVc2VyQWN0aXZlQ2hhbmdlZBIPCgd1c2VyX2lkGAEgASgJEg4KBmFjdGl2ZRgCIAEoCCIpChZQYXNzd29yZFJlc2V0UmVxdWVzdGVkEg8KB3VzZXJfaWQYASABKAkiIgoPUGFzc3dvcmRDaGFuZ2VkEg8KB3VzZXJfaWQYASABKAkiIAoNRW1haWxWZXJpZmllZBIPCgd1c2VyX2lkGAEgASgJIh0KClVzZXJFcmFzZWQSDwoHdXNlcl9pZBgBIAEoCSJrCgtTaG9wQ3JlYXRlZBIPCgdzaG9wX2lkGAEgASgJEhEKCXNlbGxlcl9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEioKCGxvY2F0aW9uGAQgASgLMhguYmF6YWFyLmNvbW1vbi52MS5MYXRMbmciRwoPQ2F0ZWdvcnlDcmVhdGVkEhMKC2NhdGVnb3J5X2lkGAEgASgJEhEKCXBhcmVudF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJIpMBCg5Qcm9kdWN0Q3JlYXRlZBISCgpwcm9kdWN0X2lkGAEgASgJEg8KB3Nob3BfaWQYAiABKAkSEQoJc2VsbGVyX2lkGAMgASgJEhMKC2NhdGVnb3J5X2lkGAQgASgJEgwKBG5hbWUYBSABKAkSJgoFcHJpY2UYBiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Iu0BCg5Qcm9kdWN0VXBkYXRlZBISCgpwcm9kdWN0X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSKgoJb2xkX3ByaWNlGAMgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIqCgluZXdfcHJpY2UYBCABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Eg4KBmFjdGl2ZRgFIAEoCBIWCg5jaGFuZ2VkX2ZpZWxkcxgGIAMoCRIRCglpbWFnZV91cmwYByABKAkSJgoFaW1hZ2UYCCABKAsyFy5iYXphYXIuY29tbW9uLnYxLkltYWdlIiQKDlByb2R1Y3REZWxldGVkEhIKCnByb2R1Y3RfaWQYASABKAkizAEKDFN0b2NrQ2hhbmdlZBIWCgpwcm9kdWN0X2lkGAEgASgJQgIYARIZCg1zdG9ja19vbl9oYW5kGAIgASgFQgIYARIWCgpzdG9ja19oZWxkGAMgASgFQgIYARIbCg9zdG9ja19hdmFpbGFibGUYBCABKAVCAhgBEg4KBnJlYXNvbhgFIAEoCRIsCgZsZXZlbHMYBiADKAsyHC5iYXphYXIuZXZlbnRzLnYxLlN0b2NrTGV2ZWwSFgoOcmVzZXJ2YXRpb25faWQYByABKAkiZAoKU3RvY2tMZXZlbBISCgpwcm9kdWN0X2lkGAEgASgJEhUKDXN0b2NrX29uX2hhbmQYAiABKAUSEgoKc3RvY2tfaGVsZBgDIAEoBRIXCg9zdG9ja19hdmFpbGFibGUYBCABKAUiXgoVU2hvcFN1c3BlbnNpb25DaGFuZ2VkEg8KB3Nob3BfaWQYASABKAkSEQoJc2VsbGVyX2lkGAIgASgJEhEKCXN1c3BlbmRlZBgDIAEoCBIOCgZyZWFzb24YBCABKAkiuwEKC09yZGVyUGxhY2VkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSKQoFaXRlbXMYAyADKAsyGi5iYXphYXIub3JkZXIudjEuT3JkZXJJdGVtEiYKBXRvdGFsGAQgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRI2CgtzaG9wX29yZGVycxgFIAMoCzIhLmJhemFhci5ldmVudHMudjEuUGxhY2VkU2hvcE9yZGVyIncKD1BsYWNlZFNob3BPcmRlchIVCg1zaG9wX29yZGVyX2lkGAEgASgJEg8KB3Nob3BfaWQYAiABKAkSEQoJc2VsbGVyX2lkGAMgASgJEikKCHN1YnRvdGFsGAQgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSLjAQoST3JkZXJTdGF0dXNDaGFuZ2VkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSMAoKb2xkX3N0YXR1cxgDIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1cxIwCgpuZXdfc3RhdHVzGAQgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzEgwKBG5vdGUYBSABKAkSJgoFdG90YWwYBiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EhAKCHNob3BfaWRzGAcgAygJIoYDChZTaG9wT3JkZXJTdGF0dXNDaGFuZ2VkEhUKDXNob3Bfb3JkZXJfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSDwoHc2hvcF9pZBgDIAEoCRIRCglzZWxsZXJfaWQYBCABKAkSDwoHdXNlcl9pZBgFIAEoCRI0CgpvbGRfc3RhdHVzGAYgASgOMiAuYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlclN0YXR1cxI0CgpuZXdfc3RhdHVzGAcgASgOMiAuYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlclN0YXR1cxIMCgRub3RlGAggASgJEg8KB2NhcnJpZXIYCSABKAkSFwoPdHJhY2tpbmdfbnVtYmVyGAogASgJEhQKDHRyYWNraW5nX3VybBgLIAEoCRIpCghzdWJ0b3RhbBgMIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSKQoIcmVmdW5kZWQYDSABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5IkMKDk9yZGVyQ2FuY2VsbGVkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIlYKDVBheW1lbnRGYWlsZWQSEAoIb3JkZXJfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkSEgoKcGF5bWVudF9pZBgEIAEoCSJiChFQYXltZW50QXV0aG9yaXplZBISCgpwYXltZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEicKBmFtb3VudBgDIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkiYAoPUGF5bWVudENhcHR1cmVkEhIKCnBheW1lbnRfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSJwoGYW1vdW50GAMgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSKkAQoPUGF5bWVudFJlZnVuZGVkEhIKCnBheW1lbnRfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSEQoJcmVmdW5kX2lkGAMgASgJEicKBmFtb3VudBgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSLwoOdG90YWxfcmVmdW5kZWQYBSABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Ij0KFVBheW1lbnRSZXF1aXJlc0FjdGlvbhISCgpwYXltZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJIjcKD1BheW1lbnRDYW5jZWxlZBISCgpwYXltZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJImQKFEFkbWluQWN0aW9uUGVyZm9ybWVkEg4KBmFjdGlvbhgBIAEoCRITCgt0YXJnZXRfdHlwZRgCIAEoCRIRCgl0YXJnZXRfaWQYAyABKAkSFAoMZGV0YWlsc19qc29uGAQgASgJImkKEUV2ZW50RGVhZExldHRlcmVkEhAKCGNvbnN1bWVyGAEgASgJEhAKCGV2ZW50X2lkGAIgASgJEg8KB3N1YmplY3QYAyABKAkSDQoFZXJyb3IYBCABKAkSEAoIYXR0ZW1wdHMYBSABKAUiagoNSW1hZ2VVcGxvYWRlZBIQCghpbWFnZV9pZBgBIAEoCRIRCgl1cGxvYWRfaWQYAiABKAkSDAoEc2xvdBgDIAEoCRIQCghvd25lcl9pZBgEIAEoCRIUCgxjb250ZW50X3R5cGUYBSABKAliBnByb3RvMw", [file_bazaar_common_v1_common, file_bazaar_order_v1_order, file_google_protobuf_timestamp]);
 
 /**
  * The envelope of every event on NATS JetStream (stream BAZAAR_EVENTS, subjects `bazaar.>`),
@@ -728,12 +728,77 @@ export const ProductDeletedSchema: GenMessage<ProductDeleted> = /*@__PURE__*/
   messageDesc(file_bazaar_events_v1_events, 12);
 
 /**
- * Emitted by product whenever stock moves: adjust, reserve, commit, release, expiry
- * (bazaar.product.stock_changed). Consumed by cart (availability).
+ * Emitted by product once per stock move (bazaar.product.stock_changed): a seller's adjustment,
+ * or a reservation's step (reserve, commit, release, expiry, return), with every product that
+ * step moved in `levels` — one event for a checkout's reservation, not one per product. Consumed
+ * by cart (availability), notification (low stock) and admin (audit).
  *
  * @generated from message bazaar.events.v1.StockChanged
  */
 export type StockChanged = Message<"bazaar.events.v1.StockChanged"> & {
+  /**
+   * Events written before `levels` existed carry their one product in fields 1-4; new events
+   * leave them empty and fill `levels`.
+   *
+   * @generated from field: string product_id = 1 [deprecated = true];
+   * @deprecated
+   */
+  productId: string;
+
+  /**
+   * @generated from field: int32 stock_on_hand = 2 [deprecated = true];
+   * @deprecated
+   */
+  stockOnHand: number;
+
+  /**
+   * @generated from field: int32 stock_held = 3 [deprecated = true];
+   * @deprecated
+   */
+  stockHeld: number;
+
+  /**
+   * @generated from field: int32 stock_available = 4 [deprecated = true];
+   * @deprecated
+   */
+  stockAvailable: number;
+
+  /**
+   * What moved them: "adjust", "reserve", "commit", "release", "expire" or "return" (a
+   * cancelled order's units back on hand).
+   *
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+
+  /**
+   * Each product the move changed, as it stands after the move.
+   *
+   * @generated from field: repeated bazaar.events.v1.StockLevel levels = 6;
+   */
+  levels: StockLevel[];
+
+  /**
+   * The reservation (the order's id) whose step this was; empty for an adjustment.
+   *
+   * @generated from field: string reservation_id = 7;
+   */
+  reservationId: string;
+};
+
+/**
+ * Describes the message bazaar.events.v1.StockChanged.
+ * Use `create(StockChangedSchema)` to create a new message.
+ */
+export const StockChangedSchema: GenMessage<StockChanged> = /*@__PURE__*/
+  messageDesc(file_bazaar_events_v1_events, 13);
+
+/**
+ * One product's stock after a move.
+ *
+ * @generated from message bazaar.events.v1.StockLevel
+ */
+export type StockLevel = Message<"bazaar.events.v1.StockLevel"> & {
   /**
    * The product.
    *
@@ -761,22 +826,14 @@ export type StockChanged = Message<"bazaar.events.v1.StockChanged"> & {
    * @generated from field: int32 stock_available = 4;
    */
   stockAvailable: number;
-
-  /**
-   * What moved it: "adjust", "reserve", "commit", "release", "expire" or "return" (a cancelled
-   * order's units back on hand).
-   *
-   * @generated from field: string reason = 5;
-   */
-  reason: string;
 };
 
 /**
- * Describes the message bazaar.events.v1.StockChanged.
- * Use `create(StockChangedSchema)` to create a new message.
+ * Describes the message bazaar.events.v1.StockLevel.
+ * Use `create(StockLevelSchema)` to create a new message.
  */
-export const StockChangedSchema: GenMessage<StockChanged> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 13);
+export const StockLevelSchema: GenMessage<StockLevel> = /*@__PURE__*/
+  messageDesc(file_bazaar_events_v1_events, 14);
 
 /**
  * Emitted by product when an admin suspends or reactivates a shop
@@ -820,7 +877,7 @@ export type ShopSuspensionChanged = Message<"bazaar.events.v1.ShopSuspensionChan
  * Use `create(ShopSuspensionChangedSchema)` to create a new message.
  */
 export const ShopSuspensionChangedSchema: GenMessage<ShopSuspensionChanged> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 14);
+  messageDesc(file_bazaar_events_v1_events, 15);
 
 /**
  * Emitted by order when checkout confirms an order — stock committed and payment taken or due
@@ -872,7 +929,7 @@ export type OrderPlaced = Message<"bazaar.events.v1.OrderPlaced"> & {
  * Use `create(OrderPlacedSchema)` to create a new message.
  */
 export const OrderPlacedSchema: GenMessage<OrderPlaced> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 15);
+  messageDesc(file_bazaar_events_v1_events, 16);
 
 /**
  * A shop order as its order was placed (in OrderPlaced).
@@ -914,7 +971,7 @@ export type PlacedShopOrder = Message<"bazaar.events.v1.PlacedShopOrder"> & {
  * Use `create(PlacedShopOrderSchema)` to create a new message.
  */
 export const PlacedShopOrderSchema: GenMessage<PlacedShopOrder> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 16);
+  messageDesc(file_bazaar_events_v1_events, 17);
 
 /**
  * Emitted by order on every status transition (bazaar.order.order_status_changed). Consumed by
@@ -980,7 +1037,7 @@ export type OrderStatusChanged = Message<"bazaar.events.v1.OrderStatusChanged"> 
  * Use `create(OrderStatusChangedSchema)` to create a new message.
  */
 export const OrderStatusChangedSchema: GenMessage<OrderStatusChanged> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 17);
+  messageDesc(file_bazaar_events_v1_events, 18);
 
 /**
  * Emitted by order when a shop's fulfilment moves a shop order (AcceptShopOrder, ShipShopOrder,
@@ -1088,7 +1145,7 @@ export type ShopOrderStatusChanged = Message<"bazaar.events.v1.ShopOrderStatusCh
  * Use `create(ShopOrderStatusChangedSchema)` to create a new message.
  */
 export const ShopOrderStatusChangedSchema: GenMessage<ShopOrderStatusChanged> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 18);
+  messageDesc(file_bazaar_events_v1_events, 19);
 
 /**
  * Emitted by order on CancelOrder (bazaar.order.order_cancelled). Consumed by admin (audit).
@@ -1123,7 +1180,7 @@ export type OrderCancelled = Message<"bazaar.events.v1.OrderCancelled"> & {
  * Use `create(OrderCancelledSchema)` to create a new message.
  */
 export const OrderCancelledSchema: GenMessage<OrderCancelled> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 19);
+  messageDesc(file_bazaar_events_v1_events, 20);
 
 /**
  * Emitted by order when payment is declined or fails for good (bazaar.order.payment_failed),
@@ -1167,7 +1224,7 @@ export type PaymentFailed = Message<"bazaar.events.v1.PaymentFailed"> & {
  * Use `create(PaymentFailedSchema)` to create a new message.
  */
 export const PaymentFailedSchema: GenMessage<PaymentFailed> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 20);
+  messageDesc(file_bazaar_events_v1_events, 21);
 
 /**
  * Emitted by payment when a provider authorizes a payment (bazaar.payment.payment_authorized).
@@ -1202,7 +1259,7 @@ export type PaymentAuthorized = Message<"bazaar.events.v1.PaymentAuthorized"> & 
  * Use `create(PaymentAuthorizedSchema)` to create a new message.
  */
 export const PaymentAuthorizedSchema: GenMessage<PaymentAuthorized> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 21);
+  messageDesc(file_bazaar_events_v1_events, 22);
 
 /**
  * Emitted by payment when a payment is captured (bazaar.payment.payment_captured).
@@ -1237,7 +1294,7 @@ export type PaymentCaptured = Message<"bazaar.events.v1.PaymentCaptured"> & {
  * Use `create(PaymentCapturedSchema)` to create a new message.
  */
 export const PaymentCapturedSchema: GenMessage<PaymentCaptured> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 22);
+  messageDesc(file_bazaar_events_v1_events, 23);
 
 /**
  * Emitted by payment for each refund (bazaar.payment.payment_refunded).
@@ -1286,7 +1343,7 @@ export type PaymentRefunded = Message<"bazaar.events.v1.PaymentRefunded"> & {
  * Use `create(PaymentRefundedSchema)` to create a new message.
  */
 export const PaymentRefundedSchema: GenMessage<PaymentRefunded> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 23);
+  messageDesc(file_bazaar_events_v1_events, 24);
 
 /**
  * Emitted by payment when a payment waits for the buyer (bazaar.payment.payment_requires_action).
@@ -1314,7 +1371,7 @@ export type PaymentRequiresAction = Message<"bazaar.events.v1.PaymentRequiresAct
  * Use `create(PaymentRequiresActionSchema)` to create a new message.
  */
 export const PaymentRequiresActionSchema: GenMessage<PaymentRequiresAction> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 24);
+  messageDesc(file_bazaar_events_v1_events, 25);
 
 /**
  * Emitted by payment when a payment is voided before capture (bazaar.payment.payment_canceled).
@@ -1342,7 +1399,7 @@ export type PaymentCanceled = Message<"bazaar.events.v1.PaymentCanceled"> & {
  * Use `create(PaymentCanceledSchema)` to create a new message.
  */
 export const PaymentCanceledSchema: GenMessage<PaymentCanceled> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 25);
+  messageDesc(file_bazaar_events_v1_events, 26);
 
 /**
  * Emitted by admin for each change made through AdminService
@@ -1386,7 +1443,7 @@ export type AdminActionPerformed = Message<"bazaar.events.v1.AdminActionPerforme
  * Use `create(AdminActionPerformedSchema)` to create a new message.
  */
 export const AdminActionPerformedSchema: GenMessage<AdminActionPerformed> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 26);
+  messageDesc(file_bazaar_events_v1_events, 27);
 
 /**
  * Emitted by the service whose consumer dead-lettered an event
@@ -1437,7 +1494,7 @@ export type EventDeadLettered = Message<"bazaar.events.v1.EventDeadLettered"> & 
  * Use `create(EventDeadLetteredSchema)` to create a new message.
  */
 export const EventDeadLetteredSchema: GenMessage<EventDeadLettered> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 27);
+  messageDesc(file_bazaar_events_v1_events, 28);
 
 /**
  * Emitted by product on ConfirmImageUpload (bazaar.product.image_uploaded). Consumed by product's
@@ -1487,5 +1544,5 @@ export type ImageUploaded = Message<"bazaar.events.v1.ImageUploaded"> & {
  * Use `create(ImageUploadedSchema)` to create a new message.
  */
 export const ImageUploadedSchema: GenMessage<ImageUploaded> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 28);
+  messageDesc(file_bazaar_events_v1_events, 29);
 
