@@ -46,13 +46,16 @@ export async function findTestPayment(
   };
 }
 
-/** Stores a new payment; a repeat for the same payment id changes nothing (idempotency). */
+/**
+ * Stores a new payment; a repeat for the same payment id changes nothing (idempotency) and
+ * answers false.
+ */
 export async function insertTestPayment(
   db: Db,
   payment: Omit<TestPayment, "capturedMinor" | "refundedMinor">,
   settleAfterMs?: number,
-): Promise<void> {
-  await db
+): Promise<boolean> {
+  const result = await db
     .insertInto("test_provider_payments")
     .ignore()
     .values({
@@ -66,7 +69,8 @@ export async function insertTestPayment(
       return_url: payment.returnUrl,
       settle_time: settleAfterMs === undefined ? null : inMs(settleAfterMs),
     })
-    .execute();
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
 }
 
 /** Moves a payment from one of `from` to `to`; true when this call moved it. */
@@ -75,7 +79,7 @@ export async function moveTestPayment(
   paymentId: string,
   from: readonly TestStatus[],
   to: TestStatus,
-  set: { capturedMinor?: bigint; failureReason?: string } = {},
+  set: { capturedMinor?: bigint | "whole amount"; failureReason?: string } = {},
 ): Promise<boolean> {
   const result = await db
     .updateTable("test_provider_payments")
@@ -83,7 +87,11 @@ export async function moveTestPayment(
       status: to,
       settle_time: null,
       ...(to !== "REQUIRES_ACTION" ? { redirect_url: "" } : {}),
-      ...(set.capturedMinor !== undefined ? { captured_minor: set.capturedMinor } : {}),
+      ...(set.capturedMinor === "whole amount"
+        ? { captured_minor: sql<bigint>`amount_minor` }
+        : set.capturedMinor !== undefined
+          ? { captured_minor: set.capturedMinor }
+          : {}),
       ...(set.failureReason !== undefined ? { failure_reason: set.failureReason } : {}),
     })
     .where("payment_id", "=", paymentId)

@@ -1,10 +1,13 @@
-// The test provider's webhook signature: HMAC-SHA256 over `${t}.${rawBody}`, 5 minutes' tolerance.
+// The test provider against a real MariaDB: authorizing is idempotent per payment, capture takes
+// the whole amount unless told otherwise, and its webhook signature is HMAC-SHA256 over
+// `${t}.${rawBody}` with 5 minutes' tolerance.
 import type { Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migratedTestDatabase } from "../../kit/testing/database.ts";
 import type { PaymentDatabase } from "../db/database.ts";
 import { migrations } from "../db/migrations/index.ts";
-import { WebhookSignatureError } from "../domain/provider.ts";
+import { ProviderUnavailableError, WebhookSignatureError } from "../domain/provider.ts";
+import { uuidv7 } from "../../kit/ids.ts";
 import { createTestProvider, signTestWebhook, testSignatureHeader, type TestProvider } from "./test-provider.ts";
 
 const secret = "whsec-test";
@@ -54,6 +57,51 @@ describe("test provider webhooks", () => {
     expect(() => provider.verifyWebhook(body, {}, now)).toThrow(WebhookSignatureError);
     expect(() => provider.verifyWebhook(body, { [testSignatureHeader]: "t=abc,v1=zz" }, now)).toThrow(
       WebhookSignatureError,
+    );
+  });
+});
+
+describe("test provider payments", () => {
+  const authorize = (paymentId: string, paymentMethodToken: string) =>
+    provider.authorize({ paymentId, orderId: uuidv7(), amountMinor: 1549n, currencyCode: "EUR", paymentMethodToken });
+
+  it("when a payment is authorized again, even with another card, then the answer is where the first one stands", async () => {
+    const paymentId = uuidv7();
+    const first = await authorize(paymentId, "tok_visa");
+    expect(first).toMatchObject({
+      providerPaymentId: `test_pi_${paymentId}`,
+      status: "AUTHORIZED",
+      amountCapturedMinor: 0n,
+    });
+    expect(await authorize(paymentId, "tok_chargeDeclined")).toEqual(first);
+    await provider.capture({ paymentId, providerPaymentId: first.providerPaymentId });
+    expect(await authorize(paymentId, "tok_visa")).toMatchObject({ status: "CAPTURED", amountCapturedMinor: 1549n });
+  });
+
+  it("when a capture names an amount, then that much is captured; when it names none, the whole amount", async () => {
+    const [part, whole] = [uuidv7(), uuidv7()];
+    await authorize(part, "tok_visa");
+    await authorize(whole, "tok_visa");
+    const captured = await provider.capture({
+      paymentId: part,
+      providerPaymentId: `test_pi_${part}`,
+      amountMinor: 1000n,
+    });
+    expect(captured).toMatchObject({ status: "CAPTURED", amountCapturedMinor: 1000n });
+    expect(await provider.capture({ paymentId: whole, providerPaymentId: `test_pi_${whole}` })).toMatchObject({
+      status: "CAPTURED",
+      amountCapturedMinor: 1549n,
+    });
+  });
+
+  it("when a declined card is authorized, then FAILED with the reason; capturing an unknown payment is a provider error", async () => {
+    expect(await authorize(uuidv7(), "tok_chargeDeclined")).toMatchObject({
+      status: "FAILED",
+      failureReason: "the card was declined",
+    });
+    const unknown = uuidv7();
+    await expect(provider.capture({ paymentId: unknown, providerPaymentId: `test_pi_${unknown}` })).rejects.toThrow(
+      ProviderUnavailableError,
     );
   });
 });

@@ -131,8 +131,6 @@ export function createTestProvider(options: TestProviderOptions): TestProvider {
   return {
     name: "test",
     async authorize(request) {
-      const known = await findTestPayment(db, request.paymentId);
-      if (known) return viewOf(known);
       const base = {
         paymentId: request.paymentId,
         providerPaymentId: `test_pi_${request.paymentId}`,
@@ -142,34 +140,34 @@ export function createTestProvider(options: TestProviderOptions): TestProvider {
         redirectUrl: "",
         returnUrl: request.returnUrl ?? "",
       };
+      let payment: Omit<TestPayment, "capturedMinor" | "refundedMinor">;
+      let settleAfterMs: number | undefined;
       switch (request.paymentMethodToken) {
         case "tok_unavailable":
           throw new ProviderUnavailableError("test provider: tok_unavailable");
         case "tok_chargeDeclined":
-          await insertTestPayment(db, { ...base, status: "FAILED", failureReason: "the card was declined" });
+          payment = { ...base, status: "FAILED", failureReason: "the card was declined" };
           break;
         case "tok_threeDSecure":
-          await insertTestPayment(db, {
-            ...base,
-            status: "REQUIRES_ACTION",
-            redirectUrl: `${edgeUrl}/pay/test/${request.paymentId}`,
-          });
+          payment = { ...base, status: "REQUIRES_ACTION", redirectUrl: `${edgeUrl}/pay/test/${request.paymentId}` };
           break;
         case "tok_delayedSuccess":
-          await insertTestPayment(db, { ...base, status: "PROCESSING" }, delayMs);
+          payment = { ...base, status: "PROCESSING" };
+          settleAfterMs = delayMs;
           break;
         case "tok_visa":
-          await insertTestPayment(db, { ...base, status: "AUTHORIZED" });
+          payment = { ...base, status: "AUTHORIZED" };
           break;
         default:
-          await insertTestPayment(db, { ...base, status: "FAILED", failureReason: "the card token is not known" });
+          payment = { ...base, status: "FAILED", failureReason: "the card token is not known" };
       }
-      return current(request.paymentId);
+      // A repeat for a payment it already has answers where that payment stands now.
+      if (!(await insertTestPayment(db, payment, settleAfterMs))) return current(request.paymentId);
+      return viewOf({ ...payment, capturedMinor: 0n, refundedMinor: 0n });
     },
     async capture(request) {
-      const stored = await find(request.paymentId);
       await moveTestPayment(db, request.paymentId, ["AUTHORIZED"], "CAPTURED", {
-        capturedMinor: request.amountMinor ?? stored.amountMinor,
+        capturedMinor: request.amountMinor ?? "whole amount",
       });
       return current(request.paymentId);
     },
