@@ -59,26 +59,37 @@ export async function deleteCart(trx: Transaction<CartDatabase>, userId: string)
   await trx.deleteFrom("carts").where("user_id", "=", userId).execute();
 }
 
-/** Takes a quantity off a line that was already in the cart at `addedBy`; a line added later is left alone. */
-export async function subtractFromLine(
+/**
+ * Takes each quantity off its product's line when the line was already in the cart at `addedBy`
+ * (a line added later is left alone): lines bought whole are deleted, the rest lowered, in two
+ * statements for all of them.
+ */
+export async function subtractFromLines(
   trx: Transaction<CartDatabase>,
   userId: string,
-  productId: string,
-  quantity: number,
+  items: Array<{ productId: string; quantity: number }>,
   addedBy: Date,
 ): Promise<void> {
+  const bought = new Map<string, number>();
+  for (const item of items) bought.set(item.productId, (bought.get(item.productId) ?? 0) + item.quantity);
+  if (bought.size === 0) return;
+  const productIds = [...bought.keys()];
+  const boughtOfLine = sql<number>`CASE product_id ${sql.join(
+    [...bought].map(([productId, quantity]) => sql`WHEN ${productId} THEN ${quantity}`),
+    sql` `,
+  )} END`;
   await trx
     .deleteFrom("cart_lines")
     .where("user_id", "=", userId)
-    .where("product_id", "=", productId)
+    .where("product_id", "in", productIds)
     .where("add_time", "<=", addedBy)
-    .where("quantity", "<=", quantity)
+    .where("quantity", "<=", boughtOfLine)
     .execute();
   await trx
     .updateTable("cart_lines")
-    .set({ quantity: sql<number>`quantity - ${quantity}` })
+    .set({ quantity: sql<number>`quantity - ${boughtOfLine}` })
     .where("user_id", "=", userId)
-    .where("product_id", "=", productId)
+    .where("product_id", "in", productIds)
     .where("add_time", "<=", addedBy)
     .execute();
 }

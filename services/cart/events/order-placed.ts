@@ -4,7 +4,7 @@
 import type { Transaction } from "kysely";
 import type { Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
 import { timeOfUuidv7 } from "../../kit/ids.ts";
-import { lockAndTouchCart, subtractFromLine } from "../db/cart.repository.ts";
+import { lockAndTouchCart, subtractFromLines } from "../db/cart.repository.ts";
 import type { CartDatabase } from "../db/database.ts";
 
 export const orderPlacedConsumer = { name: "cart-order-placed", filterSubject: "bazaar.order.order_placed" } as const;
@@ -15,5 +15,5 @@ export async function removePurchasedItems(event: Event, trx: Transaction<CartDa
   // The order id is a UUIDv7: its time is when checkout, having read this cart, created the order.
   const placedAt = timeOfUuidv7(orderId);
   await lockAndTouchCart(trx, userId);
-  for (const item of items) await subtractFromLine(trx, userId, item.productId, item.quantity, placedAt);
+  await subtractFromLines(trx, userId, items, placedAt);
 }
