@@ -2,7 +2,7 @@
 // or not at all, the relay publishes it once even across a crash, a consumer applies it once.
 import { randomBytes } from "node:crypto";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { sql, type Kysely } from "kysely";
+import { sql, type Kysely, type Transaction } from "kysely";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { EventSchema, type Event } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { afterCommit, createDb, ensureDatabase, inTransaction, migrateToLatest } from "./db.ts";
@@ -93,6 +93,43 @@ describe("the transactional outbox", () => {
           .publish_time !== null,
       3_000,
     );
+    await relay.stop();
+  });
+
+  it("when every event since the relay's last sweep was handed over, then a wake does not sweep; after one written without commit hooks, it does", async () => {
+    const relay = startOutboxRelay({ db, js: nats.js, log, pollMs: 60_000 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const own = `${source}w`;
+    // A row only a sweep finds (as a crashed relay leaves them): written straight into the table.
+    const leftoverId = uuidv7();
+    const leftover = create(EventSchema, {
+      id: leftoverId,
+      source: own,
+      payload: { case: "categoryCreated", value: { categoryId: leftoverId, name: "left over" } },
+    });
+    await db
+      .insertInto("outbox")
+      .values({
+        id: leftoverId,
+        subject: `bazaar.${own}.category_created`,
+        payload: Buffer.from(toBinary(EventSchema, leftover)),
+        trace_parent: null,
+        publish_time: null,
+      })
+      .execute();
+    const deleted = (trx: Transaction<TestDb>) =>
+      appendEvent(trx, { source: own, payload: { case: "productDeleted", value: { productId: uuidv7() } } });
+
+    await inTransaction(db, deleted);
+    relay.wake();
+    await waitFor(async () => (await messagesInStream(`bazaar.${own}.product_deleted`)) === 1, 3_000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await messagesInStream(`bazaar.${own}.category_created`)).toBe(0);
+
+    await db.transaction().execute(deleted);
+    relay.wake();
+    await waitFor(async () => (await messagesInStream(`bazaar.${own}.category_created`)) === 1, 3_000);
+    await waitFor(async () => (await messagesInStream(`bazaar.${own}.product_deleted`)) === 2, 3_000);
     await relay.stop();
   });
 

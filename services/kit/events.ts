@@ -97,6 +97,15 @@ export interface OutboxRow {
 /** Who publishes a database's committed events at once: its outbox relay, when one runs here. */
 const committedEventPublishers = new WeakMap<Kysely<any>, (row: OutboxRow) => void>();
 
+// Events no relay was handed: written in a transaction without commit hooks, or committed while
+// no relay of this process ran. A relay sweeps on a wake only when this count moved.
+let eventsLeftToSweep = 0;
+
+/** How many events this process wrote that only a relay's sweep publishes (it only grows). */
+export function eventsLeftForSweep(): number {
+  return eventsLeftToSweep;
+}
+
 /** Called by a relay: events committed to `db` in this process are handed to it after commit. */
 export function publishCommittedEventsWith(db: Kysely<any>, publish: ((row: OutboxRow) => void) | undefined): void {
   if (publish) committedEventPublishers.set(db, publish);
@@ -130,7 +139,12 @@ export async function appendEvent(trx: Transaction<EventTables>, event: NewEvent
     .insertInto("outbox")
     .values({ ...row, publish_time: null })
     .execute();
-  whenCommitted(trx, (db) => committedEventPublishers.get(db)?.(row));
+  const handedOver = whenCommitted(trx, (db) => {
+    const publish = committedEventPublishers.get(db);
+    if (publish) publish(row);
+    else eventsLeftToSweep += 1;
+  });
+  if (!handedOver) eventsLeftToSweep += 1;
   return id;
 }
 

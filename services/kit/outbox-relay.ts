@@ -5,7 +5,7 @@ import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { sql, type Kysely, type Transaction } from "kysely";
 import { Counter, Gauge } from "prom-client";
-import { publishCommittedEventsWith, type EventTables, type OutboxRow } from "./events.ts";
+import { eventsLeftForSweep, publishCommittedEventsWith, type EventTables, type OutboxRow } from "./events.ts";
 import type { Logger } from "./log.ts";
 import { refreshOnScrape, registry } from "./metrics.ts";
 import { endSpan, startPublishSpan, traceParentOfSpan } from "./tracing.ts";
@@ -91,22 +91,29 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
   // Events committed in this process are handed over by their transaction (appendEvent's commit
   // hook): published at once and marked in one statement per round, where a sweep costs five
   // (isolation, begin, select, update, commit) for the one or two rows a checkout step commits.
-  // What they miss — a publish that failed, a transaction without hooks, a crash before the mark —
-  // the sweep below finds; a row published twice is dropped by JetStream's duplicate window.
+  // What they miss — a publish or mark that failed, a transaction without hooks, a crash before
+  // the mark — the sweep below finds; a row published twice is dropped by JetStream's duplicate
+  // window. A wake after a commit sweeps only when an event was written that no relay was handed.
   const inFlight = new Set<string>();
   let handed: OutboxRow[] = [];
   let handing = false;
   let handedOver = Promise.resolve();
-  let handedSinceSweep = false;
+  let leftAtLastSweep = -1;
+  const wakeNow = () => {
+    woken = true;
+    wakeUp?.();
+  };
   const handOver = async () => {
     try {
       while (handed.length > 0) {
         const rows = handed;
         handed = [];
         const { sent, failed, reason } = await publishAll(js, rows);
+        let marked = true;
         try {
           await markPublished(db, sent);
         } catch (error) {
+          marked = false;
           log.warn({ err: error }, "published events not marked; the sweep publishes them again");
         } finally {
           for (const row of rows) inFlight.delete(row.id);
@@ -115,6 +122,7 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
           publishFailures.inc(failed.length);
           log.warn({ failed: failed.length, err: reason }, "outbox publish failed; the sweep retries it");
         }
+        if (failed.length > 0 || !marked) wakeNow();
       }
     } finally {
       // In the same turn as the loop's last look at `handed`: no row is left behind.
@@ -126,15 +134,11 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
     if (stopped || inFlight.size >= maxHandedOver) return;
     inFlight.add(row.id);
     handed.push(row);
-    handedSinceSweep = true;
     if (handing) return;
     handing = true;
     handedOver = handOver();
   };
   publishCommittedEventsWith(db, publishCommitted);
-  // A service wakes the relay after each commit; when its rows were handed over, the sweep that
-  // wake asks for would find them in flight or just marked: it runs a moment later, once for all.
-  let deferredWake: NodeJS.Timeout | undefined;
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -200,7 +204,7 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
     while (!stopped) {
       try {
         woken = false;
-        handedSinceSweep = false;
+        leftAtLastSweep = eventsLeftForSweep();
         const published = await publishBatch();
         await prune();
         failures = 0;
@@ -213,22 +217,14 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
     }
   })();
 
-  const wakeNow = () => {
-    woken = true;
-    wakeUp?.();
-  };
   return {
     wake: () => {
-      if (!handedSinceSweep) return wakeNow();
-      deferredWake ??= setTimeout(() => {
-        deferredWake = undefined;
-        wakeNow();
-      }, sweepAfterHandOverMs);
+      // Every event since the sweep began was handed over: this wake's rows are in flight or out.
+      if (eventsLeftForSweep() !== leftAtLastSweep) wakeNow();
     },
     async stop() {
       stopped = true;
       publishCommittedEventsWith(db, undefined);
-      clearTimeout(deferredWake);
       wakeUp?.();
       await loop;
       await handedOver;
@@ -262,9 +258,6 @@ async function markPublished(db: Kysely<EventTables> | Transaction<EventTables>,
 
 /** Rows handed over and not yet published or given up on, at most. */
 const maxHandedOver = 10_000;
-
-/** How long a wake waits when the rows it is for were handed over: they are marked by then. */
-const sweepAfterHandOverMs = 50;
 
 /**
  * Publishes an outbox row with its id as Nats-Msg-Id. With tracing on it is a PRODUCER span,
