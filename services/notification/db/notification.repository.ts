@@ -106,6 +106,40 @@ export async function preferencesOf(
   return rows.map((r) => ({ ...r, enabled: Boolean(r.enabled) }));
 }
 
+/**
+ * A user's saved preferences and, when known, their recipient row, in one statement: what every
+ * delivery reads first.
+ */
+export async function preferencesAndRecipient(
+  db: Db,
+  userId: string,
+): Promise<{ preferences: Array<{ kind: Kind; channel: Channel; enabled: boolean }>; recipient?: RecipientRow }> {
+  const { rows } = await sql<{
+    kind: Kind | null;
+    channel: Channel | null;
+    enabled: number | null;
+    email: string | null;
+    display_name: string | null;
+    role: string | null;
+    active: number | null;
+  }>`SELECT kind, channel, enabled, NULL AS email, NULL AS display_name, NULL AS role, NULL AS active
+       FROM notification_preferences WHERE user_id = ${userId}
+     UNION ALL
+     SELECT NULL, NULL, NULL, email, display_name, role, active FROM recipients WHERE user_id = ${userId}`.execute(db);
+  const preferences = rows
+    .filter((row) => row.kind !== null)
+    .map((row) => ({ kind: row.kind!, channel: row.channel!, enabled: Boolean(row.enabled) }));
+  const found = rows.find((row) => row.kind === null);
+  const recipient = found && {
+    user_id: userId,
+    email: found.email!,
+    display_name: found.display_name!,
+    role: found.role!,
+    active: Boolean(found.active),
+  };
+  return recipient ? { preferences, recipient } : { preferences };
+}
+
 export async function savePreferences(
   db: Db,
   userId: string,
@@ -117,10 +151,6 @@ export async function savePreferences(
     .values(entries.map((e) => ({ user_id: userId, ...e })))
     .onDuplicateKeyUpdate({ enabled: sql`VALUES(enabled)` })
     .execute();
-}
-
-export async function findRecipient(db: Db, userId: string): Promise<RecipientRow | undefined> {
-  return db.selectFrom("recipients").selectAll().where("user_id", "=", userId).executeTakeFirst();
 }
 
 export async function activeAdmins(db: Db): Promise<RecipientRow[]> {

@@ -5,7 +5,7 @@ import type { Transaction } from "kysely";
 import { afterCommit } from "../../kit/db.ts";
 import { enqueueMail } from "../email/outbox.ts";
 import type { NotificationDatabase } from "../db/database.ts";
-import { findRecipient, insertNotification, preferencesOf } from "../db/notification.repository.ts";
+import { insertNotification, preferencesAndRecipient } from "../db/notification.repository.ts";
 import type { FeedSignals } from "../../kit/feed-signals.ts";
 import { hasSlot, isRequired, mailTemplateOf, type Channel, type Kind } from "./kinds.ts";
 
@@ -27,7 +27,7 @@ export async function deliver(
   signals: FeedSignals,
   d: Delivery,
 ): Promise<{ inbox: boolean; mail: boolean }> {
-  const preferences = await preferencesOf(trx, d.userId);
+  const { preferences, recipient } = await preferencesAndRecipient(trx, d.userId);
   const wants = (channel: Channel) =>
     hasSlot(d.kind, channel) &&
     (isRequired(d.kind, channel) ||
@@ -41,7 +41,6 @@ export async function deliver(
   let mail = false;
   const template = mailTemplateOf[d.kind];
   if (template && wants("EMAIL")) {
-    const recipient = await findRecipient(trx, d.userId);
     if (recipient?.active) {
       mail = await enqueueMail(trx, {
         idempotencyKey: d.idempotencyKey,

@@ -213,6 +213,19 @@ describe("e-mail preferences", () => {
     expect(mail?.text).toContain("Tracking number: DHL JD0777");
   });
 
+  it("when the buyer's account was deactivated, then a shipment is in their inbox but not mailed; a buyer auth never announced gets no mail either", async () => {
+    const buyer = await recipient("deactivated");
+    await applyUser(event({ case: "userActiveChanged", value: { userId: buyer.id, active: false } }));
+    await applyOrder(shipped(buyer.id));
+    expect((await inboxOf(buyer.id)).map((n) => n.kind)).toEqual(["ORDER_SHIPPED"]);
+    expect(await mailsTo(buyer.email)).toEqual([]);
+    const stranger = uuidv7();
+    const mailsBefore = await db.selectFrom("email_outbox").select("id").execute();
+    await applyOrder(shipped(stranger));
+    expect((await inboxOf(stranger)).map((n) => n.kind)).toEqual(["ORDER_SHIPPED"]);
+    expect(await db.selectFrom("email_outbox").select("id").execute()).toHaveLength(mailsBefore.length);
+  });
+
   it("when a stored preference says no to a transactional mail, then the confirmation is mailed all the same", async () => {
     // The RPC refuses to store this (NOTIFICATION_PREFERENCE_REQUIRED); a row written before the
     // rule, or by hand, must not silence a mail about money.
