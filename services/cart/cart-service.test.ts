@@ -22,9 +22,9 @@ let tokens: TestTokens;
 let callers: Callers;
 
 /** The cart service over the shared database, with a catalog of its own. */
-function cartServiceWith(catalog: InMemoryCatalog): InMemoryServer {
+function cartServiceWith(catalog: InMemoryCatalog, productMaxAgeMs?: number): InMemoryServer {
   return serveInMemory({
-    services: [bind(CartService, createCartService({ db, catalog, currencyCode: "EUR" }))],
+    services: [bind(CartService, createCartService({ db, catalog, currencyCode: "EUR", productMaxAgeMs }))],
     rules: cartAccessRules,
     verifier: tokens.verifier,
   });
@@ -158,5 +158,41 @@ describe("what a refused change answers", () => {
         .addCartItem({ productId: aProduct().productId, quantity: 1 }, options),
     );
     expect(error.code).toBe(Code.Unavailable);
+  });
+});
+
+describe("which product facts a change goes by", () => {
+  it("when the product's snapshot is recent, then adding more goes by it without the product service, and the answer is the whole cart", async () => {
+    const shelf = inMemoryCatalog();
+    const cart = cartServiceWith(shelf).client(CartService);
+    const { options } = await buyer();
+    const [tea, pot] = [shelf.shelve(aProduct({ name: "Tea" })), shelf.shelve(aProduct({ name: "Pot" }))];
+    await cart.addCartItem({ productId: tea.productId, quantity: 1 }, options);
+    await cart.addCartItem({ productId: pot.productId, quantity: 1 }, options);
+    shelf.goDown();
+    const { cart: after } = await cart.addCartItem({ productId: tea.productId, quantity: 2 }, options);
+    expect(after!.items.map((item) => [item.name, item.quantity])).toEqual([
+      ["Tea", 3],
+      ["Pot", 1],
+    ]);
+    expect(after!.updateTime).toEqual((await cart.getCart({}, options)).cart!.updateTime);
+    // A product it holds no snapshot of still needs the product service.
+    const unknown = await failureOf(cart.addCartItem({ productId: aProduct().productId, quantity: 1 }, options));
+    expect(unknown.code).toBe(Code.Unavailable);
+  });
+
+  it("when the snapshot's facts are older than allowed, then the product service is asked again and its stock decides", async () => {
+    const shelf = inMemoryCatalog();
+    const { options } = await buyer();
+    const tea = shelf.shelve(aProduct({ stockAvailable: 5 }));
+    await cartServiceWith(shelf).client(CartService).addCartItem({ productId: tea.productId, quantity: 1 }, options);
+    shelf.shelve({ ...tea, stockAvailable: 1 });
+    const trusting = cartServiceWith(shelf).client(CartService);
+    expect(
+      (await trusting.addCartItem({ productId: tea.productId, quantity: 1 }, options)).cart!.items[0]!.quantity,
+    ).toBe(2);
+    const asking = cartServiceWith(shelf, 0).client(CartService);
+    const refused = await failureOf(asking.addCartItem({ productId: tea.productId, quantity: 1 }, options));
+    expect(refused.code).toBe(Code.FailedPrecondition);
   });
 });

@@ -25,7 +25,12 @@ const service = startService<CartDatabase>({
   name: "cart",
   config,
   migrations,
-  services: ({ db }) => [bind(CartService, createCartService({ db, catalog, currencyCode: config.currencyCode }))],
+  services: ({ db }) => [
+    bind(
+      CartService,
+      createCartService({ db, catalog, currencyCode: config.currencyCode, productMaxAgeMs: config.productMaxAgeMs }),
+    ),
+  ],
   rules: cartAccessRules,
   consumers: ({ db, nats, log }) => [
     startConsumer<CartDatabase>({

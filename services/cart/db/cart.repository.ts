@@ -25,23 +25,27 @@ export async function cartUpdateTime(db: Db, userId: string): Promise<Date | und
  * Creates the cart row if needed, locks it and marks it changed now, in one statement: one user's
  * cart changes one at a time, and a change that rolls back leaves the time as it was.
  */
-export async function lockAndTouchCart(trx: Transaction<CartDatabase>, userId: string): Promise<void> {
+export async function lockAndTouchCart(trx: Transaction<CartDatabase>, userId: string): Promise<Date> {
+  const now = new Date();
   await trx
     .insertInto("carts")
-    .values({ user_id: userId, update_time: sql<Date>`UTC_TIMESTAMP(6)` })
-    .onDuplicateKeyUpdate({ update_time: sql<Date>`UTC_TIMESTAMP(6)` })
+    .values({ user_id: userId, update_time: now })
+    .onDuplicateKeyUpdate({ update_time: now })
     .execute();
+  return now;
 }
 
+/** Sets a line's quantity; a new line is added at `addTime`. */
 export async function setLineQuantity(
   trx: Transaction<CartDatabase>,
   userId: string,
   productId: string,
   quantity: number,
+  addTime: Date,
 ): Promise<void> {
   await trx
     .insertInto("cart_lines")
-    .values({ user_id: userId, product_id: productId, quantity })
+    .values({ user_id: userId, product_id: productId, quantity, add_time: addTime })
     .onDuplicateKeyUpdate({ quantity })
     .execute();
 }
@@ -92,6 +96,21 @@ export async function subtractFromLines(
     .where("product_id", "in", productIds)
     .where("add_time", "<=", addedBy)
     .execute();
+}
+
+/** The product's snapshot if its facts are from `notBefore` or later. */
+export async function findSnapshotSince(
+  db: Db,
+  productId: string,
+  notBefore: Date,
+): Promise<ProductSnapshot | undefined> {
+  const row = await db
+    .selectFrom("product_snapshots")
+    .selectAll()
+    .where("product_id", "=", productId)
+    .where("source_time", ">=", notBefore)
+    .executeTakeFirst();
+  return row && toSnapshot(row);
 }
 
 export async function findSnapshots(db: Db, productIds: string[]): Promise<Map<string, ProductSnapshot>> {

@@ -1,12 +1,14 @@
-// The cart use cases. Product facts come from the product service through the `catalog` port
-// (fresh on every change, so stock is checked against the truth) and from the snapshot cache
-// (when only reading, kept fresh by product events).
+// The cart use cases. Product facts come from the snapshot cache, kept fresh by product events,
+// and from the product service (through the `catalog` port) for a product the cache does not
+// hold or holds facts of more than `productMaxAgeMs` about: a change checks stock against facts
+// at most that old, and checkout reserves against the truth in any case.
 import type { Kysely } from "kysely";
 import { inTransaction } from "../../kit/db.ts";
 import type { CartDatabase } from "../db/database.ts";
 import {
   cartUpdateTime,
   deleteLines,
+  findSnapshotSince,
   findSnapshots,
   listLines,
   lockAndTouchCart,
@@ -21,6 +23,7 @@ import {
   NotEnoughStockError,
   priceCart,
   ProductUnavailableError,
+  type CartLine,
   type CartView,
   type ProductSnapshot,
 } from "./cart.ts";
@@ -34,35 +37,32 @@ export interface ProductCatalog {
 export interface CartDeps {
   db: Kysely<CartDatabase>;
   catalog: ProductCatalog;
+  /** How old a snapshot's facts may be for a change to go by them (10 s when absent; 0: always ask). */
+  productMaxAgeMs?: number;
 }
+
+export const defaultProductMaxAgeMs = 10_000;
 
 export async function viewCart(deps: CartDeps, userId: string): Promise<CartView> {
   const lines = await listLines(deps.db, userId);
-  const ids = lines.map((line) => line.productId);
-  const cached = await findSnapshots(deps.db, ids);
-  const missing = ids.filter((id) => !cached.has(id));
-  if (missing.length > 0) {
-    const fetched = await deps.catalog.fetch(missing);
-    await saveSnapshots(deps.db, fetched, new Date());
-    for (const product of fetched) cached.set(product.productId, product);
-  }
-  return priceCart(lines, cached, await cartUpdateTime(deps.db, userId));
+  return viewOf(deps, lines, await cartUpdateTime(deps.db, userId), []);
 }
 
 /** Adds units of a product, to its line if there is one. */
 export async function addItem(deps: CartDeps, userId: string, productId: string, quantity: number): Promise<CartView> {
   const product = await currentProduct(deps, productId);
-  await inTransaction(deps.db, async (trx) => {
-    await lockAndTouchCart(trx, userId);
+  const changed = await inTransaction(deps.db, async (trx) => {
+    const updateTime = await lockAndTouchCart(trx, userId);
     const lines = await listLines(trx, userId);
     const existing = lines.find((line) => line.productId === productId);
     if (!existing && lines.length >= maxLines) throw new CartFullError("lines", maxLines);
     const wanted = (existing?.quantity ?? 0) + quantity;
     if (wanted > maxQuantityPerLine) throw new CartFullError("quantity_per_line", maxQuantityPerLine);
     checkStock(product, wanted);
-    await setLineQuantity(trx, userId, productId, wanted);
+    await setLineQuantity(trx, userId, productId, wanted, updateTime);
+    return { lines: withQuantity(lines, productId, wanted, updateTime), updateTime };
   });
-  return viewCart(deps, userId);
+  return viewOf(deps, changed.lines, changed.updateTime, [product]);
 }
 
 export async function setItemQuantity(
@@ -72,15 +72,17 @@ export async function setItemQuantity(
   quantity: number,
 ): Promise<CartView> {
   const product = await currentProduct(deps, productId);
-  await inTransaction(deps.db, async (trx) => {
-    await lockAndTouchCart(trx, userId);
-    if (!(await listLines(trx, userId)).some((line) => line.productId === productId)) {
+  const changed = await inTransaction(deps.db, async (trx) => {
+    const updateTime = await lockAndTouchCart(trx, userId);
+    const lines = await listLines(trx, userId);
+    if (!lines.some((line) => line.productId === productId)) {
       throw new LineNotFoundError(`product ${productId} is not in the cart`);
     }
     checkStock(product, quantity);
-    await setLineQuantity(trx, userId, productId, quantity);
+    await setLineQuantity(trx, userId, productId, quantity, updateTime);
+    return { lines: withQuantity(lines, productId, quantity, updateTime), updateTime };
   });
-  return viewCart(deps, userId);
+  return viewOf(deps, changed.lines, changed.updateTime, [product]);
 }
 
 export async function removeItem(deps: CartDeps, userId: string, productId: string): Promise<CartView> {
@@ -100,12 +102,47 @@ export async function clearCart(deps: CartDeps, userId: string): Promise<CartVie
   return viewCart(deps, userId);
 }
 
-/** The product as the product service says it is now; the snapshot is refreshed on the way. */
+/**
+ * The product's facts: its snapshot when they are recent enough, else the product service's
+ * answer, which refreshes the snapshot.
+ */
 async function currentProduct(deps: CartDeps, productId: string): Promise<ProductSnapshot> {
-  const [product] = await deps.catalog.fetch([productId]);
+  const maxAgeMs = deps.productMaxAgeMs ?? defaultProductMaxAgeMs;
+  let product = maxAgeMs > 0 ? await findSnapshotSince(deps.db, productId, new Date(Date.now() - maxAgeMs)) : undefined;
+  if (!product) {
+    [product] = await deps.catalog.fetch([productId]);
+    if (product) await saveSnapshots(deps.db, [product], new Date());
+  }
   if (!product?.forSale) throw new ProductUnavailableError(productId);
-  await saveSnapshots(deps.db, [product], new Date());
   return product;
+}
+
+/** The cart's lines priced, with the products already at hand and the others' snapshots. */
+async function viewOf(
+  deps: CartDeps,
+  lines: CartLine[],
+  updateTime: Date | undefined,
+  atHand: ProductSnapshot[],
+): Promise<CartView> {
+  const products = new Map(atHand.map((product) => [product.productId, product]));
+  const others = lines.map((line) => line.productId).filter((id) => !products.has(id));
+  for (const [id, snapshot] of await findSnapshots(deps.db, others)) products.set(id, snapshot);
+  const missing = others.filter((id) => !products.has(id));
+  if (missing.length > 0) {
+    const fetched = await deps.catalog.fetch(missing);
+    await saveSnapshots(deps.db, fetched, new Date());
+    for (const product of fetched) products.set(product.productId, product);
+  }
+  return priceCart(lines, products, updateTime);
+}
+
+/** The lines after a line's quantity was set, in the order listLines reads them. */
+function withQuantity(lines: CartLine[], productId: string, quantity: number, addTime: Date): CartLine[] {
+  if (lines.some((line) => line.productId === productId))
+    return lines.map((line) => (line.productId === productId ? { ...line, quantity } : line));
+  return [...lines, { productId, quantity, addTime }].sort(
+    (a, b) => a.addTime.getTime() - b.addTime.getTime() || (a.productId < b.productId ? -1 : 1),
+  );
 }
 
 function checkStock(product: ProductSnapshot, quantity: number): void {

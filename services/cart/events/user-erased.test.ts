@@ -24,7 +24,7 @@ afterAll(async () => {
 async function cartWithLine(userId: string) {
   await db.transaction().execute(async (trx) => {
     await lockAndTouchCart(trx, userId);
-    await setLineQuantity(trx, userId, uuidv7(), 2);
+    await setLineQuantity(trx, userId, uuidv7(), 2, new Date());
   });
 }
 
