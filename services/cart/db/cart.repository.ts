@@ -16,9 +16,34 @@ export async function listLines(db: Db, userId: string): Promise<CartLine[]> {
   return rows.map((row) => ({ productId: row.product_id, quantity: row.quantity, addTime: row.add_time }));
 }
 
-export async function cartUpdateTime(db: Db, userId: string): Promise<Date | undefined> {
-  return (await db.selectFrom("carts").select("update_time").where("user_id", "=", userId).executeTakeFirst())
-    ?.update_time;
+/**
+ * The user's cart in one statement: its lines in order, the snapshots held of their products, and
+ * when it last changed (undefined for a cart never changed).
+ */
+export async function readCart(
+  db: Db,
+  userId: string,
+): Promise<{ lines: CartLine[]; snapshots: Map<string, ProductSnapshot>; updateTime: Date | undefined }> {
+  const { rows } = await sql<
+    { update_time: Date | null; line_product_id: string | null; quantity: number; add_time: Date } & Partial<
+      Omit<ProductSnapshotRow, "source_time">
+    >
+  >`SELECT c.update_time, l.product_id AS line_product_id, l.quantity, l.add_time,
+       s.product_id, s.shop_id, s.name, s.unit_price_minor, s.currency_code, s.image_url, s.image, s.for_sale,
+       s.stock_available
+     FROM (SELECT ${userId} AS user_id) AS u
+     LEFT JOIN carts AS c ON c.user_id = u.user_id
+     LEFT JOIN cart_lines AS l ON l.user_id = u.user_id
+     LEFT JOIN product_snapshots AS s ON s.product_id = l.product_id
+     ORDER BY l.add_time, l.product_id`.execute(db);
+  const lines: CartLine[] = [];
+  const snapshots = new Map<string, ProductSnapshot>();
+  for (const row of rows) {
+    if (row.line_product_id === null) continue;
+    lines.push({ productId: row.line_product_id, quantity: row.quantity, addTime: row.add_time });
+    if (row.product_id) snapshots.set(row.product_id, toSnapshot(row as Omit<ProductSnapshotRow, "source_time">));
+  }
+  return { lines, snapshots, updateTime: rows[0]?.update_time ?? undefined };
 }
 
 /**
@@ -216,7 +241,7 @@ export async function forgetShopSnapshots(db: Db, shopId: string): Promise<void>
     .execute();
 }
 
-function toSnapshot(row: ProductSnapshotRow): ProductSnapshot {
+function toSnapshot(row: Omit<ProductSnapshotRow, "source_time">): ProductSnapshot {
   return {
     productId: row.product_id,
     shopId: row.shop_id ?? "",

@@ -6,12 +6,12 @@ import type { Kysely } from "kysely";
 import { inTransaction } from "../../kit/db.ts";
 import type { CartDatabase } from "../db/database.ts";
 import {
-  cartUpdateTime,
   deleteLines,
   findSnapshotSince,
   findSnapshots,
   listLines,
   lockAndTouchCart,
+  readCart,
   saveSnapshots,
   setLineQuantity,
 } from "../db/cart.repository.ts";
@@ -44,8 +44,8 @@ export interface CartDeps {
 export const defaultProductMaxAgeMs = 10_000;
 
 export async function viewCart(deps: CartDeps, userId: string): Promise<CartView> {
-  const lines = await listLines(deps.db, userId);
-  return viewOf(deps, lines, await cartUpdateTime(deps.db, userId), []);
+  const { lines, snapshots, updateTime } = await readCart(deps.db, userId);
+  return viewOf(deps, lines, updateTime, snapshots);
 }
 
 /** Adds units of a product, to its line if there is one. */
@@ -62,7 +62,7 @@ export async function addItem(deps: CartDeps, userId: string, productId: string,
     await setLineQuantity(trx, userId, productId, wanted, updateTime);
     return { lines: withQuantity(lines, productId, wanted, updateTime), updateTime };
   });
-  return viewOf(deps, changed.lines, changed.updateTime, [product]);
+  return viewAfterChange(deps, changed, product);
 }
 
 export async function setItemQuantity(
@@ -82,7 +82,7 @@ export async function setItemQuantity(
     await setLineQuantity(trx, userId, productId, quantity, updateTime);
     return { lines: withQuantity(lines, productId, quantity, updateTime), updateTime };
   });
-  return viewOf(deps, changed.lines, changed.updateTime, [product]);
+  return viewAfterChange(deps, changed, product);
 }
 
 export async function removeItem(deps: CartDeps, userId: string, productId: string): Promise<CartView> {
@@ -117,23 +117,32 @@ async function currentProduct(deps: CartDeps, productId: string): Promise<Produc
   return product;
 }
 
-/** The cart's lines priced, with the products already at hand and the others' snapshots. */
+/** The cart after a change to one product's line, whose facts are at hand. */
+async function viewAfterChange(
+  deps: CartDeps,
+  changed: { lines: CartLine[]; updateTime: Date },
+  product: ProductSnapshot,
+): Promise<CartView> {
+  const others = changed.lines.map((line) => line.productId).filter((id) => id !== product.productId);
+  const snapshots = await findSnapshots(deps.db, others);
+  snapshots.set(product.productId, product);
+  return viewOf(deps, changed.lines, changed.updateTime, snapshots);
+}
+
+/** The cart's lines priced with the snapshots held, asking the product service for the rest. */
 async function viewOf(
   deps: CartDeps,
   lines: CartLine[],
   updateTime: Date | undefined,
-  atHand: ProductSnapshot[],
+  snapshots: Map<string, ProductSnapshot>,
 ): Promise<CartView> {
-  const products = new Map(atHand.map((product) => [product.productId, product]));
-  const others = lines.map((line) => line.productId).filter((id) => !products.has(id));
-  for (const [id, snapshot] of await findSnapshots(deps.db, others)) products.set(id, snapshot);
-  const missing = others.filter((id) => !products.has(id));
+  const missing = lines.map((line) => line.productId).filter((id) => !snapshots.has(id));
   if (missing.length > 0) {
     const fetched = await deps.catalog.fetch(missing);
     await saveSnapshots(deps.db, fetched, new Date());
-    for (const product of fetched) products.set(product.productId, product);
+    for (const product of fetched) snapshots.set(product.productId, product);
   }
-  return priceCart(lines, products, updateTime);
+  return priceCart(lines, snapshots, updateTime);
 }
 
 /** The lines after a line's quantity was set, in the order listLines reads them. */

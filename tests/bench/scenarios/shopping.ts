@@ -1,5 +1,5 @@
 // The signed-in paths through the edge, driven by the node driver because each request carries
-// its own shopper's token and body: AddCartItem, PlaceOrder, Login and the seller's
+// its own shopper's token and body: AddCartItem, GetCart, PlaceOrder, Login and the seller's
 // ListShopOrders (Connect JSON, h2c).
 import { dbBaselineIds } from "../baselines/database.ts";
 import { rawBaselineIds } from "../baselines/http-hello.ts";
@@ -16,8 +16,9 @@ export const shoppingScenarioIds = [
   "auth.login",
   "order.list-shop-orders",
   "order.place-order-cod",
+  "cart.get-cart",
 ] as const;
-const [addCartItemId, placeOrderId, loginId, listShopOrdersId, placeOrderCodId] = shoppingScenarioIds;
+const [addCartItemId, placeOrderId, loginId, listShopOrdersId, placeOrderCodId, getCartId] = shoppingScenarioIds;
 
 /** A cart holds at most this many of the checkout products, so its size stays what it was. */
 const productsPerCart = 4;
@@ -62,6 +63,25 @@ export function shoppingScenarios(edgeUrl: string, cast: Shoppers): Scenario[] {
     },
   );
 
+  let read = 0;
+  const getCart = nodeDriverScenario(
+    {
+      ...edgeShape,
+      id: getCartId,
+      title: `GetCart, signed in, ${shoppers.length} shoppers, carts as AddCartItem left them`,
+      sweep: true,
+      dbBaseline: dbBaselineIds.primaryKeySelect,
+    },
+    origin,
+    (connections, worker) =>
+      connectUnary(
+        connections.for(worker),
+        "/bazaar.cart.v1.CartService/GetCart",
+        "{}",
+        signedIn(shoppers[read++ % shoppers.length]!),
+      ),
+  );
+
   let loggedIn = 0;
   const login = nodeDriverScenario(
     {
@@ -85,6 +105,7 @@ export function shoppingScenarios(edgeUrl: string, cast: Shoppers): Scenario[] {
 
   return [
     addCartItem,
+    getCart,
     placeOrderScenario(edgeUrl, cast, "card"),
     login,
     listShopOrdersScenario(edgeUrl, cast),
