@@ -13,6 +13,8 @@ export const usage = `npm run bench -- [options]
                        highest concurrency, 64 to 1024)
   --only LIST          scenario id prefixes, e.g. baseline,edge.get-product,order,event-lag
                        (default all; the ids are in tests/bench/README.md)
+  --replicas N         processes per service in the mesh the bench starts (default 1; the edge
+                       stays one), as \`npm start -- --replicas N\` runs them
   --lag-rate N         event-lag test: events per second (default 200)
   --lag-seconds S      event-lag test: how long (default 10; 0 skips it)
   --reuse EDGE_URL     drive a running mesh instead of starting one; then also
@@ -32,6 +34,8 @@ export interface BenchOptions {
   only: string[];
   lagRatePerSecond: number;
   lagSeconds: number;
+  /** Processes per service in the private mesh. */
+  replicas: number;
   reuse?: ReusedMesh;
   /** As given, for the results. */
   arguments: string[];
@@ -49,6 +53,7 @@ export function readOptions(args: string[]): BenchOptions | "help" {
       only: { type: "string", default: "" },
       "lag-rate": { type: "string", default: "200" },
       "lag-seconds": { type: "string", default: "10" },
+      replicas: { type: "string", default: "1" },
       reuse: { type: "string" },
       "product-addr": { type: "string", default: "127.0.0.1:50052" },
       "mysql-url": { type: "string" },
@@ -82,6 +87,7 @@ export function readOptions(args: string[]): BenchOptions | "help" {
       .filter(Boolean),
     lagRatePerSecond: positive("--lag-rate", values["lag-rate"]),
     lagSeconds: Number(values["lag-seconds"]),
+    replicas: numbers("--replicas", values.replicas, 1)[0]!,
     reuse,
     arguments: args,
   };

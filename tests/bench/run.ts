@@ -54,7 +54,7 @@ const report: BenchReport = {
   measurements: [],
   failures: [],
 };
-const target = options.reuse ? await reuseMesh(options.reuse) : await startPrivateMesh(root, log);
+const target = options.reuse ? await reuseMesh(options.reuse) : await startPrivateMesh(root, log, options.replicas);
 log(`mesh at ${target.edgeUrl}; product service at ${target.productAddress}`);
 // Stopped in reverse order of start, whatever fails.
 const stops: Array<() => Promise<unknown>> = [() => target.stop()];

@@ -29,7 +29,7 @@ export interface ReusedMesh {
   natsUrl: string;
 }
 
-export async function startPrivateMesh(root: string, log: (line: string) => void): Promise<BenchTarget> {
+export async function startPrivateMesh(root: string, log: (line: string) => void, replicas = 1): Promise<BenchTarget> {
   const dataDir = mkdtempSync(join(tmpdir(), "bazaar-bench-"));
   const infra = await startInfra({ dataDir, log });
   // s3rver and a mail catcher, in this process: their CPU shows in the bench (node) column, not
@@ -40,6 +40,7 @@ export async function startPrivateMesh(root: string, log: (line: string) => void
   const mesh = await launchMesh({
     root,
     freePorts: true,
+    replicas,
     env: {
       ...process.env,
       BAZAAR_MYSQL_URL: infra.mysqlUrl,
