@@ -118,3 +118,4 @@ export interface OrderDatabase extends EventTables {
 export type OrderRow = Selectable<OrdersTable>;
 export type OrderLineRow = Selectable<OrderLinesTable>;
 export type ShopOrderRow = Selectable<ShopOrdersTable>;
+export type OrderStatusHistoryRow = Selectable<OrderStatusHistoryTable>;

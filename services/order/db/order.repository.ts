@@ -17,7 +17,7 @@ import {
   type ShopOrderStatus,
 } from "../domain/order.ts";
 import type { RefundFacts } from "../domain/refunds.ts";
-import type { OrderDatabase, OrderLineRow, OrderRow, ShopOrderRow } from "./database.ts";
+import type { OrderDatabase, OrderLineRow, OrderRow, OrderStatusHistoryRow, ShopOrderRow } from "./database.ts";
 
 type Db = Kysely<OrderDatabase> | Transaction<OrderDatabase>;
 
@@ -767,30 +767,10 @@ export async function listOrders(db: Db, filter: OrderFilter): Promise<Order[]> 
 
 async function withDetails(db: Db, rows: OrderRow[]): Promise<Order[]> {
   if (rows.length === 0) return [];
-  const ids = rows.map((row) => row.id);
-  const lines = await db
-    .selectFrom("order_lines")
-    .selectAll()
-    .where("order_id", "in", ids)
-    .orderBy("product_id")
-    .execute();
-  const history = await db
-    .selectFrom("order_status_history")
-    .selectAll()
-    .where("order_id", "in", ids)
-    .orderBy("id")
-    .execute();
-  const shopOrders = await db
-    .selectFrom("shop_orders")
-    .selectAll()
-    .where("order_id", "in", ids)
-    .orderBy("shop_id")
-    .execute();
-  const shopHistory = await shopOrderHistories(
+  const { lines, history, shopOrders, shopHistory, refunds } = await orderDetails(
     db,
-    shopOrders.map((shopOrder) => shopOrder.id),
+    rows.map((row) => row.id),
   );
-  const refunds = await refundsOf(db, ids);
   return rows.map((row) => {
     const orderLines = lines.filter((line) => line.order_id === row.id).map(orderLineOf);
     return {
@@ -825,6 +805,68 @@ async function withDetails(db: Db, rows: OrderRow[]): Promise<Order[]> {
       updateTime: row.update_time,
     };
   });
+}
+
+/**
+ * The lines, status history, shop orders with their history, and refunds of the orders, in one
+ * statement: each table's rows as JSON objects under one UNION ALL (money as exact text, times
+ * as MariaDB writes DATETIME(6)), put back into their row shapes and orders here.
+ */
+async function orderDetails(db: Db, orderIds: string[]) {
+  const ids = sql.join(orderIds);
+  const { rows } = await sql<{ k: "line" | "history" | "shop" | "shop_history" | "refund"; j: unknown }>`
+    SELECT 'line' AS k, JSON_OBJECT('order_id', order_id, 'product_id', product_id, 'shop_id', shop_id,
+        'name', name, 'unit_price_minor', CAST(unit_price_minor AS CHAR), 'quantity', quantity,
+        'line_total_minor', CAST(line_total_minor AS CHAR), 'image', image) AS j
+      FROM order_lines WHERE order_id IN (${ids})
+    UNION ALL SELECT 'history', JSON_OBJECT('id', CAST(id AS CHAR), 'order_id', order_id, 'user_id', user_id,
+        'user_seq', CAST(user_seq AS CHAR), 'status', status, 'note', note, 'time', time)
+      FROM order_status_history WHERE order_id IN (${ids})
+    UNION ALL SELECT 'shop', JSON_OBJECT('id', id, 'order_id', order_id, 'shop_id', shop_id, 'seller_id', seller_id,
+        'subtotal_minor', CAST(subtotal_minor AS CHAR), 'status', status, 'carrier', carrier,
+        'tracking_number', tracking_number, 'tracking_url', tracking_url, 'create_time', create_time,
+        'update_time', update_time, 'settle_after', settle_after)
+      FROM shop_orders WHERE order_id IN (${ids})
+    UNION ALL SELECT 'shop_history', JSON_OBJECT('id', CAST(h.id AS CHAR), 'shop_order_id', h.shop_order_id,
+        'status', h.status, 'note', h.note, 'time', h.time)
+      FROM shop_order_status_history AS h JOIN shop_orders AS s ON s.id = h.shop_order_id
+      WHERE s.order_id IN (${ids})
+    UNION ALL SELECT 'refund', JSON_OBJECT('order_id', order_id, 'shop_order_id', shop_order_id,
+        'amount_minor', CAST(amount_minor AS CHAR))
+      FROM order_refunds WHERE order_id IN (${ids})`.execute(db);
+  const of = <T>(kind: (typeof rows)[number]["k"]) =>
+    rows.filter((row) => row.k === kind).map((row) => jsonColumn<T>(row.j));
+  type Timed<T, K extends keyof T> = Omit<T, K> & Record<K, string>;
+  const byId = (a: { id: string }, b: { id: string }) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1);
+  const byText =
+    <K extends string>(key: K) =>
+    (a: Record<K, string>, b: Record<K, string>) =>
+      a[key] < b[key] ? -1 : a[key] > b[key] ? 1 : 0;
+  return {
+    lines: of<OrderLineRow>("line").sort(byText("product_id")),
+    history: of<Timed<OrderStatusHistoryRow, "time">>("history")
+      .sort(byId)
+      .map((h) => ({ ...h, time: dateOfDatetime(h.time) })),
+    shopOrders: of<Timed<ShopOrderRow, "create_time" | "update_time"> & { settle_after: string | null }>("shop")
+      .sort(byText("shop_id"))
+      .map((shopOrder) => ({
+        ...shopOrder,
+        create_time: dateOfDatetime(shopOrder.create_time),
+        update_time: dateOfDatetime(shopOrder.update_time),
+        settle_after: shopOrder.settle_after === null ? null : dateOfDatetime(shopOrder.settle_after),
+      })),
+    shopHistory: of<{ id: string; shop_order_id: string; status: ShopOrderStatus; note: string; time: string }>(
+      "shop_history",
+    )
+      .sort(byId)
+      .map((h) => ({ ...h, time: dateOfDatetime(h.time) })),
+    refunds: of<{ order_id: string; shop_order_id: string | null; amount_minor: string }>("refund"),
+  };
+}
+
+/** A DATETIME(6) as MariaDB writes it in JSON ("2026-12-05 05:26:23.123456"), stored as UTC. */
+function dateOfDatetime(text: string): Date {
+  return new Date(`${text.replace(" ", "T")}Z`);
 }
 
 function orderLineOf(line: OrderLineRow): OrderLine {
