@@ -1,6 +1,6 @@
 // Orders, lines and status history: the only place in the order service with SQL.
 import { sql, type Kysely, type Transaction } from "kysely";
-import { jsonColumn, nextInSequence } from "../../kit/db.ts";
+import { gatherUntilCommit, jsonColumn, nextInSequence } from "../../kit/db.ts";
 import type { PostalAddress } from "../../kit/postal-address.ts";
 import {
   followsOrderInto,
@@ -233,7 +233,8 @@ async function followOrderStatus(
 /**
  * History entries of shop orders, each the next change of its shop's feed (WatchShopOrders).
  * With `feedOf`, the entry is also the next change of that buyer's feed (WatchOrders); without,
- * the order's own history entry of the same change is.
+ * the order's own history entry of the same change is. The shop feed's part waits for the
+ * commit (writeShopOrderHistory).
  */
 async function appendShopOrderHistory(
   trx: Transaction<OrderDatabase>,
@@ -244,16 +245,47 @@ async function appendShopOrderHistory(
 ): Promise<void> {
   if (shopOrders.length === 0) return;
   const feed = feedOf === undefined ? {} : { user_id: feedOf, user_seq: await nextFeedSeq(trx, feedOf) };
-  // Shop feed rows are locked in shop id order, so two orders sharing shops never wait in a circle.
-  const byShop = [...shopOrders].sort((a, b) => (a.shopId < b.shopId ? -1 : a.shopId > b.shopId ? 1 : 0));
-  for (const shopOrder of byShop) {
-    const shopSeq = await nextShopFeedSeq(trx, shopOrder.shopId);
+  for (const shopOrder of shopOrders)
+    await gatherUntilCommit(trx, writeShopOrderHistory, {
+      shopOrderId: shopOrder.id,
+      shopId: shopOrder.shopId,
+      status,
+      note,
+      feed,
+    });
+}
+
+interface ShopHistoryEntry {
+  shopOrderId: string;
+  shopId: string;
+  status: ShopOrderStatus;
+  note: string;
+  feed: { user_id?: string; user_seq?: number };
+}
+
+/**
+ * Writes shop order history entries just before their transaction commits, each taking the next
+ * number of its shop's feed. Every order of a shop takes that shop's feed row, so its lock is
+ * taken last and held for as short as can be; and in shop id order (the order of one shop's
+ * entries kept), so two transactions sharing shops never wait in a circle.
+ */
+const writeShopOrderHistory = async (trx: Transaction<OrderDatabase>, entries: ShopHistoryEntry[]) => {
+  const byShop = [...entries].sort((a, b) => (a.shopId < b.shopId ? -1 : a.shopId > b.shopId ? 1 : 0));
+  for (const entry of byShop) {
+    const shopSeq = await nextShopFeedSeq(trx, entry.shopId);
     await trx
       .insertInto("shop_order_status_history")
-      .values({ shop_order_id: shopOrder.id, status, note, ...feed, shop_id: shopOrder.shopId, shop_seq: shopSeq })
+      .values({
+        shop_order_id: entry.shopOrderId,
+        status: entry.status,
+        note: entry.note,
+        ...entry.feed,
+        shop_id: entry.shopId,
+        shop_seq: shopSeq,
+      })
       .execute();
   }
-}
+};
 
 /** The next number of the shop's feed; the feed row's lock orders commits. */
 function nextShopFeedSeq(trx: Transaction<OrderDatabase>, shopId: string): Promise<number> {
