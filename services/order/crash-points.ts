@@ -29,7 +29,7 @@ export function crashingStock(stock: StockPort, point: CrashPoint, die: () => vo
     case "none":
       return stock;
     case "after-stock-reserve":
-      return { ...stock, reserve: (orderId, items) => stock.reserve(orderId, items).then(dead) };
+      return { ...stock, reserve: (orderId, items, options) => stock.reserve(orderId, items, options).then(dead) };
     case "before-stock-commit":
       return { ...stock, commit: dead };
     case "before-stock-give-back":

@@ -49,8 +49,8 @@ export function inventoryStock(
 ): StockPort {
   const options = async () => ({ timeoutMs: 5_000, headers: { authorization: await serviceToken.authorization() } });
   return {
-    async reserve(orderId, items) {
-      await inventory.reserveStock({ reservationId: orderId, items }, await options());
+    async reserve(orderId, items, { sellNow = false } = {}) {
+      await inventory.reserveStock({ reservationId: orderId, items, sellNow }, await options());
     },
     async commit(orderId) {
       await inventory.commitReservation({ reservationId: orderId }, await options());

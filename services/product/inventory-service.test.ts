@@ -189,6 +189,91 @@ describe("the stock events of a reservation", () => {
   });
 });
 
+describe("holding and selling in one call (cash on delivery)", () => {
+  const stockOf = async (id: string) => {
+    const row = await db
+      .selectFrom("products")
+      .select(["stock_on_hand", "stock_held"])
+      .where("id", "=", id)
+      .executeTakeFirstOrThrow();
+    return { onHand: row.stock_on_hand, held: row.stock_held };
+  };
+  const statusOf = async (reservationId: string) =>
+    (await db.selectFrom("reservations").select("status").where("id", "=", reservationId).executeTakeFirstOrThrow())
+      .status;
+
+  it("when stock is reserved with sell_now, then it is sold at once, the reservation COMMITTED with one StockChanged, and a repeat sells nothing more", async () => {
+    const [a, b] = [await productWithStock(10), await productWithStock(5)];
+    const reservationId = uuidv7();
+    const request = {
+      reservationId,
+      items: [
+        { productId: a, quantity: 3 },
+        { productId: b, quantity: 2 },
+      ],
+      sellNow: true,
+    };
+    await services.inventory.reserveStock(request, orderService.options);
+    await services.inventory.reserveStock(request, orderService.options);
+    expect([await stockOf(a), await stockOf(b)]).toEqual([
+      { onHand: 7, held: 0 },
+      { onHand: 3, held: 0 },
+    ]);
+    expect(await statusOf(reservationId)).toBe("COMMITTED");
+    const events = await db
+      .selectFrom("outbox")
+      .select("payload")
+      .where("subject", "=", "bazaar.product.stock_changed")
+      .execute();
+    const changes = events
+      .map((row) => fromBinary(EventSchema, row.payload))
+      .filter((event) => event.subjectId === reservationId)
+      .map((event) => (event.payload.value as StockChanged).reason);
+    expect(changes).toEqual(["commit"]);
+    // A committed reservation is given back like one committed in two steps.
+    await services.inventory.returnReservation({ reservationId }, orderService.options);
+    expect([await stockOf(a), await stockOf(b)]).toEqual([
+      { onHand: 10, held: 0 },
+      { onHand: 5, held: 0 },
+    ]);
+  });
+
+  it("when a reservation held without sell_now is repeated with it, then the repeat commits it", async () => {
+    const productId = await productWithStock(4);
+    const reservationId = uuidv7();
+    await hold(reservationId, productId, 3);
+    expect(await stockOf(productId)).toEqual({ onHand: 4, held: 3 });
+    await services.inventory.reserveStock(
+      { reservationId, items: [{ productId, quantity: 3 }], sellNow: true },
+      orderService.options,
+    );
+    expect(await stockOf(productId)).toEqual({ onHand: 1, held: 0 });
+    expect(await statusOf(reservationId)).toBe("COMMITTED");
+  });
+
+  it("when too few are available, then failed_precondition and nothing is sold", async () => {
+    const [plenty, scarce] = [await productWithStock(10), await productWithStock(1)];
+    const failure = await failureOf(
+      services.inventory.reserveStock(
+        {
+          reservationId: uuidv7(),
+          items: [
+            { productId: plenty, quantity: 2 },
+            { productId: scarce, quantity: 2 },
+          ],
+          sellNow: true,
+        },
+        orderService.options,
+      ),
+    );
+    expect(failure.code).toBe(Code.FailedPrecondition);
+    expect([await stockOf(plenty), await stockOf(scarce)]).toEqual([
+      { onHand: 10, held: 0 },
+      { onHand: 1, held: 0 },
+    ]);
+  });
+});
+
 describe("giving back part of a reservation (a shop order cancelled)", () => {
   const stockOf = async (id: string) => {
     const { products } = await services.products.batchGetProducts({ ids: [id] });

@@ -21,7 +21,9 @@ export function createInventoryService(deps: InventoryDeps): ServiceImpl<typeof 
   return {
     async reserveStock(request) {
       const items = request.items.map((item) => ({ productId: item.productId, quantity: item.quantity }));
-      const { expireTime } = await mapErrors(() => reserveStock(deps, request.reservationId, items));
+      const { expireTime } = await mapErrors(() =>
+        reserveStock(deps, request.reservationId, items, { sellNow: request.sellNow }),
+      );
       return { reservationId: request.reservationId, expireTime: timestampFromDate(expireTime) };
     },
     async commitReservation(request) {

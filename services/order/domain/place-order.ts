@@ -81,8 +81,10 @@ export async function placeOrder(deps: OrderDeps, shopper: ShopperPorts, request
   }
 
   const items = lines.map((line) => ({ productId: line.productId, quantity: line.quantity }));
+  // Cash on delivery has no payment step between holding and selling: one call does both.
+  const sellNow = request.paymentMethod === "CASH_ON_DELIVERY";
   try {
-    await repeatUntilKnown(() => deps.stock.reserve(orderId, items));
+    await repeatUntilKnown(() => deps.stock.reserve(orderId, items, { sellNow }));
   } catch (error) {
     if (!isOutcomeUnknown(error)) await abandonOrder(deps, order, "CANCELLED", "stock could not be reserved");
     throw error;
@@ -91,17 +93,9 @@ export async function placeOrder(deps: OrderDeps, shopper: ShopperPorts, request
   if (request.paymentMethod === "CARD") {
     // Confirmed, failed, or left PENDING awaiting the buyer's confirmation (3-D Secure).
     await payByCard(deps, order, { cardToken: request.cardToken, returnUrl: request.returnUrl });
-    return (await findOrder(deps.db, orderId))!;
+  } else {
+    await confirmOrder(deps, order, "cash on delivery");
   }
-
-  try {
-    await repeatUntilKnown(() => deps.stock.commit(orderId));
-  } catch (error) {
-    if (isOutcomeUnknown(error)) throw error;
-    await abandonOrder(deps, order, "CANCELLED", "the stock hold ran out before checkout completed");
-    return (await findOrder(deps.db, orderId))!;
-  }
-  await confirmOrder(deps, order, "cash on delivery");
   return (await findOrder(deps.db, orderId))!;
 }
 

@@ -77,8 +77,7 @@ export async function recoverOrder(deps: OrderDeps, orderId: string): Promise<vo
   }
   try {
     const items = order.lines.map((line) => ({ productId: line.productId, quantity: line.quantity }));
-    await repeatUntilKnown(() => deps.stock.reserve(orderId, items));
-    await repeatUntilKnown(() => deps.stock.commit(orderId));
+    await repeatUntilKnown(() => deps.stock.reserve(orderId, items, { sellNow: true }));
   } catch (error) {
     if (isOutcomeUnknown(error)) throw error;
     return abandonOrder(deps, order, "CANCELLED", "the stock could no longer be held");

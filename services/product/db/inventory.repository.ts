@@ -143,6 +143,19 @@ export async function unholdStock(trx: Trx, productId: string, quantity: number)
     .execute();
 }
 
+/** Sells available units straight away (a hold and its commit in one); false when too few are available. */
+export async function sellAvailableStock(trx: Trx, productId: string, quantity: number): Promise<boolean> {
+  const result = await trx
+    .updateTable("products")
+    .set({ stock_on_hand: sql<number>`stock_on_hand - ${quantity}` })
+    .where("id", "=", productId)
+    .where("active", "=", 1)
+    .where("delete_time", "is", null)
+    .where(sql<boolean>`stock_on_hand - stock_held >= ${quantity}`)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
 /** Turns held stock into sold stock (commit). */
 export async function sellHeldStock(trx: Trx, productId: string, quantity: number): Promise<void> {
   await trx

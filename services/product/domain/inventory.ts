@@ -14,6 +14,7 @@ import {
   insertReservationItems,
   lockExpiredReservations,
   restockSoldStock,
+  sellAvailableStock,
   sellHeldStock,
   setReservationStatus,
   stockOfProducts,
@@ -63,25 +64,37 @@ export class ReservationNotFoundError extends Error {
 
 const actor = "service:product";
 
+/**
+ * Holds the items under the reservation id, all or none. With `sellNow` they are sold at once and
+ * the reservation is COMMITTED (no payment step in between, as for cash on delivery); a
+ * reservation held earlier without it is committed by the repeat.
+ */
 export async function reserveStock(
   deps: InventoryDeps,
   reservationId: string,
   requested: Array<{ productId: string; quantity: number }>,
+  options: { sellNow?: boolean } = {},
 ): Promise<{ expireTime: Date }> {
   // One line per product, locked in id order: two reservations over the same products always
   // take their row locks in the same order, so they queue instead of deadlocking.
   const items = mergeByProduct(requested);
+  const sellNow = options.sellNow ?? false;
   const result = await inTransaction(deps.db, async (trx) => {
     const expireTime = new Date(Date.now() + deps.reservationTtlMs);
-    if (!(await claimReservation(trx, reservationId, "HELD", expireTime))) {
+    if (!(await claimReservation(trx, reservationId, sellNow ? "COMMITTED" : "HELD", expireTime))) {
       // Repeated id: answer as the first call did, never hold twice.
-      const existing = (await findReservation(trx, reservationId, "share"))!;
-      if (existing.status === "HELD" || existing.status === "COMMITTED") return { expireTime: existing.expireTime };
-      throw new ReservationClosedError(reservationId, existing.status);
+      const existing = (await findReservation(trx, reservationId, sellNow ? "update" : "share"))!;
+      if (sellNow && existing.status === "HELD") await sellHeld(trx, existing);
+      else if (existing.status !== "HELD" && existing.status !== "COMMITTED")
+        throw new ReservationClosedError(reservationId, existing.status);
+      return { expireTime: existing.expireTime };
     }
     const short: typeof items = [];
     for (const item of items) {
-      if (!(await holdStock(trx, item.productId, item.quantity))) short.push(item);
+      const taken = sellNow
+        ? await sellAvailableStock(trx, item.productId, item.quantity)
+        : await holdStock(trx, item.productId, item.quantity);
+      if (!taken) short.push(item);
     }
     if (short.length > 0) {
       const available = await availableOf(
@@ -98,7 +111,7 @@ export async function reserveStock(
       );
     }
     await insertReservationItems(trx, reservationId, items);
-    await appendStockMoved(trx, reservationId, items, "reserve");
+    await appendStockMoved(trx, reservationId, items, sellNow ? "commit" : "reserve");
     return { expireTime };
   });
   deps.outbox.wake();
@@ -109,10 +122,15 @@ export async function commitReservation(deps: InventoryDeps, reservationId: stri
   await settle(deps, reservationId, async (trx, reservation) => {
     if (reservation.status === "COMMITTED") return;
     if (reservation.status !== "HELD") throw new ReservationClosedError(reservationId, reservation.status);
-    for (const item of reservation.items) await sellHeldStock(trx, item.productId, item.quantity);
-    await setReservationStatus(trx, reservationId, "COMMITTED");
-    await appendStockMoved(trx, reservationId, reservation.items, "commit");
+    await sellHeld(trx, reservation);
   });
+}
+
+/** Sells what a HELD reservation holds and marks it COMMITTED. */
+async function sellHeld(trx: Transaction<ProductDatabase>, reservation: ReservationRecord): Promise<void> {
+  for (const item of reservation.items) await sellHeldStock(trx, item.productId, item.quantity);
+  await setReservationStatus(trx, reservation.id, "COMMITTED");
+  await appendStockMoved(trx, reservation.id, reservation.items, "commit");
 }
 
 /** Releases held stock. Releasing an unknown id leaves a tombstone, so a late reserve holds nothing. */
