@@ -1,5 +1,5 @@
 // Reservations and the stock columns they move: SQL of the inventory side of the product service.
-import { sql, type Transaction } from "kysely";
+import { sql, type RawBuilder, type Transaction } from "kysely";
 import type { ProductDatabase, ReservationStatus } from "./database.ts";
 
 type Trx = Transaction<ProductDatabase>;
@@ -112,16 +112,8 @@ export async function insertReturn(
 }
 
 /** Holds stock if enough is available; false when it is not (or the product is not for sale). */
-export async function holdStock(trx: Trx, productId: string, quantity: number): Promise<boolean> {
-  const result = await trx
-    .updateTable("products")
-    .set({ stock_held: sql<number>`stock_held + ${quantity}` })
-    .where("id", "=", productId)
-    .where("active", "=", 1)
-    .where("delete_time", "is", null)
-    .where(sql<boolean>`stock_on_hand - stock_held >= ${quantity}`)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+export function holdStock(trx: Trx, productId: string, quantity: number): Promise<boolean> {
+  return takeAvailable(trx, productId, quantity, { stock_held: sql<number>`stock_held + ${quantity}` });
 }
 
 export async function availableOf(trx: Trx, productIds: string[]): Promise<Map<string, number>> {
@@ -144,10 +136,20 @@ export async function unholdStock(trx: Trx, productId: string, quantity: number)
 }
 
 /** Sells available units straight away (a hold and its commit in one); false when too few are available. */
-export async function sellAvailableStock(trx: Trx, productId: string, quantity: number): Promise<boolean> {
+export function sellAvailableStock(trx: Trx, productId: string, quantity: number): Promise<boolean> {
+  return takeAvailable(trx, productId, quantity, { stock_on_hand: sql<number>`stock_on_hand - ${quantity}` });
+}
+
+/** Applies `change` to a product for sale that has `quantity` units available; false when it has not. */
+async function takeAvailable(
+  trx: Trx,
+  productId: string,
+  quantity: number,
+  change: { stock_held: RawBuilder<number> } | { stock_on_hand: RawBuilder<number> },
+): Promise<boolean> {
   const result = await trx
     .updateTable("products")
-    .set({ stock_on_hand: sql<number>`stock_on_hand - ${quantity}` })
+    .set(change)
     .where("id", "=", productId)
     .where("active", "=", 1)
     .where("delete_time", "is", null)
