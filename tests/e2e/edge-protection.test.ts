@@ -25,6 +25,8 @@ const e2e = useMesh({
     BAZAAR_EDGE_BURST_PER_ADDRESS: "10",
     BAZAAR_EDGE_RATE_PER_USER: "1",
     BAZAAR_EDGE_BURST_PER_USER: "4",
+    // The production default, which "what clients never see" waits out.
+    BAZAAR_EDGE_READ_TIMEOUT_MS: "2000",
   },
   httpVersion: "1.1",
 });

@@ -87,6 +87,10 @@ export async function startTestMesh(
       BAZAAR_NATS_STREAM_REPLICAS: String(clusterSize),
       // Every test client comes from 127.0.0.1: the edge's rate limits have tests of their own.
       ...unthrottled,
+      // A test mesh shares two cores with another test file and its mesh: a first read right
+      // after the start (caches cold, code not yet optimised) passed the production default of
+      // 2 s on a loaded CI box. Deadlines have tests of their own (edge-protection).
+      BAZAAR_EDGE_READ_TIMEOUT_MS: "10000",
       ...extraEnv,
     },
   });
