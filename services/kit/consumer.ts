@@ -18,7 +18,8 @@ import {
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import type { Kysely, Transaction } from "kysely";
-import { Counter, Gauge } from "prom-client";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
+import { Counter, Gauge, Histogram } from "prom-client";
 import { EventSchema, type Event } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { transactionWithCommitHooks } from "./db.ts";
 import { describeFailure, recordDeadLetter } from "./dead-letters.ts";
@@ -43,6 +44,13 @@ const deadLetters = new Counter({
   name: "bazaar_dead_letters_total",
   help: "Events a durable consumer gave up on and recorded as dead letters",
   labelNames: ["consumer"],
+  registers: [registry],
+});
+const eventLag = new Histogram({
+  name: "bazaar_consumer_event_lag_seconds",
+  help: "Seconds from an event's commit (its occur_time) to a durable consumer applying it, first deliveries only",
+  labelNames: ["consumer"],
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   registers: [registry],
 });
 const pendingMessages = new Gauge({
@@ -233,6 +241,14 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
   const retried = consumerEvents.labels(name, "retried");
   const redelivered = redeliveries.labels(name);
   const deadLettered = deadLetters.labels(name);
+  const lag = eventLag.labels(name);
+  // A redelivery's wait is the retry backoff's, not the path's: only first deliveries count.
+  const observeLag = (deliveries: Delivery[]) => {
+    const now = Date.now();
+    for (const { message, event } of deliveries) {
+      if (message.info.deliveryCount === 1 && event.occurTime) lag.observe((now - timestampMs(event.occurTime)) / 1000);
+    }
+  };
 
   /**
    * Keeps what could not be applied and announces it (admins are alerted), in one transaction,
@@ -282,7 +298,8 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
   };
 
   /** Applies one event in its own transaction: its failure is retried or dead-lettered alone. */
-  const settleOne = async ({ message, event, traceParent }: Delivery) => {
+  const settleOne = async (delivery: Delivery) => {
+    const { message, event, traceParent } = delivery;
     // Whatever the handler emits continues the producer's trace; failures are logged in it too.
     const span = startProcessSpan(name, message.subject, event.id, traceParent);
     await runInSpan(span, traceParent, async () => {
@@ -290,6 +307,7 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
       try {
         const first = await applyOnce(options.db, name, event, options.handle);
         message.ack();
+        if (first) observeLag([delivery]);
         (first ? applied : duplicate).inc();
       } catch (error) {
         failure = error;
@@ -341,6 +359,7 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
       if (appliedWhole) {
         for (const { message } of deliveries) message.ack();
         applied.inc(deliveries.length);
+        observeLag(deliveries);
         return;
       }
     }

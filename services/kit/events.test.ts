@@ -186,6 +186,16 @@ describe("the transactional outbox", () => {
     expect(
       await metricValue("bazaar_consumer_events_total", { consumer: `test-${source}`, outcome: "duplicate" }),
     ).toBe(1);
+    // Each applied event's commit → apply lag is observed once; the duplicate's is not.
+    const lag = await registry.getSingleMetric("bazaar_consumer_event_lag_seconds")!.get();
+    const ofThis = lag.values.filter((value) => value.labels.consumer === `test-${source}`) as Array<{
+      value: number;
+      metricName?: string;
+    }>;
+    expect(ofThis.find((value) => value.metricName?.endsWith("_count"))?.value).toBe(2);
+    const sum = ofThis.find((value) => value.metricName?.endsWith("_sum"))!.value;
+    expect(sum).toBeGreaterThan(0);
+    expect(sum).toBeLessThan(20);
   });
 
   it("when a message is not an event at all, then it is terminated instead of redelivered for ever", async () => {

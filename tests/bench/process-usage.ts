@@ -1,6 +1,10 @@
 // CPU and memory of every process taking part in a run, read from /proc (Linux): CPU time over
 // the measured phase only (warm-up and unmeasured setup phases are paused out), so CPU per
-// request is exact; memory as the highest resident set seen while sampling.
+// request is exact; memory as the highest resident set seen while sampling, and the highest
+// proportional set (PSS): the resident set counts in full the pages of the node binary and its
+// libraries that every Node process of the mesh maps and shares (~35 MB of Node alone's ~43);
+// PSS counts each shared page divided by the processes sharing it, so the mesh's PSS adds up to
+// what it really holds.
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 
@@ -11,6 +15,7 @@ export interface ProcessUsage {
   /** The same as a percentage of one core (the box has few cores, so 100% is a whole one). */
   cpuPercent: number;
   peakRssMb: number;
+  peakPssMb: number;
 }
 
 const clockTicksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
@@ -25,6 +30,7 @@ interface Watched {
   /** Ticks of the measuring phases before the current one. */
   counted: number;
   peakRssKb: number;
+  peakPssKb: number;
 }
 
 /**
@@ -48,7 +54,8 @@ export class UsageSampler {
     if (ticks === undefined) return;
     // A process that starts while measuring counts from its start.
     const mark = this.#resumedAt === undefined ? ticks : 0;
-    this.#watched.push({ name, pid, mark, last: ticks, counted: 0, peakRssKb: rssKb(pid) ?? 0 });
+    const { rssKb = 0, pssKb = 0 } = memoryKb(pid) ?? {};
+    this.#watched.push({ name, pid, mark, last: ticks, counted: 0, peakRssKb: rssKb, peakPssKb: pssKb });
   }
 
   resume(): void {
@@ -72,11 +79,12 @@ export class UsageSampler {
     const seconds = this.#measuredMs / 1000;
     const byName = new Map<string, ProcessUsage>();
     for (const w of this.#watched) {
-      const usage = byName.get(w.name) ?? { name: w.name, cpuSeconds: 0, cpuPercent: 0, peakRssMb: 0 };
+      const usage = byName.get(w.name) ?? { name: w.name, cpuSeconds: 0, cpuPercent: 0, peakRssMb: 0, peakPssMb: 0 };
       usage.cpuSeconds += w.counted / clockTicksPerSecond;
       usage.cpuPercent = seconds > 0 ? (usage.cpuSeconds / seconds) * 100 : 0;
       // Processes of one name run one after the other (a warm-up run, then the measured one).
       usage.peakRssMb = Math.max(usage.peakRssMb, w.peakRssKb / 1024);
+      usage.peakPssMb = Math.max(usage.peakPssMb, w.peakPssKb / 1024);
       byName.set(w.name, usage);
     }
     return [...byName.values()];
@@ -87,7 +95,10 @@ export class UsageSampler {
   #sample(): void {
     for (const w of this.#watched) {
       w.last = cpuTicks(w.pid) ?? w.last;
-      w.peakRssKb = Math.max(w.peakRssKb, rssKb(w.pid) ?? 0);
+      const memory = memoryKb(w.pid);
+      if (!memory) continue;
+      w.peakRssKb = Math.max(w.peakRssKb, memory.rssKb);
+      w.peakPssKb = Math.max(w.peakPssKb, memory.pssKb);
     }
   }
 }
@@ -104,9 +115,12 @@ function cpuTicks(pid: number): number | undefined {
   }
 }
 
-function rssKb(pid: number): number | undefined {
+/** Resident and proportional set of a process now, from one read of smaps_rollup. */
+export function memoryKb(pid: number): { rssKb: number; pssKb: number } | undefined {
   try {
-    return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(rollup)?.[1] ?? 0);
+    return { rssKb: field("Rss"), pssKb: field("Pss") };
   } catch {
     return undefined;
   }

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type { LoadFigures, LoadGenerator } from "./load/figures.ts";
 import { UsageSampler, type ProcessUsage } from "./process-usage.ts";
 import type { RunContext, Scenario } from "./scenarios/scenario.ts";
+import { countEventLag, type EventLagFigures } from "./event-lag-count.ts";
 import { countStatements } from "./statement-count.ts";
 
 export interface Measurement {
@@ -24,6 +25,8 @@ export interface Measurement {
   usage: ProcessUsage[];
   /** SQL statements the database ran per request while measured (all services together). */
   statementsPerRequest?: number;
+  /** Commit → consumer lag of the events applied while measured (all consumers together). */
+  eventLag?: EventLagFigures;
 }
 
 export interface FailedRun {
@@ -41,6 +44,8 @@ export interface RunSettings {
   processes: Array<readonly [string, number]>;
   /** The mesh's database, whose statement count each run reports; absent when not reachable. */
   mysqlUrl?: string;
+  /** Every mesh process's /metrics, whose consumers' event lag each run reports. */
+  metricsUrls: string[];
   log: (line: string) => void;
 }
 
@@ -101,14 +106,17 @@ async function runOnce(
   // The database baselines are the database's own load, not a path's: not counted.
   const statements =
     settings.mysqlUrl && scenario.protocol !== "MySQL" ? await countStatements(settings.mysqlUrl) : undefined;
+  const eventLag = settings.metricsUrls.length > 0 ? countEventLag(settings.metricsUrls) : undefined;
   const measuring = {
     resume: () => {
       sampler.resume();
       statements?.resume();
+      eventLag?.resume();
     },
     pause: () => {
       sampler.pause();
       statements?.pause();
+      eventLag?.pause();
     },
   };
   const run: RunContext = {
@@ -126,6 +134,7 @@ async function runOnce(
     const figures = await scenario.measure(run);
     measuring.pause();
     const statementCount = await statements?.total();
+    const lag = await eventLag?.figures();
     return {
       scenarioId: scenario.id,
       title: scenario.title,
@@ -141,6 +150,7 @@ async function runOnce(
       usage: sampler.stop(),
       ...(statementCount !== undefined &&
         figures.requests > 0 && { statementsPerRequest: statementCount / figures.requests }),
+      ...(lag && { eventLag: lag }),
     };
   } finally {
     clearTimeout(warmedUp);
@@ -149,7 +159,7 @@ async function runOnce(
   }
 }
 
-function summaryLine({ figures, usage, statementsPerRequest }: Measurement): string {
+function summaryLine({ figures, usage, statementsPerRequest, eventLag }: Measurement): string {
   const { p50, p95, p99 } = figures.latencyMs;
   const errors = figures.errors === 0 ? "0 errors" : `${figures.errors} errors ${JSON.stringify(figures.errorReasons)}`;
   const busiest = [...usage]
@@ -158,5 +168,8 @@ function summaryLine({ figures, usage, statementsPerRequest }: Measurement): str
     .map((u) => `${u.name} ${Math.round(u.cpuPercent)}%`)
     .join(", ");
   const sql = statementsPerRequest === undefined ? "" : ` · SQL ${statementsPerRequest.toFixed(1)}/req`;
-  return `${Math.round(figures.requestsPerSecond).toLocaleString("en")} req/s · p50 ${p50.toFixed(2)} p95 ${p95.toFixed(2)} p99 ${p99.toFixed(2)} ms · ${errors} · CPU ${busiest}${sql}`;
+  const lag = eventLag
+    ? ` · event lag p50 ${eventLag.p50Ms.toFixed(1)} p99 ${eventLag.p99Ms.toFixed(1)} ms (${eventLag.events} applied)`
+    : "";
+  return `${Math.round(figures.requestsPerSecond).toLocaleString("en")} req/s · p50 ${p50.toFixed(2)} p95 ${p95.toFixed(2)} p99 ${p99.toFixed(2)} ms · ${errors} · CPU ${busiest}${sql}${lag}`;
 }

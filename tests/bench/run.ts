@@ -13,6 +13,7 @@ import { startHelloServers, type HelloServers } from "./hello-servers.ts";
 import { ensureLoadTools } from "./load-tools.ts";
 import { describeMachine } from "./machine.ts";
 import { readOptions, usage, type BenchOptions } from "./options.ts";
+import { memoryKb } from "./process-usage.ts";
 import { saveReport, type BenchReport } from "./report/bench-report.ts";
 import { withDerivedFigures } from "./report/derived-figures.ts";
 import { levelsOf, runScenarios, type FailedRun, type Measurement, type Progress } from "./run-scenarios.ts";
@@ -56,6 +57,7 @@ const report: BenchReport = {
 };
 const target = options.reuse ? await reuseMesh(options.reuse) : await startPrivateMesh(root, log, options.replicas);
 log(`mesh at ${target.edgeUrl}; product service at ${target.productAddress}`);
+report.idleMemory = await idleMemoryOf(target);
 // Stopped in reverse order of start, whatever fails.
 const stops: Array<() => Promise<unknown>> = [() => target.stop()];
 try {
@@ -68,6 +70,15 @@ try {
   await runBench({ target, hello, databaseBaselines, jetStreamBaseline }, options);
 } finally {
   for (const stop of stops) await stop().catch((error: Error) => log(`stopping: ${error.message}`));
+}
+
+/** Each process's memory once the mesh has settled after its start, before any load. */
+async function idleMemoryOf(target: BenchTarget): Promise<BenchReport["idleMemory"]> {
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  return [...target.processes].flatMap(([name, pid]) => {
+    const memory = memoryKb(pid);
+    return memory ? [{ name, rssMb: memory.rssKb / 1024, pssMb: memory.pssKb / 1024 }] : [];
+  });
 }
 
 interface BenchParts {
@@ -87,6 +98,7 @@ async function runBench(
     seconds: options.seconds,
     processes: [...target.processes, ...hello.pids.map((pid) => ["raw hello server", pid] as const)],
     mysqlUrl: target.mysqlUrl,
+    metricsUrls: target.metricsUrls,
     log,
   };
   const [firstSize, ...laterSizes] = options.catalogSizes;

@@ -17,6 +17,8 @@ export interface BenchTarget {
   productAddress: string;
   mysqlUrl: string;
   natsUrl: string;
+  /** Every mesh process's /metrics (empty for a reused mesh, whose ports the bench cannot know). */
+  metricsUrls: string[];
   /** The mesh's processes and its servers by name ("edge", "product", "mariadbd"…). */
   processes: Map<string, number>;
   stop(): Promise<void>;
@@ -83,6 +85,7 @@ export async function startPrivateMesh(root: string, log: (line: string) => void
     productAddress: mesh.addresses.product.split(",")[0]!,
     mysqlUrl: infra.mysqlUrl,
     natsUrl: infra.natsUrl,
+    metricsUrls: mesh.processes.map((name) => mesh.metricsUrl(name)),
     processes,
     async stop() {
       await mesh.stop();
@@ -111,7 +114,7 @@ export async function reuseMesh(reused: ReusedMesh): Promise<BenchTarget> {
     if (pid !== undefined) processes.set(name, pid);
   }
   addServerProcesses(processes, reused.mysqlUrl, reused.natsUrl);
-  return { ...reused, processes, stop: async () => {} };
+  return { ...reused, metricsUrls: [], processes, stop: async () => {} };
 }
 
 function addServerProcesses(processes: Map<string, number>, mysqlUrl: string, natsUrl: string): void {

@@ -24,6 +24,8 @@ export interface BenchReport {
   measurements: RatedMeasurement[];
   failures: FailedRun[];
   eventLag?: { ratePerSecond: number; seconds: number; paths: LagFigures[] };
+  /** Each process's memory once the mesh was up, before any load (see process-usage.ts). */
+  idleMemory?: Array<{ name: string; rssMb: number; pssMb: number }>;
 }
 
 /** Writes <time>.md, .json and .svg into `directory`; returns the Markdown and the file stem. */

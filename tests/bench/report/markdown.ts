@@ -19,7 +19,7 @@ export function renderMarkdown(report: BenchReport): string {
     `# Bazaar bench — ${report.startedAt}`,
     describeRun(report),
     "## Throughput and latency",
-    "× raw: req/s ÷ the raw hello-world baseline of the same protocol and load generator, at the same concurrency (or its best, for a scenario at a concurrency the sweep skipped). × DB: ÷ the mysql2 baseline the path mostly consists of (primary-key select for reads, reserve-stock transaction for cart and checkout writes). CPU ms/req: CPU time of every process except the load generators (h2load, wrk, the bench process) per request — what a request costs the servers, steadier than req/s on a shared box. SQL/req: statements MariaDB ran per request over the same measured phase (its `Questions` count; every service, consumers and background loops included).",
+    "× raw: req/s ÷ the raw hello-world baseline of the same protocol and load generator, at the same concurrency (or its best, for a scenario at a concurrency the sweep skipped). × DB: ÷ the mysql2 baseline the path mostly consists of (primary-key select for reads, reserve-stock transaction for cart and checkout writes). CPU ms/req: CPU time of every process except the load generators (h2load, wrk, the bench process) per request — what a request costs the servers, steadier than req/s on a shared box. SQL/req: statements MariaDB ran per request over the same measured phase (its `Questions` count; every service, consumers and background loops included). Event lag p99: from an event's commit to a consumer applying it, over every event any consumer applied in the measured phase (`bazaar_consumer_event_lag_seconds` on every process's /metrics, interpolated within its buckets).",
     mainTable(general),
     catalog.length > 0
       ? "## Catalog queries by catalog size\n\ngRPC on the product port, node driver. Each cell: req/s · p99 latency ms · server CPU ms per query."
@@ -27,8 +27,9 @@ export function renderMarkdown(report: BenchReport): string {
     catalog.length > 0 ? catalogTable(catalog) : "",
     sweepTable(rated, report.settings.levels),
     "## CPU and memory per process\n\nCPU as % of one core over the measured phase (warm-up and unmeasured setup excluded; this box has " +
-      `${report.machine.cores} cores, so ${report.machine.cores * 100}% is all of it), then the peak resident memory in MB.`,
+      `${report.machine.cores} cores, so ${report.machine.cores * 100}% is all of it), then the peak resident set / proportional set (PSS) in MB.`,
     usageTable(rated),
+    memorySection(report),
     report.eventLag ? eventLagSection(report) : "",
     errorsSection(rated, report),
     `## Load generators\n\n${generatorNotes.map((note) => `- ${note}`).join("\n")}`,
@@ -64,10 +65,11 @@ function mainTable(measurements: RatedMeasurement[]): string {
       "errors",
       "CPU ms/req",
       "SQL/req",
+      "event lag p99 ms",
       "× raw",
       "× DB",
     ],
-    ["l", "l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
+    ["l", "l", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r"],
     measurements.map((m) => [
       m.kind === "baseline" ? `*baseline:* ${m.title}` : m.title,
       m.protocol,
@@ -80,6 +82,7 @@ function mainTable(measurements: RatedMeasurement[]): string {
       String(m.figures.errors),
       ms(m.serverCpuMsPerRequest),
       m.statementsPerRequest === undefined ? "" : m.statementsPerRequest.toFixed(1),
+      m.eventLag === undefined ? "" : ms(m.eventLag.p99Ms),
       ratio(m.vsRaw),
       ratio(m.vsDatabase),
     ]),
@@ -163,10 +166,45 @@ function usageTable(measurements: RatedMeasurement[]): string {
       String(m.concurrency),
       ...names.map((name) => {
         const usage = m.usage.find((u) => u.name === name);
-        return usage ? `${Math.round(usage.cpuPercent)}% · ${Math.round(usage.peakRssMb)}` : "";
+        return usage
+          ? `${Math.round(usage.cpuPercent)}% · ${Math.round(usage.peakRssMb)}/${Math.round(usage.peakPssMb)}`
+          : "";
       }),
     ]),
   );
+}
+
+/**
+ * Idle and peak memory per process. Resident sets count in full the pages of the node binary
+ * that every Node process shares; PSS shares them out, so it is what each process really costs.
+ */
+function memorySection({ idleMemory, measurements }: BenchReport): string {
+  if (!idleMemory) return "";
+  const peaks = new Map<string, { rssMb: number; pssMb: number }>();
+  for (const usage of measurements.flatMap((m) => m.usage)) {
+    const peak = peaks.get(usage.name) ?? { rssMb: 0, pssMb: 0 };
+    peaks.set(usage.name, {
+      rssMb: Math.max(peak.rssMb, usage.peakRssMb),
+      pssMb: Math.max(peak.pssMb, usage.peakPssMb),
+    });
+  }
+  return [
+    "## Memory per process\n\nMB once the mesh was up, before any load (idle), and the highest seen during any measured run (peak). RSS counts in full the pages of the node binary every Node process shares (~35 MB of Node alone's ~43); PSS divides shared pages among the processes sharing them, so the processes' PSS adds up to what the mesh holds.",
+    table(
+      ["process", "idle RSS", "idle PSS", "peak RSS", "peak PSS"],
+      ["l", "r", "r", "r", "r"],
+      idleMemory.map(({ name, rssMb, pssMb }) => {
+        const peak = peaks.get(name);
+        return [
+          name,
+          String(Math.round(rssMb)),
+          String(Math.round(pssMb)),
+          peak ? String(Math.round(peak.rssMb)) : "",
+          peak ? String(Math.round(peak.pssMb)) : "",
+        ];
+      }),
+    ),
+  ].join("\n\n");
 }
 
 function eventLagSection({ eventLag }: BenchReport): string {
