@@ -10,6 +10,8 @@ export interface DockerfileFacts {
   user: string | undefined;
   exposedPorts: number[];
   entrypoint: string[];
+  /** ENV of the final stage, KEY=value form. */
+  env: Record<string, string>;
 }
 
 /** The final stage of a Dockerfile (after its last FROM); JSON-form instructions only. */
@@ -20,7 +22,7 @@ export function readDockerfile(text: string): DockerfileFacts {
     .map((line) => line.trim())
     .filter((line) => line && !line.startsWith("#"));
   const finalStage = lines.slice(lines.findLastIndex((line) => /^FROM\s/i.test(line)));
-  const facts: DockerfileFacts = { copiedFromContext: [], user: undefined, exposedPorts: [], entrypoint: [] };
+  const facts: DockerfileFacts = { copiedFromContext: [], user: undefined, exposedPorts: [], entrypoint: [], env: {} };
   for (const line of finalStage) {
     const [instruction, ...words] = line.split(/\s+/);
     switch (instruction?.toUpperCase()) {
@@ -35,6 +37,12 @@ export function readDockerfile(text: string): DockerfileFacts {
         break;
       case "EXPOSE":
         facts.exposedPorts.push(...words.map((word) => Number(word.replace(/\/tcp$/, ""))));
+        break;
+      case "ENV":
+        for (const word of words) {
+          const [key, ...value] = word.split("=");
+          facts.env[key!] = value.join("=");
+        }
         break;
       case "ENTRYPOINT":
         facts.entrypoint = JSON.parse(words.join(" ")) as string[];

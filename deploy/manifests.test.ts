@@ -16,6 +16,7 @@ import { contextIncludes, imageHas, readDockerfile, runtimeImports } from "./ima
 import { parseImage, podSpecOf, renderKustomization, type Resource } from "./kustomize-subset.ts";
 import { canConnect, isIsolated, outsideTheCluster, selects, type PodInNamespace } from "./network-reach.ts";
 import { loadRecordingReads, processKindOf, serviceNames, type ProcessKind } from "./process-config.ts";
+import { nodeOptions } from "./node-options.ts";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const read = (path: string) => readFileSync(join(root, path), "utf8");
@@ -675,6 +676,10 @@ describe("the image", () => {
   const dockerfile = readDockerfile(read("deploy/Dockerfile"));
   const dockerignore = read("deploy/Dockerfile.dockerignore");
   const entrypointNames = ["auth", "product", "cart", "order", "admin", "edge", "migrate", "admin-rebuild"];
+
+  it("runs its processes with the V8 settings the local mesh and the bench use", () => {
+    expect(dockerfile.env.NODE_OPTIONS).toBe(nodeOptions);
+  });
 
   it("lets into the build context everything the Dockerfile copies", () => {
     for (const source of dockerfile.copiedFromContext) expect(contextIncludes(dockerignore, source), source).toBe(true);

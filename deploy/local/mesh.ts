@@ -6,6 +6,7 @@ import { createInterface } from "node:readline";
 import type { Writable } from "node:stream";
 import { defaultPorts, type ServiceName } from "../../services/kit/config.ts";
 import { firstFreePortFrom, freeServicePort, isPortFree } from "./ports.ts";
+import { withNodeOptions } from "../node-options.ts";
 
 export const serviceNames = Object.keys(defaultPorts) as ServiceName[];
 
@@ -124,7 +125,7 @@ export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
     if (!spec) throw new Error(`no process named ${name}`);
     const child = spawn(process.execPath, [spec.entry], {
       cwd: options.root,
-      env: { ...spec.env, ...extraEnv },
+      env: { ...spec.env, ...extraEnv, NODE_OPTIONS: withNodeOptions(spec.env.NODE_OPTIONS) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     children.set(name, child);
