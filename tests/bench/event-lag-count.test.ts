@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { quantileMs, sumBuckets } from "./event-lag-count.ts";
+import { bucketsByConsumer, quantileMs } from "./event-lag-count.ts";
 
 const exposition = (consumer: string, counts: number[]) =>
   ["0.001", "0.01", "0.1", "+Inf"]
@@ -7,17 +7,20 @@ const exposition = (consumer: string, counts: number[]) =>
     .join("\n");
 
 describe("event lag read from the mesh's /metrics", () => {
-  it("when two processes expose the histogram, then their cumulative buckets are summed by bound", () => {
-    const sums = sumBuckets([
+  it("when processes expose the histogram, then each consumer's buckets are summed over its replicas", () => {
+    const byConsumer = bucketsByConsumer([
       `# HELP x\n${exposition("cart-product", [1, 5, 9, 10])}\nbazaar_other_bucket{le="0.001"} 99`,
       exposition("admin-audit", [0, 2, 4, 10]),
+      exposition("cart-product", [1, 1, 1, 2]),
     ]);
-    expect([...sums]).toEqual([
-      [0.001, 1],
-      [0.01, 7],
-      [0.1, 13],
-      [Number.POSITIVE_INFINITY, 20],
+    expect([...byConsumer.keys()].sort()).toEqual(["admin-audit", "cart-product"]);
+    expect([...byConsumer.get("cart-product")!]).toEqual([
+      [0.001, 2],
+      [0.01, 6],
+      [0.1, 10],
+      [Number.POSITIVE_INFINITY, 12],
     ]);
+    expect(byConsumer.get("admin-audit")!.get(Number.POSITIVE_INFINITY)).toBe(10);
   });
 
   it("when a quantile falls inside a bucket, then it is interpolated between the bucket's bounds", () => {

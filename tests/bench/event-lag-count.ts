@@ -10,6 +10,8 @@ export interface EventLagFigures {
   events: number;
   p50Ms: number;
   p99Ms: number;
+  /** The consumers with the highest p99, highest first (at most three). */
+  slowest: Array<{ consumer: string; events: number; p99Ms: number }>;
 }
 
 export interface EventLagCounter {
@@ -21,11 +23,13 @@ export interface EventLagCounter {
 
 const series = "bazaar_consumer_event_lag_seconds_bucket";
 
-/** Cumulative counts by upper bound ("+Inf" last), summed over every consumer of every process. */
+/** Cumulative counts by upper bound ("+Inf" last). */
 type Buckets = Map<number, number>;
+/** Buckets by consumer name, summed over the processes (replicas) that run it. */
+type ByConsumer = Map<string, Buckets>;
 
 export function countEventLag(metricsUrls: string[]): EventLagCounter {
-  const read = async (): Promise<Buckets> => {
+  const read = async (): Promise<ByConsumer> => {
     const texts = await Promise.all(
       metricsUrls.map((url) =>
         fetch(url)
@@ -33,9 +37,9 @@ export function countEventLag(metricsUrls: string[]): EventLagCounter {
           .catch(() => ""),
       ),
     );
-    return sumBuckets(texts);
+    return bucketsByConsumer(texts);
   };
-  const marks: Array<{ phase: "from" | "to"; buckets: Promise<Buckets> }> = [];
+  const marks: Array<{ phase: "from" | "to"; buckets: Promise<ByConsumer> }> = [];
   let running = false;
   const pause = () => {
     if (!running) return;
@@ -51,33 +55,57 @@ export function countEventLag(metricsUrls: string[]): EventLagCounter {
     pause,
     async figures() {
       pause();
-      const measured: Buckets = new Map();
-      let from: Buckets = new Map();
+      const measured: ByConsumer = new Map();
+      let from: ByConsumer = new Map();
       for (const mark of marks) {
-        const buckets = await mark.buckets;
-        if (mark.phase === "from") from = buckets;
-        else for (const [le, count] of buckets) measured.set(le, (measured.get(le) ?? 0) + count - (from.get(le) ?? 0));
+        const byConsumer = await mark.buckets;
+        if (mark.phase === "from") from = byConsumer;
+        else
+          for (const [consumer, buckets] of byConsumer) {
+            const before = from.get(consumer);
+            const delta = [...buckets].map(([le, count]) => [le, count - (before?.get(le) ?? 0)] as [number, number]);
+            addInto(measured, consumer, new Map(delta));
+          }
       }
       marks.length = 0;
-      const events = measured.get(Number.POSITIVE_INFINITY) ?? 0;
+      const all: Buckets = new Map();
+      for (const buckets of measured.values())
+        for (const [le, count] of buckets) all.set(le, (all.get(le) ?? 0) + count);
+      const events = all.get(Number.POSITIVE_INFINITY) ?? 0;
       if (events <= 0) return undefined;
-      return { events, p50Ms: quantileMs(measured, 0.5), p99Ms: quantileMs(measured, 0.99) };
+      const slowest = [...measured]
+        .map(([consumer, buckets]) => ({
+          consumer,
+          events: buckets.get(Number.POSITIVE_INFINITY) ?? 0,
+          p99Ms: quantileMs(buckets, 0.99),
+        }))
+        .filter((consumer) => consumer.events > 0)
+        .sort((a, b) => b.p99Ms - a.p99Ms)
+        .slice(0, 3);
+      return { events, p50Ms: quantileMs(all, 0.5), p99Ms: quantileMs(all, 0.99), slowest };
     },
   };
 }
 
-export function sumBuckets(metricsTexts: string[]): Buckets {
-  const sums: Buckets = new Map();
+export function bucketsByConsumer(metricsTexts: string[]): ByConsumer {
+  const byConsumer: ByConsumer = new Map();
   for (const text of metricsTexts) {
     for (const line of text.split("\n")) {
       if (!line.startsWith(series)) continue;
       const le = /le="([^"]+)"/.exec(line)?.[1];
-      if (le === undefined) continue;
+      const consumer = /consumer="([^"]+)"/.exec(line)?.[1];
+      if (le === undefined || consumer === undefined) continue;
       const bound = le === "+Inf" ? Number.POSITIVE_INFINITY : Number(le);
-      sums.set(bound, (sums.get(bound) ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1)));
+      addInto(byConsumer, consumer, new Map([[bound, Number(line.slice(line.lastIndexOf(" ") + 1))]]));
     }
   }
-  return sums;
+  return byConsumer;
+}
+
+function addInto(byConsumer: ByConsumer, consumer: string, counts: Buckets): void {
+  const sums = byConsumer.get(consumer) ?? new Map<number, number>();
+  for (const [bound, count] of counts) sums.set(bound, (sums.get(bound) ?? 0) + count);
+  byConsumer.set(consumer, sums);
 }
 
 /**

@@ -169,7 +169,7 @@ function summaryLine({ figures, usage, statementsPerRequest, eventLag }: Measure
     .join(", ");
   const sql = statementsPerRequest === undefined ? "" : ` · SQL ${statementsPerRequest.toFixed(1)}/req`;
   const lag = eventLag
-    ? ` · event lag p50 ${eventLag.p50Ms.toFixed(1)} p99 ${eventLag.p99Ms.toFixed(1)} ms (${eventLag.events} applied)`
+    ? ` · event lag p50 ${eventLag.p50Ms.toFixed(1)} p99 ${eventLag.p99Ms.toFixed(1)} ms (${eventLag.events} applied; slowest ${eventLag.slowest.map((c) => `${c.consumer} ${c.p99Ms.toFixed(0)}`).join(", ")})`
     : "";
   return `${Math.round(figures.requestsPerSecond).toLocaleString("en")} req/s · p50 ${p50.toFixed(2)} p95 ${p95.toFixed(2)} p99 ${p99.toFixed(2)} ms · ${errors} · CPU ${busiest}${sql}${lag}`;
 }
