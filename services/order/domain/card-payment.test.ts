@@ -109,6 +109,29 @@ describe("card checkout through the payment service", () => {
     expect(stock.stock.get(productId)).toBe(3);
   });
 
+  it("when checkouts hold every pooled connection, then a payment event is still followed on the consumer's own", async () => {
+    payments = inMemoryPayments();
+    stock = inMemoryStock();
+    const { shopper } = aShopper();
+    const deps = depsWith();
+    const order = await placeOrder(deps, shopper, checkout("tok_visa"));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // The pool holds 10 connections (kit/db.ts): nine open transactions and the consumer's own
+    // take them all, as 32 checkouts in flight did.
+    const holders = Array.from({ length: 9 }, () => db.transaction().execute(() => held));
+    try {
+      const followed = db
+        .transaction()
+        .execute((trx) => followPaymentEvents(deps)(paymentEvent(order, "paymentAuthorized"), trx));
+      const stuck = new Promise((resolve) => setTimeout(resolve, 3_000, "stuck"));
+      expect(await Promise.race([followed.then(() => "followed"), stuck])).toBe("followed");
+    } finally {
+      release();
+      await Promise.all(holders);
+    }
+  });
+
   it("when the bank asks for 3-D Secure, then the order waits PENDING with the redirect, and the authorized event confirms it once", async () => {
     payments = inMemoryPayments();
     stock = inMemoryStock();

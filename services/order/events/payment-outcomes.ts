@@ -3,7 +3,9 @@
 // arrives here as PaymentAuthorized (or PaymentFailed), usually through a webhook. The handler
 // reads the payment's current state rather than trusting the event's order, so duplicates and
 // events that overtake each other, or overtake checkout itself, end the same way.
+import type { Kysely } from "kysely";
 import type { Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
+import type { OrderDatabase } from "../db/database.ts";
 import { followPaymentOfOrder } from "../domain/card-payment.ts";
 import type { OrderDeps } from "../domain/ports.ts";
 
@@ -12,9 +14,12 @@ export const paymentOutcomesConsumer = {
   filterSubject: "bazaar.payment.>",
 };
 
-/** The consumer's handler. The order's own writes are its own transactions, each idempotent. */
-export function followPaymentEvents(deps: OrderDeps): (event: Event) => Promise<void> {
-  return async (event) => {
+/**
+ * The consumer's handler. It reads in the consumer's transaction (`trx`); the order's own writes
+ * are their own transactions, each idempotent.
+ */
+export function followPaymentEvents(deps: OrderDeps): (event: Event, trx?: Kysely<OrderDatabase>) => Promise<void> {
+  return async (event, trx) => {
     switch (event.payload.case) {
       // Captures are the order service's own doing; a webhook that skipped the authorization
       // still announces it first (the payment service converges step by step). A void may be
@@ -24,7 +29,7 @@ export function followPaymentEvents(deps: OrderDeps): (event: Event) => Promise<
       case "paymentCanceled":
         // A payment of no order (an admin's or a test's) is no business of checkout's.
         if (event.payload.value.orderId)
-          await followPaymentOfOrder(deps, event.payload.value.orderId, { leaveToCheckout: true });
+          await followPaymentOfOrder(deps, event.payload.value.orderId, { leaveToCheckout: true }, trx);
         return;
       default:
         return;
