@@ -15,7 +15,7 @@ import { bind } from "../kit/serve.ts";
 import { orderAccessRules } from "./access-rules.ts";
 import { listenForOrderChanges } from "./change-announcements.ts";
 import { loadOrderConfig } from "./config.ts";
-import { crashingStock } from "./crash-points.ts";
+import { crashingPorts } from "./crash-points.ts";
 import type { OrderDatabase } from "./db/database.ts";
 import { migrations } from "./db/migrations/index.ts";
 import { FeedSignals } from "../kit/feed-signals.ts";
@@ -40,9 +40,13 @@ const orderDeps = ({ db, outbox, serviceToken }: ServiceRuntime<OrderDatabase>):
   (sharedDeps ??= {
     db,
     outbox,
-    payments: paymentServicePayments(payments.client, serviceToken),
-    stock: crashingStock(inventoryStock(inventory.client, serviceToken), config.crashAt, () =>
-      process.kill(process.pid, "SIGKILL"),
+    ...crashingPorts(
+      {
+        payments: paymentServicePayments(payments.client, serviceToken),
+        stock: inventoryStock(inventory.client, serviceToken),
+      },
+      config.crashAt,
+      () => process.kill(process.pid, "SIGKILL"),
     ),
     pricing: config.pricing,
     currencyCode: config.currencyCode,

@@ -40,7 +40,7 @@ import {
   inMemoryProducts,
   inMemoryStock,
 } from "./in-memory-ports.ts";
-import { crashingStock } from "./crash-points.ts";
+import { crashingPorts } from "./crash-points.ts";
 import { createOrderService } from "./order-service.ts";
 import { createShopOrderService } from "./shop-order-service.ts";
 import { cachedShopOwners } from "../kit/shop-owners.ts";
@@ -801,7 +801,7 @@ describe("a seller cancels their shop order", () => {
     const { order } = await orderFrom([{ ...alice, priceMinor: 1000n }], byCard);
     const id = order.shopOrders[0]!.id;
     const { promise: died, resolve: die } = Promise.withResolvers<void>();
-    const crashing = { ...deps, stock: crashingStock(deps.stock, "before-stock-give-back", die) };
+    const crashing = { ...deps, ...crashingPorts(deps, "before-stock-give-back", die) };
     // Never settles: the process is gone at the crash point.
     void cancelShopOrder(crashing, id, { id: alice.id, isAdmin: true }, "gone");
     await died;

@@ -110,7 +110,7 @@ describe("an order service killed in the middle of checkout", () => {
     const { product: whileDown } = await products.getProduct({ id: productId }, asSeller);
     expect(whileDown!.stockAvailable).toBe(initialStock - 2);
 
-    e2e.mesh.relaunch("order", { BAZAAR_ORDER_CRASH_AT: "before-stock-commit" });
+    e2e.mesh.relaunch("order", { BAZAAR_ORDER_CRASH_AT: "before-payment-capture" });
     await e2e.mesh.ready(60_000);
     const order = await settledOrderOf(me, 60_000);
     expect(order.status).toBe(OrderStatus.CANCELLED);
@@ -121,7 +121,7 @@ describe("an order service killed in the middle of checkout", () => {
     expect(retried).toMatchObject({ id: order.id, status: OrderStatus.CANCELLED });
   }, 120_000);
 
-  it("when it dies after the payment was authorized and before Commit, then after restart the order is CONFIRMED and the stock sold once", async () => {
+  it("when it dies after the payment was authorized and before its capture, then after restart the order is CONFIRMED and the stock sold once", async () => {
     const { me, productId } = await checkoutThatCrashes();
 
     e2e.mesh.relaunch("order", { BAZAAR_ORDER_CRASH_AT: "none" });

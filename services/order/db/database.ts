@@ -1,7 +1,7 @@
 // The order service's database, typed once.
 import type { ColumnType, Generated, Selectable } from "kysely";
 import type { EventTables } from "../../kit/events.ts";
-import type { OrderStatus, PaymentMethod, PaymentStatus, ShopOrderStatus } from "../domain/order.ts";
+import type { OrderStatus, PaymentMethod, PaymentStatus, ShopOrderStatus, StockTaken } from "../domain/order.ts";
 
 // BIGINT money arrives as an exact string and is written from a bigint.
 type Minor = ColumnType<string, bigint, bigint>;
@@ -29,6 +29,8 @@ export interface OrdersTable {
   create_time: Generated<Date>;
   update_time: Generated<Date>;
   settle_after: Date | null;
+  /** How checkout took the stock (see Order.stockTaken); HELD for orders placed before it. */
+  stock_taken: Generated<StockTaken>;
 }
 
 export interface OrderLinesTable {

@@ -32,6 +32,7 @@ export type NewOrder = Pick<
   | "shippingMinor"
   | "totalMinor"
   | "shippingAddress"
+  | "stockTaken"
 > & {
   paymentMethod: PaymentMethod;
   idempotencyKey: string;
@@ -66,6 +67,7 @@ export async function insertPendingOrder(
       idempotency_key: order.idempotencyKey,
       request_fingerprint: order.requestFingerprint,
       settle_after: settleAfter,
+      stock_taken: order.stockTaken,
     })
     .executeTakeFirst();
   if (Number(result.numInsertedOrUpdatedRows ?? 0n) === 0) return false;
@@ -833,6 +835,7 @@ async function withDetails(db: Db, rows: OrderRow[]): Promise<Order[]> {
         .filter((shopOrder) => shopOrder.order_id === row.id)
         .map((shopOrder) => shopOrderOf(shopOrder, row.currency_code, orderLines, shopHistory, refunds)),
       refundedMinor: refunds.filter((r) => r.order_id === row.id).reduce((sum, r) => sum + BigInt(r.amount_minor), 0n),
+      stockTaken: row.stock_taken,
       createTime: row.create_time,
       updateTime: row.update_time,
     };

@@ -67,6 +67,7 @@ async function pendingOrder(lines: OrderLine[], sellers: Map<string, string>) {
         ...totals,
         currencyCode: "USD",
         shippingAddress: address,
+        stockTaken: "SOLD",
         paymentMethod: "CASH_ON_DELIVERY",
         idempotencyKey: randomUUID(),
         requestFingerprint: "f".repeat(64),

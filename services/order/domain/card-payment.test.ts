@@ -109,6 +109,24 @@ describe("card checkout through the payment service", () => {
     expect(stock.stock.get(productId)).toBe(3);
   });
 
+  it("when a 3-D Secure payment is authorized, then an order that held its stock commits it and one that sold it at once does not", async () => {
+    payments = inMemoryPayments();
+    stock = inMemoryStock();
+    const commits: string[] = [];
+    const deps = depsWith({ stock: { ...stock, commit: async (orderId) => void commits.push(orderId) } });
+    const sold = await placeOrder(deps, aShopper().shopper, checkout("tok_threeDSecure"));
+    const held = await placeOrder(deps, aShopper().shopper, checkout("tok_threeDSecure"));
+    // As checkout left orders placed before it sold stock when reserving.
+    await db.updateTable("orders").set({ stock_taken: "HELD" }).where("id", "=", held.id).execute();
+    for (const order of [sold, held]) {
+      payments.decide(order.id, "AUTHORIZED");
+      await followPaymentEvents(deps)(paymentEvent(order, "paymentAuthorized"));
+      expect((await findOrder(db, order.id))!.status).toBe("CONFIRMED");
+    }
+    expect(commits).toEqual([held.id]);
+    expect(sold.stockTaken).toBe("SOLD");
+  });
+
   it("when checkouts hold every pooled connection, then a payment event is still followed on the consumer's own", async () => {
     payments = inMemoryPayments();
     stock = inMemoryStock();

@@ -1,6 +1,6 @@
 // The card part of the checkout saga. Checkout starts the payment; what it answers decides the
-// next step, now or later: authorized → stock committed, payment captured, order CONFIRMED;
-// declined → PAYMENT_FAILED with the stock back; waiting for the buyer (3-D Secure) or for the
+// next step, now or later: authorized → payment captured, order CONFIRMED (the stock of an order
+// that only held it committed first); declined → PAYMENT_FAILED with the stock back; waiting for the buyer (3-D Secure) or for the
 // provider → the order stays PENDING until a payment event (events/payment-outcomes.ts) or the recovery
 // loop moves it on. The same step runs for checkout, each payment event and recovery, so a
 // webhook that overtakes checkout, a duplicate event or a crash between steps ends the same way.
@@ -20,7 +20,7 @@ import {
   repeatUntilKnown,
 } from "./settle.ts";
 
-/** Checkout's card step, once the stock is held. */
+/** Checkout's card step, once the stock is taken. */
 export async function payByCard(
   deps: OrderDeps,
   order: OrderFacts,
@@ -102,12 +102,15 @@ async function finishPaidOrder(deps: OrderDeps, order: OrderFacts, payment: Card
     if (current && endedUnfulfilled(current.status)) await giveBack(deps, order.id);
     return;
   }
-  try {
-    await repeatUntilKnown(() => deps.stock.commit(order.id));
-  } catch (error) {
-    if (isOutcomeUnknown(error)) throw error;
-    // The hold expired or was given back by a cancellation while the buyer paid.
-    return abandonOrder(deps, order, "CANCELLED", "the stock hold ran out before the payment completed");
+  // Orders placed when checkout only held the stock: the hold is committed now that it is paid.
+  if (order.stockTaken === "HELD") {
+    try {
+      await repeatUntilKnown(() => deps.stock.commit(order.id));
+    } catch (error) {
+      if (isOutcomeUnknown(error)) throw error;
+      // The hold expired or was given back by a cancellation while the buyer paid.
+      return abandonOrder(deps, order, "CANCELLED", "the stock hold ran out before the payment completed");
+    }
   }
   try {
     await repeatUntilKnown(() => deps.payments.capture(payment.id));

@@ -200,12 +200,20 @@ export interface Order {
   shopOrders: ShopOrder[];
   /** Every refund of the order so far. */
   refundedMinor: bigint;
+  /**
+   * How checkout took the stock. SOLD: sold when reserved, in the same call (nothing left to
+   * commit once paid; a failed or cancelled order gives the units back). HELD: held, committed
+   * once the card was paid — orders placed before checkout sold at once.
+   */
+  stockTaken: StockTaken;
   createTime: Date;
   updateTime: Date;
 }
 
+export type StockTaken = "HELD" | "SOLD";
+
 /** What an order's events tell of it: who bought what, for how much. */
-export type OrderFacts = Pick<Order, "id" | "userId" | "lines" | "totalMinor">;
+export type OrderFacts = Pick<Order, "id" | "userId" | "lines" | "totalMinor" | "stockTaken">;
 
 export interface PricingPolicy {
   /** Tax rate in basis points: 500 is 5 %. */

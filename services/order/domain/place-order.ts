@@ -1,6 +1,7 @@
 // Checkout, the saga the order service owns: read the cart, take prices from the catalog, write
-// the order PENDING, hold the stock, take payment, commit the stock, confirm. Every failure after
-// the order exists is compensated (stock released, order CANCELLED or PAYMENT_FAILED). A step
+// the order PENDING, sell the stock (reserved and sold in one call), take payment, confirm. Every
+// failure after the order exists is compensated (stock given back, order CANCELLED or
+// PAYMENT_FAILED). A step
 // whose outcome is unknown (UNAVAILABLE, DEADLINE_EXCEEDED) is repeated, never guessed; if it
 // stays unknown the order is left PENDING and the recovery loop settles it (settle.ts).
 import { createHash } from "node:crypto";
@@ -57,7 +58,13 @@ export async function placeOrder(deps: OrderDeps, shopper: ShopperPorts, request
   const shopOrders = splitByShop(lines, (shopId) => sellers.get(shopId) ?? "", uuidv7);
 
   const orderId = uuidv7();
-  const order = { id: orderId, userId: request.userId, lines, totalMinor: totals.totalMinor };
+  const order = {
+    id: orderId,
+    userId: request.userId,
+    lines,
+    totalMinor: totals.totalMinor,
+    stockTaken: "SOLD" as const,
+  };
   const created = await inTransaction(deps.db, (trx) =>
     insertPendingOrder(
       trx,
@@ -81,10 +88,11 @@ export async function placeOrder(deps: OrderDeps, shopper: ShopperPorts, request
   }
 
   const items = lines.map((line) => ({ productId: line.productId, quantity: line.quantity }));
-  // Cash on delivery has no payment step between holding and selling: one call does both.
-  const sellNow = request.paymentMethod === "CASH_ON_DELIVERY";
+  // Sold at once, for card payments too: a hold committed after the payment cost a second
+  // inventory call and a second stock event per order. While a card payment is pending (3-D
+  // Secure) the units are out of stock either way; an order that fails gives them back.
   try {
-    await repeatUntilKnown(() => deps.stock.reserve(orderId, items, { sellNow }));
+    await repeatUntilKnown(() => deps.stock.reserve(orderId, items, { sellNow: true }));
   } catch (error) {
     if (!isOutcomeUnknown(error)) await abandonOrder(deps, order, "CANCELLED", "stock could not be reserved");
     throw error;

@@ -59,7 +59,7 @@ async function overdueOrder() {
       imageJson: "",
     },
   ];
-  const order = { id: uuidv7(), userId: randomUUID(), lines, totalMinor: 1050n };
+  const order = { id: uuidv7(), userId: randomUUID(), lines, totalMinor: 1050n, stockTaken: "SOLD" as const };
   await inTransaction(db, (trx) =>
     insertPendingOrder(
       trx,

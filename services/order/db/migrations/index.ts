@@ -12,6 +12,7 @@ import * as addShopOrderRangeIndex from "./2026_12_04_131700_add_shop_order_rang
 import * as addShopOrderCancelRefunds from "./2026_12_04_131800_add_shop_order_cancel_refunds.ts";
 import * as addPaymentServiceFields from "./2026_12_04_150000_add_payment_service_fields.ts";
 import * as addLineImage from "./2026_12_04_220000_add_line_image.ts";
+import * as addStockTaken from "./2026_12_05_120000_add_stock_taken.ts";
 
 export const migrations: Record<string, Migration> = {
   "2026_11_23_000000_create_event_tables": createEventTables,
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   "2026_12_04_131800_add_shop_order_cancel_refunds": addShopOrderCancelRefunds,
   "2026_12_04_150000_add_payment_service_fields": addPaymentServiceFields,
   "2026_12_04_220000_add_line_image": addLineImage,
+  "2026_12_05_120000_add_stock_taken": addStockTaken,
 };
