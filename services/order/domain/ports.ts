@@ -27,14 +27,15 @@ export interface ShopperPorts {
 /** Stock holds keyed by order id. Every step is idempotent, so an unknown outcome is repeated. */
 export interface StockPort {
   /**
-   * Holds the items for the order; with `sellNow` sells them at once, so no commit follows (no
-   * payment step in between: cash on delivery). A repeat with `sellNow` commits an earlier hold.
+   * Holds the items for the order; with `sellNow` (what checkout asks) sells them at once, so no
+   * commit follows. A repeat with `sellNow` commits an earlier hold.
    */
   reserve(
     orderId: string,
     items: Array<{ productId: string; quantity: number }>,
     options?: { sellNow?: boolean },
   ): Promise<void>;
+  /** Sells what a hold holds: for orders placed when checkout only held (Order.stockTaken). */
   commit(orderId: string): Promise<void>;
   /**
    * Gives back whatever the order took and has not given back yet: held units released, sold

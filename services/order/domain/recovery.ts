@@ -50,7 +50,7 @@ export async function recoverOverdueOrders(
 
 /**
  * Finishes or compensates an order whose settling is overdue. A cash-on-delivery order left
- * PENDING is finished: hold the stock (a repeat of an earlier hold is a no-op), commit, confirm.
+ * PENDING is finished: sell the stock (a repeat of the earlier reservation is a no-op), confirm.
  * A card order follows its payment as the payment service knows it now: paid → finished,
  * declined → failed, still waiting → cancelled (its wait is over), never started → cancelled.
  * Orders already cancelled or failed get their compensation finished; an order checkout
