@@ -407,9 +407,11 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
  * tell: it counts its internal pull callbacks as messages and never settles to zero.)
  *
  * JetStream waits only a second (the first backoff) for a delivery's ack, then delivers it again.
- * A delivery waits behind at most the two batches before its own (the one queued and the one being
- * applied): when those took long, the batch first asks for its deliveries' deadlines to start
- * again (+WPI), rather than have them delivered twice while they are applied.
+ * A delivery may wait behind the batch being applied and the one queued: every message held here
+ * (queued or being applied) that has waited `renewAckDeadlineAfterMs` since it came or was last
+ * renewed asks for its deadline to start again (+WPI). Renewing per batch, judged by how long the
+ * last two batches took, was not enough on a loaded CI box: batches that slowed down together
+ * let 15–18 of 80 waiting events pass the second and be delivered twice.
  */
 async function inBatches(
   messages: ConsumerMessages,
@@ -417,6 +419,17 @@ async function inBatches(
   apply: (batch: JsMsg[]) => Promise<void>,
 ): Promise<void> {
   const queue: JsMsg[] = [];
+  let applying: JsMsg[] = [];
+  const lastRenewed = new WeakMap<JsMsg, number>();
+  const renewer = setInterval(() => {
+    const now = performance.now();
+    for (const message of [...applying, ...queue]) {
+      if (now - (lastRenewed.get(message) ?? now) < renewAckDeadlineAfterMs) continue;
+      message.working();
+      lastRenewed.set(message, now);
+    }
+  }, renewCheckEveryMs);
+  renewer.unref();
   let delivering = true;
   // The applier waits only on an empty queue, delivery only on a full one: never both at once.
   let wakeUp: (() => void) | undefined;
@@ -426,19 +439,15 @@ async function inBatches(
   };
   const woken = () => new Promise<void>((resolve) => (wakeUp = resolve));
   const applier = (async () => {
-    let lastTwoMs = [0, 0];
     while (queue.length > 0 || delivering) {
       if (queue.length === 0) {
-        lastTwoMs = [0, 0];
         await woken();
         continue;
       }
-      const batch = queue.splice(0, size);
+      applying = queue.splice(0, size);
       wake();
-      if (lastTwoMs[0]! + lastTwoMs[1]! > renewAckDeadlineAfterMs) for (const message of batch) message.working();
-      const started = performance.now();
-      await apply(batch);
-      lastTwoMs = [lastTwoMs[1]!, performance.now() - started];
+      await apply(applying);
+      applying = [];
     }
   })().catch((error: unknown) => {
     // Ends delivery with the error: the consumer restarts and what was not acked comes again.
@@ -446,6 +455,7 @@ async function inBatches(
   });
   try {
     for await (const message of messages) {
+      lastRenewed.set(message, performance.now());
       queue.push(message);
       wake();
       while (queue.length >= size) await woken();
@@ -454,11 +464,10 @@ async function inBatches(
     delivering = false;
     wake();
     await applier;
+    clearInterval(renewer);
   }
 }
 
-/**
- * Well inside the shortest ack deadline (the first redelivery backoff, 1 s by default): at 400 a
- * loaded CI box let what waited behind two batches of 20 ms events pass 1 s (18 redeliveries).
- */
-const renewAckDeadlineAfterMs = 200;
+/** Well inside the shortest ack deadline (the first redelivery backoff, 1 s by default). */
+const renewAckDeadlineAfterMs = 300;
+const renewCheckEveryMs = 100;

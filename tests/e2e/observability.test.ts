@@ -140,8 +140,9 @@ describe("tracing a checkout", () => {
     expect(parentOf(placeOrder)).toMatchObject({ service: "bazaar-edge", kind: SpanKind.client, attributes: grpcOk });
     expect(parentOf(parentOf(placeOrder))).toBe(root);
 
-    // order → product: stock reserved and committed, each a SERVER span under an order CLIENT span.
-    for (const method of ["ReserveStock", "CommitReservation"]) {
+    // order → product: stock sold in one call (ReserveStock with sell_now), a SERVER span under
+    // an order CLIENT span; nothing is left to commit once the card is paid.
+    for (const method of ["ReserveStock"]) {
       const served = trace.find(
         (s) => s.service === "bazaar-product" && s.kind === SpanKind.server && s.attributes["rpc.method"] === method,
       );
@@ -158,6 +159,7 @@ describe("tracing a checkout", () => {
         attributes: { "rpc.method": method },
       });
     }
+    expect(trace.filter((s) => s.attributes["rpc.method"] === "CommitReservation")).toEqual([]);
     expect(
       trace.some(
         (s) =>

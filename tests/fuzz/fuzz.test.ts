@@ -72,12 +72,15 @@ describe(`fuzzing the mesh for ${seconds} s from seed ${seed}`, () => {
   });
 
   it("when the edge runs with its default rate limits, then over-eager clients are refused with resource_exhausted", () => {
-    const limited = report.targets.find(({ target }) => target === "rate-limits")!.tally.outcomes;
-    expect(problemsOf("rate limits"), summary).toEqual([]);
+    // checkRateLimitRefusals sends bursts past the default burst from one address, per protocol,
+    // and reports a problem when none was refused or a refusal was not resource_exhausted. (The
+    // random cases that follow under the same limits trip them only when the fuzzer gets enough
+    // CPU to send 100 a second: beside the chaos run it did not, so they prove nothing here.)
     expect(
-      (limited.get("429 resource_exhausted") ?? 0) + (limited.get("grpc resource_exhausted") ?? 0),
+      report.targets.some(({ target }) => target === "rate-limits"),
       summary,
-    ).toBeGreaterThan(0);
+    ).toBe(true);
+    expect(problemsOf("rate limits"), summary).toEqual([]);
   });
 
   it(`when the campaign has run, then no process's resident memory grew by more than ${rssGrowthLimitMiB} MiB`, () => {
