@@ -4,6 +4,7 @@
 // starts and ends, the difference is the lag of the events the path itself caused — M14 asks
 // for p99 < 100 ms *while* checkouts run, which the idle event-lag scenario cannot show.
 // Counted between the same resume() and pause() as the CPU and the statements.
+import { phaseReadings } from "./phase-readings.ts";
 
 export interface EventLagFigures {
   /** Events applied by any consumer over the measured phases (each consumer counts apart). */
@@ -39,35 +40,19 @@ export function countEventLag(metricsUrls: string[]): EventLagCounter {
     );
     return bucketsByConsumer(texts);
   };
-  const marks: Array<{ phase: "from" | "to"; buckets: Promise<ByConsumer> }> = [];
-  let running = false;
-  const pause = () => {
-    if (!running) return;
-    running = false;
-    marks.push({ phase: "to", buckets: read() });
-  };
+  const readings = phaseReadings(read);
   return {
-    resume() {
-      if (running) return;
-      running = true;
-      marks.push({ phase: "from", buckets: read() });
-    },
-    pause,
+    resume: readings.resume,
+    pause: readings.pause,
     async figures() {
-      pause();
       const measured: ByConsumer = new Map();
-      let from: ByConsumer = new Map();
-      for (const mark of marks) {
-        const byConsumer = await mark.buckets;
-        if (mark.phase === "from") from = byConsumer;
-        else
-          for (const [consumer, buckets] of byConsumer) {
-            const before = from.get(consumer);
-            const delta = [...buckets].map(([le, count]) => [le, count - (before?.get(le) ?? 0)] as [number, number]);
-            addInto(measured, consumer, new Map(delta));
-          }
+      for (const { from, to } of await readings.phases()) {
+        for (const [consumer, buckets] of to) {
+          const before = from.get(consumer);
+          const delta = [...buckets].map(([le, count]) => [le, count - (before?.get(le) ?? 0)] as [number, number]);
+          addInto(measured, consumer, new Map(delta));
+        }
       }
-      marks.length = 0;
       const all: Buckets = new Map();
       for (const buckets of measured.values())
         for (const [le, count] of buckets) all.set(le, (all.get(le) ?? 0) + count);

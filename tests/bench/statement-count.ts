@@ -3,6 +3,7 @@
 // the requests of the run it is the path's statements per request, the figure the write path is
 // optimised on. Counted between the same resume() and pause() as the CPU.
 import { createConnection, type Connection, type RowDataPacket } from "mysql2/promise";
+import { phaseReadings } from "./phase-readings.ts";
 
 export interface StatementCounter {
   resume(): void;
@@ -18,33 +19,14 @@ export async function countStatements(mysqlUrl: string): Promise<StatementCounte
     const [rows] = await connection.query<RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'Questions'");
     return Number(rows[0]!.Value);
   };
-  // resume() and pause() are called synchronously by the runner: the reads they start are kept
-  // in order and settled at the end.
-  const marks: Array<{ phase: "from" | "to"; value: Promise<number> }> = [];
-  let running = false;
-  const pause = () => {
-    if (!running) return;
-    running = false;
-    marks.push({ phase: "to", value: questions() });
-  };
+  const readings = phaseReadings(questions);
   return {
-    resume() {
-      if (running) return;
-      running = true;
-      marks.push({ phase: "from", value: questions() });
-    },
-    pause,
+    resume: readings.resume,
+    pause: readings.pause,
     async total() {
-      pause();
       let sum = 0;
-      let from = 0;
-      for (const mark of marks) {
-        const value = await mark.value;
-        // Each SHOW STATUS counts itself: the one that closes a phase is not the path's.
-        if (mark.phase === "from") from = value;
-        else sum += value - from - 1;
-      }
-      marks.length = 0;
+      // Each SHOW STATUS counts itself: the one that closes a phase is not the path's.
+      for (const { from, to } of await readings.phases()) sum += to - from - 1;
       return Math.max(0, sum);
     },
     close: () => connection.end(),
