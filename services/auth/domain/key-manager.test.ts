@@ -42,6 +42,23 @@ describe("signing key rotation", () => {
     expect(stored.map((k) => k.kid)).toEqual([keys.current().signing.kid]);
   });
 
+  it("when replicas start together on an empty database, then they store one key and sign with it", async () => {
+    const database = `auth_keys_${randomBytes(4).toString("hex")}`;
+    await ensureDatabase(inject("mysqlUrl"), database);
+    const empty = createDb<AuthDatabase>({ url: inject("mysqlUrl"), database });
+    await migrateToLatest(empty as Kysely<unknown>, migrations);
+    const options = { db: empty, configuredKeys: undefined, rotationMs: 30 * 86_400_000, tokenLifetimeMs: 900_000 };
+    const replicas = await Promise.all(Array.from({ length: 4 }, () => startKeyManager(options)));
+    try {
+      const stored = await listSigningKeys(empty);
+      expect(stored).toHaveLength(1);
+      expect(replicas.map((replica) => replica.current().signing.kid)).toEqual(replicas.map(() => stored[0]!.kid));
+    } finally {
+      for (const replica of replicas) replica.stop();
+      await empty.destroy();
+    }
+  });
+
   it("when keys rotate, then new tokens carry the new kid and tokens of the old key still verify", async () => {
     let loads = 0;
     const verifier = createTokenVerifier({

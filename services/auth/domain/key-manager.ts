@@ -4,7 +4,7 @@
 // replicas pick it up within a minute and sign with it once it is published (keyPublishDelayMs).
 import type { Kysely } from "kysely";
 import type { AuthDatabase } from "../db/database.ts";
-import { insertSigningKey, listSigningKeys } from "../db/session.repository.ts";
+import { insertFirstSigningKey, insertSigningKey, listSigningKeys } from "../db/session.repository.ts";
 import { generateSigningKey, KeyRing, keysStillVerifying, rotationDue, type StoredKey } from "./signing-keys.ts";
 
 export interface KeyManager {
@@ -31,7 +31,12 @@ export async function startKeyManager(options: {
       return ring;
     }
     let keys = await listSigningKeys(db);
-    if (rotationDue(keys[0], rotationMs)) {
+    if (keys.length === 0) {
+      // Replicas starting together agree on one first key (a rotation's race is harmless: a new
+      // key signs only once published, by when every replica has reloaded).
+      await insertFirstSigningKey(db, await generateSigningKey());
+      keys = await listSigningKeys(db);
+    } else if (rotationDue(keys[0], rotationMs)) {
       await insertSigningKey(db, await generateSigningKey());
       keys = await listSigningKeys(db);
     }
