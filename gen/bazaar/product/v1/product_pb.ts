@@ -1186,8 +1186,9 @@ export type ReserveStockRequest = Message<"bazaar.product.v1.ReserveStockRequest
 
   /**
    * Sell the units at once: the reservation is COMMITTED when this answers, with no
-   * CommitReservation to follow. For a checkout with no payment step between holding and
-   * selling (cash on delivery). Repeated for a reservation held without it, it commits that one.
+   * CommitReservation to follow; an order that fails later gives them back with
+   * ReturnReservation. Checkout sells at once for every payment method. Repeated for a
+   * reservation held without it, it commits that one.
    *
    * @generated from field: bool sell_now = 3;
    */
