@@ -5,17 +5,6 @@ import type { CartDatabase, ProductSnapshotRow } from "./database.ts";
 
 type Db = Kysely<CartDatabase> | Transaction<CartDatabase>;
 
-export async function listLines(db: Db, userId: string): Promise<CartLine[]> {
-  const rows = await db
-    .selectFrom("cart_lines")
-    .selectAll()
-    .where("user_id", "=", userId)
-    .orderBy("add_time")
-    .orderBy("product_id")
-    .execute();
-  return rows.map((row) => ({ productId: row.product_id, quantity: row.quantity, addTime: row.add_time }));
-}
-
 /**
  * The user's cart in one statement: its lines in order, the snapshots held of their products, and
  * when it last changed (undefined for a cart never changed).

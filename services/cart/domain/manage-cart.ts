@@ -8,8 +8,6 @@ import type { CartDatabase } from "../db/database.ts";
 import {
   deleteLines,
   findSnapshotSince,
-  findSnapshots,
-  listLines,
   lockAndTouchCart,
   readCart,
   saveSnapshots,
@@ -53,14 +51,14 @@ export async function addItem(deps: CartDeps, userId: string, productId: string,
   const product = await currentProduct(deps, productId);
   const changed = await inTransaction(deps.db, async (trx) => {
     const updateTime = await lockAndTouchCart(trx, userId);
-    const lines = await listLines(trx, userId);
+    const { lines, snapshots } = await readCart(trx, userId);
     const existing = lines.find((line) => line.productId === productId);
     if (!existing && lines.length >= maxLines) throw new CartFullError("lines", maxLines);
     const wanted = (existing?.quantity ?? 0) + quantity;
     if (wanted > maxQuantityPerLine) throw new CartFullError("quantity_per_line", maxQuantityPerLine);
     checkStock(product, wanted);
     await setLineQuantity(trx, userId, productId, wanted, updateTime);
-    return { lines: withQuantity(lines, productId, wanted, updateTime), updateTime };
+    return { lines: withQuantity(lines, productId, wanted, updateTime), updateTime, snapshots };
   });
   return viewAfterChange(deps, changed, product);
 }
@@ -74,13 +72,13 @@ export async function setItemQuantity(
   const product = await currentProduct(deps, productId);
   const changed = await inTransaction(deps.db, async (trx) => {
     const updateTime = await lockAndTouchCart(trx, userId);
-    const lines = await listLines(trx, userId);
+    const { lines, snapshots } = await readCart(trx, userId);
     if (!lines.some((line) => line.productId === productId)) {
       throw new LineNotFoundError(`product ${productId} is not in the cart`);
     }
     checkStock(product, quantity);
     await setLineQuantity(trx, userId, productId, quantity, updateTime);
-    return { lines: withQuantity(lines, productId, quantity, updateTime), updateTime };
+    return { lines: withQuantity(lines, productId, quantity, updateTime), updateTime, snapshots };
   });
   return viewAfterChange(deps, changed, product);
 }
@@ -117,16 +115,17 @@ async function currentProduct(deps: CartDeps, productId: string): Promise<Produc
   return product;
 }
 
-/** The cart after a change to one product's line, whose facts are at hand. */
+/**
+ * The cart after a change to one product's line, whose facts are at hand: the other lines'
+ * snapshots came with the lines, read under the cart's lock in one statement (readCart).
+ */
 async function viewAfterChange(
   deps: CartDeps,
-  changed: { lines: CartLine[]; updateTime: Date },
+  changed: { lines: CartLine[]; updateTime: Date; snapshots: Map<string, ProductSnapshot> },
   product: ProductSnapshot,
 ): Promise<CartView> {
-  const others = changed.lines.map((line) => line.productId).filter((id) => id !== product.productId);
-  const snapshots = await findSnapshots(deps.db, others);
-  snapshots.set(product.productId, product);
-  return viewOf(deps, changed.lines, changed.updateTime, snapshots);
+  changed.snapshots.set(product.productId, product);
+  return viewOf(deps, changed.lines, changed.updateTime, changed.snapshots);
 }
 
 /** The cart's lines priced with the snapshots held, asking the product service for the rest. */
@@ -145,7 +144,7 @@ async function viewOf(
   return priceCart(lines, snapshots, updateTime);
 }
 
-/** The lines after a line's quantity was set, in the order listLines reads them. */
+/** The lines after a line's quantity was set, in the order readCart reads them. */
 function withQuantity(lines: CartLine[], productId: string, quantity: number, addTime: Date): CartLine[] {
   if (lines.some((line) => line.productId === productId))
     return lines.map((line) => (line.productId === productId ? { ...line, quantity } : line));

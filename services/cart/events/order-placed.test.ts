@@ -7,7 +7,7 @@ import { EventSchema } from "../../../gen/bazaar/events/v1/events_pb.ts";
 import { inTransaction } from "../../kit/db.ts";
 import { timeOfUuidv7, uuidv7 } from "../../kit/ids.ts";
 import { migratedTestDatabase } from "../../kit/testing/database.ts";
-import { listLines } from "../db/cart.repository.ts";
+import { readCart } from "../db/cart.repository.ts";
 import type { CartDatabase } from "../db/database.ts";
 import { migrations } from "../db/migrations/index.ts";
 import { removePurchasedItems } from "./order-placed.ts";
@@ -56,7 +56,7 @@ describe("a placed order in its buyer's cart", () => {
       },
     });
     await inTransaction(db, (trx) => removePurchasedItems(event, trx));
-    const left = (await listLines(db, userId)).map((line) => [line.productId, line.quantity]).sort();
+    const left = (await readCart(db, userId)).lines.map((line) => [line.productId, line.quantity]).sort();
     expect(left).toEqual(
       [
         [cups, 3],

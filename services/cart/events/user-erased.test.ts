@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventSchema } from "../../../gen/bazaar/events/v1/events_pb.ts";
 import { uuidv7 } from "../../kit/ids.ts";
 import { migratedTestDatabase } from "../../kit/testing/database.ts";
-import { listLines, lockAndTouchCart, setLineQuantity } from "../db/cart.repository.ts";
+import { lockAndTouchCart, readCart, setLineQuantity } from "../db/cart.repository.ts";
 import type { CartDatabase } from "../db/database.ts";
 import { migrations } from "../db/migrations/index.ts";
 import { deleteErasedUsersCart } from "./user-erased.ts";
@@ -45,8 +45,8 @@ describe("an erased user's cart", () => {
     for (let delivery = 0; delivery < 2; delivery++)
       await db.transaction().execute((trx) => deleteErasedUsersCart(userErased(erased), trx));
 
-    expect(await listLines(db, erased)).toEqual([]);
+    expect((await readCart(db, erased)).lines).toEqual([]);
     expect(await db.selectFrom("carts").selectAll().where("user_id", "=", erased).execute()).toEqual([]);
-    expect(await listLines(db, other)).toHaveLength(1);
+    expect((await readCart(db, other)).lines).toHaveLength(1);
   });
 });
