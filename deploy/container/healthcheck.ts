@@ -4,21 +4,9 @@
 //
 //   node deploy/container/healthcheck.ts grpc 127.0.0.1:50052
 //   node deploy/container/healthcheck.ts http http://127.0.0.1:8080/readyz
-import { createClient } from "@connectrpc/connect";
-import { Health, HealthCheckResponse_ServingStatus } from "../../gen/grpc/health/v1/health_pb.ts";
-import { createGrpcTransport } from "../../services/kit/grpc-transport.ts";
+import { grpcServing } from "./grpc-health.ts";
 
 const timeoutMs = 2_000;
-
-async function grpcServing(address: string): Promise<boolean> {
-  const transport = createGrpcTransport(address, { defaultTimeoutMs: timeoutMs });
-  try {
-    const { status } = await createClient(Health, transport).check({ service: "" });
-    return status === HealthCheckResponse_ServingStatus.SERVING;
-  } finally {
-    transport.close();
-  }
-}
 
 async function httpOk(url: string): Promise<boolean> {
   const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });

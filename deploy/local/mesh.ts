@@ -7,6 +7,7 @@ import type { Writable } from "node:stream";
 import { defaultPorts, type ServiceName } from "../../services/kit/config.ts";
 import { firstFreePortFrom, freeServicePort, isPortFree } from "./ports.ts";
 import { withNodeOptions } from "../node-options.ts";
+import { grpcServing } from "../container/grpc-health.ts";
 
 export const serviceNames = Object.keys(defaultPorts) as ServiceName[];
 
@@ -37,7 +38,10 @@ export interface RunningMesh {
   processes: string[];
   /** The Prometheus endpoint of a process. */
   metricsUrl(process: string): string;
-  /** Waits until the edge's /readyz says every backend is SERVING. */
+  /**
+   * Waits until the edge's /readyz says every backend is SERVING and, with replicas, every
+   * replica answers SERVING itself (the edge's check reaches one replica per service).
+   */
   ready(timeoutMs: number): Promise<void>;
   /** The last log lines of a process, for test failure messages. */
   recentLogs(name: string): string[];
@@ -118,6 +122,19 @@ export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
     metricsAddress: edgeMetrics,
   });
 
+  // A replica that is still starting answers UNAVAILABLE to the calls it is given; the edge's
+  // readiness (one health check per service) can pass before it is up.
+  const notServing = async () => {
+    const serving = await Promise.all(listenAddresses.map(({ listen }) => grpcServing(listen).catch(() => false)));
+    return listenAddresses.filter((_, index) => !serving[index]).map(({ process }) => process);
+  };
+  const everyReplicaServing = async () => {
+    if (replicas === 1) return true;
+    const waiting = await notServing();
+    if (waiting.length === 0) return true;
+    throw new Error(`not serving yet: ${waiting.join(", ")}`);
+  };
+
   const children = new Map<string, ChildProcess>();
   const logs = new Map<string, string[]>();
   const launch = (name: string, extraEnv: NodeJS.ProcessEnv = {}) => {
@@ -171,7 +188,7 @@ export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
         try {
           const response = await fetch(`${edgeUrl}/readyz`, { signal: AbortSignal.timeout(2_000) });
           last = await response.text();
-          if (response.ok) return;
+          if (response.ok && (await everyReplicaServing())) return;
         } catch (error) {
           last = String(error);
         }
