@@ -258,10 +258,10 @@ async function refreshCartAfter(order: Order): Promise<void> {
 // ---- Orders, live
 
 /**
- * Follows the customer's orders while the session lasts, from the moment it starts (older
- * orders come from ListOrders), resumed after the last update when the stream breaks.
+ * Follows the customer's orders while the session lasts, from a ListOrders token, resumed after
+ * the last update when the stream breaks.
  */
-function followOrders(current: Session): Promise<void> {
+function followOrders(current: Session, resumeToken: string): Promise<void> {
   return followLive(
     {
       name: "Live order updates",
@@ -270,6 +270,7 @@ function followOrders(current: Session): Promise<void> {
       state: (text) => (page.liveState.textContent = text),
     },
     current.ended.signal,
+    { resumeToken },
   );
 }
 
@@ -369,14 +370,12 @@ async function startSession(user: Pick<User, "id" | "email" | "role">, tokens: T
     showView();
     openSellerView({ userId: user.id, transport: signedIn, ended: current.ended.signal }).catch(showError);
   }
-  // The watch is asked for first, so it and the list overlap: a change is missed only if it
-  // lands in the instant between the list's read and the watch's start, and then shows with
-  // the order's next change.
-  void followOrders(current);
   const [{ cart }, recent] = await Promise.all([carts.getCart({}), orders.listOrders({ pageSize: 10 })]);
   if (current.ended.signal.aborted) return;
   renderCart(cart);
   recent.orders.forEach(renderOrder);
+  // From the list's token: a change committed while the list was on its way comes with the watch.
+  void followOrders(current, recent.resumeToken);
   await showLinkedOrder();
 }
 

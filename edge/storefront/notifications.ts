@@ -59,9 +59,14 @@ export async function openBell(session: BellSession): Promise<void> {
     if ((event.target as HTMLElement).closest("a[href^='#']")) showPanel(false);
   };
   page.markAll.onclick = action(() => markAllRead(current));
-  page.more.onclick = action(() => listPage(current));
-  // The watch is asked for first, so it and the count overlap; each notification it brings
-  // then reads the count again (below), so the count shown is always one the service gave.
+  page.more.onclick = action(async () => {
+    await listPage(current);
+  });
+  const resumeToken = await listPage(current);
+  if (resumeToken === undefined) return;
+  // The count is read after the list's token, the watch starts from it, and each notification it
+  // brings reads the count again (below): the count shown is always one the service gave.
+  refreshCount(current);
   void followLive(
     {
       name: "Live notifications",
@@ -73,9 +78,8 @@ export async function openBell(session: BellSession): Promise<void> {
       state: (text) => (page.bell.dataset.live = text === "live" ? "live" : "reconnecting"),
     },
     session.ended,
+    { resumeToken },
   );
-  refreshCount(current);
-  await listPage(current);
 }
 
 export function closeBell(): void {
@@ -130,15 +134,17 @@ function refreshCount(current: Bell): void {
 }
 
 /** The next older page of the list: the first when the session starts. */
-async function listPage(current: Bell): Promise<void> {
+/** Shows the next page; answers its resume token (undefined once the bell is closed). */
+async function listPage(current: Bell): Promise<string | undefined> {
   const found = await current.notifications.listNotifications(
     { pageSize: 20, pageToken: current.nextPageToken },
     { signal: current.ended },
   );
-  if (current !== bell) return;
+  if (current !== bell) return undefined;
   found.notifications.forEach(renderNotification);
   current.nextPageToken = found.nextPageToken;
   page.more.hidden = !found.nextPageToken;
+  return found.resumeToken;
 }
 
 async function markAllRead(current: Bell): Promise<void> {

@@ -119,9 +119,9 @@ async function showShop(shopId: string, session: SellerSession, clients: Clients
     clients.pictures,
     signal,
   );
-  // The watch is asked for first, so it and the list overlap (as for the buyer's orders).
-  void followShopOrders(shopId, signal, clients);
-  await listPage(current, signal, clients);
+  const resumeToken = await listPage(current, signal, clients);
+  // From the first page's token: a change committed while it was on its way comes with the watch.
+  if (resumeToken !== undefined) void followShopOrders(shopId, signal, clients, resumeToken);
 }
 
 /** The next older page of the shown shop's orders. */
@@ -129,20 +129,26 @@ async function showMore(clients: Clients): Promise<void> {
   if (shown) await listPage(shown, shown.left.signal, clients);
 }
 
-async function listPage(current: NonNullable<typeof shown>, signal: AbortSignal, clients: Clients): Promise<void> {
+/** Shows the next page; answers its resume token (undefined once the shop is left). */
+async function listPage(
+  current: NonNullable<typeof shown>,
+  signal: AbortSignal,
+  clients: Clients,
+): Promise<string | undefined> {
   const found = await clients.shopOrders.listShopOrders(
     { shopId: current.shopId, pageSize: 20, pageToken: current.nextPageToken },
     { signal },
   );
-  if (signal.aborted) return;
+  if (signal.aborted) return undefined;
   for (const shopOrder of found.shopOrders) renderShopOrder(shopOrder, clients);
   current.nextPageToken = found.nextPageToken;
   page.more.hidden = !found.nextPageToken;
   showCount();
+  return found.resumeToken;
 }
 
-/** Follows one shop's orders until the shop is left or the session ends (live.ts). */
-function followShopOrders(shopId: string, signal: AbortSignal, clients: Clients): Promise<void> {
+/** Follows one shop's orders from a list's token until the shop is left or the session ends (live.ts). */
+function followShopOrders(shopId: string, signal: AbortSignal, clients: Clients, resumeToken: string): Promise<void> {
   return followLive(
     {
       name: "Live shop order updates",
@@ -155,6 +161,7 @@ function followShopOrders(shopId: string, signal: AbortSignal, clients: Clients)
       state: (text) => (page.liveState.textContent = text),
     },
     signal,
+    { resumeToken },
   );
 }
 

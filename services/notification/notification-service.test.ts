@@ -192,6 +192,19 @@ describe("the watch stream", () => {
     expect(received).toEqual(listed.slice(0, 2).reverse());
   });
 
+  it("when a seller watches from the resume token of their list, then the first notification is the one made after the list", async () => {
+    const [seller, buyer] = [await signedIn(tokens, "seller"), await signedIn(tokens, "customer")];
+    await apply(orderPlaced(buyer.id, seller.id));
+    const listed = await inbox.listNotifications({}, seller.options);
+    expect(listed.notifications).toHaveLength(1);
+    await apply(orderPlaced(buyer.id, seller.id));
+    for await (const next of inbox.watchNotifications({ resumeToken: listed.resumeToken }, seller.options)) {
+      expect(next.notification!.id).not.toBe(listed.notifications[0]!.id);
+      expect(next.notification!.kind).toBe(NotificationKind.SELLER_NEW_ORDER);
+      break;
+    }
+  });
+
   it("when the resume token is not one of WatchNotifications, then the stream is invalid_argument", async () => {
     const buyer = await signedIn(tokens, "customer");
     const failure = await failureOf(

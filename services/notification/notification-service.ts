@@ -52,6 +52,8 @@ export function createNotificationService(deps: NotificationDeps): ServiceImpl<t
       const unread = request.unreadOnly ? "1" : "0";
       const cursor = request.pageToken ? pageTokens.decode(request.pageToken, { unread }) : undefined;
       const size = pageSizeOf(request.pageSize);
+      // Read before the page: one made meanwhile is in the page, in the watch, or both.
+      const position = await positionBefore(db, userId);
       const rows = await listNotifications(db, userId, {
         unreadOnly: request.unreadOnly,
         beforeSeq: cursor && Number(cursor.seq),
@@ -62,6 +64,7 @@ export function createNotificationService(deps: NotificationDeps): ServiceImpl<t
       return {
         notifications: page.map(notificationToProto),
         nextPageToken: rows.length > size && last ? pageTokens.encode({ seq: BigInt(last.seq), unread }) : "",
+        resumeToken: encodeResumeToken(position),
       };
     },
 

@@ -288,6 +288,18 @@ describe("watching orders", () => {
     expect((await failureOf(watch())).code).toBe(Code.InvalidArgument);
   });
 
+  it("when a buyer watches from the resume token of their list, then the first update is the change made after the list", async () => {
+    const { buyer, order } = await placedOrder();
+    const listed = await orders.listOrders({}, buyer.options);
+    expect(listed.orders.map((o) => o.status)).toEqual([OrderStatus.CONFIRMED]);
+    await orders.cancelOrder({ id: order.id, reason: "changed my mind" }, buyer.options);
+    for await (const update of orders.watchOrders({ resumeToken: listed.resumeToken }, buyer.options)) {
+      expect(update.order?.id).toBe(order.id);
+      expect(update.order?.status).toBe(OrderStatus.CANCELLED);
+      break;
+    }
+  });
+
   it("when a buyer watches, then the change of their own order arrives and no one else's", async () => {
     const { buyer, order } = await placedOrder();
     await placedOrder();

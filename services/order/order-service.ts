@@ -93,7 +93,11 @@ export function createOrderService(deps: OrderServiceDeps): ServiceImpl<typeof O
     },
 
     async listOrders(request, ctx) {
-      return orderPage(deps, { userId: callerOf(ctx).id, status: statusFromProto.get(request.status) }, request);
+      const userId = callerOf(ctx).id;
+      // Read before the page: a change committed meanwhile is in the page, in the watch, or both.
+      const position = await feedPositionBefore(deps.db, userId);
+      const page = await orderPage(deps, { userId, status: statusFromProto.get(request.status) }, request);
+      return { ...page, resumeToken: encodeResumeToken(position) };
     },
 
     async cancelOrder(request, ctx) {

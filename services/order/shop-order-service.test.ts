@@ -588,6 +588,20 @@ describe("a seller watches their shop's orders", () => {
     ]);
   });
 
+  it("when the seller watches from the resume token of their list, then the first update is the move made after the list", async () => {
+    const alice = await aSeller();
+    const { order } = await orderFrom([{ ...alice, priceMinor: 950n }]);
+    const id = order.shopOrders[0]!.id;
+    const listed = await shopOrders.listShopOrders({ shopId: alice.shopId }, alice.options);
+    expect(listed.shopOrders.map((s) => [s.id, s.status])).toEqual([[id, ShopOrderStatus.CONFIRMED]]);
+    await shopOrders.acceptShopOrder({ id }, alice.options);
+    const watch = watchShop({ shopId: alice.shopId, resumeToken: listed.resumeToken }, alice.options);
+    await watch.until(1);
+    await new Promise((r) => setTimeout(r, 200));
+    await watch.stop();
+    expect(shopStatuses(watch.seen)).toEqual([ShopOrderStatus.PROCESSING]);
+  });
+
   it("when another seller or a customer watches the shop, then permission_denied, also when resuming with the owner's token; an admin sees it; a token of another shop is invalid_argument", async () => {
     const [alice, bob] = [await aSeller(), await aSeller()];
     const customer = await signedIn(tokens, "customer");

@@ -104,6 +104,8 @@ export function createShopOrderService(
   return {
     async listShopOrders(request, ctx) {
       await requireShopReader(deps.shops, ctx, request.shopId);
+      // Read before the page: a change committed meanwhile is in the page, in the watch, or both.
+      const position = await shopFeedPositionBefore(deps.db, request.shopId);
       // The range is a filter on every page, so the keyset pages stay inside it.
       const { rows, nextPageToken } = await idKeysetPage(
         request,
@@ -118,7 +120,11 @@ export function createShopOrderService(
           }),
         (shopOrder) => shopOrder.id,
       );
-      return { shopOrders: rows.map(shopOrderToProto), nextPageToken };
+      return {
+        shopOrders: rows.map(shopOrderToProto),
+        nextPageToken,
+        resumeToken: encodeResumeToken(request.shopId, position),
+      };
     },
 
     async getShopOrder(request, ctx) {

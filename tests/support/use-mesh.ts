@@ -8,7 +8,7 @@ import type { Writable } from "node:stream";
 import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type CallOptions, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { AdminService } from "../../gen/bazaar/admin/v1/admin_pb.ts";
 import { AuthService, ServiceIdentityService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
@@ -92,6 +92,16 @@ export function useMesh(options: UseMeshOptions = {}): MeshUnderTest {
     );
     edge = createConnectTransport({ baseUrl: running.edgeUrl, httpVersion: options.httpVersion ?? "2" });
   }, options.startTimeoutMs);
+  // A failure seen only on a loaded CI box is explained by what the mesh said meanwhile: its
+  // processes log warnings and errors only, the last 50 lines each.
+  afterEach(({ task }) => {
+    if (task.result?.state !== "fail" || !running) return;
+    const said = running.processes
+      .map((name) => [name, running!.recentLogs(name)] as const)
+      .filter(([, lines]) => lines.length > 0)
+      .map(([name, lines]) => `--- ${name}\n${lines.join("\n")}`);
+    console.error(`the mesh's recent log lines after "${task.name}" failed:\n${said.join("\n") || "(none)"}`);
+  });
   afterAll(async () => {
     for (const close of closers.splice(0)) close();
     await running?.stop();
