@@ -1,5 +1,5 @@
 // Listing every shop for admins against a real MariaDB: filters by status, seller and name, and
-// keyset pages that neither repeat nor skip a shop while others open.
+// keyset pages that neither repeat nor skip a shop while others open; shops near a point page by page.
 import { randomBytes } from "node:crypto";
 import type { Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -7,7 +7,7 @@ import { createDb, ensureDatabase, migrateToLatest } from "../../kit/db.ts";
 import { uuidv7 } from "../../kit/ids.ts";
 import type { ProductDatabase } from "./database.ts";
 import { migrations } from "./migrations/index.ts";
-import { listAllShops, suspendShopRow } from "./shop.repository.ts";
+import { listAllShops, listShopsNear, suspendShopRow } from "./shop.repository.ts";
 
 let db: Kysely<ProductDatabase>;
 const seller = uuidv7();
@@ -61,5 +61,42 @@ describe("listing every shop", () => {
     expect(await ids({ sellerId: seller, nameContains: "100%", suspended: false, limit: 10 })).toEqual([open]);
     const [shop] = await listAllShops(db, { sellerId: seller, suspended: true, limit: 1 });
     expect(shop).toMatchObject({ suspendReason: "spam", suspendTime: expect.any(Date) });
+  });
+});
+
+describe("shops near a point, page by page", () => {
+  it("when each page holds one shop, then every shop within the radius comes once, nearest first, for any distances", async () => {
+    const center = { latitude: -33.9 + Math.random(), longitude: 151.2 + Math.random() };
+    const name = `Near ${randomBytes(3).toString("hex")}`;
+    const placed = new Set<string>();
+    for (let i = 0; i < 60; i++) {
+      const id = uuidv7();
+      await db
+        .insertInto("shops")
+        .values({
+          id,
+          seller_id: seller,
+          name,
+          description: "",
+          address: "{}",
+          latitude: Number((center.latitude + (Math.random() - 0.5) * 0.2).toFixed(6)),
+          longitude: Number((center.longitude + (Math.random() - 0.5) * 0.2).toFixed(6)),
+        })
+        .execute();
+      placed.add(id);
+    }
+    const seen: Array<{ id: string; distanceKm: number }> = [];
+    let after: { distanceKm: number; id: string } | undefined;
+    for (let page = 0; page < 100; page++) {
+      const [found] = await listShopsNear(db, { center, radiusKm: 50, nameContains: name, after, limit: 1 });
+      if (!found) break;
+      seen.push({ id: found.shop.id, distanceKm: found.distanceKm });
+      // As the page token carries it: a JSON number.
+      after = JSON.parse(JSON.stringify({ distanceKm: found.distanceKm, id: found.shop.id }));
+    }
+    expect(new Set(seen.map((s) => s.id)).size, "no shop twice").toBe(seen.length);
+    expect(seen.map((s) => s.id).sort()).toEqual([...placed].sort());
+    const distances = seen.map((s) => s.distanceKm);
+    expect(distances).toEqual([...distances].sort((a, b) => a - b));
   });
 });

@@ -123,9 +123,12 @@ export interface NearbyQuery {
 export async function listShopsNear(db: Db, query: NearbyQuery): Promise<Array<{ shop: Shop; distanceKm: number }>> {
   const { center, radiusKm } = query;
   const box = boundingBox(center, radiusKm);
-  const distance = sql<number>`(${2 * earthRadiusKm} * ASIN(LEAST(1, SQRT(
+  // Rounded to the micrometre: the page token carries the last distance as the client saw it,
+  // and a full double does not survive the trip as text exactly (a shop at a page's end came
+  // again on the next page). A value of at most 14 significant digits does, both ways.
+  const distance = sql<number>`ROUND(${2 * earthRadiusKm} * ASIN(LEAST(1, SQRT(
       POW(SIN(RADIANS(latitude - ${center.latitude}) / 2), 2) +
-      COS(RADIANS(${center.latitude})) * COS(RADIANS(latitude)) * POW(SIN(RADIANS(longitude - ${center.longitude}) / 2), 2)))))`;
+      COS(RADIANS(${center.latitude})) * COS(RADIANS(latitude)) * POW(SIN(RADIANS(longitude - ${center.longitude}) / 2), 2)))), 9)`;
   let select = db
     .selectFrom("shops")
     .selectAll()
