@@ -11,10 +11,16 @@ import { AuthService } from "../gen/bazaar/auth/v1/auth_pb.ts";
 import { CartService } from "../gen/bazaar/cart/v1/cart_pb.ts";
 import { OrderService, ShopOrderService } from "../gen/bazaar/order/v1/order_pb.ts";
 import { MediaService } from "../gen/bazaar/product/v1/media_pb.ts";
-import { ProductService, ShopService } from "../gen/bazaar/product/v1/product_pb.ts";
+import {
+  type BatchGetProductsRequest,
+  type GetProductRequest,
+  ProductService,
+  ShopService,
+} from "../gen/bazaar/product/v1/product_pb.ts";
 import { AdminService } from "../gen/bazaar/admin/v1/admin_pb.ts";
 import { NotificationService } from "../gen/bazaar/notification/v1/notification_pb.ts";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.ts";
+import { type Caller, DenyList } from "../services/kit/auth.ts";
 import { clientAddressFrom } from "../services/kit/client-address.ts";
 import { rateLimitedError, reasonedError } from "../services/kit/error-info.ts";
 import { createGrpcTransport, type GrpcTransport } from "../services/kit/grpc-transport.ts";
@@ -36,6 +42,7 @@ import {
 } from "./forward.ts";
 import { plainConnectUnary, serveConnectUnary } from "./connect-unary.ts";
 import { paymentRoutes } from "./payment-routes.ts";
+import { startEdgeFeeds } from "./event-feeds.ts";
 import { PublicCache } from "./public-cache.ts";
 import { observeRequest, rpcProtocolOf, type RequestTelemetry } from "./request-telemetry.ts";
 import { jwksPath } from "./openapi/edge-operations.ts";
@@ -50,7 +57,7 @@ import { storefrontAddressOf } from "./storefront-links.ts";
 
 export interface EdgeApp {
   handler: RequestHandler;
-  close(): void;
+  close(): Promise<void>;
 }
 
 const requestIdPattern = /^[\w.-]{1,64}$/;
@@ -80,7 +87,19 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
   const policies = callPolicies(services, config);
   const routes = restRoutes(services);
   const calls = backendCalls(publicServices);
-  const cache = new PublicCache({ ttlMs: config.publicMaxAgeSeconds * 1000 });
+  const cache = new PublicCache({
+    ttlMs: config.publicMaxAgeSeconds * 1000,
+    followedTtlMs: config.publicCacheSeconds * 1000,
+  });
+  const denyList = new DenyList();
+  const feeds = startEdgeFeeds({
+    natsUrl: config.natsUrl,
+    streamReplicas: config.natsStreamReplicas,
+    cache,
+    denyList,
+    deactivationLookbackMs: (config.accessTokenTtlSeconds + 60) * 1000,
+    log,
+  });
   for (const { method, changesCatalog } of policies.values()) {
     if (!changesCatalog) continue;
     const call = calls.get(method)!;
@@ -104,15 +123,20 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     const shown = publicError(error, call.requestId, log);
     return telemetryOf.get(call)?.failed(shown) ?? shown;
   };
-  // Anonymous answers of public catalog reads may be cached; nothing else may.
-  const isPublicAnswer = (policy: CallPolicy | undefined, authorized: boolean) =>
-    policy?.publicRead === true && !authorized;
-  const publicCacheControl = `public, max-age=${config.publicMaxAgeSeconds}`;
-  const cacheControlOf = (isPublic: boolean) => (isPublic ? publicCacheControl : "private, no-store");
+  // A public catalog read is answered alike to anonymous visitors and customers: their answers
+  // are shared (the product service shows a customer nothing an anonymous visitor does not see).
+  // Sellers and admins may see more and are never answered from the cache.
+  const isPublicAnswer = (policy: CallPolicy | undefined, caller: Caller | undefined) =>
+    policy?.publicRead === true && (caller === undefined || caller.role === "customer");
+  // A CDN must not keep a signed-in answer: it would hand it to the product's seller as well.
+  const cacheControlOf = (policy: CallPolicy | undefined, caller: Caller | undefined) =>
+    !isPublicAnswer(policy, caller)
+      ? "private, no-store"
+      : `${caller ? "private" : "public"}, max-age=${config.publicMaxAgeSeconds}`;
   const cacheControl: Interceptor = (next) => async (request) => {
     const response = await next(request);
-    const policy = request.contextValues.get(edgeCallKey)?.policy;
-    response.header.set("cache-control", cacheControlOf(isPublicAnswer(policy, request.header.has("authorization"))));
+    const call = request.contextValues.get(edgeCallKey);
+    response.header.set("cache-control", cacheControlOf(call?.policy, call?.caller));
     return response;
   };
 
@@ -172,20 +196,23 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
       );
     }
     const authorization = req.headers.authorization;
+    let caller: Caller | undefined;
     if (authorization !== undefined) {
       const token = /^Bearer ([\w.~+/-]+=*)$/i.exec(authorization)?.[1];
       if (!token)
         return refuse(reasonedError("TOKEN_INVALID", "the authorization header must be `Bearer <access token>`", {}));
-      let userId: string;
       try {
-        userId = (await verifier.verify(token)).id;
+        caller = await verifier.verify(token);
       } catch (error) {
         return refuse(describeError(error, { requestId, traceParent, peerAddress, forwardedFor, policy }));
       }
-      const userWait = perUser.take(userId);
+      // As the services do: a cached public answer must not reach a deactivated account either.
+      if (denyList.refuses(caller))
+        return refuse(reasonedError("ACCOUNT_DEACTIVATED", "this account is deactivated", {}));
+      const userWait = perUser.take(caller.id);
       if (userWait > 0) return refuse(tooManyRequests(userWait, "user"));
     }
-    const call = { requestId, traceParent, peerAddress, forwardedFor, policy };
+    const call = { requestId, traceParent, peerAddress, forwardedFor, policy, caller };
     telemetryOf.set(call, telemetry);
     return call;
   };
@@ -205,7 +232,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
               calling.set(req, call);
               return adapters.get(path)!(req, res);
             }
-            const publicAnswer = isPublicAnswer(policy, req.headers.authorization !== undefined);
+            const publicAnswer = isPublicAnswer(policy, call.caller);
             return serveConnectUnary(req, res, {
               method: policy.method,
               encoding,
@@ -215,8 +242,9 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
               optionsFor: (clientTimeoutMs) =>
                 backendCallOptions(call, forwardableHeaders(req), clientTimeoutMs, abortOnClose(res)),
               describeError: (error) => describeError(error, call),
-              cache: publicAnswer && cache.enabled ? { store: cache, path } : undefined,
-              cacheControl: cacheControlOf(publicAnswer),
+              cache:
+                publicAnswer && cache.enabled ? { store: cache, path, productIdsOf: productIdsOf(policy) } : undefined,
+              cacheControl: cacheControlOf(policy, call.caller),
             });
           })
           .catch((error) => failed(req, res, error, telemetry)),
@@ -249,10 +277,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
       admit(req, res, restPolicy, telemetry)
         .then(async (call) => {
           if (!call) return;
-          (res as ServerResponse).setHeader(
-            "cache-control",
-            cacheControlOf(isPublicAnswer(restPolicy, req.headers.authorization !== undefined)),
-          );
+          (res as ServerResponse).setHeader("cache-control", cacheControlOf(restPolicy, call.caller));
           const signal = abortOnClose(res);
           await serveRest(req, res, {
             match,
@@ -328,12 +353,21 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
 
   return {
     handler,
-    close: () => {
+    close: async () => {
       perAddress.close();
       perUser.close();
+      await feeds.stop();
       for (const transport of Object.values(transports)) transport.close();
     },
   };
+}
+
+/** The products a cached answer is about, by its request: one product's read, or a batch's. */
+function productIdsOf(policy: CallPolicy): ((request: unknown) => readonly string[]) | undefined {
+  if (policy.method === ProductService.method.getProduct) return (request) => [(request as GetProductRequest).id];
+  if (policy.method === ProductService.method.batchGetProducts)
+    return (request) => (request as BatchGetProductsRequest).ids;
+  return undefined;
 }
 
 function tooManyRequests(waitSeconds: number, scope: "client_address" | "user"): ConnectError {

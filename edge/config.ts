@@ -43,8 +43,15 @@ export interface EdgeConfig {
   perUserLimit: RateLimit;
   /** Proxies in front of the edge whose X-Forwarded-For is believed (load balancers). */
   trustedProxies: TrustedProxies;
-  /** How long browsers, CDNs and the edge may reuse an anonymous catalog answer. */
+  /** How long browsers, CDNs and the edge may reuse an anonymous catalog answer; 0: not at all. */
   publicMaxAgeSeconds: number;
+  /** How long the edge keeps a public answer while the catalog's events evict what changed. */
+  publicCacheSeconds: number;
+  /** The event stream: catalog changes for the cache, deactivations for the deny list. */
+  natsUrl: string;
+  natsStreamReplicas: number;
+  /** Access tokens' lifetime: how far back the deny list's feed replays. */
+  accessTokenTtlSeconds: number;
   logLevel: string;
   /** host:port of the Prometheus listener (/metrics), never the public address. */
   metricsAddress: string;
@@ -103,6 +110,13 @@ export function loadEdgeConfig(env: Env): EdgeConfig {
     },
     trustedProxies: trustedProxies(list(read.string("BAZAAR_EDGE_TRUSTED_PROXIES", "")), "BAZAAR_EDGE_TRUSTED_PROXIES"),
     publicMaxAgeSeconds: read.int("BAZAAR_EDGE_PUBLIC_MAX_AGE_S", 5, { min: 0, max: 3_600 }),
+    publicCacheSeconds: read.int("BAZAAR_EDGE_PUBLIC_CACHE_S", 300, { min: 1, max: 86_400 }),
+    natsUrl: read.urls("BAZAAR_EDGE_NATS_URL", read.urls("BAZAAR_NATS_URL", "nats://127.0.0.1:4222", ["nats", "tls"]), [
+      "nats",
+      "tls",
+    ]),
+    natsStreamReplicas: read.int("BAZAAR_NATS_STREAM_REPLICAS", 1, { min: 1, max: 5 }),
+    accessTokenTtlSeconds: read.int("BAZAAR_ACCESS_TOKEN_TTL_SECONDS", 900, { min: 60, max: 3600 }),
     logLevel: readLogLevel(read),
     metricsAddress,
     tracing: readTracingConfig(read),

@@ -57,8 +57,11 @@ export interface UnaryCall {
   /** Backend call options given the client's deadline (connect-timeout-ms). */
   optionsFor(clientTimeoutMs: number | undefined): CallOptions;
   describeError(error: unknown): ConnectError;
-  /** Set for anonymous public reads: answers are looked up and kept under the request. */
-  cache: { store: PublicCache; path: string } | undefined;
+  /**
+   * Set for public reads by anonymous visitors and customers: answers are looked up and kept under
+   * the request; `productIdsOf` names the products an answer is about (none: catalog-wide).
+   */
+  cache: { store: PublicCache; path: string; productIdsOf?: (request: unknown) => readonly string[] } | undefined;
   cacheControl: string;
 }
 
@@ -88,7 +91,10 @@ export async function serveConnectUnary(req: EdgeRequest, res: EdgeResponse, cal
         ? Buffer.from(toJsonString(call.method.output, output))
         : Buffer.from(toBinary(call.method.output, output));
     const contentType = contentTypes[call.encoding];
-    if (key !== undefined) call.cache!.store.set(key, { contentType, body: encoded }, generation);
+    if (key !== undefined) {
+      const productIds = call.cache!.productIdsOf?.(request);
+      call.cache!.store.set(key, { contentType, body: encoded }, { generation, productIds });
+    }
     send(response, contentType, encoded, call.cacheControl);
   } catch (error) {
     if (response.headersSent) return void response.destroy();

@@ -6,6 +6,7 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { CallOptions, ConnectRouter, HandlerContext } from "@connectrpc/connect";
 import { createClient, createContextKey } from "@connectrpc/connect";
+import type { Caller } from "../services/kit/auth.ts";
 import type { TrustedProxies } from "../services/kit/client-address.ts";
 import type { GrpcTransport } from "../services/kit/grpc-transport.ts";
 import type { CallPolicy } from "./call-policy.ts";
@@ -21,6 +22,8 @@ export interface EdgeCall {
   /** The X-Forwarded-For the backend gets (see forwardedForBackend); empty when there is no peer. */
   forwardedFor: string;
   policy: CallPolicy;
+  /** The verified caller; undefined for an anonymous call. */
+  caller?: Caller;
 }
 
 export const edgeCallKey = createContextKey<EdgeCall | undefined>(undefined, { description: "edge call" });

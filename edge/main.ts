@@ -19,7 +19,7 @@ log.info({ port: server.port, metricsPort: metrics.port, backends: config.backen
 
 onShutdownSignal(log, async () => {
   await server.close();
-  app.close();
+  await app.close();
   await metrics.close();
   // Last, so the spans of the requests drained are sent too.
   await tracing.stop();

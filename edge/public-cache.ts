@@ -1,8 +1,13 @@
-// The edge's cache of anonymous catalog answers: the same answer a browser or CDN may keep for
-// `Cache-Control: public, max-age=N`, kept here too so a popular product costs the backend one
-// call per N seconds instead of one per visitor. Writes through this edge that may change the
-// catalog (product and shop edits, orders taking or returning stock) empty it at once; changes
-// made elsewhere show within N seconds, as they would behind a CDN.
+// The edge's cache of public catalog answers: what an anonymous visitor and every customer are
+// answered alike (a product's public view is the same for all of them; only its seller and
+// admins see more, and they are never answered from here). A popular product costs the backend
+// one call per time-to-live instead of one per visitor.
+//
+// Freshness comes from the catalog's events (catalog-events.ts): a product's change evicts the
+// answers about that product and every catalog-wide answer (lists, searches), a shop's or a
+// category's change empties the cache, within a second of the write wherever it was made. While
+// the event feed is not attached, answers live only `ttlMs` (the max-age browsers are told), as
+// they would behind a CDN; once it is, `followedTtlMs`.
 export interface CachedAnswer {
   contentType: string;
   body: Buffer;
@@ -10,23 +15,42 @@ export interface CachedAnswer {
 
 interface Entry extends CachedAnswer {
   expiresAt: number;
+  /** The products the answer is about; undefined for a catalog-wide answer. */
+  productIds: readonly string[] | undefined;
 }
 
 /** Longest key kept: a popular read is a short request; one with a large body is not worth keeping. */
 const maxKeyLength = 4 * 1024;
 
+export interface PublicCacheOptions {
+  /** Time to live while no event feed keeps the cache fresh; 0 turns the cache off. */
+  ttlMs: number;
+  /** Time to live while the catalog's events evict what changed; ttlMs by default. */
+  followedTtlMs?: number;
+  maxEntries?: number;
+  maxBodyBytes?: number;
+  maxBytes?: number;
+}
+
 export class PublicCache {
   readonly #entries = new Map<string, Entry>();
+  /** Keys of the answers about each product. */
+  readonly #byProduct = new Map<string, Set<string>>();
+  /** Keys of the catalog-wide answers: any product's change may change them. */
+  readonly #catalogWide = new Set<string>();
   readonly #ttlMs: number;
+  readonly #followedTtlMs: number;
   readonly #maxEntries: number;
   readonly #maxBodyBytes: number;
   readonly #maxBytes: number;
   /** Keys and bodies held now, counted against maxBytes. */
   #bytes = 0;
   #generation = 0;
+  #followed = false;
 
-  constructor(options: { ttlMs: number; maxEntries?: number; maxBodyBytes?: number; maxBytes?: number }) {
+  constructor(options: PublicCacheOptions) {
     this.#ttlMs = options.ttlMs;
+    this.#followedTtlMs = options.followedTtlMs ?? options.ttlMs;
     this.#maxEntries = options.maxEntries ?? 10_000;
     this.#maxBodyBytes = options.maxBodyBytes ?? 256 * 1024;
     this.#maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
@@ -34,6 +58,20 @@ export class PublicCache {
 
   get enabled(): boolean {
     return this.#ttlMs > 0;
+  }
+
+  /**
+   * Whether the catalog's events evict changed answers now. Either way the cache starts empty:
+   * events missed while detached may have changed anything, and answers kept on the longer time
+   * to live must not outlive the feed that vouched for them.
+   */
+  set followed(followed: boolean) {
+    this.#followed = followed;
+    this.clear();
+  }
+
+  get followed(): boolean {
+    return this.#followed;
   }
 
   get(key: string, now = Date.now()): CachedAnswer | undefined {
@@ -44,16 +82,24 @@ export class PublicCache {
     return undefined;
   }
 
-  /** Changes with every clear(); a read started before one must not store its answer. */
+  /** Changes with every eviction; a read started before one must not store its answer. */
   get generation(): number {
     return this.#generation;
   }
 
-  /** Keeps `answer` unless the cache was cleared since `generation` (the read may be stale). */
-  set(key: string, answer: CachedAnswer, generation: number, now = Date.now()): void {
+  /**
+   * Keeps `answer` unless anything was evicted since `stamp.generation` (the read may be stale).
+   * `stamp.productIds`: the products the answer is about; none for a catalog-wide answer.
+   */
+  set(
+    key: string,
+    answer: CachedAnswer,
+    stamp: { generation: number; productIds?: readonly string[] },
+    now = Date.now(),
+  ): void {
     if (
       !this.enabled ||
-      generation !== this.#generation ||
+      stamp.generation !== this.#generation ||
       answer.body.length > this.#maxBodyBytes ||
       key.length > maxKeyLength
     )
@@ -66,13 +112,31 @@ export class PublicCache {
       const [oldestKey, oldest] = this.#entries.entries().next().value!;
       this.#remove(oldestKey, oldest);
     }
-    this.#entries.set(key, { ...answer, expiresAt: now + this.#ttlMs });
+    const ttlMs = this.#followed ? this.#followedTtlMs : this.#ttlMs;
+    this.#entries.set(key, { ...answer, expiresAt: now + ttlMs, productIds: stamp.productIds });
     this.#bytes += size;
+    if (stamp.productIds === undefined) this.#catalogWide.add(key);
+    for (const id of stamp.productIds ?? []) {
+      const keys = this.#byProduct.get(id) ?? new Set();
+      keys.add(key);
+      this.#byProduct.set(id, keys);
+    }
+  }
+
+  /** A change of these products: their answers and every catalog-wide one go. */
+  evictProducts(productIds: Iterable<string>): void {
+    this.#generation += 1;
+    for (const key of this.#catalogWide) this.#remove(key, this.#entries.get(key)!);
+    for (const id of productIds) {
+      for (const key of this.#byProduct.get(id) ?? []) this.#remove(key, this.#entries.get(key)!);
+    }
   }
 
   clear(): void {
     this.#generation += 1;
     this.#entries.clear();
+    this.#byProduct.clear();
+    this.#catalogWide.clear();
     this.#bytes = 0;
   }
 
@@ -88,5 +152,11 @@ export class PublicCache {
   #remove(key: string, entry: Entry): void {
     this.#entries.delete(key);
     this.#bytes -= key.length + entry.body.length;
+    if (entry.productIds === undefined) this.#catalogWide.delete(key);
+    for (const id of entry.productIds ?? []) {
+      const keys = this.#byProduct.get(id);
+      keys?.delete(key);
+      if (keys?.size === 0) this.#byProduct.delete(id);
+    }
   }
 }

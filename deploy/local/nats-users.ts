@@ -1,5 +1,6 @@
 // NATS users of a local Bazaar: one per service, allowed to publish events only under its own
-// subjects (bazaar.<service>.>), plus an operator user for tools and tests. Anonymous
+// subjects (bazaar.<service>.>); the edge, which only reads events (its cache and deny list);
+// and an operator user for tools and tests. Anonymous
 // connections are refused. The passwords are LOCAL-DEV DEFAULTS ONLY, for servers bound to
 // 127.0.0.1; production gives each service its own secret in BAZAAR_<SERVICE>_NATS_URL.
 import { defaultPorts } from "../../services/kit/config.ts";
@@ -25,10 +26,20 @@ export function natsAuthorization(): string {
       }
     }`,
   );
+  const edge = `    {
+      user: "edge"
+      password: "${servicePassword("edge")}"
+      permissions: {
+        # No events of its own: the JetStream API (its ordered consumers) and replies only.
+        publish: { allow: ["$JS.API.>", "_INBOX.>"] }
+        subscribe: { allow: [">"] }
+      }
+    }`;
   return `authorization {
   users: [
     { user: "${operatorUser.user}", password: "${operatorUser.password}" }
 ${services.join("\n")}
+${edge}
   ]
 }
 `;
@@ -47,12 +58,12 @@ export function withCredentials(url: string, user: string, password: string): st
     .join(",");
 }
 
-/** BAZAAR_<SERVICE>_NATS_URL for every service: each connects as itself. */
+/** BAZAAR_<SERVICE>_NATS_URL for every service and the edge: each connects as itself. */
 export function serviceNatsEnv(natsUrl: string): Record<string, string> {
   return Object.fromEntries(
-    serviceNames.map((service) => [
-      `BAZAAR_${service.toUpperCase()}_NATS_URL`,
-      withCredentials(natsUrl, service, servicePassword(service)),
+    [...serviceNames, "edge"].map((name) => [
+      `BAZAAR_${name.toUpperCase()}_NATS_URL`,
+      withCredentials(natsUrl, name, servicePassword(name)),
     ]),
   );
 }

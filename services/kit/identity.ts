@@ -1,14 +1,13 @@
 // Wiring identity into a service: the token verifier (JWKS from auth over gRPC), the deny list
 // fed from UserActiveChanged events, and service tokens for calling other services' internal
 // RPCs.
-import { fromBinary } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
-import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
+import type { JetStreamClient } from "@nats-io/jetstream";
 import type { JSONWebKeySet } from "jose";
 import type { AuthService, ServiceIdentityService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
-import { type Event, EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
+import type { Event } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { createTokenVerifier, type DenyList, type TokenVerifier } from "./auth.ts";
-import { streamName } from "./events.ts";
+import { followEventFeed } from "./event-feed.ts";
 import type { Logger } from "./log.ts";
 
 /** A verifier whose keys come from auth's GetJwks. */
@@ -37,58 +36,22 @@ export function applyIdentityEvent(denyList: DenyList, event: Event): void {
  * process replays the events of the last `lookbackMs` at start — no access token older than that
  * is still valid, so nothing older matters — then follows new ones within milliseconds.
  */
-export async function followDeactivations(options: {
+export function followDeactivations(options: {
   js: JetStreamClient;
   denyList: DenyList;
   lookbackMs: number;
   log: Logger;
 }): Promise<{ stop(): Promise<void> }> {
-  const { js, denyList, lookbackMs, log } = options;
-  let stopped = false;
   // Each (re)attach replays the whole look-back window: applying an event twice is harmless.
-  const attach = async () => {
-    const consumer = await js.consumers.get(streamName, {
-      // One subject filter (the broker in use predates multi-filter consumers, NATS 2.10):
-      // every auth event; applyIdentityEvent ignores all but deactivations and resets.
-      filter_subjects: "bazaar.auth.>",
-      deliver_policy: DeliverPolicy.StartTime,
-      opt_start_time: new Date(Date.now() - lookbackMs).toISOString(),
-    });
-    return consumer.consume();
-  };
-  const apply = async (messages: Awaited<ReturnType<typeof attach>>) => {
-    for await (const message of messages) {
-      try {
-        applyIdentityEvent(denyList, fromBinary(EventSchema, message.data));
-      } catch (error) {
-        log.error({ err: error, seq: message.seq }, "undecodable UserActiveChanged event skipped");
-      }
-    }
-  };
-
-  // Attached before the service reports SERVING, so known deactivations apply from the start.
-  let messages: Awaited<ReturnType<typeof attach>> | undefined = await attach();
-  // Afterwards the feed restarts whenever it breaks (broker restart, missed heartbeats under
-  // load) instead of taking the process down with an unhandled error.
-  const done = (async () => {
-    while (!stopped) {
-      try {
-        messages ??= await attach();
-        await apply(messages);
-      } catch (error) {
-        if (!stopped) log.warn({ err: error }, "deactivation feed interrupted; restarting");
-      }
-      messages = undefined;
-      if (!stopped) await new Promise((resolve) => setTimeout(resolve, 1_000));
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      await messages?.close();
-      await done;
-    },
-  };
+  // Every auth event; applyIdentityEvent ignores all but deactivations and resets.
+  return followEventFeed({
+    js: options.js,
+    filterSubject: "bazaar.auth.>",
+    from: { lookbackMs: options.lookbackMs },
+    apply: (event) => applyIdentityEvent(options.denyList, event),
+    name: "deactivation feed",
+    log: options.log,
+  });
 }
 
 /** A service token for internal RPCs, fetched from auth and renewed a minute before expiry. */

@@ -2,14 +2,17 @@
 // caller is an admin and audits each change.
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { CategoryAdminService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { callerOf } from "../kit/auth.ts";
 import { reasonedError } from "../kit/error-info.ts";
 import { CategoryInUseError, CategoryNotFoundError, changeCategory, removeCategory } from "./domain/edit-categories.ts";
 import { type CatalogDeps, InvalidCatalogInputError, SlugTakenError } from "./domain/manage-catalog.ts";
 import { categoryToProto } from "./product-service.ts";
 
-export function createCategoryAdminService(deps: Pick<CatalogDeps, "db">): ServiceImpl<typeof CategoryAdminService> {
+export function createCategoryAdminService(
+  deps: Pick<CatalogDeps, "db" | "outbox">,
+): ServiceImpl<typeof CategoryAdminService> {
   return {
-    async updateCategory(request) {
+    async updateCategory(request, ctx) {
       const category = request.category!;
       if (!category.id) throw new ConnectError("category.id: required", Code.InvalidArgument);
       const paths = new Set(request.updateMask!.paths);
@@ -18,7 +21,7 @@ export function createCategoryAdminService(deps: Pick<CatalogDeps, "db">): Servi
       if (paths.has("slug") && !category.slug)
         throw new ConnectError("category.slug: must not be empty", Code.InvalidArgument);
       const updated = await mapErrors(() =>
-        changeCategory(deps, category.id, {
+        changeCategory(deps, callerOf(ctx).id, category.id, {
           name: paths.has("name") ? category.name : undefined,
           slug: paths.has("slug") ? category.slug : undefined,
           parentId: paths.has("parent_id") ? category.parentId || null : undefined,
@@ -28,9 +31,9 @@ export function createCategoryAdminService(deps: Pick<CatalogDeps, "db">): Servi
       return { category: categoryToProto(updated) };
     },
 
-    async deleteCategory(request) {
+    async deleteCategory(request, ctx) {
       const { movedProducts } = await mapErrors(() =>
-        removeCategory(deps, request.id, request.moveProductsTo || undefined),
+        removeCategory(deps, callerOf(ctx).id, request.id, request.moveProductsTo || undefined),
       );
       return { movedProductCount: movedProducts };
     },

@@ -43,7 +43,7 @@ const service = startService<ProductDatabase>({
     bind(ShopService, createShopService({ db, outbox, images })),
     bind(MediaService, createMediaService({ db, outbox, storage, config: config.media })),
     bind(ShopAdminService, createShopAdminService({ db, outbox, images })),
-    bind(CategoryAdminService, createCategoryAdminService({ db })),
+    bind(CategoryAdminService, createCategoryAdminService({ db, outbox })),
     bind(InventoryService, createInventoryService({ db, outbox, reservationTtlMs: config.reservationTtlMs })),
   ],
   rules: productAccessRules,

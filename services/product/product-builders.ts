@@ -44,7 +44,7 @@ export function productServicesInMemory(db: Kysely<ProductDatabase>, verifier: T
       bind(ShopService, createShopService({ db, outbox, images })),
       bind(InventoryService, createInventoryService({ db, outbox, reservationTtlMs: 60_000 })),
       bind(ShopAdminService, createShopAdminService({ db, outbox, images })),
-      bind(CategoryAdminService, createCategoryAdminService({ db })),
+      bind(CategoryAdminService, createCategoryAdminService({ db, outbox })),
     ],
     rules: productAccessRules,
     verifier,

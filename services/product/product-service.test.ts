@@ -202,6 +202,15 @@ describe("a seller's own products, hidden ones included", () => {
   }
   const ids = (response: { products: Array<{ id: string }> }) => response.products.map((p) => p.id).sort();
 
+  it("when their account is a customer's now (a demoted seller), then it sees their products as any customer: hidden ones are not found", async () => {
+    const { owner, onSale, inactive } = await sellerWithHiddenProducts();
+    const demoted = await signedIn(tokens, "customer", owner.id);
+    expect((await services.products.getProduct({ id: onSale }, demoted.options)).product?.id).toBe(onSale);
+    expect((await failureOf(services.products.getProduct({ id: inactive }, demoted.options))).code).toBe(Code.NotFound);
+    const listing = services.products.listProducts({ sellerId: owner.id, includeInactive: true }, demoted.options);
+    expect((await failureOf(listing)).code).toBe(Code.PermissionDenied);
+  });
+
   it("when a seller asks for their inactive and deleted products, then ListProducts returns them with their state", async () => {
     const { owner, onSale, lowStock, inactive, deleted } = await sellerWithHiddenProducts();
     const all = await services.products.listProducts(

@@ -120,6 +120,10 @@ async function runBench(
     email: devAccounts.customer.email,
     password: devAccounts.customer.password,
   });
+  const seller = await callEdge(target.edgeUrl, "bazaar.auth.v1.AuthService/Login", {
+    email: devAccounts.seller.email,
+    password: devAccounts.seller.password,
+  });
   const chosen = [
     ...helloBaselines(hello),
     ...databaseBaselines.scenarios,
@@ -129,6 +133,7 @@ async function runBench(
       productAddress: target.productAddress,
       productId,
       accessToken: customer.tokens.accessToken,
+      sellerAccessToken: seller.tokens.accessToken,
     })),
     ...(shoppers ? shoppingScenarios(target.edgeUrl, shoppers) : []),
     ...(Object.values(mediaScenarioIds).some(selected)

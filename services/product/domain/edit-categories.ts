@@ -1,9 +1,12 @@
 // Admins editing the category tree: changing a category and deleting one that is no longer in
 // use. The admin service checks that the caller is an admin and audits each change.
 import { inTransaction } from "../../kit/db.ts";
+import { appendEvent } from "../../kit/events.ts";
 import type { Category } from "./catalog.ts";
 import type { CatalogDeps } from "./manage-catalog.ts";
 import { InvalidCatalogInputError, SlugTakenError } from "./manage-catalog.ts";
+import type { Transaction } from "kysely";
+import type { ProductDatabase } from "../db/database.ts";
 import {
   categoryUse,
   categoryWithSlug,
@@ -38,11 +41,12 @@ export class CategoryInUseError extends Error {
 export type CategoryChanges = Partial<Omit<Category, "id">>;
 
 export async function changeCategory(
-  deps: Pick<CatalogDeps, "db">,
+  deps: Pick<CatalogDeps, "db" | "outbox">,
+  actorId: string,
   id: string,
   changes: CategoryChanges,
 ): Promise<Category> {
-  return inTransaction(deps.db, async (trx) => {
+  const changed = await inTransaction(deps.db, async (trx) => {
     const category = await findCategoryForUpdate(trx, id);
     if (!category) throw new CategoryNotFoundError(`category ${id} not found`);
     if (changes.parentId) {
@@ -69,10 +73,13 @@ export async function changeCategory(
       if ((error as { errno?: number }).errno === 1062) throw new SlugTakenError(changes.slug ?? "");
       throw error;
     }
+    await announceCategoryChange(trx, actorId, { categoryId: id, deleted: false, movedToCategoryId: "" });
     // Only the fields given: an undefined one leaves the stored value, in the answer too.
     const given = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
     return { ...category, ...given };
   });
+  deps.outbox.wake();
+  return changed;
 }
 
 /**
@@ -81,12 +88,13 @@ export async function changeCategory(
  * foreign key locks it too), so none can slip in between the count and the delete.
  */
 export async function removeCategory(
-  deps: Pick<CatalogDeps, "db">,
+  deps: Pick<CatalogDeps, "db" | "outbox">,
+  actorId: string,
   id: string,
   moveProductsTo: string | undefined,
 ): Promise<{ movedProducts: number }> {
   if (moveProductsTo === id) throw new InvalidCatalogInputError("move_products_to", "must be another category");
-  return inTransaction(deps.db, async (trx) => {
+  const removed = await inTransaction(deps.db, async (trx) => {
     if (!(await findCategoryForUpdate(trx, id))) throw new CategoryNotFoundError(`category ${id} not found`);
     const use = await categoryUse(trx, id);
     if (use.children > 0 || (use.products > 0 && !moveProductsTo)) {
@@ -99,6 +107,27 @@ export async function removeCategory(
       movedProducts = await moveCategoryProducts(trx, id, moveProductsTo);
     }
     await deleteCategoryRow(trx, id);
+    await announceCategoryChange(trx, actorId, {
+      categoryId: id,
+      deleted: true,
+      movedToCategoryId: movedProducts > 0 ? moveProductsTo! : "",
+    });
     return { movedProducts };
+  });
+  deps.outbox.wake();
+  return removed;
+}
+
+/** CategoryChanged, for readers that keep catalog answers (the edge's cache). */
+async function announceCategoryChange(
+  trx: Transaction<ProductDatabase>,
+  actorId: string,
+  change: { categoryId: string; deleted: boolean; movedToCategoryId: string },
+): Promise<void> {
+  await appendEvent(trx, {
+    source: "product",
+    actorId,
+    subjectId: change.categoryId,
+    payload: { case: "categoryChanged", value: change },
   });
 }

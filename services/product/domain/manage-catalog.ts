@@ -67,9 +67,13 @@ export class SlugTakenError extends Error {
   }
 }
 
-/** Sellers manage what belongs to them; admins manage everything. */
+/**
+ * Sellers manage what belongs to them; admins manage everything. A customer manages nothing, not
+ * even a former seller's products: so every customer sees what an anonymous visitor sees, and
+ * the edge may answer them from one shared cache.
+ */
 export function canManage(caller: Caller, sellerId: string): boolean {
-  return caller.role === "admin" || caller.id === sellerId;
+  return caller.role === "admin" || (caller.role === "seller" && caller.id === sellerId);
 }
 
 /**

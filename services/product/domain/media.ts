@@ -36,6 +36,7 @@ import { renditionKey, uploadKey, type ObjectStorage } from "../media/storage.ts
 import { ProductNotFoundError, type Product } from "./catalog.ts";
 import { canManage, manageable, NotAllowedError, ShopNotFoundError } from "./manage-catalog.ts";
 import { productUpdatedEvent } from "./product-events.ts";
+import { announceShopChange } from "./shops.ts";
 
 export interface MediaDeps {
   db: Kysely<ProductDatabase>;
@@ -276,6 +277,8 @@ export function processUploadedImages(deps: MediaDeps & { log: Logger }) {
         before.map((i) => i.id),
         "DELETED",
       );
+      const shop = await findShopById(trx, image.owner_id);
+      if (shop) await announceShopChange(trx, "service:product", shop, [shopImageField(image.slot)]);
     }
     deps.outbox.wake();
   };
@@ -326,10 +329,12 @@ export async function updateProductImage(
   altText: string,
 ): Promise<ImageRow> {
   await deps.db.transaction().execute(async (trx) => {
-    const { gallery } = await managedGallery(trx, caller, productId);
+    const { product, gallery } = await managedGallery(trx, caller, productId);
     if (!gallery.some((i) => i.id === imageId)) throw new ImageNotFoundError(`image ${imageId} not found`);
     await setAltText(trx, imageId, altText);
+    await announceGalleryChange(trx, deps.storage, product, caller.id);
   });
+  deps.outbox.wake();
   return (await findImage(deps.db, imageId))!;
 }
 
@@ -356,12 +361,23 @@ export async function deleteShopImage(
   slot: ImageSlotName,
 ): Promise<void> {
   await ownerFor(deps.db, caller, slot, shopId);
-  const current = (await imagesOf(deps.db, [shopId], true)).filter((i) => i.slot === slot);
-  await setImageStatus(
-    deps.db,
-    current.map((i) => i.id),
-    "DELETED",
-  );
+  await deps.db.transaction().execute(async (trx) => {
+    const current = (await imagesOf(trx, [shopId], true)).filter((i) => i.slot === slot);
+    if (current.length === 0) return;
+    await setImageStatus(
+      trx,
+      current.map((i) => i.id),
+      "DELETED",
+    );
+    const shop = await findShopById(trx, shopId);
+    if (shop) await announceShopChange(trx, caller.id, shop, [shopImageField(slot)]);
+  });
+  deps.outbox.wake();
+}
+
+/** The Shop field a logo or cover slot fills. */
+function shopImageField(slot: string): string {
+  return slot === "SHOP_LOGO" ? "logo" : "cover";
 }
 
 /**

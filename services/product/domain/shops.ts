@@ -1,5 +1,5 @@
 // Shops: who owns them, where they are, and how far they are from a buyer.
-import type { Kysely } from "kysely";
+import type { Kysely, Transaction } from "kysely";
 import type { Caller } from "../../kit/auth.ts";
 import { appendEvent } from "../../kit/events.ts";
 import { uuidv7 } from "../../kit/ids.ts";
@@ -109,8 +109,29 @@ export async function changeShop(
     if (!shop) throw new ShopNotFoundError(`shop ${id} not found`);
     if (!canManage(caller, shop.sellerId)) throw new NotAllowedError("you can only change your own shops");
     await updateShopRow(trx, id, changes);
+    const changedFields = Object.keys(changes).filter((key) => changes[key as keyof typeof changes] !== undefined);
+    await announceShopChange(trx, caller.id, { ...shop, ...changes }, changedFields);
   });
+  deps.outbox.wake();
   return (await findShopById(deps.db, id))!;
+}
+
+/** ShopUpdated, for readers that keep catalog answers (the edge's cache). */
+export async function announceShopChange(
+  trx: Transaction<ProductDatabase>,
+  actorId: string,
+  shop: Pick<Shop, "id" | "sellerId" | "name">,
+  changedFields: string[],
+): Promise<void> {
+  await appendEvent(trx, {
+    source: "product",
+    actorId,
+    subjectId: shop.id,
+    payload: {
+      case: "shopUpdated",
+      value: { shopId: shop.id, sellerId: shop.sellerId, name: shop.name, changedFields },
+    },
+  });
 }
 
 /**

@@ -1,7 +1,7 @@
 // GetProduct along every road a client takes: through the edge as Connect JSON over HTTP/1.1 (wrk)
-// and h2c (h2load), anonymous (answered from the edge's cache) and signed in (no cache: edge →
-// product service → MariaDB), and gRPC straight to the product service's port. GetMe adds the
-// token check at the edge and at auth.
+// and h2c (h2load), anonymous and as a customer (both answered from the edge's shared cache of
+// public answers), as a seller (never cached: edge → product service → MariaDB), and
+// gRPC straight to the product service's port. GetMe adds the token check at the edge and at auth.
 import { GetProductRequestSchema } from "../../../gen/bazaar/product/v1/product_pb.ts";
 import { dbBaselineIds } from "../baselines/database.ts";
 import { rawBaselineIds } from "../baselines/http-hello.ts";
@@ -15,6 +15,8 @@ export interface ProductReadTargets {
   productId: string;
   /** A customer's access token, for the signed-in reads. */
   accessToken: string;
+  /** A seller's access token, for the reads no cache may answer. */
+  sellerAccessToken: string;
 }
 
 export async function productReadScenarios(targets: ProductReadTargets): Promise<Scenario[]> {
@@ -22,6 +24,7 @@ export async function productReadScenarios(targets: ProductReadTargets): Promise
   const body = Buffer.from(JSON.stringify({ id: targets.productId }));
   const json = { "content-type": "application/json" };
   const signedIn = { ...json, authorization: `Bearer ${targets.accessToken}` };
+  const asSeller = { ...json, authorization: `Bearer ${targets.sellerAccessToken}` };
   const grpcPath = "/bazaar.product.v1.ProductService/GetProduct";
   const frame = grpcFrame(GetProductRequestSchema, { id: targets.productId });
   await expectGrpcSuccess(targets.productAddress, grpcPath, frame);
@@ -35,14 +38,19 @@ export async function productReadScenarios(targets: ProductReadTargets): Promise
       { url: getProductUrl, body, headers: json },
     ),
     fixedRequestScenario(
+      { ...http1, id: "edge.get-product.signed-in.http1", title: "GetProduct via the edge, a customer (edge cache)" },
+      "wrk",
+      { url: getProductUrl, body, headers: signedIn },
+    ),
+    fixedRequestScenario(
       {
         ...http1,
         ...uncached,
-        id: "edge.get-product.signed-in.http1",
-        title: "GetProduct via the edge, signed in (no cache)",
+        id: "edge.get-product.seller.http1",
+        title: "GetProduct via the edge, a seller (no cache)",
       },
       "wrk",
-      { url: getProductUrl, body, headers: signedIn },
+      { url: getProductUrl, body, headers: asSeller },
     ),
     fixedRequestScenario(
       { ...h2c, id: "edge.get-product.anonymous.h2c", title: "GetProduct via the edge, anonymous (edge cache)" },
@@ -50,14 +58,19 @@ export async function productReadScenarios(targets: ProductReadTargets): Promise
       { url: getProductUrl, body, headers: json },
     ),
     fixedRequestScenario(
+      { ...h2c, id: "edge.get-product.signed-in.h2c", title: "GetProduct via the edge, a customer (edge cache)" },
+      "h2load",
+      { url: getProductUrl, body, headers: signedIn },
+    ),
+    fixedRequestScenario(
       {
         ...h2c,
         ...uncached,
-        id: "edge.get-product.signed-in.h2c",
-        title: "GetProduct via the edge, signed in (no cache)",
+        id: "edge.get-product.seller.h2c",
+        title: "GetProduct via the edge, a seller (no cache)",
       },
       "h2load",
-      { url: getProductUrl, body, headers: signedIn },
+      { url: getProductUrl, body, headers: asSeller },
     ),
     fixedRequestScenario(
       {

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file bazaar/events/v1/events.proto.
  */
 export const file_bazaar_events_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("Ch1iYXphYXIvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQYmF6YWFyLmV2ZW50cy52MSLjDgoFRXZlbnQSCgoCaWQYASABKAkSLgoKb2NjdXJfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc291cmNlGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJEhIKCnN1YmplY3RfaWQYBSABKAkSFAoMdHJhY2VfcGFyZW50GAYgASgJEjsKD3VzZXJfcmVnaXN0ZXJlZBgKIAEoCzIgLmJhemFhci5ldmVudHMudjEuVXNlclJlZ2lzdGVyZWRIABI+ChF1c2VyX3JvbGVfY2hhbmdlZBgLIAEoCzIhLmJhemFhci5ldmVudHMudjEuVXNlclJvbGVDaGFuZ2VkSAASQgoTdXNlcl9hY3RpdmVfY2hhbmdlZBgMIAEoCzIjLmJhemFhci5ldmVudHMudjEuVXNlckFjdGl2ZUNoYW5nZWRIABIzCgt1c2VyX2VyYXNlZBgNIAEoCzIcLmJhemFhci5ldmVudHMudjEuVXNlckVyYXNlZEgAEkwKGHBhc3N3b3JkX3Jlc2V0X3JlcXVlc3RlZBgOIAEoCzIoLmJhemFhci5ldmVudHMudjEuUGFzc3dvcmRSZXNldFJlcXVlc3RlZEgAEj0KEHBhc3N3b3JkX2NoYW5nZWQYDyABKAsyIS5iYXphYXIuZXZlbnRzLnYxLlBhc3N3b3JkQ2hhbmdlZEgAEjkKDmVtYWlsX3ZlcmlmaWVkGBAgASgLMh8uYmF6YWFyLmV2ZW50cy52MS5FbWFpbFZlcmlmaWVkSAASNQoMc2hvcF9jcmVhdGVkGBQgASgLMh0uYmF6YWFyLmV2ZW50cy52MS5TaG9wQ3JlYXRlZEgAEj0KEGNhdGVnb3J5X2NyZWF0ZWQYFSABKAsyIS5iYXphYXIuZXZlbnRzLnYxLkNhdGVnb3J5Q3JlYXRlZEgAEjsKD3Byb2R1Y3RfY3JlYXRlZBgWIAEoCzIgLmJhemFhci5ldmVudHMudjEuUHJvZHVjdENyZWF0ZWRIABI7Cg9wcm9kdWN0X3VwZGF0ZWQYFyABKAsyIC5iYXphYXIuZXZlbnRzLnYxLlByb2R1Y3RVcGRhdGVkSAASOwoPcHJvZHVjdF9kZWxldGVkGBggASgLMiAuYmF6YWFyLmV2ZW50cy52MS5Qcm9kdWN0RGVsZXRlZEgAEjcKDXN0b2NrX2NoYW5nZWQYGSABKAsyHi5iYXphYXIuZXZlbnRzLnYxLlN0b2NrQ2hhbmdlZEgAEkoKF3Nob3Bfc3VzcGVuc2lvbl9jaGFuZ2VkGBogASgLMicuYmF6YWFyLmV2ZW50cy52MS5TaG9wU3VzcGVuc2lvbkNoYW5nZWRIABI1CgxvcmRlcl9wbGFjZWQYHiABKAsyHS5iYXphYXIuZXZlbnRzLnYxLk9yZGVyUGxhY2VkSAASRAoUb3JkZXJfc3RhdHVzX2NoYW5nZWQYHyABKAsyJC5iYXphYXIuZXZlbnRzLnYxLk9yZGVyU3RhdHVzQ2hhbmdlZEgAEjsKD29yZGVyX2NhbmNlbGxlZBggIAEoCzIgLmJhemFhci5ldmVudHMudjEuT3JkZXJDYW5jZWxsZWRIABI5Cg5wYXltZW50X2ZhaWxlZBghIAEoCzIfLmJhemFhci5ldmVudHMudjEuUGF5bWVudEZhaWxlZEgAEk0KGXNob3Bfb3JkZXJfc3RhdHVzX2NoYW5nZWQYIiABKAsyKC5iYXphYXIuZXZlbnRzLnYxLlNob3BPcmRlclN0YXR1c0NoYW5nZWRIABJBChJwYXltZW50X2F1dGhvcml6ZWQYIyABKAsyIy5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRBdXRob3JpemVkSAASPQoQcGF5bWVudF9jYXB0dXJlZBgkIAEoCzIhLmJhemFhci5ldmVudHMudjEuUGF5bWVudENhcHR1cmVkSAASPQoQcGF5bWVudF9yZWZ1bmRlZBglIAEoCzIhLmJhemFhci5ldmVudHMudjEuUGF5bWVudFJlZnVuZGVkSAASSgoXcGF5bWVudF9yZXF1aXJlc19hY3Rpb24YJiABKAsyJy5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRSZXF1aXJlc0FjdGlvbkgAEj0KEHBheW1lbnRfY2FuY2VsZWQYJyABKAsyIS5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRDYW5jZWxlZEgAEkgKFmFkbWluX2FjdGlvbl9wZXJmb3JtZWQYKCABKAsyJi5iYXphYXIuZXZlbnRzLnYxLkFkbWluQWN0aW9uUGVyZm9ybWVkSAASQgoTZXZlbnRfZGVhZF9sZXR0ZXJlZBgpIAEoCzIjLmJhemFhci5ldmVudHMudjEuRXZlbnREZWFkTGV0dGVyZWRIABI5Cg5pbWFnZV91cGxvYWRlZBgqIAEoCzIfLmJhemFhci5ldmVudHMudjEuSW1hZ2VVcGxvYWRlZEgAQgkKB3BheWxvYWQibAoOVXNlclJlZ2lzdGVyZWQSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIkCgRyb2xlGAMgASgOMhYuYmF6YWFyLmNvbW1vbi52MS5Sb2xlEhQKDGRpc3BsYXlfbmFtZRgEIAEoCSJ2Cg9Vc2VyUm9sZUNoYW5nZWQSDwoHdXNlcl9pZBgBIAEoCRIoCghvbGRfcm9sZRgCIAEoDjIWLmJhemFhci5jb21tb24udjEuUm9sZRIoCghuZXdfcm9sZRgDIAEoDjIWLmJhemFhci5jb21tb24udjEuUm9sZSI0ChFVc2VyQWN0aXZlQ2hhbmdlZBIPCgd1c2VyX2lkGAEgASgJEg4KBmFjdGl2ZRgCIAEoCCIpChZQYXNzd29yZFJlc2V0UmVxdWVzdGVkEg8KB3VzZXJfaWQYASABKAkiIgoPUGFzc3dvcmRDaGFuZ2VkEg8KB3VzZXJfaWQYASABKAkiIAoNRW1haWxWZXJpZmllZBIPCgd1c2VyX2lkGAEgASgJIh0KClVzZXJFcmFzZWQSDwoHdXNlcl9pZBgBIAEoCSJrCgtTaG9wQ3JlYXRlZBIPCgdzaG9wX2lkGAEgASgJEhEKCXNlbGxlcl9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEioKCGxvY2F0aW9uGAQgASgLMhguYmF6YWFyLmNvbW1vbi52MS5MYXRMbmciRwoPQ2F0ZWdvcnlDcmVhdGVkEhMKC2NhdGVnb3J5X2lkGAEgASgJEhEKCXBhcmVudF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJIpMBCg5Qcm9kdWN0Q3JlYXRlZBISCgpwcm9kdWN0X2lkGAEgASgJEg8KB3Nob3BfaWQYAiABKAkSEQoJc2VsbGVyX2lkGAMgASgJEhMKC2NhdGVnb3J5X2lkGAQgASgJEgwKBG5hbWUYBSABKAkSJgoFcHJpY2UYBiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Iu0BCg5Qcm9kdWN0VXBkYXRlZBISCgpwcm9kdWN0X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSKgoJb2xkX3ByaWNlGAMgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIqCgluZXdfcHJpY2UYBCABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Eg4KBmFjdGl2ZRgFIAEoCBIWCg5jaGFuZ2VkX2ZpZWxkcxgGIAMoCRIRCglpbWFnZV91cmwYByABKAkSJgoFaW1hZ2UYCCABKAsyFy5iYXphYXIuY29tbW9uLnYxLkltYWdlIiQKDlByb2R1Y3REZWxldGVkEhIKCnByb2R1Y3RfaWQYASABKAkizAEKDFN0b2NrQ2hhbmdlZBIWCgpwcm9kdWN0X2lkGAEgASgJQgIYARIZCg1zdG9ja19vbl9oYW5kGAIgASgFQgIYARIWCgpzdG9ja19oZWxkGAMgASgFQgIYARIbCg9zdG9ja19hdmFpbGFibGUYBCABKAVCAhgBEg4KBnJlYXNvbhgFIAEoCRIsCgZsZXZlbHMYBiADKAsyHC5iYXphYXIuZXZlbnRzLnYxLlN0b2NrTGV2ZWwSFgoOcmVzZXJ2YXRpb25faWQYByABKAkiZAoKU3RvY2tMZXZlbBISCgpwcm9kdWN0X2lkGAEgASgJEhUKDXN0b2NrX29uX2hhbmQYAiABKAUSEgoKc3RvY2tfaGVsZBgDIAEoBRIXCg9zdG9ja19hdmFpbGFibGUYBCABKAUiXgoVU2hvcFN1c3BlbnNpb25DaGFuZ2VkEg8KB3Nob3BfaWQYASABKAkSEQoJc2VsbGVyX2lkGAIgASgJEhEKCXN1c3BlbmRlZBgDIAEoCBIOCgZyZWFzb24YBCABKAkiuwEKC09yZGVyUGxhY2VkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSKQoFaXRlbXMYAyADKAsyGi5iYXphYXIub3JkZXIudjEuT3JkZXJJdGVtEiYKBXRvdGFsGAQgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRI2CgtzaG9wX29yZGVycxgFIAMoCzIhLmJhemFhci5ldmVudHMudjEuUGxhY2VkU2hvcE9yZGVyIncKD1BsYWNlZFNob3BPcmRlchIVCg1zaG9wX29yZGVyX2lkGAEgASgJEg8KB3Nob3BfaWQYAiABKAkSEQoJc2VsbGVyX2lkGAMgASgJEikKCHN1YnRvdGFsGAQgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSLjAQoST3JkZXJTdGF0dXNDaGFuZ2VkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSMAoKb2xkX3N0YXR1cxgDIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1cxIwCgpuZXdfc3RhdHVzGAQgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzEgwKBG5vdGUYBSABKAkSJgoFdG90YWwYBiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EhAKCHNob3BfaWRzGAcgAygJIoYDChZTaG9wT3JkZXJTdGF0dXNDaGFuZ2VkEhUKDXNob3Bfb3JkZXJfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSDwoHc2hvcF9pZBgDIAEoCRIRCglzZWxsZXJfaWQYBCABKAkSDwoHdXNlcl9pZBgFIAEoCRI0CgpvbGRfc3RhdHVzGAYgASgOMiAuYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlclN0YXR1cxI0CgpuZXdfc3RhdHVzGAcgASgOMiAuYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlclN0YXR1cxIMCgRub3RlGAggASgJEg8KB2NhcnJpZXIYCSABKAkSFwoPdHJhY2tpbmdfbnVtYmVyGAogASgJEhQKDHRyYWNraW5nX3VybBgLIAEoCRIpCghzdWJ0b3RhbBgMIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSKQoIcmVmdW5kZWQYDSABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5IkMKDk9yZGVyQ2FuY2VsbGVkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIlYKDVBheW1lbnRGYWlsZWQSEAoIb3JkZXJfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkSEgoKcGF5bWVudF9pZBgEIAEoCSJiChFQYXltZW50QXV0aG9yaXplZBISCgpwYXltZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEicKBmFtb3VudBgDIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkiYAoPUGF5bWVudENhcHR1cmVkEhIKCnBheW1lbnRfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSJwoGYW1vdW50GAMgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSKkAQoPUGF5bWVudFJlZnVuZGVkEhIKCnBheW1lbnRfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSEQoJcmVmdW5kX2lkGAMgASgJEicKBmFtb3VudBgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSLwoOdG90YWxfcmVmdW5kZWQYBSABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Ij0KFVBheW1lbnRSZXF1aXJlc0FjdGlvbhISCgpwYXltZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJIjcKD1BheW1lbnRDYW5jZWxlZBISCgpwYXltZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJImQKFEFkbWluQWN0aW9uUGVyZm9ybWVkEg4KBmFjdGlvbhgBIAEoCRITCgt0YXJnZXRfdHlwZRgCIAEoCRIRCgl0YXJnZXRfaWQYAyABKAkSFAoMZGV0YWlsc19qc29uGAQgASgJImkKEUV2ZW50RGVhZExldHRlcmVkEhAKCGNvbnN1bWVyGAEgASgJEhAKCGV2ZW50X2lkGAIgASgJEg8KB3N1YmplY3QYAyABKAkSDQoFZXJyb3IYBCABKAkSEAoIYXR0ZW1wdHMYBSABKAUiagoNSW1hZ2VVcGxvYWRlZBIQCghpbWFnZV9pZBgBIAEoCRIRCgl1cGxvYWRfaWQYAiABKAkSDAoEc2xvdBgDIAEoCRIQCghvd25lcl9pZBgEIAEoCRIUCgxjb250ZW50X3R5cGUYBSABKAliBnByb3RvMw", [file_bazaar_common_v1_common, file_bazaar_order_v1_order, file_google_protobuf_timestamp]);
+  fileDesc("Ch1iYXphYXIvZXZlbnRzL3YxL2V2ZW50cy5wcm90bxIQYmF6YWFyLmV2ZW50cy52MSLZDwoFRXZlbnQSCgoCaWQYASABKAkSLgoKb2NjdXJfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc291cmNlGAMgASgJEhAKCGFjdG9yX2lkGAQgASgJEhIKCnN1YmplY3RfaWQYBSABKAkSFAoMdHJhY2VfcGFyZW50GAYgASgJEjsKD3VzZXJfcmVnaXN0ZXJlZBgKIAEoCzIgLmJhemFhci5ldmVudHMudjEuVXNlclJlZ2lzdGVyZWRIABI+ChF1c2VyX3JvbGVfY2hhbmdlZBgLIAEoCzIhLmJhemFhci5ldmVudHMudjEuVXNlclJvbGVDaGFuZ2VkSAASQgoTdXNlcl9hY3RpdmVfY2hhbmdlZBgMIAEoCzIjLmJhemFhci5ldmVudHMudjEuVXNlckFjdGl2ZUNoYW5nZWRIABIzCgt1c2VyX2VyYXNlZBgNIAEoCzIcLmJhemFhci5ldmVudHMudjEuVXNlckVyYXNlZEgAEkwKGHBhc3N3b3JkX3Jlc2V0X3JlcXVlc3RlZBgOIAEoCzIoLmJhemFhci5ldmVudHMudjEuUGFzc3dvcmRSZXNldFJlcXVlc3RlZEgAEj0KEHBhc3N3b3JkX2NoYW5nZWQYDyABKAsyIS5iYXphYXIuZXZlbnRzLnYxLlBhc3N3b3JkQ2hhbmdlZEgAEjkKDmVtYWlsX3ZlcmlmaWVkGBAgASgLMh8uYmF6YWFyLmV2ZW50cy52MS5FbWFpbFZlcmlmaWVkSAASNQoMc2hvcF9jcmVhdGVkGBQgASgLMh0uYmF6YWFyLmV2ZW50cy52MS5TaG9wQ3JlYXRlZEgAEj0KEGNhdGVnb3J5X2NyZWF0ZWQYFSABKAsyIS5iYXphYXIuZXZlbnRzLnYxLkNhdGVnb3J5Q3JlYXRlZEgAEjsKD3Byb2R1Y3RfY3JlYXRlZBgWIAEoCzIgLmJhemFhci5ldmVudHMudjEuUHJvZHVjdENyZWF0ZWRIABI7Cg9wcm9kdWN0X3VwZGF0ZWQYFyABKAsyIC5iYXphYXIuZXZlbnRzLnYxLlByb2R1Y3RVcGRhdGVkSAASOwoPcHJvZHVjdF9kZWxldGVkGBggASgLMiAuYmF6YWFyLmV2ZW50cy52MS5Qcm9kdWN0RGVsZXRlZEgAEjcKDXN0b2NrX2NoYW5nZWQYGSABKAsyHi5iYXphYXIuZXZlbnRzLnYxLlN0b2NrQ2hhbmdlZEgAEkoKF3Nob3Bfc3VzcGVuc2lvbl9jaGFuZ2VkGBogASgLMicuYmF6YWFyLmV2ZW50cy52MS5TaG9wU3VzcGVuc2lvbkNoYW5nZWRIABI1CgxzaG9wX3VwZGF0ZWQYGyABKAsyHS5iYXphYXIuZXZlbnRzLnYxLlNob3BVcGRhdGVkSAASPQoQY2F0ZWdvcnlfY2hhbmdlZBgcIAEoCzIhLmJhemFhci5ldmVudHMudjEuQ2F0ZWdvcnlDaGFuZ2VkSAASNQoMb3JkZXJfcGxhY2VkGB4gASgLMh0uYmF6YWFyLmV2ZW50cy52MS5PcmRlclBsYWNlZEgAEkQKFG9yZGVyX3N0YXR1c19jaGFuZ2VkGB8gASgLMiQuYmF6YWFyLmV2ZW50cy52MS5PcmRlclN0YXR1c0NoYW5nZWRIABI7Cg9vcmRlcl9jYW5jZWxsZWQYICABKAsyIC5iYXphYXIuZXZlbnRzLnYxLk9yZGVyQ2FuY2VsbGVkSAASOQoOcGF5bWVudF9mYWlsZWQYISABKAsyHy5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRGYWlsZWRIABJNChlzaG9wX29yZGVyX3N0YXR1c19jaGFuZ2VkGCIgASgLMiguYmF6YWFyLmV2ZW50cy52MS5TaG9wT3JkZXJTdGF0dXNDaGFuZ2VkSAASQQoScGF5bWVudF9hdXRob3JpemVkGCMgASgLMiMuYmF6YWFyLmV2ZW50cy52MS5QYXltZW50QXV0aG9yaXplZEgAEj0KEHBheW1lbnRfY2FwdHVyZWQYJCABKAsyIS5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRDYXB0dXJlZEgAEj0KEHBheW1lbnRfcmVmdW5kZWQYJSABKAsyIS5iYXphYXIuZXZlbnRzLnYxLlBheW1lbnRSZWZ1bmRlZEgAEkoKF3BheW1lbnRfcmVxdWlyZXNfYWN0aW9uGCYgASgLMicuYmF6YWFyLmV2ZW50cy52MS5QYXltZW50UmVxdWlyZXNBY3Rpb25IABI9ChBwYXltZW50X2NhbmNlbGVkGCcgASgLMiEuYmF6YWFyLmV2ZW50cy52MS5QYXltZW50Q2FuY2VsZWRIABJIChZhZG1pbl9hY3Rpb25fcGVyZm9ybWVkGCggASgLMiYuYmF6YWFyLmV2ZW50cy52MS5BZG1pbkFjdGlvblBlcmZvcm1lZEgAEkIKE2V2ZW50X2RlYWRfbGV0dGVyZWQYKSABKAsyIy5iYXphYXIuZXZlbnRzLnYxLkV2ZW50RGVhZExldHRlcmVkSAASOQoOaW1hZ2VfdXBsb2FkZWQYKiABKAsyHy5iYXphYXIuZXZlbnRzLnYxLkltYWdlVXBsb2FkZWRIAEIJCgdwYXlsb2FkImwKDlVzZXJSZWdpc3RlcmVkEg8KB3VzZXJfaWQYASABKAkSDQoFZW1haWwYAiABKAkSJAoEcm9sZRgDIAEoDjIWLmJhemFhci5jb21tb24udjEuUm9sZRIUCgxkaXNwbGF5X25hbWUYBCABKAkidgoPVXNlclJvbGVDaGFuZ2VkEg8KB3VzZXJfaWQYASABKAkSKAoIb2xkX3JvbGUYAiABKA4yFi5iYXphYXIuY29tbW9uLnYxLlJvbGUSKAoIbmV3X3JvbGUYAyABKA4yFi5iYXphYXIuY29tbW9uLnYxLlJvbGUiNAoRVXNlckFjdGl2ZUNoYW5nZWQSDwoHdXNlcl9pZBgBIAEoCRIOCgZhY3RpdmUYAiABKAgiKQoWUGFzc3dvcmRSZXNldFJlcXVlc3RlZBIPCgd1c2VyX2lkGAEgASgJIiIKD1Bhc3N3b3JkQ2hhbmdlZBIPCgd1c2VyX2lkGAEgASgJIiAKDUVtYWlsVmVyaWZpZWQSDwoHdXNlcl9pZBgBIAEoCSIdCgpVc2VyRXJhc2VkEg8KB3VzZXJfaWQYASABKAkiawoLU2hvcENyZWF0ZWQSDwoHc2hvcF9pZBgBIAEoCRIRCglzZWxsZXJfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRIqCghsb2NhdGlvbhgEIAEoCzIYLmJhemFhci5jb21tb24udjEuTGF0TG5nIlcKC1Nob3BVcGRhdGVkEg8KB3Nob3BfaWQYASABKAkSEQoJc2VsbGVyX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSFgoOY2hhbmdlZF9maWVsZHMYBCADKAkiVQoPQ2F0ZWdvcnlDaGFuZ2VkEhMKC2NhdGVnb3J5X2lkGAEgASgJEg8KB2RlbGV0ZWQYAiABKAgSHAoUbW92ZWRfdG9fY2F0ZWdvcnlfaWQYAyABKAkiRwoPQ2F0ZWdvcnlDcmVhdGVkEhMKC2NhdGVnb3J5X2lkGAEgASgJEhEKCXBhcmVudF9pZBgCIAEoCRIMCgRuYW1lGAMgASgJIpMBCg5Qcm9kdWN0Q3JlYXRlZBISCgpwcm9kdWN0X2lkGAEgASgJEg8KB3Nob3BfaWQYAiABKAkSEQoJc2VsbGVyX2lkGAMgASgJEhMKC2NhdGVnb3J5X2lkGAQgASgJEgwKBG5hbWUYBSABKAkSJgoFcHJpY2UYBiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Iu0BCg5Qcm9kdWN0VXBkYXRlZBISCgpwcm9kdWN0X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSKgoJb2xkX3ByaWNlGAMgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRIqCgluZXdfcHJpY2UYBCABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Eg4KBmFjdGl2ZRgFIAEoCBIWCg5jaGFuZ2VkX2ZpZWxkcxgGIAMoCRIRCglpbWFnZV91cmwYByABKAkSJgoFaW1hZ2UYCCABKAsyFy5iYXphYXIuY29tbW9uLnYxLkltYWdlIiQKDlByb2R1Y3REZWxldGVkEhIKCnByb2R1Y3RfaWQYASABKAkizAEKDFN0b2NrQ2hhbmdlZBIWCgpwcm9kdWN0X2lkGAEgASgJQgIYARIZCg1zdG9ja19vbl9oYW5kGAIgASgFQgIYARIWCgpzdG9ja19oZWxkGAMgASgFQgIYARIbCg9zdG9ja19hdmFpbGFibGUYBCABKAVCAhgBEg4KBnJlYXNvbhgFIAEoCRIsCgZsZXZlbHMYBiADKAsyHC5iYXphYXIuZXZlbnRzLnYxLlN0b2NrTGV2ZWwSFgoOcmVzZXJ2YXRpb25faWQYByABKAkiZAoKU3RvY2tMZXZlbBISCgpwcm9kdWN0X2lkGAEgASgJEhUKDXN0b2NrX29uX2hhbmQYAiABKAUSEgoKc3RvY2tfaGVsZBgDIAEoBRIXCg9zdG9ja19hdmFpbGFibGUYBCABKAUiXgoVU2hvcFN1c3BlbnNpb25DaGFuZ2VkEg8KB3Nob3BfaWQYASABKAkSEQoJc2VsbGVyX2lkGAIgASgJEhEKCXN1c3BlbmRlZBgDIAEoCBIOCgZyZWFzb24YBCABKAkiuwEKC09yZGVyUGxhY2VkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSKQoFaXRlbXMYAyADKAsyGi5iYXphYXIub3JkZXIudjEuT3JkZXJJdGVtEiYKBXRvdGFsGAQgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leRI2CgtzaG9wX29yZGVycxgFIAMoCzIhLmJhemFhci5ldmVudHMudjEuUGxhY2VkU2hvcE9yZGVyIncKD1BsYWNlZFNob3BPcmRlchIVCg1zaG9wX29yZGVyX2lkGAEgASgJEg8KB3Nob3BfaWQYAiABKAkSEQoJc2VsbGVyX2lkGAMgASgJEikKCHN1YnRvdGFsGAQgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSLjAQoST3JkZXJTdGF0dXNDaGFuZ2VkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSMAoKb2xkX3N0YXR1cxgDIAEoDjIcLmJhemFhci5vcmRlci52MS5PcmRlclN0YXR1cxIwCgpuZXdfc3RhdHVzGAQgASgOMhwuYmF6YWFyLm9yZGVyLnYxLk9yZGVyU3RhdHVzEgwKBG5vdGUYBSABKAkSJgoFdG90YWwYBiABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5EhAKCHNob3BfaWRzGAcgAygJIoYDChZTaG9wT3JkZXJTdGF0dXNDaGFuZ2VkEhUKDXNob3Bfb3JkZXJfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSDwoHc2hvcF9pZBgDIAEoCRIRCglzZWxsZXJfaWQYBCABKAkSDwoHdXNlcl9pZBgFIAEoCRI0CgpvbGRfc3RhdHVzGAYgASgOMiAuYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlclN0YXR1cxI0CgpuZXdfc3RhdHVzGAcgASgOMiAuYmF6YWFyLm9yZGVyLnYxLlNob3BPcmRlclN0YXR1cxIMCgRub3RlGAggASgJEg8KB2NhcnJpZXIYCSABKAkSFwoPdHJhY2tpbmdfbnVtYmVyGAogASgJEhQKDHRyYWNraW5nX3VybBgLIAEoCRIpCghzdWJ0b3RhbBgMIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSKQoIcmVmdW5kZWQYDSABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5IkMKDk9yZGVyQ2FuY2VsbGVkEhAKCG9yZGVyX2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSDgoGcmVhc29uGAMgASgJIlYKDVBheW1lbnRGYWlsZWQSEAoIb3JkZXJfaWQYASABKAkSDwoHdXNlcl9pZBgCIAEoCRIOCgZyZWFzb24YAyABKAkSEgoKcGF5bWVudF9pZBgEIAEoCSJiChFQYXltZW50QXV0aG9yaXplZBISCgpwYXltZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJEicKBmFtb3VudBgDIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkiYAoPUGF5bWVudENhcHR1cmVkEhIKCnBheW1lbnRfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSJwoGYW1vdW50GAMgASgLMhcuYmF6YWFyLmNvbW1vbi52MS5Nb25leSKkAQoPUGF5bWVudFJlZnVuZGVkEhIKCnBheW1lbnRfaWQYASABKAkSEAoIb3JkZXJfaWQYAiABKAkSEQoJcmVmdW5kX2lkGAMgASgJEicKBmFtb3VudBgEIAEoCzIXLmJhemFhci5jb21tb24udjEuTW9uZXkSLwoOdG90YWxfcmVmdW5kZWQYBSABKAsyFy5iYXphYXIuY29tbW9uLnYxLk1vbmV5Ij0KFVBheW1lbnRSZXF1aXJlc0FjdGlvbhISCgpwYXltZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJIjcKD1BheW1lbnRDYW5jZWxlZBISCgpwYXltZW50X2lkGAEgASgJEhAKCG9yZGVyX2lkGAIgASgJImQKFEFkbWluQWN0aW9uUGVyZm9ybWVkEg4KBmFjdGlvbhgBIAEoCRITCgt0YXJnZXRfdHlwZRgCIAEoCRIRCgl0YXJnZXRfaWQYAyABKAkSFAoMZGV0YWlsc19qc29uGAQgASgJImkKEUV2ZW50RGVhZExldHRlcmVkEhAKCGNvbnN1bWVyGAEgASgJEhAKCGV2ZW50X2lkGAIgASgJEg8KB3N1YmplY3QYAyABKAkSDQoFZXJyb3IYBCABKAkSEAoIYXR0ZW1wdHMYBSABKAUiagoNSW1hZ2VVcGxvYWRlZBIQCghpbWFnZV9pZBgBIAEoCRIRCgl1cGxvYWRfaWQYAiABKAkSDAoEc2xvdBgDIAEoCRIQCghvd25lcl9pZBgEIAEoCRIUCgxjb250ZW50X3R5cGUYBSABKAliBnByb3RvMw", [file_bazaar_common_v1_common, file_bazaar_order_v1_order, file_google_protobuf_timestamp]);
 
 /**
  * The envelope of every event on NATS JetStream (stream BAZAAR_EVENTS, subjects `bazaar.>`),
@@ -186,6 +186,22 @@ export type Event = Message<"bazaar.events.v1.Event"> & {
      */
     value: ShopSuspensionChanged;
     case: "shopSuspensionChanged";
+  } | {
+    /**
+     * A shop's details or pictures changed.
+     *
+     * @generated from field: bazaar.events.v1.ShopUpdated shop_updated = 27;
+     */
+    value: ShopUpdated;
+    case: "shopUpdated";
+  } | {
+    /**
+     * A category was renamed, moved or deleted.
+     *
+     * @generated from field: bazaar.events.v1.CategoryChanged category_changed = 28;
+     */
+    value: CategoryChanged;
+    case: "categoryChanged";
   } | {
     /**
      * An order was placed.
@@ -542,6 +558,85 @@ export const ShopCreatedSchema: GenMessage<ShopCreated> = /*@__PURE__*/
   messageDesc(file_bazaar_events_v1_events, 8);
 
 /**
+ * Emitted by product on UpdateShop and when a shop's logo or cover is ready or removed
+ * (bazaar.product.shop_updated). Consumed by the edge (cached catalog answers).
+ *
+ * @generated from message bazaar.events.v1.ShopUpdated
+ */
+export type ShopUpdated = Message<"bazaar.events.v1.ShopUpdated"> & {
+  /**
+   * The shop.
+   *
+   * @generated from field: string shop_id = 1;
+   */
+  shopId: string;
+
+  /**
+   * Its owner.
+   *
+   * @generated from field: string seller_id = 2;
+   */
+  sellerId: string;
+
+  /**
+   * Its name now.
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * The fields that changed (proto field names of bazaar.product.v1.Shop).
+   *
+   * @generated from field: repeated string changed_fields = 4;
+   */
+  changedFields: string[];
+};
+
+/**
+ * Describes the message bazaar.events.v1.ShopUpdated.
+ * Use `create(ShopUpdatedSchema)` to create a new message.
+ */
+export const ShopUpdatedSchema: GenMessage<ShopUpdated> = /*@__PURE__*/
+  messageDesc(file_bazaar_events_v1_events, 9);
+
+/**
+ * Emitted by product on UpdateCategory and DeleteCategory (bazaar.product.category_changed).
+ * Consumed by the edge (cached catalog answers).
+ *
+ * @generated from message bazaar.events.v1.CategoryChanged
+ */
+export type CategoryChanged = Message<"bazaar.events.v1.CategoryChanged"> & {
+  /**
+   * The category.
+   *
+   * @generated from field: string category_id = 1;
+   */
+  categoryId: string;
+
+  /**
+   * True if it was deleted.
+   *
+   * @generated from field: bool deleted = 2;
+   */
+  deleted: boolean;
+
+  /**
+   * Where a deleted category's products went; empty otherwise.
+   *
+   * @generated from field: string moved_to_category_id = 3;
+   */
+  movedToCategoryId: string;
+};
+
+/**
+ * Describes the message bazaar.events.v1.CategoryChanged.
+ * Use `create(CategoryChangedSchema)` to create a new message.
+ */
+export const CategoryChangedSchema: GenMessage<CategoryChanged> = /*@__PURE__*/
+  messageDesc(file_bazaar_events_v1_events, 10);
+
+/**
  * Emitted by product on CreateCategory (bazaar.product.category_created). Consumed by admin
  * (audit).
  *
@@ -575,7 +670,7 @@ export type CategoryCreated = Message<"bazaar.events.v1.CategoryCreated"> & {
  * Use `create(CategoryCreatedSchema)` to create a new message.
  */
 export const CategoryCreatedSchema: GenMessage<CategoryCreated> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 9);
+  messageDesc(file_bazaar_events_v1_events, 11);
 
 /**
  * Emitted by product on CreateProduct (bazaar.product.product_created). Consumed by admin
@@ -632,7 +727,7 @@ export type ProductCreated = Message<"bazaar.events.v1.ProductCreated"> & {
  * Use `create(ProductCreatedSchema)` to create a new message.
  */
 export const ProductCreatedSchema: GenMessage<ProductCreated> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 10);
+  messageDesc(file_bazaar_events_v1_events, 12);
 
 /**
  * Emitted by product on UpdateProduct (bazaar.product.product_updated). Consumed by cart
@@ -703,7 +798,7 @@ export type ProductUpdated = Message<"bazaar.events.v1.ProductUpdated"> & {
  * Use `create(ProductUpdatedSchema)` to create a new message.
  */
 export const ProductUpdatedSchema: GenMessage<ProductUpdated> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 11);
+  messageDesc(file_bazaar_events_v1_events, 13);
 
 /**
  * Emitted by product on DeleteProduct (bazaar.product.product_deleted). Consumed by cart
@@ -725,7 +820,7 @@ export type ProductDeleted = Message<"bazaar.events.v1.ProductDeleted"> & {
  * Use `create(ProductDeletedSchema)` to create a new message.
  */
 export const ProductDeletedSchema: GenMessage<ProductDeleted> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 12);
+  messageDesc(file_bazaar_events_v1_events, 14);
 
 /**
  * Emitted by product once per stock move (bazaar.product.stock_changed): a seller's adjustment,
@@ -791,7 +886,7 @@ export type StockChanged = Message<"bazaar.events.v1.StockChanged"> & {
  * Use `create(StockChangedSchema)` to create a new message.
  */
 export const StockChangedSchema: GenMessage<StockChanged> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 13);
+  messageDesc(file_bazaar_events_v1_events, 15);
 
 /**
  * One product's stock after a move.
@@ -833,7 +928,7 @@ export type StockLevel = Message<"bazaar.events.v1.StockLevel"> & {
  * Use `create(StockLevelSchema)` to create a new message.
  */
 export const StockLevelSchema: GenMessage<StockLevel> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 14);
+  messageDesc(file_bazaar_events_v1_events, 16);
 
 /**
  * Emitted by product when an admin suspends or reactivates a shop
@@ -877,7 +972,7 @@ export type ShopSuspensionChanged = Message<"bazaar.events.v1.ShopSuspensionChan
  * Use `create(ShopSuspensionChangedSchema)` to create a new message.
  */
 export const ShopSuspensionChangedSchema: GenMessage<ShopSuspensionChanged> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 15);
+  messageDesc(file_bazaar_events_v1_events, 17);
 
 /**
  * Emitted by order when checkout confirms an order — stock committed and payment taken or due
@@ -929,7 +1024,7 @@ export type OrderPlaced = Message<"bazaar.events.v1.OrderPlaced"> & {
  * Use `create(OrderPlacedSchema)` to create a new message.
  */
 export const OrderPlacedSchema: GenMessage<OrderPlaced> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 16);
+  messageDesc(file_bazaar_events_v1_events, 18);
 
 /**
  * A shop order as its order was placed (in OrderPlaced).
@@ -971,7 +1066,7 @@ export type PlacedShopOrder = Message<"bazaar.events.v1.PlacedShopOrder"> & {
  * Use `create(PlacedShopOrderSchema)` to create a new message.
  */
 export const PlacedShopOrderSchema: GenMessage<PlacedShopOrder> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 17);
+  messageDesc(file_bazaar_events_v1_events, 19);
 
 /**
  * Emitted by order on every status transition (bazaar.order.order_status_changed). Consumed by
@@ -1037,7 +1132,7 @@ export type OrderStatusChanged = Message<"bazaar.events.v1.OrderStatusChanged"> 
  * Use `create(OrderStatusChangedSchema)` to create a new message.
  */
 export const OrderStatusChangedSchema: GenMessage<OrderStatusChanged> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 18);
+  messageDesc(file_bazaar_events_v1_events, 20);
 
 /**
  * Emitted by order when a shop's fulfilment moves a shop order (AcceptShopOrder, ShipShopOrder,
@@ -1145,7 +1240,7 @@ export type ShopOrderStatusChanged = Message<"bazaar.events.v1.ShopOrderStatusCh
  * Use `create(ShopOrderStatusChangedSchema)` to create a new message.
  */
 export const ShopOrderStatusChangedSchema: GenMessage<ShopOrderStatusChanged> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 19);
+  messageDesc(file_bazaar_events_v1_events, 21);
 
 /**
  * Emitted by order on CancelOrder (bazaar.order.order_cancelled). Consumed by admin (audit).
@@ -1180,7 +1275,7 @@ export type OrderCancelled = Message<"bazaar.events.v1.OrderCancelled"> & {
  * Use `create(OrderCancelledSchema)` to create a new message.
  */
 export const OrderCancelledSchema: GenMessage<OrderCancelled> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 20);
+  messageDesc(file_bazaar_events_v1_events, 22);
 
 /**
  * Emitted by order when payment is declined or fails for good (bazaar.order.payment_failed),
@@ -1224,7 +1319,7 @@ export type PaymentFailed = Message<"bazaar.events.v1.PaymentFailed"> & {
  * Use `create(PaymentFailedSchema)` to create a new message.
  */
 export const PaymentFailedSchema: GenMessage<PaymentFailed> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 21);
+  messageDesc(file_bazaar_events_v1_events, 23);
 
 /**
  * Emitted by payment when a provider authorizes a payment (bazaar.payment.payment_authorized).
@@ -1259,7 +1354,7 @@ export type PaymentAuthorized = Message<"bazaar.events.v1.PaymentAuthorized"> & 
  * Use `create(PaymentAuthorizedSchema)` to create a new message.
  */
 export const PaymentAuthorizedSchema: GenMessage<PaymentAuthorized> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 22);
+  messageDesc(file_bazaar_events_v1_events, 24);
 
 /**
  * Emitted by payment when a payment is captured (bazaar.payment.payment_captured).
@@ -1294,7 +1389,7 @@ export type PaymentCaptured = Message<"bazaar.events.v1.PaymentCaptured"> & {
  * Use `create(PaymentCapturedSchema)` to create a new message.
  */
 export const PaymentCapturedSchema: GenMessage<PaymentCaptured> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 23);
+  messageDesc(file_bazaar_events_v1_events, 25);
 
 /**
  * Emitted by payment for each refund (bazaar.payment.payment_refunded).
@@ -1343,7 +1438,7 @@ export type PaymentRefunded = Message<"bazaar.events.v1.PaymentRefunded"> & {
  * Use `create(PaymentRefundedSchema)` to create a new message.
  */
 export const PaymentRefundedSchema: GenMessage<PaymentRefunded> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 24);
+  messageDesc(file_bazaar_events_v1_events, 26);
 
 /**
  * Emitted by payment when a payment waits for the buyer (bazaar.payment.payment_requires_action).
@@ -1371,7 +1466,7 @@ export type PaymentRequiresAction = Message<"bazaar.events.v1.PaymentRequiresAct
  * Use `create(PaymentRequiresActionSchema)` to create a new message.
  */
 export const PaymentRequiresActionSchema: GenMessage<PaymentRequiresAction> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 25);
+  messageDesc(file_bazaar_events_v1_events, 27);
 
 /**
  * Emitted by payment when a payment is voided before capture (bazaar.payment.payment_canceled).
@@ -1399,7 +1494,7 @@ export type PaymentCanceled = Message<"bazaar.events.v1.PaymentCanceled"> & {
  * Use `create(PaymentCanceledSchema)` to create a new message.
  */
 export const PaymentCanceledSchema: GenMessage<PaymentCanceled> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 26);
+  messageDesc(file_bazaar_events_v1_events, 28);
 
 /**
  * Emitted by admin for each change made through AdminService
@@ -1443,7 +1538,7 @@ export type AdminActionPerformed = Message<"bazaar.events.v1.AdminActionPerforme
  * Use `create(AdminActionPerformedSchema)` to create a new message.
  */
 export const AdminActionPerformedSchema: GenMessage<AdminActionPerformed> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 27);
+  messageDesc(file_bazaar_events_v1_events, 29);
 
 /**
  * Emitted by the service whose consumer dead-lettered an event
@@ -1494,7 +1589,7 @@ export type EventDeadLettered = Message<"bazaar.events.v1.EventDeadLettered"> & 
  * Use `create(EventDeadLetteredSchema)` to create a new message.
  */
 export const EventDeadLetteredSchema: GenMessage<EventDeadLettered> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 28);
+  messageDesc(file_bazaar_events_v1_events, 30);
 
 /**
  * Emitted by product on ConfirmImageUpload (bazaar.product.image_uploaded). Consumed by product's
@@ -1544,5 +1639,5 @@ export type ImageUploaded = Message<"bazaar.events.v1.ImageUploaded"> & {
  * Use `create(ImageUploadedSchema)` to create a new message.
  */
 export const ImageUploadedSchema: GenMessage<ImageUploaded> = /*@__PURE__*/
-  messageDesc(file_bazaar_events_v1_events, 29);
+  messageDesc(file_bazaar_events_v1_events, 31);
 
