@@ -19,6 +19,7 @@ import { createGrpcTransport, type GrpcTransport } from "../services/kit/grpc-tr
 import { remoteTokenVerifier } from "../services/kit/identity.ts";
 import type { Logger } from "../services/kit/log.ts";
 import { answerPolicy } from "./answer-policy.ts";
+import { observeCache } from "./cache-metrics.ts";
 import { callPolicies } from "./call-policy.ts";
 import type { EdgeConfig } from "./config.ts";
 import { createCors } from "./cors.ts";
@@ -70,6 +71,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     ttlMs: config.publicMaxAgeSeconds * 1000,
     followedTtlMs: config.publicCacheSeconds * 1000,
   });
+  observeCache(cache);
   const denyList = new DenyList();
   const feeds = startEdgeFeeds({
     natsUrl: config.natsUrl,

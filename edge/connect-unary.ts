@@ -7,6 +7,7 @@ import type { ServerResponse } from "node:http";
 import { fromBinary, fromJson, toBinary, toJsonString, type DescMethod, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type CallOptions } from "@connectrpc/connect";
 import { parseContentType } from "@connectrpc/connect/protocol-connect";
+import { countLookup } from "./cache-metrics.ts";
 import { writeError } from "./errors.ts";
 import { readBody } from "./request-body.ts";
 import type { PublicCache } from "./public-cache.ts";
@@ -81,6 +82,7 @@ export async function serveConnectUnary(req: EdgeRequest, res: EdgeResponse, cal
     const body = call.query ? messageFromQuery(call.query, call.encoding) : await readBody(req, call.maxBodyBytes);
     const key = call.cache && `${call.cache.path}\n${call.encoding}\n${body.toString("latin1")}`;
     const cached = key === undefined ? undefined : call.cache!.store.get(key);
+    if (key !== undefined) countLookup(cached !== undefined);
     if (cached) return send(response, cached.contentType, cached.body, call.cacheControl);
 
     const generation = call.cache?.store.generation ?? 0;

@@ -285,6 +285,14 @@ describe("metrics of every process", () => {
       1,
     );
     expect(edge.some((s) => s.name.startsWith("bazaar_db_") || s.name.startsWith("bazaar_outbox_"))).toBe(false);
+    // The cache of public answers: the checkout's anonymous ListProducts (Connect) looked it up, and
+    // the catalog's events keep it fresh.
+    expect(
+      (sampleValue(edge, "bazaar_edge_public_cache_lookups_total", { outcome: "hit" }) ?? 0) +
+        (sampleValue(edge, "bazaar_edge_public_cache_lookups_total", { outcome: "miss" }) ?? 0),
+    ).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(edge, "bazaar_edge_public_cache_followed")).toBe(1);
+    expect(sampleValue(edge, "bazaar_edge_public_cache_entries")).toBeGreaterThanOrEqual(0);
 
     const consumersOf: Record<string, string[]> = {
       cart: ["cart-order-placed", "cart-product-snapshots"],
