@@ -313,6 +313,20 @@ describe.each(Object.entries(kustomizations))("the %s kustomization", (overlay, 
     }
   });
 
+  it("connects every long-running process, the edge included, to the NATS cluster as its own user", () => {
+    const connected = bazaarContainers
+      .filter(({ workload }) => workload.resource.kind === "Deployment")
+      .map(({ container, where }) => {
+        const name = (container.args ?? [])[0]!.toUpperCase();
+        const { values } = resolveEnv(container, resources, namespace, where);
+        const url = values[`BAZAAR_${name}_NATS_URL`];
+        expect(url, `${where}: BAZAAR_${name}_NATS_URL`).toBeDefined();
+        expect(new URL(url!.split(",")[0]!).hostname, where).toMatch(/^nats-0\.nats-headless\./);
+        return name;
+      });
+    expect(connected).toContain("EDGE");
+  });
+
   it("listens where its probes, ports, Services and metrics annotations say", () => {
     for (const { workload, container, where } of bazaarContainers.filter(
       ({ workload }) => workload.resource.kind === "Deployment",
