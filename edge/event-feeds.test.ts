@@ -11,6 +11,7 @@ import { EventSchema } from "../gen/bazaar/events/v1/events_pb.ts";
 import { freePort } from "../deploy/local/ports.ts";
 import { type RunningServer, startNats } from "../deploy/local/infra.ts";
 import { DenyList } from "../services/kit/auth.ts";
+import { subjectOf } from "../services/kit/events.ts";
 import { uuidv7 } from "../services/kit/ids.ts";
 import { createLogger } from "../services/kit/log.ts";
 import { connectNats } from "../services/kit/nats.ts";
@@ -40,8 +41,7 @@ async function publish(
   const { nc, js } = await connectNats(nats.url, "edge-feeds-test");
   try {
     const event = create(EventSchema, { id: uuidv7(), occurTime: timestampNow(), source, payload });
-    const subject = `bazaar.${source}.${payload.case!.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
-    await js.publish(subject, toBinary(EventSchema, event));
+    await js.publish(subjectOf(source, payload.case!), toBinary(EventSchema, event));
   } finally {
     await nc.close();
   }
