@@ -21,13 +21,12 @@ export interface AnswerPolicy {
 export function answerPolicy(publicMaxAgeSeconds: number): AnswerPolicy {
   const shared = (policy: CallPolicy | undefined, caller: Caller | undefined) =>
     policy?.publicRead === true && (caller === undefined || caller.role === "customer");
+  // A CDN must not keep a signed-in answer: it would hand it to the product's seller as well.
+  const anonymous = `public, max-age=${publicMaxAgeSeconds}`;
+  const signedIn = `private, max-age=${publicMaxAgeSeconds}`;
   return {
     shared,
-    // A CDN must not keep a signed-in answer: it would hand it to the product's seller as well.
-    cacheControl: (policy, caller) =>
-      !shared(policy, caller)
-        ? "private, no-store"
-        : `${caller ? "private" : "public"}, max-age=${publicMaxAgeSeconds}`,
+    cacheControl: (policy, caller) => (!shared(policy, caller) ? "private, no-store" : caller ? signedIn : anonymous),
   };
 }
 
