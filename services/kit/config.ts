@@ -169,6 +169,26 @@ export const defaultMetricsPorts = {
   notification: 9457,
 } as const;
 
+/**
+ * What a process that reads the event stream needs (every service, and the edge): its own NATS
+ * user when it has one, else the shared URL; the stream's copies; and the access tokens'
+ * lifetime, how far back its deny list replays.
+ */
+export function readEventStreamConfig(
+  env: EnvReader,
+  process: ServiceName | "edge",
+): { natsUrl: string; natsStreamReplicas: number; accessTokenTtlSeconds: number } {
+  return {
+    natsUrl: env.urls(
+      `BAZAAR_${process.toUpperCase()}_NATS_URL`,
+      env.urls("BAZAAR_NATS_URL", "nats://127.0.0.1:4222", ["nats", "tls"]),
+      ["nats", "tls"],
+    ),
+    natsStreamReplicas: env.int("BAZAAR_NATS_STREAM_REPLICAS", 1, { min: 1, max: 5 }),
+    accessTokenTtlSeconds: env.int("BAZAAR_ACCESS_TOKEN_TTL_SECONDS", 900, { min: 60, max: 3600 }),
+  };
+}
+
 export function readServiceBaseConfig(env: EnvReader, service: ServiceName): ServiceBaseConfig {
   const upper = service.toUpperCase();
   const environment = env.oneOf("BAZAAR_ENV", "development", ["development", "production"]);
@@ -182,17 +202,10 @@ export function readServiceBaseConfig(env: EnvReader, service: ServiceName): Ser
     listenAddress: readListenAddress(env, service),
     mysqlUrl: env.url("BAZAAR_MYSQL_URL", "mysql://root@127.0.0.1:3306", ["mysql"]),
     database: env.string(`BAZAAR_${upper}_DB`, `bazaar_${service}`),
-    // A service's own NATS user when it has one, else the shared URL.
-    natsUrl: env.urls(
-      `BAZAAR_${upper}_NATS_URL`,
-      env.urls("BAZAAR_NATS_URL", "nats://127.0.0.1:4222", ["nats", "tls"]),
-      ["nats", "tls"],
-    ),
-    natsStreamReplicas: env.int("BAZAAR_NATS_STREAM_REPLICAS", 1, { min: 1, max: 5 }),
+    ...readEventStreamConfig(env, service),
     logLevel: readLogLevel(env),
     authAddress: serviceTarget(env, "auth"),
     serviceSecret,
-    accessTokenTtlSeconds: env.int("BAZAAR_ACCESS_TOKEN_TTL_SECONDS", 900, { min: 60, max: 3600 }),
     metricsAddress: env.address(`BAZAAR_${upper}_METRICS_ADDR`, `127.0.0.1:${defaultMetricsPorts[service]}`),
     tracing: readTracingConfig(env),
   };
