@@ -13,9 +13,12 @@ export interface EventFeedOptions {
   js: JetStreamClient;
   /** One subject filter (the broker in use predates multi-filter consumers, NATS 2.10). */
   filterSubject: string;
-  /** Replay the events of the last `lookbackMs` at each attach, or only new ones ("new"). */
-  from: { lookbackMs: number } | "new";
-  apply(event: Event): void;
+  /**
+   * Replay the events of the last `lookbackMs` at each attach, only new ones ("new"), or those
+   * from the stream sequence `startSeq()` answers at that attach (a reader that stores its place).
+   */
+  from: { lookbackMs: number } | "new" | { startSeq(): number };
+  apply(event: Event, seq: number): void;
   /** Told after each attach and when the feed broke. */
   onAttached?(attached: boolean): void;
   /** What the feed is for, in its log lines: "deactivation feed". */
@@ -31,11 +34,17 @@ export async function followEventFeed(options: EventFeedOptions): Promise<{ stop
       streamName,
       from === "new"
         ? { filter_subjects: options.filterSubject, deliver_policy: DeliverPolicy.New }
-        : {
-            filter_subjects: options.filterSubject,
-            deliver_policy: DeliverPolicy.StartTime,
-            opt_start_time: new Date(Date.now() - from.lookbackMs).toISOString(),
-          },
+        : "startSeq" in from
+          ? {
+              filter_subjects: options.filterSubject,
+              deliver_policy: DeliverPolicy.StartSequence,
+              opt_start_seq: from.startSeq(),
+            }
+          : {
+              filter_subjects: options.filterSubject,
+              deliver_policy: DeliverPolicy.StartTime,
+              opt_start_time: new Date(Date.now() - from.lookbackMs).toISOString(),
+            },
     );
     const messages = await consumer.consume();
     options.onAttached?.(true);
@@ -53,7 +62,7 @@ export async function followEventFeed(options: EventFeedOptions): Promise<{ stop
         );
         continue;
       }
-      options.apply(event);
+      options.apply(event, message.seq);
     }
   };
 

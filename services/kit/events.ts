@@ -106,6 +106,21 @@ export function eventsLeftForSweep(): number {
   return eventsLeftToSweep;
 }
 
+/** Who else in this process reads the events committed to a database (a read model of its own writes). */
+const committedEventObservers = new WeakMap<Kysely<any>, Set<(row: OutboxRow) => void>>();
+
+/**
+ * Tells `observer` of every event committed to `db` by this process, right after its commit (in
+ * transactions with commit hooks): a read model then sees its own service's writes before the
+ * caller's next request, without waiting for the broker. Returns how to stop.
+ */
+export function observeCommittedEvents(db: Kysely<any>, observer: (row: OutboxRow) => void): () => void {
+  let observers = committedEventObservers.get(db);
+  if (!observers) committedEventObservers.set(db, (observers = new Set()));
+  observers.add(observer);
+  return () => observers.delete(observer);
+}
+
 /** Called by a relay: events committed to `db` in this process are handed to it after commit. */
 export function publishCommittedEventsWith(db: Kysely<any>, publish: ((row: OutboxRow) => void) | undefined): void {
   if (publish) committedEventPublishers.set(db, publish);
@@ -140,6 +155,7 @@ export async function appendEvent(trx: Transaction<EventTables>, event: NewEvent
     .values({ ...row, publish_time: null })
     .execute();
   const handedOver = whenCommitted(trx, (db) => {
+    for (const observe of committedEventObservers.get(db) ?? []) observe(row);
     const publish = committedEventPublishers.get(db);
     if (publish) publish(row);
     else eventsLeftToSweep += 1;

@@ -33,7 +33,7 @@ let shopId: string;
 beforeAll(async () => {
   db = await migratedTestDatabase<ProductDatabase>("category_admin_handlers", migrations);
   const tokens = await createTestTokens();
-  services = productServicesInMemory(db, tokens.verifier);
+  services = await productServicesInMemory(db, tokens.verifier);
   callers = await oneOfEach(tokens);
   [admin, seller, adminService] = await Promise.all([
     signedIn(tokens, "admin"),

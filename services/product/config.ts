@@ -1,4 +1,7 @@
 // The product service's configuration.
+import { createHash } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { envReader, readServiceBaseConfig, type Env, type ServiceBaseConfig } from "../kit/config.ts";
 import { readMediaConfig, type MediaConfig } from "./media/config.ts";
 
@@ -15,17 +18,30 @@ export interface ProductConfig extends ServiceBaseConfig {
   expirySweepMs: number;
   /** Pictures: object storage and limits. */
   media: MediaConfig;
+  /**
+   * The search index file (SQLite), one per replica, rebuilt from the catalog when missing. By
+   * default in the system's temporary directory, named after the database it indexes.
+   */
+  searchIndexPath: string;
 }
 
 export function loadProductConfig(env: Env): ProductConfig {
   const read = envReader(env);
+  const base = readServiceBaseConfig(read, "product");
   return {
-    ...readServiceBaseConfig(read, "product"),
+    ...base,
     currencyCode: read.matching("BAZAAR_CURRENCY", "USD", /^[A-Z]{3}$/, "an ISO 4217 code like USD"),
     demoSeed: read.flag("BAZAAR_DEMO_SEED", false),
     demoPictures: read.flag("BAZAAR_DEMO_PICTURES", read.flag("BAZAAR_DEMO_SEED", false)),
     reservationTtlMs: read.int("BAZAAR_RESERVATION_TTL_SECONDS", 900, { min: 1, max: 86_400 }) * 1000,
     expirySweepMs: read.int("BAZAAR_RESERVATION_SWEEP_MS", 5_000, { min: 100, max: 600_000 }),
     media: readMediaConfig(read),
+    searchIndexPath: read.string("BAZAAR_PRODUCT_SEARCH_INDEX", defaultSearchIndexPath(base)),
   };
+}
+
+/** One file per database server and database: two local meshes never share an index. */
+function defaultSearchIndexPath(base: ServiceBaseConfig): string {
+  const server = createHash("sha256").update(base.mysqlUrl).digest("hex").slice(0, 12);
+  return join(tmpdir(), "bazaar-search", `${base.database}-${server}.sqlite`);
 }

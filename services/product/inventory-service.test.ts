@@ -33,7 +33,7 @@ let categoryId: string;
 beforeAll(async () => {
   db = await migratedTestDatabase<ProductDatabase>("inventory_handlers", migrations);
   const tokens = await createTestTokens();
-  services = productServicesInMemory(db, tokens.verifier);
+  services = await productServicesInMemory(db, tokens.verifier);
   callers = await oneOfEach(tokens);
   const admin = await signedIn(tokens, "admin");
   seller = await signedIn(tokens, "seller");

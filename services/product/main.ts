@@ -29,25 +29,36 @@ import { addDemoPictures } from "./domain/demo-pictures.ts";
 import { cleanUpMedia, processUploadedImages } from "./domain/media.ts";
 import { createMediaService } from "./media-service.ts";
 import { createS3Storage } from "./media/storage.ts";
+import { SearchIndexStore } from "./db/search-index.ts";
+import { createSearchReadModel, observeSearchIndex, type SearchReadModel } from "./domain/search-read-model.ts";
 
 const config = loadConfigOrExit(() => loadProductConfig(process.env));
 const storage = createS3Storage(config.media);
 const images = storage;
+let searchModel: SearchReadModel | undefined;
 
 const service = startService<ProductDatabase>({
   name: "product",
   config,
   migrations,
-  services: ({ db, outbox }) => [
-    bind(ProductService, createProductService({ db, outbox, currencyCode: config.currencyCode, images })),
-    bind(ShopService, createShopService({ db, outbox, images })),
-    bind(MediaService, createMediaService({ db, outbox, storage, config: config.media })),
-    bind(ShopAdminService, createShopAdminService({ db, outbox, images })),
-    bind(CategoryAdminService, createCategoryAdminService({ db, outbox })),
-    bind(InventoryService, createInventoryService({ db, outbox, reservationTtlMs: config.reservationTtlMs })),
-  ],
+  services: ({ db, outbox, log }) => {
+    searchModel = createSearchReadModel({ db, store: SearchIndexStore.open(config.searchIndexPath), log });
+    observeSearchIndex(searchModel);
+    return [
+      bind(
+        ProductService,
+        createProductService({ db, outbox, currencyCode: config.currencyCode, images, searchModel }),
+      ),
+      bind(ShopService, createShopService({ db, outbox, images })),
+      bind(MediaService, createMediaService({ db, outbox, storage, config: config.media })),
+      bind(ShopAdminService, createShopAdminService({ db, outbox, images })),
+      bind(CategoryAdminService, createCategoryAdminService({ db, outbox })),
+      bind(InventoryService, createInventoryService({ db, outbox, reservationTtlMs: config.reservationTtlMs })),
+    ];
+  },
   rules: productAccessRules,
   consumers: ({ db, outbox, log, nats }) => [
+    Promise.resolve(searchModel!.follow(nats)),
     startConsumer<ProductDatabase>({
       js: nats.js,
       jsm: nats.jsm,
@@ -75,7 +86,11 @@ const service = startService<ProductDatabase>({
     },
   ],
   async onReady({ db, log, outbox }) {
-    if (config.demoSeed && (await seedDemoCatalog(db, config.currencyCode))) log.info("demo catalog seeded");
+    if (config.demoSeed && (await seedDemoCatalog(db, config.currencyCode))) {
+      log.info("demo catalog seeded");
+      // Written without events: the search index reads it.
+      void searchModel!.sweep();
+    }
     if (config.demoPictures) {
       // In the background: the service serves meanwhile, and the worker makes the renditions.
       void addDemoPictures({ db, outbox, storage, config: config.media }, log).then((added) => {

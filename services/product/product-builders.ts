@@ -21,11 +21,15 @@ import { createInventoryService } from "./inventory-service.ts";
 import { createProductService } from "./product-service.ts";
 import { createShopAdminService } from "./shop-admin-service.ts";
 import { createShopService } from "./shop-service.ts";
+import { createLogger } from "../kit/log.ts";
+import { SearchIndexStore } from "./db/search-index.ts";
+import { createSearchReadModel, type SearchReadModel } from "./domain/search-read-model.ts";
 
 export const currencyCode = "EUR";
 
 export interface ProductServices {
   server: InMemoryServer;
+  searchModel: SearchReadModel;
   products: Client<typeof ProductService>;
   shops: Client<typeof ShopService>;
   inventory: Client<typeof InventoryService>;
@@ -34,13 +38,23 @@ export interface ProductServices {
 }
 
 /** The product service's handlers as main.ts wires them, with the outbox woken by no relay. */
-export function productServicesInMemory(db: Kysely<ProductDatabase>, verifier: TokenVerifier): ProductServices {
+export async function productServicesInMemory(
+  db: Kysely<ProductDatabase>,
+  verifier: TokenVerifier,
+): Promise<ProductServices> {
   const outbox = { wake() {} };
   // Pictures need object storage: the e2e tests (tests/e2e/media.test.ts) cover them.
   const images = { publicUrl: (key: string) => `http://media.test/${key}` };
+  // Searches are answered by a read model of this process's own commits (no stream here).
+  const searchModel = createSearchReadModel({
+    db,
+    store: SearchIndexStore.open(":memory:"),
+    log: createLogger("product", "warn"),
+  });
+  await searchModel.buildAlone();
   const server = serveInMemory({
     services: [
-      bind(ProductService, createProductService({ db, outbox, currencyCode, images })),
+      bind(ProductService, createProductService({ db, outbox, currencyCode, images, searchModel })),
       bind(ShopService, createShopService({ db, outbox, images })),
       bind(InventoryService, createInventoryService({ db, outbox, reservationTtlMs: 60_000 })),
       bind(ShopAdminService, createShopAdminService({ db, outbox, images })),
@@ -51,6 +65,7 @@ export function productServicesInMemory(db: Kysely<ProductDatabase>, verifier: T
   });
   return {
     server,
+    searchModel,
     products: server.client(ProductService),
     shops: server.client(ShopService),
     inventory: server.client(InventoryService),

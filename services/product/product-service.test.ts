@@ -33,7 +33,7 @@ let tokens: Awaited<ReturnType<typeof createTestTokens>>;
 beforeAll(async () => {
   db = await migratedTestDatabase<ProductDatabase>("product_handlers", migrations);
   tokens = await createTestTokens();
-  services = productServicesInMemory(db, tokens.verifier);
+  services = await productServicesInMemory(db, tokens.verifier);
   callers = await oneOfEach(tokens);
   [admin, seller, otherSeller, buyer] = await Promise.all([
     signedIn(tokens, "admin"),

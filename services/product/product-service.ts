@@ -29,7 +29,10 @@ import {
   listSellerProducts,
   listVisibleProducts,
   searchVisibleProducts,
+  type ProductSearch,
 } from "./db/product.repository.ts";
+import type { SearchReadModel } from "./domain/search-read-model.ts";
+import { UnknownPagePositionError } from "./domain/search-model.ts";
 import {
   createCategory,
   canManage,
@@ -53,10 +56,37 @@ import { cursorField, pageSizeOf, pageTokenCodec } from "../kit/pages.ts";
 
 export interface ProductServiceDeps extends CatalogDeps {
   db: Kysely<ProductDatabase>;
+  /** Answers searches once built; MariaDB's FULLTEXT index does until then, or without one. */
+  searchModel?: SearchReadModel;
 }
 
 export function createProductService(deps: ProductServiceDeps): ServiceImpl<typeof ProductService> {
   const { db } = deps;
+  /** A page of visible matches, best first, from the read model or else from MariaDB. */
+  const searchCatalog = async (search: ProductSearch) => {
+    let ranked: Array<{ id: string; score: number }> | undefined;
+    try {
+      ranked = await deps.searchModel?.search(search);
+    } catch (error) {
+      if (error instanceof UnknownPagePositionError)
+        throw new ConnectError("page_token is no longer valid", Code.InvalidArgument);
+      throw error;
+    }
+    if (!ranked) return searchVisibleProducts(db, search);
+    // Read from the catalog, which also drops any the index still has as visible.
+    const byId = new Map(
+      (
+        await findVisibleProductsByIds(
+          db,
+          ranked.map((row) => row.id),
+        )
+      ).map((p) => [p.id, p]),
+    );
+    return ranked.flatMap(({ id, score }) => {
+      const product = byId.get(id);
+      return product ? [{ product, score }] : [];
+    });
+  };
   /**
    * The products as the contract has them, each with its gallery: READY pictures, and for a
    * product the caller manages those still processing or failed too. One query for the page.
@@ -208,7 +238,7 @@ export function createProductService(deps: ProductServiceDeps): ServiceImpl<type
       const limit = pageSizeOf(request.pageSize);
       const query = queryFingerprint(request.query);
       const after = request.pageToken ? searchPages.decode(request.pageToken, { query }) : undefined;
-      const rows = await searchVisibleProducts(db, {
+      const rows = await searchCatalog({
         text: request.query.trim(),
         filter: filterOf(request),
         after,

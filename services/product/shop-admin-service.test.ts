@@ -35,7 +35,7 @@ let categoryId: string;
 beforeAll(async () => {
   db = await migratedTestDatabase<ProductDatabase>("shop_admin_handlers", migrations);
   const tokens = await createTestTokens();
-  services = productServicesInMemory(db, tokens.verifier);
+  services = await productServicesInMemory(db, tokens.verifier);
   callers = await oneOfEach(tokens);
   [admin, seller, buyer, adminService] = await Promise.all([
     signedIn(tokens, "admin"),

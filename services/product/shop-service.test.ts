@@ -23,7 +23,7 @@ let otherSeller: SignedIn;
 beforeAll(async () => {
   db = await migratedTestDatabase<ProductDatabase>("shop_handlers", migrations);
   const tokens = await createTestTokens();
-  services = productServicesInMemory(db, tokens.verifier);
+  services = await productServicesInMemory(db, tokens.verifier);
   callers = await oneOfEach(tokens);
   [admin, seller, otherSeller] = await Promise.all([
     signedIn(tokens, "admin"),

@@ -11,6 +11,8 @@ import type {
   ProductOrder,
   HiddenProducts,
 } from "../domain/catalog.ts";
+import type { SearchableProduct } from "../domain/search-model.ts";
+import { exactNameScore, fieldScores, maxScoredWords, searchWords } from "../domain/search-words.ts";
 import type { CategoryRow, ProductDatabase, ProductRow } from "./database.ts";
 
 type Db = Kysely<ProductDatabase>;
@@ -96,14 +98,7 @@ function applyFilter(select: ProductSelect, filter: ProductFilter): ProductSelec
   const { categoryId, shopId, sellerId, minPriceMinor, maxPriceMinor, featuredOnly, lowStockBelow } = filter;
   if (categoryId) {
     // The category and all its descendants, resolved by the server in the same statement.
-    select = select.where(
-      "products.category_id",
-      "in",
-      sql<string>`(WITH RECURSIVE subtree (id) AS (
-          SELECT id FROM categories WHERE id = ${categoryId}
-          UNION ALL SELECT c.id FROM categories c JOIN subtree s ON c.parent_id = s.id)
-        SELECT id FROM subtree)`,
-    );
+    select = select.where("products.category_id", "in", sql<string>`(${subtreeOf(categoryId)})`);
   }
   if (shopId) select = select.where("products.shop_id", "=", shopId);
   if (sellerId) select = select.where("products.seller_id", "=", sellerId);
@@ -338,30 +333,6 @@ export async function searchVisibleProducts(
   return page.flatMap((r) => (byId.has(r.id) ? [{ product: byId.get(r.id)!, score: Number(r.score) }] : []));
 }
 
-const exactNameScore = 1000;
-/** Per query word found in a field; a word in the name outweighs one in tags and description together. */
-const fieldScores = { name: 4, tags: 2, description: 1 } as const;
-/** Words of a query that count towards the score; the rest still find matches through the index. */
-const maxScoredWords = 8;
-// InnoDB's default stopword list (information_schema.INNODB_FT_DEFAULT_STOPWORD): the index leaves
-// these words out, so they find nothing, and they score nothing either.
-const stopwords = new Set(
-  "a about an are as at be by com de en for from how i in is it la of on or that the this to und was what when where who will with www".split(
-    " ",
-  ),
-);
-
-/**
- * The query's words as the FULLTEXT parser splits them: runs of letters, digits and "_", from 2
- * (innodb_ft_min_token_size in deploy/local/infra.ts) to 84 characters.
- */
-function searchWords(text: string): string[] {
-  const words = (text.toLowerCase().match(/[\p{L}\p{N}_]+/gu) ?? []).filter(
-    (word) => [...word].length >= 2 && [...word].length <= 84 && !stopwords.has(word),
-  );
-  return [...new Set(words)].slice(0, maxScoredWords);
-}
-
 function relevance(text: string) {
   const wordScore = (word: string) => {
     // Words hold only letters, digits and "_", so the pattern needs no escaping. REGEXP folds
@@ -373,10 +344,12 @@ function relevance(text: string) {
       sql`${sql.lit(points)} * (${sql.ref(`products.${column}`)} REGEXP ${wholeWord})`;
     return sql`${has("name", fieldScores.name)} + ${has("tags_text", fieldScores.tags)} + ${has("description", fieldScores.description)}`;
   };
-  return searchWords(text).reduce(
-    (score, word) => sql<number>`${score} + ${wordScore(word)}`,
-    sql<number>`IF(products.name = ${text}, ${sql.lit(exactNameScore)}, 0)`,
-  );
+  return searchWords(text)
+    .slice(0, maxScoredWords)
+    .reduce(
+      (score, word) => sql<number>`${score} + ${wordScore(word)}`,
+      sql<number>`IF(products.name = ${text}, ${sql.lit(exactNameScore)}, 0)`,
+    );
 }
 
 /** Locks the category's row for the rest of the transaction. */
@@ -449,4 +422,87 @@ export async function moveCategoryProducts(
 
 export async function deleteCategoryRow(trx: Transaction<ProductDatabase>, id: string): Promise<void> {
   await trx.deleteFrom("categories").where("id", "=", id).execute();
+}
+
+/**
+ * Products as the search read model indexes them, whatever their state: by ids, of one shop, or
+ * a page of all of them in id order (a rebuild).
+ */
+export async function searchableProducts(
+  db: Db,
+  which: { ids: string[] } | { shopId: string } | { afterId: string | undefined; limit: number },
+): Promise<SearchableProduct[]> {
+  let select = db
+    .selectFrom("products")
+    .innerJoin("shops", "shops.id", "products.shop_id")
+    .select([
+      "products.id",
+      "products.shop_id",
+      "products.seller_id",
+      "products.category_id",
+      "products.name",
+      "products.tags",
+      "products.description",
+      "products.price_minor",
+      "products.featured",
+      "products.active",
+      "products.delete_time",
+      "shops.suspend_time",
+    ]);
+  if ("ids" in which) {
+    if (which.ids.length === 0) return [];
+    select = select.where("products.id", "in", which.ids);
+  } else if ("shopId" in which) {
+    select = select.where("products.shop_id", "=", which.shopId);
+  } else {
+    if (which.afterId) select = select.where("products.id", ">", which.afterId);
+    select = select.orderBy("products.id").limit(which.limit);
+  }
+  const rows = await select.execute();
+  return rows.map((row) => ({
+    id: row.id,
+    shopId: row.shop_id,
+    sellerId: row.seller_id,
+    categoryId: row.category_id,
+    name: row.name,
+    tags: jsonColumn<string[]>(row.tags),
+    description: row.description,
+    priceMinor: BigInt(row.price_minor),
+    featured: Boolean(row.featured),
+    visible: Boolean(row.active) && row.delete_time === null && row.suspend_time === null,
+  }));
+}
+
+/** The category and every category below it. */
+export async function categorySubtree(db: Db, categoryId: string): Promise<string[]> {
+  const { rows } = await sql<{ id: string }>`${subtreeOf(categoryId)}`.execute(db);
+  return rows.map((row) => row.id);
+}
+
+/** The ids of a category and all its descendants. */
+function subtreeOf(categoryId: string) {
+  return sql`WITH RECURSIVE subtree (id) AS (
+      SELECT id FROM categories WHERE id = ${categoryId}
+      UNION ALL SELECT c.id FROM categories c JOIN subtree s ON c.parent_id = s.id)
+    SELECT id FROM subtree`;
+}
+
+/** How many products there are, hidden ones included. */
+export async function productCount(db: Db): Promise<number> {
+  const row = await db
+    .selectFrom("products")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/**
+ * What tells this database from another of the same name: when its first migration ran. A search
+ * index built from a database that was dropped and created again must not be trusted.
+ */
+export async function catalogDatabaseIdentity(db: Db): Promise<string> {
+  const { rows } = await sql<{
+    timestamp: string;
+  }>`SELECT timestamp FROM kysely_migration ORDER BY name LIMIT 1`.execute(db);
+  return rows[0]?.timestamp ?? "";
 }

@@ -1,5 +1,6 @@
 // Sellers and admins changing the catalog. Each use case checks ownership, changes rows and
 // writes its events in one transaction.
+import { inTransaction } from "../../kit/db.ts";
 import type { Kysely } from "kysely";
 import type { Caller } from "../../kit/auth.ts";
 import { appendEvent } from "../../kit/events.ts";
@@ -113,7 +114,7 @@ export async function createProduct(deps: CatalogDeps, caller: Caller, draft: Pr
   checkCurrency(deps, draft.currencyCode);
   if (draft.featured && caller.role !== "admin") throw new NotAllowedError("only admins feature products");
   const id = uuidv7();
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps.db, async (trx) => {
     const owner = await findShopOwner(trx, draft.shopId);
     if (!owner) throw new ShopNotFoundError(`shop ${draft.shopId} not found`);
     if (!canManage(caller, owner)) throw new NotAllowedError("you can only add products to your own shops");
@@ -153,7 +154,7 @@ export async function updateProduct(
   const changes = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined)) as ProductChanges;
   if (changes.featured !== undefined && caller.role !== "admin")
     throw new NotAllowedError("only admins feature products");
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps.db, async (trx) => {
     const before = manageable(caller, await findProductForUpdate(trx, id), id, "change");
     if (changes.categoryId !== undefined && !(await categoryExists(trx, changes.categoryId))) {
       throw new InvalidCatalogInputError("product.category_id", "no such category");
@@ -176,7 +177,7 @@ export async function updateProduct(
 }
 
 export async function deleteProduct(deps: CatalogDeps, caller: Caller, id: string): Promise<void> {
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps.db, async (trx) => {
     manageable(caller, await findProductForUpdate(trx, id), id, "delete");
     await softDeleteProduct(trx, id);
     await appendEvent(trx, {
@@ -195,7 +196,7 @@ export async function createCategory(
   category: Omit<Category, "id">,
 ): Promise<Category> {
   const created = { ...category, id: uuidv7() };
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps.db, async (trx) => {
     if (category.parentId && !(await categoryExists(trx, category.parentId))) {
       throw new InvalidCatalogInputError("category.parent_id", "no such category");
     }

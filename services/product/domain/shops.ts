@@ -1,4 +1,5 @@
 // Shops: who owns them, where they are, and how far they are from a buyer.
+import { inTransaction } from "../../kit/db.ts";
 import type { Kysely, Transaction } from "kysely";
 import type { Caller } from "../../kit/auth.ts";
 import { appendEvent } from "../../kit/events.ts";
@@ -82,7 +83,7 @@ export async function openShop(
   shop: { name: string; description: string; address: PostalAddress; location: LatLng },
 ): Promise<Shop> {
   const id = uuidv7();
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps.db, async (trx) => {
     await insertShop(trx, { id, sellerId: caller.id, ...shop });
     await appendEvent(trx, {
       source: "product",
@@ -104,7 +105,7 @@ export async function changeShop(
   id: string,
   changes: Partial<Pick<Shop, "name" | "description" | "address" | "location">>,
 ): Promise<Shop> {
-  await deps.db.transaction().execute(async (trx) => {
+  await inTransaction(deps.db, async (trx) => {
     const shop = await findShopByIdForUpdate(trx, id);
     if (!shop) throw new ShopNotFoundError(`shop ${id} not found`);
     if (!canManage(caller, shop.sellerId)) throw new NotAllowedError("you can only change your own shops");
@@ -146,7 +147,7 @@ export async function setShopSuspension(
   id: string,
   suspension: { suspended: true; reason: string } | { suspended: false },
 ): Promise<{ shop: Shop; changed: boolean }> {
-  const changed = await deps.db.transaction().execute(async (trx) => {
+  const changed = await inTransaction(deps.db, async (trx) => {
     const shop = await findShopByIdForUpdate(trx, id);
     if (!shop) throw new ShopNotFoundError(`shop ${id} not found`);
     const changed = suspension.suspended

@@ -1,0 +1,328 @@
+// The search read model: an FTS5 index (db/search-index.ts) of the catalog, kept by the catalog's
+// own events. An event only says which products changed; the model reads them again from the
+// catalog database, so applying one twice, late or out of order still leaves the current state.
+//
+// - Built from the catalog database on first start, or when the file is of another version,
+//   another database, another stream, or the stream lost events it had not read yet. The stream
+//   position is read before the catalog, so what changes meanwhile comes again as events.
+// - Follows `bazaar.product.>` from the position stored with the changes it covers: a restart
+//   goes on where it stopped instead of building again.
+// - Sees this process's own writes right after their commit (observeCommittedEvents), so a
+//   seller's new product is found by the next search on the same replica; other replicas see it
+//   through the stream within milliseconds.
+// - Until built, `search` answers undefined and the caller asks MariaDB's FULLTEXT index.
+import { fromBinary } from "@bufbuild/protobuf";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { Kysely } from "kysely";
+import { type Event, EventSchema } from "../../../gen/bazaar/events/v1/events_pb.ts";
+import { followEventFeed } from "../../kit/event-feed.ts";
+import { observeCommittedEvents, streamName } from "../../kit/events.ts";
+import type { Logger } from "../../kit/log.ts";
+import { refreshOnScrape, registry } from "../../kit/metrics.ts";
+import { Gauge } from "prom-client";
+import type { ProductDatabase } from "../db/database.ts";
+import {
+  catalogDatabaseIdentity,
+  categorySubtree,
+  productCount,
+  searchableProducts,
+} from "../db/product.repository.ts";
+import { searchIndexVersion, type IndexFilter, type SearchIndexStore } from "../db/search-index.ts";
+import type { ProductFilter } from "./catalog.ts";
+import { searchIndex, toIndexed, type IndexSearch } from "./search-model.ts";
+
+export interface SearchReadModel {
+  /** A page from the index; undefined while it is being built. */
+  search(
+    search: Omit<IndexSearch, "filter"> & { filter: ProductFilter },
+  ): Promise<Array<{ id: string; score: number }> | undefined>;
+  /** Build or continue the index, then follow the stream; until then only this process's own commits. */
+  follow(nats: { js: JetStreamClient; jsm: JetStreamManager }): { stop(): Promise<void> };
+  /** Build from the catalog database alone, following nothing but this process's commits (tests). */
+  buildAlone(): Promise<void>;
+  /** Read every product again (after writes that bypassed the events, such as the demo seed). */
+  sweep(): Promise<void>;
+  state(): {
+    ready: boolean;
+    /** Whether this start built the index from the catalog or went on from the stored stream position. */
+    startedFrom: "catalog" | "stored position" | undefined;
+    products: number;
+    visible: number;
+    appliedSeq: number;
+  };
+  stop(): void;
+}
+
+const rebuildPageSize = 5_000;
+/** How long a search waits for changes already seen to be written before answering without them. */
+const settleTimeoutMs = 1_000;
+
+export function createSearchReadModel(deps: {
+  db: Kysely<ProductDatabase>;
+  store: SearchIndexStore;
+  log: Logger;
+}): SearchReadModel {
+  const { db, store, log } = deps;
+  let ready = false;
+  let appliedSeq = Number(store.meta("seq") ?? 0);
+  let built: Promise<void> | undefined;
+  let closed = false;
+  let startedFrom: "catalog" | "stored position" | undefined;
+
+  // Changes seen and not yet written. `seen` counts them; `written` is the count when the last
+  // write began, so a search waits only for what was seen before it.
+  const products = new Set<string>();
+  const shops = new Set<string>();
+  const moves: Array<{ from: string; to: string }> = [];
+  let pendingSeq: number | undefined;
+  let seen = 0;
+  let written = 0;
+  let writing: Promise<void> | undefined;
+  const waiters: Array<{ upTo: number; resolve(): void }> = [];
+
+  const note = (event: Event, seq?: number) => {
+    const { payload } = event;
+    switch (payload.case) {
+      case "productCreated":
+      case "productUpdated":
+      case "productDeleted":
+        products.add(payload.value.productId);
+        break;
+      case "shopSuspensionChanged":
+        shops.add(payload.value.shopId);
+        break;
+      case "categoryChanged":
+        if (payload.value.deleted && payload.value.movedToCategoryId)
+          moves.push({ from: payload.value.categoryId, to: payload.value.movedToCategoryId });
+        break;
+      default:
+        if (seq === undefined) return;
+    }
+    if (seq !== undefined) pendingSeq = Math.max(pendingSeq ?? 0, seq);
+    seen += 1;
+    writing ??= writeSeen();
+  };
+
+  const writeSeen = async (): Promise<void> => {
+    try {
+      await built;
+      while (products.size + shops.size + moves.length > 0 || pendingSeq !== undefined) {
+        const upTo = seen;
+        const ids = [...products];
+        const shopIds = [...shops];
+        const moved = moves.splice(0);
+        const seq = pendingSeq;
+        products.clear();
+        shops.clear();
+        pendingSeq = undefined;
+        try {
+          const rows = await searchableProducts(db, { ids });
+          for (const shopId of shopIds) rows.push(...(await searchableProducts(db, { shopId })));
+          for (const { from, to } of moved) store.moveCategory(from, to);
+          store.write(rows.map(toIndexed), seq === undefined ? {} : { seq: String(seq) });
+          if (seq !== undefined) appliedSeq = seq;
+        } catch (error) {
+          // The catalog database is away: keep the changes and try again.
+          for (const id of ids) products.add(id);
+          for (const id of shopIds) shops.add(id);
+          moves.unshift(...moved);
+          if (seq !== undefined) pendingSeq = Math.max(pendingSeq ?? 0, seq);
+          log.warn({ err: error }, "search index update failed; retrying");
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+          continue;
+        }
+        written = upTo;
+        for (const waiter of waiters.splice(0)) {
+          if (waiter.upTo <= written) waiter.resolve();
+          else waiters.push(waiter);
+        }
+      }
+    } finally {
+      writing = undefined;
+    }
+  };
+
+  const settled = (): Promise<void> => {
+    if (written >= seen) return Promise.resolve();
+    const upTo = seen;
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, settleTimeoutMs);
+      waiters.push({
+        upTo,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
+  };
+
+  const unobserve = observeCommittedEvents(db, (row) => note(fromBinary(EventSchema, row.payload)));
+
+  /** Writes every catalog product into the index, in id order. */
+  const readAll = async () => {
+    const started = performance.now();
+    let afterId: string | undefined;
+    let count = 0;
+    for (;;) {
+      if (closed) throw new Error("search read model stopped");
+      const page = await searchableProducts(db, { afterId, limit: rebuildPageSize });
+      if (page.length === 0) break;
+      store.write(page.map(toIndexed));
+      count += page.length;
+      afterId = page.at(-1)!.id;
+    }
+    log.info({ products: count, ms: Math.round(performance.now() - started) }, "search index built from the catalog");
+  };
+
+  /** Whether the stored index may be trusted and continued; otherwise it is emptied and built again. */
+  const startIndex = async (stream: { created: string; firstSeq: number; lastSeq: number } | undefined) => {
+    const identity = await catalogDatabaseIdentity(db);
+    const storedSeq = Number(store.meta("seq") ?? -1);
+    const current =
+      store.meta("version") === searchIndexVersion &&
+      store.meta("database") === identity &&
+      stream !== undefined &&
+      store.meta("stream") === stream.created &&
+      storedSeq + 1 >= stream.firstSeq &&
+      storedSeq <= stream.lastSeq;
+    if (current) {
+      appliedSeq = storedSeq;
+      // Products written straight into the database (a seed, a bulk load) have no events.
+      const { products: indexed } = store.counts();
+      if ((await productCount(db)) !== indexed) await readAll();
+      log.info({ seq: storedSeq }, "search index continues from its stored stream position");
+      startedFrom = "stored position";
+      return;
+    }
+    store.clear();
+    const seq = stream?.lastSeq ?? 0;
+    await readAll();
+    store.write([], {
+      version: searchIndexVersion,
+      database: identity,
+      stream: stream?.created ?? "",
+      seq: String(seq),
+    });
+    appliedSeq = seq;
+    startedFrom = "catalog";
+  };
+
+  const build = (stream: Parameters<typeof startIndex>[0]) => {
+    built = (async () => {
+      while (!closed) {
+        try {
+          await startIndex(stream);
+          ready = true;
+          return;
+        } catch (error) {
+          if (closed) return;
+          log.warn({ err: error }, "search index build failed; retrying");
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+        }
+      }
+    })();
+    return built;
+  };
+
+  return {
+    async search({ filter, ...search }) {
+      if (!ready) return undefined;
+      await settled();
+      return searchIndex(store, { ...search, filter: await indexFilter(db, filter) });
+    },
+
+    follow({ js, jsm }) {
+      let stopped = false;
+      let feed: { stop(): Promise<void> } | undefined;
+      const retryUntilStopped = async <T>(work: () => Promise<T>): Promise<T | undefined> => {
+        while (!stopped) {
+          try {
+            return await work();
+          } catch (error) {
+            log.warn({ err: error }, "search index feed not attached; retrying");
+            await new Promise((resolve) => setTimeout(resolve, 1_000));
+          }
+        }
+        return undefined;
+      };
+      // In the background: the service serves meanwhile (search from MariaDB until built).
+      const started = (async () => {
+        const info = await retryUntilStopped(() => jsm.streams.info(streamName));
+        if (!info) return;
+        await build({ created: info.created, firstSeq: info.state.first_seq, lastSeq: info.state.last_seq });
+        feed = await retryUntilStopped(() =>
+          followEventFeed({
+            js,
+            filterSubject: "bazaar.product.>",
+            from: { startSeq: () => appliedSeq + 1 },
+            apply: note,
+            name: "search index feed",
+            log,
+          }),
+        );
+      })();
+      return {
+        async stop() {
+          stopped = true;
+          closed = true;
+          await started;
+          await feed?.stop();
+        },
+      };
+    },
+
+    buildAlone() {
+      return build(undefined);
+    },
+
+    async sweep() {
+      await built;
+      await readAll();
+    },
+
+    state() {
+      return { ready, startedFrom, ...store.counts(), appliedSeq };
+    },
+
+    stop() {
+      unobserve();
+      closed = true;
+      ready = false;
+    },
+  };
+}
+
+async function indexFilter(db: Kysely<ProductDatabase>, filter: ProductFilter): Promise<IndexFilter> {
+  return {
+    categoryIds: filter.categoryId ? await categorySubtree(db, filter.categoryId) : undefined,
+    shopId: filter.shopId,
+    sellerId: filter.sellerId,
+    minPriceMinor: filter.minPriceMinor,
+    maxPriceMinor: filter.maxPriceMinor,
+    featuredOnly: filter.featuredOnly,
+  };
+}
+
+const indexedProducts = new Gauge({
+  name: "bazaar_product_search_index_products",
+  help: "Products in this replica's search index: all, and those buyers can find (visible)",
+  labelNames: ["state"],
+  registers: [registry],
+});
+const indexReady = new Gauge({
+  name: "bazaar_product_search_index_ready",
+  help: "1 once this replica's search index is built and answers searches; 0 while MariaDB does",
+  labelNames: ["engine"],
+  registers: [registry],
+});
+
+/** The index's size and readiness on /metrics. */
+export function observeSearchIndex(model: SearchReadModel): () => void {
+  return refreshOnScrape("search_index", [indexedProducts, indexReady], async () => {
+    const { ready, products, visible } = model.state();
+    indexedProducts.set({ state: "all" }, products);
+    indexedProducts.set({ state: "visible" }, visible);
+    indexReady.set({ engine: "sqlite-fts5" }, ready ? 1 : 0);
+  });
+}
