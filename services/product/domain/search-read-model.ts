@@ -77,7 +77,7 @@ export function createSearchReadModel(deps: {
   let pendingSeq: number | undefined;
   let seen = 0;
   let written = 0;
-  let writing: Promise<void> | undefined;
+  let writing = false;
   const waiters: Array<{ upTo: number; resolve(): void }> = [];
 
   const note = (event: Event, seq?: number) => {
@@ -100,7 +100,10 @@ export function createSearchReadModel(deps: {
     }
     if (seq !== undefined) pendingSeq = Math.max(pendingSeq ?? 0, seq);
     seen += 1;
-    writing ??= writeSeen();
+    if (!writing) {
+      writing = true;
+      void writeSeen();
+    }
   };
 
   const writeSeen = async (): Promise<void> => {
@@ -138,7 +141,7 @@ export function createSearchReadModel(deps: {
         }
       }
     } finally {
-      writing = undefined;
+      writing = false;
     }
   };
 
