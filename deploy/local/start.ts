@@ -76,6 +76,8 @@ try {
       ...natsUsers,
       BAZAAR_NATS_STREAM_REPLICAS: env.BAZAAR_NATS_STREAM_REPLICAS ?? String(natsClusterSize),
       BAZAAR_DEMO_SEED: env.BAZAAR_DEMO_SEED ?? "1",
+      // The product service's search index, kept from one start to the next.
+      BAZAAR_PRODUCT_SEARCH_DIR: env.BAZAAR_PRODUCT_SEARCH_DIR ?? `${root}.data/search`,
       ...(maildev ? { BAZAAR_NOTIFICATION_SMTP_URL: maildev.smtpUrl } : {}),
       ...objectStore?.env,
     },

@@ -19,8 +19,9 @@ export interface ProductConfig extends ServiceBaseConfig {
   /** Pictures: object storage and limits. */
   media: MediaConfig;
   /**
-   * The search index file (SQLite), one per replica, rebuilt from the catalog when missing. By
-   * default in the system's temporary directory, named after the database it indexes.
+   * The search index file (SQLite), one per replica, built from the catalog when missing: the
+   * path given, or a file in BAZAAR_PRODUCT_SEARCH_DIR (the system's temporary directory by
+   * default) named after the database it indexes and this process's listen address.
    */
   searchIndexPath: string;
 }
@@ -36,12 +37,18 @@ export function loadProductConfig(env: Env): ProductConfig {
     reservationTtlMs: read.int("BAZAAR_RESERVATION_TTL_SECONDS", 900, { min: 1, max: 86_400 }) * 1000,
     expirySweepMs: read.int("BAZAAR_RESERVATION_SWEEP_MS", 5_000, { min: 100, max: 600_000 }),
     media: readMediaConfig(read),
-    searchIndexPath: read.string("BAZAAR_PRODUCT_SEARCH_INDEX", defaultSearchIndexPath(base)),
+    searchIndexPath: read.string(
+      "BAZAAR_PRODUCT_SEARCH_INDEX",
+      defaultSearchIndexPath(base, read.string("BAZAAR_PRODUCT_SEARCH_DIR", join(tmpdir(), "bazaar-search"))),
+    ),
   };
 }
 
-/** One file per database server and database: two local meshes never share an index. */
-function defaultSearchIndexPath(base: ServiceBaseConfig): string {
-  const server = createHash("sha256").update(base.mysqlUrl).digest("hex").slice(0, 12);
-  return join(tmpdir(), "bazaar-search", `${base.database}-${server}.sqlite`);
+/**
+ * One file per database and per process: two meshes, or two replicas on one machine, never
+ * share an index, and a restart on the same address finds its own again.
+ */
+function defaultSearchIndexPath(base: ServiceBaseConfig, directory: string): string {
+  const owner = createHash("sha256").update(`${base.mysqlUrl}|${base.listenAddress}`).digest("hex").slice(0, 12);
+  return join(directory, `${base.database}-${owner}.sqlite`);
 }

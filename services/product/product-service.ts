@@ -10,6 +10,7 @@ import {
   type CategorySchema,
   type ListProductsRequest,
   type SearchProductsRequest,
+  type SearchFacetsSchema,
 } from "../../gen/bazaar/product/v1/product_pb.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
@@ -28,11 +29,12 @@ import {
   listCategories,
   listSellerProducts,
   listVisibleProducts,
+  countSearchMatches,
   searchVisibleProducts,
   type ProductSearch,
 } from "./db/product.repository.ts";
 import type { SearchReadModel } from "./domain/search-read-model.ts";
-import { UnknownPagePositionError } from "./domain/search-model.ts";
+import { facetsOf, priceBandEdges, type SearchFacets, UnknownPagePositionError } from "./domain/search-model.ts";
 import {
   createCategory,
   canManage,
@@ -106,6 +108,9 @@ export function createProductService(deps: ProductServiceDeps): ServiceImpl<type
       );
     });
   };
+  const searchFacets = async (text: string, filter: ProductFilter) =>
+    (await deps.searchModel?.facets(text, filter)) ??
+    facetsOf(await countSearchMatches(db, text, filter, priceBandEdges));
   return {
     async getProduct(request, ctx) {
       const caller = ctx.values.get(callerKey);
@@ -238,12 +243,9 @@ export function createProductService(deps: ProductServiceDeps): ServiceImpl<type
       const limit = pageSizeOf(request.pageSize);
       const query = queryFingerprint(request.query);
       const after = request.pageToken ? searchPages.decode(request.pageToken, { query }) : undefined;
-      const rows = await searchCatalog({
-        text: request.query.trim(),
-        filter: filterOf(request),
-        after,
-        limit: limit + 1,
-      });
+      const text = request.query.trim();
+      const filter = filterOf(request);
+      const rows = await searchCatalog({ text, filter, after, limit: limit + 1 });
       const page = rows.slice(0, limit);
       const last = page.at(-1);
       return {
@@ -253,6 +255,7 @@ export function createProductService(deps: ProductServiceDeps): ServiceImpl<type
         ),
         nextPageToken:
           rows.length > limit && last ? searchPages.encode({ query, score: last.score, id: last.product.id }) : "",
+        facets: request.includeFacets ? facetsToProto(await searchFacets(text, filter)) : undefined,
       };
     },
   };
@@ -299,6 +302,14 @@ const searchPages = pageTokenCodec({
   score: cursorField.number("s"),
   id: cursorField.id("i"),
 });
+
+function facetsToProto(facets: SearchFacets): MessageInitShape<typeof SearchFacetsSchema> {
+  return {
+    total: BigInt(facets.total),
+    categories: facets.categories.map((c) => ({ categoryId: c.categoryId, count: BigInt(c.count) })),
+    priceBands: facets.priceBands.map((band) => ({ ...band, count: BigInt(band.count) })),
+  };
+}
 
 function queryFingerprint(query: string): string {
   return createHash("sha256").update(query.trim()).digest("base64url").slice(0, 12);

@@ -293,6 +293,14 @@ describe("metrics of every process", () => {
     ).toBeGreaterThanOrEqual(1);
     expect(sampleValue(edge, "bazaar_edge_public_cache_followed")).toBe(1);
     expect(sampleValue(edge, "bazaar_edge_public_cache_entries")).toBeGreaterThanOrEqual(0);
+    // The search read model: built from the demo catalog, and what buyers find in it.
+    const product = await eventually(
+      () => scrape("product"),
+      (samples) => sampleValue(samples, "bazaar_product_search_index_ready", { engine: "sqlite-fts5" }) === 1,
+      10_000,
+    );
+    expect(sampleValue(product, "bazaar_product_search_index_ready", { engine: "sqlite-fts5" })).toBe(1);
+    expect(sampleValue(product, "bazaar_product_search_index_products", { state: "visible" })).toBeGreaterThan(0);
 
     const consumersOf: Record<string, string[]> = {
       cart: ["cart-order-placed", "cart-product-snapshots"],

@@ -91,6 +91,8 @@ export async function startTestMesh(
       // after the start (caches cold, code not yet optimised) passed the production default of
       // 2 s on a loaded CI box. Deadlines have tests of their own (edge-protection).
       BAZAAR_EDGE_READ_TIMEOUT_MS: "10000",
+      // The search index files go with the mesh's other files.
+      BAZAAR_PRODUCT_SEARCH_DIR: join(natsDir, "search"),
       ...extraEnv,
     },
   });

@@ -179,6 +179,25 @@ export class SearchIndexStore {
     return (this.#statement(sql).all(...args) as Array<{ rowid: bigint }>).map((row) => row.rowid);
   }
 
+  /**
+   * Matches of the FTS5 expression and the filter counted by category and by price band: band i
+   * holds prices from bandEdges[i - 1] (0 for the first) up to bandEdges[i], exclusive.
+   */
+  facetCounts(
+    match: string,
+    filter: IndexFilter,
+    bandEdges: readonly bigint[],
+  ): Array<{ categoryId: string; band: number; count: number }> {
+    const [where, params] = filterClause(filter);
+    const band = `CASE ${bandEdges.map((_, i) => `WHEN p.price_minor < ? THEN ${i}`).join(" ")} ELSE ${bandEdges.length} END`;
+    const rows = this.#statement(
+      `SELECT p.category_id AS categoryId, ${band} AS band, count(*) AS count
+       FROM terms CROSS JOIN products p ON p.rowid = terms.rowid
+       WHERE terms MATCH ?${where} GROUP BY 1, 2`,
+    ).all(...bandEdges, match, ...params) as Array<{ categoryId: string; band: bigint; count: bigint }>;
+    return rows.map((row) => ({ categoryId: row.categoryId, band: Number(row.band), count: Number(row.count) }));
+  }
+
   rowidOf(id: string): bigint | undefined {
     return (this.#statement("SELECT rowid FROM products WHERE id = ?").get(id) as { rowid: bigint } | undefined)?.rowid;
   }

@@ -100,6 +100,47 @@ export function searchIndex(store: SearchIndexStore, search: IndexSearch): Array
   return page.map((row, i) => ({ id: ids[i]!, score: row.score }));
 }
 
+/** Where price bands end, in minor units: 10, 25, 50, 100, 250, 500 and 1,000 in major units, then the rest. */
+export const priceBandEdges = [1_000n, 2_500n, 5_000n, 10_000n, 25_000n, 50_000n, 100_000n] as const;
+
+export interface SearchFacets {
+  total: number;
+  categories: Array<{ categoryId: string; count: number }>;
+  priceBands: Array<{ minPriceMinor: bigint; maxPriceMinor?: bigint; count: number }>;
+}
+
+/** Every match of the query and filter, counted by category and price band. */
+export function indexFacets(store: SearchIndexStore, text: string, filter: IndexFilter): SearchFacets {
+  const { scored, unscored } = queryWords(text);
+  if (scored.length === 0) return facetsOf([]);
+  return facetsOf(store.facetCounts(allTerms([...scored, ...unscored]).join(" OR "), filter, priceBandEdges));
+}
+
+/** Counts per (category, band), from either engine, as the contract gives them. */
+export function facetsOf(counts: Array<{ categoryId: string; band: number; count: number }>): SearchFacets {
+  const byCategory = new Map<string, number>();
+  const byBand = new Map<number, number>();
+  let total = 0;
+  for (const { categoryId, band, count } of counts) {
+    byCategory.set(categoryId, (byCategory.get(categoryId) ?? 0) + count);
+    byBand.set(band, (byBand.get(band) ?? 0) + count);
+    total += count;
+  }
+  return {
+    total,
+    categories: [...byCategory]
+      .map(([categoryId, count]) => ({ categoryId, count }))
+      .sort((a, b) => b.count - a.count || (a.categoryId < b.categoryId ? -1 : 1)),
+    priceBands: [...byBand]
+      .sort(([a], [b]) => a - b)
+      .map(([band, count]) => ({
+        minPriceMinor: band === 0 ? 0n : priceBandEdges[band - 1]!,
+        maxPriceMinor: priceBandEdges[band],
+        count,
+      })),
+  };
+}
+
 function wordScore(store: SearchIndexStore, rowid: bigint, words: string[]): number {
   let score = 0;
   for (const word of words)

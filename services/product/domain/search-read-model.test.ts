@@ -17,10 +17,11 @@ import { eventually } from "../../kit/testing/eventually.ts";
 import { createTestTokens, signedIn, type SignedIn } from "../../kit/testing/tokens.ts";
 import type { ProductDatabase } from "../db/database.ts";
 import { migrations } from "../db/migrations/index.ts";
-import { searchVisibleProducts } from "../db/product.repository.ts";
+import { countSearchMatches, searchVisibleProducts } from "../db/product.repository.ts";
 import { SearchIndexStore } from "../db/search-index.ts";
 import { aProduct, aShop, openedShop, productServicesInMemory, type ProductServices } from "../product-builders.ts";
 import type { ProductFilter } from "./catalog.ts";
+import { facetsOf, priceBandEdges } from "./search-model.ts";
 import { createSearchReadModel, type SearchReadModel } from "./search-read-model.ts";
 
 const log = createLogger("search-test", "silent");
@@ -124,17 +125,26 @@ async function rankedByModel(model: SearchReadModel, text: string, filter: Produ
   }
 }
 
+/** Every query's ranking and facet counts under every filter, from a read model. */
 async function everyRanking(model: SearchReadModel) {
   const rankings: Record<string, unknown> = {};
   for (const query of queries)
-    for (const [i, filter] of filters.entries()) rankings[`${query} #${i}`] = await rankedByModel(model, query, filter);
+    for (const [i, filter] of filters.entries()) {
+      rankings[`${query} #${i}`] = await rankedByModel(model, query, filter);
+      rankings[`${query} #${i} facets`] = await model.facets(query, filterOf(filter));
+    }
   return rankings;
 }
 
 async function everyMariaDbRanking() {
   const rankings: Record<string, unknown> = {};
   for (const query of queries)
-    for (const [i, filter] of filters.entries()) rankings[`${query} #${i}`] = await rankedByMariaDb(query, filter);
+    for (const [i, filter] of filters.entries()) {
+      rankings[`${query} #${i}`] = await rankedByMariaDb(query, filter);
+      rankings[`${query} #${i} facets`] = facetsOf(
+        await countSearchMatches(db, query, filterOf(filter), priceBandEdges),
+      );
+    }
   return rankings;
 }
 
@@ -156,6 +166,28 @@ describe("ranking", () => {
     expect((expected["kettle #1"] as unknown[]).length).toBeGreaterThan(0);
     expect((expected["nothingmatches #0"] as unknown[]).length).toBe(0);
     expect(await everyRanking(services.searchModel)).toEqual(expected);
+  });
+
+  it("when buyers ask for facets, then every match is counted once by category and by price band", async () => {
+    const { products, facets } = await services.products.searchProducts({
+      query: "kettle",
+      pageSize: 100,
+      includeFacets: true,
+    });
+    const prices = products.map((p) => p.price!.amountMinor);
+    expect(Number(facets!.total)).toBe(products.length);
+    expect(facets!.categories.reduce((sum, c) => sum + Number(c.count), 0)).toBe(products.length);
+    for (const category of facets!.categories)
+      expect(Number(category.count)).toBe(products.filter((p) => p.categoryId === category.categoryId).length);
+    for (const band of facets!.priceBands)
+      expect(Number(band.count)).toBe(
+        prices.filter(
+          (price) => price >= band.minPriceMinor && (band.maxPriceMinor === undefined || price < band.maxPriceMinor),
+        ).length,
+      );
+    expect(facets!.priceBands.reduce((sum, b) => sum + Number(b.count), 0)).toBe(products.length);
+    // Only when asked.
+    expect((await services.products.searchProducts({ query: "kettle" })).facets).toBeUndefined();
   });
 });
 

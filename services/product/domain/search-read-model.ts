@@ -29,13 +29,15 @@ import {
 } from "../db/product.repository.ts";
 import { searchIndexVersion, type IndexFilter, type SearchIndexStore } from "../db/search-index.ts";
 import type { ProductFilter } from "./catalog.ts";
-import { searchIndex, toIndexed, type IndexSearch } from "./search-model.ts";
+import { indexFacets, searchIndex, toIndexed, type IndexSearch, type SearchFacets } from "./search-model.ts";
 
 export interface SearchReadModel {
   /** A page from the index; undefined while it is being built. */
   search(
     search: Omit<IndexSearch, "filter"> & { filter: ProductFilter },
   ): Promise<Array<{ id: string; score: number }> | undefined>;
+  /** The matches of a search counted by category and price band; undefined while being built. */
+  facets(text: string, filter: ProductFilter): Promise<SearchFacets | undefined>;
   /** Build or continue the index, then follow the stream; until then only this process's own commits. */
   follow(nats: { js: JetStreamClient; jsm: JetStreamManager }): { stop(): Promise<void> };
   /** Build from the catalog database alone, following nothing but this process's commits (tests). */
@@ -233,6 +235,12 @@ export function createSearchReadModel(deps: {
       if (!ready) return undefined;
       await settled();
       return searchIndex(store, { ...search, filter: await indexFilter(db, filter) });
+    },
+
+    async facets(text, filter) {
+      if (!ready) return undefined;
+      await settled();
+      return indexFacets(store, text, await indexFilter(db, filter));
     },
 
     follow({ js, jsm }) {

@@ -13,9 +13,15 @@ import { rawBaselineIds } from "../baselines/http-hello.ts";
 import { grpcUnary } from "../load/http2-client.ts";
 import { grpcFrame } from "../wire.ts";
 import { nodeDriverScenario, type Scenario } from "./scenario.ts";
+import { createDb } from "../../../services/kit/db.ts";
+import type { ProductDatabase } from "../../../services/product/db/database.ts";
+import { searchVisibleProducts } from "../../../services/product/db/product.repository.ts";
+import { runClosedLoop } from "../load/closed-loop.ts";
 
 export interface CatalogQueryTargets {
   productAddress: string;
+  mysqlUrl: string;
+  productDatabase: string;
   catalogSize: number;
   productId: string;
   /** The id at 90% depth of the newest-first order, for a deep page token. */
@@ -24,8 +30,7 @@ export interface CatalogQueryTargets {
 
 /** Page reads and key lookups: many at once, like a storefront's traffic. */
 const readConcurrency = 32;
-// InnoDB FULLTEXT ranks every match: a word in 5% of a large catalog costs in proportion to the
-// catalog, and more than a few such searches at once only queue.
+// Searches at once: what InnoDB FULLTEXT, which ranks every match, could bear at a million.
 const searchConcurrency = 4;
 
 export function catalogQueryScenarios(targets: CatalogQueryTargets): Scenario[] {
@@ -104,5 +109,54 @@ export function catalogQueryScenarios(targets: CatalogQueryTargets): Scenario[] 
       { query: "bench4242" },
       searchConcurrency,
     ),
+    query(
+      "search.two-common-words",
+      "SearchProducts, two words each in 5–8% of products",
+      "SearchProducts",
+      SearchProductsRequestSchema,
+      { query: "red espresso" },
+      searchConcurrency,
+    ),
+    query(
+      "search.common-word.facets",
+      "SearchProducts, a word in 5% of products, with facet counts",
+      "SearchProducts",
+      SearchProductsRequestSchema,
+      { query: "espresso", includeFacets: true },
+      searchConcurrency,
+    ),
+    fullTextBaseline(targets, "search.common-word.mariadb-fulltext", "espresso"),
+    fullTextBaseline(targets, "search.two-common-words.mariadb-fulltext", "red espresso"),
   ];
+}
+
+/**
+ * The search as MariaDB's FULLTEXT path answers it (what SearchProducts ran before the read
+ * model, and still runs while one is built): the repository's query, from the bench process.
+ */
+function fullTextBaseline(targets: CatalogQueryTargets, id: string, text: string): Scenario {
+  return {
+    id: `catalog.${id}`,
+    title: `MariaDB FULLTEXT search "${text}" (the repository's query, kysely + mysql2)`,
+    kind: "baseline",
+    generator: "mysql2",
+    protocol: "MySQL",
+    sweep: false,
+    concurrency: searchConcurrency,
+    catalogSize: targets.catalogSize,
+    async measure(run) {
+      const db = createDb<ProductDatabase>({ url: targets.mysqlUrl, database: targets.productDatabase });
+      try {
+        return await runClosedLoop({
+          ...run,
+          async call() {
+            const rows = await searchVisibleProducts(db, { text, filter: {}, limit: 21 });
+            return rows.length > 0 ? undefined : "no match";
+          },
+        });
+      } finally {
+        await db.destroy();
+      }
+    },
+  };
 }
