@@ -30,6 +30,7 @@ import {
 import { searchIndexVersion, type IndexFilter, type SearchIndexStore } from "../db/search-index.ts";
 import type { ProductFilter } from "./catalog.ts";
 import { indexFacets, searchIndex, toIndexed, type IndexSearch, type SearchFacets } from "./search-model.ts";
+import { queryWords } from "./search-words.ts";
 
 export interface SearchReadModel {
   /** A page from the index; undefined while it is being built. */
@@ -56,6 +57,12 @@ export interface SearchReadModel {
 }
 
 const rebuildPageSize = 5_000;
+/**
+ * Facet counts of the most recent searches, emptied by every change to the index: counting a
+ * common word's matches costs ~150 ms of CPU at a million products, and popular searches repeat
+ * while catalog edits are rare (stock moves do not touch the index).
+ */
+const facetCacheSize = 1_000;
 /** How long a search waits for changes already seen to be written before answering without them. */
 const settleTimeoutMs = 1_000;
 
@@ -70,6 +77,7 @@ export function createSearchReadModel(deps: {
   let built: Promise<void> | undefined;
   let closed = false;
   let startedFrom: "catalog" | "stored position" | undefined;
+  const facetCache = new Map<string, SearchFacets>();
 
   // Changes seen and not yet written. `seen` counts them; `written` is the count when the last
   // write began, so a search waits only for what was seen before it.
@@ -125,6 +133,7 @@ export function createSearchReadModel(deps: {
           for (const shopId of shopIds) rows.push(...(await searchableProducts(db, { shopId })));
           for (const { from, to } of moved) store.moveCategory(from, to);
           store.write(rows.map(toIndexed), seq === undefined ? {} : { seq: String(seq) });
+          if (rows.length > 0 || moved.length > 0) facetCache.clear();
           if (seq !== undefined) appliedSeq = seq;
         } catch (error) {
           // The catalog database is away: keep the changes and try again.
@@ -174,6 +183,7 @@ export function createSearchReadModel(deps: {
       const page = await searchableProducts(db, { afterId, limit: rebuildPageSize });
       if (page.length === 0) break;
       store.write(page.map(toIndexed));
+      facetCache.clear();
       count += page.length;
       afterId = page.at(-1)!.id;
     }
@@ -201,6 +211,7 @@ export function createSearchReadModel(deps: {
       return;
     }
     store.clear();
+    facetCache.clear();
     const seq = stream?.lastSeq ?? 0;
     await readAll();
     store.write([], {
@@ -240,7 +251,15 @@ export function createSearchReadModel(deps: {
     async facets(text, filter) {
       if (!ready) return undefined;
       await settled();
-      return indexFacets(store, text, await indexFilter(db, filter));
+      const words = queryWords(text);
+      const where = await indexFilter(db, filter);
+      const key = JSON.stringify([words, where], (_, value) => (typeof value === "bigint" ? value.toString() : value));
+      let facets = facetCache.get(key);
+      if (facets) facetCache.delete(key);
+      else facets = indexFacets(store, text, where);
+      facetCache.set(key, facets);
+      if (facetCache.size > facetCacheSize) facetCache.delete(facetCache.keys().next().value!);
+      return facets;
     },
 
     follow({ js, jsm }) {
