@@ -20,6 +20,12 @@ export interface IndexedProduct {
   terms: string;
 }
 
+/** A product's place in the index (its rank among equal scores) and its id. */
+export interface IndexRow {
+  rowid: bigint;
+  id: string;
+}
+
 export interface IndexFilter {
   /** Any of these categories (a category and those below it). */
   categoryIds?: string[];
@@ -149,13 +155,12 @@ export class SearchIndexStore {
     this.#statement("UPDATE products SET category_id = ? WHERE category_id = ?").run(to, from);
   }
 
-  /** Rowids of visible products whose folded name is `nameKey`, newest first. */
-  exactNames(nameKey: string, filter: IndexFilter): bigint[] {
+  /** Visible products whose folded name is `nameKey`, newest first. */
+  exactNames(nameKey: string, filter: IndexFilter): IndexRow[] {
     const [where, params] = filterClause(filter);
-    const rows = this.#statement(
-      `SELECT p.rowid AS rowid FROM products p WHERE p.name_key = ? AND p.visible = 1${where} ORDER BY p.rowid DESC`,
-    ).all(nameKey, ...params) as Array<{ rowid: bigint }>;
-    return rows.map((row) => row.rowid);
+    return this.#statement(
+      `SELECT p.rowid AS rowid, p.id AS id FROM products p WHERE p.name_key = ? AND p.visible = 1${where} ORDER BY p.rowid DESC`,
+    ).all(nameKey, ...params) as unknown as IndexRow[];
   }
 
   /** Whether the product at `rowid` matches the FTS5 expression. */
@@ -164,19 +169,18 @@ export class SearchIndexStore {
   }
 
   /**
-   * Rowids matching the FTS5 expression and the filter, newest first, below `beforeRowid` if
-   * given, at most `limit`. FTS5 reads its doclists in rowid order, so a page stops early.
+   * Products matching the FTS5 expression and the filter, newest first, below `beforeRowid` if
+   * given, at most `limit`. FTS5 reads its doclists in rowid order, so a page stops early; the
+   * join to the products reads only the rows it returns or filters.
    */
-  matching(match: string, filter: IndexFilter, beforeRowid: bigint | undefined, limit: number): bigint[] {
+  matching(match: string, filter: IndexFilter, beforeRowid: bigint | undefined, limit: number): IndexRow[] {
     const [where, params] = filterClause(filter);
     const before = beforeRowid === undefined ? "" : " AND terms.rowid < ?";
-    const sql =
-      where === ""
-        ? `SELECT rowid FROM terms WHERE terms MATCH ?${before} ORDER BY rowid DESC LIMIT ?`
-        : `SELECT terms.rowid AS rowid FROM terms CROSS JOIN products p ON p.rowid = terms.rowid
-           WHERE terms MATCH ?${before}${where} ORDER BY terms.rowid DESC LIMIT ?`;
     const args = beforeRowid === undefined ? [match, ...params, limit] : [match, beforeRowid, ...params, limit];
-    return (this.#statement(sql).all(...args) as Array<{ rowid: bigint }>).map((row) => row.rowid);
+    return this.#statement(
+      `SELECT terms.rowid AS rowid, p.id AS id FROM terms CROSS JOIN products p ON p.rowid = terms.rowid
+       WHERE terms MATCH ?${before}${where} ORDER BY terms.rowid DESC LIMIT ?`,
+    ).all(...args) as unknown as IndexRow[];
   }
 
   /**
@@ -200,12 +204,6 @@ export class SearchIndexStore {
 
   rowidOf(id: string): bigint | undefined {
     return (this.#statement("SELECT rowid FROM products WHERE id = ?").get(id) as { rowid: bigint } | undefined)?.rowid;
-  }
-
-  /** The product ids of the rowids, in their order. */
-  idsOf(rowids: bigint[]): string[] {
-    const get = this.#statement("SELECT id FROM products WHERE rowid = ?");
-    return rowids.map((rowid) => (get.get(rowid) as { id: string }).id);
   }
 
   /** Products in the index, and those of them buyers can find. */

@@ -78,7 +78,7 @@ export function searchIndex(store: SearchIndexStore, search: IndexSearch): Array
   // Exact names: few, so each one's score is put together term by term.
   const exact = store
     .exactNames(nameKey(search.text), search.filter)
-    .map((rowid) => ({ rowid, score: exactNameScore + wordScore(store, rowid, scored) }))
+    .map((row) => ({ ...row, score: exactNameScore + wordScore(store, row.rowid, scored) }))
     .sort((a, b) => b.score - a.score || (b.rowid > a.rowid ? 1 : -1));
   const exactRowids = new Set(exact.map((row) => row.rowid));
   const page = exact.filter((row) => isAfter(row.score, row.rowid)).slice(0, search.limit);
@@ -90,14 +90,13 @@ export function searchIndex(store: SearchIndexStore, search: IndexSearch): Array
     if (!match) continue;
     const before = after && level === after.score ? after.rowid : undefined;
     // Exact names also match their level: read past them.
-    const rowids = store.matching(match, search.filter, before, search.limit - page.length + exactRowids.size);
-    for (const rowid of rowids) {
+    const rows = store.matching(match, search.filter, before, search.limit - page.length + exactRowids.size);
+    for (const row of rows) {
       if (page.length === search.limit) break;
-      if (!exactRowids.has(rowid)) page.push({ rowid, score: level });
+      if (!exactRowids.has(row.rowid)) page.push({ ...row, score: level });
     }
   }
-  const ids = store.idsOf(page.map((row) => row.rowid));
-  return page.map((row, i) => ({ id: ids[i]!, score: row.score }));
+  return page.map(({ id, score }) => ({ id, score }));
 }
 
 /** Where price bands end, in minor units: 10, 25, 50, 100, 250, 500 and 1,000 in major units, then the rest. */
