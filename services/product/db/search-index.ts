@@ -1,7 +1,7 @@
 // The search read model's storage: a SQLite file (node:sqlite) with an FTS5 index of every visible
 // product's words, and the columns search filters on. The only place with its SQL. What the
 // words are and how a query becomes MATCH expressions is the domain's (domain/search-model.ts).
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 
@@ -82,11 +82,6 @@ export class SearchIndexStore {
     db.exec("PRAGMA mmap_size = 1073741824");
     db.exec(schema);
     return new SearchIndexStore(db);
-  }
-
-  /** Deletes the file at `path` and what SQLite keeps beside it. */
-  static remove(path: string): void {
-    for (const suffix of ["", "-wal", "-shm"]) rmSync(`${path}${suffix}`, { force: true });
   }
 
   close(): void {

@@ -53,6 +53,7 @@ export interface SearchReadModel {
     visible: number;
     appliedSeq: number;
   };
+  /** Stops reading this process's commits and closes the index file. */
   stop(): void;
 }
 
@@ -119,7 +120,7 @@ export function createSearchReadModel(deps: {
   const writeSeen = async (): Promise<void> => {
     try {
       await built;
-      while (products.size + shops.size + moves.length > 0 || pendingSeq !== undefined) {
+      while (!closed && (products.size + shops.size + moves.length > 0 || pendingSeq !== undefined)) {
         const upTo = seen;
         const ids = [...products];
         const shopIds = [...shops];
@@ -322,6 +323,8 @@ export function createSearchReadModel(deps: {
       unobserve();
       closed = true;
       ready = false;
+      // After the write in progress, if any: its statements are synchronous, between awaits.
+      store.close();
     },
   };
 }
