@@ -155,7 +155,13 @@ export async function appendEvent(trx: Transaction<EventTables>, event: NewEvent
     .values({ ...row, publish_time: null })
     .execute();
   const handedOver = whenCommitted(trx, (db) => {
-    for (const observe of committedEventObservers.get(db) ?? []) observe(row);
+    for (const observe of committedEventObservers.get(db) ?? []) {
+      // Observers log their own failures; one that throws anyway must not keep the event from
+      // its relay.
+      try {
+        observe(row);
+      } catch {}
+    }
     const publish = committedEventPublishers.get(db);
     if (publish) publish(row);
     else eventsLeftToSweep += 1;

@@ -172,7 +172,14 @@ export function createSearchReadModel(deps: {
     });
   };
 
-  const unobserve = observeCommittedEvents(db, (row) => note(fromBinary(EventSchema, row.payload)));
+  const unobserve = observeCommittedEvents(db, (row) => {
+    try {
+      note(fromBinary(EventSchema, row.payload));
+    } catch (error) {
+      // The stream brings it again; only read-your-writes on this replica is late.
+      log.error({ err: error, subject: row.subject }, "search index could not read a committed event");
+    }
+  });
 
   /** Writes every catalog product into the index, in id order. */
   const readAll = async () => {
