@@ -45,10 +45,12 @@ export function loadProductConfig(env: Env): ProductConfig {
 }
 
 /**
- * One file per database and per process: two meshes, or two replicas on one machine, never
- * share an index, and a restart on the same address finds its own again.
+ * One file per database name and listen address: two replicas on one machine never share an
+ * index, and a restart on the same address finds its own again. Not the server's URL: npm start's
+ * MariaDB takes a free port each time. An index of another database of the same name is told by
+ * the database's identity and built again (domain/search-read-model.ts).
  */
 function defaultSearchIndexPath(base: ServiceBaseConfig, directory: string): string {
-  const owner = createHash("sha256").update(`${base.mysqlUrl}|${base.listenAddress}`).digest("hex").slice(0, 12);
-  return join(directory, `${base.database}-${owner}.sqlite`);
+  const address = createHash("sha256").update(base.listenAddress).digest("hex").slice(0, 12);
+  return join(directory, `${base.database}-${address}.sqlite`);
 }

@@ -195,7 +195,7 @@ export function createSearchReadModel(deps: {
       count += page.length;
       afterId = page.at(-1)!.id;
     }
-    log.info({ products: count, ms: Math.round(performance.now() - started) }, "search index built from the catalog");
+    log.info({ products: count, ms: Math.round(performance.now() - started) }, "search index read the whole catalog");
   };
 
   /** Whether the stored index may be trusted and continued; otherwise it is emptied and built again. */
