@@ -18,6 +18,7 @@ import { createLogger, type Logger } from "./log.ts";
 import { serveMetrics } from "./metrics.ts";
 import { connectNats, type NatsHandles } from "./nats.ts";
 import { createReflection } from "./reflection.ts";
+import { retry } from "./retry.ts";
 import { bind, serve, type ServiceBinding } from "./serve.ts";
 import { startTracing } from "./tracing.ts";
 import { AuthService, ServiceIdentityService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
@@ -225,28 +226,6 @@ export function onShutdownSignal(log: Logger, stop: () => Promise<void>): void {
   };
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
-}
-
-async function retry<T>(
-  log: Logger,
-  what: string,
-  attempt: () => Promise<T>,
-  retryable: (error: unknown) => boolean,
-  stopped: () => boolean,
-): Promise<T> {
-  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (stopped() || !retryable(error)) throw error;
-      // Expected while dependencies start: the reason, without a stack trace per attempt.
-      log.warn(
-        { reason: error instanceof Error ? error.message : String(error), retryInMs: delay },
-        `${what} not available yet`,
-      );
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
-  }
 }
 
 /** Ticks every `everyMs` on every replica; the job runs on the one replica that claims the tick. */

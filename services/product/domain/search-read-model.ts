@@ -19,6 +19,7 @@ import { followEventFeed } from "../../kit/event-feed.ts";
 import { observeCommittedEvents, streamName } from "../../kit/events.ts";
 import type { Logger } from "../../kit/log.ts";
 import { refreshOnScrape, registry } from "../../kit/metrics.ts";
+import { retry } from "../../kit/retry.ts";
 import { Gauge } from "prom-client";
 import type { ProductDatabase } from "../db/database.ts";
 import {
@@ -235,21 +236,24 @@ export function createSearchReadModel(deps: {
     startedFrom = "catalog";
   };
 
-  const build = (stream: Parameters<typeof startIndex>[0]) => {
-    built = (async () => {
-      while (!closed) {
-        try {
-          await startIndex(stream);
-          ready = true;
-          return;
-        } catch (error) {
-          if (closed) return;
-          log.warn({ err: error }, "search index build failed; retrying");
-          await new Promise((resolve) => setTimeout(resolve, 1_000));
-        }
-      }
-    })();
-    return built;
+  /** Retries `work` (the kit's backoff) until it succeeds; undefined once the model is stopped. */
+  const untilStopped = <T>(what: string, work: () => Promise<T>): Promise<T | undefined> =>
+    retry(
+      log,
+      what,
+      work,
+      () => true,
+      () => closed,
+    ).catch((error: unknown) => {
+      if (closed) return undefined;
+      throw error;
+    });
+
+  const build = async (stream: Parameters<typeof startIndex>[0]) => {
+    built = untilStopped("the search index's catalog", () => startIndex(stream)).then(() => {
+      ready = !closed;
+    });
+    await built;
   };
 
   return {
@@ -274,25 +278,13 @@ export function createSearchReadModel(deps: {
     },
 
     follow({ js, jsm }) {
-      let stopped = false;
       let feed: { stop(): Promise<void> } | undefined;
-      const retryUntilStopped = async <T>(work: () => Promise<T>): Promise<T | undefined> => {
-        while (!stopped) {
-          try {
-            return await work();
-          } catch (error) {
-            log.warn({ err: error }, "search index feed not attached; retrying");
-            await new Promise((resolve) => setTimeout(resolve, 1_000));
-          }
-        }
-        return undefined;
-      };
       // In the background: the service serves meanwhile (search from MariaDB until built).
       const started = (async () => {
-        const info = await retryUntilStopped(() => jsm.streams.info(streamName));
+        const info = await untilStopped("the event stream", () => jsm.streams.info(streamName));
         if (!info) return;
         await build({ created: info.created, firstSeq: info.state.first_seq, lastSeq: info.state.last_seq });
-        feed = await retryUntilStopped(() =>
+        feed = await untilStopped("the search index feed", () =>
           followEventFeed({
             js,
             filterSubject: "bazaar.product.>",
@@ -305,7 +297,6 @@ export function createSearchReadModel(deps: {
       })();
       return {
         async stop() {
-          stopped = true;
           closed = true;
           await started;
           await feed?.stop();
