@@ -95,11 +95,12 @@ async function runBench(
   { target, hello, databaseBaselines, jetStreamBaseline }: BenchParts,
   options: BenchOptions,
 ): Promise<void> {
+  const measuredProcesses = () => [...target.processes, ...hello.pids.map((pid) => ["raw hello server", pid] as const)];
   const settings = {
     levels: options.levels,
     warmupSeconds: options.warmupSeconds,
     seconds: options.seconds,
-    processes: [...target.processes, ...hello.pids.map((pid) => ["raw hello server", pid] as const)],
+    processes: measuredProcesses(),
     mysqlUrl: target.mysqlUrl,
     metricsUrls: target.metricsUrls,
     log,
@@ -122,7 +123,7 @@ async function runBench(
     if (target.reindexSearch && searchSelected) {
       const { seconds } = await target.reindexSearch(grown);
       // The restarted product service is another process.
-      settings.processes = [...target.processes, ...hello.pids.map((pid) => ["raw hello server", pid] as const)];
+      settings.processes = measuredProcesses();
       log(`  search index of ${grown.toLocaleString("en")} products ready ${seconds.toFixed(1)} s after a restart`);
     }
     return grown;
