@@ -7,6 +7,7 @@ import type { ServerResponse } from "node:http";
 import { fromBinary, fromJson, toBinary, toJsonString, type DescMethod, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type CallOptions } from "@connectrpc/connect";
 import { parseContentType } from "@connectrpc/connect/protocol-connect";
+import { freshReadHeader } from "../services/kit/fresh-reads.ts";
 import { countLookup } from "./cache-metrics.ts";
 import { writeError } from "./errors.ts";
 import { readBody } from "./request-body.ts";
@@ -87,7 +88,9 @@ export async function serveConnectUnary(req: EdgeRequest, res: EdgeResponse, cal
 
     const generation = call.cache?.store.generation ?? 0;
     const request = decode(call.method, call.encoding, body);
-    const output = (await call.backend(request, call.optionsFor(timeoutOf(req)))) as Message;
+    const options = call.optionsFor(timeoutOf(req));
+    if (key !== undefined) (options.headers as Headers).set(freshReadHeader, "1");
+    const output = (await call.backend(request, options)) as Message;
     const encoded =
       call.encoding === "json"
         ? Buffer.from(toJsonString(call.method.output, output))

@@ -185,6 +185,7 @@ function forwardableHeaders(req: EdgeRequest): Headers {
 /** A signal that fires when the client goes away before the answer is complete. */
 function abortOnClose(res: EdgeResponse): AbortSignal {
   const controller = new AbortController();
-  (res as ServerResponse).once("close", () => controller.abort());
+  // Not after the answer was sent: an abort builds an exception (a DOMException) for nothing.
+  (res as ServerResponse).once("close", () => (res as ServerResponse).writableEnded || controller.abort());
   return controller.signal;
 }

@@ -5,6 +5,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, type HandlerContext } from "@connectrpc/connect";
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet } from "jose";
 import { reasonedError } from "./error-info.ts";
+import { requestHeaderValue } from "./grpc-context.ts";
 import type { RequestHook } from "./serve.ts";
 
 export type Role = "customer" | "seller" | "admin" | "service";
@@ -204,7 +205,7 @@ export function createAuthHook(options: AuthHookOptions): RequestHook {
   return async (ctx) => {
     const rule = options.rules.get(`${ctx.service.typeName}/${ctx.method.name}`);
     if (!rule) throw new ConnectError(`no access rule for ${ctx.method.name}`, Code.PermissionDenied);
-    const header = ctx.requestHeader.get("authorization");
+    const header = requestHeaderValue(ctx, "authorization");
     if (!header) {
       if (rule === "public") return;
       throw signInRequired();

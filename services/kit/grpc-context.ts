@@ -114,3 +114,9 @@ export class GrpcHandlerContext implements HandlerContext {
     this.#controller?.abort(callFinished);
   }
 }
+
+/** One request header's value; over gRPC without building the whole Headers object. */
+export function requestHeaderValue(ctx: HandlerContext, name: string): string | undefined {
+  if (ctx instanceof GrpcHandlerContext) return ctx.metadataValue(name);
+  return ctx.requestHeader.get(name) ?? undefined;
+}

@@ -109,9 +109,29 @@ function methodDefinition(method: DescMethod): grpc.MethodDefinition<unknown, un
     responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
     requestSerialize: (message) => Buffer.from(toBinary(method.input, message as never)),
     requestDeserialize: (bytes: Buffer) => decodeRequest(method.input, bytes),
-    responseSerialize: (message) => Buffer.from(toBinary(method.output, message as never)),
+    responseSerialize: (message) => encodeAnswer(method.output, message as never),
     responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
   };
+}
+
+/** The bytes of answers handed out more than once; null until first sent. */
+const encodedAnswers = new WeakMap<object, Buffer | null>();
+
+/**
+ * Marks `message` as an answer the handler hands out again and again unchanged (a read cache's):
+ * the server encodes it the first time only. It must not be changed afterwards.
+ */
+export function reusedAnswer<T extends object>(message: T): T {
+  encodedAnswers.set(message, null);
+  return message;
+}
+
+function encodeAnswer(schema: DescMessage, message: object): Buffer {
+  const encoded = encodedAnswers.get(message);
+  if (encoded) return encoded;
+  const bytes = Buffer.from(toBinary(schema, message as never));
+  if (encoded === null) encodedAnswers.set(message, bytes);
+  return bytes;
 }
 
 /**

@@ -24,6 +24,8 @@ export interface ProductConfig extends ServiceBaseConfig {
    * default) named after the database it indexes and this process's listen address.
    */
   searchIndexPath: string;
+  /** Products whose GetProduct reads are kept in memory (domain/product-read-cache.ts); 0 keeps none. */
+  readCacheEntries: number;
 }
 
 export function loadProductConfig(env: Env): ProductConfig {
@@ -37,6 +39,7 @@ export function loadProductConfig(env: Env): ProductConfig {
     reservationTtlMs: read.int("BAZAAR_RESERVATION_TTL_SECONDS", 900, { min: 1, max: 86_400 }) * 1000,
     expirySweepMs: read.int("BAZAAR_RESERVATION_SWEEP_MS", 5_000, { min: 100, max: 600_000 }),
     media: readMediaConfig(read),
+    readCacheEntries: read.int("BAZAAR_PRODUCT_READ_CACHE_ENTRIES", 10_000, { min: 0, max: 1_000_000 }),
     searchIndexPath: read.string(
       "BAZAAR_PRODUCT_SEARCH_INDEX",
       defaultSearchIndexPath(base, read.string("BAZAAR_PRODUCT_SEARCH_DIR", join(tmpdir(), "bazaar-search"))),

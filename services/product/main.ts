@@ -30,12 +30,14 @@ import { cleanUpMedia, processUploadedImages } from "./domain/media.ts";
 import { createMediaService } from "./media-service.ts";
 import { createS3Storage } from "./media/storage.ts";
 import { SearchIndexStore } from "./db/search-index.ts";
+import { createProductReadCache, observeProductReadCache, type ProductReadCache } from "./domain/product-read-cache.ts";
 import { createSearchReadModel, observeSearchIndex, type SearchReadModel } from "./domain/search-read-model.ts";
 
 const config = loadConfigOrExit(() => loadProductConfig(process.env));
 const storage = createS3Storage(config.media);
 const images = storage;
 let searchModel: SearchReadModel | undefined;
+let readCache: ProductReadCache | undefined;
 
 const service = startService<ProductDatabase>({
   name: "product",
@@ -44,10 +46,12 @@ const service = startService<ProductDatabase>({
   services: ({ db, outbox, log }) => {
     searchModel = createSearchReadModel({ db, store: SearchIndexStore.open(config.searchIndexPath), log });
     observeSearchIndex(searchModel);
+    readCache = createProductReadCache({ db, log, maxEntries: config.readCacheEntries });
+    observeProductReadCache(readCache);
     return [
       bind(
         ProductService,
-        createProductService({ db, outbox, currencyCode: config.currencyCode, images, searchModel }),
+        createProductService({ db, outbox, currencyCode: config.currencyCode, images, searchModel, readCache }),
       ),
       bind(ShopService, createShopService({ db, outbox, images })),
       bind(MediaService, createMediaService({ db, outbox, storage, config: config.media })),
@@ -59,6 +63,7 @@ const service = startService<ProductDatabase>({
   rules: productAccessRules,
   consumers: ({ db, outbox, log, nats }) => [
     Promise.resolve(searchModel!.follow(nats)),
+    readCache!.follow(nats),
     startConsumer<ProductDatabase>({
       js: nats.js,
       jsm: nats.jsm,

@@ -7,12 +7,14 @@ import {
   ProductOrder as ProtoProductOrder,
   type ProductService,
   type ProductSchema,
+  type GetProductResponse,
+  GetProductResponseSchema,
   type CategorySchema,
   type ListProductsRequest,
   type SearchProductsRequest,
   type SearchFacetsSchema,
 } from "../../gen/bazaar/product/v1/product_pb.ts";
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import {
   availableStock,
   productPageTokens,
@@ -24,7 +26,6 @@ import {
 } from "./domain/catalog.ts";
 import type { ProductDatabase } from "./db/database.ts";
 import {
-  findProductById,
   findVisibleProductsByIds,
   listCategories,
   listSellerProducts,
@@ -34,6 +35,11 @@ import {
   type ProductSearch,
 } from "./db/product.repository.ts";
 import type { SearchReadModel } from "./domain/search-read-model.ts";
+import { readProduct, type ProductReadCache } from "./domain/product-read-cache.ts";
+import { reusedAnswer } from "../kit/serve.ts";
+import { freshReadHeader } from "../kit/fresh-reads.ts";
+import { requestHeaderValue } from "../kit/grpc-context.ts";
+import type { ImageRow } from "./db/database.ts";
 import { facetsOf, priceBandEdges, type SearchFacets, UnknownPagePositionError } from "./domain/search-model.ts";
 import {
   createCategory,
@@ -60,6 +66,8 @@ export interface ProductServiceDeps extends CatalogDeps {
   db: Kysely<ProductDatabase>;
   /** Answers searches once built; MariaDB's FULLTEXT index does until then, or without one. */
   searchModel?: SearchReadModel;
+  /** Answers GetProduct from memory; without one, every read goes to MariaDB. */
+  readCache?: ProductReadCache;
 }
 
 export function createProductService(deps: ProductServiceDeps): ServiceImpl<typeof ProductService> {
@@ -99,26 +107,39 @@ export function createProductService(deps: ProductServiceDeps): ServiceImpl<type
       products.map((p) => p.id),
       true,
     );
-    return products.map((product) => {
-      const manages = caller !== undefined && canManage(caller, product.sellerId);
-      const gallery = rows.filter((row) => row.owner_id === product.id && (manages || row.status === "READY"));
-      return toProto(
-        product,
-        gallery.map((row) => imageToProto(row, deps.images)),
-      );
-    });
+    return products.map((product) =>
+      toProto(product, galleryOf(product, rows, caller !== undefined && canManage(caller, product.sellerId))),
+    );
   };
+  /** READY pictures, and for a caller who manages the product those processing or failed too. */
+  const galleryOf = (product: Product, rows: ImageRow[], manages: boolean) =>
+    rows
+      .filter((row) => row.owner_id === product.id && (manages || row.status === "READY"))
+      .map((row) => imageToProto(row, deps.images));
   const searchFacets = async (text: string, filter: ProductFilter) =>
     (await deps.searchModel?.facets(text, filter)) ??
     facetsOf(await countSearchMatches(db, text, filter, priceBandEdges));
   return {
     async getProduct(request, ctx) {
       const caller = ctx.values.get(callerKey);
-      const product = await findProductById(db, request.id);
-      if (!product || !isVisibleTo(product, caller)) {
+      const fresh = requestHeaderValue(ctx, freshReadHeader) === "1";
+      const found = await (deps.readCache?.get(request.id, { fresh }) ?? readProduct(db, request.id));
+      if (!found || !isVisibleTo(found.product, caller)) {
         throw new ConnectError(`product ${request.id} not found`, Code.NotFound);
       }
-      return { product: (await withGalleries([product], caller))[0]! };
+      // Two answers per product: what its seller and admins see, and what everyone else does.
+      const manages = caller !== undefined && canManage(caller, found.product.sellerId);
+      const view = manages ? "managing" : "public";
+      let answer = found.answers.get(view) as GetProductResponse | undefined;
+      if (!answer) {
+        answer = reusedAnswer(
+          create(GetProductResponseSchema, {
+            product: toProto(found.product, galleryOf(found.product, found.gallery, manages)),
+          }),
+        );
+        found.answers.set(view, answer);
+      }
+      return answer;
     },
 
     async batchGetProducts(request, ctx) {

@@ -250,6 +250,12 @@ export function processUploadedImages(deps: MediaDeps & { log: Logger }) {
       // Checked on confirm, yet sharp cannot make it: no retry will, so its seller sees FAILED.
       deps.log.error({ err: error, imageId }, "image could not be processed; marked FAILED");
       await setImageStatus(trx, [imageId], "FAILED");
+      if (image.slot === "PRODUCT_GALLERY") {
+        // Its seller's view of the product changed: read caches hear of it.
+        const product = await findProductById(trx, image.owner_id);
+        if (product) await announceGalleryChange(trx, deps.storage, product, "service:product");
+        deps.outbox.wake();
+      }
       return;
     }
     for (const file of rendered.files) {
