@@ -38,6 +38,8 @@ export function createGrpcTransport(address: string, options: GrpcTransportOptio
         // A peer that just restarted is retried within a second or two, not minutes.
         "grpc.initial_reconnect_backoff_ms": 200,
         "grpc.max_reconnect_backoff_ms": 2_000,
+        // Per-call bookkeeping for grpc-js's channelz service, which nothing here serves.
+        "grpc.enable_channelz": 0,
       }),
   );
   let next = 0;
