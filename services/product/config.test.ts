@@ -1,4 +1,4 @@
-// Where the product service keeps its search index when no file is named.
+// Where the product service keeps its search index when no file is named, and its read cache's bound.
 import { describe, expect, it } from "vitest";
 import { loadProductConfig } from "./config.ts";
 
@@ -18,6 +18,19 @@ describe("the search index's file", () => {
     expect(indexPath({ BAZAAR_PRODUCT_LISTEN_ADDR: "127.0.0.1:50052", BAZAAR_PRODUCT_DB: "shop_two" })).not.toBe(first);
     expect(indexPath({ BAZAAR_PRODUCT_SEARCH_INDEX: "/var/lib/bazaar/search/index.sqlite" })).toBe(
       "/var/lib/bazaar/search/index.sqlite",
+    );
+  });
+});
+
+describe("the read cache's bound", () => {
+  it("when none is set, then 10,000 products; 0 keeps none; a negative or non-numeric one is refused", () => {
+    expect(loadProductConfig({}).readCacheEntries).toBe(10_000);
+    expect(loadProductConfig({ BAZAAR_PRODUCT_READ_CACHE_ENTRIES: "0" }).readCacheEntries).toBe(0);
+    expect(() => loadProductConfig({ BAZAAR_PRODUCT_READ_CACHE_ENTRIES: "-1" })).toThrow(
+      /BAZAAR_PRODUCT_READ_CACHE_ENTRIES/,
+    );
+    expect(() => loadProductConfig({ BAZAAR_PRODUCT_READ_CACHE_ENTRIES: "lots" })).toThrow(
+      /BAZAAR_PRODUCT_READ_CACHE_ENTRIES/,
     );
   });
 });
