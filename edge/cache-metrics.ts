@@ -1,23 +1,15 @@
 // What an operator needs of the edge's cache of public answers: how often it answers, how much
 // it holds, and whether the catalog's events keep it fresh (else it keeps answers for the
 // max-age only).
-import { Counter, Gauge } from "prom-client";
-import { registry } from "../services/kit/metrics.ts";
+import { Gauge } from "prom-client";
+import { cacheLookupCounter, registry } from "../services/kit/metrics.ts";
 import type { PublicCache } from "./public-cache.ts";
 
-const lookups = new Counter({
-  name: "bazaar_edge_public_cache_lookups_total",
-  help: "Shared public answers looked up in the edge's cache, by outcome (hit, miss)",
-  labelNames: ["outcome"],
-  registers: [registry],
-});
-
 /** Counts a lookup; `hit` when the cache answered. */
-export const countLookup = (() => {
-  const hit = lookups.labels("hit");
-  const miss = lookups.labels("miss");
-  return (answered: boolean) => (answered ? hit : miss).inc();
-})();
+export const countLookup = cacheLookupCounter(
+  "bazaar_edge_public_cache_lookups_total",
+  "Shared public answers looked up in the edge's cache, by outcome (hit, miss)",
+);
 
 /** The cache's size and state, read at each scrape. */
 export function observeCache(cache: PublicCache): void {

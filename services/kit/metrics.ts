@@ -150,6 +150,14 @@ const refreshFailures = new Counter({
   registers: [registry],
 });
 
+/** A counter of a cache's lookups by outcome (hit, miss); returns how to count one. */
+export function cacheLookupCounter(name: string, help: string): (hit: boolean) => void {
+  const lookups = new Counter({ name, help, labelNames: ["outcome"], registers: [registry] });
+  const hit = lookups.labels("hit");
+  const miss = lookups.labels("miss");
+  return (found) => (found ? hit : miss).inc();
+}
+
 /**
  * Refreshes `gauges` before every scrape with `refresh`. When it fails or is late the scrape
  * still answers, without those gauges rather than with stale values — so they need labels:

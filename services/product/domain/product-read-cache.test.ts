@@ -2,10 +2,12 @@
 // twice is read from the database once; a write on this replica is read back at once, one on
 // another replica (or a reservation, or a shop's suspension) within a second; a read that was
 // under way when its product's event arrived is not kept; nothing is kept while the stream is not
-// followed, and no more than its bound.
+// followed, and no more than its bound; a caller that shares the answer gets a fresh read.
+import { createContextValues } from "@connectrpc/connect";
 import { sql, type Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createDb } from "../../kit/db.ts";
+import { freshReadHeader } from "../../kit/fresh-reads.ts";
 import { ensureStream } from "../../kit/events.ts";
 import { createLogger } from "../../kit/log.ts";
 import { connectNats, type NatsHandles } from "../../kit/nats.ts";
@@ -16,6 +18,7 @@ import { createTestTokens, signedIn, type SignedIn } from "../../kit/testing/tok
 import type { ProductDatabase } from "../db/database.ts";
 import { migrations } from "../db/migrations/index.ts";
 import {
+  currencyCode,
   aProduct,
   aShop,
   madeCategory,
@@ -23,6 +26,7 @@ import {
   productServicesInMemory,
   type ProductServices,
 } from "../product-builders.ts";
+import { createProductService } from "../product-service.ts";
 import { createProductReadCache, type ProductReadCache } from "./product-read-cache.ts";
 
 const log = createLogger("read-cache-test", "silent");
@@ -132,12 +136,16 @@ describe("product read cache", () => {
     const here = await thisReplica();
     const there = await anotherReplica();
     const id = await newProduct();
-    await here.get(id);
-    await there.get(id);
+    await keptRead(here, id);
+    await keptRead(there, id);
 
+    // Without a relay nothing is published: only this process's own commits can tell `here`.
+    await relay.stop();
     await rename(id, "Gyokuro Asahi");
     expect((await here.get(id))?.product.name, "read back at once").toBe("Gyokuro Asahi");
+    expect((await there.get(id))?.product.name, "not yet published").toBe("Gyokuro");
     const started = Date.now();
+    relay = startOutboxRelay({ db, js: nats.js, log });
     await withinASecond(
       async () => (await there.get(id))?.product.name,
       (name) => name === "Gyokuro Asahi",
@@ -205,6 +213,34 @@ describe("product read cache", () => {
     expect(bounded.size).toBe(2);
     const kept = await bounded.get(ids[1]!);
     expect(await bounded.get(ids[1]!), "the most recently read stays").toBe(kept);
+  });
+});
+
+describe("fresh reads for callers that share the answer", () => {
+  it("when GetProduct asks for a fresh read, then it reads the database, keeps that, and later reads get it", async () => {
+    const cache = await thisReplica();
+    const products = createProductService({
+      db,
+      outbox: { wake() {} },
+      currencyCode,
+      images: { publicUrl: (key: string) => key },
+      readCache: cache,
+    });
+    const nameOf = async (header: Record<string, string> = {}) =>
+      (
+        (await products.getProduct(
+          { id } as never,
+          { values: createContextValues(), requestHeader: new Headers(header) } as never,
+        )) as { product: { name: string } }
+      ).product.name;
+    const id = await newProduct("Hojicha");
+    await keptRead(cache, id);
+    // Behind every cache's back: no event, so only a read of the database sees it.
+    await sql`UPDATE products SET name = 'Hojicha roasted' WHERE id = ${id}`.execute(db);
+
+    expect(await nameOf(), "from memory").toBe("Hojicha");
+    expect(await nameOf({ [freshReadHeader]: "1" }), "fresh").toBe("Hojicha roasted");
+    expect(await nameOf(), "the fresh read was kept").toBe("Hojicha roasted");
   });
 });
 

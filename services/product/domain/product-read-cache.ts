@@ -9,7 +9,7 @@
 //   answer stale with nothing to evict it.
 // A read that was under way when its product's event arrived is not kept: it may have read the
 // row before that write committed.
-import { Counter, Gauge } from "prom-client";
+import { Gauge } from "prom-client";
 import type { Kysely } from "kysely";
 import type { Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
 import { EventSchema } from "../../../gen/bazaar/events/v1/events_pb.ts";
@@ -17,7 +17,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { followEventFeed } from "../../kit/event-feed.ts";
 import { observeCommittedEvents } from "../../kit/events.ts";
 import type { Logger } from "../../kit/log.ts";
-import { registry } from "../../kit/metrics.ts";
+import { cacheLookupCounter, registry } from "../../kit/metrics.ts";
 import type { NatsHandles } from "../../kit/nats.ts";
 import type { ProductDatabase, ImageRow } from "../db/database.ts";
 import { imagesOf } from "../db/media.repository.ts";
@@ -184,18 +184,10 @@ export async function readProduct(db: Kysely<ProductDatabase>, id: string): Prom
   return { product, gallery: await imagesOf(db, [id], true), answers: new Map() };
 }
 
-const lookups = new Counter({
-  name: "bazaar_product_read_cache_lookups_total",
-  help: "GetProduct reads looked up in the product service's read cache, by outcome (hit, miss)",
-  labelNames: ["outcome"],
-  registers: [registry],
-});
-
-const countLookup = (() => {
-  const hit = lookups.labels("hit");
-  const miss = lookups.labels("miss");
-  return (found: boolean) => (found ? hit : miss).inc();
-})();
+const countLookup = cacheLookupCounter(
+  "bazaar_product_read_cache_lookups_total",
+  "GetProduct reads looked up in the product service's read cache, by outcome (hit, miss)",
+);
 
 /** The cache's size, read at each scrape. */
 export function observeProductReadCache(cache: ProductReadCache): void {
