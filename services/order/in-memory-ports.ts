@@ -161,7 +161,7 @@ export function inMemoryStock(): InMemoryStock {
 export interface InMemoryPayments extends PaymentsPort {
   refunds: Array<{ orderId: string; refundKey: string; amountMinor: bigint }>;
   byOrder: Map<string, CardPayment>;
-  decide(orderId: string, status: "AUTHORIZED" | "FAILED"): void;
+  decide(orderId: string, status: "AUTHORIZED" | "CAPTURED" | "FAILED"): void;
 }
 
 export function inMemoryPayments(): InMemoryPayments {
@@ -181,6 +181,7 @@ export function inMemoryPayments(): InMemoryPayments {
     decide(orderId, status) {
       const payment = byOrder.get(orderId)!;
       payment.status = status;
+      if (status === "CAPTURED") payment.capturedMinor = amounts.get(payment.id)!;
       delete payment.nextAction;
     },
     async start(request) {
@@ -195,7 +196,8 @@ export function inMemoryPayments(): InMemoryPayments {
         tok_threeDSecure: "REQUIRES_ACTION",
         tok_delayedSuccess: "PROCESSING",
       };
-      const status = byToken[request.cardToken] ?? "FAILED";
+      const authorized = byToken[request.cardToken] ?? "FAILED";
+      const status = authorized === "AUTHORIZED" && request.capture ? "CAPTURED" : authorized;
       const payment: CardPayment = {
         id,
         status,
@@ -205,7 +207,7 @@ export function inMemoryPayments(): InMemoryPayments {
         }),
         failureReason: status === "FAILED" ? "the card was declined" : "",
         currencyCode: request.currencyCode,
-        capturedMinor: 0n,
+        capturedMinor: status === "CAPTURED" ? request.amountMinor : 0n,
         refundedMinor: 0n,
         refunds: [],
       };

@@ -52,6 +52,7 @@ const orderDeps = ({ db, outbox, serviceToken }: ServiceRuntime<OrderDatabase>):
     currencyCode: config.currencyCode,
     recoverAfterMs: config.recoverAfterMs,
     paymentWaitMs: config.paymentWaitMs,
+    captureAtOnce: config.captureAtOnce,
   });
 
 const service = startService<OrderDatabase>({

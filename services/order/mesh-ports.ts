@@ -81,6 +81,7 @@ export function paymentServicePayments(
           amount: { currencyCode: request.currencyCode, amountMinor: request.amountMinor },
           paymentMethodToken: request.cardToken,
           returnUrl: request.returnUrl,
+          capture: request.capture,
         },
         await options(),
       );

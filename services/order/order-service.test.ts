@@ -59,6 +59,7 @@ function orderServiceWith(cart: InMemoryCarts, options: { requireVerifiedEmail?:
     currencyCode: "EUR",
     recoverAfterMs: 60_000,
     paymentWaitMs: 60_000,
+    captureAtOnce: true,
   };
   return serveInMemory({
     services: [

@@ -75,6 +75,7 @@ beforeAll(async () => {
     currencyCode: "EUR",
     recoverAfterMs: 60_000,
     paymentWaitMs: 60_000,
+    captureAtOnce: true,
   };
   server = serveInMemory({
     services: [

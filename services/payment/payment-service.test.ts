@@ -170,6 +170,22 @@ describe("creating a payment", () => {
   });
 });
 
+describe("taking a payment as it is authorized (capture)", () => {
+  it("when tok_visa is paid with capture, then CAPTURED with the amount, PaymentCaptured its one event, and it can be refunded", async () => {
+    const { payment } = await payments.createPayment(
+      { orderId: uuidv7(), amount: usd(2500n), paymentMethodToken: "tok_visa", capture: true },
+      asService,
+    );
+    expect(payment).toMatchObject({ status: PaymentStatus.CAPTURED, captured: usd(2500n) });
+    expect(await eventsOf(payment!.id)).toEqual(["paymentCaptured"]);
+    const { payment: refunded } = await payments.refundPayment(
+      { id: payment!.id, refundKey: uuidv7(), amount: usd(500n) },
+      asService,
+    );
+    expect(refunded!.status).toBe(PaymentStatus.PARTIALLY_REFUNDED);
+  });
+});
+
 describe("capturing and cancelling", () => {
   it("when an authorized payment is captured, then CAPTURED with the amount and PaymentCaptured in the outbox", async () => {
     const { payment } = await create("tok_visa", 4200n);

@@ -49,6 +49,7 @@ export function createPaymentService(deps: PaymentDeps): ServiceImpl<typeof Paym
           ...amount,
           paymentMethodToken: request.paymentMethodToken,
           returnUrl: request.returnUrl,
+          capture: request.capture,
         }),
       );
       return { payment: paymentToProto(payment) };

@@ -231,7 +231,7 @@ describe("a payment that is not settled in time", () => {
     expect(await stockOf(productId)).toEqual({ onHand: 5, available: 5 });
   });
 
-  it("when the payment succeeds after the order gave up, then it is voided, the order stays CANCELLED and the stock adds up", async () => {
+  it("when the payment succeeds after the order gave up, then it is refunded whole, the order stays CANCELLED and the stock adds up", async () => {
     const { me, productId } = await buyerWithCart();
     const { order } = await placeOrder(me, "tok_delayedSuccess");
     expect(order).toMatchObject({
@@ -246,16 +246,22 @@ describe("a payment that is not settled in time", () => {
       available: 5,
     });
 
-    // The provider's late success arrives as a webhook; the order service voids it.
+    // The provider's late success arrives as a webhook. Payments are taken as they are
+    // authorized (BAZAAR_ORDER_CAPTURE_AT_ONCE), so the money was taken: the order service
+    // refunds all of it. (Captured after the authorization, it would be voided instead:
+    // services/order/domain/card-payment.test.ts.)
     const settled = await orderWhen(
       me,
       order!.id,
-      (current) => current.payment!.status === PaymentStatus.VOIDED,
+      (current) => current.payment!.status === PaymentStatus.REFUNDED,
       30_000,
     );
     expect(settled.status).toBe(OrderStatus.CANCELLED);
     expect(settled.statusHistory.map((change) => change.status)).toEqual([OrderStatus.PENDING, OrderStatus.CANCELLED]);
-    expect(await paymentOf(order!)).toMatchObject({ status: ProviderStatus.CANCELED, captured: { amountMinor: 0n } });
+    const paid = await paymentOf(order!);
+    expect(paid).toMatchObject({ status: ProviderStatus.REFUNDED });
+    expect(paid.refunded!.amountMinor).toBe(paid.captured!.amountMinor);
+    expect(paid.captured!.amountMinor).toBe(order!.total!.amountMinor);
     expect(await stockOf(productId)).toEqual({ onHand: 5, available: 5 });
   });
 });

@@ -110,7 +110,11 @@ describe("an order service killed in the middle of checkout", () => {
     const { product: whileDown } = await products.getProduct({ id: productId }, asSeller);
     expect(whileDown!.stockAvailable).toBe(initialStock - 2);
 
-    e2e.mesh.relaunch("order", { BAZAAR_ORDER_CRASH_AT: "before-payment-capture" });
+    // Captured after the authorization, so there is a step between them to die in.
+    e2e.mesh.relaunch("order", {
+      BAZAAR_ORDER_CRASH_AT: "before-payment-capture",
+      BAZAAR_ORDER_CAPTURE_AT_ONCE: "false",
+    });
     await e2e.mesh.ready(60_000);
     const order = await settledOrderOf(me, 60_000);
     expect(order.status).toBe(OrderStatus.CANCELLED);

@@ -40,6 +40,8 @@ function depsWith(overrides: Partial<OrderDeps> = {}): OrderDeps {
     currencyCode: "EUR",
     recoverAfterMs: 60_000,
     paymentWaitMs: 60_000,
+    // Authorized, then captured by checkout: the steps these stories follow one by one.
+    captureAtOnce: false,
     ...overrides,
   };
 }
@@ -86,10 +88,10 @@ function checkout(cardToken: string) {
 }
 
 /** The event the payment service emits when a payment of `order` moved. */
-function paymentEvent(order: Order, kind: "paymentAuthorized" | "paymentFailed"): Event {
+function paymentEvent(order: Order, kind: "paymentAuthorized" | "paymentCaptured" | "paymentFailed"): Event {
   const ids = { paymentId: order.payment.paymentId, orderId: order.id };
   const payload =
-    kind === "paymentAuthorized"
+    kind !== "paymentFailed"
       ? { case: kind, value: { ...ids, amount: { currencyCode: "EUR", amountMinor: order.totalMinor } } }
       : { case: kind, value: { ...ids, reason: "the card was declined (3-D Secure declined)" } };
   return create(EventSchema, { id: uuidv7(), source: "payment", subjectId: ids.paymentId, payload });
@@ -232,6 +234,47 @@ describe("card checkout through the payment service", () => {
     const order = await placeOrder(depsWith({ payments: counting }), shopper, checkout("tok_unavailable"));
     expect(order).toMatchObject({ status: "PAYMENT_FAILED", payment: { status: "FAILED" } });
     expect(attempts).toBe(3);
+    expect(stock.stock.get(productId)).toBe(5);
+  });
+});
+
+describe("card payments taken as they are authorized (captureAtOnce)", () => {
+  it("when the card authorizes at once, then the order is CONFIRMED with the payment CAPTURED and no capture call", async () => {
+    payments = inMemoryPayments();
+    stock = inMemoryStock();
+    const captures: string[] = [];
+    const deps = depsWith({
+      captureAtOnce: true,
+      payments: {
+        ...payments,
+        capture: async (paymentId) => {
+          captures.push(paymentId);
+          return payments.capture(paymentId);
+        },
+      },
+    });
+    const { shopper, productId } = aShopper();
+    const order = await placeOrder(deps, shopper, checkout("tok_visa"));
+    expect(order).toMatchObject({ status: "CONFIRMED", payment: { status: "CAPTURED" } });
+    expect(payments.byOrder.get(order.id)).toMatchObject({ status: "CAPTURED", capturedMinor: 2100n });
+    expect(captures).toEqual([]);
+    expect(stock.stock.get(productId)).toBe(3);
+  });
+
+  it("when a payment taken at once succeeds after the order gave up, then it is refunded whole and the order stays CANCELLED", async () => {
+    payments = inMemoryPayments();
+    stock = inMemoryStock();
+    const { shopper, productId } = aShopper();
+    const deps = depsWith({ captureAtOnce: true, paymentWaitMs: 1 });
+    const waiting = await placeOrder(deps, shopper, checkout("tok_delayedSuccess"));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await recoverOverdueOrders(deps, { info: () => undefined, warn: () => undefined }, 1_000);
+    expect((await findOrder(db, waiting.id))!.status).toBe("CANCELLED");
+
+    payments.decide(waiting.id, "CAPTURED");
+    await followPaymentEvents(deps)(paymentEvent(waiting, "paymentCaptured"));
+    expect(await findOrder(db, waiting.id)).toMatchObject({ status: "CANCELLED", payment: { status: "REFUNDED" } });
+    expect(payments.refunds).toEqual([{ orderId: waiting.id, refundKey: waiting.id, amountMinor: 2100n }]);
     expect(stock.stock.get(productId)).toBe(5);
   });
 });

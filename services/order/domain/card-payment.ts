@@ -32,6 +32,7 @@ export async function payByCard(
     currencyCode: deps.currencyCode,
     cardToken: request.cardToken,
     returnUrl: request.returnUrl,
+    capture: deps.captureAtOnce,
   });
   if (!payment) {
     const reason = "the payment provider is unavailable";
@@ -95,6 +96,11 @@ export async function followPayment(
 
 async function finishPaidOrder(deps: OrderDeps, order: OrderFacts, payment: CardPayment): Promise<void> {
   const facts = { reference: payment.providerPaymentId, paymentId: payment.id };
+  if (payment.status === "CAPTURED" && order.stockTaken === "SOLD") {
+    // Taken as it was authorized (automatic capture): confirming is all that is left. An order
+    // settled first (the wait ran out, the buyer cancelled) gets the money refunded instead.
+    return confirmOrder(deps, order, "paid", { status: "CAPTURED", ...facts });
+  }
   if (!(await recordAuthorizedPayment(deps.db, order.id, facts))) {
     // The order was settled first. Cancelled or failed (the wait ran out, the buyer cancelled):
     // the money goes back, the order stays as it is.

@@ -41,6 +41,8 @@ export interface PaymentsPort {
     currencyCode: string;
     cardToken: string;
     returnUrl: string;
+    /** Taken as it is authorized (automatic capture): CAPTURED, no `capture` call. */
+    capture: boolean;
   }): Promise<CardPayment>;
   /** The order's payment, if one was started. */
   ofOrder(orderId: string): Promise<CardPayment | undefined>;

@@ -64,4 +64,6 @@ export interface OrderDeps {
   recoverAfterMs: number;
   /** How long an order awaits its buyer's or provider's decision on a card payment. */
   paymentWaitMs: number;
+  /** Card payments are taken as they are authorized (automatic capture); else captured after. */
+  captureAtOnce: boolean;
 }

@@ -43,6 +43,7 @@ function deps(): OrderDeps {
     currencyCode: "USD",
     recoverAfterMs: 3_000,
     paymentWaitMs: 3_000,
+    captureAtOnce: false,
   };
 }
 

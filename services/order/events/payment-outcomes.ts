@@ -1,8 +1,9 @@
 // The checkout saga's second half: the payment service's events move an order that waits for
 // its payment. A card confirmed by the buyer (3-D Secure) or a provider that answered late
-// arrives here as PaymentAuthorized (or PaymentFailed), usually through a webhook. The handler
-// reads the payment's current state rather than trusting the event's order, so duplicates and
-// events that overtake each other, or overtake checkout itself, end the same way.
+// arrives here as PaymentAuthorized or PaymentCaptured (or PaymentFailed), usually through a
+// webhook. The handler reads the payment's current state rather than trusting the event's order,
+// so duplicates and events that overtake each other, or overtake checkout itself, end the same
+// way.
 import type { Kysely } from "kysely";
 import type { Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
 import type { OrderDatabase } from "../db/database.ts";
@@ -21,10 +22,11 @@ export const paymentOutcomesConsumer = {
 export function followPaymentEvents(deps: OrderDeps): (event: Event, trx?: Kysely<OrderDatabase>) => Promise<void> {
   return async (event, trx) => {
     switch (event.payload.case) {
-      // Captures are the order service's own doing; a webhook that skipped the authorization
-      // still announces it first (the payment service converges step by step). A void may be
+      // A capture is the order service's own doing, or the provider's as it authorized
+      // (automatic capture: a payment taken at once announces only its capture). A void may be
       // the provider's (an expired 3-D Secure): the waiting order is cancelled at once.
       case "paymentAuthorized":
+      case "paymentCaptured":
       case "paymentFailed":
       case "paymentCanceled":
         // A payment of no order (an admin's or a test's) is no business of checkout's.

@@ -59,6 +59,8 @@ export interface TestProviderPaymentsTable {
   redirect_url: Generated<string>;
   return_url: Generated<string>;
   settle_time: Date | null;
+  /** Taken as it is authorized (automatic capture). */
+  capture_at_once: Generated<number>;
   create_time: Generated<Date>;
 }
 

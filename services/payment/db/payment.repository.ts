@@ -73,6 +73,8 @@ export interface NewPayment {
   redirectUrl: string;
   clientSecret: string;
   failureReason: string;
+  /** What the provider took already (a capture at authorization). */
+  capturedMinor: bigint;
 }
 
 /** Inserts a payment; false when the order already has one (the unique order_id). */
@@ -91,6 +93,7 @@ export async function insertPayment(trx: Transaction<PaymentDatabase>, payment: 
         redirect_url: payment.redirectUrl,
         client_secret: payment.clientSecret,
         failure_reason: payment.failureReason,
+        captured_minor: payment.capturedMinor,
       })
       .execute();
     return true;

@@ -18,6 +18,8 @@ export interface TestPayment {
   failureReason: string;
   redirectUrl: string;
   returnUrl: string;
+  /** Taken as it is authorized (automatic capture). */
+  captureAtOnce: boolean;
 }
 
 const nowSql = sql<Date>`UTC_TIMESTAMP(6)`;
@@ -43,6 +45,7 @@ export async function findTestPayment(
     failureReason: row.failure_reason,
     redirectUrl: row.redirect_url,
     returnUrl: row.return_url,
+    captureAtOnce: Boolean(row.capture_at_once),
   };
 }
 
@@ -52,7 +55,7 @@ export async function findTestPayment(
  */
 export async function insertTestPayment(
   db: Db,
-  payment: Omit<TestPayment, "capturedMinor" | "refundedMinor">,
+  payment: Omit<TestPayment, "refundedMinor">,
   settleAfterMs?: number,
 ): Promise<boolean> {
   const result = await db
@@ -67,6 +70,8 @@ export async function insertTestPayment(
       failure_reason: payment.failureReason,
       redirect_url: payment.redirectUrl,
       return_url: payment.returnUrl,
+      captured_minor: payment.capturedMinor,
+      capture_at_once: payment.captureAtOnce ? 1 : 0,
       settle_time: settleAfterMs === undefined ? null : inMs(settleAfterMs),
     })
     .executeTakeFirst();

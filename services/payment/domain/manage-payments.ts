@@ -47,6 +47,8 @@ export interface CreatePayment {
   amountMinor: bigint;
   paymentMethodToken: string;
   returnUrl: string;
+  /** Taken as it is authorized (the provider's automatic capture), not by capturePayment. */
+  capture?: boolean;
 }
 
 /**
@@ -65,6 +67,7 @@ export async function createPayment(deps: PaymentDeps, request: CreatePayment): 
     currencyCode: request.currencyCode,
     paymentMethodToken: request.paymentMethodToken,
     ...(request.returnUrl ? { returnUrl: request.returnUrl } : {}),
+    capture: request.capture ?? false,
   });
   const inserted = await inTransaction(deps.db, async (trx) => {
     const stored = await insertPayment(trx, {
@@ -78,18 +81,22 @@ export async function createPayment(deps: PaymentDeps, request: CreatePayment): 
       redirectUrl: answer.nextAction?.redirectUrl ?? "",
       clientSecret: answer.nextAction?.clientSecret ?? "",
       failureReason: answer.failureReason ?? "",
+      capturedMinor: answer.amountCapturedMinor,
     });
     if (!stored) return false;
     const money = { currencyCode: request.currencyCode, amountMinor: request.amountMinor };
     const ids = { paymentId, orderId: request.orderId };
+    // Taken at once, it was never AUTHORIZED here: one event says it was paid.
     const payload: NewEvent["payload"] | undefined =
-      answer.status === "AUTHORIZED"
-        ? { case: "paymentAuthorized", value: { ...ids, amount: money } }
-        : answer.status === "REQUIRES_ACTION"
-          ? { case: "paymentRequiresAction", value: ids }
-          : answer.status === "FAILED"
-            ? { case: "paymentFailed", value: { ...ids, reason: answer.failureReason ?? "" } }
-            : undefined;
+      answer.status === "CAPTURED"
+        ? { case: "paymentCaptured", value: { ...ids, amount: { ...money, amountMinor: answer.amountCapturedMinor } } }
+        : answer.status === "AUTHORIZED"
+          ? { case: "paymentAuthorized", value: { ...ids, amount: money } }
+          : answer.status === "REQUIRES_ACTION"
+            ? { case: "paymentRequiresAction", value: ids }
+            : answer.status === "FAILED"
+              ? { case: "paymentFailed", value: { ...ids, reason: answer.failureReason ?? "" } }
+              : undefined;
     if (payload) await appendEvent(trx, { source, subjectId: paymentId, payload });
     return true;
   });

@@ -45,8 +45,10 @@ export interface PaymentProvider {
   /** "test" or "stripe": the {provider} of POST /v1/webhooks/{provider}. */
   readonly name: string;
   /**
-   * Starts a payment with manual capture. Declines come back as status FAILED with a reason;
-   * a provider that cannot be reached throws ProviderUnavailableError.
+   * Starts a payment: with manual capture (AUTHORIZED, then `capture`), or with `capture` taken
+   * as it is authorized (CAPTURED; after the buyer confirms, for 3-D Secure). Declines come back
+   * as status FAILED with a reason; a provider that cannot be reached throws
+   * ProviderUnavailableError.
    */
   authorize(request: {
     paymentId: string;
@@ -57,6 +59,8 @@ export interface PaymentProvider {
     paymentMethodToken: string;
     /** Where a 3-D Secure page sends the buyer back to. */
     returnUrl?: string;
+    /** Take the payment as it is authorized (automatic capture). */
+    capture?: boolean;
   }): Promise<ProviderPayment>;
   /** Captures what was authorized (all of it unless amountMinor is given). */
   capture(request: { paymentId: string; providerPaymentId: string; amountMinor?: bigint }): Promise<ProviderPayment>;

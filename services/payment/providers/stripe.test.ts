@@ -59,6 +59,14 @@ describe("stripe provider: payments", () => {
     expect(again).toMatchObject({ status: "CAPTURED", amountCapturedMinor: 2500n, amountRefundedMinor: 0n });
   });
 
+  it("takes a visa card at once with automatic capture", async () => {
+    const request = { ...payment(), capture: true };
+    const taken = await provider.authorize(request);
+    expect(taken).toMatchObject({ status: "CAPTURED", amountCapturedMinor: 2500n, amountRefundedMinor: 0n });
+    const again = await provider.retrieve({ paymentId: request.paymentId, providerPaymentId: taken.providerPaymentId });
+    expect(again).toMatchObject({ status: "CAPTURED", amountCapturedMinor: 2500n });
+  });
+
   it("captures part of an authorization", async () => {
     const request = payment();
     const { providerPaymentId } = await provider.authorize(request);

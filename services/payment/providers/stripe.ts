@@ -1,6 +1,6 @@
-// The Stripe card provider: PaymentIntents with manual capture through the official SDK. Every
-// call carries a Stripe idempotency key derived from the Bazaar payment id (refunds: the refund
-// key), so a call whose outcome is unknown is simply repeated and Stripe answers it once.
+// The Stripe card provider: PaymentIntents with manual or automatic capture through the official
+// SDK. Every call carries a Stripe idempotency key derived from the Bazaar payment id (refunds:
+// the refund key), so a call whose outcome is unknown is simply repeated and Stripe answers it once.
 import Stripe from "stripe";
 import {
   type PaymentProvider,
@@ -40,7 +40,7 @@ export function createStripeProvider(options: StripeProviderOptions): PaymentPro
       const params: Stripe.PaymentIntentCreateParams = {
         amount: toStripeAmount(request.amountMinor),
         currency: request.currencyCode.toLowerCase(),
-        capture_method: "manual",
+        capture_method: request.capture ? "automatic" : "manual",
         confirm: true,
         // Cards only: no redirect-based methods whose confirmation would need a return_url.
         allowed_payment_method_types: ["card"],

@@ -1,11 +1,13 @@
 // The test provider against a real MariaDB: authorizing is idempotent per payment, capture takes
-// the whole amount unless told otherwise, and its webhook signature is HMAC-SHA256 over
-// `${t}.${rawBody}` with 5 minutes' tolerance.
+// the whole amount unless told otherwise (a payment started with capture is taken as it is
+// authorized), and its webhook signature is HMAC-SHA256 over `${t}.${rawBody}` with 5 minutes'
+// tolerance.
 import type { Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migratedTestDatabase } from "../../kit/testing/database.ts";
 import type { PaymentDatabase } from "../db/database.ts";
 import { migrations } from "../db/migrations/index.ts";
+import { testWebhooksOf } from "../db/test-provider.repository.ts";
 import { ProviderUnavailableError, WebhookSignatureError } from "../domain/provider.ts";
 import { uuidv7 } from "../../kit/ids.ts";
 import { createTestProvider, signTestWebhook, testSignatureHeader, type TestProvider } from "./test-provider.ts";
@@ -92,6 +94,31 @@ describe("test provider payments", () => {
       status: "CAPTURED",
       amountCapturedMinor: 1549n,
     });
+  });
+
+  it("when a payment is started with capture, then tok_visa is taken at once, and 3-D Secure once its buyer approves, with a payment.captured webhook", async () => {
+    const [atOnce, afterApproval] = [uuidv7(), uuidv7()];
+    const start = (paymentId: string, paymentMethodToken: string) =>
+      provider.authorize({
+        paymentId,
+        orderId: uuidv7(),
+        amountMinor: 1549n,
+        currencyCode: "EUR",
+        paymentMethodToken,
+        capture: true,
+      });
+    expect(await start(atOnce, "tok_visa")).toMatchObject({ status: "CAPTURED", amountCapturedMinor: 1549n });
+    expect(await start(afterApproval, "tok_threeDSecure")).toMatchObject({
+      status: "REQUIRES_ACTION",
+      amountCapturedMinor: 0n,
+    });
+    await provider.confirm(afterApproval, true);
+    expect(await provider.retrieve({ paymentId: afterApproval, providerPaymentId: "" })).toMatchObject({
+      status: "CAPTURED",
+      amountCapturedMinor: 1549n,
+    });
+    const webhooks = await testWebhooksOf(db, afterApproval);
+    expect(webhooks.map((webhook) => JSON.parse(webhook.body).type)).toEqual(["payment.captured"]);
   });
 
   it("when a declined card is authorized, then FAILED with the reason; capturing an unknown payment is a provider error", async () => {

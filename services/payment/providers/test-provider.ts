@@ -1,13 +1,15 @@
 // The built-in test provider: card tokens choose the outcome, as a real provider's test mode
 // does, so checkout, 3-D Secure, declines and late confirmations can be exercised without an
 // account anywhere.
-//   tok_visa            authorizes at once
+//   tok_visa            authorizes at once (or, started with `capture`, is taken at once)
 //   tok_threeDSecure    REQUIRES_ACTION with a redirect to the edge's test page (/pay/test/<id>);
 //                       Approve → AUTHORIZED, Decline → FAILED, each followed by a signed webhook
 //   tok_delayedSuccess  PROCESSING; after `delayMs` it turns AUTHORIZED by itself and sends its
 //                       webhook (the late-success path); it cannot be cancelled meanwhile
 //   tok_chargeDeclined  FAILED, "the card was declined"
 //   tok_unavailable     throws ProviderUnavailableError (the provider cannot be reached)
+// A payment started with `capture` (automatic capture) turns CAPTURED wherever the list says
+// AUTHORIZED, and its webhook says payment.captured.
 // Its state lives in the payment database (test_provider_* tables), keyed by Bazaar payment id,
 // so every call is idempotent per payment id (and per refund key) as a real provider's
 // idempotency keys are, and a restart of the payment service loses nothing. Webhooks are queued
@@ -139,8 +141,10 @@ export function createTestProvider(options: TestProviderOptions): TestProvider {
         failureReason: "",
         redirectUrl: "",
         returnUrl: request.returnUrl ?? "",
+        captureAtOnce: request.capture ?? false,
+        capturedMinor: 0n,
       };
-      let payment: Omit<TestPayment, "capturedMinor" | "refundedMinor">;
+      let payment: Omit<TestPayment, "refundedMinor">;
       let settleAfterMs: number | undefined;
       switch (request.paymentMethodToken) {
         case "tok_unavailable":
@@ -156,14 +160,16 @@ export function createTestProvider(options: TestProviderOptions): TestProvider {
           settleAfterMs = delayMs;
           break;
         case "tok_visa":
-          payment = { ...base, status: "AUTHORIZED" };
+          payment = base.captureAtOnce
+            ? { ...base, status: "CAPTURED", capturedMinor: request.amountMinor }
+            : { ...base, status: "AUTHORIZED" };
           break;
         default:
           payment = { ...base, status: "FAILED", failureReason: "the card token is not known" };
       }
       // A repeat for a payment it already has answers where that payment stands now.
       if (!(await insertTestPayment(db, payment, settleAfterMs))) return current(request.paymentId);
-      return viewOf({ ...payment, capturedMinor: 0n, refundedMinor: 0n });
+      return viewOf({ ...payment, refundedMinor: 0n });
     },
     async capture(request) {
       await moveTestPayment(db, request.paymentId, ["AUTHORIZED"], "CAPTURED", {
@@ -214,10 +220,17 @@ export function createTestProvider(options: TestProviderOptions): TestProvider {
         if (payment.status !== "REQUIRES_ACTION") {
           throw new IllegalPaymentStatusError(paymentId, payment.status, "confirmed on the test page");
         }
-        const to = approve ? "AUTHORIZED" : "FAILED";
-        await moveTestPayment(trx, paymentId, ["REQUIRES_ACTION"], to, approve ? {} : { failureReason: declinedBy3ds });
+        const approved = authorizedStatusOf(payment);
+        const to = approve ? approved : "FAILED";
+        await moveTestPayment(
+          trx,
+          paymentId,
+          ["REQUIRES_ACTION"],
+          to,
+          approve ? authorizedSetOf(payment) : { failureReason: declinedBy3ds },
+        );
         const moved = { ...payment, status: to, redirectUrl: "" } as TestPayment;
-        await announce(trx, moved, approve ? "payment.authorized" : "payment.failed");
+        await announce(trx, moved, approve ? webhookTypeOf(approved) : "payment.failed");
         return checkoutOf(moved);
       });
     },
@@ -226,8 +239,10 @@ export function createTestProvider(options: TestProviderOptions): TestProvider {
       for (const paymentId of await dueTestSettlements(db, 100)) {
         const moved = await inTransaction(db, async (trx) => {
           const payment = await findTestPayment(trx, paymentId, { lock: true });
-          if (!payment || !(await moveTestPayment(trx, paymentId, ["PROCESSING"], "AUTHORIZED"))) return false;
-          await announce(trx, { ...payment, status: "AUTHORIZED" }, "payment.authorized");
+          if (!payment) return false;
+          const to = authorizedStatusOf(payment);
+          if (!(await moveTestPayment(trx, paymentId, ["PROCESSING"], to, authorizedSetOf(payment)))) return false;
+          await announce(trx, { ...payment, status: to }, webhookTypeOf(to));
           return true;
         });
         if (moved) settled++;
@@ -258,6 +273,19 @@ export function createTestProvider(options: TestProviderOptions): TestProvider {
       return { settled, delivered, failed };
     },
   };
+}
+
+/** Where an approved payment goes: taken at once with automatic capture, else held for capture. */
+function authorizedStatusOf(payment: TestPayment): "AUTHORIZED" | "CAPTURED" {
+  return payment.captureAtOnce ? "CAPTURED" : "AUTHORIZED";
+}
+
+function authorizedSetOf(payment: TestPayment): { capturedMinor?: "whole amount" } {
+  return payment.captureAtOnce ? { capturedMinor: "whole amount" } : {};
+}
+
+function webhookTypeOf(status: "AUTHORIZED" | "CAPTURED"): "payment.authorized" | "payment.captured" {
+  return status === "CAPTURED" ? "payment.captured" : "payment.authorized";
 }
 
 function viewOf(payment: TestPayment): ProviderPayment {
