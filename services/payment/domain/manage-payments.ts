@@ -32,7 +32,7 @@ import {
   type PaymentStatus,
   type Refund,
 } from "./payment.ts";
-import type { PaymentProvider } from "./provider.ts";
+import type { PaymentProvider, ProviderPayment } from "./provider.ts";
 
 export interface PaymentDeps {
   db: Kysely<PaymentDatabase>;
@@ -84,19 +84,7 @@ export async function createPayment(deps: PaymentDeps, request: CreatePayment): 
       capturedMinor: answer.amountCapturedMinor,
     });
     if (!stored) return false;
-    const money = { currencyCode: request.currencyCode, amountMinor: request.amountMinor };
-    const ids = { paymentId, orderId: request.orderId };
-    // Taken at once, it was never AUTHORIZED here: one event says it was paid.
-    const payload: NewEvent["payload"] | undefined =
-      answer.status === "CAPTURED"
-        ? { case: "paymentCaptured", value: { ...ids, amount: { ...money, amountMinor: answer.amountCapturedMinor } } }
-        : answer.status === "AUTHORIZED"
-          ? { case: "paymentAuthorized", value: { ...ids, amount: money } }
-          : answer.status === "REQUIRES_ACTION"
-            ? { case: "paymentRequiresAction", value: ids }
-            : answer.status === "FAILED"
-              ? { case: "paymentFailed", value: { ...ids, reason: answer.failureReason ?? "" } }
-              : undefined;
+    const payload = newPaymentEvent(answer, { paymentId, orderId: request.orderId }, request);
     if (payload) await appendEvent(trx, { source, subjectId: paymentId, payload });
     return true;
   });
@@ -108,6 +96,31 @@ export async function createPayment(deps: PaymentDeps, request: CreatePayment): 
     return sameOrRefused(winner, request);
   }
   return (await findPayment(deps.db, paymentId))!;
+}
+
+/** What a new payment announces, by where the provider left it (PROCESSING: nothing yet). */
+function newPaymentEvent(
+  answer: ProviderPayment,
+  ids: { paymentId: string; orderId: string },
+  amount: { currencyCode: string; amountMinor: bigint },
+): NewEvent["payload"] | undefined {
+  const money = { currencyCode: amount.currencyCode, amountMinor: amount.amountMinor };
+  switch (answer.status) {
+    case "CAPTURED":
+      // Taken as it was authorized: it was never AUTHORIZED here, and one event says it was paid.
+      return {
+        case: "paymentCaptured",
+        value: { ...ids, amount: { ...money, amountMinor: answer.amountCapturedMinor } },
+      };
+    case "AUTHORIZED":
+      return { case: "paymentAuthorized", value: { ...ids, amount: money } };
+    case "REQUIRES_ACTION":
+      return { case: "paymentRequiresAction", value: ids };
+    case "FAILED":
+      return { case: "paymentFailed", value: { ...ids, reason: answer.failureReason ?? "" } };
+    default:
+      return undefined;
+  }
 }
 
 function sameOrRefused(payment: Payment, request: CreatePayment): Payment {
