@@ -169,7 +169,8 @@ describe("tracing a checkout", () => {
       ),
     ).toBe(true);
 
-    // The card's payment: started, then captured, by the payment service, in the same trace.
+    // The card's payment: taken by the payment service as it is authorized (capture at once, the
+    // default), in the same trace; no CapturePayment follows.
     const paymentCalls = trace.filter(
       (s) =>
         s.service === "bazaar-payment" &&
@@ -177,9 +178,10 @@ describe("tracing a checkout", () => {
         s.attributes["rpc.service"] === "bazaar.payment.v1.PaymentService",
     );
     // (The order service's payment-event consumer may ask too, under the same trace, when the
-    // PaymentAuthorized event overtakes checkout's own confirmation.)
+    // PaymentCaptured event overtakes checkout's own confirmation.)
     const paymentMethods = new Set(paymentCalls.map((s) => s.attributes["rpc.method"]));
-    expect(paymentMethods.has("CreatePayment") && paymentMethods.has("CapturePayment")).toBe(true);
+    expect(paymentMethods.has("CreatePayment")).toBe(true);
+    expect(paymentMethods.has("CapturePayment")).toBe(false);
 
     // Across NATS: the relay's PRODUCER span, child of PlaceOrder, is the parent of each consumer's span.
     const applied = trace.filter(isOrderPlacedApplied);
