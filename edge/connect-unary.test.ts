@@ -1,12 +1,15 @@
 // The edge's own Connect unary path, over a real HTTP server with a stub backend: which requests
-// it takes from the adapter, and what it answers a content coding it cannot decode.
+// it takes from the adapter, what it answers a content coding it cannot decode, and that the
+// answers it keeps in the shared cache are asked for fresh.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { create } from "@bufbuild/protobuf";
 import { ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ListCategoriesResponseSchema, ProductService } from "../gen/bazaar/product/v1/product_pb.ts";
+import { freshReadHeader } from "../services/kit/fresh-reads.ts";
 import { plainConnectUnary, serveConnectUnary } from "./connect-unary.ts";
+import { PublicCache } from "./public-cache.ts";
 
 const backendCalls: unknown[] = [];
 let server: Server;
@@ -91,5 +94,49 @@ describe("content codings on the plain Connect unary path", () => {
       body: "{}",
     });
     expect([response.status, await response.json()]).toEqual([200, {}]);
+  });
+});
+
+describe("answers kept in the shared cache", () => {
+  let cached: Server;
+  let cachedUrl = "";
+  const asked: Array<{ cached: boolean; fresh: string | null }> = [];
+
+  beforeAll(async () => {
+    const store = new PublicCache({ ttlMs: 60_000 });
+    cached = createServer((req, res) => {
+      const shared = req.headers["x-shared"] === "1";
+      void serveConnectUnary(req, res, {
+        method: ProductService.method.listCategories,
+        encoding: "json",
+        query: undefined,
+        maxBodyBytes: 1024,
+        backend: async (_, options) => {
+          asked.push({ cached: shared, fresh: new Headers(options.headers).get(freshReadHeader) });
+          return create(ListCategoriesResponseSchema);
+        },
+        optionsFor: () => ({ headers: new Headers({ authorization: "Bearer x" }) }),
+        describeError: (error) => ConnectError.from(error),
+        cache: shared ? { store, path: "/bazaar.product.v1.ProductService/ListCategories" } : undefined,
+        cacheControl: "no-store",
+      });
+    });
+    await new Promise<void>((resolve) => cached.listen(0, "127.0.0.1", resolve));
+    cachedUrl = `http://127.0.0.1:${(cached.address() as AddressInfo).port}/bazaar.product.v1.ProductService/ListCategories`;
+  });
+  afterAll(() => new Promise((resolve) => cached.close(resolve)));
+
+  it("when an answer is read to be shared, then the backend is asked for a fresh read; a hit asks nothing; an unshared read asks no fresh read", async () => {
+    const read = (shared: boolean) =>
+      fetch(cachedUrl, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...(shared && { "x-shared": "1" }) },
+        body: "{}",
+      }).then((response) => response.status);
+    expect([await read(true), await read(true), await read(false)]).toEqual([200, 200, 200]);
+    expect(asked).toEqual([
+      { cached: true, fresh: "1" },
+      { cached: false, fresh: null },
+    ]);
   });
 });

@@ -88,8 +88,13 @@ export async function serveConnectUnary(req: EdgeRequest, res: EdgeResponse, cal
 
     const generation = call.cache?.store.generation ?? 0;
     const request = decode(call.method, call.encoding, body);
-    const options = call.optionsFor(timeoutOf(req));
-    if (key !== undefined) (options.headers as Headers).set(freshReadHeader, "1");
+    let options = call.optionsFor(timeoutOf(req));
+    if (key !== undefined) {
+      // Kept for others: read from the database, not from a service's own read cache.
+      const headers = new Headers(options.headers);
+      headers.set(freshReadHeader, "1");
+      options = { ...options, headers };
+    }
     const output = (await call.backend(request, options)) as Message;
     const encoded =
       call.encoding === "json"
