@@ -39,6 +39,7 @@ export function startEdgeFeeds(options: EdgeFeedOptions): { stop(): Promise<void
             from: "new",
             apply: (event) => applyCatalogEvent(options.cache, event),
             onAttached: (attached) => (options.cache.followed = attached),
+            connection: nats.nc,
             name: "catalog feed",
             log,
           }),
@@ -51,7 +52,6 @@ export function startEdgeFeeds(options: EdgeFeedOptions): { stop(): Promise<void
             log,
           }),
         );
-        followConnection(nats, options.cache);
         log.info("following the catalog's events and deactivations");
         return;
       } catch (error) {
@@ -74,18 +74,4 @@ export function startEdgeFeeds(options: EdgeFeedOptions): { stop(): Promise<void
       await nats?.nc.drain().catch(() => undefined);
     },
   };
-}
-
-/**
- * While the connection is down no eviction can arrive, however long the outage: the cache goes
- * back to the short time to live at once (and starts empty), and to the long one when the
- * connection is back (the ordered consumer resumes after the last event it had, missing none).
- */
-function followConnection(nats: NatsHandles, cache: PublicCache): void {
-  void (async () => {
-    for await (const status of nats.nc.status()) {
-      if (status.type === "disconnect") cache.followed = false;
-      else if (status.type === "reconnect") cache.followed = true;
-    }
-  })();
 }

@@ -5,6 +5,7 @@
 // `from` and tells `onAttach`, since events may have been missed while it was broken.
 import { fromBinary } from "@bufbuild/protobuf";
 import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { type Event, EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { streamName } from "./events.ts";
 import type { Logger } from "./log.ts";
@@ -21,6 +22,12 @@ export interface EventFeedOptions {
   apply(event: Event, seq: number): void;
   /** Told after each attach and when the feed broke. */
   onAttached?(attached: boolean): void;
+  /**
+   * The connection the feed reads through. While it is down no event can arrive, however long
+   * the outage: `onAttached` is told false at a disconnect and true at the reconnect (the ordered
+   * consumer resumes after the last event it had, missing none).
+   */
+  connection?: NatsConnection;
   /** What the feed is for, in its log lines: "deactivation feed". */
   name: string;
   log: Logger;
@@ -67,6 +74,15 @@ export async function followEventFeed(options: EventFeedOptions): Promise<{ stop
   };
 
   let messages: Awaited<ReturnType<typeof attach>> | undefined = await attach();
+  const { connection, onAttached } = options;
+  if (connection && onAttached) {
+    void (async () => {
+      for await (const status of connection.status()) {
+        if (status.type === "disconnect") onAttached(false);
+        else if (status.type === "reconnect") onAttached(true);
+      }
+    })();
+  }
   const done = (async () => {
     while (!stopped) {
       try {

@@ -145,31 +145,21 @@ export function createProductReadCache(options: ProductReadCacheOptions): Produc
       return reading.get(id) ?? readThrough(id);
     },
     apply,
-    async follow(nats) {
-      const setFollowed = (attached: boolean) => {
-        // Whatever was kept before a break may have missed its eviction.
-        clear();
-        followed = attached;
-      };
-      const feed = await followEventFeed({
+    follow: (nats) =>
+      followEventFeed({
         js: nats.js,
         filterSubject: "bazaar.product.>",
         from: "new",
         apply,
-        onAttached: setFollowed,
+        onAttached: (attached) => {
+          // Whatever was kept before a break may have missed its eviction.
+          clear();
+          followed = attached;
+        },
+        connection: nats.nc,
         name: "product read cache",
         log,
-      });
-      // No eviction arrives while the connection is down; the ordered consumer resumes after the
-      // last event it had once it is back.
-      void (async () => {
-        for await (const status of nats.nc.status()) {
-          if (status.type === "disconnect") setFollowed(false);
-          else if (status.type === "reconnect") setFollowed(true);
-        }
-      })();
-      return feed;
-    },
+      }),
     get size() {
       return entries.size;
     },
