@@ -2,6 +2,7 @@
 // product's change evicts that product's answers and the catalog-wide ones (lists, searches,
 // shops, categories); a change to a shop or the category tree may show in any answer.
 import type { Event } from "../gen/bazaar/events/v1/events_pb.ts";
+import { stockLevelsOf } from "../services/kit/stock-levels.ts";
 import type { PublicCache } from "./public-cache.ts";
 
 /** The events this applies: every event of the product service (bazaar.product.>). */
@@ -15,13 +16,9 @@ export function applyCatalogEvent(cache: PublicCache, event: Event): void {
     case "productDeleted":
       cache.evictProducts([payload.value.productId]);
       return;
-    case "stockChanged": {
-      const ids = payload.value.levels.map((level) => level.productId);
-      // Events written before `levels` existed name their one product in the deprecated field.
-      if (payload.value.productId) ids.push(payload.value.productId);
-      cache.evictProducts(ids);
+    case "stockChanged":
+      cache.evictProducts(stockLevelsOf(payload.value).map((level) => level.productId));
       return;
-    }
     case "shopCreated":
     case "categoryCreated":
       // Lists gain an entry; no product's own answer changes.

@@ -17,6 +17,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { followEventFeed } from "../../kit/event-feed.ts";
 import { observeCommittedEvents } from "../../kit/events.ts";
 import type { Logger } from "../../kit/log.ts";
+import { stockLevelsOf } from "../../kit/stock-levels.ts";
 import { cacheLookupCounter, registry } from "../../kit/metrics.ts";
 import type { NatsHandles } from "../../kit/nats.ts";
 import type { ProductDatabase, ImageRow } from "../db/database.ts";
@@ -98,9 +99,7 @@ export function createProductReadCache(options: ProductReadCacheOptions): Produc
         evict([payload.value.productId]);
         return;
       case "stockChanged":
-        evict(payload.value.levels.map((level) => level.productId));
-        // Events written before `levels` existed name their one product in the deprecated field.
-        if (payload.value.productId) evict([payload.value.productId]);
+        evict(stockLevelsOf(payload.value).map((level) => level.productId));
         return;
       case "imageUploaded":
         // A picture still processing is in its seller's view of the product.
