@@ -13,7 +13,7 @@ import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { type bearer, failureOf } from "../../services/kit/testing/calls.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
 import { freePort } from "../../deploy/local/ports.ts";
-import { parseMetrics, type Sample } from "../support/metrics.ts";
+import { scrapeMetrics, totalOf } from "../support/metrics.ts";
 import { unthrottled } from "../support/mesh.ts";
 import { devSellerShelf, registerCustomer, registerSeller, signIn } from "../support/shoppers.ts";
 import { useMesh } from "../support/use-mesh.ts";
@@ -55,21 +55,15 @@ async function aProduct(name: string) {
  * the product service (which keeps its own read cache, for every kind of reader).
  */
 async function whoAnswered() {
-  const [edge, product] = await Promise.all([scrape("edge"), scrape("product")]);
+  const [edge, product] = await Promise.all([
+    scrapeMetrics(e2e.mesh.metricsUrl("edge")),
+    scrapeMetrics(e2e.mesh.metricsUrl("product")),
+  ]);
   return {
-    edgeCache: total(edge, "bazaar_edge_public_cache_lookups_total", { outcome: "hit" }),
-    productService: total(product, "bazaar_rpc_server_handled_total", { rpc_method: "GetProduct" }),
+    edgeCache: totalOf(edge, "bazaar_edge_public_cache_lookups_total", { outcome: "hit" }),
+    productService: totalOf(product, "bazaar_rpc_server_handled_total", { rpc_method: "GetProduct" }),
   };
 }
-
-async function scrape(process: string): Promise<Sample[]> {
-  return parseMetrics(await (await fetch(e2e.mesh.metricsUrl(process))).text());
-}
-
-const total = (samples: Sample[], name: string, labels: Record<string, string>) =>
-  samples
-    .filter((s) => s.name === name && Object.entries(labels).every(([key, value]) => s.labels[key] === value))
-    .reduce((sum, s) => sum + s.value, 0);
 
 describe("who shares the edge's cached answers", () => {
   it("when a customer reads a product an anonymous visitor read, then both get the cached public view; its seller, a rival seller and an admin are answered by the product service", async () => {

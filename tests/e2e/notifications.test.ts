@@ -20,7 +20,7 @@ import { errorInfoOf } from "../../services/kit/error-info.ts";
 import { failureOf, type bearer } from "../../services/kit/testing/calls.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
 import type { ParsedMail } from "mailparser";
-import { parseMetrics } from "../support/metrics.ts";
+import { scrapeMetrics, totalOf } from "../support/metrics.ts";
 import { callRest } from "../support/rest.ts";
 import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
 import { useMesh } from "../support/use-mesh.ts";
@@ -264,9 +264,9 @@ describe("SMTP outage", () => {
   it("when the SMTP server is down for 10 s while buyers check out, then every mail arrives once within 30 s of its return", async () => {
     const me = await registerCustomer(auth, "outage");
     const retried = async () =>
-      parseMetrics(await (await fetch(e2e.mesh.metricsUrl("notification"))).text())
-        .filter((s) => s.name === "bazaar_notification_mails_total" && s.labels.outcome === "retried")
-        .reduce((sum, s) => sum + s.value, 0);
+      totalOf(await scrapeMetrics(e2e.mesh.metricsUrl("notification")), "bazaar_notification_mails_total", {
+        outcome: "retried",
+      });
     const retriedBefore = await retried();
     await e2e.mailbox.stop();
     const stoppedAt = Date.now();

@@ -14,7 +14,7 @@ import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import type { bearer } from "../../services/kit/testing/calls.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
 import { checkInvariants, query } from "../support/invariants.ts";
-import { parseMetrics, workServed } from "../support/metrics.ts";
+import { scrapeMetrics, workServed } from "../support/metrics.ts";
 import { devSellerShelf, registerCustomer, signIn } from "../support/shoppers.ts";
 import { useMesh } from "../support/use-mesh.ts";
 
@@ -138,7 +138,7 @@ describe("two replicas of every service on a NATS cluster", () => {
     );
     for (const name of ["auth", "product", "cart", "order"]) {
       for (const replica of [`${name}-1`, `${name}-2`]) {
-        const samples = parseMetrics(await (await fetch(e2e.mesh.metricsUrl(replica))).text());
+        const samples = await scrapeMetrics(e2e.mesh.metricsUrl(replica));
         expect(workServed(samples), `calls served by ${replica}`).toBeGreaterThan(0);
       }
     }

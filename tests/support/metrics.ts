@@ -27,3 +27,15 @@ export function workServed(samples: Sample[]): number {
     .filter((s) => s.name === "bazaar_rpc_server_handled_total" && s.labels.rpc_service !== "grpc.health.v1.Health")
     .reduce((sum, s) => sum + s.value, 0);
 }
+
+/** A process's /metrics, read now. */
+export async function scrapeMetrics(url: string): Promise<Sample[]> {
+  return parseMetrics(await (await fetch(url)).text());
+}
+
+/** The sum of every sample of `name` whose labels include `labels`. */
+export function totalOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+  return samples
+    .filter((s) => s.name === name && Object.entries(labels).every(([key, value]) => s.labels[key] === value))
+    .reduce((sum, s) => sum + s.value, 0);
+}
