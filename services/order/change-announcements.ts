@@ -1,4 +1,4 @@
-// Hears OrderStatusChanged and ShopOrderStatusChanged on NATS and wakes the WatchOrders feeds of
+// Hears OrderPlaced, OrderStatusChanged and ShopOrderStatusChanged on NATS and wakes the WatchOrders feeds of
 // that buyer and the WatchShopOrders feeds of those shops in this process — whichever replica
 // made the change. A plain subscription is enough: the feed reads
 // the database, so a missed announcement only delays an update until the next poll.
@@ -22,6 +22,11 @@ export function listenForOrderChanges(nc: NatsConnection, signals: FeedSignals, 
         signals.announce(payload.value.userId);
         for (const shopId of payload.value.shopIds) signals.announce(shopFeedKey(shopId));
       }
+      // The confirmation: OrderPlaced is the only event of that move.
+      if (payload.case === "orderPlaced") {
+        signals.announce(payload.value.userId);
+        for (const { shopId } of payload.value.shopOrders) signals.announce(shopFeedKey(shopId));
+      }
       if (payload.case === "shopOrderStatusChanged") {
         signals.announce(payload.value.userId);
         signals.announce(shopFeedKey(payload.value.shopId));
@@ -31,6 +36,7 @@ export function listenForOrderChanges(nc: NatsConnection, signals: FeedSignals, 
     }
   };
   const subscriptions = [
+    nc.subscribe(subjectOf("order", "orderPlaced"), { callback }),
     nc.subscribe(subjectOf("order", "orderStatusChanged"), { callback }),
     nc.subscribe(subjectOf("order", "shopOrderStatusChanged"), { callback }),
   ];

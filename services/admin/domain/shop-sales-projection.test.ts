@@ -45,10 +45,8 @@ function placed(lines: Array<{ shopId: string; productId: string; quantity: numb
     lineTotal: money(BigInt(l.quantity) * 100n),
   }));
   const shopIds = shopOrders.map((s) => s.shopId);
-  const events = [
-    event({ case: "orderStatusChanged", value: { orderId, newStatus: OrderStatus.CONFIRMED, shopIds } }),
-    event({ case: "orderPlaced", value: { orderId, items, total: money(999n), shopOrders } }),
-  ];
+  // The confirmation's one event, as the order service emits it.
+  const events = [event({ case: "orderPlaced", value: { orderId, items, total: money(999n), shopOrders } })];
   return { orderId, shopOrders, shopIds, events };
 }
 

@@ -1,5 +1,6 @@
 // Every status change of an order, in one transaction with its history entry and its events:
-// OrderStatusChanged always, and OrderPlaced, PaymentFailed or OrderCancelled by where it goes.
+// OrderPlaced for the confirmation, OrderStatusChanged for every other move, and PaymentFailed or
+// OrderCancelled beside it by where it goes.
 import { OrderStatus as ProtoOrderStatus } from "../../../gen/bazaar/order/v1/order_pb.ts";
 import { inTransaction } from "../../kit/db.ts";
 import { appendEvent, type NewEvent } from "../../kit/events.ts";
@@ -59,20 +60,9 @@ function eventsOf(
 ): Array<NewEvent["payload"]> {
   const money = (amountMinor: bigint) => ({ currencyCode, amountMinor });
   const ids = { orderId: order.id, userId: order.userId };
-  const events: Array<NewEvent["payload"]> = [
-    {
-      case: "orderStatusChanged",
-      value: {
-        ...ids,
-        oldStatus: protoStatus[from],
-        newStatus: protoStatus[change.to],
-        note: change.note,
-        total: money(order.totalMinor),
-        shopIds: [...new Set(order.lines.map((line) => line.shopId))].sort(),
-      },
-    },
-  ];
   if (change.to === "CONFIRMED") {
+    // OrderPlaced is the move to CONFIRMED, told once: an OrderStatusChanged beside it was one
+    // more event per checkout for every consumer to receive, store and ignore.
     const items = order.lines.map((line) => ({
       productId: line.productId,
       shopId: line.shopId,
@@ -87,11 +77,21 @@ function eventsOf(
       sellerId: shopOrder.sellerId,
       subtotal: money(shopOrder.subtotalMinor),
     }));
-    events.push({
-      case: "orderPlaced",
-      value: { ...ids, items, total: money(order.totalMinor), shopOrders: placed },
-    });
+    return [{ case: "orderPlaced", value: { ...ids, items, total: money(order.totalMinor), shopOrders: placed } }];
   }
+  const events: Array<NewEvent["payload"]> = [
+    {
+      case: "orderStatusChanged",
+      value: {
+        ...ids,
+        oldStatus: protoStatus[from],
+        newStatus: protoStatus[change.to],
+        note: change.note,
+        total: money(order.totalMinor),
+        shopIds: [...new Set(order.lines.map((line) => line.shopId))].sort(),
+      },
+    },
+  ];
   if (change.to === "PAYMENT_FAILED") events.push({ case: "paymentFailed", value: { ...ids, reason: change.note } });
   if (change.to === "CANCELLED") events.push({ case: "orderCancelled", value: { ...ids, reason: change.note } });
   return events;

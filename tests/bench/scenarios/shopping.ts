@@ -202,9 +202,9 @@ async function ensureShopOrders(edgeUrl: string, { shoppers, productIds, seller 
  * that simply holds two units next time, which the next order buys.
  */
 function placeOrderScenario(edgeUrl: string, { shoppers, productIds }: Shoppers, paying: "card" | "cash"): Scenario {
-  // Card: the order service starts, then captures, the payment in the payment service (two
-  // calls and two payment events per order). Cash on delivery: the same saga without them, so
-  // the two side by side show what the payment service costs a checkout.
+  // Card: the order service takes the payment in the payment service as it is authorized (one
+  // call, one PaymentCaptured per order). Cash on delivery: the same saga without it, so the two
+  // side by side show what the payment service costs a checkout.
   const payment =
     paying === "card"
       ? { method: "PAYMENT_METHOD_CARD", cardToken: "tok_visa" }

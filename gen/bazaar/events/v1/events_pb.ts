@@ -975,9 +975,10 @@ export const ShopSuspensionChangedSchema: GenMessage<ShopSuspensionChanged> = /*
   messageDesc(file_bazaar_events_v1_events, 17);
 
 /**
- * Emitted by order when checkout confirms an order — stock committed and payment taken or due
- * on delivery (bazaar.order.order_placed). Consumed by cart (removes the purchased quantities)
- * and admin (audit, sales).
+ * Emitted by order when an order is confirmed — stock committed and payment taken or due on
+ * delivery (bazaar.order.order_placed). It is that move's only event: no OrderStatusChanged
+ * (PENDING → CONFIRMED) accompanies it. Consumed by cart (removes the purchased quantities),
+ * order (WatchOrders and WatchShopOrders streams), notification and admin (audit, sales).
  *
  * @generated from message bazaar.events.v1.OrderPlaced
  */
@@ -1069,8 +1070,9 @@ export const PlacedShopOrderSchema: GenMessage<PlacedShopOrder> = /*@__PURE__*/
   messageDesc(file_bazaar_events_v1_events, 19);
 
 /**
- * Emitted by order on every status transition (bazaar.order.order_status_changed). Consumed by
- * order (WatchOrders and WatchShopOrders streams) and admin (audit, sales).
+ * Emitted by order on every status transition but the confirmation, which OrderPlaced tells
+ * (bazaar.order.order_status_changed). Consumed by order (WatchOrders and WatchShopOrders
+ * streams), notification and admin (audit, sales).
  *
  * @generated from message bazaar.events.v1.OrderStatusChanged
  */
