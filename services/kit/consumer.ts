@@ -30,7 +30,7 @@ import { endSpan, runInSpan, startProcessSpan } from "./tracing.ts";
 
 const consumerEvents = new Counter({
   name: "bazaar_consumer_events_total",
-  help: "Deliveries settled by a durable consumer, by outcome: applied, duplicate (applied before) or retried (redelivery asked)",
+  help: "Deliveries settled by a durable consumer, by outcome: applied, duplicate (applied before), ignored (of no use to it) or retried (redelivery asked)",
   labelNames: ["consumer", "outcome"],
   registers: [registry],
 });
@@ -92,6 +92,11 @@ export interface ConsumerOptions<DB extends EventTables> {
   filterSubject: string;
   /** Applies the event inside the transaction that records it as processed. */
   handle(event: Event, trx: Transaction<DB>): Promise<void>;
+  /**
+   * False for an event the handler would do nothing with: it is acknowledged without a
+   * transaction and not recorded as processed. Decided from the event alone.
+   */
+  wants?(event: Event): boolean;
   maxDeliver?: number;
   /** Waits between deliveries; JetStream repeats the last for any later attempt. */
   redeliveryBackoffMs?: number[];
@@ -238,6 +243,7 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
   const db = options.db as unknown as Kysely<EventTables>;
   const applied = consumerEvents.labels(name, "applied");
   const duplicate = consumerEvents.labels(name, "duplicate");
+  const ignored = consumerEvents.labels(name, "ignored");
   const retried = consumerEvents.labels(name, "retried");
   const redelivered = redeliveries.labels(name);
   const deadLettered = deadLetters.labels(name);
@@ -339,6 +345,11 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
       if (message.info.deliveryCount > 1) redelivered.inc();
       try {
         const event = fromBinary(EventSchema, message.data);
+        if (options.wants && !options.wants(event)) {
+          message.ack();
+          ignored.inc();
+          continue;
+        }
         deliveries.push({ message, event, traceParent: message.headers?.get("traceparent") || event.traceParent });
       } catch (error) {
         log.error({ err: error, subject: message.subject, seq: message.seq }, "undecodable event dead-lettered");

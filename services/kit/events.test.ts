@@ -463,6 +463,40 @@ describe("durable consumers in batches", () => {
     );
   });
 
+  it("when the consumer does not want some events, then they are acknowledged unrecorded and the rest applied once", async () => {
+    const subject = `bazaar.${source}.wanted`;
+    const name = `wanted-${source}`;
+    const ids = await publishEvents(subject, 12);
+    const unwanted = new Set(ids.filter((_, i) => i % 3 === 0));
+    const handled: string[] = [];
+    const consumer = await startConsumer<TestDb>({
+      js: nats.js,
+      jsm: nats.jsm,
+      db,
+      log,
+      source,
+      name,
+      filterSubject: subject,
+      redeliveryBackoffMs: [1_000],
+      wants: (event) => !unwanted.has(event.id),
+      async handle(event, trx) {
+        handled.push(event.id);
+        await trx.insertInto("applied").values({ event_id: event.id }).execute();
+      },
+    });
+    await waitFor(async () => JSON.stringify(await consumer.lag()) === JSON.stringify({ pending: 0, ackPending: 0 }));
+    await consumer.stop();
+
+    const wanted = ids.filter((id) => !unwanted.has(id));
+    expect(handled).toEqual(wanted);
+    expect((await appliedIds(ids)).sort()).toEqual([...wanted].sort());
+    // Nothing was recorded of the unwanted ones: no processed-id row, so no transaction at all.
+    const processed = await db.selectFrom("processed_events").select("event_id").where("consumer", "=", name).execute();
+    expect(processed.map((row) => row.event_id).sort()).toEqual([...wanted].sort());
+    expect(await metricValue("bazaar_consumer_events_total", { consumer: name, outcome: "ignored" })).toBe(4);
+    expect(await metricValue("bazaar_consumer_events_total", { consumer: name, outcome: "applied" })).toBe(8);
+  });
+
   it("when events wait behind slow batches, then none is delivered a second time", async () => {
     const subject = `bazaar.${source}.slow`;
     const name = `slow-${source}`;

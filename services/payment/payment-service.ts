@@ -36,12 +36,13 @@ import {
   type Refund,
 } from "./domain/payment.ts";
 import { ProviderUnavailableError, WebhookSignatureError } from "./domain/provider.ts";
+import { callerOf } from "../kit/auth.ts";
 import { handleWebhook, WebhookProviderNotFoundError } from "./domain/webhooks.ts";
 import type { TestCheckout, TestProvider } from "./providers/test-provider.ts";
 
 export function createPaymentService(deps: PaymentDeps): ServiceImpl<typeof PaymentService> {
   return {
-    async createPayment(request) {
+    async createPayment(request, ctx) {
       const amount = positiveAmount(request.amount, "amount");
       const payment = await answering(() =>
         createPayment(deps, {
@@ -50,6 +51,7 @@ export function createPaymentService(deps: PaymentDeps): ServiceImpl<typeof Paym
           paymentMethodToken: request.paymentMethodToken,
           returnUrl: request.returnUrl,
           capture: request.capture,
+          actorId: callerOf(ctx).id,
         }),
       );
       return { payment: paymentToProto(payment) };
@@ -57,16 +59,21 @@ export function createPaymentService(deps: PaymentDeps): ServiceImpl<typeof Paym
     async getPayment(request) {
       return { payment: paymentToProto(await answering(() => getPayment(deps, request.id))) };
     },
-    async capturePayment(request) {
-      return { payment: paymentToProto(await answering(() => capturePayment(deps, request.id))) };
+    async capturePayment(request, ctx) {
+      return { payment: paymentToProto(await answering(() => capturePayment(deps, request.id, callerOf(ctx).id))) };
     },
-    async cancelPayment(request) {
-      return { payment: paymentToProto(await answering(() => cancelPayment(deps, request.id))) };
+    async cancelPayment(request, ctx) {
+      return { payment: paymentToProto(await answering(() => cancelPayment(deps, request.id, callerOf(ctx).id))) };
     },
-    async refundPayment(request) {
+    async refundPayment(request, ctx) {
       const amount = positiveAmount(request.amount, "amount");
       const { refund, payment } = await answering(() =>
-        refundPayment(deps, { paymentId: request.id, ...amount, refundKey: request.refundKey }),
+        refundPayment(deps, {
+          paymentId: request.id,
+          ...amount,
+          refundKey: request.refundKey,
+          actorId: callerOf(ctx).id,
+        }),
       );
       return { refund: refundToProto(refund, payment.currencyCode), payment: paymentToProto(payment) };
     },

@@ -15,6 +15,8 @@ import {
 } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { PaymentService, PaymentStatus as ProviderStatus } from "../../gen/bazaar/payment/v1/payment_pb.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
+import { expectEvents, messagesAbout } from "../support/events.ts";
+import { scrapeMetrics, totalOf } from "../support/metrics.ts";
 import { devSellerShelf, registerCustomer } from "../support/shoppers.ts";
 import { useMesh } from "../support/use-mesh.ts";
 
@@ -94,6 +96,14 @@ const stockOnceBack = (id: string) =>
     (stock) => stock.available === 5,
   );
 
+/** Payment events the order service's payment consumer acknowledged without applying. */
+async function ignoredByPaymentOutcomes(): Promise<number> {
+  return totalOf(await scrapeMetrics(e2e.mesh.metricsUrl("order")), "bazaar_consumer_events_total", {
+    consumer: "order-payment-outcomes",
+    outcome: "ignored",
+  });
+}
+
 async function paymentOf(order: Order) {
   const { payment } = await e2e
     .internal(PaymentService, "payment")
@@ -149,6 +159,15 @@ describe("paying by card", () => {
       captured: { amountMinor: order!.total!.amountMinor },
     });
     expect(await stockOf(productId)).toEqual({ onHand: 3, available: 3 });
+    // One event, naming checkout as who took the payment: the order service's payment consumer
+    // leaves it to checkout, which had the answer in hand, without a transaction of its own.
+    await expectEvents(e2e.mesh.natsUrl, order!.payment!.paymentId, "bazaar.payment.>", [
+      "bazaar.payment.payment_captured",
+    ]);
+    expect(await messagesAbout(e2e.mesh.natsUrl, order!.payment!.paymentId, "bazaar.payment.>")).toEqual([
+      expect.objectContaining({ subject: "bazaar.payment.payment_captured", actorId: "service:order" }),
+    ]);
+    expect(await eventually(ignoredByPaymentOutcomes, (ignored) => ignored >= 1, 5_000)).toBeGreaterThanOrEqual(1);
   });
 
   it("when the bank asks for 3-D Secure and the buyer approves, then the order waits PENDING and goes CONFIRMED live, paid once", async () => {

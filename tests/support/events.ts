@@ -13,12 +13,12 @@ export async function eventsAbout(natsUrl: string, subjectId: string, filter: st
   return (await messagesAbout(natsUrl, subjectId, filter)).map((m) => m.subject);
 }
 
-/** The messages about `subjectId` under `filter`: subject, traceparent header and the event's own field. */
+/** The messages about `subjectId` under `filter`: subject, traceparent header and the event's own fields. */
 export async function messagesAbout(natsUrl: string, subjectId: string, filter: string) {
   const nc = await connect(natsConnectOptions(natsUrl));
   try {
     const consumer = await jetstream(nc).consumers.get(streamName, { filter_subjects: filter });
-    const found: Array<{ subject: string; traceHeader: string | undefined; traceParent: string }> = [];
+    const found: Array<{ subject: string; traceHeader: string | undefined; traceParent: string; actorId: string }> = [];
     let remaining = (await consumer.info()).num_pending;
     while (remaining > 0) {
       const batch = await consumer.fetch({ max_messages: Math.min(remaining, 256), expires: 2_000 });
@@ -30,6 +30,7 @@ export async function messagesAbout(natsUrl: string, subjectId: string, filter: 
             subject: message.subject,
             traceHeader: message.headers?.get("traceparent"),
             traceParent: event.traceParent,
+            actorId: event.actorId,
           });
       }
     }

@@ -8,11 +8,20 @@ import type { Kysely } from "kysely";
 import type { Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
 import type { OrderDatabase } from "../db/database.ts";
 import { followPaymentOfOrder } from "../domain/card-payment.ts";
+import { checkoutActor } from "../domain/settle.ts";
 import type { OrderDeps } from "../domain/ports.ts";
 
 export const paymentOutcomesConsumer = {
   name: "order-payment-outcomes",
   filterSubject: "bazaar.payment.>",
+  /**
+   * A payment moved by the order service's own call (checkout's CreatePayment, a capture, a void)
+   * is followed by whoever made the call, with its answer in hand, or by the recovery loop if that
+   * process went away: its event has nothing left for this consumer, which also left it to
+   * checkout when it read the order (followPaymentOfOrder's `leaveToCheckout`). Every card
+   * checkout's PaymentCaptured is one: skipping it saves a transaction per order.
+   */
+  wants: (event: Event) => event.actorId !== checkoutActor,
 };
 
 /**

@@ -49,6 +49,8 @@ export interface CreatePayment {
   returnUrl: string;
   /** Taken as it is authorized (the provider's automatic capture), not by capturePayment. */
   capture?: boolean;
+  /** Who asked (the caller's id), named as the actor of the event it makes. */
+  actorId?: string;
 }
 
 /**
@@ -85,7 +87,7 @@ export async function createPayment(deps: PaymentDeps, request: CreatePayment): 
     });
     if (!stored) return false;
     const payload = newPaymentEvent(answer, { paymentId, orderId: request.orderId }, request);
-    if (payload) await appendEvent(trx, { source, subjectId: paymentId, payload });
+    if (payload) await appendEvent(trx, { source, actorId: request.actorId, subjectId: paymentId, payload });
     return true;
   });
   if (!inserted) {
@@ -141,8 +143,8 @@ export async function getPayment(deps: PaymentDeps, id: string): Promise<Payment
  * call, so concurrent captures of one payment happen one after the other; a capture of a
  * captured payment answers it unchanged.
  */
-export async function capturePayment(deps: PaymentDeps, id: string): Promise<Payment> {
-  return moveWithProvider(deps, id, {
+export async function capturePayment(deps: PaymentDeps, id: string, actorId = ""): Promise<Payment> {
+  return moveWithProvider(deps, id, actorId, {
     done: "CAPTURED",
     from: capturable,
     action: "captured",
@@ -164,8 +166,8 @@ export async function capturePayment(deps: PaymentDeps, id: string): Promise<Pay
 }
 
 /** Voids a payment nothing was taken of; a cancel of a cancelled payment answers it unchanged. */
-export async function cancelPayment(deps: PaymentDeps, id: string): Promise<Payment> {
-  return moveWithProvider(deps, id, {
+export async function cancelPayment(deps: PaymentDeps, id: string, actorId = ""): Promise<Payment> {
+  return moveWithProvider(deps, id, actorId, {
     done: "CANCELED",
     from: cancellable,
     action: "cancelled",
@@ -182,6 +184,7 @@ export async function cancelPayment(deps: PaymentDeps, id: string): Promise<Paym
 async function moveWithProvider(
   deps: PaymentDeps,
   id: string,
+  actorId: string,
   move: {
     done: PaymentStatus;
     from: readonly PaymentStatus[];
@@ -197,7 +200,7 @@ async function moveWithProvider(
     if (!move.from.includes(payment.status)) throw new IllegalPaymentStatusError(id, payment.status, move.action);
     const set = await move.call(payment);
     if (await moveStatus(trx, id, move.from, move.done, set)) {
-      await appendEvent(trx, { source, subjectId: id, payload: move.event(payment, set) });
+      await appendEvent(trx, { source, actorId, subjectId: id, payload: move.event(payment, set) });
     }
   });
   return getPayment(deps, id);
@@ -208,6 +211,8 @@ export interface RefundRequest {
   currencyCode: string;
   amountMinor: bigint;
   refundKey: string;
+  /** Who asked (the caller's id), named as the actor of the event it makes. */
+  actorId?: string;
 }
 
 /**
@@ -256,6 +261,7 @@ export async function refundPayment(
     const money = (amountMinor: bigint) => ({ currencyCode: payment.currencyCode, amountMinor });
     await appendEvent(trx, {
       source,
+      actorId: request.actorId,
       subjectId: payment.id,
       payload: {
         case: "paymentRefunded",
