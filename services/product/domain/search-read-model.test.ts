@@ -2,13 +2,14 @@
 // pages exactly as MariaDB's FULLTEXT path does; a write is found by the next search on the
 // replica that made it and, through the stream, on another replica within a second; a restart
 // goes on from its stored stream position; an index built again from scratch answers the same.
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql, type Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { createDb } from "../../kit/db.ts";
-import { ensureStream } from "../../kit/events.ts";
+import { ensureStream, streamName } from "../../kit/events.ts";
 import { createLogger } from "../../kit/log.ts";
 import { connectNats, type NatsHandles } from "../../kit/nats.ts";
 import { startOutboxRelay, type OutboxRelay } from "../../kit/outbox-relay.ts";
@@ -30,6 +31,7 @@ let services: ProductServices;
 let admin: SignedIn;
 let seller: SignedIn;
 let adminService: SignedIn;
+let orderService: SignedIn;
 let shops: string[];
 const categories: Record<"drinks" | "tea" | "kitchen", string> = { drinks: "", tea: "", kitchen: "" };
 const productIds: string[] = [];
@@ -65,10 +67,11 @@ beforeAll(async () => {
   db = await migratedTestDatabase<ProductDatabase>("product_search", migrations);
   const tokens = await createTestTokens();
   services = await productServicesInMemory(db, tokens.verifier);
-  [admin, seller, adminService] = await Promise.all([
+  [admin, seller, adminService, orderService] = await Promise.all([
     signedIn(tokens, "admin"),
     signedIn(tokens, "seller"),
     signedIn(tokens, "service", "service:admin"),
+    signedIn(tokens, "service", "service:order"),
   ]);
   shops = [await openedShop(services, seller, aShop({ name: "One" })), await openedShop(services, seller, aShop())];
   const category = async (name: string, parentId = "") =>
@@ -305,6 +308,44 @@ describe("replicas and restarts", () => {
         ),
       ).toEqual([second]);
       expect(await found(restarted.model, "yixing")).toEqual([first]);
+    } finally {
+      await restarted.stop();
+    }
+  });
+
+  it("when stock moves, then the stored stream position follows within a second or two, and a restart continues from it", async () => {
+    const other = await replica();
+    const { product } = await services.products.createProduct(
+      { product: aProduct(shops[0]!, categories.tea, { name: "Gaiwan lid", stockOnHand: 50 }) },
+      seller.options,
+    );
+    await eventually(
+      () => found(other.model, "gaiwan"),
+      (ids) => ids.length > 0,
+      2_000,
+    );
+    const before = other.model.state().appliedSeq;
+    for (let i = 0; i < 5; i++) {
+      await services.inventory.reserveStock(
+        { reservationId: randomUUID(), items: [{ productId: product!.id, quantity: 1 }], sellNow: true },
+        orderService.options,
+      );
+    }
+    const { state } = await nats.jsm.streams.info(streamName);
+    // Five StockChanged change nothing in the index: their position is stored by a delayed write.
+    expect(
+      await eventually(
+        async () => other.model.state().appliedSeq,
+        (seq) => seq >= state.last_seq,
+        3_000,
+      ),
+    ).toBeGreaterThanOrEqual(state.last_seq);
+    expect(other.model.state().appliedSeq).toBeGreaterThan(before);
+    await other.stop();
+    const restarted = await replica();
+    try {
+      expect(restarted.model.state()).toMatchObject({ startedFrom: "stored position" });
+      expect(restarted.model.state().appliedSeq).toBeGreaterThanOrEqual(state.last_seq);
     } finally {
       await restarted.stop();
     }

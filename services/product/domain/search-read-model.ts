@@ -65,6 +65,8 @@ const rebuildPageSize = 5_000;
  * while catalog edits are rare (stock moves do not touch the index).
  */
 const facetCacheSize = 1_000;
+/** How long a stream position that came with no change may wait to be stored. */
+const positionWriteDelayMs = 1_000;
 /** How long a search waits for changes already seen to be written before answering without them. */
 const settleTimeoutMs = 1_000;
 
@@ -108,14 +110,26 @@ export function createSearchReadModel(deps: {
           moves.push({ from: payload.value.categoryId, to: payload.value.movedToCategoryId });
         break;
       default:
+        // Nothing in the index changes (a stock move: one per checkout), only the stream position
+        // moves. It is stored with the next change or within positionWriteDelayMs; a restart
+        // before that reads these events again, which change nothing. Searches do not wait for it.
         if (seq === undefined) return;
+        pendingSeq = Math.max(pendingSeq ?? 0, seq);
+        positionWrite ??= setTimeout(startWriting, positionWriteDelayMs).unref();
+        return;
     }
     if (seq !== undefined) pendingSeq = Math.max(pendingSeq ?? 0, seq);
     seen += 1;
-    if (!writing) {
-      writing = true;
-      void writeSeen();
-    }
+    startWriting();
+  };
+
+  let positionWrite: NodeJS.Timeout | undefined;
+  const startWriting = () => {
+    clearTimeout(positionWrite);
+    positionWrite = undefined;
+    if (writing) return;
+    writing = true;
+    void writeSeen();
   };
 
   const writeSeen = async (): Promise<void> => {
@@ -319,6 +333,7 @@ export function createSearchReadModel(deps: {
 
     stop() {
       unobserve();
+      clearTimeout(positionWrite);
       closed = true;
       ready = false;
       // After the write in progress, if any: its statements are synchronous, between awaits.
