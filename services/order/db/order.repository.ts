@@ -150,15 +150,42 @@ export async function transitionOrder(
   note: string,
   options: { payment?: PaymentFacts; settle?: "due" | "done" } = {},
 ): Promise<TransitionOutcome> {
-  const row = await trx
+  // The order with its shop orders in one read, all locked, the order's row first (as
+  // lockShopOrder takes them): moves of the whole order and of one shop order take turns.
+  const rows = await trx
     .selectFrom("orders")
-    .select(["status", "user_id"])
-    .where("id", "=", id)
+    .leftJoin("shop_orders", "shop_orders.order_id", "orders.id")
+    .select([
+      "orders.status",
+      "orders.user_id",
+      "shop_orders.id as shop_order_id",
+      "shop_orders.shop_id",
+      "shop_orders.seller_id",
+      "shop_orders.subtotal_minor",
+      "shop_orders.status as shop_order_status",
+    ])
+    .where("orders.id", "=", id)
+    .orderBy("shop_orders.shop_id")
     .forUpdate()
-    .executeTakeFirst();
+    .execute();
+  const row = rows[0];
   if (!row || !from.includes(row.status)) return { moved: false, current: row?.status };
+  const shopOrders = rows.flatMap((r) =>
+    r.shop_order_id === null
+      ? []
+      : [
+          {
+            id: r.shop_order_id,
+            shopId: r.shop_id!,
+            sellerId: r.seller_id!,
+            subtotalMinor: BigInt(r.subtotal_minor!),
+            status: r.shop_order_status!,
+          },
+        ],
+  );
   // A parcel on its way cannot be cancelled with its order.
-  if (to === "CANCELLED" && (await hasShippedShopOrder(trx, id))) return { moved: false, current: row.status };
+  const shipped = shopOrders.some((shopOrder) => shopOrder.status === "SHIPPED" || shopOrder.status === "DELIVERED");
+  if (to === "CANCELLED" && shipped) return { moved: false, current: row.status };
   const { payment, settle } = options;
   await trx
     .updateTable("orders")
@@ -176,60 +203,36 @@ export async function transitionOrder(
     .where("id", "=", id)
     .execute();
   await appendHistory(trx, id, row.user_id, to, note);
-  const shopOrders = await followOrderStatus(trx, id, shopOrderStatusFor(to), note);
-  return { moved: true, from: row.status, shopOrders };
-}
-
-async function hasShippedShopOrder(trx: Transaction<OrderDatabase>, orderId: string): Promise<boolean> {
-  const shipped = await trx
-    .selectFrom("shop_orders")
-    .select("id")
-    .where("order_id", "=", orderId)
-    .where("status", "in", ["SHIPPED", "DELIVERED"])
-    .executeTakeFirst();
-  return shipped !== undefined;
+  await followOrderStatus(trx, shopOrders, shopOrderStatusFor(to), note);
+  return {
+    moved: true,
+    from: row.status,
+    shopOrders: shopOrders.map(({ id, shopId, sellerId, subtotalMinor }) => ({ id, shopId, sellerId, subtotalMinor })),
+  };
 }
 
 /**
- * Moves an order's shop orders that are behind it along (the rules in shopOrderStatusFor and
- * followsOrderInto), each with a history entry. Answers all of them, in shop id order.
+ * Moves the order's shop orders that are behind it along (the rules in shopOrderStatusFor and
+ * followsOrderInto), each with a history entry.
  */
 async function followOrderStatus(
   trx: Transaction<OrderDatabase>,
-  orderId: string,
+  shopOrders: ReadonlyArray<{ id: string; shopId: string; status: ShopOrderStatus }>,
   to: ShopOrderStatus,
   note: string,
-): Promise<PlacedShopOrder[]> {
-  const shopOrders = await trx
-    .selectFrom("shop_orders")
-    .select(["id", "shop_id", "seller_id", "subtotal_minor", "status"])
-    .where("order_id", "=", orderId)
-    .orderBy("shop_id")
+): Promise<void> {
+  const moving = shopOrders.filter((shopOrder) => followsOrderInto(shopOrder.status, to));
+  if (moving.length === 0) return;
+  await trx
+    .updateTable("shop_orders")
+    .set({ status: to, update_time: sql<Date>`UTC_TIMESTAMP(6)` })
+    .where(
+      "id",
+      "in",
+      moving.map((shopOrder) => shopOrder.id),
+    )
     .execute();
-  const moving = shopOrders.filter((row) => followsOrderInto(row.status, to));
-  if (moving.length > 0) {
-    await trx
-      .updateTable("shop_orders")
-      .set({ status: to, update_time: sql<Date>`UTC_TIMESTAMP(6)` })
-      .where(
-        "id",
-        "in",
-        moving.map((row) => row.id),
-      )
-      .execute();
-    await appendShopOrderHistory(
-      trx,
-      moving.map((row) => ({ id: row.id, shopId: row.shop_id })),
-      to,
-      note,
-    );
-  }
-  return shopOrders.map((row) => ({
-    id: row.id,
-    shopId: row.shop_id,
-    sellerId: row.seller_id,
-    subtotalMinor: BigInt(row.subtotal_minor),
-  }));
+  await appendShopOrderHistory(trx, moving, to, note);
 }
 
 /**
@@ -761,8 +764,9 @@ export async function shopFeedPositionBefore(db: Db, shopId: string, time?: Date
 }
 
 export async function findOrder(db: Db, id: string): Promise<Order | undefined> {
-  const row = await db.selectFrom("orders").selectAll().where("id", "=", id).executeTakeFirst();
-  return row && (await withDetails(db, [row]))[0];
+  // The order's own row comes in the same statement as its details: one round trip.
+  const details = await orderDetails(db, [id], { withOrderRows: true });
+  return assembleOrders(details.orders, details)[0];
 }
 
 /** Where an order and its payment stand, without its lines and history: one row read. */
@@ -801,10 +805,23 @@ export async function listOrders(db: Db, filter: OrderFilter): Promise<Order[]> 
 
 async function withDetails(db: Db, rows: OrderRow[]): Promise<Order[]> {
   if (rows.length === 0) return [];
-  const { lines, history, shopOrders, shopHistory, refunds } = await orderDetails(
-    db,
-    rows.map((row) => row.id),
+  return assembleOrders(
+    rows,
+    await orderDetails(
+      db,
+      rows.map((row) => row.id),
+    ),
   );
+}
+
+/** What of an order's row an Order is made of. */
+type OrderRowShown = Omit<OrderRow, "idempotency_key" | "request_fingerprint" | "settle_after">;
+
+/** Orders from their rows and the details orderDetails read of them. */
+function assembleOrders(
+  rows: readonly OrderRowShown[],
+  { lines, history, shopOrders, shopHistory, refunds }: Awaited<ReturnType<typeof orderDetails>>,
+): Order[] {
   return rows.map((row) => {
     const orderLines = lines.filter((line) => line.order_id === row.id).map(orderLineOf);
     return {
@@ -847,10 +864,23 @@ async function withDetails(db: Db, rows: OrderRow[]): Promise<Order[]> {
  * statement: each table's rows as JSON objects under one UNION ALL (money as exact text, times
  * as MariaDB writes DATETIME(6)), put back into their row shapes and orders here.
  */
-async function orderDetails(db: Db, orderIds: string[]) {
+async function orderDetails(db: Db, orderIds: string[], { withOrderRows = false } = {}) {
   const ids = sql.join(orderIds);
-  const { rows } = await sql<{ k: "line" | "history" | "shop" | "shop_history" | "refund"; j: unknown }>`
-    SELECT 'line' AS k, JSON_OBJECT('order_id', order_id, 'product_id', product_id, 'shop_id', shop_id,
+  const orderRows = withOrderRows
+    ? sql`SELECT 'order' AS k, JSON_OBJECT('id', id, 'user_id', user_id, 'status', status,
+        'currency_code', currency_code, 'subtotal_minor', CAST(subtotal_minor AS CHAR),
+        'tax_minor', CAST(tax_minor AS CHAR), 'shipping_minor', CAST(shipping_minor AS CHAR),
+        'total_minor', CAST(total_minor AS CHAR), 'shipping_address', shipping_address,
+        'payment_method', payment_method, 'payment_status', payment_status,
+        'payment_reference', payment_reference, 'payment_failure_reason', payment_failure_reason,
+        'payment_id', payment_id, 'payment_redirect_url', payment_redirect_url,
+        'payment_client_secret', payment_client_secret, 'stock_taken', stock_taken,
+        'create_time', create_time, 'update_time', update_time) AS j
+      FROM orders WHERE id IN (${ids})
+    UNION ALL `
+    : sql``;
+  const { rows } = await sql<{ k: "order" | "line" | "history" | "shop" | "shop_history" | "refund"; j: unknown }>`
+    ${orderRows}SELECT 'line' AS k, JSON_OBJECT('order_id', order_id, 'product_id', product_id, 'shop_id', shop_id,
         'name', name, 'unit_price_minor', CAST(unit_price_minor AS CHAR), 'quantity', quantity,
         'line_total_minor', CAST(line_total_minor AS CHAR), 'image', image) AS j
       FROM order_lines WHERE order_id IN (${ids})
@@ -878,6 +908,11 @@ async function orderDetails(db: Db, orderIds: string[]) {
     (a: Record<K, string>, b: Record<K, string>) =>
       a[key] < b[key] ? -1 : a[key] > b[key] ? 1 : 0;
   return {
+    orders: of<Timed<OrderRowShown, "create_time" | "update_time">>("order").map((order) => ({
+      ...order,
+      create_time: dateOfDatetime(order.create_time),
+      update_time: dateOfDatetime(order.update_time),
+    })),
     lines: of<OrderLineRow>("line").sort(byText("product_id")),
     history: of<Timed<OrderStatusHistoryRow, "time">>("history")
       .sort(byId)
