@@ -1,5 +1,6 @@
 // SQL of the e-mail outbox (email/outbox.ts enqueues, email/delivery.ts sends).
 import { sql, type Kysely, type Transaction } from "kysely";
+import { gatherUntilCommit } from "../../kit/db.ts";
 import { uuidv7 } from "../../kit/ids.ts";
 import type { EmailTables, MailStatus } from "../email/database.ts";
 
@@ -23,6 +24,31 @@ export async function insertMail(
     .executeTakeFirst();
   return Number(inserted.numInsertedOrUpdatedRows ?? 0n) === 1;
 }
+
+/**
+ * Inserts a PENDING mail just before the transaction commits, with the transaction's other mails
+ * in one statement (a consumer's batch of order events mails buyers and sellers); one whose
+ * idempotency key is already there is left out.
+ */
+export async function insertMailAtCommit(
+  trx: Transaction<EmailTables>,
+  mail: { idempotencyKey: string; to: string; template: string; data: object },
+): Promise<void> {
+  await gatherUntilCommit(trx, writeMails, {
+    id: uuidv7(),
+    idempotency_key: mail.idempotencyKey,
+    to_address: mail.to,
+    template: mail.template,
+    data: JSON.stringify(mail.data),
+  });
+}
+
+const writeMails = async (
+  trx: Transaction<EmailTables>,
+  rows: Array<{ id: string; idempotency_key: string; to_address: string; template: string; data: string }>,
+) => {
+  await trx.insertInto("email_outbox").ignore().values(rows).execute();
+};
 
 /**
  * Leases up to `limit` due PENDING rows nobody holds to `holder` for `leaseMs`, and returns them.

@@ -1,6 +1,6 @@
 // Every SQL statement of the notification service.
-import { sql, type Kysely, type Transaction } from "kysely";
-import { nextInSequence } from "../../kit/db.ts";
+import { sql, type Insertable, type Kysely, type Transaction } from "kysely";
+import { gatherUntilCommit, nextInSequence } from "../../kit/db.ts";
 import { uuidv7 } from "../../kit/ids.ts";
 import type { Channel, Kind } from "../domain/kinds.ts";
 import type { NotificationDatabase, NotificationRow, RecipientRow } from "./database.ts";
@@ -23,21 +23,27 @@ export interface NewNotification {
 export async function insertNotification(trx: Transaction<NotificationDatabase>, n: NewNotification): Promise<string> {
   const seq = await nextInSequence(trx, "inbox_positions", "user_id", n.userId);
   const id = uuidv7();
-  await trx
-    .insertInto("notifications")
-    .values({
-      id,
-      user_id: n.userId,
-      seq,
-      kind: n.kind,
-      title: n.title.slice(0, 200),
-      body: n.body.slice(0, 1000),
-      link: n.link ?? "",
-      subject_user_id: n.subjectUserId ?? null,
-    })
-    .execute();
+  // Written with the transaction's other notifications just before it commits: a consumer's
+  // batch of order events notifies buyers and sellers in one statement.
+  await gatherUntilCommit(trx, writeNotifications, {
+    id,
+    user_id: n.userId,
+    seq,
+    kind: n.kind,
+    title: n.title.slice(0, 200),
+    body: n.body.slice(0, 1000),
+    link: n.link ?? "",
+    subject_user_id: n.subjectUserId ?? null,
+  });
   return id;
 }
+
+const writeNotifications = async (
+  trx: Transaction<NotificationDatabase>,
+  rows: Array<Insertable<NotificationDatabase["notifications"]>>,
+) => {
+  await trx.insertInto("notifications").values(rows).execute();
+};
 
 export async function listNotifications(
   db: Db,
@@ -225,9 +231,21 @@ export async function renameProduct(db: Db, productId: string, name: string): Pr
 }
 
 /** Remembers whose order it is; a redelivered OrderPlaced changes nothing. */
-export async function rememberOrderBuyer(db: Db, orderId: string, userId: string): Promise<void> {
-  await db.insertInto("order_buyers").ignore().values({ order_id: orderId, user_id: userId }).execute();
+/** Written with the transaction's other buyers just before it commits (see insertNotification). */
+export async function rememberOrderBuyer(
+  trx: Transaction<NotificationDatabase>,
+  orderId: string,
+  userId: string,
+): Promise<void> {
+  await gatherUntilCommit(trx, writeOrderBuyers, { order_id: orderId, user_id: userId });
 }
+
+const writeOrderBuyers = async (
+  trx: Transaction<NotificationDatabase>,
+  rows: Array<{ order_id: string; user_id: string }>,
+) => {
+  await trx.insertInto("order_buyers").ignore().values(rows).execute();
+};
 
 export async function buyerOfOrder(db: Db, orderId: string): Promise<string | undefined> {
   const row = await db.selectFrom("order_buyers").select("user_id").where("order_id", "=", orderId).executeTakeFirst();

@@ -3,7 +3,7 @@
 // consumer's, which also records the event as processed, so an event never notifies twice.
 import type { Transaction } from "kysely";
 import { afterCommit } from "../../kit/db.ts";
-import { enqueueMail } from "../email/outbox.ts";
+import { enqueueMailAtCommit } from "../email/outbox.ts";
 import type { NotificationDatabase } from "../db/database.ts";
 import { insertNotification, preferencesAndRecipient } from "../db/notification.repository.ts";
 import type { FeedSignals } from "../../kit/feed-signals.ts";
@@ -26,29 +26,23 @@ export async function deliver(
   trx: Transaction<NotificationDatabase>,
   signals: FeedSignals,
   d: Delivery,
-): Promise<{ inbox: boolean; mail: boolean }> {
+): Promise<void> {
   const { preferences, recipient } = await preferencesAndRecipient(trx, d.userId);
   const wants = (channel: Channel) =>
     hasSlot(d.kind, channel) &&
     (isRequired(d.kind, channel) ||
       (preferences.find((p) => p.kind === d.kind && p.channel === channel)?.enabled ?? true));
-  let inbox = false;
   if (wants("IN_APP")) {
     await insertNotification(trx, d);
     afterCommit(trx, () => signals.announce(d.userId));
-    inbox = true;
   }
-  let mail = false;
   const template = mailTemplateOf[d.kind];
-  if (template && wants("EMAIL")) {
-    if (recipient?.active) {
-      mail = await enqueueMail(trx, {
-        idempotencyKey: d.idempotencyKey,
-        to: recipient.email,
-        template,
-        data: { displayName: recipient.display_name, title: d.title, body: d.body, link: d.link ?? "", ...d.mailData },
-      });
-    }
+  if (template && wants("EMAIL") && recipient?.active) {
+    await enqueueMailAtCommit(trx, {
+      idempotencyKey: d.idempotencyKey,
+      to: recipient.email,
+      template,
+      data: { displayName: recipient.display_name, title: d.title, body: d.body, link: d.link ?? "", ...d.mailData },
+    });
   }
-  return { inbox, mail };
 }
