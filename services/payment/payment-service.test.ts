@@ -115,6 +115,8 @@ describe("creating a payment", () => {
     expect(payment).toMatchObject({ status: PaymentStatus.AUTHORIZED, provider: "test", amount: usd(1999n) });
     expect(payment!.providerPaymentId).not.toBe("");
     expect(await eventsOf(payment!.id)).toEqual(["paymentAuthorized"]);
+    // The answer is the row as stored, times included, though it was not read back.
+    expect((await payments.getPayment({ id: payment!.id }, asService)).payment).toEqual(payment);
   });
 
   it("when the same order is paid twice with the same amount, then both calls answer one payment", async () => {
@@ -155,6 +157,7 @@ describe("creating a payment", () => {
     expect(payment!.status).toBe(PaymentStatus.REQUIRES_ACTION);
     expect(payment!.nextAction?.redirectUrl).toBe(`https://shop.example/pay/test/${payment!.id}`);
     expect(await eventsOf(payment!.id)).toEqual(["paymentRequiresAction"]);
+    expect((await payments.getPayment({ id: payment!.id }, asService)).payment).toEqual(payment);
   });
 
   it.each([
@@ -177,6 +180,7 @@ describe("taking a payment as it is authorized (capture)", () => {
       asService,
     );
     expect(payment).toMatchObject({ status: PaymentStatus.CAPTURED, captured: usd(2500n) });
+    expect((await payments.getPayment({ id: payment!.id }, asService)).payment).toEqual(payment);
     expect(await eventsOf(payment!.id)).toEqual(["paymentCaptured"]);
     const { payment: refunded } = await payments.refundPayment(
       { id: payment!.id, refundKey: uuidv7(), amount: usd(500n) },

@@ -77,28 +77,47 @@ export interface NewPayment {
   capturedMinor: bigint;
 }
 
-/** Inserts a payment; false when the order already has one (the unique order_id). */
-export async function insertPayment(trx: Transaction<PaymentDatabase>, payment: NewPayment): Promise<boolean> {
+/**
+ * Inserts a payment, created and updated now; answers it as stored, or undefined when the order
+ * already has one (the unique order_id). The times come from here, not the server's clock, so
+ * the answer is the row without reading it back.
+ */
+export async function insertPayment(
+  trx: Transaction<PaymentDatabase>,
+  payment: NewPayment,
+): Promise<Payment | undefined> {
+  const now = new Date();
+  const row: PaymentRow = {
+    id: payment.id,
+    order_id: payment.orderId,
+    currency_code: payment.currencyCode,
+    amount_minor: payment.amountMinor.toString(),
+    status: payment.status,
+    provider: payment.provider,
+    provider_payment_id: payment.providerPaymentId,
+    redirect_url: payment.redirectUrl,
+    client_secret: payment.clientSecret,
+    failure_reason: payment.failureReason,
+    captured_minor: payment.capturedMinor.toString(),
+    refunded_minor: "0",
+    create_time: now,
+    update_time: now,
+    reconcile_time: null,
+  };
   try {
+    const { reconcile_time: _neverSet, ...stored } = row;
     await trx
       .insertInto("payments")
       .values({
-        id: payment.id,
-        order_id: payment.orderId,
-        currency_code: payment.currencyCode,
+        ...stored,
         amount_minor: payment.amountMinor,
-        status: payment.status,
-        provider: payment.provider,
-        provider_payment_id: payment.providerPaymentId,
-        redirect_url: payment.redirectUrl,
-        client_secret: payment.clientSecret,
-        failure_reason: payment.failureReason,
         captured_minor: payment.capturedMinor,
+        refunded_minor: 0n,
       })
       .execute();
-    return true;
+    return paymentOf(row, []);
   } catch (error) {
-    if ((error as { errno?: number }).errno === 1062) return false;
+    if ((error as { errno?: number }).errno === 1062) return undefined;
     throw error;
   }
 }

@@ -85,10 +85,10 @@ export async function createPayment(deps: PaymentDeps, request: CreatePayment): 
       failureReason: answer.failureReason ?? "",
       capturedMinor: answer.amountCapturedMinor,
     });
-    if (!stored) return false;
+    if (!stored) return undefined;
     const payload = newPaymentEvent(answer, { paymentId, orderId: request.orderId }, request);
     if (payload) await appendEvent(trx, { source, actorId: request.actorId, subjectId: paymentId, payload });
-    return true;
+    return stored;
   });
   if (!inserted) {
     // A concurrent call for the same order stored its payment first: void ours, answer theirs.
@@ -97,7 +97,7 @@ export async function createPayment(deps: PaymentDeps, request: CreatePayment): 
     if (!winner) throw new Error(`payment of order ${request.orderId} vanished`);
     return sameOrRefused(winner, request);
   }
-  return (await findPayment(deps.db, paymentId))!;
+  return inserted;
 }
 
 /** What a new payment announces, by where the provider left it (PROCESSING: nothing yet). */
