@@ -1,10 +1,12 @@
 // Which database errors mean "the server is away" (the caller gets UNAVAILABLE and retries)
 // and which are a statement's own fault, and rows gathered until a transaction commits, against
 // a real MariaDB.
-import type { Kysely, Transaction } from "kysely";
+import { CompiledQuery, type Kysely, type Transaction } from "kysely";
+import { createPool, type PoolConnection } from "mysql2";
 import { createConnection } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { gatherUntilCommit, inTransaction, isConnectionError, writeGatheredRows } from "./db.ts";
+import { deferStatement, gatherUntilCommit, inTransaction, isConnectionError, writeGatheredRows } from "./db.ts";
+import { deferredMark, PipelinedConnection } from "./pipelined-mysql.ts";
 import { migratedTestDatabase } from "./testing/database.ts";
 
 async function errorOf(work: Promise<unknown>): Promise<unknown> {
@@ -120,5 +122,132 @@ describe("rows gathered until commit", () => {
       expect(await count(trx)).toBe(1);
     });
     expect(statements).toEqual([[1]]);
+  });
+});
+
+describe("pipelined statements", () => {
+  interface Tables {
+    piped: { id: number; note: string };
+  }
+  let db: Kysely<Tables>;
+  const ids = async (on: Kysely<Tables> | Transaction<Tables>) =>
+    (await on.selectFrom("piped").select("id").orderBy("id").execute()).map((row) => row.id);
+
+  beforeAll(async () => {
+    db = await migratedTestDatabase<Tables>("kit_piped", {
+      "1": {
+        up: (db) =>
+          db.schema
+            .createTable("piped")
+            .addColumn("id", "integer", (c) => c.primaryKey())
+            .addColumn("note", "varchar(20)", (c) => c.notNull())
+            .execute(),
+      },
+    });
+  });
+  afterAll(() => db?.destroy());
+
+  const insert = (trx: Transaction<Tables>, id: number, note = "") =>
+    deferStatement(trx, trx.insertInto("piped").values({ id, note }));
+
+  it("when a transaction defers writes, then they reach the server in order before its next statement and commit with it", async () => {
+    await db.deleteFrom("piped").execute();
+    await inTransaction(db, async (trx) => {
+      await insert(trx, 1);
+      await insert(trx, 2);
+      // An update of a deferred row sees it: the held statements go first, in order.
+      await trx.updateTable("piped").set({ note: "seen" }).where("id", "=", 2).execute();
+      expect(await ids(trx)).toEqual([1, 2]);
+      await insert(trx, 3);
+    });
+    expect(await ids(db)).toEqual([1, 2, 3]);
+    expect((await db.selectFrom("piped").select("note").where("id", "=", 2).executeTakeFirstOrThrow()).note).toBe(
+      "seen",
+    );
+  });
+
+  it("when a transaction only defers, then its BEGIN, writes and COMMIT go together and commit", async () => {
+    await db.deleteFrom("piped").execute();
+    await inTransaction(db, (trx) => insert(trx, 7));
+    expect(await ids(db)).toEqual([7]);
+  });
+
+  it("when a deferred write fails, then the statement it travels with fails and the whole transaction rolls back", async () => {
+    await db.deleteFrom("piped").execute();
+    await db.insertInto("piped").values({ id: 1, note: "" }).execute();
+    const failure = await errorOf(
+      inTransaction(db, async (trx) => {
+        await insert(trx, 2);
+        await insert(trx, 1); // a duplicate key
+        await trx.selectFrom("piped").selectAll().execute();
+      }),
+    );
+    expect((failure as { code?: string }).code).toBe("ER_DUP_ENTRY");
+    expect(await ids(db)).toEqual([1]);
+    // The same with the failure held until the COMMIT.
+    const atCommit = await errorOf(inTransaction(db, (trx) => insert(trx, 1)));
+    expect((atCommit as { code?: string }).code).toBe("ER_DUP_ENTRY");
+    expect(await ids(db)).toEqual([1]);
+  });
+
+  it("when a transaction rolls back, then its deferred writes never reach the server, and the connection is clean for its next user", async () => {
+    await db.deleteFrom("piped").execute();
+    await expect(
+      inTransaction(db, async (trx) => {
+        await trx.selectFrom("piped").selectAll().execute();
+        await insert(trx, 5);
+        throw new Error("use case failed");
+      }),
+    ).rejects.toThrow("use case failed");
+    await expect(
+      inTransaction(db, async (trx) => {
+        await insert(trx, 6);
+        throw new Error("failed before any statement");
+      }),
+    ).rejects.toThrow("failed before any statement");
+    // Many transactions on the pool's connections afterwards see none of it.
+    await Promise.all(Array.from({ length: 20 }, (_, i) => inTransaction(db, (trx) => insert(trx, 100 + i))));
+    expect((await ids(db)).filter((id) => id < 100)).toEqual([]);
+  });
+
+  it("when a statement is deferred outside a transaction, then it runs at once", async () => {
+    await db.deleteFrom("piped").execute();
+    await deferStatement(db as unknown as Transaction<Tables>, db.insertInto("piped").values({ id: 9, note: "" }));
+    expect(await ids(db)).toEqual([9]);
+  });
+});
+
+describe("round trips of a pipelined connection", () => {
+  it("when a transaction begins, defers, reads and commits, then it takes two round trips; one that ran nothing, none", async () => {
+    const pool = createPool({ uri: inject("mysqlUrl"), multipleStatements: true });
+    const raw = await new Promise<PoolConnection>((resolve, reject) =>
+      pool.getConnection((error, connection) => (error ? reject(error) : resolve(connection))),
+    );
+    const connection = new PipelinedConnection(raw);
+    const sent: string[] = [];
+    const query = raw.query.bind(raw);
+    raw.query = ((sql: string, ...rest: never[]) => {
+      sent.push(sql);
+      return (query as (...args: unknown[]) => unknown)(sql, ...rest);
+    }) as typeof raw.query;
+    try {
+      connection.begin({});
+      await connection.executeQuery(CompiledQuery.raw(`${deferredMark}DO 1`));
+      const { rows } = await connection.executeQuery(CompiledQuery.raw("SELECT ? AS x", [42]));
+      expect(rows).toEqual([{ x: 42 }]);
+      await connection.executeQuery(CompiledQuery.raw(`${deferredMark}DO 2`));
+      await connection.commit();
+      expect(sent).toEqual([`begin;\n${deferredMark}DO 1;\nSELECT 42 AS x`, `${deferredMark}DO 2;\ncommit`]);
+
+      sent.length = 0;
+      connection.begin({ isolationLevel: "read committed" });
+      await connection.commit();
+      connection.begin({});
+      await connection.rollback();
+      expect(sent).toEqual([]);
+    } finally {
+      raw.release();
+      await new Promise((resolve) => pool.end(resolve));
+    }
   });
 });

@@ -1,9 +1,10 @@
 // MySQL through kysely + mysql2: one database per service on a shared or dedicated server.
 import { createPool, createConnection, type Pool } from "mysql2";
-import { Kysely, MysqlDialect, sql, type Transaction } from "kysely";
+import { type Compilable, Kysely, sql, type Transaction } from "kysely";
 import { Migrator, type Migration } from "kysely/migration";
 import { Gauge } from "prom-client";
 import { refreshOnScrape, registry } from "./metrics.ts";
+import { deferredMark, pipelinedMysqlDialect } from "./pipelined-mysql.ts";
 import { statementSpans } from "./tracing.ts";
 
 export interface DbOptions {
@@ -28,13 +29,15 @@ export function createDb<DB>(options: DbOptions): Kysely<DB> {
     decimalNumbers: false,
     charset: "utf8mb4_unicode_ci",
     enableKeepAlive: true,
+    // A transaction's BEGIN and its deferred statements travel with the next statement
+    // (pipelined-mysql.ts); parameters are still escaped by mysql2 for every statement.
+    multipleStatements: true,
   });
   pool.on("connection", (connection) => connection.query("SET time_zone = '+00:00'"));
   // With tracing off there is no log hook at all: kysely then adds nothing to a statement.
   const log = statementSpans(options.database);
-  const db = new Kysely<DB>(
-    log ? { dialect: new MysqlDialect({ pool }), log } : { dialect: new MysqlDialect({ pool }) },
-  );
+  const dialect = pipelinedMysqlDialect(pool);
+  const db = new Kysely<DB>(log ? { dialect, log } : { dialect });
   pools.set(db, { pool, database: options.database });
   return db;
 }
@@ -214,6 +217,18 @@ export async function inTransaction<DB, T>(
       await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * Math.random()));
     }
   }
+}
+
+/**
+ * Sends `query` with the transaction's next statement, or its COMMIT, instead of on a round trip
+ * of its own: for a write whose answer nobody reads and whose failure nobody catches, which then
+ * fails the statement it travels with and the whole transaction.
+ */
+export async function deferStatement(trx: Kysely<any>, query: Compilable): Promise<void> {
+  const compiled = query.compile();
+  // Outside a transaction there is no next statement to travel with: it runs now.
+  if (!trx.isTransaction) await trx.executeQuery(compiled);
+  else await trx.executeQuery({ ...compiled, sql: deferredMark + compiled.sql });
 }
 
 /** A LIKE pattern matching `text` anywhere, with LIKE's wildcards in it taken literally. */

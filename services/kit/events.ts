@@ -12,7 +12,7 @@ import { StorageType, type JetStreamManager } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import type { Generated, Kysely, Transaction } from "kysely";
 import { EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
-import { whenCommitted } from "./db.ts";
+import { deferStatement, whenCommitted } from "./db.ts";
 import { uuidv7 } from "./ids.ts";
 import type { DeadLettersTable } from "./dead-letters.ts";
 import { currentTraceParent } from "./trace-context.ts";
@@ -150,10 +150,8 @@ export async function appendEvent(trx: Transaction<EventTables>, event: NewEvent
     payload: Buffer.from(toBinary(EventSchema, message)),
     trace_parent: traceParent || null,
   };
-  await trx
-    .insertInto("outbox")
-    .values({ ...row, publish_time: null })
-    .execute();
+  // With the transaction's next statement or its COMMIT: nothing reads the insert's answer.
+  await deferStatement(trx, trx.insertInto("outbox").values({ ...row, publish_time: null }));
   const handedOver = whenCommitted(trx, (db) => {
     for (const observe of committedEventObservers.get(db) ?? []) {
       // Observers log their own failures; one that throws anyway must not keep the event from

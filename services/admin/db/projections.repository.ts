@@ -1,6 +1,6 @@
 // The audit trail and sales projections: the only place in the admin service with SQL.
 import { sql, type Kysely, type Transaction } from "kysely";
-import { gatherUntilCommit } from "../../kit/db.ts";
+import { deferStatement, gatherUntilCommit } from "../../kit/db.ts";
 import type { AdminDatabase, AuditEventsTable } from "./database.ts";
 
 type Db = Kysely<AdminDatabase> | Transaction<AdminDatabase>;
@@ -17,7 +17,7 @@ export async function insertAuditEvent(trx: Transaction<AdminDatabase>, row: Aud
 }
 
 const writeAuditRows = async (trx: Transaction<AdminDatabase>, rows: AuditRow[]) => {
-  await trx.insertInto("audit_events").ignore().values(rows).execute();
+  await deferStatement(trx, trx.insertInto("audit_events").ignore().values(rows));
 };
 
 export interface AuditFilter {
@@ -55,23 +55,25 @@ export interface OrderFact {
 
 /** Records an order's status unless a newer one is already known (events may arrive late). */
 export async function recordOrderStatus(trx: Transaction<AdminDatabase>, fact: OrderFact): Promise<void> {
-  await trx
-    .insertInto("sales_orders")
-    .values({
-      order_id: fact.orderId,
-      user_id: fact.userId,
-      placed_time: fact.placedTime,
-      status: fact.status,
-      status_time: fact.statusTime,
-      total_minor: fact.totalMinor,
-      currency_code: fact.currencyCode,
-    })
-    // Assignments run left to right: status is decided before status_time moves on.
-    .onDuplicateKeyUpdate({
-      status: sql<string>`IF(VALUES(status_time) >= status_time, VALUES(status), status)`,
-      status_time: sql<Date>`GREATEST(status_time, VALUES(status_time))`,
-    })
-    .execute();
+  await deferStatement(
+    trx,
+    trx
+      .insertInto("sales_orders")
+      .values({
+        order_id: fact.orderId,
+        user_id: fact.userId,
+        placed_time: fact.placedTime,
+        status: fact.status,
+        status_time: fact.statusTime,
+        total_minor: fact.totalMinor,
+        currency_code: fact.currencyCode,
+      })
+      // Assignments run left to right: status is decided before status_time moves on.
+      .onDuplicateKeyUpdate({
+        status: sql<string>`IF(VALUES(status_time) >= status_time, VALUES(status), status)`,
+        status_time: sql<Date>`GREATEST(status_time, VALUES(status_time))`,
+      }),
+  );
 }
 
 export async function recordOrderLines(
@@ -80,19 +82,21 @@ export async function recordOrderLines(
   lines: Array<{ productId: string; name: string; quantity: number; revenueMinor: bigint }>,
 ): Promise<void> {
   if (lines.length === 0) return;
-  await trx
-    .insertInto("sales_lines")
-    .ignore()
-    .values(
-      lines.map((line) => ({
-        order_id: orderId,
-        product_id: line.productId,
-        name: line.name,
-        quantity: line.quantity,
-        revenue_minor: line.revenueMinor,
-      })),
-    )
-    .execute();
+  await deferStatement(
+    trx,
+    trx
+      .insertInto("sales_lines")
+      .ignore()
+      .values(
+        lines.map((line) => ({
+          order_id: orderId,
+          product_id: line.productId,
+          name: line.name,
+          quantity: line.quantity,
+          revenue_minor: line.revenueMinor,
+        })),
+      ),
+  );
 }
 
 export async function recordNewUser(
@@ -100,7 +104,10 @@ export async function recordNewUser(
   userId: string,
   registerTime: Date,
 ): Promise<void> {
-  await trx.insertInto("sales_new_users").ignore().values({ user_id: userId, register_time: registerTime }).execute();
+  await deferStatement(
+    trx,
+    trx.insertInto("sales_new_users").ignore().values({ user_id: userId, register_time: registerTime }),
+  );
 }
 
 const day = sql<string>`DATE_FORMAT(placed_time, '%Y-%m-%d')`;

@@ -2,6 +2,7 @@
 // of its own (status_rank) and its whole order's move (shop_sales_order_moves), both only ever
 // raised, so events may arrive in any order and twice.
 import { sql, type Kysely, type Transaction } from "kysely";
+import { deferStatement } from "../../kit/db.ts";
 import { salesRanks, type ShopSale, statusOfRank, type ShopOrderStatusName } from "../domain/shop-sales.ts";
 import type { AdminDatabase } from "./database.ts";
 import { topProductOf } from "./projections.repository.ts";
@@ -17,46 +18,52 @@ export async function recordShopSale(
   trx: Transaction<AdminDatabase>,
   sale: Omit<ShopSale, "status"> & { statusRank: number },
 ): Promise<void> {
-  await trx
-    .insertInto("shop_sales_orders")
-    .values({
-      shop_order_id: sale.shopOrderId,
-      order_id: sale.orderId,
-      shop_id: sale.shopId,
-      seller_id: sale.sellerId,
-      placed_time: sale.placedTime,
-      subtotal_minor: sale.subtotalMinor,
-      units: sale.units,
-      status_rank: sale.statusRank,
-    })
-    .onDuplicateKeyUpdate({
-      units: sql<number>`GREATEST(units, VALUES(units))`,
-      status_rank: sql<number>`GREATEST(status_rank, VALUES(status_rank))`,
-    })
-    .execute();
-  if (sale.lines.length === 0) return;
-  await trx
-    .insertInto("shop_sales_lines")
-    .ignore()
-    .values(
-      sale.lines.map((line) => ({
+  await deferStatement(
+    trx,
+    trx
+      .insertInto("shop_sales_orders")
+      .values({
         shop_order_id: sale.shopOrderId,
-        product_id: line.productId,
-        name: line.name,
-        quantity: line.quantity,
-        revenue_minor: line.revenueMinor,
-      })),
-    )
-    .execute();
+        order_id: sale.orderId,
+        shop_id: sale.shopId,
+        seller_id: sale.sellerId,
+        placed_time: sale.placedTime,
+        subtotal_minor: sale.subtotalMinor,
+        units: sale.units,
+        status_rank: sale.statusRank,
+      })
+      .onDuplicateKeyUpdate({
+        units: sql<number>`GREATEST(units, VALUES(units))`,
+        status_rank: sql<number>`GREATEST(status_rank, VALUES(status_rank))`,
+      }),
+  );
+  if (sale.lines.length === 0) return;
+  await deferStatement(
+    trx,
+    trx
+      .insertInto("shop_sales_lines")
+      .ignore()
+      .values(
+        sale.lines.map((line) => ({
+          shop_order_id: sale.shopOrderId,
+          product_id: line.productId,
+          name: line.name,
+          quantity: line.quantity,
+          revenue_minor: line.revenueMinor,
+        })),
+      ),
+  );
 }
 
 /** Raises how far a whole order's move took its shop orders, known or not yet. */
 export async function recordOrderMove(trx: Transaction<AdminDatabase>, orderId: string, rank: number): Promise<void> {
-  await trx
-    .insertInto("shop_sales_order_moves")
-    .values({ order_id: orderId, status_rank: rank })
-    .onDuplicateKeyUpdate({ status_rank: sql<number>`GREATEST(status_rank, VALUES(status_rank))` })
-    .execute();
+  await deferStatement(
+    trx,
+    trx
+      .insertInto("shop_sales_order_moves")
+      .values({ order_id: orderId, status_rank: rank })
+      .onDuplicateKeyUpdate({ status_rank: sql<number>`GREATEST(status_rank, VALUES(status_rank))` }),
+  );
 }
 
 /** A shop's shop orders placed in [from, to), each with the status it stands in now. */

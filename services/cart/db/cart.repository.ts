@@ -1,5 +1,6 @@
 // Carts, lines and product snapshots: the only place in the cart service with SQL.
 import { sql, type Kysely, type Transaction } from "kysely";
+import { deferStatement } from "../../kit/db.ts";
 import type { CartLine, ProductSnapshot } from "../domain/cart.ts";
 import type { CartDatabase, ProductSnapshotRow } from "./database.ts";
 
@@ -41,11 +42,10 @@ export async function readCart(
  */
 export async function lockAndTouchCart(trx: Transaction<CartDatabase>, userId: string): Promise<Date> {
   const now = new Date();
-  await trx
-    .insertInto("carts")
-    .values({ user_id: userId, update_time: now })
-    .onDuplicateKeyUpdate({ update_time: now })
-    .execute();
+  await deferStatement(
+    trx,
+    trx.insertInto("carts").values({ user_id: userId, update_time: now }).onDuplicateKeyUpdate({ update_time: now }),
+  );
   return now;
 }
 
@@ -57,11 +57,13 @@ export async function setLineQuantity(
   quantity: number,
   addTime: Date,
 ): Promise<void> {
-  await trx
-    .insertInto("cart_lines")
-    .values({ user_id: userId, product_id: productId, quantity, add_time: addTime })
-    .onDuplicateKeyUpdate({ quantity })
-    .execute();
+  await deferStatement(
+    trx,
+    trx
+      .insertInto("cart_lines")
+      .values({ user_id: userId, product_id: productId, quantity, add_time: addTime })
+      .onDuplicateKeyUpdate({ quantity }),
+  );
 }
 
 /** Deletes lines; all of the user's when no product is named. Returns how many went. */
@@ -96,20 +98,24 @@ export async function subtractFromLines(
     [...bought].map(([productId, quantity]) => sql`WHEN ${productId} THEN ${quantity}`),
     sql` `,
   )} END`;
-  await trx
-    .deleteFrom("cart_lines")
-    .where("user_id", "=", userId)
-    .where("product_id", "in", productIds)
-    .where("add_time", "<=", addedBy)
-    .where("quantity", "<=", boughtOfLine)
-    .execute();
-  await trx
-    .updateTable("cart_lines")
-    .set({ quantity: sql<number>`quantity - ${boughtOfLine}` })
-    .where("user_id", "=", userId)
-    .where("product_id", "in", productIds)
-    .where("add_time", "<=", addedBy)
-    .execute();
+  await deferStatement(
+    trx,
+    trx
+      .deleteFrom("cart_lines")
+      .where("user_id", "=", userId)
+      .where("product_id", "in", productIds)
+      .where("add_time", "<=", addedBy)
+      .where("quantity", "<=", boughtOfLine),
+  );
+  await deferStatement(
+    trx,
+    trx
+      .updateTable("cart_lines")
+      .set({ quantity: sql<number>`quantity - ${boughtOfLine}` })
+      .where("user_id", "=", userId)
+      .where("product_id", "in", productIds)
+      .where("add_time", "<=", addedBy),
+  );
 }
 
 /** The product's snapshot if its facts are from `notBefore` or later. */
@@ -191,16 +197,18 @@ export async function applyStockLevels(
     levels.map((level) => sql`WHEN ${level.productId} THEN ${level.stockAvailable}`),
     sql` `,
   )} END`;
-  await db
-    .updateTable("product_snapshots")
-    .set({ stock_available: available, source_time: sourceTime })
-    .where(
-      "product_id",
-      "in",
-      levels.map((level) => level.productId),
-    )
-    .where("source_time", "<=", sourceTime)
-    .execute();
+  await deferStatement(
+    db,
+    db
+      .updateTable("product_snapshots")
+      .set({ stock_available: available, source_time: sourceTime })
+      .where(
+        "product_id",
+        "in",
+        levels.map((level) => level.productId),
+      )
+      .where("source_time", "<=", sourceTime),
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 // SQL of the e-mail outbox (email/outbox.ts enqueues, email/delivery.ts sends).
 import { sql, type Kysely, type Transaction } from "kysely";
-import { gatherUntilCommit } from "../../kit/db.ts";
+import { deferStatement, gatherUntilCommit } from "../../kit/db.ts";
 import { uuidv7 } from "../../kit/ids.ts";
 import type { EmailTables, MailStatus } from "../email/database.ts";
 
@@ -47,7 +47,7 @@ const writeMails = async (
   trx: Transaction<EmailTables>,
   rows: Array<{ id: string; idempotency_key: string; to_address: string; template: string; data: string }>,
 ) => {
-  await trx.insertInto("email_outbox").ignore().values(rows).execute();
+  await deferStatement(trx, trx.insertInto("email_outbox").ignore().values(rows));
 };
 
 /**

@@ -1,6 +1,6 @@
 // Every SQL statement of the notification service.
 import { sql, type Insertable, type Kysely, type Transaction } from "kysely";
-import { gatherUntilCommit, nextInSequence } from "../../kit/db.ts";
+import { deferStatement, gatherUntilCommit, nextInSequence } from "../../kit/db.ts";
 import { uuidv7 } from "../../kit/ids.ts";
 import type { Channel, Kind } from "../domain/kinds.ts";
 import type { NotificationDatabase, NotificationRow, RecipientRow } from "./database.ts";
@@ -42,7 +42,7 @@ const writeNotifications = async (
   trx: Transaction<NotificationDatabase>,
   rows: Array<Insertable<NotificationDatabase["notifications"]>>,
 ) => {
-  await trx.insertInto("notifications").values(rows).execute();
+  await deferStatement(trx, trx.insertInto("notifications").values(rows));
 };
 
 export async function listNotifications(
@@ -244,7 +244,7 @@ const writeOrderBuyers = async (
   trx: Transaction<NotificationDatabase>,
   rows: Array<{ order_id: string; user_id: string }>,
 ) => {
-  await trx.insertInto("order_buyers").ignore().values(rows).execute();
+  await deferStatement(trx, trx.insertInto("order_buyers").ignore().values(rows));
 };
 
 export async function buyerOfOrder(db: Db, orderId: string): Promise<string | undefined> {

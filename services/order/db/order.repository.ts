@@ -1,6 +1,6 @@
 // Orders, lines and status history: the only place in the order service with SQL.
 import { sql, type Kysely, type Transaction } from "kysely";
-import { gatherUntilCommit, jsonColumn, nextInSequence } from "../../kit/db.ts";
+import { deferStatement, gatherUntilCommit, jsonColumn, nextInSequence } from "../../kit/db.ts";
 import type { PostalAddress } from "../../kit/postal-address.ts";
 import {
   followsOrderInto,
@@ -71,9 +71,10 @@ export async function insertPendingOrder(
     })
     .executeTakeFirst();
   if (Number(result.numInsertedOrUpdatedRows ?? 0n) === 0) return false;
-  await trx
-    .insertInto("order_lines")
-    .values(
+  // Lines and shop orders go with the next statement: nothing reads their answer.
+  await deferStatement(
+    trx,
+    trx.insertInto("order_lines").values(
       order.lines.map((line) => ({
         order_id: order.id,
         product_id: line.productId,
@@ -84,11 +85,11 @@ export async function insertPendingOrder(
         line_total_minor: line.lineTotalMinor,
         image: line.imageJson,
       })),
-    )
-    .execute();
-  await trx
-    .insertInto("shop_orders")
-    .values(
+    ),
+  );
+  await deferStatement(
+    trx,
+    trx.insertInto("shop_orders").values(
       order.shopOrders.map((shopOrder) => ({
         id: shopOrder.id,
         order_id: order.id,
@@ -97,8 +98,8 @@ export async function insertPendingOrder(
         subtotal_minor: shopOrder.subtotalMinor,
         status: "PENDING" as const,
       })),
-    )
-    .execute();
+    ),
+  );
   await appendHistory(trx, order.id, order.userId, "PENDING", "");
   await appendShopOrderHistory(trx, order.shopOrders, "PENDING", "");
   return true;
@@ -187,21 +188,23 @@ export async function transitionOrder(
   const shipped = shopOrders.some((shopOrder) => shopOrder.status === "SHIPPED" || shopOrder.status === "DELIVERED");
   if (to === "CANCELLED" && shipped) return { moved: false, current: row.status };
   const { payment, settle } = options;
-  await trx
-    .updateTable("orders")
-    .set({
-      status: to,
-      ...(payment && { payment_status: payment.status }),
-      ...(payment?.reference !== undefined && { payment_reference: payment.reference }),
-      ...(payment?.failureReason !== undefined && { payment_failure_reason: payment.failureReason }),
-      ...(payment?.paymentId !== undefined && { payment_id: payment.paymentId }),
-      ...(payment && payment.status !== "REQUIRES_ACTION" && { payment_redirect_url: "", payment_client_secret: "" }),
-      ...(settle === "due" && { settle_after: sql<Date>`UTC_TIMESTAMP(6)` }),
-      ...(settle === "done" && { settle_after: null }),
-      update_time: sql<Date>`UTC_TIMESTAMP(6)`,
-    })
-    .where("id", "=", id)
-    .execute();
+  await deferStatement(
+    trx,
+    trx
+      .updateTable("orders")
+      .set({
+        status: to,
+        ...(payment && { payment_status: payment.status }),
+        ...(payment?.reference !== undefined && { payment_reference: payment.reference }),
+        ...(payment?.failureReason !== undefined && { payment_failure_reason: payment.failureReason }),
+        ...(payment?.paymentId !== undefined && { payment_id: payment.paymentId }),
+        ...(payment && payment.status !== "REQUIRES_ACTION" && { payment_redirect_url: "", payment_client_secret: "" }),
+        ...(settle === "due" && { settle_after: sql<Date>`UTC_TIMESTAMP(6)` }),
+        ...(settle === "done" && { settle_after: null }),
+        update_time: sql<Date>`UTC_TIMESTAMP(6)`,
+      })
+      .where("id", "=", id),
+  );
   await appendHistory(trx, id, row.user_id, to, note);
   await followOrderStatus(trx, shopOrders, shopOrderStatusFor(to), note);
   return {
@@ -223,15 +226,17 @@ async function followOrderStatus(
 ): Promise<void> {
   const moving = shopOrders.filter((shopOrder) => followsOrderInto(shopOrder.status, to));
   if (moving.length === 0) return;
-  await trx
-    .updateTable("shop_orders")
-    .set({ status: to, update_time: sql<Date>`UTC_TIMESTAMP(6)` })
-    .where(
-      "id",
-      "in",
-      moving.map((shopOrder) => shopOrder.id),
-    )
-    .execute();
+  await deferStatement(
+    trx,
+    trx
+      .updateTable("shop_orders")
+      .set({ status: to, update_time: sql<Date>`UTC_TIMESTAMP(6)` })
+      .where(
+        "id",
+        "in",
+        moving.map((shopOrder) => shopOrder.id),
+      ),
+  );
   await appendShopOrderHistory(trx, moving, to, note);
 }
 
@@ -278,17 +283,17 @@ const writeShopOrderHistory = async (trx: Transaction<OrderDatabase>, entries: S
   const byShop = [...entries].sort((a, b) => (a.shopId < b.shopId ? -1 : a.shopId > b.shopId ? 1 : 0));
   for (const entry of byShop) {
     const shopSeq = await nextShopFeedSeq(trx, entry.shopId);
-    await trx
-      .insertInto("shop_order_status_history")
-      .values({
+    await deferStatement(
+      trx,
+      trx.insertInto("shop_order_status_history").values({
         shop_order_id: entry.shopOrderId,
         status: entry.status,
         note: entry.note,
         ...entry.feed,
         shop_id: entry.shopId,
         shop_seq: shopSeq,
-      })
-      .execute();
+      }),
+    );
   }
 };
 
@@ -655,10 +660,10 @@ async function appendHistory(
   note: string,
 ): Promise<void> {
   const seq = await nextFeedSeq(trx, userId);
-  await trx
-    .insertInto("order_status_history")
-    .values({ order_id: orderId, user_id: userId, user_seq: seq, status, note })
-    .execute();
+  await deferStatement(
+    trx,
+    trx.insertInto("order_status_history").values({ order_id: orderId, user_id: userId, user_seq: seq, status, note }),
+  );
 }
 
 export interface FeedEntry {

@@ -1,5 +1,6 @@
 // Reservations and the stock columns they move: SQL of the inventory side of the product service.
 import { sql, type RawBuilder, type Transaction } from "kysely";
+import { deferStatement } from "../../kit/db.ts";
 import type { ProductDatabase, ReservationStatus } from "./database.ts";
 
 type Trx = Transaction<ProductDatabase>;
@@ -181,10 +182,12 @@ export async function insertReservationItems(
   id: string,
   items: Array<{ productId: string; quantity: number }>,
 ): Promise<void> {
-  await trx
-    .insertInto("reservation_items")
-    .values(items.map((item) => ({ reservation_id: id, product_id: item.productId, quantity: item.quantity })))
-    .execute();
+  await deferStatement(
+    trx,
+    trx
+      .insertInto("reservation_items")
+      .values(items.map((item) => ({ reservation_id: id, product_id: item.productId, quantity: item.quantity }))),
+  );
 }
 
 export async function setReservationStatus(trx: Trx, id: string, status: ReservationStatus): Promise<void> {
