@@ -8,32 +8,55 @@ type Db = Kysely<CartDatabase> | Transaction<CartDatabase>;
 
 /**
  * The user's cart in one statement: its lines in order, the snapshots held of their products, and
- * when it last changed (undefined for a cart never changed).
+ * when it last changed (undefined for a cart never changed). With `product`, that product's
+ * snapshot too (in the cart or not) if its facts are from `notBefore` or later.
  */
 export async function readCart(
   db: Db,
   userId: string,
-): Promise<{ lines: CartLine[]; snapshots: Map<string, ProductSnapshot>; updateTime: Date | undefined }> {
+  product?: { productId: string; notBefore: Date },
+): Promise<{
+  lines: CartLine[];
+  snapshots: Map<string, ProductSnapshot>;
+  updateTime: Date | undefined;
+  product?: ProductSnapshot;
+}> {
+  const snapshotColumns = sql`s.product_id, s.shop_id, s.name, s.unit_price_minor, s.currency_code, s.image_url, s.image,
+       s.for_sale, s.stock_available`;
+  const productRow = product
+    ? sql`UNION ALL SELECT 'product', NULL, NULL, NULL, NULL, ${snapshotColumns}
+     FROM product_snapshots AS s WHERE s.product_id = ${product.productId} AND s.source_time >= ${product.notBefore}`
+    : sql``;
   const { rows } = await sql<
-    { update_time: Date | null; line_product_id: string | null; quantity: number; add_time: Date } & Partial<
-      Omit<ProductSnapshotRow, "source_time">
-    >
-  >`SELECT c.update_time, l.product_id AS line_product_id, l.quantity, l.add_time,
-       s.product_id, s.shop_id, s.name, s.unit_price_minor, s.currency_code, s.image_url, s.image, s.for_sale,
-       s.stock_available
+    {
+      k: "line" | "product";
+      update_time: Date | null;
+      line_product_id: string | null;
+      quantity: number;
+      add_time: Date;
+    } & Partial<Omit<ProductSnapshotRow, "source_time">>
+  >`SELECT 'line' AS k, c.update_time, l.product_id AS line_product_id, l.quantity, l.add_time, ${snapshotColumns}
      FROM (SELECT ${userId} AS user_id) AS u
      LEFT JOIN carts AS c ON c.user_id = u.user_id
      LEFT JOIN cart_lines AS l ON l.user_id = u.user_id
      LEFT JOIN product_snapshots AS s ON s.product_id = l.product_id
-     ORDER BY l.add_time, l.product_id`.execute(db);
+     ${productRow}
+     ORDER BY add_time, line_product_id`.execute(db);
   const lines: CartLine[] = [];
   const snapshots = new Map<string, ProductSnapshot>();
+  let asked: ProductSnapshot | undefined;
+  let updateTime: Date | undefined;
   for (const row of rows) {
+    if (row.k === "product") {
+      asked = toSnapshot(row as Omit<ProductSnapshotRow, "source_time">);
+      continue;
+    }
+    updateTime = row.update_time ?? undefined;
     if (row.line_product_id === null) continue;
     lines.push({ productId: row.line_product_id, quantity: row.quantity, addTime: row.add_time });
     if (row.product_id) snapshots.set(row.product_id, toSnapshot(row as Omit<ProductSnapshotRow, "source_time">));
   }
-  return { lines, snapshots, updateTime: rows[0]?.update_time ?? undefined };
+  return { lines, snapshots, updateTime, ...(asked && { product: asked }) };
 }
 
 /**
@@ -116,21 +139,6 @@ export async function subtractFromLines(
       .where("product_id", "in", productIds)
       .where("add_time", "<=", addedBy),
   );
-}
-
-/** The product's snapshot if its facts are from `notBefore` or later. */
-export async function findSnapshotSince(
-  db: Db,
-  productId: string,
-  notBefore: Date,
-): Promise<ProductSnapshot | undefined> {
-  const row = await db
-    .selectFrom("product_snapshots")
-    .selectAll()
-    .where("product_id", "=", productId)
-    .where("source_time", ">=", notBefore)
-    .executeTakeFirst();
-  return row && toSnapshot(row);
 }
 
 export async function findSnapshots(db: Db, productIds: string[]): Promise<Map<string, ProductSnapshot>> {

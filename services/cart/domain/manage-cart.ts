@@ -5,14 +5,7 @@
 import type { Kysely } from "kysely";
 import { inTransaction } from "../../kit/db.ts";
 import type { CartDatabase } from "../db/database.ts";
-import {
-  deleteLines,
-  findSnapshotSince,
-  lockAndTouchCart,
-  readCart,
-  saveSnapshots,
-  setLineQuantity,
-} from "../db/cart.repository.ts";
+import { deleteLines, lockAndTouchCart, readCart, saveSnapshots, setLineQuantity } from "../db/cart.repository.ts";
 import {
   CartFullError,
   LineNotFoundError,
@@ -48,19 +41,12 @@ export async function viewCart(deps: CartDeps, userId: string): Promise<CartView
 
 /** Adds units of a product, to its line if there is one. */
 export async function addItem(deps: CartDeps, userId: string, productId: string, quantity: number): Promise<CartView> {
-  const product = await currentProduct(deps, productId);
-  const changed = await inTransaction(deps.db, async (trx) => {
-    const updateTime = await lockAndTouchCart(trx, userId);
-    const { lines, snapshots } = await readCart(trx, userId);
-    const existing = lines.find((line) => line.productId === productId);
+  return changeLine(deps, userId, productId, (lines, existing) => {
     if (!existing && lines.length >= maxLines) throw new CartFullError("lines", maxLines);
     const wanted = (existing?.quantity ?? 0) + quantity;
     if (wanted > maxQuantityPerLine) throw new CartFullError("quantity_per_line", maxQuantityPerLine);
-    checkStock(product, wanted);
-    await setLineQuantity(trx, userId, productId, wanted, updateTime);
-    return { lines: withQuantity(lines, productId, wanted, updateTime), updateTime, snapshots };
+    return wanted;
   });
-  return viewAfterChange(deps, changed, product);
 }
 
 export async function setItemQuantity(
@@ -69,18 +55,55 @@ export async function setItemQuantity(
   productId: string,
   quantity: number,
 ): Promise<CartView> {
-  const product = await currentProduct(deps, productId);
-  const changed = await inTransaction(deps.db, async (trx) => {
-    const updateTime = await lockAndTouchCart(trx, userId);
-    const { lines, snapshots } = await readCart(trx, userId);
-    if (!lines.some((line) => line.productId === productId)) {
-      throw new LineNotFoundError(`product ${productId} is not in the cart`);
-    }
-    checkStock(product, quantity);
-    await setLineQuantity(trx, userId, productId, quantity, updateTime);
-    return { lines: withQuantity(lines, productId, quantity, updateTime), updateTime, snapshots };
+  return changeLine(deps, userId, productId, (_lines, existing) => {
+    if (!existing) throw new LineNotFoundError(`product ${productId} is not in the cart`);
+    return quantity;
   });
-  return viewAfterChange(deps, changed, product);
+}
+
+/** The product's snapshot was too old or missing: the change is made again with fresh facts. */
+class SnapshotTooOld extends Error {}
+
+/**
+ * Sets one product's line to what `quantityOf` decides from the cart, under the cart's lock. The
+ * product's snapshot is read with the cart in one statement when its facts are recent enough;
+ * otherwise the product service is asked outside the transaction (its answer refreshes the
+ * snapshot) and the change made again with that answer.
+ */
+async function changeLine(
+  deps: CartDeps,
+  userId: string,
+  productId: string,
+  quantityOf: (lines: CartLine[], existing: CartLine | undefined) => number,
+): Promise<CartView> {
+  const maxAgeMs = deps.productMaxAgeMs ?? defaultProductMaxAgeMs;
+  let fetched = maxAgeMs > 0 ? undefined : await fetchProduct(deps, productId);
+  for (;;) {
+    try {
+      const notBefore = new Date(Date.now() - maxAgeMs);
+      const changed = await inTransaction(deps.db, async (trx) => {
+        const updateTime = await lockAndTouchCart(trx, userId);
+        const cart = await readCart(trx, userId, fetched ? undefined : { productId, notBefore });
+        const product = fetched ?? cart.product;
+        if (!product) throw new SnapshotTooOld();
+        if (!product.forSale) throw new ProductUnavailableError(productId);
+        const existing = cart.lines.find((line) => line.productId === productId);
+        const wanted = quantityOf(cart.lines, existing);
+        checkStock(product, wanted);
+        await setLineQuantity(trx, userId, productId, wanted, updateTime);
+        return {
+          lines: withQuantity(cart.lines, productId, wanted, updateTime),
+          updateTime,
+          snapshots: cart.snapshots,
+          product,
+        };
+      });
+      return viewAfterChange(deps, changed, changed.product);
+    } catch (error) {
+      if (!(error instanceof SnapshotTooOld) || fetched) throw error;
+      fetched = await fetchProduct(deps, productId);
+    }
+  }
 }
 
 export async function removeItem(deps: CartDeps, userId: string, productId: string): Promise<CartView> {
@@ -100,18 +123,11 @@ export async function clearCart(deps: CartDeps, userId: string): Promise<CartVie
   return viewCart(deps, userId);
 }
 
-/**
- * The product's facts: its snapshot when they are recent enough, else the product service's
- * answer, which refreshes the snapshot.
- */
-async function currentProduct(deps: CartDeps, productId: string): Promise<ProductSnapshot> {
-  const maxAgeMs = deps.productMaxAgeMs ?? defaultProductMaxAgeMs;
-  let product = maxAgeMs > 0 ? await findSnapshotSince(deps.db, productId, new Date(Date.now() - maxAgeMs)) : undefined;
-  if (!product) {
-    [product] = await deps.catalog.fetch([productId]);
-    if (product) await saveSnapshots(deps.db, [product], new Date());
-  }
-  if (!product?.forSale) throw new ProductUnavailableError(productId);
+/** The product service's facts of a product, which refresh its snapshot; for sale or not. */
+async function fetchProduct(deps: CartDeps, productId: string): Promise<ProductSnapshot> {
+  const [product] = await deps.catalog.fetch([productId]);
+  if (!product) throw new ProductUnavailableError(productId);
+  await saveSnapshots(deps.db, [product], new Date());
   return product;
 }
 
