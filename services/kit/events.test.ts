@@ -427,8 +427,14 @@ describe("durable consumers in batches", () => {
     return rows.map((row) => row.event_id);
   }
 
-  function consumerOf(name: string, subject: string, handle: Parameters<typeof startConsumer<TestDb>>[0]["handle"]) {
+  function consumerOf(
+    name: string,
+    subject: string,
+    handle: Parameters<typeof startConsumer<TestDb>>[0]["handle"],
+    wants?: Parameters<typeof startConsumer<TestDb>>[0]["wants"],
+  ) {
     return startConsumer<TestDb>({
+      ...(wants && { wants }),
       js: nats.js,
       jsm: nats.jsm,
       db,
@@ -469,21 +475,15 @@ describe("durable consumers in batches", () => {
     const ids = await publishEvents(subject, 12);
     const unwanted = new Set(ids.filter((_, i) => i % 3 === 0));
     const handled: string[] = [];
-    const consumer = await startConsumer<TestDb>({
-      js: nats.js,
-      jsm: nats.jsm,
-      db,
-      log,
-      source,
+    const consumer = await consumerOf(
       name,
-      filterSubject: subject,
-      redeliveryBackoffMs: [1_000],
-      wants: (event) => !unwanted.has(event.id),
-      async handle(event, trx) {
+      subject,
+      async (event, trx) => {
         handled.push(event.id);
         await trx.insertInto("applied").values({ event_id: event.id }).execute();
       },
-    });
+      (event) => !unwanted.has(event.id),
+    );
     await waitFor(async () => JSON.stringify(await consumer.lag()) === JSON.stringify({ pending: 0, ackPending: 0 }));
     await consumer.stop();
 
