@@ -22,10 +22,9 @@
 //      the bucket under images/<id>/ and nothing else there, and its original (uploads/<upload
 //      id>) has left the bucket (picturesProcessed)
 import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import { fromBinary } from "@bufbuild/protobuf";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { type Event, EventSchema } from "../../gen/bazaar/events/v1/events_pb.ts";
+import type { Event } from "../../gen/bazaar/events/v1/events_pb.ts";
 import { createConnection } from "mysql2/promise";
 import { serviceNames } from "../../deploy/local/mesh.ts";
 import { streamName } from "../../services/kit/events.ts";
@@ -33,6 +32,7 @@ import { natsConnectOptions } from "../../services/kit/nats.ts";
 import { formatMoney } from "../../services/notification/email/templates.ts";
 import { paymentOutcomesConsumer } from "../../services/order/events/payment-outcomes.ts";
 import { renditionSizes } from "../../services/product/media/images.ts";
+import { readStream } from "./event-stream.ts";
 
 export interface MeshStores {
   mysqlUrl: string;
@@ -162,18 +162,12 @@ const consumerWants = new Map<string, (event: Event) => boolean>([
   [paymentOutcomesConsumer.name, paymentOutcomesConsumer.wants],
 ]);
 
-/** How many of the stream's events on `filter` `wants` takes, read with a throwaway consumer. */
+/** How many of the stream's events on `filter` `wants` takes. */
 async function wantedEventsOn(nc: NatsConnection, filter: string, wants: (event: Event) => boolean): Promise<number> {
-  const consumer = await jetstream(nc).consumers.get(streamName, { filter_subjects: filter });
-  let remaining = (await consumer.info()).num_pending;
   let wanted = 0;
-  while (remaining > 0) {
-    const batch = await consumer.fetch({ max_messages: Math.min(remaining, 256), expires: 2_000 });
-    for await (const message of batch) {
-      remaining -= 1;
-      if (wants(fromBinary(EventSchema, message.data))) wanted += 1;
-    }
-  }
+  await readStream(nc, filter, (event) => {
+    if (wants(event)) wanted += 1;
+  });
   return wanted;
 }
 
