@@ -432,15 +432,23 @@ async function inBatches(
   const queue: JsMsg[] = [];
   let applying: JsMsg[] = [];
   const lastRenewed = new WeakMap<JsMsg, number>();
-  const renewer = setInterval(() => {
+  // Ticks only while messages are held: a timer per consumer ticking ten times a second woke
+  // idle processes for nothing (a service runs up to five consumers).
+  let renewer: NodeJS.Timeout | undefined;
+  const renewHeld = () => {
+    const held = [...applying, ...queue];
+    if (held.length === 0) {
+      clearInterval(renewer);
+      renewer = undefined;
+      return;
+    }
     const now = performance.now();
-    for (const message of [...applying, ...queue]) {
+    for (const message of held) {
       if (now - (lastRenewed.get(message) ?? now) < renewAckDeadlineAfterMs) continue;
       message.working();
       lastRenewed.set(message, now);
     }
-  }, renewCheckEveryMs);
-  renewer.unref();
+  };
   let delivering = true;
   // The applier waits only on an empty queue, delivery only on a full one: never both at once.
   let wakeUp: (() => void) | undefined;
@@ -468,6 +476,10 @@ async function inBatches(
     for await (const message of messages) {
       lastRenewed.set(message, performance.now());
       queue.push(message);
+      if (!renewer) {
+        renewer = setInterval(renewHeld, renewCheckEveryMs);
+        renewer.unref();
+      }
       wake();
       while (queue.length >= size) await woken();
     }

@@ -157,8 +157,12 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
   // COMMITTED locks only the rows read: under REPEATABLE READ the scan also locks the gap after
   // them, and every service transaction writing an event would wait while a publish hangs on an
   // unreachable broker — checkout stopped for the length of a NATS outage.
-  const publishBatch = () =>
-    db
+  const publishBatch = async () => {
+    // Most sweeps find nothing (commits hand their rows over): one indexed read says so, where
+    // the locking transaction took four statements per service every second.
+    const waiting = await db.selectFrom("outbox").select("id").where("publish_time", "is", null).limit(1).execute();
+    if (waiting.length === 0) return 0;
+    return db
       .transaction()
       .setIsolationLevel("read committed")
       .execute(async (trx) => {
@@ -188,6 +192,7 @@ export function startOutboxRelay(options: RelayOptions): OutboxRelay {
         }
         return failed.length > 0 ? 0 : rows.length;
       });
+  };
 
   const prune = async () => {
     if (Date.now() - lastPrune < 10 * 60_000) return;
