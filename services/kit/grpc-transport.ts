@@ -1,13 +1,17 @@
-// A connect-es Transport over @grpc/grpc-js, so mesh clients are the ordinary typed
-// `Client<typeof XService>` of connect-es while the bytes go through grpc-js, which costs about
-// half the CPU per call of connect-node's gRPC client on this hardware (NOTES.md).
+// A connect-es Transport for calls inside the mesh, so mesh clients are the ordinary typed
+// `Client<typeof XService>` of connect-es. Unary calls go straight over node:http2 (h2-unary.ts);
+// server streams over @grpc/grpc-js, which costs about half the CPU per call of connect-node's
+// gRPC client on this hardware (NOTES.md).
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary, type DescMessage, type DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import type { StreamResponse, UnaryResponse } from "@connectrpc/connect";
 import { connectErrorFromGrpc, headersFromMetadata, metadataFromHeaders } from "./grpc-status.ts";
 import { rpcClientRecorder } from "./metrics.ts";
+import { createUnaryChannel } from "./h2-unary.ts";
 import { endRpcSpan, startRpcClientSpan, traceParentOfSpan, tracingOn, type Span } from "./tracing.ts";
+
+const maxReceiveBytes = 4 * 1024 * 1024;
 
 export interface GrpcTransportOptions {
   /** Deadline for unary calls that bring none of their own. */
@@ -25,6 +29,7 @@ export interface GrpcTransport extends Transport {
 
 export function createGrpcTransport(address: string, options: GrpcTransportOptions = {}): GrpcTransport {
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 5_000;
+  // grpc-js channels for server streams; they connect on their first stream.
   const channels = Array.from(
     { length: Math.max(1, options.connections ?? 1) },
     () =>
@@ -34,7 +39,7 @@ export function createGrpcTransport(address: string, options: GrpcTransportOptio
         // skipped until it answers again (pick_first would stay on one replica).
         "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
         "grpc.keepalive_time_ms": 30_000,
-        "grpc.max_receive_message_length": 4 * 1024 * 1024,
+        "grpc.max_receive_message_length": maxReceiveBytes,
         // A peer that just restarted is retried within a second or two, not minutes.
         "grpc.initial_reconnect_backoff_ms": 200,
         "grpc.max_reconnect_backoff_ms": 2_000,
@@ -55,49 +60,42 @@ export function createGrpcTransport(address: string, options: GrpcTransportOptio
     return channels[next++ % channels.length]!;
   };
 
+  const unaryChannel = createUnaryChannel(address, { connections: options.connections, maxReceiveBytes });
+
   return {
     async unary(method, signal, timeoutMs, header, input) {
       const request = create(method.input, input as never);
-      const client = pick();
       const calls = rpcClientRecorder(method);
       const started = performance.now();
-      const metadata = callMetadata(header);
-      const span = traceCall(method, metadata);
-      return new Promise((resolve, reject) => {
-        let responseHeader = new Headers();
-        let response: unknown;
-        const call = client.makeUnaryRequest(
+      const headers = new Headers(header);
+      const span = traceUnaryCall(method, headers);
+      let code: number = Code.Internal;
+      try {
+        const answer = await unaryChannel.call(
           pathOf(method),
-          serializerFor(method.input),
-          deserializerFor(method.output),
-          request,
-          metadata,
-          { deadline: deadlineFrom(timeoutMs ?? defaultTimeoutMs) },
-          (error, message) => {
-            signal?.removeEventListener("abort", cancel);
-            if (error) reject(connectErrorFromGrpc(error));
-            else response = message;
-          },
+          toBinary(method.input, request),
+          headers,
+          timeoutMs ?? defaultTimeoutMs,
+          signal,
         );
-        call.once("metadata", (metadata: grpc.Metadata) => (responseHeader = headersFromMetadata(metadata)));
-        // grpc-js emits the status (with the trailers) right after the callback, also on failure.
-        call.once("status", (status: grpc.StatusObject) => {
-          calls.record(status.code, (performance.now() - started) / 1000);
-          endRpcSpan(span, status.code, "client");
-          if (status.code !== grpc.status.OK) return;
-          resolve({
-            stream: false,
-            service: method.parent,
-            method,
-            header: responseHeader,
-            message: response,
-            trailer: headersFromMetadata(status.metadata),
-          } as unknown as UnaryResponse<never, never>);
-        });
-        const cancel = () => call.cancel();
-        if (signal?.aborted) cancel();
-        else signal?.addEventListener("abort", cancel, { once: true });
-      });
+        const message = decodeAnswer(method.output, answer.message);
+        code = 0;
+        return {
+          stream: false,
+          service: method.parent,
+          method,
+          header: answer.header,
+          message,
+          trailer: answer.trailer,
+        } as unknown as UnaryResponse<never, never>;
+      } catch (error) {
+        const failure = ConnectError.from(error);
+        code = failure.code;
+        throw failure;
+      } finally {
+        calls.record(code, (performance.now() - started) / 1000);
+        endRpcSpan(span, code, "client");
+      }
     },
 
     async stream(method, signal, timeoutMs, header, input) {
@@ -156,6 +154,7 @@ export function createGrpcTransport(address: string, options: GrpcTransportOptio
     },
 
     close() {
+      unaryChannel.close();
       for (const channel of channels) channel.close();
     },
   };
@@ -181,6 +180,23 @@ function traceCall(method: DescMethod, metadata: grpc.Metadata): Span | undefine
   const span = startRpcClientSpan(method, metadata.get("traceparent")[0] as string | undefined);
   if (span) metadata.set("traceparent", traceParentOfSpan(span));
   return span;
+}
+
+/** traceCall for a unary call's headers. */
+function traceUnaryCall(method: DescMethod, headers: Headers): Span | undefined {
+  if (!tracingOn()) return undefined;
+  const span = startRpcClientSpan(method, headers.get("traceparent") ?? undefined);
+  if (span) headers.set("traceparent", traceParentOfSpan(span));
+  return span;
+}
+
+/** An answer's message; bytes that do not decode are the peer's fault, not the caller's. */
+function decodeAnswer(schema: DescMessage, bytes: Uint8Array): unknown {
+  try {
+    return fromBinary(schema, bytes);
+  } catch (error) {
+    throw new ConnectError(`answer not decodable: ${String(error)}`, Code.Internal);
+  }
 }
 
 /**
