@@ -1,5 +1,6 @@
-// Typed clients for calls inside the mesh: connect-es `Client<typeof XService>` over the grpc-js
-// transport, plus the call options that carry the incoming call's identity, trace and deadline.
+// Typed clients for calls inside the mesh: connect-es `Client<typeof XService>` over the mesh
+// transport (grpc-transport.ts), plus the call options that carry the incoming call's identity,
+// trace and deadline.
 import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type CallOptions, type Client, type HandlerContext } from "@connectrpc/connect";
 import { createGrpcTransport, type GrpcTransport, type GrpcTransportOptions } from "./grpc-transport.ts";

@@ -1,11 +1,13 @@
 // The mesh's unary calls on node:http2, against real grpc-js servers over loopback: answers,
 // errors with their details, deadlines, cancellation, replicas taking turns, a replica going
 // away, and what an address may name.
+import http2 from "node:http2";
 import { createServer } from "node:net";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
-import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { GetProductResponseSchema, ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { errorInfoOf, reasonedError } from "./error-info.ts";
 import { createGrpcTransport, type GrpcTransport } from "./grpc-transport.ts";
 import { parseTarget } from "./h2-unary.ts";
@@ -17,13 +19,40 @@ const log = createLogger("h2-unary-test", "silent");
 const productId = "0193a000-0000-7000-8000-0000000000cc";
 let servers: RunningServer[] = [];
 let transports: GrpcTransport[] = [];
+let rawServers: http2.Http2Server[] = [];
 
 afterEach(async () => {
   for (const transport of transports) transport.close();
   await Promise.all(servers.map((server) => server.close(0)));
+  await Promise.all(rawServers.map((raw) => new Promise((resolve) => raw.close(resolve))));
   servers = [];
   transports = [];
+  rawServers = [];
 });
+
+/** A bare HTTP/2 server that does to the n-th stream (from 1) what `answer` says. */
+async function rawServer(answer: (stream: http2.ServerHttp2Stream, n: number) => void): Promise<number> {
+  const raw = http2.createServer();
+  let streams = 0;
+  raw.on("stream", (stream) => answer(stream, ++streams));
+  await new Promise<void>((resolve) => raw.listen(0, "127.0.0.1", resolve));
+  rawServers.push(raw);
+  return (raw.address() as { port: number }).port;
+}
+
+/** What a gRPC server answers for GetProduct: a framed message, then status OK in trailers. */
+function answerProduct(stream: http2.ServerHttp2Stream, name: string) {
+  const message = toBinary(
+    GetProductResponseSchema,
+    create(GetProductResponseSchema, { product: { id: productId, name } }),
+  );
+  const frame = Buffer.alloc(5 + message.length);
+  frame.writeUInt32BE(message.length, 1);
+  frame.set(message, 5);
+  stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+  stream.on("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+  stream.end(frame);
+}
 
 /** A product service whose GetProduct answers with `name`, or does what `behave` says. */
 async function productServer(name: string, behave?: (id: string, signal: AbortSignal) => Promise<void>, port = 0) {
@@ -142,6 +171,28 @@ describe("unary calls over node:http2", () => {
     const failure = await failureOf(client.getProduct({ id: productId }, { timeoutMs: 300 }));
     expect(failure.code).toBe(Code.DeadlineExceeded);
     expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+  });
+
+  it("when the peer's connection breaks under a call, then it ends UNAVAILABLE (its outcome unknown)", async () => {
+    const port = await rawServer((stream) => stream.session?.socket.destroy());
+    const client = clientOf(`127.0.0.1:${port}`);
+    const failure = await failureOf(client.getProduct({ id: productId }, { timeoutMs: 2_000 }));
+    expect(failure.code).toBe(Code.Unavailable);
+  });
+
+  it("when the peer resets the stream with an error of its own, then the call ends INTERNAL", async () => {
+    const port = await rawServer((stream) => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
+    const client = clientOf(`127.0.0.1:${port}`);
+    const failure = await failureOf(client.getProduct({ id: productId }, { timeoutMs: 2_000 }));
+    expect(failure.code).toBe(Code.Internal);
+  });
+
+  it("when the peer refuses a stream, then the call is sent again and answered", async () => {
+    const port = await rawServer((stream, n) =>
+      n === 1 ? stream.close(http2.constants.NGHTTP2_REFUSED_STREAM) : answerProduct(stream, "second try"),
+    );
+    const client = clientOf(`127.0.0.1:${port}`);
+    expect((await client.getProduct({ id: productId }, { timeoutMs: 2_000 })).product?.name).toBe("second try");
   });
 
   it("when an address lists two replicas, then calls take turns over both", async () => {

@@ -309,7 +309,7 @@ function sendOn(
       // Trailers-only: an error answered in the response headers alone.
       const statusHeaders = trailers ?? (responseHeaders?.["grpc-status"] !== undefined ? responseHeaders : undefined);
       if (!statusHeaders) {
-        finish(withoutStatus(stream, responseHeaders, streamError));
+        finish(withoutStatus(session, stream, responseHeaders, streamError));
         return;
       }
       const trailer = headersOf(statusHeaders);
@@ -335,6 +335,7 @@ function sendOn(
 
 /** A stream that ended without a gRPC status: reset by the peer, or its connection dropped. */
 function withoutStatus(
+  session: http2.ClientHttp2Session,
   stream: http2.ClientHttp2Stream,
   responseHeaders: http2.IncomingHttpHeaders | undefined,
   streamError: unknown,
@@ -342,6 +343,13 @@ function withoutStatus(
   const status = Number(responseHeaders?.[":status"] ?? 0);
   if (status !== 0 && status !== 200) {
     return { kind: "failed", error: new ConnectError(`HTTP ${status} without gRPC status`, codeOfHttpStatus(status)) };
+  }
+  // A connection that broke (the peer killed, the socket reset) takes its streams with it, reset
+  // locally with INTERNAL_ERROR: the call may or may not have been applied, as with any lost
+  // connection, which gRPC calls UNAVAILABLE.
+  const connectionLost = session.destroyed;
+  if (connectionLost && stream.rstCode !== http2.constants.NGHTTP2_REFUSED_STREAM) {
+    return { kind: "failed", error: unavailable(streamError ?? new Error("connection dropped")) };
   }
   switch (stream.rstCode) {
     case http2.constants.NGHTTP2_REFUSED_STREAM:
