@@ -34,7 +34,11 @@ afterEach(async () => {
 async function rawServer(answer: (stream: http2.ServerHttp2Stream, n: number) => void): Promise<number> {
   const raw = http2.createServer();
   let streams = 0;
-  raw.on("stream", (stream) => answer(stream, ++streams));
+  raw.on("stream", (stream) => {
+    // Resetting a stream with an error code makes it emit that error on this side too.
+    stream.on("error", () => undefined);
+    answer(stream, ++streams);
+  });
   await new Promise<void>((resolve) => raw.listen(0, "127.0.0.1", resolve));
   rawServers.push(raw);
   return (raw.address() as { port: number }).port;
