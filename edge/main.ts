@@ -1,5 +1,6 @@
 // Wiring only: config → tracing and metrics → backends → HTTP server; graceful stop on
 // SIGTERM/SIGINT.
+import { flushCompileCache } from "node:module";
 import { loadConfigOrExit } from "../services/kit/config.ts";
 import { onShutdownSignal } from "../services/kit/lifecycle.ts";
 import { createLogger } from "../services/kit/log.ts";
@@ -16,6 +17,8 @@ const metrics = await serveMetrics(config.metricsAddress, log);
 const app = await createEdgeApp(config, log);
 const server = await listenHttp(config.address, app.handler);
 log.info({ port: server.port, metricsPort: metrics.port, backends: config.backends }, "edge listening");
+// As the services do once serving (services/kit/lifecycle.ts): the next start reads them compiled.
+flushCompileCache();
 
 onShutdownSignal(log, async () => {
   await server.close();

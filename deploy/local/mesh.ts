@@ -6,7 +6,7 @@ import { createInterface } from "node:readline";
 import type { Writable } from "node:stream";
 import { defaultPorts, type ServiceName } from "../../services/kit/config.ts";
 import { firstFreePortFrom, freeServicePort, isPortFree } from "./ports.ts";
-import { withNodeOptions } from "../node-options.ts";
+import { compileCacheDir, withNodeOptions } from "../node-options.ts";
 import { grpcServing } from "../container/grpc-health.ts";
 
 export const serviceNames = Object.keys(defaultPorts) as ServiceName[];
@@ -142,7 +142,12 @@ export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
     if (!spec) throw new Error(`no process named ${name}`);
     const child = spawn(process.execPath, [spec.entry], {
       cwd: options.root,
-      env: { ...spec.env, ...extraEnv, NODE_OPTIONS: withNodeOptions(spec.env.NODE_OPTIONS) },
+      env: {
+        NODE_COMPILE_CACHE: compileCacheDir(options.root),
+        ...spec.env,
+        ...extraEnv,
+        NODE_OPTIONS: withNodeOptions(spec.env.NODE_OPTIONS),
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     children.set(name, child);

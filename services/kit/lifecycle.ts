@@ -1,6 +1,7 @@
 // The life of a service process: listen at once (health NOT_SERVING), bring up the database and
 // NATS with retries, start relay and consumers, report SERVING; on SIGTERM/SIGINT report
 // NOT_SERVING, drain calls, stop consumers and relay, close NATS and the pool, all within 10 s.
+import { flushCompileCache } from "node:module";
 import { hostname } from "node:os";
 import type { Kysely } from "kysely";
 import type { Migration } from "kysely/migration";
@@ -156,6 +157,9 @@ export async function startService<DB extends EventTables>(spec: ServiceSpec<DB>
     jobs = (spec.jobs?.(runtime) ?? []).map((job) => startJob(job, db as unknown as Kysely<JobLeaseTables>, log));
     health.setAll(ServingStatus.SERVING);
     log.info("serving");
+    // Every module is loaded: the next start reads them compiled (deploy/node-options.ts), even
+    // if this process is killed rather than stopped (Node writes the cache only at exit).
+    flushCompileCache();
     monitor = setInterval(async () => {
       const healthy = (await pingDb(db as Kysely<unknown>)) && !nats!.nc.isClosed();
       health.setAll(healthy && !stopping ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
