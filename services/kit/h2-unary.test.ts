@@ -1,6 +1,6 @@
 // The mesh's unary calls on node:http2, against real grpc-js servers over loopback: answers,
-// errors with their details, deadlines, cancellation, replicas taking turns, a replica going
-// away, and what an address may name.
+// errors with their details, deadlines, cancellation, a peer that comes back, replicas taking
+// turns, a replica going away, and what an address may name.
 import http2 from "node:http2";
 import { createServer } from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -197,6 +197,24 @@ describe("unary calls over node:http2", () => {
     );
     const client = clientOf(`127.0.0.1:${port}`);
     expect((await client.getProduct({ id: productId }, { timeoutMs: 2_000 })).product?.name).toBe("second try");
+  });
+
+  it("when a peer comes back after being down, then no call waits out the backoff of a connection not back yet", {
+    timeout: 20_000,
+  }, async () => {
+    const port = await unusedPort();
+    const client = clientOf(`127.0.0.1:${port}`, 2);
+    // Down for 5 s: both connections fail again and again, and back off up to 2 s each.
+    const downUntil = Date.now() + 5_000;
+    while (Date.now() < downUntil)
+      await client.getProduct({ id: productId }, { timeoutMs: 200 }).catch(() => undefined);
+    await productServer("Tea", undefined, port);
+    // The first call that gets through: a connection is back.
+    expect((await client.getProduct({ id: productId }, { timeoutMs: 5_000 })).product?.id).toBe(productId);
+    // From now on every call answers at once, whatever the other connection's backoff says.
+    for (let call = 0; call < 20; call++) {
+      expect((await client.getProduct({ id: productId }, { timeoutMs: 100 })).product?.id).toBe(productId);
+    }
   });
 
   it("when an address lists two replicas, then calls take turns over both", async () => {
