@@ -2,7 +2,7 @@
 // errors with their details, deadlines, cancellation, a peer that comes back, replicas taking
 // turns, a replica going away, and what an address may name.
 import http2 from "node:http2";
-import { createServer } from "node:net";
+import { createServer, type Socket } from "node:net";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -227,6 +227,28 @@ describe("unary calls over node:http2", () => {
     for (let call = 0; call < 40; call++) names.push((await client.getProduct({ id: productId })).product?.name);
     expect(names.filter((name) => name === "one").length).toBe(20);
     expect(names.filter((name) => name === "two").length).toBe(20);
+  });
+
+  it("when one of two replicas accepts connections but never speaks HTTP/2, then the other answers every call", async () => {
+    const accepted = new Set<Socket>();
+    const silent = createServer((socket) => {
+      accepted.add(socket);
+      socket.on("error", () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const silentPort = (silent.address() as { port: number }).port;
+    try {
+      const healthy = await productServer("healthy");
+      const client = clientOf(`127.0.0.1:${silentPort},127.0.0.1:${healthy.port}`);
+      const names = [];
+      for (let call = 0; call < 10; call++) {
+        names.push((await client.getProduct({ id: productId }, { timeoutMs: 1_000 })).product?.name);
+      }
+      expect(new Set(names)).toEqual(new Set(["healthy"]));
+    } finally {
+      for (const socket of accepted) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it("when one of two replicas goes away, then every later call is answered by the other", async () => {

@@ -41,6 +41,8 @@ const initialBackoffMs = 200;
 const maxBackoffMs = 2_000;
 const keepaliveEveryMs = 30_000;
 const keepaliveTimeoutMs = 20_000;
+/** A connection whose peer has not spoken HTTP/2 by then is dropped and tried again later. */
+const handshakeTimeoutMs = 10_000;
 /** How long a DNS answer is used before it is asked again (sooner when every replica fails). */
 const resolveEveryMs = 30_000;
 const minResolveGapMs = 1_000;
@@ -121,11 +123,21 @@ export function createUnaryChannel(address: string, options: UnaryChannelOptions
     if (lane.session || closed) return;
     const session = http2.connect(`http://${lane.authority}`);
     lane.session = session;
-    session.once("connect", () => {
+    // Ready once the peer has spoken HTTP/2 (its SETTINGS), not when TCP connects: something that
+    // accepts connections and never answers (a wedged process, a port taken by another program)
+    // would otherwise be given calls that only end at their deadlines.
+    const handshake = setTimeout(
+      () => session.destroy(new Error("no HTTP/2 handshake from the peer")),
+      handshakeTimeoutMs,
+    );
+    handshake.unref();
+    session.once("remoteSettings", () => {
+      clearTimeout(handshake);
       lane.ready = true;
       lane.backoffMs = initialBackoffMs;
       wakeWaiters();
     });
+    session.once("close", () => clearTimeout(handshake));
     const gone = () => {
       if (lane.session !== session) return;
       const wasReady = lane.ready;
