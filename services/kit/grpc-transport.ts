@@ -8,7 +8,7 @@ import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import type { StreamResponse, UnaryResponse } from "@connectrpc/connect";
 import { connectErrorFromGrpc, headersFromMetadata, metadataFromHeaders } from "./grpc-status.ts";
 import { rpcClientRecorder } from "./metrics.ts";
-import { createUnaryChannel } from "./h2-unary.ts";
+import { createUnaryChannel, parseTarget } from "./h2-unary.ts";
 import { endRpcSpan, startRpcClientSpan, traceParentOfSpan, tracingOn, type Span } from "./tracing.ts";
 
 const maxReceiveBytes = 4 * 1024 * 1024;
@@ -68,7 +68,7 @@ export function createGrpcTransport(address: string, options: GrpcTransportOptio
       const calls = rpcClientRecorder(method);
       const started = performance.now();
       const headers = new Headers(header);
-      const span = traceUnaryCall(method, headers);
+      const span = traceCall(method, headers);
       let code: number = Code.Internal;
       try {
         const answer = await unaryChannel.call(
@@ -109,8 +109,9 @@ export function createGrpcTransport(address: string, options: GrpcTransportOptio
       for await (const message of input) request = create(method.input, message as never);
       const calls = rpcClientRecorder(method);
       const started = performance.now();
-      const metadata = callMetadata(header);
-      const span = traceCall(method, metadata);
+      const headers = new Headers(header);
+      const span = traceCall(method, headers);
+      const metadata = callMetadata(headers);
       const call = pick().makeServerStreamRequest(
         pathOf(method),
         serializerFor(method.input),
@@ -165,8 +166,8 @@ export function createGrpcTransport(address: string, options: GrpcTransportOptio
  * channel is between reconnect attempts fails at once with UNAVAILABLE, even though the peer may
  * be back a moment later; with it the call waits, bounded by its deadline.
  */
-function callMetadata(header: ConstructorParameters<typeof Headers>[0]): grpc.Metadata {
-  const metadata = metadataFromHeaders(new Headers(header));
+function callMetadata(headers: Headers): grpc.Metadata {
+  const metadata = metadataFromHeaders(headers);
   metadata.setOptions({ waitForReady: true });
   return metadata;
 }
@@ -175,15 +176,7 @@ function callMetadata(header: ConstructorParameters<typeof Headers>[0]): grpc.Me
  * With tracing on, a CLIENT span for the call, whose traceparent the call carries instead of the
  * one it was given (that one is the span's parent when no span is active); undefined when off.
  */
-function traceCall(method: DescMethod, metadata: grpc.Metadata): Span | undefined {
-  if (!tracingOn()) return undefined;
-  const span = startRpcClientSpan(method, metadata.get("traceparent")[0] as string | undefined);
-  if (span) metadata.set("traceparent", traceParentOfSpan(span));
-  return span;
-}
-
-/** traceCall for a unary call's headers. */
-function traceUnaryCall(method: DescMethod, headers: Headers): Span | undefined {
+function traceCall(method: DescMethod, headers: Headers): Span | undefined {
   if (!tracingOn()) return undefined;
   const span = startRpcClientSpan(method, headers.get("traceparent") ?? undefined);
   if (span) headers.set("traceparent", traceParentOfSpan(span));
@@ -201,15 +194,16 @@ function decodeAnswer(schema: DescMessage, bytes: Uint8Array): unknown {
 
 /**
  * The grpc-js target of a service address: host:port and dns:///name:port as they are, a list
- * of replicas as an ipv4:/ipv6: target (grpc-js's static address list) or, with host names,
- * the first host resolved by DNS.
+ * of replicas (IP addresses, as h2-unary's parseTarget reads them) as grpc-js's static address
+ * list, ipv4:… or ipv6:….
  */
 export function channelTarget(address: string): string {
   if (!address.includes(",")) return address;
-  const items = address.split(",");
-  if (items.every((item) => /^\d+\.\d+\.\d+\.\d+:\d+$/.test(item))) return `ipv4:${items.join(",")}`;
-  if (items.every((item) => item.startsWith("["))) return `ipv6:${items.join(",")}`;
-  throw new Error(`a list of replicas must be IP addresses, got "${address}"; use dns:///name:port for host names`);
+  const target = parseTarget(address);
+  const v6 = target.kind === "static" && target.authorities.every((authority) => authority.startsWith("["));
+  const v4 = target.kind === "static" && target.authorities.every((authority) => !authority.startsWith("["));
+  if (target.kind !== "static" || (!v4 && !v6)) throw new Error(`not a list of IPv4 or of IPv6 replicas: "${address}"`);
+  return `${v6 ? "ipv6" : "ipv4"}:${target.authorities.join(",")}`;
 }
 
 function pathOf(method: DescMethod): string {
