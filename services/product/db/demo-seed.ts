@@ -1,7 +1,7 @@
 // Demo catalog for local development (BAZAAR_DEMO_SEED=1): three shops in Berlin owned by the dev
 // seller, a two-level category tree and 72 products. Runs once: a database that already has
 // categories is left alone, so a second `npm start` never duplicates anything.
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import { devAccounts } from "../../kit/dev-accounts.ts";
 import { uuidv7 } from "../../kit/ids.ts";
 import type { NewCategoryRow, NewProductRow, NewShopRow, ProductDatabase } from "./database.ts";
@@ -95,7 +95,24 @@ const products: Array<[string, string, number, string[], number]> = [
   ["Bakery", "Apple Strudel", 350, ["pastry", "sweet", "local"], 0],
 ];
 
+/**
+ * Seeds the demo catalog into an empty database; false when it holds categories already. Under a
+ * named lock, as the auth service stores its first signing key: two replicas starting together
+ * on an empty database each locked the empty range and inserted, and MariaDB picked one as a
+ * deadlock's victim, which ended that replica's start (a clean-clone run of the scale-out test).
+ */
 export async function seedDemoCatalog(db: Kysely<ProductDatabase>, currencyCode: string): Promise<boolean> {
+  return db.connection().execute(async (connection) => {
+    await sql`SELECT GET_LOCK('bazaar_product_demo_seed', 30)`.execute(connection);
+    try {
+      return await seedIfEmpty(connection, currencyCode);
+    } finally {
+      await sql`SELECT RELEASE_LOCK('bazaar_product_demo_seed')`.execute(connection);
+    }
+  });
+}
+
+function seedIfEmpty(db: Kysely<ProductDatabase>, currencyCode: string): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     const existing = await trx.selectFrom("categories").select("id").forUpdate().limit(1).executeTakeFirst();
     if (existing) return false;
