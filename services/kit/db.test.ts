@@ -190,6 +190,21 @@ describe("pipelined statements", () => {
     expect(await ids(db)).toEqual([1]);
   });
 
+  it("when a write held until the COMMIT fails after others ran, then those roll back too, not commit with the connection's next user", async () => {
+    await db.deleteFrom("piped").execute();
+    await db.insertInto("piped").values({ id: 1, note: "" }).execute();
+    const failure = await errorOf(
+      inTransaction(db, async (trx) => {
+        await insert(trx, 2);
+        await insert(trx, 1); // a duplicate key, after the insert of 2 has run on the server
+      }),
+    );
+    expect((failure as { code?: string }).code).toBe("ER_DUP_ENTRY");
+    // The pool's connections, the failed one among them, begin and commit transactions of their own.
+    await Promise.all(Array.from({ length: 20 }, (_, i) => inTransaction(db, (trx) => insert(trx, 100 + i))));
+    expect((await ids(db)).filter((id) => id < 100)).toEqual([1]);
+  });
+
   it("when a transaction rolls back, then its deferred writes never reach the server, and the connection is clean for its next user", async () => {
     await db.deleteFrom("piped").execute();
     await expect(

@@ -85,7 +85,15 @@ export class PipelinedConnection implements DatabaseConnection {
     const work = held.filter((statement) => statement !== "begin" && !statement.startsWith("set transaction "));
     // A transaction that sent nothing and holds nothing but its BEGIN has nothing to commit.
     if (!begun && work.length === 0) return;
-    await this.#query([...held, "commit"].join(";\n"), []);
+    try {
+      await this.#query([...held, "commit"].join(";\n"), []);
+    } catch (error) {
+      // MariaDB stops a multi-statement query at its first failing statement: the ones before it
+      // ran and the COMMIT did not, so the transaction is still open and the ROLLBACK that follows
+      // must reach the server. Skipped, the next BEGIN on this pooled connection would commit them.
+      this.#begun = true;
+      throw error;
+    }
   }
 
   /** Sends what is held, if anything. */
