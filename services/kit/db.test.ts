@@ -1,11 +1,18 @@
 // Which database errors mean "the server is away" (the caller gets UNAVAILABLE and retries)
 // and which are a statement's own fault, and rows gathered until a transaction commits, against
 // a real MariaDB.
-import { CompiledQuery, type Kysely, type Transaction } from "kysely";
+import { CompiledQuery, type Kysely, type RawBuilder, type Transaction } from "kysely";
 import { createPool, type PoolConnection } from "mysql2";
 import { createConnection } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { deferStatement, gatherUntilCommit, inTransaction, isConnectionError, writeGatheredRows } from "./db.ts";
+import {
+  deferStatement,
+  gatherUntilCommit,
+  inTransaction,
+  isConnectionError,
+  nextInSequence,
+  writeGatheredRows,
+} from "./db.ts";
 import { deferredMark, PipelinedConnection } from "./pipelined-mysql.ts";
 import { migratedTestDatabase } from "./testing/database.ts";
 
@@ -128,6 +135,8 @@ describe("rows gathered until commit", () => {
 describe("pipelined statements", () => {
   interface Tables {
     piped: { id: number; note: string };
+    counters: { name: string; last_seq: number };
+    numbered: { name: string; seq: number };
   }
   let db: Kysely<Tables>;
   const ids = async (on: Kysely<Tables> | Transaction<Tables>) =>
@@ -142,6 +151,20 @@ describe("pipelined statements", () => {
             .addColumn("id", "integer", (c) => c.primaryKey())
             .addColumn("note", "varchar(20)", (c) => c.notNull())
             .execute(),
+      },
+      "2": {
+        up: async (db) => {
+          await db.schema
+            .createTable("counters")
+            .addColumn("name", "varchar(10)", (c) => c.primaryKey())
+            .addColumn("last_seq", "bigint", (c) => c.notNull())
+            .execute();
+          await db.schema
+            .createTable("numbered")
+            .addColumn("name", "varchar(10)", (c) => c.primaryKey())
+            .addColumn("seq", "bigint", (c) => c.notNull())
+            .execute();
+        },
       },
     });
   });
@@ -223,6 +246,31 @@ describe("pipelined statements", () => {
     // Many transactions on the pool's connections afterwards see none of it.
     await Promise.all(Array.from({ length: 20 }, (_, i) => inTransaction(db, (trx) => insert(trx, 100 + i))));
     expect((await ids(db)).filter((id) => id < 100)).toEqual([]);
+  });
+
+  it("when a transaction takes sequence numbers, then each row gets its own, in order per key, written together at commit", async () => {
+    const writeNumbered = (trx: Transaction<Tables>, rows: Array<{ name: string; seq: RawBuilder<number> }>) =>
+      deferStatement(trx, trx.insertInto("numbered").values(rows));
+    const number = async (trx: Transaction<Tables>, name: string, key: string) =>
+      gatherUntilCommit(trx, writeNumbered, { name, seq: await nextInSequence(trx, "counters", "name", key) });
+    await inTransaction(db, async (trx) => {
+      await number(trx, "a1", "a");
+      await number(trx, "a2", "a");
+      await number(trx, "b1", "b");
+    });
+    // A later transaction, on whichever pooled connection, continues the counts.
+    await inTransaction(db, async (trx) => {
+      await number(trx, "b2", "b");
+      await number(trx, "a3", "a");
+    });
+    const rows = await db.selectFrom("numbered").select(["name", "seq"]).orderBy("name").execute();
+    expect(rows.map((row) => [row.name, Number(row.seq)])).toEqual([
+      ["a1", 1],
+      ["a2", 2],
+      ["a3", 3],
+      ["b1", 1],
+      ["b2", 2],
+    ]);
   });
 
   it("when a statement is deferred outside a transaction, then it runs at once", async () => {

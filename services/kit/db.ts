@@ -1,6 +1,6 @@
 // MySQL through kysely + mysql2: one database per service on a shared or dedicated server.
 import { createPool, createConnection, type Pool } from "mysql2";
-import { type Compilable, Kysely, sql, type Transaction } from "kysely";
+import { type Compilable, type CompiledQuery, Kysely, type RawBuilder, sql, type Transaction } from "kysely";
 import { Migrator, type Migration } from "kysely/migration";
 import { Gauge } from "prom-client";
 import { refreshOnScrape, registry } from "./metrics.ts";
@@ -105,21 +105,34 @@ export async function migrateToLatest(db: Kysely<unknown>, migrations: Record<st
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
 }
 
+/** How many sequence numbers each transaction took so far: each is held in its own variable. */
+const sequencesTaken = new WeakMap<object, number>();
+
 /**
- * Takes the next number of a per-key sequence row (`last_seq`, created at 1) in one statement:
- * LAST_INSERT_ID(expr) hands the new value back in the statement's answer, so it is not read
- * again. The row stays locked until the transaction ends, so numbers commit in the order taken.
+ * Takes the next number of a per-key sequence row (`last_seq`, created at 1) without a round trip
+ * of its own: the upsert travels with the transaction's next statement (deferStatement), leaves
+ * the number in a session variable (LAST_INSERT_ID(expr) sets it in the same statement), and what
+ * is returned is that variable, for the rows that carry the number. The row stays locked until the
+ * transaction ends, so numbers commit in the order taken. Variables are numbered per transaction,
+ * so a connection holds a handful however many transactions it runs; each is set before it is read.
  */
 export async function nextInSequence<DB>(
   trx: Transaction<DB>,
   table: string,
   keyColumn: string,
   key: string,
-): Promise<number> {
-  const result = await sql`INSERT INTO ${sql.table(table)} (${sql.ref(keyColumn)}, last_seq)
+): Promise<RawBuilder<number>> {
+  const taken = sequencesTaken.get(trx) ?? 0;
+  sequencesTaken.set(trx, taken + 1);
+  const variable = sql.raw<number>(`@bazaar_seq_${taken}`);
+  await deferRaw(
+    trx,
+    sql`INSERT INTO ${sql.table(table)} (${sql.ref(keyColumn)}, last_seq)
     VALUES (${key}, LAST_INSERT_ID(1))
-    ON DUPLICATE KEY UPDATE last_seq = LAST_INSERT_ID(last_seq + 1)`.execute(trx);
-  return Number(result.insertId);
+    ON DUPLICATE KEY UPDATE last_seq = LAST_INSERT_ID(last_seq + 1)`,
+  );
+  await deferRaw(trx, sql`SET ${variable} = LAST_INSERT_ID()`);
+  return variable;
 }
 
 interface CommitHooks {
@@ -225,7 +238,15 @@ export async function inTransaction<DB, T>(
  * fails the statement it travels with and the whole transaction.
  */
 export async function deferStatement(trx: Kysely<any>, query: Compilable): Promise<void> {
-  const compiled = query.compile();
+  await deferCompiled(trx, query.compile());
+}
+
+/** deferStatement for a raw `sql` statement. */
+function deferRaw(trx: Kysely<any>, statement: RawBuilder<unknown>): Promise<void> {
+  return deferCompiled(trx, statement.compile(trx));
+}
+
+async function deferCompiled(trx: Kysely<any>, compiled: CompiledQuery): Promise<void> {
   // Outside a transaction there is no next statement to travel with: it runs now.
   if (!trx.isTransaction) await trx.executeQuery(compiled);
   else await trx.executeQuery({ ...compiled, sql: deferredMark + compiled.sql });

@@ -1,5 +1,5 @@
 // Every SQL statement of the notification service.
-import { sql, type Insertable, type Kysely, type Transaction } from "kysely";
+import { type InsertObject, sql, type Kysely, type Transaction } from "kysely";
 import { deferStatement, gatherUntilCommit, nextInSequence } from "../../kit/db.ts";
 import { uuidv7 } from "../../kit/ids.ts";
 import type { Channel, Kind } from "../domain/kinds.ts";
@@ -40,7 +40,7 @@ export async function insertNotification(trx: Transaction<NotificationDatabase>,
 
 const writeNotifications = async (
   trx: Transaction<NotificationDatabase>,
-  rows: Array<Insertable<NotificationDatabase["notifications"]>>,
+  rows: Array<InsertObject<NotificationDatabase, "notifications">>,
 ) => {
   await deferStatement(trx, trx.insertInto("notifications").values(rows));
 };

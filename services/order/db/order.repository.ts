@@ -1,5 +1,5 @@
 // Orders, lines and status history: the only place in the order service with SQL.
-import { sql, type Kysely, type Transaction } from "kysely";
+import { type RawBuilder, sql, type Kysely, type Transaction } from "kysely";
 import { deferStatement, gatherUntilCommit, jsonColumn, nextInSequence } from "../../kit/db.ts";
 import type { PostalAddress } from "../../kit/postal-address.ts";
 import {
@@ -270,7 +270,7 @@ interface ShopHistoryEntry {
   shopId: string;
   status: ShopOrderStatus;
   note: string;
-  feed: { user_id?: string; user_seq?: number };
+  feed: { user_id?: string; user_seq?: RawBuilder<number> };
 }
 
 /**
@@ -298,7 +298,7 @@ const writeShopOrderHistory = async (trx: Transaction<OrderDatabase>, entries: S
 };
 
 /** The next number of the shop's feed; the feed row's lock orders commits. */
-function nextShopFeedSeq(trx: Transaction<OrderDatabase>, shopId: string): Promise<number> {
+function nextShopFeedSeq(trx: Transaction<OrderDatabase>, shopId: string): Promise<RawBuilder<number>> {
   return nextInSequence(trx, "shop_feed", "shop_id", shopId);
 }
 
@@ -647,7 +647,7 @@ async function claimOverdueRows(
 }
 
 /** The next number of the buyer's feed; the feed row's lock orders commits. */
-function nextFeedSeq(trx: Transaction<OrderDatabase>, userId: string): Promise<number> {
+function nextFeedSeq(trx: Transaction<OrderDatabase>, userId: string): Promise<RawBuilder<number>> {
   return nextInSequence(trx, "order_feed", "user_id", userId);
 }
 
