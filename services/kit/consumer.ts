@@ -21,7 +21,7 @@ import type { Kysely, Transaction } from "kysely";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Counter, Gauge, Histogram } from "prom-client";
 import { EventSchema, type Event } from "../../gen/bazaar/events/v1/events_pb.ts";
-import { transactionWithCommitHooks } from "./db.ts";
+import { deferStatement, transactionWithCommitHooks } from "./db.ts";
 import { describeFailure, recordDeadLetter } from "./dead-letters.ts";
 import { appendEvent, streamName, type EventTables } from "./events.ts";
 import type { Logger } from "./log.ts";
@@ -152,13 +152,13 @@ export async function applyOnce<DB extends EventTables>(
   });
 }
 
-/** Thrown inside a batch's transaction to roll it back: one of its events was applied before. */
-class AppliedBefore extends Error {}
-
 /**
- * Applies events, in order, in one transaction with one processed-id insert, when none of them
- * was applied before; answers false with nothing written otherwise. A handler's error rolls all
- * of them back and is thrown. Each handler runs in the trace its event continues.
+ * Applies events, in order, in one transaction, when none of them was applied before; answers
+ * false with nothing written otherwise. Their processed ids are recorded last and travel with the
+ * COMMIT, so a transaction of writes alone is one round trip: a duplicate then fails that insert
+ * and rolls the handlers' work back, which is why this is for first deliveries (rarely applied
+ * before) and applyOnce, which checks first, for redeliveries. A handler's error rolls all of them
+ * back and is thrown. Each handler runs in the trace its event continues.
  */
 export async function applyAllOnce<DB extends EventTables>(
   db: Kysely<DB>,
@@ -168,12 +168,6 @@ export async function applyAllOnce<DB extends EventTables>(
 ): Promise<boolean> {
   try {
     await transactionWithCommitHooks(db as unknown as Kysely<EventTables>, async (trx) => {
-      const inserted = await trx
-        .insertInto("processed_events")
-        .ignore()
-        .values(deliveries.map(({ event }) => ({ consumer, event_id: event.id })))
-        .executeTakeFirst();
-      if (Number(inserted.numInsertedOrUpdatedRows ?? 0n) !== deliveries.length) throw new AppliedBefore();
       for (const { event, subject, traceParent } of deliveries) {
         const span = startProcessSpan(consumer, subject, event.id, traceParent);
         let failure: unknown;
@@ -186,12 +180,27 @@ export async function applyAllOnce<DB extends EventTables>(
           endSpan(span, failure);
         }
       }
+      await deferStatement(
+        trx,
+        trx.insertInto("processed_events").values(deliveries.map(({ event }) => ({ consumer, event_id: event.id }))),
+      );
     });
     return true;
   } catch (error) {
-    if (error instanceof AppliedBefore) return false;
+    if (isProcessedBefore(error, consumer, deliveries)) return false;
     throw error;
   }
+}
+
+/** A duplicate key on one of these events' processed-id rows, not on a handler's own write. */
+function isProcessedBefore(error: unknown, consumer: string, deliveries: ReadonlyArray<{ event: Event }>): boolean {
+  const { code, message } = error as { code?: string; message?: string };
+  // MariaDB and MySQL both name the entry: 'consumer-event id' for the composite key.
+  return (
+    code === "ER_DUP_ENTRY" &&
+    typeof message === "string" &&
+    deliveries.some(({ event }) => message.includes(`'${consumer}-${event.id}'`))
+  );
 }
 
 /**
@@ -357,7 +366,7 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
       }
     }
     const firstDeliveries = deliveries.every(({ message }) => message.info.deliveryCount === 1);
-    if (deliveries.length > 1 && firstDeliveries) {
+    if (deliveries.length > 0 && firstDeliveries) {
       const batch = deliveries.map(({ message, event, traceParent }) => ({
         event,
         subject: message.subject,
