@@ -2,12 +2,21 @@
 // the outbox relay rely on that order, and B-tree inserts stay at the right edge of the index.
 import { randomFillSync } from "node:crypto";
 
-const random = new Uint8Array(10);
+// Random bytes are drawn from the system a pool at a time: one randomFillSync per id cost ~5 µs
+// of the id's ~5.4 (ids are taken for every row, event and notification a checkout writes).
+const pool = new Uint8Array(4096);
+let poolOffset = pool.length;
+const hexOf = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
 let lastMs = 0;
 let sequence = 0;
 
 export function uuidv7(now = Date.now()): string {
-  randomFillSync(random);
+  if (poolOffset + 9 > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const r = poolOffset;
+  poolOffset += 9;
   // Within one millisecond a 12-bit counter (rand_a) keeps ids monotonic in this process.
   if (now <= lastMs) {
     sequence = (sequence + 1) & 0xfff;
@@ -15,17 +24,19 @@ export function uuidv7(now = Date.now()): string {
     now = lastMs;
   } else {
     lastMs = now;
-    sequence = random[0]! & 0x7ff;
+    sequence = pool[r]! & 0x7ff;
   }
   const hex = now.toString(16).padStart(12, "0");
   const randA = (0x7000 | sequence).toString(16);
-  const variant = ((random[1]! & 0x3f) | 0x80).toString(16).padStart(2, "0") + hex2(random[2]!);
-  const tail = Array.from(random.subarray(3, 9), hex2).join("");
+  const variant = hexOf[(pool[r + 1]! & 0x3f) | 0x80]! + hexOf[pool[r + 2]!]!;
+  const tail =
+    hexOf[pool[r + 3]!]! +
+    hexOf[pool[r + 4]!]! +
+    hexOf[pool[r + 5]!]! +
+    hexOf[pool[r + 6]!]! +
+    hexOf[pool[r + 7]!]! +
+    hexOf[pool[r + 8]!]!;
   return `${hex.slice(0, 8)}-${hex.slice(8)}-${randA}-${variant}-${tail}`;
-}
-
-function hex2(byte: number): string {
-  return byte.toString(16).padStart(2, "0");
 }
 
 /** The creation time a UUIDv7 carries in its first 48 bits. */
