@@ -122,6 +122,9 @@ export async function nextInSequence<DB>(
   keyColumn: string,
   key: string,
 ): Promise<RawBuilder<number>> {
+  // Outside a transaction the upsert and the row reading its variable could take different
+  // pooled connections.
+  if (!trx.isTransaction) throw new Error("nextInSequence needs a transaction");
   const taken = sequencesTaken.get(trx) ?? 0;
   sequencesTaken.set(trx, taken + 1);
   const variable = sql.raw<number>(`@bazaar_seq_${taken}`);
