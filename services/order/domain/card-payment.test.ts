@@ -5,18 +5,20 @@
 import type { Kysely } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { EventSchema, type Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
 import { uuidv7 } from "../../kit/ids.ts";
 import { migratedTestDatabase } from "../../kit/testing/database.ts";
 import type { OrderDatabase } from "../db/database.ts";
 import { migrations } from "../db/migrations/index.ts";
 import { findOrder } from "../db/order.repository.ts";
-import { followPaymentEvents } from "../events/payment-outcomes.ts";
+import { followPaymentEvents, paymentOutcomesConsumer } from "../events/payment-outcomes.ts";
 import { inMemoryPayments, inMemoryStock, type InMemoryPayments, type InMemoryStock } from "../in-memory-ports.ts";
 import type { Order } from "./order.ts";
 import { placeOrder } from "./place-order.ts";
 import type { OrderDeps, ShopperPorts } from "./ports.ts";
 import { recoverOverdueOrders } from "./recovery.ts";
+import { checkoutActor } from "./settle.ts";
 
 let db: Kysely<OrderDatabase>;
 let payments: InMemoryPayments;
@@ -276,6 +278,104 @@ describe("card payments taken as they are authorized (captureAtOnce)", () => {
     expect(await findOrder(db, waiting.id)).toMatchObject({ status: "CANCELLED", payment: { status: "REFUNDED" } });
     expect(payments.refunds).toEqual([{ orderId: waiting.id, refundKey: waiting.id, amountMinor: 2100n }]);
     expect(stock.stock.get(productId)).toBe(5);
+  });
+});
+
+describe("a payment started while the recovery loop gave up on its checkout", () => {
+  /** Payments whose start waits at a gate, as a slow payment service would, then maybe fails. */
+  function slowPayments(afterStart: () => void = () => undefined) {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let reached!: () => void;
+    const starting = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    const port = {
+      ...payments,
+      start: async (request: Parameters<InMemoryPayments["start"]>[0]) => {
+        reached();
+        await gate;
+        const payment = await payments.start(request);
+        afterStart();
+        return payment;
+      },
+    };
+    return { port, starting, release };
+  }
+  const quietLog = { info: () => undefined, warn: () => undefined };
+
+  it("when checkout hears the payment waits for the buyer after recovery cancelled the order, then it voids it", async () => {
+    payments = inMemoryPayments();
+    stock = inMemoryStock();
+    const { shopper, productId } = aShopper();
+    const slow = slowPayments();
+    const deps = depsWith({ payments: slow.port, recoverAfterMs: 1 });
+    const checkingOut = placeOrder(deps, shopper, checkout("tok_threeDSecure"));
+    await slow.starting;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // No payment yet: recovery takes checkout for one that died before starting it.
+    await recoverOverdueOrders(deps, quietLog, 1_000);
+    slow.release();
+    const order = await checkingOut;
+    expect(order.status).toBe("CANCELLED");
+    expect(payments.byOrder.get(order.id)?.status).toBe("CANCELED");
+    expect(stock.stock.get(productId)).toBe(5);
+  });
+
+  it("when checkout never hears the answer, then the payment's event voids it", async () => {
+    payments = inMemoryPayments();
+    stock = inMemoryStock();
+    const { shopper, productId } = aShopper();
+    // The payment is made, then checkout's caller went away: its call ends cancelled.
+    const slow = slowPayments(() => {
+      throw new ConnectError("the call was cancelled", Code.Canceled);
+    });
+    const deps = depsWith({ payments: slow.port, recoverAfterMs: 1 });
+    const request = checkout("tok_threeDSecure");
+    const checkingOut = placeOrder(deps, shopper, request).catch((error: unknown) => error);
+    await slow.starting;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await recoverOverdueOrders(deps, quietLog, 1_000);
+    slow.release();
+    expect(ConnectError.from(await checkingOut).code).toBe(Code.Canceled);
+    const [orderId, payment] = [...payments.byOrder.entries()][0]!;
+    expect(payment.status).toBe("REQUIRES_ACTION");
+
+    const event = create(EventSchema, {
+      id: uuidv7(),
+      source: "payment",
+      actorId: checkoutActor,
+      subjectId: payment.id,
+      payload: { case: "paymentRequiresAction", value: { paymentId: payment.id, orderId } },
+    });
+    expect(paymentOutcomesConsumer.wants(event)).toBe(true);
+    await followPaymentEvents(deps)(event);
+    expect(await findOrder(db, orderId)).toMatchObject({ status: "CANCELLED", payment: { status: "VOIDED" } });
+    expect(payments.byOrder.get(orderId)?.status).toBe("CANCELED");
+    expect(stock.stock.get(productId)).toBe(5);
+  });
+
+  it("when a waiting order's own payment event arrives, then its wait is left as checkout recorded it", async () => {
+    payments = inMemoryPayments();
+    stock = inMemoryStock();
+    const { shopper } = aShopper();
+    const deps = depsWith();
+    const waiting = await placeOrder(deps, shopper, checkout("tok_threeDSecure"));
+    const before = await db.selectFrom("orders").select("settle_after").where("id", "=", waiting.id).executeTakeFirst();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const event = create(EventSchema, {
+      id: uuidv7(),
+      source: "payment",
+      actorId: checkoutActor,
+      subjectId: waiting.payment.paymentId,
+      payload: { case: "paymentRequiresAction", value: { paymentId: waiting.payment.paymentId, orderId: waiting.id } },
+    });
+    await followPaymentEvents(deps)(event);
+    const after = await db.selectFrom("orders").select("settle_after").where("id", "=", waiting.id).executeTakeFirst();
+    expect(after?.settle_after).toEqual(before?.settle_after);
+    expect(payments.byOrder.get(waiting.id)?.status).toBe("REQUIRES_ACTION");
   });
 });
 

@@ -85,7 +85,12 @@ export async function followPayment(
         ...facts,
         ...(payment.nextAction && { nextAction: payment.nextAction }),
       };
-      await recordAwaitedPayment(deps.db, order.id, waiting, giveUpAt);
+      if (await recordAwaitedPayment(deps.db, order.id, waiting, giveUpAt)) return;
+      // The order ended first: the recovery loop found no payment while checkout's request to
+      // start one was still on its way, and cancelled. An authorization left awaiting the buyer
+      // must not outlive its order; one still PROCESSING is given back when its outcome arrives.
+      const current = await findOrderStanding(deps.db, order.id);
+      if (payment.status === "REQUIRES_ACTION" && endedUnfulfilled(current?.status)) await giveBack(deps, order.id);
       return;
     }
     default:
@@ -158,9 +163,12 @@ export async function followPaymentOfOrder(
   if (standing.status !== "PENDING" && ["VOIDED", "REFUNDED"].includes(standing.paymentStatus)) return;
   const payment = await deps.payments.ofOrder(orderId);
   if (!payment) return;
-  // A cancelled or failed order only cares about a payment that went through anyway.
+  // A cancelled or failed order only cares about a payment that went through anyway, or one
+  // started too late that waits for the buyer (voided).
   const wentThrough = payment.status === "AUTHORIZED" || payment.status === "CAPTURED";
-  if (standing.status !== "PENDING" && !wentThrough) return;
+  if (standing.status !== "PENDING" && !wentThrough && payment.status !== "REQUIRES_ACTION") return;
+  // An event telling a waiting order what it already records has nothing new for it.
+  if (options.leaveToCheckout && standing.status === "PENDING" && standing.paymentStatus === payment.status) return;
   const order = await findOrder(deps.db, orderId);
   if (order) await followPayment(deps, order, payment, options);
 }

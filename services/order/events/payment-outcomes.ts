@@ -1,7 +1,7 @@
 // The checkout saga's second half: the payment service's events move an order that waits for
 // its payment. A card confirmed by the buyer (3-D Secure) or a provider that answered late
 // arrives here as PaymentAuthorized or PaymentCaptured (or PaymentFailed), usually through a
-// webhook. The handler reads the payment's current state rather than trusting the event's order,
+// webhook; a PaymentRequiresAction for an order that ended meanwhile voids the payment. The handler reads the payment's current state rather than trusting the event's order,
 // so duplicates and events that overtake each other, or overtake checkout itself, end the same
 // way.
 import type { Kysely } from "kysely";
@@ -19,9 +19,12 @@ export const paymentOutcomesConsumer = {
    * is followed by whoever made the call, with its answer in hand, or by the recovery loop if that
    * process went away: its event has nothing left for this consumer, which also left it to
    * checkout when it read the order (followPaymentOfOrder's `leaveToCheckout`). Every card
-   * checkout's PaymentCaptured is one: skipping it saves a transaction per order.
+   * checkout's PaymentCaptured is one: skipping it saves a transaction per order. Except a
+   * payment that waits for the buyer: checkout's request may have been on its way while the
+   * recovery loop, seeing no payment, cancelled the order, and checkout may never hear the
+   * answer (its caller went away, its process died); its event is then what voids it.
    */
-  wants: (event: Event) => event.actorId !== checkoutActor,
+  wants: (event: Event) => event.actorId !== checkoutActor || event.payload.case === "paymentRequiresAction",
 };
 
 /**
@@ -38,6 +41,7 @@ export function followPaymentEvents(deps: OrderDeps): (event: Event, trx?: Kysel
       case "paymentCaptured":
       case "paymentFailed":
       case "paymentCanceled":
+      case "paymentRequiresAction":
         // A payment of no order (an admin's or a test's) is no business of checkout's.
         if (event.payload.value.orderId)
           await followPaymentOfOrder(deps, event.payload.value.orderId, { leaveToCheckout: true }, trx);
