@@ -112,15 +112,27 @@ export async function preferencesOf(
   return rows.map((r) => ({ ...r, enabled: Boolean(r.enabled) }));
 }
 
-/**
- * A user's saved preferences and, when known, their recipient row, in one statement: what every
- * delivery reads first.
- */
-export async function preferencesAndRecipient(
+/** A user's saved preferences and, when known, their recipient row: what every delivery reads first. */
+export interface RecipientSettings {
+  preferences: Array<{ kind: Kind; channel: Channel; enabled: boolean }>;
+  recipient?: RecipientRow;
+}
+
+/** preferencesAndRecipients for one user. */
+export async function preferencesAndRecipient(db: Db, userId: string): Promise<RecipientSettings> {
+  return (await preferencesAndRecipients(db, [userId])).get(userId)!;
+}
+
+/** The settings of several users in one statement: an order's buyer and sellers, say. */
+export async function preferencesAndRecipients(
   db: Db,
-  userId: string,
-): Promise<{ preferences: Array<{ kind: Kind; channel: Channel; enabled: boolean }>; recipient?: RecipientRow }> {
+  userIds: readonly string[],
+): Promise<Map<string, RecipientSettings>> {
+  const ids = [...new Set(userIds)];
+  const settings = new Map<string, RecipientSettings>(ids.map((id) => [id, { preferences: [] }]));
+  if (ids.length === 0) return settings;
   const { rows } = await sql<{
+    user_id: string;
     kind: Kind | null;
     channel: Channel | null;
     enabled: number | null;
@@ -128,22 +140,26 @@ export async function preferencesAndRecipient(
     display_name: string | null;
     role: string | null;
     active: number | null;
-  }>`SELECT kind, channel, enabled, NULL AS email, NULL AS display_name, NULL AS role, NULL AS active
-       FROM notification_preferences WHERE user_id = ${userId}
+  }>`SELECT user_id, kind, channel, enabled, NULL AS email, NULL AS display_name, NULL AS role, NULL AS active
+       FROM notification_preferences WHERE user_id IN (${sql.join(ids)})
      UNION ALL
-     SELECT NULL, NULL, NULL, email, display_name, role, active FROM recipients WHERE user_id = ${userId}`.execute(db);
-  const preferences = rows
-    .filter((row) => row.kind !== null)
-    .map((row) => ({ kind: row.kind!, channel: row.channel!, enabled: Boolean(row.enabled) }));
-  const found = rows.find((row) => row.kind === null);
-  const recipient = found && {
-    user_id: userId,
-    email: found.email!,
-    display_name: found.display_name!,
-    role: found.role!,
-    active: Boolean(found.active),
-  };
-  return recipient ? { preferences, recipient } : { preferences };
+     SELECT user_id, NULL, NULL, NULL, email, display_name, role, active FROM recipients
+       WHERE user_id IN (${sql.join(ids)})`.execute(db);
+  for (const row of rows) {
+    const entry = settings.get(row.user_id)!;
+    if (row.kind !== null) {
+      entry.preferences.push({ kind: row.kind, channel: row.channel!, enabled: Boolean(row.enabled) });
+    } else {
+      entry.recipient = {
+        user_id: row.user_id,
+        email: row.email!,
+        display_name: row.display_name!,
+        role: row.role!,
+        active: Boolean(row.active),
+      };
+    }
+  }
+  return settings;
 }
 
 export async function savePreferences(

@@ -5,7 +5,12 @@ import type { Transaction } from "kysely";
 import { afterCommit } from "../../kit/db.ts";
 import { enqueueMailAtCommit } from "../email/outbox.ts";
 import type { NotificationDatabase } from "../db/database.ts";
-import { insertNotification, preferencesAndRecipient } from "../db/notification.repository.ts";
+import {
+  insertNotification,
+  preferencesAndRecipient,
+  preferencesAndRecipients,
+  type RecipientSettings,
+} from "../db/notification.repository.ts";
 import type { FeedSignals } from "../../kit/feed-signals.ts";
 import { hasSlot, isRequired, mailTemplateOf, type Channel, type Kind } from "./kinds.ts";
 
@@ -22,12 +27,32 @@ export interface Delivery {
   mailData?: object;
 }
 
+/** Settings read ahead for a transaction's deliveries (knowRecipients). */
+const readAhead = new WeakMap<object, Map<string, RecipientSettings>>();
+
+/**
+ * Reads the settings of everyone an event is about to notify in one statement, where each
+ * delivery would read its own: an order's buyer and its sellers, say. For this transaction only,
+ * so a preference changed meanwhile counts from the next event on.
+ */
+export async function knowRecipients(
+  trx: Transaction<NotificationDatabase>,
+  userIds: readonly string[],
+): Promise<void> {
+  const known = readAhead.get(trx) ?? new Map<string, RecipientSettings>();
+  const missing = userIds.filter((id) => !known.has(id));
+  if (missing.length === 0) return;
+  for (const [id, settings] of await preferencesAndRecipients(trx, missing)) known.set(id, settings);
+  readAhead.set(trx, known);
+}
+
 export async function deliver(
   trx: Transaction<NotificationDatabase>,
   signals: FeedSignals,
   d: Delivery,
 ): Promise<void> {
-  const { preferences, recipient } = await preferencesAndRecipient(trx, d.userId);
+  const { preferences, recipient } =
+    readAhead.get(trx)?.get(d.userId) ?? (await preferencesAndRecipient(trx, d.userId));
   const wants = (channel: Channel) =>
     hasSlot(d.kind, channel) &&
     (isRequired(d.kind, channel) ||

@@ -6,7 +6,7 @@ import type { Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
 import type { FeedSignals } from "../../kit/feed-signals.ts";
 import type { NotificationDatabase } from "../db/database.ts";
 import { activeAdmins } from "../db/notification.repository.ts";
-import { deliver } from "../domain/deliver.ts";
+import { deliver, knowRecipients } from "../domain/deliver.ts";
 
 export const adminAlertsConsumer = {
   name: "notification-admin-alerts",
@@ -21,7 +21,12 @@ export function alertAdmins(signals: FeedSignals) {
     const body =
       `${letter.consumer} (${event.source}) gave up on ${what} from ${letter.subject} after ` +
       `${letter.attempts} ${letter.attempts === 1 ? "attempt" : "attempts"}: ${letter.error}`;
-    for (const admin of await activeAdmins(trx)) {
+    const admins = await activeAdmins(trx);
+    await knowRecipients(
+      trx,
+      admins.map((admin) => admin.user_id),
+    );
+    for (const admin of admins) {
       await deliver(trx, signals, {
         userId: admin.user_id,
         kind: "ADMIN_ALERT",

@@ -12,7 +12,7 @@ import { uuidv7 } from "../../kit/ids.ts";
 import { migratedTestDatabase } from "../../kit/testing/database.ts";
 import type { NotificationDatabase } from "../db/database.ts";
 import { migrations } from "../db/migrations/index.ts";
-import { savePreferences, upsertRecipient } from "../db/notification.repository.ts";
+import { preferencesAndRecipients, savePreferences, upsertRecipient } from "../db/notification.repository.ts";
 import { seedDevRecipients } from "../db/demo-seed.ts";
 import { renderMail } from "../email/templates.ts";
 import { devAccounts } from "../../kit/dev-accounts.ts";
@@ -77,6 +77,30 @@ describe("OrderPlaced", () => {
     await applyOrder(placed(buyer, [seller]));
     expect(await inboxOf(buyer)).toEqual([]);
     expect(await inboxOf(seller)).toHaveLength(1);
+  });
+});
+
+describe("everyone an order notifies, read in one statement", () => {
+  it("when the buyer and its sellers have settings of their own, then each delivery follows its own", async () => {
+    const [buyer, sellerA, sellerB] = [await recipient("buyer"), await recipient("seller-a"), uuidv7()];
+    await savePreferences(db, buyer.id, [{ kind: "ORDER_CONFIRMED", channel: "IN_APP", enabled: false }]);
+    await savePreferences(db, sellerA.id, [{ kind: "SELLER_NEW_ORDER", channel: "IN_APP", enabled: false }]);
+    const settings = await preferencesAndRecipients(db, [buyer.id, sellerA.id, sellerB, buyer.id]);
+    expect([...settings.keys()].sort()).toEqual([buyer.id, sellerA.id, sellerB].sort());
+    expect(settings.get(buyer.id)).toMatchObject({
+      preferences: [{ kind: "ORDER_CONFIRMED", channel: "IN_APP", enabled: false }],
+      recipient: { email: buyer.email, active: true },
+    });
+    expect(settings.get(sellerB)).toEqual({ preferences: [] });
+
+    await applyOrder(placed(buyer.id, [sellerA.id, sellerB]));
+    // The buyer: by mail (required), not in the app. Seller A: by mail, not in the app. Seller B:
+    // no address, the app.
+    expect(await inboxOf(buyer.id)).toEqual([]);
+    expect((await mailsTo(buyer.email)).map((m) => m.template)).toEqual(["order-confirmation"]);
+    expect(await inboxOf(sellerA.id)).toEqual([]);
+    expect((await mailsTo(sellerA.email)).map((m) => m.template)).toEqual(["seller-new-order"]);
+    expect((await inboxOf(sellerB)).map((n) => n.kind)).toEqual(["SELLER_NEW_ORDER"]);
   });
 });
 

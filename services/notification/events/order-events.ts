@@ -9,7 +9,7 @@ import type { Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
 import { OrderStatus, ShopOrderStatus } from "../../../gen/bazaar/order/v1/order_pb.ts";
 import type { NotificationDatabase } from "../db/database.ts";
 import { rememberOrderBuyer } from "../db/notification.repository.ts";
-import { deliver } from "../domain/deliver.ts";
+import { deliver, knowRecipients } from "../domain/deliver.ts";
 import { formatMoney, orderReference } from "../email/templates.ts";
 import { mailLine, mailMoney, orderSummary } from "./order-mail.ts";
 import type { FeedSignals } from "../../kit/feed-signals.ts";
@@ -28,6 +28,7 @@ export function notifyOrderEvents(signals: FeedSignals) {
       case "orderPlaced": {
         const o = payload.value;
         const link = `/orders/${o.orderId}`;
+        await knowRecipients(trx, [o.userId, ...o.shopOrders.map((shopOrder) => shopOrder.sellerId)]);
         await deliver(trx, signals, {
           userId: o.userId,
           kind: "ORDER_CONFIRMED",
