@@ -305,6 +305,15 @@ describe("a payment started while the recovery loop gave up on its checkout", ()
     return { port, starting, release };
   }
   const quietLog = { info: () => undefined, warn: () => undefined };
+  /** What the payment service emits for a payment checkout started that waits for the buyer. */
+  const requiresActionEvent = (orderId: string, paymentId: string) =>
+    create(EventSchema, {
+      id: uuidv7(),
+      source: "payment",
+      actorId: checkoutActor,
+      subjectId: paymentId,
+      payload: { case: "paymentRequiresAction", value: { paymentId, orderId } },
+    });
 
   it("when checkout hears the payment waits for the buyer after recovery cancelled the order, then it voids it", async () => {
     payments = inMemoryPayments();
@@ -343,13 +352,7 @@ describe("a payment started while the recovery loop gave up on its checkout", ()
     const [orderId, payment] = [...payments.byOrder.entries()][0]!;
     expect(payment.status).toBe("REQUIRES_ACTION");
 
-    const event = create(EventSchema, {
-      id: uuidv7(),
-      source: "payment",
-      actorId: checkoutActor,
-      subjectId: payment.id,
-      payload: { case: "paymentRequiresAction", value: { paymentId: payment.id, orderId } },
-    });
+    const event = requiresActionEvent(orderId, payment.id);
     expect(paymentOutcomesConsumer.wants(event)).toBe(true);
     await followPaymentEvents(deps)(event);
     expect(await findOrder(db, orderId)).toMatchObject({ status: "CANCELLED", payment: { status: "VOIDED" } });
@@ -365,13 +368,7 @@ describe("a payment started while the recovery loop gave up on its checkout", ()
     const waiting = await placeOrder(deps, shopper, checkout("tok_threeDSecure"));
     const before = await db.selectFrom("orders").select("settle_after").where("id", "=", waiting.id).executeTakeFirst();
     await new Promise((resolve) => setTimeout(resolve, 20));
-    const event = create(EventSchema, {
-      id: uuidv7(),
-      source: "payment",
-      actorId: checkoutActor,
-      subjectId: waiting.payment.paymentId,
-      payload: { case: "paymentRequiresAction", value: { paymentId: waiting.payment.paymentId, orderId: waiting.id } },
-    });
+    const event = requiresActionEvent(waiting.id, waiting.payment.paymentId);
     await followPaymentEvents(deps)(event);
     const after = await db.selectFrom("orders").select("settle_after").where("id", "=", waiting.id).executeTakeFirst();
     expect(after?.settle_after).toEqual(before?.settle_after);
