@@ -281,6 +281,26 @@ describe("card payments taken as they are authorized (captureAtOnce)", () => {
   });
 });
 
+describe("a call the peer cancelled", () => {
+  it("when the stock service cancels a reserve it had done (its server shutting down), then checkout repeats it and the order is CONFIRMED", async () => {
+    payments = inMemoryPayments();
+    stock = inMemoryStock();
+    const { shopper, productId } = aShopper();
+    let cancelled = 0;
+    const shuttingDown = {
+      ...stock,
+      reserve: async (...args: Parameters<InMemoryStock["reserve"]>) => {
+        await stock.reserve(...args);
+        if (cancelled++ === 0) throw new ConnectError("the call was cancelled by the peer", Code.Canceled);
+      },
+    };
+    const order = await placeOrder(depsWith({ stock: shuttingDown }), shopper, checkout("tok_visa"));
+    expect(order.status).toBe("CONFIRMED");
+    expect(cancelled).toBe(2);
+    expect(stock.stock.get(productId)).toBe(3);
+  });
+});
+
 describe("a payment started while the recovery loop gave up on its checkout", () => {
   /** Payments whose start waits at a gate, as a slow payment service would, then maybe fails. */
   function slowPayments(afterStart: () => void = () => undefined) {

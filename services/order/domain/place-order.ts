@@ -2,7 +2,7 @@
 // the order PENDING, sell the stock (reserved and sold in one call), take payment, confirm. Every
 // failure after the order exists is compensated (stock given back, order CANCELLED or
 // PAYMENT_FAILED). A step
-// whose outcome is unknown (UNAVAILABLE, DEADLINE_EXCEEDED) is repeated, never guessed; if it
+// whose outcome is unknown (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELED) is repeated, never guessed; if it
 // stays unknown the order is left PENDING and the recovery loop settles it (settle.ts).
 import { createHash } from "node:crypto";
 import { inTransaction } from "../../kit/db.ts";

@@ -22,10 +22,14 @@ import { changeStatus, type StatusChange } from "./status-changes.ts";
 /** The identity checkout's own steps act under, in events. */
 export const checkoutActor = "service:order";
 
-/** True for errors after which a step may or may not have happened. */
+/**
+ * True for errors after which a step may or may not have happened. CANCELED among them: the
+ * saga's own calls carry no caller's signal, so a cancelled one was reset by its peer (a server
+ * shutting down resets what it still serves), possibly after doing the work.
+ */
 export function isOutcomeUnknown(error: unknown): boolean {
   const code = ConnectError.from(error).code;
-  return code === Code.Unavailable || code === Code.DeadlineExceeded;
+  return code === Code.Unavailable || code === Code.DeadlineExceeded || code === Code.Canceled;
 }
 
 /** Runs an idempotent step again while its outcome is unknown, a few times, then gives up. */
