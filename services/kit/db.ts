@@ -105,6 +105,27 @@ export async function migrateToLatest(db: Kysely<unknown>, migrations: Record<st
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
 }
 
+/**
+ * Runs `work` on one connection holding the server's named lock `name` (GET_LOCK, waiting up to
+ * `waitSeconds`): for what replicas starting together on an empty database must do once, such as
+ * storing a first key or seeding demo data. The lock is the connection's, so `work` uses it.
+ */
+export async function underNamedLock<DB, T>(
+  db: Kysely<DB>,
+  name: string,
+  waitSeconds: number,
+  work: (connection: Kysely<DB>) => Promise<T>,
+): Promise<T> {
+  return db.connection().execute(async (connection) => {
+    await sql`SELECT GET_LOCK(${name}, ${waitSeconds})`.execute(connection);
+    try {
+      return await work(connection);
+    } finally {
+      await sql`SELECT RELEASE_LOCK(${name})`.execute(connection);
+    }
+  });
+}
+
 /** How many sequence numbers each transaction took so far: each is held in its own variable. */
 const sequencesTaken = new WeakMap<object, number>();
 

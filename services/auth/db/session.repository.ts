@@ -1,5 +1,6 @@
 // Refresh tokens, signing keys and failed sign-ins: SQL of the session side of auth.
 import { sql, type Kysely, type Transaction } from "kysely";
+import { underNamedLock } from "../../kit/db.ts";
 import type { StoredKey } from "../domain/signing-keys.ts";
 import type { AuthDatabase, RefreshTokenRow } from "./database.ts";
 
@@ -127,14 +128,9 @@ export async function listSigningKeys(db: Db): Promise<StoredKey[]> {
  * bench got 401.) The lock is the connection's, so the check and insert use that one connection.
  */
 export async function insertFirstSigningKey(db: Kysely<AuthDatabase>, key: StoredKey): Promise<void> {
-  await db.connection().execute(async (connection) => {
-    await sql`SELECT GET_LOCK('bazaar_auth_first_signing_key', 10)`.execute(connection);
-    try {
-      const existing = await connection.selectFrom("signing_keys").select("kid").limit(1).execute();
-      if (existing.length === 0) await insertSigningKey(connection, key);
-    } finally {
-      await sql`SELECT RELEASE_LOCK('bazaar_auth_first_signing_key')`.execute(connection);
-    }
+  await underNamedLock(db, "bazaar_auth_first_signing_key", 10, async (connection) => {
+    const existing = await connection.selectFrom("signing_keys").select("kid").limit(1).execute();
+    if (existing.length === 0) await insertSigningKey(connection, key);
   });
 }
 

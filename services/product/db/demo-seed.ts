@@ -1,7 +1,8 @@
 // Demo catalog for local development (BAZAAR_DEMO_SEED=1): three shops in Berlin owned by the dev
 // seller, a two-level category tree and 72 products. Runs once: a database that already has
 // categories is left alone, so a second `npm start` never duplicates anything.
-import { sql, type Kysely } from "kysely";
+import type { Kysely } from "kysely";
+import { underNamedLock } from "../../kit/db.ts";
 import { devAccounts } from "../../kit/dev-accounts.ts";
 import { uuidv7 } from "../../kit/ids.ts";
 import type { NewCategoryRow, NewProductRow, NewShopRow, ProductDatabase } from "./database.ts";
@@ -102,14 +103,7 @@ const products: Array<[string, string, number, string[], number]> = [
  * deadlock's victim, which ended that replica's start (a clean-clone run of the scale-out test).
  */
 export async function seedDemoCatalog(db: Kysely<ProductDatabase>, currencyCode: string): Promise<boolean> {
-  return db.connection().execute(async (connection) => {
-    await sql`SELECT GET_LOCK('bazaar_product_demo_seed', 30)`.execute(connection);
-    try {
-      return await seedIfEmpty(connection, currencyCode);
-    } finally {
-      await sql`SELECT RELEASE_LOCK('bazaar_product_demo_seed')`.execute(connection);
-    }
-  });
+  return underNamedLock(db, "bazaar_product_demo_seed", 30, (connection) => seedIfEmpty(connection, currencyCode));
 }
 
 function seedIfEmpty(db: Kysely<ProductDatabase>, currencyCode: string): Promise<boolean> {
