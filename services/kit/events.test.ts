@@ -465,9 +465,11 @@ describe("durable consumers in batches", () => {
     subject: string,
     handle: Parameters<typeof startConsumer<TestDb>>[0]["handle"],
     wants?: Parameters<typeof startConsumer<TestDb>>[0]["wants"],
+    batchIntervalMs?: number,
   ) {
     return startConsumer<TestDb>({
       ...(wants && { wants }),
+      ...(batchIntervalMs !== undefined && { batchIntervalMs }),
       js: nats.js,
       jsm: nats.jsm,
       db,
@@ -500,6 +502,42 @@ describe("durable consumers in batches", () => {
     expect(await metricValue("bazaar_consumer_events_total", { consumer: `burst-${source}`, outcome: "applied" })).toBe(
       40,
     );
+  });
+
+  it("when events trickle in faster than the batch interval, then they are applied a few at a time, and a lone event after a quiet spell at once", async () => {
+    const subject = `bazaar.${source}.trickle`;
+    const name = `trickle-${source}`;
+    const transactions = new Set<object>();
+    const appliedAt = new Map<string, number>();
+    const consumer = await consumerOf(
+      name,
+      subject,
+      async (event, trx) => {
+        transactions.add(trx);
+        appliedAt.set(event.id, performance.now());
+        await trx.insertInto("applied").values({ event_id: event.id }).execute();
+      },
+      undefined,
+      1_000,
+    );
+    // 20 events 20 ms apart: applied as they come, each would be a transaction of its own.
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      ids.push(...(await publishEvents(subject, 1)));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await waitFor(async () => (await appliedIds(ids)).length === 20, 10_000);
+    // The first at once, then 16 (a full batch starts early), then the last 3.
+    expect(transactions.size).toBeLessThanOrEqual(3);
+
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    const publishedAt = performance.now();
+    const [lone] = await publishEvents(subject, 1);
+    await waitFor(async () => (await appliedIds([lone!])).length === 1, 10_000);
+    await consumer.stop();
+    expect(appliedAt.get(lone!)! - publishedAt).toBeLessThan(800);
+    // Held up to the interval, their ack deadlines were renewed: none came twice.
+    expect((await metricValue("bazaar_consumer_redeliveries_total", { consumer: name })) ?? 0).toBe(0);
   });
 
   it("when the consumer does not want some events, then they are acknowledged unrecorded and the rest applied once", async () => {

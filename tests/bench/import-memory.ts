@@ -20,10 +20,25 @@ const libraries = [
   "prom-client",
   "@opentelemetry/api",
 ];
+// What DESIGN.md binds every service to: grpc-js serving, protobuf-es messages, kysely over mysql2,
+// nats.js for JetStream, jose for tokens.
+const boundLibraries = [
+  "@grpc/grpc-js",
+  "@bufbuild/protobuf",
+  "kysely",
+  "mysql2",
+  "@nats-io/transport-node",
+  "@nats-io/jetstream",
+  "jose",
+];
 const steps: Array<[string, string[]]> = [
   ["Node alone", []],
   ["+ one small TypeScript module (type stripping)", ["./services/kit/ids.ts"]],
-  ["the libraries, no TypeScript", libraries],
+  [
+    "the libraries DESIGN.md binds (grpc-js, protobuf-es, kysely, mysql2, nats.js, jose), no TypeScript",
+    boundLibraries,
+  ],
+  ["the libraries of the table below together, no TypeScript", libraries],
   ["the kit's service runtime (kit/lifecycle.ts)", ["./services/kit/lifecycle.ts"]],
   ["the order service's modules (order-service.ts)", ["./services/order/order-service.ts"]],
 ];
