@@ -136,7 +136,8 @@ const defaultRedeliveryBackoffMs = [1_000, 5_000, 15_000, 30_000, 60_000];
 // Under checkouts a consumer's events came a few milliseconds apart and each was applied alone:
 // a transaction, a processed-id insert and a commit per event. Paired, `npm run bench -- --only
 // order.place-order --duration 10 --concurrency 32 --catalog 0 --lag-seconds 0`, an interval of
-// 10 ms against none (tests/bench/PERFORMANCE.md, eighth round): SQL per card order 70.5 → 65.2.
+// 10 ms against none (tests/bench/PERFORMANCE.md, eighth round): CPU per card order 34.0 / 28.0 /
+// 28.1 → 29.3 / 26.6 / 27.6 ms, event lag unchanged.
 const defaultBatchIntervalMs = 10;
 
 /**
@@ -435,8 +436,9 @@ export async function startConsumer<DB extends EventTables>(options: ConsumerOpt
  * Hands what JetStream delivers to `apply` in batches: everything delivered while the previous
  * batch was being applied, up to `size`, so a lone event is applied at once and a burst in few
  * transactions; a batch short of `size` waits until `intervalMs` after the previous one started,
- * so a steady trickle is applied a few events at a time. Delivery waits while a batch is queued. (The iterator's own pending count cannot
- * tell: it counts its internal pull callbacks as messages and never settles to zero.)
+ * so a steady trickle is applied a few events at a time. Delivery waits while a batch is queued.
+ * (The iterator's own pending count cannot tell: it counts its internal pull callbacks as
+ * messages and never settles to zero.)
  *
  * JetStream waits only a second (the first backoff) for a delivery's ack, then delivers it again.
  * A delivery may wait behind the batch being applied and the one queued: every message held here
