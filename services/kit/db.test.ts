@@ -11,6 +11,7 @@ import {
   inTransaction,
   isConnectionError,
   nextInSequence,
+  underNamedLock,
   writeGatheredRows,
 } from "./db.ts";
 import { deferredMark, PipelinedConnection } from "./pipelined-mysql.ts";
@@ -44,6 +45,30 @@ describe("connection errors", () => {
       expect(isConnectionError(await errorOf(connection.query("SELEC 1")))).toBe(false);
     } finally {
       await connection.end();
+    }
+  });
+});
+
+describe("work under a named lock", () => {
+  it("when another connection holds the lock past the wait, then the work does not run and the call fails", async () => {
+    const db = await migratedTestDatabase<Record<string, never>>("kit_named_lock", {});
+    const holder = await createConnection({ uri: inject("mysqlUrl") });
+    try {
+      await holder.query("SELECT GET_LOCK('bazaar_test_named_lock', 0)");
+      let ran = false;
+      const failure = await errorOf(
+        underNamedLock(db, "bazaar_test_named_lock", 1, async () => {
+          ran = true;
+        }),
+      );
+      expect(String(failure)).toContain("named lock bazaar_test_named_lock not taken within 1 s");
+      expect(ran).toBe(false);
+
+      await holder.query("SELECT RELEASE_LOCK('bazaar_test_named_lock')");
+      expect(await underNamedLock(db, "bazaar_test_named_lock", 1, async () => "done")).toBe("done");
+    } finally {
+      await holder.end();
+      await db.destroy();
     }
   });
 });

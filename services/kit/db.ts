@@ -109,6 +109,8 @@ export async function migrateToLatest(db: Kysely<unknown>, migrations: Record<st
  * Runs `work` on one connection holding the server's named lock `name` (GET_LOCK, waiting up to
  * `waitSeconds`): for what replicas starting together on an empty database must do once, such as
  * storing a first key or seeding demo data. The lock is the connection's, so `work` uses it.
+ * A lock still held by another after the wait is an error, not a licence to go on without it:
+ * the caller fails its start and is restarted, where two unlocked runs would each do the work.
  */
 export async function underNamedLock<DB, T>(
   db: Kysely<DB>,
@@ -117,7 +119,10 @@ export async function underNamedLock<DB, T>(
   work: (connection: Kysely<DB>) => Promise<T>,
 ): Promise<T> {
   return db.connection().execute(async (connection) => {
-    await sql`SELECT GET_LOCK(${name}, ${waitSeconds})`.execute(connection);
+    const { rows } = await sql<{ taken: number | null }>`SELECT GET_LOCK(${name}, ${waitSeconds}) AS taken`.execute(
+      connection,
+    );
+    if (Number(rows[0]?.taken) !== 1) throw new Error(`named lock ${name} not taken within ${waitSeconds} s`);
     try {
       return await work(connection);
     } finally {
