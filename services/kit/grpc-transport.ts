@@ -200,10 +200,11 @@ function decodeAnswer(schema: DescMessage, bytes: Uint8Array): unknown {
 export function channelTarget(address: string): string {
   if (!address.includes(",")) return address;
   const target = parseTarget(address);
-  const v6 = target.kind === "static" && target.authorities.every((authority) => authority.startsWith("["));
-  const v4 = target.kind === "static" && target.authorities.every((authority) => !authority.startsWith("["));
-  if (target.kind !== "static" || (!v4 && !v6)) throw new Error(`not a list of IPv4 or of IPv6 replicas: "${address}"`);
-  return `${v6 ? "ipv6" : "ipv4"}:${target.authorities.join(",")}`;
+  if (target.kind === "static") {
+    const families = new Set(target.authorities.map((authority) => (authority.startsWith("[") ? "ipv6" : "ipv4")));
+    if (families.size === 1) return `${[...families][0]}:${target.authorities.join(",")}`;
+  }
+  throw new Error(`not a list of IPv4 or of IPv6 replicas: "${address}"`);
 }
 
 function pathOf(method: DescMethod): string {
