@@ -89,8 +89,7 @@ export async function followPayment(
       // The order ended first: the recovery loop found no payment while checkout's request to
       // start one was still on its way, and cancelled. An authorization left awaiting the buyer
       // must not outlive its order; one still PROCESSING is given back when its outcome arrives.
-      const current = await findOrderStanding(deps.db, order.id);
-      if (payment.status === "REQUIRES_ACTION" && endedUnfulfilled(current?.status)) await giveBack(deps, order.id);
+      if (payment.status === "REQUIRES_ACTION") await giveBackIfEnded(deps, order.id);
       return;
     }
     default:
@@ -109,9 +108,7 @@ async function finishPaidOrder(deps: OrderDeps, order: OrderFacts, payment: Card
   if (!(await recordAuthorizedPayment(deps.db, order.id, facts))) {
     // The order was settled first. Cancelled or failed (the wait ran out, the buyer cancelled):
     // the money goes back, the order stays as it is.
-    const current = await findOrder(deps.db, order.id);
-    if (current && endedUnfulfilled(current.status)) await giveBack(deps, order.id);
-    return;
+    return giveBackIfEnded(deps, order.id);
   }
   // Orders placed when checkout only held the stock: the hold is committed now that it is paid.
   if (order.stockTaken === "HELD") {
@@ -134,6 +131,12 @@ async function finishPaidOrder(deps: OrderDeps, order: OrderFacts, payment: Card
     });
   }
   await confirmOrder(deps, order, "paid", { status: "CAPTURED", ...facts });
+}
+
+/** For a payment that comes after its order ended unfulfilled: stock and money go back. */
+async function giveBackIfEnded(deps: OrderDeps, orderId: string): Promise<void> {
+  const current = await findOrderStanding(deps.db, orderId);
+  if (endedUnfulfilled(current?.status)) await giveBack(deps, orderId);
 }
 
 /**
