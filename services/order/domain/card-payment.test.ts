@@ -3,7 +3,7 @@
 // webhook that overtakes checkout, a wait that runs out, and a payment that succeeds after the
 // order gave up on it.
 import type { Kysely } from "kysely";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { EventSchema, type Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
@@ -26,6 +26,12 @@ let stock: InMemoryStock;
 
 beforeAll(async () => {
   db = await migratedTestDatabase<OrderDatabase>("order_card_payment", migrations);
+});
+
+// Each test its own payment service and stock.
+beforeEach(() => {
+  payments = inMemoryPayments();
+  stock = inMemoryStock();
 });
 
 afterAll(async () => {
@@ -101,8 +107,6 @@ function paymentEvent(order: Order, kind: "paymentAuthorized" | "paymentCaptured
 
 describe("card checkout through the payment service", () => {
   it("when the card authorizes at once, then the order is CONFIRMED, the payment captured and the stock sold", async () => {
-    payments = inMemoryPayments();
-    stock = inMemoryStock();
     const { shopper, productId } = aShopper();
     const order = await placeOrder(depsWith(), shopper, checkout("tok_visa"));
     expect(order).toMatchObject({
@@ -114,8 +118,6 @@ describe("card checkout through the payment service", () => {
   });
 
   it("when a 3-D Secure payment is authorized, then an order that held its stock commits it and one that sold it at once does not", async () => {
-    payments = inMemoryPayments();
-    stock = inMemoryStock();
     const commits: string[] = [];
     const deps = depsWith({ stock: { ...stock, commit: async (orderId) => void commits.push(orderId) } });
     const sold = await placeOrder(deps, aShopper().shopper, checkout("tok_threeDSecure"));
@@ -132,8 +134,6 @@ describe("card checkout through the payment service", () => {
   });
 
   it("when checkouts hold every pooled connection, then a payment event is still followed on the consumer's own", async () => {
-    payments = inMemoryPayments();
-    stock = inMemoryStock();
     const { shopper } = aShopper();
     const deps = depsWith();
     const order = await placeOrder(deps, shopper, checkout("tok_visa"));
@@ -155,8 +155,6 @@ describe("card checkout through the payment service", () => {
   });
 
   it("when the bank asks for 3-D Secure, then the order waits PENDING with the redirect, and the authorized event confirms it once", async () => {
-    payments = inMemoryPayments();
-    stock = inMemoryStock();
     const { shopper, productId } = aShopper();
     const deps = depsWith();
     const waiting = await placeOrder(deps, shopper, checkout("tok_threeDSecure"));
@@ -183,8 +181,6 @@ describe("card checkout through the payment service", () => {
   });
 
   it("when the buyer declines 3-D Secure, then the order is PAYMENT_FAILED with the reason and its stock back", async () => {
-    payments = inMemoryPayments();
-    stock = inMemoryStock();
     const { shopper, productId } = aShopper();
     const deps = depsWith();
     const waiting = await placeOrder(deps, shopper, checkout("tok_threeDSecure"));
@@ -199,8 +195,6 @@ describe("card checkout through the payment service", () => {
   });
 
   it("when the payment's webhook overtakes checkout, then checkout answers the confirmed order and does not wait again", async () => {
-    payments = inMemoryPayments();
-    stock = inMemoryStock();
     const { shopper, productId } = aShopper();
     const deps = depsWith();
     // The bank confirms and the event is handled before PlaceOrder hears the first answer.
@@ -222,8 +216,6 @@ describe("card checkout through the payment service", () => {
   });
 
   it("when the provider stays unreachable, then checkout retries and the order is PAYMENT_FAILED with its stock back", async () => {
-    payments = inMemoryPayments();
-    stock = inMemoryStock();
     const { shopper, productId } = aShopper();
     let attempts = 0;
     const counting = {
@@ -242,8 +234,6 @@ describe("card checkout through the payment service", () => {
 
 describe("card payments taken as they are authorized (captureAtOnce)", () => {
   it("when the card authorizes at once, then the order is CONFIRMED with the payment CAPTURED and no capture call", async () => {
-    payments = inMemoryPayments();
-    stock = inMemoryStock();
     const captures: string[] = [];
     const deps = depsWith({
       captureAtOnce: true,
@@ -264,8 +254,6 @@ describe("card payments taken as they are authorized (captureAtOnce)", () => {
   });
 
   it("when a payment taken at once succeeds after the order gave up, then it is refunded whole and the order stays CANCELLED", async () => {
-    payments = inMemoryPayments();
-    stock = inMemoryStock();
     const { shopper, productId } = aShopper();
     const deps = depsWith({ captureAtOnce: true, paymentWaitMs: 1 });
     const waiting = await placeOrder(deps, shopper, checkout("tok_delayedSuccess"));
@@ -283,8 +271,6 @@ describe("card payments taken as they are authorized (captureAtOnce)", () => {
 
 describe("a call the peer cancelled", () => {
   it("when the stock service cancels a reserve it had done (its server shutting down), then checkout repeats it and the order is CONFIRMED", async () => {
-    payments = inMemoryPayments();
-    stock = inMemoryStock();
     const { shopper, productId } = aShopper();
     let cancelled = 0;
     const shuttingDown = {
@@ -336,8 +322,6 @@ describe("a payment started while the recovery loop gave up on its checkout", ()
     });
 
   it("when checkout hears the payment waits for the buyer after recovery cancelled the order, then it voids it", async () => {
-    payments = inMemoryPayments();
-    stock = inMemoryStock();
     const { shopper, productId } = aShopper();
     const slow = slowPayments();
     const deps = depsWith({ payments: slow.port, recoverAfterMs: 1 });
@@ -354,8 +338,6 @@ describe("a payment started while the recovery loop gave up on its checkout", ()
   });
 
   it("when checkout never hears the answer, then the payment's event voids it", async () => {
-    payments = inMemoryPayments();
-    stock = inMemoryStock();
     const { shopper, productId } = aShopper();
     // The payment is made, then checkout's caller went away: its call ends cancelled.
     const slow = slowPayments(() => {
@@ -381,8 +363,6 @@ describe("a payment started while the recovery loop gave up on its checkout", ()
   });
 
   it("when a waiting order's own payment event arrives, then its wait is left as checkout recorded it", async () => {
-    payments = inMemoryPayments();
-    stock = inMemoryStock();
     const { shopper } = aShopper();
     const deps = depsWith();
     const waiting = await placeOrder(deps, shopper, checkout("tok_threeDSecure"));
@@ -398,8 +378,6 @@ describe("a payment started while the recovery loop gave up on its checkout", ()
 
 describe("a payment that is not settled in time", () => {
   it("when the buyer never confirms, then recovery cancels the order, voids the authorization and returns the stock", async () => {
-    payments = inMemoryPayments();
-    stock = inMemoryStock();
     const { shopper, productId } = aShopper();
     const deps = depsWith({ paymentWaitMs: 1 });
     const waiting = await placeOrder(deps, shopper, checkout("tok_threeDSecure"));
@@ -411,8 +389,6 @@ describe("a payment that is not settled in time", () => {
   });
 
   it("when the payment succeeds after the order gave up, then the authorization is voided and the order stays CANCELLED", async () => {
-    payments = inMemoryPayments();
-    stock = inMemoryStock();
     const { shopper, productId } = aShopper();
     const deps = depsWith({ paymentWaitMs: 1 });
     const waiting = await placeOrder(deps, shopper, checkout("tok_delayedSuccess"));
