@@ -2,8 +2,9 @@
 // next step, now or later: authorized → payment captured, order CONFIRMED (the stock of an order
 // that only held it committed first); declined → PAYMENT_FAILED with the stock back; waiting for
 // the buyer (3-D Secure) or for the provider → the order stays PENDING until a payment event
-// (events/payment-outcomes.ts) or the recovery loop moves it on. The same step runs for checkout, each payment event and recovery, so a
-// webhook that overtakes checkout, a duplicate event or a crash between steps ends the same way.
+// (events/payment-outcomes.ts) or the recovery loop moves it on. The same step runs for checkout,
+// each payment event and recovery, so a webhook that overtakes checkout, a duplicate event or a
+// crash between steps ends the same way.
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import type { OrderDatabase } from "../db/database.ts";

@@ -1,9 +1,9 @@
 // Checkout, the saga the order service owns: read the cart, take prices from the catalog, write
 // the order PENDING, sell the stock (reserved and sold in one call), take payment, confirm. Every
 // failure after the order exists is compensated (stock given back, order CANCELLED or
-// PAYMENT_FAILED). A step
-// whose outcome is unknown (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELED) is repeated, never guessed; if it
-// stays unknown the order is left PENDING and the recovery loop settles it (settle.ts).
+// PAYMENT_FAILED). A step whose outcome is unknown (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELED) is
+// repeated, never guessed; if it stays unknown the order is left PENDING and the recovery loop
+// settles it (settle.ts).
 import { createHash } from "node:crypto";
 import { inTransaction } from "../../kit/db.ts";
 import { uuidv7 } from "../../kit/ids.ts";

@@ -1,9 +1,9 @@
 // The checkout saga's second half: the payment service's events move an order that waits for
 // its payment. A card confirmed by the buyer (3-D Secure) or a provider that answered late
 // arrives here as PaymentAuthorized or PaymentCaptured (or PaymentFailed), usually through a
-// webhook; a PaymentRequiresAction for an order that ended meanwhile voids the payment. The handler reads the payment's current state rather than trusting the event's order,
-// so duplicates and events that overtake each other, or overtake checkout itself, end the same
-// way.
+// webhook; a PaymentRequiresAction for an order that ended meanwhile voids the payment. The
+// handler reads the payment's current state rather than trusting the event's order, so
+// duplicates and events that overtake each other, or overtake checkout itself, end the same way.
 import type { Kysely } from "kysely";
 import type { Event } from "../../../gen/bazaar/events/v1/events_pb.ts";
 import type { OrderDatabase } from "../db/database.ts";
