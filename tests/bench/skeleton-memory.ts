@@ -11,9 +11,12 @@ import { connect as h2connect } from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import { startInfra } from "../../deploy/local/infra.ts";
 import { nodeOptions } from "../../deploy/node-options.ts";
 import { operatorUser } from "../../deploy/local/nats-users.ts";
+import { grpcUnary } from "./load/http2-client.ts";
+import { grpcFrame } from "./wire.ts";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const calls = 20;
@@ -78,7 +81,11 @@ try {
     child.once("exit", (code) => reject(new Error(`skeleton exited (${code})`)));
   });
   const session = h2connect(`http://127.0.0.1:${port}`);
-  for (let i = 0; i < calls; i++) await ping(session);
+  const empty = grpcFrame(EmptySchema, {});
+  for (let i = 0; i < calls; i++) {
+    const failure = await grpcUnary(session, "/skeleton.Skeleton/Ping", empty);
+    if (failure) throw new Error(`skeleton call failed: ${failure}`);
+  }
   session.close();
   await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
   const rollup = await readFile(`/proc/${child.pid}/smaps_rollup`, "utf8");
@@ -91,22 +98,4 @@ try {
 } finally {
   await infra.stop();
   await rm(dataDir, { recursive: true, force: true });
-}
-
-/** One unary call over gRPC's framing (an empty message), answered with grpc-status 0. */
-function ping(session: ReturnType<typeof h2connect>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const stream = session.request({
-      ":method": "POST",
-      ":path": "/skeleton.Skeleton/Ping",
-      "content-type": "application/grpc",
-      te: "trailers",
-    });
-    stream.on("trailers", (trailers) =>
-      trailers["grpc-status"] === "0" ? resolve() : reject(new Error(`grpc-status ${trailers["grpc-status"]}`)),
-    );
-    stream.on("error", reject);
-    stream.resume();
-    stream.end(Buffer.alloc(5));
-  });
 }
