@@ -6,6 +6,8 @@ import { build } from "esbuild";
 export interface DockerfileFacts {
   /** Repository paths the final stage copies from the build context. */
   copiedFromContext: string[];
+  /** What the final stage copies from earlier stages (COPY --from=stage path …). */
+  copiedFromStages: Array<{ stage: string; path: string }>;
   /** USER of the final stage, "uid" or "uid:gid". */
   user: string | undefined;
   exposedPorts: number[];
@@ -22,13 +24,24 @@ export function readDockerfile(text: string): DockerfileFacts {
     .map((line) => line.trim())
     .filter((line) => line && !line.startsWith("#"));
   const finalStage = lines.slice(lines.findLastIndex((line) => /^FROM\s/i.test(line)));
-  const facts: DockerfileFacts = { copiedFromContext: [], user: undefined, exposedPorts: [], entrypoint: [], env: {} };
+  const facts: DockerfileFacts = {
+    copiedFromContext: [],
+    copiedFromStages: [],
+    user: undefined,
+    exposedPorts: [],
+    entrypoint: [],
+    env: {},
+  };
   for (const line of finalStage) {
     const [instruction, ...words] = line.split(/\s+/);
     switch (instruction?.toUpperCase()) {
       case "COPY": {
-        if (words.some((word) => word.startsWith("--from="))) break;
         const paths = words.filter((word) => !word.startsWith("--"));
+        const stage = words.find((word) => word.startsWith("--from="))?.slice("--from=".length);
+        if (stage) {
+          facts.copiedFromStages.push(...paths.slice(0, -1).map((path) => ({ stage, path: path.replace(/\/$/, "") })));
+          break;
+        }
         facts.copiedFromContext.push(...paths.slice(0, -1).map((path) => path.replace(/\/$/, "")));
         break;
       }

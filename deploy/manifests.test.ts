@@ -689,7 +689,7 @@ describe("the dev and prod overlays", () => {
 describe("the image", () => {
   const dockerfile = readDockerfile(read("deploy/Dockerfile"));
   const dockerignore = read("deploy/Dockerfile.dockerignore");
-  const entrypointNames = ["auth", "product", "cart", "order", "admin", "edge", "migrate", "admin-rebuild"];
+  const entrypointNames = [...serviceNames, "edge", "migrate", "admin-rebuild"];
 
   it("runs its processes with the V8 settings the local mesh and the bench use", () => {
     expect(dockerfile.env.NODE_OPTIONS).toBe(nodeOptions);
@@ -709,8 +709,6 @@ describe("the image", () => {
       ...new Set(entrypointNames.map((name) => entrypointCommand(name === "migrate" ? [name, "auth"] : [name])[1]!)),
       "deploy/container/healthcheck.ts",
       "deploy/container/signing-key.ts",
-      // Bundled by esbuild when the edge starts: its imports must be installed in the image too.
-      "edge/storefront/app.ts",
     ];
     const { files, packages } = await runtimeImports(root, entries);
     expect(files.length).toBeGreaterThan(50);
@@ -723,7 +721,24 @@ describe("the image", () => {
       packages.filter((name) => !(name in dependencies)),
       "imported at runtime but not a production dependency",
     ).toEqual([]);
-    // Read from disk at start (edge/storefront/build.ts, edge/openapi/files.ts).
+    // Besides imports: s3rver runs by path (entrypoint.sh object-store), swagger-ui-dist's files
+    // are read from disk (edge/openapi/files.ts), and the storefront's bundle, made in the image's
+    // own stage from the installed dependencies, takes @connectrpc/connect-web.
+    const usedOtherwise = ["s3rver", "swagger-ui-dist", "@connectrpc/connect-web"];
+    expect(
+      Object.keys(dependencies).filter((name) => !packages.includes(name) && !usedOtherwise.includes(name)),
+      "production dependencies nothing at runtime uses",
+    ).toEqual([]);
+    const storefrontPackages = (await runtimeImports(root, ["edge/storefront/app.ts"])).packages;
+    expect(
+      storefrontPackages.filter((name) => !(name in dependencies)),
+      "imported by the storefront but not installed where the image bundles it",
+    ).toEqual([]);
+    expect(dockerfile.copiedFromStages, "the storefront's bundle comes from its build stage").toContainEqual({
+      stage: "storefront",
+      path: "/app/edge/storefront/dist",
+    });
+    // Read from disk at start (edge/storefront/files.ts, edge/openapi/files.ts).
     for (const file of [
       "edge/storefront/index.html",
       "edge/storefront/style.css",

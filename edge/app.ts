@@ -36,7 +36,7 @@ import { restRoutes } from "./rest/routes.ts";
 import { rpcPaths } from "./rpc-paths.ts";
 import type { EdgeResponse, RequestHandler } from "./server.ts";
 import { staticFileServer } from "./static-files.ts";
-import { storefrontFiles } from "./storefront/build.ts";
+import { storefrontFiles } from "./storefront/files.ts";
 import { storefrontAddressOf } from "./storefront-links.ts";
 
 export interface EdgeApp {
@@ -45,7 +45,10 @@ export interface EdgeApp {
 }
 
 export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<EdgeApp> {
-  const serveStatic = staticFileServer(openApiFiles(), await storefrontFiles(config.mediaOrigins));
+  const serveStatic = staticFileServer(
+    openApiFiles({ docs: config.docs }),
+    config.storefront ? await storefrontFiles(config.mediaOrigins) : new Map(),
+  );
   const transports = Object.fromEntries(
     Object.entries(config.backends).map(([name, address]) => [
       name,
@@ -149,7 +152,8 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     }
     if (cors.handle(req, res)) return;
     if (serveStatic(req, res, path)) return;
-    const page = req.method === "GET" || req.method === "HEAD" ? storefrontAddressOf(path) : undefined;
+    const page =
+      config.storefront && (req.method === "GET" || req.method === "HEAD") ? storefrontAddressOf(path) : undefined;
     if (page) {
       (res as ServerResponse).writeHead(302, { location: page, "cache-control": "no-store" });
       res.end();

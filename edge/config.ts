@@ -39,6 +39,13 @@ export interface EdgeConfig {
    * object store a browser PUTs uploads to. Its Content-Security-Policy allows these besides itself.
    */
   mediaOrigins: string[];
+  /**
+   * Whether the edge serves the browser storefront at / (and the pages mails link to) and the
+   * Swagger UI at /docs. A deployment whose shop front lives elsewhere turns them off;
+   * /openapi.json stays, as the description of the public API.
+   */
+  storefront: boolean;
+  docs: boolean;
   /** Token buckets per client address and per signed-in user. */
   perAddressLimit: RateLimit;
   perUserLimit: RateLimit;
@@ -101,6 +108,8 @@ export function loadEdgeConfig(env: Env): EdgeConfig {
     checkoutTimeoutMs: read.int("BAZAAR_EDGE_CHECKOUT_TIMEOUT_MS", 8_000, { min: 100, max: 60_000 }),
     corsOrigins,
     mediaOrigins: mediaOrigins(read),
+    storefront: read.flag("BAZAAR_EDGE_STOREFRONT", true),
+    docs: read.flag("BAZAAR_EDGE_DOCS", true),
     perAddressLimit: {
       ratePerSecond: read.int("BAZAAR_EDGE_RATE_PER_ADDRESS", 100, { min: 1, max: 1_000_000 }),
       burst: read.int("BAZAAR_EDGE_BURST_PER_ADDRESS", 200, { min: 1, max: 1_000_000 }),

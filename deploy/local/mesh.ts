@@ -4,7 +4,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { Writable } from "node:stream";
-import { defaultPorts, type ServiceName } from "../../services/kit/config.ts";
+import { defaultPorts, envReader, type ServiceName } from "../../services/kit/config.ts";
+import { buildStorefront } from "../../edge/storefront/build.ts";
 import { firstFreePortFrom, freeServicePort, isPortFree } from "./ports.ts";
 import { compileCacheDir, withNodeOptions } from "../node-options.ts";
 import { grpcServing } from "../container/grpc-health.ts";
@@ -69,6 +70,8 @@ interface ProcessSpec {
 }
 
 export async function launchMesh(options: MeshOptions): Promise<RunningMesh> {
+  // From the sources as they are now: a checkout never serves an older build of its storefront.
+  if (envReader(options.env).flag("BAZAAR_EDGE_STOREFRONT", true)) await buildStorefront();
   let nextPort = options.portBase;
   const portFor = async (preferred: number) => {
     if (!options.freePorts && (await isPortFree(preferred))) return preferred;

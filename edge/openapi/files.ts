@@ -1,25 +1,29 @@
 // The edge's REST API described: the OpenAPI document generated from proto/ (gen/openapi/) at
 // /openapi.json, and an interactive page on it at /docs: Swagger UI from the swagger-ui-dist
-// package, served from here as well, so the page loads nothing from elsewhere.
+// package, served from here as well, so the page loads nothing from elsewhere. Without `docs`
+// only the document.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { StaticFile, StaticFiles } from "../static-files.ts";
 
-const swaggerUiDir = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
-
-export function openApiFiles(): StaticFiles {
+export function openApiFiles({ docs }: { docs: boolean }): StaticFiles {
   const own = (path: string, contentType: string): StaticFile => ({
     body: readFileSync(new URL(path, import.meta.url)),
     contentType,
   });
+  const document: StaticFiles = new Map([
+    ["/openapi.json", own("../../gen/openapi/bazaar.openapi.json", "application/json")],
+  ]);
+  if (!docs) return document;
+  const swaggerUiDir = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"));
   const swaggerUi = (name: string, contentType: string): StaticFile => ({
     body: readFileSync(join(swaggerUiDir, name)),
     contentType,
   });
   const page = own("docs/index.html", "text/html; charset=utf-8");
   return new Map([
-    ["/openapi.json", own("../../gen/openapi/bazaar.openapi.json", "application/json")],
+    ...document,
     ["/docs", page],
     ["/docs/", page],
     // Our own start script: swagger-ui-dist's swagger-initializer.js loads a demo document.

@@ -1,37 +1,21 @@
-// The browser storefront served at /: index.html and style.css as they are, and app.ts bundled
-// by esbuild in memory when the edge starts (a few hundred milliseconds). Nothing is written to
-// disk, so there is no build step to forget and no stale bundle to ship. A bundle that does not
-// build fails the edge's start: it is the same for every start, so the storefront's tests catch
-// it long before a deployment would.
-import { readFile } from "node:fs/promises";
+// Bundles the browser storefront: app.ts and what it imports, by esbuild, into dist/app.js
+// beside this file. It runs before an edge starts, never inside one — the image runs it when it
+// is built (deploy/Dockerfile), `npm start` and the test meshes before they launch the edge
+// (deploy/local/mesh.ts) — so the edge serves a file and production carries no bundler.
+//
+//   node edge/storefront/build.ts
+import { mkdir, rename, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, stop } from "esbuild";
-import type { StaticFiles } from "../static-files.ts";
 
-const source = (name: string) => fileURLToPath(new URL(name, import.meta.url));
+/** Where the bundle goes and where edge/storefront/files.ts reads it. */
+export const bundlePath = fileURLToPath(new URL("dist/app.js", import.meta.url));
 
-/** `mediaOrigins`: where pictures are read from and uploaded to (EdgeConfig.mediaOrigins). */
-export async function storefrontFiles(mediaOrigins: string[]): Promise<StaticFiles> {
-  const [html, css, bundle] = await Promise.all([
-    readFile(source("index.html"), "utf8").then((text) => withMediaOrigins(text, mediaOrigins)),
-    readFile(source("style.css")),
-    bundleApp(),
-  ]);
-  return new Map([
-    ["/", { body: html, contentType: "text/html; charset=utf-8" }],
-    ["/app.js", { body: bundle, contentType: "text/javascript; charset=utf-8" }],
-    ["/style.css", { body: css, contentType: "text/css; charset=utf-8" }],
-  ]);
-}
-
-function withMediaOrigins(html: string, origins: string[]): Buffer {
-  if (!html.includes("{{media-origins}}")) throw new Error("storefront: index.html has no {{media-origins}} to fill");
-  return Buffer.from(html.replaceAll("{{media-origins}}", origins.join(" ")));
-}
-
-async function bundleApp(): Promise<Buffer> {
+/** Bundles app.ts and writes it to `bundlePath`, whole or not at all. */
+export async function buildStorefront(): Promise<void> {
   const result = await build({
-    entryPoints: [source("app.ts")],
+    entryPoints: [fileURLToPath(new URL("app.ts", import.meta.url))],
     bundle: true,
     write: false,
     format: "esm",
@@ -44,9 +28,16 @@ async function bundleApp(): Promise<Buffer> {
     .catch((error: Error) => {
       throw new Error(`storefront: app.ts does not build: ${error.message}`);
     })
-    // esbuild's service process would otherwise idle beside the edge for its whole life
-    // (~30 MB); this build is the edge's only use of esbuild.
+    // esbuild's service process would otherwise idle beside the caller (npm start's supervisor,
+    // a test worker) for its whole life (~30 MB).
     .finally(stop);
-  // One entry point, no code splitting: one output file, app.js.
-  return Buffer.from(result.outputFiles[0]!.contents);
+  // Meshes of parallel test files build at the same moment: each writes a file of its own and
+  // renames it over the bundle, so an edge never reads half of one.
+  await mkdir(dirname(bundlePath), { recursive: true });
+  const partial = `${bundlePath}.${process.pid}.${Date.now()}`;
+  // One entry point, no code splitting: one output file.
+  await writeFile(partial, result.outputFiles[0]!.contents);
+  await rename(partial, bundlePath);
 }
+
+if (import.meta.main) await buildStorefront();

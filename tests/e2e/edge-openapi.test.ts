@@ -3,11 +3,14 @@
 // (read here from the generated descriptors, not through the generator's code) and no other, and
 // served by a running edge together with its docs page; and every GET route of it, walked against
 // a seeded mesh, answers as the document says (tests/support/openapi-contract.ts).
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { globSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { getOption, hasOption, type DescMessage, type DescService } from "@bufbuild/protobuf";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../deploy/local/ports.ts";
 import { http } from "../../gen/google/api/annotations_pb.ts";
 import { ServiceIdentityService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { PaymentService } from "../../gen/bazaar/payment/v1/payment_pb.ts";
@@ -258,6 +261,65 @@ describe("the document and its docs page, served by the edge", () => {
     }
     const init = await (await fetch(`${mesh.edgeUrl}/docs/init.js`)).text();
     expect(init).toContain('url: "/openapi.json"');
+  });
+});
+
+describe("an edge with its storefront and docs page turned off", () => {
+  let edge: ChildProcess | undefined;
+  let edgeUrl = "";
+  beforeAll(async () => {
+    const mesh = await startedMesh();
+    // A second edge in front of the same services, as a deployment whose shop front lives
+    // elsewhere would run it.
+    const port = await freePort();
+    edgeUrl = `http://127.0.0.1:${port}`;
+    edge = spawn(process.execPath, ["edge/main.ts"], {
+      env: {
+        ...mesh.env,
+        ...Object.fromEntries(
+          Object.entries(mesh.addresses).map(([name, address]) => [`BAZAAR_${name.toUpperCase()}_ADDR`, address]),
+        ),
+        BAZAAR_EDGE_ADDR: `127.0.0.1:${port}`,
+        BAZAAR_EDGE_METRICS_ADDR: `127.0.0.1:${await freePort()}`,
+        BAZAAR_EDGE_STOREFRONT: "false",
+        BAZAAR_EDGE_DOCS: "false",
+        BAZAAR_LOG_LEVEL: "warn",
+      },
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    const deadline = Date.now() + 30_000;
+    while (
+      (await fetch(`${edgeUrl}/readyz`).then(
+        (r) => r.status,
+        () => 0,
+      )) !== 200
+    ) {
+      if (Date.now() > deadline || edge.exitCode !== null) throw new Error("the second edge did not get ready");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    if (!edge || edge.exitCode !== null) return;
+    edge.kill("SIGTERM");
+    await once(edge, "exit");
+  });
+
+  it("when the storefront's and the docs' paths are fetched, then they are not found, while the document and the API answer", async () => {
+    for (const path of ["/", "/app.js", "/style.css", "/docs", "/docs/swagger-ui-bundle.js"]) {
+      const response = await fetch(`${edgeUrl}${path}`);
+      expect(response.status, path).toBe(404);
+      await response.arrayBuffer();
+    }
+    // A mailed link is not sent to a storefront that is not there.
+    const link = await fetch(`${edgeUrl}/orders/01JD0000000000000000000000`, { redirect: "manual" });
+    expect(link.status).toBe(404);
+    await link.arrayBuffer();
+    const document = await fetch(`${edgeUrl}/openapi.json`);
+    expect(document.status).toBe(200);
+    expect(Buffer.from(await document.arrayBuffer()).equals(committed)).toBe(true);
+    const products = await callRest(edgeUrl, "GET", "/v1/products?pageSize=1");
+    expect(products.status).toBe(200);
   });
 });
 
