@@ -78,6 +78,7 @@ export function observeRequest(
 ): RequestTelemetry {
   const started = performance.now();
   const shape = shapeOf(protocol, method, route);
+  shape.calls.started();
   const given = req.headers.traceparent;
   const traceParent = typeof given === "string" ? given : undefined;
   const span = tracingOn() ? startServerSpan(shape.spanName, shape.attributes, traceParent) : undefined;

@@ -35,7 +35,7 @@ export function createDb<DB>(options: DbOptions): Kysely<DB> {
   });
   pool.on("connection", (connection) => connection.query("SET time_zone = '+00:00'"));
   // With tracing off there is no log hook at all: kysely then adds nothing to a statement.
-  const log = statementSpans(options.database);
+  const log = statementSpans({ database: options.database, host: url.hostname, port: Number(url.port || 3306) });
   const dialect = pipelinedMysqlDialect(pool);
   const db = new Kysely<DB>(log ? { dialect, log } : { dialect });
   pools.set(db, { pool, database: options.database });
@@ -44,18 +44,27 @@ export function createDb<DB>(options: DbOptions): Kysely<DB> {
 
 const pools = new WeakMap<Kysely<any>, { pool: Pool; database: string }>();
 
-const poolGauge = (name: string, help: string) =>
-  new Gauge({ name, help, labelNames: ["database"], registers: [registry] });
-const busyConnections = poolGauge(
-  "bazaar_db_pool_connections_busy",
-  "Pool connections running a statement or held by a transaction",
-);
-const idleConnections = poolGauge("bazaar_db_pool_connections_idle", "Pool connections open and free");
-const waitingRequests = poolGauge(
-  "bazaar_db_pool_requests_waiting",
-  "Statements and transactions waiting for a free pool connection",
-);
-const maxConnections = poolGauge("bazaar_db_pool_connections_max", "Connections the pool may open");
+// OpenTelemetry's database client metrics as Prometheus names (db.client.connection.*): the
+// pool is named by its database, which is one per service.
+const poolName = "db_client_connection_pool_name";
+const connections = new Gauge({
+  name: "db_client_connection_count",
+  help: "Pool connections by state: used (running a statement or held by a transaction) or idle",
+  labelNames: ["db_client_connection_state", poolName],
+  registers: [registry],
+});
+const maxConnections = new Gauge({
+  name: "db_client_connection_max",
+  help: "Connections the pool may open",
+  labelNames: [poolName],
+  registers: [registry],
+});
+const pendingRequests = new Gauge({
+  name: "db_client_connection_pending_requests",
+  help: "Statements and transactions waiting for a free pool connection",
+  labelNames: [poolName],
+  registers: [registry],
+});
 
 /** mysql2's pool keeps its counts in fields it does not document; read, never written. */
 interface PoolInternals {
@@ -70,13 +79,14 @@ export function observePool(db: Kysely<any>): () => void {
   const { pool, database } = pools.get(db) ?? {};
   if (!pool || !database) throw new Error("observePool needs a database made by createDb");
   const internals = pool as unknown as PoolInternals;
-  return refreshOnScrape("db_pool", [busyConnections, idleConnections, waitingRequests, maxConnections], async () => {
+  const name = { [poolName]: database };
+  return refreshOnScrape("db_pool", [connections, maxConnections, pendingRequests], async () => {
     const all = internals._allConnections.length;
     const free = internals._freeConnections.length;
-    busyConnections.set({ database }, all - free);
-    idleConnections.set({ database }, free);
-    waitingRequests.set({ database }, internals._connectionQueue.length);
-    maxConnections.set({ database }, internals.config.connectionLimit);
+    connections.set({ ...name, db_client_connection_state: "used" }, all - free);
+    connections.set({ ...name, db_client_connection_state: "idle" }, free);
+    pendingRequests.set(name, internals._connectionQueue.length);
+    maxConnections.set(name, internals.config.connectionLimit);
   });
 }
 

@@ -67,6 +67,7 @@ export function createGrpcTransport(address: string, options: GrpcTransportOptio
       const request = create(method.input, input as never);
       const calls = rpcClientRecorder(method);
       const started = performance.now();
+      calls.started();
       const headers = new Headers(header);
       const span = traceCall(method, headers);
       let code: number = Code.Internal;
@@ -109,6 +110,7 @@ export function createGrpcTransport(address: string, options: GrpcTransportOptio
       for await (const message of input) request = create(method.input, message as never);
       const calls = rpcClientRecorder(method);
       const started = performance.now();
+      calls.started();
       const headers = new Headers(header);
       const span = traceCall(method, headers);
       const metadata = callMetadata(headers);

@@ -6,7 +6,15 @@ import { Gauge } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderService } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { createLogger } from "./log.ts";
-import { refreshOnScrape, registry, rpcServerRecorder, serveMetrics, type MetricsServer } from "./metrics.ts";
+import {
+  edgeRecorder,
+  refreshOnScrape,
+  registry,
+  rpcClientRecorder,
+  rpcServerRecorder,
+  serveMetrics,
+  type MetricsServer,
+} from "./metrics.ts";
 
 const log = createLogger("metrics-test", "silent");
 let server: MetricsServer;
@@ -30,9 +38,10 @@ function sample(text: string, series: string): number | undefined {
 }
 
 describe("the metrics endpoint", () => {
-  it("when RPCs finish, then calls by code and a cumulative latency histogram are served", async () => {
+  it("when RPCs finish, then calls begun, calls by code and a cumulative latency histogram are served under grpc-prometheus's names", async () => {
     const placeOrder = OrderService.method.placeOrder;
     const calls = rpcServerRecorder(placeOrder);
+    for (let i = 0; i < 4; i++) calls.started();
     calls.record(0, 0.004);
     calls.record(0, 0.2);
     calls.record(Code.FailedPrecondition, 0.0005);
@@ -41,18 +50,45 @@ describe("the metrics endpoint", () => {
     const { status, contentType, text } = await scrapeText();
     expect(status).toBe(200);
     expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/);
-    const labels = 'rpc_service="bazaar.order.v1.OrderService",rpc_method="PlaceOrder"';
-    expect(text).toContain("# TYPE bazaar_rpc_server_handled_total counter");
-    expect(sample(text, `bazaar_rpc_server_handled_total{${labels},code="ok"}`)).toBe(2);
-    expect(sample(text, `bazaar_rpc_server_handled_total{${labels},code="failed_precondition"}`)).toBe(1);
-    expect(text).toContain("# TYPE bazaar_rpc_server_handling_seconds histogram");
-    expect(sample(text, `bazaar_rpc_server_handling_seconds_bucket{${labels},le="0.001"}`)).toBe(1);
-    expect(sample(text, `bazaar_rpc_server_handling_seconds_bucket{${labels},le="0.005"}`)).toBe(2);
-    expect(sample(text, `bazaar_rpc_server_handling_seconds_bucket{${labels},le="0.1"}`)).toBe(2);
-    expect(sample(text, `bazaar_rpc_server_handling_seconds_bucket{${labels},le="0.25"}`)).toBe(3);
-    expect(sample(text, `bazaar_rpc_server_handling_seconds_bucket{${labels},le="+Inf"}`)).toBe(3);
-    expect(sample(text, `bazaar_rpc_server_handling_seconds_count{${labels}}`)).toBe(3);
-    expect(sample(text, `bazaar_rpc_server_handling_seconds_sum{${labels}}`)).toBeCloseTo(0.2045, 6);
+    const labels = 'grpc_type="unary",grpc_service="bazaar.order.v1.OrderService",grpc_method="PlaceOrder"';
+    expect(text).toContain("# TYPE grpc_server_started_total counter");
+    expect(sample(text, `grpc_server_started_total{${labels}}`), "one call still running").toBe(4);
+    expect(text).toContain("# TYPE grpc_server_handled_total counter");
+    expect(sample(text, `grpc_server_handled_total{${labels},grpc_code="OK"}`)).toBe(2);
+    expect(sample(text, `grpc_server_handled_total{${labels},grpc_code="FailedPrecondition"}`)).toBe(1);
+    expect(text).toContain("# TYPE grpc_server_handling_seconds histogram");
+    expect(sample(text, `grpc_server_handling_seconds_bucket{${labels},le="0.001"}`)).toBe(1);
+    expect(sample(text, `grpc_server_handling_seconds_bucket{${labels},le="0.005"}`)).toBe(2);
+    expect(sample(text, `grpc_server_handling_seconds_bucket{${labels},le="0.1"}`)).toBe(2);
+    expect(sample(text, `grpc_server_handling_seconds_bucket{${labels},le="0.25"}`)).toBe(3);
+    expect(sample(text, `grpc_server_handling_seconds_bucket{${labels},le="+Inf"}`)).toBe(3);
+    expect(sample(text, `grpc_server_handling_seconds_count{${labels}}`)).toBe(3);
+    expect(sample(text, `grpc_server_handling_seconds_sum{${labels}}`)).toBeCloseTo(0.2045, 6);
+  });
+
+  it("when the edge and a client record calls, then they are grpc_server series with the protocol and grpc_client series", async () => {
+    const watch = OrderService.method.watchOrders;
+    const edge = edgeRecorder("grpc-web", watch);
+    edge.started();
+    edge.record(Code.Unauthenticated, 0.001);
+    const client = rpcClientRecorder(OrderService.method.getOrder);
+    client.started();
+    client.record(Code.Unavailable, 0.01);
+
+    const { text } = await scrapeText();
+    expect(
+      sample(
+        text,
+        'grpc_server_handled_total{grpc_type="server_stream",grpc_service="bazaar.order.v1.OrderService",grpc_method="WatchOrders",protocol="grpc-web",grpc_code="Unauthenticated"}',
+      ),
+    ).toBe(1);
+    expect(
+      sample(
+        text,
+        'grpc_client_handled_total{grpc_type="unary",grpc_service="bazaar.order.v1.OrderService",grpc_method="GetOrder",grpc_code="Unavailable"}',
+      ),
+    ).toBe(1);
+    expect(text).toContain("# TYPE grpc_client_handling_seconds histogram");
   });
 
   it("when scraped, then the process's memory and event-loop delay are there too", async () => {

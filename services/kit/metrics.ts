@@ -9,7 +9,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { DescMethod } from "@bufbuild/protobuf";
-import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { collectDefaultMetrics, Counter, type Gauge, type Metric, Registry } from "prom-client";
 import type { Logger } from "./log.ts";
 
@@ -17,18 +16,46 @@ export const registry = new Registry();
 
 /** Latency buckets of RPCs, in seconds: 1 ms to 10 s. */
 const secondsBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-/** The `code` label by gRPC/Connect code number: ok, canceled, unknown, invalid_argument… */
-const codeNames = Array.from({ length: 17 }, (_, code) => (code === 0 ? "ok" : codeToString(code)));
+/** The `grpc_code` label by code number, as grpc-go names codes (and grpc-prometheus writes them). */
+const codeNames = [
+  "OK",
+  "Canceled",
+  "Unknown",
+  "InvalidArgument",
+  "DeadlineExceeded",
+  "NotFound",
+  "AlreadyExists",
+  "PermissionDenied",
+  "ResourceExhausted",
+  "FailedPrecondition",
+  "Aborted",
+  "OutOfRange",
+  "Unimplemented",
+  "Internal",
+  "Unavailable",
+  "DataLoss",
+  "Unauthenticated",
+] as const;
 const unknownCode = 2;
+/** The `grpc_type` label by method kind, grpc-prometheus's names. */
+const grpcTypes: Record<DescMethod["methodKind"], string> = {
+  unary: "unary",
+  server_streaming: "server_stream",
+  client_streaming: "client_stream",
+  bidi_streaming: "bidi_stream",
+};
 
 export interface RpcRecorder {
+  /** Counts one call begun. */
+  started(): void;
   /** Counts one finished call with its code (0 for OK) and how long it took. */
   record(code: number, seconds: number): void;
 }
 
-/** The numbers of one label set: calls by code and a latency histogram. */
+/** The numbers of one label set: calls begun, calls by code and a latency histogram. */
 class RpcSeries implements RpcRecorder {
   readonly labels: Readonly<Record<string, string>>;
+  begun = 0;
   readonly calls = new Float64Array(codeNames.length);
   /** Per bucket, not cumulative; the last is +Inf. */
   readonly buckets = new Float64Array(secondsBuckets.length + 1);
@@ -36,6 +63,10 @@ class RpcSeries implements RpcRecorder {
 
   constructor(labels: Record<string, string>) {
     this.labels = labels;
+  }
+
+  started(): void {
+    this.begun += 1;
   }
 
   record(code: number, seconds: number): void {
@@ -63,25 +94,36 @@ function familyView(name: string, help: string, type: "counter" | "histogram", v
   } as unknown as Metric;
 }
 
-/** `<prefix>_handled_total{…, code}` and `<prefix>_handling_seconds{…}` over the same label sets. */
+/**
+ * grpc-prometheus's three families over the same label sets: `<side>_started_total`,
+ * `<side>_handled_total{…, grpc_code}` and `<side>_handling_seconds`, so dashboards and alerts
+ * written for gRPC servers read them as they are.
+ */
 class RpcFamily {
   readonly #series = new Map<string, RpcSeries>();
 
-  constructor(prefix: string, what: string) {
-    const handled = `${prefix}_handled_total`;
-    const handling = `${prefix}_handling_seconds`;
+  constructor(side: "grpc_server" | "grpc_client", what: string) {
+    const started = `${side}_started_total`;
+    const handled = `${side}_handled_total`;
+    const handling = `${side}_handling_seconds`;
+    const all = () => [...this.#series.values()];
+    registry.registerMetric(
+      familyView(started, `${what} begun`, "counter", () =>
+        all().map((series) => ({ labels: series.labels, value: series.begun })),
+      ),
+    );
     registry.registerMetric(
       familyView(handled, `${what} that finished, by code`, "counter", () =>
-        [...this.#series.values()].flatMap((series) =>
+        all().flatMap((series) =>
           [...series.calls].flatMap((count, code) =>
-            count > 0 ? [{ labels: { ...series.labels, code: codeNames[code]! }, value: count }] : [],
+            count > 0 ? [{ labels: { ...series.labels, grpc_code: codeNames[code]! }, value: count }] : [],
           ),
         ),
       ),
     );
     registry.registerMetric(
       familyView(handling, `Seconds ${what} took, from request to status`, "histogram", () =>
-        [...this.#series.values()].flatMap((series) => {
+        all().flatMap((series) => {
           let cumulative = 0;
           const buckets = [...series.buckets].map((count, i) => {
             cumulative += count;
@@ -103,18 +145,21 @@ class RpcFamily {
 
   /** The series of a label set, made on first use; hold on to it rather than asking per call. */
   series(labels: Record<string, string>): RpcRecorder {
-    const key = Object.values(labels).join("\n");
+    const key = Object.entries(labels).join("\n");
     let series = this.#series.get(key);
     if (!series) this.#series.set(key, (series = new RpcSeries(labels)));
     return series;
   }
 }
 
-const rpcServer = new RpcFamily("bazaar_rpc_server", "RPCs served");
-const rpcClient = new RpcFamily("bazaar_rpc_client", "RPCs made to other services");
-const edgeRequests = new RpcFamily("bazaar_edge", "Requests the edge answered");
+const rpcServer = new RpcFamily("grpc_server", "RPCs served");
+const rpcClient = new RpcFamily("grpc_client", "RPCs made to other services");
 
-const methodLabels = (method: DescMethod) => ({ rpc_service: method.parent.typeName, rpc_method: method.name });
+const methodLabels = (method: DescMethod) => ({
+  grpc_type: grpcTypes[method.methodKind],
+  grpc_service: method.parent.typeName,
+  grpc_method: method.name,
+});
 
 export function rpcServerRecorder(method: DescMethod): RpcRecorder {
   return rpcServer.series(methodLabels(method));
@@ -129,9 +174,14 @@ export function rpcClientRecorder(method: DescMethod): RpcRecorder {
   return recorder;
 }
 
-/** `protocol`: connect, grpc, grpc-web or rest. */
+/**
+ * The edge's requests are `grpc_server_*` too, with one label more, `protocol` (connect, grpc,
+ * grpc-web or rest): it serves the same RPCs to the outside, so one panel or alert per job covers
+ * the edge and the services alike, and `sum without (protocol)` folds the protocols. A family of
+ * its own (`bazaar_edge_*`, as it was) needed every panel twice.
+ */
 export function edgeRecorder(protocol: string, method: DescMethod): RpcRecorder {
-  return edgeRequests.series({ protocol, ...methodLabels(method) });
+  return rpcServer.series({ ...methodLabels(method), protocol });
 }
 
 interface ScrapeSource {

@@ -171,6 +171,7 @@ function handlerFor(
   // client is gone (nothing can be sent then).
   const run = (call: AnyCall, body: (ctx: GrpcHandlerContext) => Promise<void>) => {
     const started = performance.now();
+    calls.started();
     const ctx = contextFor(method, call, method.methodKind === "unary" ? undefined : shutdownSignal);
     const traceParent = ctx.metadataValue("traceparent");
     const span = startRpcServerSpan(method, traceParent);

@@ -272,9 +272,14 @@ export function traceParentOfSpan(span: Span): string {
  * the span is written after the fact with its real start. Statements run outside any span (the
  * relay's polling, health pings) stay out of traces: they would be roots every second.
  */
-export function statementSpans(database: string): ((event: LogEvent) => void) | undefined {
+export function statementSpans(server: {
+  database: string;
+  host: string;
+  port: number;
+}): ((event: LogEvent) => void) | undefined {
   const active = tracer;
   if (active === undefined) return undefined;
+  const { database } = server;
   return (event) => {
     const parent = context.active();
     if (trace.getSpan(parent) === undefined) return;
@@ -286,7 +291,14 @@ export function statementSpans(database: string): ((event: LogEvent) => void) | 
       {
         kind: SpanKind.CLIENT,
         startTime: end - event.queryDurationMillis,
-        attributes: { "db.system": "mysql", "db.name": database, "db.operation": operation, "db.statement": statement },
+        attributes: {
+          "db.system.name": "mysql",
+          "db.namespace": database,
+          "db.operation.name": operation,
+          "db.query.text": statement,
+          "server.address": server.host,
+          "server.port": server.port,
+        },
       },
       parent,
     );

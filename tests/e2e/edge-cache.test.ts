@@ -61,7 +61,7 @@ async function whoAnswered() {
   ]);
   return {
     edgeCache: totalOf(edge, "bazaar_edge_public_cache_lookups_total", { outcome: "hit" }),
-    productService: totalOf(product, "bazaar_rpc_server_handled_total", { rpc_method: "GetProduct" }),
+    productService: totalOf(product, "grpc_server_handled_total", { grpc_method: "GetProduct" }),
   };
 }
 

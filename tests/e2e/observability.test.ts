@@ -206,18 +206,23 @@ describe("tracing a checkout", () => {
 
     // SQL: statements of the order service, of the product service and of a consumer.
     const statements = trace.filter(
-      (span) => span.kind === SpanKind.client && span.attributes["db.system"] === "mysql",
+      (span) => span.kind === SpanKind.client && span.attributes["db.system.name"] === "mysql",
     );
     expect(
       statements.some(
         (s) =>
-          s.service === "bazaar-order" && /^insert (ignore )?into `orders`/i.test(String(s.attributes["db.statement"])),
+          s.service === "bazaar-order" &&
+          /^insert (ignore )?into `orders`/i.test(String(s.attributes["db.query.text"])),
       ),
     ).toBe(true);
     expect(statements.some((s) => s.service === "bazaar-product")).toBe(true);
     expect(statements.some((s) => applied.includes(parentOf(s)!))).toBe(true);
-    for (const statement of statements)
-      expect(statement.attributes["db.name"]).toMatch(/_(auth|product|cart|order|admin|payment|notification)$/);
+    for (const statement of statements) {
+      expect(statement.attributes["db.namespace"]).toMatch(/_(auth|product|cart|order|admin|payment|notification)$/);
+      expect(statement.attributes["db.operation.name"]).toMatch(/^[A-Z]+$/);
+      expect(statement.attributes["server.address"]).toBeTypeOf("string");
+      expect(statement.attributes["server.port"]).toBeTypeOf("number");
+    }
   });
 });
 
@@ -248,17 +253,21 @@ describe("metrics of every process", () => {
       await createClient(ProductService, transport).getProduct({ id: productId });
     }
 
-    const placeOrder = { rpc_service: "bazaar.order.v1.OrderService", rpc_method: "PlaceOrder" };
+    const placeOrder = { grpc_type: "unary", grpc_service: "bazaar.order.v1.OrderService", grpc_method: "PlaceOrder" };
     const order = await scrape("order");
-    expect(sampleValue(order, "bazaar_rpc_server_handled_total", { ...placeOrder, code: "ok" })).toBeGreaterThanOrEqual(
+    expect(sampleValue(order, "grpc_server_handled_total", { ...placeOrder, grpc_code: "OK" })).toBeGreaterThanOrEqual(
       1,
     );
-    expect(sampleValue(order, "bazaar_rpc_server_handling_seconds_count", placeOrder)).toBeGreaterThanOrEqual(1);
-    expect(sampleValue(order, "bazaar_rpc_server_handling_seconds_bucket", { ...placeOrder, le: "+Inf" })).toBe(
-      sampleValue(order, "bazaar_rpc_server_handling_seconds_count", placeOrder),
+    expect(sampleValue(order, "grpc_server_handling_seconds_count", placeOrder)).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(order, "grpc_server_handling_seconds_bucket", { ...placeOrder, le: "+Inf" })).toBe(
+      sampleValue(order, "grpc_server_handling_seconds_count", placeOrder),
     );
-    const reserve = { rpc_service: "bazaar.product.v1.InventoryService", rpc_method: "ReserveStock", code: "ok" };
-    expect(sampleValue(order, "bazaar_rpc_client_handled_total", reserve)).toBeGreaterThanOrEqual(1);
+    const reserve = {
+      grpc_service: "bazaar.product.v1.InventoryService",
+      grpc_method: "ReserveStock",
+      grpc_code: "OK",
+    };
+    expect(sampleValue(order, "grpc_client_handled_total", reserve)).toBeGreaterThanOrEqual(1);
     expect(sampleValue(order, "bazaar_outbox_published_total")).toBeGreaterThanOrEqual(1);
 
     const edge = await eventually(
@@ -266,27 +275,30 @@ describe("metrics of every process", () => {
       (samples) =>
         ["rest", "grpc", "grpc-web"].every(
           (protocol) =>
-            (sampleValue(samples, "bazaar_edge_handled_total", { protocol, rpc_method: "GetProduct", code: "ok" }) ??
-              0) >= 1,
+            (sampleValue(samples, "grpc_server_handled_total", {
+              protocol,
+              grpc_method: "GetProduct",
+              grpc_code: "OK",
+            }) ?? 0) >= 1,
         ),
       10_000,
     );
     expect(
-      sampleValue(edge, "bazaar_edge_handled_total", { protocol: "connect", ...placeOrder, code: "ok" }),
+      sampleValue(edge, "grpc_server_handled_total", { protocol: "connect", ...placeOrder, grpc_code: "OK" }),
     ).toBeGreaterThanOrEqual(1);
     for (const protocol of ["rest", "grpc", "grpc-web"]) {
       expect(
-        sampleValue(edge, "bazaar_edge_handled_total", { protocol, rpc_method: "GetProduct", code: "ok" }),
+        sampleValue(edge, "grpc_server_handled_total", { protocol, grpc_method: "GetProduct", grpc_code: "OK" }),
         protocol,
       ).toBe(1);
     }
     expect(
-      sampleValue(edge, "bazaar_edge_handling_seconds_count", { protocol: "connect", ...placeOrder }),
+      sampleValue(edge, "grpc_server_handling_seconds_count", { protocol: "connect", ...placeOrder }),
     ).toBeGreaterThanOrEqual(1);
-    expect(sampleValue(edge, "bazaar_rpc_client_handled_total", { ...placeOrder, code: "ok" })).toBeGreaterThanOrEqual(
+    expect(sampleValue(edge, "grpc_client_handled_total", { ...placeOrder, grpc_code: "OK" })).toBeGreaterThanOrEqual(
       1,
     );
-    expect(edge.some((s) => s.name.startsWith("bazaar_db_") || s.name.startsWith("bazaar_outbox_"))).toBe(false);
+    expect(edge.some((s) => s.name.startsWith("db_client_") || s.name.startsWith("bazaar_outbox_"))).toBe(false);
     // The cache of public answers: the checkout's anonymous ListProducts (Connect) looked it up, and
     // the catalog's events keep it fresh.
     expect(
@@ -323,12 +335,21 @@ describe("metrics of every process", () => {
       );
       const database = { database: expect.stringMatching(new RegExp(`_${service}$`)) };
       const pool = (name: string) => samples.find((s) => s.name === name);
-      expect(pool("bazaar_db_pool_connections_max"), service).toMatchObject({ labels: database, value: 10 });
+      expect(pool("db_client_connection_max"), service).toMatchObject({
+        labels: { db_client_connection_pool_name: expect.stringMatching(new RegExp(`_${service}$`)) },
+        value: 10,
+      });
+      const poolName = {
+        db_client_connection_pool_name: pool("db_client_connection_max")!.labels.db_client_connection_pool_name!,
+      };
       expect(
-        pool("bazaar_db_pool_connections_busy")!.value + pool("bazaar_db_pool_connections_idle")!.value,
+        sampleValue(samples, "db_client_connection_count", { ...poolName, db_client_connection_state: "used" })! +
+          sampleValue(samples, "db_client_connection_count", { ...poolName, db_client_connection_state: "idle" })!,
         service,
       ).toBeGreaterThanOrEqual(1);
-      expect(pool("bazaar_db_pool_requests_waiting")!.value, service).toBeGreaterThanOrEqual(0);
+      expect(sampleValue(samples, "db_client_connection_pending_requests", poolName), service).toBeGreaterThanOrEqual(
+        0,
+      );
       expect(pool("bazaar_outbox_backlog_events"), service).toMatchObject({
         labels: database,
         value: expect.any(Number),
@@ -338,13 +359,14 @@ describe("metrics of every process", () => {
       expect(sampleValue(samples, "process_resident_memory_bytes"), service).toBeGreaterThan(10_000_000);
       expect(sampleValue(samples, "nodejs_eventloop_lag_p99_seconds"), service).toBeGreaterThanOrEqual(0);
       expect(
-        sampleValue(samples, "bazaar_rpc_server_handled_total", {
-          rpc_service: "grpc.health.v1.Health",
-          rpc_method: "Check",
-          code: "ok",
+        sampleValue(samples, "grpc_server_handled_total", {
+          grpc_service: "grpc.health.v1.Health",
+          grpc_method: "Check",
+          grpc_code: "OK",
         }),
         service,
       ).toBeGreaterThanOrEqual(1);
+      expect(sampleValue(samples, "bazaar_health_serving", { grpc_service: "" }), service).toBe(1);
       for (const consumer of consumersOf[service] ?? []) {
         expect(sampleValue(samples, "bazaar_consumer_pending_messages", { consumer }), consumer).toBe(0);
         expect(sampleValue(samples, "bazaar_consumer_ack_pending_messages", { consumer }), consumer).toBe(0);

@@ -24,7 +24,7 @@ export function parseMetrics(text: string): Sample[] {
 /** Calls a process served, health checks left out: did callers send it any work? */
 export function workServed(samples: Sample[]): number {
   return samples
-    .filter((s) => s.name === "bazaar_rpc_server_handled_total" && s.labels.rpc_service !== "grpc.health.v1.Health")
+    .filter((s) => s.name === "grpc_server_handled_total" && s.labels.grpc_service !== "grpc.health.v1.Health")
     .reduce((sum, s) => sum + s.value, 0);
 }
 
