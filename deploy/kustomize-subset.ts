@@ -4,12 +4,13 @@
 // differently; where kubectl is present the tests also render with `kubectl kustomize` and
 // require the same resources.
 //
-// Supported: resources (files and directories with their own kustomization), namespace, labels
-// (pairs; includeTemplates; not includeSelectors), images (newName, newTag, digest) and patches
-// from files — a strategic-merge patch of maps only (lists are refused: their merge keys differ
-// per field) or a JSON 6902 patch (add, replace, remove) with a target (kind, name, group,
-// version, labelSelector of key=value pairs). They apply in kustomize's order: patches,
-// namespace, labels, images.
+// Supported: resources (files and directories with their own kustomization), configMapGenerator
+// (name and files, with options.disableNameSuffixHash: true — the name hash is not reproduced —
+// and optional options.labels), namespace, labels (pairs; includeTemplates; not
+// includeSelectors), images (newName, newTag, digest) and patches from files — a strategic-merge
+// patch of maps only (lists are refused: their merge keys differ per field) or a JSON 6902 patch
+// (add, replace, remove) with a target (kind, name, group, version, labelSelector of key=value
+// pairs). They apply in kustomize's order: patches, namespace, labels, images.
 import { readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
@@ -28,7 +29,16 @@ export class UnsupportedKustomization extends Error {
   override name = "UnsupportedKustomization";
 }
 
-const knownFields = new Set(["apiVersion", "kind", "namespace", "resources", "labels", "images", "patches"]);
+const knownFields = new Set([
+  "apiVersion",
+  "kind",
+  "namespace",
+  "resources",
+  "configMapGenerator",
+  "labels",
+  "images",
+  "patches",
+]);
 /** Kinds the namespace transformer leaves alone; the only cluster-scoped kind deploy/k8s has. */
 const clusterScopedKinds = new Set(["Namespace"]);
 /** Workloads whose pod template the labels transformer reaches (includeTemplates). */
@@ -44,6 +54,12 @@ export function renderKustomization(dir: string): Resource[] {
   if (kustomization.kind !== "Kustomization") throw new UnsupportedKustomization(`${file}: kind must be Kustomization`);
 
   let resources = loadResources(dir, asList(kustomization.resources, `${file}: resources`) as string[]);
+  for (const generator of asList(kustomization.configMapGenerator, `${file}: configMapGenerator`)) {
+    const generated = generateConfigMap(dir, generator as JsonObject, file);
+    if (resources.some((other) => idOf(other) === idOf(generated)))
+      throw new UnsupportedKustomization(`${file}: ${idOf(generated)} is defined twice`);
+    resources.push(generated);
+  }
   for (const patch of asList(kustomization.patches, `${file}: patches`))
     resources = applyPatch(dir, patch as JsonObject, resources);
   if (kustomization.namespace !== undefined) setNamespace(resources, String(kustomization.namespace));
@@ -94,6 +110,39 @@ function idOf(resource: Resource): string {
 
 function groupOf(apiVersion: string): string {
   return apiVersion.includes("/") ? apiVersion.split("/")[0]! : "";
+}
+
+// ---- generators
+
+/** A ConfigMap from files, each under its file name or the key before "=" (`key=path`). */
+function generateConfigMap(dir: string, generator: JsonObject, file: string): Resource {
+  const where = `${file}: configMapGenerator ${generator.name}`;
+  for (const field of Object.keys(generator)) {
+    if (!["name", "files", "options"].includes(field))
+      throw new UnsupportedKustomization(`${where}: field "${field}" is not supported`);
+  }
+  if (typeof generator.name !== "string") throw new UnsupportedKustomization(`${where}: needs a name`);
+  const options = (generator.options ?? {}) as JsonObject;
+  for (const field of Object.keys(options)) {
+    if (field !== "disableNameSuffixHash" && field !== "labels")
+      throw new UnsupportedKustomization(`${where}: option "${field}" is not supported`);
+  }
+  if (options.disableNameSuffixHash !== true)
+    throw new UnsupportedKustomization(`${where}: needs options.disableNameSuffixHash: true (no name hash here)`);
+  const data: Record<string, string> = {};
+  for (const entry of asList(generator.files, `${where}: files`)) {
+    const [key, path] = String(entry).includes("=") ? String(entry).split("=", 2) : [undefined, String(entry)];
+    const name = key ?? path!.split("/").at(-1)!;
+    if (name in data) throw new UnsupportedKustomization(`${where}: key ${name} is given twice`);
+    data[name] = readFileSync(resolve(dir, path!), "utf8");
+  }
+  const labels = options.labels as Record<string, string> | undefined;
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: generator.name, ...(labels ? { labels: { ...labels } } : {}) },
+    data,
+  };
 }
 
 // ---- patches

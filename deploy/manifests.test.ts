@@ -230,9 +230,13 @@ function imageUser(): { uid: number; gid: number | undefined } {
   return { uid: Number(uid), gid: gid === undefined ? undefined : Number(gid) };
 }
 
+/** Packages of models beside kubernetes-models, by API group: the Prometheus operator's kinds. */
+const modelPackages: Record<string, string> = { "monitoring.coreos.com": "@kubernetes-models/prometheus-operator" };
+
 async function modelClass(apiVersion: string, kind: string): Promise<new (data: unknown) => { validate(): void }> {
   const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : [undefined, apiVersion];
-  const module = await import(/* @vite-ignore */ `kubernetes-models/${group ? `${group}/` : ""}${version}/${kind}`);
+  const models = (group && modelPackages[group]) ?? "kubernetes-models";
+  const module = await import(/* @vite-ignore */ `${models}/${group ? `${group}/` : ""}${version}/${kind}`);
   return module[kind];
 }
 
@@ -681,6 +685,69 @@ describe("the dev and prod overlays", () => {
       services: Record<string, { command?: string[] }>;
     };
     expect(devMysql.args, "dev's MySQL has the settings compose's has").toEqual(compose.services.mysql!.command);
+  });
+
+  it("prod carries the operator pack: a ServiceMonitor reaching every process's metrics port, the alert rules and the Grafana dashboard", () => {
+    const prod = renderKustomization(join(root, kustomizations.prod));
+    const find = (kind: string, name: string) => prod.find((r) => r.kind === kind && r.metadata.name === name);
+    const monitor = find("ServiceMonitor", "bazaar")?.spec as
+      | {
+          selector: { matchLabels: Record<string, string> };
+          endpoints: Array<{ port: string; path: string; relabelings?: Array<{ targetLabel: string }> }>;
+        }
+      | undefined;
+    expect(monitor, "ServiceMonitor bazaar").toBeDefined();
+    const services = prod.filter(
+      (r) => r.kind === "Service" && selects({ matchLabels: monitor!.selector.matchLabels }, r.metadata.labels ?? {}),
+    );
+    expect(services.map((s) => s.metadata.name)).toEqual(["bazaar-metrics"]);
+    const metricsService = services[0]!.spec as {
+      selector: Record<string, string>;
+      clusterIP?: string;
+      ports: Array<{ name: string; targetPort: string }>;
+    };
+    expect(metricsService.clusterIP, "headless: every pod is a target").toBe("None");
+    const endpoint = monitor!.endpoints[0]!;
+    expect(endpoint.path).toBe("/metrics");
+    expect(endpoint.relabelings?.map((r) => r.targetLabel)).toContain("job");
+    const port = metricsService.ports.find((p) => p.name === endpoint.port);
+    expect(port, `the Service has the port ${endpoint.port}`).toBeDefined();
+    const scraped = workloadsOf(prod).filter((w) => selects({ matchLabels: metricsService.selector }, w.labels));
+    expect(scraped.map((w) => w.resource.metadata.name).sort()).toEqual([...serviceNames, "edge"].sort());
+    for (const workload of scraped) {
+      expect(
+        workload.spec.containers.some((c) => c.ports?.some((p) => p.name === port!.targetPort)),
+        `${workload.resource.metadata.name} has a ${port!.targetPort} port`,
+      ).toBe(true);
+    }
+
+    const rules = find("PrometheusRule", "bazaar")?.spec as
+      | { groups: Array<{ rules: Array<{ alert?: string; expr: string }> }> }
+      | undefined;
+    expect(rules?.groups.flatMap((g) => g.rules.map((r) => r.alert)).sort()).toEqual([
+      "BazaarConsumerBacklog",
+      "BazaarConsumerLagHigh",
+      "BazaarDeadLettersUnresolved",
+      "BazaarNotServing",
+      "BazaarOutboxEventUnpublished",
+      "BazaarRpcLatencyHigh",
+      "BazaarRpcServerErrors",
+      "BazaarTargetDown",
+    ]);
+
+    const dashboards = prod.filter((r) => r.kind === "ConfigMap" && r.metadata.labels?.grafana_dashboard === "1");
+    expect(dashboards.map((d) => d.metadata.name)).toEqual(["bazaar-grafana-dashboard"]);
+    const data = (dashboards[0] as unknown as { data: Record<string, string> }).data;
+    expect(data, "the dashboard as it is in its own file").toEqual({
+      "bazaar.json": read("deploy/k8s/overlays/prod/observability/bazaar-dashboard.json"),
+    });
+    expect(JSON.parse(data["bazaar.json"]!).uid).toBe("bazaar-services");
+
+    const dev = renderKustomization(join(root, kustomizations.dev));
+    expect(
+      dev.some((r) => r.apiVersion.startsWith("monitoring.coreos.com/")),
+      "dev needs no Prometheus operator",
+    ).toBe(false);
   });
 });
 
