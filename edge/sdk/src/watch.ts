@@ -63,6 +63,8 @@ export async function* followStream<U extends ResumableUpdate>(
           resumeToken = update.resumeToken || resumeToken;
           delayMs = firstDelayMs;
           yield update;
+          // Aborted while the app handled the update: the stream may not have noticed yet.
+          if (stop.signal.aborted) return;
         }
       } catch (error) {
         if (stop.signal.aborted) return;
@@ -82,6 +84,7 @@ export async function* followStream<U extends ResumableUpdate>(
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
     const timer = setTimeout(resolve, ms);
     signal.addEventListener(
       "abort",
