@@ -2,22 +2,21 @@
 // The storefront in the browser: browse and search the catalog, sign in, fill the cart, check
 // out, and follow the customer's orders and their shipments live; a seller also gets the
 // seller view (seller.ts). It speaks the Connect protocol (JSON over fetch) to the edge that
-// served it; build.ts bundles it.
+// served it through @bazaar/sdk (edge/sdk), whose session keeps the tokens and refreshes the
+// access token when a call is refused; build.ts bundles it.
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-web";
-import { AuthService, type Tokens, type User } from "../../gen/bazaar/auth/v1/auth_pb.ts";
-import { CartService, type Cart, type CartItem } from "../../gen/bazaar/cart/v1/cart_pb.ts";
+import type { User } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import type { Cart, CartItem } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
 import {
-  OrderService,
   OrderStatus,
   OrderStatusSchema,
   PaymentMethod,
   PaymentStatus,
   type Order,
 } from "../../gen/bazaar/order/v1/order_pb.ts";
-import { ProductService, type Product, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import type { Product } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { Code, ConnectError, createBazaar, type TokenStorage } from "../sdk/src/index.ts";
 import { setUpAccountPages, showVerifyBanner } from "./account.ts";
 import { element, formatMoney, fromTemplate, historyEntry, part, rowById, setText, shortId, sleep } from "./dom.ts";
 import { action, messageOf, showError } from "./errors.ts";
@@ -29,29 +28,58 @@ import { renderShopOrders } from "./shipments.ts";
 
 interface Session {
   user: Pick<User, "id" | "email" | "role">;
-  tokens: Tokens;
-  /** Aborted when the session ends: stops the order watch and the token renewal. */
+  /** Aborted when the session ends: stops the watches. */
   ended: AbortController;
 }
 
 let session: Session | undefined;
 
-const withAccessToken: Interceptor = (next) => (request) => {
-  if (session) request.header.set("authorization", `Bearer ${session.tokens.accessToken}`);
-  return next(request);
-};
+/**
+ * Where a session is kept across a page load in this tab, such as the trip to the bank's 3-D
+ * Secure page and back: the user and the refresh token, never the access token.
+ */
+const storedSessionKey = "bazaar.session";
+const storedRefreshKey = "bazaar.session.refresh";
 
-// Catalog and sign-in calls carry no token: the edge refuses an expired one even where none is
-// needed (RefreshToken), and answers anonymous catalog reads as cacheable, which GET lets the
-// browser (and a CDN) reuse.
-const anonymous = createConnectTransport({ baseUrl: location.origin, useHttpGet: true });
-const signedIn = createConnectTransport({ baseUrl: location.origin, interceptors: [withAccessToken] });
-const auth = createClient(AuthService, anonymous);
-const catalog = createClient(ProductService, anonymous);
-const signedInCatalog = createClient(ProductService, signedIn);
-const shops = createClient(ShopService, anonymous);
-const carts = createClient(CartService, signedIn);
-const orders = createClient(OrderService, signedIn);
+/** The SDK's tokens: the access token in this page's memory, the refresh token in the tab's sessionStorage. */
+function tabTokenStorage(): TokenStorage {
+  let accessToken = "";
+  return {
+    load() {
+      const refreshToken = sessionStorage.getItem(storedRefreshKey);
+      return refreshToken ? { accessToken, refreshToken } : undefined;
+    },
+    save(tokens) {
+      accessToken = tokens.accessToken;
+      sessionStorage.setItem(storedRefreshKey, tokens.refreshToken);
+    },
+    clear() {
+      accessToken = "";
+      sessionStorage.removeItem(storedRefreshKey);
+    },
+  };
+}
+
+// The signed-in calls go through the SDK's session: the access token on each, refreshed once
+// when the edge refuses it as expired (one refresh for a burst of refused calls).
+const bazaar = createBazaar({
+  baseUrl: location.origin,
+  storage: tabTokenStorage(),
+  onSessionEnded: (error) => {
+    if (!session) return;
+    endSession();
+    showError(new Error(`Your session has ended (${messageOf(error)}); please sign in again.`));
+  },
+});
+// Catalog reads of a visitor carry no token, so the edge answers them as cacheable, which GET
+// lets the browser (and a CDN) reuse.
+const visitor = createBazaar({ baseUrl: location.origin, useHttpGet: true });
+const auth = bazaar.auth;
+const catalog = visitor.products;
+const signedInCatalog = bazaar.products;
+const shops = visitor.shops;
+const carts = bazaar.carts;
+const orders = bazaar.orders;
 
 const page = {
   loginForm: element<HTMLFormElement>("login-form"),
@@ -311,37 +339,28 @@ const statusName = (status: OrderStatus) => OrderStatusSchema.value[status]?.loc
 // ---- Session
 
 async function signIn(email: string, password: string): Promise<void> {
-  const { user, tokens } = await auth.login({ email, password });
+  const { user } = await bazaar.session.signIn({ email, password });
   page.loginPassword.value = "";
-  await startSession(user!, tokens!);
+  await startSession(user!);
 }
 
-/**
- * Where a session is kept across a page load in this tab, such as the trip to the bank's 3-D
- * Secure page and back: the user and the refresh token, never the access token.
- */
-const storedSessionKey = "bazaar.session";
-
-function storeSession(user: Pick<User, "id" | "email" | "role">, refreshToken: string): void {
-  sessionStorage.setItem(
-    storedSessionKey,
-    JSON.stringify({ id: user.id, email: user.email, role: user.role, refreshToken }),
-  );
+function storeSession(user: Pick<User, "id" | "email" | "role">): void {
+  sessionStorage.setItem(storedSessionKey, JSON.stringify({ id: user.id, email: user.email, role: user.role }));
 }
 
 /** Resumes the session this tab had before it left for the bank's page, if it had one. */
 async function resumeSession(): Promise<void> {
   const stored = sessionStorage.getItem(storedSessionKey);
-  if (!stored) return;
-  const { id, email, role, refreshToken } = JSON.parse(stored) as {
-    id: string;
-    email: string;
-    role: Role;
-    refreshToken: string;
-  };
+  const tokens = await bazaar.session.tokens();
+  if (!stored || !tokens) {
+    sessionStorage.removeItem(storedSessionKey);
+    return;
+  }
+  const { id, email, role } = JSON.parse(stored) as { id: string; email: string; role: Role };
   try {
-    const { tokens } = await auth.refreshToken({ refreshToken });
-    await startSession({ id, email, role }, tokens!);
+    // The access token stayed in the page that left: a new one from the kept refresh token.
+    await bazaar.session.refresh(tokens.accessToken);
+    await startSession({ id, email, role });
   } catch (error) {
     sessionStorage.removeItem(storedSessionKey);
     throw error;
@@ -354,21 +373,20 @@ async function resumeSession(): Promise<void> {
   }
 }
 
-async function startSession(user: Pick<User, "id" | "email" | "role">, tokens: Tokens): Promise<void> {
-  const current: Session = { user, tokens, ended: new AbortController() };
+async function startSession(user: Pick<User, "id" | "email" | "role">): Promise<void> {
+  const current: Session = { user, ended: new AbortController() };
   session = current;
-  storeSession(user, tokens.refreshToken);
+  storeSession(user);
   page.sessionUser.textContent = user.email;
   document.body.dataset.session = "in";
-  keepTokenFresh(current);
-  showVerifyBanner(signedIn, current.ended.signal).catch(showError);
-  openBell({ transport: signedIn, ended: current.ended.signal }).catch((error: unknown) => {
+  showVerifyBanner(bazaar.transport, current.ended.signal).catch(showError);
+  openBell({ transport: bazaar.transport, ended: current.ended.signal }).catch((error: unknown) => {
     if (!current.ended.signal.aborted) showError(error);
   });
   if (user.role === Role.SELLER) {
     document.body.dataset.role = "seller";
     showView();
-    openSellerView({ userId: user.id, transport: signedIn, ended: current.ended.signal }).catch(showError);
+    openSellerView({ userId: user.id, transport: bazaar.transport, ended: current.ended.signal }).catch(showError);
   }
   const [{ cart }, recent] = await Promise.all([carts.getCart({}), orders.listOrders({ pageSize: 10 })]);
   if (current.ended.signal.aborted) return;
@@ -379,38 +397,9 @@ async function startSession(user: Pick<User, "id" | "email" | "role">, tokens: T
   await showLinkedOrder();
 }
 
-/** Renews the access token a minute before it expires, for as long as the session lasts. */
-function keepTokenFresh(current: Session): void {
-  const expires = timestampDate(current.tokens.accessExpireTime!).getTime();
-  // At least 30 s apart: a browser clock running ahead of the server's must not cause a
-  // renewal storm.
-  const timer = setTimeout(() => void renewToken(current), Math.max(30_000, expires - Date.now() - 60_000));
-  current.ended.signal.addEventListener("abort", () => clearTimeout(timer), { once: true });
-}
-
-async function renewToken(current: Session): Promise<void> {
-  try {
-    const { tokens } = await auth.refreshToken({ refreshToken: current.tokens.refreshToken });
-    if (current.ended.signal.aborted) return;
-    current.tokens = tokens!;
-    storeSession(current.user, tokens!.refreshToken);
-    keepTokenFresh(current);
-  } catch (error) {
-    if (current.ended.signal.aborted) return;
-    if (ConnectError.from(error).code === Code.Unavailable) {
-      showError(new Error(`Could not renew your session (${messageOf(error)}); trying again shortly.`));
-      keepTokenFresh(current);
-      return;
-    }
-    endSession();
-    showError(new Error(`Your session has ended (${messageOf(error)}); please sign in again.`));
-  }
-}
-
 async function signOut(): Promise<void> {
-  const refreshToken = session?.tokens.refreshToken;
   endSession();
-  if (refreshToken) await auth.logout({ refreshToken });
+  await bazaar.session.signOut();
 }
 
 function endSession(): void {

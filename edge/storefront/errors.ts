@@ -2,15 +2,14 @@
 // Every failure ends up in the page, as text: the page's alert for the whole page, or a row's
 // own line for an action on that row. A Connect error says its code and, when the service gave
 // one, its google.rpc.ErrorInfo reason (the name a client branches on).
-import { Code, ConnectError } from "@connectrpc/connect";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.ts";
+import { Code, ConnectError, errorInfoOf } from "../sdk/src/index.ts";
 import { element } from "./dom.ts";
 
 const alert = () => element<HTMLParagraphElement>("error");
 
 export function messageOf(error: unknown): string {
   if (error instanceof ConnectError) {
-    const reason = error.findDetails(ErrorInfoSchema)[0]?.reason;
+    const reason = errorInfoOf(error)?.reason;
     return `${reason ? `${reason}: ` : ""}${error.rawMessage} (${Code[error.code]})`;
   }
   return error instanceof Error ? error.message : String(error);

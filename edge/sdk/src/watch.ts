@@ -14,8 +14,10 @@ export interface FollowOptions {
   resumeToken?: string;
   /** Ends the watch: the loop over it then ends without an error. */
   signal?: AbortSignal;
-  /** Wait before the first reconnect; doubled after each break without an update, up to 30 s. 1 s by default. */
+  /** Wait before the first reconnect; doubled after each break without an update. 1 s by default. */
   reconnectDelayMs?: number;
+  /** Longest wait between reconnects; 30 s by default. */
+  maxReconnectDelayMs?: number;
   /** Told of each break (undefined when the server ended the stream) before waiting to reconnect. */
   onBreak?: (error: ConnectError | undefined, reconnectInMs: number) => void;
 }
@@ -34,8 +36,6 @@ const permanentCodes: ReadonlySet<Code> = new Set([
   Code.Unimplemented,
 ]);
 
-const maxReconnectDelayMs = 30_000;
-
 /**
  * The updates of `open(resumeToken, signal)`, watched again after every break from the last
  * resume_token. Leaving the loop (break, return, throw) or aborting `signal` ends the stream.
@@ -48,6 +48,7 @@ export async function* followStream<U extends ResumableUpdate>(
   options: FollowOptions = {},
 ): AsyncGenerator<U, void, undefined> {
   const firstDelayMs = options.reconnectDelayMs ?? 1_000;
+  const maxDelayMs = Math.max(firstDelayMs, options.maxReconnectDelayMs ?? 30_000);
   let resumeToken = options.resumeToken ?? "";
   let delayMs = firstDelayMs;
   const stop = new AbortController();
@@ -73,7 +74,7 @@ export async function* followStream<U extends ResumableUpdate>(
       }
       options.onBreak?.(broke, delayMs);
       await sleep(delayMs, stop.signal);
-      delayMs = Math.min(maxReconnectDelayMs, delayMs * 2);
+      delayMs = Math.min(maxDelayMs, delayMs * 2);
     }
   } finally {
     outer?.removeEventListener("abort", onAbort);
