@@ -46,19 +46,25 @@ await build({
 const tsc = join(here, "../../node_modules/.bin/tsc");
 execFileSync(tsc, ["-p", join(here, "tsconfig.build.json")], { stdio: "inherit" });
 
-// Every import of the shipped files must be the package's own or a dependency's.
-const allowed = new Set([...Object.keys(packageJson.dependencies), "node:fs", "node:path"]);
+// Every import of the shipped files must be the package's own or a dependency's, and only the
+// `./node` entry may use Node's modules: the rest goes into browser bundles.
+const allowed = new Set(Object.keys(packageJson.dependencies));
 const specifiers = /^(?:import|export)\b[^;]*?from\s*"([^"]+)"|\bimport\("([^"]+)"\)/gm;
 for (const file of filesUnder(dist)) {
+  const shipped = file.slice(dist.length + 1);
   for (const [, from, dynamic] of readFileSync(file, "utf8").matchAll(specifiers)) {
     const specifier = (from ?? dynamic)!;
     if (specifier.startsWith(".")) continue;
+    if (specifier.startsWith("node:")) {
+      if (shipped === "node.js" || shipped.startsWith("types/")) continue;
+      throw new Error(`${shipped} imports ${specifier}: only the ./node entry may use Node's modules`);
+    }
     const name = specifier
       .split("/")
       .slice(0, specifier.startsWith("@") ? 2 : 1)
       .join("/");
-    if (!allowed.has(name) && !name.startsWith("node:"))
-      throw new Error(`${file.slice(here.length)} imports ${specifier}, which is not a dependency of the package`);
+    if (!allowed.has(name))
+      throw new Error(`${shipped} imports ${specifier}, which is not a dependency of the package`);
   }
 }
 console.log(`built ${filesUnder(dist).length} files in ${dist}`);

@@ -180,23 +180,33 @@ describe("the packed SDK in an empty project", () => {
   }, 90_000);
 });
 
-/** A fetch that counts the RPCs it carries, by method name. */
+/**
+ * A fetch that counts the RPCs it carries, by method name, and notes each refusal as
+ * "<method> <reason>" (Connect's JSON error body repeats the ErrorInfo reason at its top).
+ */
 function countingFetch() {
   const calls = new Map<string, number>();
-  const fetchCounting: typeof fetch = (input, init) => {
+  const refusals: string[] = [];
+  const fetchCounting: typeof fetch = async (input, init) => {
     const method = String(input instanceof Request ? input.url : input)
       .split("/")
       .pop()!
       .split("?")[0]!;
     calls.set(method, (calls.get(method) ?? 0) + 1);
-    return fetch(input, init);
+    const response = await fetch(input, init);
+    if (!response.ok) {
+      const body = (await response.clone().json()) as { code?: string; reason?: string };
+      refusals.push(`${method} ${body.reason ?? body.code}`);
+    }
+    return response;
   };
-  return { fetch: fetchCounting, count: (method: string) => calls.get(method) ?? 0 };
+  return { fetch: fetchCounting, count: (method: string) => calls.get(method) ?? 0, refusals };
 }
 
 /**
- * An access token of `user`, signed with the mesh's key like auth's own, whose lifetime (with
- * the verifiers' clock tolerance) ends `validForMs` from now; negative: expired already.
+ * An access token for the user of `accessToken` (its claims copied), signed with the mesh's key
+ * as auth signs, whose lifetime (with the verifiers' clock tolerance) ends at most `validForMs`
+ * from now; negative: expired already.
  */
 async function accessTokenOf(accessToken: string, validForMs: number): Promise<string> {
   const claims = JSON.parse(Buffer.from(accessToken.split(".")[1]!, "base64url").toString()) as {
@@ -222,21 +232,24 @@ describe("the SDK's session against the edge", () => {
   it("when the access token expires mid-session, then the next call refreshes it once, transparently, and the new tokens are kept", async () => {
     const { tokens } = await newCustomer();
     const counting = countingFetch();
+    // Time for the first call even on a loaded machine; the token is refused from expiresAt on.
+    const expiresAt = Date.now() + 5_000;
     const storage = memoryTokenStorage({
-      accessToken: await accessTokenOf(tokens!.accessToken, 2_000),
+      accessToken: await accessTokenOf(tokens!.accessToken, expiresAt - Date.now()),
       refreshToken: tokens!.refreshToken,
     });
     const bazaar = createBazaar({ baseUrl: e2e.mesh.edgeUrl, storage, fetch: counting.fetch });
 
     const before = await bazaar.carts.getCart({});
     expect(before.cart!.totalItems).toBe(0);
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await new Promise((resolve) => setTimeout(resolve, expiresAt - Date.now() + 300));
     const after = await bazaar.carts.getCart({});
     expect(after.cart!.totalItems).toBe(0);
 
     expect(counting.count("RefreshToken")).toBe(1);
     // Two answered calls, and the one the expired token was refused on.
     expect(counting.count("GetCart")).toBe(3);
+    expect(counting.refusals).toEqual(["GetCart TOKEN_EXPIRED"]);
     const kept = (await storage.load()) as StoredTokens;
     expect(kept.refreshToken).not.toBe(tokens!.refreshToken);
     expect(kept.accessExpireTime).toBeDefined();
@@ -268,6 +281,8 @@ describe("the SDK's session against the edge", () => {
       Array(4).fill(user!.id),
     );
     expect(counting.count("RefreshToken")).toBe(1);
+    expect(counting.refusals).toHaveLength(10);
+    expect(new Set(counting.refusals.map((refusal) => refusal.split(" ")[1]))).toEqual(new Set(["TOKEN_EXPIRED"]));
     // Each call twice: refused with the expired token, answered with the new one.
     expect([counting.count("GetMe"), counting.count("GetCart"), counting.count("ListOrders")]).toEqual([8, 6, 6]);
   });
