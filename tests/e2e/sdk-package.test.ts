@@ -5,7 +5,7 @@
 // expired token refreshes once, not once per call; a refused refresh ends the session.
 import { spawn } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -155,11 +155,22 @@ describe("the packed SDK in an empty project", () => {
     expect(checked.code, checked.output).toBe(0);
   }, 150_000);
 
-  it("when a new customer runs the example against the edge, then it buys by card, watches the order to CONFIRMED and the order is on record", async () => {
+  it("when a new customer runs the example against the edge, then it buys by card, watches the order to CONFIRMED and the order is on record; run again with the tokens file it kept, it needs no password", async () => {
     const { email, password, tokens } = await newCustomer();
+    const tokensFile = join(work, "tokens.json");
     const result = await run(
       process.execPath,
-      ["buy-and-watch.ts", "--edge", e2e.mesh.edgeUrl, "--email", email, "--password", password],
+      [
+        "buy-and-watch.ts",
+        "--edge",
+        e2e.mesh.edgeUrl,
+        "--email",
+        email,
+        "--password",
+        password,
+        "--tokens",
+        tokensFile,
+      ],
       app,
       60_000,
     );
@@ -177,7 +188,18 @@ describe("the packed SDK in an empty project", () => {
     expect(orders[0]!.status).toBe(OrderStatus.CONFIRMED);
     const bought = /; buying (.+) at /.exec(result.output)?.[1];
     expect(orders[0]!.items.map((item) => [item.name, item.quantity])).toEqual([[bought, 1]]);
-  }, 90_000);
+
+    // The session was kept in the file (readable by its user only): a second run needs no password.
+    expect(statSync(tokensFile).mode & 0o777).toBe(0o600);
+    const again = await run(
+      process.execPath,
+      ["buy-and-watch.ts", "--edge", e2e.mesh.edgeUrl, "--tokens", tokensFile],
+      app,
+      60_000,
+    );
+    expect(again.code, again.output).toBe(0);
+    expect(again.output).toContain(`signed in as ${email}`);
+  }, 120_000);
 });
 
 /**
