@@ -3,8 +3,7 @@
 // reset page a mailed link opens (#reset-password?token=…), the banner asking a signed-in user
 // with an unverified e-mail to confirm it, and the confirmation a verification link opens
 // (#verify-email?token=…). Tokens are read from the address and removed from it at once.
-import { type Client, type Transport, createClient } from "@connectrpc/connect";
-import { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
+import type { BazaarClients } from "../sdk/src/index.ts";
 import { element } from "./dom.ts";
 import { action, messageOf } from "./errors.ts";
 
@@ -38,7 +37,7 @@ function notice(text: string): void {
   page.accountNotice.hidden = false;
 }
 
-export function setUpAccountPages(auth: Client<typeof AuthService>): void {
+export function setUpAccountPages(auth: BazaarClients["auth"]): void {
   page.forgotForm.addEventListener(
     "submit",
     action(async () => {
@@ -95,8 +94,7 @@ export function setUpAccountPages(auth: Client<typeof AuthService>): void {
 }
 
 /** Shows the "confirm your e-mail" banner while the signed-in user's e-mail is unverified. */
-export async function showVerifyBanner(transport: Transport, ended: AbortSignal): Promise<void> {
-  const signedInAuth = createClient(AuthService, transport);
+export async function showVerifyBanner(signedInAuth: BazaarClients["auth"], ended: AbortSignal): Promise<void> {
   const { user } = await signedInAuth.getMe({});
   if (ended.aborted) return;
   page.verifyBanner.hidden = user?.emailVerified !== false;

@@ -379,14 +379,14 @@ async function startSession(user: Pick<User, "id" | "email" | "role">): Promise<
   storeSession(user);
   page.sessionUser.textContent = user.email;
   document.body.dataset.session = "in";
-  showVerifyBanner(bazaar.transport, current.ended.signal).catch(showError);
-  openBell({ transport: bazaar.transport, ended: current.ended.signal }).catch((error: unknown) => {
+  showVerifyBanner(bazaar.auth, current.ended.signal).catch(showError);
+  openBell({ notifications: bazaar.notifications, ended: current.ended.signal }).catch((error: unknown) => {
     if (!current.ended.signal.aborted) showError(error);
   });
   if (user.role === Role.SELLER) {
     document.body.dataset.role = "seller";
     showView();
-    openSellerView({ userId: user.id, transport: bazaar.transport, ended: current.ended.signal }).catch(showError);
+    openSellerView({ userId: user.id, clients: bazaar, ended: current.ended.signal }).catch(showError);
   }
   const [{ cart }, recent] = await Promise.all([carts.getCart({}), orders.listOrders({ pageSize: 10 })]);
   if (current.ended.signal.aborted) return;

@@ -4,15 +4,15 @@
 // linking to the order it is about, and "Mark all read". WatchNotifications keeps both live
 // (live.ts: resumed after the last notification when the stream breaks).
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { type Client, createClient, type Transport } from "@connectrpc/connect";
-import { type Notification, NotificationService } from "../../gen/bazaar/notification/v1/notification_pb.ts";
+import type { Notification } from "../../gen/bazaar/notification/v1/notification_pb.ts";
+import type { BazaarClients } from "../sdk/src/index.ts";
 import { element, fromTemplate, part, rowById, setText } from "./dom.ts";
 import { action, showError } from "./errors.ts";
 import { followLive } from "./live.ts";
 
 export interface BellSession {
-  /** Carries the session's access token. */
-  transport: Transport;
+  /** The SDK's client, signed in. */
+  notifications: BazaarClients["notifications"];
   /** Aborted when the session ends. */
   ended: AbortSignal;
 }
@@ -28,7 +28,7 @@ const page = {
 };
 
 interface Bell {
-  notifications: Client<typeof NotificationService>;
+  notifications: BazaarClients["notifications"];
   ended: AbortSignal;
   nextPageToken: string;
   /** A count read is under way; `countAgain` asks for one more after it. */
@@ -40,7 +40,7 @@ let bell: Bell | undefined;
 
 export async function openBell(session: BellSession): Promise<void> {
   const current: Bell = {
-    notifications: createClient(NotificationService, session.transport),
+    notifications: session.notifications,
     ended: session.ended,
     nextPageToken: "",
     counting: false,

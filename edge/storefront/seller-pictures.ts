@@ -5,23 +5,16 @@
 // media.proto: CreateImageUpload, the bytes PUT straight to the object store with the headers
 // given, ConfirmImageUpload; then the product is read again until the worker has made the
 // renditions. A refusal shows on the product's row as text (errors.ts).
-import { createClient, type Transport } from "@connectrpc/connect";
 import { type Image, ImageStatus, ImageStatusSchema } from "../../gen/bazaar/common/v1/common_pb.ts";
-import { ImageSlot, MediaService } from "../../gen/bazaar/product/v1/media_pb.ts";
-import { type Product, ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { ImageSlot } from "../../gen/bazaar/product/v1/media_pb.ts";
+import type { Product } from "../../gen/bazaar/product/v1/product_pb.ts";
+import type { BazaarClients } from "../sdk/src/index.ts";
 import { fromTemplate, part, sleep } from "./dom.ts";
 import { action } from "./errors.ts";
 import { pictureOf } from "./picture.ts";
 
-export interface PictureClients {
-  products: ReturnType<typeof createClient<typeof ProductService>>;
-  media: ReturnType<typeof createClient<typeof MediaService>>;
-}
-
-export const pictureClients = (transport: Transport): PictureClients => ({
-  products: createClient(ProductService, transport),
-  media: createClient(MediaService, transport),
-});
+/** The signed-in seller's clients (the SDK's). */
+export type PictureClients = Pick<BazaarClients, "products" | "media">;
 
 /** How long a new picture may stay PROCESSING before the page stops asking (the worker is queued). */
 const processingPatienceMs = 120_000;

@@ -4,23 +4,18 @@
 // reload), and move each along: Accept, Ship (carrier, tracking number, optional tracking page),
 // Deliver. Errors of an action show on that order's row. Below them, the shop's products and
 // their pictures (seller-pictures.ts).
-import { createClient, type Transport } from "@connectrpc/connect";
-import {
-  type ShopOrder,
-  ShopOrderService,
-  ShopOrderStatus,
-  ShopOrderStatusSchema,
-} from "../../gen/bazaar/order/v1/order_pb.ts";
-import { type Product, ProductService, type Shop, ShopService } from "../../gen/bazaar/product/v1/product_pb.ts";
+import { type ShopOrder, ShopOrderStatus, ShopOrderStatusSchema } from "../../gen/bazaar/order/v1/order_pb.ts";
+import type { Product, Shop } from "../../gen/bazaar/product/v1/product_pb.ts";
+import type { BazaarClients } from "../sdk/src/index.ts";
 import { element, formatMoney, fromTemplate, historyEntry, part, rowById, setText, shortId } from "./dom.ts";
 import { action } from "./errors.ts";
 import { followLive } from "./live.ts";
-import { pictureClients, renderSellerProducts } from "./seller-pictures.ts";
+import { type PictureClients, renderSellerProducts } from "./seller-pictures.ts";
 
 export interface SellerSession {
   userId: string;
-  /** Carries the session's access token. */
-  transport: Transport;
+  /** The SDK's clients, signed in as the seller. */
+  clients: Pick<BazaarClients, "products" | "shops" | "shopOrders" | "media">;
   /** Aborted when the session ends. */
   ended: AbortSignal;
 }
@@ -39,10 +34,10 @@ let shown: { shopId: string; left: AbortController; nextPageToken: string } | un
 
 export async function openSellerView(session: SellerSession): Promise<void> {
   const clients = {
-    products: createClient(ProductService, session.transport),
-    shops: createClient(ShopService, session.transport),
-    shopOrders: createClient(ShopOrderService, session.transport),
-    pictures: pictureClients(session.transport),
+    products: session.clients.products,
+    shops: session.clients.shops,
+    shopOrders: session.clients.shopOrders,
+    pictures: session.clients,
   };
   page.status.textContent = "Loading your shops…";
   const { shops, products } = await sellerShops(session.userId, clients);
@@ -70,12 +65,7 @@ export function closeSellerView(): void {
   page.liveState.textContent = "";
 }
 
-type Clients = {
-  products: ReturnType<typeof createClient<typeof ProductService>>;
-  shops: ReturnType<typeof createClient<typeof ShopService>>;
-  shopOrders: ReturnType<typeof createClient<typeof ShopOrderService>>;
-  pictures: ReturnType<typeof pictureClients>;
-};
+type Clients = Pick<BazaarClients, "products" | "shops" | "shopOrders"> & { pictures: PictureClients };
 
 /**
  * The seller's shops, by name. ShopService has no "my shops" call, so they are the shops of the
