@@ -728,6 +728,7 @@ describe("the dev and prod overlays", () => {
       "BazaarConsumerBacklog",
       "BazaarConsumerLagHigh",
       "BazaarDeadLettersUnresolved",
+      "BazaarEdgeBackendNotServing",
       "BazaarNotServing",
       "BazaarOutboxEventUnpublished",
       "BazaarRpcLatencyHigh",

@@ -13,12 +13,12 @@ import { NotificationService } from "../gen/bazaar/notification/v1/notification_
 import { OrderService, ShopOrderService } from "../gen/bazaar/order/v1/order_pb.ts";
 import { MediaService } from "../gen/bazaar/product/v1/media_pb.ts";
 import { ProductService, ShopService } from "../gen/bazaar/product/v1/product_pb.ts";
-import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.ts";
 import { DenyList } from "../services/kit/auth.ts";
 import { createGrpcTransport, type GrpcTransport } from "../services/kit/grpc-transport.ts";
 import { remoteTokenVerifier } from "../services/kit/identity.ts";
 import type { Logger } from "../services/kit/log.ts";
 import { answerPolicy } from "./answer-policy.ts";
+import { backendHealth } from "./backend-health.ts";
 import { observeCache } from "./cache-metrics.ts";
 import { callPolicies } from "./call-policy.ts";
 import type { EdgeConfig } from "./config.ts";
@@ -116,19 +116,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     log,
   });
 
-  const readiness = async (): Promise<Record<string, string>> => {
-    const entries = await Promise.all(
-      Object.entries(transports).map(async ([name, transport]) => {
-        try {
-          const { status } = await createClient(Health, transport).check({}, { timeoutMs: 1_000 });
-          return [name, status === HealthCheckResponse_ServingStatus.SERVING ? "SERVING" : "NOT_SERVING"] as const;
-        } catch (error) {
-          return [name, ConnectError.from(error).code === Code.DeadlineExceeded ? "TIMEOUT" : "UNREACHABLE"] as const;
-        }
-      }),
-    );
-    return Object.fromEntries(entries);
-  };
+  const backends = backendHealth(transports);
 
   const handler: RequestHandler = (req, res) => {
     const path = (req.url ?? "/").split("?")[0]!;
@@ -141,7 +129,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
       return;
     }
     if (path === "/readyz") {
-      readiness().then(
+      backends.check().then(
         (backends) => sendJson(res, Object.values(backends).every((s) => s === "SERVING") ? 200 : 503, { backends }),
         (error) => {
           log.error({ err: error }, "readiness check failed");
@@ -173,6 +161,7 @@ export async function createEdgeApp(config: EdgeConfig, log: Logger): Promise<Ed
     close: async () => {
       perAddress.close();
       perUser.close();
+      backends.stop();
       await feeds.stop();
       for (const transport of Object.values(transports)) transport.close();
     },

@@ -11,6 +11,7 @@ import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { failureOf } from "../../services/kit/testing/calls.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
+import { type Sample, scrapeMetrics } from "../support/metrics.ts";
 import { callRest, checkRestAnswer } from "../support/rest.ts";
 import { useMesh } from "../support/use-mesh.ts";
 
@@ -234,6 +235,10 @@ describe("rate limits", () => {
   });
 });
 
+/** The edge's gauge of one backend; undefined when the scrape left it out. */
+const backendServing = (samples: Sample[], backend: string) =>
+  samples.find((sample) => sample.name === "bazaar_edge_backend_serving" && sample.labels.backend === backend)?.value;
+
 describe("what clients never see", () => {
   it("when a backend is down, then the call fails unavailable or at its deadline with a plain message: no address, port or stack", {
     timeout: 60_000,
@@ -254,6 +259,16 @@ describe("what clients never see", () => {
       expect([503, 504]).toContain(rest.status);
       const text = JSON.stringify(rest.body);
       expect(text).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|:\d{4,5}\b|at \w+ \(/);
+      // The edge is not ready, and says which backend it misses, to a probe and to Prometheus.
+      const readiness = await fetch(`${e2e.mesh.edgeUrl}/readyz`);
+      expect(readiness.status).toBe(503);
+      const { backends } = (await readiness.json()) as { backends: Record<string, string> };
+      // Refused at once, or still waiting for a connection when the check's second is up.
+      expect(["UNREACHABLE", "TIMEOUT"]).toContain(backends.product);
+      expect(backends.cart).toBe("SERVING");
+      const edgeMetrics = await scrapeMetrics(e2e.mesh.metricsUrl("edge"));
+      expect(backendServing(edgeMetrics, "product")).toBe(0);
+      expect(backendServing(edgeMetrics, "cart")).toBe(1);
     } finally {
       e2e.mesh.relaunch("product");
     }
@@ -263,5 +278,7 @@ describe("what clients never see", () => {
       30_000,
     );
     expect(ready).toBe(200);
+    const edgeMetrics = await scrapeMetrics(e2e.mesh.metricsUrl("edge"));
+    expect(backendServing(edgeMetrics, "product")).toBe(1);
   });
 });
