@@ -8,7 +8,6 @@ import { createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OrderStatus, PaymentMethod } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
-import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
 import { parseMetrics, type Sample } from "../support/metrics.ts";
 import { callRest } from "../support/rest.ts";
@@ -19,7 +18,7 @@ import {
   type OtlpReceiver,
   type ReceivedSpan,
 } from "../../services/kit/testing/otlp-receiver.ts";
-import { devSellerShelf, signIn } from "../support/shoppers.ts";
+import { devCustomerCartWithNewProduct } from "../support/shoppers.ts";
 import { useMesh } from "../support/use-mesh.ts";
 
 // The receiver starts before the mesh, which exports to it, and closes after the mesh stopped.
@@ -34,7 +33,7 @@ const e2e = useMesh({
   env: () => ({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY: "100" }),
   httpVersion: "1.1",
 });
-const { auth, carts, orders, products } = e2e;
+const { orders } = e2e;
 
 const address = { recipientName: "Ada", line1: "1 Trace Way", city: "Berlin", postalCode: "10999", countryCode: "DE" };
 /** The trace the test's own request belongs to; its span is the edge span's parent. */
@@ -44,22 +43,9 @@ let productId = "";
 
 /** The dev customer buys one product through the edge; the order is confirmed. */
 async function checkout() {
-  const { asSeller, shopId, categoryId } = await devSellerShelf(auth, products);
-  const { product } = await products.createProduct(
-    {
-      product: {
-        shopId,
-        categoryId,
-        name: `Traced tea ${randomBytes(3).toString("hex")}`,
-        price: { currencyCode: "USD", amountMinor: 450n },
-        stockOnHand: 5,
-      },
-    },
-    asSeller,
-  );
-  productId = product!.id;
-  const asCustomer = await signIn(auth, devAccounts.customer);
-  await carts.addCartItem({ productId, quantity: 1 }, asCustomer);
+  const cart = await devCustomerCartWithNewProduct(e2e, "Traced tea");
+  productId = cart.productId;
+  const { asCustomer } = cart;
   const { order } = await orders.placeOrder(
     {
       idempotencyKey: randomUUID(),

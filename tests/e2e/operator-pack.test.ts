@@ -3,13 +3,12 @@
 // and of the alert rules, as the prod overlay renders them, must read only series some process
 // exports, with labels those series carry (or that Prometheus adds from the target). A renamed
 // metric or label fails here instead of leaving an empty panel or an alert that never fires.
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { OrderStatus, PaymentMethod } from "../../gen/bazaar/order/v1/order_pb.ts";
 import { renderKustomization } from "../../deploy/kustomize-subset.ts";
-import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { eventually } from "../../services/kit/testing/eventually.ts";
 import { scrapeMetrics, type Sample } from "../support/metrics.ts";
 import {
@@ -19,11 +18,11 @@ import {
   unknownReferences,
   unknownVariableReferences,
 } from "../support/promql-references.ts";
-import { devSellerShelf, signIn } from "../support/shoppers.ts";
+import { devCustomerCartWithNewProduct } from "../support/shoppers.ts";
 import { useMesh } from "../support/use-mesh.ts";
 
 const e2e = useMesh();
-const { auth, carts, orders, products } = e2e;
+const { orders } = e2e;
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const prod = renderKustomization(join(root, "deploy/k8s/overlays/prod"));
@@ -50,21 +49,7 @@ function dashboards(): unknown[] {
 
 /** The dev customer buys a new product with a card: RPCs, calls between services, events. */
 async function checkout(): Promise<void> {
-  const { asSeller, shopId, categoryId } = await devSellerShelf(auth, products);
-  const { product } = await products.createProduct(
-    {
-      product: {
-        shopId,
-        categoryId,
-        name: `Watched tea ${randomBytes(3).toString("hex")}`,
-        price: { currencyCode: "USD", amountMinor: 450n },
-        stockOnHand: 5,
-      },
-    },
-    asSeller,
-  );
-  const asCustomer = await signIn(auth, devAccounts.customer);
-  await carts.addCartItem({ productId: product!.id, quantity: 1 }, asCustomer);
+  const { asCustomer } = await devCustomerCartWithNewProduct(e2e, "Watched tea");
   const { order } = await orders.placeOrder(
     {
       idempotencyKey: randomUUID(),

@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import type { Client } from "@connectrpc/connect";
 import type { AuthService } from "../../gen/bazaar/auth/v1/auth_pb.ts";
 import { Role } from "../../gen/bazaar/common/v1/common_pb.ts";
+import type { CartService } from "../../gen/bazaar/cart/v1/cart_pb.ts";
 import type { ProductService } from "../../gen/bazaar/product/v1/product_pb.ts";
 import { devAccounts } from "../../services/kit/dev-accounts.ts";
 import { bearer } from "../../services/kit/testing/calls.ts";
@@ -39,4 +40,35 @@ export async function devSellerShelf(auth: Client<typeof AuthService>, products:
   const asSeller = await signIn(auth, devAccounts.seller);
   const sample = (await products.listProducts({ sellerId: devAccounts.seller.id, pageSize: 1 })).products[0]!;
   return { asSeller, shopId: sample.shopId, categoryId: sample.categoryId };
+}
+
+/**
+ * A new product on the dev seller's shelf (4.50, five in stock) in the dev customer's cart:
+ * what a checkout test buys. Returns the product's id and the customer's call options.
+ */
+export async function devCustomerCartWithNewProduct(
+  clients: {
+    auth: Client<typeof AuthService>;
+    products: Client<typeof ProductService>;
+    carts: Client<typeof CartService>;
+  },
+  name: string,
+) {
+  const { auth, products, carts } = clients;
+  const { asSeller, shopId, categoryId } = await devSellerShelf(auth, products);
+  const { product } = await products.createProduct(
+    {
+      product: {
+        shopId,
+        categoryId,
+        name: `${name} ${randomBytes(3).toString("hex")}`,
+        price: { currencyCode: "USD", amountMinor: 450n },
+        stockOnHand: 5,
+      },
+    },
+    asSeller,
+  );
+  const asCustomer = await signIn(auth, devAccounts.customer);
+  await carts.addCartItem({ productId: product!.id, quantity: 1 }, asCustomer);
+  return { productId: product!.id, asCustomer };
 }
