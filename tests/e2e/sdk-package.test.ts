@@ -230,6 +230,21 @@ function countingFetch() {
  * as auth signs, whose lifetime (with the verifiers' clock tolerance) ends at most `validForMs`
  * from now; negative: expired already.
  */
+/** A new customer's session whose access token expired a minute ago; its calls counted. */
+async function customerWithExpiredToken() {
+  const { tokens, user } = await newCustomer();
+  const counting = countingFetch();
+  const bazaar = createBazaar({
+    baseUrl: e2e.mesh.edgeUrl,
+    storage: memoryTokenStorage({
+      accessToken: await accessTokenOf(tokens!.accessToken, -60_000),
+      refreshToken: tokens!.refreshToken,
+    }),
+    fetch: counting.fetch,
+  });
+  return { user, counting, bazaar };
+}
+
 async function accessTokenOf(accessToken: string, validForMs: number): Promise<string> {
   const claims = JSON.parse(Buffer.from(accessToken.split(".")[1]!, "base64url").toString()) as {
     sub: string;
@@ -281,16 +296,7 @@ describe("the SDK's session against the edge", () => {
   });
 
   it("when ten calls go out at once with an expired access token, then one refresh serves them all and each is answered", async () => {
-    const { tokens, user } = await newCustomer();
-    const counting = countingFetch();
-    const bazaar = createBazaar({
-      baseUrl: e2e.mesh.edgeUrl,
-      storage: memoryTokenStorage({
-        accessToken: await accessTokenOf(tokens!.accessToken, -60_000),
-        refreshToken: tokens!.refreshToken,
-      }),
-      fetch: counting.fetch,
-    });
+    const { user, counting, bazaar } = await customerWithExpiredToken();
 
     const answers = await Promise.all([
       ...Array.from({ length: 4 }, () => bazaar.auth.getMe({})),
@@ -310,16 +316,7 @@ describe("the SDK's session against the edge", () => {
   });
 
   it("when a watch is opened with an expired access token, then the session refreshes once and the stream delivers", async () => {
-    const { tokens } = await newCustomer();
-    const counting = countingFetch();
-    const bazaar = createBazaar({
-      baseUrl: e2e.mesh.edgeUrl,
-      storage: memoryTokenStorage({
-        accessToken: await accessTokenOf(tokens!.accessToken, -60_000),
-        refreshToken: tokens!.refreshToken,
-      }),
-      fetch: counting.fetch,
-    });
+    const { counting, bazaar } = await customerWithExpiredToken();
     const placed = await placeCardOrder(bazaar);
 
     const seen: OrderStatus[] = [];
