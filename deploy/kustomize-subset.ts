@@ -54,12 +54,8 @@ export function renderKustomization(dir: string): Resource[] {
   if (kustomization.kind !== "Kustomization") throw new UnsupportedKustomization(`${file}: kind must be Kustomization`);
 
   let resources = loadResources(dir, asList(kustomization.resources, `${file}: resources`) as string[]);
-  for (const generator of asList(kustomization.configMapGenerator, `${file}: configMapGenerator`)) {
-    const generated = generateConfigMap(dir, generator as JsonObject, file);
-    if (resources.some((other) => idOf(other) === idOf(generated)))
-      throw new UnsupportedKustomization(`${file}: ${idOf(generated)} is defined twice`);
-    resources.push(generated);
-  }
+  for (const generator of asList(kustomization.configMapGenerator, `${file}: configMapGenerator`))
+    addResource(resources, generateConfigMap(dir, generator as JsonObject, file), file);
   for (const patch of asList(kustomization.patches, `${file}: patches`))
     resources = applyPatch(dir, patch as JsonObject, resources);
   if (kustomization.namespace !== undefined) setNamespace(resources, String(kustomization.namespace));
@@ -80,13 +76,16 @@ function loadResources(dir: string, entries: string[]): Resource[] {
   for (const entry of entries) {
     const path = resolve(dir, entry);
     const loaded = statSync(path).isDirectory() ? renderKustomization(path) : readResources(path);
-    for (const resource of loaded) {
-      const duplicate = resources.find((other) => idOf(other) === idOf(resource));
-      if (duplicate) throw new UnsupportedKustomization(`${path}: ${idOf(resource)} is defined twice`);
-      resources.push(resource);
-    }
+    for (const resource of loaded) addResource(resources, resource, path);
   }
   return resources;
+}
+
+/** Adds `resource`, refused when one of its kind and name is there already (`where` says whence). */
+function addResource(resources: Resource[], resource: Resource, where: string): void {
+  if (resources.some((other) => idOf(other) === idOf(resource)))
+    throw new UnsupportedKustomization(`${where}: ${idOf(resource)} is defined twice`);
+  resources.push(resource);
 }
 
 function readResources(path: string): Resource[] {

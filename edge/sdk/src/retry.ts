@@ -6,6 +6,7 @@
 // so with its idempotency key.
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { sleep } from "./sleep.ts";
 
 export interface RetryOptions {
   /** Calls in all, the first included; 3 by default. */
@@ -41,21 +42,8 @@ export function retryInterceptor(options: RetryOptions = {}): Interceptor {
         const ceiling = Math.min(maxDelayMs, initialDelayMs * 2 ** (attempt - 1));
         // Jittered: clients that failed together do not all come back together.
         await sleep(ceiling / 2 + Math.random() * (ceiling / 2), request.signal);
+        if (request.signal.aborted) throw request.signal.reason;
       }
     }
   };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", done);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -4,6 +4,7 @@
 // nothing is missed or seen twice. Start from a list's resume_token (ListOrders and the like
 // return one) to miss nothing committed between the list and the watch.
 import { Code, ConnectError } from "@connectrpc/connect";
+import { sleep } from "./sleep.ts";
 
 export interface ResumableUpdate {
   resumeToken: string;
@@ -81,19 +82,4 @@ export async function* followStream<U extends ResumableUpdate>(
     // Ends the stream still open when the loop over this one was left early.
     stop.abort();
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }
